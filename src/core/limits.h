@@ -1,0 +1,41 @@
+/* Every limit jitgate keeps, named in one place so that a reader can find and audit them. */
+#ifndef JITGATE_CORE_LIMITS_H
+#define JITGATE_CORE_LIMITS_H
+
+/* Text forms accepted by the parsers (bytes, excluding any NUL). */
+#define TIME_TEXT_MAX		64	/* RFC 3339 timestamp */
+#define TIME_FRACTION_DIGITS_MAX 9	/* digits after the seconds' decimal point */
+#define TIME_YEAR_MIN		1970
+#define TIME_YEAR_MAX		2261	/* nanoseconds since 1970 fit in int64 until 2262 */
+#define DURATION_TEXT_MAX	64	/* ISO 8601 duration */
+#define DURATION_MS_MAX		(366LL * 24 * 3600 * 1000)	/* no single duration beyond a year */
+#define NET_ADDR_TEXT_MAX	46	/* INET6_ADDRSTRLEN incl. NUL */
+#define NET_PREFIX_TEXT_MAX	50	/* address + "/128" + NUL */
+
+/* ARM names and ids (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules). */
+#define ARM_SUBSCRIPTION_MAX	36	/* a GUID */
+#define ARM_RESOURCE_GROUP_MAX	90
+#define ARM_VM_NAME_MAX		64
+#define ARM_LOCATION_MAX	64
+#define ARM_POLICY_NAME_MAX	64
+#define ARM_ID_MAX		512	/* a whole resource id, as text */
+
+/* Policy model. */
+#define POLICY_VMS_MAX		1000	/* virtual machines in one policy */
+#define POLICY_PORTS_MAX	64	/* port rules for one VM */
+#define POLICY_SOURCES_MAX	64	/* allowedSourceAddressPrefixes entries of one rule */
+#define POLICY_DURATION_MIN_MS	(5LL * 60 * 1000)		/* 5 minutes */
+#define POLICY_DURATION_MAX_MS_DEFAULT (24LL * 3600 * 1000)	/* 24 hours, as Azure */
+
+/* Error records. */
+#define ERROR_CODE_MAX		64
+#define ERROR_TARGET_MAX	160
+#define ERROR_MESSAGE_MAX	320
+
+/* Firewall (src/fw). */
+#define FW_VM_ADDRS_MAX		16	/* addresses of one gateway VM */
+#define FW_REQUEST_ID_MAX	64	/* request id carried in a kernel element comment */
+#define FW_TIMEOUT_MAX_MS	(DURATION_MS_MAX)	/* longest kernel element timeout we set */
+#define FW_BATCH_ELEMS_MAX	4096	/* elements per libnftables command line */
+
+#endif
