@@ -1,0 +1,62 @@
+/* Between fw.c (desired state and diffs, no netlink) and fw-nft.c (the kernel, through libnftables). */
+#ifndef JITGATE_FW_INTERNAL_H
+#define JITGATE_FW_INTERNAL_H
+
+#include "fw.h"
+
+/* Kernel timeouts are given in ms; the kernel reports them back in whole seconds. */
+#define FW_EXPIRY_SLACK_MS	2000	/* a listed element "matches" if its end is this close */
+#define FW_TIMEOUT_MIN_MS	1
+
+enum fw_op_kind {
+	FW_OP_ADD,	/* the key is not in the kernel: add it */
+	FW_OP_UPDATE,	/* the key is there with another end or comment: replace it */
+	FW_OP_DELETE,	/* the key is there and must go */
+};
+
+struct fw_op {
+	enum fw_op_kind kind;
+	struct fw_elem elem;
+};
+
+/* One atomic batch. */
+struct fw_batch {
+	bool ensure;		/* (re)declare table, sets and chains; flush and re-add our rules */
+	bool rebuild;		/* delete the whole table first (it is foreign or broken) */
+	struct fw_op *ops;
+	size_t n_ops;
+	size_t cap_ops;
+};
+
+struct fw_nft;
+
+int fw_nft_open(struct fw_nft **ret, struct core_error *err);
+void fw_nft_close(struct fw_nft *nft);
+
+/*
+ * Read table inet jitgate. -ENOENT when there is no table. *ret_ours is false
+ * when the table exists but its sets or chains are not the ones we create (then
+ * only a rebuild makes it right). Elements are returned sorted (fw_elem_cmp_key).
+ */
+int fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *ret_n, bool *ret_ours,
+		struct core_error *err);
+
+/* Send one batch; all or nothing. */
+int fw_nft_apply(struct fw_nft *nft, const struct fw_batch *batch, int64_t now_ms, struct core_error *err);
+
+/* Order by the kernel key (set, dst, src, proto, port); end and comment do not take part. */
+int fw_elem_cmp_key(const void *a, const void *b);
+
+/* Compute the elements a state implies at `now_ms`, sorted by key. Exposed for unit tests. */
+int fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, size_t *ret_n,
+		   struct core_error *err);
+
+/* Diff `have` (what the kernel holds) against `want`, appending ops to batch; counts go to changes. */
+int fw_diff(const struct fw_elem *have, size_t n_have, const struct fw_elem *want, size_t n_want,
+	    bool have_from_kernel, struct fw_batch *batch, struct fw_changes *changes);
+
+int fw_batch_push(struct fw_batch *batch, enum fw_op_kind kind, const struct fw_elem *e);
+void fw_batch_free(struct fw_batch *batch);
+
+
+#endif

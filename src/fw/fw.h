@@ -1,0 +1,172 @@
+/* The enforcement interface: the only door through which jitgate changes the kernel firewall. */
+#ifndef JITGATE_FW_H
+#define JITGATE_FW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/limits.h"
+#include "core/net.h"
+
+/*
+ * What the kernel holds (table `inet jitgate`, see doc/kernel.md):
+ *
+ *   protected (VM, protocol, port)       -> new connections dropped
+ *   grant (VM, source, protocol, port)   -> new connections accepted until the
+ *                                           element's own kernel timeout ends
+ *   established/related                  -> accepted, so open sessions outlive a grant
+ *
+ * A VM is either this host (FW_POINT_LOCAL: the input hook, every address the
+ * host has now or later) or a machine routed through it (FW_POINT_GATEWAY: the
+ * forward hook, matched by the VM's addresses).
+ *
+ * The fw context keeps the desired state it last applied (VMs, protected
+ * ports, grants). Every call that changes it computes the kernel elements that
+ * state implies, and sends the difference as ONE netlink batch: either all of
+ * it takes effect or none. If the kernel is not what the context expected (an
+ * element deleted by hand, the table flushed), the call falls back to a full
+ * reconcile in one batch. A failed call leaves both the kernel and the context
+ * as they were.
+ *
+ * Several grants may map to the same kernel key (the same person asking twice,
+ * two people behind one address): the kernel holds one element ending at the
+ * latest of their end times, commented with that grant's request id.
+ * Overlapping CIDR grants are split into disjoint prefixes, each ending at the
+ * latest end of the grants that cover it.
+ */
+
+enum fw_point {
+	FW_POINT_LOCAL = 0,
+	FW_POINT_GATEWAY = 1,
+};
+
+struct fw_vm {
+	uint64_t id;			/* the caller's key for the VM */
+	enum fw_point point;
+	size_t n_addrs;			/* gateway: 1..FW_VM_ADDRS_MAX; local: ignored */
+	struct net_addr addrs[FW_VM_ADDRS_MAX];
+};
+
+/* A protected (VM, protocol, port); NET_PROTO_ANY protects TCP and UDP. */
+struct fw_port {
+	uint64_t vm;
+	enum net_proto proto;
+	uint16_t port;
+};
+
+/*
+ * An open window: `source` may reach `port` of `vm` until `end_ms` (Unix
+ * time in milliseconds, UTC). A grant is identified by (request_id, vm,
+ * proto, port); adding one with the same identity replaces it. A source of
+ * "*" opens the port to every IPv4 and IPv6 address. A grant whose end has
+ * passed is simply absent.
+ */
+struct fw_grant {
+	uint64_t vm;
+	struct net_source source;
+	enum net_proto proto;
+	uint16_t port;
+	int64_t end_ms;
+	char request_id[FW_REQUEST_ID_MAX + 1];	/* [A-Za-z0-9._:-], 1..FW_REQUEST_ID_MAX */
+};
+
+/* A whole desired state, for fw_reconcile(). Arrays are the caller's. */
+struct fw_state {
+	const struct fw_vm *vms;
+	size_t n_vms;
+	const struct fw_port *ports;
+	size_t n_ports;
+	const struct fw_grant *grants;
+	size_t n_grants;
+};
+
+/* The kernel's sets, by role. Names as in `nft list table inet jitgate`. */
+enum fw_set {
+	FW_SET_LOCAL_PROTECT,	/* proto . port */
+	FW_SET_GW_PROTECT4,	/* daddr . proto . port */
+	FW_SET_GW_PROTECT6,
+	FW_SET_LOCAL_GRANT4,	/* saddr . proto . port, single sources (hash) */
+	FW_SET_LOCAL_GRANT4_NET,	/* saddr range . proto . port (interval) */
+	FW_SET_LOCAL_GRANT6,
+	FW_SET_LOCAL_GRANT6_NET,
+	FW_SET_GW_GRANT4,	/* daddr . saddr . proto . port */
+	FW_SET_GW_GRANT4_NET,
+	FW_SET_GW_GRANT6,
+	FW_SET_GW_GRANT6_NET,
+	FW_SET_COUNT,
+};
+
+/* One kernel element, as fw_list() reads it back or as a state implies it. */
+struct fw_elem {
+	enum fw_set set;
+	struct net_addr dst;		/* gateway sets only; zero otherwise */
+	struct net_prefix src;		/* grant sets only; zero otherwise */
+	uint8_t proto;			/* NET_PROTO_TCP or NET_PROTO_UDP, never ANY */
+	uint16_t port;
+	int64_t end_ms;			/* grant sets: absolute end; the kernel reports whole seconds */
+	char comment[FW_REQUEST_ID_MAX + 1];	/* grant sets: the request id */
+};
+
+/* What one call changed in the kernel. */
+struct fw_changes {
+	size_t added;		/* elements that were not there */
+	size_t removed;		/* elements that should not have been there */
+	size_t updated;		/* elements re-added with another end time or request id */
+	size_t kept;		/* elements already right (reconcile only) */
+	bool rebuilt;		/* the table was missing or foreign and was created afresh */
+};
+
+/* Error codes put in struct core_error by this module. */
+#define FW_ERR_UNAVAILABLE	"FirewallUnavailable"	/* no nftables, or the kernel lacks a feature */
+#define FW_ERR_REJECTED		"FirewallRejected"	/* the kernel refused a batch; nothing changed */
+#define FW_ERR_INVALID		"InvalidFirewallState"	/* bad input: unknown VM, bad request id, ... */
+
+struct fw;
+
+/* A context bound to the caller's network namespace. */
+int fw_new(struct fw **ret, struct core_error *err);
+void fw_free(struct fw *fw);
+
+/*
+ * Make the kernel hold exactly `desired` (creating the table, sets and chains
+ * if they are missing or not ours, restoring rules someone flushed), in one
+ * batch. Elements already right are left alone, so their timers keep running.
+ * Fails with FW_ERR_UNAVAILABLE when the kernel cannot hold the table at all;
+ * err->message then says why, for the VM's Unsupported reason.
+ */
+int fw_reconcile(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes,
+		 struct core_error *err);
+
+/* Replace the VMs and protected ports; grants of VMs that are gone are dropped too. */
+int fw_protect_set(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const struct fw_port *ports,
+		   size_t n_ports, struct fw_changes *ret_changes, struct core_error *err);
+
+/* Add (or replace, by identity) grants, all or none. */
+int fw_grant_add(struct fw *fw, const struct fw_grant *grants, size_t n, struct fw_changes *ret_changes,
+		 struct core_error *err);
+
+/* Remove grants by identity (request_id, vm, proto, port; other fields ignored). Unknown ones are ignored. */
+int fw_grant_remove(struct fw *fw, const struct fw_grant *grants, size_t n, struct fw_changes *ret_changes,
+		    struct core_error *err);
+
+/*
+ * Read what the kernel holds in table `inet jitgate`: every element of every
+ * set, sorted. *ret is the caller's to free(). -ENOENT if there is no table.
+ */
+int fw_list(struct fw *fw, struct fw_elem **ret, size_t *ret_n, struct core_error *err);
+
+const char *fw_set_name(enum fw_set set);
+bool fw_set_is_grant(enum fw_set set);
+bool fw_set_is_interval(enum fw_set set);
+bool fw_set_has_dst(enum fw_set set);
+int fw_set_family(enum fw_set set);	/* NET_INET, NET_INET6, or 0 for FW_SET_LOCAL_PROTECT */
+
+/* The clock end times are measured against: Unix time in ms (CLOCK_REALTIME). */
+int64_t fw_now_ms(void);
+
+/* Is `id` a valid request id for an element comment? */
+bool fw_request_id_is_valid(const char *id);
+
+#endif
