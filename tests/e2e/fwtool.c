@@ -15,10 +15,10 @@ static const char usage[] =
 	"usage: fwtool OP...   (each OP is one argument; they run in order in one process)\n"
 	"  'vm ID local' | 'vm ID gateway ADDR[,ADDR...]'   declare a VM\n"
 	"  'port VMID PROTO PORT'                          declare a protected port (PROTO: TCP|UDP|*)\n"
-	"  'grant ID VMID SOURCE PROTO PORT +MS'           declare a grant ending MS from now\n"
+	"  'grant ID VMID SOURCE PROTO PORT +MS|@UNIXMS'   declare a grant ending MS from now, or at UNIXMS\n"
 	"  'sync'              fw_reconcile to everything declared\n"
 	"  'protect'           fw_protect_set with the declared VMs and ports\n"
-	"  'add ID VMID SOURCE PROTO PORT +MS'             fw_grant_add\n"
+	"  'add ID VMID SOURCE PROTO PORT +MS|@UNIXMS'     fw_grant_add\n"
 	"  'remove ID VMID PROTO PORT'                     fw_grant_remove\n"
 	"  'list'              print what the kernel holds\n"
 	"  'sleep MS'\n";
@@ -75,15 +75,15 @@ parse_grant(const char *op, char **w, int n)
 {
 	struct fw_grant g = { 0 };
 
-	if (n != 7 || w[6][0] != '+' || strlen(w[1]) > FW_REQUEST_ID_MAX)
-		die(op, "want: ID VMID SOURCE PROTO PORT +MS");
+	if (n != 7 || (w[6][0] != '+' && w[6][0] != '@') || strlen(w[1]) > FW_REQUEST_ID_MAX)
+		die(op, "want: ID VMID SOURCE PROTO PORT +MS|@UNIXMS");
 	memcpy(g.request_id, w[1], strlen(w[1]) + 1);
 	g.vm = parse_u64(op, w[2]);
 	if (net_source_parse(w[3], strlen(w[3]), &g.source, NULL) < 0)
 		die(op, "bad source");
 	g.proto = parse_proto(op, w[4]);
 	g.port = parse_port(op, w[5]);
-	g.end_ms = fw_now_ms() + (int64_t)parse_u64(op, w[6] + 1);
+	g.end_ms = (w[6][0] == '+' ? fw_now_ms() : 0) + (int64_t)parse_u64(op, w[6] + 1);
 	return g;
 }
 

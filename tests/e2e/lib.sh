@@ -1,0 +1,104 @@
+# Shared helpers for jitgate's end-to-end tests: throwaway namespaces, real connections, a tally.
+# Source it; it sets a trap that removes every namespace and process the test made, also on failure.
+
+set -u
+E2E_ID=$(( $$ % 100000 ))
+E2E_NS=()
+E2E_PIDS=()
+E2E_PASS=0
+E2E_FAIL=0
+E2E_T0=$(date +%s)
+
+e2e_cleanup() {
+	local p n
+	for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${E2E_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for n in "${E2E_NS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	return 0
+}
+trap e2e_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ns NAME: create namespace jg<id>-NAME with loopback up; echo its full name.
+ns_new() {
+	local n="jg${E2E_ID}-$1"
+	ip netns add "$n" || return 1
+	E2E_NS+=("$n")
+	ip -n "$n" link set lo up
+	echo "$n"
+}
+
+# link NS_A IF_A NS_B IF_B: a veth pair between two namespaces, both ends up.
+link_new() {
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" || return 1
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+addr_add() { # NS IF ADDR/LEN (IPv6 without duplicate address detection, so it is usable at once)
+	case "$3" in
+	*:*) ip -n "$1" addr add "$3" dev "$2" nodad ;;
+	*) ip -n "$1" addr add "$3" dev "$2" ;;
+	esac
+}
+
+# bg NS CMD...: run in the background inside NS; remembered for cleanup. Output to $E2E_LOG_DIR/bg.<pid>.
+bg() {
+	local n=$1; shift
+	ip netns exec "$n" "$@" >"$E2E_TMP/bg.$BASHPID.$RANDOM" 2>&1 &
+	E2E_PIDS+=($!)
+}
+
+# listen NS PORT...: start a netprobe echo listener and wait (≤ 3 s) until it listens.
+listen() {
+	local n=$1; shift
+	local out="$E2E_TMP/listen.$n"
+	ip netns exec "$n" "$NETPROBE" listen "$@" >"$out" 2>&1 &
+	E2E_PIDS+=($!)
+	local i
+	for ((i = 0; i < 300; i++)); do
+		grep -q listening "$out" 2>/dev/null && return 0
+		sleep 0.01
+	done
+	echo "listener in $n did not start: $(cat "$out")" >&2
+	return 1
+}
+
+now_ms() { date +%s%3N; }
+
+ok() { E2E_PASS=$((E2E_PASS + 1)); printf '  ok   %s\n' "$1"; }
+notok() { E2E_FAIL=$((E2E_FAIL + 1)); printf '  FAIL %s\n' "$1"; }
+
+# check "description" CMD...: passes when CMD exits 0.
+check() {
+	local what=$1; shift
+	if "$@"; then ok "$what"; else notok "$what"; fi
+}
+
+# refuse "description" CMD...: passes when CMD exits non-zero.
+refuse() {
+	local what=$1; shift
+	if "$@"; then notok "$what"; else ok "$what"; fi
+}
+
+# can NS SRC ADDR PORT: a TCP connection from SRC opens (within 1 s)
+can() { ip netns exec "$1" "$NETPROBE" connect -s "$2" "$3" "$4" 1000; }
+# cannot NS SRC ADDR PORT: it does not open within 400 ms (dropped packets never answer)
+cannot() { ! ip netns exec "$1" "$NETPROBE" connect -s "$2" "$3" "$4" 400; }
+can_udp() { ip netns exec "$1" "$NETPROBE" udp -s "$2" "$3" "$4" 1000; }
+cannot_udp() { ! ip netns exec "$1" "$NETPROBE" udp -s "$2" "$3" "$4" 400; }
+
+# sleep_until UNIXMS: sleep until that wall-clock time.
+sleep_until() {
+	local d=$(( $1 - $(now_ms) ))
+	(( d > 0 )) && sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"
+	return 0
+}
+
+e2e_summary() {
+	echo "$(basename "$0"): $E2E_PASS passed, $E2E_FAIL failed ($(( $(date +%s) - E2E_T0 )) s)"
+	(( E2E_FAIL == 0 ))
+}
+
+E2E_TMP=$(mktemp -d)
+trap 'e2e_cleanup; rm -rf "$E2E_TMP"' EXIT
