@@ -1,0 +1,36 @@
+# jitgate: a thin wrapper over meson + ninja. `make` builds into build/, `make check` runs every test.
+BUILD ?= build
+FUZZ_SECONDS ?= 15
+
+.PHONY: all deps check run bench fuzz fuzz-long clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	@scripts/deps.sh --if-missing
+	meson setup $(BUILD) -Dwerror=true
+
+deps:
+	scripts/deps.sh
+
+# Everything CI runs: warnings-as-errors build, sanitizer build, unit, end-to-end (root, namespaces), fuzz smoke.
+check:
+	@scripts/deps.sh --if-missing
+	scripts/check.sh
+
+run: all
+	@echo "make run: jitgated (the server) is not built yet; see README.md, Status." >&2
+	@exit 2
+
+bench: all
+	bench/fw-bench.sh $(BUILD)
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+fuzz-long:
+	FUZZ_SECONDS=600 scripts/fuzz.sh
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

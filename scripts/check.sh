@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite (make check): two builds, unit tests, end-to-end tests, fuzz smoke. Exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/.."
+: "${FUZZ_SECONDS:=15}"
+failed=()
+passed=0
+
+step() { # NAME CMD...
+	local name=$1; shift
+	echo "=== $name"
+	if "$@"; then passed=$((passed + 1)); else failed+=("$name"); echo "=== FAILED: $name"; fi
+}
+
+build_plain() {
+	[[ -f build/build.ninja ]] || meson setup build -Dwerror=true >/dev/null || return 1
+	ninja -C build
+}
+build_asan() {
+	[[ -f build-asan/build.ninja ]] || meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dc_args=-fno-sanitize-recover=all >/dev/null || return 1
+	ninja -C build-asan
+}
+unit() { meson test -C "$1" --suite unit --print-errorlogs; }
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+step "banned functions" scripts/check-banned.sh
+step "build (-Werror)" build_plain
+step "build (address + undefined sanitizers)" build_asan
+step "unit tests" unit build
+step "unit tests under sanitizers" unit build-asan
+if [[ $(id -u) == 0 ]]; then
+	step "e2e: firewall in namespaces" tests/e2e/fw.sh build
+	step "e2e: firewall in namespaces, sanitizer build" tests/e2e/fw.sh build-asan
+else
+	failed+=("e2e (needs root: network namespaces and nftables)")
+fi
+step "fuzz smoke (${FUZZ_SECONDS}s per target)" env FUZZ_SECONDS="$FUZZ_SECONDS" scripts/fuzz.sh
+
+echo
+echo "check: ${passed} passed, ${#failed[@]} failed"
+for f in "${failed[@]}"; do echo "  failed: $f"; done
+(( ${#failed[@]} == 0 ))

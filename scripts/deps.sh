@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that jitgate's build, tests, fuzzers and benchmarks need (idempotent).
+# Usage: scripts/deps.sh [--if-missing]   (--if-missing: do nothing when everything is installed already)
+set -eu
+
+PKGS=(
+	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
+	libnftables-dev nftables libjansson-dev libcmocka-dev
+	libsqlite3-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libinih-dev
+	iproute2 util-linux conntrack
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [[ ${1:-} == --if-missing && ${#missing[@]} == 0 ]]; then
+	exit 0
+fi
+if [[ $(id -u) != 0 ]]; then
+	echo "deps: installing ${missing[*]:-packages} needs root (apt-get)" >&2
+	exit 1
+fi
+echo "deps: apt-get update and install: ${missing[*]:-(all present; refreshing)}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
+echo "deps: done"
