@@ -2,6 +2,8 @@
 #ifndef JITGATE_CORE_ERROR_H
 #define JITGATE_CORE_ERROR_H
 
+#include <stddef.h>
+
 #include "limits.h"
 
 /*
@@ -22,5 +24,12 @@ int core_error_set(struct core_error *err, const char *code, const char *target,
 
 /* Put `prefix` (e.g. "properties.virtualMachines[2]") in front of err->target, joined with '.' or nothing before '['. */
 void core_error_prefix_target(struct core_error *err, const char *prefix);
+
+/*
+ * Make untrusted bytes safe to repeat in a message: at most ERROR_QUOTE_MAX bytes
+ * of s[0..n), anything not printable ASCII as '?', "..." when cut. buf must hold
+ * ERROR_QUOTE_SIZE bytes; it is always NUL-terminated. Returns buf, for use as a "%s" argument.
+ */
+const char *core_error_quote(const char *s, size_t n, char *buf, size_t size);
 
 #endif

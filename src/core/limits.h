@@ -12,6 +12,10 @@
 #define NET_ADDR_TEXT_MAX	46	/* INET6_ADDRSTRLEN incl. NUL */
 #define NET_PREFIX_TEXT_MAX	50	/* address + "/128" + NUL */
 
+/* Buffers that the formatters fill (bytes, including the NUL). */
+#define TIME_FORMAT_SIZE	32	/* "YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ" */
+#define DURATION_FORMAT_SIZE	40	/* "PT" + hours + "H" + "59M" + "59.999S" */
+
 /* ARM names and ids (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules). */
 #define ARM_SUBSCRIPTION_MAX	36	/* a GUID */
 #define ARM_RESOURCE_GROUP_MAX	90
@@ -19,6 +23,7 @@
 #define ARM_LOCATION_MAX	64
 #define ARM_POLICY_NAME_MAX	64
 #define ARM_ID_MAX		512	/* a whole resource id, as text */
+#define ARM_ID_SEGMENTS_MAX	16	/* '/'-separated segments looked at in one id */
 
 /* Policy model. */
 #define POLICY_VMS_MAX		1000	/* virtual machines in one policy */
@@ -31,6 +36,8 @@
 #define ERROR_CODE_MAX		64
 #define ERROR_TARGET_MAX	160
 #define ERROR_MESSAGE_MAX	320
+#define ERROR_QUOTE_MAX		40	/* bytes of a user's bad input repeated in a message */
+#define ERROR_QUOTE_SIZE	(ERROR_QUOTE_MAX + 4)	/* quoted text + "..." + NUL */
 
 /* Firewall (src/fw). */
 #define FW_VM_ADDRS_MAX		16	/* addresses of one gateway VM */

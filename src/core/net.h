@@ -43,22 +43,30 @@ int net_addr_parse(const char *s, size_t n, struct net_addr *ret, struct core_er
 /* Writes the canonical text (RFC 5952 for IPv6); returns the length or -ENOSPC. */
 int net_addr_format(const struct net_addr *a, char *buf, size_t size);
 unsigned net_addr_bits(const struct net_addr *a);	/* 32 or 128 */
+bool net_addr_equal(const struct net_addr *a, const struct net_addr *b);
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d, as a dual-stack socket reports IPv4 peers) becomes IPv4; others are left alone. */
+void net_addr_unmap_v4(struct net_addr *a);
 
 /* "addr" (a single address) or "addr/len"; host bits beyond len are cleared, not refused. */
 int net_prefix_parse(const char *s, size_t n, struct net_prefix *ret, struct core_error *err);
 /* Single addresses are written without "/len", others as "addr/len". Returns length or -ENOSPC. */
 int net_prefix_format(const struct net_prefix *p, char *buf, size_t size);
 bool net_prefix_is_single(const struct net_prefix *p);
+/* Does p look as the parser leaves it: a known family, len within it, no host bits set? */
+bool net_prefix_is_valid(const struct net_prefix *p);
 /* Is `inner` wholly inside `outer`? False across families. */
 bool net_prefix_contains(const struct net_prefix *outer, const struct net_prefix *inner);
 bool net_prefix_contains_addr(const struct net_prefix *outer, const struct net_addr *a);
 bool net_prefix_equal(const struct net_prefix *a, const struct net_prefix *b);
+/* The single-address prefix of a. */
+void net_prefix_from_addr(const struct net_addr *a, struct net_prefix *ret);
 
 /* "*" or a prefix as above. */
 int net_source_parse(const char *s, size_t n, struct net_source *ret, struct core_error *err);
 int net_source_format(const struct net_source *src, char *buf, size_t size);
 /* May a request for `inner` be granted under rule source `outer`? "*" only under "*"; otherwise subset. */
 bool net_source_allows(const struct net_source *outer, const struct net_source *inner);
+bool net_source_equal(const struct net_source *a, const struct net_source *b);
 
 /* Decimal 1–65535, no sign, no leading zeros beyond "0"-free digits, no spaces. */
 int net_port_parse(const char *s, size_t n, uint16_t *ret, struct core_error *err);

@@ -1,0 +1,89 @@
+/* The JIT network access policy model, its validation, and the look-ups that initiate needs. */
+#ifndef JITGATE_CORE_POLICY_H
+#define JITGATE_CORE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "armid.h"
+#include "error.h"
+#include "net.h"
+
+/*
+ * Ownership: a struct policy owns its vms array, each policy_vm owns its ports array,
+ * each policy_port owns its sources array; all are heap arrays from the *_alloc
+ * functions below (or calloc), and policy_free releases the whole tree.
+ */
+struct policy_port {
+	uint16_t number;
+	enum net_proto proto;
+	bool sources_as_list;	/* true: allowedSourceAddressPrefixes was used; false: allowedSourceAddressPrefix */
+	size_t n_sources;
+	struct net_source *sources;
+	int64_t max_duration_ms;	/* maxRequestAccessDuration */
+};
+
+struct policy_vm {
+	struct arm_vm_id id;
+	size_t n_ports;
+	struct policy_port *ports;
+};
+
+struct policy {
+	struct arm_policy_id id;
+	char kind[32];		/* Azure's free-form "kind", NUL-terminated; may be empty */
+	size_t n_vms;
+	struct policy_vm *vms;
+};
+
+/* A zeroed policy, or NULL when out of memory. */
+struct policy *policy_new(void);
+/* Frees p and everything it owns; NULL is fine. */
+void policy_free(struct policy *p);
+
+/*
+ * Replace the array with n zeroed elements (freeing what was there). -E2BIG beyond
+ * POLICY_VMS_MAX / POLICY_PORTS_MAX / POLICY_SOURCES_MAX, -ENOMEM; unchanged on failure.
+ */
+int policy_vms_alloc(struct policy *p, size_t n);
+int policy_vm_ports_alloc(struct policy_vm *vm, size_t n);
+int policy_port_sources_alloc(struct policy_port *port, size_t n);
+
+/* A deep copy of src in *ret (to be freed with policy_free). -ENOMEM. */
+int policy_copy(const struct policy *src, struct policy **ret);
+
+/*
+ * Is p a policy that may be stored? max_duration_ms is the deployment's cap on
+ * maxRequestAccessDuration (≤ 0 means POLICY_DURATION_MAX_MS_DEFAULT). On failure
+ * returns -EINVAL and err names the first fault, its target an Azure JSON path such as
+ * "properties.virtualMachines[2].ports[0].maxRequestAccessDuration". Codes:
+ * TooManyVirtualMachines, InvalidResourceId (and the name codes of armid.h),
+ * VirtualMachineOutsidePolicyScope, DuplicateVirtualMachine, MissingPorts, TooManyPorts,
+ * InvalidPort, InvalidProtocol, DuplicatePort, InvalidMaxRequestAccessDuration,
+ * MissingSourceAddressPrefix, TooManySourceAddressPrefixes, InvalidSourceAddressPrefix,
+ * DuplicateSourceAddressPrefix, InvalidKind. An empty list of VMs is valid.
+ */
+int policy_validate(const struct policy *p, int64_t max_duration_ms, struct core_error *err);
+
+/* The VM with this id (compared case-insensitively) in *ret, or -ENOENT. */
+int policy_find_vm(const struct policy *p, const struct arm_vm_id *id, const struct policy_vm **ret);
+
+/*
+ * The rule that covers port `number` for protocol `proto` in *ret, or -ENOENT.
+ * A rule for "*" covers TCP and UDP; a request for "*" is covered only by a "*" rule.
+ */
+int policy_find_port(const struct policy_vm *vm, uint16_t number, enum net_proto proto,
+    const struct policy_port **ret);
+
+/*
+ * What the rules for port `number` allow together, for a request that names no protocol
+ * (Azure's initiate body has none): TCP, UDP, or ANY when a "*" rule or both a TCP and a
+ * UDP rule exist. -ENOENT when no rule has this number.
+ */
+int policy_port_protocols(const struct policy_vm *vm, uint16_t number, enum net_proto *ret);
+
+/* May a request from `src` be granted under this rule (inside one of its allowed sources)? */
+bool policy_port_allows_source(const struct policy_port *port, const struct net_source *src);
+
+#endif

@@ -1,0 +1,246 @@
+/* RFC 3339 timestamps: a strict parser and a canonical UTC formatter, on our own calendar arithmetic. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+static bool
+is_leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+unsigned
+time_days_in_month(int64_t year, unsigned month)
+{
+	static const unsigned days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (month < 1 || month > 12)
+		return 0;
+	if (month == 2 && is_leap(year))
+		return 29;
+	return days[month - 1];
+}
+
+/* Howard Hinnant's days_from_civil: eras of 400 years, years starting in March. */
+int64_t
+time_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (int64_t)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (int64_t)d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+void
+time_civil_from_days(int64_t z, int64_t *ret_year, unsigned *ret_month, unsigned *ret_day)
+{
+	int64_t era, doe, yoe, y, doy, mp;
+	unsigned m, d;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*ret_year = y + (m <= 2);
+	*ret_month = m;
+	*ret_day = d;
+}
+
+int64_t
+time_ns_to_ms(int64_t ns)
+{
+	int64_t q = ns / TIME_NS_PER_MS;
+
+	if (ns % TIME_NS_PER_MS < 0)
+		q--;
+	return q;
+}
+
+int64_t
+time_ms_to_ns(int64_t ms)
+{
+	if (ms > INT64_MAX / TIME_NS_PER_MS)
+		return INT64_MAX;
+	if (ms < INT64_MIN / TIME_NS_PER_MS)
+		return INT64_MIN;
+	return ms * TIME_NS_PER_MS;
+}
+
+/* Exactly `count` decimal digits at s[*pos]; advances only on success. */
+static int
+take_digits(const char *s, size_t n, size_t *pos, unsigned count, unsigned *ret)
+{
+	unsigned v = 0, i;
+
+	if (n - *pos < count)
+		return -EINVAL;
+	for (i = 0; i < count; i++) {
+		char c = s[*pos + i];
+
+		if (c < '0' || c > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(c - '0');
+	}
+	*pos += count;
+	*ret = v;
+	return 0;
+}
+
+static int
+take_char(const char *s, size_t n, size_t *pos, char want)
+{
+	if (*pos >= n || s[*pos] != want)
+		return -EINVAL;
+	(*pos)++;
+	return 0;
+}
+
+int
+time_parse_rfc3339(const char *s, size_t n, int64_t *ret_ns, struct core_error *err)
+{
+	static const char *const expected =
+	    "expected RFC 3339 such as 2018-05-17T09:06:45.5691611Z or 2018-05-17T11:06:45+02:00";
+	char q[ERROR_QUOTE_SIZE];
+	unsigned year, month, day, hour, min, sec, oh = 0, om = 0, digits = 0;
+	int64_t frac = 0, secs, offset = 0;
+	size_t pos = 0;
+
+	core_error_quote(s, n, q, sizeof(q));
+	if (n == 0 || n > TIME_TEXT_MAX)
+		goto syntax;
+	if (take_digits(s, n, &pos, 4, &year) < 0 || take_char(s, n, &pos, '-') < 0 ||
+	    take_digits(s, n, &pos, 2, &month) < 0 || take_char(s, n, &pos, '-') < 0 ||
+	    take_digits(s, n, &pos, 2, &day) < 0)
+		goto syntax;
+	if (pos >= n || (s[pos] != 'T' && s[pos] != 't'))
+		goto syntax;
+	pos++;
+	if (take_digits(s, n, &pos, 2, &hour) < 0 || take_char(s, n, &pos, ':') < 0 ||
+	    take_digits(s, n, &pos, 2, &min) < 0 || take_char(s, n, &pos, ':') < 0 ||
+	    take_digits(s, n, &pos, 2, &sec) < 0)
+		goto syntax;
+	if (pos < n && s[pos] == '.') {
+		pos++;
+		while (pos < n && s[pos] >= '0' && s[pos] <= '9') {
+			if (++digits > TIME_FRACTION_DIGITS_MAX)
+				return core_error_set(err, "InvalidTimestamp", NULL,
+				    "'%s' is not a valid timestamp: at most %d digits may follow the seconds' decimal point",
+				    q, TIME_FRACTION_DIGITS_MAX);
+			frac = frac * 10 + (s[pos] - '0');
+			pos++;
+		}
+		if (digits == 0)
+			goto syntax;
+		for (; digits < 9; digits++)
+			frac *= 10;
+	}
+	if (pos >= n)
+		return core_error_set(err, "InvalidTimestamp", NULL,
+		    "'%s' is not a valid timestamp: it needs a time zone, 'Z' for UTC or an offset such as +02:00", q);
+	if (s[pos] == 'Z' || s[pos] == 'z') {
+		pos++;
+	} else if (s[pos] == '+' || s[pos] == '-') {
+		bool minus = s[pos] == '-';
+
+		pos++;
+		if (take_digits(s, n, &pos, 2, &oh) < 0 || take_char(s, n, &pos, ':') < 0 ||
+		    take_digits(s, n, &pos, 2, &om) < 0)
+			goto syntax;
+		if (oh > 23 || om > 59)
+			return core_error_set(err, "InvalidTimestamp", NULL,
+			    "'%s' is not a valid timestamp: the offset must be from -23:59 to +23:59", q);
+		offset = (int64_t)oh * 3600 + (int64_t)om * 60;
+		if (minus)
+			offset = -offset;
+	} else {
+		goto syntax;
+	}
+	if (pos != n)
+		goto syntax;
+
+	if (year < TIME_YEAR_MIN || year > TIME_YEAR_MAX)
+		return core_error_set(err, "InvalidTimestamp", NULL,
+		    "'%s' is not a valid timestamp: the year must be from %d to %d",
+		    q, TIME_YEAR_MIN, TIME_YEAR_MAX);
+	if (month < 1 || month > 12)
+		return core_error_set(err, "InvalidTimestamp", NULL,
+		    "'%s' is not a valid timestamp: the month must be from 01 to 12", q);
+	if (day < 1 || day > time_days_in_month(year, month))
+		return core_error_set(err, "InvalidTimestamp", NULL,
+		    "'%s' is not a valid timestamp: %04u-%02u has no day %02u", q, year, month, day);
+	if (hour > 23 || min > 59)
+		return core_error_set(err, "InvalidTimestamp", NULL,
+		    "'%s' is not a valid timestamp: the time of day must be from 00:00 to 23:59", q);
+	if (sec == 60)
+		return core_error_set(err, "InvalidTimestamp", NULL,
+		    "'%s' is not a valid timestamp: leap seconds (:60) are not supported", q);
+	if (sec > 59)
+		return core_error_set(err, "InvalidTimestamp", NULL,
+		    "'%s' is not a valid timestamp: the seconds must be from 00 to 59", q);
+
+	/* Years 1970–2261 plus a day of offset stay well inside int64 nanoseconds. */
+	secs = time_days_from_civil(year, month, day) * 86400 +
+	    (int64_t)hour * 3600 + (int64_t)min * 60 + (int64_t)sec - offset;
+	if (secs < 0)
+		return core_error_set(err, "InvalidTimestamp", NULL,
+		    "'%s' is not a valid timestamp: it is before 1970-01-01T00:00:00Z", q);
+	*ret_ns = secs * TIME_NS_PER_SEC + frac;
+	return 0;
+syntax:
+	return core_error_set(err, "InvalidTimestamp", NULL, "'%s' is not a valid timestamp: %s", q, expected);
+}
+
+int
+time_format_rfc3339(int64_t ns, char *buf, size_t size)
+{
+	char text[TIME_FORMAT_SIZE];
+	int64_t secs, days, rem, year, frac;
+	unsigned month, day;
+	int len, r;
+
+	if (ns < 0)
+		return -ERANGE;
+	secs = ns / TIME_NS_PER_SEC;
+	frac = ns % TIME_NS_PER_SEC;
+	days = secs / 86400;
+	rem = secs % 86400;
+	time_civil_from_days(days, &year, &month, &day);
+	if (year > TIME_YEAR_MAX)
+		return -ERANGE;
+	len = snprintf(text, sizeof(text), "%04d-%02u-%02uT%02d:%02d:%02d",
+	    (int)year, month, day, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+	if (len < 0 || (size_t)len >= sizeof(text))
+		return -ERANGE;
+	if (frac != 0) {
+		int digits = 9;
+
+		while (frac % 10 == 0) {
+			frac /= 10;
+			digits--;
+		}
+		r = snprintf(text + len, sizeof(text) - (size_t)len, ".%0*lld", digits, (long long)frac);
+		if (r < 0 || (size_t)r >= sizeof(text) - (size_t)len)
+			return -ERANGE;
+		len += r;
+	}
+	if ((size_t)len + 1 >= sizeof(text))
+		return -ERANGE;
+	text[len++] = 'Z';
+	text[len] = '\0';
+	if ((size_t)len + 1 > size)
+		return -ENOSPC;
+	memcpy(buf, text, (size_t)len + 1);
+	return len;
+}

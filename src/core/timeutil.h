@@ -1,0 +1,39 @@
+/* RFC 3339 timestamps as Azure writes them, to and from UTC nanoseconds since the epoch. */
+#ifndef JITGATE_CORE_TIMEUTIL_H
+#define JITGATE_CORE_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define TIME_NS_PER_SEC		1000000000LL
+#define TIME_NS_PER_MS		1000000LL
+#define TIME_MS_PER_SEC		1000LL
+
+/*
+ * "2018-05-17T09:06:45.5691611Z": date, 'T' (or 't'), time, 0–9 fraction digits,
+ * then 'Z' (or 'z') or an offset ±hh:mm. Years TIME_YEAR_MIN..TIME_YEAR_MAX, and the
+ * instant itself must not be before 1970-01-01T00:00:00Z. Leap seconds (:60) are refused.
+ * On success *ret_ns is UTC nanoseconds since 1970-01-01T00:00:00Z.
+ * Fails with -EINVAL and code "InvalidTimestamp".
+ */
+int time_parse_rfc3339(const char *s, size_t n, int64_t *ret_ns, struct core_error *err);
+
+/*
+ * Writes "YYYY-MM-DDThh:mm:ss[.fraction]Z" (UTC; the fraction without trailing zeros,
+ * no '.' when whole) and a NUL. TIME_FORMAT_SIZE bytes always suffice. Returns the
+ * length, -ENOSPC when buf is short, -ERANGE when ns is negative or past TIME_YEAR_MAX.
+ */
+int time_format_rfc3339(int64_t ns, char *buf, size_t size);
+
+/* Conversions that round toward negative infinity (ns→ms) or saturate at INT64 limits (ms→ns). */
+int64_t time_ns_to_ms(int64_t ns);
+int64_t time_ms_to_ns(int64_t ms);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back; month 1–12, day 1–31. */
+int64_t time_days_from_civil(int64_t year, unsigned month, unsigned day);
+void time_civil_from_days(int64_t days, int64_t *ret_year, unsigned *ret_month, unsigned *ret_day);
+unsigned time_days_in_month(int64_t year, unsigned month);
+
+#endif
