@@ -1,0 +1,16 @@
+/* Limits the HTTP API keeps, named in one place (see also core/limits.h and store/store.h). */
+#ifndef JITGATE_API_LIMITS_H
+#define JITGATE_API_LIMITS_H
+
+#define API_BODY_MAX		(1024 * 1024)	/* request body: more is 413 */
+#define API_JSON_DEPTH_MAX	32		/* nesting of arrays and objects in a request body */
+#define API_STRING_MAX		4096		/* any one JSON string in a request body */
+#define API_HEADER_MEMORY	(32 * 1024)	/* per-connection memory for headers (libmicrohttpd) */
+#define API_CONN_TIMEOUT_S	30		/* idle or slow connections are closed after this */
+#define API_CONN_MAX		1024		/* concurrent connections */
+#define API_INITIATE_VMS_MAX	POLICY_VMS_MAX	/* VMs in one initiate or revoke body */
+#define API_INITIATE_PORTS_MAX	POLICY_PORTS_MAX	/* ports per VM in one initiate or revoke body */
+#define API_PAGE_SIZE		100		/* list entries per page before nextLink */
+#define API_ADDRS_MAX		FW_VM_ADDRS_MAX	/* addresses of one VM in an inventory PUT */
+
+#endif

@@ -1,0 +1,108 @@
+/* JSON bodies of the Azure-compatible API: decode what clients send, encode what we return. */
+#ifndef JITGATE_API_CODEC_H
+#define JITGATE_API_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/api-limits.h"
+#include "core/armid.h"
+#include "core/error.h"
+#include "core/limits.h"
+#include "core/net.h"
+#include "core/policy.h"
+#include "store/store.h"
+
+/*
+ * Decoders take the raw body (pointer, length; no NUL needed), reject what is
+ * not JSON (code "InvalidJson", message with line and column), duplicate keys,
+ * nesting beyond API_JSON_DEPTH_MAX ("InvalidJson"), and wrong types
+ * ("InvalidType", target = the Azure JSON path, e.g.
+ * "properties.virtualMachines[0].ports[1].number", message "must be an
+ * integer"). A required field that is absent is "MissingField" with its path.
+ * Unknown fields are ignored, as ARM does. Values are checked with the core
+ * parsers, whose codes come through with the target set to the field's path.
+ * Semantic rules across fields (duplicates, bounds against the policy) are not
+ * the codec's: policy_validate() and the initiate logic do them.
+ * On failure nothing is written to ret and the return is -EINVAL (or -ENOMEM).
+ */
+
+/*
+ * PUT body of a policy. `id` is the policy's id from the URL; it becomes
+ * (*ret)->id. A "location" in the body that differs from id->location is
+ * "LocationMismatch". "requests" in the body is ignored (only initiate makes
+ * requests). "kind" is kept if given (at most 31 bytes).
+ */
+int codec_policy_decode(const char *body, size_t n, const struct arm_policy_id *id, struct policy **ret,
+			struct core_error *err);
+
+/*
+ * The policy as the API returns it: {"id","name","type":"Microsoft.Security/locations/jitNetworkAccessPolicies",
+ * "location","kind"?, "properties":{"virtualMachines":[{"id","ports":[{"number","protocol",
+ * "allowedSourceAddressPrefix"|"allowedSourceAddressPrefixes","maxRequestAccessDuration"}]}],
+ * "provisioningState":"Succeeded"}}. Sources are written in normalised form; durations as
+ * duration_format_iso8601 writes them. The caller adds "properties.requests". NULL on ENOMEM.
+ */
+json_t *codec_policy_encode(const struct policy *p);
+
+/* Initiate body: {virtualMachines:[{id, ports:[{number, endTimeUtc, allowedSourceAddressPrefix?}]}], justification?} */
+struct initiate_port {
+	uint16_t number;
+	int64_t end_ns;
+	bool has_source;
+	struct net_source source;
+};
+
+struct initiate_vm {
+	struct arm_vm_id id;
+	size_t n_ports;
+	struct initiate_port *ports;	/* owned */
+};
+
+struct initiate_body {
+	size_t n_vms;
+	struct initiate_vm *vms;	/* owned */
+	char justification[STORE_JUSTIFICATION_MAX + 1];
+};
+
+/* virtualMachines: 1..API_INITIATE_VMS_MAX, ports 1..API_INITIATE_PORTS_MAX each ("TooManyVirtualMachines", "MissingPorts", ...). */
+int codec_initiate_decode(const char *body, size_t n, struct initiate_body **ret, struct core_error *err);
+void codec_initiate_free(struct initiate_body *b);
+
+/* Revoke body (jitgate's extension): {virtualMachines:[{id, ports:[{number}]}], terminateSessions?: bool} */
+struct revoke_vm {
+	struct arm_vm_id id;
+	size_t n_ports;
+	uint16_t *ports;		/* owned */
+};
+
+struct revoke_body {
+	size_t n_vms;
+	struct revoke_vm *vms;		/* owned */
+	bool terminate_sessions;
+};
+
+int codec_revoke_decode(const char *body, size_t n, struct revoke_body **ret, struct core_error *err);
+void codec_revoke_free(struct revoke_body *b);
+
+/*
+ * VM inventory PUT body (jitgate's extension):
+ * {"location"?, "properties":{"osType"?: "Linux"|"Windows", "enforcement"?: "local"|"gateway",
+ *   "addresses"?: ["10.0.0.4", "fd00::4"]}}
+ * Fills the fields of *vm that the body gives (arm id, id and times untouched); absent
+ * fields keep what *vm holds, so a caller may pass the stored VM to update it.
+ * A gateway VM needs 1..API_ADDRS_MAX addresses ("MissingField"/"TooManyAddresses"),
+ * single addresses only ("InvalidAddress").
+ */
+int codec_vm_decode(const char *body, size_t n, struct store_vm *vm, struct core_error *err);
+
+/* {"error":{"code","message","target","details":[]}} as Azure writes errors. NULL on ENOMEM. */
+json_t *codec_error_encode(const struct core_error *err);
+
+/* Serialise compactly into a malloc'd string (caller frees); NULL on ENOMEM. */
+char *codec_dump(const json_t *v, size_t *ret_len);
+
+#endif

@@ -1,0 +1,84 @@
+/* The HTTPS server under the API: libmicrohttpd with GnuTLS, single-threaded, driven by the daemon's poll loop. */
+#ifndef JITGATE_API_HTTP_H
+#define JITGATE_API_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+#include "core/net.h"
+
+/*
+ * Only src/api/http.c includes <microhttpd.h>. The server accepts TLS on one
+ * TCP address (and, optionally, plain HTTP on a unix socket for root on the
+ * host). It reads each request's body completely (up to body_max; beyond it
+ * answers 413 with a JSON error body itself and never calls the handler), then
+ * calls the handler once, synchronously, and sends what the handler filled in.
+ * Slow or idle connections are closed after conn_timeout_s; header bytes per
+ * connection are capped by header_memory (431/413-style refusal by the library).
+ */
+
+#define HTTP_HEADERS_OUT_MAX 8
+
+struct http_request {
+	const char *method;		/* "GET", "PUT", ... */
+	const char *path;		/* percent-decoded path, no query string */
+	const char *body;		/* NUL-terminated for convenience; body_len excludes the NUL */
+	size_t body_len;
+	struct net_addr peer;		/* TCP peer address (zero family for the unix socket) */
+	bool via_unix;			/* came over the unix socket */
+	uid_t peer_uid;			/* unix socket: SO_PEERCRED uid; else (uid_t)-1 */
+	void *impl;			/* http.c's */
+};
+
+/* A request header by name (case-insensitive), or NULL. */
+const char *http_request_header(const struct http_request *req, const char *name);
+/* A query argument by name (decoded; case-sensitive as ARM's "api-version"), or NULL. */
+const char *http_request_query(const struct http_request *req, const char *name);
+/* Iterate query arguments: calls fn for each; stops when fn returns non-zero. */
+void http_request_query_each(const struct http_request *req, int (*fn)(void *ctx, const char *key, const char *value),
+			     void *ctx);
+
+struct http_response {
+	int status;
+	char *body;			/* malloc'd, owned by the response; NULL for none */
+	size_t body_len;
+	const char *content_type;	/* static string; default "application/json; charset=utf-8" */
+	size_t n_headers;
+	struct {
+		char name[64];
+		char value[512];
+	} headers[HTTP_HEADERS_OUT_MAX];
+};
+
+/* Add a response header; -E2BIG when full or too long. */
+int http_response_header(struct http_response *resp, const char *name, const char *value);
+
+typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *resp);
+
+struct http_config {
+	const char *listen;		/* "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:8443" */
+	const char *cert_path;		/* PEM */
+	const char *key_path;		/* PEM */
+	const char *unix_path;		/* NULL: none; else a socket path (mode 0600) */
+	size_t body_max;
+	unsigned conn_timeout_s;
+	unsigned conn_max;
+	size_t header_memory;
+	http_handler_fn handler;
+	void *ctx;
+};
+
+struct http_server;
+
+int http_server_start(const struct http_config *cfg, struct http_server **ret, struct core_error *err);
+/* The fd to poll for readability (an epoll fd), and how long the caller may sleep (ms, -1: forever). */
+int http_server_poll_fd(struct http_server *srv);
+int http_server_timeout_ms(struct http_server *srv);
+/* Do whatever work is ready: accept, read, call handlers, write. Never blocks. */
+int http_server_run(struct http_server *srv);
+void http_server_stop(struct http_server *srv);
+
+#endif

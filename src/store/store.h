@@ -1,0 +1,220 @@
+/* The store: jitgated's durable truth (VMs, policies, requests and their grants, activity log, tokens). */
+#ifndef JITGATE_STORE_H
+#define JITGATE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/armid.h"
+#include "core/error.h"
+#include "core/limits.h"
+#include "core/net.h"
+
+/*
+ * One SQLite database (WAL, synchronous=FULL, foreign keys on) in the state
+ * directory; schema changes are numbered migrations applied at open. Only
+ * store-*.c speaks SQL. Every function returns 0 (or a count) on success and a
+ * negative errno on failure: -ENOENT (no such row), -EEXIST (a uniqueness rule),
+ * -ENOSPC / -EROFS (the disk refuses writes), -EIO (anything else; err says what).
+ *
+ * Writes outside an explicit transaction commit on their own. store_begin()
+ * opens one transaction for several writes; store_commit() or store_rollback()
+ * ends it. Nothing here is thread-safe: one thread owns a store.
+ *
+ * Ownership: arrays and strings returned through ret_* are the caller's, freed
+ * with the matching *_free function (all NULL-safe).
+ * Times are UTC nanoseconds since the epoch.
+ */
+
+#define STORE_ID_MAX		64	/* request ids (UUIDs), correlation ids */
+#define STORE_REQUESTOR_MAX	128	/* caller identity, e.g. "token:alice" */
+#define STORE_JUSTIFICATION_MAX	1024
+#define STORE_ROLE_MAX		64
+#define STORE_SCOPE_MAX		ARM_ID_MAX
+#define STORE_TOKEN_NAME_MAX	64
+#define STORE_OS_MAX		16
+#define STORE_REASON_MAX	256
+#define STORE_OPERATION_MAX	96
+#define STORE_STATUS_MAX	32
+#define STORE_DETAIL_MAX	1024
+#define STORE_ADDR_TEXT_MAX	NET_ADDR_TEXT_MAX
+#define STORE_QUERY_LIMIT_MAX	10000	/* rows one activity query returns at most */
+
+struct store;
+
+int store_open(const char *path, struct store **ret, struct core_error *err);
+void store_close(struct store *st);
+
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* PRAGMA integrity_check == "ok"? 0 if so, -EIO if not. */
+int store_check_integrity(struct store *st);
+
+/* ---- VMs ---- */
+
+enum store_point {
+	STORE_POINT_LOCAL = 0,	/* jitgated's own host (input hook) */
+	STORE_POINT_GATEWAY = 1,	/* a machine this host routes (forward hook) */
+};
+
+struct store_vm {
+	int64_t id;			/* row id; also the VM's key in src/fw */
+	struct arm_vm_id arm;
+	char location[ARM_LOCATION_MAX + 1];
+	char os_type[STORE_OS_MAX];	/* "Linux" or "Windows" */
+	enum store_point point;
+	size_t n_addrs;			/* gateway: its addresses; local: addresses seen at start (for display) */
+	struct net_addr addrs[FW_VM_ADDRS_MAX];
+	char unsupported_reason[STORE_REASON_MAX];	/* empty when supported */
+	int64_t created_ns;
+};
+
+/* Insert (vm->id ignored) or update the VM with the same arm id (case-insensitive). *ret_id gets its row id. */
+int store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool *ret_created);
+int store_vm_get(struct store *st, const struct arm_vm_id *arm, struct store_vm *ret);
+int store_vm_get_by_id(struct store *st, int64_t id, struct store_vm *ret);
+/* All VMs, ordered by subscription, resource group, name (case-insensitive). */
+int store_vm_list(struct store *st, struct store_vm **ret, size_t *ret_n);
+/* -EBUSY if the VM is in a policy. */
+int store_vm_delete(struct store *st, int64_t id);
+
+/* ---- policies ---- */
+
+struct store_policy {
+	int64_t id;
+	struct arm_policy_id arm;
+	char *json;			/* the policy as the API returns it, minus "requests" (owned) */
+	int64_t created_ns, updated_ns;
+};
+
+/*
+ * Insert or replace the policy with this arm id, and make vm_ids exactly the VMs
+ * it holds. -EEXIST (nothing written) if one of them is held by another policy.
+ */
+int store_policy_put(struct store *st, const struct arm_policy_id *arm, const char *json, const int64_t *vm_ids,
+		     size_t n_vm_ids, int64_t now_ns, int64_t *ret_id, bool *ret_created);
+int store_policy_get(struct store *st, const struct arm_policy_id *arm, struct store_policy *ret);
+int store_policy_get_by_id(struct store *st, int64_t id, struct store_policy *ret);
+/* All policies, ordered by subscription, resource group, location, name. */
+int store_policy_list(struct store *st, struct store_policy **ret, size_t *ret_n);
+/* The id of the policy holding this VM, or -ENOENT. */
+int store_policy_of_vm(struct store *st, int64_t vm_id, int64_t *ret_policy_id);
+/* Deletes the policy and its VM links (requests stay, for history). -ENOENT if none. */
+int store_policy_delete(struct store *st, int64_t id);
+void store_policy_clear(struct store_policy *p);	/* frees p->json */
+void store_policies_free(struct store_policy *v, size_t n);
+
+/* ---- requests and their grants ---- */
+
+enum store_grant_status {
+	STORE_GRANT_INITIATED = 0,
+	STORE_GRANT_REVOKED = 1,
+};
+
+enum store_grant_reason {
+	STORE_REASON_NONE = 0,
+	STORE_REASON_USER_REQUESTED = 1,
+	STORE_REASON_EXPIRED = 2,
+	STORE_REASON_NEWER_REQUEST = 3,
+};
+
+/* One port of one VM in one request. */
+struct store_grant {
+	char request_id[STORE_ID_MAX + 1];
+	int64_t vm_id;
+	uint16_t port;
+	enum net_proto proto;		/* what the kernel opens: the rule's protocol */
+	struct net_source source;
+	int64_t end_ns;
+	enum store_grant_status status;
+	enum store_grant_reason reason;
+	int64_t ended_ns;		/* when it became Revoked; 0 while Initiated */
+	/* filled by queries, ignored on insert: */
+	char requestor[STORE_REQUESTOR_MAX + 1];
+	int64_t policy_id;
+};
+
+struct store_request {
+	char id[STORE_ID_MAX + 1];
+	int64_t policy_id;
+	char requestor[STORE_REQUESTOR_MAX + 1];
+	char requestor_addr[STORE_ADDR_TEXT_MAX];
+	int64_t start_ns;
+	char justification[STORE_JUSTIFICATION_MAX + 1];
+	size_t n_grants;
+	struct store_grant *grants;	/* owned */
+};
+
+int store_request_insert(struct store *st, const struct store_request *req);
+/* Mark one grant Revoked with a reason; -ENOENT if there is no such Initiated grant. */
+int store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
+		    enum store_grant_reason reason, int64_t ended_ns);
+/* Every Initiated grant (any end time), with requestor and policy_id filled. */
+int store_grants_initiated(struct store *st, struct store_grant **ret, size_t *ret_n);
+/* Requests of one policy that started at or after since_ns or still hold an Initiated grant, oldest first. */
+int store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, struct store_request **ret,
+			     size_t *ret_n);
+void store_requests_free(struct store_request *v, size_t n);
+
+/* Per VM: approved requests since since_ns, the latest request's start and requestor. -ENOENT-free: zeros if none. */
+struct store_vm_usage {
+	size_t approved_since;
+	int64_t last_access_ns;
+	char last_user[STORE_REQUESTOR_MAX + 1];
+};
+int store_vm_usage(struct store *st, int64_t vm_id, int64_t since_ns, struct store_vm_usage *ret);
+
+/* ---- activity log (append-only) ---- */
+
+struct store_activity {
+	int64_t id;			/* assigned on append */
+	int64_t time_ns;
+	char caller[STORE_REQUESTOR_MAX + 1];
+	char caller_addr[STORE_ADDR_TEXT_MAX];
+	char operation[STORE_OPERATION_MAX];	/* e.g. "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action" */
+	char resource_id[ARM_ID_MAX + 1];
+	char status[STORE_STATUS_MAX];		/* "Succeeded", "Failed", "Denied", "Expired", ... */
+	char detail[STORE_DETAIL_MAX + 1];	/* reason or error code and message */
+	char justification[STORE_JUSTIFICATION_MAX + 1];
+	char correlation_id[STORE_ID_MAX + 1];
+};
+
+struct store_activity_filter {
+	int64_t since_ns, until_ns;	/* 0: unbounded */
+	const char *caller;		/* exact, NULL: any */
+	const char *resource_prefix;	/* case-insensitive prefix of resource_id, NULL: any */
+	const char *operation;		/* exact, NULL: any */
+	size_t limit;			/* 0 or > STORE_QUERY_LIMIT_MAX: STORE_QUERY_LIMIT_MAX */
+	int64_t before_id;		/* paging: only rows with id < before_id; 0: newest first from the top */
+};
+
+int store_activity_append(struct store *st, struct store_activity *a);
+/* Newest first. */
+int store_activity_query(struct store *st, const struct store_activity_filter *f, struct store_activity **ret,
+			 size_t *ret_n);
+
+/* ---- tokens ---- */
+
+#define STORE_TOKEN_HASH_LEN 32	/* SHA-256 of the secret; the secret itself is never stored */
+
+struct store_token {
+	char name[STORE_TOKEN_NAME_MAX + 1];
+	char role[STORE_ROLE_MAX + 1];
+	char scope[STORE_SCOPE_MAX + 1];	/* "/subscriptions/…[/resourceGroups/…[/providers/…/virtualMachines/…]]" */
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
+	int64_t created_ns;
+	int64_t revoked_ns;			/* 0 while valid */
+};
+
+/* -EEXIST if a token with this name exists (revoked or not). */
+int store_token_insert(struct store *st, const struct store_token *t);
+/* The valid (not revoked) token with this hash, or -ENOENT. */
+int store_token_find(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], struct store_token *ret);
+int store_token_list(struct store *st, struct store_token **ret, size_t *ret_n);
+/* -ENOENT if there is no valid token of that name. */
+int store_token_revoke(struct store *st, const char *name, int64_t now_ns);
+
+#endif
