@@ -196,6 +196,10 @@ time_parse_rfc3339(const char *s, size_t n, int64_t *ret_ns, struct core_error *
 	if (secs < 0)
 		return core_error_set(err, "InvalidTimestamp", NULL,
 		    "'%s' is not a valid timestamp: it is before 1970-01-01T00:00:00Z", q);
+	/* The formatter's range too, so that every timestamp we accept can be written back. */
+	if (secs >= time_days_from_civil(TIME_YEAR_MAX + 1, 1, 1) * 86400)
+		return core_error_set(err, "InvalidTimestamp", NULL,
+		    "'%s' is not a valid timestamp: it is after %d-12-31T23:59:59.999999999Z", q, TIME_YEAR_MAX);
 	*ret_ns = secs * TIME_NS_PER_SEC + frac;
 	return 0;
 syntax:

@@ -14,7 +14,7 @@
 /*
  * "2018-05-17T09:06:45.5691611Z": date, 'T' (or 't'), time, 0–9 fraction digits,
  * then 'Z' (or 'z') or an offset ±hh:mm. Years TIME_YEAR_MIN..TIME_YEAR_MAX, and the
- * instant itself must not be before 1970-01-01T00:00:00Z. Leap seconds (:60) are refused.
+ * instant itself, in UTC, must lie within those years too. Leap seconds (:60) are refused.
  * On success *ret_ns is UTC nanoseconds since 1970-01-01T00:00:00Z.
  * Fails with -EINVAL and code "InvalidTimestamp".
  */
