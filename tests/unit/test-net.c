@@ -326,6 +326,15 @@ test_contains_v4(void **state)
 	assert_true(net_prefix_contains(&p8, &p9));
 	assert_false(net_prefix_contains(&p9, &p24));
 	assert_true(net_prefix_contains_addr(&p9, &a));
+	/* Adjacent lengths: a /15 is never inside a /16, even with the same leading bits. */
+	{
+		struct net_prefix p16 = prefix("10.0.0.0/16"), p15 = prefix("10.0.0.0/15"), p1 = prefix("0.0.0.0/1");
+
+		assert_true(net_prefix_contains(&p15, &p16));
+		assert_false(net_prefix_contains(&p16, &p15));
+		assert_false(net_prefix_contains(&p1, &all));
+		assert_true(net_prefix_contains(&all, &p1));
+	}
 	assert_false(net_prefix_contains_addr(&p9, &b));
 	assert_true(net_prefix_contains_addr(&all, &b));
 }
