@@ -59,4 +59,6 @@ int fw_batch_push(struct fw_batch *batch, enum fw_op_kind kind, const struct fw_
 void fw_batch_free(struct fw_batch *batch);
 
 
+const struct fw_vm *fw_vm_lookup(const struct fw *fw, uint64_t id);
+
 #endif

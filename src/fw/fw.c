@@ -861,33 +861,57 @@ out:
 }
 
 int
-fw_grant_add(struct fw *fw, const struct fw_grant *grants, size_t n, struct fw_changes *ret_changes,
-	     struct core_error *err)
+fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const struct fw_grant *remove,
+		size_t n_remove, struct fw_changes *ret_changes, struct core_error *err)
 {
+	struct fw_grant *drop;
 	struct owned_state s;
 	int r;
 
-	if ((r = grants_without(fw, grants, n, n, &s)) < 0)
+	/* an added grant replaces one of the same identity, so it is dropped first like the removed ones */
+	drop = calloc(n_add + n_remove ? n_add + n_remove : 1, sizeof(*drop));
+	if (!drop)
+		return -ENOMEM;
+	if (n_add)
+		memcpy(drop, add, n_add * sizeof(*add));
+	if (n_remove)
+		memcpy(drop + n_add, remove, n_remove * sizeof(*remove));
+	r = grants_without(fw, drop, n_add + n_remove, n_add, &s);
+	free(drop);
+	if (r < 0)
 		return r;
-	memcpy(s.grants + s.n_grants, grants, n * sizeof(*grants));
-	s.n_grants += n;
+	if (n_add)
+		memcpy(s.grants + s.n_grants, add, n_add * sizeof(*add));
+	s.n_grants += n_add;
 	r = apply_owned(fw, &s, ret_changes, err);
 	owned_state_free(&s);
 	return r;
 }
 
 int
+fw_grant_add(struct fw *fw, const struct fw_grant *grants, size_t n, struct fw_changes *ret_changes,
+	     struct core_error *err)
+{
+	return fw_grant_update(fw, grants, n, NULL, 0, ret_changes, err);
+}
+
+int
 fw_grant_remove(struct fw *fw, const struct fw_grant *grants, size_t n, struct fw_changes *ret_changes,
 		struct core_error *err)
 {
-	struct owned_state s;
-	int r;
+	return fw_grant_update(fw, NULL, 0, grants, n, ret_changes, err);
+}
 
-	if ((r = grants_without(fw, grants, n, 0, &s)) < 0)
-		return r;
-	r = apply_owned(fw, &s, ret_changes, err);
-	owned_state_free(&s);
-	return r;
+/* The VM with this id in the context's state, for fw-conntrack.c. */
+const struct fw_vm *
+fw_vm_lookup(const struct fw *fw, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < fw->n_vms; i++)
+		if (fw->vms[i].id == id)
+			return &fw->vms[i];
+	return NULL;
 }
 
 int

@@ -147,6 +147,22 @@ int fw_protect_set(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const s
 int fw_grant_add(struct fw *fw, const struct fw_grant *grants, size_t n, struct fw_changes *ret_changes,
 		 struct core_error *err);
 
+/*
+ * Add `add` and remove `remove` (by identity) in one batch: a newer request
+ * superseding an older one never leaves a moment with both or neither.
+ */
+int fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const struct fw_grant *remove,
+		    size_t n_remove, struct fw_changes *ret_changes, struct core_error *err);
+
+/*
+ * End the open sessions these grants let in: delete the conntrack entries of
+ * connections from the grant's source to its port (and, for a gateway VM, to
+ * its addresses), so established traffic is no longer accepted. Call after the
+ * grants are removed, or a new packet would just open the session again.
+ */
+int fw_sessions_kill(struct fw *fw, const struct fw_grant *grants, size_t n, size_t *ret_killed,
+		     struct core_error *err);
+
 /* Remove grants by identity (request_id, vm, proto, port; other fields ignored). Unknown ones are ignored. */
 int fw_grant_remove(struct fw *fw, const struct fw_grant *grants, size_t n, struct fw_changes *ret_changes,
 		    struct core_error *err);

@@ -44,22 +44,22 @@ listen "$VM" 5000 || exit 1
 echo "1. protected ports refuse new connections; unprotected ones work"
 check "before jitgate: A reaches 22" can "$CL" $A $V 22
 fw_vm "${LOCAL[@]}" sync >/dev/null || { notok "fw sync"; exit 1; }
-refuse "A is refused on 22" can "$CL" $A $V 22
-refuse "B is refused on 22" can "$CL" $B $V 22
-refuse "A6 is refused on 22 (IPv6)" can "$CL" $A6 $V6 22
+check "A is refused on 22" cannot "$CL" $A $V 22
+check "B is refused on 22" cannot "$CL" $B $V 22
+check "A6 is refused on 22 (IPv6)" cannot "$CL" $A6 $V6 22
 check "A reaches unprotected 3389" can "$CL" $A $V 3389
 check "B reaches unprotected 3389 (IPv6)" can "$CL" $B6 $V6 3389
-refuse "UDP to a '*' port is refused" can_udp "$CL" $A $V 5000
+check "UDP to a '*' port is refused" cannot_udp "$CL" $A $V 5000
 
 echo "2. a grant opens the port for its source only, at once"
 t0=$(now_ms)
-end=$(( t0 + 3000 ))
+end=$(( t0 + 4000 ))
 fw_vm "${LOCAL[@]}" sync "add r1 1 $A TCP 22 @$end" >/dev/null || notok "fw add"
 check "A reaches 22 right after the grant" can "$CL" $A $V 22
 echo "     (grant call to first connection: $(( $(now_ms) - t0 )) ms, including fwtool start-up)"
-refuse "B is still refused on 22" can "$CL" $B $V 22
-refuse "A6 (another family) is still refused" can "$CL" $A6 $V6 22
-refuse "a TCP 22 grant does not open the other protected port" can "$CL" $A $V 5000
+check "B is still refused on 22" cannot "$CL" $B $V 22
+check "A6 (another family) is still refused" cannot "$CL" $A6 $V6 22
+check "a TCP 22 grant does not open the other protected port" cannot "$CL" $A $V 5000
 
 echo "3. the kernel ends the grant on time with no process running; open sessions survive"
 held="$E2E_TMP/held"
@@ -69,10 +69,27 @@ E2E_PIDS+=($hold_pid)
 sleep 0.2
 check "a session opened during the grant" grep -q connected "$held"
 sleep_until $(( end + 300 ))
-refuse "after the end time A is refused again" can "$CL" $A $V 22
+check "after the end time A is refused again" cannot "$CL" $A $V 22
 wait $hold_pid; rc=$?
 check "the session opened before the end still answers after it" test $rc = 0
 fw_vm list | grep -q local_grant4 && notok "expired element still listed" || ok "the expired element is gone from the listing"
+
+echo "3b. ending open sessions on revoke"
+end=$(( $(now_ms) + 30000 ))
+fw_vm "${LOCAL[@]}" sync "add k1 1 $A TCP 22 @$end" >/dev/null || notok "fw add k1"
+ip netns exec "$CL" "$NETPROBE" hold -s $A $V 22 1000 >"$held" 2>&1 &
+hold_pid=$!
+E2E_PIDS+=($hold_pid)
+ip netns exec "$CL" "$NETPROBE" hold -s $B $V 3389 1000 >"$held.other" 2>&1 &
+other_pid=$!
+E2E_PIDS+=($other_pid)
+sleep 0.3
+out=$(fw_vm "${LOCAL[@]}" "grant k1 1 $A TCP 22 @$end" sync "remove k1 1 TCP 22" "kill k1 1 $A TCP 22 +1")
+check "revoke with session kill deleted A's conntrack entry ($(tail -1 <<<"$out"))" grep -q 'kill: [1-9]' <<<"$out"
+wait $hold_pid; rc=$?
+check "A's open session died" test $rc = 1
+wait $other_pid; rc=$?
+check "another session (B to unprotected 3389) is untouched" test $rc = 0
 
 echo "4. CIDR grants, IPv6, and '*' protocol"
 end=$(( $(now_ms) + 20000 ))
@@ -80,40 +97,40 @@ fw_vm "${LOCAL[@]}" sync "add r2 1 10.201.0.0/30 TCP 22 @$end" "add r3 1 fd00:20
 	"add r4 1 $A * 5000 @$end" "add r5 1 $B6 TCP 22 @$end" >/dev/null || notok "fw add cidr"
 check "A inside 10.201.0.0/30 reaches 22" can "$CL" $A $V 22
 check "B inside 10.201.0.0/30 reaches 22" can "$CL" $B $V 22
-refuse "C outside 10.201.0.0/30 is refused" can "$CL" $C $V 22
+check "C outside 10.201.0.0/30 is refused" cannot "$CL" $C $V 22
 check "A6 inside fd00:201::/112 reaches 22" can "$CL" $A6 $V6 22
 check "B6 inside fd00:201::/112 reaches 22" can "$CL" $B6 $V6 22
-refuse "C6 outside fd00:201::/112 is refused" can "$CL" $C6 $V6 22
+check "C6 outside fd00:201::/112 is refused" cannot "$CL" $C6 $V6 22
 check "'*' grant opens TCP 5000 for A" can "$CL" $A $V 5000
 check "'*' grant opens UDP 5000 for A" can_udp "$CL" $A $V 5000
-refuse "'*' grant does not open UDP 5000 for B" can_udp "$CL" $B $V 5000
+check "'*' grant does not open UDP 5000 for B" cannot_udp "$CL" $B $V 5000
 fw_vm "${LOCAL[@]}" "grant r2 1 10.201.0.0/30 TCP 22 @$end" "grant r3 1 fd00:201::/112 TCP 22 @$end" \
 	"grant r4 1 $A * 5000 @$end" "grant r5 1 $B6 TCP 22 @$end" sync "remove r2 1 TCP 22" >/dev/null ||
 	notok "fw remove"
-refuse "after removing the CIDR grant, B is refused" can "$CL" $B $V 22
+check "after removing the CIDR grant, B is refused" cannot "$CL" $B $V 22
 check "the IPv6 grants are untouched by that removal" can "$CL" $B6 $V6 22
 
 echo "5. gateway mode: the VM behind the gateway"
 check "before jitgate: A reaches vm2:22 through the gateway" can "$CL" $GA $W 22
 fw_gw "${GATE[@]}" sync >/dev/null || notok "fw gw sync"
-refuse "A is refused on vm2:22" can "$CL" $GA $W 22
-refuse "B is refused on vm2:22" can "$CL" $GB $W 22
-refuse "A6 is refused on vm2:22 (IPv6)" can "$CL" $GA6 $W6 22
+check "A is refused on vm2:22" cannot "$CL" $GA $W 22
+check "B is refused on vm2:22" cannot "$CL" $GB $W 22
+check "A6 is refused on vm2:22 (IPv6)" cannot "$CL" $GA6 $W6 22
 check "A reaches vm2's unprotected 3389" can "$CL" $GA $W 3389
 end=$(( $(now_ms) + 3000 ))
 fw_gw "${GATE[@]}" sync "add g1 2 $GA TCP 22 @$end" "add g2 2 $GA6 TCP 22 @$end" >/dev/null || notok "fw gw add"
 check "the grant opens vm2:22 for A" can "$CL" $GA $W 22
 check "the grant opens vm2:22 for A6" can "$CL" $GA6 $W6 22
-refuse "B is still refused on vm2:22" can "$CL" $GB $W 22
-refuse "B6 is still refused on vm2:22" can "$CL" $GB6 $W6 22
+check "B is still refused on vm2:22" cannot "$CL" $GB $W 22
+check "B6 is still refused on vm2:22" cannot "$CL" $GB6 $W6 22
 ip netns exec "$CL" "$NETPROBE" hold -s $GA $W 22 $(( end - $(now_ms) + 1500 )) >"$held" 2>&1 &
 hold_pid=$!
 E2E_PIDS+=($hold_pid)
 sleep_until $(( end + 300 ))
-refuse "after the end A is refused on vm2:22" can "$CL" $GA $W 22
+check "after the end A is refused on vm2:22" cannot "$CL" $GA $W 22
 wait $hold_pid; rc=$?
 check "A's session to vm2 opened before the end still answers" test $rc = 0
-refuse "the gateway's forward rules do not touch the local input path" can "$CL" $GA 10.202.0.1 22
+check "the gateway's forward rules do not touch the local input path" cannot "$CL" $GA 10.202.0.1 22
 
 echo "6. reconcile restores exactly the desired state after tampering"
 end=$(( $(now_ms) + 60000 ))
@@ -129,13 +146,13 @@ out=$(fw_vm "${STATE[@]}" sync)
 check "reconcile reports 2 added, 1 removed, rest kept ($out)" \
 	grep -q 'added=2 removed=1 updated=0 kept=[1-9]' <<<"$out"
 check "the kernel holds exactly the desired elements again" test "$(fw_vm list | awk '{$6=""; print}')" = "$want"
-refuse "B is refused again" can "$CL" $B $V 22
+check "B is refused again" cannot "$CL" $B $V 22
 check "A reaches 22 again" can "$CL" $A $V 22
 check "C, inside the /29 grant, reaches 22" can "$CL" $C $V 22
 nft_vm flush chain inet jitgate input
 check "flushing our chain opened the port" can "$CL" $B $V 22
 out=$(fw_vm "${STATE[@]}" sync)
-refuse "reconcile restores the flushed rules" can "$CL" $B $V 22
+check "reconcile restores the flushed rules" cannot "$CL" $B $V 22
 nft_vm delete table inet jitgate
 out=$(fw_vm "${STATE[@]}" sync)
 check "a deleted table is rebuilt ($out)" grep -q 'rebuilt=1' <<<"$out"

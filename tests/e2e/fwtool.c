@@ -20,6 +20,7 @@ static const char usage[] =
 	"  'protect'           fw_protect_set with the declared VMs and ports\n"
 	"  'add ID VMID SOURCE PROTO PORT +MS|@UNIXMS'     fw_grant_add\n"
 	"  'remove ID VMID PROTO PORT'                     fw_grant_remove\n"
+	"  'kill ID VMID SOURCE PROTO PORT +MS'            fw_sessions_kill (end open sessions)\n"
 	"  'list'              print what the kernel holds\n"
 	"  'sleep MS'\n";
 
@@ -202,6 +203,13 @@ main(int argc, char **argv)
 			r = fw_grant_remove(fw, &g, 1, &ch, &err);
 			if (r >= 0)
 				print_changes("remove", &ch);
+		} else if (!strcmp(w[0], "kill")) {
+			struct fw_grant g = parse_grant(op, w, n);
+			size_t killed = 0;
+
+			r = fw_sessions_kill(fw, &g, 1, &killed, &err);
+			if (r >= 0)
+				printf("kill: %zu sessions\n", killed);
 		} else if (!strcmp(w[0], "list") && n == 1) {
 			r = print_list(fw);
 			err.code[0] = '\0';

@@ -1,0 +1,137 @@
+/* Ending open sessions: deletes the conntrack entries that revoked grants let in (libnetfilter_conntrack). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+
+#include "fw-internal.h"
+
+#define FW_KILL_MAX 65536	/* entries collected in one dump; a later call gets the rest */
+
+struct kill_ctx {
+	struct fw *fw;
+	const struct fw_grant *grants;
+	size_t n;
+	struct nf_conntrack **found;
+	size_t n_found;
+};
+
+static bool
+ct_addr(const struct nf_conntrack *ct, bool src, struct net_addr *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) == AF_INET) {
+		uint32_t a = nfct_get_attr_u32(ct, src ? ATTR_ORIG_IPV4_SRC : ATTR_ORIG_IPV4_DST);
+
+		ret->family = NET_INET;
+		memcpy(ret->bytes, &a, 4);
+		return true;
+	}
+	if (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) == AF_INET6) {
+		const void *a = nfct_get_attr(ct, src ? ATTR_ORIG_IPV6_SRC : ATTR_ORIG_IPV6_DST);
+
+		if (!a)
+			return false;
+		ret->family = NET_INET6;
+		memcpy(ret->bytes, a, 16);
+		return true;
+	}
+	return false;
+}
+
+static bool
+grant_matches(const struct fw *fw, const struct fw_grant *g, uint8_t proto, uint16_t port, const struct net_addr *src,
+	      const struct net_addr *dst)
+{
+	const struct fw_vm *vm;
+	size_t i;
+
+	if (g->port != port || (g->proto != NET_PROTO_ANY && g->proto != proto))
+		return false;
+	if (!g->source.any && !net_prefix_contains_addr(&g->source.prefix, src))
+		return false;
+	vm = fw_vm_lookup(fw, g->vm);
+	if (!vm || vm->point == FW_POINT_LOCAL)
+		return vm != NULL;
+	for (i = 0; i < vm->n_addrs; i++)
+		if (!memcmp(&vm->addrs[i], dst, sizeof(*dst)))
+			return true;
+	return false;
+}
+
+static int
+on_entry(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
+{
+	struct kill_ctx *k = data;
+	struct net_addr src, dst;
+	uint8_t proto = nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO);
+	uint16_t port;
+	size_t i;
+
+	if (proto != NET_PROTO_TCP && proto != NET_PROTO_UDP)
+		return NFCT_CB_CONTINUE;
+	port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
+	if (!ct_addr(ct, true, &src) || !ct_addr(ct, false, &dst))
+		return NFCT_CB_CONTINUE;
+	for (i = 0; i < k->n; i++) {
+		if (!grant_matches(k->fw, &k->grants[i], proto, port, &src, &dst))
+			continue;
+		if (k->n_found < FW_KILL_MAX) {
+			struct nf_conntrack *c = nfct_clone(ct);
+
+			if (c)
+				k->found[k->n_found++] = c;
+		}
+		break;
+	}
+	return NFCT_CB_CONTINUE;
+}
+
+int
+fw_sessions_kill(struct fw *fw, const struct fw_grant *grants, size_t n, size_t *ret_killed, struct core_error *err)
+{
+	struct kill_ctx k = { fw, grants, n, NULL, 0 };
+	struct nfct_handle *dump = NULL, *del = NULL;
+	size_t i, killed = 0;
+	int r = 0, f;
+
+	k.found = calloc(FW_KILL_MAX, sizeof(*k.found));
+	if (!k.found)
+		return -ENOMEM;
+	dump = nfct_open(CONNTRACK, 0);
+	del = nfct_open(CONNTRACK, 0);
+	if (!dump || !del) {
+		r = core_error_set(err, FW_ERR_UNAVAILABLE, "", "cannot open the conntrack netlink socket: %s",
+				   strerror(errno));
+		r = -EOPNOTSUPP;
+		goto out;
+	}
+	nfct_callback_register(dump, NFCT_T_ALL, on_entry, &k);
+	for (f = 0; f < 2; f++) {
+		uint32_t family = f == 0 ? AF_INET : AF_INET6;
+
+		if (nfct_query(dump, NFCT_Q_DUMP, &family) < 0) {
+			r = core_error_set(err, FW_ERR_REJECTED, "", "cannot read the conntrack table: %s",
+					   strerror(errno));
+			r = -EIO;
+			goto out;
+		}
+	}
+	/* an entry may have ended on its own meanwhile (ENOENT): that is what we wanted anyway */
+	for (i = 0; i < k.n_found; i++)
+		if (nfct_query(del, NFCT_Q_DESTROY, k.found[i]) == 0)
+			killed++;
+	if (ret_killed)
+		*ret_killed = killed;
+out:
+	for (i = 0; i < k.n_found; i++)
+		nfct_destroy(k.found[i]);
+	free(k.found);
+	if (dump)
+		nfct_close(dump);
+	if (del)
+		nfct_close(del);
+	return r;
+}
