@@ -21,6 +21,13 @@
  */
 
 #define HTTP_HEADERS_OUT_MAX 8
+#define HTTP_PEM_MAX (64 * 1024)	/* a certificate chain or key file read at start */
+/*
+ * A body without a declared length that outgrows body_max is read on and thrown
+ * away up to HTTP_DISCARD_FACTOR * body_max bytes, so the client can still read
+ * the 413; beyond that the connection is closed.
+ */
+#define HTTP_DISCARD_FACTOR 2
 
 struct http_request {
 	const char *method;		/* "GET", "PUT", ... */
@@ -73,12 +80,23 @@ struct http_config {
 
 struct http_server;
 
+/*
+ * Start serving. Errors: "InvalidListenAddress" (target "listen") for a listen
+ * string that does not parse; "HttpStartFailed" for files, sockets and the
+ * library (target "listen" or "unix_path" when one of them is at fault).
+ * "[::]:PORT" serves IPv4 too; "*:PORT" is 0.0.0.0. A port of 0 lets the kernel
+ * pick one; http_server_port tells which. The server owns nothing of cfg but
+ * handler and ctx, which must outlive it.
+ */
 int http_server_start(const struct http_config *cfg, struct http_server **ret, struct core_error *err);
+/* The TCP port the HTTPS daemon listens on (useful after asking for port 0). */
+int http_server_port(struct http_server *srv);
 /* The fd to poll for readability (an epoll fd), and how long the caller may sleep (ms, -1: forever). */
 int http_server_poll_fd(struct http_server *srv);
 int http_server_timeout_ms(struct http_server *srv);
 /* Do whatever work is ready: accept, read, call handlers, write. Never blocks. */
 int http_server_run(struct http_server *srv);
+/* Close every connection and listener, remove the unix socket, free srv. NULL-safe. */
 void http_server_stop(struct http_server *srv);
 
 #endif

@@ -1,0 +1,799 @@
+/* Tests for the HTTPS layer and the TLS material: a real server on loopback, real TLS clients (libcurl), real sockets. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
+
+#include "api/api-limits.h"
+#include "api/http.h"
+#include "daemon/tls.h"
+
+#define CONN_TIMEOUT_S 1
+
+/* What the handler saw last, written by the server thread and read by the test thread. */
+struct seen {
+	pthread_mutex_t lock;
+	unsigned calls;
+	char method[16];
+	char path[256];
+	char api_version[64];
+	char query_all[256];
+	char x_test[64];
+	char *body;
+	size_t body_len;
+	bool body_terminated;
+	bool via_unix;
+	uid_t peer_uid;
+	struct net_addr peer;
+};
+
+static struct {
+	char dir[64];
+	char cert[128];
+	char key[128];
+	char sock[128];
+	struct http_server *srv;
+	int port;
+	pthread_t thread;
+	int stop_pipe[2];
+	struct seen seen;
+} T = { .seen = { .lock = PTHREAD_MUTEX_INITIALIZER } };
+
+static void
+copy_str(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "(null)");
+}
+
+static int
+collect_query(void *ctx, const char *key, const char *value)
+{
+	char *all = ctx;
+	size_t len = strlen(all);
+
+	snprintf(all + len, sizeof(T.seen.query_all) - len, "%s=%s;", key, value);
+	return 0;
+}
+
+static void
+handler(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct seen *s = ctx;
+
+	pthread_mutex_lock(&s->lock);
+	s->calls++;
+	copy_str(s->method, sizeof(s->method), req->method);
+	copy_str(s->path, sizeof(s->path), req->path);
+	copy_str(s->api_version, sizeof(s->api_version), http_request_query(req, "api-version"));
+	s->query_all[0] = '\0';
+	http_request_query_each(req, collect_query, s->query_all);
+	copy_str(s->x_test, sizeof(s->x_test), http_request_header(req, "x-test"));
+	free(s->body);
+	/* No cmocka asserts on this thread: they longjmp into the test thread's frames. */
+	s->body = malloc(req->body_len + 1);
+	if (s->body == NULL)
+		abort();
+	memcpy(s->body, req->body, req->body_len);
+	s->body_len = req->body_len;
+	s->body_terminated = req->body[req->body_len] == '\0';
+	s->via_unix = req->via_unix;
+	s->peer_uid = req->peer_uid;
+	s->peer = req->peer;
+	pthread_mutex_unlock(&s->lock);
+
+	if (strcmp(req->path, "/nostatus") == 0)
+		return;
+	if (strcmp(req->path, "/custom") == 0) {
+		resp->status = 202;
+		resp->content_type = "text/plain";
+		if (http_response_header(resp, "X-Custom", "hello there") < 0)
+			abort();
+		resp->body = strdup("accepted");
+		resp->body_len = strlen("accepted");
+		return;
+	}
+	resp->status = 200;
+	if (http_response_header(resp, "X-Reply", "yes") < 0)
+		abort();
+	if (asprintf(&resp->body, "{\"len\":%zu}", req->body_len) < 0)
+		resp->body = NULL;
+	resp->body_len = resp->body ? strlen(resp->body) : 0;
+}
+
+static unsigned
+seen_calls(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&T.seen.lock);
+	n = T.seen.calls;
+	pthread_mutex_unlock(&T.seen.lock);
+	return n;
+}
+
+static void *
+server_main(void *arg)
+{
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = http_server_poll_fd(T.srv), .events = POLLIN },
+			{ .fd = T.stop_pipe[0], .events = POLLIN },
+		};
+		int t = http_server_timeout_ms(T.srv);
+
+		if (t < 0 || t > 1000)
+			t = 1000;
+		if (poll(p, 2, t) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		http_server_run(T.srv);
+	}
+	return NULL;
+}
+
+static int
+group_setup(void **state)
+{
+	struct http_config cfg = { 0 };
+	struct core_error err = { 0 };
+
+	assert_int_equal(curl_global_init(CURL_GLOBAL_DEFAULT), 0);
+	snprintf(T.dir, sizeof(T.dir), "/tmp/jitgate-test-http.XXXXXX");
+	assert_non_null(mkdtemp(T.dir));
+	snprintf(T.cert, sizeof(T.cert), "%s/tls/cert.pem", T.dir);
+	snprintf(T.key, sizeof(T.key), "%s/tls/key.pem", T.dir);
+	snprintf(T.sock, sizeof(T.sock), "%s/api.sock", T.dir);
+	assert_int_equal(tls_ensure_self_signed(T.dir, "127.0.0.1", "testhost.example", &err), 0);
+
+	cfg.listen = "127.0.0.1:0";
+	cfg.cert_path = T.cert;
+	cfg.key_path = T.key;
+	cfg.unix_path = T.sock;
+	cfg.body_max = API_BODY_MAX;
+	cfg.conn_timeout_s = CONN_TIMEOUT_S;
+	cfg.conn_max = 64;
+	cfg.header_memory = API_HEADER_MEMORY;
+	cfg.handler = handler;
+	cfg.ctx = &T.seen;
+	if (http_server_start(&cfg, &T.srv, &err) < 0)
+		fail_msg("start: %s: %s", err.code, err.message);
+	T.port = http_server_port(T.srv);
+	assert_true(T.port > 0);
+	assert_int_equal(pipe2(T.stop_pipe, O_CLOEXEC), 0);
+	assert_int_equal(pthread_create(&T.thread, NULL, server_main, NULL), 0);
+	return 0;
+}
+
+static void
+rm_rf(const char *dir)
+{
+	char cmd[256];
+	const char *names[] = { "tls/cert.pem", "tls/key.pem", "tls", "api.sock" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "%s/%s", dir, names[i]);
+		if (unlink(cmd) < 0)
+			rmdir(cmd);
+	}
+	rmdir(dir);
+}
+
+static int
+group_teardown(void **state)
+{
+	struct stat st;
+
+	assert_int_equal(write(T.stop_pipe[1], "x", 1), 1);
+	pthread_join(T.thread, NULL);
+	http_server_stop(T.srv);
+	/* Stopping removes the socket. */
+	assert_int_equal(lstat(T.sock, &st), -1);
+	close(T.stop_pipe[0]);
+	close(T.stop_pipe[1]);
+	free(T.seen.body);
+	rm_rf(T.dir);
+	curl_global_cleanup();
+	return 0;
+}
+
+/* One finished exchange as the client saw it. */
+struct reply {
+	CURLcode rc;
+	long status;
+	char *body;
+	size_t len;
+	char header[128];	/* the value of the header asked for, if any */
+	char content_type[128];
+};
+
+static size_t
+reply_write(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct reply *r = userdata;
+	size_t n = size * nmemb;
+	char *p = realloc(r->body, r->len + n + 1);
+
+	assert_non_null(p);
+	r->body = p;
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+struct upload {
+	const char *data;
+	size_t len;
+	size_t off;
+};
+
+static size_t
+upload_read(char *buf, size_t size, size_t nmemb, void *userdata)
+{
+	struct upload *u = userdata;
+	size_t n = size * nmemb;
+
+	if (n > u->len - u->off)
+		n = u->len - u->off;
+	memcpy(buf, u->data + u->off, n);
+	u->off += n;
+	return n;
+}
+
+enum body_mode { BODY_LENGTH, BODY_LENGTH_NO_EXPECT, BODY_CHUNKED };
+
+/*
+ * Make one request. Over TLS the server's certificate is verified against
+ * cert.pem for the name in the URL (127.0.0.1), which exercises the SAN.
+ */
+static void
+request(const char *method, const char *url, bool via_unix, const char *body, size_t body_len, enum body_mode mode,
+	const char *want_header, struct reply *ret)
+{
+	char full[512];
+	struct curl_slist *hdrs = NULL;
+	struct curl_header *h;
+	struct upload up = { body, body_len, 0 };
+	CURL *c = curl_easy_init();
+	char *ct = NULL;
+
+	assert_non_null(c);
+	memset(ret, 0, sizeof(*ret));
+	if (via_unix) {
+		snprintf(full, sizeof(full), "http://localhost%s", url);
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, T.sock);
+	} else {
+		snprintf(full, sizeof(full), "https://127.0.0.1:%d%s", T.port, url);
+		curl_easy_setopt(c, CURLOPT_CAINFO, T.cert);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, full);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	hdrs = curl_slist_append(hdrs, "X-Test: hi there");
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, &up);
+		if (mode == BODY_CHUNKED)
+			hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+		else
+			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len);
+		if (mode == BODY_LENGTH_NO_EXPECT)
+			hdrs = curl_slist_append(hdrs, "Expect:");
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	ret->rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+	if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL)
+		copy_str(ret->content_type, sizeof(ret->content_type), ct);
+	if (want_header != NULL && curl_easy_header(c, want_header, 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		copy_str(ret->header, sizeof(ret->header), h->value);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+}
+
+static void
+reply_free(struct reply *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+static char *
+read_all(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = calloc(1, 65536);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	n = fread(buf, 1, 65535, f);
+	fclose(f);
+	*ret_len = n;
+	return buf;
+}
+
+static void
+test_tls_material(void **state)
+{
+	struct core_error err = { 0 };
+	char fp[TLS_FINGERPRINT_TEXT_MAX], fp2[TLS_FINGERPRINT_TEXT_MAX];
+	struct stat st_cert, st_key, st_dir, st2;
+	char *cert1, *key1, *cert2, *key2, dir[128];
+	size_t cl1, kl1, cl2, kl2, i;
+
+	snprintf(dir, sizeof(dir), "%s/tls", T.dir);
+	assert_int_equal(stat(dir, &st_dir), 0);
+	assert_int_equal(st_dir.st_mode & 07777, 0700);
+	assert_int_equal(stat(T.cert, &st_cert), 0);
+	assert_int_equal(st_cert.st_mode & 07777, 0600);
+	assert_int_equal(stat(T.key, &st_key), 0);
+	assert_int_equal(st_key.st_mode & 07777, 0600);
+
+	/* A second call leaves both files as they are. */
+	cert1 = read_all(T.cert, &cl1);
+	key1 = read_all(T.key, &kl1);
+	assert_int_equal(tls_ensure_self_signed(T.dir, "127.0.0.1", "testhost.example", &err), 0);
+	cert2 = read_all(T.cert, &cl2);
+	key2 = read_all(T.key, &kl2);
+	assert_int_equal(cl1, cl2);
+	assert_int_equal(kl1, kl2);
+	assert_memory_equal(cert1, cert2, cl1);
+	assert_memory_equal(key1, key2, kl1);
+	assert_int_equal(stat(T.cert, &st2), 0);
+	assert_int_equal(st2.st_ino, st_cert.st_ino);
+	assert_non_null(strstr(key1, "-----BEGIN PRIVATE KEY-----"));
+	free(cert1);
+	free(key1);
+	free(cert2);
+	free(key2);
+
+	assert_int_equal(tls_cert_fingerprint(T.cert, fp, sizeof(fp), &err), 0);
+	assert_int_equal(strlen(fp), 95);
+	for (i = 0; i < 95; i++) {
+		if (i % 3 == 2)
+			assert_int_equal(fp[i], ':');
+		else
+			assert_non_null(strchr("0123456789ABCDEF", fp[i]));
+	}
+	/* Stable, and too small a buffer is refused without writing to it. */
+	assert_int_equal(tls_cert_fingerprint(T.cert, fp2, sizeof(fp2), NULL), 0);
+	assert_string_equal(fp, fp2);
+	memcpy(fp2, "untouched", 10);
+	assert_int_equal(tls_cert_fingerprint(T.cert, fp2, 95, NULL), -ENOSPC);
+	assert_string_equal(fp2, "untouched");
+	assert_true(tls_cert_fingerprint("/nonexistent/cert.pem", fp2, sizeof(fp2), &err) < 0);
+	assert_string_equal(err.code, "TlsError");
+}
+
+/* The certificate itself: names, CA, usages, key type, validity, and the fingerprint against an independent hash. */
+static void
+test_tls_certificate(void **state)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t pem, der;
+	unsigned char digest[32];
+	char fp[TLS_FINGERPRINT_TEXT_MAX], expect[TLS_FINGERPRINT_TEXT_MAX], dn[256], oid[128];
+	size_t dn_len = sizeof(dn), oid_len = sizeof(oid), serial_len;
+	unsigned char serial[64];
+	unsigned usage = 0, critical = 0, bits = 0;
+	size_t i, off = 0;
+	time_t now = time(NULL);
+
+	assert_int_equal(gnutls_load_file(T.cert, &pem), 0);
+	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+	assert_int_equal(gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM), 0);
+
+	assert_true(gnutls_x509_crt_check_hostname(crt, "127.0.0.1"));
+	assert_true(gnutls_x509_crt_check_hostname(crt, "::1"));
+	assert_true(gnutls_x509_crt_check_hostname(crt, "localhost"));
+	assert_true(gnutls_x509_crt_check_hostname(crt, "testhost.example"));
+	assert_false(gnutls_x509_crt_check_hostname(crt, "other.example"));
+	assert_int_equal(gnutls_x509_crt_get_ca_status(crt, &critical), 1);
+	assert_true(gnutls_x509_crt_get_key_usage(crt, &usage, &critical) >= 0);
+	assert_int_equal(usage, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_CERT_SIGN);
+	assert_int_equal(gnutls_x509_crt_get_key_purpose_oid(crt, 0, oid, &oid_len, &critical), 0);
+	assert_string_equal(oid, GNUTLS_KP_TLS_WWW_SERVER);
+	assert_int_equal(gnutls_x509_crt_get_pk_algorithm(crt, &bits), GNUTLS_PK_ECDSA);
+	assert_int_equal(gnutls_x509_crt_get_signature_algorithm(crt), GNUTLS_SIGN_ECDSA_SHA256);
+	assert_int_equal(gnutls_x509_crt_get_dn(crt, dn, &dn_len), 0);
+	assert_string_equal(dn, "CN=jitgate testhost.example");
+	serial_len = sizeof(serial);
+	assert_int_equal(gnutls_x509_crt_get_serial(crt, serial, &serial_len), 0);
+	assert_int_equal(serial_len, 16);
+	assert_true(gnutls_x509_crt_get_activation_time(crt) <= now - 3000);
+	assert_true(gnutls_x509_crt_get_expiration_time(crt) >= now + (time_t)(TLS_CERT_DAYS - 1) * 86400);
+
+	assert_int_equal(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), 0);
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, digest), 0);
+	for (i = 0; i < sizeof(digest); i++)
+		off += (size_t)snprintf(expect + off, sizeof(expect) - off, i ? ":%02X" : "%02X", digest[i]);
+	assert_int_equal(tls_cert_fingerprint(T.cert, fp, sizeof(fp), NULL), 0);
+	assert_string_equal(fp, expect);
+
+	gnutls_free(der.data);
+	gnutls_free(pem.data);
+	gnutls_x509_crt_deinit(crt);
+}
+
+static void
+test_tls_incomplete(void **state)
+{
+	struct core_error err = { 0 };
+	char dir[] = "/tmp/jitgate-test-tls.XXXXXX";
+	char path[128];
+
+	assert_non_null(mkdtemp(dir));
+	/* A DNS name as the listen host, and IPv6 in brackets, are both accepted. */
+	assert_int_equal(tls_ensure_self_signed(dir, "gate.example", "h", &err), 0);
+	snprintf(path, sizeof(path), "%s/tls/cert.pem", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_true(tls_ensure_self_signed(dir, "gate.example", "h", &err) < 0);
+	assert_string_equal(err.code, "TlsMaterialIncomplete");
+	assert_non_null(strstr(err.message, "key.pem"));
+	snprintf(path, sizeof(path), "%s/tls/key.pem", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(tls_ensure_self_signed(dir, "[::1]", NULL, &err), 0);
+	rm_rf(dir);
+
+	assert_true(tls_ensure_self_signed("/nonexistent/state", "127.0.0.1", "h", &err) < 0);
+	assert_string_equal(err.code, "TlsError");
+}
+
+static void
+test_get_query_headers(void **state)
+{
+	struct reply r;
+
+	request("GET", "/echo/a%20b?api-version=2020-01-01&x=1&flag", false, NULL, 0, BODY_LENGTH, "X-Reply", &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.header, "yes");
+	assert_string_equal(r.content_type, "application/json; charset=utf-8");
+	assert_string_equal(r.body, "{\"len\":0}");
+	pthread_mutex_lock(&T.seen.lock);
+	assert_string_equal(T.seen.method, "GET");
+	assert_string_equal(T.seen.path, "/echo/a b");
+	assert_string_equal(T.seen.api_version, "2020-01-01");
+	assert_string_equal(T.seen.query_all, "api-version=2020-01-01;x=1;flag=;");
+	assert_string_equal(T.seen.x_test, "hi there");
+	assert_false(T.seen.via_unix);
+	assert_int_equal(T.seen.peer_uid, (uid_t)-1);
+	assert_int_equal(T.seen.peer.family, NET_INET);
+	assert_memory_equal(T.seen.peer.bytes, "\x7f\0\0\x01", 4);
+	assert_int_equal(T.seen.body_len, 0);
+	assert_true(T.seen.body_terminated);
+	pthread_mutex_unlock(&T.seen.lock);
+	reply_free(&r);
+}
+
+static void
+test_put_body(void **state)
+{
+	char body[1000];
+	struct reply r;
+	size_t i;
+
+	for (i = 0; i < sizeof(body); i++)
+		body[i] = (char)('a' + i % 26);
+	body[500] = '\0';	/* an embedded NUL survives too */
+	request("PUT", "/echo", false, body, sizeof(body), BODY_LENGTH, NULL, &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"len\":1000}");
+	pthread_mutex_lock(&T.seen.lock);
+	assert_string_equal(T.seen.method, "PUT");
+	assert_int_equal(T.seen.body_len, sizeof(body));
+	assert_memory_equal(T.seen.body, body, sizeof(body));
+	assert_true(T.seen.body_terminated);
+	pthread_mutex_unlock(&T.seen.lock);
+	reply_free(&r);
+
+	/* Chunked, without a declared length. */
+	request("POST", "/echo", false, body, sizeof(body), BODY_CHUNKED, NULL, &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	pthread_mutex_lock(&T.seen.lock);
+	assert_int_equal(T.seen.body_len, sizeof(body));
+	assert_memory_equal(T.seen.body, body, sizeof(body));
+	pthread_mutex_unlock(&T.seen.lock);
+	reply_free(&r);
+}
+
+static void
+test_body_limit(void **state)
+{
+	static const char expect[] = "{\"error\":{\"code\":\"RequestBodyTooLarge\",\"message\":\"the request body is larger "
+				     "than 1048576 bytes\",\"target\":\"\",\"details\":[]}}";
+	const enum body_mode modes[] = { BODY_LENGTH, BODY_LENGTH_NO_EXPECT, BODY_CHUNKED };
+	size_t big_len = API_BODY_MAX + 1;
+	char *big = malloc(API_BODY_MAX + 4096);
+	struct reply r;
+	unsigned calls;
+	size_t i;
+
+	assert_non_null(big);
+	memset(big, 'x', API_BODY_MAX + 4096);
+
+	/* Exactly the limit is fine. */
+	request("PUT", "/echo", false, big, API_BODY_MAX, BODY_LENGTH, NULL, &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	pthread_mutex_lock(&T.seen.lock);
+	assert_int_equal(T.seen.body_len, API_BODY_MAX);
+	pthread_mutex_unlock(&T.seen.lock);
+	reply_free(&r);
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		calls = seen_calls();
+		request("PUT", "/echo", false, big, i == 2 ? API_BODY_MAX + 4096 : big_len, modes[i], NULL, &r);
+		assert_int_equal(r.rc, CURLE_OK);
+		assert_int_equal(r.status, 413);
+		assert_string_equal(r.content_type, "application/json; charset=utf-8");
+		assert_non_null(r.body);
+		assert_string_equal(r.body, expect);
+		assert_int_equal(seen_calls(), calls);
+		reply_free(&r);
+	}
+	/* Over the unix socket too. */
+	calls = seen_calls();
+	request("PUT", "/echo", true, big, big_len, BODY_LENGTH_NO_EXPECT, NULL, &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 413);
+	assert_string_equal(r.body, expect);
+	assert_int_equal(seen_calls(), calls);
+	reply_free(&r);
+	free(big);
+}
+
+static void
+test_custom_status_and_header(void **state)
+{
+	struct reply r;
+
+	request("POST", "/custom", false, NULL, 0, BODY_LENGTH, "X-Custom", &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 202);
+	assert_string_equal(r.header, "hello there");
+	assert_string_equal(r.content_type, "text/plain");
+	assert_string_equal(r.body, "accepted");
+	reply_free(&r);
+
+	/* A handler that sets no status is a 500 with a JSON error. */
+	request("GET", "/nostatus", false, NULL, 0, BODY_LENGTH, NULL, &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 500);
+	assert_string_equal(r.content_type, "application/json; charset=utf-8");
+	assert_non_null(strstr(r.body, "\"code\":\"InternalError\""));
+	reply_free(&r);
+}
+
+static void
+test_unix_socket(void **state)
+{
+	struct reply r;
+	struct stat st;
+
+	assert_int_equal(lstat(T.sock, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	request("PUT", "/echo?api-version=2015-06-01-preview", true, "{}", 2, BODY_LENGTH, "X-Reply", &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.header, "yes");
+	pthread_mutex_lock(&T.seen.lock);
+	assert_true(T.seen.via_unix);
+	assert_int_equal(T.seen.peer_uid, getuid());
+	assert_int_equal(T.seen.peer.family, 0);
+	assert_string_equal(T.seen.path, "/echo");
+	assert_string_equal(T.seen.api_version, "2015-06-01-preview");
+	assert_int_equal(T.seen.body_len, 2);
+	assert_memory_equal(T.seen.body, "{}", 2);
+	pthread_mutex_unlock(&T.seen.lock);
+	reply_free(&r);
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait for the server to close fd; returns seconds waited, or -1 if it stays open for `limit` seconds. */
+static double
+wait_closed(int fd, double start, double limit)
+{
+	char buf[256];
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		double left = limit - (now_s() - start);
+		ssize_t n;
+
+		if (left <= 0)
+			return -1;
+		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return now_s() - start;
+		/* A plain-HTTP server may answer 408 first; read on to the close. */
+	}
+}
+
+static void
+test_slow_client(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)T.port) };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	/* The start of a TLS record (handshake, TLS 1.0 record version, length 512) and nothing more. */
+	static const char tls_half[] = "\x16\x03\x01\x02\x00\x01";
+	static const char http_half[] = "GET /echo HTTP/1.1\r\nHost: loc";
+	int tcp, ux;
+	double start, t_tcp, t_ux;
+	struct reply r;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memcpy(sun.sun_path, T.sock, strlen(T.sock) + 1);
+	tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ux = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(tcp >= 0 && ux >= 0);
+	assert_int_equal(connect(tcp, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(connect(ux, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	start = now_s();
+	assert_int_equal(send(tcp, tls_half, sizeof(tls_half) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(tls_half) - 1));
+	assert_int_equal(send(ux, http_half, sizeof(http_half) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(http_half) - 1));
+
+	/* Others are served while the two stall. */
+	request("GET", "/echo?api-version=2020-01-01", false, NULL, 0, BODY_LENGTH, NULL, &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	request("GET", "/echo", true, NULL, 0, BODY_LENGTH, NULL, &r);
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+
+	t_tcp = wait_closed(tcp, start, CONN_TIMEOUT_S + 4);
+	t_ux = wait_closed(ux, start, CONN_TIMEOUT_S + 4);
+	assert_true(t_tcp >= CONN_TIMEOUT_S - 0.1);
+	assert_true(t_ux >= CONN_TIMEOUT_S - 0.1);
+	close(tcp);
+	close(ux);
+}
+
+static void
+test_start_errors(void **state)
+{
+	const char *bad[] = { "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "::1:8443",
+			      "[127.0.0.1]:1", "[::1]", "host.example:443", "127.0.0.1:8a", ":443" };
+	struct http_config cfg = { 0 };
+	struct core_error err = { 0 };
+	struct http_server *srv = (struct http_server *)&cfg;	/* must stay as it is on failure */
+	char listen[64];
+	size_t i;
+
+	cfg.cert_path = T.cert;
+	cfg.key_path = T.key;
+	cfg.body_max = 1024;
+	cfg.conn_timeout_s = 1;
+	cfg.conn_max = 4;
+	cfg.header_memory = API_HEADER_MEMORY;
+	cfg.handler = handler;
+	cfg.ctx = &T.seen;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg.listen = bad[i];
+		assert_int_equal(http_server_start(&cfg, &srv, &err), -EINVAL);
+		assert_string_equal(err.code, "InvalidListenAddress");
+		assert_ptr_equal(srv, (struct http_server *)&cfg);
+	}
+
+	/* The port in use. */
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", T.port);
+	cfg.listen = listen;
+	assert_int_equal(http_server_start(&cfg, &srv, &err), -EADDRINUSE);
+	assert_string_equal(err.code, "HttpStartFailed");
+
+	/* A missing key file. */
+	cfg.listen = "127.0.0.1:0";
+	cfg.key_path = "/nonexistent/key.pem";
+	assert_int_equal(http_server_start(&cfg, &srv, &err), -ENOENT);
+	assert_string_equal(err.code, "HttpStartFailed");
+	cfg.key_path = T.key;
+
+	/* A key that does not belong to the certificate. */
+	cfg.key_path = T.cert;
+	assert_true(http_server_start(&cfg, &srv, &err) < 0);
+	assert_string_equal(err.code, "HttpStartFailed");
+	cfg.key_path = T.key;
+
+	/* Something other than a socket at the unix path is left alone. */
+	cfg.unix_path = T.cert;
+	assert_int_equal(http_server_start(&cfg, &srv, &err), -EEXIST);
+	assert_int_equal(access(T.cert, F_OK), 0);
+	cfg.unix_path = NULL;
+
+	/* IPv6 loopback and wildcard forms start, where the host has IPv6. */
+	cfg.listen = "[::1]:0";
+	if (http_server_start(&cfg, &srv, &err) == 0) {
+		assert_true(http_server_port(srv) > 0);
+		assert_true(http_server_poll_fd(srv) >= 0);
+		http_server_stop(srv);
+	}
+	cfg.listen = "*:0";
+	assert_int_equal(http_server_start(&cfg, &srv, &err), 0);
+	assert_true(http_server_port(srv) > 0);
+	http_server_stop(srv);
+	http_server_stop(NULL);
+}
+
+static void
+test_response_header(void **state)
+{
+	struct http_response resp = { 0 };
+	char longv[600];
+	size_t i;
+
+	memset(longv, 'v', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = '\0';
+	assert_int_equal(http_response_header(&resp, "X-A", longv), -E2BIG);
+	assert_int_equal(http_response_header(&resp, "X-A", "a\r\nSet-Cookie: x"), -EINVAL);
+	assert_int_equal(http_response_header(&resp, "X-A:", "a"), -EINVAL);
+	assert_int_equal(resp.n_headers, 0);
+	for (i = 0; i < HTTP_HEADERS_OUT_MAX; i++)
+		assert_int_equal(http_response_header(&resp, "X-A", "a"), 0);
+	assert_int_equal(http_response_header(&resp, "X-A", "a"), -E2BIG);
+	assert_int_equal(resp.n_headers, HTTP_HEADERS_OUT_MAX);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls_material),
+		cmocka_unit_test(test_tls_certificate),
+		cmocka_unit_test(test_tls_incomplete),
+		cmocka_unit_test(test_get_query_headers),
+		cmocka_unit_test(test_put_body),
+		cmocka_unit_test(test_body_limit),
+		cmocka_unit_test(test_custom_status_and_header),
+		cmocka_unit_test(test_unix_socket),
+		cmocka_unit_test(test_slow_client),
+		cmocka_unit_test(test_start_errors),
+		cmocka_unit_test(test_response_header),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
