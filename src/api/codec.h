@@ -71,6 +71,8 @@ struct initiate_body {
 /* virtualMachines: 1..API_INITIATE_VMS_MAX, ports 1..API_INITIATE_PORTS_MAX each ("TooManyVirtualMachines", "MissingPorts", ...). */
 int codec_initiate_decode(const char *body, size_t n, struct initiate_body **ret, struct core_error *err);
 void codec_initiate_free(struct initiate_body *b);
+/* The body as a client sends it (the CLI's initiate); sources normalised, times as time_format_rfc3339 writes them. NULL on ENOMEM. */
+json_t *codec_initiate_encode(const struct initiate_body *b);
 
 /* Revoke body (jitgate's extension): {virtualMachines:[{id, ports:[{number}]}], terminateSessions?: bool} */
 struct revoke_vm {
@@ -87,6 +89,8 @@ struct revoke_body {
 
 int codec_revoke_decode(const char *body, size_t n, struct revoke_body **ret, struct core_error *err);
 void codec_revoke_free(struct revoke_body *b);
+/* The body as a client sends it, "terminateSessions" always written. NULL on ENOMEM. */
+json_t *codec_revoke_encode(const struct revoke_body *b);
 
 /*
  * VM inventory PUT body (jitgate's extension):
@@ -98,6 +102,12 @@ void codec_revoke_free(struct revoke_body *b);
  * single addresses only ("InvalidAddress").
  */
 int codec_vm_decode(const char *body, size_t n, struct store_vm *vm, struct core_error *err);
+/*
+ * The PUT body that codec_vm_decode reads, from vm's location (if set), os_type (if set),
+ * enforcement point and addresses (the CLI's "vm put"). Not the GET view, which adds
+ * the id and properties.jit. NULL on ENOMEM.
+ */
+json_t *codec_vm_body_encode(const struct store_vm *vm);
 
 /* {"error":{"code","message","target","details":[]}} as Azure writes errors. NULL on ENOMEM. */
 json_t *codec_error_encode(const struct core_error *err);
