@@ -15,6 +15,7 @@
 
 #include <microhttpd.h>
 
+#include "api-limits.h"
 #include "http.h"
 
 #define HTTP_TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -320,7 +321,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 			 * read our 413, but not forever.
 			 */
 			hc->discarded += n;
-			if (hc->discarded > srv->body_max * HTTP_DISCARD_FACTOR)
+			if (hc->discarded / HTTP_DISCARD_FACTOR > srv->body_max)
 				return MHD_NO;
 			return MHD_YES;
 		}
@@ -555,6 +556,10 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	struct http_server *srv = NULL;
 	struct sockaddr_storage sa;
 	socklen_t sa_len = 0;
+	/* Zero in cfg means the limit from api-limits.h. */
+	unsigned int conn_timeout_s = cfg && cfg->conn_timeout_s ? cfg->conn_timeout_s : API_CONN_TIMEOUT_S;
+	unsigned int conn_max = cfg && cfg->conn_max ? cfg->conn_max : API_CONN_MAX;
+	size_t header_memory = cfg && cfg->header_memory ? cfg->header_memory : API_HEADER_MEMORY;
 	const union MHD_DaemonInfo *di;
 	unsigned int flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	size_t cert_len = 0;
@@ -577,7 +582,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	srv->epoll_fd = -1;
 	srv->handler = cfg->handler;
 	srv->ctx = cfg->ctx;
-	srv->body_max = cfg->body_max;
+	srv->body_max = cfg->body_max ? cfg->body_max : API_BODY_MAX;
 	srv->tls_l = (struct http_listener){ srv, false };
 	srv->unix_l = (struct http_listener){ srv, true };
 
@@ -602,9 +607,9 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 				      MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
 				      MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
 				      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
-				      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
-				      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->conn_max,
-				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_memory,
+				      MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout_s,
+				      MHD_OPTION_CONNECTION_LIMIT, conn_max,
+				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_memory,
 				      MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->tls_l,
 				      MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
 				      MHD_OPTION_END);
@@ -637,9 +642,9 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 		srv->unix_d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, http_access,
 					       &srv->unix_l,
 					       MHD_OPTION_LISTEN_SOCKET, unix_fd,
-					       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout_s,
-					       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->conn_max,
-					       MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_memory,
+					       MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout_s,
+					       MHD_OPTION_CONNECTION_LIMIT, conn_max,
+					       MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_memory,
 					       MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->unix_l,
 					       MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
 					       MHD_OPTION_END);

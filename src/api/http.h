@@ -70,6 +70,7 @@ struct http_config {
 	const char *cert_path;		/* PEM */
 	const char *key_path;		/* PEM */
 	const char *unix_path;		/* NULL: none; else a socket path (mode 0600) */
+	/* Zero in any of these four means the value from api-limits.h. */
 	size_t body_max;
 	unsigned conn_timeout_s;
 	unsigned conn_max;
