@@ -27,11 +27,11 @@ static const struct {
 	const char *types[4];	/* as JSON lists them */
 	bool timeout, interval;
 } set_decl[FW_SET_COUNT] = {
-	[FW_SET_LOCAL_PROTECT] = { "type inet_proto . inet_service;", { "inet_proto", "inet_service" } },
-	[FW_SET_GW_PROTECT4] = { "type ipv4_addr . inet_proto . inet_service;",
-				 { "ipv4_addr", "inet_proto", "inet_service" } },
-	[FW_SET_GW_PROTECT6] = { "type ipv6_addr . inet_proto . inet_service;",
-				 { "ipv6_addr", "inet_proto", "inet_service" } },
+	[FW_SET_LOCAL_PROTECT] = { .decl = "type inet_proto . inet_service;", .types = { "inet_proto", "inet_service" } },
+	[FW_SET_GW_PROTECT4] = { .decl = "type ipv4_addr . inet_proto . inet_service;",
+				 .types = { "ipv4_addr", "inet_proto", "inet_service" } },
+	[FW_SET_GW_PROTECT6] = { .decl = "type ipv6_addr . inet_proto . inet_service;",
+				 .types = { "ipv6_addr", "inet_proto", "inet_service" } },
 	[FW_SET_LOCAL_GRANT4] = { "type ipv4_addr . inet_proto . inet_service; flags timeout;",
 				  { "ipv4_addr", "inet_proto", "inet_service" }, true, false },
 	[FW_SET_LOCAL_GRANT4_NET] = { "type ipv4_addr . inet_proto . inet_service; flags interval,timeout;",

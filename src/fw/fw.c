@@ -792,6 +792,19 @@ out:
 }
 
 int
+fw_set_state(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes, struct core_error *err)
+{
+	struct owned_state s;
+	int r = owned_state_copy(&s, desired);
+
+	if (r < 0)
+		return r;
+	r = apply_owned(fw, &s, ret_changes, err);
+	owned_state_free(&s);
+	return r;
+}
+
+int
 fw_protect_set(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const struct fw_port *ports, size_t n_ports,
 	       struct fw_changes *ret_changes, struct core_error *err)
 {

@@ -139,6 +139,13 @@ void fw_free(struct fw *fw);
 int fw_reconcile(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes,
 		 struct core_error *err);
 
+/*
+ * Move to `desired` by sending only what differs from the state this context
+ * last applied (no read-back of the kernel; it falls back to fw_reconcile if the
+ * kernel refuses). For policy changes, where the caller rebuilds the whole state.
+ */
+int fw_set_state(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes, struct core_error *err);
+
 /* Replace the VMs and protected ports; grants of VMs that are gone are dropped too. */
 int fw_protect_set(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const struct fw_port *ports,
 		   size_t n_ports, struct fw_changes *ret_changes, struct core_error *err);

@@ -1,0 +1,369 @@
+/* Initiate (open ports just in time) and revoke (close them early), all-or-nothing, store and kernel in one step. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "api/api-internal.h"
+#include "api/codec.h"
+#include "core/duration.h"
+#include "core/timeutil.h"
+
+static int
+uuid4(char *buf, size_t size)
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -EIO;
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(buf, size, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+/* Checks one requested port against the policy; fills the grant or the error. */
+static int
+check_port(struct api *api, const struct api_caller *c, const struct policy_vm *pv, const struct initiate_port *ip,
+	   const char *target, int64_t now_ns, struct store_grant *g, struct core_error *err)
+{
+	const struct policy_port *rule;
+	enum net_proto proto;
+	struct net_source src;
+	char t[ERROR_TARGET_MAX], when[64], dur[32];
+	int64_t max_end;
+
+	if (policy_port_protocols(pv, ip->number, &proto) < 0 || policy_find_port(pv, ip->number, proto, &rule) < 0) {
+		snprintf(t, sizeof(t), "%s.number", target);
+		return core_error_set(err, "PortNotInPolicy", t, "port %u is not in the policy's rules for this virtual machine",
+				      ip->number);
+	}
+	snprintf(t, sizeof(t), "%s.endTimeUtc", target);
+	if (ip->end_ns <= now_ns)
+		return core_error_set(err, "EndTimeInPast", t, "endTimeUtc must be in the future");
+	max_end = now_ns + rule->max_duration_ms * TIME_NS_PER_MS;
+	if (ip->end_ns > max_end + INITIATE_CLOCK_SLACK_MS * TIME_NS_PER_MS) {
+		time_format_rfc3339(max_end, when, sizeof(when));
+		duration_format_iso8601(rule->max_duration_ms, dur, sizeof(dur));
+		return core_error_set(err, "EndTimeTooLate", t,
+				      "port %u may be opened for at most %s, so endTimeUtc may be at most %s", ip->number,
+				      dur, when);
+	}
+	if (ip->has_source) {
+		src = ip->source;
+	} else {
+		if (!c->addr.family) {
+			snprintf(t, sizeof(t), "%s.allowedSourceAddressPrefix", target);
+			return core_error_set(err, "MissingSourceAddressPrefix", t,
+					      "the caller has no IP address (unix socket): give allowedSourceAddressPrefix");
+		}
+		memset(&src, 0, sizeof(src));
+		src.prefix.addr = c->addr;
+		src.prefix.len = (uint8_t)net_addr_bits(&c->addr);
+	}
+	if (!policy_port_allows_source(rule, &src)) {
+		char s[NET_PREFIX_TEXT_MAX];
+
+		net_source_format(&src, s, sizeof(s));
+		snprintf(t, sizeof(t), "%s.allowedSourceAddressPrefix", target);
+		return core_error_set(err, "SourceAddressNotAllowed", t,
+				      "the source '%s' is not inside the addresses the policy allows for port %u", s,
+				      ip->number);
+	}
+	memset(g, 0, sizeof(*g));
+	g->port = ip->number;
+	g->proto = rule->proto;
+	g->source = src;
+	g->end_ns = ip->end_ns;
+	g->status = STORE_GRANT_INITIATED;
+	(void)api;
+	return 0;
+}
+
+void
+api_policy_initiate(struct api *api, const struct api_caller *c, const struct http_request *req,
+		    const struct arm_policy_id *id, struct http_response *resp)
+{
+	struct core_error err = { 0 };
+	struct initiate_body *body = NULL;
+	struct store_policy sp = { 0 };
+	struct policy *p = NULL;
+	struct store_request sr;
+	struct store_grant *initiated = NULL;
+	struct fw_grant *add = NULL, *drop = NULL;
+	size_t n_init = 0, n_grants = 0, n_drop = 0, i, j, k;
+	char text[ARM_ID_MAX + 1];
+	int64_t now = api_now_ns();
+	bool tx = false;
+	int r, status = 400;
+
+	memset(&sr, 0, sizeof(sr));
+	arm_policy_id_format(id, text, sizeof(text));
+	if (codec_initiate_decode(req->body, req->body_len, &body, &err) < 0)
+		goto fail;
+	snprintf(sr.justification, sizeof(sr.justification), "%s", body->justification);
+	/* the caller needs initiate on every VM asked for (a VM-scoped requester is enough) */
+	for (i = 0; i < body->n_vms; i++) {
+		char vmtext[ARM_ID_MAX + 1];
+
+		arm_vm_id_format(&body->vms[i].id, vmtext, sizeof(vmtext));
+		if (!api_require(api, c, RBAC_POLICY_INITIATE, vmtext, resp))
+			goto out;
+		n_grants += body->vms[i].n_ports;
+	}
+	r = store_policy_get(api->store, id, &sp);
+	if (r == -ENOENT) {
+		status = 404;
+		core_error_set(&err, "ResourceNotFound", "", "the JIT network access policy '%s' was not found", text);
+		goto fail;
+	}
+	if (r < 0 || api_policy_decode_stored(&sp, &p, &err) < 0) {
+		status = 500;
+		core_error_set(&err, "StoreError", "", "cannot read the policy: %s", store_last_error(api->store));
+		goto fail;
+	}
+	if (!api->fw) {
+		status = 503;
+		core_error_set(&err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s", api->fw_reason);
+		goto fail;
+	}
+	sr.grants = calloc(n_grants ? n_grants : 1, sizeof(*sr.grants));
+	add = calloc(n_grants ? n_grants : 1, sizeof(*add));
+	if (!sr.grants || !add || uuid4(sr.id, sizeof(sr.id)) < 0) {
+		status = 500;
+		core_error_set(&err, "InternalError", "", "out of memory or randomness");
+		goto fail;
+	}
+	for (i = 0; i < body->n_vms; i++) {
+		const struct policy_vm *pv;
+		struct store_vm vm;
+		char target[64];
+
+		snprintf(target, sizeof(target), "virtualMachines[%zu].id", i);
+		if (policy_find_vm(p, &body->vms[i].id, &pv) < 0 || store_vm_get(api->store, &body->vms[i].id, &vm) < 0) {
+			core_error_set(&err, "VirtualMachineNotInPolicy", target,
+				       "the virtual machine is not in the policy '%s'", text);
+			goto fail;
+		}
+		for (j = 0; j < body->vms[i].n_ports; j++) {
+			struct store_grant *g = &sr.grants[sr.n_grants];
+
+			snprintf(target, sizeof(target), "virtualMachines[%zu].ports[%zu]", i, j);
+			for (k = 0; k < sr.n_grants; k++)
+				if (sr.grants[k].vm_id == vm.id && sr.grants[k].port == body->vms[i].ports[j].number) {
+					core_error_set(&err, "DuplicatePort", target, "port %u is asked for twice",
+						       body->vms[i].ports[j].number);
+					goto fail;
+				}
+			if (check_port(api, c, pv, &body->vms[i].ports[j], target, now, g, &err) < 0)
+				goto fail;
+			g->vm_id = vm.id;
+			snprintf(g->request_id, sizeof(g->request_id), "%s", sr.id);
+			api_grant_to_fw(g, &add[sr.n_grants]);
+			sr.n_grants++;
+		}
+	}
+	sr.policy_id = sp.id;
+	snprintf(sr.requestor, sizeof(sr.requestor), "%s", c->name);
+	snprintf(sr.requestor_addr, sizeof(sr.requestor_addr), "%s", c->addr_text);
+	sr.start_ns = now;
+
+	/* the same requestor's earlier grants on these ports are superseded, in the same batch */
+	if ((r = store_grants_initiated(api->store, &initiated, &n_init)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
+		goto fail;
+	}
+	drop = calloc(n_init ? n_init : 1, sizeof(*drop));
+	if (!drop) {
+		status = 500;
+		goto fail;
+	}
+	if ((r = store_begin(api->store)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		goto fail;
+	}
+	tx = true;
+	for (i = 0; i < n_init; i++) {
+		if (strcmp(initiated[i].requestor, c->name))
+			continue;
+		for (k = 0; k < sr.n_grants; k++)
+			if (sr.grants[k].vm_id == initiated[i].vm_id && sr.grants[k].port == initiated[i].port)
+				break;
+		if (k == sr.n_grants)
+			continue;
+		r = store_grant_end(api->store, initiated[i].request_id, initiated[i].vm_id, initiated[i].port,
+				    STORE_REASON_NEWER_REQUEST, now);
+		if (r < 0) {
+			status = api_store_status(r);
+			core_error_set(&err, "StoreError", "", "cannot supersede: %s", store_last_error(api->store));
+			goto fail;
+		}
+		api_grant_to_fw(&initiated[i], &drop[n_drop++]);
+	}
+	if ((r = store_request_insert(api->store, &sr)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "cannot store the request: %s", store_last_error(api->store));
+		goto fail;
+	}
+	if ((r = fw_grant_update(api->fw, add, sr.n_grants, drop, n_drop, NULL, &err)) < 0) {
+		status = 500;
+		goto fail;
+	}
+	if ((r = store_commit(api->store)) < 0) {
+		tx = false;
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "the store refused the request: %s", store_last_error(api->store));
+		store_rollback(api->store);
+		api_reconcile(api, NULL);
+		goto fail;
+	}
+	tx = false;
+	api->grants_changed = true;
+	for (i = 0; i < sr.n_grants; i++) {
+		char src[NET_PREFIX_TEXT_MAX], end[64], vmtext[ARM_ID_MAX + 1] = "";
+		struct store_vm vm;
+
+		net_source_format(&sr.grants[i].source, src, sizeof(src));
+		time_format_rfc3339(sr.grants[i].end_ns, end, sizeof(end));
+		if (store_vm_get_by_id(api->store, sr.grants[i].vm_id, &vm) == 0)
+			arm_vm_id_format(&vm.arm, vmtext, sizeof(vmtext));
+		api_log(api, c, RBAC_POLICY_INITIATE, vmtext, "Succeeded", sr.justification,
+			"opened port %u (%s) from %s until %s, request %s%s", sr.grants[i].port,
+			net_proto_name(sr.grants[i].proto), src, end, sr.id, n_drop ? "; superseded an earlier request" : "");
+	}
+	api_json(resp, 202, api_request_encode(api, &sr));
+	goto out;
+fail:
+	if (tx) {
+		store_rollback(api->store);
+		api_reconcile(api, NULL);
+	}
+	api_log(api, c, RBAC_POLICY_INITIATE, text, "Failed", sr.justification, "%s: %s%s%s", err.code, err.message,
+		err.target[0] ? " at " : "", err.target);
+	api_error_record(resp, status, &err);
+out:
+	codec_initiate_free(body);
+	store_policy_clear(&sp);
+	policy_free(p);
+	free(sr.grants);
+	free(initiated);
+	free(add);
+	free(drop);
+}
+
+void
+api_policy_revoke(struct api *api, const struct api_caller *c, const struct http_request *req,
+		  const struct arm_policy_id *id, struct http_response *resp)
+{
+	struct core_error err = { 0 };
+	struct revoke_body *body = NULL;
+	struct store_policy sp = { 0 };
+	struct store_grant *initiated = NULL;
+	struct fw_grant *drop = NULL;
+	size_t n_init = 0, n_drop = 0, i, j, k, killed = 0;
+	char text[ARM_ID_MAX + 1];
+	int64_t now = api_now_ns();
+	bool tx = false;
+	int r, status = 400;
+	json_t *out;
+
+	arm_policy_id_format(id, text, sizeof(text));
+	if (codec_revoke_decode(req->body, req->body_len, &body, &err) < 0)
+		goto fail;
+	r = store_policy_get(api->store, id, &sp);
+	if (r == -ENOENT) {
+		status = 404;
+		core_error_set(&err, "ResourceNotFound", "", "the JIT network access policy '%s' was not found", text);
+		goto fail;
+	}
+	if (!api->fw) {
+		status = 503;
+		core_error_set(&err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s", api->fw_reason);
+		goto fail;
+	}
+	if ((r = store_grants_initiated(api->store, &initiated, &n_init)) < 0 ||
+	    !(drop = calloc(n_init ? n_init : 1, sizeof(*drop)))) {
+		status = 500;
+		core_error_set(&err, "StoreError", "", "cannot read grants");
+		goto fail;
+	}
+	if ((r = store_begin(api->store)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		goto fail;
+	}
+	tx = true;
+	for (i = 0; i < body->n_vms; i++) {
+		struct store_vm vm;
+		char vmtext[ARM_ID_MAX + 1], target[64];
+		bool anyone;
+
+		arm_vm_id_format(&body->vms[i].id, vmtext, sizeof(vmtext));
+		snprintf(target, sizeof(target), "virtualMachines[%zu].id", i);
+		/* revoking one's own grants needs only initiate; anyone's needs revoke */
+		if (!api_require(api, c, RBAC_POLICY_INITIATE, vmtext, resp))
+			goto out;
+		anyone = api_allowed(api, c, RBAC_POLICY_REVOKE, vmtext);
+		if (store_vm_get(api->store, &body->vms[i].id, &vm) < 0) {
+			core_error_set(&err, "VirtualMachineNotInPolicy", target, "the virtual machine is not in the policy");
+			goto fail;
+		}
+		for (j = 0; j < body->vms[i].n_ports; j++)
+			for (k = 0; k < n_init; k++) {
+				struct store_grant *g = &initiated[k];
+
+				if (g->vm_id != vm.id || g->port != body->vms[i].ports[j] || g->policy_id != sp.id ||
+				    g->end_ns <= now || (!anyone && strcmp(g->requestor, c->name)))
+					continue;
+				r = store_grant_end(api->store, g->request_id, g->vm_id, g->port, STORE_REASON_USER_REQUESTED,
+						    now);
+				if (r < 0) {
+					status = api_store_status(r);
+					core_error_set(&err, "StoreError", "", "cannot revoke: %s", store_last_error(api->store));
+					goto fail;
+				}
+				api_grant_to_fw(g, &drop[n_drop++]);
+				api_log(api, c, RBAC_POLICY_REVOKE, vmtext, "Revoked", NULL,
+					"closed port %u of request %s (by %s)%s", g->port, g->request_id, g->requestor,
+					body->terminate_sessions ? " and ended its open sessions" : "");
+			}
+	}
+	if (n_drop && (r = fw_grant_remove(api->fw, drop, n_drop, NULL, &err)) < 0) {
+		status = 500;
+		goto fail;
+	}
+	if ((r = store_commit(api->store)) < 0) {
+		tx = false;
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "the store refused the revoke: %s", store_last_error(api->store));
+		store_rollback(api->store);
+		api_reconcile(api, NULL);
+		goto fail;
+	}
+	tx = false;
+	if (body->terminate_sessions && n_drop && fw_sessions_kill(api->fw, drop, n_drop, &killed, &err) < 0)
+		api_log(api, c, RBAC_POLICY_REVOKE, text, "Failed", NULL, "ports closed but sessions not ended: %s",
+			err.message);
+	out = json_pack("{s:i, s:i}", "revokedPorts", (json_int_t)n_drop, "terminatedSessions", (json_int_t)killed);
+	api_json(resp, 200, out);
+	goto out;
+fail:
+	if (tx) {
+		store_rollback(api->store);
+		tx = false;
+		api_reconcile(api, NULL);
+	}
+	api_log(api, c, RBAC_POLICY_REVOKE, text, "Failed", NULL, "%s: %s", err.code, err.message);
+	api_error_record(resp, status, &err);
+out:
+	if (tx)
+		store_rollback(api->store);
+	codec_revoke_free(body);
+	store_policy_clear(&sp);
+	free(initiated);
+	free(drop);
+}

@@ -1,0 +1,92 @@
+/* Shared by the API's files (api.c and one api-*.c per resource); not for the daemon. */
+#ifndef JITGATE_API_INTERNAL_H
+#define JITGATE_API_INTERNAL_H
+
+#include "api/api.h"
+#include "core/policy.h"
+#include "fw/fw.h"
+
+#define API_PATH_MAX	1024	/* longer paths are 414 */
+#define API_TOKEN_BYTES	48	/* random characters after the prefix (6 bits each: 288 bits) */
+
+/* Which part of the subscription a list covers. */
+struct api_list_scope {
+	const char *resource_group;	/* NULL: all */
+	const char *location;		/* NULL: all */
+};
+
+/* Fill resp with an Azure error body. */
+void api_error(struct http_response *resp, int status, const char *code, const char *target, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void api_error_record(struct http_response *resp, int status, const struct core_error *err);
+/* Serialise `body` (reference stolen) into resp with this status. */
+void api_json(struct http_response *resp, int status, json_t *body);
+
+/* May the caller do `action` on `resource_id`? */
+bool api_allowed(const struct api *api, const struct api_caller *caller, const char *action, const char *resource_id);
+/* If not, fill a 403 naming the missing action, log it, and return false. */
+bool api_require(struct api *api, const struct api_caller *caller, const char *action, const char *resource_id,
+		 struct http_response *resp);
+
+/* Append to the activity log; a refusal by the store is counted, never turned into an error for the caller. */
+void api_log(struct api *api, const struct api_caller *caller, const char *operation, const char *resource_id,
+	     const char *status, const char *justification, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+int64_t api_now_ns(void);
+/* HTTP status for a negative errno from the store: 503 for a disk that refuses writes, else 500. */
+int api_store_status(int r);
+
+/*
+ * The kernel state the store implies now: every VM, every policy's ports, every
+ * Initiated grant not yet ended. Arrays owned by *st, freed with api_state_free.
+ */
+struct api_state {
+	struct fw_state fw;
+	struct store_vm *vms;
+	size_t n_vms;
+	struct fw_vm *fw_vms;
+	struct fw_port *ports;
+	struct fw_grant *grants;
+};
+int api_state_load(struct api *api, struct api_state *st, struct core_error *err);
+void api_state_free(struct api_state *st);
+/* A store grant as the kernel sees it. */
+void api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret);
+/* The stored policy, decoded. */
+int api_policy_decode_stored(const struct store_policy *sp, struct policy **ret, struct core_error *err);
+
+/* A request as the API returns it (Azure's JitNetworkAccessRequest plus "id"). */
+json_t *api_request_encode(struct api *api, const struct store_request *req);
+/* The policy as GET returns it: stored JSON plus its requests of the last 7 days. NULL on failure. */
+json_t *api_policy_render(struct api *api, const struct store_policy *sp);
+/* Can the caller see this policy (read on it, or on one of its VMs)? */
+bool api_policy_visible(struct api *api, const struct api_caller *c, const struct store_policy *sp);
+
+/* Handlers, one file per resource. */
+void api_policies_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+		       const struct api_list_scope *ls, struct http_response *resp);
+void api_policy_get(struct api *api, const struct api_caller *c, const struct http_request *req,
+		    const struct arm_policy_id *id, struct http_response *resp);
+void api_policy_put(struct api *api, const struct api_caller *c, const struct http_request *req,
+		    const struct arm_policy_id *id, struct http_response *resp);
+void api_policy_delete(struct api *api, const struct api_caller *c, const struct http_request *req,
+		       const struct arm_policy_id *id, struct http_response *resp);
+void api_policy_initiate(struct api *api, const struct api_caller *c, const struct http_request *req,
+			 const struct arm_policy_id *id, struct http_response *resp);
+void api_policy_revoke(struct api *api, const struct api_caller *c, const struct http_request *req,
+		       const struct arm_policy_id *id, struct http_response *resp);
+void api_vms_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+		  const struct api_list_scope *ls, struct http_response *resp);
+void api_vm_get(struct api *api, const struct api_caller *c, const struct http_request *req,
+		const struct arm_vm_id *id, struct http_response *resp);
+void api_vm_put(struct api *api, const struct api_caller *c, const struct http_request *req,
+		const struct arm_vm_id *id, struct http_response *resp);
+void api_vm_delete(struct api *api, const struct api_caller *c, const struct http_request *req,
+		   const struct arm_vm_id *id, struct http_response *resp);
+void api_activity_get(struct api *api, const struct api_caller *c, const struct http_request *req,
+		      struct http_response *resp);
+
+/* A list response {"value":[...], "nextLink"?}: page `items` (stolen) by $skipToken. */
+void api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp);
+
+#endif

@@ -1,0 +1,481 @@
+/* JIT network access policies: the four lists, Get, CreateOrUpdate and Delete, each applied to the kernel in the same step. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api-internal.h"
+#include "api/codec.h"
+#include "core/timeutil.h"
+
+static const char *
+reason_name(enum store_grant_reason r)
+{
+	switch (r) {
+	case STORE_REASON_EXPIRED:
+		return "Expired";
+	case STORE_REASON_NEWER_REQUEST:
+		return "NewerRequestInitiated";
+	case STORE_REASON_USER_REQUESTED:
+	case STORE_REASON_NONE:
+		break;
+	}
+	return "UserRequested";
+}
+
+static json_t *
+time_json(int64_t ns)
+{
+	char buf[64];
+
+	if (time_format_rfc3339(ns, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+json_t *
+api_request_encode(struct api *api, const struct store_request *req)
+{
+	json_t *o = json_object(), *vms = json_array(), *vm = NULL, *ports = NULL;
+	int64_t last_vm = -1;
+	size_t i;
+
+	if (!o || !vms)
+		goto fail;
+	for (i = 0; i < req->n_grants; i++) {
+		const struct store_grant *g = &req->grants[i];
+		char src[NET_PREFIX_TEXT_MAX];
+		json_t *p;
+
+		if (g->vm_id != last_vm) {
+			struct store_vm sv;
+			char id[ARM_ID_MAX + 1] = "";
+
+			if (store_vm_get_by_id(api->store, g->vm_id, &sv) == 0)
+				arm_vm_id_format(&sv.arm, id, sizeof(id));
+			ports = json_array();
+			vm = json_pack("{s:s, s:o}", "id", id, "ports", ports);
+			if (!vm || json_array_append_new(vms, vm) < 0)
+				goto fail;
+			last_vm = g->vm_id;
+		}
+		net_source_format(&g->source, src, sizeof(src));
+		p = json_pack("{s:i, s:s, s:o, s:s, s:s}", "number", (json_int_t)g->port, "allowedSourceAddressPrefix", src,
+			      "endTimeUtc", time_json(g->end_ns), "status",
+			      g->status == STORE_GRANT_INITIATED ? "Initiated" : "Revoked", "statusReason",
+			      g->status == STORE_GRANT_INITIATED ? "UserRequested" : reason_name(g->reason));
+		if (!p || json_array_append_new(ports, p) < 0)
+			goto fail;
+	}
+	if (json_object_set_new(o, "virtualMachines", vms) < 0)
+		goto fail_o;
+	json_object_set_new(o, "startTimeUtc", time_json(req->start_ns));
+	json_object_set_new(o, "requestor", json_string(req->requestor));
+	if (req->justification[0])
+		json_object_set_new(o, "justification", json_string(req->justification));
+	json_object_set_new(o, "id", json_string(req->id));
+	return o;
+fail:
+	json_decref(vms);
+fail_o:
+	json_decref(o);
+	return NULL;
+}
+
+json_t *
+api_policy_render(struct api *api, const struct store_policy *sp)
+{
+	struct store_request *reqs = NULL;
+	size_t n = 0, i;
+	json_error_t jerr;
+	json_t *o = json_loads(sp->json, 0, &jerr), *props, *arr;
+
+	props = o ? json_object_get(o, "properties") : NULL;
+	if (!props || store_requests_of_policy(api->store, sp->id, api_now_ns() - APPROVED_WINDOW_NS, &reqs, &n) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	arr = json_array();
+	for (i = 0; arr && i < n; i++)
+		json_array_append_new(arr, api_request_encode(api, &reqs[i]));
+	json_object_set_new(props, "requests", arr ? arr : json_array());
+	store_requests_free(reqs, n);
+	return o;
+}
+
+bool
+api_policy_visible(struct api *api, const struct api_caller *c, const struct store_policy *sp)
+{
+	char id[ARM_ID_MAX + 1];
+	struct policy *p = NULL;
+	bool yes = false;
+	size_t i;
+
+	arm_policy_id_format(&sp->arm, id, sizeof(id));
+	if (api_allowed(api, c, RBAC_POLICY_READ, id))
+		return true;
+	if (!c->role || !rbac_role_allows(c->role, RBAC_POLICY_READ) || api_policy_decode_stored(sp, &p, NULL) < 0)
+		return false;
+	for (i = 0; i < p->n_vms && !yes; i++) {
+		arm_vm_id_format(&p->vms[i].id, id, sizeof(id));
+		yes = rbac_scope_covers(c->scope, id);
+	}
+	policy_free(p);
+	return yes;
+}
+
+void
+api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp)
+{
+	const char *skip = http_request_query(req, "$skipToken");
+	const char *host = http_request_header(req, "Host");
+	const char *version = http_request_query(req, "api-version");
+	size_t total = json_array_size(items), from = 0, i;
+	json_t *page = json_array(), *out;
+	char *end;
+
+	if (skip) {
+		unsigned long v = strtoul(skip, &end, 10);
+
+		if (*end || end == skip || v > total) {
+			json_decref(items);
+			json_decref(page);
+			return api_error(resp, 400, "InvalidSkipToken", "$skipToken", "the $skipToken '%.20s' is not valid",
+					 skip);
+		}
+		from = v;
+	}
+	for (i = from; i < total && i < from + API_PAGE_SIZE; i++)
+		json_array_append(page, json_array_get(items, i));
+	out = json_pack("{s:o}", "value", page);
+	if (from + API_PAGE_SIZE < total && host) {
+		char link[2048];
+
+		snprintf(link, sizeof(link), "https://%s%s?api-version=%s&$skipToken=%zu", host, req->path,
+			 version ? version : API_VERSION_CURRENT, from + API_PAGE_SIZE);
+		json_object_set_new(out, "nextLink", json_string(link));
+	}
+	json_decref(items);
+	api_json(resp, 200, out);
+}
+
+void
+api_policies_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+		  const struct api_list_scope *ls, struct http_response *resp)
+{
+	struct store_policy *pols = NULL;
+	size_t n = 0, i;
+	json_t *items;
+	int r;
+
+	if (!c->role || !rbac_role_allows(c->role, RBAC_POLICY_READ))
+		return (void)api_require(api, c, RBAC_POLICY_READ, req->path, resp);
+	if ((r = store_policy_list(api->store, &pols, &n)) < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read policies: %s",
+				 store_last_error(api->store));
+	items = json_array();
+	for (i = 0; i < n; i++) {
+		json_t *o;
+
+		if (ls->resource_group && !arm_name_equal(ls->resource_group, pols[i].arm.resource_group))
+			continue;
+		if (ls->location && !arm_name_equal(ls->location, pols[i].arm.location))
+			continue;
+		if (!api_policy_visible(api, c, &pols[i]))
+			continue;
+		o = api_policy_render(api, &pols[i]);
+		if (o)
+			json_array_append_new(items, o);
+	}
+	store_policies_free(pols, n);
+	api_list_respond(req, items, resp);
+}
+
+void
+api_policy_get(struct api *api, const struct api_caller *c, const struct http_request *req,
+	       const struct arm_policy_id *id, struct http_response *resp)
+{
+	struct store_policy sp;
+	char text[ARM_ID_MAX + 1];
+	json_t *o;
+	int r;
+
+	arm_policy_id_format(id, text, sizeof(text));
+	r = store_policy_get(api->store, id, &sp);
+	if (r == -ENOENT) {
+		if (!api_require(api, c, RBAC_POLICY_READ, text, resp))
+			return;
+		return api_error(resp, 404, "ResourceNotFound", "", "the JIT network access policy '%s' was not found",
+				 text);
+	}
+	if (r < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the policy: %s",
+				 store_last_error(api->store));
+	if (!api_policy_visible(api, c, &sp)) {
+		store_policy_clear(&sp);
+		api_require(api, c, RBAC_POLICY_READ, text, resp);
+		return;
+	}
+	o = api_policy_render(api, &sp);
+	store_policy_clear(&sp);
+	if (!o)
+		return api_error(resp, 500, "StoreError", "", "cannot render the policy");
+	api_json(resp, 200, o);
+}
+
+/* Is the grant still covered by the policy (same VM, port and protocol)? */
+static bool
+grant_still_allowed(const struct policy *p, const struct store_vm *vms, size_t n_vms, const struct store_grant *g)
+{
+	const struct policy_vm *pv;
+	const struct policy_port *pp;
+	size_t i;
+
+	for (i = 0; i < n_vms; i++)
+		if (vms[i].id == g->vm_id)
+			break;
+	if (i == n_vms || policy_find_vm(p, &vms[i].arm, &pv) < 0)
+		return false;
+	return policy_find_port(pv, g->port, g->proto, &pp) == 0;
+}
+
+/*
+ * The kernel half of a policy write: inside the caller's store transaction,
+ * end the grants `p` no longer covers (all of the policy's when p is NULL),
+ * then move the kernel to what the store now says. On failure the caller rolls back.
+ */
+static int
+apply_policy_change(struct api *api, const struct api_caller *c, int64_t policy_id, const struct policy *p,
+		    const char *policy_text, struct core_error *err)
+{
+	struct store_grant *g = NULL;
+	struct store_vm *vms = NULL;
+	size_t n = 0, n_vms = 0, i;
+	struct api_state st;
+	int64_t now = api_now_ns();
+	int r;
+
+	if ((r = store_grants_initiated(api->store, &g, &n)) < 0 || (r = store_vm_list(api->store, &vms, &n_vms)) < 0) {
+		core_error_set(err, "StoreError", "", "cannot read the store: %s", store_last_error(api->store));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (g[i].policy_id != policy_id || g[i].end_ns <= now)
+			continue;
+		if (p && grant_still_allowed(p, vms, n_vms, &g[i]))
+			continue;
+		r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_USER_REQUESTED, now);
+		if (r < 0) {
+			core_error_set(err, "StoreError", "", "cannot end a grant: %s", store_last_error(api->store));
+			goto out;
+		}
+		api_log(api, c, "Revoke", policy_text, "Revoked", NULL,
+			"port %u of request %s (by %s) ended because the policy no longer allows it", g[i].port,
+			g[i].request_id, g[i].requestor);
+	}
+	if ((r = api_state_load(api, &st, err)) < 0)
+		goto out;
+	r = fw_set_state(api->fw, &st.fw, NULL, err);
+	api_state_free(&st);
+out:
+	free(g);
+	free(vms);
+	return r;
+}
+
+/* Commit, or undo the kernel too when the commit fails. */
+static int
+commit_or_restore(struct api *api, struct core_error *err)
+{
+	int r = store_commit(api->store);
+
+	if (r < 0) {
+		core_error_set(err, "StoreError", "", "the store refused the change: %s", store_last_error(api->store));
+		store_rollback(api->store);
+		api_reconcile(api, NULL);
+	}
+	return r;
+}
+
+void
+api_policy_put(struct api *api, const struct api_caller *c, const struct http_request *req,
+	       const struct arm_policy_id *id, struct http_response *resp)
+{
+	struct core_error err = { 0 };
+	struct policy *p = NULL;
+	struct store_policy sp = { 0 };
+	int64_t *vm_ids = NULL, policy_id = 0, other;
+	char text[ARM_ID_MAX + 1], *json = NULL;
+	json_t *enc = NULL, *out;
+	bool created = false, tx = false;
+	size_t i;
+	int r, status = 400;
+
+	arm_policy_id_format(id, text, sizeof(text));
+	if (!api_require(api, c, RBAC_POLICY_WRITE, text, resp))
+		return;
+	if (!api->fw) {
+		status = 503;
+		core_error_set(&err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s", api->fw_reason);
+		goto fail;
+	}
+	if (codec_policy_decode(req->body, req->body_len, id, &p, &err) < 0 ||
+	    policy_validate(p, api->settings.max_duration_ms, &err) < 0)
+		goto fail;
+	r = store_policy_get(api->store, id, &sp);
+	if (r == 0)
+		policy_id = sp.id;
+	store_policy_clear(&sp);
+	vm_ids = calloc(p->n_vms ? p->n_vms : 1, sizeof(*vm_ids));
+	if (!vm_ids) {
+		status = 500;
+		core_error_set(&err, "InternalError", "", "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < p->n_vms; i++) {
+		struct store_vm vm;
+		char target[64], vmtext[ARM_ID_MAX + 1];
+
+		snprintf(target, sizeof(target), "properties.virtualMachines[%zu].id", i);
+		arm_vm_id_format(&p->vms[i].id, vmtext, sizeof(vmtext));
+		if (store_vm_get(api->store, &p->vms[i].id, &vm) < 0) {
+			core_error_set(&err, "VirtualMachineNotFound", target,
+				       "the virtual machine '%s' is not in jitgate's inventory", vmtext);
+			goto fail;
+		}
+		if (!arm_name_equal(vm.location, id->location)) {
+			core_error_set(&err, "LocationMismatch", target,
+				       "the virtual machine '%s' is in location '%s', the policy in '%s'", vmtext,
+				       vm.location, id->location);
+			goto fail;
+		}
+		if (vm.unsupported_reason[0]) {
+			core_error_set(&err, "VirtualMachineUnsupported", target,
+				       "JIT cannot be enabled on '%s': %s", vmtext, vm.unsupported_reason);
+			goto fail;
+		}
+		if (store_policy_of_vm(api->store, vm.id, &other) == 0 && other != policy_id) {
+			struct store_policy op;
+			char otext[ARM_ID_MAX + 1] = "another policy";
+
+			if (store_policy_get_by_id(api->store, other, &op) == 0) {
+				arm_policy_id_format(&op.arm, otext, sizeof(otext));
+				store_policy_clear(&op);
+			}
+			core_error_set(&err, "VirtualMachineInAnotherPolicy", target,
+				       "the virtual machine '%s' is already in the policy '%s'", vmtext, otext);
+			goto fail;
+		}
+		vm_ids[i] = vm.id;
+	}
+	enc = codec_policy_encode(p);
+	json = enc ? codec_dump(enc, NULL) : NULL;
+	if (!json) {
+		status = 500;
+		core_error_set(&err, "InternalError", "", "out of memory");
+		goto fail;
+	}
+	if ((r = store_begin(api->store)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		goto fail;
+	}
+	tx = true;
+	r = store_policy_put(api->store, id, json, vm_ids, p->n_vms, api_now_ns(), &policy_id, &created);
+	if (r < 0) {
+		status = r == -EEXIST ? 400 : api_store_status(r);
+		core_error_set(&err, r == -EEXIST ? "VirtualMachineInAnotherPolicy" : "StoreError", "",
+			       r == -EEXIST ? "a virtual machine of this policy is already in another policy"
+					    : "the store refused the policy: %s",
+			       store_last_error(api->store));
+		goto fail;
+	}
+	if ((r = apply_policy_change(api, c, policy_id, p, text, &err)) < 0) {
+		status = err.code[0] && !strcmp(err.code, "StoreError") ? api_store_status(r) : 500;
+		goto fail;
+	}
+	tx = false;
+	if ((r = commit_or_restore(api, &err)) < 0) {
+		status = api_store_status(r);
+		goto fail;
+	}
+	api_log(api, c, RBAC_POLICY_WRITE, text, "Succeeded", NULL, "%s the policy: %zu virtual machine(s)",
+		created ? "created" : "replaced", p->n_vms);
+	if (store_policy_get(api->store, id, &sp) < 0 || !(out = api_policy_render(api, &sp))) {
+		store_policy_clear(&sp);
+		core_error_set(&err, "StoreError", "", "the policy was saved but cannot be read back");
+		status = 500;
+		goto fail_logged;
+	}
+	store_policy_clear(&sp);
+	api_json(resp, 200, out);
+	goto out;
+fail:
+	if (tx) {
+		store_rollback(api->store);
+		if (api->fw)
+			api_reconcile(api, NULL);
+	}
+	api_log(api, c, RBAC_POLICY_WRITE, text, "Failed", NULL, "%s: %s", err.code, err.message);
+fail_logged:
+	api_error_record(resp, status, &err);
+out:
+	json_decref(enc);
+	free(json);
+	free(vm_ids);
+	policy_free(p);
+}
+
+void
+api_policy_delete(struct api *api, const struct api_caller *c, const struct http_request *req,
+		  const struct arm_policy_id *id, struct http_response *resp)
+{
+	struct core_error err = { 0 };
+	struct store_policy sp;
+	char text[ARM_ID_MAX + 1];
+	int r, status = 500;
+
+	(void)req;
+	arm_policy_id_format(id, text, sizeof(text));
+	if (!api_require(api, c, RBAC_POLICY_DELETE, text, resp))
+		return;
+	r = store_policy_get(api->store, id, &sp);
+	if (r == -ENOENT) {
+		resp->status = 204;
+		return;
+	}
+	if (r < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the policy: %s",
+				 store_last_error(api->store));
+	if (!api->fw) {
+		store_policy_clear(&sp);
+		return api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
+				 api->fw_reason);
+	}
+	if ((r = store_begin(api->store)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		goto fail;
+	}
+	if ((r = store_policy_delete(api->store, sp.id)) < 0 ||
+	    (r = apply_policy_change(api, c, sp.id, NULL, text, &err)) < 0) {
+		status = api_store_status(r);
+		if (!err.code[0])
+			core_error_set(&err, "StoreError", "", "cannot delete: %s", store_last_error(api->store));
+		store_rollback(api->store);
+		api_reconcile(api, NULL);
+		goto fail;
+	}
+	if ((r = commit_or_restore(api, &err)) < 0) {
+		status = api_store_status(r);
+		goto fail;
+	}
+	store_policy_clear(&sp);
+	api_log(api, c, RBAC_POLICY_DELETE, text, "Succeeded", NULL, "deleted the policy; its ports are unprotected");
+	resp->status = 200;
+	return;
+fail:
+	store_policy_clear(&sp);
+	api_log(api, c, RBAC_POLICY_DELETE, text, "Failed", NULL, "%s: %s", err.code, err.message);
+	api_error_record(resp, status, &err);
+}

@@ -1,0 +1,185 @@
+/* What the store implies for the kernel, reconcile at start and on a timer, and marking grants Expired at their end. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api-internal.h"
+#include "api/codec.h"
+#include "core/timeutil.h"
+
+void
+api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->vm = (uint64_t)g->vm_id;
+	ret->source = g->source;
+	ret->proto = g->proto;
+	ret->port = g->port;
+	ret->end_ms = g->end_ns / TIME_NS_PER_MS;
+	snprintf(ret->request_id, sizeof(ret->request_id), "%s", g->request_id);
+}
+
+int
+api_policy_decode_stored(const struct store_policy *sp, struct policy **ret, struct core_error *err)
+{
+	return codec_policy_decode(sp->json, strlen(sp->json), &sp->arm, ret, err);
+}
+
+void
+api_state_free(struct api_state *st)
+{
+	free(st->vms);
+	free(st->fw_vms);
+	free(st->ports);
+	free(st->grants);
+	memset(st, 0, sizeof(*st));
+}
+
+static const struct store_vm *
+vm_by_arm(const struct store_vm *vms, size_t n, const struct arm_vm_id *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (arm_vm_id_equal(&vms[i].arm, id))
+			return &vms[i];
+	return NULL;
+}
+
+int
+api_state_load(struct api *api, struct api_state *st, struct core_error *err)
+{
+	struct store_policy *pols = NULL;
+	struct store_grant *grants = NULL;
+	size_t n_pols = 0, n_grants = 0, n_ports = 0, cap_ports = 0, i, j, k;
+	int64_t now = api_now_ns();
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = store_vm_list(api->store, &st->vms, &st->n_vms)) < 0 ||
+	    (r = store_policy_list(api->store, &pols, &n_pols)) < 0 ||
+	    (r = store_grants_initiated(api->store, &grants, &n_grants)) < 0) {
+		core_error_set(err, "StoreError", "", "cannot read the store: %s", store_last_error(api->store));
+		goto out;
+	}
+	st->fw_vms = calloc(st->n_vms ? st->n_vms : 1, sizeof(*st->fw_vms));
+	st->grants = calloc(n_grants ? n_grants : 1, sizeof(*st->grants));
+	if (!st->fw_vms || !st->grants) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < st->n_vms; i++) {
+		struct fw_vm *v = &st->fw_vms[i];
+
+		v->id = (uint64_t)st->vms[i].id;
+		v->point = st->vms[i].point == STORE_POINT_GATEWAY ? FW_POINT_GATEWAY : FW_POINT_LOCAL;
+		v->n_addrs = v->point == FW_POINT_GATEWAY ? st->vms[i].n_addrs : 0;
+		memcpy(v->addrs, st->vms[i].addrs, sizeof(v->addrs));
+	}
+	for (i = 0; i < n_pols; i++) {
+		struct policy *p = NULL;
+
+		if ((r = api_policy_decode_stored(&pols[i], &p, err)) < 0)
+			goto out;
+		for (j = 0; j < p->n_vms; j++) {
+			const struct store_vm *vm = vm_by_arm(st->vms, st->n_vms, &p->vms[j].id);
+
+			if (!vm)
+				continue;	/* a policy never holds an unknown VM; be safe if the store says otherwise */
+			for (k = 0; k < p->vms[j].n_ports; k++) {
+				if (n_ports == cap_ports) {
+					size_t cap = cap_ports ? cap_ports * 2 : 16;
+					struct fw_port *np = reallocarray(st->ports, cap, sizeof(*np));
+
+					if (!np) {
+						policy_free(p);
+						r = -ENOMEM;
+						goto out;
+					}
+					st->ports = np;
+					cap_ports = cap;
+				}
+				st->ports[n_ports++] = (struct fw_port){ .vm = (uint64_t)vm->id,
+									 .proto = p->vms[j].ports[k].proto,
+									 .port = p->vms[j].ports[k].number };
+			}
+		}
+		policy_free(p);
+	}
+	for (i = 0, k = 0; i < n_grants; i++)
+		if (grants[i].end_ns > now)
+			api_grant_to_fw(&grants[i], &st->grants[k++]);
+	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, k };
+	r = 0;
+out:
+	store_policies_free(pols, n_pols);
+	free(grants);
+	if (r < 0)
+		api_state_free(st);
+	return r;
+}
+
+int
+api_reconcile(struct api *api, struct core_error *err)
+{
+	struct api_state st;
+	struct fw_changes ch = { 0 };
+	int r;
+
+	if (!api->fw)
+		return core_error_set(err, FW_ERR_UNAVAILABLE, "", "%s", api->fw_reason), -EOPNOTSUPP;
+	if ((r = api_state_load(api, &st, err)) < 0)
+		return r;
+	r = fw_reconcile(api->fw, &st.fw, &ch, err);
+	if (r >= 0 && (ch.added || ch.removed || ch.updated || ch.rebuilt))
+		api_log(api, NULL, "Reconcile", "", "Succeeded", NULL,
+			"kernel brought in line with the store: %zu added, %zu removed, %zu updated, %zu kept%s", ch.added,
+			ch.removed, ch.updated, ch.kept, ch.rebuilt ? ", table rebuilt" : "");
+	api_state_free(&st);
+	return r;
+}
+
+int
+api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
+{
+	struct store_grant *g = NULL;
+	size_t n = 0, i, expired = 0;
+	int64_t next = 0;
+	int r;
+
+	if ((r = store_grants_initiated(api->store, &g, &n)) < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		if (g[i].end_ns > now_ns) {
+			if (!next || g[i].end_ns < next)
+				next = g[i].end_ns;
+			continue;
+		}
+		r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_EXPIRED, g[i].end_ns);
+		if (r < 0 && r != -ENOENT)
+			goto out;
+		if (r == 0) {
+			struct store_vm vm;
+			char id[ARM_ID_MAX + 1] = "";
+			char src[NET_PREFIX_TEXT_MAX] = "";
+			struct api_caller owner;
+
+			if (store_vm_get_by_id(api->store, g[i].vm_id, &vm) == 0)
+				arm_vm_id_format(&vm.arm, id, sizeof(id));
+			net_source_format(&g[i].source, src, sizeof(src));
+			memset(&owner, 0, sizeof(owner));
+			snprintf(owner.name, sizeof(owner.name), "jitgated");
+			snprintf(owner.correlation_id, sizeof(owner.correlation_id), "%s", g[i].request_id);
+			api_log(api, &owner, "Expire", id, "Expired", NULL,
+				"port %u (%s) from %s of request %s for %s ended at its end time; the kernel had closed it",
+				g[i].port, net_proto_name(g[i].proto), src, g[i].request_id, g[i].requestor);
+			expired++;
+		}
+	}
+	r = (int)expired;
+	if (ret_next_ns)
+		*ret_next_ns = next;
+out:
+	free(g);
+	return r;
+}

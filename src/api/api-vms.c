@@ -1,0 +1,267 @@
+/* VM inventory (jitgate's extension): the VMs jitgate can protect, with each one's JIT status. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api-internal.h"
+#include "api/codec.h"
+#include "core/timeutil.h"
+
+static json_t *
+ports_of(struct api *api, int64_t policy_id, const struct arm_vm_id *vm_arm, json_t **ret_policy_id)
+{
+	struct store_policy sp;
+	struct policy *p = NULL;
+	const struct policy_vm *pv;
+	json_t *ports = json_array();
+	char text[ARM_ID_MAX + 1];
+	size_t i;
+
+	if (store_policy_get_by_id(api->store, policy_id, &sp) < 0)
+		return ports;
+	arm_policy_id_format(&sp.arm, text, sizeof(text));
+	*ret_policy_id = json_string(text);
+	if (api_policy_decode_stored(&sp, &p, NULL) == 0 && policy_find_vm(p, vm_arm, &pv) == 0)
+		for (i = 0; i < pv->n_ports; i++)
+			json_array_append_new(ports, json_pack("{s:i, s:s}", "number", (json_int_t)pv->ports[i].number,
+							      "protocol", net_proto_name(pv->ports[i].proto)));
+	policy_free(p);
+	store_policy_clear(&sp);
+	return ports;
+}
+
+/* "Configured", "NotConfigured" or "Unsupported" with its reason. */
+static const char *
+vm_status(struct api *api, const struct store_vm *vm, int64_t *ret_policy_id, const char **ret_reason)
+{
+	*ret_reason = NULL;
+	if (!api->fw) {
+		*ret_reason = api->fw_reason;
+		return "Unsupported";
+	}
+	if (vm->unsupported_reason[0]) {
+		*ret_reason = vm->unsupported_reason;
+		return "Unsupported";
+	}
+	return store_policy_of_vm(api->store, vm->id, ret_policy_id) == 0 ? "Configured" : "NotConfigured";
+}
+
+static json_t *
+vm_render(struct api *api, const struct store_vm *vm)
+{
+	char id[ARM_ID_MAX + 1], a[NET_ADDR_TEXT_MAX], last[64];
+	json_t *addrs = json_array(), *jit, *conn = json_array(), *ports = NULL, *policy_id = NULL, *o;
+	struct store_vm_usage u;
+	int64_t pid = 0;
+	const char *reason;
+	const char *status = vm_status(api, vm, &pid, &reason);
+	size_t i, j;
+
+	arm_vm_id_format(&vm->arm, id, sizeof(id));
+	for (i = 0; i < vm->n_addrs; i++) {
+		net_addr_format(&vm->addrs[i], a, sizeof(a));
+		json_array_append_new(addrs, json_string(a));
+	}
+	memset(&u, 0, sizeof(u));
+	store_vm_usage(api->store, vm->id, api_now_ns() - APPROVED_WINDOW_NS, &u);
+	jit = json_pack("{s:s, s:i}", "status", status, "approvedRequestsLast7Days", (json_int_t)u.approved_since);
+	if (reason)
+		json_object_set_new(jit, "reason", json_string(reason));
+	if (!strcmp(status, "Configured")) {
+		ports = ports_of(api, pid, &vm->arm, &policy_id);
+		if (policy_id)
+			json_object_set_new(jit, "policyId", policy_id);
+		for (i = 0; i < vm->n_addrs; i++)
+			for (j = 0; j < json_array_size(ports); j++) {
+				json_t *pt = json_array_get(ports, j);
+
+				net_addr_format(&vm->addrs[i], a, sizeof(a));
+				json_array_append_new(conn, json_pack("{s:s, s:O, s:O}", "address", a, "port",
+								      json_object_get(pt, "number"), "protocol",
+								      json_object_get(pt, "protocol")));
+			}
+		json_object_set_new(jit, "ports", ports);
+	}
+	json_object_set_new(jit, "connectionDetails", conn);
+	if (u.last_access_ns && time_format_rfc3339(u.last_access_ns, last, sizeof(last)) > 0) {
+		json_object_set_new(jit, "lastAccessTimeUtc", json_string(last));
+		json_object_set_new(jit, "lastUser", json_string(u.last_user));
+	}
+	o = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:o, s:o}}", "id", id, "name", vm->arm.name, "type",
+		      "Microsoft.Compute/virtualMachines", "location", vm->location, "properties", "osType", vm->os_type,
+		      "enforcement", vm->point == STORE_POINT_GATEWAY ? "gateway" : "local", "addresses", addrs, "jit",
+		      jit);
+	return o;
+}
+
+void
+api_vms_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+	     const struct api_list_scope *ls, struct http_response *resp)
+{
+	const char *want = http_request_query(req, "status"), *bad = NULL;
+	struct store_vm *vms = NULL;
+	size_t n = 0, i;
+	json_t *items;
+	int r;
+
+	if (!c->role || !rbac_role_allows(c->role, RBAC_VM_READ))
+		return (void)api_require(api, c, RBAC_VM_READ, req->path, resp);
+	if (want)
+		want = !strcasecmp(want, "configured")	   ? "Configured"
+		       : !strcasecmp(want, "notconfigured") || !strcasecmp(want, "not-configured") ? "NotConfigured"
+		       : !strcasecmp(want, "unsupported")   ? "Unsupported"
+							    : (bad = want, NULL);
+	if (bad)
+		return api_error(resp, 400, "InvalidStatusFilter", "status",
+				 "status must be configured, notConfigured or unsupported, not '%.32s'", bad);
+	if ((r = store_vm_list(api->store, &vms, &n)) < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read VMs: %s",
+				 store_last_error(api->store));
+	items = json_array();
+	for (i = 0; i < n; i++) {
+		char id[ARM_ID_MAX + 1];
+		int64_t pid;
+		const char *reason, *st;
+
+		if (ls->resource_group && !arm_name_equal(ls->resource_group, vms[i].arm.resource_group))
+			continue;
+		arm_vm_id_format(&vms[i].arm, id, sizeof(id));
+		if (!api_allowed(api, c, RBAC_VM_READ, id))
+			continue;
+		st = vm_status(api, &vms[i], &pid, &reason);
+		if (want && strcmp(want, st))
+			continue;
+		json_array_append_new(items, vm_render(api, &vms[i]));
+	}
+	free(vms);
+	api_list_respond(req, items, resp);
+}
+
+void
+api_vm_get(struct api *api, const struct api_caller *c, const struct http_request *req, const struct arm_vm_id *id,
+	   struct http_response *resp)
+{
+	char text[ARM_ID_MAX + 1];
+	struct store_vm vm;
+	int r;
+
+	(void)req;
+	arm_vm_id_format(id, text, sizeof(text));
+	if (!api_require(api, c, RBAC_VM_READ, text, resp))
+		return;
+	r = store_vm_get(api->store, id, &vm);
+	if (r == -ENOENT)
+		return api_error(resp, 404, "ResourceNotFound", "", "the virtual machine '%s' was not found", text);
+	if (r < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the VM: %s",
+				 store_last_error(api->store));
+	api_json(resp, 200, vm_render(api, &vm));
+}
+
+void
+api_vm_put(struct api *api, const struct api_caller *c, const struct http_request *req, const struct arm_vm_id *id,
+	   struct http_response *resp)
+{
+	struct core_error err = { 0 };
+	char text[ARM_ID_MAX + 1];
+	struct store_vm vm;
+	struct api_state st;
+	bool created = false, existed;
+	int64_t vm_id;
+	int r, status = 400;
+
+	arm_vm_id_format(id, text, sizeof(text));
+	if (!api_require(api, c, RBAC_VM_WRITE, text, resp))
+		return;
+	r = store_vm_get(api->store, id, &vm);
+	existed = r == 0;
+	if (!existed) {
+		memset(&vm, 0, sizeof(vm));
+		vm.arm = *id;
+		vm.point = STORE_POINT_GATEWAY;
+		snprintf(vm.location, sizeof(vm.location), "%s", api->settings.location);
+		snprintf(vm.os_type, sizeof(vm.os_type), "Linux");
+	}
+	if (codec_vm_decode(req->body, req->body_len, &vm, &err) < 0)
+		goto fail;
+	vm.arm = *id;
+	if (vm.point == STORE_POINT_LOCAL && !existed) {
+		core_error_set(&err, "InvalidEnforcement", "properties.enforcement",
+			       "only jitgated's own host is a local VM; other VMs are enforced as 'gateway'");
+		goto fail;
+	}
+	if (vm.point == STORE_POINT_GATEWAY && vm.n_addrs == 0) {
+		core_error_set(&err, "MissingField", "properties.addresses", "a gateway VM needs at least one address");
+		goto fail;
+	}
+	if ((r = store_begin(api->store)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		goto fail;
+	}
+	if ((r = store_vm_put(api->store, &vm, &vm_id, &created)) < 0 ||
+	    (api->fw && ((r = api_state_load(api, &st, &err)) < 0 ||
+			 ((r = fw_set_state(api->fw, &st.fw, NULL, &err)), api_state_free(&st), r < 0)))) {
+		status = err.code[0] ? 500 : api_store_status(r);
+		if (!err.code[0])
+			core_error_set(&err, "StoreError", "", "cannot store the VM: %s", store_last_error(api->store));
+		store_rollback(api->store);
+		if (api->fw)
+			api_reconcile(api, NULL);
+		goto fail;
+	}
+	if ((r = store_commit(api->store)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "the store refused the VM: %s", store_last_error(api->store));
+		store_rollback(api->store);
+		if (api->fw)
+			api_reconcile(api, NULL);
+		goto fail;
+	}
+	api_log(api, c, RBAC_VM_WRITE, text, "Succeeded", NULL, "%s the VM (%s, %zu address(es))",
+		created ? "registered" : "updated", vm.point == STORE_POINT_GATEWAY ? "gateway" : "local", vm.n_addrs);
+	store_vm_get_by_id(api->store, vm_id, &vm);
+	api_json(resp, created ? 201 : 200, vm_render(api, &vm));
+	return;
+fail:
+	api_log(api, c, RBAC_VM_WRITE, text, "Failed", NULL, "%s: %s", err.code, err.message);
+	api_error_record(resp, status, &err);
+}
+
+void
+api_vm_delete(struct api *api, const struct api_caller *c, const struct http_request *req,
+	      const struct arm_vm_id *id, struct http_response *resp)
+{
+	char text[ARM_ID_MAX + 1];
+	struct store_vm vm;
+	int64_t pid;
+	int r;
+
+	(void)req;
+	arm_vm_id_format(id, text, sizeof(text));
+	if (!api_require(api, c, RBAC_VM_DELETE, text, resp))
+		return;
+	r = store_vm_get(api->store, id, &vm);
+	if (r == -ENOENT) {
+		resp->status = 204;
+		return;
+	}
+	if (r < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the VM: %s",
+				 store_last_error(api->store));
+	if (vm.point == STORE_POINT_LOCAL)
+		return api_error(resp, 409, "LocalVirtualMachine", "",
+				 "'%s' is jitgated's own host; it is registered at every start", text);
+	if (store_policy_of_vm(api->store, vm.id, &pid) == 0)
+		return api_error(resp, 409, "VirtualMachineInPolicy", "",
+				 "'%s' is in a JIT policy; remove it from the policy first", text);
+	r = store_vm_delete(api->store, vm.id);
+	if (r < 0)
+		return api_error(resp, r == -EBUSY ? 409 : api_store_status(r),
+				 r == -EBUSY ? "VirtualMachineInPolicy" : "StoreError", "", "cannot delete the VM: %s",
+				 store_last_error(api->store));
+	api_log(api, c, RBAC_VM_DELETE, text, "Succeeded", NULL, "removed the VM from the inventory");
+	resp->status = 200;
+}

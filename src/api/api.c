@@ -1,0 +1,454 @@
+/* The API's front door: routes ARM paths, checks api-version, authenticates, and hands over to one file per resource. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "api/api-internal.h"
+#include "api/codec.h"
+
+#define PATH_SEGMENTS_MAX 16
+
+int64_t
+api_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int
+api_store_status(int r)
+{
+	return r == -ENOSPC || r == -EROFS || r == -EBUSY ? 503 : 500;
+}
+
+void
+api_json(struct http_response *resp, int status, json_t *body)
+{
+	size_t len = 0;
+	char *text = body ? codec_dump(body, &len) : NULL;
+
+	json_decref(body);
+	if (body && !text) {
+		resp->status = 500;
+		return;
+	}
+	resp->status = status;
+	resp->body = text;
+	resp->body_len = len;
+}
+
+void
+api_error_record(struct http_response *resp, int status, const struct core_error *err)
+{
+	api_json(resp, status, codec_error_encode(err));
+}
+
+void
+api_error(struct http_response *resp, int status, const char *code, const char *target, const char *fmt, ...)
+{
+	struct core_error err;
+	va_list ap;
+
+	memset(&err, 0, sizeof(err));
+	snprintf(err.code, sizeof(err.code), "%s", code);
+	snprintf(err.target, sizeof(err.target), "%s", target ? target : "");
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	api_error_record(resp, status, &err);
+}
+
+static const struct rbac_role *
+role_lookup(const struct api *api, const char *name)
+{
+	const struct rbac_role *r = rbac_role_builtin(name);
+	size_t i;
+
+	for (i = 0; !r && i < api->settings.n_custom_roles; i++)
+		if (!strcasecmp(api->settings.custom_roles[i].name, name))
+			r = &api->settings.custom_roles[i];
+	return r;
+}
+
+bool
+api_allowed(const struct api *api, const struct api_caller *caller, const char *action, const char *resource_id)
+{
+	(void)api;
+	return caller->role && rbac_role_allows(caller->role, action) && rbac_scope_covers(caller->scope, resource_id);
+}
+
+bool
+api_require(struct api *api, const struct api_caller *caller, const char *action, const char *resource_id,
+	    struct http_response *resp)
+{
+	if (api_allowed(api, caller, action, resource_id))
+		return true;
+	api_error(resp, 403, "AuthorizationFailed", "",
+		  "the client '%s' with role '%s' at scope '%s' does not have authorization to perform action '%s' "
+		  "over scope '%s'",
+		  caller->name, caller->role ? caller->role->name : "-", caller->scope[0] ? caller->scope : "/", action,
+		  resource_id);
+	api_log(api, caller, action, resource_id, "Denied", NULL, "AuthorizationFailed: the role lacks the action");
+	return false;
+}
+
+void
+api_log(struct api *api, const struct api_caller *caller, const char *operation, const char *resource_id,
+	const char *status, const char *justification, const char *fmt, ...)
+{
+	struct store_activity a;
+	va_list ap;
+
+	memset(&a, 0, sizeof(a));
+	a.time_ns = api_now_ns();
+	if (caller) {
+		snprintf(a.caller, sizeof(a.caller), "%s", caller->name);
+		snprintf(a.caller_addr, sizeof(a.caller_addr), "%s", caller->addr_text);
+		snprintf(a.correlation_id, sizeof(a.correlation_id), "%s", caller->correlation_id);
+	} else {
+		snprintf(a.caller, sizeof(a.caller), "jitgated");
+	}
+	snprintf(a.operation, sizeof(a.operation), "%s", operation);
+	snprintf(a.resource_id, sizeof(a.resource_id), "%s", resource_id ? resource_id : "");
+	snprintf(a.status, sizeof(a.status), "%s", status);
+	snprintf(a.justification, sizeof(a.justification), "%s", justification ? justification : "");
+	va_start(ap, fmt);
+	vsnprintf(a.detail, sizeof(a.detail), fmt, ap);
+	va_end(ap);
+	if (store_activity_append(api->store, &a) < 0)
+		api->log_failures++;
+}
+
+int
+api_token_generate(char *buf, size_t size)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t raw[API_TOKEN_BYTES];
+	size_t i, n = strlen(API_TOKEN_PREFIX);
+
+	if (size < n + sizeof(raw) + 1)
+		return -ENOSPC;
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	memcpy(buf, API_TOKEN_PREFIX, n);
+	/* 6 bits per character from each byte: 48 bytes of entropy-bearing input give 288 bits > 256 */
+	for (i = 0; i < sizeof(raw); i++)
+		buf[n + i] = alphabet[raw[i] & 63];
+	buf[n + sizeof(raw)] = '\0';
+	explicit_bzero(raw, sizeof(raw));
+	return (int)(n + sizeof(raw));
+}
+
+int
+api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN])
+{
+	return gnutls_hash_fast(GNUTLS_DIG_SHA256, token, len, hash) == 0 ? 0 : -EIO;
+}
+
+/* The caller's address: the TCP peer, or the last X-Forwarded-For hop when the peer is a trusted proxy. */
+static void
+caller_address(const struct api *api, const struct http_request *req, struct api_caller *c)
+{
+	const char *xff = http_request_header(req, "X-Forwarded-For");
+	size_t i;
+
+	c->addr = req->peer;
+	if (xff && req->peer.family) {
+		for (i = 0; i < api->settings.n_trusted_proxies; i++)
+			if (net_prefix_contains_addr(&api->settings.trusted_proxies[i], &req->peer))
+				break;
+		if (i < api->settings.n_trusted_proxies) {
+			const char *last = strrchr(xff, ',');
+			struct net_addr a;
+
+			last = last ? last + 1 : xff;
+			while (*last == ' ')
+				last++;
+			if (net_addr_parse(last, strcspn(last, " "), &a, NULL) == 0)
+				c->addr = a;
+		}
+	}
+	if (c->addr.family)
+		net_addr_format(&c->addr, c->addr_text, sizeof(c->addr_text));
+	else
+		snprintf(c->addr_text, sizeof(c->addr_text), "local");
+}
+
+/* 0 and a filled caller, or a 401 in resp. */
+static int
+authenticate(struct api *api, const struct http_request *req, struct api_caller *c, struct http_response *resp)
+{
+	const char *auth = http_request_header(req, "Authorization");
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
+	struct store_token t;
+	const char *secret;
+	int r;
+
+	if (req->via_unix && req->peer_uid == 0 && !auth) {
+		snprintf(c->name, sizeof(c->name), "root");
+		c->role = rbac_role_builtin("Owner");
+		c->scope[0] = '\0';
+		return 0;
+	}
+	if (!auth || strncasecmp(auth, "Bearer ", 7)) {
+		api_error(resp, 401, "AuthenticationFailed", "",
+			  "authentication failed: send 'Authorization: Bearer <token>'");
+		api_log(api, c, "Authenticate", req->path, "Failed", NULL, "no bearer token");
+		return -EACCES;
+	}
+	secret = auth + 7;
+	while (*secret == ' ')
+		secret++;
+	if (strlen(secret) > API_TOKEN_TEXT_MAX || api_token_hash(secret, strlen(secret), hash) < 0 ||
+	    (r = store_token_find(api->store, hash, &t)) < 0) {
+		api_error(resp, 401, "AuthenticationFailed", "", "authentication failed: the token is not valid");
+		api_log(api, c, "Authenticate", req->path, "Failed", NULL, "unknown or revoked token");
+		explicit_bzero(hash, sizeof(hash));
+		return -EACCES;
+	}
+	explicit_bzero(hash, sizeof(hash));
+	snprintf(c->name, sizeof(c->name), "token:%s", t.name);
+	c->role = role_lookup(api, t.role);
+	snprintf(c->scope, sizeof(c->scope), "%s", t.scope);
+	return 0;
+}
+
+/* Split a path into at most PATH_SEGMENTS_MAX segments (in place, in a copy). */
+static size_t
+split_path(char *copy, char **seg)
+{
+	size_t n = 0;
+	char *p = copy, *save = NULL, *t;
+
+	for (t = strtok_r(p, "/", &save); t && n < PATH_SEGMENTS_MAX; t = strtok_r(NULL, "/", &save))
+		seg[n++] = t;
+	return t ? PATH_SEGMENTS_MAX + 1 : n;
+}
+
+/* Does the path match the pattern? '{}' captures a segment into out[], literals compare case-insensitively. */
+static bool
+match(char **seg, size_t n, const char *pattern, char **out)
+{
+	char copy[256], *p[PATH_SEGMENTS_MAX];
+	size_t m, i, k = 0;
+
+	snprintf(copy, sizeof(copy), "%s", pattern);
+	m = split_path(copy, p);
+	if (m != n)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!strcmp(p[i], "{}"))
+			out[k++] = seg[i];
+		else if (strcasecmp(p[i], seg[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool
+api_version_ok(const struct http_request *req, struct http_response *resp)
+{
+	const char *v = http_request_query(req, "api-version");
+
+	if (!v) {
+		api_error(resp, 400, "MissingApiVersionParameter", "api-version",
+			  "the api-version query parameter (?api-version=) is required for all requests");
+		return false;
+	}
+	if (strcmp(v, API_VERSION_CURRENT) && strcmp(v, API_VERSION_PREVIEW)) {
+		api_error(resp, 400, "InvalidApiVersionParameter", "api-version",
+			  "the api-version '%.40s' is invalid; the supported versions are '%s', '%s'", v,
+			  API_VERSION_CURRENT, API_VERSION_PREVIEW);
+		return false;
+	}
+	return true;
+}
+
+static bool
+method_is(const struct http_request *req, const char *m)
+{
+	return !strcmp(req->method, m);
+}
+
+static void
+method_not_allowed(struct http_response *resp, const struct http_request *req)
+{
+	api_error(resp, 405, "MethodNotAllowed", "", "%s is not allowed on %.200s", req->method, req->path);
+}
+
+static void
+handle_whoami(struct api *api, const struct api_caller *c, struct http_response *resp)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "name", c->name, "role", c->role ? c->role->name : "",
+			      "scope", c->scope[0] ? c->scope : "/", "address", c->addr_text);
+
+	(void)api;
+	api_json(resp, 200, o);
+}
+
+/* Fill a policy id from captured segments; a bad name is a 400 with the validator's code. */
+static bool
+policy_id_from(char *sub, char *rg, char *loc, char *name, struct arm_policy_id *id, struct http_response *resp)
+{
+	struct core_error err = { 0 };
+	char text[ARM_ID_MAX + 1];
+	int n = snprintf(text, sizeof(text),
+			 "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Security/locations/%s/"
+			 "jitNetworkAccessPolicies/%s",
+			 sub, rg, loc, name);
+
+	if (n < 0 || (size_t)n >= sizeof(text) || arm_policy_id_parse(text, (size_t)n, id, &err) < 0) {
+		if (!err.code[0])
+			core_error_set(&err, "InvalidResourceId", "", "the resource id is too long");
+		api_error_record(resp, 400, &err);
+		return false;
+	}
+	return true;
+}
+
+static bool
+vm_id_from(char *sub, char *rg, char *name, struct arm_vm_id *id, struct http_response *resp)
+{
+	struct core_error err = { 0 };
+	char text[ARM_ID_MAX + 1];
+	int n = snprintf(text, sizeof(text), "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s",
+			 sub, rg, name);
+
+	if (n < 0 || (size_t)n >= sizeof(text) || arm_vm_id_parse(text, (size_t)n, id, &err) < 0) {
+		if (!err.code[0])
+			core_error_set(&err, "InvalidResourceId", "", "the resource id is too long");
+		api_error_record(resp, 400, &err);
+		return false;
+	}
+	return true;
+}
+
+static void
+route(struct api *api, const struct http_request *req, struct api_caller *c, char **seg, size_t n,
+      struct http_response *resp)
+{
+	char *v[6] = { 0 };
+	struct arm_policy_id pid;
+	struct arm_vm_id vid;
+	struct api_list_scope ls;
+
+	memset(&ls, 0, sizeof(ls));
+	if (!arm_name_equal(seg[1], api->settings.subscription)) {
+		api_error(resp, 404, "SubscriptionNotFound", "", "the subscription '%.40s' could not be found", seg[1]);
+		return;
+	}
+	if (match(seg, n, "subscriptions/{}/providers/Microsoft.Security/jitNetworkAccessPolicies", v) ||
+	    match(seg, n, "subscriptions/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies", v) ||
+	    match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/jitNetworkAccessPolicies", v) ||
+	    match(seg, n,
+		  "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies",
+		  v)) {
+		bool has_rg = !strcasecmp(seg[2], "resourceGroups");
+
+		ls.resource_group = has_rg ? seg[3] : NULL;
+		ls.location = !strcasecmp(seg[n - 3], "locations") ? seg[n - 2] : NULL;
+		if (!method_is(req, "GET"))
+			return method_not_allowed(resp, req);
+		return api_policies_list(api, c, req, &ls, resp);
+	}
+	if (match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies/{}", v)) {
+		if (!policy_id_from(v[0], v[1], v[2], v[3], &pid, resp))
+			return;
+		if (method_is(req, "GET"))
+			return api_policy_get(api, c, req, &pid, resp);
+		if (method_is(req, "PUT"))
+			return api_policy_put(api, c, req, &pid, resp);
+		if (method_is(req, "DELETE"))
+			return api_policy_delete(api, c, req, &pid, resp);
+		return method_not_allowed(resp, req);
+	}
+	if (match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies/{}/{}", v)) {
+		if (!policy_id_from(v[0], v[1], v[2], v[3], &pid, resp))
+			return;
+		if (!method_is(req, "POST"))
+			return method_not_allowed(resp, req);
+		if (!strcasecmp(v[4], "initiate"))
+			return api_policy_initiate(api, c, req, &pid, resp);
+		if (!strcasecmp(v[4], "revoke"))
+			return api_policy_revoke(api, c, req, &pid, resp);
+	}
+	if (match(seg, n, "subscriptions/{}/providers/Microsoft.Compute/virtualMachines", v) ||
+	    match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines", v)) {
+		ls.resource_group = !strcasecmp(seg[2], "resourceGroups") ? seg[3] : NULL;
+		if (!method_is(req, "GET"))
+			return method_not_allowed(resp, req);
+		return api_vms_list(api, c, req, &ls, resp);
+	}
+	if (match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{}", v)) {
+		if (!vm_id_from(v[0], v[1], v[2], &vid, resp))
+			return;
+		if (method_is(req, "GET"))
+			return api_vm_get(api, c, req, &vid, resp);
+		if (method_is(req, "PUT"))
+			return api_vm_put(api, c, req, &vid, resp);
+		if (method_is(req, "DELETE"))
+			return api_vm_delete(api, c, req, &vid, resp);
+		return method_not_allowed(resp, req);
+	}
+	if (match(seg, n, "subscriptions/{}/providers/Microsoft.Security/jitActivityLog", v)) {
+		if (!method_is(req, "GET"))
+			return method_not_allowed(resp, req);
+		return api_activity_get(api, c, req, resp);
+	}
+	api_error(resp, 404, "NotFound", "", "there is no resource or operation at %s %.200s", req->method, req->path);
+}
+
+void
+api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct api *api = ctx;
+	struct api_caller c;
+	char copy[API_PATH_MAX + 1], *seg[PATH_SEGMENTS_MAX];
+	size_t n;
+	const char *client_id = http_request_header(req, "x-ms-client-request-id");
+
+	memset(&c, 0, sizeof(c));
+	api->request_seq++;
+	snprintf(c.correlation_id, sizeof(c.correlation_id), "%016llx-%08llx", (unsigned long long)api_now_ns(),
+		 (unsigned long long)api->request_seq);
+	http_response_header(resp, "x-ms-correlation-request-id", c.correlation_id);
+	http_response_header(resp, "x-ms-request-id", c.correlation_id);
+	if (client_id && strlen(client_id) < 128)
+		http_response_header(resp, "x-ms-client-request-id", client_id);
+	caller_address(api, req, &c);
+
+	if (!strcmp(req->path, "/healthz")) {
+		if (!method_is(req, "GET"))
+			return method_not_allowed(resp, req);
+		if (!api->ready)
+			return api_error(resp, 503, "NotReady", "", "jitgated is starting");
+		return api_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+	}
+	if (strlen(req->path) > API_PATH_MAX)
+		return api_error(resp, 414, "PathTooLong", "", "the path is longer than %d bytes", API_PATH_MAX);
+	snprintf(copy, sizeof(copy), "%s", req->path);
+	n = split_path(copy, seg);
+	if (!strcmp(req->path, "/whoami") || (n == 2 && !strcasecmp(seg[0], "providers") && !strcasecmp(seg[1], "whoami"))) {
+		if (authenticate(api, req, &c, resp) < 0)
+			return;
+		return handle_whoami(api, &c, resp);
+	}
+	if (n < 2 || n > PATH_SEGMENTS_MAX || strcasecmp(seg[0], "subscriptions"))
+		return api_error(resp, 404, "NotFound", "", "there is no resource or operation at %s %.200s", req->method,
+				 req->path);
+	if (!api_version_ok(req, resp))
+		return;
+	if (authenticate(api, req, &c, resp) < 0)
+		return;
+	route(api, req, &c, seg, n, resp);
+}

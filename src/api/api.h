@@ -1,0 +1,87 @@
+/* The Azure-compatible JIT API and jitgate's extensions: routing, authentication, authorisation, handlers. */
+#ifndef JITGATE_API_H
+#define JITGATE_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/http.h"
+#include "core/error.h"
+#include "core/net.h"
+#include "core/rbac.h"
+#include "store/store.h"
+
+struct fw;
+
+#define API_VERSION_CURRENT	"2020-01-01"
+#define API_VERSION_PREVIEW	"2015-06-01-preview"
+#define API_TRUSTED_PROXIES_MAX	16
+#define API_CALLER_MAX		STORE_REQUESTOR_MAX
+#define INITIATE_CLOCK_SLACK_MS	(60 * 1000)	/* an end time may exceed now + max by this much (client clocks) */
+#define APPROVED_WINDOW_NS	(7LL * 24 * 3600 * 1000000000LL)	/* "approved requests in the last 7 days" */
+
+/* Settings the API needs from the daemon's configuration. */
+struct api_settings {
+	char subscription[ARM_SUBSCRIPTION_MAX + 1];
+	char location[ARM_LOCATION_MAX + 1];	/* for VMs registered without one */
+	int64_t max_duration_ms;	/* cap on maxRequestAccessDuration */
+	size_t n_trusted_proxies;
+	struct net_prefix trusted_proxies[API_TRUSTED_PROXIES_MAX];	/* X-Forwarded-For is believed only from these */
+	size_t n_custom_roles;
+	struct rbac_role custom_roles[RBAC_CUSTOM_ROLES_MAX];
+};
+
+/*
+ * The API's world. The daemon owns every pointer; the API uses them only from
+ * the thread that runs the HTTP server (and the daemon's timers, same thread).
+ */
+struct api {
+	struct api_settings settings;
+	struct store *store;
+	struct fw *fw;			/* NULL when the kernel cannot enforce: VMs are then Unsupported */
+	char fw_reason[ERROR_MESSAGE_MAX];	/* why fw is NULL */
+	bool ready;			/* /healthz answers 200 */
+	uint64_t request_seq;		/* for correlation ids */
+	uint64_t log_failures;		/* activity entries the store refused */
+	bool grants_changed;		/* an initiate since the daemon last looked: recompute the next expiry */
+};
+
+/* Who is calling, after authentication. */
+struct api_caller {
+	char name[API_CALLER_MAX + 1];	/* "token:NAME" or "root" (unix socket) */
+	const struct rbac_role *role;
+	char scope[STORE_SCOPE_MAX + 1];
+	struct net_addr addr;		/* the caller's address as initiate's "my IP" sees it */
+	char addr_text[NET_ADDR_TEXT_MAX];
+	char correlation_id[STORE_ID_MAX + 1];
+};
+
+/* The http_handler_fn the daemon hands to the HTTP server. */
+void api_handle(void *ctx, const struct http_request *req, struct http_response *resp);
+
+/*
+ * Bring the kernel in line with the store (all VMs, policies' ports, Initiated
+ * grants that have not ended): the daemon calls it at start and periodically.
+ */
+int api_reconcile(struct api *api, struct core_error *err);
+
+/*
+ * Mark every Initiated grant whose end has passed as Revoked/Expired, with an
+ * activity entry each. Returns how many; *ret_next_ns gets the next end time
+ * still ahead (0 if none), so the daemon knows when to call again.
+ */
+int api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns);
+
+/* Now, as UTC nanoseconds since the epoch (the clock grants' end times are measured against). */
+int64_t api_now_ns(void);
+
+/* Token helpers shared by the API and `jitgated token`: a new secret, and the hash stored for it. */
+#define API_TOKEN_PREFIX	"jg_"
+#define API_TOKEN_TEXT_MAX	64
+int api_token_generate(char *buf, size_t size);
+int api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN]);
+
+#endif

@@ -1,0 +1,45 @@
+/* jitgated's settings: defaults, then the config file (libinih), then command-line flags. */
+#ifndef JITGATE_DAEMON_CONFIG_H
+#define JITGATE_DAEMON_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "api/api.h"
+#include "core/error.h"
+
+#define CONFIG_PATH_MAX		PATH_MAX
+#define CONFIG_LISTEN_MAX	128
+#define CONFIG_DEFAULT_STATE_DIR	"/var/lib/jitgate"
+#define CONFIG_DEFAULT_LISTEN	"127.0.0.1:8443"
+#define CONFIG_DEFAULT_SUBSCRIPTION	"00000000-0000-0000-0000-000000000000"
+#define CONFIG_DEFAULT_RG	"default"
+#define CONFIG_DEFAULT_LOCATION	"local"
+#define CONFIG_RECONCILE_S	60	/* periodic kernel reconcile */
+
+struct config {
+	char state_dir[CONFIG_PATH_MAX];
+	char listen[CONFIG_LISTEN_MAX];
+	char resource_group[ARM_RESOURCE_GROUP_MAX + 1];
+	char vm_name[ARM_VM_NAME_MAX + 1];
+	char os_type[STORE_OS_MAX];
+	char tls_cert[CONFIG_PATH_MAX];	/* empty: DIR/tls/cert.pem, generated */
+	char tls_key[CONFIG_PATH_MAX];
+	char unix_socket[CONFIG_PATH_MAX];	/* empty: none */
+	char config_file[CONFIG_PATH_MAX];
+	struct api_settings api;	/* subscription, location, max duration, proxies, custom roles */
+};
+
+/* Defaults: state dir, listen, subscription, resource group, location, VM name = host name, Linux, 24 h max. */
+void config_defaults(struct config *cfg);
+
+/* Read an ini file into cfg (keys as the long flags with '_' for '-'; [role NAME] sections for custom roles). */
+int config_load_file(struct config *cfg, const char *path, struct core_error *err);
+
+/* Apply one setting by key ("state_dir", "listen", ...); used by the file and by flags. */
+int config_set(struct config *cfg, const char *key, const char *value, struct core_error *err);
+
+/* Check the whole configuration (names by ARM's rules, listen address form, ...). */
+int config_validate(const struct config *cfg, struct core_error *err);
+
+#endif

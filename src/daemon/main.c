@@ -1,0 +1,431 @@
+/* jitgated: the JIT access server (HTTPS API, store, kernel enforcement, timers) and its offline token commands. */
+#include <errno.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api-limits.h"
+#include "api/api.h"
+#include "api/http.h"
+#include "core/rbac.h"
+#include "core/timeutil.h"
+#include "daemon/config.h"
+#include "daemon/tls.h"
+#include "fw/fw.h"
+#include "store/store.h"
+
+#define DB_NAME "jitgate.db"
+
+static const char usage[] =
+	"usage: jitgated [--state-dir DIR] [--listen ADDR:PORT] [--subscription ID] [--resource-group RG]\n"
+	"                [--location LOC] [--vm-name NAME] [--os-type Linux|Windows] [--config FILE]\n"
+	"                [--tls-cert FILE --tls-key FILE] [--max-duration DUR] [--trusted-proxies CIDR,...]\n"
+	"                [--unix-socket PATH]\n"
+	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
+	"       jitgated token list --state-dir DIR\n"
+	"       jitgated token revoke --state-dir DIR NAME\n"
+	"\n"
+	"Every flag is also a key of the config file, with '_' for '-' (state_dir = /var/lib/jitgate).\n"
+	"Roles: Owner, SecurityAdmin, JitRequester, SecurityReader, Reader, or a [role NAME] of the config file.\n";
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+logmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("jitgated: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int
+fail_err(const char *what, const struct core_error *err)
+{
+	logmsg("%s: %s%s%s: %s", what, err->code, err->target[0] ? " at " : "", err->target, err->message);
+	return 1;
+}
+
+static const struct option long_opts[] = {
+	{ "state-dir", required_argument, NULL, 0 },	{ "listen", required_argument, NULL, 0 },
+	{ "subscription", required_argument, NULL, 0 }, { "resource-group", required_argument, NULL, 0 },
+	{ "location", required_argument, NULL, 0 },	{ "vm-name", required_argument, NULL, 0 },
+	{ "os-type", required_argument, NULL, 0 },	{ "config", required_argument, NULL, 0 },
+	{ "tls-cert", required_argument, NULL, 0 },	{ "tls-key", required_argument, NULL, 0 },
+	{ "max-duration", required_argument, NULL, 0 }, { "trusted-proxies", required_argument, NULL, 0 },
+	{ "unix-socket", required_argument, NULL, 0 },	{ "name", required_argument, NULL, 0 },
+	{ "role", required_argument, NULL, 0 },		{ "scope", required_argument, NULL, 0 },
+	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
+};
+
+struct cmdline {
+	const char *name, *role, *scope;
+};
+
+/* Flags into cfg; --config is read first so that flags win over the file. */
+static int
+parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl)
+{
+	struct core_error err = { 0 };
+	int pass, c, idx;
+
+	for (pass = 0; pass < 2; pass++) {
+		optind = 1;
+		while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
+			char key[64];
+			size_t i;
+
+			if (c == 'h') {
+				fputs(usage, stdout);
+				exit(0);
+			}
+			if (c != 0) {
+				fputs(usage, stderr);
+				return 2;
+			}
+			if (!strcmp(long_opts[idx].name, "name") || !strcmp(long_opts[idx].name, "role") ||
+			    !strcmp(long_opts[idx].name, "scope")) {
+				*(!strcmp(long_opts[idx].name, "name")	 ? &cl->name
+				  : !strcmp(long_opts[idx].name, "role") ? &cl->role
+									 : &cl->scope) = optarg;
+				continue;
+			}
+			if ((pass == 0) != !strcmp(long_opts[idx].name, "config"))
+				continue;
+			snprintf(key, sizeof(key), "%s", long_opts[idx].name);
+			for (i = 0; key[i]; i++)
+				if (key[i] == '-')
+					key[i] = '_';
+			if (config_set(cfg, key, optarg, &err) < 0)
+				return fail_err("bad flag", &err) + 1;
+		}
+		if (pass == 0 && cfg->config_file[0] && config_load_file(cfg, cfg->config_file, &err) < 0)
+			return fail_err("config", &err) + 1;
+	}
+	return 0;
+}
+
+static int
+open_store(const struct config *cfg, struct store **ret)
+{
+	struct core_error err = { 0 };
+	char path[CONFIG_PATH_MAX + 32];
+
+	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
+		logmsg("cannot create the state directory %s: %s", cfg->state_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, DB_NAME);
+	if (store_open(path, ret, &err) < 0) {
+		fail_err("cannot open the store", &err);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int
+cmd_token(int argc, char **argv, struct config *cfg)
+{
+	struct cmdline cl = { 0 };
+	struct store *st = NULL;
+	const char *sub = argc > 2 ? argv[2] : "";
+	int r = 2;
+
+	if (parse_args(argc - 2, argv + 2, cfg, &cl))
+		return 2;
+	if (open_store(cfg, &st) < 0)
+		return 1;
+	if (!strcmp(sub, "create")) {
+		struct store_token t;
+		char secret[API_TOKEN_TEXT_MAX + 1];
+		struct core_error err = { 0 };
+		struct arm_vm_id vm;
+		const struct rbac_role *role = cl.role ? rbac_role_builtin(cl.role) : NULL;
+
+		memset(&t, 0, sizeof(t));
+		if (!cl.name || !cl.role) {
+			fputs("jitgated token create: --name and --role are required\n", stderr);
+			goto out;
+		}
+		if (!role) {
+			size_t i;
+
+			for (i = 0; i < cfg->api.n_custom_roles && !role; i++)
+				if (!strcasecmp(cfg->api.custom_roles[i].name, cl.role))
+					role = &cfg->api.custom_roles[i];
+		}
+		if (!role) {
+			fprintf(stderr, "jitgated token create: --role: no role named '%s'\n", cl.role);
+			goto out;
+		}
+		if (strlen(cl.name) == 0 || strlen(cl.name) > STORE_TOKEN_NAME_MAX ||
+		    strspn(cl.name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") != strlen(cl.name)) {
+			fprintf(stderr, "jitgated token create: --name: 1 to %d of letters, digits and ._-@\n",
+				STORE_TOKEN_NAME_MAX);
+			goto out;
+		}
+		if (cl.scope && cl.scope[0] && strncasecmp(cl.scope, "/subscriptions/", 15) &&
+		    arm_vm_id_parse(cl.scope, strlen(cl.scope), &vm, &err) < 0) {
+			fprintf(stderr, "jitgated token create: --scope: a resource id starting /subscriptions/\n");
+			goto out;
+		}
+		if (cl.scope && strlen(cl.scope) > STORE_SCOPE_MAX) {
+			fprintf(stderr, "jitgated token create: --scope is too long\n");
+			goto out;
+		}
+		snprintf(t.name, sizeof(t.name), "%s", cl.name);
+		snprintf(t.role, sizeof(t.role), "%s", role->name);
+		snprintf(t.scope, sizeof(t.scope), "%s", cl.scope ? cl.scope : "");
+		t.created_ns = (int64_t)time(NULL) * TIME_NS_PER_SEC;
+		if (api_token_generate(secret, sizeof(secret)) < 0 || api_token_hash(secret, strlen(secret), t.hash) < 0) {
+			r = 1;
+			goto out;
+		}
+		r = store_token_insert(st, &t);
+		if (r == -EEXIST) {
+			fprintf(stderr, "jitgated token create: --name: a token named '%s' exists already\n", cl.name);
+			r = 1;
+		} else if (r < 0) {
+			fprintf(stderr, "jitgated token create: %s\n", store_last_error(st));
+			r = 1;
+		} else {
+			printf("%s\n", secret);
+			r = 0;
+		}
+		explicit_bzero(secret, sizeof(secret));
+	} else if (!strcmp(sub, "list")) {
+		struct store_token *v = NULL;
+		size_t n = 0, i;
+
+		if (store_token_list(st, &v, &n) < 0) {
+			r = 1;
+			goto out;
+		}
+		printf("%-24s %-16s %-8s %s\n", "NAME", "ROLE", "STATE", "SCOPE");
+		for (i = 0; i < n; i++)
+			printf("%-24s %-16s %-8s %s\n", v[i].name, v[i].role, v[i].revoked_ns ? "revoked" : "valid",
+			       v[i].scope[0] ? v[i].scope : "/");
+		free(v);
+		r = 0;
+	} else if (!strcmp(sub, "revoke")) {
+		const char *name = optind + 2 < argc ? argv[optind + 2] : cl.name;
+
+		if (!name) {
+			fputs("jitgated token revoke: which token? (NAME)\n", stderr);
+			goto out;
+		}
+		r = store_token_revoke(st, name, (int64_t)time(NULL) * TIME_NS_PER_SEC);
+		if (r == -ENOENT)
+			fprintf(stderr, "jitgated token revoke: no valid token named '%s'\n", name);
+		r = r < 0 ? 1 : 0;
+	} else {
+		fputs(usage, stderr);
+	}
+out:
+	store_close(st);
+	return r;
+}
+
+/* Register (or refresh) this host as the local VM, with the addresses it has now. */
+static int
+register_local_vm(struct store *st, const struct config *cfg, const char *unsupported)
+{
+	struct store_vm vm;
+	struct ifaddrs *ifa = NULL, *i;
+	int64_t id;
+	bool created;
+
+	memset(&vm, 0, sizeof(vm));
+	snprintf(vm.arm.subscription, sizeof(vm.arm.subscription), "%s", cfg->api.subscription);
+	snprintf(vm.arm.resource_group, sizeof(vm.arm.resource_group), "%s", cfg->resource_group);
+	snprintf(vm.arm.name, sizeof(vm.arm.name), "%s", cfg->vm_name);
+	snprintf(vm.location, sizeof(vm.location), "%s", cfg->api.location);
+	snprintf(vm.os_type, sizeof(vm.os_type), "%s", cfg->os_type);
+	snprintf(vm.unsupported_reason, sizeof(vm.unsupported_reason), "%s", unsupported ? unsupported : "");
+	vm.point = STORE_POINT_LOCAL;
+	if (getifaddrs(&ifa) == 0) {
+		for (i = ifa; i && vm.n_addrs < FW_VM_ADDRS_MAX; i = i->ifa_next) {
+			struct net_addr *a = &vm.addrs[vm.n_addrs];
+
+			if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+				continue;
+			memset(a, 0, sizeof(*a));
+			if (i->ifa_addr->sa_family == AF_INET) {
+				a->family = NET_INET;
+				memcpy(a->bytes, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+			} else if (i->ifa_addr->sa_family == AF_INET6) {
+				const uint8_t *b = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr.s6_addr;
+
+				if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+					continue;	/* link-local: not how anyone reaches a VM */
+				a->family = NET_INET6;
+				memcpy(a->bytes, b, 16);
+			} else {
+				continue;
+			}
+			vm.n_addrs++;
+		}
+		freeifaddrs(ifa);
+	}
+	return store_vm_put(st, &vm, &id, &created);
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static int
+run_server(struct config *cfg)
+{
+	struct core_error err = { 0 };
+	struct api *api = calloc(1, sizeof(*api));
+	struct http_server *srv = NULL;
+	struct http_config hc;
+	char cert[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], fp[TLS_FINGERPRINT_TEXT_MAX], host[256] = "localhost";
+	char listen_host[CONFIG_LISTEN_MAX];
+	int64_t next_expiry = 0, next_reconcile;
+	sigset_t mask;
+	int sfd = -1, r = 1, n;
+
+	if (!api)
+		return 1;
+	api->settings = cfg->api;
+	if (open_store(cfg, &api->store) < 0)
+		goto out;
+	gethostname(host, sizeof(host) - 1);
+	snprintf(listen_host, sizeof(listen_host), "%s", cfg->listen[0] == '[' ? cfg->listen + 1 : cfg->listen);
+	listen_host[strcspn(listen_host, cfg->listen[0] == '[' ? "]" : ":")] = '\0';
+	if (!cfg->tls_cert[0]) {
+		if (tls_ensure_self_signed(cfg->state_dir, listen_host, host, &err) < 0) {
+			fail_err("TLS", &err);
+			goto out;
+		}
+		snprintf(cert, sizeof(cert), "%s/tls/cert.pem", cfg->state_dir);
+		snprintf(key, sizeof(key), "%s/tls/key.pem", cfg->state_dir);
+	} else {
+		snprintf(cert, sizeof(cert), "%s", cfg->tls_cert);
+		snprintf(key, sizeof(key), "%s", cfg->tls_key);
+	}
+	if (tls_cert_fingerprint(cert, fp, sizeof(fp), &err) < 0) {
+		fail_err("TLS certificate", &err);
+		goto out;
+	}
+	if (fw_new(&api->fw, &err) < 0) {
+		api->fw = NULL;
+		snprintf(api->fw_reason, sizeof(api->fw_reason), "%s", err.message);
+		logmsg("the kernel firewall is not usable, every VM is Unsupported: %s", err.message);
+	}
+	if (register_local_vm(api->store, cfg, api->fw ? NULL : api->fw_reason) < 0) {
+		logmsg("cannot register this host as a VM: %s", store_last_error(api->store));
+		goto out;
+	}
+	if ((n = api_expire(api, api_now_ns(), &next_expiry)) > 0)
+		logmsg("%d grant(s) ended while jitgated was down; marked Expired", n);
+	if (api->fw && api_reconcile(api, &err) < 0) {
+		fail_err("cannot bring the kernel in line with the store", &err);
+		goto out;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	memset(&hc, 0, sizeof(hc));
+	hc.listen = cfg->listen;
+	hc.cert_path = cert;
+	hc.key_path = key;
+	hc.unix_path = cfg->unix_socket[0] ? cfg->unix_socket : NULL;
+	hc.body_max = API_BODY_MAX;
+	hc.conn_timeout_s = API_CONN_TIMEOUT_S;
+	hc.conn_max = API_CONN_MAX;
+	hc.header_memory = API_HEADER_MEMORY;
+	hc.handler = api_handle;
+	hc.ctx = api;
+	if (sfd < 0 || http_server_start(&hc, &srv, &err) < 0) {
+		fail_err("cannot start the HTTPS server", &err);
+		goto out;
+	}
+	api->ready = true;
+	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", cfg->listen, fp,
+	       cfg->state_dir, cfg->vm_name, api->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
+	fflush(stderr);
+	next_reconcile = api_now_ns() + (int64_t)CONFIG_RECONCILE_S * TIME_NS_PER_SEC;
+
+	while (!stop_requested) {
+		struct pollfd p[2] = { { .fd = http_server_poll_fd(srv), .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		int64_t now = api_now_ns(), wake = next_reconcile;
+		int timeout = http_server_timeout_ms(srv), t;
+
+		if (next_expiry && next_expiry < wake)
+			wake = next_expiry;
+		t = wake <= now ? 0 : (int)((wake - now) / TIME_NS_PER_MS + 1);
+		if (timeout < 0 || t < timeout)
+			timeout = t;
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				stop_requested = 1;
+		}
+		http_server_run(srv);
+		now = api_now_ns();
+		/* a grant made since the last look may end sooner than what we were waiting for */
+		if (!next_expiry || now >= next_expiry || now >= next_reconcile || api->grants_changed) {
+			api->grants_changed = false;
+			api_expire(api, now, &next_expiry);
+		}
+		if (now >= next_reconcile) {
+			if (api->fw && api_reconcile(api, &err) < 0)
+				fail_err("periodic reconcile", &err);
+			next_reconcile = now + (int64_t)CONFIG_RECONCILE_S * TIME_NS_PER_SEC;
+		}
+	}
+	logmsg("stopping; the kernel keeps every live grant and ends each on time");
+	r = 0;
+out:
+	http_server_stop(srv);
+	if (sfd >= 0)
+		close(sfd);
+	fw_free(api->fw);
+	store_close(api->store);
+	free(api);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct cmdline cl = { 0 };
+	struct core_error err = { 0 };
+	int r;
+
+	config_defaults(&cfg);
+	if (argc > 1 && !strcmp(argv[1], "token"))
+		return cmd_token(argc, argv, &cfg);
+	if ((r = parse_args(argc, argv, &cfg, &cl)))
+		return r;
+	if (optind < argc) {
+		fprintf(stderr, "jitgated: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 2;
+	}
+	if (config_validate(&cfg, &err) < 0)
+		return fail_err("configuration", &err) + 1;
+	return run_server(&cfg);
+}
