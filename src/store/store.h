@@ -44,7 +44,11 @@
 struct store;
 
 int store_open(const char *path, struct store **ret, struct core_error *err);
+/* Open an existing database to read only (no migrations; its schema must be this build's): writes fail with -EROFS. */
+int store_open_readonly(const char *path, struct store **ret, struct core_error *err);
 void store_close(struct store *st);
+/* Why the latest failing call on st failed, for the caller to log; never NULL. */
+const char *store_last_error(struct store *st);
 
 int store_begin(struct store *st);
 int store_commit(struct store *st);
