@@ -472,8 +472,14 @@ store_commit(struct store *st)
 	if (sqlite3_get_autocommit(st->db))
 		return set_error(st, -EINVAL, "no transaction is open");
 	r = run_cached(st, ST_COMMIT);
-	if (r < 0 && !sqlite3_get_autocommit(st->db))
-		run_cached(st, ST_ROLLBACK);	/* a failed commit must not leave the transaction half-open */
+	if (r < 0 && !sqlite3_get_autocommit(st->db)) {
+		char saved[STORE_ERROR_MAX];
+
+		/* A failed commit must not leave the transaction half-open; the caller reads the commit's error. */
+		memcpy(saved, st->error, sizeof(saved));
+		run_cached(st, ST_ROLLBACK);
+		memcpy(st->error, saved, sizeof(saved));
+	}
 	return r;
 }
 
