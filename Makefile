@@ -19,9 +19,9 @@ check:
 	@scripts/deps.sh --if-missing
 	scripts/check.sh
 
+# Start jitgated in the foreground with state in ./var (first start prints an Owner token and what to try).
 run: all
-	@echo "make run: jitgated (the server) is not built yet; see README.md, Status." >&2
-	@exit 2
+	scripts/run.sh
 
 bench: all
 	bench/fw-bench.sh $(BUILD)

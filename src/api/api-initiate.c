@@ -139,7 +139,7 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	for (i = 0; i < body->n_vms; i++) {
 		const struct policy_vm *pv;
 		struct store_vm vm;
-		char target[64];
+		char target[96];
 
 		snprintf(target, sizeof(target), "virtualMachines[%zu].id", i);
 		if (policy_find_vm(p, &body->vms[i].id, &pv) < 0 || store_vm_get(api->store, &body->vms[i].id, &vm) < 0) {
@@ -222,8 +222,9 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		goto fail;
 	}
 	tx = false;
-	api->grants_changed = true;
 	for (i = 0; i < sr.n_grants; i++) {
+		if (!api->next_end_hint_ns || sr.grants[i].end_ns < api->next_end_hint_ns)
+			api->next_end_hint_ns = sr.grants[i].end_ns;
 		char src[NET_PREFIX_TEXT_MAX], end[64], vmtext[ARM_ID_MAX + 1] = "";
 		struct store_vm vm;
 

@@ -178,6 +178,7 @@ caller_address(const struct api *api, const struct http_request *req, struct api
 				c->addr = a;
 		}
 	}
+	net_addr_unmap_v4(&c->addr);
 	if (c->addr.family)
 		net_addr_format(&c->addr, c->addr_text, sizeof(c->addr_text));
 	else

@@ -46,7 +46,7 @@ struct api {
 	bool ready;			/* /healthz answers 200 */
 	uint64_t request_seq;		/* for correlation ids */
 	uint64_t log_failures;		/* activity entries the store refused */
-	bool grants_changed;		/* an initiate since the daemon last looked: recompute the next expiry */
+	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
 };
 
 /* Who is calling, after authentication. */

@@ -255,7 +255,7 @@ register_local_vm(struct store *st, const struct config *cfg, const char *unsupp
 	snprintf(vm.arm.name, sizeof(vm.arm.name), "%s", cfg->vm_name);
 	snprintf(vm.location, sizeof(vm.location), "%s", cfg->api.location);
 	snprintf(vm.os_type, sizeof(vm.os_type), "%s", cfg->os_type);
-	snprintf(vm.unsupported_reason, sizeof(vm.unsupported_reason), "%s", unsupported ? unsupported : "");
+	snprintf(vm.unsupported_reason, sizeof(vm.unsupported_reason), "%.200s", unsupported ? unsupported : "");
 	vm.point = STORE_POINT_LOCAL;
 	if (getifaddrs(&ifa) == 0) {
 		for (i = ifa; i && vm.n_addrs < FW_VM_ADDRS_MAX; i = i->ifa_next) {
@@ -386,10 +386,11 @@ run_server(struct config *cfg)
 		http_server_run(srv);
 		now = api_now_ns();
 		/* a grant made since the last look may end sooner than what we were waiting for */
-		if (!next_expiry || now >= next_expiry || now >= next_reconcile || api->grants_changed) {
-			api->grants_changed = false;
+		if (api->next_end_hint_ns && (!next_expiry || api->next_end_hint_ns < next_expiry))
+			next_expiry = api->next_end_hint_ns;
+		api->next_end_hint_ns = 0;
+		if ((next_expiry && now >= next_expiry) || now >= next_reconcile)
 			api_expire(api, now, &next_expiry);
-		}
 		if (now >= next_reconcile) {
 			if (api->fw && api_reconcile(api, &err) < 0)
 				fail_err("periodic reconcile", &err);

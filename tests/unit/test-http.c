@@ -563,9 +563,17 @@ test_body_limit(void **state)
 	/* Over the unix socket too. */
 	calls = seen_calls();
 	request("PUT", "/echo", true, big, big_len, BODY_LENGTH_NO_EXPECT, NULL, &r);
-	assert_int_equal(r.rc, CURLE_OK);
-	assert_int_equal(r.status, 413);
-	assert_string_equal(r.body, expect);
+	/*
+	 * The server answers as soon as it sees the length and stops reading; a
+	 * client still sending may see the connection reset before it reads the
+	 * 413 (a race in HTTP/1.1 itself). Either way the handler never runs.
+	 */
+	if (r.rc == CURLE_OK) {
+		assert_int_equal(r.status, 413);
+		assert_string_equal(r.body, expect);
+	} else {
+		assert_true(r.rc == CURLE_SEND_ERROR || r.rc == CURLE_RECV_ERROR);
+	}
 	assert_int_equal(seen_calls(), calls);
 	reply_free(&r);
 	free(big);
