@@ -171,7 +171,7 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	sr.start_ns = now;
 
 	/* the same requestor's earlier grants on these ports are superseded, in the same batch */
-	if ((r = store_grants_initiated(api->store, &initiated, &n_init)) < 0) {
+	if ((r = store_grants_of_requestor(api->store, c->name, &initiated, &n_init)) < 0) {
 		status = api_store_status(r);
 		core_error_set(&err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
 		goto fail;

@@ -147,35 +147,32 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 	int64_t next = 0;
 	int r;
 
-	if ((r = store_grants_initiated(api->store, &g, &n)) < 0)
+	if ((r = store_grants_due(api->store, now_ns, &g, &n)) < 0)
 		return r;
 	for (i = 0; i < n; i++) {
-		if (g[i].end_ns > now_ns) {
-			if (!next || g[i].end_ns < next)
-				next = g[i].end_ns;
-			continue;
-		}
-		r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_EXPIRED, g[i].end_ns);
-		if (r < 0 && r != -ENOENT)
-			goto out;
-		if (r == 0) {
-			struct store_vm vm;
-			char id[ARM_ID_MAX + 1] = "";
-			char src[NET_PREFIX_TEXT_MAX] = "";
-			struct api_caller owner;
+		struct store_vm vm;
+		char id[ARM_ID_MAX + 1] = "";
+		char src[NET_PREFIX_TEXT_MAX] = "";
+		struct api_caller owner;
 
-			if (store_vm_get_by_id(api->store, g[i].vm_id, &vm) == 0)
-				arm_vm_id_format(&vm.arm, id, sizeof(id));
-			net_source_format(&g[i].source, src, sizeof(src));
-			memset(&owner, 0, sizeof(owner));
-			snprintf(owner.name, sizeof(owner.name), "jitgated");
-			snprintf(owner.correlation_id, sizeof(owner.correlation_id), "%s", g[i].request_id);
-			api_log(api, &owner, "Expire", id, "Expired", NULL,
-				"port %u (%s) from %s of request %s for %s ended at its end time; the kernel had closed it",
-				g[i].port, net_proto_name(g[i].proto), src, g[i].request_id, g[i].requestor);
-			expired++;
-		}
+		r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_EXPIRED, g[i].end_ns);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			goto out;
+		if (store_vm_get_by_id(api->store, g[i].vm_id, &vm) == 0)
+			arm_vm_id_format(&vm.arm, id, sizeof(id));
+		net_source_format(&g[i].source, src, sizeof(src));
+		memset(&owner, 0, sizeof(owner));
+		snprintf(owner.name, sizeof(owner.name), "jitgated");
+		snprintf(owner.correlation_id, sizeof(owner.correlation_id), "%s", g[i].request_id);
+		api_log(api, &owner, "Expire", id, "Expired", NULL,
+			"port %u (%s) from %s of request %s for %s ended at its end time; the kernel had closed it",
+			g[i].port, net_proto_name(g[i].proto), src, g[i].request_id, g[i].requestor);
+		expired++;
 	}
+	if ((r = store_grant_next_end(api->store, now_ns, &next)) < 0)
+		goto out;
 	r = (int)expired;
 	if (ret_next_ns)
 		*ret_next_ns = next;

@@ -111,6 +111,10 @@ static const char *const migrations[] = {
 	"	created_ns INTEGER NOT NULL,\n"
 	"	revoked_ns INTEGER NOT NULL DEFAULT 0		-- 0 while valid\n"
 	");\n",
+
+	/* 2: the expiry timer and initiate's supersede look-up, without scanning every live grant. */
+	"CREATE INDEX grants_initiated_end ON grants (end_ns) WHERE status = 0;\n"
+	"CREATE INDEX requests_requestor ON requests (requestor);\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -160,6 +164,9 @@ enum stmt_id {
 	ST_GRANT_END,
 	ST_GRANTS_INITIATED,
 	ST_GRANTS_OF_REQUEST,
+	ST_GRANTS_DUE,
+	ST_GRANT_NEXT_END,
+	ST_GRANTS_OF_REQUESTOR,
 	ST_REQUESTS_OF_POLICY,
 	ST_USAGE_COUNT,
 	ST_USAGE_LAST,
@@ -211,6 +218,10 @@ static const char *const stmt_sql[ST__MAX] = {
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0",
 	[ST_GRANTS_INITIATED] = GRANT_COLS " WHERE g.status = 0 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
 	[ST_GRANTS_OF_REQUEST] = GRANT_COLS " WHERE g.request_id = ?1 ORDER BY g.vm_id, g.port",
+	[ST_GRANTS_DUE] = GRANT_COLS " WHERE g.status = 0 AND g.end_ns <= ?1 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
+	[ST_GRANT_NEXT_END] = "SELECT min(end_ns) FROM grants WHERE status = 0 AND end_ns > ?1",
+	[ST_GRANTS_OF_REQUESTOR] = GRANT_COLS " WHERE g.status = 0 AND r.requestor = ?1 "
+		"ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
 	[ST_REQUESTS_OF_POLICY] = "SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, "
 		"r.justification FROM requests r WHERE r.policy_id = ?1 AND (r.start_ns >= ?2 OR EXISTS "
 		"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND g.status = 0)) "
@@ -1562,6 +1573,57 @@ store_grants_initiated(struct store *st, struct store_grant **ret, size_t *ret_n
 	if (r < 0)
 		return r;
 	r = grants_collect(st, s, SQLITE_OK, ret, ret_n);
+	stmt_done(s);
+	return r;
+}
+
+int
+store_grants_due(struct store *st, int64_t now_ns, struct store_grant **ret, size_t *ret_n)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	r = stmt_get(st, ST_GRANTS_DUE, &s);
+	if (r < 0)
+		return r;
+	r = grants_collect(st, s, sqlite3_bind_int64(s, 1, now_ns), ret, ret_n);
+	stmt_done(s);
+	return r;
+}
+
+int
+store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	r = stmt_get(st, ST_GRANT_NEXT_END, &s);
+	if (r < 0)
+		return r;
+	rc = sqlite3_bind_int64(s, 1, after_ns);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = sql_fail(st, rc);
+		goto out;
+	}
+	*ret_ns = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
+	r = 0;
+out:
+	stmt_done(s);
+	return r;
+}
+
+int
+store_grants_of_requestor(struct store *st, const char *requestor, struct store_grant **ret, size_t *ret_n)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	r = stmt_get(st, ST_GRANTS_OF_REQUESTOR, &s);
+	if (r < 0)
+		return r;
+	r = grants_collect(st, s, bind_str(s, 1, requestor), ret, ret_n);
 	stmt_done(s);
 	return r;
 }

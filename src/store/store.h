@@ -158,6 +158,12 @@ int store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uin
 		    enum store_grant_reason reason, int64_t ended_ns);
 /* Every Initiated grant (any end time), with requestor and policy_id filled. */
 int store_grants_initiated(struct store *st, struct store_grant **ret, size_t *ret_n);
+/* Initiated grants whose end is at or before now_ns (the expiry timer's work), soonest first. */
+int store_grants_due(struct store *st, int64_t now_ns, struct store_grant **ret, size_t *ret_n);
+/* The soonest end among Initiated grants ending after after_ns, or 0 when there is none. */
+int store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns);
+/* The Initiated grants of one requestor (initiate's supersede rule). */
+int store_grants_of_requestor(struct store *st, const char *requestor, struct store_grant **ret, size_t *ret_n);
 /* Requests of one policy that started at or after since_ns or still hold an Initiated grant, oldest first. */
 int store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, struct store_request **ret,
 			     size_t *ret_n);

@@ -235,6 +235,7 @@ test_open_reopen(void **state)
 	struct store_vm got;
 	struct store *st = NULL;
 	int64_t id, version;
+	char sql[64];
 
 	id = put_vm(f->st, "rg1", "vm1");
 	store_close(f->st);
@@ -263,6 +264,8 @@ test_open_reopen(void **state)
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), version);
 
 	/* A database from a newer jitgate is refused, and left alone. */
+	version = raw_int(f->path, "PRAGMA user_version");
+	assert_true(version >= 2);
 	raw_exec(f->path, "PRAGMA user_version = 999");
 	assert_int_equal(store_open(f->path, &st, &err), -EIO);
 	assert_null(st);
@@ -272,7 +275,8 @@ test_open_reopen(void **state)
 	assert_int_equal(store_open_readonly(f->path, &st, &err), -EIO);
 	assert_string_equal(err.code, "StoreSchemaTooNew");
 
-	raw_exec(f->path, "PRAGMA user_version = 1");	/* back, for the teardown's sake */
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)version);	/* back, for the teardown */
+	raw_exec(f->path, sql);
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
@@ -1076,6 +1080,58 @@ test_corrupt(void **state)
 	assert_null(tl);
 }
 
+/* The expiry timer's queries: due grants, the next end, and one requestor's live grants. */
+static void
+test_grants_due_and_next(void **state)
+{
+	struct fixture *f = *state;
+	struct store_vm vm = make_vm("rg1", "vm-due", NULL, NULL);
+	struct store_request req;
+	struct store_grant g[3], *v = NULL;
+	int64_t vm_id, next = -1;
+	size_t n = 0, i;
+	bool created;
+
+	assert_int_equal(store_vm_put(f->st, &vm, &vm_id, &created), 0);
+	memset(&req, 0, sizeof(req));
+	snprintf(req.id, sizeof(req.id), "req-due");
+	snprintf(req.requestor, sizeof(req.requestor), "token:due");
+	req.start_ns = 1000;
+	memset(g, 0, sizeof(g));
+	for (i = 0; i < 3; i++) {
+		g[i].vm_id = vm_id;
+		g[i].port = (uint16_t)(22 + i);
+		g[i].proto = NET_PROTO_TCP;
+		g[i].source.any = true;
+		g[i].end_ns = 100 * (int64_t)(i + 1);	/* 100, 200, 300 */
+	}
+	req.grants = g;
+	req.n_grants = 3;
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+
+	assert_int_equal(store_grants_due(f->st, 200, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].end_ns, 100);
+	assert_int_equal(v[1].end_ns, 200);
+	free(v);
+	assert_int_equal(store_grant_next_end(f->st, 200, &next), 0);
+	assert_int_equal(next, 300);
+	assert_int_equal(store_grant_next_end(f->st, 300, &next), 0);
+	assert_int_equal(next, 0);
+
+	/* an ended grant is neither due nor next */
+	assert_int_equal(store_grant_end(f->st, "req-due", vm_id, 24, STORE_REASON_EXPIRED, 300), 0);
+	assert_int_equal(store_grant_next_end(f->st, 200, &next), 0);
+	assert_int_equal(next, 0);
+
+	assert_int_equal(store_grants_of_requestor(f->st, "token:due", &v, &n), 0);
+	assert_int_equal(n, 2);
+	free(v);
+	assert_int_equal(store_grants_of_requestor(f->st, "token:nobody", &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -1096,6 +1152,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grants_due_and_next, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
