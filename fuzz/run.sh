@@ -8,7 +8,7 @@ fi
 dir=$1
 seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
-targets=(fuzz-time fuzz-duration fuzz-net fuzz-armid)
+targets=(fuzz-time fuzz-duration fuzz-net fuzz-armid fuzz-policy-json fuzz-initiate-json fuzz-revoke-json fuzz-vm-json)
 failed=()
 
 for t in "${targets[@]}"; do

@@ -219,6 +219,7 @@ arm_vm_id_parse(const char *s, size_t n, struct arm_vm_id *ret, struct core_erro
 	r = arm_vm_name_validate(segs[7].s, segs[7].n, err);
 	if (r < 0)
 		return r;
+	memset(&id, 0, sizeof(id));	/* whole structs compare with memcmp: no stack bytes after the NULs */
 	copy_name(id.subscription, sizeof(id.subscription), &segs[1]);
 	copy_name(id.resource_group, sizeof(id.resource_group), &segs[3]);
 	copy_name(id.name, sizeof(id.name), &segs[7]);
@@ -254,6 +255,7 @@ arm_policy_id_parse(const char *s, size_t n, struct arm_policy_id *ret, struct c
 	r = arm_policy_name_validate(segs[9].s, segs[9].n, err);
 	if (r < 0)
 		return r;
+	memset(&id, 0, sizeof(id));	/* whole structs compare with memcmp: no stack bytes after the NULs */
 	copy_name(id.subscription, sizeof(id.subscription), &segs[1]);
 	copy_name(id.resource_group, sizeof(id.resource_group), &segs[3]);
 	copy_name(id.location, sizeof(id.location), &segs[7]);

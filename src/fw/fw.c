@@ -743,15 +743,93 @@ fw_reconcile(struct fw *fw, const struct fw_state *desired, struct fw_changes *r
 }
 
 /*
+ * Which kernel elements a grant can touch: its VM and port, and either its
+ * single source address (a hash-set key of its own) or its family's interval
+ * group. Two grants whose keys differ never share an element, so a change to
+ * some grants needs only the grants with the same keys recomputed. Protocol
+ * is left out on purpose: a wider set of grants is still right, just slower.
+ */
+struct affect_key {
+	uint64_t vm;
+	uint16_t port;
+	uint8_t family;
+	uint8_t single;
+	struct net_addr addr;	/* single sources only */
+};
+
+static int
+affect_cmp(const void *pa, const void *pb)
+{
+	const struct affect_key *a = pa, *b = pb;
+	int r;
+
+	if ((r = cmp_num(a->vm, b->vm)) || (r = cmp_num(a->port, b->port)) || (r = cmp_num(a->family, b->family)) ||
+	    (r = cmp_num(a->single, b->single)))
+		return r;
+	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+/* The keys of one grant: one, or two for a "*" source (both families' interval groups). */
+static size_t
+affect_keys_of(const struct fw_grant *g, struct affect_key out[2])
+{
+	memset(out, 0, 2 * sizeof(*out));
+	out[0].vm = out[1].vm = g->vm;
+	out[0].port = out[1].port = g->port;
+	if (g->source.any) {
+		out[0].family = NET_INET;
+		out[1].family = NET_INET6;
+		return 2;
+	}
+	out[0].family = g->source.prefix.addr.family;
+	out[0].single = net_prefix_is_single(&g->source.prefix);
+	if (out[0].single)
+		out[0].addr = g->source.prefix.addr;
+	return 1;
+}
+
+static bool
+grant_is_affected(const struct fw_grant *g, const struct affect_key *keys, size_t n_keys)
+{
+	struct affect_key k[2];
+	size_t i, n = affect_keys_of(g, k);
+
+	for (i = 0; i < n; i++)
+		if (bsearch(&k[i], keys, n_keys, sizeof(*keys), affect_cmp))
+			return true;
+	return false;
+}
+
+/* The grants of `all` that the keys select, into a new array (caller frees). */
+static struct fw_grant *
+grants_affected(const struct fw_grant *all, size_t n, const struct affect_key *keys, size_t n_keys, size_t *ret_n)
+{
+	struct fw_grant *v = calloc(n ? n : 1, sizeof(*v));
+	size_t i, k = 0;
+
+	if (!v)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (grant_is_affected(&all[i], keys, n_keys))
+			v[k++] = all[i];
+	*ret_n = k;
+	return v;
+}
+
+/*
  * Move from the current state to `s`: diff the elements each implies and send
- * only the difference. If the kernel had drifted and refuses the batch,
- * reconcile against what it really holds instead.
+ * only the difference. With `keys` (a sorted set; grants changed, VMs and
+ * ports did not), only the grants those keys select are recomputed. If the
+ * kernel had drifted and refuses the batch, reconcile against what it really
+ * holds instead.
  */
 static int
-apply_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes, struct core_error *err)
+apply_owned(struct fw *fw, struct owned_state *s, const struct affect_key *keys, size_t n_keys,
+	    struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct fw_state cur = fw_current(fw);
 	struct fw_state next = state_view(s->vms, s->n_vms, s->ports, s->n_ports, s->grants, s->n_grants);
+	struct fw_grant *cur_sub = NULL, *next_sub = NULL;
 	struct fw_elem *old = NULL, *want = NULL;
 	size_t n_old = 0, n_want = 0;
 	struct fw_batch batch = { 0 };
@@ -761,6 +839,17 @@ apply_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes
 
 	if (!fw->synced)
 		return reconcile_owned(fw, s, ret_changes, err);
+	if (keys) {
+		cur_sub = grants_affected(cur.grants, cur.n_grants, keys, n_keys, &cur.n_grants);
+		next_sub = grants_affected(next.grants, next.n_grants, keys, n_keys, &next.n_grants);
+		if (!cur_sub || !next_sub) {
+			r = -ENOMEM;
+			goto out;
+		}
+		cur.grants = cur_sub;
+		next.grants = next_sub;
+		cur.n_ports = next.n_ports = 0;	/* unchanged, so they would only cancel out */
+	}
 	r = fw_state_elems(&next, now, &want, &n_want, err);
 	if (r < 0)
 		goto out;
@@ -786,6 +875,8 @@ out:
 	if (r >= 0 && ret_changes)
 		*ret_changes = changes;
 	fw_batch_free(&batch);
+	free(cur_sub);
+	free(next_sub);
 	free(old);
 	free(want);
 	return r;
@@ -799,7 +890,7 @@ fw_set_state(struct fw *fw, const struct fw_state *desired, struct fw_changes *r
 
 	if (r < 0)
 		return r;
-	r = apply_owned(fw, &s, ret_changes, err);
+	r = apply_owned(fw, &s, NULL, 0, ret_changes, err);
 	owned_state_free(&s);
 	return r;
 }
@@ -823,7 +914,7 @@ fw_protect_set(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const struc
 			s.grants[n++] = s.grants[i];
 	}
 	s.n_grants = n;
-	r = apply_owned(fw, &s, ret_changes, err);
+	r = apply_owned(fw, &s, NULL, 0, ret_changes, err);
 	owned_state_free(&s);
 	return r;
 }
@@ -878,26 +969,53 @@ fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const s
 		size_t n_remove, struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct fw_grant *drop;
+	struct affect_key *keys = NULL;
 	struct owned_state s;
+	size_t i, n_keys = 0, n_drop = n_add + n_remove;
 	int r;
 
 	/* an added grant replaces one of the same identity, so it is dropped first like the removed ones */
-	drop = calloc(n_add + n_remove ? n_add + n_remove : 1, sizeof(*drop));
-	if (!drop)
-		return -ENOMEM;
+	drop = calloc(n_drop ? n_drop : 1, sizeof(*drop));
+	keys = calloc(n_drop ? 2 * n_drop : 1, sizeof(*keys));
+	if (!drop || !keys) {
+		r = -ENOMEM;
+		goto out;
+	}
 	if (n_add)
 		memcpy(drop, add, n_add * sizeof(*add));
 	if (n_remove)
 		memcpy(drop + n_add, remove, n_remove * sizeof(*remove));
-	r = grants_without(fw, drop, n_add + n_remove, n_add, &s);
-	free(drop);
+	/* a grant replaced by identity may have had another source: its old keys count too */
+	for (i = 0; i < n_drop; i++)
+		n_keys += affect_keys_of(&drop[i], keys + n_keys);
+	r = grants_without(fw, drop, n_drop, n_add, &s);
 	if (r < 0)
-		return r;
+		goto out;
+	qsort(drop, n_drop, sizeof(*drop), grant_cmp_identity);
+	for (i = 0; i < fw->n_grants; i++) {
+		const struct fw_grant *d = bsearch(&fw->grants[i], drop, n_drop, sizeof(*drop), grant_cmp_identity);
+
+		if (d && memcmp(&fw->grants[i].source, &d->source, sizeof(d->source))) {
+			struct affect_key *more = reallocarray(keys, n_keys + 2, sizeof(*keys));
+
+			if (!more) {
+				owned_state_free(&s);
+				r = -ENOMEM;
+				goto out;
+			}
+			keys = more;
+			n_keys += affect_keys_of(&fw->grants[i], keys + n_keys);
+		}
+	}
+	qsort(keys, n_keys, sizeof(*keys), affect_cmp);
 	if (n_add)
 		memcpy(s.grants + s.n_grants, add, n_add * sizeof(*add));
 	s.n_grants += n_add;
-	r = apply_owned(fw, &s, ret_changes, err);
+	r = apply_owned(fw, &s, keys, n_keys, ret_changes, err);
 	owned_state_free(&s);
+out:
+	free(drop);
+	free(keys);
 	return r;
 }
 
