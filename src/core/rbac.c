@@ -109,9 +109,12 @@ rbac_scope_within(const char *scope, const char *resource_id)
 	return segment_prefix(resource_id, scope);
 }
 
+/* `field` names the list in an error record ("actions" or "not_actions"), so the message points at the bad one. */
 static int
-split_actions(const char *list, char out[][RBAC_ACTION_MAX + 1], size_t *ret_n, struct core_error *err)
+split_actions(const char *list, const char *field, char out[][RBAC_ACTION_MAX + 1], size_t *ret_n,
+	      struct core_error *err)
 {
+	char q[ERROR_QUOTE_SIZE];
 	size_t n = 0;
 	const char *p = list ? list : "";
 
@@ -125,17 +128,17 @@ split_actions(const char *list, char out[][RBAC_ACTION_MAX + 1], size_t *ret_n, 
 			len--;
 		if (len) {
 			if (n == RBAC_ACTIONS_MAX)
-				return core_error_set(err, "TooManyActions", "actions", "a role has at most %d actions",
-						      RBAC_ACTIONS_MAX);
+				return core_error_set(err, "TooManyActions", field, "a role has at most %d %s",
+						      RBAC_ACTIONS_MAX, field);
 			if (len > RBAC_ACTION_MAX)
-				return core_error_set(err, "InvalidAction", "actions", "an action is at most %d characters",
+				return core_error_set(err, "InvalidAction", field, "an action is at most %d characters",
 						      RBAC_ACTION_MAX);
 			for (i = 0; i < len; i++)
 				if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
 				      (p[i] >= '0' && p[i] <= '9') || strchr("*/._-", p[i])))
-					return core_error_set(err, "InvalidAction", "actions",
-							      "action '%.*s' has a character other than letters, digits and */._-",
-							      (int)len, p);
+					return core_error_set(err, "InvalidAction", field,
+							      "action '%s' has a character other than letters, digits and */._-",
+							      core_error_quote(p, len, q, sizeof(q)));
 			memcpy(out[n], p, len);
 			out[n][len] = '\0';
 			n++;
@@ -150,6 +153,7 @@ int
 rbac_role_custom(const char *name, const char *actions, const char *not_actions, struct rbac_role *ret,
 		 struct core_error *err)
 {
+	char q[ERROR_QUOTE_SIZE];
 	struct rbac_role r;
 	size_t i, len = strlen(name);
 	int e;
@@ -162,13 +166,14 @@ rbac_role_custom(const char *name, const char *actions, const char *not_actions,
 		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
 		      (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_'))
 			return core_error_set(err, "InvalidRoleName", "role",
-					      "role name '%.64s' may hold only letters, digits, '-' and '_'", name);
+					      "role name '%s' may hold only letters, digits, '-' and '_'",
+					      core_error_quote(name, len, q, sizeof(q)));
 	if (rbac_role_builtin(name))
 		return core_error_set(err, "InvalidRoleName", "role", "'%s' is a built-in role", name);
 	memcpy(r.name, name, len + 1);
-	if ((e = split_actions(actions, r.actions, &r.n_actions, err)) < 0)
+	if ((e = split_actions(actions, "actions", r.actions, &r.n_actions, err)) < 0)
 		return e;
-	if ((e = split_actions(not_actions, r.not_actions, &r.n_not_actions, err)) < 0)
+	if ((e = split_actions(not_actions, "not_actions", r.not_actions, &r.n_not_actions, err)) < 0)
 		return e;
 	if (r.n_actions == 0)
 		return core_error_set(err, "InvalidAction", "actions", "role '%s' allows no action", name);

@@ -11,6 +11,13 @@
 #include "core/duration.h"
 #include "daemon/config.h"
 
+/*
+ * libinih hands a section name over in a 50-byte buffer (its MAX_SECTION), cut
+ * without a word; "role " takes 5, so a longer role name could arrive as a shorter one.
+ */
+#define CONFIG_INI_SECTION_MAX	50
+#define CONFIG_FILE_ROLE_NAME_MAX	(CONFIG_INI_SECTION_MAX - 1 - 5 - 1)	/* 43: one less than could be a cut */
+
 void
 config_defaults(struct config *cfg)
 {
@@ -44,35 +51,51 @@ set_string(char *dst, size_t size, const char *key, const char *value, struct co
 	return 0;
 }
 
+/* Name the setting at fault in an error record that a core parser filled without a target. */
 static int
-set_proxies(struct config *cfg, const char *value, struct core_error *err)
+retarget(struct core_error *err, const char *key)
 {
+	if (err)
+		snprintf(err->target, sizeof(err->target), "%s", key);
+	return -EINVAL;
+}
+
+/*
+ * A list of prefixes separated by commas and blanks. `append` adds to the list
+ * (a continuation line in the file); cfg changes only on success.
+ */
+static int
+set_proxies(struct config *cfg, const char *value, bool append, struct core_error *err)
+{
+	struct net_prefix list[API_TRUSTED_PROXIES_MAX];
+	size_t n = append ? cfg->api.n_trusted_proxies : 0;
 	const char *p = value;
 
-	cfg->api.n_trusted_proxies = 0;
+	memcpy(list, cfg->api.trusted_proxies, n * sizeof(list[0]));
 	while (*p) {
-		size_t len = strcspn(p, ", ");
+		size_t len = strcspn(p, ", \t");
 
 		if (len) {
-			if (cfg->api.n_trusted_proxies == API_TRUSTED_PROXIES_MAX)
+			if (n == API_TRUSTED_PROXIES_MAX)
 				return core_error_set(err, "InvalidConfig", "trusted_proxies", "at most %d trusted proxies",
 						      API_TRUSTED_PROXIES_MAX);
-			if (net_prefix_parse(p, len, &cfg->api.trusted_proxies[cfg->api.n_trusted_proxies], err) < 0) {
-				snprintf(err->target, sizeof(err->target), "trusted_proxies");
-				return -EINVAL;
-			}
-			cfg->api.n_trusted_proxies++;
+			if (net_prefix_parse(p, len, &list[n], err) < 0)
+				return retarget(err, "trusted_proxies");
+			n++;
 		}
 		p += len;
-		while (*p == ',' || *p == ' ')
+		while (*p == ',' || *p == ' ' || *p == '\t')
 			p++;
 	}
+	memcpy(cfg->api.trusted_proxies, list, n * sizeof(list[0]));
+	cfg->api.n_trusted_proxies = n;
 	return 0;
 }
 
 int
 config_set(struct config *cfg, const char *key, const char *value, struct core_error *err)
 {
+	char q[ERROR_QUOTE_SIZE];
 	int64_t ms;
 
 	if (!strcmp(key, "state_dir"))
@@ -89,7 +112,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		return set_string(cfg->vm_name, sizeof(cfg->vm_name), key, value, err);
 	if (!strcmp(key, "os_type")) {
 		if (strcasecmp(value, "Linux") && strcasecmp(value, "Windows"))
-			return core_error_set(err, "InvalidConfig", key, "os_type is Linux or Windows, not '%.32s'", value);
+			return core_error_set(err, "InvalidConfig", key, "os_type is Linux or Windows, not '%s'",
+					      core_error_quote(value, strlen(value), q, sizeof(q)));
 		return set_string(cfg->os_type, sizeof(cfg->os_type), key, !strcasecmp(value, "Linux") ? "Linux" : "Windows",
 				  err);
 	}
@@ -102,39 +126,61 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 	if (!strcmp(key, "config"))
 		return set_string(cfg->config_file, sizeof(cfg->config_file), key, value, err);
 	if (!strcmp(key, "trusted_proxies"))
-		return set_proxies(cfg, value, err);
+		return set_proxies(cfg, value, false, err);
 	if (!strcmp(key, "max_duration")) {
-		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0) {
-			snprintf(err->target, sizeof(err->target), "max_duration");
-			return -EINVAL;
-		}
+		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
+			return retarget(err, key);
 		if (ms < POLICY_DURATION_MIN_MS || ms > FW_TIMEOUT_MAX_MS)
 			return core_error_set(err, "InvalidConfig", key, "max_duration must be between PT5M and P366D");
 		cfg->api.max_duration_ms = ms;
 		return 0;
 	}
-	return core_error_set(err, "InvalidConfig", key, "unknown setting '%.64s'", key);
+	return core_error_set(err, "InvalidConfig", key, "unknown setting '%s'",
+			      core_error_quote(key, strlen(key), q, sizeof(q)));
 }
 
 struct ini_ctx {
 	struct config *cfg;
 	struct core_error *err;
 	int r;
-	/* the custom role being read */
+	bool proxies_seen;	/* later trusted_proxies lines (continuations) add to the list */
+	/* the custom role being read; actions and not_actions lines add to their list */
 	char role[RBAC_ROLE_NAME_MAX + 1];
 	char actions[RBAC_ACTIONS_MAX * (RBAC_ACTION_MAX + 2)];
 	char not_actions[RBAC_ACTIONS_MAX * (RBAC_ACTION_MAX + 2)];
 };
+
+/* Add value to a comma-separated list: a long list spans continuation lines, as ini lines are short. */
+static int
+list_append(char *list, size_t size, const char *key, const char *value, struct core_error *err)
+{
+	size_t len = strlen(list), add = strlen(value);
+
+	if (len + (len ? 1 : 0) + add >= size)
+		return core_error_set(err, "InvalidConfig", key, "%s is longer than %zu characters", key, size - 1);
+	if (len)
+		list[len++] = ',';
+	memcpy(list + len, value, add + 1);
+	return 0;
+}
 
 static int
 flush_role(struct ini_ctx *c)
 {
 	struct api_settings *s = &c->cfg->api;
 
+	char q[ERROR_QUOTE_SIZE];
+	size_t i;
+
 	if (!c->role[0])
 		return 0;
 	if (s->n_custom_roles == RBAC_CUSTOM_ROLES_MAX)
 		return core_error_set(c->err, "InvalidConfig", "role", "at most %d custom roles", RBAC_CUSTOM_ROLES_MAX);
+	/* a second definition would never be found: the look-ups take the first */
+	for (i = 0; i < s->n_custom_roles; i++)
+		if (!strcasecmp(s->custom_roles[i].name, c->role))
+			return core_error_set(c->err, "InvalidConfig", "role", "role '%s' is defined twice",
+					      core_error_quote(c->role, strlen(c->role), q, sizeof(q)));
 	if (rbac_role_custom(c->role, c->actions, c->not_actions, &s->custom_roles[s->n_custom_roles], c->err) < 0)
 		return -EINVAL;
 	s->n_custom_roles++;
@@ -146,28 +192,44 @@ static int
 on_ini(void *user, const char *section, const char *name, const char *value)
 {
 	struct ini_ctx *c = user;
+	char q[ERROR_QUOTE_SIZE], q2[ERROR_QUOTE_SIZE];
+	const char *role = section + 5;
 
 	if (c->r < 0)
 		return 0;
 	if (!section[0]) {
-		c->r = config_set(c->cfg, name, value, c->err);
+		if (!strcmp(name, "trusted_proxies")) {
+			c->r = set_proxies(c->cfg, value, c->proxies_seen, c->err);
+			c->proxies_seen = true;
+		} else {
+			c->r = config_set(c->cfg, name, value, c->err);
+		}
 		return c->r == 0;
 	}
 	if (strncmp(section, "role ", 5)) {
-		c->r = core_error_set(c->err, "InvalidConfig", section, "unknown section [%.64s]", section);
+		c->r = core_error_set(c->err, "InvalidConfig", section, "unknown section [%s]",
+				      core_error_quote(section, strlen(section), q, sizeof(q)));
 		return 0;
 	}
-	if (strcmp(c->role, section + 5)) {
+	/* checked here, not only by rbac_role_custom(): a long name may have been cut, and an empty one lost */
+	if (!role[0] || strlen(role) > CONFIG_FILE_ROLE_NAME_MAX) {
+		c->r = core_error_set(c->err, "InvalidRoleName", "role", "a role name in a config file has 1 to %d characters",
+				      CONFIG_FILE_ROLE_NAME_MAX);
+		return 0;
+	}
+	if (strcmp(c->role, role)) {
 		if ((c->r = flush_role(c)) < 0)
 			return 0;
-		snprintf(c->role, sizeof(c->role), "%s", section + 5);
+		snprintf(c->role, sizeof(c->role), "%s", role);
 	}
 	if (!strcmp(name, "actions"))
-		snprintf(c->actions, sizeof(c->actions), "%s", value);
+		c->r = list_append(c->actions, sizeof(c->actions), name, value, c->err);
 	else if (!strcmp(name, "not_actions"))
-		snprintf(c->not_actions, sizeof(c->not_actions), "%s", value);
+		c->r = list_append(c->not_actions, sizeof(c->not_actions), name, value, c->err);
 	else
-		c->r = core_error_set(c->err, "InvalidConfig", name, "unknown key '%.64s' in [%.64s]", name, section);
+		c->r = core_error_set(c->err, "InvalidConfig", name, "unknown key '%s' in [role %s]",
+				      core_error_quote(name, strlen(name), q, sizeof(q)),
+				      core_error_quote(role, strlen(role), q2, sizeof(q2)));
 	return c->r == 0;
 }
 
@@ -175,20 +237,33 @@ int
 config_load_file(struct config *cfg, const char *path, struct core_error *err)
 {
 	struct ini_ctx c;
-	int line;
+	FILE *f;
+	int line, e, r;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
 	c.err = err;
-	line = ini_parse(path, on_ini, &c);
+	/* opened here rather than by ini_parse() so that a read error (a directory, EIO) is not an empty file */
+	if (!(f = fopen(path, "re"))) {
+		e = errno;
+		core_error_set(err, "InvalidConfig", path, "cannot open the config file %s: %s", path, strerror(e));
+		return -e;
+	}
+	errno = 0;
+	line = ini_parse_file(f, on_ini, &c);
+	e = ferror(f) ? (errno ? errno : EIO) : 0;
+	fclose(f);
 	if (c.r < 0)
-		return c.r;
-	if (line == -1)
-		return core_error_set(err, "InvalidConfig", path, "cannot open the config file %s: %s", path,
-				      strerror(errno));
-	if (line != 0)
-		return core_error_set(err, "InvalidConfig", path, "%s: line %d is not 'key = value'", path, line);
-	return flush_role(&c);
+		r = c.r;
+	else if (e)
+		r = core_error_set(err, "InvalidConfig", path, "cannot read the config file %s: %s", path, strerror(e));
+	else if (line < 0)
+		r = core_error_set(err, "InvalidConfig", path, "%s: out of memory", path);
+	else if (line > 0)
+		r = core_error_set(err, "InvalidConfig", path, "%s: line %d is not 'key = value'", path, line);
+	else
+		r = flush_role(&c);
+	return r;
 }
 
 int
@@ -196,16 +271,21 @@ config_validate(const struct config *cfg, struct core_error *err)
 {
 	const struct api_settings *s = &cfg->api;
 
-	if (arm_subscription_validate(s->subscription, strlen(s->subscription), err) < 0 ||
-	    arm_resource_group_validate(cfg->resource_group, strlen(cfg->resource_group), err) < 0 ||
-	    arm_location_validate(s->location, strlen(s->location), err) < 0 ||
-	    arm_vm_name_validate(cfg->vm_name, strlen(cfg->vm_name), err) < 0)
-		return -EINVAL;
+	/* the ARM checks leave the target empty: name the setting */
+	if (arm_subscription_validate(s->subscription, strlen(s->subscription), err) < 0)
+		return retarget(err, "subscription");
+	if (arm_resource_group_validate(cfg->resource_group, strlen(cfg->resource_group), err) < 0)
+		return retarget(err, "resource_group");
+	if (arm_location_validate(s->location, strlen(s->location), err) < 0)
+		return retarget(err, "location");
+	if (arm_vm_name_validate(cfg->vm_name, strlen(cfg->vm_name), err) < 0)
+		return retarget(err, "vm_name");
 	if (!cfg->state_dir[0])
 		return core_error_set(err, "InvalidConfig", "state_dir", "state_dir is empty");
 	if (!strrchr(cfg->listen, ':'))
 		return core_error_set(err, "InvalidConfig", "listen", "listen is ADDRESS:PORT, not '%s'", cfg->listen);
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0])
-		return core_error_set(err, "InvalidConfig", "tls_cert", "give both tls_cert and tls_key, or neither");
+		return core_error_set(err, "InvalidConfig", cfg->tls_cert[0] ? "tls_key" : "tls_cert",
+				      "give both tls_cert and tls_key, or neither");
 	return 0;
 }

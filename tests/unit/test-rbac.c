@@ -1,0 +1,438 @@
+/* Unit tests for RBAC: the built-in roles against every action, wildcards, scopes and custom roles. */
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "core/rbac.h"
+#include "testutil.h"
+
+/* Every action jitgate checks, in the order of the matrix columns below. */
+static const char *const actions[] = {
+	RBAC_POLICY_READ, RBAC_POLICY_WRITE, RBAC_POLICY_DELETE, RBAC_POLICY_INITIATE, RBAC_POLICY_REVOKE,
+	RBAC_VM_READ, RBAC_VM_WRITE, RBAC_VM_DELETE, RBAC_ACTIVITY_READ, RBAC_TOKEN_READ, RBAC_TOKEN_WRITE,
+};
+#define N_ACTIONS (sizeof(actions) / sizeof(actions[0]))
+
+/*
+ * DESIGN.md's roles. Reader and SecurityReader view (Reader does not see tokens);
+ * JitRequester is Azure's least-privileged requester: policies and VMs, initiate,
+ * no activity log; SecurityAdmin configures policies and revokes anyone's grants but
+ * does not change VMs or tokens; Owner does everything.
+ */
+static const struct {
+	const char *role;
+	bool allows[N_ACTIONS];
+} matrix[] = {
+	/*                 pol.read pol.write pol.del initiate revoke vm.read vm.write vm.del activity tok.read tok.write */
+	{ "Owner",          { true,  true,  true,  true,  true,  true,  true,  true,  true,  true,  true } },
+	{ "SecurityAdmin",  { true,  true,  true,  true,  true,  true,  false, false, true,  true,  false } },
+	{ "JitRequester",   { true,  false, false, true,  false, true,  false, false, false, false, false } },
+	{ "SecurityReader", { true,  false, false, false, false, true,  false, false, true,  false, false } },
+	{ "Reader",         { true,  false, false, false, false, true,  false, false, true,  false, false } },
+};
+
+static void
+test_builtin_matrix(void **state)
+{
+	size_t r, a;
+
+	for (r = 0; r < sizeof(matrix) / sizeof(matrix[0]); r++) {
+		const struct rbac_role *role = rbac_role_builtin(matrix[r].role);
+
+		assert_non_null(role);
+		assert_string_equal(role->name, matrix[r].role);
+		for (a = 0; a < N_ACTIONS; a++) {
+			if (rbac_role_allows(role, actions[a]) != matrix[r].allows[a])
+				fail_msg("%s %s %s", matrix[r].role, matrix[r].allows[a] ? "must allow" : "must not allow",
+					 actions[a]);
+		}
+	}
+}
+
+/* The same answers whatever the case of the action asked about, as ARM compares actions. */
+static void
+test_builtin_matrix_case(void **state)
+{
+	char upper[RBAC_ACTION_MAX + 1];
+	size_t r, a, i;
+
+	for (r = 0; r < sizeof(matrix) / sizeof(matrix[0]); r++) {
+		const struct rbac_role *role = rbac_role_builtin(matrix[r].role);
+
+		for (a = 0; a < N_ACTIONS; a++) {
+			for (i = 0; actions[a][i]; i++)
+				upper[i] = (char)(actions[a][i] >= 'a' && actions[a][i] <= 'z' ? actions[a][i] - 32 : actions[a][i]);
+			upper[i] = '\0';
+			assert_int_equal(rbac_role_allows(role, upper), matrix[r].allows[a]);
+		}
+	}
+}
+
+static void
+test_builtin_lookup(void **state)
+{
+	size_t i;
+
+	for (i = 0; rbac_builtin_names[i]; i++)
+		assert_ptr_equal(rbac_role_builtin(rbac_builtin_names[i]), rbac_role_builtin(matrix[i].role));
+	assert_int_equal(i, 5);
+	assert_ptr_equal(rbac_role_builtin("owner"), rbac_role_builtin("Owner"));
+	assert_ptr_equal(rbac_role_builtin("SECURITYADMIN"), rbac_role_builtin("SecurityAdmin"));
+	assert_ptr_equal(rbac_role_builtin("jitrequester"), rbac_role_builtin("JitRequester"));
+	assert_ptr_equal(rbac_role_builtin("securityREADER"), rbac_role_builtin("SecurityReader"));
+	assert_ptr_equal(rbac_role_builtin("rEaDeR"), rbac_role_builtin("Reader"));
+	assert_null(rbac_role_builtin("Contributor"));
+	assert_null(rbac_role_builtin(""));
+	assert_null(rbac_role_builtin("Owner "));
+	assert_null(rbac_role_builtin("Own"));
+	assert_null(rbac_role_builtin("Readers"));
+}
+
+/* Actions nobody lists explicitly: only the wildcard roles reach them, and only the right ones. */
+static void
+test_builtin_other_actions(void **state)
+{
+	const struct rbac_role *owner = rbac_role_builtin("Owner"), *reader = rbac_role_builtin("Reader");
+	const struct rbac_role *sadmin = rbac_role_builtin("SecurityAdmin");
+
+	assert_true(rbac_role_allows(owner, "Anything/at/all"));
+	assert_true(rbac_role_allows(owner, ""));
+	assert_true(rbac_role_allows(reader, "Microsoft.Network/virtualNetworks/read"));
+	assert_false(rbac_role_allows(reader, "Microsoft.Network/virtualNetworks/write"));
+	assert_false(rbac_role_allows(reader, "jitgate/TOKENS/read"));	/* the notAction is case-insensitive too */
+	assert_true(rbac_role_allows(sadmin, "Microsoft.Security/pricings/write"));
+	assert_false(rbac_role_allows(sadmin, "Microsoft.Network/virtualNetworks/read"));
+}
+
+static void
+test_match_literal(void **state)
+{
+	assert_true(rbac_action_matches("a/b/read", "a/b/read"));
+	assert_true(rbac_action_matches("Microsoft.Compute/virtualMachines/read", "microsoft.compute/VIRTUALMACHINES/READ"));
+	assert_false(rbac_action_matches("a/b/read", "a/b/rea"));
+	assert_false(rbac_action_matches("a/b/rea", "a/b/read"));
+	/* a whole segment is not a prefix of a longer action without '*' */
+	assert_false(rbac_action_matches("Microsoft.Security", "Microsoft.Security/locations/x/read"));
+	assert_false(rbac_action_matches("Microsoft.Security/", "Microsoft.Security/locations/x/read"));
+	assert_false(rbac_action_matches("read", "a/read"));
+	assert_false(rbac_action_matches("a/b/read", "a/b/read/more"));
+	assert_false(rbac_action_matches("a.b/read", "aXb/read"));	/* '.' is no wildcard */
+	assert_false(rbac_action_matches("a?b", "axb"));	/* nor '?' */
+}
+
+static void
+test_match_star(void **state)
+{
+	assert_true(rbac_action_matches("*", "Microsoft.Security/locations/jitNetworkAccessPolicies/write"));
+	assert_true(rbac_action_matches("*/read", RBAC_VM_READ));
+	assert_true(rbac_action_matches("*/READ", RBAC_VM_READ));
+	assert_false(rbac_action_matches("*/read", RBAC_VM_WRITE));
+	assert_false(rbac_action_matches("*/read", "Jitgate/tokens/readall"));
+	assert_true(rbac_action_matches("Microsoft.Security/*", RBAC_POLICY_INITIATE));
+	assert_true(rbac_action_matches("microsoft.security/*", RBAC_POLICY_REVOKE));
+	assert_false(rbac_action_matches("Microsoft.Security/*", RBAC_VM_READ));
+	assert_false(rbac_action_matches("Microsoft.Security/*", "Microsoft.SecurityInsights/x/read"));
+	/* '*' matches '/' too, like ARM's wildcards */
+	assert_true(rbac_action_matches("Microsoft.Compute/*/read", "Microsoft.Compute/a/b/c/read"));
+	assert_true(rbac_action_matches("Microsoft.*/read", RBAC_POLICY_READ));
+	assert_true(rbac_action_matches("*Policies*", RBAC_POLICY_DELETE));
+	assert_true(rbac_action_matches("Micro*", RBAC_VM_READ));
+	assert_true(rbac_action_matches("*read", RBAC_VM_READ));
+	assert_true(rbac_action_matches("Jitgate/tokens/*", RBAC_TOKEN_WRITE));
+	/* a star matches the empty run */
+	assert_true(rbac_action_matches("a*b", "ab"));
+	assert_true(rbac_action_matches("ab*", "ab"));
+	assert_true(rbac_action_matches("*ab", "ab"));
+}
+
+static void
+test_match_many_stars(void **state)
+{
+	assert_true(rbac_action_matches("*/*/*", "a/b/c"));
+	assert_true(rbac_action_matches("*/*/*", "a/b/c/d"));
+	assert_false(rbac_action_matches("*/*/*", "a/b"));
+	assert_true(rbac_action_matches("**", "x"));
+	assert_true(rbac_action_matches("a**b", "ab"));
+	assert_true(rbac_action_matches("*a*b*c*", "xxaxxbxxcxx"));
+	assert_false(rbac_action_matches("*a*b*c*", "xxcxxbxxaxx"));
+	assert_true(rbac_action_matches("Microsoft.*/*/jit*/*/action", RBAC_POLICY_INITIATE));
+	assert_false(rbac_action_matches("Microsoft.*/*/jit*/*/action", RBAC_POLICY_READ));
+	/* the backtracking case: the first star must give back what it took */
+	assert_true(rbac_action_matches("*ab", "aab"));
+	assert_true(rbac_action_matches("*aab*", "aaaab"));
+	assert_true(rbac_action_matches("a*b*c", "abbbcbc"));
+	assert_false(rbac_action_matches("a*b*c", "abbbcb"));
+}
+
+static void
+test_match_empty(void **state)
+{
+	assert_true(rbac_action_matches("", ""));
+	assert_true(rbac_action_matches("*", ""));
+	assert_true(rbac_action_matches("***", ""));
+	assert_false(rbac_action_matches("", "a"));
+	assert_false(rbac_action_matches("a", ""));
+	assert_false(rbac_action_matches("*a", ""));
+}
+
+/* "a*a*a*a*b" against a long run of 'a': a naive backtracker takes forever; this one is quick. */
+static void
+test_match_pathological(void **state)
+{
+	static char s[100001];
+	struct timespec t0, t1;
+	double ms;
+
+	memset(s, 'a', sizeof(s) - 1);
+	s[sizeof(s) - 1] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_false(rbac_action_matches("a*a*a*a*b", s));
+	assert_false(rbac_action_matches("*a*a*a*a*a*a*a*a*a*a*b", s));
+	assert_true(rbac_action_matches("a*a*a*a*a", s));
+	s[sizeof(s) - 2] = 'b';
+	assert_true(rbac_action_matches("a*a*a*a*b", s));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	/* quadratic at worst in the last star's run; generous for sanitizer builds */
+	if (ms > 2000)
+		fail_msg("pathological patterns took %.0f ms", ms);
+}
+
+static void
+test_not_actions(void **state)
+{
+	struct rbac_role r;
+	struct core_error err;
+
+	assert_int_equal(rbac_role_custom("NoDelete", "Microsoft.Security/*", "*/delete, */revoke/action", &r, &err), 0);
+	assert_true(rbac_role_allows(&r, RBAC_POLICY_READ));
+	assert_true(rbac_role_allows(&r, RBAC_POLICY_WRITE));
+	assert_true(rbac_role_allows(&r, RBAC_POLICY_INITIATE));
+	assert_false(rbac_role_allows(&r, RBAC_POLICY_DELETE));
+	assert_false(rbac_role_allows(&r, RBAC_POLICY_REVOKE));
+	assert_false(rbac_role_allows(&r, RBAC_VM_READ));	/* never allowed: notActions only take away */
+
+	/* notActions that cover all that actions allow leave nothing */
+	assert_int_equal(rbac_role_custom("Nothing", "*/read", "*", &r, &err), 0);
+	for (size_t a = 0; a < N_ACTIONS; a++)
+		assert_false(rbac_role_allows(&r, actions[a]));
+
+	/* an exact notAction, case-insensitive */
+	assert_int_equal(rbac_role_custom("AllButTokens", "*", "JITGATE/TOKENS/WRITE", &r, &err), 0);
+	assert_true(rbac_role_allows(&r, RBAC_TOKEN_READ));
+	assert_false(rbac_role_allows(&r, RBAC_TOKEN_WRITE));
+}
+
+static void
+test_scope_covers(void **state)
+{
+	const char *rg = "/subscriptions/1/resourceGroups/rg";
+	const char *vm = "/subscriptions/1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+
+	assert_true(rbac_scope_covers(rg, vm));
+	assert_true(rbac_scope_covers(rg, rg));
+	assert_true(rbac_scope_covers("/subscriptions/1", vm));
+	assert_true(rbac_scope_covers(vm, vm));
+	assert_false(rbac_scope_covers(vm, rg));
+	assert_false(rbac_scope_covers(rg, "/subscriptions/1/resourceGroups/rg2"));
+	assert_false(rbac_scope_covers(rg, "/subscriptions/1/resourceGroups/rg2/providers/x/y/vm1"));
+	assert_false(rbac_scope_covers("/subscriptions/1", "/subscriptions/10/resourceGroups/rg"));
+	assert_false(rbac_scope_covers("/subscriptions/1/resourceGroups/r", rg));
+	assert_false(rbac_scope_covers(rg, "/subscriptions/2/resourceGroups/rg"));
+	assert_false(rbac_scope_covers(rg, "/subscriptions/1"));
+	/* case-insensitive, as ARM ids are */
+	assert_true(rbac_scope_covers("/SUBSCRIPTIONS/1/RESOURCEGROUPS/RG", vm));
+	assert_true(rbac_scope_covers(rg, "/subscriptions/1/resourcegroups/RG/providers/x"));
+	/* trailing slashes on either side */
+	assert_true(rbac_scope_covers("/subscriptions/1/resourceGroups/rg/", vm));
+	assert_true(rbac_scope_covers("/subscriptions/1/resourceGroups/rg/", rg));
+	assert_true(rbac_scope_covers(rg, "/subscriptions/1/resourceGroups/rg/"));
+	assert_false(rbac_scope_covers("/subscriptions/1/resourceGroups/rg/", "/subscriptions/1/resourceGroups/rg2"));
+	/* the root covers everything */
+	assert_true(rbac_scope_covers("", vm));
+	assert_true(rbac_scope_covers("/", vm));
+	assert_true(rbac_scope_covers("", ""));
+	assert_true(rbac_scope_covers("", "/"));
+	assert_false(rbac_scope_covers(rg, ""));
+	assert_false(rbac_scope_covers(rg, "/"));
+}
+
+static void
+test_scope_within(void **state)
+{
+	const char *rg = "/subscriptions/1/resourceGroups/rg";
+	const char *vm = "/subscriptions/1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+
+	/* an assignment on the VM may see the group exists; one on the group may see the subscription */
+	assert_true(rbac_scope_within(vm, rg));
+	assert_true(rbac_scope_within(rg, "/subscriptions/1"));
+	assert_true(rbac_scope_within(rg, rg));
+	assert_true(rbac_scope_within(vm, "/SUBSCRIPTIONS/1/resourcegroups/RG/"));
+	assert_true(rbac_scope_within(rg, ""));
+	assert_true(rbac_scope_within(rg, "/"));
+	assert_false(rbac_scope_within(rg, vm));
+	assert_false(rbac_scope_within("/subscriptions/1/resourceGroups/rg2", rg));
+	assert_false(rbac_scope_within("/subscriptions/1/resourceGroups/rg2/providers/x", rg));
+	assert_false(rbac_scope_within("/subscriptions/10", "/subscriptions/1"));
+	assert_false(rbac_scope_within("", rg));
+}
+
+static void
+test_custom_good(void **state)
+{
+	struct rbac_role r;
+	struct core_error err;
+
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(rbac_role_custom("Ops-team_2",
+					  "  Microsoft.Security/*/read ,\tMicrosoft.Compute/virtualMachines/read,,",
+					  " , Jitgate/*  ", &r, &err), 0);
+	assert_string_equal(r.name, "Ops-team_2");
+	assert_int_equal(r.n_actions, 2);
+	assert_string_equal(r.actions[0], "Microsoft.Security/*/read");
+	assert_string_equal(r.actions[1], "Microsoft.Compute/virtualMachines/read");
+	assert_int_equal(r.n_not_actions, 1);
+	assert_string_equal(r.not_actions[0], "Jitgate/*");
+	assert_string_equal(err.code, "");	/* untouched on success */
+
+	/* NULL or empty notActions; a single action */
+	assert_int_equal(rbac_role_custom("A", "*", NULL, &r, &err), 0);
+	assert_int_equal(r.n_actions, 1);
+	assert_int_equal(r.n_not_actions, 0);
+	assert_int_equal(rbac_role_custom("B", "x", "", &r, NULL), 0);
+	assert_int_equal(r.n_not_actions, 0);
+}
+
+static void
+test_custom_limits(void **state)
+{
+	char list[RBAC_ACTIONS_MAX * 8 + 64], action[RBAC_ACTION_MAX + 2];
+	struct rbac_role r, keep;
+	struct core_error err;
+	size_t i, o = 0;
+
+	/* exactly RBAC_ACTIONS_MAX is fine, one more is not */
+	for (i = 0; i < RBAC_ACTIONS_MAX; i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "a%zu/read,", i);
+	assert_int_equal(rbac_role_custom("Max", list, list, &r, &err), 0);
+	assert_int_equal(r.n_actions, RBAC_ACTIONS_MAX);
+	assert_int_equal(r.n_not_actions, RBAC_ACTIONS_MAX);
+	assert_string_equal(r.actions[RBAC_ACTIONS_MAX - 1], "a31/read");
+	snprintf(list + o, sizeof(list) - o, " extra/read");
+	memset(&keep, 0x5a, sizeof(keep));
+	r = keep;
+	assert_int_equal(rbac_role_custom("Over", list, NULL, &r, &err), -EINVAL);
+	assert_error(&err, "TooManyActions", "actions");
+	assert_memory_equal(&r, &keep, sizeof(r));	/* not written on failure */
+	assert_int_equal(rbac_role_custom("Over", "*", list, &r, &err), -EINVAL);
+	assert_error(&err, "TooManyActions", "not_actions");
+
+	/* an action of exactly RBAC_ACTION_MAX characters, then one more */
+	memset(action, 'a', RBAC_ACTION_MAX);
+	action[RBAC_ACTION_MAX] = '\0';
+	assert_int_equal(rbac_role_custom("Long", action, NULL, &r, &err), 0);
+	assert_string_equal(r.actions[0], action);
+	action[RBAC_ACTION_MAX] = 'a';
+	action[RBAC_ACTION_MAX + 1] = '\0';
+	assert_int_equal(rbac_role_custom("Long", action, NULL, &r, &err), -EINVAL);
+	assert_error(&err, "InvalidAction", "actions");
+	assert_int_equal(rbac_role_custom("Long", "*", action, &r, &err), -EINVAL);
+	assert_error(&err, "InvalidAction", "not_actions");
+}
+
+static void
+test_custom_bad_actions(void **state)
+{
+	static const char *const bad[] = {
+		"a/read b/read", "a/read;b/read", "a/read\nb", "Microsoft.Security/?", "a=b", "a/read'", "caf\xc3\xa9/read",
+		"a\\b", "a/(read)",
+	};
+	struct rbac_role r;
+	struct core_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(rbac_role_custom("Bad", bad[i], NULL, &r, &err), -EINVAL);
+		assert_error(&err, "InvalidAction", "actions");
+		assert_int_equal(rbac_role_custom("Bad", "*", bad[i], &r, &err), -EINVAL);
+		assert_error(&err, "InvalidAction", "not_actions");
+	}
+	/* the message repeats the bad action, but only as printable ASCII */
+	assert_int_equal(rbac_role_custom("Bad", "ok/read, evil\x1b[2J/read", NULL, &r, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "evil?[2J/read"));
+	assert_null(strchr(err.message, '\x1b'));
+
+	/* no action at all: empty, blank, only separators */
+	assert_int_equal(rbac_role_custom("Empty", "", NULL, &r, &err), -EINVAL);
+	assert_error(&err, "InvalidAction", "actions");
+	assert_int_equal(rbac_role_custom("Empty", NULL, "*", &r, &err), -EINVAL);
+	assert_error(&err, "InvalidAction", "actions");
+	assert_int_equal(rbac_role_custom("Empty", " , ,\t, ", NULL, &r, &err), -EINVAL);
+	assert_error(&err, "InvalidAction", "actions");
+	/* with a NULL error record it fails the same */
+	assert_int_equal(rbac_role_custom("Empty", "", NULL, &r, NULL), -EINVAL);
+	assert_int_equal(rbac_role_custom("Bad", "a b", NULL, &r, NULL), -EINVAL);
+}
+
+static void
+test_custom_names(void **state)
+{
+	char name[RBAC_ROLE_NAME_MAX + 2];
+	struct rbac_role r;
+	struct core_error err;
+	static const char *const bad[] = { "", "Ops team", "Ops.team", "Ops/team", "Ops\tteam", "rôle", "a,b", "[x]" };
+	size_t i;
+
+	memset(name, 'N', RBAC_ROLE_NAME_MAX);
+	name[RBAC_ROLE_NAME_MAX] = '\0';
+	assert_int_equal(rbac_role_custom(name, "*", NULL, &r, &err), 0);
+	assert_string_equal(r.name, name);
+	name[RBAC_ROLE_NAME_MAX] = 'N';
+	name[RBAC_ROLE_NAME_MAX + 1] = '\0';
+	assert_int_equal(rbac_role_custom(name, "*", NULL, &r, &err), -EINVAL);
+	assert_error(&err, "InvalidRoleName", "role");
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(rbac_role_custom(bad[i], "*", NULL, &r, &err), -EINVAL);
+		assert_error(&err, "InvalidRoleName", "role");
+	}
+	assert_int_equal(rbac_role_custom("0-_Z", "*", NULL, &r, &err), 0);
+
+	/* built-in names are taken, in any case */
+	for (i = 0; rbac_builtin_names[i]; i++) {
+		assert_int_equal(rbac_role_custom(rbac_builtin_names[i], "*", NULL, &r, &err), -EINVAL);
+		assert_error(&err, "InvalidRoleName", "role");
+	}
+	assert_int_equal(rbac_role_custom("OWNER", "*", NULL, &r, &err), -EINVAL);
+	assert_error(&err, "InvalidRoleName", "role");
+	assert_int_equal(rbac_role_custom("jitrequester", "*", NULL, &r, &err), -EINVAL);
+	assert_error(&err, "InvalidRoleName", "role");
+	/* the name is checked before the actions */
+	assert_int_equal(rbac_role_custom("Reader", "", NULL, &r, &err), -EINVAL);
+	assert_error(&err, "InvalidRoleName", "role");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_builtin_matrix),
+		cmocka_unit_test(test_builtin_matrix_case),
+		cmocka_unit_test(test_builtin_lookup),
+		cmocka_unit_test(test_builtin_other_actions),
+		cmocka_unit_test(test_match_literal),
+		cmocka_unit_test(test_match_star),
+		cmocka_unit_test(test_match_many_stars),
+		cmocka_unit_test(test_match_empty),
+		cmocka_unit_test(test_match_pathological),
+		cmocka_unit_test(test_not_actions),
+		cmocka_unit_test(test_scope_covers),
+		cmocka_unit_test(test_scope_within),
+		cmocka_unit_test(test_custom_good),
+		cmocka_unit_test(test_custom_limits),
+		cmocka_unit_test(test_custom_bad_actions),
+		cmocka_unit_test(test_custom_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
