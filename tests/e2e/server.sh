@@ -105,16 +105,20 @@ start_server() {
 	echo "jitgated did not become healthy: $(tail -5 "$SRVLOG")" >&2
 	return 1
 }
-# stop_server SIGNAL: signal jitgated and wait (≤ 5 s) until it is gone.
+# stop_server SIGNAL: signal jitgated and wait (≤ 5 s) until it is gone; its exit status in $SRV_RC.
+# (stderr off: bash would report "Killed" for -9, which is the point)
 stop_server() {
 	local i
-	kill -"$1" "$SRV" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$SRV" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$SRV" 2>/dev/null && { kill -9 "$SRV"; notok "jitgated ignored SIG$1 for 5 s"; }
-	wait "$SRV" 2>/dev/null
+	{
+		kill -"$1" "$SRV"
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$SRV" || break
+			sleep 0.1
+		done
+		kill -0 "$SRV" && { kill -9 "$SRV"; notok "jitgated ignored SIG$1 for 5 s" >&3; }
+		wait "$SRV"
+		SRV_RC=$?
+	} 3>&1 2>/dev/null
 }
 
 nft_rules() { ip netns exec "$VM" nft list table inet jitgate 2>&1 | sed -E 's/ (timeout|expires) [0-9hmsd]+//g'; }
@@ -274,7 +278,7 @@ echo "6. restarts: the kernel keeps grants while jitgated is down and ends them 
 endA=$(( $(now_ms) + 9000 ))
 initiate "$T_REQ1" 22 $endA $A; R6=$(j .id)
 stop_server TERM
-check "SIGTERM stopped jitgated" bash -c "! kill -0 $SRV 2>/dev/null"
+check "SIGTERM stopped jitgated cleanly (exit $SRV_RC)" test "$SRV_RC" = 0
 check "with jitgated down, A still reaches 22" can "$CL" $A $V 22
 check "  … and B is still refused" cannot "$CL" $B $V 22
 start_server; check "jitgated starts again" test $? = 0
