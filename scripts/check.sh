@@ -32,6 +32,9 @@ step "unit tests under sanitizers" unit build-asan
 if [[ $(id -u) == 0 ]]; then
 	step "e2e: firewall in namespaces" tests/e2e/fw.sh build
 	step "e2e: firewall in namespaces, sanitizer build" tests/e2e/fw.sh build-asan
+	step "e2e: jitgated API in namespaces" tests/e2e/server.sh build
+	step "e2e: jitgated API in namespaces, sanitizer build" tests/e2e/server.sh build-asan
+	step "e2e: official Azure JS SDK against jitgated" tests/e2e/azure-sdk.sh build
 else
 	failed+=("e2e (needs root: network namespaces and nftables)")
 fi
