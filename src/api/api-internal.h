@@ -86,6 +86,13 @@ void api_vm_delete(struct api *api, const struct api_caller *c, const struct htt
 void api_activity_get(struct api *api, const struct api_caller *c, const struct http_request *req,
 		      struct http_response *resp);
 
+void api_tokens_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+		     struct http_response *resp);
+void api_token_put(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
+		   struct http_response *resp);
+void api_token_delete(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
+		      struct http_response *resp);
+
 /* A list response {"value":[...], "nextLink"?}: page `items` (stolen) by $skipToken. */
 void api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp);
 

@@ -401,6 +401,18 @@ route(struct api *api, const struct http_request *req, struct api_caller *c, cha
 			return api_vm_delete(api, c, req, &vid, resp);
 		return method_not_allowed(resp, req);
 	}
+	if (match(seg, n, "subscriptions/{}/providers/Jitgate/tokens", v)) {
+		if (!method_is(req, "GET"))
+			return method_not_allowed(resp, req);
+		return api_tokens_list(api, c, req, resp);
+	}
+	if (match(seg, n, "subscriptions/{}/providers/Jitgate/tokens/{}", v)) {
+		if (method_is(req, "PUT"))
+			return api_token_put(api, c, req, v[1], resp);
+		if (method_is(req, "DELETE"))
+			return api_token_delete(api, c, req, v[1], resp);
+		return method_not_allowed(resp, req);
+	}
 	if (match(seg, n, "subscriptions/{}/providers/Microsoft.Security/jitActivityLog", v)) {
 		if (!method_is(req, "GET"))
 			return method_not_allowed(resp, req);

@@ -1,0 +1,150 @@
+/* Tokens over the API (jitgate's extension): Owners create, list and revoke bearer tokens; secrets are shown once. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api-internal.h"
+#include "api/codec.h"
+#include "core/timeutil.h"
+
+static json_t *
+token_json(const struct store_token *t)
+{
+	char created[64] = "", revoked[64] = "";
+	json_t *o;
+
+	time_format_rfc3339(t->created_ns, created, sizeof(created));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", t->name, "role", t->role, "scope", t->scope[0] ? t->scope : "/",
+		      "createdUtc", created, "state", t->revoked_ns ? "Revoked" : "Valid");
+	if (o && t->revoked_ns && time_format_rfc3339(t->revoked_ns, revoked, sizeof(revoked)) > 0)
+		json_object_set_new(o, "revokedUtc", json_string(revoked));
+	return o;
+}
+
+static bool
+token_name_is_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n <= STORE_TOKEN_NAME_MAX &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") == n;
+}
+
+void
+api_tokens_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+		struct http_response *resp)
+{
+	struct store_token *v = NULL;
+	char scope[ARM_ID_MAX + 1];
+	size_t n = 0, i;
+	json_t *items;
+	int r;
+
+	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
+	if (!api_require(api, c, RBAC_TOKEN_READ, scope, resp))
+		return;
+	if ((r = store_token_list(api->store, &v, &n)) < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read tokens: %s",
+				 store_last_error(api->store));
+	items = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(items, token_json(&v[i]));
+	free(v);
+	api_list_respond(req, items, resp);
+}
+
+void
+api_token_put(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
+	      struct http_response *resp)
+{
+	char scope[ARM_ID_MAX + 1], secret[API_TOKEN_TEXT_MAX + 1];
+	const struct rbac_role *role = NULL;
+	json_error_t jerr;
+	json_t *body = NULL, *out;
+	const char *role_name, *tscope;
+	struct store_token t;
+	size_t i;
+	int r;
+
+	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
+	if (!api_require(api, c, RBAC_TOKEN_WRITE, scope, resp))
+		return;
+	if (!token_name_is_valid(name))
+		return api_error(resp, 400, "InvalidTokenName", "name",
+				 "a token name has 1 to %d letters, digits and ._-@", STORE_TOKEN_NAME_MAX);
+	body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return api_error(resp, 400, "InvalidJson", "", "the body is not a JSON object: %s", jerr.text);
+	}
+	role_name = json_string_value(json_object_get(body, "role"));
+	tscope = json_string_value(json_object_get(body, "scope"));
+	if (!role_name) {
+		api_error(resp, 400, "MissingField", "role", "role is required (Owner, SecurityAdmin, JitRequester, ...)");
+		goto out;
+	}
+	role = rbac_role_builtin(role_name);
+	for (i = 0; !role && i < api->settings.n_custom_roles; i++)
+		if (!strcasecmp(api->settings.custom_roles[i].name, role_name))
+			role = &api->settings.custom_roles[i];
+	if (!role) {
+		api_error(resp, 400, "InvalidRole", "role", "there is no role named '%.64s'", role_name);
+		goto out;
+	}
+	if (tscope && tscope[0] && strcmp(tscope, "/") &&
+	    (strlen(tscope) > STORE_SCOPE_MAX || !rbac_scope_covers(scope, tscope))) {
+		api_error(resp, 400, "InvalidScope", "scope", "the scope must be '/' or a resource id under %s", scope);
+		goto out;
+	}
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	snprintf(t.role, sizeof(t.role), "%s", role->name);
+	snprintf(t.scope, sizeof(t.scope), "%s", tscope && strcmp(tscope, "/") ? tscope : "");
+	t.created_ns = api_now_ns();
+	if (api_token_generate(secret, sizeof(secret)) < 0 || api_token_hash(secret, strlen(secret), t.hash) < 0) {
+		api_error(resp, 500, "InternalError", "", "cannot make a token");
+		goto out;
+	}
+	r = store_token_insert(api->store, &t);
+	if (r == -EEXIST) {
+		api_error(resp, 409, "TokenExists", "name", "a token named '%s' exists already (names are never reused)",
+			  name);
+		goto out;
+	}
+	if (r < 0) {
+		api_error(resp, api_store_status(r), "StoreError", "", "cannot store the token: %s",
+			  store_last_error(api->store));
+		goto out;
+	}
+	api_log(api, c, RBAC_TOKEN_WRITE, name, "Succeeded", NULL, "created token '%s' with role %s at scope %s", name,
+		t.role, t.scope[0] ? t.scope : "/");
+	out = token_json(&t);
+	json_object_set_new(out, "token", json_string(secret));
+	api_json(resp, 201, out);
+out:
+	explicit_bzero(secret, sizeof(secret));
+	json_decref(body);
+}
+
+void
+api_token_delete(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
+		 struct http_response *resp)
+{
+	char scope[ARM_ID_MAX + 1];
+	int r;
+
+	(void)req;
+	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
+	if (!api_require(api, c, RBAC_TOKEN_WRITE, scope, resp))
+		return;
+	r = store_token_revoke(api->store, name, api_now_ns());
+	if (r == -ENOENT)
+		return api_error(resp, 404, "ResourceNotFound", "", "there is no valid token named '%.64s'", name);
+	if (r < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot revoke: %s",
+				 store_last_error(api->store));
+	api_log(api, c, RBAC_TOKEN_WRITE, name, "Revoked", NULL, "revoked token '%.64s'", name);
+	resp->status = 200;
+}
