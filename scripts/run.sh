@@ -44,4 +44,10 @@ if ! "$J" token list --state-dir "$STATE" | tail -n +2 | grep -q .; then
 
 MSG
 fi
-exec "$J" --state-dir "$STATE" --listen "$LISTEN" --vm-name "$vm"
+sock=()
+if [[ $(id -u) == 0 ]]; then
+	# root on this host may use the CLI without a token, over this socket (peer credentials)
+	mkdir -p /run/jitgate && chmod 0700 /run/jitgate
+	sock=(--unix-socket /run/jitgate/jitgated.sock)
+fi
+exec "$J" --state-dir "$STATE" --listen "$LISTEN" --vm-name "$vm" "${sock[@]}"

@@ -82,6 +82,30 @@ fail_o:
 	return NULL;
 }
 
+/* A policy's version for If-Match: its last write time, quoted as HTTP wants. */
+static void
+policy_etag(const struct store_policy *sp, char *buf, size_t size)
+{
+	snprintf(buf, size, "\"%llx\"", (unsigned long long)sp->updated_ns);
+}
+
+/* Does the request's If-Match / If-None-Match allow writing over `sp` (NULL: no policy yet)? */
+static bool
+precondition_ok(const struct http_request *req, const struct store_policy *sp)
+{
+	const char *match = http_request_header(req, "If-Match"), *none = http_request_header(req, "If-None-Match");
+	char etag[32];
+
+	if (none && !strcmp(none, "*") && sp)
+		return false;
+	if (!match || !strcmp(match, "*"))
+		return !match || sp;
+	if (!sp)
+		return false;
+	policy_etag(sp, etag, sizeof(etag));
+	return strstr(match, etag) != NULL;
+}
+
 json_t *
 api_policy_render(struct api *api, const struct store_policy *sp)
 {
@@ -217,6 +241,8 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 		return;
 	}
 	o = api_policy_render(api, &sp);
+	policy_etag(&sp, text, sizeof(text));
+	http_response_header(resp, "ETag", text);
 	store_policy_clear(&sp);
 	if (!o)
 		return api_error(resp, 500, "StoreError", "", "cannot render the policy");
@@ -325,6 +351,13 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 	r = store_policy_get(api->store, id, &sp);
 	if (r == 0)
 		policy_id = sp.id;
+	if (!precondition_ok(req, r == 0 ? &sp : NULL)) {
+		status = 412;
+		core_error_set(&err, "PreconditionFailed", "",
+			       "the policy changed since it was read (If-Match / If-None-Match); read it again and retry");
+		store_policy_clear(&sp);
+		goto fail;
+	}
 	store_policy_clear(&sp);
 	vm_ids = calloc(p->n_vms ? p->n_vms : 1, sizeof(*vm_ids));
 	if (!vm_ids) {
@@ -406,6 +439,12 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 		core_error_set(&err, "StoreError", "", "the policy was saved but cannot be read back");
 		status = 500;
 		goto fail_logged;
+	}
+	{
+		char etag[32];
+
+		policy_etag(&sp, etag, sizeof(etag));
+		http_response_header(resp, "ETag", etag);
 	}
 	store_policy_clear(&sp);
 	api_json(resp, 200, out);
