@@ -191,6 +191,19 @@ check "A still reaches unprotected 3389" can "$CL" $A $V 3389
 check "B6 still reaches unprotected 3389" can "$CL" $B6 $V6 3389
 call "$T_READER" GET "$POL?$AV"
 check "GET policy answers the same policy" test "$code $(j .properties.provisioningState)" = "200 Succeeded"
+call "$T_READER" GET "${POL/resourceGroups\/default/resourceGroups/DEFAULT}?api-version=2015-06-01-preview"
+check "GET with the resource group in capitals and the preview api-version ($code)" test "$code $(j .id)" = "200 $POL"
+for p in "$POLS" "/subscriptions/$SUB/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies" \
+	"/subscriptions/$SUB/resourceGroups/default/providers/Microsoft.Security/jitNetworkAccessPolicies" \
+	"/subscriptions/$SUB/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies"; do
+	call "$T_READER" GET "$p?$AV"
+	check "list ${p#/subscriptions/$SUB} holds the policy" test "$code $(j '[.value[].id] | join(" ")')" = "200 $POL"
+done
+for p in "/subscriptions/$SUB/providers/Microsoft.Security/locations/elsewhere/jitNetworkAccessPolicies" \
+	"/subscriptions/$SUB/resourceGroups/other/providers/Microsoft.Security/jitNetworkAccessPolicies"; do
+	call "$T_READER" GET "$p?$AV"
+	check "list ${p#/subscriptions/$SUB} is empty" test "$code $(j '.value | length')" = "200 0"
+done
 
 echo "3. initiate: an explicit source, 'my IP', and expiry"
 end=$(( $(now_ms) + 6000 ))
@@ -269,6 +282,17 @@ check "A's open session died" test $rc != 0
 call "$T_REQ1" POST "$POL/revoke?$AV" "$(revoke_body 22)"
 check "a JitRequester's revoke does not touch req2's grant ($R)" test "$code $(j .revokedPorts)" = "200 0"
 check "  … B still reaches 22" can "$CL" $B $V 22
+denied() { call "$T_ADMIN" GET "$LOG?$AV&caller=token:$1"; j '[.value[] | select(.status == "Denied")] | length'; }
+d0=$(denied reader)
+call "$T_READER" POST "$POL/revoke?$AV" "$(revoke_body 22)"
+expect 403 AuthorizationFailed "a Reader cannot revoke"
+check "  … and the refusal is in the activity log (Denied entries for reader: $d0 → $(denied reader))" \
+	test "$(denied reader)" = $(( d0 + 1 ))
+d1=$(denied reader)
+call "$T_READER" POST "$POL/initiate?$AV" "$(initiate_body 22 $(( $(now_ms) + 60000 )) $B)"
+expect 403 AuthorizationFailed "a Reader cannot initiate"
+check "  … and that refusal is in the activity log (Denied entries for reader: $d1 → $(denied reader))" \
+	test "$(denied reader)" = $(( d1 + 1 ))
 call "$T_ADMIN" POST "$POL/revoke?$AV" "$(revoke_body 22)"
 check "a SecurityAdmin revokes req2's grant ($R)" test "$code $(j .revokedPorts)" = "200 1"
 check "  … B is refused" cannot "$CL" $B $V 22
@@ -302,6 +326,8 @@ echo "7. bad input: exact status and error code; a failed write changes nothing"
 BEFORE=$(snapshot)
 call "$T_ADMIN" GET "$POL"
 expect 400 MissingApiVersionParameter "no api-version"
+check "  … in Azure's error shape: code, message, target, details" \
+	test "$(j '.error | (.message | length > 0) and .target == "api-version" and .details == []')" = true
 call "$T_ADMIN" GET "$POL?api-version=2099-01-01"
 expect 400 InvalidApiVersionParameter "unknown api-version"
 call "" GET "$POL?$AV"
@@ -341,6 +367,16 @@ expect 400 VirtualMachineNotFound "PUT naming an unknown VM"
 unchanged
 call "$T_ADMIN" PUT "$POL?$AV" "${POLICY_BODY//PT1H/PT1M}"
 expect 400 InvalidMaxRequestAccessDuration "PUT with maxRequestAccessDuration PT1M"
+unchanged
+call "$T_ADMIN" PUT "${POL%/default}/second?$AV" "$POLICY_BODY"
+expect 400 VirtualMachineInAnotherPolicy "PUT a second policy holding vm1"
+unchanged
+call "$T_ADMIN" PUT "${POL/locations\/local/locations/elsewhere}?$AV" "$POLICY_BODY"
+expect 400 LocationMismatch "PUT a policy in another location holding vm1"
+unchanged
+call "$T_REQ1" POST "$POL/initiate?$AV" "$(printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"%s"},{"number":22,"endTimeUtc":"%s"}]}]}' \
+	"$VMID" "$(iso $(( $(now_ms) + 60000 )))" "$(iso $(( $(now_ms) + 60000 )))")"
+expect 400 DuplicatePort "initiate naming port 22 twice"
 unchanged
 call "$T_ADMIN" GET "/subscriptions/$SUB/providers/Microsoft.Security/noSuchThing?$AV"
 expect 404 NotFound "an unknown path"
@@ -444,7 +480,8 @@ n_den=$(j --arg o $INIT_OP '[.value[] | select(.operation == $o and .status == "
 N_INIT=15 N_REV=3 N_EXP=6
 check "JSON: $all entries; initiates $N_INIT (got $n_init), revokes $N_REV (got $n_rev), expiries $N_EXP (got $n_exp)" \
 	test "$n_init $n_rev $n_exp" = "$N_INIT $N_REV $N_EXP"
-check "JSON: denied initiates are logged (3 in the role matrix, got $n_den)" test "$n_den" = 3
+# (a refused revoke is logged under the initiate action it lacks; section 5 checks that one on its own)
+check "JSON: denied initiates are logged (≥ 1 by reader in 5, 3 in the role matrix; got $n_den)" test "$n_den" -ge 4
 check "JSON: every entry has time, caller, operation, status" \
 	test "$(j '[.value[] | select(.timeUtc and .caller and .operation and .status)] | length')" = "$all"
 csv=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $T_ADMIN" \
@@ -458,8 +495,23 @@ call "$T_ADMIN" GET "$LOG?$AV&caller=token:req1"
 check "caller=token:req1 narrows to req1's entries ($(j '.value | length') of $all)" \
 	test "$(j '(.value | length) > 0 and (.value | length) < '"$all"' and all(.value[]; .caller == "token:req1")')" = true
 call "$T_ADMIN" GET "$LOG?$AV&vm=vm1"
-check "vm=vm1 narrows to vm1's entries ($(j '.value | length') of $all)" \
+n_vm1=$(j '.value | length')
+check "vm=vm1 narrows to vm1's entries ($n_vm1 of $all)" \
 	test "$(j '(.value | length) > 0 and (.value | length) < '"$all"' and all(.value[]; .resourceId | contains("/virtualMachines/vm1"))')" = true
+call "$T_ADMIN" GET "$LOG?$AV&vm=$VMID"
+check "vm=VM_ID gives the same entries as vm=vm1 ($(j '.value | length'))" test "$(j '.value | length')" = "$n_vm1"
+call "$T_ADMIN" GET "$LOG?$AV&vm=vm1&\$top=3"
+check "vm=vm1&\$top=3 gives vm1's 3 latest entries (got $(j '.value | length'))" \
+	test "$(j '[.value[] | select(.resourceId == "'"$VMID"'")] | length')" = 3
+call "$T_OWNER" PUT "${VMID}0?$AV" '{"properties":{"enforcement":"gateway","addresses":["10.220.0.10"]}}'
+expect 201 "PUT a gateway VM named vm10"
+call "$T_ADMIN" GET "$LOG?$AV&vm=vm1"
+check "vm=vm1 leaves out vm10's entries (got $(j '[.value[] | select(.resourceId | endswith("/vm10"))] | length'))" \
+	test "$(j '[.value[] | select(.resourceId | endswith("/vm10"))] | length')" = 0
+call "$T_ADMIN" GET "$LOG?$AV&vm=$VMID"
+check "vm=VM_ID leaves out vm10's entries (got $(j '[.value[] | select(.resourceId | endswith("/vm10"))] | length'))" \
+	test "$(j '[.value[] | select(.resourceId | endswith("/vm10"))] | length')" = 0
+call "$T_OWNER" DELETE "${VMID}0?$AV"
 call "$T_ADMIN" GET "$LOG?$AV&vm=$VMID&caller=token:req2"
 check "vm=ID and caller= together: req2's 2 initiates on vm1 (got $(j '[.value[] | .operation] | join(" ")'))" \
 	test "$(j --arg o $INIT_OP '[.value[] | select(.operation == $o)] | length')" = 2
