@@ -423,7 +423,8 @@ fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *re
 			ours = false;
 	if (n_chains != sizeof(chains) / sizeof(chains[0]))
 		ours = false;
-	qsort(acc.v, acc.n, sizeof(*acc.v), fw_elem_cmp_key);
+	if (acc.n)
+		qsort(acc.v, acc.n, sizeof(*acc.v), fw_elem_cmp_key);
 	*ret = acc.v;
 	*ret_n = acc.n;
 	*ret_ours = ours;

@@ -477,7 +477,8 @@ fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, 
 			goto out;
 	}
 
-	qsort(raw.v, raw.n, sizeof(*raw.v), elem_cmp_cover);
+	if (raw.n)
+		qsort(raw.v, raw.n, sizeof(*raw.v), elem_cmp_cover);
 	for (i = 0; i < raw.n; i = j) {
 		j = i + 1;
 		if (fw_set_is_interval(raw.v[i].set)) {
@@ -493,7 +494,8 @@ fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, 
 		if ((r = elems_push(&out, &raw.v[i])) < 0)
 			goto out;
 	}
-	qsort(out.v, out.n, sizeof(*out.v), fw_elem_cmp_key);
+	if (out.n)
+		qsort(out.v, out.n, sizeof(*out.v), fw_elem_cmp_key);
 	*ret = out.v;
 	*ret_n = out.n;
 	out.v = NULL;

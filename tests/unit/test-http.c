@@ -552,11 +552,15 @@ test_body_limit(void **state)
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		calls = seen_calls();
 		request("PUT", "/echo", false, big, i == 2 ? API_BODY_MAX + 4096 : big_len, modes[i], NULL, &r);
-		assert_int_equal(r.rc, CURLE_OK);
-		assert_int_equal(r.status, 413);
-		assert_string_equal(r.content_type, "application/json; charset=utf-8");
-		assert_non_null(r.body);
-		assert_string_equal(r.body, expect);
+		/* as below: a client still sending may see the reset before the early 413 */
+		if (r.rc == CURLE_OK) {
+			assert_int_equal(r.status, 413);
+			assert_string_equal(r.content_type, "application/json; charset=utf-8");
+			assert_non_null(r.body);
+			assert_string_equal(r.body, expect);
+		} else {
+			assert_true(r.rc == CURLE_SEND_ERROR || r.rc == CURLE_RECV_ERROR);
+		}
 		assert_int_equal(seen_calls(), calls);
 		reply_free(&r);
 	}
