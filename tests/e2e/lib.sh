@@ -14,6 +14,10 @@ e2e_cleanup() {
 	for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${E2E_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	for n in "${E2E_NS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	# ns_new usually runs in $(...), a subshell whose E2E_NS+= never reaches us: also go by our prefix
+	for n in $(ip netns list 2>/dev/null | awk -v p="jg${E2E_ID}-" 'index($1, p) == 1 {print $1}'); do
+		ip netns del "$n" 2>/dev/null
+	done
 	return 0
 }
 trap e2e_cleanup EXIT
