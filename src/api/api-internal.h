@@ -93,6 +93,23 @@ void api_token_put(struct api *api, const struct api_caller *c, const struct htt
 void api_token_delete(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
 		      struct http_response *resp);
 
+struct api_session *api_session_find(struct api *api, const struct http_request *req);
+bool api_session_csrf_ok(const struct api_session *s, const struct http_request *req);
+void api_session_create(struct api *api, struct api_caller *c, const struct http_request *req,
+			struct http_response *resp);
+void api_session_delete(struct api *api, struct api_caller *c, const struct http_request *req,
+			struct http_response *resp);
+
+/* The portal's files, built into the binary (web/, see scripts/embed-web.py). */
+struct web_asset {
+	const char *path;		/* "/index.html", "/app.js", ... */
+	const char *content_type;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct web_asset web_assets[];
+extern const size_t web_assets_count;
+
 /* A list response {"value":[...], "nextLink"?}: page `items` (stolen) by $skipToken. */
 void api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp);
 

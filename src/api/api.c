@@ -16,6 +16,9 @@
 
 #define PATH_SEGMENTS_MAX 16
 
+static bool method_is(const struct http_request *req, const char *m);
+static void method_not_allowed(struct http_response *resp, const struct http_request *req);
+
 int64_t
 api_now_ns(void)
 {
@@ -185,12 +188,22 @@ caller_address(const struct api *api, const struct http_request *req, struct api
 		snprintf(c->addr_text, sizeof(c->addr_text), "local");
 }
 
-/* 0 and a filled caller, or a 401 in resp. */
+/* Fill the caller from a token's row. */
+static void
+caller_from_token(const struct api *api, const struct store_token *t, struct api_caller *c)
+{
+	snprintf(c->name, sizeof(c->name), "token:%s", t->name);
+	c->role = role_lookup(api, t->role);
+	snprintf(c->scope, sizeof(c->scope), "%s", t->scope);
+}
+
+/* 0 and a filled caller, or a 401/403 in resp. Bearer token, portal session cookie, or root on the unix socket. */
 static int
 authenticate(struct api *api, const struct http_request *req, struct api_caller *c, struct http_response *resp)
 {
 	const char *auth = http_request_header(req, "Authorization");
 	uint8_t hash[STORE_TOKEN_HASH_LEN];
+	struct api_session *sess;
 	struct store_token t;
 	const char *secret;
 	int r;
@@ -199,6 +212,21 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 		snprintf(c->name, sizeof(c->name), "root");
 		c->role = rbac_role_builtin("Owner");
 		c->scope[0] = '\0';
+		return 0;
+	}
+	if (!auth && (sess = api_session_find(api, req))) {
+		if (store_token_find(api->store, sess->token_hash, &t) < 0) {
+			explicit_bzero(sess, sizeof(*sess));	/* its token was revoked: so is the session */
+			api_error(resp, 401, "AuthenticationFailed", "", "the session's token was revoked; sign in again");
+			return -EACCES;
+		}
+		caller_from_token(api, &t, c);
+		if (!api_session_csrf_ok(sess, req)) {
+			api_error(resp, 403, "CsrfTokenInvalid", "X-CSRF-Token",
+				  "a signed-in write needs the X-CSRF-Token header from sign-in");
+			api_log(api, c, req->method, req->path, "Denied", NULL, "missing or wrong CSRF token");
+			return -EACCES;
+		}
 		return 0;
 	}
 	if (!auth || strncasecmp(auth, "Bearer ", 7)) {
@@ -218,10 +246,42 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 		return -EACCES;
 	}
 	explicit_bzero(hash, sizeof(hash));
-	snprintf(c->name, sizeof(c->name), "token:%s", t.name);
-	c->role = role_lookup(api, t.role);
-	snprintf(c->scope, sizeof(c->scope), "%s", t.scope);
+	caller_from_token(api, &t, c);
 	return 0;
+}
+
+/* The portal's own files; "/" is index.html. Security headers keep the page from being framed or fed foreign scripts. */
+static bool
+serve_web(const struct http_request *req, struct http_response *resp)
+{
+	const char *path = !strcmp(req->path, "/") ? "/index.html" : req->path;
+	size_t i;
+
+	for (i = 0; i < web_assets_count; i++) {
+		if (strcmp(web_assets[i].path, path))
+			continue;
+		if (!method_is(req, "GET")) {
+			method_not_allowed(resp, req);
+			return true;
+		}
+		resp->body = malloc(web_assets[i].len ? web_assets[i].len : 1);
+		if (!resp->body) {
+			resp->status = 500;
+			return true;
+		}
+		memcpy(resp->body, web_assets[i].data, web_assets[i].len);
+		resp->body_len = web_assets[i].len;
+		resp->content_type = web_assets[i].content_type;
+		resp->status = 200;
+		http_response_header(resp, "Content-Security-Policy",
+				     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+				     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+		http_response_header(resp, "X-Content-Type-Options", "nosniff");
+		http_response_header(resp, "Referrer-Policy", "no-referrer");
+		http_response_header(resp, "Cache-Control", "no-cache");
+		return true;
+	}
+	return false;
 }
 
 /* Split a path into at most PATH_SEGMENTS_MAX segments (in place, in a copy). */
@@ -447,6 +507,15 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 			return api_error(resp, 503, "NotReady", "", "jitgated is starting");
 		return api_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 	}
+	if (!strcmp(req->path, "/session")) {
+		if (method_is(req, "POST"))
+			return api_session_create(api, &c, req, resp);
+		if (method_is(req, "DELETE"))
+			return api_session_delete(api, &c, req, resp);
+		return method_not_allowed(resp, req);
+	}
+	if (serve_web(req, resp))
+		return;
 	if (strlen(req->path) > API_PATH_MAX)
 		return api_error(resp, 414, "PathTooLong", "", "the path is longer than %d bytes", API_PATH_MAX);
 	snprintf(copy, sizeof(copy), "%s", req->path);

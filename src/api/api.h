@@ -34,6 +34,19 @@ struct api_settings {
 	struct rbac_role custom_roles[RBAC_CUSTOM_ROLES_MAX];
 };
 
+#define API_SESSIONS_MAX	256	/* portal sessions at once */
+#define SESSION_SECRET_BYTES	32	/* cookie id and CSRF token: 256 random bits each */
+#define SESSION_LIFETIME_S	(8 * 3600)	/* a portal session ends after a working day */
+#define SESSION_COOKIE		"jg_session"
+
+/* A portal session (see api-session.c). */
+struct api_session {
+	uint8_t id_hash[STORE_TOKEN_HASH_LEN];	/* SHA-256 of the cookie's id */
+	uint8_t token_hash[STORE_TOKEN_HASH_LEN];	/* the token it was made from, checked on every use */
+	char csrf[2 * SESSION_SECRET_BYTES + 1];
+	int64_t expires_ns;			/* 0: free slot */
+};
+
 /*
  * The API's world. The daemon owns every pointer; the API uses them only from
  * the thread that runs the HTTP server (and the daemon's timers, same thread).
@@ -47,6 +60,7 @@ struct api {
 	uint64_t request_seq;		/* for correlation ids */
 	uint64_t log_failures;		/* activity entries the store refused */
 	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
+	struct api_session sessions[API_SESSIONS_MAX];
 };
 
 /* Who is calling, after authentication. */
