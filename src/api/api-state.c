@@ -120,7 +120,7 @@ out:
 }
 
 int
-api_reconcile(struct api *api, struct core_error *err)
+api_reconcile_after(struct api *api, const struct fw_tamper *t, struct core_error *err)
 {
 	struct api_state st;
 	struct fw_changes ch = { 0 };
@@ -131,12 +131,26 @@ api_reconcile(struct api *api, struct core_error *err)
 	if ((r = api_state_load(api, &st, err)) < 0)
 		return r;
 	r = fw_reconcile(api->fw, &st.fw, &ch, err);
-	if (r >= 0 && (ch.added || ch.removed || ch.updated || ch.rebuilt))
+	api_state_free(&st);
+	if (r < 0)
+		return r;
+	if (t && t->tampered)
+		api_log(api, NULL, "Tamper", "", "Reconciled", NULL,
+			"table inet jitgate was changed outside jitgated%s%s (pid %d)%s; restored it: %zu added, %zu "
+			"removed, %zu updated, %zu kept%s",
+			t->name[0] ? " by " : "", t->name, (int)t->pid, t->overflow ? ", notifications were lost" : "",
+			ch.added, ch.removed, ch.updated, ch.kept, ch.rebuilt ? ", table rebuilt" : "");
+	else if (ch.added || ch.removed || ch.updated || ch.rebuilt)
 		api_log(api, NULL, "Reconcile", "", "Succeeded", NULL,
 			"kernel brought in line with the store: %zu added, %zu removed, %zu updated, %zu kept%s", ch.added,
 			ch.removed, ch.updated, ch.kept, ch.rebuilt ? ", table rebuilt" : "");
-	api_state_free(&st);
 	return r;
+}
+
+int
+api_reconcile(struct api *api, struct core_error *err)
+{
+	return api_reconcile_after(api, NULL, err);
 }
 
 int

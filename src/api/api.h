@@ -81,6 +81,9 @@ void api_handle(void *ctx, const struct http_request *req, struct http_response 
  * grants that have not ended): the daemon calls it at start and periodically.
  */
 int api_reconcile(struct api *api, struct core_error *err);
+/* The same after the monitor saw someone else change the table: the activity log says who and what was restored. */
+struct fw_tamper;
+int api_reconcile_after(struct api *api, const struct fw_tamper *t, struct core_error *err);
 
 /*
  * Mark every Initiated grant whose end has passed as Revoked/Expired, with an

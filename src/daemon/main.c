@@ -292,6 +292,7 @@ run_server(struct config *cfg)
 	struct core_error err = { 0 };
 	struct api *api = calloc(1, sizeof(*api));
 	struct http_server *srv = NULL;
+	struct fw_monitor *mon = NULL;
 	struct http_config hc;
 	char cert[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], fp[TLS_FINGERPRINT_TEXT_MAX], host[256] = "localhost";
 	char listen_host[CONFIG_LISTEN_MAX];
@@ -333,6 +334,9 @@ run_server(struct config *cfg)
 	}
 	if ((n = api_expire(api, api_now_ns(), &next_expiry)) > 0)
 		logmsg("%d grant(s) ended while jitgated was down; marked Expired", n);
+	/* watch before the first reconcile, so that no change made in between goes unseen */
+	if (api->fw && fw_monitor_open(&mon, &err) < 0)
+		logmsg("cannot watch the kernel table for tampering (periodic reconcile only): %s", err.message);
 	if (api->fw && api_reconcile(api, &err) < 0) {
 		fail_err("cannot bring the kernel in line with the store", &err);
 		goto out;
@@ -366,7 +370,8 @@ run_server(struct config *cfg)
 	next_reconcile = api_now_ns() + (int64_t)CONFIG_RECONCILE_S * TIME_NS_PER_SEC;
 
 	while (!stop_requested) {
-		struct pollfd p[2] = { { .fd = http_server_poll_fd(srv), .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = http_server_poll_fd(srv), .events = POLLIN }, { .fd = sfd, .events = POLLIN },
+				       { .fd = mon ? fw_monitor_fd(mon) : -1, .events = POLLIN } };
 		int64_t now = api_now_ns(), wake = next_reconcile;
 		int timeout = http_server_timeout_ms(srv), t;
 
@@ -375,8 +380,18 @@ run_server(struct config *cfg)
 		t = wake <= now ? 0 : (int)((wake - now) / TIME_NS_PER_MS + 1);
 		if (timeout < 0 || t < timeout)
 			timeout = t;
-		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			break;
+		if (p[2].revents & POLLIN) {
+			struct fw_tamper tamper;
+
+			if (fw_monitor_read(mon, &tamper) == 0 && tamper.tampered) {
+				logmsg("table inet jitgate was changed by %s (pid %d); restoring it",
+				       tamper.name[0] ? tamper.name : "?", (int)tamper.pid);
+				if (api_reconcile_after(api, &tamper, &err) < 0)
+					fail_err("reconcile after tampering", &err);
+			}
+		}
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -401,6 +416,7 @@ run_server(struct config *cfg)
 	r = 0;
 out:
 	http_server_stop(srv);
+	fw_monitor_close(mon);
 	if (sfd >= 0)
 		close(sfd);
 	fw_free(api->fw);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/error.h"
 #include "core/limits.h"
@@ -185,6 +186,31 @@ bool fw_set_is_grant(enum fw_set set);
 bool fw_set_is_interval(enum fw_set set);
 bool fw_set_has_dst(enum fw_set set);
 int fw_set_family(enum fw_set set);	/* NET_INET, NET_INET6, or 0 for FW_SET_LOCAL_PROTECT */
+
+/*
+ * Watching for tampering: a netlink listener that reports when a transaction
+ * by another process changed table inet jitgate (elements added or deleted,
+ * chains flushed, the table deleted, `nft flush ruleset`). The caller polls
+ * fw_monitor_fd() for input, calls fw_monitor_read(), and reconciles when
+ * told. Kernel expiry of elements is not a transaction and is not reported.
+ */
+#define FW_MONITOR_OWN_MAX 4	/* our own processes (the firewall helper, later) */
+
+struct fw_tamper {
+	bool tampered;		/* someone else changed our table */
+	bool overflow;		/* notifications were lost, so assume so */
+	pid_t pid;		/* who, as the kernel names the committing process */
+	char name[64];
+};
+
+struct fw_monitor;
+int fw_monitor_open(struct fw_monitor **ret, struct core_error *err);
+void fw_monitor_close(struct fw_monitor *m);
+int fw_monitor_fd(const struct fw_monitor *m);
+/* Changes by this pid are ours too (this process is always ours). */
+int fw_monitor_add_own_pid(struct fw_monitor *m, pid_t pid);
+/* Read every pending notification (never blocks). */
+int fw_monitor_read(struct fw_monitor *m, struct fw_tamper *ret);
 
 /* The clock end times are measured against: Unix time in ms (CLOCK_REALTIME). */
 int64_t fw_now_ms(void);
