@@ -40,6 +40,28 @@ csv_field(struct buf *b, const char *s, bool last)
 	return r;
 }
 
+/*
+ * Does this row belong in the answer? Inside the caller's scope, and for a VM
+ * filter about that VM: a bare name matches the last segment of a VM id, a full
+ * id matches itself and what lies below it, on whole path segments.
+ */
+static bool
+row_selected(const struct api_caller *c, const struct store_activity *a, const char *sub_scope, const char *vm)
+{
+	const char *id = a->resource_id;
+	size_t n;
+
+	if (!rbac_scope_covers(c->scope, id[0] ? id : sub_scope))
+		return false;
+	if (!vm)
+		return true;
+	if (vm[0] == '/')
+		return rbac_scope_covers(vm, id);
+	n = strlen(vm);
+	return strlen(id) > n + 17 && !strcasecmp(id + strlen(id) - n, vm) &&
+	       !strncasecmp(id + strlen(id) - n - 17, "/virtualMachines/", 17);
+}
+
 void
 api_activity_get(struct api *api, const struct api_caller *c, const struct http_request *req,
 		 struct http_response *resp)
@@ -53,7 +75,7 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 	char scope[ARM_ID_MAX + 1], prefix[ARM_ID_MAX + 1];
 	int64_t now = api_now_ns();
 	bool csv;
-	size_t n = 0, i;
+	size_t n = 0, i, want = STORE_QUERY_LIMIT_MAX, shown = 0;
 	int r;
 
 	memset(&f, 0, sizeof(f));
@@ -79,8 +101,11 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 
 		if (*end || end == top || v == 0 || v > STORE_QUERY_LIMIT_MAX)
 			return api_error(resp, 400, "InvalidTop", "$top", "$top must be 1 to %d", STORE_QUERY_LIMIT_MAX);
-		f.limit = v;
+		want = v;
 	}
+	/* the store can stop at $top only when every filter is its own; ours come after, so read up to the cap */
+	if (!vm && !c->scope[0])
+		f.limit = want;
 	f.caller = http_request_query(req, "caller");
 	f.operation = http_request_query(req, "operation");
 	csv = (format && !strcasecmp(format, "csv")) || (accept && strstr(accept, "text/csv"));
@@ -94,10 +119,9 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 		for (i = 0; r == 0 && i < n; i++) {
 			char t[64];
 
-			if (!rbac_scope_covers(c->scope, rows[i].resource_id[0] ? rows[i].resource_id : scope))
+			if (!row_selected(c, &rows[i], scope, vm) || shown >= want)
 				continue;
-			if (vm && vm[0] != '/' && !strcasestr(rows[i].resource_id, vm))
-				continue;
+			shown++;
 			time_format_rfc3339(rows[i].time_ns, t, sizeof(t));
 			r = csv_field(&b, t, false);
 			r = r ?: csv_field(&b, rows[i].caller, false);
@@ -126,10 +150,9 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 		for (i = 0; i < n; i++) {
 			char t[64];
 
-			if (!rbac_scope_covers(c->scope, rows[i].resource_id[0] ? rows[i].resource_id : scope))
+			if (!row_selected(c, &rows[i], scope, vm) || shown >= want)
 				continue;
-			if (vm && vm[0] != '/' && !strcasestr(rows[i].resource_id, vm))
-				continue;
+			shown++;
 			time_format_rfc3339(rows[i].time_ns, t, sizeof(t));
 			json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
 							     (json_int_t)rows[i].id, "timeUtc", t, "caller", rows[i].caller,

@@ -292,6 +292,15 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 		core_error_set(&err, "StoreError", "", "cannot read grants");
 		goto fail;
 	}
+	/* revoking one's own grants needs only initiate; anyone's needs revoke. Checked before any write. */
+	for (i = 0; i < body->n_vms; i++) {
+		char vmtext[ARM_ID_MAX + 1];
+
+		arm_vm_id_format(&body->vms[i].id, vmtext, sizeof(vmtext));
+		if (!api_allowed(api, c, RBAC_POLICY_INITIATE, vmtext) &&
+		    !api_require(api, c, RBAC_POLICY_REVOKE, vmtext, resp))
+			goto out;
+	}
 	if ((r = store_begin(api->store)) < 0) {
 		status = api_store_status(r);
 		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
@@ -305,9 +314,6 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 
 		arm_vm_id_format(&body->vms[i].id, vmtext, sizeof(vmtext));
 		snprintf(target, sizeof(target), "virtualMachines[%zu].id", i);
-		/* revoking one's own grants needs only initiate; anyone's needs revoke */
-		if (!api_require(api, c, RBAC_POLICY_INITIATE, vmtext, resp))
-			goto out;
 		anyone = api_allowed(api, c, RBAC_POLICY_REVOKE, vmtext);
 		if (store_vm_get(api->store, &body->vms[i].id, &vm) < 0) {
 			core_error_set(&err, "VirtualMachineNotInPolicy", target, "the virtual machine is not in the policy");

@@ -249,7 +249,7 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 	api_json(resp, 200, o);
 }
 
-/* Is the grant still covered by the policy (same VM, port and protocol)? */
+/* Is the grant still covered by the policy (same VM, port and protocol, its source still allowed)? */
 static bool
 grant_still_allowed(const struct policy *p, const struct store_vm *vms, size_t n_vms, const struct store_grant *g)
 {
@@ -262,7 +262,7 @@ grant_still_allowed(const struct policy *p, const struct store_vm *vms, size_t n
 			break;
 	if (i == n_vms || policy_find_vm(p, &vms[i].arm, &pv) < 0)
 		return false;
-	return policy_find_port(pv, g->port, g->proto, &pp) == 0;
+	return policy_find_port(pv, g->port, g->proto, &pp) == 0 && policy_port_allows_source(pp, &g->source);
 }
 
 /*
