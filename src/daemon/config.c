@@ -40,6 +40,7 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->vm_name, sizeof(cfg->vm_name), "%s", host[0] ? host : "localhost");
 	snprintf(cfg->os_type, sizeof(cfg->os_type), "Linux");
 	cfg->api.max_duration_ms = POLICY_DURATION_MAX_MS_DEFAULT;
+	cfg->reconcile_interval_s = CONFIG_RECONCILE_S;
 }
 
 static int
@@ -127,6 +128,17 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		return set_string(cfg->config_file, sizeof(cfg->config_file), key, value, err);
 	if (!strcmp(key, "trusted_proxies"))
 		return set_proxies(cfg, value, false, err);
+	if (!strcmp(key, "reconcile_interval")) {
+		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0) {
+			if (err)
+				snprintf(err->target, sizeof(err->target), "reconcile_interval");
+			return -EINVAL;
+		}
+		if (ms < CONFIG_RECONCILE_MIN_S * 1000LL || ms > CONFIG_RECONCILE_MAX_S * 1000LL)
+			return core_error_set(err, "InvalidConfig", key, "reconcile_interval must be between PT1S and PT1H");
+		cfg->reconcile_interval_s = (int)(ms / 1000);
+		return 0;
+	}
 	if (!strcmp(key, "max_duration")) {
 		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
 			return retarget(err, key);

@@ -15,7 +15,9 @@
 #define CONFIG_DEFAULT_SUBSCRIPTION	"00000000-0000-0000-0000-000000000000"
 #define CONFIG_DEFAULT_RG	"default"
 #define CONFIG_DEFAULT_LOCATION	"local"
-#define CONFIG_RECONCILE_S	60	/* periodic kernel reconcile */
+#define CONFIG_RECONCILE_S	60	/* periodic kernel reconcile, default */
+#define CONFIG_RECONCILE_MIN_S	1
+#define CONFIG_RECONCILE_MAX_S	3600
 
 struct config {
 	char state_dir[CONFIG_PATH_MAX];
@@ -27,6 +29,7 @@ struct config {
 	char tls_key[CONFIG_PATH_MAX];
 	char unix_socket[CONFIG_PATH_MAX];	/* empty: none */
 	char config_file[CONFIG_PATH_MAX];
+	int reconcile_interval_s;	/* how often the kernel is compared with the store */
 	struct api_settings api;	/* subscription, location, max duration, proxies, custom roles */
 };
 

@@ -31,7 +31,7 @@ static const char usage[] =
 	"usage: jitgated [--state-dir DIR] [--listen ADDR:PORT] [--subscription ID] [--resource-group RG]\n"
 	"                [--location LOC] [--vm-name NAME] [--os-type Linux|Windows] [--config FILE]\n"
 	"                [--tls-cert FILE --tls-key FILE] [--max-duration DUR] [--trusted-proxies CIDR,...]\n"
-	"                [--unix-socket PATH]\n"
+	"                [--unix-socket PATH] [--reconcile-interval DUR]\n"
 	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
 	"       jitgated token list --state-dir DIR\n"
 	"       jitgated token revoke --state-dir DIR NAME\n"
@@ -68,6 +68,7 @@ static const struct option long_opts[] = {
 	{ "tls-cert", required_argument, NULL, 0 },	{ "tls-key", required_argument, NULL, 0 },
 	{ "max-duration", required_argument, NULL, 0 }, { "trusted-proxies", required_argument, NULL, 0 },
 	{ "unix-socket", required_argument, NULL, 0 },	{ "name", required_argument, NULL, 0 },
+	{ "reconcile-interval", required_argument, NULL, 0 },
 	{ "role", required_argument, NULL, 0 },		{ "scope", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
 };
@@ -367,7 +368,7 @@ run_server(struct config *cfg)
 	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", cfg->listen, fp,
 	       cfg->state_dir, cfg->vm_name, api->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
 	fflush(stderr);
-	next_reconcile = api_now_ns() + (int64_t)CONFIG_RECONCILE_S * TIME_NS_PER_SEC;
+	next_reconcile = api_now_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
 
 	while (!stop_requested) {
 		struct pollfd p[3] = { { .fd = http_server_poll_fd(srv), .events = POLLIN }, { .fd = sfd, .events = POLLIN },
@@ -409,7 +410,7 @@ run_server(struct config *cfg)
 		if (now >= next_reconcile) {
 			if (api->fw && api_reconcile(api, &err) < 0)
 				fail_err("periodic reconcile", &err);
-			next_reconcile = now + (int64_t)CONFIG_RECONCILE_S * TIME_NS_PER_SEC;
+			next_reconcile = now + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
 		}
 	}
 	logmsg("stopping; the kernel keeps every live grant and ends each on time");
