@@ -1,0 +1,222 @@
+/* jitgate enable: put a VM under JIT with its port rules, changing only that VM inside its policy. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/cli.h"
+#include "core/duration.h"
+#include "core/net.h"
+
+const char cli_help_enable[] =
+	"usage: jitgate enable VM [--port SPEC]... [--max DURATION] [--source CIDR|*]... [--recommended]\n"
+	"\n"
+	"Turns JIT on for VM: its ports close to new connections until someone requests them. SPEC is 22,\n"
+	"22/tcp, 53/udp or 3389/* (no protocol: any). Without --port: the OS's default port (22 on Linux,\n"
+	"3389 on Windows); --recommended: 22, 3389, 5985 and 5986. --max is the longest request (default 3h,\n"
+	"at least 5m); --source limits where requests may come from (default *: anywhere). The VM's existing\n"
+	"rules, if any, are replaced. Only this VM changes in its policy (ETag/If-Match, retried on a\n"
+	"concurrent change); a VM in no policy goes into the policy 'default' of its resource group and\n"
+	"location, which is created when missing.\n"
+	"\n"
+	"Example:\n"
+	"  jitgate enable vm1 --port 22 --port 3389/tcp --max 2h --source 10.0.0.0/8\n";
+
+#define OPT_PORT	3000
+#define OPT_MAX		3001
+#define OPT_SOURCE	3002
+#define OPT_RECOMMENDED	3003
+#define OPT_REMOVE_PORT	3004
+
+const struct option cli_rule_options[] = {
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "max", required_argument, NULL, OPT_MAX },
+	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "recommended", no_argument, NULL, OPT_RECOMMENDED },
+	{ "remove-port", required_argument, NULL, OPT_REMOVE_PORT },
+	{ NULL, 0, NULL, 0 },
+};
+
+int
+cli_rule_option(struct cli *c, int opt, const char *arg, void *state)
+{
+	struct cli_rule_opts *o = state;
+	struct net_source src;
+	uint16_t port;
+	const char *proto;
+	size_t i;
+
+	switch (opt) {
+	case OPT_PORT:
+		if (cli_port_parse(arg, &port, &proto) < 0)
+			return cli_fail(c, CLI_EXIT_USAGE, "--port: '%s' is not a port (try 22, 22/tcp, 53/udp, 3389/*)", arg);
+		if (o->n_ports >= CLI_PORTS_MAX)
+			return cli_fail(c, CLI_EXIT_USAGE, "--port: at most %d ports", CLI_PORTS_MAX);
+		for (i = 0; i < o->n_ports; i++)
+			if (o->ports[i].number == port && (!proto || !o->ports[i].proto || !strcmp(proto, "*") ||
+							   !strcmp(o->ports[i].proto, "*") || !strcmp(proto, o->ports[i].proto)))
+				return cli_fail(c, CLI_EXIT_USAGE, "--port: %u is given twice", port);
+		o->ports[o->n_ports].number = port;
+		o->ports[o->n_ports].proto = proto;
+		o->n_ports++;
+		return 0;
+	case OPT_MAX:
+		if (cli_duration_parse(arg, &o->max_ms) < 0)
+			return cli_fail(c, CLI_EXIT_USAGE, "--max: '%s' is not a duration (try 90m, 1h30m, PT3H)", arg);
+		return 0;
+	case OPT_SOURCE:
+		if (net_source_parse(arg, strlen(arg), &src, NULL) < 0)
+			return cli_fail(c, CLI_EXIT_USAGE, "--source: '%s' is not an address, a CIDR prefix or *", arg);
+		if (o->n_sources >= CLI_SOURCES_MAX)
+			return cli_fail(c, CLI_EXIT_USAGE, "--source: at most %d sources", CLI_SOURCES_MAX);
+		o->sources[o->n_sources++] = arg;
+		return 0;
+	case OPT_RECOMMENDED:
+		o->recommended = true;
+		return 0;
+	case OPT_REMOVE_PORT:
+		if (net_port_parse(arg, strlen(arg), &port, NULL) < 0)
+			return cli_fail(c, CLI_EXIT_USAGE, "--remove-port: '%s' is not a port number", arg);
+		if (o->n_remove >= CLI_PORTS_MAX)
+			return cli_fail(c, CLI_EXIT_USAGE, "--remove-port: at most %d ports", CLI_PORTS_MAX);
+		o->remove[o->n_remove++] = port;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The sources as the API takes them; "*" only alone. */
+static int
+sources_check(struct cli *c, const struct cli_rule_opts *o)
+{
+	size_t i;
+
+	for (i = 0; o->n_sources > 1 && i < o->n_sources; i++)
+		if (!strcmp(o->sources[i], "*"))
+			return cli_fail(c, CLI_EXIT_USAGE, "--source: '*' (anywhere) cannot be combined with prefixes");
+	return 0;
+}
+
+void
+cli_rules_print(struct cli *c, const struct cli_vm *vm, json_t *policy)
+{
+	static const char *const headers[] = { "PORT", "PROTOCOL", "ALLOWED SOURCES", "MAX DURATION" };
+	json_t *entry = cli_policy_vm(policy, vm->id, NULL), *p;
+	struct table *t;
+	size_t i;
+
+	if (c->output == CLI_OUT_JSON) {
+		cli_print_json(policy);
+		return;
+	}
+	if (c->output == CLI_OUT_QUIET) {
+		printf("%s\n", cli_json_str(policy, "id", ""));
+		return;
+	}
+	t = table_new(4, headers);
+	json_array_foreach(json_object_get(entry, "ports"), i, p) {
+		char num[16], srcs[512] = "";
+		const json_t *list = json_object_get(p, "allowedSourceAddressPrefixes"), *s;
+		const char *cells[4];
+		size_t k, len = 0;
+
+		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(json_object_get(p, "number")));
+		if (json_is_array(list)) {
+			json_array_foreach(list, k, s) {
+				int n = snprintf(srcs + len, sizeof(srcs) - len, "%s%s", len ? ", " : "", json_string_value(s));
+
+				if (n < 0 || (size_t)n >= sizeof(srcs) - len)
+					break;
+				len += (size_t)n;
+			}
+		} else {
+			snprintf(srcs, sizeof(srcs), "%s", cli_json_str(p, "allowedSourceAddressPrefix", "*"));
+		}
+		cells[0] = num;
+		cells[1] = cli_json_str(p, "protocol", "*");
+		cells[2] = srcs;
+		cells[3] = cli_json_str(p, "maxRequestAccessDuration", "");
+		table_add(t, cells);
+	}
+	table_print(t, stdout);
+	table_free(t);
+}
+
+struct enable_ctx {
+	const struct cli_rule_opts *o;
+	bool replaced;
+};
+
+static int
+enable_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
+{
+	static const uint16_t recommended[] = { 22, 3389, 5985, 5986 };
+	struct enable_ctx *e = arg;
+	const struct cli_rule_opts *o = e->o;
+	const char *os = cli_json_str(json_object_get(vm->json, "properties"), "osType", "Linux");
+	int64_t max = o->max_ms ? o->max_ms : CLI_DEFAULT_MAX_MS;
+	json_t *ports = json_array(), *entry;
+	size_t i;
+
+	if (o->n_ports == 0 && o->recommended)
+		for (i = 0; i < sizeof(recommended) / sizeof(recommended[0]); i++)
+			json_array_append_new(ports, cli_rule_new(recommended[i], "*", max, o->sources, o->n_sources));
+	else if (o->n_ports == 0)
+		json_array_append_new(ports, cli_rule_new(!strcasecmp(os, "Windows") ? 3389 : 22, "*", max, o->sources,
+							  o->n_sources));
+	for (i = 0; i < o->n_ports; i++)
+		json_array_append_new(ports, cli_rule_new(o->ports[i].number, o->ports[i].proto, max, o->sources, o->n_sources));
+	if (o->recommended && o->n_ports)
+		for (i = 0; i < sizeof(recommended) / sizeof(recommended[0]); i++) {
+			size_t k;
+			bool have = false;
+
+			for (k = 0; k < o->n_ports; k++)
+				have = have || o->ports[k].number == recommended[i];
+			if (!have)
+				json_array_append_new(ports, cli_rule_new(recommended[i], "*", max, o->sources, o->n_sources));
+		}
+	entry = cli_vms_find(vms, vm->id, NULL);
+	e->replaced = entry != NULL;
+	if (entry) {
+		json_object_set_new(entry, "ports", ports);
+		return 0;
+	}
+	json_array_append_new(vms, json_pack("{s:s, s:o}", "id", vm->id, "ports", ports));
+	return 0;
+}
+
+int
+cmd_enable(struct cli *c, int argc, char **argv)
+{
+	struct cli_rule_opts o;
+	struct enable_ctx e = { &o, false };
+	struct cli_vm vm = { 0 };
+	json_t *policy = NULL;
+	bool help;
+	int argi, r;
+
+	memset(&o, 0, sizeof(o));
+	r = cli_options(c, argc, argv, "", cli_rule_options, cli_rule_option, &o, cli_help_enable, &argi, &help);
+	if (r < 0 || help)
+		return cli_exit(c, r);
+	if (argc - argi != 1)
+		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "give one VM (see --help)"));
+	if (o.n_remove)
+		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--remove-port: only with jitgate edit"));
+	if ((r = sources_check(c, &o)) < 0)
+		return cli_exit(c, r);
+	if ((r = cli_vm_resolve(c, argv[argi], &vm)) < 0)
+		goto out;
+	if ((r = cli_policy_update(c, &vm, true, enable_edit, &e, &policy)) < 0)
+		goto out;
+	if (c->output == CLI_OUT_TABLE)
+		printf("JIT %s on %s (policy %s); these ports are closed until requested:\n",
+		       e.replaced ? "rules replaced" : "enabled", vm.arm.name, cli_json_str(policy, "id", "?"));
+	cli_rules_print(c, &vm, policy);
+out:
+	json_decref(policy);
+	cli_vm_clear(&vm);
+	return cli_exit(c, r);
+}

@@ -1,0 +1,108 @@
+/* jitgate revoke: close granted ports of a VM now, optionally ending the sessions already open. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/net.h"
+
+const char cli_help_revoke[] =
+	"usage: jitgate revoke VM [--port N]... [--kill-sessions]\n"
+	"\n"
+	"Closes the VM's granted ports at once (status Revoked, reason UserRequested): your own grants, or\n"
+	"anyone's with the revoke permission (SecurityAdmin, Owner). Without --port: every port of the VM's\n"
+	"rules. Open connections survive unless --kill-sessions.\n"
+	"\n"
+	"Example:\n"
+	"  jitgate revoke vm1 --port 22 --kill-sessions\n";
+
+#define OPT_PORT	6000
+#define OPT_KILL	6001
+
+struct revoke_opts {
+	uint16_t ports[CLI_PORTS_MAX];
+	size_t n_ports;
+	bool kill;
+};
+
+static const struct option revoke_options[] = {
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "kill-sessions", no_argument, NULL, OPT_KILL },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+revoke_option(struct cli *c, int opt, const char *arg, void *state)
+{
+	struct revoke_opts *o = state;
+	uint16_t port;
+
+	if (opt == OPT_KILL) {
+		o->kill = true;
+		return 0;
+	}
+	if (opt != OPT_PORT)
+		return -EINVAL;
+	if (net_port_parse(arg, strlen(arg), &port, NULL) < 0)
+		return cli_fail(c, CLI_EXIT_USAGE, "--port: '%s' is not a port number (1-65535)", arg);
+	if (o->n_ports >= CLI_PORTS_MAX)
+		return cli_fail(c, CLI_EXIT_USAGE, "--port: at most %d ports", CLI_PORTS_MAX);
+	o->ports[o->n_ports++] = port;
+	return 0;
+}
+
+int
+cmd_revoke(struct cli *c, int argc, char **argv)
+{
+	struct revoke_opts o;
+	struct cli_vm vm = { 0 };
+	json_t *rules = NULL, *ports = json_array(), *body = NULL, *reply = NULL, *p;
+	char path[ARM_ID_MAX + 16];
+	bool help;
+	int argi, r;
+	size_t i, k;
+
+	memset(&o, 0, sizeof(o));
+	r = cli_options(c, argc, argv, "", revoke_options, revoke_option, &o, cli_help_revoke, &argi, &help);
+	if (r < 0 || help)
+		goto out;
+	if (argc - argi != 1) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "give one VM (see --help)");
+		goto out;
+	}
+	if ((r = cli_vm_resolve(c, argv[argi], &vm)) < 0)
+		goto out;
+	if ((r = cli_vm_rules(c, &vm, &rules)) < 0)
+		goto out;
+	for (i = 0; i < o.n_ports; i++)
+		json_array_append_new(ports, json_pack("{s:i}", "number", (json_int_t)o.ports[i]));
+	if (!o.n_ports)
+		json_array_foreach(rules, i, p) {
+			json_t *q;
+			bool dup = false;
+
+			json_array_foreach(ports, k, q)
+				dup = dup || json_equal(json_object_get(q, "number"), json_object_get(p, "number"));
+			if (!dup)
+				json_array_append_new(ports, json_pack("{s:O}", "number", json_object_get(p, "number")));
+		}
+	body = json_pack("{s:[{s:s, s:O}], s:b}", "virtualMachines", "id", vm.id, "ports", ports, "terminateSessions",
+			 o.kill);
+	snprintf(path, sizeof(path), "%s/revoke", vm.policy_id);
+	if ((r = cli_send(c, "POST", path, body, &reply)) < 0)
+		goto out;
+	if (c->output == CLI_OUT_JSON)
+		cli_print_json(reply);
+	else if (c->output == CLI_OUT_TABLE)
+		printf("Revoked %lld grant(s) on %s%s%lld session(s) ended\n",
+		       (long long)json_integer_value(json_object_get(reply, "revokedPorts")), vm.arm.name, "; ",
+		       (long long)json_integer_value(json_object_get(reply, "terminatedSessions")));
+out:
+	json_decref(reply);
+	json_decref(body);
+	json_decref(ports);
+	json_decref(rules);
+	cli_vm_clear(&vm);
+	return help ? 0 : cli_exit(c, r);
+}

@@ -1,0 +1,208 @@
+/* jitgate token: create, list and revoke API tokens (Owners); a new token's secret is printed once. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/cli.h"
+
+const char cli_help_token[] =
+	"usage: jitgate token create NAME --role ROLE [--scope ID]\n"
+	"       jitgate token list\n"
+	"       jitgate token revoke NAME\n"
+	"\n"
+	"create prints the new token's secret, this once (-q: the secret alone); keep it like a password.\n"
+	"Roles: Reader, SecurityReader, JitRequester, SecurityAdmin, Owner, or one from the server's config.\n"
+	"--scope is a subscription, resource group or VM id (default: the whole subscription).\n"
+	"Names are never reused. list shows name, role, scope, creation time and state, never secrets.\n"
+	"\n"
+	"Example:\n"
+	"  jitgate token create alice --role JitRequester \\\n"
+	"    --scope /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/web\n";
+
+#define OPT_ROLE	9000
+#define OPT_SCOPE	9001
+
+struct token_opts {
+	const char *role, *scope;
+};
+
+static const struct option token_options[] = {
+	{ "role", required_argument, NULL, OPT_ROLE },
+	{ "scope", required_argument, NULL, OPT_SCOPE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+token_option(struct cli *c, int opt, const char *arg, void *state)
+{
+	struct token_opts *o = state;
+
+	if (opt == OPT_ROLE) {
+		o->role = arg;
+	} else if (opt == OPT_SCOPE) {
+		if (arg[0] != '/' || strncasecmp(arg, "/subscriptions/", 15))
+			return cli_fail(c, CLI_EXIT_USAGE, "--scope: '%s' is not a resource id (/subscriptions/...)", arg);
+		o->scope = arg;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+token_path(struct cli *c, const char *name, char *buf, size_t size)
+{
+	size_t n = name ? strlen(name) : 0;
+	int k;
+
+	if (name && (n == 0 || n > 64 ||
+		     strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") != n))
+		return cli_fail(c, CLI_EXIT_USAGE, "'%s' is not a token name (letters, digits and ._-@)", name);
+	k = snprintf(buf, size, "/subscriptions/%s/providers/Jitgate/tokens%s%s", c->subscription, name ? "/" : "",
+		     name ? name : "");
+	return k < 0 || (size_t)k >= size ? cli_fail(c, CLI_EXIT_USAGE, "the token name is too long") : 0;
+}
+
+/* Wipe the secret from a reply: the string inside the JSON and the raw body. */
+static void
+reply_wipe(struct cli_reply *rep)
+{
+	json_t *t = json_object_get(rep->json, "token");
+
+	if (json_is_string(t))
+		explicit_bzero((char *)json_string_value(t), json_string_length(t));
+	if (rep->body)
+		explicit_bzero(rep->body, rep->body_len);
+}
+
+static int
+token_create(struct cli *c, const char *name, const struct token_opts *o)
+{
+	char path[ARM_ID_MAX + 64];
+	struct cli_reply rep = { 0 };
+	json_t *body = NULL;
+	int r;
+
+	if (!o->role)
+		return cli_fail(c, CLI_EXIT_USAGE, "--role is required (Reader, SecurityReader, JitRequester, SecurityAdmin, Owner)");
+	if ((r = cli_connect(c)) < 0 || (r = token_path(c, name, path, sizeof(path))) < 0)
+		return r;
+	body = json_pack("{s:s}", "role", o->role);
+	if (o->scope)
+		json_object_set_new(body, "scope", json_string(o->scope));
+	r = cli_call(c, "PUT", path, NULL, body, NULL, NULL, &rep);
+	if (r == -EREMOTE)
+		cli_report(c, &rep);
+	if (r < 0)
+		goto out;
+	if (c->output == CLI_OUT_JSON) {
+		cli_print_json(rep.json);
+	} else if (c->output == CLI_OUT_QUIET) {
+		printf("%s\n", cli_json_str(rep.json, "token", ""));
+	} else {
+		printf("Created token '%s' (role %s, scope %s). Its secret, shown this once:\n\n  %s\n\n",
+		       cli_json_str(rep.json, "name", name), cli_json_str(rep.json, "role", o->role),
+		       cli_json_str(rep.json, "scope", "/"), cli_json_str(rep.json, "token", "?"));
+		printf("Use it with: jitgate login --server %s --token <secret>\n", c->via_socket ? "https://HOST:PORT" : c->server);
+	}
+	fflush(stdout);
+	reply_wipe(&rep);
+out:
+	cli_reply_clear(&rep);
+	json_decref(body);
+	return r;
+}
+
+static int
+token_list(struct cli *c)
+{
+	static const char *const headers[] = { "NAME", "ROLE", "SCOPE", "CREATED", "STATE" };
+	char path[ARM_ID_MAX + 64];
+	json_t *list = NULL, *t;
+	struct table *tab = NULL;
+	size_t i;
+	int r;
+
+	if ((r = cli_connect(c)) < 0 || (r = token_path(c, NULL, path, sizeof(path))) < 0)
+		return r;
+	if ((r = cli_list(c, path, NULL, &list)) < 0)
+		return r;
+	if (c->output == CLI_OUT_JSON) {
+		json_t *wrap = json_pack("{s:O}", "value", list);
+
+		cli_print_json(wrap);
+		json_decref(wrap);
+		goto out;
+	}
+	tab = table_new(5, headers);
+	json_array_foreach(list, i, t) {
+		char created[64];
+		const char *cells[5];
+
+		if (c->output == CLI_OUT_QUIET) {
+			printf("%s\n", cli_json_str(t, "name", ""));
+			continue;
+		}
+		cli_time_local(cli_json_str(t, "createdUtc", NULL), created, sizeof(created));
+		cells[0] = cli_json_str(t, "name", "");
+		cells[1] = cli_json_str(t, "role", "");
+		cells[2] = cli_json_str(t, "scope", "");
+		cells[3] = created;
+		cells[4] = cli_json_str(t, "state", "");
+		table_add(tab, cells);
+	}
+	if (c->output == CLI_OUT_TABLE)
+		table_print(tab, stdout);
+out:
+	table_free(tab);
+	json_decref(list);
+	return 0;
+}
+
+static int
+token_revoke(struct cli *c, const char *name)
+{
+	char path[ARM_ID_MAX + 64];
+	struct cli_reply rep = { 0 };
+	int r;
+
+	if ((r = cli_connect(c)) < 0 || (r = token_path(c, name, path, sizeof(path))) < 0)
+		return r;
+	r = cli_call(c, "DELETE", path, NULL, NULL, NULL, NULL, &rep);
+	if (r == -EREMOTE && rep.status == 404)
+		r = cli_fail(c, CLI_EXIT_REFUSED, "no valid token named '%s'", name);
+	else if (r == -EREMOTE)
+		cli_report(c, &rep);
+	if (r == 0 && c->output == CLI_OUT_TABLE)
+		printf("Revoked token '%s'\n", name);
+	cli_reply_clear(&rep);
+	return r;
+}
+
+int
+cmd_token(struct cli *c, int argc, char **argv)
+{
+	struct token_opts o = { 0 };
+	const char *sub;
+	bool help;
+	int argi, r, npos;
+
+	r = cli_options(c, argc, argv, "", token_options, token_option, &o, cli_help_token, &argi, &help);
+	if (r < 0 || help)
+		return cli_exit(c, r);
+	npos = argc - argi;
+	sub = npos > 0 ? argv[argi] : "list";
+	if (!strcmp(sub, "list") || !strcmp(sub, "ls")) {
+		if (npos > 1)
+			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "token list takes no arguments"));
+		return cli_exit(c, token_list(c));
+	}
+	if (!strcmp(sub, "create") || !strcmp(sub, "revoke")) {
+		if (npos != 2)
+			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "token %s takes one NAME (see --help)", sub));
+		return cli_exit(c, !strcmp(sub, "create") ? token_create(c, argv[argi + 1], &o) : token_revoke(c, argv[argi + 1]));
+	}
+	return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no subcommand 'token %s' (create, list, revoke)", sub));
+}

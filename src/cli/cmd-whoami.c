@@ -1,0 +1,47 @@
+/* jitgate whoami: the caller's identity, role, scope and address as the server sees them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+const char cli_help_whoami[] =
+	"usage: jitgate whoami\n"
+	"\n"
+	"Who the server thinks you are: name, role, scope, and your address as it sees it (what a request\n"
+	"without --from opens to). -q prints the address.\n"
+	"\n"
+	"Example:\n"
+	"  jitgate whoami\n";
+
+int
+cmd_whoami(struct cli *c, int argc, char **argv)
+{
+	json_t *me = NULL;
+	bool help;
+	int argi, r;
+
+	r = cli_options(c, argc, argv, "", NULL, NULL, NULL, cli_help_whoami, &argi, &help);
+	if (r < 0 || help)
+		return cli_exit(c, r);
+	if (argc - argi)
+		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no arguments expected (see --help)"));
+	if ((r = cli_connect(c)) < 0)
+		return cli_exit(c, r);
+	if ((r = cli_get(c, "/whoami", NULL, &me)) < 0)
+		return cli_exit(c, r);
+	if (c->output == CLI_OUT_JSON) {
+		cli_print_json(me);
+	} else if (c->output == CLI_OUT_QUIET) {
+		printf("%s\n", cli_json_str(me, "address", ""));
+	} else {
+		printf("Name:     %s\n", cli_json_str(me, "name", "-"));
+		printf("Role:     %s\n", cli_json_str(me, "role", "-"));
+		printf("Scope:    %s\n", cli_json_str(me, "scope", "-"));
+		printf("Address:  %s\n", cli_json_str(me, "address", "-"));
+		printf("Server:   %s\n", c->via_socket ? c->socket_path : c->server);
+	}
+	json_decref(me);
+	return 0;
+}

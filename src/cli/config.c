@@ -1,0 +1,200 @@
+/* The client's config file (~/.config/jitgate/config): `key = value` lines that jitgate login writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+int
+cli_config_dir(char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (xdg && xdg[0] == '/')
+		n = snprintf(buf, size, "%s/jitgate", xdg);
+	else if (home && home[0])
+		n = snprintf(buf, size, "%s/.config/jitgate", home);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int
+config_path(char *buf, size_t size)
+{
+	char dir[CLI_PATH_MAX];
+	int n, r;
+
+	if ((r = cli_config_dir(dir, sizeof(dir))) < 0)
+		return r;
+	n = snprintf(buf, size, "%s/config", dir);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Trim spaces and tabs around s[0..*n); returns the new start. */
+static const char *
+trim(const char *s, size_t *n)
+{
+	while (*n && (*s == ' ' || *s == '\t'))
+		s++, (*n)--;
+	while (*n && (s[*n - 1] == ' ' || s[*n - 1] == '\t' || s[*n - 1] == '\r'))
+		(*n)--;
+	return s;
+}
+
+static bool
+key_is(const char *k, size_t n, const char *name)
+{
+	return strlen(name) == n && !memcmp(k, name, n);
+}
+
+/* One line "key = value" (pointer, length, no NUL needed); comments and blank lines are skipped. */
+static int
+config_line(struct cli *c, const char *path, unsigned lineno, const char *s, size_t n, struct cli_config *cfg)
+{
+	const char *eq, *k, *v;
+	size_t kn, vn;
+	char *dst;
+	size_t size;
+
+	s = trim(s, &n);
+	if (n == 0 || s[0] == '#' || s[0] == ';')
+		return 0;
+	eq = memchr(s, '=', n);
+	if (!eq)
+		return cli_fail(c, CLI_EXIT_USAGE, "%s:%u: expected 'key = value'", path, lineno);
+	kn = (size_t)(eq - s);
+	k = trim(s, &kn);
+	vn = n - (size_t)(eq - s) - 1;
+	v = trim(eq + 1, &vn);
+	if (key_is(k, kn, "server"))
+		dst = cfg->server, size = sizeof(cfg->server);
+	else if (key_is(k, kn, "token"))
+		dst = cfg->token, size = sizeof(cfg->token);
+	else if (key_is(k, kn, "ca"))
+		dst = cfg->ca, size = sizeof(cfg->ca);
+	else if (key_is(k, kn, "subscription"))
+		dst = cfg->subscription, size = sizeof(cfg->subscription);
+	else
+		return cli_fail(c, CLI_EXIT_USAGE, "%s:%u: unknown key '%.*s' (server, token, ca, subscription)", path,
+				lineno, (int)(kn > 40 ? 40 : kn), k);
+	if (vn >= size)
+		return cli_fail(c, CLI_EXIT_USAGE, "%s:%u: the value of '%.*s' is too long", path, lineno, (int)kn, k);
+	memcpy(dst, v, vn);
+	dst[vn] = '\0';
+	return 0;
+}
+
+int
+cli_config_read(struct cli *c, struct cli_config *ret)
+{
+	char path[CLI_PATH_MAX], line[CLI_CONFIG_LINE_MAX + 2], iobuf[BUFSIZ];
+	struct cli_config cfg;
+	unsigned lineno = 0;
+	FILE *f;
+	int r = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if ((r = config_path(path, sizeof(path))) < 0)
+		return -ENOENT;
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ENOENT : cli_fail(c, CLI_EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
+	/* our own stdio buffer, so that the token it held can be wiped */
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+
+		lineno++;
+		if (n && line[n - 1] == '\n')
+			n--;
+		else if (!feof(f)) {
+			r = cli_fail(c, CLI_EXIT_USAGE, "%s:%u: the line is longer than %d bytes", path, lineno,
+				     CLI_CONFIG_LINE_MAX);
+			break;
+		}
+		if ((r = config_line(c, path, lineno, line, n, &cfg)) < 0)
+			break;
+	}
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	explicit_bzero(iobuf, sizeof(iobuf));
+	if (r == 0)
+		*ret = cfg;
+	cli_config_clear(&cfg);
+	return r;
+}
+
+int
+cli_config_write(struct cli *c, const struct cli_config *cfg)
+{
+	char dir[CLI_PATH_MAX], path[CLI_PATH_MAX + 16], tmp[CLI_PATH_MAX + 16], parent[CLI_PATH_MAX], iobuf[BUFSIZ];
+	char *slash;
+	FILE *f = NULL;
+	int fd = -1, r;
+
+	if ((r = cli_config_dir(dir, sizeof(dir))) < 0)
+		return cli_fail(c, CLI_EXIT_USAGE, "no HOME or XDG_CONFIG_HOME to put the config in");
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir(parent, 0700) < 0 && errno != EEXIST)
+			return cli_fail(c, CLI_EXIT_USAGE, "cannot create %s: %s", parent, strerror(errno));
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return cli_fail(c, CLI_EXIT_USAGE, "cannot create %s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/config", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.config.tmp", dir);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
+	fprintf(f, "# jitgate client config, written by jitgate login (keep it private: it holds a token)\n");
+	fprintf(f, "server = %s\n", cfg->server);
+	if (cfg->token[0])
+		fprintf(f, "token = %s\n", cfg->token);
+	if (cfg->ca[0])
+		fprintf(f, "ca = %s\n", cfg->ca);
+	if (cfg->subscription[0])
+		fprintf(f, "subscription = %s\n", cfg->subscription);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		r = cli_fail(c, CLI_EXIT_USAGE, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	f = NULL;
+	if (rename(tmp, path) < 0) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		unlink(tmp);
+	explicit_bzero(iobuf, sizeof(iobuf));
+	return r;
+}
+
+void
+cli_config_clear(struct cli_config *cfg)
+{
+	explicit_bzero(cfg->token, sizeof(cfg->token));
+}
