@@ -12,6 +12,7 @@
 #include <gnutls/gnutls.h>
 
 #include "api/api-internal.h"
+#include "api/api-ratelimit.h"
 #include "api/codec.h"
 
 #define PATH_SEGMENTS_MAX 16
@@ -240,6 +241,24 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 		secret++;
 	if (strlen(secret) > API_TOKEN_TEXT_MAX || api_token_hash(secret, strlen(secret), hash) < 0 ||
 	    (r = store_token_find(api->store, hash, &t)) < 0) {
+		bool first;
+		int retry = ratelimit_auth_failed(api_ratelimit_auth(), &c->addr, api_now_ns(), &first);
+
+		if (retry > 0) {	/* past the limit: 429, logged once per window, not per failure */
+			char ra[16];
+
+			explicit_bzero(hash, sizeof(hash));
+			snprintf(ra, sizeof(ra), "%d", retry);
+			http_response_header(resp, "Retry-After", ra);
+			api_error(resp, 429, "TooManyRequests", "",
+				  "more than %d failed authentications from %s within %d s; retry after %d s",
+				  RATELIMIT_AUTH_FAILURES, c->addr_text, RATELIMIT_AUTH_WINDOW_S, retry);
+			if (first)
+				api_log(api, c, "Authenticate", req->path, "Throttled", NULL,
+					"more than %d failed authentications within %d s; refused with 429 for %d s",
+					RATELIMIT_AUTH_FAILURES, RATELIMIT_AUTH_WINDOW_S, retry);
+			return -EACCES;
+		}
 		api_error(resp, 401, "AuthenticationFailed", "", "authentication failed: the token is not valid");
 		api_log(api, c, "Authenticate", req->path, "Failed", NULL, "unknown or revoked token");
 		explicit_bzero(hash, sizeof(hash));
