@@ -45,7 +45,7 @@ static int
 log_option(struct cli *c, int opt, const char *arg, void *state)
 {
 	struct log_opts *o = state;
-	size_t n = strlen(arg);
+	size_t n = arg ? strlen(arg) : 0;
 
 	switch (opt) {
 	case OPT_VM:

@@ -149,7 +149,10 @@ vm_list(struct cli *c, const struct vm_opts *o)
 			json_array_append(shown, vm);
 	}
 	if (c->output == CLI_OUT_JSON) {
-		cli_print_json(json_pack("{s:O}", "value", shown));
+		json_t *wrap = json_pack("{s:O}", "value", shown);
+
+		cli_print_json(wrap);
+		json_decref(wrap);
 		goto out;
 	}
 	if (c->output == CLI_OUT_QUIET) {
