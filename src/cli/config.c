@@ -107,6 +107,12 @@ cli_config_read(struct cli *c, struct cli_config *ret)
 		return errno == ENOENT ? -ENOENT : cli_fail(c, CLI_EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
 	/* our own stdio buffer, so that the token it held can be wiped */
 	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
+	{
+		struct stat st;
+
+		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+			fprintf(stderr, "jitgate: warning: %s holds a token and is readable by others (chmod 600 it)\n", path);
+	}
 	while (fgets(line, sizeof(line), f)) {
 		size_t n = strlen(line);
 

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "core/duration.h"
@@ -202,6 +204,19 @@ policy_body(json_t *got)
 	return b;
 }
 
+/* Before another try after a 412: a short random pause that grows, so that writers racing each other spread out. */
+static void
+backoff(int tries)
+{
+	struct timespec ts = { 0, 0 };
+	uint32_t rnd = 0;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		rnd = (uint32_t)cli_now_ns();
+	ts.tv_nsec = (long)((rnd % 50 + 10) * (tries + 1)) * 1000000L;	/* 10–60 ms, times the try */
+	nanosleep(&ts, NULL);
+}
+
 int
 cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_policy_edit_fn edit, void *arg,
 		  json_t **ret_policy)
@@ -256,6 +271,7 @@ cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_polic
 		body = NULL;
 		if (r == -EREMOTE && rep.status == 412) {
 			cli_reply_clear(&rep);
+			backoff(tries);
 			continue;
 		}
 		if (r == -EREMOTE)
