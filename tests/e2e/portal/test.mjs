@@ -1,0 +1,434 @@
+// jitgate end-to-end test of the web portal: Debian's Chromium driven by playwright-core against a real jitgated.
+// Run by tests/e2e/portal.sh inside the client namespace (whose address is "My IP"). Prints one line per step,
+// "ok <what>" or "FAIL <what>: <reason>", and exits non-zero when any step failed.
+//
+// TLS is not switched off: Chromium gets --ignore-certificate-errors-spki-list with the SHA-256 of jitgated's
+// public key, so it accepts exactly that key. chromium.launch() gives it a fresh, empty user-data dir.
+//
+// Environment: JG_URL, JG_CERT (jitgated's cert.pem), JG_CHROMIUM, JG_TOKEN_OWNER, JG_TOKEN_READER,
+// JG_TOKEN_REQUESTER, JG_SUB, JG_RG, JG_LOC, JG_VM_ADDR (vm1, with listeners on 22 and 3389), JG_MY_IP,
+// JG_SHOTS (screenshot folder), JG_TMP.
+import { readFileSync } from "node:fs";
+import { createHash, X509Certificate } from "node:crypto";
+import net from "node:net";
+import { chromium } from "playwright-core";
+
+const env = (k) => {
+	const v = process.env[k];
+	if (!v) {
+		console.log(`FAIL environment: ${k} is not set`);
+		process.exit(2);
+	}
+	return v;
+};
+const URL_ = env("JG_URL"), SUB = env("JG_SUB"), RG = env("JG_RG"), LOC = env("JG_LOC");
+const VM_ADDR = env("JG_VM_ADDR"), MY_IP = env("JG_MY_IP"), SHOTS = env("JG_SHOTS");
+const TOKENS = { owner: env("JG_TOKEN_OWNER"), reader: env("JG_TOKEN_READER"), requester: env("JG_TOKEN_REQUESTER") };
+const POLICY = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Security/locations/${LOC}/jitNetworkAccessPolicies/default`;
+const OP_INITIATE = "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action";
+const OP_REVOKE = "Microsoft.Security/locations/jitNetworkAccessPolicies/revoke/action";
+const OP_WRITE = "Microsoft.Security/locations/jitNetworkAccessPolicies/write";
+const T0 = Date.now();
+
+let failed = 0;
+const ok = (what) => console.log(`ok ${what}`);
+const fail = (what, why) => {
+	failed++;
+	console.log(`FAIL ${what}: ${String(why?.message ?? why).split("\n").slice(0, 3).join(" ").replace(/\s+/g, " ").slice(0, 500)}`);
+};
+async function step(what, fn) {
+	try {
+		const r = await fn();
+		ok(what);
+		return r;
+	} catch (e) {
+		fail(what, e);
+		return undefined;
+	}
+}
+function expect(cond, msg) {
+	if (!cond) throw new Error(msg);
+}
+
+// a TCP connection to the VM from this namespace ("My IP"): true when it opens within ms
+function tcpOpens(port, ms = 1000) {
+	return new Promise((resolve) => {
+		const s = net.connect({ host: VM_ADDR, port, localAddress: MY_IP });
+		const done = (v) => {
+			s.destroy();
+			resolve(v);
+		};
+		s.setTimeout(ms, () => done(false));
+		s.once("connect", () => done(true));
+		s.once("error", () => done(false));
+	});
+}
+
+const spki = createHash("sha256")
+	.update(new X509Certificate(readFileSync(env("JG_CERT"))).publicKey.export({ type: "spki", format: "der" }))
+	.digest("base64");
+
+const browser = await chromium.launch({
+	executablePath: env("JG_CHROMIUM"),
+	headless: true,
+	args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", `--ignore-certificate-errors-spki-list=${spki}`],
+	timeout: 30000,
+});
+
+const problems = []; // CSP violations and script errors, from every page
+async function newPage(role) {
+	const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+	const page = await context.newPage();
+	page.setDefaultTimeout(8000);
+	page.on("console", (m) => {
+		if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(`${role}: console: ${m.text()}`);
+	});
+	page.on("pageerror", (e) => problems.push(`${role}: ${e.message}`));
+	return page;
+}
+
+async function shot(page, name) {
+	await page.evaluate(() => (document.getElementById("toast").hidden = true));
+	await page.waitForTimeout(100);
+	await page.screenshot({ path: `${SHOTS}/portal-${name}-1280.png`, fullPage: true });
+	await page.setViewportSize({ width: 390, height: 844 });
+	await page.waitForTimeout(350);
+	await page.screenshot({ path: `${SHOTS}/portal-${name}-390.png`, fullPage: true });
+	await page.setViewportSize({ width: 1280, height: 800 });
+	await page.waitForTimeout(250);
+}
+
+async function signIn(page, token) {
+	await page.goto(URL_ + "/");
+	await page.locator("#signin-token").fill(token);
+	await page.locator("#signin-submit").click();
+	await page.locator("#vms-page[data-loaded]").waitFor({ state: "visible" });
+}
+
+const text = async (loc) => (await loc.textContent())?.trim();
+const row = (page, table, vm) => page.locator(`#table-${table} tbody tr[data-vm="${vm}"]`);
+const grant = (page, vm, port) => page.locator(`#grants-list li[data-vm="${vm}"][data-port="${port}"]`);
+
+// a write with the page's session cookie and its CSRF token (fetch in the page): [status, error code]
+const pageWrite = (page, method, path, body, withCsrf = true) =>
+	page.evaluate(async ({ method, path, body, withCsrf }) => {
+		const headers = { "Content-Type": "application/json" };
+		if (withCsrf) headers["X-CSRF-Token"] = sessionStorage.getItem("jitgate.csrf");
+		const r = await fetch(path + "?api-version=2020-01-01", { method, headers, body: body ? JSON.stringify(body) : undefined });
+		const j = await r.json().catch(() => ({}));
+		return [r.status, j?.error?.code || ""];
+	}, { method, path, body, withCsrf });
+
+// ---- Owner: sign in, enable JIT, request, countdown, TCP, revoke, timeline, activity, CSV ----
+const owner = await newPage("owner");
+
+await step("the portal loads over pinned TLS and shows the sign-in page", async () => {
+	const resp = await owner.goto(URL_ + "/");
+	expect(resp.status() === 200, `status ${resp.status()}`);
+	expect(/script-src 'self'/.test(resp.headers()["content-security-policy"] || ""), "no strict CSP header");
+	await owner.locator("#signin-token").waitFor({ state: "visible" });
+	await shot(owner, "signin");
+});
+
+await step("a wrong token is refused with the server's words next to the token field", async () => {
+	await owner.locator("#signin-token").fill("jg_not_a_real_token");
+	await owner.locator("#signin-submit").click();
+	const err = owner.locator("#signin-token ~ .field-error, .field .field-error").first();
+	await err.waitFor();
+	expect(/not valid/i.test(await text(err)), `error: ${await text(err)}`);
+	expect((await owner.locator("#signin-token").getAttribute("aria-invalid")) === "true", "field not marked invalid");
+});
+
+await step("sign in as Owner: the session cookie works, My IP is the client's address", async () => {
+	await signIn(owner, TOKENS.owner);
+	expect((await text(owner.locator("#me-ip"))) === MY_IP, `My IP shows ${await text(owner.locator("#me-ip"))}`);
+	expect((await text(owner.locator("#me-role"))) === "Owner", "role not shown");
+	const cookies = await owner.context().cookies();
+	const c = cookies.find((x) => x.name === "jg_session");
+	expect(c && c.httpOnly && c.secure && c.sameSite === "Strict", `cookie ${JSON.stringify(c)}`);
+	expect(!(await owner.evaluate(() => document.cookie)).includes("jg_session"), "cookie readable by scripts");
+});
+
+await step("tabs show counts: 0 configured, 2 not configured (vm1, gateway1), 0 unsupported", async () => {
+	expect((await text(owner.locator("#count-configured"))) === "0", "configured count");
+	expect((await text(owner.locator("#count-notconfigured"))) === "2", `not configured count ${await text(owner.locator("#count-notconfigured"))}`);
+	expect((await text(owner.locator("#count-unsupported"))) === "0", "unsupported count");
+});
+
+await step("tabs work by keyboard (arrow keys move aria-selected and show the panel)", async () => {
+	await owner.locator("#tab-configured").focus();
+	await owner.keyboard.press("ArrowRight");
+	expect((await owner.locator("#tab-notconfigured").getAttribute("aria-selected")) === "true", "not selected");
+	expect(await owner.locator("#panel-notconfigured").isVisible(), "panel hidden");
+	expect(await owner.evaluate(() => document.activeElement?.id) === "tab-notconfigured", "focus did not move");
+	await row(owner, "notconfigured", "vm1").waitFor();
+	await row(owner, "notconfigured", "gateway1").waitFor();
+	await shot(owner, "vms-not-configured");
+});
+
+await step("search narrows the list, and clearing it brings the VMs back", async () => {
+	await owner.locator("#vm-search").fill("gateway");
+	await owner.waitForFunction(() => document.querySelectorAll("#table-notconfigured tbody tr").length === 1);
+	await owner.locator("#vm-search").fill("");
+	await owner.waitForFunction(() => document.querySelectorAll("#table-notconfigured tbody tr").length === 2);
+});
+
+await step("Enable JIT on vm1: the dialog opens prefilled with 22, 3389, 5985, 5986, focus inside it", async () => {
+	await row(owner, "notconfigured", "vm1").locator("input[type=checkbox]").check();
+	await owner.locator("#enable-selected").click();
+	await owner.locator("#policy-dialog").waitFor({ state: "visible" });
+	const ports = await owner.locator("#port-table .in-port").evaluateAll((els) => els.map((e) => e.value));
+	expect(ports.join(",") === "22,3389,5985,5986", `ports ${ports}`);
+	expect(await owner.evaluate(() => document.getElementById("policy-dialog").contains(document.activeElement)), "focus is outside the dialog");
+	await shot(owner, "enable-dialog");
+});
+
+await step("one click saves the recommended ports: vm1 is Configured with its connection details", async () => {
+	await owner.locator("#policy-save").click();
+	await owner.locator("#policy-dialog").waitFor({ state: "hidden" });
+	expect(await owner.evaluate(() => document.activeElement?.id) === "enable-selected", "focus did not return to the opener");
+	await owner.locator("#tab-configured").click();
+	await row(owner, "configured", "vm1").waitFor();
+	expect((await text(owner.locator("#count-configured"))) === "1", "configured count");
+	expect((await text(owner.locator("#count-notconfigured"))) === "1", "not configured count");
+	const conn = await text(row(owner, "configured", "vm1").locator("td[data-label='Connection details']"));
+	expect(conn.includes(VM_ADDR) && /22, 3389, 5985, 5986/.test(conn), `connection details: ${conn}`);
+});
+
+await step("the port is closed to My IP before any request (real TCP to vm1:22)", async () => {
+	expect(!(await tcpOpens(22, 400)), "port 22 is open");
+});
+
+await step("Edit ports with a 2-minute maximum: the server's error shows next to that field", async () => {
+	await row(owner, "configured", "vm1").locator(".menu-button").click();
+	await owner.getByRole("menuitem", { name: "Edit ports" }).click();
+	await owner.locator("#policy-dialog").waitFor({ state: "visible" });
+	const max = owner.locator("#port-table tbody tr").first().locator(".in-max");
+	await max.fill("2m");
+	await owner.locator("#policy-save").click();
+	const err = owner.locator("#port-table tbody tr").first().locator("td[data-label='Max request time'] .field-error");
+	await err.waitFor();
+	const t = await text(err);
+	expect(/maxRequestAccessDuration/.test(t) && /PT5M/.test(t), `error: ${t}`);
+	expect((await max.getAttribute("aria-invalid")) === "true", "not marked invalid");
+	await shot(owner, "edit-dialog-error");
+	await owner.keyboard.press("Escape");
+	await owner.locator("#policy-dialog").waitFor({ state: "hidden" });
+});
+
+await step("a write without the CSRF header is refused (403 CsrfTokenInvalid) and changes nothing", async () => {
+	const [status, code] = await pageWrite(owner, "DELETE", POLICY, null, false);
+	expect(status === 403 && code === "CsrfTokenInvalid", `${status} ${code}`);
+});
+
+let endBefore = 0;
+await step("Request access to vm1 port 22 for My IP: the grant shows with a live countdown", async () => {
+	await row(owner, "configured", "vm1").locator("input[type=checkbox]").check();
+	await owner.locator("#request-selected").click();
+	await owner.locator("#request-dialog").waitFor({ state: "visible" });
+	expect((await text(owner.locator("#request-myip"))) === MY_IP, "My IP in the dialog");
+	const p22 = owner.locator('#request-dialog .req-port[data-port="22"]');
+	await p22.locator("input[type=checkbox]").check();
+	await p22.locator(".req-time").fill("1h");
+	await owner.locator("#justification").fill("portal e2e: patching");
+	await shot(owner, "request-dialog");
+	await owner.locator("#request-open").click();
+	await owner.locator("#request-dialog").waitFor({ state: "hidden" });
+	const cd = grant(owner, "vm1", 22).locator(".countdown");
+	await cd.waitFor();
+	const a = await text(cd);
+	expect(/^(1:00:00|59:[0-5]\d)$/.test(a), `countdown ${a}`);
+	await owner.waitForFunction((first) => document.querySelector('#grants-list li[data-vm="vm1"][data-port="22"] .countdown')?.textContent !== first, a, { timeout: 3000 });
+	const conn = await text(grant(owner, "vm1", 22));
+	expect(conn.includes(`${VM_ADDR}:22`) && conn.includes(MY_IP), `grant: ${conn}`);
+	endBefore = Date.now();
+	await shot(owner, "vms-granted");
+});
+
+await step("a real TCP connection from My IP to vm1:22 now opens; 3389 stays closed", async () => {
+	expect(await tcpOpens(22), "port 22 is still closed");
+	expect(!(await tcpOpens(3389, 400)), "port 3389 is open");
+});
+
+await step("the timeline draws the access window (who, from where)", async () => {
+	const bar = owner.locator("#timeline-vm1 .bar.live");
+	await bar.waitFor();
+	const label = await bar.getAttribute("aria-label");
+	expect(label.includes("owner") && label.includes(MY_IP) && label.includes("port 22"), `label ${label}`);
+});
+
+await step("Revoke (with a confirmation): the grant disappears and the port closes", async () => {
+	await grant(owner, "vm1", 22).getByRole("button", { name: "Revoke vm1 port 22" }).click();
+	await owner.locator("#confirm-dialog").waitFor({ state: "visible" });
+	await owner.locator("#confirm-ok").click();
+	await grant(owner, "vm1", 22).waitFor({ state: "detached" });
+	expect(await owner.locator("#grants-empty").isVisible(), "no 'no ports open' note");
+	expect(!(await tcpOpens(22, 400)), "port 22 is still open");
+	await owner.locator("#timeline-vm1 .bar.revoked").waitFor();
+});
+
+await step("the activity log of vm1 (row menu) shows the configuration, the request and the revoke", async () => {
+	await row(owner, "configured", "vm1").locator(".menu-button").click();
+	await owner.getByRole("menuitem", { name: "Activity log" }).click();
+	await owner.locator("#activity-page").waitFor({ state: "visible" });
+	await owner.locator(`#activity-table tr[data-op="${OP_REVOKE}"]`).first().waitFor();
+	const ops = await owner.locator("#activity-table tbody tr").evaluateAll((rs) => rs.map((r) => `${r.dataset.op} ${r.dataset.status}`));
+	expect(ops.includes(`${OP_INITIATE} Succeeded`), `no initiate in ${ops}`);
+	expect(ops.some((o) => o.startsWith(OP_REVOKE)), "no revoke");
+	expect((await owner.locator("#f-vm option:checked").textContent()) === "vm1", "the VM filter is not vm1");
+	await shot(owner, "activity");
+});
+
+await step("the operation filter narrows the log", async () => {
+	await owner.locator("#f-op").selectOption(OP_INITIATE);
+	await owner.waitForFunction((op) => {
+		const rs = [...document.querySelectorAll("#activity-table tbody tr")];
+		return rs.length > 0 && rs.every((r) => r.dataset.op === op);
+	}, OP_INITIATE);
+	await owner.locator("#f-op").selectOption("");
+	await owner.locator(`#activity-table tr[data-op="${OP_REVOKE}"]`).first().waitFor();
+});
+
+await step("Download CSV: a real download with the request and revoke rows", async () => {
+	const [dl] = await Promise.all([owner.waitForEvent("download"), owner.locator("#csv-link").click()]);
+	const path = await dl.path();
+	const csv = readFileSync(path, "utf8");
+	const lines = csv.trim().split(/\r?\n/);
+	expect(lines[0].startsWith("time,caller,caller_address,operation"), `header ${lines[0]}`);
+	const ini = lines.filter((l) => l.includes(OP_INITIATE) && l.includes(MY_IP) && l.includes("token:owner"));
+	expect(ini.length >= 1, "no initiate row from My IP");
+	expect(lines.some((l) => l.includes(OP_REVOKE)), "no revoke row");
+	expect(ini.some((l) => l.includes("portal e2e: patching")), "no justification");
+});
+
+await step("all activity (the nav link) and a caller filter", async () => {
+	await owner.getByRole("link", { name: "Activity log" }).click();
+	await owner.waitForFunction(() => document.querySelector("#f-vm").value === "" && document.querySelector("#activity-title").textContent === "Activity log");
+	await owner.locator(`#activity-table tr[data-op="${OP_WRITE}"][data-status="Succeeded"]`).first().waitFor();
+	await owner.locator(`#activity-table tr[data-op="SignIn"]`).first().waitFor();
+	await shot(owner, "activity-all");
+	await owner.locator("#f-caller").fill("token:owner");
+	await owner.locator("#activity-filters button[type=submit]").click();
+	await owner.waitForFunction(() => {
+		const rs = [...document.querySelectorAll("#activity-table tbody tr td[data-label='Caller']")];
+		return rs.length > 0 && rs.every((c) => c.textContent === "owner");
+	});
+	const href = await owner.locator("#csv-link").getAttribute("href");
+	expect(href.includes("caller=token%3Aowner") && href.includes("format=csv"), `csv link ${href}`);
+});
+
+// ---- Reader: sees everything, changes nothing ----
+const reader = await newPage("reader");
+await step("Reader: signs in and sees vm1 and gateway1", async () => {
+	await signIn(reader, TOKENS.reader);
+	await row(reader, "configured", "vm1").waitFor();
+	expect((await text(reader.locator("#count-notconfigured"))) === "1", "not configured count");
+});
+await step("Reader: no Request, Enable, Edit, Disable or Revoke offered, no selection boxes", async () => {
+	expect(!(await reader.locator("#request-selected").isVisible()), "Request access is offered");
+	expect((await reader.locator("#table-configured input[type=checkbox]").count()) === 0, "checkboxes offered");
+	await row(reader, "configured", "vm1").locator(".menu-button").click();
+	const items = await reader.getByRole("menuitem").allTextContents();
+	expect(!items.some((t) => /Request|Edit|Disable|Enable/.test(t)) && items.includes("Activity log"), `menu: ${items}`);
+	await reader.keyboard.press("Escape");
+	expect(await reader.evaluate(() => document.activeElement?.classList.contains("menu-button")), "focus did not return to the menu button");
+	await reader.locator("#tab-notconfigured").click();
+	expect(!(await reader.locator("#enable-selected").isVisible()), "Enable JIT is offered");
+	expect((await reader.locator("#table-notconfigured input[type=checkbox]").count()) === 0, "checkboxes offered");
+	await reader.locator("#tab-configured").click();
+	expect(await reader.locator("#nav-activity").isVisible(), "no activity log link");
+	await shot(reader, "reader-vms");
+});
+await step("Reader: a direct API write with its session cookie is 403 AuthorizationFailed", async () => {
+	const body = { kind: "Basic", properties: { virtualMachines: [] } };
+	const [status, code] = await pageWrite(reader, "PUT", POLICY, body);
+	expect(status === 403 && code === "AuthorizationFailed", `${status} ${code}`);
+	const [s2, c2] = await pageWrite(reader, "POST", POLICY + "/initiate", { virtualMachines: [{ id: `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/vm1`, ports: [{ number: 22, endTimeUtc: new Date(Date.now() + 600e3).toISOString() }] }] });
+	expect(s2 === 403 && c2 === "AuthorizationFailed", `initiate: ${s2} ${c2}`);
+});
+await step("Reader: sign out ends the session (the cookie no longer works)", async () => {
+	await reader.locator("#signout").click();
+	await reader.locator("#signin-page").waitFor({ state: "visible" });
+	const st = await reader.evaluate(async () => (await fetch("/whoami")).status);
+	expect(st === 401, `whoami after sign-out: ${st}`);
+});
+
+// ---- JitRequester: requests, cannot configure ----
+const req = await newPage("requester");
+await step("JitRequester: may request but is offered no Enable, Edit or Disable, and no activity log", async () => {
+	await signIn(req, TOKENS.requester);
+	await row(req, "configured", "vm1").waitFor();
+	expect(await req.locator("#request-selected").isVisible(), "Request access is not offered");
+	await row(req, "configured", "vm1").locator(".menu-button").click();
+	const items = await req.getByRole("menuitem").allTextContents();
+	expect(items.includes("Request access") && !items.some((t) => /Edit|Disable|Enable|Activity/.test(t)), `menu: ${items}`);
+	await req.keyboard.press("Escape");
+	expect(!(await req.locator("#nav-activity").isVisible()), "activity log offered");
+	await req.locator("#tab-notconfigured").click();
+	expect(!(await req.locator("#enable-selected").isVisible()), "Enable JIT is offered");
+	await req.locator("#tab-configured").click();
+	const [status, code] = await pageWrite(req, "PUT", POLICY, { kind: "Basic", properties: { virtualMachines: [] } });
+	expect(status === 403 && code === "AuthorizationFailed", `direct PUT: ${status} ${code}`);
+});
+await step("JitRequester: a 4-hour request on a 3-hour port shows the server's error next to the time field", async () => {
+	await row(req, "configured", "vm1").locator(".menu-button").click();
+	await req.getByRole("menuitem", { name: "Request access" }).click();
+	await req.locator("#request-dialog").waitFor({ state: "visible" });
+	const p22 = req.locator('#request-dialog .req-port[data-port="22"]');
+	await p22.locator("input[type=checkbox]").check();
+	await p22.locator(".req-time").fill("4h");
+	await req.locator("#request-open").click();
+	const err = p22.locator(".field-error");
+	await err.waitFor();
+	const t = await text(err);
+	expect(/endTimeUtc|later|maximum|PT3H|3 ?h/i.test(t), `error: ${t}`);
+	expect((await p22.locator(".req-time").getAttribute("aria-invalid")) === "true", "not marked invalid");
+	expect(await req.evaluate(() => document.activeElement?.classList.contains("req-time")), "focus is not on the field");
+	await shot(req, "request-error");
+});
+await step("JitRequester: 30 minutes is granted; the TCP connection opens; it revokes its own grant", async () => {
+	await req.locator('#request-dialog .req-port[data-port="22"] .req-time').fill("30m");
+	await req.locator("#request-open").click();
+	await req.locator("#request-dialog").waitFor({ state: "hidden" });
+	await grant(req, "vm1", 22).locator(".countdown").waitFor();
+	const a = await text(grant(req, "vm1", 22).locator(".countdown"));
+	expect(/^(30:00|29:[0-5]\d)$/.test(a), `countdown ${a}`);
+	expect(await tcpOpens(22), "port 22 is closed");
+	await shot(req, "requester-vms");
+	await grant(req, "vm1", 22).getByRole("button", { name: /^Revoke/ }).click();
+	await req.locator("#confirm-ok").click();
+	await grant(req, "vm1", 22).waitFor({ state: "detached" });
+	expect(!(await tcpOpens(22, 400)), "port 22 is still open");
+});
+
+await step("Owner: the timeline shows both people's windows; zoomed to 3 hours they are wide bars", async () => {
+	await owner.getByRole("link", { name: "JIT VM access" }).click();
+	await owner.locator("#vms-page").waitFor({ state: "visible" });
+	await owner.locator("#refresh").click();
+	await owner.waitForFunction(() => document.querySelectorAll("#timeline-vm1 .bar").length === 2);
+	await owner.locator("#timeline-span").selectOption("PT3H");
+	const w = await owner.locator("#timeline-vm1 .bar rect").evaluateAll((rs) => rs.map((r) => Number(r.getAttribute("width"))));
+	expect(w.length === 2 && w.every((x) => x >= 4), `bar widths ${w}`);
+	const legend = await owner.locator(".legend li").allTextContents();
+	expect(legend.includes("owner (you)") && legend.includes("requester"), `legend ${legend}`);
+	await owner.locator("#timeline-vm1").scrollIntoViewIfNeeded();
+	await shot(owner, "timeline");
+});
+
+await step("Owner: Disable JIT from the row menu puts vm1 back under Not configured", async () => {
+	await row(owner, "configured", "vm1").locator(".menu-button").click();
+	await owner.getByRole("menuitem", { name: "Disable JIT" }).click();
+	await owner.locator("#confirm-ok").click();
+	await owner.locator("#tab-notconfigured").click();
+	await row(owner, "notconfigured", "vm1").waitFor();
+	expect((await text(owner.locator("#count-configured"))) === "0", "configured count");
+});
+
+await step("no CSP violation or script error on any page", async () => {
+	expect(problems.length === 0, problems.join(" | "));
+});
+
+await browser.close();
+console.log(`portal test: ${((Date.now() - T0) / 1000).toFixed(1)} s`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,129 @@
+// The portal: sign-in, the header, and the two pages (#/vms and #/activity).
+import { api, csrf, setSignedOutHandler } from "./api.js";
+import { state, setMe } from "./state.js";
+import { $, announce, clearFieldErrors, setFieldError } from "./ui.js";
+import * as vms from "./vms.js";
+import * as activity from "./activity.js";
+
+const pages = ["signin-page", "vms-page", "activity-page"];
+function showPage(id) {
+	$("#loading").hidden = true;
+	for (const p of pages) $("#" + p).hidden = p !== id;
+	$("#nav").hidden = $("#me").hidden = id === "signin-page";
+	for (const a of document.querySelectorAll("#nav a")) {
+		const on = a.getAttribute("href") === "#/" + id.replace("-page", "");
+		if (on) a.setAttribute("aria-current", "page");
+		else a.removeAttribute("aria-current");
+	}
+}
+
+function signinPage(note) {
+	showPage("signin-page");
+	const n = $("#signin-note");
+	n.hidden = !note;
+	n.textContent = note || "";
+	$("#signin-token").focus();
+	document.title = "Sign in — jitgate";
+}
+
+function fillHeader() {
+	const me = state.me;
+	$("#me-name").textContent = me.name.replace(/^token:/, "");
+	$("#me-role").textContent = me.role;
+	$("#me-ip").textContent = me.address || "unknown";
+	$("#nav-activity").hidden = !state.caps.activity;
+}
+
+async function route() {
+	if (!state.me) return;
+	const hash = location.hash || "#/vms";
+	const [, page, arg] = /^#\/([a-z]+)(?:\/(.*))?$/.exec(hash) || [];
+	if (page === "activity" && state.caps.activity) {
+		showPage("activity-page");
+		document.title = "Activity log — jitgate";
+		await activity.show(arg ? decodeURIComponent(arg) : "");
+	} else {
+		showPage("vms-page");
+		document.title = "Just-in-time VM access — jitgate";
+		await vms.show();
+	}
+}
+
+async function start(me) {
+	setMe(me);
+	fillHeader();
+	await route();
+}
+
+async function boot() {
+	setSignedOutHandler(() => {
+		state.me = null;
+		csrf.clear();
+		signinPage("Your session has ended. Sign in again.");
+	});
+	vms.init();
+	activity.init();
+	$("#signin-form").addEventListener("submit", onSignIn);
+	$("#signout").addEventListener("click", onSignOut);
+	window.addEventListener("hashchange", () => {
+		route();
+		$("#main").focus({ preventScroll: true });
+	});
+	let me;
+	try {
+		me = (await api("GET", "/whoami", { noSignOut: true })).body;
+	} catch {
+		return signinPage();
+	}
+	if (!csrf.get()) {
+		// a valid cookie but this tab lost its CSRF token: ask the server for it (GET /session), else sign in again
+		try {
+			const s = (await api("GET", "/session", { noSignOut: true })).body;
+			if (s?.csrfToken) csrf.set(s.csrfToken);
+		} catch {
+			/* not offered by this server */
+		}
+		if (!csrf.get()) return signinPage("You are signed in elsewhere in this browser; sign in again in this tab to make changes.");
+	}
+	await start(me);
+}
+
+async function onSignIn(e) {
+	e.preventDefault();
+	const input = $("#signin-token");
+	const form = $("#signin-form");
+	clearFieldErrors(form);
+	const token = input.value.trim();
+	if (!token) return setFieldError(input, "Enter your token."), input.focus();
+	const btn = $("#signin-submit");
+	btn.disabled = true;
+	try {
+		const r = await api("POST", "/session", { body: { token }, noSignOut: true });
+		input.value = "";
+		csrf.set(r.body.csrfToken);
+		$("#signin-note").hidden = true;
+		const me = (await api("GET", "/whoami")).body;
+		await start({ ...me, ...r.body, address: me.address });
+		announce(`Signed in as ${me.name.replace(/^token:/, "")} (${me.role}).`);
+		$("#main").focus();
+	} catch (err) {
+		setFieldError(input, err.message || String(err));
+		input.focus();
+	} finally {
+		btn.disabled = false;
+	}
+}
+
+async function onSignOut() {
+	try {
+		await api("DELETE", "/session", { noSignOut: true });
+	} catch {
+		/* the cookie is cleared either way */
+	}
+	csrf.clear();
+	state.me = null;
+	vms.stop();
+	signinPage("You have signed out.");
+}
+
+boot();

@@ -1,0 +1,117 @@
+// The picture: per VM, a timeline of the last 7 days' access windows (who, from where, how long), as SVG.
+import { state, policyOfVm, allGrants } from "./state.js";
+import { h, clear } from "./ui.js";
+import { fmtTime, humanDuration, who } from "./format.js";
+import { sameId } from "./api.js";
+
+const DAY = 86400e3;
+const LANE = 28, BAR = 16, TOP = 8, AXIS = 26;
+
+function colourIndex(name, names) {
+	const i = names.indexOf(name);
+	return i < 0 ? 0 : i % 8;
+}
+
+function statusWords(g) {
+	if (g.live) return "open now";
+	if (g.reason === "Expired") return "expired";
+	if (g.reason === "NewerRequestInitiated") return "replaced by a newer request";
+	if (g.status === "Revoked") return `revoked (${g.reason === "UserRequested" ? "closed early" : g.reason || "closed"})`;
+	return (g.status || "").toLowerCase();
+}
+
+const SPANS = { P7D: 7 * DAY, P1D: DAY, PT3H: 3 * 3600e3 };
+const STEPS = [15 * 60e3, 30 * 60e3, 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3, DAY];
+
+export function renderTimelines(root, spanKey = document.getElementById("timeline-span")?.value || "P7D") {
+	const now = Date.now();
+	const span = SPANS[spanKey] || SPANS.P7D;
+	const t0 = now - span;
+	const grants = allGrants(now).filter((g) => (g.ended ?? g.end) > t0 || g.live);
+	// the axis runs to the end of the latest open grant, so that what is still to come shows too
+	const t1 = Math.max(now, ...grants.filter((g) => g.live).map((g) => Math.min(g.end, now + span / 3)));
+	const names = [...new Set(grants.map((g) => g.requestor))].sort();
+	const vms = state.vms.filter((v) => v.properties?.jit?.status === "Configured" || grants.some((g) => sameId(g.vmId, v.id)))
+		.sort((a, b) => a.name.localeCompare(b.name));
+	const width = Math.max(300, Math.floor(root.clientWidth || root.parentElement?.clientWidth || 800));
+	if (!vms.length) {
+		clear(root, h("p", { class: "muted" }, "No VM is configured for JIT yet."));
+		return;
+	}
+	const blocks = vms.map((vm) => vmTimeline(vm, grants.filter((g) => sameId(g.vmId, vm.id)), names, { now, t0, t1, width, span }));
+	const legend = names.length
+		? h("ul", { class: "legend plain", "aria-label": "Who" }, names.map((n) => h("li", {}, h("span", { class: `swatch c${colourIndex(n, names)}`, "aria-hidden": "true" }), n === state.me.name ? `${who(n)} (you)` : who(n))))
+		: null;
+	clear(root, legend, blocks);
+}
+
+function ticks(t0, t1, plotW) {
+	const step = STEPS.find((s) => ((t1 - t0) / s) * 64 <= plotW) || DAY;
+	const d = new Date(t0);
+	if (step >= DAY) d.setHours(24, 0, 0, 0);
+	else {
+		d.setMinutes(0, 0, 0);
+		while (d.getTime() < t0 || (d.getHours() * 3600e3 + d.getMinutes() * 60e3) % step) d.setTime(d.getTime() + Math.min(step, 15 * 60e3));
+	}
+	const out = [];
+	for (let t = d.getTime(); t < t1; t += step) out.push(t);
+	return { list: out, step };
+}
+
+function vmTimeline(vm, grants, names, { now, t0, t1, width, span }) {
+	const narrow = width < 560;
+	const left = narrow ? 44 : 84;
+	const right = 10;
+	const plotW = width - left - right;
+	const x = (t) => left + ((Math.min(Math.max(t, t0), t1) - t0) / (t1 - t0)) * plotW;
+	const ports = [...new Set([...(policyOfVm(vm)?.entry.ports || []).map((p) => p.number), ...grants.map((g) => g.port)])].sort((a, b) => a - b);
+	const lanes = Math.max(1, ports.length);
+	const height = TOP + lanes * LANE + AXIS;
+	const spanWords = span >= 7 * DAY ? "the last 7 days" : span >= DAY ? "the last 24 hours" : "the last 3 hours";
+	const svg = h("svg:svg", { viewBox: `0 0 ${width} ${height}`, width: String(width), height: String(height), class: "timeline-svg", role: "group", "aria-label": `Access to ${vm.name} in ${spanWords}` });
+
+	// grid and labels
+	const grid = h("svg:g", { class: "grid", "aria-hidden": "true" });
+	const { list, step } = ticks(t0, t1, plotW);
+	const day = new Intl.DateTimeFormat(undefined, narrow ? { month: "numeric", day: "numeric" } : { weekday: "short", day: "numeric", month: "short" });
+	const hour = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+	for (const t of list) {
+		const xx = x(t);
+		const midnight = new Date(t).getHours() === 0 && new Date(t).getMinutes() === 0;
+		grid.append(h("svg:line", { x1: xx, x2: xx, y1: TOP - 4, y2: TOP + lanes * LANE, class: midnight ? "gridline day" : "gridline" }));
+		if (xx < width - 34) grid.append(h("svg:text", { x: xx + 3, y: TOP + lanes * LANE + 16, class: "tick" }, step >= DAY || (midnight && !narrow) ? day.format(new Date(t)) : hour.format(new Date(t))));
+	}
+	svg.append(grid);
+
+	// lanes: one per port
+	ports.forEach((p, i) => {
+		const y = TOP + i * LANE;
+		svg.append(h("svg:rect", { x: left, y: y + 2, width: plotW, height: LANE - 4, class: "lane", "aria-hidden": "true" }));
+		svg.append(h("svg:text", { x: left - 8, y: y + LANE / 2 + 4, class: "lane-label", "text-anchor": "end", "aria-hidden": "true" }, narrow ? String(p) : `port ${p}`));
+	});
+	if (t1 > now) svg.append(h("svg:rect", { x: x(now), y: TOP, width: x(t1) - x(now), height: lanes * LANE, class: "future", "aria-hidden": "true" }));
+	svg.append(h("svg:line", { x1: x(now), x2: x(now), y1: TOP - 4, y2: TOP + lanes * LANE, class: "nowline", "aria-hidden": "true" }));
+
+	// the access windows
+	const items = [];
+	for (const g of grants.sort((a, b) => a.start - b.start)) {
+		const lane = ports.indexOf(g.port);
+		const stop = g.live ? g.end : Math.min(g.ended ?? g.end, now);
+		const x1 = x(g.start), x2 = Math.max(x1 + 4, x(stop));
+		const y = TOP + lane * LANE + (LANE - BAR) / 2;
+		const text = `${who(g.requestor)} from ${g.source}, port ${g.port}, ${fmtTime(new Date(g.start).toISOString())} for ${humanDuration(stop - g.start)}, ${statusWords(g)}${g.justification ? `: “${g.justification}”` : ""}`;
+		const cls = ["bar", `c${colourIndex(g.requestor, names)}`, g.live ? "live" : "", g.status === "Revoked" && g.reason !== "Expired" ? "revoked" : ""].filter(Boolean).join(" ");
+		const bar = h("svg:g", { class: cls, tabindex: "0", role: "img", "aria-label": text },
+			h("svg:title", {}, text),
+			h("svg:rect", { x: x1, y, width: x2 - x1, height: BAR, rx: 3 }));
+		svg.append(bar);
+		items.push(h("li", {}, text));
+	}
+	if (!grants.length)
+		svg.append(h("svg:text", { x: left + plotW / 2, y: TOP + (lanes * LANE) / 2 + 4, "text-anchor": "middle", class: "none" }, `no access in ${spanWords}`));
+
+	return h("div", { class: "timeline", id: `timeline-${vm.name}`, tabindex: "-1", "aria-labelledby": `timeline-h-${vm.name}` },
+		h("h3", { id: `timeline-h-${vm.name}` }, vm.name, h("span", { class: "sub" }, ` ${grants.length} access window${grants.length === 1 ? "" : "s"}`)),
+		h("div", { class: "timeline-scroll" }, svg),
+		items.length ? h("details", { class: "timeline-list" }, h("summary", {}, `The ${items.length} window${items.length === 1 ? "" : "s"} as a list`), h("ul", {}, items)) : null);
+}

@@ -1,0 +1,289 @@
+// The "Just-in-time VM access" page: three tabs of VMs, search and sort, open ports with countdowns, timelines.
+import { api, parseVmId } from "./api.js";
+import { state, loadAll, vmRg, vmById, policyOfVm, allGrants } from "./state.js";
+import { $, h, clear, announce, wireTabs, menuButton, confirmDialog, showError } from "./ui.js";
+import { countdown, countdownWords, fmtTime, relTime, who } from "./format.js";
+import { openPolicyDialog, disableJit } from "./policy.js";
+import { openRequestDialog } from "./request.js";
+import { renderTimelines } from "./timeline.js";
+
+const selected = { configured: new Set(), notconfigured: new Set() };
+let tabs;
+let ticker = null;
+let poller = null;
+let resizeTimer = null;
+
+export function init() {
+	tabs = wireTabs($("#vm-tabs"), () => updateSelectionButtons());
+	$("#vm-search").addEventListener("input", render);
+	$("#vm-sort").addEventListener("change", render);
+	$("#refresh").addEventListener("click", () => reload(true));
+	$("#timeline-span").addEventListener("change", () => renderTimelines($("#timelines")));
+	$("#request-selected").addEventListener("click", (e) => {
+		const list = [...selected.configured].map(vmById).filter(Boolean);
+		if (list.length) openRequestDialog(list, e.currentTarget, afterChange);
+	});
+	$("#enable-selected").addEventListener("click", (e) => {
+		const list = [...selected.notconfigured].map(vmById).filter(Boolean);
+		if (list.length) openPolicyDialog(list, e.currentTarget, afterChange, false);
+	});
+	window.addEventListener("resize", () => {
+		clearTimeout(resizeTimer);
+		resizeTimer = setTimeout(() => !$("#vms-page").hidden && renderTimelines($("#timelines")), 150);
+	});
+}
+
+export async function show() {
+	await reload(false);
+	if (!ticker) ticker = setInterval(tick, 1000);
+	if (!poller) poller = setInterval(() => !document.hidden && !$("#vms-page").hidden && !document.querySelector("dialog[open]") && reload(false), 30000);
+}
+
+export function stop() {
+	clearInterval(ticker);
+	clearInterval(poller);
+	ticker = poller = null;
+}
+
+export async function afterChange(message) {
+	await reload(false);
+	if (message) announce(message, "success");
+}
+
+async function reload(announceIt) {
+	const box = $("#vms-error");
+	try {
+		await loadAll();
+		showError(box, null);
+	} catch (err) {
+		showError(box, err, "Cannot load the VMs: ");
+		return;
+	}
+	const ids = new Set(state.vms.map((v) => v.id));
+	for (const s of Object.values(selected)) for (const id of [...s]) if (!ids.has(id)) s.delete(id);
+	render();
+	if (announceIt) announce("Refreshed.");
+}
+
+const statusOf = (vm) => vm.properties?.jit?.status || "NotConfigured";
+
+function matches(vm, q) {
+	if (!q) return true;
+	const j = vm.properties?.jit || {};
+	const hay = [vm.name, vmRg(vm), vm.location, vm.properties?.osType, ...(vm.properties?.addresses || []), j.lastUser, j.reason].join(" ").toLowerCase();
+	return q.split(/\s+/).every((w) => hay.includes(w));
+}
+
+function sorter(key) {
+	const desc = key.startsWith("-");
+	const k = key.replace(/^-/, "");
+	const val = (vm) => {
+		const j = vm.properties?.jit || {};
+		if (k === "rg") return vmRg(vm).toLowerCase() + "/" + vm.name.toLowerCase();
+		if (k === "last") return j.lastAccessTimeUtc ? Date.parse(j.lastAccessTimeUtc) : 0;
+		if (k === "approved") return j.approvedRequestsLast7Days || 0;
+		return vm.name.toLowerCase();
+	};
+	return (a, b) => {
+		const x = val(a), y = val(b);
+		const c = x < y ? -1 : x > y ? 1 : 0;
+		return (desc ? -c : c) || a.name.localeCompare(b.name);
+	};
+}
+
+function render() {
+	const q = $("#vm-search").value.trim().toLowerCase();
+	const sort = sorter($("#vm-sort").value);
+	const groups = { Configured: [], NotConfigured: [], Unsupported: [] };
+	for (const vm of state.vms) (groups[statusOf(vm)] || groups.NotConfigured).push(vm);
+	$("#count-configured").textContent = groups.Configured.length;
+	$("#count-notconfigured").textContent = groups.NotConfigured.length;
+	$("#count-unsupported").textContent = groups.Unsupported.length;
+	$("#configured-help").textContent = state.caps.request
+		? "VMs whose ports JIT protects. Select VMs to request access."
+		: "VMs whose ports JIT protects.";
+	fill("configured", groups.Configured.filter((v) => matches(v, q)).sort(sort), configuredRow, groups.Configured.length);
+	fill("notconfigured", groups.NotConfigured.filter((v) => matches(v, q)).sort(sort), notConfiguredRow, groups.NotConfigured.length);
+	fill("unsupported", groups.Unsupported.filter((v) => matches(v, q)).sort(sort), unsupportedRow, groups.Unsupported.length);
+	$("#request-selected").hidden = !state.caps.request;
+	$("#enable-selected").hidden = !state.caps.configure;
+	for (const c of document.querySelectorAll(".col-select")) c.hidden = false;
+	$("#table-configured .col-select").hidden = !state.caps.request;
+	$("#table-notconfigured .col-select").hidden = !state.caps.configure;
+	updateSelectionButtons();
+	renderGrants();
+	renderTimelines($("#timelines"));
+	$("#vms-page").dataset.loaded = String(state.loadedAt);
+}
+
+function fill(which, list, rowFn, total) {
+	const panel = $("#panel-" + which);
+	clear($("tbody", panel), list.map(rowFn));
+	const empty = $(".empty", panel);
+	empty.hidden = list.length > 0;
+	empty.textContent = total ? "No VMs match the search." : which === "configured" ? "No VM is configured for JIT yet." : "There are none.";
+}
+
+const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
+
+function selectBox(which, vm) {
+	const box = h("input", { type: "checkbox", "aria-label": `Select ${vm.name}`, checked: selected[which].has(vm.id) });
+	box.addEventListener("change", () => {
+		if (box.checked) selected[which].add(vm.id);
+		else selected[which].delete(vm.id);
+		box.closest("tr").classList.toggle("is-selected", box.checked);
+		updateSelectionButtons();
+	});
+	return h("td", { class: "col-select" }, box);
+}
+
+function connectionDetails(vm) {
+	const byAddr = new Map();
+	for (const c of vm.properties?.jit?.connectionDetails || []) {
+		if (!byAddr.has(c.address)) byAddr.set(c.address, []);
+		byAddr.get(c.address).push(c.protocol && c.protocol !== "TCP" ? `${c.port}/${c.protocol === "*" ? "any" : c.protocol}` : String(c.port));
+	}
+	if (!byAddr.size) return "—";
+	return h("ul", { class: "plain conn" }, [...byAddr].map(([a, ports]) => h("li", {}, h("code", {}, a), " ports ", ports.join(", "))));
+}
+
+function lastAccess(j) {
+	if (!j.lastAccessTimeUtc) return h("span", { class: "muted" }, "Never");
+	return h("time", { datetime: j.lastAccessTimeUtc, title: fmtTime(j.lastAccessTimeUtc) }, relTime(j.lastAccessTimeUtc));
+}
+
+function vmMenu(vm, configured) {
+	const items = [];
+	if (configured && state.caps.request) items.push({ label: "Request access", action: (b) => openRequestDialog([vm], b, afterChange) });
+	if (configured && state.caps.configure) items.push({ label: "Edit ports", action: (b) => openPolicyDialog([vm], b, afterChange, true) });
+	if (!configured && state.caps.configure) items.push({ label: "Enable JIT", action: (b) => openPolicyDialog([vm], b, afterChange, false) });
+	if (state.caps.activity) items.push({ label: "Activity log", action: () => (location.hash = "#/activity/" + encodeURIComponent(vm.id)) });
+	if (configured) items.push({ label: "Access timeline", action: () => focusTimeline(vm) });
+	if (configured && state.caps.configure)
+		items.push({ label: "Disable JIT", danger: true, action: (b) => onDisable(vm, b) });
+	return items.length ? menuButton(`Actions for ${vm.name}`, items) : "";
+}
+
+function nameCell(vm) {
+	return cell("Name", h("span", { class: "vm-name" }, vm.name), h("span", { class: "sub" }, vm.properties?.osType || ""));
+}
+
+function configuredRow(vm) {
+	const j = vm.properties?.jit || {};
+	return h("tr", { class: selected.configured.has(vm.id) ? "is-selected" : "", dataset: { vm: vm.name } },
+		state.caps.request ? selectBox("configured", vm) : null,
+		nameCell(vm),
+		cell("Resource group", vmRg(vm)),
+		cell("Approved (7 days)", String(j.approvedRequestsLast7Days ?? 0)),
+		cell("Last access", lastAccess(j)),
+		cell("Connection details", connectionDetails(vm)),
+		cell("Last user", j.lastUser ? who(j.lastUser) : h("span", { class: "muted" }, "—")),
+		h("td", { class: "col-menu" }, vmMenu(vm, true)));
+}
+
+function notConfiguredRow(vm) {
+	const p = vm.properties || {};
+	return h("tr", { class: selected.notconfigured.has(vm.id) ? "is-selected" : "", dataset: { vm: vm.name } },
+		state.caps.configure ? selectBox("notconfigured", vm) : null,
+		nameCell(vm),
+		cell("Resource group", vmRg(vm)),
+		cell("OS", p.osType || ""),
+		cell("Addresses", (p.addresses || []).join(", ") || "—"),
+		cell("Enforced by", p.enforcement === "local" ? "this host" : "gateway"),
+		h("td", { class: "col-menu" }, vmMenu(vm, false)));
+}
+
+function unsupportedRow(vm) {
+	return h("tr", { dataset: { vm: vm.name } }, nameCell(vm), cell("Resource group", vmRg(vm)), cell("Reason", vm.properties?.jit?.reason || "unknown"));
+}
+
+function updateSelectionButtons() {
+	const n = selected.configured.size, m = selected.notconfigured.size;
+	const rq = $("#request-selected"), en = $("#enable-selected");
+	rq.disabled = n === 0;
+	rq.textContent = n > 1 ? `Request access to ${n} VMs` : "Request access";
+	en.disabled = m === 0;
+	en.textContent = m > 1 ? `Enable JIT on ${m} VMs` : "Enable JIT";
+}
+
+async function onDisable(vm, opener) {
+	const ok = await confirmDialog({
+		title: `Disable JIT on ${vm.name}?`,
+		body: "Its ports are no longer protected: they open to everyone, and open grants end.",
+		confirm: "Disable JIT", danger: true, opener,
+	});
+	if (!ok) return;
+	try {
+		await disableJit(vm);
+		await afterChange(`JIT is disabled on ${vm.name}.`);
+	} catch (err) {
+		showError($("#vms-error"), err, `Cannot disable JIT on ${vm.name}: `);
+		$("#vms-error").scrollIntoView({ block: "nearest" });
+	}
+}
+
+function focusTimeline(vm) {
+	const el = document.getElementById("timeline-" + vm.name);
+	if (el) {
+		el.scrollIntoView({ block: "center" });
+		el.focus();
+	}
+}
+
+// Open ports: connection details, a live countdown and a revoke button per grant.
+function renderGrants() {
+	const now = Date.now();
+	const live = allGrants(now).filter((g) => g.live).sort((a, b) => a.end - b.end);
+	$("#grants-empty").hidden = live.length > 0;
+	const list = $("#grants-list");
+	clear(list, live.map((g) => {
+		const vm = vmById(g.vmId);
+		const name = vm?.name || parseVmId(g.vmId)?.name || g.vmId;
+		const mine = g.requestor === state.me.name;
+		const canRevoke = state.caps.revokeAny || (state.caps.request && mine);
+		const addrs = vm?.properties?.addresses || [];
+		const proto = (policyOfVm(vm || { id: g.vmId })?.entry.ports || []).find((p) => p.number === g.port)?.protocol || "TCP";
+		const cd = h("span", { class: "countdown", "data-end": String(g.end), role: "timer", "aria-label": countdownWords(g.end - now) }, countdown(g.end - now));
+		return h("li", { class: "grant", dataset: { vm: name, port: String(g.port) } },
+			h("div", { class: "grant-main" },
+				h("span", { class: "grant-title" }, name, " port ", String(g.port), proto !== "TCP" ? `/${proto === "*" ? "any" : proto}` : ""),
+				h("span", { class: "grant-conn" }, "Connect to ", addrs.length ? addrs.map((a, i) => [i ? " or " : "", h("code", {}, a.includes(":") ? `[${a}]:${g.port}` : `${a}:${g.port}`)]) : "the VM", " from ", h("code", {}, g.source || "?")),
+				h("span", { class: "grant-who muted" }, mine ? "You" : who(g.requestor), g.justification ? ` — “${g.justification}”` : "", ", until ", fmtTime(new Date(g.end).toISOString()))),
+			h("div", { class: "grant-side" },
+				cd,
+				canRevoke ? h("button", { type: "button", class: "danger", "aria-label": `Revoke ${name} port ${g.port}`, onclick: (e) => onRevoke(g, name, e.currentTarget) }, "Revoke") : null));
+	}));
+}
+
+function tick() {
+	const now = Date.now();
+	let expired = false;
+	for (const el of document.querySelectorAll(".countdown[data-end]")) {
+		const left = Number(el.dataset.end) - now;
+		el.textContent = countdown(left);
+		if (Math.floor(left / 1000) % 60 === 0) el.setAttribute("aria-label", countdownWords(left));
+		if (left <= 0) expired = true;
+	}
+	if (expired && !tick.busy) {
+		tick.busy = true;
+		setTimeout(() => reload(false).finally(() => (tick.busy = false)), 1500);
+	}
+}
+
+async function onRevoke(g, name, btn) {
+	const ok = await confirmDialog({
+		title: `Revoke access to ${name} port ${g.port}?`,
+		body: "The port closes now for new connections; connections already open are ended too.",
+		confirm: "Revoke", danger: true, opener: btn,
+	});
+	if (!ok) return;
+	try {
+		const r = await api("POST", `${g.policyId}/revoke`, {
+			body: { virtualMachines: [{ id: g.vmId, ports: [{ number: g.port }] }], terminateSessions: true },
+		});
+		await afterChange(`Revoked ${name} port ${g.port} (${r.body?.revokedPorts ?? 0} grant(s) closed).`);
+		$("#grants-title").focus?.();
+	} catch (err) {
+		showError($("#vms-error"), err, `Cannot revoke ${name} port ${g.port}: `);
+	}
+}
