@@ -33,7 +33,7 @@ check_port(struct api *api, const struct api_caller *c, const struct policy_vm *
 	enum net_proto proto;
 	struct net_source src;
 	char t[ERROR_TARGET_MAX], when[64], dur[32];
-	int64_t max_end;
+	int64_t max_end, max_ms;
 
 	if (policy_port_protocols(pv, ip->number, &proto) < 0 || policy_find_port(pv, ip->number, proto, &rule) < 0) {
 		snprintf(t, sizeof(t), "%s.number", target);
@@ -43,10 +43,13 @@ check_port(struct api *api, const struct api_caller *c, const struct policy_vm *
 	snprintf(t, sizeof(t), "%s.endTimeUtc", target);
 	if (ip->end_ns <= now_ns)
 		return core_error_set(err, "EndTimeInPast", t, "endTimeUtc must be in the future");
-	max_end = now_ns + rule->max_duration_ms * TIME_NS_PER_MS;
+	/* the deployment's cap applies to rules stored before it was lowered, too */
+	max_ms = rule->max_duration_ms < api->settings.max_duration_ms ? rule->max_duration_ms
+									 : api->settings.max_duration_ms;
+	max_end = now_ns + max_ms * TIME_NS_PER_MS;
 	if (ip->end_ns > max_end + INITIATE_CLOCK_SLACK_MS * TIME_NS_PER_MS) {
 		time_format_rfc3339(max_end, when, sizeof(when));
-		duration_format_iso8601(rule->max_duration_ms, dur, sizeof(dur));
+		duration_format_iso8601(max_ms, dur, sizeof(dur));
 		return core_error_set(err, "EndTimeTooLate", t,
 				      "port %u may be opened for at most %s, so endTimeUtc may be at most %s", ip->number,
 				      dur, when);
@@ -78,7 +81,6 @@ check_port(struct api *api, const struct api_caller *c, const struct policy_vm *
 	g->source = src;
 	g->end_ns = ip->end_ns;
 	g->status = STORE_GRANT_INITIATED;
-	(void)api;
 	return 0;
 }
 
@@ -243,8 +245,17 @@ fail:
 		store_rollback(api->store);
 		api_reconcile(api, NULL);
 	}
-	api_log(api, c, RBAC_POLICY_INITIATE, text, "Failed", sr.justification, "%s: %s%s%s", err.code, err.message,
-		err.target[0] ? " at " : "", err.target);
+	/* a refusal is about the VMs asked for: log it on each, so a VM's log shows its refusals too */
+	for (i = 0; body && i < body->n_vms; i++) {
+		char vmtext[ARM_ID_MAX + 1];
+
+		arm_vm_id_format(&body->vms[i].id, vmtext, sizeof(vmtext));
+		api_log(api, c, RBAC_POLICY_INITIATE, vmtext, "Failed", sr.justification, "%s: %s%s%s (policy %s)",
+			err.code, err.message, err.target[0] ? " at " : "", err.target, text);
+	}
+	if (!body)
+		api_log(api, c, RBAC_POLICY_INITIATE, text, "Failed", sr.justification, "%s: %s%s%s", err.code,
+			err.message, err.target[0] ? " at " : "", err.target);
 	api_error_record(resp, status, &err);
 out:
 	codec_initiate_free(body);

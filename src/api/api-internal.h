@@ -57,8 +57,11 @@ int api_policy_decode_stored(const struct store_policy *sp, struct policy **ret,
 
 /* A request as the API returns it (Azure's JitNetworkAccessRequest plus "id"). */
 json_t *api_request_encode(struct api *api, const struct store_request *req);
-/* The policy as GET returns it: stored JSON plus its requests of the last 7 days. NULL on failure. */
-json_t *api_policy_render(struct api *api, const struct store_policy *sp);
+/*
+ * The policy as GET returns it to caller `c`: stored JSON plus its requests of the last 7 days,
+ * narrowed to the VMs in c's scope when c may read only some of them (c NULL: everything). NULL on failure.
+ */
+json_t *api_policy_render(struct api *api, const struct api_caller *c, const struct store_policy *sp);
 /* Can the caller see this policy (read on it, or on one of its VMs)? */
 bool api_policy_visible(struct api *api, const struct api_caller *c, const struct store_policy *sp);
 

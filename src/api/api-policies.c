@@ -106,13 +106,50 @@ precondition_ok(const struct http_request *req, const struct store_policy *sp)
 	return strstr(match, etag) != NULL;
 }
 
+/* Keep only the entries of `arr` (objects with "id" or "virtualMachines") that lie in the caller's scope. */
+static void
+keep_vms_in_scope(json_t *vms, const char *scope)
+{
+	size_t i = json_array_size(vms);
+
+	while (i-- > 0) {
+		const char *id = json_string_value(json_object_get(json_array_get(vms, i), "id"));
+
+		if (!id || !rbac_scope_covers(scope, id))
+			json_array_remove(vms, i);
+	}
+}
+
+/*
+ * A caller who sees the policy only through a VM-level scope sees only the
+ * VMs in that scope, and only the requests for them: not the rules of other
+ * VMs, nor who asked for them and why.
+ */
+static void
+narrow_to_scope(json_t *props, const char *scope)
+{
+	json_t *reqs = json_object_get(props, "requests");
+	size_t i;
+
+	keep_vms_in_scope(json_object_get(props, "virtualMachines"), scope);
+	i = json_array_size(reqs);
+	while (i-- > 0) {
+		json_t *vms = json_object_get(json_array_get(reqs, i), "virtualMachines");
+
+		keep_vms_in_scope(vms, scope);
+		if (json_array_size(vms) == 0)
+			json_array_remove(reqs, i);
+	}
+}
+
 json_t *
-api_policy_render(struct api *api, const struct store_policy *sp)
+api_policy_render(struct api *api, const struct api_caller *c, const struct store_policy *sp)
 {
 	struct store_request *reqs = NULL;
 	size_t n = 0, i;
 	json_error_t jerr;
 	json_t *o = json_loads(sp->json, 0, &jerr), *props, *arr;
+	char id[ARM_ID_MAX + 1];
 
 	props = o ? json_object_get(o, "properties") : NULL;
 	if (!props || store_requests_of_policy(api->store, sp->id, api_now_ns() - APPROVED_WINDOW_NS, &reqs, &n) < 0) {
@@ -124,6 +161,9 @@ api_policy_render(struct api *api, const struct store_policy *sp)
 		json_array_append_new(arr, api_request_encode(api, &reqs[i]));
 	json_object_set_new(props, "requests", arr ? arr : json_array());
 	store_requests_free(reqs, n);
+	arm_policy_id_format(&sp->arm, id, sizeof(id));
+	if (c && !api_allowed(api, c, RBAC_POLICY_READ, id))
+		narrow_to_scope(props, c->scope);
 	return o;
 }
 
@@ -207,7 +247,7 @@ api_policies_list(struct api *api, const struct api_caller *c, const struct http
 			continue;
 		if (!api_policy_visible(api, c, &pols[i]))
 			continue;
-		o = api_policy_render(api, &pols[i]);
+		o = api_policy_render(api, c, &pols[i]);
 		if (o)
 			json_array_append_new(items, o);
 	}
@@ -240,7 +280,7 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 		api_require(api, c, RBAC_POLICY_READ, text, resp);
 		return;
 	}
-	o = api_policy_render(api, &sp);
+	o = api_policy_render(api, c, &sp);
 	policy_etag(&sp, text, sizeof(text));
 	http_response_header(resp, "ETag", text);
 	store_policy_clear(&sp);
@@ -434,7 +474,7 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 	}
 	api_log(api, c, RBAC_POLICY_WRITE, text, "Succeeded", NULL, "%s the policy: %zu virtual machine(s)",
 		created ? "created" : "replaced", p->n_vms);
-	if (store_policy_get(api->store, id, &sp) < 0 || !(out = api_policy_render(api, &sp))) {
+	if (store_policy_get(api->store, id, &sp) < 0 || !(out = api_policy_render(api, c, &sp))) {
 		store_policy_clear(&sp);
 		core_error_set(&err, "StoreError", "", "the policy was saved but cannot be read back");
 		status = 500;

@@ -251,7 +251,7 @@ api_vm_delete(struct api *api, const struct api_caller *c, const struct http_req
 	if (r < 0)
 		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the VM: %s",
 				 store_last_error(api->store));
-	if (vm.point == STORE_POINT_LOCAL)
+	if (vm.point == STORE_POINT_LOCAL && vm.id == api->local_vm_id)
 		return api_error(resp, 409, "LocalVirtualMachine", "",
 				 "'%s' is jitgated's own host; it is registered at every start", text);
 	if (store_policy_of_vm(api->store, vm.id, &pid) == 0)

@@ -522,6 +522,9 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 	if (!strcmp(req->path, "/healthz")) {
 		if (!method_is(req, "GET"))
 			return method_not_allowed(resp, req);
+		if (!api->fw)
+			return api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "the kernel firewall is not usable: %s",
+					 api->fw_reason);
 		if (!api->ready)
 			return api_error(resp, 503, "NotReady", "", "jitgated is starting");
 		return api_json(resp, 200, json_pack("{s:s}", "status", "ok"));

@@ -61,6 +61,7 @@ struct api {
 	uint64_t log_failures;		/* activity entries the store refused */
 	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
 	struct api_session sessions[API_SESSIONS_MAX];
+	int64_t local_vm_id;		/* this host's VM, as registered at start */
 };
 
 /* Who is calling, after authentication. */

@@ -1,5 +1,7 @@
 /* jitgated: the JIT access server (HTTPS API, store, kernel enforcement, timers) and its offline token commands. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -10,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,6 +151,10 @@ cmd_token(int argc, char **argv, struct config *cfg)
 	const char *sub = argc > 2 ? argv[2] : "";
 	int r = 2;
 
+	if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke")) {
+		fputs(usage, stderr);
+		return 2;
+	}
 	if (parse_args(argc - 2, argv + 2, cfg, &cl))
 		return 2;
 	if (open_store(cfg, &st) < 0)
@@ -243,12 +252,14 @@ out:
 
 /* Register (or refresh) this host as the local VM, with the addresses it has now. */
 static int
-register_local_vm(struct store *st, const struct config *cfg, const char *unsupported)
+register_local_vm(struct store *st, const struct config *cfg, const char *unsupported, int64_t *ret_id)
 {
-	struct store_vm vm;
+	struct store_vm vm, *all = NULL;
 	struct ifaddrs *ifa = NULL, *i;
-	int64_t id;
+	int64_t id, other;
+	size_t n = 0, k;
 	bool created;
+	int r;
 
 	memset(&vm, 0, sizeof(vm));
 	snprintf(vm.arm.subscription, sizeof(vm.arm.subscription), "%s", cfg->api.subscription);
@@ -282,7 +293,64 @@ register_local_vm(struct store *st, const struct config *cfg, const char *unsupp
 		}
 		freeifaddrs(ifa);
 	}
-	return store_vm_put(st, &vm, &id, &created);
+	if ((r = store_vm_put(st, &vm, &id, &created)) < 0)
+		return r;
+	/* a renamed host leaves its old local record behind: say so, and let an operator remove it */
+	if (store_vm_list(st, &all, &n) == 0) {
+		for (k = 0; k < n; k++) {
+			if (all[k].point != STORE_POINT_LOCAL || all[k].id == id || all[k].unsupported_reason[0])
+				continue;
+			snprintf(all[k].unsupported_reason, sizeof(all[k].unsupported_reason),
+				 "this host now runs as VM '%.64s'; this older record of it can be removed", cfg->vm_name);
+			store_vm_put(st, &all[k], &other, &created);
+		}
+		free(all);
+	}
+	*ret_id = id;
+	return 0;
+}
+
+/* Tell systemd (Type=notify) that we are ready: the kernel is reconciled and the API is listening. */
+static void
+notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path))) < 0)
+		logmsg("cannot notify systemd: %s", strerror(errno));
+	close(fd);
+}
+
+/* One jitgated per state directory: a second one would fight the first over the kernel. */
+static int
+lock_state_dir(const struct config *cfg)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/jitgated.lock", cfg->state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		logmsg("cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		logmsg("another jitgated is running on the state directory %s (%s is locked)", cfg->state_dir, path);
+		close(fd);
+		return -EBUSY;
+	}
+	return fd;	/* held open, and so locked, until we exit */
 }
 
 static volatile sig_atomic_t stop_requested;
@@ -299,12 +367,12 @@ run_server(struct config *cfg)
 	char listen_host[CONFIG_LISTEN_MAX];
 	int64_t next_expiry = 0, next_reconcile;
 	sigset_t mask;
-	int sfd = -1, r = 1, n;
+	int sfd = -1, r = 1, n, lock_fd = -1;
 
 	if (!api)
 		return 1;
 	api->settings = cfg->api;
-	if (open_store(cfg, &api->store) < 0)
+	if (open_store(cfg, &api->store) < 0 || (lock_fd = lock_state_dir(cfg)) < 0)
 		goto out;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(listen_host, sizeof(listen_host), "%s", cfg->listen[0] == '[' ? cfg->listen + 1 : cfg->listen);
@@ -329,7 +397,7 @@ run_server(struct config *cfg)
 		snprintf(api->fw_reason, sizeof(api->fw_reason), "%s", err.message);
 		logmsg("the kernel firewall is not usable, every VM is Unsupported: %s", err.message);
 	}
-	if (register_local_vm(api->store, cfg, api->fw ? NULL : api->fw_reason) < 0) {
+	if (register_local_vm(api->store, cfg, api->fw ? NULL : api->fw_reason, &api->local_vm_id) < 0) {
 		logmsg("cannot register this host as a VM: %s", store_last_error(api->store));
 		goto out;
 	}
@@ -346,6 +414,7 @@ run_server(struct config *cfg)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -364,7 +433,8 @@ run_server(struct config *cfg)
 		fail_err("cannot start the HTTPS server", &err);
 		goto out;
 	}
-	api->ready = true;
+	api->ready = api->fw != NULL;	/* /healthz: 200 only when the kernel table is in place */
+	notify_ready();
 	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", cfg->listen, fp,
 	       cfg->state_dir, cfg->vm_name, api->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
 	fflush(stderr);
@@ -396,8 +466,16 @@ run_server(struct config *cfg)
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				stop_requested = 1;
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					/* no settings are reloaded (restart for that); HUP means "look at the kernel now" */
+					logmsg("SIGHUP: reconciling the kernel with the store now");
+					if (api->fw && api_reconcile(api, &err) < 0)
+						fail_err("reconcile", &err);
+				} else {
+					stop_requested = 1;
+				}
+			}
 		}
 		http_server_run(srv);
 		now = api_now_ns();
@@ -420,6 +498,8 @@ out:
 	fw_monitor_close(mon);
 	if (sfd >= 0)
 		close(sfd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	fw_free(api->fw);
 	store_close(api->store);
 	free(api);
@@ -434,6 +514,7 @@ main(int argc, char **argv)
 	struct core_error err = { 0 };
 	int r;
 
+	umask(0077);	/* the store, its WAL and the TLS key are nobody else's */
 	config_defaults(&cfg);
 	if (argc > 1 && !strcmp(argv[1], "token"))
 		return cmd_token(argc, argv, &cfg);

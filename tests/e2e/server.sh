@@ -520,5 +520,28 @@ csv=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -
 check "CSV with caller=token:req2: only req2's rows ($(( $(wc -l <<<"$csv") - 1 )))" \
 	test "$(tail -n +2 <<<"$csv" | grep -c '^"[^"]*","token:req2",')" = $(( $(wc -l <<<"$csv") - 1 )) -a "$(wc -l <<<"$csv")" -gt 1
 
+echo "12. a VM-scoped reader sees only its VMs of a policy; one server per state dir; SIGHUP reconciles"
+GW2=/subscriptions/$SUB/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/gw2
+call "$T_OWNER" PUT "$GW2?$AV" '{"location":"local","properties":{"enforcement":"gateway","addresses":["10.221.0.2"]}}'
+expect 201 "PUT a gateway VM gw2"
+TWO='{"properties":{"virtualMachines":[{"id":"'$VMID'","ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT1H"}]},{"id":"'$GW2'","ports":[{"number":3389,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT1H"}]}]}}'
+call "$T_OWNER" PUT "$POL?$AV" "$TWO"
+expect 200 "PUT a policy holding vm1 and gw2"
+call "$T_OWNER" POST "$POL/initiate?$AV" '{"virtualMachines":[{"id":"'$GW2'","ports":[{"number":3389,"endTimeUtc":"'$(iso $(( $(now_ms) + 60000 )))'","allowedSourceAddressPrefix":"10.9.9.9"}]}],"justification":"secret-gw2"}'
+expect 202 "the owner opens gw2:3389"
+call "$T_REQVM" GET "$POL?$AV"
+only=$(j '[.properties.virtualMachines[].id | split("/") | last] | join(",")')
+check "a JitRequester scoped to vm1 sees only vm1's rules (got $only)" test "$only" = vm1
+check "  … and not gw2's request nor its justification" bash -c '! grep -q "secret-gw2\|gw2" <<<"$1"' _ "$R"
+call "$T_OWNER" GET "$POL?$AV"
+both=$(j '"\(.properties.virtualMachines | length) \(.properties.requests | length)"')
+check "the owner sees both VMs and the request (got $both)" test "$both" = "2 1"
+err=$(ip netns exec "$VM" timeout 5 "$JITGATED" --state-dir "$STATE" --listen "$V:8444" --vm-name vm1 2>&1)
+check "a second jitgated on the same state directory refuses to start ($(tail -1 <<<"$err"))" \
+	grep -q "another jitgated is running" <<<"$err"
+kill -HUP "$SRV"
+sleep 0.3
+check "SIGHUP does not stop jitgated; it reconciles" bash -c 'kill -0 $1 && grep -q SIGHUP "$2"' _ "$SRV" "$SRVLOG"
+
 check "jitgated is still running" kill -0 "$SRV"
 e2e_summary
