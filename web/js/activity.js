@@ -93,6 +93,7 @@ async function load() {
 		return;
 	}
 	const vmName = $("#f-vm").selectedOptions[0]?.textContent;
+	$("#activity-title").textContent = $("#f-vm").value ? `Activity log: ${vmName}` : "Activity log";
 	$("#activity-summary").textContent = `${rows.length} entr${rows.length === 1 ? "y" : "ies"}${$("#f-vm").value ? ` for ${vmName}` : ""}, newest first${rows.length === 500 ? " (the first 500; download the CSV for all)" : ""}.`;
 	const callers = new Set(rows.map((r) => r.caller).filter(Boolean));
 	clear($("#f-callers"), [...callers].sort().map((c) => h("option", { value: c })));

@@ -69,21 +69,23 @@ async function boot() {
 		route();
 		$("#main").focus({ preventScroll: true });
 	});
-	let me;
-	try {
-		me = (await api("GET", "/whoami", { noSignOut: true })).body;
-	} catch {
-		return signinPage();
-	}
+	// The cookie is HttpOnly, so this tab knows it is signed in by the CSRF token it keeps (sessionStorage).
+	// A new tab has none: it asks GET /session for it (where the server offers that), else it signs in again.
 	if (!csrf.get()) {
-		// a valid cookie but this tab lost its CSRF token: ask the server for it (GET /session), else sign in again
 		try {
 			const s = (await api("GET", "/session", { noSignOut: true })).body;
 			if (s?.csrfToken) csrf.set(s.csrfToken);
 		} catch {
-			/* not offered by this server */
+			/* no session, or a server without GET /session */
 		}
-		if (!csrf.get()) return signinPage("You are signed in elsewhere in this browser; sign in again in this tab to make changes.");
+		if (!csrf.get()) return signinPage();
+	}
+	let me;
+	try {
+		me = (await api("GET", "/whoami", { noSignOut: true })).body;
+	} catch {
+		csrf.clear();
+		return signinPage("Your session has ended. Sign in again.");
 	}
 	await start(me);
 }

@@ -99,7 +99,10 @@ function vmTimeline(vm, grants, names, { now, t0, t1, width, span }) {
 		const stop = g.live ? g.end : Math.min(g.ended ?? g.end, now);
 		const x1 = x(g.start), x2 = Math.max(x1 + 4, x(stop));
 		const y = TOP + lane * LANE + (LANE - BAR) / 2;
-		const text = `${who(g.requestor)} from ${g.source}, port ${g.port}, ${fmtTime(new Date(g.start).toISOString())} for ${humanDuration(stop - g.start)}, ${statusWords(g)}${g.justification ? `: “${g.justification}”` : ""}`;
+		// a grant revoked before its end: without the server's endedTimeUtc only the time asked for is known
+		const unknownEnd = g.status === "Revoked" && g.reason !== "Expired" && g.ended === undefined;
+		const howLong = unknownEnd ? `asked for ${humanDuration(g.end - g.start)}` : `for ${humanDuration(stop - g.start)}`;
+		const text = `${who(g.requestor)} from ${g.source}, port ${g.port}, ${fmtTime(new Date(g.start).toISOString())} ${howLong}, ${statusWords(g)}${g.justification ? `: “${g.justification}”` : ""}`;
 		const cls = ["bar", `c${colourIndex(g.requestor, names)}`, g.live ? "live" : "", g.status === "Revoked" && g.reason !== "Expired" ? "revoked" : ""].filter(Boolean).join(" ");
 		const bar = h("svg:g", { class: cls, tabindex: "0", role: "img", "aria-label": text },
 			h("svg:title", {}, text),

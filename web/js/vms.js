@@ -36,7 +36,11 @@ export function init() {
 export async function show() {
 	await reload(false);
 	if (!ticker) ticker = setInterval(tick, 1000);
-	if (!poller) poller = setInterval(() => !document.hidden && !$("#vms-page").hidden && !document.querySelector("dialog[open]") && reload(false), 30000);
+	if (!poller)
+		poller = setInterval(() => {
+			const busy = document.hidden || $("#vms-page").hidden || document.querySelector("dialog[open]") || document.querySelector(".menu:not([hidden])");
+			if (!busy) reload(false);
+		}, 30000);
 }
 
 export function stop() {
@@ -91,7 +95,19 @@ function sorter(key) {
 	};
 }
 
+// Re-rendering replaces the rows: keep keyboard focus on the same control (found again by its label).
 function render() {
+	const a = document.activeElement;
+	const label = a && a !== document.body && $("#vms-page").contains(a) ? a.getAttribute("aria-label") : null;
+	const box = label ? a.closest("[id]") : null;
+	renderAll();
+	if (label && !document.contains(a)) {
+		const again = [...(box && document.contains(box) ? box : $("#vms-page")).querySelectorAll("[aria-label]")].find((e) => e.getAttribute("aria-label") === label);
+		(again || $("#grants-title")).focus();
+	}
+}
+
+function renderAll() {
 	const q = $("#vm-search").value.trim().toLowerCase();
 	const sort = sorter($("#vm-sort").value);
 	const groups = { Configured: [], NotConfigured: [], Unsupported: [] };

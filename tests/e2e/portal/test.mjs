@@ -302,6 +302,12 @@ await step("Download CSV: a real download with the request and revoke rows", asy
 	expect(ini.some((l) => l.includes("portal e2e: patching")), "no justification");
 });
 
+await step("a reload keeps the session (the CSRF token lives in this tab's sessionStorage)", async () => {
+	await owner.reload();
+	await owner.locator("#activity-page[data-loaded]").waitFor({ state: "visible" });
+	expect((await text(owner.locator("#me-name"))) === "owner", "not signed in after reload");
+});
+
 await step("all activity (the nav link) and a caller filter", async () => {
 	await owner.getByRole("link", { name: "Activity log" }).click();
 	await owner.waitForFunction(() => document.querySelector("#f-vm").value === "" && document.querySelector("#activity-title").textContent === "Activity log");
@@ -371,10 +377,22 @@ await step("JitRequester: may request but is offered no Enable, Edit or Disable,
 	const [status, code] = await pageWrite(req, "PUT", POLICY, { kind: "Basic", properties: { virtualMachines: [] } });
 	expect(status === 403 && code === "AuthorizationFailed", `direct PUT: ${status} ${code}`);
 });
-await step("JitRequester: a 4-hour request on a 3-hour port shows the server's error next to the time field", async () => {
-	await row(req, "configured", "vm1").locator(".menu-button").click();
-	await req.getByRole("menuitem", { name: "Request access" }).click();
+await step("JitRequester: by keyboard, the row menu opens the request dialog with focus on the first port", async () => {
+	await row(req, "configured", "vm1").locator(".menu-button").focus();
+	await req.keyboard.press("Enter");
+	expect(await req.evaluate(() => document.activeElement?.getAttribute("role")) === "menuitem", "focus is not in the menu");
+	expect((await req.evaluate(() => document.activeElement?.textContent)) === "Request access", "first item");
+	await req.keyboard.press("Enter");
 	await req.locator("#request-dialog").waitFor({ state: "visible" });
+	expect(await req.evaluate(() => document.activeElement?.classList.contains("req-port-box")), "focus is not on the first port");
+	await req.keyboard.press("Escape");
+	await req.locator("#request-dialog").waitFor({ state: "hidden" });
+	expect(await req.evaluate(() => document.activeElement?.classList.contains("menu-button")), "focus did not return to the menu button");
+	await req.keyboard.press("Enter");
+	await req.keyboard.press("Enter");
+	await req.locator("#request-dialog").waitFor({ state: "visible" });
+});
+await step("JitRequester: a 4-hour request on a 3-hour port shows the server's error next to the time field", async () => {
 	const p22 = req.locator('#request-dialog .req-port[data-port="22"]');
 	await p22.locator("input[type=checkbox]").check();
 	await p22.locator(".req-time").fill("4h");
@@ -396,6 +414,11 @@ await step("JitRequester: 30 minutes is granted; the TCP connection opens; it re
 	expect(/^(30:00|29:[0-5]\d)$/.test(a), `countdown ${a}`);
 	expect(await tcpOpens(22), "port 22 is closed");
 	await shot(req, "requester-vms");
+	await req.locator("#timeline-span").selectOption("PT3H");
+	const live = req.locator("#timeline-vm1 .bar.live rect");
+	expect(Number(await live.getAttribute("width")) > 50, "the live window is not drawn to its end");
+	await req.locator("#timeline-vm1").scrollIntoViewIfNeeded();
+	await shot(req, "timeline-live");
 	await grant(req, "vm1", 22).getByRole("button", { name: /^Revoke/ }).click();
 	await req.locator("#confirm-ok").click();
 	await grant(req, "vm1", 22).waitFor({ state: "detached" });
