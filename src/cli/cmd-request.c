@@ -151,9 +151,30 @@ initiate_print(struct cli *c, const struct cli_vm *vm, const json_t *reply)
 	table_free(t);
 }
 
+/*
+ * Over the local unix socket the server sees no address to call "my IP". Someone
+ * logged in over SSH has one, though: the SSH_CLIENT variable names it.
+ */
+static int
+from_ssh_client(struct cli *c, char *buf, size_t size)
+{
+	const char *sc = getenv("SSH_CLIENT");
+	size_t n = sc ? strcspn(sc, " ") : 0;
+
+	if (!n || n >= size)
+		return cli_fail(c, CLI_EXIT_USAGE,
+				"--from: over the local socket the server cannot see your address; give --from ADDRESS "
+				"(logged in over SSH, SSH_CLIENT would name it)");
+	memcpy(buf, sc, n);
+	buf[n] = '\0';
+	return 0;
+}
+
 int
 cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in)
 {
+	char ssh_from[64];
+	const char *from = in->from;
 	json_t *rules = NULL, *ports = json_array(), *body = NULL, *reply = NULL, *p;
 	int64_t now = cli_now_ns();
 	char path[ARM_ID_MAX + 16];
@@ -161,6 +182,11 @@ cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *
 	size_t n_seen = 0, i, k;
 	int r;
 
+	if (!from && c->via_socket) {
+		if ((r = from_ssh_client(c, ssh_from, sizeof(ssh_from))) < 0)
+			goto out;
+		from = ssh_from;
+	}
 	if ((r = cli_vm_rules(c, vm, &rules)) < 0)
 		goto out;
 	if (in->n_ports) {
@@ -194,8 +220,8 @@ cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *
 			goto out;
 		}
 		o = json_pack("{s:i, s:s}", "number", (json_int_t)seen[i], "endTimeUtc", t);
-		if (in->from)
-			json_object_set_new(o, "allowedSourceAddressPrefix", json_string(in->from));
+		if (from)
+			json_object_set_new(o, "allowedSourceAddressPrefix", json_string(from));
 		json_array_append_new(ports, o);
 	}
 	body = json_pack("{s:[{s:s, s:O}]}", "virtualMachines", "id", vm->id, "ports", ports);

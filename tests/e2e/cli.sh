@@ -246,6 +246,14 @@ t 0 "request -o json" request vm1 --port 22 --for 5m -o json
 check "... times in UTC in JSON" grep -q 'Z"' "$E2E_TMP/out"
 t 0 "jitgate ssh vm1 -- ... true (requests 22, then runs ssh)" ssh vm1 -- "${SSHOPTS[@]}" true
 has "port 22 of vm1 is open for $A" "ssh says what it opened"
+SAVED=("${JENV[@]}")
+JENV=()
+t 2 "over the root socket without --from or SSH_CLIENT, request asks for --from" --socket "$SOCK" request vm1 --port 22
+has "SSH_CLIENT" "... and says how"
+JENV=(SSH_CLIENT="$X 50022 22")
+t 0 "over the root socket, SSH_CLIENT names my address" --socket "$SOCK" request vm1 --port 22 --for 5m
+check "... so $X now reaches $V:22" can "$CL" $X $V 22
+JENV=("${SAVED[@]}")
 t 0 "requests --active" requests --active
 has "3389" "requests lists the 3389 grant"
 has "token:owner" "... with the requestor"
