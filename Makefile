@@ -2,7 +2,7 @@
 BUILD ?= build
 FUZZ_SECONDS ?= 15
 
-.PHONY: all deps check run bench fuzz fuzz-long clean
+.PHONY: all deps check run demo bench bench-compare fuzz fuzz-long clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -22,6 +22,10 @@ check:
 # Start jitgated in the foreground with state in ./var (first start prints an Owner token and what to try).
 run: all
 	scripts/run.sh
+
+# The whole story in throwaway namespaces, narrated (about 20 s).
+demo: all
+	scripts/demo.sh $(BUILD)
 
 bench: all
 	bench/fw-bench.sh $(BUILD)

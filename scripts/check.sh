@@ -38,6 +38,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: official Azure JS SDK against jitgated" tests/e2e/azure-sdk.sh build
 	step "e2e: the web portal in Chromium" tests/e2e/portal.sh build
 	step "e2e: the jitgate CLI" tests/e2e/cli.sh build
+	step "make demo" scripts/demo.sh build
 else
 	failed+=("e2e (needs root: network namespaces and nftables)")
 fi
