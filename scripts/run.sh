@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 STATE=${STATE:-$PWD/var}
 LISTEN=${LISTEN:-127.0.0.1:8443}
-J=build/src/daemon/jitgated
+J=build/jitgated
 mkdir -p "$STATE"
 chmod 0700 "$STATE"
 
@@ -17,30 +17,24 @@ vm=$(hostname -s 2>/dev/null || echo localhost)
 if ! "$J" token list --state-dir "$STATE" | tail -n +2 | grep -q .; then
 	token=$("$J" token create --state-dir "$STATE" --name owner --role Owner)
 	S=00000000-0000-0000-0000-000000000000
-	base="https://$LISTEN/subscriptions/$S"
 	cat <<MSG
 
-  jitgate is starting for the first time. Your Owner token (shown once, keep it safe):
+  jitgate is starting for the first time. Your Owner token (shown once; keep it safe):
 
-    export JITGATE_TOKEN=$token
+    $token
 
-  API: https://$LISTEN  (TLS certificate: $STATE/tls/cert.pem)
+  Portal:  https://$LISTEN/   (sign in with the token; the TLS certificate is $STATE/tls/cert.pem,
+           SHA-256 fingerprint in the line jitgated prints below)
+  API:     https://$LISTEN/subscriptions/$S/...   (doc/api.md)
 
-  Three things to try, in another terminal:
+  Three things to try, in another terminal on this host (as root the CLI needs no token: it uses
+  jitgated's local socket):
 
-  1. See this host as a VM and its JIT status:
-     curl --cacert $STATE/tls/cert.pem -H "Authorization: Bearer \$JITGATE_TOKEN" \\
-       "$base/providers/Microsoft.Compute/virtualMachines?api-version=2020-01-01"
+    build/jitgate vm list                      # this host is VM '$vm', not configured yet
+    build/jitgate enable $vm                   # port 22 now refuses new connections (3 h max, any source)
+    build/jitgate request $vm --for 1h         # opens 22 for your address (from SSH_CLIENT, or give --from ADDR)
 
-  2. Enable JIT on SSH (port 22 closes for new connections; 3 hours at most per request):
-     curl --cacert $STATE/tls/cert.pem -H "Authorization: Bearer \$JITGATE_TOKEN" -X PUT \\
-       "$base/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default?api-version=2020-01-01" \\
-       -d '{"properties":{"virtualMachines":[{"id":"/subscriptions/$S/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/$vm","ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT3H"}]}]}}'
-
-  3. Open it for your own address for one hour:
-     curl --cacert $STATE/tls/cert.pem -H "Authorization: Bearer \$JITGATE_TOKEN" -X POST \\
-       "$base/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default/initiate?api-version=2020-01-01" \\
-       -d '{"virtualMachines":[{"id":"/subscriptions/$S/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/$vm","ports":[{"number":22,"endTimeUtc":"'\$(date -u -d +1hour +%FT%TZ)'"}]}],"justification":"trying jitgate"}'
+  From elsewhere: jitgate login --server https://<this host>:8443 --token <token>
 
 MSG
 fi
