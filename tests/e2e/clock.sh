@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# End-to-end: the wall clock jumps under jitgated (an LD_PRELOAD shim moves CLOCK_REALTIME; CLOCK_MONOTONIC and the
+# kernel's timers are untouched). End times stay absolute UTC and the kernel's timeouts follow them: after a jump
+# forward the port closes at the end time by the new clock, after a jump back it stays open until then.
+# jitgated reconciles every CONFIG_RECONCILE_S (60 s) and at start; with no way to shorten the period, the test
+# restarts jitgated (SIGTERM + start) to reconcile, and notes what the kernel held before that.
+# Usage: tests/e2e/clock.sh [BUILD_DIR]   (as root; needs curl and jq)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-$here/../../build}
+JITGATED=$BUILD/src/daemon/jitgated
+NETPROBE=$BUILD/tests/e2e/netprobe
+FAKECLOCK=$BUILD/tests/e2e/libfakeclock.so
+. "$here/lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "clock.sh: needs root"; exit 1; }
+command -v curl >/dev/null && command -v jq >/dev/null || { echo "clock.sh: needs curl and jq (scripts/deps.sh)"; exit 1; }
+[[ -f $FAKECLOCK ]] || { echo "clock.sh: no $FAKECLOCK (build first)"; exit 1; }
+VM=$(ns_new kvm) && CL=$(ns_new kcl) || exit 1
+link_new "$VM" v0 "$CL" c0 || exit 1
+V=10.215.0.1 A=10.215.0.2 B=10.215.0.3
+addr_add "$VM" v0 $V/24
+addr_add "$CL" c0 $A/24
+addr_add "$CL" c0 $B/24
+listen "$VM" 22 || exit 1
+
+OFFSET=$E2E_TMP/offset	# seconds jitgated's wall clock is ahead of the real one
+echo 0 >"$OFFSET"
+jump() { echo "$1" >"$OFFSET"; sleep 0.3; }	# the shim re-reads the file at most every 100 ms
+fake_now() { echo $(( $(date +%s) + $(cat "$OFFSET") )); }
+STATE=$E2E_TMP/state
+TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role Owner) || exit 1
+JG=
+start_jitgated() {
+	ip netns exec "$VM" env LD_PRELOAD="$FAKECLOCK" FAKECLOCK_FILE="$OFFSET" \
+		"$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
+	JG=$!
+	E2E_PIDS+=($JG)
+}
+stop_jitgated() { # SIGTERM, ≤ 5 s
+	local i
+	kill -TERM $JG 2>/dev/null
+	for ((i = 0; i < 50; i++)); do kill -0 $JG 2>/dev/null || break; sleep 0.1; done
+	wait $JG 2>/dev/null
+}
+S=/subscriptions/00000000-0000-0000-0000-000000000000
+P=$S/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
+VMID=$S/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/vm1
+Q=api-version=2020-01-01
+api() { ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" "$@"; }
+wait_healthy() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ $(api -o /dev/null -w '%{http_code}' https://$V:8443/healthz 2>/dev/null) == 200 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+restart() { stop_jitgated; start_jitgated; wait_healthy; }
+# left SRC: the seconds the kernel element for SRC has left (nft's "expires"), or "none"
+left() {
+	ip netns exec "$VM" nft -j list table inet jitgate | jq -r --arg s "$1" '[.nftables[] | select(.set and
+		(.set.name | test("grant"))) | .set.elem[]? | .elem | select((.val.concat // [.val])[0] == $s) | .expires] |
+		if length == 0 then "none" else .[0] end'
+}
+near() { [[ $1 != none ]] && (( $1 - $2 <= $3 && $2 - $1 <= $3 )); }	# near GOT WANT TOLERANCE
+initiate() { # SRC END_UNIX: prints the request id
+	api -X POST "https://$V:8443$P/initiate?$Q" -d '{"virtualMachines":[{"id":"'$VMID'","ports":[{"number":22,
+		"endTimeUtc":"'$(date -u -d "@$2" +%FT%TZ)'","allowedSourceAddressPrefix":"'$1'"}]}]}' | jq -r '.id // empty'
+}
+grant() { # ID: "status reason endTimeUtc" from the store, through the API
+	api "https://$V:8443$P?$Q" | jq -r --arg id "$1" '.properties.requests[] | select(.id == $id) |
+		.virtualMachines[0].ports[0] | "\(.status) \(.statusReason) \(.endTimeUtc)"'
+}
+
+start_jitgated
+wait_healthy || { echo "clock.sh: jitgated did not start: $(tail -5 "$E2E_TMP/jitgated.log")"; exit 1; }
+api -o /dev/null -X PUT "https://$V:8443$P?$Q" -d '{"properties":{"virtualMachines":[{"id":"'$VMID'",
+	"ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"10.215.0.0/24","maxRequestAccessDuration":"PT1H"}]}]}}'
+
+echo "  .. forward: grant A for 60 s, then the wall clock jumps 45 s ahead"
+E=$(( $(fake_now) + 60 ))
+idA=$(initiate $A $E)
+check "A is granted until E = $(date -u -d @$E +%TZ) (request ${idA:0:8})" test -n "$idA"
+l=$(left $A)
+check "the kernel element has E - now left ($l s, want $(( E - $(fake_now) )) ±2)" near "$l" $(( E - $(fake_now) )) 2
+jump 45
+l=$(left $A)
+echo "     note: after the jump, before any reconcile, the kernel still gives A $l s (E - fake now is $(( E - $(fake_now) )) s);" \
+	"jitgated reconciles every 60 s"
+restart || notok "jitgated restarts"
+t_fix=$(date +%s)
+l=$(left $A)
+check "after the reconcile (a restart) the kernel gives A E - fake now ($l s, want $(( E - $(fake_now) )) ±2)" \
+	near "$l" $(( E - $(fake_now) )) 2
+read -r st reason endA <<<"$(grant "$idA")"
+check "the store keeps E absolute ($endA)" test "$endA" = "$(date -u -d @$E +%FT%TZ)"
+check "A still reaches 22" can "$CL" $A $V 22
+real_end=$(( E - 45 ))	# E by the fake clock, in real time
+sleep_until $(( real_end * 1000 - 2000 ))
+check "A reaches 22 2 s before E (fake)" can "$CL" $A $V 22
+sleep_until $(( real_end * 1000 + 1000 ))
+check "A is refused 1 s after E (fake), $(( $(date +%s) - t_fix )) s after the reconcile, not 60" cannot "$CL" $A $V 22
+for ((i = 0; i < 20; i++)); do
+	read -r st reason _ <<<"$(grant "$idA")"
+	[[ $st == Revoked ]] && break
+	sleep 0.1
+done
+check "the store marks A Revoked/Expired ($st/$reason)" test "$st/$reason" = Revoked/Expired
+t_exp=$(api "https://$V:8443$S/providers/Microsoft.Security/jitActivityLog?$Q&operation=Expire" |
+	jq -r --arg id "$idA" '[.value[] | select(.detail | contains($id)) | .timeUtc][0] // empty')
+d=$(( $(date -u -d "$t_exp" +%s 2>/dev/null || echo 0) - E ))
+check "the expiry is logged at E by jitgated's clock ($t_exp, $d s after E)" bash -c '(( $1 >= 0 && $1 <= 2 ))' _ "$d"
+
+echo "  .. backward: grant B for 20 s, then the wall clock jumps 30 s back"
+E2=$(( $(fake_now) + 20 ))
+idB=$(initiate $B $E2)
+check "B is granted until E2 = $(date -u -d @$E2 +%TZ) by jitgated's clock (request ${idB:0:8})" test -n "$idB"
+l=$(left $B)
+check "the kernel element has 20 s left ($l s)" near "$l" 20 2
+t_grant=$(date +%s)
+jump 15
+l=$(left $B)
+echo "     note: after the jump back, before any reconcile, the kernel gives B $l s (E2 - fake now is $(( E2 - $(fake_now) )) s)"
+restart || notok "jitgated restarts"
+l=$(left $B)
+check "after the reconcile the kernel extends B to E2 - fake now ($l s, want $(( E2 - $(fake_now) )) ±2)" \
+	near "$l" $(( E2 - $(fake_now) )) 2
+read -r st reason endB <<<"$(grant "$idB")"
+check "the store keeps E2 absolute ($endB, $st)" test "$endB $st" = "$(date -u -d @$E2 +%FT%TZ) Initiated"
+sleep_until $(( (t_grant + 22) * 1000 ))
+check "B still reaches 22 when its first 20 s are over" can "$CL" $B $V 22
+real_end=$(( E2 - 15 ))
+sleep_until $(( real_end * 1000 - 2000 ))
+check "B reaches 22 2 s before E2 (fake)" can "$CL" $B $V 22
+sleep_until $(( real_end * 1000 + 1000 ))
+check "B is refused 1 s after E2 (fake)" cannot "$CL" $B $V 22
+for ((i = 0; i < 20; i++)); do
+	read -r st reason _ <<<"$(grant "$idB")"
+	[[ $st == Revoked ]] && break
+	sleep 0.1
+done
+check "the store marks B Revoked/Expired ($st/$reason)" test "$st/$reason" = Revoked/Expired
+e2e_summary
