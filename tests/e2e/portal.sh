@@ -35,6 +35,13 @@ if [[ ! -d $DIR/node_modules/playwright-core ]]; then
 fi
 echo "portal.sh: playwright-core $(node -p "require('$DIR/node_modules/playwright-core/package.json').version"), $("$CHROMIUM" --version 2>/dev/null | head -n 1), node $(node -v)"
 
+# the CSP (script-src 'self', style-src 'self') allows no inline script, style or handler, nor eval: none in web/
+WEB=$here/../../web
+refuse "web/: no inline <script> body, style attribute or on* handler in the HTML" \
+	grep -nEi '<script>|<script[^>]*>[^<]|style=|<style|[[:space:]]on[a-z]+=' "$WEB"/*.html
+refuse "web/: no eval, new Function, innerHTML or style attribute set from JS" \
+	grep -nE 'eval\(|new Function|innerHTML|outerHTML *=|insertAdjacentHTML|setAttribute\("style"|document\.write' -r "$WEB/js"
+
 SUB=00000000-0000-0000-0000-000000000000 RG=default LOC=local
 VMADDR=10.215.0.1 CLADDR=10.215.0.2 GWADDR=10.215.1.5 API_PORT=8443
 VM=$(ns_new vm) && CL=$(ns_new cl) || exit 1

@@ -46,6 +46,14 @@ export function announce(text, kind = "info") {
 }
 
 // Dialogs: showModal traps focus; we focus the first field and give focus back to the opener on close.
+// If a refresh replaced the opener meanwhile, its replacement (same aria-label, or same id) gets the focus.
+function refind(o) {
+	if (!o || document.contains(o)) return o;
+	const label = o.getAttribute?.("aria-label");
+	if (label) return [...document.querySelectorAll("[aria-label]")].find((e) => e.getAttribute("aria-label") === label && e.getClientRects().length);
+	return o.id ? document.getElementById(o.id) : null;
+}
+
 export function openDialog(dlg, opener, focusSel) {
 	dlg._opener = opener || document.activeElement;
 	if (!dlg.open) dlg.showModal();
@@ -55,9 +63,9 @@ export function openDialog(dlg, opener, focusSel) {
 	if (!dlg._wired) {
 		dlg._wired = true;
 		dlg.addEventListener("close", () => {
-			const o = dlg._opener;
+			const o = refind(dlg._opener);
 			dlg._opener = null;
-			if (o && document.contains(o)) o.focus();
+			(o || document.getElementById("main")).focus();
 		});
 	}
 }
