@@ -29,6 +29,7 @@ demo: all
 
 bench: all
 	bench/fw-bench.sh $(BUILD)
+	bench/server-bench.sh $(BUILD)
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
