@@ -4,7 +4,8 @@
 # Usage: bench/server-bench.sh [BUILD_DIR]   (as root)
 # Knobs: RATE_SECONDS (10), THREADS (16), LAT_COUNT (1000), LOAD_GRANTS (100000), LOAD_SECONDS (600),
 #        LOAD_THREADS (4), PERF=1 (perf record -g of jitgated in each phase; top symbols printed at the end),
-#        WRAP="valgrind --tool=massif ..." (run jitgated under it), KEEP_STATE=DIR (a backup of the store there)
+#        WRAP="valgrind --tool=massif ..." (run jitgated under it; the wrapper must pass SIGTERM on, strace does not),
+#        KEEP_STATE=DIR (a backup of the store there)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../build}
