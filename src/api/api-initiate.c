@@ -215,18 +215,8 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		status = 500;
 		goto fail;
 	}
-	if ((r = store_commit(api->store)) < 0) {
-		tx = false;
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "the store refused the request: %s", store_last_error(api->store));
-		store_rollback(api->store);
-		api_reconcile(api, NULL);
-		goto fail;
-	}
-	tx = false;
+	/* the log entries commit with the request: one disk sync for both, and never one without the other */
 	for (i = 0; i < sr.n_grants; i++) {
-		if (!api->next_end_hint_ns || sr.grants[i].end_ns < api->next_end_hint_ns)
-			api->next_end_hint_ns = sr.grants[i].end_ns;
 		char src[NET_PREFIX_TEXT_MAX], end[64], vmtext[ARM_ID_MAX + 1] = "";
 		struct store_vm vm;
 
@@ -238,6 +228,18 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 			"opened port %u (%s) from %s until %s, request %s%s", sr.grants[i].port,
 			net_proto_name(sr.grants[i].proto), src, end, sr.id, n_drop ? "; superseded an earlier request" : "");
 	}
+	if ((r = store_commit(api->store)) < 0) {
+		tx = false;
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "the store refused the request: %s", store_last_error(api->store));
+		store_rollback(api->store);
+		api_reconcile(api, NULL);
+		goto fail;
+	}
+	tx = false;
+	for (i = 0; i < sr.n_grants; i++)
+		if (!api->next_end_hint_ns || sr.grants[i].end_ns < api->next_end_hint_ns)
+			api->next_end_hint_ns = sr.grants[i].end_ns;
 	api_json(resp, 202, api_request_encode(api, &sr));
 	goto out;
 fail:

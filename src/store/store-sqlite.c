@@ -220,11 +220,15 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_GRANTS_OF_REQUEST] = GRANT_COLS " WHERE g.request_id = ?1 ORDER BY g.vm_id, g.port",
 	[ST_GRANTS_DUE] = GRANT_COLS " WHERE g.status = 0 AND g.end_ns <= ?1 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
 	[ST_GRANT_NEXT_END] = "SELECT min(end_ns) FROM grants WHERE status = 0 AND end_ns > ?1",
-	[ST_GRANTS_OF_REQUESTOR] = GRANT_COLS " WHERE g.status = 0 AND r.requestor = ?1 "
+	/* from the requestor's requests to their grants; "+g.status" keeps SQLite off the status index,
+	 * which would visit every live grant of everyone */
+	[ST_GRANTS_OF_REQUESTOR] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, "
+		"g.reason, g.ended_ns, r.requestor, r.policy_id FROM requests r CROSS JOIN grants g "
+		"ON g.request_id = r.id WHERE r.requestor = ?1 AND +g.status = 0 "
 		"ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
 	[ST_REQUESTS_OF_POLICY] = "SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, "
 		"r.justification FROM requests r WHERE r.policy_id = ?1 AND (r.start_ns >= ?2 OR EXISTS "
-		"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND g.status = 0)) "
+		"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND +g.status = 0)) "
 		"ORDER BY r.start_ns, r.rowid",
 	[ST_USAGE_COUNT] = "SELECT count(DISTINCT g.request_id) FROM grants g JOIN requests r "
 		"ON r.id = g.request_id WHERE g.vm_id = ?1 AND r.start_ns >= ?2",
