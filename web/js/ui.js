@@ -107,7 +107,7 @@ export function menuButton(label, items) {
 	const entries = items.filter(Boolean).map((it) => {
 		const b = h("button", { type: "button", role: "menuitem", tabindex: "-1", class: it.danger ? "danger-text" : "" }, it.label);
 		b.addEventListener("click", () => {
-			close(false);
+			close(true); // focus on the menu button first: a dialog the action opens gives it back there
 			it.action(btn);
 		});
 		menu.append(h("li", { role: "none" }, b));

@@ -27,6 +27,15 @@ export function init() {
 		const list = [...selected.notconfigured].map(vmById).filter(Boolean);
 		if (list.length) openPolicyDialog(list, e.currentTarget, afterChange, false);
 	});
+	for (const which of ["configured", "notconfigured"]) {
+		$(`#table-${which} .select-all`).addEventListener("change", (e) => {
+			const on = e.currentTarget.checked;
+			for (const box of document.querySelectorAll(`#table-${which} tbody input[type=checkbox]`)) {
+				box.checked = on;
+				box.dispatchEvent(new Event("change"));
+			}
+		});
+	}
 	window.addEventListener("resize", () => {
 		clearTimeout(resizeTimer);
 		resizeTimer = setTimeout(() => !$("#vms-page").hidden && renderTimelines($("#timelines")), 150);
@@ -215,6 +224,14 @@ function unsupportedRow(vm) {
 
 function updateSelectionButtons() {
 	const n = selected.configured.size, m = selected.notconfigured.size;
+	for (const which of ["configured", "notconfigured"]) {
+		const boxes = [...document.querySelectorAll(`#table-${which} tbody input[type=checkbox]`)];
+		const on = boxes.filter((b) => b.checked).length;
+		const all = $(`#table-${which} .select-all`);
+		all.checked = boxes.length > 0 && on === boxes.length;
+		all.indeterminate = on > 0 && on < boxes.length;
+		all.disabled = boxes.length === 0;
+	}
 	const rq = $("#request-selected"), en = $("#enable-selected");
 	rq.disabled = n === 0;
 	rq.textContent = n > 1 ? `Request access to ${n} VMs` : "Request access";

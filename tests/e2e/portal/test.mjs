@@ -191,6 +191,14 @@ await step("search narrows the list, and clearing it brings the VMs back", async
 	await owner.waitForFunction(() => document.querySelectorAll("#table-notconfigured tbody tr").length === 2);
 });
 
+await step("select all offers Enable JIT on 2 VMs; clearing it selects none", async () => {
+	const all = owner.locator("#table-notconfigured .select-all");
+	await all.check();
+	expect((await text(owner.locator("#enable-selected"))) === "Enable JIT on 2 VMs", await text(owner.locator("#enable-selected")));
+	await all.uncheck();
+	expect(await owner.locator("#enable-selected").isDisabled(), "Enable JIT is still enabled");
+});
+
 await step("Enable JIT on vm1: the dialog opens prefilled with 22, 3389, 5985, 5986, focus inside it", async () => {
 	await row(owner, "notconfigured", "vm1").locator("input[type=checkbox]").check();
 	await owner.locator("#enable-selected").click();
@@ -204,7 +212,8 @@ await step("Enable JIT on vm1: the dialog opens prefilled with 22, 3389, 5985, 5
 await step("one click saves the recommended ports: vm1 is Configured with its connection details", async () => {
 	await owner.locator("#policy-save").click();
 	await owner.locator("#policy-dialog").waitFor({ state: "hidden" });
-	expect(await owner.evaluate(() => document.activeElement?.id) === "enable-selected", "focus did not return to the opener");
+	await owner.waitForFunction(() => document.activeElement?.id === "enable-selected", null, { timeout: 2000 })
+		.catch(() => { throw new Error("focus did not return to the opener"); });
 	await owner.locator("#tab-configured").click();
 	await row(owner, "configured", "vm1").waitFor();
 	expect((await text(owner.locator("#count-configured"))) === "1", "configured count");
@@ -350,7 +359,8 @@ await step("Reader: signs in and sees vm1 and gateway1", async () => {
 });
 await step("Reader: no Request, Enable, Edit, Disable or Revoke offered, no selection boxes", async () => {
 	expect(!(await reader.locator("#request-selected").isVisible()), "Request access is offered");
-	expect((await reader.locator("#table-configured input[type=checkbox]").count()) === 0, "checkboxes offered");
+	expect((await reader.locator("#table-configured tbody input[type=checkbox]").count()) === 0, "checkboxes offered");
+	expect(!(await reader.locator("#table-configured .select-all").isVisible()), "select all offered");
 	await row(reader, "configured", "vm1").locator(".menu-button").click();
 	const items = await reader.getByRole("menuitem").allTextContents();
 	expect(!items.some((t) => /Request|Edit|Disable|Enable/.test(t)) && items.includes("Activity log"), `menu: ${items}`);
@@ -358,7 +368,7 @@ await step("Reader: no Request, Enable, Edit, Disable or Revoke offered, no sele
 	expect(await reader.evaluate(() => document.activeElement?.classList.contains("menu-button")), "focus did not return to the menu button");
 	await reader.locator("#tab-notconfigured").click();
 	expect(!(await reader.locator("#enable-selected").isVisible()), "Enable JIT is offered");
-	expect((await reader.locator("#table-notconfigured input[type=checkbox]").count()) === 0, "checkboxes offered");
+	expect((await reader.locator("#table-notconfigured tbody input[type=checkbox]").count()) === 0, "checkboxes offered");
 	await reader.locator("#tab-configured").click();
 	expect(await reader.locator("#nav-activity").isVisible(), "no activity log link");
 	await shot(reader, "reader-vms");
@@ -404,7 +414,8 @@ await step("JitRequester: by keyboard, the row menu opens the request dialog wit
 	expect(await req.evaluate(() => document.activeElement?.classList.contains("req-port-box")), "focus is not on the first port");
 	await req.keyboard.press("Escape");
 	await req.locator("#request-dialog").waitFor({ state: "hidden" });
-	expect(await req.evaluate(() => document.activeElement?.classList.contains("menu-button")), "focus did not return to the menu button");
+	await req.waitForFunction(() => document.activeElement?.classList.contains("menu-button"), null, { timeout: 2000 })
+		.catch(() => { throw new Error("focus did not return to the menu button"); });
 	await req.keyboard.press("Enter");
 	await req.keyboard.press("Enter");
 	await req.locator("#request-dialog").waitFor({ state: "visible" });
