@@ -79,7 +79,7 @@ function vmTimeline(vm, grants, names, { now, t0, t1, width, span }) {
 		const xx = x(t);
 		const midnight = new Date(t).getHours() === 0 && new Date(t).getMinutes() === 0;
 		grid.append(h("svg:line", { x1: xx, x2: xx, y1: TOP - 4, y2: TOP + lanes * LANE, class: midnight ? "gridline day" : "gridline" }));
-		if (xx < width - 34) grid.append(h("svg:text", { x: xx + 3, y: TOP + lanes * LANE + 16, class: "tick" }, step >= DAY || (midnight && !narrow) ? day.format(new Date(t)) : hour.format(new Date(t))));
+		if (xx < width - 58) grid.append(h("svg:text", { x: xx + 3, y: TOP + lanes * LANE + 16, class: "tick" }, step >= DAY || (midnight && !narrow) ? day.format(new Date(t)) : hour.format(new Date(t))));
 	}
 	svg.append(grid);
 
