@@ -100,6 +100,8 @@ struct api_session *api_session_find(struct api *api, const struct http_request 
 bool api_session_csrf_ok(const struct api_session *s, const struct http_request *req);
 void api_session_create(struct api *api, struct api_caller *c, const struct http_request *req,
 			struct http_response *resp);
+void api_session_get(struct api *api, struct api_caller *c, const struct http_request *req,
+		     struct http_response *resp);
 void api_session_delete(struct api *api, struct api_caller *c, const struct http_request *req,
 			struct http_response *resp);
 

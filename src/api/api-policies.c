@@ -66,6 +66,9 @@ api_request_encode(struct api *api, const struct store_request *req)
 			      g->status == STORE_GRANT_INITIATED ? "UserRequested" : reason_name(g->reason));
 		if (!p || json_array_append_new(ports, p) < 0)
 			goto fail;
+		/* jitgate's addition: when a port was closed, which may be before its endTimeUtc */
+		if (g->status != STORE_GRANT_INITIATED && g->ended_ns)
+			json_object_set_new(p, "endedTimeUtc", time_json(g->ended_ns));
 	}
 	if (json_object_set_new(o, "virtualMachines", vms) < 0)
 		goto fail_o;
@@ -363,12 +366,49 @@ commit_or_restore(struct api *api, struct core_error *err)
 	return r;
 }
 
+/*
+ * The activity log keeps policy writes on the policy's id; a VM's own log should
+ * show them too: one entry per VM whose JIT rules came, changed or went.
+ */
+static void
+log_vm_changes(struct api *api, const struct api_caller *c, const struct policy *old, const struct policy *now,
+	       const char *policy_text, const char *action)
+{
+	size_t i, k;
+
+	for (i = 0; now && i < now->n_vms; i++) {
+		char vmtext[ARM_ID_MAX + 1], ports[256] = "";
+		size_t len = 0;
+
+		arm_vm_id_format(&now->vms[i].id, vmtext, sizeof(vmtext));
+		for (k = 0; k < now->vms[i].n_ports && len < sizeof(ports) - 16; k++) {
+			int w = snprintf(ports + len, sizeof(ports) - len, "%s%u/%s", k ? ", " : "", now->vms[i].ports[k].number,
+					 net_proto_name(now->vms[i].ports[k].proto));
+
+			if (w > 0)
+				len += (size_t)w;
+		}
+		api_log(api, c, action, vmtext, "Succeeded", NULL, "JIT configured on this VM: ports %s (policy %s)", ports,
+			policy_text);
+	}
+	for (i = 0; old && i < old->n_vms; i++) {
+		const struct policy_vm *still;
+		char vmtext[ARM_ID_MAX + 1];
+
+		if (now && policy_find_vm(now, &old->vms[i].id, &still) == 0)
+			continue;
+		arm_vm_id_format(&old->vms[i].id, vmtext, sizeof(vmtext));
+		api_log(api, c, action, vmtext, "Succeeded", NULL, "JIT disabled on this VM: its ports are open again "
+			"(policy %s)", policy_text);
+	}
+}
+
 void
 api_policy_put(struct api *api, const struct api_caller *c, const struct http_request *req,
 	       const struct arm_policy_id *id, struct http_response *resp)
 {
 	struct core_error err = { 0 };
-	struct policy *p = NULL;
+	struct policy *p = NULL, *old = NULL;
 	struct store_policy sp = { 0 };
 	int64_t *vm_ids = NULL, policy_id = 0, other;
 	char text[ARM_ID_MAX + 1], *json = NULL;
@@ -389,8 +429,10 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 	    policy_validate(p, api->settings.max_duration_ms, &err) < 0)
 		goto fail;
 	r = store_policy_get(api->store, id, &sp);
-	if (r == 0)
+	if (r == 0) {
 		policy_id = sp.id;
+		api_policy_decode_stored(&sp, &old, NULL);
+	}
 	if (!precondition_ok(req, r == 0 ? &sp : NULL)) {
 		status = 412;
 		core_error_set(&err, "PreconditionFailed", "",
@@ -474,6 +516,7 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 	}
 	api_log(api, c, RBAC_POLICY_WRITE, text, "Succeeded", NULL, "%s the policy: %zu virtual machine(s)",
 		created ? "created" : "replaced", p->n_vms);
+	log_vm_changes(api, c, old, p, text, RBAC_POLICY_WRITE);
 	if (store_policy_get(api->store, id, &sp) < 0 || !(out = api_policy_render(api, c, &sp))) {
 		store_policy_clear(&sp);
 		core_error_set(&err, "StoreError", "", "the policy was saved but cannot be read back");
@@ -503,6 +546,7 @@ out:
 	free(json);
 	free(vm_ids);
 	policy_free(p);
+	policy_free(old);
 }
 
 void
@@ -548,6 +592,13 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 	if ((r = commit_or_restore(api, &err)) < 0) {
 		status = api_store_status(r);
 		goto fail;
+	}
+	{
+		struct policy *old = NULL;
+
+		if (api_policy_decode_stored(&sp, &old, NULL) == 0)
+			log_vm_changes(api, c, old, NULL, text, RBAC_POLICY_DELETE);
+		policy_free(old);
 	}
 	store_policy_clear(&sp);
 	api_log(api, c, RBAC_POLICY_DELETE, text, "Succeeded", NULL, "deleted the policy; its ports are unprotected");

@@ -369,10 +369,10 @@ method_not_allowed(struct http_response *resp, const struct http_request *req)
 static void
 handle_whoami(struct api *api, const struct api_caller *c, struct http_response *resp)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "name", c->name, "role", c->role ? c->role->name : "",
-			      "scope", c->scope[0] ? c->scope : "/", "address", c->addr_text);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", c->name, "role", c->role ? c->role->name : "",
+			      "scope", c->scope[0] ? c->scope : "/", "address", c->addr_text, "subscriptionId",
+			      api->settings.subscription);
 
-	(void)api;
 	api_json(resp, 200, o);
 }
 
@@ -532,6 +532,8 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 	if (!strcmp(req->path, "/session")) {
 		if (method_is(req, "POST"))
 			return api_session_create(api, &c, req, resp);
+		if (method_is(req, "GET"))
+			return api_session_get(api, &c, req, resp);
 		if (method_is(req, "DELETE"))
 			return api_session_delete(api, &c, req, resp);
 		return method_not_allowed(resp, req);

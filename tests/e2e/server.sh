@@ -536,6 +536,16 @@ check "  … and not gw2's request nor its justification" bash -c '! grep -q "se
 call "$T_OWNER" GET "$POL?$AV"
 both=$(j '"\(.properties.virtualMachines | length) \(.properties.requests | length)"')
 check "the owner sees both VMs and the request (got $both)" test "$both" = "2 1"
+call "$T_OWNER" POST "$POL/revoke?$AV" '{"virtualMachines":[{"id":"'$GW2'","ports":[{"number":3389}]}]}'
+expect 200 "revoke gw2:3389"
+call "$T_OWNER" GET "$POL?$AV"
+check "a revoked port says when it was closed (endedTimeUtc: $(j '.properties.requests[0].virtualMachines[0].ports[0].endedTimeUtc'))" \
+	bash -c '[[ $1 == 20*Z ]]' _ "$(j '.properties.requests[0].virtualMachines[0].ports[0].endedTimeUtc')"
+call "$T_OWNER" GET "$LOG?$AV&vm=gw2"
+check "gw2's own log shows the policy write that configured it" \
+	test "$(j '[.value[] | select(.detail | startswith("JIT configured on this VM: ports 3389/TCP"))] | length')" = 1
+call "$T_READER" GET "/whoami"
+check "whoami names the subscription ($(j .subscriptionId))" test "$(j .subscriptionId)" = "$SUB"
 err=$(ip netns exec "$VM" timeout 5 "$JITGATED" --state-dir "$STATE" --listen "$V:8444" --vm-name vm1 2>&1)
 check "a second jitgated on the same state directory refuses to start ($(tail -1 <<<"$err"))" \
 	grep -q "another jitgated is running" <<<"$err"
