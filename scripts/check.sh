@@ -35,9 +35,14 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: jitgated API in namespaces" tests/e2e/server.sh build
 	step "e2e: jitgated API in namespaces, sanitizer build" tests/e2e/server.sh build-asan
 	step "e2e: tampering with the kernel table is undone" tests/e2e/tamper.sh build
+	step "e2e: privilege separation" tests/e2e/privsep.sh build
 	step "e2e: official Azure JS SDK against jitgated" tests/e2e/azure-sdk.sh build
 	step "e2e: the web portal in Chromium" tests/e2e/portal.sh build
 	step "e2e: the jitgate CLI" tests/e2e/cli.sh build
+	step "e2e: SIGKILL under load: store, kernel and connections agree" tests/e2e/crash.sh build
+	step "e2e: a full or read-only state directory" tests/e2e/disk.sh build
+	step "e2e: wall-clock jumps" tests/e2e/clock.sh build
+	step "e2e: load and hostile clients (LOAD_SECONDS=${LOAD_SECONDS:-20})" tests/e2e/load.sh build
 	step "make demo" scripts/demo.sh build
 else
 	failed+=("e2e (needs root: network namespaces and nftables)")
