@@ -2,8 +2,9 @@
 # End-to-end: the wall clock jumps under jitgated (an LD_PRELOAD shim moves CLOCK_REALTIME; CLOCK_MONOTONIC and the
 # kernel's timers are untouched). End times stay absolute UTC and the kernel's timeouts follow them: after a jump
 # forward the port closes at the end time by the new clock, after a jump back it stays open until then.
-# jitgated reconciles every CONFIG_RECONCILE_S (60 s) and at start; with no way to shorten the period, the test
-# restarts jitgated (SIGTERM + start) to reconcile, and notes what the kernel held before that.
+# jitgated reconciles periodically (60 s by default) and at start. The test restarts jitgated (SIGTERM + start) to
+# reconcile; where jitgated has reconcile_interval it runs it at 2 s and also checks that the kernel follows each
+# jump without a restart.
 # Usage: tests/e2e/clock.sh [BUILD_DIR]   (as root; needs curl and jq)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,9 +32,12 @@ fake_now() { echo $(( $(date +%s) + $(cat "$OFFSET") )); }
 STATE=$E2E_TMP/state
 TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role Owner) || exit 1
 JG=
+# a jitgated that can reconcile more often (reconcile_interval) is also checked without restarts
+RECONCILE=()
+"$JITGATED" --help 2>&1 | grep -q -- --reconcile-interval && RECONCILE=(--reconcile-interval PT2S)
 start_jitgated() {
 	ip netns exec "$VM" env LD_PRELOAD="$FAKECLOCK" FAKECLOCK_FILE="$OFFSET" \
-		"$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
+		"$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 "${RECONCILE[@]}" >>"$E2E_TMP/jitgated.log" 2>&1 &
 	JG=$!
 	E2E_PIDS+=($JG)
 }
@@ -64,6 +68,17 @@ left() {
 		if length == 0 then "none" else .[0] end'
 }
 near() { [[ $1 != none ]] && (( $1 - $2 <= $3 && $2 - $1 <= $3 )); }	# near GOT WANT TOLERANCE
+# follows SRC END: with a 2 s reconcile interval, the kernel's time left for SRC reaches END - fake now (±2 s) within 5 s
+follows() {
+	local i l
+	for ((i = 0; i < 25; i++)); do
+		l=$(left "$1")
+		near "$l" $(( $2 - $(fake_now) )) 2 && return 0
+		sleep 0.2
+	done
+	echo "     (after 5 s the kernel gives $1 $l s; E - fake now is $(( $2 - $(fake_now) )) s)"
+	return 1
+}
 initiate() { # SRC END_UNIX: prints the request id
 	api -X POST "https://$V:8443$P/initiate?$Q" -d '{"virtualMachines":[{"id":"'$VMID'","ports":[{"number":22,
 		"endTimeUtc":"'$(date -u -d "@$2" +%FT%TZ)'","allowedSourceAddressPrefix":"'$1'"}]}]}' | jq -r '.id // empty'
@@ -86,8 +101,12 @@ l=$(left $A)
 check "the kernel element has E - now left ($l s, want $(( E - $(fake_now) )) ±2)" near "$l" $(( E - $(fake_now) )) 2
 jump 45
 l=$(left $A)
-echo "     note: after the jump, before any reconcile, the kernel still gives A $l s (E - fake now is $(( E - $(fake_now) )) s);" \
-	"jitgated reconciles every 60 s"
+if (( ${#RECONCILE[@]} )); then
+	check "with a 2 s reconcile interval the kernel follows the jump forward without a restart" follows $A $E
+else
+	echo "     note: after the jump, before any reconcile, the kernel still gives A $l s (E - fake now is $(( E - $(fake_now) )) s);" \
+		"jitgated reconciles every 60 s and has no reconcile_interval"
+fi
 restart || notok "jitgated restarts"
 t_fix=$(date +%s)
 l=$(left $A)
@@ -121,7 +140,11 @@ check "the kernel element has 20 s left ($l s)" near "$l" 20 2
 t_grant=$(date +%s)
 jump 15
 l=$(left $B)
-echo "     note: after the jump back, before any reconcile, the kernel gives B $l s (E2 - fake now is $(( E2 - $(fake_now) )) s)"
+if (( ${#RECONCILE[@]} )); then
+	check "with a 2 s reconcile interval the kernel follows the jump back without a restart" follows $B $E2
+else
+	echo "     note: after the jump back, before any reconcile, the kernel gives B $l s (E2 - fake now is $(( E2 - $(fake_now) )) s)"
+fi
 restart || notok "jitgated restarts"
 l=$(left $B)
 check "after the reconcile the kernel extends B to E2 - fake now ($l s, want $(( E2 - $(fake_now) )) ±2)" \

@@ -16,6 +16,7 @@ LOADGEN=$BUILD/tests/e2e/loadgen
 : "${CRASH_CLIENTS:=8}"		# concurrent clients, one token each
 : "${CRASH_RESTARTS_MAX:=60}"	# SIGKILL + restart cycles at most
 : "${CRASH_REAL:=5}"		# grants checked with real connections at their end
+: "${CRASH_JITGATED_ARGS:=}"	# more flags for jitgated, e.g. "--user nobody" for privilege separation
 : "${CRASH_RATE:=80}"		# initiates per second in all (paced, so that the load spans many kills: 2,000 in ~25 s)
 PORT0=20000 NPORTS=32		# the policy's ports; request k asks for PORT0 + k % NPORTS
 
@@ -33,13 +34,16 @@ for ((p = PORT0; p < PORT0 + NPORTS; p += 16)); do	# netprobe listens on 16 port
 done
 
 STATE=$E2E_TMP/state
+[[ $CRASH_JITGATED_ARGS == *--user* ]] && chmod 711 "$E2E_TMP"	# the unprivileged half must reach its state
 TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role Owner) || exit 1
 for ((i = 0; i < CRASH_CLIENTS; i++)); do
 	"$JITGATED" token create --state-dir "$STATE" --name "client$i" --role JitRequester || exit 1
 done >"$E2E_TMP/tokens"
+chmod 600 "$E2E_TMP/tokens"
 JG=
 start_jitgated() {
-	ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
+	ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 ${CRASH_JITGATED_ARGS:-} \
+		>>"$E2E_TMP/jitgated.log" 2>&1 &
 	JG=$!
 	E2E_PIDS+=($JG)
 }
@@ -80,7 +84,7 @@ while kill -0 $LG 2>/dev/null && (( restarts < CRASH_RESTARTS_MAX )); do
 	t=$(now_ms)
 	start_jitgated
 	restarts=$((restarts + 1))
-	wait_healthy || { notok "jitgated came back after SIGKILL #$restarts"; break; }
+	wait_healthy || { notok "jitgated came back after SIGKILL #$restarts"; tail -3 "$E2E_TMP/jitgated.log" | sed 's/^/     /'; break; }
 	down_ms=$((down_ms + $(now_ms) - t))
 done
 for ((i = 0; i < 600; i++)); do kill -0 $LG 2>/dev/null || break; sleep 0.1; done	# ≤ 60 s more
