@@ -15,6 +15,8 @@
 #define CONFIG_DEFAULT_SUBSCRIPTION	"00000000-0000-0000-0000-000000000000"
 #define CONFIG_DEFAULT_RG	"default"
 #define CONFIG_DEFAULT_LOCATION	"local"
+#define CONFIG_USER_MAX		32	/* the unprivileged user's name, as useradd allows */
+#define CONFIG_DEFAULT_USER	"jitgate"
 #define CONFIG_RECONCILE_S	60	/* periodic kernel reconcile, default */
 #define CONFIG_RECONCILE_MIN_S	1
 #define CONFIG_RECONCILE_MAX_S	3600
@@ -28,6 +30,7 @@ struct config {
 	char tls_cert[CONFIG_PATH_MAX];	/* empty: DIR/tls/cert.pem, generated */
 	char tls_key[CONFIG_PATH_MAX];
 	char unix_socket[CONFIG_PATH_MAX];	/* empty: none */
+	char user[CONFIG_USER_MAX + 1];	/* empty: CONFIG_DEFAULT_USER, and its absence is not an error */
 	char config_file[CONFIG_PATH_MAX];
 	int reconcile_interval_s;	/* how often the kernel is compared with the store */
 	struct api_settings api;	/* subscription, location, max duration, proxies, custom roles */
@@ -38,6 +41,8 @@ void config_defaults(struct config *cfg);
 
 /* Read an ini file into cfg (keys as the long flags with '_' for '-'; [role NAME] sections for custom roles). */
 int config_load_file(struct config *cfg, const char *path, struct core_error *err);
+/* The same from n bytes of text (no NUL needed; "config" stands for the path in errors). */
+int config_load_buffer(struct config *cfg, const char *text, size_t n, struct core_error *err);
 
 /* Apply one setting by key ("state_dir", "listen", ...); used by the file and by flags. */
 int config_set(struct config *cfg, const char *key, const char *value, struct core_error *err);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@
 #include "core/rbac.h"
 #include "core/timeutil.h"
 #include "daemon/config.h"
+#include "daemon/privsep.h"
+#include "daemon/sandbox.h"
 #include "daemon/tls.h"
 #include "fw/fw.h"
 #include "store/store.h"
@@ -36,7 +39,7 @@ static const char usage[] =
 	"usage: jitgated [--state-dir DIR] [--listen ADDR:PORT] [--subscription ID] [--resource-group RG]\n"
 	"                [--location LOC] [--vm-name NAME] [--os-type Linux|Windows] [--config FILE]\n"
 	"                [--tls-cert FILE --tls-key FILE] [--max-duration DUR] [--trusted-proxies CIDR,...]\n"
-	"                [--unix-socket PATH] [--reconcile-interval DUR]\n"
+	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME]\n"
 	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
 	"       jitgated token list --state-dir DIR\n"
 	"       jitgated token revoke --state-dir DIR NAME\n"
@@ -73,7 +76,7 @@ static const struct option long_opts[] = {
 	{ "tls-cert", required_argument, NULL, 0 },	{ "tls-key", required_argument, NULL, 0 },
 	{ "max-duration", required_argument, NULL, 0 }, { "trusted-proxies", required_argument, NULL, 0 },
 	{ "unix-socket", required_argument, NULL, 0 },	{ "name", required_argument, NULL, 0 },
-	{ "reconcile-interval", required_argument, NULL, 0 },
+	{ "reconcile-interval", required_argument, NULL, 0 },	{ "user", required_argument, NULL, 0 },
 	{ "role", required_argument, NULL, 0 },		{ "scope", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
 };
@@ -353,6 +356,146 @@ lock_state_dir(const struct config *cfg)
 	return fd;	/* held open, and so locked, until we exit */
 }
 
+/*
+ * Privilege separation (privsep.h): split (1) as root when the user exists;
+ * run as one process (0) when not root, or when the default user is missing
+ * and none was asked for; fail (-1) when the user asked for does not exist.
+ */
+static int
+choose_split(const struct config *cfg, struct sandbox_user *ret_user)
+{
+	struct core_error err = { 0 };
+	const char *name = cfg->user[0] ? cfg->user : CONFIG_DEFAULT_USER;
+	int r;
+
+	if (geteuid() != 0) {
+		logmsg("not started as root: running as one process, without privilege separation");
+		return 0;
+	}
+	r = sandbox_user_lookup(name, ret_user, &err);
+	if (r == -ENOENT && !cfg->user[0]) {
+		logmsg("WARNING: there is no user '%s', so jitgated runs as ONE ROOT PROCESS WITHOUT PRIVILEGE "
+		       "SEPARATION (the code that parses HTTP holds every capability). Create the user "
+		       "(useradd --system --no-create-home --shell /usr/sbin/nologin %s) or name another with --user.",
+		       name, name);
+		return 0;
+	}
+	if (r == -ENOENT) {
+		logmsg("--user: there is no user '%s'; create it (useradd --system --no-create-home --shell "
+		       "/usr/sbin/nologin %s) or name another one", name, name);
+		return -1;
+	}
+	if (r < 0) {
+		if (err.message[0])
+			fail_err("--user", &err);
+		else
+			logmsg("--user: cannot look up '%s': %s", name, strerror(-r));
+		return -1;
+	}
+	return 1;
+}
+
+/* Give one file of the state directory to the user; never through a symlink, never a file with other names. */
+static int
+chown_at(int dfd, const char *dir, const char *name, bool is_dir, const struct sandbox_user *u)
+{
+	struct stat st;
+	int fd, r = 0;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0));
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		logmsg("%s/%s: %s%s", dir, name, strerror(errno),
+		       errno == ELOOP ? " (a symlink; refusing to follow it as root)" : "");
+		return -EPERM;
+	}
+	if (fstat(fd, &st) < 0 || (is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+		logmsg("%s/%s: not a plain %s; refusing to give it to user %s", dir, name, is_dir ? "directory" : "file",
+		       u->name);
+		r = -EPERM;
+	} else if ((st.st_uid != u->uid || st.st_gid != u->gid) && fchown(fd, u->uid, u->gid) < 0) {
+		logmsg("cannot give %s/%s to user %s: %s", dir, name, u->name, strerror(errno));
+		r = -errno;
+	}
+	close(fd);
+	return r;
+}
+
+/* The state directory, tls/ and its files, the store's files: the unprivileged main process owns them. */
+static int
+chown_state(const struct config *cfg, const struct sandbox_user *u)
+{
+	static const char *const files[] = { DB_NAME, DB_NAME "-wal", DB_NAME "-shm", DB_NAME "-journal",
+					     "jitgated.lock" };
+	static const char *const tls_files[] = { "cert.pem", "key.pem" };
+	char tls_dir[CONFIG_PATH_MAX + 8];
+	size_t i;
+	int dfd, tfd, r = 0;
+
+	dfd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		logmsg("cannot open the state directory %s: %s", cfg->state_dir, strerror(errno));
+		return -errno;
+	}
+	if (fchown(dfd, u->uid, u->gid) < 0 || fchmod(dfd, 0700) < 0) {
+		logmsg("cannot give the state directory %s to user %s: %s", cfg->state_dir, u->name, strerror(errno));
+		r = -errno;
+		goto out;
+	}
+	for (i = 0; i < sizeof(files) / sizeof(files[0]) && r == 0; i++)
+		r = chown_at(dfd, cfg->state_dir, files[i], false, u);
+	if (r == 0)
+		r = chown_at(dfd, cfg->state_dir, "tls", true, u);
+	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", cfg->state_dir);
+	tfd = r == 0 ? openat(dfd, "tls", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	for (i = 0; tfd >= 0 && i < sizeof(tls_files) / sizeof(tls_files[0]) && r == 0; i++)
+		r = chown_at(tfd, tls_dir, tls_files[i], false, u);
+	if (tfd >= 0)
+		close(tfd);
+out:
+	close(dfd);
+	return r;
+}
+
+/* Drop to the user, no capabilities, no_new_privs, the main process's seccomp list. */
+static int
+drop_main(const struct config *cfg, const struct sandbox_user *u)
+{
+	struct core_error err = { 0 };
+
+	if (sandbox_drop(u, 0, &err) < 0 || sandbox_seccomp(SANDBOX_MAIN, &err) < 0)
+		return fail_err("cannot drop privileges", &err), -EPERM;
+	if (access(cfg->state_dir, R_OK | W_OK | X_OK) < 0) {
+		logmsg("the state directory %s is not usable by user %s: %s (every directory above it must be "
+		       "searchable by that user)", cfg->state_dir, u->name, strerror(errno));
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* A new helper from the supervisor: connect, and bring the kernel in line with the store through it. */
+static void
+helper_arrived(struct api *api, int fd, pid_t pid, bool *fw_down)
+{
+	struct core_error err = { 0 };
+	struct fw *fw = NULL;
+
+	if (fw_connect(fd, &fw, &err) < 0) {
+		logmsg("firewall helper %d: %s", (int)pid, err.message);
+		return;
+	}
+	fw_free(api->fw);
+	api->fw = fw;
+	api->fw_reason[0] = '\0';
+	api->ready = true;
+	*fw_down = false;
+	if (api_reconcile(api, &err) < 0)
+		fail_err("firewall helper restarted, but the reconcile failed", &err);
+	else
+		logmsg("firewall helper %d started; the kernel is in line with the store again", (int)pid);
+}
+
 static volatile sig_atomic_t stop_requested;
 
 static int
@@ -362,18 +505,33 @@ run_server(struct config *cfg)
 	struct api *api = calloc(1, sizeof(*api));
 	struct http_server *srv = NULL;
 	struct fw_monitor *mon = NULL;
+	struct privsep ps = { .supervisor = -1, .ctrl = -1 };
+	struct sandbox_user user;
 	struct http_config hc;
 	char cert[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], fp[TLS_FINGERPRINT_TEXT_MAX], host[256] = "localhost";
 	char listen_host[CONFIG_LISTEN_MAX];
 	int64_t next_expiry = 0, next_reconcile;
 	sigset_t mask;
-	int sfd = -1, r = 1, n, lock_fd = -1;
+	int sfd = -1, r = 1, n, lock_fd = -1, split;
+	bool fw_down = false;
 
 	if (!api)
 		return 1;
 	api->settings = cfg->api;
-	if (open_store(cfg, &api->store) < 0 || (lock_fd = lock_state_dir(cfg)) < 0)
+	if ((split = choose_split(cfg, &user)) < 0)
 		goto out;
+	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
+		logmsg("cannot create the state directory %s: %s", cfg->state_dir, strerror(errno));
+		goto out;
+	}
+	if ((lock_fd = lock_state_dir(cfg)) < 0)
+		goto out;
+	/* the supervisor is forked before anything secret is in memory; a symlink planted in tls/ is refused first */
+	if (split && (chown_state(cfg, &user) < 0 || privsep_start(&user, &ps, &err) < 0)) {
+		if (err.message[0])
+			fail_err("privilege separation", &err);
+		goto out;
+	}
 	gethostname(host, sizeof(host) - 1);
 	snprintf(listen_host, sizeof(listen_host), "%s", cfg->listen[0] == '[' ? cfg->listen + 1 : cfg->listen);
 	listen_host[strcspn(listen_host, cfg->listen[0] == '[' ? "]" : ":")] = '\0';
@@ -392,25 +550,10 @@ run_server(struct config *cfg)
 		fail_err("TLS certificate", &err);
 		goto out;
 	}
-	if (fw_new(&api->fw, &err) < 0) {
-		api->fw = NULL;
-		snprintf(api->fw_reason, sizeof(api->fw_reason), "%s", err.message);
-		logmsg("the kernel firewall is not usable, every VM is Unsupported: %s", err.message);
-	}
-	if (register_local_vm(api->store, cfg, api->fw ? NULL : api->fw_reason, &api->local_vm_id) < 0) {
-		logmsg("cannot register this host as a VM: %s", store_last_error(api->store));
+	if (split && chown_state(cfg, &user) < 0)
 		goto out;
-	}
-	if ((n = api_expire(api, api_now_ns(), &next_expiry)) > 0)
-		logmsg("%d grant(s) ended while jitgated was down; marked Expired", n);
-	/* watch before the first reconcile, so that no change made in between goes unseen */
-	if (api->fw && fw_monitor_open(&mon, &err) < 0)
-		logmsg("cannot watch the kernel table for tampering (periodic reconcile only): %s", err.message);
-	if (api->fw && api_reconcile(api, &err) < 0) {
-		fail_err("cannot bring the kernel in line with the store", &err);
-		goto out;
-	}
 
+	/* listen as root (a port below 1024, the root-only unix socket); nothing is accepted before the drop */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -433,6 +576,43 @@ run_server(struct config *cfg)
 		fail_err("cannot start the HTTPS server", &err);
 		goto out;
 	}
+	if (split && drop_main(cfg, &user) < 0)
+		goto out;
+	if (open_store(cfg, &api->store) < 0)
+		goto out;
+
+	if (split) {
+		int fd;
+		pid_t pid;
+
+		n = privsep_helper_recv(&ps, PRIVSEP_FIRST_HELPER_MS, &fd, &pid);
+		if (n < 0)
+			core_error_set(&err, FW_ERR_UNAVAILABLE, "", "the firewall helper did not start");
+		if (n < 0 || fw_connect(fd, &api->fw, &err) < 0)
+			api->fw = NULL;
+		else
+			logmsg("privilege separation: this process runs as user %s without capabilities; firewall "
+			       "helper %d keeps CAP_NET_ADMIN only", user.name, (int)pid);
+	} else if (fw_new(&api->fw, &err) < 0) {
+		api->fw = NULL;
+	}
+	if (!api->fw) {
+		snprintf(api->fw_reason, sizeof(api->fw_reason), "%s", err.message);
+		logmsg("the kernel firewall is not usable, every VM is Unsupported: %s", err.message);
+	}
+	if (register_local_vm(api->store, cfg, api->fw ? NULL : api->fw_reason, &api->local_vm_id) < 0) {
+		logmsg("cannot register this host as a VM: %s", store_last_error(api->store));
+		goto out;
+	}
+	if ((n = api_expire(api, api_now_ns(), &next_expiry)) > 0)
+		logmsg("%d grant(s) ended while jitgated was down; marked Expired", n);
+	/* watch before the first reconcile, so that no change made in between goes unseen (a helper watches itself) */
+	if (api->fw && !split && fw_monitor_open(&mon, &err) < 0)
+		logmsg("cannot watch the kernel table for tampering (periodic reconcile only): %s", err.message);
+	if (api->fw && api_reconcile(api, &err) < 0) {
+		fail_err("cannot bring the kernel in line with the store", &err);
+		goto out;
+	}
 	api->ready = api->fw != NULL;	/* /healthz: 200 only when the kernel table is in place */
 	notify_ready();
 	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", cfg->listen, fp,
@@ -441,8 +621,10 @@ run_server(struct config *cfg)
 	next_reconcile = api_now_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
 
 	while (!stop_requested) {
-		struct pollfd p[3] = { { .fd = http_server_poll_fd(srv), .events = POLLIN }, { .fd = sfd, .events = POLLIN },
-				       { .fd = mon ? fw_monitor_fd(mon) : -1, .events = POLLIN } };
+		struct pollfd p[5] = { { .fd = http_server_poll_fd(srv), .events = POLLIN }, { .fd = sfd, .events = POLLIN },
+				       { .fd = mon ? fw_monitor_fd(mon) : -1, .events = POLLIN },
+				       { .fd = api->fw && !fw_down ? fw_events_fd(api->fw) : -1, .events = POLLIN },
+				       { .fd = ps.ctrl, .events = POLLIN } };
 		int64_t now = api_now_ns(), wake = next_reconcile;
 		int timeout = http_server_timeout_ms(srv), t;
 
@@ -451,8 +633,35 @@ run_server(struct config *cfg)
 		t = wake <= now ? 0 : (int)((wake - now) / TIME_NS_PER_MS + 1);
 		if (timeout < 0 || t < timeout)
 			timeout = t;
-		if (poll(p, 3, timeout) < 0 && errno != EINTR)
+		if (poll(p, 5, timeout) < 0 && errno != EINTR)
 			break;
+		if (p[3].revents) {
+			struct fw_tamper tamper;
+
+			if (fw_events_read(api->fw, &tamper) < 0) {
+				fw_down = true;
+				logmsg("the firewall helper is gone: no firewall change can be made until a new one starts; "
+				       "the kernel keeps its table and drop rules (fail closed)");
+			} else if (tamper.tampered) {
+				logmsg("table inet jitgate was changed by %s (pid %d); restoring it",
+				       tamper.name[0] ? tamper.name : "?", (int)tamper.pid);
+				if (api_reconcile_after(api, &tamper, &err) < 0)
+					fail_err("reconcile after tampering", &err);
+			}
+		}
+		if (p[4].revents) {
+			int fd;
+			pid_t pid;
+
+			n = privsep_helper_recv(&ps, 0, &fd, &pid);
+			if (n == 0) {
+				helper_arrived(api, fd, pid, &fw_down);
+			} else if (n != -EAGAIN) {
+				logmsg("the firewall supervisor is gone; stopping (the kernel keeps its table and drop "
+				       "rules; restart jitgated)");
+				goto out;
+			}
+		}
 		if (p[2].revents & POLLIN) {
 			struct fw_tamper tamper;
 
@@ -486,7 +695,7 @@ run_server(struct config *cfg)
 		if ((next_expiry && now >= next_expiry) || now >= next_reconcile)
 			api_expire(api, now, &next_expiry);
 		if (now >= next_reconcile) {
-			if (api->fw && api_reconcile(api, &err) < 0)
+			if (api->fw && !fw_down && api_reconcile(api, &err) < 0)
 				fail_err("periodic reconcile", &err);
 			next_reconcile = now + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
 		}
@@ -501,6 +710,7 @@ out:
 	if (lock_fd >= 0)
 		close(lock_fd);
 	fw_free(api->fw);
+	privsep_stop(&ps);
 	store_close(api->store);
 	free(api);
 	return r;

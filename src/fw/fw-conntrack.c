@@ -97,6 +97,11 @@ fw_sessions_kill(struct fw *fw, const struct fw_grant *grants, size_t n, size_t 
 	size_t i, killed = 0;
 	int r = 0, f;
 
+	if (fw_remote_of(fw)) {
+		struct fw_state none = { 0 };
+
+		return fw_remote_call(fw_remote_of(fw), FW_WIRE_OP_SESSIONS_KILL, &none, grants, n, NULL, ret_killed, err);
+	}
 	k.found = calloc(FW_KILL_MAX, sizeof(*k.found));
 	if (!k.found)
 		return -ENOMEM;

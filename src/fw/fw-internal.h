@@ -3,6 +3,7 @@
 #define JITGATE_FW_INTERNAL_H
 
 #include "fw.h"
+#include "fw-wire.h"
 
 /* Kernel timeouts are given in ms; the kernel reports them back in whole seconds. */
 #define FW_EXPIRY_SLACK_MS	2000	/* a listed element "matches" if its end is this close */
@@ -60,5 +61,21 @@ void fw_batch_free(struct fw_batch *batch);
 
 
 const struct fw_vm *fw_vm_lookup(const struct fw *fw, uint64_t id);
+
+/*
+ * The client of a firewall helper (fw-remote.c): fw_connect() contexts hold
+ * one, and fw.c's public calls forward to it. fw_remote_open owns fd from the
+ * start (closes it on failure). A call fails with -EPIPE and FW_ERR_UNAVAILABLE
+ * once the helper is gone; nothing is retried, the caller's next context is a new helper.
+ */
+struct fw_remote;
+int fw_remote_open(int fd, struct fw_remote **ret, struct core_error *err);
+void fw_remote_close(struct fw_remote *r);
+int fw_remote_call(struct fw_remote *r, enum fw_wire_op op, const struct fw_state *st, const struct fw_grant *refs,
+		   size_t n_refs, struct fw_changes *ret_changes, size_t *ret_killed, struct core_error *err);
+int fw_remote_events_fd(const struct fw_remote *r);
+int fw_remote_events_read(struct fw_remote *r, struct fw_tamper *ret);
+/* The helper a context forwards to, or NULL for one that speaks to the kernel itself. */
+struct fw_remote *fw_remote_of(const struct fw *fw);
 
 #endif

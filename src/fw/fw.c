@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fw-internal.h"
 
 struct fw {
 	struct fw_nft *nft;
+	struct fw_remote *remote;	/* fw_connect(): every call goes to the helper; nft and the state are unused */
 	bool synced;		/* the kernel held exactly the state below after our last batch */
 	struct fw_vm *vms;
 	size_t n_vms;
@@ -595,11 +597,52 @@ fw_new(struct fw **ret, struct core_error *err)
 	return 0;
 }
 
+int
+fw_connect(int fd, struct fw **ret, struct core_error *err)
+{
+	struct fw *fw = calloc(1, sizeof(*fw));
+	int r;
+
+	if (!fw) {
+		close(fd);
+		return -ENOMEM;
+	}
+	r = fw_remote_open(fd, &fw->remote, err);
+	if (r < 0) {
+		free(fw);
+		return r;
+	}
+	*ret = fw;
+	return 0;
+}
+
+struct fw_remote *
+fw_remote_of(const struct fw *fw)
+{
+	return fw->remote;
+}
+
+int
+fw_events_fd(const struct fw *fw)
+{
+	return fw->remote ? fw_remote_events_fd(fw->remote) : -1;
+}
+
+int
+fw_events_read(struct fw *fw, struct fw_tamper *ret)
+{
+	if (fw->remote)
+		return fw_remote_events_read(fw->remote, ret);
+	memset(ret, 0, sizeof(*ret));
+	return 0;
+}
+
 void
 fw_free(struct fw *fw)
 {
 	if (!fw)
 		return;
+	fw_remote_close(fw->remote);
 	fw_nft_close(fw->nft);
 	free(fw->vms);
 	free(fw->ports);
@@ -735,9 +778,11 @@ int
 fw_reconcile(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct owned_state s;
-	int r = owned_state_copy(&s, desired);
+	int r;
 
-	if (r < 0)
+	if (fw->remote)
+		return fw_remote_call(fw->remote, FW_WIRE_OP_RECONCILE, desired, NULL, 0, ret_changes, NULL, err);
+	if ((r = owned_state_copy(&s, desired)) < 0)
 		return r;
 	r = reconcile_owned(fw, &s, ret_changes, err);
 	owned_state_free(&s);
@@ -888,9 +933,11 @@ int
 fw_set_state(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct owned_state s;
-	int r = owned_state_copy(&s, desired);
+	int r;
 
-	if (r < 0)
+	if (fw->remote)
+		return fw_remote_call(fw->remote, FW_WIRE_OP_SET_STATE, desired, NULL, 0, ret_changes, NULL, err);
+	if ((r = owned_state_copy(&s, desired)) < 0)
 		return r;
 	r = apply_owned(fw, &s, NULL, 0, ret_changes, err);
 	owned_state_free(&s);
@@ -906,6 +953,10 @@ fw_protect_set(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const struc
 	size_t i, k, n = 0;
 	int r;
 
+	if (fw->remote) {
+		next.n_grants = 0;
+		return fw_remote_call(fw->remote, FW_WIRE_OP_PROTECT_SET, &next, NULL, 0, ret_changes, NULL, err);
+	}
 	if ((r = owned_state_copy(&s, &next)) < 0)
 		return r;
 	for (i = 0; i < s.n_grants; i++) {
@@ -976,6 +1027,12 @@ fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const s
 	size_t i, n_keys = 0, n_drop = n_add + n_remove;
 	int r;
 
+	if (fw->remote) {
+		struct fw_state st = state_view(NULL, 0, NULL, 0, add, n_add);
+
+		return fw_remote_call(fw->remote, FW_WIRE_OP_GRANT_UPDATE, &st, remove, n_remove, ret_changes, NULL,
+				      err);
+	}
 	/* an added grant replaces one of the same identity, so it is dropped first like the removed ones */
 	drop = calloc(n_drop ? n_drop : 1, sizeof(*drop));
 	keys = calloc(n_drop ? 2 * n_drop : 1, sizeof(*keys));
@@ -1052,5 +1109,8 @@ fw_list(struct fw *fw, struct fw_elem **ret, size_t *ret_n, struct core_error *e
 {
 	bool ours;
 
+	if (fw->remote)
+		return core_error_set(err, FW_ERR_UNAVAILABLE, "", "the firewall helper does not list the table"),
+		       -EOPNOTSUPP;
 	return fw_nft_list(fw->nft, fw_now_ms(), ret, ret_n, &ours, err);
 }

@@ -212,6 +212,42 @@ int fw_monitor_add_own_pid(struct fw_monitor *m, pid_t pid);
 /* Read every pending notification (never blocks). */
 int fw_monitor_read(struct fw_monitor *m, struct fw_tamper *ret);
 
+/*
+ * Privilege separation: the kernel work can run in a helper process that keeps
+ * only CAP_NET_ADMIN (see src/daemon/privsep.c). The helper runs
+ * fw_helper_run() on one end of a SOCK_SEQPACKET socketpair; the daemon calls
+ * fw_connect() on the other and uses the context it gets like one from
+ * fw_new(): every call above is sent to the helper as fixed, checked messages
+ * (src/fw/fw-wire.h) and answered there by an fw_new() context. fw_list() is
+ * not served (-EOPNOTSUPP). When the helper is gone, every call fails with
+ * -EPIPE and FW_ERR_UNAVAILABLE, and the kernel keeps what it holds: the
+ * caller connects to a new helper and reconciles.
+ */
+
+/* Wait for the helper's greeting on fd (owned from here on, closed on failure); its fw_new() error if it had one. */
+int fw_connect(int fd, struct fw **ret, struct core_error *err);
+
+/*
+ * The helper's tamper reports (it runs the fw_monitor): poll fw_events_fd()
+ * (-1 for an fw_new() context, which has none) and call fw_events_read(), which
+ * never blocks. -EPIPE: the helper is gone (EOF, or it broke the protocol).
+ */
+int fw_events_fd(const struct fw *fw);
+int fw_events_read(struct fw *fw, struct fw_tamper *ret);
+
+/*
+ * The helper's side: fw_new() and fw_monitor_open(), greet the client, then
+ * apply what it sends until it closes fd. Exits (returns) on any malformed
+ * message without touching the kernel. Returns an FW_HELPER_EXIT_* status
+ * for the process's exit.
+ */
+#define FW_HELPER_EXIT_OK		0	/* the client closed the socket */
+#define FW_HELPER_EXIT_NOMEM		2
+#define FW_HELPER_EXIT_MALFORMED	3	/* a message broke the protocol */
+#define FW_HELPER_EXIT_IO		4	/* the socket failed */
+#define FW_HELPER_EXIT_UNAVAILABLE	69	/* the kernel cannot hold the table: no use restarting */
+int fw_helper_run(int fd);
+
 /* The clock end times are measured against: Unix time in ms (CLOCK_REALTIME). */
 int64_t fw_now_ms(void);
 
