@@ -133,6 +133,15 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 					      CONFIG_USER_MAX);
 		return set_string(cfg->user, sizeof(cfg->user), key, value, err);
 	}
+	if (!strcmp(key, "user")) {
+		/* what useradd accepts; the user database decides the rest at start */
+		if (!value[0] || strlen(value) > CONFIG_USER_MAX || value[0] == '-' ||
+		    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(value))
+			return core_error_set(err, "InvalidConfig", key,
+					      "user is 1 to %d letters, digits, '.', '_' or '-', not starting with '-'",
+					      CONFIG_USER_MAX);
+		return set_string(cfg->user, sizeof(cfg->user), key, value, err);
+	}
 	if (!strcmp(key, "config"))
 		return set_string(cfg->config_file, sizeof(cfg->config_file), key, value, err);
 	if (!strcmp(key, "trusted_proxies"))
