@@ -8,8 +8,10 @@
 #define API_HEADER_MEMORY	(32 * 1024)	/* per-connection memory for headers (libmicrohttpd) */
 #define API_CONN_TIMEOUT_S	30		/* idle or slow connections are closed after this */
 #define API_CONN_MAX		1024		/* concurrent connections */
+#define API_CONN_PER_IP_MAX	256		/* of them from one address (so one host cannot take them all) */
 #define API_INITIATE_VMS_MAX	POLICY_VMS_MAX	/* VMs in one initiate or revoke body */
 #define API_INITIATE_PORTS_MAX	POLICY_PORTS_MAX	/* ports per VM in one initiate or revoke body */
+#define API_POLICY_REQUESTS_MAX	200	/* newest requests a policy's GET shows; older ones are in the activity log */
 #define API_PAGE_SIZE		100		/* list entries per page before nextLink */
 #define API_ADDRS_MAX		FW_VM_ADDRS_MAX	/* addresses of one VM in an inventory PUT */
 

@@ -609,6 +609,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 				      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
 				      MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout_s,
 				      MHD_OPTION_CONNECTION_LIMIT, conn_max,
+				      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)API_CONN_PER_IP_MAX,
 				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_memory,
 				      MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->tls_l,
 				      MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,

@@ -16,7 +16,10 @@
  * host). It reads each request's body completely (up to body_max; beyond it
  * answers 413 with a JSON error body itself and never calls the handler), then
  * calls the handler once, synchronously, and sends what the handler filled in.
- * Slow or idle connections are closed after conn_timeout_s; header bytes per
+ * Connections idle for conn_timeout_s are closed. A client that trickles bytes
+ * is not idle, so it is bounded instead by API_CONN_PER_IP_MAX connections per
+ * address (and conn_max in all); the server is single-threaded but never
+ * blocks on one connection, so others are still served. Header bytes per
  * connection are capped by header_memory (431/413-style refusal by the library).
  */
 

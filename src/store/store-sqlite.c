@@ -226,10 +226,12 @@ static const char *const stmt_sql[ST__MAX] = {
 		"g.reason, g.ended_ns, r.requestor, r.policy_id FROM requests r CROSS JOIN grants g "
 		"ON g.request_id = r.id WHERE r.requestor = ?1 AND +g.status = 0 "
 		"ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
-	[ST_REQUESTS_OF_POLICY] = "SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, "
-		"r.justification FROM requests r WHERE r.policy_id = ?1 AND (r.start_ns >= ?2 OR EXISTS "
+	/* the newest ?3 (-1: all) of them, handed back oldest first */
+	[ST_REQUESTS_OF_POLICY] = "SELECT id, policy_id, requestor, requestor_addr, start_ns, justification FROM "
+		"(SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, r.justification, r.rowid AS rid "
+		"FROM requests r WHERE r.policy_id = ?1 AND (r.start_ns >= ?2 OR EXISTS "
 		"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND +g.status = 0)) "
-		"ORDER BY r.start_ns, r.rowid",
+		"ORDER BY r.start_ns DESC, r.rowid DESC LIMIT ?3) ORDER BY start_ns, rid",
 	[ST_USAGE_COUNT] = "SELECT count(DISTINCT g.request_id) FROM grants g JOIN requests r "
 		"ON r.id = g.request_id WHERE g.vm_id = ?1 AND r.start_ns >= ?2",
 	[ST_USAGE_LAST] = "SELECT r.start_ns, r.requestor FROM grants g JOIN requests r ON r.id = g.request_id "
@@ -325,7 +327,16 @@ errno_of(int rc)
 static int
 sql_fail(struct store *st, int rc)
 {
-	return set_error(st, errno_of(rc), "%s (sqlite %d)", sqlite3_errmsg(st->db), rc);
+	int r = errno_of(rc);
+
+	/* an I/O error is often a disk that refuses writes: say which, so callers can answer 503 */
+	if (r == -EIO) {
+		int e = sqlite3_system_errno(st->db);
+
+		if (e == EROFS || e == ENOSPC || e == EDQUOT)
+			r = e == EROFS ? -EROFS : -ENOSPC;
+	}
+	return set_error(st, r, "%s (sqlite %d)", sqlite3_errmsg(st->db), rc);
 }
 
 static int
@@ -1649,8 +1660,8 @@ request_from_row(struct store *st, sqlite3_stmt *s, struct store_request *req)
 }
 
 int
-store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, struct store_request **ret,
-			 size_t *ret_n)
+store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, size_t limit,
+			 struct store_request **ret, size_t *ret_n)
 {
 	struct store_request *v = NULL, *grown;
 	sqlite3_stmt *s = NULL;
@@ -1663,6 +1674,8 @@ store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, 
 	rc = sqlite3_bind_int64(s, 1, policy_id);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(s, 2, since_ns);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 3, limit ? (int64_t)limit : -1);
 	if (rc != SQLITE_OK) {
 		r = sql_fail(st, rc);
 		goto out;

@@ -164,9 +164,12 @@ int store_grants_due(struct store *st, int64_t now_ns, struct store_grant **ret,
 int store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns);
 /* The Initiated grants of one requestor (initiate's supersede rule). */
 int store_grants_of_requestor(struct store *st, const char *requestor, struct store_grant **ret, size_t *ret_n);
-/* Requests of one policy that started at or after since_ns or still hold an Initiated grant, oldest first. */
-int store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, struct store_request **ret,
-			     size_t *ret_n);
+/*
+ * Requests of one policy that started at or after since_ns or still hold an Initiated grant, oldest
+ * first; with a limit, only the newest `limit` of them (0: all).
+ */
+int store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, size_t limit,
+			     struct store_request **ret, size_t *ret_n);
 void store_requests_free(struct store_request *v, size_t n);
 
 /* Per VM: approved requests since since_ns, the latest request's start and requestor. -ENOENT-free: zeros if none. */

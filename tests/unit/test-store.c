@@ -521,7 +521,7 @@ test_policy_delete_cascade(void **state)
 	assert_int_equal(count_policies(f->st), 0);
 
 	/* Requests stay, for history. */
-	assert_int_equal(store_requests_of_policy(f->st, pol, 0, &reqs, &n), 0);
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 0, &reqs, &n), 0);
 	assert_int_equal(n, 1);
 	store_requests_free(reqs, n);
 
@@ -607,7 +607,7 @@ test_requests(void **state)
 	free(live);
 
 	/* The policy's requests of the last week, plus older ones still live; oldest first. */
-	assert_int_equal(store_requests_of_policy(f->st, pol, T0 - week, &reqs, &n), 0);
+	assert_int_equal(store_requests_of_policy(f->st, pol, T0 - week, 0, &reqs, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(reqs[0].id, "req-old");
 	assert_string_equal(reqs[0].requestor, "token:alice");
@@ -637,17 +637,23 @@ test_requests(void **state)
 	store_requests_free(reqs, n);
 
 	/* A window far enough back takes in the stale one too; once req-old is over, it drops out. */
-	assert_int_equal(store_requests_of_policy(f->st, pol, 0, &reqs, &n), 0);
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 0, &reqs, &n), 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(reqs[1].id, "req-stale");
 	store_requests_free(reqs, n);
+	/* a limit keeps the newest, still oldest first */
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 2, &reqs, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(reqs[0].id, "req-stale");
+	assert_string_equal(reqs[1].id, "req-new");
+	store_requests_free(reqs, n);
 	assert_int_equal(store_grant_end(f->st, "req-old", vm1, 22, STORE_REASON_EXPIRED, T0), 0);
 	assert_int_equal(store_grant_end(f->st, "req-old", vm1, 3389, STORE_REASON_EXPIRED, T0), 0);
-	assert_int_equal(store_requests_of_policy(f->st, pol, T0 - week, &reqs, &n), 0);
+	assert_int_equal(store_requests_of_policy(f->st, pol, T0 - week, 0, &reqs, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(reqs[0].id, "req-new");
 	store_requests_free(reqs, n);
-	assert_int_equal(store_requests_of_policy(f->st, 9999, 0, &reqs, &n), 0);
+	assert_int_equal(store_requests_of_policy(f->st, 9999, 0, 0, &reqs, &n), 0);
 	assert_int_equal(n, 0);
 	store_requests_free(reqs, n);
 	store_requests_free(NULL, 0);
