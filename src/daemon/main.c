@@ -146,6 +146,29 @@ open_store(const struct config *cfg, struct store **ret)
 	return 0;
 }
 
+/*
+ * Root running `jitgated token` on a state directory that privilege separation
+ * gave to its user: become that user first, so that SQLite as root never opens
+ * (or creates, or follows a symlink to) a file in a directory another user controls.
+ */
+static int
+token_drop_to_owner(const struct config *cfg)
+{
+	struct core_error err = { 0 };
+	struct sandbox_user u = { .name = "(state directory owner)" };
+	struct stat st;
+
+	if (geteuid() != 0 || stat(cfg->state_dir, &st) < 0 || st.st_uid == 0)
+		return 0;
+	u.uid = st.st_uid;
+	u.gid = st.st_gid;
+	if (sandbox_drop(&u, 0, &err) < 0) {
+		logmsg("cannot become the owner (uid %u) of %s: %s", (unsigned)st.st_uid, cfg->state_dir, err.message);
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int
 cmd_token(int argc, char **argv, struct config *cfg)
 {
@@ -160,7 +183,7 @@ cmd_token(int argc, char **argv, struct config *cfg)
 	}
 	if (parse_args(argc - 2, argv + 2, cfg, &cl))
 		return 2;
-	if (open_store(cfg, &st) < 0)
+	if (token_drop_to_owner(cfg) < 0 || open_store(cfg, &st) < 0)
 		return 1;
 	if (!strcmp(sub, "create")) {
 		struct store_token t;

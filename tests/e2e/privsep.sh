@@ -102,6 +102,12 @@ code=$(initiate $A $(( $(now_ms) + 600000 )))
 check "initiate for A, 10 min → 202 (got $code)" test "$code" = 202
 check "A reaches 22 again" can "$CL" $A $V 22
 
+T2=$("$JITGATED" token create --state-dir "$STATE" --name reader2 --role Reader)
+check "root's 'jitgated token create' on the running daemon's state works, as the directory's owner" \
+	bash -c '[[ $(ip netns exec "$1" curl -sS --cacert "$2/tls/cert.pem" -H "Authorization: Bearer $3" -o /dev/null \
+	-w "%{http_code}" "https://$4$5/providers/Microsoft.Compute/virtualMachines?api-version=2020-01-01") == 200 ]]' _ "$CL" "$STATE" "$T2" "$V" "$S"
+check "… and leaves no root-owned file in the state directory" test -z "$(find "$STATE" -uid 0)"
+
 # --- (3) malformed messages end a helper, and the kernel is untouched
 out=$(ip netns exec "$INJ" "$INJECT" 2>&1)
 n_ok=$(grep -c '^  ok' <<<"$out"); n_fail=$(grep -c '^  FAIL' <<<"$out")
