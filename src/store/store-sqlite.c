@@ -327,15 +327,19 @@ errno_of(int rc)
 static int
 sql_fail(struct store *st, int rc)
 {
-	int r = errno_of(rc);
+	int r = errno_of(rc), e = sqlite3_system_errno(st->db);
 
-	/* an I/O error is often a disk that refuses writes: say which, so callers can answer 503 */
-	if (r == -EIO) {
-		int e = sqlite3_system_errno(st->db);
-
-		if (e == EROFS || e == ENOSPC || e == EDQUOT)
-			r = e == EROFS ? -EROFS : -ENOSPC;
-	}
+	/*
+	 * An I/O error is often a disk that refuses writes: a read-only or full file system, or one the
+	 * kernel turned read-only after an error (then even fsync fails with EIO). Writes answer 503 then:
+	 * the service comes back when the disk does, and reads keep working.
+	 */
+	if (r == -EIO && (e == EROFS || e == ENOSPC || e == EDQUOT))
+		r = e == EROFS ? -EROFS : -ENOSPC;
+	else if (r == -EIO && ((rc & 0xff) == SQLITE_IOERR))
+		r = -EROFS;
+	if (e)
+		return set_error(st, r, "%s (sqlite %d, %s)", sqlite3_errmsg(st->db), rc, strerror(e));
 	return set_error(st, r, "%s (sqlite %d)", sqlite3_errmsg(st->db), rc);
 }
 
