@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <getopt.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -519,6 +520,18 @@ helper_arrived(struct api *api, int fd, pid_t pid, bool *fw_down)
 		logmsg("firewall helper %d started; the kernel is in line with the store again", (int)pid);
 }
 
+#define CLOCK_CHECK_MS	1000	/* the loop wakes at least this often, to notice wall-clock jumps */
+#define CLOCK_JUMP_NS	(1000LL * 1000 * 1000)	/* a jump this large or more means kernel timeouts are off */
+
+static int64_t
+mono_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
+}
+
 static volatile sig_atomic_t stop_requested;
 
 static int
@@ -533,7 +546,7 @@ run_server(struct config *cfg)
 	struct http_config hc;
 	char cert[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], fp[TLS_FINGERPRINT_TEXT_MAX], host[256] = "localhost";
 	char listen_host[CONFIG_LISTEN_MAX];
-	int64_t next_expiry = 0, next_reconcile;
+	int64_t next_expiry = 0, next_reconcile, clock_offset;
 	sigset_t mask;
 	int sfd = -1, r = 1, n, lock_fd = -1, split;
 	bool fw_down = false;
@@ -641,19 +654,29 @@ run_server(struct config *cfg)
 	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", cfg->listen, fp,
 	       cfg->state_dir, cfg->vm_name, api->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
 	fflush(stderr);
-	next_reconcile = api_now_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
+	/*
+	 * Timers: end times are absolute wall-clock times, so the expiry timer runs on CLOCK_REALTIME;
+	 * the reconcile interval is a duration, so it runs on CLOCK_MONOTONIC. The kernel's element
+	 * timeouts are durations too: when the wall clock jumps, they no longer end at the grants' end
+	 * times, so a jump (the difference between the two clocks moving) triggers a reconcile at once.
+	 * The loop wakes at least every CLOCK_CHECK_MS to notice.
+	 */
+	next_reconcile = mono_now_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
+	clock_offset = api_now_ns() - mono_now_ns();
 
 	while (!stop_requested) {
 		struct pollfd p[5] = { { .fd = http_server_poll_fd(srv), .events = POLLIN }, { .fd = sfd, .events = POLLIN },
 				       { .fd = mon ? fw_monitor_fd(mon) : -1, .events = POLLIN },
 				       { .fd = api->fw && !fw_down ? fw_events_fd(api->fw) : -1, .events = POLLIN },
 				       { .fd = ps.ctrl, .events = POLLIN } };
-		int64_t now = api_now_ns(), wake = next_reconcile;
+		int64_t now = api_now_ns(), mono = mono_now_ns(), offset, wait = next_reconcile - mono;
 		int timeout = http_server_timeout_ms(srv), t;
 
-		if (next_expiry && next_expiry < wake)
-			wake = next_expiry;
-		t = wake <= now ? 0 : (int)((wake - now) / TIME_NS_PER_MS + 1);
+		if (next_expiry && next_expiry - now < wait)
+			wait = next_expiry - now;
+		t = wait <= 0 ? 0 : (int)(wait / TIME_NS_PER_MS + 1);
+		if (t > CLOCK_CHECK_MS)
+			t = CLOCK_CHECK_MS;
 		if (timeout < 0 || t < timeout)
 			timeout = t;
 		if (poll(p, 5, timeout) < 0 && errno != EINTR)
@@ -711,16 +734,25 @@ run_server(struct config *cfg)
 		}
 		http_server_run(srv);
 		now = api_now_ns();
+		mono = mono_now_ns();
+		offset = now - mono;
+		if (offset - clock_offset > CLOCK_JUMP_NS || clock_offset - offset > CLOCK_JUMP_NS) {
+			logmsg("the wall clock jumped by %+.1f s; bringing kernel timeouts in line with the grants' end times",
+			       (double)(offset - clock_offset) / TIME_NS_PER_SEC);
+			next_reconcile = mono;	/* now */
+		}
+		clock_offset = offset;
 		/* a grant made since the last look may end sooner than what we were waiting for */
 		if (api->next_end_hint_ns && (!next_expiry || api->next_end_hint_ns < next_expiry))
 			next_expiry = api->next_end_hint_ns;
 		api->next_end_hint_ns = 0;
-		if ((next_expiry && now >= next_expiry) || now >= next_reconcile)
+		if ((next_expiry && now >= next_expiry) || mono >= next_reconcile)
 			api_expire(api, now, &next_expiry);
-		if (now >= next_reconcile) {
+		if (mono >= next_reconcile) {
 			if (api->fw && !fw_down && api_reconcile(api, &err) < 0)
 				fail_err("periodic reconcile", &err);
-			next_reconcile = now + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
+			malloc_trim(0);	/* a big reconcile's listing is freed; give the memory back */
+			next_reconcile = mono_now_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
 		}
 	}
 	logmsg("stopping; the kernel keeps every live grant and ends each on time");
