@@ -156,8 +156,9 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		cfg->api.max_duration_ms = ms;
 		return 0;
 	}
-	return core_error_set(err, "InvalidConfig", key, "unknown setting '%s'",
-			      core_error_quote(key, strlen(key), q, sizeof(q)));
+	/* the target is logged too: quoted like the message, as it is the file's bytes */
+	core_error_quote(key, strlen(key), q, sizeof(q));
+	return core_error_set(err, "InvalidConfig", q, "unknown setting '%s'", q);
 }
 
 struct ini_ctx {
@@ -228,8 +229,8 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 		return c->r == 0;
 	}
 	if (strncmp(section, "role ", 5)) {
-		c->r = core_error_set(c->err, "InvalidConfig", section, "unknown section [%s]",
-				      core_error_quote(section, strlen(section), q, sizeof(q)));
+		core_error_quote(section, strlen(section), q, sizeof(q));
+		c->r = core_error_set(c->err, "InvalidConfig", q, "unknown section [%s]", q);
 		return 0;
 	}
 	/* checked here, not only by rbac_role_custom(): a long name may have been cut, and an empty one lost */
@@ -248,49 +249,96 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 	else if (!strcmp(name, "not_actions"))
 		c->r = list_append(c->not_actions, sizeof(c->not_actions), name, value, c->err);
 	else
-		c->r = core_error_set(c->err, "InvalidConfig", name, "unknown key '%s' in [role %s]",
-				      core_error_quote(name, strlen(name), q, sizeof(q)),
-				      core_error_quote(role, strlen(role), q2, sizeof(q2)));
+		c->r = core_error_set(c->err, "InvalidConfig", core_error_quote(name, strlen(name), q, sizeof(q)),
+				      "unknown key '%s' in [role %s]", q, core_error_quote(role, strlen(role), q2, sizeof(q2)));
 	return c->r == 0;
+}
+
+/* Where libinih reads lines from: a file, or n bytes of text (which need not end in a NUL). */
+struct ini_source {
+	FILE *f;
+	const char *text;
+	size_t n, off;
+	int e;			/* a read error on f */
+};
+
+/* libinih's reader (fgets' contract): the next line, newline included, cut at size - 1 bytes; NULL at the end. */
+static char *
+ini_source_read(char *line, int size, void *stream)
+{
+	struct ini_source *s = stream;
+	size_t k = 0;
+
+	if (s->f) {
+		errno = 0;
+		if (fgets(line, size, s->f))
+			return line;
+		if (ferror(s->f))
+			s->e = errno ? errno : EIO;
+		return NULL;
+	}
+	if (s->off >= s->n || size < 2)
+		return NULL;
+	while (k < (size_t)size - 1 && s->off < s->n)
+		if ((line[k++] = s->text[s->off++]) == '\n')
+			break;
+	line[k] = '\0';
+	return line;
+}
+
+/* The file's and the text's common path; `name` names the source in errors. */
+static int
+config_load(struct config *cfg, struct ini_source *src, const char *name, struct core_error *err)
+{
+	struct ini_ctx c;
+	int line;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	c.err = err;
+	line = ini_parse_stream(ini_source_read, src, on_ini, &c);
+	if (c.r < 0)
+		return c.r;
+	if (src->e)
+		return core_error_set(err, "InvalidConfig", name, "cannot read the config file %s: %s", name,
+				      strerror(src->e));
+	if (line < 0)
+		return core_error_set(err, "InvalidConfig", name, "%s: out of memory", name);
+	if (line > 0)
+		return core_error_set(err, "InvalidConfig", name, "%s: line %d is not 'key = value'", name, line);
+	return flush_role(&c);
 }
 
 int
 config_load_file(struct config *cfg, const char *path, struct core_error *err)
 {
-	struct ini_ctx c;
-	FILE *f;
-	int line, e, r;
+	struct ini_source src = { 0 };
+	int e, r;
 
-	memset(&c, 0, sizeof(c));
-	c.cfg = cfg;
-	c.err = err;
 	/* opened here rather than by ini_parse() so that a read error (a directory, EIO) is not an empty file */
-	if (!(f = fopen(path, "re"))) {
+	if (!(src.f = fopen(path, "re"))) {
 		e = errno;
 		core_error_set(err, "InvalidConfig", path, "cannot open the config file %s: %s", path, strerror(e));
 		return -e;
 	}
-	errno = 0;
-	line = ini_parse_file(f, on_ini, &c);
-	e = ferror(f) ? (errno ? errno : EIO) : 0;
-	fclose(f);
-	if (c.r < 0)
-		r = c.r;
-	else if (e)
-		r = core_error_set(err, "InvalidConfig", path, "cannot read the config file %s: %s", path, strerror(e));
-	else if (line < 0)
-		r = core_error_set(err, "InvalidConfig", path, "%s: out of memory", path);
-	else if (line > 0)
-		r = core_error_set(err, "InvalidConfig", path, "%s: line %d is not 'key = value'", path, line);
-	else
-		r = flush_role(&c);
+	r = config_load(cfg, &src, path, err);
+	fclose(src.f);
 	return r;
+}
+
+int
+config_load_buffer(struct config *cfg, const char *text, size_t n, struct core_error *err)
+{
+	struct ini_source src = { .text = text, .n = n };
+
+	return config_load(cfg, &src, "config", err);
 }
 
 int
 config_validate(const struct config *cfg, struct core_error *err)
 {
 	const struct api_settings *s = &cfg->api;
+	char q[ERROR_QUOTE_SIZE];
 
 	/* the ARM checks leave the target empty: name the setting */
 	if (arm_subscription_validate(s->subscription, strlen(s->subscription), err) < 0)
@@ -304,7 +352,8 @@ config_validate(const struct config *cfg, struct core_error *err)
 	if (!cfg->state_dir[0])
 		return core_error_set(err, "InvalidConfig", "state_dir", "state_dir is empty");
 	if (!strrchr(cfg->listen, ':'))
-		return core_error_set(err, "InvalidConfig", "listen", "listen is ADDRESS:PORT, not '%s'", cfg->listen);
+		return core_error_set(err, "InvalidConfig", "listen", "listen is ADDRESS:PORT, not '%s'",
+				      core_error_quote(cfg->listen, strlen(cfg->listen), q, sizeof(q)));
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0])
 		return core_error_set(err, "InvalidConfig", cfg->tls_cert[0] ? "tls_key" : "tls_cert",
 				      "give both tls_cert and tls_key, or neither");
