@@ -17,7 +17,7 @@
 #define CONFIG_DEFAULT_LOCATION	"local"
 #define CONFIG_USER_MAX		32	/* the unprivileged user's name, as useradd allows */
 #define CONFIG_DEFAULT_USER	"jitgate"
-#define CONFIG_RECONCILE_S	60	/* periodic kernel reconcile, default */
+#define CONFIG_RECONCILE_S	600	/* periodic kernel reconcile, default: a second line behind the netlink monitor */
 #define CONFIG_RECONCILE_MIN_S	1
 #define CONFIG_RECONCILE_MAX_S	3600
 
