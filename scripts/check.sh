@@ -2,7 +2,7 @@
 # The whole test suite (make check): two builds, unit tests, end-to-end tests, fuzz smoke. Exits non-zero on any failure.
 set -u
 cd "$(dirname "$0")/.."
-: "${FUZZ_SECONDS:=15}"
+: "${FUZZ_SECONDS:=30}"
 failed=()
 passed=0
 
