@@ -31,6 +31,10 @@ bench: all
 	bench/fw-bench.sh $(BUILD)
 	bench/server-bench.sh $(BUILD)
 
+# jitgate against fwknop on this machine, same run (root; installs fwknop-server fwknop-client iptables if missing); writes bench/RESULTS.md.
+bench-compare: all
+	bench/compare.sh $(BUILD)
+
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
