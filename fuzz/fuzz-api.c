@@ -40,6 +40,25 @@ static const struct {
 #define SESSION_CSRF	"c5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cf"
 
 static struct api api;
+static struct http_response *held_resp;	/* the answer a group commit may replace */
+
+/* api.release_held: a held initiate's answer stands, or the failed commit's replaces it */
+static void
+release_held(void *ctx, const struct http_response *instead, size_t n)
+{
+	(void)ctx;
+	fuzz_check(n == 1 && held_resp && held_resp->hold);
+	held_resp->hold = false;
+	if (instead) {
+		free(held_resp->body);
+		held_resp->body = instead->body_len ? malloc(instead->body_len) : NULL;
+		fuzz_check(!instead->body_len || held_resp->body);
+		if (instead->body_len)
+			memcpy(held_resp->body, instead->body, instead->body_len);
+		held_resp->body_len = instead->body_len;
+		held_resp->status = instead->status;
+	}
+}
 static const char *base = "/dev/shm";	/* tmpfs, so that SQLite's syncs cost nothing; /tmp without it */
 static char dir[64];	/* BASE/fuzz-api-PID-XXXXXX */
 static char db[sizeof(dir) + 16];
@@ -158,6 +177,7 @@ build_world(void)
 	size_t i;
 
 	if (api.store) {
+		api_caches_free(&api);	/* they hold what the old store said */
 		store_close(api.store);
 		api.store = NULL;
 		remove_dir();
@@ -235,6 +255,7 @@ setup(void)
 	}
 	api.settings.n_custom_roles = 1;
 	api.fw = NULL;
+	api.release_held = release_held;
 	snprintf(api.fw_reason, sizeof(api.fw_reason), "the fuzzer has no kernel firewall");
 	if (access(base, W_OK) != 0)
 		base = "/tmp";
@@ -308,6 +329,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	http_fake_parse(data, size, &req);
 	memset(&resp, 0, sizeof(resp));
 	api_handle(&api, &req, &resp);
+	held_resp = &resp;
+	api_batch_end(&api);	/* as the daemon does after each pass: commit a held initiate */
+	held_resp = NULL;
 	if (verbose)	/* FUZZ_API_VERBOSE=1: what each input got, for writing seeds */
 		fprintf(stderr, "%s %s -> %d %.*s\n", req.method, req.path, resp.status,
 			resp.body ? (int)(resp.body_len < 200 ? resp.body_len : 200) : 0, resp.body ? resp.body : "");

@@ -84,6 +84,94 @@ check_port(struct api *api, const struct api_caller *c, const struct policy_vm *
 	return 0;
 }
 
+/*
+ * Group commit. A disk sync is most of what an initiate costs, and the HTTP
+ * server hands over every request that is ready in one pass (one
+ * http_server_run). So the initiates of one pass share one store transaction,
+ * each inside its own mark (all-or-nothing per request, supersede sees the
+ * earlier ones), and their 202s are held (http_response.hold) until
+ * api_batch_end() commits them all with one sync. The kernel is changed per
+ * request, as before: a port may open a moment before its 202 is sent, never
+ * after. Any other request first commits the batch (api_batch_commit), so
+ * nothing reads what is not durable yet. If the commit fails, the store undoes
+ * the whole batch, the kernel follows it back, every held request gets the
+ * commit's error instead of its 202, and later initiates of the same pass are
+ * refused with that error too.
+ */
+
+/* Join this pass's batch: open its transaction if need be, and mark where this request starts. */
+static int
+batch_join(struct api *api, struct core_error *err)
+{
+	int r;
+
+	if (api->batch.failed_status) {
+		*err = api->batch.failed;
+		return api->batch.failed_status;
+	}
+	if (!api->batch.open) {
+		if ((r = store_begin(api->store)) < 0)
+			goto fail;
+		api->batch.open = true;
+	}
+	if ((r = store_mark(api->store)) < 0)
+		goto fail;
+	return 0;
+fail:
+	core_error_set(err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+	return api_store_status(r);
+}
+
+/* A batch lost to the store: nothing of it is kept, and the kernel follows the store back. */
+static void
+batch_lost(struct api *api, int status, const struct core_error *err)
+{
+	api->batch.open = false;
+	api->batch.failed_status = status;
+	api->batch.failed = *err;
+	store_rollback(api->store);
+	api_reconcile(api, NULL);
+}
+
+/* Undo one request of the batch (store and kernel); the others stay, unless the error ended the transaction. */
+static void
+batch_undo_one(struct api *api, int status, const struct core_error *err)
+{
+	store_mark_undo(api->store);
+	if (!store_in_transaction(api->store))
+		return batch_lost(api, status, err);
+	api_reconcile(api, NULL);
+}
+
+int
+api_batch_commit(struct api *api)
+{
+	struct http_response instead = { 0 };
+	struct core_error err = { 0 };
+	int r;
+
+	if (!api->batch.open)
+		return 0;
+	api->batch.open = false;
+	if ((r = store_commit(api->store)) < 0) {
+		core_error_set(&err, "StoreError", "", "the store refused the request: %s", store_last_error(api->store));
+		batch_lost(api, api_store_status(r), &err);
+		api_error_record(&instead, api->batch.failed_status, &err);
+	}
+	if (api->batch.held && api->release_held)
+		api->release_held(api->release_ctx, r < 0 ? &instead : NULL, api->batch.held);
+	api->batch.held = 0;
+	free(instead.body);
+	return r;
+}
+
+void
+api_batch_end(struct api *api)
+{
+	api_batch_commit(api);
+	api->batch.failed_status = 0;
+}
+
 void
 api_policy_initiate(struct api *api, const struct api_caller *c, const struct http_request *req,
 		    const struct arm_policy_id *id, struct http_response *resp)
@@ -121,7 +209,7 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		core_error_set(&err, "ResourceNotFound", "", "the JIT network access policy '%s' was not found", text);
 		goto fail;
 	}
-	if (r < 0 || api_policy_decode_stored(&sp, &p, &err) < 0) {
+	if (r < 0 || api_policy_decode_stored(api, &sp, &p, &err) < 0) {
 		status = 500;
 		core_error_set(&err, "StoreError", "", "cannot read the policy: %s", store_last_error(api->store));
 		goto fail;
@@ -172,7 +260,11 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	snprintf(sr.requestor_addr, sizeof(sr.requestor_addr), "%s", c->addr_text);
 	sr.start_ns = now;
 
-	/* the same requestor's earlier grants on these ports are superseded, in the same batch */
+	if ((status = batch_join(api, &err)) != 0)
+		goto fail;
+	tx = true;
+	status = 400;
+	/* the same requestor's earlier grants on these ports are superseded, in the same kernel batch */
 	if ((r = store_grants_of_requestor(api->store, c->name, &initiated, &n_init)) < 0) {
 		status = api_store_status(r);
 		core_error_set(&err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
@@ -183,12 +275,6 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		status = 500;
 		goto fail;
 	}
-	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
-		goto fail;
-	}
-	tx = true;
 	for (i = 0; i < n_init; i++) {
 		if (strcmp(initiated[i].requestor, c->name))
 			continue;
@@ -228,12 +314,9 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 			"opened port %u (%s) from %s until %s, request %s%s", sr.grants[i].port,
 			net_proto_name(sr.grants[i].proto), src, end, sr.id, n_drop ? "; superseded an earlier request" : "");
 	}
-	if ((r = store_commit(api->store)) < 0) {
-		tx = false;
+	if ((r = store_mark_keep(api->store)) < 0) {
 		status = api_store_status(r);
 		core_error_set(&err, "StoreError", "", "the store refused the request: %s", store_last_error(api->store));
-		store_rollback(api->store);
-		api_reconcile(api, NULL);
 		goto fail;
 	}
 	tx = false;
@@ -241,12 +324,13 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		if (!api->next_end_hint_ns || sr.grants[i].end_ns < api->next_end_hint_ns)
 			api->next_end_hint_ns = sr.grants[i].end_ns;
 	api_json(resp, 202, api_request_encode(api, &sr));
+	/* sent once the batch commits (api_batch_end), or replaced by its error if that fails */
+	resp->hold = true;
+	api->batch.held++;
 	goto out;
 fail:
-	if (tx) {
-		store_rollback(api->store);
-		api_reconcile(api, NULL);
-	}
+	if (tx)
+		batch_undo_one(api, status, &err);
 	/* a refusal is about the VMs asked for: log it on each, so a VM's log shows its refusals too */
 	for (i = 0; body && i < body->n_vms; i++) {
 		char vmtext[ARM_ID_MAX + 1];

@@ -52,8 +52,15 @@ int api_state_load(struct api *api, struct api_state *st, struct core_error *err
 void api_state_free(struct api_state *st);
 /* A store grant as the kernel sees it. */
 void api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret);
-/* The stored policy, decoded. */
-int api_policy_decode_stored(const struct store_policy *sp, struct policy **ret, struct core_error *err);
+/* The stored policy, decoded (from api-cache.c's copy when this version was decoded before). */
+int api_policy_decode_stored(struct api *api, const struct store_policy *sp, struct policy **ret,
+			     struct core_error *err);
+/*
+ * A rendered 200 response kept under `key` (api-cache.c): get fills resp (body copied, ETag
+ * header) when there is one still valid; put keeps resp's body and `etag`.
+ */
+bool api_render_cache_get(struct api *api, const char *key, struct http_response *resp);
+void api_render_cache_put(struct api *api, const char *key, const struct http_response *resp, const char *etag);
 
 /* A request as the API returns it (Azure's JitNetworkAccessRequest plus "id"). */
 json_t *api_request_encode(struct api *api, const struct store_request *req);

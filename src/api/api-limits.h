@@ -13,6 +13,11 @@
 #define API_INITIATE_PORTS_MAX	POLICY_PORTS_MAX	/* ports per VM in one initiate or revoke body */
 #define API_POLICY_REQUESTS_MAX	200	/* newest requests a policy's GET shows; older ones are in the activity log */
 #define API_PAGE_SIZE		100		/* list entries per page before nextLink */
+#define API_POLICY_CACHE_MAX	8		/* decoded policies kept (api-cache.c) */
+#define API_POLICY_CACHE_JSON_MAX	(256 * 1024)	/* larger stored policies are decoded every time */
+#define API_RENDER_CACHE_MAX	8		/* rendered policy GETs kept, per (policy, role, scope) */
+#define API_RENDER_CACHE_BODY_MAX	(1024 * 1024)	/* larger bodies are rendered every time */
+#define API_RENDER_CACHE_TTL_NS	(1000LL * 1000 * 1000)	/* a rendered GET is reused for at most 1 s */
 #define API_ADDRS_MAX		FW_VM_ADDRS_MAX	/* addresses of one VM in an inventory PUT */
 
 #endif

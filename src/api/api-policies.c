@@ -182,7 +182,7 @@ api_policy_visible(struct api *api, const struct api_caller *c, const struct sto
 	arm_policy_id_format(&sp->arm, id, sizeof(id));
 	if (api_allowed(api, c, RBAC_POLICY_READ, id))
 		return true;
-	if (!c->role || !rbac_role_allows(c->role, RBAC_POLICY_READ) || api_policy_decode_stored(sp, &p, NULL) < 0)
+	if (!c->role || !rbac_role_allows(c->role, RBAC_POLICY_READ) || api_policy_decode_stored(api, sp, &p, NULL) < 0)
 		return false;
 	for (i = 0; i < p->n_vms && !yes; i++) {
 		arm_vm_id_format(&p->vms[i].id, id, sizeof(id));
@@ -264,11 +264,15 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 	       const struct arm_policy_id *id, struct http_response *resp)
 {
 	struct store_policy sp;
-	char text[ARM_ID_MAX + 1];
+	char text[ARM_ID_MAX + 1], key[ARM_ID_MAX + RBAC_ROLE_NAME_MAX + STORE_SCOPE_MAX + 8];
 	json_t *o;
 	int r;
 
 	arm_policy_id_format(id, text, sizeof(text));
+	/* what this caller's role and scope saw of this policy, if nothing was written since (api-cache.c) */
+	snprintf(key, sizeof(key), "%s\n%s\n%s", text, c->role ? c->role->name : "", c->scope);
+	if (api_render_cache_get(api, key, resp))
+		return;
 	r = store_policy_get(api->store, id, &sp);
 	if (r == -ENOENT) {
 		if (!api_require(api, c, RBAC_POLICY_READ, text, resp))
@@ -291,6 +295,7 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 	if (!o)
 		return api_error(resp, 500, "StoreError", "", "cannot render the policy");
 	api_json(resp, 200, o);
+	api_render_cache_put(api, key, resp, text);
 }
 
 /* Is the grant still covered by the policy (same VM, port and protocol, its source still allowed)? */
@@ -432,7 +437,7 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 	r = store_policy_get(api->store, id, &sp);
 	if (r == 0) {
 		policy_id = sp.id;
-		api_policy_decode_stored(&sp, &old, NULL);
+		api_policy_decode_stored(api, &sp, &old, NULL);
 	}
 	if (!precondition_ok(req, r == 0 ? &sp : NULL)) {
 		status = 412;
@@ -597,7 +602,7 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 	{
 		struct policy *old = NULL;
 
-		if (api_policy_decode_stored(&sp, &old, NULL) == 0)
+		if (api_policy_decode_stored(api, &sp, &old, NULL) == 0)
 			log_vm_changes(api, c, old, NULL, text, RBAC_POLICY_DELETE);
 		policy_free(old);
 	}

@@ -19,12 +19,6 @@ api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret)
 	snprintf(ret->request_id, sizeof(ret->request_id), "%s", g->request_id);
 }
 
-int
-api_policy_decode_stored(const struct store_policy *sp, struct policy **ret, struct core_error *err)
-{
-	return codec_policy_decode(sp->json, strlen(sp->json), &sp->arm, ret, err);
-}
-
 void
 api_state_free(struct api_state *st)
 {
@@ -79,7 +73,7 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 	for (i = 0; i < n_pols; i++) {
 		struct policy *p = NULL;
 
-		if ((r = api_policy_decode_stored(&pols[i], &p, err)) < 0)
+		if ((r = api_policy_decode_stored(api, &pols[i], &p, err)) < 0)
 			goto out;
 		for (j = 0; j < p->n_vms; j++) {
 			const struct store_vm *vm = vm_by_arm(st->vms, st->n_vms, &p->vms[j].id);

@@ -500,6 +500,15 @@ route(struct api *api, const struct http_request *req, struct api_caller *c, cha
 	api_error(resp, 404, "NotFound", "", "there is no resource or operation at %s %.200s", req->method, req->path);
 }
 
+/* Does this look like an initiate (POST .../initiate)? A wrong guess only delays a commit or makes it early. */
+static bool
+is_initiate(const struct http_request *req)
+{
+	size_t n = strlen(req->path), k = sizeof("/initiate") - 1;
+
+	return method_is(req, "POST") && n >= k && !strcasecmp(req->path + n - k, "/initiate");
+}
+
 void
 api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
@@ -509,6 +518,9 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 	size_t n;
 	const char *client_id = http_request_header(req, "x-ms-client-request-id");
 
+	/* only initiates join an open group commit; anything else first makes it durable */
+	if (!is_initiate(req))
+		api_batch_commit(api);
 	memset(&c, 0, sizeof(c));
 	api->request_seq++;
 	snprintf(c.correlation_id, sizeof(c.correlation_id), "%016llx-%08llx", (unsigned long long)api_now_ns(),

@@ -62,7 +62,33 @@ struct api {
 	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
 	struct api_session sessions[API_SESSIONS_MAX];
 	int64_t local_vm_id;		/* this host's VM, as registered at start */
+	struct api_cache *cache;	/* api-cache.c; freed by api_caches_free() */
+	struct {			/* initiate's group commit (api-initiate.c) */
+		bool open;		/* a store transaction holds initiates not committed yet */
+		size_t held;		/* answers held for it (http_response.hold) */
+		int failed_status;	/* non-zero: a commit failed in this pass, with this status... */
+		struct core_error failed;	/* ...and this error */
+	} batch;
+	/*
+	 * The daemon's: send the `n` answers held for a batch that just ended, as they
+	 * are (instead NULL: it committed), or `instead` in place of each (it failed and
+	 * nothing of it was kept).
+	 */
+	void (*release_held)(void *ctx, const struct http_response *instead, size_t n);
+	void *release_ctx;
 };
+
+/*
+ * Initiate's group commit (see api-initiate.c): api_batch_commit() commits the
+ * initiates answered since the last commit with one disk sync and has their
+ * answers released; the API calls it before handling anything else. The daemon
+ * calls api_batch_end() after each http_server_run(): the same, and the pass is over.
+ */
+int api_batch_commit(struct api *api);
+void api_batch_end(struct api *api);
+
+/* Free what the API caches (at exit, or before pointing the API at another store). */
+void api_caches_free(struct api *api);
 
 /* Who is calling, after authentication. */
 struct api_caller {

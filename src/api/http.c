@@ -42,6 +42,7 @@ struct http_server {
 	http_handler_fn handler;
 	void *ctx;
 	size_t body_max;
+	struct http_conn *held;		/* connections suspended with an answer to send at release */
 	char last_log[HTTP_LOG_MAX];
 };
 
@@ -53,6 +54,11 @@ struct http_conn {
 	size_t discarded;		/* bytes thrown away after the body grew too large */
 	bool too_large;
 	bool answered;			/* a response is queued; later calls only drain */
+	/* a held answer (http_response.hold): suspended until http_server_release() */
+	struct MHD_Connection *conn;
+	struct http_response held;
+	bool released;			/* resumed: queue `held` at the next call */
+	struct http_conn *next_held;
 };
 
 /* libmicrohttpd's messages are kept, never printed: a start failure quotes the last one. */
@@ -276,8 +282,41 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 		resp.body = NULL;
 		resp.body_len = 0;
 	}
+	if (resp.hold) {
+		/* answered, but not to be sent before the caller says so: park the connection */
+		hc->held = resp;
+		hc->conn = conn;
+		hc->next_held = srv->held;
+		srv->held = hc;
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
 	content_type = resp.content_type ? resp.content_type : HTTP_CONTENT_TYPE_JSON;
 	return http_queue(conn, (unsigned)resp.status, resp.body, resp.body_len, true, content_type, &resp);
+}
+
+void
+http_server_release(struct http_server *srv, const struct http_response *instead)
+{
+	struct http_conn *hc, *next;
+
+	for (hc = srv->held; hc; hc = next) {
+		next = hc->next_held;
+		hc->next_held = NULL;
+		if (instead) {
+			free(hc->held.body);
+			hc->held = *instead;
+			hc->held.body = NULL;
+			hc->held.body_len = 0;
+			if (instead->body && (hc->held.body = malloc(instead->body_len ? instead->body_len : 1))) {
+				memcpy(hc->held.body, instead->body, instead->body_len);
+				hc->held.body_len = instead->body_len;
+			}
+		}
+		hc->released = true;
+		MHD_resume_connection(hc->conn);
+	}
+	srv->held = NULL;
 }
 
 static enum MHD_Result
@@ -328,6 +367,15 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		return http_conn_append(hc, upload_data, n) == 0 ? MHD_YES : MHD_NO;
 	}
 
+	if (hc->released) {
+		/* back from http_server_release(): send the held answer (http_queue takes its body) */
+		char *body = hc->held.body;
+
+		hc->released = false;
+		hc->held.body = NULL;
+		return http_queue(conn, (unsigned)hc->held.status, body, hc->held.body_len, true,
+				  hc->held.content_type ? hc->held.content_type : HTTP_CONTENT_TYPE_JSON, &hc->held);
+	}
 	if (hc->answered)
 		return MHD_YES;
 	hc->answered = true;
@@ -344,6 +392,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_
 	if (hc == NULL)
 		return;
 	free(hc->body);
+	free(hc->held.body);
 	free(hc);
 	*con_cls = NULL;
 }
@@ -561,7 +610,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	unsigned int conn_max = cfg && cfg->conn_max ? cfg->conn_max : API_CONN_MAX;
 	size_t header_memory = cfg && cfg->header_memory ? cfg->header_memory : API_HEADER_MEMORY;
 	const union MHD_DaemonInfo *di;
-	unsigned int flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	size_t cert_len = 0;
 	int unix_fd = -1;
 	int r;
@@ -640,7 +689,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 		srv->last_log[0] = '\0';
 		errno = 0;
 		/* From here the socket is libmicrohttpd's: it closes it at stop, and also when the start fails. */
-		srv->unix_d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, http_access,
+		srv->unix_d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, http_access,
 					       &srv->unix_l,
 					       MHD_OPTION_LISTEN_SOCKET, unix_fd,
 					       MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout_s,
@@ -737,6 +786,13 @@ http_server_stop(struct http_server *srv)
 {
 	if (srv == NULL)
 		return;
+	if (srv->held) {
+		/* libmicrohttpd must not stop with suspended connections: let them go, unanswered */
+		struct http_response gone = { .status = 503 };
+
+		http_server_release(srv, &gone);
+		http_server_run(srv);
+	}
 	if (srv->unix_d != NULL)
 		MHD_stop_daemon(srv->unix_d);
 	if (srv->tls_d != NULL)

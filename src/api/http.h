@@ -61,6 +61,12 @@ struct http_response {
 		char name[64];
 		char value[512];
 	} headers[HTTP_HEADERS_OUT_MAX];
+	/*
+	 * Hold the answer: the connection waits (suspended) until the next
+	 * http_server_release(), because what the handler did is not durable yet
+	 * (initiate's group commit, see api_batch_end).
+	 */
+	bool hold;
 };
 
 /* Add a response header; -E2BIG when full or too long. */
@@ -100,6 +106,12 @@ int http_server_poll_fd(struct http_server *srv);
 int http_server_timeout_ms(struct http_server *srv);
 /* Do whatever work is ready: accept, read, call handlers, write. Never blocks. */
 int http_server_run(struct http_server *srv);
+/*
+ * Send the answers held since the last call: as the handlers made them, or, with
+ * `instead`, that answer in place of each (what they did was undone). The
+ * connections wake in the next http_server_run(); their fd becomes readable.
+ */
+void http_server_release(struct http_server *srv, const struct http_response *instead);
 /* Close every connection and listener, remove the unix socket, free srv. NULL-safe. */
 void http_server_stop(struct http_server *srv);
 

@@ -534,6 +534,15 @@ mono_now_ns(void)
 
 static volatile sig_atomic_t stop_requested;
 
+/* api->release_held: a group of initiates committed (or failed); send their answers. */
+static void
+release_held(void *ctx, const struct http_response *instead, size_t n)
+{
+	if (instead)
+		logmsg("the store refused a group of %zu initiates; they were undone and answered %d", n, instead->status);
+	http_server_release(ctx, instead);
+}
+
 static int
 run_server(struct config *cfg)
 {
@@ -612,6 +621,8 @@ run_server(struct config *cfg)
 		fail_err("cannot start the HTTPS server", &err);
 		goto out;
 	}
+	api->release_held = release_held;
+	api->release_ctx = srv;
 	if (split && drop_main(cfg, &user) < 0)
 		goto out;
 	if (open_store(cfg, &api->store) < 0)
@@ -733,6 +744,7 @@ run_server(struct config *cfg)
 			}
 		}
 		http_server_run(srv);
+		api_batch_end(api);	/* the initiates of this pass commit together; their answers go out after */
 		now = api_now_ns();
 		mono = mono_now_ns();
 		offset = now - mono;
@@ -766,6 +778,7 @@ out:
 		close(lock_fd);
 	fw_free(api->fw);
 	privsep_stop(&ps);
+	api_caches_free(api);
 	store_close(api->store);
 	free(api);
 	return r;

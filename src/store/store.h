@@ -49,10 +49,26 @@ int store_open_readonly(const char *path, struct store **ret, struct core_error 
 void store_close(struct store *st);
 /* Why the latest failing call on st failed, for the caller to log; never NULL. */
 const char *store_last_error(struct store *st);
+/*
+ * A number that changes whenever what this connection reads may have changed: a row written
+ * through it (committed or not), a rollback, a failed statement. For caches of what was read.
+ * Other processes' writes are not counted (only tokens are written from outside the server).
+ */
+uint64_t store_generation(struct store *st);
 
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* Is a transaction open (store_begin without its commit or rollback yet)? */
+bool store_in_transaction(struct store *st);
+/*
+ * Inside a transaction, a point to go back to: store_mark() sets it, store_mark_keep() keeps
+ * what was written since, store_mark_undo() undoes it (and ends the mark). Marks nest. An I/O
+ * error can end the whole transaction; store_in_transaction() tells after an undo.
+ */
+int store_mark(struct store *st);
+int store_mark_keep(struct store *st);
+void store_mark_undo(struct store *st);
 
 /* PRAGMA integrity_check == "ok"? 0 if so, -EIO if not. */
 int store_check_integrity(struct store *st);

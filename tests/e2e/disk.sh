@@ -112,6 +112,18 @@ refused_cleanly() {
 	check "$what: initiate is refused with 503 ($code_init)" test "$code_init" = 503
 	check "$what: the refusal is a JSON error naming the store ($err_init)" \
 		bash -c '[[ $1 =~ ^(StoreError|StoreUnavailable|StoreFull|StoreReadOnly|InsufficientStorage|ServiceUnavailable)[A-Za-z]*:\ . ]]' _ "$err_init"
+	# a burst of 8 at once: initiates that arrive together share one commit (group commit); it fails, so each
+	# is refused, and nothing of any of them (nor of the supersedes among them) is left in the store or kernel
+	local k codes= pids=()
+	for ((k = 0; k < 8; k++)); do
+		ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" \
+			-H 'Content-Type: application/json' -d "$(initiate_body 10.214.0.$((10 + k)))" -o /dev/null \
+			-w '%{http_code}' -X POST "https://$V:8443$P/initiate?$Q" >"$E2E_TMP/burst.$k" 2>/dev/null &
+		pids+=($!)
+	done
+	wait "${pids[@]}"	# each curl gives up after 10 s
+	for ((k = 0; k < 8; k++)); do codes+="$(cat "$E2E_TMP/burst.$k" 2>/dev/null) "; done
+	check "$what: 8 initiates at once are each refused with 503 ($codes)" test "$codes" = "$(printf '503 %.0s' {1..8})"
 	after_nft=$(nft_grants)
 	check "$what: the kernel's grants are as before (no element for $src)" test "$after_nft" = "$before_nft"
 	check "$what: $src is refused on 22" cannot "$CL" "$src" $V 22

@@ -1138,6 +1138,88 @@ test_grants_due_and_next(void **state)
 	free(v);
 }
 
+/*
+ * Migration 3 on a database written by a jitgate with schema 2: grants gain their
+ * request's requestor, so the supersede look-up still finds the live ones.
+ */
+static void
+test_migration_3_from_2(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store_vm vm = make_vm("rg1", "vm-mig", NULL, NULL);
+	struct store_request req;
+	struct store_grant g[2], *v = NULL;
+	int64_t vm_id;
+	size_t n = 0;
+	bool created;
+
+	assert_int_equal(store_vm_put(f->st, &vm, &vm_id, &created), 0);
+	memset(&req, 0, sizeof(req));
+	snprintf(req.id, sizeof(req.id), "req-mig");
+	snprintf(req.requestor, sizeof(req.requestor), "token:old");
+	memset(g, 0, sizeof(g));
+	g[0].vm_id = g[1].vm_id = vm_id;
+	g[0].port = 22;
+	g[1].port = 3389;
+	g[0].proto = g[1].proto = NET_PROTO_TCP;
+	g[0].source.any = g[1].source.any = true;
+	g[0].end_ns = g[1].end_ns = 5000;
+	req.grants = g;
+	req.n_grants = 2;
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	assert_int_equal(store_grant_end(f->st, "req-mig", vm_id, 3389, STORE_REASON_USER_REQUESTED, 10), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	/* back to schema 2: no requestor column on grants, no index of live grants by requestor */
+	raw_exec(f->path, "DROP INDEX grants_live_requestor");
+	raw_exec(f->path, "ALTER TABLE grants DROP COLUMN requestor");
+	raw_exec(f->path, "PRAGMA user_version = 2");
+
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
+	assert_int_equal(store_grants_of_requestor(f->st, "token:old", &v, &n), 0);
+	assert_int_equal(n, 1);	/* only the live one */
+	assert_int_equal(v[0].port, 22);
+	assert_string_equal(v[0].requestor, "token:old");
+	free(v);
+}
+
+/* store_generation() moves on every write and every undo, and not on reads. */
+static void
+test_generation(void **state)
+{
+	struct fixture *f = *state;
+	struct arm_vm_id arm = vm_arm("rg1", "vm-gen"), arm2 = vm_arm("rg1", "vm-gen2");
+	struct store_token *tl = NULL;
+	struct store_vm got;
+	uint64_t g0, g1, g2, g3;
+	size_t n = 0;
+
+	put_vm(f->st, "rg1", "vm-gen");
+	g0 = store_generation(f->st);
+	assert_int_equal(store_vm_get(f->st, &arm, &got), 0);
+	assert_int_equal(store_token_list(f->st, &tl, &n), 0);
+	free(tl);
+	assert_true(store_generation(f->st) == g0);
+
+	put_vm(f->st, "rg1", "vm-gen1");
+	g1 = store_generation(f->st);
+	assert_true(g1 > g0);
+
+	/* a write inside a transaction counts at once, and its rollback counts again */
+	assert_int_equal(store_begin(f->st), 0);
+	put_vm(f->st, "rg1", "vm-gen2");
+	g2 = store_generation(f->st);
+	assert_true(g2 > g1);
+	store_rollback(f->st);
+	g3 = store_generation(f->st);
+	assert_true(g3 > g2);
+	assert_int_equal(store_vm_get(f->st, &arm2, &got), -ENOENT);
+}
+
 int
 main(void)
 {
@@ -1159,6 +1241,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grants_due_and_next, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_3_from_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,0 +1,190 @@
+/*
+ * Caches of work the API would otherwise redo on every request:
+ *
+ *   decoded policies  a stored policy's JSON, decoded once per version. Keyed by the
+ *                     policy's row id and its exact stored text, so a hit can never be
+ *                     a different policy or an older version of it.
+ *   rendered GETs     a policy's GET body and ETag as one caller's role and scope see it.
+ *                     Valid while store_generation() is unchanged (nothing was written
+ *                     through the store since) and for at most API_RENDER_CACHE_TTL_NS,
+ *                     since the body also depends on the clock (the 7-day window).
+ *
+ * Both are small, fixed-size, evict the least recently used entry, and live only in the
+ * thread that runs the API (like the rest of struct api).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api-internal.h"
+#include "api/api-limits.h"
+#include "api/codec.h"
+
+struct policy_entry {
+	int64_t id;			/* store row id; 0: free slot */
+	char *json;			/* the stored text it was decoded from */
+	size_t json_len;
+	struct policy *p;
+	uint64_t used;			/* for LRU */
+};
+
+struct render_entry {
+	char *key;			/* NULL: free slot */
+	uint64_t generation;		/* store_generation() when rendered */
+	int64_t expires_ns;		/* api_now_ns() after which it is stale */
+	char *body;
+	size_t body_len;
+	char etag[32];
+	uint64_t used;
+};
+
+struct api_cache {
+	uint64_t clock;			/* LRU ticks */
+	struct policy_entry policies[API_POLICY_CACHE_MAX];
+	struct render_entry renders[API_RENDER_CACHE_MAX];
+};
+
+static struct api_cache *
+cache_of(struct api *api)
+{
+	if (!api->cache)
+		api->cache = calloc(1, sizeof(*api->cache));
+	return api->cache;
+}
+
+static void
+policy_entry_clear(struct policy_entry *e)
+{
+	free(e->json);
+	policy_free(e->p);
+	memset(e, 0, sizeof(*e));
+}
+
+static void
+render_entry_clear(struct render_entry *e)
+{
+	free(e->key);
+	free(e->body);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+api_caches_free(struct api *api)
+{
+	size_t i;
+
+	if (!api->cache)
+		return;
+	for (i = 0; i < API_POLICY_CACHE_MAX; i++)
+		policy_entry_clear(&api->cache->policies[i]);
+	for (i = 0; i < API_RENDER_CACHE_MAX; i++)
+		render_entry_clear(&api->cache->renders[i]);
+	free(api->cache);
+	api->cache = NULL;
+}
+
+int
+api_policy_decode_stored(struct api *api, const struct store_policy *sp, struct policy **ret, struct core_error *err)
+{
+	struct api_cache *c = api ? cache_of(api) : NULL;
+	size_t len = strlen(sp->json), i, victim = 0;
+	struct policy_entry *e;
+	struct policy *p = NULL;
+	int r;
+
+	if (!c || len > API_POLICY_CACHE_JSON_MAX)
+		return codec_policy_decode(sp->json, len, &sp->arm, ret, err);
+	for (i = 0; i < API_POLICY_CACHE_MAX; i++) {
+		e = &c->policies[i];
+		if (e->id == sp->id && e->json_len == len && memcmp(e->json, sp->json, len) == 0) {
+			e->used = ++c->clock;
+			return policy_copy(e->p, ret);
+		}
+		if (e->used < c->policies[victim].used)
+			victim = i;
+	}
+	if ((r = codec_policy_decode(sp->json, len, &sp->arm, &p, err)) < 0)
+		return r;
+	/* keep a copy for next time; if that fails, the caller still gets its policy */
+	e = &c->policies[victim];
+	policy_entry_clear(e);
+	e->json = malloc(len + 1);
+	if (e->json && policy_copy(p, &e->p) == 0) {
+		memcpy(e->json, sp->json, len + 1);
+		e->json_len = len;
+		e->id = sp->id;
+		e->used = ++c->clock;
+	} else {
+		policy_entry_clear(e);
+	}
+	*ret = p;
+	return 0;
+}
+
+bool
+api_render_cache_get(struct api *api, const char *key, struct http_response *resp)
+{
+	struct api_cache *c = cache_of(api);
+	uint64_t gen = store_generation(api->store);
+	int64_t now = api_now_ns();
+	size_t i;
+
+	if (!c)
+		return false;
+	for (i = 0; i < API_RENDER_CACHE_MAX; i++) {
+		struct render_entry *e = &c->renders[i];
+		char *body;
+
+		if (!e->key || strcmp(e->key, key))
+			continue;
+		if (e->generation != gen || now >= e->expires_ns || now < e->expires_ns - API_RENDER_CACHE_TTL_NS) {
+			render_entry_clear(e);	/* stale (the store changed, time passed, or the clock jumped back) */
+			break;
+		}
+		if (!(body = malloc(e->body_len ? e->body_len : 1)))
+			return false;
+		memcpy(body, e->body, e->body_len);
+		resp->status = 200;
+		resp->body = body;
+		resp->body_len = e->body_len;
+		http_response_header(resp, "ETag", e->etag);
+		e->used = ++c->clock;
+		return true;
+	}
+	return false;
+}
+
+void
+api_render_cache_put(struct api *api, const char *key, const struct http_response *resp, const char *etag)
+{
+	struct api_cache *c = cache_of(api);
+	struct render_entry *e;
+	size_t i, victim = 0;
+
+	if (!c || resp->status != 200 || !resp->body || resp->body_len > API_RENDER_CACHE_BODY_MAX ||
+	    strlen(etag) >= sizeof(e->etag))
+		return;
+	for (i = 0; i < API_RENDER_CACHE_MAX; i++) {
+		if (!c->renders[i].key || !strcmp(c->renders[i].key, key)) {
+			victim = i;
+			break;
+		}
+		if (c->renders[i].used < c->renders[victim].used)
+			victim = i;
+	}
+	e = &c->renders[victim];
+	render_entry_clear(e);
+	e->key = strdup(key);
+	e->body = malloc(resp->body_len);
+	if (!e->key || !e->body) {
+		render_entry_clear(e);
+		return;
+	}
+	memcpy(e->body, resp->body, resp->body_len);
+	e->body_len = resp->body_len;
+	snprintf(e->etag, sizeof(e->etag), "%s", etag);
+	e->generation = store_generation(api->store);
+	e->expires_ns = api_now_ns() + API_RENDER_CACHE_TTL_NS;
+	e->used = ++c->clock;
+}
