@@ -40,16 +40,23 @@ for ((i = 0; i < n_tokens; i++)); do
 		{ echo "server-bench: token create failed"; exit 1; }
 done
 
-ip netns exec "$NS" ${WRAP:-} "$JITGATED" --state-dir "$STATE" --listen "$ADDR" --vm-name benchvm >"$LOG" 2>&1 &
-PID=$!
-E2E_PIDS+=($PID)
-for ((i = 0; i < 3000; i++)); do	# 60 s: WRAP may be slow to start
-	grep -q listening "$LOG" 2>/dev/null && break
-	kill -0 "$PID" 2>/dev/null || break
-	sleep 0.02
-done
-grep -q listening "$LOG" || { echo "server-bench: jitgated did not start: $(cat "$LOG")"; exit 1; }
+start_jitgated() {	# sets PID; waits (<= 60 s) for its "listening" line: the store is open and the kernel reconciled
+	: >"$LOG"
+	ip netns exec "$NS" ${WRAP:-} "$JITGATED" --state-dir "$STATE" --listen "$ADDR" --vm-name benchvm >"$LOG" 2>&1 &
+	PID=$!
+	E2E_PIDS+=($PID)
+	for ((i = 0; i < 3000; i++)); do	# 60 s: WRAP may be slow to start
+		grep -q listening "$LOG" 2>/dev/null && return 0
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	echo "server-bench: jitgated did not start: $(cat "$LOG")"
+	exit 1
+}
+start_jitgated
 CA=$STATE/tls/cert.pem
+# healthz: one GET /healthz (answered only once the single-threaded server is free again)
+healthz() { timeout 120 ip netns exec "$NS" curl -sS -o /dev/null --cacert "$CA" "$URL/healthz"; }
 
 # bench TIMEOUT MODE ARGS: one server-bench run; appends jitgated's CPU use over it (100% = one core busy)
 bench() {
@@ -145,6 +152,25 @@ lat2=$(bench 120 latency 200 "$THREADS" "$PORTS" 3)
 perf_off
 echo "initiate latency with the load live, 200 sequential (each supersedes one earlier grant):  $lat2"
 
+# a full reconcile with the load live (SIGHUP: read the kernel table back, compare, repair), then a restart
+t0=$(date +%s%N)
+kill -HUP "$PID"
+sleep 0.1
+healthz
+t1=$(date +%s%N)
+hwm_rec=$(status_kb VmHWM) rss_rec=$(status_kb VmRSS)
+echo "reconcile (SIGHUP) with the load live: $(awk -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", t / 1e9 }') s;" \
+	"VmRSS $rss_rec kB, VmHWM $hwm_rec kB"
+kill -TERM "$PID"
+for ((i = 0; i < 300; i++)); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+t0=$(date +%s%N)
+start_jitgated
+healthz
+t1=$(date +%s%N)
+hwm_rst=$(status_kb VmHWM) rss_rst=$(status_kb VmRSS)
+echo "restart with the load live (open the store, reconcile $(live_kernel) kernel elements):" \
+	"ready in $(awk -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", t / 1e9 }') s; VmRSS $rss_rst kB, VmHWM $hwm_rst kB"
+
 echo
 printf '%-44s %-16s %-12s %s\n' figure target measured met
 row() { printf '%-44s %-16s %-12s %s\n' "$1" "$2" "$3" "$4"; }
@@ -155,6 +181,8 @@ v=$(field per_s "$g0"); row "GETs/s, $THREADS clients (empty policy)" ">= 10000"
 v=$(field per_s "$g1"); row "GETs/s, $THREADS clients (after initiates)" ">= 10000" "${v:--}" "$(meets "$v" '>=' 10000)"
 v=$(mb "$hwm"); row "peak RSS (VmHWM) with ${LOAD_GRANTS} grants (MB)" "< 64" "$v" "$(meets "$v" '<' 64)"
 v=$(mb "$rss"); row "RSS (VmRSS) with ${LOAD_GRANTS} grants (MB)" "< 64" "$v" "$(meets "$v" '<' 64)"
+v=$(mb "$hwm_rec"); row "peak RSS through a reconcile (MB)" "< 64" "$v" "$(meets "$v" '<' 64)"
+v=$(mb "$hwm_rst"); row "peak RSS after a restart with them (MB)" "< 64" "$v" "$(meets "$v" '<' 64)"
 row "load time for ${LOAD_GRANTS} grants (s)" "-" "$(field seconds "$load")" "-"
 perf_show
 if [[ -n ${KEEP_STATE:-} ]]; then

@@ -183,6 +183,7 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	struct store_request sr;
 	struct store_grant *initiated = NULL;
 	struct fw_grant *add = NULL, *drop = NULL;
+	struct api_vm_memo vm_memo = { 0 };
 	size_t n_init = 0, n_grants = 0, n_drop = 0, i, j, k;
 	char text[ARM_ID_MAX + 1];
 	int64_t now = api_now_ns();
@@ -303,14 +304,12 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	}
 	/* the log entries commit with the request: one disk sync for both, and never one without the other */
 	for (i = 0; i < sr.n_grants; i++) {
-		char src[NET_PREFIX_TEXT_MAX], end[64], vmtext[ARM_ID_MAX + 1] = "";
-		struct store_vm vm;
+		char src[NET_PREFIX_TEXT_MAX], end[64];
 
 		net_source_format(&sr.grants[i].source, src, sizeof(src));
 		time_format_rfc3339(sr.grants[i].end_ns, end, sizeof(end));
-		if (store_vm_get_by_id(api->store, sr.grants[i].vm_id, &vm) == 0)
-			arm_vm_id_format(&vm.arm, vmtext, sizeof(vmtext));
-		api_log(api, c, RBAC_POLICY_INITIATE, vmtext, "Succeeded", sr.justification,
+		api_log(api, c, RBAC_POLICY_INITIATE, api_vm_text(api, &vm_memo, sr.grants[i].vm_id), "Succeeded",
+			sr.justification,
 			"opened port %u (%s) from %s until %s, request %s%s", sr.grants[i].port,
 			net_proto_name(sr.grants[i].proto), src, end, sr.id, n_drop ? "; superseded an earlier request" : "");
 	}

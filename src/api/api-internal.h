@@ -50,6 +50,15 @@ struct api_state {
 };
 int api_state_load(struct api *api, struct api_state *st, struct core_error *err);
 void api_state_free(struct api_state *st);
+/*
+ * A VM's ARM id text by store id ("" when there is no such VM), remembering the
+ * last one: a request's grants come VM by VM, so a 64-port request reads its VM once.
+ */
+struct api_vm_memo {
+	int64_t id;			/* 0: nothing remembered yet */
+	char text[ARM_ID_MAX + 1];
+};
+const char *api_vm_text(struct api *api, struct api_vm_memo *m, int64_t vm_id);
 /* A store grant as the kernel sees it. */
 void api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret);
 /* The stored policy, decoded (from api-cache.c's copy when this version was decoded before). */

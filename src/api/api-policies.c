@@ -37,6 +37,7 @@ json_t *
 api_request_encode(struct api *api, const struct store_request *req)
 {
 	json_t *o = json_object(), *vms = json_array(), *vm = NULL, *ports = NULL;
+	struct api_vm_memo memo = { 0 };
 	int64_t last_vm = -1;
 	size_t i;
 
@@ -48,13 +49,8 @@ api_request_encode(struct api *api, const struct store_request *req)
 		json_t *p;
 
 		if (g->vm_id != last_vm) {
-			struct store_vm sv;
-			char id[ARM_ID_MAX + 1] = "";
-
-			if (store_vm_get_by_id(api->store, g->vm_id, &sv) == 0)
-				arm_vm_id_format(&sv.arm, id, sizeof(id));
 			ports = json_array();
-			vm = json_pack("{s:s, s:o}", "id", id, "ports", ports);
+			vm = json_pack("{s:s, s:o}", "id", api_vm_text(api, &memo, g->vm_id), "ports", ports);
 			if (!vm || json_array_append_new(vms, vm) < 0)
 				goto fail;
 			last_vm = g->vm_id;

@@ -19,6 +19,20 @@ api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret)
 	snprintf(ret->request_id, sizeof(ret->request_id), "%s", g->request_id);
 }
 
+const char *
+api_vm_text(struct api *api, struct api_vm_memo *m, int64_t vm_id)
+{
+	struct store_vm vm;
+
+	if (m->id != vm_id || vm_id == 0) {
+		m->id = vm_id;
+		m->text[0] = '\0';
+		if (store_vm_get_by_id(api->store, vm_id, &vm) == 0)
+			arm_vm_id_format(&vm.arm, m->text, sizeof(m->text));
+	}
+	return m->text;
+}
+
 void
 api_state_free(struct api_state *st)
 {
@@ -40,25 +54,51 @@ vm_by_arm(const struct store_vm *vms, size_t n, const struct arm_vm_id *id)
 	return NULL;
 }
 
+/* store_grants_live_each: each live grant straight into the kernel's form, never all store rows at once */
+struct grants_acc {
+	struct fw_grant *v;
+	size_t n, cap;
+};
+
+static int
+grant_push(void *ctx, const struct store_grant *g)
+{
+	struct grants_acc *acc = ctx;
+
+	if (acc->n == acc->cap) {
+		size_t cap = acc->cap ? acc->cap * 2 : 256;
+		struct fw_grant *v = reallocarray(acc->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		acc->v = v;
+		acc->cap = cap;
+	}
+	api_grant_to_fw(g, &acc->v[acc->n++]);
+	return 0;
+}
+
 int
 api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 {
 	struct store_policy *pols = NULL;
-	struct store_grant *grants = NULL;
-	size_t n_pols = 0, n_grants = 0, n_ports = 0, cap_ports = 0, i, j, k;
+	struct grants_acc grants = { 0 };
+	size_t n_pols = 0, n_ports = 0, cap_ports = 0, i, j, k;
 	int64_t now = api_now_ns();
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	if ((r = store_vm_list(api->store, &st->vms, &st->n_vms)) < 0 ||
 	    (r = store_policy_list(api->store, &pols, &n_pols)) < 0 ||
-	    (r = store_grants_initiated(api->store, &grants, &n_grants)) < 0) {
-		core_error_set(err, "StoreError", "", "cannot read the store: %s", store_last_error(api->store));
+	    (r = store_grants_live_each(api->store, now, grant_push, &grants)) < 0) {
+		core_error_set(err, "StoreError", "", "cannot read the store: %s",
+			       r == -ENOMEM ? "out of memory" : store_last_error(api->store));
 		goto out;
 	}
+	st->grants = grants.v;
+	grants.v = NULL;
 	st->fw_vms = calloc(st->n_vms ? st->n_vms : 1, sizeof(*st->fw_vms));
-	st->grants = calloc(n_grants ? n_grants : 1, sizeof(*st->grants));
-	if (!st->fw_vms || !st->grants) {
+	if (!st->fw_vms) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -100,14 +140,11 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 		}
 		policy_free(p);
 	}
-	for (i = 0, k = 0; i < n_grants; i++)
-		if (grants[i].end_ns > now)
-			api_grant_to_fw(&grants[i], &st->grants[k++]);
-	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, k };
+	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, grants.n };
 	r = 0;
 out:
 	store_policies_free(pols, n_pols);
-	free(grants);
+	free(grants.v);
 	if (r < 0)
 		api_state_free(st);
 	return r;
@@ -151,6 +188,7 @@ int
 api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 {
 	struct store_grant *g = NULL;
+	struct api_vm_memo vm = { 0 };
 	size_t n = 0, i, expired = 0;
 	int64_t next = 0;
 	bool tx;
@@ -161,8 +199,6 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 	/* all of this round's ends and their log entries in one transaction: one disk sync, not two per grant */
 	tx = n > 0 && store_begin(api->store) == 0;
 	for (i = 0; i < n; i++) {
-		struct store_vm vm;
-		char id[ARM_ID_MAX + 1] = "";
 		char src[NET_PREFIX_TEXT_MAX] = "";
 		struct api_caller owner;
 
@@ -171,13 +207,11 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 			continue;
 		if (r < 0)
 			goto out;
-		if (store_vm_get_by_id(api->store, g[i].vm_id, &vm) == 0)
-			arm_vm_id_format(&vm.arm, id, sizeof(id));
 		net_source_format(&g[i].source, src, sizeof(src));
 		memset(&owner, 0, sizeof(owner));
 		snprintf(owner.name, sizeof(owner.name), "jitgated");
 		snprintf(owner.correlation_id, sizeof(owner.correlation_id), "%s", g[i].request_id);
-		api_log(api, &owner, "Expire", id, "Expired", NULL,
+		api_log(api, &owner, "Expire", api_vm_text(api, &vm, g[i].vm_id), "Expired", NULL,
 			"port %u (%s) from %s of request %s for %s ended at its end time; the kernel had closed it",
 			g[i].port, net_proto_name(g[i].proto), src, g[i].request_id, g[i].requestor);
 		expired++;

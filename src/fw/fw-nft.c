@@ -1,17 +1,30 @@
-/* The kernel side of fw: table inet jitgate through libnftables, the only file that speaks netlink. */
+/*
+ * The kernel side of fw: table inet jitgate. Changes go through libnftables (one
+ * atomic batch of nft commands); reading it back goes through libnftnl, streamed.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <nftables/libnftables.h>
 
 #include "core/buf.h"
 #include "fw-internal.h"
 
-#define FW_TABLE	"inet jitgate"
+#define FW_TABLE_NAME	"jitgate"
+#define FW_TABLE	"inet " FW_TABLE_NAME
+#define FW_LIST_BUF_SIZE	(64 * 1024)	/* netlink receive buffer for reading the table (a dump message fits) */
 #define FW_PROBE_TABLE	"inet jitgate_probe"
 #define FW_PRIORITY	-10	/* before the usual filter priority (0), so our drop is seen first */
 
@@ -21,33 +34,19 @@ struct fw_nft {
 	struct nft_ctx *ctx;
 };
 
-/* How each set is declared; the listing must show exactly these or the table is not ours. */
-static const struct {
-	const char *decl;	/* for "add set" */
-	const char *types[4];	/* as JSON lists them */
-	bool timeout, interval;
-} set_decl[FW_SET_COUNT] = {
-	[FW_SET_LOCAL_PROTECT] = { .decl = "type inet_proto . inet_service;", .types = { "inet_proto", "inet_service" } },
-	[FW_SET_GW_PROTECT4] = { .decl = "type ipv4_addr . inet_proto . inet_service;",
-				 .types = { "ipv4_addr", "inet_proto", "inet_service" } },
-	[FW_SET_GW_PROTECT6] = { .decl = "type ipv6_addr . inet_proto . inet_service;",
-				 .types = { "ipv6_addr", "inet_proto", "inet_service" } },
-	[FW_SET_LOCAL_GRANT4] = { "type ipv4_addr . inet_proto . inet_service; flags timeout;",
-				  { "ipv4_addr", "inet_proto", "inet_service" }, true, false },
-	[FW_SET_LOCAL_GRANT4_NET] = { "type ipv4_addr . inet_proto . inet_service; flags interval,timeout;",
-				      { "ipv4_addr", "inet_proto", "inet_service" }, true, true },
-	[FW_SET_LOCAL_GRANT6] = { "type ipv6_addr . inet_proto . inet_service; flags timeout;",
-				  { "ipv6_addr", "inet_proto", "inet_service" }, true, false },
-	[FW_SET_LOCAL_GRANT6_NET] = { "type ipv6_addr . inet_proto . inet_service; flags interval,timeout;",
-				      { "ipv6_addr", "inet_proto", "inet_service" }, true, true },
-	[FW_SET_GW_GRANT4] = { "type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags timeout;",
-			       { "ipv4_addr", "ipv4_addr", "inet_proto", "inet_service" }, true, false },
-	[FW_SET_GW_GRANT4_NET] = { "type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags interval,timeout;",
-				   { "ipv4_addr", "ipv4_addr", "inet_proto", "inet_service" }, true, true },
-	[FW_SET_GW_GRANT6] = { "type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags timeout;",
-			       { "ipv6_addr", "ipv6_addr", "inet_proto", "inet_service" }, true, false },
-	[FW_SET_GW_GRANT6_NET] = { "type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags interval,timeout;",
-				   { "ipv6_addr", "ipv6_addr", "inet_proto", "inet_service" }, true, true },
+/* How each set is declared; fw_nft_list() checks the kernel's sets against the same layout (key_layout_of). */
+static const char *const set_decl[FW_SET_COUNT] = {
+	[FW_SET_LOCAL_PROTECT] = "type inet_proto . inet_service;",
+	[FW_SET_GW_PROTECT4] = "type ipv4_addr . inet_proto . inet_service;",
+	[FW_SET_GW_PROTECT6] = "type ipv6_addr . inet_proto . inet_service;",
+	[FW_SET_LOCAL_GRANT4] = "type ipv4_addr . inet_proto . inet_service; flags timeout;",
+	[FW_SET_LOCAL_GRANT4_NET] = "type ipv4_addr . inet_proto . inet_service; flags interval,timeout;",
+	[FW_SET_LOCAL_GRANT6] = "type ipv6_addr . inet_proto . inet_service; flags timeout;",
+	[FW_SET_LOCAL_GRANT6_NET] = "type ipv6_addr . inet_proto . inet_service; flags interval,timeout;",
+	[FW_SET_GW_GRANT4] = "type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags timeout;",
+	[FW_SET_GW_GRANT4_NET] = "type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags interval,timeout;",
+	[FW_SET_GW_GRANT6] = "type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags timeout;",
+	[FW_SET_GW_GRANT6_NET] = "type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags interval,timeout;",
 };
 
 /*
@@ -136,195 +135,66 @@ fw_nft_close(struct fw_nft *nft)
 	free(nft);
 }
 
-/* Run a listing command with JSON output and parse it. */
-static int
-nft_list_json(struct fw_nft *nft, const char *cmd, json_t **ret, struct core_error *err)
+/*
+ * ---- Reading the table back: libnftnl over one netlink socket, streamed ----
+ *
+ * libnftables would build its whole cache of the table to list it (with
+ * 100,000 grants: seconds and hundreds of MB, terse output or not). So the
+ * table, its chains, its sets and each set's elements are dumped with
+ * libnftnl, one netlink message at a time, and each element goes straight
+ * into a struct fw_elem: memory is the result array and one receive buffer.
+ */
+
+/* nftables' datatype ids (its datatype.h): a set's key type is their concatenation, 6 bits each. */
+#define NFT_TYPE_IPADDR		7
+#define NFT_TYPE_IP6ADDR	8
+#define NFT_TYPE_INET_PROTOCOL	12
+#define NFT_TYPE_INET_SERVICE	13
+#define NFT_TYPE_BITS		6
+#define NFT_REG32_BYTES		4	/* every field of a concatenated key is padded to this */
+
+/* Field sizes of a set's key, in the order of the key (dst address, src address, protocol, port). */
+struct key_layout {
+	size_t n;
+	uint32_t type[4];
+	size_t len[4];		/* bytes of each field before padding */
+	size_t total;		/* padded, as the kernel keeps it */
+};
+
+static void
+key_layout_of(int s, struct key_layout *k)
 {
-	json_error_t jerr;
-	json_t *root;
-	int r;
-
-	nft_ctx_output_set_flags(nft->ctx, NFT_CTX_OUTPUT_JSON);
-	r = nft_run_cmd_from_buffer(nft->ctx, cmd);
-	nft_ctx_output_set_flags(nft->ctx, 0);
-	if (r != 0)
-		return nft_error(nft, err, FW_ERR_UNAVAILABLE, "cannot read the nftables ruleset");
-	root = json_loads(nft_ctx_get_output_buffer(nft->ctx), 0, &jerr);
-	if (!root || !json_is_array(json_object_get(root, "nftables"))) {
-		json_decref(root);
-		core_error_set(err, FW_ERR_UNAVAILABLE, "", "libnftables gave a listing that is not JSON (%s)",
-			       jerr.text);
-		return -EIO;
-	}
-	*ret = root;
-	return 0;
-}
-
-static int
-set_by_name(const char *name)
-{
-	int s;
-
-	for (s = 0; s < FW_SET_COUNT; s++)
-		if (!strcmp(name, fw_set_name(s)))
-			return s;
-	return -1;
-}
-
-static bool
-set_is_declared_right(int s, json_t *set)
-{
-	json_t *type = json_object_get(set, "type"), *flags = json_object_get(set, "flags"), *v;
-	bool timeout = false, interval = false;
-	size_t i, n = 0;
-
-	while (n < 4 && set_decl[s].types[n])
-		n++;
-	if (!json_is_array(type) || json_array_size(type) != n)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!json_is_string(json_array_get(type, i)) ||
-		    strcmp(json_string_value(json_array_get(type, i)), set_decl[s].types[i]))
-			return false;
-	if (flags && !json_is_array(flags))
-		return false;
-	json_array_foreach(flags, i, v) {
-		const char *f = json_string_value(v);
-
-		if (f && !strcmp(f, "timeout"))
-			timeout = true;
-		else if (f && !strcmp(f, "interval"))
-			interval = true;
-		else
-			return false;
-	}
-	return timeout == set_decl[s].timeout && interval == set_decl[s].interval;
-}
-
-static bool
-chain_is_declared_right(json_t *chain)
-{
-	const char *name = json_string_value(json_object_get(chain, "name"));
-	const char *hook = json_string_value(json_object_get(chain, "hook"));
-	const char *type = json_string_value(json_object_get(chain, "type"));
-	const char *policy = json_string_value(json_object_get(chain, "policy"));
-	json_t *prio = json_object_get(chain, "prio");
-	size_t c;
-
-	for (c = 0; c < sizeof(chains) / sizeof(chains[0]); c++)
-		if (name && !strcmp(name, chains[c].name))
-			return hook && !strcmp(hook, chains[c].hook) && type && !strcmp(type, "filter") &&
-			       policy && !strcmp(policy, "accept") && json_is_integer(prio) &&
-			       json_integer_value(prio) == FW_PRIORITY;
-	return false;
-}
-
-static bool
-parse_addr_field(json_t *v, int family, struct net_prefix *ret)
-{
-	const char *s;
-	struct net_prefix p;
-	json_t *len;
-
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		if (net_prefix_parse(s, strlen(s), &p, NULL) < 0 || !net_prefix_is_single(&p))
-			return false;
-	} else if (json_is_object(v) && json_is_object(json_object_get(v, "prefix"))) {
-		json_t *pre = json_object_get(v, "prefix");
-		char text[NET_PREFIX_TEXT_MAX];
-		int n;
-
-		s = json_string_value(json_object_get(pre, "addr"));
-		len = json_object_get(pre, "len");
-		if (!s || !json_is_integer(len))
-			return false;
-		n = snprintf(text, sizeof(text), "%s/%" JSON_INTEGER_FORMAT, s, json_integer_value(len));
-		if (n < 0 || (size_t)n >= sizeof(text) || net_prefix_parse(text, (size_t)n, &p, NULL) < 0)
-			return false;
-	} else {
-		return false;	/* a range that is no prefix: never ours */
-	}
-	if (p.addr.family != family)
-		return false;
-	*ret = p;
-	return true;
-}
-
-static bool
-parse_proto_field(json_t *v, uint8_t *ret)
-{
-	const char *s = json_string_value(v);
-
-	if (s && !strcmp(s, "tcp"))
-		*ret = NET_PROTO_TCP;
-	else if (s && !strcmp(s, "udp"))
-		*ret = NET_PROTO_UDP;
-	else if (json_is_integer(v) && (json_integer_value(v) == NET_PROTO_TCP || json_integer_value(v) == NET_PROTO_UDP))
-		*ret = (uint8_t)json_integer_value(v);
-	else
-		return false;
-	return true;
-}
-
-static bool
-parse_port_field(json_t *v, uint16_t *ret)
-{
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
-		return false;
-	*ret = (uint16_t)json_integer_value(v);
-	return true;
-}
-
-/* One listed element into *e; false if it is nothing we would have written. */
-static bool
-parse_elem(int s, json_t *item, int64_t now_ms, struct fw_elem *e)
-{
-	json_t *el = json_object_get(item, "elem"), *val, *concat, *v;
 	int family = fw_set_family(s);
-	size_t i = 0, want = fw_set_is_grant(s) + fw_set_has_dst(s) + 2;
-	const char *comment;
+	uint32_t addr_type = family == NET_INET6 ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR;
+	size_t addr_len = family == NET_INET6 ? 16 : 4, i;
 
-	memset(e, 0, sizeof(*e));
-	e->set = s;
-	val = el ? json_object_get(el, "val") : item;
-	concat = json_object_get(val, "concat");
-	if (!json_is_array(concat) || json_array_size(concat) != want)
-		return false;
+	memset(k, 0, sizeof(*k));
 	if (fw_set_has_dst(s)) {
-		struct net_prefix d;
-
-		if (!parse_addr_field(json_array_get(concat, i++), family, &d))
-			return false;
-		e->dst = d.addr;
+		k->type[k->n] = addr_type;
+		k->len[k->n++] = addr_len;
 	}
 	if (fw_set_is_grant(s)) {
-		if (!parse_addr_field(json_array_get(concat, i++), family, &e->src))
-			return false;
-		if (!fw_set_is_interval(s) && !net_prefix_is_single(&e->src))
-			return false;
+		k->type[k->n] = addr_type;
+		k->len[k->n++] = addr_len;
 	}
-	if (!parse_proto_field(json_array_get(concat, i++), &e->proto) ||
-	    !parse_port_field(json_array_get(concat, i++), &e->port))
-		return false;
-	if (!fw_set_is_grant(s))
-		return true;
-	/* a grant without a timeout never ends: mark it so that reconcile replaces it */
-	e->end_ms = INT64_MAX;
-	v = el ? json_object_get(el, "expires") : NULL;
-	if (!v && el)
-		v = json_object_get(el, "timeout");
-	if (json_is_integer(v))
-		e->end_ms = now_ms + json_integer_value(v) * 1000;
-	comment = el ? json_string_value(json_object_get(el, "comment")) : NULL;
-	if (comment && strlen(comment) <= FW_REQUEST_ID_MAX)
-		memcpy(e->comment, comment, strlen(comment) + 1);
-	return true;
+	k->type[k->n] = NFT_TYPE_INET_PROTOCOL;
+	k->len[k->n++] = 1;
+	k->type[k->n] = NFT_TYPE_INET_SERVICE;
+	k->len[k->n++] = 2;
+	for (i = 0; i < k->n; i++)
+		k->total += (k->len[i] + NFT_REG32_BYTES - 1) / NFT_REG32_BYTES * NFT_REG32_BYTES;
 }
 
 struct list_acc {
 	struct fw_elem *v;
 	size_t n, cap;
+	int64_t now_ms;
+	bool ours;			/* false once anything is not what we create */
+	bool seen[FW_SET_COUNT];	/* sets found, declared as we declare them */
+	size_t n_chains;		/* ours, declared right */
+	int set;			/* the set whose elements are being read */
+	struct key_layout key;		/* ... and its key */
+	int err;			/* -ENOMEM from a callback */
 };
 
 static int
@@ -343,96 +213,389 @@ list_push(struct list_acc *acc, const struct fw_elem *e)
 	return 0;
 }
 
-static bool
-table_exists(json_t *root)
+static int
+set_by_name(const char *name)
 {
-	json_t *item;
+	int s;
+
+	for (s = 0; s < FW_SET_COUNT; s++)
+		if (!strcmp(name, fw_set_name(s)))
+			return s;
+	return -1;
+}
+
+/* One netlink dump (or get with an ack): send the request built in buf, hand every answer to cb. */
+static int
+nl_run(struct mnl_socket *nl, char *buf, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	uint32_t seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(nl);
+	ssize_t n;
+	int rc;
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		n = mnl_socket_recvfrom(nl, buf, FW_LIST_BUF_SIZE);
+		if (n < 0)
+			return -errno;
+		rc = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+	} while (rc > MNL_CB_STOP);
+	return rc < 0 ? -errno : 0;
+}
+
+static int
+table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct list_acc *acc = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t)
+		return acc->err = -ENOMEM, MNL_CB_ERROR;
+	/* a dormant table (or any flag we never set) does nothing: someone switched it off */
+	if (nftnl_table_nlmsg_parse(nlh, t) < 0 || nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS) != 0)
+		acc->ours = false;
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+}
+
+static int
+chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	static const uint32_t hooks[] = { NF_INET_LOCAL_IN, NF_INET_FORWARD };	/* chains[] order */
+	struct list_acc *acc = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	const char *name, *type;
 	size_t i;
 
-	json_array_foreach(json_object_get(root, "nftables"), i, item) {
-		json_t *t = json_object_get(item, "table");
-		const char *fam = json_string_value(json_object_get(t, "family"));
-		const char *name = json_string_value(json_object_get(t, "name"));
+	if (!c)
+		return acc->err = -ENOMEM, MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto not_ours;
+	name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+	type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
+	for (i = 0; i < sizeof(chains) / sizeof(chains[0]); i++)
+		if (name && !strcmp(name, chains[i].name))
+			break;
+	if (i == sizeof(chains) / sizeof(chains[0]) || !nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) ||
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) != hooks[i] || !type || strcmp(type, "filter") ||
+	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) != FW_PRIORITY ||
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) != NF_ACCEPT)
+		goto not_ours;
+	acc->n_chains++;
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+not_ours:
+	acc->ours = false;
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
 
-		if (fam && name && !strcmp(fam, "inet") && !strcmp(name, "jitgate"))
-			return true;
+static int
+set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct list_acc *acc = data;
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct key_layout k;
+	uint32_t flags, want_flags, type = 0;
+	const char *name;
+	size_t i;
+	int s;
+
+	if (!set)
+		return acc->err = -ENOMEM, MNL_CB_ERROR;
+	if (nftnl_set_nlmsg_parse(nlh, set) < 0)
+		goto not_ours;
+	flags = nftnl_set_get_u32(set, NFTNL_SET_FLAGS);
+	if (flags & NFT_SET_ANONYMOUS)
+		goto done;	/* the inline "{ tcp, udp }" of our own rules */
+	name = nftnl_set_get_str(set, NFTNL_SET_NAME);
+	if (!name || (s = set_by_name(name)) < 0)
+		goto not_ours;
+	key_layout_of(s, &k);
+	for (i = 0; i < k.n; i++)
+		type = type << NFT_TYPE_BITS | k.type[i];
+	want_flags = (fw_set_is_grant(s) ? NFT_SET_TIMEOUT : 0) |
+		     (fw_set_is_interval(s) ? NFT_SET_INTERVAL | NFT_SET_CONCAT : 0);
+	if ((flags & ~NFT_SET_CONCAT) != (want_flags & ~NFT_SET_CONCAT) ||
+	    nftnl_set_get_u32(set, NFTNL_SET_KEY_TYPE) != type || nftnl_set_get_u32(set, NFTNL_SET_KEY_LEN) != k.total)
+		goto not_ours;
+	acc->seen[s] = true;
+	goto done;
+not_ours:
+	acc->ours = false;
+done:
+	nftnl_set_free(set);
+	return MNL_CB_OK;
+}
+
+/* Any object or flowtable in our table is something we never make. */
+static int
+foreign_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct list_acc *acc = data;
+
+	(void)nlh;
+	acc->ours = false;
+	return MNL_CB_OK;
+}
+
+/* Field i of a padded concatenated key. */
+static const uint8_t *
+key_field(const struct key_layout *k, const uint8_t *key, size_t i)
+{
+	size_t off = 0, j;
+
+	for (j = 0; j < i; j++)
+		off += (k->len[j] + NFT_REG32_BYTES - 1) / NFT_REG32_BYTES * NFT_REG32_BYTES;
+	return key + off;
+}
+
+/* [lo, hi] as one prefix, if it is exactly one. */
+static bool
+range_prefix(int family, const uint8_t *lo, const uint8_t *hi, struct net_prefix *ret)
+{
+	size_t bytes = family == NET_INET6 ? 16 : 4, i, len = 0;
+	bool host = false;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->addr.family = (uint8_t)family;
+	memcpy(ret->addr.bytes, lo, bytes);
+	for (i = 0; i < bytes * 8; i++) {
+		unsigned a = lo[i / 8] >> (7 - i % 8) & 1, b = hi[i / 8] >> (7 - i % 8) & 1;
+
+		if (!host && a == b) {
+			len++;
+			continue;
+		}
+		host = true;	/* from here on: lo all 0, hi all 1 */
+		if (a != 0 || b != 1)
+			return false;
 	}
-	return false;
+	ret->len = (uint8_t)len;
+	return true;
+}
+
+static int
+comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	const char *v = nftnl_udata_get(attr);
+	size_t n = nftnl_udata_len(attr);
+	char *comment = data;
+
+	/* the kernel keeps what we wrote: the request id and its NUL */
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT && n >= 1 && n <= FW_REQUEST_ID_MAX + 1 &&
+	    v[n - 1] == '\0' && strlen(v) == n - 1)
+		memcpy(comment, v, n);
+	return MNL_CB_OK;
+}
+
+/* One kernel element into *e; false if it is nothing we would have written. */
+static bool
+parse_elem(const struct list_acc *acc, struct nftnl_set_elem *ne, struct fw_elem *e)
+{
+	const struct key_layout *k = &acc->key;
+	int s = acc->set, family = fw_set_family(s);
+	const uint8_t *key, *end = NULL, *f;
+	uint32_t len = 0, end_len = 0, udata_len = 0;
+	const void *udata;
+	size_t i = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->set = s;
+	key = nftnl_set_elem_get(ne, NFTNL_SET_ELEM_KEY, &len);
+	if (!key || len != k->total)
+		return false;
+	if (nftnl_set_elem_is_set(ne, NFTNL_SET_ELEM_FLAGS) && nftnl_set_elem_get_u32(ne, NFTNL_SET_ELEM_FLAGS) != 0)
+		return false;	/* an interval end of a set layout we never use */
+	if (fw_set_is_interval(s)) {
+		end = nftnl_set_elem_get(ne, NFTNL_SET_ELEM_KEY_END, &end_len);
+		if (!end || end_len != k->total)
+			return false;
+		/* only the source is a range; every other field is one value */
+		for (i = 0; i < k->n; i++)
+			if (i != (size_t)fw_set_has_dst(s) && memcmp(key_field(k, key, i), key_field(k, end, i), k->len[i]))
+				return false;
+		i = 0;
+	}
+	if (fw_set_has_dst(s)) {
+		e->dst.family = (uint8_t)family;
+		memcpy(e->dst.bytes, key_field(k, key, i++), k->len[0]);
+	}
+	if (fw_set_is_grant(s)) {
+		if (end) {
+			if (!range_prefix(family, key_field(k, key, i), key_field(k, end, i), &e->src))
+				return false;
+		} else {
+			e->src.addr.family = (uint8_t)family;
+			memcpy(e->src.addr.bytes, key_field(k, key, i), k->len[i]);
+			e->src.len = (uint8_t)(k->len[i] * 8);
+		}
+		i++;
+	}
+	e->proto = *key_field(k, key, i++);
+	if (e->proto != NET_PROTO_TCP && e->proto != NET_PROTO_UDP)
+		return false;
+	f = key_field(k, key, i);
+	e->port = (uint16_t)(f[0] << 8 | f[1]);
+	if (e->port == 0)
+		return false;
+	if (!fw_set_is_grant(s))
+		return true;
+	/* a grant without a timeout never ends: mark it so that reconcile replaces it */
+	e->end_ms = INT64_MAX;
+	if (nftnl_set_elem_is_set(ne, NFTNL_SET_ELEM_EXPIRATION))
+		e->end_ms = acc->now_ms + (int64_t)nftnl_set_elem_get_u64(ne, NFTNL_SET_ELEM_EXPIRATION);
+	else if (nftnl_set_elem_is_set(ne, NFTNL_SET_ELEM_TIMEOUT))
+		e->end_ms = acc->now_ms + (int64_t)nftnl_set_elem_get_u64(ne, NFTNL_SET_ELEM_TIMEOUT);
+	udata = nftnl_set_elem_get(ne, NFTNL_SET_ELEM_USERDATA, &udata_len);
+	if (udata)
+		nftnl_udata_parse(udata, udata_len, comment_cb, e->comment);
+	return true;
+}
+
+static int
+elem_one(struct nftnl_set_elem *ne, void *data)
+{
+	struct list_acc *acc = data;
+	struct fw_elem e;
+
+	if (!parse_elem(acc, ne, &e)) {
+		acc->ours = false;	/* an element we could not have written */
+		return 0;
+	}
+	if ((acc->err = list_push(acc, &e)) < 0)
+		return -1;
+	return 0;
+}
+
+/* One message of a set's elements: parsed into a throwaway set, converted, freed. */
+static int
+elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct list_acc *acc = data;
+	struct nftnl_set *set = nftnl_set_alloc();
+	int r = MNL_CB_OK;
+
+	if (!set)
+		return acc->err = -ENOMEM, MNL_CB_ERROR;
+	if (nftnl_set_elems_nlmsg_parse(nlh, set) < 0)
+		acc->ours = false;
+	else if (nftnl_set_elem_foreach(set, elem_one, acc) < 0)
+		r = MNL_CB_ERROR;
+	nftnl_set_free(set);
+	return r;
+}
+
+/* A request for table inet jitgate's `what` (a dump unless it is the table itself). */
+static struct nlmsghdr *
+list_request(char *buf, uint16_t type, uint32_t seq, const char *set_name)
+{
+	struct nlmsghdr *nlh;
+	uint16_t flags = type == NFT_MSG_GETTABLE ? NLM_F_ACK : NLM_F_DUMP;
+
+	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags, seq);
+	if (type == NFT_MSG_GETTABLE || type == NFT_MSG_GETCHAIN || type == NFT_MSG_GETOBJ ||
+	    type == NFT_MSG_GETFLOWTABLE) {
+		/* these dumps take the table from the same attribute the table's get does */
+		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, FW_TABLE_NAME);
+	} else {
+		struct nftnl_set *set = nftnl_set_alloc();
+
+		if (!set)
+			return NULL;
+		nftnl_set_set_str(set, NFTNL_SET_TABLE, FW_TABLE_NAME);
+		if (set_name)
+			nftnl_set_set_str(set, NFTNL_SET_NAME, set_name);
+		if (type == NFT_MSG_GETSETELEM)
+			nftnl_set_elems_nlmsg_build_payload(nlh, set);
+		else
+			nftnl_set_nlmsg_build_payload(nlh, set);
+		nftnl_set_free(set);
+	}
+	return nlh;
 }
 
 int
 fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *ret_n, bool *ret_ours,
 	    struct core_error *err)
 {
-	json_t *root = NULL, *item;
-	struct list_acc acc = { 0 };
-	bool seen[FW_SET_COUNT] = { false };
-	size_t n_chains = 0, i, k;
-	bool ours = true;
+	static const struct {
+		uint16_t type;
+		mnl_cb_t cb;
+	} steps[] = {
+		{ NFT_MSG_GETTABLE, table_cb }, { NFT_MSG_GETCHAIN, chain_cb }, { NFT_MSG_GETSET, set_cb },
+		{ NFT_MSG_GETOBJ, foreign_cb }, { NFT_MSG_GETFLOWTABLE, foreign_cb },
+	};
+	struct list_acc acc = { .now_ms = now_ms, .ours = true };
+	struct mnl_socket *nl = NULL;
+	struct nlmsghdr *nlh;
+	uint32_t seq = (uint32_t)now_ms;
+	char *buf = NULL;
+	size_t i;
 	int r, s;
 
-	r = nft_list_json(nft, "list tables inet", &root, err);
-	if (r < 0)
-		return r;
-	if (!table_exists(root)) {
-		r = -ENOENT;
+	(void)nft;
+	buf = malloc(FW_LIST_BUF_SIZE);
+	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!buf || !nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = buf ? -errno : -ENOMEM;
+		core_error_set(err, FW_ERR_UNAVAILABLE, "", "cannot open a netlink socket to read the table: %s",
+			       strerror(-r));
 		goto out;
 	}
-	json_decref(root);
-	root = NULL;
-	r = nft_list_json(nft, "list table " FW_TABLE, &root, err);
-	if (r < 0)
-		goto out;
-
-	json_array_foreach(json_object_get(root, "nftables"), i, item) {
-		const char *kind = json_object_iter_key(json_object_iter(item));
-		json_t *obj = json_object_get(item, kind ? kind : "");
-		json_t *el;
-
-		if (!kind || !strcmp(kind, "metainfo") || !strcmp(kind, "table") || !strcmp(kind, "rule"))
-			continue;
-		if (!strcmp(kind, "chain")) {
-			n_chains++;
-			if (!chain_is_declared_right(obj))
-				ours = false;
-			continue;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (!(nlh = list_request(buf, steps[i].type, ++seq, NULL))) {
+			r = -ENOMEM;
+			goto out;
 		}
-		if (strcmp(kind, "set")) {
-			ours = false;	/* maps, counters, flowtables: not ours */
-			continue;
-		}
-		s = set_by_name(json_string_value(json_object_get(obj, "name")) ?: "");
-		if (s < 0 || !set_is_declared_right(s, obj)) {
-			ours = false;
-			continue;
-		}
-		seen[s] = true;
-		json_array_foreach(json_object_get(obj, "elem"), k, el) {
-			struct fw_elem e;
-
-			if (!parse_elem(s, el, now_ms, &e)) {
-				ours = false;	/* an element we could not have written */
-				continue;
-			}
-			if ((r = list_push(&acc, &e)) < 0)
-				goto out;
+		r = nl_run(nl, buf, nlh, steps[i].cb, &acc);
+		if (r == -ENOENT && i == 0)
+			goto out;	/* no table */
+		if (r < 0 && acc.err)
+			r = acc.err;
+		if (r == -ENOMEM)
+			goto out;
+		if (r < 0) {
+			core_error_set(err, FW_ERR_UNAVAILABLE, "", "cannot read table %s: %s", FW_TABLE, strerror(-r));
+			goto out;
 		}
 	}
-	for (s = 0; s < FW_SET_COUNT; s++)
-		if (!seen[s])
-			ours = false;
-	if (n_chains != sizeof(chains) / sizeof(chains[0]))
-		ours = false;
+	for (s = 0; s < FW_SET_COUNT; s++) {
+		if (!acc.seen[s]) {
+			acc.ours = false;
+			continue;
+		}
+		acc.set = s;
+		key_layout_of(s, &acc.key);
+		if (!(nlh = list_request(buf, NFT_MSG_GETSETELEM, ++seq, fw_set_name(s)))) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = nl_run(nl, buf, nlh, elems_cb, &acc);
+		if (r < 0 && acc.err)
+			r = acc.err;
+		if (r == -ENOMEM)
+			goto out;
+		if (r < 0) {
+			core_error_set(err, FW_ERR_UNAVAILABLE, "", "cannot read the elements of set %s: %s",
+				       fw_set_name(s), strerror(-r));
+			goto out;
+		}
+	}
+	if (acc.n_chains != sizeof(chains) / sizeof(chains[0]))
+		acc.ours = false;
 	if (acc.n)
 		qsort(acc.v, acc.n, sizeof(*acc.v), fw_elem_cmp_key);
 	*ret = acc.v;
 	*ret_n = acc.n;
-	*ret_ours = ours;
+	*ret_ours = acc.ours;
 	acc.v = NULL;
 	r = 0;
 out:
+	if (nl)
+		mnl_socket_close(nl);
+	free(buf);
 	free(acc.v);
-	json_decref(root);
 	return r;
 }
 
@@ -542,7 +705,7 @@ put_structure(struct buf *b, const char *table, bool rebuild)
 	if ((r = buf_printf(b, "add table %s\n", table)) < 0)
 		return r;
 	for (s = 0; s < FW_SET_COUNT; s++)
-		if ((r = buf_printf(b, "add set %s %s { %s }\n", table, fw_set_name(s), set_decl[s].decl)) < 0)
+		if ((r = buf_printf(b, "add set %s %s { %s }\n", table, fw_set_name(s), set_decl[s])) < 0)
 			return r;
 	for (c = 0; c < sizeof(chains) / sizeof(chains[0]); c++) {
 		const char *const *rules = c == 0 ? rules_input : rules_forward;

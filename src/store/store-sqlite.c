@@ -175,6 +175,7 @@ enum stmt_id {
 	ST_GRANT_INSERT,
 	ST_GRANT_END,
 	ST_GRANTS_INITIATED,
+	ST_GRANTS_LIVE,
 	ST_GRANTS_OF_REQUEST,
 	ST_GRANTS_DUE,
 	ST_GRANT_NEXT_END,
@@ -232,6 +233,10 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_GRANT_END] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0",
 	[ST_GRANTS_INITIATED] = GRANT_COLS " WHERE g.status = 0 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
+	/* in the order of grants_initiated_end: nothing to sort, whatever the number of grants */
+	[ST_GRANTS_LIVE] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, "
+		"g.ended_ns, r.requestor, r.policy_id FROM grants g INDEXED BY grants_initiated_end "
+		"JOIN requests r ON r.id = g.request_id WHERE g.status = 0 AND g.end_ns > ?1",
 	[ST_GRANTS_OF_REQUEST] = GRANT_COLS " WHERE g.request_id = ?1 ORDER BY g.vm_id, g.port",
 	[ST_GRANTS_DUE] = GRANT_COLS " WHERE g.status = 0 AND g.end_ns <= ?1 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
 	[ST_GRANT_NEXT_END] = "SELECT min(end_ns) FROM grants WHERE status = 0 AND end_ns > ?1",
@@ -1654,6 +1659,31 @@ store_grants_initiated(struct store *st, struct store_grant **ret, size_t *ret_n
 	if (r < 0)
 		return r;
 	r = grants_collect(st, s, SQLITE_OK, ret, ret_n);
+	stmt_done(s);
+	return r;
+}
+
+int
+store_grants_live_each(struct store *st, int64_t after_ns, int (*fn)(void *ctx, const struct store_grant *g), void *ctx)
+{
+	struct store_grant g;
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	r = stmt_get(st, ST_GRANTS_LIVE, &s);
+	if (r < 0)
+		return r;
+	rc = sqlite3_bind_int64(s, 1, after_ns);
+	if (rc != SQLITE_OK) {
+		r = sql_fail(st, rc);
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((r = grant_from_row(st, s, &g)) < 0 || (r = fn(ctx, &g)) < 0)
+			goto out;
+	}
+	r = rc == SQLITE_DONE ? 0 : sql_fail(st, rc);
+out:
 	stmt_done(s);
 	return r;
 }

@@ -174,6 +174,12 @@ int store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uin
 		    enum store_grant_reason reason, int64_t ended_ns);
 /* Every Initiated grant (any end time), with requestor and policy_id filled. */
 int store_grants_initiated(struct store *st, struct store_grant **ret, size_t *ret_n);
+/*
+ * Every Initiated grant ending after after_ns, one at a time (soonest end first), without
+ * holding them all: fn's negative return stops the walk and is returned.
+ */
+int store_grants_live_each(struct store *st, int64_t after_ns, int (*fn)(void *ctx, const struct store_grant *g),
+			   void *ctx);
 /* Initiated grants whose end is at or before now_ns (the expiry timer's work), soonest first. */
 int store_grants_due(struct store *st, int64_t now_ns, struct store_grant **ret, size_t *ret_n);
 /* The soonest end among Initiated grants ending after after_ns, or 0 when there is none. */

@@ -1086,6 +1086,22 @@ test_corrupt(void **state)
 	assert_null(tl);
 }
 
+struct walk {
+	size_t n, stop_after;
+	int64_t ends[8];
+};
+
+static int
+walk_one(void *ctx, const struct store_grant *g)
+{
+	struct walk *w = ctx;
+
+	if (w->n < 8)
+		w->ends[w->n] = g->end_ns;
+	w->n++;
+	return w->stop_after && w->n >= w->stop_after ? -ECANCELED : 0;
+}
+
 /* The expiry timer's queries: due grants, the next end, and one requestor's live grants. */
 static void
 test_grants_due_and_next(void **state)
@@ -1133,6 +1149,24 @@ test_grants_due_and_next(void **state)
 	assert_int_equal(store_grants_of_requestor(f->st, "token:due", &v, &n), 0);
 	assert_int_equal(n, 2);
 	free(v);
+
+	/* the live walk: Initiated and ending after the given time, soonest first; a negative return stops it */
+	{
+		struct walk w = { 0 };
+
+		assert_int_equal(store_grants_live_each(f->st, 100, walk_one, &w), 0);
+		assert_int_equal(w.n, 1);	/* 200 (300 is ended, 100 is not after 100) */
+		assert_int_equal(w.ends[0], 200);
+		w.n = 0;
+		assert_int_equal(store_grants_live_each(f->st, 0, walk_one, &w), 0);
+		assert_int_equal(w.n, 2);
+		assert_int_equal(w.ends[0], 100);
+		assert_int_equal(w.ends[1], 200);
+		w.n = 0;
+		w.stop_after = 1;
+		assert_int_equal(store_grants_live_each(f->st, 0, walk_one, &w), -ECANCELED);
+		assert_int_equal(w.n, 1);
+	}
 	assert_int_equal(store_grants_of_requestor(f->st, "token:nobody", &v, &n), 0);
 	assert_int_equal(n, 0);
 	free(v);
