@@ -359,9 +359,9 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 	struct core_error err = { 0 };
 	struct revoke_body *body = NULL;
 	struct store_policy sp = { 0 };
-	struct store_grant *initiated = NULL;
-	struct fw_grant *drop = NULL;
-	size_t n_init = 0, n_drop = 0, i, j, k, killed = 0;
+	struct store_grant *live = NULL;
+	struct fw_grant *drop = NULL, *grown;
+	size_t n_live = 0, n_drop = 0, cap_drop = 0, i, j, k, killed = 0;
 	char text[ARM_ID_MAX + 1];
 	int64_t now = api_now_ns();
 	bool tx = false;
@@ -377,15 +377,14 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 		core_error_set(&err, "ResourceNotFound", "", "the JIT network access policy '%s' was not found", text);
 		goto fail;
 	}
+	if (r < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "cannot read the policy: %s", store_last_error(api->store));
+		goto fail;
+	}
 	if (!api->fw) {
 		status = 503;
 		core_error_set(&err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s", api->fw_reason);
-		goto fail;
-	}
-	if ((r = store_grants_initiated(api->store, &initiated, &n_init)) < 0 ||
-	    !(drop = calloc(n_init ? n_init : 1, sizeof(*drop)))) {
-		status = 500;
-		core_error_set(&err, "StoreError", "", "cannot read grants");
 		goto fail;
 	}
 	/* revoking one's own grants needs only initiate; anyone's needs revoke. Checked before any write. */
@@ -415,12 +414,19 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 			core_error_set(&err, "VirtualMachineNotInPolicy", target, "the virtual machine is not in the policy");
 			goto fail;
 		}
-		for (j = 0; j < body->vms[i].n_ports; j++)
-			for (k = 0; k < n_init; k++) {
-				struct store_grant *g = &initiated[k];
+		for (j = 0; j < body->vms[i].n_ports; j++) {
+			/* the live grants on this port (a port named twice finds them ended the second time) */
+			free(live);
+			live = NULL;
+			if ((r = store_grants_live_on(api->store, vm.id, body->vms[i].ports[j], &live, &n_live)) < 0) {
+				status = api_store_status(r);
+				core_error_set(&err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
+				goto fail;
+			}
+			for (k = 0; k < n_live; k++) {
+				struct store_grant *g = &live[k];
 
-				if (g->vm_id != vm.id || g->port != body->vms[i].ports[j] || g->policy_id != sp.id ||
-				    g->end_ns <= now || (!anyone && strcmp(g->requestor, c->name)))
+				if (g->policy_id != sp.id || g->end_ns <= now || (!anyone && strcmp(g->requestor, c->name)))
 					continue;
 				r = store_grant_end(api->store, g->request_id, g->vm_id, g->port, STORE_REASON_USER_REQUESTED,
 						    now);
@@ -429,11 +435,21 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 					core_error_set(&err, "StoreError", "", "cannot revoke: %s", store_last_error(api->store));
 					goto fail;
 				}
+				if (n_drop == cap_drop) {
+					cap_drop = cap_drop ? 2 * cap_drop : 16;
+					if (!(grown = reallocarray(drop, cap_drop, sizeof(*drop)))) {
+						status = 500;
+						core_error_set(&err, "InternalError", "", "out of memory");
+						goto fail;
+					}
+					drop = grown;
+				}
 				api_grant_to_fw(g, &drop[n_drop++]);
 				api_log(api, c, RBAC_POLICY_REVOKE, vmtext, "Revoked", NULL,
 					"closed port %u of request %s (by %s)%s", g->port, g->request_id, g->requestor,
 					body->terminate_sessions ? " and ended its open sessions" : "");
 			}
+		}
 	}
 	if (n_drop && (r = fw_grant_remove(api->fw, drop, n_drop, NULL, &err)) < 0) {
 		status = 500;
@@ -467,6 +483,6 @@ out:
 		store_rollback(api->store);
 	codec_revoke_free(body);
 	store_policy_clear(&sp);
-	free(initiated);
+	free(live);
 	free(drop);
 }

@@ -1150,6 +1150,16 @@ test_grants_due_and_next(void **state)
 	assert_int_equal(n, 2);
 	free(v);
 
+	/* the live grants on one port: 22 (end 100) is live; 24 was ended above */
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].end_ns, 100);
+	assert_string_equal(v[0].requestor, "token:due");
+	free(v);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 24, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+
 	/* the live walk: Initiated and ending after the given time, soonest first; a negative return stops it */
 	{
 		struct walk w = { 0 };
@@ -1208,6 +1218,7 @@ test_migration_3_from_2(void **state)
 
 	/* back to schema 2: no requestor column on grants, no index of live grants by requestor */
 	raw_exec(f->path, "DROP INDEX grants_live_requestor");
+	raw_exec(f->path, "DROP INDEX grants_live_vm_port");
 	raw_exec(f->path, "ALTER TABLE grants DROP COLUMN requestor");
 	raw_exec(f->path, "PRAGMA user_version = 2");
 
