@@ -7,6 +7,7 @@
 
 #include "api/api-internal.h"
 #include "api/codec.h"
+#include "core/buf.h"
 #include "core/duration.h"
 #include "core/timeutil.h"
 
@@ -182,9 +183,9 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	struct policy *p = NULL;
 	struct store_request sr;
 	struct store_grant *initiated = NULL;
-	struct fw_grant *add = NULL, *drop = NULL;
+	struct fw_grant *add = NULL, *drop = NULL, *grown;
 	struct api_vm_memo vm_memo = { 0 };
-	size_t n_init = 0, n_grants = 0, n_drop = 0, i, j, k;
+	size_t n_init = 0, n_grants = 0, n_drop = 0, cap_drop = 0, i, j, k;
 	char text[ARM_ID_MAX + 1];
 	int64_t now = api_now_ns();
 	bool tx = false;
@@ -266,32 +267,32 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	tx = true;
 	status = 400;
 	/* the same requestor's earlier grants on these ports are superseded, in the same kernel batch */
-	if ((r = store_grants_of_requestor(api->store, c->name, &initiated, &n_init)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
-		goto fail;
-	}
-	drop = calloc(n_init ? n_init : 1, sizeof(*drop));
-	if (!drop) {
-		status = 500;
-		goto fail;
-	}
-	for (i = 0; i < n_init; i++) {
-		if (strcmp(initiated[i].requestor, c->name))
-			continue;
-		for (k = 0; k < sr.n_grants; k++)
-			if (sr.grants[k].vm_id == initiated[i].vm_id && sr.grants[k].port == initiated[i].port)
-				break;
-		if (k == sr.n_grants)
-			continue;
-		r = store_grant_end(api->store, initiated[i].request_id, initiated[i].vm_id, initiated[i].port,
-				    STORE_REASON_NEWER_REQUEST, now);
+	for (i = 0; i < sr.n_grants; i++) {
+		free(initiated);
+		initiated = NULL;
+		r = store_grants_of_requestor(api->store, c->name, sr.grants[i].vm_id, sr.grants[i].port, &initiated,
+					      &n_init);
 		if (r < 0) {
 			status = api_store_status(r);
-			core_error_set(&err, "StoreError", "", "cannot supersede: %s", store_last_error(api->store));
+			core_error_set(&err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
 			goto fail;
 		}
-		api_grant_to_fw(&initiated[i], &drop[n_drop++]);
+		for (k = 0; k < n_init; k++) {
+			r = store_grant_end(api->store, initiated[k].request_id, initiated[k].vm_id, initiated[k].port,
+					    STORE_REASON_NEWER_REQUEST, now);
+			if (r < 0) {
+				status = api_store_status(r);
+				core_error_set(&err, "StoreError", "", "cannot supersede: %s", store_last_error(api->store));
+				goto fail;
+			}
+			if (!(grown = array_grow(drop, &cap_drop, n_drop, sizeof(*drop)))) {
+				status = 500;
+				core_error_set(&err, "InternalError", "", "out of memory");
+				goto fail;
+			}
+			drop = grown;
+			api_grant_to_fw(&initiated[k], &drop[n_drop++]);
+		}
 	}
 	if ((r = store_request_insert(api->store, &sr)) < 0) {
 		status = api_store_status(r);
@@ -435,15 +436,12 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 					core_error_set(&err, "StoreError", "", "cannot revoke: %s", store_last_error(api->store));
 					goto fail;
 				}
-				if (n_drop == cap_drop) {
-					cap_drop = cap_drop ? 2 * cap_drop : 16;
-					if (!(grown = reallocarray(drop, cap_drop, sizeof(*drop)))) {
-						status = 500;
-						core_error_set(&err, "InternalError", "", "out of memory");
-						goto fail;
-					}
-					drop = grown;
+				if (!(grown = array_grow(drop, &cap_drop, n_drop, sizeof(*drop)))) {
+					status = 500;
+					core_error_set(&err, "InternalError", "", "out of memory");
+					goto fail;
 				}
+				drop = grown;
 				api_grant_to_fw(g, &drop[n_drop++]);
 				api_log(api, c, RBAC_POLICY_REVOKE, vmtext, "Revoked", NULL,
 					"closed port %u of request %s (by %s)%s", g->port, g->request_id, g->requestor,

@@ -5,6 +5,7 @@
 
 #include "api/api-internal.h"
 #include "api/codec.h"
+#include "core/buf.h"
 #include "core/timeutil.h"
 
 void
@@ -64,16 +65,11 @@ static int
 grant_push(void *ctx, const struct store_grant *g)
 {
 	struct grants_acc *acc = ctx;
+	struct fw_grant *v = array_grow(acc->v, &acc->cap, acc->n, sizeof(*v));
 
-	if (acc->n == acc->cap) {
-		size_t cap = acc->cap ? acc->cap * 2 : 256;
-		struct fw_grant *v = reallocarray(acc->v, cap, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		acc->v = v;
-		acc->cap = cap;
-	}
+	if (!v)
+		return -ENOMEM;
+	acc->v = v;
 	api_grant_to_fw(g, &acc->v[acc->n++]);
 	return 0;
 }
@@ -121,18 +117,14 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 			if (!vm)
 				continue;	/* a policy never holds an unknown VM; be safe if the store says otherwise */
 			for (k = 0; k < p->vms[j].n_ports; k++) {
-				if (n_ports == cap_ports) {
-					size_t cap = cap_ports ? cap_ports * 2 : 16;
-					struct fw_port *np = reallocarray(st->ports, cap, sizeof(*np));
+				struct fw_port *np = array_grow(st->ports, &cap_ports, n_ports, sizeof(*np));
 
-					if (!np) {
-						policy_free(p);
-						r = -ENOMEM;
-						goto out;
-					}
-					st->ports = np;
-					cap_ports = cap;
+				if (!np) {
+					policy_free(p);
+					r = -ENOMEM;
+					goto out;
 				}
+				st->ports = np;
 				st->ports[n_ports++] = (struct fw_port){ .vm = (uint64_t)vm->id,
 									 .proto = p->vms[j].ports[k].proto,
 									 .port = p->vms[j].ports[k].number };

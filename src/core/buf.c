@@ -80,3 +80,21 @@ buf_free(struct buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+void *
+array_grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap ? *cap * 2 : 8;
+	if (ncap < *cap || size == 0 || ncap > SIZE_MAX / size)
+		return NULL;
+	p = realloc(v, ncap * size);
+	if (!p)
+		return NULL;
+	*cap = ncap;
+	return p;
+}

@@ -23,4 +23,11 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 void buf_reset(struct buf *b);	/* len = 0, keeps memory */
 void buf_free(struct buf *b);	/* frees memory; the struct may be reused */
 
+/*
+ * Room for element n of a growable array v of `size`-byte elements holding *cap:
+ * returns v itself while n < *cap, else v reallocated to twice the capacity (at
+ * least 8) with *cap updated. NULL when out of memory, with v and *cap untouched.
+ */
+void *array_grow(void *v, size_t *cap, size_t n, size_t size);
+
 #endif

@@ -200,15 +200,11 @@ struct list_acc {
 static int
 list_push(struct list_acc *acc, const struct fw_elem *e)
 {
-	if (acc->n == acc->cap) {
-		size_t cap = acc->cap ? acc->cap * 2 : 64;
-		struct fw_elem *v = reallocarray(acc->v, cap, sizeof(*v));
+	struct fw_elem *v = array_grow(acc->v, &acc->cap, acc->n, sizeof(*v));
 
-		if (!v)
-			return -ENOMEM;
-		acc->v = v;
-		acc->cap = cap;
-	}
+	if (!v)
+		return -ENOMEM;
+	acc->v = v;
 	acc->v[acc->n++] = *e;
 	return 0;
 }

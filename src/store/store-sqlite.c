@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "core/buf.h"
 #include "store.h"
 
 /*
@@ -123,7 +124,7 @@ static const char *const migrations[] = {
 	 */
 	"ALTER TABLE grants ADD COLUMN requestor TEXT NOT NULL DEFAULT '';\n"
 	"UPDATE grants SET requestor = coalesce((SELECT r.requestor FROM requests r WHERE r.id = grants.request_id), '');\n"
-	"CREATE INDEX grants_live_requestor ON grants (requestor) WHERE status = 0;\n"
+	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0;\n"
 	/* and revoke finds the live grants on one port of one VM without reading all of them */
 	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0;\n",
 };
@@ -253,8 +254,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	 */
 	[ST_GRANTS_OF_REQUESTOR] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, "
 		"g.reason, g.ended_ns, r.requestor, r.policy_id FROM grants g INDEXED BY grants_live_requestor "
-		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.status = 0 "
-		"ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
+		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.vm_id = ?2 AND g.port = ?3 "
+		"AND g.status = 0 ORDER BY g.end_ns, g.request_id",
 	/* the newest ?3 (-1: all) of them, handed back oldest first */
 	[ST_REQUESTS_OF_POLICY] = "SELECT id, policy_id, requestor, requestor_addr, start_ns, justification FROM "
 		"(SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, r.justification, r.rowid AS rid "
@@ -503,25 +504,6 @@ col_strdup(struct store *st, sqlite3_stmt *s, int i, char **ret, const char *tab
 	copy[n] = '\0';
 	*ret = copy;
 	return 0;
-}
-
-/* Room for one more element at index n; returns the (possibly moved) array or NULL with *v untouched. */
-static void *
-array_grow(void *v, size_t *cap, size_t n, size_t elem)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return v;
-	ncap = *cap ? *cap * 2 : 8;
-	if (ncap < *cap || ncap > SIZE_MAX / elem)
-		return NULL;
-	p = realloc(v, ncap * elem);
-	if (!p)
-		return NULL;
-	*cap = ncap;
-	return p;
 }
 
 /* ---- transactions ---- */
@@ -1750,15 +1732,21 @@ out:
 }
 
 int
-store_grants_of_requestor(struct store *st, const char *requestor, struct store_grant **ret, size_t *ret_n)
+store_grants_of_requestor(struct store *st, const char *requestor, int64_t vm_id, uint16_t port,
+			  struct store_grant **ret, size_t *ret_n)
 {
 	sqlite3_stmt *s = NULL;
-	int r;
+	int rc, r;
 
 	r = stmt_get(st, ST_GRANTS_OF_REQUESTOR, &s);
 	if (r < 0)
 		return r;
-	r = grants_collect(st, s, bind_str(s, 1, requestor), ret, ret_n);
+	rc = bind_str(s, 1, requestor);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 2, vm_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(s, 3, port);
+	r = grants_collect(st, s, rc, ret, ret_n);
 	stmt_done(s);
 	return r;
 }
