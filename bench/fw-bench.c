@@ -9,6 +9,7 @@
 
 #define BENCH_GRANTS_MAX 1000000
 #define BENCH_GRANT_MS (15 * 60 * 1000)	/* long enough to outlive the measurement */
+#define BENCH_UPDATES_DEFAULT 200	/* single fw_grant_update calls timed after the batch adds */
 
 static double
 now_s(void)
@@ -49,6 +50,53 @@ make_grant(struct fw_grant *g, size_t i, bool cidr, int64_t end_ms)
 	snprintf(g->request_id, sizeof(g->request_id), "bench-%zu", i);
 }
 
+static int
+cmp_double(const void *pa, const void *pb)
+{
+	double a = *(const double *)pa, b = *(const double *)pb;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * What one API initiate costs the firewall with n grants live: `count` calls of
+ * fw_grant_update, each adding one new grant and removing one of the live ones
+ * (so the number live stays n). Prints nothing; returns mean and p99 in ms.
+ */
+static void
+bench_updates(struct fw *fw, const struct fw_grant *live, size_t n, bool cidr, int64_t end, size_t count,
+	      double *ret_mean_ms, double *ret_p99_ms)
+{
+	struct core_error err = { 0 };
+	struct fw_changes ch;
+	double *ms, sum = 0;
+	size_t k;
+
+	*ret_mean_ms = *ret_p99_ms = 0;
+	if (count == 0 || n == 0)
+		return;
+	if (count > n)
+		count = n;
+	ms = calloc(count, sizeof(*ms));
+	if (!ms)
+		exit(1);
+	for (k = 0; k < count; k++) {
+		struct fw_grant add;
+		double t0;
+
+		make_grant(&add, n + k, cidr, end);	/* an address and id no live grant has */
+		t0 = now_s();
+		if (fw_grant_update(fw, &add, 1, &live[k], 1, &ch, &err) < 0)
+			fail("fw_grant_update", &err);
+		ms[k] = (now_s() - t0) * 1e3;
+		sum += ms[k];
+	}
+	qsort(ms, count, sizeof(*ms), cmp_double);
+	*ret_mean_ms = sum / (double)count;
+	*ret_p99_ms = ms[(count * 99 + 99) / 100 - 1];
+	free(ms);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -58,19 +106,21 @@ main(int argc, char **argv)
 	struct fw_changes ch;
 	struct fw_grant *grants;
 	struct fw *fw = NULL;
-	size_t n, batch, i;
+	size_t n, batch, i, updates = BENCH_UPDATES_DEFAULT;
 	bool cidr;
 	int64_t end;
-	double t0, t_add, t_rec;
+	double t0, t_add, t_rec, upd_mean, upd_p99;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: fw-bench N BATCH single|cidr CLIENT_ADDR\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: fw-bench N BATCH single|cidr CLIENT_ADDR [UPDATES]\n");
 		return 2;
 	}
 	n = strtoul(argv[1], NULL, 10);
 	batch = strtoul(argv[2], NULL, 10);
 	cidr = !strcmp(argv[3], "cidr");
-	if (n > BENCH_GRANTS_MAX || batch == 0) {
+	if (argc == 6)
+		updates = strtoul(argv[5], NULL, 10);
+	if (n > BENCH_GRANTS_MAX || batch == 0 || updates > BENCH_GRANTS_MAX) {
 		fprintf(stderr, "fw-bench: N at most %d, BATCH at least 1\n", BENCH_GRANTS_MAX);
 		return 2;
 	}
@@ -100,6 +150,8 @@ main(int argc, char **argv)
 		if (fw_grant_add(fw, grants + i, i + batch > n ? n - i : batch, &ch, &err) < 0)
 			fail("fw_grant_add", &err);
 	t_add = now_s() - t0;
+	/* 1b. with those N live: single updates, one grant in and one out, as an initiate that supersedes */
+	bench_updates(fw, grants, n, cidr, end, updates, &upd_mean, &upd_p99);
 	fw_free(fw);
 
 	/* 2. reconcile from empty: a fresh context (as after a restart) against a kernel holding no grants */
@@ -127,7 +179,8 @@ main(int argc, char **argv)
 		if (fw_reconcile(fw, &full, &ch, &err) < 0)
 			fail("reconcile unchanged", &err);
 	}
-	printf("%zu %s %.3f %.3f %.3f\n", n, cidr ? "cidr" : "single", t_add, t_rec, now_s() - t0);
+	printf("%zu %s %.3f %.3f %.3f %.3f %.3f\n", n, cidr ? "cidr" : "single", t_add, t_rec, now_s() - t0, upd_mean,
+	       upd_p99);
 	fw_free(fw);
 	free(grants);
 	return 0;

@@ -63,6 +63,12 @@ void fw_batch_free(struct fw_batch *batch);
 const struct fw_vm *fw_vm_lookup(const struct fw *fw, uint64_t id);
 
 /*
+ * How many grants an fw_new() context holds, ended ones not yet pruned
+ * included (fw_grant_update prunes only the (vm, port) keys it touches). For tests.
+ */
+size_t fw_grants_held(const struct fw *fw);
+
+/*
  * The client of a firewall helper (fw-remote.c): fw_connect() contexts hold
  * one, and fw.c's public calls forward to it. fw_remote_open owns fd from the
  * start (closes it on failure). A call fails with -EPIPE and FW_ERR_UNAVAILABLE

@@ -2,10 +2,49 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fw-internal.h"
+
+/*
+ * The context's grants. They sit in one dense array in no particular order,
+ * which the whole-state paths (fw_current()) use as it is, and are threaded on
+ * two hash chains so that fw_grant_update() costs what it changes rather than
+ * what is live:
+ *
+ *   CHAIN_IDENTITY  by (vm, proto, port, request_id): the grants that an added
+ *                   or removed one replaces (the same identity may be there
+ *                   more than once, if a whole state said so);
+ *   CHAIN_HOME      by home key (grant_home_of(): the grant's affect key, or
+ *                   the "any" home of its (vm, port) for a "*" source): the
+ *                   grants an update must recompute along with the changed ones.
+ *
+ * Links are array indices, doubly linked, so removing a grant (and moving the
+ * last one into its slot) is O(1).
+ */
+enum grant_chain {
+	CHAIN_IDENTITY,
+	CHAIN_HOME,
+	CHAIN_COUNT,
+};
+
+#define GRANT_NONE UINT32_MAX	/* the end of a chain; an index holds fewer grants than this */
+
+struct grant_link {
+	uint32_t prev[CHAIN_COUNT];
+	uint32_t next[CHAIN_COUNT];
+};
+
+struct grant_index {
+	struct fw_grant *v;		/* [0, n): the grants (ended ones may linger, see update_commit) */
+	struct grant_link *links;	/* links[i] threads v[i] on both chains */
+	size_t n, cap;			/* v and links have room for cap */
+	uint32_t *heads[CHAIN_COUNT];	/* n_heads chain heads per chain; GRANT_NONE when empty */
+	size_t n_heads;			/* 0 (nothing allocated yet) or a power of two at least cap */
+	uint64_t seed;			/* per context, so that chain collisions cannot be planned from outside */
+};
 
 struct fw {
 	struct fw_nft *nft;
@@ -15,8 +54,7 @@ struct fw {
 	size_t n_vms;
 	struct fw_port *ports;
 	size_t n_ports;
-	struct fw_grant *grants;
-	size_t n_grants;
+	struct grant_index grants;
 };
 
 static const struct {
@@ -410,6 +448,18 @@ state_check_vm(const struct fw_vm *vm, struct core_error *err)
 	return 0;
 }
 
+/*
+ * A grant whose end is (about) now or past: it implies no kernel element, and
+ * the context forgets it. fw_state_elems() skips such grants before looking at
+ * anything but their validity, so a state with or without them gives the same
+ * elements; that is what lets ended grants linger in the index (update_commit).
+ */
+static bool
+grant_has_ended(const struct fw_grant *g, int64_t now_ms)
+{
+	return g->end_ms - now_ms < FW_TIMEOUT_MIN_MS;
+}
+
 static bool
 proto_is_valid(enum net_proto p)
 {
@@ -468,7 +518,7 @@ fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, 
 					   vm ? "bad port, protocol, source or request id" : "no such VM");
 			goto out;
 		}
-		if (g->end_ms - now_ms < FW_TIMEOUT_MIN_MS)
+		if (grant_has_ended(g, now_ms))
 			continue;	/* already over: the kernel has closed it */
 		if (g->end_ms - now_ms > FW_TIMEOUT_MAX_MS) {
 			r = core_error_set(err, FW_ERR_INVALID, "grant", "grant %s ends too far in the future",
@@ -580,6 +630,343 @@ fw_diff(const struct fw_elem *have, size_t n_have, const struct fw_elem *want, s
 	return 0;
 }
 
+/*
+ * Which kernel elements a grant can touch: its VM and port, and either its
+ * single source address (a hash-set key of its own) or its family's interval
+ * group. Two grants whose keys differ never share an element, so a change to
+ * some grants needs only the grants with the same keys recomputed. Protocol
+ * is left out on purpose: a wider set of grants is still right, just slower.
+ */
+struct affect_key {
+	uint64_t vm;
+	uint16_t port;
+	uint8_t family;
+	uint8_t single;
+	uint8_t any;		/* never in an affect key: marks the home of "*" grants (grant_home_of) */
+	struct net_addr addr;	/* single sources only */
+};
+
+static int
+affect_cmp(const void *pa, const void *pb)
+{
+	const struct affect_key *a = pa, *b = pb;
+	int r;
+
+	if ((r = cmp_num(a->vm, b->vm)) || (r = cmp_num(a->port, b->port)) || (r = cmp_num(a->family, b->family)) ||
+	    (r = cmp_num(a->single, b->single)) || (r = cmp_num(a->any, b->any)))
+		return r;
+	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+/* The keys of one grant: one, or two for a "*" source (both families' interval groups). */
+static size_t
+affect_keys_of(const struct fw_grant *g, struct affect_key out[2])
+{
+	memset(out, 0, 2 * sizeof(*out));
+	out[0].vm = out[1].vm = g->vm;
+	out[0].port = out[1].port = g->port;
+	if (g->source.any) {
+		out[0].family = NET_INET;
+		out[1].family = NET_INET6;
+		return 2;
+	}
+	out[0].family = g->source.prefix.addr.family;
+	out[0].single = net_prefix_is_single(&g->source.prefix);
+	if (out[0].single)
+		out[0].addr = g->source.prefix.addr;
+	return 1;
+}
+
+/*
+ * The one CHAIN_HOME chain a grant is filed on. A grant with one affect key
+ * lives under it. A "*" grant has two (the v4 and v6 interval groups of its
+ * vm and port), so it lives under a home of its own, the "any" home of that
+ * (vm, port), which update_plan() visits whenever either group is affected.
+ * Every grant then has exactly one home, and the grants on the homes of a set
+ * of affect keys are exactly the grants with one of those keys.
+ */
+static struct affect_key
+grant_home_of(const struct fw_grant *g)
+{
+	struct affect_key k[2];
+
+	affect_keys_of(g, k);
+	if (g->source.any) {
+		k[0].family = 0;
+		k[0].any = 1;
+	}
+	return k[0];
+}
+
+static bool
+grant_same_identity(const struct fw_grant *a, const struct fw_grant *b)
+{
+	return a->vm == b->vm && a->proto == b->proto && a->port == b->port &&
+	       !strncmp(a->request_id, b->request_id, sizeof(a->request_id));
+}
+
+static uint64_t
+hash_word(uint64_t h, uint64_t w)
+{
+	h ^= w;
+	h *= 0xff51afd7ed558ccdULL;
+	return h ^ (h >> 32);
+}
+
+static uint64_t
+hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	h = hash_word(h, n);
+	while (n) {
+		uint64_t w = 0;
+		size_t k = n < sizeof(w) ? n : sizeof(w);
+
+		memcpy(&w, b, k);
+		h = hash_word(h, w);
+		b += k;
+		n -= k;
+	}
+	return h;
+}
+
+/* What the index hashes for each chain: the fields that grant_same_identity() and affect_cmp() compare. */
+static uint64_t
+identity_hash(uint64_t seed, const struct fw_grant *g)
+{
+	uint64_t h = hash_word(seed, g->vm);
+
+	h = hash_word(h, (uint64_t)g->proto << 16 | g->port);
+	return hash_bytes(h, g->request_id, strnlen(g->request_id, sizeof(g->request_id)));
+}
+
+static uint64_t
+home_hash(uint64_t seed, const struct affect_key *k)
+{
+	uint64_t h = hash_word(seed, k->vm);
+
+	h = hash_word(h, (uint64_t)k->port | (uint64_t)k->family << 16 | (uint64_t)k->single << 24 |
+				 (uint64_t)k->any << 32);
+	return hash_bytes(h, &k->addr, sizeof(k->addr));
+}
+
+static uint64_t
+grant_hash(const struct grant_index *idx, enum grant_chain c, const struct fw_grant *g)
+{
+	struct affect_key home;
+
+	if (c == CHAIN_IDENTITY)
+		return identity_hash(idx->seed, g);
+	home = grant_home_of(g);
+	return home_hash(idx->seed, &home);
+}
+
+/* The first grant on the chain for `hash` (follow links[].next[c]), or GRANT_NONE. */
+static uint32_t
+index_first(const struct grant_index *idx, enum grant_chain c, uint64_t hash)
+{
+	return idx->n_heads ? idx->heads[c][hash & (idx->n_heads - 1)] : GRANT_NONE;
+}
+
+static uint32_t *
+index_head_of(struct grant_index *idx, enum grant_chain c, const struct fw_grant *g)
+{
+	return &idx->heads[c][grant_hash(idx, c, g) & (idx->n_heads - 1)];
+}
+
+/* Put v[i] at the head of its chains. */
+static void
+index_link(struct grant_index *idx, uint32_t i)
+{
+	enum grant_chain c;
+
+	for (c = 0; c < CHAIN_COUNT; c++) {
+		uint32_t *head = index_head_of(idx, c, &idx->v[i]);
+
+		idx->links[i].prev[c] = GRANT_NONE;
+		idx->links[i].next[c] = *head;
+		if (*head != GRANT_NONE)
+			idx->links[*head].prev[c] = i;
+		*head = i;
+	}
+}
+
+static void
+index_unlink(struct grant_index *idx, uint32_t i)
+{
+	enum grant_chain c;
+
+	for (c = 0; c < CHAIN_COUNT; c++) {
+		uint32_t prev = idx->links[i].prev[c], next = idx->links[i].next[c];
+
+		if (prev != GRANT_NONE)
+			idx->links[prev].next[c] = next;
+		else
+			*index_head_of(idx, c, &idx->v[i]) = next;
+		if (next != GRANT_NONE)
+			idx->links[next].prev[c] = prev;
+	}
+}
+
+/* Move v[from] into the unlinked slot `to`, pointing its chains' neighbours (or heads) at the new slot. */
+static void
+index_move(struct grant_index *idx, uint32_t from, uint32_t to)
+{
+	enum grant_chain c;
+
+	idx->v[to] = idx->v[from];
+	idx->links[to] = idx->links[from];
+	for (c = 0; c < CHAIN_COUNT; c++) {
+		uint32_t prev = idx->links[to].prev[c], next = idx->links[to].next[c];
+
+		if (prev != GRANT_NONE)
+			idx->links[prev].next[c] = to;
+		else
+			*index_head_of(idx, c, &idx->v[to]) = to;
+		if (next != GRANT_NONE)
+			idx->links[next].prev[c] = to;
+	}
+}
+
+/* Forget v[i]. The last grant moves into its slot, so only indices below i keep their meaning. */
+static void
+index_delete(struct grant_index *idx, uint32_t i)
+{
+	index_unlink(idx, i);
+	idx->n--;
+	if (i != idx->n)
+		index_move(idx, (uint32_t)idx->n, i);
+}
+
+/* File a copy of g. Room must have been made with index_reserve(), so this cannot fail. */
+static void
+index_insert(struct grant_index *idx, const struct fw_grant *g)
+{
+	idx->v[idx->n] = *g;
+	index_link(idx, (uint32_t)idx->n);
+	idx->n++;
+}
+
+/* Chain heads for `cap` grants, all empty. */
+static int
+heads_alloc(size_t cap, uint32_t *ret[CHAIN_COUNT], size_t *ret_n)
+{
+	size_t n = 64;
+	enum grant_chain c;
+
+	while (n < cap)
+		n *= 2;
+	for (c = 0; c < CHAIN_COUNT; c++) {
+		ret[c] = reallocarray(NULL, n, sizeof(*ret[c]));
+		if (!ret[c]) {
+			while (c-- > 0)
+				free(ret[c]);
+			return -ENOMEM;
+		}
+		memset(ret[c], 0xff, n * sizeof(*ret[c]));	/* GRANT_NONE */
+	}
+	*ret_n = n;
+	return 0;
+}
+
+/*
+ * Make room for `extra` more grants, so that inserting them after the kernel
+ * took a batch cannot fail. Only memory changes, never what the index holds.
+ */
+static int
+index_reserve(struct grant_index *idx, size_t extra)
+{
+	uint32_t *heads[CHAIN_COUNT];
+	size_t cap, n_heads, i;
+	struct fw_grant *v;
+	struct grant_link *links;
+	enum grant_chain c;
+	int r;
+
+	if (extra <= idx->cap - idx->n)
+		return 0;
+	if (extra >= GRANT_NONE - idx->n)
+		return -E2BIG;
+	cap = idx->cap * 2 > idx->n + extra ? idx->cap * 2 : idx->n + extra;
+	if (cap < 64)
+		cap = 64;
+	if (cap >= GRANT_NONE)
+		cap = GRANT_NONE - 1;
+	/* either array may grow without the other when one fails: harmless, cap stays what both hold */
+	if (!(v = reallocarray(idx->v, cap, sizeof(*v))))
+		return -ENOMEM;
+	idx->v = v;
+	if (!(links = reallocarray(idx->links, cap, sizeof(*links))))
+		return -ENOMEM;
+	idx->links = links;
+	if (cap > idx->n_heads) {
+		if ((r = heads_alloc(cap, heads, &n_heads)) < 0)
+			return r;
+		for (c = 0; c < CHAIN_COUNT; c++) {
+			free(idx->heads[c]);
+			idx->heads[c] = heads[c];
+		}
+		idx->n_heads = n_heads;
+		for (i = 0; i < idx->n; i++)
+			index_link(idx, (uint32_t)i);
+	}
+	idx->cap = cap;
+	return 0;
+}
+
+/*
+ * An empty index with links and heads for `cap` grants, whose array
+ * index_take() hands over later: the part of adopting a whole state that can
+ * fail, done before the kernel is asked.
+ */
+static int
+index_alloc(struct grant_index *idx, size_t cap, uint64_t seed)
+{
+	memset(idx, 0, sizeof(*idx));
+	idx->seed = seed;
+	if (cap >= GRANT_NONE)
+		return -E2BIG;
+	idx->links = calloc(cap ? cap : 1, sizeof(*idx->links));
+	if (!idx->links || heads_alloc(cap, idx->heads, &idx->n_heads) < 0) {
+		free(idx->links);
+		memset(idx, 0, sizeof(*idx));
+		return -ENOMEM;
+	}
+	idx->cap = cap;
+	return 0;
+}
+
+/* File the grants of `v` (n of them, room for the cap given to index_alloc; the index owns it from here). */
+static void
+index_take(struct grant_index *idx, struct fw_grant *v, size_t n)
+{
+	size_t i;
+
+	idx->v = v;
+	idx->n = n;
+	for (i = 0; i < n; i++)
+		index_link(idx, (uint32_t)i);
+}
+
+static void
+index_free(struct grant_index *idx)
+{
+	enum grant_chain c;
+
+	free(idx->v);
+	free(idx->links);
+	for (c = 0; c < CHAIN_COUNT; c++)
+		free(idx->heads[c]);
+	memset(idx, 0, sizeof(*idx));
+}
+
+size_t
+fw_grants_held(const struct fw *fw)
+{
+	return fw->grants.n;
+}
+
 int
 fw_new(struct fw **ret, struct core_error *err)
 {
@@ -593,6 +980,9 @@ fw_new(struct fw **ret, struct core_error *err)
 		free(fw);
 		return r;
 	}
+	/* without entropy the chains still work, they are just easier to unbalance on purpose */
+	if (getrandom(&fw->grants.seed, sizeof(fw->grants.seed), GRND_NONBLOCK) != (ssize_t)sizeof(fw->grants.seed))
+		fw->grants.seed = (uint64_t)fw_now_ms();
 	*ret = fw;
 	return 0;
 }
@@ -646,7 +1036,7 @@ fw_free(struct fw *fw)
 	fw_nft_close(fw->nft);
 	free(fw->vms);
 	free(fw->ports);
-	free(fw->grants);
+	index_free(&fw->grants);
 	free(fw);
 }
 
@@ -703,31 +1093,37 @@ state_view(const struct fw_vm *vms, size_t n_vms, const struct fw_port *ports, s
 	return (struct fw_state){ vms, n_vms, ports, n_ports, grants, n_grants };
 }
 
+/* The whole current state, every grant included (ended ones that linger imply nothing, see grant_has_ended). */
 static struct fw_state
 fw_current(const struct fw *fw)
 {
-	return state_view(fw->vms, fw->n_vms, fw->ports, fw->n_ports, fw->grants, fw->n_grants);
+	return state_view(fw->vms, fw->n_vms, fw->ports, fw->n_ports, fw->grants.v, fw->grants.n);
 }
 
-/* Take `s` as the context's state, dropping grants that have ended (the kernel has dropped them too). */
+/*
+ * Take `s` as the context's state, dropping grants that have ended (the kernel
+ * has dropped them too). `idx` comes from index_alloc() for s's grants and gets
+ * the old index back, for the caller to free. Cannot fail: it runs after the
+ * kernel took the batch.
+ */
 static void
-fw_adopt(struct fw *fw, struct owned_state *s, int64_t now_ms)
+fw_adopt(struct fw *fw, struct owned_state *s, struct grant_index *idx, int64_t now_ms)
 {
+	struct grant_index old = fw->grants;
 	size_t i, n = 0;
 
 	for (i = 0; i < s->n_grants; i++)
-		if (s->grants[i].end_ms - now_ms >= FW_TIMEOUT_MIN_MS)
+		if (!grant_has_ended(&s->grants[i], now_ms))
 			s->grants[n++] = s->grants[i];
-	s->n_grants = n;
+	index_take(idx, s->grants, n);
+	fw->grants = *idx;
+	*idx = old;
 	free(fw->vms);
 	free(fw->ports);
-	free(fw->grants);
 	fw->vms = s->vms;
 	fw->n_vms = s->n_vms;
 	fw->ports = s->ports;
 	fw->n_ports = s->n_ports;
-	fw->grants = s->grants;
-	fw->n_grants = s->n_grants;
 	memset(s, 0, sizeof(*s));
 	fw->synced = true;
 }
@@ -740,11 +1136,15 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 	size_t n_want = 0, n_have = 0;
 	struct fw_batch batch = { .ensure = true };
 	struct fw_changes changes = { 0 };
+	struct grant_index idx = { 0 };
 	int64_t now = fw_now_ms();
 	bool ours = true;
 	int r;
 
 	r = fw_state_elems(&st, now, &want, &n_want, err);
+	if (r < 0)
+		goto out;
+	r = index_alloc(&idx, s->n_grants, fw->grants.seed);
 	if (r < 0)
 		goto out;
 	r = fw_nft_list(fw->nft, now, &have, &n_have, &ours, err);
@@ -764,11 +1164,12 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 	r = fw_nft_apply(fw->nft, &batch, now, err);
 	if (r < 0)
 		goto out;
-	fw_adopt(fw, s, now);
+	fw_adopt(fw, s, &idx, now);
 	if (ret_changes)
 		*ret_changes = changes;
 out:
 	fw_batch_free(&batch);
+	index_free(&idx);
 	free(want);
 	free(have);
 	return r;
@@ -790,113 +1191,26 @@ fw_reconcile(struct fw *fw, const struct fw_state *desired, struct fw_changes *r
 }
 
 /*
- * Which kernel elements a grant can touch: its VM and port, and either its
- * single source address (a hash-set key of its own) or its family's interval
- * group. Two grants whose keys differ never share an element, so a change to
- * some grants needs only the grants with the same keys recomputed. Protocol
- * is left out on purpose: a wider set of grants is still right, just slower.
- */
-struct affect_key {
-	uint64_t vm;
-	uint16_t port;
-	uint8_t family;
-	uint8_t single;
-	struct net_addr addr;	/* single sources only */
-};
-
-static int
-affect_cmp(const void *pa, const void *pb)
-{
-	const struct affect_key *a = pa, *b = pb;
-	int r;
-
-	if ((r = cmp_num(a->vm, b->vm)) || (r = cmp_num(a->port, b->port)) || (r = cmp_num(a->family, b->family)) ||
-	    (r = cmp_num(a->single, b->single)))
-		return r;
-	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
-}
-
-/* The keys of one grant: one, or two for a "*" source (both families' interval groups). */
-static size_t
-affect_keys_of(const struct fw_grant *g, struct affect_key out[2])
-{
-	memset(out, 0, 2 * sizeof(*out));
-	out[0].vm = out[1].vm = g->vm;
-	out[0].port = out[1].port = g->port;
-	if (g->source.any) {
-		out[0].family = NET_INET;
-		out[1].family = NET_INET6;
-		return 2;
-	}
-	out[0].family = g->source.prefix.addr.family;
-	out[0].single = net_prefix_is_single(&g->source.prefix);
-	if (out[0].single)
-		out[0].addr = g->source.prefix.addr;
-	return 1;
-}
-
-static bool
-grant_is_affected(const struct fw_grant *g, const struct affect_key *keys, size_t n_keys)
-{
-	struct affect_key k[2];
-	size_t i, n = affect_keys_of(g, k);
-
-	for (i = 0; i < n; i++)
-		if (bsearch(&k[i], keys, n_keys, sizeof(*keys), affect_cmp))
-			return true;
-	return false;
-}
-
-/* The grants of `all` that the keys select, into a new array (caller frees). */
-static struct fw_grant *
-grants_affected(const struct fw_grant *all, size_t n, const struct affect_key *keys, size_t n_keys, size_t *ret_n)
-{
-	struct fw_grant *v = calloc(n ? n : 1, sizeof(*v));
-	size_t i, k = 0;
-
-	if (!v)
-		return NULL;
-	for (i = 0; i < n; i++)
-		if (grant_is_affected(&all[i], keys, n_keys))
-			v[k++] = all[i];
-	*ret_n = k;
-	return v;
-}
-
-/*
- * Move from the current state to `s`: diff the elements each implies and send
- * only the difference. With `keys` (a sorted set; grants changed, VMs and
- * ports did not), only the grants those keys select are recomputed. If the
- * kernel had drifted and refuses the batch, reconcile against what it really
- * holds instead.
+ * Move from the current state to the whole state `s`: diff the elements each
+ * implies and send only the difference. If the kernel had drifted and refuses
+ * the batch, reconcile against what it really holds instead. Grant changes
+ * alone take the cheaper way, fw_grant_update().
  */
 static int
-apply_owned(struct fw *fw, struct owned_state *s, const struct affect_key *keys, size_t n_keys,
-	    struct fw_changes *ret_changes, struct core_error *err)
+apply_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct fw_state cur = fw_current(fw);
 	struct fw_state next = state_view(s->vms, s->n_vms, s->ports, s->n_ports, s->grants, s->n_grants);
-	struct fw_grant *cur_sub = NULL, *next_sub = NULL;
 	struct fw_elem *old = NULL, *want = NULL;
 	size_t n_old = 0, n_want = 0;
 	struct fw_batch batch = { 0 };
 	struct fw_changes changes = { 0 };
+	struct grant_index idx = { 0 };
 	int64_t now = fw_now_ms();
 	int r;
 
 	if (!fw->synced)
 		return reconcile_owned(fw, s, ret_changes, err);
-	if (keys) {
-		cur_sub = grants_affected(cur.grants, cur.n_grants, keys, n_keys, &cur.n_grants);
-		next_sub = grants_affected(next.grants, next.n_grants, keys, n_keys, &next.n_grants);
-		if (!cur_sub || !next_sub) {
-			r = -ENOMEM;
-			goto out;
-		}
-		cur.grants = cur_sub;
-		next.grants = next_sub;
-		cur.n_ports = next.n_ports = 0;	/* unchanged, so they would only cancel out */
-	}
 	r = fw_state_elems(&next, now, &want, &n_want, err);
 	if (r < 0)
 		goto out;
@@ -906,24 +1220,20 @@ apply_owned(struct fw *fw, struct owned_state *s, const struct affect_key *keys,
 	r = fw_diff(old, n_old, want, n_want, false, &batch, &changes);
 	if (r < 0)
 		goto out;
-	if (batch.n_ops == 0) {
-		fw_adopt(fw, s, now);
-		goto done;
-	}
-	r = fw_nft_apply(fw->nft, &batch, now, NULL);
-	if (r < 0) {
+	r = index_alloc(&idx, s->n_grants, fw->grants.seed);
+	if (r < 0)
+		goto out;
+	if (batch.n_ops && fw_nft_apply(fw->nft, &batch, now, NULL) < 0) {
 		r = reconcile_owned(fw, s, &changes, err);
 		goto out;
 	}
-	fw_adopt(fw, s, now);
-done:
+	fw_adopt(fw, s, &idx, now);
 	changes.kept = 0;	/* only a reconcile looks at what was already there */
 out:
 	if (r >= 0 && ret_changes)
 		*ret_changes = changes;
 	fw_batch_free(&batch);
-	free(cur_sub);
-	free(next_sub);
+	index_free(&idx);
 	free(old);
 	free(want);
 	return r;
@@ -939,7 +1249,7 @@ fw_set_state(struct fw *fw, const struct fw_state *desired, struct fw_changes *r
 		return fw_remote_call(fw->remote, FW_WIRE_OP_SET_STATE, desired, NULL, 0, ret_changes, NULL, err);
 	if ((r = owned_state_copy(&s, desired)) < 0)
 		return r;
-	r = apply_owned(fw, &s, NULL, 0, ret_changes, err);
+	r = apply_owned(fw, &s, ret_changes, err);
 	owned_state_free(&s);
 	return r;
 }
@@ -948,7 +1258,7 @@ int
 fw_protect_set(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const struct fw_port *ports, size_t n_ports,
 	       struct fw_changes *ret_changes, struct core_error *err)
 {
-	struct fw_state next = state_view(vms, n_vms, ports, n_ports, fw->grants, fw->n_grants);
+	struct fw_state next = state_view(vms, n_vms, ports, n_ports, fw->grants.v, fw->grants.n);
 	struct owned_state s;
 	size_t i, k, n = 0;
 	int r;
@@ -967,64 +1277,258 @@ fw_protect_set(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const struc
 			s.grants[n++] = s.grants[i];
 	}
 	s.n_grants = n;
-	r = apply_owned(fw, &s, NULL, 0, ret_changes, err);
+	r = apply_owned(fw, &s, ret_changes, err);
 	owned_state_free(&s);
 	return r;
 }
 
 static int
-grant_cmp_identity(const void *pa, const void *pb)
+cmp_u32(const void *pa, const void *pb)
 {
-	const struct fw_grant *a = pa, *b = pb;
-	int r;
-
-	if ((r = cmp_num(a->vm, b->vm)) || (r = cmp_num(a->proto, b->proto)) || (r = cmp_num(a->port, b->port)))
-		return r;
-	return strcmp(a->request_id, b->request_id);
+	return cmp_num(*(const uint32_t *)pa, *(const uint32_t *)pb);
 }
 
-/* The current grants less those matching any in `drop` by identity, with room for `extra` more. */
 static int
-grants_without(const struct fw *fw, const struct fw_grant *drop, size_t n_drop, size_t extra, struct owned_state *s)
+cmp_u32_desc(const void *pa, const void *pb)
 {
-	struct fw_state cur = fw_current(fw);
-	struct fw_grant *sorted;
+	return cmp_u32(pb, pa);
+}
+
+/* Sort and drop repeats; returns how many are left. */
+static size_t
+sort_unique(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	char *b = base;
+	size_t i, k = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(base, n, size, cmp);
+	for (i = 1; i < n; i++)
+		if (cmp(b + k * size, b + i * size) && ++k != i)
+			memcpy(b + k * size, b + i * size, size);
+	return k + 1;
+}
+
+/*
+ * What one fw_grant_update() touches, found through the index before anything
+ * changes. An added grant replaces the grants of its identity, so added and
+ * removed ones alike "drop" the grants of theirs (the doomed).
+ */
+struct grant_update {
+	uint32_t *doomed;	/* indices of the grants dropped by identity; sorted, unique */
+	size_t n_doomed;
+	uint32_t *touched;	/* indices of every grant on the affected homes (the doomed among them) */
+	struct fw_grant *cur;	/* those grants, as they are (cur[i] is v[touched[i]]) */
+	size_t n_cur;
+	struct fw_grant *next;	/* the same less the doomed, plus the added grants */
+	size_t n_next;
+};
+
+static void
+grant_update_free(struct grant_update *u)
+{
+	free(u->doomed);
+	free(u->touched);
+	free(u->cur);
+	free(u->next);
+	memset(u, 0, sizeof(*u));
+}
+
+/*
+ * The grants filed on `homes` (sorted, unique, so each grant is met once).
+ * Without u, only counts them; with u, fills u->touched, u->cur and u->next
+ * (all but the doomed), which have room for them.
+ */
+static size_t
+homes_walk(const struct grant_index *idx, const struct affect_key *homes, size_t n_homes, struct grant_update *u)
+{
 	size_t i, n = 0;
-	int r;
+	uint32_t j;
 
-	sorted = dup_array(drop, n_drop, sizeof(*drop));
-	if (!sorted)
-		return -ENOMEM;
-	qsort(sorted, n_drop, sizeof(*sorted), grant_cmp_identity);
-	if ((r = owned_state_copy(s, &cur)) < 0)
-		goto out;
-	if (extra) {
-		struct fw_grant *g = reallocarray(s->grants, s->n_grants + extra, sizeof(*g));
+	for (i = 0; i < n_homes; i++) {
+		for (j = index_first(idx, CHAIN_HOME, home_hash(idx->seed, &homes[i])); j != GRANT_NONE;
+		     j = idx->links[j].next[CHAIN_HOME]) {
+			struct affect_key home = grant_home_of(&idx->v[j]);
 
-		if (!g) {
-			owned_state_free(s);
-			r = -ENOMEM;
-			goto out;
+			if (affect_cmp(&home, &homes[i]))
+				continue;	/* another home on the same chain */
+			n++;
+			if (!u)
+				continue;
+			u->touched[u->n_cur] = j;
+			u->cur[u->n_cur++] = idx->v[j];
+			if (!bsearch(&j, u->doomed, u->n_doomed, sizeof(*u->doomed), cmp_u32))
+				u->next[u->n_next++] = idx->v[j];
 		}
-		s->grants = g;
 	}
-	for (i = 0; i < s->n_grants; i++)
-		if (!bsearch(&s->grants[i], sorted, n_drop, sizeof(*sorted), grant_cmp_identity))
-			s->grants[n++] = s->grants[i];
-	s->n_grants = n;
+	return n;
+}
+
+/* Which grants an update touches, and what they are before and after (no change to the context). */
+static int
+update_plan(const struct fw *fw, const struct fw_grant *add, size_t n_add, const struct fw_grant *remove,
+	    size_t n_remove, struct grant_update *u)
+{
+	const struct grant_index *idx = &fw->grants;
+	struct affect_key *keys = NULL, *homes = NULL;
+	size_t n_drop = n_add + n_remove, n_match = 0, n_keys = 0, n_homes = 0, n_touched, i;
+	uint32_t j;
+	int r = -ENOMEM;
+
+	memset(u, 0, sizeof(*u));
+	/* how many current grants the added and removed ones replace, to size the arrays */
+	for (i = 0; i < n_drop; i++) {
+		const struct fw_grant *d = i < n_add ? &add[i] : &remove[i - n_add];
+
+		for (j = index_first(idx, CHAIN_IDENTITY, identity_hash(idx->seed, d)); j != GRANT_NONE;
+		     j = idx->links[j].next[CHAIN_IDENTITY])
+			n_match += grant_same_identity(&idx->v[j], d);
+	}
+	keys = calloc(2 * (n_drop + n_match) + 1, sizeof(*keys));
+	u->doomed = calloc(n_match + 1, sizeof(*u->doomed));
+	if (!keys || !u->doomed)
+		goto out;
+	/*
+	 * The affect keys: those of every added and removed grant as given, and
+	 * those of the grants they replace (one replaced by identity may have had
+	 * another source, and its old elements must go).
+	 */
+	for (i = 0; i < n_drop; i++) {
+		const struct fw_grant *d = i < n_add ? &add[i] : &remove[i - n_add];
+
+		n_keys += affect_keys_of(d, keys + n_keys);
+		for (j = index_first(idx, CHAIN_IDENTITY, identity_hash(idx->seed, d)); j != GRANT_NONE;
+		     j = idx->links[j].next[CHAIN_IDENTITY]) {
+			if (!grant_same_identity(&idx->v[j], d))
+				continue;
+			n_keys += affect_keys_of(&idx->v[j], keys + n_keys);
+			u->doomed[u->n_doomed++] = j;
+		}
+	}
+	u->n_doomed = sort_unique(u->doomed, u->n_doomed, sizeof(*u->doomed), cmp_u32);
+	n_keys = sort_unique(keys, n_keys, sizeof(*keys), affect_cmp);
+
+	/* the homes to visit: each key's own, and for an interval group the "any" home of its (vm, port) */
+	homes = calloc(2 * n_keys + 1, sizeof(*homes));
+	if (!homes)
+		goto out;
+	for (i = 0; i < n_keys; i++) {
+		homes[n_homes++] = keys[i];
+		if (!keys[i].single && (keys[i].family == NET_INET || keys[i].family == NET_INET6)) {
+			struct affect_key *any = &homes[n_homes++];
+
+			memset(any, 0, sizeof(*any));
+			any->vm = keys[i].vm;
+			any->port = keys[i].port;
+			any->any = 1;
+		}
+	}
+	n_homes = sort_unique(homes, n_homes, sizeof(*homes), affect_cmp);
+
+	/* every grant filed on those homes, once: the grants whose elements the update may change */
+	n_touched = homes_walk(idx, homes, n_homes, NULL);
+	u->touched = calloc(n_touched + 1, sizeof(*u->touched));
+	u->cur = calloc(n_touched + 1, sizeof(*u->cur));
+	u->next = calloc(n_touched + n_add + 1, sizeof(*u->next));
+	if (!u->touched || !u->cur || !u->next)
+		goto out;
+	homes_walk(idx, homes, n_homes, u);
+	if (n_add)
+		memcpy(u->next + u->n_next, add, n_add * sizeof(*add));
+	u->n_next += n_add;
+	r = 0;
 out:
-	free(sorted);
+	if (r < 0)
+		grant_update_free(u);
+	free(keys);
+	free(homes);
 	return r;
 }
 
+/*
+ * The kernel took the update (or it changed nothing there): make the index
+ * say what the kernel now holds. The doomed grants go, and so do the grants on
+ * the touched homes that have ended, as fw_adopt() would drop them. Ended
+ * grants on other homes stay until a whole-state call (fw_reconcile,
+ * fw_set_state, fw_protect_set) prunes them: fw_state_elems() skips them
+ * (grant_has_ended), so they imply no element and change no diff, and an
+ * identity they hold is dropped like any other. Then the added grants that
+ * have not ended are filed. Room was reserved beforehand: this cannot fail.
+ */
+static void
+update_commit(struct fw *fw, struct grant_update *u, const struct fw_grant *add, size_t n_add, int64_t now_ms)
+{
+	struct grant_index *idx = &fw->grants;
+	size_t i, n = 0;
+
+	for (i = 0; i < u->n_cur; i++) {
+		uint32_t j = u->touched[i];
+
+		if (grant_has_ended(&idx->v[j], now_ms) ||
+		    bsearch(&j, u->doomed, u->n_doomed, sizeof(*u->doomed), cmp_u32))
+			u->touched[n++] = j;
+	}
+	/* highest index first: deleting moves the last grant, which is then never one still to delete */
+	qsort(u->touched, n, sizeof(*u->touched), cmp_u32_desc);
+	for (i = 0; i < n; i++)
+		index_delete(idx, u->touched[i]);
+	for (i = 0; i < n_add; i++)
+		if (!grant_has_ended(&add[i], now_ms))
+			index_insert(idx, &add[i]);
+}
+
+/* The kernel refused the update, or the context is not in step with it: reconcile to the whole state it leads to. */
+static int
+update_reconcile(struct fw *fw, const struct grant_update *u, const struct fw_grant *add, size_t n_add,
+		 struct fw_changes *ret_changes, struct core_error *err)
+{
+	struct fw_state cur = fw_current(fw);
+	struct owned_state s;
+	size_t i, d = 0;
+	int r;
+
+	cur.n_grants = 0;
+	if ((r = owned_state_copy(&s, &cur)) < 0)
+		return r;
+	free(s.grants);
+	s.grants = calloc(fw->grants.n - u->n_doomed + n_add + 1, sizeof(*s.grants));
+	if (!s.grants) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < fw->grants.n; i++) {
+		if (d < u->n_doomed && u->doomed[d] == i) {
+			d++;
+			continue;
+		}
+		s.grants[s.n_grants++] = fw->grants.v[i];
+	}
+	if (n_add)
+		memcpy(s.grants + s.n_grants, add, n_add * sizeof(*add));
+	s.n_grants += n_add;
+	r = reconcile_owned(fw, &s, ret_changes, err);
+out:
+	owned_state_free(&s);
+	return r;
+}
+
+/*
+ * Only the grants on the homes the change touches are recomputed, before and
+ * after, and only their difference is sent; its cost follows the grants
+ * changed and those sharing their affect keys, not the grants live.
+ */
 int
 fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const struct fw_grant *remove,
 		size_t n_remove, struct fw_changes *ret_changes, struct core_error *err)
 {
-	struct fw_grant *drop;
-	struct affect_key *keys = NULL;
-	struct owned_state s;
-	size_t i, n_keys = 0, n_drop = n_add + n_remove;
+	struct grant_update u = { 0 };
+	struct fw_state cur, next;
+	struct fw_elem *old = NULL, *want = NULL;
+	size_t n_old = 0, n_want = 0;
+	struct fw_batch batch = { 0 };
+	struct fw_changes changes = { 0 };
+	int64_t now;
 	int r;
 
 	if (fw->remote) {
@@ -1033,48 +1537,42 @@ fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const s
 		return fw_remote_call(fw->remote, FW_WIRE_OP_GRANT_UPDATE, &st, remove, n_remove, ret_changes, NULL,
 				      err);
 	}
-	/* an added grant replaces one of the same identity, so it is dropped first like the removed ones */
-	drop = calloc(n_drop ? n_drop : 1, sizeof(*drop));
-	keys = calloc(n_drop ? 2 * n_drop : 1, sizeof(*keys));
-	if (!drop || !keys) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (n_add)
-		memcpy(drop, add, n_add * sizeof(*add));
-	if (n_remove)
-		memcpy(drop + n_add, remove, n_remove * sizeof(*remove));
-	/* a grant replaced by identity may have had another source: its old keys count too */
-	for (i = 0; i < n_drop; i++)
-		n_keys += affect_keys_of(&drop[i], keys + n_keys);
-	r = grants_without(fw, drop, n_drop, n_add, &s);
+	r = update_plan(fw, add, n_add, remove, n_remove, &u);
 	if (r < 0)
 		goto out;
-	qsort(drop, n_drop, sizeof(*drop), grant_cmp_identity);
-	for (i = 0; i < fw->n_grants; i++) {
-		const struct fw_grant *d = bsearch(&fw->grants[i], drop, n_drop, sizeof(*drop), grant_cmp_identity);
-
-		if (d && memcmp(&fw->grants[i].source, &d->source, sizeof(d->source))) {
-			struct affect_key *more = reallocarray(keys, n_keys + 2, sizeof(*keys));
-
-			if (!more) {
-				owned_state_free(&s);
-				r = -ENOMEM;
-				goto out;
-			}
-			keys = more;
-			n_keys += affect_keys_of(&fw->grants[i], keys + n_keys);
-		}
+	if (!fw->synced) {
+		r = update_reconcile(fw, &u, add, n_add, &changes, err);
+		goto out;
 	}
-	qsort(keys, n_keys, sizeof(*keys), affect_cmp);
-	if (n_add)
-		memcpy(s.grants + s.n_grants, add, n_add * sizeof(*add));
-	s.n_grants += n_add;
-	r = apply_owned(fw, &s, keys, n_keys, ret_changes, err);
-	owned_state_free(&s);
+	now = fw_now_ms();
+	/* VMs and ports do not change, so the ports' elements are left out: they would only cancel out */
+	next = state_view(fw->vms, fw->n_vms, NULL, 0, u.next, u.n_next);
+	cur = state_view(fw->vms, fw->n_vms, NULL, 0, u.cur, u.n_cur);
+	r = fw_state_elems(&next, now, &want, &n_want, err);
+	if (r < 0)
+		goto out;
+	r = fw_state_elems(&cur, now, &old, &n_old, err);
+	if (r < 0)
+		goto out;
+	r = fw_diff(old, n_old, want, n_want, false, &batch, &changes);
+	if (r < 0)
+		goto out;
+	r = index_reserve(&fw->grants, n_add);
+	if (r < 0)
+		goto out;
+	if (batch.n_ops && fw_nft_apply(fw->nft, &batch, now, NULL) < 0) {
+		r = update_reconcile(fw, &u, add, n_add, &changes, err);
+		goto out;
+	}
+	update_commit(fw, &u, add, n_add, now);
+	changes.kept = 0;	/* only a reconcile looks at what was already there */
 out:
-	free(drop);
-	free(keys);
+	if (r >= 0 && ret_changes)
+		*ret_changes = changes;
+	fw_batch_free(&batch);
+	grant_update_free(&u);
+	free(old);
+	free(want);
 	return r;
 }
 

@@ -1,11 +1,13 @@
-/* Unit tests for fw's kernel-free half: which elements a state implies, and how two element lists differ. */
+/* Unit tests for fw's kernel-free half: which elements a state implies, how two element lists differ, and what fw_grant_update() sends. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -313,6 +315,518 @@ test_diff_kinds_and_slack(void **state)
 	fw_batch_free(&batch);
 }
 
+/*
+ * A kernel without netlink. test-fw links the static libjitgate-fw.a, and
+ * these definitions of fw-nft.c's four functions keep the archive's fw-nft.o
+ * (and libnftables) out of the program, so fw_new() contexts run their real
+ * code against this in-memory table. It applies batches as the kernel would
+ * (all or nothing, deletes of absent keys allowed), refuses the next
+ * `refuse` batches on request, and keeps the last batch it took.
+ */
+struct fw_nft {
+	int unused;
+};
+
+static struct {
+	bool table;
+	struct fw_elem *elems;	/* sorted by key */
+	size_t n;
+	size_t refuse;		/* refuse this many batches from now */
+	size_t applied;		/* batches taken */
+	struct fw_op *last;	/* the last batch taken */
+	size_t n_last;
+} kernel;
+
+static void
+kernel_reset(void)
+{
+	free(kernel.elems);
+	free(kernel.last);
+	memset(&kernel, 0, sizeof(kernel));
+}
+
+int
+fw_nft_open(struct fw_nft **ret, struct core_error *err)
+{
+	*ret = calloc(1, sizeof(**ret));
+	return *ret ? 0 : -ENOMEM;
+}
+
+void
+fw_nft_close(struct fw_nft *nft)
+{
+	free(nft);
+}
+
+int
+fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *ret_n, bool *ret_ours,
+	    struct core_error *err)
+{
+	if (!kernel.table)
+		return -ENOENT;
+	*ret = calloc(kernel.n + 1, sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	if (kernel.n)
+		memcpy(*ret, kernel.elems, kernel.n * sizeof(**ret));
+	*ret_n = kernel.n;
+	*ret_ours = true;
+	return 0;
+}
+
+static size_t
+kernel_find(const struct fw_elem *e)
+{
+	size_t i;
+
+	for (i = 0; i < kernel.n; i++)
+		if (!fw_elem_cmp_key(&kernel.elems[i], e))
+			return i;
+	return SIZE_MAX;
+}
+
+int
+fw_nft_apply(struct fw_nft *nft, const struct fw_batch *batch, int64_t now_ms, struct core_error *err)
+{
+	size_t i, k;
+
+	if (kernel.refuse) {
+		kernel.refuse--;
+		if (err)
+			core_error_set(err, FW_ERR_REJECTED, "", "the test kernel refused the change");
+		return -EIO;
+	}
+	if (batch->ensure)
+		kernel.table = true;
+	if (batch->rebuild)
+		kernel.n = 0;
+	assert_true(kernel.table);
+	kernel.elems = reallocarray(kernel.elems, kernel.n + batch->n_ops + 1, sizeof(*kernel.elems));
+	assert_non_null(kernel.elems);
+	for (i = 0; i < batch->n_ops; i++) {
+		const struct fw_op *op = &batch->ops[i];
+
+		k = kernel_find(&op->elem);
+		if (op->kind == FW_OP_DELETE) {
+			if (k != SIZE_MAX)
+				kernel.elems[k] = kernel.elems[--kernel.n];
+		} else if (k != SIZE_MAX) {
+			kernel.elems[k] = op->elem;
+		} else {
+			kernel.elems[kernel.n++] = op->elem;
+		}
+	}
+	if (kernel.n)
+		qsort(kernel.elems, kernel.n, sizeof(*kernel.elems), fw_elem_cmp_key);
+	free(kernel.last);
+	kernel.last = calloc(batch->n_ops + 1, sizeof(*kernel.last));
+	assert_non_null(kernel.last);
+	if (batch->n_ops)
+		memcpy(kernel.last, batch->ops, batch->n_ops * sizeof(*kernel.last));
+	kernel.n_last = batch->n_ops;
+	kernel.applied++;
+	return 0;
+}
+
+static bool
+elem_equal(const struct fw_elem *a, const struct fw_elem *b)
+{
+	return !fw_elem_cmp_key(a, b) && a->end_ms == b->end_ms && !strcmp(a->comment, b->comment);
+}
+
+/* What the test believes the desired state is: VMs, ports and a flat list of grants, kept the simple way. */
+struct model {
+	const struct fw_vm *vms;
+	size_t n_vms;
+	const struct fw_port *ports;
+	size_t n_ports;
+	struct fw_grant *g;
+	size_t n;
+};
+
+static bool
+same_identity(const struct fw_grant *a, const struct fw_grant *b)
+{
+	return a->vm == b->vm && a->proto == b->proto && a->port == b->port && !strcmp(a->request_id, b->request_id);
+}
+
+/* fw_grant_update()'s meaning, spelled out: drop every grant an added or removed one names, then add. */
+static void
+model_update(struct model *m, const struct fw_grant *add, size_t n_add, const struct fw_grant *rm, size_t n_rm)
+{
+	size_t i, k, n = 0;
+
+	for (i = 0; i < m->n; i++) {
+		bool drop = false;
+
+		for (k = 0; k < n_add; k++)
+			drop |= same_identity(&m->g[i], &add[k]);
+		for (k = 0; k < n_rm; k++)
+			drop |= same_identity(&m->g[i], &rm[k]);
+		if (!drop)
+			m->g[n++] = m->g[i];
+	}
+	m->g = reallocarray(m->g, n + n_add + 1, sizeof(*m->g));
+	assert_non_null(m->g);
+	if (n_add)
+		memcpy(m->g + n, add, n_add * sizeof(*add));
+	m->n = n + n_add;
+}
+
+static struct fw_state
+model_state(const struct model *m)
+{
+	return (struct fw_state){ m->vms, m->n_vms, m->ports, m->n_ports, m->g, m->n };
+}
+
+/* The elements of the model's whole state, by the same fw_state_elems() a full reconcile uses. */
+static void
+model_elems(const struct model *m, int64_t now, struct fw_elem **ret, size_t *ret_n)
+{
+	struct fw_state st = model_state(m);
+	struct core_error err = { 0 };
+
+	assert_int_equal(fw_state_elems(&st, now, ret, ret_n, &err), 0);
+}
+
+/* The kernel holds exactly what the model's whole state implies (elements past their end are the kernel's to drop). */
+static void
+assert_kernel_is_model(const struct model *m)
+{
+	int64_t now = fw_now_ms();
+	struct fw_elem *want;
+	size_t n_want, i, k = 0;
+
+	model_elems(m, now, &want, &n_want);
+	for (i = 0; i < kernel.n; i++) {
+		const struct fw_elem *e = &kernel.elems[i];
+
+		if (fw_set_is_grant(e->set) && e->end_ms - now < FW_TIMEOUT_MIN_MS)
+			continue;
+		assert_true(k < n_want);
+		assert_true(elem_equal(e, &want[k]));
+		k++;
+	}
+	assert_int_equal(k, n_want);
+	free(want);
+}
+
+/*
+ * One fw_grant_update(), checked against the whole-state way: the batch must
+ * be exactly the diff between the elements of the model's whole state before
+ * and after (the same batch the kernel got before grants were indexed), and
+ * the kernel must then hold the whole state's elements.
+ */
+static void
+update_and_check(struct fw *fw, struct model *m, const struct fw_grant *add, size_t n_add, const struct fw_grant *rm,
+		 size_t n_rm)
+{
+	struct fw_elem *before, *after;
+	size_t n_before, n_after, applied = kernel.applied, i;
+	struct fw_batch want = { 0 };
+	struct fw_changes want_ch = { 0 }, ch = { 0 };
+	struct core_error err = { 0 };
+	int64_t now = fw_now_ms();
+
+	model_elems(m, now, &before, &n_before);
+	model_update(m, add, n_add, rm, n_rm);
+	model_elems(m, now, &after, &n_after);
+	assert_int_equal(fw_diff(before, n_before, after, n_after, false, &want, &want_ch), 0);
+
+	assert_int_equal(fw_grant_update(fw, add, n_add, rm, n_rm, &ch, &err), 0);
+	assert_int_equal(ch.added, want_ch.added);
+	assert_int_equal(ch.removed, want_ch.removed);
+	assert_int_equal(ch.updated, want_ch.updated);
+	assert_int_equal(ch.kept, 0);
+	if (want.n_ops == 0) {
+		assert_int_equal(kernel.applied, applied);	/* nothing to send, nothing sent */
+	} else {
+		assert_int_equal(kernel.applied, applied + 1);
+		assert_int_equal(kernel.n_last, want.n_ops);
+		for (i = 0; i < want.n_ops; i++) {
+			assert_int_equal(kernel.last[i].kind, want.ops[i].kind);
+			assert_true(elem_equal(&kernel.last[i].elem, &want.ops[i].elem));
+		}
+	}
+	assert_kernel_is_model(m);
+	fw_batch_free(&want);
+	free(before);
+	free(after);
+}
+
+/* A context synced to the model's state through a full reconcile, over an empty test kernel. */
+static struct fw *
+fw_synced(struct model *m)
+{
+	struct fw_state st = model_state(m);
+	struct core_error err = { 0 };
+	struct fw *fw = NULL;
+
+	kernel_reset();
+	assert_int_equal(fw_new(&fw, &err), 0);
+	assert_int_equal(fw_reconcile(fw, &st, NULL, &err), 0);
+	assert_kernel_is_model(m);
+	return fw;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+static const struct fw_port local_ports[] = { { .vm = 1, .proto = NET_PROTO_TCP, .port = 22 } };
+
+static void
+test_update_replace_by_identity_other_source(void **state)
+{
+	struct fw_vm vm = vm_local(1);
+	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
+	int64_t end = fw_now_ms() + 600000;
+	struct fw_grant g[] = {
+		grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),
+		grant("r1", 1, "10.0.0.6", NET_PROTO_TCP, 22, end),	/* the same identity, another address */
+		grant("r1", 1, "10.0.0.0/24", NET_PROTO_TCP, 22, end),	/* ... a range */
+		grant("r1", 1, "*", NET_PROTO_TCP, 22, end),		/* ... everyone */
+		grant("r1", 1, "fd00::7", NET_PROTO_TCP, 22, end + 1000),
+		grant("r2", 1, "10.0.0.6", NET_PROTO_ANY, 22, end),
+		grant("r1", 1, "10.1.0.0/16", NET_PROTO_TCP, 22, end),	/* a remove names it by identity only */
+	};
+	struct fw *fw = fw_synced(&m);
+	size_t i;
+
+	update_and_check(fw, &m, &g[0], 1, NULL, 0);
+	assert_int_equal(kernel.n_last, 1);
+	for (i = 1; i < 5; i++) {
+		update_and_check(fw, &m, &g[i], 1, NULL, 0);
+		assert_int_equal(fw_grants_held(fw), 1);
+	}
+	update_and_check(fw, &m, &g[5], 1, NULL, 0);
+	/* remove r1 with a source it never had: its elements (fd00::7) go all the same */
+	update_and_check(fw, &m, NULL, 0, &g[6], 1);
+	assert_int_equal(fw_grants_held(fw), 1);
+	/* replace r2 and add r1 back in one batch, where r1's new source is r2's old one */
+	{
+		struct fw_grant add[] = { grant("r1", 1, "10.0.0.6", NET_PROTO_TCP, 22, end + 5000),
+					  grant("r2", 1, "10.0.0.9", NET_PROTO_ANY, 22, end) };
+
+		update_and_check(fw, &m, add, 2, NULL, 0);
+		assert_int_equal(fw_grants_held(fw), 2);
+	}
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
+static void
+test_update_remove_unknown(void **state)
+{
+	struct fw_vm vm = vm_local(1);
+	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
+	int64_t end = fw_now_ms() + 600000;
+	struct fw_grant live = grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end);
+	struct fw_grant unknown[] = {
+		grant("r9", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),	/* another id, the same source */
+		grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 23, end),	/* r1, another port */
+		grant("r1", 1, "10.0.0.5", NET_PROTO_UDP, 22, end),	/* r1, another protocol */
+		grant("r1", 2, "10.0.0.5", NET_PROTO_TCP, 22, end),	/* r1, a VM there is not */
+	};
+	struct fw *fw = fw_synced(&m);
+	size_t applied;
+
+	update_and_check(fw, &m, &live, 1, NULL, 0);
+	applied = kernel.applied;
+	update_and_check(fw, &m, NULL, 0, unknown, 4);
+	assert_int_equal(kernel.applied, applied);
+	assert_int_equal(fw_grants_held(fw), 1);
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
+static void
+test_update_prunes_ended_grants_of_touched_keys(void **state)
+{
+	struct fw_vm vm = vm_local(1);
+	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 1, NET_PROTO_TCP, 23 } };
+	struct model m = { &vm, 1, ports, 2, NULL, 0 };
+	int64_t now = fw_now_ms(), soon = now + 150, end = now + 600000;
+	struct fw_grant first[] = {
+		grant("a", 1, "10.0.0.5", NET_PROTO_TCP, 22, soon),
+		grant("b", 1, "10.0.0.0/24", NET_PROTO_TCP, 22, soon),
+		grant("s", 1, "*", NET_PROTO_TCP, 22, soon),		/* on both interval groups' "any" home */
+		grant("c", 1, "10.0.0.7", NET_PROTO_TCP, 23, soon),	/* another port: not touched below */
+		grant("d", 1, "10.0.0.9", NET_PROTO_TCP, 22, end),
+	};
+	struct fw_grant second[] = {
+		grant("e", 1, "10.0.0.0/25", NET_PROTO_TCP, 22, end),	/* b's and s's group */
+		grant("f", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),	/* a's key */
+		grant("g", 1, "10.0.0.8", NET_PROTO_TCP, 22, now - 1),	/* over already: not kept */
+	};
+	struct fw_state st;
+	struct core_error err = { 0 };
+	struct fw_changes ch;
+	struct fw *fw = fw_synced(&m);
+
+	update_and_check(fw, &m, first, 5, NULL, 0);
+	assert_int_equal(fw_grants_held(fw), 5);
+	sleep_ms(300);
+	/* a, b and s have ended: they imply nothing, so the batch only adds; they are forgotten, c lingers */
+	update_and_check(fw, &m, second, 3, NULL, 0);
+	assert_int_equal(kernel.n_last, 2);
+	assert_int_equal(kernel.last[0].kind, FW_OP_ADD);
+	assert_int_equal(fw_grants_held(fw), 4);	/* c, d, e, f */
+	/* ended grants still answer to their identity: removing c sends nothing and forgets it */
+	update_and_check(fw, &m, &first[3], 1, NULL, 0);	/* re-adding c, ended, replaces it by nothing */
+	assert_int_equal(fw_grants_held(fw), 3);
+	/* a whole-state call prunes everything that has ended */
+	update_and_check(fw, &m, &second[0], 0, NULL, 0);
+	st = model_state(&m);
+	assert_int_equal(fw_set_state(fw, &st, &ch, &err), 0);
+	assert_int_equal(ch.added + ch.removed + ch.updated, 0);
+	assert_int_equal(fw_grants_held(fw), 3);
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
+static void
+test_update_failure_changes_nothing(void **state)
+{
+	struct fw_vm vm = vm_local(1);
+	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
+	int64_t end = fw_now_ms() + 600000;
+	struct fw_grant g[] = {
+		grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),
+		grant("r2", 1, "10.0.0.6", NET_PROTO_TCP, 22, end),
+		grant("r3", 7, "10.0.0.7", NET_PROTO_TCP, 22, end),	/* no such VM */
+		grant("r1", 1, "10.0.0.8", NET_PROTO_TCP, 22, end),
+	};
+	struct core_error err = { 0 };
+	struct fw_changes ch;
+	struct fw *fw = fw_synced(&m);
+	size_t applied;
+
+	update_and_check(fw, &m, g, 2, NULL, 0);
+	/* an invalid grant: refused by name before the kernel is asked */
+	applied = kernel.applied;
+	assert_int_equal(fw_grant_update(fw, &g[2], 1, &g[0], 1, &ch, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "no such VM"));
+	assert_int_equal(kernel.applied, applied);
+	assert_int_equal(fw_grants_held(fw), 2);
+	/* the kernel refuses the update and the reconcile after it: nothing changes anywhere */
+	kernel.refuse = 2;
+	assert_int_equal(fw_grant_update(fw, &g[3], 1, &g[1], 1, &ch, &err), -EIO);
+	assert_string_equal(err.code, FW_ERR_REJECTED);
+	assert_int_equal(kernel.applied, applied);
+	assert_int_equal(fw_grants_held(fw), 2);
+	assert_kernel_is_model(&m);
+	/* the next update is still diffed against the state before the failures */
+	update_and_check(fw, &m, &g[3], 1, &g[1], 1);
+	/* refused once: the fallback reconcile (which reads the kernel back) gets it right */
+	kernel.refuse = 1;
+	memset(&ch, 0, sizeof(ch));
+	model_update(&m, &g[1], 1, &g[3], 1);
+	assert_int_equal(fw_grant_update(fw, &g[1], 1, &g[3], 1, &ch, &err), 0);
+	assert_int_equal(ch.added, 1);
+	assert_int_equal(ch.removed, 1);
+	assert_int_equal(ch.kept, 1);	/* a reconcile says what it found right */
+	assert_kernel_is_model(&m);
+	assert_int_equal(fw_grants_held(fw), 1);
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
+/* A small deterministic generator, so that a failure repeats. */
+static uint32_t
+rnd(uint64_t *s, uint32_t n)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(*s >> 33) % n;
+}
+
+static struct fw_grant
+random_grant(uint64_t *s, int64_t now)
+{
+	static const char *const sources[] = {
+		"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.1.1", "fd00::1", "fd00::2",
+		"10.0.0.0/24", "10.0.0.0/25", "10.0.0.128/26", "10.0.0.0/16", "fd00::/64", "fd00::/120", "*",
+	};
+	static const uint16_t port_of[] = { 22, 3389, 5000, 8080 };
+	static const enum net_proto protos[] = { NET_PROTO_TCP, NET_PROTO_UDP, NET_PROTO_ANY };
+	const char *src;
+	char id[16];
+	int64_t end;
+	uint32_t h = rnd(s, 1000);
+
+	/* mostly a /32 of its own (many small keys), else one from the shared list */
+	if (h < 600) {
+		static char addr[32];
+
+		snprintf(addr, sizeof(addr), "10.%u.%u.%u", 100 + rnd(s, 4), rnd(s, 256), rnd(s, 256));
+		src = addr;
+	} else {
+		src = sources[rnd(s, sizeof(sources) / sizeof(sources[0]))];
+	}
+	end = rnd(s, 20) ? now + 60000 + rnd(s, 3600000) : now - 1;	/* now and then over already */
+	snprintf(id, sizeof(id), "r%u", rnd(s, 400));	/* few ids: replacing by identity is common */
+	return grant(id, 1 + rnd(s, 3), src, protos[rnd(s, 3)], port_of[rnd(s, 4)], end);
+}
+
+static void
+test_update_many_keys_matches_whole_state(void **state)
+{
+	struct fw_vm vms[] = { vm_local(1), vm_gateway(2, "10.9.0.2", "fd00:9::2"), vm_gateway(3, "10.9.0.3", NULL) };
+	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 2, NET_PROTO_ANY, 3389 }, { 3, NET_PROTO_UDP, 5000 } };
+	struct model m = { vms, 3, ports, 3, NULL, 0 };
+	struct fw_grant add[8], rm[4];
+	struct fw_state st;
+	struct core_error err = { 0 };
+	struct fw_changes ch;
+	uint64_t seed = 42;
+	int64_t now = fw_now_ms();
+	size_t i, k, n_add, n_rm, live = 0;
+	struct fw *fw;
+
+	/* a few thousand grants to start with, on many (vm, port, source) keys */
+	m.g = calloc(3000, sizeof(*m.g));
+	assert_non_null(m.g);
+	for (i = 0; i < 3000; i++) {
+		m.g[i] = random_grant(&seed, now);
+		snprintf(m.g[i].request_id, sizeof(m.g[i].request_id), "base%zu", i);
+	}
+	m.n = 3000;
+	fw = fw_synced(&m);
+	for (i = 0; i < 400; i++) {
+		n_add = rnd(&seed, 9);
+		n_rm = rnd(&seed, 4);
+		for (k = 0; k < n_add; k++)
+			add[k] = random_grant(&seed, now);
+		for (k = 0; k < n_rm; k++) {
+			/* a live grant, by identity and perhaps another source, or one that is not there */
+			rm[k] = rnd(&seed, 3) ? m.g[rnd(&seed, (uint32_t)m.n)] : random_grant(&seed, now);
+			if (rnd(&seed, 2))
+				rm[k].source = random_grant(&seed, now).source;
+		}
+		update_and_check(fw, &m, add, n_add, rm, n_rm);
+	}
+	/* the context agrees with the model about the whole state: nothing to change */
+	for (i = 0; i < m.n; i++)
+		live += m.g[i].end_ms - fw_now_ms() >= FW_TIMEOUT_MIN_MS;
+	assert_true(fw_grants_held(fw) >= live && fw_grants_held(fw) <= m.n);
+	st = model_state(&m);
+	assert_int_equal(fw_set_state(fw, &st, &ch, &err), 0);
+	assert_int_equal(ch.added + ch.removed + ch.updated, 0);
+	assert_int_equal(fw_grants_held(fw), live);
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
 int
 main(void)
 {
@@ -327,6 +841,11 @@ main(void)
 		cmocka_unit_test(test_bad_states_are_refused),
 		cmocka_unit_test(test_request_id_rules),
 		cmocka_unit_test(test_diff_kinds_and_slack),
+		cmocka_unit_test(test_update_replace_by_identity_other_source),
+		cmocka_unit_test(test_update_remove_unknown),
+		cmocka_unit_test(test_update_prunes_ended_grants_of_touched_keys),
+		cmocka_unit_test(test_update_failure_changes_nothing),
+		cmocka_unit_test(test_update_many_keys_matches_whole_state),
 	};
 
 	return cmocka_run_group_tests_name("fw", tests, NULL, NULL);
