@@ -787,7 +787,7 @@ http_server_stop(struct http_server *srv)
 	if (srv == NULL)
 		return;
 	if (srv->held) {
-		/* libmicrohttpd must not stop with suspended connections: let them go, unanswered */
+		/* libmicrohttpd must not stop with suspended connections: answer them 503 and let them go */
 		struct http_response gone = { .status = 503 };
 
 		http_server_release(srv, &gone);

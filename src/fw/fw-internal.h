@@ -5,7 +5,10 @@
 #include "fw.h"
 #include "fw-wire.h"
 
-/* Kernel timeouts are given in ms; the kernel reports them back in whole seconds. */
+/*
+ * Kernel timeouts are given in ms and read back (fw_nft_list) as the ms left; the kernel's
+ * timer runs in jiffies, so a read-back end is a few ms off the grant's.
+ */
 #define FW_EXPIRY_SLACK_MS	2000	/* a listed element "matches" if its end is this close */
 #define FW_TIMEOUT_MIN_MS	1
 

@@ -239,6 +239,35 @@ nl_run(struct mnl_socket *nl, char *buf, struct nlmsghdr *nlh, mnl_cb_t cb, void
 	return rc < 0 ? -errno : 0;
 }
 
+/*
+ * Some dumps (chains, on many kernels) list every table of the family, not just
+ * the one asked for: each message is checked for our table's name, which every
+ * nf_tables object message carries in its attribute 1.
+ */
+_Static_assert((int)NFTA_CHAIN_TABLE == (int)NFTA_TABLE_NAME && (int)NFTA_SET_TABLE == (int)NFTA_TABLE_NAME &&
+		       (int)NFTA_SET_ELEM_LIST_TABLE == (int)NFTA_TABLE_NAME &&
+		       (int)NFTA_OBJ_TABLE == (int)NFTA_TABLE_NAME && (int)NFTA_FLOWTABLE_TABLE == (int)NFTA_TABLE_NAME,
+	       "attribute 1 names the table in every object message");
+
+static int
+table_attr_cb(const struct nlattr *a, void *data)
+{
+	const char **name = data;
+
+	if (mnl_attr_get_type(a) == NFTA_TABLE_NAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+		*name = mnl_attr_get_str(a);
+	return MNL_CB_OK;
+}
+
+static bool
+in_our_table(const struct nlmsghdr *nlh)
+{
+	const char *name = NULL;
+
+	mnl_attr_parse(nlh, sizeof(struct nfgenmsg), table_attr_cb, &name);
+	return name && !strcmp(name, FW_TABLE_NAME);
+}
+
 static int
 table_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -259,11 +288,13 @@ chain_cb(const struct nlmsghdr *nlh, void *data)
 {
 	static const uint32_t hooks[] = { NF_INET_LOCAL_IN, NF_INET_FORWARD };	/* chains[] order */
 	struct list_acc *acc = data;
-	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nftnl_chain *c;
 	const char *name, *type;
 	size_t i;
 
-	if (!c)
+	if (!in_our_table(nlh))
+		return MNL_CB_OK;	/* another table's chain */
+	if (!(c = nftnl_chain_alloc()))
 		return acc->err = -ENOMEM, MNL_CB_ERROR;
 	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
 		goto not_ours;
@@ -290,14 +321,16 @@ static int
 set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct list_acc *acc = data;
-	struct nftnl_set *set = nftnl_set_alloc();
+	struct nftnl_set *set;
 	struct key_layout k;
 	uint32_t flags, want_flags, type = 0;
 	const char *name;
 	size_t i;
 	int s;
 
-	if (!set)
+	if (!in_our_table(nlh))
+		return MNL_CB_OK;
+	if (!(set = nftnl_set_alloc()))
 		return acc->err = -ENOMEM, MNL_CB_ERROR;
 	if (nftnl_set_nlmsg_parse(nlh, set) < 0)
 		goto not_ours;
@@ -330,8 +363,8 @@ foreign_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct list_acc *acc = data;
 
-	(void)nlh;
-	acc->ours = false;
+	if (in_our_table(nlh))
+		acc->ours = false;
 	return MNL_CB_OK;
 }
 
@@ -469,10 +502,12 @@ static int
 elems_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct list_acc *acc = data;
-	struct nftnl_set *set = nftnl_set_alloc();
+	struct nftnl_set *set;
 	int r = MNL_CB_OK;
 
-	if (!set)
+	if (!in_our_table(nlh))
+		return MNL_CB_OK;
+	if (!(set = nftnl_set_alloc()))
 		return acc->err = -ENOMEM, MNL_CB_ERROR;
 	if (nftnl_set_elems_nlmsg_parse(nlh, set) < 0)
 		acc->ours = false;

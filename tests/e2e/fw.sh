@@ -157,6 +157,20 @@ nft_vm delete table inet jitgate
 out=$(fw_vm "${STATE[@]}" sync)
 check "a deleted table is rebuilt ($out)" grep -q 'rebuilt=1' <<<"$out"
 check "and holds the desired elements" test "$(fw_vm list | awk '{$6=""; print}')" = "$want"
+# another inet table next to ours (Debian's own nftables.conf has one) is none of our business
+nft_vm -f - <<'NFT'
+table inet filter {
+	set allowed { type ipv4_addr . inet_service; flags interval,timeout; elements = { 10.9.0.0/16 . 22 timeout 1h } }
+	counter hits { }
+	chain input { type filter hook input priority 0; policy accept; }
+	chain forward { type filter hook forward priority 0; policy accept; }
+	chain mine { }
+}
+NFT
+out=$(fw_vm "${STATE[@]}" sync)
+check "another inet table leaves ours alone: nothing rebuilt, all kept ($out)" \
+	grep -q 'added=0 removed=0 updated=0 kept=[1-9][0-9]* rebuilt=0' <<<"$out"
+nft_vm delete table inet filter
 nft_vm add map inet jitgate intruder "{ type ipv4_addr : verdict; }"
 out=$(fw_vm "${STATE[@]}" sync)
 check "a table with foreign objects is rebuilt as ours ($out)" grep -q 'rebuilt=1' <<<"$out"
