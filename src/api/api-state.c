@@ -153,7 +153,12 @@ api_reconcile_after(struct api *api, const struct fw_tamper *t, struct core_erro
 		return core_error_set(err, FW_ERR_UNAVAILABLE, "", "%s", api->fw_reason), -EOPNOTSUPP;
 	if ((r = api_state_load(api, &st, err)) < 0)
 		return r;
-	r = fw_reconcile(api->fw, &st.fw, &ch, err);
+	/* the arrays go to the context instead of being copied there (100,000 grants are 11 MB) */
+	r = fw_reconcile_take(api->fw, st.fw_vms, st.n_vms, st.ports, st.fw.n_ports, st.grants, st.fw.n_grants, &ch,
+			      err);
+	st.fw_vms = NULL;
+	st.ports = NULL;
+	st.grants = NULL;
 	api_state_free(&st);
 	if (r < 0)
 		return r;

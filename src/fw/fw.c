@@ -1176,6 +1176,22 @@ out:
 }
 
 int
+fw_reconcile_take(struct fw *fw, struct fw_vm *vms, size_t n_vms, struct fw_port *ports, size_t n_ports,
+		  struct fw_grant *grants, size_t n_grants, struct fw_changes *ret_changes, struct core_error *err)
+{
+	struct owned_state s = { vms, n_vms, ports, n_ports, grants, n_grants };
+	struct fw_state st = state_view(vms, n_vms, ports, n_ports, grants, n_grants);
+	int r;
+
+	if (fw->remote)
+		r = fw_remote_call(fw->remote, FW_WIRE_OP_RECONCILE, &st, NULL, 0, ret_changes, NULL, err);
+	else
+		r = reconcile_owned(fw, &s, ret_changes, err);
+	owned_state_free(&s);	/* nothing left when the context adopted them */
+	return r;
+}
+
+int
 fw_reconcile(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct owned_state s;

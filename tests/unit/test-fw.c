@@ -621,6 +621,62 @@ test_update_replace_by_identity_other_source(void **state)
 	kernel_reset();
 }
 
+/* fw_reconcile_take(): the context keeps the caller's arrays, refused or not, and works from them as from a copy. */
+static void
+test_reconcile_take(void **state)
+{
+	struct fw_vm vm = vm_local(1);
+	int64_t end = fw_now_ms() + 600000;
+	struct fw_grant g[] = {
+		grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),
+		grant("r2", 1, "10.0.0.0/24", NET_PROTO_TCP, 22, end + 1000),
+		grant("r3", 1, "fd00::7", NET_PROTO_TCP, 22, end),
+	};
+	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
+	struct core_error err = { 0 };
+	struct fw *fw = NULL;
+	struct fw_vm *vms;
+	struct fw_port *ports;
+	struct fw_grant *grants;
+
+	kernel_reset();
+	assert_int_equal(fw_new(&fw, &err), 0);
+	model_update(&m, g, 2, NULL, 0);
+
+	/* refused: nothing reaches the kernel, the arrays are still the context's to free (ASan: no leak) */
+	vms = malloc(sizeof(vm));
+	ports = malloc(sizeof(local_ports[0]));
+	grants = malloc(2 * sizeof(g[0]));
+	assert_true(vms && ports && grants);
+	memcpy(vms, &vm, sizeof(vm));
+	memcpy(ports, local_ports, sizeof(local_ports[0]));
+	memcpy(grants, g, 2 * sizeof(g[0]));
+	kernel.refuse = 1;
+	assert_int_equal(fw_reconcile_take(fw, vms, 1, ports, 1, grants, 2, NULL, &err), -EIO);
+	assert_false(kernel.table);
+
+	/* taken: the kernel holds the state, and updates build on it */
+	vms = malloc(sizeof(vm));
+	ports = malloc(sizeof(local_ports[0]));
+	grants = malloc(2 * sizeof(g[0]));
+	assert_true(vms && ports && grants);
+	memcpy(vms, &vm, sizeof(vm));
+	memcpy(ports, local_ports, sizeof(local_ports[0]));
+	memcpy(grants, g, 2 * sizeof(g[0]));
+	assert_int_equal(fw_reconcile_take(fw, vms, 1, ports, 1, grants, 2, NULL, &err), 0);
+	assert_kernel_is_model(&m);
+	update_and_check(fw, &m, &g[2], 1, &g[0], 1);
+	assert_int_equal(fw_grants_held(fw), 2);
+
+	/* nothing at all (NULL arrays): the context empties */
+	assert_int_equal(fw_reconcile_take(fw, NULL, 0, NULL, 0, NULL, 0, NULL, &err), 0);
+	assert_int_equal(kernel.n, 0);
+	assert_int_equal(fw_grants_held(fw), 0);
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
 static void
 test_update_remove_unknown(void **state)
 {
@@ -842,6 +898,7 @@ main(void)
 		cmocka_unit_test(test_request_id_rules),
 		cmocka_unit_test(test_diff_kinds_and_slack),
 		cmocka_unit_test(test_update_replace_by_identity_other_source),
+		cmocka_unit_test(test_reconcile_take),
 		cmocka_unit_test(test_update_remove_unknown),
 		cmocka_unit_test(test_update_prunes_ended_grants_of_touched_keys),
 		cmocka_unit_test(test_update_failure_changes_nothing),
