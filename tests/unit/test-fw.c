@@ -677,6 +677,60 @@ test_reconcile_take(void **state)
 	kernel_reset();
 }
 
+/*
+ * A reconcile to the state the context already holds (the periodic one) keeps
+ * the context's own copy: the kernel is checked and kept, ended grants the
+ * context still held are forgotten, and a state that differs in anything still
+ * takes the whole path.
+ */
+static void
+test_reconcile_current_state(void **state)
+{
+	struct fw_vm vm = vm_local(1);
+	int64_t end = fw_now_ms() + 600000;
+	struct fw_grant g[] = {
+		grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),
+		grant("r2", 1, "10.0.0.0/24", NET_PROTO_TCP, 22, end + 1000),
+		grant("r3", 1, "fd00::7", NET_PROTO_TCP, 22, fw_now_ms() + 50),	/* ends during the test */
+	};
+	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
+	struct fw_changes ch = { 0 };
+	struct core_error err = { 0 };
+	struct fw_state st;
+	struct fw *fw;
+	size_t applied, n_elems;
+
+	model_update(&m, g, 3, NULL, 0);
+	fw = fw_synced(&m);
+	n_elems = kernel.n;
+	assert_int_equal(fw_grants_held(fw), 3);
+	sleep_ms(100);
+	model_update(&m, NULL, 0, &g[2], 1);	/* the store no longer lists r3: it has ended */
+
+	/* the same live state: everything kept, r3 forgotten */
+	st = model_state(&m);
+	applied = kernel.applied;
+	assert_int_equal(fw_reconcile(fw, &st, &ch, &err), 0);
+	assert_int_equal(kernel.applied, applied + 1);	/* the table is declared again all the same */
+	assert_int_equal(ch.added + ch.updated, 0);
+	assert_int_equal(ch.removed, 1);	/* r3's element: the test kernel, unlike Linux, never expires one */
+	assert_int_equal(ch.kept, n_elems - 1);
+	assert_int_equal(fw_grants_held(fw), 2);
+	assert_kernel_is_model(&m);
+	update_and_check(fw, &m, &g[0], 1, NULL, 0);
+
+	/* one end time differs: the whole path, and the kernel follows */
+	m.g[1].end_ms += 60000;
+	st = model_state(&m);
+	assert_int_equal(fw_reconcile(fw, &st, &ch, &err), 0);
+	assert_int_equal(ch.updated, 1);
+	assert_kernel_is_model(&m);
+	assert_int_equal(fw_grants_held(fw), 2);
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
 static void
 test_update_remove_unknown(void **state)
 {
@@ -899,6 +953,7 @@ main(void)
 		cmocka_unit_test(test_diff_kinds_and_slack),
 		cmocka_unit_test(test_update_replace_by_identity_other_source),
 		cmocka_unit_test(test_reconcile_take),
+		cmocka_unit_test(test_reconcile_current_state),
 		cmocka_unit_test(test_update_remove_unknown),
 		cmocka_unit_test(test_update_prunes_ended_grants_of_touched_keys),
 		cmocka_unit_test(test_update_failure_changes_nothing),
