@@ -11,6 +11,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
@@ -25,6 +26,7 @@
 #define FW_TABLE_NAME	"jitgate"
 #define FW_TABLE	"inet " FW_TABLE_NAME
 #define FW_LIST_BUF_SIZE	(64 * 1024)	/* netlink receive buffer for reading the table (a dump message fits) */
+#define FW_LIST_ATTEMPTS	3		/* reads of the table while others keep changing the ruleset */
 #define FW_PROBE_TABLE	"inet jitgate_probe"
 #define FW_PRIORITY	-10	/* before the usual filter priority (0), so our drop is seen first */
 
@@ -546,9 +548,60 @@ list_request(char *buf, uint16_t type, uint32_t seq, const char *set_name)
 	return nlh;
 }
 
-int
-fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *ret_n, bool *ret_ours,
-	    struct core_error *err)
+/* The ruleset's generation: it moves with every committed change, so equal ids around a listing mean one snapshot. */
+static int
+gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+	uint32_t *id = data;
+
+	if (!g) {
+		errno = ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0)
+		*id = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+	nftnl_gen_free(g);
+	return MNL_CB_OK;
+}
+
+static int
+read_gen(struct mnl_socket *nl, char *buf, uint32_t seq, uint32_t *ret)
+{
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, seq);
+
+	return nl_run(nl, buf, nlh, gen_cb, ret);
+}
+
+/*
+ * One dump into acc. -ENOENT for the table itself means there is none; later on
+ * it means something vanished mid-read, which counts as a change (-EINTR), as
+ * does the kernel's own flag that the table changed during a dump.
+ */
+static int
+list_step(struct mnl_socket *nl, char *buf, uint32_t seq, uint16_t type, const char *set_name, mnl_cb_t cb,
+	  struct list_acc *acc, struct core_error *err)
+{
+	struct nlmsghdr *nlh = list_request(buf, type, seq, set_name);
+	int r;
+
+	if (!nlh)
+		return -ENOMEM;
+	r = nl_run(nl, buf, nlh, cb, acc);
+	if (r < 0 && acc->err)
+		r = acc->err;
+	if (r == -ENOENT && type != NFT_MSG_GETTABLE)
+		r = -EINTR;
+	if (r < 0 && r != -ENOENT && r != -EINTR && r != -ENOMEM)
+		core_error_set(err, FW_ERR_UNAVAILABLE, "", "cannot read %s%s of table %s: %s",
+			       set_name ? "the elements of set " : "the sets and chains", set_name ? set_name : "", FW_TABLE,
+			       strerror(-r));
+	return r;
+}
+
+/* One read of the whole table into acc: the table, its chains and sets, foreign objects, then each set's elements. */
+static int
+list_once(struct mnl_socket *nl, char *buf, uint32_t *seq, struct list_acc *acc, struct core_error *err)
 {
 	static const struct {
 		uint16_t type;
@@ -557,13 +610,36 @@ fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *re
 		{ NFT_MSG_GETTABLE, table_cb }, { NFT_MSG_GETCHAIN, chain_cb }, { NFT_MSG_GETSET, set_cb },
 		{ NFT_MSG_GETOBJ, foreign_cb }, { NFT_MSG_GETFLOWTABLE, foreign_cb },
 	};
-	struct list_acc acc = { .now_ms = now_ms, .ours = true };
-	struct mnl_socket *nl = NULL;
-	struct nlmsghdr *nlh;
-	uint32_t seq = (uint32_t)now_ms;
-	char *buf = NULL;
 	size_t i;
 	int r, s;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if ((r = list_step(nl, buf, ++*seq, steps[i].type, NULL, steps[i].cb, acc, err)) < 0)
+			return r;
+	for (s = 0; s < FW_SET_COUNT; s++) {
+		if (!acc->seen[s]) {
+			acc->ours = false;	/* one of our sets is missing or declared otherwise */
+			continue;
+		}
+		acc->set = s;
+		key_layout_of(s, &acc->key);
+		if ((r = list_step(nl, buf, ++*seq, NFT_MSG_GETSETELEM, fw_set_name(s), elems_cb, acc, err)) < 0)
+			return r;
+	}
+	if (acc->n_chains != sizeof(chains) / sizeof(chains[0]))
+		acc->ours = false;
+	return 0;
+}
+
+int
+fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *ret_n, bool *ret_ours,
+	    struct core_error *err)
+{
+	struct list_acc acc = { 0 };
+	struct mnl_socket *nl = NULL;
+	uint32_t seq = (uint32_t)now_ms, gen0 = 0, gen1 = 0;
+	char *buf = NULL;
+	int r = -EINTR, attempt;
 
 	(void)nft;
 	buf = malloc(FW_LIST_BUF_SIZE);
@@ -574,54 +650,34 @@ fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *re
 			       strerror(-r));
 		goto out;
 	}
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		if (!(nlh = list_request(buf, steps[i].type, ++seq, NULL))) {
-			r = -ENOMEM;
-			goto out;
-		}
-		r = nl_run(nl, buf, nlh, steps[i].cb, &acc);
-		if (r == -ENOENT && i == 0)
-			goto out;	/* no table */
-		if (r < 0 && acc.err)
-			r = acc.err;
-		if (r == -ENOMEM)
-			goto out;
-		if (r < 0) {
-			core_error_set(err, FW_ERR_UNAVAILABLE, "", "cannot read table %s: %s", FW_TABLE, strerror(-r));
-			goto out;
-		}
-	}
-	for (s = 0; s < FW_SET_COUNT; s++) {
-		if (!acc.seen[s]) {
-			acc.ours = false;
+	/*
+	 * Several dumps make one listing: read again when the ruleset changed meanwhile (its
+	 * generation moved). Any change counts, also to other tables; after the last try the
+	 * listing is used as it is, since the batch built from it is atomic and the tamper
+	 * monitor reports later changes to our table.
+	 */
+	for (attempt = 0; attempt < FW_LIST_ATTEMPTS && r == -EINTR; attempt++) {
+		free(acc.v);
+		memset(&acc, 0, sizeof(acc));
+		acc.now_ms = now_ms;
+		acc.ours = true;
+		if ((r = read_gen(nl, buf, ++seq, &gen0)) < 0 || (r = list_once(nl, buf, &seq, &acc, err)) < 0 ||
+		    (r = read_gen(nl, buf, ++seq, &gen1)) < 0)
 			continue;
-		}
-		acc.set = s;
-		key_layout_of(s, &acc.key);
-		if (!(nlh = list_request(buf, NFT_MSG_GETSETELEM, ++seq, fw_set_name(s)))) {
-			r = -ENOMEM;
-			goto out;
-		}
-		r = nl_run(nl, buf, nlh, elems_cb, &acc);
-		if (r < 0 && acc.err)
-			r = acc.err;
-		if (r == -ENOMEM)
-			goto out;
-		if (r < 0) {
-			core_error_set(err, FW_ERR_UNAVAILABLE, "", "cannot read the elements of set %s: %s",
-				       fw_set_name(s), strerror(-r));
-			goto out;
-		}
+		if (gen0 != gen1 && attempt + 1 < FW_LIST_ATTEMPTS)
+			r = -EINTR;
 	}
-	if (acc.n_chains != sizeof(chains) / sizeof(chains[0]))
-		acc.ours = false;
+	if (r == -EINTR)
+		core_error_set(err, FW_ERR_UNAVAILABLE, "", "table %s changed during each of %d reads",
+			       FW_TABLE, FW_LIST_ATTEMPTS);
+	if (r < 0)
+		goto out;
 	if (acc.n)
 		qsort(acc.v, acc.n, sizeof(*acc.v), fw_elem_cmp_key);
 	*ret = acc.v;
 	*ret_n = acc.n;
 	*ret_ours = acc.ours;
 	acc.v = NULL;
-	r = 0;
 out:
 	if (nl)
 		mnl_socket_close(nl);

@@ -171,6 +171,15 @@ out=$(fw_vm "${STATE[@]}" sync)
 check "another inet table leaves ours alone: nothing rebuilt, all kept ($out)" \
 	grep -q 'added=0 removed=0 updated=0 kept=[1-9][0-9]* rebuilt=0' <<<"$out"
 nft_vm delete table inet filter
+# another program changing the ruleset all the while (a generation per change) does not stop a reconcile:
+# the listing is read again, and after its last try used as it is
+( for ((i = 0; i < 300; i++)); do nft_vm add table inet churn && nft_vm delete table inet churn; done ) &
+churn=$!
+for ((i = 0; i < 10; i++)); do out=$(fw_vm "${STATE[@]}" sync) || break; done
+kill $churn 2>/dev/null
+wait $churn 2>/dev/null
+check "reconciles while the ruleset keeps changing elsewhere keep everything ($out)" \
+	grep -q 'added=0 removed=0 updated=0 kept=[1-9][0-9]* rebuilt=0' <<<"$out"
 nft_vm add map inet jitgate intruder "{ type ipv4_addr : verdict; }"
 out=$(fw_vm "${STATE[@]}" sync)
 check "a table with foreign objects is rebuilt as ours ($out)" grep -q 'rebuilt=1' <<<"$out"
