@@ -85,6 +85,48 @@ check_port(struct api *api, const struct api_caller *c, const struct policy_vm *
 	return 0;
 }
 
+/* Grants one call closes, in the kernel's form: removed in the same batch as the call's other changes. */
+struct drops {
+	struct fw_grant *v;
+	size_t n, cap;
+};
+
+/* The live grants on one VM port (of one requestor, or anyone's with NULL); an HTTP status and err on failure. */
+static int
+live_grants_on(struct api *api, int64_t vm_id, uint16_t port, const char *requestor, struct store_grant **ret,
+	       size_t *ret_n, struct core_error *err)
+{
+	int r = store_grants_live_on(api->store, vm_id, port, requestor, ret, ret_n);
+
+	if (r < 0) {
+		core_error_set(err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
+		return api_store_status(r);
+	}
+	return 0;
+}
+
+/* End one grant in the store (inside the caller's transaction) and queue its removal from the kernel. */
+static int
+end_grant(struct api *api, const struct store_grant *g, enum store_grant_reason reason, int64_t now,
+	  struct drops *d, struct core_error *err)
+{
+	struct fw_grant *grown;
+	int r = store_grant_end(api->store, g->request_id, g->vm_id, g->port, reason, now);
+
+	if (r < 0) {
+		core_error_set(err, "StoreError", "", "cannot close port %u of request %s: %s", g->port, g->request_id,
+			       store_last_error(api->store));
+		return api_store_status(r);
+	}
+	if (!(grown = array_grow(d->v, &d->cap, d->n, sizeof(*d->v)))) {
+		core_error_set(err, "InternalError", "", "out of memory");
+		return 500;
+	}
+	d->v = grown;
+	api_grant_to_fw(g, &d->v[d->n++]);
+	return 0;
+}
+
 /*
  * Group commit. A disk sync is most of what an initiate costs, and the HTTP
  * server hands over every request that is ready in one pass (one
@@ -183,9 +225,10 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	struct policy *p = NULL;
 	struct store_request sr;
 	struct store_grant *initiated = NULL;
-	struct fw_grant *add = NULL, *drop = NULL, *grown;
+	struct fw_grant *add = NULL;
+	struct drops drop = { 0 };
 	struct api_vm_memo vm_memo = { 0 };
-	size_t n_init = 0, n_grants = 0, n_drop = 0, cap_drop = 0, i, j, k;
+	size_t n_init = 0, n_grants = 0, i, j, k;
 	char text[ARM_ID_MAX + 1];
 	int64_t now = api_now_ns();
 	bool tx = false;
@@ -265,41 +308,24 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	if ((status = batch_join(api, &err)) != 0)
 		goto fail;
 	tx = true;
-	status = 400;
 	/* the same requestor's earlier grants on these ports are superseded, in the same kernel batch */
 	for (i = 0; i < sr.n_grants; i++) {
 		free(initiated);
 		initiated = NULL;
-		r = store_grants_of_requestor(api->store, c->name, sr.grants[i].vm_id, sr.grants[i].port, &initiated,
-					      &n_init);
-		if (r < 0) {
-			status = api_store_status(r);
-			core_error_set(&err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
+		if ((status = live_grants_on(api, sr.grants[i].vm_id, sr.grants[i].port, c->name, &initiated, &n_init,
+					     &err)) != 0)
 			goto fail;
-		}
-		for (k = 0; k < n_init; k++) {
-			r = store_grant_end(api->store, initiated[k].request_id, initiated[k].vm_id, initiated[k].port,
-					    STORE_REASON_NEWER_REQUEST, now);
-			if (r < 0) {
-				status = api_store_status(r);
-				core_error_set(&err, "StoreError", "", "cannot supersede: %s", store_last_error(api->store));
+		for (k = 0; k < n_init; k++)
+			if ((status = end_grant(api, &initiated[k], STORE_REASON_NEWER_REQUEST, now, &drop, &err)) != 0)
 				goto fail;
-			}
-			if (!(grown = array_grow(drop, &cap_drop, n_drop, sizeof(*drop)))) {
-				status = 500;
-				core_error_set(&err, "InternalError", "", "out of memory");
-				goto fail;
-			}
-			drop = grown;
-			api_grant_to_fw(&initiated[k], &drop[n_drop++]);
-		}
 	}
+	status = 400;
 	if ((r = store_request_insert(api->store, &sr)) < 0) {
 		status = api_store_status(r);
 		core_error_set(&err, "StoreError", "", "cannot store the request: %s", store_last_error(api->store));
 		goto fail;
 	}
-	if ((r = fw_grant_update(api->fw, add, sr.n_grants, drop, n_drop, NULL, &err)) < 0) {
+	if ((r = fw_grant_update(api->fw, add, sr.n_grants, drop.v, drop.n, NULL, &err)) < 0) {
 		status = 500;
 		goto fail;
 	}
@@ -312,7 +338,7 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		api_log(api, c, RBAC_POLICY_INITIATE, api_vm_text(api, &vm_memo, sr.grants[i].vm_id), "Succeeded",
 			sr.justification,
 			"opened port %u (%s) from %s until %s, request %s%s", sr.grants[i].port,
-			net_proto_name(sr.grants[i].proto), src, end, sr.id, n_drop ? "; superseded an earlier request" : "");
+			net_proto_name(sr.grants[i].proto), src, end, sr.id, drop.n ? "; superseded an earlier request" : "");
 	}
 	if ((r = store_mark_keep(api->store)) < 0) {
 		status = api_store_status(r);
@@ -350,7 +376,7 @@ out:
 	free(sr.grants);
 	free(initiated);
 	free(add);
-	free(drop);
+	free(drop.v);
 }
 
 void
@@ -361,8 +387,8 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 	struct revoke_body *body = NULL;
 	struct store_policy sp = { 0 };
 	struct store_grant *live = NULL;
-	struct fw_grant *drop = NULL, *grown;
-	size_t n_live = 0, n_drop = 0, cap_drop = 0, i, j, k, killed = 0;
+	struct drops drop = { 0 };
+	size_t n_live = 0, i, j, k, killed = 0;
 	char text[ARM_ID_MAX + 1];
 	int64_t now = api_now_ns();
 	bool tx = false;
@@ -419,37 +445,22 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 			/* the live grants on this port (a port named twice finds them ended the second time) */
 			free(live);
 			live = NULL;
-			if ((r = store_grants_live_on(api->store, vm.id, body->vms[i].ports[j], &live, &n_live)) < 0) {
-				status = api_store_status(r);
-				core_error_set(&err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
+			if ((status = live_grants_on(api, vm.id, body->vms[i].ports[j], NULL, &live, &n_live, &err)) != 0)
 				goto fail;
-			}
 			for (k = 0; k < n_live; k++) {
 				struct store_grant *g = &live[k];
 
 				if (g->policy_id != sp.id || g->end_ns <= now || (!anyone && strcmp(g->requestor, c->name)))
 					continue;
-				r = store_grant_end(api->store, g->request_id, g->vm_id, g->port, STORE_REASON_USER_REQUESTED,
-						    now);
-				if (r < 0) {
-					status = api_store_status(r);
-					core_error_set(&err, "StoreError", "", "cannot revoke: %s", store_last_error(api->store));
+				if ((status = end_grant(api, g, STORE_REASON_USER_REQUESTED, now, &drop, &err)) != 0)
 					goto fail;
-				}
-				if (!(grown = array_grow(drop, &cap_drop, n_drop, sizeof(*drop)))) {
-					status = 500;
-					core_error_set(&err, "InternalError", "", "out of memory");
-					goto fail;
-				}
-				drop = grown;
-				api_grant_to_fw(g, &drop[n_drop++]);
 				api_log(api, c, RBAC_POLICY_REVOKE, vmtext, "Revoked", NULL,
 					"closed port %u of request %s (by %s)%s", g->port, g->request_id, g->requestor,
 					body->terminate_sessions ? " and ended its open sessions" : "");
 			}
 		}
 	}
-	if (n_drop && (r = fw_grant_remove(api->fw, drop, n_drop, NULL, &err)) < 0) {
+	if (drop.n && (r = fw_grant_remove(api->fw, drop.v, drop.n, NULL, &err)) < 0) {
 		status = 500;
 		goto fail;
 	}
@@ -462,10 +473,10 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 		goto fail;
 	}
 	tx = false;
-	if (body->terminate_sessions && n_drop && fw_sessions_kill(api->fw, drop, n_drop, &killed, &err) < 0)
+	if (body->terminate_sessions && drop.n && fw_sessions_kill(api->fw, drop.v, drop.n, &killed, &err) < 0)
 		api_log(api, c, RBAC_POLICY_REVOKE, text, "Failed", NULL, "ports closed but sessions not ended: %s",
 			err.message);
-	out = json_pack("{s:i, s:i}", "revokedPorts", (json_int_t)n_drop, "terminatedSessions", (json_int_t)killed);
+	out = json_pack("{s:i, s:i}", "revokedPorts", (json_int_t)drop.n, "terminatedSessions", (json_int_t)killed);
 	api_json(resp, 200, out);
 	goto out;
 fail:
@@ -482,5 +493,5 @@ out:
 	codec_revoke_free(body);
 	store_policy_clear(&sp);
 	free(live);
-	free(drop);
+	free(drop.v);
 }

@@ -1653,17 +1653,21 @@ store_grants_initiated(struct store *st, struct store_grant **ret, size_t *ret_n
 }
 
 int
-store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, struct store_grant **ret, size_t *ret_n)
+store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, const char *requestor, struct store_grant **ret,
+		     size_t *ret_n)
 {
 	sqlite3_stmt *s = NULL;
-	int rc, r;
+	int rc = SQLITE_OK, r, first = requestor ? 2 : 1;
 
-	r = stmt_get(st, ST_GRANTS_LIVE_ON, &s);
+	r = stmt_get(st, requestor ? ST_GRANTS_OF_REQUESTOR : ST_GRANTS_LIVE_ON, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, vm_id);
+	if (requestor)
+		rc = bind_str(s, 1, requestor);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 2, port);
+		rc = sqlite3_bind_int64(s, first, vm_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(s, first + 1, port);
 	r = grants_collect(st, s, rc, ret, ret_n);
 	stmt_done(s);
 	return r;
@@ -1727,26 +1731,6 @@ store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns)
 	*ret_ns = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
 	r = 0;
 out:
-	stmt_done(s);
-	return r;
-}
-
-int
-store_grants_of_requestor(struct store *st, const char *requestor, int64_t vm_id, uint16_t port,
-			  struct store_grant **ret, size_t *ret_n)
-{
-	sqlite3_stmt *s = NULL;
-	int rc, r;
-
-	r = stmt_get(st, ST_GRANTS_OF_REQUESTOR, &s);
-	if (r < 0)
-		return r;
-	rc = bind_str(s, 1, requestor);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 3, port);
-	r = grants_collect(st, s, rc, ret, ret_n);
 	stmt_done(s);
 	return r;
 }

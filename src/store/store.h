@@ -184,11 +184,12 @@ int store_grants_live_each(struct store *st, int64_t after_ns, int (*fn)(void *c
 int store_grants_due(struct store *st, int64_t now_ns, struct store_grant **ret, size_t *ret_n);
 /* The soonest end among Initiated grants ending after after_ns, or 0 when there is none. */
 int store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns);
-/* The Initiated grants on one port of one VM (revoke), soonest end first. */
-int store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, struct store_grant **ret, size_t *ret_n);
-/* One requestor's Initiated grants on one port of one VM (initiate's supersede rule). */
-int store_grants_of_requestor(struct store *st, const char *requestor, int64_t vm_id, uint16_t port,
-			      struct store_grant **ret, size_t *ret_n);
+/*
+ * The Initiated grants on one port of one VM, soonest end first: anyone's (requestor NULL; revoke)
+ * or one requestor's (initiate's supersede rule). Each reads a partial index of live grants only.
+ */
+int store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, const char *requestor,
+			 struct store_grant **ret, size_t *ret_n);
 /*
  * Requests of one policy that started at or after since_ns or still hold an Initiated grant, oldest
  * first; with a limit, only the newest `limit` of them (0: all).

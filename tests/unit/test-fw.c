@@ -621,6 +621,22 @@ test_update_replace_by_identity_other_source(void **state)
 	kernel_reset();
 }
 
+/* fw_reconcile_take() of heap copies of one local VM, its protected ports and grants g[0..n). */
+static int
+reconcile_take_copies(struct fw *fw, const struct fw_vm *vm, const struct fw_grant *g, size_t n, struct core_error *err)
+{
+	struct fw_vm *vms = malloc(sizeof(*vm));
+	struct fw_port *ports = malloc(sizeof(local_ports));
+	struct fw_grant *grants = malloc((n ? n : 1) * sizeof(*g));
+
+	assert_true(vms && ports && grants);
+	memcpy(vms, vm, sizeof(*vm));
+	memcpy(ports, local_ports, sizeof(local_ports));
+	if (n)
+		memcpy(grants, g, n * sizeof(*g));
+	return fw_reconcile_take(fw, vms, 1, ports, sizeof(local_ports) / sizeof(local_ports[0]), grants, n, NULL, err);
+}
+
 /* fw_reconcile_take(): the context keeps the caller's arrays, refused or not, and works from them as from a copy. */
 static void
 test_reconcile_take(void **state)
@@ -632,38 +648,21 @@ test_reconcile_take(void **state)
 		grant("r2", 1, "10.0.0.0/24", NET_PROTO_TCP, 22, end + 1000),
 		grant("r3", 1, "fd00::7", NET_PROTO_TCP, 22, end),
 	};
-	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
+	struct model m = { &vm, 1, local_ports, sizeof(local_ports) / sizeof(local_ports[0]), NULL, 0 };
 	struct core_error err = { 0 };
 	struct fw *fw = NULL;
-	struct fw_vm *vms;
-	struct fw_port *ports;
-	struct fw_grant *grants;
 
 	kernel_reset();
 	assert_int_equal(fw_new(&fw, &err), 0);
 	model_update(&m, g, 2, NULL, 0);
 
-	/* refused: nothing reaches the kernel, the arrays are still the context's to free (ASan: no leak) */
-	vms = malloc(sizeof(vm));
-	ports = malloc(sizeof(local_ports[0]));
-	grants = malloc(2 * sizeof(g[0]));
-	assert_true(vms && ports && grants);
-	memcpy(vms, &vm, sizeof(vm));
-	memcpy(ports, local_ports, sizeof(local_ports[0]));
-	memcpy(grants, g, 2 * sizeof(g[0]));
+	/* refused: nothing reaches the kernel, and the arrays are still the context's to free (ASan: no leak) */
 	kernel.refuse = 1;
-	assert_int_equal(fw_reconcile_take(fw, vms, 1, ports, 1, grants, 2, NULL, &err), -EIO);
+	assert_int_equal(reconcile_take_copies(fw, &vm, g, 2, &err), -EIO);
 	assert_false(kernel.table);
 
 	/* taken: the kernel holds the state, and updates build on it */
-	vms = malloc(sizeof(vm));
-	ports = malloc(sizeof(local_ports[0]));
-	grants = malloc(2 * sizeof(g[0]));
-	assert_true(vms && ports && grants);
-	memcpy(vms, &vm, sizeof(vm));
-	memcpy(ports, local_ports, sizeof(local_ports[0]));
-	memcpy(grants, g, 2 * sizeof(g[0]));
-	assert_int_equal(fw_reconcile_take(fw, vms, 1, ports, 1, grants, 2, NULL, &err), 0);
+	assert_int_equal(reconcile_take_copies(fw, &vm, g, 2, &err), 0);
 	assert_kernel_is_model(&m);
 	update_and_check(fw, &m, &g[2], 1, &g[0], 1);
 	assert_int_equal(fw_grants_held(fw), 2);

@@ -1147,25 +1147,25 @@ test_grants_due_and_next(void **state)
 	assert_int_equal(next, 0);
 
 	/* one requestor's live grant on one port: 23 is live, 24 ended, another VM or requestor has none */
-	assert_int_equal(store_grants_of_requestor(f->st, "token:due", vm_id, 23, &v, &n), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 23, "token:due", &v, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0].end_ns, 200);
 	assert_string_equal(v[0].request_id, "req-due");
 	free(v);
-	assert_int_equal(store_grants_of_requestor(f->st, "token:due", vm_id, 24, &v, &n), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 24, "token:due", &v, &n), 0);
 	assert_int_equal(n, 0);
 	free(v);
-	assert_int_equal(store_grants_of_requestor(f->st, "token:due", vm_id + 1, 23, &v, &n), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id + 1, 23, "token:due", &v, &n), 0);
 	assert_int_equal(n, 0);
 	free(v);
 
 	/* the live grants on one port: 22 (end 100) is live; 24 was ended above */
-	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, &v, &n), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, NULL, &v, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0].end_ns, 100);
 	assert_string_equal(v[0].requestor, "token:due");
 	free(v);
-	assert_int_equal(store_grants_live_on(f->st, vm_id, 24, &v, &n), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 24, NULL, &v, &n), 0);
 	assert_int_equal(n, 0);
 	free(v);
 
@@ -1186,7 +1186,7 @@ test_grants_due_and_next(void **state)
 		assert_int_equal(store_grants_live_each(f->st, 0, walk_one, &w), -ECANCELED);
 		assert_int_equal(w.n, 1);
 	}
-	assert_int_equal(store_grants_of_requestor(f->st, "token:nobody", vm_id, 23, &v, &n), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 23, "token:nobody", &v, &n), 0);
 	assert_int_equal(n, 0);
 	free(v);
 }
@@ -1234,12 +1234,12 @@ test_migration_3_from_2(void **state)
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
-	assert_int_equal(store_grants_of_requestor(f->st, "token:old", vm_id, 22, &v, &n), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, "token:old", &v, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0].port, 22);
 	assert_string_equal(v[0].requestor, "token:old");
 	free(v);
-	assert_int_equal(store_grants_of_requestor(f->st, "token:old", vm_id, 3389, &v, &n), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 3389, "token:old", &v, &n), 0);
 	assert_int_equal(n, 0);	/* revoked before the migration */
 	free(v);
 }
