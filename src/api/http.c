@@ -304,8 +304,10 @@ http_server_release(struct http_server *srv, const struct http_response *instead
 		next = hc->next_held;
 		hc->next_held = NULL;
 		if (instead) {
+			/* the other answer's status and body; the request's own headers (correlation ids) stay */
 			free(hc->held.body);
-			hc->held = *instead;
+			hc->held.status = instead->status;
+			hc->held.content_type = instead->content_type;
 			hc->held.body = NULL;
 			hc->held.body_len = 0;
 			if (instead->body && (hc->held.body = malloc(instead->body_len ? instead->body_len : 1))) {
@@ -689,8 +691,8 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 		srv->last_log[0] = '\0';
 		errno = 0;
 		/* From here the socket is libmicrohttpd's: it closes it at stop, and also when the start fails. */
-		srv->unix_d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, http_access,
-					       &srv->unix_l,
+		srv->unix_d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+					       http_access, &srv->unix_l,
 					       MHD_OPTION_LISTEN_SOCKET, unix_fd,
 					       MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout_s,
 					       MHD_OPTION_CONNECTION_LIMIT, conn_max,
