@@ -42,13 +42,15 @@ export function init() {
 	});
 }
 
+// Someone is in the middle of something (a menu or dialog open, the page away): background reloads wait.
+const busy = () => document.hidden || $("#vms-page").hidden || document.querySelector("dialog[open]") || document.querySelector(".menu:not([hidden])");
+
 export async function show() {
 	await reload(false);
 	if (!ticker) ticker = setInterval(tick, 1000);
 	if (!poller)
 		poller = setInterval(() => {
-			const busy = document.hidden || $("#vms-page").hidden || document.querySelector("dialog[open]") || document.querySelector(".menu:not([hidden])");
-			if (!busy) reload(false);
+			if (!busy()) reload(false, true);
 		}, 30000);
 }
 
@@ -63,7 +65,9 @@ export async function afterChange(message) {
 	if (message) announce(message, "success");
 }
 
-async function reload(announceIt) {
+// background: a refresh nobody asked for, which must not replace the rows under an open menu or dialog
+// (the one that opened while the data loaded included); the next tick or poll tries again.
+async function reload(announceIt, background = false) {
 	const box = $("#vms-error");
 	try {
 		await loadAll();
@@ -72,6 +76,7 @@ async function reload(announceIt) {
 		showError(box, err, "Cannot load the VMs: ");
 		return;
 	}
+	if (background && busy()) return;
 	const ids = new Set(state.vms.map((v) => v.id));
 	for (const s of Object.values(selected)) for (const id of [...s]) if (!ids.has(id)) s.delete(id);
 	render();
@@ -299,7 +304,7 @@ function tick() {
 	}
 	if (expired && !tick.busy) {
 		tick.busy = true;
-		setTimeout(() => reload(false).finally(() => (tick.busy = false)), 1500);
+		setTimeout(() => reload(false, true).finally(() => (tick.busy = false)), 1500);
 	}
 }
 
