@@ -536,6 +536,13 @@ check "  … and not gw2's request nor its justification" bash -c '! grep -q "se
 call "$T_OWNER" GET "$POL?$AV"
 both=$(j '"\(.properties.virtualMachines | length) \(.properties.requests | length)"')
 check "the owner sees both VMs and the request (got $both)" test "$both" = "2 1"
+# a policy's GET is rendered once per role and scope (api-cache.c): the same role at a narrower scope
+# right after must not get the wider body
+vms_seen() { j '[.properties.virtualMachines[].id | split("/") | last] | join(",")'; }
+call "$T_REQ1" GET "$POL?$AV"
+check "a JitRequester scoped to the subscription sees both VMs (got $(vms_seen))" test "$(vms_seen)" = vm1,gw2
+call "$T_REQVM" GET "$POL?$AV"
+check "  … and the one scoped to vm1, asking right after, still sees only vm1 (got $(vms_seen))" test "$(vms_seen)" = vm1
 call "$T_OWNER" POST "$POL/revoke?$AV" '{"virtualMachines":[{"id":"'$GW2'","ports":[{"number":3389}]}]}'
 expect 200 "revoke gw2:3389"
 call "$T_OWNER" GET "$POL?$AV"
