@@ -248,20 +248,3 @@ http_request_query_each(const struct http_request *req, int (*fn)(void *ctx, con
 		if (fn(ctx, f->args[i].key, f->args[i].value ? f->args[i].value : "") != 0)
 			return;
 }
-
-/* A copy of http.c's: the handlers' headers must pass the same checks. */
-int
-http_response_header(struct http_response *resp, const char *name, const char *value)
-{
-	size_t nl = strlen(name), vl = strlen(value);
-
-	if (resp->n_headers >= HTTP_HEADERS_OUT_MAX || nl == 0 || nl >= sizeof(resp->headers[0].name) ||
-	    vl >= sizeof(resp->headers[0].value))
-		return -E2BIG;
-	if (strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL)
-		return -EINVAL;
-	memcpy(resp->headers[resp->n_headers].name, name, nl + 1);
-	memcpy(resp->headers[resp->n_headers].value, value, vl + 1);
-	resp->n_headers++;
-	return 0;
-}

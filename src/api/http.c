@@ -74,23 +74,6 @@ http_log(void *cls, const char *fmt, va_list ap)
 		srv->last_log[--n] = '\0';
 }
 
-int
-http_response_header(struct http_response *resp, const char *name, const char *value)
-{
-	size_t nl = strlen(name), vl = strlen(value);
-
-	if (resp->n_headers >= HTTP_HEADERS_OUT_MAX || nl == 0 || nl >= sizeof(resp->headers[0].name) ||
-	    vl >= sizeof(resp->headers[0].value))
-		return -E2BIG;
-	/* A CR or LF would let a value smuggle in headers of its own. */
-	if (strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL)
-		return -EINVAL;
-	memcpy(resp->headers[resp->n_headers].name, name, nl + 1);
-	memcpy(resp->headers[resp->n_headers].value, value, vl + 1);
-	resp->n_headers++;
-	return 0;
-}
-
 const char *
 http_request_header(const struct http_request *req, const char *name)
 {
