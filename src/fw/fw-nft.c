@@ -160,6 +160,7 @@ struct key_layout {
 	size_t n;
 	uint32_t type[4];
 	size_t len[4];		/* bytes of each field before padding */
+	size_t off[4];		/* where each starts in the key */
 	size_t total;		/* padded, as the kernel keeps it */
 };
 
@@ -183,8 +184,10 @@ key_layout_of(int s, struct key_layout *k)
 	k->len[k->n++] = 1;
 	k->type[k->n] = NFT_TYPE_INET_SERVICE;
 	k->len[k->n++] = 2;
-	for (i = 0; i < k->n; i++)
+	for (i = 0; i < k->n; i++) {
+		k->off[i] = k->total;
 		k->total += (k->len[i] + NFT_REG32_BYTES - 1) / NFT_REG32_BYTES * NFT_REG32_BYTES;
+	}
 }
 
 struct list_acc {
@@ -370,17 +373,6 @@ foreign_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Field i of a padded concatenated key. */
-static const uint8_t *
-key_field(const struct key_layout *k, const uint8_t *key, size_t i)
-{
-	size_t off = 0, j;
-
-	for (j = 0; j < i; j++)
-		off += (k->len[j] + NFT_REG32_BYTES - 1) / NFT_REG32_BYTES * NFT_REG32_BYTES;
-	return key + off;
-}
-
 /* [lo, hi] as one prefix, if it is exactly one. */
 static bool
 range_prefix(int family, const uint8_t *lo, const uint8_t *hi, struct net_prefix *ret)
@@ -444,29 +436,29 @@ parse_elem(const struct list_acc *acc, struct nftnl_set_elem *ne, struct fw_elem
 			return false;
 		/* only the source is a range; every other field is one value */
 		for (i = 0; i < k->n; i++)
-			if (i != (size_t)fw_set_has_dst(s) && memcmp(key_field(k, key, i), key_field(k, end, i), k->len[i]))
+			if (i != (size_t)fw_set_has_dst(s) && memcmp(key + k->off[i], end + k->off[i], k->len[i]))
 				return false;
 		i = 0;
 	}
 	if (fw_set_has_dst(s)) {
 		e->dst.family = (uint8_t)family;
-		memcpy(e->dst.bytes, key_field(k, key, i++), k->len[0]);
+		memcpy(e->dst.bytes, key + k->off[i++], k->len[0]);
 	}
 	if (fw_set_is_grant(s)) {
 		if (end) {
-			if (!range_prefix(family, key_field(k, key, i), key_field(k, end, i), &e->src))
+			if (!range_prefix(family, key + k->off[i], end + k->off[i], &e->src))
 				return false;
 		} else {
 			e->src.addr.family = (uint8_t)family;
-			memcpy(e->src.addr.bytes, key_field(k, key, i), k->len[i]);
+			memcpy(e->src.addr.bytes, key + k->off[i], k->len[i]);
 			e->src.len = (uint8_t)(k->len[i] * 8);
 		}
 		i++;
 	}
-	e->proto = *key_field(k, key, i++);
+	e->proto = key[k->off[i++]];
 	if (e->proto != NET_PROTO_TCP && e->proto != NET_PROTO_UDP)
 		return false;
-	f = key_field(k, key, i);
+	f = key + k->off[i];
 	e->port = (uint16_t)(f[0] << 8 | f[1]);
 	if (e->port == 0)
 		return false;
