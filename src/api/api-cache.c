@@ -87,7 +87,7 @@ api_caches_free(struct api *api)
 int
 api_policy_decode_stored(struct api *api, const struct store_policy *sp, struct policy **ret, struct core_error *err)
 {
-	struct api_cache *c = api ? cache_of(api) : NULL;
+	struct api_cache *c = cache_of(api);
 	size_t len = strlen(sp->json), i, victim = 0;
 	struct policy_entry *e;
 	struct policy *p = NULL;

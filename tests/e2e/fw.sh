@@ -180,6 +180,11 @@ kill $churn 2>/dev/null
 wait $churn 2>/dev/null
 check "reconciles while the ruleset keeps changing elsewhere keep everything ($out)" \
 	grep -q 'added=0 removed=0 updated=0 kept=[1-9][0-9]* rebuilt=0' <<<"$out"
+# an element no grant could have made (a range that is no prefix) makes the table not ours: rebuilt
+nft_vm add element inet jitgate local_grant4_net "{ 10.201.0.1-10.201.0.5 . tcp . 22 timeout 1h comment \"x\" }"
+out=$(fw_vm "${STATE[@]}" sync)
+check "an element that is no prefix gets the table rebuilt ($out)" grep -q 'rebuilt=1' <<<"$out"
+check "and it holds the desired elements" test "$(fw_vm list | awk '{$6=""; print}')" = "$want"
 nft_vm add map inet jitgate intruder "{ type ipv4_addr : verdict; }"
 out=$(fw_vm "${STATE[@]}" sync)
 check "a table with foreign objects is rebuilt as ours ($out)" grep -q 'rebuilt=1' <<<"$out"
