@@ -9,6 +9,7 @@
 #
 # Usage: tests/e2e/portal.sh [BUILD_DIR]   (as root; needs node, npm, chromium; the npm registry the first time)
 #        PORTAL_HOLD=1 keeps jitgated running after the test (for a look by hand) until Enter is pressed.
+#        PORTAL_CPU_THROTTLE=N runs each page's main thread N times slower (a slow machine's timing).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../../build}" 2>/dev/null && pwd) || { echo "portal.sh: no build directory ${1:-}"; exit 1; }

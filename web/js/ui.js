@@ -45,8 +45,10 @@ export function announce(text, kind = "info") {
 	announce.t = setTimeout(() => (toast.hidden = true), 6000);
 }
 
-// Dialogs: showModal traps focus; we focus the first field and give focus back to the opener on close.
-// If a refresh replaced the opener meanwhile, its replacement (same aria-label, or same id) gets the focus.
+// Dialogs: showModal traps focus; we focus the first field, and on close the opener has the focus again.
+// The browser itself gives it back as the dialog closes; the close event comes a task later, when a quick user
+// may already have moved on (Enter on the opener has opened its menu), so the handler only mends lost focus:
+// if a refresh replaced the opener meanwhile, its replacement (same aria-label, or same id) gets the focus.
 function refind(o) {
 	if (!o || document.contains(o)) return o;
 	const label = o.getAttribute?.("aria-label");
@@ -63,9 +65,11 @@ export function openDialog(dlg, opener, focusSel) {
 	if (!dlg._wired) {
 		dlg._wired = true;
 		dlg.addEventListener("close", () => {
-			const o = refind(dlg._opener);
+			const opener = dlg._opener;
 			dlg._opener = null;
-			(o || document.getElementById("main")).focus();
+			const a = document.activeElement;
+			if (a && a !== document.body && !dlg.contains(a)) return; // focus is where the user has put it
+			(refind(opener) || document.getElementById("main")).focus();
 		});
 	}
 }
