@@ -6,7 +6,7 @@ set -eu
 PKGS=(
 	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
 	libnftables-dev libnftnl-dev libmnl-dev nftables libjansson-dev libcmocka-dev
-	libsqlite3-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libinih-dev
+	libsqlite3-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libinih-dev
 	libnetfilter-conntrack-dev libseccomp-dev iproute2 util-linux conntrack curl jq openssh-server openssh-client
 	sqlite3 wrk # the fault and load tests (tests/e2e/crash.sh, load.sh)
 	chromium # the portal's e2e test drives it (playwright-core, no browser download)

@@ -8,6 +8,9 @@
  *                     Valid while store_generation() is unchanged (nothing was written
  *                     through the store since) and for at most API_RENDER_CACHE_TTL_NS,
  *                     since the body also depends on the clock (the 7-day window).
+ *                     For clients that take gzip the entry keeps the body's gzip form
+ *                     too, compressed once (API_RENDER_CACHE_GZIP_LEVEL) and sent as is;
+ *                     the HTTP layer leaves an encoded body alone.
  *
  * Both are small, fixed-size, evict the least recently used entry, and live only in the
  * thread that runs the API (like the rest of struct api).
@@ -35,6 +38,9 @@ struct render_entry {
 	int64_t expires_ns;		/* api_now_ns() after which it is stale */
 	char *body;
 	size_t body_len;
+	char *gz;			/* the body's gzip form, made at the first hit that takes gzip */
+	size_t gz_len;
+	bool gz_tried;			/* made, or found not worth it (not smaller, or no memory) */
 	char etag[32];
 	uint64_t used;
 };
@@ -66,6 +72,7 @@ render_entry_clear(struct render_entry *e)
 {
 	free(e->key);
 	free(e->body);
+	free(e->gz);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -122,8 +129,21 @@ api_policy_decode_stored(struct api *api, const struct store_policy *sp, struct 
 	return 0;
 }
 
+/* The entry's gzip form, made the first time it is asked for; false when there is none. */
+static bool
+render_entry_gzip(struct render_entry *e)
+{
+	if (!e->gz_tried) {
+		e->gz_tried = true;
+		if (e->body_len < HTTP_GZIP_MIN ||	/* as the HTTP layer would */
+		    http_gzip(e->body, e->body_len, API_RENDER_CACHE_GZIP_LEVEL, &e->gz, &e->gz_len) != 0)
+			e->gz = NULL;
+	}
+	return e->gz != NULL;
+}
+
 bool
-api_render_cache_get(struct api *api, const char *key, struct http_response *resp)
+api_render_cache_get(struct api *api, const char *key, bool gzip, struct http_response *resp)
 {
 	struct api_cache *c = cache_of(api);
 	uint64_t gen = store_generation(api->store);
@@ -134,7 +154,10 @@ api_render_cache_get(struct api *api, const char *key, struct http_response *res
 		return false;
 	for (i = 0; i < API_RENDER_CACHE_MAX; i++) {
 		struct render_entry *e = &c->renders[i];
+		const char *src;
+		size_t len;
 		char *body;
+		bool gz;
 
 		if (!e->key || strcmp(e->key, key))
 			continue;
@@ -142,13 +165,25 @@ api_render_cache_get(struct api *api, const char *key, struct http_response *res
 			render_entry_clear(e);	/* stale (the store changed, time passed, or the clock jumped back) */
 			break;
 		}
-		if (!(body = malloc(e->body_len ? e->body_len : 1)))
+		gz = gzip && render_entry_gzip(e);
+		src = gz ? e->gz : e->body;
+		len = gz ? e->gz_len : e->body_len;
+		if (!(body = malloc(len ? len : 1)))
 			return false;
-		memcpy(body, e->body, e->body_len);
+		memcpy(body, src, len);
 		resp->status = 200;
 		resp->body = body;
-		resp->body_len = e->body_len;
-		http_response_header(resp, "ETag", e->etag);
+		resp->body_len = len;
+		if (gz) {
+			/* as http_response_gzip says it: the same version, other bytes */
+			char weak[sizeof(e->etag) + 2];
+
+			snprintf(weak, sizeof(weak), "W/%s", e->etag);
+			http_response_header(resp, "ETag", e->etag[0] == 'W' ? e->etag : weak);
+			http_response_header(resp, "Content-Encoding", "gzip");
+		} else {
+			http_response_header(resp, "ETag", e->etag);
+		}
 		e->used = ++c->clock;
 		return true;
 	}

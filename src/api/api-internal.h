@@ -68,7 +68,7 @@ int api_policy_decode_stored(struct api *api, const struct store_policy *sp, str
  * A rendered 200 response kept under `key` (api-cache.c): get fills resp (body copied, ETag
  * header) when there is one still valid; put keeps resp's body and `etag`.
  */
-bool api_render_cache_get(struct api *api, const char *key, struct http_response *resp);
+bool api_render_cache_get(struct api *api, const char *key, bool gzip, struct http_response *resp);
 void api_render_cache_put(struct api *api, const char *key, const struct http_response *resp, const char *etag);
 
 /* A request as the API returns it (Azure's JitNetworkAccessRequest plus "id"). */

@@ -88,7 +88,10 @@ policy_etag(const struct store_policy *sp, char *buf, size_t size)
 	snprintf(buf, size, "\"%llx\"", (unsigned long long)sp->updated_ns);
 }
 
-/* Does the request's If-Match / If-None-Match allow writing over `sp` (NULL: no policy yet)? */
+/*
+ * Does the request's If-Match / If-None-Match allow writing over `sp` (NULL: no policy yet)? The ETag names
+ * the policy's version, so a weak one (W/"...", what a gzip-compressed GET carries) matches as well.
+ */
 static bool
 precondition_ok(const struct http_request *req, const struct store_policy *sp)
 {
@@ -267,7 +270,7 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 	arm_policy_id_format(id, text, sizeof(text));
 	/* what this caller's role and scope saw of this policy, if nothing was written since (api-cache.c) */
 	snprintf(key, sizeof(key), "%s\n%s\n%s", text, c->role ? c->role->name : "", c->scope);
-	if (api_render_cache_get(api, key, resp))
+	if (api_render_cache_get(api, key, http_accepts_gzip(http_request_header(req, "Accept-Encoding")), resp))
 		return;
 	r = store_policy_get(api->store, id, &sp);
 	if (r == -ENOENT) {

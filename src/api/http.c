@@ -265,6 +265,8 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 		resp.body = NULL;
 		resp.body_len = 0;
 	}
+	if (!resp.hold)	/* a held answer's body may yet be replaced (http_server_release), and is small */
+		http_response_encode(&resp, http_request_header(&req, "Accept-Encoding"));
 	if (resp.hold) {
 		/* answered, but not to be sent before the caller says so: park the connection */
 		hc->held = resp;

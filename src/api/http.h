@@ -71,6 +71,42 @@ struct http_response {
 
 /* Add a response header; -E2BIG when full or too long. */
 int http_response_header(struct http_response *resp, const char *name, const char *value);
+/* A response header's value by name (case-insensitive), or NULL. */
+const char *http_response_header_get(const struct http_response *resp, const char *name);
+
+/*
+ * Compression. A body of HTTP_GZIP_MIN bytes or more goes out gzip-compressed
+ * (level HTTP_GZIP_LEVEL, fast) to a client whose Accept-Encoding takes gzip,
+ * unless the handler already encoded it (the policy GET cache keeps its gzip
+ * form, api-cache.c). Such a response says "Vary: Accept-Encoding" either way.
+ */
+#define HTTP_GZIP_MIN 1024
+#define HTTP_GZIP_LEVEL 1
+
+/*
+ * Does an Accept-Encoding value (RFC 9110 12.5.3) take gzip? Yes for "gzip",
+ * "x-gzip" or "*" with a q-value above 0; an explicit "gzip;q=0" refuses it
+ * whatever "*" says. NULL (no header) or a value that does not parse: no.
+ */
+bool http_accepts_gzip(const char *accept_encoding);
+/*
+ * in[0..len) as one gzip member at level (1..9) in *ret (malloc'd). 0: done;
+ * 1: not done because it would not be smaller; -ENOMEM, -EIO (zlib failed).
+ */
+int http_gzip(const void *in, size_t len, int level, char **ret, size_t *ret_len);
+/*
+ * Replace resp's body by its gzip form (http_gzip) and say so: "Content-Encoding:
+ * gzip", and a strong ETag made weak (the bytes differ; the version they show
+ * does not, and If-Match compares versions). 0 when compressed, 1 when left as
+ * it was (not smaller, or no room for the headers), -ENOMEM, -EIO.
+ */
+int http_response_gzip(struct http_response *resp, int level);
+/*
+ * What the server does to every answer it sends at once: a body of HTTP_GZIP_MIN
+ * bytes or more (or one the handler encoded) gets "Vary: Accept-Encoding", and
+ * goes gzip-compressed when accept_encoding (the request's header, or NULL) takes it.
+ */
+void http_response_encode(struct http_response *resp, const char *accept_encoding);
 
 typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *resp);
 

@@ -282,6 +282,8 @@ request(struct cli *c, const char *method, const char *target, const char *body,
 	curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h->easy, CURLOPT_HEADERDATA, &cap);
 	curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "jitgate-cli");
+	/* large answers (policies with their requests, activity CSV) come compressed; libcurl inflates them */
+	curl_easy_setopt(h->easy, CURLOPT_ACCEPT_ENCODING, "gzip");
 	if (c->via_socket)
 		curl_easy_setopt(h->easy, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
 	if (c->ca[0])

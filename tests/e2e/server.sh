@@ -560,5 +560,39 @@ kill -HUP "$SRV"
 sleep 0.3
 check "SIGHUP does not stop jitgated; it reconciles" bash -c 'kill -0 $1 && grep -q SIGHUP "$2"' _ "$SRV" "$SRVLOG"
 
+# ---- large answers go gzip-compressed to a client that takes it (HTTP_GZIP_MIN), the policy GET from its cache ----
+gz_get() { # gz_get PATH OUT [HEADER]: the owner's GET, the body as it came (not inflated); headers in $E2E_TMP/gz.h
+	ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $T_OWNER" \
+		-H "${3:-Accept-Encoding: gzip}" -D "$E2E_TMP/gz.h" -o "$2" "https://$V:8443$1" 2>"$E2E_TMP/curl.err"
+}
+hdr() { tr -d '\r' <"$1" | awk -v h="$2" 'index(tolower($0), tolower(h) ": ") == 1 { print substr($0, length(h) + 3) }'; }
+call "$T_OWNER" GET "$POL?$AV" "" -D "$E2E_TMP/id.h"
+cp "$E2E_TMP/resp" "$E2E_TMP/plain.json"
+plain_etag=$(hdr "$E2E_TMP/id.h" ETag)
+check "a GET without Accept-Encoding: as it is ($(stat -c %s "$E2E_TMP/plain.json") bytes), Vary: $(hdr "$E2E_TMP/id.h" Vary)" \
+	test -z "$(hdr "$E2E_TMP/id.h" Content-Encoding)" -a "$(hdr "$E2E_TMP/id.h" Vary)" = Accept-Encoding \
+	-a "$(stat -c %s "$E2E_TMP/plain.json")" -ge 1024
+for i in 1 2; do	# the first from the rendered body kept for the owner, the second from its kept gzip form
+	gz_get "$POL?$AV" "$E2E_TMP/policy.gz"
+	check "a GET with Accept-Encoding: gzip ($i): Content-Encoding gzip, $(stat -c %s "$E2E_TMP/policy.gz") bytes" \
+		test "$(hdr "$E2E_TMP/gz.h" Content-Encoding)" = gzip -a "$(hdr "$E2E_TMP/gz.h" Vary)" = Accept-Encoding \
+		-a "$(stat -c %s "$E2E_TMP/policy.gz")" -lt "$(stat -c %s "$E2E_TMP/plain.json")"
+	check "  … that inflates to exactly the plain body" bash -c 'gzip -dc <"$1" | cmp -s - "$2"' _ "$E2E_TMP/policy.gz" "$E2E_TMP/plain.json"
+	check "  … with the same version, as a weak ETag ($(hdr "$E2E_TMP/gz.h" ETag) for $plain_etag)" \
+		test "$(hdr "$E2E_TMP/gz.h" ETag)" = "W/$plain_etag"
+done
+gz_get "$POL?$AV" "$E2E_TMP/policy.gz" "Accept-Encoding: gzip;q=0, *"
+check "gzip;q=0 refuses it: the plain body" bash -c 'test -z "$(tr -d "\r" <"$1" | grep -i "^content-encoding")" && cmp -s "$2" "$3"' \
+	_ "$E2E_TMP/gz.h" "$E2E_TMP/policy.gz" "$E2E_TMP/plain.json"
+gz_get "$LOG?$AV&format=csv" "$E2E_TMP/log.csv.gz"
+check "the activity log's CSV comes compressed too, and inflates to RFC 4180 rows" bash -c \
+	'test "$(tr -d "\r" <"$1" | grep -i "^content-encoding" | cut -d" " -f2)" = gzip && gzip -dc <"$2" | head -1 | grep -q "^time,caller,"' \
+	_ "$E2E_TMP/gz.h" "$E2E_TMP/log.csv.gz"
+put_body=$(jq -c '{kind, properties: {virtualMachines: .properties.virtualMachines}}' "$E2E_TMP/plain.json")
+call "$T_OWNER" PUT "$POL?$AV" "$put_body" -H "If-Match: W/$plain_etag"
+expect 200 "a PUT with If-Match: the weak ETag of a compressed GET (the same version)"
+call "$T_OWNER" PUT "$POL?$AV" "$put_body" -H "If-Match: W/$plain_etag"
+expect 412 PreconditionFailed "  … and the same again, now that the policy changed"
+
 check "jitgated is still running" kill -0 "$SRV"
 e2e_summary

@@ -24,6 +24,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
+#include <zlib.h>
 
 #include "api/api-limits.h"
 #include "api/http.h"
@@ -104,6 +105,18 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 
 	if (strcmp(req->path, "/nostatus") == 0)
 		return;
+	if (strncmp(req->path, "/big/", 5) == 0) {
+		/* a JSON body of the length the path names, with a strong ETag */
+		size_t n = strtoul(req->path + 5, NULL, 10), i;
+
+		resp->status = 200;
+		if (http_response_header(resp, "ETag", "\"v1\"") < 0 || !(resp->body = malloc(n + 1)))
+			abort();
+		for (i = 0; i < n; i++)
+			resp->body[i] = "{\"a\":[1,2,3]}"[i % 13];
+		resp->body_len = n;
+		return;
+	}
 	if (strcmp(req->path, "/custom") == 0) {
 		resp->status = 202;
 		resp->content_type = "text/plain";
@@ -826,6 +839,220 @@ test_start_errors(void **state)
 	http_server_stop(NULL);
 }
 
+/* zlib's inflate of a gzip member: the bytes, or NULL when it is no valid one */
+static char *
+gunzip(const char *in, size_t len, size_t *ret_len)
+{
+	z_stream z = { 0 };
+	size_t cap = 1 << 20;
+	char *out = malloc(cap);
+	int zr;
+
+	assert_non_null(out);
+	assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	zr = inflate(&z, Z_FINISH);
+	*ret_len = z.total_out;
+	inflateEnd(&z);
+	if (zr != Z_STREAM_END || z.avail_in != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void
+test_accepts_gzip(void **state)
+{
+	static const struct {
+		const char *value;
+		bool gzip;
+	} cases[] = {
+		{ NULL, false },
+		{ "", false },
+		{ "identity", false },
+		{ "gzip", true },
+		{ "GZip", true },
+		{ "x-gzip", true },
+		{ "deflate, gzip", true },
+		{ "br;q=1.0, gzip;q=0.8, *;q=0.1", true },
+		{ "gzip;q=0", false },
+		{ "gzip;q=0.000", false },
+		{ "gzip;q=0.001", true },
+		{ "gzip ; q=0.5", true },
+		{ "gzip;Q=0.5", true },
+		{ "*", true },
+		{ "*;q=0", false },
+		{ "*, gzip;q=0", false },	/* gzip named: "*" does not bring it back */
+		{ "gzip;q=0, *", false },
+		{ "identity;q=0, *;q=0.5", true },
+		{ "gzip,,", true },		/* empty list elements are allowed */
+		{ "gzip;q=2", false },		/* does not parse: as if no header */
+		{ "gzip;q=1.5", false },
+		{ "gzip;q=0.5555", false },
+		{ "gzip;q", false },
+		{ "gzip;level=9", true },	/* parameters other than q are ignored */
+		{ "gzipx", false },
+		{ "gzip x", false },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (http_accepts_gzip(cases[i].value) != cases[i].gzip)
+			fail_msg("Accept-Encoding \"%s\": expected %d", cases[i].value ? cases[i].value : "(none)",
+				 cases[i].gzip);
+	}
+}
+
+static void
+test_gzip(void **state)
+{
+	struct http_response resp = { 0 };
+	char text[8192], *gz, *back;
+	unsigned char noise[256];
+	size_t i, gz_len, back_len;
+
+	for (i = 0; i < sizeof(text); i++)
+		text[i] = "{\"port\":22,\"status\":\"Initiated\"}"[i % 35];
+	assert_int_equal(http_gzip(text, sizeof(text), 6, &gz, &gz_len), 0);
+	assert_true(gz_len < sizeof(text) / 10);
+	back = gunzip(gz, gz_len, &back_len);
+	assert_non_null(back);
+	assert_int_equal(back_len, sizeof(text));
+	assert_memory_equal(back, text, sizeof(text));
+	free(back);
+	free(gz);
+
+	/* what does not shrink is left alone */
+	for (i = 0; i < sizeof(noise); i++)
+		noise[i] = (unsigned char)(i * 167 + 13);
+	assert_int_equal(http_gzip(noise, sizeof(noise), 6, &gz, &gz_len), 1);
+	assert_int_equal(http_gzip("", 0, 6, &gz, &gz_len), 1);
+
+	/* a response: body replaced, Content-Encoding said, the strong ETag made weak */
+	resp.status = 200;
+	resp.body = malloc(sizeof(text));
+	assert_non_null(resp.body);
+	memcpy(resp.body, text, sizeof(text));
+	resp.body_len = sizeof(text);
+	assert_int_equal(http_response_header(&resp, "ETag", "\"17\""), 0);
+	assert_int_equal(http_response_gzip(&resp, 1), 0);
+	assert_string_equal(http_response_header_get(&resp, "content-encoding"), "gzip");
+	assert_string_equal(http_response_header_get(&resp, "ETag"), "W/\"17\"");
+	back = gunzip(resp.body, resp.body_len, &back_len);
+	assert_non_null(back);
+	assert_int_equal(back_len, sizeof(text));
+	assert_memory_equal(back, text, sizeof(text));
+	free(back);
+	/* encoded once only */
+	assert_int_equal(http_response_gzip(&resp, 1), 1);
+	free(resp.body);
+
+	/* no room for Content-Encoding: left as it was */
+	memset(&resp, 0, sizeof(resp));
+	resp.body = malloc(sizeof(text));
+	assert_non_null(resp.body);
+	memcpy(resp.body, text, sizeof(text));
+	resp.body_len = sizeof(text);
+	for (i = 0; i < HTTP_HEADERS_OUT_MAX; i++)
+		assert_int_equal(http_response_header(&resp, "X-A", "a"), 0);
+	assert_int_equal(http_response_gzip(&resp, 1), 1);
+	assert_int_equal(resp.body_len, sizeof(text));
+	assert_memory_equal(resp.body, text, sizeof(text));
+	assert_null(http_response_header_get(&resp, "Content-Encoding"));
+	free(resp.body);
+}
+
+/* GET /big/N with an Accept-Encoding (NULL: none), as sent, undecoded: status, body and three headers */
+static void
+request_encoded(size_t n, const char *accept, struct reply *r, char *ce, char *vary, char *etag, size_t size)
+{
+	char url[128], hdr[128];
+	struct curl_slist *hdrs = NULL;
+	struct curl_header *h;
+	CURL *c = curl_easy_init();
+
+	assert_non_null(c);
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/big/%zu", T.port, n);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, T.cert);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	if (accept) {
+		/* a header of our own: libcurl then passes the body through as it came */
+		snprintf(hdr, sizeof(hdr), "Accept-Encoding: %s", accept);
+		hdrs = curl_slist_append(hdrs, hdr);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	}
+	r->rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	ce[0] = vary[0] = etag[0] = '\0';
+	if (curl_easy_header(c, "Content-Encoding", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		copy_str(ce, size, h->value);
+	if (curl_easy_header(c, "Vary", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		copy_str(vary, size, h->value);
+	if (curl_easy_header(c, "ETag", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		copy_str(etag, size, h->value);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+}
+
+static void
+test_gzip_served(void **state)
+{
+	char ce[64], vary[64], etag[64], *back;
+	struct reply r;
+	size_t back_len;
+
+	/* a large body to a client that takes gzip: compressed, said so, and the same bytes once inflated */
+	request_encoded(100000, "br, gzip", &r, ce, vary, etag, sizeof(ce));
+	assert_int_equal(r.rc, CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(ce, "gzip");
+	assert_string_equal(vary, "Accept-Encoding");
+	assert_string_equal(etag, "W/\"v1\"");
+	assert_true(r.len < 100000 / 10);
+	back = gunzip(r.body, r.len, &back_len);
+	assert_non_null(back);
+	assert_int_equal(back_len, 100000);
+	assert_memory_equal(back, "{\"a\":[1,2,3]}{\"a\"", 17);
+	free(back);
+	reply_free(&r);
+
+	/* the same to a client that does not, or refuses it: as it is, with Vary all the same */
+	request_encoded(100000, NULL, &r, ce, vary, etag, sizeof(ce));
+	assert_int_equal(r.status, 200);
+	assert_string_equal(ce, "");
+	assert_string_equal(vary, "Accept-Encoding");
+	assert_string_equal(etag, "\"v1\"");
+	assert_int_equal(r.len, 100000);
+	reply_free(&r);
+	request_encoded(100000, "gzip;q=0, *", &r, ce, vary, etag, sizeof(ce));
+	assert_string_equal(ce, "");
+	assert_int_equal(r.len, 100000);
+	reply_free(&r);
+
+	/* a small body is never worth it */
+	request_encoded(HTTP_GZIP_MIN - 1, "gzip", &r, ce, vary, etag, sizeof(ce));
+	assert_int_equal(r.status, 200);
+	assert_string_equal(ce, "");
+	assert_string_equal(vary, "");
+	assert_int_equal(r.len, HTTP_GZIP_MIN - 1);
+	reply_free(&r);
+	request_encoded(HTTP_GZIP_MIN, "gzip", &r, ce, vary, etag, sizeof(ce));
+	assert_string_equal(ce, "gzip");
+	back = gunzip(r.body, r.len, &back_len);
+	assert_non_null(back);
+	assert_int_equal(back_len, HTTP_GZIP_MIN);
+	free(back);
+	reply_free(&r);
+}
+
 static void
 test_response_header(void **state)
 {
@@ -861,6 +1088,9 @@ main(void)
 		cmocka_unit_test(test_slow_client),
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_response_header),
+		cmocka_unit_test(test_accepts_gzip),
+		cmocka_unit_test(test_gzip),
+		cmocka_unit_test(test_gzip_served),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
