@@ -32,6 +32,19 @@ ns_new() {
 	echo "$n"
 }
 
+# ns_settle NS: wait (up to 5 s) until no IPv6 address in NS is still tentative. A new link's
+# link-local address passes duplicate address detection a second or two after the link comes up;
+# a program that watches the network and starts before that sees the change (Chromium aborts its
+# requests in flight with ERR_NETWORK_CHANGED).
+ns_settle() {
+	local i
+	for ((i = 0; i < 500; i++)); do
+		[[ -z $(ip -n "$1" -6 addr show tentative 2>/dev/null) ]] && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # link NS_A IF_A NS_B IF_B: a veth pair between two namespaces, both ends up.
 link_new() {
 	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3" || return 1

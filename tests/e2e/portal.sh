@@ -84,7 +84,9 @@ mkdir -p "$SHOTS"
 rm -f "$SHOTS"/portal-*.png
 PROFILE=$E2E_TMP/home
 mkdir -p "$PROFILE"
-echo "node test.mjs in the client namespace, Chromium inside it:"
+t0=$(date +%s%N)
+ns_settle "$CL" || echo "portal.sh: IPv6 addresses in the client namespace are still tentative after 5 s"
+echo "node test.mjs in the client namespace, Chromium inside it (after $(( ($(date +%s%N) - t0) / 1000000 )) ms for IPv6 address detection to end):"
 ip netns exec "$CL" env -u NODE_EXTRA_CA_CERTS HOME="$PROFILE" XDG_CONFIG_HOME="$PROFILE/.config" XDG_CACHE_HOME="$PROFILE/.cache" \
 	JG_URL="https://$VMADDR:$API_PORT" JG_CERT="$STATE/tls/cert.pem" JG_CHROMIUM="$CHROMIUM" \
 	JG_TOKEN_OWNER="${TOK[owner]}" JG_TOKEN_READER="${TOK[reader]}" JG_TOKEN_REQUESTER="${TOK[requester]}" \

@@ -88,6 +88,8 @@ async function newPage(role) {
 		if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(`${role}: console: ${m.text()}`);
 	});
 	page.on("pageerror", (e) => problems.push(`${role}: ${e.message}`));
+	/* a request that got no answer (not an HTTP error: a reset, a bad encoding, a timeout), told as it happens */
+	page.on("requestfailed", (r) => console.log(`       ${role}: ${r.method()} ${r.url().replace(URL_, "")} failed: ${r.failure()?.errorText}`));
 	return page;
 }
 
