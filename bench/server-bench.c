@@ -85,6 +85,7 @@ struct client {
 	char bodybuf[1024];
 	char url[512];
 	long conns;
+	curl_off_t wire;		/* body bytes as they came, before libcurl inflated them (last request) */
 };
 
 static int
@@ -166,6 +167,8 @@ client_do(struct client *c, const char *method, const char *path, const char *to
 		curl_easy_getinfo(c->h, CURLINFO_PRETRANSFER_TIME_T, &pre);
 		curl_easy_getinfo(c->h, CURLINFO_NUM_CONNECTS, &nc);
 		c->conns += nc;
+		if (curl_easy_getinfo(c->h, CURLINFO_SIZE_DOWNLOAD_T, &c->wire) != CURLE_OK)
+			c->wire = 0;
 	} else {
 		show_error(path, 0, cc, &c->body);
 	}
@@ -362,7 +365,7 @@ struct worker {
 	/* load mode */
 	size_t n_threads, vms, token0, requests;
 	/* results */
-	size_t ok, fail, bytes, grants;
+	size_t ok, fail, bytes, wire, grants;
 	long conns;
 	double sum_s, max_s;
 	size_t n_samples;
@@ -394,6 +397,7 @@ worker_rate(void *arg)
 		if (st == (w->get ? 200 : 202)) {
 			w->ok++;
 			w->bytes += c.body.total;
+			w->wire += (size_t)c.wire;
 			w->sum_s += d;
 			if (d > w->max_s)
 				w->max_s = d;
@@ -459,7 +463,7 @@ mode_rate(size_t threads, double seconds, size_t ports, bool get)
 {
 	struct worker *w = calloc(threads, sizeof(*w));
 	double t0 = now_s(), elapsed, sum = 0, max = 0, *all;
-	size_t i, ok = 0, fail = 0, bytes = 0, n = 0;
+	size_t i, ok = 0, fail = 0, bytes = 0, wire = 0, n = 0;
 	long conns = 0;
 
 	if (!w)
@@ -479,6 +483,7 @@ mode_rate(size_t threads, double seconds, size_t ports, bool get)
 		ok += w[i].ok;
 		fail += w[i].fail;
 		bytes += w[i].bytes;
+		wire += w[i].wire;
 		conns += w[i].conns;
 		sum += w[i].sum_s;
 		n += w[i].n_samples;
@@ -493,10 +498,10 @@ mode_rate(size_t threads, double seconds, size_t ports, bool get)
 	if (all)
 		qsort(all, n, sizeof(*all), cmp_double);
 	printf("%s threads=%zu seconds=%.2f ok=%zu fail=%zu conns=%ld per_s=%.0f mean_ms=%.3f p50_ms=%.3f p99_ms=%.3f "
-	       "max_ms=%.3f bytes_per_response=%zu\n",
+	       "max_ms=%.3f bytes_per_response=%zu wire_bytes_per_response=%zu\n",
 	       get ? "get" : "initiate", threads, elapsed, ok, fail, conns, (double)ok / elapsed,
 	       ok ? sum / (double)ok * 1e3 : 0, n && all ? all[n / 2] * 1e3 : 0, n && all ? all[(n * 99) / 100] * 1e3 : 0,
-	       max * 1e3, ok ? bytes / ok : 0);
+	       max * 1e3, ok ? bytes / ok : 0, ok ? wire / ok : 0);
 	for (i = 0; i < threads; i++)
 		free(w[i].samples);
 	free(all);
