@@ -10,13 +10,12 @@
 #include <stdbool.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "api/api-internal.h"
 #include "api/codec.h"
 #include "core/timeutil.h"
 #include "fuzz-common.h"
 #include "http-fake.h"
+#include "../tests/gunzip.h"
 
 #define SUB		"00000000-0000-0000-0000-000000000000"
 #define RG		"fuzzRg"
@@ -271,31 +270,6 @@ setup(void)
 	session.expires_ns = api_now_ns() + 30LL * 24 * 3600 * TIME_NS_PER_SEC;
 }
 
-/* A gzip member inflated (zlib), or NULL when it is not one whole; the server's bodies are at most 1 MiB. */
-static char *
-gunzip(const char *in, size_t len, size_t *ret_len)
-{
-	z_stream z = { 0 };
-	size_t cap = API_RENDER_CACHE_BODY_MAX + 1;
-	char *out = malloc(cap);
-	int zr;
-
-	fuzz_check(out != NULL);
-	fuzz_check(inflateInit2(&z, 15 + 16) == Z_OK);
-	z.next_in = (Bytef *)(uintptr_t)in;
-	z.avail_in = (uInt)len;
-	z.next_out = (Bytef *)out;
-	z.avail_out = (uInt)cap;
-	zr = inflate(&z, Z_FINISH);
-	*ret_len = z.total_out;
-	inflateEnd(&z);
-	if (zr != Z_STREAM_END || z.avail_in != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
 static void
 check_response(const struct http_request *req, const struct http_response *resp)
 {
@@ -325,7 +299,7 @@ check_response(const struct http_request *req, const struct http_response *resp)
 	if (ce) {
 		/* only what the client said it takes, and a whole gzip member */
 		fuzz_check(http_accepts_gzip(http_request_header(req, "Accept-Encoding")));
-		fuzz_check((body = gunzip(resp->body, resp->body_len, &body_len)) != NULL);
+		fuzz_check((body = test_gunzip(resp->body, resp->body_len, API_RENDER_CACHE_BODY_MAX + 1, &body_len)) != NULL);
 	}
 	if (!resp->content_type || strstr(resp->content_type, "json")) {
 		json_error_t jerr;
