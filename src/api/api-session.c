@@ -142,6 +142,7 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 	snprintf(c->name, sizeof(c->name), "token:%s", t.name);
 	api_log(api, c, "SignIn", "/session", "Succeeded", NULL, "portal session for token '%s'", t.name);
 	time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
+	resp->secret = true;	/* the CSRF token */
 	api_json(resp, 201, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", c->name, "role", t.role, "scope",
 				      t.scope[0] ? t.scope : "/", "address", c->addr_text, "csrfToken", s->csrf,
 				      "expiresUtc", expires, "subscriptionId", api->settings.subscription));
@@ -158,6 +159,7 @@ api_session_get(struct api *api, struct api_caller *c, const struct http_request
 	if (!s || store_token_find(api->store, s->token_hash, &t) < 0)
 		return api_error(resp, 401, "AuthenticationFailed", "", "not signed in");
 	time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
+	resp->secret = true;	/* the CSRF token */
 	api_json(resp, 200, json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s, s:s}", "name", "token:", t.name, "role", t.role,
 				      "scope", t.scope[0] ? t.scope : "/", "address", c->addr_text, "csrfToken", s->csrf,
 				      "expiresUtc", expires, "subscriptionId", api->settings.subscription));

@@ -122,6 +122,7 @@ api_token_put(struct api *api, const struct api_caller *c, const struct http_req
 		t.role, t.scope[0] ? t.scope : "/");
 	out = token_json(&t);
 	json_object_set_new(out, "token", json_string(secret));
+	resp->secret = true;
 	api_json(resp, 201, out);
 out:
 	explicit_bzero(secret, sizeof(secret));

@@ -224,7 +224,7 @@ http_response_encode(struct http_response *resp, const char *accept_encoding)
 {
 	bool encoded = http_response_header_get(resp, "Content-Encoding") != NULL;
 
-	if (!encoded && resp->body_len < HTTP_GZIP_MIN)
+	if (resp->secret || (!encoded && resp->body_len < HTTP_GZIP_MIN))
 		return;
 	if (!http_response_header_get(resp, "Vary"))
 		(void)http_response_header(resp, "Vary", "Accept-Encoding");

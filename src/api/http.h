@@ -67,6 +67,12 @@ struct http_response {
 	 * (initiate's group commit, see api_batch_end).
 	 */
 	bool hold;
+	/*
+	 * The body carries a secret (a new token, a session's CSRF token): it is
+	 * never compressed, so that its length tells nothing about the secret
+	 * next to text a third party chose (BREACH).
+	 */
+	bool secret;
 };
 
 /* Add a response header; -E2BIG when full or too long. */
@@ -104,7 +110,8 @@ int http_response_gzip(struct http_response *resp, int level);
 /*
  * What the server does to every answer it sends at once: a body of HTTP_GZIP_MIN
  * bytes or more (or one the handler encoded) gets "Vary: Accept-Encoding", and
- * goes gzip-compressed when accept_encoding (the request's header, or NULL) takes it.
+ * goes gzip-compressed when accept_encoding (the request's header, or NULL) takes
+ * it. A secret answer (resp->secret) is left as it is.
  */
 void http_response_encode(struct http_response *resp, const char *accept_encoding);
 

@@ -116,6 +116,7 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 		for (i = 0; i < n; i++)
 			resp->body[i] = unit[i % (sizeof(unit) - 1)];
 		resp->body_len = n;
+		resp->secret = strstr(req->path, "/secret") != NULL;	/* /big/N/secret */
 		return;
 	}
 	if (strcmp(req->path, "/custom") == 0) {
@@ -943,9 +944,9 @@ test_gzip(void **state)
 	free(resp.body);
 }
 
-/* GET /big/N with an Accept-Encoding (NULL: none), as sent, undecoded: status, body and three headers */
+/* GET path with an Accept-Encoding (NULL: none), as sent, undecoded: status, body and three headers */
 static void
-request_encoded(size_t n, const char *accept, struct reply *r, char *ce, char *vary, char *etag, size_t size)
+request_encoded(const char *path, const char *accept, struct reply *r, char *ce, char *vary, char *etag, size_t size)
 {
 	char url[128], hdr[128];
 	struct curl_slist *hdrs = NULL;
@@ -954,7 +955,7 @@ request_encoded(size_t n, const char *accept, struct reply *r, char *ce, char *v
 
 	assert_non_null(c);
 	memset(r, 0, sizeof(*r));
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d/big/%zu", T.port, n);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", T.port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CAINFO, T.cert);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
@@ -982,12 +983,12 @@ request_encoded(size_t n, const char *accept, struct reply *r, char *ce, char *v
 static void
 test_gzip_served(void **state)
 {
-	char ce[64], vary[64], etag[64], *back;
+	char ce[64], vary[64], etag[64], small[32], just[32], *back;
 	struct reply r;
 	size_t back_len;
 
 	/* a large body to a client that takes gzip: compressed, said so, and the same bytes once inflated */
-	request_encoded(100000, "br, gzip", &r, ce, vary, etag, sizeof(ce));
+	request_encoded("/big/100000", "br, gzip", &r, ce, vary, etag, sizeof(ce));
 	assert_int_equal(r.rc, CURLE_OK);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(ce, "gzip");
@@ -1002,26 +1003,35 @@ test_gzip_served(void **state)
 	reply_free(&r);
 
 	/* the same to a client that does not, or refuses it: as it is, with Vary all the same */
-	request_encoded(100000, NULL, &r, ce, vary, etag, sizeof(ce));
+	request_encoded("/big/100000", NULL, &r, ce, vary, etag, sizeof(ce));
 	assert_int_equal(r.status, 200);
 	assert_string_equal(ce, "");
 	assert_string_equal(vary, "Accept-Encoding");
 	assert_string_equal(etag, "\"v1\"");
 	assert_int_equal(r.len, 100000);
 	reply_free(&r);
-	request_encoded(100000, "gzip;q=0, *", &r, ce, vary, etag, sizeof(ce));
+	request_encoded("/big/100000", "gzip;q=0, *", &r, ce, vary, etag, sizeof(ce));
+	assert_string_equal(ce, "");
+	assert_int_equal(r.len, 100000);
+	reply_free(&r);
+
+	/* nor one that carries a secret, however large */
+	request_encoded("/big/100000/secret", "gzip", &r, ce, vary, etag, sizeof(ce));
+	assert_int_equal(r.status, 200);
 	assert_string_equal(ce, "");
 	assert_int_equal(r.len, 100000);
 	reply_free(&r);
 
 	/* a small body is never worth it */
-	request_encoded(HTTP_GZIP_MIN - 1, "gzip", &r, ce, vary, etag, sizeof(ce));
+	snprintf(small, sizeof(small), "/big/%d", HTTP_GZIP_MIN - 1);
+	snprintf(just, sizeof(just), "/big/%d", HTTP_GZIP_MIN);
+	request_encoded(small, "gzip", &r, ce, vary, etag, sizeof(ce));
 	assert_int_equal(r.status, 200);
 	assert_string_equal(ce, "");
 	assert_string_equal(vary, "");
 	assert_int_equal(r.len, HTTP_GZIP_MIN - 1);
 	reply_free(&r);
-	request_encoded(HTTP_GZIP_MIN, "gzip", &r, ce, vary, etag, sizeof(ce));
+	request_encoded(just, "gzip", &r, ce, vary, etag, sizeof(ce));
 	assert_string_equal(ce, "gzip");
 	back = test_gunzip(r.body, r.len, (size_t)1 << 20, &back_len);
 	assert_non_null(back);
