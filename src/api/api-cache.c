@@ -148,16 +148,13 @@ api_render_cache_get(struct api *api, const char *key, bool gzip, struct http_re
 	struct api_cache *c = cache_of(api);
 	uint64_t gen = store_generation(api->store);
 	int64_t now = api_now_ns();
-	size_t i;
+	size_t i, n_headers;
 
 	if (!c)
 		return false;
 	for (i = 0; i < API_RENDER_CACHE_MAX; i++) {
 		struct render_entry *e = &c->renders[i];
-		const char *src;
-		size_t len;
 		char *body;
-		bool gz;
 
 		if (!e->key || strcmp(e->key, key))
 			continue;
@@ -165,26 +162,25 @@ api_render_cache_get(struct api *api, const char *key, bool gzip, struct http_re
 			render_entry_clear(e);	/* stale (the store changed, time passed, or the clock jumped back) */
 			break;
 		}
-		gz = gzip && render_entry_gzip(e);
-		src = gz ? e->gz : e->body;
-		len = gz ? e->gz_len : e->body_len;
-		if (!(body = malloc(len ? len : 1)))
-			return false;
-		memcpy(body, src, len);
+		n_headers = resp->n_headers;
+		http_response_header(resp, "ETag", e->etag);
 		resp->status = 200;
-		resp->body = body;
-		resp->body_len = len;
-		if (gz) {
-			/* as http_response_gzip says it: the same version, other bytes */
-			char weak[sizeof(e->etag) + 2];
-
-			snprintf(weak, sizeof(weak), "W/%s", e->etag);
-			http_response_header(resp, "ETag", e->etag[0] == 'W' ? e->etag : weak);
-			http_response_header(resp, "Content-Encoding", "gzip");
-		} else {
-			http_response_header(resp, "ETag", e->etag);
-		}
 		e->used = ++c->clock;
+		/* the kept gzip form to a client that takes it, as the HTTP layer would have compressed the body */
+		if (gzip && render_entry_gzip(e) && (body = malloc(e->gz_len))) {
+			memcpy(body, e->gz, e->gz_len);
+			if (http_response_take_gzip(resp, body, e->gz_len) == 0)
+				return true;
+			free(body);
+		}
+		if (!(body = malloc(e->body_len ? e->body_len : 1))) {
+			resp->n_headers = n_headers;	/* the caller renders it afresh */
+			resp->status = 0;
+			return false;
+		}
+		memcpy(body, e->body, e->body_len);
+		resp->body = body;
+		resp->body_len = e->body_len;
 		return true;
 	}
 	return false;

@@ -196,27 +196,51 @@ out:
 	return r;
 }
 
-int
-http_response_gzip(struct http_response *resp, int level)
+/*
+ * Can resp say it is gzip-encoded: room for "Content-Encoding", none there yet, and room for its ETag (if
+ * any) made weak? Then *ret_etag is the ETag's index (-1: none) and weak its new value ("": already weak).
+ */
+static bool
+gzip_headers_fit(const struct http_response *resp, char weak[static HTTP_HEADER_VALUE_MAX], int *ret_etag)
 {
-	char *gz, weak[sizeof(resp->headers[0].value)];
-	int etag = header_index(resp, "ETag"), r;
-	size_t gz_len;
+	int etag = header_index(resp, "ETag");
 
-	if (!resp->body || resp->n_headers >= HTTP_HEADERS_OUT_MAX || header_index(resp, "Content-Encoding") >= 0)
-		return 1;
+	*ret_etag = etag;
 	weak[0] = '\0';
-	if (etag >= 0 && strncmp(resp->headers[etag].value, "W/", 2) != 0 &&
-	    (size_t)snprintf(weak, sizeof(weak), "W/%s", resp->headers[etag].value) >= sizeof(weak))
+	if (resp->n_headers >= HTTP_HEADERS_OUT_MAX || header_index(resp, "Content-Encoding") >= 0)
+		return false;
+	return etag < 0 || strncmp(resp->headers[etag].value, "W/", 2) == 0 ||
+	       (size_t)snprintf(weak, HTTP_HEADER_VALUE_MAX, "W/%s", resp->headers[etag].value) < HTTP_HEADER_VALUE_MAX;
+}
+
+int
+http_response_take_gzip(struct http_response *resp, char *gz, size_t gz_len)
+{
+	char weak[HTTP_HEADER_VALUE_MAX];
+	int etag;
+
+	if (!gzip_headers_fit(resp, weak, &etag))
 		return 1;
-	if ((r = http_gzip(resp->body, resp->body_len, level, &gz, &gz_len)) != 0)
-		return r;
 	free(resp->body);
 	resp->body = gz;
 	resp->body_len = gz_len;
 	if (weak[0])
 		memcpy(resp->headers[etag].value, weak, strlen(weak) + 1);
 	return http_response_header(resp, "Content-Encoding", "gzip");
+}
+
+int
+http_response_gzip(struct http_response *resp, int level)
+{
+	char *gz, weak[HTTP_HEADER_VALUE_MAX];
+	size_t gz_len;
+	int etag, r;
+
+	if (!resp->body || !gzip_headers_fit(resp, weak, &etag))
+		return 1;
+	if ((r = http_gzip(resp->body, resp->body_len, level, &gz, &gz_len)) != 0)
+		return r;
+	return http_response_take_gzip(resp, gz, gz_len);	/* fits: checked above */
 }
 
 void

@@ -265,8 +265,6 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 		resp.body = NULL;
 		resp.body_len = 0;
 	}
-	if (!resp.hold)	/* a held answer's body may yet be replaced (http_server_release), and is small */
-		http_response_encode(&resp, http_request_header(&req, "Accept-Encoding"));
 	if (resp.hold) {
 		/* answered, but not to be sent before the caller says so: park the connection */
 		hc->held = resp;
@@ -276,6 +274,8 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 		MHD_suspend_connection(conn);
 		return MHD_YES;
 	}
+	/* (a held answer is never compressed: its body may yet be replaced, and it is small) */
+	http_response_encode(&resp, http_request_header(&req, "Accept-Encoding"));
 	content_type = resp.content_type ? resp.content_type : HTTP_CONTENT_TYPE_JSON;
 	return http_queue(conn, (unsigned)resp.status, resp.body, resp.body_len, true, content_type, &resp);
 }

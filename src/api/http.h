@@ -24,6 +24,7 @@
  */
 
 #define HTTP_HEADERS_OUT_MAX 8
+#define HTTP_HEADER_VALUE_MAX 512	/* bytes of one response header's value, with its NUL */
 #define HTTP_PEM_MAX (64 * 1024)	/* a certificate chain or key file read at start */
 /*
  * A body without a declared length that outgrows body_max is read on and thrown
@@ -59,7 +60,7 @@ struct http_response {
 	size_t n_headers;
 	struct {
 		char name[64];
-		char value[512];
+		char value[HTTP_HEADER_VALUE_MAX];
 	} headers[HTTP_HEADERS_OUT_MAX];
 	/*
 	 * Hold the answer: the connection waits (suspended) until the next
@@ -107,6 +108,12 @@ int http_gzip(const void *in, size_t len, int level, char **ret, size_t *ret_len
  * it was (not smaller, or no room for the headers), -ENOMEM, -EIO.
  */
 int http_response_gzip(struct http_response *resp, int level);
+/*
+ * The same with a gzip form made already (api-cache.c keeps one): gz (malloc'd)
+ * becomes resp's body, said as http_response_gzip says it. 0; or 1 when there is
+ * no room for the headers, and then resp is unchanged and gz still the caller's.
+ */
+int http_response_take_gzip(struct http_response *resp, char *gz, size_t gz_len);
 /*
  * What the server does to every answer it sends at once: a body of HTTP_GZIP_MIN
  * bytes or more (or one the handler encoded) gets "Vary: Accept-Encoding", and

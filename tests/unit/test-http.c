@@ -941,6 +941,12 @@ test_gzip(void **state)
 	assert_int_equal(resp.body_len, sizeof(text));
 	assert_memory_equal(resp.body, text, sizeof(text));
 	assert_null(http_response_header_get(&resp, "Content-Encoding"));
+	/* nor with a gzip form made already: it stays the caller's, and resp as it was */
+	assert_int_equal(http_gzip(text, sizeof(text), 6, &gz, &gz_len), 0);
+	assert_int_equal(http_response_take_gzip(&resp, gz, gz_len), 1);
+	assert_int_equal(resp.body_len, sizeof(text));
+	assert_memory_equal(resp.body, text, sizeof(text));
+	free(gz);
 	free(resp.body);
 }
 
