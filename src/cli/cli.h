@@ -2,6 +2,7 @@
 #ifndef JITGATE_CLI_CLI_H
 #define JITGATE_CLI_CLI_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -155,6 +156,23 @@ int cli_http_fetch_cert(struct cli *c, const char *url, char **ret_pem);
 
 /* ---- output (output.c) ---- */
 
+/*
+ * Everything the client writes to stdout or stderr goes through output.c (the other files
+ * cannot call stdio's printing functions: see the end of this header), so no server text
+ * reaches a terminal unsanitised. cli_printf/cli_fprintf: the format's own text is the
+ * client's and prints as it is; the output of every conversion (%s: server text as often as
+ * not) goes through cli_text_escape() (cli/text.h), so one field cannot hold a newline, an
+ * escape sequence, a C1 control or broken UTF-8: they print as \u00XX and U+FFFD.
+ * 0, or a negative errno (nothing printed).
+ */
+int cli_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_fprintf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_vfprintf(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* A whole document from the server (CSV, JSON text): sanitised the same way, keeping its lines and tabs. */
+int cli_write_document(FILE *f, const char *s, size_t n);
+/* The client's own constant text (help) as it is: never server text. */
+void cli_print_static(FILE *f, const char *text);
+
 struct table;
 
 struct table *table_new(size_t ncols, const char *const *headers);
@@ -163,7 +181,7 @@ int table_add(struct table *t, const char *const *cells);
 void table_print(const struct table *t, FILE *f);
 void table_free(struct table *t);
 
-/* Print JSON as the API sent it, indented. */
+/* Print JSON as the API sent it, indented; DEL and C1 controls inside strings as \u00XX escapes (same values). */
 void cli_print_json(const json_t *v);
 /* An RFC 3339 UTC time as local time ("2025-03-01 14:05:00 CET"); the input itself when it does not parse. */
 void cli_time_local(const char *rfc3339, char *buf, size_t size);
@@ -277,5 +295,13 @@ int cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initia
 extern const char cli_help_vm[], cli_help_enable[], cli_help_disable[], cli_help_edit[], cli_help_policy[],
 	cli_help_request[], cli_help_ssh[], cli_help_revoke[], cli_help_requests[], cli_help_log[], cli_help_token[],
 	cli_help_whoami[], cli_help_login[];
+
+/*
+ * Only output.c (and config.c, which writes a file) may print with stdio; everywhere else
+ * a call is a compile error, so that no path bypasses the sanitiser.
+ */
+#ifndef CLI_OUTPUT_SELF
+#pragma GCC poison printf vprintf fprintf vfprintf dprintf puts fputs putchar fputc putc fwrite json_dumpf json_dumpfd perror
+#endif
 
 #endif

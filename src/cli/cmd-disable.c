@@ -53,11 +53,11 @@ cmd_disable(struct cli *c, int argc, char **argv)
 	if (c->output == CLI_OUT_JSON) {
 		cli_print_json(policy);
 	} else if (c->output == CLI_OUT_QUIET) {
-		printf("%s\n", cli_json_str(policy, "id", ""));
+		cli_printf("%s\n", cli_json_str(policy, "id", ""));
 	} else {
-		printf("JIT disabled on %s: removed from the policy %s\n", vm.arm.name, cli_json_str(policy, "id", "?"));
+		cli_printf("JIT disabled on %s: removed from the policy %s\n", vm.arm.name, cli_json_str(policy, "id", "?"));
 		if (json_array_size(vms) == 0)
-			printf("The policy has no VMs now; it is kept (remove it with: jitgate policy delete %s "
+			cli_printf("The policy has no VMs now; it is kept (remove it with: jitgate policy delete %s "
 			       "--resource-group %s --location %s)\n",
 			       cli_id_name(cli_json_str(policy, "id", "")), vm.arm.resource_group, vm.location);
 	}

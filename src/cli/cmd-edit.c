@@ -128,7 +128,7 @@ cmd_edit(struct cli *c, int argc, char **argv)
 	if ((r = cli_policy_update(c, &vm, false, edit_edit, &o, &policy)) < 0)
 		goto out;
 	if (c->output == CLI_OUT_TABLE)
-		printf("Rules of %s changed (policy %s):\n", vm.arm.name, cli_json_str(policy, "id", "?"));
+		cli_printf("Rules of %s changed (policy %s):\n", vm.arm.name, cli_json_str(policy, "id", "?"));
 	cli_rules_print(c, &vm, policy);
 out:
 	json_decref(policy);

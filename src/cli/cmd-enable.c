@@ -111,7 +111,7 @@ cli_rules_print(struct cli *c, const struct cli_vm *vm, json_t *policy)
 		return;
 	}
 	if (c->output == CLI_OUT_QUIET) {
-		printf("%s\n", cli_json_str(policy, "id", ""));
+		cli_printf("%s\n", cli_json_str(policy, "id", ""));
 		return;
 	}
 	t = table_new(4, headers);
@@ -212,7 +212,7 @@ cmd_enable(struct cli *c, int argc, char **argv)
 	if ((r = cli_policy_update(c, &vm, true, enable_edit, &e, &policy)) < 0)
 		goto out;
 	if (c->output == CLI_OUT_TABLE)
-		printf("JIT %s on %s (policy %s); these ports are closed until requested:\n",
+		cli_printf("JIT %s on %s (policy %s); these ports are closed until requested:\n",
 		       e.replaced ? "rules replaced" : "enabled", vm.arm.name, cli_json_str(policy, "id", "?"));
 	cli_rules_print(c, &vm, policy);
 out:

@@ -131,7 +131,7 @@ cmd_log(struct cli *c, int argc, char **argv)
 	if (r < 0)
 		goto out;
 	if (o.csv) {
-		fwrite(rep.body, 1, rep.body_len, stdout);
+		cli_write_document(stdout, rep.body, rep.body_len);
 		goto out;
 	}
 	if (c->output == CLI_OUT_JSON) {
@@ -145,7 +145,7 @@ cmd_log(struct cli *c, int argc, char **argv)
 
 		if (c->output == CLI_OUT_QUIET) {
 			snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(e, "id")));
-			printf("%s\n", id);
+			cli_printf("%s\n", id);
 			continue;
 		}
 		cli_time_local(cli_json_str(e, "timeUtc", NULL), time, sizeof(time));

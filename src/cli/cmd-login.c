@@ -135,7 +135,7 @@ pin_certificate(struct cli *c, const char *want_fp, char *ret_ca, size_t size)
 			goto out;
 		}
 	} else {
-		fprintf(stderr, "The server %s presented a certificate that is not verified yet.\n"
+		cli_fprintf(stderr, "The server %s presented a certificate that is not verified yet.\n"
 				"Its SHA-256 fingerprint is\n  %s\n"
 				"(jitgated logs its fingerprint when it starts: compare them.)\n"
 				"Trust this certificate for %s? (yes/no) ",
@@ -227,7 +227,7 @@ cmd_login(struct cli *c, int argc, char **argv)
 	if (c->output == CLI_OUT_JSON)
 		cli_print_json(me);
 	else if (c->output == CLI_OUT_TABLE)
-		printf("Logged in to %s as %s (%s); your address: %s. Saved in %s/config\n", c->server,
+		cli_printf("Logged in to %s as %s (%s); your address: %s. Saved in %s/config\n", c->server,
 		       cli_json_str(me, "name", "?"), cli_json_str(me, "role", "?"), cli_json_str(me, "address", "?"),
 		       ca[0] && strrchr(ca, '/') ? "the config directory" : "~/.config/jitgate");
 out:

@@ -92,7 +92,7 @@ policy_list(struct cli *c, const struct policy_opts *o)
 		char vms[16], reqs[16];
 
 		if (c->output == CLI_OUT_QUIET) {
-			printf("%s\n", cli_json_str(p, "name", ""));
+			cli_printf("%s\n", cli_json_str(p, "name", ""));
 			continue;
 		}
 		memset(&id, 0, sizeof(id));
@@ -129,7 +129,7 @@ policy_show(struct cli *c, const struct policy_opts *o, const char *name)
 	if ((r = cli_get(c, path, NULL, &p)) < 0)
 		return r;
 	if (c->output == CLI_OUT_QUIET)
-		printf("%s\n", cli_json_str(p, "id", ""));
+		cli_printf("%s\n", cli_json_str(p, "id", ""));
 	else
 		cli_print_json(p);
 	json_decref(p);
@@ -202,9 +202,9 @@ policy_apply(struct cli *c, const struct policy_opts *o, const char *name)
 	if (c->output == CLI_OUT_JSON)
 		cli_print_json(out);
 	else if (c->output == CLI_OUT_QUIET)
-		printf("%s\n", cli_json_str(out, "id", path));
+		cli_printf("%s\n", cli_json_str(out, "id", path));
 	else
-		printf("Applied the policy %s: %zu VM(s)\n", cli_json_str(out, "id", path),
+		cli_printf("Applied the policy %s: %zu VM(s)\n", cli_json_str(out, "id", path),
 		       json_array_size(json_object_get(json_object_get(out, "properties"), "virtualMachines")));
 out:
 	json_decref(out);
@@ -228,7 +228,7 @@ policy_delete(struct cli *c, const struct policy_opts *o, const char *name)
 	if (r == -EREMOTE)
 		cli_report(c, &rep);
 	else if (r == 0 && c->output == CLI_OUT_TABLE)
-		printf(rep.status == 204 ? "There was no policy %s; nothing deleted\n" : "Deleted the policy %s\n", path);
+		cli_printf(rep.status == 204 ? "There was no policy %s; nothing deleted\n" : "Deleted the policy %s\n", path);
 	cli_reply_clear(&rep);
 	return r;
 }

@@ -124,7 +124,7 @@ initiate_print(struct cli *c, const struct cli_vm *vm, const json_t *reply)
 	size_t i, k;
 
 	(void)c;
-	printf("Access to %s granted (request %s):\n", vm->arm.name, cli_json_str(reply, "id", "-"));
+	cli_printf("Access to %s granted (request %s):\n", vm->arm.name, cli_json_str(reply, "id", "-"));
 	json_array_foreach(json_object_get(reply, "virtualMachines"), i, v) {
 		json_array_foreach(json_object_get(v, "ports"), k, p) {
 			unsigned port = (unsigned)json_integer_value(json_object_get(p, "number"));
@@ -236,12 +236,12 @@ cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *
 		char until[64];
 
 		cli_time_local(cli_json_str(p0, "endTimeUtc", NULL), until, sizeof(until));
-		fprintf(stderr, "%s: port %u of %s is open for %s until %s\n", c->cmd, seen[0], vm->arm.name,
+		cli_fprintf(stderr, "%s: port %u of %s is open for %s until %s\n", c->cmd, seen[0], vm->arm.name,
 			cli_json_str(p0, "allowedSourceAddressPrefix", "?"), until);
 	} else if (c->output == CLI_OUT_JSON) {
 		cli_print_json(reply);
 	} else if (c->output == CLI_OUT_QUIET) {
-		printf("%s\n", cli_json_str(reply, "id", ""));
+		cli_printf("%s\n", cli_json_str(reply, "id", ""));
 	} else {
 		initiate_print(c, vm, reply);
 	}

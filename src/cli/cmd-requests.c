@@ -131,7 +131,7 @@ cmd_requests(struct cli *c, int argc, char **argv)
 		json_decref(wrap);
 	} else if (c->output == CLI_OUT_QUIET) {
 		json_array_foreach(out, i, req)
-			printf("%s\n", cli_json_str(req, "id", ""));
+			cli_printf("%s\n", cli_json_str(req, "id", ""));
 	} else {
 		table_print(t, stdout);
 	}

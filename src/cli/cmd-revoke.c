@@ -95,7 +95,7 @@ cmd_revoke(struct cli *c, int argc, char **argv)
 	if (c->output == CLI_OUT_JSON)
 		cli_print_json(reply);
 	else if (c->output == CLI_OUT_TABLE)
-		printf("Revoked %lld grant(s) on %s%s%lld session(s) ended\n",
+		cli_printf("Revoked %lld grant(s) on %s%s%lld session(s) ended\n",
 		       (long long)json_integer_value(json_object_get(reply, "revokedPorts")), vm.arm.name, "; ",
 		       (long long)json_integer_value(json_object_get(reply, "terminatedSessions")));
 out:

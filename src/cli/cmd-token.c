@@ -100,12 +100,12 @@ token_create(struct cli *c, const char *name, const struct token_opts *o)
 	if (c->output == CLI_OUT_JSON) {
 		cli_print_json(rep.json);
 	} else if (c->output == CLI_OUT_QUIET) {
-		printf("%s\n", cli_json_str(rep.json, "token", ""));
+		cli_printf("%s\n", cli_json_str(rep.json, "token", ""));
 	} else {
-		printf("Created token '%s' (role %s, scope %s). Its secret, shown this once:\n\n  %s\n\n",
+		cli_printf("Created token '%s' (role %s, scope %s). Its secret, shown this once:\n\n  %s\n\n",
 		       cli_json_str(rep.json, "name", name), cli_json_str(rep.json, "role", o->role),
 		       cli_json_str(rep.json, "scope", "/"), cli_json_str(rep.json, "token", "?"));
-		printf("Use it with: jitgate login --server %s --token <secret>\n", c->via_socket ? "https://HOST:PORT" : c->server);
+		cli_printf("Use it with: jitgate login --server %s --token <secret>\n", c->via_socket ? "https://HOST:PORT" : c->server);
 	}
 	fflush(stdout);
 	reply_wipe(&rep);
@@ -142,7 +142,7 @@ token_list(struct cli *c)
 		const char *cells[5];
 
 		if (c->output == CLI_OUT_QUIET) {
-			printf("%s\n", cli_json_str(t, "name", ""));
+			cli_printf("%s\n", cli_json_str(t, "name", ""));
 			continue;
 		}
 		cli_time_local(cli_json_str(t, "createdUtc", NULL), created, sizeof(created));
@@ -176,7 +176,7 @@ token_revoke(struct cli *c, const char *name)
 	else if (r == -EREMOTE)
 		cli_report(c, &rep);
 	if (r == 0 && c->output == CLI_OUT_TABLE)
-		printf("Revoked token '%s'\n", name);
+		cli_printf("Revoked token '%s'\n", name);
 	cli_reply_clear(&rep);
 	return r;
 }

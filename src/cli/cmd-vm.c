@@ -157,10 +157,10 @@ vm_list(struct cli *c, const struct vm_opts *o)
 	}
 	if (c->output == CLI_OUT_QUIET) {
 		json_array_foreach(shown, i, vm)
-			printf("%s\n", cli_json_str(vm, "name", ""));
+			cli_printf("%s\n", cli_json_str(vm, "name", ""));
 		goto out;
 	}
-	printf("Configured (%zu)  Not configured (%zu)  Unsupported (%zu)\n\n", counts[0], counts[1], counts[2]);
+	cli_printf("Configured (%zu)  Not configured (%zu)  Unsupported (%zu)\n\n", counts[0], counts[1], counts[2]);
 	t = table_new(8, headers);
 	json_array_foreach(shown, i, vm) {
 		const json_t *jit = json_object_get(json_object_get(vm, "properties"), "jit");
@@ -209,7 +209,7 @@ vm_show(struct cli *c, const char *name)
 		goto out;
 	}
 	if (c->output == CLI_OUT_QUIET) {
-		printf("%s\n", vm.id);
+		cli_printf("%s\n", vm.id);
 		goto out;
 	}
 	props = json_object_get(vm.json, "properties");
@@ -223,21 +223,21 @@ vm_show(struct cli *c, const char *name)
 	}
 	cli_time_local(cli_json_str(jit, "lastAccessTimeUtc", NULL), last, sizeof(last));
 	connection_text(jit, conn, sizeof(conn));
-	printf("Name:                %s\n", vm.arm.name);
-	printf("Id:                  %s\n", vm.id);
-	printf("Resource group:      %s\n", vm.arm.resource_group);
-	printf("Location:            %s\n", vm.location);
-	printf("OS:                  %s\n", cli_json_str(props, "osType", "-"));
-	printf("Enforcement:         %s\n", cli_json_str(props, "enforcement", "-"));
-	printf("Addresses:           %s\n", addrs[0] ? addrs : "-");
-	printf("JIT status:          %s\n", status_words(cli_json_str(jit, "status", "-")));
+	cli_printf("Name:                %s\n", vm.arm.name);
+	cli_printf("Id:                  %s\n", vm.id);
+	cli_printf("Resource group:      %s\n", vm.arm.resource_group);
+	cli_printf("Location:            %s\n", vm.location);
+	cli_printf("OS:                  %s\n", cli_json_str(props, "osType", "-"));
+	cli_printf("Enforcement:         %s\n", cli_json_str(props, "enforcement", "-"));
+	cli_printf("Addresses:           %s\n", addrs[0] ? addrs : "-");
+	cli_printf("JIT status:          %s\n", status_words(cli_json_str(jit, "status", "-")));
 	if (cli_json_str(jit, "reason", NULL))
-		printf("Reason:              %s\n", cli_json_str(jit, "reason", ""));
-	printf("Policy:              %s\n", cli_json_str(jit, "policyId", "-"));
-	printf("Approved (7 days):   %lld\n", (long long)json_integer_value(json_object_get(jit, "approvedRequestsLast7Days")));
-	printf("Last access:         %s\n", last);
-	printf("Last user:           %s\n", cli_json_str(jit, "lastUser", "-"));
-	printf("Connection details:  %s\n", conn[0] ? conn : "-");
+		cli_printf("Reason:              %s\n", cli_json_str(jit, "reason", ""));
+	cli_printf("Policy:              %s\n", cli_json_str(jit, "policyId", "-"));
+	cli_printf("Approved (7 days):   %lld\n", (long long)json_integer_value(json_object_get(jit, "approvedRequestsLast7Days")));
+	cli_printf("Last access:         %s\n", last);
+	cli_printf("Last user:           %s\n", cli_json_str(jit, "lastUser", "-"));
+	cli_printf("Connection details:  %s\n", conn[0] ? conn : "-");
 out:
 	cli_vm_clear(&vm);
 	return cli_exit(c, r);
@@ -277,9 +277,9 @@ vm_add(struct cli *c, const char *name, const struct vm_opts *o)
 	if (c->output == CLI_OUT_JSON)
 		cli_print_json(out);
 	else if (c->output == CLI_OUT_QUIET)
-		printf("%s\n", name);
+		cli_printf("%s\n", name);
 	else
-		printf("%s VM %s (%s)\n", rep.status == 201 ? "Added" : "Updated", name, path);
+		cli_printf("%s VM %s (%s)\n", rep.status == 201 ? "Added" : "Updated", name, path);
 out:
 	cli_reply_clear(&rep);
 	json_decref(body);
@@ -297,7 +297,7 @@ vm_remove(struct cli *c, const char *name)
 	if ((r = cli_send(c, "DELETE", vm.id, NULL, NULL)) < 0)
 		goto out;
 	if (c->output != CLI_OUT_QUIET && c->output != CLI_OUT_JSON)
-		printf("Removed VM %s (%s)\n", vm.arm.name, vm.id);
+		cli_printf("Removed VM %s (%s)\n", vm.arm.name, vm.id);
 out:
 	cli_vm_clear(&vm);
 	return cli_exit(c, r);

@@ -34,13 +34,13 @@ cmd_whoami(struct cli *c, int argc, char **argv)
 	if (c->output == CLI_OUT_JSON) {
 		cli_print_json(me);
 	} else if (c->output == CLI_OUT_QUIET) {
-		printf("%s\n", cli_json_str(me, "address", ""));
+		cli_printf("%s\n", cli_json_str(me, "address", ""));
 	} else {
-		printf("Name:     %s\n", cli_json_str(me, "name", "-"));
-		printf("Role:     %s\n", cli_json_str(me, "role", "-"));
-		printf("Scope:    %s\n", cli_json_str(me, "scope", "-"));
-		printf("Address:  %s\n", cli_json_str(me, "address", "-"));
-		printf("Server:   %s\n", c->via_socket ? c->socket_path : c->server);
+		cli_printf("Name:     %s\n", cli_json_str(me, "name", "-"));
+		cli_printf("Role:     %s\n", cli_json_str(me, "role", "-"));
+		cli_printf("Scope:    %s\n", cli_json_str(me, "scope", "-"));
+		cli_printf("Address:  %s\n", cli_json_str(me, "address", "-"));
+		cli_printf("Server:   %s\n", c->via_socket ? c->socket_path : c->server);
 	}
 	json_decref(me);
 	return 0;

@@ -111,7 +111,7 @@ cli_config_read(struct cli *c, struct cli_config *ret)
 		struct stat st;
 
 		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-			fprintf(stderr, "jitgate: warning: %s holds a token and is readable by others (chmod 600 it)\n", path);
+			cli_fprintf(stderr, "jitgate: warning: %s holds a token and is readable by others (chmod 600 it)\n", path);
 	}
 	while (fgets(line, sizeof(line), f)) {
 		size_t n = strlen(line);
@@ -136,13 +136,30 @@ cli_config_read(struct cli *c, struct cli_config *ret)
 	return r;
 }
 
+/* All of s[0..n) to fd. */
+static int
+write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -errno ?: -EIO;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int
 cli_config_write(struct cli *c, const struct cli_config *cfg)
 {
-	char dir[CLI_PATH_MAX], path[CLI_PATH_MAX + 16], tmp[CLI_PATH_MAX + 16], parent[CLI_PATH_MAX], iobuf[BUFSIZ];
+	char dir[CLI_PATH_MAX], path[CLI_PATH_MAX + 16], tmp[CLI_PATH_MAX + 16], parent[CLI_PATH_MAX];
+	char text[CLI_URL_MAX + CLI_TOKEN_MAX + CLI_PATH_MAX + ARM_SUBSCRIPTION_MAX + 256];
 	char *slash;
-	FILE *f = NULL;
-	int fd = -1, r;
+	int fd = -1, n, r;
 
 	if ((r = cli_config_dir(dir, sizeof(dir))) < 0)
 		return cli_fail(c, CLI_EXIT_USAGE, "no HOME or XDG_CONFIG_HOME to put the config in");
@@ -157,45 +174,40 @@ cli_config_write(struct cli *c, const struct cli_config *cfg)
 		return cli_fail(c, CLI_EXIT_USAGE, "cannot create %s: %s", dir, strerror(errno));
 	snprintf(path, sizeof(path), "%s/config", dir);
 	snprintf(tmp, sizeof(tmp), "%s/.config.tmp", dir);
+	/* every field is bounded, so the file fits on the stack, where it is wiped after */
+	n = snprintf(text, sizeof(text),
+		     "# jitgate client config, written by jitgate login (keep it private: it holds a token)\n"
+		     "server = %s\n%s%s%s%s%s%s%s%s%s",
+		     cfg->server, cfg->token[0] ? "token = " : "", cfg->token, cfg->token[0] ? "\n" : "",
+		     cfg->ca[0] ? "ca = " : "", cfg->ca, cfg->ca[0] ? "\n" : "", cfg->subscription[0] ? "subscription = " : "",
+		     cfg->subscription, cfg->subscription[0] ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "the config is too long");
+		goto out;
+	}
 	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+	if (fd < 0 || write_all(fd, text, (size_t)n) < 0 || fsync(fd) < 0) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
 		r = cli_fail(c, CLI_EXIT_USAGE, "cannot write %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	fd = -1;
-	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
-	fprintf(f, "# jitgate client config, written by jitgate login (keep it private: it holds a token)\n");
-	fprintf(f, "server = %s\n", cfg->server);
-	if (cfg->token[0])
-		fprintf(f, "token = %s\n", cfg->token);
-	if (cfg->ca[0])
-		fprintf(f, "ca = %s\n", cfg->ca);
-	if (cfg->subscription[0])
-		fprintf(f, "subscription = %s\n", cfg->subscription);
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
-		r = cli_fail(c, CLI_EXIT_USAGE, "cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (fclose(f) != 0) {
-		f = NULL;
-		r = cli_fail(c, CLI_EXIT_USAGE, "cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	f = NULL;
 	if (rename(tmp, path) < 0) {
 		r = cli_fail(c, CLI_EXIT_USAGE, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		goto out;
 	}
 	r = 0;
 out:
-	if (f)
-		fclose(f);
 	if (fd >= 0)
 		close(fd);
 	if (r < 0)
 		unlink(tmp);
-	explicit_bzero(iobuf, sizeof(iobuf));
+	explicit_bzero(text, sizeof(text));
 	return r;
 }
 

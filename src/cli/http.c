@@ -154,7 +154,7 @@ cli_connect(struct cli *c)
 			goto out;
 		}
 		if (c->insecure)
-			fprintf(stderr, "jitgate: WARNING: --insecure: the server's certificate is NOT verified; anyone on the "
+			cli_fprintf(stderr, "jitgate: WARNING: --insecure: the server's certificate is NOT verified; anyone on the "
 					"path can impersonate %s and read your token\n", c->server);
 	}
 	if (c->token && !c->via_socket) {
@@ -378,7 +378,7 @@ cli_report(struct cli *c, const struct cli_reply *r)
 		cli_fail(c, exit_code, "the server answered HTTP %ld%s%.200s", r->status, r->body && r->body[0] ? ": " : "",
 			 r->body ? r->body : "");
 	if (r->status == 401)
-		fprintf(stderr, "%s: check the token (--token, JITGATE_TOKEN, or jitgate login)\n", c->cmd);
+		cli_fprintf(stderr, "%s: check the token (--token, JITGATE_TOKEN, or jitgate login)\n", c->cmd);
 	return -EREMOTE;
 }
 

@@ -89,11 +89,12 @@ cli_fail(struct cli *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", c->cmd);
+	/* one sanitised line: a server's message cannot add lines or escape sequences of its own */
+	cli_fprintf(stderr, "%s: ", c->cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	cli_print_static(stderr, "\n");
 	if (!c->exit_code)
 		c->exit_code = code;
 	return -EINVAL;
@@ -186,7 +187,7 @@ cli_options(struct cli *c, int argc, char **argv, const char *shortopts, const s
 		if (opt == ':')
 			return cli_fail(c, CLI_EXIT_USAGE, "%s needs a value (see --help)", argv[optind - 1]);
 		if (opt == OPT_HELP) {
-			fputs(help, stdout);
+			cli_print_static(stdout, help);
 			*ret_help = true;
 			return 0;
 		}
@@ -210,7 +211,7 @@ cmd_version(struct cli *c, int argc, char **argv)
 	(void)c;
 	(void)argc;
 	(void)argv;
-	printf("jitgate %s\n", JITGATE_VERSION);
+	cli_printf("jitgate %s\n", JITGATE_VERSION);
 	return 0;
 }
 
@@ -253,13 +254,13 @@ cmd_help(struct cli *c, int argc, char **argv)
 	const struct command *cmd;
 
 	if (argc < 2) {
-		fputs(usage_text, stdout);
+		cli_print_static(stdout, usage_text);
 		return 0;
 	}
 	cmd = command_find(argv[1]);
 	if (!cmd)
 		return cli_fail(c, CLI_EXIT_USAGE, "no command named '%s' (see jitgate --help)", argv[1]);
-	fputs(cmd->help, stdout);
+	cli_print_static(stdout, cmd->help);
 	return 0;
 }
 
@@ -287,7 +288,7 @@ main(int argc, char **argv)
 		if (!strcmp(a, "--version") || !strcmp(a, "-V"))
 			return cmd_version(&c, 0, NULL);
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			fputs(usage_text, stdout);
+			cli_print_static(stdout, usage_text);
 			return 0;
 		}
 		if (!strcmp(a, "-q")) {
@@ -319,7 +320,7 @@ main(int argc, char **argv)
 			goto usage;
 	}
 	if (i >= argc) {
-		fputs(usage_text, stderr);
+		cli_print_static(stderr, usage_text);
 		code = CLI_EXIT_USAGE;
 		goto out;
 	}

@@ -1,10 +1,19 @@
-/* What the client prints: aligned tables, the API's JSON, and times in local time. */
+/*
+ * What the client prints, and the only file that writes to stdout or stderr: formatted lines with every
+ * argument sanitised, aligned tables, the API's JSON, documents, and times in local time.
+ */
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
+#define CLI_OUTPUT_SELF	/* this file may call stdio's printing functions (see the end of cli.h) */
 #include "cli/cli.h"
+#include "cli/text.h"
 #include "core/timeutil.h"
 
 #define TABLE_COLS_MAX	16
@@ -28,24 +37,28 @@ text_width(const char *s)
 	return w;
 }
 
-/* A copy safe for a terminal: control characters become '?'. */
+/* A copy safe for a terminal (cli_text_escape), cut with "..." past TABLE_CELL_MAX bytes on a character boundary. */
 static char *
 cell_dup(const char *s)
 {
-	size_t n = strlen(s), i;
-	char *d;
+	struct buf b = { 0 };
+	size_t n;
 
-	if (n > TABLE_CELL_MAX)
-		n = TABLE_CELL_MAX;
-	d = malloc(n + 4);
-	if (!d)
+	if (cli_text_escape(&b, s, strlen(s), 0) < 0) {
+		buf_free(&b);
 		return NULL;
-	for (i = 0; i < n; i++)
-		d[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	if (strlen(s) > TABLE_CELL_MAX)
-		memcpy(d + n, "...", 3), n += 3;
-	d[n] = '\0';
-	return d;
+	}
+	if (b.len > TABLE_CELL_MAX) {
+		n = TABLE_CELL_MAX;
+		while (n && ((unsigned char)b.data[n] & 0xc0) == 0x80)
+			n--;
+		b.len = n;
+		if (buf_append(&b, "...", 3) < 0) {
+			buf_free(&b);
+			return NULL;
+		}
+	}
+	return b.data;
 }
 
 struct table *
@@ -139,11 +152,253 @@ table_free(struct table *t)
 	free(t);
 }
 
+/*
+ * jansson writes C0 controls as \u00XX already, but DEL and C1 (U+0080-U+009F) as they are;
+ * cli_text_escape writes those as the same \u00XX escapes, so the JSON keeps its values.
+ */
 void
 cli_print_json(const json_t *v)
 {
-	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *text = v ? json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	if (text)
+		cli_write_document(stdout, text, strlen(text));
 	fputc('\n', stdout);
+	free(text);
+}
+
+int
+cli_write_document(FILE *f, const char *s, size_t n)
+{
+	struct buf b = { 0 };
+	int r = cli_text_escape(&b, s, n, CLI_TEXT_MULTILINE);
+
+	if (r == 0 && fwrite(b.data, 1, b.len, f) != b.len)
+		r = -EIO;
+	buf_free(&b);
+	return r;
+}
+
+void
+cli_print_static(FILE *f, const char *text)
+{
+	fputs(text, f);
+}
+
+/*
+ * One conversion of a format, sanitised. The spec was rebuilt from a format that the
+ * compiler checked at the call of cli_printf(), so it is not a literal here.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static int
+piece(struct buf *out, const char *spec, ...)
+{
+	char small[256], *big = NULL;
+	va_list ap, ap2;
+	int n, r;
+
+	va_start(ap, spec);
+	va_copy(ap2, ap);
+	n = vsnprintf(small, sizeof(small), spec, ap);
+	if (n < 0) {
+		r = -EINVAL;
+	} else if ((size_t)n < sizeof(small)) {
+		r = cli_text_escape(out, small, (size_t)n, 0);
+	} else if (!(big = malloc((size_t)n + 1))) {
+		r = -ENOMEM;
+	} else {
+		vsnprintf(big, (size_t)n + 1, spec, ap2);
+		r = cli_text_escape(out, big, (size_t)n, 0);
+	}
+	va_end(ap2);
+	va_end(ap);
+	free(big);
+	return r;
+}
+#pragma GCC diagnostic pop
+
+enum length { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_Z, LEN_J, LEN_T, LEN_BIG_L };
+
+/*
+ * printf's own text is the client's and passes as it is; each conversion's output is
+ * server text as often as not, so it goes through cli_text_escape() without
+ * CLI_TEXT_MULTILINE: no field can break a line, move the cursor or retitle the window.
+ * The whole line is written with one fwrite, or nothing on a bad format.
+ */
+int
+cli_vfprintf(FILE *f, const char *fmt, va_list ap)
+{
+	static const char *const len_text[] = { "", "hh", "h", "l", "ll", "z", "j", "t", "L" };
+	struct buf out = { 0 };
+	const char *p = fmt;
+	int r = 0;
+
+	while (r == 0) {
+		const char *pct = strchr(p, '%');
+		char flags[8], spec[64], conv;
+		size_t nflags = 0;
+		int width = -1, prec = -1;
+		enum length len = LEN_NONE;
+
+		r = buf_append(&out, p, pct ? (size_t)(pct - p) : strlen(p));
+		if (r < 0 || !pct)
+			break;
+		p = pct + 1;
+		if (*p == '%') {
+			r = buf_append(&out, "%", 1);
+			p++;
+			continue;
+		}
+		while (*p && strchr("-+ #0", *p) && nflags < sizeof(flags) - 2)
+			flags[nflags++] = *p++;
+		if (*p == '*') {
+			width = va_arg(ap, int);
+			if (width < 0) {
+				flags[nflags++] = '-';
+				width = width == INT_MIN ? INT_MAX : -width;
+			}
+			p++;
+		} else if (*p >= '0' && *p <= '9') {
+			for (width = 0; *p >= '0' && *p <= '9'; p++)
+				width = width < 100000 ? width * 10 + (*p - '0') : width;
+		}
+		flags[nflags] = '\0';
+		if (*p == '.') {
+			p++;
+			if (*p == '*') {
+				prec = va_arg(ap, int);
+				p++;
+			} else {
+				for (prec = 0; *p >= '0' && *p <= '9'; p++)
+					prec = prec < 100000 ? prec * 10 + (*p - '0') : prec;
+			}
+		}
+		if (p[0] == 'h' && p[1] == 'h')
+			len = LEN_HH, p += 2;
+		else if (p[0] == 'l' && p[1] == 'l')
+			len = LEN_LL, p += 2;
+		else if (*p == 'h')
+			len = LEN_H, p++;
+		else if (*p == 'l')
+			len = LEN_L, p++;
+		else if (*p == 'z')
+			len = LEN_Z, p++;
+		else if (*p == 'j')
+			len = LEN_J, p++;
+		else if (*p == 't')
+			len = LEN_T, p++;
+		else if (*p == 'L')
+			len = LEN_BIG_L, p++;
+		conv = *p ? *p++ : '\0';
+		{
+			char w[16] = "", pr[16] = "";
+
+			if (width >= 0)
+				snprintf(w, sizeof(w), "%d", width);
+			if (prec >= 0)
+				snprintf(pr, sizeof(pr), ".%d", prec);
+			snprintf(spec, sizeof(spec), "%%%s%s%s%s%c", flags, w, pr, len_text[len], conv);
+		}
+		switch (conv) {
+		case 'd':
+		case 'i':
+			switch (len) {
+			case LEN_L:
+				r = piece(&out, spec, va_arg(ap, long));
+				break;
+			case LEN_LL:
+				r = piece(&out, spec, va_arg(ap, long long));
+				break;
+			case LEN_Z:
+				r = piece(&out, spec, va_arg(ap, ssize_t));
+				break;
+			case LEN_J:
+				r = piece(&out, spec, va_arg(ap, intmax_t));
+				break;
+			case LEN_T:
+				r = piece(&out, spec, va_arg(ap, ptrdiff_t));
+				break;
+			default:
+				r = piece(&out, spec, va_arg(ap, int));
+			}
+			break;
+		case 'u':
+		case 'x':
+		case 'X':
+		case 'o':
+			switch (len) {
+			case LEN_L:
+				r = piece(&out, spec, va_arg(ap, unsigned long));
+				break;
+			case LEN_LL:
+				r = piece(&out, spec, va_arg(ap, unsigned long long));
+				break;
+			case LEN_Z:
+				r = piece(&out, spec, va_arg(ap, size_t));
+				break;
+			case LEN_J:
+				r = piece(&out, spec, va_arg(ap, uintmax_t));
+				break;
+			case LEN_T:
+				r = piece(&out, spec, va_arg(ap, ptrdiff_t));
+				break;
+			default:
+				r = piece(&out, spec, va_arg(ap, unsigned));
+			}
+			break;
+		case 'c':
+			r = piece(&out, spec, va_arg(ap, int));
+			break;
+		case 's':
+			r = piece(&out, spec, va_arg(ap, const char *));
+			break;
+		case 'p':
+			r = piece(&out, spec, va_arg(ap, void *));
+			break;
+		case 'e':
+		case 'E':
+		case 'f':
+		case 'F':
+		case 'g':
+		case 'G':
+			if (len == LEN_BIG_L)
+				r = piece(&out, spec, va_arg(ap, long double));
+			else
+				r = piece(&out, spec, va_arg(ap, double));
+			break;
+		default:
+			r = -EINVAL;	/* %n and the unknown: never printed */
+		}
+	}
+	if (r == 0 && out.len && fwrite(out.data, 1, out.len, f) != out.len)
+		r = -EIO;
+	buf_free(&out);
+	return r;
+}
+
+int
+cli_fprintf(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = cli_vfprintf(f, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+cli_printf(const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = cli_vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 void

@@ -80,7 +80,7 @@ cli_vm_resolve(struct cli *c, const char *name_or_id, struct cli_vm *ret)
 		r = cli_fail(c, CLI_EXIT_USAGE, "'%s' names %zu VMs; give one of these ids:", name_or_id, hits);
 		json_array_foreach(list, i, o)
 			if (arm_name_equal(cli_json_str(o, "name", ""), name_or_id))
-				fprintf(stderr, "  %s\n", cli_json_str(o, "id", "?"));
+				cli_fprintf(stderr, "  %s\n", cli_json_str(o, "id", "?"));
 	} else {
 		r = vm_fill(c, hit, ret);
 	}
