@@ -65,13 +65,14 @@ struct cli {
 	char server[CLI_URL_MAX];
 	char ca[CLI_PATH_MAX];
 	char socket_path[CLI_PATH_MAX];
-	char subscription[ARM_SUBSCRIPTION_MAX + 1];
+	char subscription[ARM_SUBSCRIPTION_MAX + 1];	/* empty until cli_connect() */
 	char *token;				/* owned, wiped */
 	bool insecure;
 	bool connected;
 	bool via_socket;
 
 	struct cli_http *http;			/* owned */
+	json_t *whoami;				/* owned: the server's GET /whoami, once asked */
 };
 
 /* The answer to one call. Owns json and body. */
@@ -119,6 +120,8 @@ int cli_config_dir(char *buf, size_t size);
 int cli_config_read(struct cli *c, struct cli_config *ret);
 /* Write it atomically (temp file, 0600, rename), creating the directory 0700. */
 int cli_config_write(struct cli *c, const struct cli_config *cfg);
+/* The config directory `dir` (cli_config_dir) and its parent, 0700 when new. */
+int cli_config_make_dir(struct cli *c, const char *dir);
 void cli_config_clear(struct cli_config *cfg);
 
 /* ---- HTTP (http.c, the only file that includes curl.h) ---- */
@@ -127,8 +130,14 @@ int cli_http_global_init(void);
 void cli_http_global_cleanup(void);
 void cli_free(struct cli *c);
 
-/* Settle server, token, CA and socket from flags, environment, config and the local socket. */
+/*
+ * Settle server, token, CA and socket from flags, environment, config and the local socket,
+ * and the subscription from --subscription, JITGATE_SUBSCRIPTION or the config (that of the
+ * same server only); when none of them names one, from the server itself (GET /whoami).
+ */
 int cli_connect(struct cli *c);
+/* The server's GET /whoami answer, asked once per run; borrowed (owned by c). */
+int cli_whoami(struct cli *c, json_t **ret);
 
 /*
  * One call. `path` starts with '/'; `query` (may be NULL) is already escaped and is

@@ -1,5 +1,6 @@
 /* jitgate login: check a server and token, pin the server's certificate after the user compares its fingerprint, and save the config. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,11 +19,12 @@ const char cli_help_login[] =
 	"usage: jitgate login --server URL --token TOKEN [--ca FILE | --fingerprint SHA256] [--subscription ID]\n"
 	"\n"
 	"Checks that the server accepts the token (GET /whoami) and writes ~/.config/jitgate/config (mode\n"
-	"0600) with server, token, CA and subscription, so later commands need no flags. With --ca the\n"
-	"certificate is verified against FILE. Without it, like ssh on first contact, jitgate shows the\n"
-	"SHA-256 fingerprint of the server's certificate (jitgated logs it at start) and asks whether to\n"
-	"trust it; a yes saves the certificate as server.pem next to the config and uses it as the CA from\n"
-	"then on. --fingerprint answers that question in advance (a mismatch is refused).\n"
+	"0600) with server, token, CA and the server's subscription, so later commands need no flags. With\n"
+	"--ca the certificate is verified against FILE. Without it, like ssh on first contact, jitgate shows\n"
+	"the SHA-256 fingerprint of the server's certificate (jitgated logs it at start) and asks whether to\n"
+	"trust it; a yes, once the token is accepted, saves the certificate as server-HEX.pem next to the\n"
+	"config and uses it as the CA from then on. --fingerprint answers that question in advance (a\n"
+	"mismatch is refused). A login that fails saves nothing and changes nothing.\n"
 	"The token may also come from JITGATE_TOKEN, which keeps it out of the process list.\n"
 	"\n"
 	"Example:\n"
@@ -113,17 +115,21 @@ write_pem(struct cli *c, const char *path, const char *pem)
 	return r;
 }
 
-/* Trust on first use: show the fingerprint, ask (or compare with --fingerprint), save the PEM as the CA. */
+/*
+ * Trust on first use: fetch the server's certificate, show its fingerprint and ask (or
+ * compare with --fingerprint). Nothing is written: the PEM in *ret_pem (malloc'd), its
+ * fingerprint in fp.
+ */
 static int
-pin_certificate(struct cli *c, const char *want_fp, char *ret_ca, size_t size)
+pin_certificate(struct cli *c, const char *want_fp, char **ret_pem, char *fp, size_t fp_size)
 {
-	char fp[FP_TEXT_SIZE], dir[CLI_PATH_MAX], answer[16];
+	char answer[16];
 	char *pem = NULL;
 	int r;
 
 	if ((r = cli_http_fetch_cert(c, c->server, &pem)) < 0)
 		return r;
-	if (fingerprint(pem, fp, sizeof(fp)) < 0) {
+	if (fingerprint(pem, fp, fp_size) < 0) {
 		r = cli_fail(c, CLI_EXIT_UNREACHABLE, "cannot read the server's certificate");
 		goto out;
 	}
@@ -135,11 +141,10 @@ pin_certificate(struct cli *c, const char *want_fp, char *ret_ca, size_t size)
 			goto out;
 		}
 	} else {
-		cli_fprintf(stderr, "The server %s presented a certificate that is not verified yet.\n"
-				"Its SHA-256 fingerprint is\n  %s\n"
-				"(jitgated logs its fingerprint when it starts: compare them.)\n"
-				"Trust this certificate for %s? (yes/no) ",
-			c->server, fp, c->server);
+		cli_fprintf(stderr, "The server %s presented a certificate that is not verified yet.\n", c->server);
+		cli_fprintf(stderr, "Its SHA-256 fingerprint is\n  %s\n", fp);
+		cli_fprintf(stderr, "(jitgated logs its fingerprint when it starts: compare them.)\n");
+		cli_fprintf(stderr, "Trust this certificate for %s? (yes/no) ", c->server);
 		fflush(stderr);
 		if (!fgets(answer, sizeof(answer), stdin) ||
 		    (strcasecmp(answer, "yes\n") && strcasecmp(answer, "y\n") && strcasecmp(answer, "yes"))) {
@@ -147,43 +152,102 @@ pin_certificate(struct cli *c, const char *want_fp, char *ret_ca, size_t size)
 			goto out;
 		}
 	}
-	if ((r = cli_config_dir(dir, sizeof(dir))) < 0) {
-		r = cli_fail(c, CLI_EXIT_USAGE, "no HOME or XDG_CONFIG_HOME to put the config in");
-		goto out;
-	}
-	{
-		/* the directory as cli_config_write makes it: parent first, both 0700 */
-		char parent[CLI_PATH_MAX], *slash;
-
-		snprintf(parent, sizeof(parent), "%s", dir);
-		slash = strrchr(parent, '/');
-		if (slash && slash != parent) {
-			*slash = '\0';
-			mkdir(parent, 0700);
-		}
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			r = cli_fail(c, CLI_EXIT_USAGE, "cannot create %s: %s", dir, strerror(errno));
-			goto out;
-		}
-	}
-	if (snprintf(ret_ca, size, "%s/server.pem", dir) >= (int)size) {
-		r = cli_fail(c, CLI_EXIT_USAGE, "the config path is too long");
-		goto out;
-	}
-	r = write_pem(c, ret_ca, pem);
+	*ret_pem = pem;
+	pem = NULL;
 out:
 	free(pem);
 	return r;
 }
 
+/* The PEM in a private temporary file (ret_path), to verify the server with before anything is saved. */
+static int
+pin_stage(struct cli *c, const char *pem, char *ret_path, size_t size)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	size_t n = strlen(pem);
+	int fd, r = 0;
+
+	if (!tmpdir || tmpdir[0] != '/')
+		tmpdir = "/tmp";
+	if (snprintf(ret_path, size, "%s/jitgate-pin-XXXXXX", tmpdir) >= (int)size)
+		return cli_fail(c, CLI_EXIT_USAGE, "TMPDIR is too long");
+	fd = mkstemp(ret_path);
+	if (fd < 0) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "cannot create a temporary file in %s: %s", tmpdir, strerror(errno));
+		ret_path[0] = '\0';
+		return r;
+	}
+	if (write(fd, pem, n) != (ssize_t)n || (n && pem[n - 1] != '\n' && write(fd, "\n", 1) != 1))
+		r = cli_fail(c, CLI_EXIT_USAGE, "cannot write %s: %s", ret_path, strerror(errno));
+	close(fd);
+	return r;
+}
+
+/* DIR/server-<first 16 hex digits of the fingerprint>.pem: a new certificate gets a new file. */
+#define PIN_PREFIX	"server-"
+#define PIN_HEX		16
+#define PIN_SUFFIX	".pem"
+
+static int
+pin_path(const char *dir, const char *fp, char *buf, size_t size)
+{
+	char hex[PIN_HEX + 1];
+	size_t n = 0;
+
+	for (; *fp && n < PIN_HEX; fp++)
+		if (*fp != ':')
+			hex[n++] = (char)(*fp | 0x20);
+	hex[n] = '\0';
+	return snprintf(buf, size, "%s/" PIN_PREFIX "%s" PIN_SUFFIX, dir, hex) >= (int)size ? -ENAMETOOLONG : 0;
+}
+
+static bool
+name_is_pin(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n != strlen(PIN_PREFIX) + PIN_HEX + strlen(PIN_SUFFIX) || strncmp(name, PIN_PREFIX, strlen(PIN_PREFIX)) ||
+	    strcmp(name + n - strlen(PIN_SUFFIX), PIN_SUFFIX))
+		return false;
+	for (i = strlen(PIN_PREFIX); i < strlen(PIN_PREFIX) + PIN_HEX; i++)
+		if (!strchr("0123456789abcdef", name[i]))
+			return false;
+	return true;
+}
+
+/* After the config is written: certificates login pinned before, that the config no longer names, go. */
+static void
+pins_prune(const char *dir, const char *keep)
+{
+	char path[CLI_PATH_MAX + 64];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (name_is_pin(e->d_name) && snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path) &&
+		    strcmp(path, keep))
+			unlink(path);
+	closedir(d);
+}
+
+/*
+ * The token is checked first, against the certificate staged in a temporary file; only then
+ * are the pinned certificate (under a name of its own, that no config names yet) and the
+ * config written, and the config's rename commits both. A failed login leaves the config
+ * directory as it was.
+ */
 int
 cmd_login(struct cli *c, int argc, char **argv)
 {
 	struct cli_config cfg;
-	const char *want_fp = NULL, *env;
-	char ca[CLI_PATH_MAX];
+	const char *want_fp = NULL, *env, *sub;
+	char ca[CLI_PATH_MAX], staged[CLI_PATH_MAX] = "", pin[CLI_PATH_MAX + 64] = "", dir[CLI_PATH_MAX],
+		fp[FP_TEXT_SIZE];
+	char *pem = NULL;
 	json_t *me = NULL;
-	bool help;
+	bool help, sub_given, pin_existed = false;
 	int argi, r;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -192,6 +256,7 @@ cmd_login(struct cli *c, int argc, char **argv)
 		return cli_exit(c, r);
 	if (argc - argi)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no arguments expected (see --help)"));
+	sub_given = c->subscription[0] != '\0';
 	if (!c->server[0] && (env = getenv("JITGATE_SERVER")) && *env)
 		snprintf(c->server, sizeof(c->server), "%s", env);
 	if (!c->server[0])
@@ -206,32 +271,63 @@ cmd_login(struct cli *c, int argc, char **argv)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--insecure: login pins the certificate instead; see --help"));
 	if (want_fp && c->ca[0])
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--ca and --fingerprint: give one of them"));
+	if (cli_config_dir(dir, sizeof(dir)) < 0)
+		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no HOME or XDG_CONFIG_HOME to put the config in"));
 	while (strlen(c->server) > 8 && c->server[strlen(c->server) - 1] == '/')
 		c->server[strlen(c->server) - 1] = '\0';
 	if (c->ca[0]) {
 		if (!realpath(c->ca, ca))
 			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--ca: cannot read %s: %s", c->ca, strerror(errno)));
-	} else if ((r = pin_certificate(c, want_fp, ca, sizeof(ca))) < 0) {
+		snprintf(c->ca, sizeof(c->ca), "%s", ca);
+	} else {
+		if ((r = pin_certificate(c, want_fp, &pem, fp, sizeof(fp))) < 0 ||
+		    (r = pin_stage(c, pem, staged, sizeof(staged))) < 0)
+			goto out;
+		snprintf(c->ca, sizeof(c->ca), "%s", staged);
+	}
+	if ((r = cli_whoami(c, &me)) < 0)
+		goto out;
+	sub = cli_json_str(me, "subscriptionId", NULL);
+	if (sub && arm_subscription_validate(sub, strlen(sub), NULL) < 0) {
+		r = cli_fail(c, CLI_EXIT_UNREACHABLE, "the server's subscriptionId '%s' is not a subscription id", sub);
 		goto out;
 	}
-	snprintf(c->ca, sizeof(c->ca), "%s", ca);
-	if ((r = cli_get(c, "/whoami", NULL, &me)) < 0)
+	if (sub_given && sub && strcasecmp(sub, c->subscription)) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "--subscription %s: the server's subscription is %s; nothing saved",
+			     c->subscription, sub);
 		goto out;
+	}
+	if (pem) {
+		struct stat st;
+
+		if (pin_path(dir, fp, pin, sizeof(pin)) < 0) {
+			r = cli_fail(c, CLI_EXIT_USAGE, "the config path is too long");
+			goto out;
+		}
+		pin_existed = stat(pin, &st) == 0;
+		if ((r = cli_config_make_dir(c, dir)) < 0 || (r = write_pem(c, pin, pem)) < 0)
+			goto out;
+		snprintf(ca, sizeof(ca), "%s", pin);
+	}
 	snprintf(cfg.server, sizeof(cfg.server), "%s", c->server);
 	snprintf(cfg.ca, sizeof(cfg.ca), "%s", ca);
-	if (c->subscription[0] && strcmp(c->subscription, CLI_SUBSCRIPTION_DEFAULT))
-		snprintf(cfg.subscription, sizeof(cfg.subscription), "%s", c->subscription);
+	snprintf(cfg.subscription, sizeof(cfg.subscription), "%s", sub_given ? c->subscription : sub ? sub : "");
 	snprintf(cfg.token, sizeof(cfg.token), "%s", c->token);
-	if ((r = cli_config_write(c, &cfg)) < 0)
+	if ((r = cli_config_write(c, &cfg)) < 0) {
+		if (pin[0] && !pin_existed)
+			unlink(pin);
 		goto out;
+	}
+	pins_prune(dir, ca);
 	if (c->output == CLI_OUT_JSON)
 		cli_print_json(me);
 	else if (c->output == CLI_OUT_TABLE)
 		cli_printf("Logged in to %s as %s (%s); your address: %s. Saved in %s/config\n", c->server,
-		       cli_json_str(me, "name", "?"), cli_json_str(me, "role", "?"), cli_json_str(me, "address", "?"),
-		       ca[0] && strrchr(ca, '/') ? "the config directory" : "~/.config/jitgate");
+			   cli_json_str(me, "name", "?"), cli_json_str(me, "role", "?"), cli_json_str(me, "address", "?"), dir);
 out:
+	if (staged[0])
+		unlink(staged);
+	free(pem);
 	cli_config_clear(&cfg);
-	json_decref(me);
 	return cli_exit(c, r);
 }

@@ -10,7 +10,7 @@ const char cli_help_whoami[] =
 	"usage: jitgate whoami\n"
 	"\n"
 	"Who the server thinks you are: name, role, scope, and your address as it sees it (what a request\n"
-	"without --from opens to). -q prints the address.\n"
+	"without --from opens to), and the server's subscription. -q prints the address.\n"
 	"\n"
 	"Example:\n"
 	"  jitgate whoami\n";
@@ -29,19 +29,19 @@ cmd_whoami(struct cli *c, int argc, char **argv)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no arguments expected (see --help)"));
 	if ((r = cli_connect(c)) < 0)
 		return cli_exit(c, r);
-	if ((r = cli_get(c, "/whoami", NULL, &me)) < 0)
+	if ((r = cli_whoami(c, &me)) < 0)
 		return cli_exit(c, r);
 	if (c->output == CLI_OUT_JSON) {
 		cli_print_json(me);
 	} else if (c->output == CLI_OUT_QUIET) {
 		cli_printf("%s\n", cli_json_str(me, "address", ""));
 	} else {
-		cli_printf("Name:     %s\n", cli_json_str(me, "name", "-"));
-		cli_printf("Role:     %s\n", cli_json_str(me, "role", "-"));
-		cli_printf("Scope:    %s\n", cli_json_str(me, "scope", "-"));
-		cli_printf("Address:  %s\n", cli_json_str(me, "address", "-"));
-		cli_printf("Server:   %s\n", c->via_socket ? c->socket_path : c->server);
+		cli_printf("Name:         %s\n", cli_json_str(me, "name", "-"));
+		cli_printf("Role:         %s\n", cli_json_str(me, "role", "-"));
+		cli_printf("Scope:        %s\n", cli_json_str(me, "scope", "-"));
+		cli_printf("Address:      %s\n", cli_json_str(me, "address", "-"));
+		cli_printf("Subscription: %s\n", cli_json_str(me, "subscriptionId", "-"));
+		cli_printf("Server:       %s\n", c->via_socket ? c->socket_path : c->server);
 	}
-	json_decref(me);
 	return 0;
 }

@@ -154,15 +154,10 @@ write_all(int fd, const char *s, size_t n)
 }
 
 int
-cli_config_write(struct cli *c, const struct cli_config *cfg)
+cli_config_make_dir(struct cli *c, const char *dir)
 {
-	char dir[CLI_PATH_MAX], path[CLI_PATH_MAX + 16], tmp[CLI_PATH_MAX + 16], parent[CLI_PATH_MAX];
-	char text[CLI_URL_MAX + CLI_TOKEN_MAX + CLI_PATH_MAX + ARM_SUBSCRIPTION_MAX + 256];
-	char *slash;
-	int fd = -1, n, r;
+	char parent[CLI_PATH_MAX], *slash;
 
-	if ((r = cli_config_dir(dir, sizeof(dir))) < 0)
-		return cli_fail(c, CLI_EXIT_USAGE, "no HOME or XDG_CONFIG_HOME to put the config in");
 	snprintf(parent, sizeof(parent), "%s", dir);
 	slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
@@ -172,6 +167,20 @@ cli_config_write(struct cli *c, const struct cli_config *cfg)
 	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return cli_fail(c, CLI_EXIT_USAGE, "cannot create %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+int
+cli_config_write(struct cli *c, const struct cli_config *cfg)
+{
+	char dir[CLI_PATH_MAX], path[CLI_PATH_MAX + 16], tmp[CLI_PATH_MAX + 16];
+	char text[CLI_URL_MAX + CLI_TOKEN_MAX + CLI_PATH_MAX + ARM_SUBSCRIPTION_MAX + 256];
+	int fd = -1, n, r;
+
+	if ((r = cli_config_dir(dir, sizeof(dir))) < 0)
+		return cli_fail(c, CLI_EXIT_USAGE, "no HOME or XDG_CONFIG_HOME to put the config in");
+	if ((r = cli_config_make_dir(c, dir)) < 0)
+		return r;
 	snprintf(path, sizeof(path), "%s/config", dir);
 	snprintf(tmp, sizeof(tmp), "%s/.config.tmp", dir);
 	/* every field is bounded, so the file fits on the stack, where it is wiped after */

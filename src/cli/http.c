@@ -36,6 +36,8 @@ cli_http_global_cleanup(void)
 void
 cli_free(struct cli *c)
 {
+	json_decref(c->whoami);
+	c->whoami = NULL;
 	if (c->token) {
 		explicit_bzero(c->token, strlen(c->token));
 		free(c->token);
@@ -90,14 +92,12 @@ cli_connect(struct cli *c)
 	have_cfg = r == 0;
 	r = 0;
 
-	if (!c->subscription[0]) {
-		env = getenv("JITGATE_SUBSCRIPTION");
-		if (env && *env && arm_subscription_validate(env, strlen(env), NULL) < 0) {
+	if (!c->subscription[0] && (env = getenv("JITGATE_SUBSCRIPTION")) && *env) {
+		if (arm_subscription_validate(env, strlen(env), NULL) < 0) {
 			r = cli_fail(c, CLI_EXIT_USAGE, "JITGATE_SUBSCRIPTION: '%s' is not a subscription id", env);
 			goto out;
 		}
-		snprintf(c->subscription, sizeof(c->subscription), "%s",
-			 env && *env ? env : have_cfg && cfg.subscription[0] ? cfg.subscription : CLI_SUBSCRIPTION_DEFAULT);
+		snprintf(c->subscription, sizeof(c->subscription), "%s", env);
 	}
 	if (!c->socket_path[0] && (env = getenv("JITGATE_SOCKET")) && *env &&
 	    (r = copy_setting(c, c->socket_path, sizeof(c->socket_path), "JITGATE_SOCKET", env)) < 0)
@@ -123,6 +123,8 @@ cli_connect(struct cli *c)
 		goto out;
 	if (!c->ca[0] && cfg_matches && cfg.ca[0])
 		snprintf(c->ca, sizeof(c->ca), "%s", cfg.ca);
+	if (!c->subscription[0] && cfg_matches && cfg.subscription[0])
+		snprintf(c->subscription, sizeof(c->subscription), "%s", cfg.subscription);
 	if (!c->server[0] && !c->socket_path[0] && geteuid() == 0 && access(CLI_UNIX_SOCKET_DEFAULT, F_OK) == 0)
 		snprintf(c->socket_path, sizeof(c->socket_path), "%s", CLI_UNIX_SOCKET_DEFAULT);
 
@@ -171,9 +173,38 @@ cli_connect(struct cli *c)
 		goto out;
 	}
 	c->connected = true;
+	/* nothing names the subscription: the server's own (a server too old to say has the default) */
+	if (!c->subscription[0]) {
+		json_t *me;
+		const char *sub;
+
+		if ((r = cli_whoami(c, &me)) < 0)
+			goto out;
+		sub = cli_json_str(me, "subscriptionId", CLI_SUBSCRIPTION_DEFAULT);
+		if (arm_subscription_validate(sub, strlen(sub), NULL) < 0) {
+			r = cli_fail(c, CLI_EXIT_UNREACHABLE, "the server's subscriptionId '%s' is not a subscription id", sub);
+			goto out;
+		}
+		snprintf(c->subscription, sizeof(c->subscription), "%s", sub);
+	}
 out:
 	cli_config_clear(&cfg);
 	return r;
+}
+
+int
+cli_whoami(struct cli *c, json_t **ret)
+{
+	json_t *me;
+	int r;
+
+	if (!c->whoami) {
+		if ((r = cli_get(c, "/whoami", NULL, &me)) < 0)
+			return r;
+		c->whoami = me;
+	}
+	*ret = c->whoami;
+	return 0;
 }
 
 static size_t
