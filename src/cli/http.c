@@ -380,6 +380,7 @@ cli_call(struct cli *c, const char *method, const char *path, const char *query,
 	char *text = NULL;
 	int n, r;
 
+	memset(ret, 0, sizeof(*ret));	/* the caller clears it whatever happens */
 	if ((r = cli_connect(c)) < 0)
 		return r;
 	n = snprintf(target, sizeof(target), "%s?api-version=%s%s%s", path, CLI_API_VERSION, query && *query ? "&" : "",

@@ -341,7 +341,7 @@ FP=$(grep -o 'SHA-256 [0-9A-F:]*' "$SRVLOG" | head -n 1 | cut -d' ' -f2)
 JG_STDIN=$E2E_TMP/yes t 0 "login, answering yes" login --server "https://$V:8443" --token "$OWNER"
 has "$FP" "login showed the same fingerprint that jitgated logged"
 check "... config written with mode 0600" test "$(stat -c %a "$H/.config/jitgate/config")" = 600
-check "... server.pem pinned" cmp -s "$H/.config/jitgate/server.pem" "$STATE/tls/cert.pem"
+check "... the server's certificate pinned (the config's ca)" cmp -s "$(grep "^ca = " "$H/.config/jitgate/config" | cut -d" " -f3)" "$STATE/tls/cert.pem"
 t 0 "after login, commands need no flags" whoami
 has "token:owner" "... and use the saved token"
 t 3 "login --fingerprint with a wrong fingerprint → 3" login --server "https://$V:8443" --token "$OWNER" --fingerprint AA:BB
