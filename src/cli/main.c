@@ -63,7 +63,7 @@ static const char usage_text[] =
 	"  --insecure           do not verify the server's certificate (unsafe)\n"
 	"  --socket PATH        jitgated's unix socket (root on the server's host; default\n"
 	"                       " CLI_UNIX_SOCKET_DEFAULT " when no server is configured)\n"
-	"  --subscription ID    (env JITGATE_SUBSCRIPTION, or the config; default " CLI_SUBSCRIPTION_DEFAULT ")\n"
+	"  --subscription ID    (env JITGATE_SUBSCRIPTION, or the config; else the server's own)\n"
 	"  -o, --output table|json   human tables (default) or the API's JSON (times in UTC)\n"
 	"  -q, --quiet          ids or names only, one a line\n"
 	"  --version            jitgate's version\n"
