@@ -198,6 +198,9 @@ cli_whoami(struct cli *c, json_t **ret)
 	json_t *me;
 	int r;
 
+	/* connecting may ask already (for the subscription): then that answer is the one */
+	if ((r = cli_connect(c)) < 0)
+		return r;
 	if (!c->whoami) {
 		if ((r = cli_get(c, "/whoami", NULL, &me)) < 0)
 			return r;
