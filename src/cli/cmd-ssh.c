@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/net.h"
 
 #define SSH_ARGS_MAX	256
 
@@ -53,6 +54,7 @@ cmd_ssh(struct cli *c, int argc, char **argv)
 	const char *addr, *conn_addr = NULL, *args[SSH_ARGS_MAX + 3];
 	const json_t *d;
 	char host[ARM_ID_MAX];
+	struct net_addr na;
 	bool help;
 	int argi, r, i, n = 0;
 	size_t k;
@@ -76,6 +78,12 @@ cmd_ssh(struct cli *c, int argc, char **argv)
 	addr = conn_addr ? conn_addr : cli_vm_address(&vm);
 	if (!addr) {
 		r = cli_fail(c, CLI_EXIT_REFUSED, "%s has no address to connect to", vm.arm.name);
+		goto out;
+	}
+	/* the server's text becomes ssh's destination: an IP address only, never "-oProxyCommand=..." */
+	if (net_addr_parse(addr, strlen(addr), &na, NULL) < 0) {
+		r = cli_fail(c, CLI_EXIT_UNREACHABLE, "the server gave %s the address '%s', which is not an IP address",
+			     vm.arm.name, addr);
 		goto out;
 	}
 	snprintf(host, sizeof(host), "%s", addr);

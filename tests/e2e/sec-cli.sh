@@ -80,8 +80,14 @@ printf 'ok' | answer healthz 200 text/plain
 printf '{"name":"evil\\u001b]0;pwned\\u0007","role":"Owner\\u001b[2J\\u001b[H","scope":"/\x7f%s","address":"10.0.0.1\\r\\nAccess granted to everyone","subscriptionId":"00000000-0000-0000-0000-000000000000"}' \
 	"$C1" | answer whoami 200 application/json
 VMID=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/vm1
-printf '{"value":[{"id":"%s","name":"vm1","location":"local\\u001b[5m","properties":{"osType":"Linux\\u001b[31m","enforcement":"gateway\\u0007","addresses":["10.0.0.5\\u001b[1A"],"jit":{"status":"Unsupported","reason":"x\\u001b]2;title\\u0007\\nAccess granted","policyId":"p\\u001bc","lastUser":"%s2J","connections":[]}}}]}' \
-	"$VMID" "$C1" | answer virtualMachines 200 application/json
+POLID=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/evilpol
+printf '{"value":[{"id":"%s","name":"vm1","location":"local\\u001b[5m","properties":{"osType":"Linux\\u001b[31m","enforcement":"gateway\\u0007","addresses":["10.0.0.5\\u001b[1A"],"jit":{"status":"Unsupported","reason":"x\\u001b]2;title\\u0007\\nAccess granted","policyId":"p\\u001bc","lastUser":"%s2J","connections":[]}}},{"id":"%s","name":"vm2","location":"local","properties":{"osType":"Linux","enforcement":"gateway","addresses":["-oProxyCommand=touch %s"],"jit":{"status":"Configured","policyId":"%s"}}}]}' \
+	"$VMID" "$C1" "${VMID%1}2" "$E2E_TMP/pwned" "$POLID" | answer virtualMachines 200 application/json
+# vm2's policy opens 22, and the initiate succeeds: all that stands between the server's "address" and ssh's argv
+printf '{"id":"%s","name":"evilpol","location":"local","properties":{"virtualMachines":[{"id":"%s","ports":[{"number":22,"protocol":"*","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT3H"}]}]}}' \
+	"$POLID" "${VMID%1}2" | answer evilpol 200 application/json
+printf '{"id":"r1","virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"2099-01-01T00:00:00Z","allowedSourceAddressPrefix":"127.0.0.1","status":"Initiated"}]}]}' \
+	"${VMID%1}2" | answer initiate 202 application/json
 printf '{"error":{"code":"Bad\\u001b[2J","message":"no\\r\\nAccess granted\\u001b]0;x\\u0007","target":"%s"}}' "$C1" |
 	answer jitNetworkAccessPolicies 400 application/json
 printf 'raw %s[2J and %s, then\nAccess granted' "$ESC" "$BAD" | answer tokens 500 text/plain
@@ -125,6 +131,8 @@ has $'\xef\xbf\xbd' "... broken UTF-8 shows as U+FFFD"
 t 0 "log --csv" log --csv
 safe "log --csv: inert, but for its CRLF line ends" crlf
 check "... keeps its two CSV lines" test "$(wc -l <"$E2E_TMP/out")" = 2
+t 3 "ssh to a VM whose address is an ssh option → refused" ssh vm2 -- -o BatchMode=yes true
+check "... and ssh never ran the server's ProxyCommand" test ! -e "$E2E_TMP/pwned"
 JENV=()
 rm -rf "$H/.config"
 echo yes >"$E2E_TMP/yes"
