@@ -32,6 +32,7 @@
 #include "daemon/sandbox.h"
 #include "daemon/tls.h"
 #include "fw/fw.h"
+#include "store/store-journal.h"
 #include "store/store.h"
 
 #define DB_NAME "jitgate.db"
@@ -451,7 +452,7 @@ static int
 chown_state(const struct config *cfg, const struct sandbox_user *u)
 {
 	static const char *const files[] = { DB_NAME, DB_NAME "-wal", DB_NAME "-shm", DB_NAME "-journal",
-					     "jitgated.lock" };
+					     "jitgated.lock", STORE_JOURNAL_NAME };
 	static const char *const tls_files[] = { "cert.pem", "key.pem" };
 	char tls_dir[CONFIG_PATH_MAX + 8];
 	size_t i;
@@ -627,6 +628,21 @@ run_server(struct config *cfg)
 		goto out;
 	if (open_store(cfg, &api->store) < 0)
 		goto out;
+	{
+		/* closes the store refused before a restart stay closed: read before the first reconcile */
+		char jpath[CONFIG_PATH_MAX + 32];
+
+		snprintf(jpath, sizeof(jpath), "%s/%s", cfg->state_dir, STORE_JOURNAL_NAME);
+		if ((n = api_closing_open(api, jpath, &err)) < 0) {
+			fail_err("cannot open the close journal (closing access must not depend on the disk)", &err);
+			goto out;
+		}
+		if (n > 0) {
+			logmsg("%d grant close(s) in the close journal are not in the store yet: kept closed", n);
+			if ((n = api_closing_flush(api)) > 0)
+				logmsg("recorded %d of them in the store now", n);
+		}
+	}
 
 	if (split) {
 		int fd;
@@ -758,6 +774,9 @@ run_server(struct config *cfg)
 		if (api->next_end_hint_ns && (!next_expiry || api->next_end_hint_ns < next_expiry))
 			next_expiry = api->next_end_hint_ns;
 		api->next_end_hint_ns = 0;
+		/* closes the store refused, recorded as soon as it takes writes again (retried each second) */
+		if (api_closing_pending(api) && (n = api_closing_flush(api)) > 0)
+			logmsg("recorded %d grant close(s) the store had refused; the close journal is clear", n);
 		if ((next_expiry && now >= next_expiry) || mono >= next_reconcile)
 			api_expire(api, now, &next_expiry);
 		if (mono >= next_reconcile) {
@@ -779,6 +798,7 @@ out:
 	fw_free(api->fw);
 	privsep_stop(&ps);
 	api_caches_free(api);
+	api_closing_free(api);
 	store_close(api->store);
 	free(api);
 	return r;

@@ -177,6 +177,7 @@ enum stmt_id {
 	ST_REQUEST_INSERT,
 	ST_GRANT_INSERT,
 	ST_GRANT_END,
+	ST_GRANT_TRUNCATE,
 	ST_GRANTS_INITIATED,
 	ST_GRANTS_LIVE,
 	ST_GRANTS_LIVE_ON,
@@ -236,6 +237,8 @@ static const char *const stmt_sql[ST__MAX] = {
 		"ended_ns, requestor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_GRANT_END] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0",
+	[ST_GRANT_TRUNCATE] = "UPDATE grants SET end_ns = ?4 "
+		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns > ?4",
 	[ST_GRANTS_INITIATED] = GRANT_COLS " WHERE g.status = 0 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
 	/* in the order of grants_initiated_end: nothing to sort, whatever the number of grants */
 	[ST_GRANTS_LIVE] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, "
@@ -1452,7 +1455,7 @@ grant_ok(const struct store_grant *g)
 	return g->port != 0 && (g->proto == NET_PROTO_ANY || g->proto == NET_PROTO_TCP ||
 	    g->proto == NET_PROTO_UDP) && (g->source.any || net_prefix_is_valid(&g->source.prefix)) &&
 	    (g->status == STORE_GRANT_INITIATED || g->status == STORE_GRANT_REVOKED) &&
-	    g->reason >= STORE_REASON_NONE && g->reason <= STORE_REASON_NEWER_REQUEST;
+	    g->reason >= STORE_REASON_NONE && g->reason <= STORE_REASON_LAST;
 }
 
 static int
@@ -1545,7 +1548,7 @@ store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_
 	sqlite3_stmt *s = NULL;
 	int rc, r;
 
-	if (!request_id || reason < STORE_REASON_NONE || reason > STORE_REASON_NEWER_REQUEST)
+	if (!request_id || reason < STORE_REASON_NONE || reason > STORE_REASON_LAST)
 		return set_error(st, -EINVAL, "invalid grant end");
 	r = stmt_get(st, ST_GRANT_END, &s);
 	if (r < 0)
@@ -1562,6 +1565,31 @@ store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_
 	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0 && sqlite3_changes(st->db) == 0)
 		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port");
+	stmt_done(s);
+	return r;
+}
+
+int
+store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	if (!request_id)
+		return set_error(st, -EINVAL, "invalid grant truncation");
+	r = stmt_get(st, ST_GRANT_TRUNCATE, &s);
+	if (r < 0)
+		return r;
+	rc = bind_str(s, 1, request_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 2, vm_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(s, 3, port);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 4, end_ns);
+	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0 && sqlite3_changes(st->db) == 0)
+		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port ending after that time");
 	stmt_done(s);
 	return r;
 }
@@ -1591,7 +1619,7 @@ grant_from_row(struct store *st, sqlite3_stmt *s, struct store_grant *g)
 		return corrupt(st, "grants", "proto");
 	if (status != STORE_GRANT_INITIATED && status != STORE_GRANT_REVOKED)
 		return corrupt(st, "grants", "status");
-	if (reason < STORE_REASON_NONE || reason > STORE_REASON_NEWER_REQUEST)
+	if (reason < STORE_REASON_NONE || reason > STORE_REASON_LAST)
 		return corrupt(st, "grants", "reason");
 	g->port = (uint16_t)port;
 	g->proto = (enum net_proto)proto;
