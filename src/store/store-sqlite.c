@@ -127,6 +127,33 @@ static const char *const migrations[] = {
 	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0;\n"
 	/* and revoke finds the live grants on one port of one VM without reading all of them */
 	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0;\n",
+
+	/*
+	 * 4: two more reasons a grant ends: TokenRevoked (4) and PolicyChanged (5). SQLite cannot
+	 * change a CHECK in place, so the table is made again with every row and index.
+	 */
+	"CREATE TABLE grants_new (\n"
+	"	request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,\n"
+	"	vm_id INTEGER NOT NULL,\n"
+	"	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+	"	proto INTEGER NOT NULL CHECK (proto IN (0, 6, 17)),	-- enum net_proto: IP protocol numbers, 0 both\n"
+	"	source TEXT NOT NULL,				-- '*' or a prefix, as net_source_format writes it\n"
+	"	end_ns INTEGER NOT NULL,\n"
+	"	status INTEGER NOT NULL CHECK (status IN (0, 1)),	-- 0 Initiated, 1 Revoked\n"
+	"	reason INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 5),	-- enum store_grant_reason\n"
+	"	ended_ns INTEGER NOT NULL DEFAULT 0,		-- when it became Revoked; 0 while Initiated\n"
+	"	requestor TEXT NOT NULL DEFAULT '',\n"
+	"	PRIMARY KEY (request_id, vm_id, port)\n"
+	");\n"
+	"INSERT INTO grants_new (request_id, vm_id, port, proto, source, end_ns, status, reason, ended_ns, requestor) "
+	"SELECT request_id, vm_id, port, proto, source, end_ns, status, reason, ended_ns, requestor FROM grants;\n"
+	"DROP TABLE grants;\n"
+	"ALTER TABLE grants_new RENAME TO grants;\n"
+	"CREATE INDEX grants_initiated ON grants (status) WHERE status = 0;\n"
+	"CREATE INDEX grants_vm ON grants (vm_id);\n"
+	"CREATE INDEX grants_initiated_end ON grants (end_ns) WHERE status = 0;\n"
+	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0;\n"
+	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0;\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
