@@ -96,9 +96,8 @@ text_ok(const uint8_t *p, size_t n, bool may_be_empty)
 static bool
 entry_ok(const struct store_journal_entry *e)
 {
-	return (e->kind == STORE_JOURNAL_END || e->kind == STORE_JOURNAL_TRUNCATE) &&
-	       (e->kind != STORE_JOURNAL_END ||
-		(e->reason > STORE_REASON_NONE && e->reason <= STORE_REASON_LAST)) &&
+	return (e->kind == STORE_JOURNAL_END ? e->reason > STORE_REASON_NONE && e->reason <= STORE_REASON_LAST
+					     : e->kind == STORE_JOURNAL_TRUNCATE && e->reason == STORE_REASON_NONE) &&
 	       e->port != 0 && e->vm_id > 0 && e->at_ns > 0 &&
 	       text_ok((const uint8_t *)e->request_id, sizeof(e->request_id), false) &&
 	       text_ok((const uint8_t *)e->caller, sizeof(e->caller), true);
