@@ -36,6 +36,10 @@ TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role Owner)
 ALICE=$("$JITGATED" token create --state-dir "$STATE" --name alice --role JitRequester) || exit 1
 BOB=$("$JITGATED" token create --state-dir "$STATE" --name bob --role JitRequester) || exit 1
 CAROL=$("$JITGATED" token create --state-dir "$STATE" --name carol --role JitRequester) || exit 1
+DAVE=$("$JITGATED" token create --state-dir "$STATE" --name dave --role JitRequester) || exit 1
+ERIN=$("$JITGATED" token create --state-dir "$STATE" --name erin --role JitRequester) || exit 1
+FRANK=$("$JITGATED" token create --state-dir "$STATE" --name frank --role JitRequester) || exit 1
+JGCLI=$BUILD/src/cli/jitgate
 start_jitgated() {
 	ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
 	JG=$!
@@ -127,6 +131,25 @@ g=$(grant_of "$R_BOB")
 check "bob's grant is still Initiated ($g)" test "$(jq -r .status <<<"$g")" = Initiated
 call -t "$ALICE" GET "$P?$Q"
 check "alice's token is refused now ($CODE)" test "$CODE" = 401
+# the CLI: jitgate token revoke [--keep-grants]
+jg() { ip netns exec "$CL" env -i PATH="$PATH" HOME="$E2E_TMP" JITGATE_SERVER="https://$V:8443" JITGATE_TOKEN="$TOKEN" \
+	JITGATE_CA="$STATE/tls/cert.pem" "$JGCLI" "$@" >"$E2E_TMP/cli.out" 2>&1; }
+initiate -t "$ERIN" 3389 10.215.0.10 30; R_ERIN=$RID
+initiate -t "$FRANK" 22 10.215.0.12 30; R_FRANK=$RID
+check "jitgate token revoke erin --keep-grants" jg token revoke erin --keep-grants
+check "  keeps erin's grant (10.215.0.10 reaches 3389)" can "$CL" 10.215.0.10 $V 3389
+check "jitgate token revoke frank ($(cat "$E2E_TMP/cli.out"))" jg token revoke frank
+check "  closes frank's grant (10.215.0.12 no longer reaches 22)" cannot "$CL" 10.215.0.12 $V 22
+check "  Revoked / TokenRevoked" test "$(jq -r '.status + "/" + .statusReason' <<<"$(grant_of "$R_FRANK")")" = Revoked/TokenRevoked
+# offline, on the state directory of the running server: the store ends the grants, a reconcile closes them
+initiate -t "$DAVE" 22 10.215.0.11 30; R_DAVE=$RID
+check "dave's initiate ($CODE)" test "$CODE" = 202
+out=$("$JITGATED" token revoke --state-dir "$STATE" dave 2>&1)
+check "jitgated token revoke dave (offline): $out" test -n "$out"
+check "  ended dave's grant in the store (Revoked / TokenRevoked)" \
+	test "$(jq -r '.status + "/" + .statusReason' <<<"$(grant_of "$R_DAVE")")" = Revoked/TokenRevoked
+kill -HUP $JG; sleep 0.5
+check "  and after a reconcile (SIGHUP) 10.215.0.11 no longer reaches 22" cannot "$CL" 10.215.0.11 $V 22
 
 echo "  .. (2) lowering maxRequestAccessDuration cuts longer live grants short"
 initiate 3389 10.215.0.4 50; R_LONG=$RID
