@@ -668,12 +668,16 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 	goto out;
 store_refused:
 	/* the policy stays as it was; what it would have closed is closed all the same */
-	if (tx) {
-		store_rollback(api->store);
-		tx = false;
+	{
+		size_t closed = policy_closes_pending(api, c, &pc, now, &durable);
+
+		say_closed_anyway(&err, closed, durable);
+		if (tx || closed) {
+			store_rollback(api->store);
+			tx = false;
+			api_reconcile(api, NULL);
+		}
 	}
-	say_closed_anyway(&err, policy_closes_pending(api, c, &pc, now, &durable), durable);
-	api_reconcile(api, NULL);
 	goto fail;
 fail:
 	if (tx) {
@@ -763,12 +767,16 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 	return;
 store_refused:
 	/* the policy stays (its ports protected); its grants close all the same */
-	if (tx) {
-		store_rollback(api->store);
-		tx = false;
+	{
+		size_t closed = policy_closes_pending(api, c, &pc, now, &durable);
+
+		say_closed_anyway(&err, closed, durable);
+		if (tx || closed) {
+			store_rollback(api->store);
+			tx = false;
+			api_reconcile(api, NULL);
+		}
 	}
-	say_closed_anyway(&err, policy_closes_pending(api, c, &pc, now, &durable), durable);
-	api_reconcile(api, NULL);
 fail:
 	if (tx) {
 		store_rollback(api->store);
