@@ -179,6 +179,7 @@ build_world(void)
 
 	if (api.store) {
 		api_caches_free(&api);	/* they hold what the old store said */
+		api_closing_free(&api);
 		store_close(api.store);
 		api.store = NULL;
 		remove_dir();

@@ -379,19 +379,39 @@ out:
 	free(drop.v);
 }
 
+/*
+ * The store refused to record a revoke: close the grants all the same (api-closing.c), so that
+ * closing never waits on the disk. The kernel is reconciled to the store minus these closes.
+ */
+static int
+revoke_pending(struct api *api, const struct api_caller *c, const struct store_grant *g, size_t n, int64_t now,
+	       bool *ret_durable, struct core_error *err)
+{
+	size_t i;
+	int r;
+
+	*ret_durable = true;
+	for (i = 0; i < n; i++)
+		if ((r = api_closing_add(api, c, &g[i], STORE_JOURNAL_END, STORE_REASON_USER_REQUESTED, now,
+					 ret_durable)) < 0)
+			return core_error_set(err, "InternalError", "", "out of memory"), r;
+	return api_reconcile(api, err);
+}
+
 void
 api_policy_revoke(struct api *api, const struct api_caller *c, const struct http_request *req,
 		  const struct arm_policy_id *id, struct http_response *resp)
 {
-	struct core_error err = { 0 };
+	struct core_error err = { 0 }, store_err = { 0 };
 	struct revoke_body *body = NULL;
 	struct store_policy sp = { 0 };
-	struct store_grant *live = NULL;
+	struct store_grant *live = NULL, *ends = NULL, *grown;
 	struct drops drop = { 0 };
-	size_t n_live = 0, i, j, k, killed = 0;
+	struct api_vm_memo memo = { 0 };
+	size_t n_live = 0, n_ends = 0, cap_ends = 0, i, j, k, killed = 0;
 	char text[ARM_ID_MAX + 1];
 	int64_t now = api_now_ns();
-	bool tx = false;
+	bool tx = false, pending = false, durable = true;
 	int r, status = 400;
 	json_t *out;
 
@@ -423,12 +443,7 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 		    !api_require(api, c, RBAC_POLICY_REVOKE, vmtext, resp))
 			goto out;
 	}
-	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
-		goto fail;
-	}
-	tx = true;
+	/* first what to close (reads only), so that a store refusing the writes cannot keep it open */
 	for (i = 0; i < body->n_vms; i++) {
 		struct store_vm vm;
 		char vmtext[ARM_ID_MAX + 1], target[64];
@@ -442,23 +457,53 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 			goto fail;
 		}
 		for (j = 0; j < body->vms[i].n_ports; j++) {
-			/* the live grants on this port (a port named twice finds them ended the second time) */
 			free(live);
 			live = NULL;
 			if ((status = live_grants_on(api, vm.id, body->vms[i].ports[j], NULL, &live, &n_live, &err)) != 0)
 				goto fail;
 			for (k = 0; k < n_live; k++) {
 				struct store_grant *g = &live[k];
+				const struct store_journal_entry *closed;
+				size_t m;
 
 				if (g->policy_id != sp.id || g->end_ns <= now || (!anyone && strcmp(g->requestor, c->name)))
 					continue;
-				if ((status = end_grant(api, g, STORE_REASON_USER_REQUESTED, now, &drop, &err)) != 0)
+				if ((closed = api_closing_find(api, g->request_id, g->vm_id, g->port)) &&
+				    closed->kind == STORE_JOURNAL_END)
+					continue;	/* closed already, its record pending */
+				for (m = 0; m < n_ends; m++)	/* a port named twice */
+					if (ends[m].vm_id == g->vm_id && ends[m].port == g->port &&
+					    !strcmp(ends[m].request_id, g->request_id))
+						break;
+				if (m < n_ends)
+					continue;
+				if (!(grown = array_grow(ends, &cap_ends, n_ends, sizeof(*ends)))) {
+					status = 500;
+					core_error_set(&err, "InternalError", "", "out of memory");
 					goto fail;
-				api_log(api, c, RBAC_POLICY_REVOKE, vmtext, "Revoked", NULL,
-					"closed port %u of request %s (by %s)%s", g->port, g->request_id, g->requestor,
-					body->terminate_sessions ? " and ended its open sessions" : "");
+				}
+				ends = grown;
+				ends[n_ends++] = *g;
 			}
 		}
+	}
+	if ((r = store_begin(api->store)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&store_err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		goto store_refused;
+	}
+	tx = true;
+	for (i = 0; i < n_ends; i++) {
+		if ((status = end_grant(api, &ends[i], STORE_REASON_USER_REQUESTED, now, &drop, &store_err)) != 0) {
+			if (status == 500 && !strcmp(store_err.code, "InternalError")) {
+				err = store_err;
+				goto fail;
+			}
+			goto store_refused;
+		}
+		api_log(api, c, RBAC_POLICY_REVOKE, api_vm_text(api, &memo, ends[i].vm_id), "Revoked", NULL,
+			"closed port %u of request %s (by %s)%s", ends[i].port, ends[i].request_id, ends[i].requestor,
+			body->terminate_sessions ? " and ended its open sessions" : "");
 	}
 	if (drop.n && (r = fw_grant_remove(api->fw, drop.v, drop.n, NULL, &err)) < 0) {
 		status = 500;
@@ -467,16 +512,47 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 	if ((r = store_commit(api->store)) < 0) {
 		tx = false;
 		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "the store refused the revoke: %s", store_last_error(api->store));
-		store_rollback(api->store);
-		api_reconcile(api, NULL);
-		goto fail;
+		core_error_set(&store_err, "StoreError", "", "the store refused the revoke: %s",
+			       store_last_error(api->store));
+		goto store_refused;
 	}
 	tx = false;
+	goto closed;
+store_refused:
+	/* the kernel closes them all the same; the store records them when it can (api-closing.c) */
+	if (tx) {
+		store_rollback(api->store);
+		tx = false;
+	}
+	pending = n_ends > 0;
+	if (pending && (r = revoke_pending(api, c, ends, n_ends, now, &durable, &err)) < 0) {
+		status = 500;
+		goto fail;
+	}
+	if (!pending) {
+		err = store_err;
+		goto fail;
+	}
+	free(drop.v);
+	drop = (struct drops){ 0 };
+	drop.v = calloc(n_ends, sizeof(*drop.v));
+	for (i = 0; drop.v && i < n_ends; i++)
+		api_grant_to_fw(&ends[i], &drop.v[drop.n++]);
+	api_log(api, c, RBAC_POLICY_REVOKE, text, "Revoked", NULL,
+		"closed %zu port(s); %s, so the record is pending%s", n_ends, store_err.message,
+		durable ? "" : " (and not in the close journal: a restart before the store records it opens them again)");
+closed:
 	if (body->terminate_sessions && drop.n && fw_sessions_kill(api->fw, drop.v, drop.n, &killed, &err) < 0)
 		api_log(api, c, RBAC_POLICY_REVOKE, text, "Failed", NULL, "ports closed but sessions not ended: %s",
 			err.message);
-	out = json_pack("{s:i, s:i}", "revokedPorts", (json_int_t)drop.n, "terminatedSessions", (json_int_t)killed);
+	out = json_pack("{s:i, s:i, s:b}", "revokedPorts", (json_int_t)n_ends, "terminatedSessions", (json_int_t)killed,
+			"recordPending", pending);
+	if (out && pending)
+		json_object_set_new(out, "message", json_sprintf(
+			"the ports are closed in the kernel; the store refused to record it (%s)%s", store_err.message,
+			durable ? ", so the close is kept in the close journal and recorded as soon as the store accepts writes"
+				: "; the close journal could not hold it either, so a restart of jitgated before the store "
+				  "accepts writes would open them again"));
 	api_json(resp, 200, out);
 	goto out;
 fail:
@@ -493,5 +569,6 @@ out:
 	codec_revoke_free(body);
 	store_policy_clear(&sp);
 	free(live);
+	free(ends);
 	free(drop.v);
 }

@@ -5,6 +5,7 @@
 #include "api/api.h"
 #include "core/policy.h"
 #include "fw/fw.h"
+#include "store/store-journal.h"
 
 #define API_PATH_MAX	1024	/* longer paths are 414 */
 #define API_TOKEN_BYTES	48	/* random characters after the prefix (6 bits each: 288 bits) */
@@ -80,6 +81,18 @@ json_t *api_request_encode(struct api *api, const struct store_request *req);
 json_t *api_policy_render(struct api *api, const struct api_caller *c, const struct store_policy *sp);
 /* Can the caller see this policy (read on it, or on one of its VMs)? */
 bool api_policy_visible(struct api *api, const struct api_caller *c, const struct store_policy *sp);
+
+/*
+ * A close the store refused to record (api-closing.c): journal it (kind END with reason, or TRUNCATE
+ * to at_ns), and leave it out of every reconcile until it is recorded. 1 if added, 0 if the grant was
+ * closed as much already; *ret_durable becomes false when the journal could not hold it (then only
+ * until a restart). The caller reconciles the kernel afterwards.
+ */
+int api_closing_add(struct api *api, const struct api_caller *c, const struct store_grant *g,
+		    enum store_journal_kind kind, enum store_grant_reason reason, int64_t at_ns, bool *ret_durable);
+/* The pending close of this grant (an END rather than a TRUNCATE if both), or NULL. */
+const struct store_journal_entry *api_closing_find(const struct api *api, const char *request_id, int64_t vm_id,
+						   uint16_t port);
 
 /* Handlers, one file per resource. */
 void api_policies_list(struct api *api, const struct api_caller *c, const struct http_request *req,

@@ -16,6 +16,10 @@ reason_name(enum store_grant_reason r)
 		return "Expired";
 	case STORE_REASON_NEWER_REQUEST:
 		return "NewerRequestInitiated";
+	case STORE_REASON_TOKEN_REVOKED:
+		return "TokenRevoked";
+	case STORE_REASON_POLICY_CHANGED:
+		return "PolicyChanged";
 	case STORE_REASON_USER_REQUESTED:
 	case STORE_REASON_NONE:
 		break;
@@ -45,8 +49,24 @@ api_request_encode(struct api *api, const struct store_request *req)
 		goto fail;
 	for (i = 0; i < req->n_grants; i++) {
 		const struct store_grant *g = &req->grants[i];
+		const struct store_journal_entry *closed = NULL;
+		struct store_grant shown;
 		char src[NET_PREFIX_TEXT_MAX];
 		json_t *p;
+
+		/* closed while the store refused to record it: shown as it is in the kernel, marked pending */
+		if (g->status == STORE_GRANT_INITIATED && api_closing_pending(api) &&
+		    (closed = api_closing_find(api, g->request_id, g->vm_id, g->port))) {
+			shown = *g;
+			if (closed->kind == STORE_JOURNAL_END) {
+				shown.status = STORE_GRANT_REVOKED;
+				shown.reason = closed->reason;
+				shown.ended_ns = closed->at_ns;
+			} else if (closed->at_ns < shown.end_ns) {
+				shown.end_ns = closed->at_ns;
+			}
+			g = &shown;
+		}
 
 		if (g->vm_id != last_vm) {
 			ports = json_array();
@@ -65,6 +85,8 @@ api_request_encode(struct api *api, const struct store_request *req)
 		/* jitgate's addition: when a port was closed, which may be before its endTimeUtc */
 		if (g->status != STORE_GRANT_INITIATED && g->ended_ns)
 			json_object_set_new(p, "endedTimeUtc", time_json(g->ended_ns));
+		if (closed)
+			json_object_set_new(p, "recordPending", json_true());
 	}
 	if (json_object_set_new(o, "virtualMachines", vms) < 0)
 		goto fail_o;
@@ -297,77 +319,173 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 	api_render_cache_put(api, key, resp, text);
 }
 
-/* Is the grant still covered by the policy (same VM, port and protocol, its source still allowed)? */
-static bool
-grant_still_allowed(const struct policy *p, const struct store_vm *vms, size_t n_vms, const struct store_grant *g)
-{
-	const struct policy_vm *pv;
-	const struct policy_port *pp;
-	size_t i;
+/*
+ * What a policy write takes away from live grants: those `p` no longer covers end (all of the
+ * policy's when p is NULL: a delete), and those ending later than now + their rule's maximum
+ * (lowered, or the deployment's cap) are cut short to end then. Read before any write, so that
+ * a store refusing the write cannot keep them open (see policy_closes_pending).
+ */
+struct policy_closes {
+	struct store_grant *end;	/* ending */
+	size_t n_end;
+	struct store_grant *cut;	/* cut short: cut[i].end_ns is the new end */
+	size_t n_cut;
+};
 
-	for (i = 0; i < n_vms; i++)
-		if (vms[i].id == g->vm_id)
-			break;
-	if (i == n_vms || policy_find_vm(p, &vms[i].arm, &pv) < 0)
-		return false;
-	return policy_find_port(pv, g->port, g->proto, &pp) == 0 && policy_port_allows_source(pp, &g->source);
+static void
+policy_closes_free(struct policy_closes *pc)
+{
+	free(pc->end);
+	free(pc->cut);
+	memset(pc, 0, sizeof(*pc));
 }
 
-/*
- * The kernel half of a policy write: inside the caller's store transaction,
- * end the grants `p` no longer covers (all of the policy's when p is NULL),
- * then move the kernel to what the store now says. On failure the caller rolls back.
- */
 static int
-apply_policy_change(struct api *api, const struct api_caller *c, int64_t policy_id, const struct policy *p,
-		    const char *policy_text, struct core_error *err)
+policy_closes_collect(struct api *api, int64_t policy_id, const struct policy *p, int64_t now,
+		      struct policy_closes *pc, struct core_error *err)
 {
 	struct store_grant *g = NULL;
 	struct store_vm *vms = NULL;
-	size_t n = 0, n_vms = 0, i;
-	struct api_state st;
-	int64_t now = api_now_ns();
+	size_t n = 0, n_vms = 0, i, k;
 	int r;
 
+	memset(pc, 0, sizeof(*pc));
+	if (!policy_id)
+		return 0;
 	if ((r = store_grants_initiated(api->store, &g, &n)) < 0 || (r = store_vm_list(api->store, &vms, &n_vms)) < 0) {
 		core_error_set(err, "StoreError", "", "cannot read the store: %s", store_last_error(api->store));
 		goto out;
 	}
+	pc->end = calloc(n ? n : 1, sizeof(*pc->end));
+	pc->cut = calloc(n ? n : 1, sizeof(*pc->cut));
+	if (!pc->end || !pc->cut) {
+		r = -ENOMEM;
+		core_error_set(err, "InternalError", "", "out of memory");
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
+		const struct policy_vm *pv;
+		const struct policy_port *pp;
+		int64_t max_ms, max_end;
+
 		if (g[i].policy_id != policy_id || g[i].end_ns <= now)
 			continue;
-		if (p && grant_still_allowed(p, vms, n_vms, &g[i]))
+		for (k = 0; k < n_vms && vms[k].id != g[i].vm_id; k++)
+			;
+		/* still covered: same VM, port and protocol, its source still allowed */
+		if (!p || k == n_vms || policy_find_vm(p, &vms[k].arm, &pv) < 0 ||
+		    policy_find_port(pv, g[i].port, g[i].proto, &pp) < 0 || !policy_port_allows_source(pp, &g[i].source)) {
+			pc->end[pc->n_end++] = g[i];
 			continue;
-		r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_USER_REQUESTED, now);
-		if (r < 0) {
-			core_error_set(err, "StoreError", "", "cannot end a grant: %s", store_last_error(api->store));
-			goto out;
 		}
-		api_log(api, c, "Revoke", policy_text, "Revoked", NULL,
-			"port %u of request %s (by %s) ended because the policy no longer allows it", g[i].port,
-			g[i].request_id, g[i].requestor);
+		max_ms = pp->max_duration_ms < api->settings.max_duration_ms ? pp->max_duration_ms
+									      : api->settings.max_duration_ms;
+		max_end = now + max_ms * TIME_NS_PER_MS;
+		if (g[i].end_ns > max_end) {
+			pc->cut[pc->n_cut] = g[i];
+			pc->cut[pc->n_cut++].end_ns = max_end;
+		}
 	}
-	if ((r = api_state_load(api, &st, err)) < 0)
-		goto out;
-	r = fw_set_state(api->fw, &st.fw, NULL, err);
-	api_state_free(&st);
+	r = 0;
 out:
+	if (r < 0)
+		policy_closes_free(pc);
 	free(g);
 	free(vms);
 	return r;
 }
 
-/* Commit, or undo the kernel too when the commit fails. */
+/* The closes in the store, inside the caller's transaction, with an activity entry each. */
 static int
-commit_or_restore(struct api *api, struct core_error *err)
+policy_closes_write(struct api *api, const struct api_caller *c, const struct policy_closes *pc, int64_t now,
+		    const char *policy_text, struct core_error *err)
 {
-	int r = store_commit(api->store);
+	size_t i;
+	int r;
 
-	if (r < 0) {
-		core_error_set(err, "StoreError", "", "the store refused the change: %s", store_last_error(api->store));
-		store_rollback(api->store);
-		api_reconcile(api, NULL);
+	for (i = 0; i < pc->n_end; i++) {
+		const struct store_grant *g = &pc->end[i];
+
+		r = store_grant_end(api->store, g->request_id, g->vm_id, g->port, STORE_REASON_POLICY_CHANGED, now);
+		if (r < 0)
+			return core_error_set(err, "StoreError", "", "cannot end a grant: %s", store_last_error(api->store)),
+			       r;
+		api_log(api, c, "Revoke", policy_text, "Revoked", NULL,
+			"port %u of request %s (by %s) ended because the policy no longer allows it", g->port,
+			g->request_id, g->requestor);
 	}
+	for (i = 0; i < pc->n_cut; i++) {
+		const struct store_grant *g = &pc->cut[i];
+		char end[64];
+
+		r = store_grant_truncate(api->store, g->request_id, g->vm_id, g->port, g->end_ns);
+		if (r < 0)
+			return core_error_set(err, "StoreError", "", "cannot shorten a grant: %s",
+					      store_last_error(api->store)),
+			       r;
+		time_format_rfc3339(g->end_ns, end, sizeof(end));
+		api_log(api, c, RBAC_POLICY_WRITE, policy_text, "Truncated", NULL,
+			"port %u of request %s (by %s) now ends at %s, the policy's new maximum duration from now",
+			g->port, g->request_id, g->requestor, end);
+	}
+	return 0;
+}
+
+/*
+ * The store refused the policy write: the policy stays as it was, but what the write would have
+ * closed is closed all the same (api-closing.c), since closing never waits on the disk. Returns how
+ * many grants that touched; the caller reconciles the kernel and says so in its error.
+ */
+static size_t
+policy_closes_pending(struct api *api, const struct api_caller *c, const struct policy_closes *pc, int64_t now,
+		      bool *ret_durable)
+{
+	size_t i, n = 0;
+
+	*ret_durable = true;
+	for (i = 0; i < pc->n_end; i++)
+		if (api_closing_add(api, c, &pc->end[i], STORE_JOURNAL_END, STORE_REASON_POLICY_CHANGED, now,
+				    ret_durable) >= 0)
+			n++;
+	for (i = 0; i < pc->n_cut; i++)
+		if (api_closing_add(api, c, &pc->cut[i], STORE_JOURNAL_TRUNCATE, STORE_REASON_NONE, pc->cut[i].end_ns,
+				    ret_durable) >= 0)
+			n++;
+	return n;
+}
+
+/* A store error's message, plus what was closed regardless of it. */
+static void
+say_closed_anyway(struct core_error *err, size_t n, bool durable)
+{
+	char m[ERROR_MESSAGE_MAX];
+
+	if (!n)
+		return;
+	/* a message cut at ERROR_MESSAGE_MAX still says what it must */
+	if (snprintf(m, sizeof(m), "%s; the %zu live grant(s) this change ends or shortens were closed in the kernel "
+		     "all the same, and are recorded when the store accepts writes%s", err->message, n,
+		     durable ? "" : " (not all fit the close journal: a restart before then opens those again)") > 0)
+		snprintf(err->message, sizeof(err->message), "%s", m);
+}
+
+/*
+ * The kernel half of a policy write: inside the caller's store transaction,
+ * record the closes, then move the kernel to what the store now says. On failure the caller rolls back.
+ */
+static int
+apply_policy_change(struct api *api, const struct api_caller *c, const struct policy_closes *pc, int64_t now,
+		    const char *policy_text, struct core_error *err)
+{
+	struct api_state st;
+	int r;
+
+	if ((r = policy_closes_write(api, c, pc, now, policy_text, err)) < 0)
+		return r;
+	if ((r = api_state_load(api, &st, err)) < 0)
+		return r;
+	r = fw_set_state(api->fw, &st.fw, NULL, err);
+	api_state_free(&st);
 	return r;
 }
 
@@ -418,7 +536,9 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 	int64_t *vm_ids = NULL, policy_id = 0, other;
 	char text[ARM_ID_MAX + 1], *json = NULL;
 	json_t *enc = NULL, *out;
-	bool created = false, tx = false;
+	struct policy_closes pc = { 0 };
+	int64_t now = api_now_ns();
+	bool created = false, tx = false, durable = true;
 	size_t i;
 	int r, status = 400;
 
@@ -495,30 +615,39 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 		core_error_set(&err, "InternalError", "", "out of memory");
 		goto fail;
 	}
+	if ((r = policy_closes_collect(api, policy_id, p, now, &pc, &err)) < 0) {
+		status = r == -ENOMEM ? 500 : api_store_status(r);
+		goto fail;
+	}
 	if ((r = store_begin(api->store)) < 0) {
 		status = api_store_status(r);
 		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
-		goto fail;
+		goto store_refused;
 	}
 	tx = true;
-	r = store_policy_put(api->store, id, json, vm_ids, p->n_vms, api_now_ns(), &policy_id, &created);
-	if (r < 0) {
-		status = r == -EEXIST ? 400 : api_store_status(r);
-		core_error_set(&err, r == -EEXIST ? "VirtualMachineInAnotherPolicy" : "StoreError", "",
-			       r == -EEXIST ? "a virtual machine of this policy is already in another policy"
-					    : "the store refused the policy: %s",
-			       store_last_error(api->store));
+	r = store_policy_put(api->store, id, json, vm_ids, p->n_vms, now, &policy_id, &created);
+	if (r == -EEXIST) {
+		core_error_set(&err, "VirtualMachineInAnotherPolicy", "",
+			       "a virtual machine of this policy is already in another policy");
 		goto fail;
 	}
-	if ((r = apply_policy_change(api, c, policy_id, p, text, &err)) < 0) {
-		status = err.code[0] && !strcmp(err.code, "StoreError") ? api_store_status(r) : 500;
+	if (r < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "the store refused the policy: %s", store_last_error(api->store));
+		goto store_refused;
+	}
+	if ((r = apply_policy_change(api, c, &pc, now, text, &err)) < 0) {
+		status = !strcmp(err.code, "StoreError") ? api_store_status(r) : 500;
+		if (!strcmp(err.code, "StoreError"))
+			goto store_refused;
 		goto fail;
+	}
+	if ((r = store_commit(api->store)) < 0) {
+		status = api_store_status(r);
+		core_error_set(&err, "StoreError", "", "the store refused the change: %s", store_last_error(api->store));
+		goto store_refused;
 	}
 	tx = false;
-	if ((r = commit_or_restore(api, &err)) < 0) {
-		status = api_store_status(r);
-		goto fail;
-	}
 	api_log(api, c, RBAC_POLICY_WRITE, text, "Succeeded", NULL, "%s the policy: %zu virtual machine(s)",
 		created ? "created" : "replaced", p->n_vms);
 	log_vm_changes(api, c, old, p, text, RBAC_POLICY_WRITE);
@@ -537,6 +666,19 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 	store_policy_clear(&sp);
 	api_json(resp, 200, out);
 	goto out;
+store_refused:
+	/* the policy stays as it was; what it would have closed is closed all the same */
+	{
+		size_t closed = policy_closes_pending(api, c, &pc, now, &durable);
+
+		say_closed_anyway(&err, closed, durable);
+		if (tx || closed) {
+			store_rollback(api->store);
+			tx = false;
+			api_reconcile(api, NULL);
+		}
+	}
+	goto fail;
 fail:
 	if (tx) {
 		store_rollback(api->store);
@@ -547,6 +689,7 @@ fail:
 fail_logged:
 	api_error_record(resp, status, &err);
 out:
+	policy_closes_free(&pc);
 	json_decref(enc);
 	free(json);
 	free(vm_ids);
@@ -559,8 +702,11 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		  const struct arm_policy_id *id, struct http_response *resp)
 {
 	struct core_error err = { 0 };
+	struct policy_closes pc = { 0 };
 	struct store_policy sp;
 	char text[ARM_ID_MAX + 1];
+	int64_t now = api_now_ns();
+	bool tx = false, durable = true;
 	int r, status = 500;
 
 	(void)req;
@@ -580,24 +726,33 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		return api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
 				 api->fw_reason);
 	}
+	if ((r = policy_closes_collect(api, sp.id, NULL, now, &pc, &err)) < 0) {
+		status = r == -ENOMEM ? 500 : api_store_status(r);
+		goto fail;
+	}
 	if ((r = store_begin(api->store)) < 0) {
 		status = api_store_status(r);
 		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
-		goto fail;
+		goto store_refused;
 	}
-	if ((r = store_policy_delete(api->store, sp.id)) < 0 ||
-	    (r = apply_policy_change(api, c, sp.id, NULL, text, &err)) < 0) {
+	tx = true;
+	if ((r = store_policy_delete(api->store, sp.id)) < 0) {
 		status = api_store_status(r);
-		if (!err.code[0])
-			core_error_set(&err, "StoreError", "", "cannot delete: %s", store_last_error(api->store));
-		store_rollback(api->store);
-		api_reconcile(api, NULL);
+		core_error_set(&err, "StoreError", "", "cannot delete: %s", store_last_error(api->store));
+		goto store_refused;
+	}
+	if ((r = apply_policy_change(api, c, &pc, now, text, &err)) < 0) {
+		status = !strcmp(err.code, "StoreError") ? api_store_status(r) : 500;
+		if (!strcmp(err.code, "StoreError"))
+			goto store_refused;
 		goto fail;
 	}
-	if ((r = commit_or_restore(api, &err)) < 0) {
+	if ((r = store_commit(api->store)) < 0) {
 		status = api_store_status(r);
-		goto fail;
+		core_error_set(&err, "StoreError", "", "the store refused the change: %s", store_last_error(api->store));
+		goto store_refused;
 	}
+	tx = false;
 	{
 		struct policy *old = NULL;
 
@@ -606,11 +761,29 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		policy_free(old);
 	}
 	store_policy_clear(&sp);
+	policy_closes_free(&pc);
 	api_log(api, c, RBAC_POLICY_DELETE, text, "Succeeded", NULL, "deleted the policy; its ports are unprotected");
 	resp->status = 200;
 	return;
+store_refused:
+	/* the policy stays (its ports protected); its grants close all the same */
+	{
+		size_t closed = policy_closes_pending(api, c, &pc, now, &durable);
+
+		say_closed_anyway(&err, closed, durable);
+		if (tx || closed) {
+			store_rollback(api->store);
+			tx = false;
+			api_reconcile(api, NULL);
+		}
+	}
 fail:
+	if (tx) {
+		store_rollback(api->store);
+		api_reconcile(api, NULL);
+	}
 	store_policy_clear(&sp);
+	policy_closes_free(&pc);
 	api_log(api, c, RBAC_POLICY_DELETE, text, "Failed", NULL, "%s: %s", err.code, err.message);
 	api_error_record(resp, status, &err);
 }

@@ -57,6 +57,7 @@ vm_by_arm(const struct store_vm *vms, size_t n, const struct arm_vm_id *id)
 
 /* store_grants_live_each: each live grant straight into the kernel's form, never all store rows at once */
 struct grants_acc {
+	const struct api *api;
 	struct fw_grant *v;
 	size_t n, cap;
 };
@@ -65,12 +66,23 @@ static int
 grant_push(void *ctx, const struct store_grant *g)
 {
 	struct grants_acc *acc = ctx;
-	struct fw_grant *v = array_grow(acc->v, &acc->cap, acc->n, sizeof(*v));
+	const struct store_journal_entry *closed = NULL;
+	struct fw_grant *v;
 
-	if (!v)
+	/* closed while the store refused to record it (api-closing.c): the kernel follows the close, not the store */
+	if (api_closing_pending(acc->api) && (closed = api_closing_find(acc->api, g->request_id, g->vm_id, g->port)) &&
+	    closed->kind == STORE_JOURNAL_END)
+		return 0;
+	if (!(v = array_grow(acc->v, &acc->cap, acc->n, sizeof(*v))))
 		return -ENOMEM;
 	acc->v = v;
-	api_grant_to_fw(g, &acc->v[acc->n++]);
+	api_grant_to_fw(g, &acc->v[acc->n]);
+	if (closed && closed->at_ns < g->end_ns) {
+		if (closed->at_ns <= api_now_ns())
+			return 0;
+		acc->v[acc->n].end_ms = closed->at_ns / TIME_NS_PER_MS;
+	}
+	acc->n++;
 	return 0;
 }
 
@@ -78,7 +90,7 @@ int
 api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 {
 	struct store_policy *pols = NULL;
-	struct grants_acc grants = { 0 };
+	struct grants_acc grants = { .api = api };
 	size_t n_pols = 0, n_ports = 0, cap_ports = 0, i, j, k;
 	int64_t now = api_now_ns();
 	int r;

@@ -129,23 +129,133 @@ out:
 	json_decref(body);
 }
 
+/* The live grants a token's holder asked for (requestor "token:NAME"). */
+static int
+token_live_grants(struct api *api, const char *name, int64_t now, struct store_grant **ret, size_t *ret_n)
+{
+	struct store_grant *g = NULL;
+	char requestor[STORE_REQUESTOR_MAX + 1];
+	size_t n = 0, i, k = 0;
+	int r;
+
+	snprintf(requestor, sizeof(requestor), "token:%s", name);
+	if ((r = store_grants_initiated(api->store, &g, &n)) < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		if (g[i].end_ns > now && !strcmp(g[i].requestor, requestor))
+			g[k++] = g[i];
+	*ret = g;
+	*ret_n = k;
+	return 0;
+}
+
+/*
+ * Revoking a token ends its holder's live grants (Revoked / TokenRevoked), unless the caller asks
+ * to keep them (?keepGrants=true): a token that leaked must not leave ports open. Token and grants
+ * are one transaction; if the store refuses it, the token stays valid (503) but its grants are
+ * closed all the same (api-closing.c), since closing never waits on the disk.
+ */
 void
 api_token_delete(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
 		 struct http_response *resp)
 {
+	const char *keep_q = http_request_query(req, "keepGrants");
+	struct store_grant *g = NULL;
+	struct store_token *tokens = NULL;
+	struct core_error err = { 0 };
+	struct fw_grant *drop = NULL;
+	struct api_vm_memo memo = { 0 };
 	char scope[ARM_ID_MAX + 1];
-	int r;
+	size_t n = 0, n_tokens = 0, i;
+	int64_t now = api_now_ns();
+	bool keep, tx = false, found = false, durable = true;
+	int r, status = 500;
 
-	(void)req;
 	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
 	if (!api_require(api, c, RBAC_TOKEN_WRITE, scope, resp))
 		return;
-	r = store_token_revoke(api->store, name, api_now_ns());
-	if (r == -ENOENT)
-		return api_error(resp, 404, "ResourceNotFound", "", "there is no valid token named '%.64s'", name);
-	if (r < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot revoke: %s",
+	if (keep_q && strcmp(keep_q, "true") && strcmp(keep_q, "false"))
+		return api_error(resp, 400, "InvalidQueryParameter", "keepGrants",
+				 "keepGrants is 'true' or 'false', not '%.16s'", keep_q);
+	keep = keep_q && !strcmp(keep_q, "true");
+	if ((r = store_token_list(api->store, &tokens, &n_tokens)) < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read tokens: %s",
 				 store_last_error(api->store));
-	api_log(api, c, RBAC_TOKEN_WRITE, name, "Revoked", NULL, "revoked token '%.64s'", name);
-	resp->status = 200;
+	for (i = 0; i < n_tokens && !found; i++)
+		found = !strcmp(tokens[i].name, name) && !tokens[i].revoked_ns;
+	free(tokens);
+	if (!found)
+		return api_error(resp, 404, "ResourceNotFound", "", "there is no valid token named '%.64s'", name);
+	if (!keep && (r = token_live_grants(api, name, now, &g, &n)) < 0)
+		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the token's grants: %s",
+				 store_last_error(api->store));
+	if (n && !(drop = calloc(n, sizeof(*drop)))) {
+		api_error(resp, 500, "InternalError", "", "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		api_grant_to_fw(&g[i], &drop[i]);
+	if ((r = store_begin(api->store)) < 0) {
+		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		goto store_refused;
+	}
+	tx = true;
+	if ((r = store_token_revoke(api->store, name, now)) < 0) {
+		core_error_set(&err, "StoreError", "", "cannot revoke: %s", store_last_error(api->store));
+		goto store_refused;
+	}
+	for (i = 0; i < n; i++) {
+		if ((r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_TOKEN_REVOKED,
+					 now)) < 0) {
+			core_error_set(&err, "StoreError", "", "cannot end a grant: %s", store_last_error(api->store));
+			goto store_refused;
+		}
+		api_log(api, c, RBAC_POLICY_REVOKE, api_vm_text(api, &memo, g[i].vm_id), "Revoked", NULL,
+			"closed port %u of request %s (by %s): its token was revoked", g[i].port, g[i].request_id,
+			g[i].requestor);
+	}
+	api_log(api, c, RBAC_TOKEN_WRITE, name, "Revoked", NULL, "revoked token '%.64s'%s", name,
+		keep ? "; its live grants were kept, as asked" : "");
+	if (n && api->fw && (r = fw_grant_remove(api->fw, drop, n, NULL, &err)) < 0) {
+		status = 500;
+		store_rollback(api->store);
+		tx = false;
+		api_reconcile(api, NULL);
+		api_error_record(resp, status, &err);
+		goto out;
+	}
+	if ((r = store_commit(api->store)) < 0) {
+		tx = false;
+		core_error_set(&err, "StoreError", "", "the store refused the revoke: %s", store_last_error(api->store));
+		goto store_refused;
+	}
+	tx = false;
+	api_json(resp, 200, json_pack("{s:s, s:s, s:i, s:b}", "name", name, "state", "Revoked", "revokedPorts",
+				      (json_int_t)n, "keptGrants", keep));
+	goto out;
+store_refused:
+	/* the token stays valid, but the ports it opened close all the same */
+	status = api_store_status(r);
+	if (tx) {
+		store_rollback(api->store);
+		tx = false;
+	}
+	if (n && api->fw) {
+		char m[ERROR_MESSAGE_MAX];
+
+		for (i = 0; i < n; i++)
+			api_closing_add(api, c, &g[i], STORE_JOURNAL_END, STORE_REASON_TOKEN_REVOKED, now, &durable);
+		api_reconcile(api, NULL);
+		if (snprintf(m, sizeof(m), "%s; the token is still valid, but its %zu live grant(s) were closed in "
+			     "the kernel all the same, and are recorded when the store accepts writes%s", err.message, n,
+			     durable ? "" : " (not all fit the close journal: a restart before then opens those again)") > 0)
+			snprintf(err.message, sizeof(err.message), "%s", m);
+	}
+	api_log(api, c, RBAC_TOKEN_WRITE, name, "Failed", NULL, "%s: %s", err.code, err.message);
+	api_error_record(resp, status, &err);
+out:
+	if (tx)
+		store_rollback(api->store);
+	free(g);
+	free(drop);
 }

@@ -63,6 +63,7 @@ struct api {
 	struct api_session sessions[API_SESSIONS_MAX];
 	int64_t local_vm_id;		/* this host's VM, as registered at start */
 	struct api_cache *cache;	/* api-cache.c; freed by api_caches_free() */
+	struct api_closing *closing;	/* api-closing.c: closes the store has not recorded yet */
 	struct {			/* initiate's group commit (api-initiate.c) */
 		bool open;		/* a store transaction holds initiates not committed yet */
 		size_t held;		/* answers held for it (http_response.hold) */
@@ -86,6 +87,18 @@ struct api {
  */
 int api_batch_commit(struct api *api);
 void api_batch_end(struct api *api);
+
+/*
+ * Closing access never waits on the disk (api-closing.c): closes the store refused are kept in the
+ * close journal at `path` and left out of every reconcile until api_closing_flush() has recorded
+ * them. api_closing_open() (before the first reconcile) returns how many the journal held;
+ * api_closing_flush() how many it recorded now (0 when there was nothing to do or it is not time to
+ * ask the store again yet), negative when the store still refuses.
+ */
+int api_closing_open(struct api *api, const char *path, struct core_error *err);
+int api_closing_flush(struct api *api);
+size_t api_closing_pending(const struct api *api);
+void api_closing_free(struct api *api);
 
 /* Free what the API caches (at exit, or before pointing the API at another store). */
 void api_caches_free(struct api *api);

@@ -98,6 +98,8 @@ cmd_revoke(struct cli *c, int argc, char **argv)
 		cli_printf("Revoked %lld grant(s) on %s%s%lld session(s) ended\n",
 		       (long long)json_integer_value(json_object_get(reply, "revokedPorts")), vm.arm.name, "; ",
 		       (long long)json_integer_value(json_object_get(reply, "terminatedSessions")));
+	if (c->output == CLI_OUT_TABLE && json_is_true(json_object_get(reply, "recordPending")))
+		cli_printf("The ports are closed; the server's disk refused to record it, so the record is pending\n");
 out:
 	json_decref(reply);
 	json_decref(body);

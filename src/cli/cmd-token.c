@@ -10,12 +10,14 @@
 const char cli_help_token[] =
 	"usage: jitgate token create NAME --role ROLE [--scope ID]\n"
 	"       jitgate token list\n"
-	"       jitgate token revoke NAME\n"
+	"       jitgate token revoke NAME [--keep-grants]\n"
 	"\n"
 	"create prints the new token's secret, this once (-q: the secret alone); keep it like a password.\n"
 	"Roles: Reader, SecurityReader, JitRequester, SecurityAdmin, Owner, or one from the server's config.\n"
 	"--scope is a subscription, resource group or VM id (default: the whole subscription).\n"
 	"Names are never reused. list shows name, role, scope, creation time and state, never secrets.\n"
+	"revoke also closes the ports the token's holder opened (Revoked, TokenRevoked); --keep-grants\n"
+	"leaves them open until they end.\n"
 	"\n"
 	"Example:\n"
 	"  jitgate token create alice --role JitRequester \\\n"
@@ -23,14 +25,17 @@ const char cli_help_token[] =
 
 #define OPT_ROLE	9000
 #define OPT_SCOPE	9001
+#define OPT_KEEP_GRANTS	9002
 
 struct token_opts {
 	const char *role, *scope;
+	bool keep_grants;
 };
 
 static const struct option token_options[] = {
 	{ "role", required_argument, NULL, OPT_ROLE },
 	{ "scope", required_argument, NULL, OPT_SCOPE },
+	{ "keep-grants", no_argument, NULL, OPT_KEEP_GRANTS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -45,6 +50,8 @@ token_option(struct cli *c, int opt, const char *arg, void *state)
 		if (arg[0] != '/' || strncasecmp(arg, "/subscriptions/", 15))
 			return cli_fail(c, CLI_EXIT_USAGE, "--scope: '%s' is not a resource id (/subscriptions/...)", arg);
 		o->scope = arg;
+	} else if (opt == OPT_KEEP_GRANTS) {
+		o->keep_grants = true;
 	} else {
 		return -EINVAL;
 	}
@@ -162,21 +169,24 @@ out:
 }
 
 static int
-token_revoke(struct cli *c, const char *name)
+token_revoke(struct cli *c, const char *name, const struct token_opts *o)
 {
 	char path[ARM_ID_MAX + 64];
 	struct cli_reply rep = { 0 };
+	json_int_t closed;
 	int r;
 
 	if ((r = cli_connect(c)) < 0 || (r = token_path(c, name, path, sizeof(path))) < 0)
 		return r;
-	r = cli_call(c, "DELETE", path, NULL, NULL, NULL, NULL, &rep);
+	r = cli_call(c, "DELETE", path, o->keep_grants ? "keepGrants=true" : NULL, NULL, NULL, NULL, &rep);
 	if (r == -EREMOTE && rep.status == 404)
 		r = cli_fail(c, CLI_EXIT_REFUSED, "no valid token named '%s'", name);
 	else if (r == -EREMOTE)
 		cli_report(c, &rep);
+	closed = json_integer_value(json_object_get(rep.json, "revokedPorts"));
 	if (r == 0 && c->output == CLI_OUT_TABLE)
-		cli_printf("Revoked token '%s'\n", name);
+		cli_printf("Revoked token '%s'%s\n", name, o->keep_grants ? "; its open ports stay open until they end"
+			: closed ? "; the ports it had opened are closed" : "");
 	cli_reply_clear(&rep);
 	return r;
 }
@@ -202,7 +212,10 @@ cmd_token(struct cli *c, int argc, char **argv)
 	if (!strcmp(sub, "create") || !strcmp(sub, "revoke")) {
 		if (npos != 2)
 			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "token %s takes one NAME (see --help)", sub));
-		return cli_exit(c, !strcmp(sub, "create") ? token_create(c, argv[argi + 1], &o) : token_revoke(c, argv[argi + 1]));
+		if (o.keep_grants && strcmp(sub, "revoke"))
+			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--keep-grants goes with token revoke"));
+		return cli_exit(c, !strcmp(sub, "create") ? token_create(c, argv[argi + 1], &o)
+							  : token_revoke(c, argv[argi + 1], &o));
 	}
 	return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no subcommand 'token %s' (create, list, revoke)", sub));
 }

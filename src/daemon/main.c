@@ -32,6 +32,7 @@
 #include "daemon/sandbox.h"
 #include "daemon/tls.h"
 #include "fw/fw.h"
+#include "store/store-journal.h"
 #include "store/store.h"
 
 #define DB_NAME "jitgate.db"
@@ -43,7 +44,7 @@ static const char usage[] =
 	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME]\n"
 	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
 	"       jitgated token list --state-dir DIR\n"
-	"       jitgated token revoke --state-dir DIR NAME\n"
+	"       jitgated token revoke --state-dir DIR NAME [--keep-grants]\n"
 	"\n"
 	"Every flag is also a key of the config file, with '_' for '-' (state_dir = /var/lib/jitgate).\n"
 	"Roles: Owner, SecurityAdmin, JitRequester, SecurityReader, Reader, or a [role NAME] of the config file.\n";
@@ -79,11 +80,13 @@ static const struct option long_opts[] = {
 	{ "unix-socket", required_argument, NULL, 0 },	{ "name", required_argument, NULL, 0 },
 	{ "reconcile-interval", required_argument, NULL, 0 },	{ "user", required_argument, NULL, 0 },
 	{ "role", required_argument, NULL, 0 },		{ "scope", required_argument, NULL, 0 },
+	{ "keep-grants", no_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
 };
 
 struct cmdline {
 	const char *name, *role, *scope;
+	bool keep_grants;
 };
 
 /* Flags into cfg; --config is read first so that flags win over the file. */
@@ -106,6 +109,10 @@ parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl)
 			if (c != 0) {
 				fputs(usage, stderr);
 				return 2;
+			}
+			if (!strcmp(long_opts[idx].name, "keep-grants")) {
+				cl->keep_grants = true;
+				continue;
 			}
 			if (!strcmp(long_opts[idx].name, "name") || !strcmp(long_opts[idx].name, "role") ||
 			    !strcmp(long_opts[idx].name, "scope")) {
@@ -168,6 +175,41 @@ token_drop_to_owner(const struct config *cfg)
 		return -EPERM;
 	}
 	return 0;
+}
+
+/*
+ * Revoke a token in the store and, unless keep_grants, end its holder's live grants (Revoked /
+ * TokenRevoked) in the same transaction, as the API does. Returns how many grants it ended.
+ */
+static int
+token_revoke_offline(struct store *st, const char *name, bool keep_grants)
+{
+	struct store_grant *g = NULL;
+	char requestor[STORE_REQUESTOR_MAX + 1];
+	int64_t now = (int64_t)time(NULL) * TIME_NS_PER_SEC;
+	size_t n = 0, i;
+	int r, ended = 0;
+
+	snprintf(requestor, sizeof(requestor), "token:%s", name);
+	if ((r = store_begin(st)) < 0)
+		return r;
+	if ((r = store_token_revoke(st, name, now)) < 0)
+		goto out;
+	if (!keep_grants && (r = store_grants_initiated(st, &g, &n)) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (g[i].end_ns <= now || strcmp(g[i].requestor, requestor))
+			continue;
+		if ((r = store_grant_end(st, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_TOKEN_REVOKED, now)) < 0)
+			goto out;
+		ended++;
+	}
+	r = store_commit(st);
+out:
+	if (store_in_transaction(st))
+		store_rollback(st);
+	free(g);
+	return r < 0 ? r : ended;
 }
 
 static int
@@ -265,9 +307,15 @@ cmd_token(int argc, char **argv, struct config *cfg)
 			fputs("jitgated token revoke: which token? (NAME)\n", stderr);
 			goto out;
 		}
-		r = store_token_revoke(st, name, (int64_t)time(NULL) * TIME_NS_PER_SEC);
+		r = token_revoke_offline(st, name, cl.keep_grants);
 		if (r == -ENOENT)
 			fprintf(stderr, "jitgated token revoke: no valid token named '%s'\n", name);
+		else if (r < 0)
+			fprintf(stderr, "jitgated token revoke: %s\n", store_last_error(st));
+		else if (r > 0)
+			printf("revoked token '%s' and ended its %d live grant(s) in the store; a running jitgated closes "
+			       "them in the kernel at its next reconcile (systemctl reload jitgated, or SIGHUP, for now)\n",
+			       name, r);
 		r = r < 0 ? 1 : 0;
 	} else {
 		fputs(usage, stderr);
@@ -451,7 +499,7 @@ static int
 chown_state(const struct config *cfg, const struct sandbox_user *u)
 {
 	static const char *const files[] = { DB_NAME, DB_NAME "-wal", DB_NAME "-shm", DB_NAME "-journal",
-					     "jitgated.lock" };
+					     "jitgated.lock", STORE_JOURNAL_NAME };
 	static const char *const tls_files[] = { "cert.pem", "key.pem" };
 	char tls_dir[CONFIG_PATH_MAX + 8];
 	size_t i;
@@ -627,6 +675,21 @@ run_server(struct config *cfg)
 		goto out;
 	if (open_store(cfg, &api->store) < 0)
 		goto out;
+	{
+		/* closes the store refused before a restart stay closed: read before the first reconcile */
+		char jpath[CONFIG_PATH_MAX + 32];
+
+		snprintf(jpath, sizeof(jpath), "%s/%s", cfg->state_dir, STORE_JOURNAL_NAME);
+		if ((n = api_closing_open(api, jpath, &err)) < 0) {
+			fail_err("cannot open the close journal (closing access must not depend on the disk)", &err);
+			goto out;
+		}
+		if (n > 0) {
+			logmsg("%d grant close(s) in the close journal are not in the store yet: kept closed", n);
+			if ((n = api_closing_flush(api)) > 0)
+				logmsg("recorded %d of them in the store now", n);
+		}
+	}
 
 	if (split) {
 		int fd;
@@ -758,6 +821,9 @@ run_server(struct config *cfg)
 		if (api->next_end_hint_ns && (!next_expiry || api->next_end_hint_ns < next_expiry))
 			next_expiry = api->next_end_hint_ns;
 		api->next_end_hint_ns = 0;
+		/* closes the store refused, recorded as soon as it takes writes again (retried each second) */
+		if (api_closing_pending(api) && (n = api_closing_flush(api)) > 0)
+			logmsg("recorded %d grant close(s) the store had refused; the close journal is clear", n);
 		if ((next_expiry && now >= next_expiry) || mono >= next_reconcile)
 			api_expire(api, now, &next_expiry);
 		if (mono >= next_reconcile) {
@@ -779,6 +845,7 @@ out:
 	fw_free(api->fw);
 	privsep_stop(&ps);
 	api_caches_free(api);
+	api_closing_free(api);
 	store_close(api->store);
 	free(api);
 	return r;

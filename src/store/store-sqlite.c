@@ -127,6 +127,33 @@ static const char *const migrations[] = {
 	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0;\n"
 	/* and revoke finds the live grants on one port of one VM without reading all of them */
 	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0;\n",
+
+	/*
+	 * 4: two more reasons a grant ends: TokenRevoked (4) and PolicyChanged (5). SQLite cannot
+	 * change a CHECK in place, so the table is made again with every row and index.
+	 */
+	"CREATE TABLE grants_new (\n"
+	"	request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,\n"
+	"	vm_id INTEGER NOT NULL,\n"
+	"	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+	"	proto INTEGER NOT NULL CHECK (proto IN (0, 6, 17)),	-- enum net_proto: IP protocol numbers, 0 both\n"
+	"	source TEXT NOT NULL,				-- '*' or a prefix, as net_source_format writes it\n"
+	"	end_ns INTEGER NOT NULL,\n"
+	"	status INTEGER NOT NULL CHECK (status IN (0, 1)),	-- 0 Initiated, 1 Revoked\n"
+	"	reason INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 5),	-- enum store_grant_reason\n"
+	"	ended_ns INTEGER NOT NULL DEFAULT 0,		-- when it became Revoked; 0 while Initiated\n"
+	"	requestor TEXT NOT NULL DEFAULT '',\n"
+	"	PRIMARY KEY (request_id, vm_id, port)\n"
+	");\n"
+	"INSERT INTO grants_new (request_id, vm_id, port, proto, source, end_ns, status, reason, ended_ns, requestor) "
+	"SELECT request_id, vm_id, port, proto, source, end_ns, status, reason, ended_ns, requestor FROM grants;\n"
+	"DROP TABLE grants;\n"
+	"ALTER TABLE grants_new RENAME TO grants;\n"
+	"CREATE INDEX grants_initiated ON grants (status) WHERE status = 0;\n"
+	"CREATE INDEX grants_vm ON grants (vm_id);\n"
+	"CREATE INDEX grants_initiated_end ON grants (end_ns) WHERE status = 0;\n"
+	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0;\n"
+	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0;\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -177,6 +204,7 @@ enum stmt_id {
 	ST_REQUEST_INSERT,
 	ST_GRANT_INSERT,
 	ST_GRANT_END,
+	ST_GRANT_TRUNCATE,
 	ST_GRANTS_INITIATED,
 	ST_GRANTS_LIVE,
 	ST_GRANTS_LIVE_ON,
@@ -236,6 +264,8 @@ static const char *const stmt_sql[ST__MAX] = {
 		"ended_ns, requestor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_GRANT_END] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0",
+	[ST_GRANT_TRUNCATE] = "UPDATE grants SET end_ns = ?4 "
+		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns > ?4",
 	[ST_GRANTS_INITIATED] = GRANT_COLS " WHERE g.status = 0 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
 	/* in the order of grants_initiated_end: nothing to sort, whatever the number of grants */
 	[ST_GRANTS_LIVE] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, "
@@ -1452,7 +1482,7 @@ grant_ok(const struct store_grant *g)
 	return g->port != 0 && (g->proto == NET_PROTO_ANY || g->proto == NET_PROTO_TCP ||
 	    g->proto == NET_PROTO_UDP) && (g->source.any || net_prefix_is_valid(&g->source.prefix)) &&
 	    (g->status == STORE_GRANT_INITIATED || g->status == STORE_GRANT_REVOKED) &&
-	    g->reason >= STORE_REASON_NONE && g->reason <= STORE_REASON_NEWER_REQUEST;
+	    g->reason >= STORE_REASON_NONE && g->reason <= STORE_REASON_LAST;
 }
 
 static int
@@ -1545,7 +1575,7 @@ store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_
 	sqlite3_stmt *s = NULL;
 	int rc, r;
 
-	if (!request_id || reason < STORE_REASON_NONE || reason > STORE_REASON_NEWER_REQUEST)
+	if (!request_id || reason < STORE_REASON_NONE || reason > STORE_REASON_LAST)
 		return set_error(st, -EINVAL, "invalid grant end");
 	r = stmt_get(st, ST_GRANT_END, &s);
 	if (r < 0)
@@ -1562,6 +1592,31 @@ store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_
 	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0 && sqlite3_changes(st->db) == 0)
 		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port");
+	stmt_done(s);
+	return r;
+}
+
+int
+store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	if (!request_id)
+		return set_error(st, -EINVAL, "invalid grant truncation");
+	r = stmt_get(st, ST_GRANT_TRUNCATE, &s);
+	if (r < 0)
+		return r;
+	rc = bind_str(s, 1, request_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 2, vm_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(s, 3, port);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 4, end_ns);
+	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0 && sqlite3_changes(st->db) == 0)
+		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port ending after that time");
 	stmt_done(s);
 	return r;
 }
@@ -1591,7 +1646,7 @@ grant_from_row(struct store *st, sqlite3_stmt *s, struct store_grant *g)
 		return corrupt(st, "grants", "proto");
 	if (status != STORE_GRANT_INITIATED && status != STORE_GRANT_REVOKED)
 		return corrupt(st, "grants", "status");
-	if (reason < STORE_REASON_NONE || reason > STORE_REASON_NEWER_REQUEST)
+	if (reason < STORE_REASON_NONE || reason > STORE_REASON_LAST)
 		return corrupt(st, "grants", "reason");
 	g->port = (uint16_t)port;
 	g->proto = (enum net_proto)proto;

@@ -139,6 +139,9 @@ enum store_grant_reason {
 	STORE_REASON_USER_REQUESTED = 1,
 	STORE_REASON_EXPIRED = 2,
 	STORE_REASON_NEWER_REQUEST = 3,
+	STORE_REASON_TOKEN_REVOKED = 4,	/* the requestor's token was revoked */
+	STORE_REASON_POLICY_CHANGED = 5,	/* a policy write no longer allows it */
+	STORE_REASON_LAST = STORE_REASON_POLICY_CHANGED,
 };
 
 /* One port of one VM in one request. */
@@ -172,6 +175,11 @@ int store_request_insert(struct store *st, const struct store_request *req);
 /* Mark one grant Revoked with a reason; -ENOENT if there is no such Initiated grant. */
 int store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
 		    enum store_grant_reason reason, int64_t ended_ns);
+/*
+ * Move an Initiated grant's end earlier, to end_ns (a policy lowered its maximum duration);
+ * -ENOENT if there is no such Initiated grant ending after end_ns.
+ */
+int store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns);
 /* Every Initiated grant (any end time), with requestor and policy_id filled. */
 int store_grants_initiated(struct store *st, struct store_grant **ret, size_t *ret_n);
 /*

@@ -1232,7 +1232,7 @@ test_migration_3_from_2(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 2");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);	/* and on through 4 */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, "token:old", &v, &n), 0);
 	assert_int_equal(n, 1);
@@ -1242,6 +1242,55 @@ test_migration_3_from_2(void **state)
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 3389, "token:old", &v, &n), 0);
 	assert_int_equal(n, 0);	/* revoked before the migration */
 	free(v);
+}
+
+/* A grant's end moves earlier only (a lowered maximum); the reasons added in migration 4 round-trip. */
+static void
+test_grant_truncate_and_reasons(void **state)
+{
+	struct fixture *f = *state;
+	struct store_vm vm = make_vm("rg1", "vm-cut", NULL, NULL);
+	struct store_request req;
+	struct store_grant g[3], *v = NULL;
+	struct store_request *reqs_out = NULL;
+	int64_t vm_id;
+	size_t n = 0, i;
+	bool created;
+
+	assert_int_equal(store_vm_put(f->st, &vm, &vm_id, &created), 0);
+	memset(g, 0, sizeof(g));
+	for (i = 0; i < 3; i++) {
+		g[i].vm_id = vm_id;
+		g[i].port = (uint16_t)(22 + i);
+		g[i].proto = NET_PROTO_TCP;
+		g[i].source.any = true;
+		g[i].end_ns = T0 + 60 * MIN;
+	}
+	make_request(&req, "req-cut", 1, "token:alice", T0, g, 3);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+
+	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 22, T0 + 10 * MIN), 0);
+	/* never later, never the same, never an unknown or ended grant */
+	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 22, T0 + 20 * MIN), -ENOENT);
+	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 22, T0 + 10 * MIN), -ENOENT);
+	assert_int_equal(store_grant_truncate(f->st, "nope", vm_id, 22, T0), -ENOENT);
+	assert_int_equal(store_grant_end(f->st, "req-cut", vm_id, 23, STORE_REASON_TOKEN_REVOKED, T0 + MIN), 0);
+	assert_int_equal(store_grant_end(f->st, "req-cut", vm_id, 24, STORE_REASON_POLICY_CHANGED, T0 + MIN), 0);
+	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 23, T0), -ENOENT);
+	assert_int_equal(store_grant_end(f->st, "req-cut", vm_id, 22, (enum store_grant_reason)(STORE_REASON_LAST + 1),
+					 T0), -EINVAL);
+
+	assert_int_equal(store_requests_of_policy(f->st, 1, 0, 0, &reqs_out, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(reqs_out[0].n_grants, 3);
+	v = reqs_out[0].grants;
+	assert_int_equal(v[0].status, STORE_GRANT_INITIATED);
+	assert_true(v[0].end_ns == T0 + 10 * MIN);
+	assert_int_equal(v[1].status, STORE_GRANT_REVOKED);
+	assert_int_equal(v[1].reason, STORE_REASON_TOKEN_REVOKED);
+	assert_true(v[1].end_ns == T0 + 60 * MIN);
+	assert_int_equal(v[2].reason, STORE_REASON_POLICY_CHANGED);
+	store_requests_free(reqs_out, n);
 }
 
 /* store_generation() moves on every write and every undo, and not on reads. */
@@ -1299,6 +1348,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grants_due_and_next, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_3_from_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_truncate_and_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
 	};
 

@@ -16,6 +16,8 @@ function statusWords(g) {
 	if (g.live) return "open now";
 	if (g.reason === "Expired") return "expired";
 	if (g.reason === "NewerRequestInitiated") return "replaced by a newer request";
+	if (g.reason === "TokenRevoked") return "revoked (its token was revoked)";
+	if (g.reason === "PolicyChanged") return "revoked (the policy no longer allows it)";
 	if (g.status === "Revoked") return `revoked (${g.reason === "UserRequested" ? "closed early" : g.reason || "closed"})`;
 	return (g.status || "").toLowerCase();
 }
