@@ -19,6 +19,7 @@
 #define API_RENDER_CACHE_BODY_MAX	(1024 * 1024)	/* larger bodies are rendered every time */
 #define API_RENDER_CACHE_TTL_NS	(1000LL * 1000 * 1000)	/* a rendered GET is reused for at most 1 s */
 #define API_RENDER_CACHE_GZIP_LEVEL	6	/* its gzip form is made once, so worth a better ratio */
+#define API_FORWARDED_FOR_MAX	1024	/* all X-Forwarded-For lines joined; longer is unusable (no "my IP") */
 #define API_ADDRS_MAX		FW_VM_ADDRS_MAX	/* addresses of one VM in an inventory PUT */
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -78,6 +79,47 @@ const char *
 http_request_header(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->impl, MHD_HEADER_KIND, name);
+}
+
+struct http_join {
+	const char *name;
+	char *buf;
+	size_t size;
+	size_t len;
+	int r;				/* -ENOENT until a line is seen; -E2BIG once one does not fit */
+};
+
+static enum MHD_Result
+http_join_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_join *j = cls;
+	size_t n = value ? strlen(value) : 0, sep = j->r == -ENOENT ? 0 : 2;
+
+	(void)kind;
+	if (key == NULL || strcasecmp(key, j->name))
+		return MHD_YES;
+	if (j->len + sep + n >= j->size) {
+		j->r = -E2BIG;
+		return MHD_NO;
+	}
+	memcpy(j->buf + j->len, ", ", sep);
+	memcpy(j->buf + j->len + sep, value ? value : "", n);
+	j->len += sep + n;
+	j->buf[j->len] = '\0';
+	j->r = 0;
+	return MHD_YES;
+}
+
+int
+http_request_header_join(const struct http_request *req, const char *name, char *buf, size_t size)
+{
+	struct http_join j = { name, buf, size, 0, -ENOENT };
+
+	if (size == 0)
+		return -E2BIG;
+	buf[0] = '\0';
+	MHD_get_connection_values(req->impl, MHD_HEADER_KIND, http_join_one, &j);
+	return j.r < 0 ? j.r : (int)j.len;
 }
 
 const char *

@@ -46,6 +46,12 @@ struct http_request {
 
 /* A request header by name (case-insensitive), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/*
+ * Every line of a header (case-insensitive name), in the order received, joined
+ * with ", " into buf (NUL-terminated) as RFC 9110 5.3 reads repeated lines:
+ * the length, -ENOENT when there is none, -E2BIG when it does not fit.
+ */
+int http_request_header_join(const struct http_request *req, const char *name, char *buf, size_t size);
 /* A query argument by name (decoded; case-sensitive as ARM's "api-version"), or NULL. */
 const char *http_request_query(const struct http_request *req, const char *name);
 /* Iterate query arguments: calls fn for each; stops when fn returns non-zero. */
