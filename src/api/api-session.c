@@ -213,6 +213,7 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 	api_log(api, c, "SignIn", "/session", "Succeeded", NULL, "portal session for token '%s'", t.name);
 	time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
 	resp->secret = true;	/* the CSRF token */
+	resp->authenticated = true;
 	api_json(resp, 201, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", c->name, "role", t.role, "scope",
 				      t.scope[0] ? t.scope : "/", "address", c->addr_text, "csrfToken", s->csrf,
 				      "expiresUtc", expires, "subscriptionId", api->settings.subscription));

@@ -646,6 +646,7 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 	if (!strcmp(req->path, "/whoami") || (n == 2 && !strcasecmp(seg[0], "providers") && !strcasecmp(seg[1], "whoami"))) {
 		if (authenticate(api, req, &c, resp) < 0)
 			return;
+		resp->authenticated = true;
 		return handle_whoami(api, &c, resp);
 	}
 	if (n < 2 || n > PATH_SEGMENTS_MAX || strcasecmp(seg[0], "subscriptions"))
@@ -655,5 +656,6 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 		return;
 	if (authenticate(api, req, &c, resp) < 0)
 		return;
+	resp->authenticated = true;
 	route(api, req, &c, seg, n, resp);
 }

@@ -23,6 +23,13 @@
 #define HTTP_CONTENT_TYPE_JSON	"application/json; charset=utf-8"
 #define HTTP_LOG_MAX		256	/* the last libmicrohttpd message, kept for start errors */
 
+/* A TCP connection of the HTTPS daemon, for the per-source and unauthenticated counts (its socket_context). */
+struct http_slot {
+	struct net_addr source;		/* the peer's address; IPv6 cut to its /64 */
+	bool used;
+	bool authenticated;
+};
+
 /* One per daemon, so the access handler knows which listener a request came through. */
 struct http_listener {
 	struct http_server *srv;
@@ -44,6 +51,10 @@ struct http_server {
 	void *ctx;
 	size_t body_max;
 	struct http_conn *held;		/* connections suspended with an answer to send at release */
+	struct http_slot *slots;	/* conn_max of them, one per open TCP connection of tls_d */
+	size_t n_slots;
+	size_t n_unauth;		/* used slots not authenticated */
+	unsigned conn_timeout_s;	/* for authenticated connections */
 	char last_log[HTTP_LOG_MAX];
 };
 
@@ -274,6 +285,106 @@ http_peer(struct MHD_Connection *conn, bool is_unix, struct http_request *req)
 	}
 }
 
+/* A connection's source as counted: an IPv4 address, or an IPv6 address's /64 (a v4-mapped one is IPv4). */
+static int
+http_source_of(const struct sockaddr *sa, socklen_t len, struct net_addr *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (sa == NULL)
+		return -EINVAL;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		ret->family = NET_INET;
+		memcpy(ret->bytes, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		ret->family = NET_INET6;
+		memcpy(ret->bytes, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+		net_addr_unmap_v4(ret);
+		if (ret->family == NET_INET6)
+			memset(ret->bytes + 8, 0, 8);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+/*
+ * libmicrohttpd's accept policy for the HTTPS daemon: refuse a source that holds
+ * API_CONN_PER_SOURCE_MAX connections already, and any new connection once the
+ * unauthenticated ones hold all but API_CONN_AUTH_RESERVED of the table.
+ */
+static enum MHD_Result
+http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *srv = cls;
+	struct net_addr src;
+	size_t i, n = 0;
+
+	if (http_source_of(addr, addrlen, &src) < 0)
+		return MHD_NO;
+	if (srv->n_unauth + API_CONN_AUTH_RESERVED >= srv->n_slots && srv->n_slots > API_CONN_AUTH_RESERVED)
+		return MHD_NO;
+	for (i = 0; i < srv->n_slots; i++)
+		if (srv->slots[i].used && !memcmp(&srv->slots[i].source, &src, sizeof(src)) &&
+		    ++n >= API_CONN_PER_SOURCE_MAX)
+			return MHD_NO;
+	return MHD_YES;
+}
+
+/* Connections of the HTTPS daemon come and go: keep their slots (libmicrohttpd calls this only for admitted ones). */
+static void
+http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+		       enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_slot *slot = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+	size_t i;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (slot == NULL)
+			return;
+		if (!slot->authenticated)
+			srv->n_unauth--;
+		memset(slot, 0, sizeof(*slot));
+		*socket_context = NULL;
+		return;
+	}
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	for (i = 0; i < srv->n_slots; i++)
+		if (!srv->slots[i].used)
+			break;
+	/* never short: libmicrohttpd admits at most conn_max connections, and there are as many slots */
+	if (i == srv->n_slots || ci == NULL)
+		return;
+	slot = &srv->slots[i];
+	slot->used = true;
+	slot->authenticated = false;
+	/* the address family tells the length: libmicrohttpd keeps a whole sockaddr of the peer's family */
+	if (http_source_of(ci->client_addr, ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+										     : sizeof(struct sockaddr_in),
+			   &slot->source) < 0)
+		memset(&slot->source, 0, sizeof(slot->source));
+	srv->n_unauth++;
+	*socket_context = slot;
+}
+
+/* The caller authenticated: this connection leaves the unauthenticated share and may idle for longer. */
+static void
+http_conn_authenticated(struct http_server *srv, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct http_slot *slot = ci ? ci->socket_context : NULL;
+
+	if (slot == NULL || slot->authenticated)
+		return;
+	slot->authenticated = true;
+	srv->n_unauth--;
+	MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, srv->conn_timeout_s);
+}
+
 /* The request is whole: hand it to the handler and send what it answers. */
 static enum MHD_Result
 http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *url, const char *method,
@@ -293,6 +404,8 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 	http_peer(conn, l->is_unix, &req);
 
 	srv->handler(srv->ctx, &req, &resp);
+	if (resp.authenticated && !l->is_unix)
+		http_conn_authenticated(srv, conn);
 
 	if (resp.status < 100 || resp.status > 599) {
 		free(resp.body);
@@ -637,6 +750,8 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	/* Zero in cfg means the limit from api-limits.h. */
 	unsigned int conn_timeout_s = cfg && cfg->conn_timeout_s ? cfg->conn_timeout_s : API_CONN_TIMEOUT_S;
 	unsigned int conn_max = cfg && cfg->conn_max ? cfg->conn_max : API_CONN_MAX;
+	unsigned int unauth_timeout_s = conn_timeout_s < API_CONN_UNAUTH_TIMEOUT_S ? conn_timeout_s
+										 : API_CONN_UNAUTH_TIMEOUT_S;
 	size_t header_memory = cfg && cfg->header_memory ? cfg->header_memory : API_HEADER_MEMORY;
 	const union MHD_DaemonInfo *di;
 	unsigned int flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -661,6 +776,13 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	srv->handler = cfg->handler;
 	srv->ctx = cfg->ctx;
 	srv->body_max = cfg->body_max ? cfg->body_max : API_BODY_MAX;
+	srv->conn_timeout_s = conn_timeout_s;
+	srv->n_slots = conn_max;
+	srv->slots = calloc(conn_max, sizeof(*srv->slots));
+	if (srv->slots == NULL) {
+		free(srv);
+		return -ENOMEM;
+	}
 	srv->tls_l = (struct http_listener){ srv, false };
 	srv->unix_l = (struct http_listener){ srv, true };
 
@@ -680,16 +802,17 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 			flags |= MHD_USE_DUAL_STACK;
 	}
 	errno = 0;
-	srv->tls_d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, &srv->tls_l,
+	/* every connection starts unauthenticated, on the short timeout; per-source caps are ours (IPv6 by /64) */
+	srv->tls_d = MHD_start_daemon(flags, 0, http_accept_policy, srv, http_access, &srv->tls_l,
 				      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				      MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
 				      MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
 				      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
-				      MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout_s,
+				      MHD_OPTION_CONNECTION_TIMEOUT, unauth_timeout_s,
 				      MHD_OPTION_CONNECTION_LIMIT, conn_max,
-				      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)API_CONN_PER_IP_MAX,
 				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_memory,
 				      MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->tls_l,
+				      MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, srv,
 				      MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
 				      MHD_OPTION_END);
 	if (srv->tls_d == NULL) {
@@ -832,6 +955,7 @@ http_server_stop(struct http_server *srv)
 		unlink(srv->unix_path);
 		free(srv->unix_path);
 	}
+	free(srv->slots);
 	free(srv->cert_pem);
 	if (srv->key_pem != NULL) {
 		explicit_bzero(srv->key_pem, srv->key_pem_len);

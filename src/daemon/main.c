@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -523,6 +524,34 @@ helper_arrived(struct api *api, int fd, pid_t pid, bool *fw_down)
 #define CLOCK_CHECK_MS	1000	/* the loop wakes at least this often, to notice wall-clock jumps */
 #define CLOCK_JUMP_NS	(1000LL * 1000 * 1000)	/* a jump this large or more means kernel timeouts are off */
 
+/*
+ * The connection table needs a descriptor per connection: raise the soft limit
+ * on open files to the hard one (no privilege needed), and size the table to
+ * what that allows, keeping DAEMON_FDS_RESERVED for the store, netlink and the rest.
+ */
+#define DAEMON_FDS_RESERVED	256
+static unsigned
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return API_CONN_MAX;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)API_CONN_MAX + DAEMON_FDS_RESERVED)
+		return API_CONN_MAX;
+	logmsg("the open-file limit is %llu: the connection table holds %llu instead of %d (raise LimitNOFILE)",
+	       (unsigned long long)rl.rlim_cur,
+	       rl.rlim_cur > 2 * DAEMON_FDS_RESERVED ? (unsigned long long)(rl.rlim_cur - DAEMON_FDS_RESERVED)
+						     : (unsigned long long)DAEMON_FDS_RESERVED,
+	       API_CONN_MAX);
+	return rl.rlim_cur > 2 * DAEMON_FDS_RESERVED ? (unsigned)(rl.rlim_cur - DAEMON_FDS_RESERVED) : DAEMON_FDS_RESERVED;
+}
+
 static int64_t
 mono_now_ns(void)
 {
@@ -613,7 +642,7 @@ run_server(struct config *cfg)
 	hc.unix_path = cfg->unix_socket[0] ? cfg->unix_socket : NULL;
 	hc.body_max = API_BODY_MAX;
 	hc.conn_timeout_s = API_CONN_TIMEOUT_S;
-	hc.conn_max = API_CONN_MAX;
+	hc.conn_max = raise_nofile();
 	hc.header_memory = API_HEADER_MEMORY;
 	hc.handler = api_handle;
 	hc.ctx = api;
