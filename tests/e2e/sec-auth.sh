@@ -101,6 +101,7 @@ T_MINTER=$(token create --name minter --role Minter)
 T_RGMINTER=$(token create --name rgminter --role Minter --scope "$RGID")
 T_SUBMINTER=$(token create --name subminter --role Minter --scope "/subscriptions/$SUB")
 T_READER=$(token create --name reader --role Reader)
+token create --name victim --role Owner >/dev/null
 [[ $T_OWNER == jg_* && $T_MINTER == jg_* && $T_RGMINTER == jg_* ]] || { notok "tokens created offline"; e2e_summary; exit 1; }
 start_server || { e2e_summary; exit 1; }
 
@@ -127,8 +128,8 @@ check "  the error names the field" test "$(j .error.target)" = scope
 call "$T_OWNER" PUT "$TOKENS/bad-rg?$AV" "{\"role\":\"Reader\",\"scope\":\"/subscriptions/$SUB/resourceGroups/a%2Fb?\"}"
 expect 400 "a token scope with a bad resource group name"
 check "  the error names the field" test "$(j .error.target)" = scope
-call "$T_MINTER" DELETE "$TOKENS/owner?$AV"
-expect 403 AuthorizationFailed "a Minter revoking the Owner's token"
+call "$T_MINTER" DELETE "$TOKENS/victim?$AV"
+expect 403 AuthorizationFailed "a Minter revoking an Owner's token"
 call "$T_SUBMINTER" DELETE "$TOKENS/minted-reader?$AV"
 expect 403 AuthorizationFailed "a subscription-scoped Minter revoking a token at '/'"
 call "$T_MINTER" DELETE "$TOKENS/minted-reader?$AV"
@@ -256,11 +257,13 @@ wait "${ATTACKERS[@]}" 2>/dev/null
 held6=0
 for s in "${A6[@]}"; do held6=$(( held6 + 300 - $(field "$s" ended_under_3s) )); done
 check "the IPv6 /64 got at most 64 connections in all, its five addresses together (got $held6)" test "$held6" -le 64
+held4="" over=0
 for s in "${A4[@]}"; do
 	h=$(( 300 - $(field "$s" ended_under_3s) ))
-	(( h <= 64 )) || notok "IPv4 source $s got $h connections (more than 64)"
+	held4+="$h "
+	(( h <= 64 )) || over=1
 done
-ok "each IPv4 source got at most 64 connections ($(for s in "${A4[@]}"; do printf '%s ' $(( 300 - $(field "$s" ended_under_3s) )); done))"
+check "each IPv4 source got at most 64 connections (got ${held4% })" test $over = 0
 last=$(field "${A4[0]}" last_end_s) open=$(field "${A4[0]}" open_at_end)
 check "idle unauthenticated connections are closed after about 5 s, not 30 (last closed at ${last} s, $open open at ${HOLD_S} s)" \
 	test "$open" = 0
