@@ -9,7 +9,7 @@
 #define API_CONN_TIMEOUT_S	30		/* an authenticated connection idle this long is closed */
 #define API_CONN_UNAUTH_TIMEOUT_S	5	/* one that has not authenticated (TLS handshake, first request): sooner */
 #define API_CONN_MAX		8192		/* concurrent connections (jitgated raises RLIMIT_NOFILE to fit) */
-#define API_CONN_PER_SOURCE_MAX	64		/* of them from one source: an IPv4 address, or an IPv6 /64 */
+#define API_CONN_PER_SOURCE_MAX	128		/* of them from one source: an IPv4 address, or an IPv6 /64 */
 #define API_CONN_AUTH_RESERVED	1024		/* of API_CONN_MAX, kept for connections that have authenticated */
 #define API_INITIATE_VMS_MAX	POLICY_VMS_MAX	/* VMs in one initiate or revoke body */
 #define API_INITIATE_PORTS_MAX	POLICY_PORTS_MAX	/* ports per VM in one initiate or revoke body */
