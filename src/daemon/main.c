@@ -191,7 +191,6 @@ cmd_token(int argc, char **argv, struct config *cfg)
 		struct store_token t;
 		char secret[API_TOKEN_TEXT_MAX + 1];
 		struct core_error err = { 0 };
-		struct arm_vm_id vm;
 		const struct rbac_role *role = cl.role ? rbac_role_builtin(cl.role) : NULL;
 
 		memset(&t, 0, sizeof(t));
@@ -216,9 +215,8 @@ cmd_token(int argc, char **argv, struct config *cfg)
 				STORE_TOKEN_NAME_MAX);
 			goto out;
 		}
-		if (cl.scope && cl.scope[0] && strncasecmp(cl.scope, "/subscriptions/", 15) &&
-		    arm_vm_id_parse(cl.scope, strlen(cl.scope), &vm, &err) < 0) {
-			fprintf(stderr, "jitgated token create: --scope: a resource id starting /subscriptions/\n");
+		if (cl.scope && cl.scope[0] && arm_scope_validate(cl.scope, strlen(cl.scope), &err) < 0) {
+			fprintf(stderr, "jitgated token create: --scope: %s: %s\n", err.code, err.message);
 			goto out;
 		}
 		if (cl.scope && strlen(cl.scope) > STORE_SCOPE_MAX) {

@@ -102,6 +102,8 @@ T_RGMINTER=$(token create --name rgminter --role Minter --scope "$RGID")
 T_SUBMINTER=$(token create --name subminter --role Minter --scope "/subscriptions/$SUB")
 T_READER=$(token create --name reader --role Reader)
 token create --name victim --role Owner >/dev/null
+refuse "jitgated token create refuses a scope that is no resource id" \
+	token create --name offline-bad --role Reader --scope "/subscriptions/$SUB/nonsense"
 [[ $T_OWNER == jg_* && $T_MINTER == jg_* && $T_RGMINTER == jg_* ]] || { notok "tokens created offline"; e2e_summary; exit 1; }
 start_server || { e2e_summary; exit 1; }
 
