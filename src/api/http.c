@@ -357,7 +357,7 @@ http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_con
 		if (!srv->slots[i].used)
 			break;
 	/* never short: libmicrohttpd admits at most conn_max connections, and there are as many slots */
-	if (i == srv->n_slots || ci == NULL)
+	if (i == srv->n_slots || ci == NULL || ci->client_addr == NULL)
 		return;
 	slot = &srv->slots[i];
 	slot->used = true;

@@ -247,6 +247,40 @@ attack() { # SRC... : 300 idle TCP connections from each, held HOLD_S s, in para
 	done
 }
 field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" "$E2E_TMP/idle.$1"; }
+# keepalive TOKEN: a TLS connection from L asks /whoami (with TOKEN, or none), idles 8 s, then asks again on
+# the same connection; prints the second status, or "closed"
+keepalive() {
+	ip netns exec "$CL" python3 - "$V" "$L" "$STATE/tls/cert.pem" "$1" <<'PY'
+import socket, ssl, sys, time
+dst, src, ca, tok = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection((dst, 8443), timeout=5, source_address=(src, 0)), server_hostname="localhost")
+req = "GET /whoami HTTP/1.1\r\nHost: localhost\r\n" + ("Authorization: Bearer %s\r\n" % tok if tok else "") + "\r\n"
+def ask():
+    s.sendall(req.encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            return "closed"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < n:
+        body += s.recv(65536)
+    return head.split(b" ")[1].decode()
+try:
+    first = ask()
+    time.sleep(8)
+    print(first, ask())
+except (OSError, ssl.SSLError):
+    print("closed")
+PY
+}
+keepalive "$T_OWNER" >"$E2E_TMP/keep.auth" 2>&1 &
+E2E_PIDS+=($!); KEEP1=$!
+keepalive "" >"$E2E_TMP/keep.none" 2>&1 &
+E2E_PIDS+=($!); KEEP2=$!
 ATTACKERS=()
 attack "${A4[@]}" "${A6[@]}"
 sleep 2
@@ -256,6 +290,11 @@ check "  and an IPv6 client of another /64" healthy_from "$L6"
 call "$T_OWNER" GET "/whoami?$AV"
 expect 200 "  and an authenticated request"
 wait "${ATTACKERS[@]}" 2>/dev/null
+wait $KEEP1 $KEEP2 2>/dev/null
+check "an authenticated connection idle for 8 s is still open, through the attack ($(cat "$E2E_TMP/keep.auth"))" \
+	test "$(cat "$E2E_TMP/keep.auth")" = "200 200"
+check "  an unauthenticated one is closed by then ($(cat "$E2E_TMP/keep.none"))" \
+	grep -q "closed" "$E2E_TMP/keep.none"
 held6=0
 for s in "${A6[@]}"; do held6=$(( held6 + 300 - $(field "$s" ended_under_3s) )); done
 check "the IPv6 /64 got at most 128 connections in all, its five addresses together (got $held6)" test "$held6" -le 128
