@@ -17,18 +17,12 @@
 #include <microhttpd.h>
 
 #include "api-limits.h"
+#include "http-conns.h"
 #include "http.h"
 
 #define HTTP_TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define HTTP_CONTENT_TYPE_JSON	"application/json; charset=utf-8"
 #define HTTP_LOG_MAX		256	/* the last libmicrohttpd message, kept for start errors */
-
-/* A TCP connection of the HTTPS daemon, for the per-source and unauthenticated counts (its socket_context). */
-struct http_slot {
-	struct net_addr source;		/* the peer's address; IPv6 cut to its /64 */
-	bool used;
-	bool authenticated;
-};
 
 /* One per daemon, so the access handler knows which listener a request came through. */
 struct http_listener {
@@ -51,9 +45,7 @@ struct http_server {
 	void *ctx;
 	size_t body_max;
 	struct http_conn *held;		/* connections suspended with an answer to send at release */
-	struct http_slot *slots;	/* conn_max of them, one per open TCP connection of tls_d */
-	size_t n_slots;
-	size_t n_unauth;		/* used slots not authenticated */
+	struct http_conns conns;	/* tls_d's connections (http-conns.h) */
 	unsigned conn_timeout_s;	/* for authenticated connections */
 	char last_log[HTTP_LOG_MAX];
 };
@@ -285,90 +277,58 @@ http_peer(struct MHD_Connection *conn, bool is_unix, struct http_request *req)
 	}
 }
 
-/* A connection's source as counted: an IPv4 address, or an IPv6 address's /64 (a v4-mapped one is IPv4). */
-static int
-http_source_of(const struct sockaddr *sa, socklen_t len, struct net_addr *ret)
+/* A socket address as a net_addr (zero family for other families or a short address). */
+static void
+http_addr_of(const struct sockaddr *sa, socklen_t len, struct net_addr *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (sa == NULL)
-		return -EINVAL;
+		return;
 	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
 		ret->family = NET_INET;
 		memcpy(ret->bytes, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
 		ret->family = NET_INET6;
 		memcpy(ret->bytes, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-		net_addr_unmap_v4(ret);
-		if (ret->family == NET_INET6)
-			memset(ret->bytes + 8, 0, 8);
-		return 0;
 	}
-	return -EAFNOSUPPORT;
 }
 
-/*
- * libmicrohttpd's accept policy for the HTTPS daemon: refuse a source that holds
- * API_CONN_PER_SOURCE_MAX connections already, and any new connection once the
- * unauthenticated ones hold all but API_CONN_AUTH_RESERVED of the table.
- */
+/* libmicrohttpd's accept policy for the HTTPS daemon: the table's (per source, and the authenticated share). */
 static enum MHD_Result
 http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
 	struct http_server *srv = cls;
-	struct net_addr src;
-	size_t i, n = 0;
+	struct net_addr peer;
 
-	if (http_source_of(addr, addrlen, &src) < 0)
-		return MHD_NO;
-	if (srv->n_unauth + API_CONN_AUTH_RESERVED >= srv->n_slots && srv->n_slots > API_CONN_AUTH_RESERVED)
-		return MHD_NO;
-	for (i = 0; i < srv->n_slots; i++)
-		if (srv->slots[i].used && !memcmp(&srv->slots[i].source, &src, sizeof(src)) &&
-		    ++n >= API_CONN_PER_SOURCE_MAX)
-			return MHD_NO;
-	return MHD_YES;
+	http_addr_of(addr, addrlen, &peer);
+	return peer.family && http_conns_admit(&srv->conns, &peer) ? MHD_YES : MHD_NO;
 }
 
-/* Connections of the HTTPS daemon come and go: keep their slots (libmicrohttpd calls this only for admitted ones). */
+/* Connections of the HTTPS daemon come and go (libmicrohttpd tells only of admitted ones): keep their slots. */
 static void
 http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		       enum MHD_ConnectionNotificationCode toe)
 {
 	struct http_server *srv = cls;
-	struct http_slot *slot = *socket_context;
 	const union MHD_ConnectionInfo *ci;
-	size_t i;
+	struct net_addr peer;
 
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		if (slot == NULL)
-			return;
-		if (!slot->authenticated)
-			srv->n_unauth--;
-		memset(slot, 0, sizeof(*slot));
+		http_conns_close(&srv->conns, *socket_context);
 		*socket_context = NULL;
 		return;
 	}
 	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
 		return;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	for (i = 0; i < srv->n_slots; i++)
-		if (!srv->slots[i].used)
-			break;
-	/* never short: libmicrohttpd admits at most conn_max connections, and there are as many slots */
-	if (i == srv->n_slots || ci == NULL || ci->client_addr == NULL)
+	if (ci == NULL || ci->client_addr == NULL)
 		return;
-	slot = &srv->slots[i];
-	slot->used = true;
-	slot->authenticated = false;
-	/* the address family tells the length: libmicrohttpd keeps a whole sockaddr of the peer's family */
-	if (http_source_of(ci->client_addr, ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-										     : sizeof(struct sockaddr_in),
-			   &slot->source) < 0)
-		memset(&slot->source, 0, sizeof(slot->source));
-	srv->n_unauth++;
-	*socket_context = slot;
+	/* libmicrohttpd keeps a whole sockaddr of the peer's family */
+	http_addr_of(ci->client_addr,
+		     ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+		     &peer);
+	/* never NULL in practice: libmicrohttpd admits at most conn_max connections, and there are as many slots */
+	*socket_context = http_conns_open(&srv->conns, &peer);
 }
 
 /* The caller authenticated: this connection leaves the unauthenticated share and may idle for longer. */
@@ -376,13 +336,9 @@ static void
 http_conn_authenticated(struct http_server *srv, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct http_slot *slot = ci ? ci->socket_context : NULL;
 
-	if (slot == NULL || slot->authenticated)
-		return;
-	slot->authenticated = true;
-	srv->n_unauth--;
-	MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, srv->conn_timeout_s);
+	if (ci != NULL && http_conns_authenticate(&srv->conns, ci->socket_context))
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, srv->conn_timeout_s);
 }
 
 /* The request is whole: hand it to the handler and send what it answers. */
@@ -777,9 +733,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	srv->ctx = cfg->ctx;
 	srv->body_max = cfg->body_max ? cfg->body_max : API_BODY_MAX;
 	srv->conn_timeout_s = conn_timeout_s;
-	srv->n_slots = conn_max;
-	srv->slots = calloc(conn_max, sizeof(*srv->slots));
-	if (srv->slots == NULL) {
+	if (http_conns_init(&srv->conns, conn_max) < 0) {
 		free(srv);
 		return -ENOMEM;
 	}
@@ -955,7 +909,7 @@ http_server_stop(struct http_server *srv)
 		unlink(srv->unix_path);
 		free(srv->unix_path);
 	}
-	free(srv->slots);
+	http_conns_free(&srv->conns);
 	free(srv->cert_pem);
 	if (srv->key_pem != NULL) {
 		explicit_bzero(srv->key_pem, srv->key_pem_len);
