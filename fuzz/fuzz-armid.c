@@ -55,6 +55,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check(err.code[0] != '\0');
 	}
 
+	/* A token scope: a VM or policy id is one; anything valid starts with '/'; a refusal names the field. */
+	if (arm_scope_validate(s, size, &err) == 0)
+		fuzz_check(size > 0 && s[0] == '/');
+	else
+		fuzz_check(err.code[0] != '\0' && strcmp(err.target, "scope") == 0);
+	if (arm_vm_id_parse(s, size, &vm, NULL) == 0 || arm_policy_id_parse(s, size, &pol, NULL) == 0)
+		fuzz_check(arm_scope_validate(s, size, NULL) == 0);
+
 	/* Validators and name comparison on the raw bytes. */
 	if (arm_subscription_validate(s, size, &err) < 0)
 		fuzz_check_error(&err, "InvalidSubscriptionId");

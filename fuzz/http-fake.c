@@ -224,6 +224,34 @@ http_request_header(const struct http_request *req, const char *name)
 	return NULL;
 }
 
+int
+http_request_header_join(const struct http_request *req, const char *name, char *buf, size_t size)
+{
+	const struct http_fake *f = req->impl;
+	size_t i, len = 0, n;
+	int r = -ENOENT;
+
+	if (size == 0)
+		return -E2BIG;
+	buf[0] = '\0';
+	for (i = 0; i < f->n_headers; i++) {
+		if (strcasecmp(f->headers[i].key, name))
+			continue;
+		n = strlen(f->headers[i].value);
+		if (len + (r ? 0 : 2) + n >= size)
+			return -E2BIG;
+		if (!r) {
+			memcpy(buf + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(buf + len, f->headers[i].value, n);
+		len += n;
+		buf[len] = '\0';
+		r = 0;
+	}
+	return r < 0 ? r : (int)len;
+}
+
 /* libmicrohttpd compares argument names without case too (MHD_lookup_connection_value), and takes the first. */
 const char *
 http_request_query(const struct http_request *req, const char *name)

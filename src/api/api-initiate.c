@@ -61,7 +61,8 @@ check_port(struct api *api, const struct api_caller *c, const struct policy_vm *
 		if (!c->addr.family) {
 			snprintf(t, sizeof(t), "%s.allowedSourceAddressPrefix", target);
 			return core_error_set(err, "MissingSourceAddressPrefix", t,
-					      "the caller has no IP address (unix socket): give allowedSourceAddressPrefix");
+					      "the caller's IP address is not known (the unix socket, or a trusted proxy that "
+					      "sent no usable X-Forwarded-For): give allowedSourceAddressPrefix");
 		}
 		memset(&src, 0, sizeof(src));
 		src.prefix.addr = c->addr;

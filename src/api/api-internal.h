@@ -23,6 +23,21 @@ void api_error_record(struct http_response *resp, int status, const struct core_
 /* Serialise `body` (reference stolen) into resp with this status. */
 void api_json(struct http_response *resp, int status, json_t *body);
 
+/*
+ * A failed authentication by c (`what` says why, for the log), after resp was
+ * filled with its 401. `counts`: a token was offered, so it uses the address's
+ * failure budget (api-ratelimit.h); past the budget resp becomes a 429 with
+ * Retry-After and true is returned. Activity rows are bounded per address.
+ */
+bool api_auth_failed(struct api *api, const struct api_caller *c, const char *operation, const char *path, bool counts,
+		     const char *what, struct http_response *resp);
+
+/* The last element of an X-Forwarded-For list (api.c; exported for its tests): 0 or -EINVAL. */
+int api_forwarded_for_last(const char *list, size_t len, struct net_addr *ret);
+
+/* A built-in or configured role by name (case-insensitive), or NULL. */
+const struct rbac_role *api_role_lookup(const struct api *api, const char *name);
+
 /* May the caller do `action` on `resource_id`? */
 bool api_allowed(const struct api *api, const struct api_caller *caller, const char *action, const char *resource_id);
 /* If not, fill a 403 naming the missing action, log it, and return false. */
@@ -126,6 +141,8 @@ void api_token_delete(struct api *api, const struct api_caller *c, const struct 
 		      struct http_response *resp);
 
 struct api_session *api_session_find(struct api *api, const struct http_request *req);
+/* End every portal session made from the token with this hash (it was just revoked). */
+void api_sessions_end_token(struct api *api, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]);
 bool api_session_csrf_ok(const struct api_session *s, const struct http_request *req);
 void api_session_create(struct api *api, struct api_caller *c, const struct http_request *req,
 			struct http_response *resp);

@@ -70,6 +70,68 @@ ratelimit_auth_failed(struct ratelimit *rl, const struct net_addr *addr, int64_t
 	return (int)((left + TIME_NS_PER_SEC - 1) / TIME_NS_PER_SEC);
 }
 
+enum ratelimit_row
+ratelimit_log_take(struct ratelimit *rl, int64_t now_ns)
+{
+	struct ratelimit_slot w = { .window_start_ns = rl->rows_window_start_ns };
+
+	if (window_is_over(&w, now_ns)) {
+		rl->rows_window_start_ns = now_ns > 0 ? now_ns : 1;
+		rl->rows = 0;
+		rl->rows_capped = false;
+	}
+	if (rl->rows < RATELIMIT_LOG_ROWS) {
+		rl->rows++;
+		return RATELIMIT_ROW_WRITE;
+	}
+	if (rl->rows_capped)
+		return RATELIMIT_ROW_NONE;
+	rl->rows_capped = true;
+	return RATELIMIT_ROW_CAPPED;
+}
+
+enum ratelimit_row
+ratelimit_log_failure(struct ratelimit *rl, const struct net_addr *addr, int64_t now_ns, uint32_t *ret_unrowed)
+{
+	struct net_addr key;
+	struct ratelimit_slot *s;
+	enum ratelimit_row row;
+
+	key_of(addr, &key);
+	s = slot_for(rl, &key, now_ns);
+	if (memcmp(&s->key, &key, sizeof(key)) || !s->window_start_ns) {
+		memset(s, 0, sizeof(*s));
+		s->key = key;
+		s->window_start_ns = now_ns > 0 ? now_ns : 1;
+	} else if (window_is_over(s, now_ns)) {
+		/* same address, new window: its unrowed count carries over into the next row */
+		s->window_start_ns = now_ns > 0 ? now_ns : 1;
+		s->logged = false;
+	}
+	if (s->logged) {
+		s->failures++;
+		return RATELIMIT_ROW_NONE;
+	}
+	row = ratelimit_log_take(rl, now_ns);
+	if (row != RATELIMIT_ROW_WRITE) {
+		/* the table-wide budget is spent: this address gets its row in a later window */
+		s->failures++;
+		return row;
+	}
+	*ret_unrowed = s->failures;
+	s->failures = 0;
+	s->logged = true;
+	return RATELIMIT_ROW_WRITE;
+}
+
+struct ratelimit *
+api_ratelimit_log(void)
+{
+	static struct ratelimit table;
+
+	return &table;
+}
+
 struct ratelimit *
 api_ratelimit_auth(void)
 {

@@ -15,6 +15,14 @@
  * safe direction. A session holds the hash of the token it was made from and
  * is checked against the store on every request, so revoking the token ends
  * its sessions too. The cookie carries a random id; only its hash is kept.
+ *
+ * No token can crowd others out of the table: one token holds at most
+ * API_SESSIONS_PER_TOKEN_MAX sessions (a further sign-in ends its oldest), a
+ * revoke ends the token's sessions at once, and when the table is full a
+ * sign-in first drops sessions whose token is no longer valid (revoked
+ * offline) and then ends the oldest session of the token that holds the most.
+ * So a sign-in with a valid token always succeeds, and what it ends belongs to
+ * whoever holds the most sessions, never to someone with fewer.
  */
 
 static int
@@ -51,6 +59,70 @@ sessions_expire(struct api *api, int64_t now)
 	for (i = 0; i < API_SESSIONS_MAX; i++)
 		if (api->sessions[i].expires_ns && api->sessions[i].expires_ns <= now)
 			explicit_bzero(&api->sessions[i], sizeof(api->sessions[i]));
+}
+
+static size_t
+sessions_of(const struct api *api, const uint8_t *token_hash, struct api_session **ret_oldest)
+{
+	struct api_session *oldest = NULL;
+	size_t i, n = 0;
+
+	for (i = 0; i < API_SESSIONS_MAX; i++) {
+		struct api_session *s = (struct api_session *)&api->sessions[i];
+
+		if (!s->expires_ns || memcmp(s->token_hash, token_hash, STORE_TOKEN_HASH_LEN))
+			continue;
+		n++;
+		if (!oldest || s->created_ns < oldest->created_ns)
+			oldest = s;
+	}
+	if (ret_oldest)
+		*ret_oldest = oldest;
+	return n;
+}
+
+void
+api_sessions_end_token(struct api *api, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < API_SESSIONS_MAX; i++)
+		if (api->sessions[i].expires_ns &&
+		    !memcmp(api->sessions[i].token_hash, token_hash, STORE_TOKEN_HASH_LEN))
+			explicit_bzero(&api->sessions[i], sizeof(api->sessions[i]));
+}
+
+/* A slot for a new session of token_hash, making room as the comment at the top says. */
+static struct api_session *
+session_slot(struct api *api, const uint8_t *token_hash, int64_t now)
+{
+	struct api_session *victim = NULL, *oldest;
+	struct store_token t;
+	size_t i, n, most = 0;
+
+	sessions_expire(api, now);
+	if (sessions_of(api, token_hash, &oldest) >= API_SESSIONS_PER_TOKEN_MAX)
+		explicit_bzero(oldest, sizeof(*oldest));
+	for (i = 0; i < API_SESSIONS_MAX; i++)
+		if (!api->sessions[i].expires_ns)
+			return &api->sessions[i];
+	/* full: sessions of tokens revoked behind our back (jitgated token revoke) go first */
+	for (i = 0; i < API_SESSIONS_MAX; i++)
+		if (api->sessions[i].expires_ns && store_token_find(api->store, api->sessions[i].token_hash, &t) == -ENOENT)
+			api_sessions_end_token(api, api->sessions[i].token_hash);
+	for (i = 0; i < API_SESSIONS_MAX; i++)
+		if (!api->sessions[i].expires_ns)
+			return &api->sessions[i];
+	/* then the oldest session of the token holding the most (on a tie, the one with the oldest session) */
+	for (i = 0; i < API_SESSIONS_MAX; i++) {
+		n = sessions_of(api, api->sessions[i].token_hash, &oldest);
+		if (n > most || (n == most && oldest->created_ns < victim->created_ns)) {
+			most = n;
+			victim = oldest;
+		}
+	}
+	explicit_bzero(victim, sizeof(*victim));
+	return victim;
 }
 
 /* The session whose id is in the request's cookie, or NULL. */
@@ -112,7 +184,6 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 	json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *token = json_string_value(json_object_get(body, "token"));
 	int64_t now = api_now_ns();
-	size_t i;
 
 	if (!token) {
 		json_decref(body);
@@ -120,21 +191,20 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 	}
 	if (strlen(token) > API_TOKEN_TEXT_MAX || api_token_hash(token, strlen(token), hash) < 0 ||
 	    store_token_find(api->store, hash, &t) < 0) {
+		/* a sign-in is a token guess like any other: it shares the address's failure budget and its 429 */
 		json_decref(body);
-		api_log(api, c, "SignIn", "/session", "Failed", NULL, "unknown or revoked token");
-		return api_error(resp, 401, "AuthenticationFailed", "token", "that token is not valid");
+		explicit_bzero(hash, sizeof(hash));
+		api_error(resp, 401, "AuthenticationFailed", "token", "that token is not valid");
+		api_auth_failed(api, c, "SignIn", "/session", true, "unknown or revoked token", resp);
+		return;
 	}
 	json_decref(body);
-	sessions_expire(api, now);
-	for (i = 0; i < API_SESSIONS_MAX && !s; i++)
-		if (!api->sessions[i].expires_ns)
-			s = &api->sessions[i];
-	if (!s)
-		return api_error(resp, 503, "TooManySessions", "", "too many portal sessions; try again later");
+	s = session_slot(api, hash, now);
 	if (random_hex(id, SESSION_SECRET_BYTES) < 0 || random_hex(s->csrf, SESSION_SECRET_BYTES) < 0 ||
 	    api_token_hash(id, strlen(id), s->id_hash) < 0)
 		return api_error(resp, 500, "InternalError", "", "cannot make a session");
 	memcpy(s->token_hash, hash, sizeof(hash));
+	s->created_ns = now;
 	s->expires_ns = now + (int64_t)SESSION_LIFETIME_S * TIME_NS_PER_SEC;
 	set_cookie(resp, id, SESSION_LIFETIME_S);
 	explicit_bzero(id, sizeof(id));
@@ -143,6 +213,7 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 	api_log(api, c, "SignIn", "/session", "Succeeded", NULL, "portal session for token '%s'", t.name);
 	time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
 	resp->secret = true;	/* the CSRF token */
+	resp->authenticated = true;
 	api_json(resp, 201, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", c->name, "role", t.role, "scope",
 				      t.scope[0] ? t.scope : "/", "address", c->addr_text, "csrfToken", s->csrf,
 				      "expiresUtc", expires, "subscriptionId", api->settings.subscription));

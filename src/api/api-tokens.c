@@ -7,6 +7,7 @@
 
 #include "api/api-internal.h"
 #include "api/codec.h"
+#include "core/armid.h"
 #include "core/timeutil.h"
 
 static json_t *
@@ -30,6 +31,43 @@ token_name_is_valid(const char *name)
 
 	return n > 0 && n <= STORE_TOKEN_NAME_MAX &&
 	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") == n;
+}
+
+/*
+ * A caller may hand out (or take back) only what it holds itself: a token whose
+ * role allows no action the caller's role does not, at a scope inside the
+ * caller's. Otherwise fill a 403 naming what is beyond it, log it, return false.
+ * `role` may be NULL (a role no longer defined: it allows nothing).
+ */
+static bool
+token_within_caller(struct api *api, const struct api_caller *c, const char *verb, const char *name,
+		    const char *role_name, const struct rbac_role *role, const char *tscope, struct http_response *resp)
+{
+	size_t i;
+
+	if (!rbac_role_within(role, c->role)) {
+		for (i = 0; rbac_known_actions[i]; i++)
+			if (rbac_role_allows(role, rbac_known_actions[i]) &&
+			    !(c->role && rbac_role_allows(c->role, rbac_known_actions[i])))
+				break;
+		api_error(resp, 403, "AuthorizationFailed", "role",
+			  "the client '%s' with role '%s' may not %s a token with role '%.64s': that role allows '%s', "
+			  "which '%s' does not",
+			  c->name, c->role ? c->role->name : "-", verb, role_name,
+			  rbac_known_actions[i] ? rbac_known_actions[i] : "?", c->role ? c->role->name : "-");
+		api_log(api, c, RBAC_TOKEN_WRITE, name, "Denied", NULL, "may not %s a token with role '%.64s'", verb,
+			role_name);
+		return false;
+	}
+	if (!rbac_scope_covers(c->scope, tscope)) {
+		api_error(resp, 403, "AuthorizationFailed", "scope",
+			  "the client '%s' at scope '%s' may not %s a token at scope '%.300s', which is not inside its own",
+			  c->name, c->scope[0] ? c->scope : "/", verb, tscope[0] ? tscope : "/");
+		api_log(api, c, RBAC_TOKEN_WRITE, name, "Denied", NULL, "may not %s a token at scope '%.300s'", verb,
+			tscope[0] ? tscope : "/");
+		return false;
+	}
+	return true;
 }
 
 void
@@ -61,11 +99,11 @@ api_token_put(struct api *api, const struct api_caller *c, const struct http_req
 {
 	char scope[ARM_ID_MAX + 1], secret[API_TOKEN_TEXT_MAX + 1];
 	const struct rbac_role *role = NULL;
+	struct core_error err = { 0 };
 	json_error_t jerr;
 	json_t *body = NULL, *out;
 	const char *role_name, *tscope;
 	struct store_token t;
-	size_t i;
 	int r;
 
 	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
@@ -85,12 +123,18 @@ api_token_put(struct api *api, const struct api_caller *c, const struct http_req
 		api_error(resp, 400, "MissingField", "role", "role is required (Owner, SecurityAdmin, JitRequester, ...)");
 		goto out;
 	}
-	role = rbac_role_builtin(role_name);
-	for (i = 0; !role && i < api->settings.n_custom_roles; i++)
-		if (!strcasecmp(api->settings.custom_roles[i].name, role_name))
-			role = &api->settings.custom_roles[i];
+	role = api_role_lookup(api, role_name);
 	if (!role) {
 		api_error(resp, 400, "InvalidRole", "role", "there is no role named '%.64s'", role_name);
+		goto out;
+	}
+	if (json_object_get(body, "scope") && !json_is_string(json_object_get(body, "scope"))) {
+		api_error(resp, 400, "InvalidScope", "scope", "the scope must be a string: '/' or a resource id under %s",
+			  scope);
+		goto out;
+	}
+	if (tscope && tscope[0] && arm_scope_validate(tscope, strlen(tscope), &err) < 0) {
+		api_error_record(resp, 400, &err);
 		goto out;
 	}
 	if (tscope && tscope[0] && strcmp(tscope, "/") &&
@@ -98,6 +142,9 @@ api_token_put(struct api *api, const struct api_caller *c, const struct http_req
 		api_error(resp, 400, "InvalidScope", "scope", "the scope must be '/' or a resource id under %s", scope);
 		goto out;
 	}
+	if (!token_within_caller(api, c, "create", name, role->name, role,
+				 tscope && strcmp(tscope, "/") ? tscope : "", resp))
+		goto out;
 	memset(&t, 0, sizeof(t));
 	snprintf(t.name, sizeof(t.name), "%s", name);
 	snprintf(t.role, sizeof(t.role), "%s", role->name);
@@ -166,6 +213,8 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 	struct fw_grant *drop = NULL;
 	struct api_vm_memo memo = { 0 };
 	char scope[ARM_ID_MAX + 1];
+	struct store_token *t = NULL;
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
 	size_t n = 0, n_tokens = 0, i;
 	int64_t now = api_now_ns();
 	bool keep, tx = false, found = false, durable = true;
@@ -181,11 +230,19 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 	if ((r = store_token_list(api->store, &tokens, &n_tokens)) < 0)
 		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read tokens: %s",
 				 store_last_error(api->store));
-	for (i = 0; i < n_tokens && !found; i++)
-		found = !strcmp(tokens[i].name, name) && !tokens[i].revoked_ns;
+	for (i = 0; i < n_tokens && !t; i++)
+		if (!strcmp(tokens[i].name, name) && !tokens[i].revoked_ns)
+			t = &tokens[i];
+	if (t) {
+		found = token_within_caller(api, c, "revoke", name, t->role, api_role_lookup(api, t->role), t->scope,
+					    resp);
+		memcpy(hash, t->hash, sizeof(hash));
+	}
 	free(tokens);
-	if (!found)
+	if (!t)
 		return api_error(resp, 404, "ResourceNotFound", "", "there is no valid token named '%.64s'", name);
+	if (!found)
+		return;
 	if (!keep && (r = token_live_grants(api, name, now, &g, &n)) < 0)
 		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the token's grants: %s",
 				 store_last_error(api->store));
@@ -230,6 +287,7 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 		goto store_refused;
 	}
 	tx = false;
+	api_sessions_end_token(api, hash);
 	api_json(resp, 200, json_pack("{s:s, s:s, s:i, s:b}", "name", name, "state", "Revoked", "revokedPorts",
 				      (json_int_t)n, "keptGrants", keep));
 	goto out;

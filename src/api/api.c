@@ -12,6 +12,7 @@
 #include <gnutls/gnutls.h>
 
 #include "api/api-internal.h"
+#include "api/api-limits.h"
 #include "api/api-ratelimit.h"
 #include "api/codec.h"
 
@@ -72,8 +73,8 @@ api_error(struct http_response *resp, int status, const char *code, const char *
 	api_error_record(resp, status, &err);
 }
 
-static const struct rbac_role *
-role_lookup(const struct api *api, const char *name)
+const struct rbac_role *
+api_role_lookup(const struct api *api, const char *name)
 {
 	const struct rbac_role *r = rbac_role_builtin(name);
 	size_t i;
@@ -159,27 +160,89 @@ api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN]
 	return gnutls_hash_fast(GNUTLS_DIG_SHA256, token, len, hash) == 0 ? 0 : -EIO;
 }
 
-/* The caller's address: the TCP peer, or the last X-Forwarded-For hop when the peer is a trusted proxy. */
+/* Are s[0..n) one to five digits (a port)? */
+static bool
+is_port(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 5)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * The last element of an X-Forwarded-For list (the hop the trusted proxy itself
+ * saw; the ones before it are whatever the client wrote): an IPv4 or IPv6
+ * address, optionally "v4:port", "[v6]" or "[v6]:port", blanks around it
+ * ignored. 0, or -EINVAL for anything else (an empty last element included).
+ */
+int
+api_forwarded_for_last(const char *list, size_t len, struct net_addr *ret)
+{
+	const char *b = list, *e = list + len, *p, *close, *colon;
+	struct net_addr a;
+
+	for (p = e; p > list; p--)
+		if (p[-1] == ',') {
+			b = p;
+			break;
+		}
+	while (b < e && (*b == ' ' || *b == '\t'))
+		b++;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	if (b == e)
+		return -EINVAL;
+	if (*b == '[') {
+		close = memchr(b, ']', (size_t)(e - b));
+		if (!close || (close + 1 != e && !(close[1] == ':' && is_port(close + 2, (size_t)(e - close - 2)))) ||
+		    net_addr_parse(b + 1, (size_t)(close - b - 1), &a, NULL) < 0 || a.family != NET_INET6)
+			return -EINVAL;
+	} else if ((colon = memchr(b, ':', (size_t)(e - b))) && !memchr(colon + 1, ':', (size_t)(e - colon - 1))) {
+		if (!is_port(colon + 1, (size_t)(e - colon - 1)) || net_addr_parse(b, (size_t)(colon - b), &a, NULL) < 0 ||
+		    a.family != NET_INET)
+			return -EINVAL;
+	} else if (net_addr_parse(b, (size_t)(e - b), &a, NULL) < 0) {
+		return -EINVAL;
+	}
+	*ret = a;
+	return 0;
+}
+
+/*
+ * The caller's address: the TCP peer or, when the peer is a trusted proxy, the
+ * last element of all its X-Forwarded-For lines taken as one list. A trusted
+ * proxy that sends none, or one that does not parse, leaves the address unknown
+ * (never the proxy's own, which would stand for everyone behind it): requests
+ * that need it are refused, and failure budgets fall on the proxy.
+ */
 static void
 caller_address(const struct api *api, const struct http_request *req, struct api_caller *c)
 {
-	const char *xff = http_request_header(req, "X-Forwarded-For");
+	char xff[API_FORWARDED_FOR_MAX + 1];
+	struct net_addr a;
 	size_t i;
+	int n;
 
 	c->addr = req->peer;
-	if (xff && req->peer.family) {
-		for (i = 0; i < api->settings.n_trusted_proxies; i++)
-			if (net_prefix_contains_addr(&api->settings.trusted_proxies[i], &req->peer))
-				break;
-		if (i < api->settings.n_trusted_proxies) {
-			const char *last = strrchr(xff, ',');
-			struct net_addr a;
-
-			last = last ? last + 1 : xff;
-			while (*last == ' ')
-				last++;
-			if (net_addr_parse(last, strcspn(last, " "), &a, NULL) == 0)
-				c->addr = a;
+	c->limit_addr = req->peer;
+	for (i = 0; req->peer.family && i < api->settings.n_trusted_proxies; i++)
+		if (net_prefix_contains_addr(&api->settings.trusted_proxies[i], &req->peer))
+			break;
+	if (req->peer.family && i < api->settings.n_trusted_proxies) {
+		n = http_request_header_join(req, "X-Forwarded-For", xff, sizeof(xff));
+		if (n >= 0 && api_forwarded_for_last(xff, (size_t)n, &a) == 0) {
+			c->addr = a;
+			net_addr_unmap_v4(&c->addr);
+			c->limit_addr = c->addr;
+		} else {
+			memset(&c->addr, 0, sizeof(c->addr));
+			snprintf(c->addr_text, sizeof(c->addr_text), "unknown");
+			return;
 		}
 	}
 	net_addr_unmap_v4(&c->addr);
@@ -189,12 +252,54 @@ caller_address(const struct api *api, const struct http_request *req, struct api
 		snprintf(c->addr_text, sizeof(c->addr_text), "local");
 }
 
+bool
+api_auth_failed(struct api *api, const struct api_caller *c, const char *operation, const char *path, bool counts,
+		const char *what, struct http_response *resp)
+{
+	int64_t now = api_now_ns();
+	bool first = false;
+	uint32_t unrowed = 0;
+	int retry = counts ? ratelimit_auth_failed(api_ratelimit_auth(), &c->limit_addr, now, &first) : 0;
+
+	if (retry > 0) {	/* past the limit: 429, whatever the 401 would have said */
+		char ra[16];
+
+		free(resp->body);
+		resp->body = NULL;
+		snprintf(ra, sizeof(ra), "%d", retry);
+		http_response_header(resp, "Retry-After", ra);
+		api_error(resp, 429, "TooManyRequests", "",
+			  "more than %d failed authentications from %s within %d s; retry after %d s",
+			  RATELIMIT_AUTH_FAILURES, c->addr_text, RATELIMIT_AUTH_WINDOW_S, retry);
+		if (first && ratelimit_log_take(api_ratelimit_log(), now) == RATELIMIT_ROW_WRITE)
+			api_log(api, c, operation, path, "Throttled", NULL,
+				"more than %d failed authentications within %d s; refused with 429 for %d s",
+				RATELIMIT_AUTH_FAILURES, RATELIMIT_AUTH_WINDOW_S, retry);
+	}
+	switch (ratelimit_log_failure(api_ratelimit_log(), &c->limit_addr, now, &unrowed)) {
+	case RATELIMIT_ROW_WRITE:
+		api_log(api, c, operation, path, "Failed", NULL,
+			"%s (one row per address per %d s: %u earlier failures from this address had none)", what,
+			RATELIMIT_AUTH_WINDOW_S, unrowed);
+		break;
+	case RATELIMIT_ROW_CAPPED:
+		api_log(api, NULL, operation, "", "Throttled", NULL,
+			"more than %d failed authentications were logged within %d s; the rest are counted per address "
+			"and each address's count is in its next row",
+			RATELIMIT_LOG_ROWS, RATELIMIT_AUTH_WINDOW_S);
+		break;
+	case RATELIMIT_ROW_NONE:
+		break;
+	}
+	return retry > 0;
+}
+
 /* Fill the caller from a token's row. */
 static void
 caller_from_token(const struct api *api, const struct store_token *t, struct api_caller *c)
 {
 	snprintf(c->name, sizeof(c->name), "token:%s", t->name);
-	c->role = role_lookup(api, t->role);
+	c->role = api_role_lookup(api, t->role);
 	snprintf(c->scope, sizeof(c->scope), "%s", t->scope);
 }
 
@@ -233,7 +338,7 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 	if (!auth || strncasecmp(auth, "Bearer ", 7)) {
 		api_error(resp, 401, "AuthenticationFailed", "",
 			  "authentication failed: send 'Authorization: Bearer <token>'");
-		api_log(api, c, "Authenticate", req->path, "Failed", NULL, "no bearer token");
+		api_auth_failed(api, c, "Authenticate", req->path, false, "no bearer token", resp);
 		return -EACCES;
 	}
 	secret = auth + 7;
@@ -241,27 +346,9 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 		secret++;
 	if (strlen(secret) > API_TOKEN_TEXT_MAX || api_token_hash(secret, strlen(secret), hash) < 0 ||
 	    (r = store_token_find(api->store, hash, &t)) < 0) {
-		bool first;
-		int retry = ratelimit_auth_failed(api_ratelimit_auth(), &c->addr, api_now_ns(), &first);
-
-		if (retry > 0) {	/* past the limit: 429, logged once per window, not per failure */
-			char ra[16];
-
-			explicit_bzero(hash, sizeof(hash));
-			snprintf(ra, sizeof(ra), "%d", retry);
-			http_response_header(resp, "Retry-After", ra);
-			api_error(resp, 429, "TooManyRequests", "",
-				  "more than %d failed authentications from %s within %d s; retry after %d s",
-				  RATELIMIT_AUTH_FAILURES, c->addr_text, RATELIMIT_AUTH_WINDOW_S, retry);
-			if (first)
-				api_log(api, c, "Authenticate", req->path, "Throttled", NULL,
-					"more than %d failed authentications within %d s; refused with 429 for %d s",
-					RATELIMIT_AUTH_FAILURES, RATELIMIT_AUTH_WINDOW_S, retry);
-			return -EACCES;
-		}
-		api_error(resp, 401, "AuthenticationFailed", "", "authentication failed: the token is not valid");
-		api_log(api, c, "Authenticate", req->path, "Failed", NULL, "unknown or revoked token");
 		explicit_bzero(hash, sizeof(hash));
+		api_error(resp, 401, "AuthenticationFailed", "", "authentication failed: the token is not valid");
+		api_auth_failed(api, c, "Authenticate", req->path, true, "unknown or revoked token", resp);
 		return -EACCES;
 	}
 	explicit_bzero(hash, sizeof(hash));
@@ -559,6 +646,7 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 	if (!strcmp(req->path, "/whoami") || (n == 2 && !strcasecmp(seg[0], "providers") && !strcasecmp(seg[1], "whoami"))) {
 		if (authenticate(api, req, &c, resp) < 0)
 			return;
+		resp->authenticated = true;
 		return handle_whoami(api, &c, resp);
 	}
 	if (n < 2 || n > PATH_SEGMENTS_MAX || strcasecmp(seg[0], "subscriptions"))
@@ -568,5 +656,6 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 		return;
 	if (authenticate(api, req, &c, resp) < 0)
 		return;
+	resp->authenticated = true;
 	route(api, req, &c, seg, n, resp);
 }

@@ -35,6 +35,7 @@ struct api_settings {
 };
 
 #define API_SESSIONS_MAX	256	/* portal sessions at once */
+#define API_SESSIONS_PER_TOKEN_MAX	8	/* of them made from one token; a further sign-in ends its oldest */
 #define SESSION_SECRET_BYTES	32	/* cookie id and CSRF token: 256 random bits each */
 #define SESSION_LIFETIME_S	(8 * 3600)	/* a portal session ends after a working day */
 #define SESSION_COOKIE		"jg_session"
@@ -44,6 +45,7 @@ struct api_session {
 	uint8_t id_hash[STORE_TOKEN_HASH_LEN];	/* SHA-256 of the cookie's id */
 	uint8_t token_hash[STORE_TOKEN_HASH_LEN];	/* the token it was made from, checked on every use */
 	char csrf[2 * SESSION_SECRET_BYTES + 1];
+	int64_t created_ns;
 	int64_t expires_ns;			/* 0: free slot */
 };
 
@@ -110,6 +112,7 @@ struct api_caller {
 	char scope[STORE_SCOPE_MAX + 1];
 	struct net_addr addr;		/* the caller's address as initiate's "my IP" sees it */
 	char addr_text[NET_ADDR_TEXT_MAX];
+	struct net_addr limit_addr;	/* whose failure budget: addr, or the peer when addr is unknown */
 	char correlation_id[STORE_ID_MAX + 1];
 };
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "api-limits.h"
+#include "http-conns.h"
 #include "http.h"
 
 #define HTTP_TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -43,6 +45,8 @@ struct http_server {
 	void *ctx;
 	size_t body_max;
 	struct http_conn *held;		/* connections suspended with an answer to send at release */
+	struct http_conns conns;	/* tls_d's connections (http-conns.h) */
+	unsigned conn_timeout_s;	/* for authenticated connections */
 	char last_log[HTTP_LOG_MAX];
 };
 
@@ -78,6 +82,47 @@ const char *
 http_request_header(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->impl, MHD_HEADER_KIND, name);
+}
+
+struct http_join {
+	const char *name;
+	char *buf;
+	size_t size;
+	size_t len;
+	int r;				/* -ENOENT until a line is seen; -E2BIG once one does not fit */
+};
+
+static enum MHD_Result
+http_join_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_join *j = cls;
+	size_t n = value ? strlen(value) : 0, sep = j->r == -ENOENT ? 0 : 2;
+
+	(void)kind;
+	if (key == NULL || strcasecmp(key, j->name))
+		return MHD_YES;
+	if (j->len + sep + n >= j->size) {
+		j->r = -E2BIG;
+		return MHD_NO;
+	}
+	memcpy(j->buf + j->len, ", ", sep);
+	memcpy(j->buf + j->len + sep, value ? value : "", n);
+	j->len += sep + n;
+	j->buf[j->len] = '\0';
+	j->r = 0;
+	return MHD_YES;
+}
+
+int
+http_request_header_join(const struct http_request *req, const char *name, char *buf, size_t size)
+{
+	struct http_join j = { name, buf, size, 0, -ENOENT };
+
+	if (size == 0)
+		return -E2BIG;
+	buf[0] = '\0';
+	MHD_get_connection_values(req->impl, MHD_HEADER_KIND, http_join_one, &j);
+	return j.r < 0 ? j.r : (int)j.len;
 }
 
 const char *
@@ -232,6 +277,70 @@ http_peer(struct MHD_Connection *conn, bool is_unix, struct http_request *req)
 	}
 }
 
+/* A socket address as a net_addr (zero family for other families or a short address). */
+static void
+http_addr_of(const struct sockaddr *sa, socklen_t len, struct net_addr *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		ret->family = NET_INET;
+		memcpy(ret->bytes, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		ret->family = NET_INET6;
+		memcpy(ret->bytes, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+	}
+}
+
+/* libmicrohttpd's accept policy for the HTTPS daemon: the table's (per source, and the authenticated share). */
+static enum MHD_Result
+http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *srv = cls;
+	struct net_addr peer;
+
+	http_addr_of(addr, addrlen, &peer);
+	return peer.family && http_conns_admit(&srv->conns, &peer) ? MHD_YES : MHD_NO;
+}
+
+/* Connections of the HTTPS daemon come and go (libmicrohttpd tells only of admitted ones): keep their slots. */
+static void
+http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+		       enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct net_addr peer;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		http_conns_close(&srv->conns, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	/* libmicrohttpd keeps a whole sockaddr of the peer's family */
+	http_addr_of(ci->client_addr,
+		     ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+		     &peer);
+	/* never NULL in practice: libmicrohttpd admits at most conn_max connections, and there are as many slots */
+	*socket_context = http_conns_open(&srv->conns, &peer);
+}
+
+/* The caller authenticated: this connection leaves the unauthenticated share and may idle for longer. */
+static void
+http_conn_authenticated(struct http_server *srv, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	if (ci != NULL && http_conns_authenticate(&srv->conns, ci->socket_context))
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, srv->conn_timeout_s);
+}
+
 /* The request is whole: hand it to the handler and send what it answers. */
 static enum MHD_Result
 http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *url, const char *method,
@@ -251,6 +360,8 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 	http_peer(conn, l->is_unix, &req);
 
 	srv->handler(srv->ctx, &req, &resp);
+	if (resp.authenticated && !l->is_unix)
+		http_conn_authenticated(srv, conn);
 
 	if (resp.status < 100 || resp.status > 599) {
 		free(resp.body);
@@ -595,6 +706,8 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	/* Zero in cfg means the limit from api-limits.h. */
 	unsigned int conn_timeout_s = cfg && cfg->conn_timeout_s ? cfg->conn_timeout_s : API_CONN_TIMEOUT_S;
 	unsigned int conn_max = cfg && cfg->conn_max ? cfg->conn_max : API_CONN_MAX;
+	unsigned int unauth_timeout_s = conn_timeout_s < API_CONN_UNAUTH_TIMEOUT_S ? conn_timeout_s
+										 : API_CONN_UNAUTH_TIMEOUT_S;
 	size_t header_memory = cfg && cfg->header_memory ? cfg->header_memory : API_HEADER_MEMORY;
 	const union MHD_DaemonInfo *di;
 	unsigned int flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -619,6 +732,11 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	srv->handler = cfg->handler;
 	srv->ctx = cfg->ctx;
 	srv->body_max = cfg->body_max ? cfg->body_max : API_BODY_MAX;
+	srv->conn_timeout_s = conn_timeout_s;
+	if (http_conns_init(&srv->conns, conn_max) < 0) {
+		free(srv);
+		return -ENOMEM;
+	}
 	srv->tls_l = (struct http_listener){ srv, false };
 	srv->unix_l = (struct http_listener){ srv, true };
 
@@ -638,16 +756,17 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 			flags |= MHD_USE_DUAL_STACK;
 	}
 	errno = 0;
-	srv->tls_d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, &srv->tls_l,
+	/* every connection starts unauthenticated, on the short timeout; per-source caps are ours (IPv6 by /64) */
+	srv->tls_d = MHD_start_daemon(flags, 0, http_accept_policy, srv, http_access, &srv->tls_l,
 				      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				      MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
 				      MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
 				      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
-				      MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout_s,
+				      MHD_OPTION_CONNECTION_TIMEOUT, unauth_timeout_s,
 				      MHD_OPTION_CONNECTION_LIMIT, conn_max,
-				      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)API_CONN_PER_IP_MAX,
 				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_memory,
 				      MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->tls_l,
+				      MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, srv,
 				      MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
 				      MHD_OPTION_END);
 	if (srv->tls_d == NULL) {
@@ -790,6 +909,7 @@ http_server_stop(struct http_server *srv)
 		unlink(srv->unix_path);
 		free(srv->unix_path);
 	}
+	http_conns_free(&srv->conns);
 	free(srv->cert_pem);
 	if (srv->key_pem != NULL) {
 		explicit_bzero(srv->key_pem, srv->key_pem_len);

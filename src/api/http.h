@@ -16,11 +16,17 @@
  * host). It reads each request's body completely (up to body_max; beyond it
  * answers 413 with a JSON error body itself and never calls the handler), then
  * calls the handler once, synchronously, and sends what the handler filled in.
- * Connections idle for conn_timeout_s are closed. A client that trickles bytes
- * is not idle, so it is bounded instead by API_CONN_PER_IP_MAX connections per
- * address (and conn_max in all); the server is single-threaded but never
- * blocks on one connection, so others are still served. Header bytes per
- * connection are capped by header_memory (431/413-style refusal by the library).
+ * A TCP connection that has not authenticated (no request on it yet whose
+ * answer says so, http_response.authenticated) is closed after
+ * API_CONN_UNAUTH_TIMEOUT_S idle (the TLS handshake included), one that has
+ * after conn_timeout_s. A client that trickles bytes is not idle, so it is
+ * bounded instead by API_CONN_PER_SOURCE_MAX connections per source (an IPv4
+ * address or an IPv6 /64: one host usually owns a whole /64) and conn_max in
+ * all, of which API_CONN_AUTH_RESERVED are kept for authenticated connections:
+ * unauthenticated ones are refused at accept once they hold the rest. The
+ * server is single-threaded but never blocks on one connection, so others are
+ * still served. Header bytes per connection are capped by header_memory
+ * (431/413-style refusal by the library).
  */
 
 #define HTTP_HEADERS_OUT_MAX 8
@@ -46,6 +52,12 @@ struct http_request {
 
 /* A request header by name (case-insensitive), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/*
+ * Every line of a header (case-insensitive name), in the order received, joined
+ * with ", " into buf (NUL-terminated) as RFC 9110 5.3 reads repeated lines:
+ * the length, -ENOENT when there is none, -E2BIG when it does not fit.
+ */
+int http_request_header_join(const struct http_request *req, const char *name, char *buf, size_t size);
 /* A query argument by name (decoded; case-sensitive as ARM's "api-version"), or NULL. */
 const char *http_request_query(const struct http_request *req, const char *name);
 /* Iterate query arguments: calls fn for each; stops when fn returns non-zero. */
@@ -74,6 +86,11 @@ struct http_response {
 	 * next to text a third party chose (BREACH).
 	 */
 	bool secret;
+	/*
+	 * The caller authenticated: its connection may idle for conn_timeout_s and
+	 * leaves the unauthenticated share of the table (see the top of this file).
+	 */
+	bool authenticated;
 };
 
 /* Add a response header; -E2BIG when full or too long. */

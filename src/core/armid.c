@@ -325,3 +325,31 @@ arm_policy_id_equal(const struct arm_policy_id *a, const struct arm_policy_id *b
 	    arm_name_equal(a->resource_group, b->resource_group) &&
 	    arm_name_equal(a->location, b->location) && arm_name_equal(a->name, b->name);
 }
+
+int
+arm_scope_validate(const char *s, size_t n, struct core_error *err)
+{
+	struct arm_policy_id pol;
+	struct arm_vm_id vm;
+	struct segment segs[4];
+	size_t count = 0;
+	int r;
+
+	if (n == 1 && s[0] == '/')
+		return 0;
+	if (arm_vm_id_parse(s, n, &vm, NULL) == 0 || arm_policy_id_parse(s, n, &pol, NULL) == 0)
+		return 0;
+	/* otherwise a subscription or one of its resource groups (longer ids failed above) */
+	if (split_id(s, n, segs, 4, &count) < 0 || (count != 2 && count != 4) ||
+	    !equal_nocase_n(segs[0].s, segs[0].n, "subscriptions") ||
+	    (count == 4 && !equal_nocase_n(segs[2].s, segs[2].n, "resourceGroups")))
+		return core_error_set(err, "InvalidScope", "scope",
+				      "a scope is '/' or the id of a subscription, resource group, virtual machine or "
+				      "JIT policy");
+	r = arm_subscription_validate(segs[1].s, segs[1].n, err);
+	if (r == 0 && count == 4)
+		r = arm_resource_group_validate(segs[3].s, segs[3].n, err);
+	if (r < 0 && err)
+		snprintf(err->target, sizeof(err->target), "scope");
+	return r;
+}

@@ -45,6 +45,13 @@ int arm_policy_name_validate(const char *s, size_t n, struct core_error *err);
 int arm_vm_id_parse(const char *s, size_t n, struct arm_vm_id *ret, struct core_error *err);
 int arm_policy_id_parse(const char *s, size_t n, struct arm_policy_id *ret, struct core_error *err);
 
+/*
+ * A token's scope: "/", or the id of a subscription, a resource group, a VM or a
+ * policy, in the shapes above. 0, or -EINVAL with err filled (target "scope"):
+ * "InvalidScope" for a wrong shape, a name validator's code for a bad name.
+ */
+int arm_scope_validate(const char *s, size_t n, struct core_error *err);
+
 /* Write the id with canonical casing of the fixed segments and a NUL; returns the length or -ENOSPC. */
 int arm_vm_id_format(const struct arm_vm_id *id, char *buf, size_t size);
 int arm_policy_id_format(const struct arm_policy_id *id, char *buf, size_t size);

@@ -23,6 +23,12 @@ static const struct rbac_role builtin[] = {
 	{ "Reader", 1, { "*/read" }, 1, { "Jitgate/tokens/read" } },
 };
 
+const char *const rbac_known_actions[] = {
+	RBAC_POLICY_READ, RBAC_POLICY_WRITE, RBAC_POLICY_DELETE, RBAC_POLICY_INITIATE, RBAC_POLICY_REVOKE,
+	RBAC_VM_READ, RBAC_VM_WRITE, RBAC_VM_DELETE, RBAC_ACTIVITY_READ, RBAC_TOKEN_READ, RBAC_TOKEN_WRITE,
+	RBAC_WHOAMI_READ, NULL
+};
+
 const char *const rbac_builtin_names[] = { "Owner", "SecurityAdmin", "JitRequester", "SecurityReader", "Reader",
 					   NULL };
 
@@ -80,6 +86,31 @@ rbac_role_allows(const struct rbac_role *role, const char *action)
 		if (rbac_action_matches(role->not_actions[i], action))
 			allowed = false;
 	return allowed;
+}
+
+bool
+rbac_role_within(const struct rbac_role *inner, const struct rbac_role *outer)
+{
+	size_t i;
+
+	if (!inner)
+		return true;
+	for (i = 0; rbac_known_actions[i]; i++)
+		if (rbac_role_allows(inner, rbac_known_actions[i]) &&
+		    !(outer && rbac_role_allows(outer, rbac_known_actions[i])))
+			return false;
+	return true;
+}
+
+static bool
+pattern_is_known(const char *pattern)
+{
+	size_t i;
+
+	for (i = 0; rbac_known_actions[i]; i++)
+		if (rbac_action_matches(pattern, rbac_known_actions[i]))
+			return true;
+	return false;
 }
 
 /* Is `a` a path-segment prefix of `b` (case-insensitive)? */
@@ -141,6 +172,11 @@ split_actions(const char *list, const char *field, char out[][RBAC_ACTION_MAX + 
 							      core_error_quote(p, len, q, sizeof(q)));
 			memcpy(out[n], p, len);
 			out[n][len] = '\0';
+			if (!pattern_is_known(out[n]))
+				return core_error_set(err, "UnknownAction", field,
+						      "action '%s' matches none of jitgate's actions (such as %s); "
+						      "see the list in doc/operator.md",
+						      core_error_quote(p, len, q, sizeof(q)), RBAC_POLICY_READ);
 			n++;
 		}
 		p = end ? end + 1 : p + strlen(p);

@@ -25,6 +25,14 @@
 #define RBAC_ACTIVITY_READ	"Microsoft.Insights/eventtypes/values/read"
 #define RBAC_TOKEN_READ		"Jitgate/tokens/read"
 #define RBAC_TOKEN_WRITE	"Jitgate/tokens/write"
+#define RBAC_WHOAMI_READ	"Jitgate/whoami/read"
+
+/*
+ * Every action above, NULL-terminated: the whole universe a role's patterns are
+ * read against. A custom role's pattern must match at least one of them, and
+ * one role is within another when it allows none of them the other does not.
+ */
+extern const char *const rbac_known_actions[];
 
 /*
  * A role: the actions it allows (patterns; '*' matches any run of characters,
@@ -51,6 +59,14 @@ bool rbac_action_matches(const char *pattern, const char *action);
 bool rbac_role_allows(const struct rbac_role *role, const char *action);
 
 /*
+ * Does `outer` allow every action that `inner` allows? Exact, wildcards and
+ * notActions included, because both are read against rbac_known_actions: the
+ * only actions jitgate ever checks. A NULL inner (a role no longer defined)
+ * allows nothing, so it is within any role.
+ */
+bool rbac_role_within(const struct rbac_role *inner, const struct rbac_role *outer);
+
+/*
  * Does an assignment at `scope` cover `resource_id`? A scope covers itself and
  * everything below it, compared case-insensitively on whole path segments.
  * The empty scope and "/" cover everything.
@@ -62,8 +78,10 @@ bool rbac_scope_within(const char *scope, const char *resource_id);
 
 /*
  * Build a custom role from a comma-separated list of actions and notActions
- * (spaces around items ignored). Codes: "InvalidRoleName", "InvalidAction",
- * "TooManyActions".
+ * (spaces around items ignored). Every item must match at least one of
+ * rbac_known_actions, so a misspelt action (or notAction, which would silently
+ * grant more) is refused rather than ignored. Codes: "InvalidRoleName",
+ * "InvalidAction", "UnknownAction", "TooManyActions".
  */
 int rbac_role_custom(const char *name, const char *actions, const char *not_actions, struct rbac_role *ret,
 		     struct core_error *err);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -232,7 +233,6 @@ cmd_token(int argc, char **argv, struct config *cfg)
 		struct store_token t;
 		char secret[API_TOKEN_TEXT_MAX + 1];
 		struct core_error err = { 0 };
-		struct arm_vm_id vm;
 		const struct rbac_role *role = cl.role ? rbac_role_builtin(cl.role) : NULL;
 
 		memset(&t, 0, sizeof(t));
@@ -257,9 +257,8 @@ cmd_token(int argc, char **argv, struct config *cfg)
 				STORE_TOKEN_NAME_MAX);
 			goto out;
 		}
-		if (cl.scope && cl.scope[0] && strncasecmp(cl.scope, "/subscriptions/", 15) &&
-		    arm_vm_id_parse(cl.scope, strlen(cl.scope), &vm, &err) < 0) {
-			fprintf(stderr, "jitgated token create: --scope: a resource id starting /subscriptions/\n");
+		if (cl.scope && cl.scope[0] && arm_scope_validate(cl.scope, strlen(cl.scope), &err) < 0) {
+			fprintf(stderr, "jitgated token create: --scope: %s: %s\n", err.code, err.message);
 			goto out;
 		}
 		if (cl.scope && strlen(cl.scope) > STORE_SCOPE_MAX) {
@@ -571,6 +570,34 @@ helper_arrived(struct api *api, int fd, pid_t pid, bool *fw_down)
 #define CLOCK_CHECK_MS	1000	/* the loop wakes at least this often, to notice wall-clock jumps */
 #define CLOCK_JUMP_NS	(1000LL * 1000 * 1000)	/* a jump this large or more means kernel timeouts are off */
 
+/*
+ * The connection table needs a descriptor per connection: raise the soft limit
+ * on open files to the hard one (no privilege needed), and size the table to
+ * what that allows, keeping DAEMON_FDS_RESERVED for the store, netlink and the rest.
+ */
+#define DAEMON_FDS_RESERVED	256
+static unsigned
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return API_CONN_MAX;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)API_CONN_MAX + DAEMON_FDS_RESERVED)
+		return API_CONN_MAX;
+	logmsg("the open-file limit is %llu: the connection table holds %llu instead of %d (raise LimitNOFILE)",
+	       (unsigned long long)rl.rlim_cur,
+	       rl.rlim_cur > 2 * DAEMON_FDS_RESERVED ? (unsigned long long)(rl.rlim_cur - DAEMON_FDS_RESERVED)
+						     : (unsigned long long)DAEMON_FDS_RESERVED,
+	       API_CONN_MAX);
+	return rl.rlim_cur > 2 * DAEMON_FDS_RESERVED ? (unsigned)(rl.rlim_cur - DAEMON_FDS_RESERVED) : DAEMON_FDS_RESERVED;
+}
+
 static int64_t
 mono_now_ns(void)
 {
@@ -661,7 +688,7 @@ run_server(struct config *cfg)
 	hc.unix_path = cfg->unix_socket[0] ? cfg->unix_socket : NULL;
 	hc.body_max = API_BODY_MAX;
 	hc.conn_timeout_s = API_CONN_TIMEOUT_S;
-	hc.conn_max = API_CONN_MAX;
+	hc.conn_max = raise_nofile();
 	hc.header_memory = API_HEADER_MEMORY;
 	hc.handler = api_handle;
 	hc.ctx = api;

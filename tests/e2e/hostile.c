@@ -1,12 +1,14 @@
 /*
  * Hostile clients for the load test, each bounded in count and time, each printing one summary line.
- * usage: hostile MODE ADDR PORT COUNT SECONDS
+ * usage: hostile MODE ADDR PORT COUNT SECONDS [SOURCE]
+ *   ADDR and SOURCE (the local address to connect from) are IPv4 or IPv6
  *   slowheader  COUNT TLS connections that send a request's header one byte every HOSTILE_TRICKLE_S seconds
  *   slowbody    COUNT TLS connections that send a whole header announcing a body, then the body one byte at a time
  *   idle        COUNT plain TCP connections that never say anything (not even a TLS hello)
  *   bigheader   TLS requests carrying a 64 KiB header, one after another (at most COUNT)
  * For the first three the summary says how many connections the server ended (closed, reset, or answered) and
- * when: "mode=slowheader opened=50 ended=50 first_end_s=30.1 last_end_s=30.4 open_at_end=0".
+ * when: "mode=slowheader opened=50 ended=50 first_end_s=30.1 last_end_s=30.4 open_at_end=0 ended_under_3s=0"
+ * (idle watches its connections all along; ended_under_3s counts those the server closed at once: refused).
  * For bigheader: "mode=bigheader sent=N status_431=.. status_413=.. status_other=.. closed=.. first_status=..".
  */
 #include <arpa/inet.h>
@@ -39,7 +41,8 @@ struct conn {
 };
 
 static gnutls_certificate_credentials_t cred;
-static struct sockaddr_in dst;
+static struct sockaddr_storage dst, src;
+static socklen_t dst_len, src_len;	/* src_len 0: no SOURCE */
 static double t0;
 
 static double
@@ -67,12 +70,13 @@ parse_num(const char *s, long lo, long hi)
 static int
 tcp_open(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int fd = socket(dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+	if ((src_len && bind(fd, (struct sockaddr *)&src, src_len) < 0) ||
+	    connect(fd, (struct sockaddr *)&dst, dst_len) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -151,7 +155,7 @@ static void
 report(const char *mode, struct conn *cs, int n, int opened)
 {
 	double first = 0, last = 0;
-	int ended = 0, i;
+	int ended = 0, early = 0, i;
 
 	for (i = 0; i < n; i++) {
 		if (cs[i].fd < 0)
@@ -160,13 +164,15 @@ report(const char *mode, struct conn *cs, int n, int opened)
 		if (!cs[i].ended)
 			continue;
 		ended++;
+		if (cs[i].ended < 3.0)
+			early++;
 		if (!first || cs[i].ended < first)
 			first = cs[i].ended;
 		if (cs[i].ended > last)
 			last = cs[i].ended;
 	}
-	printf("mode=%s opened=%d ended=%d first_end_s=%.1f last_end_s=%.1f open_at_end=%d\n", mode, opened, ended,
-	       first, last, opened - ended);
+	printf("mode=%s opened=%d ended=%d first_end_s=%.1f last_end_s=%.1f open_at_end=%d ended_under_3s=%d\n", mode,
+	       opened, ended, first, last, opened - ended, early);
 }
 
 /* slowheader / slowbody: trickle a byte per connection every HOSTILE_TRICKLE_S until `seconds` have passed. */
@@ -226,8 +232,12 @@ idle(struct conn *cs, int n, int seconds)
 			opened++;
 	}
 	fprintf(stderr, "hostile: idle: %d connections open\n", opened);
-	while (now_s() - t0 < seconds)
+	while (now_s() - t0 < seconds) {
 		usleep(100000);
+		for (i = 0; i < n; i++)
+			if (cs[i].fd >= 0)
+				server_ended(&cs[i]);
+	}
 	report("idle", cs, n, opened);
 	return 0;
 }
@@ -306,24 +316,44 @@ bigheader(int n, int seconds)
 	return 0;
 }
 
+static int
+sockaddr_parse(const char *s, uint16_t port, struct sockaddr_storage *ret, socklen_t *ret_len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ret;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ret;
+
+	memset(ret, 0, sizeof(*ret));
+	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*ret_len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*ret_len = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct conn *cs;
 	int n, seconds, r = 2;
 
-	if (argc != 6) {
-		fputs("usage: hostile slowheader|slowbody|idle|bigheader ADDR PORT COUNT SECONDS\n", stderr);
+	if (argc != 6 && argc != 7) {
+		fputs("usage: hostile slowheader|slowbody|idle|bigheader ADDR PORT COUNT SECONDS [SOURCE]\n", stderr);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	memset(&dst, 0, sizeof(dst));
-	dst.sin_family = AF_INET;
-	if (inet_pton(AF_INET, argv[2], &dst.sin_addr) != 1) {
-		fprintf(stderr, "hostile: bad IPv4 address '%s'\n", argv[2]);
+	if (sockaddr_parse(argv[2], (uint16_t)parse_num(argv[3], 1, 65535), &dst, &dst_len) < 0 ||
+	    (argc == 7 && sockaddr_parse(argv[6], 0, &src, &src_len) < 0)) {
+		fprintf(stderr, "hostile: bad address '%s'\n", argc == 7 ? argv[6] : argv[2]);
 		return 2;
 	}
-	dst.sin_port = htons((uint16_t)parse_num(argv[3], 1, 65535));
 	n = (int)parse_num(argv[4], 1, HOSTILE_CONNS_MAX);
 	seconds = (int)parse_num(argv[5], 1, HOSTILE_SECONDS_MAX);
 	if (!(cs = calloc((size_t)n, sizeof(*cs))))

@@ -186,7 +186,7 @@ probe "50 slow-header clients"
 wait $ATTACKER
 echo "     $(cat "$E2E_TMP/hostile.slowheader")"
 # A trickling client is not idle, so libmicrohttpd's idle timeout does not end it; what bounds such
-# clients is the per-address connection limit (API_CONN_PER_IP_MAX), and the probe above shows the
+# clients is the per-source connection limit (API_CONN_PER_SOURCE_MAX), and the probe above shows the
 # others are still served. So this reports what happened rather than asserting an end.
 
 attack slowbody 50 $SLOW_SECONDS
@@ -195,7 +195,7 @@ probe "50 slow-body clients"
 wait $ATTACKER
 echo "     $(cat "$E2E_TMP/hostile.slowbody")"
 # A trickling client is not idle, so libmicrohttpd's idle timeout does not end it; what bounds such
-# clients is the per-address connection limit (API_CONN_PER_IP_MAX), and the probe above shows the
+# clients is the per-source connection limit (API_CONN_PER_SOURCE_MAX), and the probe above shows the
 # others are still served. So this reports what happened rather than asserting an end.
 
 attack idle 1000 10

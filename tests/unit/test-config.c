@@ -356,6 +356,12 @@ test_load_role_errors(void **state)
 	assert_error(&err, "InvalidAction", "actions");
 	assert_int_equal(load("[role Ops]\nactions = *\nnot_actions = a;b\n"), -EINVAL);
 	assert_error(&err, "InvalidAction", "not_actions");
+	/* an action jitgate does not have is refused at load, naming it (a misspelt notAction would grant more) */
+	assert_int_equal(load("[role Ops]\nactions = Microsoft.Security/locations/jitNetworkAccessPolicy/read\n"), -EINVAL);
+	assert_error(&err, "UnknownAction", "actions");
+	assert_non_null(strstr(err.message, "action 'Microsoft.Security/locations"));
+	assert_int_equal(load("[role Ops]\nactions = *\nnot_actions = Jitgate/token/write\n"), -EINVAL);
+	assert_error(&err, "UnknownAction", "not_actions");
 	assert_int_equal(load("[role Owner]\nactions = *\n"), -EINVAL);
 	assert_error(&err, "InvalidRoleName", "role");
 	assert_int_equal(load("[role reader]\nactions = *\n"), -EINVAL);

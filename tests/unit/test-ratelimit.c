@@ -1,5 +1,6 @@
 /* Unit tests for the per-address limit on failed authentication (api-ratelimit.c). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api-ratelimit.h"
 #include "core/timeutil.h"
@@ -116,6 +117,66 @@ test_clock_going_back_starts_a_new_window(void **state)
 	free(rl);
 }
 
+/* Thousands of failures from one address make one row per window, the next row carrying the count. */
+static void
+test_log_one_row_per_address_per_window(void **state)
+{
+	struct ratelimit *rl = table();
+	struct net_addr a = addr("192.0.2.7"), a6 = addr("2001:db8::1"), a6b = addr("2001:db8::ffff:2");
+	uint32_t unrowed = 12345;
+	int i, rows = 0;
+
+	for (i = 0; i < 5000; i++)
+		if (ratelimit_log_failure(rl, &a, T0 + i * 1000, &unrowed) == RATELIMIT_ROW_WRITE)
+			rows++;
+	assert_int_equal(rows, 1);
+	assert_int_equal(unrowed, 0);
+	/* the next window's first failure gets a row that counts the 4,999 before it */
+	assert_int_equal(ratelimit_log_failure(rl, &a, T0 + RATELIMIT_AUTH_WINDOW_S * TIME_NS_PER_SEC, &unrowed),
+			 RATELIMIT_ROW_WRITE);
+	assert_int_equal(unrowed, 4999);
+	assert_int_equal(ratelimit_log_failure(rl, &a, T0 + RATELIMIT_AUTH_WINDOW_S * TIME_NS_PER_SEC + 1, &unrowed),
+			 RATELIMIT_ROW_NONE);
+	/* one /64 is one address */
+	assert_int_equal(ratelimit_log_failure(rl, &a6, T0, &unrowed), RATELIMIT_ROW_WRITE);
+	assert_int_equal(ratelimit_log_failure(rl, &a6b, T0, &unrowed), RATELIMIT_ROW_NONE);
+	free(rl);
+}
+
+/* Many addresses: at most RATELIMIT_LOG_ROWS rows per window in all, then one that says so. */
+static void
+test_log_rows_capped_in_all(void **state)
+{
+	struct ratelimit *rl = table();
+	struct net_addr x;
+	uint32_t unrowed;
+	int i, rows = 0, capped = 0;
+
+	memset(&x, 0, sizeof(x));
+	x.family = NET_INET;
+	x.bytes[0] = 10;
+	for (i = 0; i < 3 * RATELIMIT_LOG_ROWS; i++) {
+		x.bytes[2] = (uint8_t)(i >> 8);
+		x.bytes[3] = (uint8_t)i;
+		switch (ratelimit_log_failure(rl, &x, T0 + i, &unrowed)) {
+		case RATELIMIT_ROW_WRITE:
+			rows++;
+			break;
+		case RATELIMIT_ROW_CAPPED:
+			capped++;
+			break;
+		case RATELIMIT_ROW_NONE:
+			break;
+		}
+	}
+	assert_int_equal(rows, RATELIMIT_LOG_ROWS);
+	assert_int_equal(capped, 1);
+	assert_int_equal(ratelimit_log_take(rl, T0 + 1000), RATELIMIT_ROW_NONE);
+	/* a new window, a new budget */
+	assert_int_equal(ratelimit_log_take(rl, T0 + RATELIMIT_AUTH_WINDOW_S * TIME_NS_PER_SEC), RATELIMIT_ROW_WRITE);
+	free(rl);
+}
+
 static void
 test_shared_table_exists(void **state)
 {
@@ -132,6 +193,8 @@ main(void)
 		cmocka_unit_test(test_ipv6_keyed_by_64),
 		cmocka_unit_test(test_full_table_reuses_oldest),
 		cmocka_unit_test(test_clock_going_back_starts_a_new_window),
+		cmocka_unit_test(test_log_one_row_per_address_per_window),
+		cmocka_unit_test(test_log_rows_capped_in_all),
 		cmocka_unit_test(test_shared_table_exists),
 	};
 

@@ -299,7 +299,7 @@ test_custom_good(void **state)
 	assert_int_equal(rbac_role_custom("A", "*", NULL, &r, &err), 0);
 	assert_int_equal(r.n_actions, 1);
 	assert_int_equal(r.n_not_actions, 0);
-	assert_int_equal(rbac_role_custom("B", "x", "", &r, NULL), 0);
+	assert_int_equal(rbac_role_custom("B", "jitgate/TOKENS/read", "", &r, NULL), 0);
 	assert_int_equal(r.n_not_actions, 0);
 }
 
@@ -313,11 +313,11 @@ test_custom_limits(void **state)
 
 	/* exactly RBAC_ACTIONS_MAX is fine, one more is not */
 	for (i = 0; i < RBAC_ACTIONS_MAX; i++)
-		o += (size_t)snprintf(list + o, sizeof(list) - o, "a%zu/read,", i);
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "*%.*s/read,", (int)(i % 2), "*");
 	assert_int_equal(rbac_role_custom("Max", list, list, &r, &err), 0);
 	assert_int_equal(r.n_actions, RBAC_ACTIONS_MAX);
 	assert_int_equal(r.n_not_actions, RBAC_ACTIONS_MAX);
-	assert_string_equal(r.actions[RBAC_ACTIONS_MAX - 1], "a31/read");
+	assert_string_equal(r.actions[RBAC_ACTIONS_MAX - 1], "**/read");
 	snprintf(list + o, sizeof(list) - o, " extra/read");
 	memset(&keep, 0x5a, sizeof(keep));
 	r = keep;
@@ -328,7 +328,7 @@ test_custom_limits(void **state)
 	assert_error(&err, "TooManyActions", "not_actions");
 
 	/* an action of exactly RBAC_ACTION_MAX characters, then one more */
-	memset(action, 'a', RBAC_ACTION_MAX);
+	memset(action, '*', RBAC_ACTION_MAX);
 	action[RBAC_ACTION_MAX] = '\0';
 	assert_int_equal(rbac_role_custom("Long", action, NULL, &r, &err), 0);
 	assert_string_equal(r.actions[0], action);
@@ -358,7 +358,7 @@ test_custom_bad_actions(void **state)
 		assert_error(&err, "InvalidAction", "not_actions");
 	}
 	/* the message repeats the bad action, but only as printable ASCII */
-	assert_int_equal(rbac_role_custom("Bad", "ok/read, evil\x1b[2J/read", NULL, &r, &err), -EINVAL);
+	assert_int_equal(rbac_role_custom("Bad", "*/read, evil\x1b[2J/read", NULL, &r, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "evil?[2J/read"));
 	assert_null(strchr(err.message, '\x1b'));
 
@@ -372,6 +372,94 @@ test_custom_bad_actions(void **state)
 	/* with a NULL error record it fails the same */
 	assert_int_equal(rbac_role_custom("Empty", "", NULL, &r, NULL), -EINVAL);
 	assert_int_equal(rbac_role_custom("Bad", "a b", NULL, &r, NULL), -EINVAL);
+}
+
+/* An action that names nothing jitgate checks is a typo, in actions and (worse: it would take nothing away) notActions. */
+static void
+test_custom_unknown_actions(void **state)
+{
+	static const char *const unknown[] = {
+		"Microsoft.Security/locations/jitNetworkAccessPolicy/read",	/* singular */
+		"Jitgate/token/write", "Microsoft.Foo/*", "read", "*/reed", "Microsoft.Security/locations/jitNetworkAccessPolicies",
+	};
+	struct rbac_role r;
+	struct core_error err;
+	size_t i;
+
+	for (i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		assert_int_equal(rbac_role_custom("Typo", unknown[i], NULL, &r, &err), -EINVAL);
+		assert_error(&err, "UnknownAction", "actions");
+		assert_non_null(strstr(err.message, "matches none of jitgate's actions"));
+		assert_int_equal(rbac_role_custom("Typo", "*", unknown[i], &r, &err), -EINVAL);
+		assert_error(&err, "UnknownAction", "not_actions");
+	}
+	/* one bad item in a list spoils the list */
+	assert_int_equal(rbac_role_custom("Typo", "*/read, Jitgate/tokens/wirte", NULL, &r, &err), -EINVAL);
+	assert_error(&err, "UnknownAction", "actions");
+	/* every known action is accepted by its own name, in any case, and patterns that match some */
+	for (i = 0; rbac_known_actions[i]; i++)
+		assert_int_equal(rbac_role_custom("Known", rbac_known_actions[i], rbac_known_actions[i], &r, &err), 0);
+	assert_int_equal(rbac_role_custom("Known", "MICROSOFT.SECURITY/*, */Read, Jitgate/*s/*", NULL, &r, &err), 0);
+}
+
+/* May a holder of `outer` hand out `inner`? Exact over the known actions, wildcards and notActions included. */
+static void
+test_role_within(void **state)
+{
+	const struct rbac_role *owner = rbac_role_builtin("Owner"), *admin = rbac_role_builtin("SecurityAdmin");
+	const struct rbac_role *req = rbac_role_builtin("JitRequester"), *reader = rbac_role_builtin("Reader");
+	const struct rbac_role *sreader = rbac_role_builtin("SecurityReader");
+	struct rbac_role minter, star, all_but_tokens, tokens_only, readers, reads_tokens;
+	struct core_error err;
+	size_t i;
+
+	/* a role is within itself; everything is within Owner; Owner is within nothing smaller */
+	for (i = 0; rbac_builtin_names[i]; i++) {
+		const struct rbac_role *b = rbac_role_builtin(rbac_builtin_names[i]);
+
+		assert_true(rbac_role_within(b, b));
+		assert_true(rbac_role_within(b, owner));
+		if (b != owner)
+			assert_false(rbac_role_within(owner, b));
+	}
+	assert_true(rbac_role_within(req, admin));
+	assert_true(rbac_role_within(sreader, admin));
+	assert_false(rbac_role_within(admin, req));
+	assert_false(rbac_role_within(req, reader));	/* initiate is not a read */
+	assert_true(rbac_role_within(sreader, reader));
+	/* Reader (all reads but tokens') and SecurityReader allow the same known actions */
+	assert_true(rbac_role_within(reader, sreader));
+
+	/* the hole: a custom role with tokens/write may mint only what it holds */
+	assert_int_equal(rbac_role_custom("Minter", "Jitgate/tokens/*, */read", NULL, &minter, &err), 0);
+	assert_false(rbac_role_within(owner, &minter));
+	assert_false(rbac_role_within(admin, &minter));
+	assert_false(rbac_role_within(req, &minter));
+	assert_true(rbac_role_within(reader, &minter));
+	assert_true(rbac_role_within(sreader, &minter));
+	assert_true(rbac_role_within(&minter, &minter));
+
+	/* wildcards: "*" is Owner's equal; */
+	assert_int_equal(rbac_role_custom("Star", "*/*", NULL, &star, &err), 0);
+	assert_true(rbac_role_within(owner, &star));
+	assert_true(rbac_role_within(&star, owner));
+	/* ...notActions take away: all but tokens/write may not mint a role that has it */
+	assert_int_equal(rbac_role_custom("AllButTokens", "*", "*/write", &all_but_tokens, &err), 0);
+	assert_false(rbac_role_within(owner, &all_but_tokens));
+	assert_true(rbac_role_within(req, &all_but_tokens));
+	assert_true(rbac_role_within(reader, &all_but_tokens));
+	assert_int_equal(rbac_role_custom("TokensOnly", "Jitgate/tokens/write", NULL, &tokens_only, &err), 0);
+	assert_false(rbac_role_within(reader, &tokens_only));
+	assert_true(rbac_role_within(&tokens_only, &tokens_only));
+	/* Reader (*\/read minus tokens/read) is within a role that reads all, not within one that reads tokens only */
+	assert_int_equal(rbac_role_custom("Readers", "*/read", NULL, &readers, &err), 0);
+	assert_int_equal(rbac_role_custom("ReadsTokens", "Jitgate/tokens/read", NULL, &reads_tokens, &err), 0);
+	assert_true(rbac_role_within(reader, &readers));
+	assert_false(rbac_role_within(&readers, reader));
+	assert_false(rbac_role_within(reader, &reads_tokens));
+	/* a role no longer defined allows nothing: within anything; nothing is within it but nothing */
+	assert_true(rbac_role_within(NULL, &tokens_only));
+	assert_false(rbac_role_within(reader, NULL));
 }
 
 static void
@@ -417,6 +505,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_builtin_matrix),
+		cmocka_unit_test(test_custom_unknown_actions),
+		cmocka_unit_test(test_role_within),
 		cmocka_unit_test(test_builtin_matrix_case),
 		cmocka_unit_test(test_builtin_lookup),
 		cmocka_unit_test(test_builtin_other_actions),
