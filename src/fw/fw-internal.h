@@ -67,7 +67,7 @@ const struct fw_vm *fw_vm_lookup(const struct fw *fw, uint64_t id);
 
 /*
  * How many grants an fw_new() context holds, ended ones not yet pruned
- * included (fw_grant_update prunes only the (vm, port) keys it touches). For tests.
+ * included (fw_grant_update prunes only the keys it touches). For tests.
  */
 size_t fw_grants_held(const struct fw *fw);
 

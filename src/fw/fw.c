@@ -18,7 +18,7 @@
  *                   or removed one replaces (the same identity may be there
  *                   more than once, if a whole state said so);
  *   CHAIN_HOME      by home key (grant_home_of(): the grant's affect key, or
- *                   the "any" home of its (vm, port) for a "*" source): the
+ *                   the "any" home of its port for a "*" source): the
  *                   grants an update must recompute along with the changed ones.
  *
  * Links are array indices, doubly linked, so removing a grant (and moving the
@@ -631,14 +631,19 @@ fw_diff(const struct fw_elem *have, size_t n_have, const struct fw_elem *want, s
 }
 
 /*
- * Which kernel elements a grant can touch: its VM and port, and either its
- * single source address (a hash-set key of its own) or its family's interval
- * group. Two grants whose keys differ never share an element, so a change to
- * some grants needs only the grants with the same keys recomputed. Protocol
- * is left out on purpose: a wider set of grants is still right, just slower.
+ * Which kernel elements a grant can touch: its port, and either its single
+ * source address (a hash-set key of its own) or its family's interval group.
+ * Two grants whose keys differ never share an element, so a change to some
+ * grants needs only the grants with the same keys recomputed. The VM is left
+ * out on purpose, like the protocol: grants of different VMs share kernel
+ * elements (two local VMs share every key; two gateway VMs share the keys of
+ * an address they both have), so revoking one must recompute the others on
+ * the same key, or it would delete an element they still need, or leave it
+ * with its own end instead of the latest (issue 11, items 7 and 8). A wider
+ * set of grants is still right, just slower.
  */
 struct affect_key {
-	uint64_t vm;
+	uint64_t vm;		/* always 0: see above */
 	uint16_t port;
 	uint8_t family;
 	uint8_t single;
@@ -663,7 +668,6 @@ static size_t
 affect_keys_of(const struct fw_grant *g, struct affect_key out[2])
 {
 	memset(out, 0, 2 * sizeof(*out));
-	out[0].vm = out[1].vm = g->vm;
 	out[0].port = out[1].port = g->port;
 	if (g->source.any) {
 		out[0].family = NET_INET;
@@ -680,8 +684,8 @@ affect_keys_of(const struct fw_grant *g, struct affect_key out[2])
 /*
  * The one CHAIN_HOME chain a grant is filed on. A grant with one affect key
  * lives under it. A "*" grant has two (the v4 and v6 interval groups of its
- * vm and port), so it lives under a home of its own, the "any" home of that
- * (vm, port), which update_plan() visits whenever either group is affected.
+ * port), so it lives under a home of its own, the "any" home of that port,
+ * which update_plan() visits whenever either group is affected.
  * Every grant then has exactly one home, and the grants on the homes of a set
  * of affect keys are exactly the grants with one of those keys.
  */
@@ -1519,7 +1523,7 @@ update_plan(const struct fw *fw, const struct fw_grant *add, size_t n_add, const
 	u->n_doomed = sort_unique(u->doomed, u->n_doomed, sizeof(*u->doomed), cmp_u32);
 	n_keys = sort_unique(keys, n_keys, sizeof(*keys), affect_cmp);
 
-	/* the homes to visit: each key's own, and for an interval group the "any" home of its (vm, port) */
+	/* the homes to visit: each key's own, and for an interval group the "any" home of its port */
 	homes = calloc(2 * n_keys + 1, sizeof(*homes));
 	if (!homes)
 		goto out;

@@ -859,7 +859,7 @@ rnd(uint64_t *s, uint32_t n)
 }
 
 static struct fw_grant
-random_grant(uint64_t *s, int64_t now)
+random_grant_of(uint64_t *s, int64_t now, uint32_t n_vms)
 {
 	static const char *const sources[] = {
 		"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.1.1", "fd00::1", "fd00::2",
@@ -883,7 +883,13 @@ random_grant(uint64_t *s, int64_t now)
 	}
 	end = rnd(s, 20) ? now + 60000 + rnd(s, 3600000) : now - 1;	/* now and then over already */
 	snprintf(id, sizeof(id), "r%u", rnd(s, 400));	/* few ids: replacing by identity is common */
-	return grant(id, 1 + rnd(s, 3), src, protos[rnd(s, 3)], port_of[rnd(s, 4)], end);
+	return grant(id, 1 + rnd(s, n_vms), src, protos[rnd(s, 3)], port_of[rnd(s, 4)], end);
+}
+
+static struct fw_grant
+random_grant(uint64_t *s, int64_t now)
+{
+	return random_grant_of(s, now, 3);
 }
 
 static void
@@ -936,6 +942,126 @@ test_update_many_keys_matches_whole_state(void **state)
 	kernel_reset();
 }
 
+/* The element of `key`'s kernel key in the test kernel, or NULL. */
+static const struct fw_elem *
+kernel_elem(const struct fw_elem *key)
+{
+	size_t k = kernel_find(key);
+
+	return k == SIZE_MAX ? NULL : &kernel.elems[k];
+}
+
+/*
+ * Grants of different VMs on one kernel key (issue 11, items 7 and 8): two
+ * local VMs (after a vm_name change) share every key, two gateway VMs share
+ * the keys of an address they both have. Revoking one grant leaves the
+ * element for the other, ending at the other's end; the element always ends
+ * at the latest end of the grants that live on its key.
+ */
+static void
+test_update_shared_key_across_vms(void **state)
+{
+	struct fw_vm vms[] = { vm_local(1), vm_local(2), vm_gateway(3, "10.9.0.3", NULL),
+			       vm_gateway(4, "10.9.0.4", "10.9.0.3") };
+	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 2, NET_PROTO_TCP, 22 }, { 3, NET_PROTO_TCP, 22 },
+				   { 4, NET_PROTO_TCP, 22 } };
+	struct model m = { vms, 4, ports, 4, NULL, 0 };
+	int64_t now = fw_now_ms();
+	struct fw_grant g[] = {
+		grant("old", 1, "10.0.0.5", NET_PROTO_TCP, 22, now + 60000),
+		grant("new", 2, "10.0.0.5", NET_PROTO_TCP, 22, now + 120000),
+		grant("gw3", 3, "10.1.1.1", NET_PROTO_TCP, 22, now + 120000),
+		grant("gw4", 4, "10.1.1.1", NET_PROTO_TCP, 22, now + 60000),
+		grant("net3", 3, "10.2.0.0/16", NET_PROTO_TCP, 22, now + 90000),
+		grant("net4", 4, "10.2.0.0/24", NET_PROTO_TCP, 22, now + 30000),
+	};
+	struct fw_elem local = { .set = FW_SET_LOCAL_GRANT4, .proto = NET_PROTO_TCP, .port = 22 };
+	struct fw_elem gw = { .set = FW_SET_GW_GRANT4, .proto = NET_PROTO_TCP, .port = 22 };
+	const struct fw_elem *e;
+	struct fw *fw = fw_synced(&m);
+
+	local.src = g[0].source.prefix;
+	gw.src = g[2].source.prefix;
+	assert_int_equal(net_addr_parse("10.9.0.3", 8, &gw.dst, NULL), 0);
+
+	/* two local VMs: the later end wins whichever came first, and the element outlives either revoke */
+	update_and_check(fw, &m, &g[0], 1, NULL, 0);
+	update_and_check(fw, &m, &g[1], 1, NULL, 0);
+	assert_non_null(e = kernel_elem(&local));
+	assert_int_equal(e->end_ms, g[1].end_ms);
+	assert_string_equal(e->comment, "new");
+	update_and_check(fw, &m, NULL, 0, &g[1], 1);
+	assert_non_null(e = kernel_elem(&local));
+	assert_int_equal(e->end_ms, g[0].end_ms);	/* shortened to the latest remaining end */
+	assert_string_equal(e->comment, "old");
+	update_and_check(fw, &m, &g[1], 1, NULL, 0);
+	update_and_check(fw, &m, NULL, 0, &g[0], 1);
+	assert_non_null(e = kernel_elem(&local));
+	assert_int_equal(e->end_ms, g[1].end_ms);
+	update_and_check(fw, &m, NULL, 0, &g[1], 1);
+	assert_null(kernel_elem(&local));	/* no live grant needs it: gone */
+
+	/* two gateway VMs sharing 10.9.0.3 */
+	update_and_check(fw, &m, &g[2], 2, NULL, 0);
+	assert_non_null(e = kernel_elem(&gw));
+	assert_int_equal(e->end_ms, g[2].end_ms);
+	update_and_check(fw, &m, NULL, 0, &g[2], 1);
+	assert_non_null(e = kernel_elem(&gw));
+	assert_int_equal(e->end_ms, g[3].end_ms);
+	assert_string_equal(e->comment, "gw4");
+
+	/* and their ranges, in one interval group: revoking the wider one leaves the narrower */
+	update_and_check(fw, &m, &g[4], 2, NULL, 0);
+	update_and_check(fw, &m, NULL, 0, &g[4], 1);
+	gw.set = FW_SET_GW_GRANT4_NET;
+	gw.src = g[5].source.prefix;
+	assert_non_null(e = kernel_elem(&gw));
+	assert_string_equal(e->comment, "net4");
+	update_and_check(fw, &m, NULL, 0, &g[3], 1);
+	update_and_check(fw, &m, NULL, 0, &g[5], 1);
+	assert_int_equal(fw_grants_held(fw), 0);
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
+/* Random updates where VMs share keys (two local VMs, two gateway VMs with a common address) match the whole state. */
+static void
+test_update_shared_keys_random(void **state)
+{
+	struct fw_vm vms[] = { vm_local(1), vm_local(2), vm_gateway(3, "10.9.0.3", "fd00:9::3"),
+			       vm_gateway(4, "10.9.0.3", "10.9.0.4") };
+	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 2, NET_PROTO_ANY, 22 }, { 3, NET_PROTO_TCP, 22 },
+				   { 4, NET_PROTO_ANY, 3389 } };
+	struct model m = { vms, 4, ports, 4, NULL, 0 };
+	struct fw_grant add[8], rm[4];
+	uint64_t seed = 7;
+	int64_t now = fw_now_ms();
+	size_t i, k, n_add, n_rm;
+	struct fw *fw;
+
+	m.g = calloc(1000, sizeof(*m.g));
+	assert_non_null(m.g);
+	for (i = 0; i < 1000; i++) {
+		m.g[i] = random_grant_of(&seed, now, 4);
+		snprintf(m.g[i].request_id, sizeof(m.g[i].request_id), "base%zu", i);
+	}
+	m.n = 1000;
+	fw = fw_synced(&m);
+	for (i = 0; i < 400; i++) {
+		n_add = rnd(&seed, 9);
+		n_rm = rnd(&seed, 4);
+		for (k = 0; k < n_add; k++)
+			add[k] = random_grant_of(&seed, now, 4);
+		for (k = 0; k < n_rm; k++)
+			rm[k] = rnd(&seed, 4) ? m.g[rnd(&seed, (uint32_t)m.n)] : random_grant_of(&seed, now, 4);
+		update_and_check(fw, &m, add, n_add, rm, n_rm);
+	}
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
 int
 main(void)
 {
@@ -957,6 +1083,8 @@ main(void)
 		cmocka_unit_test(test_update_prunes_ended_grants_of_touched_keys),
 		cmocka_unit_test(test_update_failure_changes_nothing),
 		cmocka_unit_test(test_update_many_keys_matches_whole_state),
+		cmocka_unit_test(test_update_shared_key_across_vms),
+		cmocka_unit_test(test_update_shared_keys_random),
 	};
 
 	return cmocka_run_group_tests_name("fw", tests, NULL, NULL);
