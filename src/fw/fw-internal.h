@@ -27,6 +27,7 @@ struct fw_op {
 struct fw_batch {
 	bool ensure;		/* (re)declare table, sets and chains; flush and re-add our rules */
 	bool rebuild;		/* delete the whole table first (it is foreign or broken) */
+	bool flush[FW_SET_COUNT];	/* empty these sets first (their listing was torn), ops re-add what stays */
 	struct fw_op *ops;
 	size_t n_ops;
 	size_t cap_ops;
@@ -54,6 +55,19 @@ int fw_elem_cmp_key(const void *a, const void *b);
 /* Compute the elements a state implies at `now_ms`, sorted by key. Exposed for unit tests. */
 int fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, size_t *ret_n,
 		   struct core_error *err);
+
+/*
+ * Drop repeated keys from a sorted listing, keeping the first; returns how many
+ * are left, and sets ret_torn[s] for each set that had repeats. The kernel's
+ * dump of a hash set that is being resized (it grows and shrinks in the
+ * background after large loads) may report some elements twice and miss as
+ * many others, so such a set's listing says nothing reliable: a reconcile
+ * flushes it and re-adds what it should hold, in the same batch. (A batch that
+ * deletes one key twice is refused whole: with 100,000 grants, reconciling
+ * them away failed that way about every other time, with ENOBUFS from the
+ * kernel's errors.)
+ */
+size_t fw_elems_unique(struct fw_elem *v, size_t n, bool ret_torn[FW_SET_COUNT]);
 
 /* Diff `have` (what the kernel holds) against `want`, appending ops to batch; counts go to changes. */
 int fw_diff(const struct fw_elem *have, size_t n_have, const struct fw_elem *want, size_t n_want,

@@ -600,6 +600,41 @@ elem_value_matches(const struct fw_elem *have, const struct fw_elem *want, bool 
 	return d == 0;
 }
 
+size_t
+fw_elems_unique(struct fw_elem *v, size_t n, bool ret_torn[FW_SET_COUNT])
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (k && !fw_elem_cmp_key(&v[k - 1], &v[i])) {
+			if (v[i].set < FW_SET_COUNT)
+				ret_torn[v[i].set] = true;
+			continue;
+		}
+		v[k++] = v[i];
+	}
+	return k;
+}
+
+/*
+ * Take the torn sets' elements out of `have` (the batch flushes those sets, so
+ * the diff re-adds all they should hold); they count as removed.
+ */
+static size_t
+have_drop_flushed(struct fw_elem *have, size_t n, const struct fw_batch *batch, struct fw_changes *changes)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (batch->flush[have[i].set]) {
+			changes->removed++;
+			continue;
+		}
+		have[k++] = have[i];
+	}
+	return k;
+}
+
 int
 fw_diff(const struct fw_elem *have, size_t n_have, const struct fw_elem *want, size_t n_want,
 	bool have_from_kernel, struct fw_batch *batch, struct fw_changes *changes)
@@ -1251,6 +1286,8 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 	} else if (r < 0) {
 		goto out;
 	}
+	n_have = fw_elems_unique(have, n_have, batch.flush);
+	n_have = have_drop_flushed(have, n_have, &batch, &changes);
 	r = fw_diff(have, n_have, want, n_want, true, &batch, &changes);
 	if (r < 0)
 		goto out;
@@ -1720,9 +1757,14 @@ int
 fw_list(struct fw *fw, struct fw_elem **ret, size_t *ret_n, struct core_error *err)
 {
 	bool ours;
+	bool torn[FW_SET_COUNT] = { false };
+	int r;
 
 	if (fw->remote)
 		return core_error_set(err, FW_ERR_UNAVAILABLE, "", "the firewall helper does not list the table"),
 		       -EOPNOTSUPP;
-	return fw_nft_list(fw->nft, fw_now_ms(), ret, ret_n, &ours, err);
+	r = fw_nft_list(fw->nft, fw_now_ms(), ret, ret_n, &ours, err);
+	if (r >= 0)
+		*ret_n = fw_elems_unique(*ret, *ret_n, torn);
+	return r;
 }
