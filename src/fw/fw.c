@@ -55,6 +55,7 @@ struct fw {
 	struct fw_port *ports;
 	size_t n_ports;
 	struct grant_index grants;
+	struct fw_deadlines deadlines;	/* every grant's monotonic end (fw-deadline.c) */
 };
 
 static const struct {
@@ -341,7 +342,7 @@ out:
 }
 
 static int
-push_grant_elems(struct elems *raw, const struct fw_vm *vm, const struct fw_grant *g, int64_t now_ms)
+push_grant_elems(struct elems *raw, const struct fw_vm *vm, const struct fw_grant *g, int64_t end_ms)
 {
 	struct net_prefix srcs[2];
 	size_t n_srcs = 0, s, a;
@@ -371,7 +372,7 @@ push_grant_elems(struct elems *raw, const struct fw_vm *vm, const struct fw_gran
 				.src = srcs[s],
 				.proto = protos[p],
 				.port = g->port,
-				.end_ms = g->end_ms,
+				.end_ms = end_ms,
 			};
 
 			memcpy(e.comment, g->request_id, sizeof(e.comment));
@@ -393,7 +394,6 @@ push_grant_elems(struct elems *raw, const struct fw_vm *vm, const struct fw_gran
 			}
 		}
 	}
-	(void)now_ms;
 	return 0;
 }
 
@@ -470,9 +470,17 @@ int
 fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, size_t *ret_n,
 	       struct core_error *err)
 {
+	return fw_state_elems_at(st, now_ms, NULL, 0, ret, ret_n, err);
+}
+
+int
+fw_state_elems_at(const struct fw_state *st, int64_t now_ms, const struct fw_deadlines *d, int64_t mono_ms,
+		  struct fw_elem **ret, size_t *ret_n, struct core_error *err)
+{
 	const struct fw_vm **sorted = NULL;
 	struct elems raw = { 0 }, out = { 0 };
 	size_t i, j;
+	int64_t end;
 	int r = 0;
 
 	sorted = calloc(st->n_vms ? st->n_vms : 1, sizeof(*sorted));
@@ -525,7 +533,10 @@ fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, 
 					   g->request_id);
 			goto out;
 		}
-		if ((r = push_grant_elems(&raw, vm, g, now_ms)) < 0)
+		end = fw_deadlines_end(d, g, now_ms, mono_ms);
+		if (end - now_ms < FW_TIMEOUT_MIN_MS)
+			continue;	/* over on the monotonic clock, whatever the wall clock says */
+		if ((r = push_grant_elems(&raw, vm, g, end)) < 0)
 			goto out;
 	}
 
@@ -1022,6 +1033,7 @@ fw_new(struct fw **ret, struct core_error *err)
 	/* without entropy the chains still work, they are just easier to unbalance on purpose */
 	if (getrandom(&fw->grants.seed, sizeof(fw->grants.seed), GRND_NONBLOCK) != (ssize_t)sizeof(fw->grants.seed))
 		fw->grants.seed = (uint64_t)fw_now_ms();
+	fw_deadlines_init(&fw->deadlines, fw->grants.seed);
 	*ret = fw;
 	return 0;
 }
@@ -1076,6 +1088,7 @@ fw_free(struct fw *fw)
 	free(fw->vms);
 	free(fw->ports);
 	index_free(&fw->grants);
+	fw_deadlines_free(&fw->deadlines);
 	free(fw);
 }
 
@@ -1247,6 +1260,75 @@ index_prune_ended(struct grant_index *idx, int64_t now_ms)
 			index_delete(idx, (uint32_t)i);
 }
 
+/*
+ * When the kernel's listing holds g's element (its key, g's request id) with
+ * less time left than g: the earliest such end, else INT64_MAX. Exact keys
+ * only: a range cut into pieces around other grants' is not looked for.
+ */
+static int64_t
+grant_kernel_end(const struct fw_vm *vm, const struct fw_grant *g, const struct fw_elem *have, size_t n_have,
+		 struct elems *scratch)
+{
+	int64_t end = INT64_MAX;
+	size_t i;
+
+	scratch->n = 0;
+	if (push_grant_elems(scratch, vm, g, g->end_ms) < 0)
+		return INT64_MAX;	/* no memory: no hint, the grant's own end (and the clamp once noted) */
+	for (i = 0; i < scratch->n; i++) {
+		const struct fw_elem *e = bsearch(&scratch->v[i], have, n_have, sizeof(*have), fw_elem_cmp_key);
+
+		if (e && !strcmp(e->comment, g->request_id) && e->end_ms < end)
+			end = e->end_ms;
+	}
+	return end;
+}
+
+/*
+ * Note the monotonic deadline of every grant of st the context has not seen
+ * (all of them, after a restart). With a kernel listing, a grant whose element
+ * is there with less time left keeps that (fw_deadlines_note).
+ */
+static int
+fw_note(struct fw *fw, const struct fw_state *st, const struct fw_elem *have, size_t n_have, int64_t now_ms,
+	int64_t mono_ms)
+{
+	const struct fw_vm **sorted = NULL;
+	struct elems scratch = { 0 };
+	size_t i;
+	int r = 0;
+
+	if (have && n_have) {
+		sorted = calloc(st->n_vms ? st->n_vms : 1, sizeof(*sorted));
+		if (!sorted)
+			return -ENOMEM;
+		for (i = 0; i < st->n_vms; i++)
+			sorted[i] = &st->vms[i];
+		qsort(sorted, st->n_vms, sizeof(*sorted), vm_ptr_cmp);
+	}
+	for (i = 0; i < st->n_grants; i++) {
+		const struct fw_grant *g = &st->grants[i];
+		const struct fw_vm *vm;
+		int64_t kernel_end = INT64_MAX;
+
+		if (fw_deadlines_has(&fw->deadlines, g)) {
+			if ((r = fw_deadlines_note(&fw->deadlines, g, INT64_MAX, now_ms, mono_ms)) < 0)
+				goto out;
+			continue;
+		}
+		if (grant_has_ended(g, now_ms))
+			continue;	/* implies nothing; noted if it ever comes back with a later end */
+		if (sorted && (vm = vm_find(sorted, st->n_vms, g->vm)) && state_check_vm(vm, NULL) == 0)
+			kernel_end = grant_kernel_end(vm, g, have, n_have, &scratch);
+		if ((r = fw_deadlines_note(&fw->deadlines, g, kernel_end, now_ms, mono_ms)) < 0)
+			goto out;
+	}
+out:
+	free(sorted);
+	free(scratch.v);
+	return r;
+}
+
 static int
 reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes, struct core_error *err)
 {
@@ -1256,7 +1338,7 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 	struct fw_batch batch = { .ensure = true };
 	struct fw_changes changes = { 0 };
 	struct grant_index idx = { 0 };
-	int64_t now = fw_now_ms();
+	int64_t now = fw_now_ms(), mono = fw_mono_ms();
 	bool ours = true, current;
 	int r;
 
@@ -1270,9 +1352,12 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 		owned_state_free(s);
 		st = fw_current(fw);
 	}
+	/* a state with a bad VM is refused before the kernel is read (the elements are computed again below) */
 	r = fw_state_elems(&st, now, &want, &n_want, err);
 	if (r < 0)
 		goto out;
+	free(want);
+	want = NULL;
 	if (!current && (r = index_alloc(&idx, s->n_grants, fw->grants.seed)) < 0)
 		goto out;
 	r = fw_nft_list(fw->nft, now, &have, &n_have, &ours, err);
@@ -1288,6 +1373,11 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 	}
 	n_have = fw_elems_unique(have, n_have, batch.flush);
 	n_have = have_drop_flushed(have, n_have, &batch, &changes);
+	if ((r = fw_note(fw, &st, have, n_have, now, mono)) < 0)
+		goto out;
+	r = fw_state_elems_at(&st, now, &fw->deadlines, mono, &want, &n_want, err);
+	if (r < 0)
+		goto out;
 	r = fw_diff(have, n_have, want, n_want, true, &batch, &changes);
 	if (r < 0)
 		goto out;
@@ -1300,6 +1390,7 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 	} else {
 		fw_adopt(fw, s, &idx, now);
 	}
+	fw_deadlines_prune(&fw->deadlines, now, mono);
 	if (ret_changes)
 		*ret_changes = changes;
 out:
@@ -1357,15 +1448,22 @@ apply_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes
 	struct fw_batch batch = { 0 };
 	struct fw_changes changes = { 0 };
 	struct grant_index idx = { 0 };
-	int64_t now = fw_now_ms();
+	int64_t now = fw_now_ms(), mono = fw_mono_ms();
 	int r;
 
 	if (!fw->synced)
 		return reconcile_owned(fw, s, ret_changes, err);
-	r = fw_state_elems(&next, now, &want, &n_want, err);
+	r = fw_state_elems(&next, now, &want, &n_want, err);	/* refuse a bad state before noting any of it */
 	if (r < 0)
 		goto out;
-	r = fw_state_elems(&cur, now, &old, &n_old, err);
+	free(want);
+	want = NULL;
+	if ((r = fw_note(fw, &next, NULL, 0, now, mono)) < 0)
+		goto out;
+	r = fw_state_elems_at(&next, now, &fw->deadlines, mono, &want, &n_want, err);
+	if (r < 0)
+		goto out;
+	r = fw_state_elems_at(&cur, now, &fw->deadlines, mono, &old, &n_old, err);
 	if (r < 0)
 		goto out;
 	r = fw_diff(old, n_old, want, n_want, false, &batch, &changes);
@@ -1379,6 +1477,7 @@ apply_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes
 		goto out;
 	}
 	fw_adopt(fw, s, &idx, now);
+	fw_deadlines_prune(&fw->deadlines, now, mono);
 	changes.kept = 0;	/* only a reconcile looks at what was already there */
 out:
 	if (r >= 0 && ret_changes)
@@ -1674,12 +1773,12 @@ fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const s
 		size_t n_remove, struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct grant_update u = { 0 };
-	struct fw_state cur, next;
+	struct fw_state cur, next, added;
 	struct fw_elem *old = NULL, *want = NULL;
 	size_t n_old = 0, n_want = 0;
 	struct fw_batch batch = { 0 };
 	struct fw_changes changes = { 0 };
-	int64_t now;
+	int64_t now, mono;
 	int r;
 
 	if (fw->remote) {
@@ -1696,13 +1795,22 @@ fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const s
 		goto out;
 	}
 	now = fw_now_ms();
+	mono = fw_mono_ms();
 	/* VMs and ports do not change, so the ports' elements are left out: they would only cancel out */
 	next = state_view(fw->vms, fw->n_vms, NULL, 0, u.next, u.n_next);
 	cur = state_view(fw->vms, fw->n_vms, NULL, 0, u.cur, u.n_cur);
-	r = fw_state_elems(&next, now, &want, &n_want, err);
+	r = fw_state_elems(&next, now, &want, &n_want, err);	/* refuse bad grants before noting any */
 	if (r < 0)
 		goto out;
-	r = fw_state_elems(&cur, now, &old, &n_old, err);
+	free(want);
+	want = NULL;
+	added = state_view(fw->vms, fw->n_vms, NULL, 0, add, n_add);
+	if ((r = fw_note(fw, &added, NULL, 0, now, mono)) < 0)
+		goto out;
+	r = fw_state_elems_at(&next, now, &fw->deadlines, mono, &want, &n_want, err);
+	if (r < 0)
+		goto out;
+	r = fw_state_elems_at(&cur, now, &fw->deadlines, mono, &old, &n_old, err);
 	if (r < 0)
 		goto out;
 	r = fw_diff(old, n_old, want, n_want, false, &batch, &changes);

@@ -1124,6 +1124,141 @@ test_update_shared_keys_random(void **state)
 	kernel_reset();
 }
 
+/*
+ * Clock steps (issue 11): a grant's elements never get a timeout past the
+ * monotonic moment it ends, noted when first seen. The wall clock stepping
+ * back an hour does not stretch a 90-second grant; stepping forward ends it
+ * early (fail closed).
+ */
+#define MONO 5000000LL	/* an arbitrary CLOCK_MONOTONIC reading, in ms */
+
+static void
+test_deadline_wall_clock_steps(void **state)
+{
+	struct fw_deadlines d;
+	struct fw_grant g = grant("r", 1, "10.0.0.5", NET_PROTO_TCP, 22, NOW + 90000);
+	struct fw_grant other = grant("q", 1, "10.0.0.5", NET_PROTO_TCP, 22, NOW + 90000);
+
+	fw_deadlines_init(&d, 42);
+	assert_int_equal(fw_deadlines_end(&d, &g, NOW, MONO), g.end_ms);	/* not noted: its own end */
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW, MONO), 0);
+	assert_true(fw_deadlines_has(&d, &g));
+	assert_false(fw_deadlines_has(&d, &other));
+	/* no step: its own end, exactly */
+	assert_int_equal(fw_deadlines_end(&d, &g, NOW + 10000, MONO + 10000), g.end_ms);
+	/* 10 s later the wall clock is an hour behind: 80 s left, not an hour and 80 s */
+	assert_int_equal(fw_deadlines_end(&d, &g, NOW - 3600000 + 10000, MONO + 10000), NOW - 3600000 + 90000);
+	/* noting it again after the step changes nothing */
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW - 3600000 + 20000, MONO + 20000), 0);
+	assert_int_equal(fw_deadlines_end(&d, &g, NOW - 3600000 + 20000, MONO + 20000), NOW - 3600000 + 90000);
+	/* 45 s ahead: its own end, so 35 s left of 80: early, never late */
+	assert_int_equal(fw_deadlines_end(&d, &g, NOW + 45000 + 10000, MONO + 10000), g.end_ms);
+	/* a later end for the same identity (the policy lowered it) is read with the offset first seen */
+	g.end_ms = NOW - 3600000 + 60000 + 20000;	/* "60 s from now" by the stepped-back clock, 20 s in */
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW - 3600000 + 20000, MONO + 20000), 0);
+	assert_true(fw_deadlines_end(&d, &g, NOW - 3600000 + 20000, MONO + 20000) <= NOW - 3600000 + 90000);
+	/* a state: a grant whose deadline has passed implies nothing, whatever its wall-clock end says */
+	{
+		struct fw_vm vm = vm_local(1);
+		struct fw_state st = { &vm, 1, NULL, 0, &other, 1 };
+		struct core_error err = { 0 };
+		struct fw_elem *e;
+		size_t n;
+
+		assert_int_equal(fw_deadlines_note(&d, &other, INT64_MAX, NOW, MONO), 0);
+		assert_int_equal(fw_state_elems_at(&st, NOW - 3600000 + 91000, &d, MONO + 91000, &e, &n, &err), 0);
+		assert_int_equal(n, 0);
+		free(e);
+		assert_int_equal(fw_state_elems_at(&st, NOW - 3600000 + 30000, &d, MONO + 30000, &e, &n, &err), 0);
+		assert_int_equal(n, 1);
+		assert_int_equal(e[0].end_ms, NOW - 3600000 + 90000);	/* 60 s left, on either clock */
+		free(e);
+	}
+	/* forgotten only when over on both clocks, and a while after */
+	fw_deadlines_prune(&d, NOW + 100000, MONO + 100000);
+	assert_true(fw_deadlines_has(&d, &other));
+	fw_deadlines_prune(&d, NOW + 100000 + FW_DEADLINE_KEEP_MS, MONO + 100000 + FW_DEADLINE_KEEP_MS);
+	assert_false(fw_deadlines_has(&d, &other));
+	assert_false(fw_deadlines_has(&d, &g));
+	fw_deadlines_free(&d);
+}
+
+/* First sight with the kernel's element for it: clearly less time left there is the truth (a restart after a step back). */
+static void
+test_deadline_kernel_hint(void **state)
+{
+	struct fw_deadlines d;
+	struct fw_grant g = grant("r", 1, "10.0.0.5", NET_PROTO_TCP, 22, NOW + 3660000);
+	struct fw_grant h = grant("s", 1, "10.0.0.6", NET_PROTO_TCP, 22, NOW + 60000);
+
+	fw_deadlines_init(&d, 7);
+	assert_int_equal(fw_deadlines_note(&d, &g, NOW + 60000, NOW, MONO), 0);
+	assert_int_equal(fw_deadlines_end(&d, &g, NOW + 1000, MONO + 1000), NOW + 60000);
+	/* within the kernel's read-back slack: the grant's own end */
+	assert_int_equal(fw_deadlines_note(&d, &h, NOW + 59000, NOW, MONO), 0);
+	assert_int_equal(fw_deadlines_end(&d, &h, NOW + 1000, MONO + 1000), h.end_ms);
+	/* a kernel element with more time left never lengthens a grant */
+	fw_deadlines_free(&d);
+	fw_deadlines_init(&d, 7);
+	assert_int_equal(fw_deadlines_note(&d, &h, NOW + 3600000, NOW, MONO), 0);
+	assert_int_equal(fw_deadlines_end(&d, &h, NOW + 1000, MONO + 1000), h.end_ms);
+	fw_deadlines_free(&d);
+}
+
+/*
+ * A fresh context (jitgated restarted after the wall clock stepped back an
+ * hour) reconciling a grant whose kernel element has a minute left, while the
+ * store's end is an hour and a minute away: the element keeps its minute.
+ */
+static void
+test_reconcile_never_extends_kernel_timeout(void **state)
+{
+	struct fw_vm vm = vm_local(1);
+	int64_t now = fw_now_ms();
+	struct fw_grant g = grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, now + 60000);
+	struct fw_grant other = grant("r2", 1, "10.0.0.6", NET_PROTO_TCP, 22, now + 3660000);
+	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
+	struct fw_elem key = { .set = FW_SET_LOCAL_GRANT4, .proto = NET_PROTO_TCP, .port = 22 };
+	const struct fw_elem *e;
+	struct fw_state st;
+	struct core_error err = { 0 };
+	struct fw_changes ch;
+	struct fw *fw;
+
+	m.g = calloc(2, sizeof(*m.g));
+	assert_non_null(m.g);
+	m.g[0] = g;
+	m.n = 1;
+	fw_free(fw_synced(&m));	/* the kernel: r1's element, a minute left */
+	m.g[0].end_ms = now + 3660000;	/* the store: an hour and a minute, by the stepped-back clock */
+	m.g[1] = other;			/* and a grant the kernel never had */
+	m.n = 2;
+	assert_int_equal(fw_new(&fw, &err), 0);
+	st = model_state(&m);
+	assert_int_equal(fw_reconcile(fw, &st, &ch, &err), 0);
+	assert_int_equal(ch.updated, 0);
+	assert_int_equal(ch.added, 1);
+	key.src = g.source.prefix;
+	assert_non_null(e = kernel_elem(&key));
+	assert_true(e->end_ms <= now + 60000);
+	/* and later calls keep to it: a whole-state change, and an update on the same key */
+	assert_int_equal(fw_set_state(fw, &st, &ch, &err), 0);
+	assert_int_equal(ch.added + ch.updated + ch.removed, 0);
+	{
+		struct fw_grant more = grant("r3", 1, "10.0.0.5", NET_PROTO_UDP, 22, now + 30000);
+
+		assert_int_equal(fw_grant_add(fw, &more, 1, &ch, &err), 0);
+	}
+	assert_non_null(e = kernel_elem(&key));
+	assert_true(e->end_ms <= now + 60000);
+	assert_int_equal(fw_reconcile(fw, &st, &ch, &err), 0);
+	assert_non_null(e = kernel_elem(&key));
+	assert_true(e->end_ms <= now + 60000);
+	fw_free(fw);
+	free(m.g);
+	kernel_reset();
+}
+
 int
 main(void)
 {
@@ -1148,6 +1283,9 @@ main(void)
 		cmocka_unit_test(test_update_shared_key_across_vms),
 		cmocka_unit_test(test_update_shared_keys_random),
 		cmocka_unit_test(test_reconcile_torn_listing),
+		cmocka_unit_test(test_deadline_wall_clock_steps),
+		cmocka_unit_test(test_deadline_kernel_hint),
+		cmocka_unit_test(test_reconcile_never_extends_kernel_timeout),
 	};
 
 	return cmocka_run_group_tests_name("fw", tests, NULL, NULL);
