@@ -1453,11 +1453,7 @@ apply_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes
 
 	if (!fw->synced)
 		return reconcile_owned(fw, s, ret_changes, err);
-	r = fw_state_elems(&next, now, &want, &n_want, err);	/* refuse a bad state before noting any of it */
-	if (r < 0)
-		goto out;
-	free(want);
-	want = NULL;
+	/* noting the grants of a state refused below does no harm: a deadline only ever shortens */
 	if ((r = fw_note(fw, &next, NULL, 0, now, mono)) < 0)
 		goto out;
 	r = fw_state_elems_at(&next, now, &fw->deadlines, mono, &want, &n_want, err);
@@ -1799,11 +1795,6 @@ fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const s
 	/* VMs and ports do not change, so the ports' elements are left out: they would only cancel out */
 	next = state_view(fw->vms, fw->n_vms, NULL, 0, u.next, u.n_next);
 	cur = state_view(fw->vms, fw->n_vms, NULL, 0, u.cur, u.n_cur);
-	r = fw_state_elems(&next, now, &want, &n_want, err);	/* refuse bad grants before noting any */
-	if (r < 0)
-		goto out;
-	free(want);
-	want = NULL;
 	added = state_view(fw->vms, fw->n_vms, NULL, 0, add, n_add);
 	if ((r = fw_note(fw, &added, NULL, 0, now, mono)) < 0)
 		goto out;
