@@ -12,6 +12,57 @@
 #define FW_EXPIRY_SLACK_MS	2000	/* a listed element "matches" if its end is this close */
 #define FW_TIMEOUT_MIN_MS	1
 
+/*
+ * Monotonic deadlines (fw-deadline.c): the CLOCK_MONOTONIC moment each grant
+ * ends, noted when the context first sees it, so that no element is ever
+ * given a timeout past it whatever the wall clock does.
+ */
+#define FW_CLOCK_SLACK_MS	100	/* the wall and monotonic clocks disagree by less: no step, rounding */
+#define FW_DEADLINE_KEEP_MS	(10 * 60 * 1000)	/* a deadline outlives its grant's end by this (fw_deadline_is_spent) */
+
+struct fw_deadline {
+	uint64_t h[2];		/* the grant's identity, hashed under two seeds; {0, 0}: an empty slot */
+	int64_t end_ms;		/* the wall-clock end it was last noted with */
+	int64_t shift_ms;	/* an end E (wall clock) is E + shift_ms on CLOCK_MONOTONIC */
+};
+
+struct fw_deadlines {
+	struct fw_deadline *v;	/* cap slots (0 or a power of two), n of them used */
+	size_t cap, n;
+	uint64_t seed[2];
+};
+
+int64_t fw_mono_ms(void);
+void fw_deadlines_init(struct fw_deadlines *d, uint64_t seed);
+void fw_deadlines_free(struct fw_deadlines *d);
+
+/*
+ * Note a grant at (now_ms wall, mono_ms monotonic). The first time, the
+ * offset between the clocks is kept for its identity: its deadline is mono_ms +
+ * its time left, or + the time the kernel's element for it has left
+ * (kernel_end_ms, INT64_MAX if none) when that is clearly less. After that a
+ * wall-clock step changes nothing, and an end set later (or the same identity
+ * twice with two ends) is read with the same offset.
+ */
+int fw_deadlines_note(struct fw_deadlines *d, const struct fw_grant *g, int64_t kernel_end_ms, int64_t now_ms,
+		      int64_t mono_ms);
+
+bool fw_deadlines_has(const struct fw_deadlines *d, const struct fw_grant *g);
+
+/* The end a grant's elements get: its own end, or earlier if its deadline (when noted) comes first. */
+int64_t fw_deadlines_end(const struct fw_deadlines *d, const struct fw_grant *g, int64_t now_ms, int64_t mono_ms);
+
+/* Forget deadlines that are spent (fw_deadline_is_spent). */
+void fw_deadlines_prune(struct fw_deadlines *d, int64_t now_ms, int64_t mono_ms);
+bool fw_deadline_is_spent(const struct fw_deadline *e, int64_t now_ms, int64_t mono_ms);
+
+/*
+ * fw_state_elems() with each grant ending at fw_deadlines_end() (d may be
+ * NULL: their own ends), at wall time now_ms and monotonic time mono_ms.
+ */
+int fw_state_elems_at(const struct fw_state *st, int64_t now_ms, const struct fw_deadlines *d, int64_t mono_ms,
+		      struct fw_elem **ret, size_t *ret_n, struct core_error *err);
+
 enum fw_op_kind {
 	FW_OP_ADD,	/* the key is not in the kernel: add it */
 	FW_OP_UPDATE,	/* the key is there with another end or comment: replace it */
@@ -27,6 +78,7 @@ struct fw_op {
 struct fw_batch {
 	bool ensure;		/* (re)declare table, sets and chains; flush and re-add our rules */
 	bool rebuild;		/* delete the whole table first (it is foreign or broken) */
+	bool flush[FW_SET_COUNT];	/* empty these sets first (their listing was torn), ops re-add what stays */
 	struct fw_op *ops;
 	size_t n_ops;
 	size_t cap_ops;
@@ -55,6 +107,19 @@ int fw_elem_cmp_key(const void *a, const void *b);
 int fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, size_t *ret_n,
 		   struct core_error *err);
 
+/*
+ * Drop repeated keys from a sorted listing, keeping the first; returns how many
+ * are left, and sets ret_torn[s] for each set that had repeats. The kernel's
+ * dump of a hash set that is being resized (it grows and shrinks in the
+ * background after large loads) may report some elements twice and miss as
+ * many others, so such a set's listing says nothing reliable: a reconcile
+ * flushes it and re-adds what it should hold, in the same batch. (A batch that
+ * deletes one key twice is refused whole: with 100,000 grants, reconciling
+ * them away failed that way about every other time, with ENOBUFS from the
+ * kernel's errors.)
+ */
+size_t fw_elems_unique(struct fw_elem *v, size_t n, bool ret_torn[FW_SET_COUNT]);
+
 /* Diff `have` (what the kernel holds) against `want`, appending ops to batch; counts go to changes. */
 int fw_diff(const struct fw_elem *have, size_t n_have, const struct fw_elem *want, size_t n_want,
 	    bool have_from_kernel, struct fw_batch *batch, struct fw_changes *changes);
@@ -67,7 +132,7 @@ const struct fw_vm *fw_vm_lookup(const struct fw *fw, uint64_t id);
 
 /*
  * How many grants an fw_new() context holds, ended ones not yet pruned
- * included (fw_grant_update prunes only the (vm, port) keys it touches). For tests.
+ * included (fw_grant_update prunes only the keys it touches). For tests.
  */
 size_t fw_grants_held(const struct fw *fw);
 

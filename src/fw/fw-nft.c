@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
@@ -27,6 +28,7 @@
 #define FW_TABLE	"inet " FW_TABLE_NAME
 #define FW_LIST_BUF_SIZE	(64 * 1024)	/* netlink receive buffer for reading the table (a dump message fits) */
 #define FW_LIST_ATTEMPTS	3		/* reads of the table while others keep changing the ruleset */
+#define FW_LIST_TORN_WAIT_MS	100		/* before reading again a set whose dump came out torn */
 #define FW_PROBE_TABLE	"inet jitgate_probe"
 #define FW_PRIORITY	-10	/* before the usual filter priority (0), so our drop is seen first */
 
@@ -623,6 +625,18 @@ list_once(struct mnl_socket *nl, char *buf, uint32_t *seq, struct list_acc *acc,
 	return 0;
 }
 
+/* Does a sorted listing hold a key twice? */
+static bool
+list_has_repeats(const struct fw_elem *v, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (!fw_elem_cmp_key(&v[i - 1], &v[i]))
+			return true;
+	return false;
+}
+
 int
 fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *ret_n, bool *ret_ours,
 	    struct core_error *err)
@@ -656,16 +670,30 @@ fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *re
 		if ((r = read_gen(nl, buf, ++seq, &gen0)) < 0 || (r = list_once(nl, buf, &seq, &acc, err)) < 0 ||
 		    (r = read_gen(nl, buf, ++seq, &gen1)) < 0)
 			continue;
+		if (acc.n)
+			qsort(acc.v, acc.n, sizeof(*acc.v), fw_elem_cmp_key);
 		if (gen0 != gen1 && attempt + 1 < FW_LIST_ATTEMPTS)
 			r = -EINTR;
+		/*
+		 * A set's elements come in several dump messages, each resuming by position in
+		 * the set's hash table; when the table is resized in between (it grows and
+		 * shrinks in the background after large loads), the positions move, and some
+		 * elements come twice while as many others are missed. Repeats show it: read
+		 * again once the resize is likely over. After the last try the caller treats
+		 * the sets with repeats as unknown (fw_elems_unique).
+		 */
+		if (r == 0 && attempt + 1 < FW_LIST_ATTEMPTS && list_has_repeats(acc.v, acc.n)) {
+			struct timespec ts = { 0, FW_LIST_TORN_WAIT_MS * 1000000L };
+
+			nanosleep(&ts, NULL);
+			r = -EINTR;
+		}
 	}
 	if (r == -EINTR)
 		core_error_set(err, FW_ERR_UNAVAILABLE, "", "table %s changed during each of %d reads",
 			       FW_TABLE, FW_LIST_ATTEMPTS);
 	if (r < 0)
 		goto out;
-	if (acc.n)
-		qsort(acc.v, acc.n, sizeof(*acc.v), fw_elem_cmp_key);
 	*ret = acc.v;
 	*ret_n = acc.n;
 	*ret_ours = acc.ours;
@@ -829,10 +857,13 @@ int
 fw_nft_apply(struct fw_nft *nft, const struct fw_batch *batch, int64_t now_ms, struct core_error *err)
 {
 	struct buf b = { 0 };
-	int r;
+	int r, s;
 
 	if (batch->ensure && (r = put_structure(&b, FW_TABLE, batch->rebuild)) < 0)
 		goto out;
+	for (s = 0; s < FW_SET_COUNT; s++)
+		if (batch->flush[s] && (r = buf_printf(&b, "flush set " FW_TABLE " %s\n", fw_set_name(s))) < 0)
+			goto out;
 	if ((r = put_ops(&b, batch, PASS_TOUCH, now_ms)) < 0 || (r = put_ops(&b, batch, PASS_DELETE, now_ms)) < 0 ||
 	    (r = put_ops(&b, batch, PASS_ADD, now_ms)) < 0)
 		goto out;

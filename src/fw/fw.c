@@ -18,7 +18,7 @@
  *                   or removed one replaces (the same identity may be there
  *                   more than once, if a whole state said so);
  *   CHAIN_HOME      by home key (grant_home_of(): the grant's affect key, or
- *                   the "any" home of its (vm, port) for a "*" source): the
+ *                   the "any" home of its port for a "*" source): the
  *                   grants an update must recompute along with the changed ones.
  *
  * Links are array indices, doubly linked, so removing a grant (and moving the
@@ -55,6 +55,7 @@ struct fw {
 	struct fw_port *ports;
 	size_t n_ports;
 	struct grant_index grants;
+	struct fw_deadlines deadlines;	/* every grant's monotonic end (fw-deadline.c) */
 };
 
 static const struct {
@@ -341,7 +342,7 @@ out:
 }
 
 static int
-push_grant_elems(struct elems *raw, const struct fw_vm *vm, const struct fw_grant *g, int64_t now_ms)
+push_grant_elems(struct elems *raw, const struct fw_vm *vm, const struct fw_grant *g, int64_t end_ms)
 {
 	struct net_prefix srcs[2];
 	size_t n_srcs = 0, s, a;
@@ -371,7 +372,7 @@ push_grant_elems(struct elems *raw, const struct fw_vm *vm, const struct fw_gran
 				.src = srcs[s],
 				.proto = protos[p],
 				.port = g->port,
-				.end_ms = g->end_ms,
+				.end_ms = end_ms,
 			};
 
 			memcpy(e.comment, g->request_id, sizeof(e.comment));
@@ -393,7 +394,6 @@ push_grant_elems(struct elems *raw, const struct fw_vm *vm, const struct fw_gran
 			}
 		}
 	}
-	(void)now_ms;
 	return 0;
 }
 
@@ -470,9 +470,17 @@ int
 fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, size_t *ret_n,
 	       struct core_error *err)
 {
+	return fw_state_elems_at(st, now_ms, NULL, 0, ret, ret_n, err);
+}
+
+int
+fw_state_elems_at(const struct fw_state *st, int64_t now_ms, const struct fw_deadlines *d, int64_t mono_ms,
+		  struct fw_elem **ret, size_t *ret_n, struct core_error *err)
+{
 	const struct fw_vm **sorted = NULL;
 	struct elems raw = { 0 }, out = { 0 };
 	size_t i, j;
+	int64_t end;
 	int r = 0;
 
 	sorted = calloc(st->n_vms ? st->n_vms : 1, sizeof(*sorted));
@@ -525,7 +533,10 @@ fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, 
 					   g->request_id);
 			goto out;
 		}
-		if ((r = push_grant_elems(&raw, vm, g, now_ms)) < 0)
+		end = fw_deadlines_end(d, g, now_ms, mono_ms);
+		if (end - now_ms < FW_TIMEOUT_MIN_MS)
+			continue;	/* over on the monotonic clock, whatever the wall clock says */
+		if ((r = push_grant_elems(&raw, vm, g, end)) < 0)
 			goto out;
 	}
 
@@ -600,6 +611,41 @@ elem_value_matches(const struct fw_elem *have, const struct fw_elem *want, bool 
 	return d == 0;
 }
 
+size_t
+fw_elems_unique(struct fw_elem *v, size_t n, bool ret_torn[FW_SET_COUNT])
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (k && !fw_elem_cmp_key(&v[k - 1], &v[i])) {
+			if (v[i].set < FW_SET_COUNT)
+				ret_torn[v[i].set] = true;
+			continue;
+		}
+		v[k++] = v[i];
+	}
+	return k;
+}
+
+/*
+ * Take the torn sets' elements out of `have` (the batch flushes those sets, so
+ * the diff re-adds all they should hold); they count as removed.
+ */
+static size_t
+have_drop_flushed(struct fw_elem *have, size_t n, const struct fw_batch *batch, struct fw_changes *changes)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (batch->flush[have[i].set]) {
+			changes->removed++;
+			continue;
+		}
+		have[k++] = have[i];
+	}
+	return k;
+}
+
 int
 fw_diff(const struct fw_elem *have, size_t n_have, const struct fw_elem *want, size_t n_want,
 	bool have_from_kernel, struct fw_batch *batch, struct fw_changes *changes)
@@ -631,14 +677,19 @@ fw_diff(const struct fw_elem *have, size_t n_have, const struct fw_elem *want, s
 }
 
 /*
- * Which kernel elements a grant can touch: its VM and port, and either its
- * single source address (a hash-set key of its own) or its family's interval
- * group. Two grants whose keys differ never share an element, so a change to
- * some grants needs only the grants with the same keys recomputed. Protocol
- * is left out on purpose: a wider set of grants is still right, just slower.
+ * Which kernel elements a grant can touch: its port, and either its single
+ * source address (a hash-set key of its own) or its family's interval group.
+ * Two grants whose keys differ never share an element, so a change to some
+ * grants needs only the grants with the same keys recomputed. The VM is left
+ * out on purpose, like the protocol: grants of different VMs share kernel
+ * elements (two local VMs share every key; two gateway VMs share the keys of
+ * an address they both have), so revoking one must recompute the others on
+ * the same key, or it would delete an element they still need, or leave it
+ * with its own end instead of the latest (issue 11, items 7 and 8). A wider
+ * set of grants is still right, just slower.
  */
 struct affect_key {
-	uint64_t vm;
+	uint64_t vm;		/* always 0: see above */
 	uint16_t port;
 	uint8_t family;
 	uint8_t single;
@@ -663,7 +714,6 @@ static size_t
 affect_keys_of(const struct fw_grant *g, struct affect_key out[2])
 {
 	memset(out, 0, 2 * sizeof(*out));
-	out[0].vm = out[1].vm = g->vm;
 	out[0].port = out[1].port = g->port;
 	if (g->source.any) {
 		out[0].family = NET_INET;
@@ -680,8 +730,8 @@ affect_keys_of(const struct fw_grant *g, struct affect_key out[2])
 /*
  * The one CHAIN_HOME chain a grant is filed on. A grant with one affect key
  * lives under it. A "*" grant has two (the v4 and v6 interval groups of its
- * vm and port), so it lives under a home of its own, the "any" home of that
- * (vm, port), which update_plan() visits whenever either group is affected.
+ * port), so it lives under a home of its own, the "any" home of that port,
+ * which update_plan() visits whenever either group is affected.
  * Every grant then has exactly one home, and the grants on the homes of a set
  * of affect keys are exactly the grants with one of those keys.
  */
@@ -983,6 +1033,7 @@ fw_new(struct fw **ret, struct core_error *err)
 	/* without entropy the chains still work, they are just easier to unbalance on purpose */
 	if (getrandom(&fw->grants.seed, sizeof(fw->grants.seed), GRND_NONBLOCK) != (ssize_t)sizeof(fw->grants.seed))
 		fw->grants.seed = (uint64_t)fw_now_ms();
+	fw_deadlines_init(&fw->deadlines, fw->grants.seed);
 	*ret = fw;
 	return 0;
 }
@@ -1037,6 +1088,7 @@ fw_free(struct fw *fw)
 	free(fw->vms);
 	free(fw->ports);
 	index_free(&fw->grants);
+	fw_deadlines_free(&fw->deadlines);
 	free(fw);
 }
 
@@ -1208,6 +1260,75 @@ index_prune_ended(struct grant_index *idx, int64_t now_ms)
 			index_delete(idx, (uint32_t)i);
 }
 
+/*
+ * When the kernel's listing holds g's element (its key, g's request id) with
+ * less time left than g: the earliest such end, else INT64_MAX. Exact keys
+ * only: a range cut into pieces around other grants' is not looked for.
+ */
+static int64_t
+grant_kernel_end(const struct fw_vm *vm, const struct fw_grant *g, const struct fw_elem *have, size_t n_have,
+		 struct elems *scratch)
+{
+	int64_t end = INT64_MAX;
+	size_t i;
+
+	scratch->n = 0;
+	if (push_grant_elems(scratch, vm, g, g->end_ms) < 0)
+		return INT64_MAX;	/* no memory: no hint, the grant's own end (and the clamp once noted) */
+	for (i = 0; i < scratch->n; i++) {
+		const struct fw_elem *e = bsearch(&scratch->v[i], have, n_have, sizeof(*have), fw_elem_cmp_key);
+
+		if (e && !strcmp(e->comment, g->request_id) && e->end_ms < end)
+			end = e->end_ms;
+	}
+	return end;
+}
+
+/*
+ * Note the monotonic deadline of every grant of st the context has not seen
+ * (all of them, after a restart). With a kernel listing, a grant whose element
+ * is there with less time left keeps that (fw_deadlines_note).
+ */
+static int
+fw_note(struct fw *fw, const struct fw_state *st, const struct fw_elem *have, size_t n_have, int64_t now_ms,
+	int64_t mono_ms)
+{
+	const struct fw_vm **sorted = NULL;
+	struct elems scratch = { 0 };
+	size_t i;
+	int r = 0;
+
+	if (have && n_have) {
+		sorted = calloc(st->n_vms ? st->n_vms : 1, sizeof(*sorted));
+		if (!sorted)
+			return -ENOMEM;
+		for (i = 0; i < st->n_vms; i++)
+			sorted[i] = &st->vms[i];
+		qsort(sorted, st->n_vms, sizeof(*sorted), vm_ptr_cmp);
+	}
+	for (i = 0; i < st->n_grants; i++) {
+		const struct fw_grant *g = &st->grants[i];
+		const struct fw_vm *vm;
+		int64_t kernel_end = INT64_MAX;
+
+		if (fw_deadlines_has(&fw->deadlines, g)) {
+			if ((r = fw_deadlines_note(&fw->deadlines, g, INT64_MAX, now_ms, mono_ms)) < 0)
+				goto out;
+			continue;
+		}
+		if (grant_has_ended(g, now_ms))
+			continue;	/* implies nothing; noted if it ever comes back with a later end */
+		if (sorted && (vm = vm_find(sorted, st->n_vms, g->vm)) && state_check_vm(vm, NULL) == 0)
+			kernel_end = grant_kernel_end(vm, g, have, n_have, &scratch);
+		if ((r = fw_deadlines_note(&fw->deadlines, g, kernel_end, now_ms, mono_ms)) < 0)
+			goto out;
+	}
+out:
+	free(sorted);
+	free(scratch.v);
+	return r;
+}
+
 static int
 reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes, struct core_error *err)
 {
@@ -1217,7 +1338,7 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 	struct fw_batch batch = { .ensure = true };
 	struct fw_changes changes = { 0 };
 	struct grant_index idx = { 0 };
-	int64_t now = fw_now_ms();
+	int64_t now = fw_now_ms(), mono = fw_mono_ms();
 	bool ours = true, current;
 	int r;
 
@@ -1231,9 +1352,12 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 		owned_state_free(s);
 		st = fw_current(fw);
 	}
+	/* a state with a bad VM is refused before the kernel is read (the elements are computed again below) */
 	r = fw_state_elems(&st, now, &want, &n_want, err);
 	if (r < 0)
 		goto out;
+	free(want);
+	want = NULL;
 	if (!current && (r = index_alloc(&idx, s->n_grants, fw->grants.seed)) < 0)
 		goto out;
 	r = fw_nft_list(fw->nft, now, &have, &n_have, &ours, err);
@@ -1247,6 +1371,13 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 	} else if (r < 0) {
 		goto out;
 	}
+	n_have = fw_elems_unique(have, n_have, batch.flush);
+	n_have = have_drop_flushed(have, n_have, &batch, &changes);
+	if ((r = fw_note(fw, &st, have, n_have, now, mono)) < 0)
+		goto out;
+	r = fw_state_elems_at(&st, now, &fw->deadlines, mono, &want, &n_want, err);
+	if (r < 0)
+		goto out;
 	r = fw_diff(have, n_have, want, n_want, true, &batch, &changes);
 	if (r < 0)
 		goto out;
@@ -1259,6 +1390,7 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 	} else {
 		fw_adopt(fw, s, &idx, now);
 	}
+	fw_deadlines_prune(&fw->deadlines, now, mono);
 	if (ret_changes)
 		*ret_changes = changes;
 out:
@@ -1316,15 +1448,18 @@ apply_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes
 	struct fw_batch batch = { 0 };
 	struct fw_changes changes = { 0 };
 	struct grant_index idx = { 0 };
-	int64_t now = fw_now_ms();
+	int64_t now = fw_now_ms(), mono = fw_mono_ms();
 	int r;
 
 	if (!fw->synced)
 		return reconcile_owned(fw, s, ret_changes, err);
-	r = fw_state_elems(&next, now, &want, &n_want, err);
+	/* noting the grants of a state refused below does no harm: a deadline only ever shortens */
+	if ((r = fw_note(fw, &next, NULL, 0, now, mono)) < 0)
+		goto out;
+	r = fw_state_elems_at(&next, now, &fw->deadlines, mono, &want, &n_want, err);
 	if (r < 0)
 		goto out;
-	r = fw_state_elems(&cur, now, &old, &n_old, err);
+	r = fw_state_elems_at(&cur, now, &fw->deadlines, mono, &old, &n_old, err);
 	if (r < 0)
 		goto out;
 	r = fw_diff(old, n_old, want, n_want, false, &batch, &changes);
@@ -1338,6 +1473,7 @@ apply_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes
 		goto out;
 	}
 	fw_adopt(fw, s, &idx, now);
+	fw_deadlines_prune(&fw->deadlines, now, mono);
 	changes.kept = 0;	/* only a reconcile looks at what was already there */
 out:
 	if (r >= 0 && ret_changes)
@@ -1519,7 +1655,7 @@ update_plan(const struct fw *fw, const struct fw_grant *add, size_t n_add, const
 	u->n_doomed = sort_unique(u->doomed, u->n_doomed, sizeof(*u->doomed), cmp_u32);
 	n_keys = sort_unique(keys, n_keys, sizeof(*keys), affect_cmp);
 
-	/* the homes to visit: each key's own, and for an interval group the "any" home of its (vm, port) */
+	/* the homes to visit: each key's own, and for an interval group the "any" home of its port */
 	homes = calloc(2 * n_keys + 1, sizeof(*homes));
 	if (!homes)
 		goto out;
@@ -1633,12 +1769,12 @@ fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const s
 		size_t n_remove, struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct grant_update u = { 0 };
-	struct fw_state cur, next;
+	struct fw_state cur, next, added;
 	struct fw_elem *old = NULL, *want = NULL;
 	size_t n_old = 0, n_want = 0;
 	struct fw_batch batch = { 0 };
 	struct fw_changes changes = { 0 };
-	int64_t now;
+	int64_t now, mono;
 	int r;
 
 	if (fw->remote) {
@@ -1655,13 +1791,17 @@ fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const s
 		goto out;
 	}
 	now = fw_now_ms();
+	mono = fw_mono_ms();
 	/* VMs and ports do not change, so the ports' elements are left out: they would only cancel out */
 	next = state_view(fw->vms, fw->n_vms, NULL, 0, u.next, u.n_next);
 	cur = state_view(fw->vms, fw->n_vms, NULL, 0, u.cur, u.n_cur);
-	r = fw_state_elems(&next, now, &want, &n_want, err);
+	added = state_view(fw->vms, fw->n_vms, NULL, 0, add, n_add);
+	if ((r = fw_note(fw, &added, NULL, 0, now, mono)) < 0)
+		goto out;
+	r = fw_state_elems_at(&next, now, &fw->deadlines, mono, &want, &n_want, err);
 	if (r < 0)
 		goto out;
-	r = fw_state_elems(&cur, now, &old, &n_old, err);
+	r = fw_state_elems_at(&cur, now, &fw->deadlines, mono, &old, &n_old, err);
 	if (r < 0)
 		goto out;
 	r = fw_diff(old, n_old, want, n_want, false, &batch, &changes);
@@ -1716,9 +1856,14 @@ int
 fw_list(struct fw *fw, struct fw_elem **ret, size_t *ret_n, struct core_error *err)
 {
 	bool ours;
+	bool torn[FW_SET_COUNT] = { false };
+	int r;
 
 	if (fw->remote)
 		return core_error_set(err, FW_ERR_UNAVAILABLE, "", "the firewall helper does not list the table"),
 		       -EOPNOTSUPP;
-	return fw_nft_list(fw->nft, fw_now_ms(), ret, ret_n, &ours, err);
+	r = fw_nft_list(fw->nft, fw_now_ms(), ret, ret_n, &ours, err);
+	if (r >= 0)
+		*ret_n = fw_elems_unique(*ret, *ret_n, torn);
+	return r;
 }

@@ -63,6 +63,12 @@ struct fw_port {
  * proto, port); adding one with the same identity replaces it. A source of
  * "*" opens the port to every IPv4 and IPv6 address. A grant whose end has
  * passed is simply absent.
+ *
+ * A grant also never outlasts the time it had left when the context first saw
+ * it, measured on CLOCK_MONOTONIC: a wall clock stepped back does not stretch
+ * it (a step forward ends it early). A fresh context takes the time left of a
+ * kernel element it finds with the grant's key and request id, when that is
+ * shorter, so a restart does not stretch it either.
  */
 struct fw_grant {
 	uint64_t vm;
