@@ -43,6 +43,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: a full or read-only state directory" tests/e2e/disk.sh build
 	step "e2e: wall-clock jumps" tests/e2e/clock.sh build
 	step "e2e: load and hostile clients (LOAD_SECONDS=${LOAD_SECONDS:-20})" tests/e2e/load.sh build
+	step "e2e: API holes of issue 11 (enforcement, addresses, %00, live requests, JSON bodies)" tests/e2e/sec-api.sh build
 	step "make demo" scripts/demo.sh build
 else
 	failed+=("e2e (needs root: network namespaces and nftables)")

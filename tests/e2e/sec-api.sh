@@ -212,6 +212,8 @@ expect 202 "initiate 3389 for ::ffff:$X under a '*' rule"
 check "the request shows the source as $X ($(j '.virtualMachines[0].ports[0].allowedSourceAddressPrefix'))" \
 	test "$(j '.virtualMachines[0].ports[0].allowedSourceAddressPrefix')" = "$X"
 check "X reaches 3389" can "$CL" $X $V 3389
+check "the kernel holds it as an IPv4 element of the input hook's set" bash -c \
+	'ip netns exec "$1" nft list set inet jitgate local_grant4 | grep -q "$2 \. tcp \. 3389"' _ "$VM" "$X"
 
 kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
 e2e_summary
