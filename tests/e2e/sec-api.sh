@@ -10,6 +10,7 @@
 # 4. A policy's GET lists every live request, however many newer ones there are.
 # 5. A write's body must be application/json (415).
 # 6. An IPv4-mapped source (::ffff:a.b.c.d) is granted as IPv4 and opens for that address.
+# 7. maxRequestAccessDuration is required, as doc/api.md now says.
 # Usage: tests/e2e/sec-api.sh [BUILD_DIR]   (as root; needs curl and jq)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -214,6 +215,10 @@ check "the request shows the source as $X ($(j '.virtualMachines[0].ports[0].all
 check "X reaches 3389" can "$CL" $X $V 3389
 check "the kernel holds it as an IPv4 element of the input hook's set" bash -c \
 	'ip netns exec "$1" nft list set inet jitgate local_grant4 | grep -q "$2 \. tcp \. 3389"' _ "$VM" "$X"
+
+echo "7. maxRequestAccessDuration is required (there is no default)"
+call "$T_OWNER" PUT "$POL?$AV" '{"properties":{"virtualMachines":[{"id":"'$HOSTID'","ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"*"}]}]}}'
+expect 400 MissingField "properties.virtualMachines[0].ports[0].maxRequestAccessDuration" "a rule without maxRequestAccessDuration"
 
 kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
 e2e_summary
