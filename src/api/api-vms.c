@@ -1,5 +1,7 @@
 /* VM inventory (jitgate's extension): the VMs jitgate can protect, with each one's JIT status. */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +180,38 @@ vm_addresses_refused(const struct store_vm *vm, struct core_error *err)
 	return 0;
 }
 
+/*
+ * Is a one of this host's addresses now? The local VM's record holds those it had at start; this
+ * also catches one added since. (getifaddrs: a route netlink socket, which the sandbox allows.)
+ */
+static bool
+host_has_address(const struct net_addr *a)
+{
+	struct ifaddrs *ifa = NULL, *i;
+	struct net_addr h;
+	bool yes = false;
+
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (i = ifa; i && !yes; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		memset(&h, 0, sizeof(h));
+		if (i->ifa_addr->sa_family == AF_INET) {
+			h.family = NET_INET;
+			memcpy(h.bytes, &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr, 4);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			h.family = NET_INET6;
+			memcpy(h.bytes, &((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr, 16);
+		} else {
+			continue;
+		}
+		yes = net_addr_equal(&h, a);
+	}
+	freeifaddrs(ifa);
+	return yes;
+}
+
 /* The store refused an address that another VM has (-EADDRINUSE): name that VM and the address. */
 static void
 address_owner_error(struct api *api, const struct store_vm *vm, struct core_error *err)
@@ -220,6 +254,7 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 	bool created = false, existed;
 	struct store_vm old;
 	int64_t vm_id, pid;
+	size_t i;
 	int r, status = 400;
 
 	arm_vm_id_format(id, text, sizeof(text));
@@ -266,6 +301,21 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 	}
 	if (vm_addresses_refused(&vm, &err) < 0)
 		goto fail;
+	for (i = 0; vm.point == STORE_POINT_GATEWAY && i < vm.n_addrs; i++) {
+		char a[NET_ADDR_TEXT_MAX], local[ARM_ID_MAX + 1] = "";
+		struct store_vm lv;
+
+		if (!host_has_address(&vm.addrs[i]))
+			continue;
+		net_addr_format(&vm.addrs[i], a, sizeof(a));
+		if (store_vm_get_by_id(api->store, api->local_vm_id, &lv) == 0)
+			arm_vm_id_format(&lv.arm, local, sizeof(local));
+		status = 409;
+		core_error_set(&err, "AddressInUse", "properties.addresses",
+			       "'%s' is an address of this host: it belongs to the virtual machine '%s' (jitgated's own "
+			       "host); an address belongs to one VM", a, local);
+		goto fail;
+	}
 	if (existed && strcasecmp(vm.location, old.location) && store_policy_of_vm(api->store, old.id, &pid) == 0) {
 		status = 409;
 		core_error_set(&err, "VirtualMachineInPolicy", "location",

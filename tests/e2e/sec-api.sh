@@ -133,6 +133,10 @@ expect 409 AddressInUse properties.addresses "gw2 with gw1's address written IPv
 call "$T_OWNER" PUT "$GW2?$AV" "$(vm_body gateway "[\"$V\"]")"
 expect 409 AddressInUse properties.addresses "gw2 with the host's own address"
 check "  … the error names the local VM host1" bash -c 'grep -qi "virtualMachines/host1" <<<"$1"' _ "$(j .error.message)"
+ip -n "$VM" addr add 10.232.1.1/24 dev v0	# an address the host gained after jitgated started
+call "$T_OWNER" PUT "$GW2?$AV" "$(vm_body gateway '["10.232.1.1"]')"
+expect 409 AddressInUse properties.addresses "gw2 with an address the host gained since it started"
+check "  … the error names the local VM host1" bash -c 'grep -qi "virtualMachines/host1" <<<"$1"' _ "$(j .error.message)"
 call "$T_OWNER" GET "$GW2?$AV"
 expect 404 ResourceNotFound "gw2 was not created"
 for a in 0.0.0.0 :: 127.0.0.1 ::1 224.0.0.1 ff02::1 169.254.1.1 fe80::1 255.255.255.255 0.1.2.3; do
