@@ -37,7 +37,9 @@ hex_value(char c)
 /*
  * A NUL-terminated copy of s[0..n): "%HH" decoded (a bad escape stays as it is,
  * as libmicrohttpd's lenient decoder leaves it), '+' a space when plus. A "%00"
- * ends the C string early, as it does for the real server's handler.
+ * ends the C string early. (The real server answers a target with a control character
+ * itself, before the handler: http_target_has_control. The fuzzer still hands such a
+ * target over, so that the handler is checked on it too.)
  */
 static char *
 decode(const char *s, size_t n, bool plus)

@@ -13,7 +13,7 @@
 #define API_CONN_AUTH_RESERVED	1024		/* of API_CONN_MAX, kept for connections that have authenticated */
 #define API_INITIATE_VMS_MAX	POLICY_VMS_MAX	/* VMs in one initiate or revoke body */
 #define API_INITIATE_PORTS_MAX	POLICY_PORTS_MAX	/* ports per VM in one initiate or revoke body */
-#define API_POLICY_REQUESTS_MAX	200	/* newest requests a policy's GET shows; older ones are in the activity log */
+#define API_POLICY_REQUESTS_MAX	200	/* newest ended requests a policy's GET shows (live ones: all); older ones are in the activity log */
 #define API_PAGE_SIZE		100		/* list entries per page before nextLink */
 #define API_POLICY_CACHE_MAX	8		/* decoded policies kept (api-cache.c) */
 #define API_POLICY_CACHE_JSON_MAX	(256 * 1024)	/* larger stored policies are decoded every time */

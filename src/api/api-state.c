@@ -114,7 +114,8 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 		struct fw_vm *v = &st->fw_vms[i];
 
 		v->id = (uint64_t)st->vms[i].id;
-		v->point = st->vms[i].point == STORE_POINT_GATEWAY ? FW_POINT_GATEWAY : FW_POINT_LOCAL;
+		/* the input hook is only for VMs that jitgated registered as its own host (local: fixed at creation) */
+		v->point = st->vms[i].point == STORE_POINT_LOCAL ? FW_POINT_LOCAL : FW_POINT_GATEWAY;
 		v->n_addrs = v->point == FW_POINT_GATEWAY ? st->vms[i].n_addrs : 0;
 		memcpy(v->addrs, st->vms[i].addrs, sizeof(v->addrs));
 	}

@@ -1,5 +1,7 @@
 /* VM inventory (jitgate's extension): the VMs jitgate can protect, with each one's JIT status. */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +162,87 @@ api_vm_get(struct api *api, const struct api_caller *c, const struct http_reques
 	api_json(resp, 200, vm_render(api, &vm));
 }
 
+/* A gateway VM's addresses are ones this host routes to: not its own loopback, multicast, ... */
+static int
+vm_addresses_refused(const struct store_vm *vm, struct core_error *err)
+{
+	char a[NET_ADDR_TEXT_MAX];
+	const char *kind;
+	size_t i;
+
+	for (i = 0; vm->point == STORE_POINT_GATEWAY && i < vm->n_addrs; i++) {
+		if (!(kind = net_addr_special_kind(&vm->addrs[i])))
+			continue;
+		net_addr_format(&vm->addrs[i], a, sizeof(a));
+		return core_error_set(err, "InvalidAddress", "properties.addresses",
+				      "'%s' is %s: a gateway VM needs an address that this host routes to", a, kind);
+	}
+	return 0;
+}
+
+/*
+ * Is a one of this host's addresses now? The local VM's record holds those it had at start; this
+ * also catches one added since. (getifaddrs: a route netlink socket, which the sandbox allows.)
+ */
+static bool
+host_has_address(const struct net_addr *a)
+{
+	struct ifaddrs *ifa = NULL, *i;
+	struct net_addr h;
+	bool yes = false;
+
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (i = ifa; i && !yes; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		memset(&h, 0, sizeof(h));
+		if (i->ifa_addr->sa_family == AF_INET) {
+			h.family = NET_INET;
+			memcpy(h.bytes, &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr, 4);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			h.family = NET_INET6;
+			memcpy(h.bytes, &((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr, 16);
+		} else {
+			continue;
+		}
+		yes = net_addr_equal(&h, a);
+	}
+	freeifaddrs(ifa);
+	return yes;
+}
+
+/* The store refused an address that another VM has (-EADDRINUSE): name that VM and the address. */
+static void
+address_owner_error(struct api *api, const struct store_vm *vm, struct core_error *err)
+{
+	char a[NET_ADDR_TEXT_MAX], other[ARM_ID_MAX + 1];
+	struct store_vm *all = NULL;
+	size_t n = 0, i, j, k;
+
+	if (store_vm_list(api->store, &all, &n) == 0)
+		for (k = 0; k < n; k++) {
+			if (arm_vm_id_equal(&all[k].arm, &vm->arm))
+				continue;
+			for (i = 0; i < vm->n_addrs; i++)
+				for (j = 0; j < all[k].n_addrs; j++) {
+					if (!net_addr_equal(&vm->addrs[i], &all[k].addrs[j]))
+						continue;
+					net_addr_format(&vm->addrs[i], a, sizeof(a));
+					arm_vm_id_format(&all[k].arm, other, sizeof(other));
+					core_error_set(err, "AddressInUse", "properties.addresses",
+						       "'%s' is an address of the virtual machine '%s'%s; an address belongs to "
+						       "one VM", a, other,
+						       all[k].point == STORE_POINT_LOCAL ? " (jitgated's own host)" : "");
+					free(all);
+					return;
+				}
+		}
+	free(all);
+	core_error_set(err, "AddressInUse", "properties.addresses", "an address of this VM belongs to another VM: %s",
+		       store_last_error(api->store));
+}
+
 void
 api_vm_put(struct api *api, const struct api_caller *c, const struct http_request *req, const struct arm_vm_id *id,
 	   struct http_response *resp)
@@ -169,7 +252,9 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 	struct store_vm vm;
 	struct api_state st;
 	bool created = false, existed;
-	int64_t vm_id;
+	struct store_vm old;
+	int64_t vm_id, pid;
+	size_t i;
 	int r, status = 400;
 
 	arm_vm_id_format(id, text, sizeof(text));
@@ -177,6 +262,18 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 		return;
 	r = store_vm_get(api->store, id, &vm);
 	existed = r == 0;
+	if (existed && vm.point == STORE_POINT_LOCAL) {
+		/* its name, OS, location and addresses come from jitgated's configuration and host, at every start */
+		status = 409;
+		core_error_set(&err, "LocalVirtualMachine", "properties.enforcement",
+			       "'%s' is jitgated's own host (enforcement 'local'): only jitgated registers and changes it",
+			       text);
+		goto fail;
+	}
+	if (existed)
+		old = vm;
+	else
+		memset(&old, 0, sizeof(old));
 	if (!existed) {
 		memset(&vm, 0, sizeof(vm));
 		vm.arm = *id;
@@ -192,8 +289,38 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 			       "only jitgated's own host is a local VM; other VMs are enforced as 'gateway'");
 		goto fail;
 	}
+	if (existed && vm.point != old.point) {
+		status = 409;
+		core_error_set(&err, "EnforcementImmutable", "properties.enforcement",
+			       "the enforcement point of '%s' is 'gateway' and cannot change", text);
+		goto fail;
+	}
 	if (vm.point == STORE_POINT_GATEWAY && vm.n_addrs == 0) {
 		core_error_set(&err, "MissingField", "properties.addresses", "a gateway VM needs at least one address");
+		goto fail;
+	}
+	if (vm_addresses_refused(&vm, &err) < 0)
+		goto fail;
+	for (i = 0; vm.point == STORE_POINT_GATEWAY && i < vm.n_addrs; i++) {
+		char a[NET_ADDR_TEXT_MAX], local[ARM_ID_MAX + 1] = "";
+		struct store_vm lv;
+
+		if (!host_has_address(&vm.addrs[i]))
+			continue;
+		net_addr_format(&vm.addrs[i], a, sizeof(a));
+		if (store_vm_get_by_id(api->store, api->local_vm_id, &lv) == 0)
+			arm_vm_id_format(&lv.arm, local, sizeof(local));
+		status = 409;
+		core_error_set(&err, "AddressInUse", "properties.addresses",
+			       "'%s' is an address of this host: it belongs to the virtual machine '%s' (jitgated's own "
+			       "host); an address belongs to one VM", a, local);
+		goto fail;
+	}
+	if (existed && strcasecmp(vm.location, old.location) && store_policy_of_vm(api->store, old.id, &pid) == 0) {
+		status = 409;
+		core_error_set(&err, "VirtualMachineInPolicy", "location",
+			       "'%s' is in a JIT policy of location '%s'; remove it from the policy before moving it", text,
+			       old.location);
 		goto fail;
 	}
 	if ((r = store_begin(api->store)) < 0) {
@@ -201,7 +328,17 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
 		goto fail;
 	}
-	if ((r = store_vm_put(api->store, &vm, &vm_id, &created)) < 0 ||
+	if ((r = store_vm_put(api->store, &vm, &vm_id, &created)) == -EADDRINUSE || r == -EPERM) {
+		status = 409;
+		if (r == -EPERM)
+			core_error_set(&err, "EnforcementImmutable", "properties.enforcement",
+				       "the enforcement point of '%s' cannot change", text);
+		else
+			address_owner_error(api, &vm, &err);
+		store_rollback(api->store);
+		goto fail;
+	}
+	if (r < 0 ||
 	    (api->fw && ((r = api_state_load(api, &st, &err)) < 0 ||
 			 ((r = fw_set_state(api->fw, &st.fw, NULL, &err)), api_state_free(&st), r < 0)))) {
 		status = err.code[0] ? 500 : api_store_status(r);

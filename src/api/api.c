@@ -618,6 +618,23 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 		http_response_header(resp, "x-ms-client-request-id", client_id);
 	caller_address(api, req, &c);
 
+	/* (http.c refuses them in the raw target; this also covers a control character it let through) */
+	for (n = 0; req->path[n]; n++)
+		if ((unsigned char)req->path[n] < 0x20 || req->path[n] == 0x7f)
+			return api_error(resp, 400, "InvalidRequestTarget", "",
+					 "the path holds a control character (%%00-%%1F or %%7F)");
+	if (req->body_len > 0 && !method_is(req, "GET") && !method_is(req, "HEAD") &&
+	    !http_media_type_is_json(http_request_header(req, "Content-Type"))) {
+		const char *ct = http_request_header(req, "Content-Type");
+		char q[ERROR_QUOTE_SIZE];
+
+		if (!ct)
+			return api_error(resp, 415, "UnsupportedMediaType", "Content-Type",
+					 "a request body must be JSON, sent with 'Content-Type: application/json'");
+		return api_error(resp, 415, "UnsupportedMediaType", "Content-Type",
+				 "a request body must be JSON, sent with 'Content-Type: application/json', not '%s'",
+				 core_error_quote(ct, strlen(ct), q, sizeof(q)));
+	}
 	if (!strcmp(req->path, "/healthz")) {
 		if (!method_is(req, "GET"))
 			return method_not_allowed(resp, req);

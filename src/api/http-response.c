@@ -255,3 +255,53 @@ http_response_encode(struct http_response *resp, const char *accept_encoding)
 	if (!encoded && http_accepts_gzip(accept_encoding))
 		(void)http_response_gzip(resp, HTTP_GZIP_LEVEL);	/* if it fails, the body goes as it is */
 }
+
+/* ---- requests: checks that need no libmicrohttpd (the API fuzzer links them too) ---- */
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool
+http_target_has_control(const char *target, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)target[i];
+
+		if (c == '%' && i + 2 < n && hex_value(target[i + 1]) >= 0 && hex_value(target[i + 2]) >= 0) {
+			c = (unsigned char)(hex_value(target[i + 1]) * 16 + hex_value(target[i + 2]));
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+bool
+http_media_type_is_json(const char *value)
+{
+	static const char json[] = "application/json";
+	const char *p = value;
+
+	if (p == NULL)
+		return false;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncasecmp(p, json, sizeof(json) - 1) != 0)
+		return false;
+	p += sizeof(json) - 1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '\0' || *p == ';';	/* parameters (charset=utf-8) are the client's business */
+}

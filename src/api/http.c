@@ -57,6 +57,8 @@ struct http_conn {
 	size_t cap;
 	size_t discarded;		/* bytes thrown away after the body grew too large */
 	bool too_large;
+	bool started;			/* the access handler has seen this request */
+	bool bad_target;		/* the raw target decodes to a control character (http_uri_seen) */
 	bool answered;			/* a response is queued; later calls only drain */
 	/* a held answer (http_response.hold): suspended until http_server_release() */
 	struct MHD_Connection *conn;
@@ -202,6 +204,23 @@ http_queue_too_large(struct http_server *srv, struct MHD_Connection *conn)
 
 	snprintf(message, sizeof(message), "the request body is larger than %zu bytes", srv->body_max);
 	return http_queue_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "RequestBodyTooLarge", message);
+}
+
+/*
+ * libmicrohttpd decodes the target in place, and a %00 becomes a NUL that ends the path early
+ * (".../policies/default%00x" would read as ".../default"): look at the raw target before that.
+ * The answer becomes the request's *con_cls.
+ */
+static void *
+http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_conn *hc = calloc(1, sizeof(*hc));
+
+	(void)cls;
+	(void)conn;
+	if (hc != NULL)
+		hc->bad_target = http_target_has_control(uri, strlen(uri));
+	return hc;
 }
 
 /* Content-Length as libmicrohttpd passed it (it has checked the syntax); UINT64_MAX when absent or odd. */
@@ -426,11 +445,15 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	struct http_conn *hc = *con_cls;
 	uint64_t clen;
 
-	if (hc == NULL) {
-		hc = calloc(1, sizeof(*hc));
-		if (hc == NULL)
-			return MHD_NO;
-		*con_cls = hc;
+	if (hc == NULL)
+		return MHD_NO;	/* http_uri_seen had no memory for it */
+	if (!hc->started) {
+		hc->started = true;
+		if (hc->bad_target) {
+			hc->answered = true;
+			return http_queue_error(conn, MHD_HTTP_BAD_REQUEST, "InvalidRequestTarget",
+						"the path or query holds a control character (%00-%1F or %7F)");
+		}
 		/* A declared length beyond the limit is refused before a byte of the body is read. */
 		clen = http_content_length(conn);
 		if (clen != UINT64_MAX && clen > srv->body_max) {
@@ -767,6 +790,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_memory,
 				      MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->tls_l,
 				      MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, srv,
+				      MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, srv,
 				      MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
 				      MHD_OPTION_END);
 	if (srv->tls_d == NULL) {
@@ -802,6 +826,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 					       MHD_OPTION_CONNECTION_LIMIT, conn_max,
 					       MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_memory,
 					       MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->unix_l,
+					       MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, srv,
 					       MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
 					       MHD_OPTION_END);
 		if (srv->unix_d == NULL) {

@@ -50,6 +50,18 @@ struct http_request {
 	void *impl;			/* http.c's */
 };
 
+/*
+ * Does a raw request target (n bytes, before percent-decoding) hold a control character, raw
+ * or %-encoded (%00-%1F, %7F)? Such a request is a 400 "InvalidRequestTarget" before any handler:
+ * a decoded NUL would cut the path short.
+ */
+bool http_target_has_control(const char *target, size_t n);
+/*
+ * Is a Content-Type value JSON: "application/json" in any case, parameters (charset=utf-8) allowed?
+ * NULL is not.
+ */
+bool http_media_type_is_json(const char *value);
+
 /* A request header by name (case-insensitive), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
 /*

@@ -72,8 +72,9 @@ parse_v6(const char *s, size_t n, uint8_t out[16])
 	return 0;
 }
 
+/* The text as written: an IPv4-mapped IPv6 address stays IPv6 here (prefix_parse needs its length first). */
 static int
-addr_parse(const char *s, size_t n, struct net_addr *ret)
+addr_parse_raw(const char *s, size_t n, struct net_addr *ret)
 {
 	struct net_addr a;
 
@@ -89,6 +90,30 @@ addr_parse(const char *s, size_t n, struct net_addr *ret)
 			return -EINVAL;
 		a.family = NET_INET;
 	}
+	*ret = a;
+	return 0;
+}
+
+static bool
+addr_is_v4_mapped(const struct net_addr *a)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return a->family == NET_INET6 && memcmp(a->bytes, mapped, sizeof(mapped)) == 0;
+}
+
+/*
+ * Every address that enters is IPv4 when it is one: "::ffff:10.0.0.5" is 10.0.0.5, which is what
+ * the kernel sees on the wire (a grant keyed by the IPv6 form would never match).
+ */
+static int
+addr_parse(const char *s, size_t n, struct net_addr *ret)
+{
+	struct net_addr a;
+
+	if (addr_parse_raw(s, n, &a) < 0)
+		return -EINVAL;
+	net_addr_unmap_v4(&a);
 	*ret = a;
 	return 0;
 }
@@ -147,13 +172,45 @@ net_addr_equal(const struct net_addr *a, const struct net_addr *b)
 void
 net_addr_unmap_v4(struct net_addr *a)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (a->family != NET_INET6 || memcmp(a->bytes, mapped, sizeof(mapped)) != 0)
+	if (!addr_is_v4_mapped(a))
 		return;
 	memmove(a->bytes, a->bytes + 12, 4);
 	memset(a->bytes + 4, 0, sizeof(a->bytes) - 4);
 	a->family = NET_INET;
+}
+
+const char *
+net_addr_special_kind(const struct net_addr *a)
+{
+	static const uint8_t zero[16];
+	const uint8_t *b = a->bytes;
+
+	if (a->family == NET_INET) {
+		if (b[0] == 0)
+			return "an unspecified (0.0.0.0/8) address";
+		if (b[0] == 127)
+			return "a loopback address";
+		if (b[0] == 169 && b[1] == 254)
+			return "a link-local address";
+		if (b[0] >= 224 && b[0] <= 239)
+			return "a multicast address";
+		if (b[0] >= 240)
+			return "a reserved or broadcast address";
+		return NULL;
+	}
+	if (a->family != NET_INET6)
+		return "not an IP address";
+	if (memcmp(b, zero, 16) == 0)
+		return "the unspecified address";
+	if (memcmp(b, zero, 15) == 0 && b[15] == 1)
+		return "a loopback address";
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+		return "a link-local address";
+	if (b[0] == 0xff)
+		return "a multicast address";
+	if (addr_is_v4_mapped(a))
+		return "an IPv4-mapped address";
+	return NULL;
 }
 
 /* Clear every bit at or beyond `len`. */
@@ -185,9 +242,10 @@ prefix_parse(const char *s, size_t n, struct net_prefix *ret)
 		return -EINVAL;
 	slash = memchr(s, '/', n);
 	alen = slash ? (size_t)(slash - s) : n;
-	if (addr_parse(s, alen, &p.addr) < 0)
+	if (addr_parse_raw(s, alen, &p.addr) < 0)
 		return -EINVAL;
 	if (slash == NULL) {
+		net_addr_unmap_v4(&p.addr);
 		p.len = (uint8_t)net_addr_bits(&p.addr);
 		*ret = p;
 		return 0;
@@ -203,6 +261,11 @@ prefix_parse(const char *s, size_t n, struct net_prefix *ret)
 	}
 	if (len > net_addr_bits(&p.addr))
 		return -ERANGE;
+	/* ::ffff:a.b.c.d/96+n is the IPv4 prefix a.b.c.d/n; shorter ones reach beyond IPv4 and stay IPv6 */
+	if (addr_is_v4_mapped(&p.addr) && len >= 96) {
+		net_addr_unmap_v4(&p.addr);
+		len -= 96;
+	}
 	p.len = (uint8_t)len;
 	mask_host_bits(p.addr.bytes, len);
 	*ret = p;

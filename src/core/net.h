@@ -38,7 +38,10 @@ enum net_proto {
 	NET_PROTO_UDP = 17,
 };
 
-/* Dotted-quad IPv4 or RFC 4291/5952 IPv6 text (no zone ids). */
+/*
+ * Dotted-quad IPv4 or RFC 4291/5952 IPv6 text (no zone ids). An IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) is returned as the IPv4 address: that is what the kernel matches.
+ */
 int net_addr_parse(const char *s, size_t n, struct net_addr *ret, struct core_error *err);
 /* Writes the canonical text (RFC 5952 for IPv6); returns the length or -ENOSPC. */
 int net_addr_format(const struct net_addr *a, char *buf, size_t size);
@@ -47,7 +50,17 @@ bool net_addr_equal(const struct net_addr *a, const struct net_addr *b);
 /* An IPv4-mapped IPv6 address (::ffff:a.b.c.d, as a dual-stack socket reports IPv4 peers) becomes IPv4; others are left alone. */
 void net_addr_unmap_v4(struct net_addr *a);
 
-/* "addr" (a single address) or "addr/len"; host bits beyond len are cleared, not refused. */
+/*
+ * Why a cannot be the address of a machine that traffic is routed to: "a loopback address",
+ * "a multicast address", ... (unspecified, loopback, link-local, multicast, IPv4 240/4 and
+ * broadcast); NULL for an ordinary unicast address.
+ */
+const char *net_addr_special_kind(const struct net_addr *a);
+
+/*
+ * "addr" (a single address) or "addr/len"; host bits beyond len are cleared, not refused.
+ * ::ffff:a.b.c.d/len with len >= 96 is the IPv4 prefix a.b.c.d/(len - 96).
+ */
 int net_prefix_parse(const char *s, size_t n, struct net_prefix *ret, struct core_error *err);
 /* Single addresses are written without "/len", others as "addr/len". Returns length or -ENOSPC. */
 int net_prefix_format(const struct net_prefix *p, char *buf, size_t size);

@@ -367,8 +367,12 @@ register_local_vm(struct store *st, const struct config *cfg, const char *unsupp
 		}
 		freeifaddrs(ifa);
 	}
-	if ((r = store_vm_put(st, &vm, &id, &created)) < 0)
+	if ((r = store_vm_put(st, &vm, &id, &created)) < 0) {
+		if (r == -EPERM)	/* a gateway VM has this host's name: it never becomes the input hook's */
+			logmsg("a gateway VM named '%s' exists in resource group '%s': delete it or set another vm_name",
+			       cfg->vm_name, cfg->resource_group);
 		return r;
+	}
 	/* a renamed host leaves its old local record behind: say so, and let an operator remove it */
 	if (store_vm_list(st, &all, &n) == 0) {
 		for (k = 0; k < n; k++) {

@@ -235,7 +235,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_MARK] = "SAVEPOINT store_mark",
 	[ST_MARK_KEEP] = "RELEASE store_mark",
 	[ST_MARK_UNDO] = "ROLLBACK TO store_mark",
-	[ST_VM_FIND] = "SELECT id FROM vms WHERE subscription = ?1 AND resource_group = ?2 AND name = ?3",
+	[ST_VM_FIND] = "SELECT id, point FROM vms WHERE subscription = ?1 AND resource_group = ?2 AND name = ?3",
 	[ST_VM_INSERT] = "INSERT INTO vms (subscription, resource_group, name, location, os_type, point, addrs, "
 		"unsupported_reason, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_VM_UPDATE] = "UPDATE vms SET subscription = ?1, resource_group = ?2, name = ?3, location = ?4, "
@@ -286,12 +286,18 @@ static const char *const stmt_sql[ST__MAX] = {
 		"g.reason, g.ended_ns, r.requestor, r.policy_id FROM grants g INDEXED BY grants_live_requestor "
 		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.vm_id = ?2 AND g.port = ?3 "
 		"AND g.status = 0 ORDER BY g.end_ns, g.request_id",
-	/* the newest ?3 (-1: all) of them, handed back oldest first */
+	/*
+	 * every request that still holds an Initiated grant (found through the partial index of live
+	 * grants), and the newest ?3 (-1: all) of the others that started at or after ?2; oldest first
+	 */
 	[ST_REQUESTS_OF_POLICY] = "SELECT id, policy_id, requestor, requestor_addr, start_ns, justification FROM "
 		"(SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, r.justification, r.rowid AS rid "
-		"FROM requests r WHERE r.policy_id = ?1 AND (r.start_ns >= ?2 OR EXISTS "
-		"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND +g.status = 0)) "
-		"ORDER BY r.start_ns DESC, r.rowid DESC LIMIT ?3) ORDER BY start_ns, rid",
+		"FROM requests r WHERE r.policy_id = ?1 AND r.id IN "
+		"(SELECT g.request_id FROM grants g WHERE g.status = 0) "
+		"UNION ALL SELECT * FROM (SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, "
+		"r.justification, r.rowid AS rid FROM requests r WHERE r.policy_id = ?1 AND r.start_ns >= ?2 AND NOT EXISTS "
+		"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND +g.status = 0) "
+		"ORDER BY r.start_ns DESC, r.rowid DESC LIMIT ?3)) ORDER BY start_ns, rid",
 	[ST_USAGE_COUNT] = "SELECT count(DISTINCT g.request_id) FROM grants g JOIN requests r "
 		"ON r.id = g.request_id WHERE g.vm_id = ?1 AND r.start_ns >= ?2",
 	[ST_USAGE_LAST] = "SELECT r.start_ns, r.requestor FROM grants g JOIN requests r ON r.id = g.request_id "
@@ -966,6 +972,44 @@ bind_vm_arm(sqlite3_stmt *s, const struct arm_vm_id *arm)
 	return rc;
 }
 
+/*
+ * -EADDRINUSE if another VM (any point; id self_id excepted) has one of vm's addresses. Read inside
+ * store_vm_put's write transaction (BEGIN IMMEDIATE), so two writers cannot both pass it.
+ */
+static int
+vm_addrs_free(struct store *st, const struct store_vm *vm, int64_t self_id)
+{
+	char text[NET_ADDR_TEXT_MAX];
+	struct store_vm other;
+	sqlite3_stmt *s = NULL;
+	size_t i, j;
+	int rc, r;
+
+	r = stmt_get(st, ST_VM_LIST, &s);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r = vm_from_row(st, s, &other);
+		if (r < 0)
+			goto out;
+		if (other.id == self_id)
+			continue;
+		for (i = 0; i < vm->n_addrs; i++)
+			for (j = 0; j < other.n_addrs; j++) {
+				if (!net_addr_equal(&vm->addrs[i], &other.addrs[j]))
+					continue;
+				if (net_addr_format(&vm->addrs[i], text, sizeof(text)) < 0)
+					text[0] = '\0';
+				r = set_error(st, -EADDRINUSE, "%s is an address of VM %lld", text, (long long)other.id);
+				goto out;
+			}
+	}
+	r = rc == SQLITE_DONE ? 0 : sql_fail(st, rc);
+out:
+	stmt_done(s);
+	return r;
+}
+
 int
 store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool *ret_created)
 {
@@ -995,6 +1039,11 @@ store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool 
 		rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		id = sqlite3_column_int64(s, 0);
+		/* a VM's enforcement point is fixed at creation: a gateway never becomes the input hook's */
+		if (sqlite3_column_int64(s, 1) != (int64_t)vm->point) {
+			r = set_error(st, -EPERM, "the enforcement point of VM %lld cannot change", (long long)id);
+			goto out;
+		}
 	} else if (rc == SQLITE_DONE) {
 		created = true;
 	} else {
@@ -1002,6 +1051,12 @@ store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool 
 		goto out;
 	}
 	stmt_done(s);
+	/* an address belongs to one VM; the local VM's are this host's, whatever else claims them */
+	if (vm->point == STORE_POINT_GATEWAY) {
+		r = vm_addrs_free(st, vm, id);
+		if (r < 0)
+			goto out;
+	}
 
 	/* Both statements take the same first eight parameters; the insert adds created_ns, the update the id. */
 	r = stmt_get(st, created ? ST_VM_INSERT : ST_VM_UPDATE, &s);

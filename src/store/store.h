@@ -92,7 +92,12 @@ struct store_vm {
 	int64_t created_ns;
 };
 
-/* Insert (vm->id ignored) or update the VM with the same arm id (case-insensitive). *ret_id gets its row id. */
+/*
+ * Insert (vm->id ignored) or update the VM with the same arm id (case-insensitive). *ret_id gets its row id.
+ * -EPERM (nothing written) if the VM exists with another enforcement point: a point is fixed at creation.
+ * -EADDRINUSE (nothing written) if vm is a gateway VM and another VM, local or gateway, has one of its
+ * addresses; checked in the write transaction, so of two concurrent writers at most one wins.
+ */
 int store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool *ret_created);
 int store_vm_get(struct store *st, const struct arm_vm_id *arm, struct store_vm *ret);
 int store_vm_get_by_id(struct store *st, int64_t id, struct store_vm *ret);
@@ -200,7 +205,8 @@ int store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, const c
 			 struct store_grant **ret, size_t *ret_n);
 /*
  * Requests of one policy that started at or after since_ns or still hold an Initiated grant, oldest
- * first; with a limit, only the newest `limit` of them (0: all).
+ * first. Every request with an Initiated grant is always there; `limit` (0: none) caps only the
+ * others, the newest `limit` of them.
  */
 int store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, size_t limit,
 			     struct store_request **ret, size_t *ret_n);

@@ -53,7 +53,7 @@ S=/subscriptions/00000000-0000-0000-0000-000000000000
 P=$S/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
 VMID=$S/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/vm1
 Q=api-version=2020-01-01
-api() { ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" "$@"; }
+api() { ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 wait_healthy() {
 	local i
 	for ((i = 0; i < 100; i++)); do

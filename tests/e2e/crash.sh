@@ -51,7 +51,7 @@ S=/subscriptions/00000000-0000-0000-0000-000000000000
 P=$S/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
 VMID=$S/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/vm1
 Q=api-version=2020-01-01
-api() { ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" "$@"; }
+api() { ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 wait_healthy() { # ≤ 10 s
 	local i
 	for ((i = 0; i < 200; i++)); do
@@ -163,9 +163,19 @@ check "no grant is still Initiated 2 s after its end ($overdue are)" test "$over
 integrity=$(sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" 'PRAGMA integrity_check' 2>&1)
 check "PRAGMA integrity_check = ok ($integrity)" test "$integrity" = ok
 n_db=$(sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" 'SELECT count(*) FROM requests' 2>&1)
-n_api=$(jq '.properties.requests | length' "$E2E_TMP/policy.json")
-want_api=$(( n_db < 200 ? n_db : 200 ))
-check "the policy's GET shows its newest requests, at most 200 ($n_api of $n_db in the store)" test "$n_api" = "$want_api"
+# every live request (as the GET saw it), and the newest 200 of the ended ones (issue 11)
+n_api_live=$(jq '[.properties.requests[] | select(any(.virtualMachines[].ports[]; .status == "Initiated"))] | length' \
+	"$E2E_TMP/policy.json")
+n_api_ended=$(jq '[.properties.requests[] | select(all(.virtualMachines[].ports[]; .status != "Initiated"))] | length' \
+	"$E2E_TMP/policy.json")
+want_ended=$(( n_db - n_api_live < 200 ? n_db - n_api_live : 200 ))
+check "the policy's GET shows every live request and the newest ended ones, at most 200 ($n_api_live live, $n_api_ended ended of $n_db in the store)" \
+	test "$n_api_ended" = "$want_ended"
+# a request still live in the store (read after the GET) was live at the GET: it is listed
+unlisted=$(jq -n --slurpfile p "$E2E_TMP/policy.json" --slurpfile s "$E2E_TMP/store.json" \
+	'($p[0].properties.requests | map({key: .id, value: 1}) | from_entries) as $shown |
+	 [$s[0][] | select(.status == "Initiated" and $shown[.id] == null)] | length')
+check "every request live in the store is in the policy's GET ($unlisted are not)" test "$unlisted" = 0
 fk=$(sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" 'PRAGMA foreign_key_check' 2>&1 | wc -l)
 check "PRAGMA foreign_key_check finds nothing ($fk rows)" test "$fk" = 0
 

@@ -43,7 +43,7 @@ S=/subscriptions/00000000-0000-0000-0000-000000000000
 P=$S/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
 VMID=$S/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/vm1
 AV=api-version=2020-01-01
-api() { ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" "$@"; }
+api() { ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 healthy() { [[ $(api -o /dev/null -w '%{http_code}' https://$V/healthz 2>/dev/null) == 200 ]]; }
 for ((i = 0; i < 100; i++)); do healthy && break; sleep 0.05; done
 check "jitgated answers on https://$V:443 (a port below 1024, bound before the drop)" healthy

@@ -25,7 +25,7 @@ E2E_PIDS+=($!)
 S=/subscriptions/00000000-0000-0000-0000-000000000000
 P=$S/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
 VMID=$S/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/vm1
-api() { ip netns exec "$CL" curl -sS --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" "$@"; }
+api() { ip netns exec "$CL" curl -sS --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 for ((i = 0; i < 100; i++)); do
 	[[ $(api -o /dev/null -w '%{http_code}' https://$V:8443/healthz 2>/dev/null) == 200 ]] && break
 	sleep 0.05

@@ -507,6 +507,64 @@ test_get_query_headers(void **state)
 	reply_free(&r);
 }
 
+/*
+ * A %00 (or any control character) in the target is a 400 with a JSON error, before the handler:
+ * libmicrohttpd would decode it into a NUL that cuts the path ("/policies/a%00b" read as "/policies/a").
+ */
+static void
+test_control_in_target(void **state)
+{
+	static const char *const bad[] = {
+		"/echo/a%00b", "/echo/a%00", "/echo/%0a", "/echo/x%1Fy", "/echo/x%7f", "/echo/ok?api-version=1%00x",
+		"/echo/ok?x=%0d",
+	};
+	struct reply r;
+	unsigned before;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		before = seen_calls();
+		request("GET", bad[i], i % 2 == 1, NULL, 0, BODY_LENGTH, NULL, &r);
+		assert_int_equal(r.rc, CURLE_OK);
+		if (r.status != 400)
+			fail_msg("%s: status %ld", bad[i], r.status);
+		assert_string_equal(r.content_type, "application/json; charset=utf-8");
+		assert_non_null(strstr(r.body, "\"code\":\"InvalidRequestTarget\""));
+		assert_int_equal(seen_calls(), before);
+		reply_free(&r);
+	}
+	/* "%25" is a percent sign, "%2500" the text "%00": no control character */
+	request("GET", "/echo/a%2500b", false, NULL, 0, BODY_LENGTH, NULL, &r);
+	assert_int_equal(r.status, 200);
+	pthread_mutex_lock(&T.seen.lock);
+	assert_string_equal(T.seen.path, "/echo/a%00b");
+	pthread_mutex_unlock(&T.seen.lock);
+	reply_free(&r);
+
+	assert_true(http_target_has_control("/a%00", 5));
+	assert_false(http_target_has_control("/a%00", 4));	/* only n bytes are read: "%0" is no escape */
+	assert_true(http_target_has_control("/a\tb", 4));
+	assert_true(http_target_has_control("/a%7F", 5));
+	assert_false(http_target_has_control("/a%20b%zz%", 10));
+	assert_false(http_target_has_control("/\xc3\xa9", 3));	/* UTF-8 is not a control */
+}
+
+static void
+test_media_type_json(void **state)
+{
+	assert_true(http_media_type_is_json("application/json"));
+	assert_true(http_media_type_is_json("Application/JSON"));
+	assert_true(http_media_type_is_json("application/json; charset=utf-8"));
+	assert_true(http_media_type_is_json(" application/json ;charset=UTF-8"));
+	assert_false(http_media_type_is_json(NULL));
+	assert_false(http_media_type_is_json(""));
+	assert_false(http_media_type_is_json("text/plain"));
+	assert_false(http_media_type_is_json("application/x-www-form-urlencoded"));
+	assert_false(http_media_type_is_json("application/jsonp"));
+	assert_false(http_media_type_is_json("application/json-patch+json"));
+	assert_false(http_media_type_is_json("multipart/form-data; boundary=application/json"));
+}
+
 static void
 test_put_body(void **state)
 {
@@ -1073,6 +1131,8 @@ main(void)
 		cmocka_unit_test(test_tls_certificate),
 		cmocka_unit_test(test_tls_incomplete),
 		cmocka_unit_test(test_get_query_headers),
+		cmocka_unit_test(test_control_in_target),
+		cmocka_unit_test(test_media_type_json),
 		cmocka_unit_test(test_put_body),
 		cmocka_unit_test(test_body_limit),
 		cmocka_unit_test(test_custom_status_and_header),

@@ -132,16 +132,24 @@ test_addr_v6_good(void **state)
 	a = addr("1:2:3:4:5:6:7:8");
 	net_addr_format(&a, buf, sizeof(buf));
 	assert_string_equal(buf, "1:2:3:4:5:6:7:8");
+	/* IPv4-mapped: the IPv4 address the kernel sees */
 	a = addr("::ffff:192.0.2.1");
-	assert_int_equal(a.family, NET_INET6);
-	assert_int_equal(a.bytes[10], 0xff);
-	assert_int_equal(a.bytes[12], 192);
+	assert_int_equal(a.family, NET_INET);
+	assert_int_equal(a.bytes[0], 192);
+	assert_int_equal(a.bytes[10], 0);
 	net_addr_format(&a, buf, sizeof(buf));
-	assert_string_equal(buf, "::ffff:192.0.2.1");
+	assert_string_equal(buf, "192.0.2.1");
+	a = addr("::FFFF:c000:0201");
+	assert_int_equal(a.family, NET_INET);
+	assert_int_equal(a.bytes[3], 1);
 	a = addr("64:ff9b::10.0.0.1");
+	assert_int_equal(a.family, NET_INET6);
 	assert_int_equal(a.bytes[15], 1);
 	a = addr("0000:0000:0000:0000:0000:ffff:255.255.255.255");
-	assert_int_equal(a.bytes[15], 255);
+	assert_int_equal(a.family, NET_INET);
+	assert_int_equal(a.bytes[3], 255);
+	a = addr("::fffe:192.0.2.1");	/* not mapped */
+	assert_int_equal(a.family, NET_INET6);
 	/* RFC 5952: the longest run of zeros is compressed, the first on a tie. */
 	a = addr("2001:db8:0:0:1:0:0:1");
 	net_addr_format(&a, buf, sizeof(buf));
@@ -243,7 +251,59 @@ test_prefix_normalises(void **state)
 	check_prefix_format("2001:db8::1/32", "2001:db8::/32");
 	check_prefix_format("2001:db8:ffff::1/33", "2001:db8:8000::/33");
 	check_prefix_format("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/127", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe/127");
-	check_prefix_format("::ffff:1.2.3.4/120", "::ffff:1.2.3.0/120");
+	/* IPv4-mapped prefixes of /96 or longer are the IPv4 prefix; shorter ones are not IPv4 at all */
+	check_prefix_format("::ffff:1.2.3.4/120", "1.2.3.0/24");
+	check_prefix_format("::ffff:1.2.3.4", "1.2.3.4");
+	check_prefix_format("::ffff:1.2.3.4/128", "1.2.3.4");
+	check_prefix_format("::ffff:0:0/96", "0.0.0.0/0");
+	check_prefix_format("::ffff:1.2.3.4/80", "::/80");
+}
+
+static void
+test_special_addresses(void **state)
+{
+	static const char *const special[] = {
+		"0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.0.9", "169.254.1.1", "224.0.0.1", "239.255.255.255",
+		"240.0.0.1", "255.255.255.255", "::", "::1", "fe80::1", "febf::1", "ff02::1", "ff0e::9",
+	};
+	static const char *const ordinary[] = {
+		"10.0.0.5", "1.2.3.4", "126.255.255.255", "128.0.0.1", "169.253.1.1", "223.255.255.255",
+		"2001:db8::1", "fd00::5", "fec0::1", "::2", "::ffff:10.0.0.5", "64:ff9b::10.0.0.1",
+	};
+	struct net_addr a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
+		a = addr(special[i]);
+		if (!net_addr_special_kind(&a))
+			fail_msg("%s is an ordinary address?", special[i]);
+	}
+	for (i = 0; i < sizeof(ordinary) / sizeof(ordinary[0]); i++) {
+		a = addr(ordinary[i]);
+		if (net_addr_special_kind(&a))
+			fail_msg("%s is %s?", ordinary[i], net_addr_special_kind(&a));
+	}
+	a = addr("127.0.0.1");
+	assert_string_equal(net_addr_special_kind(&a), "a loopback address");
+}
+
+/* A "my IP" or requested source written IPv4-mapped is granted as IPv4 and fits IPv4 rules (issue 11). */
+static void
+test_source_v4_mapped(void **state)
+{
+	struct net_source any = source("*"), ten = source("10.0.0.0/8"), mapped = source("::ffff:10.0.0.5");
+	struct net_source v4 = source("10.0.0.5");
+	char buf[NET_PREFIX_TEXT_MAX];
+
+	(void)state;
+	assert_int_equal(mapped.prefix.addr.family, NET_INET);
+	assert_true(net_source_equal(&mapped, &v4));
+	assert_true(net_source_allows(&any, &mapped));
+	assert_true(net_source_allows(&ten, &mapped));
+	assert_true(net_prefix_is_single(&mapped.prefix));
+	assert_int_equal(net_source_format(&mapped, buf, sizeof(buf)), 8);
+	assert_string_equal(buf, "10.0.0.5");
 }
 
 static void
@@ -352,11 +412,13 @@ test_contains_v6_and_families(void **state)
 	assert_true(net_prefix_contains(&all6, &h));
 	assert_false(net_prefix_contains(&p64, &p32));
 	assert_false(net_prefix_contains(&p32, &odd));
-	/* Never across families, not even /0 or a mapped address. */
+	/* Never across families, not even /0. */
 	assert_false(net_prefix_contains(&all6, &v4));
 	assert_false(net_prefix_contains(&all4, &h));
-	assert_false(net_prefix_contains(&all4, &mapped));
-	assert_false(net_prefix_equal(&v4, &mapped));
+	/* an IPv4-mapped address is parsed as the IPv4 one */
+	assert_true(net_prefix_contains(&all4, &mapped));
+	assert_false(net_prefix_contains(&all6, &mapped));
+	assert_true(net_prefix_equal(&v4, &mapped));
 }
 
 static void
@@ -493,6 +555,8 @@ main(void)
 		cmocka_unit_test(test_addr_unmap),
 		cmocka_unit_test(test_prefix_good),
 		cmocka_unit_test(test_prefix_normalises),
+		cmocka_unit_test(test_special_addresses),
+		cmocka_unit_test(test_source_v4_mapped),
 		cmocka_unit_test(test_prefix_bad),
 		cmocka_unit_test(test_prefix_len_limits),
 		cmocka_unit_test(test_prefix_unterminated),

@@ -85,8 +85,15 @@ make_vm(const char *rg, const char *name, const char *addr1, const char *addr2)
 static int64_t
 put_vm(struct store *st, const char *rg, const char *name)
 {
-	struct store_vm vm = make_vm(rg, name, "192.0.2.10", NULL);
+	static unsigned n;
+	char addr[NET_ADDR_TEXT_MAX];
+	struct store_vm vm;
 	int64_t id = 0;
+
+	/* an address belongs to one VM: each gets its own */
+	n++;
+	snprintf(addr, sizeof(addr), "10.%u.%u.%u", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+	vm = make_vm(rg, name, addr, NULL);
 
 	assert_int_equal(store_vm_put(st, &vm, &id, NULL), 0);
 	assert_true(id > 0);
@@ -341,8 +348,7 @@ test_vm_crud(void **state)
 
 	/* Update through a differently cased id: same row, new casing, created_ns kept. */
 	vm.arm = vm_arm("RG1", "Vm1");
-	vm.point = STORE_POINT_LOCAL;
-	vm.n_addrs = 0;
+	vm.n_addrs = 1;
 	vm.created_ns = T0 + 5;
 	COPY(vm.unsupported_reason, "nftables missing");
 	assert_int_equal(store_vm_put(f->st, &vm, &id2, &created), 0);
@@ -351,10 +357,20 @@ test_vm_crud(void **state)
 	assert_int_equal(store_vm_get_by_id(f->st, id, &got), 0);
 	assert_string_equal(got.arm.name, "Vm1");
 	assert_string_equal(got.arm.resource_group, "RG1");
-	assert_int_equal(got.point, STORE_POINT_LOCAL);
-	assert_int_equal(got.n_addrs, 0);
+	assert_int_equal(got.point, STORE_POINT_GATEWAY);
+	assert_int_equal(got.n_addrs, 1);
 	assert_string_equal(got.unsupported_reason, "nftables missing");
 	assert_int_equal(got.created_ns, T0);
+
+	/* The enforcement point is fixed at creation: a gateway VM never becomes local (issue 11). */
+	vm.point = STORE_POINT_LOCAL;
+	vm.n_addrs = 0;
+	assert_int_equal(store_vm_put(f->st, &vm, &id2, &created), -EPERM);
+	assert_int_equal(store_vm_get_by_id(f->st, id, &got), 0);
+	assert_int_equal(got.point, STORE_POINT_GATEWAY);
+	assert_int_equal(got.n_addrs, 1);
+	vm.point = STORE_POINT_GATEWAY;
+	vm.n_addrs = 1;
 
 	/* List order: resource group, then name, case-insensitively. */
 	put_vm(f->st, "rg0", "zeta");
@@ -382,11 +398,62 @@ test_vm_crud(void **state)
 	assert_true(id2 > id);
 
 	/* Bad input. */
+	vm.point = STORE_POINT_GATEWAY;
 	vm.n_addrs = FW_VM_ADDRS_MAX + 1;
 	assert_int_equal(store_vm_put(f->st, &vm, &id2, &created), -EINVAL);
 	vm.n_addrs = 0;
 	memset(vm.arm.name, 'x', sizeof(vm.arm.name));	/* unterminated */
 	assert_int_equal(store_vm_put(f->st, &vm, &id2, &created), -EINVAL);
+}
+
+/* An address belongs to one VM, checked in the write transaction (issue 11). */
+static void
+test_vm_addresses_unique(void **state)
+{
+	struct fixture *f = *state;
+	struct store_vm a = make_vm("rg1", "a", "192.0.2.1", "2001:db8::1");
+	struct store_vm b = make_vm("rg1", "b", "192.0.2.2", "2001:db8::1");
+	struct store_vm host = make_vm("rg1", "host", "198.51.100.7", NULL);
+	struct store_vm c = make_vm("rg2", "c", "198.51.100.7", NULL);
+	struct store_vm got, *list = NULL;
+	int64_t id_a = 0, id_b = 0, id = 0;
+	size_t n = 0;
+
+	assert_int_equal(store_vm_put(f->st, &a, &id_a, NULL), 0);
+	/* b shares a's IPv6 address: refused, nothing written */
+	assert_int_equal(store_vm_put(f->st, &b, &id_b, NULL), -EADDRINUSE);
+	assert_non_null(strstr(store_last_error(f->st), "2001:db8::1"));
+	assert_int_equal(store_vm_get(f->st, &b.arm, &got), -ENOENT);
+	b.n_addrs = 1;
+	assert_int_equal(store_vm_put(f->st, &b, &id_b, NULL), 0);
+	/* an update that takes another VM's address is refused and leaves the row as it was */
+	b.addrs[1] = a.addrs[0];
+	b.n_addrs = 2;
+	assert_int_equal(store_vm_put(f->st, &b, &id, NULL), -EADDRINUSE);
+	assert_int_equal(store_vm_get_by_id(f->st, id_b, &got), 0);
+	assert_int_equal(got.n_addrs, 1);
+	/* a VM keeps its own addresses on an update */
+	assert_int_equal(store_vm_put(f->st, &a, &id, NULL), 0);
+	assert_int_equal(id, id_a);
+
+	/* the local VM (jitgated's registration) has the host's addresses; no gateway VM may take one */
+	host.point = STORE_POINT_LOCAL;
+	assert_int_equal(store_vm_put(f->st, &host, &id, NULL), 0);
+	assert_int_equal(store_vm_put(f->st, &c, &id, NULL), -EADDRINUSE);
+
+	/* inside one transaction the check sees what the transaction wrote */
+	assert_int_equal(store_begin(f->st), 0);
+	c.addrs[0] = b.addrs[0];
+	c.addrs[0].bytes[3] = 99;	/* 192.0.2.99 */
+	assert_int_equal(store_vm_put(f->st, &c, &id, NULL), 0);
+	b.arm = vm_arm("rg2", "d");
+	b.addrs[0] = c.addrs[0];
+	b.n_addrs = 1;
+	assert_int_equal(store_vm_put(f->st, &b, &id, NULL), -EADDRINUSE);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_vm_list(f->st, &list, &n), 0);
+	assert_int_equal(n, 4);	/* a, b, host, c */
+	free(list);
 }
 
 static void
@@ -641,14 +708,30 @@ test_requests(void **state)
 	assert_int_equal(n, 3);
 	assert_string_equal(reqs[1].id, "req-stale");
 	store_requests_free(reqs, n);
-	/* a limit keeps the newest, still oldest first */
+	/*
+	 * A limit caps only the ended requests: every live one is always listed, however many newer
+	 * ones there are (issue 11: req-old, live, was cut by a limit of 2), still oldest first.
+	 */
 	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 2, &reqs, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(reqs[0].id, "req-old");
+	assert_string_equal(reqs[1].id, "req-stale");
+	assert_string_equal(reqs[2].id, "req-new");
+	store_requests_free(reqs, n);
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 1, &reqs, &n), 0);
+	assert_int_equal(n, 3);
+	store_requests_free(reqs, n);
+	assert_int_equal(store_grant_end(f->st, "req-old", vm1, 22, STORE_REASON_EXPIRED, T0), 0);
+	assert_int_equal(store_grant_end(f->st, "req-old", vm1, 3389, STORE_REASON_EXPIRED, T0), 0);
+	/* now req-old and req-stale are over: a limit of 1 keeps the newer of them, and the live req-new */
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 1, &reqs, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(reqs[0].id, "req-stale");
 	assert_string_equal(reqs[1].id, "req-new");
 	store_requests_free(reqs, n);
-	assert_int_equal(store_grant_end(f->st, "req-old", vm1, 22, STORE_REASON_EXPIRED, T0), 0);
-	assert_int_equal(store_grant_end(f->st, "req-old", vm1, 3389, STORE_REASON_EXPIRED, T0), 0);
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 0, &reqs, &n), 0);
+	assert_int_equal(n, 3);
+	store_requests_free(reqs, n);
 	assert_int_equal(store_requests_of_policy(f->st, pol, T0 - week, 0, &reqs, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(reqs[0].id, "req-new");
@@ -1332,6 +1415,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_reopen, setup, teardown),
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test_setup_teardown(test_vm_addresses_unique, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_crud, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_delete_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_put, setup, teardown),
