@@ -28,6 +28,7 @@
 #include "core/rbac.h"
 #include "core/timeutil.h"
 #include "daemon/config.h"
+#include "daemon/instance.h"
 #include "daemon/privsep.h"
 #include "daemon/sandbox.h"
 #include "daemon/tls.h"
@@ -40,7 +41,7 @@ static const char usage[] =
 	"usage: jitgated [--state-dir DIR] [--listen ADDR:PORT] [--subscription ID] [--resource-group RG]\n"
 	"                [--location LOC] [--vm-name NAME] [--os-type Linux|Windows] [--config FILE]\n"
 	"                [--tls-cert FILE --tls-key FILE] [--max-duration DUR] [--trusted-proxies CIDR,...]\n"
-	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME]\n"
+	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME | --single-process]\n"
 	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
 	"       jitgated token list --state-dir DIR\n"
 	"       jitgated token revoke --state-dir DIR NAME\n"
@@ -79,6 +80,7 @@ static const struct option long_opts[] = {
 	{ "unix-socket", required_argument, NULL, 0 },	{ "name", required_argument, NULL, 0 },
 	{ "reconcile-interval", required_argument, NULL, 0 },	{ "user", required_argument, NULL, 0 },
 	{ "role", required_argument, NULL, 0 },		{ "scope", required_argument, NULL, 0 },
+	{ "single-process", no_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
 };
 
@@ -120,7 +122,8 @@ parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl)
 			for (i = 0; key[i]; i++)
 				if (key[i] == '-')
 					key[i] = '_';
-			if (config_set(cfg, key, optarg, &err) < 0)
+			/* a flag without a value (--single-process) is a yes */
+			if (config_set(cfg, key, optarg ? optarg : "yes", &err) < 0)
 				return fail_err("bad flag", &err) + 1;
 		}
 		if (pass == 0 && cfg->config_file[0] && config_load_file(cfg, cfg->config_file, &err) < 0)
@@ -359,31 +362,11 @@ notify_ready(void)
 	close(fd);
 }
 
-/* One jitgated per state directory: a second one would fight the first over the kernel. */
-static int
-lock_state_dir(const struct config *cfg)
-{
-	char path[CONFIG_PATH_MAX + 32];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/jitgated.lock", cfg->state_dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		logmsg("cannot open %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		logmsg("another jitgated is running on the state directory %s (%s is locked)", cfg->state_dir, path);
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;	/* held open, and so locked, until we exit */
-}
-
 /*
- * Privilege separation (privsep.h): split (1) as root when the user exists;
- * run as one process (0) when not root, or when the default user is missing
- * and none was asked for; fail (-1) when the user asked for does not exist.
+ * Privilege separation (privsep.h) is the default: split (1) as root with the
+ * user; run as one process (0) when not root (there is nothing to separate), or
+ * as root when --single-process asks for it; refuse (-1) as root without a
+ * usable user, as the code that parses HTTP would hold every capability.
  */
 static int
 choose_split(const struct config *cfg, struct sandbox_user *ret_user)
@@ -396,17 +379,17 @@ choose_split(const struct config *cfg, struct sandbox_user *ret_user)
 		logmsg("not started as root: running as one process, without privilege separation");
 		return 0;
 	}
-	r = sandbox_user_lookup(name, ret_user, &err);
-	if (r == -ENOENT && !cfg->user[0]) {
-		logmsg("WARNING: there is no user '%s', so jitgated runs as ONE ROOT PROCESS WITHOUT PRIVILEGE "
-		       "SEPARATION (the code that parses HTTP holds every capability). Create the user "
-		       "(useradd --system --no-create-home --shell /usr/sbin/nologin %s) or name another with --user.",
-		       name, name);
+	if (cfg->single_process) {
+		logmsg("WARNING: --single-process: jitgated runs as ONE ROOT PROCESS WITHOUT PRIVILEGE SEPARATION (the "
+		       "code that parses HTTP holds every capability)");
 		return 0;
 	}
+	r = sandbox_user_lookup(name, ret_user, &err);
 	if (r == -ENOENT) {
-		logmsg("--user: there is no user '%s'; create it (useradd --system --no-create-home --shell "
-		       "/usr/sbin/nologin %s) or name another one", name, name);
+		logmsg("there is no user '%s' for privilege separation; create it (useradd --system --no-create-home "
+		       "--shell /usr/sbin/nologin %s), name another with --user, or run as one root process with "
+		       "--single-process (not recommended)",
+		       name, name);
 		return -1;
 	}
 	if (r < 0) {
@@ -557,7 +540,7 @@ run_server(struct config *cfg)
 	char listen_host[CONFIG_LISTEN_MAX];
 	int64_t next_expiry = 0, next_reconcile, clock_offset;
 	sigset_t mask;
-	int sfd = -1, r = 1, n, lock_fd = -1, split;
+	int sfd = -1, r = 1, n, lock_fd = -1, netns_fd = -1, split;
 	bool fw_down = false;
 
 	if (!api)
@@ -569,10 +552,17 @@ run_server(struct config *cfg)
 		logmsg("cannot create the state directory %s: %s", cfg->state_dir, strerror(errno));
 		goto out;
 	}
-	if ((lock_fd = lock_state_dir(cfg)) < 0)
+	/* one jitgated per network namespace (the kernel table), then one per store */
+	if ((netns_fd = instance_lock_netns(INSTANCE_WAIT_MS, &err)) < 0 ||
+	    (lock_fd = instance_lock_state_dir(cfg->state_dir, &err)) < 0) {
+		logmsg("%s", err.message);
 		goto out;
-	/* the supervisor is forked before anything secret is in memory; a symlink planted in tls/ is refused first */
-	if (split && (chown_state(cfg, &user) < 0 || privsep_start(&user, &ps, &err) < 0)) {
+	}
+	/*
+	 * the supervisor is forked before anything secret is in memory; a symlink planted in tls/ is refused first;
+	 * it and its helpers hold the namespace's name too, so it stays taken while any jitgated process lives
+	 */
+	if (split && (chown_state(cfg, &user) < 0 || privsep_start(&user, netns_fd, &ps, &err) < 0)) {
 		if (err.message[0])
 			fail_err("privilege separation", &err);
 		goto out;
@@ -776,12 +766,36 @@ out:
 		close(sfd);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	if (netns_fd >= 0)
+		close(netns_fd);
 	fw_free(api->fw);
 	privsep_stop(&ps);
 	api_caches_free(api);
 	store_close(api->store);
 	free(api);
 	return r;
+}
+
+/* A relative path (as given on the command line) made absolute against the directory we were started in. */
+static int
+path_absolute(char *path, size_t size, const char *what)
+{
+	char cwd[CONFIG_PATH_MAX], out[CONFIG_PATH_MAX];
+	int n;
+
+	if (!path[0] || path[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd))) {
+		logmsg("%s: %s is relative and the current directory is unknown: %s", what, path, strerror(errno));
+		return -errno;
+	}
+	n = snprintf(out, sizeof(out), "%s/%s", cwd, path);
+	if (n < 0 || (size_t)n >= sizeof(out) || (size_t)n >= size) {
+		logmsg("%s: %s/%s is too long", what, cwd, path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(path, out, (size_t)n + 1);
+	return 0;
 }
 
 int
@@ -804,5 +818,15 @@ main(int argc, char **argv)
 	}
 	if (config_validate(&cfg, &err) < 0)
 		return fail_err("configuration", &err) + 1;
+	/* hold no directory busy (a mount, a deleted build tree): paths become absolute, then the server runs in / */
+	if (path_absolute(cfg.state_dir, sizeof(cfg.state_dir), "state_dir") < 0 ||
+	    path_absolute(cfg.tls_cert, sizeof(cfg.tls_cert), "tls_cert") < 0 ||
+	    path_absolute(cfg.tls_key, sizeof(cfg.tls_key), "tls_key") < 0 ||
+	    path_absolute(cfg.unix_socket, sizeof(cfg.unix_socket), "unix_socket") < 0)
+		return 2;
+	if (chdir("/") < 0) {
+		logmsg("cannot change to /: %s", strerror(errno));
+		return 1;
+	}
 	return run_server(&cfg);
 }
