@@ -27,6 +27,7 @@
 #include "api/http.h"
 #include "core/rbac.h"
 #include "core/timeutil.h"
+#include "daemon/bootrules.h"
 #include "daemon/config.h"
 #include "daemon/instance.h"
 #include "daemon/privsep.h"
@@ -45,6 +46,7 @@ static const char usage[] =
 	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
 	"       jitgated token list --state-dir DIR\n"
 	"       jitgated token revoke --state-dir DIR NAME\n"
+	"       jitgated boot --state-dir DIR   (as root, before the network: protect what DIR/" BOOT_RULES_FILE " lists)\n"
 	"\n"
 	"Every flag is also a key of the config file, with '_' for '-' (state_dir = /var/lib/jitgate).\n"
 	"Roles: Owner, SecurityAdmin, JitRequester, SecurityReader, Reader, or a [role NAME] of the config file.\n";
@@ -278,6 +280,66 @@ cmd_token(int argc, char **argv, struct config *cfg)
 out:
 	store_close(st);
 	return r;
+}
+
+/* `jitgated boot`: at boot (jitgate-boot.service), put the protection jitgated last had in place, with no grant. */
+static int
+cmd_boot(int argc, char **argv, struct config *cfg)
+{
+	struct core_error err = { 0 };
+	struct cmdline cl = { 0 };
+	int lock, r;
+
+	if (parse_args(argc - 1, argv + 1, cfg, &cl))
+		return 2;
+	/* not while a jitgated runs here (it keeps the table, grants included); and none starts until we are done */
+	if ((lock = instance_lock_netns(0, &err)) < 0) {
+		logmsg("boot: %s", err.message);
+		return 1;
+	}
+	r = boot_rules_load(cfg->state_dir, &err);
+	close(lock);
+	if (r == 1) {
+		logmsg("boot: no %s/%s (jitgated has never protected a port here): nothing to do", cfg->state_dir,
+		       BOOT_RULES_FILE);
+		return 0;
+	}
+	if (r < 0) {
+		fail_err("boot", &err);
+		return 1;
+	}
+	logmsg("boot: table inet jitgate is in place with the ports listed in %s/%s protected and no grant",
+	       cfg->state_dir, BOOT_RULES_FILE);
+	return 0;
+}
+
+struct boot_ctx {
+	const struct config *cfg;
+	char **last;
+	struct core_error *err;
+};
+
+static int
+boot_write_cb(void *ctx, const struct fw_state *st)
+{
+	struct boot_ctx *c = ctx;
+
+	return boot_rules_write(c->cfg->state_dir, st, c->last, c->err);
+}
+
+/* The ports protected now, in the boot list, when a kernel change may have changed them (bootrules.h). */
+static void
+boot_refresh(struct api *api, const struct config *cfg, char **last)
+{
+	struct core_error err = { 0 };
+	struct boot_ctx c = { cfg, last, &err };
+
+	if (!api->state_loaded || !api->fw)
+		return;
+	if (api_state_with(api, boot_write_cb, &c, &err) < 0)
+		fail_err("cannot keep the boot list of protected ports", &err);	/* tried again after the next pass */
+	else
+		api->state_loaded = false;
 }
 
 /* Register (or refresh) this host as the local VM, with the addresses it has now. */
@@ -537,7 +599,7 @@ run_server(struct config *cfg)
 	struct sandbox_user user;
 	struct http_config hc;
 	char cert[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], fp[TLS_FINGERPRINT_TEXT_MAX], host[256] = "localhost";
-	char listen_host[CONFIG_LISTEN_MAX];
+	char listen_host[CONFIG_LISTEN_MAX], *boot_last = NULL;
 	int64_t next_expiry = 0, next_reconcile, clock_offset;
 	sigset_t mask;
 	int sfd = -1, r = 1, n, lock_fd = -1, netns_fd = -1, split;
@@ -585,6 +647,12 @@ run_server(struct config *cfg)
 		fail_err("TLS certificate", &err);
 		goto out;
 	}
+	if ((!strcmp(listen_host, "0.0.0.0") || !strcmp(listen_host, "::") || !listen_host[0]) &&
+	    tls_cert_names_routable_address(cert, &err) == 0)
+		logmsg("WARNING: listening on every address, but the certificate %s names none of this host's routable "
+		       "addresses (it had none when the certificate was made): clients must reach it by a name it holds "
+		       "or pin its fingerprint (jitgate login does); remove %s/tls to have a new one made, or give "
+		       "--tls-cert", cert, cfg->state_dir);
 	if (split && chown_state(cfg, &user) < 0)
 		goto out;
 
@@ -651,6 +719,7 @@ run_server(struct config *cfg)
 		goto out;
 	}
 	api->ready = api->fw != NULL;	/* /healthz: 200 only when the kernel table is in place */
+	boot_refresh(api, cfg, &boot_last);
 	notify_ready();
 	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", cfg->listen, fp,
 	       cfg->state_dir, cfg->vm_name, api->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
@@ -748,6 +817,7 @@ run_server(struct config *cfg)
 		if (api->next_end_hint_ns && (!next_expiry || api->next_end_hint_ns < next_expiry))
 			next_expiry = api->next_end_hint_ns;
 		api->next_end_hint_ns = 0;
+		boot_refresh(api, cfg, &boot_last);
 		if ((next_expiry && now >= next_expiry) || mono >= next_reconcile)
 			api_expire(api, now, &next_expiry);
 		if (mono >= next_reconcile) {
@@ -770,6 +840,7 @@ out:
 		close(netns_fd);
 	fw_free(api->fw);
 	privsep_stop(&ps);
+	free(boot_last);
 	api_caches_free(api);
 	store_close(api->store);
 	free(api);
@@ -810,6 +881,8 @@ main(int argc, char **argv)
 	config_defaults(&cfg);
 	if (argc > 1 && !strcmp(argv[1], "token"))
 		return cmd_token(argc, argv, &cfg);
+	if (argc > 1 && !strcmp(argv[1], "boot"))
+		return cmd_boot(argc, argv, &cfg);
 	if ((r = parse_args(argc, argv, &cfg, &cl)))
 		return r;
 	if (optind < argc) {
