@@ -43,6 +43,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: a full or read-only state directory" tests/e2e/disk.sh build
 	step "e2e: wall-clock jumps" tests/e2e/clock.sh build
 	step "e2e: load and hostile clients (LOAD_SECONDS=${LOAD_SECONDS:-20})" tests/e2e/load.sh build
+	step "e2e: one jitgated per namespace, the unit's sandbox, boot protection, TLS and HTTP strictness" tests/e2e/sec-daemon.sh build
 	step "make demo" scripts/demo.sh build
 else
 	failed+=("e2e (needs root: network namespaces and nftables)")

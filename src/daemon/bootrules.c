@@ -13,8 +13,9 @@
 
 #define BOOT_RULES_GW_ADDRS_MAX	4096	/* distinct gateway addresses in one list */
 #define BOOT_RULES_HEADER \
-	"# jitgate: the ports jitgated protects, written by it whenever they change. At boot, before the network,\n" \
-	"# jitgate-boot.service ('jitgated boot') puts them in table inet jitgate, with no grant. Do not edit.\n"
+	"# jitgate: the ports jitgated protects, rewritten by it whenever they change.\n" \
+	"# At boot, before the network, jitgate-boot.service ('jitgated boot') puts\n" \
+	"# them in table inet jitgate, with no grant. Do not edit.\n"
 
 static const char *
 proto_word(enum net_proto p)

@@ -621,13 +621,16 @@ run_server(struct config *cfg)
 	api->settings = cfg->api;
 	if ((split = choose_split(cfg, &user)) < 0)
 		goto out;
+	/* one jitgated per network namespace (the kernel table), whatever its state directory; then one per store */
+	if ((netns_fd = instance_lock_netns(INSTANCE_WAIT_MS, &err)) < 0) {
+		logmsg("%s", err.message);
+		goto out;
+	}
 	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
 		logmsg("cannot create the state directory %s: %s", cfg->state_dir, strerror(errno));
 		goto out;
 	}
-	/* one jitgated per network namespace (the kernel table), then one per store */
-	if ((netns_fd = instance_lock_netns(INSTANCE_WAIT_MS, &err)) < 0 ||
-	    (lock_fd = instance_lock_state_dir(cfg->state_dir, &err)) < 0) {
+	if ((lock_fd = instance_lock_state_dir(cfg->state_dir, &err)) < 0) {
 		logmsg("%s", err.message);
 		goto out;
 	}

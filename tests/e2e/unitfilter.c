@@ -6,7 +6,7 @@
  *   unitfilter [--syscalls FILE] [--errno NAME] [--native] [--families "AF_UNIX AF_INET ..."]
  *              [--caps "CAP_NET_ADMIN ..."] [--no-new-privs] [--umask 0077] [--nofile N]
  *              [--proc-invisible] [--proc-subset-pid] [--mdwe] [--restrict-namespaces]
- *              [--read-only-root] [--rw DIR]... -- COMMAND ARGS...
+ *              [--read-only-root] [--rw DIR]... [--private-tmp] -- COMMAND ARGS...
  *
  * Each option does what systemd 252 does for the unit setting of the same meaning:
  * SystemCallFilter= (an allow-list: every call outside FILE kills the process, or fails with
@@ -14,7 +14,8 @@
  * SystemCallArchitectures=native, RestrictAddressFamilies=, CapabilityBoundingSet=,
  * NoNewPrivileges=, UMask=, LimitNOFILE=, ProtectProc=invisible, ProcSubset=pid (a new mount
  * namespace with its own /proc), MemoryDenyWriteExecute=, RestrictNamespaces=yes and
- * ProtectSystem=strict with the state and runtime directories writable. The seccomp filters are
+ * ProtectSystem=strict with the state and runtime directories writable, PrivateTmp= (an empty
+ * tmpfs on /tmp and /var/tmp; so the directories given with --rw must not be below them). The seccomp filters are
  * separate, stacked, as systemd installs them; the kernel applies the strictest answer.
  */
 #include <errno.h>
@@ -79,9 +80,12 @@ word_in(const char *list, const char *word)
 	return false;
 }
 
-/* SystemCallFilter=: an allow-list from a file of names; the default action kills, or answers errno. */
-static void
-load_syscall_filter(const char *file, int err_no, bool native)
+/*
+ * SystemCallFilter=: an allow-list from a file of names; the default action kills, or answers errno.
+ * Read before the mounts (the file may be below /tmp), loaded last.
+ */
+static scmp_filter_ctx
+make_syscall_filter(const char *file, int err_no, bool native)
 {
 	char line[UF_LINE_MAX];
 	scmp_filter_ctx ctx = seccomp_init(err_no ? SCMP_ACT_ERRNO((unsigned)err_no) : SCMP_ACT_KILL_PROCESS);
@@ -107,11 +111,9 @@ load_syscall_filter(const char *file, int err_no, bool native)
 		n++;
 	}
 	fclose(f);
-	if ((r = seccomp_load(ctx)) < 0)
-		die("seccomp_load (syscall filter)", -r);
-	seccomp_release(ctx);
 	fprintf(stderr, "unitfilter: SystemCallFilter: %d calls allowed, others %s\n", n,
 		err_no ? "fail with the errno" : "kill the process");
+	return ctx;
 }
 
 /* RestrictAddressFamilies=: socket() of another family fails with EAFNOSUPPORT. */
@@ -186,9 +188,12 @@ int
 main(int argc, char **argv)
 {
 	const char *syscalls = NULL, *fams = NULL, *caps = NULL, *rw[UF_RW_MAX];
-	bool native = false, nnp = false, proc_inv = false, proc_pid = false, mdwe = false, ns = false, ro = false;
+	bool native = false, nnp = false, proc_inv = false, proc_pid = false, mdwe = false, ns = false, ro = false,
+	     tmp = false;
 	int err_no = 0, n_rw = 0, i;
 	long umask_v = -1, nofile = 0;
+	scmp_filter_ctx filter = NULL;
+	int r;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -228,6 +233,8 @@ main(int argc, char **argv)
 			ns = true;
 		else if (!strcmp(a, "--read-only-root"))
 			ro = true;
+		else if (!strcmp(a, "--private-tmp"))
+			tmp = true;
 		else {
 			fprintf(stderr, "unitfilter: unknown option %s\n", a);
 			return 125;
@@ -237,7 +244,9 @@ main(int argc, char **argv)
 		fputs("usage: unitfilter [OPTIONS] -- COMMAND ARGS...\n", stderr);
 		return 125;
 	}
-	if (proc_inv || proc_pid || ro) {
+	if (syscalls)
+		filter = make_syscall_filter(syscalls, err_no, native);
+	if (proc_inv || proc_pid || ro || tmp) {
 		char opts[64];
 		int k;
 
@@ -258,6 +267,9 @@ main(int argc, char **argv)
 					die(rw[k], errno);
 			}
 		}
+		if (tmp && (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0 ||
+			    mount("tmpfs", "/var/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0))
+			die("PrivateTmp", errno);
 		/* ProtectProc=invisible, ProcSubset=pid: a /proc of our own with those options */
 		snprintf(opts, sizeof(opts), "%s%s%s", proc_inv ? "hidepid=invisible" : "", proc_inv && proc_pid ? "," : "",
 			 proc_pid ? "subset=pid" : "");
@@ -286,8 +298,8 @@ main(int argc, char **argv)
 		load_family_filter(fams);
 	if (mdwe || ns)
 		load_mdwe_ns_filter(mdwe, ns);
-	if (syscalls)
-		load_syscall_filter(syscalls, err_no, native);
+	if (filter && (r = seccomp_load(filter)) < 0)
+		die("seccomp_load (syscall filter)", -r);
 	execv(argv[i + 1], argv + i + 1);
 	die(argv[i + 1], errno);
 }
