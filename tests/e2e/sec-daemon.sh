@@ -216,7 +216,6 @@ for u in jitgated jitgate-boot; do
 	out=$(systemd-analyze verify "$DIST/$u.service" 2>&1 | grep -v -e "is not executable" -e "Command 'man ")
 	check "systemd-analyze verify dist/$u.service: nothing but the uninstalled binary and man pages ($out)" test -z "$out"
 done
-grep -q '^SystemCallFilter=.*seccomp' "$DIST/jitgated.service"
 UNIT=$DIST/jitgated.service
 # outside /tmp, which PrivateTmp= hides; removed at the end
 UDIR=/var/lib/jitgate-e2e.$E2E_ID
@@ -240,17 +239,17 @@ start unit "$U1" "$UNITFILTER" "${SB[@]}" -- "${CMD[@]}" --listen $V:443 --vm-na
 UMAIN=$LAST
 check "jitgated under the unit's sandbox serves https://$V:443" wait_healthy "$UCL" https://$V
 main_pid() { ip netns exec "$1" ss -ltnpH "sport = :443" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
-field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/${1:-0}/status" 2>/dev/null; }
 children() { cat /proc/"$1"/task/*/children 2>/dev/null; }
 MAIN=$(main_pid "$U1")
 SUP=$(children "${MAIN:-0}" | tr ' ' '\n' | grep . | head -1)
 HELPER=$(children "${SUP:-0}" | tr ' ' '\n' | grep . | head -1)
 check "three processes: $(cat /proc/$MAIN/comm 2>/dev/null) $(cat /proc/$SUP/comm 2>/dev/null) $(cat /proc/$HELPER/comm 2>/dev/null)" \
-	test "$(cat /proc/$MAIN/comm /proc/$SUP/comm /proc/$HELPER/comm 2>/dev/null | tr '\n' ' ')" = "jitgated jitgated-fwsup jitgated-fw "
+	test "$(cat /proc/${MAIN:-0}/comm /proc/${SUP:-0}/comm /proc/${HELPER:-0}/comm 2>/dev/null | tr '\n' ' ')" = "jitgated jitgated-fwsup jitgated-fw "
 check "main: no capability, uid $USR, Seccomp 2 (the unit's filter and its own)" \
-	test "$(field $MAIN CapEff)/$(field $MAIN CapBnd)/$(stat -c %U /proc/$MAIN)/$(field $MAIN Seccomp)" = "0000000000000000/0000000000000000/$USR/2"
+	test "$(field "$MAIN" CapEff)/$(field "$MAIN" CapBnd)/$(stat -c %U /proc/${MAIN:-0} 2>/dev/null)/$(field "$MAIN" Seccomp)" = "0000000000000000/0000000000000000/$USR/2"
 check "helper: CAP_NET_ADMIN only, uid $USR" \
-	test "$(field $HELPER CapEff)/$(stat -c %U /proc/$HELPER)" = "0000000000001000/$USR"
+	test "$(field "$HELPER" CapEff)/$(stat -c %U /proc/${HELPER:-0} 2>/dev/null)" = "0000000000001000/$USR"
 check "LimitNOFILE: main may open 16384 files" \
 	bash -c 'grep -q "^Max open files *16384 *16384" /proc/$1/limits' _ "$MAIN"
 api() { ip netns exec "$UCL" curl -sS --max-time 10 --cacert "$USTATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" "$@"; }
@@ -273,7 +272,7 @@ start unit-second "$U1" "$UNITFILTER" "${SB[@]}" -- "${CMD[@]}" --listen 127.0.0
 wait "$LAST"
 check "a second unit instance in the namespace refuses (the name is held by the three processes)" \
 	grep -q "another jitgated is running in this network namespace" "$E2E_TMP/unit-second.log"
-kill -TERM "$MAIN"
+kill -TERM "${MAIN:-$UMAIN}"
 for ((i = 0; i < 100; i++)); do [[ -d /proc/$MAIN || -d /proc/$SUP || -d /proc/$HELPER ]] || break; sleep 0.05; done
 check "SIGTERM ends all three" bash -c '! [[ -d /proc/$1 || -d /proc/$2 || -d /proc/$3 ]]' _ "$MAIN" "$SUP" "$HELPER"
 check "none of them was killed by a seccomp filter (no SIGSYS) or refused a call" \
@@ -312,7 +311,7 @@ check "B is still refused" cannot "$BCL" $B $V 22
 ip netns exec "$B1" "$JITGATED" boot --state-dir "$USTATE" >"$E2E_TMP/boot2.log" 2>&1
 check "jitgated boot refuses while jitgated runs in the namespace" \
 	bash -c '(( $1 != 0 )) && grep -q "another jitgated is running" "$2"' _ $? "$E2E_TMP/boot2.log"
-kill -TERM "$(main_pid "$B1")"
+kill -TERM "$(main_pid "$B1")" 2>/dev/null
 wait "$BMAIN" 2>/dev/null
 N4=$(ns_new b4) || exit 1
 rm -f "$E2E_TMP/empty/boot-protect"; mkdir -p "$E2E_TMP/empty"
