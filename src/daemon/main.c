@@ -32,6 +32,7 @@
 #include "daemon/instance.h"
 #include "daemon/privsep.h"
 #include "daemon/sandbox.h"
+#include "daemon/statedir.h"
 #include "daemon/tls.h"
 #include "fw/fw.h"
 #include "store/store.h"
@@ -464,80 +465,6 @@ choose_split(const struct config *cfg, struct sandbox_user *ret_user)
 	return 1;
 }
 
-/*
- * Give one file of the state directory to the user (or, give false, only check it could be given);
- * never through a symlink, never a file with other names.
- */
-static int
-chown_at(int dfd, const char *dir, const char *name, bool is_dir, const struct sandbox_user *u, bool give)
-{
-	struct stat st;
-	int fd, r = 0;
-
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0));
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		logmsg("%s/%s: %s%s", dir, name, strerror(errno),
-		       errno == ELOOP ? " (a symlink; refusing to follow it as root)" : "");
-		return -EPERM;
-	}
-	if (fstat(fd, &st) < 0 || (is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
-		logmsg("%s/%s: not a plain %s; refusing to give it to user %s", dir, name, is_dir ? "directory" : "file",
-		       u->name);
-		r = -EPERM;
-	} else if (give && (st.st_uid != u->uid || st.st_gid != u->gid) && fchown(fd, u->uid, u->gid) < 0) {
-		logmsg("cannot give %s/%s to user %s: %s", dir, name, u->name, strerror(errno));
-		r = -errno;
-	}
-	close(fd);
-	return r;
-}
-
-/*
- * The state directory, tls/ and its files, the store's files, the boot list: the unprivileged main
- * process owns them. give false: only check them (no symlink, nothing odd) before root reads any.
- * Contents first, each directory last: under the unit's capability set (no CAP_DAC_OVERRIDE, no
- * CAP_FOWNER) root can no longer search a directory once it is the user's 0700 one.
- */
-static int
-chown_state(const struct config *cfg, const struct sandbox_user *u, bool give)
-{
-	static const char *const files[] = { DB_NAME, DB_NAME "-wal", DB_NAME "-shm", DB_NAME "-journal",
-					     "jitgated.lock", BOOT_RULES_FILE, BOOT_RULES_FILE ".tmp" };
-	static const char *const tls_files[] = { "cert.pem", "key.pem" };
-	char tls_dir[CONFIG_PATH_MAX + 8];
-	size_t i;
-	int dfd, tfd, r = 0;
-
-	dfd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		logmsg("cannot open the state directory %s: %s", cfg->state_dir, strerror(errno));
-		return -errno;
-	}
-	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", cfg->state_dir);
-	tfd = openat(dfd, "tls", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (tfd < 0 && errno != ENOENT) {
-		r = chown_at(dfd, cfg->state_dir, "tls", true, u, give);	/* says what is wrong with it */
-		r = r < 0 ? r : -EPERM;
-	}
-	for (i = 0; tfd >= 0 && i < sizeof(tls_files) / sizeof(tls_files[0]) && r == 0; i++)
-		r = chown_at(tfd, tls_dir, tls_files[i], false, u, give);
-	if (tfd >= 0)
-		close(tfd);
-	if (r == 0)
-		r = chown_at(dfd, cfg->state_dir, "tls", true, u, give);
-	for (i = 0; i < sizeof(files) / sizeof(files[0]) && r == 0; i++)
-		r = chown_at(dfd, cfg->state_dir, files[i], false, u, give);
-	/* the mode before the owner, while root still owns it */
-	if (r == 0 && give && (fchmod(dfd, 0700) < 0 || fchown(dfd, u->uid, u->gid) < 0)) {
-		logmsg("cannot give the state directory %s to user %s: %s", cfg->state_dir, u->name, strerror(errno));
-		r = -errno;
-	}
-	close(dfd);
-	return r;
-}
-
 /* Drop to the user, no capabilities, no_new_privs, the main process's seccomp list. */
 static int
 drop_main(const struct config *cfg, const struct sandbox_user *u)
@@ -638,7 +565,8 @@ run_server(struct config *cfg)
 	 * the supervisor is forked before anything secret is in memory; a symlink planted in tls/ is refused first;
 	 * it and its helpers hold the namespace's name too, so it stays taken while any jitgated process lives
 	 */
-	if (split && (chown_state(cfg, &user, false) < 0 || privsep_start(&user, netns_fd, &ps, &err) < 0)) {
+	if (split && (statedir_give(cfg->state_dir, DB_NAME, &user, false, &err) < 0 ||
+		      privsep_start(&user, netns_fd, &ps, &err) < 0)) {
 		if (err.message[0])
 			fail_err("privilege separation", &err);
 		goto out;
@@ -694,7 +622,11 @@ run_server(struct config *cfg)
 	api->release_held = release_held;
 	api->release_ctx = srv;
 	/* root has read all it needs (the certificate and key are in memory): the state is the user's from here */
-	if (split && (chown_state(cfg, &user, true) < 0 || drop_main(cfg, &user) < 0))
+	if (split && statedir_give(cfg->state_dir, DB_NAME, &user, true, &err) < 0) {
+		fail_err("privilege separation", &err);
+		goto out;
+	}
+	if (split && drop_main(cfg, &user) < 0)
 		goto out;
 	if (open_store(cfg, &api->store) < 0)
 		goto out;
