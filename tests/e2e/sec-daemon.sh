@@ -164,6 +164,13 @@ ip netns exec "$N3" timeout 5 "$JITGATED" --single-process --user "$USR" --state
 	--listen 127.0.0.1:8446 >"$E2E_TMP/both.log" 2>&1
 check "--single-process with --user is a configuration error (exit 2)" test $? = 2
 
+mkdir -p -m 0700 "$E2E_TMP/s5/tls" && ln -s /etc/hostname "$E2E_TMP/s5/tls/cert.pem" && chown -R "$USR:" "$E2E_TMP/s5"
+ip netns exec "$N3" timeout 5 "$JITGATED" --user "$USR" --state-dir "$E2E_TMP/s5" --listen 127.0.0.1:8447 \
+	>"$E2E_TMP/symlink.log" 2>&1
+rc=$?
+check "a symlink planted in the user's tls/ is refused before root reads it (exit $rc)" \
+	bash -c '(( $1 == 1 )) && grep -q "a symlink; refusing to follow it as root" "$2"' _ $rc "$E2E_TMP/symlink.log"
+
 if ldd "$JITGATED" | grep -q -e libasan -e libubsan; then
 	# LeakSanitizer's exit-time tracer needs ptrace, which the unit's filter (rightly) lacks: it would hang
 	echo "== (2) skipped: a sanitizer build cannot run under the unit's syscall filter (use a plain build)"
