@@ -83,7 +83,7 @@ JIT4="-j https://$V4:8443$P,$CERT,$VMID -v $V4 -p 22"
 JIT6="-j https://[$V6]:8443$P,$CERT,$VMID -v $V6 -p 22"
 api() { ip netns exec "$CL" curl -sS --cacert "$CERT" -H "Authorization: Bearer $ADMIN" "$@"; }
 jit_start() {
-	setsid ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen "[::]:8443" --tls-cert "$CERT" \
+	setsid ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen "[::]:8443" --tls-cert "$CERT" \
 		--tls-key "$KEY" --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
 	DPID=$!
 	local i

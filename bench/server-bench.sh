@@ -42,7 +42,7 @@ done
 
 start_jitgated() {	# sets PID; waits (<= 60 s) for its "listening" line: the store is open and the kernel reconciled
 	: >"$LOG"
-	ip netns exec "$NS" ${WRAP:-} "$JITGATED" --state-dir "$STATE" --listen "$ADDR" --vm-name benchvm >"$LOG" 2>&1 &
+	ip netns exec "$NS" ${WRAP:-} "$JITGATED" --single-process --state-dir "$STATE" --listen "$ADDR" --vm-name benchvm >"$LOG" 2>&1 &
 	PID=$!
 	E2E_PIDS+=($PID)
 	for ((i = 0; i < 3000; i++)); do	# 60 s: WRAP may be slow to start

@@ -32,7 +32,7 @@ bold "2. jitgated runs on vm1; an Owner token is made for you"
 STATE=$E2E_TMP/state
 TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name you --role Owner) || fail "token create"
 run "jitgated token create --state-dir $STATE --name you --role Owner"
-ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >"$E2E_TMP/jitgated.log" 2>&1 &
+ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >"$E2E_TMP/jitgated.log" 2>&1 &
 E2E_PIDS+=($!)
 for ((i = 0; i < 100; i++)); do
 	[[ -f $STATE/tls/cert.pem ]] && ip netns exec "$CL" curl -s --cacert "$STATE/tls/cert.pem" -o /dev/null \

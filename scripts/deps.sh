@@ -9,6 +9,7 @@ PKGS=(
 	libsqlite3-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libinih-dev
 	libnetfilter-conntrack-dev libseccomp-dev iproute2 util-linux conntrack curl jq openssh-server openssh-client
 	sqlite3 wrk # the fault and load tests (tests/e2e/crash.sh, load.sh)
+	systemd openssl # tests/e2e/sec-daemon.sh: systemd-analyze expands the unit's syscall groups; openssl s_client
 	chromium # the portal's e2e test drives it (playwright-core, no browser download)
 	nodejs $(command -v npm >/dev/null || echo npm) # npm: only where no nodejs already brings it (NodeSource's conflicts with it)
 )

@@ -4,15 +4,29 @@
 # Nothing is locked until someone enables a policy. Ctrl-C stops it; the kernel keeps live grants.
 set -eu
 cd "$(dirname "$0")/.."
-STATE=${STATE:-$PWD/var}
 LISTEN=${LISTEN:-127.0.0.1:8443}
 J=build/jitgated
-mkdir -p "$STATE"
-chmod 0700 "$STATE"
 
 if [[ $(id -u) != 0 ]]; then
 	echo "make run: not root, so jitgated cannot program the kernel firewall; every VM will be Unsupported." >&2
+	STATE=${STATE:-$PWD/var}
+else
+	# privilege separation is the default: the HTTP side runs as this system user, made here once
+	if ! id -u jitgate >/dev/null 2>&1; then
+		echo "make run: creating the system user 'jitgate' for privilege separation" >&2
+		useradd --system --no-create-home --shell /usr/sbin/nologin jitgate
+	fi
+	# that user must reach the state directory: ./var when every directory above it lets it through
+	if [[ -z ${STATE:-} ]]; then
+		STATE=$PWD/var
+		if ! setpriv --reuid=jitgate --regid=jitgate --clear-groups test -x "$PWD"; then
+			STATE=/var/lib/jitgate-dev
+			echo "make run: user jitgate cannot reach $PWD, so the state goes to $STATE" >&2
+		fi
+	fi
 fi
+mkdir -p "$STATE"
+chmod 0700 "$STATE"
 vm=$(hostname -s 2>/dev/null || echo localhost)
 if ! "$J" token list --state-dir "$STATE" | tail -n +2 | grep -q .; then
 	token=$("$J" token create --state-dir "$STATE" --name owner --role Owner)

@@ -146,6 +146,7 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 		policy_free(p);
 	}
 	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, grants.n };
+	api->state_loaded = true;
 	r = 0;
 out:
 	store_policies_free(pols, n_pols);
@@ -185,6 +186,19 @@ api_reconcile_after(struct api *api, const struct fw_tamper *t, struct core_erro
 		api_log(api, NULL, "Reconcile", "", "Succeeded", NULL,
 			"kernel brought in line with the store: %zu added, %zu removed, %zu updated, %zu kept%s", ch.added,
 			ch.removed, ch.updated, ch.kept, ch.rebuilt ? ", table rebuilt" : "");
+	return r;
+}
+
+int
+api_state_with(struct api *api, int (*fn)(void *ctx, const struct fw_state *st), void *ctx, struct core_error *err)
+{
+	struct api_state st;
+	int r;
+
+	if ((r = api_state_load(api, &st, err)) < 0)
+		return r;
+	r = fn(ctx, &st.fw);
+	api_state_free(&st);
 	return r;
 }
 

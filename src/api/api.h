@@ -15,6 +15,7 @@
 #include "store/store.h"
 
 struct fw;
+struct fw_state;
 
 #define API_VERSION_CURRENT	"2020-01-01"
 #define API_VERSION_PREVIEW	"2015-06-01-preview"
@@ -59,6 +60,7 @@ struct api {
 	struct fw *fw;			/* NULL when the kernel cannot enforce: VMs are then Unsupported */
 	char fw_reason[ERROR_MESSAGE_MAX];	/* why fw is NULL */
 	bool ready;			/* /healthz answers 200 */
+	bool state_loaded;		/* api_state_load() ran (for a kernel change): the daemon refreshes its boot list */
 	uint64_t request_seq;		/* for correlation ids */
 	uint64_t log_failures;		/* activity entries the store refused */
 	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
@@ -118,6 +120,9 @@ struct api_caller {
 
 /* The http_handler_fn the daemon hands to the HTTP server. */
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp);
+
+/* Call fn with the firewall state the store implies now (what a reconcile applies); its return is ours. */
+int api_state_with(struct api *api, int (*fn)(void *ctx, const struct fw_state *st), void *ctx, struct core_error *err);
 
 /*
  * Bring the kernel in line with the store (all VMs, policies' ports, Initiated

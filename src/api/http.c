@@ -20,7 +20,15 @@
 #include "http-conns.h"
 #include "http.h"
 
-#define HTTP_TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/*
+ * TLS 1.3 and 1.2 only; in 1.2 only forward-secret (ECDHE) key exchange and AEAD ciphers: no CBC with SHA-1 or
+ * SHA-2 HMAC (Lucky13-class padding oracles), no static-RSA key exchange. 1.3 suites are all AEAD already.
+ */
+/* libmicrohttpd's strictest client discipline: malformed requests are a 400, not guessed at */
+#define HTTP_CLIENT_STRICT	1
+
+#define HTTP_TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:" \
+				"+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
 #define HTTP_CONTENT_TYPE_JSON	"application/json; charset=utf-8"
 #define HTTP_LOG_MAX		256	/* the last libmicrohttpd message, kept for start errors */
 
@@ -240,6 +248,53 @@ http_content_length(struct MHD_Connection *conn)
 	return v;
 }
 
+/* Counting the headers that frame a request (libmicrohttpd keeps every line, duplicates too). */
+struct http_framing {
+	unsigned host, transfer_encoding, content_length;
+	bool te_unknown;
+};
+
+static enum MHD_Result
+http_framing_count(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_framing *f = cls;
+
+	(void)kind;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_HOST))
+		f->host++;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+		f->content_length++;
+	else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		f->transfer_encoding++;
+		if (!value || strcasecmp(value, "chunked"))
+			f->te_unknown = true;
+	}
+	return MHD_YES;
+}
+
+/*
+ * What libmicrohttpd 0.9.75 lets through even with MHD_OPTION_STRICT_FOR_CLIENT,
+ * and a proxy in front may read otherwise (request smuggling): two Host lines,
+ * a transfer coding other than chunked (we decode no other), Transfer-Encoding
+ * with Content-Length, two Content-Length lines. NULL when the framing is sound.
+ */
+static const char *
+http_framing_error(struct MHD_Connection *conn)
+{
+	struct http_framing f = { 0 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, http_framing_count, &f);
+	if (f.host > 1)
+		return "the request has more than one Host header";
+	if (f.te_unknown || f.transfer_encoding > 1)
+		return "the only transfer coding accepted is a single 'Transfer-Encoding: chunked'";
+	if (f.transfer_encoding && f.content_length)
+		return "the request has both Transfer-Encoding and Content-Length";
+	if (f.content_length > 1)
+		return "the request has more than one Content-Length header";
+	return NULL;
+}
+
 static int
 http_conn_append(struct http_conn *hc, const char *data, size_t n)
 {
@@ -443,6 +498,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	struct http_listener *l = cls;
 	struct http_server *srv = l->srv;
 	struct http_conn *hc = *con_cls;
+	const char *why;
 	uint64_t clen;
 
 	if (hc == NULL)
@@ -453,6 +509,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 			hc->answered = true;
 			return http_queue_error(conn, MHD_HTTP_BAD_REQUEST, "InvalidRequestTarget",
 						"the path or query holds a control character (%00-%1F or %7F)");
+		}
+		if ((why = http_framing_error(conn)) != NULL) {
+			hc->too_large = true;	/* whatever body follows is discarded, never parsed */
+			hc->answered = true;
+			return http_queue_error(conn, MHD_HTTP_BAD_REQUEST, "InvalidRequestFraming", why);
 		}
 		/* A declared length beyond the limit is refused before a byte of the body is read. */
 		clen = http_content_length(conn);
@@ -792,6 +853,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 				      MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, srv,
 				      MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, srv,
 				      MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
+				      MHD_OPTION_STRICT_FOR_CLIENT, (int)HTTP_CLIENT_STRICT,
 				      MHD_OPTION_END);
 	if (srv->tls_d == NULL) {
 		r = http_start_errno(errno);
@@ -828,6 +890,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 					       MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->unix_l,
 					       MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, srv,
 					       MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
+					       MHD_OPTION_STRICT_FOR_CLIENT, (int)HTTP_CLIENT_STRICT,
 					       MHD_OPTION_END);
 		if (srv->unix_d == NULL) {
 			r = http_start_errno(errno);

@@ -133,6 +133,16 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 					      CONFIG_USER_MAX);
 		return set_string(cfg->user, sizeof(cfg->user), key, value, err);
 	}
+	if (!strcmp(key, "single_process")) {
+		if (!strcasecmp(value, "yes") || !strcasecmp(value, "true") || !strcmp(value, "1"))
+			cfg->single_process = true;
+		else if (!strcasecmp(value, "no") || !strcasecmp(value, "false") || !strcmp(value, "0"))
+			cfg->single_process = false;
+		else
+			return core_error_set(err, "InvalidConfig", key, "single_process is yes or no, not '%s'",
+					      core_error_quote(value, strlen(value), q, sizeof(q)));
+		return 0;
+	}
 	if (!strcmp(key, "config"))
 		return set_string(cfg->config_file, sizeof(cfg->config_file), key, value, err);
 	if (!strcmp(key, "trusted_proxies"))
@@ -357,5 +367,8 @@ config_validate(const struct config *cfg, struct core_error *err)
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0])
 		return core_error_set(err, "InvalidConfig", cfg->tls_cert[0] ? "tls_key" : "tls_cert",
 				      "give both tls_cert and tls_key, or neither");
+	if (cfg->single_process && cfg->user[0])
+		return core_error_set(err, "InvalidConfig", "single_process",
+				      "single_process runs everything as one process: it takes no user");
 	return 0;
 }

@@ -30,7 +30,8 @@ struct config {
 	char tls_cert[CONFIG_PATH_MAX];	/* empty: DIR/tls/cert.pem, generated */
 	char tls_key[CONFIG_PATH_MAX];
 	char unix_socket[CONFIG_PATH_MAX];	/* empty: none */
-	char user[CONFIG_USER_MAX + 1];	/* empty: CONFIG_DEFAULT_USER, and its absence is not an error */
+	char user[CONFIG_USER_MAX + 1];	/* empty: CONFIG_DEFAULT_USER */
+	bool single_process;	/* root without privilege separation, asked for (--single-process) */
 	char config_file[CONFIG_PATH_MAX];
 	int reconcile_interval_s;	/* how often the kernel is compared with the store */
 	struct api_settings api;	/* subscription, location, max duration, proxies, custom roles */

@@ -28,9 +28,12 @@
 #include "api/http.h"
 #include "core/rbac.h"
 #include "core/timeutil.h"
+#include "daemon/bootrules.h"
 #include "daemon/config.h"
+#include "daemon/instance.h"
 #include "daemon/privsep.h"
 #include "daemon/sandbox.h"
+#include "daemon/statedir.h"
 #include "daemon/tls.h"
 #include "fw/fw.h"
 #include "store/store-journal.h"
@@ -42,10 +45,11 @@ static const char usage[] =
 	"usage: jitgated [--state-dir DIR] [--listen ADDR:PORT] [--subscription ID] [--resource-group RG]\n"
 	"                [--location LOC] [--vm-name NAME] [--os-type Linux|Windows] [--config FILE]\n"
 	"                [--tls-cert FILE --tls-key FILE] [--max-duration DUR] [--trusted-proxies CIDR,...]\n"
-	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME]\n"
+	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME | --single-process]\n"
 	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
 	"       jitgated token list --state-dir DIR\n"
 	"       jitgated token revoke --state-dir DIR NAME [--keep-grants]\n"
+	"       jitgated boot --state-dir DIR   (as root, before the network: protect what DIR/" BOOT_RULES_FILE " lists)\n"
 	"\n"
 	"Every flag is also a key of the config file, with '_' for '-' (state_dir = /var/lib/jitgate).\n"
 	"Roles: Owner, SecurityAdmin, JitRequester, SecurityReader, Reader, or a [role NAME] of the config file.\n";
@@ -82,6 +86,7 @@ static const struct option long_opts[] = {
 	{ "reconcile-interval", required_argument, NULL, 0 },	{ "user", required_argument, NULL, 0 },
 	{ "role", required_argument, NULL, 0 },		{ "scope", required_argument, NULL, 0 },
 	{ "keep-grants", no_argument, NULL, 0 },
+	{ "single-process", no_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
 };
 
@@ -128,7 +133,8 @@ parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl)
 			for (i = 0; key[i]; i++)
 				if (key[i] == '-')
 					key[i] = '_';
-			if (config_set(cfg, key, optarg, &err) < 0)
+			/* a flag without a value (--single-process) is a yes */
+			if (config_set(cfg, key, optarg ? optarg : "yes", &err) < 0)
 				return fail_err("bad flag", &err) + 1;
 		}
 		if (pass == 0 && cfg->config_file[0] && config_load_file(cfg, cfg->config_file, &err) < 0)
@@ -324,6 +330,66 @@ out:
 	return r;
 }
 
+/* `jitgated boot`: at boot (jitgate-boot.service), put the protection jitgated last had in place, with no grant. */
+static int
+cmd_boot(int argc, char **argv, struct config *cfg)
+{
+	struct core_error err = { 0 };
+	struct cmdline cl = { 0 };
+	int lock, r;
+
+	if (parse_args(argc - 1, argv + 1, cfg, &cl))
+		return 2;
+	/* not while a jitgated runs here (it keeps the table, grants included); and none starts until we are done */
+	if ((lock = instance_lock_netns(0, &err)) < 0) {
+		logmsg("boot: %s", err.message);
+		return 1;
+	}
+	r = boot_rules_load(cfg->state_dir, &err);
+	close(lock);
+	if (r == 1) {
+		logmsg("boot: no %s/%s (jitgated has never protected a port here): nothing to do", cfg->state_dir,
+		       BOOT_RULES_FILE);
+		return 0;
+	}
+	if (r < 0) {
+		fail_err("boot", &err);
+		return 1;
+	}
+	logmsg("boot: table inet jitgate is in place with the ports listed in %s/%s protected and no grant",
+	       cfg->state_dir, BOOT_RULES_FILE);
+	return 0;
+}
+
+struct boot_ctx {
+	const struct config *cfg;
+	char **last;
+	struct core_error *err;
+};
+
+static int
+boot_write_cb(void *ctx, const struct fw_state *st)
+{
+	struct boot_ctx *c = ctx;
+
+	return boot_rules_write(c->cfg->state_dir, st, c->last, c->err);
+}
+
+/* The ports protected now, in the boot list, when a kernel change may have changed them (bootrules.h). */
+static void
+boot_refresh(struct api *api, const struct config *cfg, char **last)
+{
+	struct core_error err = { 0 };
+	struct boot_ctx c = { cfg, last, &err };
+
+	if (!api->state_loaded || !api->fw)
+		return;
+	if (api_state_with(api, boot_write_cb, &c, &err) < 0)
+		fail_err("cannot keep the boot list of protected ports", &err);	/* tried again after the next pass */
+	else
+		api->state_loaded = false;
+}
+
 /* Register (or refresh) this host as the local VM, with the addresses it has now. */
 static int
 register_local_vm(struct store *st, const struct config *cfg, const char *unsupported, int64_t *ret_id)
@@ -410,31 +476,11 @@ notify_ready(void)
 	close(fd);
 }
 
-/* One jitgated per state directory: a second one would fight the first over the kernel. */
-static int
-lock_state_dir(const struct config *cfg)
-{
-	char path[CONFIG_PATH_MAX + 32];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/jitgated.lock", cfg->state_dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		logmsg("cannot open %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		logmsg("another jitgated is running on the state directory %s (%s is locked)", cfg->state_dir, path);
-		close(fd);
-		return -EBUSY;
-	}
-	return fd;	/* held open, and so locked, until we exit */
-}
-
 /*
- * Privilege separation (privsep.h): split (1) as root when the user exists;
- * run as one process (0) when not root, or when the default user is missing
- * and none was asked for; fail (-1) when the user asked for does not exist.
+ * Privilege separation (privsep.h) is the default: split (1) as root with the
+ * user; run as one process (0) when not root (there is nothing to separate), or
+ * as root when --single-process asks for it; refuse (-1) as root without a
+ * usable user, as the code that parses HTTP would hold every capability.
  */
 static int
 choose_split(const struct config *cfg, struct sandbox_user *ret_user)
@@ -447,17 +493,17 @@ choose_split(const struct config *cfg, struct sandbox_user *ret_user)
 		logmsg("not started as root: running as one process, without privilege separation");
 		return 0;
 	}
-	r = sandbox_user_lookup(name, ret_user, &err);
-	if (r == -ENOENT && !cfg->user[0]) {
-		logmsg("WARNING: there is no user '%s', so jitgated runs as ONE ROOT PROCESS WITHOUT PRIVILEGE "
-		       "SEPARATION (the code that parses HTTP holds every capability). Create the user "
-		       "(useradd --system --no-create-home --shell /usr/sbin/nologin %s) or name another with --user.",
-		       name, name);
+	if (cfg->single_process) {
+		logmsg("WARNING: --single-process: jitgated runs as ONE ROOT PROCESS WITHOUT PRIVILEGE SEPARATION (the "
+		       "code that parses HTTP holds every capability)");
 		return 0;
 	}
+	r = sandbox_user_lookup(name, ret_user, &err);
 	if (r == -ENOENT) {
-		logmsg("--user: there is no user '%s'; create it (useradd --system --no-create-home --shell "
-		       "/usr/sbin/nologin %s) or name another one", name, name);
+		logmsg("there is no user '%s' for privilege separation; create it (useradd --system --no-create-home "
+		       "--shell /usr/sbin/nologin %s), name another with --user, or run as one root process with "
+		       "--single-process (not recommended)",
+		       name, name);
 		return -1;
 	}
 	if (r < 0) {
@@ -468,69 +514,6 @@ choose_split(const struct config *cfg, struct sandbox_user *ret_user)
 		return -1;
 	}
 	return 1;
-}
-
-/* Give one file of the state directory to the user; never through a symlink, never a file with other names. */
-static int
-chown_at(int dfd, const char *dir, const char *name, bool is_dir, const struct sandbox_user *u)
-{
-	struct stat st;
-	int fd, r = 0;
-
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (is_dir ? O_DIRECTORY : 0));
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		logmsg("%s/%s: %s%s", dir, name, strerror(errno),
-		       errno == ELOOP ? " (a symlink; refusing to follow it as root)" : "");
-		return -EPERM;
-	}
-	if (fstat(fd, &st) < 0 || (is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
-		logmsg("%s/%s: not a plain %s; refusing to give it to user %s", dir, name, is_dir ? "directory" : "file",
-		       u->name);
-		r = -EPERM;
-	} else if ((st.st_uid != u->uid || st.st_gid != u->gid) && fchown(fd, u->uid, u->gid) < 0) {
-		logmsg("cannot give %s/%s to user %s: %s", dir, name, u->name, strerror(errno));
-		r = -errno;
-	}
-	close(fd);
-	return r;
-}
-
-/* The state directory, tls/ and its files, the store's files: the unprivileged main process owns them. */
-static int
-chown_state(const struct config *cfg, const struct sandbox_user *u)
-{
-	static const char *const files[] = { DB_NAME, DB_NAME "-wal", DB_NAME "-shm", DB_NAME "-journal",
-					     "jitgated.lock", STORE_JOURNAL_NAME };
-	static const char *const tls_files[] = { "cert.pem", "key.pem" };
-	char tls_dir[CONFIG_PATH_MAX + 8];
-	size_t i;
-	int dfd, tfd, r = 0;
-
-	dfd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		logmsg("cannot open the state directory %s: %s", cfg->state_dir, strerror(errno));
-		return -errno;
-	}
-	if (fchown(dfd, u->uid, u->gid) < 0 || fchmod(dfd, 0700) < 0) {
-		logmsg("cannot give the state directory %s to user %s: %s", cfg->state_dir, u->name, strerror(errno));
-		r = -errno;
-		goto out;
-	}
-	for (i = 0; i < sizeof(files) / sizeof(files[0]) && r == 0; i++)
-		r = chown_at(dfd, cfg->state_dir, files[i], false, u);
-	if (r == 0)
-		r = chown_at(dfd, cfg->state_dir, "tls", true, u);
-	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", cfg->state_dir);
-	tfd = r == 0 ? openat(dfd, "tls", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-	for (i = 0; tfd >= 0 && i < sizeof(tls_files) / sizeof(tls_files[0]) && r == 0; i++)
-		r = chown_at(tfd, tls_dir, tls_files[i], false, u);
-	if (tfd >= 0)
-		close(tfd);
-out:
-	close(dfd);
-	return r;
 }
 
 /* Drop to the user, no capabilities, no_new_privs, the main process's seccomp list. */
@@ -633,10 +616,10 @@ run_server(struct config *cfg)
 	struct sandbox_user user;
 	struct http_config hc;
 	char cert[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], fp[TLS_FINGERPRINT_TEXT_MAX], host[256] = "localhost";
-	char listen_host[CONFIG_LISTEN_MAX];
+	char listen_host[CONFIG_LISTEN_MAX], *boot_last = NULL;
 	int64_t next_expiry = 0, next_reconcile, clock_offset;
 	sigset_t mask;
-	int sfd = -1, r = 1, n, lock_fd = -1, split;
+	int sfd = -1, r = 1, n, lock_fd = -1, netns_fd = -1, split;
 	bool fw_down = false;
 
 	if (!api)
@@ -644,14 +627,25 @@ run_server(struct config *cfg)
 	api->settings = cfg->api;
 	if ((split = choose_split(cfg, &user)) < 0)
 		goto out;
+	/* one jitgated per network namespace (the kernel table), whatever its state directory; then one per store */
+	if ((netns_fd = instance_lock_netns(INSTANCE_WAIT_MS, &err)) < 0) {
+		logmsg("%s", err.message);
+		goto out;
+	}
 	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
 		logmsg("cannot create the state directory %s: %s", cfg->state_dir, strerror(errno));
 		goto out;
 	}
-	if ((lock_fd = lock_state_dir(cfg)) < 0)
+	if ((lock_fd = instance_lock_state_dir(cfg->state_dir, &err)) < 0) {
+		logmsg("%s", err.message);
 		goto out;
-	/* the supervisor is forked before anything secret is in memory; a symlink planted in tls/ is refused first */
-	if (split && (chown_state(cfg, &user) < 0 || privsep_start(&user, &ps, &err) < 0)) {
+	}
+	/*
+	 * the supervisor is forked before anything secret is in memory; a symlink planted in tls/ is refused first;
+	 * it and its helpers hold the namespace's name too, so it stays taken while any jitgated process lives
+	 */
+	if (split && (statedir_give(cfg->state_dir, DB_NAME, &user, false, &err) < 0 ||
+		      privsep_start(&user, netns_fd, &ps, &err) < 0)) {
 		if (err.message[0])
 			fail_err("privilege separation", &err);
 		goto out;
@@ -674,8 +668,12 @@ run_server(struct config *cfg)
 		fail_err("TLS certificate", &err);
 		goto out;
 	}
-	if (split && chown_state(cfg, &user) < 0)
-		goto out;
+	if ((!strcmp(listen_host, "0.0.0.0") || !strcmp(listen_host, "::") || !listen_host[0]) &&
+	    tls_cert_names_routable_address(cert, &err) == 0)
+		logmsg("WARNING: listening on every address, but the certificate %s names none of this host's routable "
+		       "addresses (it had none when the certificate was made): clients must reach it by a name it holds "
+		       "or pin its fingerprint (jitgate login does); remove %s/tls to have a new one made, or give "
+		       "--tls-cert", cert, cfg->state_dir);
 
 	/* listen as root (a port below 1024, the root-only unix socket); nothing is accepted before the drop */
 	sigemptyset(&mask);
@@ -702,6 +700,11 @@ run_server(struct config *cfg)
 	}
 	api->release_held = release_held;
 	api->release_ctx = srv;
+	/* root has read all it needs (the certificate and key are in memory): the state is the user's from here */
+	if (split && statedir_give(cfg->state_dir, DB_NAME, &user, true, &err) < 0) {
+		fail_err("privilege separation", &err);
+		goto out;
+	}
 	if (split && drop_main(cfg, &user) < 0)
 		goto out;
 	if (open_store(cfg, &api->store) < 0)
@@ -755,6 +758,7 @@ run_server(struct config *cfg)
 		goto out;
 	}
 	api->ready = api->fw != NULL;	/* /healthz: 200 only when the kernel table is in place */
+	boot_refresh(api, cfg, &boot_last);
 	notify_ready();
 	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", cfg->listen, fp,
 	       cfg->state_dir, cfg->vm_name, api->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
@@ -855,6 +859,7 @@ run_server(struct config *cfg)
 		/* closes the store refused, recorded as soon as it takes writes again (retried each second) */
 		if (api_closing_pending(api) && (n = api_closing_flush(api)) > 0)
 			logmsg("recorded %d grant close(s) the store had refused; the close journal is clear", n);
+		boot_refresh(api, cfg, &boot_last);
 		if ((next_expiry && now >= next_expiry) || mono >= next_reconcile)
 			api_expire(api, now, &next_expiry);
 		if (mono >= next_reconcile) {
@@ -873,13 +878,38 @@ out:
 		close(sfd);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	if (netns_fd >= 0)
+		close(netns_fd);
 	fw_free(api->fw);
 	privsep_stop(&ps);
+	free(boot_last);
 	api_caches_free(api);
 	api_closing_free(api);
 	store_close(api->store);
 	free(api);
 	return r;
+}
+
+/* A relative path (as given on the command line) made absolute against the directory we were started in. */
+static int
+path_absolute(char *path, size_t size, const char *what)
+{
+	char cwd[CONFIG_PATH_MAX], out[CONFIG_PATH_MAX];
+	int n;
+
+	if (!path[0] || path[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd))) {
+		logmsg("%s: %s is relative and the current directory is unknown: %s", what, path, strerror(errno));
+		return -errno;
+	}
+	n = snprintf(out, sizeof(out), "%s/%s", cwd, path);
+	if (n < 0 || (size_t)n >= sizeof(out) || (size_t)n >= size) {
+		logmsg("%s: %s/%s is too long", what, cwd, path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(path, out, (size_t)n + 1);
+	return 0;
 }
 
 int
@@ -894,6 +924,8 @@ main(int argc, char **argv)
 	config_defaults(&cfg);
 	if (argc > 1 && !strcmp(argv[1], "token"))
 		return cmd_token(argc, argv, &cfg);
+	if (argc > 1 && !strcmp(argv[1], "boot"))
+		return cmd_boot(argc, argv, &cfg);
 	if ((r = parse_args(argc, argv, &cfg, &cl)))
 		return r;
 	if (optind < argc) {
@@ -902,5 +934,15 @@ main(int argc, char **argv)
 	}
 	if (config_validate(&cfg, &err) < 0)
 		return fail_err("configuration", &err) + 1;
+	/* hold no directory busy (a mount, a deleted build tree): paths become absolute, then the server runs in / */
+	if (path_absolute(cfg.state_dir, sizeof(cfg.state_dir), "state_dir") < 0 ||
+	    path_absolute(cfg.tls_cert, sizeof(cfg.tls_cert), "tls_cert") < 0 ||
+	    path_absolute(cfg.tls_key, sizeof(cfg.tls_key), "tls_key") < 0 ||
+	    path_absolute(cfg.unix_socket, sizeof(cfg.unix_socket), "unix_socket") < 0)
+		return 2;
+	if (chdir("/") < 0) {
+		logmsg("cannot change to /: %s", strerror(errno));
+		return 1;
+	}
 	return run_server(&cfg);
 }

@@ -1,5 +1,6 @@
 /* The firewall supervisor: forks helpers with CAP_NET_ADMIN only, hands their sockets to the main process, restarts them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #define SUPERVISOR_NAME		"jitgated-fwsup"
 #define HELPER_NAME		"jitgated-fw"
 #define SUPERVISOR_CTRL_FD	3	/* the supervisor keeps stdin/out/err and this */
+#define SUPERVISOR_KEEP_FD	4	/* ... and the namespace's instance lock (instance.h), which its helpers inherit */
 #define SUPERVISOR_STOP_MS	2000	/* a helper gets this long to end after main did */
 
 static void
@@ -199,21 +201,25 @@ supervise(int ctrl, int sfd)
 }
 
 static void __attribute__((noreturn))
-supervisor_main(int ctrl, const struct sandbox_user *user)
+supervisor_main(int ctrl, int keep_fd, const struct sandbox_user *user)
 {
 	struct core_error err = { 0 };
 	sigset_t mask;
 	int sfd;
 
 	prctl(PR_SET_NAME, SUPERVISOR_NAME, 0, 0, 0);
-	/* nothing of main's (listeners, store, TLS key) stays open here */
-	if (ctrl != SUPERVISOR_CTRL_FD) {
-		if (dup2(ctrl, SUPERVISOR_CTRL_FD) < 0)
-			_exit(1);
-		close(ctrl);
-		ctrl = SUPERVISOR_CTRL_FD;
-	}
-	if (close_range(SUPERVISOR_CTRL_FD + 1, ~0U, 0) < 0)
+	/*
+	 * nothing of main's (listeners, store, TLS key) stays open here: the two we keep move up out of the way
+	 * first (either may sit on 3 or 4 now), then down to their places, then everything above is closed
+	 */
+	ctrl = fcntl(ctrl, F_DUPFD_CLOEXEC, SUPERVISOR_KEEP_FD + 1);
+	if (keep_fd >= 0)
+		keep_fd = fcntl(keep_fd, F_DUPFD_CLOEXEC, SUPERVISOR_KEEP_FD + 1);
+	if (ctrl < 0 || dup2(ctrl, SUPERVISOR_CTRL_FD) < 0 ||
+	    (keep_fd >= 0 && dup2(keep_fd, SUPERVISOR_KEEP_FD) < 0))
+		_exit(1);
+	ctrl = SUPERVISOR_CTRL_FD;
+	if (close_range(keep_fd >= 0 ? SUPERVISOR_KEEP_FD + 1 : SUPERVISOR_CTRL_FD + 1, ~0U, 0) < 0)
 		_exit(1);
 	/* a terminal's ^C reaches the whole process group: the supervisor and helper end when main does, not before */
 	signal(SIGINT, SIG_IGN);
@@ -236,7 +242,7 @@ supervisor_main(int ctrl, const struct sandbox_user *user)
 }
 
 int
-privsep_start(const struct sandbox_user *user, struct privsep *ret, struct core_error *err)
+privsep_start(const struct sandbox_user *user, int keep_fd, struct privsep *ret, struct core_error *err)
 {
 	int sv[2];
 	pid_t pid;
@@ -255,7 +261,7 @@ privsep_start(const struct sandbox_user *user, struct privsep *ret, struct core_
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		supervisor_main(sv[1], user);
+		supervisor_main(sv[1], keep_fd, user);
 	}
 	close(sv[1]);
 	ret->supervisor = pid;

@@ -34,8 +34,12 @@ struct privsep {
 	int ctrl;		/* main's end: a helper's socket arrives here */
 };
 
-/* Fork the supervisor (as root); it drops to `user` with CAP_NET_ADMIN only and starts the first helper. */
-int privsep_start(const struct sandbox_user *user, struct privsep *ret, struct core_error *err);
+/*
+ * Fork the supervisor (as root); it drops to `user` with CAP_NET_ADMIN only and starts the first helper.
+ * keep_fd (or -1) stays open in the supervisor and every helper: the instance lock (instance.h), so that
+ * it is held while any of the three processes lives.
+ */
+int privsep_start(const struct sandbox_user *user, int keep_fd, struct privsep *ret, struct core_error *err);
 
 /*
  * Take the next helper's socket from the supervisor, waiting up to timeout_ms

@@ -91,6 +91,8 @@ static const struct rule main_list[] = {
 	/* SQLite: the database, its WAL and shared-memory index in the state directory (created as needed) */
 	ANY("openat"), ANY("pread64"), ANY("pwrite64"), ANY("fsync"), ANY("fdatasync"), ANY("ftruncate"),
 	ANY("unlink"), ANY("access"), ANY("mkdir"), ANY("fchown"), ANY("getcwd"), ANY("readlink"),
+	/* the boot list (bootrules.c): a temp file renamed over the old one */
+	ANY("rename"), ANY("renameat"), ANY("renameat2"),
 	/* getifaddrs() (this host's addresses) and gethostname(); sd_notify's datagram */
 	ARG2("socket", 0, AF_NETLINK, 2, NETLINK_ROUTE), ANY("bind"), ANY("uname"),
 	ARG2("socket", 0, AF_UNIX, 1, SOCK_DGRAM | SOCK_CLOEXEC),

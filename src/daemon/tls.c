@@ -2,6 +2,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,7 +23,7 @@
 
 #define TLS_SERIAL_BYTES	16
 #define TLS_CN_MAX		64	/* X.520 ub-common-name */
-#define TLS_SAN_MAX		8	/* subjectAltName entries we write */
+#define TLS_SAN_MAX		32	/* subjectAltName entries we write: 5 fixed ones, the rest this host's addresses */
 
 struct tls_paths {
 	char dir[PATH_MAX];
@@ -210,6 +213,74 @@ tls_san_add_host(struct tls_san *sans, size_t *n, const char *host)
 	tls_san_add(sans, n, GNUTLS_SAN_DNSNAME, buf, len);
 }
 
+/* A wildcard listen address ("0.0.0.0", "::", "*", empty) names no host a client could reach. */
+static bool
+tls_host_is_wildcard(const char *host)
+{
+	uint8_t raw[16];
+	static const uint8_t zero[16];
+	char buf[64];
+	size_t len = host ? strlen(host) : 0;
+
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		host++;
+		len -= 2;
+	}
+	if (len == 0 || (len == 1 && host[0] == '*'))
+		return true;
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	return (inet_pton(AF_INET, buf, raw) == 1 && !memcmp(raw, zero, 4)) ||
+	       (inet_pton(AF_INET6, buf, raw) == 1 && !memcmp(raw, zero, 16));
+}
+
+/* Is this an address a client elsewhere could use: not loopback, not link-local, not unspecified? */
+static bool
+tls_addr_is_routable(unsigned type, const uint8_t *a, size_t len)
+{
+	static const uint8_t zero[16];
+
+	if (type != GNUTLS_SAN_IPADDRESS)
+		return false;
+	if (len == 4)
+		return a[0] != 127 && a[0] != 0 && !(a[0] == 169 && a[1] == 254);
+	if (len == 16)
+		return memcmp(a, zero, 15) != 0 && !(a[0] == 0xfe && (a[1] & 0xc0) == 0x80) &&
+		       !(memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff && a[12] == 127);
+	return false;
+}
+
+/* Listening on every address: name every address this host has now (up to TLS_SAN_MAX in all). */
+static void
+tls_san_add_host_addrs(struct tls_san *sans, size_t *n)
+{
+	struct ifaddrs *ifa = NULL, *i;
+
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i; i = i->ifa_next) {
+		const uint8_t *a;
+		size_t len;
+
+		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			a = (const uint8_t *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			len = 4;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			a = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr.s6_addr;
+			len = 16;
+		} else {
+			continue;
+		}
+		if (tls_addr_is_routable(GNUTLS_SAN_IPADDRESS, a, len))
+			tls_san_add(sans, n, GNUTLS_SAN_IPADDRESS, a, len);
+	}
+	freeifaddrs(ifa);
+}
+
 /* Build, sign and export a new key and certificate; the key PEM is the caller's to wipe and free. */
 static int
 tls_generate(const char *listen_host, const char *hostname, gnutls_datum_t *ret_cert, gnutls_datum_t *ret_key,
@@ -300,6 +371,8 @@ tls_generate(const char *listen_host, const char *hostname, gnutls_datum_t *ret_
 	lo6[15] = 1;
 	tls_san_add(sans, &n_sans, GNUTLS_SAN_IPADDRESS, lo6, sizeof(lo6));
 	tls_san_add(sans, &n_sans, GNUTLS_SAN_DNSNAME, "localhost", strlen("localhost"));
+	if (tls_host_is_wildcard(listen_host))
+		tls_san_add_host_addrs(sans, &n_sans);
 	for (i = 0; i < n_sans; i++) {
 		rc = gnutls_x509_crt_set_subject_alt_name(crt, (gnutls_x509_subject_alt_name_t)sans[i].type,
 							  sans[i].data, (unsigned)sans[i].len, GNUTLS_FSAN_APPEND);
@@ -474,6 +547,50 @@ tls_cert_fingerprint(const char *cert_path, char *buf, size_t size, struct core_
 	r = 0;
 out:
 	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	gnutls_free(pem.data);
+	return r;
+}
+
+int
+tls_cert_names_routable_address(const char *cert_path, struct core_error *err)
+{
+	gnutls_datum_t pem = { NULL, 0 };
+	gnutls_x509_crt_t crt = NULL;
+	unsigned idx;
+	int rc, r = 0;
+
+	rc = gnutls_load_file(cert_path, &pem);
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot read the certificate");
+	rc = gnutls_x509_crt_init(&crt);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM);
+	if (rc < 0) {
+		r = tls_fail(err, rc, "cannot parse the certificate");
+		goto out;
+	}
+	for (idx = 0;; idx++) {
+		uint8_t data[256];
+		size_t len = sizeof(data);
+		unsigned critical = 0;
+
+		rc = gnutls_x509_crt_get_subject_alt_name(crt, idx, data, &len, &critical);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue;	/* a long name, and not an address */
+		if (rc < 0) {
+			r = tls_fail(err, rc, "cannot read the certificate's subjectAltName");
+			goto out;
+		}
+		if (tls_addr_is_routable((unsigned)rc, data, len)) {
+			r = 1;
+			break;
+		}
+	}
+out:
+	if (crt)
 		gnutls_x509_crt_deinit(crt);
 	gnutls_free(pem.data);
 	return r;

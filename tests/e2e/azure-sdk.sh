@@ -42,7 +42,7 @@ mkdir -p "$STATE"
 TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name sdk --role Owner 2>"$E2E_TMP/token.err" | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)
 [[ -n $TOKEN ]] || { notok "jitgated token create ($(cat "$E2E_TMP/token.err"))"; e2e_summary; exit 1; }
 
-ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $VMADDR:$API_PORT --vm-name vm1 \
+ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen $VMADDR:$API_PORT --vm-name vm1 \
 	--subscription $SUB --resource-group $RG --location $LOC >"$E2E_TMP/jitgated.log" 2>&1 &
 E2E_PIDS+=($!)
 up=0

@@ -63,7 +63,7 @@ token() { "$JITGATED" token "$@" --state-dir "$STATE"; }
 OWNER=$(token create --name owner --role Owner 2>/dev/null | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)
 [[ -n $OWNER ]] || { notok "jitgated token create"; e2e_summary; exit 1; }
 start_server() {
-	ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen "$V:8443" --vm-name vm1 --unix-socket "$SOCK" \
+	ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen "$V:8443" --vm-name vm1 --unix-socket "$SOCK" \
 		>>"$SRVLOG" 2>&1 &
 	SRV=$!
 	E2E_PIDS+=($SRV)

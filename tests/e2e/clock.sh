@@ -39,7 +39,7 @@ JG=
 RECONCILE=(--reconcile-interval PT1H)
 start_jitgated() {
 	ip netns exec "$VM" env LD_PRELOAD="$FAKECLOCK" FAKECLOCK_FILE="$OFFSET" \
-		"$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 "${RECONCILE[@]}" >>"$E2E_TMP/jitgated.log" 2>&1 &
+		"$JITGATED" --single-process --state-dir "$STATE" --listen $V:8443 --vm-name vm1 "${RECONCILE[@]}" >>"$E2E_TMP/jitgated.log" 2>&1 &
 	JG=$!
 	E2E_PIDS+=($JG)
 }

@@ -16,7 +16,7 @@ LOADGEN=$BUILD/tests/e2e/loadgen
 : "${CRASH_CLIENTS:=8}"		# concurrent clients, one token each
 : "${CRASH_RESTARTS_MAX:=60}"	# SIGKILL + restart cycles at most
 : "${CRASH_REAL:=5}"		# grants checked with real connections at their end
-: "${CRASH_JITGATED_ARGS:=}"	# more flags for jitgated, e.g. "--user nobody" for privilege separation
+: "${CRASH_JITGATED_ARGS:=--single-process}"	# flags for jitgated, e.g. "--user nobody" for privilege separation
 : "${CRASH_RATE:=80}"		# initiates per second in all (paced, so that the load spans many kills: 2,000 in ~25 s)
 PORT0=20000 NPORTS=32		# the policy's ports; request k asks for PORT0 + k % NPORTS
 

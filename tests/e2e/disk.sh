@@ -37,7 +37,7 @@ listen "$VM" 22 3389 || exit 1
 STATE=$MNT/state
 TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role Owner) || exit 1
 start_jitgated() {
-	ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
+	ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
 	JG=$!
 	E2E_PIDS+=($JG)
 }

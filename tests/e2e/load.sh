@@ -36,7 +36,7 @@ ip -n "$VM" route add 10.128.0.0/9 dev v0
 STATE=$E2E_TMP/state
 TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role Owner) || exit 1
 RTOKEN=$("$JITGATED" token create --state-dir "$STATE" --name requester --role JitRequester) || exit 1
-ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >"$E2E_TMP/jitgated.log" 2>&1 &
+ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >"$E2E_TMP/jitgated.log" 2>&1 &
 JG=$!
 E2E_PIDS+=($JG)
 S=/subscriptions/00000000-0000-0000-0000-000000000000

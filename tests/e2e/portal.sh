@@ -60,7 +60,7 @@ for spec in owner:Owner reader:Reader requester:JitRequester; do
 	[[ -n ${TOK[${spec%%:*}]} ]] || { notok "jitgated token create ${spec} ($(cat "$E2E_TMP/token.err"))"; e2e_summary; exit 1; }
 done
 
-ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $VMADDR:$API_PORT --vm-name vm1 \
+ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen $VMADDR:$API_PORT --vm-name vm1 \
 	--subscription $SUB --resource-group $RG --location $LOC >"$E2E_TMP/jitgated.log" 2>&1 &
 E2E_PIDS+=($!)
 up=0

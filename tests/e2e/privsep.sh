@@ -167,9 +167,14 @@ rc=$?
 check "--user with a missing user fails (exit $rc) naming --user and useradd" \
 	bash -c '(( $1 != 0 )) && grep -q -- "--user" "$2" && grep -q useradd "$2"' _ $rc "$E2E_TMP/nouser.log"
 if ! id -u jitgate >/dev/null 2>&1; then
-	ip netns exec "$INJ" timeout 2 "$JITGATED" --state-dir "$E2E_TMP/s3" --listen 127.0.0.1:8445 >"$E2E_TMP/nodefault.log" 2>&1
-	check "no user 'jitgate' and no --user: runs unsplit with a loud warning" \
-		grep -q "WITHOUT PRIVILEGE SEPARATION" "$E2E_TMP/nodefault.log"
+	ip netns exec "$INJ" timeout 5 "$JITGATED" --state-dir "$E2E_TMP/s3" --listen 127.0.0.1:8445 >"$E2E_TMP/nodefault.log" 2>&1
+	rc=$?
+	check "no user 'jitgate' and no --user: root refuses to start (exit $rc) naming useradd and --single-process" \
+		bash -c '(( $1 == 1 )) && grep -q useradd "$2" && grep -q -- "--single-process" "$2"' _ $rc "$E2E_TMP/nodefault.log"
+	ip netns exec "$INJ" timeout 2 "$JITGATED" --single-process --state-dir "$E2E_TMP/s3" --listen 127.0.0.1:8445 \
+		>"$E2E_TMP/single.log" 2>&1
+	check "… and with --single-process runs unsplit, with a loud warning" \
+		bash -c 'grep -q "WITHOUT PRIVILEGE SEPARATION" "$1" && grep -q listening "$1"' _ "$E2E_TMP/single.log"
 fi
 mkdir -m 0700 "$E2E_TMP/s4" && chown "$USR:" "$E2E_TMP/s4"
 ip netns exec "$INJ" setpriv --reuid="$USR" --regid="$USR" --clear-groups "$JITGATED" --state-dir "$E2E_TMP/s4" \

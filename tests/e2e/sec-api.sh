@@ -70,7 +70,7 @@ T_OWNER=$(token create --name owner --role Owner)
 T_GWREQ=$(token create --name gwreq --role JitRequester --scope "$GW1")
 T_REQ1=$(token create --name req1 --role JitRequester)
 T_REQ2=$(token create --name req2 --role JitRequester)
-ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen "$V:8443" --vm-name host1 >>"$SRVLOG" 2>&1 &
+ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen "$V:8443" --vm-name host1 >>"$SRVLOG" 2>&1 &
 SRV=$!
 E2E_PIDS+=($SRV)
 for ((i = 0; i < 100; i++)); do

@@ -76,7 +76,7 @@ healthy_from() { # SRC: /healthz answers 200 from that address
 	[[ $code == 200 ]]
 }
 start_server() {
-	ip netns exec "$VM" "$JITGATED" --config "$CONF" --state-dir "$STATE" --listen "[::]:8443" --vm-name vm1 \
+	ip netns exec "$VM" "$JITGATED" --single-process --config "$CONF" --state-dir "$STATE" --listen "[::]:8443" --vm-name vm1 \
 		>>"$SRVLOG" 2>&1 &
 	SRV=$!
 	E2E_PIDS+=($SRV)

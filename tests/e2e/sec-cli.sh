@@ -146,7 +146,7 @@ STATE=$E2E_TMP/state SRVLOG=$E2E_TMP/jitgated.log
 mkdir -p "$STATE"
 OWNER=$("$JITGATED" token create --state-dir "$STATE" --name owner --role Owner 2>/dev/null | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)
 [[ -n $OWNER ]] || { notok "jitgated token create"; e2e_summary; exit 1; }
-ip netns exec "$NS" "$JITGATED" --state-dir "$STATE" --listen "$L:$JPORT" --vm-name vm1 --subscription "$SUB" \
+ip netns exec "$NS" "$JITGATED" --single-process --state-dir "$STATE" --listen "$L:$JPORT" --vm-name vm1 --subscription "$SUB" \
 	--unix-socket "$E2E_TMP/jitgated.sock" >>"$SRVLOG" 2>&1 &
 SRV=$!
 E2E_PIDS+=($SRV)

@@ -41,7 +41,7 @@ ERIN=$("$JITGATED" token create --state-dir "$STATE" --name erin --role JitReque
 FRANK=$("$JITGATED" token create --state-dir "$STATE" --name frank --role JitRequester) || exit 1
 JGCLI=$BUILD/src/cli/jitgate
 start_jitgated() {
-	ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
+	ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
 	JG=$!
 	E2E_PIDS+=($JG)
 }

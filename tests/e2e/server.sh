@@ -92,7 +92,7 @@ port_state_is() {
 }
 
 start_server() {
-	ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen "$V:8443" --vm-name vm1 >>"$SRVLOG" 2>&1 &
+	ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen "$V:8443" --vm-name vm1 >>"$SRVLOG" 2>&1 &
 	SRV=$!
 	E2E_PIDS+=($SRV)
 	local i
@@ -553,7 +553,7 @@ check "gw2's own log shows the policy write that configured it" \
 	test "$(j '[.value[] | select(.detail | startswith("JIT configured on this VM: ports 3389/TCP"))] | length')" = 1
 call "$T_READER" GET "/whoami"
 check "whoami names the subscription ($(j .subscriptionId))" test "$(j .subscriptionId)" = "$SUB"
-err=$(ip netns exec "$VM" timeout 5 "$JITGATED" --state-dir "$STATE" --listen "$V:8444" --vm-name vm1 2>&1)
+err=$(ip netns exec "$VM" timeout 5 "$JITGATED" --single-process --state-dir "$STATE" --listen "$V:8444" --vm-name vm1 2>&1)
 check "a second jitgated on the same state directory refuses to start ($(tail -1 <<<"$err"))" \
 	grep -q "another jitgated is running" <<<"$err"
 kill -HUP "$SRV"

@@ -20,7 +20,7 @@ listen "$VM" 22 3389 || exit 1
 
 STATE=$E2E_TMP/state
 TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role Owner) || exit 1
-ip netns exec "$VM" "$JITGATED" --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >"$E2E_TMP/jitgated.log" 2>&1 &
+ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen $V:8443 --vm-name vm1 >"$E2E_TMP/jitgated.log" 2>&1 &
 E2E_PIDS+=($!)
 S=/subscriptions/00000000-0000-0000-0000-000000000000
 P=$S/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default

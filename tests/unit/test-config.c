@@ -441,6 +441,26 @@ test_load_errors(void **state)
 	assert_error(&err, "InvalidConfig", "/tmp");
 }
 
+/* single_process: yes/no words; it and a user contradict each other. */
+static void
+test_single_process(void **state)
+{
+	assert_false(cfg.single_process);
+	assert_int_equal(config_set(&cfg, "vm_name", "vm1", &err), 0);
+	assert_int_equal(config_set(&cfg, "single_process", "yes", &err), 0);
+	assert_true(cfg.single_process);
+	assert_int_equal(config_validate(&cfg, &err), 0);
+	assert_int_equal(config_set(&cfg, "single_process", "no", &err), 0);
+	assert_false(cfg.single_process);
+	assert_int_equal(config_set(&cfg, "single_process", "maybe", &err), -EINVAL);
+	assert_error(&err, "InvalidConfig", "single_process");
+	assert_false(cfg.single_process);
+	assert_int_equal(load("single_process = true\nuser = jitgate\n"), 0);
+	assert_true(cfg.single_process);
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+	assert_error(&err, "InvalidConfig", "single_process");
+}
+
 static void
 test_validate(void **state)
 {
@@ -537,6 +557,7 @@ main(void)
 		cmocka_unit_test_setup(test_load_role_errors, setup),
 		cmocka_unit_test_setup(test_load_errors, setup),
 		cmocka_unit_test_setup(test_validate, setup),
+		cmocka_unit_test_setup(test_single_process, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
