@@ -131,8 +131,9 @@ int api_reconcile_after(struct api *api, const struct fw_tamper *t, struct core_
 
 /*
  * Mark every Initiated grant whose end has passed as Revoked/Expired, with an
- * activity entry each. Returns how many; *ret_next_ns gets the next end time
- * still ahead (0 if none), so the daemon knows when to call again.
+ * activity entry each: its end time, or (made in this boot) its monotonic end,
+ * whichever comes first. Returns how many; *ret_next_ns gets the next end still
+ * ahead, as a wall-clock time (0 if none), so the daemon knows when to call again.
  */
 int api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns);
 

@@ -766,7 +766,8 @@ run_server(struct config *cfg)
 	       cfg->state_dir, cfg->vm_name, api->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
 	fflush(stderr);
 	/*
-	 * Timers: end times are absolute wall-clock times, so the expiry timer runs on CLOCK_REALTIME;
+	 * Timers: end times are absolute wall-clock times, so the expiry timer runs on CLOCK_REALTIME
+	 * (api_expire gives a grant's monotonic end as the wall-clock time it comes at);
 	 * the reconcile interval is a duration, so it runs on CLOCK_MONOTONIC. The kernel's element
 	 * timeouts are durations too: when the wall clock jumps, they no longer end at the grants' end
 	 * times, so a jump (the difference between the two clocks moving) triggers a reconcile at once.
