@@ -149,8 +149,9 @@ int64_t api_mono_ns(void);
 /*
  * At start, before the first expiry and reconcile: read this boot's id (API_BOOT_ID_PATH) into
  * api->boot_id, and give every live grant of an earlier boot (or of none) a monotonic end in
- * this one: the time its wall-clock end has left now. Returns how many got one; negative (and
- * api->boot_id empty: only the wall clock counts) if the boot id cannot be read.
+ * this one: the time its wall-clock end has left now. Returns how many got one; negative if
+ * the boot id cannot be read (api->boot_id then empty: only the wall clock counts) or the store
+ * refused the write (api->boot_id set).
  */
 #define API_BOOT_ID_PATH	"/proc/sys/kernel/random/boot_id"
 int api_clock_start(struct api *api);

@@ -707,9 +707,12 @@ run_server(struct config *cfg)
 	if (open_store(cfg, &api->store) < 0)
 		goto out;
 	/* read here, as the sandboxed main process: grants made from now on also end on this boot's monotonic clock */
-	if ((n = api_clock_start(api)) < 0)
+	if ((n = api_clock_start(api)) < 0 && !api->boot_id[0])
 		logmsg("cannot read this boot's id (%s: %s): a grant's end is read on the wall clock only, so a wall "
 		       "clock stepped back while jitgated is stopped can stretch it", API_BOOT_ID_PATH, strerror(-n));
+	else if (n < 0)
+		logmsg("cannot give the live grants of an earlier boot a monotonic end (%s): they go by the wall clock",
+		       store_last_error(api->store));
 	else if (n > 0)
 		logmsg("%d live grant(s) of an earlier boot now also end on this boot's monotonic clock", n);
 	{

@@ -1694,8 +1694,8 @@ store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, ui
 		rc = sqlite3_bind_int64(s, 4, end_ns);
 	if (rc == SQLITE_OK)
 		rc = boot_id && boot_id[0] ? bind_str(s, 5, boot_id) : sqlite3_bind_null(s, 5);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 6, mono_end_ns);
+	if (rc == SQLITE_OK)	/* an end already past is still a monotonic end: never 0 ("not known") */
+		rc = sqlite3_bind_int64(s, 6, mono_end_ns > 0 ? mono_end_ns : 1);
 	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0 && sqlite3_changes(st->db) == 0)
 		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port ending after that time");

@@ -1467,6 +1467,11 @@ test_grants_monotonic_end(void **state)
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, NULL, &v, &n), 0);
 	assert_true(v[0].end_ns == T0 + 10 * 1000000000LL && v[0].mono_end_ns == MONO + 15 * 1000000000LL);
 	free(v);
+	/* an end already past (a close journal replayed late) is still a monotonic end, never "not known" */
+	assert_int_equal(store_grant_truncate(f->st, "req-mono", vm_id, 22, T0 + 9 * 1000000000LL, BOOT_A, -5), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, NULL, &v, &n), 0);
+	assert_true(v[0].mono_end_ns == 1);
+	free(v);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 24, NULL, &v, &n), 0);
 	assert_true(v[0].mono_end_ns == MONO + 15 * 1000000000LL);	/* boot B's clock: untouched */
 	assert_string_equal(v[0].boot_id, BOOT_B);
