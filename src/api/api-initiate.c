@@ -297,7 +297,7 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 				goto fail;
 			g->vm_id = vm.id;
 			snprintf(g->request_id, sizeof(g->request_id), "%s", sr.id);
-			/* its end on this boot's monotonic clock too: after a restart a wall clock stepped back cannot stretch it */
+			/* its end on this boot's monotonic clock too: a wall clock stepped back cannot stretch it */
 			if (api->boot_id[0]) {
 				snprintf(g->boot_id, sizeof(g->boot_id), "%s", api->boot_id);
 				g->mono_end_ns = mono + (g->end_ns - now);

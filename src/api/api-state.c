@@ -140,7 +140,7 @@ grant_push(void *ctx, const struct store_grant *g)
 	if (api_closing_pending(acc->api) && (closed = api_closing_find(acc->api, g->request_id, g->vm_id, g->port)) &&
 	    closed->kind == STORE_JOURNAL_END)
 		return 0;
-	/* its granted time is over on the monotonic clock: ended (api_expire records it), whatever the wall clock says */
+	/* its granted time is over on the monotonic clock: ended (api_expire records it), whatever the wall clock */
 	if (end <= acc->now)
 		return 0;
 	if (!(v = array_grow(acc->v, &acc->cap, acc->n, sizeof(*v))))
@@ -290,7 +290,7 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 	for (i = 0; i < n; i++) {
 		char src[NET_PREFIX_TEXT_MAX] = "", left[128] = "";
 		struct api_caller owner;
-		bool early = g[i].end_ns > now_ns;	/* the wall clock was stepped back: over by the monotonic clock */
+		bool early = g[i].end_ns > now_ns;	/* the wall clock stepped back: over by the monotonic one */
 
 		r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_EXPIRED,
 				    early ? now_ns : g[i].end_ns);
@@ -303,7 +303,8 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 		snprintf(owner.name, sizeof(owner.name), "jitgated");
 		snprintf(owner.correlation_id, sizeof(owner.correlation_id), "%s", g[i].request_id);
 		if (early)
-			snprintf(left, sizeof(left), " by the monotonic clock (the wall clock, stepped back, gave it %lld s more)",
+			snprintf(left, sizeof(left),
+				 " by the monotonic clock (the wall clock, stepped back, gave it %lld s more)",
 				 (long long)((g[i].end_ns - now_ns) / TIME_NS_PER_SEC));
 		api_log(api, &owner, "Expire", api_vm_text(api, &vm, g[i].vm_id), "Expired", NULL,
 			"port %u (%s) from %s of request %s for %s ended at its end time%s; the kernel had closed it",

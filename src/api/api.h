@@ -64,7 +64,7 @@ struct api {
 	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
 	struct api_session sessions[API_SESSIONS_MAX];
 	int64_t local_vm_id;		/* this host's VM, as registered at start */
-	char boot_id[STORE_BOOT_ID_MAX + 1];	/* this boot (api_clock_start); empty: not known, the wall clock alone counts */
+	char boot_id[STORE_BOOT_ID_MAX + 1];	/* this boot (api_clock_start); empty: not known */
 	struct api_cache *cache;	/* api-cache.c; freed by api_caches_free() */
 	struct api_closing *closing;	/* api-closing.c: closes the store has not recorded yet */
 	struct {			/* initiate's group commit (api-initiate.c) */

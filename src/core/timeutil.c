@@ -69,7 +69,7 @@ time_end_on_both_clocks(int64_t end_ns, int64_t mono_end_ns, bool same_boot, int
 	left = mono_end_ns - mono_ns;
 	if (left >= end_ns - now_ns - TIME_CLOCK_SLACK_NS)
 		return end_ns;
-	return now_ns + left;	/* at or before now_ns when its granted time is over, whatever the wall clock says */
+	return now_ns + left;	/* at or before now_ns when its granted time is over, whatever the wall clock */
 }
 
 int64_t

@@ -1479,7 +1479,8 @@ test_grants_monotonic_end(void **state)
 
 	/* a start in boot B, 8 s before the wall-clock end (23 ended): live grants of other boots get B's clock */
 	assert_int_equal(store_grant_end(f->st, "req-mono", vm_id, 23, STORE_REASON_USER_REQUESTED, T0), 0);
-	assert_int_equal(store_grants_adopt_boot(f->st, BOOT_B, T0 + 7 * 1000000000LL, 1000), 2);	/* 22 (A), 25 (none) */
+	/* 22 (of boot A) and 25 (of none) */
+	assert_int_equal(store_grants_adopt_boot(f->st, BOOT_B, T0 + 7 * 1000000000LL, 1000), 2);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 25, NULL, &v, &n), 0);
 	assert_string_equal(v[0].boot_id, BOOT_B);
 	assert_true(v[0].mono_end_ns == 1000 + 8 * 1000000000LL);
