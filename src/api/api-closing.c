@@ -149,7 +149,7 @@ api_closing_flush(struct api *api)
 {
 	struct api_closing *cl = api->closing;
 	struct api_vm_memo memo = { 0 };
-	int64_t now = api_now_ns();
+	int64_t now = api_now_ns(), mono = api_mono_ns();
 	size_t i, recorded = 0;
 	int r;
 
@@ -165,7 +165,9 @@ api_closing_flush(struct api *api)
 		if (e->kind == STORE_JOURNAL_END)
 			r = store_grant_end(api->store, e->request_id, e->vm_id, e->port, e->reason, e->at_ns);
 		else
-			r = store_grant_truncate(api->store, e->request_id, e->vm_id, e->port, e->at_ns);
+			/* its monotonic end: at most the time the new end has left now */
+			r = store_grant_truncate(api->store, e->request_id, e->vm_id, e->port, e->at_ns, api->boot_id,
+						 mono + (e->at_ns - now));
 		if (r == -ENOENT)
 			continue;	/* it ended meanwhile (expired, superseded, closed again and recorded) */
 		if (r < 0)

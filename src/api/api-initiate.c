@@ -231,7 +231,7 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	struct api_vm_memo vm_memo = { 0 };
 	size_t n_init = 0, n_grants = 0, i, j, k;
 	char text[ARM_ID_MAX + 1];
-	int64_t now = api_now_ns();
+	int64_t now = api_now_ns(), mono = api_mono_ns();
 	bool tx = false;
 	int r, status = 400;
 
@@ -297,6 +297,11 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 				goto fail;
 			g->vm_id = vm.id;
 			snprintf(g->request_id, sizeof(g->request_id), "%s", sr.id);
+			/* its end on this boot's monotonic clock too: a wall clock stepped back cannot stretch it */
+			if (api->boot_id[0]) {
+				snprintf(g->boot_id, sizeof(g->boot_id), "%s", api->boot_id);
+				g->mono_end_ns = mono + (g->end_ns - now);
+			}
 			api_grant_to_fw(g, &add[sr.n_grants]);
 			sr.n_grants++;
 		}

@@ -418,7 +418,9 @@ policy_closes_write(struct api *api, const struct api_caller *c, const struct po
 		const struct store_grant *g = &pc->cut[i];
 		char end[64];
 
-		r = store_grant_truncate(api->store, g->request_id, g->vm_id, g->port, g->end_ns);
+		/* the new maximum from now holds on the monotonic clock too (never later than its end there) */
+		r = store_grant_truncate(api->store, g->request_id, g->vm_id, g->port, g->end_ns, api->boot_id,
+					 api_mono_ns() + (g->end_ns - now));
 		if (r < 0)
 			return core_error_set(err, "StoreError", "", "cannot shorten a grant: %s",
 					      store_last_error(api->store)),

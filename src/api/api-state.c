@@ -1,7 +1,10 @@
 /* What the store implies for the kernel, reconcile at start and on a timer, and marking grants Expired at their end. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api/api-internal.h"
 #include "api/codec.h"
@@ -18,6 +21,68 @@ api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret)
 	ret->port = g->port;
 	ret->end_ms = g->end_ns / TIME_NS_PER_MS;
 	snprintf(ret->request_id, sizeof(ret->request_id), "%s", g->request_id);
+}
+
+/*
+ * Clock steps (issue 11): a grant never lasts longer than it was granted, measured on
+ * CLOCK_MONOTONIC, whatever the wall clock does. src/fw holds each grant it has seen to a
+ * monotonic deadline, but a context is fresh after a restart, and a grant whose kernel element
+ * had already expired then looks like one never applied. So each grant also records, in the
+ * store, the boot it was made in and its end on that boot's monotonic clock: within the boot,
+ * expiry and every state handed to src/fw read its end on both clocks (api_grant_end_ns).
+ */
+int64_t
+api_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
+}
+
+static bool
+boot_id_is_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != STORE_BOOT_ID_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+int
+api_clock_start(struct api *api)
+{
+	char buf[STORE_BOOT_ID_MAX + 2];
+	ssize_t n;
+	int fd, r;
+
+	api->boot_id[0] = '\0';
+	if ((fd = open(API_BOOT_ID_PATH, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf));
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (!boot_id_is_valid(buf, (size_t)n))
+		return -EINVAL;
+	memcpy(api->boot_id, buf, (size_t)n);
+	api->boot_id[n] = '\0';
+	return store_grants_adopt_boot(api->store, api->boot_id, api_now_ns(), api_mono_ns());
+}
+
+int64_t
+api_grant_end_ns(const struct api *api, const struct store_grant *g, int64_t now_ns, int64_t mono_ns)
+{
+	bool same_boot = api->boot_id[0] && !strcmp(g->boot_id, api->boot_id);
+
+	return time_end_on_both_clocks(g->end_ns, g->mono_end_ns, same_boot, now_ns, mono_ns);
 }
 
 const char *
@@ -58,6 +123,7 @@ vm_by_arm(const struct store_vm *vms, size_t n, const struct arm_vm_id *id)
 /* store_grants_live_each: each live grant straight into the kernel's form, never all store rows at once */
 struct grants_acc {
 	const struct api *api;
+	int64_t now, mono;
 	struct fw_grant *v;
 	size_t n, cap;
 };
@@ -68,16 +134,22 @@ grant_push(void *ctx, const struct store_grant *g)
 	struct grants_acc *acc = ctx;
 	const struct store_journal_entry *closed = NULL;
 	struct fw_grant *v;
+	int64_t end = api_grant_end_ns(acc->api, g, acc->now, acc->mono);
 
 	/* closed while the store refused to record it (api-closing.c): the kernel follows the close, not the store */
 	if (api_closing_pending(acc->api) && (closed = api_closing_find(acc->api, g->request_id, g->vm_id, g->port)) &&
 	    closed->kind == STORE_JOURNAL_END)
 		return 0;
+	/* its granted time is over on the monotonic clock: ended (api_expire records it), whatever the wall clock */
+	if (end <= acc->now)
+		return 0;
 	if (!(v = array_grow(acc->v, &acc->cap, acc->n, sizeof(*v))))
 		return -ENOMEM;
 	acc->v = v;
 	api_grant_to_fw(g, &acc->v[acc->n]);
-	if (closed && closed->at_ns < g->end_ns) {
+	/* never more time than its monotonic end leaves (src/fw reads a changed end by the clocks of now) */
+	acc->v[acc->n].end_ms = end / TIME_NS_PER_MS;
+	if (closed && closed->at_ns < end) {
 		if (closed->at_ns <= api_now_ns())
 			return 0;
 		acc->v[acc->n].end_ms = closed->at_ns / TIME_NS_PER_MS;
@@ -94,6 +166,9 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 	size_t n_pols = 0, n_ports = 0, cap_ports = 0, i, j, k;
 	int64_t now = api_now_ns();
 	int r;
+
+	grants.now = now;
+	grants.mono = api_mono_ns();
 
 	memset(st, 0, sizeof(*st));
 	if ((r = store_vm_list(api->store, &st->vms, &st->n_vms)) < 0 ||
@@ -214,19 +289,25 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 	struct store_grant *g = NULL;
 	struct api_vm_memo vm = { 0 };
 	size_t n = 0, i, expired = 0;
-	int64_t next = 0;
+	int64_t next = 0, next_mono = 0, mono = api_mono_ns();
 	bool tx;
 	int r;
 
-	if ((r = store_grants_due(api->store, now_ns, &g, &n)) < 0)
+	/*
+	 * Due: over on the wall clock, or (made in this boot) on the monotonic one. The latter a
+	 * slack late, so that without a step a grant ends at its own end time, never a moment before.
+	 */
+	if ((r = store_grants_due(api->store, now_ns, api->boot_id, mono - TIME_CLOCK_SLACK_NS, &g, &n)) < 0)
 		return r;
 	/* all of this round's ends and their log entries in one transaction: one disk sync, not two per grant */
 	tx = n > 0 && store_begin(api->store) == 0;
 	for (i = 0; i < n; i++) {
-		char src[NET_PREFIX_TEXT_MAX] = "";
+		char src[NET_PREFIX_TEXT_MAX] = "", left[128] = "";
 		struct api_caller owner;
+		bool early = g[i].end_ns > now_ns;	/* the wall clock stepped back: over by the monotonic one */
 
-		r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_EXPIRED, g[i].end_ns);
+		r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_EXPIRED,
+				    early ? now_ns : g[i].end_ns);
 		if (r == -ENOENT)
 			continue;
 		if (r < 0)
@@ -235,9 +316,13 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 		memset(&owner, 0, sizeof(owner));
 		snprintf(owner.name, sizeof(owner.name), "jitgated");
 		snprintf(owner.correlation_id, sizeof(owner.correlation_id), "%s", g[i].request_id);
+		if (early)
+			snprintf(left, sizeof(left),
+				 " by the monotonic clock (the wall clock, stepped back, gave it %lld s more)",
+				 (long long)((g[i].end_ns - now_ns) / TIME_NS_PER_SEC));
 		api_log(api, &owner, "Expire", api_vm_text(api, &vm, g[i].vm_id), "Expired", NULL,
-			"port %u (%s) from %s of request %s for %s ended at its end time; the kernel had closed it",
-			g[i].port, net_proto_name(g[i].proto), src, g[i].request_id, g[i].requestor);
+			"port %u (%s) from %s of request %s for %s ended at its end time%s; the kernel had closed it",
+			g[i].port, net_proto_name(g[i].proto), src, g[i].request_id, g[i].requestor, left);
 		expired++;
 	}
 	if (tx && (r = store_commit(api->store)) < 0) {
@@ -245,8 +330,12 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 		goto out;
 	}
 	tx = false;
-	if ((r = store_grant_next_end(api->store, now_ns, &next)) < 0)
+	if ((r = store_grant_next_end(api->store, now_ns, &next)) < 0 ||
+	    (r = store_grant_next_mono_end(api->store, api->boot_id, mono - TIME_CLOCK_SLACK_NS, &next_mono)) < 0)
 		goto out;
+	/* the daemon waits on the wall clock: a monotonic end, as the wall-clock time it comes at now */
+	if (next_mono && (!next || now_ns + (next_mono + TIME_CLOCK_SLACK_NS - mono) < next))
+		next = now_ns + (next_mono + TIME_CLOCK_SLACK_NS - mono);
 	r = (int)expired;
 	if (ret_next_ns)
 		*ret_next_ns = next;

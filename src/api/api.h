@@ -66,6 +66,7 @@ struct api {
 	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
 	struct api_session sessions[API_SESSIONS_MAX];
 	int64_t local_vm_id;		/* this host's VM, as registered at start */
+	char boot_id[STORE_BOOT_ID_MAX + 1];	/* this boot (api_clock_start); empty: not known */
 	struct api_cache *cache;	/* api-cache.c; freed by api_caches_free() */
 	struct api_closing *closing;	/* api-closing.c: closes the store has not recorded yet */
 	struct {			/* initiate's group commit (api-initiate.c) */
@@ -135,13 +136,36 @@ int api_reconcile_after(struct api *api, const struct fw_tamper *t, struct core_
 
 /*
  * Mark every Initiated grant whose end has passed as Revoked/Expired, with an
- * activity entry each. Returns how many; *ret_next_ns gets the next end time
- * still ahead (0 if none), so the daemon knows when to call again.
+ * activity entry each: its end time, or (made in this boot) its monotonic end,
+ * whichever comes first. Returns how many; *ret_next_ns gets the next end still
+ * ahead, as a wall-clock time (0 if none), so the daemon knows when to call again.
  */
 int api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns);
 
 /* Now, as UTC nanoseconds since the epoch (the clock grants' end times are measured against). */
 int64_t api_now_ns(void);
+
+/*
+ * CLOCK_MONOTONIC in ns: one clock for every process of a boot, which, like the kernel's
+ * element timers (jiffies), stops during suspend. A grant's monotonic end is on it.
+ */
+int64_t api_mono_ns(void);
+
+/*
+ * At start, before the first expiry and reconcile: read this boot's id (API_BOOT_ID_PATH) into
+ * api->boot_id, and give every live grant of an earlier boot (or of none) a monotonic end in
+ * this one: the time its wall-clock end has left now. Returns how many got one; negative if
+ * the boot id cannot be read (api->boot_id then empty: only the wall clock counts) or the store
+ * refused the write (api->boot_id set).
+ */
+#define API_BOOT_ID_PATH	"/proc/sys/kernel/random/boot_id"
+int api_clock_start(struct api *api);
+
+/*
+ * When g ends, read at (now_ns, mono_ns): the sooner of its wall-clock end and, if it was made
+ * in this boot, its monotonic end (time_end_on_both_clocks). At or before now_ns: it has ended.
+ */
+int64_t api_grant_end_ns(const struct api *api, const struct store_grant *g, int64_t now_ns, int64_t mono_ns);
 
 /* Token helpers shared by the API and `jitgated token`: a new secret, and the hash stored for it. */
 #define API_TOKEN_PREFIX	"jg_"

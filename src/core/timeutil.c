@@ -59,6 +59,20 @@ time_civil_from_days(int64_t z, int64_t *ret_year, unsigned *ret_month, unsigned
 }
 
 int64_t
+time_end_on_both_clocks(int64_t end_ns, int64_t mono_end_ns, bool same_boot, int64_t now_ns, int64_t mono_ns)
+{
+	int64_t left;
+
+	/* the monotonic end of another boot means nothing here: that clock started again */
+	if (!same_boot || mono_end_ns <= 0 || end_ns <= now_ns)
+		return end_ns;
+	left = mono_end_ns - mono_ns;
+	if (left >= end_ns - now_ns - TIME_CLOCK_SLACK_NS)
+		return end_ns;
+	return now_ns + left;	/* at or before now_ns when its granted time is over, whatever the wall clock */
+}
+
+int64_t
 time_ns_to_ms(int64_t ns)
 {
 	int64_t q = ns / TIME_NS_PER_MS;

@@ -2,6 +2,7 @@
 #ifndef JITGATE_CORE_TIMEUTIL_H
 #define JITGATE_CORE_TIMEUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,17 @@ int time_format_rfc3339(int64_t ns, char *buf, size_t size);
 /* Conversions that round toward negative infinity (ns→ms) or saturate at INT64 limits (ms→ns). */
 int64_t time_ns_to_ms(int64_t ns);
 int64_t time_ms_to_ns(int64_t ms);
+
+/*
+ * When a grant ends, read now: a grant has an absolute end on the wall clock (end_ns, UTC) and,
+ * when it was made in this boot (same_boot), an end on CLOCK_MONOTONIC (mono_end_ns; 0: none).
+ * It ends at whichever comes first, given as a wall-clock time at (now_ns, mono_ns): a wall
+ * clock stepped back never stretches it, a step forward ends it early. Within
+ * TIME_CLOCK_SLACK_NS the two ends agree (no step, only rounding) and end_ns is kept as it is.
+ * A result at or before now_ns means the grant has ended.
+ */
+#define TIME_CLOCK_SLACK_NS	(100 * TIME_NS_PER_MS)
+int64_t time_end_on_both_clocks(int64_t end_ns, int64_t mono_end_ns, bool same_boot, int64_t now_ns, int64_t mono_ns);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back; month 1–12, day 1–31. */
 int64_t time_days_from_civil(int64_t year, unsigned month, unsigned day);

@@ -709,6 +709,15 @@ run_server(struct config *cfg)
 		goto out;
 	if (open_store(cfg, &api->store) < 0)
 		goto out;
+	/* read here, as the sandboxed main process: grants made from now on also end on this boot's monotonic clock */
+	if ((n = api_clock_start(api)) < 0 && !api->boot_id[0])
+		logmsg("cannot read this boot's id (%s: %s): a grant's end is read on the wall clock only, so a wall "
+		       "clock stepped back while jitgated is stopped can stretch it", API_BOOT_ID_PATH, strerror(-n));
+	else if (n < 0)
+		logmsg("cannot give the live grants of an earlier boot a monotonic end (%s): they go by the wall clock",
+		       store_last_error(api->store));
+	else if (n > 0)
+		logmsg("%d live grant(s) of an earlier boot now also end on this boot's monotonic clock", n);
 	{
 		/* closes the store refused before a restart stay closed: read before the first reconcile */
 		char jpath[CONFIG_PATH_MAX + 32];
@@ -764,7 +773,8 @@ run_server(struct config *cfg)
 	       cfg->state_dir, cfg->vm_name, api->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
 	fflush(stderr);
 	/*
-	 * Timers: end times are absolute wall-clock times, so the expiry timer runs on CLOCK_REALTIME;
+	 * Timers: end times are absolute wall-clock times, so the expiry timer runs on CLOCK_REALTIME
+	 * (api_expire gives a grant's monotonic end as the wall-clock time it comes at);
 	 * the reconcile interval is a duration, so it runs on CLOCK_MONOTONIC. The kernel's element
 	 * timeouts are durations too: when the wall clock jumps, they no longer end at the grants' end
 	 * times, so a jump (the difference between the two clocks moving) triggers a reconcile at once.

@@ -130,8 +130,23 @@ fw_deadlines_note(struct fw_deadlines *d, const struct fw_grant *g, int64_t kern
 	identity_hashes(d, g, h);
 	e = slot_of(d, h);
 	if (e->h[0] || e->h[1]) {
-		/* seen before: an end set later (a policy that lowered the maximum) is read by the same offset */
+		/*
+		 * Seen before. A new end is read two ways: by the clocks of now (a policy that lowered
+		 * the maximum, or the caller's own monotonic bound after a step back: not to be counted
+		 * twice), and by the offset first seen (an end moved later moves the deadline as much,
+		 * whatever the wall clock did since). The deadline is the first, but never past the
+		 * later of the second and the deadline it had: the same end read after the wall clock
+		 * stepped back changes nothing.
+		 */
+		int64_t deadline = e->end_ms + e->shift_ms, by_now = mono_ms + (g->end_ms - now_ms),
+			by_offset = g->end_ms + e->shift0_ms;
+
+		if (by_offset > deadline)
+			deadline = by_offset;
+		if (by_now < deadline)
+			deadline = by_now;
 		e->end_ms = g->end_ms;
+		e->shift_ms = deadline - g->end_ms;
 		return 0;
 	}
 	/*
@@ -146,7 +161,7 @@ fw_deadlines_note(struct fw_deadlines *d, const struct fw_grant *g, int64_t kern
 	e->h[0] = h[0];
 	e->h[1] = h[1];
 	e->end_ms = g->end_ms;
-	e->shift_ms = mono_ms + left - g->end_ms;
+	e->shift_ms = e->shift0_ms = mono_ms + left - g->end_ms;
 	d->n++;
 	return 0;
 }

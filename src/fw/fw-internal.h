@@ -24,6 +24,7 @@ struct fw_deadline {
 	uint64_t h[2];		/* the grant's identity, hashed under two seeds; {0, 0}: an empty slot */
 	int64_t end_ms;		/* the wall-clock end it was last noted with */
 	int64_t shift_ms;	/* an end E (wall clock) is E + shift_ms on CLOCK_MONOTONIC */
+	int64_t shift0_ms;	/* shift_ms when first seen */
 };
 
 struct fw_deadlines {
@@ -41,8 +42,10 @@ void fw_deadlines_free(struct fw_deadlines *d);
  * offset between the clocks is kept for its identity: its deadline is mono_ms +
  * its time left, or + the time the kernel's element for it has left
  * (kernel_end_ms, INT64_MAX if none) when that is clearly less. After that a
- * wall-clock step changes nothing, and an end set later (or the same identity
- * twice with two ends) is read with the same offset.
+ * wall-clock step changes nothing: an end set later (or the same identity twice
+ * with two ends) moves the deadline to what it leaves by the clocks of now, but
+ * never past the later of the deadline it had and that end read by the offset
+ * first seen.
  */
 int fw_deadlines_note(struct fw_deadlines *d, const struct fw_grant *g, int64_t kernel_end_ms, int64_t now_ms,
 		      int64_t mono_ms);

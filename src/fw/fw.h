@@ -68,7 +68,10 @@ struct fw_port {
  * it, measured on CLOCK_MONOTONIC: a wall clock stepped back does not stretch
  * it (a step forward ends it early). A fresh context takes the time left of a
  * kernel element it finds with the grant's key and request id, when that is
- * shorter, so a restart does not stretch it either.
+ * shorter, so a restart does not stretch it either. The same grant given again
+ * with another end gets the time that end leaves now, but never more than the
+ * later of the deadline it had and that end read as when first seen: a caller
+ * may hand its own (monotonic) bound after a step back without it counting twice.
  */
 struct fw_grant {
 	uint64_t vm;

@@ -154,6 +154,15 @@ static const char *const migrations[] = {
 	"CREATE INDEX grants_initiated_end ON grants (end_ns) WHERE status = 0;\n"
 	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0;\n"
 	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0;\n",
+
+	/*
+	 * 5: the boot a grant was made in (/proc/sys/kernel/random/boot_id) and its end on that boot's
+	 * CLOCK_MONOTONIC, so that a wall clock stepped back stretches no grant, across restarts too.
+	 * Grants stored before have neither ('' and 0): the wall clock is all they have.
+	 */
+	"ALTER TABLE grants ADD COLUMN boot TEXT NOT NULL DEFAULT '';\n"
+	"ALTER TABLE grants ADD COLUMN mono_end_ns INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX grants_live_mono_end ON grants (boot, mono_end_ns) WHERE status = 0;\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -166,8 +175,9 @@ static const char *const migrations[] = {
 	"unsupported_reason, created_ns FROM vms"
 #define POLICY_COLS "SELECT id, subscription, resource_group, location, name, json, created_ns, updated_ns " \
 	"FROM policies"
-#define GRANT_COLS "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, " \
-	"g.ended_ns, r.requestor, r.policy_id FROM grants g JOIN requests r ON r.id = g.request_id"
+#define GRANT_FIELDS "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, " \
+	"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+#define GRANT_COLS GRANT_FIELDS "FROM grants g JOIN requests r ON r.id = g.request_id"
 #define ACTIVITY_COLS "SELECT id, time_ns, caller, caller_addr, operation, resource_id, status, detail, " \
 	"justification, correlation_id FROM activity"
 #define TOKEN_COLS "SELECT name, role, scope, hash, created_ns, revoked_ns FROM tokens"
@@ -211,6 +221,8 @@ enum stmt_id {
 	ST_GRANTS_OF_REQUEST,
 	ST_GRANTS_DUE,
 	ST_GRANT_NEXT_END,
+	ST_GRANT_NEXT_MONO_END,
+	ST_GRANTS_ADOPT,
 	ST_GRANTS_OF_REQUESTOR,
 	ST_REQUESTS_OF_POLICY,
 	ST_USAGE_COUNT,
@@ -261,29 +273,45 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_REQUEST_INSERT] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
 		"justification) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_GRANT_INSERT] = "INSERT INTO grants (request_id, vm_id, port, proto, source, end_ns, status, reason, "
-		"ended_ns, requestor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		"ended_ns, requestor, boot, mono_end_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_GRANT_END] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0",
-	[ST_GRANT_TRUNCATE] = "UPDATE grants SET end_ns = ?4 "
-		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns > ?4",
+	/* SET reads the row as it was: the monotonic end only ever moves earlier, and only in its own boot */
+	[ST_GRANT_TRUNCATE] = "UPDATE grants SET end_ns = ?4, "
+		"mono_end_ns = CASE WHEN boot = ?5 AND mono_end_ns > ?6 THEN ?6 ELSE mono_end_ns END WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns > ?4",
 	[ST_GRANTS_INITIATED] = GRANT_COLS " WHERE g.status = 0 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
 	/* in the order of grants_initiated_end: nothing to sort, whatever the number of grants */
 	[ST_GRANTS_LIVE] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, "
-		"g.ended_ns, r.requestor, r.policy_id FROM grants g INDEXED BY grants_initiated_end "
+		"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+		"FROM grants g INDEXED BY grants_initiated_end "
 		"JOIN requests r ON r.id = g.request_id WHERE g.status = 0 AND g.end_ns > ?1",
 	[ST_GRANTS_LIVE_ON] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, "
-		"g.reason, g.ended_ns, r.requestor, r.policy_id FROM grants g INDEXED BY grants_live_vm_port "
+		"g.reason, g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+		"FROM grants g INDEXED BY grants_live_vm_port "
 		"JOIN requests r ON r.id = g.request_id WHERE g.vm_id = ?1 AND g.port = ?2 AND g.status = 0 "
 		"ORDER BY g.end_ns, g.request_id",
 	[ST_GRANTS_OF_REQUEST] = GRANT_COLS " WHERE g.request_id = ?1 ORDER BY g.vm_id, g.port",
-	[ST_GRANTS_DUE] = GRANT_COLS " WHERE g.status = 0 AND g.end_ns <= ?1 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
+	/*
+	 * over on the wall clock, or on the monotonic clock of boot ?2 (NULL, the boot not known, matches
+	 * none): a UNION, so that each half reads its own partial index of live grants, not all of them
+	 */
+	[ST_GRANTS_DUE] = GRANT_FIELDS "FROM grants g INDEXED BY grants_initiated_end JOIN requests r "
+		"ON r.id = g.request_id WHERE g.status = 0 AND g.end_ns <= ?1 UNION "
+		GRANT_FIELDS "FROM grants g INDEXED BY grants_live_mono_end JOIN requests r "
+		"ON r.id = g.request_id WHERE g.status = 0 AND g.boot = ?2 AND g.mono_end_ns <= ?3 "
+		"ORDER BY 6, 1, 2, 3",
 	[ST_GRANT_NEXT_END] = "SELECT min(end_ns) FROM grants WHERE status = 0 AND end_ns > ?1",
+	[ST_GRANT_NEXT_MONO_END] = "SELECT min(mono_end_ns) FROM grants "
+		"WHERE status = 0 AND boot = ?1 AND mono_end_ns > ?2",
+	[ST_GRANTS_ADOPT] = "UPDATE grants SET boot = ?1, mono_end_ns = ?3 + (end_ns - ?2) "
+		"WHERE status = 0 AND end_ns > ?2 AND boot <> ?1",
 	/*
 	 * the requestor's live grants, through the partial index of migration 3 (named: without
 	 * statistics SQLite would take grants_initiated and visit every live grant of everyone)
 	 */
 	[ST_GRANTS_OF_REQUESTOR] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, "
-		"g.reason, g.ended_ns, r.requestor, r.policy_id FROM grants g INDEXED BY grants_live_requestor "
+		"g.reason, g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+		"FROM grants g INDEXED BY grants_live_requestor "
 		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.vm_id = ?2 AND g.port = ?3 "
 		"AND g.status = 0 ORDER BY g.end_ns, g.request_id",
 	/*
@@ -1537,7 +1565,8 @@ grant_ok(const struct store_grant *g)
 	return g->port != 0 && (g->proto == NET_PROTO_ANY || g->proto == NET_PROTO_TCP ||
 	    g->proto == NET_PROTO_UDP) && (g->source.any || net_prefix_is_valid(&g->source.prefix)) &&
 	    (g->status == STORE_GRANT_INITIATED || g->status == STORE_GRANT_REVOKED) &&
-	    g->reason >= STORE_REASON_NONE && g->reason <= STORE_REASON_LAST;
+	    g->reason >= STORE_REASON_NONE && g->reason <= STORE_REASON_LAST && FIELD_OK(g->boot_id) &&
+	    (g->boot_id[0] ? g->mono_end_ns > 0 : g->mono_end_ns == 0);
 }
 
 static int
@@ -1571,6 +1600,10 @@ grant_insert(struct store *st, const char *request_id, const char *requestor, co
 		rc = sqlite3_bind_int64(s, 9, g->ended_ns);
 	if (rc == SQLITE_OK)
 		rc = bind_str(s, 10, requestor);
+	if (rc == SQLITE_OK)
+		rc = bind_str(s, 11, g->boot_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 12, g->mono_end_ns);
 	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
@@ -1652,7 +1685,8 @@ store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_
 }
 
 int
-store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns)
+store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
+		     const char *boot_id, int64_t mono_end_ns)
 {
 	sqlite3_stmt *s = NULL;
 	int rc, r;
@@ -1669,6 +1703,10 @@ store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, ui
 		rc = sqlite3_bind_int(s, 3, port);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(s, 4, end_ns);
+	if (rc == SQLITE_OK)
+		rc = boot_id && boot_id[0] ? bind_str(s, 5, boot_id) : sqlite3_bind_null(s, 5);
+	if (rc == SQLITE_OK)	/* an end already past is still a monotonic end: never 0 ("not known") */
+		rc = sqlite3_bind_int64(s, 6, mono_end_ns > 0 ? mono_end_ns : 1);
 	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0 && sqlite3_changes(st->db) == 0)
 		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port ending after that time");
@@ -1686,10 +1724,14 @@ grant_from_row(struct store *st, sqlite3_stmt *s, struct store_grant *g)
 	memset(g, 0, sizeof(*g));
 	if ((r = col_text(st, s, 0, g->request_id, sizeof(g->request_id), "grants")) < 0 ||
 	    (r = col_text(st, s, 4, source, sizeof(source), "grants")) < 0 ||
-	    (r = col_text(st, s, 9, g->requestor, sizeof(g->requestor), "requests")) < 0)
+	    (r = col_text(st, s, 9, g->requestor, sizeof(g->requestor), "requests")) < 0 ||
+	    (r = col_text(st, s, 11, g->boot_id, sizeof(g->boot_id), "grants")) < 0)
 		return r;
 	if (net_source_parse(source, strlen(source), &g->source, NULL) < 0)
 		return corrupt(st, "grants", "source");
+	g->mono_end_ns = sqlite3_column_int64(s, 12);
+	if (g->boot_id[0] ? g->mono_end_ns <= 0 : g->mono_end_ns != 0)
+		return corrupt(st, "grants", "mono_end_ns");
 	g->vm_id = sqlite3_column_int64(s, 1);
 	port = sqlite3_column_int64(s, 2);
 	proto = sqlite3_column_int64(s, 3);
@@ -1809,15 +1851,44 @@ out:
 }
 
 int
-store_grants_due(struct store *st, int64_t now_ns, struct store_grant **ret, size_t *ret_n)
+store_grants_due(struct store *st, int64_t now_ns, const char *boot_id, int64_t mono_ns, struct store_grant **ret,
+		 size_t *ret_n)
 {
 	sqlite3_stmt *s = NULL;
-	int r;
+	int rc, r;
 
 	r = stmt_get(st, ST_GRANTS_DUE, &s);
 	if (r < 0)
 		return r;
-	r = grants_collect(st, s, sqlite3_bind_int64(s, 1, now_ns), ret, ret_n);
+	rc = sqlite3_bind_int64(s, 1, now_ns);
+	if (rc == SQLITE_OK)
+		rc = boot_id && boot_id[0] ? bind_str(s, 2, boot_id) : sqlite3_bind_null(s, 2);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 3, mono_ns);
+	r = grants_collect(st, s, rc, ret, ret_n);
+	stmt_done(s);
+	return r;
+}
+
+int
+store_grants_adopt_boot(struct store *st, const char *boot_id, int64_t now_ns, int64_t mono_ns)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	if (!boot_id || !boot_id[0] || strlen(boot_id) > STORE_BOOT_ID_MAX || mono_ns <= 0)
+		return set_error(st, -EINVAL, "invalid boot");
+	r = stmt_get(st, ST_GRANTS_ADOPT, &s);
+	if (r < 0)
+		return r;
+	rc = bind_str(s, 1, boot_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 2, now_ns);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 3, mono_ns);
+	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0)
+		r = sqlite3_changes(st->db);
 	stmt_done(s);
 	return r;
 }
@@ -1832,6 +1903,35 @@ store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns)
 	if (r < 0)
 		return r;
 	rc = sqlite3_bind_int64(s, 1, after_ns);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = sql_fail(st, rc);
+		goto out;
+	}
+	*ret_ns = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
+	r = 0;
+out:
+	stmt_done(s);
+	return r;
+}
+
+int
+store_grant_next_mono_end(struct store *st, const char *boot_id, int64_t after_mono_ns, int64_t *ret_ns)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	if (!boot_id || !boot_id[0]) {
+		*ret_ns = 0;
+		return 0;
+	}
+	r = stmt_get(st, ST_GRANT_NEXT_MONO_END, &s);
+	if (r < 0)
+		return r;
+	rc = bind_str(s, 1, boot_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 2, after_mono_ns);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {

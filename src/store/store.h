@@ -39,6 +39,7 @@
 #define STORE_STATUS_MAX	32
 #define STORE_DETAIL_MAX	1024
 #define STORE_ADDR_TEXT_MAX	NET_ADDR_TEXT_MAX
+#define STORE_BOOT_ID_MAX	36	/* /proc/sys/kernel/random/boot_id: a UUID in text */
 #define STORE_QUERY_LIMIT_MAX	10000	/* rows one activity query returns at most */
 
 struct store;
@@ -160,6 +161,14 @@ struct store_grant {
 	enum store_grant_status status;
 	enum store_grant_reason reason;
 	int64_t ended_ns;		/* when it became Revoked; 0 while Initiated */
+	/*
+	 * The boot it was made in (/proc/sys/kernel/random/boot_id) and its end on that boot's
+	 * CLOCK_MONOTONIC: within that boot it ends at whichever of end_ns and mono_end_ns comes
+	 * first (time_end_on_both_clocks), whatever the wall clock does. Empty and 0: not known
+	 * (the boot could not be read, or the grant was stored before migration 5).
+	 */
+	char boot_id[STORE_BOOT_ID_MAX + 1];
+	int64_t mono_end_ns;
 	/* filled by queries, ignored on insert: */
 	char requestor[STORE_REQUESTOR_MAX + 1];
 	int64_t policy_id;
@@ -182,9 +191,17 @@ int store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uin
 		    enum store_grant_reason reason, int64_t ended_ns);
 /*
  * Move an Initiated grant's end earlier, to end_ns (a policy lowered its maximum duration);
- * -ENOENT if there is no such Initiated grant ending after end_ns.
+ * -ENOENT if there is no such Initiated grant ending after end_ns. If it was made in boot
+ * boot_id, its monotonic end becomes mono_end_ns when that is earlier: it never moves later.
  */
-int store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns);
+int store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
+			 const char *boot_id, int64_t mono_end_ns);
+/*
+ * Give every Initiated grant ending after now_ns that has no monotonic end in boot boot_id one:
+ * mono_ns plus the time its wall-clock end has left (at start, for grants of an earlier boot).
+ * Returns how many.
+ */
+int store_grants_adopt_boot(struct store *st, const char *boot_id, int64_t now_ns, int64_t mono_ns);
 /* Every Initiated grant (any end time), with requestor and policy_id filled. */
 int store_grants_initiated(struct store *st, struct store_grant **ret, size_t *ret_n);
 /*
@@ -193,10 +210,16 @@ int store_grants_initiated(struct store *st, struct store_grant **ret, size_t *r
  */
 int store_grants_live_each(struct store *st, int64_t after_ns, int (*fn)(void *ctx, const struct store_grant *g),
 			   void *ctx);
-/* Initiated grants whose end is at or before now_ns (the expiry timer's work), soonest first. */
-int store_grants_due(struct store *st, int64_t now_ns, struct store_grant **ret, size_t *ret_n);
+/*
+ * Initiated grants whose end is at or before now_ns, or that were made in boot boot_id (NULL or
+ * "": none) with a monotonic end at or before mono_ns (the expiry timer's work), soonest first.
+ */
+int store_grants_due(struct store *st, int64_t now_ns, const char *boot_id, int64_t mono_ns, struct store_grant **ret,
+		     size_t *ret_n);
 /* The soonest end among Initiated grants ending after after_ns, or 0 when there is none. */
 int store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns);
+/* The soonest monotonic end after after_mono_ns among Initiated grants made in boot boot_id, or 0. */
+int store_grant_next_mono_end(struct store *st, const char *boot_id, int64_t after_mono_ns, int64_t *ret_ns);
 /*
  * The Initiated grants on one port of one VM, soonest end first: anyone's (requestor NULL; revoke)
  * or one requestor's (initiate's supersede rule). Each reads a partial index of live grants only.

@@ -101,6 +101,12 @@ check "after the end time A is refused again (the kernel's own timeout)" cannot 
 code=$(initiate $A $(( $(now_ms) + 600000 )))
 check "initiate for A, 10 min → 202 (got $code)" test "$code" = 202
 check "A reaches 22 again" can "$CL" $A $V 22
+# issue 11, clock jumps: the sandboxed main process reads this boot's id, and the grant records it beside its end
+if command -v sqlite3 >/dev/null; then
+	boot=$(sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" "SELECT boot FROM grants WHERE status = 0 LIMIT 1" 2>&1)
+	check "the grant records this boot ($boot), read by the unprivileged, sandboxed main process" \
+		test "$boot" = "$(cat /proc/sys/kernel/random/boot_id)"
+fi
 
 T2=$("$JITGATED" token create --state-dir "$STATE" --name reader2 --role Reader)
 check "root's 'jitgated token create' on the running daemon's state works, as the directory's owner" \

@@ -1183,6 +1183,50 @@ test_deadline_wall_clock_steps(void **state)
 	fw_deadlines_free(&d);
 }
 
+/*
+ * The caller's own monotonic bound (jitgated's store keeps each grant's monotonic end): after the
+ * wall clock stepped back an hour, it hands the end the grant has left, by the stepped clock. That
+ * is not counted twice (the grant is not cut an hour short), and a later end by the stepped clock
+ * (a policy's "30 min from now") does not stretch it; an end moved later moves it by as much.
+ */
+static void
+test_deadline_caller_bound(void **state)
+{
+	struct fw_deadlines d;
+	struct fw_grant g = grant("r", 1, "10.0.0.5", NET_PROTO_TCP, 22, NOW + 90000);
+	const int64_t back = NOW - 3600000;	/* the wall clock, an hour behind */
+
+	fw_deadlines_init(&d, 9);
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW, MONO), 0);
+	/* 10 s in, an hour back: the caller hands "80 s from now" by the stepped clock */
+	g.end_ms = back + 10000 + 80000;
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, back + 10000, MONO + 10000), 0);
+	assert_int_equal(fw_deadlines_end(&d, &g, back + 10000, MONO + 10000), back + 90000);
+	assert_int_equal(fw_deadlines_end(&d, &g, back + 20000, MONO + 20000), back + 90000);
+	/* again, a few ms of rounding later: the same */
+	g.end_ms = back + 20000 + 70000 - 2;
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, back + 20000, MONO + 20000), 0);
+	assert_true(fw_deadlines_end(&d, &g, back + 20000, MONO + 20000) >= back + 90000 - 2);
+	assert_true(fw_deadlines_end(&d, &g, back + 20000, MONO + 20000) <= back + 90000);
+	/* the end as stored again (another caller without the bound): nothing changes */
+	g.end_ms = NOW + 90000;
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, back + 30000, MONO + 30000), 0);
+	assert_true(fw_deadlines_end(&d, &g, back + 30000, MONO + 30000) <= back + 90000);
+	/* "30 min from now" by the stepped clock: still its 90 s */
+	g.end_ms = back + 30000 + 1800000;
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, back + 30000, MONO + 30000), 0);
+	assert_true(fw_deadlines_end(&d, &g, back + 30000, MONO + 30000) <= back + 90000);
+	fw_deadlines_free(&d);
+	/* without a step, an end moved later is followed (fw_grant_add replaces by identity) */
+	g.end_ms = NOW + 90000;
+	fw_deadlines_init(&d, 9);
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW, MONO), 0);
+	g.end_ms = NOW + 150000;
+	assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW + 1000, MONO + 1000), 0);
+	assert_int_equal(fw_deadlines_end(&d, &g, NOW + 1000, MONO + 1000), NOW + 150000);
+	fw_deadlines_free(&d);
+}
+
 /* First sight with the kernel's element for it: clearly less time left there is the truth (a restart after a step back). */
 static void
 test_deadline_kernel_hint(void **state)
@@ -1285,6 +1329,7 @@ main(void)
 		cmocka_unit_test(test_reconcile_torn_listing),
 		cmocka_unit_test(test_deadline_wall_clock_steps),
 		cmocka_unit_test(test_deadline_kernel_hint),
+		cmocka_unit_test(test_deadline_caller_bound),
 		cmocka_unit_test(test_reconcile_never_extends_kernel_timeout),
 	};
 

@@ -1214,7 +1214,7 @@ test_grants_due_and_next(void **state)
 	req.n_grants = 3;
 	assert_int_equal(store_request_insert(f->st, &req), 0);
 
-	assert_int_equal(store_grants_due(f->st, 200, &v, &n), 0);
+	assert_int_equal(store_grants_due(f->st, 200, NULL, 0, &v, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(v[0].end_ns, 100);
 	assert_int_equal(v[1].end_ns, 200);
@@ -1315,7 +1315,7 @@ test_migration_3_from_2(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 2");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);	/* and on through 4 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);	/* and on through 5 */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, "token:old", &v, &n), 0);
 	assert_int_equal(n, 1);
@@ -1352,14 +1352,14 @@ test_grant_truncate_and_reasons(void **state)
 	make_request(&req, "req-cut", 1, "token:alice", T0, g, 3);
 	assert_int_equal(store_request_insert(f->st, &req), 0);
 
-	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 22, T0 + 10 * MIN), 0);
+	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 22, T0 + 10 * MIN, NULL, 0), 0);
 	/* never later, never the same, never an unknown or ended grant */
-	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 22, T0 + 20 * MIN), -ENOENT);
-	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 22, T0 + 10 * MIN), -ENOENT);
-	assert_int_equal(store_grant_truncate(f->st, "nope", vm_id, 22, T0), -ENOENT);
+	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 22, T0 + 20 * MIN, NULL, 0), -ENOENT);
+	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 22, T0 + 10 * MIN, NULL, 0), -ENOENT);
+	assert_int_equal(store_grant_truncate(f->st, "nope", vm_id, 22, T0, NULL, 0), -ENOENT);
 	assert_int_equal(store_grant_end(f->st, "req-cut", vm_id, 23, STORE_REASON_TOKEN_REVOKED, T0 + MIN), 0);
 	assert_int_equal(store_grant_end(f->st, "req-cut", vm_id, 24, STORE_REASON_POLICY_CHANGED, T0 + MIN), 0);
-	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 23, T0), -ENOENT);
+	assert_int_equal(store_grant_truncate(f->st, "req-cut", vm_id, 23, T0, NULL, 0), -ENOENT);
 	assert_int_equal(store_grant_end(f->st, "req-cut", vm_id, 22, (enum store_grant_reason)(STORE_REASON_LAST + 1),
 					 T0), -EINVAL);
 
@@ -1374,6 +1374,167 @@ test_grant_truncate_and_reasons(void **state)
 	assert_true(v[1].end_ns == T0 + 60 * MIN);
 	assert_int_equal(v[2].reason, STORE_REASON_POLICY_CHANGED);
 	store_requests_free(reqs_out, n);
+}
+
+/*
+ * Issue 11, clock steps: a grant keeps the boot it was made in and its monotonic end. Within that
+ * boot it is due once either end has passed; a truncation moves the monotonic end earlier only,
+ * and only in its own boot; grants of another boot (or of none) are adopted at start.
+ */
+#define BOOT_A	"6f1c2a9e-0b7d-4f43-9a55-1c7e2d3b4a5f"
+#define BOOT_B	"0d3e4f5a-6b7c-4d8e-9fa0-b1c2d3e4f5a6"
+#define MONO	(5000LL * 1000000000LL)
+
+static void
+test_grants_monotonic_end(void **state)
+{
+	struct fixture *f = *state;
+	struct store_vm vm = make_vm("rg1", "vm-mono", NULL, NULL);
+	struct store_request req;
+	struct store_grant g[4], *v = NULL;
+	int64_t vm_id, next;
+	size_t n = 0, i;
+	bool created;
+
+	assert_int_equal(store_vm_put(f->st, &vm, &vm_id, &created), 0);
+	memset(g, 0, sizeof(g));
+	for (i = 0; i < 4; i++) {
+		g[i].vm_id = vm_id;
+		g[i].port = (uint16_t)(22 + i);
+		g[i].proto = NET_PROTO_TCP;
+		g[i].source.any = true;
+		g[i].end_ns = T0 + 15 * 1000000000LL;	/* 15 s from T0 */
+	}
+	/* 22 and 23 made in boot A at MONO, 24 in boot B, 25 before migration 5 (no boot) */
+	snprintf(g[0].boot_id, sizeof(g[0].boot_id), BOOT_A);
+	snprintf(g[1].boot_id, sizeof(g[1].boot_id), BOOT_A);
+	snprintf(g[2].boot_id, sizeof(g[2].boot_id), BOOT_B);
+	g[0].mono_end_ns = g[1].mono_end_ns = g[2].mono_end_ns = MONO + 15 * 1000000000LL;
+	g[1].mono_end_ns = MONO + 30 * 1000000000LL;	/* 23: a later monotonic end (say, a step forward) */
+	make_request(&req, "req-mono", 1, "token:m", T0, g, 4);
+	/* a boot without a monotonic end, or a monotonic end without a boot, is refused */
+	g[3].mono_end_ns = 7;
+	assert_int_equal(store_request_insert(f->st, &req), -EINVAL);
+	g[3].mono_end_ns = 0;
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+
+	/* they round-trip */
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, NULL, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].boot_id, BOOT_A);
+	assert_true(v[0].mono_end_ns == MONO + 15 * 1000000000LL);
+	free(v);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 25, NULL, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].boot_id, "");
+	assert_true(v[0].mono_end_ns == 0);
+	free(v);
+
+	/* an hour back by the wall clock, 16 s in by the monotonic one, in boot A: 22 is due, nothing else */
+	assert_int_equal(store_grants_due(f->st, T0 - 60 * MIN + 16 * 1000000000LL, BOOT_A, MONO + 16 * 1000000000LL,
+					  &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].port, 22);
+	free(v);
+	/* in another boot, or with the boot unknown, only the wall clock counts */
+	assert_int_equal(store_grants_due(f->st, T0 - 60 * MIN, "", MONO + 3600 * 1000000000LL, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_due(f->st, T0 - 60 * MIN, NULL, MONO + 3600 * 1000000000LL, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_due(f->st, T0 + 15 * 1000000000LL, NULL, 0, &v, &n), 0);
+	assert_int_equal(n, 4);
+	free(v);
+	/* the next monotonic end in boot A */
+	assert_int_equal(store_grant_next_mono_end(f->st, BOOT_A, MONO, &next), 0);
+	assert_true(next == MONO + 15 * 1000000000LL);
+	assert_int_equal(store_grant_next_mono_end(f->st, BOOT_A, MONO + 15 * 1000000000LL, &next), 0);
+	assert_true(next == MONO + 30 * 1000000000LL);
+	assert_int_equal(store_grant_next_mono_end(f->st, "", MONO, &next), 0);
+	assert_true(next == 0);
+
+	/* truncation: 23's monotonic end moves earlier, never later, and only in its boot */
+	assert_int_equal(store_grant_truncate(f->st, "req-mono", vm_id, 23, T0 + 10 * 1000000000LL, BOOT_A,
+					      MONO + 10 * 1000000000LL), 0);
+	assert_int_equal(store_grant_truncate(f->st, "req-mono", vm_id, 22, T0 + 10 * 1000000000LL, BOOT_A,
+					      MONO + 3600 * 1000000000LL), 0);
+	assert_int_equal(store_grant_truncate(f->st, "req-mono", vm_id, 24, T0 + 10 * 1000000000LL, BOOT_A,
+					      MONO + 1 * 1000000000LL), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 23, NULL, &v, &n), 0);
+	assert_true(v[0].end_ns == T0 + 10 * 1000000000LL && v[0].mono_end_ns == MONO + 10 * 1000000000LL);
+	free(v);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, NULL, &v, &n), 0);
+	assert_true(v[0].end_ns == T0 + 10 * 1000000000LL && v[0].mono_end_ns == MONO + 15 * 1000000000LL);
+	free(v);
+	/* an end already past (a close journal replayed late) is still a monotonic end, never "not known" */
+	assert_int_equal(store_grant_truncate(f->st, "req-mono", vm_id, 22, T0 + 9 * 1000000000LL, BOOT_A, -5), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, NULL, &v, &n), 0);
+	assert_true(v[0].mono_end_ns == 1);
+	free(v);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 24, NULL, &v, &n), 0);
+	assert_true(v[0].mono_end_ns == MONO + 15 * 1000000000LL);	/* boot B's clock: untouched */
+	assert_string_equal(v[0].boot_id, BOOT_B);
+	free(v);
+
+	/* a start in boot B, 8 s before the wall-clock end (23 ended): live grants of other boots get B's clock */
+	assert_int_equal(store_grant_end(f->st, "req-mono", vm_id, 23, STORE_REASON_USER_REQUESTED, T0), 0);
+	/* 22 (of boot A) and 25 (of none) */
+	assert_int_equal(store_grants_adopt_boot(f->st, BOOT_B, T0 + 7 * 1000000000LL, 1000), 2);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 25, NULL, &v, &n), 0);
+	assert_string_equal(v[0].boot_id, BOOT_B);
+	assert_true(v[0].mono_end_ns == 1000 + 8 * 1000000000LL);
+	free(v);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 24, NULL, &v, &n), 0);
+	assert_true(v[0].mono_end_ns == MONO + 15 * 1000000000LL);	/* already of boot B: as it was */
+	free(v);
+	assert_int_equal(store_grants_adopt_boot(f->st, BOOT_B, T0 + 7 * 1000000000LL, 1000), 0);
+	assert_int_equal(store_grants_adopt_boot(f->st, "", T0, 1000), -EINVAL);
+}
+
+/*
+ * Migration 5 on a database of schema 4: grants stored before have no boot and no monotonic
+ * end, and are due by the wall clock alone.
+ */
+static void
+test_migration_5_from_4(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store_vm vm = make_vm("rg1", "vm-mig5", NULL, NULL);
+	struct store_request req;
+	struct store_grant g, *v = NULL;
+	int64_t vm_id;
+	size_t n = 0;
+	bool created;
+
+	assert_int_equal(store_vm_put(f->st, &vm, &vm_id, &created), 0);
+	memset(&g, 0, sizeof(g));
+	g.vm_id = vm_id;
+	g.port = 22;
+	g.proto = NET_PROTO_TCP;
+	g.source.any = true;
+	g.end_ns = T0;
+	make_request(&req, "req-mig5", 1, "token:old", T0 - MIN, &g, 1);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	raw_exec(f->path, "DROP INDEX grants_live_mono_end");
+	raw_exec(f->path, "ALTER TABLE grants DROP COLUMN mono_end_ns");
+	raw_exec(f->path, "ALTER TABLE grants DROP COLUMN boot");
+	raw_exec(f->path, "PRAGMA user_version = 4");
+
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE boot = '' AND mono_end_ns = 0"), 1);
+	assert_int_equal(store_grants_due(f->st, T0 - 1, BOOT_A, INT64_MAX, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_due(f->st, T0, BOOT_A, 0, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].boot_id, "");
+	free(v);
 }
 
 /* store_generation() moves on every write and every undo, and not on reads. */
@@ -1434,6 +1595,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migration_3_from_2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grant_truncate_and_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grants_monotonic_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_5_from_4, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

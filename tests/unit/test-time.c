@@ -250,6 +250,44 @@ test_conversions(void **state)
 	assert_int_equal(time_ms_to_ns(INT64_MIN), INT64_MIN);
 }
 
+/*
+ * Issue 11, clock steps: a grant made in this boot ends when its granted time is over on
+ * CLOCK_MONOTONIC, whatever the wall clock says; one from another boot has only its wall-clock end.
+ */
+static void
+test_end_on_both_clocks(void **state)
+{
+	const int64_t now = SEC(1800000000), mono = SEC(5000), end = now + SEC(15), mono_end = mono + SEC(15);
+
+	/* no step: its own end, exactly, also with a few ms of rounding between the clocks */
+	assert_int_equal(time_end_on_both_clocks(end, mono_end, true, now, mono), end);
+	assert_int_equal(time_end_on_both_clocks(end, mono_end - 5 * TIME_NS_PER_MS, true, now, mono), end);
+	assert_int_equal(time_end_on_both_clocks(end, mono_end, true, end - 50 * TIME_NS_PER_MS,
+						 mono_end + 50 * TIME_NS_PER_MS), end);
+	/* 5 s in, the wall clock an hour behind: 10 s left, not an hour and 10 s */
+	assert_int_equal(time_end_on_both_clocks(end, mono_end, true, now - SEC(3600) + SEC(5), mono + SEC(5)),
+			 now - SEC(3600) + SEC(15));
+	/* 16 s in, an hour behind: over (at or before now), though its end is an hour away */
+	assert_true(time_end_on_both_clocks(end, mono_end, true, now - SEC(3600) + SEC(16), mono + SEC(16)) <=
+		    now - SEC(3600) + SEC(16));
+	assert_true(time_end_on_both_clocks(end, mono_end, true, now - SEC(3600) + SEC(15), mono + SEC(15)) <=
+		    now - SEC(3600) + SEC(15));
+	/* a step forward: its own (earlier) end, never the monotonic one */
+	assert_int_equal(time_end_on_both_clocks(end, mono_end, true, now + SEC(10), mono), end);
+	/* made in another boot: that monotonic clock means nothing here, the wall clock is all there is */
+	assert_int_equal(time_end_on_both_clocks(end, mono_end, false, now - SEC(3600) + SEC(16), mono + SEC(16)),
+			 end);
+	assert_int_equal(time_end_on_both_clocks(end, mono_end, false, now, mono + SEC(3600)), end);
+	/* no monotonic end recorded (made before migration 5): the wall clock */
+	assert_int_equal(time_end_on_both_clocks(end, 0, true, now - SEC(3600), mono + SEC(16)), end);
+	/* ended by the wall clock: its end, as it was */
+	assert_int_equal(time_end_on_both_clocks(end, mono_end, true, end + 1, mono), end);
+	/* extreme values from a damaged store do not overflow */
+	assert_int_equal(time_end_on_both_clocks(INT64_MAX, INT64_MAX, true, now, mono), INT64_MAX);
+	assert_int_equal(time_end_on_both_clocks(INT64_MAX, mono + SEC(1), true, now, mono), now + SEC(1));
+	assert_int_equal(time_end_on_both_clocks(INT64_MIN, INT64_MAX, true, now, mono), INT64_MIN);
+}
+
 int
 main(void)
 {
@@ -266,6 +304,7 @@ main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_conversions),
+		cmocka_unit_test(test_end_on_both_clocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
