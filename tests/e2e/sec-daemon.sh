@@ -290,6 +290,8 @@ for ((i = 0; i < 100; i++)); do [[ -d /proc/$MAIN || -d /proc/$SUP || -d /proc/$
 check "SIGTERM ends all three" bash -c '! [[ -d /proc/$1 || -d /proc/$2 || -d /proc/$3 ]]' _ "$MAIN" "$SUP" "$HELPER"
 check "none of them was killed by a seccomp filter (no SIGSYS) or refused a call" \
 	bash -c '! grep -E -q "signal 31|Bad system call|Operation not permitted|Permission denied" "$1"' _ "$E2E_TMP/unit.log"
+check "under the unit the sandboxed main process reads this boot's id (grants end on the monotonic clock too)" \
+	bash -c '! grep -q "cannot read this boot'"'"'s id" "$1"' _ "$E2E_TMP/unit.log"
 
 echo "== (2) at boot: dist/jitgate-boot.service in a fresh namespace, then jitgated adopts its table"
 BOOTUNIT=$DIST/jitgate-boot.service
