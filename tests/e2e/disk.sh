@@ -183,9 +183,10 @@ refused_cleanly "read-only" 10.214.0.12
 # recovery: stop, unmount, fsck, mount, start
 stop_jitgated
 umount "$EXT" || notok "unmount the read-only ext4"
-# the dying jitgated's mount namespace may hold the superblock a moment longer: wait (≤ 5 s) until the loop device
-# is gone, or the next mount would get the same read-only superblock back
-for ((i = 0; i < 50; i++)); do [[ -z $(losetup -j "$E2E_TMP/ext4.img") ]] && break; sleep 0.1; done
+# the dying jitgated's mount namespace may hold the superblock a moment longer (seconds on a loaded machine): wait
+# (≤ 20 s) until the loop device is gone, or the next mount would get the same read-only superblock back
+for ((i = 0; i < 200; i++)); do [[ -z $(losetup -j "$E2E_TMP/ext4.img") ]] && break; sleep 0.1; done
+[[ -z $(losetup -j "$E2E_TMP/ext4.img") ]] || echo "     note: the loop device is still attached after 20 s: $(losetup -j "$E2E_TMP/ext4.img")"
 e2fsck -fy "$E2E_TMP/ext4.img" >/dev/null 2>&1
 mount -o loop,errors=remount-ro "$E2E_TMP/ext4.img" "$EXT" && touch "$EXT/probe" ||
 	notok "remount the repaired ext4"

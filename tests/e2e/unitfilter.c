@@ -128,16 +128,18 @@ load_family_filter(const char *list)
 	for (fam = 0; fam < AF_MAX; fam++) {
 		size_t i;
 		bool allowed = false;
+		struct scmp_arg_cmp eq = { .arg = 0, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)fam };
 
 		for (i = 0; i < sizeof(families) / sizeof(families[0]); i++)
 			if (families[i].family == fam && word_in(list, families[i].name))
 				allowed = true;
-		if (!allowed && (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-						      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam))) < 0)
+		if (!allowed && (r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+							    &eq)) < 0)
 			die("family rule", -r);
 	}
-	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-				  SCMP_A0(SCMP_CMP_GE, (scmp_datum_t)AF_MAX))) < 0 ||
+	/* designated fields, not SCMP_A0(): clang's -Wmissing-field-initializers rejects the macro's form */
+	if ((r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+					&(struct scmp_arg_cmp){ .arg = 0, .op = SCMP_CMP_GE, .datum_a = AF_MAX })) < 0 ||
 	    (r = seccomp_load(ctx)) < 0)
 		die("family filter", -r);
 	seccomp_release(ctx);
