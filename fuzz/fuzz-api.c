@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "api/api-internal.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "core/timeutil.h"
 #include "fuzz-common.h"
 #include "http-fake.h"
@@ -345,7 +345,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	held_resp = &resp;
 	api_batch_end(&api);	/* as the daemon does after each pass: commit a held initiate */
 	held_resp = NULL;
-	if (!resp.hold)	/* as http.c does before sending */
+	if (!resp.hold)	/* as http-server.c does before sending */
 		http_response_encode(&resp, http_request_header(&req, "Accept-Encoding"));
 	if (verbose)	/* FUZZ_API_VERBOSE=1: what each input got, for writing seeds */
 		fprintf(stderr, "%s %s -> %d %.*s\n", req.method, req.path, resp.status,

@@ -1,7 +1,7 @@
 /* Fuzz target for policy PUT bodies: decode, encode, decode the encoding again to the same policy. */
 #include <errno.h>
 
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "fuzz-common.h"
 
 #define POLICY_ID "/subscriptions/20ff7fc3-e762-44dd-bd96-b71116dcdc23/resourceGroups/myRg1/providers/Microsoft.Security/locations/westeurope/jitNetworkAccessPolicies/default"

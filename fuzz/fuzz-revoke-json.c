@@ -1,7 +1,7 @@
 /* Fuzz target for revoke bodies: decode, encode, decode again to the same request. */
 #include <errno.h>
 
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "fuzz-common.h"
 
 static const char *const codes[] = {

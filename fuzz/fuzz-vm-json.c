@@ -1,7 +1,7 @@
 /* Fuzz target for VM inventory bodies: decode onto a new and a stored VM, encode, decode again to the same VM. */
 #include <errno.h>
 
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "fuzz-common.h"
 
 static const char *const codes[] = {

@@ -1,4 +1,4 @@
-/* http.c's request accessors over a request decoded from fuzz bytes (see http-fake.h), for the API fuzzer. */
+/* http-server.c's request accessors over a request decoded from fuzz bytes (see http-fake.h), for the API fuzzer. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -171,7 +171,7 @@ http_fake_parse(const uint8_t *data, size_t size, struct http_request *req)
 	parse_headers(f, p, n);
 	p = nul ? nul + 1 : end;
 
-	/* body: NUL-terminated as http.c makes it, exactly sized so that ASan sees a read beyond */
+	/* body: NUL-terminated as http-server.c makes it, exactly sized so that ASan sees a read beyond */
 	n = (size_t)(end - p);
 	f->body = malloc(n + 1);
 	fuzz_check(f->body != NULL);
@@ -212,7 +212,7 @@ http_fake_free(struct http_request *req)
 	req->impl = NULL;
 }
 
-/* ---- http.h's accessors, as http.c has them over libmicrohttpd ---- */
+/* ---- http.h's accessors, as http-server.c has them over libmicrohttpd ---- */
 
 const char *
 http_request_header(const struct http_request *req, const char *name)

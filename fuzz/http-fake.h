@@ -1,11 +1,11 @@
-/* A stand-in for http.c in the API fuzzer: a request decoded from fuzz bytes, no libmicrohttpd, no sockets. */
+/* A stand-in for http-server.c in the API fuzzer: a request decoded from fuzz bytes, no libmicrohttpd, no sockets. */
 #ifndef JITGATE_FUZZ_HTTP_FAKE_H
 #define JITGATE_FUZZ_HTTP_FAKE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "api/http.h"
+#include "http/http.h"
 
 /*
  * The input, as http_fake_parse reads it:

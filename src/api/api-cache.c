@@ -22,7 +22,7 @@
 
 #include "api/api-internal.h"
 #include "api/api-limits.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 
 struct policy_entry {
 	int64_t id;			/* store row id; 0: free slot */

@@ -6,7 +6,7 @@
 #include <sys/random.h>
 
 #include "api/api-internal.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "core/buf.h"
 #include "core/duration.h"
 #include "core/timeutil.h"

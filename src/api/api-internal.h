@@ -2,6 +2,7 @@
 #ifndef JITGATE_API_INTERNAL_H
 #define JITGATE_API_INTERNAL_H
 
+#include "api/api-limits.h"
 #include "api/api.h"
 #include "core/policy.h"
 #include "fw/fw.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "api/api-internal.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "core/timeutil.h"
 
 static const char *

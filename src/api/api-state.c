@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "api/api-internal.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "core/buf.h"
 #include "core/timeutil.h"
 

@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "api/api-internal.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "core/armid.h"
 #include "core/timeutil.h"
 

@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "api/api-internal.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "core/timeutil.h"
 
 static json_t *

@@ -14,7 +14,7 @@
 #include "api/api-internal.h"
 #include "api/api-limits.h"
 #include "api/api-ratelimit.h"
-#include "api/codec.h"
+#include "codec/codec.h"
 
 #define PATH_SEGMENTS_MAX 16
 
@@ -618,7 +618,7 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 		http_response_header(resp, "x-ms-client-request-id", client_id);
 	caller_address(api, req, &c);
 
-	/* (http.c refuses them in the raw target; this also covers a control character it let through) */
+	/* (http-server.c refuses them in the raw target; this also covers a control character it let through) */
 	for (n = 0; req->path[n]; n++)
 		if ((unsigned char)req->path[n] < 0x20 || req->path[n] == 0x7f)
 			return api_error(resp, 400, "InvalidRequestTarget", "",

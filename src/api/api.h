@@ -8,10 +8,10 @@
 
 #include <jansson.h>
 
-#include "api/http.h"
 #include "core/error.h"
 #include "core/net.h"
 #include "core/rbac.h"
+#include "http/http.h"
 #include "store/store.h"
 
 struct fw;

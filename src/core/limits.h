@@ -39,6 +39,9 @@
 #define ERROR_QUOTE_MAX		40	/* bytes of a user's bad input repeated in a message */
 #define ERROR_QUOTE_SIZE	(ERROR_QUOTE_MAX + 4)	/* quoted text + "..." + NUL */
 
+/* Request bodies (src/http reads them, src/codec decodes them). */
+#define API_BODY_MAX		(1024 * 1024)	/* request body: more is 413 */
+
 /* Firewall (src/fw). */
 #define FW_VM_ADDRS_MAX		16	/* addresses of one gateway VM */
 #define FW_REQUEST_ID_MAX	64	/* request id carried in a kernel element comment */

@@ -23,9 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/api-limits.h"
 #include "api/api.h"
-#include "api/http.h"
+#include "core/limits.h"
 #include "core/rbac.h"
 #include "core/timeutil.h"
 #include "daemon/bootrules.h"
@@ -36,6 +35,8 @@
 #include "daemon/statedir.h"
 #include "daemon/tls.h"
 #include "fw/fw.h"
+#include "http/http-limits.h"
+#include "http/http.h"
 #include "store/store-journal.h"
 #include "store/store.h"
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "api/codec.h"
+#include "codec/codec.h"
 #include "core/buf.h"
 #include "core/duration.h"
 #include "core/timeutil.h"

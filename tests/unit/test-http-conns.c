@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api-limits.h"
-#include "api/http-conns.h"
+#include "http/http-conns.h"
+#include "http/http-limits.h"
 #include "testutil.h"
 
 static struct net_addr

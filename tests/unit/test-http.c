@@ -25,9 +25,10 @@
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 
-#include "api/api-limits.h"
-#include "api/http.h"
+#include "core/limits.h"
 #include "daemon/tls.h"
+#include "http/http-limits.h"
+#include "http/http.h"
 #include "../gunzip.h"
 
 #define CONN_TIMEOUT_S 1

@@ -16,9 +16,10 @@
 
 #include <microhttpd.h>
 
-#include "api-limits.h"
-#include "http-conns.h"
-#include "http.h"
+#include "core/limits.h"
+#include "http/http-conns.h"
+#include "http/http-limits.h"
+#include "http/http.h"
 
 /*
  * TLS 1.3 and 1.2 only; in 1.2 only forward-secret (ECDHE) key exchange and AEAD ciphers: no CBC with SHA-1 or
@@ -787,7 +788,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	struct http_server *srv = NULL;
 	struct sockaddr_storage sa;
 	socklen_t sa_len = 0;
-	/* Zero in cfg means the limit from api-limits.h. */
+	/* Zero in cfg means the limit from http-limits.h (body_max: core/limits.h). */
 	unsigned int conn_timeout_s = cfg && cfg->conn_timeout_s ? cfg->conn_timeout_s : API_CONN_TIMEOUT_S;
 	unsigned int conn_max = cfg && cfg->conn_max ? cfg->conn_max : API_CONN_MAX;
 	unsigned int unauth_timeout_s = conn_timeout_s < API_CONN_UNAUTH_TIMEOUT_S ? conn_timeout_s

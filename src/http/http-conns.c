@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api-limits.h"
-#include "api/http-conns.h"
+#include "http/http-conns.h"
+#include "http/http-limits.h"
 
 static void
 source_of(const struct net_addr *peer, struct net_addr *ret)

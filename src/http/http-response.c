@@ -1,5 +1,5 @@
 /*
- * Response headers and compression, the part of the HTTP layer without libmicrohttpd: http.c's server and
+ * Response headers and compression, the part of the HTTP layer without libmicrohttpd: http-server.c's server and
  * the API fuzzer's fake (fuzz/http-fake.c) both link this, so the fuzzer checks the handlers' headers and
  * the gzip forms exactly as the server makes them.
  */
@@ -11,7 +11,7 @@
 
 #include <zlib.h>
 
-#include "http.h"
+#include "http/http.h"
 
 int
 http_response_header(struct http_response *resp, const char *name, const char *value)

@@ -1,6 +1,6 @@
 /* JSON bodies of the Azure-compatible API: decode what clients send, encode what we return. */
-#ifndef JITGATE_API_CODEC_H
-#define JITGATE_API_CODEC_H
+#ifndef JITGATE_CODEC_H
+#define JITGATE_CODEC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "api/api-limits.h"
+#include "codec/codec-limits.h"
 #include "core/armid.h"
 #include "core/error.h"
 #include "core/limits.h"

@@ -1,6 +1,6 @@
 /* The HTTPS server's connection table: counts per source and the share kept for authenticated connections. No I/O. */
-#ifndef JITGATE_API_HTTP_CONNS_H
-#define JITGATE_API_HTTP_CONNS_H
+#ifndef JITGATE_HTTP_CONNS_H
+#define JITGATE_HTTP_CONNS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include "core/net.h"
 
 /*
- * One slot per open TCP connection of the HTTPS listener (http.c keeps a
+ * One slot per open TCP connection of the HTTPS listener (http-server.c keeps a
  * pointer to it as libmicrohttpd's socket context). A source is an IPv4
  * address or an IPv6 /64 (one host usually owns a whole /64; a v4-mapped
  * address is IPv4). A new connection is admitted while its source holds fewer

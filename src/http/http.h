@@ -1,6 +1,6 @@
 /* The HTTPS server under the API: libmicrohttpd with GnuTLS, single-threaded, driven by the daemon's poll loop. */
-#ifndef JITGATE_API_HTTP_H
-#define JITGATE_API_HTTP_H
+#ifndef JITGATE_HTTP_H
+#define JITGATE_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include "core/net.h"
 
 /*
- * Only src/api/http.c includes <microhttpd.h>. The server accepts TLS on one
+ * Only src/http/http-server.c includes <microhttpd.h>. The server accepts TLS on one
  * TCP address (and, optionally, plain HTTP on a unix socket for root on the
  * host). It reads each request's body completely (up to body_max; beyond it
  * answers 413 with a JSON error body itself and never calls the handler), then
@@ -47,7 +47,7 @@ struct http_request {
 	struct net_addr peer;		/* TCP peer address (zero family for the unix socket) */
 	bool via_unix;			/* came over the unix socket */
 	uid_t peer_uid;			/* unix socket: SO_PEERCRED uid; else (uid_t)-1 */
-	void *impl;			/* http.c's */
+	void *impl;			/* http-server.c's */
 };
 
 /*
@@ -158,7 +158,7 @@ struct http_config {
 	const char *cert_path;		/* PEM */
 	const char *key_path;		/* PEM */
 	const char *unix_path;		/* NULL: none; else a socket path (mode 0600) */
-	/* Zero in any of these four means the value from api-limits.h. */
+	/* Zero in any of these four means the value from http-limits.h (body_max: core/limits.h). */
 	size_t body_max;
 	unsigned conn_timeout_s;
 	unsigned conn_max;
