@@ -4,7 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "fw-internal.h"
+#include "fw-deadline.h"
+#include "fw-model.h"
 
 /*
  * Grants carry absolute wall-clock ends (endTimeUtc), and a kernel element is

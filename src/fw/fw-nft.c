@@ -22,7 +22,7 @@
 #include <nftables/libnftables.h>
 
 #include "core/buf.h"
-#include "fw-internal.h"
+#include "fw-nft.h"
 
 #define FW_TABLE_NAME	"jitgate"
 #define FW_TABLE	"inet " FW_TABLE_NAME

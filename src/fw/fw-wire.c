@@ -146,7 +146,7 @@ grant_check(const struct fw_wire_grant *w, bool ref, int64_t now_ms)
 		if (!net_prefix_is_valid(&p))
 			return -EINVAL;
 	}
-	/* both bounds keep end - now far from overflow in fw.c's arithmetic */
+	/* both bounds keep end - now far from overflow in fw-model.c's arithmetic */
 	if (w->end_ms > now_ms + FW_TIMEOUT_MAX_MS + FW_WIRE_CLOCK_SLACK_MS)
 		return -EINVAL;
 	if (ref ? w->end_ms < 0 : w->end_ms < now_ms - FW_WIRE_PAST_MS)
