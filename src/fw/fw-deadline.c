@@ -234,3 +234,42 @@ fw_deadline_is_spent(const struct fw_deadline *e, int64_t now_ms, int64_t mono_m
 	 */
 	return mono_ms > e->end_ms + e->shift_ms + FW_DEADLINE_KEEP_MS && now_ms > e->end_ms + FW_DEADLINE_KEEP_MS;
 }
+
+/*
+ * Forget the deadlines of grants the context no longer holds (revoked, superseded), and
+ * spent ones. Called after every change, it rebuilds the table only once it holds more
+ * than twice the live grants (plus FW_DEADLINES_SLACK), so its O(live grants) cost is
+ * paid once per that many changes: a requester superseding one grant over and over
+ * cannot grow the table without bound. Housekeeping only: without memory for the new
+ * table it keeps the old one.
+ */
+void
+fw_deadlines_retain(struct fw_deadlines *d, const struct fw_state *live, int64_t now_ms, int64_t mono_ms)
+{
+	struct fw_deadlines kept = *d;
+	size_t i;
+
+	if (d->n <= 2 * live->n_grants + FW_DEADLINES_SLACK)
+		return;
+	kept.v = NULL;
+	kept.cap = kept.n = 0;
+	if (reserve(&kept, live->n_grants) < 0)
+		return;
+	for (i = 0; i < live->n_grants; i++) {
+		const struct fw_deadline *e;
+		struct fw_deadline *k;
+		uint64_t h[2];
+
+		identity_hashes(d, &live->grants[i], h);
+		e = slot_of(d, h);
+		if ((!e->h[0] && !e->h[1]) || fw_deadline_is_spent(e, now_ms, mono_ms))
+			continue;
+		k = slot_of(&kept, h);
+		if (!k->h[0] && !k->h[1]) {
+			*k = *e;
+			kept.n++;
+		}
+	}
+	free(d->v);
+	*d = kept;
+}

@@ -11,6 +11,7 @@
  */
 #define FW_CLOCK_SLACK_MS	100	/* the wall and monotonic clocks disagree by less: no step, rounding */
 #define FW_DEADLINE_KEEP_MS	(10 * 60 * 1000)	/* a deadline outlives its grant's end by this (fw_deadline_is_spent) */
+#define FW_DEADLINES_SLACK	1024	/* deadlines beyond twice the live grants before fw_deadlines_retain rebuilds */
 
 struct fw_deadline {
 	uint64_t h[2];		/* the grant's identity, hashed under two seeds; {0, 0}: an empty slot */
@@ -50,5 +51,8 @@ int64_t fw_deadlines_end(const struct fw_deadlines *d, const struct fw_grant *g,
 /* Forget deadlines that are spent (fw_deadline_is_spent). */
 void fw_deadlines_prune(struct fw_deadlines *d, int64_t now_ms, int64_t mono_ms);
 bool fw_deadline_is_spent(const struct fw_deadline *e, int64_t now_ms, int64_t mono_ms);
+
+/* Forget deadlines of grants not in live, and spent ones, once there are many (amortised O(1) per change). */
+void fw_deadlines_retain(struct fw_deadlines *d, const struct fw_state *live, int64_t now_ms, int64_t mono_ms);
 
 #endif

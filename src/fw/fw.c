@@ -375,6 +375,8 @@ reconcile_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_cha
 		fw_adopt(fw, s, &idx, now);
 	}
 	fw_deadlines_prune(&fw->deadlines, now, mono);
+	st = fw_current(fw);
+	fw_deadlines_retain(&fw->deadlines, &st, now, mono);
 	if (ret_changes)
 		*ret_changes = changes;
 out:
@@ -458,6 +460,8 @@ apply_owned(struct fw *fw, struct owned_state *s, struct fw_changes *ret_changes
 	}
 	fw_adopt(fw, s, &idx, now);
 	fw_deadlines_prune(&fw->deadlines, now, mono);
+	cur = fw_current(fw);
+	fw_deadlines_retain(&fw->deadlines, &cur, now, mono);
 	changes.kept = 0;	/* only a reconcile looks at what was already there */
 out:
 	if (r >= 0 && ret_changes)
@@ -799,6 +803,8 @@ fw_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const s
 		goto out;
 	}
 	update_commit(fw, &u, add, n_add, now);
+	cur = fw_current(fw);
+	fw_deadlines_retain(&fw->deadlines, &cur, now, mono);
 	changes.kept = 0;	/* only a reconcile looks at what was already there */
 out:
 	if (r >= 0 && ret_changes)

@@ -1,6 +1,7 @@
 /* Unit tests for fw's pure model (fw-model.c) and its deadlines (fw-deadline.c): which elements a state implies, how two element lists differ, and how clock steps bound ends. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fw-testutil.h"
@@ -412,6 +413,46 @@ test_deadline_kernel_hint(void **state)
  * store's end is an hour and a minute away: the element keeps its minute.
  */
 
+/*
+ * A requester who supersedes one grant over and over (each initiate a new request id) must not
+ * grow the deadline table: only the context's live grants keep theirs, rebuilt once the table
+ * holds more than twice as many (plus FW_DEADLINES_SLACK).
+ */
+static void
+test_deadlines_bounded_by_live(void **state)
+{
+	struct fw_deadlines d;
+	struct fw_grant live = grant("r0", 1, "10.0.0.5", NET_PROTO_TCP, 22, NOW + 90000);
+	struct fw_state st = { NULL, 0, NULL, 0, &live, 1 };
+	size_t max_n = 0;
+	int i;
+
+	(void)state;
+	fw_deadlines_init(&d, 42);
+	for (i = 0; i < 20000; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "r%d", i);
+		live = grant(id, 1, "10.0.0.5", NET_PROTO_TCP, 22, NOW + 90000);
+		assert_int_equal(fw_deadlines_note(&d, &live, INT64_MAX, NOW + i, MONO + i), 0);
+		fw_deadlines_retain(&d, &st, NOW + i, MONO + i);
+		if (d.n > max_n)
+			max_n = d.n;
+	}
+	assert_true(max_n <= 2 * 1 + FW_DEADLINES_SLACK + 1);
+	assert_true(d.cap <= 4 * (2 + FW_DEADLINES_SLACK + 1));
+	/* the live grant keeps its deadline through the rebuilds: after a step back it still ends on time */
+	assert_true(fw_deadlines_has(&d, &live));
+	assert_int_equal(fw_deadlines_end(&d, &live, NOW - 3600000 + 30000, MONO + 30000), NOW - 3600000 + 90000);
+	/* superseded ones are gone */
+	{
+		struct fw_grant old = grant("r5", 1, "10.0.0.5", NET_PROTO_TCP, 22, NOW + 90000);
+
+		assert_false(fw_deadlines_has(&d, &old));
+	}
+	fw_deadlines_free(&d);
+}
+
 int
 main(void)
 {
@@ -429,6 +470,7 @@ main(void)
 		cmocka_unit_test(test_deadline_wall_clock_steps),
 		cmocka_unit_test(test_deadline_kernel_hint),
 		cmocka_unit_test(test_deadline_caller_bound),
+		cmocka_unit_test(test_deadlines_bounded_by_live),
 	};
 
 	return cmocka_run_group_tests_name("fw", tests, NULL, NULL);
