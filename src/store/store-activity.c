@@ -7,7 +7,6 @@
 
 #include <sqlite3.h>
 
-#include "core/buf.h"
 #include "store-sqlite-internal.h"
 
 #define ACTIVITY_COLS "SELECT id, time_ns, caller, caller_addr, operation, resource_id, status, detail, " \
@@ -119,13 +118,19 @@ activity_stmt(struct store *st, unsigned mask, sqlite3_stmt **ret)
 	return 0;
 }
 
+static int
+activity_row(struct store *st, sqlite3_stmt *s, void *row)
+{
+	return activity_from_row(st, s, row);
+}
+
 int
 store_activity_query(struct store *st, const struct store_activity_filter *f, struct store_activity **ret,
 		     size_t *ret_n)
 {
-	struct store_activity *v = NULL, *grown;
 	sqlite3_stmt *s = NULL;
-	size_t n = 0, cap = 0, limit;
+	size_t limit;
+	void *v;
 	unsigned mask = 0;
 	int rc = SQLITE_OK, r;
 
@@ -159,32 +164,9 @@ store_activity_query(struct store *st, const struct store_activity_filter *f, st
 		rc = sqlite3_bind_int64(s, 6, f->before_id);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(s, 7, (int64_t)limit);
-	if (rc != SQLITE_OK) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		grown = array_grow(v, &cap, n, sizeof(*v));
-		if (!grown) {
-			r = set_error(st, -ENOMEM, "out of memory");
-			goto out;
-		}
-		v = grown;
-		r = activity_from_row(st, s, &v[n]);
-		if (r < 0)
-			goto out;
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	*ret = v;
-	*ret_n = n;
-	v = NULL;
-	r = 0;
-out:
+	r = rows_collect(st, s, rc, sizeof(**ret), activity_row, NULL, &v, ret_n);
+	if (r >= 0)
+		*ret = v;
 	stmt_done(s);
-	free(v);
 	return r;
 }

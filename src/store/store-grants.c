@@ -6,7 +6,6 @@
 
 #include <sqlite3.h>
 
-#include "core/buf.h"
 #include "store-sqlite-internal.h"
 
 static bool
@@ -205,38 +204,22 @@ grant_from_row(struct store *st, sqlite3_stmt *s, struct store_grant *g)
 	return 0;
 }
 
+static int
+grant_row(struct store *st, sqlite3_stmt *s, void *row)
+{
+	return grant_from_row(st, s, row);
+}
+
 /* All rows of a grant query whose parameters are bound (rc: the binding's result). */
 static int
 grants_collect(struct store *st, sqlite3_stmt *s, int rc, struct store_grant **ret, size_t *ret_n)
 {
-	struct store_grant *v = NULL, *grown;
-	size_t n = 0, cap = 0;
+	void *v;
 	int r;
 
-	if (rc != SQLITE_OK)
-		return sql_fail(st, rc);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		grown = array_grow(v, &cap, n, sizeof(*v));
-		if (!grown) {
-			r = set_error(st, -ENOMEM, "out of memory");
-			goto out;
-		}
-		v = grown;
-		r = grant_from_row(st, s, &v[n]);
-		if (r < 0)
-			goto out;
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	*ret = v;
-	*ret_n = n;
-	v = NULL;
-	r = 0;
-out:
-	free(v);
+	r = rows_collect(st, s, rc, sizeof(**ret), grant_row, NULL, &v, ret_n);
+	if (r >= 0)
+		*ret = v;
 	return r;
 }
 
@@ -411,13 +394,20 @@ request_from_row(struct store *st, sqlite3_stmt *s, struct store_request *req)
 	return 0;
 }
 
+static int
+request_row(struct store *st, sqlite3_stmt *s, void *row)
+{
+	return request_from_row(st, s, row);
+}
+
 int
 store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, size_t limit,
 			 struct store_request **ret, size_t *ret_n)
 {
-	struct store_request *v = NULL, *grown;
+	struct store_request *v = NULL;
 	sqlite3_stmt *s = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, i;
+	void *rows;
 	int rc, r;
 
 	r = stmt_get(st, ST_REQUESTS_OF_POLICY, &s);
@@ -428,26 +418,11 @@ store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, 
 		rc = sqlite3_bind_int64(s, 2, since_ns);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(s, 3, limit ? (int64_t)limit : -1);
-	if (rc != SQLITE_OK) {
-		r = sql_fail(st, rc);
+	/* no row owns anything before its grants are read: request_from_row leaves them NULL */
+	r = rows_collect(st, s, rc, sizeof(*v), request_row, NULL, &rows, &n);
+	if (r < 0)
 		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		grown = array_grow(v, &cap, n, sizeof(*v));
-		if (!grown) {
-			r = set_error(st, -ENOMEM, "out of memory");
-			goto out;
-		}
-		v = grown;
-		r = request_from_row(st, s, &v[n]);
-		if (r < 0)
-			goto out;
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
+	v = rows;
 	stmt_done(s);
 
 	r = stmt_get(st, ST_GRANTS_OF_REQUEST, &s);

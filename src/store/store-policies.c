@@ -6,7 +6,6 @@
 
 #include <sqlite3.h>
 
-#include "core/buf.h"
 #include "store-sqlite-internal.h"
 
 static bool
@@ -215,41 +214,32 @@ store_policy_get_by_id(struct store *st, int64_t id, struct store_policy *ret)
 	return r;
 }
 
+static int
+policy_row(struct store *st, sqlite3_stmt *s, void *row)
+{
+	return policy_from_row(st, s, row);
+}
+
+static void
+policy_row_clear(void *row)
+{
+	store_policy_clear(row);
+}
+
 int
 store_policy_list(struct store *st, struct store_policy **ret, size_t *ret_n)
 {
-	struct store_policy *v = NULL, *grown;
 	sqlite3_stmt *s = NULL;
-	size_t n = 0, cap = 0;
-	int rc, r;
+	void *v;
+	int r;
 
 	r = stmt_get(st, ST_POLICY_LIST, &s);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		grown = array_grow(v, &cap, n, sizeof(*v));
-		if (!grown) {
-			r = set_error(st, -ENOMEM, "out of memory");
-			goto out;
-		}
-		v = grown;
-		r = policy_from_row(st, s, &v[n]);
-		if (r < 0)
-			goto out;
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	*ret = v;
-	*ret_n = n;
-	v = NULL;
-	n = 0;
-	r = 0;
-out:
+	r = rows_collect(st, s, SQLITE_OK, sizeof(**ret), policy_row, policy_row_clear, &v, ret_n);
+	if (r >= 0)
+		*ret = v;
 	stmt_done(s);
-	store_policies_free(v, n);
 	return r;
 }
 

@@ -119,6 +119,9 @@ int run_cached(struct store *st, enum stmt_id id);
 int bind_str(sqlite3_stmt *s, int i, const char *v);
 int col_text(struct store *st, sqlite3_stmt *s, int i, char *buf, size_t size, const char *table);
 int col_strdup(struct store *st, sqlite3_stmt *s, int i, char **ret, const char *table);
+int rows_collect(struct store *st, sqlite3_stmt *s, int rc, size_t size,
+		 int (*from_row)(struct store *st, sqlite3_stmt *s, void *row), void (*clear)(void *row),
+		 void **ret, size_t *ret_n);
 
 /* one atomic operation (store-sqlite.c) */
 int op_begin(struct store *st, struct op *op);

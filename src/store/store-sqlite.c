@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "core/buf.h"
 #include "store-sqlite-internal.h"
 
 /*
@@ -471,6 +472,50 @@ col_strdup(struct store *st, sqlite3_stmt *s, int i, char **ret, const char *tab
 	copy[n] = '\0';
 	*ret = copy;
 	return 0;
+}
+
+/*
+ * Every row of a statement whose parameters are bound (rc: the binding's result), each read by from_row into
+ * a new array of elements of size bytes. On failure clear, if given, undoes the rows read whole so far, and
+ * the array is freed. The caller resets the statement.
+ */
+int
+rows_collect(struct store *st, sqlite3_stmt *s, int rc, size_t size,
+	     int (*from_row)(struct store *st, sqlite3_stmt *s, void *row), void (*clear)(void *row),
+	     void **ret, size_t *ret_n)
+{
+	char *v = NULL, *grown;
+	size_t n = 0, cap = 0, i;
+	int r;
+
+	if (rc != SQLITE_OK)
+		return sql_fail(st, rc);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		grown = array_grow(v, &cap, n, size);
+		if (!grown) {
+			r = set_error(st, -ENOMEM, "out of memory");
+			goto out;
+		}
+		v = grown;
+		r = from_row(st, s, v + n * size);
+		if (r < 0)
+			goto out;
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = sql_fail(st, rc);
+		goto out;
+	}
+	*ret = v;
+	*ret_n = n;
+	v = NULL;
+	n = 0;
+	r = 0;
+out:
+	for (i = 0; clear && i < n; i++)
+		clear(v + i * size);
+	free(v);
+	return r;
 }
 
 /* ---- transactions ---- */

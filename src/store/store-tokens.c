@@ -6,7 +6,6 @@
 
 #include <sqlite3.h>
 
-#include "core/buf.h"
 #include "store-sqlite-internal.h"
 
 int
@@ -80,40 +79,26 @@ store_token_find(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], str
 	return r;
 }
 
+static int
+token_row(struct store *st, sqlite3_stmt *s, void *row)
+{
+	return token_from_row(st, s, row);
+}
+
 int
 store_token_list(struct store *st, struct store_token **ret, size_t *ret_n)
 {
-	struct store_token *v = NULL, *grown;
 	sqlite3_stmt *s = NULL;
-	size_t n = 0, cap = 0;
-	int rc, r;
+	void *v;
+	int r;
 
 	r = stmt_get(st, ST_TOKEN_LIST, &s);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		grown = array_grow(v, &cap, n, sizeof(*v));
-		if (!grown) {
-			r = set_error(st, -ENOMEM, "out of memory");
-			goto out;
-		}
-		v = grown;
-		r = token_from_row(st, s, &v[n]);
-		if (r < 0)
-			goto out;
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	*ret = v;
-	*ret_n = n;
-	v = NULL;
-	r = 0;
-out:
+	r = rows_collect(st, s, SQLITE_OK, sizeof(**ret), token_row, NULL, &v, ret_n);
+	if (r >= 0)
+		*ret = v;
 	stmt_done(s);
-	free(v);
 	return r;
 }
 

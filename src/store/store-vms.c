@@ -6,7 +6,6 @@
 
 #include <sqlite3.h>
 
-#include "core/buf.h"
 #include "store-sqlite-internal.h"
 
 static int
@@ -269,40 +268,26 @@ store_vm_get_by_id(struct store *st, int64_t id, struct store_vm *ret)
 	return r;
 }
 
+static int
+vm_row(struct store *st, sqlite3_stmt *s, void *row)
+{
+	return vm_from_row(st, s, row);
+}
+
 int
 store_vm_list(struct store *st, struct store_vm **ret, size_t *ret_n)
 {
-	struct store_vm *v = NULL, *grown;
 	sqlite3_stmt *s = NULL;
-	size_t n = 0, cap = 0;
-	int rc, r;
+	void *v;
+	int r;
 
 	r = stmt_get(st, ST_VM_LIST, &s);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		grown = array_grow(v, &cap, n, sizeof(*v));
-		if (!grown) {
-			r = set_error(st, -ENOMEM, "out of memory");
-			goto out;
-		}
-		v = grown;
-		r = vm_from_row(st, s, &v[n]);
-		if (r < 0)
-			goto out;
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	*ret = v;
-	*ret_n = n;
-	v = NULL;
-	r = 0;
-out:
+	r = rows_collect(st, s, SQLITE_OK, sizeof(**ret), vm_row, NULL, &v, ret_n);
+	if (r >= 0)
+		*ret = v;
 	stmt_done(s);
-	free(v);
 	return r;
 }
 
