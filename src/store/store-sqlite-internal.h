@@ -13,9 +13,10 @@
 
 /*
  * store-sqlite.c owns the connection: open, migrations, transactions, the statement
- * table and cache, and the mapping of SQLite errors to errno. store-vms.c,
- * store-policies.c, store-grants.c, store-activity.c and store-tokens.c each hold one
- * concern and reach SQLite only through a cached statement and the helpers below.
+ * cache and the mapping of SQLite errors to errno; store-statements.c holds the SQL of
+ * each cached statement. store-vms.c, store-policies.c, store-grants.c,
+ * store-activity.c and store-tokens.c each hold one concern and run statements from
+ * that cache (the activity log also its own, one per combination of filters).
  */
 
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
@@ -73,6 +74,9 @@ enum stmt_id {
 	ST_TOKEN_REVOKE,
 	ST__MAX,
 };
+
+/* The SQL of each (store-statements.c). */
+extern const char *const stmt_sql[ST__MAX];
 
 /* Activity filters: each bit adds one condition; the statement for each combination is cached. */
 enum {
