@@ -1,4 +1,4 @@
-/* The store's VMs: the machines jitgated may open, with their addresses and where they sit in the firewall. */
+/* The store's VMs: the machines jitgated guards, each with its enforcement point and addresses. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
