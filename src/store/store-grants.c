@@ -1,4 +1,4 @@
-/* The store's requests and their grants: inserting, ending and truncating them, the queries the expiry and reconcile run, and a VM's usage. */
+/* The store's requests and their grants: writing and ending them, and the queries of expiry, reconcile and usage. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Private to store-*.c of the SQLite backend: the store's state, its statements and the helpers every concern shares. */
+/* Private to the SQLite store's files: the store's state, its statements and the helpers all its concerns share. */
 #ifndef JITGATE_STORE_SQLITE_INTERNAL_H
 #define JITGATE_STORE_SQLITE_INTERNAL_H
 

@@ -1,4 +1,4 @@
-/* The SQLite store: jitgated's durable state in one WAL database, with numbered migrations and cached statements. */
+/* The SQLite store's core: one WAL database opened and migrated, its transactions, statement cache and errors. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
