@@ -1,0 +1,172 @@
+/* The store's activity log: appending entries and querying them by filter. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store-sqlite-internal.h"
+
+#define ACTIVITY_COLS "SELECT id, time_ns, caller, caller_addr, operation, resource_id, status, detail, " \
+	"justification, correlation_id FROM activity"
+
+/*
+ * Parameter n + 1 belongs to bit n; ?7 is the limit. The prefix compares characters,
+ * not a LIKE pattern, so '%' and '_' in a user's filter mean themselves.
+ */
+static const char *const activity_cond[] = {
+	"time_ns >= ?1",
+	"time_ns < ?2",
+	"caller = ?3",
+	"substr(resource_id, 1, length(?4)) = ?4 COLLATE NOCASE",
+	"operation = ?5",
+	"id < ?6",
+};
+
+int
+store_activity_append(struct store *st, struct store_activity *a)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	if (!FIELD_OK(a->caller) || !FIELD_OK(a->caller_addr) || !FIELD_OK(a->operation) ||
+	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
+	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
+		return set_error(st, -EINVAL, "invalid activity record");
+	r = stmt_get(st, ST_ACTIVITY_INSERT, &s);
+	if (r < 0)
+		return r;
+	rc = sqlite3_bind_int64(s, 1, a->time_ns);
+	if (rc == SQLITE_OK)
+		rc = bind_str(s, 2, a->caller);
+	if (rc == SQLITE_OK)
+		rc = bind_str(s, 3, a->caller_addr);
+	if (rc == SQLITE_OK)
+		rc = bind_str(s, 4, a->operation);
+	if (rc == SQLITE_OK)
+		rc = bind_str(s, 5, a->resource_id);
+	if (rc == SQLITE_OK)
+		rc = bind_str(s, 6, a->status);
+	if (rc == SQLITE_OK)
+		rc = bind_str(s, 7, a->detail);
+	if (rc == SQLITE_OK)
+		rc = bind_str(s, 8, a->justification);
+	if (rc == SQLITE_OK)
+		rc = bind_str(s, 9, a->correlation_id);
+	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0)
+		a->id = sqlite3_last_insert_rowid(st->db);
+	stmt_done(s);
+	return r;
+}
+
+static int
+activity_from_row(struct store *st, sqlite3_stmt *s, struct store_activity *a)
+{
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(s, 0);
+	a->time_ns = sqlite3_column_int64(s, 1);
+	if ((r = col_text(st, s, 2, a->caller, sizeof(a->caller), "activity")) < 0 ||
+	    (r = col_text(st, s, 3, a->caller_addr, sizeof(a->caller_addr), "activity")) < 0 ||
+	    (r = col_text(st, s, 4, a->operation, sizeof(a->operation), "activity")) < 0 ||
+	    (r = col_text(st, s, 5, a->resource_id, sizeof(a->resource_id), "activity")) < 0 ||
+	    (r = col_text(st, s, 6, a->status, sizeof(a->status), "activity")) < 0 ||
+	    (r = col_text(st, s, 7, a->detail, sizeof(a->detail), "activity")) < 0 ||
+	    (r = col_text(st, s, 8, a->justification, sizeof(a->justification), "activity")) < 0 ||
+	    (r = col_text(st, s, 9, a->correlation_id, sizeof(a->correlation_id), "activity")) < 0)
+		return r;
+	return 0;
+}
+
+/* The cached query for this combination of filters, built from fixed fragments only. */
+static int
+activity_stmt(struct store *st, unsigned mask, sqlite3_stmt **ret)
+{
+	const char *join = "WHERE";
+	char sql[512];
+	size_t pos, i;
+	int n, rc;
+
+	if (st->activity_stmt[mask]) {
+		*ret = st->activity_stmt[mask];
+		return 0;
+	}
+	n = snprintf(sql, sizeof(sql), "%s", ACTIVITY_COLS);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		return set_error(st, -EIO, "activity query too long");
+	pos = (size_t)n;
+	for (i = 0; i < sizeof(activity_cond) / sizeof(activity_cond[0]); i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		n = snprintf(sql + pos, sizeof(sql) - pos, " %s %s", join, activity_cond[i]);
+		if (n < 0 || (size_t)n >= sizeof(sql) - pos)
+			return set_error(st, -EIO, "activity query too long");
+		pos += (size_t)n;
+		join = "AND";
+	}
+	n = snprintf(sql + pos, sizeof(sql) - pos, " ORDER BY id DESC LIMIT ?7");
+	if (n < 0 || (size_t)n >= sizeof(sql) - pos)
+		return set_error(st, -EIO, "activity query too long");
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->activity_stmt[mask], NULL);
+	if (rc != SQLITE_OK)
+		return sql_fail(st, rc);
+	*ret = st->activity_stmt[mask];
+	return 0;
+}
+
+static int
+activity_row(struct store *st, sqlite3_stmt *s, void *row)
+{
+	return activity_from_row(st, s, row);
+}
+
+int
+store_activity_query(struct store *st, const struct store_activity_filter *f, struct store_activity **ret,
+		     size_t *ret_n)
+{
+	sqlite3_stmt *s = NULL;
+	size_t limit;
+	void *v;
+	unsigned mask = 0;
+	int rc = SQLITE_OK, r;
+
+	limit = f->limit == 0 || f->limit > STORE_QUERY_LIMIT_MAX ? STORE_QUERY_LIMIT_MAX : f->limit;
+	if (f->since_ns != 0)
+		mask |= AF_SINCE;
+	if (f->until_ns != 0)
+		mask |= AF_UNTIL;
+	if (f->caller)
+		mask |= AF_CALLER;
+	if (f->resource_prefix)
+		mask |= AF_PREFIX;
+	if (f->operation)
+		mask |= AF_OPERATION;
+	if (f->before_id != 0)
+		mask |= AF_BEFORE;
+	r = activity_stmt(st, mask, &s);
+	if (r < 0)
+		return r;
+	if (mask & AF_SINCE)
+		rc = sqlite3_bind_int64(s, 1, f->since_ns);
+	if (rc == SQLITE_OK && (mask & AF_UNTIL))
+		rc = sqlite3_bind_int64(s, 2, f->until_ns);
+	if (rc == SQLITE_OK && (mask & AF_CALLER))
+		rc = bind_str(s, 3, f->caller);
+	if (rc == SQLITE_OK && (mask & AF_PREFIX))
+		rc = bind_str(s, 4, f->resource_prefix);
+	if (rc == SQLITE_OK && (mask & AF_OPERATION))
+		rc = bind_str(s, 5, f->operation);
+	if (rc == SQLITE_OK && (mask & AF_BEFORE))
+		rc = sqlite3_bind_int64(s, 6, f->before_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 7, (int64_t)limit);
+	r = rows_collect(st, s, rc, sizeof(**ret), activity_row, NULL, &v, ret_n);
+	if (r >= 0)
+		*ret = v;
+	stmt_done(s);
+	return r;
+}

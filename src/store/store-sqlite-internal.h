@@ -1,0 +1,137 @@
+/* Private to the SQLite store's files: the store's state, its statements and the helpers all its concerns share. */
+#ifndef JITGATE_STORE_SQLITE_INTERNAL_H
+#define JITGATE_STORE_SQLITE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/*
+ * store-sqlite.c owns the connection: open, migrations, transactions, the statement
+ * cache and the mapping of SQLite errors to errno; store-statements.c holds the SQL of
+ * each cached statement. store-vms.c, store-policies.c, store-grants.c,
+ * store-activity.c and store-tokens.c each hold one concern and run statements from
+ * that cache (the activity log also its own, one per combination of filters).
+ */
+
+#define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
+#define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
+
+/* Every statement the store runs more than once, prepared on first use and kept until close. */
+enum stmt_id {
+	ST_BEGIN,
+	ST_BEGIN_READ,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_MARK,
+	ST_MARK_KEEP,
+	ST_MARK_UNDO,
+	ST_VM_FIND,
+	ST_VM_INSERT,
+	ST_VM_UPDATE,
+	ST_VM_GET,
+	ST_VM_GET_BY_ID,
+	ST_VM_LIST,
+	ST_VM_DELETE,
+	ST_POLICY_FIND,
+	ST_POLICY_INSERT,
+	ST_POLICY_UPDATE,
+	ST_POLICY_GET,
+	ST_POLICY_GET_BY_ID,
+	ST_POLICY_LIST,
+	ST_POLICY_DELETE,
+	ST_LINKS_CLEAR,
+	ST_LINK_OWNER,
+	ST_LINK_INSERT,
+	ST_REQUEST_INSERT,
+	ST_GRANT_INSERT,
+	ST_GRANT_END,
+	ST_GRANT_TRUNCATE,
+	ST_GRANTS_INITIATED,
+	ST_GRANTS_LIVE,
+	ST_GRANTS_LIVE_ON,
+	ST_GRANTS_OF_REQUEST,
+	ST_GRANTS_DUE,
+	ST_GRANT_NEXT_END,
+	ST_GRANT_NEXT_MONO_END,
+	ST_GRANTS_ADOPT,
+	ST_GRANTS_OF_REQUESTOR,
+	ST_REQUESTS_OF_POLICY,
+	ST_USAGE_COUNT,
+	ST_USAGE_LAST,
+	ST_ACTIVITY_INSERT,
+	ST_TOKEN_INSERT,
+	ST_TOKEN_FIND,
+	ST_TOKEN_LIST,
+	ST_TOKEN_REVOKE,
+	ST__MAX,
+};
+
+/* The SQL of each (store-statements.c). */
+extern const char *const stmt_sql[ST__MAX];
+
+/* Activity filters: each bit adds one condition; the statement for each combination is cached. */
+enum {
+	AF_SINCE = 1 << 0,
+	AF_UNTIL = 1 << 1,
+	AF_CALLER = 1 << 2,
+	AF_PREFIX = 1 << 3,
+	AF_OPERATION = 1 << 4,
+	AF_BEFORE = 1 << 5,
+	AF__COMBINATIONS = 1 << 6,
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST__MAX];
+	sqlite3_stmt *activity_stmt[AF__COMBINATIONS];
+	bool readonly;
+	uint64_t undone;	/* rollbacks and failed statements, for store_generation() */
+	char error[STORE_ERROR_MAX];
+};
+
+/* Is this fixed array NUL-terminated within its size? */
+#define FIELD_OK(f) (memchr((f), '\0', sizeof(f)) != NULL)
+
+/*
+ * One atomic operation of several statements: its own transaction outside
+ * store_begin(), a savepoint inside one, so that a failure undoes just this
+ * operation and leaves the caller's transaction as it was.
+ */
+struct op {
+	bool own;	/* we began the transaction (rather than a savepoint) */
+};
+
+/* errors (store-sqlite.c): each keeps its message for store_last_error() and returns a negative errno */
+int set_error(struct store *st, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sql_fail(struct store *st, int rc);
+int corrupt(struct store *st, const char *table, const char *column);
+
+/* statements (store-sqlite.c) */
+int stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **ret);
+void stmt_done(sqlite3_stmt *s);
+int stmt_run(struct store *st, sqlite3_stmt *s);
+int run_cached(struct store *st, enum stmt_id id);
+int bind_str(sqlite3_stmt *s, int i, const char *v);
+int col_text(struct store *st, sqlite3_stmt *s, int i, char *buf, size_t size, const char *table);
+int col_strdup(struct store *st, sqlite3_stmt *s, int i, char **ret, const char *table);
+int rows_collect(struct store *st, sqlite3_stmt *s, int rc, size_t size,
+		 int (*from_row)(struct store *st, sqlite3_stmt *s, void *row), void (*clear)(void *row),
+		 void **ret, size_t *ret_n);
+
+/* one atomic operation (store-sqlite.c) */
+int op_begin(struct store *st, struct op *op);
+int op_end(struct store *st, struct op *op, int r);
+
+/* the id of the policy that holds vm_id, or -ENOENT (store-vms.c; store-policies.c asks it too) */
+int link_owner(struct store *st, int64_t vm_id, int64_t *ret_policy_id);
+
+#endif

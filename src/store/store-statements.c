@@ -1,0 +1,115 @@
+/* The SQL of every statement the SQLite store caches, keyed by enum stmt_id: with the migrations, its schema in use. */
+#include "store-sqlite-internal.h"
+
+#define VM_COLS "SELECT id, subscription, resource_group, name, location, os_type, point, addrs, " \
+	"unsupported_reason, created_ns FROM vms"
+#define POLICY_COLS "SELECT id, subscription, resource_group, location, name, json, created_ns, updated_ns " \
+	"FROM policies"
+#define GRANT_FIELDS "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, " \
+	"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+#define GRANT_COLS GRANT_FIELDS "FROM grants g JOIN requests r ON r.id = g.request_id"
+#define TOKEN_COLS "SELECT name, role, scope, hash, created_ns, revoked_ns FROM tokens"
+
+const char *const stmt_sql[ST__MAX] = {
+	/* BEGIN IMMEDIATE takes the write lock up front, so a WAL reader never has to upgrade and fail. */
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_BEGIN_READ] = "BEGIN DEFERRED",	/* a read-only store's consistent snapshot */
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT store_op",
+	[ST_RELEASE] = "RELEASE store_op",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO store_op",
+	[ST_MARK] = "SAVEPOINT store_mark",
+	[ST_MARK_KEEP] = "RELEASE store_mark",
+	[ST_MARK_UNDO] = "ROLLBACK TO store_mark",
+	[ST_VM_FIND] = "SELECT id, point FROM vms WHERE subscription = ?1 AND resource_group = ?2 AND name = ?3",
+	[ST_VM_INSERT] = "INSERT INTO vms (subscription, resource_group, name, location, os_type, point, addrs, "
+		"unsupported_reason, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_VM_UPDATE] = "UPDATE vms SET subscription = ?1, resource_group = ?2, name = ?3, location = ?4, "
+		"os_type = ?5, point = ?6, addrs = ?7, unsupported_reason = ?8 WHERE id = ?10",
+	[ST_VM_GET] = VM_COLS " WHERE subscription = ?1 AND resource_group = ?2 AND name = ?3",
+	[ST_VM_GET_BY_ID] = VM_COLS " WHERE id = ?1",
+	[ST_VM_LIST] = VM_COLS " ORDER BY subscription, resource_group, name, id",
+	[ST_VM_DELETE] = "DELETE FROM vms WHERE id = ?1",
+	[ST_POLICY_FIND] = "SELECT id FROM policies WHERE subscription = ?1 AND resource_group = ?2 "
+		"AND location = ?3 AND name = ?4",
+	[ST_POLICY_INSERT] = "INSERT INTO policies (subscription, resource_group, location, name, json, "
+		"created_ns, updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+	[ST_POLICY_UPDATE] = "UPDATE policies SET subscription = ?1, resource_group = ?2, location = ?3, "
+		"name = ?4, json = ?5, updated_ns = ?6 WHERE id = ?7",
+	[ST_POLICY_GET] = POLICY_COLS " WHERE subscription = ?1 AND resource_group = ?2 AND location = ?3 "
+		"AND name = ?4",
+	[ST_POLICY_GET_BY_ID] = POLICY_COLS " WHERE id = ?1",
+	[ST_POLICY_LIST] = POLICY_COLS " ORDER BY subscription, resource_group, location, name, id",
+	[ST_POLICY_DELETE] = "DELETE FROM policies WHERE id = ?1",
+	[ST_LINKS_CLEAR] = "DELETE FROM policy_vms WHERE policy_id = ?1",
+	[ST_LINK_OWNER] = "SELECT policy_id FROM policy_vms WHERE vm_id = ?1",
+	[ST_LINK_INSERT] = "INSERT INTO policy_vms (vm_id, policy_id) VALUES (?1, ?2)",
+	[ST_REQUEST_INSERT] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
+		"justification) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_GRANT_INSERT] = "INSERT INTO grants (request_id, vm_id, port, proto, source, end_ns, status, reason, "
+		"ended_ns, requestor, boot, mono_end_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_GRANT_END] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
+		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0",
+	/* SET reads the row as it was: the monotonic end only ever moves earlier, and only in its own boot */
+	[ST_GRANT_TRUNCATE] = "UPDATE grants SET end_ns = ?4, "
+		"mono_end_ns = CASE WHEN boot = ?5 AND mono_end_ns > ?6 THEN ?6 ELSE mono_end_ns END WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns > ?4",
+	[ST_GRANTS_INITIATED] = GRANT_COLS " WHERE g.status = 0 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
+	/* in the order of grants_initiated_end: nothing to sort, whatever the number of grants */
+	[ST_GRANTS_LIVE] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, "
+		"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+		"FROM grants g INDEXED BY grants_initiated_end "
+		"JOIN requests r ON r.id = g.request_id WHERE g.status = 0 AND g.end_ns > ?1",
+	[ST_GRANTS_LIVE_ON] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, "
+		"g.reason, g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+		"FROM grants g INDEXED BY grants_live_vm_port "
+		"JOIN requests r ON r.id = g.request_id WHERE g.vm_id = ?1 AND g.port = ?2 AND g.status = 0 "
+		"ORDER BY g.end_ns, g.request_id",
+	[ST_GRANTS_OF_REQUEST] = GRANT_COLS " WHERE g.request_id = ?1 ORDER BY g.vm_id, g.port",
+	/*
+	 * over on the wall clock, or on the monotonic clock of boot ?2 (NULL, the boot not known, matches
+	 * none): a UNION, so that each half reads its own partial index of live grants, not all of them
+	 */
+	[ST_GRANTS_DUE] = GRANT_FIELDS "FROM grants g INDEXED BY grants_initiated_end JOIN requests r "
+		"ON r.id = g.request_id WHERE g.status = 0 AND g.end_ns <= ?1 UNION "
+		GRANT_FIELDS "FROM grants g INDEXED BY grants_live_mono_end JOIN requests r "
+		"ON r.id = g.request_id WHERE g.status = 0 AND g.boot = ?2 AND g.mono_end_ns <= ?3 "
+		"ORDER BY 6, 1, 2, 3",
+	[ST_GRANT_NEXT_END] = "SELECT min(end_ns) FROM grants WHERE status = 0 AND end_ns > ?1",
+	[ST_GRANT_NEXT_MONO_END] = "SELECT min(mono_end_ns) FROM grants "
+		"WHERE status = 0 AND boot = ?1 AND mono_end_ns > ?2",
+	[ST_GRANTS_ADOPT] = "UPDATE grants SET boot = ?1, mono_end_ns = ?3 + (end_ns - ?2) "
+		"WHERE status = 0 AND end_ns > ?2 AND boot <> ?1",
+	/*
+	 * the requestor's live grants, through the partial index of migration 3 (named: without
+	 * statistics SQLite would take grants_initiated and visit every live grant of everyone)
+	 */
+	[ST_GRANTS_OF_REQUESTOR] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, "
+		"g.reason, g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+		"FROM grants g INDEXED BY grants_live_requestor "
+		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.vm_id = ?2 AND g.port = ?3 "
+		"AND g.status = 0 ORDER BY g.end_ns, g.request_id",
+	/*
+	 * every request that still holds an Initiated grant (found through the partial index of live
+	 * grants), and the newest ?3 (-1: all) of the others that started at or after ?2; oldest first
+	 */
+	[ST_REQUESTS_OF_POLICY] = "SELECT id, policy_id, requestor, requestor_addr, start_ns, justification FROM "
+		"(SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, r.justification, r.rowid AS rid "
+		"FROM requests r WHERE r.policy_id = ?1 AND r.id IN "
+		"(SELECT g.request_id FROM grants g WHERE g.status = 0) "
+		"UNION ALL SELECT * FROM (SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, "
+		"r.justification, r.rowid AS rid FROM requests r WHERE r.policy_id = ?1 AND r.start_ns >= ?2 AND NOT EXISTS "
+		"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND +g.status = 0) "
+		"ORDER BY r.start_ns DESC, r.rowid DESC LIMIT ?3)) ORDER BY start_ns, rid",
+	[ST_USAGE_COUNT] = "SELECT count(DISTINCT g.request_id) FROM grants g JOIN requests r "
+		"ON r.id = g.request_id WHERE g.vm_id = ?1 AND r.start_ns >= ?2",
+	[ST_USAGE_LAST] = "SELECT r.start_ns, r.requestor FROM grants g JOIN requests r ON r.id = g.request_id "
+		"WHERE g.vm_id = ?1 ORDER BY r.start_ns DESC, r.rowid DESC LIMIT 1",
+	[ST_ACTIVITY_INSERT] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
+		"status, detail, justification, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_TOKEN_INSERT] = "INSERT INTO tokens (name, hash, role, scope, created_ns, revoked_ns) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+	[ST_TOKEN_FIND] = TOKEN_COLS " WHERE hash = ?1 AND revoked_ns = 0",
+	[ST_TOKEN_LIST] = TOKEN_COLS " ORDER BY name",
+	[ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_ns = ?2 WHERE name = ?1 AND revoked_ns = 0",
+};
