@@ -217,7 +217,7 @@ sandbox_args() {
 }
 # exec_start UNIT STATE RUNTIME → the unit's ExecStart with its paths moved into this test
 exec_start() {
-	unit_get "$1" ExecStart | tail -1 | sed -e "s|/usr/local/bin/jitgated|$JITGATED|" \
+	unit_get "$1" ExecStart | tail -1 | sed -e "s|/usr/local/bin/jitgated|$UJITGATED|" \
 		-e "s|/var/lib/jitgate|$2|g" -e "s|/run/jitgate|$3|g"
 }
 # what systemd does for StateDirectory=/RuntimeDirectory= of a unit without User=: root's, mode 0700
@@ -233,7 +233,10 @@ UNIT=$DIST/jitgated.service
 # outside /tmp, which PrivateTmp= hides; removed at the end
 UDIR=/var/lib/jitgate-e2e.$E2E_ID
 USTATE=$UDIR/state URUN=$UDIR/run
-rm -rf "$UDIR" && mkdir -p "$UDIR" && chmod 0711 "$UDIR"
+rm -rf "$UDIR" && mkdir -p "$UDIR/bin" && chmod 0711 "$UDIR" "$UDIR/bin"
+# the binary too: a build tree under /tmp (a CI clone) is hidden by PrivateTmp= like everything else there
+UJITGATED=$UDIR/bin/jitgated
+cp "$JITGATED" "$UJITGATED" || exit 1
 systemd_dirs "$USTATE" "$URUN"
 sandbox_args "$UNIT" "$USTATE" "$URUN" || exit 1
 read -r -a CMD <<<"$(exec_start "$UNIT" "$USTATE" "$URUN")"
