@@ -217,8 +217,8 @@ sandbox_args() {
 }
 # exec_start UNIT STATE RUNTIME → the unit's ExecStart with its paths moved into this test
 exec_start() {
-	unit_get "$1" ExecStart | tail -1 | sed -e "s|/usr/local/bin/jitgated|$UJITGATED|" \
-		-e "s|/var/lib/jitgate|$2|g" -e "s|/run/jitgate|$3|g"
+	unit_get "$1" ExecStart | tail -1 | sed -e "s|/var/lib/jitgate|$2|g" -e "s|/run/jitgate|$3|g" \
+		-e "s|/usr/local/bin/jitgated|$UJITGATED|"	# last: the copy's own path starts with /var/lib/jitgate
 }
 # what systemd does for StateDirectory=/RuntimeDirectory= of a unit without User=: root's, mode 0700
 systemd_dirs() { # STATE RUNTIME
