@@ -328,6 +328,59 @@ get_request_vm(json_t *v, const char *base, struct arm_vm_id *ret_id, json_t **r
 	return 0;
 }
 
+/* What a request body's walk calls for each VM and for each of its ports (see request_vms_walk). */
+struct request_walk {
+	int (*vm)(void *ctx, size_t i, const struct arm_vm_id *id, size_t n_ports);
+	int (*port)(void *ctx, size_t i, size_t j, json_t *port, const char *target, struct core_error *err);
+};
+
+/*
+ * The one walk over a request body's virtualMachines[].ports[] (initiate and revoke): vms is
+ * what get_request_vms returned. For VM i, w->vm(ctx, i, id, number of ports) comes first (it
+ * keeps the id and makes room for the ports), then w->port(ctx, i, j, port, its path, err) for
+ * each port j. Stops at the first negative return and returns it.
+ */
+static int
+request_vms_walk(json_t *vms, const struct request_walk *w, void *ctx, struct core_error *err)
+{
+	char base[ERROR_TARGET_MAX], list[ERROR_TARGET_MAX], item[ERROR_TARGET_MAX];
+	struct arm_vm_id id;
+	json_t *v, *ports, *port;
+	size_t i, j;
+	int r;
+
+	json_array_foreach(vms, i, v) {
+		path_index(base, sizeof(base), "virtualMachines", i);
+		r = get_request_vm(v, base, &id, &ports, err);
+		if (r < 0)
+			return r;
+		r = w->vm(ctx, i, &id, json_array_size(ports));
+		if (r < 0)
+			return r;
+		path_key(list, sizeof(list), base, "ports");
+		json_array_foreach(ports, j, port) {
+			path_index(item, sizeof(item), list, j);
+			r = w->port(ctx, i, j, port, item, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Copy the string v into buf (of size bytes): `code` at `target` when it does not fit with its NUL. */
+static int
+string_copy(json_t *v, char *buf, size_t size, const char *code, const char *target, struct core_error *err)
+{
+	size_t len = json_string_length(v);
+
+	if (len >= size)
+		return core_error_set(err, code, target, "%s is longer than %zu bytes.", target, size - 1);
+	memcpy(buf, json_string_value(v), len);
+	buf[len] = '\0';
+	return 0;
+}
+
 /* ---- policies ---- */
 
 /* One source prefix of a rule at `target`. */
@@ -487,13 +540,9 @@ codec_policy_decode(const char *body, size_t n, const struct arm_policy_id *id, 
 	if (r < 0)
 		goto out;
 	if (kind != NULL) {
-		if (json_string_length(kind) >= sizeof(p->kind)) {
-			r = core_error_set(err, "InvalidKind", "kind", "kind is longer than %zu bytes.",
-			    sizeof(p->kind) - 1);
+		r = string_copy(kind, p->kind, sizeof(p->kind), "InvalidKind", "kind", err);
+		if (r < 0)
 			goto out;
-		}
-		memcpy(p->kind, json_string_value(kind), json_string_length(kind));
-		p->kind[json_string_length(kind)] = '\0';
 	}
 
 	r = get_member(root, "", "properties", JSON_OBJECT, true, &props, err);
@@ -733,13 +782,37 @@ decode_initiate_port(json_t *v, const char *base, struct initiate_port *port, st
 	return 0;
 }
 
+static int
+initiate_vm_begin(void *ctx, size_t i, const struct arm_vm_id *id, size_t n_ports)
+{
+	struct initiate_body *b = ctx;
+	struct initiate_vm *vm = &b->vms[i];
+
+	vm->id = *id;
+	vm->ports = calloc(n_ports, sizeof(*vm->ports));
+	if (vm->ports == NULL)
+		return -ENOMEM;
+	/* Counted at once, so that codec_initiate_free sees every array allocated so far. */
+	b->n_vms = i + 1;
+	vm->n_ports = n_ports;
+	return 0;
+}
+
+static int
+initiate_port(void *ctx, size_t i, size_t j, json_t *port, const char *target, struct core_error *err)
+{
+	struct initiate_body *b = ctx;
+
+	return decode_initiate_port(port, target, &b->vms[i].ports[j], err);
+}
+
+static const struct request_walk initiate_walk = {initiate_vm_begin, initiate_port};
+
 int
 codec_initiate_decode(const char *body, size_t n, struct initiate_body **ret, struct core_error *err)
 {
-	char base[ERROR_TARGET_MAX], list[ERROR_TARGET_MAX], item[ERROR_TARGET_MAX];
-	json_t *root = NULL, *vms, *v, *ports, *port, *just;
+	json_t *root = NULL, *vms, *just;
 	struct initiate_body *b = NULL;
-	size_t i, j;
 	int r;
 
 	r = body_load(body, n, &root, err);
@@ -753,40 +826,16 @@ codec_initiate_decode(const char *body, size_t n, struct initiate_body **ret, st
 		r = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(vms, i, v) {
-		struct initiate_vm *vm = &b->vms[i];
-
-		path_index(base, sizeof(base), "virtualMachines", i);
-		r = get_request_vm(v, base, &vm->id, &ports, err);
-		if (r < 0)
-			goto out;
-		vm->ports = calloc(json_array_size(ports), sizeof(*vm->ports));
-		if (vm->ports == NULL) {
-			r = -ENOMEM;
-			goto out;
-		}
-		/* Counted at once, so that codec_initiate_free sees every array allocated so far. */
-		b->n_vms = i + 1;
-		vm->n_ports = json_array_size(ports);
-		path_key(list, sizeof(list), base, "ports");
-		json_array_foreach(ports, j, port) {
-			path_index(item, sizeof(item), list, j);
-			r = decode_initiate_port(port, item, &vm->ports[j], err);
-			if (r < 0)
-				goto out;
-		}
-	}
+	r = request_vms_walk(vms, &initiate_walk, b, err);
+	if (r < 0)
+		goto out;
 	r = get_member(root, "", "justification", JSON_STRING, false, &just, err);
 	if (r < 0)
 		goto out;
 	if (just != NULL) {
-		if (json_string_length(just) > STORE_JUSTIFICATION_MAX) {
-			r = core_error_set(err, "ValueTooLong", "justification",
-			    "justification is longer than %d bytes.", STORE_JUSTIFICATION_MAX);
+		r = string_copy(just, b->justification, sizeof(b->justification), "ValueTooLong", "justification", err);
+		if (r < 0)
 			goto out;
-		}
-		memcpy(b->justification, json_string_value(just), json_string_length(just));
-		b->justification[json_string_length(just)] = '\0';
 	}
 	*ret = b;
 	b = NULL;
@@ -871,13 +920,38 @@ codec_revoke_free(struct revoke_body *b)
 	free(b);
 }
 
+static int
+revoke_vm_begin(void *ctx, size_t i, const struct arm_vm_id *id, size_t n_ports)
+{
+	struct revoke_body *b = ctx;
+	struct revoke_vm *vm = &b->vms[i];
+
+	vm->id = *id;
+	vm->ports = calloc(n_ports, sizeof(*vm->ports));
+	if (vm->ports == NULL)
+		return -ENOMEM;
+	b->n_vms = i + 1;
+	vm->n_ports = n_ports;
+	return 0;
+}
+
+static int
+revoke_port(void *ctx, size_t i, size_t j, json_t *port, const char *target, struct core_error *err)
+{
+	struct revoke_body *b = ctx;
+
+	if (!json_is_object(port))
+		return error_type(err, target, "an object");
+	return get_port(port, target, "number", &b->vms[i].ports[j], err);
+}
+
+static const struct request_walk revoke_walk = {revoke_vm_begin, revoke_port};
+
 int
 codec_revoke_decode(const char *body, size_t n, struct revoke_body **ret, struct core_error *err)
 {
-	char base[ERROR_TARGET_MAX], list[ERROR_TARGET_MAX], item[ERROR_TARGET_MAX];
-	json_t *root = NULL, *vms, *v, *ports, *port, *term;
+	json_t *root = NULL, *vms, *term;
 	struct revoke_body *b = NULL;
-	size_t i, j;
 	int r;
 
 	r = body_load(body, n, &root, err);
@@ -891,32 +965,9 @@ codec_revoke_decode(const char *body, size_t n, struct revoke_body **ret, struct
 		r = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(vms, i, v) {
-		struct revoke_vm *vm = &b->vms[i];
-
-		path_index(base, sizeof(base), "virtualMachines", i);
-		r = get_request_vm(v, base, &vm->id, &ports, err);
-		if (r < 0)
-			goto out;
-		vm->ports = calloc(json_array_size(ports), sizeof(*vm->ports));
-		if (vm->ports == NULL) {
-			r = -ENOMEM;
-			goto out;
-		}
-		b->n_vms = i + 1;
-		vm->n_ports = json_array_size(ports);
-		path_key(list, sizeof(list), base, "ports");
-		json_array_foreach(ports, j, port) {
-			path_index(item, sizeof(item), list, j);
-			if (!json_is_object(port)) {
-				r = error_type(err, item, "an object");
-				goto out;
-			}
-			r = get_port(port, item, "number", &vm->ports[j], err);
-			if (r < 0)
-				goto out;
-		}
-	}
+	r = request_vms_walk(vms, &revoke_walk, b, err);
+	if (r < 0)
+		goto out;
 	r = get_member(root, "", "terminateSessions", JSON_TRUE, false, &term, err);
 	if (r < 0)
 		goto out;
