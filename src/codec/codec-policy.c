@@ -1,0 +1,300 @@
+/* Policy bodies: the PUT body Azure clients send, and the policy as the API returns it. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "codec/codec-internal.h"
+#include "core/duration.h"
+
+#define POLICY_TYPE "Microsoft.Security/locations/jitNetworkAccessPolicies"
+
+/* ---- decoding ---- */
+
+static int
+decode_policy_sources(json_t *obj, const char *base, struct policy_port *port, struct core_error *err)
+{
+	char target[ERROR_TARGET_MAX], item[ERROR_TARGET_MAX];
+	json_t *one = member(obj, "allowedSourceAddressPrefix");
+	json_t *list = member(obj, "allowedSourceAddressPrefixes");
+	json_t *v;
+	size_t k;
+	int r;
+
+	if (one != NULL && list != NULL)
+		return core_error_set(err, "AmbiguousSourceAddressPrefix", base,
+		    "Give either allowedSourceAddressPrefix or allowedSourceAddressPrefixes, not both.");
+	if (one == NULL && list == NULL)
+		return core_error_set(err, "MissingSourceAddressPrefix", base,
+		    "allowedSourceAddressPrefix or allowedSourceAddressPrefixes is required (\"*\" allows any source).");
+	if (one != NULL) {
+		path_key(target, sizeof(target), base, "allowedSourceAddressPrefix");
+		if (!json_is_string(one))
+			return error_type(err, target, "a string");
+		r = policy_port_sources_alloc(port, 1);
+		if (r < 0)
+			return r;
+		port->sources_as_list = false;
+		return source_from_json(one, target, &port->sources[0], err);
+	}
+	path_key(target, sizeof(target), base, "allowedSourceAddressPrefixes");
+	if (!json_is_array(list))
+		return error_type(err, target, "an array");
+	if (json_array_size(list) > POLICY_SOURCES_MAX)
+		return core_error_set(err, "TooManySourceAddressPrefixes", target,
+		    "%s lists %zu prefixes; at most %d are allowed.", target, json_array_size(list), POLICY_SOURCES_MAX);
+	r = policy_port_sources_alloc(port, json_array_size(list));
+	if (r < 0)
+		return r;
+	port->sources_as_list = true;
+	json_array_foreach(list, k, v) {
+		path_index(item, sizeof(item), target, k);
+		r = source_from_json(v, item, &port->sources[k], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+decode_policy_port(json_t *v, const char *base, struct policy_port *port, struct core_error *err)
+{
+	char target[ERROR_TARGET_MAX];
+	json_t *proto, *dur;
+	int r;
+
+	if (!json_is_object(v))
+		return error_type(err, base, "an object");
+	r = get_port(v, base, "number", &port->number, err);
+	if (r < 0)
+		return r;
+	r = get_member(v, base, "protocol", JSON_STRING, true, &proto, err);
+	if (r < 0)
+		return r;
+	path_key(target, sizeof(target), base, "protocol");
+	if (net_proto_parse(json_string_value(proto), json_string_length(proto), &port->proto, err) < 0)
+		return error_at(err, target);
+	r = decode_policy_sources(v, base, port, err);
+	if (r < 0)
+		return r;
+	r = get_member(v, base, "maxRequestAccessDuration", JSON_STRING, true, &dur, err);
+	if (r < 0)
+		return r;
+	path_key(target, sizeof(target), base, "maxRequestAccessDuration");
+	if (duration_parse_iso8601(json_string_value(dur), json_string_length(dur), &port->max_duration_ms, err) < 0)
+		return error_at(err, target);
+	return 0;
+}
+
+static int
+decode_policy_vm(json_t *v, const char *base, struct policy_vm *vm, struct core_error *err)
+{
+	char target[ERROR_TARGET_MAX], item[ERROR_TARGET_MAX];
+	json_t *id, *ports, *port;
+	size_t j;
+	int r;
+
+	if (!json_is_object(v))
+		return error_type(err, base, "an object");
+	r = get_member(v, base, "id", JSON_STRING, true, &id, err);
+	if (r < 0)
+		return r;
+	path_key(target, sizeof(target), base, "id");
+	if (arm_vm_id_parse(json_string_value(id), json_string_length(id), &vm->id, err) < 0)
+		return error_at(err, target);
+	r = get_member(v, base, "ports", JSON_ARRAY, true, &ports, err);
+	if (r < 0)
+		return r;
+	path_key(target, sizeof(target), base, "ports");
+	if (json_array_size(ports) > POLICY_PORTS_MAX)
+		return core_error_set(err, "TooManyPorts", target,
+		    "Virtual machine %s has %zu port rules; at most %d are allowed.",
+		    vm->id.name, json_array_size(ports), POLICY_PORTS_MAX);
+	r = policy_vm_ports_alloc(vm, json_array_size(ports));
+	if (r < 0)
+		return r;
+	json_array_foreach(ports, j, port) {
+		path_index(item, sizeof(item), target, j);
+		r = decode_policy_port(port, item, &vm->ports[j], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+codec_policy_decode(const char *body, size_t n, const struct arm_policy_id *id, struct policy **ret,
+			struct core_error *err)
+{
+	char item[ERROR_TARGET_MAX];
+	json_t *root = NULL, *loc, *kind, *props, *vms, *v;
+	struct policy *p = NULL;
+	size_t i;
+	int r;
+
+	r = body_load(body, n, &root, err);
+	if (r < 0)
+		goto out;
+	p = policy_new();
+	if (p == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	p->id = *id;
+
+	r = get_member(root, "", "location", JSON_STRING, false, &loc, err);
+	if (r < 0)
+		goto out;
+	if (loc != NULL && !arm_name_equal(json_string_value(loc), id->location)) {
+		char q[ERROR_QUOTE_SIZE];
+
+		r = core_error_set(err, "LocationMismatch", "location",
+		    "The body's location '%s' differs from the location in the URL, '%s'.",
+		    core_error_quote(json_string_value(loc), json_string_length(loc), q, sizeof(q)), id->location);
+		goto out;
+	}
+	r = get_member(root, "", "kind", JSON_STRING, false, &kind, err);
+	if (r < 0)
+		goto out;
+	if (kind != NULL) {
+		r = string_copy(kind, p->kind, sizeof(p->kind), "InvalidKind", "kind", err);
+		if (r < 0)
+			goto out;
+	}
+
+	r = get_member(root, "", "properties", JSON_OBJECT, true, &props, err);
+	if (r < 0)
+		goto out;
+	/* "requests" and "provisioningState" are ours to write, not the client's: ignored. */
+	r = get_member(props, "properties", "virtualMachines", JSON_ARRAY, true, &vms, err);
+	if (r < 0)
+		goto out;
+	if (json_array_size(vms) > POLICY_VMS_MAX) {
+		r = core_error_set(err, "TooManyVirtualMachines", "properties.virtualMachines",
+		    "The policy lists %zu virtual machines; at most %d are allowed.",
+		    json_array_size(vms), POLICY_VMS_MAX);
+		goto out;
+	}
+	r = policy_vms_alloc(p, json_array_size(vms));
+	if (r < 0)
+		goto out;
+	json_array_foreach(vms, i, v) {
+		path_index(item, sizeof(item), "properties.virtualMachines", i);
+		r = decode_policy_vm(v, item, &p->vms[i], err);
+		if (r < 0)
+			goto out;
+	}
+	*ret = p;
+	p = NULL;
+	r = 0;
+out:
+	policy_free(p);
+	json_decref(root);
+	return r;
+}
+
+/* ---- encoding ---- */
+
+static json_t *
+encode_policy_port(const struct policy_port *port)
+{
+	char dur[DURATION_FORMAT_SIZE];
+	json_t *o = json_object(), *list, *ret = NULL;
+	size_t k;
+	int len, r;
+
+	if (o == NULL)
+		goto out;
+	len = duration_format_iso8601(port->max_duration_ms, dur, sizeof(dur));
+	if (len < 0)
+		goto out;
+	if (put(o, "number", json_integer(port->number)) < 0 ||
+	    put(o, "protocol", json_string(net_proto_name(port->proto))) < 0)
+		goto out;
+	/* The field the client used; a model with other than one source needs the list whatever it says. */
+	if (!port->sources_as_list && port->n_sources == 1) {
+		if (put(o, "allowedSourceAddressPrefix", source_to_json(&port->sources[0])) < 0)
+			goto out;
+	} else {
+		list = json_array();
+		for (k = 0; list != NULL && k < port->n_sources; k++) {
+			if (push(list, source_to_json(&port->sources[k])) < 0) {
+				json_decref(list);
+				list = NULL;
+			}
+		}
+		r = put(o, "allowedSourceAddressPrefixes", list);
+		if (r < 0)
+			goto out;
+	}
+	if (put(o, "maxRequestAccessDuration", json_stringn(dur, (size_t)len)) < 0)
+		goto out;
+	ret = o;
+	o = NULL;
+out:
+	json_decref(o);
+	return ret;
+}
+
+static json_t *
+encode_policy_vm(const struct policy_vm *vm)
+{
+	json_t *ports = json_array();
+	size_t j;
+
+	for (j = 0; ports != NULL && j < vm->n_ports; j++) {
+		if (push(ports, encode_policy_port(&vm->ports[j])) < 0) {
+			json_decref(ports);
+			return NULL;
+		}
+	}
+	return ports == NULL ? NULL : vm_to_json(&vm->id, ports);
+}
+
+json_t *
+codec_policy_encode(const struct policy *p)
+{
+	char id[ARM_ID_MAX + 1];
+	json_t *o = json_object(), *props = NULL, *vms = NULL, *ret = NULL;
+	size_t i;
+	int len, r;
+
+	if (o == NULL)
+		goto out;
+	len = arm_policy_id_format(&p->id, id, sizeof(id));
+	if (len < 0)
+		goto out;
+	if (put(o, "id", json_stringn(id, (size_t)len)) < 0 ||
+	    put(o, "name", string_field(p->id.name, sizeof(p->id.name))) < 0 ||
+	    put(o, "type", json_string(POLICY_TYPE)) < 0 ||
+	    put(o, "location", string_field(p->id.location, sizeof(p->id.location))) < 0)
+		goto out;
+	if (p->kind[0] != '\0' && put(o, "kind", string_field(p->kind, sizeof(p->kind))) < 0)
+		goto out;
+	vms = json_array();
+	if (vms == NULL)
+		goto out;
+	for (i = 0; i < p->n_vms; i++)
+		if (push(vms, encode_policy_vm(&p->vms[i])) < 0)
+			goto out;
+	props = json_object();
+	if (props == NULL)
+		goto out;
+	r = put(props, "virtualMachines", vms);
+	vms = NULL;
+	if (r < 0 || put(props, "provisioningState", json_string("Succeeded")) < 0)
+		goto out;
+	r = put(o, "properties", props);
+	props = NULL;
+	if (r < 0)
+		goto out;
+	ret = o;
+	o = NULL;
+out:
+	json_decref(vms);
+	json_decref(props);
+	json_decref(o);
+	return ret;
+}

@@ -1,0 +1,183 @@
+/* VM inventory bodies (jitgate's extension): the PUT body of a VM, decoded onto what is stored and encoded back. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "codec/codec-internal.h"
+
+/* ASCII case-insensitive: is s[0..n) the literal `lit`? */
+static bool
+equal_nocase(const char *s, size_t n, const char *lit)
+{
+	size_t i;
+
+	if (strlen(lit) != n)
+		return false;
+	for (i = 0; i < n; i++) {
+		char a = s[i], b = lit[i];
+
+		if (a >= 'A' && a <= 'Z')
+			a = (char)(a - 'A' + 'a');
+		if (b >= 'A' && b <= 'Z')
+			b = (char)(b - 'A' + 'a');
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
+static int
+decode_vm_addresses(json_t *list, struct store_vm *vm, struct core_error *err)
+{
+	char target[ERROR_TARGET_MAX], q[ERROR_QUOTE_SIZE];
+	json_t *v;
+	size_t k, l;
+
+	if (json_array_size(list) > API_ADDRS_MAX)
+		return core_error_set(err, "TooManyAddresses", "properties.addresses",
+		    "properties.addresses lists %zu addresses; at most %d are allowed.",
+		    json_array_size(list), API_ADDRS_MAX);
+	json_array_foreach(list, k, v) {
+		path_index(target, sizeof(target), "properties.addresses", k);
+		if (!json_is_string(v))
+			return error_type(err, target, "a string");
+		if (net_addr_parse(json_string_value(v), json_string_length(v), &vm->addrs[k], err) < 0)
+			return error_at(err, target);
+		/* The firewall keys elements by address: a repeat would be the same element twice. */
+		for (l = 0; l < k; l++)
+			if (net_addr_equal(&vm->addrs[l], &vm->addrs[k]))
+				return core_error_set(err, "DuplicateAddress", target, "'%s' is listed twice.",
+				    core_error_quote(json_string_value(v), json_string_length(v), q, sizeof(q)));
+	}
+	vm->n_addrs = json_array_size(list);
+	return 0;
+}
+
+int
+codec_vm_decode(const char *body, size_t n, struct store_vm *vm, struct core_error *err)
+{
+	char q[ERROR_QUOTE_SIZE];
+	json_t *root = NULL, *loc, *props, *os, *point, *addrs;
+	struct store_vm out = *vm;
+	int r;
+
+	r = body_load(body, n, &root, err);
+	if (r < 0)
+		goto out;
+	r = get_member(root, "", "location", JSON_STRING, false, &loc, err);
+	if (r < 0)
+		goto out;
+	if (loc != NULL) {
+		r = arm_location_validate(json_string_value(loc), json_string_length(loc), err);
+		if (r < 0) {
+			error_at(err, "location");
+			goto out;
+		}
+		memcpy(out.location, json_string_value(loc), json_string_length(loc));
+		out.location[json_string_length(loc)] = '\0';
+	}
+	r = get_member(root, "", "properties", JSON_OBJECT, false, &props, err);
+	if (r < 0)
+		goto out;
+	if (props != NULL) {
+		r = get_member(props, "properties", "osType", JSON_STRING, false, &os, err);
+		if (r < 0)
+			goto out;
+		if (os != NULL) {
+			const char *s = json_string_value(os);
+			size_t len = json_string_length(os);
+
+			if (equal_nocase(s, len, "Linux")) {
+				snprintf(out.os_type, sizeof(out.os_type), "Linux");
+			} else if (equal_nocase(s, len, "Windows")) {
+				snprintf(out.os_type, sizeof(out.os_type), "Windows");
+			} else {
+				r = core_error_set(err, "InvalidOsType", "properties.osType",
+				    "'%s' is not an OS type: expected Linux or Windows.",
+				    core_error_quote(s, len, q, sizeof(q)));
+				goto out;
+			}
+		}
+		r = get_member(props, "properties", "enforcement", JSON_STRING, false, &point, err);
+		if (r < 0)
+			goto out;
+		if (point != NULL) {
+			const char *s = json_string_value(point);
+			size_t len = json_string_length(point);
+
+			if (equal_nocase(s, len, "local")) {
+				out.point = STORE_POINT_LOCAL;
+			} else if (equal_nocase(s, len, "gateway")) {
+				out.point = STORE_POINT_GATEWAY;
+			} else {
+				r = core_error_set(err, "InvalidEnforcement", "properties.enforcement",
+				    "'%s' is not an enforcement point: expected local or gateway.",
+				    core_error_quote(s, len, q, sizeof(q)));
+				goto out;
+			}
+		}
+		r = get_member(props, "properties", "addresses", JSON_ARRAY, false, &addrs, err);
+		if (r < 0)
+			goto out;
+		if (addrs != NULL) {
+			r = decode_vm_addresses(addrs, &out, err);
+			if (r < 0)
+				goto out;
+		}
+	}
+	if (out.point == STORE_POINT_GATEWAY && out.n_addrs == 0) {
+		r = core_error_set(err, "MissingField", "properties.addresses",
+		    "A gateway virtual machine needs at least one address in properties.addresses.");
+		goto out;
+	}
+	*vm = out;
+	r = 0;
+out:
+	json_decref(root);
+	return r;
+}
+
+json_t *
+codec_vm_body_encode(const struct store_vm *vm)
+{
+	char buf[NET_ADDR_TEXT_MAX];
+	json_t *o = json_object(), *props = NULL, *addrs = NULL, *ret = NULL;
+	size_t k;
+	int len, r;
+
+	if (o == NULL)
+		goto out;
+	if (vm->location[0] != '\0' && put(o, "location", string_field(vm->location, sizeof(vm->location))) < 0)
+		goto out;
+	props = json_object();
+	addrs = json_array();
+	if (props == NULL || addrs == NULL)
+		goto out;
+	if (vm->os_type[0] != '\0' && put(props, "osType", string_field(vm->os_type, sizeof(vm->os_type))) < 0)
+		goto out;
+	if (put(props, "enforcement", json_string(vm->point == STORE_POINT_GATEWAY ? "gateway" : "local")) < 0)
+		goto out;
+	for (k = 0; k < vm->n_addrs && k < FW_VM_ADDRS_MAX; k++) {
+		len = net_addr_format(&vm->addrs[k], buf, sizeof(buf));
+		if (len < 0 || push(addrs, json_stringn(buf, (size_t)len)) < 0)
+			goto out;
+	}
+	r = put(props, "addresses", addrs);
+	addrs = NULL;
+	if (r < 0)
+		goto out;
+	r = put(o, "properties", props);
+	props = NULL;
+	if (r < 0)
+		goto out;
+	ret = o;
+	o = NULL;
+out:
+	json_decref(addrs);
+	json_decref(props);
+	json_decref(o);
+	return ret;
+}
