@@ -11,6 +11,9 @@
 #include "core/duration.h"
 #include "core/timeutil.h"
 
+/* A justification the codec accepts is stored whole (api_policy_initiate copies it into the request). */
+_Static_assert(API_JUSTIFICATION_MAX == STORE_JUSTIFICATION_MAX, "the codec and the store disagree on a justification's length");
+
 static int
 uuid4(char *buf, size_t size)
 {

@@ -243,6 +243,34 @@ address_owner_error(struct api *api, const struct store_vm *vm, struct core_erro
 		       store_last_error(api->store));
 }
 
+/* The wire format's VM and the stored one hold the same fields the body carries. */
+_Static_assert(sizeof(((struct codec_vm *)0)->location) == sizeof(((struct store_vm *)0)->location), "location");
+_Static_assert(sizeof(((struct codec_vm *)0)->os_type) == sizeof(((struct store_vm *)0)->os_type), "os_type");
+_Static_assert(sizeof(((struct codec_vm *)0)->addrs) == sizeof(((struct store_vm *)0)->addrs), "addrs");
+
+/* Decode a VM PUT body onto vm (the codec's fields of it); nothing written on failure. */
+static int
+vm_decode(const struct http_request *req, struct store_vm *vm, struct core_error *err)
+{
+	struct codec_vm body;
+	int r;
+
+	memcpy(body.location, vm->location, sizeof(body.location));
+	memcpy(body.os_type, vm->os_type, sizeof(body.os_type));
+	body.point = vm->point == STORE_POINT_GATEWAY ? CODEC_POINT_GATEWAY : CODEC_POINT_LOCAL;
+	body.n_addrs = vm->n_addrs;
+	memcpy(body.addrs, vm->addrs, sizeof(body.addrs));
+	r = codec_vm_decode(req->body, req->body_len, &body, err);
+	if (r < 0)
+		return r;
+	memcpy(vm->location, body.location, sizeof(vm->location));
+	memcpy(vm->os_type, body.os_type, sizeof(vm->os_type));
+	vm->point = body.point == CODEC_POINT_GATEWAY ? STORE_POINT_GATEWAY : STORE_POINT_LOCAL;
+	vm->n_addrs = body.n_addrs;
+	memcpy(vm->addrs, body.addrs, sizeof(vm->addrs));
+	return 0;
+}
+
 void
 api_vm_put(struct api *api, const struct api_caller *c, const struct http_request *req, const struct arm_vm_id *id,
 	   struct http_response *resp)
@@ -281,7 +309,7 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 		snprintf(vm.location, sizeof(vm.location), "%s", api->settings.location);
 		snprintf(vm.os_type, sizeof(vm.os_type), "Linux");
 	}
-	if (codec_vm_decode(req->body, req->body_len, &vm, &err) < 0)
+	if (vm_decode(req, &vm, &err) < 0)
 		goto fail;
 	vm.arm = *id;
 	if (vm.point == STORE_POINT_LOCAL && !existed) {

@@ -30,7 +30,7 @@ equal_nocase(const char *s, size_t n, const char *lit)
 }
 
 static int
-decode_vm_addresses(json_t *list, struct store_vm *vm, struct core_error *err)
+decode_vm_addresses(json_t *list, struct codec_vm *vm, struct core_error *err)
 {
 	char target[ERROR_TARGET_MAX], q[ERROR_QUOTE_SIZE];
 	json_t *v;
@@ -57,11 +57,11 @@ decode_vm_addresses(json_t *list, struct store_vm *vm, struct core_error *err)
 }
 
 int
-codec_vm_decode(const char *body, size_t n, struct store_vm *vm, struct core_error *err)
+codec_vm_decode(const char *body, size_t n, struct codec_vm *vm, struct core_error *err)
 {
 	char q[ERROR_QUOTE_SIZE];
 	json_t *root = NULL, *loc, *props, *os, *point, *addrs;
-	struct store_vm out = *vm;
+	struct codec_vm out = *vm;
 	int r;
 
 	r = body_load(body, n, &root, err);
@@ -109,9 +109,9 @@ codec_vm_decode(const char *body, size_t n, struct store_vm *vm, struct core_err
 			size_t len = json_string_length(point);
 
 			if (equal_nocase(s, len, "local")) {
-				out.point = STORE_POINT_LOCAL;
+				out.point = CODEC_POINT_LOCAL;
 			} else if (equal_nocase(s, len, "gateway")) {
-				out.point = STORE_POINT_GATEWAY;
+				out.point = CODEC_POINT_GATEWAY;
 			} else {
 				r = core_error_set(err, "InvalidEnforcement", "properties.enforcement",
 				    "'%s' is not an enforcement point: expected local or gateway.",
@@ -128,7 +128,7 @@ codec_vm_decode(const char *body, size_t n, struct store_vm *vm, struct core_err
 				goto out;
 		}
 	}
-	if (out.point == STORE_POINT_GATEWAY && out.n_addrs == 0) {
+	if (out.point == CODEC_POINT_GATEWAY && out.n_addrs == 0) {
 		r = core_error_set(err, "MissingField", "properties.addresses",
 		    "A gateway virtual machine needs at least one address in properties.addresses.");
 		goto out;
@@ -141,7 +141,7 @@ out:
 }
 
 json_t *
-codec_vm_body_encode(const struct store_vm *vm)
+codec_vm_body_encode(const struct codec_vm *vm)
 {
 	char buf[NET_ADDR_TEXT_MAX];
 	json_t *o = json_object(), *props = NULL, *addrs = NULL, *ret = NULL;
@@ -158,7 +158,7 @@ codec_vm_body_encode(const struct store_vm *vm)
 		goto out;
 	if (vm->os_type[0] != '\0' && put(props, "osType", string_field(vm->os_type, sizeof(vm->os_type))) < 0)
 		goto out;
-	if (put(props, "enforcement", json_string(vm->point == STORE_POINT_GATEWAY ? "gateway" : "local")) < 0)
+	if (put(props, "enforcement", json_string(vm->point == CODEC_POINT_GATEWAY ? "gateway" : "local")) < 0)
 		goto out;
 	for (k = 0; k < vm->n_addrs && k < FW_VM_ADDRS_MAX; k++) {
 		len = net_addr_format(&vm->addrs[k], buf, sizeof(buf));

@@ -14,7 +14,6 @@
 #include "core/limits.h"
 #include "core/net.h"
 #include "core/policy.h"
-#include "store/store.h"
 
 /*
  * Decoders take the raw body (pointer, length; no NUL needed), reject what is
@@ -65,7 +64,7 @@ struct initiate_vm {
 struct initiate_body {
 	size_t n_vms;
 	struct initiate_vm *vms;	/* owned */
-	char justification[STORE_JUSTIFICATION_MAX + 1];
+	char justification[API_JUSTIFICATION_MAX + 1];
 };
 
 /* virtualMachines: 1..API_INITIATE_VMS_MAX, ports 1..API_INITIATE_PORTS_MAX each ("TooManyVirtualMachines", "MissingPorts", ...). */
@@ -92,22 +91,37 @@ void codec_revoke_free(struct revoke_body *b);
 /* The body as a client sends it, "terminateSessions" always written. NULL on ENOMEM. */
 json_t *codec_revoke_encode(const struct revoke_body *b);
 
+/* Where a VM's grants are enforced, as the VM body names it ("local" or "gateway"). */
+enum codec_point {
+	CODEC_POINT_LOCAL = 0,
+	CODEC_POINT_GATEWAY = 1,
+};
+
+/* The fields of a VM that its PUT body carries (the API converts to and from its stored VM). */
+struct codec_vm {
+	char location[ARM_LOCATION_MAX + 1];
+	char os_type[API_OS_TYPE_MAX];	/* "Linux" or "Windows", or empty */
+	enum codec_point point;
+	size_t n_addrs;
+	struct net_addr addrs[API_ADDRS_MAX];
+};
+
 /*
  * VM inventory PUT body (jitgate's extension):
  * {"location"?, "properties":{"osType"?: "Linux"|"Windows", "enforcement"?: "local"|"gateway",
  *   "addresses"?: ["10.0.0.4", "fd00::4"]}}
- * Fills the fields of *vm that the body gives (arm id, id and times untouched); absent
- * fields keep what *vm holds, so a caller may pass the stored VM to update it.
+ * Fills the fields of *vm that the body gives; absent fields keep what *vm holds,
+ * so a caller may pass the stored VM's fields to update them.
  * A gateway VM needs 1..API_ADDRS_MAX addresses ("MissingField"/"TooManyAddresses"),
  * single addresses only ("InvalidAddress").
  */
-int codec_vm_decode(const char *body, size_t n, struct store_vm *vm, struct core_error *err);
+int codec_vm_decode(const char *body, size_t n, struct codec_vm *vm, struct core_error *err);
 /*
  * The PUT body that codec_vm_decode reads, from vm's location (if set), os_type (if set),
  * enforcement point and addresses (the CLI's "vm put"). Not the GET view, which adds
  * the id and properties.jit. NULL on ENOMEM.
  */
-json_t *codec_vm_body_encode(const struct store_vm *vm);
+json_t *codec_vm_body_encode(const struct codec_vm *vm);
 
 /* {"error":{"code","message","target","details":[]}} as Azure writes errors. NULL on ENOMEM. */
 json_t *codec_error_encode(const struct core_error *err);

@@ -143,7 +143,7 @@ run_revoke(const char *body, size_t n, struct out *o)
 static void
 run_vm(const char *body, size_t n, struct out *o)
 {
-	struct store_vm vm;
+	struct codec_vm vm;
 	struct core_error err;
 	int r, pass;
 
@@ -153,7 +153,7 @@ run_vm(const char *body, size_t n, struct out *o)
 			out_str(o, " | ");
 			snprintf(vm.location, sizeof(vm.location), "westeurope");
 			snprintf(vm.os_type, sizeof(vm.os_type), "Linux");
-			vm.point = STORE_POINT_GATEWAY;
+			vm.point = CODEC_POINT_GATEWAY;
 			vm.n_addrs = 1;
 			assert_int_equal(net_addr_parse("10.0.0.4", 8, &vm.addrs[0], NULL), 0);
 		}
