@@ -1,5 +1,4 @@
-/* What the codec's files share and nothing else includes: helpers of codec.c, the request walker, small JSON builders. */
-
+/* What the codec's files share and nothing else includes: codec.c's helpers, the request walker, small JSON builders. */
 #ifndef JITGATE_CODEC_INTERNAL_H
 #define JITGATE_CODEC_INTERNAL_H
 

@@ -1,5 +1,4 @@
 /* Policy bodies: the PUT body Azure clients send, and the policy as the API returns it. */
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
 /* Request bodies: Azure's initiate and jitgate's revoke, both walked by request_vms_walk. */
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

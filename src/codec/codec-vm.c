@@ -1,5 +1,4 @@
-/* VM inventory bodies (jitgate's extension): the PUT body of a VM, decoded onto what is stored and encoded back. */
-
+/* VM inventory bodies (jitgate's extension): a VM's PUT body, decoded onto the fields a caller holds and encoded back. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,5 @@
 /* The codec's shared half: loading a body within our limits, JSON paths and error records, typed members, the one
  * virtualMachines[].ports[] walker of request bodies, the small encoders every resource uses, and error bodies. */
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
