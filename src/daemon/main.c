@@ -74,6 +74,7 @@ is_token_flag(const char *name)
 	return !strcmp(name, "name") || !strcmp(name, "role") || !strcmp(name, "scope") || !strcmp(name, "keep-grants");
 }
 
+/* Flags into cfg; --config is read first so that flags win over the file. */
 int
 parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl)
 {

@@ -251,21 +251,12 @@ listen_host_of(const char *listen, char *buf, size_t size)
 	buf[strcspn(buf, listen[0] == '[' ? "]" : ":")] = '\0';
 }
 
-/*
- * The start-up steps, in an order that matters (each says why); a failure has been logged
- * and leaves what is open so far to server_teardown().
- */
+/* One jitgated per network namespace and per state directory; and whether to split into processes. */
 static int
-server_setup(struct server *s)
+setup_instance(struct server *s)
 {
 	const struct config *cfg = s->cfg;
 	struct core_error err = { 0 };
-	struct http_config hc;
-	char cert[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], fp[TLS_FINGERPRINT_TEXT_MAX], host[256] = "localhost";
-	char listen_host[CONFIG_LISTEN_MAX];
-	sigset_t mask;
-	int64_t local_vm_id;
-	int n;
 
 	if ((s->split = choose_split(cfg, &s->user)) < 0)
 		return -1;
@@ -282,6 +273,16 @@ server_setup(struct server *s)
 		logmsg("%s", err.message);
 		return -1;
 	}
+	return 0;
+}
+
+/* The firewall supervisor (privsep.h), when split. */
+static int
+setup_supervisor(struct server *s)
+{
+	const struct config *cfg = s->cfg;
+	struct core_error err = { 0 };
+
 	/*
 	 * the supervisor is forked before anything secret is in memory; a symlink planted in tls/ is refused first;
 	 * it and its helpers hold the namespace's name too, so it stays taken while any jitgated process lives
@@ -292,6 +293,22 @@ server_setup(struct server *s)
 			fail_err("privilege separation", &err);
 		return -1;
 	}
+	return 0;
+}
+
+/* The certificate and key the server listens with, and the certificate's fingerprint. */
+struct server_tls {
+	char cert[CONFIG_PATH_MAX + 32], key[CONFIG_PATH_MAX + 32], fp[TLS_FINGERPRINT_TEXT_MAX];
+};
+
+/* The certificate: given, or made (once) in the state directory for this host. */
+static int
+setup_tls(struct server *s, struct server_tls *t)
+{
+	const struct config *cfg = s->cfg;
+	struct core_error err = { 0 };
+	char host[256] = "localhost", listen_host[CONFIG_LISTEN_MAX];
+
 	gethostname(host, sizeof(host) - 1);
 	listen_host_of(cfg->listen, listen_host, sizeof(listen_host));
 	if (!cfg->tls_cert[0]) {
@@ -299,22 +316,33 @@ server_setup(struct server *s)
 			fail_err("TLS", &err);
 			return -1;
 		}
-		snprintf(cert, sizeof(cert), "%s/tls/cert.pem", cfg->state_dir);
-		snprintf(key, sizeof(key), "%s/tls/key.pem", cfg->state_dir);
+		snprintf(t->cert, sizeof(t->cert), "%s/tls/cert.pem", cfg->state_dir);
+		snprintf(t->key, sizeof(t->key), "%s/tls/key.pem", cfg->state_dir);
 	} else {
-		snprintf(cert, sizeof(cert), "%s", cfg->tls_cert);
-		snprintf(key, sizeof(key), "%s", cfg->tls_key);
+		snprintf(t->cert, sizeof(t->cert), "%s", cfg->tls_cert);
+		snprintf(t->key, sizeof(t->key), "%s", cfg->tls_key);
 	}
-	if (tls_cert_fingerprint(cert, fp, sizeof(fp), &err) < 0) {
+	if (tls_cert_fingerprint(t->cert, t->fp, sizeof(t->fp), &err) < 0) {
 		fail_err("TLS certificate", &err);
 		return -1;
 	}
 	if ((!strcmp(listen_host, "0.0.0.0") || !strcmp(listen_host, "::") || !listen_host[0]) &&
-	    tls_cert_names_routable_address(cert, &err) == 0)
+	    tls_cert_names_routable_address(t->cert, &err) == 0)
 		logmsg("WARNING: listening on every address, but the certificate %s names none of this host's routable "
 		       "addresses (it had none when the certificate was made): clients must reach it by a name it holds "
 		       "or pin its fingerprint (jitgate login does); remove %s/tls to have a new one made, or give "
-		       "--tls-cert", cert, cfg->state_dir);
+		       "--tls-cert", t->cert, cfg->state_dir);
+	return 0;
+}
+
+/* The signals the loop reads, and the HTTPS server, listening. */
+static int
+setup_listen(struct server *s, const struct server_tls *t)
+{
+	const struct config *cfg = s->cfg;
+	struct core_error err = { 0 };
+	struct http_config hc;
+	sigset_t mask;
 
 	/* listen as root (a port below 1024, the root-only unix socket); nothing is accepted before the drop */
 	sigemptyset(&mask);
@@ -326,8 +354,8 @@ server_setup(struct server *s)
 	s->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	memset(&hc, 0, sizeof(hc));
 	hc.listen = cfg->listen;
-	hc.cert_path = cert;
-	hc.key_path = key;
+	hc.cert_path = t->cert;
+	hc.key_path = t->key;
 	hc.unix_path = cfg->unix_socket[0] ? cfg->unix_socket : NULL;
 	hc.body_max = API_BODY_MAX;
 	hc.conn_timeout_s = API_CONN_TIMEOUT_S;
@@ -340,6 +368,17 @@ server_setup(struct server *s)
 		return -1;
 	}
 	api_set_release(s->api, release_held, s->srv);
+	return 0;
+}
+
+/* The privilege drop, then the store, this boot's clock and the close journal. */
+static int
+setup_store(struct server *s)
+{
+	const struct config *cfg = s->cfg;
+	struct core_error err = { 0 };
+	int n;
+
 	/* root has read all it needs (the certificate and key are in memory): the state is the user's from here */
 	if (s->split && statedir_give(cfg->state_dir, DB_NAME, &s->user, true, &err) < 0) {
 		fail_err("privilege separation", &err);
@@ -374,6 +413,17 @@ server_setup(struct server *s)
 				logmsg("recorded %d of them in the store now", n);
 		}
 	}
+	return 0;
+}
+
+/* The kernel firewall (through the first helper, or in process), this host's VM, expiry, the monitor, the first reconcile. */
+static int
+setup_fw(struct server *s)
+{
+	const struct config *cfg = s->cfg;
+	struct core_error err = { 0 };
+	int64_t local_vm_id;
+	int n;
 
 	if (s->split) {
 		int fd;
@@ -408,10 +458,27 @@ server_setup(struct server *s)
 		return -1;
 	}
 	api_set_ready(s->api, s->fw != NULL);	/* /healthz: 200 only when the kernel table is in place */
+	return 0;
+}
+
+/*
+ * Start-up, in an order that matters (each step says why): the locks; the supervisor, before
+ * any secret is in memory; the certificate; listening, as root; the privilege drop and the
+ * store; the firewall, the monitor before the first reconcile. Then systemd hears we are
+ * ready. A failure has been logged, and leaves what is open so far to server_teardown().
+ */
+static int
+server_setup(struct server *s)
+{
+	struct server_tls t;
+
+	if (setup_instance(s) < 0 || setup_supervisor(s) < 0 || setup_tls(s, &t) < 0 || setup_listen(s, &t) < 0 ||
+	    setup_store(s) < 0 || setup_fw(s) < 0)
+		return -1;
 	server_boot_refresh(s);
 	notify_ready();
-	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", cfg->listen, fp,
-	       cfg->state_dir, cfg->vm_name, s->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
+	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", s->cfg->listen, t.fp,
+	       s->cfg->state_dir, s->cfg->vm_name, s->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
 	fflush(stderr);
 	return 0;
 }
