@@ -676,3 +676,82 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 	resp->authenticated = true;
 	route(api, req, &c, seg, n, resp);
 }
+
+struct api *
+api_new(const struct api_settings *settings)
+{
+	struct api *api = calloc(1, sizeof(*api));
+
+	if (api)
+		api->settings = *settings;
+	return api;
+}
+
+void
+api_free(struct api *api)
+{
+	if (!api)
+		return;
+	api_caches_free(api);
+	api_closing_free(api);
+	free(api);
+}
+
+void
+api_set_store(struct api *api, struct store *st)
+{
+	api->store = st;
+}
+
+void
+api_set_fw(struct api *api, struct fw *fw, const char *reason)
+{
+	api->fw = fw;
+	snprintf(api->fw_reason, sizeof(api->fw_reason), "%s", fw || !reason ? "" : reason);
+}
+
+void
+api_set_local_vm(struct api *api, int64_t id)
+{
+	api->local_vm_id = id;
+}
+
+void
+api_set_ready(struct api *api, bool ready)
+{
+	api->ready = ready;
+}
+
+void
+api_set_release(struct api *api, void (*fn)(void *ctx, const struct http_response *instead, size_t n), void *ctx)
+{
+	api->release_held = fn;
+	api->release_ctx = ctx;
+}
+
+bool
+api_boot_is_known(const struct api *api)
+{
+	return api->boot_id[0] != '\0';
+}
+
+int64_t
+api_end_hint_take(struct api *api)
+{
+	int64_t hint = api->next_end_hint_ns;
+
+	api->next_end_hint_ns = 0;
+	return hint;
+}
+
+bool
+api_state_loaded(const struct api *api)
+{
+	return api->state_loaded;
+}
+
+void
+api_state_loaded_clear(struct api *api)
+{
+	api->state_loaded = false;
+}

@@ -85,6 +85,28 @@ struct api {
 };
 
 /*
+ * The daemon sets up the API through these and writes no field of struct api itself.
+ * api_new() copies the settings (NULL when out of memory); api_free() (NULL-safe) frees what
+ * the API made, not the store or fw, which stay the daemon's. api_set_fw(): the kernel
+ * firewall, or NULL with the reason every VM is Unsupported. api_set_ready(): /healthz answers
+ * 200. api_set_release(): who sends the answers held for a batch (release_held above).
+ */
+struct api *api_new(const struct api_settings *settings);
+void api_free(struct api *api);
+void api_set_store(struct api *api, struct store *st);
+void api_set_fw(struct api *api, struct fw *fw, const char *reason);
+void api_set_local_vm(struct api *api, int64_t id);
+void api_set_ready(struct api *api, bool ready);
+void api_set_release(struct api *api, void (*fn)(void *ctx, const struct http_response *instead, size_t n),
+		     void *ctx);
+/* What the daemon reads: whether api_clock_start() knew this boot's id; the earliest end among grants made since it last asked (0: none), cleared by asking. */
+bool api_boot_is_known(const struct api *api);
+int64_t api_end_hint_take(struct api *api);
+/* Whether api_state_load() ran since api_state_loaded_clear() (a kernel change: the daemon refreshes its boot list). */
+bool api_state_loaded(const struct api *api);
+void api_state_loaded_clear(struct api *api);
+
+/*
  * Initiate's group commit (see api-initiate.c): api_batch_commit() commits the
  * initiates answered since the last commit with one disk sync and has their
  * answers released; the API calls it before handling anything else. The daemon

@@ -4,7 +4,7 @@
 #   (2) the shipped unit starts jitgated with privilege separation under its own sandbox (tests/e2e/unitfilter.c
 #       applies the unit's SystemCallFilter= and the rest); the boot unit closes the protected ports in a fresh
 #       namespace before jitgated runs, and jitgated adopts that table
-#   (3) root without a usable user refuses to start unless --single-process
+#   (3) root without a usable user refuses to start unless --single-process; the server refuses token-only flags
 #   (4) TLS 1.2 offers AEAD suites only; (5) ambiguous request framing is a 400; a wildcard listen names the host's
 #       addresses in the generated certificate
 # Usage: tests/e2e/sec-daemon.sh [BUILD_DIR]   (as root; needs systemd-analyze, openssl, curl; creates the system user
@@ -163,6 +163,15 @@ fi
 ip netns exec "$N3" timeout 5 "$JITGATED" --single-process --user "$USR" --state-dir "$E2E_TMP/s4" \
 	--listen 127.0.0.1:8446 >"$E2E_TMP/both.log" 2>&1
 check "--single-process with --user is a configuration error (exit 2)" test $? = 2
+for f in "--name x" "--role Owner" "--scope /subscriptions/x" "--keep-grants"; do
+	# shellcheck disable=SC2086 # the flag and its value are two words
+	ip netns exec "$N3" timeout 5 "$JITGATED" --single-process --state-dir "$E2E_TMP/s6" --listen 127.0.0.1:8448 $f \
+		>"$E2E_TMP/tokenflag.log" 2>&1
+	rc=$?
+	check "the server refuses ${f%% *}, a flag of jitgated token only (exit $rc), before making anything" \
+		bash -c '(( $1 == 2 )) && grep -q -- "${3%% *} is a flag of .jitgated token. only" "$2" && [[ ! -e $4 ]]' \
+		_ $rc "$E2E_TMP/tokenflag.log" "$f" "$E2E_TMP/s6"
+done
 
 mkdir -p -m 0700 "$E2E_TMP/s5/tls" && ln -s /etc/hostname "$E2E_TMP/s5/tls/cert.pem" && chown -R "$USR:" "$E2E_TMP/s5"
 ip netns exec "$N3" timeout 5 "$JITGATED" --user "$USR" --state-dir "$E2E_TMP/s5" --listen 127.0.0.1:8447 \

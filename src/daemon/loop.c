@@ -1,0 +1,261 @@
+/* jitgated's event loop: a table of event sources, each with its handler, and the timers after each pass. */
+#include <errno.h>
+#include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "core/timeutil.h"
+#include "daemon/daemon.h"
+#include "daemon/privsep.h"
+#include "daemon/server.h"
+#include "fw/fw.h"
+#include "http/http.h"
+
+#define CLOCK_CHECK_MS	1000	/* the loop wakes at least this often, to notice wall-clock jumps */
+#define CLOCK_JUMP_NS	(1000LL * 1000 * 1000)	/* a jump this large or more means kernel timeouts are off */
+
+static int64_t
+mono_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
+}
+
+/* Someone else changed table inet jitgate (seen by the monitor or by the helper): put it back. */
+static void
+on_tamper(struct server *s, const struct fw_tamper *tamper)
+{
+	struct core_error err = { 0 };
+
+	logmsg("table inet jitgate was changed by %s (pid %d); restoring it", tamper->name[0] ? tamper->name : "?",
+	       (int)tamper->pid);
+	if (api_reconcile_after(s->api, tamper, &err) < 0)
+		fail_err("reconcile after tampering", &err);
+}
+
+/* The firewall helper's events: tampering it saw, or (on a read error or hang-up) that it is gone. */
+static int
+on_fw_events(struct server *s)
+{
+	struct fw_tamper tamper;
+
+	if (fw_events_read(s->fw, &tamper) < 0) {
+		s->fw_down = true;
+		logmsg("the firewall helper is gone: no firewall change can be made until a new one starts; "
+		       "the kernel keeps its table and drop rules (fail closed)");
+	} else if (tamper.tampered) {
+		on_tamper(s, &tamper);
+	}
+	return 0;
+}
+
+/* The single process's own netlink monitor. */
+static int
+on_monitor(struct server *s)
+{
+	struct fw_tamper tamper;
+
+	if (fw_monitor_read(s->mon, &tamper) == 0 && tamper.tampered)
+		on_tamper(s, &tamper);
+	return 0;
+}
+
+/* A new helper from the supervisor: connect, and bring the kernel in line with the store through it. */
+static void
+helper_arrived(struct server *s, int fd, pid_t pid)
+{
+	struct core_error err = { 0 };
+	struct fw *fw = NULL;
+
+	if (fw_connect(fd, &fw, &err) < 0) {
+		logmsg("firewall helper %d: %s", (int)pid, err.message);
+		return;
+	}
+	fw_free(s->fw);
+	s->fw = fw;
+	api_set_fw(s->api, fw, NULL);
+	api_set_ready(s->api, true);
+	s->fw_down = false;
+	if (api_reconcile(s->api, &err) < 0)
+		fail_err("firewall helper restarted, but the reconcile failed", &err);
+	else
+		logmsg("firewall helper %d started; the kernel is in line with the store again", (int)pid);
+}
+
+/* The supervisor's control socket: a new helper, or (the supervisor gone) the end of the server. */
+static int
+on_helper(struct server *s)
+{
+	int fd, n;
+	pid_t pid;
+
+	n = privsep_helper_recv(&s->ps, 0, &fd, &pid);
+	if (n == 0) {
+		helper_arrived(s, fd, pid);
+	} else if (n != -EAGAIN) {
+		logmsg("the firewall supervisor is gone; stopping (the kernel keeps its table and drop "
+		       "rules; restart jitgated)");
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static int
+on_signal(struct server *s)
+{
+	struct core_error err = { 0 };
+	struct signalfd_siginfo si;
+
+	if (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			/* no settings are reloaded (restart for that); HUP means "look at the kernel now" */
+			logmsg("SIGHUP: reconciling the kernel with the store now");
+			if (s->fw && api_reconcile(s->api, &err) < 0)
+				fail_err("reconcile", &err);
+		} else {
+			s->stop = true;
+		}
+	}
+	return 0;
+}
+
+static int
+http_fd(const struct server *s)
+{
+	return http_server_poll_fd(s->srv);
+}
+
+static int
+fw_events_fd_of(const struct server *s)
+{
+	return s->fw && !s->fw_down ? fw_events_fd(s->fw) : -1;
+}
+
+static int
+helper_fd(const struct server *s)
+{
+	return s->ps.ctrl;
+}
+
+static int
+monitor_fd(const struct server *s)
+{
+	return s->mon ? fw_monitor_fd(s->mon) : -1;
+}
+
+static int
+signal_fd(const struct server *s)
+{
+	return s->sfd;
+}
+
+/*
+ * The event sources, looked at in this order after each poll. A source's descriptor is asked
+ * for on every pass (-1: not now), as the helper and the firewall come and go. The HTTP
+ * server's has no handler: http_server_run() looks at every connection after the handlers.
+ */
+static const struct loop_source {
+	int (*fd)(const struct server *s);
+	short wake;			/* the revents that call the handler */
+	int (*handler)(struct server *s);	/* negative: the server cannot go on */
+} sources[] = {
+	{ http_fd, 0, NULL },
+	{ fw_events_fd_of, ~0, on_fw_events },	/* any event: a hang-up is the helper gone */
+	{ helper_fd, ~0, on_helper },
+	{ monitor_fd, POLLIN, on_monitor },
+	{ signal_fd, POLLIN, on_signal },
+};
+#define N_SOURCES (sizeof(sources) / sizeof(sources[0]))
+
+/* How long poll() may sleep: until the next expiry or reconcile, at most CLOCK_CHECK_MS, or sooner for HTTP. */
+static int
+loop_timeout_ms(const struct server *s)
+{
+	int64_t now = api_now_ns(), mono = mono_now_ns(), wait = s->next_reconcile - mono;
+	int timeout = http_server_timeout_ms(s->srv), t;
+
+	if (s->next_expiry && s->next_expiry - now < wait)
+		wait = s->next_expiry - now;
+	t = wait <= 0 ? 0 : (int)(wait / TIME_NS_PER_MS + 1);
+	if (t > CLOCK_CHECK_MS)
+		t = CLOCK_CHECK_MS;
+	if (timeout < 0 || t < timeout)
+		timeout = t;
+	return timeout;
+}
+
+/* After each pass: clock jumps, grants that end sooner, journalled closes, the boot list, expiry and reconcile. */
+static void
+on_timers(struct server *s)
+{
+	const struct config *cfg = s->cfg;
+	struct core_error err = { 0 };
+	int64_t now, mono, offset, hint;
+	int n;
+
+	now = api_now_ns();
+	mono = mono_now_ns();
+	offset = now - mono;
+	if (offset - s->clock_offset > CLOCK_JUMP_NS || s->clock_offset - offset > CLOCK_JUMP_NS) {
+		logmsg("the wall clock jumped by %+.1f s; bringing kernel timeouts in line with the grants' end times",
+		       (double)(offset - s->clock_offset) / TIME_NS_PER_SEC);
+		s->next_reconcile = mono;	/* now */
+	}
+	s->clock_offset = offset;
+	/* a grant made since the last look may end sooner than what we were waiting for */
+	hint = api_end_hint_take(s->api);
+	if (hint && (!s->next_expiry || hint < s->next_expiry))
+		s->next_expiry = hint;
+	/* closes the store refused, recorded as soon as it takes writes again (retried each second) */
+	if (api_closing_pending(s->api) && (n = api_closing_flush(s->api)) > 0)
+		logmsg("recorded %d grant close(s) the store had refused; the close journal is clear", n);
+	server_boot_refresh(s);
+	if ((s->next_expiry && now >= s->next_expiry) || mono >= s->next_reconcile)
+		api_expire(s->api, now, &s->next_expiry);
+	if (mono >= s->next_reconcile) {
+		if (s->fw && !s->fw_down && api_reconcile(s->api, &err) < 0)
+			fail_err("periodic reconcile", &err);
+		malloc_trim(0);	/* a big reconcile's listing is freed; give the memory back */
+		s->next_reconcile = mono_now_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
+	}
+}
+
+int
+server_loop(struct server *s)
+{
+	/*
+	 * Timers: end times are absolute wall-clock times, so the expiry timer runs on CLOCK_REALTIME
+	 * (api_expire gives a grant's monotonic end as the wall-clock time it comes at);
+	 * the reconcile interval is a duration, so it runs on CLOCK_MONOTONIC. The kernel's element
+	 * timeouts are durations too: when the wall clock jumps, they no longer end at the grants' end
+	 * times, so a jump (the difference between the two clocks moving) triggers a reconcile at once.
+	 * The loop wakes at least every CLOCK_CHECK_MS to notice.
+	 */
+	s->next_reconcile = mono_now_ns() + (int64_t)s->cfg->reconcile_interval_s * TIME_NS_PER_SEC;
+	s->clock_offset = api_now_ns() - mono_now_ns();
+
+	while (!s->stop) {
+		struct pollfd p[N_SOURCES];
+		size_t i;
+
+		for (i = 0; i < N_SOURCES; i++)
+			p[i] = (struct pollfd){ .fd = sources[i].fd(s), .events = POLLIN };
+		if (poll(p, N_SOURCES, loop_timeout_ms(s)) < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < N_SOURCES; i++)
+			if (sources[i].handler && (p[i].revents & sources[i].wake) && sources[i].handler(s) < 0)
+				return -1;
+		http_server_run(s->srv);
+		api_batch_end(s->api);	/* the initiates of this pass commit together; their answers go out after */
+		on_timers(s);
+	}
+	logmsg("stopping; the kernel keeps every live grant and ends each on time");
+	return 0;
+}

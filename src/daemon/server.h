@@ -1,0 +1,51 @@
+/* The running server: what start-up (server.c) sets up and the event loop (loop.c) works with. */
+#ifndef JITGATE_DAEMON_SERVER_H
+#define JITGATE_DAEMON_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/config.h"
+#include "daemon/privsep.h"
+#include "daemon/sandbox.h"
+
+struct api;
+struct fw;
+struct fw_monitor;
+struct http_server;
+struct store;
+
+/*
+ * Everything server_setup() opened, for the loop and then server_teardown(). The server owns
+ * the store and fw; the API only uses them (api_set_store, api_set_fw).
+ */
+struct server {
+	const struct config *cfg;
+	struct api *api;
+	struct store *store;
+	struct fw *fw;			/* NULL: the kernel firewall is not usable */
+	bool fw_down;			/* the firewall helper is gone; a new one is awaited */
+	struct http_server *srv;
+	struct fw_monitor *mon;		/* single process only: a helper watches the table itself */
+	struct privsep ps;
+	struct sandbox_user user;
+	int split;			/* privilege separation (choose_split) */
+	int sfd;			/* signalfd: SIGTERM, SIGINT, SIGHUP */
+	int lock_fd, netns_fd;		/* the instance locks */
+	char *boot_last;		/* the boot list as last written (bootrules.h) */
+	bool stop;			/* SIGTERM or SIGINT */
+	int64_t next_expiry;		/* wall clock; 0: no grant to end */
+	int64_t next_reconcile;		/* monotonic clock */
+	int64_t clock_offset;		/* wall minus monotonic at the last look, to notice jumps */
+};
+
+/* Run the server with cfg until a signal stops it; returns the exit code. */
+int server_run(const struct config *cfg);
+
+/* The ports protected now, in the boot list, when a kernel change may have changed them (server.c). */
+void server_boot_refresh(struct server *s);
+
+/* The event loop (loop.c): returns 0 when asked to stop, negative when the server cannot go on. */
+int server_loop(struct server *s);
+
+#endif
