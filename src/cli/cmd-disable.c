@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/resource.h"
+#include "cli/commands.h"
 
 const char cli_help_disable[] =
 	"usage: jitgate disable VM\n"

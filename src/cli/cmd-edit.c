@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/resource.h"
+#include "cli/commands.h"
 #include "core/duration.h"
 
 const char cli_help_edit[] =

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/parse.h"
+#include "cli/commands.h"
 #include "core/timeutil.h"
 
 const char cli_help_log[] =
@@ -90,7 +92,7 @@ cmd_log(struct cli *c, int argc, char **argv)
 	static const char *const headers[] = { "TIME", "CALLER", "ADDRESS", "OPERATION", "RESOURCE", "STATUS", "DETAIL" };
 	struct log_opts o = { 0 };
 	struct buf q = { 0 };
-	struct cli_reply rep = { 0 };
+	struct client_reply rep = { 0 };
 	struct table *t = NULL;
 	char path[ARM_ID_MAX + 64], when[TIME_FORMAT_SIZE];
 	json_t *e;
@@ -109,22 +111,22 @@ cmd_log(struct cli *c, int argc, char **argv)
 		goto out;
 	r = 0;
 	if (o.vm)
-		r = r ?: cli_query_add(&q, "vm", o.vm);
+		r = r ?: client_query_add(&q, "vm", o.vm);
 	if (o.caller)
-		r = r ?: cli_query_add(&q, "caller", o.caller);
+		r = r ?: client_query_add(&q, "caller", o.caller);
 	if (o.since_ns && time_format_rfc3339(o.since_ns, when, sizeof(when)) > 0)
-		r = r ?: cli_query_add(&q, "since", when);
+		r = r ?: client_query_add(&q, "since", when);
 	if (o.until_ns && time_format_rfc3339(o.until_ns, when, sizeof(when)) > 0)
-		r = r ?: cli_query_add(&q, "until", when);
+		r = r ?: client_query_add(&q, "until", when);
 	if (o.top)
-		r = r ?: cli_query_add(&q, "$top", o.top);
+		r = r ?: client_query_add(&q, "$top", o.top);
 	if (o.csv)
-		r = r ?: cli_query_add(&q, "format", "csv");
+		r = r ?: client_query_add(&q, "format", "csv");
 	if (r < 0) {
 		r = cli_fail(c, CLI_EXIT_USAGE, "the query is too long");
 		goto out;
 	}
-	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Security/jitActivityLog", c->subscription);
+	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Security/jitActivityLog", c->client.subscription);
 	r = cli_call(c, "GET", path, q.data, NULL, NULL, NULL, &rep);
 	if (r == -EREMOTE)
 		cli_report(c, &rep);
@@ -162,7 +164,7 @@ cmd_log(struct cli *c, int argc, char **argv)
 		table_print(t, stdout);
 out:
 	table_free(t);
-	cli_reply_clear(&rep);
+	client_reply_clear(&rep);
 	buf_free(&q);
 	return help ? 0 : cli_exit(c, r);
 }

@@ -14,6 +14,7 @@
 #include <gnutls/gnutls.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 
 const char cli_help_login[] =
 	"usage: jitgate login --server URL --token TOKEN [--ca FILE | --fingerprint SHA256] [--subscription ID]\n"
@@ -96,7 +97,7 @@ fingerprint_equal(const char *a, const char *b)
 static int
 write_pem(struct cli *c, const char *path, const char *pem)
 {
-	char tmp[CLI_PATH_MAX + 16];
+	char tmp[CLIENT_PATH_MAX + 16];
 	size_t n = strlen(pem);
 	int fd, r = 0;
 
@@ -123,12 +124,13 @@ write_pem(struct cli *c, const char *path, const char *pem)
 static int
 pin_certificate(struct cli *c, const char *want_fp, char **ret_pem, char *fp, size_t fp_size)
 {
+	struct client_error err = { 0 };
 	char answer[16];
 	char *pem = NULL;
 	int r;
 
-	if ((r = cli_http_fetch_cert(c, c->server, &pem)) < 0)
-		return r;
+	if ((r = client_fetch_cert(c->client.server, &pem, &err)) < 0)
+		return cli_client_fail(c, &err, r);
 	if (fingerprint(pem, fp, fp_size) < 0) {
 		r = cli_fail(c, CLI_EXIT_UNREACHABLE, "cannot read the server's certificate");
 		goto out;
@@ -141,10 +143,10 @@ pin_certificate(struct cli *c, const char *want_fp, char **ret_pem, char *fp, si
 			goto out;
 		}
 	} else {
-		cli_fprintf(stderr, "The server %s presented a certificate that is not verified yet.\n", c->server);
+		cli_fprintf(stderr, "The server %s presented a certificate that is not verified yet.\n", c->client.server);
 		cli_fprintf(stderr, "Its SHA-256 fingerprint is\n  %s\n", fp);
 		cli_fprintf(stderr, "(jitgated logs its fingerprint when it starts: compare them.)\n");
-		cli_fprintf(stderr, "Trust this certificate for %s? (yes/no) ", c->server);
+		cli_fprintf(stderr, "Trust this certificate for %s? (yes/no) ", c->client.server);
 		fflush(stderr);
 		if (!fgets(answer, sizeof(answer), stdin) ||
 		    (strcasecmp(answer, "yes\n") && strcasecmp(answer, "y\n") && strcasecmp(answer, "yes"))) {
@@ -219,7 +221,7 @@ name_is_pin(const char *name)
 static void
 pins_prune(const char *dir, const char *keep)
 {
-	char path[CLI_PATH_MAX + 64];
+	char path[CLIENT_PATH_MAX + 64];
 	struct dirent *e;
 	DIR *d = opendir(dir);
 
@@ -241,9 +243,10 @@ pins_prune(const char *dir, const char *keep)
 int
 cmd_login(struct cli *c, int argc, char **argv)
 {
-	struct cli_config cfg;
+	struct client_config cfg;
+	struct client_error err = { 0 };
 	const char *want_fp = NULL, *env, *sub;
-	char ca[CLI_PATH_MAX], staged[CLI_PATH_MAX] = "", pin[CLI_PATH_MAX + 64] = "", dir[CLI_PATH_MAX],
+	char ca[CLIENT_PATH_MAX], staged[CLIENT_PATH_MAX] = "", pin[CLIENT_PATH_MAX + 64] = "", dir[CLIENT_PATH_MAX],
 		fp[FP_TEXT_SIZE];
 	char *pem = NULL;
 	json_t *me = NULL;
@@ -256,34 +259,34 @@ cmd_login(struct cli *c, int argc, char **argv)
 		return cli_exit(c, r);
 	if (argc - argi)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no arguments expected (see --help)"));
-	sub_given = c->subscription[0] != '\0';
-	if (!c->server[0] && (env = getenv("JITGATE_SERVER")) && *env)
-		snprintf(c->server, sizeof(c->server), "%s", env);
-	if (!c->server[0])
+	sub_given = c->client.subscription[0] != '\0';
+	if (!c->client.server[0] && (env = getenv("JITGATE_SERVER")) && *env)
+		snprintf(c->client.server, sizeof(c->client.server), "%s", env);
+	if (!c->client.server[0])
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--server URL is required"));
-	if (strncasecmp(c->server, "https://", 8))
-		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--server: '%s' is not an https:// URL", c->server));
-	if (!c->token && (env = getenv("JITGATE_TOKEN")) && *env)
-		c->token = strdup(env);
-	if (!c->token)
+	if (strncasecmp(c->client.server, "https://", 8))
+		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--server: '%s' is not an https:// URL", c->client.server));
+	if (!c->client.token && (env = getenv("JITGATE_TOKEN")) && *env)
+		c->client.token = strdup(env);
+	if (!c->client.token)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--token TOKEN (or JITGATE_TOKEN) is required"));
-	if (c->insecure)
+	if (c->client.insecure)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--insecure: login pins the certificate instead; see --help"));
-	if (want_fp && c->ca[0])
+	if (want_fp && c->client.ca[0])
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--ca and --fingerprint: give one of them"));
-	if (cli_config_dir(dir, sizeof(dir)) < 0)
+	if (client_config_dir(dir, sizeof(dir)) < 0)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no HOME or XDG_CONFIG_HOME to put the config in"));
-	while (strlen(c->server) > 8 && c->server[strlen(c->server) - 1] == '/')
-		c->server[strlen(c->server) - 1] = '\0';
-	if (c->ca[0]) {
-		if (!realpath(c->ca, ca))
-			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--ca: cannot read %s: %s", c->ca, strerror(errno)));
-		snprintf(c->ca, sizeof(c->ca), "%s", ca);
+	while (strlen(c->client.server) > 8 && c->client.server[strlen(c->client.server) - 1] == '/')
+		c->client.server[strlen(c->client.server) - 1] = '\0';
+	if (c->client.ca[0]) {
+		if (!realpath(c->client.ca, ca))
+			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--ca: cannot read %s: %s", c->client.ca, strerror(errno)));
+		snprintf(c->client.ca, sizeof(c->client.ca), "%s", ca);
 	} else {
 		if ((r = pin_certificate(c, want_fp, &pem, fp, sizeof(fp))) < 0 ||
 		    (r = pin_stage(c, pem, staged, sizeof(staged))) < 0)
 			goto out;
-		snprintf(c->ca, sizeof(c->ca), "%s", staged);
+		snprintf(c->client.ca, sizeof(c->client.ca), "%s", staged);
 	}
 	if ((r = cli_whoami(c, &me)) < 0)
 		goto out;
@@ -292,9 +295,9 @@ cmd_login(struct cli *c, int argc, char **argv)
 		r = cli_fail(c, CLI_EXIT_UNREACHABLE, "the server's subscriptionId '%s' is not a subscription id", sub);
 		goto out;
 	}
-	if (sub_given && sub && strcasecmp(sub, c->subscription)) {
+	if (sub_given && sub && strcasecmp(sub, c->client.subscription)) {
 		r = cli_fail(c, CLI_EXIT_USAGE, "--subscription %s: the server's subscription is %s; nothing saved",
-			     c->subscription, sub);
+			     c->client.subscription, sub);
 		goto out;
 	}
 	if (pem) {
@@ -305,15 +308,20 @@ cmd_login(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 		pin_existed = stat(pin, &st) == 0;
-		if ((r = cli_config_make_dir(c, dir)) < 0 || (r = write_pem(c, pin, pem)) < 0)
+		if ((r = client_config_make_dir(dir, &err)) < 0) {
+			cli_client_fail(c, &err, r);
+			goto out;
+		}
+		if ((r = write_pem(c, pin, pem)) < 0)
 			goto out;
 		snprintf(ca, sizeof(ca), "%s", pin);
 	}
-	snprintf(cfg.server, sizeof(cfg.server), "%s", c->server);
+	snprintf(cfg.server, sizeof(cfg.server), "%s", c->client.server);
 	snprintf(cfg.ca, sizeof(cfg.ca), "%s", ca);
-	snprintf(cfg.subscription, sizeof(cfg.subscription), "%s", sub_given ? c->subscription : sub ? sub : "");
-	snprintf(cfg.token, sizeof(cfg.token), "%s", c->token);
-	if ((r = cli_config_write(c, &cfg)) < 0) {
+	snprintf(cfg.subscription, sizeof(cfg.subscription), "%s", sub_given ? c->client.subscription : sub ? sub : "");
+	snprintf(cfg.token, sizeof(cfg.token), "%s", c->client.token);
+	if ((r = client_config_write(&cfg, &err)) < 0) {
+		cli_client_fail(c, &err, r);
 		if (pin[0] && !pin_existed)
 			unlink(pin);
 		goto out;
@@ -322,12 +330,12 @@ cmd_login(struct cli *c, int argc, char **argv)
 	if (c->output == CLI_OUT_JSON)
 		cli_print_json(me);
 	else if (c->output == CLI_OUT_TABLE)
-		cli_printf("Logged in to %s as %s (%s); your address: %s. Saved in %s/config\n", c->server,
+		cli_printf("Logged in to %s as %s (%s); your address: %s. Saved in %s/config\n", c->client.server,
 			   cli_json_str(me, "name", "?"), cli_json_str(me, "role", "?"), cli_json_str(me, "address", "?"), dir);
 out:
 	if (staged[0])
 		unlink(staged);
 	free(pem);
-	cli_config_clear(&cfg);
+	client_config_clear(&cfg);
 	return cli_exit(c, r);
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/resource.h"
+#include "cli/commands.h"
 
 const char cli_help_policy[] =
 	"usage: jitgate policy list [--resource-group RG] [--location LOC]\n"
@@ -71,7 +73,7 @@ policy_list(struct cli *c, const struct policy_opts *o)
 	if (o->location && arm_location_validate(o->location, strlen(o->location), NULL) < 0)
 		return cli_fail(c, CLI_EXIT_USAGE, "--location: '%s' is not a location", o->location);
 	n = snprintf(path, sizeof(path), "/subscriptions/%s%s%s/providers/Microsoft.Security%s%s/jitNetworkAccessPolicies",
-		     c->subscription, o->rg ? "/resourceGroups/" : "", o->rg ? o->rg : "", o->location ? "/locations/" : "",
+		     c->client.subscription, o->rg ? "/resourceGroups/" : "", o->rg ? o->rg : "", o->location ? "/locations/" : "",
 		     o->location ? o->location : "");
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return cli_fail(c, CLI_EXIT_USAGE, "the path is too long");
@@ -216,7 +218,7 @@ static int
 policy_delete(struct cli *c, const struct policy_opts *o, const char *name)
 {
 	char path[ARM_ID_MAX + 1];
-	struct cli_reply rep = { 0 };
+	struct client_reply rep = { 0 };
 	int r;
 
 	if ((r = cli_connect(c)) < 0)
@@ -229,7 +231,7 @@ policy_delete(struct cli *c, const struct policy_opts *o, const char *name)
 		cli_report(c, &rep);
 	else if (r == 0 && c->output == CLI_OUT_TABLE)
 		cli_printf(rep.status == 204 ? "There was no policy %s; nothing deleted\n" : "Deleted the policy %s\n", path);
-	cli_reply_clear(&rep);
+	client_reply_clear(&rep);
 	return r;
 }
 

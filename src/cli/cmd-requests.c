@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/resource.h"
+#include "cli/commands.h"
 
 const char cli_help_requests[] =
 	"usage: jitgate requests [--active] [--vm VM]\n"
@@ -73,7 +75,7 @@ cmd_requests(struct cli *c, int argc, char **argv)
 	if ((r = cli_connect(c)) < 0)
 		goto out;
 	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Security/jitNetworkAccessPolicies",
-		 c->subscription);
+		 c->client.subscription);
 	if ((r = cli_list(c, path, NULL, &pols)) < 0)
 		goto out;
 	t = table_new(7, headers);

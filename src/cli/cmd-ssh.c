@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/parse.h"
+#include "cli/resource.h"
+#include "cli/commands.h"
 #include "core/net.h"
 
 #define SSH_ARGS_MAX	256

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 
 const char cli_help_token[] =
 	"usage: jitgate token create NAME --role ROLE [--scope ID]\n"
@@ -67,14 +68,14 @@ token_path(struct cli *c, const char *name, char *buf, size_t size)
 	if (name && (n == 0 || n > 64 ||
 		     strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") != n))
 		return cli_fail(c, CLI_EXIT_USAGE, "'%s' is not a token name (letters, digits and ._-@)", name);
-	k = snprintf(buf, size, "/subscriptions/%s/providers/Jitgate/tokens%s%s", c->subscription, name ? "/" : "",
+	k = snprintf(buf, size, "/subscriptions/%s/providers/Jitgate/tokens%s%s", c->client.subscription, name ? "/" : "",
 		     name ? name : "");
 	return k < 0 || (size_t)k >= size ? cli_fail(c, CLI_EXIT_USAGE, "the token name is too long") : 0;
 }
 
 /* Wipe the secret from a reply: the string inside the JSON and the raw body. */
 static void
-reply_wipe(struct cli_reply *rep)
+reply_wipe(struct client_reply *rep)
 {
 	json_t *t = json_object_get(rep->json, "token");
 
@@ -88,7 +89,7 @@ static int
 token_create(struct cli *c, const char *name, const struct token_opts *o)
 {
 	char path[ARM_ID_MAX + 64];
-	struct cli_reply rep = { 0 };
+	struct client_reply rep = { 0 };
 	json_t *body = NULL;
 	int r;
 
@@ -112,12 +113,12 @@ token_create(struct cli *c, const char *name, const struct token_opts *o)
 		cli_printf("Created token '%s' (role %s, scope %s). Its secret, shown this once:\n\n  %s\n\n",
 		       cli_json_str(rep.json, "name", name), cli_json_str(rep.json, "role", o->role),
 		       cli_json_str(rep.json, "scope", "/"), cli_json_str(rep.json, "token", "?"));
-		cli_printf("Use it with: jitgate login --server %s --token <secret>\n", c->via_socket ? "https://HOST:PORT" : c->server);
+		cli_printf("Use it with: jitgate login --server %s --token <secret>\n", c->client.via_socket ? "https://HOST:PORT" : c->client.server);
 	}
 	fflush(stdout);
 	reply_wipe(&rep);
 out:
-	cli_reply_clear(&rep);
+	client_reply_clear(&rep);
 	json_decref(body);
 	return r;
 }
@@ -172,7 +173,7 @@ static int
 token_revoke(struct cli *c, const char *name, const struct token_opts *o)
 {
 	char path[ARM_ID_MAX + 64];
-	struct cli_reply rep = { 0 };
+	struct client_reply rep = { 0 };
 	json_int_t closed;
 	int r;
 
@@ -187,7 +188,7 @@ token_revoke(struct cli *c, const char *name, const struct token_opts *o)
 	if (r == 0 && c->output == CLI_OUT_TABLE)
 		cli_printf("Revoked token '%s'%s\n", name, o->keep_grants ? "; its open ports stay open until they end"
 			: closed ? "; the ports it had opened are closed" : "");
-	cli_reply_clear(&rep);
+	client_reply_clear(&rep);
 	return r;
 }
 

@@ -6,6 +6,8 @@
 #include <strings.h>
 
 #include "cli/cli.h"
+#include "cli/resource.h"
+#include "cli/commands.h"
 #include "core/net.h"
 
 const char cli_help_vm[] =
@@ -138,7 +140,7 @@ vm_list(struct cli *c, const struct vm_opts *o)
 
 	if ((r = cli_connect(c)) < 0)
 		goto out;
-	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Compute/virtualMachines", c->subscription);
+	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Compute/virtualMachines", c->client.subscription);
 	if ((r = cli_list(c, path, NULL, &list)) < 0)
 		goto out;
 	json_array_foreach(list, i, vm) {
@@ -249,7 +251,7 @@ vm_add(struct cli *c, const char *name, const struct vm_opts *o)
 	struct arm_vm_id arm;
 	char path[ARM_ID_MAX + 1];
 	json_t *body = NULL, *addrs, *out = NULL;
-	struct cli_reply rep = { 0 };
+	struct client_reply rep = { 0 };
 	size_t i;
 	int r;
 
@@ -259,7 +261,7 @@ vm_add(struct cli *c, const char *name, const struct vm_opts *o)
 		return cli_fail(c, CLI_EXIT_USAGE, "--address: a gateway VM needs at least one address");
 	if ((r = cli_connect(c)) < 0)
 		return cli_exit(c, r);
-	snprintf(arm.subscription, sizeof(arm.subscription), "%s", c->subscription);
+	snprintf(arm.subscription, sizeof(arm.subscription), "%s", c->client.subscription);
 	snprintf(arm.resource_group, sizeof(arm.resource_group), "%s", o->rg ? o->rg : CLI_DEFAULT_RG);
 	snprintf(arm.name, sizeof(arm.name), "%s", name);
 	arm_vm_id_format(&arm, path, sizeof(path));
@@ -281,7 +283,7 @@ vm_add(struct cli *c, const char *name, const struct vm_opts *o)
 	else
 		cli_printf("%s VM %s (%s)\n", rep.status == 201 ? "Added" : "Updated", name, path);
 out:
-	cli_reply_clear(&rep);
+	client_reply_clear(&rep);
 	json_decref(body);
 	return cli_exit(c, r);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 
 const char cli_help_whoami[] =
 	"usage: jitgate whoami\n"
@@ -41,7 +42,7 @@ cmd_whoami(struct cli *c, int argc, char **argv)
 		cli_printf("Scope:        %s\n", cli_json_str(me, "scope", "-"));
 		cli_printf("Address:      %s\n", cli_json_str(me, "address", "-"));
 		cli_printf("Subscription: %s\n", cli_json_str(me, "subscriptionId", "-"));
-		cli_printf("Server:       %s\n", c->via_socket ? c->socket_path : c->server);
+		cli_printf("Server:       %s\n", c->client.via_socket ? c->client.socket_path : c->client.server);
 	}
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* jitgate, the command-line client of jitgated: global options, the subcommand table, help and exit codes. */
+/* jitgate, the command-line client of jitgated: the subcommand table, the usage printed from it, and main. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,55 +6,21 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 
 #ifndef JITGATE_VERSION
 #define JITGATE_VERSION "0.0.0"
 #endif
 
-#define OPT_SERVER	1000
-#define OPT_TOKEN	1001
-#define OPT_CA		1002
-#define OPT_INSECURE	1003
-#define OPT_SOCKET	1004
-#define OPT_SUBSCRIPTION 1005
-#define OPT_HELP	1006
-#define OPT_OUTPUT	'o'
-#define OPT_QUIET	'q'
-#define OPTS_MAX	48
-
-static const struct option global_opts[] = {
-	{ "server", required_argument, NULL, OPT_SERVER },
-	{ "token", required_argument, NULL, OPT_TOKEN },
-	{ "ca", required_argument, NULL, OPT_CA },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "subscription", required_argument, NULL, OPT_SUBSCRIPTION },
-	{ "output", required_argument, NULL, OPT_OUTPUT },
-	{ "quiet", no_argument, NULL, OPT_QUIET },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ NULL, 0, NULL, 0 },
-};
-
-static const char usage_text[] =
+/* The usage: this head, the command table (name, arguments, summary), then the tail. */
+static const char usage_head[] =
 	"usage: jitgate [GLOBAL OPTIONS] COMMAND [ARGS]\n"
 	"\n"
 	"Just-in-time network access from the command line: ask jitgated to open a port for your address.\n"
 	"\n"
-	"Commands:\n"
-	"  vm list|show|add|remove   the VMs jitgate protects, with their JIT status\n"
-	"  enable VM                 turn JIT on for a VM (its ports close until requested)\n"
-	"  edit VM                   change a VM's port rules\n"
-	"  disable VM                turn JIT off for a VM (its ports open again)\n"
-	"  policy list|show|apply|delete   whole JIT policies, in the API's JSON\n"
-	"  request VM                open the VM's ports for your address, for a while\n"
-	"  ssh VM [-- SSH ARGS]      request port 22, then run ssh\n"
-	"  revoke VM                 close granted ports now\n"
-	"  requests                  requests of the last 7 days\n"
-	"  log                       the activity log\n"
-	"  token create|list|revoke  API tokens (Owners)\n"
-	"  whoami                    who the server thinks you are, and your address as it sees it\n"
-	"  login                     save server, token and CA in ~/.config/jitgate/config\n"
-	"  help [COMMAND]            help on a command\n"
+	"Commands:\n";
+
+static const char usage_tail[] =
 	"\n"
 	"Global options (anywhere on the line):\n"
 	"  --server URL         https://HOST:PORT of jitgated      (env JITGATE_SERVER, or the config)\n"
@@ -62,7 +28,7 @@ static const char usage_text[] =
 	"  --ca FILE            CA certificate to verify the server (env JITGATE_CA, or the config)\n"
 	"  --insecure           do not verify the server's certificate (unsafe)\n"
 	"  --socket PATH        jitgated's unix socket (root on the server's host; default\n"
-	"                       " CLI_UNIX_SOCKET_DEFAULT " when no server is configured)\n"
+	"                       " CLIENT_UNIX_SOCKET_DEFAULT " when no server is configured)\n"
 	"  --subscription ID    (env JITGATE_SUBSCRIPTION, or the config; else the server's own)\n"
 	"  -o, --output table|json   human tables (default) or the API's JSON (times in UTC)\n"
 	"  -q, --quiet          ids or names only, one a line\n"
@@ -84,124 +50,6 @@ static const char usage_text[] =
 	"\n"
 	"See jitgate(1), and `jitgate help COMMAND`.\n";
 
-int
-cli_fail(struct cli *c, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	/* one sanitised line: a server's message cannot add lines or escape sequences of its own */
-	cli_fprintf(stderr, "%s: ", c->cmd);
-	va_start(ap, fmt);
-	cli_vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	cli_print_static(stderr, "\n");
-	if (!c->exit_code)
-		c->exit_code = code;
-	return -EINVAL;
-}
-
-int
-cli_exit(struct cli *c, int r)
-{
-	if (r >= 0 && !c->exit_code)
-		return CLI_EXIT_OK;
-	return c->exit_code ? c->exit_code : CLI_EXIT_REFUSED;
-}
-
-static int
-set_string(struct cli *c, char *dst, size_t size, const char *flag, const char *v)
-{
-	if (strlen(v) >= size)
-		return cli_fail(c, CLI_EXIT_USAGE, "--%s: too long (at most %zu bytes)", flag, size - 1);
-	memcpy(dst, v, strlen(v) + 1);
-	return 0;
-}
-
-static int
-global_option(struct cli *c, int opt, const char *arg)
-{
-	switch (opt) {
-	case OPT_SERVER:
-		return set_string(c, c->server, sizeof(c->server), "server", arg);
-	case OPT_TOKEN:
-		if (strlen(arg) > CLI_TOKEN_MAX)
-			return cli_fail(c, CLI_EXIT_USAGE, "--token: too long");
-		if (c->token) {
-			explicit_bzero(c->token, strlen(c->token));
-			free(c->token);
-		}
-		c->token = strdup(arg);
-		return c->token ? 0 : -ENOMEM;
-	case OPT_CA:
-		return set_string(c, c->ca, sizeof(c->ca), "ca", arg);
-	case OPT_INSECURE:
-		c->insecure = true;
-		return 0;
-	case OPT_SOCKET:
-		return set_string(c, c->socket_path, sizeof(c->socket_path), "socket", arg);
-	case OPT_SUBSCRIPTION:
-		if (arm_subscription_validate(arg, strlen(arg), NULL) < 0)
-			return cli_fail(c, CLI_EXIT_USAGE, "--subscription: '%s' is not a subscription id (a GUID)", arg);
-		return set_string(c, c->subscription, sizeof(c->subscription), "subscription", arg);
-	case OPT_OUTPUT:
-		if (!strcmp(arg, "json"))
-			c->output = CLI_OUT_JSON;
-		else if (!strcmp(arg, "table"))
-			c->output = CLI_OUT_TABLE;
-		else
-			return cli_fail(c, CLI_EXIT_USAGE, "-o: '%s' is not an output format (table or json)", arg);
-		return 0;
-	case OPT_QUIET:
-		c->output = CLI_OUT_QUIET;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-int
-cli_options(struct cli *c, int argc, char **argv, const char *shortopts, const struct option *own, cli_opt_fn handle,
-	    void *state, const char *help, int *ret_argi, bool *ret_help)
-{
-	struct option all[OPTS_MAX];
-	char shorts[64];
-	size_t n = 0, i;
-	int opt, r;
-
-	for (i = 0; own && own[i].name; i++)
-		if (n < OPTS_MAX - 1)
-			all[n++] = own[i];
-	for (i = 0; global_opts[i].name; i++)
-		if (n < OPTS_MAX - 1)
-			all[n++] = global_opts[i];
-	memset(&all[n], 0, sizeof(all[n]));
-	snprintf(shorts, sizeof(shorts), ":o:q%s", shortopts ? shortopts : "");
-	*ret_help = false;
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
-		if (opt == '?') {
-			if (optopt)
-				return cli_fail(c, CLI_EXIT_USAGE, "unknown option -%c (see --help)", optopt);
-			return cli_fail(c, CLI_EXIT_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
-		}
-		if (opt == ':')
-			return cli_fail(c, CLI_EXIT_USAGE, "%s needs a value (see --help)", argv[optind - 1]);
-		if (opt == OPT_HELP) {
-			cli_print_static(stdout, help);
-			*ret_help = true;
-			return 0;
-		}
-		if ((opt >= OPT_SERVER && opt <= OPT_HELP) || opt == OPT_OUTPUT || opt == OPT_QUIET)
-			r = global_option(c, opt, optarg);
-		else
-			r = handle ? handle(c, opt, optarg, state) : -EINVAL;
-		if (r < 0)
-			return r;
-	}
-	*ret_argi = optind;
-	return 0;
-}
-
 static int
 cmd_help(struct cli *c, int argc, char **argv);
 
@@ -215,27 +63,50 @@ cmd_version(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* The subcommands, in the order the usage lists them; a command without a summary is not listed. */
 static const struct command {
 	const char *name;
+	const char *args;		/* after the name in the usage */
+	const char *summary;
 	int (*run)(struct cli *c, int argc, char **argv);
-	const char *help;
+	const char *help;		/* NULL: the usage */
 } commands[] = {
-	{ "vm", cmd_vm, cli_help_vm },
-	{ "enable", cmd_enable, cli_help_enable },
-	{ "edit", cmd_edit, cli_help_edit },
-	{ "disable", cmd_disable, cli_help_disable },
-	{ "policy", cmd_policy, cli_help_policy },
-	{ "request", cmd_request, cli_help_request },
-	{ "ssh", cmd_ssh, cli_help_ssh },
-	{ "revoke", cmd_revoke, cli_help_revoke },
-	{ "requests", cmd_requests, cli_help_requests },
-	{ "log", cmd_log, cli_help_log },
-	{ "token", cmd_token, cli_help_token },
-	{ "whoami", cmd_whoami, cli_help_whoami },
-	{ "login", cmd_login, cli_help_login },
-	{ "help", cmd_help, usage_text },
-	{ "version", cmd_version, "usage: jitgate version\n" },
+	{ "vm", "list|show|add|remove", "the VMs jitgate protects, with their JIT status", cmd_vm, cli_help_vm },
+	{ "enable", "VM", "turn JIT on for a VM (its ports close until requested)", cmd_enable, cli_help_enable },
+	{ "edit", "VM", "change a VM's port rules", cmd_edit, cli_help_edit },
+	{ "disable", "VM", "turn JIT off for a VM (its ports open again)", cmd_disable, cli_help_disable },
+	{ "policy", "list|show|apply|delete", "whole JIT policies, in the API's JSON", cmd_policy, cli_help_policy },
+	{ "request", "VM", "open the VM's ports for your address, for a while", cmd_request, cli_help_request },
+	{ "ssh", "VM [-- SSH ARGS]", "request port 22, then run ssh", cmd_ssh, cli_help_ssh },
+	{ "revoke", "VM", "close granted ports now", cmd_revoke, cli_help_revoke },
+	{ "requests", "", "requests of the last 7 days", cmd_requests, cli_help_requests },
+	{ "log", "", "the activity log", cmd_log, cli_help_log },
+	{ "token", "create|list|revoke", "API tokens (Owners)", cmd_token, cli_help_token },
+	{ "whoami", "", "who the server thinks you are, and your address as it sees it", cmd_whoami, cli_help_whoami },
+	{ "login", "", "save server, token and CA in ~/.config/jitgate/config", cmd_login, cli_help_login },
+	{ "help", "[COMMAND]", "help on a command", cmd_help, NULL },
+	{ "version", "", NULL, cmd_version, "usage: jitgate version\n" },
 };
+
+#define USAGE_NAME_WIDTH 24	/* the width of "name args" in the usage's command list */
+
+static void
+usage_print(FILE *f)
+{
+	char name[64], line[256];
+	size_t i;
+
+	cli_print_static(f, usage_head);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!commands[i].summary)
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", commands[i].name, commands[i].args[0] ? " " : "", commands[i].args);
+		/* the table's own constant text: printed as it is */
+		snprintf(line, sizeof(line), "  %-*s  %s\n", USAGE_NAME_WIDTH, name, commands[i].summary);
+		cli_print_static(f, line);
+	}
+	cli_print_static(f, usage_tail);
+}
 
 static const struct command *
 command_find(const char *name)
@@ -254,20 +125,20 @@ cmd_help(struct cli *c, int argc, char **argv)
 	const struct command *cmd;
 
 	if (argc < 2) {
-		cli_print_static(stdout, usage_text);
+		usage_print(stdout);
 		return 0;
 	}
 	cmd = command_find(argv[1]);
 	if (!cmd)
 		return cli_fail(c, CLI_EXIT_USAGE, "no command named '%s' (see jitgate --help)", argv[1]);
-	cli_print_static(stdout, cmd->help);
+	if (cmd->help)
+		cli_print_static(stdout, cmd->help);
+	else
+		usage_print(stdout);
 	return 0;
 }
 
-/*
- * Global options may come before the command: take them here, then hand the command
- * its own argv (from its name on), where they are accepted again.
- */
+/* The global options, the command from the table, and its exit code. */
 int
 main(int argc, char **argv)
 {
@@ -276,51 +147,18 @@ main(int argc, char **argv)
 	char cmdname[64];
 	int i, r, code;
 
-	memset(&c, 0, sizeof(c));
-	c.cmd = "jitgate";
-	for (i = 1; i < argc; i++) {
-		const struct option *o;
-		const char *a = argv[i], *v = NULL;
-		size_t len;
-
-		if (a[0] != '-' || !strcmp(a, "-") || !strcmp(a, "--"))
-			break;
-		if (!strcmp(a, "--version") || !strcmp(a, "-V"))
-			return cmd_version(&c, 0, NULL);
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			cli_print_static(stdout, usage_text);
-			return 0;
-		}
-		if (!strcmp(a, "-q")) {
-			c.output = CLI_OUT_QUIET;
-			continue;
-		}
-		if (!strncmp(a, "-o", 2)) {
-			v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!v || global_option(&c, OPT_OUTPUT, v) < 0)
-				goto usage;
-			continue;
-		}
-		if (strncmp(a, "--", 2))
-			goto unknown;
-		len = strcspn(a + 2, "=");
-		for (o = global_opts; o->name; o++)
-			if (strlen(o->name) == len && !strncmp(o->name, a + 2, len))
-				break;
-		if (!o->name)
-			goto unknown;
-		if (o->has_arg == required_argument) {
-			v = a[2 + len] == '=' ? a + 3 + len : (i + 1 < argc ? argv[++i] : NULL);
-			if (!v) {
-				cli_fail(&c, CLI_EXIT_USAGE, "--%s needs a value", o->name);
-				goto usage;
-			}
-		}
-		if (global_option(&c, o->val, v) < 0)
-			goto usage;
+	cli_init(&c);
+	r = cli_global_options(&c, argc, argv, &i);
+	if (r == CLI_GLOBAL_VERSION)
+		return cmd_version(&c, 0, NULL);
+	if (r == CLI_GLOBAL_HELP) {
+		usage_print(stdout);
+		return 0;
 	}
-	if (i >= argc) {
-		cli_print_static(stderr, usage_text);
+	if (r < 0)
+		goto usage;
+	if (r == CLI_GLOBAL_NO_COMMAND) {
+		usage_print(stderr);
 		code = CLI_EXIT_USAGE;
 		goto out;
 	}
@@ -331,7 +169,7 @@ main(int argc, char **argv)
 	}
 	snprintf(cmdname, sizeof(cmdname), "jitgate %s", cmd->name);
 	c.cmd = cmdname;
-	if (cli_http_global_init() < 0) {
+	if (client_global_init() < 0) {
 		cli_fail(&c, CLI_EXIT_UNREACHABLE, "cannot initialise libcurl");
 		code = CLI_EXIT_UNREACHABLE;
 		goto out;
@@ -339,10 +177,8 @@ main(int argc, char **argv)
 	r = cmd->run(&c, argc - i, argv + i);
 	code = r < 0 ? cli_exit(&c, r) : r;
 	cli_free(&c);
-	cli_http_global_cleanup();
+	client_global_cleanup();
 	goto out;
-unknown:
-	cli_fail(&c, CLI_EXIT_USAGE, "unknown option '%s' before the command (see jitgate --help)", argv[i]);
 usage:
 	code = CLI_EXIT_USAGE;
 	cli_free(&c);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/parse.h"
 #include "core/duration.h"
 #include "core/net.h"
 #include "core/timeutil.h"

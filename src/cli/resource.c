@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/parse.h"
+#include "cli/resource.h"
 #include "core/duration.h"
 
 void
@@ -44,7 +46,7 @@ cli_vm_resolve(struct cli *c, const char *name_or_id, struct cli_vm *ret)
 	if ((r = cli_connect(c)) < 0)
 		return r;
 	if (name_or_id[0] == '/') {
-		struct cli_reply rep;
+		struct client_reply rep;
 
 		if (arm_vm_id_parse(name_or_id, strlen(name_or_id), &arm, NULL) < 0)
 			return cli_fail(c, CLI_EXIT_USAGE,
@@ -59,12 +61,12 @@ cli_vm_resolve(struct cli *c, const char *name_or_id, struct cli_vm *ret)
 			cli_report(c, &rep);
 		if (r == 0)
 			r = vm_fill(c, rep.json, ret);
-		cli_reply_clear(&rep);
+		client_reply_clear(&rep);
 		return r;
 	}
 	if (arm_vm_name_validate(name_or_id, strlen(name_or_id), NULL) < 0)
 		return cli_fail(c, CLI_EXIT_USAGE, "'%s' is not a VM name (letters, digits, '.', '_', '-')", name_or_id);
-	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Compute/virtualMachines", c->subscription);
+	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Compute/virtualMachines", c->client.subscription);
 	if ((r = cli_list(c, path, NULL, &list)) < 0)
 		return r;
 	json_array_foreach(list, i, o) {
@@ -108,7 +110,7 @@ cli_policy_path(struct cli *c, const char *rg, const char *loc, const char *name
 		return cli_fail(c, CLI_EXIT_USAGE, "--location: %s", err.message);
 	if (arm_policy_name_validate(name, strlen(name), &err) < 0)
 		return cli_fail(c, CLI_EXIT_USAGE, "policy name: %s", err.message);
-	snprintf(id.subscription, sizeof(id.subscription), "%s", c->subscription);
+	snprintf(id.subscription, sizeof(id.subscription), "%s", c->client.subscription);
 	snprintf(id.resource_group, sizeof(id.resource_group), "%s", rg);
 	snprintf(id.location, sizeof(id.location), "%s", loc);
 	snprintf(id.name, sizeof(id.name), "%s", name);
@@ -221,8 +223,8 @@ int
 cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_policy_edit_fn edit, void *arg,
 		  json_t **ret_policy)
 {
-	char path[ARM_ID_MAX + 1], etag[sizeof(((struct cli_reply *)0)->etag)];
-	struct cli_reply rep;
+	char path[ARM_ID_MAX + 1], etag[sizeof(((struct client_reply *)0)->etag)];
+	struct client_reply rep;
 	json_t *body = NULL;
 	int tries, r = 0;
 
@@ -253,7 +255,7 @@ cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_polic
 			body = policy_body(rep.json);
 		}
 		snprintf(etag, sizeof(etag), "%s", rep.etag);
-		cli_reply_clear(&rep);
+		client_reply_clear(&rep);
 		if (!body) {
 			r = cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
 			goto out;
@@ -270,7 +272,7 @@ cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_polic
 		json_decref(body);
 		body = NULL;
 		if (r == -EREMOTE && rep.status == 412) {
-			cli_reply_clear(&rep);
+			client_reply_clear(&rep);
 			backoff(tries);
 			continue;
 		}
@@ -284,6 +286,6 @@ cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_polic
 		     CLI_RMW_TRIES);
 out:
 	json_decref(body);
-	cli_reply_clear(&rep);
+	client_reply_clear(&rep);
 	return r;
 }

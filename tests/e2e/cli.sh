@@ -351,6 +351,49 @@ t 4 "login with a bad token → 4, nothing changed" login --server "https://$V:8
 t 0 "... the old config still works" whoami
 t 4 "a --server other than the config's never gets the config's token → 4" --server "https://$A:9" whoami
 
+echo "-- precedence: flags > environment > config file > socket"
+JENV=(JITGATE_TOKEN=jg_notatoken)
+t 4 "the environment's token beats the config's → 4" whoami
+t 0 "a --token flag beats the environment's" --token "$OWNER" whoami
+JENV=(JITGATE_CA=/nonexistent/ca.pem)
+t 3 "the environment's CA beats the config's → 3" whoami
+t 0 "a --ca flag beats the environment's" --ca "$STATE/tls/cert.pem" whoami
+JENV=(JITGATE_SERVER="https://$A:9")
+t 4 "the environment's server beats the config's, which keeps its token → 4" whoami
+t 0 "a --server flag beats the environment's (the config's server: its token and CA)" --server "https://$V:8443" whoami
+JENV=(JITGATE_SUBSCRIPTION=not-a-guid)
+t 2 "a bad JITGATE_SUBSCRIPTION → 2" whoami
+t 0 "a --subscription flag beats the environment's" --subscription 00000000-0000-0000-0000-000000000000 whoami
+t 2 "a bad --subscription → 2" --subscription not-a-guid whoami
+JENV=(JITGATE_SOCKET="$SOCK")
+t 0 "JITGATE_SOCKET beats the config's server" whoami
+has "root" "... the caller is root on the socket"
+t 0 "JITGATE_SOCKET beats a --server flag too" --server "https://$V:8443" whoami
+has "root" "... the caller is root on the socket"
+t 3 "a --socket flag beats JITGATE_SOCKET (a missing socket → 3)" --socket /nonexistent.sock whoami
+JENV=()
+t 0 "a --socket flag beats the config's server" --socket "$SOCK" whoami
+has "root" "... the caller is root on the socket"
+cp "$H/.config/jitgate/config" "$E2E_TMP/config.saved"
+echo "bogus = 1" >>"$H/.config/jitgate/config"
+t 2 "an unknown key in the config → 2" whoami
+has "unknown key 'bogus'" "... named with its line"
+printf 'server %s\n' "https://$V:8443" >"$H/.config/jitgate/config"
+t 2 "a config line without '=' → 2" whoami
+cp "$E2E_TMP/config.saved" "$H/.config/jitgate/config"
+chmod 644 "$H/.config/jitgate/config"
+t 0 "a config readable by others still works" whoami
+has "readable by others" "... with a warning"
+chmod 600 "$H/.config/jitgate/config"
+t 0 "the flags and no config: 0" --server "https://$V:8443" --token "$OWNER" --ca "$STATE/tls/cert.pem" whoami
+JENV=(JITGATE_SERVER="http://$V:8443" JITGATE_TOKEN=x)
+t 2 "an http:// JITGATE_SERVER is refused → 2" whoami
+JENV=()
+t 1 "a missing token → 1" token revoke no-such-token
+t 2 "help on an unknown command → 2" help frobnicate
+t 2 "a global option without its value → 2" --server
+t 2 "an unknown global option before the command → 2" --bogus whoami
+
 echo "-- server down"
 kill "$SRV"
 wait "$SRV" 2>/dev/null

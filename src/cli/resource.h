@@ -1,0 +1,81 @@
+/* VMs and policies as the commands handle them (resource.c), the shared port-rule options (rules.c) and initiate (initiate.c). */
+#ifndef JITGATE_CLI_RESOURCE_H
+#define JITGATE_CLI_RESOURCE_H
+
+#include "cli/cli.h"
+
+/* ---- resources (resource.c) ---- */
+
+/* A VM as the inventory shows it. Owns json. */
+struct cli_vm {
+	char id[ARM_ID_MAX + 1];
+	struct arm_vm_id arm;
+	char location[ARM_LOCATION_MAX + 1];
+	char policy_id[ARM_ID_MAX + 1];		/* empty when not configured */
+	json_t *json;
+};
+
+void cli_vm_clear(struct cli_vm *vm);
+/* A VM by name (case-insensitive; ambiguous → exit 2) or full id; not found → exit 1. */
+int cli_vm_resolve(struct cli *c, const char *name_or_id, struct cli_vm *ret);
+/* The VM's first address, or NULL. */
+const char *cli_vm_address(const struct cli_vm *vm);
+
+/* The path of a policy: /subscriptions/S/resourceGroups/RG/providers/Microsoft.Security/locations/L/jitNetworkAccessPolicies/N */
+int cli_policy_path(struct cli *c, const char *rg, const char *loc, const char *name, char *buf, size_t size);
+/* The VM's entry in a policy body (properties.virtualMachines[i] with a matching id), or NULL; *ret_index if found. */
+json_t *cli_policy_vm(json_t *policy, const char *vm_id, size_t *ret_index);
+/* The same in a virtualMachines array. */
+json_t *cli_vms_find(json_t *vms, const char *vm_id, size_t *ret_index);
+/* The rules of the VM in the policy that holds it (GET); not configured → exit 1. *ret_ports is a new reference. */
+int cli_vm_rules(struct cli *c, const struct cli_vm *vm, json_t **ret_ports);
+
+/*
+ * Read-modify-write of the VM's policy: GET with its ETag (or, when there is none and
+ * `create`, a new policy "default" in the VM's resource group and location), `edit`
+ * changes properties.virtualMachines, PUT with If-Match (If-None-Match: * when new);
+ * a 412 starts over, at most CLI_RMW_TRIES times. The stored policy in *ret_policy.
+ * edit returns 0, or a negative errno after cli_fail().
+ */
+typedef int (*cli_policy_edit_fn)(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg);
+int cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_policy_edit_fn edit, void *arg,
+		      json_t **ret_policy);
+
+/* A port rule as the API takes it. sources: NULL or empty → "*". */
+json_t *cli_rule_new(unsigned port, const char *proto, int64_t max_ms, const char *const *sources, size_t n_sources);
+
+/* Port-rule options shared by enable and edit (rules.c): --port, --max, --source, --recommended, --remove-port. */
+struct cli_rule_opts {
+	struct {
+		uint16_t number;
+		const char *proto;	/* NULL: not given */
+	} ports[CLI_PORTS_MAX];
+	size_t n_ports;
+	int64_t max_ms;			/* 0: not given */
+	const char *sources[CLI_SOURCES_MAX];
+	size_t n_sources;
+	bool recommended;
+	uint16_t remove[CLI_PORTS_MAX];
+	size_t n_remove;
+};
+
+extern const struct option cli_rule_options[];
+int cli_rule_option(struct cli *c, int opt, const char *arg, void *state);
+/* Print a VM's rules from a policy body as a table (or JSON, or the policy id with -q). */
+void cli_rules_print(struct cli *c, const struct cli_vm *vm, json_t *policy);
+
+/* ---- initiate (initiate.c) ---- */
+
+/* Shared by request and ssh: initiate the ports (NULL: all of the VM's rules) and report. */
+struct cli_initiate {
+	const uint16_t *ports;
+	size_t n_ports;
+	int64_t for_ms;			/* 0: the rule's maximum */
+	int64_t until_ns;		/* 0: not given */
+	const char *from;		/* NULL: my address */
+	const char *reason;
+	bool print;			/* print what opened */
+};
+int cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in);
+
+#endif

@@ -1,0 +1,236 @@
+/* Unit tests for src/client's settings: flags > environment > config file > socket, and failures as records, without a server. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "client/client.h"
+
+#define SUB "11111111-2222-3333-4444-555555555555"	/* given, so that connecting never asks the server */
+
+static char home[64];
+
+static void
+config_write(const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.config", home);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/.config/jitgate", home);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/.config/jitgate/config", home);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, 0600);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(home, sizeof(home), "/tmp/test-client.XXXXXX");
+	assert_non_null(mkdtemp(home));
+	setenv("HOME", home, 1);
+	unsetenv("XDG_CONFIG_HOME");
+	unsetenv("JITGATE_SERVER");
+	unsetenv("JITGATE_TOKEN");
+	unsetenv("JITGATE_CA");
+	unsetenv("JITGATE_SOCKET");
+	unsetenv("JITGATE_SUBSCRIPTION");
+	config_write("server = https://cfg.example:8443\ntoken = jg_cfg\nca = /cfg/ca.pem\n");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* Connect with what `cl` holds (the flags); 0 or the negative errno, with err filled. */
+static int
+connect_as(struct client *cl, struct client_error *err)
+{
+	snprintf(cl->subscription, sizeof(cl->subscription), "%s", SUB);
+	return client_connect(cl, err);
+}
+
+static void
+test_config_fills_the_gaps(void **state)
+{
+	struct client cl = { 0 };
+	struct client_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(connect_as(&cl, &err), 0);
+	assert_string_equal(cl.server, "https://cfg.example:8443");
+	assert_string_equal(cl.token, "jg_cfg");
+	assert_string_equal(cl.ca, "/cfg/ca.pem");
+	assert_false(cl.via_socket);
+	client_free(&cl);
+}
+
+static void
+test_environment_beats_config(void **state)
+{
+	struct client cl = { 0 };
+	struct client_error err = { 0 };
+
+	(void)state;
+	setenv("JITGATE_TOKEN", "jg_env", 1);
+	setenv("JITGATE_CA", "/env/ca.pem", 1);
+	assert_int_equal(connect_as(&cl, &err), 0);
+	assert_string_equal(cl.server, "https://cfg.example:8443");
+	assert_string_equal(cl.token, "jg_env");
+	assert_string_equal(cl.ca, "/env/ca.pem");
+	client_free(&cl);
+	unsetenv("JITGATE_TOKEN");
+	unsetenv("JITGATE_CA");
+}
+
+static void
+test_flags_beat_environment(void **state)
+{
+	struct client cl = { 0 };
+	struct client_error err = { 0 };
+
+	(void)state;
+	setenv("JITGATE_SERVER", "https://env.example", 1);
+	setenv("JITGATE_TOKEN", "jg_env", 1);
+	snprintf(cl.server, sizeof(cl.server), "https://flag.example/");
+	cl.token = strdup("jg_flag");
+	assert_int_equal(connect_as(&cl, &err), 0);
+	assert_string_equal(cl.server, "https://flag.example");	/* trailing slash dropped */
+	assert_string_equal(cl.token, "jg_flag");
+	assert_string_equal(cl.ca, "");		/* the config's CA belongs to the config's server only */
+	client_free(&cl);
+	unsetenv("JITGATE_SERVER");
+	unsetenv("JITGATE_TOKEN");
+}
+
+static void
+test_other_server_never_gets_config_token(void **state)
+{
+	struct client cl = { 0 };
+	struct client_error err = { 0 };
+
+	(void)state;
+	setenv("JITGATE_SERVER", "https://env.example", 1);
+	assert_int_equal(connect_as(&cl, &err), -EINVAL);
+	assert_int_equal(err.kind, CLIENT_ERR_AUTH);
+	assert_non_null(strstr(err.message, "no token"));
+	assert_false(err.refused);
+	client_error_clear(&err);
+	client_free(&cl);
+	unsetenv("JITGATE_SERVER");
+}
+
+static void
+test_socket_beats_servers(void **state)
+{
+	struct client cl = { 0 };
+	struct client_error err = { 0 };
+
+	(void)state;
+	setenv("JITGATE_SOCKET", "/env.sock", 1);
+	snprintf(cl.server, sizeof(cl.server), "https://flag.example");
+	assert_int_equal(connect_as(&cl, &err), 0);
+	assert_true(cl.via_socket);
+	assert_string_equal(cl.socket_path, "/env.sock");
+	assert_null(cl.token);			/* no config token over the socket */
+	client_free(&cl);
+	memset(&cl, 0, sizeof(cl));
+	snprintf(cl.socket_path, sizeof(cl.socket_path), "/flag.sock");
+	assert_int_equal(connect_as(&cl, &err), 0);
+	assert_string_equal(cl.socket_path, "/flag.sock");
+	client_free(&cl);
+	unsetenv("JITGATE_SOCKET");
+}
+
+static void
+test_bad_settings_are_usage_errors(void **state)
+{
+	struct client cl = { 0 };
+	struct client_error err = { 0 };
+
+	(void)state;
+	setenv("JITGATE_SUBSCRIPTION", "not-a-guid", 1);
+	assert_int_equal(client_connect(&cl, &err), -EINVAL);
+	assert_int_equal(err.kind, CLIENT_ERR_USAGE);
+	assert_non_null(strstr(err.message, "JITGATE_SUBSCRIPTION"));
+	client_error_clear(&err);
+	client_free(&cl);
+	unsetenv("JITGATE_SUBSCRIPTION");
+
+	memset(&cl, 0, sizeof(cl));
+	snprintf(cl.server, sizeof(cl.server), "http://flag.example");
+	cl.token = strdup("x");
+	assert_int_equal(connect_as(&cl, &err), -EINVAL);
+	assert_int_equal(err.kind, CLIENT_ERR_USAGE);
+	assert_non_null(strstr(err.message, "https://"));
+	client_error_clear(&err);
+	client_free(&cl);
+
+	config_write("server = https://cfg.example:8443\nbogus = 1\n");
+	memset(&cl, 0, sizeof(cl));
+	assert_int_equal(connect_as(&cl, &err), -EINVAL);
+	assert_int_equal(err.kind, CLIENT_ERR_USAGE);
+	assert_non_null(strstr(err.message, ":2: unknown key 'bogus'"));
+	client_error_clear(&err);
+	client_free(&cl);
+	config_write("server = https://cfg.example:8443\ntoken = jg_cfg\nca = /cfg/ca.pem\n");
+}
+
+static void
+warn_count(void *arg, const char *message)
+{
+	(void)message;
+	(*(int *)arg)++;
+}
+
+static void
+test_warnings_go_to_the_caller(void **state)
+{
+	struct client cl = { 0 };
+	struct client_error err = { 0 };
+	char path[128];
+	int warnings = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/.config/jitgate/config", home);
+	chmod(path, 0644);
+	cl.warn = warn_count;
+	cl.warn_arg = &warnings;
+	cl.insecure = true;
+	assert_int_equal(connect_as(&cl, &err), 0);
+	assert_int_equal(warnings, 2);		/* readable by others, and --insecure */
+	client_free(&cl);
+	chmod(path, 0600);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_fills_the_gaps),
+		cmocka_unit_test(test_environment_beats_config),
+		cmocka_unit_test(test_flags_beat_environment),
+		cmocka_unit_test(test_other_server_never_gets_config_token),
+		cmocka_unit_test(test_socket_beats_servers),
+		cmocka_unit_test(test_bad_settings_are_usage_errors),
+		cmocka_unit_test(test_warnings_go_to_the_caller),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
