@@ -1,15 +1,9 @@
 /* The API's front door: routes ARM paths, checks api-version, authenticates, and hands over to one file per resource. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <time.h>
-
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 
 #include "api/api-internal.h"
 #include "api/api-limits.h"
@@ -20,145 +14,6 @@
 
 static bool method_is(const struct http_request *req, const char *m);
 static void method_not_allowed(struct http_response *resp, const struct http_request *req);
-
-int64_t
-api_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-int
-api_store_status(int r)
-{
-	return r == -ENOSPC || r == -EROFS || r == -EBUSY ? 503 : 500;
-}
-
-void
-api_json(struct http_response *resp, int status, json_t *body)
-{
-	size_t len = 0;
-	char *text = body ? codec_dump(body, &len) : NULL;
-
-	json_decref(body);
-	if (body && !text) {
-		resp->status = 500;
-		return;
-	}
-	resp->status = status;
-	resp->body = text;
-	resp->body_len = len;
-}
-
-void
-api_error_record(struct http_response *resp, int status, const struct core_error *err)
-{
-	api_json(resp, status, codec_error_encode(err));
-}
-
-void
-api_error(struct http_response *resp, int status, const char *code, const char *target, const char *fmt, ...)
-{
-	struct core_error err;
-	va_list ap;
-
-	memset(&err, 0, sizeof(err));
-	snprintf(err.code, sizeof(err.code), "%s", code);
-	snprintf(err.target, sizeof(err.target), "%s", target ? target : "");
-	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof(err.message), fmt, ap);
-	va_end(ap);
-	api_error_record(resp, status, &err);
-}
-
-const struct rbac_role *
-api_role_lookup(const struct api *api, const char *name)
-{
-	const struct rbac_role *r = rbac_role_builtin(name);
-	size_t i;
-
-	for (i = 0; !r && i < api->settings.n_custom_roles; i++)
-		if (!strcasecmp(api->settings.custom_roles[i].name, name))
-			r = &api->settings.custom_roles[i];
-	return r;
-}
-
-bool
-api_allowed(const struct api *api, const struct api_caller *caller, const char *action, const char *resource_id)
-{
-	(void)api;
-	return caller->role && rbac_role_allows(caller->role, action) && rbac_scope_covers(caller->scope, resource_id);
-}
-
-bool
-api_require(struct api *api, const struct api_caller *caller, const char *action, const char *resource_id,
-	    struct http_response *resp)
-{
-	if (api_allowed(api, caller, action, resource_id))
-		return true;
-	api_error(resp, 403, "AuthorizationFailed", "",
-		  "the client '%s' with role '%s' at scope '%s' does not have authorization to perform action '%s' "
-		  "over scope '%s'",
-		  caller->name, caller->role ? caller->role->name : "-", caller->scope[0] ? caller->scope : "/", action,
-		  resource_id);
-	api_log(api, caller, action, resource_id, "Denied", NULL, "AuthorizationFailed: the role lacks the action");
-	return false;
-}
-
-void
-api_log(struct api *api, const struct api_caller *caller, const char *operation, const char *resource_id,
-	const char *status, const char *justification, const char *fmt, ...)
-{
-	struct store_activity a;
-	va_list ap;
-
-	memset(&a, 0, sizeof(a));
-	a.time_ns = api_now_ns();
-	if (caller) {
-		snprintf(a.caller, sizeof(a.caller), "%s", caller->name);
-		snprintf(a.caller_addr, sizeof(a.caller_addr), "%s", caller->addr_text);
-		snprintf(a.correlation_id, sizeof(a.correlation_id), "%s", caller->correlation_id);
-	} else {
-		snprintf(a.caller, sizeof(a.caller), "jitgated");
-	}
-	snprintf(a.operation, sizeof(a.operation), "%s", operation);
-	snprintf(a.resource_id, sizeof(a.resource_id), "%s", resource_id ? resource_id : "");
-	snprintf(a.status, sizeof(a.status), "%s", status);
-	snprintf(a.justification, sizeof(a.justification), "%s", justification ? justification : "");
-	va_start(ap, fmt);
-	vsnprintf(a.detail, sizeof(a.detail), fmt, ap);
-	va_end(ap);
-	if (store_activity_append(api->store, &a) < 0)
-		api->log_failures++;
-}
-
-int
-api_token_generate(char *buf, size_t size)
-{
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t raw[API_TOKEN_BYTES];
-	size_t i, n = strlen(API_TOKEN_PREFIX);
-
-	if (size < n + sizeof(raw) + 1)
-		return -ENOSPC;
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return -EIO;
-	memcpy(buf, API_TOKEN_PREFIX, n);
-	/* 6 bits per character from each byte: 48 bytes of entropy-bearing input give 288 bits > 256 */
-	for (i = 0; i < sizeof(raw); i++)
-		buf[n + i] = alphabet[raw[i] & 63];
-	buf[n + sizeof(raw)] = '\0';
-	explicit_bzero(raw, sizeof(raw));
-	return (int)(n + sizeof(raw));
-}
-
-int
-api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN])
-{
-	return gnutls_hash_fast(GNUTLS_DIG_SHA256, token, len, hash) == 0 ? 0 : -EIO;
-}
 
 /* Are s[0..n) one to five digits (a port)? */
 static bool
