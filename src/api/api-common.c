@@ -1,4 +1,4 @@
-/* What the API's files share: the clock, Azure error bodies and JSON responses, RBAC checks, the activity log, and paging. */
+/* What the API's files share: the clock, error bodies and JSON responses, RBAC checks, the activity log, paging. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -301,7 +301,8 @@ handle_whoami(struct api *api, const struct api_caller *c, struct http_response 
 
 /* Fill a policy id from captured segments; a bad name is a 400 with the validator's code. */
 static bool
-policy_id_from(const char *sub, const char *rg, const char *loc, const char *name, struct arm_policy_id *id, struct http_response *resp)
+policy_id_from(const char *sub, const char *rg, const char *loc, const char *name, struct arm_policy_id *id,
+	       struct http_response *resp)
 {
 	struct core_error err = { 0 };
 	char text[ARM_ID_MAX + 1];

@@ -287,7 +287,8 @@ probe_run(const struct probe *p, FILE *out)
 	len = strlen(p->target);
 	memcpy(buf + n, p->target, len + 1);
 	n += len + 1;
-	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", p->who == READER ? "Authorization: Bearer " READER_SECRET "\n" : "",
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+			      p->who == READER ? "Authorization: Bearer " READER_SECRET "\n" : "",
 			      p->body ? "Content-Type: application/json" : "") + 1;
 	if (p->body) {
 		memcpy(buf + n, p->body, strlen(p->body));
@@ -298,8 +299,8 @@ probe_run(const struct probe *p, FILE *out)
 	memset(&resp, 0, sizeof(resp));
 	api_handle(&api, &req, &resp);
 	api_batch_end(&api);
-	fprintf(out, "%s %s%s%s%s -> %d", p->who == ROOT ? "root" : p->who == ANON ? "anon" : "reader", p->method, " ", p->target,
-		p->body ? " +body" : "", resp.status);
+	fprintf(out, "%s %s %s%s -> %d", p->who == ROOT ? "root" : p->who == ANON ? "anon" : "reader", p->method,
+		p->target, p->body ? " +body" : "", resp.status);
 	j = resp.body && resp.status >= 400 ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
 	e = json_object_get(j, "error");
 	if (e)
