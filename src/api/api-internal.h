@@ -1,4 +1,4 @@
-/* Shared by the API's files (api.c and one api-*.c per resource); not for the daemon. */
+/* Shared by the API's files (the router api.c, one api-*.c per resource, and the helpers they share); not for the daemon. */
 #ifndef JITGATE_API_INTERNAL_H
 #define JITGATE_API_INTERNAL_H
 
@@ -17,7 +17,7 @@ struct api_list_scope {
 	const char *location;		/* NULL: all */
 };
 
-/* Fill resp with an Azure error body. */
+/* api-common.c: shared by every file. Fill resp with an Azure error body. */
 void api_error(struct http_response *resp, int status, const char *code, const char *target, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 void api_error_record(struct http_response *resp, int status, const struct core_error *err);
@@ -88,7 +88,7 @@ int api_policy_decode_stored(struct api *api, const struct store_policy *sp, str
 bool api_render_cache_get(struct api *api, const char *key, bool gzip, struct http_response *resp);
 void api_render_cache_put(struct api *api, const char *key, const struct http_response *resp, const char *etag);
 
-/* A request as the API returns it (Azure's JitNetworkAccessRequest plus "id"). */
+/* api-render.c. A request as the API returns it (Azure's JitNetworkAccessRequest plus "id"). */
 json_t *api_request_encode(struct api *api, const struct store_request *req);
 /*
  * The policy as GET returns it to caller `c`: stored JSON plus its requests of the last 7 days,
@@ -142,7 +142,7 @@ void api_token_delete(struct api *api, const struct api_caller *c, const struct 
 		      struct http_response *resp);
 
 struct api_session *api_session_find(struct api *api, const struct http_request *req);
-/* End every portal session made from the token with this hash (it was just revoked). */
+/* End every portal session made from the token with this hash (it was just revoked; api-token.c). */
 void api_sessions_end_token(struct api *api, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]);
 bool api_session_csrf_ok(const struct api_session *s, const struct http_request *req);
 void api_session_create(struct api *api, struct api_caller *c, const struct http_request *req,
@@ -162,7 +162,7 @@ struct web_asset {
 extern const struct web_asset web_assets[];
 extern const size_t web_assets_count;
 
-/* A list response {"value":[...], "nextLink"?}: page `items` (stolen) by $skipToken. */
+/* A list response {"value":[...], "nextLink"?}: page `items` (stolen) by $skipToken (api-common.c). */
 void api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp);
 
 #endif

@@ -81,17 +81,6 @@ sessions_of(const struct api *api, const uint8_t *token_hash, struct api_session
 	return n;
 }
 
-void
-api_sessions_end_token(struct api *api, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
-{
-	size_t i;
-
-	for (i = 0; i < API_SESSIONS_MAX; i++)
-		if (api->sessions[i].expires_ns &&
-		    !memcmp(api->sessions[i].token_hash, token_hash, STORE_TOKEN_HASH_LEN))
-			explicit_bzero(&api->sessions[i], sizeof(api->sessions[i]));
-}
-
 /* A slot for a new session of token_hash, making room as the comment at the top says. */
 static struct api_session *
 session_slot(struct api *api, const uint8_t *token_hash, int64_t now)

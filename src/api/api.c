@@ -1,15 +1,10 @@
 /* The API's front door: routes ARM paths, checks api-version, authenticates, and hands over to one file per resource. */
 #include <errno.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <time.h>
-
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 
 #include "api/api-internal.h"
 #include "api/api-limits.h"
@@ -20,145 +15,6 @@
 
 static bool method_is(const struct http_request *req, const char *m);
 static void method_not_allowed(struct http_response *resp, const struct http_request *req);
-
-int64_t
-api_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-int
-api_store_status(int r)
-{
-	return r == -ENOSPC || r == -EROFS || r == -EBUSY ? 503 : 500;
-}
-
-void
-api_json(struct http_response *resp, int status, json_t *body)
-{
-	size_t len = 0;
-	char *text = body ? codec_dump(body, &len) : NULL;
-
-	json_decref(body);
-	if (body && !text) {
-		resp->status = 500;
-		return;
-	}
-	resp->status = status;
-	resp->body = text;
-	resp->body_len = len;
-}
-
-void
-api_error_record(struct http_response *resp, int status, const struct core_error *err)
-{
-	api_json(resp, status, codec_error_encode(err));
-}
-
-void
-api_error(struct http_response *resp, int status, const char *code, const char *target, const char *fmt, ...)
-{
-	struct core_error err;
-	va_list ap;
-
-	memset(&err, 0, sizeof(err));
-	snprintf(err.code, sizeof(err.code), "%s", code);
-	snprintf(err.target, sizeof(err.target), "%s", target ? target : "");
-	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof(err.message), fmt, ap);
-	va_end(ap);
-	api_error_record(resp, status, &err);
-}
-
-const struct rbac_role *
-api_role_lookup(const struct api *api, const char *name)
-{
-	const struct rbac_role *r = rbac_role_builtin(name);
-	size_t i;
-
-	for (i = 0; !r && i < api->settings.n_custom_roles; i++)
-		if (!strcasecmp(api->settings.custom_roles[i].name, name))
-			r = &api->settings.custom_roles[i];
-	return r;
-}
-
-bool
-api_allowed(const struct api *api, const struct api_caller *caller, const char *action, const char *resource_id)
-{
-	(void)api;
-	return caller->role && rbac_role_allows(caller->role, action) && rbac_scope_covers(caller->scope, resource_id);
-}
-
-bool
-api_require(struct api *api, const struct api_caller *caller, const char *action, const char *resource_id,
-	    struct http_response *resp)
-{
-	if (api_allowed(api, caller, action, resource_id))
-		return true;
-	api_error(resp, 403, "AuthorizationFailed", "",
-		  "the client '%s' with role '%s' at scope '%s' does not have authorization to perform action '%s' "
-		  "over scope '%s'",
-		  caller->name, caller->role ? caller->role->name : "-", caller->scope[0] ? caller->scope : "/", action,
-		  resource_id);
-	api_log(api, caller, action, resource_id, "Denied", NULL, "AuthorizationFailed: the role lacks the action");
-	return false;
-}
-
-void
-api_log(struct api *api, const struct api_caller *caller, const char *operation, const char *resource_id,
-	const char *status, const char *justification, const char *fmt, ...)
-{
-	struct store_activity a;
-	va_list ap;
-
-	memset(&a, 0, sizeof(a));
-	a.time_ns = api_now_ns();
-	if (caller) {
-		snprintf(a.caller, sizeof(a.caller), "%s", caller->name);
-		snprintf(a.caller_addr, sizeof(a.caller_addr), "%s", caller->addr_text);
-		snprintf(a.correlation_id, sizeof(a.correlation_id), "%s", caller->correlation_id);
-	} else {
-		snprintf(a.caller, sizeof(a.caller), "jitgated");
-	}
-	snprintf(a.operation, sizeof(a.operation), "%s", operation);
-	snprintf(a.resource_id, sizeof(a.resource_id), "%s", resource_id ? resource_id : "");
-	snprintf(a.status, sizeof(a.status), "%s", status);
-	snprintf(a.justification, sizeof(a.justification), "%s", justification ? justification : "");
-	va_start(ap, fmt);
-	vsnprintf(a.detail, sizeof(a.detail), fmt, ap);
-	va_end(ap);
-	if (store_activity_append(api->store, &a) < 0)
-		api->log_failures++;
-}
-
-int
-api_token_generate(char *buf, size_t size)
-{
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t raw[API_TOKEN_BYTES];
-	size_t i, n = strlen(API_TOKEN_PREFIX);
-
-	if (size < n + sizeof(raw) + 1)
-		return -ENOSPC;
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return -EIO;
-	memcpy(buf, API_TOKEN_PREFIX, n);
-	/* 6 bits per character from each byte: 48 bytes of entropy-bearing input give 288 bits > 256 */
-	for (i = 0; i < sizeof(raw); i++)
-		buf[n + i] = alphabet[raw[i] & 63];
-	buf[n + sizeof(raw)] = '\0';
-	explicit_bzero(raw, sizeof(raw));
-	return (int)(n + sizeof(raw));
-}
-
-int
-api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN])
-{
-	return gnutls_hash_fast(GNUTLS_DIG_SHA256, token, len, hash) == 0 ? 0 : -EIO;
-}
 
 /* Are s[0..n) one to five digits (a port)? */
 static bool
@@ -402,26 +258,6 @@ split_path(char *copy, char **seg)
 	return t ? PATH_SEGMENTS_MAX + 1 : n;
 }
 
-/* Does the path match the pattern? '{}' captures a segment into out[], literals compare case-insensitively. */
-static bool
-match(char **seg, size_t n, const char *pattern, char **out)
-{
-	char copy[256], *p[PATH_SEGMENTS_MAX];
-	size_t m, i, k = 0;
-
-	snprintf(copy, sizeof(copy), "%s", pattern);
-	m = split_path(copy, p);
-	if (m != n)
-		return false;
-	for (i = 0; i < n; i++) {
-		if (!strcmp(p[i], "{}"))
-			out[k++] = seg[i];
-		else if (strcasecmp(p[i], seg[i]))
-			return false;
-	}
-	return true;
-}
-
 static bool
 api_version_ok(const struct http_request *req, struct http_response *resp)
 {
@@ -465,7 +301,8 @@ handle_whoami(struct api *api, const struct api_caller *c, struct http_response 
 
 /* Fill a policy id from captured segments; a bad name is a 400 with the validator's code. */
 static bool
-policy_id_from(char *sub, char *rg, char *loc, char *name, struct arm_policy_id *id, struct http_response *resp)
+policy_id_from(const char *sub, const char *rg, const char *loc, const char *name, struct arm_policy_id *id,
+	       struct http_response *resp)
 {
 	struct core_error err = { 0 };
 	char text[ARM_ID_MAX + 1];
@@ -484,7 +321,7 @@ policy_id_from(char *sub, char *rg, char *loc, char *name, struct arm_policy_id 
 }
 
 static bool
-vm_id_from(char *sub, char *rg, char *name, struct arm_vm_id *id, struct http_response *resp)
+vm_id_from(const char *sub, const char *rg, const char *name, struct arm_vm_id *id, struct http_response *resp)
 {
 	struct core_error err = { 0 };
 	char text[ARM_ID_MAX + 1];
@@ -500,90 +337,168 @@ vm_id_from(char *sub, char *rg, char *name, struct arm_vm_id *id, struct http_re
 	return true;
 }
 
+/* What a route's pattern captured ({sub}, {rg}, {loc}, {name}, {action}); NULL where it has none. */
+struct route_args {
+	const char *sub, *rg, *loc, *name, *action;
+};
+
+/* What a route's handler takes besides the request: the captures, checked and parsed as this says. */
+enum route_kind {
+	ROUTE_LIST,		/* a list narrowed by {rg} and {loc} */
+	ROUTE_POLICY,		/* the policy {sub} {rg} {loc} {name}; a bad name is a 400 before the method is checked */
+	ROUTE_VM,		/* the VM {sub} {rg} {name}; likewise */
+	ROUTE_NAMED,		/* {name} as it is (a token: its handler checks the name) */
+	ROUTE_PLAIN,		/* nothing */
+};
+
+struct route {
+	const char *method;
+	/*
+	 * Segments after the leading '/', compared without case; "{x}" captures the request's
+	 * segment as x. Routes with one pattern stand together: the first whose pattern matches
+	 * the path picks them, and a method none of them has is a 405.
+	 */
+	const char *pattern;
+	const char *action;	/* non-NULL: {action} must be this (without case), else 404 */
+	enum route_kind kind;
+	union {
+		void (*list)(struct api *, const struct api_caller *, const struct http_request *,
+			     const struct api_list_scope *, struct http_response *);
+		void (*policy)(struct api *, const struct api_caller *, const struct http_request *,
+			       const struct arm_policy_id *, struct http_response *);
+		void (*vm)(struct api *, const struct api_caller *, const struct http_request *, const struct arm_vm_id *,
+			   struct http_response *);
+		void (*named)(struct api *, const struct api_caller *, const struct http_request *, const char *,
+			      struct http_response *);
+		void (*plain)(struct api *, const struct api_caller *, const struct http_request *,
+			      struct http_response *);
+	} fn;
+};
+
+#define SECURITY	"subscriptions/{sub}/providers/Microsoft.Security"
+#define SECURITY_RG	"subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Security"
+#define POLICY		SECURITY_RG "/locations/{loc}/jitNetworkAccessPolicies/{name}"
+#define COMPUTE		"subscriptions/{sub}/providers/Microsoft.Compute"
+#define COMPUTE_RG	"subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute"
+#define JITGATE		"subscriptions/{sub}/providers/Jitgate"
+
+/* The API below /subscriptions, one operation a line (DESIGN.md's table, plus VMs, tokens and the activity log). */
+static const struct route routes[] = {
+	{ "GET", SECURITY "/jitNetworkAccessPolicies", NULL, ROUTE_LIST, .fn.list = api_policies_list },
+	{ "GET", SECURITY "/locations/{loc}/jitNetworkAccessPolicies", NULL, ROUTE_LIST, .fn.list = api_policies_list },
+	{ "GET", SECURITY_RG "/jitNetworkAccessPolicies", NULL, ROUTE_LIST, .fn.list = api_policies_list },
+	{ "GET", SECURITY_RG "/locations/{loc}/jitNetworkAccessPolicies", NULL, ROUTE_LIST, .fn.list = api_policies_list },
+	{ "GET", POLICY, NULL, ROUTE_POLICY, .fn.policy = api_policy_get },
+	{ "PUT", POLICY, NULL, ROUTE_POLICY, .fn.policy = api_policy_put },
+	{ "DELETE", POLICY, NULL, ROUTE_POLICY, .fn.policy = api_policy_delete },
+	{ "POST", POLICY "/{action}", "initiate", ROUTE_POLICY, .fn.policy = api_policy_initiate },
+	{ "POST", POLICY "/{action}", "revoke", ROUTE_POLICY, .fn.policy = api_policy_revoke },
+	{ "GET", COMPUTE "/virtualMachines", NULL, ROUTE_LIST, .fn.list = api_vms_list },
+	{ "GET", COMPUTE_RG "/virtualMachines", NULL, ROUTE_LIST, .fn.list = api_vms_list },
+	{ "GET", COMPUTE_RG "/virtualMachines/{name}", NULL, ROUTE_VM, .fn.vm = api_vm_get },
+	{ "PUT", COMPUTE_RG "/virtualMachines/{name}", NULL, ROUTE_VM, .fn.vm = api_vm_put },
+	{ "DELETE", COMPUTE_RG "/virtualMachines/{name}", NULL, ROUTE_VM, .fn.vm = api_vm_delete },
+	{ "GET", JITGATE "/tokens", NULL, ROUTE_PLAIN, .fn.plain = api_tokens_list },
+	{ "PUT", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_put },
+	{ "DELETE", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_delete },
+	{ "GET", SECURITY "/jitActivityLog", NULL, ROUTE_PLAIN, .fn.plain = api_activity_get },
+};
+
+/*
+ * Does the path's seg[0..n) match the pattern? Fills *a from its captures. The pattern is
+ * walked where it stands (never copied or split), its literals compared without case.
+ */
+static bool
+route_match(const char *pattern, char **seg, size_t n, struct route_args *a)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} captures[] = {
+		{ "{sub}", offsetof(struct route_args, sub) }, { "{rg}", offsetof(struct route_args, rg) },
+		{ "{loc}", offsetof(struct route_args, loc) }, { "{name}", offsetof(struct route_args, name) },
+		{ "{action}", offsetof(struct route_args, action) },
+	};
+	const char *p = pattern, *e;
+	size_t i, k, len;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 0; i < n; i++, p = *e ? e + 1 : e) {
+		if (!*p)
+			return false;
+		e = strchrnul(p, '/');
+		len = (size_t)(e - p);
+		if (*p != '{') {
+			if (strlen(seg[i]) != len || strncasecmp(p, seg[i], len))
+				return false;
+			continue;
+		}
+		for (k = 0; k < sizeof(captures) / sizeof(captures[0]); k++)
+			if (strlen(captures[k].name) == len && !memcmp(captures[k].name, p, len))
+				*(const char **)((char *)a + captures[k].offset) = seg[i];
+	}
+	return !*p;
+}
+
+/* The request below /subscriptions/{sub} (the subscription not checked yet), by the table above. */
 static void
 route(struct api *api, const struct http_request *req, struct api_caller *c, char **seg, size_t n,
       struct http_response *resp)
 {
-	char *v[6] = { 0 };
+	const struct route *r, *end = routes + sizeof(routes) / sizeof(routes[0]), *first;
+	struct route_args a;
+	struct api_list_scope ls;
 	struct arm_policy_id pid;
 	struct arm_vm_id vid;
-	struct api_list_scope ls;
+	bool allowed = false;
 
-	memset(&ls, 0, sizeof(ls));
 	if (!arm_name_equal(seg[1], api->settings.subscription)) {
 		api_error(resp, 404, "SubscriptionNotFound", "", "the subscription '%.40s' could not be found", seg[1]);
 		return;
 	}
-	if (match(seg, n, "subscriptions/{}/providers/Microsoft.Security/jitNetworkAccessPolicies", v) ||
-	    match(seg, n, "subscriptions/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies", v) ||
-	    match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/jitNetworkAccessPolicies", v) ||
-	    match(seg, n,
-		  "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies",
-		  v)) {
-		bool has_rg = !strcasecmp(seg[2], "resourceGroups");
-
-		ls.resource_group = has_rg ? seg[3] : NULL;
-		ls.location = !strcasecmp(seg[n - 3], "locations") ? seg[n - 2] : NULL;
-		if (!method_is(req, "GET"))
-			return method_not_allowed(resp, req);
-		return api_policies_list(api, c, req, &ls, resp);
+	for (first = routes; first < end && !route_match(first->pattern, seg, n, &a); first++)
+		;
+	if (first == end)
+		goto not_found;
+	if (first->kind == ROUTE_POLICY && !policy_id_from(a.sub, a.rg, a.loc, a.name, &pid, resp))
+		return;
+	if (first->kind == ROUTE_VM && !vm_id_from(a.sub, a.rg, a.name, &vid, resp))
+		return;
+	for (r = first; r < end && !strcmp(r->pattern, first->pattern); r++) {
+		if (!method_is(req, r->method))
+			continue;
+		allowed = true;
+		if (!r->action || !strcasecmp(r->action, a.action))
+			break;
 	}
-	if (match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies/{}", v)) {
-		if (!policy_id_from(v[0], v[1], v[2], v[3], &pid, resp))
-			return;
-		if (method_is(req, "GET"))
-			return api_policy_get(api, c, req, &pid, resp);
-		if (method_is(req, "PUT"))
-			return api_policy_put(api, c, req, &pid, resp);
-		if (method_is(req, "DELETE"))
-			return api_policy_delete(api, c, req, &pid, resp);
-		return method_not_allowed(resp, req);
+	if (!allowed) {
+		method_not_allowed(resp, req);
+		return;
 	}
-	if (match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Security/locations/{}/jitNetworkAccessPolicies/{}/{}", v)) {
-		if (!policy_id_from(v[0], v[1], v[2], v[3], &pid, resp))
-			return;
-		if (!method_is(req, "POST"))
-			return method_not_allowed(resp, req);
-		if (!strcasecmp(v[4], "initiate"))
-			return api_policy_initiate(api, c, req, &pid, resp);
-		if (!strcasecmp(v[4], "revoke"))
-			return api_policy_revoke(api, c, req, &pid, resp);
+	/* a POST under a policy that is neither initiate nor revoke names no operation */
+	if (r == end || strcmp(r->pattern, first->pattern))
+		goto not_found;
+	switch (r->kind) {
+	case ROUTE_LIST:
+		ls.resource_group = a.rg;
+		ls.location = a.loc;
+		r->fn.list(api, c, req, &ls, resp);
+		break;
+	case ROUTE_POLICY:
+		r->fn.policy(api, c, req, &pid, resp);
+		break;
+	case ROUTE_VM:
+		r->fn.vm(api, c, req, &vid, resp);
+		break;
+	case ROUTE_NAMED:
+		r->fn.named(api, c, req, a.name, resp);
+		break;
+	case ROUTE_PLAIN:
+		r->fn.plain(api, c, req, resp);
+		break;
 	}
-	if (match(seg, n, "subscriptions/{}/providers/Microsoft.Compute/virtualMachines", v) ||
-	    match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines", v)) {
-		ls.resource_group = !strcasecmp(seg[2], "resourceGroups") ? seg[3] : NULL;
-		if (!method_is(req, "GET"))
-			return method_not_allowed(resp, req);
-		return api_vms_list(api, c, req, &ls, resp);
-	}
-	if (match(seg, n, "subscriptions/{}/resourceGroups/{}/providers/Microsoft.Compute/virtualMachines/{}", v)) {
-		if (!vm_id_from(v[0], v[1], v[2], &vid, resp))
-			return;
-		if (method_is(req, "GET"))
-			return api_vm_get(api, c, req, &vid, resp);
-		if (method_is(req, "PUT"))
-			return api_vm_put(api, c, req, &vid, resp);
-		if (method_is(req, "DELETE"))
-			return api_vm_delete(api, c, req, &vid, resp);
-		return method_not_allowed(resp, req);
-	}
-	if (match(seg, n, "subscriptions/{}/providers/Jitgate/tokens", v)) {
-		if (!method_is(req, "GET"))
-			return method_not_allowed(resp, req);
-		return api_tokens_list(api, c, req, resp);
-	}
-	if (match(seg, n, "subscriptions/{}/providers/Jitgate/tokens/{}", v)) {
-		if (method_is(req, "PUT"))
-			return api_token_put(api, c, req, v[1], resp);
-		if (method_is(req, "DELETE"))
-			return api_token_delete(api, c, req, v[1], resp);
-		return method_not_allowed(resp, req);
-	}
-	if (match(seg, n, "subscriptions/{}/providers/Microsoft.Security/jitActivityLog", v)) {
-		if (!method_is(req, "GET"))
-			return method_not_allowed(resp, req);
-		return api_activity_get(api, c, req, resp);
-	}
+	return;
+not_found:
 	api_error(resp, 404, "NotFound", "", "there is no resource or operation at %s %.200s", req->method, req->path);
 }
 

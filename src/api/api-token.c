@@ -1,0 +1,46 @@
+/* Token credentials: a new secret, the hash stored for it, and ending the portal sessions made from it. */
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "api/api-internal.h"
+
+int
+api_token_generate(char *buf, size_t size)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t raw[API_TOKEN_BYTES];
+	size_t i, n = strlen(API_TOKEN_PREFIX);
+
+	if (size < n + sizeof(raw) + 1)
+		return -ENOSPC;
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	memcpy(buf, API_TOKEN_PREFIX, n);
+	/* 6 bits per character from each byte: 48 bytes of entropy-bearing input give 288 bits > 256 */
+	for (i = 0; i < sizeof(raw); i++)
+		buf[n + i] = alphabet[raw[i] & 63];
+	buf[n + sizeof(raw)] = '\0';
+	explicit_bzero(raw, sizeof(raw));
+	return (int)(n + sizeof(raw));
+}
+
+int
+api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN])
+{
+	return gnutls_hash_fast(GNUTLS_DIG_SHA256, token, len, hash) == 0 ? 0 : -EIO;
+}
+
+void
+api_sessions_end_token(struct api *api, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < API_SESSIONS_MAX; i++)
+		if (api->sessions[i].expires_ns &&
+		    !memcmp(api->sessions[i].token_hash, token_hash, STORE_TOKEN_HASH_LEN))
+			explicit_bzero(&api->sessions[i], sizeof(api->sessions[i]));
+}
