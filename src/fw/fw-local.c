@@ -361,7 +361,8 @@ out:
 
 static int
 fw_local_reconcile_take(struct fw *base, struct fw_vm *vms, size_t n_vms, struct fw_port *ports, size_t n_ports,
-		     struct fw_grant *grants, size_t n_grants, struct fw_changes *ret_changes, struct core_error *err)
+			struct fw_grant *grants, size_t n_grants, struct fw_changes *ret_changes,
+			struct core_error *err)
 {
 	struct fw_local *fw = to_local(base);
 	struct owned_state s = { vms, n_vms, ports, n_ports, grants, n_grants };
@@ -374,7 +375,7 @@ fw_local_reconcile_take(struct fw *base, struct fw_vm *vms, size_t n_vms, struct
 
 static int
 fw_local_reconcile(struct fw *base, const struct fw_state *desired, struct fw_changes *ret_changes,
-		struct core_error *err)
+		   struct core_error *err)
 {
 	struct fw_local *fw = to_local(base);
 	struct owned_state s;
@@ -444,7 +445,7 @@ out:
 
 static int
 fw_local_set_state(struct fw *base, const struct fw_state *desired, struct fw_changes *ret_changes,
-		struct core_error *err)
+		   struct core_error *err)
 {
 	struct fw_local *fw = to_local(base);
 	struct owned_state s;
@@ -459,7 +460,7 @@ fw_local_set_state(struct fw *base, const struct fw_state *desired, struct fw_ch
 
 static int
 fw_local_protect_set(struct fw *base, const struct fw_vm *vms, size_t n_vms, const struct fw_port *ports,
-		  size_t n_ports, struct fw_changes *ret_changes, struct core_error *err)
+		     size_t n_ports, struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct fw_local *fw = to_local(base);
 	struct fw_state next = state_view(vms, n_vms, ports, n_ports, fw->grants.v, fw->grants.n);
@@ -720,7 +721,7 @@ out:
  */
 static int
 fw_local_grant_update(struct fw *base, const struct fw_grant *add, size_t n_add, const struct fw_grant *remove,
-		   size_t n_remove, struct fw_changes *ret_changes, struct core_error *err)
+		      size_t n_remove, struct fw_changes *ret_changes, struct core_error *err)
 {
 	struct fw_local *fw = to_local(base);
 	struct grant_update u = { 0 };
@@ -780,7 +781,7 @@ out:
 /* The sessions the context's grants let in are matched against its own VMs. */
 static int
 fw_local_sessions_kill(struct fw *base, const struct fw_grant *grants, size_t n, size_t *ret_killed,
-		    struct core_error *err)
+		       struct core_error *err)
 {
 	struct fw_local *fw = to_local(base);
 
