@@ -6,12 +6,13 @@
 
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 
-#include "fw-internal.h"
+#include "fw-conntrack.h"
 
 #define FW_KILL_MAX 65536	/* entries collected in one dump; a later call gets the rest */
 
 struct kill_ctx {
-	struct fw *fw;
+	const struct fw_vm *vms;
+	size_t n_vms;
 	const struct fw_grant *grants;
 	size_t n;
 	struct nf_conntrack **found;
@@ -41,9 +42,21 @@ ct_addr(const struct nf_conntrack *ct, bool src, struct net_addr *ret)
 	return false;
 }
 
+/* The VM with this id among the context's. */
+static const struct fw_vm *
+vm_lookup(const struct fw_vm *vms, size_t n_vms, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n_vms; i++)
+		if (vms[i].id == id)
+			return &vms[i];
+	return NULL;
+}
+
 static bool
-grant_matches(const struct fw *fw, const struct fw_grant *g, uint8_t proto, uint16_t port, const struct net_addr *src,
-	      const struct net_addr *dst)
+grant_matches(const struct kill_ctx *k, const struct fw_grant *g, uint8_t proto, uint16_t port,
+	      const struct net_addr *src, const struct net_addr *dst)
 {
 	const struct fw_vm *vm;
 	size_t i;
@@ -52,7 +65,7 @@ grant_matches(const struct fw *fw, const struct fw_grant *g, uint8_t proto, uint
 		return false;
 	if (!g->source.any && !net_prefix_contains_addr(&g->source.prefix, src))
 		return false;
-	vm = fw_vm_lookup(fw, g->vm);
+	vm = vm_lookup(k->vms, k->n_vms, g->vm);
 	if (!vm || vm->point == FW_POINT_LOCAL)
 		return vm != NULL;
 	for (i = 0; i < vm->n_addrs; i++)
@@ -76,7 +89,7 @@ on_entry(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 	if (!ct_addr(ct, true, &src) || !ct_addr(ct, false, &dst))
 		return NFCT_CB_CONTINUE;
 	for (i = 0; i < k->n; i++) {
-		if (!grant_matches(k->fw, &k->grants[i], proto, port, &src, &dst))
+		if (!grant_matches(k, &k->grants[i], proto, port, &src, &dst))
 			continue;
 		if (k->n_found < FW_KILL_MAX) {
 			struct nf_conntrack *c = nfct_clone(ct);
@@ -90,18 +103,14 @@ on_entry(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 }
 
 int
-fw_sessions_kill(struct fw *fw, const struct fw_grant *grants, size_t n, size_t *ret_killed, struct core_error *err)
+fw_conntrack_kill(const struct fw_vm *vms, size_t n_vms, const struct fw_grant *grants, size_t n, size_t *ret_killed,
+		  struct core_error *err)
 {
-	struct kill_ctx k = { fw, grants, n, NULL, 0 };
+	struct kill_ctx k = { vms, n_vms, grants, n, NULL, 0 };
 	struct nfct_handle *dump = NULL, *del = NULL;
 	size_t i, killed = 0;
 	int r = 0, f;
 
-	if (fw_remote_of(fw)) {
-		struct fw_state none = { 0 };
-
-		return fw_remote_call(fw_remote_of(fw), FW_WIRE_OP_SESSIONS_KILL, &none, grants, n, NULL, ret_killed, err);
-	}
 	k.found = calloc(FW_KILL_MAX, sizeof(*k.found));
 	if (!k.found)
 		return -ENOMEM;

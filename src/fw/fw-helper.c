@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fw-internal.h"
+#include "fw-model.h"
 #include "fw-wire.h"
 
 #define HELPER_TAMPER_RETRY_MS 100	/* a tamper report the client's queue had no room for is sent again */

@@ -1,4 +1,4 @@
-/* What fw.c shares with the rest of src/fw beyond the model: the context's lookups (fw-conntrack.c, tests) and the helper's client (fw-remote.c). */
+/* What fw.c shares with the rest of src/fw beyond the model: the ops a context is made of, and its two makers (fw-local.c, fw-remote.c). */
 #ifndef JITGATE_FW_INTERNAL_H
 #define JITGATE_FW_INTERNAL_H
 
@@ -8,7 +8,39 @@
 #include "fw-nft.h"
 #include "fw-wire.h"
 
-const struct fw_vm *fw_vm_lookup(const struct fw *fw, uint64_t id);
+/*
+ * One way to run a context: fw-local.c's speaks to the kernel itself,
+ * fw-remote.c's forwards every call to a firewall helper. Each op is the fw.h
+ * call of the same name (fw_free() handles NULL before free is reached). fw.c
+ * is the only file that knows there are two.
+ */
+struct fw_ops {
+	int (*reconcile)(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes,
+			 struct core_error *err);
+	int (*reconcile_take)(struct fw *fw, struct fw_vm *vms, size_t n_vms, struct fw_port *ports, size_t n_ports,
+			      struct fw_grant *grants, size_t n_grants, struct fw_changes *ret_changes,
+			      struct core_error *err);
+	int (*set_state)(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes,
+			 struct core_error *err);
+	int (*protect_set)(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const struct fw_port *ports,
+			   size_t n_ports, struct fw_changes *ret_changes, struct core_error *err);
+	int (*grant_update)(struct fw *fw, const struct fw_grant *add, size_t n_add, const struct fw_grant *remove,
+			    size_t n_remove, struct fw_changes *ret_changes, struct core_error *err);
+	int (*sessions_kill)(struct fw *fw, const struct fw_grant *grants, size_t n, size_t *ret_killed,
+			     struct core_error *err);
+	int (*list)(struct fw *fw, struct fw_elem **ret, size_t *ret_n, struct core_error *err);
+	int (*events_fd)(const struct fw *fw);
+	int (*events_read)(struct fw *fw, struct fw_tamper *ret);
+	void (*free)(struct fw *fw);
+};
+
+/* The head of each implementation's context (the first member of struct fw_local and struct fw_remote). */
+struct fw {
+	const struct fw_ops *ops;
+};
+
+/* fw_new()'s context (fw-local.c). */
+int fw_local_new(struct fw **ret, struct core_error *err);
 
 /*
  * How many grants an fw_new() context holds, ended ones not yet pruned
@@ -17,19 +49,11 @@ const struct fw_vm *fw_vm_lookup(const struct fw *fw, uint64_t id);
 size_t fw_grants_held(const struct fw *fw);
 
 /*
- * The client of a firewall helper (fw-remote.c): fw_connect() contexts hold
- * one, and fw.c's public calls forward to it. fw_remote_open owns fd from the
- * start (closes it on failure). A call fails with -EPIPE and FW_ERR_UNAVAILABLE
- * once the helper is gone; nothing is retried, the caller's next context is a new helper.
+ * fw_connect()'s context, the client of a firewall helper (fw-remote.c).
+ * fw_remote_open owns fd from the start (closes it on failure). A call fails
+ * with -EPIPE and FW_ERR_UNAVAILABLE once the helper is gone; nothing is
+ * retried, the caller's next context is a new helper.
  */
-struct fw_remote;
-int fw_remote_open(int fd, struct fw_remote **ret, struct core_error *err);
-void fw_remote_close(struct fw_remote *r);
-int fw_remote_call(struct fw_remote *r, enum fw_wire_op op, const struct fw_state *st, const struct fw_grant *refs,
-		   size_t n_refs, struct fw_changes *ret_changes, size_t *ret_killed, struct core_error *err);
-int fw_remote_events_fd(const struct fw_remote *r);
-int fw_remote_events_read(struct fw_remote *r, struct fw_tamper *ret);
-/* The helper a context forwards to, or NULL for one that speaks to the kernel itself. */
-struct fw_remote *fw_remote_of(const struct fw *fw);
+int fw_remote_open(int fd, struct fw **ret, struct core_error *err);
 
 #endif

@@ -12,7 +12,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 
-#include "fw-internal.h"
+#include "fw-model.h"
 
 #define FW_MONITOR_BUF	(256 * 1024)	/* one read of notifications */
 #define FW_TABLE_NAME	"jitgate"

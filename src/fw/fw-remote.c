@@ -1,4 +1,4 @@
-/* The client end of the firewall helper: fw.h's calls sent as fw-wire.h messages, and the helper's tamper reports. */
+/* fw_connect()'s context, the client end of the firewall helper: fw.h's calls sent as fw-wire.h messages, and the helper's tamper reports. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "fw-wire.h"
 
 struct fw_remote {
+	struct fw base;		/* first: the struct fw * that fw.c hands back is this context */
 	int fd;
 	bool dead;			/* the helper is gone or broke the protocol: every call fails */
 	uint64_t seq;			/* of the last transfer */
@@ -18,6 +19,16 @@ struct fw_remote {
 	struct fw_tamper tamper;
 	uint8_t *buf;			/* FW_WIRE_MSG_MAX */
 };
+
+static const struct fw_ops remote_ops;
+
+static struct fw_remote *
+to_remote(struct fw *fw)
+{
+	return (struct fw_remote *)fw;
+}
+
+static void fw_remote_close(struct fw_remote *r);
 
 static int
 gone(struct fw_remote *r, struct core_error *err)
@@ -124,7 +135,7 @@ send_msg(struct fw_remote *r, uint32_t type, const void *payload, size_t len)
 }
 
 int
-fw_remote_open(int fd, struct fw_remote **ret, struct core_error *err)
+fw_remote_open(int fd, struct fw **ret, struct core_error *err)
 {
 	struct fw_remote *r = calloc(1, sizeof(*r));
 	struct timeval tv = { .tv_sec = FW_WIRE_REPLY_TIMEOUT_MS / 1000 };
@@ -152,11 +163,12 @@ fw_remote_open(int fd, struct fw_remote **ret, struct core_error *err)
 		fw_remote_close(r);
 		return hello.status;
 	}
-	*ret = r;
+	r->base.ops = &remote_ops;
+	*ret = &r->base;
 	return 0;
 }
 
-void
+static void
 fw_remote_close(struct fw_remote *r)
 {
 	if (!r)
@@ -167,15 +179,22 @@ fw_remote_close(struct fw_remote *r)
 	free(r);
 }
 
-int
-fw_remote_events_fd(const struct fw_remote *r)
+static void
+fw_remote_free(struct fw *fw)
 {
-	return r->fd;
+	fw_remote_close(to_remote(fw));
 }
 
-int
-fw_remote_events_read(struct fw_remote *r, struct fw_tamper *ret)
+static int
+fw_remote_events_fd(const struct fw *fw)
 {
+	return ((const struct fw_remote *)fw)->fd;
+}
+
+static int
+fw_remote_events_read(struct fw *fw, struct fw_tamper *ret)
+{
+	struct fw_remote *r = to_remote(fw);
 	struct fw_wire_hdr h;
 	int t;
 
@@ -278,7 +297,7 @@ check_all(const struct fw_state *st, const struct fw_grant *refs, size_t n_refs,
 	return 0;
 }
 
-int
+static int
 fw_remote_call(struct fw_remote *r, enum fw_wire_op op, const struct fw_state *st, const struct fw_grant *refs,
 	       size_t n_refs, struct fw_changes *ret_changes, size_t *ret_killed, struct core_error *err)
 {
@@ -316,3 +335,81 @@ fw_remote_call(struct fw_remote *r, enum fw_wire_op op, const struct fw_state *s
 		*ret_killed = rep.killed;
 	return 0;
 }
+
+static int
+fw_remote_reconcile(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes,
+		    struct core_error *err)
+{
+	return fw_remote_call(to_remote(fw), FW_WIRE_OP_RECONCILE, desired, NULL, 0, ret_changes, NULL, err);
+}
+
+/* The helper gets a copy, so the arrays are freed here, as fw_reconcile_take() promises. */
+static int
+fw_remote_reconcile_take(struct fw *fw, struct fw_vm *vms, size_t n_vms, struct fw_port *ports, size_t n_ports,
+			 struct fw_grant *grants, size_t n_grants, struct fw_changes *ret_changes,
+			 struct core_error *err)
+{
+	struct fw_state st = { vms, n_vms, ports, n_ports, grants, n_grants };
+	int r;
+
+	r = fw_remote_call(to_remote(fw), FW_WIRE_OP_RECONCILE, &st, NULL, 0, ret_changes, NULL, err);
+	free(vms);
+	free(ports);
+	free(grants);
+	return r;
+}
+
+static int
+fw_remote_set_state(struct fw *fw, const struct fw_state *desired, struct fw_changes *ret_changes,
+		    struct core_error *err)
+{
+	return fw_remote_call(to_remote(fw), FW_WIRE_OP_SET_STATE, desired, NULL, 0, ret_changes, NULL, err);
+}
+
+/* The helper keeps its own grants (those of VMs still named): only the VMs and ports go. */
+static int
+fw_remote_protect_set(struct fw *fw, const struct fw_vm *vms, size_t n_vms, const struct fw_port *ports,
+		      size_t n_ports, struct fw_changes *ret_changes, struct core_error *err)
+{
+	struct fw_state next = { vms, n_vms, ports, n_ports, NULL, 0 };
+
+	return fw_remote_call(to_remote(fw), FW_WIRE_OP_PROTECT_SET, &next, NULL, 0, ret_changes, NULL, err);
+}
+
+static int
+fw_remote_grant_update(struct fw *fw, const struct fw_grant *add, size_t n_add, const struct fw_grant *remove,
+		       size_t n_remove, struct fw_changes *ret_changes, struct core_error *err)
+{
+	struct fw_state st = { NULL, 0, NULL, 0, add, n_add };
+
+	return fw_remote_call(to_remote(fw), FW_WIRE_OP_GRANT_UPDATE, &st, remove, n_remove, ret_changes, NULL, err);
+}
+
+static int
+fw_remote_sessions_kill(struct fw *fw, const struct fw_grant *grants, size_t n, size_t *ret_killed,
+			struct core_error *err)
+{
+	struct fw_state none = { 0 };
+
+	return fw_remote_call(to_remote(fw), FW_WIRE_OP_SESSIONS_KILL, &none, grants, n, NULL, ret_killed, err);
+}
+
+static int
+fw_remote_list(struct fw *fw, struct fw_elem **ret, size_t *ret_n, struct core_error *err)
+{
+	return core_error_set(err, FW_ERR_UNAVAILABLE, "", "the firewall helper does not list the table"),
+	       -EOPNOTSUPP;
+}
+
+static const struct fw_ops remote_ops = {
+	.reconcile = fw_remote_reconcile,
+	.reconcile_take = fw_remote_reconcile_take,
+	.set_state = fw_remote_set_state,
+	.protect_set = fw_remote_protect_set,
+	.grant_update = fw_remote_grant_update,
+	.sessions_kill = fw_remote_sessions_kill,
+	.list = fw_remote_list,
+	.events_fd = fw_remote_events_fd,
+	.events_read = fw_remote_events_read,
+	.free = fw_remote_free,
+};
