@@ -110,8 +110,7 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 	f.operation = http_request_query(req, "operation");
 	csv = (format && !strcasecmp(format, "csv")) || (accept && strstr(accept, "text/csv"));
 	if ((r = store_activity_query(api->store, &f, &rows, &n)) < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the log: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read the log");
 	if (csv) {
 		struct buf b = { 0 };
 

@@ -25,6 +25,33 @@ api_store_status(int r)
 	return r == -ENOSPC || r == -EROFS || r == -EBUSY ? 503 : 500;
 }
 
+int
+api_store_fail(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+{
+	char what[ERROR_MESSAGE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	core_error_set(err, "StoreError", "", "%s: %s", what, store_last_error(api->store));
+	return api_store_status(r);
+}
+
+void
+api_store_error(struct api *api, struct http_response *resp, int r, const char *fmt, ...)
+{
+	char what[ERROR_MESSAGE_MAX];
+	struct core_error err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	memset(&err, 0, sizeof(err));
+	api_error_record(resp, api_store_fail(api, r, &err, "%s", what), &err);
+}
+
 void
 api_json(struct http_response *resp, int status, json_t *body)
 {

@@ -102,10 +102,8 @@ live_grants_on(struct api *api, int64_t vm_id, uint16_t port, const char *reques
 {
 	int r = store_grants_live_on(api->store, vm_id, port, requestor, ret, ret_n);
 
-	if (r < 0) {
-		core_error_set(err, "StoreError", "", "cannot read grants: %s", store_last_error(api->store));
-		return api_store_status(r);
-	}
+	if (r < 0)
+		return api_store_fail(api, r, err, "cannot read grants");
 	return 0;
 }
 
@@ -118,9 +116,7 @@ end_grant(struct api *api, const struct store_grant *g, enum store_grant_reason 
 	int r = store_grant_end(api->store, g->request_id, g->vm_id, g->port, reason, now);
 
 	if (r < 0) {
-		core_error_set(err, "StoreError", "", "cannot close port %u of request %s: %s", g->port, g->request_id,
-			       store_last_error(api->store));
-		return api_store_status(r);
+		return api_store_fail(api, r, err, "cannot close port %u of request %s", g->port, g->request_id);
 	}
 	if (!(grown = array_grow(d->v, &d->cap, d->n, sizeof(*d->v)))) {
 		core_error_set(err, "InternalError", "", "out of memory");
@@ -165,8 +161,7 @@ batch_join(struct api *api, struct core_error *err)
 		goto fail;
 	return 0;
 fail:
-	core_error_set(err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
-	return api_store_status(r);
+	return api_store_fail(api, r, err, "cannot write");
 }
 
 /* A batch lost to the store: nothing of it is kept, and the kernel follows the store back. */
@@ -195,14 +190,14 @@ api_batch_commit(struct api *api)
 {
 	struct http_response instead = { 0 };
 	struct core_error err = { 0 };
-	int r;
+	int r, status;
 
 	if (!api->batch.open)
 		return 0;
 	api->batch.open = false;
 	if ((r = store_commit(api->store)) < 0) {
-		core_error_set(&err, "StoreError", "", "the store refused the request: %s", store_last_error(api->store));
-		batch_lost(api, api_store_status(r), &err);
+		status = api_store_fail(api, r, &err, "the store refused the request");
+		batch_lost(api, status, &err);
 		api_error_record(&instead, api->batch.failed_status, &err);
 	}
 	if (api->batch.held && api->release_held)
@@ -259,8 +254,9 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		goto fail;
 	}
 	if (r < 0 || api_policy_decode_stored(api, &sp, &p, &err) < 0) {
+		/* 500 even for a refusing disk (revoke answers api_store_status), and a decode error's message is lost */
+		api_store_fail(api, r, &err, "cannot read the policy");
 		status = 500;
-		core_error_set(&err, "StoreError", "", "cannot read the policy: %s", store_last_error(api->store));
 		goto fail;
 	}
 	if (!api->fw) {
@@ -330,8 +326,7 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	}
 	status = 400;
 	if ((r = store_request_insert(api->store, &sr)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "cannot store the request: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "cannot store the request");
 		goto fail;
 	}
 	if ((r = fw_grant_update(api->fw, add, sr.n_grants, drop.v, drop.n, NULL, &err)) < 0) {
@@ -350,8 +345,7 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 			net_proto_name(sr.grants[i].proto), src, end, sr.id, drop.n ? "; superseded an earlier request" : "");
 	}
 	if ((r = store_mark_keep(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "the store refused the request: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "the store refused the request");
 		goto fail;
 	}
 	tx = false;
@@ -434,8 +428,7 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 		goto fail;
 	}
 	if (r < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "cannot read the policy: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "cannot read the policy");
 		goto fail;
 	}
 	if (!api->fw) {
@@ -497,8 +490,7 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 		}
 	}
 	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&store_err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &store_err, "cannot write");
 		goto store_refused;
 	}
 	tx = true;
@@ -520,9 +512,7 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 	}
 	if ((r = store_commit(api->store)) < 0) {
 		tx = false;
-		status = api_store_status(r);
-		core_error_set(&store_err, "StoreError", "", "the store refused the revoke: %s",
-			       store_last_error(api->store));
+		status = api_store_fail(api, r, &store_err, "the store refused the revoke");
 		goto store_refused;
 	}
 	tx = false;

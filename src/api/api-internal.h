@@ -52,7 +52,14 @@ void api_log(struct api *api, const struct api_caller *caller, const char *opera
 int64_t api_now_ns(void);
 /* HTTP status for a negative errno from the store: 503 for a disk that refuses writes, else 500. */
 int api_store_status(int r);
-
+/*
+ * A store call failed with r: fill err with StoreError "<what>: <the store's last error>", what
+ * formatted from fmt, and return api_store_status(r). api_store_error answers the same record.
+ */
+int api_store_fail(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void api_store_error(struct api *api, struct http_response *resp, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /*
  * The kernel state the store implies now: every VM, every policy's ports, every
  * Initiated grant not yet ended. Arrays owned by *st, freed with api_state_free.

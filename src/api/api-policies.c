@@ -47,8 +47,7 @@ api_policies_list(struct api *api, const struct api_caller *c, const struct http
 	if (!c->role || !rbac_role_allows(c->role, RBAC_POLICY_READ))
 		return (void)api_require(api, c, RBAC_POLICY_READ, req->path, resp);
 	if ((r = store_policy_list(api->store, &pols, &n)) < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read policies: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read policies");
 	items = json_array();
 	for (i = 0; i < n; i++) {
 		json_t *o;
@@ -89,8 +88,7 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 				 text);
 	}
 	if (r < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the policy: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read the policy");
 	if (!api_policy_visible(api, c, &sp)) {
 		store_policy_clear(&sp);
 		api_require(api, c, RBAC_POLICY_READ, text, resp);
@@ -140,7 +138,7 @@ policy_closes_collect(struct api *api, int64_t policy_id, const struct policy *p
 	if (!policy_id)
 		return 0;
 	if ((r = store_grants_initiated(api->store, &g, &n)) < 0 || (r = store_vm_list(api->store, &vms, &n_vms)) < 0) {
-		core_error_set(err, "StoreError", "", "cannot read the store: %s", store_last_error(api->store));
+		api_store_fail(api, r, err, "cannot read the store");
 		goto out;
 	}
 	pc->end = calloc(n ? n : 1, sizeof(*pc->end));
@@ -194,9 +192,10 @@ policy_closes_write(struct api *api, const struct api_caller *c, const struct po
 		const struct store_grant *g = &pc->end[i];
 
 		r = store_grant_end(api->store, g->request_id, g->vm_id, g->port, STORE_REASON_POLICY_CHANGED, now);
-		if (r < 0)
-			return core_error_set(err, "StoreError", "", "cannot end a grant: %s", store_last_error(api->store)),
-			       r;
+		if (r < 0) {
+			api_store_fail(api, r, err, "cannot end a grant");
+			return r;
+		}
 		api_log(api, c, "Revoke", policy_text, "Revoked", NULL,
 			"port %u of request %s (by %s) ended because the policy no longer allows it", g->port,
 			g->request_id, g->requestor);
@@ -208,10 +207,10 @@ policy_closes_write(struct api *api, const struct api_caller *c, const struct po
 		/* the new maximum from now holds on the monotonic clock too (never later than its end there) */
 		r = store_grant_truncate(api->store, g->request_id, g->vm_id, g->port, g->end_ns, api->boot_id,
 					 api_mono_ns() + (g->end_ns - now));
-		if (r < 0)
-			return core_error_set(err, "StoreError", "", "cannot shorten a grant: %s",
-					      store_last_error(api->store)),
-			       r;
+		if (r < 0) {
+			api_store_fail(api, r, err, "cannot shorten a grant");
+			return r;
+		}
 		time_format_rfc3339(g->end_ns, end, sizeof(end));
 		api_log(api, c, RBAC_POLICY_WRITE, policy_text, "Truncated", NULL,
 			"port %u of request %s (by %s) now ends at %s, the policy's new maximum duration from now",
@@ -409,8 +408,7 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 		goto fail;
 	}
 	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "cannot write");
 		goto store_refused;
 	}
 	tx = true;
@@ -421,8 +419,7 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 		goto fail;
 	}
 	if (r < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "the store refused the policy: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "the store refused the policy");
 		goto store_refused;
 	}
 	if ((r = apply_policy_change(api, c, &pc, now, text, &err)) < 0) {
@@ -432,8 +429,7 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 		goto fail;
 	}
 	if ((r = store_commit(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "the store refused the change: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "the store refused the change");
 		goto store_refused;
 	}
 	tx = false;
@@ -508,8 +504,7 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		return;
 	}
 	if (r < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the policy: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read the policy");
 	if (!api->fw) {
 		store_policy_clear(&sp);
 		return api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
@@ -520,14 +515,12 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		goto fail;
 	}
 	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "cannot write");
 		goto store_refused;
 	}
 	tx = true;
 	if ((r = store_policy_delete(api->store, sp.id)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "cannot delete: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "cannot delete");
 		goto store_refused;
 	}
 	if ((r = apply_policy_change(api, c, &pc, now, text, &err)) < 0) {
@@ -537,8 +530,7 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		goto fail;
 	}
 	if ((r = store_commit(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "the store refused the change: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "the store refused the change");
 		goto store_refused;
 	}
 	tx = false;

@@ -84,8 +84,7 @@ api_tokens_list(struct api *api, const struct api_caller *c, const struct http_r
 	if (!api_require(api, c, RBAC_TOKEN_READ, scope, resp))
 		return;
 	if ((r = store_token_list(api->store, &v, &n)) < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read tokens: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read tokens");
 	items = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(items, token_json(&v[i]));
@@ -161,8 +160,7 @@ api_token_put(struct api *api, const struct api_caller *c, const struct http_req
 		goto out;
 	}
 	if (r < 0) {
-		api_error(resp, api_store_status(r), "StoreError", "", "cannot store the token: %s",
-			  store_last_error(api->store));
+		api_store_error(api, resp, r, "cannot store the token");
 		goto out;
 	}
 	api_log(api, c, RBAC_TOKEN_WRITE, name, "Succeeded", NULL, "created token '%s' with role %s at scope %s", name,
@@ -228,8 +226,7 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 				 "keepGrants is 'true' or 'false', not '%.16s'", keep_q);
 	keep = keep_q && !strcmp(keep_q, "true");
 	if ((r = store_token_list(api->store, &tokens, &n_tokens)) < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read tokens: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read tokens");
 	for (i = 0; i < n_tokens && !t; i++)
 		if (!strcmp(tokens[i].name, name) && !tokens[i].revoked_ns)
 			t = &tokens[i];
@@ -244,8 +241,7 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 	if (!found)
 		return;
 	if (!keep && (r = token_live_grants(api, name, now, &g, &n)) < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the token's grants: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read the token's grants");
 	if (n && !(drop = calloc(n, sizeof(*drop)))) {
 		api_error(resp, 500, "InternalError", "", "out of memory");
 		goto out;
@@ -253,18 +249,18 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 	for (i = 0; i < n; i++)
 		api_grant_to_fw(&g[i], &drop[i]);
 	if ((r = store_begin(api->store)) < 0) {
-		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "cannot write");
 		goto store_refused;
 	}
 	tx = true;
 	if ((r = store_token_revoke(api->store, name, now)) < 0) {
-		core_error_set(&err, "StoreError", "", "cannot revoke: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "cannot revoke");
 		goto store_refused;
 	}
 	for (i = 0; i < n; i++) {
 		if ((r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_TOKEN_REVOKED,
 					 now)) < 0) {
-			core_error_set(&err, "StoreError", "", "cannot end a grant: %s", store_last_error(api->store));
+			status = api_store_fail(api, r, &err, "cannot end a grant");
 			goto store_refused;
 		}
 		api_log(api, c, RBAC_POLICY_REVOKE, api_vm_text(api, &memo, g[i].vm_id), "Revoked", NULL,
@@ -283,7 +279,7 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 	}
 	if ((r = store_commit(api->store)) < 0) {
 		tx = false;
-		core_error_set(&err, "StoreError", "", "the store refused the revoke: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "the store refused the revoke");
 		goto store_refused;
 	}
 	tx = false;
@@ -293,7 +289,6 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 	goto out;
 store_refused:
 	/* the token stays valid, but the ports it opened close all the same */
-	status = api_store_status(r);
 	if (tx) {
 		store_rollback(api->store);
 		tx = false;

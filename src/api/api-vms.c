@@ -119,8 +119,7 @@ api_vms_list(struct api *api, const struct api_caller *c, const struct http_requ
 		return api_error(resp, 400, "InvalidStatusFilter", "status",
 				 "status must be configured, notConfigured or unsupported, not '%.32s'", bad);
 	if ((r = store_vm_list(api->store, &vms, &n)) < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read VMs: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read VMs");
 	items = json_array();
 	for (i = 0; i < n; i++) {
 		char id[ARM_ID_MAX + 1];
@@ -157,8 +156,7 @@ api_vm_get(struct api *api, const struct api_caller *c, const struct http_reques
 	if (r == -ENOENT)
 		return api_error(resp, 404, "ResourceNotFound", "", "the virtual machine '%s' was not found", text);
 	if (r < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the VM: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read the VM");
 	api_json(resp, 200, vm_render(api, &vm));
 }
 
@@ -352,8 +350,7 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 		goto fail;
 	}
 	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "cannot write: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "cannot write");
 		goto fail;
 	}
 	if ((r = store_vm_put(api->store, &vm, &vm_id, &created)) == -EADDRINUSE || r == -EPERM) {
@@ -369,17 +366,14 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 	if (r < 0 ||
 	    (api->fw && ((r = api_state_load(api, &st, &err)) < 0 ||
 			 ((r = fw_set_state(api->fw, &st.fw, NULL, &err)), api_state_free(&st), r < 0)))) {
-		status = err.code[0] ? 500 : api_store_status(r);
-		if (!err.code[0])
-			core_error_set(&err, "StoreError", "", "cannot store the VM: %s", store_last_error(api->store));
+		status = err.code[0] ? 500 : api_store_fail(api, r, &err, "cannot store the VM");
 		store_rollback(api->store);
 		if (api->fw)
 			api_reconcile(api, NULL);
 		goto fail;
 	}
 	if ((r = store_commit(api->store)) < 0) {
-		status = api_store_status(r);
-		core_error_set(&err, "StoreError", "", "the store refused the VM: %s", store_last_error(api->store));
+		status = api_store_fail(api, r, &err, "the store refused the VM");
 		store_rollback(api->store);
 		if (api->fw)
 			api_reconcile(api, NULL);
@@ -414,8 +408,7 @@ api_vm_delete(struct api *api, const struct api_caller *c, const struct http_req
 		return;
 	}
 	if (r < 0)
-		return api_error(resp, api_store_status(r), "StoreError", "", "cannot read the VM: %s",
-				 store_last_error(api->store));
+		return api_store_error(api, resp, r, "cannot read the VM");
 	if (vm.point == STORE_POINT_LOCAL && vm.id == api->local_vm_id)
 		return api_error(resp, 409, "LocalVirtualMachine", "",
 				 "'%s' is jitgated's own host; it is registered at every start", text);
@@ -423,10 +416,11 @@ api_vm_delete(struct api *api, const struct api_caller *c, const struct http_req
 		return api_error(resp, 409, "VirtualMachineInPolicy", "",
 				 "'%s' is in a JIT policy; remove it from the policy first", text);
 	r = store_vm_delete(api->store, vm.id);
-	if (r < 0)
-		return api_error(resp, r == -EBUSY ? 409 : api_store_status(r),
-				 r == -EBUSY ? "VirtualMachineInPolicy" : "StoreError", "", "cannot delete the VM: %s",
+	if (r == -EBUSY)
+		return api_error(resp, 409, "VirtualMachineInPolicy", "", "cannot delete the VM: %s",
 				 store_last_error(api->store));
+	if (r < 0)
+		return api_store_error(api, resp, r, "cannot delete the VM");
 	api_log(api, c, RBAC_VM_DELETE, text, "Succeeded", NULL, "removed the VM from the inventory");
 	resp->status = 200;
 }
