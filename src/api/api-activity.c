@@ -84,23 +84,30 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 		/* a full VM id, or a bare VM name (any resource group) */
 		if (vm[0] == '/')
 			snprintf(prefix, sizeof(prefix), "%s", vm);
-		else if (arm_vm_name_validate(vm, strlen(vm), &err) < 0)
-			return api_error_record(resp, 400, &err);
+		else if (arm_vm_name_validate(vm, strlen(vm), &err) < 0) {
+			api_error_record(resp, 400, &err);
+			return;
+		}
 		f.resource_prefix = vm[0] == '/' ? prefix : NULL;
 	}
-	if (!c->role || !rbac_role_allows(c->role, RBAC_ACTIVITY_READ))
-		return (void)api_require(api, c, RBAC_ACTIVITY_READ, vm && vm[0] == '/' ? vm : scope, resp);
+	if (!c->role || !rbac_role_allows(c->role, RBAC_ACTIVITY_READ)) {
+		api_require(api, c, RBAC_ACTIVITY_READ, vm && vm[0] == '/' ? vm : scope, resp);
+		return;
+	}
 	if ((since && parse_when(since, now, &f.since_ns, &err) < 0) ||
 	    (until && parse_when(until, now, &f.until_ns, &err) < 0)) {
 		snprintf(err.target, sizeof(err.target), "%s", since && !f.since_ns ? "since" : "until");
-		return api_error_record(resp, 400, &err);
+		api_error_record(resp, 400, &err);
+		return;
 	}
 	if (top) {
 		char *end;
 		unsigned long v = strtoul(top, &end, 10);
 
-		if (*end || end == top || v == 0 || v > STORE_QUERY_LIMIT_MAX)
-			return api_error(resp, 400, "InvalidTop", "$top", "$top must be 1 to %d", STORE_QUERY_LIMIT_MAX);
+		if (*end || end == top || v == 0 || v > STORE_QUERY_LIMIT_MAX) {
+			api_error(resp, 400, "InvalidTop", "$top", "$top must be 1 to %d", STORE_QUERY_LIMIT_MAX);
+			return;
+		}
 		want = v;
 	}
 	/* the store can stop at $top only when every filter is its own; ours come after, so read up to the cap */
@@ -109,8 +116,10 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 	f.caller = http_request_query(req, "caller");
 	f.operation = http_request_query(req, "operation");
 	csv = (format && !strcasecmp(format, "csv")) || (accept && strstr(accept, "text/csv"));
-	if ((r = store_activity_query(api->store, &f, &rows, &n)) < 0)
-		return api_store_error(api, resp, r, "cannot read the log");
+	if ((r = store_activity_query(api->store, &f, &rows, &n)) < 0) {
+		api_store_error(api, resp, r, "cannot read the log");
+		return;
+	}
 	if (csv) {
 		struct buf b = { 0 };
 
@@ -135,7 +144,8 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 		free(rows);
 		if (r < 0) {
 			buf_free(&b);
-			return api_error(resp, 500, "InternalError", "", "cannot build the CSV");
+			api_error(resp, 500, "InternalError", "", "cannot build the CSV");
+			return;
 		}
 		resp->status = 200;
 		resp->body = b.data;

@@ -166,8 +166,9 @@ api_list_respond(const struct http_request *req, json_t *items, struct http_resp
 		if (*end || end == skip || v > total) {
 			json_decref(items);
 			json_decref(page);
-			return api_error(resp, 400, "InvalidSkipToken", "$skipToken", "the $skipToken '%.20s' is not valid",
-					 skip);
+			api_error(resp, 400, "InvalidSkipToken", "$skipToken", "the $skipToken '%.20s' is not valid",
+				  skip);
+			return;
 		}
 		from = v;
 	}

@@ -180,8 +180,10 @@ static void
 batch_undo_one(struct api *api, int status, const struct core_error *err)
 {
 	store_mark_undo(api->store);
-	if (!store_in_transaction(api->store))
-		return batch_lost(api, status, err);
+	if (!store_in_transaction(api->store)) {
+		batch_lost(api, status, err);
+		return;
+	}
 	api_reconcile(api, NULL);
 }
 

@@ -44,10 +44,14 @@ api_policies_list(struct api *api, const struct api_caller *c, const struct http
 	json_t *items;
 	int r;
 
-	if (!c->role || !rbac_role_allows(c->role, RBAC_POLICY_READ))
-		return (void)api_require(api, c, RBAC_POLICY_READ, req->path, resp);
-	if ((r = store_policy_list(api->store, &pols, &n)) < 0)
-		return api_store_error(api, resp, r, "cannot read policies");
+	if (!c->role || !rbac_role_allows(c->role, RBAC_POLICY_READ)) {
+		api_require(api, c, RBAC_POLICY_READ, req->path, resp);
+		return;
+	}
+	if ((r = store_policy_list(api->store, &pols, &n)) < 0) {
+		api_store_error(api, resp, r, "cannot read policies");
+		return;
+	}
 	items = json_array();
 	for (i = 0; i < n; i++) {
 		json_t *o;
@@ -84,11 +88,14 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 	if (r == -ENOENT) {
 		if (!api_require(api, c, RBAC_POLICY_READ, text, resp))
 			return;
-		return api_error(resp, 404, "ResourceNotFound", "", "the JIT network access policy '%s' was not found",
-				 text);
+		api_error(resp, 404, "ResourceNotFound", "", "the JIT network access policy '%s' was not found",
+			  text);
+		return;
 	}
-	if (r < 0)
-		return api_store_error(api, resp, r, "cannot read the policy");
+	if (r < 0) {
+		api_store_error(api, resp, r, "cannot read the policy");
+		return;
+	}
 	if (!api_policy_visible(api, c, &sp)) {
 		store_policy_clear(&sp);
 		api_require(api, c, RBAC_POLICY_READ, text, resp);
@@ -98,8 +105,10 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 	policy_etag(&sp, text, sizeof(text));
 	http_response_header(resp, "ETag", text);
 	store_policy_clear(&sp);
-	if (!o)
-		return api_error(resp, 500, "StoreError", "", "cannot render the policy");
+	if (!o) {
+		api_error(resp, 500, "StoreError", "", "cannot render the policy");
+		return;
+	}
 	api_json(resp, 200, o);
 	api_render_cache_put(api, key, resp, text);
 }
@@ -503,12 +512,15 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		resp->status = 204;
 		return;
 	}
-	if (r < 0)
-		return api_store_error(api, resp, r, "cannot read the policy");
+	if (r < 0) {
+		api_store_error(api, resp, r, "cannot read the policy");
+		return;
+	}
 	if (!api->fw) {
 		store_policy_clear(&sp);
-		return api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
-				 api->fw_reason);
+		api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
+			  api->fw_reason);
+		return;
 	}
 	if ((r = policy_closes_collect(api, sp.id, NULL, now, &pc, &err)) < 0) {
 		status = r == -ENOMEM ? 500 : api_store_status(r);

@@ -176,7 +176,8 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 
 	if (!token) {
 		json_decref(body);
-		return api_error(resp, 400, "MissingField", "token", "sign in with {\"token\": \"<your jitgate token>\"}");
+		api_error(resp, 400, "MissingField", "token", "sign in with {\"token\": \"<your jitgate token>\"}");
+		return;
 	}
 	if (strlen(token) > API_TOKEN_TEXT_MAX || api_token_hash(token, strlen(token), hash) < 0 ||
 	    store_token_find(api->store, hash, &t) < 0) {
@@ -190,8 +191,10 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 	json_decref(body);
 	s = session_slot(api, hash, now);
 	if (random_hex(id, SESSION_SECRET_BYTES) < 0 || random_hex(s->csrf, SESSION_SECRET_BYTES) < 0 ||
-	    api_token_hash(id, strlen(id), s->id_hash) < 0)
-		return api_error(resp, 500, "InternalError", "", "cannot make a session");
+	    api_token_hash(id, strlen(id), s->id_hash) < 0) {
+		api_error(resp, 500, "InternalError", "", "cannot make a session");
+		return;
+	}
 	memcpy(s->token_hash, hash, sizeof(hash));
 	s->created_ns = now;
 	s->expires_ns = now + (int64_t)SESSION_LIFETIME_S * TIME_NS_PER_SEC;
@@ -216,8 +219,10 @@ api_session_get(struct api *api, struct api_caller *c, const struct http_request
 	struct store_token t;
 	char expires[64];
 
-	if (!s || store_token_find(api->store, s->token_hash, &t) < 0)
-		return api_error(resp, 401, "AuthenticationFailed", "", "not signed in");
+	if (!s || store_token_find(api->store, s->token_hash, &t) < 0) {
+		api_error(resp, 401, "AuthenticationFailed", "", "not signed in");
+		return;
+	}
 	time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
 	resp->secret = true;	/* the CSRF token */
 	api_json(resp, 200, json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s, s:s}", "name", "token:", t.name, "role", t.role,
@@ -232,9 +237,11 @@ api_session_delete(struct api *api, struct api_caller *c, const struct http_requ
 	struct api_session *s = api_session_find(api, req);
 
 	if (s) {
-		if (!api_session_csrf_ok(s, req))
-			return api_error(resp, 403, "CsrfTokenInvalid", "X-CSRF-Token",
-					 "a signed-in write needs the X-CSRF-Token header from sign-in");
+		if (!api_session_csrf_ok(s, req)) {
+			api_error(resp, 403, "CsrfTokenInvalid", "X-CSRF-Token",
+				  "a signed-in write needs the X-CSRF-Token header from sign-in");
+			return;
+		}
 		explicit_bzero(s, sizeof(*s));
 		api_log(api, c, "SignOut", "/session", "Succeeded", NULL, "portal session ended");
 	}

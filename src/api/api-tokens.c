@@ -83,8 +83,10 @@ api_tokens_list(struct api *api, const struct api_caller *c, const struct http_r
 	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
 	if (!api_require(api, c, RBAC_TOKEN_READ, scope, resp))
 		return;
-	if ((r = store_token_list(api->store, &v, &n)) < 0)
-		return api_store_error(api, resp, r, "cannot read tokens");
+	if ((r = store_token_list(api->store, &v, &n)) < 0) {
+		api_store_error(api, resp, r, "cannot read tokens");
+		return;
+	}
 	items = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(items, token_json(&v[i]));
@@ -108,13 +110,16 @@ api_token_put(struct api *api, const struct api_caller *c, const struct http_req
 	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
 	if (!api_require(api, c, RBAC_TOKEN_WRITE, scope, resp))
 		return;
-	if (!token_name_is_valid(name))
-		return api_error(resp, 400, "InvalidTokenName", "name",
-				 "a token name has 1 to %d letters, digits and ._-@", STORE_TOKEN_NAME_MAX);
+	if (!token_name_is_valid(name)) {
+		api_error(resp, 400, "InvalidTokenName", "name",
+			  "a token name has 1 to %d letters, digits and ._-@", STORE_TOKEN_NAME_MAX);
+		return;
+	}
 	body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(body)) {
 		json_decref(body);
-		return api_error(resp, 400, "InvalidJson", "", "the body is not a JSON object: %s", jerr.text);
+		api_error(resp, 400, "InvalidJson", "", "the body is not a JSON object: %s", jerr.text);
+		return;
 	}
 	role_name = json_string_value(json_object_get(body, "role"));
 	tscope = json_string_value(json_object_get(body, "scope"));
@@ -221,12 +226,16 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
 	if (!api_require(api, c, RBAC_TOKEN_WRITE, scope, resp))
 		return;
-	if (keep_q && strcmp(keep_q, "true") && strcmp(keep_q, "false"))
-		return api_error(resp, 400, "InvalidQueryParameter", "keepGrants",
-				 "keepGrants is 'true' or 'false', not '%.16s'", keep_q);
+	if (keep_q && strcmp(keep_q, "true") && strcmp(keep_q, "false")) {
+		api_error(resp, 400, "InvalidQueryParameter", "keepGrants",
+			  "keepGrants is 'true' or 'false', not '%.16s'", keep_q);
+		return;
+	}
 	keep = keep_q && !strcmp(keep_q, "true");
-	if ((r = store_token_list(api->store, &tokens, &n_tokens)) < 0)
-		return api_store_error(api, resp, r, "cannot read tokens");
+	if ((r = store_token_list(api->store, &tokens, &n_tokens)) < 0) {
+		api_store_error(api, resp, r, "cannot read tokens");
+		return;
+	}
 	for (i = 0; i < n_tokens && !t; i++)
 		if (!strcmp(tokens[i].name, name) && !tokens[i].revoked_ns)
 			t = &tokens[i];
@@ -236,12 +245,16 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 		memcpy(hash, t->hash, sizeof(hash));
 	}
 	free(tokens);
-	if (!t)
-		return api_error(resp, 404, "ResourceNotFound", "", "there is no valid token named '%.64s'", name);
+	if (!t) {
+		api_error(resp, 404, "ResourceNotFound", "", "there is no valid token named '%.64s'", name);
+		return;
+	}
 	if (!found)
 		return;
-	if (!keep && (r = token_live_grants(api, name, now, &g, &n)) < 0)
-		return api_store_error(api, resp, r, "cannot read the token's grants");
+	if (!keep && (r = token_live_grants(api, name, now, &g, &n)) < 0) {
+		api_store_error(api, resp, r, "cannot read the token's grants");
+		return;
+	}
 	if (n && !(drop = calloc(n, sizeof(*drop)))) {
 		api_error(resp, 500, "InternalError", "", "out of memory");
 		goto out;

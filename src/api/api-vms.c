@@ -108,18 +108,24 @@ api_vms_list(struct api *api, const struct api_caller *c, const struct http_requ
 	json_t *items;
 	int r;
 
-	if (!c->role || !rbac_role_allows(c->role, RBAC_VM_READ))
-		return (void)api_require(api, c, RBAC_VM_READ, req->path, resp);
+	if (!c->role || !rbac_role_allows(c->role, RBAC_VM_READ)) {
+		api_require(api, c, RBAC_VM_READ, req->path, resp);
+		return;
+	}
 	if (want)
 		want = !strcasecmp(want, "configured")	   ? "Configured"
 		       : !strcasecmp(want, "notconfigured") || !strcasecmp(want, "not-configured") ? "NotConfigured"
 		       : !strcasecmp(want, "unsupported")   ? "Unsupported"
 							    : (bad = want, NULL);
-	if (bad)
-		return api_error(resp, 400, "InvalidStatusFilter", "status",
-				 "status must be configured, notConfigured or unsupported, not '%.32s'", bad);
-	if ((r = store_vm_list(api->store, &vms, &n)) < 0)
-		return api_store_error(api, resp, r, "cannot read VMs");
+	if (bad) {
+		api_error(resp, 400, "InvalidStatusFilter", "status",
+			  "status must be configured, notConfigured or unsupported, not '%.32s'", bad);
+		return;
+	}
+	if ((r = store_vm_list(api->store, &vms, &n)) < 0) {
+		api_store_error(api, resp, r, "cannot read VMs");
+		return;
+	}
 	items = json_array();
 	for (i = 0; i < n; i++) {
 		char id[ARM_ID_MAX + 1];
@@ -153,10 +159,14 @@ api_vm_get(struct api *api, const struct api_caller *c, const struct http_reques
 	if (!api_require(api, c, RBAC_VM_READ, text, resp))
 		return;
 	r = store_vm_get(api->store, id, &vm);
-	if (r == -ENOENT)
-		return api_error(resp, 404, "ResourceNotFound", "", "the virtual machine '%s' was not found", text);
-	if (r < 0)
-		return api_store_error(api, resp, r, "cannot read the VM");
+	if (r == -ENOENT) {
+		api_error(resp, 404, "ResourceNotFound", "", "the virtual machine '%s' was not found", text);
+		return;
+	}
+	if (r < 0) {
+		api_store_error(api, resp, r, "cannot read the VM");
+		return;
+	}
 	api_json(resp, 200, vm_render(api, &vm));
 }
 
@@ -407,20 +417,30 @@ api_vm_delete(struct api *api, const struct api_caller *c, const struct http_req
 		resp->status = 204;
 		return;
 	}
-	if (r < 0)
-		return api_store_error(api, resp, r, "cannot read the VM");
-	if (vm.point == STORE_POINT_LOCAL && vm.id == api->local_vm_id)
-		return api_error(resp, 409, "LocalVirtualMachine", "",
-				 "'%s' is jitgated's own host; it is registered at every start", text);
-	if (store_policy_of_vm(api->store, vm.id, &pid) == 0)
-		return api_error(resp, 409, "VirtualMachineInPolicy", "",
-				 "'%s' is in a JIT policy; remove it from the policy first", text);
+	if (r < 0) {
+		api_store_error(api, resp, r, "cannot read the VM");
+		return;
+	}
+	if (vm.point == STORE_POINT_LOCAL && vm.id == api->local_vm_id) {
+		api_error(resp, 409, "LocalVirtualMachine", "",
+			  "'%s' is jitgated's own host; it is registered at every start", text);
+		return;
+	}
+	if (store_policy_of_vm(api->store, vm.id, &pid) == 0) {
+		api_error(resp, 409, "VirtualMachineInPolicy", "",
+			  "'%s' is in a JIT policy; remove it from the policy first", text);
+		return;
+	}
 	r = store_vm_delete(api->store, vm.id);
-	if (r == -EBUSY)
-		return api_error(resp, 409, "VirtualMachineInPolicy", "", "cannot delete the VM: %s",
-				 store_last_error(api->store));
-	if (r < 0)
-		return api_store_error(api, resp, r, "cannot delete the VM");
+	if (r == -EBUSY) {
+		api_error(resp, 409, "VirtualMachineInPolicy", "", "cannot delete the VM: %s",
+			  store_last_error(api->store));
+		return;
+	}
+	if (r < 0) {
+		api_store_error(api, resp, r, "cannot delete the VM");
+		return;
+	}
 	api_log(api, c, RBAC_VM_DELETE, text, "Succeeded", NULL, "removed the VM from the inventory");
 	resp->status = 200;
 }

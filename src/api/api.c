@@ -535,55 +535,79 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 
 	/* (http-server.c refuses them in the raw target; this also covers a control character it let through) */
 	for (n = 0; req->path[n]; n++)
-		if ((unsigned char)req->path[n] < 0x20 || req->path[n] == 0x7f)
-			return api_error(resp, 400, "InvalidRequestTarget", "",
-					 "the path holds a control character (%%00-%%1F or %%7F)");
+		if ((unsigned char)req->path[n] < 0x20 || req->path[n] == 0x7f) {
+			api_error(resp, 400, "InvalidRequestTarget", "",
+				  "the path holds a control character (%%00-%%1F or %%7F)");
+			return;
+		}
 	if (req->body_len > 0 && !method_is(req, "GET") && !method_is(req, "HEAD") &&
 	    !http_media_type_is_json(http_request_header(req, "Content-Type"))) {
 		const char *ct = http_request_header(req, "Content-Type");
 		char q[ERROR_QUOTE_SIZE];
 
-		if (!ct)
-			return api_error(resp, 415, "UnsupportedMediaType", "Content-Type",
-					 "a request body must be JSON, sent with 'Content-Type: application/json'");
-		return api_error(resp, 415, "UnsupportedMediaType", "Content-Type",
-				 "a request body must be JSON, sent with 'Content-Type: application/json', not '%s'",
-				 core_error_quote(ct, strlen(ct), q, sizeof(q)));
+		if (!ct) {
+			api_error(resp, 415, "UnsupportedMediaType", "Content-Type",
+				  "a request body must be JSON, sent with 'Content-Type: application/json'");
+			return;
+		}
+		api_error(resp, 415, "UnsupportedMediaType", "Content-Type",
+			  "a request body must be JSON, sent with 'Content-Type: application/json', not '%s'",
+			  core_error_quote(ct, strlen(ct), q, sizeof(q)));
+		return;
 	}
 	if (!strcmp(req->path, "/healthz")) {
-		if (!method_is(req, "GET"))
-			return method_not_allowed(resp, req);
-		if (!api->fw)
-			return api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "the kernel firewall is not usable: %s",
-					 api->fw_reason);
-		if (!api->ready)
-			return api_error(resp, 503, "NotReady", "", "jitgated is starting");
-		return api_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+		if (!method_is(req, "GET")) {
+			method_not_allowed(resp, req);
+			return;
+		}
+		if (!api->fw) {
+			api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "the kernel firewall is not usable: %s",
+				  api->fw_reason);
+			return;
+		}
+		if (!api->ready) {
+			api_error(resp, 503, "NotReady", "", "jitgated is starting");
+			return;
+		}
+		api_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+		return;
 	}
 	if (!strcmp(req->path, "/session")) {
-		if (method_is(req, "POST"))
-			return api_session_create(api, &c, req, resp);
-		if (method_is(req, "GET"))
-			return api_session_get(api, &c, req, resp);
-		if (method_is(req, "DELETE"))
-			return api_session_delete(api, &c, req, resp);
-		return method_not_allowed(resp, req);
+		if (method_is(req, "POST")) {
+			api_session_create(api, &c, req, resp);
+			return;
+		}
+		if (method_is(req, "GET")) {
+			api_session_get(api, &c, req, resp);
+			return;
+		}
+		if (method_is(req, "DELETE")) {
+			api_session_delete(api, &c, req, resp);
+			return;
+		}
+		method_not_allowed(resp, req);
+		return;
 	}
 	if (serve_web(req, resp))
 		return;
-	if (strlen(req->path) > API_PATH_MAX)
-		return api_error(resp, 414, "PathTooLong", "", "the path is longer than %d bytes", API_PATH_MAX);
+	if (strlen(req->path) > API_PATH_MAX) {
+		api_error(resp, 414, "PathTooLong", "", "the path is longer than %d bytes", API_PATH_MAX);
+		return;
+	}
 	snprintf(copy, sizeof(copy), "%s", req->path);
 	n = split_path(copy, seg);
 	if (!strcmp(req->path, "/whoami") || (n == 2 && !strcasecmp(seg[0], "providers") && !strcasecmp(seg[1], "whoami"))) {
 		if (authenticate(api, req, &c, resp) < 0)
 			return;
 		resp->authenticated = true;
-		return handle_whoami(api, &c, resp);
+		handle_whoami(api, &c, resp);
+		return;
 	}
-	if (n < 2 || n > PATH_SEGMENTS_MAX || strcasecmp(seg[0], "subscriptions"))
-		return api_error(resp, 404, "NotFound", "", "there is no resource or operation at %s %.200s", req->method,
-				 req->path);
+	if (n < 2 || n > PATH_SEGMENTS_MAX || strcasecmp(seg[0], "subscriptions")) {
+		api_error(resp, 404, "NotFound", "", "there is no resource or operation at %s %.200s", req->method,
+			  req->path);
+		return;
+	}
 	if (!api_version_ok(req, resp))
 		return;
 	if (authenticate(api, req, &c, resp) < 0)
