@@ -1,4 +1,4 @@
-/* What http-server.c (daemons, listeners, TLS) and http-request.c (the per-request state machine) share: the server and a request's state. */
+/* What http-server.c (daemons, listeners, TLS) and http-request.c (one request) share: the server, a request's state. */
 #ifndef JITGATE_HTTP_INTERNAL_H
 #define JITGATE_HTTP_INTERNAL_H
 

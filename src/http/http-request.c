@@ -1,4 +1,7 @@
-/* One request through libmicrohttpd's access handler: framing and target checks, the body, the handler call, held answers, and the request accessors of http.h. */
+/*
+ * One request through libmicrohttpd's access handler: framing and target checks, the body, the handler call,
+ * held answers, and http.h's request accessors.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
