@@ -1,4 +1,4 @@
-/* What fw-nft.c (changes, through libnftables) and fw-nft-list.c (reading back, through libnftnl) agree on: the table and its chains. */
+/* What fw-nft.c (changes, libnftables) and fw-nft-list.c (reading back, libnftnl) agree on: the table, its chains. */
 #ifndef JITGATE_FW_NFT_INTERNAL_H
 #define JITGATE_FW_NFT_INTERNAL_H
 
@@ -8,7 +8,7 @@
 #define FW_TABLE	"inet " FW_TABLE_NAME
 #define FW_PRIORITY	-10	/* before the usual filter priority (0), so our drop is seen first */
 
-/* Our base chains and their hooks (fw-nft.c declares them; fw-nft-list.c checks the kernel's against them). */
+/* Our base chains and their hooks (fw-nft.c defines them; fw-nft-list.c checks the kernel's against them). */
 struct fw_nft_chain {
 	const char *name, *hook;
 };
