@@ -11,7 +11,7 @@
 #include "core/net.h"
 
 /*
- * Only src/http/http-server.c includes <microhttpd.h>. The server accepts TLS on one
+ * Only src/http/http-server.c and http-request.c include <microhttpd.h>. The server accepts TLS on one
  * TCP address (and, optionally, plain HTTP on a unix socket for root on the
  * host). It reads each request's body completely (up to body_max; beyond it
  * answers 413 with a JSON error body itself and never calls the handler), then

@@ -17,8 +17,8 @@
 /*
  * A kernel without netlink, for the contexts (the model alone, fw-model.o, needs
  * none: test-fw-model.c). test-fw links the static libjitgate-fw.a, and
- * these definitions of fw-nft.c's four functions keep the archive's fw-nft.o
- * (and libnftables) out of the program, so fw_new() contexts run their real
+ * these definitions of fw-nft.h's four functions keep the archive's fw-nft.o and
+ * fw-nft-list.o (and libnftables) out of the program, so fw_new() contexts run their real
  * code against this in-memory table. It applies batches as the kernel would
  * (all or nothing, deletes of absent keys allowed), refuses the next
  * `refuse` batches on request, and keeps the last batch it took.

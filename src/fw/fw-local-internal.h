@@ -1,0 +1,45 @@
+/* What fw-local.c (the in-process context) and fw-update.c (its grant updates) share: the context, its state. */
+#ifndef JITGATE_FW_LOCAL_INTERNAL_H
+#define JITGATE_FW_LOCAL_INTERNAL_H
+
+#include "fw-index.h"
+#include "fw-internal.h"
+
+struct fw_local {
+	struct fw base;		/* first: the struct fw * that fw.c hands back is this context */
+	struct fw_nft *nft;
+	bool synced;		/* the kernel held exactly the state below after our last batch */
+	struct fw_vm *vms;
+	size_t n_vms;
+	struct fw_port *ports;
+	size_t n_ports;
+	struct grant_index grants;
+	struct fw_deadlines deadlines;	/* every grant's monotonic end (fw-deadline.c) */
+};
+
+/* A state the context owns: copies of the caller's arrays. */
+struct owned_state {
+	struct fw_vm *vms;
+	size_t n_vms;
+	struct fw_port *ports;
+	size_t n_ports;
+	struct fw_grant *grants;
+	size_t n_grants;
+};
+
+/* fw-local.c */
+struct fw_local *to_local(struct fw *fw);
+void owned_state_free(struct owned_state *s);
+int owned_state_copy(struct owned_state *dst, const struct fw_state *src);
+struct fw_state state_view(const struct fw_vm *vms, size_t n_vms, const struct fw_port *ports, size_t n_ports,
+			   const struct fw_grant *grants, size_t n_grants);
+struct fw_state fw_current(const struct fw_local *fw);
+int fw_note(struct fw_local *fw, const struct fw_state *st, const struct fw_elem *have, size_t n_have, int64_t now_ms,
+	    int64_t mono_ms);
+int reconcile_owned(struct fw_local *fw, struct owned_state *s, struct fw_changes *ret_changes, struct core_error *err);
+
+/* fw-update.c: the grant_update op */
+int fw_local_grant_update(struct fw *base, const struct fw_grant *add, size_t n_add, const struct fw_grant *remove,
+			  size_t n_remove, struct fw_changes *ret_changes, struct core_error *err);
+
+#endif

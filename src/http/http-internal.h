@@ -1,0 +1,65 @@
+/* What http-server.c (daemons, listeners, TLS) and http-request.c (one request) share: the server, a request's state. */
+#ifndef JITGATE_HTTP_INTERNAL_H
+#define JITGATE_HTTP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "http/http-conns.h"
+#include "http/http.h"
+
+#define HTTP_LOG_MAX		256	/* the last libmicrohttpd message, kept for start errors */
+
+/* One per daemon, so the access handler knows which listener a request came through. */
+struct http_listener {
+	struct http_server *srv;
+	bool is_unix;
+};
+
+struct http_server {
+	struct MHD_Daemon *tls_d;
+	struct MHD_Daemon *unix_d;
+	struct http_listener tls_l;
+	struct http_listener unix_l;
+	int epoll_fd;			/* ours, holding both daemons' epoll fds; -1 with one daemon */
+	char *unix_path;		/* the socket we created, unlinked at stop */
+	char *cert_pem;
+	char *key_pem;			/* wiped at stop */
+	size_t key_pem_len;
+	uint16_t port;
+	http_handler_fn handler;
+	void *ctx;
+	size_t body_max;
+	struct http_conn *held;		/* connections suspended with an answer to send at release */
+	struct http_conns conns;	/* tls_d's connections (http-conns.h) */
+	unsigned conn_timeout_s;	/* for authenticated connections */
+	char last_log[HTTP_LOG_MAX];
+};
+
+/* Per-request state, in libmicrohttpd's *con_cls from the first call of the access handler to its completion. */
+struct http_conn {
+	char *body;
+	size_t len;
+	size_t cap;
+	size_t discarded;		/* bytes thrown away after the body grew too large */
+	bool too_large;
+	bool started;			/* the access handler has seen this request */
+	bool bad_target;		/* the raw target decodes to a control character (http_uri_seen) */
+	bool answered;			/* a response is queued; later calls only drain */
+	/* a held answer (http_response.hold): suspended until http_server_release() */
+	struct MHD_Connection *conn;
+	struct http_response held;
+	bool released;			/* resumed: queue `held` at the next call */
+	struct http_conn *next_held;
+};
+
+/* http-request.c's callbacks, which http_server_start() hands to libmicrohttpd */
+enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+			    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls);
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);
+void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn);
+
+#endif
