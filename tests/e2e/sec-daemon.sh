@@ -345,4 +345,18 @@ rm -f "$E2E_TMP/empty/boot-protect"; mkdir -p "$E2E_TMP/empty"
 ip netns exec "$N4" "$JITGATED" boot --state-dir "$E2E_TMP/empty" >"$E2E_TMP/boot3.log" 2>&1
 check "jitgated boot without a list (jitgated never protected anything) does nothing and succeeds" \
 	bash -c '(( $1 == 0 )) && ! ip netns exec "$2" nft list tables | grep -q jitgate' _ $? "$N4"
+# the list lives in the unprivileged user's directory but root's `jitgated boot` reads it: hostile lists are refused
+ln -s /etc/passwd "$E2E_TMP/empty/boot-protect"
+ip netns exec "$N4" "$JITGATED" boot --state-dir "$E2E_TMP/empty" >"$E2E_TMP/boot4.log" 2>&1
+check "jitgated boot refuses a boot-protect that is a symlink, and loads nothing" \
+	bash -c '(( $1 != 0 )) && ! ip netns exec "$2" nft list tables | grep -q jitgate' _ $? "$N4"
+rm -f "$E2E_TMP/empty/boot-protect"; truncate -s 1G "$E2E_TMP/empty/boot-protect"
+ip netns exec "$N4" "$JITGATED" boot --state-dir "$E2E_TMP/empty" >"$E2E_TMP/boot5.log" 2>&1
+check "jitgated boot refuses an oversized boot-protect, and loads nothing" \
+	bash -c '(( $1 != 0 )) && ! ip netns exec "$2" nft list tables | grep -q jitgate' _ $? "$N4"
+printf 'local tcp 22\nlocal tcp 22; flush ruleset\n' >"$E2E_TMP/empty/boot-protect"
+ip netns exec "$N4" "$JITGATED" boot --state-dir "$E2E_TMP/empty" >"$E2E_TMP/boot6.log" 2>&1
+check "jitgated boot refuses a boot-protect with a line it cannot read, and loads nothing" \
+	bash -c '(( $1 != 0 )) && ! ip netns exec "$2" nft list tables | grep -q jitgate' _ $? "$N4"
+rm -f "$E2E_TMP/empty/boot-protect"
 e2e_summary
