@@ -359,4 +359,21 @@ ip netns exec "$N4" "$JITGATED" boot --state-dir "$E2E_TMP/empty" >"$E2E_TMP/boo
 check "jitgated boot refuses a boot-protect with a line it cannot read, and loads nothing" \
 	bash -c '(( $1 != 0 )) && ! ip netns exec "$2" nft list tables | grep -q jitgate' _ $? "$N4"
 rm -f "$E2E_TMP/empty/boot-protect"
+
+echo "== (3) a local user squatting @jitgated (SECURITY.md, known gap): jitgated refuses and names the squatter"
+N5=$(ns_new b5) || exit 1
+ip netns exec "$N5" setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0jitgated"); s.listen(1); time.sleep(60)' &
+SQUAT=$!
+E2E_PIDS+=($SQUAT)
+for ((i = 0; i < 40; i++)); do ip netns exec "$N5" ss -xlH | grep -q "@jitgated " && break; sleep 0.05; done
+ip netns exec "$N5" timeout 20 "$JITGATED" --single-process --state-dir "$E2E_TMP/s5" --listen 127.0.0.1:8445 \
+	--vm-name sq >"$E2E_TMP/squat.log" 2>&1
+rc=$?
+check "jitgated refuses to start while user nobody holds @jitgated (exit $rc), naming its uid" \
+	bash -c '(( $1 == 1 )) && grep -q "another jitgated is running in this network namespace" "$2" &&
+		grep -q "(uid 65534)" "$2"' _ $rc "$E2E_TMP/squat.log"
+stop "$SQUAT"
 e2e_summary
