@@ -132,6 +132,8 @@ expect 400 "a token scope with a bad resource group name"
 check "  the error names the field" test "$(j .error.target)" = scope
 call "$T_MINTER" DELETE "$TOKENS/victim?$AV"
 expect 403 AuthorizationFailed "a Minter revoking an Owner's token"
+call "$T_MINTER" DELETE "$TOKENS/victim?$AV&keepGrants=true"
+expect 403 AuthorizationFailed "  ... with keepGrants=true (keeping grants widens nothing)"
 call "$T_SUBMINTER" DELETE "$TOKENS/minted-reader?$AV"
 expect 403 AuthorizationFailed "a subscription-scoped Minter revoking a token at '/'"
 call "$T_MINTER" DELETE "$TOKENS/minted-reader?$AV"
