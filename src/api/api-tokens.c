@@ -220,7 +220,7 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 	uint8_t hash[STORE_TOKEN_HASH_LEN];
 	size_t n = 0, n_tokens = 0, i;
 	int64_t now = api_now_ns();
-	bool keep, tx = false, found = false, durable = true;
+	bool keep, tx = false, allowed, durable = true;
 	int r, status = 500;
 
 	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
@@ -239,17 +239,15 @@ api_token_delete(struct api *api, const struct api_caller *c, const struct http_
 	for (i = 0; i < n_tokens && !t; i++)
 		if (!strcmp(tokens[i].name, name) && !tokens[i].revoked_ns)
 			t = &tokens[i];
-	if (t) {
-		found = token_within_caller(api, c, "revoke", name, t->role, api_role_lookup(api, t->role), t->scope,
-					    resp);
-		memcpy(hash, t->hash, sizeof(hash));
-	}
-	free(tokens);
 	if (!t) {
+		free(tokens);
 		api_error(resp, 404, "ResourceNotFound", "", "there is no valid token named '%.64s'", name);
 		return;
 	}
-	if (!found)
+	allowed = token_within_caller(api, c, "revoke", name, t->role, api_role_lookup(api, t->role), t->scope, resp);
+	memcpy(hash, t->hash, sizeof(hash));
+	free(tokens);	/* t pointed into it */
+	if (!allowed)
 		return;
 	if (!keep && (r = token_live_grants(api, name, now, &g, &n)) < 0) {
 		api_store_error(api, resp, r, "cannot read the token's grants");

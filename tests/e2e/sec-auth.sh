@@ -132,6 +132,8 @@ expect 400 "a token scope with a bad resource group name"
 check "  the error names the field" test "$(j .error.target)" = scope
 call "$T_MINTER" DELETE "$TOKENS/victim?$AV"
 expect 403 AuthorizationFailed "a Minter revoking an Owner's token"
+call "$T_MINTER" DELETE "$TOKENS/victim?$AV&keepGrants=true"
+expect 403 AuthorizationFailed "  ... with keepGrants=true (keeping grants widens nothing)"
 call "$T_SUBMINTER" DELETE "$TOKENS/minted-reader?$AV"
 expect 403 AuthorizationFailed "a subscription-scoped Minter revoking a token at '/'"
 call "$T_MINTER" DELETE "$TOKENS/minted-reader?$AV"
@@ -221,6 +223,16 @@ check "  and a bracketed IPv6 with a port (got $(j .address))" test "$(j .addres
 call "$T_OWNER" GET /whoami "" -H "X-Forwarded-For: 10.216.0.77, not-an-address"
 check "an unparsable last element leaves the address unknown, never the proxy's (got $(j .address))" \
 	test "$(j .address)" = unknown
+XFF=(); for _ in $(seq 100); do XFF+=(-H "X-Forwarded-For: 10.216.0.77"); done
+call "$T_OWNER" GET /whoami "" "${XFF[@]}"
+check "100 X-Forwarded-For lines, joined past API_FORWARDED_FOR_MAX, leave the address unknown ($code $(j .address))" \
+	test "$code" = 200 -a "$(j .address)" = unknown
+XFF=(); for _ in $(seq 1000); do XFF+=(-H "X-Forwarded-For: 10.216.0.77"); done
+call "$T_OWNER" GET /whoami "" "${XFF[@]}"
+check "1,000 X-Forwarded-For lines (past the header memory) are refused, never read as a caller (got $code)" \
+	test "$code" = 431
+call "$T_OWNER" GET /whoami "" -H "X-Forwarded-For: 10.216.0.88"
+check "  and the next request through the proxy is read as usual (got $(j .address))" test "$(j .address)" = 10.216.0.88
 call "$T_OWNER" PUT "$POL?$AV" "$(printf '{"kind":"Basic","properties":{"virtualMachines":[{"id":"%s","ports":[
 	{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT1H"}]}]}}' "$VMID")"
 [[ $code == 200 || $code == 201 ]] || notok "policy PUT ($code $R)"
