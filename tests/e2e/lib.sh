@@ -105,6 +105,19 @@ cannot() { ! ip netns exec "$1" "$NETPROBE" connect -s "$2" "$3" "$4" 400; }
 can_udp() { ip netns exec "$1" "$NETPROBE" udp -s "$2" "$3" "$4" 1000; }
 cannot_udp() { ! ip netns exec "$1" "$NETPROBE" udp -s "$2" "$3" "$4" 400; }
 
+# e2e_wait_healthy NS CACERT URL [PID]: wait (up to 10 s) until URL/healthz answers 200 from NS, trusting
+# CACERT (once jitgated has written it); gives up at once when PID has exited. Fails unless it answered.
+e2e_wait_healthy() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ -f $2 ]] && [[ $(ip netns exec "$1" curl -s --max-time 1 --cacert "$2" -o /dev/null -w '%{http_code}' \
+			"$3/healthz") == 200 ]] && return 0
+		[[ -n ${4-} ]] && ! kill -0 "$4" 2>/dev/null && return 1
+		sleep 0.05
+	done
+	return 1
+}
+
 # sleep_until UNIXMS: sleep until that wall-clock time.
 sleep_until() {
 	local d=$(( $1 - $(now_ms) ))

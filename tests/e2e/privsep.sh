@@ -191,5 +191,5 @@ for ((i = 0; i < 100; i++)); do grep -q listening "$E2E_TMP/nonroot.log" && brea
 check "started as $USR it runs (listening)" grep -q listening "$E2E_TMP/nonroot.log"
 check "… says once that it runs without privilege separation" \
 	test "$(grep -c 'not started as root: running as one process' "$E2E_TMP/nonroot.log")" = 1
-check "… as one process (no supervisor, no helper)" test -z "$(children $NR | tr -d ' \n')"
+check "… as one process (no supervisor, no helper)" bash -c 'kill -0 "$1" && test -z "$2"' _ $NR "$(children $NR | tr -d ' \n')"
 e2e_summary

@@ -73,13 +73,7 @@ T_REQ2=$(token create --name req2 --role JitRequester)
 ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen "$V:8443" --vm-name host1 >>"$SRVLOG" 2>&1 &
 SRV=$!
 E2E_PIDS+=($SRV)
-for ((i = 0; i < 100; i++)); do
-	[[ -f $STATE/tls/cert.pem ]] && [[ $(ip netns exec "$CL" curl -s --max-time 1 --cacert "$STATE/tls/cert.pem" \
-		-o /dev/null -w '%{http_code}' "https://$V:8443/healthz") == 200 ]] && break
-	kill -0 "$SRV" 2>/dev/null || break
-	sleep 0.05
-done
-check "jitgated is healthy" kill -0 "$SRV"
+check "jitgated is healthy" e2e_wait_healthy "$CL" "$STATE/tls/cert.pem" "https://$V:8443" "$SRV"
 
 echo "1. enforcement points: fixed at creation; the local VM is jitgated's own"
 call "$T_OWNER" PUT "$GW1?$AV" "$(vm_body gateway '["10.233.0.5"]')"

@@ -279,7 +279,10 @@ def ask():
     head, _, body = data.partition(b"\r\n\r\n")
     n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
     while len(body) < n:
-        body += s.recv(65536)
+        chunk = s.recv(65536)
+        if not chunk:
+            return "closed"
+        body += chunk
     return head.split(b" ")[1].decode()
 try:
     first = ask()

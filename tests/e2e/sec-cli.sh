@@ -150,11 +150,8 @@ ip netns exec "$NS" "$JITGATED" --single-process --state-dir "$STATE" --listen "
 	--unix-socket "$E2E_TMP/jitgated.sock" >>"$SRVLOG" 2>&1 &
 SRV=$!
 E2E_PIDS+=($SRV)
-for ((i = 0; i < 200; i++)); do
-	[[ -f $STATE/tls/cert.pem ]] && [[ $(ip netns exec "$NS" curl -s --max-time 1 --cacert "$STATE/tls/cert.pem" \
-		-o /dev/null -w '%{http_code}' "https://$L:$JPORT/healthz") == 200 ]] && break
-	sleep 0.05
-done
+e2e_wait_healthy "$NS" "$STATE/tls/cert.pem" "https://$L:$JPORT" "$SRV" ||
+	{ notok "set-up: jitgated answers /healthz: $(tail -3 "$SRVLOG")"; e2e_summary; exit 1; }
 CERT=$STATE/tls/cert.pem
 rm -rf "$H/.config"
 FLAGS=(--server "https://$L:$JPORT" --token "$OWNER" --ca "$CERT")
