@@ -326,25 +326,28 @@ store_grants_adopt_boot(struct store *st, const char *boot_id, int64_t now_ns, i
 	return r;
 }
 
+/* The one value of a bound min() statement (rc: the binds' result) into *ret_ns, 0 when it is NULL (no row matched). */
+static int
+min_ns_step(struct store *st, sqlite3_stmt *s, int rc, int64_t *ret_ns)
+{
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return sql_fail(st, rc);
+	*ret_ns = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
+	return 0;
+}
+
 int
 store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns)
 {
 	sqlite3_stmt *s = NULL;
-	int rc, r;
+	int r;
 
 	r = stmt_get(st, ST_GRANT_NEXT_END, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, after_ns);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	*ret_ns = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
-	r = 0;
-out:
+	r = min_ns_step(st, s, sqlite3_bind_int64(s, 1, after_ns), ret_ns);
 	stmt_done(s);
 	return r;
 }
@@ -365,15 +368,7 @@ store_grant_next_mono_end(struct store *st, const char *boot_id, int64_t after_m
 	rc = bind_str(s, 1, boot_id);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(s, 2, after_mono_ns);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	*ret_ns = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
-	r = 0;
-out:
+	r = min_ns_step(st, s, rc, ret_ns);
 	stmt_done(s);
 	return r;
 }

@@ -56,12 +56,10 @@ const char *const stmt_sql[ST__MAX] = {
 		"mono_end_ns = CASE WHEN boot = ?5 AND mono_end_ns > ?6 THEN ?6 ELSE mono_end_ns END WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns > ?4",
 	[ST_GRANTS_INITIATED] = GRANT_COLS " WHERE g.status = 0 ORDER BY g.end_ns, g.request_id, g.vm_id, g.port",
 	/* in the order of grants_initiated_end: nothing to sort, whatever the number of grants */
-	[ST_GRANTS_LIVE] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, "
-		"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+	[ST_GRANTS_LIVE] = GRANT_FIELDS
 		"FROM grants g INDEXED BY grants_initiated_end "
 		"JOIN requests r ON r.id = g.request_id WHERE g.status = 0 AND g.end_ns > ?1",
-	[ST_GRANTS_LIVE_ON] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, "
-		"g.reason, g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+	[ST_GRANTS_LIVE_ON] = GRANT_FIELDS
 		"FROM grants g INDEXED BY grants_live_vm_port "
 		"JOIN requests r ON r.id = g.request_id WHERE g.vm_id = ?1 AND g.port = ?2 AND g.status = 0 "
 		"ORDER BY g.end_ns, g.request_id",
@@ -84,8 +82,7 @@ const char *const stmt_sql[ST__MAX] = {
 	 * the requestor's live grants, through the partial index of migration 3 (named: without
 	 * statistics SQLite would take grants_initiated and visit every live grant of everyone)
 	 */
-	[ST_GRANTS_OF_REQUESTOR] = "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, "
-		"g.reason, g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+	[ST_GRANTS_OF_REQUESTOR] = GRANT_FIELDS
 		"FROM grants g INDEXED BY grants_live_requestor "
 		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.vm_id = ?2 AND g.port = ?3 "
 		"AND g.status = 0 ORDER BY g.end_ns, g.request_id",

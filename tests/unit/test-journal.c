@@ -200,10 +200,16 @@ test_full(void **state)
 	}
 	e = entry("one-more", 22, STORE_JOURNAL_END);
 	assert_int_equal(store_journal_add(j, &e, &s), -ENOSPC);
+	/* a cleared slot is taken again: the journal drains and refills, it does not wear out */
+	assert_int_equal(store_journal_clear(j, 17), 0);
+	assert_int_equal(store_journal_add(j, &e, &s), 0);
+	assert_int_equal(s, 17);
+	assert_int_equal(store_journal_add(j, &e, &s), -ENOSPC);
 	store_journal_close(j);
 	open_ok(&j, &v, &slots, &n);
 	assert_int_equal(n, STORE_JOURNAL_SLOTS);
 	assert_string_equal(v[STORE_JOURNAL_SLOTS - 1].request_id, "req-4095");
+	assert_string_equal(v[17].request_id, "one-more");
 	free(v);
 	free(slots);
 	store_journal_close(j);
