@@ -21,7 +21,8 @@ int error_at(struct core_error *err, const char *target);
 int error_type(struct core_error *err, const char *target, const char *what);
 
 /* Loading a body and its typed members (codec.c). */
-int body_load(const char *body, size_t n, json_t **ret, struct core_error *err);
+int body_load(const char *body, size_t n, json_t **ret, struct core_error *err);	/* at most API_BODY_MAX */
+int body_load_max(const char *body, size_t n, size_t max, json_t **ret, struct core_error *err);
 int get_member(json_t *obj, const char *base, const char *key, json_type type, bool required, json_t **ret,
     struct core_error *err);
 int get_port(json_t *obj, const char *base, const char *key, uint16_t *ret, struct core_error *err);

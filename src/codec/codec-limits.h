@@ -12,4 +12,14 @@
 #define API_JUSTIFICATION_MAX	1024		/* an initiate body's justification (src/api asserts it fits the store's) */
 #define API_OS_TYPE_MAX		16		/* "Linux" or "Windows" with its NUL, in struct codec_vm */
 
+
+/* The agent protocol (codec-agent.h). */
+#define AGENT_PORTS_MAX		POLICY_PORTS_MAX	/* protected ports in one VM's state */
+#define AGENT_GRANTS_MAX	16384		/* live grants in one VM's state: more is refused, the last good state stays */
+#define AGENT_STATE_BODY_MAX	(4 * 1024 * 1024)	/* a state's JSON as the agent reads it (16,384 grants fit) */
+#define AGENT_VERSION_MAX	63		/* an agent's version string */
+#define AGENT_REASON_MAX	255		/* why a kernel is unsupported, or the last error, as an agent reports it */
+#define AGENT_LISTENING_MAX	64		/* listening management ports in one status */
+#define AGENT_CREDENTIAL_MAX	127		/* an agent credential's text */
+
 #endif

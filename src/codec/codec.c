@@ -159,13 +159,19 @@ check_tree(json_t *v, unsigned depth, char *path, size_t len, struct core_error 
 int
 body_load(const char *body, size_t n, json_t **ret, struct core_error *err)
 {
+	return body_load_max(body, n, API_BODY_MAX, ret, err);
+}
+
+int
+body_load_max(const char *body, size_t n, size_t max, json_t **ret, struct core_error *err)
+{
 	char path[ERROR_TARGET_MAX], text[JSON_ERROR_TEXT_LENGTH];
 	json_error_t jerr;
 	json_t *root;
 	int r;
 
-	if (n > API_BODY_MAX)
-		return core_error_set(err, "BodyTooLarge", "", "The body is larger than %d bytes.", API_BODY_MAX);
+	if (n > max)
+		return core_error_set(err, "BodyTooLarge", "", "The body is larger than %zu bytes.", max);
 	/* jansson reads exactly n bytes; no NUL is needed or trusted. */
 	root = json_loadb(n > 0 ? body : "", n, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
