@@ -15,7 +15,7 @@
  * store-sqlite.c owns the connection: open, migrations, transactions, the statement
  * cache and the mapping of SQLite errors to errno; store-statements.c holds the SQL of
  * each cached statement. store-vms.c, store-policies.c, store-grants.c,
- * store-activity.c and store-tokens.c each hold one concern and run statements from
+ * store-activity.c, store-tokens.c and store-agents.c each hold one concern and run statements from
  * that cache (the activity log also its own, one per combination of filters).
  */
 
@@ -72,6 +72,22 @@ enum stmt_id {
 	ST_TOKEN_FIND,
 	ST_TOKEN_LIST,
 	ST_TOKEN_REVOKE,
+	ST_VM_REVISION,
+	ST_JOIN_INSERT,
+	ST_JOIN_LIST,
+	ST_JOIN_REVOKE,
+	ST_JOIN_FIND,
+	ST_JOIN_SPEND,
+	ST_AGENT_FORGET,
+	ST_AGENT_INSERT,
+	ST_AGENT_FIND,
+	ST_AGENT_CONFIRM,
+	ST_AGENT_GET,
+	ST_AGENT_LIST,
+	ST_AGENT_REVOKE,
+	ST_AGENT_ROTATE,
+	ST_AGENT_REPORT,
+	ST_GRANTS_APPLIED,
 	ST__MAX,
 };
 

@@ -163,6 +163,101 @@ static const char *const migrations[] = {
 	"ALTER TABLE grants ADD COLUMN boot TEXT NOT NULL DEFAULT '';\n"
 	"ALTER TABLE grants ADD COLUMN mono_end_ns INTEGER NOT NULL DEFAULT 0;\n"
 	"CREATE INDEX grants_live_mono_end ON grants (boot, mono_end_ns) WHERE status = 0;\n",
+
+	/*
+	 * 6: the fleet (doc/agent-protocol.md). A third enforcement point, 2 = a host running
+	 * jitgate-agent; SQLite cannot change a CHECK in place, so vms is made again (its links
+	 * from policy_vms set aside meanwhile: foreign keys stay on). Each VM gets a revision that
+	 * every write touching it increments in the same transaction (the triggers below, so no
+	 * writer can forget), and each grant the revision that made it and when its agent applied
+	 * it. Join tokens and agent credentials are kept, like API tokens, only as hashes.
+	 */
+	"CREATE TABLE vms_new (\n"
+	"	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"	subscription TEXT NOT NULL COLLATE NOCASE,\n"
+	"	resource_group TEXT NOT NULL COLLATE NOCASE,\n"
+	"	name TEXT NOT NULL COLLATE NOCASE,\n"
+	"	location TEXT NOT NULL,\n"
+	"	os_type TEXT NOT NULL,\n"
+	"	point INTEGER NOT NULL CHECK (point IN (0, 1, 2)),	-- 0 local, 1 gateway, 2 agent\n"
+	"	addrs TEXT NOT NULL DEFAULT '',			-- canonical addresses, space-separated\n"
+	"	unsupported_reason TEXT NOT NULL DEFAULT '',	-- empty when supported\n"
+	"	created_ns INTEGER NOT NULL,\n"
+	"	revision INTEGER NOT NULL DEFAULT 0,\n"
+	"	UNIQUE (subscription, resource_group, name)\n"
+	");\n"
+	"INSERT INTO vms_new (id, subscription, resource_group, name, location, os_type, point, addrs, "
+	"unsupported_reason, created_ns) SELECT id, subscription, resource_group, name, location, os_type, point, "
+	"addrs, unsupported_reason, created_ns FROM vms;\n"
+	/* AUTOINCREMENT's high-water mark moves with the rows: a deleted VM's id is still never reused */
+	"UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'vms'), 0)) "
+	"WHERE name = 'vms_new';\n"
+	"CREATE TEMP TABLE policy_vms_kept AS SELECT vm_id, policy_id FROM policy_vms;\n"
+	"DELETE FROM policy_vms;\n"
+	"DROP TABLE vms;\n"
+	"ALTER TABLE vms_new RENAME TO vms;\n"
+	"INSERT INTO policy_vms (vm_id, policy_id) SELECT vm_id, policy_id FROM policy_vms_kept;\n"
+	"DROP TABLE policy_vms_kept;\n"
+
+	"ALTER TABLE grants ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;\n"
+	"ALTER TABLE grants ADD COLUMN applied_ns INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX grants_unapplied ON grants (vm_id, revision) WHERE applied_ns = 0 AND status = 0;\n"
+
+	/* the revision: a new grant, a grant ended or moved, a VM joining or leaving a policy, a policy's rules, the VM itself */
+	"CREATE TRIGGER grant_added AFTER INSERT ON grants BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.vm_id;\n"
+	"	UPDATE grants SET revision = (SELECT revision FROM vms WHERE id = NEW.vm_id) WHERE rowid = NEW.rowid;\n"
+	"END;\n"
+	"CREATE TRIGGER grant_changed AFTER UPDATE OF status, end_ns, mono_end_ns ON grants BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.vm_id;\n"
+	"END;\n"
+	"CREATE TRIGGER policy_vm_added AFTER INSERT ON policy_vms BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.vm_id;\n"
+	"END;\n"
+	"CREATE TRIGGER policy_vm_removed AFTER DELETE ON policy_vms BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = OLD.vm_id;\n"
+	"END;\n"
+	"CREATE TRIGGER policy_changed AFTER UPDATE OF json ON policies BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
+	"END;\n"
+	"CREATE TRIGGER vm_changed AFTER UPDATE OF location, os_type, point, addrs, unsupported_reason ON vms BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.id;\n"
+	"END;\n"
+
+	/* join_tokens: what an Owner hands to a new host; good for `uses_left` joins into one resource group until expires_ns */
+	"CREATE TABLE join_tokens (\n"
+	"	id TEXT PRIMARY KEY COLLATE NOCASE,\n"
+	"	hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),\n"
+	"	subscription TEXT NOT NULL COLLATE NOCASE,\n"
+	"	resource_group TEXT NOT NULL COLLATE NOCASE,\n"
+	"	uses_left INTEGER NOT NULL CHECK (uses_left >= 0),\n"
+	"	expires_ns INTEGER NOT NULL,\n"
+	"	created_ns INTEGER NOT NULL,\n"
+	"	created_by TEXT NOT NULL,\n"
+	"	revoked_ns INTEGER NOT NULL DEFAULT 0		-- 0 while valid\n"
+	");\n"
+
+	/*
+	 * agents: the credential of the agent enforcing an agent VM (one per VM; a re-join after a revoke
+	 * replaces it), the previous one while a rotation is unconfirmed, and what the agent last reported.
+	 */
+	"CREATE TABLE agents (\n"
+	"	vm_id INTEGER PRIMARY KEY,\n"
+	"	hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),\n"
+	"	prev_hash BLOB CHECK (prev_hash IS NULL OR length(prev_hash) = 32),\n"
+	"	join_token TEXT NOT NULL,\n"
+	"	joined_ns INTEGER NOT NULL,\n"
+	"	revoked_ns INTEGER NOT NULL DEFAULT 0,		-- 0 while valid\n"
+	"	seen_ns INTEGER NOT NULL DEFAULT 0,		-- its last status\n"
+	"	applied_revision INTEGER NOT NULL DEFAULT -1,\n"
+	"	version TEXT NOT NULL DEFAULT '',\n"
+	"	supported INTEGER NOT NULL DEFAULT 1,\n"
+	"	reason TEXT NOT NULL DEFAULT '',		-- why its kernel cannot hold the table\n"
+	"	listening TEXT NOT NULL DEFAULT '',		-- management ports with a listener: 'TCP/22 UDP/3389'\n"
+	"	tamper_undone INTEGER NOT NULL DEFAULT 0,\n"
+	"	last_error TEXT NOT NULL DEFAULT ''		-- the last state it refused\n"
+	");\n"
+	"CREATE UNIQUE INDEX agents_prev_hash ON agents (prev_hash) WHERE prev_hash IS NOT NULL;\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -9,6 +9,10 @@
 	"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
 #define GRANT_COLS GRANT_FIELDS "FROM grants g JOIN requests r ON r.id = g.request_id"
 #define TOKEN_COLS "SELECT name, role, scope, hash, created_ns, revoked_ns FROM tokens"
+#define JOIN_COLS "SELECT id, hash, subscription, resource_group, uses_left, expires_ns, created_ns, created_by, " \
+	"revoked_ns FROM join_tokens"
+#define AGENT_COLS "SELECT vm_id, hash, prev_hash, join_token, joined_ns, revoked_ns, seen_ns, applied_revision, " \
+	"version, supported, reason, listening, tamper_undone, last_error FROM agents"
 
 const char *const stmt_sql[ST__MAX] = {
 	/* BEGIN IMMEDIATE takes the write lock up front, so a WAL reader never has to upgrade and fail. */
@@ -109,4 +113,25 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_TOKEN_FIND] = TOKEN_COLS " WHERE hash = ?1 AND revoked_ns = 0",
 	[ST_TOKEN_LIST] = TOKEN_COLS " ORDER BY name",
 	[ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_ns = ?2 WHERE name = ?1 AND revoked_ns = 0",
+	[ST_VM_REVISION] = "SELECT revision FROM vms WHERE id = ?1",
+	[ST_JOIN_INSERT] = "INSERT INTO join_tokens (id, hash, subscription, resource_group, uses_left, expires_ns, "
+		"created_ns, created_by, revoked_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+	[ST_JOIN_LIST] = JOIN_COLS " ORDER BY created_ns, id",
+	[ST_JOIN_REVOKE] = "UPDATE join_tokens SET revoked_ns = ?2 WHERE id = ?1 AND revoked_ns = 0",
+	[ST_JOIN_FIND] = JOIN_COLS " WHERE hash = ?1",
+	[ST_JOIN_SPEND] = "UPDATE join_tokens SET uses_left = uses_left - 1 WHERE hash = ?1 AND uses_left > 0",
+	[ST_AGENT_FORGET] = "DELETE FROM agents WHERE vm_id = ?1 AND revoked_ns != 0",
+	[ST_AGENT_INSERT] = "INSERT INTO agents (vm_id, hash, join_token, joined_ns) VALUES (?1, ?2, ?3, ?4)",
+	[ST_AGENT_FIND] = AGENT_COLS " WHERE hash = ?1 OR prev_hash = ?1",
+	[ST_AGENT_CONFIRM] = "UPDATE agents SET prev_hash = NULL WHERE hash = ?1 AND prev_hash IS NOT NULL",
+	[ST_AGENT_GET] = AGENT_COLS " WHERE vm_id = ?1",
+	[ST_AGENT_LIST] = AGENT_COLS " ORDER BY vm_id",
+	[ST_AGENT_REVOKE] = "UPDATE agents SET revoked_ns = ?2, prev_hash = NULL WHERE vm_id = ?1 AND revoked_ns = 0",
+	/* a second rotation before the first is confirmed keeps the credential the agent is known to hold */
+	[ST_AGENT_ROTATE] = "UPDATE agents SET prev_hash = coalesce(prev_hash, hash), hash = ?2 "
+		"WHERE vm_id = ?1 AND revoked_ns = 0",
+	[ST_AGENT_REPORT] = "UPDATE agents SET seen_ns = ?2, applied_revision = ?3, version = ?4, supported = ?5, "
+		"reason = ?6, listening = ?7, tamper_undone = ?8, last_error = ?9 WHERE vm_id = ?1 AND revoked_ns = 0",
+	[ST_GRANTS_APPLIED] = "UPDATE grants SET applied_ns = ?3 WHERE vm_id = ?1 AND applied_ns = 0 AND status = 0 "
+		"AND revision <= ?2",
 };

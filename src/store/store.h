@@ -293,4 +293,86 @@ int store_token_list(struct store *st, struct store_token **ret, size_t *ret_n);
 /* -ENOENT if there is no valid token of that name. */
 int store_token_revoke(struct store *st, const char *name, int64_t now_ns);
 
+/* ---- the fleet: VM revisions, join tokens, agents (doc/agent-protocol.md) ---- */
+
+#define STORE_JOIN_ID_MAX	32	/* a join token's public id */
+#define STORE_LISTENING_MAX	512	/* an agent's listening ports as text: "TCP/22 UDP/3389 …" */
+#define STORE_VERSION_MAX	64	/* an agent's version */
+
+/* A VM's revision: every write that touches the VM (a grant made, ended or moved; the VM joining or leaving a
+ * policy; its policy's rules; the VM's own fields) increments it in the same transaction. -ENOENT if no VM. */
+int store_vm_revision(struct store *st, int64_t vm_id, int64_t *ret);
+
+struct store_join_token {
+	char id[STORE_JOIN_ID_MAX + 1];		/* public; names the token in lists, revocation and the log */
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
+	char subscription[ARM_SUBSCRIPTION_MAX + 1];
+	char resource_group[ARM_RESOURCE_GROUP_MAX + 1];	/* where joining hosts are registered */
+	int64_t uses_left;
+	int64_t expires_ns;
+	int64_t created_ns;
+	char created_by[STORE_REQUESTOR_MAX + 1];
+	int64_t revoked_ns;			/* 0 while valid */
+};
+
+/* -EEXIST if the id or hash exists. */
+int store_join_token_insert(struct store *st, const struct store_join_token *t);
+int store_join_token_list(struct store *st, struct store_join_token **ret, size_t *ret_n);
+/* -ENOENT if there is no such token that is not revoked already. */
+int store_join_token_revoke(struct store *st, const char *id, int64_t now_ns);
+/*
+ * Spend one use of the join token with this hash, in the caller's transaction (so that the join's other
+ * writes and the use stand or fall together): -ENOENT (unknown), -EKEYREVOKED, -EKEYEXPIRED (at or
+ * after expires_ns), -EDQUOT (no uses left), each without writing. *ret gets the token as it was.
+ */
+int store_join_token_use(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], int64_t now_ns,
+			 struct store_join_token *ret);
+
+/* What an agent last reported (store_agent_report). */
+struct store_agent_report {
+	int64_t applied_revision;	/* -1: none yet */
+	char version[STORE_VERSION_MAX + 1];
+	bool supported;
+	char reason[STORE_REASON_MAX];	/* why its kernel cannot hold the table, when !supported */
+	char listening[STORE_LISTENING_MAX + 1];
+	int64_t tamper_undone;
+	char last_error[STORE_REASON_MAX];
+};
+
+struct store_agent {
+	int64_t vm_id;
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
+	bool has_prev;			/* a rotation not yet confirmed: prev_hash still works */
+	uint8_t prev_hash[STORE_TOKEN_HASH_LEN];
+	char join_token[STORE_JOIN_ID_MAX + 1];
+	int64_t joined_ns;
+	int64_t revoked_ns;		/* 0 while valid */
+	int64_t seen_ns;		/* its last report; 0: never */
+	struct store_agent_report report;
+};
+
+/*
+ * The agent of VM vm_id, with credential hash `hash`: a first join, or a new join after its agent
+ * was revoked (which forgets the old record). -EEXIST (nothing written) if the VM has a valid agent.
+ */
+int store_agent_join(struct store *st, int64_t vm_id, const uint8_t hash[STORE_TOKEN_HASH_LEN],
+		     const char *join_token, int64_t now_ns);
+/*
+ * The agent holding this credential (current, or previous during a rotation), revoked or not: the
+ * caller tells them apart. Using the new credential of a rotation confirms it (forgets prev_hash).
+ * -ENOENT if no agent holds it.
+ */
+int store_agent_find(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], struct store_agent *ret);
+int store_agent_get(struct store *st, int64_t vm_id, struct store_agent *ret);
+int store_agent_list(struct store *st, struct store_agent **ret, size_t *ret_n);
+/* -ENOENT if the VM has no valid agent. */
+int store_agent_revoke(struct store *st, int64_t vm_id, int64_t now_ns);
+/* A new credential; the current one keeps working until the new one is first used. -ENOENT if no valid agent. */
+int store_agent_rotate(struct store *st, int64_t vm_id, const uint8_t hash[STORE_TOKEN_HASH_LEN]);
+/*
+ * Keep what the agent reports, at now_ns, and mark every live grant of its VM made at or before
+ * report->applied_revision as applied at now_ns (when not marked already). -ENOENT if no valid agent.
+ */
+int store_agent_report(struct store *st, int64_t vm_id, const struct store_agent_report *report, int64_t now_ns);
+
 #endif

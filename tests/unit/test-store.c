@@ -167,6 +167,17 @@ raw_int(const char *path, const char *sql)
 	return v;
 }
 
+/* Take a database at schema 6 back to 5 (what migration 6 added), to test the migrations before it again. */
+static void
+undo_migration_6(const char *path)
+{
+	raw_exec(path, "DROP TRIGGER grant_added; DROP TRIGGER grant_changed; DROP TRIGGER policy_vm_added; "
+	    "DROP TRIGGER policy_vm_removed; DROP TRIGGER policy_changed; DROP TRIGGER vm_changed; "
+	    "DROP TABLE agents; DROP TABLE join_tokens; DROP INDEX grants_unapplied; "
+	    "ALTER TABLE grants DROP COLUMN revision; ALTER TABLE grants DROP COLUMN applied_ns; "
+	    "ALTER TABLE vms DROP COLUMN revision");
+}
+
 static size_t
 count_policies(struct store *st)
 {
@@ -1322,13 +1333,14 @@ test_migration_3_from_2(void **state)
 	f->st = NULL;
 
 	/* back to schema 2: no requestor column on grants, no index of live grants by requestor */
+	undo_migration_6(f->path);
 	raw_exec(f->path, "DROP INDEX grants_live_requestor");
 	raw_exec(f->path, "DROP INDEX grants_live_vm_port");
 	raw_exec(f->path, "ALTER TABLE grants DROP COLUMN requestor");
 	raw_exec(f->path, "PRAGMA user_version = 2");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);	/* and on through 5 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);	/* and on through 6 */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, "token:old", &v, &n), 0);
 	assert_int_equal(n, 1);
@@ -1533,13 +1545,14 @@ test_migration_5_from_4(void **state)
 	store_close(f->st);
 	f->st = NULL;
 
+	undo_migration_6(f->path);
 	raw_exec(f->path, "DROP INDEX grants_live_mono_end");
 	raw_exec(f->path, "ALTER TABLE grants DROP COLUMN mono_end_ns");
 	raw_exec(f->path, "ALTER TABLE grants DROP COLUMN boot");
 	raw_exec(f->path, "PRAGMA user_version = 4");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE boot = '' AND mono_end_ns = 0"), 1);
 	assert_int_equal(store_grants_due(f->st, T0 - 1, BOOT_A, INT64_MAX, &v, &n), 0);
 	assert_int_equal(n, 0);
@@ -1583,6 +1596,218 @@ test_generation(void **state)
 	assert_int_equal(store_vm_get(f->st, &arm2, &got), -ENOENT);
 }
 
+/* ---- the fleet: revisions, join tokens, agents ---- */
+
+static int64_t
+revision(struct store *st, int64_t vm_id)
+{
+	int64_t rev = -1;
+
+	assert_int_equal(store_vm_revision(st, vm_id, &rev), 0);
+	return rev;
+}
+
+/* Every write that touches a VM moves its revision, in the write's own transaction; others' writes do not. */
+static void
+test_vm_revision(void **state)
+{
+	struct fixture *f = *state;
+	struct arm_policy_id parm = policy_arm("rg1", "westeurope", "p-rev");
+	int64_t a = put_vm(f->st, "rg1", "vm-rev-a"), b = put_vm(f->st, "rg1", "vm-rev-b"), pid, both[2] = { a, b };
+	struct store_grant g = make_grant(a, 22, "10.0.0.1", T0 + 60 * MIN);
+	struct store_request req;
+	struct store_vm vm;
+	int64_t r0, rb, rev;
+
+	assert_int_equal(revision(f->st, a), 0);
+	assert_int_equal(store_vm_revision(f->st, 999999, &rev), -ENOENT);
+	assert_int_equal(store_policy_put(f->st, &parm, "{\"v\":1}", both, 2, T0, &pid, NULL), 0);
+	assert_int_equal(revision(f->st, a), 1);	/* joined a policy */
+	assert_int_equal(store_policy_put(f->st, &parm, "{\"v\":2}", both, 2, T0, &pid, NULL), 0);
+	r0 = revision(f->st, a);
+	assert_true(r0 > 1);				/* the policy's rules changed */
+	rb = revision(f->st, b);
+
+	make_request(&req, "req-rev", pid, "token:alice", T0, &g, 1);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	assert_int_equal(revision(f->st, a), r0 + 1);
+	assert_int_equal(revision(f->st, b), rb);	/* not touched */
+	assert_int_equal(raw_int(f->path, "SELECT revision FROM grants WHERE request_id = 'req-rev'"), r0 + 1);
+
+	assert_int_equal(store_grant_truncate(f->st, "req-rev", a, 22, T0 + 30 * MIN, "", 0), 0);
+	assert_int_equal(revision(f->st, a), r0 + 2);
+	assert_int_equal(store_grant_end(f->st, "req-rev", a, 22, STORE_REASON_USER_REQUESTED, T0 + MIN), 0);
+	assert_int_equal(revision(f->st, a), r0 + 3);
+
+	/* a rolled-back write leaves the revision where it was */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_vm_get_by_id(f->st, a, &vm), 0);
+	COPY(vm.os_type, "Windows");
+	assert_int_equal(store_vm_put(f->st, &vm, &rev, NULL), 0);
+	assert_int_equal(revision(f->st, a), r0 + 4);
+	store_rollback(f->st);
+	assert_int_equal(revision(f->st, a), r0 + 3);
+
+	assert_int_equal(store_policy_delete(f->st, pid), 0);
+	assert_int_equal(revision(f->st, a), r0 + 4);	/* left its policy */
+	assert_true(revision(f->st, b) > rb);
+}
+
+static struct store_join_token
+make_join(const char *id, uint8_t seed, int64_t uses, int64_t expires)
+{
+	struct store_join_token t;
+
+	memset(&t, 0, sizeof(t));
+	COPY(t.id, id);
+	memset(t.hash, seed, sizeof(t.hash));
+	COPY(t.subscription, SUB);
+	COPY(t.resource_group, "rg-fleet");
+	t.uses_left = uses;
+	t.expires_ns = expires;
+	t.created_ns = T0;
+	COPY(t.created_by, "token:owner");
+	return t;
+}
+
+/* A join token is spent one use at a time; used up, expired, revoked and unknown ones are told apart. */
+static void
+test_join_tokens(void **state)
+{
+	struct fixture *f = *state;
+	struct store_join_token t = make_join("j1", 1, 2, T0 + 60 * MIN), got, *v = NULL;
+	uint8_t unknown[STORE_TOKEN_HASH_LEN];
+	size_t n = 0;
+
+	assert_int_equal(store_join_token_insert(f->st, &t), 0);
+	assert_int_equal(store_join_token_insert(f->st, &t), -EEXIST);
+	t = make_join("j0", 2, 0, T0 + MIN);
+	assert_int_equal(store_join_token_insert(f->st, &t), -EINVAL);	/* no uses: refused */
+	t = make_join("j1", 1, 2, T0 + 60 * MIN);
+
+	assert_int_equal(store_join_token_use(f->st, t.hash, T0, &got), 0);
+	assert_string_equal(got.id, "j1");
+	assert_string_equal(got.resource_group, "rg-fleet");
+	assert_int_equal(store_join_token_use(f->st, t.hash, T0, &got), 0);
+	assert_int_equal(store_join_token_use(f->st, t.hash, T0, &got), -EDQUOT);
+	assert_int_equal(store_join_token_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].uses_left, 0);
+	free(v);
+
+	t = make_join("j2", 3, 5, T0 + MIN);
+	assert_int_equal(store_join_token_insert(f->st, &t), 0);
+	assert_int_equal(store_join_token_use(f->st, t.hash, T0 + MIN, &got), -EKEYEXPIRED);
+	assert_int_equal(store_join_token_revoke(f->st, "j2", T0), 0);
+	assert_int_equal(store_join_token_revoke(f->st, "j2", T0), -ENOENT);
+	assert_int_equal(store_join_token_use(f->st, t.hash, T0, &got), -EKEYREVOKED);
+	memset(unknown, 9, sizeof(unknown));
+	assert_int_equal(store_join_token_use(f->st, unknown, T0, &got), -ENOENT);
+	assert_int_equal(raw_int(f->path, "SELECT uses_left FROM join_tokens WHERE id = 'j2'"), 5);	/* nothing spent */
+}
+
+/* One valid agent per VM; revoke, re-join, rotation; a report marks grants applied up to its revision. */
+static void
+test_agents(void **state)
+{
+	struct fixture *f = *state;
+	int64_t vm = put_vm(f->st, "rg1", "vm-agent"), rev;
+	uint8_t h1[STORE_TOKEN_HASH_LEN], h2[STORE_TOKEN_HASH_LEN], h3[STORE_TOKEN_HASH_LEN];
+	struct store_grant g[2] = { make_grant(vm, 22, "10.0.0.1", T0 + 60 * MIN),
+				    make_grant(vm, 3389, "10.0.0.1", T0 + 60 * MIN) };
+	struct store_agent_report rep;
+	struct store_request req;
+	struct store_agent a, *v = NULL;
+	size_t n = 0;
+
+	memset(h1, 1, sizeof(h1));
+	memset(h2, 2, sizeof(h2));
+	memset(h3, 3, sizeof(h3));
+	assert_int_equal(store_agent_join(f->st, vm, h1, "j1", T0), 0);
+	assert_int_equal(store_agent_join(f->st, vm, h2, "j1", T0), -EEXIST);	/* no takeover */
+	assert_int_equal(store_agent_find(f->st, h2, &a), -ENOENT);
+	assert_int_equal(store_agent_find(f->st, h1, &a), 0);
+	assert_int_equal(a.vm_id, vm);
+	assert_int_equal(a.report.applied_revision, -1);
+	assert_int_equal(a.seen_ns, 0);
+
+	/* rotation: the old credential works until the new one is used, then never again */
+	assert_int_equal(store_agent_rotate(f->st, vm, h2), 0);
+	assert_int_equal(store_agent_find(f->st, h1, &a), 0);
+	assert_true(a.has_prev);
+	assert_int_equal(store_agent_find(f->st, h2, &a), 0);
+	assert_false(a.has_prev);
+	assert_int_equal(store_agent_find(f->st, h1, &a), -ENOENT);
+
+	/* a report acknowledges revisions: grants made at or before it are applied, later ones not yet */
+	make_request(&req, "req-ag1", 1, "token:alice", T0, &g[0], 1);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	rev = revision(f->st, vm);
+	make_request(&req, "req-ag2", 1, "token:alice", T0, &g[1], 1);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	memset(&rep, 0, sizeof(rep));
+	rep.applied_revision = rev;
+	COPY(rep.version, "0.9.0");
+	rep.supported = true;
+	COPY(rep.listening, "TCP/22");
+	rep.tamper_undone = 2;
+	assert_int_equal(store_agent_report(f->st, vm, &rep, T0 + MIN), 0);
+	assert_int_equal(raw_int(f->path, "SELECT applied_ns FROM grants WHERE request_id = 'req-ag1'"), T0 + MIN);
+	assert_int_equal(raw_int(f->path, "SELECT applied_ns FROM grants WHERE request_id = 'req-ag2'"), 0);
+	assert_int_equal(revision(f->st, vm), rev + 1);	/* acknowledging is no change to watch */
+	rep.applied_revision = rev + 1;
+	assert_int_equal(store_agent_report(f->st, vm, &rep, T0 + 2 * MIN), 0);
+	assert_int_equal(raw_int(f->path, "SELECT applied_ns FROM grants WHERE request_id = 'req-ag1'"), T0 + MIN);
+	assert_int_equal(raw_int(f->path, "SELECT applied_ns FROM grants WHERE request_id = 'req-ag2'"), T0 + 2 * MIN);
+	assert_int_equal(store_agent_get(f->st, vm, &a), 0);
+	assert_int_equal(a.seen_ns, T0 + 2 * MIN);
+	assert_string_equal(a.report.version, "0.9.0");
+	assert_string_equal(a.report.listening, "TCP/22");
+	assert_int_equal(a.report.tamper_undone, 2);
+
+	/* revoked: found (the caller refuses it), no reports, and a new join may replace it */
+	assert_int_equal(store_agent_revoke(f->st, vm, T0 + 3 * MIN), 0);
+	assert_int_equal(store_agent_revoke(f->st, vm, T0 + 3 * MIN), -ENOENT);
+	assert_int_equal(store_agent_rotate(f->st, vm, h1), -ENOENT);
+	assert_int_equal(store_agent_find(f->st, h2, &a), 0);
+	assert_int_equal(a.revoked_ns, T0 + 3 * MIN);
+	assert_int_equal(store_agent_report(f->st, vm, &rep, T0 + 4 * MIN), -ENOENT);
+	assert_int_equal(store_agent_join(f->st, vm, h3, "j2", T0 + 5 * MIN), 0);
+	assert_int_equal(store_agent_find(f->st, h2, &a), -ENOENT);
+	assert_int_equal(store_agent_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].join_token, "j2");
+	assert_int_equal(v[0].revoked_ns, 0);
+	free(v);
+}
+
+/* Migration 6 keeps every VM's id, its policy links and the AUTOINCREMENT high-water mark. */
+static void
+test_migration_6_from_5(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	int64_t a = put_vm(f->st, "rg1", "vm-m6a"), b = put_vm(f->st, "rg1", "vm-m6b"), pid, c, owner;
+
+	pid = put_policy(f->st, "p-m6", "{}", &a, 1, T0);
+	assert_int_equal(store_vm_delete(f->st, b), 0);	/* the highest id, gone */
+	store_close(f->st);
+	f->st = NULL;
+	undo_migration_6(f->path);
+	raw_exec(f->path, "PRAGMA user_version = 5");
+
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(store_policy_of_vm(f->st, a, &owner), 0);
+	assert_int_equal(owner, pid);
+	assert_int_equal(revision(f->st, a), 0);
+	c = put_vm(f->st, "rg1", "vm-m6c");
+	assert_true(c > b);				/* b's id is not handed out again */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'vms_new' OR "
+	    "name = 'policy_vms_kept'"), 0);
+	assert_int_equal(store_check_integrity(f->st), 0);
+}
+
 int
 main(void)
 {
@@ -1610,6 +1835,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grants_monotonic_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_5_from_4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vm_revision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_6_from_5, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
