@@ -82,16 +82,20 @@ def main():
         s = source_of(o)
         pd, pu = info.get(s, (set(), set()))
         info[s] = (pd | d, pu | u)
-    owner = {}
+    owners = {}
     for s, (d, _) in info.items():
         for sym in d:
-            owner.setdefault(sym, s)
+            owners.setdefault(sym, []).append(s)
     graph = {s: set() for s in info}
     for s, (_, u) in info.items():
         for sym in u:
-            t = owner.get(sym)
-            if t and t != s:
-                graph[s].add(t)
+            cands = owners.get(sym, [])
+            # Two programs may each define a symbol of the same name (jitgated's and the CLI's
+            # cmd_token): a file links against the one in its own folder when there is one.
+            near = [t for t in cands if os.path.dirname(t) == os.path.dirname(s)]
+            for t in (near or cands):
+                if t != s:
+                    graph[s].add(t)
     if "--dot" in sys.argv:
         print("digraph src {")
         for s in sorted(graph):
