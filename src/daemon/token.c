@@ -12,7 +12,9 @@
 #include "core/rbac.h"
 #include "core/timeutil.h"
 #include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/sandbox.h"
+#include "daemon/statedir.h"
 #include "store/store.h"
 
 /*
@@ -74,7 +76,7 @@ out:
 }
 
 int
-cmd_token(int argc, char **argv, struct config *cfg)
+token_run(int argc, char **argv, struct config *cfg)
 {
 	struct cmdline cl = { 0 };
 	struct store *st = NULL;
@@ -87,7 +89,7 @@ cmd_token(int argc, char **argv, struct config *cfg)
 	}
 	if (parse_args(argc - 2, argv + 2, cfg, &cl))
 		return DAEMON_EXIT_USAGE;
-	if (token_drop_to_owner(cfg) < 0 || open_store(cfg, &st) < 0)
+	if (token_drop_to_owner(cfg) < 0 || statedir_open_store(cfg, &st) < 0)
 		return DAEMON_EXIT_FAILURE;
 	if (!strcmp(sub, "create")) {
 		struct store_token t;
