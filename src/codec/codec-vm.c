@@ -75,55 +75,60 @@ decode_vm_location(json_t *root, struct codec_vm *out, struct core_error *err)
 	return 0;
 }
 
+/*
+ * properties.KEY, optional: one of two words in any case (*ret = 0 or 1; -1 when absent), else
+ * code with "'VALUE' is not WHAT: expected WORD0 or WORD1."
+ */
+static int
+decode_vm_word(json_t *props, const char *key, const char *const words[2], const char *code, const char *what,
+    int *ret, struct core_error *err)
+{
+	char q[ERROR_QUOTE_SIZE], target[ERROR_TARGET_MAX];
+	const char *s;
+	json_t *v;
+	size_t len;
+	int r, k;
+
+	*ret = -1;
+	r = get_member(props, "properties", key, JSON_STRING, false, &v, err);
+	if (r < 0 || v == NULL)
+		return r < 0 ? r : 0;
+	s = json_string_value(v);
+	len = json_string_length(v);
+	for (k = 0; k < 2; k++)
+		if (equal_nocase(s, len, words[k])) {
+			*ret = k;
+			return 0;
+		}
+	path_key(target, sizeof(target), "properties", key);
+	return core_error_set(err, code, target, "'%s' is not %s: expected %s or %s.",
+	    core_error_quote(s, len, q, sizeof(q)), what, words[0], words[1]);
+}
+
 /* properties.osType: Linux or Windows, in any case, written back in ours. */
 static int
 decode_vm_os_type(json_t *props, struct codec_vm *out, struct core_error *err)
 {
-	char q[ERROR_QUOTE_SIZE];
-	const char *s;
-	json_t *os;
-	size_t len;
-	int r;
+	static const char *const words[2] = { "Linux", "Windows" };
+	int r, k;
 
-	r = get_member(props, "properties", "osType", JSON_STRING, false, &os, err);
-	if (r < 0 || os == NULL)
-		return r < 0 ? r : 0;
-	s = json_string_value(os);
-	len = json_string_length(os);
-	if (equal_nocase(s, len, "Linux"))
-		snprintf(out->os_type, sizeof(out->os_type), "Linux");
-	else if (equal_nocase(s, len, "Windows"))
-		snprintf(out->os_type, sizeof(out->os_type), "Windows");
-	else
-		return core_error_set(err, "InvalidOsType", "properties.osType",
-		    "'%s' is not an OS type: expected Linux or Windows.", core_error_quote(s, len, q, sizeof(q)));
-	return 0;
+	r = decode_vm_word(props, "osType", words, "InvalidOsType", "an OS type", &k, err);
+	if (r == 0 && k >= 0)
+		snprintf(out->os_type, sizeof(out->os_type), "%s", words[k]);
+	return r;
 }
 
 /* properties.enforcement: local or gateway, in any case. */
 static int
 decode_vm_enforcement(json_t *props, struct codec_vm *out, struct core_error *err)
 {
-	char q[ERROR_QUOTE_SIZE];
-	const char *s;
-	json_t *point;
-	size_t len;
-	int r;
+	static const char *const words[2] = { "local", "gateway" };
+	int r, k;
 
-	r = get_member(props, "properties", "enforcement", JSON_STRING, false, &point, err);
-	if (r < 0 || point == NULL)
-		return r < 0 ? r : 0;
-	s = json_string_value(point);
-	len = json_string_length(point);
-	if (equal_nocase(s, len, "local"))
-		out->point = CODEC_POINT_LOCAL;
-	else if (equal_nocase(s, len, "gateway"))
-		out->point = CODEC_POINT_GATEWAY;
-	else
-		return core_error_set(err, "InvalidEnforcement", "properties.enforcement",
-		    "'%s' is not an enforcement point: expected local or gateway.",
-		    core_error_quote(s, len, q, sizeof(q)));
-	return 0;
+	r = decode_vm_word(props, "enforcement", words, "InvalidEnforcement", "an enforcement point", &k, err);
+	if (r == 0 && k >= 0)
+		out->point = k == 0 ? CODEC_POINT_LOCAL : CODEC_POINT_GATEWAY;
+	return r;
 }
 
 /* properties: optional; osType, enforcement and addresses, each optional, in that order. */
