@@ -43,7 +43,10 @@ boot_write_cb(void *ctx, const struct fw_state *st)
 	return boot_rules_write(c->cfg->state_dir, st, c->last, c->err);
 }
 
-/* The ports protected now, in the boot list, when a kernel change may have changed them (bootrules.h). */
+/*
+ * The ports protected now, in the boot list, when a kernel change may have changed them (bootrules.h):
+ * after each pass (on_timers), and once by start-up before the loop (server.c).
+ */
 void
 server_boot_refresh(struct server *s)
 {
