@@ -55,78 +55,112 @@ decode_vm_addresses(json_t *list, struct codec_vm *vm, struct core_error *err)
 	return 0;
 }
 
+/* location: optional; a valid Azure region name when given. */
+static int
+decode_vm_location(json_t *root, struct codec_vm *out, struct core_error *err)
+{
+	json_t *loc;
+	int r;
+
+	r = get_member(root, "", "location", JSON_STRING, false, &loc, err);
+	if (r < 0 || loc == NULL)
+		return r < 0 ? r : 0;
+	r = arm_location_validate(json_string_value(loc), json_string_length(loc), err);
+	if (r < 0) {
+		error_at(err, "location");
+		return r;
+	}
+	memcpy(out->location, json_string_value(loc), json_string_length(loc));
+	out->location[json_string_length(loc)] = '\0';
+	return 0;
+}
+
+/*
+ * properties.KEY, optional: one of two words in any case (*ret = 0 or 1; -1 when absent), else
+ * code with "'VALUE' is not WHAT: expected WORD0 or WORD1."
+ */
+static int
+decode_vm_word(json_t *props, const char *key, const char *const words[2], const char *code, const char *what,
+    int *ret, struct core_error *err)
+{
+	char q[ERROR_QUOTE_SIZE], target[ERROR_TARGET_MAX];
+	const char *s;
+	json_t *v;
+	size_t len;
+	int r, k;
+
+	*ret = -1;
+	r = get_member(props, "properties", key, JSON_STRING, false, &v, err);
+	if (r < 0 || v == NULL)
+		return r < 0 ? r : 0;
+	s = json_string_value(v);
+	len = json_string_length(v);
+	for (k = 0; k < 2; k++)
+		if (equal_nocase(s, len, words[k])) {
+			*ret = k;
+			return 0;
+		}
+	path_key(target, sizeof(target), "properties", key);
+	return core_error_set(err, code, target, "'%s' is not %s: expected %s or %s.",
+	    core_error_quote(s, len, q, sizeof(q)), what, words[0], words[1]);
+}
+
+/* properties.osType: Linux or Windows, in any case, written back in ours. */
+static int
+decode_vm_os_type(json_t *props, struct codec_vm *out, struct core_error *err)
+{
+	static const char *const words[2] = { "Linux", "Windows" };
+	int r, k;
+
+	r = decode_vm_word(props, "osType", words, "InvalidOsType", "an OS type", &k, err);
+	if (r == 0 && k >= 0)
+		snprintf(out->os_type, sizeof(out->os_type), "%s", words[k]);
+	return r;
+}
+
+/* properties.enforcement: local or gateway, in any case. */
+static int
+decode_vm_enforcement(json_t *props, struct codec_vm *out, struct core_error *err)
+{
+	static const char *const words[2] = { "local", "gateway" };
+	int r, k;
+
+	r = decode_vm_word(props, "enforcement", words, "InvalidEnforcement", "an enforcement point", &k, err);
+	if (r == 0 && k >= 0)
+		out->point = k == 0 ? CODEC_POINT_LOCAL : CODEC_POINT_GATEWAY;
+	return r;
+}
+
+/* properties: optional; osType, enforcement and addresses, each optional, in that order. */
+static int
+decode_vm_properties(json_t *root, struct codec_vm *out, struct core_error *err)
+{
+	json_t *props, *addrs;
+	int r;
+
+	r = get_member(root, "", "properties", JSON_OBJECT, false, &props, err);
+	if (r < 0 || props == NULL)
+		return r < 0 ? r : 0;
+	if ((r = decode_vm_os_type(props, out, err)) < 0 || (r = decode_vm_enforcement(props, out, err)) < 0)
+		return r;
+	r = get_member(props, "properties", "addresses", JSON_ARRAY, false, &addrs, err);
+	if (r < 0 || addrs == NULL)
+		return r < 0 ? r : 0;
+	return decode_vm_addresses(addrs, out, err);
+}
+
 int
 codec_vm_decode(const char *body, size_t n, struct codec_vm *vm, struct core_error *err)
 {
-	char q[ERROR_QUOTE_SIZE];
-	json_t *root = NULL, *loc, *props, *os, *point, *addrs;
+	json_t *root = NULL;
 	struct codec_vm out = *vm;
 	int r;
 
 	r = body_load(body, n, &root, err);
 	if (r < 0)
 		goto out;
-	r = get_member(root, "", "location", JSON_STRING, false, &loc, err);
-	if (r < 0)
+	if ((r = decode_vm_location(root, &out, err)) < 0 || (r = decode_vm_properties(root, &out, err)) < 0)
 		goto out;
-	if (loc != NULL) {
-		r = arm_location_validate(json_string_value(loc), json_string_length(loc), err);
-		if (r < 0) {
-			error_at(err, "location");
-			goto out;
-		}
-		memcpy(out.location, json_string_value(loc), json_string_length(loc));
-		out.location[json_string_length(loc)] = '\0';
-	}
-	r = get_member(root, "", "properties", JSON_OBJECT, false, &props, err);
-	if (r < 0)
-		goto out;
-	if (props != NULL) {
-		r = get_member(props, "properties", "osType", JSON_STRING, false, &os, err);
-		if (r < 0)
-			goto out;
-		if (os != NULL) {
-			const char *s = json_string_value(os);
-			size_t len = json_string_length(os);
-
-			if (equal_nocase(s, len, "Linux")) {
-				snprintf(out.os_type, sizeof(out.os_type), "Linux");
-			} else if (equal_nocase(s, len, "Windows")) {
-				snprintf(out.os_type, sizeof(out.os_type), "Windows");
-			} else {
-				r = core_error_set(err, "InvalidOsType", "properties.osType",
-				    "'%s' is not an OS type: expected Linux or Windows.",
-				    core_error_quote(s, len, q, sizeof(q)));
-				goto out;
-			}
-		}
-		r = get_member(props, "properties", "enforcement", JSON_STRING, false, &point, err);
-		if (r < 0)
-			goto out;
-		if (point != NULL) {
-			const char *s = json_string_value(point);
-			size_t len = json_string_length(point);
-
-			if (equal_nocase(s, len, "local")) {
-				out.point = CODEC_POINT_LOCAL;
-			} else if (equal_nocase(s, len, "gateway")) {
-				out.point = CODEC_POINT_GATEWAY;
-			} else {
-				r = core_error_set(err, "InvalidEnforcement", "properties.enforcement",
-				    "'%s' is not an enforcement point: expected local or gateway.",
-				    core_error_quote(s, len, q, sizeof(q)));
-				goto out;
-			}
-		}
-		r = get_member(props, "properties", "addresses", JSON_ARRAY, false, &addrs, err);
-		if (r < 0)
-			goto out;
-		if (addrs != NULL) {
-			r = decode_vm_addresses(addrs, &out, err);
-			if (r < 0)
-				goto out;
-		}
-	}
 	if (out.point == CODEC_POINT_GATEWAY && out.n_addrs == 0) {
 		r = core_error_set(err, "MissingField", "properties.addresses",
 		    "A gateway virtual machine needs at least one address in properties.addresses.");

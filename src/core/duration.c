@@ -65,25 +65,113 @@ fail(enum dur_fault *fault, enum dur_fault why)
 	return -EINVAL;
 }
 
+/* Designators in the order they may appear: date part, then after 'T' the time part. */
+static const struct dur_unit {
+	char letter;
+	bool time;
+	int64_t unit;
+} units[] = {
+	{ 'W', false, MS_WEEK },
+	{ 'D', false, MS_DAY },
+	{ 'H', true, MS_HOUR },
+	{ 'M', true, MS_MINUTE },
+	{ 'S', true, MS_SECOND },
+};
+#define N_UNITS (sizeof(units) / sizeof(units[0]))
+
+/* What the components read so far allow next. */
+struct dur_parse {
+	size_t next;		/* the first index of units[] still allowed */
+	int64_t total;
+	bool in_time, fraction, any, any_time, week;
+};
+
+/* "digits[(.|,)digits]" at s[*pos]; says whether it had a fraction; advances only on success. */
+static int
+take_number(const char *s, size_t n, size_t *pos, bool *ret_fraction, enum dur_fault *fault)
+{
+	size_t p = *pos, fstart;
+	bool fraction = false;
+
+	while (p < n && is_digit(s[p]))
+		p++;
+	if (p == *pos)
+		return fail(fault, DUR_SYNTAX);
+	if (p < n && (s[p] == '.' || s[p] == ',')) {
+		fstart = ++p;
+		while (p < n && is_digit(s[p]))
+			p++;
+		if (p == fstart)
+			return fail(fault, DUR_SYNTAX);
+		fraction = true;
+	}
+	*pos = p;
+	*ret_fraction = fraction;
+	return 0;
+}
+
+/* The index in units[] of the designator c, in the date or the time part. */
+static int
+unit_of(char c, bool in_time, enum dur_fault *fault)
+{
+	size_t k;
+
+	if (c == 'Y' || (c == 'M' && !in_time))
+		return fail(fault, DUR_CALENDAR);
+	if (c >= 'a' && c <= 'z')
+		return fail(fault, DUR_LOWER);
+	for (k = 0; k < N_UNITS; k++)
+		if (units[k].letter == c && units[k].time == in_time)
+			return (int)k;
+	return fail(fault, DUR_SYNTAX);
+}
+
+/* One component (a number and its designator) at s[*pos], added to d; advances only on success. */
+static int
+take_component(const char *s, size_t n, size_t *pos, struct dur_parse *d, enum dur_fault *fault)
+{
+	size_t p = *pos, start = *pos, k;
+	int64_t part;
+	bool fraction;
+	int u;
+
+	if (s[p] == 't')
+		return fail(fault, DUR_LOWER);
+	if (s[p] == '-' || s[p] == '+')
+		return fail(fault, DUR_SIGN);
+	if (d->fraction)
+		return fail(fault, DUR_FRACTION);
+	if (d->week)
+		return fail(fault, DUR_ORDER);
+	if (take_number(s, n, &p, &fraction, fault) < 0)
+		return -EINVAL;
+	if (p >= n)
+		return fail(fault, DUR_SYNTAX);
+	if ((u = unit_of(s[p], d->in_time, fault)) < 0)
+		return u;
+	k = (size_t)u;
+	if (k < d->next || (units[k].letter == 'W' && d->any))
+		return fail(fault, DUR_ORDER);
+	if (component_ms(s, start, p, units[k].unit, &part) < 0 || part > DURATION_MS_MAX - d->total) {
+		*fault = DUR_TOO_LONG;
+		return -ERANGE;
+	}
+	d->total += part;
+	d->fraction = fraction;
+	d->week = units[k].letter == 'W';
+	d->next = k + 1;
+	d->any = true;
+	d->any_time = d->any_time || d->in_time;
+	*pos = p + 1;
+	return 0;
+}
+
 static int
 parse(const char *s, size_t n, int64_t *ret_ms, enum dur_fault *fault)
 {
-	/* Designators in the order they may appear: date part, then after 'T' the time part. */
-	static const struct {
-		char letter;
-		bool time;
-		int64_t unit;
-	} units[] = {
-		{ 'W', false, MS_WEEK },
-		{ 'D', false, MS_DAY },
-		{ 'H', true, MS_HOUR },
-		{ 'M', true, MS_MINUTE },
-		{ 'S', true, MS_SECOND },
-	};
-	const size_t n_units = sizeof(units) / sizeof(units[0]);
-	size_t pos, next = 0, k;
-	int64_t total = 0, part;
-	bool in_time = false, fraction = false, any = false, any_time = false, week = false;
+	struct dur_parse d = { 0 };
+	size_t pos;
+	int r;
 
 	if (n == 0)
 		return fail(fault, DUR_SYNTAX);
@@ -93,71 +181,23 @@ parse(const char *s, size_t n, int64_t *ret_ms, enum dur_fault *fault)
 		return fail(fault, s[0] == 'p' ? DUR_LOWER : DUR_SYNTAX);
 	pos = 1;
 	while (pos < n) {
-		size_t start;
-		char c;
-
 		if (s[pos] == 'T') {
-			if (in_time)
+			if (d.in_time)
 				return fail(fault, DUR_SYNTAX);
-			in_time = true;
-			if (next < 2)
-				next = 2;	/* after 'T' only H, M, S */
+			d.in_time = true;
+			if (d.next < 2)
+				d.next = 2;	/* after 'T' only H, M, S */
 			pos++;
 			continue;
 		}
-		if (s[pos] == 't')
-			return fail(fault, DUR_LOWER);
-		if (s[pos] == '-' || s[pos] == '+')
-			return fail(fault, DUR_SIGN);
-		if (fraction)
-			return fail(fault, DUR_FRACTION);
-		if (week)
-			return fail(fault, DUR_ORDER);
-
-		start = pos;
-		while (pos < n && is_digit(s[pos]))
-			pos++;
-		if (pos == start)
-			return fail(fault, DUR_SYNTAX);
-		if (pos < n && (s[pos] == '.' || s[pos] == ',')) {
-			size_t fstart = ++pos;
-
-			while (pos < n && is_digit(s[pos]))
-				pos++;
-			if (pos == fstart)
-				return fail(fault, DUR_SYNTAX);
-			fraction = true;
-		}
-		if (pos >= n)
-			return fail(fault, DUR_SYNTAX);
-		c = s[pos];
-		if (c == 'Y' || (c == 'M' && !in_time))
-			return fail(fault, DUR_CALENDAR);
-		if (c >= 'a' && c <= 'z')
-			return fail(fault, DUR_LOWER);
-		for (k = 0; k < n_units; k++)
-			if (units[k].letter == c && units[k].time == in_time)
-				break;
-		if (k == n_units)
-			return fail(fault, DUR_SYNTAX);
-		if (k < next || (units[k].letter == 'W' && any))
-			return fail(fault, DUR_ORDER);
-		if (component_ms(s, start, pos, units[k].unit, &part) < 0 || part > DURATION_MS_MAX - total) {
-			*fault = DUR_TOO_LONG;
-			return -ERANGE;
-		}
-		total += part;
-		week = units[k].letter == 'W';
-		next = k + 1;
-		any = true;
-		any_time = any_time || in_time;
-		pos++;
+		if ((r = take_component(s, n, &pos, &d, fault)) < 0)
+			return r;
 	}
-	if (!any)
+	if (!d.any)
 		return fail(fault, DUR_EMPTY);
-	if (in_time && !any_time)
+	if (d.in_time && !d.any_time)
 		return fail(fault, DUR_EMPTY_TIME);
-	*ret_ms = total;
+	*ret_ms = d.total;
 	return 0;
 }
 

@@ -121,57 +121,92 @@ take_char(const char *s, size_t n, size_t *pos, char want)
 	return 0;
 }
 
-int
-time_parse_rfc3339(const char *s, size_t n, int64_t *ret_ns, struct core_error *err)
+/* The fields of a timestamp as written, before any range check. */
+struct rfc3339 {
+	unsigned year, month, day, hour, min, sec;
+	int64_t frac;		/* nanoseconds */
+	int64_t offset;		/* seconds east of UTC */
+};
+
+/* The answer to text that is not RFC 3339 at all. */
+static int
+rfc3339_syntax(const char *q, struct core_error *err)
 {
 	static const char *const expected =
 	    "expected RFC 3339 such as 2018-05-17T09:06:45.5691611Z or 2018-05-17T11:06:45+02:00";
-	char q[ERROR_QUOTE_SIZE];
-	unsigned year, month, day, hour, min, sec, oh = 0, om = 0, digits = 0;
-	int64_t frac = 0, secs, offset = 0;
-	size_t pos = 0;
 
-	core_error_quote(s, n, q, sizeof(q));
-	if (n == 0 || n > TIME_TEXT_MAX)
-		goto syntax;
-	if (take_digits(s, n, &pos, 4, &year) < 0 || take_char(s, n, &pos, '-') < 0 ||
-	    take_digits(s, n, &pos, 2, &month) < 0 || take_char(s, n, &pos, '-') < 0 ||
-	    take_digits(s, n, &pos, 2, &day) < 0)
-		goto syntax;
-	if (pos >= n || (s[pos] != 'T' && s[pos] != 't'))
-		goto syntax;
-	pos++;
-	if (take_digits(s, n, &pos, 2, &hour) < 0 || take_char(s, n, &pos, ':') < 0 ||
-	    take_digits(s, n, &pos, 2, &min) < 0 || take_char(s, n, &pos, ':') < 0 ||
-	    take_digits(s, n, &pos, 2, &sec) < 0)
-		goto syntax;
-	if (pos < n && s[pos] == '.') {
-		pos++;
-		while (pos < n && s[pos] >= '0' && s[pos] <= '9') {
+	return core_error_set(err, "InvalidTimestamp", NULL, "'%s' is not a valid timestamp: %s", q, expected);
+}
+
+/* YYYY-MM-DDTHH:MM:SS ('t' too); advances only on success. */
+static int
+take_date_time(const char *s, size_t n, size_t *pos, struct rfc3339 *t)
+{
+	size_t p = *pos;
+
+	if (take_digits(s, n, &p, 4, &t->year) < 0 || take_char(s, n, &p, '-') < 0 ||
+	    take_digits(s, n, &p, 2, &t->month) < 0 || take_char(s, n, &p, '-') < 0 ||
+	    take_digits(s, n, &p, 2, &t->day) < 0)
+		return -EINVAL;
+	if (p >= n || (s[p] != 'T' && s[p] != 't'))
+		return -EINVAL;
+	p++;
+	if (take_digits(s, n, &p, 2, &t->hour) < 0 || take_char(s, n, &p, ':') < 0 ||
+	    take_digits(s, n, &p, 2, &t->min) < 0 || take_char(s, n, &p, ':') < 0 ||
+	    take_digits(s, n, &p, 2, &t->sec) < 0)
+		return -EINVAL;
+	*pos = p;
+	return 0;
+}
+
+/* An optional .DIGITS after the seconds, as nanoseconds; advances only on success. */
+static int
+take_fraction(const char *s, size_t n, size_t *pos, int64_t *ret_frac, const char *q, struct core_error *err)
+{
+	unsigned digits = 0;
+	int64_t frac = 0;
+	size_t p = *pos;
+
+	if (p < n && s[p] == '.') {
+		p++;
+		while (p < n && s[p] >= '0' && s[p] <= '9') {
 			if (++digits > TIME_FRACTION_DIGITS_MAX)
 				return core_error_set(err, "InvalidTimestamp", NULL,
 				    "'%s' is not a valid timestamp: at most %d digits may follow the seconds' decimal point",
 				    q, TIME_FRACTION_DIGITS_MAX);
-			frac = frac * 10 + (s[pos] - '0');
-			pos++;
+			frac = frac * 10 + (s[p] - '0');
+			p++;
 		}
 		if (digits == 0)
-			goto syntax;
+			return rfc3339_syntax(q, err);
 		for (; digits < 9; digits++)
 			frac *= 10;
 	}
-	if (pos >= n)
+	*pos = p;
+	*ret_frac = frac;
+	return 0;
+}
+
+/* The time zone: 'Z' (or 'z'), or +HH:MM / -HH:MM, as seconds east of UTC; advances only on success. */
+static int
+take_zone(const char *s, size_t n, size_t *pos, int64_t *ret_offset, const char *q, struct core_error *err)
+{
+	unsigned oh = 0, om = 0;
+	int64_t offset = 0;
+	size_t p = *pos;
+
+	if (p >= n)
 		return core_error_set(err, "InvalidTimestamp", NULL,
 		    "'%s' is not a valid timestamp: it needs a time zone, 'Z' for UTC or an offset such as +02:00", q);
-	if (s[pos] == 'Z' || s[pos] == 'z') {
-		pos++;
-	} else if (s[pos] == '+' || s[pos] == '-') {
-		bool minus = s[pos] == '-';
+	if (s[p] == 'Z' || s[p] == 'z') {
+		p++;
+	} else if (s[p] == '+' || s[p] == '-') {
+		bool minus = s[p] == '-';
 
-		pos++;
-		if (take_digits(s, n, &pos, 2, &oh) < 0 || take_char(s, n, &pos, ':') < 0 ||
-		    take_digits(s, n, &pos, 2, &om) < 0)
-			goto syntax;
+		p++;
+		if (take_digits(s, n, &p, 2, &oh) < 0 || take_char(s, n, &p, ':') < 0 ||
+		    take_digits(s, n, &p, 2, &om) < 0)
+			return rfc3339_syntax(q, err);
 		if (oh > 23 || om > 59)
 			return core_error_set(err, "InvalidTimestamp", NULL,
 			    "'%s' is not a valid timestamp: the offset must be from -23:59 to +23:59", q);
@@ -179,34 +214,48 @@ time_parse_rfc3339(const char *s, size_t n, int64_t *ret_ns, struct core_error *
 		if (minus)
 			offset = -offset;
 	} else {
-		goto syntax;
+		return rfc3339_syntax(q, err);
 	}
-	if (pos != n)
-		goto syntax;
+	*pos = p;
+	*ret_offset = offset;
+	return 0;
+}
 
-	if (year < TIME_YEAR_MIN || year > TIME_YEAR_MAX)
+/* Each field in its range: the year ours, the day in its month, no leap second. */
+static int
+rfc3339_check(const struct rfc3339 *t, const char *q, struct core_error *err)
+{
+	if (t->year < TIME_YEAR_MIN || t->year > TIME_YEAR_MAX)
 		return core_error_set(err, "InvalidTimestamp", NULL,
 		    "'%s' is not a valid timestamp: the year must be from %d to %d",
 		    q, TIME_YEAR_MIN, TIME_YEAR_MAX);
-	if (month < 1 || month > 12)
+	if (t->month < 1 || t->month > 12)
 		return core_error_set(err, "InvalidTimestamp", NULL,
 		    "'%s' is not a valid timestamp: the month must be from 01 to 12", q);
-	if (day < 1 || day > time_days_in_month(year, month))
+	if (t->day < 1 || t->day > time_days_in_month(t->year, t->month))
 		return core_error_set(err, "InvalidTimestamp", NULL,
-		    "'%s' is not a valid timestamp: %04u-%02u has no day %02u", q, year, month, day);
-	if (hour > 23 || min > 59)
+		    "'%s' is not a valid timestamp: %04u-%02u has no day %02u", q, t->year, t->month, t->day);
+	if (t->hour > 23 || t->min > 59)
 		return core_error_set(err, "InvalidTimestamp", NULL,
 		    "'%s' is not a valid timestamp: the time of day must be from 00:00 to 23:59", q);
-	if (sec == 60)
+	if (t->sec == 60)
 		return core_error_set(err, "InvalidTimestamp", NULL,
 		    "'%s' is not a valid timestamp: leap seconds (:60) are not supported", q);
-	if (sec > 59)
+	if (t->sec > 59)
 		return core_error_set(err, "InvalidTimestamp", NULL,
 		    "'%s' is not a valid timestamp: the seconds must be from 00 to 59", q);
+	return 0;
+}
+
+/* Checked fields as nanoseconds since the epoch, within what the formatter can write back. */
+static int
+rfc3339_to_ns(const struct rfc3339 *t, int64_t *ret_ns, const char *q, struct core_error *err)
+{
+	int64_t secs;
 
 	/* Years 1970–2261 plus a day of offset stay well inside int64 nanoseconds. */
-	secs = time_days_from_civil(year, month, day) * 86400 +
-	    (int64_t)hour * 3600 + (int64_t)min * 60 + (int64_t)sec - offset;
+	secs = time_days_from_civil(t->year, t->month, t->day) * 86400 +
+	    (int64_t)t->hour * 3600 + (int64_t)t->min * 60 + (int64_t)t->sec - t->offset;
 	if (secs < 0)
 		return core_error_set(err, "InvalidTimestamp", NULL,
 		    "'%s' is not a valid timestamp: it is before 1970-01-01T00:00:00Z", q);
@@ -214,10 +263,29 @@ time_parse_rfc3339(const char *s, size_t n, int64_t *ret_ns, struct core_error *
 	if (secs >= time_days_from_civil(TIME_YEAR_MAX + 1, 1, 1) * 86400)
 		return core_error_set(err, "InvalidTimestamp", NULL,
 		    "'%s' is not a valid timestamp: it is after %d-12-31T23:59:59.999999999Z", q, TIME_YEAR_MAX);
-	*ret_ns = secs * TIME_NS_PER_SEC + frac;
+	*ret_ns = secs * TIME_NS_PER_SEC + t->frac;
 	return 0;
-syntax:
-	return core_error_set(err, "InvalidTimestamp", NULL, "'%s' is not a valid timestamp: %s", q, expected);
+}
+
+/* Read the text whole (a bad one answers with the syntax), then check the fields' ranges, then the whole. */
+int
+time_parse_rfc3339(const char *s, size_t n, int64_t *ret_ns, struct core_error *err)
+{
+	char q[ERROR_QUOTE_SIZE];
+	struct rfc3339 t = { 0 };
+	size_t pos = 0;
+	int r;
+
+	core_error_quote(s, n, q, sizeof(q));
+	if (n == 0 || n > TIME_TEXT_MAX || take_date_time(s, n, &pos, &t) < 0)
+		return rfc3339_syntax(q, err);
+	if ((r = take_fraction(s, n, &pos, &t.frac, q, err)) < 0 || (r = take_zone(s, n, &pos, &t.offset, q, err)) < 0)
+		return r;
+	if (pos != n)
+		return rfc3339_syntax(q, err);
+	if ((r = rfc3339_check(&t, q, err)) < 0)
+		return r;
+	return rfc3339_to_ns(&t, ret_ns, q, err);
 }
 
 int

@@ -1,4 +1,4 @@
-/* What the files of jitgated share: exit codes, logging, the command line and the store's file. */
+/* What the files of jitgated share: exit codes, the command line (args.c) and the store's file. */
 #ifndef JITGATE_DAEMON_H
 #define JITGATE_DAEMON_H
 
@@ -7,18 +7,12 @@
 
 #include "core/error.h"
 #include "daemon/config.h"
-#include "store/store.h"
 
 #define DAEMON_EXIT_OK		0
 #define DAEMON_EXIT_FAILURE	1	/* the server stopped on an error, or a command failed */
 #define DAEMON_EXIT_USAGE	2	/* a bad command line, flag or configuration */
 
 #define DB_NAME "jitgate.db"
-
-/* "jitgated: " and the message, on stderr. */
-void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Log a core_error record: "what: CODE at TARGET: message". */
-void fail_err(const char *what, const struct core_error *err);
 
 /* The usage text, on f. */
 void daemon_usage(FILE *f);
@@ -35,10 +29,7 @@ struct cmdline {
  */
 int parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl);
 
-/* Open (creating the state directory if need be) the store in cfg's state directory; logs why not. */
-int open_store(const struct config *cfg, struct store **ret);
-
 /* `jitgated token create|list|revoke` (token.c); returns the exit code. */
-int cmd_token(int argc, char **argv, struct config *cfg);
+int token_run(int argc, char **argv, struct config *cfg);
 
 #endif

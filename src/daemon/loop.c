@@ -10,7 +10,8 @@
 
 #include "api/api.h"
 #include "core/timeutil.h"
-#include "daemon/daemon.h"
+#include "daemon/bootrules.h"
+#include "daemon/log.h"
 #include "daemon/privsep.h"
 #include "daemon/server.h"
 #include "fw/fw.h"
@@ -26,6 +27,38 @@ mono_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
+}
+
+struct boot_ctx {
+	const struct config *cfg;
+	char **last;
+	struct core_error *err;
+};
+
+static int
+boot_write_cb(void *ctx, const struct fw_state *st)
+{
+	struct boot_ctx *c = ctx;
+
+	return boot_rules_write(c->cfg->state_dir, st, c->last, c->err);
+}
+
+/*
+ * The ports protected now, in the boot list, when a kernel change may have changed them (bootrules.h):
+ * after each pass (on_timers), and once by start-up before the loop (server.c).
+ */
+void
+server_boot_refresh(struct server *s)
+{
+	struct core_error err = { 0 };
+	struct boot_ctx c = { s->cfg, &s->boot_last, &err };
+
+	if (!api_state_loaded(s->api) || !s->fw)
+		return;
+	if (api_state_with(s->api, boot_write_cb, &c, &err) < 0)
+		fail_err("cannot keep the boot list of protected ports", &err);	/* tried again after the next pass */
+	else
+		api_state_loaded_clear(s->api);
 }
 
 /* Someone else changed table inet jitgate (seen by the monitor or by the helper): put it back. */

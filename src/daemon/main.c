@@ -1,7 +1,6 @@
 /* jitgated's front door: the command line, the configuration, and the subcommands (the server, token, boot). */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,142 +12,8 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/instance.h"
+#include "daemon/log.h"
 #include "daemon/server.h"
-#include "store/store.h"
-
-static const char usage[] =
-	"usage: jitgated [--state-dir DIR] [--listen ADDR:PORT] [--subscription ID] [--resource-group RG]\n"
-	"                [--location LOC] [--vm-name NAME] [--os-type Linux|Windows] [--config FILE]\n"
-	"                [--tls-cert FILE --tls-key FILE] [--max-duration DUR] [--trusted-proxies CIDR,...]\n"
-	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME | --single-process]\n"
-	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
-	"       jitgated token list --state-dir DIR\n"
-	"       jitgated token revoke --state-dir DIR NAME [--keep-grants]\n"
-	"       jitgated boot --state-dir DIR   (as root, before the network: protect what DIR/" BOOT_RULES_FILE " lists)\n"
-	"\n"
-	"Every flag is also a key of the config file, with '_' for '-' (state_dir = /var/lib/jitgate).\n"
-	"Roles: Owner, SecurityAdmin, JitRequester, SecurityReader, Reader, or a [role NAME] of the config file.\n";
-
-void
-logmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("jitgated: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-void
-fail_err(const char *what, const struct core_error *err)
-{
-	logmsg("%s: %s%s%s: %s", what, err->code, err->target[0] ? " at " : "", err->target, err->message);
-}
-
-void
-daemon_usage(FILE *f)
-{
-	fputs(usage, f);
-}
-
-static const struct option long_opts[] = {
-	{ "state-dir", required_argument, NULL, 0 },	{ "listen", required_argument, NULL, 0 },
-	{ "subscription", required_argument, NULL, 0 }, { "resource-group", required_argument, NULL, 0 },
-	{ "location", required_argument, NULL, 0 },	{ "vm-name", required_argument, NULL, 0 },
-	{ "os-type", required_argument, NULL, 0 },	{ "config", required_argument, NULL, 0 },
-	{ "tls-cert", required_argument, NULL, 0 },	{ "tls-key", required_argument, NULL, 0 },
-	{ "max-duration", required_argument, NULL, 0 }, { "trusted-proxies", required_argument, NULL, 0 },
-	{ "unix-socket", required_argument, NULL, 0 },	{ "name", required_argument, NULL, 0 },
-	{ "reconcile-interval", required_argument, NULL, 0 },	{ "user", required_argument, NULL, 0 },
-	{ "role", required_argument, NULL, 0 },		{ "scope", required_argument, NULL, 0 },
-	{ "keep-grants", no_argument, NULL, 0 },
-	{ "single-process", no_argument, NULL, 0 },
-	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
-};
-
-static bool
-is_token_flag(const char *name)
-{
-	return !strcmp(name, "name") || !strcmp(name, "role") || !strcmp(name, "scope") || !strcmp(name, "keep-grants");
-}
-
-/* Flags into cfg; --config is read first so that flags win over the file. */
-int
-parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl)
-{
-	struct core_error err = { 0 };
-	int pass, c, idx;
-
-	for (pass = 0; pass < 2; pass++) {
-		optind = 1;
-		while ((c = getopt_long(argc, argv, "h", long_opts, &idx)) != -1) {
-			const char *name;
-			char key[64];
-			size_t i;
-
-			if (c == 'h') {
-				fputs(usage, stdout);
-				exit(DAEMON_EXIT_OK);
-			}
-			if (c != 0) {
-				fputs(usage, stderr);
-				return DAEMON_EXIT_USAGE;
-			}
-			name = long_opts[idx].name;
-			if (is_token_flag(name)) {
-				if (!cl) {
-					logmsg("--%s is a flag of `jitgated token` only", name);
-					return DAEMON_EXIT_USAGE;
-				}
-				if (!strcmp(name, "name"))
-					cl->name = optarg;
-				else if (!strcmp(name, "role"))
-					cl->role = optarg;
-				else if (!strcmp(name, "scope"))
-					cl->scope = optarg;
-				else
-					cl->keep_grants = true;
-				continue;
-			}
-			if ((pass == 0) != !strcmp(name, "config"))
-				continue;
-			snprintf(key, sizeof(key), "%s", name);
-			for (i = 0; key[i]; i++)
-				if (key[i] == '-')
-					key[i] = '_';
-			/* a flag without a value (--single-process) is a yes */
-			if (config_set(cfg, key, optarg ? optarg : "yes", &err) < 0) {
-				fail_err("bad flag", &err);
-				return DAEMON_EXIT_USAGE;
-			}
-		}
-		if (pass == 0 && cfg->config_file[0] && config_load_file(cfg, cfg->config_file, &err) < 0) {
-			fail_err("config", &err);
-			return DAEMON_EXIT_USAGE;
-		}
-	}
-	return 0;
-}
-
-int
-open_store(const struct config *cfg, struct store **ret)
-{
-	struct core_error err = { 0 };
-	char path[CONFIG_PATH_MAX + 32];
-
-	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
-		logmsg("cannot create the state directory %s: %s", cfg->state_dir, strerror(errno));
-		return -errno;
-	}
-	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, DB_NAME);
-	if (store_open(path, ret, &err) < 0) {
-		fail_err("cannot open the store", &err);
-		return -EIO;
-	}
-	return 0;
-}
 
 /* `jitgated boot`: at boot (jitgate-boot.service), put the protection jitgated last had in place, with no grant. */
 static int
@@ -212,13 +77,14 @@ main(int argc, char **argv)
 	umask(0077);	/* the store, its WAL and the TLS key are nobody else's */
 	config_defaults(&cfg);
 	if (argc > 1 && !strcmp(argv[1], "token"))
-		return cmd_token(argc, argv, &cfg);
+		return token_run(argc, argv, &cfg);
 	if (argc > 1 && !strcmp(argv[1], "boot"))
 		return cmd_boot(argc, argv, &cfg);
 	if ((r = parse_args(argc, argv, &cfg, NULL)))
 		return r;
 	if (optind < argc) {
-		fprintf(stderr, "jitgated: unexpected argument '%s'\n%s", argv[optind], usage);
+		fprintf(stderr, "jitgated: unexpected argument '%s'\n", argv[optind]);
+		daemon_usage(stderr);
 		return DAEMON_EXIT_USAGE;
 	}
 	if (config_validate(&cfg, &err) < 0) {

@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/instance.h"
+#include "daemon/log.h"
 #include "daemon/privsep.h"
 #include "daemon/sandbox.h"
 #include "daemon/server.h"
@@ -32,35 +33,6 @@
 #include "http/http.h"
 #include "store/store-journal.h"
 #include "store/store.h"
-
-struct boot_ctx {
-	const struct config *cfg;
-	char **last;
-	struct core_error *err;
-};
-
-static int
-boot_write_cb(void *ctx, const struct fw_state *st)
-{
-	struct boot_ctx *c = ctx;
-
-	return boot_rules_write(c->cfg->state_dir, st, c->last, c->err);
-}
-
-/* The ports protected now, in the boot list, when a kernel change may have changed them (bootrules.h). */
-void
-server_boot_refresh(struct server *s)
-{
-	struct core_error err = { 0 };
-	struct boot_ctx c = { s->cfg, &s->boot_last, &err };
-
-	if (!api_state_loaded(s->api) || !s->fw)
-		return;
-	if (api_state_with(s->api, boot_write_cb, &c, &err) < 0)
-		fail_err("cannot keep the boot list of protected ports", &err);	/* tried again after the next pass */
-	else
-		api_state_loaded_clear(s->api);
-}
 
 /* Register (or refresh) this host as the local VM, with the addresses it has now. */
 static int
@@ -386,7 +358,7 @@ setup_store(struct server *s)
 	}
 	if (s->split && drop_main(cfg, &s->user) < 0)
 		return -1;
-	if (open_store(cfg, &s->store) < 0)
+	if (statedir_open_store(cfg, &s->store) < 0)
 		return -1;
 	api_set_store(s->api, s->store);
 	/* read here, as the sandboxed main process: grants made from now on also end on this boot's monotonic clock */

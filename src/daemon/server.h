@@ -42,7 +42,7 @@ struct server {
 /* Run the server with cfg until a signal stops it; returns the exit code. */
 int server_run(const struct config *cfg);
 
-/* The ports protected now, in the boot list, when a kernel change may have changed them (server.c). */
+/* The ports protected now, in the boot list, when a kernel change may have changed them (loop.c). */
 void server_boot_refresh(struct server *s);
 
 /* The event loop (loop.c): returns 0 when asked to stop, negative when the server cannot go on. */

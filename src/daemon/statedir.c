@@ -1,4 +1,4 @@
-/* Handing the state directory to the unprivileged user (statedir.h). */
+/* The state directory: the store opened in it, and handed to the unprivileged user (statedir.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,8 +8,12 @@
 #include <unistd.h>
 
 #include "daemon/bootrules.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/statedir.h"
 #include "store/store-journal.h"
+#include "store/store.h"
 
 #define STATEDIR_ERR	"PrivilegeDrop"
 
@@ -87,4 +91,22 @@ statedir_give(const char *dir, const char *db_name, const struct sandbox_user *u
 	}
 	close(dfd);
 	return r;
+}
+
+int
+statedir_open_store(const struct config *cfg, struct store **ret)
+{
+	struct core_error err = { 0 };
+	char path[CONFIG_PATH_MAX + 32];
+
+	if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST) {
+		logmsg("cannot create the state directory %s: %s", cfg->state_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, DB_NAME);
+	if (store_open(path, ret, &err) < 0) {
+		fail_err("cannot open the store", &err);
+		return -EIO;
+	}
+	return 0;
 }

@@ -1,11 +1,13 @@
-/* Handing the state directory to the unprivileged user before the split (privilege separation). */
+/* The state directory: opening the store in it, and handing it to the unprivileged user before the split (privilege separation). */
 #ifndef JITGATE_DAEMON_STATEDIR_H
 #define JITGATE_DAEMON_STATEDIR_H
 
 #include <stdbool.h>
 
 #include "core/error.h"
+#include "daemon/config.h"
 #include "daemon/sandbox.h"
+#include "store/store.h"
 
 /*
  * Give the state directory, tls/ and its files, the store's files (db_name and
@@ -19,5 +21,8 @@
  */
 int statedir_give(const char *dir, const char *db_name, const struct sandbox_user *u, bool give,
 		  struct core_error *err);
+
+/* Open (creating the state directory if need be) the store in cfg's state directory; logs why not. */
+int statedir_open_store(const struct config *cfg, struct store **ret);
 
 #endif

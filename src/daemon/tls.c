@@ -281,6 +281,114 @@ tls_san_add_host_addrs(struct tls_san *sans, size_t *n)
 	freeifaddrs(ifa);
 }
 
+/* A v3 certificate with a fresh random serial, valid from an hour ago for TLS_CERT_DAYS. */
+static int
+tls_crt_serial_validity(gnutls_x509_crt_t crt, struct core_error *err)
+{
+	uint8_t serial[TLS_SERIAL_BYTES];
+	time_t now = time(NULL);
+	int rc;
+
+	rc = gnutls_x509_crt_set_version(crt, 3);
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot set the certificate version");
+	rc = gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial));
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot draw a serial number");
+	/* A positive DER INTEGER of exactly 16 bytes: top bit clear, first byte non-zero. */
+	serial[0] = (uint8_t)((serial[0] & 0x7f) | 0x40);
+	rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial));
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot set the serial number");
+	/* An hour's slack for clients whose clocks run a little behind. */
+	rc = gnutls_x509_crt_set_activation_time(crt, now - 3600);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)TLS_CERT_DAYS * 24 * 3600);
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot set the validity period");
+	return 0;
+}
+
+/* The subject ("jitgate HOSTNAME") and the public key of key. */
+static int
+tls_crt_subject(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *hostname, struct core_error *err)
+{
+	char cn[TLS_CN_MAX + 1];
+	int cn_len, rc;
+
+	if (hostname != NULL && hostname[0] != '\0')
+		cn_len = snprintf(cn, sizeof(cn), "jitgate %s", hostname);
+	else
+		cn_len = snprintf(cn, sizeof(cn), "jitgate");
+	if (cn_len < 0)
+		return core_error_set(err, "TlsError", "", "cannot format the certificate's name");
+	if ((size_t)cn_len > TLS_CN_MAX)
+		cn_len = TLS_CN_MAX;	/* the name is informational; the SAN carries the full hostname */
+	rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned)cn_len);
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot set the certificate's subject");
+	rc = gnutls_x509_crt_set_key(crt, key);
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot put the public key into the certificate");
+	return 0;
+}
+
+/* The subjectAltNames: the listen host, the hostname, loopback, and this host's addresses when on every one. */
+static int
+tls_crt_sans(gnutls_x509_crt_t crt, const char *listen_host, const char *hostname, struct core_error *err)
+{
+	struct tls_san sans[TLS_SAN_MAX];
+	const uint8_t lo4[4] = { 127, 0, 0, 1 };
+	uint8_t lo6[16] = { 0 };
+	size_t n_sans = 0, i;
+	int rc;
+
+	tls_san_add_host(sans, &n_sans, listen_host);
+	if (hostname != NULL)
+		tls_san_add(sans, &n_sans, GNUTLS_SAN_DNSNAME, hostname, strlen(hostname));
+	tls_san_add(sans, &n_sans, GNUTLS_SAN_IPADDRESS, lo4, sizeof(lo4));
+	lo6[15] = 1;
+	tls_san_add(sans, &n_sans, GNUTLS_SAN_IPADDRESS, lo6, sizeof(lo6));
+	tls_san_add(sans, &n_sans, GNUTLS_SAN_DNSNAME, "localhost", strlen("localhost"));
+	if (tls_host_is_wildcard(listen_host))
+		tls_san_add_host_addrs(sans, &n_sans);
+	for (i = 0; i < n_sans; i++) {
+		rc = gnutls_x509_crt_set_subject_alt_name(crt, (gnutls_x509_subject_alt_name_t)sans[i].type,
+							  sans[i].data, (unsigned)sans[i].len, GNUTLS_FSAN_APPEND);
+		if (rc < 0)
+			return tls_fail(err, rc, "cannot add a subjectAltName");
+	}
+	return 0;
+}
+
+/* basicConstraints, keyUsage, extKeyUsage (a TLS server) and the key identifiers. */
+static int
+tls_crt_extensions(gnutls_x509_crt_t crt, struct core_error *err)
+{
+	uint8_t key_id[64];
+	size_t key_id_len = sizeof(key_id);
+	int rc;
+
+	rc = gnutls_x509_crt_set_basic_constraints(crt, 1, -1);
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot set basicConstraints");
+	rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_CERT_SIGN);
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot set keyUsage");
+	rc = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot set extKeyUsage");
+	/* Key identifiers help clients that build chains by them. */
+	rc = gnutls_x509_crt_get_key_id(crt, 0, key_id, &key_id_len);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_set_subject_key_id(crt, key_id, key_id_len);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_set_authority_key_id(crt, key_id, key_id_len);
+	if (rc < 0)
+		return tls_fail(err, rc, "cannot set the key identifiers");
+	return 0;
+}
+
 /* Build, sign and export a new key and certificate; the key PEM is the caller's to wipe and free. */
 static int
 tls_generate(const char *listen_host, const char *hostname, gnutls_datum_t *ret_cert, gnutls_datum_t *ret_key,
@@ -289,16 +397,6 @@ tls_generate(const char *listen_host, const char *hostname, gnutls_datum_t *ret_
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t cert_pem = { NULL, 0 }, key_pem = { NULL, 0 };
-	struct tls_san sans[TLS_SAN_MAX];
-	uint8_t serial[TLS_SERIAL_BYTES];
-	uint8_t key_id[64];
-	size_t key_id_len = sizeof(key_id);
-	const uint8_t lo4[4] = { 127, 0, 0, 1 };
-	uint8_t lo6[16] = { 0 };
-	char cn[TLS_CN_MAX + 1];
-	size_t n_sans = 0, i;
-	time_t now = time(NULL);
-	int cn_len;
 	int rc;
 	int r;
 
@@ -318,95 +416,9 @@ tls_generate(const char *listen_host, const char *hostname, gnutls_datum_t *ret_
 		r = tls_fail(err, rc, "cannot make a certificate");
 		goto out;
 	}
-	rc = gnutls_x509_crt_set_version(crt, 3);
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot set the certificate version");
+	if ((r = tls_crt_serial_validity(crt, err)) < 0 || (r = tls_crt_subject(crt, key, hostname, err)) < 0 ||
+	    (r = tls_crt_sans(crt, listen_host, hostname, err)) < 0 || (r = tls_crt_extensions(crt, err)) < 0)
 		goto out;
-	}
-	rc = gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial));
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot draw a serial number");
-		goto out;
-	}
-	/* A positive DER INTEGER of exactly 16 bytes: top bit clear, first byte non-zero. */
-	serial[0] = (uint8_t)((serial[0] & 0x7f) | 0x40);
-	rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial));
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot set the serial number");
-		goto out;
-	}
-	/* An hour's slack for clients whose clocks run a little behind. */
-	rc = gnutls_x509_crt_set_activation_time(crt, now - 3600);
-	if (rc >= 0)
-		rc = gnutls_x509_crt_set_expiration_time(crt, now + (time_t)TLS_CERT_DAYS * 24 * 3600);
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot set the validity period");
-		goto out;
-	}
-	if (hostname != NULL && hostname[0] != '\0')
-		cn_len = snprintf(cn, sizeof(cn), "jitgate %s", hostname);
-	else
-		cn_len = snprintf(cn, sizeof(cn), "jitgate");
-	if (cn_len < 0) {
-		r = core_error_set(err, "TlsError", "", "cannot format the certificate's name");
-		goto out;
-	}
-	if ((size_t)cn_len > TLS_CN_MAX)
-		cn_len = TLS_CN_MAX;	/* the name is informational; the SAN carries the full hostname */
-	rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned)cn_len);
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot set the certificate's subject");
-		goto out;
-	}
-	rc = gnutls_x509_crt_set_key(crt, key);
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot put the public key into the certificate");
-		goto out;
-	}
-
-	tls_san_add_host(sans, &n_sans, listen_host);
-	if (hostname != NULL)
-		tls_san_add(sans, &n_sans, GNUTLS_SAN_DNSNAME, hostname, strlen(hostname));
-	tls_san_add(sans, &n_sans, GNUTLS_SAN_IPADDRESS, lo4, sizeof(lo4));
-	lo6[15] = 1;
-	tls_san_add(sans, &n_sans, GNUTLS_SAN_IPADDRESS, lo6, sizeof(lo6));
-	tls_san_add(sans, &n_sans, GNUTLS_SAN_DNSNAME, "localhost", strlen("localhost"));
-	if (tls_host_is_wildcard(listen_host))
-		tls_san_add_host_addrs(sans, &n_sans);
-	for (i = 0; i < n_sans; i++) {
-		rc = gnutls_x509_crt_set_subject_alt_name(crt, (gnutls_x509_subject_alt_name_t)sans[i].type,
-							  sans[i].data, (unsigned)sans[i].len, GNUTLS_FSAN_APPEND);
-		if (rc < 0) {
-			r = tls_fail(err, rc, "cannot add a subjectAltName");
-			goto out;
-		}
-	}
-
-	rc = gnutls_x509_crt_set_basic_constraints(crt, 1, -1);
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot set basicConstraints");
-		goto out;
-	}
-	rc = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_CERT_SIGN);
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot set keyUsage");
-		goto out;
-	}
-	rc = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot set extKeyUsage");
-		goto out;
-	}
-	/* Key identifiers help clients that build chains by them. */
-	rc = gnutls_x509_crt_get_key_id(crt, 0, key_id, &key_id_len);
-	if (rc >= 0)
-		rc = gnutls_x509_crt_set_subject_key_id(crt, key_id, key_id_len);
-	if (rc >= 0)
-		rc = gnutls_x509_crt_set_authority_key_id(crt, key_id, key_id_len);
-	if (rc < 0) {
-		r = tls_fail(err, rc, "cannot set the key identifiers");
-		goto out;
-	}
 	rc = gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0);
 	if (rc < 0) {
 		r = tls_fail(err, rc, "cannot sign the certificate");

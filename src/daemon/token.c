@@ -12,7 +12,9 @@
 #include "core/rbac.h"
 #include "core/timeutil.h"
 #include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/sandbox.h"
+#include "daemon/statedir.h"
 #include "store/store.h"
 
 /*
@@ -73,13 +75,130 @@ out:
 	return r < 0 ? r : ended;
 }
 
+/* A role by name: a built-in one, else a [role NAME] of the config file; NULL if none. */
+static const struct rbac_role *
+token_role_of(const struct config *cfg, const char *name)
+{
+	const struct rbac_role *role = rbac_role_builtin(name);
+	size_t i;
+
+	for (i = 0; i < cfg->api.n_custom_roles && !role; i++)
+		if (!strcasecmp(cfg->api.custom_roles[i].name, name))
+			role = &cfg->api.custom_roles[i];
+	return role;
+}
+
+/* The token `create` would insert, from the flags; says why not on stderr. */
+static int
+token_from_flags(const struct cmdline *cl, const struct config *cfg, struct store_token *t)
+{
+	struct core_error err = { 0 };
+	const struct rbac_role *role = cl->role ? token_role_of(cfg, cl->role) : NULL;
+
+	memset(t, 0, sizeof(*t));
+	if (!cl->name || !cl->role) {
+		fputs("jitgated token create: --name and --role are required\n", stderr);
+		return -EINVAL;
+	}
+	if (!role) {
+		fprintf(stderr, "jitgated token create: --role: no role named '%s'\n", cl->role);
+		return -EINVAL;
+	}
+	if (strlen(cl->name) == 0 || strlen(cl->name) > STORE_TOKEN_NAME_MAX ||
+	    strspn(cl->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") != strlen(cl->name)) {
+		fprintf(stderr, "jitgated token create: --name: 1 to %d of letters, digits and ._-@\n",
+			STORE_TOKEN_NAME_MAX);
+		return -EINVAL;
+	}
+	if (cl->scope && cl->scope[0] && arm_scope_validate(cl->scope, strlen(cl->scope), &err) < 0) {
+		fprintf(stderr, "jitgated token create: --scope: %s: %s\n", err.code, err.message);
+		return -EINVAL;
+	}
+	if (cl->scope && strlen(cl->scope) > STORE_SCOPE_MAX) {
+		fprintf(stderr, "jitgated token create: --scope is too long\n");
+		return -EINVAL;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", cl->name);
+	snprintf(t->role, sizeof(t->role), "%s", role->name);
+	snprintf(t->scope, sizeof(t->scope), "%s", cl->scope ? cl->scope : "");
+	t->created_ns = (int64_t)time(NULL) * TIME_NS_PER_SEC;
+	return 0;
+}
+
+/* `jitgated token create`: a new token in the store, its secret (shown once) on stdout. */
+static int
+token_create(struct store *st, const struct cmdline *cl, const struct config *cfg)
+{
+	struct store_token t;
+	char secret[API_TOKEN_TEXT_MAX + 1];
+	int r;
+
+	if (token_from_flags(cl, cfg, &t) < 0)
+		return DAEMON_EXIT_USAGE;
+	if (api_token_generate(secret, sizeof(secret)) < 0 || api_token_hash(secret, strlen(secret), t.hash) < 0)
+		return DAEMON_EXIT_FAILURE;
+	r = store_token_insert(st, &t);
+	if (r == -EEXIST) {
+		fprintf(stderr, "jitgated token create: --name: a token named '%s' exists already\n", cl->name);
+		r = DAEMON_EXIT_FAILURE;
+	} else if (r < 0) {
+		fprintf(stderr, "jitgated token create: %s\n", store_last_error(st));
+		r = DAEMON_EXIT_FAILURE;
+	} else {
+		printf("%s\n", secret);
+		r = DAEMON_EXIT_OK;
+	}
+	explicit_bzero(secret, sizeof(secret));
+	return r;
+}
+
+/* `jitgated token list`: every token, valid or revoked. */
+static int
+token_list(struct store *st)
+{
+	struct store_token *v = NULL;
+	size_t n = 0, i;
+
+	if (store_token_list(st, &v, &n) < 0)
+		return DAEMON_EXIT_FAILURE;
+	printf("%-24s %-16s %-8s %s\n", "NAME", "ROLE", "STATE", "SCOPE");
+	for (i = 0; i < n; i++)
+		printf("%-24s %-16s %-8s %s\n", v[i].name, v[i].role, v[i].revoked_ns ? "revoked" : "valid",
+		       v[i].scope[0] ? v[i].scope : "/");
+	free(v);
+	return DAEMON_EXIT_OK;
+}
+
+/* `jitgated token revoke NAME`: the token revoked and (unless --keep-grants) its holder's grants ended. */
+static int
+token_revoke(struct store *st, const struct cmdline *cl, int argc, char **argv)
+{
+	const char *name = optind + 2 < argc ? argv[optind + 2] : cl->name;
+	int r;
+
+	if (!name) {
+		fputs("jitgated token revoke: which token? (NAME)\n", stderr);
+		return DAEMON_EXIT_USAGE;
+	}
+	r = token_revoke_offline(st, name, cl->keep_grants);
+	if (r == -ENOENT)
+		fprintf(stderr, "jitgated token revoke: no valid token named '%s'\n", name);
+	else if (r < 0)
+		fprintf(stderr, "jitgated token revoke: %s\n", store_last_error(st));
+	else if (r > 0)
+		printf("revoked token '%s' and ended its %d live grant(s) in the store; a running jitgated closes "
+		       "them in the kernel at its next reconcile (systemctl reload jitgated, or SIGHUP, for now)\n",
+		       name, r);
+	return r < 0 ? DAEMON_EXIT_FAILURE : DAEMON_EXIT_OK;
+}
+
 int
-cmd_token(int argc, char **argv, struct config *cfg)
+token_run(int argc, char **argv, struct config *cfg)
 {
 	struct cmdline cl = { 0 };
 	struct store *st = NULL;
 	const char *sub = argc > 2 ? argv[2] : "";
-	int r = DAEMON_EXIT_USAGE;
+	int r;
 
 	if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke")) {
 		daemon_usage(stderr);
@@ -87,99 +206,14 @@ cmd_token(int argc, char **argv, struct config *cfg)
 	}
 	if (parse_args(argc - 2, argv + 2, cfg, &cl))
 		return DAEMON_EXIT_USAGE;
-	if (token_drop_to_owner(cfg) < 0 || open_store(cfg, &st) < 0)
+	if (token_drop_to_owner(cfg) < 0 || statedir_open_store(cfg, &st) < 0)
 		return DAEMON_EXIT_FAILURE;
-	if (!strcmp(sub, "create")) {
-		struct store_token t;
-		char secret[API_TOKEN_TEXT_MAX + 1];
-		struct core_error err = { 0 };
-		const struct rbac_role *role = cl.role ? rbac_role_builtin(cl.role) : NULL;
-
-		memset(&t, 0, sizeof(t));
-		if (!cl.name || !cl.role) {
-			fputs("jitgated token create: --name and --role are required\n", stderr);
-			goto out;
-		}
-		if (!role) {
-			size_t i;
-
-			for (i = 0; i < cfg->api.n_custom_roles && !role; i++)
-				if (!strcasecmp(cfg->api.custom_roles[i].name, cl.role))
-					role = &cfg->api.custom_roles[i];
-		}
-		if (!role) {
-			fprintf(stderr, "jitgated token create: --role: no role named '%s'\n", cl.role);
-			goto out;
-		}
-		if (strlen(cl.name) == 0 || strlen(cl.name) > STORE_TOKEN_NAME_MAX ||
-		    strspn(cl.name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") != strlen(cl.name)) {
-			fprintf(stderr, "jitgated token create: --name: 1 to %d of letters, digits and ._-@\n",
-				STORE_TOKEN_NAME_MAX);
-			goto out;
-		}
-		if (cl.scope && cl.scope[0] && arm_scope_validate(cl.scope, strlen(cl.scope), &err) < 0) {
-			fprintf(stderr, "jitgated token create: --scope: %s: %s\n", err.code, err.message);
-			goto out;
-		}
-		if (cl.scope && strlen(cl.scope) > STORE_SCOPE_MAX) {
-			fprintf(stderr, "jitgated token create: --scope is too long\n");
-			goto out;
-		}
-		snprintf(t.name, sizeof(t.name), "%s", cl.name);
-		snprintf(t.role, sizeof(t.role), "%s", role->name);
-		snprintf(t.scope, sizeof(t.scope), "%s", cl.scope ? cl.scope : "");
-		t.created_ns = (int64_t)time(NULL) * TIME_NS_PER_SEC;
-		if (api_token_generate(secret, sizeof(secret)) < 0 || api_token_hash(secret, strlen(secret), t.hash) < 0) {
-			r = DAEMON_EXIT_FAILURE;
-			goto out;
-		}
-		r = store_token_insert(st, &t);
-		if (r == -EEXIST) {
-			fprintf(stderr, "jitgated token create: --name: a token named '%s' exists already\n", cl.name);
-			r = DAEMON_EXIT_FAILURE;
-		} else if (r < 0) {
-			fprintf(stderr, "jitgated token create: %s\n", store_last_error(st));
-			r = DAEMON_EXIT_FAILURE;
-		} else {
-			printf("%s\n", secret);
-			r = DAEMON_EXIT_OK;
-		}
-		explicit_bzero(secret, sizeof(secret));
-	} else if (!strcmp(sub, "list")) {
-		struct store_token *v = NULL;
-		size_t n = 0, i;
-
-		if (store_token_list(st, &v, &n) < 0) {
-			r = DAEMON_EXIT_FAILURE;
-			goto out;
-		}
-		printf("%-24s %-16s %-8s %s\n", "NAME", "ROLE", "STATE", "SCOPE");
-		for (i = 0; i < n; i++)
-			printf("%-24s %-16s %-8s %s\n", v[i].name, v[i].role, v[i].revoked_ns ? "revoked" : "valid",
-			       v[i].scope[0] ? v[i].scope : "/");
-		free(v);
-		r = DAEMON_EXIT_OK;
-	} else if (!strcmp(sub, "revoke")) {
-		const char *name = optind + 2 < argc ? argv[optind + 2] : cl.name;
-
-		if (!name) {
-			fputs("jitgated token revoke: which token? (NAME)\n", stderr);
-			goto out;
-		}
-		r = token_revoke_offline(st, name, cl.keep_grants);
-		if (r == -ENOENT)
-			fprintf(stderr, "jitgated token revoke: no valid token named '%s'\n", name);
-		else if (r < 0)
-			fprintf(stderr, "jitgated token revoke: %s\n", store_last_error(st));
-		else if (r > 0)
-			printf("revoked token '%s' and ended its %d live grant(s) in the store; a running jitgated closes "
-			       "them in the kernel at its next reconcile (systemctl reload jitgated, or SIGHUP, for now)\n",
-			       name, r);
-		r = r < 0 ? DAEMON_EXIT_FAILURE : DAEMON_EXIT_OK;
-	} else {
-		daemon_usage(stderr);
-	}
-out:
+	if (!strcmp(sub, "create"))
+		r = token_create(st, &cl, cfg);
+	else if (!strcmp(sub, "list"))
+		r = token_list(st);
+	else
+		r = token_revoke(st, &cl, argc, argv);
 	store_close(st);
 	return r;
 }

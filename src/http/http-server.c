@@ -301,22 +301,166 @@ http_epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* The connection limits of a server, cfg's or (zero in cfg) the defaults. */
+struct http_limits {
+	unsigned int conn_timeout_s, unauth_timeout_s, conn_max;
+	size_t header_memory;
+};
+
+static void
+http_limits_of(const struct http_config *cfg, struct http_limits *ret)
+{
+	/* Zero in cfg means the limit from http-limits.h (body_max: core/limits.h). */
+	ret->conn_timeout_s = cfg->conn_timeout_s ? cfg->conn_timeout_s : API_CONN_TIMEOUT_S;
+	ret->conn_max = cfg->conn_max ? cfg->conn_max : API_CONN_MAX;
+	ret->unauth_timeout_s = ret->conn_timeout_s < API_CONN_UNAUTH_TIMEOUT_S ? ret->conn_timeout_s
+										: API_CONN_UNAUTH_TIMEOUT_S;
+	ret->header_memory = cfg->header_memory ? cfg->header_memory : API_HEADER_MEMORY;
+}
+
+/* A server with its handler and connection table, serving nothing yet. */
+static int
+http_server_new(const struct http_config *cfg, const struct http_limits *lim, struct http_server **ret)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+
+	if (srv == NULL)
+		return -ENOMEM;
+	srv->epoll_fd = -1;
+	srv->handler = cfg->handler;
+	srv->ctx = cfg->ctx;
+	srv->body_max = cfg->body_max ? cfg->body_max : API_BODY_MAX;
+	srv->conn_timeout_s = lim->conn_timeout_s;
+	if (http_conns_init(&srv->conns, lim->conn_max) < 0) {
+		free(srv);
+		return -ENOMEM;
+	}
+	srv->tls_l = (struct http_listener){ srv, false };
+	srv->unix_l = (struct http_listener){ srv, true };
+	*ret = srv;
+	return 0;
+}
+
+/* The HTTPS daemon on sa, with the certificate and key already in srv. */
+static int
+http_tls_start(struct http_server *srv, const struct http_config *cfg, const struct sockaddr_storage *sa,
+	       const struct http_limits *lim, struct core_error *err)
+{
+	unsigned int flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	const union MHD_DaemonInfo *di;
+	int r;
+
+	if (sa->ss_family == AF_INET6) {
+		static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+		flags |= MHD_USE_IPv6;
+		/* "[::]" means every address, IPv4 ones too (their peers are unmapped in http_peer). */
+		if (memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &any6, sizeof(any6)) == 0)
+			flags |= MHD_USE_DUAL_STACK;
+	}
+	errno = 0;
+	/* every connection starts unauthenticated, on the short timeout; per-source caps are ours (IPv6 by /64) */
+	srv->tls_d = MHD_start_daemon(flags, 0, http_accept_policy, srv, http_access, &srv->tls_l,
+				      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
+				      MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
+				      MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
+				      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
+				      MHD_OPTION_CONNECTION_TIMEOUT, lim->unauth_timeout_s,
+				      MHD_OPTION_CONNECTION_LIMIT, lim->conn_max,
+				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, lim->header_memory,
+				      MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->tls_l,
+				      MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, srv,
+				      MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, srv,
+				      MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
+				      MHD_OPTION_STRICT_FOR_CLIENT, (int)HTTP_CLIENT_STRICT,
+				      MHD_OPTION_END);
+	if (srv->tls_d == NULL) {
+		r = http_start_errno(errno);
+		core_error_set(err, "HttpStartFailed", "listen", "cannot serve HTTPS on %s: %s", cfg->listen,
+			       srv->last_log[0] ? srv->last_log : strerror(-r));
+		return r;
+	}
+	di = MHD_get_daemon_info(srv->tls_d, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di ? di->port : 0;
+	return 0;
+}
+
+/* The plain-HTTP daemon on the unix socket at cfg->unix_path. */
+static int
+http_unix_start(struct http_server *srv, const struct http_config *cfg, const struct http_limits *lim,
+		struct core_error *err)
+{
+	int unix_fd = -1;
+	int r;
+
+	srv->unix_path = strdup(cfg->unix_path);
+	if (srv->unix_path == NULL)
+		return -ENOMEM;
+	r = http_unix_listen(cfg->unix_path, &unix_fd, err);
+	if (r < 0) {
+		free(srv->unix_path);
+		srv->unix_path = NULL;
+		return r;
+	}
+	srv->last_log[0] = '\0';
+	errno = 0;
+	/* From here the socket is libmicrohttpd's: it closes it at stop, and also when the start fails. */
+	srv->unix_d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+				       http_access, &srv->unix_l,
+				       MHD_OPTION_LISTEN_SOCKET, unix_fd,
+				       MHD_OPTION_CONNECTION_TIMEOUT, lim->conn_timeout_s,
+				       MHD_OPTION_CONNECTION_LIMIT, lim->conn_max,
+				       MHD_OPTION_CONNECTION_MEMORY_LIMIT, lim->header_memory,
+				       MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->unix_l,
+				       MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, srv,
+				       MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
+				       MHD_OPTION_STRICT_FOR_CLIENT, (int)HTTP_CLIENT_STRICT,
+				       MHD_OPTION_END);
+	if (srv->unix_d == NULL) {
+		r = http_start_errno(errno);
+		core_error_set(err, "HttpStartFailed", "unix_path", "cannot serve HTTP on %s: %s",
+			       cfg->unix_path, srv->last_log[0] ? srv->last_log : strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* With two daemons, one epoll fd that watches both, for the caller's poll(). */
+static int
+http_epoll_join(struct http_server *srv, struct core_error *err)
+{
+	const union MHD_DaemonInfo *di;
+	int tls_ep, unix_ep, r;
+
+	di = MHD_get_daemon_info(srv->tls_d, MHD_DAEMON_INFO_EPOLL_FD);
+	tls_ep = di ? di->epoll_fd : -1;
+	di = MHD_get_daemon_info(srv->unix_d, MHD_DAEMON_INFO_EPOLL_FD);
+	unix_ep = di ? di->epoll_fd : -1;
+	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->epoll_fd < 0) {
+		r = -errno;
+		core_error_set(err, "HttpStartFailed", "", "cannot make an epoll fd: %s", strerror(-r));
+		return r;
+	}
+	r = http_epoll_add(srv->epoll_fd, tls_ep);
+	if (r == 0)
+		r = http_epoll_add(srv->epoll_fd, unix_ep);
+	if (r < 0) {
+		core_error_set(err, "HttpStartFailed", "", "cannot watch the daemons' epoll fds: %s",
+			       strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 int
 http_server_start(const struct http_config *cfg, struct http_server **ret, struct core_error *err)
 {
 	struct http_server *srv = NULL;
 	struct sockaddr_storage sa;
 	socklen_t sa_len = 0;
-	/* Zero in cfg means the limit from http-limits.h (body_max: core/limits.h). */
-	unsigned int conn_timeout_s = cfg && cfg->conn_timeout_s ? cfg->conn_timeout_s : API_CONN_TIMEOUT_S;
-	unsigned int conn_max = cfg && cfg->conn_max ? cfg->conn_max : API_CONN_MAX;
-	unsigned int unauth_timeout_s = conn_timeout_s < API_CONN_UNAUTH_TIMEOUT_S ? conn_timeout_s
-										 : API_CONN_UNAUTH_TIMEOUT_S;
-	size_t header_memory = cfg && cfg->header_memory ? cfg->header_memory : API_HEADER_MEMORY;
-	const union MHD_DaemonInfo *di;
-	unsigned int flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	struct http_limits lim;
 	size_t cert_len = 0;
-	int unix_fd = -1;
 	int r;
 
 	if (cfg == NULL || cfg->handler == NULL || cfg->cert_path == NULL || cfg->key_path == NULL)
@@ -328,21 +472,10 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	r = http_listen_parse(cfg->listen, &sa, &sa_len, err);
 	if (r < 0)
 		return r;
-
-	srv = calloc(1, sizeof(*srv));
-	if (srv == NULL)
-		return -ENOMEM;
-	srv->epoll_fd = -1;
-	srv->handler = cfg->handler;
-	srv->ctx = cfg->ctx;
-	srv->body_max = cfg->body_max ? cfg->body_max : API_BODY_MAX;
-	srv->conn_timeout_s = conn_timeout_s;
-	if (http_conns_init(&srv->conns, conn_max) < 0) {
-		free(srv);
-		return -ENOMEM;
-	}
-	srv->tls_l = (struct http_listener){ srv, false };
-	srv->unix_l = (struct http_listener){ srv, true };
+	http_limits_of(cfg, &lim);
+	r = http_server_new(cfg, &lim, &srv);
+	if (r < 0)
+		return r;
 
 	r = http_read_pem(cfg->cert_path, &srv->cert_pem, &cert_len, err);
 	if (r < 0)
@@ -350,93 +483,15 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	r = http_read_pem(cfg->key_path, &srv->key_pem, &srv->key_pem_len, err);
 	if (r < 0)
 		goto fail;
-
-	if (sa.ss_family == AF_INET6) {
-		static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-
-		flags |= MHD_USE_IPv6;
-		/* "[::]" means every address, IPv4 ones too (their peers are unmapped in http_peer). */
-		if (memcmp(&((struct sockaddr_in6 *)&sa)->sin6_addr, &any6, sizeof(any6)) == 0)
-			flags |= MHD_USE_DUAL_STACK;
-	}
-	errno = 0;
-	/* every connection starts unauthenticated, on the short timeout; per-source caps are ours (IPv6 by /64) */
-	srv->tls_d = MHD_start_daemon(flags, 0, http_accept_policy, srv, http_access, &srv->tls_l,
-				      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				      MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
-				      MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
-				      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
-				      MHD_OPTION_CONNECTION_TIMEOUT, unauth_timeout_s,
-				      MHD_OPTION_CONNECTION_LIMIT, conn_max,
-				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_memory,
-				      MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->tls_l,
-				      MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, srv,
-				      MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, srv,
-				      MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
-				      MHD_OPTION_STRICT_FOR_CLIENT, (int)HTTP_CLIENT_STRICT,
-				      MHD_OPTION_END);
-	if (srv->tls_d == NULL) {
-		r = http_start_errno(errno);
-		core_error_set(err, "HttpStartFailed", "listen", "cannot serve HTTPS on %s: %s", cfg->listen,
-			       srv->last_log[0] ? srv->last_log : strerror(-r));
+	r = http_tls_start(srv, cfg, &sa, &lim, err);
+	if (r < 0)
 		goto fail;
-	}
-	di = MHD_get_daemon_info(srv->tls_d, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = di ? di->port : 0;
-
 	if (cfg->unix_path != NULL) {
-		int tls_ep, unix_ep;
-
-		srv->unix_path = strdup(cfg->unix_path);
-		if (srv->unix_path == NULL) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		r = http_unix_listen(cfg->unix_path, &unix_fd, err);
-		if (r < 0) {
-			free(srv->unix_path);
-			srv->unix_path = NULL;
-			goto fail;
-		}
-		srv->last_log[0] = '\0';
-		errno = 0;
-		/* From here the socket is libmicrohttpd's: it closes it at stop, and also when the start fails. */
-		srv->unix_d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-					       http_access, &srv->unix_l,
-					       MHD_OPTION_LISTEN_SOCKET, unix_fd,
-					       MHD_OPTION_CONNECTION_TIMEOUT, conn_timeout_s,
-					       MHD_OPTION_CONNECTION_LIMIT, conn_max,
-					       MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_memory,
-					       MHD_OPTION_NOTIFY_COMPLETED, http_completed, &srv->unix_l,
-					       MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, srv,
-					       MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
-					       MHD_OPTION_STRICT_FOR_CLIENT, (int)HTTP_CLIENT_STRICT,
-					       MHD_OPTION_END);
-		if (srv->unix_d == NULL) {
-			r = http_start_errno(errno);
-			core_error_set(err, "HttpStartFailed", "unix_path", "cannot serve HTTP on %s: %s",
-				       cfg->unix_path, srv->last_log[0] ? srv->last_log : strerror(-r));
-			goto fail;
-		}
-
-		di = MHD_get_daemon_info(srv->tls_d, MHD_DAEMON_INFO_EPOLL_FD);
-		tls_ep = di ? di->epoll_fd : -1;
-		di = MHD_get_daemon_info(srv->unix_d, MHD_DAEMON_INFO_EPOLL_FD);
-		unix_ep = di ? di->epoll_fd : -1;
-		srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-		if (srv->epoll_fd < 0) {
-			r = -errno;
-			core_error_set(err, "HttpStartFailed", "", "cannot make an epoll fd: %s", strerror(-r));
-			goto fail;
-		}
-		r = http_epoll_add(srv->epoll_fd, tls_ep);
+		r = http_unix_start(srv, cfg, &lim, err);
 		if (r == 0)
-			r = http_epoll_add(srv->epoll_fd, unix_ep);
-		if (r < 0) {
-			core_error_set(err, "HttpStartFailed", "", "cannot watch the daemons' epoll fds: %s",
-				       strerror(-r));
+			r = http_epoll_join(srv, err);
+		if (r < 0)
 			goto fail;
-		}
 	}
 	srv->last_log[0] = '\0';
 	*ret = srv;

@@ -80,50 +80,50 @@ policy_link(struct store *st, int64_t policy_id, int64_t vm_id)
 	return r;
 }
 
-int
-store_policy_put(struct store *st, const struct arm_policy_id *arm, const char *json, const int64_t *vm_ids,
-		 size_t n_vm_ids, int64_t now_ns, int64_t *ret_id, bool *ret_created)
+/* The policy with this ARM id: its id, or created when there is none. */
+static int
+policy_put_find(struct store *st, const struct arm_policy_id *arm, int64_t *ret_id, bool *ret_created)
 {
 	sqlite3_stmt *s = NULL;
-	struct op op;
-	int64_t id = 0;
-	bool created = false;
-	size_t i;
 	int rc, r;
 
-	if (!policy_arm_ok(arm) || !json || (n_vm_ids > 0 && !vm_ids) || n_vm_ids > POLICY_VMS_MAX)
-		return set_error(st, -EINVAL, "invalid policy record");
-
-	r = op_begin(st, &op);
-	if (r < 0)
-		return r;
 	r = stmt_get(st, ST_POLICY_FIND, &s);
 	if (r < 0)
-		goto out;
+		return r;
 	rc = bind_policy_arm(s, arm);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(s, 0);
+		*ret_id = sqlite3_column_int64(s, 0);
+		*ret_created = false;
 	} else if (rc == SQLITE_DONE) {
-		created = true;
+		*ret_created = true;
 	} else {
 		r = sql_fail(st, rc);
-		goto out;
 	}
 	stmt_done(s);
+	return r;
+}
+
+/* Insert (created) or update policy id with its ARM id and JSON. */
+static int
+policy_put_write(struct store *st, const struct arm_policy_id *arm, const char *json, int64_t now_ns, bool created,
+		 int64_t *id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
 
 	/* The id's casing follows the latest PUT; created_ns is set once (by the insert's ?6 twice). */
 	r = stmt_get(st, created ? ST_POLICY_INSERT : ST_POLICY_UPDATE, &s);
 	if (r < 0)
-		goto out;
+		return r;
 	rc = bind_policy_arm(s, arm);
 	if (rc == SQLITE_OK)
 		rc = bind_str(s, 5, json);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(s, 6, now_ns);
 	if (rc == SQLITE_OK && !created)
-		rc = sqlite3_bind_int64(s, 7, id);
+		rc = sqlite3_bind_int64(s, 7, *id);
 	if (rc != SQLITE_OK) {
 		r = sql_fail(st, rc);
 		goto out;
@@ -132,29 +132,51 @@ store_policy_put(struct store *st, const struct arm_policy_id *arm, const char *
 	if (r < 0)
 		goto out;
 	if (created)
-		id = sqlite3_last_insert_rowid(st->db);
+		*id = sqlite3_last_insert_rowid(st->db);
+out:
 	stmt_done(s);
+	return r;
+}
+
+/* Policy id's VMs become exactly vm_ids. */
+static int
+policy_links_set(struct store *st, int64_t id, const int64_t *vm_ids, size_t n_vm_ids)
+{
+	sqlite3_stmt *s = NULL;
+	size_t i;
+	int rc, r;
 
 	r = stmt_get(st, ST_LINKS_CLEAR, &s);
 	if (r < 0)
-		goto out;
+		return r;
 	rc = sqlite3_bind_int64(s, 1, id);
-	if (rc != SQLITE_OK) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	r = stmt_run(st, s);
-	if (r < 0)
-		goto out;
+	r = rc != SQLITE_OK ? sql_fail(st, rc) : stmt_run(st, s);
 	stmt_done(s);
-	s = NULL;
-	for (i = 0; i < n_vm_ids; i++) {
+	for (i = 0; r >= 0 && i < n_vm_ids; i++)
 		r = policy_link(st, id, vm_ids[i]);
-		if (r < 0)
-			goto out;
-	}
-out:
-	stmt_done(s);
+	return r;
+}
+
+int
+store_policy_put(struct store *st, const struct arm_policy_id *arm, const char *json, const int64_t *vm_ids,
+		 size_t n_vm_ids, int64_t now_ns, int64_t *ret_id, bool *ret_created)
+{
+	struct op op;
+	int64_t id = 0;
+	bool created = false;
+	int r;
+
+	if (!policy_arm_ok(arm) || !json || (n_vm_ids > 0 && !vm_ids) || n_vm_ids > POLICY_VMS_MAX)
+		return set_error(st, -EINVAL, "invalid policy record");
+
+	r = op_begin(st, &op);
+	if (r < 0)
+		return r;
+	r = policy_put_find(st, arm, &id, &created);
+	if (r >= 0)
+		r = policy_put_write(st, arm, json, now_ns, created, &id);
+	if (r >= 0)
+		r = policy_links_set(st, id, vm_ids, n_vm_ids);
 	r = op_end(st, &op, r);
 	if (r < 0)
 		return r;

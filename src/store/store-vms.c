@@ -132,30 +132,18 @@ out:
 	return r;
 }
 
-int
-store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool *ret_created)
+/* The VM with vm's ARM id: its id, or created when there is none; its enforcement point must be vm's. */
+static int
+vm_put_find(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool *ret_created)
 {
-	char addrs[FW_VM_ADDRS_MAX * NET_ADDR_TEXT_MAX];
 	sqlite3_stmt *s = NULL;
-	struct op op;
 	int64_t id = 0;
 	bool created = false;
 	int rc, r;
 
-	if (!vm_arm_ok(&vm->arm) || !FIELD_OK(vm->location) || !FIELD_OK(vm->os_type) ||
-	    !FIELD_OK(vm->unsupported_reason) || vm->n_addrs > FW_VM_ADDRS_MAX ||
-	    (vm->point != STORE_POINT_LOCAL && vm->point != STORE_POINT_GATEWAY))
-		return set_error(st, -EINVAL, "invalid VM record");
-	r = vm_addrs_format(st, vm, addrs, sizeof(addrs));
-	if (r < 0)
-		return r;
-
-	r = op_begin(st, &op);
-	if (r < 0)
-		return r;
 	r = stmt_get(st, ST_VM_FIND, &s);
 	if (r < 0)
-		goto out;
+		return r;
 	rc = bind_vm_arm(s, &vm->arm);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
@@ -172,18 +160,24 @@ store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool 
 		r = sql_fail(st, rc);
 		goto out;
 	}
+	*ret_id = id;
+	*ret_created = created;
+out:
 	stmt_done(s);
-	/* an address belongs to one VM; the local VM's are this host's, whatever else claims them */
-	if (vm->point == STORE_POINT_GATEWAY) {
-		r = vm_addrs_free(st, vm, id);
-		if (r < 0)
-			goto out;
-	}
+	return r;
+}
+
+/* Insert (created) or update VM id with vm's fields; addrs is vm's addresses as text. */
+static int
+vm_put_write(struct store *st, const struct store_vm *vm, const char *addrs, bool created, int64_t *id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
 
 	/* Both statements take the same first eight parameters; the insert adds created_ns, the update the id. */
 	r = stmt_get(st, created ? ST_VM_INSERT : ST_VM_UPDATE, &s);
 	if (r < 0)
-		goto out;
+		return r;
 	rc = bind_vm_arm(s, &vm->arm);
 	if (rc == SQLITE_OK)
 		rc = bind_str(s, 4, vm->location);
@@ -196,7 +190,7 @@ store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool 
 	if (rc == SQLITE_OK)
 		rc = bind_str(s, 8, vm->unsupported_reason);
 	if (rc == SQLITE_OK)
-		rc = created ? sqlite3_bind_int64(s, 9, vm->created_ns) : sqlite3_bind_int64(s, 10, id);
+		rc = created ? sqlite3_bind_int64(s, 9, vm->created_ns) : sqlite3_bind_int64(s, 10, *id);
 	if (rc != SQLITE_OK) {
 		r = sql_fail(st, rc);
 		goto out;
@@ -205,9 +199,43 @@ store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool 
 	if (r < 0)
 		goto out;
 	if (created)
-		id = sqlite3_last_insert_rowid(st->db);
+		*id = sqlite3_last_insert_rowid(st->db);
 out:
 	stmt_done(s);
+	return r;
+}
+
+int
+store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool *ret_created)
+{
+	char addrs[FW_VM_ADDRS_MAX * NET_ADDR_TEXT_MAX];
+	struct op op;
+	int64_t id = 0;
+	bool created = false;
+	int r;
+
+	if (!vm_arm_ok(&vm->arm) || !FIELD_OK(vm->location) || !FIELD_OK(vm->os_type) ||
+	    !FIELD_OK(vm->unsupported_reason) || vm->n_addrs > FW_VM_ADDRS_MAX ||
+	    (vm->point != STORE_POINT_LOCAL && vm->point != STORE_POINT_GATEWAY))
+		return set_error(st, -EINVAL, "invalid VM record");
+	r = vm_addrs_format(st, vm, addrs, sizeof(addrs));
+	if (r < 0)
+		return r;
+
+	r = op_begin(st, &op);
+	if (r < 0)
+		return r;
+	r = vm_put_find(st, vm, &id, &created);
+	if (r < 0)
+		goto out;
+	/* an address belongs to one VM; the local VM's are this host's, whatever else claims them */
+	if (vm->point == STORE_POINT_GATEWAY) {
+		r = vm_addrs_free(st, vm, id);
+		if (r < 0)
+			goto out;
+	}
+	r = vm_put_write(st, vm, addrs, created, &id);
+out:
 	r = op_end(st, &op, r);
 	if (r < 0)
 		return r;
