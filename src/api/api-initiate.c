@@ -238,6 +238,19 @@ initiate_authorise(struct api *api, const struct api_caller *c, const struct ini
 	return true;
 }
 
+/* The stored policy, decoded. One that does not decode is the store's fault, told in the decoder's words. */
+static int
+initiate_policy_decode(struct api *api, struct initiate *in, struct core_error *err)
+{
+	struct core_error why = { 0 };
+	int r;
+
+	if ((r = api_policy_decode_stored(api, &in->sp, &in->p, &why)) < 0)
+		core_error_set(err, "StoreError", "", "cannot read the policy: %s%s%s",
+			       why.message[0] ? why.message : "out of memory", why.target[0] ? " at " : "", why.target);
+	return r;
+}
+
 /* Room for the grants, the request's id, and each VM's store id; -ENOMEM. */
 static int
 initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
@@ -393,13 +406,11 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	snprintf(in.sr.justification, sizeof(in.sr.justification), "%s", in.body->justification);
 	if (!initiate_authorise(api, c, in.body, resp))
 		goto out;
-	if ((r = api_policy_read(api, id, in.text, &in.sp, &err)) == -ENOENT) {
-		status = 404;
+	if ((r = api_policy_read(api, id, in.text, &in.sp, &err)) < 0) {
+		status = r == -ENOENT ? 404 : api_store_status(r);
 		goto fail;
 	}
-	if (r < 0 || (r = api_policy_decode_stored(api, &in.sp, &in.p, &err)) < 0) {
-		/* 500 even for a refusing disk (revoke answers api_store_status), and a decode error's message is lost */
-		api_store_fail(api, r, &err, "cannot read the policy");
+	if (initiate_policy_decode(api, &in, &err) < 0) {
 		status = 500;
 		goto fail;
 	}
