@@ -1,4 +1,4 @@
-/* What initiate and revoke share: reading the policy they act on, the kernel's presence, a port's live grants, and ending one grant. */
+/* What initiate and revoke share: the policy they act on, the kernel's presence, a port's live grants, ending one. */
 #include <errno.h>
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-/* Initiate: open ports just in time, all-or-nothing, store and kernel in one step, initiates of one pass sharing one commit. */
+/* Initiate: open ports just in time, all-or-nothing, store and kernel in one step, one commit per pass. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,7 +132,10 @@ api_initiate_plan(const struct api_initiate_in *in, struct store_grant *grants, 
  * refused with that error too.
  */
 
-/* Join this pass's batch: open its transaction if need be, and mark where this request starts. -ECANCELED: lost earlier in this pass. */
+/*
+ * Join this pass's batch: open its transaction if need be, and mark where this request starts.
+ * -ECANCELED with the batch's error when it was lost earlier in this pass.
+ */
 static int
 batch_join(struct api *api, struct core_error *err)
 {
@@ -422,8 +425,9 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		status = 500;
 		goto fail;
 	}
-	plan = (struct api_initiate_in){ in.body, in.p, in.text, in.vm_ids, c->addr, in.now,
-					 api->settings.max_duration_ms };
+	plan = (struct api_initiate_in){ .body = in.body, .policy = in.p, .policy_text = in.text,
+					 .vm_ids = in.vm_ids, .caller_addr = c->addr, .now_ns = in.now,
+					 .max_duration_ms = api->settings.max_duration_ms };
 	if (api_initiate_plan(&plan, in.sr.grants, &in.sr.n_grants, &err) < 0)
 		goto fail;
 	initiate_stamp(api, c, &in);

@@ -1,4 +1,4 @@
-/* Unit tests for the pure rules of initiate and revoke (api_initiate_plan, api_revoke_wants): one test per rule, in order. */
+/* Unit tests for the pure rules of initiate and revoke (api_initiate_plan, api_revoke_wants): one per rule. */
 #include <errno.h>
 #include <stdio.h>
 
