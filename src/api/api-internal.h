@@ -117,6 +117,51 @@ int api_closing_add(struct api *api, const struct api_caller *c, const struct st
 const struct store_journal_entry *api_closing_find(const struct api *api, const char *request_id, int64_t vm_id,
 						   uint16_t port);
 
+/*
+ * api-grants.c: what initiate and revoke share. Each returns 0 or -errno and fills err; the handler
+ * chooses the status. api_policy_read: -ENOENT (ResourceNotFound) or the store's errno (StoreError).
+ * api_fw_check: -ENODEV when this host cannot enforce. api_grants_live_on: the live grants on one VM
+ * port (of one requestor, or anyone's with NULL). api_grant_end: end one grant in the store, inside
+ * the caller's transaction. api_drops_add: queue its removal from the kernel (-ENOMEM).
+ */
+struct api_drops {			/* grants one call closes, in the kernel's form, removed in one batch */
+	struct fw_grant *v;
+	size_t n, cap;
+};
+int api_policy_read(struct api *api, const struct arm_policy_id *id, const char *text, struct store_policy *ret,
+		    struct core_error *err);
+int api_fw_check(const struct api *api, struct core_error *err);
+int api_grants_live_on(struct api *api, int64_t vm_id, uint16_t port, const char *requestor, struct store_grant **ret,
+		       size_t *ret_n, struct core_error *err);
+int api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_reason reason, int64_t now,
+		  struct core_error *err);
+int api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_error *err);
+
+/*
+ * The pure rules of initiate (api-initiate.c): the body against the policy, for a caller at
+ * caller_addr (family 0: not known), at now_ns, under the deployment's cap max_duration_ms.
+ * vm_ids[i] is body->vms[i]'s store id (0: the store has no such VM). grants must have room for
+ * every port asked for; each planned grant gets vm_id, port, proto, source, end_ns and status.
+ * 0 with *ret_n set, or -EINVAL with err naming the first rule broken, in the order a client sees them.
+ */
+struct api_initiate_in {
+	const struct initiate_body *body;
+	const struct policy *policy;
+	const char *policy_text;	/* the policy's ARM id, for messages */
+	const int64_t *vm_ids;
+	struct net_addr caller_addr;
+	int64_t now_ns;
+	int64_t max_duration_ms;
+};
+int api_initiate_plan(const struct api_initiate_in *in, struct store_grant *grants, size_t *ret_n,
+		      struct core_error *err);
+/*
+ * The pure rule of revoke (api-revoke.c): does a live grant g get closed by a revoke of policy_id at
+ * now_ns, by requestor (NULL: anyone's), with ends[0..n_ends) already chosen?
+ */
+bool api_revoke_wants(const struct store_grant *g, int64_t policy_id, int64_t now_ns, const char *requestor,
+		      const struct store_grant *ends, size_t n_ends);
+
 /* Handlers, one file per resource. */
 void api_policies_list(struct api *api, const struct api_caller *c, const struct http_request *req,
 		       const struct api_list_scope *ls, struct http_response *resp);

@@ -1,0 +1,63 @@
+/* What initiate and revoke share: the policy they act on, the kernel's presence, a port's live grants, ending one. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "api/api-internal.h"
+#include "core/buf.h"
+
+int
+api_policy_read(struct api *api, const struct arm_policy_id *id, const char *text, struct store_policy *ret,
+		struct core_error *err)
+{
+	int r = store_policy_get(api->store, id, ret);
+
+	if (r == -ENOENT)
+		return core_error_set(err, "ResourceNotFound", "", "the JIT network access policy '%s' was not found",
+				      text), -ENOENT;
+	if (r < 0)
+		api_store_fail(api, r, err, "cannot read the policy");	/* the record; the caller maps r */
+	return r;
+}
+
+int
+api_fw_check(const struct api *api, struct core_error *err)
+{
+	if (api->fw)
+		return 0;
+	return core_error_set(err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s", api->fw_reason),
+	       -ENODEV;
+}
+
+int
+api_grants_live_on(struct api *api, int64_t vm_id, uint16_t port, const char *requestor, struct store_grant **ret,
+		   size_t *ret_n, struct core_error *err)
+{
+	int r = store_grants_live_on(api->store, vm_id, port, requestor, ret, ret_n);
+
+	if (r < 0)
+		api_store_fail(api, r, err, "cannot read grants");
+	return r < 0 ? r : 0;
+}
+
+int
+api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_reason reason, int64_t now,
+	      struct core_error *err)
+{
+	int r = store_grant_end(api->store, g->request_id, g->vm_id, g->port, reason, now);
+
+	if (r < 0)
+		api_store_fail(api, r, err, "cannot close port %u of request %s", g->port, g->request_id);
+	return r < 0 ? r : 0;
+}
+
+int
+api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_error *err)
+{
+	struct fw_grant *grown;
+
+	if (!(grown = array_grow(d->v, &d->cap, d->n, sizeof(*d->v))))
+		return core_error_set(err, "InternalError", "", "out of memory"), -ENOMEM;
+	d->v = grown;
+	api_grant_to_fw(g, &d->v[d->n++]);
+	return 0;
+}
