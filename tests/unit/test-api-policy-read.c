@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "api/api-internal.h"
 #include "testutil.h"
 
@@ -17,7 +19,12 @@
 	"\"endTimeUtc\": \"2099-01-01T00:00:00Z\", \"allowedSourceAddressPrefix\": \"10.0.0.5\"}]}]}"
 #define REVOKE_BODY "{\"virtualMachines\": [{\"id\": \"" VM1 "\", \"ports\": [{\"number\": 22}]}]}"
 
-/* The store's answer to reading a policy, when set (the executable links with --wrap=store_policy_get). */
+/*
+ * The store's answer to reading a policy, when set (the executable links with --wrap=store_policy_get).
+ * A read of a WAL database cannot be made busy from outside for real: every connection to it holds a
+ * shared lock, so no other one can take the exclusive lock that would block readers. The other
+ * failures below are real (a broken row, a policy that does not decode).
+ */
 static int policy_get_fails;
 
 int __real_store_policy_get(struct store *st, const struct arm_policy_id *arm, struct store_policy *ret);
@@ -129,13 +136,27 @@ test_busy_store(void **state)
 	assert_int_equal(post(w, false, REVOKE_BODY, &err), 503);
 	assert_string_equal(err.code, "StoreError");
 	assert_non_null(strstr(err.message, "cannot read the policy: "));
-	/* any other failure is the store's fault: 500 from both */
-	policy_get_fails = -EIO;
+	policy_get_fails = 0;
+}
+
+/* A policy row the store cannot read (its json is not text): the store's fault, 500 from both. */
+static void
+test_broken_row(void **state)
+{
+	struct world *w = *state;
+	struct core_error err;
+	sqlite3 *db = NULL;
+	int64_t id;
+	bool created;
+
+	assert_int_equal(store_policy_put(w->store, &w->pid, "{}", NULL, 0, 1, &id, &created), 0);
+	assert_int_equal(sqlite3_open(w->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE policies SET json = zeroblob(4)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 	assert_int_equal(post(w, true, INITIATE_BODY, &err), 500);
 	assert_string_equal(err.code, "StoreError");
 	assert_int_equal(post(w, false, REVOKE_BODY, &err), 500);
 	assert_string_equal(err.code, "StoreError");
-	policy_get_fails = 0;
 }
 
 static void
@@ -159,6 +180,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_busy_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_row, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_does_not_decode, setup, teardown),
 	};
 
