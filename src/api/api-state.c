@@ -31,15 +31,6 @@ api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret)
  * store, the boot it was made in and its end on that boot's monotonic clock: within the boot,
  * expiry and every state handed to src/fw read its end on both clocks (api_grant_end_ns).
  */
-int64_t
-api_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
-}
-
 static bool
 boot_id_is_valid(const char *s, size_t n)
 {
@@ -83,20 +74,6 @@ api_grant_end_ns(const struct api *api, const struct store_grant *g, int64_t now
 	bool same_boot = api->boot_id[0] && !strcmp(g->boot_id, api->boot_id);
 
 	return time_end_on_both_clocks(g->end_ns, g->mono_end_ns, same_boot, now_ns, mono_ns);
-}
-
-const char *
-api_vm_text(struct api *api, struct api_vm_memo *m, int64_t vm_id)
-{
-	struct store_vm vm;
-
-	if (m->id != vm_id || vm_id == 0) {
-		m->id = vm_id;
-		m->text[0] = '\0';
-		if (store_vm_get_by_id(api->store, vm_id, &vm) == 0)
-			arm_vm_id_format(&vm.arm, m->text, sizeof(m->text));
-	}
-	return m->text;
 }
 
 void

@@ -108,48 +108,6 @@ caller_address(const struct api *api, const struct http_request *req, struct api
 		snprintf(c->addr_text, sizeof(c->addr_text), "local");
 }
 
-bool
-api_auth_failed(struct api *api, const struct api_caller *c, const char *operation, const char *path, bool counts,
-		const char *what, struct http_response *resp)
-{
-	int64_t now = api_now_ns();
-	bool first = false;
-	uint32_t unrowed = 0;
-	int retry = counts ? ratelimit_auth_failed(api_ratelimit_auth(), &c->limit_addr, now, &first) : 0;
-
-	if (retry > 0) {	/* past the limit: 429, whatever the 401 would have said */
-		char ra[16];
-
-		free(resp->body);
-		resp->body = NULL;
-		snprintf(ra, sizeof(ra), "%d", retry);
-		http_response_header(resp, "Retry-After", ra);
-		api_error(resp, 429, "TooManyRequests", "",
-			  "more than %d failed authentications from %s within %d s; retry after %d s",
-			  RATELIMIT_AUTH_FAILURES, c->addr_text, RATELIMIT_AUTH_WINDOW_S, retry);
-		if (first && ratelimit_log_take(api_ratelimit_log(), now) == RATELIMIT_ROW_WRITE)
-			api_log(api, c, operation, path, "Throttled", NULL,
-				"more than %d failed authentications within %d s; refused with 429 for %d s",
-				RATELIMIT_AUTH_FAILURES, RATELIMIT_AUTH_WINDOW_S, retry);
-	}
-	switch (ratelimit_log_failure(api_ratelimit_log(), &c->limit_addr, now, &unrowed)) {
-	case RATELIMIT_ROW_WRITE:
-		api_log(api, c, operation, path, "Failed", NULL,
-			"%s (one row per address per %d s: %u earlier failures from this address had none)", what,
-			RATELIMIT_AUTH_WINDOW_S, unrowed);
-		break;
-	case RATELIMIT_ROW_CAPPED:
-		api_log(api, NULL, operation, "", "Throttled", NULL,
-			"more than %d failed authentications were logged within %d s; the rest are counted per address "
-			"and each address's count is in its next row",
-			RATELIMIT_LOG_ROWS, RATELIMIT_AUTH_WINDOW_S);
-		break;
-	case RATELIMIT_ROW_NONE:
-		break;
-	}
-	return retry > 0;
-}
-
 /* Fill the caller from a token's row. */
 static void
 caller_from_token(const struct api *api, const struct store_token *t, struct api_caller *c)
