@@ -51,16 +51,34 @@ api_store_status(int r)
 	return r == -ENOSPC || r == -EROFS || r == -EBUSY ? 503 : 500;
 }
 
-int
-api_store_fail(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+static void
+store_error_v(struct api *api, struct core_error *err, const char *fmt, va_list ap)
 {
 	char what[ERROR_MESSAGE_MAX];
+
+	vsnprintf(what, sizeof(what), fmt, ap);
+	core_error_set(err, "StoreError", "", "%s: %s", what, store_last_error(api->store));
+}
+
+int
+api_store_refused(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	store_error_v(api, err, fmt, ap);
 	va_end(ap);
-	core_error_set(err, "StoreError", "", "%s: %s", what, store_last_error(api->store));
+	return r;
+}
+
+int
+api_store_fail(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	store_error_v(api, err, fmt, ap);
+	va_end(ap);
 	return api_store_status(r);
 }
 

@@ -104,24 +104,35 @@ int api_store_status(int r);
 /*
  * A store call failed with r: fill err with StoreError "<what>: <the store's last error>", what
  * formatted from fmt, and return api_store_status(r). api_store_error answers the same record.
+ * api_store_refused fills err the same and returns r, for a step that leaves the status to its caller.
  */
 int api_store_fail(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int api_store_refused(struct api *api, int r, struct core_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void api_store_error(struct api *api, struct http_response *resp, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /*
  * The kernel state the store implies now: every VM, every policy's ports, every
  * Initiated grant not yet ended. Arrays owned by *st, freed with api_state_free.
+ * api_state_load = api_state_read (the store's rows: its errors are the store's, StoreError)
+ * then api_state_build (the kernel's form: out of memory, a stored policy that does not decode);
+ * each frees *st when it fails.
  */
 struct api_state {
 	struct fw_state fw;
 	struct store_vm *vms;
 	size_t n_vms;
+	struct store_policy *pols;	/* read, until built */
+	size_t n_pols;
 	struct fw_vm *fw_vms;
 	struct fw_port *ports;
 	struct fw_grant *grants;
+	size_t n_grants;
 };
 int api_state_load(struct api *api, struct api_state *st, struct core_error *err);
+int api_state_read(struct api *api, struct api_state *st, struct core_error *err);
+int api_state_build(struct api *api, struct api_state *st, struct core_error *err);
 void api_state_free(struct api_state *st);
 /*
  * A VM's ARM id text by store id ("" when there is no such VM), remembering the

@@ -83,6 +83,7 @@ api_state_free(struct api_state *st)
 	free(st->fw_vms);
 	free(st->ports);
 	free(st->grants);
+	store_policies_free(st->pols, st->n_pols);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -136,27 +137,34 @@ grant_push(void *ctx, const struct store_grant *g)
 }
 
 int
-api_state_load(struct api *api, struct api_state *st, struct core_error *err)
+api_state_read(struct api *api, struct api_state *st, struct core_error *err)
 {
-	struct store_policy *pols = NULL;
 	struct grants_acc grants = { .api = api };
-	size_t n_pols = 0, n_ports = 0, cap_ports = 0, i, j, k;
-	int64_t now = api_now_ns();
 	int r;
 
-	grants.now = now;
+	grants.now = api_now_ns();
 	grants.mono = api_mono_ns();
-
 	memset(st, 0, sizeof(*st));
 	if ((r = store_vm_list(api->store, &st->vms, &st->n_vms)) < 0 ||
-	    (r = store_policy_list(api->store, &pols, &n_pols)) < 0 ||
-	    (r = store_grants_live_each(api->store, now, grant_push, &grants)) < 0) {
+	    (r = store_policy_list(api->store, &st->pols, &st->n_pols)) < 0 ||
+	    (r = store_grants_live_each(api->store, grants.now, grant_push, &grants)) < 0) {
 		core_error_set(err, "StoreError", "", "cannot read the store: %s",
 			       r == -ENOMEM ? "out of memory" : store_last_error(api->store));
-		goto out;
+		free(grants.v);
+		api_state_free(st);
+		return r;
 	}
 	st->grants = grants.v;
-	grants.v = NULL;
+	st->n_grants = grants.n;
+	return 0;
+}
+
+int
+api_state_build(struct api *api, struct api_state *st, struct core_error *err)
+{
+	size_t n_ports = 0, cap_ports = 0, i, j, k;
+	int r;
+
 	st->fw_vms = calloc(st->n_vms ? st->n_vms : 1, sizeof(*st->fw_vms));
 	if (!st->fw_vms) {
 		r = -ENOMEM;
@@ -171,10 +179,10 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 		v->n_addrs = v->point == FW_POINT_GATEWAY ? st->vms[i].n_addrs : 0;
 		memcpy(v->addrs, st->vms[i].addrs, sizeof(v->addrs));
 	}
-	for (i = 0; i < n_pols; i++) {
+	for (i = 0; i < st->n_pols; i++) {
 		struct policy *p = NULL;
 
-		if ((r = api_policy_decode_stored(api, &pols[i], &p, err)) < 0)
+		if ((r = api_policy_decode_stored(api, &st->pols[i], &p, err)) < 0)
 			goto out;
 		for (j = 0; j < p->n_vms; j++) {
 			const struct store_vm *vm = vm_by_arm(st->vms, st->n_vms, &p->vms[j].id);
@@ -197,15 +205,24 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 		}
 		policy_free(p);
 	}
-	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, grants.n };
+	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, st->n_grants };
 	api->state_loaded = true;
 	r = 0;
 out:
-	store_policies_free(pols, n_pols);
-	free(grants.v);
+	store_policies_free(st->pols, st->n_pols);
+	st->pols = NULL;
+	st->n_pols = 0;
 	if (r < 0)
 		api_state_free(st);
 	return r;
+}
+
+int
+api_state_load(struct api *api, struct api_state *st, struct core_error *err)
+{
+	int r = api_state_read(api, st, err);
+
+	return r < 0 ? r : api_state_build(api, st, err);
 }
 
 int
