@@ -177,6 +177,21 @@ int api_closing_add(struct api *api, const struct api_caller *c, const struct st
 const struct store_journal_entry *api_closing_find(const struct api *api, const char *request_id, int64_t vm_id,
 						   uint16_t port);
 
+/*
+ * api-policies.c's rules, pure (exported for their tests). What a policy write does to the live grant g
+ * on VM vm (NULL: not in the inventory) under the new policy p (NULL: a delete), `cap_ms` the deployment's
+ * cap on durations: keep it, end it, or cut it short to *ret_end (now + its rule's maximum).
+ */
+enum api_grant_fate {
+	API_GRANT_KEEP,
+	API_GRANT_END,
+	API_GRANT_CUT,
+};
+enum api_grant_fate api_policy_grant_fate(const struct policy *p, const struct store_vm *vm, const struct store_grant *g,
+					  int64_t now, int64_t cap_ms, int64_t *ret_end);
+/* May a PUT with If-Match `match` / If-None-Match `none` (NULL: not sent) write over sp (NULL: none stored)? */
+bool api_policy_precondition_ok(const char *match, const char *none, const struct store_policy *sp);
+
 /* Handlers, one file per resource. */
 void api_policies_list(struct api *api, const struct api_caller *c, const struct http_request *req,
 		       const struct api_list_scope *ls, struct http_response *resp);
