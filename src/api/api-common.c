@@ -51,6 +51,26 @@ api_store_status(int r)
 	return r == -ENOSPC || r == -EROFS || r == -EBUSY ? 503 : 500;
 }
 
+int
+api_fault_status(enum api_fault fault, int r)
+{
+	switch (fault) {
+	case API_FAULT_REQUEST:
+		return 400;
+	case API_FAULT_CONFLICT:
+		return 409;
+	case API_FAULT_PRECONDITION:
+		return 412;
+	case API_FAULT_UNAVAILABLE:
+		return 503;
+	case API_FAULT_STORE:
+		return api_store_status(r);
+	case API_FAULT_INTERNAL:
+		break;
+	}
+	return 500;
+}
+
 static void
 store_error_v(struct api *api, struct core_error *err, const char *fmt, va_list ap)
 {

@@ -113,6 +113,20 @@ int api_store_refused(struct api *api, int r, struct core_error *err, const char
 void api_store_error(struct api *api, struct http_response *resp, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /*
+ * Where a write stopped, as its steps record it (0/-errno plus a core_error): the handler's
+ * edge turns it into the answer's status with api_fault_status(fault, r), the one place a
+ * handler built from steps chooses one.
+ */
+enum api_fault {
+	API_FAULT_REQUEST,		/* 400: the body, or what it names */
+	API_FAULT_CONFLICT,		/* 409: what is stored does not allow it */
+	API_FAULT_PRECONDITION,		/* 412: If-Match / If-None-Match */
+	API_FAULT_INTERNAL,		/* 500: out of memory, the kernel, a stored policy that does not decode */
+	API_FAULT_UNAVAILABLE,		/* 503: this host cannot enforce */
+	API_FAULT_STORE,		/* the store refused with r: api_store_status(r) */
+};
+int api_fault_status(enum api_fault fault, int r);
+/*
  * The kernel state the store implies now: every VM, every policy's ports, every
  * Initiated grant not yet ended. Arrays owned by *st, freed with api_state_free.
  * api_state_load = api_state_read (the store's rows: its errors are the store's, StoreError)
@@ -191,6 +205,13 @@ enum api_grant_fate api_policy_grant_fate(const struct policy *p, const struct s
 					  int64_t now, int64_t cap_ms, int64_t *ret_end);
 /* May a PUT with If-Match `match` / If-None-Match `none` (NULL: not sent) write over sp (NULL: none stored)? */
 bool api_policy_precondition_ok(const char *match, const char *none, const struct store_policy *sp);
+
+/*
+ * api-vms.c's rule for a VM PUT that needs neither store nor kernel (exported for its tests): vm as
+ * decoded over old (NULL: a new VM). 0, or -EINVAL with err and *ret_fault (REQUEST or CONFLICT).
+ */
+int api_vm_put_check(const struct store_vm *vm, const struct store_vm *old, const char *text, enum api_fault *ret_fault,
+		     struct core_error *err);
 
 /* Handlers, one file per resource. */
 void api_policies_list(struct api *api, const struct api_caller *c, const struct http_request *req,

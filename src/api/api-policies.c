@@ -321,15 +321,6 @@ log_vm_changes(struct api *api, const struct api_caller *c, const struct policy 
 	}
 }
 
-/* Where a policy write stopped: what its answer's status is chosen from, once, in policy_write_fail(). */
-enum policy_fault {
-	POLICY_FAULT_REQUEST,		/* the body, or the VMs it names */
-	POLICY_FAULT_UNAVAILABLE,	/* this host cannot enforce */
-	POLICY_FAULT_PRECONDITION,	/* If-Match / If-None-Match */
-	POLICY_FAULT_INTERNAL,		/* out of memory, the kernel, a stored policy that does not decode */
-	POLICY_FAULT_STORE,		/* the store refused: what the write closes is closed all the same */
-};
-
 /* A policy write (PUT or DELETE) on its way from the request to the answer; each step fills what the next reads. */
 struct policy_write {
 	const struct arm_policy_id *id;
@@ -346,7 +337,7 @@ struct policy_write {
 	bool created;
 	struct policy_closes pc;
 	bool tx;			/* a store transaction is open */
-	enum policy_fault fault;
+	enum api_fault fault;		/* where it stopped (api_fault_status) */
 	struct core_error err;
 };
 
@@ -370,25 +361,6 @@ policy_write_clear(struct policy_write *w)
 	policy_free(w->old);
 }
 
-/* A policy write's answer when it failed: the one place its status is chosen. */
-static int
-policy_write_status(enum policy_fault fault, int r)
-{
-	switch (fault) {
-	case POLICY_FAULT_REQUEST:
-		return 400;
-	case POLICY_FAULT_UNAVAILABLE:
-		return 503;
-	case POLICY_FAULT_PRECONDITION:
-		return 412;
-	case POLICY_FAULT_STORE:
-		return api_store_status(r);
-	case POLICY_FAULT_INTERNAL:
-		break;
-	}
-	return 500;
-}
-
 /*
  * Undo what a failed write began, log it and answer. When the store refused, the policy stays
  * as it was (a deleted one keeps its ports protected), but what the write would have closed is
@@ -398,7 +370,7 @@ static void
 policy_write_fail(struct api *api, const struct api_caller *c, struct policy_write *w, const char *action, int r,
 		  struct http_response *resp)
 {
-	if (w->fault == POLICY_FAULT_STORE) {
+	if (w->fault == API_FAULT_STORE) {
 		bool durable = true;
 		size_t closed = policy_closes_pending(api, c, &w->pc, w->now, &durable);
 
@@ -416,7 +388,7 @@ policy_write_fail(struct api *api, const struct api_caller *c, struct policy_wri
 			api_reconcile(api, NULL);
 	}
 	api_log(api, c, action, w->text, "Failed", NULL, "%s: %s", w->err.code, w->err.message);
-	api_error_record(resp, policy_write_status(w->fault, r), &w->err);
+	api_error_record(resp, api_fault_status(w->fault, r), &w->err);
 }
 
 /*
@@ -430,7 +402,7 @@ policy_write_apply(struct api *api, const struct api_caller *c, struct policy_wr
 	struct api_state st;
 	int r;
 
-	w->fault = POLICY_FAULT_STORE;
+	w->fault = API_FAULT_STORE;
 	if ((r = policy_closes_collect(api, w->policy_id, w->p, w->now, &w->pc, &w->err)) < 0)
 		return r;
 	if ((r = store_begin(api->store)) < 0)
@@ -442,14 +414,14 @@ policy_write_apply(struct api *api, const struct api_caller *c, struct policy_wr
 	if ((r = policy_closes_write(api, c, &w->pc, w->now, w->text, &w->err)) < 0 ||
 	    (r = api_state_read(api, &st, &w->err)) < 0)
 		return r;
-	w->fault = POLICY_FAULT_INTERNAL;
+	w->fault = API_FAULT_INTERNAL;
 	if ((r = api_state_build(api, &st, &w->err)) < 0)
 		return r;
 	r = fw_set_state(api->fw, &st.fw, NULL, &w->err);
 	api_state_free(&st);
 	if (r < 0)
 		return r;
-	w->fault = POLICY_FAULT_STORE;
+	w->fault = API_FAULT_STORE;
 	if ((r = store_commit(api->store)) < 0)
 		return api_store_refused(api, r, &w->err, "the store refused the change");
 	w->tx = false;
@@ -463,11 +435,11 @@ policy_put_decode(struct api *api, const struct http_request *req, struct policy
 	int r;
 
 	if (!api->fw) {
-		w->fault = POLICY_FAULT_UNAVAILABLE;
+		w->fault = API_FAULT_UNAVAILABLE;
 		return core_error_set(&w->err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
 				      api->fw_reason);
 	}
-	w->fault = POLICY_FAULT_REQUEST;
+	w->fault = API_FAULT_REQUEST;
 	if ((r = codec_policy_decode(req->body, req->body_len, w->id, &w->p, &w->err)) < 0 ||
 	    (r = policy_validate(w->p, api->settings.max_duration_ms, &w->err)) < 0)
 		return r;
@@ -482,7 +454,7 @@ policy_put_vms(struct api *api, struct policy_write *w)
 	int64_t other;
 	size_t i;
 
-	w->fault = POLICY_FAULT_REQUEST;
+	w->fault = API_FAULT_REQUEST;
 	for (i = 0; i < p->n_vms; i++) {
 		struct store_vm vm;
 		char target[64], vmtext[ARM_ID_MAX + 1];
@@ -531,16 +503,16 @@ policy_put_plan(struct api *api, const struct http_request *req, struct policy_w
 					stored ? &sp : NULL);
 	store_policy_clear(&sp);
 	if (!ok) {
-		w->fault = POLICY_FAULT_PRECONDITION;
+		w->fault = API_FAULT_PRECONDITION;
 		return core_error_set(&w->err, "PreconditionFailed", "",
 				      "the policy changed since it was read (If-Match / If-None-Match); read it again and retry");
 	}
-	w->fault = POLICY_FAULT_INTERNAL;
+	w->fault = API_FAULT_INTERNAL;
 	if (!(w->vm_ids = calloc(w->p->n_vms ? w->p->n_vms : 1, sizeof(*w->vm_ids))))
 		return core_error_set(&w->err, "InternalError", "", "out of memory"), -ENOMEM;
 	if ((r = policy_put_vms(api, w)) < 0)
 		return r;
-	w->fault = POLICY_FAULT_INTERNAL;
+	w->fault = API_FAULT_INTERNAL;
 	w->enc = codec_policy_encode(w->p);
 	if (!(w->json = w->enc ? codec_dump(w->enc, NULL) : NULL))
 		return core_error_set(&w->err, "InternalError", "", "out of memory"), -ENOMEM;
@@ -554,7 +526,7 @@ policy_put_store(struct api *api, struct policy_write *w)
 	int r = store_policy_put(api->store, w->id, w->json, w->vm_ids, w->p->n_vms, w->now, &w->policy_id, &w->created);
 
 	if (r == -EEXIST) {
-		w->fault = POLICY_FAULT_REQUEST;
+		w->fault = API_FAULT_REQUEST;
 		return core_error_set(&w->err, "VirtualMachineInAnotherPolicy", "",
 				      "a virtual machine of this policy is already in another policy");
 	}

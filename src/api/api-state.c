@@ -168,7 +168,7 @@ api_state_build(struct api *api, struct api_state *st, struct core_error *err)
 	st->fw_vms = calloc(st->n_vms ? st->n_vms : 1, sizeof(*st->fw_vms));
 	if (!st->fw_vms) {
 		r = -ENOMEM;
-		goto out;
+		goto oom;
 	}
 	for (i = 0; i < st->n_vms; i++) {
 		struct fw_vm *v = &st->fw_vms[i];
@@ -195,7 +195,7 @@ api_state_build(struct api *api, struct api_state *st, struct core_error *err)
 				if (!np) {
 					policy_free(p);
 					r = -ENOMEM;
-					goto out;
+					goto oom;
 				}
 				st->ports = np;
 				st->ports[n_ports++] = (struct fw_port){ .vm = (uint64_t)vm->id,
@@ -208,6 +208,9 @@ api_state_build(struct api *api, struct api_state *st, struct core_error *err)
 	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, st->n_grants };
 	api->state_loaded = true;
 	r = 0;
+	goto out;
+oom:
+	core_error_set(err, "InternalError", "", "out of memory");
 out:
 	store_policies_free(st->pols, st->n_pols);
 	st->pols = NULL;
