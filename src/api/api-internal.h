@@ -119,6 +119,7 @@ void api_store_error(struct api *api, struct http_response *resp, int r, const c
  */
 enum api_fault {
 	API_FAULT_REQUEST,		/* 400: the body, or what it names */
+	API_FAULT_NOT_FOUND,		/* 404 */
 	API_FAULT_CONFLICT,		/* 409: what is stored does not allow it */
 	API_FAULT_PRECONDITION,		/* 412: If-Match / If-None-Match */
 	API_FAULT_INTERNAL,		/* 500: out of memory, the kernel, a stored policy that does not decode */
@@ -212,6 +213,19 @@ bool api_policy_precondition_ok(const char *match, const char *none, const struc
  */
 int api_vm_put_check(const struct store_vm *vm, const struct store_vm *old, const char *text, enum api_fault *ret_fault,
 		     struct core_error *err);
+
+/*
+ * api-tokens.c's rules, pure (exported for their tests). A token PUT's body {"role", "scope"?}, checked
+ * against the roles and the subscription's scope `sub_scope`: 0 and *ret (scope "" for the whole
+ * subscription), or -EINVAL and err (all 400s). A revoke's ?keepGrants (NULL: not sent): 0 and *ret, or -EINVAL.
+ */
+struct api_token_ask {
+	const struct rbac_role *role;
+	char scope[STORE_SCOPE_MAX + 1];
+};
+int api_token_ask_decode(const struct api *api, const char *body, size_t len, const char *sub_scope,
+			 struct api_token_ask *ret, struct core_error *err);
+int api_token_keep_decode(const char *q, bool *ret, struct core_error *err);
 
 /* Handlers, one file per resource. */
 void api_policies_list(struct api *api, const struct api_caller *c, const struct http_request *req,
