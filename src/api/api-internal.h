@@ -227,6 +227,25 @@ int api_token_ask_decode(const struct api *api, const char *body, size_t len, co
 			 struct api_token_ask *ret, struct core_error *err);
 int api_token_keep_decode(const char *q, bool *ret, struct core_error *err);
 
+/*
+ * api-activity.c's query, decoded by pure steps (exported for their tests). api_activity_vm_decode
+ * (first: before the role check) takes ?vm, a full VM id or a bare name; api_activity_query_decode
+ * the rest (`own_filters`: the store's filter is all there is, so it may stop at $top). 0, or -EINVAL
+ * and err (400s).
+ */
+struct api_activity_params {
+	const char *vm, *since, *until, *top, *format, *accept, *caller, *operation;	/* NULL: not sent */
+};
+struct api_activity_query {
+	struct store_activity_filter f;
+	char prefix[ARM_ID_MAX + 1];	/* f.resource_prefix when ?vm is a full id */
+	size_t want;			/* rows to show */
+	bool csv;
+};
+int api_activity_vm_decode(const char *vm, struct api_activity_query *q, struct core_error *err);
+int api_activity_query_decode(const struct api_activity_params *p, bool own_filters, int64_t now,
+			      struct api_activity_query *q, struct core_error *err);
+
 /* Handlers, one file per resource. */
 void api_policies_list(struct api *api, const struct api_caller *c, const struct http_request *req,
 		       const struct api_list_scope *ls, struct http_response *resp);
