@@ -395,9 +395,10 @@ vm_put_apply(struct api *api, struct vm_write *w)
 	}
 	if (r < 0)
 		api_store_refused(api, r, &w->err, "cannot store the VM");
-	else if (api->fw) {
+	else if (api->fw && (r = api_state_read(api, &st, &w->err)) == 0) {
+		/* the store's rows read (a refusal there is the store's, as above); the rest is ours or the kernel's */
 		w->fault = API_FAULT_INTERNAL;
-		if ((r = api_state_load(api, &st, &w->err)) == 0) {
+		if ((r = api_state_build(api, &st, &w->err)) == 0) {
 			r = fw_set_state(api->fw, &st.fw, NULL, &w->err);
 			api_state_free(&st);
 		}
