@@ -473,7 +473,7 @@ api_vm_delete(struct api *api, const struct api_caller *c, const struct http_req
 		return;
 	}
 	r = store_vm_delete(api->store, vm.id);
-	if (r == -EBUSY) {
+	if (r == -ENOTEMPTY) {	/* put in a policy since the check above (another writer) */
 		api_error(resp, 409, "VirtualMachineInPolicy", "", "cannot delete the VM: %s",
 			  store_last_error(api->store));
 		return;
