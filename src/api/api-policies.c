@@ -329,7 +329,7 @@ struct policy_write {
 	/* the store half of the transaction: store_policy_put or store_policy_delete, from the fields below */
 	int (*store)(struct api *api, struct policy_write *w);
 	struct policy *p;		/* PUT: the new policy (NULL for a DELETE) */
-	struct policy *old;		/* PUT: the stored one, decoded, if any */
+	struct policy *old;		/* the stored one, decoded, if any: what the VMs' log entries compare with */
 	int64_t policy_id;		/* the stored one's id; 0: none yet */
 	int64_t *vm_ids;		/* PUT: the store ids of p's VMs */
 	json_t *enc;
