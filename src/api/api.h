@@ -39,7 +39,7 @@ struct api_settings {
 struct api;
 
 /*
- * The daemon sets up the API through these and writes no field of struct api itself.
+ * The daemon sets up the API through these; it sees no field of struct api (api-internal.h).
  * api_new() copies the settings (NULL when out of memory); api_free() (NULL-safe) frees what
  * the API made, not the store or fw, which stay the daemon's. api_set_fw(): the kernel
  * firewall, or NULL with the reason every VM is Unsupported. api_set_ready(): /healthz answers
