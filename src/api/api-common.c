@@ -73,6 +73,9 @@ api_fault_status(enum api_fault fault, int r)
 	return 500;
 }
 
+static void store_error_v(struct api *api, struct core_error *err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 store_error_v(struct api *api, struct core_error *err, const char *fmt, va_list ap)
 {
