@@ -1,4 +1,4 @@
-/* What the API's files share: the clock, error bodies and JSON responses, RBAC checks, the activity log, paging. */
+/* What the API's files share: clocks, error bodies, JSON responses, RBAC checks, the activity log, paging, failed sign-ins. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include "api/api-internal.h"
+#include "api/api-ratelimit.h"
 #include "codec/codec.h"
+#include "core/timeutil.h"
 
 int64_t
 api_now_ns(void)
@@ -19,6 +21,30 @@ api_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC (api.h): the clock a grant's monotonic end is on (see api-state.c, "Clock steps"). */
+int64_t
+api_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
+}
+
+const char *
+api_vm_text(struct api *api, struct api_vm_memo *m, int64_t vm_id)
+{
+	struct store_vm vm;
+
+	if (m->id != vm_id || vm_id == 0) {
+		m->id = vm_id;
+		m->text[0] = '\0';
+		if (store_vm_get_by_id(api->store, vm_id, &vm) == 0)
+			arm_vm_id_format(&vm.arm, m->text, sizeof(m->text));
+	}
+	return m->text;
+}
+
 int
 api_store_status(int r)
 {
@@ -26,15 +52,58 @@ api_store_status(int r)
 }
 
 int
-api_store_fail(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+api_fault_status(enum api_fault fault, int r)
+{
+	switch (fault) {
+	case API_FAULT_REQUEST:
+		return 400;
+	case API_FAULT_NOT_FOUND:
+		return 404;
+	case API_FAULT_CONFLICT:
+		return 409;
+	case API_FAULT_PRECONDITION:
+		return 412;
+	case API_FAULT_UNAVAILABLE:
+		return 503;
+	case API_FAULT_STORE:
+		return api_store_status(r);
+	case API_FAULT_INTERNAL:
+		break;
+	}
+	return 500;
+}
+
+static void store_error_v(struct api *api, struct core_error *err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void
+store_error_v(struct api *api, struct core_error *err, const char *fmt, va_list ap)
 {
 	char what[ERROR_MESSAGE_MAX];
+
+	vsnprintf(what, sizeof(what), fmt, ap);
+	core_error_set(err, "StoreError", "", "%s: %s", what, store_last_error(api->store));
+}
+
+int
+api_store_refused(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	store_error_v(api, err, fmt, ap);
 	va_end(ap);
-	core_error_set(err, "StoreError", "", "%s: %s", what, store_last_error(api->store));
+	return r;
+}
+
+int
+api_store_fail(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	store_error_v(api, err, fmt, ap);
+	va_end(ap);
 	return api_store_status(r);
 }
 
@@ -184,4 +253,46 @@ api_list_respond(const struct http_request *req, json_t *items, struct http_resp
 	}
 	json_decref(items);
 	api_json(resp, 200, out);
+}
+
+bool
+api_auth_failed(struct api *api, const struct api_caller *c, const char *operation, const char *path, bool counts,
+		const char *what, struct http_response *resp)
+{
+	int64_t now = api_now_ns();
+	bool first = false;
+	uint32_t unrowed = 0;
+	int retry = counts ? ratelimit_auth_failed(api_ratelimit_auth(), &c->limit_addr, now, &first) : 0;
+
+	if (retry > 0) {	/* past the limit: 429, whatever the 401 would have said */
+		char ra[16];
+
+		free(resp->body);
+		resp->body = NULL;
+		snprintf(ra, sizeof(ra), "%d", retry);
+		http_response_header(resp, "Retry-After", ra);
+		api_error(resp, 429, "TooManyRequests", "",
+			  "more than %d failed authentications from %s within %d s; retry after %d s",
+			  RATELIMIT_AUTH_FAILURES, c->addr_text, RATELIMIT_AUTH_WINDOW_S, retry);
+		if (first && ratelimit_log_take(api_ratelimit_log(), now) == RATELIMIT_ROW_WRITE)
+			api_log(api, c, operation, path, "Throttled", NULL,
+				"more than %d failed authentications within %d s; refused with 429 for %d s",
+				RATELIMIT_AUTH_FAILURES, RATELIMIT_AUTH_WINDOW_S, retry);
+	}
+	switch (ratelimit_log_failure(api_ratelimit_log(), &c->limit_addr, now, &unrowed)) {
+	case RATELIMIT_ROW_WRITE:
+		api_log(api, c, operation, path, "Failed", NULL,
+			"%s (one row per address per %d s: %u earlier failures from this address had none)", what,
+			RATELIMIT_AUTH_WINDOW_S, unrowed);
+		break;
+	case RATELIMIT_ROW_CAPPED:
+		api_log(api, NULL, operation, "", "Throttled", NULL,
+			"more than %d failed authentications were logged within %d s; the rest are counted per address "
+			"and each address's count is in its next row",
+			RATELIMIT_LOG_ROWS, RATELIMIT_AUTH_WINDOW_S);
+		break;
+	case RATELIMIT_ROW_NONE:
+		break;
+	}
+	return retry > 0;
 }

@@ -11,6 +11,55 @@
 #define API_PATH_MAX	1024	/* longer paths are 414 */
 #define API_TOKEN_BYTES	48	/* random characters after the prefix (6 bits each: 288 bits) */
 
+#define API_SESSIONS_MAX	256	/* portal sessions at once */
+#define API_SESSIONS_PER_TOKEN_MAX	8	/* of them made from one token; a further sign-in ends its oldest */
+#define SESSION_SECRET_BYTES	32	/* cookie id and CSRF token: 256 random bits each */
+#define SESSION_LIFETIME_S	(8 * 3600)	/* a portal session ends after a working day */
+#define SESSION_COOKIE		"jg_session"
+
+/* A portal session (see api-session.c). */
+struct api_session {
+	uint8_t id_hash[STORE_TOKEN_HASH_LEN];	/* SHA-256 of the cookie's id */
+	uint8_t token_hash[STORE_TOKEN_HASH_LEN];	/* the token it was made from, checked on every use */
+	char csrf[2 * SESSION_SECRET_BYTES + 1];
+	int64_t created_ns;
+	int64_t expires_ns;			/* 0: free slot */
+};
+
+/*
+ * The API's world. The daemon owns every pointer; the API uses them only from
+ * the thread that runs the HTTP server (and the daemon's timers, same thread).
+ */
+struct api {
+	struct api_settings settings;
+	struct store *store;
+	struct fw *fw;			/* NULL when the kernel cannot enforce: VMs are then Unsupported */
+	char fw_reason[ERROR_MESSAGE_MAX];	/* why fw is NULL */
+	bool ready;			/* /healthz answers 200 */
+	bool state_loaded;		/* api_state_load() ran (for a kernel change): the daemon refreshes its boot list */
+	uint64_t request_seq;		/* for correlation ids */
+	uint64_t log_failures;		/* activity entries the store refused */
+	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
+	struct api_session sessions[API_SESSIONS_MAX];
+	int64_t local_vm_id;		/* this host's VM, as registered at start */
+	char boot_id[STORE_BOOT_ID_MAX + 1];	/* this boot (api_clock_start); empty: not known */
+	struct api_cache *cache;	/* api-cache.c; freed by api_caches_free() */
+	struct api_closing *closing;	/* api-closing.c: closes the store has not recorded yet */
+	struct {			/* initiate's group commit (api-initiate.c) */
+		bool open;		/* a store transaction holds initiates not committed yet */
+		size_t held;		/* answers held for it (http_response.hold) */
+		int failed_status;	/* non-zero: a commit failed in this pass, with this status... */
+		struct core_error failed;	/* ...and this error */
+	} batch;
+	/*
+	 * The daemon's: send the `n` answers held for a batch that just ended, as they
+	 * are (instead NULL: it committed), or `instead` in place of each (it failed and
+	 * nothing of it was kept).
+	 */
+	void (*release_held)(void *ctx, const struct http_response *instead, size_t n);
+	void *release_ctx;
+};
+
 /* Which part of the subscription a list covers. */
 struct api_list_scope {
 	const char *resource_group;	/* NULL: all */
@@ -55,24 +104,50 @@ int api_store_status(int r);
 /*
  * A store call failed with r: fill err with StoreError "<what>: <the store's last error>", what
  * formatted from fmt, and return api_store_status(r). api_store_error answers the same record.
+ * api_store_refused fills err the same and returns r, for a step that leaves the status to its caller.
  */
 int api_store_fail(struct api *api, int r, struct core_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int api_store_refused(struct api *api, int r, struct core_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void api_store_error(struct api *api, struct http_response *resp, int r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /*
+ * Where a write stopped, as its steps record it (0/-errno plus a core_error): the handler's
+ * edge turns it into the answer's status with api_fault_status(fault, r), the one place a
+ * handler built from steps chooses one.
+ */
+enum api_fault {
+	API_FAULT_REQUEST,		/* 400: the body, or what it names */
+	API_FAULT_NOT_FOUND,		/* 404 */
+	API_FAULT_CONFLICT,		/* 409: what is stored does not allow it */
+	API_FAULT_PRECONDITION,		/* 412: If-Match / If-None-Match */
+	API_FAULT_INTERNAL,		/* 500: out of memory, the kernel, a stored policy that does not decode */
+	API_FAULT_UNAVAILABLE,		/* 503: this host cannot enforce */
+	API_FAULT_STORE,		/* the store refused with r: api_store_status(r) */
+};
+int api_fault_status(enum api_fault fault, int r);
+/*
  * The kernel state the store implies now: every VM, every policy's ports, every
  * Initiated grant not yet ended. Arrays owned by *st, freed with api_state_free.
+ * api_state_load = api_state_read (the store's rows: its errors are the store's, StoreError)
+ * then api_state_build (the kernel's form: out of memory, a stored policy that does not decode);
+ * each frees *st when it fails.
  */
 struct api_state {
 	struct fw_state fw;
 	struct store_vm *vms;
 	size_t n_vms;
+	struct store_policy *pols;	/* read, until built */
+	size_t n_pols;
 	struct fw_vm *fw_vms;
 	struct fw_port *ports;
 	struct fw_grant *grants;
+	size_t n_grants;
 };
 int api_state_load(struct api *api, struct api_state *st, struct core_error *err);
+int api_state_read(struct api *api, struct api_state *st, struct core_error *err);
+int api_state_build(struct api *api, struct api_state *st, struct core_error *err);
 void api_state_free(struct api_state *st);
 /*
  * A VM's ARM id text by store id ("" when there is no such VM), remembering the
@@ -161,6 +236,60 @@ int api_initiate_plan(const struct api_initiate_in *in, struct store_grant *gran
  */
 bool api_revoke_wants(const struct store_grant *g, int64_t policy_id, int64_t now_ns, const char *requestor,
 		      const struct store_grant *ends, size_t n_ends);
+
+/*
+ * api-policies.c's rules, pure (exported for their tests). What a policy write does to the live grant g
+ * on VM vm (NULL: not in the inventory) under the new policy p (NULL: a delete), `cap_ms` the deployment's
+ * cap on durations: keep it, end it, or cut it short to *ret_end (now + its rule's maximum).
+ */
+enum api_grant_fate {
+	API_GRANT_KEEP,
+	API_GRANT_END,
+	API_GRANT_CUT,
+};
+enum api_grant_fate api_policy_grant_fate(const struct policy *p, const struct store_vm *vm, const struct store_grant *g,
+					  int64_t now, int64_t cap_ms, int64_t *ret_end);
+/* May a PUT with If-Match `match` / If-None-Match `none` (NULL: not sent) write over sp (NULL: none stored)? */
+bool api_policy_precondition_ok(const char *match, const char *none, const struct store_policy *sp);
+
+/*
+ * api-vms.c's rule for a VM PUT that needs neither store nor kernel (exported for its tests): vm as
+ * decoded over old (NULL: a new VM). 0, or -EINVAL with err and *ret_fault (REQUEST or CONFLICT).
+ */
+int api_vm_put_check(const struct store_vm *vm, const struct store_vm *old, const char *text, enum api_fault *ret_fault,
+		     struct core_error *err);
+
+/*
+ * api-tokens.c's rules, pure (exported for their tests). A token PUT's body {"role", "scope"?}, checked
+ * against the roles and the subscription's scope `sub_scope`: 0 and *ret (scope "" for the whole
+ * subscription), or -EINVAL and err (all 400s). A revoke's ?keepGrants (NULL: not sent): 0 and *ret, or -EINVAL.
+ */
+struct api_token_ask {
+	const struct rbac_role *role;
+	char scope[STORE_SCOPE_MAX + 1];
+};
+int api_token_ask_decode(const struct api *api, const char *body, size_t len, const char *sub_scope,
+			 struct api_token_ask *ret, struct core_error *err);
+int api_token_keep_decode(const char *q, bool *ret, struct core_error *err);
+
+/*
+ * api-activity.c's query, decoded by pure steps (exported for their tests). api_activity_vm_decode
+ * (first: before the role check) takes ?vm, a full VM id or a bare name; api_activity_query_decode
+ * the rest (`own_filters`: the store's filter is all there is, so it may stop at $top). 0, or -EINVAL
+ * and err (400s).
+ */
+struct api_activity_params {
+	const char *vm, *since, *until, *top, *format, *accept, *caller, *operation;	/* NULL: not sent */
+};
+struct api_activity_query {
+	struct store_activity_filter f;
+	char prefix[ARM_ID_MAX + 1];	/* f.resource_prefix when ?vm is a full id */
+	size_t want;			/* rows to show */
+	bool csv;
+};
+int api_activity_vm_decode(const char *vm, struct api_activity_query *q, struct core_error *err);
+int api_activity_query_decode(const struct api_activity_params *p, bool own_filters, int64_t now,
+			      struct api_activity_query *q, struct core_error *err);
 
 /* Handlers, one file per resource. */
 void api_policies_list(struct api *api, const struct api_caller *c, const struct http_request *req,

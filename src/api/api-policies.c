@@ -16,13 +16,12 @@ policy_etag(const struct store_policy *sp, char *buf, size_t size)
 }
 
 /*
- * Does the request's If-Match / If-None-Match allow writing over `sp` (NULL: no policy yet)? The ETag names
- * the policy's version, so a weak one (W/"...", what a gzip-compressed GET carries) matches as well.
+ * Does If-Match `match` / If-None-Match `none` (NULL: not sent) allow writing over `sp` (NULL: no policy yet)?
+ * The ETag names the policy's version, so a weak one (W/"...", what a gzip-compressed GET carries) matches as well.
  */
-static bool
-precondition_ok(const struct http_request *req, const struct store_policy *sp)
+bool
+api_policy_precondition_ok(const char *match, const char *none, const struct store_policy *sp)
 {
-	const char *match = http_request_header(req, "If-Match"), *none = http_request_header(req, "If-None-Match");
 	char etag[32];
 
 	if (none && !strcmp(none, "*") && sp)
@@ -134,6 +133,28 @@ policy_closes_free(struct policy_closes *pc)
 	memset(pc, 0, sizeof(*pc));
 }
 
+enum api_grant_fate
+api_policy_grant_fate(const struct policy *p, const struct store_vm *vm, const struct store_grant *g, int64_t now,
+		      int64_t cap_ms, int64_t *ret_end)
+{
+	const struct policy_vm *pv;
+	const struct policy_port *pp;
+	int64_t max_ms, max_end;
+
+	if (g->end_ns <= now)
+		return API_GRANT_KEEP;	/* over already: api_expire's to record */
+	/* still covered: same VM, port and protocol, its source still allowed */
+	if (!p || !vm || policy_find_vm(p, &vm->arm, &pv) < 0 || policy_find_port(pv, g->port, g->proto, &pp) < 0 ||
+	    !policy_port_allows_source(pp, &g->source))
+		return API_GRANT_END;
+	max_ms = pp->max_duration_ms < cap_ms ? pp->max_duration_ms : cap_ms;
+	max_end = now + max_ms * TIME_NS_PER_MS;
+	if (g->end_ns <= max_end)
+		return API_GRANT_KEEP;
+	*ret_end = max_end;
+	return API_GRANT_CUT;
+}
+
 static int
 policy_closes_collect(struct api *api, int64_t policy_id, const struct policy *p, int64_t now,
 		      struct policy_closes *pc, struct core_error *err)
@@ -158,26 +179,23 @@ policy_closes_collect(struct api *api, int64_t policy_id, const struct policy *p
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		const struct policy_vm *pv;
-		const struct policy_port *pp;
-		int64_t max_ms, max_end;
+		int64_t end;
 
-		if (g[i].policy_id != policy_id || g[i].end_ns <= now)
+		if (g[i].policy_id != policy_id)
 			continue;
 		for (k = 0; k < n_vms && vms[k].id != g[i].vm_id; k++)
 			;
-		/* still covered: same VM, port and protocol, its source still allowed */
-		if (!p || k == n_vms || policy_find_vm(p, &vms[k].arm, &pv) < 0 ||
-		    policy_find_port(pv, g[i].port, g[i].proto, &pp) < 0 || !policy_port_allows_source(pp, &g[i].source)) {
+		switch (api_policy_grant_fate(p, k < n_vms ? &vms[k] : NULL, &g[i], now, api->settings.max_duration_ms,
+					      &end)) {
+		case API_GRANT_END:
 			pc->end[pc->n_end++] = g[i];
-			continue;
-		}
-		max_ms = pp->max_duration_ms < api->settings.max_duration_ms ? pp->max_duration_ms
-									      : api->settings.max_duration_ms;
-		max_end = now + max_ms * TIME_NS_PER_MS;
-		if (g[i].end_ns > max_end) {
+			break;
+		case API_GRANT_CUT:
 			pc->cut[pc->n_cut] = g[i];
-			pc->cut[pc->n_cut++].end_ns = max_end;
+			pc->cut[pc->n_cut++].end_ns = end;
+			break;
+		case API_GRANT_KEEP:
+			break;
 		}
 	}
 	r = 0;
@@ -267,26 +285,6 @@ say_closed_anyway(struct core_error *err, size_t n, bool durable)
 }
 
 /*
- * The kernel half of a policy write: inside the caller's store transaction,
- * record the closes, then move the kernel to what the store now says. On failure the caller rolls back.
- */
-static int
-apply_policy_change(struct api *api, const struct api_caller *c, const struct policy_closes *pc, int64_t now,
-		    const char *policy_text, struct core_error *err)
-{
-	struct api_state st;
-	int r;
-
-	if ((r = policy_closes_write(api, c, pc, now, policy_text, err)) < 0)
-		return r;
-	if ((r = api_state_load(api, &st, err)) < 0)
-		return r;
-	r = fw_set_state(api->fw, &st.fw, NULL, err);
-	api_state_free(&st);
-	return r;
-}
-
-/*
  * The activity log keeps policy writes on the policy's id; a VM's own log should
  * show them too: one entry per VM whose JIT rules came, changed or went.
  */
@@ -323,75 +321,157 @@ log_vm_changes(struct api *api, const struct api_caller *c, const struct policy 
 	}
 }
 
-void
-api_policy_put(struct api *api, const struct api_caller *c, const struct http_request *req,
-	       const struct arm_policy_id *id, struct http_response *resp)
-{
-	struct core_error err = { 0 };
-	struct policy *p = NULL, *old = NULL;
-	struct store_policy sp = { 0 };
-	int64_t *vm_ids = NULL, policy_id = 0, other;
-	char text[ARM_ID_MAX + 1], *json = NULL;
-	json_t *enc = NULL, *out;
-	struct policy_closes pc = { 0 };
-	int64_t now = api_now_ns();
-	bool created = false, tx = false, durable = true;
-	size_t i;
-	int r, status = 400;
+/* A policy write (PUT or DELETE) on its way from the request to the answer; each step fills what the next reads. */
+struct policy_write {
+	const struct arm_policy_id *id;
+	char text[ARM_ID_MAX + 1];
+	int64_t now;
+	/* the store half of the transaction: store_policy_put or store_policy_delete, from the fields below */
+	int (*store)(struct api *api, struct policy_write *w);
+	struct policy *p;		/* PUT: the new policy (NULL for a DELETE) */
+	struct policy *old;		/* the stored one, decoded, if any: what the VMs' log entries compare with */
+	int64_t policy_id;		/* the stored one's id; 0: none yet */
+	int64_t *vm_ids;		/* PUT: the store ids of p's VMs */
+	json_t *enc;
+	char *json;			/* PUT: p as stored */
+	bool created;
+	struct policy_closes pc;
+	bool tx;			/* a store transaction is open */
+	enum api_fault fault;		/* where it stopped (api_fault_status) */
+	struct core_error err;
+};
 
-	arm_policy_id_format(id, text, sizeof(text));
-	if (!api_require(api, c, RBAC_POLICY_WRITE, text, resp))
-		return;
+static void
+policy_write_init(struct policy_write *w, const struct arm_policy_id *id)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->now = api_now_ns();
+	arm_policy_id_format(id, w->text, sizeof(w->text));
+}
+
+static void
+policy_write_clear(struct policy_write *w)
+{
+	policy_closes_free(&w->pc);
+	json_decref(w->enc);
+	free(w->json);
+	free(w->vm_ids);
+	policy_free(w->p);
+	policy_free(w->old);
+}
+
+/*
+ * Undo what a failed write began, log it and answer. When the store refused, the policy stays
+ * as it was (a deleted one keeps its ports protected), but what the write would have closed is
+ * closed all the same.
+ */
+static void
+policy_write_fail(struct api *api, const struct api_caller *c, struct policy_write *w, const char *action, int r,
+		  struct http_response *resp)
+{
+	if (w->fault == API_FAULT_STORE) {
+		bool durable = true;
+		size_t closed = policy_closes_pending(api, c, &w->pc, w->now, &durable);
+
+		say_closed_anyway(&w->err, closed, durable);
+		if (w->tx || closed) {
+			store_rollback(api->store);
+			w->tx = false;
+			api_reconcile(api, NULL);
+		}
+	}
+	if (w->tx) {
+		store_rollback(api->store);
+		w->tx = false;
+		if (api->fw)
+			api_reconcile(api, NULL);
+	}
+	api_log(api, c, action, w->text, "Failed", NULL, "%s: %s", w->err.code, w->err.message);
+	api_error_record(resp, api_fault_status(w->fault, r), &w->err);
+}
+
+/*
+ * The write itself, the same for PUT and DELETE: read what it closes, then in one store
+ * transaction the policy (w->store), the closes, and the kernel moved to what the store now
+ * says. On failure w->fault says where; policy_write_fail() undoes the rest.
+ */
+static int
+policy_write_apply(struct api *api, const struct api_caller *c, struct policy_write *w)
+{
+	struct api_state st;
+	int r;
+
+	w->fault = API_FAULT_STORE;
+	if ((r = policy_closes_collect(api, w->policy_id, w->p, w->now, &w->pc, &w->err)) < 0)
+		return r;
+	if ((r = store_begin(api->store)) < 0)
+		return api_store_refused(api, r, &w->err, "cannot write");
+	w->tx = true;
+	if ((r = w->store(api, w)) < 0)
+		return r;
+	/* the kernel half: record the closes, then move the kernel to what the store now says */
+	if ((r = policy_closes_write(api, c, &w->pc, w->now, w->text, &w->err)) < 0 ||
+	    (r = api_state_read(api, &st, &w->err)) < 0)
+		return r;
+	w->fault = API_FAULT_INTERNAL;
+	if ((r = api_state_build(api, &st, &w->err)) < 0)
+		return r;
+	r = fw_set_state(api->fw, &st.fw, NULL, &w->err);
+	api_state_free(&st);
+	if (r < 0)
+		return r;
+	w->fault = API_FAULT_STORE;
+	if ((r = store_commit(api->store)) < 0)
+		return api_store_refused(api, r, &w->err, "the store refused the change");
+	w->tx = false;
+	return 0;
+}
+
+/* PUT, decode: this host can enforce, and the body is a valid policy. */
+static int
+policy_put_decode(struct api *api, const struct http_request *req, struct policy_write *w)
+{
+	int r;
+
 	if (!api->fw) {
-		status = 503;
-		core_error_set(&err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s", api->fw_reason);
-		goto fail;
+		w->fault = API_FAULT_UNAVAILABLE;
+		return core_error_set(&w->err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
+				      api->fw_reason);
 	}
-	if (codec_policy_decode(req->body, req->body_len, id, &p, &err) < 0 ||
-	    policy_validate(p, api->settings.max_duration_ms, &err) < 0)
-		goto fail;
-	r = store_policy_get(api->store, id, &sp);
-	if (r == 0) {
-		policy_id = sp.id;
-		api_policy_decode_stored(api, &sp, &old, NULL);
-	}
-	if (!precondition_ok(req, r == 0 ? &sp : NULL)) {
-		status = 412;
-		core_error_set(&err, "PreconditionFailed", "",
-			       "the policy changed since it was read (If-Match / If-None-Match); read it again and retry");
-		store_policy_clear(&sp);
-		goto fail;
-	}
-	store_policy_clear(&sp);
-	vm_ids = calloc(p->n_vms ? p->n_vms : 1, sizeof(*vm_ids));
-	if (!vm_ids) {
-		status = 500;
-		core_error_set(&err, "InternalError", "", "out of memory");
-		goto fail;
-	}
+	w->fault = API_FAULT_REQUEST;
+	if ((r = codec_policy_decode(req->body, req->body_len, w->id, &w->p, &w->err)) < 0 ||
+	    (r = policy_validate(w->p, api->settings.max_duration_ms, &w->err)) < 0)
+		return r;
+	return 0;
+}
+
+/* PUT, plan: each VM of the policy is in the inventory, in its location, supported, and in no other policy. */
+static int
+policy_put_vms(struct api *api, struct policy_write *w)
+{
+	const struct policy *p = w->p;
+	int64_t other;
+	size_t i;
+
+	w->fault = API_FAULT_REQUEST;
 	for (i = 0; i < p->n_vms; i++) {
 		struct store_vm vm;
 		char target[64], vmtext[ARM_ID_MAX + 1];
 
 		snprintf(target, sizeof(target), "properties.virtualMachines[%zu].id", i);
 		arm_vm_id_format(&p->vms[i].id, vmtext, sizeof(vmtext));
-		if (store_vm_get(api->store, &p->vms[i].id, &vm) < 0) {
-			core_error_set(&err, "VirtualMachineNotFound", target,
-				       "the virtual machine '%s' is not in jitgate's inventory", vmtext);
-			goto fail;
-		}
-		if (!arm_name_equal(vm.location, id->location)) {
-			core_error_set(&err, "LocationMismatch", target,
-				       "the virtual machine '%s' is in location '%s', the policy in '%s'", vmtext,
-				       vm.location, id->location);
-			goto fail;
-		}
-		if (vm.unsupported_reason[0]) {
-			core_error_set(&err, "VirtualMachineUnsupported", target,
-				       "JIT cannot be enabled on '%s': %s", vmtext, vm.unsupported_reason);
-			goto fail;
-		}
-		if (store_policy_of_vm(api->store, vm.id, &other) == 0 && other != policy_id) {
+		if (store_vm_get(api->store, &p->vms[i].id, &vm) < 0)
+			return core_error_set(&w->err, "VirtualMachineNotFound", target,
+					      "the virtual machine '%s' is not in jitgate's inventory", vmtext);
+		if (!arm_name_equal(vm.location, w->id->location))
+			return core_error_set(&w->err, "LocationMismatch", target,
+					      "the virtual machine '%s' is in location '%s', the policy in '%s'", vmtext,
+					      vm.location, w->id->location);
+		if (vm.unsupported_reason[0])
+			return core_error_set(&w->err, "VirtualMachineUnsupported", target,
+					      "JIT cannot be enabled on '%s': %s", vmtext, vm.unsupported_reason);
+		if (store_policy_of_vm(api->store, vm.id, &other) == 0 && other != w->policy_id) {
 			struct store_policy op;
 			char otext[ARM_ID_MAX + 1] = "another policy";
 
@@ -399,113 +479,128 @@ api_policy_put(struct api *api, const struct api_caller *c, const struct http_re
 				arm_policy_id_format(&op.arm, otext, sizeof(otext));
 				store_policy_clear(&op);
 			}
-			core_error_set(&err, "VirtualMachineInAnotherPolicy", target,
-				       "the virtual machine '%s' is already in the policy '%s'", vmtext, otext);
-			goto fail;
+			return core_error_set(&w->err, "VirtualMachineInAnotherPolicy", target,
+					      "the virtual machine '%s' is already in the policy '%s'", vmtext, otext);
 		}
-		vm_ids[i] = vm.id;
+		w->vm_ids[i] = vm.id;
 	}
-	enc = codec_policy_encode(p);
-	json = enc ? codec_dump(enc, NULL) : NULL;
-	if (!json) {
-		status = 500;
-		core_error_set(&err, "InternalError", "", "out of memory");
-		goto fail;
-	}
-	if ((r = policy_closes_collect(api, policy_id, p, now, &pc, &err)) < 0) {
-		status = r == -ENOMEM ? 500 : api_store_status(r);
-		goto fail;
-	}
-	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "cannot write");
-		goto store_refused;
-	}
-	tx = true;
-	r = store_policy_put(api->store, id, json, vm_ids, p->n_vms, now, &policy_id, &created);
-	if (r == -EEXIST) {
-		core_error_set(&err, "VirtualMachineInAnotherPolicy", "",
-			       "a virtual machine of this policy is already in another policy");
-		goto fail;
-	}
-	if (r < 0) {
-		status = api_store_fail(api, r, &err, "the store refused the policy");
-		goto store_refused;
-	}
-	if ((r = apply_policy_change(api, c, &pc, now, text, &err)) < 0) {
-		status = !strcmp(err.code, "StoreError") ? api_store_status(r) : 500;
-		if (!strcmp(err.code, "StoreError"))
-			goto store_refused;
-		goto fail;
-	}
-	if ((r = store_commit(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "the store refused the change");
-		goto store_refused;
-	}
-	tx = false;
-	api_log(api, c, RBAC_POLICY_WRITE, text, "Succeeded", NULL, "%s the policy: %zu virtual machine(s)",
-		created ? "created" : "replaced", p->n_vms);
-	log_vm_changes(api, c, old, p, text, RBAC_POLICY_WRITE);
-	if (store_policy_get(api->store, id, &sp) < 0 || !(out = api_policy_render(api, c, &sp))) {
-		store_policy_clear(&sp);
-		core_error_set(&err, "StoreError", "", "the policy was saved but cannot be read back");
-		status = 500;
-		goto fail_logged;
-	}
-	{
-		char etag[32];
+	return 0;
+}
 
-		policy_etag(&sp, etag, sizeof(etag));
-		http_response_header(resp, "ETag", etag);
+/* PUT, plan: the policy it replaces (If-Match / If-None-Match), its VMs, and the JSON to store. */
+static int
+policy_put_plan(struct api *api, const struct http_request *req, struct policy_write *w)
+{
+	struct store_policy sp = { 0 };
+	bool stored = store_policy_get(api->store, w->id, &sp) == 0, ok;
+	int r;
+
+	if (stored) {
+		w->policy_id = sp.id;
+		api_policy_decode_stored(api, &sp, &w->old, NULL);
 	}
+	ok = api_policy_precondition_ok(http_request_header(req, "If-Match"), http_request_header(req, "If-None-Match"),
+					stored ? &sp : NULL);
+	store_policy_clear(&sp);
+	if (!ok) {
+		w->fault = API_FAULT_PRECONDITION;
+		return core_error_set(&w->err, "PreconditionFailed", "",
+				      "the policy changed since it was read (If-Match / If-None-Match); read it again and retry");
+	}
+	w->fault = API_FAULT_INTERNAL;
+	if (!(w->vm_ids = calloc(w->p->n_vms ? w->p->n_vms : 1, sizeof(*w->vm_ids))))
+		return core_error_set(&w->err, "InternalError", "", "out of memory"), -ENOMEM;
+	if ((r = policy_put_vms(api, w)) < 0)
+		return r;
+	w->fault = API_FAULT_INTERNAL;
+	w->enc = codec_policy_encode(w->p);
+	if (!(w->json = w->enc ? codec_dump(w->enc, NULL) : NULL))
+		return core_error_set(&w->err, "InternalError", "", "out of memory"), -ENOMEM;
+	return 0;
+}
+
+/* PUT's store half (inside policy_write_apply's transaction). */
+static int
+policy_put_store(struct api *api, struct policy_write *w)
+{
+	int r = store_policy_put(api->store, w->id, w->json, w->vm_ids, w->p->n_vms, w->now, &w->policy_id, &w->created);
+
+	if (r == -EEXIST) {
+		w->fault = API_FAULT_REQUEST;
+		return core_error_set(&w->err, "VirtualMachineInAnotherPolicy", "",
+				      "a virtual machine of this policy is already in another policy");
+	}
+	if (r < 0)
+		return api_store_refused(api, r, &w->err, "the store refused the policy");
+	return 0;
+}
+
+/* PUT, answer: log the write, and return the policy as it is stored now, with its ETag. */
+static void
+policy_put_answer(struct api *api, const struct api_caller *c, struct policy_write *w, struct http_response *resp)
+{
+	struct store_policy sp = { 0 };
+	char etag[32];
+	json_t *out;
+
+	api_log(api, c, RBAC_POLICY_WRITE, w->text, "Succeeded", NULL, "%s the policy: %zu virtual machine(s)",
+		w->created ? "created" : "replaced", w->p->n_vms);
+	log_vm_changes(api, c, w->old, w->p, w->text, RBAC_POLICY_WRITE);
+	if (store_policy_get(api->store, w->id, &sp) < 0 || !(out = api_policy_render(api, c, &sp))) {
+		store_policy_clear(&sp);
+		/* the write was made (and logged so): no "Failed" entry */
+		core_error_set(&w->err, "StoreError", "", "the policy was saved but cannot be read back");
+		api_error_record(resp, 500, &w->err);
+		return;
+	}
+	policy_etag(&sp, etag, sizeof(etag));
+	http_response_header(resp, "ETag", etag);
 	store_policy_clear(&sp);
 	api_json(resp, 200, out);
-	goto out;
-store_refused:
-	/* the policy stays as it was; what it would have closed is closed all the same */
-	{
-		size_t closed = policy_closes_pending(api, c, &pc, now, &durable);
+}
 
-		say_closed_anyway(&err, closed, durable);
-		if (tx || closed) {
-			store_rollback(api->store);
-			tx = false;
-			api_reconcile(api, NULL);
-		}
+void
+api_policy_put(struct api *api, const struct api_caller *c, const struct http_request *req,
+	       const struct arm_policy_id *id, struct http_response *resp)
+{
+	struct policy_write w;
+	int r;
+
+	policy_write_init(&w, id);
+	w.store = policy_put_store;
+	if (!api_require(api, c, RBAC_POLICY_WRITE, w.text, resp))
+		goto out;
+	if ((r = policy_put_decode(api, req, &w)) < 0 || (r = policy_put_plan(api, req, &w)) < 0 ||
+	    (r = policy_write_apply(api, c, &w)) < 0) {
+		policy_write_fail(api, c, &w, RBAC_POLICY_WRITE, r, resp);
+		goto out;
 	}
-	goto fail;
-fail:
-	if (tx) {
-		store_rollback(api->store);
-		if (api->fw)
-			api_reconcile(api, NULL);
-	}
-	api_log(api, c, RBAC_POLICY_WRITE, text, "Failed", NULL, "%s: %s", err.code, err.message);
-fail_logged:
-	api_error_record(resp, status, &err);
+	policy_put_answer(api, c, &w, resp);
 out:
-	policy_closes_free(&pc);
-	json_decref(enc);
-	free(json);
-	free(vm_ids);
-	policy_free(p);
-	policy_free(old);
+	policy_write_clear(&w);
+}
+
+/* DELETE's store half (inside policy_write_apply's transaction). */
+static int
+policy_delete_store(struct api *api, struct policy_write *w)
+{
+	int r = store_policy_delete(api->store, w->policy_id);
+
+	return r < 0 ? api_store_refused(api, r, &w->err, "cannot delete") : 0;
 }
 
 void
 api_policy_delete(struct api *api, const struct api_caller *c, const struct http_request *req,
 		  const struct arm_policy_id *id, struct http_response *resp)
 {
-	struct core_error err = { 0 };
-	struct policy_closes pc = { 0 };
+	struct policy_write w;
 	struct store_policy sp;
-	char text[ARM_ID_MAX + 1];
-	int64_t now = api_now_ns();
-	bool tx = false, durable = true;
-	int r, status = 500;
+	int r;
 
 	(void)req;
-	arm_policy_id_format(id, text, sizeof(text));
-	if (!api_require(api, c, RBAC_POLICY_DELETE, text, resp))
+	policy_write_init(&w, id);
+	w.store = policy_delete_store;
+	if (!api_require(api, c, RBAC_POLICY_DELETE, w.text, resp))
 		return;
 	r = store_policy_get(api->store, id, &sp);
 	if (r == -ENOENT) {
@@ -522,61 +617,16 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 			  api->fw_reason);
 		return;
 	}
-	if ((r = policy_closes_collect(api, sp.id, NULL, now, &pc, &err)) < 0) {
-		status = r == -ENOMEM ? 500 : api_store_status(r);
-		goto fail;
+	w.policy_id = sp.id;
+	if ((r = policy_write_apply(api, c, &w)) < 0) {
+		policy_write_fail(api, c, &w, RBAC_POLICY_DELETE, r, resp);
+		goto out;
 	}
-	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "cannot write");
-		goto store_refused;
-	}
-	tx = true;
-	if ((r = store_policy_delete(api->store, sp.id)) < 0) {
-		status = api_store_fail(api, r, &err, "cannot delete");
-		goto store_refused;
-	}
-	if ((r = apply_policy_change(api, c, &pc, now, text, &err)) < 0) {
-		status = !strcmp(err.code, "StoreError") ? api_store_status(r) : 500;
-		if (!strcmp(err.code, "StoreError"))
-			goto store_refused;
-		goto fail;
-	}
-	if ((r = store_commit(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "the store refused the change");
-		goto store_refused;
-	}
-	tx = false;
-	{
-		struct policy *old = NULL;
-
-		if (api_policy_decode_stored(api, &sp, &old, NULL) == 0)
-			log_vm_changes(api, c, old, NULL, text, RBAC_POLICY_DELETE);
-		policy_free(old);
-	}
-	store_policy_clear(&sp);
-	policy_closes_free(&pc);
-	api_log(api, c, RBAC_POLICY_DELETE, text, "Succeeded", NULL, "deleted the policy; its ports are unprotected");
+	if (api_policy_decode_stored(api, &sp, &w.old, NULL) == 0)
+		log_vm_changes(api, c, w.old, NULL, w.text, RBAC_POLICY_DELETE);
+	api_log(api, c, RBAC_POLICY_DELETE, w.text, "Succeeded", NULL, "deleted the policy; its ports are unprotected");
 	resp->status = 200;
-	return;
-store_refused:
-	/* the policy stays (its ports protected); its grants close all the same */
-	{
-		size_t closed = policy_closes_pending(api, c, &pc, now, &durable);
-
-		say_closed_anyway(&err, closed, durable);
-		if (tx || closed) {
-			store_rollback(api->store);
-			tx = false;
-			api_reconcile(api, NULL);
-		}
-	}
-fail:
-	if (tx) {
-		store_rollback(api->store);
-		api_reconcile(api, NULL);
-	}
+out:
 	store_policy_clear(&sp);
-	policy_closes_free(&pc);
-	api_log(api, c, RBAC_POLICY_DELETE, text, "Failed", NULL, "%s: %s", err.code, err.message);
-	api_error_record(resp, status, &err);
+	policy_write_clear(&w);
 }

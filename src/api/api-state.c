@@ -31,15 +31,6 @@ api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret)
  * store, the boot it was made in and its end on that boot's monotonic clock: within the boot,
  * expiry and every state handed to src/fw read its end on both clocks (api_grant_end_ns).
  */
-int64_t
-api_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
-}
-
 static bool
 boot_id_is_valid(const char *s, size_t n)
 {
@@ -85,20 +76,6 @@ api_grant_end_ns(const struct api *api, const struct store_grant *g, int64_t now
 	return time_end_on_both_clocks(g->end_ns, g->mono_end_ns, same_boot, now_ns, mono_ns);
 }
 
-const char *
-api_vm_text(struct api *api, struct api_vm_memo *m, int64_t vm_id)
-{
-	struct store_vm vm;
-
-	if (m->id != vm_id || vm_id == 0) {
-		m->id = vm_id;
-		m->text[0] = '\0';
-		if (store_vm_get_by_id(api->store, vm_id, &vm) == 0)
-			arm_vm_id_format(&vm.arm, m->text, sizeof(m->text));
-	}
-	return m->text;
-}
-
 void
 api_state_free(struct api_state *st)
 {
@@ -106,6 +83,7 @@ api_state_free(struct api_state *st)
 	free(st->fw_vms);
 	free(st->ports);
 	free(st->grants);
+	store_policies_free(st->pols, st->n_pols);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -159,31 +137,38 @@ grant_push(void *ctx, const struct store_grant *g)
 }
 
 int
-api_state_load(struct api *api, struct api_state *st, struct core_error *err)
+api_state_read(struct api *api, struct api_state *st, struct core_error *err)
 {
-	struct store_policy *pols = NULL;
 	struct grants_acc grants = { .api = api };
-	size_t n_pols = 0, n_ports = 0, cap_ports = 0, i, j, k;
-	int64_t now = api_now_ns();
 	int r;
 
-	grants.now = now;
+	grants.now = api_now_ns();
 	grants.mono = api_mono_ns();
-
 	memset(st, 0, sizeof(*st));
 	if ((r = store_vm_list(api->store, &st->vms, &st->n_vms)) < 0 ||
-	    (r = store_policy_list(api->store, &pols, &n_pols)) < 0 ||
-	    (r = store_grants_live_each(api->store, now, grant_push, &grants)) < 0) {
+	    (r = store_policy_list(api->store, &st->pols, &st->n_pols)) < 0 ||
+	    (r = store_grants_live_each(api->store, grants.now, grant_push, &grants)) < 0) {
 		core_error_set(err, "StoreError", "", "cannot read the store: %s",
 			       r == -ENOMEM ? "out of memory" : store_last_error(api->store));
-		goto out;
+		free(grants.v);
+		api_state_free(st);
+		return r;
 	}
 	st->grants = grants.v;
-	grants.v = NULL;
+	st->n_grants = grants.n;
+	return 0;
+}
+
+int
+api_state_build(struct api *api, struct api_state *st, struct core_error *err)
+{
+	size_t n_ports = 0, cap_ports = 0, i, j, k;
+	int r;
+
 	st->fw_vms = calloc(st->n_vms ? st->n_vms : 1, sizeof(*st->fw_vms));
 	if (!st->fw_vms) {
 		r = -ENOMEM;
-		goto out;
+		goto oom;
 	}
 	for (i = 0; i < st->n_vms; i++) {
 		struct fw_vm *v = &st->fw_vms[i];
@@ -194,10 +179,10 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 		v->n_addrs = v->point == FW_POINT_GATEWAY ? st->vms[i].n_addrs : 0;
 		memcpy(v->addrs, st->vms[i].addrs, sizeof(v->addrs));
 	}
-	for (i = 0; i < n_pols; i++) {
+	for (i = 0; i < st->n_pols; i++) {
 		struct policy *p = NULL;
 
-		if ((r = api_policy_decode_stored(api, &pols[i], &p, err)) < 0)
+		if ((r = api_policy_decode_stored(api, &st->pols[i], &p, err)) < 0)
 			goto out;
 		for (j = 0; j < p->n_vms; j++) {
 			const struct store_vm *vm = vm_by_arm(st->vms, st->n_vms, &p->vms[j].id);
@@ -210,7 +195,7 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 				if (!np) {
 					policy_free(p);
 					r = -ENOMEM;
-					goto out;
+					goto oom;
 				}
 				st->ports = np;
 				st->ports[n_ports++] = (struct fw_port){ .vm = (uint64_t)vm->id,
@@ -220,15 +205,27 @@ api_state_load(struct api *api, struct api_state *st, struct core_error *err)
 		}
 		policy_free(p);
 	}
-	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, grants.n };
+	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, st->n_grants };
 	api->state_loaded = true;
 	r = 0;
+	goto out;
+oom:
+	core_error_set(err, "InternalError", "", "out of memory");
 out:
-	store_policies_free(pols, n_pols);
-	free(grants.v);
+	store_policies_free(st->pols, st->n_pols);
+	st->pols = NULL;
+	st->n_pols = 0;
 	if (r < 0)
 		api_state_free(st);
 	return r;
+}
+
+int
+api_state_load(struct api *api, struct api_state *st, struct core_error *err)
+{
+	int r = api_state_read(api, st, err);
+
+	return r < 0 ? r : api_state_build(api, st, err);
 }
 
 int

@@ -94,17 +94,59 @@ api_tokens_list(struct api *api, const struct api_caller *c, const struct http_r
 	api_list_respond(req, items, resp);
 }
 
+int
+api_token_ask_decode(const struct api *api, const char *body, size_t len, const char *sub_scope,
+		     struct api_token_ask *ret, struct core_error *err)
+{
+	const struct rbac_role *role;
+	const char *role_name, *tscope;
+	json_error_t jerr;
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	int r = -EINVAL;
+
+	if (!json_is_object(j)) {
+		core_error_set(err, "InvalidJson", "", "the body is not a JSON object: %s", jerr.text);
+		goto out;
+	}
+	role_name = json_string_value(json_object_get(j, "role"));
+	tscope = json_string_value(json_object_get(j, "scope"));
+	if (!role_name) {
+		core_error_set(err, "MissingField", "role", "role is required (Owner, SecurityAdmin, JitRequester, ...)");
+		goto out;
+	}
+	if (!(role = api_role_lookup(api, role_name))) {
+		core_error_set(err, "InvalidRole", "role", "there is no role named '%.64s'", role_name);
+		goto out;
+	}
+	if (json_object_get(j, "scope") && !json_is_string(json_object_get(j, "scope"))) {
+		core_error_set(err, "InvalidScope", "scope", "the scope must be a string: '/' or a resource id under %s",
+			       sub_scope);
+		goto out;
+	}
+	if (tscope && tscope[0] && arm_scope_validate(tscope, strlen(tscope), err) < 0)
+		goto out;
+	if (tscope && tscope[0] && strcmp(tscope, "/") &&
+	    (strlen(tscope) > STORE_SCOPE_MAX || !rbac_scope_covers(sub_scope, tscope))) {
+		core_error_set(err, "InvalidScope", "scope", "the scope must be '/' or a resource id under %s", sub_scope);
+		goto out;
+	}
+	ret->role = role;
+	snprintf(ret->scope, sizeof(ret->scope), "%s", tscope && strcmp(tscope, "/") ? tscope : "");
+	r = 0;
+out:
+	json_decref(j);
+	return r;
+}
+
 void
 api_token_put(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
 	      struct http_response *resp)
 {
-	char scope[ARM_ID_MAX + 1], secret[API_TOKEN_TEXT_MAX + 1];
-	const struct rbac_role *role = NULL;
+	char scope[ARM_ID_MAX + 1], secret[API_TOKEN_TEXT_MAX + 1] = "";
 	struct core_error err = { 0 };
-	json_error_t jerr;
-	json_t *body = NULL, *out;
-	const char *role_name, *tscope;
+	struct api_token_ask ask;
 	struct store_token t;
+	json_t *out;
 	int r;
 
 	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
@@ -115,44 +157,16 @@ api_token_put(struct api *api, const struct api_caller *c, const struct http_req
 			  "a token name has 1 to %d letters, digits and ._-@", STORE_TOKEN_NAME_MAX);
 		return;
 	}
-	body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(body)) {
-		json_decref(body);
-		api_error(resp, 400, "InvalidJson", "", "the body is not a JSON object: %s", jerr.text);
+	if (api_token_ask_decode(api, req->body, req->body_len, scope, &ask, &err) < 0) {
+		api_error_record(resp, 400, &err);
 		return;
 	}
-	role_name = json_string_value(json_object_get(body, "role"));
-	tscope = json_string_value(json_object_get(body, "scope"));
-	if (!role_name) {
-		api_error(resp, 400, "MissingField", "role", "role is required (Owner, SecurityAdmin, JitRequester, ...)");
-		goto out;
-	}
-	role = api_role_lookup(api, role_name);
-	if (!role) {
-		api_error(resp, 400, "InvalidRole", "role", "there is no role named '%.64s'", role_name);
-		goto out;
-	}
-	if (json_object_get(body, "scope") && !json_is_string(json_object_get(body, "scope"))) {
-		api_error(resp, 400, "InvalidScope", "scope", "the scope must be a string: '/' or a resource id under %s",
-			  scope);
-		goto out;
-	}
-	if (tscope && tscope[0] && arm_scope_validate(tscope, strlen(tscope), &err) < 0) {
-		api_error_record(resp, 400, &err);
-		goto out;
-	}
-	if (tscope && tscope[0] && strcmp(tscope, "/") &&
-	    (strlen(tscope) > STORE_SCOPE_MAX || !rbac_scope_covers(scope, tscope))) {
-		api_error(resp, 400, "InvalidScope", "scope", "the scope must be '/' or a resource id under %s", scope);
-		goto out;
-	}
-	if (!token_within_caller(api, c, "create", name, role->name, role,
-				 tscope && strcmp(tscope, "/") ? tscope : "", resp))
-		goto out;
+	if (!token_within_caller(api, c, "create", name, ask.role->name, ask.role, ask.scope, resp))
+		return;
 	memset(&t, 0, sizeof(t));
 	snprintf(t.name, sizeof(t.name), "%s", name);
-	snprintf(t.role, sizeof(t.role), "%s", role->name);
-	snprintf(t.scope, sizeof(t.scope), "%s", tscope && strcmp(tscope, "/") ? tscope : "");
+	snprintf(t.role, sizeof(t.role), "%s", ask.role->name);
+	snprintf(t.scope, sizeof(t.scope), "%s", ask.scope);
 	t.created_ns = api_now_ns();
 	if (api_token_generate(secret, sizeof(secret)) < 0 || api_token_hash(secret, strlen(secret), t.hash) < 0) {
 		api_error(resp, 500, "InternalError", "", "cannot make a token");
@@ -176,7 +190,6 @@ api_token_put(struct api *api, const struct api_caller *c, const struct http_req
 	api_json(resp, 201, out);
 out:
 	explicit_bzero(secret, sizeof(secret));
-	json_decref(body);
 }
 
 /* The live grants a token's holder asked for (requestor "token:NAME"). */
@@ -199,6 +212,144 @@ token_live_grants(struct api *api, const char *name, int64_t now, struct store_g
 	return 0;
 }
 
+/* A token revoke on its way from the request to the answer; each step fills what the next reads. */
+struct token_revoke {
+	const char *name;
+	int64_t now;
+	bool keep;			/* ?keepGrants=true: its live grants stay */
+	struct store_token tok;		/* the token, as stored */
+	struct store_grant *g;		/* its holder's live grants, to end */
+	size_t n;
+	struct fw_grant *drop;		/* the same, as the kernel sees them */
+	bool tx;			/* a store transaction is open */
+	enum api_fault fault;		/* where it stopped (api_fault_status) */
+	struct core_error err;
+};
+
+int
+api_token_keep_decode(const char *q, bool *ret, struct core_error *err)
+{
+	if (q && strcmp(q, "true") && strcmp(q, "false"))
+		return core_error_set(err, "InvalidQueryParameter", "keepGrants",
+				      "keepGrants is 'true' or 'false', not '%.16s'", q);
+	*ret = q && !strcmp(q, "true");
+	return 0;
+}
+
+/* Decode: the valid token of that name. */
+static int
+token_revoke_find(struct api *api, struct token_revoke *tr)
+{
+	struct store_token *tokens = NULL;
+	size_t n = 0, i;
+	int r;
+
+	tr->fault = API_FAULT_STORE;
+	if ((r = store_token_list(api->store, &tokens, &n)) < 0)
+		return api_store_refused(api, r, &tr->err, "cannot read tokens");
+	for (i = 0; i < n; i++)
+		if (!strcmp(tokens[i].name, tr->name) && !tokens[i].revoked_ns)
+			break;
+	if (i < n)
+		tr->tok = tokens[i];
+	free(tokens);
+	if (i == n) {
+		tr->fault = API_FAULT_NOT_FOUND;
+		return core_error_set(&tr->err, "ResourceNotFound", "", "there is no valid token named '%.64s'", tr->name);
+	}
+	return 0;
+}
+
+/* Plan: the live grants it ends (none when they are kept), in the store's form and the kernel's. */
+static int
+token_revoke_plan(struct api *api, struct token_revoke *tr)
+{
+	size_t i;
+	int r;
+
+	tr->fault = API_FAULT_STORE;
+	if (!tr->keep && (r = token_live_grants(api, tr->name, tr->now, &tr->g, &tr->n)) < 0)
+		return api_store_refused(api, r, &tr->err, "cannot read the token's grants");
+	tr->fault = API_FAULT_INTERNAL;
+	if (tr->n && !(tr->drop = calloc(tr->n, sizeof(*tr->drop))))
+		return core_error_set(&tr->err, "InternalError", "", "out of memory"), -ENOMEM;
+	for (i = 0; i < tr->n; i++)
+		api_grant_to_fw(&tr->g[i], &tr->drop[i]);
+	return 0;
+}
+
+/* Apply: in one store transaction the token and its grants, their activity entries, then the kernel. */
+static int
+token_revoke_apply(struct api *api, const struct api_caller *c, struct token_revoke *tr)
+{
+	struct api_vm_memo memo = { 0 };
+	const struct store_grant *g = tr->g;
+	size_t i;
+	int r;
+
+	tr->fault = API_FAULT_STORE;
+	if ((r = store_begin(api->store)) < 0)
+		return api_store_refused(api, r, &tr->err, "cannot write");
+	tr->tx = true;
+	if ((r = store_token_revoke(api->store, tr->name, tr->now)) < 0)
+		return api_store_refused(api, r, &tr->err, "cannot revoke");
+	for (i = 0; i < tr->n; i++) {
+		if ((r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_TOKEN_REVOKED,
+					 tr->now)) < 0)
+			return api_store_refused(api, r, &tr->err, "cannot end a grant");
+		api_log(api, c, RBAC_POLICY_REVOKE, api_vm_text(api, &memo, g[i].vm_id), "Revoked", NULL,
+			"closed port %u of request %s (by %s): its token was revoked", g[i].port, g[i].request_id,
+			g[i].requestor);
+	}
+	api_log(api, c, RBAC_TOKEN_WRITE, tr->name, "Revoked", NULL, "revoked token '%.64s'%s", tr->name,
+		tr->keep ? "; its live grants were kept, as asked" : "");
+	if (tr->n && api->fw && (r = fw_grant_remove(api->fw, tr->drop, tr->n, NULL, &tr->err)) < 0) {
+		tr->fault = API_FAULT_INTERNAL;
+		return r;
+	}
+	r = store_commit(api->store);
+	tr->tx = false;
+	if (r < 0)
+		return api_store_refused(api, r, &tr->err, "the store refused the revoke");
+	return 0;
+}
+
+/* Undo what a failed revoke began, log it and answer. */
+static void
+token_revoke_fail(struct api *api, const struct api_caller *c, struct token_revoke *tr, int r,
+		  struct http_response *resp)
+{
+	bool durable = true;
+	size_t i;
+
+	if (tr->fault == API_FAULT_INTERNAL && tr->tx) {
+		/* the kernel refused: nothing of the revoke is kept */
+		store_rollback(api->store);
+		tr->tx = false;
+		api_reconcile(api, NULL);
+		api_error_record(resp, api_fault_status(tr->fault, r), &tr->err);
+		return;
+	}
+	/* the token stays valid, but the ports it opened close all the same */
+	if (tr->tx) {
+		store_rollback(api->store);
+		tr->tx = false;
+	}
+	if (tr->n && api->fw) {
+		char m[ERROR_MESSAGE_MAX];
+
+		for (i = 0; i < tr->n; i++)
+			api_closing_add(api, c, &tr->g[i], STORE_JOURNAL_END, STORE_REASON_TOKEN_REVOKED, tr->now, &durable);
+		api_reconcile(api, NULL);
+		if (snprintf(m, sizeof(m), "%s; the token is still valid, but its %zu live grant(s) were closed in "
+			     "the kernel all the same, and are recorded when the store accepts writes%s", tr->err.message,
+			     tr->n, durable ? "" : " (not all fit the close journal: a restart before then opens those again)") > 0)
+			snprintf(tr->err.message, sizeof(tr->err.message), "%s", m);
+	}
+	api_log(api, c, RBAC_TOKEN_WRITE, tr->name, "Failed", NULL, "%s: %s", tr->err.code, tr->err.message);
+	api_error_record(resp, api_fault_status(tr->fault, r), &tr->err);
+}
+
 /*
  * Revoking a token ends its holder's live grants (Revoked / TokenRevoked), unless the caller asks
  * to keep them (?keepGrants=true): a token that leaked must not leave ports open. Token and grants
@@ -209,117 +360,35 @@ void
 api_token_delete(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
 		 struct http_response *resp)
 {
-	const char *keep_q = http_request_query(req, "keepGrants");
-	struct store_grant *g = NULL;
-	struct store_token *tokens = NULL;
-	struct core_error err = { 0 };
-	struct fw_grant *drop = NULL;
-	struct api_vm_memo memo = { 0 };
+	struct token_revoke tr = { .name = name, .now = api_now_ns() };
 	char scope[ARM_ID_MAX + 1];
-	struct store_token *t = NULL;
-	uint8_t hash[STORE_TOKEN_HASH_LEN];
-	size_t n = 0, n_tokens = 0, i;
-	int64_t now = api_now_ns();
-	bool keep, tx = false, allowed, durable = true;
-	int r, status = 500;
+	int r;
 
 	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
 	if (!api_require(api, c, RBAC_TOKEN_WRITE, scope, resp))
 		return;
-	if (keep_q && strcmp(keep_q, "true") && strcmp(keep_q, "false")) {
-		api_error(resp, 400, "InvalidQueryParameter", "keepGrants",
-			  "keepGrants is 'true' or 'false', not '%.16s'", keep_q);
+	tr.fault = API_FAULT_REQUEST;
+	if ((r = api_token_keep_decode(http_request_query(req, "keepGrants"), &tr.keep, &tr.err)) < 0 ||
+	    (r = token_revoke_find(api, &tr)) < 0) {
+		api_error_record(resp, api_fault_status(tr.fault, r), &tr.err);
 		return;
 	}
-	keep = keep_q && !strcmp(keep_q, "true");
-	if ((r = store_token_list(api->store, &tokens, &n_tokens)) < 0) {
-		api_store_error(api, resp, r, "cannot read tokens");
-		return;
-	}
-	for (i = 0; i < n_tokens && !t; i++)
-		if (!strcmp(tokens[i].name, name) && !tokens[i].revoked_ns)
-			t = &tokens[i];
-	if (!t) {
-		free(tokens);
-		api_error(resp, 404, "ResourceNotFound", "", "there is no valid token named '%.64s'", name);
-		return;
-	}
-	allowed = token_within_caller(api, c, "revoke", name, t->role, api_role_lookup(api, t->role), t->scope, resp);
-	memcpy(hash, t->hash, sizeof(hash));
-	free(tokens);	/* t pointed into it */
-	if (!allowed)
-		return;
-	if (!keep && (r = token_live_grants(api, name, now, &g, &n)) < 0) {
-		api_store_error(api, resp, r, "cannot read the token's grants");
-		return;
-	}
-	if (n && !(drop = calloc(n, sizeof(*drop)))) {
-		api_error(resp, 500, "InternalError", "", "out of memory");
+	if (!token_within_caller(api, c, "revoke", name, tr.tok.role, api_role_lookup(api, tr.tok.role), tr.tok.scope,
+				 resp))
+		goto out;
+	if ((r = token_revoke_plan(api, &tr)) < 0) {
+		api_error_record(resp, api_fault_status(tr.fault, r), &tr.err);
 		goto out;
 	}
-	for (i = 0; i < n; i++)
-		api_grant_to_fw(&g[i], &drop[i]);
-	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "cannot write");
-		goto store_refused;
-	}
-	tx = true;
-	if ((r = store_token_revoke(api->store, name, now)) < 0) {
-		status = api_store_fail(api, r, &err, "cannot revoke");
-		goto store_refused;
-	}
-	for (i = 0; i < n; i++) {
-		if ((r = store_grant_end(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_REASON_TOKEN_REVOKED,
-					 now)) < 0) {
-			status = api_store_fail(api, r, &err, "cannot end a grant");
-			goto store_refused;
-		}
-		api_log(api, c, RBAC_POLICY_REVOKE, api_vm_text(api, &memo, g[i].vm_id), "Revoked", NULL,
-			"closed port %u of request %s (by %s): its token was revoked", g[i].port, g[i].request_id,
-			g[i].requestor);
-	}
-	api_log(api, c, RBAC_TOKEN_WRITE, name, "Revoked", NULL, "revoked token '%.64s'%s", name,
-		keep ? "; its live grants were kept, as asked" : "");
-	if (n && api->fw && (r = fw_grant_remove(api->fw, drop, n, NULL, &err)) < 0) {
-		status = 500;
-		store_rollback(api->store);
-		tx = false;
-		api_reconcile(api, NULL);
-		api_error_record(resp, status, &err);
+	if ((r = token_revoke_apply(api, c, &tr)) < 0) {
+		token_revoke_fail(api, c, &tr, r, resp);
 		goto out;
 	}
-	if ((r = store_commit(api->store)) < 0) {
-		tx = false;
-		status = api_store_fail(api, r, &err, "the store refused the revoke");
-		goto store_refused;
-	}
-	tx = false;
-	api_sessions_end_token(api, hash);
+	api_sessions_end_token(api, tr.tok.hash);
 	api_json(resp, 200, json_pack("{s:s, s:s, s:i, s:b}", "name", name, "state", "Revoked", "revokedPorts",
-				      (json_int_t)n, "keptGrants", keep));
-	goto out;
-store_refused:
-	/* the token stays valid, but the ports it opened close all the same */
-	if (tx) {
-		store_rollback(api->store);
-		tx = false;
-	}
-	if (n && api->fw) {
-		char m[ERROR_MESSAGE_MAX];
-
-		for (i = 0; i < n; i++)
-			api_closing_add(api, c, &g[i], STORE_JOURNAL_END, STORE_REASON_TOKEN_REVOKED, now, &durable);
-		api_reconcile(api, NULL);
-		if (snprintf(m, sizeof(m), "%s; the token is still valid, but its %zu live grant(s) were closed in "
-			     "the kernel all the same, and are recorded when the store accepts writes%s", err.message, n,
-			     durable ? "" : " (not all fit the close journal: a restart before then opens those again)") > 0)
-			snprintf(err.message, sizeof(err.message), "%s", m);
-	}
-	api_log(api, c, RBAC_TOKEN_WRITE, name, "Failed", NULL, "%s: %s", err.code, err.message);
-	api_error_record(resp, status, &err);
+				      (json_int_t)tr.n, "keptGrants", tr.keep));
 out:
-	if (tx)
-		store_rollback(api->store);
-	free(g);
-	free(drop);
+	explicit_bzero(tr.tok.hash, sizeof(tr.tok.hash));
+	free(tr.g);
+	free(tr.drop);
 }

@@ -279,124 +279,165 @@ vm_decode(const struct http_request *req, struct store_vm *vm, struct core_error
 	return 0;
 }
 
+/* A VM PUT on its way from the request to the answer; each step fills what the next reads. */
+struct vm_write {
+	char text[ARM_ID_MAX + 1];
+	struct store_vm vm;		/* as it is to be stored */
+	struct store_vm old;		/* as it was stored (zero: it was not) */
+	bool existed, created;
+	int64_t vm_id;
+	enum api_fault fault;		/* where it stopped (api_fault_status) */
+	struct core_error err;
+};
+
+/* Decode: the stored VM (or a new one's defaults) with the body's fields over it. jitgated's own host is refused first. */
+static int
+vm_put_decode(struct api *api, const struct http_request *req, const struct arm_vm_id *id, struct vm_write *w)
+{
+	int r;
+
+	w->existed = store_vm_get(api->store, id, &w->vm) == 0;
+	if (w->existed && w->vm.point == STORE_POINT_LOCAL) {
+		/* its name, OS, location and addresses come from jitgated's configuration and host, at every start */
+		w->fault = API_FAULT_CONFLICT;
+		return core_error_set(&w->err, "LocalVirtualMachine", "properties.enforcement",
+				      "'%s' is jitgated's own host (enforcement 'local'): only jitgated registers and "
+				      "changes it",
+				      w->text);
+	}
+	if (w->existed) {
+		w->old = w->vm;
+	} else {
+		memset(&w->vm, 0, sizeof(w->vm));
+		w->vm.arm = *id;
+		w->vm.point = STORE_POINT_GATEWAY;
+		snprintf(w->vm.location, sizeof(w->vm.location), "%s", api->settings.location);
+		snprintf(w->vm.os_type, sizeof(w->vm.os_type), "Linux");
+	}
+	w->fault = API_FAULT_REQUEST;
+	if ((r = vm_decode(req, &w->vm, &w->err)) < 0)
+		return r;
+	w->vm.arm = *id;
+	return 0;
+}
+
+int
+api_vm_put_check(const struct store_vm *vm, const struct store_vm *old, const char *text, enum api_fault *ret_fault,
+		 struct core_error *err)
+{
+	*ret_fault = API_FAULT_REQUEST;
+	if (vm->point == STORE_POINT_LOCAL && !old)
+		return core_error_set(err, "InvalidEnforcement", "properties.enforcement",
+				      "only jitgated's own host is a local VM; other VMs are enforced as 'gateway'");
+	if (old && vm->point != old->point) {
+		*ret_fault = API_FAULT_CONFLICT;
+		return core_error_set(err, "EnforcementImmutable", "properties.enforcement",
+				      "the enforcement point of '%s' is 'gateway' and cannot change", text);
+	}
+	if (vm->point == STORE_POINT_GATEWAY && vm->n_addrs == 0)
+		return core_error_set(err, "MissingField", "properties.addresses", "a gateway VM needs at least one address");
+	return vm_addresses_refused(vm, err);
+}
+
+/* Plan: past the body's own rules, no address of this host's, and no move out of its policy's location. */
+static int
+vm_put_plan(struct api *api, struct vm_write *w)
+{
+	const struct store_vm *vm = &w->vm;
+	int64_t pid;
+	size_t i;
+	int r;
+
+	if ((r = api_vm_put_check(vm, w->existed ? &w->old : NULL, w->text, &w->fault, &w->err)) < 0)
+		return r;
+	w->fault = API_FAULT_CONFLICT;
+	for (i = 0; vm->point == STORE_POINT_GATEWAY && i < vm->n_addrs; i++) {
+		char a[NET_ADDR_TEXT_MAX], local[ARM_ID_MAX + 1] = "";
+		struct store_vm lv;
+
+		if (!host_has_address(&vm->addrs[i]))
+			continue;
+		net_addr_format(&vm->addrs[i], a, sizeof(a));
+		if (store_vm_get_by_id(api->store, api->local_vm_id, &lv) == 0)
+			arm_vm_id_format(&lv.arm, local, sizeof(local));
+		return core_error_set(&w->err, "AddressInUse", "properties.addresses",
+				      "'%s' is an address of this host: it belongs to the virtual machine '%s' (jitgated's "
+				      "own host); an address belongs to one VM",
+				      a, local);
+	}
+	if (w->existed && strcasecmp(vm->location, w->old.location) &&
+	    store_policy_of_vm(api->store, w->old.id, &pid) == 0)
+		return core_error_set(&w->err, "VirtualMachineInPolicy", "location",
+				      "'%s' is in a JIT policy of location '%s'; remove it from the policy before moving it",
+				      w->text, w->old.location);
+	return 0;
+}
+
+/* Apply: the VM in the store and the kernel moved to what the store now says, in one transaction. */
+static int
+vm_put_apply(struct api *api, struct vm_write *w)
+{
+	struct api_state st;
+	int r;
+
+	w->fault = API_FAULT_STORE;
+	if ((r = store_begin(api->store)) < 0)
+		return api_store_refused(api, r, &w->err, "cannot write");
+	if ((r = store_vm_put(api->store, &w->vm, &w->vm_id, &w->created)) == -EADDRINUSE || r == -EPERM) {
+		w->fault = API_FAULT_CONFLICT;
+		if (r == -EPERM)
+			core_error_set(&w->err, "EnforcementImmutable", "properties.enforcement",
+				       "the enforcement point of '%s' cannot change", w->text);
+		else
+			address_owner_error(api, &w->vm, &w->err);
+		store_rollback(api->store);
+		return r;
+	}
+	if (r < 0)
+		api_store_refused(api, r, &w->err, "cannot store the VM");
+	else if (api->fw && (r = api_state_read(api, &st, &w->err)) == 0) {
+		/* the store's rows read (a refusal there is the store's, as above); the rest is ours or the kernel's */
+		w->fault = API_FAULT_INTERNAL;
+		if ((r = api_state_build(api, &st, &w->err)) == 0) {
+			r = fw_set_state(api->fw, &st.fw, NULL, &w->err);
+			api_state_free(&st);
+		}
+	}
+	if (r == 0) {
+		w->fault = API_FAULT_STORE;
+		if ((r = store_commit(api->store)) < 0)
+			api_store_refused(api, r, &w->err, "the store refused the VM");
+	}
+	if (r < 0) {
+		store_rollback(api->store);
+		if (api->fw)
+			api_reconcile(api, NULL);
+	}
+	return r;
+}
+
 void
 api_vm_put(struct api *api, const struct api_caller *c, const struct http_request *req, const struct arm_vm_id *id,
 	   struct http_response *resp)
 {
-	struct core_error err = { 0 };
-	char text[ARM_ID_MAX + 1];
-	struct store_vm vm;
-	struct api_state st;
-	bool created = false, existed;
-	struct store_vm old;
-	int64_t vm_id, pid;
-	size_t i;
-	int r, status = 400;
+	struct vm_write w;
+	int r;
 
-	arm_vm_id_format(id, text, sizeof(text));
-	if (!api_require(api, c, RBAC_VM_WRITE, text, resp))
+	memset(&w, 0, sizeof(w));
+	arm_vm_id_format(id, w.text, sizeof(w.text));
+	if (!api_require(api, c, RBAC_VM_WRITE, w.text, resp))
 		return;
-	r = store_vm_get(api->store, id, &vm);
-	existed = r == 0;
-	if (existed && vm.point == STORE_POINT_LOCAL) {
-		/* its name, OS, location and addresses come from jitgated's configuration and host, at every start */
-		status = 409;
-		core_error_set(&err, "LocalVirtualMachine", "properties.enforcement",
-			       "'%s' is jitgated's own host (enforcement 'local'): only jitgated registers and changes it",
-			       text);
-		goto fail;
+	if ((r = vm_put_decode(api, req, id, &w)) < 0 || (r = vm_put_plan(api, &w)) < 0 ||
+	    (r = vm_put_apply(api, &w)) < 0) {
+		api_log(api, c, RBAC_VM_WRITE, w.text, "Failed", NULL, "%s: %s", w.err.code, w.err.message);
+		api_error_record(resp, api_fault_status(w.fault, r), &w.err);
+		return;
 	}
-	if (existed)
-		old = vm;
-	else
-		memset(&old, 0, sizeof(old));
-	if (!existed) {
-		memset(&vm, 0, sizeof(vm));
-		vm.arm = *id;
-		vm.point = STORE_POINT_GATEWAY;
-		snprintf(vm.location, sizeof(vm.location), "%s", api->settings.location);
-		snprintf(vm.os_type, sizeof(vm.os_type), "Linux");
-	}
-	if (vm_decode(req, &vm, &err) < 0)
-		goto fail;
-	vm.arm = *id;
-	if (vm.point == STORE_POINT_LOCAL && !existed) {
-		core_error_set(&err, "InvalidEnforcement", "properties.enforcement",
-			       "only jitgated's own host is a local VM; other VMs are enforced as 'gateway'");
-		goto fail;
-	}
-	if (existed && vm.point != old.point) {
-		status = 409;
-		core_error_set(&err, "EnforcementImmutable", "properties.enforcement",
-			       "the enforcement point of '%s' is 'gateway' and cannot change", text);
-		goto fail;
-	}
-	if (vm.point == STORE_POINT_GATEWAY && vm.n_addrs == 0) {
-		core_error_set(&err, "MissingField", "properties.addresses", "a gateway VM needs at least one address");
-		goto fail;
-	}
-	if (vm_addresses_refused(&vm, &err) < 0)
-		goto fail;
-	for (i = 0; vm.point == STORE_POINT_GATEWAY && i < vm.n_addrs; i++) {
-		char a[NET_ADDR_TEXT_MAX], local[ARM_ID_MAX + 1] = "";
-		struct store_vm lv;
-
-		if (!host_has_address(&vm.addrs[i]))
-			continue;
-		net_addr_format(&vm.addrs[i], a, sizeof(a));
-		if (store_vm_get_by_id(api->store, api->local_vm_id, &lv) == 0)
-			arm_vm_id_format(&lv.arm, local, sizeof(local));
-		status = 409;
-		core_error_set(&err, "AddressInUse", "properties.addresses",
-			       "'%s' is an address of this host: it belongs to the virtual machine '%s' (jitgated's own "
-			       "host); an address belongs to one VM", a, local);
-		goto fail;
-	}
-	if (existed && strcasecmp(vm.location, old.location) && store_policy_of_vm(api->store, old.id, &pid) == 0) {
-		status = 409;
-		core_error_set(&err, "VirtualMachineInPolicy", "location",
-			       "'%s' is in a JIT policy of location '%s'; remove it from the policy before moving it", text,
-			       old.location);
-		goto fail;
-	}
-	if ((r = store_begin(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "cannot write");
-		goto fail;
-	}
-	if ((r = store_vm_put(api->store, &vm, &vm_id, &created)) == -EADDRINUSE || r == -EPERM) {
-		status = 409;
-		if (r == -EPERM)
-			core_error_set(&err, "EnforcementImmutable", "properties.enforcement",
-				       "the enforcement point of '%s' cannot change", text);
-		else
-			address_owner_error(api, &vm, &err);
-		store_rollback(api->store);
-		goto fail;
-	}
-	if (r < 0 ||
-	    (api->fw && ((r = api_state_load(api, &st, &err)) < 0 ||
-			 ((r = fw_set_state(api->fw, &st.fw, NULL, &err)), api_state_free(&st), r < 0)))) {
-		status = err.code[0] ? 500 : api_store_fail(api, r, &err, "cannot store the VM");
-		store_rollback(api->store);
-		if (api->fw)
-			api_reconcile(api, NULL);
-		goto fail;
-	}
-	if ((r = store_commit(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "the store refused the VM");
-		store_rollback(api->store);
-		if (api->fw)
-			api_reconcile(api, NULL);
-		goto fail;
-	}
-	api_log(api, c, RBAC_VM_WRITE, text, "Succeeded", NULL, "%s the VM (%s, %zu address(es))",
-		created ? "registered" : "updated", vm.point == STORE_POINT_GATEWAY ? "gateway" : "local", vm.n_addrs);
-	store_vm_get_by_id(api->store, vm_id, &vm);
-	api_json(resp, created ? 201 : 200, vm_render(api, &vm));
-	return;
-fail:
-	api_log(api, c, RBAC_VM_WRITE, text, "Failed", NULL, "%s: %s", err.code, err.message);
-	api_error_record(resp, status, &err);
+	api_log(api, c, RBAC_VM_WRITE, w.text, "Succeeded", NULL, "%s the VM (%s, %zu address(es))",
+		w.created ? "registered" : "updated", w.vm.point == STORE_POINT_GATEWAY ? "gateway" : "local",
+		w.vm.n_addrs);
+	store_vm_get_by_id(api->store, w.vm_id, &w.vm);
+	api_json(resp, w.created ? 201 : 200, vm_render(api, &w.vm));
 }
 
 void
@@ -432,7 +473,7 @@ api_vm_delete(struct api *api, const struct api_caller *c, const struct http_req
 		return;
 	}
 	r = store_vm_delete(api->store, vm.id);
-	if (r == -EBUSY) {
+	if (r == -ENOTEMPTY) {	/* put in a policy since the check above (another writer) */
 		api_error(resp, 409, "VirtualMachineInPolicy", "", "cannot delete the VM: %s",
 			  store_last_error(api->store));
 		return;

@@ -108,48 +108,6 @@ caller_address(const struct api *api, const struct http_request *req, struct api
 		snprintf(c->addr_text, sizeof(c->addr_text), "local");
 }
 
-bool
-api_auth_failed(struct api *api, const struct api_caller *c, const char *operation, const char *path, bool counts,
-		const char *what, struct http_response *resp)
-{
-	int64_t now = api_now_ns();
-	bool first = false;
-	uint32_t unrowed = 0;
-	int retry = counts ? ratelimit_auth_failed(api_ratelimit_auth(), &c->limit_addr, now, &first) : 0;
-
-	if (retry > 0) {	/* past the limit: 429, whatever the 401 would have said */
-		char ra[16];
-
-		free(resp->body);
-		resp->body = NULL;
-		snprintf(ra, sizeof(ra), "%d", retry);
-		http_response_header(resp, "Retry-After", ra);
-		api_error(resp, 429, "TooManyRequests", "",
-			  "more than %d failed authentications from %s within %d s; retry after %d s",
-			  RATELIMIT_AUTH_FAILURES, c->addr_text, RATELIMIT_AUTH_WINDOW_S, retry);
-		if (first && ratelimit_log_take(api_ratelimit_log(), now) == RATELIMIT_ROW_WRITE)
-			api_log(api, c, operation, path, "Throttled", NULL,
-				"more than %d failed authentications within %d s; refused with 429 for %d s",
-				RATELIMIT_AUTH_FAILURES, RATELIMIT_AUTH_WINDOW_S, retry);
-	}
-	switch (ratelimit_log_failure(api_ratelimit_log(), &c->limit_addr, now, &unrowed)) {
-	case RATELIMIT_ROW_WRITE:
-		api_log(api, c, operation, path, "Failed", NULL,
-			"%s (one row per address per %d s: %u earlier failures from this address had none)", what,
-			RATELIMIT_AUTH_WINDOW_S, unrowed);
-		break;
-	case RATELIMIT_ROW_CAPPED:
-		api_log(api, NULL, operation, "", "Throttled", NULL,
-			"more than %d failed authentications were logged within %d s; the rest are counted per address "
-			"and each address's count is in its next row",
-			RATELIMIT_LOG_ROWS, RATELIMIT_AUTH_WINDOW_S);
-		break;
-	case RATELIMIT_ROW_NONE:
-		break;
-	}
-	return retry > 0;
-}
-
 /* Fill the caller from a token's row. */
 static void
 caller_from_token(const struct api *api, const struct store_token *t, struct api_caller *c)
@@ -511,96 +469,93 @@ is_initiate(const struct http_request *req)
 	return method_is(req, "POST") && n >= k && !strcasecmp(req->path + n - k, "/initiate");
 }
 
-void
-api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
+/* Every answer's correlation headers (its id also goes into each activity entry), and who is asking from where. */
+static void
+request_start(struct api *api, const struct http_request *req, struct api_caller *c, struct http_response *resp)
 {
-	struct api *api = ctx;
-	struct api_caller c;
-	char copy[API_PATH_MAX + 1], *seg[PATH_SEGMENTS_MAX];
-	size_t n;
 	const char *client_id = http_request_header(req, "x-ms-client-request-id");
 
-	/* only initiates join an open group commit; anything else first makes it durable */
-	if (!is_initiate(req))
-		api_batch_commit(api);
-	memset(&c, 0, sizeof(c));
+	memset(c, 0, sizeof(*c));
 	api->request_seq++;
-	snprintf(c.correlation_id, sizeof(c.correlation_id), "%016llx-%08llx", (unsigned long long)api_now_ns(),
+	snprintf(c->correlation_id, sizeof(c->correlation_id), "%016llx-%08llx", (unsigned long long)api_now_ns(),
 		 (unsigned long long)api->request_seq);
-	http_response_header(resp, "x-ms-correlation-request-id", c.correlation_id);
-	http_response_header(resp, "x-ms-request-id", c.correlation_id);
+	http_response_header(resp, "x-ms-correlation-request-id", c->correlation_id);
+	http_response_header(resp, "x-ms-request-id", c->correlation_id);
 	if (client_id && strlen(client_id) < 128)
 		http_response_header(resp, "x-ms-client-request-id", client_id);
-	caller_address(api, req, &c);
+	caller_address(api, req, c);
+}
+
+/* A request no path takes: a control character in its path, or a body that is not JSON. True when resp says so. */
+static bool
+request_is_malformed(const struct http_request *req, struct http_response *resp)
+{
+	const char *ct = http_request_header(req, "Content-Type");
+	char q[ERROR_QUOTE_SIZE];
+	size_t n;
 
 	/* (http-server.c refuses them in the raw target; this also covers a control character it let through) */
 	for (n = 0; req->path[n]; n++)
 		if ((unsigned char)req->path[n] < 0x20 || req->path[n] == 0x7f) {
 			api_error(resp, 400, "InvalidRequestTarget", "",
 				  "the path holds a control character (%%00-%%1F or %%7F)");
-			return;
+			return true;
 		}
-	if (req->body_len > 0 && !method_is(req, "GET") && !method_is(req, "HEAD") &&
-	    !http_media_type_is_json(http_request_header(req, "Content-Type"))) {
-		const char *ct = http_request_header(req, "Content-Type");
-		char q[ERROR_QUOTE_SIZE];
-
-		if (!ct) {
-			api_error(resp, 415, "UnsupportedMediaType", "Content-Type",
-				  "a request body must be JSON, sent with 'Content-Type: application/json'");
-			return;
-		}
+	if (req->body_len == 0 || method_is(req, "GET") || method_is(req, "HEAD") || http_media_type_is_json(ct))
+		return false;
+	if (!ct)
+		api_error(resp, 415, "UnsupportedMediaType", "Content-Type",
+			  "a request body must be JSON, sent with 'Content-Type: application/json'");
+	else
 		api_error(resp, 415, "UnsupportedMediaType", "Content-Type",
 			  "a request body must be JSON, sent with 'Content-Type: application/json', not '%s'",
 			  core_error_quote(ct, strlen(ct), q, sizeof(q)));
-		return;
-	}
-	if (!strcmp(req->path, "/healthz")) {
-		if (!method_is(req, "GET")) {
-			method_not_allowed(resp, req);
-			return;
-		}
-		if (!api->fw) {
-			api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "the kernel firewall is not usable: %s",
-				  api->fw_reason);
-			return;
-		}
-		if (!api->ready) {
-			api_error(resp, 503, "NotReady", "", "jitgated is starting");
-			return;
-		}
-		api_json(resp, 200, json_pack("{s:s}", "status", "ok"));
-		return;
-	}
-	if (!strcmp(req->path, "/session")) {
-		if (method_is(req, "POST")) {
-			api_session_create(api, &c, req, resp);
-			return;
-		}
-		if (method_is(req, "GET")) {
-			api_session_get(api, &c, req, resp);
-			return;
-		}
-		if (method_is(req, "DELETE")) {
-			api_session_delete(api, &c, req, resp);
-			return;
-		}
+	return true;
+}
+
+/* GET /healthz: 200 once the kernel firewall is usable and jitgated has started. */
+static void
+handle_healthz(struct api *api, const struct http_request *req, struct http_response *resp)
+{
+	if (!method_is(req, "GET"))
 		method_not_allowed(resp, req);
-		return;
-	}
-	if (serve_web(req, resp))
-		return;
-	if (strlen(req->path) > API_PATH_MAX) {
-		api_error(resp, 414, "PathTooLong", "", "the path is longer than %d bytes", API_PATH_MAX);
-		return;
-	}
+	else if (!api->fw)
+		api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "the kernel firewall is not usable: %s", api->fw_reason);
+	else if (!api->ready)
+		api_error(resp, 503, "NotReady", "", "jitgated is starting");
+	else
+		api_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* /session: the portal signs in (POST), asks who it is (GET) and signs out (DELETE). */
+static void
+handle_session(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp)
+{
+	if (method_is(req, "POST"))
+		api_session_create(api, c, req, resp);
+	else if (method_is(req, "GET"))
+		api_session_get(api, c, req, resp);
+	else if (method_is(req, "DELETE"))
+		api_session_delete(api, c, req, resp);
+	else
+		method_not_allowed(resp, req);
+}
+
+/* Below the front door: /whoami and the ARM paths under /subscriptions, each after authentication. */
+static void
+handle_authenticated(struct api *api, struct api_caller *c, const struct http_request *req,
+		     struct http_response *resp)
+{
+	char copy[API_PATH_MAX + 1], *seg[PATH_SEGMENTS_MAX];
+	size_t n;
+
 	snprintf(copy, sizeof(copy), "%s", req->path);
 	n = split_path(copy, seg);
 	if (!strcmp(req->path, "/whoami") || (n == 2 && !strcasecmp(seg[0], "providers") && !strcasecmp(seg[1], "whoami"))) {
-		if (authenticate(api, req, &c, resp) < 0)
+		if (authenticate(api, req, c, resp) < 0)
 			return;
 		resp->authenticated = true;
-		handle_whoami(api, &c, resp);
+		handle_whoami(api, c, resp);
 		return;
 	}
 	if (n < 2 || n > PATH_SEGMENTS_MAX || strcasecmp(seg[0], "subscriptions")) {
@@ -610,10 +565,39 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 	}
 	if (!api_version_ok(req, resp))
 		return;
-	if (authenticate(api, req, &c, resp) < 0)
+	if (authenticate(api, req, c, resp) < 0)
 		return;
 	resp->authenticated = true;
-	route(api, req, &c, seg, n, resp);
+	route(api, req, c, seg, n, resp);
+}
+
+void
+api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct api *api = ctx;
+	struct api_caller c;
+
+	/* only initiates join an open group commit; anything else first makes it durable */
+	if (!is_initiate(req))
+		api_batch_commit(api);
+	request_start(api, req, &c, resp);
+	if (request_is_malformed(req, resp))
+		return;
+	if (!strcmp(req->path, "/healthz")) {
+		handle_healthz(api, req, resp);
+		return;
+	}
+	if (!strcmp(req->path, "/session")) {
+		handle_session(api, &c, req, resp);
+		return;
+	}
+	if (serve_web(req, resp))
+		return;
+	if (strlen(req->path) > API_PATH_MAX) {
+		api_error(resp, 414, "PathTooLong", "", "the path is longer than %d bytes", API_PATH_MAX);
+		return;
+	}
+	handle_authenticated(api, &c, req, resp);
 }
 
 struct api *

@@ -35,61 +35,15 @@ struct api_settings {
 	struct rbac_role custom_roles[RBAC_CUSTOM_ROLES_MAX];
 };
 
-#define API_SESSIONS_MAX	256	/* portal sessions at once */
-#define API_SESSIONS_PER_TOKEN_MAX	8	/* of them made from one token; a further sign-in ends its oldest */
-#define SESSION_SECRET_BYTES	32	/* cookie id and CSRF token: 256 random bits each */
-#define SESSION_LIFETIME_S	(8 * 3600)	/* a portal session ends after a working day */
-#define SESSION_COOKIE		"jg_session"
-
-/* A portal session (see api-session.c). */
-struct api_session {
-	uint8_t id_hash[STORE_TOKEN_HASH_LEN];	/* SHA-256 of the cookie's id */
-	uint8_t token_hash[STORE_TOKEN_HASH_LEN];	/* the token it was made from, checked on every use */
-	char csrf[2 * SESSION_SECRET_BYTES + 1];
-	int64_t created_ns;
-	int64_t expires_ns;			/* 0: free slot */
-};
+/* The API's world (api-internal.h): the daemon holds it only through the functions below. */
+struct api;
 
 /*
- * The API's world. The daemon owns every pointer; the API uses them only from
- * the thread that runs the HTTP server (and the daemon's timers, same thread).
- */
-struct api {
-	struct api_settings settings;
-	struct store *store;
-	struct fw *fw;			/* NULL when the kernel cannot enforce: VMs are then Unsupported */
-	char fw_reason[ERROR_MESSAGE_MAX];	/* why fw is NULL */
-	bool ready;			/* /healthz answers 200 */
-	bool state_loaded;		/* api_state_load() ran (for a kernel change): the daemon refreshes its boot list */
-	uint64_t request_seq;		/* for correlation ids */
-	uint64_t log_failures;		/* activity entries the store refused */
-	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
-	struct api_session sessions[API_SESSIONS_MAX];
-	int64_t local_vm_id;		/* this host's VM, as registered at start */
-	char boot_id[STORE_BOOT_ID_MAX + 1];	/* this boot (api_clock_start); empty: not known */
-	struct api_cache *cache;	/* api-cache.c; freed by api_caches_free() */
-	struct api_closing *closing;	/* api-closing.c: closes the store has not recorded yet */
-	struct {			/* initiate's group commit (api-initiate.c) */
-		bool open;		/* a store transaction holds initiates not committed yet */
-		size_t held;		/* answers held for it (http_response.hold) */
-		int failed_status;	/* non-zero: a commit failed in this pass, with this status... */
-		struct core_error failed;	/* ...and this error */
-	} batch;
-	/*
-	 * The daemon's: send the `n` answers held for a batch that just ended, as they
-	 * are (instead NULL: it committed), or `instead` in place of each (it failed and
-	 * nothing of it was kept).
-	 */
-	void (*release_held)(void *ctx, const struct http_response *instead, size_t n);
-	void *release_ctx;
-};
-
-/*
- * The daemon sets up the API through these and writes no field of struct api itself.
+ * The daemon sets up the API through these; it sees no field of struct api (api-internal.h).
  * api_new() copies the settings (NULL when out of memory); api_free() (NULL-safe) frees what
  * the API made, not the store or fw, which stay the daemon's. api_set_fw(): the kernel
  * firewall, or NULL with the reason every VM is Unsupported. api_set_ready(): /healthz answers
- * 200. api_set_release(): who sends the answers held for a batch (release_held above).
+ * 200. api_set_release(): who sends the answers held for a batch (struct api's release_held, api-internal.h).
  */
 struct api *api_new(const struct api_settings *settings);
 void api_free(struct api *api);
@@ -175,10 +129,10 @@ int64_t api_mono_ns(void);
 
 /*
  * At start, before the first expiry and reconcile: read this boot's id (API_BOOT_ID_PATH) into
- * api->boot_id, and give every live grant of an earlier boot (or of none) a monotonic end in
+ * the API (api_boot_is_known), and give every live grant of an earlier boot (or of none) a monotonic end in
  * this one: the time its wall-clock end has left now. Returns how many got one; negative if
- * the boot id cannot be read (api->boot_id then empty: only the wall clock counts) or the store
- * refused the write (api->boot_id set).
+ * the boot id cannot be read (the boot then unknown: only the wall clock counts) or the store
+ * refused the write (the boot known).
  */
 #define API_BOOT_ID_PATH	"/proc/sys/kernel/random/boot_id"
 int api_clock_start(struct api *api);

@@ -353,7 +353,7 @@ store_vm_delete(struct store *st, int64_t id)
 
 	r = link_owner(st, id, &policy_id);
 	if (r == 0)
-		return set_error(st, -EBUSY, "VM %lld is in policy %lld", (long long)id, (long long)policy_id);
+		return set_error(st, -ENOTEMPTY, "VM %lld is in policy %lld", (long long)id, (long long)policy_id);
 	if (r != -ENOENT)
 		return r;
 	r = stmt_get(st, ST_VM_DELETE, &s);
@@ -363,7 +363,7 @@ store_vm_delete(struct store *st, int64_t id)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(s);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)	/* linked after all (another writer) */
-		r = set_error(st, -EBUSY, "VM %lld is in a policy", (long long)id);
+		r = set_error(st, -ENOTEMPTY, "VM %lld is in a policy", (long long)id);
 	else if (rc != SQLITE_DONE)
 		r = sql_fail(st, rc);
 	else if (sqlite3_changes(st->db) == 0)

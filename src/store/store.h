@@ -104,7 +104,7 @@ int store_vm_get(struct store *st, const struct arm_vm_id *arm, struct store_vm 
 int store_vm_get_by_id(struct store *st, int64_t id, struct store_vm *ret);
 /* All VMs, ordered by subscription, resource group, name (case-insensitive). */
 int store_vm_list(struct store *st, struct store_vm **ret, size_t *ret_n);
-/* -EBUSY if the VM is in a policy. */
+/* -ENOTEMPTY if the VM is in a policy (-EBUSY is a busy database, as everywhere). */
 int store_vm_delete(struct store *st, int64_t id);
 
 /* ---- policies ---- */

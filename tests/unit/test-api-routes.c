@@ -21,6 +21,8 @@
 #define CMP	"/providers/Microsoft.Compute"
 #define POL	S "/resourceGroups/rg1" SEC "/locations/local/jitNetworkAccessPolicies/default"
 #define VM	S "/resourceGroups/rg1" CMP "/virtualMachines/gw1"
+#define VM2	S "/resourceGroups/rg1" CMP "/virtualMachines/gw2"	/* in no policy */
+#define VM2_BODY "{\"location\": \"local\", \"properties\": {\"addresses\": [\"192.0.2.11\"]}}"
 #define VM_BODY	"{\"location\": \"local\", \"properties\": {\"addresses\": [\"192.0.2.10\"]}}"
 #define POL_BODY "{\"kind\": \"Basic\", \"properties\": {\"virtualMachines\": [{\"id\": \"" VM "\", \"ports\": " \
 		"[{\"number\": 22, \"protocol\": \"TCP\", \"allowedSourceAddressPrefix\": \"*\", " \
@@ -224,6 +226,44 @@ static const struct probe {
 	{ ROOT, "GET", VM AV, NULL },
 };
 
+/*
+ * The store refusing where no request can make it refuse: faults injected at the API's calls into the
+ * store (the program links with --wrap for these functions), one probe each, after the table above.
+ */
+enum fault {
+	FAULT_NONE,
+	FAULT_READ_FULL,	/* store_vm_list: -ENOSPC (a VM PUT's state read, inside its transaction; with a firewall) */
+	FAULT_DELETE_BUSY,	/* store_vm_delete: -EBUSY (SQLITE_BUSY) */
+};
+
+static const struct fault_probe {
+	struct probe p;
+	enum fault fault;
+} fault_probes[] = {
+	{ { ROOT, "PUT", VM2 AV, VM2_BODY }, FAULT_READ_FULL },
+	{ { ROOT, "PUT", VM2 AV, VM2_BODY }, FAULT_NONE },
+	{ { ROOT, "DELETE", VM2 AV, NULL }, FAULT_DELETE_BUSY },
+};
+
+static enum fault fault_now;
+
+int __real_store_vm_list(struct store *st, struct store_vm **ret, size_t *ret_n);
+int __wrap_store_vm_list(struct store *st, struct store_vm **ret, size_t *ret_n);
+int __real_store_vm_delete(struct store *st, int64_t id);
+int __wrap_store_vm_delete(struct store *st, int64_t id);
+
+int
+__wrap_store_vm_list(struct store *st, struct store_vm **ret, size_t *ret_n)
+{
+	return fault_now == FAULT_READ_FULL ? -ENOSPC : __real_store_vm_list(st, ret, ret_n);
+}
+
+int
+__wrap_store_vm_delete(struct store *st, int64_t id)
+{
+	return fault_now == FAULT_DELETE_BUSY ? -EBUSY : __real_store_vm_delete(st, id);
+}
+
 static const char *const methods[] = { "GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "get" };
 
 static struct api api;
@@ -358,6 +398,16 @@ main(int argc, char **argv)
 			goto out;
 		}
 		probe_run(&probes[i], out);
+	}
+	for (i = 0; i < sizeof(fault_probes) / sizeof(fault_probes[0]); i++) {
+		static char kernel;	/* never called: the injected fault comes first */
+
+		fault_now = fault_probes[i].fault;
+		/* a state read happens only with a firewall */
+		api.fw = fault_now == FAULT_READ_FULL ? (struct fw *)(void *)&kernel : NULL;
+		probe_run(&fault_probes[i].p, out);
+		fault_now = FAULT_NONE;
+		api.fw = NULL;
 	}
 	fclose(out);
 

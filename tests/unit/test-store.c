@@ -475,7 +475,7 @@ test_vm_delete_busy(void **state)
 	int64_t pol = put_policy(f->st, "default", "{}", &vm, 1, T0);
 	struct store_vm got;
 
-	assert_int_equal(store_vm_delete(f->st, vm), -EBUSY);
+	assert_int_equal(store_vm_delete(f->st, vm), -ENOTEMPTY);
 	assert_int_equal(store_vm_get_by_id(f->st, vm, &got), 0);
 	assert_int_equal(store_policy_delete(f->st, pol), 0);
 	assert_int_equal(store_vm_delete(f->st, vm), 0);
