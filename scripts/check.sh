@@ -27,6 +27,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=
 step "banned functions" scripts/check-banned.sh
 step "build (-Werror)" build_plain
 step "build (address + undefined sanitizers)" build_asan
+step "code shape: no circle of files, no long file or function" scripts/check-shape.sh build
 step "unit tests" unit build
 step "unit tests under sanitizers" unit build-asan
 if [[ $(id -u) == 0 ]]; then

@@ -12,7 +12,7 @@
 #include "store.h"
 
 /*
- * store-sqlite.c owns the connection: open, migrations, transactions, the statement
+ * store-sqlite.c owns the connection: open, transactions, the statement
  * cache and the mapping of SQLite errors to errno; store-statements.c holds the SQL of
  * each cached statement. store-vms.c, store-policies.c, store-grants.c,
  * store-activity.c, store-tokens.c and store-agents.c each hold one concern and run statements from
@@ -130,6 +130,14 @@ struct op {
 int set_error(struct store *st, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int sql_fail(struct store *st, int rc);
 int corrupt(struct store *st, const char *table, const char *column);
+
+/* one-off SQL (store-sqlite.c): run sql; read its first row's first column as an integer and/or text */
+int exec_sql(struct store *st, const char *sql);
+int query_one(struct store *st, const char *sql, int64_t *ret_int, char *buf, size_t size);
+
+/* the schema (store-migrations.c): bring it up to date (read-write), or check it is exactly ours (read-only) */
+int store_migrate(struct store *st, struct core_error *err);
+int store_check_version(struct store *st, struct core_error *err);
 
 /* statements (store-sqlite.c) */
 int stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **ret);

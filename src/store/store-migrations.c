@@ -1,0 +1,327 @@
+/* The store's schema: its numbered migrations, applied at open, and the version check of a read-only open. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store-sqlite-internal.h"
+
+/*
+ * Schema migrations: migrations[i] takes a database from user_version i to i + 1,
+ * each in its own transaction. Append only; never edit one that has shipped.
+ *
+ * Ids of VMs, policies and activity rows are AUTOINCREMENT so that a deleted
+ * row's id is never handed out again: grants and requests keep pointing at the
+ * VM and policy ids they were made for, and src/fw keys kernel state by VM id.
+ * Requests and grants have no foreign key to policies or VMs on purpose: they
+ * are history and outlive both.
+ */
+static const char *const migrations[] = {
+	/* 1: the initial schema. */
+
+	/* vms: the machines jitgate protects. ARM names are case-insensitive, hence NOCASE. */
+	"CREATE TABLE vms (\n"
+	"	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"	subscription TEXT NOT NULL COLLATE NOCASE,\n"
+	"	resource_group TEXT NOT NULL COLLATE NOCASE,\n"
+	"	name TEXT NOT NULL COLLATE NOCASE,\n"
+	"	location TEXT NOT NULL,\n"
+	"	os_type TEXT NOT NULL,\n"
+	"	point INTEGER NOT NULL CHECK (point IN (0, 1)),	-- 0 local, 1 gateway\n"
+	"	addrs TEXT NOT NULL DEFAULT '',			-- canonical addresses, space-separated\n"
+	"	unsupported_reason TEXT NOT NULL DEFAULT '',	-- empty when supported\n"
+	"	created_ns INTEGER NOT NULL,\n"
+	"	UNIQUE (subscription, resource_group, name)\n"
+	");\n"
+
+	/* policies: JIT policies; json is the policy as the API returns it, minus its requests. */
+	"CREATE TABLE policies (\n"
+	"	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"	subscription TEXT NOT NULL COLLATE NOCASE,\n"
+	"	resource_group TEXT NOT NULL COLLATE NOCASE,\n"
+	"	location TEXT NOT NULL COLLATE NOCASE,\n"
+	"	name TEXT NOT NULL COLLATE NOCASE,\n"
+	"	json TEXT NOT NULL,\n"
+	"	created_ns INTEGER NOT NULL,\n"
+	"	updated_ns INTEGER NOT NULL,\n"
+	"	UNIQUE (subscription, resource_group, location, name)\n"
+	");\n"
+
+	/* policy_vms: which policy holds a VM; vm_id is the key, so a VM is in at most one policy. */
+	"CREATE TABLE policy_vms (\n"
+	"	vm_id INTEGER PRIMARY KEY REFERENCES vms (id),\n"
+	"	policy_id INTEGER NOT NULL REFERENCES policies (id) ON DELETE CASCADE\n"
+	");\n"
+	"CREATE INDEX policy_vms_policy ON policy_vms (policy_id);\n"
+
+	/* requests: one initiate call each; id is the request's UUID. */
+	"CREATE TABLE requests (\n"
+	"	id TEXT PRIMARY KEY,\n"
+	"	policy_id INTEGER NOT NULL,\n"
+	"	requestor TEXT NOT NULL,\n"
+	"	requestor_addr TEXT NOT NULL,\n"
+	"	start_ns INTEGER NOT NULL,\n"
+	"	justification TEXT NOT NULL\n"
+	");\n"
+	"CREATE INDEX requests_policy_start ON requests (policy_id, start_ns);\n"
+
+	/* grants: one port of one VM in one request, and what became of it. */
+	"CREATE TABLE grants (\n"
+	"	request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,\n"
+	"	vm_id INTEGER NOT NULL,\n"
+	"	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+	"	proto INTEGER NOT NULL CHECK (proto IN (0, 6, 17)),	-- enum net_proto: IP protocol numbers, 0 both\n"
+	"	source TEXT NOT NULL,				-- '*' or a prefix, as net_source_format writes it\n"
+	"	end_ns INTEGER NOT NULL,\n"
+	"	status INTEGER NOT NULL CHECK (status IN (0, 1)),	-- 0 Initiated, 1 Revoked\n"
+	"	reason INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 3),	-- none, UserRequested, Expired, NewerRequestInitiated\n"
+	"	ended_ns INTEGER NOT NULL DEFAULT 0,		-- when it became Revoked; 0 while Initiated\n"
+	"	PRIMARY KEY (request_id, vm_id, port)\n"
+	");\n"
+	"CREATE INDEX grants_initiated ON grants (status) WHERE status = 0;\n"
+	"CREATE INDEX grants_vm ON grants (vm_id);\n"
+
+	/* activity: the append-only log of who did what to which resource. */
+	"CREATE TABLE activity (\n"
+	"	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"	time_ns INTEGER NOT NULL,\n"
+	"	caller TEXT NOT NULL,\n"
+	"	caller_addr TEXT NOT NULL,\n"
+	"	operation TEXT NOT NULL,\n"
+	"	resource_id TEXT NOT NULL,\n"
+	"	status TEXT NOT NULL,\n"
+	"	detail TEXT NOT NULL,\n"
+	"	justification TEXT NOT NULL,\n"
+	"	correlation_id TEXT NOT NULL\n"
+	");\n"
+	"CREATE INDEX activity_time ON activity (time_ns);\n"
+	"CREATE INDEX activity_caller ON activity (caller);\n"
+	"CREATE INDEX activity_resource ON activity (resource_id COLLATE NOCASE);\n"
+
+	/* tokens: bearer tokens, kept only as the SHA-256 of the secret; revoked ones stay, names are never reused. */
+	"CREATE TABLE tokens (\n"
+	"	name TEXT PRIMARY KEY COLLATE NOCASE,\n"
+	"	hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),\n"
+	"	role TEXT NOT NULL,\n"
+	"	scope TEXT NOT NULL,\n"
+	"	created_ns INTEGER NOT NULL,\n"
+	"	revoked_ns INTEGER NOT NULL DEFAULT 0		-- 0 while valid\n"
+	");\n",
+
+	/* 2: the expiry timer and initiate's supersede look-up, without scanning every live grant. */
+	"CREATE INDEX grants_initiated_end ON grants (end_ns) WHERE status = 0;\n"
+	"CREATE INDEX requests_requestor ON requests (requestor);\n",
+
+	/*
+	 * 3: each grant carries its request's requestor, so initiate's supersede look-up reads
+	 * only that requestor's live grants (an index of live grants only) and not their whole
+	 * history of requests. Copied once from requests for grants stored before.
+	 */
+	"ALTER TABLE grants ADD COLUMN requestor TEXT NOT NULL DEFAULT '';\n"
+	"UPDATE grants SET requestor = coalesce((SELECT r.requestor FROM requests r WHERE r.id = grants.request_id), '');\n"
+	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0;\n"
+	/* and revoke finds the live grants on one port of one VM without reading all of them */
+	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0;\n",
+
+	/*
+	 * 4: two more reasons a grant ends: TokenRevoked (4) and PolicyChanged (5). SQLite cannot
+	 * change a CHECK in place, so the table is made again with every row and index.
+	 */
+	"CREATE TABLE grants_new (\n"
+	"	request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,\n"
+	"	vm_id INTEGER NOT NULL,\n"
+	"	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+	"	proto INTEGER NOT NULL CHECK (proto IN (0, 6, 17)),	-- enum net_proto: IP protocol numbers, 0 both\n"
+	"	source TEXT NOT NULL,				-- '*' or a prefix, as net_source_format writes it\n"
+	"	end_ns INTEGER NOT NULL,\n"
+	"	status INTEGER NOT NULL CHECK (status IN (0, 1)),	-- 0 Initiated, 1 Revoked\n"
+	"	reason INTEGER NOT NULL CHECK (reason BETWEEN 0 AND 5),	-- enum store_grant_reason\n"
+	"	ended_ns INTEGER NOT NULL DEFAULT 0,		-- when it became Revoked; 0 while Initiated\n"
+	"	requestor TEXT NOT NULL DEFAULT '',\n"
+	"	PRIMARY KEY (request_id, vm_id, port)\n"
+	");\n"
+	"INSERT INTO grants_new (request_id, vm_id, port, proto, source, end_ns, status, reason, ended_ns, requestor) "
+	"SELECT request_id, vm_id, port, proto, source, end_ns, status, reason, ended_ns, requestor FROM grants;\n"
+	"DROP TABLE grants;\n"
+	"ALTER TABLE grants_new RENAME TO grants;\n"
+	"CREATE INDEX grants_initiated ON grants (status) WHERE status = 0;\n"
+	"CREATE INDEX grants_vm ON grants (vm_id);\n"
+	"CREATE INDEX grants_initiated_end ON grants (end_ns) WHERE status = 0;\n"
+	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0;\n"
+	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0;\n",
+
+	/*
+	 * 5: the boot a grant was made in (/proc/sys/kernel/random/boot_id) and its end on that boot's
+	 * CLOCK_MONOTONIC, so that a wall clock stepped back stretches no grant, across restarts too.
+	 * Grants stored before have neither ('' and 0): the wall clock is all they have.
+	 */
+	"ALTER TABLE grants ADD COLUMN boot TEXT NOT NULL DEFAULT '';\n"
+	"ALTER TABLE grants ADD COLUMN mono_end_ns INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX grants_live_mono_end ON grants (boot, mono_end_ns) WHERE status = 0;\n",
+
+	/*
+	 * 6: the fleet (doc/agent-protocol.md). A third enforcement point, 2 = a host running
+	 * jitgate-agent; SQLite cannot change a CHECK in place, so vms is made again (its links
+	 * from policy_vms set aside meanwhile: foreign keys stay on). Each VM gets a revision that
+	 * every write touching it increments in the same transaction (the triggers below, so no
+	 * writer can forget), and each grant the revision that made it and when its agent applied
+	 * it. Join tokens and agent credentials are kept, like API tokens, only as hashes.
+	 */
+	"CREATE TABLE vms_new (\n"
+	"	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"	subscription TEXT NOT NULL COLLATE NOCASE,\n"
+	"	resource_group TEXT NOT NULL COLLATE NOCASE,\n"
+	"	name TEXT NOT NULL COLLATE NOCASE,\n"
+	"	location TEXT NOT NULL,\n"
+	"	os_type TEXT NOT NULL,\n"
+	"	point INTEGER NOT NULL CHECK (point IN (0, 1, 2)),	-- 0 local, 1 gateway, 2 agent\n"
+	"	addrs TEXT NOT NULL DEFAULT '',			-- canonical addresses, space-separated\n"
+	"	unsupported_reason TEXT NOT NULL DEFAULT '',	-- empty when supported\n"
+	"	created_ns INTEGER NOT NULL,\n"
+	"	revision INTEGER NOT NULL DEFAULT 0,\n"
+	"	UNIQUE (subscription, resource_group, name)\n"
+	");\n"
+	"INSERT INTO vms_new (id, subscription, resource_group, name, location, os_type, point, addrs, "
+	"unsupported_reason, created_ns) SELECT id, subscription, resource_group, name, location, os_type, point, "
+	"addrs, unsupported_reason, created_ns FROM vms;\n"
+	/* AUTOINCREMENT's high-water mark moves with the rows: a deleted VM's id is still never reused */
+	"UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'vms'), 0)) "
+	"WHERE name = 'vms_new';\n"
+	"CREATE TEMP TABLE policy_vms_kept AS SELECT vm_id, policy_id FROM policy_vms;\n"
+	"DELETE FROM policy_vms;\n"
+	"DROP TABLE vms;\n"
+	"ALTER TABLE vms_new RENAME TO vms;\n"
+	"INSERT INTO policy_vms (vm_id, policy_id) SELECT vm_id, policy_id FROM policy_vms_kept;\n"
+	"DROP TABLE policy_vms_kept;\n"
+
+	"ALTER TABLE grants ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;\n"
+	"ALTER TABLE grants ADD COLUMN applied_ns INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX grants_unapplied ON grants (vm_id, revision) WHERE applied_ns = 0 AND status = 0;\n"
+
+	/* the revision: a new grant, a grant ended or moved, a VM joining or leaving a policy, a policy's rules, the VM itself */
+	"CREATE TRIGGER grant_added AFTER INSERT ON grants BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.vm_id;\n"
+	"	UPDATE grants SET revision = (SELECT revision FROM vms WHERE id = NEW.vm_id) WHERE rowid = NEW.rowid;\n"
+	"END;\n"
+	"CREATE TRIGGER grant_changed AFTER UPDATE OF status, end_ns, mono_end_ns ON grants BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.vm_id;\n"
+	"END;\n"
+	"CREATE TRIGGER policy_vm_added AFTER INSERT ON policy_vms BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.vm_id;\n"
+	"END;\n"
+	"CREATE TRIGGER policy_vm_removed AFTER DELETE ON policy_vms BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = OLD.vm_id;\n"
+	"END;\n"
+	"CREATE TRIGGER policy_changed AFTER UPDATE OF json ON policies BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
+	"END;\n"
+	"CREATE TRIGGER vm_changed AFTER UPDATE OF location, os_type, point, addrs, unsupported_reason ON vms BEGIN\n"
+	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.id;\n"
+	"END;\n"
+
+	/* join_tokens: what an Owner hands to a new host; good for `uses_left` joins into one resource group until expires_ns */
+	"CREATE TABLE join_tokens (\n"
+	"	id TEXT PRIMARY KEY COLLATE NOCASE,\n"
+	"	hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),\n"
+	"	subscription TEXT NOT NULL COLLATE NOCASE,\n"
+	"	resource_group TEXT NOT NULL COLLATE NOCASE,\n"
+	"	uses_left INTEGER NOT NULL CHECK (uses_left >= 0),\n"
+	"	expires_ns INTEGER NOT NULL,\n"
+	"	created_ns INTEGER NOT NULL,\n"
+	"	created_by TEXT NOT NULL,\n"
+	"	revoked_ns INTEGER NOT NULL DEFAULT 0		-- 0 while valid\n"
+	");\n"
+
+	/*
+	 * agents: the credential of the agent enforcing an agent VM (one per VM; a re-join after a revoke
+	 * replaces it), the previous one while a rotation is unconfirmed, and what the agent last reported.
+	 */
+	"CREATE TABLE agents (\n"
+	"	vm_id INTEGER PRIMARY KEY,\n"
+	"	hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),\n"
+	"	prev_hash BLOB CHECK (prev_hash IS NULL OR length(prev_hash) = 32),\n"
+	"	join_token TEXT NOT NULL,\n"
+	"	joined_ns INTEGER NOT NULL,\n"
+	"	revoked_ns INTEGER NOT NULL DEFAULT 0,		-- 0 while valid\n"
+	"	seen_ns INTEGER NOT NULL DEFAULT 0,		-- its last status\n"
+	"	applied_revision INTEGER NOT NULL DEFAULT -1,\n"
+	"	version TEXT NOT NULL DEFAULT '',\n"
+	"	supported INTEGER NOT NULL DEFAULT 1,\n"
+	"	reason TEXT NOT NULL DEFAULT '',		-- why its kernel cannot hold the table\n"
+	"	listening TEXT NOT NULL DEFAULT '',		-- management ports with a listener: 'TCP/22 UDP/3389'\n"
+	"	tamper_undone INTEGER NOT NULL DEFAULT 0,\n"
+	"	last_error TEXT NOT NULL DEFAULT ''		-- the last state it refused\n"
+	");\n"
+	"CREATE UNIQUE INDEX agents_prev_hash ON agents (prev_hash) WHERE prev_hash IS NOT NULL;\n",
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* Bring the schema to N_MIGRATIONS, one migration per transaction; refuse a database from a newer jitgate. */
+int
+store_migrate(struct store *st, struct core_error *err)
+{
+	char sql[64];
+	int64_t version;
+	int r;
+
+	for (;;) {
+		r = run_cached(st, ST_BEGIN);
+		if (r < 0)
+			goto fail;
+		/* Read inside the write lock: another process may have migrated since we looked. */
+		r = query_one(st, "PRAGMA user_version", &version, NULL, 0);
+		if (r < 0)
+			goto fail;
+		if (version > N_MIGRATIONS) {
+			store_rollback(st);
+			core_error_set(err, "StoreSchemaTooNew", NULL,
+			    "the database has schema version %lld but this jitgate knows only up to %d; "
+			    "use a newer jitgate", (long long)version, N_MIGRATIONS);
+			return set_error(st, -EIO, "database schema version %lld is newer than this build (%d)",
+			    (long long)version, N_MIGRATIONS);
+		}
+		if (version == N_MIGRATIONS) {
+			r = run_cached(st, ST_COMMIT);
+			if (r < 0)
+				goto fail;
+			return 0;
+		}
+		r = exec_sql(st, migrations[version]);
+		if (r < 0)
+			goto fail;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)version + 1);
+		r = exec_sql(st, sql);
+		if (r < 0)
+			goto fail;
+		r = run_cached(st, ST_COMMIT);
+		if (r < 0)
+			goto fail;
+	}
+fail:
+	store_rollback(st);
+	core_error_set(err, "StoreMigrationFailed", NULL, "cannot bring the database schema up to version %d: %s",
+	    N_MIGRATIONS, st->error);
+	return r;
+}
+
+/* A read-only store can only read a database whose schema is exactly ours. */
+int
+store_check_version(struct store *st, struct core_error *err)
+{
+	int64_t version;
+	int r;
+
+	r = query_one(st, "PRAGMA user_version", &version, NULL, 0);
+	if (r < 0) {
+		core_error_set(err, "StoreOpenFailed", NULL, "cannot read the database: %s", st->error);
+		return r;
+	}
+	if (version != N_MIGRATIONS) {
+		core_error_set(err, version > N_MIGRATIONS ? "StoreSchemaTooNew" : "StoreSchemaOld", NULL,
+		    "the database has schema version %lld, this jitgate reads only version %d%s", (long long)version,
+		    N_MIGRATIONS, version > N_MIGRATIONS ? "; use a newer jitgate" : "; open it read-write once");
+		return set_error(st, -EIO, "database schema version %lld, expected %d", (long long)version,
+		    N_MIGRATIONS);
+	}
+	return 0;
+}
