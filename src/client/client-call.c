@@ -47,7 +47,7 @@ client_connect(struct client *c, struct client_error *err)
 			goto out;
 		}
 		if (c->insecure)
-			client_warn(c, "WARNING: --insecure: the server's certificate is NOT verified; anyone on the "
+			client_warning(c, "WARNING: --insecure: the server's certificate is NOT verified; anyone on the "
 				"path can impersonate %s and read your token", c->server);
 	}
 	if ((r = client_http_open(c, err)) < 0)

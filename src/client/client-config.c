@@ -115,7 +115,7 @@ client_config_read(struct client *c, struct client_config *ret, struct client_er
 		struct stat st;
 
 		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-			client_warn(c, "warning: %s holds a token and is readable by others (chmod 600 it)", path);
+			client_warning(c, "warning: %s holds a token and is readable by others (chmod 600 it)", path);
 	}
 	while (fgets(line, sizeof(line), f)) {
 		size_t n = strlen(line);

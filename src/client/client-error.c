@@ -12,7 +12,7 @@
 #pragma GCC poison printf vprintf fprintf vfprintf dprintf puts fputs putchar fputc putc fwrite json_dumpf json_dumpfd perror
 
 void
-client_warn(struct client *c, const char *fmt, ...)
+client_warning(struct client *c, const char *fmt, ...)
 {
 	char msg[CLIENT_ERROR_MAX];
 	va_list ap;

@@ -5,7 +5,7 @@
 #include "client/client.h"
 
 /* Hand the user a warning through cl->warn, when the caller set one (client-error.c). */
-void client_warn(struct client *cl, const char *fmt, ...) __attribute__((format(__printf__, 2, 3)));
+void client_warning(struct client *cl, const char *fmt, ...) __attribute__((format(__printf__, 2, 3)));
 
 /*
  * Fill what the flags left empty: from the environment, then the config file (only for

@@ -23,6 +23,50 @@ codec_initiate_free(struct initiate_body *b)
 	free(b);
 }
 
+struct initiate_body *
+codec_initiate_new(size_t n_vms, size_t n_ports)
+{
+	struct initiate_body *b = calloc(1, sizeof(*b));
+	size_t i;
+
+	if (b == NULL || (n_vms && (b->vms = calloc(n_vms, sizeof(*b->vms))) == NULL))
+		goto fail;
+	for (i = 0; i < n_vms; i++) {
+		/* counted at once, so that codec_initiate_free sees every array allocated so far */
+		b->n_vms = i + 1;
+		if (n_ports && (b->vms[i].ports = calloc(n_ports, sizeof(*b->vms[i].ports))) == NULL)
+			goto fail;
+		b->vms[i].n_ports = n_ports;
+	}
+	return b;
+fail:
+	codec_initiate_free(b);
+	return NULL;
+}
+
+int
+codec_initiate_justification_set(struct initiate_body *b, const char *s, size_t n, struct core_error *err)
+{
+	return text_copy(s, n, b->justification, sizeof(b->justification), "ValueTooLong", "justification", err);
+}
+
+int
+codec_initiate_source_set(struct initiate_body *b, size_t i, size_t j, const char *s, size_t n, struct core_error *err)
+{
+	struct initiate_port *port = &b->vms[i].ports[j];
+	char base[ERROR_TARGET_MAX], list[ERROR_TARGET_MAX], item[ERROR_TARGET_MAX], target[ERROR_TARGET_MAX];
+
+	/* the path request_vms_walk and decode_initiate_port give the same field */
+	path_index(base, sizeof(base), "virtualMachines", i);
+	path_key(list, sizeof(list), base, "ports");
+	path_index(item, sizeof(item), list, j);
+	path_key(target, sizeof(target), item, "allowedSourceAddressPrefix");
+	if (net_source_parse(s, n, &port->source, err) < 0)
+		return error_at(err, target);
+	port->has_source = true;
+	return 0;
+}
+
 static int
 decode_initiate_port(json_t *v, const char *base, struct initiate_port *port, struct core_error *err)
 {
@@ -103,7 +147,7 @@ codec_initiate_decode(const char *body, size_t n, struct initiate_body **ret, st
 	if (r < 0)
 		goto out;
 	if (just != NULL) {
-		r = string_copy(just, b->justification, sizeof(b->justification), "ValueTooLong", "justification", err);
+		r = codec_initiate_justification_set(b, json_string_value(just), json_string_length(just), err);
 		if (r < 0)
 			goto out;
 	}
@@ -188,6 +232,27 @@ codec_revoke_free(struct revoke_body *b)
 		free(b->vms[i].ports);
 	free(b->vms);
 	free(b);
+}
+
+struct revoke_body *
+codec_revoke_new(size_t n_vms, size_t n_ports)
+{
+	struct revoke_body *b = calloc(1, sizeof(*b));
+	size_t i;
+
+	if (b == NULL || (n_vms && (b->vms = calloc(n_vms, sizeof(*b->vms))) == NULL))
+		goto fail;
+	for (i = 0; i < n_vms; i++) {
+		/* counted at once, so that codec_revoke_free sees every array allocated so far */
+		b->n_vms = i + 1;
+		if (n_ports && (b->vms[i].ports = calloc(n_ports, sizeof(*b->vms[i].ports))) == NULL)
+			goto fail;
+		b->vms[i].n_ports = n_ports;
+	}
+	return b;
+fail:
+	codec_revoke_free(b);
+	return NULL;
 }
 
 static int
