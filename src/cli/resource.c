@@ -9,7 +9,9 @@
 #include "cli/cli.h"
 #include "cli/parse.h"
 #include "cli/resource.h"
-#include "core/duration.h"
+#include "codec/codec.h"
+#include "core/net.h"
+#include "core/policy.h"
 
 void
 cli_vm_clear(struct cli_vm *vm)
@@ -170,26 +172,22 @@ out:
 json_t *
 cli_rule_new(unsigned port, const char *proto, int64_t max_ms, const char *const *sources, size_t n_sources)
 {
-	char dur[DURATION_FORMAT_SIZE];
-	json_t *o;
+	struct net_source parsed[CLI_SOURCES_MAX];
+	struct policy_port rule = { .number = (uint16_t)port, .max_duration_ms = max_ms, .sources = parsed };
 	size_t i;
 
-	if (duration_format_iso8601(max_ms, dur, sizeof(dur)) < 0)
+	/* the options parsed both already: the codec writes them as the server reads them */
+	if (!proto)
+		proto = "*";
+	if (net_proto_parse(proto, strlen(proto), &rule.proto, NULL) < 0)
 		return NULL;
-	o = json_pack("{s:i, s:s, s:s}", "number", (json_int_t)port, "protocol", proto ? proto : "*",
-		      "maxRequestAccessDuration", dur);
-	if (!o)
+	if (n_sources == 0 && net_source_parse("*", 1, &parsed[rule.n_sources++], NULL) < 0)
 		return NULL;
-	if (n_sources <= 1) {
-		json_object_set_new(o, "allowedSourceAddressPrefix", json_string(n_sources ? sources[0] : "*"));
-	} else {
-		json_t *a = json_array();
-
-		for (i = 0; i < n_sources; i++)
-			json_array_append_new(a, json_string(sources[i]));
-		json_object_set_new(o, "allowedSourceAddressPrefixes", a);
-	}
-	return o;
+	for (i = 0; i < n_sources && i < CLI_SOURCES_MAX; i++)
+		if (net_source_parse(sources[i], strlen(sources[i]), &parsed[rule.n_sources++], NULL) < 0)
+			return NULL;
+	rule.sources_as_list = rule.n_sources > 1;
+	return codec_policy_port_encode(&rule);
 }
 
 /* The body to PUT back: what the GET showed, without the fields only the server writes. */

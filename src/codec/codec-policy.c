@@ -237,6 +237,12 @@ out:
 	return ret;
 }
 
+json_t *
+codec_policy_port_encode(const struct policy_port *port)
+{
+	return encode_policy_port(port);
+}
+
 static json_t *
 encode_policy_vm(const struct policy_vm *vm)
 {

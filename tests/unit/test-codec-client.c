@@ -210,6 +210,25 @@ test_vm_body(void **state)
 	free(text);
 }
 
+/* jitgate enable vm1 --port 3389/tcp --max 1h --source 10.1.0.0/16 [--source fd00::/64]: the rules the CLI adds. */
+static void
+test_policy_port(void **state)
+{
+	struct net_source src[2];
+	struct policy_port rule = { .number = 3389, .proto = NET_PROTO_TCP, .n_sources = 1, .sources = src,
+				    .max_duration_ms = 3600 * 1000 };
+
+	(void)state;
+	assert_int_equal(net_source_parse(S("10.1.0.0/16"), &src[0], NULL), 0);
+	assert_int_equal(net_source_parse(S("fd00::/64"), &src[1], NULL), 0);
+	assert_json(codec_policy_port_encode(&rule), "{\"number\":3389,\"protocol\":\"TCP\",\"allowedSourceAddressPrefix\":"
+						      "\"10.1.0.0/16\",\"maxRequestAccessDuration\":\"PT1H\"}");
+	rule.n_sources = 2;
+	rule.sources_as_list = true;
+	assert_json(codec_policy_port_encode(&rule), "{\"number\":3389,\"protocol\":\"TCP\",\"allowedSourceAddressPrefixes\":"
+						      "[\"10.1.0.0/16\",\"fd00::/64\"],\"maxRequestAccessDuration\":\"PT1H\"}");
+}
+
 /* jitgate token create alice --role JitRequester [--scope ID]. */
 static void
 test_token_body(void **state)
@@ -233,6 +252,7 @@ main(void)
 		cmocka_unit_test(test_initiate_justification_refused_as_decoder),
 		cmocka_unit_test(test_revoke_body),
 		cmocka_unit_test(test_vm_body),
+		cmocka_unit_test(test_policy_port),
 		cmocka_unit_test(test_token_body),
 	};
 
