@@ -190,18 +190,35 @@ cli_rule_new(unsigned port, const char *proto, int64_t max_ms, const char *const
 	return codec_policy_port_encode(&rule);
 }
 
-/* The body to PUT back: what the GET showed, without the fields only the server writes. */
-static json_t *
-policy_body(json_t *got)
+/*
+ * The body to PUT back, by the codec: the policy the GET showed (`got`, its raw answer), read
+ * as the server reads a PUT body and written as a client sends one (without the fields only
+ * the server writes); or, when there is none, a new Basic policy with no VM.
+ */
+static int
+policy_body(struct cli *c, const char *path, const struct client_reply *got, json_t **ret_body)
 {
-	json_t *b = json_deep_copy(got), *props = json_object_get(b, "properties");
+	struct arm_policy_id id;
+	struct policy *p = NULL;
+	struct core_error err;
+	int r = 0;
 
-	json_object_del(props, "requests");
-	json_object_del(props, "provisioningState");
-	json_object_del(b, "id");
-	json_object_del(b, "type");
-	json_object_del(b, "name");
-	return b;
+	if (arm_policy_id_parse(path, strlen(path), &id, NULL) < 0)
+		return cli_fail(c, CLI_EXIT_USAGE, "%s is not a policy id", path);
+	if (!got) {
+		p = policy_new();
+		if (p) {
+			p->id = id;
+			snprintf(p->kind, sizeof(p->kind), "Basic");
+		}
+	} else if (codec_policy_decode(got->body, got->body_len, &id, &p, &err) < 0) {
+		return cli_fail(c, CLI_EXIT_UNREACHABLE, "the server's policy %s cannot be read: %s: %s", path, err.code,
+				err.message);
+	}
+	if (!p || !(*ret_body = codec_policy_body_encode(p)))
+		r = cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
+	policy_free(p);
+	return r;
 }
 
 /* Before another try after a 412: a short random pause that grows, so that writers racing each other spread out. */
@@ -239,8 +256,6 @@ cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_polic
 		r = cli_call(c, "GET", path, NULL, NULL, NULL, NULL, &rep);
 		if (r == -EREMOTE && rep.status == 404 && create) {
 			fresh = true;
-			body = json_pack("{s:s, s:s, s:{s:[]}}", "kind", "Basic", "location", vm->location, "properties",
-					 "virtualMachines");
 		} else if (r == -EREMOTE && rep.status == 404) {
 			r = cli_fail(c, CLI_EXIT_REFUSED, "the policy %s is gone", path);
 			goto out;
@@ -249,17 +264,12 @@ cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_polic
 			goto out;
 		} else if (r < 0) {
 			goto out;
-		} else {
-			body = policy_body(rep.json);
 		}
+		r = policy_body(c, path, fresh ? NULL : &rep, &body);
 		snprintf(etag, sizeof(etag), "%s", rep.etag);
 		client_reply_clear(&rep);
-		if (!body) {
-			r = cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
+		if (r < 0)
 			goto out;
-		}
-		if (!json_is_array(json_object_get(json_object_get(body, "properties"), "virtualMachines")))
-			json_object_set_new(json_object_get(body, "properties"), "virtualMachines", json_array());
 		if ((r = edit(c, vm, json_object_get(json_object_get(body, "properties"), "virtualMachines"), arg)) < 0)
 			goto out;
 		if (!fresh && !etag[0]) {

@@ -237,12 +237,6 @@ out:
 	return ret;
 }
 
-json_t *
-codec_policy_port_encode(const struct policy_port *port)
-{
-	return encode_policy_port(port);
-}
-
 static json_t *
 encode_policy_vm(const struct policy_vm *vm)
 {
@@ -302,4 +296,46 @@ out:
 	json_decref(props);
 	json_decref(o);
 	return ret;
+}
+
+json_t *
+codec_policy_body_encode(const struct policy *p)
+{
+	json_t *o = json_object(), *props = NULL, *vms = json_array(), *ret = NULL;
+	size_t i;
+	int r;
+
+	if (o == NULL || vms == NULL)
+		goto out;
+	if (p->kind[0] != '\0' && put(o, "kind", string_field(p->kind, sizeof(p->kind))) < 0)
+		goto out;
+	if (put(o, "location", string_field(p->id.location, sizeof(p->id.location))) < 0)
+		goto out;
+	for (i = 0; i < p->n_vms; i++)
+		if (push(vms, encode_policy_vm(&p->vms[i])) < 0)
+			goto out;
+	props = json_object();
+	if (props == NULL)
+		goto out;
+	r = put(props, "virtualMachines", vms);
+	vms = NULL;
+	if (r < 0)
+		goto out;
+	r = put(o, "properties", props);
+	props = NULL;
+	if (r < 0)
+		goto out;
+	ret = o;
+	o = NULL;
+out:
+	json_decref(vms);
+	json_decref(props);
+	json_decref(o);
+	return ret;
+}
+
+json_t *
+codec_policy_port_encode(const struct policy_port *port)
+{
+	return encode_policy_port(port);
 }

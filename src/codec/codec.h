@@ -46,6 +46,11 @@ int codec_policy_decode(const char *body, size_t n, const struct arm_policy_id *
  * duration_format_iso8601 writes them. The caller adds "properties.requests". NULL on ENOMEM.
  */
 json_t *codec_policy_encode(const struct policy *p);
+/*
+ * The PUT body a client sends for p: {"kind"?, "location", "properties":{"virtualMachines":[...]}},
+ * what codec_policy_decode reads; not the GET view (no id, name, type or provisioningState). NULL on ENOMEM.
+ */
+json_t *codec_policy_body_encode(const struct policy *p);
 /* One port rule of a policy VM as codec_policy_encode writes it (a client's new rule, e.g. the CLI's enable). NULL on ENOMEM. */
 json_t *codec_policy_port_encode(const struct policy_port *port);
 
