@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/resource.h"
 #include "cli/commands.h"
+#include "codec/codec.h"
 #include "core/duration.h"
 #include "core/net.h"
 
@@ -77,7 +78,7 @@ enable_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
 		json_object_set_new(entry, "ports", ports);
 		return 0;
 	}
-	json_array_append_new(vms, json_pack("{s:s, s:o}", "id", vm->id, "ports", ports));
+	json_array_append_new(vms, codec_policy_vm_json(&vm->arm, ports));
 	return 0;
 }
 

@@ -339,3 +339,9 @@ codec_policy_port_encode(const struct policy_port *port)
 {
 	return encode_policy_port(port);
 }
+
+json_t *
+codec_policy_vm_json(const struct arm_vm_id *id, json_t *ports)
+{
+	return vm_to_json(id, ports);
+}

@@ -53,6 +53,8 @@ json_t *codec_policy_encode(const struct policy *p);
 json_t *codec_policy_body_encode(const struct policy *p);
 /* One port rule of a policy VM as codec_policy_encode writes it (a client's new rule, e.g. the CLI's enable). NULL on ENOMEM. */
 json_t *codec_policy_port_encode(const struct policy_port *port);
+/* A VM of a policy, {"id", "ports"}, around rules a client encoded with codec_policy_port_encode. Takes ports; NULL on ENOMEM. */
+json_t *codec_policy_vm_json(const struct arm_vm_id *id, json_t *ports);
 
 /* Initiate body: {virtualMachines:[{id, ports:[{number, endTimeUtc, allowedSourceAddressPrefix?}]}], justification?} */
 struct initiate_port {

@@ -223,6 +223,14 @@ test_policy_port(void **state)
 	assert_int_equal(net_source_parse(S("fd00::/64"), &src[1], NULL), 0);
 	assert_json(codec_policy_port_encode(&rule), "{\"number\":3389,\"protocol\":\"TCP\",\"allowedSourceAddressPrefix\":"
 						      "\"10.1.0.0/16\",\"maxRequestAccessDuration\":\"PT1H\"}");
+	{
+		struct arm_vm_id id = vm1();
+		json_t *ports = json_array();
+
+		assert_int_equal(json_array_append_new(ports, codec_policy_port_encode(&rule)), 0);
+		assert_json(codec_policy_vm_json(&id, ports), "{\"id\":\"" VM1 "\",\"ports\":[{\"number\":3389,\"protocol\":"
+			    "\"TCP\",\"allowedSourceAddressPrefix\":\"10.1.0.0/16\",\"maxRequestAccessDuration\":\"PT1H\"}]}");
+	}
 	rule.n_sources = 2;
 	rule.sources_as_list = true;
 	assert_json(codec_policy_port_encode(&rule), "{\"number\":3389,\"protocol\":\"TCP\",\"allowedSourceAddressPrefixes\":"
