@@ -23,6 +23,19 @@ assert_json(json_t *v, const char *want)
 	json_decref(v);
 }
 
+/* v as compact JSON (the caller frees it); v is consumed. */
+static char *
+dump(json_t *v, size_t *ret_len)
+{
+	char *s;
+
+	assert_non_null(v);
+	s = codec_dump(v, ret_len);
+	json_decref(v);
+	assert_non_null(s);
+	return s;
+}
+
 static struct arm_vm_id
 vm1(void)
 {
@@ -62,7 +75,7 @@ test_initiate_body(void **state)
 	assert_int_equal(codec_initiate_source_set(b, 0, 0, S("10.0.0.0/24"), &err), 0);
 	assert_int_equal(codec_initiate_source_set(b, 0, 1, S("*"), &err), 0);
 	assert_int_equal(codec_initiate_justification_set(b, S("kernel update"), &err), 0);
-	text = codec_dump(codec_initiate_encode(b), &n);
+	text = dump(codec_initiate_encode(b), &n);
 	assert_non_null(text);
 	assert_string_equal(text,
 		"{\"virtualMachines\":[{\"id\":\"" VM1 "\",\"ports\":["
@@ -164,7 +177,7 @@ test_revoke_body(void **state)
 	b->vms[0].ports[1] = 3389;
 	b->vms[0].n_ports = 2;		/* a client fills fewer than it made room for */
 	b->terminate_sessions = true;
-	text = codec_dump(codec_revoke_encode(b), &n);
+	text = dump(codec_revoke_encode(b), &n);
 	assert_non_null(text);
 	assert_string_equal(text, "{\"virtualMachines\":[{\"id\":\"" VM1 "\",\"ports\":[{\"number\":22},{\"number\":3389}]}],"
 				  "\"terminateSessions\":true}");
@@ -198,7 +211,7 @@ test_vm_body(void **state)
 	vm.point = CODEC_POINT_GATEWAY;
 	assert_int_equal(net_addr_parse(S("10.99.0.6"), &vm.addrs[vm.n_addrs++], NULL), 0);
 	assert_int_equal(net_addr_parse(S("fd00:99::6"), &vm.addrs[vm.n_addrs++], NULL), 0);
-	text = codec_dump(codec_vm_body_encode(&vm), &n);
+	text = dump(codec_vm_body_encode(&vm), &n);
 	assert_non_null(text);
 	assert_string_equal(text, "{\"location\":\"local\",\"properties\":{\"osType\":\"Linux\",\"enforcement\":\"gateway\","
 				  "\"addresses\":[\"10.99.0.6\",\"fd00:99::6\"]}}");
@@ -267,7 +280,7 @@ test_policy_body(void **state)
 	       "\"allowedSourceAddressPrefixes\":[\"10.0.0.0/8\"],\"maxRequestAccessDuration\":\"PT3H\"}]}],"
 	       "\"requests\":[],\"provisioningState\":\"Succeeded\"}}";
 	assert_int_equal(codec_policy_decode(view, strlen(view), &id, &p, &err), 0);
-	body = codec_dump(codec_policy_body_encode(p), &n);
+	body = dump(codec_policy_body_encode(p), &n);
 	assert_non_null(body);
 	assert_string_equal(body, "{\"kind\":\"Basic\",\"location\":\"local\",\"properties\":{\"virtualMachines\":[{\"id\":\"" VM1
 				  "\",\"ports\":[{\"number\":22,\"protocol\":\"*\",\"allowedSourceAddressPrefixes\":[\"10.0.0.0/8\"],"
