@@ -150,6 +150,20 @@ transport_error(struct client *c, CURLcode rc, const char *errbuf, struct client
 	}
 }
 
+/* What every transfer sets: the URL, the protocols it may use, the timeouts, where errors and the body go. */
+static void
+transfer_basics(CURL *easy, const char *url, const char *protocols, char *errbuf, struct capture *cap)
+{
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, protocols);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long)CLIENT_CONNECT_TIMEOUT_S);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT, (long)CLIENT_TIMEOUT_S);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, cap);
+}
+
 /* Point the (reset) handle at url with the transport's settings, the answer going into cap. */
 static void
 request_options(struct client *c, const char *url, char *errbuf, struct capture *cap)
@@ -157,14 +171,7 @@ request_options(struct client *c, const char *url, char *errbuf, struct capture 
 	CURL *easy = c->http->easy;
 
 	curl_easy_reset(easy);
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https,http");
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long)CLIENT_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT, (long)CLIENT_TIMEOUT_S);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, cap);
+	transfer_basics(easy, url, "https,http", errbuf, cap);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(easy, CURLOPT_HEADERDATA, cap);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "jitgate-cli");
@@ -300,18 +307,11 @@ client_fetch_cert(const char *url, char **ret_pem, struct client_error *err)
 	if (!e)
 		return client_fail(err, CLIENT_ERR_UNREACHABLE, "cannot initialise libcurl");
 	snprintf(target, sizeof(target), "%s/healthz", url);
-	curl_easy_setopt(e, CURLOPT_URL, target);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)CLIENT_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)CLIENT_TIMEOUT_S);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	transfer_basics(e, target, "https", errbuf, &cap);
 	/* trust on first use: the handshake is not verified, the user checks the fingerprint */
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &cap);
 	rc = curl_easy_perform(e);
 	if (rc != CURLE_OK) {
 		client_fail(err, CLIENT_ERR_UNREACHABLE, "cannot reach %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
