@@ -23,27 +23,6 @@ codec_initiate_free(struct initiate_body *b)
 	free(b);
 }
 
-struct initiate_body *
-codec_initiate_new(size_t n_vms, size_t n_ports)
-{
-	struct initiate_body *b = calloc(1, sizeof(*b));
-	size_t i;
-
-	if (b == NULL || (n_vms && (b->vms = calloc(n_vms, sizeof(*b->vms))) == NULL))
-		goto fail;
-	for (i = 0; i < n_vms; i++) {
-		/* counted at once, so that codec_initiate_free sees every array allocated so far */
-		b->n_vms = i + 1;
-		if (n_ports && (b->vms[i].ports = calloc(n_ports, sizeof(*b->vms[i].ports))) == NULL)
-			goto fail;
-		b->vms[i].n_ports = n_ports;
-	}
-	return b;
-fail:
-	codec_initiate_free(b);
-	return NULL;
-}
-
 int
 codec_initiate_justification_set(struct initiate_body *b, const char *s, size_t n, struct core_error *err)
 {
@@ -121,6 +100,25 @@ initiate_port(void *ctx, size_t i, size_t j, json_t *port, const char *target, s
 }
 
 static const struct request_walk initiate_walk = {initiate_vm_begin, initiate_port};
+
+/* An empty body for a client, made by the decoder's own step for each VM (room for its ports). */
+struct initiate_body *
+codec_initiate_new(size_t n_vms, size_t n_ports)
+{
+	static const struct arm_vm_id none;
+	struct initiate_body *b = calloc(1, sizeof(*b));
+	size_t i;
+
+	if (b == NULL || (n_vms && (b->vms = calloc(n_vms, sizeof(*b->vms))) == NULL))
+		goto fail;
+	for (i = 0; i < n_vms; i++)
+		if (initiate_vm_begin(b, i, &none, n_ports) < 0)
+			goto fail;
+	return b;
+fail:
+	codec_initiate_free(b);
+	return NULL;
+}
 
 int
 codec_initiate_decode(const char *body, size_t n, struct initiate_body **ret, struct core_error *err)
@@ -234,27 +232,6 @@ codec_revoke_free(struct revoke_body *b)
 	free(b);
 }
 
-struct revoke_body *
-codec_revoke_new(size_t n_vms, size_t n_ports)
-{
-	struct revoke_body *b = calloc(1, sizeof(*b));
-	size_t i;
-
-	if (b == NULL || (n_vms && (b->vms = calloc(n_vms, sizeof(*b->vms))) == NULL))
-		goto fail;
-	for (i = 0; i < n_vms; i++) {
-		/* counted at once, so that codec_revoke_free sees every array allocated so far */
-		b->n_vms = i + 1;
-		if (n_ports && (b->vms[i].ports = calloc(n_ports, sizeof(*b->vms[i].ports))) == NULL)
-			goto fail;
-		b->vms[i].n_ports = n_ports;
-	}
-	return b;
-fail:
-	codec_revoke_free(b);
-	return NULL;
-}
-
 static int
 revoke_vm_begin(void *ctx, size_t i, const struct arm_vm_id *id, size_t n_ports)
 {
@@ -281,6 +258,25 @@ revoke_port(void *ctx, size_t i, size_t j, json_t *port, const char *target, str
 }
 
 static const struct request_walk revoke_walk = {revoke_vm_begin, revoke_port};
+
+/* An empty body for a client, made by the decoder's own step for each VM (room for its ports). */
+struct revoke_body *
+codec_revoke_new(size_t n_vms, size_t n_ports)
+{
+	static const struct arm_vm_id none;
+	struct revoke_body *b = calloc(1, sizeof(*b));
+	size_t i;
+
+	if (b == NULL || (n_vms && (b->vms = calloc(n_vms, sizeof(*b->vms))) == NULL))
+		goto fail;
+	for (i = 0; i < n_vms; i++)
+		if (revoke_vm_begin(b, i, &none, n_ports) < 0)
+			goto fail;
+	return b;
+fail:
+	codec_revoke_free(b);
+	return NULL;
+}
 
 int
 codec_revoke_decode(const char *body, size_t n, struct revoke_body **ret, struct core_error *err)
