@@ -110,6 +110,20 @@ cli_call(struct cli *c, const char *method, const char *path, const char *query,
 	return r < 0 ? cli_client_fail(c, &err, r) : r;
 }
 
+/* A refusal as "CODE: message (at target)": the same line whether the server or the codec said it. */
+static void
+refusal_print(struct cli *c, int exit_code, const char *code, const char *msg, const char *target)
+{
+	cli_fail(c, exit_code, "%s: %s%s%s%s", code, msg, target[0] ? " (at " : "", target, target[0] ? ")" : "");
+}
+
+int
+cli_body_refused(struct cli *c, const struct core_error *err)
+{
+	refusal_print(c, CLI_EXIT_REFUSED, err->code, err->message, err->target);
+	return -EINVAL;
+}
+
 int
 cli_report(struct cli *c, const struct client_reply *r)
 {
@@ -121,7 +135,7 @@ cli_report(struct cli *c, const struct client_reply *r)
 								 : CLI_EXIT_REFUSED;
 
 	if (code && msg)
-		cli_fail(c, exit_code, "%s: %s%s%s%s", code, msg, target[0] ? " (at " : "", target, target[0] ? ")" : "");
+		refusal_print(c, exit_code, code, msg, target);
 	else
 		cli_fail(c, exit_code, "the server answered HTTP %ld%s%.200s", r->status, r->body && r->body[0] ? ": " : "",
 			 r->body ? r->body : "");

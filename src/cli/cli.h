@@ -14,6 +14,7 @@
 #include "client/client.h"
 #include "core/armid.h"
 #include "core/buf.h"
+#include "core/error.h"
 #include "core/limits.h"
 
 /* Exit codes, as `jitgate --help` and jitgate(1) document them. */
@@ -76,6 +77,11 @@ int cli_call(struct cli *c, const char *method, const char *path, const char *qu
 	     const char *if_match, const char *if_none_match, struct client_reply *ret);
 /* Print the server's refusal ("CODE: message (at target)") and set the exit code by status. Returns -EREMOTE. */
 int cli_report(struct cli *c, const struct client_reply *r);
+/*
+ * A body the codec refused to build from the user's text, printed as the server's refusal of
+ * the same text would be (exit 1: the server answers such a body 400). Returns -EINVAL.
+ */
+int cli_body_refused(struct cli *c, const struct core_error *err);
 /* cli_call + cli_report; the parsed body in *ret_json (caller decrefs). */
 int cli_get(struct cli *c, const char *path, const char *query, json_t **ret_json);
 int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret_json);

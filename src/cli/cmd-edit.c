@@ -7,6 +7,9 @@
 #include "cli/cli.h"
 #include "cli/resource.h"
 #include "cli/commands.h"
+#include "codec/codec.h"
+#include "core/net.h"
+#include "core/policy.h"
 #include "core/duration.h"
 
 const char cli_help_edit[] =
@@ -28,29 +31,67 @@ rule_matches(const json_t *p, unsigned number, const char *proto)
 	       (!proto || !strcmp(cli_json_str(p, "protocol", "*"), proto));
 }
 
-static void
-rule_update(json_t *p, const struct cli_rule_opts *o, const char *proto)
+/* The sources a rule keeps: the options' when given, else those the rule has (as the server wrote them). */
+static int
+rule_sources(const json_t *p, const struct cli_rule_opts *o, struct policy_port *rule)
 {
-	char dur[DURATION_FORMAT_SIZE];
+	const json_t *list = json_object_get(p, "allowedSourceAddressPrefixes"), *v;
+	const char *one = cli_json_str(p, "allowedSourceAddressPrefix", "*");
 	size_t i;
 
-	if (proto)
-		json_object_set_new(p, "protocol", json_string(proto));
-	if (o->max_ms && duration_format_iso8601(o->max_ms, dur, sizeof(dur)) > 0)
-		json_object_set_new(p, "maxRequestAccessDuration", json_string(dur));
 	if (o->n_sources) {
-		json_object_del(p, "allowedSourceAddressPrefix");
-		json_object_del(p, "allowedSourceAddressPrefixes");
-		if (o->n_sources == 1) {
-			json_object_set_new(p, "allowedSourceAddressPrefix", json_string(o->sources[0]));
-		} else {
-			json_t *a = json_array();
-
-			for (i = 0; i < o->n_sources; i++)
-				json_array_append_new(a, json_string(o->sources[i]));
-			json_object_set_new(p, "allowedSourceAddressPrefixes", a);
-		}
+		for (i = 0; i < o->n_sources && i < CLI_SOURCES_MAX; i++)
+			if (net_source_parse(o->sources[i], strlen(o->sources[i]), &rule->sources[rule->n_sources++], NULL) < 0)
+				return -EINVAL;
+		rule->sources_as_list = o->n_sources > 1;
+		return 0;
 	}
+	if (!json_is_array(list))
+		return net_source_parse(one, strlen(one), &rule->sources[rule->n_sources++], NULL);
+	json_array_foreach(list, i, v) {
+		const char *s = json_string_value(v);
+
+		if (!s || i >= CLI_SOURCES_MAX || net_source_parse(s, strlen(s), &rule->sources[rule->n_sources++], NULL) < 0)
+			return -EINVAL;
+	}
+	rule->sources_as_list = true;
+	return 0;
+}
+
+/*
+ * The rule `p` with the options' protocol, maximum and sources, written again by the codec
+ * (what the rule does not change stays as it was). -EINVAL when the server's rule cannot be read.
+ */
+static int
+rule_update(json_t *p, const struct cli_rule_opts *o, const char *proto)
+{
+	struct net_source sources[CLI_SOURCES_MAX];
+	struct policy_port rule = { .sources = sources };
+	const char *text = proto ? proto : cli_json_str(p, "protocol", "*");
+	json_t *updated;
+	int r;
+
+	rule.number = (uint16_t)json_integer_value(json_object_get(p, "number"));
+	if (net_proto_parse(text, strlen(text), &rule.proto, NULL) < 0)
+		return -EINVAL;
+	text = cli_json_str(p, "maxRequestAccessDuration", "");
+	rule.max_duration_ms = o->max_ms;
+	if (!o->max_ms && duration_parse_iso8601(text, strlen(text), &rule.max_duration_ms, NULL) < 0)
+		return -EINVAL;
+	if ((r = rule_sources(p, o, &rule)) < 0)
+		return r;
+	if (!(updated = codec_policy_port_encode(&rule)))
+		return -ENOMEM;
+	r = json_object_clear(p) < 0 || json_object_update(p, updated) < 0 ? -ENOMEM : 0;
+	json_decref(updated);
+	return r;
+}
+
+static int
+rule_unreadable(struct cli *c, const struct cli_vm *vm, const json_t *p)
+{
+	return cli_fail(c, CLI_EXIT_UNREACHABLE, "the server's rule for port %lld of %s cannot be read",
+			(long long)json_integer_value(json_object_get(p, "number")), vm->arm.name);
 }
 
 static int
@@ -77,7 +118,8 @@ edit_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
 	}
 	if (o->n_ports == 0) {
 		json_array_foreach(ports, i, p)
-			rule_update(p, o, NULL);
+			if (rule_update(p, o, NULL) < 0)
+				return rule_unreadable(c, vm, p);
 	}
 	for (k = 0; k < o->n_ports; k++) {
 		json_t *hit = NULL;
@@ -89,9 +131,9 @@ edit_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
 		json_array_foreach(ports, i, p)
 			if (!hit && rule_matches(p, o->ports[k].number, NULL))
 				hit = p;
-		if (hit)
-			rule_update(hit, o, o->ports[k].proto);
-		else
+		if (hit && rule_update(hit, o, o->ports[k].proto) < 0)
+			return rule_unreadable(c, vm, hit);
+		else if (!hit)
 			json_array_append_new(ports, cli_rule_new(o->ports[k].number, o->ports[k].proto,
 								  o->max_ms ? o->max_ms : CLI_DEFAULT_MAX_MS, o->sources,
 								  o->n_sources));

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/resource.h"
 #include "cli/commands.h"
+#include "codec/codec.h"
 #include "core/duration.h"
 #include "core/net.h"
 
@@ -51,7 +52,7 @@ enable_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
 	const char *os = cli_json_str(json_object_get(vm->json, "properties"), "osType", "Linux");
 	int64_t max = o->max_ms ? o->max_ms : CLI_DEFAULT_MAX_MS;
 	json_t *ports = json_array(), *entry;
-	size_t i;
+	size_t i, at = 0;
 
 	if (o->n_ports == 0 && o->recommended)
 		for (i = 0; i < sizeof(recommended) / sizeof(recommended[0]); i++)
@@ -71,13 +72,13 @@ enable_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
 			if (!have)
 				json_array_append_new(ports, cli_rule_new(recommended[i], "*", max, o->sources, o->n_sources));
 		}
-	entry = cli_vms_find(vms, vm->id, NULL);
+	entry = cli_vms_find(vms, vm->id, &at);
 	e->replaced = entry != NULL;
-	if (entry) {
-		json_object_set_new(entry, "ports", ports);
-		return 0;
-	}
-	json_array_append_new(vms, json_pack("{s:s, s:o}", "id", vm->id, "ports", ports));
+	/* the VM's entry, new or in place of the old one, as the codec writes it */
+	if (entry)
+		json_array_set_new(vms, at, codec_policy_vm_json(&vm->arm, ports));
+	else
+		json_array_append_new(vms, codec_policy_vm_json(&vm->arm, ports));
 	return 0;
 }
 

@@ -86,62 +86,38 @@ short_operation(const char *op)
 	return !strncmp(op, prefix, sizeof(prefix) - 1) && op[sizeof(prefix) - 1] ? op + sizeof(prefix) - 1 : op;
 }
 
-int
-cmd_log(struct cli *c, int argc, char **argv)
+/* The filters as the activity log's query ("vm=...&since=..."): 0, or a negative errno when it does not fit. */
+static int
+log_query(const struct log_opts *o, struct buf *q)
+{
+	char when[TIME_FORMAT_SIZE];
+	int r = 0;
+
+	if (o->vm)
+		r = r ?: client_query_add(q, "vm", o->vm);
+	if (o->caller)
+		r = r ?: client_query_add(q, "caller", o->caller);
+	if (o->since_ns && time_format_rfc3339(o->since_ns, when, sizeof(when)) > 0)
+		r = r ?: client_query_add(q, "since", when);
+	if (o->until_ns && time_format_rfc3339(o->until_ns, when, sizeof(when)) > 0)
+		r = r ?: client_query_add(q, "until", when);
+	if (o->top)
+		r = r ?: client_query_add(q, "$top", o->top);
+	if (o->csv)
+		r = r ?: client_query_add(q, "format", "csv");
+	return r;
+}
+
+/* The entries as a table, or their ids with -q. */
+static void
+log_print(struct cli *c, const json_t *entries)
 {
 	static const char *const headers[] = { "TIME", "CALLER", "ADDRESS", "OPERATION", "RESOURCE", "STATUS", "DETAIL" };
-	struct log_opts o = { 0 };
-	struct buf q = { 0 };
-	struct client_reply rep = { 0 };
-	struct table *t = NULL;
-	char path[ARM_ID_MAX + 64], when[TIME_FORMAT_SIZE];
+	struct table *t = table_new(7, headers);
 	json_t *e;
-	bool help;
-	int argi, r;
 	size_t i;
 
-	r = cli_options(c, argc, argv, "", log_options, log_option, &o, cli_help_log, &argi, &help);
-	if (r < 0 || help)
-		goto out;
-	if (argc - argi) {
-		r = cli_fail(c, CLI_EXIT_USAGE, "no arguments expected (see --help)");
-		goto out;
-	}
-	if ((r = cli_connect(c)) < 0)
-		goto out;
-	r = 0;
-	if (o.vm)
-		r = r ?: client_query_add(&q, "vm", o.vm);
-	if (o.caller)
-		r = r ?: client_query_add(&q, "caller", o.caller);
-	if (o.since_ns && time_format_rfc3339(o.since_ns, when, sizeof(when)) > 0)
-		r = r ?: client_query_add(&q, "since", when);
-	if (o.until_ns && time_format_rfc3339(o.until_ns, when, sizeof(when)) > 0)
-		r = r ?: client_query_add(&q, "until", when);
-	if (o.top)
-		r = r ?: client_query_add(&q, "$top", o.top);
-	if (o.csv)
-		r = r ?: client_query_add(&q, "format", "csv");
-	if (r < 0) {
-		r = cli_fail(c, CLI_EXIT_USAGE, "the query is too long");
-		goto out;
-	}
-	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Security/jitActivityLog", c->client.subscription);
-	r = cli_call(c, "GET", path, q.data, NULL, NULL, NULL, &rep);
-	if (r == -EREMOTE)
-		cli_report(c, &rep);
-	if (r < 0)
-		goto out;
-	if (o.csv) {
-		cli_write_document(stdout, rep.body, rep.body_len);
-		goto out;
-	}
-	if (c->output == CLI_OUT_JSON) {
-		cli_print_json(rep.json);
-		goto out;
-	}
-	t = table_new(7, headers);
-	json_array_foreach(json_object_get(rep.json, "value"), i, e) {
+	json_array_foreach(entries, i, e) {
 		char time[64], id[24];
 		const char *cells[7];
 
@@ -162,8 +138,45 @@ cmd_log(struct cli *c, int argc, char **argv)
 	}
 	if (c->output != CLI_OUT_QUIET)
 		table_print(t, stdout);
-out:
 	table_free(t);
+}
+
+int
+cmd_log(struct cli *c, int argc, char **argv)
+{
+	struct log_opts o = { 0 };
+	struct buf q = { 0 };
+	struct client_reply rep = { 0 };
+	char path[ARM_ID_MAX + 64];
+	bool help;
+	int argi, r;
+
+	r = cli_options(c, argc, argv, "", log_options, log_option, &o, cli_help_log, &argi, &help);
+	if (r < 0 || help)
+		goto out;
+	if (argc - argi) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "no arguments expected (see --help)");
+		goto out;
+	}
+	if ((r = cli_connect(c)) < 0)
+		goto out;
+	if ((r = log_query(&o, &q)) < 0) {
+		r = cli_fail(c, CLI_EXIT_USAGE, "the query is too long");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Security/jitActivityLog", c->client.subscription);
+	r = cli_call(c, "GET", path, q.data, NULL, NULL, NULL, &rep);
+	if (r == -EREMOTE)
+		cli_report(c, &rep);
+	if (r < 0)
+		goto out;
+	if (o.csv)
+		cli_write_document(stdout, rep.body, rep.body_len);
+	else if (c->output == CLI_OUT_JSON)
+		cli_print_json(rep.json);
+	else
+		log_print(c, json_object_get(rep.json, "value"));
+out:
 	client_reply_clear(&rep);
 	buf_free(&q);
 	return help ? 0 : cli_exit(c, r);

@@ -234,6 +234,128 @@ pins_prune(const char *dir, const char *keep)
 	closedir(d);
 }
 
+/* What a login gathers on its way, step by step, for the config it writes at the end. */
+struct login {
+	const char *want_fp;		/* --fingerprint, or NULL */
+	bool sub_given;			/* --subscription named one */
+	char dir[CLIENT_PATH_MAX];	/* the config directory */
+	char ca[CLIENT_PATH_MAX];	/* the CA the config will name */
+	char staged[CLIENT_PATH_MAX];	/* the fetched certificate, until the token is checked */
+	char fp[FP_TEXT_SIZE];
+	char *pem;			/* the fetched certificate (owned), or NULL with --ca */
+	json_t *me;			/* the server's whoami (borrowed from c) */
+	const char *sub;		/* the server's subscription, or NULL */
+};
+
+/* Server and token from flags or environment, checked before anything goes on the wire. */
+static int
+login_settings(struct cli *c, struct login *l)
+{
+	const char *env;
+
+	l->sub_given = c->client.subscription[0] != '\0';
+	if (!c->client.server[0] && (env = getenv("JITGATE_SERVER")) && *env)
+		snprintf(c->client.server, sizeof(c->client.server), "%s", env);
+	if (!c->client.server[0])
+		return cli_fail(c, CLI_EXIT_USAGE, "--server URL is required");
+	if (strncasecmp(c->client.server, "https://", 8))
+		return cli_fail(c, CLI_EXIT_USAGE, "--server: '%s' is not an https:// URL", c->client.server);
+	if (!c->client.token && (env = getenv("JITGATE_TOKEN")) && *env)
+		c->client.token = strdup(env);
+	if (!c->client.token)
+		return cli_fail(c, CLI_EXIT_USAGE, "--token TOKEN (or JITGATE_TOKEN) is required");
+	if (c->client.insecure)
+		return cli_fail(c, CLI_EXIT_USAGE, "--insecure: login pins the certificate instead; see --help");
+	if (l->want_fp && c->client.ca[0])
+		return cli_fail(c, CLI_EXIT_USAGE, "--ca and --fingerprint: give one of them");
+	if (client_config_dir(l->dir, sizeof(l->dir)) < 0)
+		return cli_fail(c, CLI_EXIT_USAGE, "no HOME or XDG_CONFIG_HOME to put the config in");
+	while (strlen(c->client.server) > 8 && c->client.server[strlen(c->client.server) - 1] == '/')
+		c->client.server[strlen(c->client.server) - 1] = '\0';
+	return 0;
+}
+
+/* The CA to verify the server with: --ca's file, or the fetched certificate the user trusts, staged. */
+static int
+login_trust(struct cli *c, struct login *l)
+{
+	int r;
+
+	if (c->client.ca[0]) {
+		if (!realpath(c->client.ca, l->ca))
+			return cli_fail(c, CLI_EXIT_USAGE, "--ca: cannot read %s: %s", c->client.ca, strerror(errno));
+		snprintf(c->client.ca, sizeof(c->client.ca), "%s", l->ca);
+		return 0;
+	}
+	if ((r = pin_certificate(c, l->want_fp, &l->pem, l->fp, sizeof(l->fp))) < 0 ||
+	    (r = pin_stage(c, l->pem, l->staged, sizeof(l->staged))) < 0)
+		return r;
+	snprintf(c->client.ca, sizeof(c->client.ca), "%s", l->staged);
+	return 0;
+}
+
+/* The token is accepted (GET /whoami), and the server's subscription is the one asked for, if any. */
+static int
+login_check(struct cli *c, struct login *l)
+{
+	int r;
+
+	if ((r = cli_whoami(c, &l->me)) < 0)
+		return r;
+	l->sub = cli_json_str(l->me, "subscriptionId", NULL);
+	if (l->sub && arm_subscription_validate(l->sub, strlen(l->sub), NULL) < 0)
+		return cli_fail(c, CLI_EXIT_UNREACHABLE, "the server's subscriptionId '%s' is not a subscription id", l->sub);
+	if (l->sub_given && l->sub && strcasecmp(l->sub, c->client.subscription))
+		return cli_fail(c, CLI_EXIT_USAGE, "--subscription %s: the server's subscription is %s; nothing saved",
+				c->client.subscription, l->sub);
+	return 0;
+}
+
+/*
+ * The fetched certificate under its own name in the config directory, which becomes the CA,
+ * then the config, whose rename commits the login; a pin this login wrote goes when it fails.
+ */
+static int
+login_save(struct cli *c, struct login *l)
+{
+	struct client_config cfg;
+	struct client_error err = { 0 };
+	char pin[CLIENT_PATH_MAX + 64] = "";
+	bool pin_existed = false;
+	int r;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (l->pem) {
+		struct stat st;
+
+		if (pin_path(l->dir, l->fp, pin, sizeof(pin)) < 0) {
+			r = cli_fail(c, CLI_EXIT_USAGE, "the config path is too long");
+			goto out;
+		}
+		pin_existed = stat(pin, &st) == 0;
+		if ((r = client_config_make_dir(l->dir, &err)) < 0) {
+			cli_client_fail(c, &err, r);
+			goto out;
+		}
+		if ((r = write_pem(c, pin, l->pem)) < 0)
+			goto out;
+		snprintf(l->ca, sizeof(l->ca), "%s", pin);
+	}
+	snprintf(cfg.server, sizeof(cfg.server), "%s", c->client.server);
+	snprintf(cfg.ca, sizeof(cfg.ca), "%s", l->ca);
+	snprintf(cfg.subscription, sizeof(cfg.subscription), "%s",
+		 l->sub_given ? c->client.subscription : l->sub ? l->sub : "");
+	snprintf(cfg.token, sizeof(cfg.token), "%s", c->client.token);
+	if ((r = client_config_write(&cfg, &err)) < 0) {
+		cli_client_fail(c, &err, r);
+		if (pin[0] && !pin_existed)
+			unlink(pin);
+	}
+out:
+	client_config_clear(&cfg);
+	return r;
+}
+
 /*
  * The token is checked first, against the certificate staged in a temporary file; only then
  * are the pinned certificate (under a name of its own, that no config names yet) and the
@@ -243,99 +365,30 @@ pins_prune(const char *dir, const char *keep)
 int
 cmd_login(struct cli *c, int argc, char **argv)
 {
-	struct client_config cfg;
-	struct client_error err = { 0 };
-	const char *want_fp = NULL, *env, *sub;
-	char ca[CLIENT_PATH_MAX], staged[CLIENT_PATH_MAX] = "", pin[CLIENT_PATH_MAX + 64] = "", dir[CLIENT_PATH_MAX],
-		fp[FP_TEXT_SIZE];
-	char *pem = NULL;
-	json_t *me = NULL;
-	bool help, sub_given, pin_existed = false;
+	struct login l;
+	bool help;
 	int argi, r;
 
-	memset(&cfg, 0, sizeof(cfg));
-	r = cli_options(c, argc, argv, "", login_options, login_option, &want_fp, cli_help_login, &argi, &help);
+	memset(&l, 0, sizeof(l));
+	r = cli_options(c, argc, argv, "", login_options, login_option, &l.want_fp, cli_help_login, &argi, &help);
 	if (r < 0 || help)
 		return cli_exit(c, r);
 	if (argc - argi)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no arguments expected (see --help)"));
-	sub_given = c->client.subscription[0] != '\0';
-	if (!c->client.server[0] && (env = getenv("JITGATE_SERVER")) && *env)
-		snprintf(c->client.server, sizeof(c->client.server), "%s", env);
-	if (!c->client.server[0])
-		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--server URL is required"));
-	if (strncasecmp(c->client.server, "https://", 8))
-		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--server: '%s' is not an https:// URL", c->client.server));
-	if (!c->client.token && (env = getenv("JITGATE_TOKEN")) && *env)
-		c->client.token = strdup(env);
-	if (!c->client.token)
-		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--token TOKEN (or JITGATE_TOKEN) is required"));
-	if (c->client.insecure)
-		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--insecure: login pins the certificate instead; see --help"));
-	if (want_fp && c->client.ca[0])
-		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--ca and --fingerprint: give one of them"));
-	if (client_config_dir(dir, sizeof(dir)) < 0)
-		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no HOME or XDG_CONFIG_HOME to put the config in"));
-	while (strlen(c->client.server) > 8 && c->client.server[strlen(c->client.server) - 1] == '/')
-		c->client.server[strlen(c->client.server) - 1] = '\0';
-	if (c->client.ca[0]) {
-		if (!realpath(c->client.ca, ca))
-			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--ca: cannot read %s: %s", c->client.ca, strerror(errno)));
-		snprintf(c->client.ca, sizeof(c->client.ca), "%s", ca);
-	} else {
-		if ((r = pin_certificate(c, want_fp, &pem, fp, sizeof(fp))) < 0 ||
-		    (r = pin_stage(c, pem, staged, sizeof(staged))) < 0)
-			goto out;
-		snprintf(c->client.ca, sizeof(c->client.ca), "%s", staged);
-	}
-	if ((r = cli_whoami(c, &me)) < 0)
+	if ((r = login_settings(c, &l)) < 0 || (r = login_trust(c, &l)) < 0 || (r = login_check(c, &l)) < 0)
 		goto out;
-	sub = cli_json_str(me, "subscriptionId", NULL);
-	if (sub && arm_subscription_validate(sub, strlen(sub), NULL) < 0) {
-		r = cli_fail(c, CLI_EXIT_UNREACHABLE, "the server's subscriptionId '%s' is not a subscription id", sub);
+	if ((r = login_save(c, &l)) < 0)
 		goto out;
-	}
-	if (sub_given && sub && strcasecmp(sub, c->client.subscription)) {
-		r = cli_fail(c, CLI_EXIT_USAGE, "--subscription %s: the server's subscription is %s; nothing saved",
-			     c->client.subscription, sub);
-		goto out;
-	}
-	if (pem) {
-		struct stat st;
-
-		if (pin_path(dir, fp, pin, sizeof(pin)) < 0) {
-			r = cli_fail(c, CLI_EXIT_USAGE, "the config path is too long");
-			goto out;
-		}
-		pin_existed = stat(pin, &st) == 0;
-		if ((r = client_config_make_dir(dir, &err)) < 0) {
-			cli_client_fail(c, &err, r);
-			goto out;
-		}
-		if ((r = write_pem(c, pin, pem)) < 0)
-			goto out;
-		snprintf(ca, sizeof(ca), "%s", pin);
-	}
-	snprintf(cfg.server, sizeof(cfg.server), "%s", c->client.server);
-	snprintf(cfg.ca, sizeof(cfg.ca), "%s", ca);
-	snprintf(cfg.subscription, sizeof(cfg.subscription), "%s", sub_given ? c->client.subscription : sub ? sub : "");
-	snprintf(cfg.token, sizeof(cfg.token), "%s", c->client.token);
-	if ((r = client_config_write(&cfg, &err)) < 0) {
-		cli_client_fail(c, &err, r);
-		if (pin[0] && !pin_existed)
-			unlink(pin);
-		goto out;
-	}
-	pins_prune(dir, ca);
+	pins_prune(l.dir, l.ca);
 	if (c->output == CLI_OUT_JSON)
-		cli_print_json(me);
+		cli_print_json(l.me);
 	else if (c->output == CLI_OUT_TABLE)
 		cli_printf("Logged in to %s as %s (%s); your address: %s. Saved in %s/config\n", c->client.server,
-			   cli_json_str(me, "name", "?"), cli_json_str(me, "role", "?"), cli_json_str(me, "address", "?"), dir);
+			   cli_json_str(l.me, "name", "?"), cli_json_str(l.me, "role", "?"), cli_json_str(l.me, "address", "?"),
+			   l.dir);
 out:
-	if (staged[0])
-		unlink(staged);
-	free(pem);
-	client_config_clear(&cfg);
+	if (l.staged[0])
+		unlink(l.staged);
+	free(l.pem);
 	return cli_exit(c, r);
 }

@@ -46,20 +46,113 @@ requests_option(struct cli *c, int opt, const char *arg, void *state)
 	return 0;
 }
 
+/* What the walk over every policy's requests keeps: the rows to show and, for JSON, the requests they come from. */
+struct requests_walk {
+	const struct requests_opts *o;
+	struct arm_vm_id want;		/* --vm's, when given */
+	struct table *t;
+	json_t *out;			/* the requests kept, each with the VMs and ports shown */
+};
+
+/* One port of a request as a row of the table. */
+static void
+port_row(struct table *t, const json_t *req, const char *vm_id, const json_t *p)
+{
+	char num[16], until[64], status[96];
+	const char *cells[7];
+
+	snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(json_object_get(p, "number")));
+	cli_time_local(cli_json_str(p, "endTimeUtc", NULL), until, sizeof(until));
+	snprintf(status, sizeof(status), "%s/%s", cli_json_str(p, "status", "?"), cli_json_str(p, "statusReason", "?"));
+	cells[0] = cli_json_str(req, "id", "");
+	cells[1] = cli_json_str(req, "requestor", "");
+	cells[2] = cli_id_name(vm_id);
+	cells[3] = num;
+	cells[4] = cli_json_str(p, "allowedSourceAddressPrefix", "");
+	cells[5] = until;
+	cells[6] = status;
+	table_add(t, cells);
+}
+
+/* The ports of one VM of a request that the options keep, each added as a row; NULL when none is kept. */
+static json_t *
+vm_ports_kept(struct requests_walk *w, const json_t *req, const json_t *v)
+{
+	const char *id = cli_json_str(v, "id", "");
+	struct arm_vm_id got;
+	json_t *kports, *p;
+	size_t l;
+
+	if (w->o->vm && (arm_vm_id_parse(id, strlen(id), &got, NULL) < 0 || !arm_vm_id_equal(&w->want, &got)))
+		return NULL;
+	kports = json_array();
+	json_array_foreach(json_object_get(v, "ports"), l, p) {
+		if (w->o->active && strcmp(cli_json_str(p, "status", ""), "Initiated"))
+			continue;
+		json_array_append(kports, p);
+		port_row(w->t, req, id, p);
+	}
+	if (!json_array_size(kports)) {
+		json_decref(kports);
+		return NULL;
+	}
+	return kports;
+}
+
+/* One request of a policy: its kept VMs and ports as rows, and the request (with only those, and its policy's id) in out. */
+static void
+request_walk(struct requests_walk *w, const json_t *pol, const json_t *req)
+{
+	json_t *kept = json_deep_copy(req), *kvms = json_array(), *v, *kports;
+	size_t k;
+
+	json_array_foreach(json_object_get(req, "virtualMachines"), k, v) {
+		if ((kports = vm_ports_kept(w, req, v)))
+			json_array_append_new(kvms, json_pack("{s:s, s:o}", "id", cli_json_str(v, "id", ""), "ports", kports));
+	}
+	if (json_array_size(kvms)) {
+		json_object_set_new(kept, "virtualMachines", kvms);
+		json_object_set_new(kept, "policyId", json_string(cli_json_str(pol, "id", "")));
+		json_array_append_new(w->out, kept);
+	} else {
+		json_decref(kvms);
+		json_decref(kept);
+	}
+}
+
+static void
+requests_print(struct cli *c, const struct requests_walk *w)
+{
+	json_t *req;
+	size_t i;
+
+	if (c->output == CLI_OUT_JSON) {
+		json_t *wrap = json_pack("{s:O}", "value", w->out);
+
+		cli_print_json(wrap);
+		json_decref(wrap);
+	} else if (c->output == CLI_OUT_QUIET) {
+		json_array_foreach(w->out, i, req)
+			cli_printf("%s\n", cli_json_str(req, "id", ""));
+	} else {
+		table_print(w->t, stdout);
+	}
+}
+
 int
 cmd_requests(struct cli *c, int argc, char **argv)
 {
 	static const char *const headers[] = { "ID", "REQUESTOR", "VM", "PORT", "SOURCE", "UNTIL", "STATUS" };
 	struct requests_opts o = { 0 };
+	struct requests_walk w = { .o = &o };
 	struct cli_vm vm = { 0 };
-	struct arm_vm_id want, got;
-	json_t *pols = NULL, *out = json_array(), *pol, *req, *v, *p;
-	struct table *t = NULL;
+	json_t *pols = NULL, *pol, *req;
 	char path[ARM_ID_MAX + 64];
 	bool help;
 	int argi, r;
-	size_t i, j, k, l;
+	size_t i, j;
 
+	w.out = json_array();
 	r = cli_options(c, argc, argv, "", requests_options, requests_option, &o, cli_help_requests, &argi, &help);
 	if (r < 0 || help)
 		goto out;
@@ -70,7 +163,7 @@ cmd_requests(struct cli *c, int argc, char **argv)
 	if (o.vm) {
 		if ((r = cli_vm_resolve(c, o.vm, &vm)) < 0)
 			goto out;
-		want = vm.arm;
+		w.want = vm.arm;
 	}
 	if ((r = cli_connect(c)) < 0)
 		goto out;
@@ -78,68 +171,15 @@ cmd_requests(struct cli *c, int argc, char **argv)
 		 c->client.subscription);
 	if ((r = cli_list(c, path, NULL, &pols)) < 0)
 		goto out;
-	t = table_new(7, headers);
+	w.t = table_new(7, headers);
 	json_array_foreach(pols, i, pol) {
-		json_array_foreach(json_object_get(json_object_get(pol, "properties"), "requests"), j, req) {
-			json_t *kept = json_deep_copy(req), *kvms = json_array();
-
-			json_array_foreach(json_object_get(req, "virtualMachines"), k, v) {
-				const char *id = cli_json_str(v, "id", "");
-				json_t *kports = json_array();
-
-				if (o.vm && (arm_vm_id_parse(id, strlen(id), &got, NULL) < 0 || !arm_vm_id_equal(&want, &got))) {
-					json_decref(kports);
-					continue;
-				}
-				json_array_foreach(json_object_get(v, "ports"), l, p) {
-					char num[16], until[64], status[96];
-					const char *cells[7];
-
-					if (o.active && strcmp(cli_json_str(p, "status", ""), "Initiated"))
-						continue;
-					json_array_append(kports, p);
-					snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(json_object_get(p, "number")));
-					cli_time_local(cli_json_str(p, "endTimeUtc", NULL), until, sizeof(until));
-					snprintf(status, sizeof(status), "%s/%s", cli_json_str(p, "status", "?"),
-						 cli_json_str(p, "statusReason", "?"));
-					cells[0] = cli_json_str(req, "id", "");
-					cells[1] = cli_json_str(req, "requestor", "");
-					cells[2] = cli_id_name(id);
-					cells[3] = num;
-					cells[4] = cli_json_str(p, "allowedSourceAddressPrefix", "");
-					cells[5] = until;
-					cells[6] = status;
-					table_add(t, cells);
-				}
-				if (json_array_size(kports))
-					json_array_append_new(kvms, json_pack("{s:s, s:o}", "id", id, "ports", kports));
-				else
-					json_decref(kports);
-			}
-			if (json_array_size(kvms)) {
-				json_object_set_new(kept, "virtualMachines", kvms);
-				json_object_set_new(kept, "policyId", json_string(cli_json_str(pol, "id", "")));
-				json_array_append_new(out, kept);
-			} else {
-				json_decref(kvms);
-				json_decref(kept);
-			}
-		}
+		json_array_foreach(json_object_get(json_object_get(pol, "properties"), "requests"), j, req)
+			request_walk(&w, pol, req);
 	}
-	if (c->output == CLI_OUT_JSON) {
-		json_t *wrap = json_pack("{s:O}", "value", out);
-
-		cli_print_json(wrap);
-		json_decref(wrap);
-	} else if (c->output == CLI_OUT_QUIET) {
-		json_array_foreach(out, i, req)
-			cli_printf("%s\n", cli_json_str(req, "id", ""));
-	} else {
-		table_print(t, stdout);
-	}
+	requests_print(c, &w);
 out:
-	table_free(t);
-	json_decref(out);
+	table_free(w.t);
+	json_decref(w.out);
 	json_decref(pols);
 	cli_vm_clear(&vm);
 	return help ? 0 : cli_exit(c, r);

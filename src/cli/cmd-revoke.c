@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/resource.h"
 #include "cli/commands.h"
+#include "codec/codec.h"
 #include "core/net.h"
 
 const char cli_help_revoke[] =
@@ -54,16 +55,46 @@ revoke_option(struct cli *c, int opt, const char *arg, void *state)
 	return 0;
 }
 
+/* The revoke body (the codec's): the ports asked for, else each port of the VM's rules once. */
+static int
+revoke_body(struct cli *c, const struct cli_vm *vm, const struct revoke_opts *o, const json_t *rules, json_t **ret_body)
+{
+	struct revoke_body *b = codec_revoke_new(1, o->n_ports ? o->n_ports : json_array_size(rules));
+	struct revoke_vm *v;
+	const json_t *p;
+	size_t n = 0, i, k;
+
+	if (!b)
+		return cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
+	v = &b->vms[0];
+	v->id = vm->arm;
+	for (i = 0; i < o->n_ports; i++)
+		v->ports[n++] = o->ports[i];
+	if (!o->n_ports)
+		json_array_foreach(rules, i, p) {
+			uint16_t number = (uint16_t)json_integer_value(json_object_get(p, "number"));
+
+			for (k = 0; k < n && v->ports[k] != number; k++)
+				;
+			if (k == n)
+				v->ports[n++] = number;
+		}
+	v->n_ports = n;
+	b->terminate_sessions = o->kill;
+	*ret_body = codec_revoke_encode(b);
+	codec_revoke_free(b);
+	return *ret_body ? 0 : cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
+}
+
 int
 cmd_revoke(struct cli *c, int argc, char **argv)
 {
 	struct revoke_opts o;
 	struct cli_vm vm = { 0 };
-	json_t *rules = NULL, *ports = json_array(), *body = NULL, *reply = NULL, *p;
+	json_t *rules = NULL, *body = NULL, *reply = NULL;
 	char path[ARM_ID_MAX + 16];
 	bool help;
 	int argi, r;
-	size_t i, k;
 
 	memset(&o, 0, sizeof(o));
 	r = cli_options(c, argc, argv, "", revoke_options, revoke_option, &o, cli_help_revoke, &argi, &help);
@@ -77,20 +108,8 @@ cmd_revoke(struct cli *c, int argc, char **argv)
 		goto out;
 	if ((r = cli_vm_rules(c, &vm, &rules)) < 0)
 		goto out;
-	for (i = 0; i < o.n_ports; i++)
-		json_array_append_new(ports, json_pack("{s:i}", "number", (json_int_t)o.ports[i]));
-	if (!o.n_ports)
-		json_array_foreach(rules, i, p) {
-			json_t *q;
-			bool dup = false;
-
-			json_array_foreach(ports, k, q)
-				dup = dup || json_equal(json_object_get(q, "number"), json_object_get(p, "number"));
-			if (!dup)
-				json_array_append_new(ports, json_pack("{s:O}", "number", json_object_get(p, "number")));
-		}
-	body = json_pack("{s:[{s:s, s:O}], s:b}", "virtualMachines", "id", vm.id, "ports", ports, "terminateSessions",
-			 o.kill);
+	if ((r = revoke_body(c, &vm, &o, rules, &body)) < 0)
+		goto out;
 	snprintf(path, sizeof(path), "%s/revoke", vm.policy_id);
 	if ((r = cli_send(c, "POST", path, body, &reply)) < 0)
 		goto out;
@@ -105,7 +124,6 @@ cmd_revoke(struct cli *c, int argc, char **argv)
 out:
 	json_decref(reply);
 	json_decref(body);
-	json_decref(ports);
 	json_decref(rules);
 	cli_vm_clear(&vm);
 	return help ? 0 : cli_exit(c, r);

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "codec/codec.h"
 
 const char cli_help_token[] =
 	"usage: jitgate token create NAME --role ROLE [--scope ID]\n"
@@ -97,9 +98,9 @@ token_create(struct cli *c, const char *name, const struct token_opts *o)
 		return cli_fail(c, CLI_EXIT_USAGE, "--role is required (Reader, SecurityReader, JitRequester, SecurityAdmin, Owner)");
 	if ((r = cli_connect(c)) < 0 || (r = token_path(c, name, path, sizeof(path))) < 0)
 		return r;
-	body = json_pack("{s:s}", "role", o->role);
-	if (o->scope)
-		json_object_set_new(body, "scope", json_string(o->scope));
+	body = codec_token_body_encode(&(struct codec_token_body){ .role = o->role, .scope = o->scope });
+	if (!body)
+		return cli_fail(c, CLI_EXIT_USAGE, "cannot encode the request body");
 	r = cli_call(c, "PUT", path, NULL, body, NULL, NULL, &rep);
 	if (r == -EREMOTE)
 		cli_report(c, &rep);

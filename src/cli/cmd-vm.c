@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/resource.h"
 #include "cli/commands.h"
+#include "codec/codec.h"
 #include "core/net.h"
 
 const char cli_help_vm[] =
@@ -245,14 +246,33 @@ out:
 	return cli_exit(c, r);
 }
 
+/* The PUT body of a gateway VM (the codec's): its location, OS and addresses, which the options checked already. */
+static int
+vm_body(struct cli *c, const struct vm_opts *o, json_t **ret_body)
+{
+	const char *loc = o->location ? o->location : CLI_DEFAULT_LOCATION;
+	struct codec_vm vm;
+	size_t i;
+
+	memset(&vm, 0, sizeof(vm));
+	snprintf(vm.location, sizeof(vm.location), "%s", loc);
+	snprintf(vm.os_type, sizeof(vm.os_type), "%s", o->os ? o->os : "Linux");
+	vm.point = CODEC_POINT_GATEWAY;
+	for (i = 0; i < o->n_addrs && i < API_ADDRS_MAX; i++)
+		if (net_addr_parse(o->addrs[i], strlen(o->addrs[i]), &vm.addrs[vm.n_addrs++], NULL) < 0)
+			return cli_fail(c, CLI_EXIT_USAGE, "--address: '%s' is not an IPv4 or IPv6 address", o->addrs[i]);
+	if (!(*ret_body = codec_vm_body_encode(&vm)))
+		return cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
+	return 0;
+}
+
 static int
 vm_add(struct cli *c, const char *name, const struct vm_opts *o)
 {
 	struct arm_vm_id arm;
 	char path[ARM_ID_MAX + 1];
-	json_t *body = NULL, *addrs, *out = NULL;
+	json_t *body = NULL, *out = NULL;
 	struct client_reply rep = { 0 };
-	size_t i;
 	int r;
 
 	if (arm_vm_name_validate(name, strlen(name), NULL) < 0)
@@ -265,11 +285,8 @@ vm_add(struct cli *c, const char *name, const struct vm_opts *o)
 	snprintf(arm.resource_group, sizeof(arm.resource_group), "%s", o->rg ? o->rg : CLI_DEFAULT_RG);
 	snprintf(arm.name, sizeof(arm.name), "%s", name);
 	arm_vm_id_format(&arm, path, sizeof(path));
-	addrs = json_array();
-	for (i = 0; i < o->n_addrs; i++)
-		json_array_append_new(addrs, json_string(o->addrs[i]));
-	body = json_pack("{s:s, s:{s:s, s:s, s:o}}", "location", o->location ? o->location : CLI_DEFAULT_LOCATION,
-			 "properties", "osType", o->os ? o->os : "Linux", "enforcement", "gateway", "addresses", addrs);
+	if ((r = vm_body(c, o, &body)) < 0)
+		goto out;
 	r = cli_call(c, "PUT", path, NULL, body, NULL, NULL, &rep);
 	if (r == -EREMOTE)
 		cli_report(c, &rep);

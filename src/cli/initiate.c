@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/parse.h"
 #include "cli/resource.h"
+#include "codec/codec.h"
 #include "core/duration.h"
 #include "core/timeutil.h"
 
@@ -97,73 +98,99 @@ from_ssh_client(struct cli *c, char *buf, size_t size)
 	return 0;
 }
 
-int
-cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in)
+/* The ports to open: those asked for, else each port of the VM's rules once. Returns how many are in seen. */
+static size_t
+initiate_ports(const struct cli_initiate *in, const json_t *rules, uint16_t *seen)
 {
-	char ssh_from[64];
-	const char *from = in->from;
-	json_t *rules = NULL, *ports = json_array(), *body = NULL, *reply = NULL, *p;
-	int64_t now = cli_now_ns();
-	char path[ARM_ID_MAX + 16];
-	uint16_t seen[CLI_PORTS_MAX];
+	const json_t *p;
 	size_t n_seen = 0, i, k;
-	int r;
 
-	if (!from && c->client.via_socket) {
-		if ((r = from_ssh_client(c, ssh_from, sizeof(ssh_from))) < 0)
-			goto out;
-		from = ssh_from;
-	}
-	if ((r = cli_vm_rules(c, vm, &rules)) < 0)
-		goto out;
 	if (in->n_ports) {
 		for (i = 0; i < in->n_ports && i < CLI_PORTS_MAX; i++)
 			seen[n_seen++] = in->ports[i];
-	} else {
-		json_array_foreach(rules, i, p) {
-			uint16_t n = (uint16_t)json_integer_value(json_object_get(p, "number"));
+		return n_seen;
+	}
+	json_array_foreach(rules, i, p) {
+		uint16_t n = (uint16_t)json_integer_value(json_object_get(p, "number"));
 
-			for (k = 0; k < n_seen && seen[k] != n; k++)
-				;
-			if (k == n_seen && n_seen < CLI_PORTS_MAX)
-				seen[n_seen++] = n;
-		}
+		for (k = 0; k < n_seen && seen[k] != n; k++)
+			;
+		if (k == n_seen && n_seen < CLI_PORTS_MAX)
+			seen[n_seen++] = n;
 	}
-	if (n_seen == 0) {
-		r = cli_fail(c, CLI_EXIT_REFUSED, "%s has no port rules", vm->arm.name);
-		goto out;
-	}
-	for (i = 0; i < n_seen; i++) {
-		int64_t ms = in->for_ms ? in->for_ms : rule_max_ms(rules, seen[i]), end;
+	return n_seen;
+}
+
+/* The ports to open in an initiate body (the codec's: it encodes what the server decodes). */
+struct initiate_plan {
+	const uint16_t *ports;
+	size_t n_ports;
+	const char *from;		/* NULL: my address */
+	const json_t *rules;
+	int64_t now_ns;			/* when the command started: the times count from it */
+};
+
+/*
+ * Each port until --until, else now plus --for or its rule's maximum (whole seconds), from
+ * `from`, with the reason as the justification. Text the codec refuses is reported as the
+ * server would refuse it.
+ */
+static int
+initiate_body(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in, const struct initiate_plan *plan,
+	      json_t **ret_body)
+{
+	struct initiate_body *b = codec_initiate_new(1, plan->n_ports);
+	struct core_error err;
+	size_t i;
+	int r = 0;
+
+	if (!b)
+		return cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
+	b->vms[0].id = vm->arm;
+	for (i = 0; i < plan->n_ports; i++) {
+		int64_t ms = in->for_ms ? in->for_ms : rule_max_ms(plan->rules, plan->ports[i]), end;
 		char t[TIME_FORMAT_SIZE];
-		json_t *o;
 
 		if (!ms)
 			ms = CLI_DEFAULT_MAX_MS;	/* a port not in the rules: the server refuses it with its reason */
-		end = in->until_ns ? in->until_ns : now + ms * TIME_NS_PER_MS;
+		end = in->until_ns ? in->until_ns : plan->now_ns + ms * TIME_NS_PER_MS;
 		end -= end % TIME_NS_PER_SEC;
 		if (time_format_rfc3339(end, t, sizeof(t)) < 0) {
 			r = cli_fail(c, CLI_EXIT_USAGE, "the end time is out of range");
 			goto out;
 		}
-		o = json_pack("{s:i, s:s}", "number", (json_int_t)seen[i], "endTimeUtc", t);
-		if (from)
-			json_object_set_new(o, "allowedSourceAddressPrefix", json_string(from));
-		json_array_append_new(ports, o);
+		b->vms[0].ports[i].number = plan->ports[i];
+		b->vms[0].ports[i].end_ns = end;
 	}
-	body = json_pack("{s:[{s:s, s:O}]}", "virtualMachines", "id", vm->id, "ports", ports);
-	if (in->reason)
-		json_object_set_new(body, "justification", json_string(in->reason));
-	snprintf(path, sizeof(path), "%s/initiate", vm->policy_id);
-	if ((r = cli_send(c, "POST", path, body, &reply)) < 0)
+	/* in the order the server checks them: each port's source, then the justification */
+	for (i = 0; plan->from && i < plan->n_ports; i++)
+		if (codec_initiate_source_set(b, 0, i, plan->from, strlen(plan->from), &err) < 0) {
+			r = cli_body_refused(c, &err);
+			goto out;
+		}
+	if (in->reason && codec_initiate_justification_set(b, in->reason, strlen(in->reason), &err) < 0) {
+		r = cli_body_refused(c, &err);
 		goto out;
+	}
+	if (!(*ret_body = codec_initiate_encode(b)))
+		r = cli_fail(c, CLI_EXIT_USAGE, "cannot encode the request body");
+out:
+	codec_initiate_free(b);
+	return r;
+}
+
+/* What opened: one line on stderr (ssh), the answer as JSON, its id, or a table. */
+static void
+initiate_report(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in, unsigned first_port,
+		const json_t *reply)
+{
 	if (!in->print) {
 		const json_t *p0 = json_array_get(json_object_get(json_array_get(json_object_get(reply, "virtualMachines"), 0),
 								  "ports"), 0);
 		char until[64];
 
 		cli_time_local(cli_json_str(p0, "endTimeUtc", NULL), until, sizeof(until));
-		cli_fprintf(stderr, "%s: port %u of %s is open for %s until %s\n", c->cmd, seen[0], vm->arm.name,
+		cli_fprintf(stderr, "%s: port %u of %s is open for %s until %s\n", c->cmd, first_port, vm->arm.name,
 			cli_json_str(p0, "allowedSourceAddressPrefix", "?"), until);
 	} else if (c->output == CLI_OUT_JSON) {
 		cli_print_json(reply);
@@ -172,10 +199,40 @@ cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *
 	} else {
 		initiate_print(c, vm, reply);
 	}
+}
+
+int
+cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in)
+{
+	char ssh_from[64];
+	json_t *rules = NULL, *body = NULL, *reply = NULL;
+	char path[ARM_ID_MAX + 16];
+	uint16_t seen[CLI_PORTS_MAX];
+	struct initiate_plan plan = { .ports = seen, .from = in->from, .now_ns = cli_now_ns() };
+	int r;
+
+	if (!plan.from && c->client.via_socket) {
+		if ((r = from_ssh_client(c, ssh_from, sizeof(ssh_from))) < 0)
+			goto out;
+		plan.from = ssh_from;
+	}
+	if ((r = cli_vm_rules(c, vm, &rules)) < 0)
+		goto out;
+	plan.rules = rules;
+	plan.n_ports = initiate_ports(in, rules, seen);
+	if (plan.n_ports == 0) {
+		r = cli_fail(c, CLI_EXIT_REFUSED, "%s has no port rules", vm->arm.name);
+		goto out;
+	}
+	if ((r = initiate_body(c, vm, in, &plan, &body)) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/initiate", vm->policy_id);
+	if ((r = cli_send(c, "POST", path, body, &reply)) < 0)
+		goto out;
+	initiate_report(c, vm, in, seen[0], reply);
 out:
 	json_decref(reply);
 	json_decref(body);
-	json_decref(ports);
 	json_decref(rules);
 	return r;
 }

@@ -220,6 +220,175 @@ piece(struct buf *out, const char *spec, ...)
 
 enum length { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_Z, LEN_J, LEN_T, LEN_BIG_L };
 
+/* One conversion of a format as the caller wrote it: what follows its '%'. */
+struct conversion {
+	char flags[8];
+	int width, prec;		/* -1: not given */
+	enum length len;
+	char conv;			/* '\0' when the format ends early */
+};
+
+/* A run of digits as a number that stops growing past 100000 (no overflow). */
+static int
+digits(const char **pp)
+{
+	const char *p = *pp;
+	int v;
+
+	for (v = 0; *p >= '0' && *p <= '9'; p++)
+		v = v < 100000 ? v * 10 + (*p - '0') : v;
+	*pp = p;
+	return v;
+}
+
+/* The length modifier at *pp (hh, ll, h, l, z, j, t, L), or LEN_NONE; advances past it. */
+static enum length
+length_parse(const char **pp)
+{
+	static const struct {
+		const char *text;
+		enum length len;
+	} mods[] = {
+		{ "hh", LEN_HH }, { "ll", LEN_LL }, { "h", LEN_H }, { "l", LEN_L },
+		{ "z", LEN_Z }, { "j", LEN_J }, { "t", LEN_T }, { "L", LEN_BIG_L },
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+		n = strlen(mods[i].text);
+		if (!strncmp(*pp, mods[i].text, n)) {
+			*pp += n;
+			return mods[i].len;
+		}
+	}
+	return LEN_NONE;
+}
+
+/* Parse the conversion after a '%' at *pp (a '*' width or precision taken from ap); advances past it. */
+static void
+conversion_parse(const char **pp, va_list *ap, struct conversion *cv)
+{
+	const char *p = *pp;
+	size_t nflags = 0;
+
+	cv->width = cv->prec = -1;
+	while (*p && strchr("-+ #0", *p) && nflags < sizeof(cv->flags) - 2)
+		cv->flags[nflags++] = *p++;
+	if (*p == '*') {
+		cv->width = va_arg(*ap, int);
+		if (cv->width < 0) {
+			cv->flags[nflags++] = '-';
+			cv->width = cv->width == INT_MIN ? INT_MAX : -cv->width;
+		}
+		p++;
+	} else if (*p >= '0' && *p <= '9') {
+		cv->width = digits(&p);
+	}
+	cv->flags[nflags] = '\0';
+	if (*p == '.') {
+		p++;
+		if (*p == '*') {
+			cv->prec = va_arg(*ap, int);
+			p++;
+		} else {
+			cv->prec = digits(&p);
+		}
+	}
+	cv->len = length_parse(&p);
+	cv->conv = *p ? *p++ : '\0';
+	*pp = p;
+}
+
+/* The conversion rebuilt as a format of its own, with the numbers '*' took from the arguments written in. */
+static void
+conversion_spec(const struct conversion *cv, char *spec, size_t size)
+{
+	static const char *const len_text[] = { "", "hh", "h", "l", "ll", "z", "j", "t", "L" };
+	char w[16] = "", pr[16] = "";
+
+	if (cv->width >= 0)
+		snprintf(w, sizeof(w), "%d", cv->width);
+	if (cv->prec >= 0)
+		snprintf(pr, sizeof(pr), ".%d", cv->prec);
+	snprintf(spec, size, "%%%s%s%s%s%c", cv->flags, w, pr, len_text[cv->len], cv->conv);
+}
+
+/* %d and %i: the argument's type by its length modifier. */
+static int
+piece_signed(struct buf *out, const char *spec, enum length len, va_list *ap)
+{
+	switch (len) {
+	case LEN_L:
+		return piece(out, spec, va_arg(*ap, long));
+	case LEN_LL:
+		return piece(out, spec, va_arg(*ap, long long));
+	case LEN_Z:
+		return piece(out, spec, va_arg(*ap, ssize_t));
+	case LEN_J:
+		return piece(out, spec, va_arg(*ap, intmax_t));
+	case LEN_T:
+		return piece(out, spec, va_arg(*ap, ptrdiff_t));
+	default:
+		return piece(out, spec, va_arg(*ap, int));
+	}
+}
+
+/* %u, %x, %X and %o: the argument's type by its length modifier. */
+static int
+piece_unsigned(struct buf *out, const char *spec, enum length len, va_list *ap)
+{
+	switch (len) {
+	case LEN_L:
+		return piece(out, spec, va_arg(*ap, unsigned long));
+	case LEN_LL:
+		return piece(out, spec, va_arg(*ap, unsigned long long));
+	case LEN_Z:
+		return piece(out, spec, va_arg(*ap, size_t));
+	case LEN_J:
+		return piece(out, spec, va_arg(*ap, uintmax_t));
+	case LEN_T:
+		return piece(out, spec, va_arg(*ap, ptrdiff_t));
+	default:
+		return piece(out, spec, va_arg(*ap, unsigned));
+	}
+}
+
+/* One conversion's argument, taken from ap and appended to out sanitised. */
+static int
+conversion_print(struct buf *out, const struct conversion *cv, va_list *ap)
+{
+	char spec[64];
+
+	conversion_spec(cv, spec, sizeof(spec));
+	switch (cv->conv) {
+	case 'd':
+	case 'i':
+		return piece_signed(out, spec, cv->len, ap);
+	case 'u':
+	case 'x':
+	case 'X':
+	case 'o':
+		return piece_unsigned(out, spec, cv->len, ap);
+	case 'c':
+		return piece(out, spec, va_arg(*ap, int));
+	case 's':
+		return piece(out, spec, va_arg(*ap, const char *));
+	case 'p':
+		return piece(out, spec, va_arg(*ap, void *));
+	case 'e':
+	case 'E':
+	case 'f':
+	case 'F':
+	case 'g':
+	case 'G':
+		if (cv->len == LEN_BIG_L)
+			return piece(out, spec, va_arg(*ap, long double));
+		return piece(out, spec, va_arg(*ap, double));
+	default:
+		return -EINVAL;	/* %n and the unknown: never printed */
+	}
+}
+
 /*
  * printf's own text is the client's and passes as it is; each conversion's output is
  * server text as often as not, so it goes through cli_text_escape() without
@@ -229,17 +398,16 @@ enum length { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_Z, LEN_J, LEN_T, LEN_B
 int
 cli_vfprintf(FILE *f, const char *fmt, va_list ap)
 {
-	static const char *const len_text[] = { "", "hh", "h", "l", "ll", "z", "j", "t", "L" };
 	struct buf out = { 0 };
 	const char *p = fmt;
+	va_list args;
 	int r = 0;
 
+	/* the steps take the arguments through a pointer to a list of our own: a va_list parameter may be an array */
+	va_copy(args, ap);
 	while (r == 0) {
 		const char *pct = strchr(p, '%');
-		char flags[8], spec[64], conv;
-		size_t nflags = 0;
-		int width = -1, prec = -1;
-		enum length len = LEN_NONE;
+		struct conversion cv;
 
 		r = buf_append(&out, p, pct ? (size_t)(pct - p) : strlen(p));
 		if (r < 0 || !pct)
@@ -250,127 +418,11 @@ cli_vfprintf(FILE *f, const char *fmt, va_list ap)
 			p++;
 			continue;
 		}
-		while (*p && strchr("-+ #0", *p) && nflags < sizeof(flags) - 2)
-			flags[nflags++] = *p++;
-		if (*p == '*') {
-			width = va_arg(ap, int);
-			if (width < 0) {
-				flags[nflags++] = '-';
-				width = width == INT_MIN ? INT_MAX : -width;
-			}
-			p++;
-		} else if (*p >= '0' && *p <= '9') {
-			for (width = 0; *p >= '0' && *p <= '9'; p++)
-				width = width < 100000 ? width * 10 + (*p - '0') : width;
-		}
-		flags[nflags] = '\0';
-		if (*p == '.') {
-			p++;
-			if (*p == '*') {
-				prec = va_arg(ap, int);
-				p++;
-			} else {
-				for (prec = 0; *p >= '0' && *p <= '9'; p++)
-					prec = prec < 100000 ? prec * 10 + (*p - '0') : prec;
-			}
-		}
-		if (p[0] == 'h' && p[1] == 'h')
-			len = LEN_HH, p += 2;
-		else if (p[0] == 'l' && p[1] == 'l')
-			len = LEN_LL, p += 2;
-		else if (*p == 'h')
-			len = LEN_H, p++;
-		else if (*p == 'l')
-			len = LEN_L, p++;
-		else if (*p == 'z')
-			len = LEN_Z, p++;
-		else if (*p == 'j')
-			len = LEN_J, p++;
-		else if (*p == 't')
-			len = LEN_T, p++;
-		else if (*p == 'L')
-			len = LEN_BIG_L, p++;
-		conv = *p ? *p++ : '\0';
-		{
-			char w[16] = "", pr[16] = "";
-
-			if (width >= 0)
-				snprintf(w, sizeof(w), "%d", width);
-			if (prec >= 0)
-				snprintf(pr, sizeof(pr), ".%d", prec);
-			snprintf(spec, sizeof(spec), "%%%s%s%s%s%c", flags, w, pr, len_text[len], conv);
-		}
-		switch (conv) {
-		case 'd':
-		case 'i':
-			switch (len) {
-			case LEN_L:
-				r = piece(&out, spec, va_arg(ap, long));
-				break;
-			case LEN_LL:
-				r = piece(&out, spec, va_arg(ap, long long));
-				break;
-			case LEN_Z:
-				r = piece(&out, spec, va_arg(ap, ssize_t));
-				break;
-			case LEN_J:
-				r = piece(&out, spec, va_arg(ap, intmax_t));
-				break;
-			case LEN_T:
-				r = piece(&out, spec, va_arg(ap, ptrdiff_t));
-				break;
-			default:
-				r = piece(&out, spec, va_arg(ap, int));
-			}
-			break;
-		case 'u':
-		case 'x':
-		case 'X':
-		case 'o':
-			switch (len) {
-			case LEN_L:
-				r = piece(&out, spec, va_arg(ap, unsigned long));
-				break;
-			case LEN_LL:
-				r = piece(&out, spec, va_arg(ap, unsigned long long));
-				break;
-			case LEN_Z:
-				r = piece(&out, spec, va_arg(ap, size_t));
-				break;
-			case LEN_J:
-				r = piece(&out, spec, va_arg(ap, uintmax_t));
-				break;
-			case LEN_T:
-				r = piece(&out, spec, va_arg(ap, ptrdiff_t));
-				break;
-			default:
-				r = piece(&out, spec, va_arg(ap, unsigned));
-			}
-			break;
-		case 'c':
-			r = piece(&out, spec, va_arg(ap, int));
-			break;
-		case 's':
-			r = piece(&out, spec, va_arg(ap, const char *));
-			break;
-		case 'p':
-			r = piece(&out, spec, va_arg(ap, void *));
-			break;
-		case 'e':
-		case 'E':
-		case 'f':
-		case 'F':
-		case 'g':
-		case 'G':
-			if (len == LEN_BIG_L)
-				r = piece(&out, spec, va_arg(ap, long double));
-			else
-				r = piece(&out, spec, va_arg(ap, double));
-			break;
-		default:
-			r = -EINVAL;	/* %n and the unknown: never printed */
-		}
+		memset(&cv, 0, sizeof(cv));
+		conversion_parse(&p, &args, &cv);
+		r = conversion_print(&out, &cv, &args);
 	}
+	va_end(args);
 	if (r == 0 && out.len && fwrite(out.data, 1, out.len, f) != out.len)
 		r = -EIO;
 	buf_free(&out);

@@ -9,7 +9,9 @@
 #include "cli/cli.h"
 #include "cli/parse.h"
 #include "cli/resource.h"
-#include "core/duration.h"
+#include "codec/codec.h"
+#include "core/net.h"
+#include "core/policy.h"
 
 void
 cli_vm_clear(struct cli_vm *vm)
@@ -170,40 +172,53 @@ out:
 json_t *
 cli_rule_new(unsigned port, const char *proto, int64_t max_ms, const char *const *sources, size_t n_sources)
 {
-	char dur[DURATION_FORMAT_SIZE];
-	json_t *o;
+	struct net_source parsed[CLI_SOURCES_MAX];
+	struct policy_port rule = { .number = (uint16_t)port, .max_duration_ms = max_ms, .sources = parsed };
 	size_t i;
 
-	if (duration_format_iso8601(max_ms, dur, sizeof(dur)) < 0)
+	/* the options parsed both already: the codec writes them as the server reads them */
+	if (!proto)
+		proto = "*";
+	if (net_proto_parse(proto, strlen(proto), &rule.proto, NULL) < 0)
 		return NULL;
-	o = json_pack("{s:i, s:s, s:s}", "number", (json_int_t)port, "protocol", proto ? proto : "*",
-		      "maxRequestAccessDuration", dur);
-	if (!o)
+	if (n_sources == 0 && net_source_parse("*", 1, &parsed[rule.n_sources++], NULL) < 0)
 		return NULL;
-	if (n_sources <= 1) {
-		json_object_set_new(o, "allowedSourceAddressPrefix", json_string(n_sources ? sources[0] : "*"));
-	} else {
-		json_t *a = json_array();
-
-		for (i = 0; i < n_sources; i++)
-			json_array_append_new(a, json_string(sources[i]));
-		json_object_set_new(o, "allowedSourceAddressPrefixes", a);
-	}
-	return o;
+	for (i = 0; i < n_sources && i < CLI_SOURCES_MAX; i++)
+		if (net_source_parse(sources[i], strlen(sources[i]), &parsed[rule.n_sources++], NULL) < 0)
+			return NULL;
+	rule.sources_as_list = rule.n_sources > 1;
+	return codec_policy_port_encode(&rule);
 }
 
-/* The body to PUT back: what the GET showed, without the fields only the server writes. */
-static json_t *
-policy_body(json_t *got)
+/*
+ * The body to PUT back, by the codec: the policy the GET showed (`got`, its raw answer), read
+ * as the server reads a PUT body and written as a client sends one (without the fields only
+ * the server writes); or, when there is none, a new Basic policy with no VM.
+ */
+static int
+policy_body(struct cli *c, const char *path, const struct client_reply *got, json_t **ret_body)
 {
-	json_t *b = json_deep_copy(got), *props = json_object_get(b, "properties");
+	struct arm_policy_id id;
+	struct policy *p = NULL;
+	struct core_error err;
+	int r = 0;
 
-	json_object_del(props, "requests");
-	json_object_del(props, "provisioningState");
-	json_object_del(b, "id");
-	json_object_del(b, "type");
-	json_object_del(b, "name");
-	return b;
+	if (arm_policy_id_parse(path, strlen(path), &id, NULL) < 0)
+		return cli_fail(c, CLI_EXIT_USAGE, "%s is not a policy id", path);
+	if (!got) {
+		p = policy_new();
+		if (p) {
+			p->id = id;
+			snprintf(p->kind, sizeof(p->kind), "Basic");
+		}
+	} else if (codec_policy_decode(got->body, got->body_len, &id, &p, &err) < 0) {
+		return cli_fail(c, CLI_EXIT_UNREACHABLE, "the server's policy %s cannot be read: %s: %s", path, err.code,
+				err.message);
+	}
+	if (!p || !(*ret_body = codec_policy_body_encode(p)))
+		r = cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
+	policy_free(p);
+	return r;
 }
 
 /* Before another try after a 412: a short random pause that grows, so that writers racing each other spread out. */
@@ -241,8 +256,6 @@ cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_polic
 		r = cli_call(c, "GET", path, NULL, NULL, NULL, NULL, &rep);
 		if (r == -EREMOTE && rep.status == 404 && create) {
 			fresh = true;
-			body = json_pack("{s:s, s:s, s:{s:[]}}", "kind", "Basic", "location", vm->location, "properties",
-					 "virtualMachines");
 		} else if (r == -EREMOTE && rep.status == 404) {
 			r = cli_fail(c, CLI_EXIT_REFUSED, "the policy %s is gone", path);
 			goto out;
@@ -251,17 +264,12 @@ cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_polic
 			goto out;
 		} else if (r < 0) {
 			goto out;
-		} else {
-			body = policy_body(rep.json);
 		}
+		r = policy_body(c, path, fresh ? NULL : &rep, &body);
 		snprintf(etag, sizeof(etag), "%s", rep.etag);
 		client_reply_clear(&rep);
-		if (!body) {
-			r = cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
+		if (r < 0)
 			goto out;
-		}
-		if (!json_is_array(json_object_get(json_object_get(body, "properties"), "virtualMachines")))
-			json_object_set_new(json_object_get(body, "properties"), "virtualMachines", json_array());
 		if ((r = edit(c, vm, json_object_get(json_object_get(body, "properties"), "virtualMachines"), arg)) < 0)
 			goto out;
 		if (!fresh && !etag[0]) {

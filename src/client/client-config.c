@@ -1,33 +1,17 @@
 /* The client's settings: the config file (~/.config/jitgate/config) that jitgate login writes, and flags > environment > config file > socket. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "client/client.h"
+#include "client/client-internal.h"
 
 /* The client prints nothing (fopen/fgets read the file): what goes wrong travels back in a struct client_error. */
 #pragma GCC poison printf vprintf fprintf vfprintf dprintf puts fputs putchar fputc putc fwrite json_dumpf json_dumpfd perror
-
-/* Hand the user a warning, when the caller wants them. */
-static void __attribute__((format(__printf__, 2, 3)))
-warn(struct client *c, const char *fmt, ...)
-{
-	char msg[CLIENT_ERROR_MAX];
-	va_list ap;
-
-	if (!c->warn)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	c->warn(c->warn_arg, msg);
-}
 
 int
 client_config_dir(char *buf, size_t size)
@@ -131,7 +115,7 @@ client_config_read(struct client *c, struct client_config *ret, struct client_er
 		struct stat st;
 
 		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-			warn(c, "warning: %s holds a token and is readable by others (chmod 600 it)", path);
+			client_warning(c, "warning: %s holds a token and is readable by others (chmod 600 it)", path);
 	}
 	while (fgets(line, sizeof(line), f)) {
 		size_t n = strlen(line);
@@ -255,18 +239,12 @@ copy_setting(struct client_error *err, char *dst, size_t size, const char *what,
 	return 0;
 }
 
-static bool
-url_is_https(const char *u)
-{
-	return !strncasecmp(u, "https://", 8) && u[8];
-}
-
 /*
  * Fill what the flags left empty: from the environment, then the config file (only for
  * the config's own server), then the local socket (root, nothing else named).
  */
-static int
-settle(struct client *c, struct client_error *err)
+int
+client_settle(struct client *c, struct client_error *err)
 {
 	struct client_config cfg;
 	const char *env;
@@ -319,60 +297,3 @@ out:
 	client_config_clear(&cfg);
 	return r;
 }
-
-int
-client_connect(struct client *c, struct client_error *err)
-{
-	int r;
-
-	if (c->connected)
-		return 0;
-	if ((r = settle(c, err)) < 0)
-		return r;
-	if (c->socket_path[0]) {
-		c->via_socket = true;
-	} else if (!c->server[0]) {
-		r = client_fail(err, CLIENT_ERR_USAGE,
-			     "no server: give --server https://HOST:PORT, set JITGATE_SERVER, or run jitgate login");
-		goto out;
-	} else {
-		size_t n = strlen(c->server);
-
-		if (!url_is_https(c->server)) {
-			r = client_fail(err, CLIENT_ERR_USAGE, "--server: '%s' is not an https:// URL (tokens never travel in clear)",
-				     c->server);
-			goto out;
-		}
-		while (n > 8 && c->server[n - 1] == '/')
-			c->server[--n] = '\0';
-		if (!c->token) {
-			r = client_fail(err, CLIENT_ERR_AUTH, "no token: give --token, set JITGATE_TOKEN, or run jitgate login");
-			goto out;
-		}
-		if (c->insecure)
-			warn(c, "WARNING: --insecure: the server's certificate is NOT verified; anyone on the "
-				"path can impersonate %s and read your token", c->server);
-	}
-	if ((r = client_http_open(c, err)) < 0)
-		goto out;
-	c->connected = true;
-	/* nothing names the subscription: the server's own (a server too old to say has the default) */
-	if (!c->subscription[0]) {
-		json_t *me;
-		const char *sub;
-
-		if ((r = client_whoami(c, &me, err)) < 0)
-			goto out;
-		sub = json_string_value(json_object_get(me, "subscriptionId"));
-		if (!sub)
-			sub = CLIENT_SUBSCRIPTION_DEFAULT;
-		if (arm_subscription_validate(sub, strlen(sub), NULL) < 0) {
-			r = client_fail(err, CLIENT_ERR_UNREACHABLE, "the server's subscriptionId '%s' is not a subscription id", sub);
-			goto out;
-		}
-		snprintf(c->subscription, sizeof(c->subscription), "%s", sub);
-	}
-out:
-	return r;
-}
-

@@ -56,7 +56,7 @@ struct client_error {
 	struct client_reply refusal;
 };
 
-/* Record a failure; returns -EINVAL. */
+/* Record a failure; returns -EINVAL (client-error.c, with client_error_clear and client_reply_clear). */
 int client_fail(struct client_error *err, enum client_error_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void client_error_clear(struct client_error *err);
@@ -88,6 +88,7 @@ struct client {
 	json_t *whoami;				/* owned: the server's GET /whoami, once asked */
 };
 
+/* curl's global state, and the client's memory (client-http.c). */
 int client_global_init(void);
 void client_global_cleanup(void);
 /* Wipe the token and free what the client owns; the struct may be connected again. */
@@ -112,17 +113,14 @@ int client_config_write(const struct client_config *cfg, struct client_error *er
 int client_config_make_dir(const char *dir, struct client_error *err);
 void client_config_clear(struct client_config *cfg);
 
+/* ---- connecting and calling (client-call.c) ---- */
+
 /*
  * Settle server, token, CA and socket from flags, environment, config and the local socket,
  * and the subscription from --subscription, JITGATE_SUBSCRIPTION or the config (that of the
  * same server only); when none of them names one, from the server itself (GET /whoami).
  */
 int client_connect(struct client *cl, struct client_error *err);
-
-/* ---- calls (client-http.c, the only file that includes curl.h) ---- */
-
-/* Open the HTTP handle for the settled settings (client_connect's last step). */
-int client_http_open(struct client *cl, struct client_error *err);
 
 /*
  * One call. `path` starts with '/'; `query` (may be NULL) is already escaped and is
@@ -140,6 +138,9 @@ int client_send(struct client *cl, const char *method, const char *path, const j
 int client_list(struct client *cl, const char *path, const char *query, json_t **ret_array, struct client_error *err);
 /* The server's GET /whoami answer, asked once per run; borrowed (owned by cl). */
 int client_whoami(struct client *cl, json_t **ret, struct client_error *err);
+
+/* ---- the transport (client-http.c, the only file that includes curl.h) ---- */
+
 /* Append "&key=value" (value escaped) to q. */
 int client_query_add(struct buf *q, const char *key, const char *value);
 

@@ -28,6 +28,8 @@ int get_member(json_t *obj, const char *base, const char *key, json_type type, b
 int get_port(json_t *obj, const char *base, const char *key, uint16_t *ret, struct core_error *err);
 int source_from_json(json_t *v, const char *target, struct net_source *ret, struct core_error *err);
 int string_copy(json_t *v, char *buf, size_t size, const char *code, const char *target, struct core_error *err);
+int text_copy(const char *s, size_t len, char *buf, size_t size, const char *code, const char *target,
+    struct core_error *err);
 
 /* What a request body's walk calls for each VM and for each of its ports (see request_vms_walk). */
 struct request_walk {

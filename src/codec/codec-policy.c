@@ -252,48 +252,77 @@ encode_policy_vm(const struct policy_vm *vm)
 	return ports == NULL ? NULL : vm_to_json(&vm->id, ports);
 }
 
+/* {"virtualMachines":[...]} of p, with the server's "provisioningState" in its own view. NULL on ENOMEM. */
+static json_t *
+encode_policy_properties(const struct policy *p, bool server_view)
+{
+	json_t *props = json_object(), *vms = json_array();
+	size_t i;
+	int r;
+
+	if (props == NULL || vms == NULL)
+		goto fail;
+	for (i = 0; i < p->n_vms; i++)
+		if (push(vms, encode_policy_vm(&p->vms[i])) < 0)
+			goto fail;
+	r = put(props, "virtualMachines", vms);
+	vms = NULL;
+	if (r < 0 || (server_view && put(props, "provisioningState", json_string("Succeeded")) < 0))
+		goto fail;
+	return props;
+fail:
+	json_decref(vms);
+	json_decref(props);
+	return NULL;
+}
+
 json_t *
 codec_policy_encode(const struct policy *p)
 {
 	char id[ARM_ID_MAX + 1];
-	json_t *o = json_object(), *props = NULL, *vms = NULL, *ret = NULL;
-	size_t i;
-	int len, r;
+	json_t *o = json_object();
+	int len;
 
 	if (o == NULL)
-		goto out;
+		return NULL;
 	len = arm_policy_id_format(&p->id, id, sizeof(id));
-	if (len < 0)
-		goto out;
-	if (put(o, "id", json_stringn(id, (size_t)len)) < 0 ||
+	if (len < 0 ||
+	    put(o, "id", json_stringn(id, (size_t)len)) < 0 ||
 	    put(o, "name", string_field(p->id.name, sizeof(p->id.name))) < 0 ||
 	    put(o, "type", json_string(POLICY_TYPE)) < 0 ||
-	    put(o, "location", string_field(p->id.location, sizeof(p->id.location))) < 0)
-		goto out;
-	if (p->kind[0] != '\0' && put(o, "kind", string_field(p->kind, sizeof(p->kind))) < 0)
-		goto out;
-	vms = json_array();
-	if (vms == NULL)
-		goto out;
-	for (i = 0; i < p->n_vms; i++)
-		if (push(vms, encode_policy_vm(&p->vms[i])) < 0)
-			goto out;
-	props = json_object();
-	if (props == NULL)
-		goto out;
-	r = put(props, "virtualMachines", vms);
-	vms = NULL;
-	if (r < 0 || put(props, "provisioningState", json_string("Succeeded")) < 0)
-		goto out;
-	r = put(o, "properties", props);
-	props = NULL;
-	if (r < 0)
-		goto out;
-	ret = o;
-	o = NULL;
-out:
-	json_decref(vms);
-	json_decref(props);
-	json_decref(o);
-	return ret;
+	    put(o, "location", string_field(p->id.location, sizeof(p->id.location))) < 0 ||
+	    (p->kind[0] != '\0' && put(o, "kind", string_field(p->kind, sizeof(p->kind))) < 0) ||
+	    put(o, "properties", encode_policy_properties(p, true)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+codec_policy_body_encode(const struct policy *p)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	if ((p->kind[0] != '\0' && put(o, "kind", string_field(p->kind, sizeof(p->kind))) < 0) ||
+	    put(o, "location", string_field(p->id.location, sizeof(p->id.location))) < 0 ||
+	    put(o, "properties", encode_policy_properties(p, false)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+codec_policy_port_encode(const struct policy_port *port)
+{
+	return encode_policy_port(port);
+}
+
+json_t *
+codec_policy_vm_json(const struct arm_vm_id *id, json_t *ports)
+{
+	return vm_to_json(id, ports);
 }

@@ -23,6 +23,29 @@ codec_initiate_free(struct initiate_body *b)
 	free(b);
 }
 
+int
+codec_initiate_justification_set(struct initiate_body *b, const char *s, size_t n, struct core_error *err)
+{
+	return text_copy(s, n, b->justification, sizeof(b->justification), "ValueTooLong", "justification", err);
+}
+
+int
+codec_initiate_source_set(struct initiate_body *b, size_t i, size_t j, const char *s, size_t n, struct core_error *err)
+{
+	struct initiate_port *port = &b->vms[i].ports[j];
+	char base[ERROR_TARGET_MAX], list[ERROR_TARGET_MAX], item[ERROR_TARGET_MAX], target[ERROR_TARGET_MAX];
+
+	/* the path request_vms_walk and decode_initiate_port give the same field */
+	path_index(base, sizeof(base), "virtualMachines", i);
+	path_key(list, sizeof(list), base, "ports");
+	path_index(item, sizeof(item), list, j);
+	path_key(target, sizeof(target), item, "allowedSourceAddressPrefix");
+	if (net_source_parse(s, n, &port->source, err) < 0)
+		return error_at(err, target);
+	port->has_source = true;
+	return 0;
+}
+
 static int
 decode_initiate_port(json_t *v, const char *base, struct initiate_port *port, struct core_error *err)
 {
@@ -78,6 +101,25 @@ initiate_port(void *ctx, size_t i, size_t j, json_t *port, const char *target, s
 
 static const struct request_walk initiate_walk = {initiate_vm_begin, initiate_port};
 
+/* An empty body for a client, made by the decoder's own step for each VM (room for its ports). */
+struct initiate_body *
+codec_initiate_new(size_t n_vms, size_t n_ports)
+{
+	static const struct arm_vm_id none;
+	struct initiate_body *b = calloc(1, sizeof(*b));
+	size_t i;
+
+	if (b == NULL || (n_vms && (b->vms = calloc(n_vms, sizeof(*b->vms))) == NULL))
+		goto fail;
+	for (i = 0; i < n_vms; i++)
+		if (initiate_vm_begin(b, i, &none, n_ports) < 0)
+			goto fail;
+	return b;
+fail:
+	codec_initiate_free(b);
+	return NULL;
+}
+
 int
 codec_initiate_decode(const char *body, size_t n, struct initiate_body **ret, struct core_error *err)
 {
@@ -103,7 +145,7 @@ codec_initiate_decode(const char *body, size_t n, struct initiate_body **ret, st
 	if (r < 0)
 		goto out;
 	if (just != NULL) {
-		r = string_copy(just, b->justification, sizeof(b->justification), "ValueTooLong", "justification", err);
+		r = codec_initiate_justification_set(b, json_string_value(just), json_string_length(just), err);
 		if (r < 0)
 			goto out;
 	}
@@ -216,6 +258,25 @@ revoke_port(void *ctx, size_t i, size_t j, json_t *port, const char *target, str
 }
 
 static const struct request_walk revoke_walk = {revoke_vm_begin, revoke_port};
+
+/* An empty body for a client, made by the decoder's own step for each VM (room for its ports). */
+struct revoke_body *
+codec_revoke_new(size_t n_vms, size_t n_ports)
+{
+	static const struct arm_vm_id none;
+	struct revoke_body *b = calloc(1, sizeof(*b));
+	size_t i;
+
+	if (b == NULL || (n_vms && (b->vms = calloc(n_vms, sizeof(*b->vms))) == NULL))
+		goto fail;
+	for (i = 0; i < n_vms; i++)
+		if (revoke_vm_begin(b, i, &none, n_ports) < 0)
+			goto fail;
+	return b;
+fail:
+	codec_revoke_free(b);
+	return NULL;
+}
 
 int
 codec_revoke_decode(const char *body, size_t n, struct revoke_body **ret, struct core_error *err)

@@ -370,17 +370,22 @@ request_vms_walk(json_t *vms, const struct request_walk *w, void *ctx, struct co
 	return 0;
 }
 
+/* Copy s[0..len) into buf (of size bytes): `code` at `target` when it does not fit with its NUL. */
+int
+text_copy(const char *s, size_t len, char *buf, size_t size, const char *code, const char *target, struct core_error *err)
+{
+	if (len >= size)
+		return core_error_set(err, code, target, "%s is longer than %zu bytes.", target, size - 1);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return 0;
+}
+
 /* Copy the string v into buf (of size bytes): `code` at `target` when it does not fit with its NUL. */
 int
 string_copy(json_t *v, char *buf, size_t size, const char *code, const char *target, struct core_error *err)
 {
-	size_t len = json_string_length(v);
-
-	if (len >= size)
-		return core_error_set(err, code, target, "%s is longer than %zu bytes.", target, size - 1);
-	memcpy(buf, json_string_value(v), len);
-	buf[len] = '\0';
-	return 0;
+	return text_copy(json_string_value(v), json_string_length(v), buf, size, code, target, err);
 }
 
 /* ---- encoding ---- */

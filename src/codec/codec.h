@@ -46,6 +46,15 @@ int codec_policy_decode(const char *body, size_t n, const struct arm_policy_id *
  * duration_format_iso8601 writes them. The caller adds "properties.requests". NULL on ENOMEM.
  */
 json_t *codec_policy_encode(const struct policy *p);
+/*
+ * The PUT body a client sends for p: {"kind"?, "location", "properties":{"virtualMachines":[...]}},
+ * what codec_policy_decode reads; not the GET view (no id, name, type or provisioningState). NULL on ENOMEM.
+ */
+json_t *codec_policy_body_encode(const struct policy *p);
+/* One port rule of a policy VM as codec_policy_encode writes it (a client's new rule, e.g. the CLI's enable). NULL on ENOMEM. */
+json_t *codec_policy_port_encode(const struct policy_port *port);
+/* A VM of a policy, {"id", "ports"}, around rules a client encoded with codec_policy_port_encode. Takes ports; NULL on ENOMEM. */
+json_t *codec_policy_vm_json(const struct arm_vm_id *id, json_t *ports);
 
 /* Initiate body: {virtualMachines:[{id, ports:[{number, endTimeUtc, allowedSourceAddressPrefix?}]}], justification?} */
 struct initiate_port {
@@ -72,6 +81,15 @@ int codec_initiate_decode(const char *body, size_t n, struct initiate_body **ret
 void codec_initiate_free(struct initiate_body *b);
 /* The body as a client sends it (the CLI's initiate); sources normalised, times as time_format_rfc3339 writes them. NULL on ENOMEM. */
 json_t *codec_initiate_encode(const struct initiate_body *b);
+/*
+ * A body for a client to fill and encode: n_vms VMs of n_ports zeroed ports each (a client
+ * may lower n_ports to what it filled). NULL on ENOMEM; free with codec_initiate_free().
+ */
+struct initiate_body *codec_initiate_new(size_t n_vms, size_t n_ports);
+/* The justification from a client's text, refused as codec_initiate_decode refuses it ("ValueTooLong", "justification"). */
+int codec_initiate_justification_set(struct initiate_body *b, const char *s, size_t n, struct core_error *err);
+/* Port j of VM i's source from a client's text, refused as the decoder refuses it (net_source_parse's code, its path). */
+int codec_initiate_source_set(struct initiate_body *b, size_t i, size_t j, const char *s, size_t n, struct core_error *err);
 
 /* Revoke body (jitgate's extension): {virtualMachines:[{id, ports:[{number}]}], terminateSessions?: bool} */
 struct revoke_vm {
@@ -90,6 +108,8 @@ int codec_revoke_decode(const char *body, size_t n, struct revoke_body **ret, st
 void codec_revoke_free(struct revoke_body *b);
 /* The body as a client sends it, "terminateSessions" always written. NULL on ENOMEM. */
 json_t *codec_revoke_encode(const struct revoke_body *b);
+/* As codec_initiate_new, for a revoke body: n_vms VMs of n_ports zeroed ports each. */
+struct revoke_body *codec_revoke_new(size_t n_vms, size_t n_ports);
 
 /* Where a VM's grants are enforced, as the VM body names it ("local" or "gateway"). */
 enum codec_point {
@@ -122,6 +142,18 @@ int codec_vm_decode(const char *body, size_t n, struct codec_vm *vm, struct core
  * the id and properties.jit. NULL on ENOMEM.
  */
 json_t *codec_vm_body_encode(const struct codec_vm *vm);
+
+/*
+ * Token PUT body (jitgate's extension): {"role", "scope"?}. The strings are borrowed and sent
+ * as given: the server checks them (the role against its table, the scope as a resource id).
+ */
+struct codec_token_body {
+	const char *role;
+	const char *scope;		/* NULL: the caller's whole subscription */
+};
+
+/* The body as a client sends it (the CLI's token create). NULL on ENOMEM or text that is not UTF-8. */
+json_t *codec_token_body_encode(const struct codec_token_body *t);
 
 /* {"error":{"code","message","target","details":[]}} as Azure writes errors. NULL on ENOMEM. */
 json_t *codec_error_encode(const struct core_error *err);
