@@ -139,6 +139,9 @@ statedir_give(const char *dir, const struct sandbox_user *u, struct core_error *
 		return core_error_set(err, "StateDirectory", "--state-dir", "%s belongs to uid %u, neither root nor "
 				      "%s", dir, (unsigned)st.st_uid, u->name);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* already the user's 0700 directory, and root without CAP_DAC_OVERRIDE (the unit's): its files are the user's */
+	if (dfd < 0 && errno == EACCES && st.st_uid == u->uid)
+		return 0;
 	if (dfd < 0)
 		return core_error_set(err, "StateDirectory", "--state-dir", "%s: %s", dir, strerror(errno)), -errno;
 	for (i = 0; i < sizeof(statedir_files) / sizeof(statedir_files[0]); i++) {
