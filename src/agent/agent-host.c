@@ -413,3 +413,16 @@ agent_listening_read(const char *proc, const struct agent_port *ports, size_t n_
 	*ret_n = n;
 	return 0;
 }
+
+void
+agent_host_facts(const struct agent_port *ports, size_t n_ports, bool known_supported, struct agent_status *st)
+{
+	st->supported = known_supported || agent_kernel_probe(st->reason, sizeof(st->reason));
+	if (known_supported)
+		st->reason[0] = '\0';
+	/* a fact that cannot be read is reported empty rather than failing the whole status */
+	if (agent_addrs_read(st->addrs, &st->n_addrs) < 0)
+		st->n_addrs = 0;
+	if (agent_listening_read("/proc", ports, n_ports, st->listening, &st->n_listening) < 0)
+		st->n_listening = 0;
+}

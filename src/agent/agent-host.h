@@ -74,4 +74,11 @@ bool agent_kernel_probe(char *reason, size_t size);
 int agent_listening_read(const char *proc, const struct agent_port *ports, size_t n_ports, struct agent_port *ret,
 			 size_t *ret_n);
 
+/*
+ * The host's part of a status: kernel support (probed only when `supported`
+ * is not already known: pass true from an agent that holds an fw context),
+ * addresses and listening sockets (the management ports and `ports`).
+ */
+void agent_host_facts(const struct agent_port *ports, size_t n_ports, bool known_supported, struct agent_status *st);
+
 #endif

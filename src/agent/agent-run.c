@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/agent-host.h"
 #include "agent/agent-state.h"
 #include "daemon/sandbox.h"
 
@@ -43,6 +44,20 @@ agent_apply(struct agent *a, struct core_error *err)
 			  (long long)a->state->revision, ch.added, ch.removed, ch.updated, ch.kept,
 			  ch.rebuilt ? " (table rebuilt)" : "");
 	return 0;
+}
+
+void
+agent_status_fill(const struct agent *a, struct agent_status *ret)
+{
+	struct agent_status st;
+
+	memset(&st, 0, sizeof(st));
+	st.revision = a->applied_revision;
+	snprintf(st.version, sizeof(st.version), "%s", AGENT_VERSION);
+	agent_host_facts(a->state ? a->state->ports : NULL, a->state ? a->state->n_ports : 0, a->fw != NULL, &st);
+	st.tamper_undone = a->tamper_undone;
+	snprintf(st.error, sizeof(st.error), "%s", a->last_error);
+	*ret = st;
 }
 
 static void

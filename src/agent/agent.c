@@ -196,11 +196,10 @@ static int
 cmd_facts(int argc, char **argv)
 {
 	struct agent_run_opts o = { 0 };
+	struct agent a = { .dirfd = -1, .sfd = -1, .applied_revision = -1 };
 	struct agent_status st;
-	struct agent_state *s = NULL;
 	struct agent_os os;
 	struct agent_join j;
-	int64_t received;
 	json_t *v;
 	char *text, name[ARM_VM_NAME_MAX + 1];
 	size_t n;
@@ -208,19 +207,14 @@ cmd_facts(int argc, char **argv)
 
 	if ((r = options_parse(argc, argv, false, &o)) != 0)
 		return r;
-	memset(&st, 0, sizeof(st));
-	st.revision = -1;
-	snprintf(st.version, sizeof(st.version), "%s", AGENT_VERSION);
 	/* the saved state's ports count as policy ports; no state is no extra ports */
 	if ((dfd = open(o.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		if (agent_state_load(dfd, &s, &received, NULL) < 0)
-			s = NULL;
+		if (agent_state_load(dfd, &a.state, &a.received_ms, NULL) < 0)
+			a.state = NULL;
 		close(dfd);
 	}
-	st.supported = agent_kernel_probe(st.reason, sizeof(st.reason));
-	agent_addrs_read(st.addrs, &st.n_addrs);
-	agent_listening_read("/proc", s ? s->ports : NULL, s ? s->n_ports : 0, st.listening, &st.n_listening);
-	codec_agent_state_free(s);
+	agent_status_fill(&a, &st);
+	codec_agent_state_free(a.state);
 	if (agent_os_read(OS_RELEASE_PATH, &os) < 0 && agent_os_read(OS_RELEASE_FALLBACK, &os) < 0)
 		memset(&os, 0, sizeof(os));
 	if (agent_hostname_short(name, sizeof(name)) < 0)

@@ -42,6 +42,9 @@ struct agent {
 
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* What a status posts now: the host's facts, the revision applied, tampering undone, the last state refused. */
+void agent_status_fill(const struct agent *a, struct agent_status *ret);
+
 /* `jitgate-agent run`: returns an AGENT_EXIT_* status. */
 int agent_run(const struct agent_run_opts *o);
 

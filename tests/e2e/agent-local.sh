@@ -119,6 +119,12 @@ check "the agent runs as $USR" test "$(ps -o user= -p "$agent_pid" | tr -d ' ')"
 check "with CAP_NET_ADMIN alone" grep -q '^CapEff:[[:space:]]*0000000000001000$' /proc/$agent_pid/status
 check "and no_new_privs and a seccomp filter" bash -c 'grep -q "^NoNewPrivs:[[:space:]]*1" $1 && grep -q "^Seccomp:[[:space:]]*2" $1' \
 	_ /proc/$agent_pid/status
+ip netns exec "$AG" "$AGENT" facts --state-dir "$STATE" >"$E2E_TMP/facts" 2>&1
+# netprobe listens on TCP and UDP alike; nothing listens on 5985
+check "facts lists the TCP and UDP listeners on 22 and 3389, sorted, and nothing else" \
+	bash -c 'grep -q "\"listening\":\[{\"number\":22,\"protocol\":\"TCP\"},{\"number\":22,\"protocol\":\"UDP\"},{\"number\":3389,\"protocol\":\"TCP\"},{\"number\":3389,\"protocol\":\"UDP\"}\]" "$1"' _ "$E2E_TMP/facts"
+check "facts lists the host's addresses, not loopback or link-local" \
+	bash -c 'grep -q "\"addresses\":\[\"10.214.0.1\",\"fd00:214::1\"\]" "$1"' _ "$E2E_TMP/facts"
 check "show prints the grant" bash -c '"$1" show --state-dir "$2" | grep -q "g1 from $3 to TCP/22"' _ "$AGENT" "$STATE" $A
 
 echo "3. tampering is undone"
