@@ -31,7 +31,7 @@ struct agent {
 	struct agent_conf conf;
 	struct fw *fw;
 	struct fw_monitor *mon;
-	int sfd;			/* signalfd: SIGTERM, SIGINT (stop), SIGHUP (reconcile now) */
+	int sfd;			/* signalfd: SIGTERM, SIGINT (stop), SIGHUP (read state.json again) */
 	struct agent_state *state;	/* the last good state (NULL: none yet) */
 	int64_t received_ms;		/* when it was received, on the wall clock */
 	int64_t applied_revision;	/* -1 before the first */
@@ -50,6 +50,15 @@ int agent_run(const struct agent_run_opts *o);
 
 /* Make the kernel hold a's state (the saved or the last received one), in one batch. */
 int agent_apply(struct agent *a, struct core_error *err);
+
+/*
+ * A new state (s, owned from here on, received at received_ms): applied in
+ * one batch and made a's state, or refused whole (another VM's, one the fw
+ * would refuse, one the kernel refused) with the last good state still in
+ * force and the reason kept for the status (last_error). For the watch: it
+ * saves the body with agent_state_save() once this returns 0.
+ */
+int agent_state_accept(struct agent *a, struct agent_state *s, int64_t received_ms, struct core_error *err);
 
 /*
  * The watch: the seam where the network half plugs in (a long-poll on the

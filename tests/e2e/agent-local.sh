@@ -175,6 +175,23 @@ state_write "$VMID" 4 "$(grant g4 $B $(( $(now_ms) + 30000 )) 30000)"
 agent_start || notok "restart: $(cat "$LOG")"
 check "B (granted in the saved state) reaches 22" can "$CL" $B $V 22
 check "A is refused on 22" cannot "$CL" $A $V 22
+
+echo "7b. SIGHUP reads state.json again; a bad one leaves the last good state in force"
+cp "$STATE/state.json" "$E2E_TMP/good.json"
+printf '{"receivedTimeUtc":"2026-12-04T10:00:00Z","state":[]}' >"$STATE/state.json"
+kill -HUP "$agent_pid"
+eventually "a corrupt state.json on SIGHUP is refused (logged)" grep -q 'SIGHUP: state.json refused' "$LOG"
+check "the agent keeps running" kill -0 "$agent_pid"
+check "B's grant from the last good state is still open" can "$CL" $B $V 22
+check "A is still refused" cannot "$CL" $A $V 22
+state_write "$OTHER" 9 "$(grant g9 $A $(( $(now_ms) + 30000 )) 30000)"
+kill -HUP "$agent_pid"
+eventually "another VM's state on SIGHUP is refused" grep -q 'another virtual machine' "$LOG"
+check "A (granted only there) is still refused" cannot "$CL" $A $V 22
+state_write "$VMID" 10 "$(grant g10 $A $(( $(now_ms) + 30000 )) 30000)"
+kill -HUP "$agent_pid"
+eventually "a good state on SIGHUP is enforced: A reaches 22" can "$CL" $A $V 22
+check "and B's grant, absent from it, is closed" cannot "$CL" $B $V 22
 kill -TERM "$agent_pid"; agent_exit
 
 echo "8. a corrupt state.json or one for another VM is refused; the kernel is left as it is"
@@ -182,13 +199,13 @@ printf '{"receivedTimeUtc":"2026-12-04T10:00:00Z","state":{"vm":' >"$STATE/state
 ip netns exec "$AG" timeout 5 "$AGENT" run --state-dir "$STATE" --user "$USR" >"$E2E_TMP/corrupt" 2>&1; rc=$?
 check "a corrupt state.json: exit 1 naming state.json (exit $rc: $(tail -1 "$E2E_TMP/corrupt"))" \
 	bash -c '(( $1 == 1 )) && grep -q "state.json" "$2"' _ $rc "$E2E_TMP/corrupt"
-check "the kernel keeps what it held: B's grant still open" can "$CL" $B $V 22
-check "the kernel keeps what it held: A still refused" cannot "$CL" $A $V 22
-state_write "$OTHER" 5 "$(grant g5 $A $(( $(now_ms) + 30000 )) 30000)"
+check "the kernel keeps what it held: A's grant still open" can "$CL" $A $V 22
+check "the kernel keeps what it held: B still refused" cannot "$CL" $B $V 22
+state_write "$OTHER" 5 "$(grant g5 $B $(( $(now_ms) + 30000 )) 30000)"
 ip netns exec "$AG" timeout 5 "$AGENT" run --state-dir "$STATE" --user "$USR" >"$E2E_TMP/other" 2>&1; rc=$?
 check "a state for another VM: exit 1 saying so (exit $rc)" \
 	bash -c '(( $1 == 1 )) && grep -q "another virtual machine" "$2"' _ $rc "$E2E_TMP/other"
-check "A (granted only by the other VM's state) is still refused" cannot "$CL" $A $V 22
+check "B (granted only by the other VM's state) is still refused" cannot "$CL" $B $V 22
 rm -f "$STATE/agent.conf"
 state_write "$VMID" 6
 ip netns exec "$AG" timeout 5 "$AGENT" run --state-dir "$STATE" --user "$USR" >"$E2E_TMP/nojoin" 2>&1; rc=$?
