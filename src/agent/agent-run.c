@@ -311,6 +311,7 @@ agent_run(const struct agent_run_opts *o)
 {
 	struct agent a = { .dirfd = -1, .sfd = -1, .applied_revision = -1 };
 	struct core_error err = { 0 };
+	struct agent_status st;
 	int r, status = AGENT_EXIT_FAIL;
 
 	if (sandbox_enter(o, &err) < 0) {
@@ -338,6 +339,10 @@ agent_run(const struct agent_run_opts *o)
 	if (a.state)
 		agent_log("enforcing revision %lld of %s: %zu protected ports, %zu grants", (long long)a.state->revision,
 			  a.conf.vm, a.state->n_ports, a.state->n_grants);
+	/* the status the watch will post, gathered once under the sandbox: the log shows what the server will see */
+	agent_status_fill(&a, &st);
+	agent_log("host: %zu addresses, %zu listening management or protected ports%s", st.n_addrs, st.n_listening,
+		  st.n_listening ? " (report them: jitgate-agent facts)" : "");
 	if (fw_monitor_open(&a.mon, &err) < 0)
 		agent_log("no tamper monitor (%s): relying on the periodic reconcile", err.message);
 	r = agent_watch_run(&a);

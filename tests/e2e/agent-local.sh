@@ -101,6 +101,14 @@ check "--help exits 0 and names run" bash -c '"$1" --help | grep -q "jitgate-age
 check "an unknown option exits 2 and names it (exit $rc)" bash -c '(( $1 == 2 )) && grep -q -- --bogus "$2"' _ $rc "$E2E_TMP/usage"
 "$AGENT" run --user x --no-sandbox >"$E2E_TMP/usage" 2>&1; rc=$?
 check "--user with --no-sandbox exits 2 naming --user (exit $rc)" bash -c '(( $1 == 2 )) && grep -q -- --user "$2"' _ $rc "$E2E_TMP/usage"
+ip netns exec "$AG" "$AGENT" run --state-dir "$STATE" --user no-such-user-jg >"$E2E_TMP/nouser" 2>&1; rc=$?
+check "--user with a missing user exits 1 naming --user's user and useradd (exit $rc)" \
+	bash -c '(( $1 == 1 )) && grep -q no-such-user-jg "$2" && grep -q useradd "$2"' _ $rc "$E2E_TMP/nouser"
+if ! id -u jitgate-agent >/dev/null 2>&1; then
+	ip netns exec "$AG" "$AGENT" run --state-dir "$STATE" >"$E2E_TMP/nodefault" 2>&1; rc=$?
+	check "root, no user jitgate-agent and no --user: refuses (exit $rc) naming useradd and --no-sandbox" \
+		bash -c '(( $1 == 1 )) && grep -q useradd "$2" && grep -q -- --no-sandbox "$2"' _ $rc "$E2E_TMP/nodefault"
+fi
 ip netns exec "$AG" "$AGENT" run --state-dir "$E2E_TMP/nowhere" --user "$USR" >"$E2E_TMP/nodir" 2>&1; rc=$?
 check "a missing state directory exits 1 naming it (exit $rc)" bash -c '(( $1 == 1 )) && grep -q nowhere "$2"' _ $rc "$E2E_TMP/nodir"
 
@@ -125,6 +133,8 @@ check "facts lists the TCP and UDP listeners on 22 and 3389, sorted, and nothing
 	bash -c 'grep -q "\"listening\":\[{\"number\":22,\"protocol\":\"TCP\"},{\"number\":22,\"protocol\":\"UDP\"},{\"number\":3389,\"protocol\":\"TCP\"},{\"number\":3389,\"protocol\":\"UDP\"}\]" "$1"' _ "$E2E_TMP/facts"
 check "facts lists the host's addresses, not loopback or link-local" \
 	bash -c 'grep -q "\"addresses\":\[\"10.214.0.1\",\"fd00:214::1\"\]" "$1"' _ "$E2E_TMP/facts"
+check "run reported the host under its sandbox (2 addresses, 4 listening ports)" \
+	grep -q 'host: 2 addresses, 4 listening' "$LOG"
 check "show prints the grant" bash -c '"$1" show --state-dir "$2" | grep -q "g1 from $3 to TCP/22"' _ "$AGENT" "$STATE" $A
 
 echo "3. tampering is undone"
