@@ -283,14 +283,15 @@ agent_credential_load(int dirfd, char *buf, size_t size, struct core_error *err)
 	int fd, r;
 
 	fd = openat(dirfd, AGENT_CREDENTIAL_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
-		return core_error_set(err, AGENT_ERR_CONF, AGENT_CREDENTIAL_FILE, "cannot read the credential: %s",
-				      strerror(errno)),
-		       -errno;
+	if (fd < 0) {
+		r = -errno;
+		core_error_set(err, AGENT_ERR_CONF, AGENT_CREDENTIAL_FILE, "cannot read the credential: %s", strerror(-r));
+		return r;
+	}
 	/* a secret others can read may already be someone else's: refuse rather than use it */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-		r = core_error_set(err, AGENT_ERR_CONF, AGENT_CREDENTIAL_FILE, "the credential must be a plain file "
-				   "only its owner can read (chmod 600)");
+		core_error_set(err, AGENT_ERR_CONF, AGENT_CREDENTIAL_FILE, "the credential must be a plain file "
+			       "only its owner can read (chmod 600)");
 		r = -EPERM;
 		goto out;
 	}
@@ -298,7 +299,7 @@ agent_credential_load(int dirfd, char *buf, size_t size, struct core_error *err)
 	if (got < 0) {
 		r = -errno;
 		core_error_set(err, AGENT_ERR_CONF, AGENT_CREDENTIAL_FILE, "cannot read the credential: %s",
-			       strerror(errno));
+			       strerror(-r));
 		goto out;
 	}
 	r = agent_credential_parse(text, (size_t)got, buf, size, err);

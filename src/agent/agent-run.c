@@ -195,8 +195,11 @@ statedir_give(const char *dir, const struct sandbox_user *u, struct core_error *
 	size_t i;
 	int dfd, r = 0;
 
-	if (lstat(dir, &st) < 0)
-		return core_error_set(err, "StateDirectory", "--state-dir", "%s: %s", dir, strerror(errno)), -errno;
+	if (lstat(dir, &st) < 0) {
+		r = -errno;
+		core_error_set(err, "StateDirectory", "--state-dir", "%s: %s", dir, strerror(-r));
+		return r;
+	}
 	if (!S_ISDIR(st.st_mode))
 		return core_error_set(err, "StateDirectory", "--state-dir", "%s is not a directory (a symlink is not "
 				      "followed)", dir);
@@ -207,8 +210,11 @@ statedir_give(const char *dir, const struct sandbox_user *u, struct core_error *
 	/* already the user's 0700 directory, and root without CAP_DAC_OVERRIDE (the unit's): its files are the user's */
 	if (dfd < 0 && errno == EACCES && st.st_uid == u->uid)
 		return 0;
-	if (dfd < 0)
-		return core_error_set(err, "StateDirectory", "--state-dir", "%s: %s", dir, strerror(errno)), -errno;
+	if (dfd < 0) {
+		r = -errno;
+		core_error_set(err, "StateDirectory", "--state-dir", "%s: %s", dir, strerror(-r));
+		return r;
+	}
 	for (i = 0; i < sizeof(statedir_files) / sizeof(statedir_files[0]); i++) {
 		const char *f = statedir_files[i];
 
@@ -280,8 +286,10 @@ signals_open(struct core_error *err)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-		return core_error_set(err, "Signals", "", "signalfd: %s", strerror(errno)), -errno;
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		fd = -errno;
+		core_error_set(err, "Signals", "", "signalfd: %s", strerror(-fd));
+	}
 	return fd;
 }
 
@@ -292,10 +300,12 @@ load(struct agent *a, const char *dir, struct core_error *err)
 	int r;
 
 	a->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (a->dirfd < 0)
-		return core_error_set(err, "StateDirectory", "--state-dir", "cannot open the state directory %s: %s",
-				      dir, strerror(errno)),
-		       -errno;
+	if (a->dirfd < 0) {
+		r = -errno;
+		core_error_set(err, "StateDirectory", "--state-dir", "cannot open the state directory %s: %s", dir,
+			       strerror(-r));
+		return r;
+	}
 	if ((r = agent_conf_load(a->dirfd, &a->conf, err)) < 0)
 		return r;
 	r = agent_state_load(a->dirfd, &a->state, &a->received_ms, err);
