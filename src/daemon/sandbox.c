@@ -122,6 +122,21 @@ static const struct rule helper_list[] = {
 	MASKED("openat", 2, OPEN_WRITE_BITS, O_RDONLY),
 };
 
+/*
+ * jitgate-agent (src/agent), on top of the helper's list: its state directory
+ * (state.json and the credential written as a temp file, fsync'd and renamed;
+ * agent.conf read), /proc/net and /etc/os-release read, getifaddrs() and
+ * gethostname(), and HTTPS to its servers over TCP (IPv4 and IPv6) only.
+ */
+static const struct rule agent_list[] = {
+	ANY("openat"), ANY("fsync"), ANY("fchmod"), ANY("renameat"), ANY("renameat2"), ANY("rename"),
+	ANY("unlinkat"), ANY("unlink"), ANY("uname"),
+	/* TCP only, whatever flags (SOCK_CLOEXEC, SOCK_NONBLOCK) ride in the type's high bits */
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_STREAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_STREAM } },
+	ANY("connect"), ANY("shutdown"), ANY("getpeername"),
+};
+
 #ifdef SANDBOX_SANITIZER
 /*
  * Sanitizer builds only (-Db_sanitize=address,undefined): LeakSanitizer at
@@ -282,8 +297,10 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 	if (r == 0 && role == SANDBOX_FW_SUPERVISOR)
 		r = add_rules(ctx, supervisor_list, COUNT(supervisor_list));
 	/* the supervisor's list holds the helper's: its children inherit the filter, then narrow it */
-	if (r == 0 && (role == SANDBOX_FW_HELPER || role == SANDBOX_FW_SUPERVISOR))
+	if (r == 0 && (role == SANDBOX_FW_HELPER || role == SANDBOX_FW_SUPERVISOR || role == SANDBOX_AGENT))
 		r = add_rules(ctx, helper_list, COUNT(helper_list));
+	if (r == 0 && role == SANDBOX_AGENT)
+		r = add_rules(ctx, agent_list, COUNT(agent_list));
 #ifdef SANDBOX_SANITIZER
 	if (r == 0)
 		r = add_rules(ctx, sanitizer_list, COUNT(sanitizer_list));
@@ -296,7 +313,8 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 	seccomp_release(ctx);
 	if (r < 0)
 		return core_error_set(err, "PrivilegeDrop", "", "seccomp: cannot load the %s filter: %s",
-				      role == SANDBOX_MAIN ? "main" : role == SANDBOX_FW_HELPER ? "helper" : "supervisor",
+				      role == SANDBOX_MAIN ? "main" : role == SANDBOX_FW_HELPER ? "helper" :
+				      role == SANDBOX_AGENT ? "agent" : "supervisor",
 				      strerror(-r)),
 		       r;
 	return 0;

@@ -20,6 +20,7 @@ enum sandbox_role {
 	SANDBOX_MAIN,		/* HTTP, JSON, store, timers: no capability at all */
 	SANDBOX_FW_SUPERVISOR,	/* starts firewall helpers and hands their sockets to the main process */
 	SANDBOX_FW_HELPER,	/* applies firewall changes: CAP_NET_ADMIN only */
+	SANDBOX_AGENT,		/* jitgate-agent: the helper's list, its state directory, /proc/net, HTTPS out */
 };
 
 /* Look `name` up in the user database (at start, as root). -ENOENT if there is no such user. */

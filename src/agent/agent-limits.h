@@ -1,0 +1,27 @@
+/* Every limit jitgate-agent keeps on its host and its files, named in one place (the wire's are in codec/codec-limits.h). */
+#ifndef JITGATE_AGENT_LIMITS_H
+#define JITGATE_AGENT_LIMITS_H
+
+#include "codec/codec-limits.h"
+
+/* The host's facts (agent-host.c). */
+#define AGENT_OS_RELEASE_MAX	(64 * 1024)	/* bytes of /etc/os-release read */
+#define AGENT_OS_FIELD_MAX	127		/* ID and PRETTY_NAME as kept (longer values are cut) */
+#define AGENT_PROC_NET_MAX	(64 * 1024 * 1024)	/* bytes of one /proc/net/{tcp,udp}[6]: ~400,000 sockets */
+#define AGENT_HOSTNAME_MAX	255		/* gethostname(), as POSIX's HOST_NAME_MAX */
+
+/* The state directory (agent-state.c). */
+#define AGENT_STATE_FILE_MAX	(AGENT_STATE_BODY_MAX + 4096)	/* state.json: the body plus its envelope */
+#define AGENT_CONF_MAX		(16 * 1024)	/* bytes of agent.conf */
+#define AGENT_CONF_LINE_MAX	1024		/* one line of agent.conf */
+#define AGENT_SERVERS_MAX	8		/* server URLs tried in turn */
+#define AGENT_URL_MAX		512		/* one server URL */
+#define AGENT_PATH_MAX		1024		/* the CA file's path, the state directory's */
+#define AGENT_FINGERPRINT_LEN	32		/* a SHA-256 certificate fingerprint, in bytes */
+#define AGENT_CREDENTIAL_FILE_MAX (AGENT_CREDENTIAL_MAX + 2)	/* the credential and a newline */
+
+/* The run loop (agent.c). */
+#define AGENT_TICK_MS		1000		/* the loop wakes at least this often (signals and the monitor wake it sooner) */
+#define AGENT_RECONCILE_MS	(60 * 1000)	/* a full reconcile with the kernel this often, tampered or not */
+
+#endif

@@ -1,0 +1,215 @@
+/* The agent's desired state: from the wire's struct agent_state to the fw's, and state.json on disk. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "agent/agent-file.h"
+#include "agent/agent-limits.h"
+#include "agent/agent-state.h"
+#include "codec/codec.h"
+#include "core/armid.h"
+#include "core/timeutil.h"
+#include "fw/fw-model.h"
+
+#define STATE_FILE_MODE	0600
+
+void
+agent_fw_free(struct agent_fw *f)
+{
+	if (!f)
+		return;
+	free(f->vms);
+	free(f->ports);
+	free(f->grants);
+	memset(f, 0, sizeof(*f));
+}
+
+int64_t
+agent_grant_end_ms(const struct agent_grant *g, int64_t received_ms)
+{
+	int64_t end = time_ns_to_ms(g->end_ns), left = g->left_ms;
+
+	if (left < 0)
+		left = 0;
+	if (left > FW_TIMEOUT_MAX_MS)
+		left = FW_TIMEOUT_MAX_MS;
+	if (received_ms > INT64_MAX - left)
+		return end;
+	return received_ms + left < end ? received_ms + left : end;
+}
+
+static int
+vm_check(const char *have, const char *want, struct core_error *err)
+{
+	struct arm_vm_id a, b;
+
+	if (arm_vm_id_parse(want, strlen(want), &b, err) < 0) {
+		core_error_prefix_target(err, "agent.conf");
+		return -EINVAL;
+	}
+	if (arm_vm_id_parse(have, strlen(have), &a, err) < 0 || !arm_vm_id_equal(&a, &b))
+		return core_error_set(err, AGENT_ERR_WRONG_VM, "vm", "the state is for another virtual machine "
+				      "than this agent's (%.200s)", want);
+	return 0;
+}
+
+int
+agent_state_to_fw(const struct agent_state *s, const char *vm, int64_t received_ms, int64_t now_ms,
+		  struct agent_fw *ret, struct core_error *err)
+{
+	struct agent_fw f = { 0 };
+	struct fw_elem *elems = NULL;
+	struct fw_state st;
+	size_t i, n_elems = 0;
+	int r;
+
+	if ((r = vm_check(s->vm, vm, err)) < 0)
+		return r;
+	if (s->n_ports > AGENT_PORTS_MAX || s->n_grants > AGENT_GRANTS_MAX)
+		return core_error_set(err, AGENT_ERR_STATE, "", "the state has more ports or grants than an agent takes");
+	/* a wall clock stepped back since the state came must not lengthen what remainingMs allowed */
+	if (received_ms > now_ms)
+		received_ms = now_ms;
+	f.vms = calloc(1, sizeof(*f.vms));
+	f.ports = calloc(s->n_ports ? s->n_ports : 1, sizeof(*f.ports));
+	f.grants = calloc(s->n_grants ? s->n_grants : 1, sizeof(*f.grants));
+	if (!f.vms || !f.ports || !f.grants) {
+		r = -ENOMEM;
+		goto out;
+	}
+	f.n_vms = 1;
+	f.vms[0].id = AGENT_FW_VM;
+	f.vms[0].point = FW_POINT_LOCAL;
+	for (i = 0; i < s->n_ports; i++)
+		f.ports[i] = (struct fw_port){ AGENT_FW_VM, s->ports[i].proto, s->ports[i].number };
+	f.n_ports = s->n_ports;
+	for (i = 0; i < s->n_grants; i++) {
+		const struct agent_grant *g = &s->grants[i];
+		struct fw_grant *o = &f.grants[i];
+
+		if (!g->source.any && !net_prefix_is_valid(&g->source.prefix)) {
+			r = core_error_set(err, AGENT_ERR_STATE, "grants", "grant %zu has a bad source", i);
+			goto out;
+		}
+		o->vm = AGENT_FW_VM;
+		o->source = g->source;
+		o->proto = g->proto;
+		o->port = g->port;
+		o->end_ms = agent_grant_end_ms(g, received_ms);
+		memcpy(o->request_id, g->request_id, sizeof(o->request_id));
+		o->request_id[sizeof(o->request_id) - 1] = '\0';
+	}
+	f.n_grants = s->n_grants;
+	/* the fw's own verdict, from its pure model: what it would refuse is refused here, before the kernel */
+	st = (struct fw_state){ f.vms, f.n_vms, f.ports, f.n_ports, f.grants, f.n_grants };
+	if ((r = fw_state_elems(&st, now_ms, &elems, &n_elems, err)) < 0) {
+		if (r == -EINVAL && err)
+			memcpy(err->code, AGENT_ERR_STATE, sizeof(AGENT_ERR_STATE));
+		goto out;
+	}
+	*ret = f;
+	memset(&f, 0, sizeof(f));
+	r = 0;
+out:
+	free(elems);
+	agent_fw_free(&f);
+	return r;
+}
+
+/* ---- state.json ---- */
+
+int
+agent_state_file_encode(const char *body, size_t n, int64_t received_ms, struct buf *out)
+{
+	char when[TIME_FORMAT_SIZE];
+	int r;
+
+	if ((r = time_format_rfc3339(time_ms_to_ns(received_ms), when, sizeof(when))) < 0)
+		return r;
+	if ((r = buf_printf(out, "{\"receivedTimeUtc\":\"%s\",\"state\":", when)) < 0 ||
+	    (r = buf_append(out, body, n)) < 0 || (r = buf_append(out, "}\n", 2)) < 0)
+		return r;
+	return 0;
+}
+
+int
+agent_state_file_decode(const char *text, size_t n, struct agent_state **ret, int64_t *ret_received_ms,
+			struct core_error *err)
+{
+	json_t *root = NULL, *when, *state;
+	json_error_t jerr;
+	struct agent_state *s = NULL;
+	char *body = NULL;
+	size_t len;
+	int64_t ns;
+	int r;
+
+	if (n > AGENT_STATE_FILE_MAX)
+		return core_error_set(err, AGENT_ERR_STATE, "", "state.json is larger than %d bytes", AGENT_STATE_FILE_MAX);
+	root = json_loadb(n ? text : "", n, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root || !json_is_object(root)) {
+		r = core_error_set(err, AGENT_ERR_STATE, "", "state.json is not a JSON object");
+		goto out;
+	}
+	when = json_object_get(root, "receivedTimeUtc");
+	state = json_object_get(root, "state");
+	if (!json_is_string(when) || !json_is_object(state)) {
+		r = core_error_set(err, AGENT_ERR_STATE, "", "state.json needs \"receivedTimeUtc\" (a time) and "
+				   "\"state\" (an object)");
+		goto out;
+	}
+	if ((r = time_parse_rfc3339(json_string_value(when), json_string_length(when), &ns, err)) < 0) {
+		core_error_prefix_target(err, "receivedTimeUtc");
+		goto out;
+	}
+	if (!(body = codec_dump(state, &len))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = codec_agent_state_decode(body, len, &s, err)) < 0) {
+		core_error_prefix_target(err, "state");
+		goto out;
+	}
+	*ret = s;
+	*ret_received_ms = time_ns_to_ms(ns);
+	r = 0;
+out:
+	free(body);
+	json_decref(root);
+	return r;
+}
+
+int
+agent_state_save(int dirfd, const char *body, size_t n, int64_t received_ms, struct core_error *err)
+{
+	struct buf b = { .max = AGENT_STATE_FILE_MAX };
+	int r;
+
+	if ((r = agent_state_file_encode(body, n, received_ms, &b)) < 0)
+		core_error_set(err, AGENT_ERR_STATE, AGENT_STATE_FILE, "cannot encode the state: %s", strerror(-r));
+	else if ((r = agent_file_write(dirfd, AGENT_STATE_FILE, b.data, b.len, STATE_FILE_MODE)) < 0)
+		core_error_set(err, AGENT_ERR_STATE, AGENT_STATE_FILE, "cannot write %s: %s", AGENT_STATE_FILE,
+			       strerror(-r));
+	buf_free(&b);
+	return r;
+}
+
+int
+agent_state_load(int dirfd, struct agent_state **ret, int64_t *ret_received_ms, struct core_error *err)
+{
+	char *text = NULL;
+	size_t n;
+	int r;
+
+	r = agent_file_read(dirfd, AGENT_STATE_FILE, AGENT_STATE_FILE_MAX, &text, &n);
+	if (r < 0)
+		return core_error_set(err, AGENT_ERR_STATE, AGENT_STATE_FILE, "cannot read %s: %s", AGENT_STATE_FILE,
+				      r == -EFBIG ? "larger than the agent takes" : strerror(-r)),
+		       r;
+	r = agent_state_file_decode(text, n, ret, ret_received_ms, err);
+	free(text);
+	return r;
+}
