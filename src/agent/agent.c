@@ -31,18 +31,6 @@ static const char usage[] =
 	"\n"
 	"DIR defaults to " AGENT_STATE_DIR_DEFAULT ". See jitgate-agent(8).\n";
 
-void
-agent_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("jitgate-agent: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* A message naming the option at fault, then the usage: exit status 2. */
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -12,13 +12,14 @@
 #include "store.h"
 
 /*
- * store-sqlite.c owns the connection: open, transactions, the statement
- * cache and the mapping of SQLite errors to errno; store-statements.c holds the SQL of
- * each cached statement. store-vms.c, store-policies.c, store-grants.c,
+ * store-open.c opens a database (its settings and migrations); store-sqlite.c owns the
+ * connection from then on: close, transactions, the statement cache and the mapping of SQLite
+ * errors to errno; store-statements.c holds the SQL of each cached statement. store-vms.c, store-policies.c, store-grants.c,
  * store-activity.c, store-tokens.c and store-agents.c each hold one concern and run statements from
  * that cache (the activity log also its own, one per combination of filters).
  */
 
+#define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
 #define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
 
@@ -134,10 +135,6 @@ int corrupt(struct store *st, const char *table, const char *column);
 /* one-off SQL (store-sqlite.c): run sql; read its first row's first column as an integer and/or text */
 int exec_sql(struct store *st, const char *sql);
 int query_one(struct store *st, const char *sql, int64_t *ret_int, char *buf, size_t size);
-
-/* the schema (store-migrations.c): bring it up to date (read-write), or check it is exactly ours (read-only) */
-int store_migrate(struct store *st, struct core_error *err);
-int store_check_version(struct store *st, struct core_error *err);
 
 /* statements (store-sqlite.c) */
 int stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **ret);

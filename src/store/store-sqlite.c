@@ -12,7 +12,6 @@
 #include "store-sqlite-internal.h"
 
 
-#define STORE_BUSY_TIMEOUT_MS	5000
 
 /* ---- errors ---- */
 
@@ -393,84 +392,6 @@ query_one(struct store *st, const char *sql, int64_t *ret_int, char *buf, size_t
 out:
 	sqlite3_finalize(s);
 	return r;
-}
-
-static int
-store_open_flags(const char *path, bool readonly, struct store **ret, struct core_error *err)
-{
-	struct store *st;
-	char mode[16];
-	int64_t fk;
-	int flags, rc, r;
-
-	st = calloc(1, sizeof(*st));
-	if (!st) {
-		core_error_set(err, "StoreOpenFailed", NULL, "out of memory");
-		return -ENOMEM;
-	}
-	st->readonly = readonly;
-	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	flags |= SQLITE_OPEN_NOMUTEX;	/* one thread owns a store */
-	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
-	if (rc != SQLITE_OK) {
-		int e = st->db ? sqlite3_system_errno(st->db) : 0;
-
-		/* The OS's reason (no such directory, permission) says more than "unable to open". */
-		r = e > 0 ? -e : (st->db ? sql_fail(st, rc) : -ENOMEM);
-		core_error_set(err, "StoreOpenFailed", NULL, "cannot open the database %s: %s", path,
-		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
-		goto out;
-	}
-	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
-#ifdef SQLITE_DBCONFIG_DEFENSIVE
-	/* No writable_schema or other ways to corrupt the file through SQL. */
-	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-#endif
-
-	if (!readonly) {
-		r = query_one(st, "PRAGMA journal_mode = WAL", NULL, mode, sizeof(mode));
-		if (r >= 0 && strcmp(mode, "wal") != 0)
-			r = set_error(st, -EIO, "journal mode is %s, not wal", mode);
-		if (r >= 0)
-			r = exec_sql(st, "PRAGMA synchronous = FULL");
-		if (r < 0) {
-			core_error_set(err, "StoreOpenFailed", NULL, "cannot set up the database %s: %s", path,
-			    st->error);
-			goto out;
-		}
-	}
-	r = exec_sql(st, "PRAGMA foreign_keys = ON");
-	if (r >= 0)
-		r = query_one(st, "PRAGMA foreign_keys", &fk, NULL, 0);
-	if (r >= 0 && fk != 1)
-		r = set_error(st, -EIO, "this SQLite does not enforce foreign keys");
-	if (r < 0) {
-		core_error_set(err, "StoreOpenFailed", NULL, "cannot set up the database %s: %s", path, st->error);
-		goto out;
-	}
-
-	r = readonly ? store_check_version(st, err) : store_migrate(st, err);
-	if (r < 0)
-		goto out;
-	*ret = st;
-	st = NULL;
-	r = 0;
-out:
-	store_close(st);
-	return r;
-}
-
-int
-store_open(const char *path, struct store **ret, struct core_error *err)
-{
-	return store_open_flags(path, false, ret, err);
-}
-
-int
-store_open_readonly(const char *path, struct store **ret, struct core_error *err)
-{
-	return store_open_flags(path, true, ret, err);
 }
 
 void
