@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fw-deadline.h"
 #include "fw-model.h"
@@ -20,15 +19,6 @@
  * hashed under two secret seeds (128 bits, so that no one can plan two
  * identities onto one deadline), with open addressing and linear probing.
  */
-
-int64_t
-fw_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 mix(uint64_t h, uint64_t w)

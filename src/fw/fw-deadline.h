@@ -26,7 +26,6 @@ struct fw_deadlines {
 	uint64_t seed[2];
 };
 
-int64_t fw_mono_ms(void);
 void fw_deadlines_init(struct fw_deadlines *d, uint64_t seed);
 void fw_deadlines_free(struct fw_deadlines *d);
 

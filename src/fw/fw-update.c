@@ -265,8 +265,8 @@ fw_local_grant_update(struct fw *base, const struct fw_grant *add, size_t n_add,
 		r = update_reconcile(fw, &u, add, n_add, &changes, err);
 		goto out;
 	}
-	now = fw_now_ms();
-	mono = fw_mono_ms();
+	now = time_now_ms();
+	mono = time_mono_ms();
 	/* VMs and ports do not change, so the ports' elements are left out: they would only cancel out */
 	next = state_view(fw->vms, fw->n_vms, NULL, 0, u.next, u.n_next);
 	cur = state_view(fw->vms, fw->n_vms, NULL, 0, u.cur, u.n_cur);
