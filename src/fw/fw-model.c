@@ -483,12 +483,18 @@ push_grants(struct elems *raw, const struct fw_state *st, const struct fw_vm **s
 	return 0;
 }
 
-/* The raw elements (sorted here) as the kernel holds them: interval groups split, identical keys once. */
+/*
+ * The raw elements (sorted here) as the kernel holds them: interval groups split, identical
+ * keys once, sorted by key. In place: a key kept is written back over the group it came from,
+ * and only the interval pieces (their number may grow) go to a second array, appended at the
+ * end. So 100,000 single-address grants need one array of elements, not two.
+ */
 static int
-merge_elems(struct elems *raw, struct elems *out)
+merge_elems(struct elems *raw)
 {
-	size_t i, j;
-	int r;
+	struct elems pieces = { 0 };
+	size_t i, j, w = 0;
+	int r = 0;
 
 	if (raw->n)
 		qsort(raw->v, raw->n, sizeof(*raw->v), elem_cmp_cover);
@@ -497,19 +503,24 @@ merge_elems(struct elems *raw, struct elems *out)
 		if (fw_set_is_interval(raw->v[i].set)) {
 			while (j < raw->n && elem_same_group(&raw->v[i], &raw->v[j]))
 				j++;
-			if ((r = split_interval_group(out, raw->v + i, j - i)) < 0)
-				return r;
+			if ((r = split_interval_group(&pieces, raw->v + i, j - i)) < 0)
+				goto out;
 			continue;
 		}
 		/* identical keys: the first sorts with the latest end, which the kernel keeps */
 		while (j < raw->n && !fw_elem_cmp_key(&raw->v[i], &raw->v[j]))
 			j++;
-		if ((r = elems_push(out, &raw->v[i])) < 0)
-			return r;
+		raw->v[w++] = raw->v[i];	/* w <= i: every group kept so far had at least one element */
 	}
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), fw_elem_cmp_key);
-	return 0;
+	raw->n = w;
+	for (i = 0; i < pieces.n; i++)
+		if ((r = elems_push(raw, &pieces.v[i])) < 0)
+			goto out;
+	if (raw->n)
+		qsort(raw->v, raw->n, sizeof(*raw->v), fw_elem_cmp_key);
+out:
+	free(pieces.v);
+	return r;
 }
 
 int
@@ -517,23 +528,21 @@ fw_state_elems_at(const struct fw_state *st, int64_t now_ms, const struct fw_dea
 		  struct fw_elem **ret, size_t *ret_n, struct core_error *err)
 {
 	const struct fw_vm **sorted = NULL;
-	struct elems raw = { 0 }, out = { 0 };
+	struct elems raw = { 0 };
 	int r;
 
 	if ((r = vms_sorted(st, &sorted, err)) < 0 || (r = push_ports(&raw, st, sorted, err)) < 0 ||
-	    (r = push_grants(&raw, st, sorted, now_ms, d, mono_ms, err)) < 0 || (r = merge_elems(&raw, &out)) < 0)
+	    (r = push_grants(&raw, st, sorted, now_ms, d, mono_ms, err)) < 0 || (r = merge_elems(&raw)) < 0)
 		goto out;
-	*ret = out.v;
-	*ret_n = out.n;
-	out.v = NULL;
+	*ret = raw.v;
+	*ret_n = raw.n;
+	raw.v = NULL;
 	r = 0;
 out:
 	free(sorted);
 	free(raw.v);
-	free(out.v);
 	return r;
 }
-
 int
 fw_batch_push(struct fw_batch *batch, enum fw_op_kind kind, const struct fw_elem *e)
 {
