@@ -17,7 +17,10 @@
  *
  * The table is keyed by the grant's identity (vm, protocol, port, request id),
  * hashed under two secret seeds (128 bits, so that no one can plan two
- * identities onto one deadline), with open addressing and linear probing.
+ * identities onto one deadline). The entries lie dense in one array; a slot
+ * array at most half full (open addressing, linear probing on the first hash)
+ * points into it. At 100,000 grants that is 4 MB of entries and 1 MB of slots,
+ * where 40-byte slots at half load were 10.5 MB, and 15.7 MB while doubling.
  */
 
 static uint64_t
@@ -50,7 +53,6 @@ identity_hashes(const struct fw_deadlines *d, const struct fw_grant *g, uint64_t
 		}
 		ret[s] = h;
 	}
-	ret[1] |= 1;	/* never {0, 0}: that marks an empty slot */
 }
 
 static bool

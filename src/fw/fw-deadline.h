@@ -15,7 +15,7 @@
 #define FW_DEADLINES_MAX	(UINT32_MAX / 4)	/* entries a table may hold: its slots are 32 bits */
 
 struct fw_deadline {
-	uint64_t h[2];		/* the grant's identity, hashed under two seeds; {0, 0}: an empty slot */
+	uint64_t h[2];		/* the grant's identity, hashed under two seeds */
 	int64_t end_ms;		/* the wall-clock end it was last noted with */
 	int64_t shift_ms;	/* an end E (wall clock) is E + shift_ms on CLOCK_MONOTONIC */
 	int64_t shift0_ms;	/* shift_ms when first seen */
