@@ -42,6 +42,8 @@ struct fw_state fw_current(const struct fw_local *fw);
 int fw_note(struct fw_local *fw, const struct fw_state *st, const struct fw_elem *have, size_t n_have, int64_t now_ms,
 	    int64_t mono_ms);
 int reconcile_owned(struct fw_local *fw, struct owned_state *s, struct fw_changes *ret_changes, struct core_error *err);
+int states_diff(const struct fw_local *fw, const struct fw_state *cur, const struct fw_state *next, int64_t now_ms,
+		int64_t mono_ms, struct fw_batch *batch, struct fw_changes *changes, struct core_error *err);
 int apply_owned(struct fw_local *fw, struct owned_state *s, struct fw_changes *ret_changes, struct core_error *err);
 
 /* fw-update.c: the grant_update op */

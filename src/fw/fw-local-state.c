@@ -272,6 +272,29 @@ out:
 }
 
 /*
+ * The batch that takes the kernel from the elements of `cur` to those of `next`, both
+ * read through the context's deadlines (no listing: the context is in step with the
+ * kernel). The two element lists are freed before the batch is sent.
+ */
+int
+states_diff(const struct fw_local *fw, const struct fw_state *cur, const struct fw_state *next, int64_t now_ms,
+	    int64_t mono_ms, struct fw_batch *batch, struct fw_changes *changes, struct core_error *err)
+{
+	struct fw_elem *old = NULL, *want = NULL;
+	size_t n_old = 0, n_want = 0;
+	int r;
+
+	if ((r = fw_state_elems_at(next, now_ms, &fw->deadlines, mono_ms, &want, &n_want, err)) < 0 ||
+	    (r = fw_state_elems_at(cur, now_ms, &fw->deadlines, mono_ms, &old, &n_old, err)) < 0)
+		goto out;
+	r = fw_diff(old, n_old, want, n_want, false, batch, changes);
+out:
+	free(old);
+	free(want);
+	return r;
+}
+
+/*
  * Move from the current state to the whole state `s`: diff the elements each
  * implies and send only the difference. If the kernel had drifted and refuses
  * the batch, reconcile against what it really holds instead. Grant changes
@@ -282,8 +305,6 @@ apply_owned(struct fw_local *fw, struct owned_state *s, struct fw_changes *ret_c
 {
 	struct fw_state cur = fw_current(fw);
 	struct fw_state next = state_view(s->vms, s->n_vms, s->ports, s->n_ports, s->grants, s->n_grants);
-	struct fw_elem *old = NULL, *want = NULL;
-	size_t n_old = 0, n_want = 0;
 	struct fw_batch batch = { 0 };
 	struct fw_changes changes = { 0 };
 	struct grant_index idx = { 0 };
@@ -295,14 +316,7 @@ apply_owned(struct fw_local *fw, struct owned_state *s, struct fw_changes *ret_c
 	/* noting the grants of a state refused below does no harm: a deadline only ever shortens */
 	if ((r = fw_note(fw, &next, NULL, 0, now, mono)) < 0)
 		goto out;
-	r = fw_state_elems_at(&next, now, &fw->deadlines, mono, &want, &n_want, err);
-	if (r < 0)
-		goto out;
-	r = fw_state_elems_at(&cur, now, &fw->deadlines, mono, &old, &n_old, err);
-	if (r < 0)
-		goto out;
-	r = fw_diff(old, n_old, want, n_want, false, &batch, &changes);
-	if (r < 0)
+	if ((r = states_diff(fw, &cur, &next, now, mono, &batch, &changes, err)) < 0)
 		goto out;
 	r = index_alloc(&idx, s->n_grants, fw->grants.seed);
 	if (r < 0)
@@ -321,7 +335,5 @@ out:
 		*ret_changes = changes;
 	fw_batch_free(&batch);
 	index_free(&idx);
-	free(old);
-	free(want);
 	return r;
 }
