@@ -127,7 +127,7 @@ main(int argc, char **argv)
 	grants = calloc(n + 1, sizeof(*grants));
 	if (!grants)
 		return 1;
-	end = fw_now_ms() + BENCH_GRANT_MS;
+	end = time_now_ms() + BENCH_GRANT_MS;
 	for (i = 0; i < n; i++)
 		make_grant(&grants[i], i, cidr, end);
 	/* the measuring client's grant, so connections from it are accepted by a set lookup */

@@ -8,7 +8,7 @@
 #include "fuzz-common.h"
 #include "fw/fw-wire.h"
 
-#define NOW_MS	1767225600000LL	/* 2026-01-01: the helper passes fw_now_ms() */
+#define NOW_MS	1767225600000LL	/* 2026-01-01: the helper passes time_now_ms() */
 
 /* A record filled from the input, zero where the input is short. */
 static void

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "timeutil.h"
 
@@ -329,4 +330,37 @@ time_format_rfc3339(int64_t ns, char *buf, size_t size)
 		return -ENOSPC;
 	memcpy(buf, text, (size_t)len + 1);
 	return len;
+}
+
+static int64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
+}
+
+int64_t
+time_now_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+int64_t
+time_now_ms(void)
+{
+	return time_ns_to_ms(time_now_ns());
+}
+
+int64_t
+time_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+int64_t
+time_mono_ms(void)
+{
+	return time_ns_to_ms(time_mono_ns());
 }

@@ -43,6 +43,16 @@ int64_t time_ms_to_ns(int64_t ms);
 #define TIME_CLOCK_SLACK_NS	(100 * TIME_NS_PER_MS)
 int64_t time_end_on_both_clocks(int64_t end_ns, int64_t mono_end_ns, bool same_boot, int64_t now_ns, int64_t mono_ns);
 
+/*
+ * The clocks, read in one place: the wall clock (CLOCK_REALTIME, Unix time, UTC; what end
+ * times are measured against) and the monotonic one (CLOCK_MONOTONIC: never steps; like the
+ * kernel's jiffies it stops during suspend), in nanoseconds or in milliseconds rounded down.
+ */
+int64_t time_now_ns(void);
+int64_t time_now_ms(void);
+int64_t time_mono_ns(void);
+int64_t time_mono_ms(void);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back; month 1–12, day 1–31. */
 int64_t time_days_from_civil(int64_t year, unsigned month, unsigned day);
 void time_civil_from_days(int64_t days, int64_t *ret_year, unsigned *ret_month, unsigned *ret_day);

@@ -11,22 +11,29 @@
  */
 #define FW_CLOCK_SLACK_MS	100	/* the wall and monotonic clocks disagree by less: no step, rounding */
 #define FW_DEADLINE_KEEP_MS	(10 * 60 * 1000)	/* a deadline outlives its grant's end by this (fw_deadline_is_spent) */
-#define FW_DEADLINES_SLACK	1024	/* deadlines beyond twice the live grants before fw_deadlines_retain rebuilds */
+#define FW_DEADLINES_SLACK	1024	/* deadlines beyond twice the live grants before fw_deadlines_retain sweeps */
+#define FW_DEADLINES_MAX	(UINT32_MAX / 4)	/* entries a table may hold: its slots are 32 bits */
 
 struct fw_deadline {
-	uint64_t h[2];		/* the grant's identity, hashed under two seeds; {0, 0}: an empty slot */
+	uint64_t h[2];		/* the grant's identity, hashed under two seeds */
 	int64_t end_ms;		/* the wall-clock end it was last noted with */
 	int64_t shift_ms;	/* an end E (wall clock) is E + shift_ms on CLOCK_MONOTONIC */
 	int64_t shift0_ms;	/* shift_ms when first seen */
 };
 
+/*
+ * Dense entries and an index of slots into them (open addressing, linear probing,
+ * at most half full): 40 bytes an entry and 8 to 16 bytes of slots, instead of 40-byte
+ * slots at half load. Growing re-files only the small slot array; forgetting an
+ * entry moves the last one into its place, so pruning needs no second table.
+ */
 struct fw_deadlines {
-	struct fw_deadline *v;	/* cap slots (0 or a power of two), n of them used */
-	size_t cap, n;
+	struct fw_deadline *v;	/* n entries, room for cap_v */
+	uint32_t *slots;	/* cap slots (0 or a power of two): 0 empty, else 1 + an entry's index in v */
+	size_t cap, n, cap_v;
 	uint64_t seed[2];
 };
 
-int64_t fw_mono_ms(void);
 void fw_deadlines_init(struct fw_deadlines *d, uint64_t seed);
 void fw_deadlines_free(struct fw_deadlines *d);
 

@@ -186,7 +186,7 @@ on_chunk(struct helper *h, const struct fw_wire_hdr *hdr, const uint8_t *p)
 {
 	struct transfer *t = &h->t;
 	size_t size, k, i, *n, total;
-	int64_t now = fw_now_ms();
+	int64_t now = time_now_ms();
 	int r;
 
 	if (!t->open || hdr->seq != t->seq || hdr->type < t->section)

@@ -400,17 +400,14 @@ fw_state_elems(const struct fw_state *st, int64_t now_ms, struct fw_elem **ret, 
 	return fw_state_elems_at(st, now_ms, NULL, 0, ret, ret_n, err);
 }
 
-int
-fw_state_elems_at(const struct fw_state *st, int64_t now_ms, const struct fw_deadlines *d, int64_t mono_ms,
-		  struct fw_elem **ret, size_t *ret_n, struct core_error *err)
+/* The state's VMs, checked, sorted by id for vm_find(); a VM listed twice is refused. */
+static int
+vms_sorted(const struct fw_state *st, const struct fw_vm ***ret, struct core_error *err)
 {
-	const struct fw_vm **sorted = NULL;
-	struct elems raw = { 0 }, out = { 0 };
-	size_t i, j;
-	int64_t end;
+	const struct fw_vm **sorted = calloc(st->n_vms ? st->n_vms : 1, sizeof(*sorted));
+	size_t i;
 	int r = 0;
 
-	sorted = calloc(st->n_vms ? st->n_vms : 1, sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
 	for (i = 0; i < st->n_vms; i++) {
@@ -425,78 +422,127 @@ fw_state_elems_at(const struct fw_state *st, int64_t now_ms, const struct fw_dea
 					   (unsigned long long)sorted[i]->id);
 			goto out;
 		}
+	*ret = sorted;
+	sorted = NULL;
+out:
+	free(sorted);
+	return r;
+}
+
+static int
+push_ports(struct elems *raw, const struct fw_state *st, const struct fw_vm **sorted, struct core_error *err)
+{
+	size_t i;
+	int r;
 
 	for (i = 0; i < st->n_ports; i++) {
 		const struct fw_port *pt = &st->ports[i];
 		const struct fw_vm *vm = vm_find(sorted, st->n_vms, pt->vm);
 
-		if (!vm || pt->port == 0 || !proto_is_valid(pt->proto)) {
-			r = core_error_set(err, FW_ERR_INVALID, "port",
-					   "protected port %u of VM %llu: %s", pt->port,
-					   (unsigned long long)pt->vm, vm ? "bad port or protocol" : "no such VM");
-			goto out;
-		}
-		if ((r = push_port_elems(&raw, vm, pt)) < 0)
-			goto out;
+		if (!vm || pt->port == 0 || !proto_is_valid(pt->proto))
+			return core_error_set(err, FW_ERR_INVALID, "port",
+					      "protected port %u of VM %llu: %s", pt->port,
+					      (unsigned long long)pt->vm, vm ? "bad port or protocol" : "no such VM");
+		if ((r = push_port_elems(raw, vm, pt)) < 0)
+			return r;
 	}
+	return 0;
+}
+
+static int
+push_grants(struct elems *raw, const struct fw_state *st, const struct fw_vm **sorted, int64_t now_ms,
+	    const struct fw_deadlines *d, int64_t mono_ms, struct core_error *err)
+{
+	size_t i;
+	int64_t end;
+	int r;
+
 	for (i = 0; i < st->n_grants; i++) {
 		const struct fw_grant *g = &st->grants[i];
 		const struct fw_vm *vm = vm_find(sorted, st->n_vms, g->vm);
 
 		if (!vm || g->port == 0 || !proto_is_valid(g->proto) || !fw_request_id_is_valid(g->request_id) ||
 		    (!g->source.any && g->source.prefix.addr.family != NET_INET &&
-		     g->source.prefix.addr.family != NET_INET6)) {
-			r = core_error_set(err, FW_ERR_INVALID, "grant",
-					   "grant %.64s for port %u of VM %llu: %s",
-					   fw_request_id_is_valid(g->request_id) ? g->request_id : "(bad id)",
-					   g->port, (unsigned long long)g->vm,
-					   vm ? "bad port, protocol, source or request id" : "no such VM");
-			goto out;
-		}
+		     g->source.prefix.addr.family != NET_INET6))
+			return core_error_set(err, FW_ERR_INVALID, "grant",
+					      "grant %.64s for port %u of VM %llu: %s",
+					      fw_request_id_is_valid(g->request_id) ? g->request_id : "(bad id)",
+					      g->port, (unsigned long long)g->vm,
+					      vm ? "bad port, protocol, source or request id" : "no such VM");
 		if (grant_has_ended(g, now_ms))
 			continue;	/* already over: the kernel has closed it */
-		if (g->end_ms - now_ms > FW_TIMEOUT_MAX_MS) {
-			r = core_error_set(err, FW_ERR_INVALID, "grant", "grant %s ends too far in the future",
-					   g->request_id);
-			goto out;
-		}
+		if (g->end_ms - now_ms > FW_TIMEOUT_MAX_MS)
+			return core_error_set(err, FW_ERR_INVALID, "grant", "grant %s ends too far in the future",
+					      g->request_id);
 		end = fw_deadlines_end(d, g, now_ms, mono_ms);
 		if (end - now_ms < FW_TIMEOUT_MIN_MS)
 			continue;	/* over on the monotonic clock, whatever the wall clock says */
-		if ((r = push_grant_elems(&raw, vm, g, end)) < 0)
-			goto out;
+		if ((r = push_grant_elems(raw, vm, g, end)) < 0)
+			return r;
 	}
+	return 0;
+}
 
-	if (raw.n)
-		qsort(raw.v, raw.n, sizeof(*raw.v), elem_cmp_cover);
-	for (i = 0; i < raw.n; i = j) {
+/*
+ * The raw elements (sorted here) as the kernel holds them: interval groups split, identical
+ * keys once, sorted by key. In place: a key kept is written back over the group it came from,
+ * and only the interval pieces (their number may grow) go to a second array, appended at the
+ * end. So 100,000 single-address grants need one array of elements, not two.
+ */
+static int
+merge_elems(struct elems *raw)
+{
+	struct elems pieces = { 0 };
+	size_t i, j, w = 0;
+	int r = 0;
+
+	if (raw->n)
+		qsort(raw->v, raw->n, sizeof(*raw->v), elem_cmp_cover);
+	for (i = 0; i < raw->n; i = j) {
 		j = i + 1;
-		if (fw_set_is_interval(raw.v[i].set)) {
-			while (j < raw.n && elem_same_group(&raw.v[i], &raw.v[j]))
+		if (fw_set_is_interval(raw->v[i].set)) {
+			while (j < raw->n && elem_same_group(&raw->v[i], &raw->v[j]))
 				j++;
-			if ((r = split_interval_group(&out, raw.v + i, j - i)) < 0)
+			if ((r = split_interval_group(&pieces, raw->v + i, j - i)) < 0)
 				goto out;
 			continue;
 		}
 		/* identical keys: the first sorts with the latest end, which the kernel keeps */
-		while (j < raw.n && !fw_elem_cmp_key(&raw.v[i], &raw.v[j]))
+		while (j < raw->n && !fw_elem_cmp_key(&raw->v[i], &raw->v[j]))
 			j++;
-		if ((r = elems_push(&out, &raw.v[i])) < 0)
-			goto out;
+		raw->v[w++] = raw->v[i];	/* w <= i: every group kept so far had at least one element */
 	}
-	if (out.n)
-		qsort(out.v, out.n, sizeof(*out.v), fw_elem_cmp_key);
-	*ret = out.v;
-	*ret_n = out.n;
-	out.v = NULL;
+	raw->n = w;
+	for (i = 0; i < pieces.n; i++)
+		if ((r = elems_push(raw, &pieces.v[i])) < 0)
+			goto out;
+	if (raw->n)
+		qsort(raw->v, raw->n, sizeof(*raw->v), fw_elem_cmp_key);
+out:
+	free(pieces.v);
+	return r;
+}
+
+int
+fw_state_elems_at(const struct fw_state *st, int64_t now_ms, const struct fw_deadlines *d, int64_t mono_ms,
+		  struct fw_elem **ret, size_t *ret_n, struct core_error *err)
+{
+	const struct fw_vm **sorted = NULL;
+	struct elems raw = { 0 };
+	int r;
+
+	if ((r = vms_sorted(st, &sorted, err)) < 0 || (r = push_ports(&raw, st, sorted, err)) < 0 ||
+	    (r = push_grants(&raw, st, sorted, now_ms, d, mono_ms, err)) < 0 || (r = merge_elems(&raw)) < 0)
+		goto out;
+	*ret = raw.v;
+	*ret_n = raw.n;
+	raw.v = NULL;
 	r = 0;
 out:
 	free(sorted);
 	free(raw.v);
-	free(out.v);
 	return r;
 }
-
 int
 fw_batch_push(struct fw_batch *batch, enum fw_op_kind kind, const struct fw_elem *e)
 {

@@ -304,7 +304,7 @@ fw_remote_call(struct fw_remote *r, enum fw_wire_op op, const struct fw_state *s
 	struct fw_wire_begin b = { .op = op, .n_vms = st->n_vms, .n_ports = st->n_ports, .n_grants = st->n_grants,
 				   .n_refs = n_refs };
 	struct fw_wire_reply rep;
-	int64_t now = fw_now_ms();
+	int64_t now = time_now_ms();
 	int e;
 
 	if (r->dead)

@@ -251,8 +251,6 @@ fw_local_grant_update(struct fw *base, const struct fw_grant *add, size_t n_add,
 	struct fw_local *fw = to_local(base);
 	struct grant_update u = { 0 };
 	struct fw_state cur, next, added;
-	struct fw_elem *old = NULL, *want = NULL;
-	size_t n_old = 0, n_want = 0;
 	struct fw_batch batch = { 0 };
 	struct fw_changes changes = { 0 };
 	int64_t now, mono;
@@ -265,22 +263,15 @@ fw_local_grant_update(struct fw *base, const struct fw_grant *add, size_t n_add,
 		r = update_reconcile(fw, &u, add, n_add, &changes, err);
 		goto out;
 	}
-	now = fw_now_ms();
-	mono = fw_mono_ms();
+	now = time_now_ms();
+	mono = time_mono_ms();
 	/* VMs and ports do not change, so the ports' elements are left out: they would only cancel out */
 	next = state_view(fw->vms, fw->n_vms, NULL, 0, u.next, u.n_next);
 	cur = state_view(fw->vms, fw->n_vms, NULL, 0, u.cur, u.n_cur);
 	added = state_view(fw->vms, fw->n_vms, NULL, 0, add, n_add);
 	if ((r = fw_note(fw, &added, NULL, 0, now, mono)) < 0)
 		goto out;
-	r = fw_state_elems_at(&next, now, &fw->deadlines, mono, &want, &n_want, err);
-	if (r < 0)
-		goto out;
-	r = fw_state_elems_at(&cur, now, &fw->deadlines, mono, &old, &n_old, err);
-	if (r < 0)
-		goto out;
-	r = fw_diff(old, n_old, want, n_want, false, &batch, &changes);
-	if (r < 0)
+	if ((r = states_diff(fw, &cur, &next, now, mono, &batch, &changes, err)) < 0)
 		goto out;
 	r = index_reserve(&fw->grants, n_add);
 	if (r < 0)
@@ -298,7 +289,5 @@ out:
 		*ret_changes = changes;
 	fw_batch_free(&batch);
 	grant_update_free(&u);
-	free(old);
-	free(want);
 	return r;
 }

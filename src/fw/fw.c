@@ -1,16 +1,5 @@
 /* The fw API's facade: fw_new() and fw_connect() pick a context's struct fw_ops (fw-local.c or fw-remote.c), and every other call goes through them. */
-#include <time.h>
-
 #include "fw-internal.h"
-
-int64_t
-fw_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 fw_new(struct fw **ret, struct core_error *err)

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/limits.h"
 #include "core/net.h"
+#include "core/timeutil.h"	/* time_now_ms(): the clock end times are measured against */
 
 /*
  * What the kernel holds (table `inet jitgate`, see doc/kernel.md):
@@ -265,9 +266,6 @@ int fw_events_read(struct fw *fw, struct fw_tamper *ret);
 #define FW_HELPER_EXIT_IO		4	/* the socket failed */
 #define FW_HELPER_EXIT_UNAVAILABLE	69	/* the kernel cannot hold the table: no use restarting */
 int fw_helper_run(int fd);
-
-/* The clock end times are measured against: Unix time in ms (CLOCK_REALTIME). */
-int64_t fw_now_ms(void);
 
 /* Is `id` a valid request id for an element comment? */
 bool fw_request_id_is_valid(const char *id);

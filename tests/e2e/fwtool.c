@@ -84,7 +84,7 @@ parse_grant(const char *op, char **w, int n)
 		die(op, "bad source");
 	g.proto = parse_proto(op, w[4]);
 	g.port = parse_port(op, w[5]);
-	g.end_ms = (w[6][0] == '+' ? fw_now_ms() : 0) + (int64_t)parse_u64(op, w[6] + 1);
+	g.end_ms = (w[6][0] == '+' ? time_now_ms() : 0) + (int64_t)parse_u64(op, w[6] + 1);
 	return g;
 }
 
@@ -101,7 +101,7 @@ print_list(struct fw *fw)
 	struct core_error err = { 0 };
 	struct fw_elem *v = NULL;
 	size_t n = 0, i;
-	int64_t now = fw_now_ms();
+	int64_t now = time_now_ms();
 	int r = fw_list(fw, &v, &n, &err);
 
 	if (r == -ENOENT) {

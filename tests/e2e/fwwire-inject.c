@@ -108,7 +108,7 @@ good_grant(void)
 	g.addr[0] = 10, g.addr[1] = 99, g.addr[2] = 0, g.addr[3] = 7;
 	g.proto = NET_PROTO_TCP;
 	g.port = 22;
-	g.end_ms = fw_now_ms() + 3600 * 1000;
+	g.end_ms = time_now_ms() + 3600 * 1000;
 	snprintf(g.request_id, sizeof(g.request_id), "inject-1");
 	return g;
 }
@@ -245,7 +245,7 @@ c_end_far(int fd)
 {
 	struct fw_wire_grant g = good_grant();
 
-	g.end_ms = fw_now_ms() + FW_TIMEOUT_MAX_MS + 2 * FW_WIRE_CLOCK_SLACK_MS;
+	g.end_ms = time_now_ms() + FW_TIMEOUT_MAX_MS + 2 * FW_WIRE_CLOCK_SLACK_MS;
 	return send_grant(fd, &g);
 }
 

@@ -453,6 +453,135 @@ test_deadlines_bounded_by_live(void **state)
 	fw_deadlines_free(&d);
 }
 
+/* Grant i of a table test: its own id and end, so that each entry's values can be told apart. */
+static struct fw_grant
+table_grant(int i, int64_t end)
+{
+	char id[24];
+
+	snprintf(id, sizeof(id), "t%d", i);
+	return grant(id, 1 + (uint64_t)(i % 7), "10.0.0.5", NET_PROTO_TCP, (uint16_t)(1 + i % 1000), end);
+}
+
+/* Does grant i hold the deadline it was noted with (end, read an hour after a step back)? */
+static bool
+table_holds(const struct fw_deadlines *d, int i, int64_t end)
+{
+	struct fw_grant g = table_grant(i, end);
+	int64_t back = -3600000;
+
+	return fw_deadlines_has(d, &g) && fw_deadlines_end(d, &g, NOW + back + 1000, MONO + 1000) == end + back;
+}
+
+/* Growth: 20,000 deadlines, the slots filed again at every doubling, each entry keeps its own values. */
+static void
+test_deadlines_grow(void **state)
+{
+	struct fw_deadlines d;
+	int i, n = 20000;
+
+	(void)state;
+	fw_deadlines_init(&d, 3);
+	for (i = 0; i < n; i++) {
+		struct fw_grant g = table_grant(i, NOW + 60000 + 10 * i);
+
+		assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW, MONO), 0);
+	}
+	assert_int_equal(d.n, (size_t)n);
+	assert_true(d.cap >= 2 * d.n && (d.cap & (d.cap - 1)) == 0 && d.cap <= 4 * d.n + 64);
+	assert_true(d.cap_v >= d.n && d.cap_v <= 2 * d.n + 64);
+	for (i = 0; i < n; i++)
+		assert_true(table_holds(&d, i, NOW + 60000 + 10 * i));
+	assert_false(table_holds(&d, n, NOW + 60000 + 10 * n));
+	fw_deadlines_free(&d);
+}
+
+/*
+ * Eviction with collisions: small tables (many identities share a home slot, chains wrap
+ * around the end) lose a pseudo-random share of their entries to fw_deadlines_prune; the
+ * rest are still found with their own ends, the forgotten ones are gone, and they can be
+ * noted again. Many seeds, so many layouts of the slots.
+ */
+static void
+test_deadlines_evict(void **state)
+{
+	static const int sizes[] = { 20, 31, 500, 5000 };
+	unsigned seed, sz;
+
+	(void)state;
+	for (sz = 0; sz < sizeof(sizes) / sizeof(sizes[0]); sz++)
+		for (seed = 1; seed <= (sizes[sz] < 100 ? 300u : 10u); seed++) {
+			int n = sizes[sz], i, kept = 0;
+			int64_t later = 60000 + n + FW_DEADLINE_KEEP_MS + 1;
+			struct fw_deadlines d;
+			uint8_t spent[5000];
+
+			fw_deadlines_init(&d, seed);
+			for (i = 0; i < n; i++) {
+				struct fw_grant g;
+
+				spent[i] = ((unsigned)i * 2654435761u + seed * 40503u) % 100 < 70;
+				g = table_grant(i, NOW + (spent[i] ? 60000 : 7200000) + i);
+				assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW, MONO), 0);
+				kept += !spent[i];
+			}
+			fw_deadlines_prune(&d, NOW + later, MONO + later);
+			assert_int_equal(d.n, (size_t)kept);
+			for (i = 0; i < n; i++) {
+				struct fw_grant g = table_grant(i, 0);
+
+				if (spent[i])
+					assert_false(fw_deadlines_has(&d, &g));
+				else
+					assert_true(table_holds(&d, i, NOW + 7200000 + i));
+			}
+			/* the table shrank with its entries */
+			assert_true(d.cap < 4 * (64 + 4 * d.n));
+			assert_true(d.cap_v <= 64 || d.cap_v < 4 * d.n);
+			for (i = 0; i < n; i++)
+				if (spent[i]) {
+					struct fw_grant g = table_grant(i, NOW + 60000 + i);
+
+					assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW, MONO), 0);
+				}
+			assert_int_equal(d.n, (size_t)n);
+			for (i = 0; i < n; i++)
+				assert_true(table_holds(&d, i, NOW + (spent[i] ? 60000 : 7200000) + i));
+			fw_deadlines_free(&d);
+		}
+}
+
+/* fw_deadlines_retain sweeps in place: exactly the live grants' deadlines stay, each with its own end. */
+static void
+test_deadlines_retain_sweep(void **state)
+{
+	struct fw_deadlines d;
+	struct fw_grant live[300];
+	struct fw_state st = { NULL, 0, NULL, 0, live, 0 };
+	int i, n = 3000;
+
+	(void)state;
+	fw_deadlines_init(&d, 11);
+	for (i = 0; i < n; i++) {
+		struct fw_grant g = table_grant(i, NOW + 60000 + i);
+
+		assert_int_equal(fw_deadlines_note(&d, &g, INT64_MAX, NOW, MONO), 0);
+		if (i % 10 == 3)
+			live[st.n_grants++] = g;
+	}
+	fw_deadlines_retain(&d, &st, NOW, MONO);
+	assert_int_equal(d.n, st.n_grants);
+	for (i = 0; i < n; i++) {
+		struct fw_grant g = table_grant(i, 0);
+
+		if (i % 10 == 3)
+			assert_true(table_holds(&d, i, NOW + 60000 + i));
+		else
+			assert_false(fw_deadlines_has(&d, &g));
+	}
+	fw_deadlines_free(&d);
+}
+
 int
 main(void)
 {
@@ -471,6 +600,9 @@ main(void)
 		cmocka_unit_test(test_deadline_kernel_hint),
 		cmocka_unit_test(test_deadline_caller_bound),
 		cmocka_unit_test(test_deadlines_bounded_by_live),
+		cmocka_unit_test(test_deadlines_grow),
+		cmocka_unit_test(test_deadlines_evict),
+		cmocka_unit_test(test_deadlines_retain_sweep),
 	};
 
 	return cmocka_run_group_tests_name("fw", tests, NULL, NULL);

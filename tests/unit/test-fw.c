@@ -210,7 +210,7 @@ model_elems(const struct model *m, int64_t now, struct fw_elem **ret, size_t *re
 static void
 assert_kernel_is_model(const struct model *m)
 {
-	int64_t now = fw_now_ms();
+	int64_t now = time_now_ms();
 	struct fw_elem *want;
 	size_t n_want, i, k = 0;
 
@@ -243,7 +243,7 @@ update_and_check(struct fw *fw, struct model *m, const struct fw_grant *add, siz
 	struct fw_batch want = { 0 };
 	struct fw_changes want_ch = { 0 }, ch = { 0 };
 	struct core_error err = { 0 };
-	int64_t now = fw_now_ms();
+	int64_t now = time_now_ms();
 
 	model_elems(m, now, &before, &n_before);
 	model_update(m, add, n_add, rm, n_rm);
@@ -302,7 +302,7 @@ test_update_replace_by_identity_other_source(void **state)
 {
 	struct fw_vm vm = vm_local(1);
 	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
-	int64_t end = fw_now_ms() + 600000;
+	int64_t end = time_now_ms() + 600000;
 	struct fw_grant g[] = {
 		grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),
 		grant("r1", 1, "10.0.0.6", NET_PROTO_TCP, 22, end),	/* the same identity, another address */
@@ -359,7 +359,7 @@ static void
 test_reconcile_take(void **state)
 {
 	struct fw_vm vm = vm_local(1);
-	int64_t end = fw_now_ms() + 600000;
+	int64_t end = time_now_ms() + 600000;
 	struct fw_grant g[] = {
 		grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),
 		grant("r2", 1, "10.0.0.0/24", NET_PROTO_TCP, 22, end + 1000),
@@ -403,11 +403,11 @@ static void
 test_reconcile_current_state(void **state)
 {
 	struct fw_vm vm = vm_local(1);
-	int64_t end = fw_now_ms() + 600000;
+	int64_t end = time_now_ms() + 600000;
 	struct fw_grant g[] = {
 		grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),
 		grant("r2", 1, "10.0.0.0/24", NET_PROTO_TCP, 22, end + 1000),
-		grant("r3", 1, "fd00::7", NET_PROTO_TCP, 22, fw_now_ms() + 50),	/* ends during the test */
+		grant("r3", 1, "fd00::7", NET_PROTO_TCP, 22, time_now_ms() + 50),	/* ends during the test */
 	};
 	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
 	struct fw_changes ch = { 0 };
@@ -452,7 +452,7 @@ test_update_remove_unknown(void **state)
 {
 	struct fw_vm vm = vm_local(1);
 	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
-	int64_t end = fw_now_ms() + 600000;
+	int64_t end = time_now_ms() + 600000;
 	struct fw_grant live = grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end);
 	struct fw_grant unknown[] = {
 		grant("r9", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),	/* another id, the same source */
@@ -479,7 +479,7 @@ test_update_prunes_ended_grants_of_touched_keys(void **state)
 	struct fw_vm vm = vm_local(1);
 	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 1, NET_PROTO_TCP, 23 } };
 	struct model m = { &vm, 1, ports, 2, NULL, 0 };
-	int64_t now = fw_now_ms(), soon = now + 150, end = now + 600000;
+	int64_t now = time_now_ms(), soon = now + 150, end = now + 600000;
 	struct fw_grant first[] = {
 		grant("a", 1, "10.0.0.5", NET_PROTO_TCP, 22, soon),
 		grant("b", 1, "10.0.0.0/24", NET_PROTO_TCP, 22, soon),
@@ -524,7 +524,7 @@ test_update_failure_changes_nothing(void **state)
 {
 	struct fw_vm vm = vm_local(1);
 	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };
-	int64_t end = fw_now_ms() + 600000;
+	int64_t end = time_now_ms() + 600000;
 	struct fw_grant g[] = {
 		grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, end),
 		grant("r2", 1, "10.0.0.6", NET_PROTO_TCP, 22, end),
@@ -620,7 +620,7 @@ test_update_many_keys_matches_whole_state(void **state)
 	struct core_error err = { 0 };
 	struct fw_changes ch;
 	uint64_t seed = 42;
-	int64_t now = fw_now_ms();
+	int64_t now = time_now_ms();
 	size_t i, k, n_add, n_rm, live = 0;
 	struct fw *fw;
 
@@ -648,7 +648,7 @@ test_update_many_keys_matches_whole_state(void **state)
 	}
 	/* the context agrees with the model about the whole state: nothing to change */
 	for (i = 0; i < m.n; i++)
-		live += m.g[i].end_ms - fw_now_ms() >= FW_TIMEOUT_MIN_MS;
+		live += m.g[i].end_ms - time_now_ms() >= FW_TIMEOUT_MIN_MS;
 	assert_true(fw_grants_held(fw) >= live && fw_grants_held(fw) <= m.n);
 	st = model_state(&m);
 	assert_int_equal(fw_set_state(fw, &st, &ch, &err), 0);
@@ -683,7 +683,7 @@ test_update_shared_key_across_vms(void **state)
 	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 2, NET_PROTO_TCP, 22 }, { 3, NET_PROTO_TCP, 22 },
 				   { 4, NET_PROTO_TCP, 22 } };
 	struct model m = { vms, 4, ports, 4, NULL, 0 };
-	int64_t now = fw_now_ms();
+	int64_t now = time_now_ms();
 	struct fw_grant g[] = {
 		grant("old", 1, "10.0.0.5", NET_PROTO_TCP, 22, now + 60000),
 		grant("new", 2, "10.0.0.5", NET_PROTO_TCP, 22, now + 120000),
@@ -752,7 +752,7 @@ static void
 test_reconcile_torn_listing(void **state)
 {
 	struct fw_vm vm = vm_local(1);
-	int64_t end = fw_now_ms() + 600000;
+	int64_t end = time_now_ms() + 600000;
 	struct fw_grant g[] = {
 		grant("a", 1, "10.0.0.1", NET_PROTO_TCP, 22, end), grant("b", 1, "10.0.0.2", NET_PROTO_TCP, 22, end),
 		grant("c", 1, "10.0.0.3", NET_PROTO_TCP, 22, end), grant("d", 1, "fd00::4", NET_PROTO_TCP, 22, end),
@@ -798,7 +798,7 @@ test_update_shared_keys_random(void **state)
 	struct model m = { vms, 4, ports, 4, NULL, 0 };
 	struct fw_grant add[8], rm[4];
 	uint64_t seed = 7;
-	int64_t now = fw_now_ms();
+	int64_t now = time_now_ms();
 	size_t i, k, n_add, n_rm;
 	struct fw *fw;
 
@@ -828,7 +828,7 @@ static void
 test_reconcile_never_extends_kernel_timeout(void **state)
 {
 	struct fw_vm vm = vm_local(1);
-	int64_t now = fw_now_ms();
+	int64_t now = time_now_ms();
 	struct fw_grant g = grant("r1", 1, "10.0.0.5", NET_PROTO_TCP, 22, now + 60000);
 	struct fw_grant other = grant("r2", 1, "10.0.0.6", NET_PROTO_TCP, 22, now + 3660000);
 	struct model m = { &vm, 1, local_ports, 1, NULL, 0 };

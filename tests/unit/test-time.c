@@ -1,6 +1,7 @@
 /* Unit tests for RFC 3339 timestamps and the calendar arithmetic under them. */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "core/timeutil.h"
 #include "testutil.h"
@@ -288,6 +289,20 @@ test_end_on_both_clocks(void **state)
 	assert_int_equal(time_end_on_both_clocks(INT64_MIN, INT64_MAX, true, now, mono), INT64_MIN);
 }
 
+/* The clock readers: ms agree with ns, the wall clock is Unix time, the monotonic clock never goes back. */
+static void
+test_clocks(void **state)
+{
+	int64_t ns = time_now_ns(), ms = time_now_ms(), t = (int64_t)time(NULL);
+	int64_t m0 = time_mono_ns(), m1 = time_mono_ms(), m2 = time_mono_ns();
+
+	(void)state;
+	assert_true(ms >= time_ns_to_ms(ns) && ms - time_ns_to_ms(ns) < 1000);
+	assert_true(ms / TIME_MS_PER_SEC >= t - 1 && ms / TIME_MS_PER_SEC <= t + 1);
+	assert_true(m0 > 0 && m2 >= m0);
+	assert_true(m1 >= time_ns_to_ms(m0) && m1 <= time_ns_to_ms(m2));
+}
+
 int
 main(void)
 {
@@ -305,6 +320,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_conversions),
 		cmocka_unit_test(test_end_on_both_clocks),
+		cmocka_unit_test(test_clocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
