@@ -134,7 +134,7 @@ put_policy(int64_t gw)
 	struct policy *p = NULL;
 	struct store_request r;
 	struct store_grant g;
-	int64_t pid, now = api_now_ns();
+	int64_t pid, now = time_now_ns();
 	bool created;
 	json_t *j;
 	char *text;
@@ -198,7 +198,7 @@ build_world(void)
 		snprintf(t.name, sizeof(t.name), "%s", tokens[i].name);
 		snprintf(t.role, sizeof(t.role), "%s", tokens[i].role);
 		snprintf(t.scope, sizeof(t.scope), "%s", tokens[i].scope);
-		t.created_ns = api_now_ns();
+		t.created_ns = time_now_ns();
 		fuzz_check(api_token_hash(tokens[i].secret, strlen(tokens[i].secret), t.hash) == 0);
 		fuzz_check(store_token_insert(api.store, &t) == 0);
 	}
@@ -268,7 +268,7 @@ setup(void)
 	fuzz_check(api_token_hash(SESSION_ID, strlen(SESSION_ID), session.id_hash) == 0);
 	fuzz_check(api_token_hash(tokens[0].secret, strlen(tokens[0].secret), session.token_hash) == 0);
 	snprintf(session.csrf, sizeof(session.csrf), SESSION_CSRF);
-	session.expires_ns = api_now_ns() + 30LL * 24 * 3600 * TIME_NS_PER_SEC;
+	session.expires_ns = time_now_ns() + 30LL * 24 * 3600 * TIME_NS_PER_SEC;
 }
 
 static void

@@ -17,6 +17,7 @@
 #include "agent/agent-host.h"
 #include "agent/agent-state.h"
 #include "daemon/sandbox.h"
+#include "core/timeutil.h"
 
 #define STATE_DIR_MODE	0700
 
@@ -31,7 +32,7 @@ apply(struct agent *a, const struct agent_state *s, int64_t received_ms, struct 
 	struct fw_changes ch;
 	int r;
 
-	if ((r = agent_state_to_fw(s, a->conf.vm, received_ms, fw_now_ms(), &f, err)) < 0)
+	if ((r = agent_state_to_fw(s, a->conf.vm, received_ms, time_now_ms(), &f, err)) < 0)
 		return r;
 	/* the arrays are the fw's from here on, whatever it returns */
 	r = fw_reconcile_take(a->fw, f.vms, f.n_vms, f.ports, f.n_ports, f.grants, f.n_grants, &ch, err);
@@ -149,19 +150,10 @@ on_signal(struct agent *a)
 		a->stop = true;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 agent_watch_run(struct agent *a)
 {
-	int64_t next_reconcile = mono_ms() + AGENT_RECONCILE_MS;
+	int64_t next_reconcile = time_mono_ms() + AGENT_RECONCILE_MS;
 
 	while (!a->stop) {
 		struct pollfd p[2] = { { a->sfd, POLLIN, 0 }, { a->mon ? fw_monitor_fd(a->mon) : -1, POLLIN, 0 } };
@@ -174,9 +166,9 @@ agent_watch_run(struct agent *a)
 		if (n > 0 && (p[1].revents & (POLLIN | POLLERR)))
 			on_monitor(a);
 		/* the kernel ends grants by itself; this catches what the monitor cannot see (a lost socket) */
-		if (mono_ms() >= next_reconcile) {
+		if (time_mono_ms() >= next_reconcile) {
 			reconcile(a, "periodic");
-			next_reconcile = mono_ms() + AGENT_RECONCILE_MS;
+			next_reconcile = time_mono_ms() + AGENT_RECONCILE_MS;
 		}
 	}
 	return 0;

@@ -126,7 +126,7 @@ cmd_show(int argc, char **argv)
 	struct agent_conf conf;
 	struct agent_state *s = NULL;
 	struct agent_fw f = { 0 };
-	int64_t received, now = fw_now_ms();
+	int64_t received, now = time_now_ms();
 	size_t i;
 	int dfd, r, status = AGENT_EXIT_FAIL;
 

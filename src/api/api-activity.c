@@ -197,7 +197,7 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 		api_require(api, c, RBAC_ACTIVITY_READ, p.vm && p.vm[0] == '/' ? p.vm : scope, resp);
 		return;
 	}
-	if (api_activity_query_decode(&p, !p.vm && !c->scope[0], api_now_ns(), &q, &err) < 0) {
+	if (api_activity_query_decode(&p, !p.vm && !c->scope[0], time_now_ns(), &q, &err) < 0) {
 		api_error_record(resp, 400, &err);
 		return;
 	}

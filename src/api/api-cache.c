@@ -23,6 +23,7 @@
 #include "api/api-internal.h"
 #include "api/api-limits.h"
 #include "codec/codec.h"
+#include "core/timeutil.h"
 
 struct policy_entry {
 	int64_t id;			/* store row id; 0: free slot */
@@ -35,7 +36,7 @@ struct policy_entry {
 struct render_entry {
 	char *key;			/* NULL: free slot */
 	uint64_t generation;		/* store_generation() when rendered */
-	int64_t expires_ns;		/* api_now_ns() after which it is stale */
+	int64_t expires_ns;		/* time_now_ns() after which it is stale */
 	char *body;
 	size_t body_len;
 	char *gz;			/* the body's gzip form, made at the first hit that takes gzip */
@@ -147,7 +148,7 @@ api_render_cache_get(struct api *api, const char *key, bool gzip, struct http_re
 {
 	struct api_cache *c = cache_of(api);
 	uint64_t gen = store_generation(api->store);
-	int64_t now = api_now_ns();
+	int64_t now = time_now_ns();
 	size_t i, n_headers;
 
 	if (!c)
@@ -216,6 +217,6 @@ api_render_cache_put(struct api *api, const char *key, const struct http_respons
 	e->body_len = resp->body_len;
 	snprintf(e->etag, sizeof(e->etag), "%s", etag);
 	e->generation = store_generation(api->store);
-	e->expires_ns = api_now_ns() + API_RENDER_CACHE_TTL_NS;
+	e->expires_ns = time_now_ns() + API_RENDER_CACHE_TTL_NS;
 	e->used = ++c->clock;
 }

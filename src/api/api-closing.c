@@ -149,7 +149,7 @@ api_closing_flush(struct api *api)
 {
 	struct api_closing *cl = api->closing;
 	struct api_vm_memo memo = { 0 };
-	int64_t now = api_now_ns(), mono = api_mono_ns();
+	int64_t now = time_now_ns(), mono = time_mono_ns();
 	size_t i, recorded = 0;
 	int r;
 

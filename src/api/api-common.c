@@ -12,25 +12,6 @@
 #include "codec/codec.h"
 #include "core/timeutil.h"
 
-int64_t
-api_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* CLOCK_MONOTONIC (api.h): the clock a grant's monotonic end is on (see api-state.c, "Clock steps"). */
-int64_t
-api_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
-}
-
 const char *
 api_vm_text(struct api *api, struct api_vm_memo *m, int64_t vm_id)
 {
@@ -200,7 +181,7 @@ api_log(struct api *api, const struct api_caller *caller, const char *operation,
 	va_list ap;
 
 	memset(&a, 0, sizeof(a));
-	a.time_ns = api_now_ns();
+	a.time_ns = time_now_ns();
 	if (caller) {
 		snprintf(a.caller, sizeof(a.caller), "%s", caller->name);
 		snprintf(a.caller_addr, sizeof(a.caller_addr), "%s", caller->addr_text);
@@ -259,7 +240,7 @@ bool
 api_auth_failed(struct api *api, const struct api_caller *c, const char *operation, const char *path, bool counts,
 		const char *what, struct http_response *resp)
 {
-	int64_t now = api_now_ns();
+	int64_t now = time_now_ns();
 	bool first = false;
 	uint32_t unrowed = 0;
 	int retry = counts ? ratelimit_auth_failed(api_ratelimit_auth(), &c->limit_addr, now, &first) : 0;

@@ -397,7 +397,7 @@ void
 api_policy_initiate(struct api *api, const struct api_caller *c, const struct http_request *req,
 		    const struct arm_policy_id *id, struct http_response *resp)
 {
-	struct initiate in = { .now = api_now_ns(), .mono = api_mono_ns() };
+	struct initiate in = { .now = time_now_ns(), .mono = time_mono_ns() };
 	struct api_initiate_in plan;
 	struct core_error err = { 0 };
 	bool tx = false;

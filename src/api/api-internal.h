@@ -98,7 +98,6 @@ bool api_require(struct api *api, const struct api_caller *caller, const char *a
 void api_log(struct api *api, const struct api_caller *caller, const char *operation, const char *resource_id,
 	     const char *status, const char *justification, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
-int64_t api_now_ns(void);
 /* HTTP status for a negative errno from the store: 503 for a disk that refuses writes, else 500. */
 int api_store_status(int r);
 /*

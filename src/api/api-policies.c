@@ -233,7 +233,7 @@ policy_closes_write(struct api *api, const struct api_caller *c, const struct po
 
 		/* the new maximum from now holds on the monotonic clock too (never later than its end there) */
 		r = store_grant_truncate(api->store, g->request_id, g->vm_id, g->port, g->end_ns, api->boot_id,
-					 api_mono_ns() + (g->end_ns - now));
+					 time_mono_ns() + (g->end_ns - now));
 		if (r < 0) {
 			api_store_fail(api, r, err, "cannot shorten a grant");
 			return r;
@@ -346,7 +346,7 @@ policy_write_init(struct policy_write *w, const struct arm_policy_id *id)
 {
 	memset(w, 0, sizeof(*w));
 	w->id = id;
-	w->now = api_now_ns();
+	w->now = time_now_ns();
 	arm_policy_id_format(id, w->text, sizeof(w->text));
 }
 

@@ -146,7 +146,7 @@ api_policy_render(struct api *api, const struct api_caller *c, const struct stor
 	char id[ARM_ID_MAX + 1];
 
 	props = o ? json_object_get(o, "properties") : NULL;
-	if (!props || store_requests_of_policy(api->store, sp->id, api_now_ns() - APPROVED_WINDOW_NS, API_POLICY_REQUESTS_MAX,
+	if (!props || store_requests_of_policy(api->store, sp->id, time_now_ns() - APPROVED_WINDOW_NS, API_POLICY_REQUESTS_MAX,
 						 &reqs, &n) < 0) {
 		json_decref(o);
 		return NULL;

@@ -7,6 +7,7 @@
 #include "api/api-internal.h"
 #include "codec/codec.h"
 #include "core/buf.h"
+#include "core/timeutil.h"
 
 /* One revoke as it passes from step to step. */
 struct revoke {
@@ -205,7 +206,7 @@ void
 api_policy_revoke(struct api *api, const struct api_caller *c, const struct http_request *req,
 		  const struct arm_policy_id *id, struct http_response *resp)
 {
-	struct revoke rv = { .now = api_now_ns(), .durable = true };
+	struct revoke rv = { .now = time_now_ns(), .durable = true };
 	struct core_error err = { 0 };
 	int r, status = 400;
 	size_t i;

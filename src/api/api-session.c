@@ -133,7 +133,7 @@ api_session_find(struct api *api, const struct http_request *req)
 	len = strcspn(p, "; ");
 	if (len != 2 * SESSION_SECRET_BYTES || api_token_hash(p, len, hash) < 0)
 		return NULL;
-	sessions_expire(api, api_now_ns());
+	sessions_expire(api, time_now_ns());
 	for (i = 0; i < API_SESSIONS_MAX; i++)
 		if (api->sessions[i].expires_ns && secret_equal(api->sessions[i].id_hash, hash, sizeof(hash)))
 			return &api->sessions[i];
@@ -172,7 +172,7 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 	json_error_t jerr;
 	json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *token = json_string_value(json_object_get(body, "token"));
-	int64_t now = api_now_ns();
+	int64_t now = time_now_ns();
 
 	if (!token) {
 		json_decref(body);

@@ -65,7 +65,7 @@ api_clock_start(struct api *api)
 		return -EINVAL;
 	memcpy(api->boot_id, buf, (size_t)n);
 	api->boot_id[n] = '\0';
-	return store_grants_adopt_boot(api->store, api->boot_id, api_now_ns(), api_mono_ns());
+	return store_grants_adopt_boot(api->store, api->boot_id, time_now_ns(), time_mono_ns());
 }
 
 int64_t
@@ -128,7 +128,7 @@ grant_push(void *ctx, const struct store_grant *g)
 	/* never more time than its monotonic end leaves (src/fw reads a changed end by the clocks of now) */
 	acc->v[acc->n].end_ms = end / TIME_NS_PER_MS;
 	if (closed && closed->at_ns < end) {
-		if (closed->at_ns <= api_now_ns())
+		if (closed->at_ns <= time_now_ns())
 			return 0;
 		acc->v[acc->n].end_ms = closed->at_ns / TIME_NS_PER_MS;
 	}
@@ -142,8 +142,8 @@ api_state_read(struct api *api, struct api_state *st, struct core_error *err)
 	struct grants_acc grants = { .api = api };
 	int r;
 
-	grants.now = api_now_ns();
-	grants.mono = api_mono_ns();
+	grants.now = time_now_ns();
+	grants.mono = time_mono_ns();
 	memset(st, 0, sizeof(*st));
 	if ((r = store_vm_list(api->store, &st->vms, &st->n_vms)) < 0 ||
 	    (r = store_policy_list(api->store, &st->pols, &st->n_pols)) < 0 ||
@@ -286,7 +286,7 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 	struct store_grant *g = NULL;
 	struct api_vm_memo vm = { 0 };
 	size_t n = 0, i, expired = 0;
-	int64_t next = 0, next_mono = 0, mono = api_mono_ns();
+	int64_t next = 0, next_mono = 0, mono = time_mono_ns();
 	bool tx;
 	int r;
 

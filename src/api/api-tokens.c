@@ -167,7 +167,7 @@ api_token_put(struct api *api, const struct api_caller *c, const struct http_req
 	snprintf(t.name, sizeof(t.name), "%s", name);
 	snprintf(t.role, sizeof(t.role), "%s", ask.role->name);
 	snprintf(t.scope, sizeof(t.scope), "%s", ask.scope);
-	t.created_ns = api_now_ns();
+	t.created_ns = time_now_ns();
 	if (api_token_generate(secret, sizeof(secret)) < 0 || api_token_hash(secret, strlen(secret), t.hash) < 0) {
 		api_error(resp, 500, "InternalError", "", "cannot make a token");
 		goto out;
@@ -360,7 +360,7 @@ void
 api_token_delete(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
 		 struct http_response *resp)
 {
-	struct token_revoke tr = { .name = name, .now = api_now_ns() };
+	struct token_revoke tr = { .name = name, .now = time_now_ns() };
 	char scope[ARM_ID_MAX + 1];
 	int r;
 

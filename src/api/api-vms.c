@@ -67,7 +67,7 @@ vm_render(struct api *api, const struct store_vm *vm)
 		json_array_append_new(addrs, json_string(a));
 	}
 	memset(&u, 0, sizeof(u));
-	store_vm_usage(api->store, vm->id, api_now_ns() - APPROVED_WINDOW_NS, &u);
+	store_vm_usage(api->store, vm->id, time_now_ns() - APPROVED_WINDOW_NS, &u);
 	jit = json_pack("{s:s, s:i}", "status", status, "approvedRequestsLast7Days", (json_int_t)u.approved_since);
 	if (reason)
 		json_object_set_new(jit, "reason", json_string(reason));

@@ -10,6 +10,7 @@
 #include "api/api-limits.h"
 #include "api/api-ratelimit.h"
 #include "codec/codec.h"
+#include "core/timeutil.h"
 
 #define PATH_SEGMENTS_MAX 16
 
@@ -477,7 +478,7 @@ request_start(struct api *api, const struct http_request *req, struct api_caller
 
 	memset(c, 0, sizeof(*c));
 	api->request_seq++;
-	snprintf(c->correlation_id, sizeof(c->correlation_id), "%016llx-%08llx", (unsigned long long)api_now_ns(),
+	snprintf(c->correlation_id, sizeof(c->correlation_id), "%016llx-%08llx", (unsigned long long)time_now_ns(),
 		 (unsigned long long)api->request_seq);
 	http_response_header(resp, "x-ms-correlation-request-id", c->correlation_id);
 	http_response_header(resp, "x-ms-request-id", c->correlation_id);

@@ -118,14 +118,11 @@ int api_reconcile_after(struct api *api, const struct fw_tamper *t, struct core_
  */
 int api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns);
 
-/* Now, as UTC nanoseconds since the epoch (the clock grants' end times are measured against). */
-int64_t api_now_ns(void);
-
 /*
- * CLOCK_MONOTONIC in ns: one clock for every process of a boot, which, like the kernel's
+ * Clocks (core/timeutil.h): time_now_ns() is the wall clock grants' end times are measured against;
+ * time_mono_ns() is CLOCK_MONOTONIC, one clock for every process of a boot which, like the kernel's
  * element timers (jiffies), stops during suspend. A grant's monotonic end is on it.
  */
-int64_t api_mono_ns(void);
 
 /*
  * At start, before the first expiry and reconcile: read this boot's id (API_BOOT_ID_PATH) into

@@ -57,12 +57,12 @@ log_option(struct cli *c, int opt, const char *arg, void *state)
 		o->caller = arg;
 		return 0;
 	case OPT_SINCE:
-		if (cli_when_parse(arg, cli_now_ns(), &o->since_ns) < 0)
+		if (cli_when_parse(arg, time_now_ns(), &o->since_ns) < 0)
 			return cli_fail(c, CLI_EXIT_USAGE, "--since: '%s' is not a duration or a time (try 1h, 7d, "
 							   "2025-03-01T00:00:00Z)", arg);
 		return 0;
 	case OPT_UNTIL:
-		if (cli_when_parse(arg, cli_now_ns(), &o->until_ns) < 0)
+		if (cli_when_parse(arg, time_now_ns(), &o->until_ns) < 0)
 			return cli_fail(c, CLI_EXIT_USAGE, "--until: '%s' is not a time (try 2025-03-01T00:00:00Z)", arg);
 		return 0;
 	case OPT_CSV:

@@ -69,7 +69,7 @@ request_option(struct cli *c, int opt, const char *arg, void *state)
 			return cli_fail(c, CLI_EXIT_USAGE, "--for: '%s' is not a duration (try 90m, 1h30m, PT3H)", arg);
 		return 0;
 	case OPT_UNTIL:
-		if (cli_time_parse(arg, cli_now_ns(), &o->in.until_ns) < 0)
+		if (cli_time_parse(arg, time_now_ns(), &o->in.until_ns) < 0)
 			return cli_fail(c, CLI_EXIT_USAGE,
 					"--until: '%s' is not a time (try 2025-03-01T14:00:00Z, '2025-03-01 15:00' or 15:00)",
 					arg);
@@ -102,7 +102,7 @@ cmd_request(struct cli *c, int argc, char **argv)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "give one VM (see --help)"));
 	if (o.in.for_ms && o.in.until_ns)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--for and --until: give one of them"));
-	if (o.in.until_ns && o.in.until_ns <= cli_now_ns())
+	if (o.in.until_ns && o.in.until_ns <= time_now_ns())
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--until: that time has passed"));
 	o.in.ports = o.ports;
 	o.in.n_ports = o.n_ports;

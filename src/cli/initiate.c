@@ -208,7 +208,7 @@ cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *
 	json_t *rules = NULL, *body = NULL, *reply = NULL;
 	char path[ARM_ID_MAX + 16];
 	uint16_t seen[CLI_PORTS_MAX];
-	struct initiate_plan plan = { .ports = seen, .from = in->from, .now_ns = cli_now_ns() };
+	struct initiate_plan plan = { .ports = seen, .from = in->from, .now_ns = time_now_ns() };
 	int r;
 
 	if (!plan.from && c->client.via_socket) {

@@ -11,15 +11,6 @@
 #include "core/net.h"
 #include "core/timeutil.h"
 
-int64_t
-cli_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
-}
-
 /* "2d3h30m15s": each part digits then one of d h m s, each unit at most once and in that order. */
 static int
 duration_short(const char *s, size_t n, int64_t *ret_ms)

@@ -12,6 +12,5 @@ int cli_time_parse(const char *s, int64_t now_ns, int64_t *ret_ns);
 int cli_when_parse(const char *s, int64_t now_ns, int64_t *ret_ns);
 /* "22", "22/tcp", "53/udp", or a port, a slash and "*" (any); *ret_proto is "TCP", "UDP", "*", or NULL when not given. */
 int cli_port_parse(const char *s, uint16_t *ret_port, const char **ret_proto);
-int64_t cli_now_ns(void);
 
 #endif

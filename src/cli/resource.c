@@ -12,6 +12,7 @@
 #include "codec/codec.h"
 #include "core/net.h"
 #include "core/policy.h"
+#include "core/timeutil.h"
 
 void
 cli_vm_clear(struct cli_vm *vm)
@@ -229,7 +230,7 @@ backoff(int tries)
 	uint32_t rnd = 0;
 
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		rnd = (uint32_t)cli_now_ns();
+		rnd = (uint32_t)time_now_ns();
 	ts.tv_nsec = (long)((rnd % 50 + 10) * (tries + 1)) * 1000000L;	/* 10–60 ms, times the try */
 	nanosleep(&ts, NULL);
 }

@@ -20,15 +20,6 @@
 #define CLOCK_CHECK_MS	1000	/* the loop wakes at least this often, to notice wall-clock jumps */
 #define CLOCK_JUMP_NS	(1000LL * 1000 * 1000)	/* a jump this large or more means kernel timeouts are off */
 
-static int64_t
-mono_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * TIME_NS_PER_SEC + ts.tv_nsec;
-}
-
 struct boot_ctx {
 	const struct config *cfg;
 	char **last;
@@ -211,7 +202,7 @@ static const struct loop_source {
 static int
 loop_timeout_ms(const struct server *s)
 {
-	int64_t now = api_now_ns(), mono = mono_now_ns(), wait = s->next_reconcile - mono;
+	int64_t now = time_now_ns(), mono = time_mono_ns(), wait = s->next_reconcile - mono;
 	int timeout = http_server_timeout_ms(s->srv), t;
 
 	if (s->next_expiry && s->next_expiry - now < wait)
@@ -233,8 +224,8 @@ on_timers(struct server *s)
 	int64_t now, mono, offset, hint;
 	int n;
 
-	now = api_now_ns();
-	mono = mono_now_ns();
+	now = time_now_ns();
+	mono = time_mono_ns();
 	offset = now - mono;
 	if (offset - s->clock_offset > CLOCK_JUMP_NS || s->clock_offset - offset > CLOCK_JUMP_NS) {
 		logmsg("the wall clock jumped by %+.1f s; bringing kernel timeouts in line with the grants' end times",
@@ -256,7 +247,7 @@ on_timers(struct server *s)
 		if (s->fw && !s->fw_down && api_reconcile(s->api, &err) < 0)
 			fail_err("periodic reconcile", &err);
 		malloc_trim(0);	/* a big reconcile's listing is freed; give the memory back */
-		s->next_reconcile = mono_now_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
+		s->next_reconcile = time_mono_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
 	}
 }
 
@@ -271,8 +262,8 @@ server_loop(struct server *s)
 	 * times, so a jump (the difference between the two clocks moving) triggers a reconcile at once.
 	 * The loop wakes at least every CLOCK_CHECK_MS to notice.
 	 */
-	s->next_reconcile = mono_now_ns() + (int64_t)s->cfg->reconcile_interval_s * TIME_NS_PER_SEC;
-	s->clock_offset = api_now_ns() - mono_now_ns();
+	s->next_reconcile = time_mono_ns() + (int64_t)s->cfg->reconcile_interval_s * TIME_NS_PER_SEC;
+	s->clock_offset = time_now_ns() - time_mono_ns();
 
 	while (!s->stop) {
 		struct pollfd p[N_SOURCES];

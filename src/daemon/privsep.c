@@ -18,6 +18,7 @@
 
 #include "daemon/privsep.h"
 #include "fw/fw.h"
+#include "core/timeutil.h"
 
 #define SUPERVISOR_NAME		"jitgated-fwsup"
 #define HELPER_NAME		"jitgated-fw"
@@ -39,15 +40,6 @@ slog(const char *fmt, ...)
 	fputc('\n', stderr);
 	fflush(stderr);
 	va_end(ap);
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Send main one helper socket, with the helper's pid as the message. */
@@ -142,7 +134,7 @@ supervise(int ctrl, int sfd)
 
 	for (;;) {
 		struct pollfd p[2] = { { .fd = ctrl, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-		int64_t now = mono_ms();
+		int64_t now = time_mono_ms();
 		int timeout = -1;
 
 		if (helper < 0 && !give_up) {
@@ -159,10 +151,10 @@ supervise(int ctrl, int sfd)
 			return 1;
 		if (p[0].revents) {
 			/* main closed its end (or died): nothing more to do; its helper sees EOF as well */
-			int64_t until = mono_ms() + SUPERVISOR_STOP_MS;
+			int64_t until = time_mono_ms() + SUPERVISOR_STOP_MS;
 
 			while (helper > 0 && waitpid(helper, NULL, WNOHANG) == 0) {
-				if (mono_ms() >= until) {
+				if (time_mono_ms() >= until) {
 					kill(helper, SIGKILL);
 					waitpid(helper, NULL, 0);
 					break;
@@ -187,7 +179,7 @@ supervise(int ctrl, int sfd)
 					give_up = true;
 					continue;
 				}
-				now = mono_ms();
+				now = time_mono_ms();
 				if (now - started >= PRIVSEP_HELPER_STABLE_S * 1000)
 					backoff = PRIVSEP_RESTART_MIN_MS;
 				restart_at = now + backoff;

@@ -420,7 +420,7 @@ setup_fw(struct server *s)
 		return -1;
 	}
 	api_set_local_vm(s->api, local_vm_id);
-	if ((n = api_expire(s->api, api_now_ns(), &s->next_expiry)) > 0)
+	if ((n = api_expire(s->api, time_now_ns(), &s->next_expiry)) > 0)
 		logmsg("%d grant(s) ended while jitgated was down; marked Expired", n);
 	/* watch before the first reconcile, so that no change made in between goes unseen (a helper watches itself) */
 	if (s->fw && !s->split && fw_monitor_open(&s->mon, &err) < 0)

@@ -13,6 +13,7 @@
 #include "api/api-internal.h"
 #include "codec/codec.h"
 #include "../../fuzz/http-fake.h"
+#include "core/timeutil.h"
 
 #define SUB	"00000000-0000-0000-0000-000000000000"
 #define S	"/subscriptions/" SUB
@@ -295,7 +296,7 @@ policy_seed(void)
 	    arm_policy_id_parse(POL, strlen(POL), &pid, NULL) == 0 &&
 	    codec_policy_decode(POL_BODY, strlen(POL_BODY), &pid, &p, NULL) == 0 && (j = codec_policy_encode(p)) &&
 	    (text = codec_dump(j, NULL)))
-		r = store_policy_put(api.store, &pid, text, &vm.id, 1, api_now_ns(), &id, &created);
+		r = store_policy_put(api.store, &pid, text, &vm.id, 1, time_now_ns(), &id, &created);
 	free(text);
 	json_decref(j);
 	policy_free(p);
