@@ -82,6 +82,15 @@ int cli_send(struct cli *c, const char *method, const char *path, const json_t *
 /* A list: follows nextLink and returns every item of every page. */
 int cli_list(struct cli *c, const char *path, const char *query, json_t **ret_array);
 
+/* ---- the server's certificate (cert.c) ---- */
+
+#define CLI_FP_TEXT_SIZE	(32 * 3)	/* "AB:CD:..." of a SHA-256 and its NUL */
+#define CLI_PEM_MAX		(64 * 1024)	/* a certificate file read for its fingerprint */
+/* "AB:CD:..." of the SHA-256 of the (first) certificate's DER, as jitgated prints it: 0, -EINVAL or -EIO. */
+int cli_cert_fingerprint(const char *pem, char *buf, size_t size);
+/* The same for a PEM file: also -errno when it cannot be read, -EFBIG past CLI_PEM_MAX. */
+int cli_cert_fingerprint_file(const char *path, char *buf, size_t size);
+
 /* ---- options (options.c) ---- */
 
 /*
