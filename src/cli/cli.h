@@ -76,6 +76,8 @@ int cli_call(struct cli *c, const char *method, const char *path, const char *qu
 	     const char *if_match, const char *if_none_match, struct client_reply *ret);
 /* Print the server's refusal ("CODE: message (at target)") and set the exit code by status. Returns -EREMOTE. */
 int cli_report(struct cli *c, const struct client_reply *r);
+/* Wipe a secret ("token") from a reply: the string inside its JSON and the raw body. */
+void cli_reply_wipe(struct client_reply *rep);
 /* cli_call + cli_report; the parsed body in *ret_json (caller decrefs). */
 int cli_get(struct cli *c, const char *path, const char *query, json_t **ret_json);
 int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret_json);

@@ -85,18 +85,6 @@ join_path(struct cli *c, const char *id, char *buf, size_t size)
 	return k < 0 || (size_t)k >= size ? cli_fail(c, CLI_EXIT_USAGE, "the join token id is too long") : 0;
 }
 
-/* Wipe the secret from a reply: the string inside the JSON and the raw body. */
-static void
-reply_wipe(struct client_reply *rep)
-{
-	json_t *t = json_object_get(rep->json, "token");
-
-	if (json_is_string(t))
-		explicit_bzero((char *)json_string_value(t), json_string_length(t));
-	if (rep->body)
-		explicit_bzero(rep->body, rep->body_len);
-}
-
 /* The line to run on the host: the server's URL and its certificate's fingerprint when this client knows them. */
 static void
 join_hint(struct cli *c, const char *secret)
@@ -147,7 +135,7 @@ agent_token_create(struct cli *c, const struct agent_opts *o)
 		join_hint(c, cli_json_str(rep.json, "token", "?"));
 	}
 	fflush(stdout);
-	reply_wipe(&rep);
+	cli_reply_wipe(&rep);
 out:
 	client_reply_clear(&rep);
 	json_decref(body);
@@ -169,10 +157,7 @@ agent_token_list(struct cli *c)
 	if ((r = cli_list(c, path, NULL, &list)) < 0)
 		return r;
 	if (c->output == CLI_OUT_JSON) {
-		json_t *wrap = json_pack("{s:O}", "value", list);
-
-		cli_print_json(wrap);
-		json_decref(wrap);
+		cli_print_list_json(list);
 		goto out;
 	}
 	tab = table_new(6, headers);

@@ -127,10 +127,7 @@ cmd_requests(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (c->output == CLI_OUT_JSON) {
-		json_t *wrap = json_pack("{s:O}", "value", out);
-
-		cli_print_json(wrap);
-		json_decref(wrap);
+		cli_print_list_json(out);
 	} else if (c->output == CLI_OUT_QUIET) {
 		json_array_foreach(out, i, req)
 			cli_printf("%s\n", cli_json_str(req, "id", ""));
