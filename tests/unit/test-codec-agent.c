@@ -7,6 +7,16 @@
 #include "core/timeutil.h"
 #include "testutil.h"
 
+/* codec_dump of an encoder's answer, which it then frees (codec_dump takes no reference). */
+static char *
+test_dump(json_t *j, size_t *ret_len)
+{
+	char *text = codec_dump(j, ret_len);
+
+	json_decref(j);
+	return text;
+}
+
 #define VM1 "/subscriptions/20ff7fc3-e762-44dd-bd96-b71116dcdc23/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/web1"
 
 static const char good_state[] =
@@ -44,7 +54,7 @@ test_state_round_trip(void **unused)
 	assert_int_equal(s->grants[1].end_ns - s->server_ns, 300500000000LL);
 
 	/* What the server encodes, the agent decodes to the same state. */
-	text = codec_dump(codec_agent_state_encode(s), &len);
+	text = test_dump(codec_agent_state_encode(s), &len);
 	assert_non_null(text);
 	assert_int_equal(codec_agent_state_decode(text, len, &t, &err), 0);
 	assert_int_equal(t->n_grants, 2);
@@ -181,7 +191,7 @@ test_status_and_join(void **unused)
 	assert_int_equal(st.n_addrs, 2);
 	assert_int_equal(st.n_listening, 1);
 	assert_int_equal(st.tamper_undone, 3);
-	text = codec_dump(codec_agent_status_encode(&st), &len);
+	text = test_dump(codec_agent_status_encode(&st), &len);
 	assert_non_null(text);
 	assert_int_equal(codec_agent_status_decode(text, len, &st2, &err), 0);
 	assert_memory_equal(&st, &st2, sizeof(st));
@@ -191,7 +201,7 @@ test_status_and_join(void **unused)
 	assert_int_equal(codec_agent_join_decode(body, strlen(body), &j, &err), 0);
 	assert_string_equal(j.name, "web1");
 	assert_string_equal(j.os_type, "Linux");
-	text = codec_dump(codec_agent_join_encode(&j), &len);
+	text = test_dump(codec_agent_join_encode(&j), &len);
 	assert_int_equal(codec_agent_join_decode(text, len, &j2, &err), 0);
 	assert_memory_equal(&j, &j2, sizeof(j));
 	free(text);
@@ -212,7 +222,7 @@ test_status_and_join(void **unused)
 	snprintf(a.vm, sizeof(a.vm), VM1);
 	snprintf(a.credential, sizeof(a.credential), "jga_secret");
 	a.revision = 12;
-	text = codec_dump(codec_agent_joined_encode(&a), &len);
+	text = test_dump(codec_agent_joined_encode(&a), &len);
 	assert_int_equal(codec_agent_joined_decode(text, len, &a2, &err), 0);
 	assert_memory_equal(&a, &a2, sizeof(a));
 	free(text);

@@ -12,6 +12,7 @@ test_ask_defaults_and_round_trip(void **unused)
 {
 	struct join_ask a, b;
 	struct core_error err;
+	json_t *j;
 	char *copy, *text;
 	size_t n, len;
 
@@ -27,7 +28,9 @@ test_ask_defaults_and_round_trip(void **unused)
 						 "\"other\":[1]}"), &a, &err), 0);
 	assert_int_equal(a.uses, JOIN_USES_MAX);
 	assert_int_equal(a.expires_ms, JOIN_EXPIRES_MAX_MS);
-	text = codec_dump(codec_join_ask_encode(&a), &len);
+	j = codec_join_ask_encode(&a);
+	text = codec_dump(j, &len);
+	json_decref(j);
 	assert_non_null(text);
 	memset(&b, 0, sizeof(b));
 	assert_int_equal(codec_join_ask_decode(text, len, &b, &err), 0);
