@@ -11,7 +11,6 @@
 
 #define JOIN_OP_WRITE	"Jitgate/joinTokens/write"	/* activity rows of a create */
 #define JOIN_OP_DELETE	"Jitgate/joinTokens/delete"	/* ...and of a revoke */
-#define JOIN_ID_TRIES	4				/* fresh ids drawn before an id clash is the store's error */
 
 _Static_assert(JOIN_ID_MAX <= STORE_JOIN_ID_MAX, "a join token's id does not fit the store");
 _Static_assert(JOIN_CREATED_BY_MAX >= STORE_REQUESTOR_MAX, "the view cannot hold who created a token");
@@ -124,7 +123,7 @@ api_join_token_create(struct api *api, const struct api_caller *c, const struct 
 	struct store_join_token t;
 	struct join_ask ask;
 	json_t *out;
-	int r = -EEXIST, tries;
+	int r;
 
 	memset(&t, 0, sizeof(t));
 	if (!join_require(api, c, RBAC_TOKEN_WRITE, NULL, resp))
@@ -146,14 +145,7 @@ api_join_token_create(struct api *api, const struct api_caller *c, const struct 
 		api_error(resp, 500, "InternalError", "", "cannot make a join token");
 		goto out;
 	}
-	for (tries = 0; r == -EEXIST && tries < JOIN_ID_TRIES; tries++) {
-		if (api_join_id_generate(t.id, sizeof(t.id)) < 0) {
-			api_error(resp, 500, "InternalError", "", "cannot make a join token");
-			goto out;
-		}
-		r = store_join_token_insert(api->store, &t);
-	}
-	if (r < 0) {
+	if ((r = api_join_token_insert(api->store, &t)) < 0) {
 		api_store_error(api, resp, r, "cannot store the join token");
 		goto out;
 	}
@@ -179,25 +171,23 @@ static int
 join_find_valid(struct api *api, const char *id, struct store_join_token *ret, struct core_error *err)
 {
 	struct store_join_token *v = NULL;
-	size_t n = 0, i, k = SIZE_MAX;
+	size_t n = 0, i;
 	int r;
 
 	if ((r = store_join_token_list(api->store, &v, &n)) < 0)
 		return api_store_refused(api, r, err, "cannot read join tokens");
+	r = -ENOENT;
 	for (i = 0; i < n; i++) {
-		if (k == SIZE_MAX && !strcmp(v[i].id, id) && !v[i].revoked_ns &&
-		    arm_name_equal(v[i].subscription, api->settings.subscription))
-			k = i;
-		if (i != k)
-			explicit_bzero(v[i].hash, sizeof(v[i].hash));
+		if (r == -ENOENT && !strcmp(v[i].id, id) && !v[i].revoked_ns &&
+		    arm_name_equal(v[i].subscription, api->settings.subscription)) {
+			*ret = v[i];
+			r = 0;
+		}
+		explicit_bzero(v[i].hash, sizeof(v[i].hash));
 	}
-	if (k != SIZE_MAX)
-		*ret = v[k];
-	r = k == SIZE_MAX ? core_error_set(err, "ResourceNotFound", "", "there is no valid join token '%.40s'", id), -ENOENT
-			  : 0;
-	if (k != SIZE_MAX)
-		explicit_bzero(v[k].hash, sizeof(v[k].hash));
 	free(v);
+	if (r == -ENOENT)
+		core_error_set(err, "ResourceNotFound", "", "there is no valid join token '%.40s'", id);
 	return r;
 }
 
@@ -225,10 +215,13 @@ api_join_token_delete(struct api *api, const struct api_caller *c, const struct 
 	join_resource(api, t.resource_group, t.id, rid, sizeof(rid));
 	t.revoked_ns = api_now_ns();
 	if ((r = store_join_token_revoke(api->store, t.id, t.revoked_ns)) < 0) {
-		if (r == -ENOENT)
+		/* -ENOENT: revoked since it was read */
+		if (r == -ENOENT) {
 			core_error_set(&err, "ResourceNotFound", "", "there is no valid join token '%.40s'", id);
-		else
-			fault = API_FAULT_STORE, api_store_refused(api, r, &err, "cannot revoke the join token");
+		} else {
+			fault = API_FAULT_STORE;
+			api_store_refused(api, r, &err, "cannot revoke the join token");
+		}
 		api_log(api, c, JOIN_OP_DELETE, rid, "Failed", NULL, "%s: %s", err.code, err.message);
 		api_error_record(resp, api_fault_status(fault, r), &err);
 		goto out;

@@ -56,6 +56,17 @@ api_join_id_generate(char *buf, size_t size)
 }
 
 int
+api_join_token_insert(struct store *st, struct store_join_token *t)
+{
+	int r = -EEXIST, tries;
+
+	for (tries = 0; r == -EEXIST && tries < API_JOIN_ID_TRIES; tries++)
+		if ((r = api_join_id_generate(t->id, sizeof(t->id))) >= 0)
+			r = store_join_token_insert(st, t);
+	return r;
+}
+
+int
 api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN])
 {
 	return gnutls_hash_fast(GNUTLS_DIG_SHA256, token, len, hash) == 0 ? 0 : -EIO;

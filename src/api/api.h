@@ -155,6 +155,12 @@ int64_t api_grant_end_ns(const struct api *api, const struct store_grant *g, int
 int api_token_generate(char *buf, size_t size);
 int api_secret_generate(const char *prefix, char *buf, size_t size);
 int api_join_id_generate(char *buf, size_t size);
+/*
+ * Store join token t (every field but id filled) under a fresh id, written to t->id: a clash of
+ * the random ids draws again, up to API_JOIN_ID_TRIES times. 0, or the store's (or -EIO's) errno.
+ */
+#define API_JOIN_ID_TRIES	4
+int api_join_token_insert(struct store *st, struct store_join_token *t);
 int api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN]);
 
 #endif

@@ -63,8 +63,8 @@ agent_option(struct cli *c, int opt, const char *arg, void *state)
 	} else if (opt == OPT_EXPIRES) {
 		if (cli_duration_parse(arg, &o->expires_ms) < 0 || o->expires_ms < JOIN_EXPIRES_MIN_MS ||
 		    o->expires_ms > JOIN_EXPIRES_MAX_MS)
-			return cli_fail(c, CLI_EXIT_USAGE, "--expires: '%s' is not a duration from 1m to 30d (24h, 2d, PT6H)",
-					arg);
+			return cli_fail(c, CLI_EXIT_USAGE, "--expires: '%s' is not a duration from %lldm to %lldd (24h, 2d, PT6H)",
+					arg, JOIN_EXPIRES_MIN_MS / 60000, JOIN_EXPIRES_MAX_MS / (24LL * 3600 * 1000));
 	} else {
 		return -EINVAL;
 	}
@@ -194,6 +194,7 @@ agent_token_revoke(struct cli *c, const char *id)
 	struct client_reply rep = { 0 };
 	int r;
 
+	/* a bad id is a usage error before any server is asked; the path wants the subscription, after */
 	if ((r = join_path(c, id, path, sizeof(path))) < 0 || (r = cli_connect(c)) < 0 ||
 	    (r = join_path(c, id, path, sizeof(path))) < 0)
 		return r;
@@ -224,7 +225,8 @@ cmd_agent(struct cli *c, int argc, char **argv)
 		return cli_exit(c, r);
 	npos = argc - argi;
 	if (npos < 1 || strcmp(argv[argi], "token"))
-		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no subcommand 'agent %s' (token)", npos ? argv[argi] : ""));
+		return cli_exit(c, npos ? cli_fail(c, CLI_EXIT_USAGE, "no subcommand 'agent %s' (token)", argv[argi])
+					: cli_fail(c, CLI_EXIT_USAGE, "agent needs a subcommand: token create|list|revoke"));
 	sub = npos > 1 ? argv[argi + 1] : "list";
 	shaped = o.resource_group || o.uses || o.expires_ms;
 	if (shaped && strcmp(sub, "create"))

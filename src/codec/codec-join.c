@@ -9,6 +9,8 @@
 #include "core/duration.h"
 #include "core/timeutil.h"
 
+#define MS_PER_DAY	(24LL * 3600 * 1000)
+
 int
 codec_join_ask_decode(const char *body, size_t n, struct join_ask *ret, struct core_error *err)
 {
@@ -42,9 +44,12 @@ codec_join_ask_decode(const char *body, size_t n, struct join_ask *ret, struct c
 			goto out;
 		}
 		if (a.expires_ms < JOIN_EXPIRES_MIN_MS || a.expires_ms > JOIN_EXPIRES_MAX_MS) {
-			r = core_error_set(err, "InvalidValue", "expiresIn",
-					   "expiresIn must be between PT1M and P30D (at most %lld days).",
-					   JOIN_EXPIRES_MAX_MS / (24LL * 3600 * 1000));
+			char lo[DURATION_FORMAT_SIZE] = "", hi[DURATION_FORMAT_SIZE] = "";
+
+			duration_format_iso8601(JOIN_EXPIRES_MIN_MS, lo, sizeof(lo));
+			duration_format_iso8601(JOIN_EXPIRES_MAX_MS, hi, sizeof(hi));
+			r = core_error_set(err, "InvalidValue", "expiresIn", "expiresIn must be from %s to %s (%lld days).", lo,
+					   hi, JOIN_EXPIRES_MAX_MS / MS_PER_DAY);
 			goto out;
 		}
 	}

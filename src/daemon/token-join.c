@@ -71,8 +71,8 @@ join_from_flags(const struct cmdline *cl, const struct config *cfg, struct store
 	}
 	if (cl->expires && (duration_parse_text(cl->expires, strlen(cl->expires), &expires_ms) < 0 ||
 			    expires_ms < JOIN_EXPIRES_MIN_MS || expires_ms > JOIN_EXPIRES_MAX_MS)) {
-		fprintf(stderr, "jitgated token create --join: --expires: '%s' is not a duration from 1m to 30d (24h, PT6H)\n",
-			cl->expires);
+		fprintf(stderr, "jitgated token create --join: --expires: '%s' is not a duration from %lldm to %lldd (24h, PT6H)\n",
+			cl->expires, JOIN_EXPIRES_MIN_MS / 60000, JOIN_EXPIRES_MAX_MS / (24LL * 3600 * 1000));
 		return -EINVAL;
 	}
 	snprintf(t->subscription, sizeof(t->subscription), "%s", cfg->api.subscription);
@@ -89,18 +89,14 @@ token_join_create(struct store *st, const struct cmdline *cl, const struct confi
 {
 	char secret[API_TOKEN_TEXT_MAX + 1] = "", when[TIME_FORMAT_SIZE] = "", detail[256];
 	struct store_join_token t;
-	int r = -EEXIST, tries, rc = DAEMON_EXIT_FAILURE;
+	int rc = DAEMON_EXIT_FAILURE;
 
 	if (join_from_flags(cl, cfg, &t) < 0)
 		return DAEMON_EXIT_USAGE;
 	if (api_secret_generate(API_JOIN_TOKEN_PREFIX, secret, sizeof(secret)) < 0 ||
 	    api_token_hash(secret, strlen(secret), t.hash) < 0)
 		goto out;
-	/* a fresh id on the rare clash, as the API does */
-	for (tries = 0; r == -EEXIST && tries < 4; tries++)
-		if ((r = api_join_id_generate(t.id, sizeof(t.id))) >= 0)
-			r = store_join_token_insert(st, &t);
-	if (r < 0) {
+	if (api_join_token_insert(st, &t) < 0) {
 		fprintf(stderr, "jitgated token create --join: %s\n", store_last_error(st));
 		goto out;
 	}
