@@ -143,6 +143,9 @@ check "no secret in the list" test "$(j '[.value[] | select(has("token"))] | len
 check "all Valid" test "$(j '[.value[] | select(.state == "Valid")] | length')" = 4
 jg "$T_OWNER" agent token list
 check "CLI: agent token list shows $ID1 and $ID3 (rc $rc)" bash -c '[[ $1 == 0 ]] && grep -q "$2" <<<"$4" && grep -q "$3" <<<"$4"' _ "$rc" "$ID1" "$ID3" "$out"
+jg "$T_OWNER" -o json agent token list
+check "CLI: -o json lists the four, without secrets" \
+	test "$(jq -r '"\(.value | length) \([.value[] | select(has("token"))] | length)"' <<<"$out" 2>/dev/null)" = "4 0"
 call "$T_OWNER" DELETE "$JT/$ID1?$AV"
 expect 200 "DELETE $ID1"
 check "the answer says Revoked" test "$(j .state)" = Revoked
@@ -229,6 +232,9 @@ check "and names its id on stderr ($ID5)" test -n "$ID5"
 token create --join --uses 2 >/dev/null 2>&1
 check "without --resource-group it is a usage error" test $? = 2
 check "jitgated token list --join shows it" bash -c 'grep -q "$1" <<<"$2"' _ "$ID5" "$(token list --join)"
+refuse "jitgated token list (API tokens) does not" bash -c 'grep -q "jt-" <<<"$1"' _ "$(token list)"
+token revoke --join jt-000000000000 >/dev/null 2>&1
+check "jitgated token revoke --join of an unknown id fails" test $? = 1
 check "jitgated is healthy again" start_server
 call "$T_OWNER" GET "$JT?$AV"
 check "the API lists $ID5 for rg3 with 2 uses" \
