@@ -321,6 +321,22 @@ void api_token_put(struct api *api, const struct api_caller *c, const struct htt
 void api_token_delete(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
 		      struct http_response *resp);
 
+/*
+ * Join tokens (api-joins.c). Who may manage them is who may manage API tokens (Jitgate/tokens/read
+ * to list, Jitgate/tokens/write to create and revoke), at the scope of the token's resource group:
+ * an Owner of the subscription for any group, an Owner of one resource group for that group only.
+ * api_join_allowed is that rule, pure (exported for its tests); resource_group NULL asks about
+ * the role alone.
+ */
+bool api_join_allowed(const struct api_caller *c, const char *action, const char *subscription,
+		      const char *resource_group);
+void api_join_tokens_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+			  struct http_response *resp);
+void api_join_token_create(struct api *api, const struct api_caller *c, const struct http_request *req,
+			   struct http_response *resp);
+void api_join_token_delete(struct api *api, const struct api_caller *c, const struct http_request *req, const char *id,
+			   struct http_response *resp);
+
 struct api_session *api_session_find(struct api *api, const struct http_request *req);
 /* End every portal session made from the token with this hash (it was just revoked; api-token.c). */
 void api_sessions_end_token(struct api *api, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]);

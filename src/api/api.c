@@ -341,7 +341,7 @@ struct route {
 #define COMPUTE_RG	"subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute"
 #define JITGATE		"subscriptions/{sub}/providers/Jitgate"
 
-/* The API below /subscriptions, one operation a line (DESIGN.md's table, plus VMs, tokens and the activity log). */
+/* The API below /subscriptions, one operation a line (DESIGN.md's table, plus VMs, tokens, join tokens and the activity log). */
 static const struct route routes[] = {
 	{ "GET", SECURITY "/jitNetworkAccessPolicies", NULL, ROUTE_LIST, .fn.list = api_policies_list },
 	{ "GET", SECURITY "/locations/{loc}/jitNetworkAccessPolicies", NULL, ROUTE_LIST, .fn.list = api_policies_list },
@@ -360,6 +360,9 @@ static const struct route routes[] = {
 	{ "GET", JITGATE "/tokens", NULL, ROUTE_PLAIN, .fn.plain = api_tokens_list },
 	{ "PUT", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_put },
 	{ "DELETE", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_delete },
+	{ "GET", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_tokens_list },
+	{ "POST", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_token_create },
+	{ "DELETE", JITGATE "/joinTokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_join_token_delete },
 	{ "GET", SECURITY "/jitActivityLog", NULL, ROUTE_PLAIN, .fn.plain = api_activity_get },
 };
 

@@ -140,10 +140,24 @@ int api_clock_start(struct api *api);
  */
 int64_t api_grant_end_ns(const struct api *api, const struct store_grant *g, int64_t now_ns, int64_t mono_ns);
 
-/* Token helpers shared by the API and `jitgated token`: a new secret, and the hash stored for it. */
+/*
+ * Token helpers shared by the API and `jitgated token`: a new secret, and the hash stored for it.
+ * A join token's secret is made the same way with its own prefix (api_secret_generate), and named
+ * in lists and the log by a public id "jt-" + JOIN_ID_HEX hex digits (api_join_id_generate).
+ * Each returns the text's length, -ENOSPC when buf is short, or -EIO.
+ */
 #define API_TOKEN_PREFIX	"jg_"
+#define API_JOIN_TOKEN_PREFIX	"jgj_"
 #define API_TOKEN_TEXT_MAX	64
 int api_token_generate(char *buf, size_t size);
+int api_secret_generate(const char *prefix, char *buf, size_t size);
+int api_join_id_generate(char *buf, size_t size);
+/*
+ * Store join token t (every field but id filled) under a fresh id, written to t->id: a clash of
+ * the random ids draws again, up to API_JOIN_ID_TRIES times. 0, or the store's (or -EIO's) errno.
+ */
+#define API_JOIN_ID_TRIES	4
+int api_join_token_insert(struct store *st, struct store_join_token *t);
 int api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN]);
 
 #endif

@@ -173,3 +173,14 @@ cli_list(struct cli *c, const char *path, const char *query, json_t **ret_array)
 	r = client_list(&c->client, path, query, ret_array, &err);
 	return r < 0 ? cli_client_fail(c, &err, r) : r;
 }
+
+void
+cli_reply_wipe(struct client_reply *rep)
+{
+	json_t *t = json_object_get(rep->json, "token");
+
+	if (json_is_string(t))
+		explicit_bzero((char *)json_string_value(t), json_string_length(t));
+	if (rep->body)
+		explicit_bzero(rep->body, rep->body_len);
+}

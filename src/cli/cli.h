@@ -82,11 +82,22 @@ int cli_report(struct cli *c, const struct client_reply *r);
  * the same text would be (exit 1: the server answers such a body 400). Returns -EINVAL.
  */
 int cli_body_refused(struct cli *c, const struct core_error *err);
+/* Wipe a secret ("token") from a reply: the string inside its JSON and the raw body. */
+void cli_reply_wipe(struct client_reply *rep);
 /* cli_call + cli_report; the parsed body in *ret_json (caller decrefs). */
 int cli_get(struct cli *c, const char *path, const char *query, json_t **ret_json);
 int cli_send(struct cli *c, const char *method, const char *path, const json_t *body, json_t **ret_json);
 /* A list: follows nextLink and returns every item of every page. */
 int cli_list(struct cli *c, const char *path, const char *query, json_t **ret_array);
+
+/* ---- the server's certificate (cert.c) ---- */
+
+#define CLI_FP_TEXT_SIZE	(32 * 3)	/* "AB:CD:..." of a SHA-256 and its NUL */
+#define CLI_PEM_MAX		(64 * 1024)	/* a certificate file read for its fingerprint */
+/* "AB:CD:..." of the SHA-256 of the (first) certificate's DER, as jitgated prints it: 0, -EINVAL or -EIO. */
+int cli_cert_fingerprint(const char *pem, char *buf, size_t size);
+/* The same for a PEM file: also -errno when it cannot be read, -EFBIG past CLI_PEM_MAX. */
+int cli_cert_fingerprint_file(const char *path, char *buf, size_t size);
 
 /* ---- options (options.c) ---- */
 

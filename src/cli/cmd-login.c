@@ -32,7 +32,6 @@ const char cli_help_login[] =
 	"  JITGATE_TOKEN=jg_... jitgate login --server https://gw.example.net:8443\n";
 
 #define OPT_FINGERPRINT	11000
-#define FP_TEXT_SIZE	(32 * 3)
 
 static const struct option login_options[] = {
 	{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
@@ -48,32 +47,6 @@ login_option(struct cli *c, int opt, const char *arg, void *state)
 	if (opt != OPT_FINGERPRINT)
 		return -EINVAL;
 	*fp = arg;
-	return 0;
-}
-
-/* "AB:CD:..." of the SHA-256 of the certificate's DER, as jitgated prints it. */
-static int
-fingerprint(const char *pem, char *buf, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	gnutls_datum_t in = { (unsigned char *)(uintptr_t)pem, (unsigned)strlen(pem) }, der = { NULL, 0 };
-	unsigned char digest[32];
-	size_t i, len = 0;
-
-	if (size < FP_TEXT_SIZE || gnutls_pem_base64_decode2("CERTIFICATE", &in, &der) < 0)
-		return -EINVAL;
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, digest) < 0) {
-		gnutls_free(der.data);
-		return -EIO;
-	}
-	gnutls_free(der.data);
-	for (i = 0; i < sizeof(digest); i++) {
-		if (i)
-			buf[len++] = ':';
-		buf[len++] = hex[digest[i] >> 4];
-		buf[len++] = hex[digest[i] & 15];
-	}
-	buf[len] = '\0';
 	return 0;
 }
 
@@ -131,7 +104,7 @@ pin_certificate(struct cli *c, const char *want_fp, char **ret_pem, char *fp, si
 
 	if ((r = client_fetch_cert(c->client.server, &pem, &err)) < 0)
 		return cli_client_fail(c, &err, r);
-	if (fingerprint(pem, fp, fp_size) < 0) {
+	if (cli_cert_fingerprint(pem, fp, fp_size) < 0) {
 		r = cli_fail(c, CLI_EXIT_UNREACHABLE, "cannot read the server's certificate");
 		goto out;
 	}
@@ -241,7 +214,7 @@ struct login {
 	char dir[CLIENT_PATH_MAX];	/* the config directory */
 	char ca[CLIENT_PATH_MAX];	/* the CA the config will name */
 	char staged[CLIENT_PATH_MAX];	/* the fetched certificate, until the token is checked */
-	char fp[FP_TEXT_SIZE];
+	char fp[CLI_FP_TEXT_SIZE];
 	char *pem;			/* the fetched certificate (owned), or NULL with --ca */
 	json_t *me;			/* the server's whoami (borrowed from c) */
 	const char *sub;		/* the server's subscription, or NULL */

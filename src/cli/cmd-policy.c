@@ -80,10 +80,7 @@ policy_list(struct cli *c, const struct policy_opts *o)
 	if ((r = cli_list(c, path, NULL, &list)) < 0)
 		return r;
 	if (c->output == CLI_OUT_JSON) {
-		json_t *wrap = json_pack("{s:O}", "value", list);
-
-		cli_print_json(wrap);
-		json_decref(wrap);
+		cli_print_list_json(list);
 		goto out;
 	}
 	t = table_new(5, headers);

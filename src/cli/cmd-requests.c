@@ -127,10 +127,7 @@ requests_print(struct cli *c, const struct requests_walk *w)
 	size_t i;
 
 	if (c->output == CLI_OUT_JSON) {
-		json_t *wrap = json_pack("{s:O}", "value", w->out);
-
-		cli_print_json(wrap);
-		json_decref(wrap);
+		cli_print_list_json(w->out);
 	} else if (c->output == CLI_OUT_QUIET) {
 		json_array_foreach(w->out, i, req)
 			cli_printf("%s\n", cli_json_str(req, "id", ""));

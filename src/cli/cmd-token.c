@@ -74,18 +74,6 @@ token_path(struct cli *c, const char *name, char *buf, size_t size)
 	return k < 0 || (size_t)k >= size ? cli_fail(c, CLI_EXIT_USAGE, "the token name is too long") : 0;
 }
 
-/* Wipe the secret from a reply: the string inside the JSON and the raw body. */
-static void
-reply_wipe(struct client_reply *rep)
-{
-	json_t *t = json_object_get(rep->json, "token");
-
-	if (json_is_string(t))
-		explicit_bzero((char *)json_string_value(t), json_string_length(t));
-	if (rep->body)
-		explicit_bzero(rep->body, rep->body_len);
-}
-
 static int
 token_create(struct cli *c, const char *name, const struct token_opts *o)
 {
@@ -117,7 +105,7 @@ token_create(struct cli *c, const char *name, const struct token_opts *o)
 		cli_printf("Use it with: jitgate login --server %s --token <secret>\n", c->client.via_socket ? "https://HOST:PORT" : c->client.server);
 	}
 	fflush(stdout);
-	reply_wipe(&rep);
+	cli_reply_wipe(&rep);
 out:
 	client_reply_clear(&rep);
 	json_decref(body);
@@ -139,10 +127,7 @@ token_list(struct cli *c)
 	if ((r = cli_list(c, path, NULL, &list)) < 0)
 		return r;
 	if (c->output == CLI_OUT_JSON) {
-		json_t *wrap = json_pack("{s:O}", "value", list);
-
-		cli_print_json(wrap);
-		json_decref(wrap);
+		cli_print_list_json(list);
 		goto out;
 	}
 	tab = table_new(5, headers);

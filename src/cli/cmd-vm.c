@@ -152,10 +152,7 @@ vm_list(struct cli *c, const struct vm_opts *o)
 			json_array_append(shown, vm);
 	}
 	if (c->output == CLI_OUT_JSON) {
-		json_t *wrap = json_pack("{s:O}", "value", shown);
-
-		cli_print_json(wrap);
-		json_decref(wrap);
+		cli_print_list_json(shown);
 		goto out;
 	}
 	if (c->output == CLI_OUT_QUIET) {

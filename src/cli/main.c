@@ -82,6 +82,7 @@ static const struct command {
 	{ "requests", "", "requests of the last 7 days", cmd_requests, cli_help_requests },
 	{ "log", "", "the activity log", cmd_log, cli_help_log },
 	{ "token", "create|list|revoke", "API tokens (Owners)", cmd_token, cli_help_token },
+	{ "agent", "token create|list|revoke", "join tokens for jitgate-agent hosts (Owners)", cmd_agent, cli_help_agent },
 	{ "whoami", "", "who the server thinks you are, and your address as it sees it", cmd_whoami, cli_help_whoami },
 	{ "login", "", "save server, token and CA in ~/.config/jitgate/config", cmd_login, cli_help_login },
 	{ "help", "[COMMAND]", "help on a command", cmd_help, NULL },

@@ -167,6 +167,15 @@ cli_print_json(const json_t *v)
 	free(text);
 }
 
+void
+cli_print_list_json(json_t *items)
+{
+	json_t *wrap = json_pack("{s:O}", "value", items);
+
+	cli_print_json(wrap);
+	json_decref(wrap);
+}
+
 int
 cli_write_document(FILE *f, const char *s, size_t n)
 {

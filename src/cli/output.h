@@ -36,6 +36,8 @@ void table_free(struct table *t);
 
 /* Print JSON as the API sent it, indented; DEL and C1 controls inside strings as \u00XX escapes (same values). */
 void cli_print_json(const json_t *v);
+/* A list as the API sends one, {"value": [...]}, for -o json. */
+void cli_print_list_json(json_t *items);
 /* An RFC 3339 UTC time as local time ("2025-03-01 14:05:00 CET"); the input itself when it does not parse. */
 void cli_time_local(const char *rfc3339, char *buf, size_t size);
 void cli_time_local_ns(int64_t ns, char *buf, size_t size);

@@ -11,70 +11,10 @@
 #include "core/net.h"
 #include "core/timeutil.h"
 
-/* "2d3h30m15s": each part digits then one of d h m s, each unit at most once and in that order. */
-static int
-duration_short(const char *s, size_t n, int64_t *ret_ms)
-{
-	static const struct {
-		char unit;
-		int64_t ms;
-	} units[] = { { 'd', 86400000LL }, { 'h', 3600000LL }, { 'm', 60000LL }, { 's', 1000LL } };
-	int64_t total = 0;
-	size_t i = 0, next_unit = 0;
-
-	if (n == 0)
-		return -EINVAL;
-	while (i < n) {
-		int64_t v = 0;
-		size_t digits = 0, u;
-
-		while (i < n && s[i] >= '0' && s[i] <= '9') {
-			if (v > DURATION_MS_MAX)
-				return -ERANGE;
-			v = v * 10 + (s[i] - '0');
-			i++, digits++;
-		}
-		if (!digits || i >= n)
-			return -EINVAL;
-		for (u = next_unit; u < sizeof(units) / sizeof(units[0]); u++)
-			if (s[i] == units[u].unit || s[i] == units[u].unit - 'a' + 'A')
-				break;
-		if (u == sizeof(units) / sizeof(units[0]))
-			return -EINVAL;
-		if (v > DURATION_MS_MAX / units[u].ms)
-			return -ERANGE;
-		total += v * units[u].ms;
-		if (total > DURATION_MS_MAX)
-			return -ERANGE;
-		next_unit = u + 1;
-		i++;
-	}
-	*ret_ms = total;
-	return 0;
-}
-
 int
 cli_duration_parse(const char *s, int64_t *ret_ms)
 {
-	char up[DURATION_TEXT_MAX + 1];
-	size_t n = strlen(s), i;
-	int64_t ms;
-
-	if (n == 0 || n > DURATION_TEXT_MAX)
-		return -EINVAL;
-	if (s[0] == 'P' || s[0] == 'p') {
-		/* ISO 8601 wants upper-case designators; people type pt3h */
-		for (i = 0; i < n; i++)
-			up[i] = s[i] >= 'a' && s[i] <= 'z' ? (char)(s[i] - 'a' + 'A') : s[i];
-		if (duration_parse_iso8601(up, n, &ms, NULL) < 0)
-			return -EINVAL;
-	} else if (duration_short(s, n, &ms) < 0) {
-		return -EINVAL;
-	}
-	if (ms <= 0)
-		return -EINVAL;
-	*ret_ms = ms;
-	return 0;
+	return duration_parse_text(s, strlen(s), ret_ms);
 }
 
 /* Local "YYYY-MM-DD HH:MM[:SS]" (or with 'T'), or "HH:MM[:SS]" as the next such time. */

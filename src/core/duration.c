@@ -298,3 +298,69 @@ duration_format_iso8601(int64_t ms, char *buf, size_t size)
 	buf[len] = '\0';
 	return len;
 }
+
+/* "2d3h30m15s": each part digits then one of d h m s, each unit at most once and in that order. */
+static int
+duration_short(const char *s, size_t n, int64_t *ret_ms)
+{
+	static const struct {
+		char unit;
+		int64_t ms;
+	} short_units[] = { { 'd', MS_DAY }, { 'h', MS_HOUR }, { 'm', MS_MINUTE }, { 's', MS_SECOND } };
+	int64_t total = 0;
+	size_t i = 0, next_unit = 0;
+
+	if (n == 0)
+		return -EINVAL;
+	while (i < n) {
+		int64_t v = 0;
+		size_t digits = 0, u;
+
+		while (i < n && s[i] >= '0' && s[i] <= '9') {
+			if (v > DURATION_MS_MAX)
+				return -ERANGE;
+			v = v * 10 + (s[i] - '0');
+			i++, digits++;
+		}
+		if (!digits || i >= n)
+			return -EINVAL;
+		for (u = next_unit; u < sizeof(short_units) / sizeof(short_units[0]); u++)
+			if (s[i] == short_units[u].unit || s[i] == short_units[u].unit - 'a' + 'A')
+				break;
+		if (u == sizeof(short_units) / sizeof(short_units[0]))
+			return -EINVAL;
+		if (v > DURATION_MS_MAX / short_units[u].ms)
+			return -ERANGE;
+		total += v * short_units[u].ms;
+		if (total > DURATION_MS_MAX)
+			return -ERANGE;
+		next_unit = u + 1;
+		i++;
+	}
+	*ret_ms = total;
+	return 0;
+}
+
+int
+duration_parse_text(const char *s, size_t n, int64_t *ret_ms)
+{
+	char up[DURATION_TEXT_MAX + 1];
+	size_t i;
+	int64_t ms;
+
+	if (n == 0 || n > DURATION_TEXT_MAX)
+		return -EINVAL;
+	if (s[0] == 'P' || s[0] == 'p') {
+		/* ISO 8601 wants upper-case designators; people type pt3h */
+		for (i = 0; i < n; i++)
+			up[i] = s[i] >= 'a' && s[i] <= 'z' ? (char)(s[i] - 'a' + 'A') : s[i];
+		if (duration_parse_iso8601(up, n, &ms, NULL) < 0)
+			return -EINVAL;
+	} else if (duration_short(s, n, &ms) < 0) {
+		return -EINVAL;
+	}
+	if (ms <= 0)
+		return -EINVAL;
+	*ret_ms = ms;
+	return 0;
+}

@@ -23,4 +23,11 @@ int duration_parse_iso8601(const char *s, size_t n, int64_t *ret_ms, struct core
  */
 int duration_format_iso8601(int64_t ms, char *buf, size_t size);
 
+/*
+ * What people type on a command line (the CLI's --for, jitgated's --expires): "2d3h30m15s" (each
+ * part digits then d, h, m or s, each unit at most once and in that order, either case) or ISO 8601
+ * in either case ("pt3h"). Positive and at most DURATION_MS_MAX: 0, or -EINVAL.
+ */
+int duration_parse_text(const char *s, size_t n, int64_t *ret_ms);
+
 #endif

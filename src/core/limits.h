@@ -48,4 +48,14 @@
 #define FW_TIMEOUT_MAX_MS	(DURATION_MS_MAX)	/* longest kernel element timeout we set */
 #define FW_BATCH_ELEMS_MAX	4096	/* elements per libnftables command line */
 
+/* Join tokens (doc/agent-protocol.md): what an Owner may ask for, shared by the API, the CLI and jitgated's offline tool. */
+#define JOIN_USES_DEFAULT	1				/* hosts one token may join */
+#define JOIN_USES_MAX		1000
+#define JOIN_EXPIRES_DEFAULT_MS	(24LL * 3600 * 1000)		/* PT24H */
+#define JOIN_EXPIRES_MIN_MS	(60LL * 1000)			/* PT1M: less is a typo, not a plan */
+#define JOIN_EXPIRES_MAX_MS	(30LL * 24 * 3600 * 1000)	/* P30D: a join token is a bootstrap secret, not a credential */
+#define JOIN_ID_HEX		12				/* hex digits after "jt-" in a join token's public id */
+#define JOIN_ID_MAX		(3 + JOIN_ID_HEX)		/* "jt-" + the hex */
+#define JOIN_CREATED_BY_MAX	128				/* who created it, as the API shows it */
+
 #endif

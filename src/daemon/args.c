@@ -17,8 +17,9 @@ static const char usage[] =
 	"                [--tls-cert FILE --tls-key FILE] [--max-duration DUR] [--trusted-proxies CIDR,...]\n"
 	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME | --single-process]\n"
 	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
-	"       jitgated token list --state-dir DIR\n"
-	"       jitgated token revoke --state-dir DIR NAME [--keep-grants]\n"
+	"       jitgated token create --join --state-dir DIR --resource-group RG [--uses N] [--expires DUR]\n"
+	"       jitgated token list --state-dir DIR [--join]\n"
+	"       jitgated token revoke --state-dir DIR NAME [--keep-grants] | --join ID\n"
 	"       jitgated boot --state-dir DIR   (as root, before the network: protect what DIR/" BOOT_RULES_FILE " lists)\n"
 	"\n"
 	"Every flag is also a key of the config file, with '_' for '-' (state_dir = /var/lib/jitgate).\n"
@@ -40,7 +41,8 @@ static const struct option long_opts[] = {
 	{ "unix-socket", required_argument, NULL, 0 },	{ "name", required_argument, NULL, 0 },
 	{ "reconcile-interval", required_argument, NULL, 0 },	{ "user", required_argument, NULL, 0 },
 	{ "role", required_argument, NULL, 0 },		{ "scope", required_argument, NULL, 0 },
-	{ "keep-grants", no_argument, NULL, 0 },
+	{ "keep-grants", no_argument, NULL, 0 },	{ "join", no_argument, NULL, 0 },
+	{ "uses", required_argument, NULL, 0 },		{ "expires", required_argument, NULL, 0 },
 	{ "single-process", no_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
 };
@@ -48,7 +50,8 @@ static const struct option long_opts[] = {
 static bool
 is_token_flag(const char *name)
 {
-	return !strcmp(name, "name") || !strcmp(name, "role") || !strcmp(name, "scope") || !strcmp(name, "keep-grants");
+	return !strcmp(name, "name") || !strcmp(name, "role") || !strcmp(name, "scope") || !strcmp(name, "keep-grants") ||
+	       !strcmp(name, "join") || !strcmp(name, "uses") || !strcmp(name, "expires");
 }
 
 /* Flags into cfg; --config is read first so that flags win over the file. */
@@ -85,10 +88,19 @@ parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl)
 					cl->role = optarg;
 				else if (!strcmp(name, "scope"))
 					cl->scope = optarg;
+				else if (!strcmp(name, "join"))
+					cl->join = true;
+				else if (!strcmp(name, "uses"))
+					cl->uses = optarg;
+				else if (!strcmp(name, "expires"))
+					cl->expires = optarg;
 				else
 					cl->keep_grants = true;
 				continue;
 			}
+			/* the server's own flag, and a join token's group: `token create --join` wants it said */
+			if (cl && !strcmp(name, "resource-group"))
+				cl->resource_group = optarg;
 			if ((pass == 0) != !strcmp(name, "config"))
 				continue;
 			snprintf(key, sizeof(key), "%s", name);

@@ -21,6 +21,9 @@ void daemon_usage(FILE *f);
 struct cmdline {
 	const char *name, *role, *scope;
 	bool keep_grants;
+	bool join;			/* --join: a join token rather than an API token */
+	const char *resource_group;	/* --resource-group as given (also the server's flag), NULL if not */
+	const char *uses, *expires;	/* a join token's --uses and --expires, as typed */
 };
 
 /*
@@ -31,5 +34,10 @@ int parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl);
 
 /* `jitgated token create|list|revoke` (token.c); returns the exit code. */
 int token_run(int argc, char **argv, struct config *cfg);
+/* The same with --join, for join tokens (token-join.c); each returns the exit code. */
+struct store;
+int token_join_create(struct store *st, const struct cmdline *cl, const struct config *cfg);
+int token_join_list(struct store *st);
+int token_join_revoke(struct store *st, const struct config *cfg, const char *id);
 
 #endif

@@ -1,4 +1,4 @@
-/* `jitgated token`: create, list and revoke API tokens offline, straight in the store. */
+/* `jitgated token`: create, list and revoke API tokens offline, straight in the store (join tokens: token-join.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,9 +209,12 @@ token_run(int argc, char **argv, struct config *cfg)
 	if (token_drop_to_owner(cfg) < 0 || statedir_open_store(cfg, &st) < 0)
 		return DAEMON_EXIT_FAILURE;
 	if (!strcmp(sub, "create"))
-		r = token_create(st, &cl, cfg);
+		r = cl.join ? token_join_create(st, &cl, cfg) : token_create(st, &cl, cfg);
 	else if (!strcmp(sub, "list"))
-		r = token_list(st);
+		r = cl.join ? token_join_list(st) : token_list(st);
+	else if (cl.join)
+		r = optind + 2 < argc ? token_join_revoke(st, cfg, argv[optind + 2])
+				      : (fputs("jitgated token revoke --join: which join token? (ID)\n", stderr), DAEMON_EXIT_USAGE);
 	else
 		r = token_revoke(st, &cl, argc, argv);
 	store_close(st);

@@ -291,6 +291,39 @@ test_activity_query(void **state)
 	assert_true(q.csv);
 }
 
+/* Who may manage join tokens: the API tokens' actions, at the token's resource group's scope. */
+static void
+test_join_allowed(void **unused)
+{
+	static const char sub[] = "00000000-0000-0000-0000-000000000000";
+	struct api_caller c;
+
+	(void)unused;
+	memset(&c, 0, sizeof(c));
+	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, NULL));	/* no role: nothing */
+	c.role = rbac_role_builtin("Owner");
+	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, NULL));
+	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));
+	snprintf(c.scope, sizeof(c.scope), "/subscriptions/%s/resourceGroups/rg1", sub);
+	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, NULL));
+	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));
+	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "RG1"));	/* group names are case-insensitive */
+	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg2"));
+	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg"));	/* a prefix of a name is not the name */
+	snprintf(c.scope, sizeof(c.scope), "/subscriptions/%s/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/a",
+		 sub);
+	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));	/* a VM's Owner: below the group */
+	c.scope[0] = '\0';
+	c.role = rbac_role_builtin("SecurityAdmin");
+	assert_true(api_join_allowed(&c, RBAC_TOKEN_READ, sub, "rg1"));
+	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));
+	c.role = rbac_role_builtin("JitRequester");
+	assert_false(api_join_allowed(&c, RBAC_TOKEN_READ, sub, NULL));
+	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));
+	c.role = rbac_role_builtin("Reader");
+	assert_false(api_join_allowed(&c, RBAC_TOKEN_READ, sub, "rg1"));
+}
+
 int
 main(void)
 {
@@ -302,6 +335,7 @@ main(void)
 		cmocka_unit_test(test_token_ask),
 		cmocka_unit_test(test_token_keep),
 		cmocka_unit_test(test_activity_query),
+		cmocka_unit_test(test_join_allowed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,6 +217,34 @@ test_round_trip(void **state)
 	}
 }
 
+/* What people type: the short form and ISO 8601 in either case; nothing else, nothing empty or zero. */
+static void
+test_text(void **unused)
+{
+	int64_t ms = 7;
+
+	(void)unused;
+	assert_int_equal(duration_parse_text(S("24h"), &ms), 0);
+	assert_int_equal(ms, 24LL * 3600 * 1000);
+	assert_int_equal(duration_parse_text(S("1d2H30m15s"), &ms), 0);
+	assert_int_equal(ms, ((24LL + 2) * 3600 + 30 * 60 + 15) * 1000);
+	assert_int_equal(duration_parse_text(S("pt1h30m"), &ms), 0);
+	assert_int_equal(ms, 90LL * 60 * 1000);
+	assert_int_equal(duration_parse_text(S("P30D"), &ms), 0);
+	assert_int_equal(ms, 30LL * 24 * 3600 * 1000);
+	ms = 7;
+	assert_int_equal(duration_parse_text(S(""), &ms), -EINVAL);
+	assert_int_equal(duration_parse_text(S("0h"), &ms), -EINVAL);
+	assert_int_equal(duration_parse_text(S("PT0S"), &ms), -EINVAL);
+	assert_int_equal(duration_parse_text(S("h"), &ms), -EINVAL);
+	assert_int_equal(duration_parse_text(S("3"), &ms), -EINVAL);
+	assert_int_equal(duration_parse_text(S("1m2h"), &ms), -EINVAL);
+	assert_int_equal(duration_parse_text(S("1w"), &ms), -EINVAL);
+	assert_int_equal(duration_parse_text(S("400d"), &ms), -EINVAL);
+	assert_int_equal(duration_parse_text(S("24h "), &ms), -EINVAL);
+	assert_int_equal(ms, 7);
+}
+
 int
 main(void)
 {
@@ -228,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_unterminated),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,250 @@
+/* jitgate agent token: create, list and revoke the join tokens hosts join the fleet with (Owners); a secret is printed once. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/parse.h"
+#include "codec/codec-join.h"
+
+const char cli_help_agent[] =
+	"usage: jitgate agent token create --resource-group RG [--uses N] [--expires DURATION]\n"
+	"       jitgate agent token list\n"
+	"       jitgate agent token revoke ID\n"
+	"\n"
+	"A join token lets jitgate-agent register hosts as VMs of one resource group, N times (default 1,\n"
+	"at most 1000), until it expires (default 24h, at most 30d; 1h30m or PT1H30M). create prints the\n"
+	"secret this once (-q: the secret alone) and the command to run on the host; the token is needed\n"
+	"for joining only. list shows id, group, uses left, expiry and state, never a secret. revoke ID\n"
+	"stops further joins; hosts that joined already keep their own credentials.\n"
+	"Owners of the subscription manage every group's join tokens, Owners of a resource group their own.\n"
+	"\n"
+	"Example:\n"
+	"  jitgate agent token create --resource-group web --uses 3 --expires 2h\n";
+
+#define OPT_RESOURCE_GROUP	12000
+#define OPT_USES		12001
+#define OPT_EXPIRES		12002
+
+struct agent_opts {
+	const char *resource_group;
+	int64_t uses;		/* 0: not given */
+	int64_t expires_ms;	/* 0: not given */
+};
+
+static const struct option agent_options[] = {
+	{ "resource-group", required_argument, NULL, OPT_RESOURCE_GROUP },
+	{ "uses", required_argument, NULL, OPT_USES },
+	{ "expires", required_argument, NULL, OPT_EXPIRES },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+agent_option(struct cli *c, int opt, const char *arg, void *state)
+{
+	struct agent_opts *o = state;
+	char *end;
+	long v;
+
+	if (opt == OPT_RESOURCE_GROUP) {
+		if (arm_resource_group_validate(arg, strlen(arg), NULL) < 0)
+			return cli_fail(c, CLI_EXIT_USAGE, "--resource-group: '%s' is not a resource group name", arg);
+		o->resource_group = arg;
+	} else if (opt == OPT_USES) {
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || end == arg || *end || v < 1 || v > JOIN_USES_MAX)
+			return cli_fail(c, CLI_EXIT_USAGE, "--uses: '%s' is not a number from 1 to %d", arg, JOIN_USES_MAX);
+		o->uses = v;
+	} else if (opt == OPT_EXPIRES) {
+		if (cli_duration_parse(arg, &o->expires_ms) < 0 || o->expires_ms < JOIN_EXPIRES_MIN_MS ||
+		    o->expires_ms > JOIN_EXPIRES_MAX_MS)
+			return cli_fail(c, CLI_EXIT_USAGE, "--expires: '%s' is not a duration from %lldm to %lldd (24h, 2d, PT6H)",
+					arg, JOIN_EXPIRES_MIN_MS / 60000, JOIN_EXPIRES_MAX_MS / (24LL * 3600 * 1000));
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* .../providers/Jitgate/joinTokens[/ID] */
+static int
+join_path(struct cli *c, const char *id, char *buf, size_t size)
+{
+	size_t n = id ? strlen(id) : 0;
+	int k;
+
+	if (id && (n == 0 || n > JOIN_ID_MAX || strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-") != n))
+		return cli_fail(c, CLI_EXIT_USAGE, "'%s' is not a join token id (jt-…, from agent token list)", id);
+	k = snprintf(buf, size, "/subscriptions/%s/providers/Jitgate/joinTokens%s%s", c->client.subscription,
+		     id ? "/" : "", id ? id : "");
+	return k < 0 || (size_t)k >= size ? cli_fail(c, CLI_EXIT_USAGE, "the join token id is too long") : 0;
+}
+
+/* The line to run on the host: the server's URL and its certificate's fingerprint when this client knows them. */
+static void
+join_hint(struct cli *c, const char *secret)
+{
+	char fp[CLI_FP_TEXT_SIZE] = "";
+	bool known_fp = c->client.ca[0] && cli_cert_fingerprint_file(c->client.ca, fp, sizeof(fp)) == 0;
+
+	cli_printf("On the host to join, as root:\n\n  jitgate-agent join --server %s --token %s --ca-fingerprint %s\n\n",
+		   c->client.via_socket || !c->client.server[0] ? "https://HOST:PORT" : c->client.server, secret,
+		   known_fp ? fp : "SHA256");
+	if (!known_fp)
+		cli_printf("(SHA256: the fingerprint of the server's certificate, which jitgated logs when it starts.)\n");
+}
+
+static int
+agent_token_create(struct cli *c, const struct agent_opts *o)
+{
+	struct join_ask ask = { .uses = o->uses ? o->uses : JOIN_USES_DEFAULT,
+				.expires_ms = o->expires_ms ? o->expires_ms : JOIN_EXPIRES_DEFAULT_MS };
+	char path[ARM_ID_MAX + 64], expires[64];
+	struct client_reply rep = { 0 };
+	json_t *body = NULL;
+	int r;
+
+	if (!o->resource_group)
+		return cli_fail(c, CLI_EXIT_USAGE, "--resource-group is required: the group joining hosts go into");
+	snprintf(ask.resource_group, sizeof(ask.resource_group), "%s", o->resource_group);
+	if ((r = cli_connect(c)) < 0 || (r = join_path(c, NULL, path, sizeof(path))) < 0)
+		return r;
+	if (!(body = codec_join_ask_encode(&ask)))
+		return cli_fail(c, CLI_EXIT_UNREACHABLE, "out of memory");
+	r = cli_call(c, "POST", path, NULL, body, NULL, NULL, &rep);
+	if (r == -EREMOTE)
+		cli_report(c, &rep);
+	if (r < 0)
+		goto out;
+	if (c->output == CLI_OUT_JSON) {
+		cli_print_json(rep.json);
+	} else if (c->output == CLI_OUT_QUIET) {
+		cli_printf("%s\n", cli_json_str(rep.json, "token", ""));
+	} else {
+		cli_time_local(cli_json_str(rep.json, "expiresTimeUtc", NULL), expires, sizeof(expires));
+		cli_printf("Created join token %s for resource group %s (%lld use(s), until %s).\n"
+			   "Its secret, shown this once:\n\n  %s\n\n",
+			   cli_json_str(rep.json, "id", "?"), cli_json_str(rep.json, "resourceGroup", o->resource_group),
+			   (long long)json_integer_value(json_object_get(rep.json, "usesLeft")), expires,
+			   cli_json_str(rep.json, "token", "?"));
+		join_hint(c, cli_json_str(rep.json, "token", "?"));
+	}
+	fflush(stdout);
+	cli_reply_wipe(&rep);
+out:
+	client_reply_clear(&rep);
+	json_decref(body);
+	return r;
+}
+
+static int
+agent_token_list(struct cli *c)
+{
+	static const char *const headers[] = { "ID", "RESOURCE GROUP", "USES LEFT", "EXPIRES", "STATE", "CREATED BY" };
+	char path[ARM_ID_MAX + 64];
+	json_t *list = NULL, *t;
+	struct table *tab = NULL;
+	size_t i;
+	int r;
+
+	if ((r = cli_connect(c)) < 0 || (r = join_path(c, NULL, path, sizeof(path))) < 0)
+		return r;
+	if ((r = cli_list(c, path, NULL, &list)) < 0)
+		return r;
+	if (c->output == CLI_OUT_JSON) {
+		cli_print_list_json(list);
+		goto out;
+	}
+	tab = table_new(6, headers);
+	json_array_foreach(list, i, t) {
+		char expires[64], uses[24];
+		const char *cells[6];
+
+		if (c->output == CLI_OUT_QUIET) {
+			cli_printf("%s\n", cli_json_str(t, "id", ""));
+			continue;
+		}
+		cli_time_local(cli_json_str(t, "expiresTimeUtc", NULL), expires, sizeof(expires));
+		snprintf(uses, sizeof(uses), "%lld", (long long)json_integer_value(json_object_get(t, "usesLeft")));
+		cells[0] = cli_json_str(t, "id", "");
+		cells[1] = cli_json_str(t, "resourceGroup", "");
+		cells[2] = uses;
+		cells[3] = expires;
+		cells[4] = cli_json_str(t, "state", "");
+		cells[5] = cli_json_str(t, "createdBy", "");
+		table_add(tab, cells);
+	}
+	if (c->output == CLI_OUT_TABLE)
+		table_print(tab, stdout);
+out:
+	table_free(tab);
+	json_decref(list);
+	return 0;
+}
+
+static int
+agent_token_revoke(struct cli *c, const char *id)
+{
+	char path[ARM_ID_MAX + 64];
+	struct client_reply rep = { 0 };
+	int r;
+
+	/* a bad id is a usage error before any server is asked; the path wants the subscription, after */
+	if ((r = join_path(c, id, path, sizeof(path))) < 0 || (r = cli_connect(c)) < 0 ||
+	    (r = join_path(c, id, path, sizeof(path))) < 0)
+		return r;
+	r = cli_call(c, "DELETE", path, NULL, NULL, NULL, NULL, &rep);
+	if (r == -EREMOTE && rep.status == 404)
+		r = cli_fail(c, CLI_EXIT_REFUSED, "no valid join token '%s'", id);
+	else if (r == -EREMOTE)
+		cli_report(c, &rep);
+	if (r == 0 && c->output == CLI_OUT_JSON)
+		cli_print_json(rep.json);
+	else if (r == 0 && c->output == CLI_OUT_TABLE)
+		cli_printf("Revoked join token %s (resource group %s): no more hosts join with it\n", id,
+			   cli_json_str(rep.json, "resourceGroup", "?"));
+	client_reply_clear(&rep);
+	return r;
+}
+
+int
+cmd_agent(struct cli *c, int argc, char **argv)
+{
+	struct agent_opts o = { 0 };
+	const char *sub;
+	bool help, shaped;
+	int argi, r, npos;
+
+	r = cli_options(c, argc, argv, "", agent_options, agent_option, &o, cli_help_agent, &argi, &help);
+	if (r < 0 || help)
+		return cli_exit(c, r);
+	npos = argc - argi;
+	if (npos < 1 || strcmp(argv[argi], "token"))
+		return cli_exit(c, npos ? cli_fail(c, CLI_EXIT_USAGE, "no subcommand 'agent %s' (token)", argv[argi])
+					: cli_fail(c, CLI_EXIT_USAGE, "agent needs a subcommand: token create|list|revoke"));
+	sub = npos > 1 ? argv[argi + 1] : "list";
+	shaped = o.resource_group || o.uses || o.expires_ms;
+	if (shaped && strcmp(sub, "create"))
+		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--resource-group, --uses and --expires go with agent token create"));
+	if (!strcmp(sub, "list") || !strcmp(sub, "ls")) {
+		if (npos > 2)
+			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "agent token list takes no arguments"));
+		return cli_exit(c, agent_token_list(c));
+	}
+	if (!strcmp(sub, "create")) {
+		if (npos != 2)
+			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "agent token create takes no arguments (see --help)"));
+		return cli_exit(c, agent_token_create(c, &o));
+	}
+	if (!strcmp(sub, "revoke")) {
+		if (npos != 3)
+			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "agent token revoke takes one ID (see agent token list)"));
+		return cli_exit(c, agent_token_revoke(c, argv[argi + 2]));
+	}
+	return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no subcommand 'agent token %s' (create, list, revoke)", sub));
+}
