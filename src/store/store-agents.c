@@ -36,6 +36,50 @@ store_vm_revision(struct store *st, int64_t vm_id, int64_t *ret)
 	return r;
 }
 
+int
+store_fleet_revision(struct store *st, int64_t *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	r = stmt_get(st, ST_FLEET_REVISION, &s);
+	if (r < 0)
+		return r;
+	r = one_int(st, s, SQLITE_OK, "no fleet revision", ret);
+	if (r == -ENOENT)
+		r = corrupt(st, "fleet_revision", "n");
+	stmt_done(s);
+	return r;
+}
+
+static int
+change_from_row(struct store *st, sqlite3_stmt *s, void *row)
+{
+	struct store_vm_change *c = row;
+
+	(void)st;
+	c->vm_id = sqlite3_column_int64(s, 0);
+	c->revision = sqlite3_column_int64(s, 1);
+	return 0;
+}
+
+int
+store_vms_changed(struct store *st, int64_t since, struct store_vm_change **ret, size_t *ret_n)
+{
+	sqlite3_stmt *s = NULL;
+	void *v;
+	int r;
+
+	r = stmt_get(st, ST_VMS_CHANGED, &s);
+	if (r < 0)
+		return r;
+	r = rows_collect(st, s, sqlite3_bind_int64(s, 1, since), sizeof(**ret), change_from_row, NULL, &v, ret_n);
+	if (r >= 0)
+		*ret = v;
+	stmt_done(s);
+	return r;
+}
+
 /* ---- join tokens ---- */
 
 int

@@ -166,9 +166,11 @@ static const char *const migrations[] = {
 	 * 6: the fleet (doc/agent-protocol.md). A third enforcement point, 2 = a host running
 	 * jitgate-agent; SQLite cannot change a CHECK in place, so vms is made again (its links
 	 * from policy_vms set aside meanwhile: foreign keys stay on). Each VM gets a revision that
-	 * every write touching it increments in the same transaction (the triggers below, so no
-	 * writer can forget), and each grant the revision that made it and when its agent applied
-	 * it. Join tokens and agent credentials are kept, like API tokens, only as hashes.
+	 * every write touching it moves in the same transaction (the triggers below, so no writer
+	 * can forget) to the next value of one counter for the whole table (fleet_revision; a
+	 * deleted VM takes no value back): "which VMs changed since R" is one indexed read, which
+	 * the watches ask after each write. Each grant keeps the revision that made it and when its agent applied it. Join
+	 * tokens and agent credentials are kept, like API tokens, only as hashes.
 	 */
 	"CREATE TABLE vms_new (\n"
 	"	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
@@ -197,29 +199,38 @@ static const char *const migrations[] = {
 	"INSERT INTO policy_vms (vm_id, policy_id) SELECT vm_id, policy_id FROM policy_vms_kept;\n"
 	"DROP TABLE policy_vms_kept;\n"
 
+	"CREATE INDEX vms_revision ON vms (revision);\n"
+	"CREATE TABLE fleet_revision (n INTEGER NOT NULL);\n"
+	"INSERT INTO fleet_revision (n) VALUES (0);\n"
 	"ALTER TABLE grants ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;\n"
 	"ALTER TABLE grants ADD COLUMN applied_ns INTEGER NOT NULL DEFAULT 0;\n"
 	"CREATE INDEX grants_unapplied ON grants (vm_id, revision) WHERE applied_ns = 0 AND status = 0;\n"
 
 	/* the revision: a new grant, a grant ended or moved, a VM joining or leaving a policy, a policy's rules, the VM itself */
 	"CREATE TRIGGER grant_added AFTER INSERT ON grants BEGIN\n"
-	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.vm_id;\n"
+	"	UPDATE fleet_revision SET n = n + 1;\n"
+	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = NEW.vm_id;\n"
 	"	UPDATE grants SET revision = (SELECT revision FROM vms WHERE id = NEW.vm_id) WHERE rowid = NEW.rowid;\n"
 	"END;\n"
 	"CREATE TRIGGER grant_changed AFTER UPDATE OF status, end_ns, mono_end_ns ON grants BEGIN\n"
-	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.vm_id;\n"
+	"	UPDATE fleet_revision SET n = n + 1;\n"
+	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = NEW.vm_id;\n"
 	"END;\n"
 	"CREATE TRIGGER policy_vm_added AFTER INSERT ON policy_vms BEGIN\n"
-	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.vm_id;\n"
+	"	UPDATE fleet_revision SET n = n + 1;\n"
+	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = NEW.vm_id;\n"
 	"END;\n"
 	"CREATE TRIGGER policy_vm_removed AFTER DELETE ON policy_vms BEGIN\n"
-	"	UPDATE vms SET revision = revision + 1 WHERE id = OLD.vm_id;\n"
+	"	UPDATE fleet_revision SET n = n + 1;\n"
+	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = OLD.vm_id;\n"
 	"END;\n"
 	"CREATE TRIGGER policy_changed AFTER UPDATE OF json ON policies BEGIN\n"
-	"	UPDATE vms SET revision = revision + 1 WHERE id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
+	"	UPDATE fleet_revision SET n = n + 1;\n"
+	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
 	"END;\n"
 	"CREATE TRIGGER vm_changed AFTER UPDATE OF location, os_type, point, addrs, unsupported_reason ON vms BEGIN\n"
-	"	UPDATE vms SET revision = revision + 1 WHERE id = NEW.id;\n"
+	"	UPDATE fleet_revision SET n = n + 1;\n"
+	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = NEW.id;\n"
 	"END;\n"
 
 	/* join_tokens: what an Owner hands to a new host; good for `uses_left` joins into one resource group until expires_ns */

@@ -114,6 +114,8 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_TOKEN_LIST] = TOKEN_COLS " ORDER BY name",
 	[ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked_ns = ?2 WHERE name = ?1 AND revoked_ns = 0",
 	[ST_VM_REVISION] = "SELECT revision FROM vms WHERE id = ?1",
+	[ST_FLEET_REVISION] = "SELECT n FROM fleet_revision",
+	[ST_VMS_CHANGED] = "SELECT id, revision FROM vms WHERE revision > ?1 ORDER BY revision, id",
 	[ST_JOIN_INSERT] = "INSERT INTO join_tokens (id, hash, subscription, resource_group, uses_left, expires_ns, "
 		"created_ns, created_by, revoked_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
 	[ST_JOIN_LIST] = JOIN_COLS " ORDER BY created_ns, id",

@@ -299,9 +299,22 @@ int store_token_revoke(struct store *st, const char *name, int64_t now_ns);
 #define STORE_LISTENING_MAX	512	/* an agent's listening ports as text: "TCP/22 UDP/3389 …" */
 #define STORE_VERSION_MAX	64	/* an agent's version */
 
-/* A VM's revision: every write that touches the VM (a grant made, ended or moved; the VM joining or leaving a
- * policy; its policy's rules; the VM's own fields) increments it in the same transaction. -ENOENT if no VM. */
+/*
+ * A VM's revision: every write that touches the VM (a grant made, ended or moved; the VM joining or leaving a
+ * policy; its policy's rules; the VM's own fields) moves it, in the same transaction, to the next value of one
+ * counter for all VMs (store_fleet_revision), so it only grows. -ENOENT if no VM.
+ */
 int store_vm_revision(struct store *st, int64_t vm_id, int64_t *ret);
+/* The counter: the largest revision any VM was ever given (0 before the first change). */
+int store_fleet_revision(struct store *st, int64_t *ret);
+
+struct store_vm_change {
+	int64_t vm_id;
+	int64_t revision;
+};
+
+/* The VMs whose revision is above `since`, in revision order: what changed since the counter read `since`. */
+int store_vms_changed(struct store *st, int64_t since, struct store_vm_change **ret, size_t *ret_n);
 
 struct store_join_token {
 	char id[STORE_JOIN_ID_MAX + 1];		/* public; names the token in lists, revocation and the log */

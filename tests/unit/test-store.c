@@ -173,7 +173,8 @@ undo_migration_6(const char *path)
 {
 	raw_exec(path, "DROP TRIGGER grant_added; DROP TRIGGER grant_changed; DROP TRIGGER policy_vm_added; "
 	    "DROP TRIGGER policy_vm_removed; DROP TRIGGER policy_changed; DROP TRIGGER vm_changed; "
-	    "DROP TABLE agents; DROP TABLE join_tokens; DROP INDEX grants_unapplied; "
+	    "DROP TABLE agents; DROP TABLE join_tokens; DROP INDEX grants_unapplied; DROP INDEX vms_revision; "
+	    "DROP TABLE fleet_revision; "
 	    "ALTER TABLE grants DROP COLUMN revision; ALTER TABLE grants DROP COLUMN applied_ns; "
 	    "ALTER TABLE vms DROP COLUMN revision");
 }
@@ -1607,7 +1608,7 @@ revision(struct store *st, int64_t vm_id)
 	return rev;
 }
 
-/* Every write that touches a VM moves its revision, in the write's own transaction; others' writes do not. */
+/* Every write that touches a VM moves its revision up, in the write's own transaction; others' writes do not. */
 static void
 test_vm_revision(void **state)
 {
@@ -1615,42 +1616,65 @@ test_vm_revision(void **state)
 	struct arm_policy_id parm = policy_arm("rg1", "westeurope", "p-rev");
 	int64_t a = put_vm(f->st, "rg1", "vm-rev-a"), b = put_vm(f->st, "rg1", "vm-rev-b"), pid, both[2] = { a, b };
 	struct store_grant g = make_grant(a, 22, "10.0.0.1", T0 + 60 * MIN);
+	struct store_vm_change *ch = NULL;
 	struct store_request req;
 	struct store_vm vm;
-	int64_t r0, rb, rev;
+	int64_t ra, rb, rev, fleet, mark;
+	size_t n = 0;
 
 	assert_int_equal(revision(f->st, a), 0);
+	assert_int_equal(store_fleet_revision(f->st, &fleet), 0);
+	assert_int_equal(fleet, 0);
 	assert_int_equal(store_vm_revision(f->st, 999999, &rev), -ENOENT);
 	assert_int_equal(store_policy_put(f->st, &parm, "{\"v\":1}", both, 2, T0, &pid, NULL), 0);
-	assert_int_equal(revision(f->st, a), 1);	/* joined a policy */
+	ra = revision(f->st, a);
+	assert_true(ra > 0);				/* joined a policy */
 	assert_int_equal(store_policy_put(f->st, &parm, "{\"v\":2}", both, 2, T0, &pid, NULL), 0);
-	r0 = revision(f->st, a);
-	assert_true(r0 > 1);				/* the policy's rules changed */
+	assert_true(revision(f->st, a) > ra);		/* the policy's rules changed */
+	ra = revision(f->st, a);
 	rb = revision(f->st, b);
+	assert_int_equal(store_fleet_revision(f->st, &mark), 0);
+	assert_true(mark >= ra && mark >= rb);
 
 	make_request(&req, "req-rev", pid, "token:alice", T0, &g, 1);
 	assert_int_equal(store_request_insert(f->st, &req), 0);
-	assert_int_equal(revision(f->st, a), r0 + 1);
+	assert_true(revision(f->st, a) > ra);
 	assert_int_equal(revision(f->st, b), rb);	/* not touched */
-	assert_int_equal(raw_int(f->path, "SELECT revision FROM grants WHERE request_id = 'req-rev'"), r0 + 1);
+	ra = revision(f->st, a);
+	assert_int_equal(raw_int(f->path, "SELECT revision FROM grants WHERE request_id = 'req-rev'"), ra);
+	/* what changed since the mark: a alone, at its new revision */
+	assert_int_equal(store_vms_changed(f->st, mark, &ch, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ch[0].vm_id, a);
+	assert_int_equal(ch[0].revision, ra);
+	free(ch);
 
 	assert_int_equal(store_grant_truncate(f->st, "req-rev", a, 22, T0 + 30 * MIN, "", 0), 0);
-	assert_int_equal(revision(f->st, a), r0 + 2);
+	assert_true(revision(f->st, a) > ra);
+	ra = revision(f->st, a);
 	assert_int_equal(store_grant_end(f->st, "req-rev", a, 22, STORE_REASON_USER_REQUESTED, T0 + MIN), 0);
-	assert_int_equal(revision(f->st, a), r0 + 3);
+	assert_true(revision(f->st, a) > ra);
+	ra = revision(f->st, a);
 
 	/* a rolled-back write leaves the revision where it was */
 	assert_int_equal(store_begin(f->st), 0);
 	assert_int_equal(store_vm_get_by_id(f->st, a, &vm), 0);
 	COPY(vm.os_type, "Windows");
 	assert_int_equal(store_vm_put(f->st, &vm, &rev, NULL), 0);
-	assert_int_equal(revision(f->st, a), r0 + 4);
+	assert_true(revision(f->st, a) > ra);
 	store_rollback(f->st);
-	assert_int_equal(revision(f->st, a), r0 + 3);
+	assert_int_equal(revision(f->st, a), ra);
 
+	/* a deleted VM takes no revision back: the next change is still above every one seen */
 	assert_int_equal(store_policy_delete(f->st, pid), 0);
-	assert_int_equal(revision(f->st, a), r0 + 4);	/* left its policy */
+	assert_true(revision(f->st, a) > ra);		/* left its policy */
 	assert_true(revision(f->st, b) > rb);
+	assert_int_equal(store_fleet_revision(f->st, &mark), 0);
+	assert_int_equal(store_vm_delete(f->st, b), 0);
+	assert_int_equal(store_vm_get_by_id(f->st, a, &vm), 0);
+	COPY(vm.os_type, "Windows");
+	assert_int_equal(store_vm_put(f->st, &vm, &rev, NULL), 0);
+	assert_int_equal(revision(f->st, a), mark + 1);
 }
 
 static struct store_join_token
