@@ -81,7 +81,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$K
 ADMIN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role Owner) || exit 1
 JIT4="-j https://$V4:8443$P,$CERT,$VMID -v $V4 -p 22"
 JIT6="-j https://[$V6]:8443$P,$CERT,$VMID -v $V6 -p 22"
-api() { ip netns exec "$CL" curl -sS --cacert "$CERT" -H "Authorization: Bearer $ADMIN" "$@"; }
+# jitgated refuses a body that is not declared JSON (415), and a refused set-up must stop the run, not measure nothing.
+api() { ip netns exec "$CL" curl -sS --fail-with-body --cacert "$CERT" -H "Authorization: Bearer $ADMIN" \
+	-H 'Content-Type: application/json' "$@"; }
 jit_start() {
 	setsid ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen "[::]:8443" --tls-cert "$CERT" \
 		--tls-key "$KEY" --vm-name vm1 >>"$E2E_TMP/jitgated.log" 2>&1 &
@@ -206,7 +208,8 @@ daemon_stop
 fw_clear
 use jit || exit 1
 api -o /dev/null -X PUT "https://$V4:8443$P?api-version=2020-01-01" -d '{"properties":{"virtualMachines":[{"id":"'"$VMID"'",
-	"ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT3H"}]}]}}' || exit 1
+	"ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT3H"}]}]}}' ||
+	{ echo "bench-compare: the policy could not be made"; exit 1; }
 seq 0 $((JIT_POOL - 1)) | sed 's/^/u/' | BENCH_TOKEN=$ADMIN run 600 $JIT4 tokens >"$E2E_TMP/tokens" ||
 	{ echo "bench-compare: token creation failed"; exit 1; }
 note "set-up: $ADDRS client addresses, $JIT_POOL tokens ($(( $(date +%s) - T0 )) s)"
