@@ -131,7 +131,7 @@ http_queue(struct MHD_Connection *conn, unsigned status, char *body, size_t len,
 	return ok;
 }
 
-static enum MHD_Result
+enum MHD_Result
 http_queue_error(struct MHD_Connection *conn, unsigned status, const char *code, const char *message)
 {
 	char *body = NULL;
@@ -315,6 +315,7 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 	req.body = hc->body ? hc->body : "";
 	req.body_len = hc->len;
 	req.via_unix = l->is_unix;
+	req.park_expired = hc->park_expired;
 	req.impl = conn;
 	http_peer(conn, l->is_unix, &req);
 
@@ -322,6 +323,11 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 	if (resp.authenticated && !l->is_unix)
 		http_conn_authenticated(srv, conn);
 
+	if (resp.park) {
+		free(resp.body);
+		return http_park(srv, hc, conn, &resp);
+	}
+	hc->park_expired = false;
 	if (resp.status < 100 || resp.status > 599) {
 		free(resp.body);
 		return http_queue_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
@@ -442,6 +448,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		hc->held.body = NULL;
 		return http_queue(conn, (unsigned)hc->held.status, body, hc->held.body_len, true,
 				  hc->held.content_type ? hc->held.content_type : HTTP_CONTENT_TYPE_JSON, &hc->held);
+	}
+	if (hc->rerun) {
+		/* back from a park (http-park.c): the handler answers again, as to a new request */
+		hc->rerun = false;
+		return http_dispatch(l, conn, url, method, hc);
 	}
 	if (hc->answered)
 		return MHD_YES;
