@@ -210,6 +210,11 @@ int api_grants_live_on(struct api *api, int64_t vm_id, uint16_t port, const char
 int api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_reason reason, int64_t now,
 		  struct core_error *err);
 int api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_error *err);
+/*
+ * Keep in v[0..n) only the grants this host's kernel enforces: an agent VM's are its agent's
+ * (they reach it through its watch), never in jitgated's table. The number kept, in order.
+ */
+size_t api_fw_local_only(struct api *api, struct fw_grant *v, size_t n);
 
 /*
  * The pure rules of initiate (api-initiate.c): the body against the policy, for a caller at

@@ -136,6 +136,47 @@ grant_push(void *ctx, const struct store_grant *g)
 	return 0;
 }
 
+static int
+id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Agent VMs and their grants are never in this host's kernel table: their agents enforce them. */
+static int
+state_drop_agents(struct api_state *st, struct core_error *err)
+{
+	int64_t *agents = NULL;
+	size_t i, k = 0, n = 0;
+
+	for (i = 0; i < st->n_vms; i++)
+		n += st->vms[i].point == STORE_POINT_AGENT;
+	if (n == 0)
+		return 0;
+	if (!(agents = calloc(n, sizeof(*agents)))) {
+		api_state_free(st);
+		return core_error_set(err, "InternalError", "", "out of memory"), -ENOMEM;
+	}
+	for (i = 0, n = 0; i < st->n_vms; i++)
+		if (st->vms[i].point == STORE_POINT_AGENT)
+			agents[n++] = st->vms[i].id;
+		else
+			st->vms[k++] = st->vms[i];
+	st->n_vms = k;
+	qsort(agents, n, sizeof(*agents), id_cmp);
+	for (i = 0, k = 0; i < st->n_grants; i++) {
+		int64_t vm = (int64_t)st->grants[i].vm;
+
+		if (!bsearch(&vm, agents, n, sizeof(*agents), id_cmp))
+			st->grants[k++] = st->grants[i];
+	}
+	st->n_grants = k;
+	free(agents);
+	return 0;
+}
+
 int
 api_state_read(struct api *api, struct api_state *st, struct core_error *err)
 {
@@ -156,7 +197,7 @@ api_state_read(struct api *api, struct api_state *st, struct core_error *err)
 	}
 	st->grants = grants.v;
 	st->n_grants = grants.n;
-	return 0;
+	return state_drop_agents(st, err);
 }
 
 int
