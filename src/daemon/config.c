@@ -7,6 +7,8 @@
 
 #include <ini.h>
 
+#include "api/api-limits.h"
+#include "codec/codec-limits.h"
 #include "core/armid.h"
 #include "core/duration.h"
 #include "daemon/config.h"
@@ -156,6 +158,15 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		if (ms < CONFIG_RECONCILE_MIN_S * 1000LL || ms > CONFIG_RECONCILE_MAX_S * 1000LL)
 			return core_error_set(err, "InvalidConfig", key, "reconcile_interval must be between PT1S and PT1H");
 		cfg->reconcile_interval_s = (int)(ms / 1000);
+		return 0;
+	}
+	if (!strcmp(key, "agent_watch_wait")) {
+		/* how long an agent's watch is held when nothing changes (shorter in tests; longer idles more) */
+		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
+			return retarget(err, key);
+		if (ms < API_AGENT_WAIT_MIN_MS || ms > AGENT_WATCH_WAIT_MS)
+			return core_error_set(err, "InvalidConfig", key, "agent_watch_wait must be between PT1S and PT30S");
+		cfg->api.agent_watch_wait_ms = ms;
 		return 0;
 	}
 	if (!strcmp(key, "max_duration")) {

@@ -61,6 +61,7 @@ struct http_conn {
 	bool parked;
 	bool rerun;			/* resumed from a park: call the handler again at the next call */
 	bool park_expired;		/* ... because its deadline passed */
+	bool unparked;			/* the next dispatch is such a rerun */
 	uint64_t park_key;
 	int64_t park_until_ms;
 	struct http_conn *park_prev, *park_next;

@@ -316,6 +316,9 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 	req.body_len = hc->len;
 	req.via_unix = l->is_unix;
 	req.park_expired = hc->park_expired;
+	req.unparked = hc->unparked;
+	req.park_key = hc->park_key;
+	hc->unparked = false;
 	req.impl = conn;
 	http_peer(conn, l->is_unix, &req);
 
@@ -452,6 +455,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	if (hc->rerun) {
 		/* back from a park (http-park.c): the handler answers again, as to a new request */
 		hc->rerun = false;
+		hc->unparked = true;
 		return http_dispatch(l, conn, url, method, hc);
 	}
 	if (hc->answered)

@@ -47,6 +47,8 @@ struct http_request {
 	struct net_addr peer;		/* TCP peer address (zero family for the unix socket) */
 	bool via_unix;			/* came over the unix socket */
 	uid_t peer_uid;			/* unix socket: SO_PEERCRED uid; else (uid_t)-1 */
+	bool unparked;			/* called again after a park (woken, or its deadline passed)... */
+	uint64_t park_key;		/* ...which had this key */
 	bool park_expired;		/* called again because its park_until_ms passed: answer now */
 	void *impl;			/* http-server.c's */
 };
