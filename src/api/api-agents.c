@@ -37,9 +37,9 @@ api_agent_bearer(struct api *api, const struct api_caller *c, const struct http_
 	if (strncmp(secret, prefix, strlen(prefix)) || n > API_TOKEN_TEXT_MAX ||
 	    api_token_hash(secret, n, hash) < 0) {
 		api_error(resp, 401, "AuthenticationFailed", "",
-			  "authentication failed: this endpoint takes only a %s credential (API tokens and sessions "
-			  "are not accepted here)",
-			  !strcmp(prefix, API_JOIN_TOKEN_PREFIX) ? "join token (jgj_…)" : "agent (jga_…)");
+			  "authentication failed: this endpoint takes only %s (API tokens and sessions are not accepted "
+			  "here)",
+			  !strcmp(prefix, API_JOIN_TOKEN_PREFIX) ? "a join token (jgj_…)" : "an agent credential (jga_…)");
 		api_auth_failed(api, c, AGENT_OP_AUTH, req->path, true, "not an agent credential", resp);
 		return -EACCES;
 	}

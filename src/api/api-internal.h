@@ -370,6 +370,8 @@ void api_agent_state_get(struct api *api, const struct http_request *req, const 
 int api_watch_parked(struct api *api, int64_t vm_id);
 void api_watch_unparked(struct api *api, int64_t vm_id);
 void api_watch_contact(struct api *api, int64_t vm_id);
+/* Its agent was revoked: its parked watches are woken (and refused) at the next api_watches_wake. */
+void api_watch_kick(struct api *api, int64_t vm_id);
 /* Are HTTP_PARKED_MAX watches parked (the server would refuse one more: the API answers 503 itself)? */
 bool api_watches_full(const struct api *api);
 json_t *api_agent_render(struct api *api, const struct store_vm *vm, char *ret_reason, size_t size);
@@ -379,6 +381,15 @@ void api_watches_free(struct api *api);
  * and of a truncation pending in the close journal; 0 when it is over or its close is pending.
  */
 int64_t api_grant_live_end_ns(const struct api *api, const struct store_grant *g, int64_t now_ns, int64_t mono_ns);
+
+/*
+ * Agents as Owners manage them (api-agents-admin.c): GET …/providers/Jitgate/agents, and DELETE
+ * …/resourceGroups/{rg}/providers/Jitgate/agents/{vm name} revokes that VM's agent credential.
+ */
+void api_agents_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+		     struct http_response *resp);
+void api_agent_revoke(struct api *api, const struct api_caller *c, const struct http_request *req,
+		      const struct arm_vm_id *id, struct http_response *resp);
 
 struct api_session *api_session_find(struct api *api, const struct http_request *req);
 /* End every portal session made from the token with this hash (it was just revoked; api-token.c). */

@@ -343,7 +343,8 @@ vm_put_decode(struct api *api, const struct http_request *req, const struct arm_
 		return core_error_set(&w->err, "AgentVirtualMachine", "properties.enforcement",
 				      "'%s' %s: agent VMs are registered by 'jitgate-agent join' and changed only by "
 				      "their agent",
-				      w->text, w->existed ? "is enforced by its own agent" : "cannot be made an agent VM here");
+				      w->text, w->existed && w->vm.point == STORE_POINT_AGENT ? "is enforced by its own agent"
+										    : "cannot be made an agent VM here");
 	}
 	if (w->existed && w->vm.point == STORE_POINT_LOCAL) {
 		/* its name, OS, location and addresses come from jitgated's configuration and host, at every start */

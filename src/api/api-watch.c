@@ -14,6 +14,7 @@ struct api_watch {
 	int64_t vm_id;
 	size_t parked;
 	int64_t contact_ns;
+	bool kick;			/* wake its watches at the next api_watches_wake (its agent was revoked) */
 };
 
 /* Sorted by vm_id; an entry stays once made (one per agent VM that ever called this server). */
@@ -21,6 +22,7 @@ struct api_watches {
 	struct api_watch *v;
 	size_t n, cap;
 	size_t parked;			/* in all */
+	bool kicked;			/* some entry has kick set */
 };
 
 static struct api_watch *
@@ -109,6 +111,32 @@ api_watch_unparked(struct api *api, int64_t vm_id)
 }
 
 void
+api_watch_kick(struct api *api, int64_t vm_id)
+{
+	struct api_watch *e = watch_find(api, vm_id, NULL);
+
+	if (e && e->parked) {
+		e->kick = true;
+		api->watches->kicked = true;
+	}
+}
+
+/* The watches of VMs whose agent was revoked: woken, so that they are answered 401 now. */
+static void
+watches_kicked(struct api *api, struct http_server *srv)
+{
+	struct api_watches *w = api->watches;
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		if (w->v[i].kick) {
+			w->v[i].kick = false;
+			http_server_wake(srv, (uint64_t)w->v[i].vm_id);
+		}
+	w->kicked = false;
+}
+
+void
 api_watches_wake(struct api *api, struct http_server *srv)
 {
 	struct store_vm_change *ch = NULL;
@@ -117,6 +145,8 @@ api_watches_wake(struct api *api, struct http_server *srv)
 
 	if (!api->watches || api->watches->parked == 0 || !api->store)
 		return;
+	if (api->watches->kicked)
+		watches_kicked(api, srv);
 	if (store_vms_changed(api->store, api->watch_seen, &ch, &n) < 0)
 		return;	/* read again after the next pass: nothing is lost, watch_seen stays */
 	for (i = 0; i < n; i++) {

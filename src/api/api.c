@@ -349,6 +349,7 @@ struct route {
 #define COMPUTE		"subscriptions/{sub}/providers/Microsoft.Compute"
 #define COMPUTE_RG	"subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute"
 #define JITGATE		"subscriptions/{sub}/providers/Jitgate"
+#define JITGATE_RG	"subscriptions/{sub}/resourceGroups/{rg}/providers/Jitgate"
 
 /* The API below /subscriptions, one operation a line (DESIGN.md's table, plus VMs, tokens, join tokens and the activity log). */
 static const struct route routes[] = {
@@ -372,6 +373,8 @@ static const struct route routes[] = {
 	{ "GET", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_tokens_list },
 	{ "POST", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_token_create },
 	{ "DELETE", JITGATE "/joinTokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_join_token_delete },
+	{ "GET", JITGATE "/agents", NULL, ROUTE_PLAIN, .fn.plain = api_agents_list },
+	{ "DELETE", JITGATE_RG "/agents/{name}", NULL, ROUTE_VM, .fn.vm = api_agent_revoke },
 	{ "GET", SECURITY "/jitActivityLog", NULL, ROUTE_PLAIN, .fn.plain = api_activity_get },
 };
 
