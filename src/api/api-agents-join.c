@@ -1,14 +1,48 @@
-/* POST /agent/v1/join: a join token registers its host as an agent VM and gets the agent its own credential. */
+/*
+ * POST /agent/v1/join: a join token registers its host as an agent VM and gets the agent its own credential;
+ * and the bearer check every agent endpoint starts with.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api-internal.h"
 #include "codec/codec-agent.h"
 #include "core/timeutil.h"
 
 #define AGENT_OP_JOIN	"Jitgate/agents/join"	/* activity rows of a join */
+
+#define AGENT_OP_AUTH	"Jitgate/agents/authenticate"	/* activity rows of a refused agent credential */
+
+int
+api_agent_bearer(struct api *api, const struct api_caller *c, const struct http_request *req, const char *prefix,
+	     uint8_t hash[STORE_TOKEN_HASH_LEN], struct http_response *resp)
+{
+	const char *auth = http_request_header(req, "Authorization"), *secret;
+	size_t n;
+
+	if (!auth || strncasecmp(auth, "Bearer ", 7)) {
+		api_error(resp, 401, "AuthenticationFailed", "",
+			  "authentication failed: send 'Authorization: Bearer <%s…>'", prefix);
+		api_auth_failed(api, c, AGENT_OP_AUTH, req->path, false, "no bearer credential", resp);
+		return -EACCES;
+	}
+	for (secret = auth + 7; *secret == ' '; secret++)
+		;
+	n = strlen(secret);
+	if (strncmp(secret, prefix, strlen(prefix)) || n > API_TOKEN_TEXT_MAX ||
+	    api_token_hash(secret, n, hash) < 0) {
+		api_error(resp, 401, "AuthenticationFailed", "",
+			  "authentication failed: this endpoint takes only %s (API tokens and sessions are not accepted "
+			  "here)",
+			  !strcmp(prefix, API_JOIN_TOKEN_PREFIX) ? "a join token (jgj_…)" : "an agent credential (jga_…)");
+		api_auth_failed(api, c, AGENT_OP_AUTH, req->path, true, "not an agent credential", resp);
+		return -EACCES;
+	}
+	return 0;
+}
 
 /* A join on its way from the request to the answer. */
 struct join {

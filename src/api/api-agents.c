@@ -18,34 +18,6 @@ _Static_assert(API_TOKEN_TEXT_MAX <= AGENT_CREDENTIAL_MAX, "the joined answer ca
 _Static_assert(AGENT_VERSION_MAX <= STORE_VERSION_MAX, "an agent's version does not fit the store");
 _Static_assert(AGENT_REASON_MAX < STORE_REASON_MAX, "an agent's reason does not fit the store");
 
-int
-api_agent_bearer(struct api *api, const struct api_caller *c, const struct http_request *req, const char *prefix,
-	     uint8_t hash[STORE_TOKEN_HASH_LEN], struct http_response *resp)
-{
-	const char *auth = http_request_header(req, "Authorization"), *secret;
-	size_t n;
-
-	if (!auth || strncasecmp(auth, "Bearer ", 7)) {
-		api_error(resp, 401, "AuthenticationFailed", "",
-			  "authentication failed: send 'Authorization: Bearer <%s…>'", prefix);
-		api_auth_failed(api, c, AGENT_OP_AUTH, req->path, false, "no bearer credential", resp);
-		return -EACCES;
-	}
-	for (secret = auth + 7; *secret == ' '; secret++)
-		;
-	n = strlen(secret);
-	if (strncmp(secret, prefix, strlen(prefix)) || n > API_TOKEN_TEXT_MAX ||
-	    api_token_hash(secret, n, hash) < 0) {
-		api_error(resp, 401, "AuthenticationFailed", "",
-			  "authentication failed: this endpoint takes only %s (API tokens and sessions are not accepted "
-			  "here)",
-			  !strcmp(prefix, API_JOIN_TOKEN_PREFIX) ? "a join token (jgj_…)" : "an agent credential (jga_…)");
-		api_auth_failed(api, c, AGENT_OP_AUTH, req->path, true, "not an agent credential", resp);
-		return -EACCES;
-	}
-	return 0;
-}
-
 /*
  * The agent calling for VM `vm`: 0 with *ret, or 401 (unknown or revoked credential) or 403 (another
  * VM's credential, logged) in resp.

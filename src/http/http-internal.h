@@ -71,14 +71,14 @@ struct http_conn {
 enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 			    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls);
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);
-/* http-park.c: parked requests */
+/* http-park.c: parked requests; http_park: 0 (parked), or why not */
+#define HTTP_PARK_FULL	1
+#define HTTP_PARK_LATE	2
 int http_park(struct http_server *srv, struct http_conn *hc, struct MHD_Connection *conn,
 	      const struct http_response *resp);
 void http_park_expire(struct http_server *srv, int64_t now_ms);
 int http_park_timeout_ms(const struct http_server *srv, int64_t now_ms);
 void http_park_stop(struct http_server *srv);
-enum MHD_Result http_queue_error(struct MHD_Connection *conn, unsigned status, const char *code,
-				 const char *message);
 void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn);
 
 #endif

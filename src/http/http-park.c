@@ -37,20 +37,18 @@ http_park_resume(struct http_server *srv, struct http_conn *hc, bool expired)
 }
 
 /*
- * The handler asked to park (resp->park): suspend the connection, or answer 503 TooManyWatches when
- * parked_max requests are parked already, or 500 when it parks on the call that had to answer.
+ * The handler asked to park (resp->park): suspend the connection (0), or refuse: HTTP_PARK_FULL when
+ * parked_max requests are parked already, HTTP_PARK_LATE when it parks on the call that had to answer.
  */
 int
 http_park(struct http_server *srv, struct http_conn *hc, struct MHD_Connection *conn, const struct http_response *resp)
 {
 	if (hc->park_expired) {
 		hc->park_expired = false;
-		return http_queue_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
-					"the server could not answer this request");
+		return HTTP_PARK_LATE;
 	}
 	if (srv->n_parked >= srv->parked_max)
-		return http_queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "TooManyWatches",
-					"the server holds as many watches as it can; try again later");
+		return HTTP_PARK_FULL;
 	hc->conn = conn;
 	hc->parked = true;
 	hc->park_key = resp->park_key;
@@ -62,7 +60,7 @@ http_park(struct http_server *srv, struct http_conn *hc, struct MHD_Connection *
 	srv->parked = hc;
 	srv->n_parked++;
 	MHD_suspend_connection(conn);
-	return MHD_YES;
+	return 0;
 }
 
 size_t

@@ -131,7 +131,7 @@ http_queue(struct MHD_Connection *conn, unsigned status, char *body, size_t len,
 	return ok;
 }
 
-enum MHD_Result
+static enum MHD_Result
 http_queue_error(struct MHD_Connection *conn, unsigned status, const char *code, const char *message)
 {
 	char *body = NULL;
@@ -328,7 +328,16 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 
 	if (resp.park) {
 		free(resp.body);
-		return http_park(srv, hc, conn, &resp);
+		switch (http_park(srv, hc, conn, &resp)) {
+		case 0:
+			return MHD_YES;
+		case HTTP_PARK_FULL:
+			return http_queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "TooManyWatches",
+						"the server holds as many watches as it can; try again later");
+		default:
+			return http_queue_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
+						"the server could not answer this request");
+		}
 	}
 	hc->park_expired = false;
 	if (resp.status < 100 || resp.status > 599) {
