@@ -37,6 +37,11 @@ struct http_server {
 	struct http_conn *parked;	/* parked requests (http_response.park), a doubly linked list */
 	size_t n_parked;
 	size_t parked_max;
+	/*
+	 * Connections were resumed (held answers released, parked requests woken) since the last run:
+	 * run again at once (http_server_timeout_ms is 0), not when the daemon's epoll fd next wakes.
+	 */
+	bool resumed;
 	struct http_conns conns;	/* tls_d's connections (http-conns.h) */
 	unsigned conn_timeout_s;	/* for authenticated connections */
 	char last_log[HTTP_LOG_MAX];

@@ -33,6 +33,7 @@ http_park_resume(struct http_server *srv, struct http_conn *hc, bool expired)
 	http_park_unlink(srv, hc);
 	hc->rerun = true;
 	hc->park_expired = expired;
+	srv->resumed = true;
 	MHD_resume_connection(hc->conn);
 }
 

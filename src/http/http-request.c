@@ -389,6 +389,7 @@ http_server_release(struct http_server *srv, const struct http_response *instead
 			}
 		}
 		hc->released = true;
+		srv->resumed = true;
 		MHD_resume_connection(hc->conn);
 	}
 	srv->held = NULL;

@@ -538,6 +538,8 @@ http_server_timeout_ms(struct http_server *srv)
 			best = t;
 		any = true;
 	}
+	if (srv->resumed)
+		return 0;
 	park = http_park_timeout_ms(srv, time_mono_ms());
 	if (park >= 0 && (!any || (MHD_UNSIGNED_LONG_LONG)park < best)) {
 		best = (MHD_UNSIGNED_LONG_LONG)park;
@@ -555,6 +557,7 @@ http_server_run(struct http_server *srv)
 
 	if (srv->parked)
 		http_park_expire(srv, time_mono_ms());
+	srv->resumed = false;
 	if (MHD_run(srv->tls_d) != MHD_YES)
 		r = -EIO;
 	if (srv->unix_d != NULL && MHD_run(srv->unix_d) != MHD_YES)
