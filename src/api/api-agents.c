@@ -93,9 +93,12 @@ agent_report_of(const struct agent_status *s, struct store_agent_report *ret)
 static int
 agent_addresses_keep(struct api *api, struct store_vm *vm, const struct agent_status *s)
 {
-	size_t n = s->n_addrs < FW_VM_ADDRS_MAX ? s->n_addrs : FW_VM_ADDRS_MAX;
+	size_t n = s->n_addrs < FW_VM_ADDRS_MAX ? s->n_addrs : FW_VM_ADDRS_MAX, i;
 
-	if (n == vm->n_addrs && !memcmp(vm->addrs, s->addrs, n * sizeof(s->addrs[0])))
+	/* compared as addresses: any write of the VM moves its revision, which would wake its watch for nothing */
+	for (i = 0; n == vm->n_addrs && i < n && net_addr_equal(&vm->addrs[i], &s->addrs[i]); i++)
+		;
+	if (n == vm->n_addrs && i == n)
 		return 0;
 	vm->n_addrs = n;
 	memcpy(vm->addrs, s->addrs, n * sizeof(s->addrs[0]));
@@ -190,6 +193,9 @@ api_agent_handle(struct api *api, struct api_caller *c, const struct http_reques
 	struct store_agent a;
 	struct store_vm vm;
 
+	/* a watch back from its park is no longer parked, whatever it is answered now */
+	if (req->unparked)
+		api_watch_unparked(api, (int64_t)req->park_key);
 	if (!strcasecmp(req->path, API_AGENT_ROOT "/join")) {
 		if (strcmp(req->method, "POST"))
 			api_error(resp, 405, "MethodNotAllowed", "", "%s is not allowed on %.200s", req->method, req->path);
@@ -211,9 +217,7 @@ api_agent_handle(struct api *api, struct api_caller *c, const struct http_reques
 		agent_status_post(api, c, req, &vm, resp);
 		return;
 	}
-	/* a watch back from its park is no longer parked; it is authenticated again (revoked meanwhile: 401) */
-	if (req->unparked)
-		api_watch_unparked(api, (int64_t)req->park_key);
+	/* (a watch back from its park is authenticated again: its agent revoked meanwhile, 401) */
 	if (agent_authenticate(api, c, req, &vm, &a, resp) < 0)
 		return;
 	resp->authenticated = true;

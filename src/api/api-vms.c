@@ -550,6 +550,8 @@ api_vm_delete(struct api *api, const struct api_caller *c, const struct http_req
 		api_store_error(api, resp, r, "cannot delete the VM");
 		return;
 	}
+	if (vm.point == STORE_POINT_AGENT)
+		api_watch_kick(api, vm.id);	/* its parked watch is answered (401) now */
 	api_log(api, c, RBAC_VM_DELETE, text, "Succeeded", NULL, "removed the VM from the inventory%s",
 		vm.point == STORE_POINT_AGENT ? " and revoked its agent's credential" : "");
 	resp->status = 200;
