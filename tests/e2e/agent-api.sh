@@ -298,6 +298,7 @@ expect 401 AuthenticationFailed "hostc's credential was revoked with its VM"
 echo "7. 200 watches from one client at once (jitgated again, with the 30 s wait)"
 kill -TERM "$SRV"
 wait "$SRV" 2>/dev/null
+check "jitgated stopped cleanly (exit $?)" test $? = 0
 WAIT_S=30
 printf 'agent_watch_wait = PT%sS\n' $WAIT_S >"$E2E_TMP/jitgated.conf"
 check "jitgated is healthy again" start_server
@@ -350,6 +351,9 @@ for i in 1 2 3; do
 		"503 ServiceUnavailable" -a "$(cat "$E2E_TMP/w.stop$i.ms")" -lt $(( WAIT_S * 1000 ))
 done
 wait "$SRV" 2>/dev/null
+src=$?
+check "jitgated exited cleanly (exit $src)" test "$src" = 0
+refuse "no sanitizer report in jitgated's log" grep -q "Sanitizer" "$SRVLOG"
 refuse "no credential in jitgated's log" grep -qF -- "$CRED_A" "$SRVLOG"
 
 e2e_summary
