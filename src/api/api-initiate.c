@@ -447,9 +447,8 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		goto fail;
 	}
 	/* an agent VM's grants go to its agent through the watch, never into this host's kernel */
-	in.drop.n = api_fw_local_only(api, in.drop.v, in.drop.n);
-	if (fw_grant_update(api->fw, in.add, api_fw_local_only(api, in.add, in.sr.n_grants), in.drop.v, in.drop.n,
-			    NULL, &err) < 0) {
+	if (fw_grant_update(api->fw, in.add, api_fw_local_only(api, in.add, in.sr.n_grants), in.drop.v,
+			    api_fw_local_only(api, in.drop.v, in.drop.n), NULL, &err) < 0) {
 		status = 500;
 		goto fail;
 	}
