@@ -15,7 +15,8 @@
  * TCP address (and, optionally, plain HTTP on a unix socket for root on the
  * host). It reads each request's body completely (up to body_max; beyond it
  * answers 413 with a JSON error body itself and never calls the handler), then
- * calls the handler once, synchronously, and sends what the handler filled in.
+ * calls the handler once, synchronously, and sends what the handler filled in
+ * (a parked request's handler is called again when it wakes: http_response.park).
  * A TCP connection that has not authenticated (no request on it yet whose
  * answer says so, http_response.authenticated) is closed after
  * API_CONN_UNAUTH_TIMEOUT_S idle (the TLS handshake included), one that has
