@@ -52,6 +52,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: shared kernel keys and 100,000-grant reconciles (issue 11)" tests/e2e/sec-fw.sh build
 	step "e2e: API holes of issue 11 (enforcement, addresses, %00, live requests, JSON bodies)" tests/e2e/sec-api.sh build
 	step "e2e: join tokens: Owners create, list and revoke them (API, CLI, offline); secrets shown once" tests/e2e/join-tokens.sh build
+	step "e2e: the agent protocol's server half: join, the watch that parks and wakes, status, credentials" tests/e2e/agent-api.sh build
 	step "e2e: one jitgated per namespace, the unit's sandbox, boot protection, TLS and HTTP strictness" tests/e2e/sec-daemon.sh build
 	step "make demo" scripts/demo.sh build
 else

@@ -61,3 +61,23 @@ api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_erro
 	api_grant_to_fw(g, &d->v[d->n++]);
 	return 0;
 }
+
+size_t
+api_fw_local_only(struct api *api, struct fw_grant *v, size_t n)
+{
+	int64_t last = 0;
+	bool last_agent = false;
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct store_vm vm;
+
+		if ((int64_t)v[i].vm != last) {
+			last = (int64_t)v[i].vm;
+			last_agent = store_vm_get_by_id(api->store, last, &vm) == 0 && vm.point == STORE_POINT_AGENT;
+		}
+		if (!last_agent)
+			v[k++] = v[i];
+	}
+	return k;
+}

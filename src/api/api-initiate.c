@@ -446,7 +446,9 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		status = api_store_fail(api, r, &err, "cannot store the request");
 		goto fail;
 	}
-	if (fw_grant_update(api->fw, in.add, in.sr.n_grants, in.drop.v, in.drop.n, NULL, &err) < 0) {
+	/* an agent VM's grants go to its agent through the watch, never into this host's kernel */
+	if (fw_grant_update(api->fw, in.add, api_fw_local_only(api, in.add, in.sr.n_grants), in.drop.v,
+			    api_fw_local_only(api, in.drop.v, in.drop.n), NULL, &err) < 0) {
 		status = 500;
 		goto fail;
 	}

@@ -58,6 +58,8 @@ struct api {
 	 */
 	void (*release_held)(void *ctx, const struct http_response *instead, size_t n);
 	void *release_ctx;
+	struct api_watches *watches;	/* api-watch.c: parked watches and last contacts per agent VM */
+	int64_t watch_seen;		/* the fleet revision api_watches_wake() has seen */
 };
 
 /* Which part of the subscription a list covers. */
@@ -210,6 +212,11 @@ int api_grants_live_on(struct api *api, int64_t vm_id, uint16_t port, const char
 int api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_reason reason, int64_t now,
 		  struct core_error *err);
 int api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_error *err);
+/*
+ * Keep in v[0..n) only the grants this host's kernel enforces: an agent VM's are its agent's
+ * (they reach it through its watch), never in jitgated's table. The number kept, in order.
+ */
+size_t api_fw_local_only(struct api *api, struct fw_grant *v, size_t n);
 
 /*
  * The pure rules of initiate (api-initiate.c): the body against the policy, for a caller at
@@ -336,6 +343,53 @@ void api_join_token_create(struct api *api, const struct api_caller *c, const st
 			   struct http_response *resp);
 void api_join_token_delete(struct api *api, const struct api_caller *c, const struct http_request *req, const char *id,
 			   struct http_response *resp);
+
+/*
+ * The agent protocol (api-agents.c, doc/agent-protocol.md): every path under /agent/v1, with its own
+ * authentication (join tokens, agent credentials; never API tokens or sessions).
+ */
+#define API_AGENT_ROOT	"/agent/v1"
+void api_agent_handle(struct api *api, struct api_caller *c, const struct http_request *req,
+		      struct http_response *resp);
+/*
+ * The request's bearer secret, which must start with `prefix` (API_AGENT_PREFIX, API_JOIN_TOKEN_PREFIX):
+ * 0 and its hash, or a 401 in resp (a failure counted against the caller's address when a secret was offered).
+ */
+int api_agent_bearer(struct api *api, const struct api_caller *c, const struct http_request *req, const char *prefix,
+		     uint8_t hash[STORE_TOKEN_HASH_LEN], struct http_response *resp);
+/* POST /agent/v1/join (api-agents-join.c) and the watch GET …/state (api-agent-state.c), for a caller already checked. */
+void api_agent_join(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp);
+void api_agent_state_get(struct api *api, const struct http_request *req, const struct store_vm *vm,
+			 struct http_response *resp);
+/*
+ * api-watch.c. A watch of VM vm_id parks (api_watch_parked) and is called again (api_watch_unparked);
+ * api_watch_contact notes that its agent was heard from. api_agent_render: the "agent" object of an
+ * agent VM's view ({state, connected, disconnectedSince, version, appliedRevision, lastSeenTimeUtc, ...});
+ * ret_reason gets why it is Unsupported (its kernel cannot, it never joined or was revoked), or "".
+ */
+int api_watch_parked(struct api *api, int64_t vm_id);
+void api_watch_unparked(struct api *api, int64_t vm_id);
+void api_watch_contact(struct api *api, int64_t vm_id);
+/* Its agent was revoked: its parked watches are woken (and refused) at the next api_watches_wake. */
+void api_watch_kick(struct api *api, int64_t vm_id);
+/* Are HTTP_PARKED_MAX watches parked (the server would refuse one more: the API answers 503 itself)? */
+bool api_watches_full(const struct api *api);
+json_t *api_agent_render(struct api *api, const struct store_vm *vm, char *ret_reason, size_t size);
+void api_watches_free(struct api *api);
+/*
+ * A live grant's end as its enforcer should hold it now (api-state.c): the sooner of its two clocks' ends
+ * and of a truncation pending in the close journal; 0 when it is over or its close is pending.
+ */
+int64_t api_grant_live_end_ns(const struct api *api, const struct store_grant *g, int64_t now_ns, int64_t mono_ns);
+
+/*
+ * Agents as Owners manage them (api-agents-admin.c): GET …/providers/Jitgate/agents, and DELETE
+ * …/resourceGroups/{rg}/providers/Jitgate/agents/{vm name} revokes that VM's agent credential.
+ */
+void api_agents_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+		     struct http_response *resp);
+void api_agent_revoke(struct api *api, const struct api_caller *c, const struct http_request *req,
+		      const struct arm_vm_id *id, struct http_response *resp);
 
 struct api_session *api_session_find(struct api *api, const struct http_request *req);
 /* End every portal session made from the token with this hash (it was just revoked; api-token.c). */

@@ -12,5 +12,9 @@
 #define API_RENDER_CACHE_TTL_NS	(1000LL * 1000 * 1000)	/* a rendered GET is reused for at most 1 s */
 #define API_RENDER_CACHE_GZIP_LEVEL	6	/* its gzip form is made once, so worth a better ratio */
 #define API_FORWARDED_FOR_MAX	1024	/* all X-Forwarded-For lines joined; longer is unusable (no "my IP") */
+#define API_AGENT_PREFIX	"jga_"		/* an agent credential's text starts so */
+#define API_AGENT_WAIT_MIN_MS	1000		/* the shortest watch wait a configuration may set (agent_watch_wait) */
+/* an agent VM counts as connected while a watch of its agent is parked, or its last contact is this recent */
+#define API_AGENT_CONNECTED_NS	(75LL * 1000 * 1000 * 1000)
 
 #endif

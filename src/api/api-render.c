@@ -84,6 +84,9 @@ api_request_encode(struct api *api, const struct store_request *req)
 			json_object_set_new(p, "endedTimeUtc", time_json(g->ended_ns));
 		if (closed)
 			json_object_set_new(p, "recordPending", json_true());
+		/* jitgate's addition: when the VM's agent applied it (agent VMs only; absent until then) */
+		if (g->applied_ns)
+			json_object_set_new(p, "appliedTimeUtc", time_json(g->applied_ns));
 	}
 	if (json_object_set_new(o, "virtualMachines", vms) < 0)
 		goto fail_o;

@@ -106,20 +106,35 @@ struct grants_acc {
 	size_t n, cap;
 };
 
+int64_t
+api_grant_live_end_ns(const struct api *api, const struct store_grant *g, int64_t now_ns, int64_t mono_ns)
+{
+	const struct store_journal_entry *closed = NULL;
+	int64_t end = api_grant_end_ns(api, g, now_ns, mono_ns);
+
+	/* closed while the store refused to record it (api-closing.c): the kernel follows the close, not the store */
+	if (api_closing_pending(api) && (closed = api_closing_find(api, g->request_id, g->vm_id, g->port)) &&
+	    closed->kind == STORE_JOURNAL_END)
+		return 0;
+	/* its granted time is over on the monotonic clock: ended (api_expire records it), whatever the wall clock */
+	if (end <= now_ns)
+		return 0;
+	if (closed && closed->at_ns < end) {
+		if (closed->at_ns <= now_ns)
+			return 0;
+		end = closed->at_ns;
+	}
+	return end;
+}
+
 static int
 grant_push(void *ctx, const struct store_grant *g)
 {
 	struct grants_acc *acc = ctx;
-	const struct store_journal_entry *closed = NULL;
 	struct fw_grant *v;
-	int64_t end = api_grant_end_ns(acc->api, g, acc->now, acc->mono);
+	int64_t end = api_grant_live_end_ns(acc->api, g, acc->now, acc->mono);
 
-	/* closed while the store refused to record it (api-closing.c): the kernel follows the close, not the store */
-	if (api_closing_pending(acc->api) && (closed = api_closing_find(acc->api, g->request_id, g->vm_id, g->port)) &&
-	    closed->kind == STORE_JOURNAL_END)
-		return 0;
-	/* its granted time is over on the monotonic clock: ended (api_expire records it), whatever the wall clock */
-	if (end <= acc->now)
+	if (end == 0)
 		return 0;
 	if (!(v = array_grow(acc->v, &acc->cap, acc->n, sizeof(*v))))
 		return -ENOMEM;
@@ -127,12 +142,48 @@ grant_push(void *ctx, const struct store_grant *g)
 	api_grant_to_fw(g, &acc->v[acc->n]);
 	/* never more time than its monotonic end leaves (src/fw reads a changed end by the clocks of now) */
 	acc->v[acc->n].end_ms = end / TIME_NS_PER_MS;
-	if (closed && closed->at_ns < end) {
-		if (closed->at_ns <= time_now_ns())
-			return 0;
-		acc->v[acc->n].end_ms = closed->at_ns / TIME_NS_PER_MS;
-	}
 	acc->n++;
+	return 0;
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Agent VMs and their grants are never in this host's kernel table: their agents enforce them. */
+static int
+state_drop_agents(struct api_state *st, struct core_error *err)
+{
+	int64_t *agents = NULL;
+	size_t i, k = 0, n = 0;
+
+	for (i = 0; i < st->n_vms; i++)
+		n += st->vms[i].point == STORE_POINT_AGENT;
+	if (n == 0)
+		return 0;
+	if (!(agents = calloc(n, sizeof(*agents)))) {
+		api_state_free(st);
+		return core_error_set(err, "InternalError", "", "out of memory"), -ENOMEM;
+	}
+	for (i = 0, n = 0; i < st->n_vms; i++)
+		if (st->vms[i].point == STORE_POINT_AGENT)
+			agents[n++] = st->vms[i].id;
+		else
+			st->vms[k++] = st->vms[i];
+	st->n_vms = k;
+	qsort(agents, n, sizeof(*agents), id_cmp);
+	for (i = 0, k = 0; i < st->n_grants; i++) {
+		int64_t vm = (int64_t)st->grants[i].vm;
+
+		if (!bsearch(&vm, agents, n, sizeof(*agents), id_cmp))
+			st->grants[k++] = st->grants[i];
+	}
+	st->n_grants = k;
+	free(agents);
 	return 0;
 }
 
@@ -156,7 +207,7 @@ api_state_read(struct api *api, struct api_state *st, struct core_error *err)
 	}
 	st->grants = grants.v;
 	st->n_grants = grants.n;
-	return 0;
+	return state_drop_agents(st, err);
 }
 
 int

@@ -34,12 +34,28 @@ ports_of(struct api *api, int64_t policy_id, const struct arm_vm_id *vm_arm, jso
 	return ports;
 }
 
-/* "Configured", "NotConfigured" or "Unsupported" with its reason. */
+/*
+ * "Configured", "NotConfigured" or "Unsupported" with its reason. An agent VM's enforcer is its agent, not this
+ * host's kernel: its reason (into buf) is its agent's (api_agent_render, whose object *ret_agent gets, or NULL).
+ */
 static const char *
-vm_status(struct api *api, const struct store_vm *vm, int64_t *ret_policy_id, const char **ret_reason)
+vm_status(struct api *api, const struct store_vm *vm, int64_t *ret_policy_id, const char **ret_reason, char *buf,
+	  size_t size, json_t **ret_agent)
 {
+	json_t *agent;
+
 	*ret_reason = NULL;
-	if (!api->fw) {
+	if (vm->point == STORE_POINT_AGENT) {
+		agent = api_agent_render(api, vm, buf, size);
+		if (ret_agent)
+			*ret_agent = agent;
+		else
+			json_decref(agent);
+		if (buf[0]) {
+			*ret_reason = buf;
+			return "Unsupported";
+		}
+	} else if (!api->fw) {
 		*ret_reason = api->fw_reason;
 		return "Unsupported";
 	}
@@ -50,6 +66,12 @@ vm_status(struct api *api, const struct store_vm *vm, int64_t *ret_policy_id, co
 	return store_policy_of_vm(api->store, vm->id, ret_policy_id) == 0 ? "Configured" : "NotConfigured";
 }
 
+static const char *
+vm_point_name(enum store_point p)
+{
+	return p == STORE_POINT_AGENT ? "agent" : p == STORE_POINT_GATEWAY ? "gateway" : "local";
+}
+
 static json_t *
 vm_render(struct api *api, const struct store_vm *vm)
 {
@@ -57,8 +79,10 @@ vm_render(struct api *api, const struct store_vm *vm)
 	json_t *addrs = json_array(), *jit, *conn = json_array(), *ports = NULL, *policy_id = NULL, *o;
 	struct store_vm_usage u;
 	int64_t pid = 0;
+	char why[STORE_REASON_MAX];
+	json_t *agent = NULL;
 	const char *reason;
-	const char *status = vm_status(api, vm, &pid, &reason);
+	const char *status = vm_status(api, vm, &pid, &reason, why, sizeof(why), &agent);
 	size_t i, j;
 
 	arm_vm_id_format(&vm->arm, id, sizeof(id));
@@ -93,8 +117,11 @@ vm_render(struct api *api, const struct store_vm *vm)
 	}
 	o = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:o, s:o}}", "id", id, "name", vm->arm.name, "type",
 		      "Microsoft.Compute/virtualMachines", "location", vm->location, "properties", "osType", vm->os_type,
-		      "enforcement", vm->point == STORE_POINT_GATEWAY ? "gateway" : "local", "addresses", addrs, "jit",
-		      jit);
+		      "enforcement", vm_point_name(vm->point), "addresses", addrs, "jit", jit);
+	if (o && agent)
+		json_object_set_new(json_object_get(o, "properties"), "agent", agent);
+	else
+		json_decref(agent);
 	return o;
 }
 
@@ -131,13 +158,14 @@ api_vms_list(struct api *api, const struct api_caller *c, const struct http_requ
 		char id[ARM_ID_MAX + 1];
 		int64_t pid;
 		const char *reason, *st;
+		char why[STORE_REASON_MAX];
 
 		if (ls->resource_group && !arm_name_equal(ls->resource_group, vms[i].arm.resource_group))
 			continue;
 		arm_vm_id_format(&vms[i].arm, id, sizeof(id));
 		if (!api_allowed(api, c, RBAC_VM_READ, id))
 			continue;
-		st = vm_status(api, &vms[i], &pid, &reason);
+		st = vm_status(api, &vms[i], &pid, &reason, why, sizeof(why), NULL);
 		if (want && strcmp(want, st))
 			continue;
 		json_array_append_new(items, vm_render(api, &vms[i]));
@@ -279,6 +307,18 @@ vm_decode(const struct http_request *req, struct store_vm *vm, struct core_error
 	return 0;
 }
 
+/* Does the PUT body ask for "enforcement": "agent" (any case)? Only a join makes an agent VM. */
+static bool
+vm_body_says_agent(const struct http_request *req)
+{
+	json_t *root = json_loadb(req->body, req->body_len, 0, NULL);
+	const char *e = json_string_value(json_object_get(json_object_get(root, "properties"), "enforcement"));
+	bool agent = e && !strcasecmp(e, "agent");
+
+	json_decref(root);
+	return agent;
+}
+
 /* A VM PUT on its way from the request to the answer; each step fills what the next reads. */
 struct vm_write {
 	char text[ARM_ID_MAX + 1];
@@ -297,6 +337,15 @@ vm_put_decode(struct api *api, const struct http_request *req, const struct arm_
 	int r;
 
 	w->existed = store_vm_get(api->store, id, &w->vm) == 0;
+	if ((w->existed && w->vm.point == STORE_POINT_AGENT) || vm_body_says_agent(req)) {
+		/* its name, OS and addresses come from its agent: it joins (jitgate-agent join) and reports them */
+		w->fault = API_FAULT_CONFLICT;
+		return core_error_set(&w->err, "AgentVirtualMachine", "properties.enforcement",
+				      "'%s' %s: agent VMs are registered by 'jitgate-agent join' and changed only by "
+				      "their agent",
+				      w->text, w->existed && w->vm.point == STORE_POINT_AGENT ? "is enforced by its own agent"
+										    : "cannot be made an agent VM here");
+	}
 	if (w->existed && w->vm.point == STORE_POINT_LOCAL) {
 		/* its name, OS, location and addresses come from jitgated's configuration and host, at every start */
 		w->fault = API_FAULT_CONFLICT;
@@ -440,6 +489,25 @@ api_vm_put(struct api *api, const struct api_caller *c, const struct http_reques
 	api_json(resp, w.created ? 201 : 200, vm_render(api, &w.vm));
 }
 
+/* Delete the VM; an agent VM's agent credential is revoked with it, in one transaction. */
+static int
+vm_delete_with_agent(struct api *api, const struct store_vm *vm)
+{
+	int r;
+
+	if (vm->point != STORE_POINT_AGENT)
+		return store_vm_delete(api->store, vm->id);
+	if ((r = store_begin(api->store)) < 0)
+		return r;
+	r = store_agent_revoke(api->store, vm->id, time_now_ns());
+	if (r == 0 || r == -ENOENT)
+		r = store_vm_delete(api->store, vm->id);
+	if (r == 0)
+		return store_commit(api->store);
+	store_rollback(api->store);
+	return r;
+}
+
 void
 api_vm_delete(struct api *api, const struct api_caller *c, const struct http_request *req,
 	      const struct arm_vm_id *id, struct http_response *resp)
@@ -472,7 +540,7 @@ api_vm_delete(struct api *api, const struct api_caller *c, const struct http_req
 			  "'%s' is in a JIT policy; remove it from the policy first", text);
 		return;
 	}
-	r = store_vm_delete(api->store, vm.id);
+	r = vm_delete_with_agent(api, &vm);
 	if (r == -ENOTEMPTY) {	/* put in a policy since the check above (another writer) */
 		api_error(resp, 409, "VirtualMachineInPolicy", "", "cannot delete the VM: %s",
 			  store_last_error(api->store));
@@ -482,6 +550,9 @@ api_vm_delete(struct api *api, const struct api_caller *c, const struct http_req
 		api_store_error(api, resp, r, "cannot delete the VM");
 		return;
 	}
-	api_log(api, c, RBAC_VM_DELETE, text, "Succeeded", NULL, "removed the VM from the inventory");
+	if (vm.point == STORE_POINT_AGENT)
+		api_watch_kick(api, vm.id);	/* its parked watch is answered (401) now */
+	api_log(api, c, RBAC_VM_DELETE, text, "Succeeded", NULL, "removed the VM from the inventory%s",
+		vm.point == STORE_POINT_AGENT ? " and revoked its agent's credential" : "");
 	resp->status = 200;
 }

@@ -159,6 +159,15 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 	secret = auth + 7;
 	while (*secret == ' ')
 		secret++;
+	/* an agent's or a join token's secret is good only under /agent/v1 (api-agents.c) */
+	if (!strncmp(secret, API_AGENT_PREFIX, strlen(API_AGENT_PREFIX)) ||
+	    !strncmp(secret, API_JOIN_TOKEN_PREFIX, strlen(API_JOIN_TOKEN_PREFIX))) {
+		api_error(resp, 401, "AuthenticationFailed", "",
+			  "authentication failed: agent credentials and join tokens are good only for %s",
+			  API_AGENT_ROOT);
+		api_auth_failed(api, c, "Authenticate", req->path, true, "an agent or join credential", resp);
+		return -EACCES;
+	}
 	if (strlen(secret) > API_TOKEN_TEXT_MAX || api_token_hash(secret, strlen(secret), hash) < 0 ||
 	    (r = store_token_find(api->store, hash, &t)) < 0) {
 		explicit_bzero(hash, sizeof(hash));
@@ -340,6 +349,7 @@ struct route {
 #define COMPUTE		"subscriptions/{sub}/providers/Microsoft.Compute"
 #define COMPUTE_RG	"subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute"
 #define JITGATE		"subscriptions/{sub}/providers/Jitgate"
+#define JITGATE_RG	"subscriptions/{sub}/resourceGroups/{rg}/providers/Jitgate"
 
 /* The API below /subscriptions, one operation a line (DESIGN.md's table, plus VMs, tokens, join tokens and the activity log). */
 static const struct route routes[] = {
@@ -363,6 +373,8 @@ static const struct route routes[] = {
 	{ "GET", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_tokens_list },
 	{ "POST", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_token_create },
 	{ "DELETE", JITGATE "/joinTokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_join_token_delete },
+	{ "GET", JITGATE "/agents", NULL, ROUTE_PLAIN, .fn.plain = api_agents_list },
+	{ "DELETE", JITGATE_RG "/agents/{name}", NULL, ROUTE_VM, .fn.vm = api_agent_revoke },
 	{ "GET", SECURITY "/jitActivityLog", NULL, ROUTE_PLAIN, .fn.plain = api_activity_get },
 };
 
@@ -601,6 +613,10 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 		api_error(resp, 414, "PathTooLong", "", "the path is longer than %d bytes", API_PATH_MAX);
 		return;
 	}
+	if (!strncasecmp(req->path, API_AGENT_ROOT "/", strlen(API_AGENT_ROOT) + 1)) {
+		api_agent_handle(api, &c, req, resp);
+		return;
+	}
 	handle_authenticated(api, &c, req, resp);
 }
 
@@ -621,6 +637,7 @@ api_free(struct api *api)
 		return;
 	api_caches_free(api);
 	api_closing_free(api);
+	api_watches_free(api);
 	free(api);
 }
 

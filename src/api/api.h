@@ -33,6 +33,7 @@ struct api_settings {
 	struct net_prefix trusted_proxies[API_TRUSTED_PROXIES_MAX];	/* X-Forwarded-For is believed only from these */
 	size_t n_custom_roles;
 	struct rbac_role custom_roles[RBAC_CUSTOM_ROLES_MAX];
+	int64_t agent_watch_wait_ms;	/* how long a watch is held (0: AGENT_WATCH_WAIT_MS); config agent_watch_wait */
 };
 
 /* The API's world (api-internal.h): the daemon holds it only through the functions below. */
@@ -80,6 +81,13 @@ int api_closing_open(struct api *api, const char *path, struct core_error *err);
 int api_closing_flush(struct api *api);
 size_t api_closing_pending(const struct api *api);
 void api_closing_free(struct api *api);
+
+/*
+ * The agents' watches (api-watch.c): after each pass the daemon calls api_watches_wake(), which reads the
+ * VMs whose revision moved since it last looked (store_vms_changed) and wakes the watches parked on them
+ * (http_server_wake, with the VM's id as key). Nothing to do when no watch is parked.
+ */
+void api_watches_wake(struct api *api, struct http_server *srv);
 
 /* Free what the API caches (at exit, or before pointing the API at another store). */
 void api_caches_free(struct api *api);

@@ -1,4 +1,7 @@
-/* jitgate agent token: create, list and revoke the join tokens hosts join the fleet with (Owners); a secret is printed once. */
+/*
+ * jitgate agent: the join tokens hosts join the fleet with (token create|list|revoke; a secret is printed once),
+ * and the agents that joined (list; revoke VM), for Owners.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,19 +12,26 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/parse.h"
+#include "cli/resource.h"
 #include "codec/codec-join.h"
 
 const char cli_help_agent[] =
 	"usage: jitgate agent token create --resource-group RG [--uses N] [--expires DURATION]\n"
 	"       jitgate agent token list\n"
 	"       jitgate agent token revoke ID\n"
+	"       jitgate agent list\n"
+	"       jitgate agent revoke VM\n"
 	"\n"
 	"A join token lets jitgate-agent register hosts as VMs of one resource group, N times (default 1,\n"
 	"at most 1000), until it expires (default 24h, at most 30d; 1h30m or PT1H30M). create prints the\n"
 	"secret this once (-q: the secret alone) and the command to run on the host; the token is needed\n"
 	"for joining only. list shows id, group, uses left, expiry and state, never a secret. revoke ID\n"
 	"stops further joins; hosts that joined already keep their own credentials.\n"
-	"Owners of the subscription manage every group's join tokens, Owners of a resource group their own.\n"
+	"agent list shows the hosts that joined: VM, group, Connected/Disconnected/Revoked, version, last\n"
+	"contact. agent revoke VM revokes that VM's agent credential at once (its watch and status are\n"
+	"refused from then on; the host keeps what it enforces); the host joins again with a new join token.\n"
+	"Owners of the subscription manage every group's join tokens and agents, Owners of a resource group\n"
+	"their own.\n"
 	"\n"
 	"Example:\n"
 	"  jitgate agent token create --resource-group web --uses 3 --expires 2h\n";
@@ -212,6 +222,80 @@ agent_token_revoke(struct cli *c, const char *id)
 	return r;
 }
 
+static int
+agent_list(struct cli *c)
+{
+	static const char *const headers[] = { "VM", "RESOURCE GROUP", "STATE", "VERSION", "LAST SEEN", "APPLIED" };
+	char path[ARM_ID_MAX + 64];
+	json_t *list = NULL, *t;
+	struct table *tab = NULL;
+	size_t i;
+	int r;
+
+	if ((r = cli_connect(c)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Jitgate/agents", c->client.subscription);
+	if ((r = cli_list(c, path, NULL, &list)) < 0)
+		return r;
+	if (c->output == CLI_OUT_JSON) {
+		cli_print_list_json(list);
+		goto out;
+	}
+	tab = table_new(6, headers);
+	json_array_foreach(list, i, t) {
+		char seen[64], applied[24];
+		const char *cells[6];
+
+		if (c->output == CLI_OUT_QUIET) {
+			cli_printf("%s\n", cli_json_str(t, "vm", ""));
+			continue;
+		}
+		cli_time_local(cli_json_str(t, "lastSeenTimeUtc", NULL), seen, sizeof(seen));
+		snprintf(applied, sizeof(applied), "%lld",
+			 (long long)json_integer_value(json_object_get(t, "appliedRevision")));
+		cells[0] = cli_json_str(t, "name", "");
+		cells[1] = cli_json_str(t, "resourceGroup", "");
+		cells[2] = cli_json_str(t, "state", "");
+		cells[3] = cli_json_str(t, "version", "");
+		cells[4] = seen;
+		cells[5] = json_object_get(t, "appliedRevision") ? applied : "";
+		table_add(tab, cells);
+	}
+	if (c->output == CLI_OUT_TABLE)
+		table_print(tab, stdout);
+out:
+	table_free(tab);
+	json_decref(list);
+	return 0;
+}
+
+static int
+agent_revoke(struct cli *c, const char *name)
+{
+	char path[ARM_ID_MAX + 64];
+	struct client_reply rep = { 0 };
+	struct cli_vm vm = { 0 };
+	int r;
+
+	if ((r = cli_connect(c)) < 0 || (r = cli_vm_resolve(c, name, &vm)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "/subscriptions/%s/resourceGroups/%s/providers/Jitgate/agents/%s",
+		 vm.arm.subscription, vm.arm.resource_group, vm.arm.name);
+	r = cli_call(c, "DELETE", path, NULL, NULL, NULL, NULL, &rep);
+	if (r == -EREMOTE && rep.status == 404)
+		r = cli_fail(c, CLI_EXIT_REFUSED, "%s has no agent with a valid credential", vm.arm.name);
+	else if (r == -EREMOTE)
+		cli_report(c, &rep);
+	if (r == 0 && c->output == CLI_OUT_JSON)
+		cli_print_json(rep.json);
+	else if (r == 0 && c->output == CLI_OUT_TABLE)
+		cli_printf("Revoked the agent of %s: its credential is refused from now on; the host joins again "
+			   "with a new join token\n", vm.arm.name);
+	client_reply_clear(&rep);
+	cli_vm_clear(&vm);
+	return r;
+}
+
 int
 cmd_agent(struct cli *c, int argc, char **argv)
 {
@@ -224,9 +308,18 @@ cmd_agent(struct cli *c, int argc, char **argv)
 	if (r < 0 || help)
 		return cli_exit(c, r);
 	npos = argc - argi;
+	if (npos >= 1 && strcmp(argv[argi], "token") && (o.resource_group || o.uses || o.expires_ms))
+		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--resource-group, --uses and --expires go with agent token create"));
+	if (npos == 1 && (!strcmp(argv[argi], "list") || !strcmp(argv[argi], "ls")))
+		return cli_exit(c, agent_list(c));
+	if (npos >= 1 && !strcmp(argv[argi], "revoke"))
+		return cli_exit(c, npos == 2 ? agent_revoke(c, argv[argi + 1])
+					     : cli_fail(c, CLI_EXIT_USAGE, "agent revoke takes one VM (see agent list)"));
 	if (npos < 1 || strcmp(argv[argi], "token"))
-		return cli_exit(c, npos ? cli_fail(c, CLI_EXIT_USAGE, "no subcommand 'agent %s' (token)", argv[argi])
-					: cli_fail(c, CLI_EXIT_USAGE, "agent needs a subcommand: token create|list|revoke"));
+		return cli_exit(c, npos ? cli_fail(c, CLI_EXIT_USAGE, "no subcommand 'agent %s' (token, list, revoke)",
+						   argv[argi])
+					: cli_fail(c, CLI_EXIT_USAGE, "agent needs a subcommand: token create|list|revoke, "
+								      "list, revoke VM"));
 	sub = npos > 1 ? argv[argi + 1] : "list";
 	shaped = o.resource_group || o.uses || o.expires_ms;
 	if (shaped && strcmp(sub, "create"))

@@ -21,5 +21,6 @@
 #define AGENT_REASON_MAX	255		/* why a kernel is unsupported, or the last error, as an agent reports it */
 #define AGENT_LISTENING_MAX	64		/* listening management ports in one status */
 #define AGENT_CREDENTIAL_MAX	127		/* an agent credential's text */
+#define AGENT_WATCH_WAIT_MS	(30 * 1000)	/* how long the server holds a watch when nothing changes */
 
 #endif

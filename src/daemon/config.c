@@ -7,6 +7,8 @@
 
 #include <ini.h>
 
+#include "api/api-limits.h"
+#include "codec/codec-limits.h"
 #include "core/armid.h"
 #include "core/duration.h"
 #include "daemon/config.h"
@@ -59,6 +61,20 @@ retarget(struct core_error *err, const char *key)
 	if (err)
 		snprintf(err->target, sizeof(err->target), "%s", key);
 	return -EINVAL;
+}
+
+/* How long an agent's watch is held when nothing changes: PT1S to PT30S (shorter in tests). */
+static int
+set_agent_wait(struct config *cfg, const char *key, const char *value, struct core_error *err)
+{
+	int64_t ms;
+
+	if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
+		return retarget(err, key);
+	if (ms < API_AGENT_WAIT_MIN_MS || ms > AGENT_WATCH_WAIT_MS)
+		return core_error_set(err, "InvalidConfig", key, "agent_watch_wait must be between PT1S and PT30S");
+	cfg->api.agent_watch_wait_ms = ms;
+	return 0;
 }
 
 /*
@@ -158,6 +174,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		cfg->reconcile_interval_s = (int)(ms / 1000);
 		return 0;
 	}
+	if (!strcmp(key, "agent_watch_wait"))
+		return set_agent_wait(cfg, key, value, err);
 	if (!strcmp(key, "max_duration")) {
 		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
 			return retarget(err, key);

@@ -278,6 +278,7 @@ server_loop(struct server *s)
 				return -1;
 		http_server_run(s->srv);
 		api_batch_end(s->api);	/* the initiates of this pass commit together; their answers go out after */
+		api_watches_wake(s->api, s->srv);	/* the agents' watches of the VMs this pass changed */
 		on_timers(s);
 	}
 	logmsg("stopping; the kernel keeps every live grant and ends each on time");

@@ -34,6 +34,14 @@ struct http_server {
 	void *ctx;
 	size_t body_max;
 	struct http_conn *held;		/* connections suspended with an answer to send at release */
+	struct http_conn *parked;	/* parked requests (http_response.park), a doubly linked list */
+	size_t n_parked;
+	size_t parked_max;
+	/*
+	 * Connections were resumed (held answers released, parked requests woken) since the last run:
+	 * run again at once (http_server_timeout_ms is 0), not when the daemon's epoll fd next wakes.
+	 */
+	bool resumed;
 	struct http_conns conns;	/* tls_d's connections (http-conns.h) */
 	unsigned conn_timeout_s;	/* for authenticated connections */
 	char last_log[HTTP_LOG_MAX];
@@ -54,12 +62,28 @@ struct http_conn {
 	struct http_response held;
 	bool released;			/* resumed: queue `held` at the next call */
 	struct http_conn *next_held;
+	/* a parked request: suspended until woken by key or its deadline, then dispatched again */
+	bool parked;
+	bool rerun;			/* resumed from a park: call the handler again at the next call */
+	bool park_expired;		/* ... because its deadline passed */
+	bool unparked;			/* the next dispatch is such a rerun */
+	uint64_t park_key;
+	int64_t park_until_ms;
+	struct http_conn *park_prev, *park_next;
 };
 
 /* http-request.c's callbacks, which http_server_start() hands to libmicrohttpd */
 enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 			    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls);
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe);
+/* http-park.c: parked requests; http_park: 0 (parked), or why not */
+#define HTTP_PARK_FULL	1
+#define HTTP_PARK_LATE	2
+int http_park(struct http_server *srv, struct http_conn *hc, struct MHD_Connection *conn,
+	      const struct http_response *resp);
+void http_park_expire(struct http_server *srv, int64_t now_ms);
+int http_park_timeout_ms(const struct http_server *srv, int64_t now_ms);
+void http_park_stop(struct http_server *srv);
 void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn);
 
 #endif

@@ -315,6 +315,10 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 	req.body = hc->body ? hc->body : "";
 	req.body_len = hc->len;
 	req.via_unix = l->is_unix;
+	req.park_expired = hc->park_expired;
+	req.unparked = hc->unparked;
+	req.park_key = hc->park_key;
+	hc->unparked = false;
 	req.impl = conn;
 	http_peer(conn, l->is_unix, &req);
 
@@ -322,6 +326,20 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 	if (resp.authenticated && !l->is_unix)
 		http_conn_authenticated(srv, conn);
 
+	if (resp.park) {
+		free(resp.body);
+		switch (http_park(srv, hc, conn, &resp)) {
+		case 0:
+			return MHD_YES;
+		case HTTP_PARK_FULL:
+			return http_queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "TooManyWatches",
+						"the server holds as many watches as it can; try again later");
+		default:
+			return http_queue_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
+						"the server could not answer this request");
+		}
+	}
+	hc->park_expired = false;
 	if (resp.status < 100 || resp.status > 599) {
 		free(resp.body);
 		return http_queue_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
@@ -371,6 +389,7 @@ http_server_release(struct http_server *srv, const struct http_response *instead
 			}
 		}
 		hc->released = true;
+		srv->resumed = true;
 		MHD_resume_connection(hc->conn);
 	}
 	srv->held = NULL;
@@ -442,6 +461,12 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		hc->held.body = NULL;
 		return http_queue(conn, (unsigned)hc->held.status, body, hc->held.body_len, true,
 				  hc->held.content_type ? hc->held.content_type : HTTP_CONTENT_TYPE_JSON, &hc->held);
+	}
+	if (hc->rerun) {
+		/* back from a park (http-park.c): the handler answers again, as to a new request */
+		hc->rerun = false;
+		hc->unparked = true;
+		return http_dispatch(l, conn, url, method, hc);
 	}
 	if (hc->answered)
 		return MHD_YES;

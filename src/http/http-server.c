@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "core/limits.h"
+#include "core/timeutil.h"
 #include "http/http-conns.h"
 #include "http/http-limits.h"
 #include "http/http.h"
@@ -26,6 +27,8 @@
  * TLS 1.3 and 1.2 only; in 1.2 only forward-secret (ECDHE) key exchange and AEAD ciphers: no CBC with SHA-1 or
  * SHA-2 HMAC (Lucky13-class padding oracles), no static-RSA key exchange. 1.3 suites are all AEAD already.
  */
+/* passes of the daemons at stop, to send the 503s of held and parked requests before the sockets close */
+#define HTTP_STOP_RUNS		3
 /* libmicrohttpd's strictest client discipline: malformed requests are a 400, not guessed at */
 #define HTTP_CLIENT_STRICT	1
 
@@ -331,6 +334,7 @@ http_server_new(const struct http_config *cfg, const struct http_limits *lim, st
 	srv->ctx = cfg->ctx;
 	srv->body_max = cfg->body_max ? cfg->body_max : API_BODY_MAX;
 	srv->conn_timeout_s = lim->conn_timeout_s;
+	srv->parked_max = cfg->parked_max ? cfg->parked_max : HTTP_PARKED_MAX;
 	if (http_conns_init(&srv->conns, lim->conn_max) < 0) {
 		free(srv);
 		return -ENOMEM;
@@ -525,12 +529,20 @@ http_server_timeout_ms(struct http_server *srv)
 	MHD_UNSIGNED_LONG_LONG t, best = 0;
 	bool any = false;
 	size_t i;
+	int park;
 
 	for (i = 0; i < 2; i++) {
 		if (ds[i] == NULL || MHD_get_timeout(ds[i], &t) != MHD_YES)
 			continue;
 		if (!any || t < best)
 			best = t;
+		any = true;
+	}
+	if (srv->resumed)
+		return 0;
+	park = http_park_timeout_ms(srv, time_mono_ms());
+	if (park >= 0 && (!any || (MHD_UNSIGNED_LONG_LONG)park < best)) {
+		best = (MHD_UNSIGNED_LONG_LONG)park;
 		any = true;
 	}
 	if (!any)
@@ -543,6 +555,9 @@ http_server_run(struct http_server *srv)
 {
 	int r = 0;
 
+	if (srv->parked)
+		http_park_expire(srv, time_mono_ms());
+	srv->resumed = false;
 	if (MHD_run(srv->tls_d) != MHD_YES)
 		r = -EIO;
 	if (srv->unix_d != NULL && MHD_run(srv->unix_d) != MHD_YES)
@@ -555,12 +570,15 @@ http_server_stop(struct http_server *srv)
 {
 	if (srv == NULL)
 		return;
-	if (srv->held) {
+	if (srv->held || srv->parked) {
 		/* libmicrohttpd must not stop with suspended connections: answer them 503 and let them go */
 		struct http_response gone = { .status = 503 };
+		int i;
 
 		http_server_release(srv, &gone);
-		http_server_run(srv);
+		http_park_stop(srv);
+		for (i = 0; i < HTTP_STOP_RUNS; i++)
+			http_server_run(srv);
 	}
 	if (srv->unix_d != NULL)
 		MHD_stop_daemon(srv->unix_d);

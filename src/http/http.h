@@ -11,11 +11,12 @@
 #include "core/net.h"
 
 /*
- * Only src/http/http-server.c and http-request.c include <microhttpd.h>. The server accepts TLS on one
+ * Only src/http/http-server.c, http-request.c and http-park.c include <microhttpd.h>. The server accepts TLS on one
  * TCP address (and, optionally, plain HTTP on a unix socket for root on the
  * host). It reads each request's body completely (up to body_max; beyond it
  * answers 413 with a JSON error body itself and never calls the handler), then
- * calls the handler once, synchronously, and sends what the handler filled in.
+ * calls the handler once, synchronously, and sends what the handler filled in
+ * (a parked request's handler is called again when it wakes: http_response.park).
  * A TCP connection that has not authenticated (no request on it yet whose
  * answer says so, http_response.authenticated) is closed after
  * API_CONN_UNAUTH_TIMEOUT_S idle (the TLS handshake included), one that has
@@ -47,6 +48,9 @@ struct http_request {
 	struct net_addr peer;		/* TCP peer address (zero family for the unix socket) */
 	bool via_unix;			/* came over the unix socket */
 	uid_t peer_uid;			/* unix socket: SO_PEERCRED uid; else (uid_t)-1 */
+	bool unparked;			/* called again after a park (woken, or its deadline passed)... */
+	uint64_t park_key;		/* ...which had this key */
+	bool park_expired;		/* called again because its park_until_ms passed: answer now */
 	void *impl;			/* http-server.c's */
 };
 
@@ -103,6 +107,19 @@ struct http_response {
 	 * leaves the unauthenticated share of the table (see the top of this file).
 	 */
 	bool authenticated;
+	/*
+	 * Park the request (a long poll): nothing is sent; the connection waits
+	 * (suspended) and the handler is called AGAIN with the same request when
+	 * http_server_wake() names park_key, or once park_until_ms (CLOCK_MONOTONIC,
+	 * time_mono_ms) passes, then with req->park_expired set: that call must answer
+	 * (a park then is a 500). Everything else in the response is dropped. Beyond
+	 * parked_max parked requests in all the server answers 503 "TooManyWatches"
+	 * itself. Parking does not count as idling (the connection timeout restarts
+	 * when it wakes); at stop a parked request gets a 503.
+	 */
+	bool park;
+	uint64_t park_key;
+	int64_t park_until_ms;
 };
 
 /* Add a response header; -E2BIG when full or too long. */
@@ -163,6 +180,7 @@ struct http_config {
 	unsigned conn_timeout_s;
 	unsigned conn_max;
 	size_t header_memory;
+	size_t parked_max;		/* zero: HTTP_PARKED_MAX */
 	http_handler_fn handler;
 	void *ctx;
 };
@@ -191,6 +209,13 @@ int http_server_run(struct http_server *srv);
  * connections wake in the next http_server_run(); their fd becomes readable.
  */
 void http_server_release(struct http_server *srv, const struct http_response *instead);
+/*
+ * Call the handlers of the requests parked with this key again (in the next
+ * http_server_run()). The number of requests woken.
+ */
+size_t http_server_wake(struct http_server *srv, uint64_t key);
+/* How many requests are parked now. */
+size_t http_server_parked(const struct http_server *srv);
 /* Close every connection and listener, remove the unix socket, free srv. NULL-safe. */
 void http_server_stop(struct http_server *srv);
 

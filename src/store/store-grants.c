@@ -201,6 +201,7 @@ grant_from_row(struct store *st, sqlite3_stmt *s, struct store_grant *g)
 	g->end_ns = sqlite3_column_int64(s, 5);
 	g->ended_ns = sqlite3_column_int64(s, 8);
 	g->policy_id = sqlite3_column_int64(s, 10);
+	g->applied_ns = sqlite3_column_int64(s, 13);
 	return 0;
 }
 

@@ -6,7 +6,7 @@
 #define POLICY_COLS "SELECT id, subscription, resource_group, location, name, json, created_ns, updated_ns " \
 	"FROM policies"
 #define GRANT_FIELDS "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, " \
-	"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns "
+	"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns, g.applied_ns "
 #define GRANT_COLS GRANT_FIELDS "FROM grants g JOIN requests r ON r.id = g.request_id"
 #define TOKEN_COLS "SELECT name, role, scope, hash, created_ns, revoked_ns FROM tokens"
 #define JOIN_COLS "SELECT id, hash, subscription, resource_group, uses_left, expires_ns, created_ns, created_by, " \

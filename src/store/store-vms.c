@@ -68,7 +68,7 @@ vm_from_row(struct store *st, sqlite3_stmt *s, struct store_vm *vm)
 	    (r = col_text(st, s, 8, vm->unsupported_reason, sizeof(vm->unsupported_reason), "vms")) < 0)
 		return r;
 	point = sqlite3_column_int64(s, 6);
-	if (point != STORE_POINT_LOCAL && point != STORE_POINT_GATEWAY)
+	if (point != STORE_POINT_LOCAL && point != STORE_POINT_GATEWAY && point != STORE_POINT_AGENT)
 		return corrupt(st, "vms", "point");
 	vm->point = (enum store_point)point;
 	vm->created_ns = sqlite3_column_int64(s, 9);
@@ -95,7 +95,8 @@ bind_vm_arm(sqlite3_stmt *s, const struct arm_vm_id *arm)
 }
 
 /*
- * -EADDRINUSE if another VM (any point; id self_id excepted) has one of vm's addresses. Read inside
+ * -EADDRINUSE if another VM (local or gateway; id self_id excepted) has one of vm's addresses. Agent VMs
+ * do not count: they enforce on their own hosts, and two hosts behind two NATs may well share an address. Read inside
  * store_vm_put's write transaction (BEGIN IMMEDIATE), so two writers cannot both pass it.
  */
 static int
@@ -114,7 +115,7 @@ vm_addrs_free(struct store *st, const struct store_vm *vm, int64_t self_id)
 		r = vm_from_row(st, s, &other);
 		if (r < 0)
 			goto out;
-		if (other.id == self_id)
+		if (other.id == self_id || other.point == STORE_POINT_AGENT)
 			continue;
 		for (i = 0; i < vm->n_addrs; i++)
 			for (j = 0; j < other.n_addrs; j++) {
@@ -216,7 +217,7 @@ store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool 
 
 	if (!vm_arm_ok(&vm->arm) || !FIELD_OK(vm->location) || !FIELD_OK(vm->os_type) ||
 	    !FIELD_OK(vm->unsupported_reason) || vm->n_addrs > FW_VM_ADDRS_MAX ||
-	    (vm->point != STORE_POINT_LOCAL && vm->point != STORE_POINT_GATEWAY))
+	    (vm->point != STORE_POINT_LOCAL && vm->point != STORE_POINT_GATEWAY && vm->point != STORE_POINT_AGENT))
 		return set_error(st, -EINVAL, "invalid VM record");
 	r = vm_addrs_format(st, vm, addrs, sizeof(addrs));
 	if (r < 0)

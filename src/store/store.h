@@ -79,6 +79,7 @@ int store_check_integrity(struct store *st);
 enum store_point {
 	STORE_POINT_LOCAL = 0,	/* jitgated's own host (input hook) */
 	STORE_POINT_GATEWAY = 1,	/* a machine this host routes (forward hook) */
+	STORE_POINT_AGENT = 2,		/* a host with its own jitgate-agent: never in this host's kernel table */
 };
 
 struct store_vm {
@@ -97,7 +98,8 @@ struct store_vm {
  * Insert (vm->id ignored) or update the VM with the same arm id (case-insensitive). *ret_id gets its row id.
  * -EPERM (nothing written) if the VM exists with another enforcement point: a point is fixed at creation.
  * -EADDRINUSE (nothing written) if vm is a gateway VM and another VM, local or gateway, has one of its
- * addresses; checked in the write transaction, so of two concurrent writers at most one wins.
+ * addresses (an agent VM's are its own host's, for display: never checked, nor checked against); checked in
+ * the write transaction, so of two concurrent writers at most one wins.
  */
 int store_vm_put(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool *ret_created);
 int store_vm_get(struct store *st, const struct arm_vm_id *arm, struct store_vm *ret);
@@ -172,6 +174,7 @@ struct store_grant {
 	/* filled by queries, ignored on insert: */
 	char requestor[STORE_REQUESTOR_MAX + 1];
 	int64_t policy_id;
+	int64_t applied_ns;		/* when its VM's agent applied it (store_agent_report); 0: not yet */
 };
 
 struct store_request {

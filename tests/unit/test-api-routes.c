@@ -234,6 +234,30 @@ static const struct probe {
 	{ ANON, "GET", JT AV, NULL },
 	{ ANON, "POST", JT AV, "{\"resourceGroup\": \"rg1\"}" },
 
+	/* agents, as Owners manage them; and the agent protocol, which takes no API token and no root */
+#define AG	S "/providers/Jitgate/agents"
+#define AGRG	S "/resourceGroups/rg1/providers/Jitgate/agents"
+	{ ROOT, "GET", AG AV, NULL },
+	{ ROOT, "DELETE", AG AV, NULL },
+	{ ROOT, "DELETE", AGRG "/gw1" AV, NULL },
+	{ ROOT, "DELETE", AGRG "/bad%20name" AV, NULL },
+	{ ROOT, "GET", AGRG "/gw1" AV, NULL },
+	{ READER, "GET", AG AV, NULL },
+	{ READER, "DELETE", AGRG "/gw1" AV, NULL },
+	{ ANON, "GET", AG AV, NULL },
+	{ ROOT, "POST", "/agent/v1/join", "{}" },
+	{ ROOT, "GET", "/agent/v1/join", NULL },
+	{ READER, "POST", "/agent/v1/join", "{}" },
+	{ ANON, "POST", "/agent/v1/join", "{}" },
+	{ ROOT, "GET", "/agent/v1" VM "/state", NULL },
+	{ READER, "GET", "/agent/v1" VM "/state?since=3", NULL },
+	{ ROOT, "POST", "/agent/v1" VM "/state", NULL },
+	{ ROOT, "PUT", "/agent/v1" VM "/status", NULL },
+	{ READER, "POST", "/agent/v1" VM "/status", "{}" },
+	{ ROOT, "GET", "/agent/v1/nothing", NULL },
+	{ ROOT, "GET", "/agent/v1/subscriptions/x/state", NULL },
+	{ ROOT, "PUT", VM AV, "{\"location\": \"local\", \"properties\": {\"enforcement\": \"agent\"}}" },
+
 	/* the activity log */
 	{ ROOT, "GET", S SEC "/jitActivityLog" AV, NULL },
 	{ ROOT, "GET", S "/providers/microsoft.security/JitActivityLog" AV, NULL },

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "codec/codec-limits.h"
 #include "daemon/config.h"
 #include "testutil.h"
 
@@ -188,6 +189,23 @@ test_set_max_duration(void **state)
 	/* no error record wanted: still a clean failure */
 	assert_int_equal(config_set(&cfg, "max_duration", "nonsense", NULL), -EINVAL);
 	assert_int_equal(config_set(&cfg, "max_duration", "PT1M", NULL), -EINVAL);
+}
+
+static void
+test_set_agent_watch_wait(void **state)
+{
+	assert_int_equal(cfg.api.agent_watch_wait_ms, 0);	/* not set: AGENT_WATCH_WAIT_MS */
+	assert_int_equal(config_set(&cfg, "agent_watch_wait", "PT3S", &err), 0);
+	assert_int_equal(cfg.api.agent_watch_wait_ms, 3000);
+	assert_int_equal(config_set(&cfg, "agent_watch_wait", "PT30S", &err), 0);
+	assert_int_equal(cfg.api.agent_watch_wait_ms, AGENT_WATCH_WAIT_MS);
+	assert_int_equal(config_set(&cfg, "agent_watch_wait", "PT0.5S", &err), -EINVAL);
+	assert_error(&err, "InvalidConfig", "agent_watch_wait");
+	assert_int_equal(config_set(&cfg, "agent_watch_wait", "PT31S", &err), -EINVAL);
+	assert_error(&err, "InvalidConfig", "agent_watch_wait");
+	assert_int_equal(config_set(&cfg, "agent_watch_wait", "30s", &err), -EINVAL);
+	assert_error(&err, "InvalidDuration", "agent_watch_wait");
+	assert_int_equal(cfg.api.agent_watch_wait_ms, AGENT_WATCH_WAIT_MS);	/* unchanged */
 }
 
 static void
@@ -548,6 +566,7 @@ main(void)
 		cmocka_unit_test_setup(test_set_too_long, setup),
 		cmocka_unit_test_setup(test_set_os_type, setup),
 		cmocka_unit_test_setup(test_set_max_duration, setup),
+		cmocka_unit_test_setup(test_set_agent_watch_wait, setup),
 		cmocka_unit_test_setup(test_set_trusted_proxies, setup),
 		cmocka_unit_test_setup(test_set_unknown, setup),
 		cmocka_unit_test_setup(test_load_keys, setup),

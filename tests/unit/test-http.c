@@ -26,12 +26,14 @@
 #include <gnutls/x509.h>
 
 #include "core/limits.h"
+#include "core/timeutil.h"
 #include "daemon/tls.h"
 #include "http/http-limits.h"
 #include "http/http.h"
 #include "../gunzip.h"
 
 #define CONN_TIMEOUT_S 1
+#define PARKED_MAX 2
 
 /* What the handler saw last, written by the server thread and read by the test thread. */
 struct seen {
@@ -78,6 +80,54 @@ collect_query(void *ctx, const char *key, const char *value)
 	return 0;
 }
 
+/*
+ * Parking: "/park/K?ms=N" parks with key K for N ms and answers {"woken":true} once "/wake/K"
+ * has been asked (which calls http_server_wake), or {"expired":true} at its deadline; "/parked"
+ * says how many are parked. All on the server thread, as in jitgated.
+ */
+#define PARK_KEYS 8
+static bool park_woken[PARK_KEYS];
+
+static void
+answer(struct http_response *resp, int status, const char *name, unsigned long n)
+{
+	resp->status = status;
+	if (asprintf(&resp->body, "{\"%s\":%lu}", name, n) < 0)
+		abort();
+	resp->body_len = strlen(resp->body);
+}
+
+static bool
+park_handler(const struct http_request *req, struct http_response *resp)
+{
+	const char *ms = http_request_query(req, "ms");
+	unsigned long key;
+
+	if (strcmp(req->path, "/parked") == 0) {
+		answer(resp, 200, "parked", http_server_parked(T.srv));
+		return true;
+	}
+	if (strncmp(req->path, "/wake/", 6) == 0) {
+		key = strtoul(req->path + 6, NULL, 10) % PARK_KEYS;
+		park_woken[key] = true;
+		answer(resp, 200, "woken", http_server_wake(T.srv, key));
+		return true;
+	}
+	if (strncmp(req->path, "/park/", 6) != 0)
+		return false;
+	key = strtoul(req->path + 6, NULL, 10) % PARK_KEYS;
+	if (req->park_expired)
+		answer(resp, 200, "expired", key);
+	else if (park_woken[key])
+		answer(resp, 200, "woken", key);
+	else {
+		resp->park = true;
+		resp->park_key = key;
+		resp->park_until_ms = time_mono_ms() + (ms ? strtol(ms, NULL, 10) : 10000);
+	}
+	return true;
+}
+
 static void
 handler(void *ctx, const struct http_request *req, struct http_response *resp)
 {
@@ -105,6 +155,8 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 	pthread_mutex_unlock(&s->lock);
 
 	if (strcmp(req->path, "/nostatus") == 0)
+		return;
+	if (park_handler(req, resp))
 		return;
 	if (strncmp(req->path, "/big/", 5) == 0) {
 		/* a JSON body of the length the path names, with a strong ETag */
@@ -188,6 +240,7 @@ group_setup(void **state)
 	cfg.conn_timeout_s = CONN_TIMEOUT_S;
 	cfg.conn_max = 64;
 	cfg.header_memory = API_HEADER_MEMORY;
+	cfg.parked_max = PARKED_MAX;
 	cfg.handler = handler;
 	cfg.ctx = &T.seen;
 	if (http_server_start(&cfg, &T.srv, &err) < 0)
@@ -829,6 +882,7 @@ test_start_errors(void **state)
 	cfg.conn_timeout_s = 1;
 	cfg.conn_max = 4;
 	cfg.header_memory = API_HEADER_MEMORY;
+	cfg.parked_max = PARKED_MAX;
 	cfg.handler = handler;
 	cfg.ctx = &T.seen;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1105,6 +1159,110 @@ test_gzip_served(void **state)
 	reply_free(&r);
 }
 
+struct park_call {
+	pthread_t thread;
+	char url[64];
+	struct reply r;
+	double took;
+};
+
+static void *
+park_call_main(void *arg)
+{
+	struct park_call *c = arg;
+	double t0 = now_s();
+
+	request("GET", c->url, false, NULL, 0, BODY_LENGTH, NULL, &c->r);
+	c->took = now_s() - t0;
+	return NULL;
+}
+
+static unsigned long
+parked_now(void)
+{
+	struct reply r;
+	unsigned long n = 0;
+	int tries;
+
+	/* a handshake slower than the test server's 1 s (a loaded machine, sanitizers): ask again */
+	for (tries = 0; tries < 5; tries++) {
+		request("GET", "/parked", false, NULL, 0, BODY_LENGTH, NULL, &r);
+		if (r.rc == CURLE_OK)
+			break;
+		reply_free(&r);
+	}
+	assert_int_equal(r.status, 200);
+	assert_int_equal(sscanf(r.body, "{\"parked\":%lu}", &n), 1);
+	reply_free(&r);
+	return n;
+}
+
+static void
+wait_parked(unsigned long want)
+{
+	int i;
+
+	for (i = 0; i < 200 && parked_now() != want; i++)
+		usleep(10000);
+	assert_int_equal(parked_now(), want);
+}
+
+/* A parked request waits for its key, answers at its deadline, and beyond the limit is refused with a 503. */
+static void
+test_park(void **state)
+{
+	struct park_call a = { .url = "/park/1?ms=10000" }, b[PARKED_MAX];
+	struct reply r;
+	double t0;
+	int i;
+
+	/* woken by key: the handler is called again and answers */
+	assert_int_equal(pthread_create(&a.thread, NULL, park_call_main, &a), 0);
+	wait_parked(1);
+	request("GET", "/wake/2", false, NULL, 0, BODY_LENGTH, NULL, &r);	/* another key: nobody */
+	assert_string_equal(r.body, "{\"woken\":0}");
+	reply_free(&r);
+	assert_int_equal(parked_now(), 1);
+	request("GET", "/wake/1", false, NULL, 0, BODY_LENGTH, NULL, &r);
+	assert_string_equal(r.body, "{\"woken\":1}");
+	reply_free(&r);
+	pthread_join(a.thread, NULL);
+	assert_int_equal(a.r.status, 200);
+	assert_string_equal(a.r.body, "{\"woken\":1}");
+	assert_true(a.took < 5);
+	reply_free(&a.r);
+	assert_int_equal(parked_now(), 0);
+
+	/* its deadline: answered with park_expired, not before */
+	t0 = now_s();
+	request("GET", "/park/3?ms=300", false, NULL, 0, BODY_LENGTH, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "{\"expired\":3}");
+	assert_true(now_s() - t0 >= 0.29 && now_s() - t0 < 3);
+	reply_free(&r);
+
+	/* the limit: PARKED_MAX park, the next is a 503 TooManyWatches at once */
+	for (i = 0; i < PARKED_MAX; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		snprintf(b[i].url, sizeof(b[i].url), "/park/4?ms=10000");
+		assert_int_equal(pthread_create(&b[i].thread, NULL, park_call_main, &b[i]), 0);
+	}
+	wait_parked(PARKED_MAX);
+	request("GET", "/park/4?ms=10000", false, NULL, 0, BODY_LENGTH, NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(r.body, "\"TooManyWatches\""));
+	reply_free(&r);
+	request("GET", "/wake/4", false, NULL, 0, BODY_LENGTH, NULL, &r);
+	assert_string_equal(r.body, "{\"woken\":2}");
+	reply_free(&r);
+	for (i = 0; i < PARKED_MAX; i++) {
+		pthread_join(b[i].thread, NULL);
+		assert_int_equal(b[i].r.status, 200);
+		assert_string_equal(b[i].r.body, "{\"woken\":4}");
+		reply_free(&b[i].r);
+	}
+}
+
 static void
 test_response_header(void **state)
 {
@@ -1142,6 +1300,7 @@ main(void)
 		cmocka_unit_test(test_slow_client),
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_response_header),
+		cmocka_unit_test(test_park),
 		cmocka_unit_test(test_accepts_gzip),
 		cmocka_unit_test(test_gzip),
 		cmocka_unit_test(test_gzip_served),

@@ -1,0 +1,225 @@
+/* The agent protocol's front door (doc/agent-protocol.md): /agent/v1 paths, their credentials, join and status. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api-internal.h"
+#include "codec/codec-agent.h"
+#include "core/timeutil.h"
+
+#define AGENT_OP_AUTH	"Jitgate/agents/authenticate"	/* activity rows of a refused agent credential */
+#define AGENT_SUFFIX_STATE	"/state"
+#define AGENT_SUFFIX_STATUS	"/status"
+
+_Static_assert(API_TOKEN_BYTES + sizeof(API_AGENT_PREFIX) - 1 <= API_TOKEN_TEXT_MAX, "an agent secret's text");
+_Static_assert(API_TOKEN_TEXT_MAX <= AGENT_CREDENTIAL_MAX, "the joined answer cannot hold a credential");
+_Static_assert(AGENT_VERSION_MAX <= STORE_VERSION_MAX, "an agent's version does not fit the store");
+_Static_assert(AGENT_REASON_MAX < STORE_REASON_MAX, "an agent's reason does not fit the store");
+
+/*
+ * The agent calling for VM `vm`: 0 with *ret, or 401 (unknown or revoked credential) or 403 (another
+ * VM's credential, logged) in resp.
+ */
+static int
+agent_authenticate(struct api *api, struct api_caller *c, const struct http_request *req, const struct store_vm *vm,
+		   struct store_agent *ret, struct http_response *resp)
+{
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
+	char text[ARM_ID_MAX + 1];
+	int r;
+
+	if (api_agent_bearer(api, c, req, API_AGENT_PREFIX, hash, resp) < 0)
+		return -EACCES;
+	r = store_agent_find(api->store, hash, ret);
+	explicit_bzero(hash, sizeof(hash));
+	if (r < 0 && r != -ENOENT) {
+		api_store_error(api, resp, r, "cannot read agents");
+		return r;
+	}
+	if (r == -ENOENT || ret->revoked_ns) {
+		api_error(resp, 401, "AuthenticationFailed", "", "authentication failed: the agent credential is %s",
+			  r == -ENOENT ? "not valid" : "revoked");
+		api_auth_failed(api, c, AGENT_OP_AUTH, req->path, true,
+				r == -ENOENT ? "unknown agent credential" : "revoked agent credential", resp);
+		return -EACCES;
+	}
+	snprintf(c->name, sizeof(c->name), "agent:%lld", (long long)ret->vm_id);
+	if (ret->vm_id != vm->id) {
+		arm_vm_id_format(&vm->arm, text, sizeof(text));
+		api_error(resp, 403, "AuthorizationFailed", "",
+			  "an agent credential is good only for its own VM's endpoints, not for '%s'", text);
+		api_log(api, c, AGENT_OP_AUTH, text, "Denied", NULL,
+			"the agent of VM %lld used its credential on another VM's path", (long long)ret->vm_id);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* The listening ports as the inventory keeps them: "TCP/22 UDP/3389". */
+static void
+listening_text(const struct agent_status *s, char *buf, size_t size)
+{
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < s->n_listening; i++) {
+		int n = snprintf(buf + len, size - len, "%s%s/%u", len ? " " : "", net_proto_name(s->listening[i].proto),
+				 s->listening[i].number);
+
+		if (n < 0 || (size_t)n >= size - len) {
+			buf[len] = '\0';	/* what fits, whole entries only */
+			return;
+		}
+		len += (size_t)n;
+	}
+}
+
+static void
+agent_report_of(const struct agent_status *s, struct store_agent_report *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->applied_revision = s->revision;
+	snprintf(ret->version, sizeof(ret->version), "%s", s->version);
+	ret->supported = s->supported;
+	snprintf(ret->reason, sizeof(ret->reason), "%s", s->reason);
+	listening_text(s, ret->listening, sizeof(ret->listening));
+	ret->tamper_undone = s->tamper_undone;
+	snprintf(ret->last_error, sizeof(ret->last_error), "%s", s->error);
+}
+
+/* The VM's addresses as its agent reports them, when they changed: written (which moves its revision). */
+static int
+agent_addresses_keep(struct api *api, struct store_vm *vm, const struct agent_status *s)
+{
+	size_t n = s->n_addrs < FW_VM_ADDRS_MAX ? s->n_addrs : FW_VM_ADDRS_MAX, i;
+
+	/* compared as addresses: any write of the VM moves its revision, which would wake its watch for nothing */
+	for (i = 0; n == vm->n_addrs && i < n && net_addr_equal(&vm->addrs[i], &s->addrs[i]); i++)
+		;
+	if (n == vm->n_addrs && i == n)
+		return 0;
+	vm->n_addrs = n;
+	memcpy(vm->addrs, s->addrs, n * sizeof(s->addrs[0]));
+	return store_vm_put(api->store, vm, NULL, NULL);
+}
+
+/* POST /agent/v1{VM}/status: keep what the agent reports, mark the grants it applied; 204. */
+static void
+agent_status_post(struct api *api, struct api_caller *c, const struct http_request *req, struct store_vm *vm,
+		  struct http_response *resp)
+{
+	struct core_error err = { 0 };
+	struct store_agent_report rep;
+	struct agent_status s;
+	struct store_agent a;
+	int r;
+
+	if (agent_authenticate(api, c, req, vm, &a, resp) < 0)
+		return;
+	resp->authenticated = true;
+	if (codec_agent_status_decode(req->body, req->body_len, &s, &err) < 0) {
+		api_error_record(resp, 400, &err);
+		return;
+	}
+	agent_report_of(&s, &rep);
+	if ((r = store_begin(api->store)) < 0) {
+		api_store_error(api, resp, r, "cannot write");
+		return;
+	}
+	r = store_agent_report(api->store, vm->id, &rep, time_now_ns());
+	if (r == 0)
+		r = agent_addresses_keep(api, vm, &s);
+	if (r == 0)
+		r = store_commit(api->store);
+	else
+		store_rollback(api->store);
+	if (r == -ENOENT) {	/* revoked since it authenticated */
+		api_error(resp, 401, "AuthenticationFailed", "", "authentication failed: the agent credential is revoked");
+		return;
+	}
+	if (r < 0) {
+		api_store_error(api, resp, r, "cannot keep the agent's status");
+		return;
+	}
+	api_watch_contact(api, vm->id);
+	resp->status = 204;
+}
+
+/* The VM named by an agent path "/agent/v1{VM}{suffix}": 0, or 404 in resp. */
+static int
+agent_path_vm(struct api *api, const struct http_request *req, size_t suffix_len, struct store_vm *ret,
+	      struct http_response *resp)
+{
+	const char *id = req->path + strlen(API_AGENT_ROOT);
+	size_t n = strlen(id) - suffix_len;
+	struct core_error err = { 0 };
+	struct arm_vm_id arm;
+	int r;
+
+	if (arm_vm_id_parse(id, n, &arm, &err) < 0) {
+		api_error(resp, 404, "NotFound", "", "there is no agent endpoint at %.200s", req->path);
+		return -ENOENT;
+	}
+	r = store_vm_get(api->store, &arm, ret);
+	if (r == -ENOENT) {
+		/* the same answer whoever asks: no agent learns which VMs exist */
+		memset(ret, 0, sizeof(*ret));
+		ret->arm = arm;
+		ret->id = -1;
+		return 0;
+	}
+	if (r < 0) {
+		api_store_error(api, resp, r, "cannot read the VM");
+		return r;
+	}
+	return 0;
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && !strcasecmp(s + n - k, suffix);
+}
+
+void
+api_agent_handle(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp)
+{
+	bool is_state = ends_with(req->path, AGENT_SUFFIX_STATE), is_status = ends_with(req->path, AGENT_SUFFIX_STATUS);
+	const char *method = is_state ? "GET" : "POST";
+	struct store_agent a;
+	struct store_vm vm;
+
+	/* a watch back from its park is no longer parked, whatever it is answered now */
+	if (req->unparked)
+		api_watch_unparked(api, (int64_t)req->park_key);
+	if (!strcasecmp(req->path, API_AGENT_ROOT "/join")) {
+		if (strcmp(req->method, "POST"))
+			api_error(resp, 405, "MethodNotAllowed", "", "%s is not allowed on %.200s", req->method, req->path);
+		else
+			api_agent_join(api, c, req, resp);
+		return;
+	}
+	if (!is_state && !is_status) {
+		api_error(resp, 404, "NotFound", "", "there is no agent endpoint at %.200s", req->path);
+		return;
+	}
+	if (agent_path_vm(api, req, strlen(is_state ? AGENT_SUFFIX_STATE : AGENT_SUFFIX_STATUS), &vm, resp) < 0)
+		return;
+	if (strcmp(req->method, method)) {
+		api_error(resp, 405, "MethodNotAllowed", "", "%s is not allowed on %.200s", req->method, req->path);
+		return;
+	}
+	if (is_status) {
+		agent_status_post(api, c, req, &vm, resp);
+		return;
+	}
+	/* (a watch back from its park is authenticated again: its agent revoked meanwhile, 401) */
+	if (agent_authenticate(api, c, req, &vm, &a, resp) < 0)
+		return;
+	resp->authenticated = true;
+	api_agent_state_get(api, req, &vm, resp);
+}

@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# End-to-end: the server half of the agent protocol (doc/agent-protocol.md), driven with curl over real TCP.
+#
+#   client (A, A2, A3, A4, A5) ──veth── host (jitgated on V:8443, agent_watch_wait = PT3S)
+#
+# 1. Join with a join token; each bad join (used up, expired, revoked, unknown, an API token, a bad body,
+#    a name taken by a gateway VM, a name held by a live agent) gets its exact code; a refused join spends no use.
+# 2. The VM is in the inventory with enforcement agent and an agent object; a VM PUT cannot make or change one.
+# 3. A policy enabled on it through the API; the watch: since=-1 answers at once with the ports; since=current
+#    parks and is answered within 1 s of an initiate made by another client (latency printed); nothing
+#    changing, it parks for agent_watch_wait; the state holds the grant with remainingMs ≤ its duration.
+# 4. Status: 204, and the request's port shows appliedTimeUtc (absent before).
+# 5. Credentials where they do not belong: A's on B's path 403 (logged); an API token on /agent/v1 401; an agent
+#    credential on the Azure API 401; failed agent authentications are rate-limited (429).
+# 6. jitgate agent list / revoke VM: the revoked agent's parked watch and its status get 401.
+# 7. 200 watches from one client at once: API_CONN_PER_SOURCE_MAX (128) park, the rest are refused at connect,
+#    another source is still served, and one change wakes all 128 (the fan-out time is printed).
+# 8. jitgated stopped while watches are parked: each gets a 503, not a hang.
+# Usage: tests/e2e/agent-api.sh [BUILD_DIR]   (as root; needs curl, jq and sqlite3)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-$here/../../build}
+JITGATED=$BUILD/src/daemon/jitgated
+JG=$BUILD/src/cli/jitgate
+. "$here/lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "agent-api.sh: needs root (network namespaces, nftables)"; exit 1; }
+[[ -x $JITGATED && -x $JG ]] || { echo "agent-api.sh: build first ($JITGATED, $JG)"; exit 1; }
+for t in curl jq sqlite3; do command -v $t >/dev/null || { echo "agent-api.sh: needs $t"; exit 1; }; done
+
+HOST=$(ns_new host) && CL=$(ns_new cl) || exit 1
+link_new "$HOST" v0 "$CL" c0 || exit 1
+V=10.237.0.1 A=10.237.0.2 A2=10.237.0.3 A3=10.237.0.4 A4=10.237.0.5 A5=10.237.0.6
+addr_add "$HOST" v0 $V/24
+for a in $A $A2 $A3 $A4 $A5; do addr_add "$CL" c0 $a/24; done
+
+STATE=$E2E_TMP/state
+SUB=00000000-0000-0000-0000-000000000000
+JT=/subscriptions/$SUB/providers/Jitgate/joinTokens
+AGENTS=/subscriptions/$SUB/providers/Jitgate/agents
+CMP=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines
+POL=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/fleet
+LOG=/subscriptions/$SUB/providers/Microsoft.Security/jitActivityLog
+AV=api-version=2020-01-01
+SRVLOG=$E2E_TMP/jitgated.log
+WAIT_S=3	# agent_watch_wait below
+printf 'agent_watch_wait = PT%sS\n' $WAIT_S >"$E2E_TMP/jitgated.conf"
+
+token() { "$JITGATED" token "$@" --state-dir "$STATE"; }
+start_server() {
+	ip netns exec "$HOST" "$JITGATED" --single-process --state-dir "$STATE" --listen "$V:8443" --vm-name host1 \
+		--config "$E2E_TMP/jitgated.conf" >>"$SRVLOG" 2>&1 &
+	SRV=$!
+	E2E_PIDS+=($SRV)
+	e2e_wait_healthy "$CL" "$STATE/tls/cert.pem" "https://$V:8443" "$SRV"
+}
+# call [-i ADDR] TOKEN METHOD PATH [BODY]: sets $code and $R (from source ADDR; default A).
+call() {
+	local src=$A
+	[[ $1 == -i ]] && { src=$2; shift 2; }
+	local tok=$1 m=$2 p=$3 body=${4-}
+	local args=(-sS --max-time 10 --interface "$src" --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/resp"
+		-w '%{http_code}' -X "$m")
+	[[ -n $tok ]] && args+=(-H "Authorization: Bearer $tok")
+	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	code=$(ip netns exec "$CL" curl "${args[@]}" "https://$V:8443$p" 2>"$E2E_TMP/curl.err")
+	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
+}
+j() { jq -r "$@" <<<"$R" 2>/dev/null; }
+# expect STATUS [ERRORCODE] DESCRIPTION: the last call answered that.
+expect() {
+	local st=$1 ec= what=${!#}
+	(( $# >= 3 )) && ec=$2
+	local got="$code${ec:+ $(j '.error.code // empty')}"
+	check "$what → $st${ec:+ $ec} (got $got)" test "$got" = "$st${ec:+ $ec}"
+}
+# watch_bg NAME CRED VMPATH SINCE [ADDR]: a watch in the background; its answer in $E2E_TMP/w.NAME.{code,body,ms}.
+watch_bg() {
+	local n=$1 cred=$2 vm=$3 since=$4 src=${5:-$A}
+	(
+		t0=$(now_ms)
+		ip netns exec "$CL" curl -sS --max-time 40 --interface "$src" --cacert "$STATE/tls/cert.pem" \
+			-H "Authorization: Bearer $cred" -o "$E2E_TMP/w.$n.body" -w '%{http_code}' \
+			"https://$V:8443/agent/v1$vm/state?since=$since" >"$E2E_TMP/w.$n.code" 2>/dev/null
+		t1=$(now_ms)
+		echo $(( t1 - t0 )) >"$E2E_TMP/w.$n.ms"
+		echo "$t1" >"$E2E_TMP/w.$n.end"
+	) &
+	WPID=$!
+}
+join_body() { # NAME [ADDRESS]
+	printf '{"name":"%s","osType":"Linux","revision":-1,"version":"e2e-1.0","kernel":{"supported":true},"addresses":["%s"],"listening":[{"number":22,"protocol":"TCP"}]}' \
+		"$1" "${2:-192.0.2.50}"
+}
+status_body() { # REVISION
+	printf '{"revision":%s,"version":"e2e-1.0","kernel":{"supported":true},"addresses":["192.0.2.50"],"listening":[{"number":22,"protocol":"TCP"},{"number":3389,"protocol":"TCP"}],"tamperUndone":2}' "$1"
+}
+join_token() { # [USES]: a join token for rg1; sets JTID and JTS
+	call "$T_OWNER" POST "$JT?$AV" "{\"resourceGroup\":\"rg1\",\"uses\":${1:-1}}"
+	JTID=$(j .id) JTS=$(j .token)
+}
+
+T_OWNER=$(token create --name owner --role Owner)
+T_REQ=$(token create --name req --role JitRequester)
+check "jitgated is healthy" start_server
+
+echo "1. join, and each bad join"
+join_token 3
+JT3=$JTS JT3ID=$JTID
+call "" POST /agent/v1/join "$(join_body hosta 192.0.2.51)"
+expect 401 AuthenticationFailed "join without a token"
+call "$JT3" POST /agent/v1/join "$(join_body hosta 192.0.2.51)"
+expect 201 "join hosta with a join token"
+VMA=$(j .vm) CRED_A=$(j .credential) REV_A=$(j .revision)
+check "the VM id is rg1's hosta ($VMA)" test "$VMA" = "$CMP/hosta"
+check "the credential is jga_ and 48 characters" grep -qE '^jga_[A-Za-z0-9_-]{48}$' <<<"$CRED_A"
+check "a revision came with it ($REV_A)" test "$REV_A" -ge 0
+call "$JT3" POST /agent/v1/join "$(join_body hostb 192.0.2.52)"
+expect 201 "join hostb with the same token (uses 3)"
+VMB=$(j .vm) CRED_B=$(j .credential)
+call "$T_OWNER" PUT "$CMP/gw1?$AV" '{"location":"local","properties":{"addresses":["192.0.2.60"]}}'
+expect 201 "a gateway VM gw1"
+call "$JT3" POST /agent/v1/join "$(join_body gw1)"
+expect 409 VirtualMachineExists "join as gw1 (a gateway VM)"
+call "$JT3" POST /agent/v1/join "$(join_body hosta)"
+expect 409 AgentAlreadyJoined "join as hosta again (its agent is live)"
+call "$JT3" POST /agent/v1/join '{"name":"hostz"}'
+expect 400 MissingField "join with a body without revision"
+call "$T_OWNER" GET "$JT?$AV"
+check "the refused joins spent no use ($(j ".value[] | select(.id == \"$JT3ID\") | .usesLeft") left)" \
+	test "$(j ".value[] | select(.id == \"$JT3ID\") | .usesLeft")" = 1
+# the bad tokens from A2, under the failure budget of 10 per address
+join_token 1
+call -i $A2 "$JTS" POST /agent/v1/join "$(join_body hostc)"
+expect 201 "join hostc with a one-use token"
+VMC=$(j .vm) CRED_C=$(j .credential)
+call -i $A2 "$JTS" POST /agent/v1/join "$(join_body hostd)"
+expect 401 JoinTokenUsedUp "join again with it"
+join_token 1
+sqlite3 "$STATE/jitgate.db" "UPDATE join_tokens SET expires_ns = 1 WHERE id = '$JTID'"
+call -i $A2 "$JTS" POST /agent/v1/join "$(join_body hostd)"
+expect 401 JoinTokenExpired "join with an expired token"
+join_token 1
+call "$T_OWNER" DELETE "$JT/$JTID?$AV"
+call -i $A2 "$JTS" POST /agent/v1/join "$(join_body hostd)"
+expect 401 JoinTokenRevoked "join with a revoked token"
+call -i $A2 "jgj_nosuchtoken000000000000000000000000000000000000" POST /agent/v1/join "$(join_body hostd)"
+expect 401 AuthenticationFailed "join with an unknown token"
+call -i $A2 "$T_OWNER" POST /agent/v1/join "$(join_body hostd)"
+expect 401 AuthenticationFailed "join with an API token"
+call "$T_OWNER" GET "$CMP/hostd?$AV"
+expect 404 "no hostd was made by the refused joins"
+
+echo "2. the agent VM in the inventory"
+call "$T_OWNER" GET "$CMP/hosta?$AV"
+expect 200 "GET hosta"
+check "enforcement agent" test "$(j .properties.enforcement)" = agent
+check "agent: Connected, version e2e-1.0, appliedRevision -1" \
+	test "$(j '"\(.properties.agent.state) \(.properties.agent.version) \(.properties.agent.appliedRevision)"')" = \
+	"Connected e2e-1.0 -1"
+check "its address is the one it reported" test "$(j '.properties.addresses[0]')" = 192.0.2.51
+check "NotConfigured yet" test "$(j .properties.jit.status)" = NotConfigured
+call "$T_OWNER" PUT "$CMP/hosta?$AV" '{"location":"local","properties":{"addresses":["192.0.2.99"]}}'
+expect 409 AgentVirtualMachine "a VM PUT on an agent VM"
+call "$T_OWNER" PUT "$CMP/hoste?$AV" '{"location":"local","properties":{"enforcement":"agent","addresses":["192.0.2.98"]}}'
+expect 409 AgentVirtualMachine "a VM PUT that asks for an agent VM"
+
+echo "3. a policy on it, and the watch"
+pol='{"kind":"Basic","properties":{"virtualMachines":[{"id":"%s","ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT3H"}]},{"id":"%s","ports":[{"number":3389,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT3H"}]}]}}'
+call "$T_OWNER" PUT "$POL?$AV" "$(printf "$pol" "$VMA" "$VMB")"
+expect 200 "PUT a policy with hosta (22) and hostb (3389)"
+t0=$(now_ms)
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1"
+t1=$(now_ms)
+expect 200 "watch since=-1"
+check "answered at once ($(( t1 - t0 )) ms)" test $(( t1 - t0 )) -lt 1000
+check "it is hosta's state" test "$(j .vm)" = "$VMA"
+check "with port 22/TCP" test "$(j '.ports | map("\(.number)/\(.protocol)") | join(",")')" = 22/TCP
+check "no grants yet" test "$(j '.grants | length')" = 0
+REV=$(j .revision)
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state"
+expect 200 "watch without since answers at once too"
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=x1"
+expect 400 InvalidSince "since=x1"
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-2"
+expect 400 InvalidSince "since=-2"
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=99999999999999999999"
+expect 400 InvalidSince "since beyond INT64_MAX"
+
+watch_bg park "$CRED_A" "$VMA" "$REV" $A5
+sleep 0.5
+end=$(( $(date +%s) + 3600 ))
+body=$(printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"%s","allowedSourceAddressPrefix":"%s"}]}],"justification":"e2e"}' \
+	"$VMA" "$(date -u -d @$end +%Y-%m-%dT%H:%M:%SZ)" $A)
+ti=$(now_ms)
+call "$T_REQ" POST "$POL/initiate?$AV" "$body"
+expect 202 "initiate on hosta (another client)"
+REQ_ID=$(j .id)
+wait $WPID
+R=$(cat "$E2E_TMP/w.park.body")
+code=$(cat "$E2E_TMP/w.park.code")
+expect 200 "the parked watch is answered"
+lat=$(( $(cat "$E2E_TMP/w.park.end") - ti ))
+echo "  wake latency: the watch had its answer ${lat} ms after the initiate was sent (held $(cat "$E2E_TMP/w.park.ms") ms in all)"
+check "within 1 s of the initiate (${lat} ms)" test "$lat" -lt 1000
+check "with a newer revision ($(j .revision) > $REV)" test "$(j .revision)" -gt "$REV"
+check "and the grant from $A on 22" test "$(j '.grants | map("\(.source) \(.number) \(.requestId)") | join(",")')" = "$A/32 22 $REQ_ID" -o \
+	"$(j '.grants | map("\(.source) \(.number) \(.requestId)") | join(",")')" = "$A 22 $REQ_ID"
+left=$(j '.grants[0].remainingMs')
+check "remainingMs ($left) ≤ the requested hour" test "$left" -le 3600000 -a "$left" -gt 3500000
+REV2=$(j .revision)
+
+t0=$(now_ms)
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=$REV2"
+t1=$(now_ms)
+expect 200 "a watch at the current revision, nothing changing"
+echo "  an idle watch was held $(( t1 - t0 )) ms (agent_watch_wait PT${WAIT_S}S)"
+check "held for the wait ($(( t1 - t0 )) ms)" test $(( t1 - t0 )) -ge $(( WAIT_S * 1000 - 100 )) -a $(( t1 - t0 )) -lt $(( WAIT_S * 1000 + 1500 ))
+check "then answered with the same revision" test "$(j .revision)" = "$REV2"
+
+echo "4. status, and appliedTimeUtc"
+applied() { call "$T_OWNER" GET "$POL?$AV"; j ".properties.requests[] | select(.id == \"$REQ_ID\") | .virtualMachines[0].ports[0].appliedTimeUtc // empty"; }
+check "no appliedTimeUtc before the agent says so" test -z "$(applied)"
+call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"
+expect 204 "status with revision $REV2"
+call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" '{"revision":"x"}'
+expect 400 InvalidType "a status that does not decode"
+sleep 1.1	# a policy GET is cached for at most 1 s
+at=$(applied)
+check "appliedTimeUtc on the request's port ($at)" test -n "$at"
+call "$T_OWNER" GET "$CMP/hosta?$AV"
+check "the inventory shows appliedRevision $REV2 and the listening ports" \
+	test "$(j '"\(.properties.agent.appliedRevision) \(.properties.agent.listening)"')" = "$REV2 TCP/22 TCP/3389"
+
+echo "5. credentials where they do not belong"
+call -i $A5 "$CRED_A" GET "/agent/v1$VMB/state?since=-1"
+expect 403 AuthorizationFailed "hosta's credential on hostb's watch"
+call -i $A5 "$CRED_A" POST "/agent/v1$VMB/status" "$(status_body 1)"
+expect 403 AuthorizationFailed "hosta's credential on hostb's status"
+call "$T_OWNER" GET "$LOG?$AV&\$top=50"
+check "the activity log has the refusal" \
+	test "$(j '[.value[] | select(.status == "Denied" and (.resourceId // .vm // "" | tostring | test("hostb")))] | length')" -ge 1 -o \
+	"$(grep -c 'used its credential on another VM' <<<"$R")" -ge 1
+call -i $A3 "$T_OWNER" GET "/agent/v1$VMA/state?since=-1"
+expect 401 AuthenticationFailed "an API token on the watch"
+call -i $A3 "$CRED_A" GET "$CMP?$AV"
+expect 401 AuthenticationFailed "an agent credential on the Azure API"
+call -i $A3 "$JT3" GET "$CMP?$AV"
+expect 401 AuthenticationFailed "a join token on the Azure API"
+for i in $(seq 1 10); do call -i $A4 "jga_wrong$i" GET "/agent/v1$VMA/state?since=-1"; done
+expect 401 AuthenticationFailed "the tenth unknown agent credential from one address"
+call -i $A4 "jga_wrong11" GET "/agent/v1$VMA/state?since=-1"
+expect 429 TooManyRequests "the eleventh: rate-limited like any failed authentication"
+
+echo "6. jitgate agent list and revoke"
+H=$E2E_TMP/home
+mkdir -p "$H"
+jg() {
+	ip netns exec "$CL" env -i PATH="$PATH" HOME="$H" TZ=UTC JITGATE_SERVER="https://$V:8443" JITGATE_TOKEN="$T_OWNER" \
+		JITGATE_CA="$STATE/tls/cert.pem" "$JG" "$@" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+	rc=$?
+	out=$(<"$E2E_TMP/out")
+	err=$(<"$E2E_TMP/err")
+}
+jg agent list
+check "agent list shows hosta, hostb, hostc (rc $rc)" bash -c '[[ $1 == 0 ]] && grep -q hosta <<<"$2" && grep -q hostb <<<"$2" && grep -q hostc <<<"$2"' _ "$rc" "$out"
+call -i $A3 "$CRED_B" GET "/agent/v1$VMB/state?since=-1"
+REVB=$(j .revision)
+watch_bg revoked "$CRED_B" "$VMB" "$REVB" $A3
+sleep 0.5
+jg agent revoke hostb
+check "agent revoke hostb exits 0 (rc $rc: $err)" test "$rc" = 0
+wait $WPID
+check "hostb's parked watch got 401 within 1 s ($(cat "$E2E_TMP/w.revoked.code"), $(cat "$E2E_TMP/w.revoked.ms") ms)" \
+	test "$(cat "$E2E_TMP/w.revoked.code")" = 401 -a "$(cat "$E2E_TMP/w.revoked.ms")" -lt 1500
+call -i $A3 "$CRED_B" POST "/agent/v1$VMB/status" "$(status_body 1)"
+expect 401 AuthenticationFailed "hostb's status after the revoke"
+jg -o json agent list
+check "agent list says hostb is Revoked" test "$(jq -r '.value[] | select(.name == "hostb") | .state' <<<"$out")" = Revoked
+jg agent revoke hostb
+check "a second revoke is refused (exit $rc)" test "$rc" = 1
+call "$T_OWNER" GET "$CMP/hostb?$AV"
+check "hostb is Unsupported, its agent revoked" test "$(j .properties.jit.status) $(j .properties.agent.state)" = "Unsupported Revoked"
+call "$JT3" POST /agent/v1/join "$(join_body hostb)"
+expect 201 "hostb joins again (its agent was revoked) with the token's last use"
+
+call -i $A3 "$CRED_C" GET "/agent/v1$VMC/state?since=-1"
+watch_bg deleted "$CRED_C" "$VMC" "$(j .revision)" $A3
+sleep 0.5
+call "$T_OWNER" DELETE "$CMP/hostc?$AV"
+expect 200 "DELETE the agent VM hostc"
+wait $WPID
+check "its parked watch got 401 at once ($(cat "$E2E_TMP/w.deleted.code"), $(cat "$E2E_TMP/w.deleted.ms") ms)" \
+	test "$(cat "$E2E_TMP/w.deleted.code")" = 401 -a "$(cat "$E2E_TMP/w.deleted.ms")" -lt 1500
+call -i $A3 "$CRED_C" POST "/agent/v1$VMC/status" "$(status_body 1)"
+expect 401 AuthenticationFailed "hostc's credential was revoked with its VM"
+
+echo "7. 200 watches from one client at once (jitgated again, with the 30 s wait)"
+kill -TERM "$SRV"
+wait "$SRV" 2>/dev/null
+check "jitgated stopped cleanly (exit $?)" test $? = 0
+WAIT_S=30
+printf 'agent_watch_wait = PT%sS\n' $WAIT_S >"$E2E_TMP/jitgated.conf"
+check "jitgated is healthy again" start_server
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1"
+REVA=$(j .revision)
+pids=()
+for i in $(seq 1 200); do watch_bg "many$i" "$CRED_A" "$VMA" "$REVA" $A5; pids+=($WPID); done
+# once all 200 have connected or been refused, count the connections the server holds from A5
+for ((k = 0; k < 100; k++)); do
+	sleep 0.2
+	refused=$(grep -lx 000 "$E2E_TMP"/w.many*.code 2>/dev/null | wc -l)
+	(( refused >= 72 )) && break
+done
+sleep 0.5
+held=$(ip netns exec "$HOST" ss -Htn state established "( sport = :8443 and dst $A5 )" | wc -l)
+echo "  200 watches from one address: $held connections held at once, $refused refused at connect"
+check "API_CONN_PER_SOURCE_MAX (128) connections are held, no more ($held)" test "$held" = 128
+check "the other 72 were refused at connect ($refused)" test "$refused" = 72
+t0=$(now_ms)
+call -i $A "$T_OWNER" GET "$CMP/hosta?$AV"
+t1=$(now_ms)
+expect 200 "another source is served while they wait"
+check "at once ($(( t1 - t0 )) ms)" test $(( t1 - t0 )) -lt 1000
+ti=$(now_ms)
+call "$T_REQ" POST "$POL/initiate?$AV" "$body"
+expect 202 "initiate on hosta again"
+wait "${pids[@]}"
+answered=0 last=0
+for i in $(seq 1 200); do
+	[[ $(cat "$E2E_TMP/w.many$i.code" 2>/dev/null) == 200 ]] || continue
+	answered=$((answered + 1))
+	e=$(cat "$E2E_TMP/w.many$i.end")
+	(( e > last )) && last=$e
+done
+echo "  fan-out: all $answered parked watches had the new state $(( last - ti )) ms after the initiate was sent"
+check "the 128 parked watches were all answered with the change" test "$answered" = 128
+check "all within 1 s of the initiate ($(( last - ti )) ms)" test $(( last - ti )) -lt 1000
+
+echo "8. jitgated stopped while watches are parked"
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1"
+REVA=$(j .revision)
+pids=()
+for i in 1 2 3; do watch_bg "stop$i" "$CRED_A" "$VMA" "$REVA" $A5; pids+=($WPID); done
+sleep 0.7
+kill -TERM "$SRV"
+wait "${pids[@]}"
+for i in 1 2 3; do
+	check "watch $i got 503 ServiceUnavailable in $(cat "$E2E_TMP/w.stop$i.ms") ms" \
+		test "$(cat "$E2E_TMP/w.stop$i.code") $(jq -r .error.code "$E2E_TMP/w.stop$i.body" 2>/dev/null)" = \
+		"503 ServiceUnavailable" -a "$(cat "$E2E_TMP/w.stop$i.ms")" -lt $(( WAIT_S * 1000 ))
+done
+wait "$SRV" 2>/dev/null
+src=$?
+check "jitgated exited cleanly (exit $src)" test "$src" = 0
+refuse "no sanitizer report in jitgated's log" grep -q "Sanitizer" "$SRVLOG"
+refuse "no credential in jitgated's log" grep -qF -- "$CRED_A" "$SRVLOG"
+
+e2e_summary
