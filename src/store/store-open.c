@@ -19,6 +19,9 @@
  * Requests and grants have no foreign key to policies or VMs on purpose: they
  * are history and outlive both.
  */
+/* SQL: is the VM with this id an agent VM (point 2)? For the fleet triggers of migration 6. */
+#define AGENT_VM(id) "(SELECT point FROM vms WHERE id = " id ") = 2"
+
 static const char *const migrations[] = {
 	/* 1: the initial schema. */
 
@@ -206,29 +209,36 @@ static const char *const migrations[] = {
 	"ALTER TABLE grants ADD COLUMN applied_ns INTEGER NOT NULL DEFAULT 0;\n"
 	"CREATE INDEX grants_unapplied ON grants (vm_id, revision) WHERE applied_ns = 0 AND status = 0;\n"
 
-	/* the revision: a new grant, a grant ended or moved, a VM joining or leaving a policy, a policy's rules, the VM itself */
-	"CREATE TRIGGER grant_added AFTER INSERT ON grants BEGIN\n"
+	/*
+	 * the revision: a new grant, a grant ended or moved, a VM joining or leaving a policy, a policy's rules,
+	 * the VM itself. Only agent VMs are watched, so only theirs move: a grant of a local or gateway VM costs
+	 * one look-up of its VM here, not three writes (a bulk of 100,000 grants loads 1.5 times slower otherwise).
+	 */
+	"CREATE TRIGGER grant_added AFTER INSERT ON grants WHEN " AGENT_VM("NEW.vm_id") " BEGIN\n"
 	"	UPDATE fleet_revision SET n = n + 1;\n"
 	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = NEW.vm_id;\n"
 	"	UPDATE grants SET revision = (SELECT revision FROM vms WHERE id = NEW.vm_id) WHERE rowid = NEW.rowid;\n"
 	"END;\n"
-	"CREATE TRIGGER grant_changed AFTER UPDATE OF status, end_ns, mono_end_ns ON grants BEGIN\n"
+	"CREATE TRIGGER grant_changed AFTER UPDATE OF status, end_ns, mono_end_ns ON grants WHEN " AGENT_VM("NEW.vm_id")
+	" BEGIN\n"
 	"	UPDATE fleet_revision SET n = n + 1;\n"
 	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = NEW.vm_id;\n"
 	"END;\n"
-	"CREATE TRIGGER policy_vm_added AFTER INSERT ON policy_vms BEGIN\n"
+	"CREATE TRIGGER policy_vm_added AFTER INSERT ON policy_vms WHEN " AGENT_VM("NEW.vm_id") " BEGIN\n"
 	"	UPDATE fleet_revision SET n = n + 1;\n"
 	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = NEW.vm_id;\n"
 	"END;\n"
-	"CREATE TRIGGER policy_vm_removed AFTER DELETE ON policy_vms BEGIN\n"
+	"CREATE TRIGGER policy_vm_removed AFTER DELETE ON policy_vms WHEN " AGENT_VM("OLD.vm_id") " BEGIN\n"
 	"	UPDATE fleet_revision SET n = n + 1;\n"
 	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = OLD.vm_id;\n"
 	"END;\n"
 	"CREATE TRIGGER policy_changed AFTER UPDATE OF json ON policies BEGIN\n"
 	"	UPDATE fleet_revision SET n = n + 1;\n"
-	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
+	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE point = 2 AND\n"
+	"		id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
 	"END;\n"
-	"CREATE TRIGGER vm_changed AFTER UPDATE OF location, os_type, point, addrs, unsupported_reason ON vms BEGIN\n"
+	"CREATE TRIGGER vm_changed AFTER UPDATE OF location, os_type, point, addrs, unsupported_reason ON vms\n"
+	"	WHEN NEW.point = 2 BEGIN\n"
 	"	UPDATE fleet_revision SET n = n + 1;\n"
 	"	UPDATE vms SET revision = (SELECT n FROM fleet_revision) WHERE id = NEW.id;\n"
 	"END;\n"

@@ -100,6 +100,19 @@ put_vm(struct store *st, const char *rg, const char *name)
 	return id;
 }
 
+/* An agent VM (point 2): the only kind whose revision moves. */
+static int64_t
+put_agent_vm(struct store *st, const char *rg, const char *name)
+{
+	struct store_vm vm = make_vm(rg, name, "10.99.0.1", NULL);
+	int64_t id = 0;
+
+	vm.point = STORE_POINT_AGENT;
+	assert_int_equal(store_vm_put(st, &vm, &id, NULL), 0);
+	assert_true(id > 0);
+	return id;
+}
+
 static int64_t
 put_policy(struct store *st, const char *name, const char *json, const int64_t *vms, size_t n, int64_t now)
 {
@@ -1608,13 +1621,17 @@ revision(struct store *st, int64_t vm_id)
 	return rev;
 }
 
-/* Every write that touches a VM moves its revision up, in the write's own transaction; others' writes do not. */
+/*
+ * Every write that touches an agent VM moves its revision up, in the write's own transaction; others' writes
+ * do not, and the revisions of local and gateway VMs (never watched) stay 0.
+ */
 static void
 test_vm_revision(void **state)
 {
 	struct fixture *f = *state;
 	struct arm_policy_id parm = policy_arm("rg1", "westeurope", "p-rev");
-	int64_t a = put_vm(f->st, "rg1", "vm-rev-a"), b = put_vm(f->st, "rg1", "vm-rev-b"), pid, both[2] = { a, b };
+	int64_t a = put_agent_vm(f->st, "rg1", "vm-rev-a"), b = put_agent_vm(f->st, "rg1", "vm-rev-b"), pid;
+	int64_t gw = put_vm(f->st, "rg1", "vm-rev-gw"), all[3] = { a, b, gw };
 	struct store_grant g = make_grant(a, 22, "10.0.0.1", T0 + 60 * MIN);
 	struct store_vm_change *ch = NULL;
 	struct store_request req;
@@ -1626,10 +1643,10 @@ test_vm_revision(void **state)
 	assert_int_equal(store_fleet_revision(f->st, &fleet), 0);
 	assert_int_equal(fleet, 0);
 	assert_int_equal(store_vm_revision(f->st, 999999, &rev), -ENOENT);
-	assert_int_equal(store_policy_put(f->st, &parm, "{\"v\":1}", both, 2, T0, &pid, NULL), 0);
+	assert_int_equal(store_policy_put(f->st, &parm, "{\"v\":1}", all, 3, T0, &pid, NULL), 0);
 	ra = revision(f->st, a);
 	assert_true(ra > 0);				/* joined a policy */
-	assert_int_equal(store_policy_put(f->st, &parm, "{\"v\":2}", both, 2, T0, &pid, NULL), 0);
+	assert_int_equal(store_policy_put(f->st, &parm, "{\"v\":2}", all, 3, T0, &pid, NULL), 0);
 	assert_true(revision(f->st, a) > ra);		/* the policy's rules changed */
 	ra = revision(f->st, a);
 	rb = revision(f->st, b);
@@ -1675,6 +1692,7 @@ test_vm_revision(void **state)
 	COPY(vm.os_type, "Windows");
 	assert_int_equal(store_vm_put(f->st, &vm, &rev, NULL), 0);
 	assert_int_equal(revision(f->st, a), mark + 1);
+	assert_int_equal(revision(f->st, gw), 0);	/* through all of it */
 }
 
 static struct store_join_token
@@ -1735,7 +1753,7 @@ static void
 test_agents(void **state)
 {
 	struct fixture *f = *state;
-	int64_t vm = put_vm(f->st, "rg1", "vm-agent"), rev;
+	int64_t vm = put_agent_vm(f->st, "rg1", "vm-agent"), rev;
 	uint8_t h1[STORE_TOKEN_HASH_LEN], h2[STORE_TOKEN_HASH_LEN], h3[STORE_TOKEN_HASH_LEN];
 	struct store_grant g[2] = { make_grant(vm, 22, "10.0.0.1", T0 + 60 * MIN),
 				    make_grant(vm, 3389, "10.0.0.1", T0 + 60 * MIN) };
