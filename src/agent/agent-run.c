@@ -113,8 +113,8 @@ agent_status_fill(const struct agent *a, struct agent_status *ret)
 	*ret = st;
 }
 
-static void
-reconcile(struct agent *a, const char *why)
+void
+agent_reconcile(struct agent *a, const char *why)
 {
 	struct core_error err = { 0 };
 
@@ -122,8 +122,8 @@ reconcile(struct agent *a, const char *why)
 		agent_log("%s: reconcile failed: %s (the kernel keeps what it holds)", why, err.message);
 }
 
-static void
-on_monitor(struct agent *a)
+void
+agent_on_monitor(struct agent *a)
 {
 	struct fw_tamper t = { 0 };
 
@@ -134,11 +134,11 @@ on_monitor(struct agent *a)
 		agent_log("table notifications were lost: reconciling in case they were tampering");
 	else
 		agent_log("table inet jitgate changed by %s (pid %d): undoing it", t.name[0] ? t.name : "?", (int)t.pid);
-	reconcile(a, "tampering");
+	agent_reconcile(a, "tampering");
 }
 
-static void
-on_signal(struct agent *a)
+void
+agent_on_signal(struct agent *a)
 {
 	struct signalfd_siginfo si;
 
@@ -148,30 +148,6 @@ on_signal(struct agent *a)
 		state_reload(a);
 	else
 		a->stop = true;
-}
-
-int
-agent_watch_run(struct agent *a)
-{
-	int64_t next_reconcile = time_mono_ms() + AGENT_RECONCILE_MS;
-
-	while (!a->stop) {
-		struct pollfd p[2] = { { a->sfd, POLLIN, 0 }, { a->mon ? fw_monitor_fd(a->mon) : -1, POLLIN, 0 } };
-		int n = poll(p, 2, AGENT_TICK_MS);
-
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		if (n > 0 && (p[0].revents & POLLIN))
-			on_signal(a);
-		if (n > 0 && (p[1].revents & (POLLIN | POLLERR)))
-			on_monitor(a);
-		/* the kernel ends grants by itself; this catches what the monitor cannot see (a lost socket) */
-		if (time_mono_ms() >= next_reconcile) {
-			reconcile(a, "periodic");
-			next_reconcile = time_mono_ms() + AGENT_RECONCILE_MS;
-		}
-	}
-	return 0;
 }
 
 /*
