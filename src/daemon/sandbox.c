@@ -135,6 +135,16 @@ static const struct rule agent_list[] = {
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_STREAM } },
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_STREAM } },
 	ANY("connect"), ANY("shutdown"), ANY("getpeername"),
+	/* libcurl: its multi handle's wakeup pair and the threaded resolver's (a server given by name) */
+	ARG("socketpair", 0, AF_UNIX),
+	/* ... whose thread: threads only (CLONE_THREAD), never a new process */
+	MASKED("clone", 0, CLONE_THREAD, CLONE_THREAD), ANY("set_robust_list"), ANY("rseq"), ANY("madvise"),
+	ANY("rt_sigaction"), ANY("sigaltstack"), ANY("sched_getaffinity"), ANY("prlimit64"), ANY("getrlimit"),
+	/* getaddrinfo: /etc/hosts, /etc/resolv.conf, nsswitch.conf (read above), DNS over UDP */
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_DGRAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_DGRAM } },
+	/* the pinned certificate, kept in a memfd for GnuTLS to read back through /proc/self/fd */
+	ANY("memfd_create"), ANY("ftruncate"), ANY("pwrite64"),
 };
 
 #ifdef SANDBOX_SANITIZER
@@ -305,6 +315,9 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 	if (r == 0)
 		r = add_rules(ctx, sanitizer_list, COUNT(sanitizer_list));
 #endif
+	/* the agent's getaddrinfo asks nscd over a unix socket first: "no", and it reads /etc/hosts and DNS itself */
+	if (r == 0 && role == SANDBOX_AGENT)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	/* fork() may try clone3 first; ENOSYS sends the C library to clone */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
