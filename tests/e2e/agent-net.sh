@@ -141,6 +141,9 @@ serve "$VMID" 2 "$(grant g2 $B 120000)"
 eventually "B reaches 22 with revision 2" 5 can "$CL" $B $V 22
 check "A is refused again" cannot "$CL" $A $V 22
 eventually "the status says revision 2" 5 grep -q '"revision":2' "$R/status.log"
+ip netns exec "$AG" nft flush table inet jitgate
+eventually "tampering while a poll is held is undone: A refused again" 3 cannot "$CL" $A $V 22
+check "... B still reaches 22" can "$CL" $B $V 22
 
 echo "5. hostile states are refused; the last good one stays"
 printf '{"vm":' | serve_raw 3
