@@ -12,10 +12,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../../build}
 AGENT=$BUILD/src/agent/jitgate-agent
 NETPROBE=$BUILD/tests/e2e/netprobe
+BODY=$BUILD/tests/e2e/agentbody
 . "$here/lib.sh"
 
 [[ $(id -u) == 0 ]] || { echo "agent-net.sh: needs root (network namespaces, nftables)"; exit 1; }
-[[ -x $AGENT && -x $NETPROBE ]] || { echo "agent-net.sh: build first ($AGENT)"; exit 1; }
+[[ -x $AGENT && -x $NETPROBE && -x $BODY ]] || { echo "agent-net.sh: build first ($AGENT)"; exit 1; }
 USR=jitgate-agent-t
 made_user=0
 if ! id -u "$USR" >/dev/null 2>&1; then
@@ -66,12 +67,12 @@ CRED=jga_credential0123456789abcdef
 iso() { date -u -d "@$(( $1 / 1000 )).$(printf '%03d' $(( $1 % 1000 )))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
 grant() { printf '{"requestId":"%s","source":"%s","protocol":"TCP","number":22,"endTimeUtc":"%s","remainingMs":%d}' \
 	"$1" "$2" "$(iso $(( $(now_ms) + $3 )))" "$3"; }
-# serve VM REVISION GRANT...: the state the responder answers from now on (the JSON the codec encodes)
+# serve VM REVISION GRANT...: the state the responder answers from now on, as the codec encodes it
 serve() {
 	local vm=$1 rev=$2 g; shift 2
 	g=$(IFS=,; echo "$*")
 	printf '{"vm":"%s","revision":%d,"serverTimeUtc":"%s","ports":[{"number":22,"protocol":"TCP"}],"grants":[%s]}' \
-		"$vm" "$rev" "$(iso "$(now_ms)")" "$g" >"$R/state.body"
+		"$vm" "$rev" "$(iso "$(now_ms)")" "$g" | "$BODY" state >"$R/state.body" || echo "agentbody refused a state" >&2
 	echo "$rev" >"$R/state.rev.tmp" && mv "$R/state.rev.tmp" "$R/state.rev"
 }
 serve_raw() { cat >"$R/state.body"; echo "$1" >"$R/state.rev.tmp" && mv "$R/state.rev.tmp" "$R/state.rev"; }
@@ -107,7 +108,7 @@ check "an http:// server is refused before anything is sent (exit $rc)" bash -c 
 
 echo "2. join: a 201 writes agent.conf and the credential (0600); the first server down, the second by name"
 printf '201' >"$R/join.code"
-printf '{"vm":"%s","credential":"%s","revision":0}' "$VMID" $CRED >"$R/join.body"
+printf '{"vm":"%s","credential":"%s","revision":0}' "$VMID" $CRED | "$BODY" joined >"$R/join.body"
 join --server https://$H:8444 --server https://jit.test:8443 --token $TOKEN --ca-fingerprint "$FP" --name host1 \
 	--max-disconnected PT10S >"$E2E_TMP/out" 2>&1; rc=$?
 check "join exits 0 and names the VM (exit $rc: $(tail -1 "$E2E_TMP/out"))" bash -c '(( $1 == 0 )) && grep -q "Joined as $2" "$3"' \
