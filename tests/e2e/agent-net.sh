@@ -34,11 +34,13 @@ listen "$AG" 22 || exit 1
 # the server by name, as an operator gives it: ip netns exec mounts this over /etc/hosts in the agent's namespace
 mkdir -p "/etc/netns/$AG"
 printf '127.0.0.1 localhost\n%s jit.test\n' $S >"/etc/netns/$AG/hosts"
+# ... and one only DNS knows: getaddrinfo over UDP to a tiny answerer in the responder's namespace
+printf 'nameserver %s\n' $S >"/etc/netns/$AG/resolv.conf"
 
 R=$E2E_TMP/resp
 mkdir "$R"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jit.test \
-	-addext "subjectAltName=DNS:jit.test,IP:$S" -keyout "$R/key.pem" -out "$R/cert.pem" 2>/dev/null || exit 1
+	-addext "subjectAltName=DNS:jit.test,DNS:dns.jit.test,IP:$S" -keyout "$R/key.pem" -out "$R/cert.pem" 2>/dev/null || exit 1
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=other \
 	-keyout "$R/okey.pem" -out "$R/other.pem" 2>/dev/null || exit 1
 FP=$(openssl x509 -in "$R/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
@@ -57,6 +59,8 @@ resp_start() {
 }
 resp_stop() { kill "$resp_pid" 2>/dev/null; wait "$resp_pid" 2>/dev/null; }
 resp_start || { echo "the responder did not start: $(cat "$E2E_TMP/resp.out")"; exit 1; }
+ip netns exec "$SV" python3 "$here/agent-dns.py" $S $S "$R/dns.log" >"$E2E_TMP/dns.out" 2>&1 &
+E2E_PIDS+=($!)
 
 VMID=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/host1
 OTHER=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/host2
@@ -107,9 +111,10 @@ join --server http://jit.test:8443 --token $TOKEN --ca-fingerprint "$FP" >"$E2E_
 check "an http:// server is refused before anything is sent (exit $rc)" bash -c '(( $1 == 2 )) && grep -q https "$2"' _ $rc "$E2E_TMP/out"
 
 echo "2. join: a 201 writes agent.conf and the credential (0600); the first server down, the second by name"
+echo "   (a third, dns.jit.test, only DNS knows)"
 printf '201' >"$R/join.code"
 printf '{"vm":"%s","credential":"%s","revision":0}' "$VMID" $CRED | "$BODY" joined >"$R/join.body"
-join --server https://$H:8444 --server https://jit.test:8443 --token $TOKEN --ca-fingerprint "$FP" --name host1 \
+join --server https://$H:8444 --server https://jit.test:8443 --server https://dns.jit.test:8443 --token $TOKEN --ca-fingerprint "$FP" --name host1 \
 	--max-disconnected PT10S >"$E2E_TMP/out" 2>&1; rc=$?
 check "join exits 0 and names the VM (exit $rc: $(tail -1 "$E2E_TMP/out"))" bash -c '(( $1 == 0 )) && grep -q "Joined as $2" "$3"' \
 	_ $rc "$VMID" "$E2E_TMP/out"
@@ -166,10 +171,14 @@ echo 503 >"$R/state.code"
 t0=$(now_ms)
 sleep 6.5
 n=$(requests "GET ")
-# backoff from 0.5 s doubling, every other try on the closed first server: a handful, not hundreds
-check "503s: retried with backoff, not in a loop ($n polls on this server in 6.5 s: 1..6)" test "$n" -ge 1 -a "$n" -le 6
-check "... turning to the other server between tries" grep -q "failure 1 in a row, next try in [0-9]* ms on https://$H:8444" "$LOG"
-check "... and back" grep -q "failure 2 in a row, next try in [0-9]* ms on https://jit.test:8443" "$LOG"
+# backoff from 0.5 s doubling over three servers, one of them closed: a handful of polls, not hundreds
+check "503s: retried with backoff, not in a loop ($n polls on this server by either name in 6.5 s: 1..6)" \
+	test "$n" -ge 1 -a "$n" -le 6
+check "... turning to the next server after each failure" \
+	grep -Eq "failure [12] in a row, next try in [0-9]* ms on https://dns.jit.test:8443" "$LOG"
+check "... a poll by the name only DNS knows, under the sandbox (UDP to the resolver)" \
+	bash -c 'grep -q "^dns.jit.test 1" "$1" && grep -q "GET .* host=dns.jit.test:8443" "$2"' _ "$R/dns.log" "$R/requests.log"
+check "... and the agent is still running" kill -0 $agent_pid
 check "A still reaches 22 before max_disconnected" can "$CL" $A $V 22
 check "B is still refused" cannot "$CL" $B $V 22
 resp_stop

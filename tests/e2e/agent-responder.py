@@ -9,7 +9,7 @@
 #                                    GET /agent/v1{VM}/state?since=N: at once when state.rev > N (or N is -1),
 #                                    else held until state.rev moves or HOLD_MS pass
 #   POST /agent/v1{VM}/status        204; the body appended to DIR/status.log
-# Every request: "METHOD PATH AUTH" appended to DIR/requests.log.
+# Every request: "METHOD PATH AUTH host=HOST" appended to DIR/requests.log.
 import os, ssl, sys, time, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
@@ -44,7 +44,8 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def note(self):
-        log("requests.log", ("%s %s %s" % (self.command, self.path, self.headers.get("Authorization", "-"))).encode())
+        log("requests.log", ("%s %s %s host=%s" % (self.command, self.path, self.headers.get("Authorization", "-"),
+                                                  self.headers.get("Host", "-"))).encode())
 
     def do_POST(self):
         self.note()
