@@ -45,7 +45,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 	-keyout "$R/okey.pem" -out "$R/other.pem" 2>/dev/null || exit 1
 FP=$(openssl x509 -in "$R/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 BADFP=$(openssl x509 -in "$R/other.pem" -noout -fingerprint -sha256 | cut -d= -f2)
-HOLD_MS=3000
+HOLD_MS=20000
 resp_pid=
 resp_start() {
 	: >"$E2E_TMP/resp.out"
@@ -151,6 +151,9 @@ ip netns exec "$AG" nft flush table inet jitgate
 eventually "tampering while a poll is held is undone: A refused again" 3 cannot "$CL" $A $V 22
 check "... B still reaches 22" can "$CL" $B $V 22
 
+kill -HUP $agent_pid
+eventually "SIGHUP while a poll is held: state.json read again" 3 grep -q 'SIGHUP: enforcing revision 2' "$LOG"
+
 echo "5. hostile states are refused; the last good one stays"
 printf '{"vm":' | serve_raw 3
 eventually "bad JSON: logged as refused" 5 grep -q 'a state refused (InvalidJson' "$LOG"
@@ -199,6 +202,22 @@ check "A still reaches 22" can "$CL" $A $V 22
 check "B still refused" cannot "$CL" $B $V 22
 check "logged once" test "$(grep -c 'refused the credential' "$LOG")" = 1
 kill -TERM $agent_pid; wait $agent_pid; rc=$?
-check "SIGTERM during the watch: exit 0 (exit $rc)" test $rc = 0
+check "SIGTERM: exit 0 (exit $rc)" test $rc = 0
+
+echo "8. restarted: the saved state at once, the server's new one next; SIGTERM while a poll is held"
+rm -f "$R/state.code"
+: >"$LOG"
+ip netns exec "$AG" "$AGENT" run --state-dir "$STATE" --user "$USR" >"$LOG" 2>&1 &
+agent_pid=$!
+E2E_PIDS+=($agent_pid)
+eventually "revision 7 from the server: B reaches 22" 10 can "$CL" $B $V 22
+check "A is refused" cannot "$CL" $A $V 22
+check "the saved revision 6 was enforced first" grep -q 'enforcing revision 6 of' "$LOG"
+eventually "the status says revision 7" 5 grep -q '"revision":7' "$R/status.log"
+sleep 1
+t0=$(now_ms)
+kill -TERM $agent_pid; wait $agent_pid; rc=$?
+check "SIGTERM with a poll held: exit 0 within 1 s (exit $rc, $(( $(now_ms) - t0 )) ms)" \
+	test $rc = 0 -a $(( $(now_ms) - t0 )) -lt 1000
 [[ $E2E_FAIL == 0 ]] || { echo "--- agent log"; tail -40 "$LOG"; }
 e2e_summary

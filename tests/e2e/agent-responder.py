@@ -7,7 +7,7 @@
 #   DIR/join.code, DIR/join.body     the answer to POST /agent/v1/join
 #   DIR/state.code (default 200), DIR/state.rev, DIR/state.body
 #                                    GET /agent/v1{VM}/state?since=N: at once when state.rev > N (or N is -1),
-#                                    else held until state.rev moves or HOLD_MS pass
+#                                    else held until state.rev moves, state.code is not 200 or HOLD_MS pass
 #   POST /agent/v1{VM}/status        204; the body appended to DIR/status.log
 # Every request: "METHOD PATH AUTH host=HOST" appended to DIR/requests.log.
 import os, ssl, sys, time, threading
@@ -67,7 +67,8 @@ class H(BaseHTTPRequestHandler):
             return self.answer(404, b'{"error":{"code":"NotFound","message":"no such path"}}')
         since = int(parse_qs(u.query).get("since", ["-1"])[0])
         end = time.monotonic() + hold_ms / 1000
-        while since >= 0 and int(read("state.rev", b"0")) <= since and time.monotonic() < end:
+        while since >= 0 and int(read("state.rev", b"0")) <= since and time.monotonic() < end and \
+                read("state.code", b"200") == b"200":
             time.sleep(0.05)
         code = int(read("state.code", b"200"))
         if code != 200:
