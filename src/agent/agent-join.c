@@ -260,9 +260,27 @@ join_write(int dfd, const struct join_opts *o, struct agent_conf *conf, const st
 	return AGENT_EXIT_OK;
 }
 
+/* --token -: the join token on stdin's first line, kept out of ps and the shell's history. */
+static int
+token_read_stdin(char *buf, size_t size)
+{
+	size_t n;
+
+	if (!fgets(buf, (int)size, stdin))
+		return fprintf(stderr, "jitgate-agent: join: --token -: no token on stdin\n"), AGENT_EXIT_USAGE;
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n + 1 >= size)
+		return fprintf(stderr, "jitgate-agent: join: --token -: the token is too long\n"), AGENT_EXIT_USAGE;
+	buf[n] = '\0';
+	if (n == 0)
+		return fprintf(stderr, "jitgate-agent: join: --token -: the token is empty\n"), AGENT_EXIT_USAGE;
+	return 0;
+}
+
 int
 agent_join_main(int argc, char **argv)
 {
+	char token[CLIENT_TOKEN_MAX + 2];
 	struct join_opts o;
 	struct agent_conf *conf = calloc(1, sizeof(*conf));
 	struct agent_joined j;
@@ -274,7 +292,14 @@ agent_join_main(int argc, char **argv)
 	memset(&j, 0, sizeof(j));
 	if (!conf)
 		return AGENT_EXIT_FAIL;
-	if ((r = join_options(argc, argv, &o)) != 0 || (r = conf_build(&o, conf)) != 0 || (r = join_body(&o, &body, &n)) != 0)
+	if ((r = join_options(argc, argv, &o)) != 0)
+		goto out;
+	if (strcmp(o.token, "-") == 0) {
+		if ((r = token_read_stdin(token, sizeof(token))) != 0)
+			goto out;
+		o.token = token;
+	}
+	if ((r = conf_build(&o, conf)) != 0 || (r = join_body(&o, &body, &n)) != 0)
 		goto out;
 	r = AGENT_EXIT_FAIL;
 	if ((dfd = statedir_open(&o)) < 0)
@@ -282,6 +307,7 @@ agent_join_main(int argc, char **argv)
 	if ((r = join_post(conf, &o, body, n, &j)) == AGENT_EXIT_OK)
 		r = join_write(dfd, &o, conf, &j);
 out:
+	explicit_bzero(token, sizeof(token));
 	explicit_bzero(&j, sizeof(j));
 	if (dfd >= 0)
 		close(dfd);

@@ -103,9 +103,10 @@ check "... sent as a bearer token" grep -q "POST /agent/v1/join Bearer $TOKEN" "
 check "... and nothing written" bash -c '! test -e "$1/agent.conf" && ! test -e "$1/credential"' _ "$STATE"
 printf '409' >"$R/join.code"
 printf '{"error":{"code":"VirtualMachineExists","message":"A VM host1 exists that is not an agent VM."}}' >"$R/join.body"
-join --server https://jit.test:8443 --token $TOKEN --ca "$R/cert.pem" >"$E2E_TMP/out" 2>&1; rc=$?
-check "a name taken: exit 4 with VirtualMachineExists (exit $rc)" bash -c '(( $1 == 4 )) &&
+echo "${TOKEN}2" | join --server https://jit.test:8443 --token - --ca "$R/cert.pem" >"$E2E_TMP/out" 2>&1; rc=$?
+check "a name taken (--ca FILE, --token - on stdin): exit 4 with VirtualMachineExists (exit $rc)" bash -c '(( $1 == 4 )) &&
 	grep -q "VirtualMachineExists: A VM host1 exists" "$2"' _ $rc "$E2E_TMP/out"
+check "... the token from stdin was sent" grep -q "POST /agent/v1/join Bearer ${TOKEN}2 " "$R/requests.log"
 check "... nothing written" bash -c '! test -e "$1/agent.conf"' _ "$STATE"
 join --server http://jit.test:8443 --token $TOKEN --ca-fingerprint "$FP" >"$E2E_TMP/out" 2>&1; rc=$?
 check "an http:// server is refused before anything is sent (exit $rc)" bash -c '(( $1 == 2 )) && grep -q https "$2"' _ $rc "$E2E_TMP/out"
