@@ -29,6 +29,14 @@ agent_server_next(size_t cur, size_t n)
 }
 
 int64_t
+agent_contact_ms(int64_t last_ok_ms, bool polling, int64_t poll_started_ms, int64_t now_ms)
+{
+	if (polling && now_ms - poll_started_ms < AGENT_SERVER_HOLD_MS + AGENT_HOLD_SLACK_MS)
+		return now_ms;
+	return last_ok_ms;
+}
+
+int64_t
 agent_disconnected_deadline(int64_t last_ok_ms, int64_t max_ms)
 {
 	if (max_ms <= 0 || last_ok_ms > INT64_MAX - max_ms)

@@ -30,6 +30,14 @@ size_t agent_server_next(size_t cur, size_t n);
  */
 bool agent_disconnected_expired(int64_t last_ok_ms, int64_t max_ms, int64_t now_ms);
 
+/*
+ * The last contact with a server, for max_disconnected: now while a poll
+ * started at poll_started_ms is within the server's hold (AGENT_SERVER_HOLD_MS
+ * + AGENT_HOLD_SLACK_MS: a server that holds a watch is not silent), else the
+ * last successful answer.
+ */
+int64_t agent_contact_ms(int64_t last_ok_ms, bool polling, int64_t poll_started_ms, int64_t now_ms);
+
 /* When it will (INT64_MAX: never). */
 int64_t agent_disconnected_deadline(int64_t last_ok_ms, int64_t max_ms);
 

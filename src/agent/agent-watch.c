@@ -14,7 +14,6 @@
 #include "codec/codec.h"
 #include "core/timeutil.h"
 
-#define SERVER_HOLD_MS	(30 * 1000)	/* how long the server holds a watch (AGENT_WATCH_WAIT_MS on its side) */
 #define URL_SIZE	(AGENT_URL_MAX + ARM_ID_MAX + 64)
 
 enum watch_op { OP_NONE, OP_PIN, OP_POLL, OP_STATUS };
@@ -29,6 +28,7 @@ struct watch {
 	enum watch_op op;
 	int64_t since;			/* the revision the next poll asks past */
 	int64_t next_try, last_ok, next_status, next_reconcile;	/* monotonic ms */
+	int64_t poll_started;		/* when the poll in flight started */
 	bool status_due;		/* a state was applied or refused: post before the next poll */
 	bool revoked;			/* the server said 401: asking again only every AGENT_REVOKED_RETRY_MS */
 	bool ended;			/* max_disconnected ended the grants */
@@ -113,10 +113,11 @@ start_next(struct watch *w)
 	if (!client_agent_is_pinned(w->ca, server_of(w))) {
 		w->op = OP_PIN;
 		r = client_agent_start_pin(w->ca, server_of(w), &err);
-	} else if (!w->revoked && (w->status_due || now + SERVER_HOLD_MS > w->next_status)) {
+	} else if (!w->revoked && (w->status_due || now + AGENT_SERVER_HOLD_MS > w->next_status)) {
 		r = start_status(w, url, &err);
 	} else {
 		w->op = OP_POLL;
+		w->poll_started = now;
 		r = agent_url_state(server_of(w), w->a->conf.vm, w->since, url, sizeof(url));
 		c.url = url;
 		r = r < 0 ? client_fail(&err, CLIENT_ERR_USAGE, "the state's URL is too long") : client_agent_start(w->ca, &c, &err);
@@ -192,6 +193,16 @@ on_refused(struct watch *w, const struct client_reply *rep)
 }
 
 static void
+on_status_refused(struct watch *w, const struct client_reply *rep)
+{
+	char code[64], msg[256];
+
+	client_reply_error(rep, code, sizeof(code), msg, sizeof(msg));
+	agent_log("%s refused the status (HTTP %ld %s: %s); watching on, the next status in %d s", server_of(w),
+		  rep->status, code[0] ? code : "-", msg, AGENT_STATUS_EVERY_S);
+}
+
+static void
 on_done(struct watch *w, int r, const struct client_reply *rep, const struct client_error *err)
 {
 	enum watch_op op = w->op;
@@ -212,6 +223,13 @@ on_done(struct watch *w, int r, const struct client_reply *rep, const struct cli
 		w->next_try = time_mono_ms();
 	} else if (rep->status == 401) {
 		on_revoked(w, rep);
+	} else if (op == OP_STATUS && rep->status >= 400 && rep->status < 500 && rep->status != 408 &&
+		   rep->status != 429) {
+		/* the server read it and will not take it: asking again would stop the watch for good */
+		answered(w);
+		w->status_due = false;
+		w->next_status = w->last_ok + AGENT_STATUS_EVERY_S * 1000LL;
+		on_status_refused(w, rep);
 	} else if (op == OP_STATUS && rep->status >= 200 && rep->status < 300) {
 		answered(w);
 		w->status_due = false;
@@ -269,7 +287,8 @@ wait_ms(const struct watch *w, int64_t now)
 		t = w->next_try - now;
 	if (w->next_reconcile - now < t)
 		t = w->next_reconcile - now;
-	d = agent_disconnected_deadline(w->last_ok, w->a->conf.max_disconnected_ms);
+	d = agent_disconnected_deadline(agent_contact_ms(w->last_ok, w->op == OP_POLL, w->poll_started, now),
+					w->a->conf.max_disconnected_ms);
 	if (!w->ended && d - now < t)
 		t = d - now;
 	return t < 0 ? 0 : (int)t;
@@ -298,7 +317,8 @@ watch_step(struct watch *w)
 	client_reply_clear(&rep);
 	client_error_clear(&err);
 	now = time_mono_ms();
-	if (!w->ended && agent_disconnected_expired(w->last_ok, w->a->conf.max_disconnected_ms, now))
+	if (!w->ended && agent_disconnected_expired(agent_contact_ms(w->last_ok, w->op == OP_POLL, w->poll_started, now),
+						      w->a->conf.max_disconnected_ms, now))
 		grants_end(w);
 	/* the kernel ends grants by itself; this catches what the monitor cannot see (a lost socket) */
 	if (now >= w->next_reconcile) {

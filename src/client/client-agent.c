@@ -216,8 +216,10 @@ client_agent_start(struct client_agent *ca, const struct client_agent_call *c, s
 	curl_easy_setopt(ca->easy, CURLOPT_CAINFO, ca->has_fp ? ca->pin_path : ca->ca_file);
 	if (c->token) {
 		n = snprintf(ca->auth, sizeof(ca->auth), "Authorization: Bearer %s", c->token);
-		if (n < 0 || (size_t)n >= sizeof(ca->auth))
+		if (n < 0 || (size_t)n >= sizeof(ca->auth)) {
+			transfer_end(ca);
 			return client_fail(err, CLIENT_ERR_USAGE, "the credential is too long");
+		}
 		ca->hdrs = curl_slist_append(ca->hdrs, ca->auth);
 	}
 	ca->hdrs = curl_slist_append(ca->hdrs, "Accept: application/json");

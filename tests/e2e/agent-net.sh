@@ -143,11 +143,14 @@ eventually "a status with revision 1 was posted" 5 grep -q '"revision":1' "$R/st
 check "the watch sends the agent credential" grep -q "GET /agent/v1$VMID/state?since=.* Bearer $CRED" "$R/requests.log"
 
 echo "4. a new state reaches the held watch at once"
-t0=$(now_ms)
+echo 400 >"$R/status.code"
 serve "$VMID" 2 "$(grant g2 $B 120000)"
 eventually "B reaches 22 with revision 2" 5 can "$CL" $B $V 22
 check "A is refused again" cannot "$CL" $A $V 22
 eventually "the status says revision 2" 5 grep -q '"revision":2' "$R/status.log"
+eventually "a status refused with 400 is logged with the server's words, not retried" 5 \
+	grep -q 'refused the status (HTTP 400 InvalidRequestContent: test refusal); watching on' "$LOG"
+rm -f "$R/status.code"
 ip netns exec "$AG" nft flush table inet jitgate
 eventually "tampering while a poll is held is undone: A refused again" 3 cannot "$CL" $A $V 22
 check "... B still reaches 22" can "$CL" $B $V 22
@@ -215,7 +218,8 @@ eventually "revision 7 from the server: B reaches 22" 10 can "$CL" $B $V 22
 check "A is refused" cannot "$CL" $A $V 22
 check "the saved revision 6 was enforced first" grep -q 'enforcing revision 6 of' "$LOG"
 eventually "the status says revision 7" 5 grep -q '"revision":7' "$R/status.log"
-sleep 1
+sleep 11
+check "a poll held (20 s) longer than max_disconnected (10 s) is not silence: B still reaches 22" can "$CL" $B $V 22
 t0=$(now_ms)
 kill -TERM $agent_pid; wait $agent_pid; rc=$?
 check "SIGTERM with a poll held: exit 0 within 1 s (exit $rc, $(( $(now_ms) - t0 )) ms)" \

@@ -71,6 +71,12 @@ test_disconnected(void **unused)
 	assert_false(agent_disconnected_expired(1000, 5000, 5999));
 	assert_true(agent_disconnected_expired(1000, 5000, 6000));
 	assert_int_equal(agent_disconnected_deadline(1000, 5000), 6000);
+	/* a poll the server holds is contact, up to the hold and its slack; then the last answer counts */
+	assert_int_equal(agent_contact_ms(1000, false, 2000, 9000), 1000);
+	assert_int_equal(agent_contact_ms(1000, true, 2000, 2000 + AGENT_SERVER_HOLD_MS), 2000 + AGENT_SERVER_HOLD_MS);
+	assert_int_equal(agent_contact_ms(1000, true, 2000, 2000 + AGENT_SERVER_HOLD_MS + AGENT_HOLD_SLACK_MS), 1000);
+	assert_false(agent_disconnected_expired(agent_contact_ms(0, true, 20000, 25000), 10000, 25000));
+	assert_true(agent_disconnected_expired(agent_contact_ms(0, true, 0, 60000), 10000, 60000));
 	/* no overflow near the end of time */
 	assert_int_equal(agent_disconnected_deadline(INT64_MAX - 10, 5000), INT64_MAX);
 }
