@@ -301,6 +301,7 @@ add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n)
 int
 sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 {
+	const struct scmp_arg_cmp unix_socket = { 0, SCMP_CMP_EQ, AF_UNIX, 0 };
 	scmp_filter_ctx ctx = seccomp_init(SANDBOX_DEFAULT_ACTION);
 	int r;
 
@@ -322,7 +323,7 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 #endif
 	/* the agent's getaddrinfo asks nscd over a unix socket first: "no", and it reads /etc/hosts and DNS itself */
 	if (r == 0 && role == SANDBOX_AGENT)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, &unix_socket);
 	/* fork() may try clone3 first; ENOSYS sends the C library to clone */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
