@@ -24,4 +24,15 @@
 #define AGENT_TICK_MS		1000		/* the loop wakes at least this often (signals and the monitor wake it sooner) */
 #define AGENT_RECONCILE_MS	(60 * 1000)	/* a full reconcile with the kernel this often, tampered or not */
 
+/* The network (agent-net.c, agent-watch.c, agent-join.c). */
+#define AGENT_SERVER_HOLD_MS	(30 * 1000)	/* how long the server holds a watch (its AGENT_WATCH_WAIT_MS) */
+#define AGENT_HOLD_SLACK_MS	(5 * 1000)	/* ... and the slack a held poll gets before it counts as silence */
+#define AGENT_WATCH_TIMEOUT_MS	(45 * 1000)	/* one long poll: above the server's 30 s hold */
+#define AGENT_CALL_TIMEOUT_MS	(15 * 1000)	/* a join or a status post */
+#define AGENT_STATUS_EVERY_S	60		/* a status at least this often, applied or not */
+#define AGENT_BACKOFF_MIN_MS	500		/* the first retry after a failure waits 0.5 s to ... */
+#define AGENT_BACKOFF_MAX_MS	(60 * 1000)	/* ... twice as long each time, up to a minute (full jitter within) */
+#define AGENT_REVOKED_RETRY_MS	(5 * 60 * 1000)	/* a revoked credential (401): ask again this seldom */
+#define AGENT_ERROR_BODY_MAX	(64 * 1024)	/* a join's or a status's answer (an error body) */
+
 #endif

@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/agent-host.h"
 #include "agent/agent-state.h"
+#include "client/client.h"
 #include "codec/codec.h"
 #include "core/timeutil.h"
 
@@ -18,14 +19,19 @@
 #define OS_RELEASE_FALLBACK "/usr/lib/os-release"	/* os-release(5): read when /etc has none */
 
 static const char usage[] =
-	"usage: jitgate-agent run [--state-dir DIR] [--user NAME | --no-sandbox]\n"
+	"usage: jitgate-agent join --server URL [--server URL ...] --token JOIN (--ca FILE | --ca-fingerprint SHA256)\n"
+	"                          [--name NAME] [--state-dir DIR] [--max-disconnected PT4H] [--force]\n"
+	"       jitgate-agent run [--state-dir DIR] [--user NAME | --no-sandbox]\n"
 	"       jitgate-agent show [--state-dir DIR]\n"
 	"       jitgate-agent facts [--state-dir DIR]\n"
 	"       jitgate-agent --help | --version\n"
 	"\n"
+	"  join   register this host as a VM with a join token (--token - reads it from stdin); writes\n"
+	"         DIR/agent.conf and DIR/credential\n"
+	"         (0600) only when the server accepts (exit 3: token refused, 4: name taken or joined already)\n"
 	"  run    enforce the saved state (DIR/state.json) at once, undo tampering with the table, and keep\n"
 	"         enforcing until SIGTERM; as root it becomes NAME (default " AGENT_USER_DEFAULT ") with\n"
-	"         CAP_NET_ADMIN alone, no_new_privs and a seccomp allow-list\n"
+	"         CAP_NET_ADMIN alone, no_new_privs and a seccomp allow-list; watches the server for new states\n"
 	"  show   print what the saved state enforces\n"
 	"  facts  print this host's status as the agent reports it (JSON)\n"
 	"\n"
@@ -229,6 +235,7 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
+	{ "join", agent_join_main },
 	{ "run", cmd_run },
 	{ "show", cmd_show },
 	{ "facts", cmd_facts },
@@ -248,6 +255,10 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("jitgate-agent %s\n", AGENT_VERSION);
 		return AGENT_EXIT_OK;
+	}
+	if (client_global_init() < 0) {
+		agent_log("cannot initialise libcurl");
+		return AGENT_EXIT_FAIL;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)

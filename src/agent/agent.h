@@ -18,6 +18,8 @@
 #define AGENT_EXIT_OK		0
 #define AGENT_EXIT_FAIL		1	/* no state directory, a refused state, no nftables, ... */
 #define AGENT_EXIT_USAGE	2
+#define AGENT_EXIT_REFUSED	3	/* join: the server refused the join token (401) */
+#define AGENT_EXIT_CONFLICT	4	/* join: the name is taken, or this host's agent already joined (409) */
 
 struct agent_run_opts {
 	const char *state_dir;
@@ -45,6 +47,9 @@ void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* What a status posts now: the host's facts, the revision applied, tampering undone, the last state refused. */
 void agent_status_fill(const struct agent *a, struct agent_status *ret);
 
+/* `jitgate-agent join ...` (agent-join.c): argv[0] is "join"; returns an AGENT_EXIT_* status. */
+int agent_join_main(int argc, char **argv);
+
 /* `jitgate-agent run`: returns an AGENT_EXIT_* status. */
 int agent_run(const struct agent_run_opts *o);
 
@@ -59,6 +64,11 @@ int agent_apply(struct agent *a, struct core_error *err);
  * saves the body with agent_state_save() once this returns 0.
  */
 int agent_state_accept(struct agent *a, struct agent_state *s, int64_t received_ms, struct core_error *err);
+
+/* The run loop's parts for the watch (agent-run.c): a reconcile (logged on failure), the monitor's and the signalfd's events. */
+void agent_reconcile(struct agent *a, const char *why);
+void agent_on_monitor(struct agent *a);
+void agent_on_signal(struct agent *a);
 
 /*
  * The watch: the seam where the network half plugs in (a long-poll on the

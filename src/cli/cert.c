@@ -5,27 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
-
 #include "cli/cli.h"
+#include "client/client-agent.h"
 
-/* "AB:CD:..." of the SHA-256 of the certificate's DER, as jitgated prints it. */
+/* "AB:CD:..." of the SHA-256 of the certificate's DER, as jitgated prints it (the hash is the agent's pin's). */
 int
 cli_cert_fingerprint(const char *pem, char *buf, size_t size)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	gnutls_datum_t in = { (unsigned char *)(uintptr_t)pem, (unsigned)strlen(pem) }, der = { NULL, 0 };
-	unsigned char digest[32];
+	uint8_t digest[CLIENT_AGENT_FP_LEN];
 	size_t i, len = 0;
+	int r;
 
-	if (size < CLI_FP_TEXT_SIZE || gnutls_pem_base64_decode2("CERTIFICATE", &in, &der) < 0)
+	if (size < CLI_FP_TEXT_SIZE)
 		return -EINVAL;
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, digest) < 0) {
-		gnutls_free(der.data);
-		return -EIO;
-	}
-	gnutls_free(der.data);
+	if ((r = client_cert_sha256(pem, digest)) < 0)
+		return r;
 	for (i = 0; i < sizeof(digest); i++) {
 		if (i)
 			buf[len++] = ':';

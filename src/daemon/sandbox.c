@@ -9,6 +9,7 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -126,7 +127,10 @@ static const struct rule helper_list[] = {
  * jitgate-agent (src/agent), on top of the helper's list: its state directory
  * (state.json and the credential written as a temp file, fsync'd and renamed;
  * agent.conf read), /proc/net and /etc/os-release read, getifaddrs() and
- * gethostname(), and HTTPS to its servers over TCP (IPv4 and IPv6) only.
+ * gethostname(), and HTTPS to its servers over TCP (IPv4 and IPv6), with
+ * what libcurl (multi handle, threaded resolver) and glibc's getaddrinfo need
+ * for a server given by name; measured by tests/e2e/agent-net.sh (a server by
+ * address, by /etc/hosts and by DNS over UDP) and agent-local.sh.
  */
 static const struct rule agent_list[] = {
 	ANY("openat"), ANY("fsync"), ANY("fchmod"), ANY("renameat"), ANY("renameat2"), ANY("rename"),
@@ -135,6 +139,17 @@ static const struct rule agent_list[] = {
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_STREAM } },
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_STREAM } },
 	ANY("connect"), ANY("shutdown"), ANY("getpeername"),
+	/* libcurl: its multi handle's wakeup pair and the threaded resolver's (a server given by name) */
+	ARG("socketpair", 0, AF_UNIX),
+	/* ... whose thread: threads only (CLONE_THREAD), never a new process */
+	MASKED("clone", 0, CLONE_THREAD, CLONE_THREAD), ANY("set_robust_list"), ANY("rseq"), ANY("madvise"),
+	ANY("rt_sigaction"),		/* measured: the resolver's thread set up by the C library */
+	/* getaddrinfo: /etc/hosts, /etc/resolv.conf, nsswitch.conf (read above), DNS over UDP */
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_DGRAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_DGRAM } }, ANY("sendmmsg"),
+	ARG("ioctl", 1, FIONREAD),	/* the resolver sizes an answer before it reads it */
+	/* the pinned certificate, kept in a memfd for GnuTLS to read back through /proc/self/fd */
+	ANY("memfd_create"), ANY("ftruncate"), ANY("pwrite64"),
 };
 
 #ifdef SANDBOX_SANITIZER
@@ -286,6 +301,7 @@ add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n)
 int
 sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 {
+	const struct scmp_arg_cmp unix_socket = { 0, SCMP_CMP_EQ, AF_UNIX, 0 };
 	scmp_filter_ctx ctx = seccomp_init(SANDBOX_DEFAULT_ACTION);
 	int r;
 
@@ -305,6 +321,9 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 	if (r == 0)
 		r = add_rules(ctx, sanitizer_list, COUNT(sanitizer_list));
 #endif
+	/* the agent's getaddrinfo asks nscd over a unix socket first: "no", and it reads /etc/hosts and DNS itself */
+	if (r == 0 && role == SANDBOX_AGENT)
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, &unix_socket);
 	/* fork() may try clone3 first; ENOSYS sends the C library to clone */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);

@@ -1,4 +1,4 @@
-/* Unit tests for src/client's settings: flags > environment > config file > socket, and failures as records, without a server. */
+/* Unit tests for src/client's settings (flags > environment > config file > socket), failures as records, and the agent transport's pure parts, without a server. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 #include "testutil.h"
 #include "client/client.h"
+#include "client/client-agent.h"
 
 #define SUB "11111111-2222-3333-4444-555555555555"	/* given, so that connecting never asks the server */
 
@@ -227,6 +228,71 @@ test_warnings_go_to_the_caller(void **state)
 	chmod(path, 0600);
 }
 
+/* A certificate and its SHA-256 fingerprint as openssl x509 -fingerprint -sha256 prints it. */
+static const char unit_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBcjCCARmgAwIBAgIUCbFe2x7lwiF1DZNvTPb/qvkIvtcwCgYIKoZIzj0EAwIw\n"
+	"DzENMAsGA1UEAwwEdW5pdDAeFw0yNjEyMDQyMTQ0NDVaFw0zNjEyMDEyMTQ0NDVa\n"
+	"MA8xDTALBgNVBAMMBHVuaXQwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARffAvw\n"
+	"DgqqzTFkSiBGJeSgxCww0NpnIz1xaDZDQA52ss4lNxtTnl0nuFXR8NYuH1xr2oPX\n"
+	"OuuWGz6AB9dVs5sIo1MwUTAdBgNVHQ4EFgQUikZvV+zW2vmiwerDikosve5537Mw\n"
+	"HwYDVR0jBBgwFoAUikZvV+zW2vmiwerDikosve5537MwDwYDVR0TAQH/BAUwAwEB\n"
+	"/zAKBggqhkjOPQQDAgNHADBEAiB6Ro4malQh+0MlY/jSEB4ewME4T+2H4IxpQkYS\n"
+	"k7iwugIgKxAzVKJmhTdT/iXx4yrir0QhZtH8LMwsNBTzNXL2nAY=\n"
+	"-----END CERTIFICATE-----\n";
+static const uint8_t unit_fp[CLIENT_AGENT_FP_LEN] = {
+	0x84, 0xD1, 0x3D, 0xFF, 0x5B, 0x89, 0x97, 0xCA, 0x09, 0xE1, 0x2E, 0xA5, 0x15, 0x9F, 0x4A, 0xEB,
+	0x4D, 0x73, 0x2D, 0x36, 0xB8, 0x02, 0x5B, 0xC2, 0xEF, 0x88, 0x0B, 0xE7, 0x4E, 0xB4, 0x98, 0x6D,
+};
+
+static void
+test_agent_cert_sha256(void **state)
+{
+	uint8_t fp[CLIENT_AGENT_FP_LEN];
+
+	(void)state;
+	assert_int_equal(client_cert_sha256(unit_pem, fp), 0);
+	assert_memory_equal(fp, unit_fp, sizeof(fp));
+	assert_int_equal(client_cert_sha256("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", fp),
+			 -EINVAL);
+	assert_int_equal(client_cert_sha256("", fp), -EINVAL);
+}
+
+static void
+test_agent_trust_and_errors(void **state)
+{
+	struct client_agent *ca = NULL;
+	struct client_error err = { 0 };
+	struct client_reply r = { 0 };
+	char code[32], msg[64];
+
+	(void)state;
+	/* exactly one of a CA file and a fingerprint */
+	assert_int_equal(client_agent_new(NULL, NULL, &ca, &err), -EINVAL);
+	assert_int_equal(client_agent_new("/etc/ca.pem", unit_fp, &ca, &err), -EINVAL);
+	assert_null(ca);
+	/* a fingerprint: nothing is trusted until a handshake checked it; a CA file: trusted as given */
+	assert_int_equal(client_agent_new(NULL, unit_fp, &ca, &err), 0);
+	assert_false(client_agent_is_pinned(ca, "https://a:1"));
+	assert_false(client_agent_busy(ca));
+	client_agent_free(ca);
+	assert_int_equal(client_agent_new("/etc/ca.pem", NULL, &ca, &err), 0);
+	assert_true(client_agent_is_pinned(ca, "https://a:1"));
+	client_agent_free(ca);
+	/* the server's error record, or empty strings for what is not one */
+	r.body = (char *)"{\"error\":{\"code\":\"JoinTokenUsedUp\",\"message\":\"no uses left\"}}";
+	r.body_len = strlen(r.body);
+	client_reply_error(&r, code, sizeof(code), msg, sizeof(msg));
+	assert_string_equal(code, "JoinTokenUsedUp");
+	assert_string_equal(msg, "no uses left");
+	r.body = (char *)"<html>";
+	r.body_len = 6;
+	client_reply_error(&r, code, sizeof(code), msg, sizeof(msg));
+	assert_string_equal(code, "");
+	assert_string_equal(msg, "");
+	client_error_clear(&err);
+}
+
 int
 main(void)
 {
@@ -238,6 +304,8 @@ main(void)
 		cmocka_unit_test(test_socket_beats_servers),
 		cmocka_unit_test(test_bad_settings_are_usage_errors),
 		cmocka_unit_test(test_warnings_go_to_the_caller),
+		cmocka_unit_test(test_agent_cert_sha256),
+		cmocka_unit_test(test_agent_trust_and_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
