@@ -336,7 +336,7 @@ enum body_mode { BODY_LENGTH, BODY_LENGTH_NO_EXPECT, BODY_CHUNKED };
  * cert.pem for the name in the URL (127.0.0.1), which exercises the SAN.
  */
 static void
-request(const char *method, const char *url, bool via_unix, const char *body, size_t body_len, enum body_mode mode,
+request_once(const char *method, const char *url, bool via_unix, const char *body, size_t body_len, enum body_mode mode,
 	const char *want_header, struct reply *ret)
 {
 	char full[512];
@@ -390,6 +390,25 @@ reply_free(struct reply *r)
 {
 	free(r->body);
 	r->body = NULL;
+}
+
+/*
+ * request_once, asked again (up to 5 times) when the TLS handshake itself failed: the test server closes a
+ * connection that has not authenticated after CONN_TIMEOUT_S, and on a loaded machine under sanitizers a
+ * handshake can take longer. Nothing was sent to the handler then, so asking again changes nothing it sees.
+ */
+static void
+request(const char *method, const char *url, bool via_unix, const char *body, size_t body_len, enum body_mode mode,
+	const char *want_header, struct reply *ret)
+{
+	int tries;
+
+	for (tries = 0; tries < 5; tries++) {
+		request_once(method, url, via_unix, body, body_len, mode, want_header, ret);
+		if (ret->rc != CURLE_SSL_CONNECT_ERROR)
+			return;
+		reply_free(ret);
+	}
 }
 
 static char *
@@ -1182,15 +1201,8 @@ parked_now(void)
 {
 	struct reply r;
 	unsigned long n = 0;
-	int tries;
 
-	/* a handshake slower than the test server's 1 s (a loaded machine, sanitizers): ask again */
-	for (tries = 0; tries < 5; tries++) {
-		request("GET", "/parked", false, NULL, 0, BODY_LENGTH, NULL, &r);
-		if (r.rc == CURLE_OK)
-			break;
-		reply_free(&r);
-	}
+	request("GET", "/parked", false, NULL, 0, BODY_LENGTH, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(sscanf(r.body, "{\"parked\":%lu}", &n), 1);
 	reply_free(&r);
