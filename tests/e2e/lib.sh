@@ -132,3 +132,23 @@ e2e_summary() {
 
 E2E_TMP=$(mktemp -d)
 trap 'e2e_cleanup; rm -rf "$E2E_TMP"' EXIT
+
+# eventually_within "description" SECONDS CMD...: passes when CMD passes within SECONDS (tried every 0.1 s).
+eventually_within() {
+	local what=$1 n=$(( $2 * 10 )) i; shift 2
+	for ((i = 0; i < n; i++)); do "$@" && { ok "$what"; return 0; }; sleep 0.1; done
+	notok "$what"
+	return 1
+}
+
+# iso_ms UNIXMS: that time as RFC 3339 UTC with milliseconds.
+iso_ms() { date -u -d "@$(( $1 / 1000 )).$(printf '%03d' $(( $1 % 1000 )))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
+
+# agent_user NAME: the system user jitgate-agent drops to; made when missing (E2E_MADE_USER=1 then, and the
+# cleanup removes it).
+E2E_MADE_USER=0
+agent_user() {
+	id -u "$1" >/dev/null 2>&1 && return 0
+	useradd --system --no-create-home --shell /usr/sbin/nologin "$1" || return 1
+	E2E_MADE_USER=1
+}
