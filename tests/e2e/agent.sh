@@ -258,7 +258,9 @@ jg -q request host1 --port 22 --for 1h --from $B/32
 check "a new request on host1 from B/32 after the restart (rc $rc: $err)" test $rc = 0
 eventually_within "host1's agent reconnected and applied it: B reaches 22" 15 can "$CL" $B "${IP[1]}" 22
 ip -n "$H3" link set e0 up
+t0=$(now_ms)
 eventually_within "host3 back: the revocation made while it was cut off applies (A refused)" 40 cannot "$CL" $A "${IP[3]}" 22
+echo "  host3 enforced the revocation $(( $(now_ms) - t0 )) ms after its link came back"
 api GET "$CMP?$AV"
 eventually_within "the inventory shows the three Connected again" 15 bash -c '
 	[[ $("$@" | jq -r "[.value[] | select(.properties.enforcement == \"agent\") | .properties.agent.state] | join(\",\")") == \
