@@ -165,6 +165,9 @@ check "jitgate agent list names the three, Connected" test "$(grep -c Connected 
 echo "3. jitgate request: open only from the granted source; appliedTimeUtc once the agent applied it"
 jg -q request host1 --port 22 --for 1h
 REQ1=$out
+jg request host1 --port 3389 --for 1m
+echo "  jitgate request host1 --port 3389 says: $(tr '\n' '|' <<<"$out")"
+jg revoke host1 --port 3389
 check "jitgate request host1 --port 22 (rc $rc: $err)" test $rc = 0
 eventually_within "A reaches host1's 22" 3 can "$CL" $A "${IP[1]}" 22
 check "B (the client's other address) is still refused" cannot "$CL" $B "${IP[1]}" 22
@@ -292,6 +295,15 @@ check "host1's credential on host2's watch → 403 AuthorizationFailed (got $cod
 	test "$code $(j .error.code)" = "403 AuthorizationFailed"
 TOK=$CRED1 api GET "/agent/v1$(vm 1)/state?since=-1"
 check "... and on its own: 200" test "$code" = 200
+
+echo "12. idle agents do not spin: packets from host2 to jitgated over 6 s"
+ip netns exec "$SV" nft add table ip e2ecount
+ip netns exec "$SV" nft add chain ip e2ecount in '{ type filter hook input priority 0; }'
+ip netns exec "$SV" nft add rule ip e2ecount in ip saddr "${IP[2]}" tcp dport 8443 counter
+sleep 6
+pk=$(ip netns exec "$SV" nft list chain ip e2ecount in | grep -o 'packets [0-9]*' | cut -d' ' -f2)
+echo "  host2 sent $pk packets to jitgated in 6 s idle (agent_watch_wait PT5S)"
+check "a poll or two, not a loop (1 ≤ $pk packets ≤ 60)" test "${pk:-0}" -ge 1 -a "${pk:-999}" -le 60
 
 for k in 1 2 3; do
 	kill -TERM "${APID[$k]}" 2>/dev/null; wait "${APID[$k]}" 2>/dev/null; rc=$?
