@@ -152,3 +152,14 @@ agent_user() {
 	useradd --system --no-create-home --shell /usr/sbin/nologin "$1" || return 1
 	E2E_MADE_USER=1
 }
+
+# jitgated_start NS CLIENT_NS STATE HOST:PORT LOG ARGS...: $JITGATED --single-process in NS, its output appended
+# to LOG; waits until it answers /healthz from CLIENT_NS (e2e_wait_healthy). Its pid in JITGATED_PID.
+jitgated_start() {
+	local n=$1 cl=$2 st=$3 at=$4 log=$5
+	shift 5
+	ip netns exec "$n" "$JITGATED" --single-process --state-dir "$st" --listen "$at" "$@" >>"$log" 2>&1 &
+	JITGATED_PID=$!
+	E2E_PIDS+=($JITGATED_PID)
+	e2e_wait_healthy "$cl" "$st/tls/cert.pem" "https://$at" "$JITGATED_PID"
+}
