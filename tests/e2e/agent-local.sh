@@ -17,8 +17,7 @@ NETPROBE=$BUILD/tests/e2e/netprobe
 [[ $(id -u) == 0 ]] || { echo "agent-local.sh: needs root (network namespaces, nftables)"; exit 1; }
 [[ -x $AGENT && -x $NETPROBE ]] || { echo "agent-local.sh: build first ($AGENT)"; exit 1; }
 USR=jitgate-agent-t
-agent_user "$USR" || exit 1
-trap 'e2e_cleanup; rm -rf "$E2E_TMP"; (( E2E_MADE_USER )) && userdel "$USR" 2>/dev/null; true' EXIT
+e2e_user "$USR" || exit 1
 chmod 0711 "$E2E_TMP"	# the agent's user must reach its state directory below it
 
 AG=$(ns_new agh) && CL=$(ns_new acl) || exit 1

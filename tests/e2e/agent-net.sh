@@ -18,9 +18,9 @@ BODY=$BUILD/tests/e2e/agentbody
 [[ $(id -u) == 0 ]] || { echo "agent-net.sh: needs root (network namespaces, nftables)"; exit 1; }
 [[ -x $AGENT && -x $NETPROBE && -x $BODY ]] || { echo "agent-net.sh: build first ($AGENT)"; exit 1; }
 USR=jitgate-agent-t
-agent_user "$USR" || exit 1
+e2e_user "$USR" || exit 1
 AG=$(ns_new nag) && CL=$(ns_new ncl) && SV=$(ns_new nsv) || exit 1
-trap 'e2e_cleanup; rm -rf "$E2E_TMP" "/etc/netns/$AG"; (( E2E_MADE_USER )) && userdel "$USR" 2>/dev/null; true' EXIT
+trap 'e2e_cleanup; rm -rf "$E2E_TMP" "/etc/netns/$AG"; true' EXIT
 chmod 0711 "$E2E_TMP"
 link_new "$AG" h0 "$CL" c0 && link_new "$AG" h1 "$SV" s0 || exit 1
 V=10.215.0.1 A=10.215.0.2 B=10.215.0.3 H=10.216.0.1 S=10.216.0.9

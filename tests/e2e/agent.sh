@@ -9,7 +9,7 @@
 #   client (A, B) ───────────────┘
 #
 # Each agent runs as root dropping to the user jitgate-agent-t (CAP_NET_ADMIN alone, seccomp), as agent-local.sh.
-# jitgated runs with agent_watch_wait = PT5S (a shorter idle poll; the wake on a change does not depend on it).
+# jitgated runs privilege-separated (its API process as jitgate-t) with agent_watch_wait = PT5S (a shorter idle poll; the wake on a change does not depend on it).
 # Usage: tests/e2e/agent.sh [BUILD_DIR]   (as root; needs curl, jq, openssl)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,8 +24,9 @@ NETPROBE=$BUILD/tests/e2e/netprobe
 [[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE ]] || { echo "agent.sh: build first"; exit 1; }
 for t in curl jq openssl; do command -v $t >/dev/null || { echo "agent.sh: needs $t"; exit 1; }; done
 USR=jitgate-agent-t
-agent_user "$USR" || exit 1
-trap 'e2e_cleanup; rm -rf "$E2E_TMP"; (( E2E_MADE_USER )) && userdel "$USR" 2>/dev/null; true' EXIT
+e2e_user "$USR" || exit 1
+JITGATED_USER=jitgate-t	# jitgated privilege-separated, as in production
+e2e_user "$JITGATED_USER" || exit 1
 chmod 0711 "$E2E_TMP"	# the agents' user must reach their state directories below it
 
 BR=$(ns_new br) && SV=$(ns_new sv) && CL=$(ns_new cl) || exit 1
