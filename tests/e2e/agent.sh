@@ -180,15 +180,19 @@ check "jitgate -o json requests shows it too" bash -c 'jq -e --arg id "$2" "[.. 
 	[.. | .appliedTimeUtc? // empty] | length > 0" <<<"$1" >/dev/null' _ "$out" "$REQ1"
 
 echo "4. initiate → first TCP connect on an agent host, 20 tries (host2)"
-lats=()
+lats=() after=()
 for ((n = 0; n < 20; n++)); do
 	t0=$(now_ms)
 	api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
 	[[ $code == 202 ]] || { notok "initiate $n answered $code"; break; }
-	for ((i = 0; i < 200; i++)); do
-		ip netns exec "$CL" "$NETPROBE" connect -s $A "${IP[2]}" 22 25 && break
+	t202=$(now_ms)
+	for ((i = 0; i < 500; i++)); do
+		# a try every few ms (5 ms for the SYN-ACK, and the start of netprobe): the figure's resolution
+		ip netns exec "$CL" "$NETPROBE" connect -s $A "${IP[2]}" 22 5 && break
 	done
-	lats+=($(( $(now_ms) - t0 )))
+	t1=$(now_ms)
+	lats+=($(( t1 - t0 )))
+	after+=($(( t1 - t202 )))
 	api POST "$POL/revoke?$AV" "$(revoke_body 2 22)"
 	for ((i = 0; i < 100; i++)); do cannot "$CL" $A "${IP[2]}" 22 && break; done
 done
@@ -196,6 +200,8 @@ sorted=($(printf '%s\n' "${lats[@]}" | sort -n))
 cnt=${#sorted[@]}
 p50=${sorted[$(( cnt / 2 ))]} p99=${sorted[$(( cnt - 1 ))]}
 echo "  initiate → first successful connect on host2 over $cnt tries: p50 ${p50} ms, p99 ${p99} ms (all: ${lats[*]})"
+sorted=($(printf '%s\n' "${after[@]}" | sort -n))
+echo "  ... of which after the 202 came back (curl's TLS and the call excluded): p50 ${sorted[$(( cnt / 2 ))]} ms, p99 ${sorted[$(( cnt - 1 ))]} ms"
 check "20 tries measured, each connect within 5 s (p99 $p99 ms)" test "$cnt" = 20 -a "$p99" -lt 5000
 
 echo "5. a short grant closes on time"
