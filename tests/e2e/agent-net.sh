@@ -144,6 +144,8 @@ rm -f "$R/status.code"
 ip netns exec "$AG" nft flush table inet jitgate
 eventually_within "tampering while a poll is held is undone: A refused again" 3 cannot "$CL" $A $V 22
 check "... B still reaches 22" can "$CL" $B $V 22
+eventually_within "... and reported within 2 s, the 20 s poll dropped for the status (tamperUndone 1)" 2 \
+	grep -q '"tamperUndone":1' "$R/status.log"
 
 kill -HUP $agent_pid
 eventually_within "SIGHUP while a poll is held: state.json read again" 3 grep -q 'SIGHUP: enforcing revision 2' "$LOG"
