@@ -55,6 +55,8 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: API holes of issue 11 (enforcement, addresses, %00, live requests, JSON bodies)" tests/e2e/sec-api.sh build
 	step "e2e: join tokens: Owners create, list and revoke them (API, CLI, offline); secrets shown once" tests/e2e/join-tokens.sh build
 	step "e2e: the agent protocol's server half: join, the watch that parks and wakes, status, credentials" tests/e2e/agent-api.sh build
+	step "e2e: the fleet for real: jitgated and three jitgate-agent hosts (join, enable, request, revoke, supersede, server and agent killed, tampering, a link down)" tests/e2e/agent.sh build
+	step "e2e: the fleet for real, sanitizer build" tests/e2e/agent.sh build-asan
 	step "e2e: one jitgated per namespace, the unit's sandbox, boot protection, TLS and HTTP strictness" tests/e2e/sec-daemon.sh build
 	step "make demo" scripts/demo.sh build
 else

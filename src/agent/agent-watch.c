@@ -100,6 +100,27 @@ start_status(struct watch *w, char *url, struct client_error *err)
 	return client_agent_start(w->ca, &c, err);
 }
 
+/*
+ * The monitor's event: tampering undone is reported at once, not after the
+ * held poll (up to AGENT_WATCH_WAIT_MS) or AGENT_STATUS_EVERY_S: the poll is
+ * dropped for the status, and the next poll asks from the same revision.
+ */
+static void
+tamper_report(struct watch *w)
+{
+	int64_t before = w->a->tamper_undone;
+
+	agent_on_monitor(w->a);
+	if (w->a->tamper_undone == before || w->revoked)
+		return;
+	w->status_due = true;
+	if (w->op == OP_POLL) {
+		client_agent_cancel(w->ca);
+		w->op = OP_NONE;
+		w->next_try = time_mono_ms();
+	}
+}
+
 /* The next transfer: the pin's handshake first, then a due status, else the long poll. */
 static void
 start_next(struct watch *w)
@@ -310,7 +331,7 @@ watch_step(struct watch *w)
 	if (p[0].revents & POLLIN)
 		agent_on_signal(w->a);
 	if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLERR)))
-		agent_on_monitor(w->a);
+		tamper_report(w);
 	memset(&rep, 0, sizeof(rep));
 	if (w->op != OP_NONE && (r = client_agent_done(w->ca, &rep, &err)) != 0)
 		on_done(w, r, &rep, &err);

@@ -48,11 +48,10 @@ printf 'agent_watch_wait = PT%sS\n' $WAIT_S >"$E2E_TMP/jitgated.conf"
 
 token() { "$JITGATED" token "$@" --state-dir "$STATE"; }
 start_server() {
-	ip netns exec "$HOST" "$JITGATED" --single-process --state-dir "$STATE" --listen "$V:8443" --vm-name host1 \
-		--config "$E2E_TMP/jitgated.conf" >>"$SRVLOG" 2>&1 &
-	SRV=$!
-	E2E_PIDS+=($SRV)
-	e2e_wait_healthy "$CL" "$STATE/tls/cert.pem" "https://$V:8443" "$SRV"
+	jitgated_start "$HOST" "$CL" "$STATE" "$V:8443" "$SRVLOG" --vm-name host1 --config "$E2E_TMP/jitgated.conf"
+	local rc=$?
+	SRV=$JITGATED_PID
+	return $rc
 }
 # call [-i ADDR] TOKEN METHOD PATH [BODY]: sets $code and $R (from source ADDR; default A).
 call() {

@@ -17,12 +17,7 @@ NETPROBE=$BUILD/tests/e2e/netprobe
 [[ $(id -u) == 0 ]] || { echo "agent-local.sh: needs root (network namespaces, nftables)"; exit 1; }
 [[ -x $AGENT && -x $NETPROBE ]] || { echo "agent-local.sh: build first ($AGENT)"; exit 1; }
 USR=jitgate-agent-t
-made_user=0
-if ! id -u "$USR" >/dev/null 2>&1; then
-	useradd --system --no-create-home --shell /usr/sbin/nologin "$USR" || exit 1
-	made_user=1
-fi
-trap 'e2e_cleanup; rm -rf "$E2E_TMP"; (( made_user )) && userdel "$USR" 2>/dev/null; true' EXIT
+e2e_user "$USR" || exit 1
 chmod 0711 "$E2E_TMP"	# the agent's user must reach its state directory below it
 
 AG=$(ns_new agh) && CL=$(ns_new acl) || exit 1
@@ -39,10 +34,9 @@ OTHER=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/pro
 LOG=$E2E_TMP/agent.log
 agent_pid=
 
-iso() { date -u -d "@$(( $1 / 1000 )).$(printf '%03d' $(( $1 % 1000 )))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
 # grant REQUEST_ID SOURCE END_MS REMAINING_MS: one grant of TCP 22, as the server writes it
 grant() { printf '{"requestId":"%s","source":"%s","protocol":"TCP","number":22,"endTimeUtc":"%s","remainingMs":%d}' \
-	"$1" "$2" "$(iso "$3")" "$4"; }
+	"$1" "$2" "$(iso_ms "$3")" "$4"; }
 # state_write VM REVISION GRANT...: state.json as the agent saves it, received now, protecting TCP 22
 state_write() {
 	local vm=$1 rev=$2 now g
@@ -50,7 +44,7 @@ state_write() {
 	now=$(now_ms)
 	g=$(IFS=,; echo "$*")
 	printf '{"receivedTimeUtc":"%s","state":{"vm":"%s","revision":%d,"serverTimeUtc":"%s","ports":[{"number":22,"protocol":"TCP"}],"grants":[%s]}}\n' \
-		"$(iso "$now")" "$vm" "$rev" "$(iso "$now")" "$g" >"$STATE/state.json"
+		"$(iso_ms "$now")" "$vm" "$rev" "$(iso_ms "$now")" "$g" >"$STATE/state.json"
 	chmod 0600 "$STATE/state.json"
 }
 # agent_start: run the agent in the host's namespace as $USR; wait (≤ 5 s) until it enforces the saved state
@@ -78,14 +72,7 @@ agent_exit() {
 	agent_rc=$?
 }
 # eventually "description" CMD...: CMD passes within 3 s
-eventually() {
-	local what=$1 i; shift
-	for ((i = 0; i < 30; i++)); do
-		"$@" && { ok "$what"; return; }
-		sleep 0.1
-	done
-	notok "$what"
-}
+eventually() { local what=$1; shift; eventually_within "$what" 3 "$@"; }
 nft_ag() { ip netns exec "$AG" nft "$@"; }
 cat >"$STATE/agent.conf" <<CONF
 # written by hand for the test: no server answers there

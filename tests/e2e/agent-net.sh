@@ -18,13 +18,9 @@ BODY=$BUILD/tests/e2e/agentbody
 [[ $(id -u) == 0 ]] || { echo "agent-net.sh: needs root (network namespaces, nftables)"; exit 1; }
 [[ -x $AGENT && -x $NETPROBE && -x $BODY ]] || { echo "agent-net.sh: build first ($AGENT)"; exit 1; }
 USR=jitgate-agent-t
-made_user=0
-if ! id -u "$USR" >/dev/null 2>&1; then
-	useradd --system --no-create-home --shell /usr/sbin/nologin "$USR" || exit 1
-	made_user=1
-fi
+e2e_user "$USR" || exit 1
 AG=$(ns_new nag) && CL=$(ns_new ncl) && SV=$(ns_new nsv) || exit 1
-trap 'e2e_cleanup; rm -rf "$E2E_TMP" "/etc/netns/$AG"; (( made_user )) && userdel "$USR" 2>/dev/null; true' EXIT
+trap 'e2e_cleanup; rm -rf "$E2E_TMP" "/etc/netns/$AG"; true' EXIT
 chmod 0711 "$E2E_TMP"
 link_new "$AG" h0 "$CL" c0 && link_new "$AG" h1 "$SV" s0 || exit 1
 V=10.215.0.1 A=10.215.0.2 B=10.215.0.3 H=10.216.0.1 S=10.216.0.9
@@ -68,24 +64,18 @@ STATE=$E2E_TMP/state
 LOG=$E2E_TMP/agent.log
 TOKEN=jgj_testtoken0123456789
 CRED=jga_credential0123456789abcdef
-iso() { date -u -d "@$(( $1 / 1000 )).$(printf '%03d' $(( $1 % 1000 )))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
 grant() { printf '{"requestId":"%s","source":"%s","protocol":"TCP","number":22,"endTimeUtc":"%s","remainingMs":%d}' \
-	"$1" "$2" "$(iso $(( $(now_ms) + $3 )))" "$3"; }
+	"$1" "$2" "$(iso_ms $(( $(now_ms) + $3 )))" "$3"; }
 # serve VM REVISION GRANT...: the state the responder answers from now on, as the codec encodes it
 serve() {
 	local vm=$1 rev=$2 g; shift 2
 	g=$(IFS=,; echo "$*")
 	printf '{"vm":"%s","revision":%d,"serverTimeUtc":"%s","ports":[{"number":22,"protocol":"TCP"}],"grants":[%s]}' \
-		"$vm" "$rev" "$(iso "$(now_ms)")" "$g" | "$BODY" state >"$R/state.body" || echo "agentbody refused a state" >&2
+		"$vm" "$rev" "$(iso_ms "$(now_ms)")" "$g" | "$BODY" state >"$R/state.body" || echo "agentbody refused a state" >&2
 	echo "$rev" >"$R/state.rev.tmp" && mv "$R/state.rev.tmp" "$R/state.rev"
 }
 serve_raw() { cat >"$R/state.body"; echo "$1" >"$R/state.rev.tmp" && mv "$R/state.rev.tmp" "$R/state.rev"; }
 join() { ip netns exec "$AG" "$AGENT" join --state-dir "$STATE" "$@"; }
-eventually() { # "description" SECONDS CMD...
-	local what=$1 n=$(( $2 * 10 )) i; shift 2
-	for ((i = 0; i < n; i++)); do "$@" && { ok "$what"; return; }; sleep 0.1; done
-	notok "$what"
-}
 requests() { local n; n=$(grep -c "$1" "$R/requests.log" 2>/dev/null); echo "${n:-0}"; }
 
 echo "1. join: refusals write nothing and say the server's words"
@@ -135,44 +125,46 @@ serve "$VMID" 1 "$(grant g1 $A 120000)"
 ip netns exec "$AG" "$AGENT" run --state-dir "$STATE" --user "$USR" >"$LOG" 2>&1 &
 agent_pid=$!
 E2E_PIDS+=($agent_pid)
-eventually "B is refused on 22 (the state came)" 10 cannot "$CL" $B $V 22
+eventually_within "B is refused on 22 (the state came)" 10 cannot "$CL" $B $V 22
 check "A (granted) reaches 22" can "$CL" $A $V 22
 check "the agent runs with a seccomp filter" grep -q "^Seccomp:[[:space:]]*2" /proc/$agent_pid/status
 check "state.json holds revision 1" grep -q '"revision":1' "$STATE/state.json"
-eventually "a status with revision 1 was posted" 5 grep -q '"revision":1' "$R/status.log"
+eventually_within "a status with revision 1 was posted" 5 grep -q '"revision":1' "$R/status.log"
 check "the watch sends the agent credential" grep -q "GET /agent/v1$VMID/state?since=.* Bearer $CRED" "$R/requests.log"
 
 echo "4. a new state reaches the held watch at once"
 echo 400 >"$R/status.code"
 serve "$VMID" 2 "$(grant g2 $B 120000)"
-eventually "B reaches 22 with revision 2" 5 can "$CL" $B $V 22
+eventually_within "B reaches 22 with revision 2" 5 can "$CL" $B $V 22
 check "A is refused again" cannot "$CL" $A $V 22
-eventually "the status says revision 2" 5 grep -q '"revision":2' "$R/status.log"
-eventually "a status refused with 400 is logged with the server's words, not retried" 5 \
+eventually_within "the status says revision 2" 5 grep -q '"revision":2' "$R/status.log"
+eventually_within "a status refused with 400 is logged with the server's words, not retried" 5 \
 	grep -q 'refused the status (HTTP 400 InvalidRequestContent: test refusal); watching on' "$LOG"
 rm -f "$R/status.code"
 ip netns exec "$AG" nft flush table inet jitgate
-eventually "tampering while a poll is held is undone: A refused again" 3 cannot "$CL" $A $V 22
+eventually_within "tampering while a poll is held is undone: A refused again" 3 cannot "$CL" $A $V 22
 check "... B still reaches 22" can "$CL" $B $V 22
+eventually_within "... and reported within 2 s, the 20 s poll dropped for the status (tamperUndone 1)" 2 \
+	grep -q '"tamperUndone":1' "$R/status.log"
 
 kill -HUP $agent_pid
-eventually "SIGHUP while a poll is held: state.json read again" 3 grep -q 'SIGHUP: enforcing revision 2' "$LOG"
+eventually_within "SIGHUP while a poll is held: state.json read again" 3 grep -q 'SIGHUP: enforcing revision 2' "$LOG"
 
 echo "5. hostile states are refused; the last good one stays"
 printf '{"vm":' | serve_raw 3
-eventually "bad JSON: logged as refused" 5 grep -q 'a state refused (InvalidJson' "$LOG"
+eventually_within "bad JSON: logged as refused" 5 grep -q 'a state refused (InvalidJson' "$LOG"
 serve "$OTHER" 4 "$(grant g4 $A 120000)"
-eventually "another VM's state: refused" 5 grep -q 'revision 4 refused' "$LOG"
+eventually_within "another VM's state: refused" 5 grep -q 'revision 4 refused' "$LOG"
 head -c $(( 10 * 1024 * 1024 )) /dev/zero | tr '\0' ' ' | serve_raw 5
-eventually "a 10 MB state: refused as too large" 8 grep -q 'larger than' "$LOG"
+eventually_within "a 10 MB state: refused as too large" 8 grep -q 'larger than' "$LOG"
 check "B still reaches 22 (revision 2)" can "$CL" $B $V 22
 check "A is still refused" cannot "$CL" $A $V 22
-eventually "the next status reports the refusal in error" 8 grep -q '"revision":2.*"error":"a state refused' "$R/status.log"
+eventually_within "the next status reports the refusal in error" 8 grep -q '"revision":2.*"error":"a state refused' "$R/status.log"
 check "the agent is still running" kill -0 $agent_pid
 
 echo "6. the server failing: backoff over both servers, ports stay closed; max_disconnected (10 s) ends the grants"
 serve "$VMID" 6 "$(grant g6 $A 120000)"
-eventually "revision 6: A reaches 22" 10 can "$CL" $A $V 22
+eventually_within "revision 6: A reaches 22" 10 can "$CL" $A $V 22
 echo 503 >"$R/state.code"
 : >"$R/requests.log"
 t0=$(now_ms)
@@ -190,18 +182,18 @@ check "A still reaches 22 before max_disconnected" can "$CL" $A $V 22
 check "B is still refused" cannot "$CL" $B $V 22
 resp_stop
 sleep_until $(( t0 + 10500 ))
-eventually "after max_disconnected A is refused: its grant ended" 3 cannot "$CL" $A $V 22
+eventually_within "after max_disconnected A is refused: its grant ended" 3 cannot "$CL" $A $V 22
 check "B is still refused: the port stays protected" cannot "$CL" $B $V 22
 check "the agent said so" grep -q 'ended all 1 grants' "$LOG"
 check "the agent logged the failures" grep -q 'failure 1 in a row' "$LOG"
 rm -f "$R/state.code"
 resp_start || notok "the responder restarts"
-eventually "the server back: the grant is enforced again" 15 can "$CL" $A $V 22
+eventually_within "the server back: the grant is enforced again" 15 can "$CL" $A $V 22
 
 echo "7. a revoked credential (401): the agent keeps enforcing and says so once"
 echo 401 >"$R/state.code"
 serve "$VMID" 7 "$(grant g7 $B 120000)"
-eventually "401 logged" 40 grep -q 'refused the credential (401' "$LOG"
+eventually_within "401 logged" 40 grep -q 'refused the credential (401' "$LOG"
 check "A still reaches 22" can "$CL" $A $V 22
 check "B still refused" cannot "$CL" $B $V 22
 check "logged once" test "$(grep -c 'refused the credential' "$LOG")" = 1
@@ -214,10 +206,10 @@ rm -f "$R/state.code"
 ip netns exec "$AG" "$AGENT" run --state-dir "$STATE" --user "$USR" >"$LOG" 2>&1 &
 agent_pid=$!
 E2E_PIDS+=($agent_pid)
-eventually "revision 7 from the server: B reaches 22" 10 can "$CL" $B $V 22
+eventually_within "revision 7 from the server: B reaches 22" 10 can "$CL" $B $V 22
 check "A is refused" cannot "$CL" $A $V 22
 check "the saved revision 6 was enforced first" grep -q 'enforcing revision 6 of' "$LOG"
-eventually "the status says revision 7" 5 grep -q '"revision":7' "$R/status.log"
+eventually_within "the status says revision 7" 5 grep -q '"revision":7' "$R/status.log"
 sleep 11
 check "a poll held (20 s) longer than max_disconnected (10 s) is not silence: B still reaches 22" can "$CL" $B $V 22
 t0=$(now_ms)

@@ -14,6 +14,7 @@ e2e_cleanup() {
 	for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${E2E_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	for n in "${E2E_NS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	for n in "${E2E_USERS[@]}"; do userdel "$n" 2>/dev/null; done
 	# ns_new usually runs in $(...), a subshell whose E2E_NS+= never reaches us: also go by our prefix
 	for n in $(ip netns list 2>/dev/null | awk -v p="jg${E2E_ID}-" 'index($1, p) == 1 {print $1}'); do
 		ip netns del "$n" 2>/dev/null
@@ -132,3 +133,36 @@ e2e_summary() {
 
 E2E_TMP=$(mktemp -d)
 trap 'e2e_cleanup; rm -rf "$E2E_TMP"' EXIT
+
+# eventually_within "description" SECONDS CMD...: passes when CMD passes within SECONDS (tried every 0.1 s).
+eventually_within() {
+	local what=$1 n=$(( $2 * 10 )) i; shift 2
+	for ((i = 0; i < n; i++)); do "$@" && { ok "$what"; return 0; }; sleep 0.1; done
+	notok "$what"
+	return 1
+}
+
+# iso_ms UNIXMS: that time as RFC 3339 UTC with milliseconds.
+iso_ms() { date -u -d "@$(( $1 / 1000 )).$(printf '%03d' $(( $1 % 1000 )))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
+
+# e2e_user NAME: a system user for a daemon to drop to (jitgate-agent's, jitgated's); made when missing, and then
+# removed by the cleanup.
+E2E_USERS=()
+e2e_user() {
+	id -u "$1" >/dev/null 2>&1 && return 0
+	useradd --system --no-create-home --shell /usr/sbin/nologin "$1" || return 1
+	E2E_USERS+=("$1")
+}
+
+# jitgated_start NS CLIENT_NS STATE HOST:PORT LOG ARGS...: $JITGATED in NS (privilege-separated as the user
+# $JITGATED_USER when set, else --single-process), its output appended to LOG; waits until it answers /healthz
+# from CLIENT_NS (e2e_wait_healthy). Its pid in JITGATED_PID.
+jitgated_start() {
+	local n=$1 cl=$2 st=$3 at=$4 log=$5 mode=(--single-process)
+	shift 5
+	[[ -n ${JITGATED_USER-} ]] && mode=(--user "$JITGATED_USER")
+	ip netns exec "$n" "$JITGATED" "${mode[@]}" --state-dir "$st" --listen "$at" "$@" >>"$log" 2>&1 &
+	JITGATED_PID=$!
+	E2E_PIDS+=($JITGATED_PID)
+	e2e_wait_healthy "$cl" "$st/tls/cert.pem" "https://$at" "$JITGATED_PID"
+}

@@ -1,0 +1,322 @@
+#!/usr/bin/env bash
+# End-to-end: the fleet for real. jitgated and three jitgate-agent hosts talk the agent protocol over real TLS;
+# every open and close is seen with real TCP connects from a client with two addresses.
+#
+#   server (jitgated on S:8443) ─┐
+#   host1 (22, 3389) ────────────┤
+#   host2 (22) ──────────────────┼── bridge (its own namespace)
+#   host3 (22) ──────────────────┤
+#   client (A, B) ───────────────┘
+#
+# Each agent runs as root dropping to the user jitgate-agent-t (CAP_NET_ADMIN alone, seccomp), as agent-local.sh.
+# jitgated runs privilege-separated (its API process as jitgate-t) with agent_watch_wait = PT5S (a shorter idle poll; the wake on a change does not depend on it).
+# Usage: tests/e2e/agent.sh [BUILD_DIR]   (as root; needs curl, jq, openssl)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-$here/../../build}
+JITGATED=$BUILD/src/daemon/jitgated
+JG=$BUILD/src/cli/jitgate
+AGENT=$BUILD/src/agent/jitgate-agent
+NETPROBE=$BUILD/tests/e2e/netprobe
+. "$here/lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "agent.sh: needs root (network namespaces, nftables)"; exit 1; }
+[[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE ]] || { echo "agent.sh: build first"; exit 1; }
+for t in curl jq openssl; do command -v $t >/dev/null || { echo "agent.sh: needs $t"; exit 1; }; done
+USR=jitgate-agent-t
+e2e_user "$USR" || exit 1
+JITGATED_USER=jitgate-t	# jitgated privilege-separated, as in production
+e2e_user "$JITGATED_USER" || exit 1
+chmod 0711 "$E2E_TMP"	# the agents' user must reach their state directories below it
+
+BR=$(ns_new br) && SV=$(ns_new sv) && CL=$(ns_new cl) || exit 1
+H1=$(ns_new h1) && H2=$(ns_new h2) && H3=$(ns_new h3) || exit 1
+ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
+NET=10.241.0
+S=$NET.1 A=$NET.21 B=$NET.22
+declare -A NS=([1]=$H1 [2]=$H2 [3]=$H3) IP=([1]=$NET.11 [2]=$NET.12 [3]=$NET.13)
+plug() { # NS IF PORT ADDR...
+	local n=$1 i=$2 p=$3; shift 3
+	link_new "$n" "$i" "$BR" "$p" && ip -n "$BR" link set "$p" master br0 || return 1
+	local a; for a in "$@"; do addr_add "$n" "$i" "$a/24"; done
+}
+plug "$SV" e0 psv $S && plug "$CL" e0 pcl $A $B || exit 1
+for k in 1 2 3; do plug "${NS[$k]}" e0 "ph$k" "${IP[$k]}" || exit 1; done
+listen "$H1" 22 3389 && listen "$H2" 22 && listen "$H3" 22 || exit 1
+
+STATE=$E2E_TMP/state
+SUB=00000000-0000-0000-0000-000000000000
+CMP=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines
+POL=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
+AV=api-version=2020-01-01
+SRVLOG=$E2E_TMP/jitgated.log
+printf 'agent_watch_wait = PT5S\n' >"$E2E_TMP/jitgated.conf"
+srv_pid=
+srv_start() {
+	jitgated_start "$SV" "$CL" "$STATE" "$S:8443" "$SRVLOG" --vm-name gw --config "$E2E_TMP/jitgated.conf"
+	local rc=$?
+	srv_pid=$JITGATED_PID
+	return $rc
+}
+T_OWNER=$("$JITGATED" token create --name owner --role Owner --state-dir "$STATE")
+# api METHOD PATH [BODY]: the API as the owner from A; sets $code and $R
+api() {
+	local args=(-sS --max-time 10 --interface $A --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/resp" -w '%{http_code}'
+		-X "$1" -H "Authorization: Bearer ${TOK:-$T_OWNER}")
+	[[ -n ${3-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	code=$(ip netns exec "$CL" curl "${args[@]}" "https://$S:8443$2" 2>"$E2E_TMP/curl.err")
+	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
+}
+j() { jq -r "$@" <<<"$R" 2>/dev/null; }
+# jg ARGS...: the CLI from the client (its address A as the server sees it); sets rc, out, err
+HOMEDIR=$E2E_TMP/home
+mkdir -p "$HOMEDIR"
+jg() {
+	ip netns exec "$CL" env -i PATH="$PATH" HOME="$HOMEDIR" TZ=UTC JITGATE_SERVER="https://$S:8443" \
+		JITGATE_TOKEN="$T_OWNER" JITGATE_CA="$STATE/tls/cert.pem" "$JG" "$@" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+	rc=$?
+	out=$(<"$E2E_TMP/out")
+	err=$(<"$E2E_TMP/err")
+}
+# agents: state directory, log and pid per host
+declare -A AST ALOG APID
+for k in 1 2 3; do AST[$k]=$E2E_TMP/agent$k; ALOG[$k]=$E2E_TMP/agent$k.log; mkdir -m 0700 "${AST[$k]}"; done
+agent_join() { # K TOKEN FINGERPRINT: join host K; output in $E2E_TMP/join.K
+	ip netns exec "${NS[$1]}" "$AGENT" join --server "https://$S:8443" --token "$2" --ca-fingerprint "$3" \
+		--name "host$1" --state-dir "${AST[$1]}" >"$E2E_TMP/join.$1" 2>&1
+}
+agent_run() { # K: start host K's agent; wait (≤ 5 s) until it enforces a state
+	: >>"${ALOG[$1]}"
+	local mark; mark=$(grep -c 'enforcing revision' "${ALOG[$1]}")
+	ip netns exec "${NS[$1]}" "$AGENT" run --state-dir "${AST[$1]}" --user "$USR" >>"${ALOG[$1]}" 2>&1 &
+	APID[$1]=$!
+	E2E_PIDS+=(${APID[$1]})
+	local i
+	for ((i = 0; i < 500; i++)); do
+		(( $(grep -c 'enforcing revision' "${ALOG[$1]}") > mark )) && return 0
+		kill -0 "${APID[$1]}" 2>/dev/null || return 1
+		sleep 0.01
+	done
+	return 1
+}
+vm() { echo "$CMP/host$1"; }
+initiate_body() { # K PORT SOURCE SECONDS
+	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d,"endTimeUtc":"%s","allowedSourceAddressPrefix":"%s"}]}],"justification":"e2e"}' \
+		"$(vm "$1")" "$2" "$(date -u -d "@$(( $(date +%s) + $4 ))" +%Y-%m-%dT%H:%M:%SZ)" "$3"
+}
+revoke_body() { # K PORT [TERMINATE]
+	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d}]}],"terminateSessions":%s}' "$(vm "$1")" "$2" "${3:-false}"
+}
+# port_state REQUEST_ID: the request's first port's status/reason
+port_state() { api GET "$POL?$AV"; j ".properties.requests[] | select(.id == \"$1\") | .virtualMachines[0].ports[0] | \"\(.status)/\(.statusReason)\""; }
+applied_at() { api GET "$POL?$AV"; j ".properties.requests[] | select(.id == \"$1\") | .virtualMachines[0].ports[0].appliedTimeUtc // empty"; }
+has_applied() { [[ -n $(applied_at "$1") ]]; }
+vm_agent() { api GET "$(vm "$1")?$AV"; j "$2"; }
+
+check "jitgated is healthy" srv_start
+FP=$(openssl x509 -in "$STATE/tls/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=other \
+	-keyout "$E2E_TMP/okey.pem" -out "$E2E_TMP/other.pem" 2>/dev/null || exit 1
+BADFP=$(openssl x509 -in "$E2E_TMP/other.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+
+echo "1. join: a join token from the CLI, three hosts by the pinned fingerprint; each bad join"
+jg -q agent token create --resource-group rg1 --uses 3
+JT=$out
+check "jitgate agent token create --uses 3 (rc $rc)" bash -c '[[ $1 == 0 && $2 == jgj_* ]]' _ "$rc" "$JT"
+agent_join 1 "$JT" "$BADFP"; rc=$?
+check "a wrong --ca-fingerprint: exit 1, the mismatch named, nothing written (exit $rc)" bash -c '(( $1 == 1 )) &&
+	grep -q "does not match the pinned fingerprint" "$2" && ! test -e "$3/agent.conf"' _ $rc "$E2E_TMP/join.1" "${AST[1]}"
+for k in 1 2 3; do
+	agent_join $k "$JT" "$FP"; rc=$?
+	check "host$k joins (exit $rc: $(tail -1 "$E2E_TMP/join.$k" | cut -c1-80))" test $rc = 0
+done
+mkdir -m 0700 "$E2E_TMP/agent4"
+ip netns exec "$H3" "$AGENT" join --server "https://$S:8443" --token "$JT" --ca-fingerprint "$FP" --name host4 \
+	--state-dir "$E2E_TMP/agent4" >"$E2E_TMP/join.4" 2>&1; rc=$?
+check "a fourth join with the used-up token: exit 3 JoinTokenUsedUp (exit $rc)" bash -c '(( $1 == 3 )) &&
+	grep -q JoinTokenUsedUp "$2" && ! test -e "$3/agent.conf"' _ $rc "$E2E_TMP/join.4" "$E2E_TMP/agent4"
+for k in 1 2 3; do
+	check "host$k's agent starts and enforces the server's state" agent_run $k
+done
+check "the agents run as $USR with a seccomp filter" bash -c 'for p; do
+	[[ $(ps -o user= -p $p | tr -d " ") == jitgate-agent-t ]] && grep -q "^Seccomp:[[:space:]]*2" /proc/$p/status || exit 1; done' \
+	_ "${APID[1]}" "${APID[2]}" "${APID[3]}"
+
+echo "2. enable JIT on the agent VMs through the CLI; the inventory"
+jg enable host1 --port 22 --port 3389/tcp --max 3h
+check "jitgate enable host1 --port 22 --port 3389/tcp (rc $rc: $err)" test $rc = 0
+for k in 2 3; do jg enable host$k --port 22 --max 3h; check "jitgate enable host$k (rc $rc: $err)" test $rc = 0; done
+for k in 1 2 3; do
+	eventually_within "host$k: B is refused on 22 (the agent applied the policy)" 5 cannot "$CL" $B "${IP[$k]}" 22
+done
+check "A is refused on host1's 22 before a request" cannot "$CL" $A "${IP[1]}" 22
+check "A is refused on host1's 3389 before a request" cannot "$CL" $A "${IP[1]}" 3389
+jg -o json vm list
+check "the inventory: three agent VMs, Connected, their version" test "$(jq -r '[.value[] | select(.properties.enforcement == "agent")
+	| "\(.name) \(.properties.agent.state) \(.properties.agent.version != null)"] | sort | join(",")' <<<"$out")" = \
+	"host1 Connected true,host2 Connected true,host3 Connected true"
+echo "  inventory: $(jq -c '[.value[] | select(.properties.enforcement == "agent") | {name, state: .properties.agent.state, version: .properties.agent.version, jit: .properties.jit.status}]' <<<"$out")"
+api GET "$(vm 1)?$AV"
+check "the exposed-port list: host1's agent reports its listeners on 22 and 3389 ($(j .properties.agent.listening))" \
+	bash -c '[[ $1 == *TCP/22* && $1 == *TCP/3389* ]]' _ "$(j .properties.agent.listening)"
+jg agent list
+check "jitgate agent list names the three, Connected" test "$(grep -c Connected <<<"$out")" = 3
+
+echo "3. jitgate request: open only from the granted source; appliedTimeUtc once the agent applied it"
+jg -q request host1 --port 22 --for 1h
+REQ1=$out
+jg request host1 --port 3389 --for 1m
+echo "  jitgate request host1 --port 3389 says: $(tr '\n' '|' <<<"$out")"
+jg revoke host1 --port 3389
+check "jitgate request host1 --port 22 (rc $rc: $err)" test $rc = 0
+eventually_within "A reaches host1's 22" 3 can "$CL" $A "${IP[1]}" 22
+check "B (the client's other address) is still refused" cannot "$CL" $B "${IP[1]}" 22
+check "A is still refused on host2 (another VM)" cannot "$CL" $A "${IP[2]}" 22
+check "A is still refused on host1's 3389 (another port)" cannot "$CL" $A "${IP[1]}" 3389
+sleep 1.1	# a policy GET is cached for at most 1 s
+eventually_within "the request shows appliedTimeUtc ($(applied_at "$REQ1"))" 5 has_applied "$REQ1"
+jg -o json requests
+check "jitgate -o json requests shows it too" bash -c 'jq -e --arg id "$2" "[.. | objects | select(.id? == \$id)] |
+	[.. | .appliedTimeUtc? // empty] | length > 0" <<<"$1" >/dev/null' _ "$out" "$REQ1"
+
+echo "4. initiate → first TCP connect on an agent host, 20 tries (host2)"
+lats=() after=()
+for ((n = 0; n < 20; n++)); do
+	t0=$(now_ms)
+	api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+	[[ $code == 202 ]] || { notok "initiate $n answered $code"; break; }
+	t202=$(now_ms)
+	for ((i = 0; i < 500; i++)); do
+		# a try every few ms (5 ms for the SYN-ACK, and the start of netprobe): the figure's resolution
+		ip netns exec "$CL" "$NETPROBE" connect -s $A "${IP[2]}" 22 5 && break
+	done
+	t1=$(now_ms)
+	lats+=($(( t1 - t0 )))
+	after+=($(( t1 - t202 )))
+	api POST "$POL/revoke?$AV" "$(revoke_body 2 22)"
+	for ((i = 0; i < 100; i++)); do cannot "$CL" $A "${IP[2]}" 22 && break; done
+done
+sorted=($(printf '%s\n' "${lats[@]}" | sort -n))
+cnt=${#sorted[@]}
+p50=${sorted[$(( cnt / 2 ))]} p99=${sorted[$(( cnt - 1 ))]}
+echo "  initiate → first successful connect on host2 over $cnt tries: p50 ${p50} ms, p99 ${p99} ms (all: ${lats[*]})"
+sorted=($(printf '%s\n' "${after[@]}" | sort -n))
+echo "  ... of which after the 202 came back (curl's TLS and the call excluded): p50 ${sorted[$(( cnt / 2 ))]} ms, p99 ${sorted[$(( cnt - 1 ))]} ms"
+check "20 tries measured, each connect within 5 s (p99 $p99 ms)" test "$cnt" = 20 -a "$p99" -lt 5000
+
+echo "5. a short grant closes on time"
+t0=$(now_ms)
+api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $A 4)"
+check "initiate on host3 for ~4 s ($code)" test "$code" = 202
+eventually_within "A reaches host3's 22" 3 can "$CL" $A "${IP[3]}" 22
+end_s=$(( t0 / 1000 + 4 ))
+sleep_until $(( end_s * 1000 + 400 ))
+check "after its end A is refused on host3" cannot "$CL" $A "${IP[3]}" 22
+
+echo "6. revoke with terminateSessions; supersede"
+api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+eventually_within "A reaches host2's 22" 3 can "$CL" $A "${IP[2]}" 22
+ip netns exec "$CL" "$NETPROBE" hold -s $A "${IP[2]}" 22 2000 >"$E2E_TMP/hold" 2>&1 &
+hold=$!
+sleep 0.3
+api POST "$POL/revoke?$AV" "$(revoke_body 2 22 true)"
+check "revoke with terminateSessions ($code)" test "$code" = 200
+eventually_within "A is refused on host2 after the revoke" 3 cannot "$CL" $A "${IP[2]}" 22
+wait $hold; rc=$?
+# known gap (doc/agent-protocol.md): the protocol carries no session kill, so the agent host's session lives on
+check "A's open session on the agent host lives on (terminateSessions reaches jitgated's host only; exit $rc)" test $rc = 0
+api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $A 3600)"
+OLD=$(j .id)
+eventually_within "A reaches host3's 22" 3 can "$CL" $A "${IP[3]}" 22
+api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $B 3600)"
+check "a second request for host3's 22, from B ($code)" test "$code" = 202
+eventually_within "B reaches host3's 22" 3 can "$CL" $B "${IP[3]}" 22
+eventually_within "A's superseded grant is closed on host3" 3 cannot "$CL" $A "${IP[3]}" 22
+sleep 1.1
+st=$(port_state "$OLD")
+check "the older request shows Revoked/NewerRequestInitiated, as Azure says superseded ($st)" test "$st" = Revoked/NewerRequestInitiated
+
+echo "7. a policy change removing a port"
+jg -q request host1 --port 3389 --for 1h
+eventually_within "A reaches host1's 3389 (granted)" 3 can "$CL" $A "${IP[1]}" 3389
+check "B is refused on host1's 3389" cannot "$CL" $B "${IP[1]}" 3389
+jg edit host1 --remove-port 3389
+check "jitgate edit host1 --remove-port 3389 (rc $rc: $err)" test $rc = 0
+no_3389() { ! ip netns exec "$H1" nft list table inet jitgate 2>/dev/null | grep -q 3389; }
+eventually_within "host1's kernel table no longer names 3389 (its rule and A's grant are gone)" 3 no_3389
+check "3389 is no JIT port any more: B reaches it like any unprotected port" can "$CL" $B "${IP[1]}" 3389
+check "host1's 22 is still protected (B refused)" cannot "$CL" $B "${IP[1]}" 22
+
+echo "8. jitgated killed: ports stay closed, a live grant still ends on time; restarted, the agents catch up"
+api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 6)"
+t0=$(now_ms)
+eventually_within "A reaches host2's 22 (a 6 s grant)" 3 can "$CL" $A "${IP[2]}" 22
+api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $A 3600)"
+eventually_within "A reaches host3's 22 (an hour's grant)" 3 can "$CL" $A "${IP[3]}" 22
+kill -KILL "$srv_pid"; wait "$srv_pid" 2>/dev/null
+check "jitgated is gone: B still refused on host1's 22" cannot "$CL" $B "${IP[1]}" 22
+check "... B still refused on host2's 22" cannot "$CL" $B "${IP[2]}" 22
+sleep_until $(( (t0 / 1000 + 6) * 1000 + 500 ))
+check "... host2's grant ended on time in the agent's kernel: A refused" cannot "$CL" $A "${IP[2]}" 22
+check "... host3's grant still open" can "$CL" $A "${IP[3]}" 22
+check "jitgated restarted" srv_start
+ip -n "$H3" link set e0 down
+api POST "$POL/revoke?$AV" "$(revoke_body 3 22)"
+check "host3 cut off (link down); its grant revoked ($code)" test "$code" = 200
+jg -q request host1 --port 22 --for 1h --from $B/32
+check "a new request on host1 from B/32 after the restart (rc $rc: $err)" test $rc = 0
+eventually_within "host1's agent reconnected and applied it: B reaches 22" 15 can "$CL" $B "${IP[1]}" 22
+ip -n "$H3" link set e0 up
+# a poll held when the link went down has its answer only at TCP's next retransmit or when the agent gives it up
+# (AGENT_WATCH_TIMEOUT_MS, 45 s after it started); a failed connect, at the next try of the backoff
+t0=$(now_ms)
+eventually_within "host3 back: the revocation made while it was cut off applies (A refused)" 50 cannot "$CL" $A "${IP[3]}" 22
+echo "  host3 enforced the revocation $(( $(now_ms) - t0 )) ms after its link came back"
+api GET "$CMP?$AV"
+eventually_within "the inventory shows the three Connected again" 15 bash -c '
+	[[ $("$@" | jq -r "[.value[] | select(.properties.enforcement == \"agent\") | .properties.agent.state] | join(\",\")") == \
+		Connected,Connected,Connected ]]' _ ip netns exec "$CL" curl -s --interface $A --cacert "$STATE/tls/cert.pem" \
+	-H "Authorization: Bearer $T_OWNER" "https://$S:8443$CMP?$AV"
+
+echo "9. an agent killed with SIGKILL and restarted enforces its saved state before the server answers"
+kill -KILL "${APID[1]}"; wait "${APID[1]}" 2>/dev/null
+ip -n "$H1" link set e0 down
+ip netns exec "$H1" nft delete table inet jitgate
+check "host1 with no table (as after a reboot)" bash -c '! ip netns exec "$1" nft list table inet jitgate >/dev/null 2>&1' _ "$H1"
+check "restarted, cut off from jitgated: it enforces" agent_run 1
+check "... its saved state: the table is back with B's grant" bash -c 'ip netns exec "$1" nft list table inet jitgate | grep -q "$2"' _ "$H1" $B
+ip -n "$H1" link set e0 up
+check "... A refused on host1's 22" cannot "$CL" $A "${IP[1]}" 22
+check "... B (granted) reaches it" can "$CL" $B "${IP[1]}" 22
+
+echo "10. tampering on an agent host is undone and reported"
+before=$(vm_agent 2 '.properties.agent.tamperUndone // 0')
+ip netns exec "$H2" nft flush table inet jitgate
+eventually_within "after nft flush table inet jitgate on host2, B is refused again" 3 cannot "$CL" $B "${IP[2]}" 22
+tamper_seen() { (( $(vm_agent 2 '.properties.agent.tamperUndone // 0') > before )); }
+eventually_within "the inventory's tamperUndone for host2 grew (from $before) within 3 s, a held poll not awaited" 3 tamper_seen
+
+echo "11. a credential of host1 used for host2's state: 403"
+CRED1=$(cat "${AST[1]}/credential")
+TOK=$CRED1 api GET "/agent/v1$(vm 2)/state?since=-1"
+check "host1's credential on host2's watch → 403 AuthorizationFailed (got $code $(j .error.code))" \
+	test "$code $(j .error.code)" = "403 AuthorizationFailed"
+TOK=$CRED1 api GET "/agent/v1$(vm 1)/state?since=-1"
+check "... and on its own: 200" test "$code" = 200
+
+echo "12. idle agents do not spin: packets from host2 to jitgated over 6 s"
+ip netns exec "$SV" nft add table ip e2ecount
+ip netns exec "$SV" nft add chain ip e2ecount in '{ type filter hook input priority 0; }'
+ip netns exec "$SV" nft add rule ip e2ecount in ip saddr "${IP[2]}" tcp dport 8443 counter
+sleep 6
+pk=$(ip netns exec "$SV" nft list chain ip e2ecount in | grep -o 'packets [0-9]*' | cut -d' ' -f2)
+echo "  host2 sent $pk packets to jitgated in 6 s idle (agent_watch_wait PT5S)"
+check "a poll or two, not a loop (1 ≤ $pk packets ≤ 60)" test "${pk:-0}" -ge 1 -a "${pk:-999}" -le 60
+
+for k in 1 2 3; do
+	kill -TERM "${APID[$k]}" 2>/dev/null; wait "${APID[$k]}" 2>/dev/null; rc=$?
+	check "host$k's agent stops cleanly on SIGTERM (exit $rc)" test $rc = 0
+done
+refuse "no sanitizer report in the logs" grep -qs Sanitizer "$SRVLOG" "${ALOG[@]}"
+[[ $E2E_FAIL == 0 ]] || { for k in 1 2 3; do echo "--- agent $k"; tail -15 "${ALOG[$k]}"; done; echo "--- jitgated"; tail -20 "$SRVLOG"; }
+e2e_summary
