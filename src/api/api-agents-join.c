@@ -14,7 +14,6 @@
 
 #define AGENT_OP_JOIN	"Jitgate/agents/join"	/* activity rows of a join */
 
-#define AGENT_OP_AUTH	"Jitgate/agents/authenticate"	/* activity rows of a refused agent credential */
 
 int
 api_agent_bearer(struct api *api, const struct api_caller *c, const struct http_request *req, const char *prefix,

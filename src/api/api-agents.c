@@ -9,7 +9,6 @@
 #include "codec/codec-agent.h"
 #include "core/timeutil.h"
 
-#define AGENT_OP_AUTH	"Jitgate/agents/authenticate"	/* activity rows of a refused agent credential */
 #define AGENT_SUFFIX_STATE	"/state"
 #define AGENT_SUFFIX_STATUS	"/status"
 

@@ -351,6 +351,7 @@ void api_join_token_delete(struct api *api, const struct api_caller *c, const st
 #define API_AGENT_ROOT	"/agent/v1"
 void api_agent_handle(struct api *api, struct api_caller *c, const struct http_request *req,
 		      struct http_response *resp);
+#define AGENT_OP_AUTH	"Jitgate/agents/authenticate"	/* activity rows of a refused agent or join credential */
 /*
  * The request's bearer secret, which must start with `prefix` (API_AGENT_PREFIX, API_JOIN_TOKEN_PREFIX):
  * 0 and its hash, or a 401 in resp (a failure counted against the caller's address when a secret was offered).
