@@ -184,3 +184,30 @@ cli_reply_wipe(struct client_reply *rep)
 	if (rep->body)
 		explicit_bzero(rep->body, rep->body_len);
 }
+
+void
+cli_list_print(struct cli *c, json_t *list, const char *const *headers, size_t n, const char *quiet_key,
+	       cli_row_fn row)
+{
+	struct table *tab = NULL;
+	const char *cells[8];
+	char scratch[2][CLI_ROW_SCRATCH];
+	json_t *t;
+	size_t i;
+
+	if (c->output == CLI_OUT_JSON) {
+		cli_print_list_json(list);
+	} else if (c->output == CLI_OUT_QUIET) {
+		json_array_foreach(list, i, t)
+			cli_printf("%s\n", cli_json_str(t, quiet_key, ""));
+	} else if (n <= sizeof(cells) / sizeof(cells[0])) {
+		tab = table_new(n, headers);
+		json_array_foreach(list, i, t) {
+			row(t, cells, scratch);
+			table_add(tab, cells);
+		}
+		table_print(tab, stdout);
+	}
+	table_free(tab);
+	json_decref(list);
+}

@@ -124,4 +124,14 @@ int cli_global_options(struct cli *c, int argc, char **argv, int *ret_argi);
 
 #include "cli/output.h"
 
+/*
+ * A list the API answered, printed as the output format says: -o json as the API's {"value": [...]}, -q the
+ * member quiet_key of each item, a table otherwise, whose row for each item `row` fills (n cells; a cell may
+ * point into the row's two scratch buffers). Takes the list (json_decref'd here).
+ */
+#define CLI_ROW_SCRATCH 64
+typedef void (*cli_row_fn)(json_t *item, const char **cells, char scratch[2][CLI_ROW_SCRATCH]);
+void cli_list_print(struct cli *c, json_t *list, const char *const *headers, size_t n, const char *quiet_key,
+		    cli_row_fn row);
+
 #endif

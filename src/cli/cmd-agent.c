@@ -152,48 +152,32 @@ out:
 	return r;
 }
 
+static void
+join_token_row(json_t *t, const char **cells, char scratch[2][CLI_ROW_SCRATCH])
+{
+	cli_time_local(cli_json_str(t, "expiresTimeUtc", NULL), scratch[0], CLI_ROW_SCRATCH);
+	snprintf(scratch[1], CLI_ROW_SCRATCH, "%lld", (long long)json_integer_value(json_object_get(t, "usesLeft")));
+	cells[0] = cli_json_str(t, "id", "");
+	cells[1] = cli_json_str(t, "resourceGroup", "");
+	cells[2] = scratch[1];
+	cells[3] = scratch[0];
+	cells[4] = cli_json_str(t, "state", "");
+	cells[5] = cli_json_str(t, "createdBy", "");
+}
+
 static int
 agent_token_list(struct cli *c)
 {
 	static const char *const headers[] = { "ID", "RESOURCE GROUP", "USES LEFT", "EXPIRES", "STATE", "CREATED BY" };
 	char path[ARM_ID_MAX + 64];
-	json_t *list = NULL, *t;
-	struct table *tab = NULL;
-	size_t i;
+	json_t *list = NULL;
 	int r;
 
 	if ((r = cli_connect(c)) < 0 || (r = join_path(c, NULL, path, sizeof(path))) < 0)
 		return r;
 	if ((r = cli_list(c, path, NULL, &list)) < 0)
 		return r;
-	if (c->output == CLI_OUT_JSON) {
-		cli_print_list_json(list);
-		goto out;
-	}
-	tab = table_new(6, headers);
-	json_array_foreach(list, i, t) {
-		char expires[64], uses[24];
-		const char *cells[6];
-
-		if (c->output == CLI_OUT_QUIET) {
-			cli_printf("%s\n", cli_json_str(t, "id", ""));
-			continue;
-		}
-		cli_time_local(cli_json_str(t, "expiresTimeUtc", NULL), expires, sizeof(expires));
-		snprintf(uses, sizeof(uses), "%lld", (long long)json_integer_value(json_object_get(t, "usesLeft")));
-		cells[0] = cli_json_str(t, "id", "");
-		cells[1] = cli_json_str(t, "resourceGroup", "");
-		cells[2] = uses;
-		cells[3] = expires;
-		cells[4] = cli_json_str(t, "state", "");
-		cells[5] = cli_json_str(t, "createdBy", "");
-		table_add(tab, cells);
-	}
-	if (c->output == CLI_OUT_TABLE)
-		table_print(tab, stdout);
-out:
-	table_free(tab);
-	json_decref(list);
+	cli_list_print(c, list, headers, 6, "id", join_token_row);
 	return 0;
 }
 
@@ -222,14 +206,26 @@ agent_token_revoke(struct cli *c, const char *id)
 	return r;
 }
 
+static void
+agent_row(json_t *t, const char **cells, char scratch[2][CLI_ROW_SCRATCH])
+{
+	cli_time_local(cli_json_str(t, "lastSeenTimeUtc", NULL), scratch[0], CLI_ROW_SCRATCH);
+	snprintf(scratch[1], CLI_ROW_SCRATCH, "%lld",
+		 (long long)json_integer_value(json_object_get(t, "appliedRevision")));
+	cells[0] = cli_json_str(t, "name", "");
+	cells[1] = cli_json_str(t, "resourceGroup", "");
+	cells[2] = cli_json_str(t, "state", "");
+	cells[3] = cli_json_str(t, "version", "");
+	cells[4] = scratch[0];
+	cells[5] = json_object_get(t, "appliedRevision") ? scratch[1] : "";
+}
+
 static int
 agent_list(struct cli *c)
 {
 	static const char *const headers[] = { "VM", "RESOURCE GROUP", "STATE", "VERSION", "LAST SEEN", "APPLIED" };
 	char path[ARM_ID_MAX + 64];
-	json_t *list = NULL, *t;
-	struct table *tab = NULL;
-	size_t i;
+	json_t *list = NULL;
 	int r;
 
 	if ((r = cli_connect(c)) < 0)
@@ -237,35 +233,7 @@ agent_list(struct cli *c)
 	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Jitgate/agents", c->client.subscription);
 	if ((r = cli_list(c, path, NULL, &list)) < 0)
 		return r;
-	if (c->output == CLI_OUT_JSON) {
-		cli_print_list_json(list);
-		goto out;
-	}
-	tab = table_new(6, headers);
-	json_array_foreach(list, i, t) {
-		char seen[64], applied[24];
-		const char *cells[6];
-
-		if (c->output == CLI_OUT_QUIET) {
-			cli_printf("%s\n", cli_json_str(t, "vm", ""));
-			continue;
-		}
-		cli_time_local(cli_json_str(t, "lastSeenTimeUtc", NULL), seen, sizeof(seen));
-		snprintf(applied, sizeof(applied), "%lld",
-			 (long long)json_integer_value(json_object_get(t, "appliedRevision")));
-		cells[0] = cli_json_str(t, "name", "");
-		cells[1] = cli_json_str(t, "resourceGroup", "");
-		cells[2] = cli_json_str(t, "state", "");
-		cells[3] = cli_json_str(t, "version", "");
-		cells[4] = seen;
-		cells[5] = json_object_get(t, "appliedRevision") ? applied : "";
-		table_add(tab, cells);
-	}
-	if (c->output == CLI_OUT_TABLE)
-		table_print(tab, stdout);
-out:
-	table_free(tab);
-	json_decref(list);
+	cli_list_print(c, list, headers, 6, "vm", agent_row);
 	return 0;
 }
 

@@ -112,46 +112,30 @@ out:
 	return r;
 }
 
+static void
+token_row(json_t *t, const char **cells, char scratch[2][CLI_ROW_SCRATCH])
+{
+	cli_time_local(cli_json_str(t, "createdUtc", NULL), scratch[0], CLI_ROW_SCRATCH);
+	cells[0] = cli_json_str(t, "name", "");
+	cells[1] = cli_json_str(t, "role", "");
+	cells[2] = cli_json_str(t, "scope", "");
+	cells[3] = scratch[0];
+	cells[4] = cli_json_str(t, "state", "");
+}
+
 static int
 token_list(struct cli *c)
 {
 	static const char *const headers[] = { "NAME", "ROLE", "SCOPE", "CREATED", "STATE" };
 	char path[ARM_ID_MAX + 64];
-	json_t *list = NULL, *t;
-	struct table *tab = NULL;
-	size_t i;
+	json_t *list = NULL;
 	int r;
 
 	if ((r = cli_connect(c)) < 0 || (r = token_path(c, NULL, path, sizeof(path))) < 0)
 		return r;
 	if ((r = cli_list(c, path, NULL, &list)) < 0)
 		return r;
-	if (c->output == CLI_OUT_JSON) {
-		cli_print_list_json(list);
-		goto out;
-	}
-	tab = table_new(5, headers);
-	json_array_foreach(list, i, t) {
-		char created[64];
-		const char *cells[5];
-
-		if (c->output == CLI_OUT_QUIET) {
-			cli_printf("%s\n", cli_json_str(t, "name", ""));
-			continue;
-		}
-		cli_time_local(cli_json_str(t, "createdUtc", NULL), created, sizeof(created));
-		cells[0] = cli_json_str(t, "name", "");
-		cells[1] = cli_json_str(t, "role", "");
-		cells[2] = cli_json_str(t, "scope", "");
-		cells[3] = created;
-		cells[4] = cli_json_str(t, "state", "");
-		table_add(tab, cells);
-	}
-	if (c->output == CLI_OUT_TABLE)
-		table_print(tab, stdout);
-out:
-	table_free(tab);
-	json_decref(list);
+	cli_list_print(c, list, headers, 5, "name", token_row);
 	return 0;
 }
 
