@@ -29,11 +29,28 @@ struct watch {
 	int64_t since;			/* the revision the next poll asks past */
 	int64_t next_try, last_ok, next_status, next_reconcile;	/* monotonic ms */
 	int64_t poll_started;		/* when the poll in flight started */
-	bool status_due;		/* a state was applied or refused: post before the next poll */
+	/*
+	 * A status is owed (a state applied or refused, tampering undone) while
+	 * status_owed != status_posted. A status in flight carries status_sent;
+	 * what becomes owed meanwhile is posted after it, not lost with it.
+	 */
+	uint64_t status_owed, status_sent, status_posted;
 	bool revoked;			/* the server said 401: asking again only every AGENT_REVOKED_RETRY_MS */
 	bool ended;			/* max_disconnected ended the grants */
 	struct buf status;		/* the status body in flight */
 };
+
+static void
+status_owe(struct watch *w)
+{
+	w->status_owed++;
+}
+
+static bool
+status_due(const struct watch *w)
+{
+	return w->status_owed != w->status_posted;
+}
 
 static uint64_t
 random_u64(void *arg)
@@ -97,6 +114,7 @@ start_status(struct watch *w, char *url, struct client_error *err)
 	c.body = w->status.data;
 	c.body_len = w->status.len;
 	w->op = OP_STATUS;
+	w->status_sent = w->status_owed;
 	return client_agent_start(w->ca, &c, err);
 }
 
@@ -113,7 +131,7 @@ tamper_report(struct watch *w)
 	agent_on_monitor(w->a);
 	if (w->a->tamper_undone == before || w->revoked)
 		return;
-	w->status_due = true;
+	status_owe(w);
 	if (w->op == OP_POLL) {
 		client_agent_cancel(w->ca);
 		w->op = OP_NONE;
@@ -134,7 +152,7 @@ start_next(struct watch *w)
 	if (!client_agent_is_pinned(w->ca, server_of(w))) {
 		w->op = OP_PIN;
 		r = client_agent_start_pin(w->ca, server_of(w), &err);
-	} else if (!w->revoked && (w->status_due || now + AGENT_SERVER_HOLD_MS > w->next_status)) {
+	} else if (!w->revoked && (status_due(w) || now + AGENT_SERVER_HOLD_MS > w->next_status)) {
 		r = start_status(w, url, &err);
 	} else {
 		w->op = OP_POLL;
@@ -163,7 +181,7 @@ on_state(struct watch *w, const char *body, size_t n)
 			 err.message);
 		agent_log("%s: %s; still enforcing revision %lld", server_of(w), w->a->last_error,
 			  (long long)w->a->applied_revision);
-		w->status_due = true;
+		status_owe(w);
 		/* the same body would come back at once: wait as after a failure, on the same server */
 		w->next_try = time_mono_ms() + agent_backoff_next_ms(&w->attempt, random_u64, NULL);
 		return;
@@ -176,11 +194,11 @@ on_state(struct watch *w, const char *body, size_t n)
 	if (agent_state_accept(w->a, s, received, &err) < 0) {
 		agent_log("%s: %s; still enforcing revision %lld", server_of(w), w->a->last_error,
 			  (long long)w->a->applied_revision);
-		w->status_due = true;
+		status_owe(w);
 		return;
 	}
 	w->ended = false;
-	w->status_due = true;
+	status_owe(w);
 	agent_log("enforcing revision %lld from %s: %zu protected ports, %zu grants", (long long)w->a->state->revision,
 		  server_of(w), w->a->state->n_ports, w->a->state->n_grants);
 	if (agent_state_save(w->a->dirfd, body, n, received, &err) < 0)
@@ -234,7 +252,7 @@ on_done(struct watch *w, int r, const struct client_reply *rep, const struct cli
 			 AGENT_STATE_BODY_MAX);
 		agent_log("%s: %s; still enforcing revision %lld", server_of(w), w->a->last_error,
 			  (long long)w->a->applied_revision);
-		w->status_due = true;
+		status_owe(w);
 		w->next_try = time_mono_ms() + agent_backoff_next_ms(&w->attempt, random_u64, NULL);
 	} else if (r < 0) {
 		if (r == -EPERM || op == OP_PIN)
@@ -248,12 +266,12 @@ on_done(struct watch *w, int r, const struct client_reply *rep, const struct cli
 		   rep->status != 429) {
 		/* the server read it and will not take it: asking again would stop the watch for good */
 		answered(w);
-		w->status_due = false;
+		w->status_posted = w->status_sent;
 		w->next_status = w->last_ok + AGENT_STATUS_EVERY_S * 1000LL;
 		on_status_refused(w, rep);
 	} else if (op == OP_STATUS && rep->status >= 200 && rep->status < 300) {
 		answered(w);
-		w->status_due = false;
+		w->status_posted = w->status_sent;
 		w->next_status = w->last_ok + AGENT_STATUS_EVERY_S * 1000LL;
 	} else if (op == OP_POLL && agent_answer_kind(rep->status) == AGENT_ANSWER_STATE) {
 		answered(w);
@@ -352,7 +370,7 @@ watch_step(struct watch *w)
 int
 agent_watch_run(struct agent *a)
 {
-	struct watch w = { .a = a, .op = OP_NONE, .since = a->applied_revision, .status_due = true };
+	struct watch w = { .a = a, .op = OP_NONE, .since = a->applied_revision, .status_owed = 1 };
 	struct core_error cerr = { 0 };
 	struct client_error err = { 0 };
 	int r = 0;

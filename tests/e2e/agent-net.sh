@@ -147,6 +147,16 @@ check "... B still reaches 22" can "$CL" $B $V 22
 eventually_within "... and reported within 2 s, the 20 s poll dropped for the status (tamperUndone 1)" 2 \
 	grep -q '"tamperUndone":1' "$R/status.log"
 
+echo 3000 >"$R/status.delay_ms"
+ip netns exec "$AG" nft flush table inet jitgate
+eventually_within "tampering again: a status with tamperUndone 2 is posted (its answer held 3 s)" 2 \
+	grep -q '"tamperUndone":2' "$R/status.log"
+ip netns exec "$AG" nft flush table inet jitgate
+eventually_within "tampering while that status is in flight is undone: A refused" 3 cannot "$CL" $A $V 22
+rm -f "$R/status.delay_ms"
+eventually_within "... and posted after the held answer, not lost with it (tamperUndone 3)" 6 \
+	grep -q '"tamperUndone":3' "$R/status.log"
+
 kill -HUP $agent_pid
 eventually_within "SIGHUP while a poll is held: state.json read again" 3 grep -q 'SIGHUP: enforcing revision 2' "$LOG"
 

@@ -8,7 +8,8 @@
 #   DIR/state.code (default 200), DIR/state.rev, DIR/state.body
 #                                    GET /agent/v1{VM}/state?since=N: at once when state.rev > N (or N is -1),
 #                                    else held until state.rev moves, state.code is not 200 or HOLD_MS pass
-#   POST /agent/v1{VM}/status        DIR/status.code (default 204); the body appended to DIR/status.log
+#   POST /agent/v1{VM}/status        DIR/status.code (default 204); the body appended to DIR/status.log, then
+#                                    the answer held DIR/status.delay_ms (default 0)
 # Every request: "METHOD PATH AUTH host=HOST" appended to DIR/requests.log.
 import os, ssl, sys, time, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,6 +58,7 @@ class H(BaseHTTPRequestHandler):
             return self.answer(int(read("join.code", b"201")), read("join.body"))
         if path.startswith("/agent/v1/subscriptions/") and path.endswith("/status"):
             log("status.log", body)
+            time.sleep(int(read("status.delay_ms", b"0")) / 1000)
             code = int(read("status.code", b"204"))
             return self.answer(code, b'{"error":{"code":"InvalidRequestContent","message":"test refusal"}}'
                                if code != 204 else b"")
