@@ -391,6 +391,12 @@ void api_agents_list(struct api *api, const struct api_caller *c, const struct h
 		     struct http_response *resp);
 void api_agent_revoke(struct api *api, const struct api_caller *c, const struct http_request *req,
 		      const struct arm_vm_id *id, struct http_response *resp);
+/*
+ * GET …[/resourceGroups/{rg}]/providers/Jitgate/exposedManagementPorts (api-exposed.c): the agent VMs in the
+ * caller's read scope with a listening management port that no JIT rule covers.
+ */
+void api_exposed_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+		      const struct api_list_scope *ls, struct http_response *resp);
 
 struct api_session *api_session_find(struct api *api, const struct http_request *req);
 /* End every portal session made from the token with this hash (it was just revoked; api-token.c). */

@@ -375,6 +375,8 @@ static const struct route routes[] = {
 	{ "DELETE", JITGATE "/joinTokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_join_token_delete },
 	{ "GET", JITGATE "/agents", NULL, ROUTE_PLAIN, .fn.plain = api_agents_list },
 	{ "DELETE", JITGATE_RG "/agents/{name}", NULL, ROUTE_VM, .fn.vm = api_agent_revoke },
+	{ "GET", JITGATE "/exposedManagementPorts", NULL, ROUTE_LIST, .fn.list = api_exposed_list },
+	{ "GET", JITGATE_RG "/exposedManagementPorts", NULL, ROUTE_LIST, .fn.list = api_exposed_list },
 	{ "GET", SECURITY "/jitActivityLog", NULL, ROUTE_PLAIN, .fn.plain = api_activity_get },
 };
 
