@@ -151,6 +151,8 @@ join_agent(struct api *api, struct join *j)
 	snprintf(rep.version, sizeof(rep.version), "%s", j->body.status.version);
 	rep.supported = j->body.status.supported;
 	snprintf(rep.reason, sizeof(rep.reason), "%s", j->body.status.reason);
+	/* what listens is known from the join on: the exposed-ports list need not wait for the first status */
+	api_agent_listening_text(&j->body.status, rep.listening, sizeof(rep.listening));
 	if (r == 0)
 		r = store_agent_report(api->store, j->vm.id, &rep, j->now);
 	if (r < 0)

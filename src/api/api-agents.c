@@ -56,9 +56,8 @@ agent_authenticate(struct api *api, struct api_caller *c, const struct http_requ
 	return 0;
 }
 
-/* The listening ports as the inventory keeps them: "TCP/22 UDP/3389". */
-static void
-listening_text(const struct agent_status *s, char *buf, size_t size)
+void
+api_agent_listening_text(const struct agent_status *s, char *buf, size_t size)
 {
 	size_t i, len = 0;
 
@@ -83,7 +82,7 @@ agent_report_of(const struct agent_status *s, struct store_agent_report *ret)
 	snprintf(ret->version, sizeof(ret->version), "%s", s->version);
 	ret->supported = s->supported;
 	snprintf(ret->reason, sizeof(ret->reason), "%s", s->reason);
-	listening_text(s, ret->listening, sizeof(ret->listening));
+	api_agent_listening_text(s, ret->listening, sizeof(ret->listening));
 	ret->tamper_undone = s->tamper_undone;
 	snprintf(ret->last_error, sizeof(ret->last_error), "%s", s->error);
 }

@@ -23,6 +23,7 @@
 #define CLI_EXIT_USAGE		2	/* bad command line, or an ambiguous VM name */
 #define CLI_EXIT_UNREACHABLE	3	/* no connection, TLS failure, or the server failed (5xx) */
 #define CLI_EXIT_AUTH		4	/* 401 or 403 */
+#define CLI_EXIT_NOT_APPLIED	5	/* granted, but the agent VM's agent did not apply it in time (or is away) */
 
 /* Limits of the command line, in one place (the connection's are in client/client.h). */
 #define CLI_RMW_TRIES		5	/* read-modify-write attempts of a policy on 412 */

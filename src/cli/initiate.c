@@ -43,8 +43,15 @@ connect_address(const struct cli_vm *vm, unsigned port)
 	return cli_vm_address(vm);
 }
 
+/* What an agent VM's agent did with the grant, for the heading: waited for (ms >= 0), not waited for, or not applied. */
+struct initiate_applied {
+	bool agent;			/* an agent VM */
+	bool waited;			/* false: --no-wait */
+	int64_t ms;			/* how long it took; -1: not applied */
+};
+
 static void
-initiate_print(struct cli *c, const struct cli_vm *vm, const json_t *reply)
+initiate_print(struct cli *c, const struct cli_vm *vm, const json_t *reply, const struct initiate_applied *ap)
 {
 	static const char *const headers[] = { "PORT", "FROM", "UNTIL", "CONNECT" };
 	const json_t *v, *p;
@@ -52,7 +59,17 @@ initiate_print(struct cli *c, const struct cli_vm *vm, const json_t *reply)
 	size_t i, k;
 
 	(void)c;
-	cli_printf("Access to %s granted (request %s):\n", vm->arm.name, cli_json_str(reply, "id", "-"));
+	if (!ap->agent)
+		cli_printf("Access to %s granted (request %s):\n", vm->arm.name, cli_json_str(reply, "id", "-"));
+	else if (!ap->waited)
+		cli_printf("Access to %s granted (request %s; not waiting for its agent to apply it):\n", vm->arm.name,
+			   cli_json_str(reply, "id", "-"));
+	else if (ap->ms < 0)
+		cli_printf("Access to %s granted (request %s) but NOT open yet: its agent has not applied it:\n",
+			   vm->arm.name, cli_json_str(reply, "id", "-"));
+	else
+		cli_printf("Access to %s open (request %s; applied by its agent in %lld ms):\n", vm->arm.name,
+			   cli_json_str(reply, "id", "-"), (long long)ap->ms);
 	json_array_foreach(json_object_get(reply, "virtualMachines"), i, v) {
 		json_array_foreach(json_object_get(v, "ports"), k, p) {
 			unsigned port = (unsigned)json_integer_value(json_object_get(p, "number"));
@@ -182,9 +199,11 @@ out:
 /* What opened: one line on stderr (ssh), the answer as JSON, its id, or a table. */
 static void
 initiate_report(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in, unsigned first_port,
-		const json_t *reply)
+		const json_t *reply, const struct initiate_applied *ap)
 {
 	if (!in->print) {
+		if (ap->agent && ap->ms < 0)
+			return;	/* nothing opened yet: the reason is printed already */
 		const json_t *p0 = json_array_get(json_object_get(json_array_get(json_object_get(reply, "virtualMachines"), 0),
 								  "ports"), 0);
 		char until[64];
@@ -197,15 +216,16 @@ initiate_report(struct cli *c, const struct cli_vm *vm, const struct cli_initiat
 	} else if (c->output == CLI_OUT_QUIET) {
 		cli_printf("%s\n", cli_json_str(reply, "id", ""));
 	} else {
-		initiate_print(c, vm, reply);
+		initiate_print(c, vm, reply, ap);
 	}
 }
 
 int
 cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in)
 {
+	struct initiate_applied ap = { .agent = cli_vm_is_agent(vm), .waited = !in->no_wait };
 	char ssh_from[64];
-	json_t *rules = NULL, *body = NULL, *reply = NULL;
+	json_t *rules = NULL, *body = NULL, *reply = NULL, *applied = NULL;
 	char path[ARM_ID_MAX + 16];
 	uint16_t seen[CLI_PORTS_MAX];
 	struct initiate_plan plan = { .ports = seen, .from = in->from, .now_ns = time_now_ns() };
@@ -229,8 +249,13 @@ cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *
 	snprintf(path, sizeof(path), "%s/initiate", vm->policy_id);
 	if ((r = cli_send(c, "POST", path, body, &reply)) < 0)
 		goto out;
-	initiate_report(c, vm, in, seen[0], reply);
+	if (ap.agent && ap.waited && (r = cli_request_wait_applied(c, vm, cli_json_str(reply, "id", ""), &applied,
+								   &ap.ms)) < 0)
+		ap.ms = -1;
+	/* the request as the policy shows it once applied: its ports carry appliedTimeUtc */
+	initiate_report(c, vm, in, seen[0], applied ? applied : reply, &ap);
 out:
+	json_decref(applied);
 	json_decref(reply);
 	json_decref(body);
 	json_decref(rules);

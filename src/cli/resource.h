@@ -75,7 +75,21 @@ struct cli_initiate {
 	const char *from;		/* NULL: my address */
 	const char *reason;
 	bool print;			/* print what opened */
+	bool no_wait;			/* an agent VM: do not wait for its agent to apply the grant */
 };
 int cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in);
+
+/* ---- an agent applying a grant (applied.c) ---- */
+
+/* Is the VM enforced by its own jitgate-agent (properties.enforcement "agent")? */
+bool cli_vm_is_agent(const struct cli_vm *vm);
+/*
+ * Wait (at most CLI_APPLY_WAIT_MS) until every port of request `request_id` on the agent VM carries
+ * appliedTimeUtc: 0 with the request as the policy shows it (*ret_request, a new reference) and how long
+ * it took. An agent known to be disconnected is not waited for. Otherwise a message saying why (agent
+ * disconnected since T, revoked, or too slow) and exit CLI_EXIT_NOT_APPLIED, or a failed read's.
+ */
+int cli_request_wait_applied(struct cli *c, const struct cli_vm *vm, const char *request_id, json_t **ret_request,
+			     int64_t *ret_waited_ms);
 
 #endif

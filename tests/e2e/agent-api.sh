@@ -10,6 +10,9 @@
 #    parks and is answered within 1 s of an initiate made by another client (latency printed); nothing
 #    changing, it parks for agent_watch_wait; the state holds the grant with remainingMs ≤ its duration.
 # 4. Status: 204, and the request's port shows appliedTimeUtc (absent before).
+# 4b. exposedManagementPorts: the agent VMs with a listening port no rule covers, per resource group and port;
+#    a Reader of another group sees none, a Reader of one VM that VM alone; bad parameters name themselves;
+#    a revoked agent's report is not listed.
 # 5. Credentials where they do not belong: A's on B's path 403 (logged); an API token on /agent/v1 401; an agent
 #    credential on the Azure API 401; failed agent authentications are rate-limited (429).
 # 6. jitgate agent list / revoke VM: the revoked agent's parked watch and its status get 401.
@@ -101,6 +104,8 @@ join_token() { # [USES]: a join token for rg1; sets JTID and JTS
 
 T_OWNER=$(token create --name owner --role Owner)
 T_REQ=$(token create --name req --role JitRequester)
+T_RG2=$(token create --name rg2reader --role Reader --scope "/subscriptions/$SUB/resourceGroups/rg2")
+T_HOSTA=$(token create --name hostareader --role Reader --scope "$CMP/hosta")
 check "jitgated is healthy" start_server
 
 echo "1. join, and each bad join"
@@ -231,6 +236,48 @@ call "$T_OWNER" GET "$CMP/hosta?$AV"
 check "the inventory shows appliedRevision $REV2 and the listening ports" \
 	test "$(j '"\(.properties.agent.appliedRevision) \(.properties.agent.listening)"')" = "$REV2 TCP/22 TCP/3389"
 
+echo "4b. exposed management ports: listening, and no JIT rule on them"
+EX=/subscriptions/$SUB/providers/Jitgate/exposedManagementPorts
+EXRG=/subscriptions/$SUB/resourceGroups/rg1/providers/Jitgate/exposedManagementPorts
+exposed() { j '[.value[] | "\(.name):\(.jitStatus):\(.ports | map("\(.number)/\(.protocol)") | join(","))"] | sort | join(" ")'; }
+call "$T_OWNER" GET "$EX?$AV"
+expect 200 "GET exposedManagementPorts"
+# hosta listens on 22 and 3389 and its policy covers 22; hostb joined listening on 22, its rule is 3389;
+# hostc joined listening on 22 and is in no policy; gw1 and host1 have no agent
+check "hosta 3389, hostb 22, hostc 22 (got: $(exposed))" test "$(exposed)" = \
+	"hosta:Configured:3389/TCP hostb:Configured:22/TCP hostc:NotConfigured:22/TCP"
+check "an entry has id, resourceGroup, osType and reportedTimeUtc" test \
+	"$(j '.value[] | select(.name == "hosta") | "\(.id) \(.resourceGroup) \(.osType) \(.reportedTimeUtc | test("^20[0-9-]+T[0-9:.]+Z$"))"')" = \
+	"$VMA rg1 Linux true"
+check "no nextLink under a page" test "$(j '.nextLink // "none"')" = none
+call "$T_OWNER" GET "$EX?$AV&port=22"
+check "?port=22: hostb and hostc (got: $(exposed))" test "$(exposed)" = "hostb:Configured:22/TCP hostc:NotConfigured:22/TCP"
+call "$T_OWNER" GET "$EXRG?$AV"
+check "under resource group rg1: the same three" test "$(j '.value | length')" = 3
+call "$T_OWNER" GET "/subscriptions/$SUB/resourceGroups/rg2/providers/Jitgate/exposedManagementPorts?$AV"
+check "under resource group rg2: none ($code, $(j '.value | length'))" test "$code $(j '.value | length')" = "200 0"
+call "$T_OWNER" GET "$EX?$AV&\$skipToken=1"
+check "\$skipToken=1: the last two" test "$(j '.value | length')" = 2
+call "$T_RG2" GET "$EX?$AV"
+check "a Reader of rg2 sees nothing of rg1 ($code, $(j '.value | length') entries)" test "$code $(j '.value | length')" = "200 0"
+call "$T_HOSTA" GET "$EX?$AV"
+check "a Reader of hosta alone sees hosta alone (got: $(exposed))" test "$(exposed)" = "hosta:Configured:3389/TCP"
+call "" GET "$EX?$AV"
+expect 401 AuthenticationFailed "exposedManagementPorts without a token"
+call -i $A5 "$CRED_A" GET "$EX?$AV"
+expect 401 AuthenticationFailed "exposedManagementPorts with an agent credential"
+call "$T_OWNER" GET "$EX?$AV&port=0"
+expect 400 InvalidPortFilter "?port=0"
+check "the error names the parameter port" test "$(j .error.target)" = port
+call "$T_OWNER" GET "$EX?$AV&port=ssh"
+expect 400 InvalidPortFilter "?port=ssh"
+call "$T_OWNER" GET "$EX?$AV&\$skipToken=9"
+expect 400 InvalidSkipToken "\$skipToken past the end"
+call "$T_OWNER" GET "$EX"
+expect 400 MissingApiVersionParameter "no api-version"
+call "$T_OWNER" POST "$EX?$AV" '{}'
+expect 405 MethodNotAllowed "POST on the list"
+
 echo "5. credentials where they do not belong"
 call -i $A5 "$CRED_A" GET "/agent/v1$VMB/state?since=-1"
 expect 403 AuthorizationFailed "hosta's credential on hostb's watch"
@@ -280,6 +327,9 @@ jg agent revoke hostb
 check "a second revoke is refused (exit $rc)" test "$rc" = 1
 call "$T_OWNER" GET "$CMP/hostb?$AV"
 check "hostb is Unsupported, its agent revoked" test "$(j .properties.jit.status) $(j .properties.agent.state)" = "Unsupported Revoked"
+call "$T_OWNER" GET "/subscriptions/$SUB/providers/Jitgate/exposedManagementPorts?$AV"
+check "a revoked agent's last report is not listed (got: $(exposed))" test "$(exposed)" = \
+	"hosta:Configured:3389/TCP hostc:NotConfigured:22/TCP"
 call "$JT3" POST /agent/v1/join "$(join_body hostb)"
 expect 201 "hostb joins again (its agent was revoked) with the token's last use"
 
