@@ -14,12 +14,16 @@
 
 const char cli_help_request[] =
 	"usage: jitgate request VM [--port N]... [--for DURATION | --until TIME] [--from CIDR] [--reason TEXT]\n"
+	"                          [--no-wait]\n"
 	"\n"
 	"Opens VM's ports for you. Defaults: every port of the VM's rules, each for its rule's maximum, from\n"
 	"your own address as the server sees it (see jitgate whoami). --from asks for a prefix instead (it must\n"
 	"lie inside the rule's allowed sources); --reason is recorded as the justification. Prints what\n"
 	"opened, from where, until when (local time) and how to connect; -q prints the request id.\n"
 	"A refusal prints the server's code and message and exits 1.\n"
+	"On an agent VM the ports are open once its agent applied the grant: request waits for that (at most\n"
+	"10 s) before it says \"open\"; an agent that is disconnected, revoked or too slow is named and the exit\n"
+	"code is 5 (the request stays granted and applies when the agent is back). --no-wait: do not wait.\n"
 	"\n"
 	"Example:\n"
 	"  jitgate request vm1 --port 22 --for 1h30m --reason 'kernel update'\n";
@@ -29,6 +33,7 @@ const char cli_help_request[] =
 #define OPT_UNTIL	4002
 #define OPT_FROM	4003
 #define OPT_REASON	4004
+#define OPT_NO_WAIT	4005
 
 struct request_opts {
 	uint16_t ports[CLI_PORTS_MAX];
@@ -42,6 +47,7 @@ static const struct option request_options[] = {
 	{ "until", required_argument, NULL, OPT_UNTIL },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -81,6 +87,9 @@ request_option(struct cli *c, int opt, const char *arg, void *state)
 		return 0;
 	case OPT_REASON:
 		o->in.reason = arg;
+		return 0;
+	case OPT_NO_WAIT:
+		o->in.no_wait = true;
 		return 0;
 	}
 	return -EINVAL;

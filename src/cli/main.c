@@ -43,6 +43,7 @@ static const char usage_tail[] =
 	"  2  usage: a bad command line, or a VM name that matches VMs in several resource groups\n"
 	"  3  cannot reach the server (connection or TLS failure), or the server failed (5xx)\n"
 	"  4  not authenticated or not allowed (401, 403)\n"
+	"  5  request/ssh on an agent VM: granted, but its agent did not apply it within 10 s (or is away)\n"
 	"\n"
 	"Example:\n"
 	"  jitgate login --server https://gw.example.net:8443 --token jg_...\n"
