@@ -12,28 +12,35 @@
 #include "core/net.h"
 
 const char cli_help_vm[] =
-	"usage: jitgate vm list [--status configured|not-configured|unsupported]\n"
+	"usage: jitgate vm list [--status configured|not-configured|unsupported] [--group RG] [--exposed]\n"
 	"       jitgate vm show VM\n"
 	"       jitgate vm add NAME --address ADDR [--address ADDR]... [--os Linux|Windows]\n"
 	"                          [--resource-group RG] [--location LOC]\n"
 	"       jitgate vm remove VM\n"
 	"\n"
 	"list: the VMs in three tabs, Configured, Not configured and Unsupported, with counts, and per VM its\n"
-	"resource group, status, approved requests in the last 7 days, last access, last user and connection\n"
-	"details (the reason, for unsupported ones). -q prints names.\n"
+	"resource group, status, agent (agent VMs: connected, disconnected since T, revoked, never joined)\n"
+	"and agent version, approved requests in the last 7 days, last access, last user and connection\n"
+	"details (the reason, for unsupported ones). --group RG: that resource group only. -q prints names.\n"
+	"--exposed: the agent VMs with a listening management port (22, 3389, 5985, 5986, or a port of their\n"
+	"policy) that no JIT rule covers; jitgate enable VM --recommended puts one under JIT.\n"
+	"show: one VM; an agent VM also with its agent's version, last contact, listening and exposed ports.\n"
 	"add: a gateway VM, a machine behind this server whose traffic it routes (resource group 'default',\n"
 	"location 'local' unless given); running add again updates it. remove: a VM in no policy.\n"
 	"VM is a name (any resource group) or a full id.\n"
 	"\n"
 	"Example:\n"
 	"  jitgate vm add db1 --address 10.0.0.5 --os Linux\n"
-	"  jitgate vm list --status configured\n";
+	"  jitgate vm list --status configured\n"
+	"  jitgate vm list --exposed --group web\n";
 
 #define OPT_STATUS	2000
 #define OPT_ADDRESS	2001
 #define OPT_OS		2002
 #define OPT_RG		2003
 #define OPT_LOCATION	2004
+#define OPT_EXPOSED	2005
+#define OPT_GROUP	2006
 
 struct vm_opts {
 	const char *status;			/* API spelling: Configured, NotConfigured, Unsupported */
@@ -42,6 +49,7 @@ struct vm_opts {
 	const char *os;
 	const char *rg;
 	const char *location;
+	bool exposed;
 };
 
 static const struct option vm_options[] = {
@@ -50,6 +58,8 @@ static const struct option vm_options[] = {
 	{ "os", required_argument, NULL, OPT_OS },
 	{ "resource-group", required_argument, NULL, OPT_RG },
 	{ "location", required_argument, NULL, OPT_LOCATION },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "exposed", no_argument, NULL, OPT_EXPOSED },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -89,14 +99,19 @@ vm_option(struct cli *c, int opt, const char *arg, void *state)
 			return cli_fail(c, CLI_EXIT_USAGE, "--os: '%s' is not Linux or Windows", arg);
 		return 0;
 	case OPT_RG:
+	case OPT_GROUP:
 		if (arm_resource_group_validate(arg, strlen(arg), NULL) < 0)
-			return cli_fail(c, CLI_EXIT_USAGE, "--resource-group: '%s' is not a resource group name", arg);
+			return cli_fail(c, CLI_EXIT_USAGE, "--%s: '%s' is not a resource group name",
+					opt == OPT_GROUP ? "group" : "resource-group", arg);
 		o->rg = arg;
 		return 0;
 	case OPT_LOCATION:
 		if (arm_location_validate(arg, strlen(arg), NULL) < 0)
 			return cli_fail(c, CLI_EXIT_USAGE, "--location: '%s' is not a location (letters and digits)", arg);
 		o->location = arg;
+		return 0;
+	case OPT_EXPOSED:
+		o->exposed = true;
 		return 0;
 	}
 	return -EINVAL;
@@ -122,17 +137,41 @@ connection_text(const json_t *jit, char *buf, size_t size)
 	}
 }
 
-static const char *
-status_words(const char *s)
+/* One VM's row of vm list. */
+static void
+vm_row(struct table *t, const json_t *vm)
 {
-	return !strcmp(s, "NotConfigured") ? "Not configured" : s;
+	const json_t *props = json_object_get(vm, "properties"), *jit = json_object_get(props, "jit");
+	char approved[24], last[64], conn[512], rg[ARM_RESOURCE_GROUP_MAX + 1] = "", agent[96];
+	const char *id = cli_json_str(vm, "id", "");
+	struct arm_vm_id arm;
+	const char *cells[10];
+
+	if (arm_vm_id_parse(id, strlen(id), &arm, NULL) == 0)
+		snprintf(rg, sizeof(rg), "%s", arm.resource_group);
+	snprintf(approved, sizeof(approved), "%lld",
+		 (long long)json_integer_value(json_object_get(jit, "approvedRequestsLast7Days")));
+	cli_time_local(cli_json_str(jit, "lastAccessTimeUtc", NULL), last, sizeof(last));
+	connection_text(jit, conn, sizeof(conn));
+	cli_vm_agent_text(vm, agent, sizeof(agent));
+	cells[0] = cli_json_str(vm, "name", "");
+	cells[1] = rg;
+	cells[2] = cli_status_words(cli_json_str(jit, "status", ""));
+	cells[3] = agent;
+	cells[4] = cli_json_str(json_object_get(props, "agent"), "version", NULL);
+	cells[5] = approved;
+	cells[6] = last;
+	cells[7] = cli_json_str(jit, "lastUser", NULL);
+	cells[8] = conn;
+	cells[9] = cli_json_str(jit, "reason", NULL);
+	table_add(t, cells);
 }
 
 static int
 vm_list(struct cli *c, const struct vm_opts *o)
 {
-	static const char *const headers[] = { "NAME", "RESOURCE GROUP", "STATUS", "APPROVED (7D)", "LAST ACCESS",
-					       "LAST USER", "CONNECTION", "REASON" };
+	static const char *const headers[] = { "NAME", "RESOURCE GROUP", "STATUS", "AGENT", "VERSION", "APPROVED (7D)",
+					       "LAST ACCESS", "LAST USER", "CONNECTION", "REASON" };
 	char path[ARM_ID_MAX + 64];
 	json_t *list = NULL, *vm, *shown = json_array();
 	struct table *t = NULL;
@@ -141,7 +180,12 @@ vm_list(struct cli *c, const struct vm_opts *o)
 
 	if ((r = cli_connect(c)) < 0)
 		goto out;
-	snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Compute/virtualMachines", c->client.subscription);
+	if (o->rg)
+		snprintf(path, sizeof(path), "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines",
+			 c->client.subscription, o->rg);
+	else
+		snprintf(path, sizeof(path), "/subscriptions/%s/providers/Microsoft.Compute/virtualMachines",
+			 c->client.subscription);
 	if ((r = cli_list(c, path, NULL, &list)) < 0)
 		goto out;
 	json_array_foreach(list, i, vm) {
@@ -161,30 +205,9 @@ vm_list(struct cli *c, const struct vm_opts *o)
 		goto out;
 	}
 	cli_printf("Configured (%zu)  Not configured (%zu)  Unsupported (%zu)\n\n", counts[0], counts[1], counts[2]);
-	t = table_new(8, headers);
-	json_array_foreach(shown, i, vm) {
-		const json_t *jit = json_object_get(json_object_get(vm, "properties"), "jit");
-		char approved[24], last[64], conn[512], rg[ARM_RESOURCE_GROUP_MAX + 1] = "";
-		const char *id = cli_json_str(vm, "id", "");
-		struct arm_vm_id arm;
-		const char *cells[8];
-
-		if (arm_vm_id_parse(id, strlen(id), &arm, NULL) == 0)
-			snprintf(rg, sizeof(rg), "%s", arm.resource_group);
-		snprintf(approved, sizeof(approved), "%lld",
-			 (long long)json_integer_value(json_object_get(jit, "approvedRequestsLast7Days")));
-		cli_time_local(cli_json_str(jit, "lastAccessTimeUtc", NULL), last, sizeof(last));
-		connection_text(jit, conn, sizeof(conn));
-		cells[0] = cli_json_str(vm, "name", "");
-		cells[1] = rg;
-		cells[2] = status_words(cli_json_str(jit, "status", ""));
-		cells[3] = approved;
-		cells[4] = last;
-		cells[5] = cli_json_str(jit, "lastUser", NULL);
-		cells[6] = conn;
-		cells[7] = cli_json_str(jit, "reason", NULL);
-		table_add(t, cells);
-	}
+	t = table_new(10, headers);
+	json_array_foreach(shown, i, vm)
+		vm_row(t, vm);
 	table_print(t, stdout);
 out:
 	table_free(t);
@@ -230,7 +253,7 @@ vm_show(struct cli *c, const char *name)
 	cli_printf("OS:                  %s\n", cli_json_str(props, "osType", "-"));
 	cli_printf("Enforcement:         %s\n", cli_json_str(props, "enforcement", "-"));
 	cli_printf("Addresses:           %s\n", addrs[0] ? addrs : "-");
-	cli_printf("JIT status:          %s\n", status_words(cli_json_str(jit, "status", "-")));
+	cli_printf("JIT status:          %s\n", cli_status_words(cli_json_str(jit, "status", "-")));
 	if (cli_json_str(jit, "reason", NULL))
 		cli_printf("Reason:              %s\n", cli_json_str(jit, "reason", ""));
 	cli_printf("Policy:              %s\n", cli_json_str(jit, "policyId", "-"));
@@ -238,6 +261,7 @@ vm_show(struct cli *c, const char *name)
 	cli_printf("Last access:         %s\n", last);
 	cli_printf("Last user:           %s\n", cli_json_str(jit, "lastUser", "-"));
 	cli_printf("Connection details:  %s\n", conn[0] ? conn : "-");
+	cli_vm_agent_show(c, &vm);
 out:
 	cli_vm_clear(&vm);
 	return cli_exit(c, r);
@@ -335,7 +359,7 @@ cmd_vm(struct cli *c, int argc, char **argv)
 	if (!strcmp(sub, "list") || !strcmp(sub, "ls")) {
 		if (npos > 1)
 			return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "vm list takes no arguments (see --help)"));
-		return vm_list(c, &o);
+		return o.exposed ? cli_vm_exposed_list(c, o.rg, o.status) : vm_list(c, &o);
 	}
 	if (!strcmp(sub, "show") || !strcmp(sub, "add") || !strcmp(sub, "remove") || !strcmp(sub, "rm")) {
 		if (npos != 2)

@@ -79,6 +79,17 @@ struct cli_initiate {
 };
 int cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in);
 
+/* ---- agent VMs in jitgate vm (vm-agent.c) ---- */
+
+/* A JIT status as the tabs name it: "Not configured" for NotConfigured, the others as they are. */
+const char *cli_status_words(const char *status);
+/* A VM's agent in a word or three: connected, disconnected since T, revoked, never joined; "-" if not an agent VM. */
+void cli_vm_agent_text(const json_t *vm, char *buf, size_t size);
+/* The agent lines of jitgate vm show (nothing for other VMs), its exposed ports read from the server. */
+void cli_vm_agent_show(struct cli *c, const struct cli_vm *vm);
+/* jitgate vm list --exposed [--group RG] [--status S]: the exposedManagementPorts list; returns the exit code. */
+int cli_vm_exposed_list(struct cli *c, const char *rg, const char *status);
+
 /* ---- an agent applying a grant (applied.c) ---- */
 
 /* Is the VM enforced by its own jitgate-agent (properties.enforcement "agent")? */

@@ -16,6 +16,9 @@
 # 5. Credentials where they do not belong: A's on B's path 403 (logged); an API token on /agent/v1 401; an agent
 #    credential on the Azure API 401; failed agent authentications are rate-limited (429).
 # 6. jitgate agent list / revoke VM: the revoked agent's parked watch and its status get 401.
+# 6b. jitgate vm list/show with agent columns (connected, disconnected since T, revoked, version), --group,
+#    --status, --exposed (an out-of-scope Reader sees nothing); enable --recommended; jitgate request waits for
+#    the agent's acknowledgement (open), says when it is disconnected (exit 5 at once) or too slow (exit 5 after 10 s).
 # 7. 200 watches from one client at once: API_CONN_PER_SOURCE_MAX (128) park, the rest are refused at connect,
 #    another source is still served, and one change wakes all 128 (the fan-out time is printed).
 # 8. jitgated stopped while watches are parked: each gets a 503, not a hang.
@@ -302,7 +305,7 @@ echo "6. jitgate agent list and revoke"
 H=$E2E_TMP/home
 mkdir -p "$H"
 jg() {
-	ip netns exec "$CL" env -i PATH="$PATH" HOME="$H" TZ=UTC JITGATE_SERVER="https://$V:8443" JITGATE_TOKEN="$T_OWNER" \
+	ip netns exec "$CL" env -i PATH="$PATH" HOME="$H" TZ=UTC JITGATE_SERVER="https://$V:8443" JITGATE_TOKEN="${JG_TOKEN:-$T_OWNER}" \
 		JITGATE_CA="$STATE/tls/cert.pem" "$JG" "$@" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"
 	rc=$?
 	out=$(<"$E2E_TMP/out")
@@ -330,6 +333,10 @@ check "hostb is Unsupported, its agent revoked" test "$(j .properties.jit.status
 call "$T_OWNER" GET "/subscriptions/$SUB/providers/Jitgate/exposedManagementPorts?$AV"
 check "a revoked agent's last report is not listed (got: $(exposed))" test "$(exposed)" = \
 	"hosta:Configured:3389/TCP hostc:NotConfigured:22/TCP"
+jg vm list
+check "jitgate vm list: hostb Unsupported, its agent revoked ($(grep hostb <<<"$out"))" grep -qE '^hostb +rg1 +Unsupported +revoked ' <<<"$out"
+jg vm show hostb
+check "jitgate vm show hostb: its agent revoked, and when" bash -c 'grep -q "^Agent: *revoked$" <<<"$1" && grep -q "^Agent revoked: *20" <<<"$1"' _ "$out"
 call "$JT3" POST /agent/v1/join "$(join_body hostb)"
 expect 201 "hostb joins again (its agent was revoked) with the token's last use"
 
@@ -343,6 +350,82 @@ check "its parked watch got 401 at once ($(cat "$E2E_TMP/w.deleted.code"), $(cat
 	test "$(cat "$E2E_TMP/w.deleted.code")" = 401 -a "$(cat "$E2E_TMP/w.deleted.ms")" -lt 1500
 call -i $A3 "$CRED_C" POST "/agent/v1$VMC/status" "$(status_body 1)"
 expect 401 AuthenticationFailed "hostc's credential was revoked with its VM"
+
+echo "6b. jitgate vm with agent VMs; --group, --status, --exposed; enable --recommended; request waits for the agent"
+join_token 1
+call "$JTS" POST /agent/v1/join "$(join_body hostd 192.0.2.54)"
+expect 201 "join hostd"
+# hostd joined two hours ago and was never heard from since: disconnected
+old=$(( ($(date +%s) - 7200) * 1000000000 ))
+sqlite3 "$STATE/jitgate.db" "UPDATE agents SET joined_ns = $old, seen_ns = $old WHERE vm_id = (SELECT id FROM vms WHERE name = 'hostd')"
+jg vm list
+check "vm list: hosta connected, its agent's version ($(grep hosta <<<"$out"))" grep -qE '^hosta +rg1 +Configured +connected +e2e-1.0 ' <<<"$out"
+check "vm list: hostd disconnected since two hours ago ($(grep hostd <<<"$out"))" \
+	grep -qE "^hostd +rg1 +Not configured +disconnected since $(date -u -d @$(( $(date +%s) - 7200 )) +%Y-%m-%d) " <<<"$out"
+check "vm list: gw1, a gateway VM, has no agent" grep -qE '^gw1 +rg1 +[A-Za-z ]+ +- ' <<<"$out"
+jg vm show hostd
+check "vm show hostd: disconnected since" grep -q '^Agent: *disconnected since 20' <<<"$out"
+jg vm show hosta
+check "vm show hosta: version, listening, exposed 3389 with the command to fix it" bash -c '
+	grep -q "^Agent version: *e2e-1.0$" <<<"$1" && grep -q "^Listening: *TCP/22 TCP/3389$" <<<"$1" &&
+	grep -q "^Exposed ports: *3389/TCP (no JIT rule; jitgate enable hosta --recommended)$" <<<"$1"' _ "$out"
+jg -q vm list --group rg1
+check "vm list --group rg1: its four VMs ($(tr '\n' ' ' <<<"$out"))" test "$(sort <<<"$out" | tr '\n' ' ')" = "gw1 hosta hostb hostd "
+jg vm list --group rg2
+check "vm list --group rg2: none (rc $rc)" bash -c '[[ $1 == 0 && $2 == "Configured (0)  Not configured (0)  Unsupported (0)"* ]]' _ "$rc" "$out"
+jg vm list --group 'bad!'
+check "vm list --group 'bad!': exit 2, the option named ($err)" bash -c '[[ $1 == 2 && $2 == *"--group: '"'bad!'"' is not a resource group name"* ]]' _ "$rc" "$err"
+jg vm list --status nope
+check "vm list --status nope: exit 2, the option named ($err)" bash -c '[[ $1 == 2 && $2 == *"--status: '"'nope'"'"* ]]' _ "$rc" "$err"
+jg -q vm list --exposed
+check "vm list --exposed: hosta, hostb, hostd ($(echo $out))" test "$(echo $out)" = "hosta hostb hostd"
+jg vm list --exposed
+check "vm list --exposed (table): hostd's 22, and how to enable JIT" bash -c 'grep -qE "^hostd +rg1 +Not configured +22/TCP +20" <<<"$1" &&
+	grep -q "jitgate enable VM --recommended" <<<"$1"' _ "$out"
+jg -q vm list --exposed --status not-configured
+check "vm list --exposed --status not-configured: hostd ($out)" test "$out" = hostd
+jg vm list --exposed --group rg2
+check "vm list --exposed --group rg2: none (rc $rc: $out)" bash -c '[[ $1 == 0 && $2 == "No VM has"* ]]' _ "$rc" "$out"
+JG_TOKEN=$T_RG2 jg -q vm list --exposed
+check "a Reader of rg2: vm list --exposed shows nothing (rc $rc, '$out')" test "$rc:$out" = "0:"
+JG_TOKEN=$T_HOSTA jg -q vm list --exposed
+check "a Reader of hosta alone: hosta alone (rc $rc, '$out')" test "$rc:$out" = "0:hosta"
+jg enable hostd --recommended
+check "jitgate enable hostd --recommended (rc $rc: $err)" test "$rc" = 0
+jg -q vm list --exposed
+check "hostd is no longer exposed ($(echo $out))" test "$(echo $out)" = "hosta hostb"
+jg vm show hostd
+check "vm show hostd: no exposed port" grep -q '^Exposed ports: *-$' <<<"$out"
+
+t0=$(now_ms)
+jg request hostd --port 22 --for 1h
+t1=$(now_ms)
+check "request on hostd, whose agent is disconnected: exit 5 at once ($(( t1 - t0 )) ms), said so ($err)" \
+	bash -c '[[ $1 == 5 && $2 == *"the agent of hostd is disconnected (since 20"* ]] && (( $3 < 5000 ))' _ "$rc" "$err" $(( t1 - t0 ))
+check "... the grant is still printed, not as open" grep -q "^Access to hostd granted (request .*) but NOT open yet" <<<"$out"
+jg request hosta --port 22 --for 1h --no-wait
+check "request hosta --no-wait: exit 0, not waiting (rc $rc)" bash -c '[[ $1 == 0 && $2 == *"not waiting for its agent to apply it"* ]]' _ "$rc" "$out"
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1"
+REV0=$(j .revision)
+( jg request hosta --port 22 --for 30m; echo "$rc" >"$E2E_TMP/bg.rc"; cp "$E2E_TMP/out" "$E2E_TMP/bg.out" ) &
+BG=$!
+for ((k = 0; k < 50; k++)); do	# the request made: the state's revision moves
+	call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1"
+	(( $(j .revision) > REV0 )) && break
+	sleep 0.1
+done
+sleep 0.3
+call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$(j .revision)")"
+expect 204 "the (simulated) agent of hosta acknowledges the new revision"
+wait $BG
+check "request hosta waited for it: exit 0, 'open', applied in N ms ($(head -1 "$E2E_TMP/bg.out"))" bash -c '
+	[[ $(cat "$1/bg.rc") == 0 ]] && grep -q "^Access to hosta open (request .*; applied by its agent in [0-9]* ms):" "$1/bg.out"' _ "$E2E_TMP"
+t0=$(now_ms)
+jg request hosta --port 22 --for 20m
+t1=$(now_ms)
+check "request hosta that its agent never acknowledges: exit 5 after the 10 s wait ($(( t1 - t0 )) ms): $err" \
+	bash -c '[[ $1 == 5 && $2 == *"the agent of hosta did not apply it within 10 s"* ]] && (( $3 >= 10000 && $3 < 14000 ))' \
+	_ "$rc" "$err" $(( t1 - t0 ))
 
 echo "7. 200 watches from one client at once (jitgated again, with the 30 s wait)"
 kill -TERM "$SRV"

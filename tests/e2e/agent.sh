@@ -142,6 +142,12 @@ check "the agents run as $USR with a seccomp filter" bash -c 'for p; do
 	[[ $(ps -o user= -p $p | tr -d " ") == jitgate-agent-t ]] && grep -q "^Seccomp:[[:space:]]*2" /proc/$p/status || exit 1; done' \
 	_ "${APID[1]}" "${APID[2]}" "${APID[3]}"
 
+exposed_now() { jg -q vm list --exposed; [[ $rc == 0 && $(echo $out) == "$1" ]]; }
+eventually_within "jitgate vm list --exposed: the three hosts' real listeners, no JIT yet" 5 exposed_now "host1 host2 host3"
+jg -o json vm list --exposed
+check "host1 exposes 22 and 3389, the others 22 ($(jq -c '[.value[] | "\(.name) \(.ports | map(.number) | join("+"))"]' <<<"$out"))" \
+	test "$(jq -r '[.value[] | "\(.name) \(.ports | map(.number) | join("+"))"] | join(",")' <<<"$out")" = \
+	"host1 22+3389,host2 22,host3 22"
 echo "2. enable JIT on the agent VMs through the CLI; the inventory"
 jg enable host1 --port 22 --port 3389/tcp --max 3h
 check "jitgate enable host1 --port 22 --port 3389/tcp (rc $rc: $err)" test $rc = 0
@@ -161,15 +167,22 @@ check "the exposed-port list: host1's agent reports its listeners on 22 and 3389
 	bash -c '[[ $1 == *TCP/22* && $1 == *TCP/3389* ]]' _ "$(j .properties.agent.listening)"
 jg agent list
 check "jitgate agent list names the three, Connected" test "$(grep -c Connected <<<"$out")" = 3
+jg vm list --exposed
+check "with their ports under JIT none is exposed (rc $rc: $out)" bash -c '[[ $1 == 0 && $2 == "No VM has"* ]]' _ "$rc" "$out"
 
 echo "3. jitgate request: open only from the granted source; appliedTimeUtc once the agent applied it"
 jg -q request host1 --port 22 --for 1h
 REQ1=$out
+check "jitgate request host1 --port 22 (rc $rc: $err)" test $rc = 0
+check "it returned once the agent applied it: A reaches host1's 22 at once" can "$CL" $A "${IP[1]}" 22
 jg request host1 --port 3389 --for 1m
 echo "  jitgate request host1 --port 3389 says: $(tr '\n' '|' <<<"$out")"
+applied_ms=$(sed -n 's/.*applied by its agent in \([0-9]*\) ms.*/\1/p' <<<"$out")
+echo "  jitgate request: the agent applied the grant ${applied_ms:-?} ms after the initiate answered (seen by the CLI's 100 ms polls)"
+check "jitgate request on an agent VM says 'open' with the agent's time (rc $rc)" \
+	bash -c '[[ $1 == 0 && $2 == *"Access to host1 open (request "*"; applied by its agent in "* ]]' _ "$rc" "$out"
+check "... and right then A reaches host1's 3389" can "$CL" $A "${IP[1]}" 3389
 jg revoke host1 --port 3389
-check "jitgate request host1 --port 22 (rc $rc: $err)" test $rc = 0
-eventually_within "A reaches host1's 22" 3 can "$CL" $A "${IP[1]}" 22
 check "B (the client's other address) is still refused" cannot "$CL" $B "${IP[1]}" 22
 check "A is still refused on host2 (another VM)" cannot "$CL" $A "${IP[2]}" 22
 check "A is still refused on host1's 3389 (another port)" cannot "$CL" $A "${IP[1]}" 3389
@@ -263,8 +276,9 @@ check "jitgated restarted" srv_start
 ip -n "$H3" link set e0 down
 api POST "$POL/revoke?$AV" "$(revoke_body 3 22)"
 check "host3 cut off (link down); its grant revoked ($code)" test "$code" = 200
-jg -q request host1 --port 22 --for 1h --from $B/32
-check "a new request on host1 from B/32 after the restart (rc $rc: $err)" test $rc = 0
+# --no-wait: the agent reconnects on its backoff, which may take longer than the CLI waits
+jg -q request host1 --port 22 --for 1h --from $B/32 --no-wait
+check "a new request on host1 from B/32 after the restart, --no-wait (rc $rc: $err)" test $rc = 0
 eventually_within "host1's agent reconnected and applied it: B reaches 22" 15 can "$CL" $B "${IP[1]}" 22
 ip -n "$H3" link set e0 up
 # a poll held when the link went down has its answer only at TCP's next retransmit or when the agent gives it up
@@ -280,6 +294,13 @@ eventually_within "the inventory shows the three Connected again" 15 bash -c '
 
 echo "9. an agent killed with SIGKILL and restarted enforces its saved state before the server answers"
 kill -KILL "${APID[1]}"; wait "${APID[1]}" 2>/dev/null
+t0=$(now_ms)
+jg request host1 --port 22 --for 1m --from 10.250.0.9/32
+t1=$(now_ms)
+echo "  jitgate request with host1's agent dead: exit $rc after $(( t1 - t0 )) ms: $err"
+check "jitgate request with its agent killed: exit 5 after the 10 s wait, the agent named (rc $rc)" \
+	bash -c '[[ $1 == 5 && $2 == *"the agent of host1 did not apply it within 10 s"* ]] && (( $3 >= 10000 && $3 < 15000 ))' \
+	_ "$rc" "$err" $(( t1 - t0 ))
 ip -n "$H1" link set e0 down
 ip netns exec "$H1" nft delete table inet jitgate
 check "host1 with no table (as after a reboot)" bash -c '! ip netns exec "$1" nft list table inet jitgate >/dev/null 2>&1' _ "$H1"
