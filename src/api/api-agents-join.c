@@ -130,6 +130,24 @@ join_vm(struct api *api, struct join *j)
 	return r;
 }
 
+void
+api_agent_listening_text(const struct agent_status *s, char *buf, size_t size)
+{
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < s->n_listening; i++) {
+		int n = snprintf(buf + len, size - len, "%s%s/%u", len ? " " : "", net_proto_name(s->listening[i].proto),
+				 s->listening[i].number);
+
+		if (n < 0 || (size_t)n >= size - len) {
+			buf[len] = '\0';	/* what fits, whole entries only */
+			return;
+		}
+		len += (size_t)n;
+	}
+}
+
 /* The agent's credential, and what it reported in its join. */
 static int
 join_agent(struct api *api, struct join *j)

@@ -56,24 +56,6 @@ agent_authenticate(struct api *api, struct api_caller *c, const struct http_requ
 	return 0;
 }
 
-void
-api_agent_listening_text(const struct agent_status *s, char *buf, size_t size)
-{
-	size_t i, len = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < s->n_listening; i++) {
-		int n = snprintf(buf + len, size - len, "%s%s/%u", len ? " " : "", net_proto_name(s->listening[i].proto),
-				 s->listening[i].number);
-
-		if (n < 0 || (size_t)n >= size - len) {
-			buf[len] = '\0';	/* what fits, whole entries only */
-			return;
-		}
-		len += (size_t)n;
-	}
-}
-
 static void
 agent_report_of(const struct agent_status *s, struct store_agent_report *ret)
 {

@@ -360,7 +360,7 @@ int api_agent_bearer(struct api *api, const struct api_caller *c, const struct h
 		     uint8_t hash[STORE_TOKEN_HASH_LEN], struct http_response *resp);
 /* POST /agent/v1/join (api-agents-join.c) and the watch GET …/state (api-agent-state.c), for a caller already checked. */
 void api_agent_join(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp);
-/* An agent's listening ports as the store keeps them, whole entries that fit: "TCP/22 UDP/3389" (api-agents.c). */
+/* An agent's listening ports as the store keeps them, whole entries that fit: "TCP/22 UDP/3389" (api-agents-join.c). */
 struct agent_status;
 void api_agent_listening_text(const struct agent_status *s, char *buf, size_t size);
 void api_agent_state_get(struct api *api, const struct http_request *req, const struct store_vm *vm,

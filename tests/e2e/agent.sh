@@ -145,9 +145,10 @@ check "the agents run as $USR with a seccomp filter" bash -c 'for p; do
 exposed_now() { jg -q vm list --exposed; [[ $rc == 0 && $(echo $out) == "$1" ]]; }
 eventually_within "jitgate vm list --exposed: the three hosts' real listeners, no JIT yet" 5 exposed_now "host1 host2 host3"
 jg -o json vm list --exposed
-check "host1 exposes 22 and 3389, the others 22 ($(jq -c '[.value[] | "\(.name) \(.ports | map(.number) | join("+"))"]' <<<"$out"))" \
-	test "$(jq -r '[.value[] | "\(.name) \(.ports | map(.number) | join("+"))"] | join(",")' <<<"$out")" = \
-	"host1 22+3389,host2 22,host3 22"
+exposed_ports() { jq -r '[.value[] | "\(.name) \([.ports[] | "\(.number)/\(.protocol)"] | sort | join("+"))"] | join(",")' <<<"$out"; }
+# (netprobe listens on TCP and UDP)
+check "host1 exposes 22 and 3389, the others 22, TCP and UDP ($(exposed_ports))" test "$(exposed_ports)" = \
+	"host1 22/TCP+22/UDP+3389/TCP+3389/UDP,host2 22/TCP+22/UDP,host3 22/TCP+22/UDP"
 echo "2. enable JIT on the agent VMs through the CLI; the inventory"
 jg enable host1 --port 22 --port 3389/tcp --max 3h
 check "jitgate enable host1 --port 22 --port 3389/tcp (rc $rc: $err)" test $rc = 0
@@ -167,8 +168,9 @@ check "the exposed-port list: host1's agent reports its listeners on 22 and 3389
 	bash -c '[[ $1 == *TCP/22* && $1 == *TCP/3389* ]]' _ "$(j .properties.agent.listening)"
 jg agent list
 check "jitgate agent list names the three, Connected" test "$(grep -c Connected <<<"$out")" = 3
-jg vm list --exposed
-check "with their ports under JIT none is exposed (rc $rc: $out)" bash -c '[[ $1 == 0 && $2 == "No VM has"* ]]' _ "$rc" "$out"
+jg -o json vm list --exposed
+check "under JIT (22 for any protocol, 3389/tcp) only host1's 3389/UDP is still exposed ($(exposed_ports))" \
+	test "$(exposed_ports)" = "host1 3389/UDP"
 
 echo "3. jitgate request: open only from the granted source; appliedTimeUtc once the agent applied it"
 jg -q request host1 --port 22 --for 1h
