@@ -199,6 +199,15 @@ if ip netns exec "$CL" timeout 5 ssh "${SSHOPTS[@]}" -o ConnectTimeout=2 "$V" tr
 t 0 "vm list --status configured" vm list --status configured
 has "Configured (1)  Not configured (2)" "the counts moved"
 has "$V:22/*" "connection details are shown"
+check "vm list: no agent for the local VM (the AGENT column says -)" grep -qE '^vm1 +[^ ]+ +Configured +- ' <<<"$out"
+t 0 "vm list --exposed without agents" vm list --exposed
+has "No VM has a listening management port without a JIT rule." "vm list --exposed: no agent VM, nothing exposed"
+t 2 "vm list --group with a bad name → 2" vm list --group 'no way'
+has "--group: 'no way' is not a resource group name" "... the option is named"
+t 0 "vm list --group default" vm list --group default -q
+check "... the VMs of resource group default ($(echo $(sort <<<"$out")))" test "$(echo $(sort <<<"$out"))" = "gw1 gw2 vm1"
+t 0 "vm list --group other (its gw1 was removed)" vm list --group other -q
+check "... none ('$out')" test -z "$out"
 # gw1 (Windows: default port 3389) and gw2 (--recommended) enabled at the same time, into the same policy
 jg_bg() { ip netns exec "$CL" env -i PATH="$PATH" HOME="$H" "${JENV[@]}" "$JG" "$@" >/dev/null 2>>"$E2E_TMP/err.bg"; }
 jg_bg enable gw1 --max 2h & p1=$!
@@ -230,6 +239,8 @@ t 0 "request vm1 --port 3389 --for 10m --reason e2e" request vm1 --port 3389 --f
 has "$A" "request says from where (my address)"
 has "$V:3389" "request says how to connect"
 has "UTC" "request prints the end in local time"
+has "Access to vm1 granted (request " "request on a local VM says granted, as before (no agent to wait for)"
+lacks "agent" "... and says nothing of an agent"
 check "after request: $A reaches $V:3389" can "$CL" $A $V 3389
 check "... but $X (another address of the same client) does not" cannot "$CL" $X $V 3389
 check "... and 22 (not requested) stays closed" cannot "$CL" $A $V 22
@@ -241,6 +252,8 @@ t 1 "request --from outside the allowed sources → 1" request vm1 --port 3389 -
 has "SourceAddressNotAllowed" "... with SourceAddressNotAllowed"
 t 1 "request a VM without JIT → 1" request vm1-nope
 t 0 "request -q prints the request id" request vm1 --port 22 --for 5m -q
+t 0 "request --no-wait on a local VM is the same request" request vm1 --port 22 --for 5m --no-wait
+has "Access to vm1 granted (request " "... granted, as without it"
 check "... an id" test -n "$out"
 t 0 "request -o json" request vm1 --port 22 --for 5m -o json
 check "... times in UTC in JSON" grep -q 'Z"' "$E2E_TMP/out"
