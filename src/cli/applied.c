@@ -54,6 +54,31 @@ request_is_applied(const json_t *req)
 	return n > 0;
 }
 
+/*
+ * How long after the request its agent applied it, by the server's clock: the latest appliedTimeUtc of
+ * its ports less its startTimeUtc (the CLI's polls would only bound it to CLI_APPLY_POLL_MS). -1 if unknown.
+ */
+static int64_t
+request_applied_ms(const json_t *req)
+{
+	const char *start = cli_json_str(req, "startTimeUtc", ""), *at;
+	int64_t start_ns, at_ns, last = 0;
+	const json_t *v, *p;
+	size_t i, k;
+
+	if (time_parse_rfc3339(start, strlen(start), &start_ns, NULL) < 0)
+		return -1;
+	json_array_foreach(json_object_get(req, "virtualMachines"), i, v)
+		json_array_foreach(json_object_get(v, "ports"), k, p) {
+			at = cli_json_str(p, "appliedTimeUtc", "");
+			if (time_parse_rfc3339(at, strlen(at), &at_ns, NULL) < 0)
+				return -1;
+			if (at_ns > last)
+				last = at_ns;
+		}
+	return last >= start_ns ? (last - start_ns) / TIME_NS_PER_MS : -1;
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -100,7 +125,7 @@ not_applied(struct cli *c, const struct cli_vm *vm, const char *request_id, bool
 
 int
 cli_request_wait_applied(struct cli *c, const struct cli_vm *vm, const char *request_id, json_t **ret_request,
-			 int64_t *ret_waited_ms)
+			 int64_t *ret_applied_ms)
 {
 	const json_t *agent = json_object_get(json_object_get(vm->json, "properties"), "agent");
 	int64_t t0 = time_now_ns(), deadline = t0 + (int64_t)CLI_APPLY_WAIT_MS * TIME_NS_PER_MS;
@@ -116,7 +141,8 @@ cli_request_wait_applied(struct cli *c, const struct cli_vm *vm, const char *req
 			return r;
 		if ((req = request_find(policy, request_id)) && request_is_applied(req)) {
 			*ret_request = json_incref((json_t *)req);
-			*ret_waited_ms = (time_now_ns() - t0) / TIME_NS_PER_MS;
+			if ((*ret_applied_ms = request_applied_ms(req)) < 0)
+				*ret_applied_ms = (time_now_ns() - t0) / TIME_NS_PER_MS;
 			json_decref(policy);
 			return 0;
 		}

@@ -97,10 +97,11 @@ bool cli_vm_is_agent(const struct cli_vm *vm);
 /*
  * Wait (at most CLI_APPLY_WAIT_MS) until every port of request `request_id` on the agent VM carries
  * appliedTimeUtc: 0 with the request as the policy shows it (*ret_request, a new reference) and how long
- * it took. An agent known to be disconnected is not waited for. Otherwise a message saying why (agent
- * disconnected since T, revoked, or too slow) and exit CLI_EXIT_NOT_APPLIED, or a failed read's.
+ * after the request its agent applied it (by the server's clock). An agent known to be disconnected is not
+ * waited for. Otherwise a message saying why (agent disconnected since T, revoked, or too slow) and exit
+ * CLI_EXIT_NOT_APPLIED, or a failed read's.
  */
 int cli_request_wait_applied(struct cli *c, const struct cli_vm *vm, const char *request_id, json_t **ret_request,
-			     int64_t *ret_waited_ms);
+			     int64_t *ret_applied_ms);
 
 #endif

@@ -180,7 +180,7 @@ check "it returned once the agent applied it: A reaches host1's 22 at once" can 
 jg request host1 --port 3389 --for 1m
 echo "  jitgate request host1 --port 3389 says: $(tr '\n' '|' <<<"$out")"
 applied_ms=$(sed -n 's/.*applied by its agent in \([0-9]*\) ms.*/\1/p' <<<"$out")
-echo "  jitgate request: the agent applied the grant ${applied_ms:-?} ms after the initiate answered (seen by the CLI's 100 ms polls)"
+echo "  jitgate request: the agent applied the grant ${applied_ms:-?} ms after the request was made (by the server's clock: appliedTimeUtc less startTimeUtc)"
 check "jitgate request on an agent VM says 'open' with the agent's time (rc $rc)" \
 	bash -c '[[ $1 == 0 && $2 == *"Access to host1 open (request "*"; applied by its agent in "* ]]' _ "$rc" "$out"
 check "... and right then A reaches host1's 3389" can "$CL" $A "${IP[1]}" 3389
