@@ -297,7 +297,8 @@ eventually_within "the inventory shows the three Connected again" 15 bash -c '
 echo "9. an agent killed with SIGKILL and restarted enforces its saved state before the server answers"
 kill -KILL "${APID[1]}"; wait "${APID[1]}" 2>/dev/null
 t0=$(now_ms)
-jg request host1 --port 22 --for 1m --from 10.250.0.9/32
+# B's grant renewed (it supersedes B's own, so B stays granted when the agent is back): nobody applies it now
+jg request host1 --port 22 --for 1h --from $B/32
 t1=$(now_ms)
 echo "  jitgate request with host1's agent dead: exit $rc after $(( t1 - t0 )) ms: $err"
 check "jitgate request with its agent killed: exit 5 after the 10 s wait, the agent named (rc $rc)" \
