@@ -91,7 +91,7 @@ ip netns exec "$CL" env -u NODE_EXTRA_CA_CERTS HOME="$PROFILE" XDG_CONFIG_HOME="
 	JG_URL="https://$VMADDR:$API_PORT" JG_CERT="$STATE/tls/cert.pem" JG_CHROMIUM="$CHROMIUM" \
 	JG_TOKEN_OWNER="${TOK[owner]}" JG_TOKEN_READER="${TOK[reader]}" JG_TOKEN_REQUESTER="${TOK[requester]}" \
 	JG_SUB=$SUB JG_RG=$RG JG_LOC=$LOC JG_VM_ADDR=$VMADDR JG_MY_IP=$CLADDR JG_SHOTS="$SHOTS" JG_TMP="$E2E_TMP" \
-	timeout 150 node "$DIR/test.mjs" >"$E2E_TMP/node.out" 2>"$E2E_TMP/node.err"
+	timeout 300 node "$DIR/test.mjs" >"$E2E_TMP/node.out" 2>"$E2E_TMP/node.err"
 rc=$?
 steps=0
 while IFS= read -r line; do

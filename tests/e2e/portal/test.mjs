@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { createHash, X509Certificate } from "node:crypto";
 import net from "node:net";
 import { chromium } from "playwright-core";
+import { client, joinFleet, postStatus, agentState, expectStatus, AV } from "./fleet.mjs";
 
 const env = (k) => {
 	const v = process.env[k];
@@ -523,6 +524,97 @@ await step("Owner: Disable JIT on vm1 from the row menu; gateway1 stays configur
 	expect((await text(owner.locator("#count-configured"))) === "1", "configured count");
 	const vms = (await policyVms(owner)).join(" ");
 	expect(vms === "gateway1:22", `policy holds ${vms}`);
+});
+
+// ---- The fleet: 1,000 agent VMs, registered for real (joins), 500 of them configured ----
+const FLEET_N = 1000, FLEET_CONFIGURED = 500, FRG = "fleet";
+const fname = (i) => `fleet-${String(i).padStart(4, "0")}`;
+const call = client(URL_, env("JG_CERT"));
+const FPOLICY = `/subscriptions/${SUB}/resourceGroups/${FRG}/providers/Microsoft.Security/locations/${LOC}/jitNetworkAccessPolicies/default`;
+let fleet = {};
+// the first 500 are configured; of the rest, 501..700 listen on 22 (exposed), 701..720 on 3389 too, 999 has no nftables
+const fleetSpec = (i) => i === 999 ? { supported: false, reason: "no nftables: the nf_tables module is missing" }
+	: i > FLEET_CONFIGURED && i <= 700 ? { listening: i <= 520 ? [22, 3389] : [22] } : i <= FLEET_CONFIGURED ? { listening: [22] } : {};
+await step(`${FLEET_N} agent VMs join through the API (one join token with ${FLEET_N} uses)`, async () => {
+	const t = Date.now();
+	fleet = await joinFleet(call, { sub: SUB, rg: FRG, ownerToken: TOKENS.owner, n: FLEET_N, name: fname, spec: fleetSpec });
+	expect(Object.keys(fleet).length === FLEET_N, `${Object.keys(fleet).length} joined`);
+	console.log(`       ${FLEET_N} joins in ${Date.now() - t} ms`);
+});
+await step(`${FLEET_CONFIGURED} of them are configured in one policy (PUT, port 22)`, async () => {
+	const vms = [];
+	for (let i = 1; i <= FLEET_CONFIGURED; i++)
+		vms.push({ id: fleet[fname(i)].id, ports: [{ number: 22, protocol: "TCP", allowedSourceAddressPrefix: "*", maxRequestAccessDuration: "PT3H" }] });
+	await expectStatus(await call("PUT", `${FPOLICY}?${AV}`, TOKENS.owner, { kind: "Basic", properties: { virtualMachines: vms } }), [200, 201], "policy PUT");
+});
+
+const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const figures = [];
+function figure(what, list) {
+	const line = `${what}: median ${median(list)} ms, max ${Math.max(...list)} ms (${list.length} runs: ${list.join(" ")})`;
+	figures.push(line);
+	console.log(`       fleet figure: ${line}`);
+}
+// a time from an action to a condition in the page; a loose bound only catches a hang, the figures are printed
+async function timed(page, action, cond, arg) {
+	const t = Date.now();
+	await action();
+	await page.waitForFunction(cond, arg, { timeout: 20000, polling: "raf" });
+	return Date.now() - t;
+}
+const RUNS = 5;
+const tableShown = () => {
+	const p = document.getElementById("vms-page");
+	return p && !p.hidden && document.querySelectorAll("#table-configured tbody tr").length > 0 && document.getElementById("count-configured").textContent === "501";
+};
+let fo = null;
+await step(`with ${FLEET_N + 2} VMs: sign-in to the table (${RUNS} fresh sign-ins)`, async () => {
+	const times = [];
+	for (let r = 0; r < RUNS; r++) {
+		const page = await newPage("fleet-owner");
+		await page.goto(URL_ + "/");
+		await page.locator("#signin-token").fill(TOKENS.owner);
+		times.push(await timed(page, () => page.locator("#signin-submit").click(), tableShown));
+		if (r < RUNS - 1) await page.context().close();
+		else fo = page;
+	}
+	figure("sign-in to the table", times);
+});
+await step(`with ${FLEET_N + 2} VMs: search narrows the table, and clearing it brings it back`, async () => {
+	const narrow = [], widen = [];
+	for (let r = 0; r < RUNS; r++) {
+		const n = fname(100 + r * 37);
+		narrow.push(await timed(fo, () => fo.locator("#vm-search").fill(n), (n) => {
+			const rs = document.querySelectorAll("#table-configured tbody tr");
+			return rs.length === 1 && rs[0].dataset.vm === n;
+		}, n));
+		widen.push(await timed(fo, () => fo.locator("#vm-search").fill(""), () => document.querySelectorAll("#table-configured tbody tr").length > 1));
+	}
+	figure("search narrows to one VM", narrow);
+	figure("clearing the search", widen);
+});
+await step(`with ${FLEET_N + 2} VMs: tab switches`, async () => {
+	const times = [];
+	for (let r = 0; r < RUNS; r++) {
+		times.push(await timed(fo, () => fo.locator("#tab-notconfigured").click(), () =>
+			!document.getElementById("panel-notconfigured").hidden && document.querySelectorAll("#table-notconfigured tbody tr").length > 0));
+		times.push(await timed(fo, () => fo.locator("#tab-configured").click(), () =>
+			!document.getElementById("panel-configured").hidden && document.querySelectorAll("#table-configured tbody tr").length > 0));
+	}
+	figure("tab switch", times);
+	const api = await fo.evaluate(async (sub) => {
+		const t = performance.now();
+		let url = `/subscriptions/${sub}/providers/Microsoft.Compute/virtualMachines?api-version=2020-01-01`, pages = 0;
+		while (url) {
+			const j = await (await fetch(url)).json();
+			pages++;
+			url = j.nextLink ? new URL(j.nextLink).pathname + new URL(j.nextLink).search : null;
+		}
+		return `${pages} pages in ${Math.round(performance.now() - t)} ms`;
+	}, SUB);
+	console.log(`       fleet: the VM inventory through the API: ${api}`);
+	const drawn = await fo.evaluate(() => [document.querySelectorAll("#table-configured tbody tr").length, document.querySelectorAll("#timelines svg").length]);
+	console.log(`       fleet: ${drawn[0]} configured rows and ${drawn[1]} timelines in the page`);
 });
 
 await step("no CSP violation or script error on any page", async () => {
