@@ -200,31 +200,35 @@ api_log(struct api *api, const struct api_caller *caller, const char *operation,
 		api->log_failures++;
 }
 
-void
-api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp)
+int
+api_list_window(const struct http_request *req, size_t total, size_t *ret_from, size_t *ret_to,
+		struct http_response *resp)
 {
 	const char *skip = http_request_query(req, "$skipToken");
-	const char *host = http_request_header(req, "Host");
-	const char *version = http_request_query(req, "api-version");
-	size_t total = json_array_size(items), from = 0, i;
-	json_t *page = json_array(), *out;
+	unsigned long v = 0;
 	char *end;
 
 	if (skip) {
-		unsigned long v = strtoul(skip, &end, 10);
-
+		v = strtoul(skip, &end, 10);
 		if (*end || end == skip || v > total) {
-			json_decref(items);
-			json_decref(page);
 			api_error(resp, 400, "InvalidSkipToken", "$skipToken", "the $skipToken '%.20s' is not valid",
 				  skip);
-			return;
+			return -EINVAL;
 		}
-		from = v;
 	}
-	for (i = from; i < total && i < from + API_PAGE_SIZE; i++)
-		json_array_append(page, json_array_get(items, i));
-	out = json_pack("{s:o}", "value", page);
+	*ret_from = v;
+	*ret_to = v + API_PAGE_SIZE < total ? v + API_PAGE_SIZE : total;
+	return 0;
+}
+
+void
+api_list_respond_page(const struct http_request *req, json_t *page, size_t from, size_t total,
+		      struct http_response *resp)
+{
+	const char *host = http_request_header(req, "Host");
+	const char *version = http_request_query(req, "api-version");
+	json_t *out = json_pack("{s:o}", "value", page);
+
 	if (from + API_PAGE_SIZE < total && host) {
 		char link[2048];
 
@@ -232,8 +236,24 @@ api_list_respond(const struct http_request *req, json_t *items, struct http_resp
 			 version ? version : API_VERSION_CURRENT, from + API_PAGE_SIZE);
 		json_object_set_new(out, "nextLink", json_string(link));
 	}
-	json_decref(items);
 	api_json(resp, 200, out);
+}
+
+void
+api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp)
+{
+	size_t total = json_array_size(items), from, to, i;
+	json_t *page;
+
+	if (api_list_window(req, total, &from, &to, resp) < 0) {
+		json_decref(items);
+		return;
+	}
+	page = json_array();
+	for (i = from; i < to; i++)
+		json_array_append(page, json_array_get(items, i));
+	json_decref(items);
+	api_list_respond_page(req, page, from, total, resp);
 }
 
 bool

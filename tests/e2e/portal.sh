@@ -24,7 +24,7 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 command -v node >/dev/null && command -v npm >/dev/null ||
 	{ echo "portal.sh: node and npm are needed (scripts/deps.sh installs them)"; exit 1; }
 [[ -x $CHROMIUM ]] || { echo "portal.sh: $CHROMIUM is missing (scripts/deps.sh installs Debian's chromium)"; exit 1; }
-command -v curl >/dev/null || { echo "portal.sh: needs curl (scripts/deps.sh)"; exit 1; }
+for t in curl sqlite3; do command -v $t >/dev/null || { echo "portal.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
 
 if [[ ! -d $DIR/node_modules/playwright-core ]]; then
 	echo "portal.sh: installing playwright-core (npm ci in tests/e2e/portal; it downloads no browser)"
@@ -90,7 +90,7 @@ echo "node test.mjs in the client namespace, Chromium inside it (after $(( ($(da
 ip netns exec "$CL" env -u NODE_EXTRA_CA_CERTS HOME="$PROFILE" XDG_CONFIG_HOME="$PROFILE/.config" XDG_CACHE_HOME="$PROFILE/.cache" \
 	JG_URL="https://$VMADDR:$API_PORT" JG_CERT="$STATE/tls/cert.pem" JG_CHROMIUM="$CHROMIUM" \
 	JG_TOKEN_OWNER="${TOK[owner]}" JG_TOKEN_READER="${TOK[reader]}" JG_TOKEN_REQUESTER="${TOK[requester]}" \
-	JG_SUB=$SUB JG_RG=$RG JG_LOC=$LOC JG_VM_ADDR=$VMADDR JG_MY_IP=$CLADDR JG_SHOTS="$SHOTS" JG_TMP="$E2E_TMP" \
+	JG_SUB=$SUB JG_RG=$RG JG_LOC=$LOC JG_VM_ADDR=$VMADDR JG_MY_IP=$CLADDR JG_SHOTS="$SHOTS" JG_TMP="$E2E_TMP" JG_DB="$STATE/jitgate.db" \
 	timeout 300 node "$DIR/test.mjs" >"$E2E_TMP/node.out" 2>"$E2E_TMP/node.err"
 rc=$?
 steps=0

@@ -67,6 +67,20 @@ export async function joinFleet(call, { sub, rg, ownerToken, n, name, spec }) {
 	return out;
 }
 
+// Every agent of the fleet but those skip() names posts its status (in parallel, as agents would).
+export async function reportFleet(call, fleet, spec, skip) {
+	const names = Object.keys(fleet).filter((n) => !skip(n));
+	let next = 0;
+	const worker = async () => {
+		while (next < names.length) {
+			const n = names[next++];
+			await postStatus(call, fleet[n], spec(n));
+		}
+	};
+	await Promise.all(Array.from({ length: PARALLEL }, worker));
+	return names.length;
+}
+
 // An agent's status post (its credential, its own VM): 204.
 export async function postStatus(call, vm, spec) {
 	await expectStatus(await call("POST", `/agent/v1${vm.id}/status`, vm.credential, report(spec)), 204, `status of ${vm.id}`);

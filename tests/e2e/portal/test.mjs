@@ -12,7 +12,8 @@ import { readFileSync } from "node:fs";
 import { createHash, X509Certificate } from "node:crypto";
 import net from "node:net";
 import { chromium } from "playwright-core";
-import { client, joinFleet, postStatus, agentState, expectStatus, AV } from "./fleet.mjs";
+import { execFileSync } from "node:child_process";
+import { client, joinFleet, reportFleet, postStatus, agentState, expectStatus, AV } from "./fleet.mjs";
 
 const env = (k) => {
 	const v = process.env[k];
@@ -275,6 +276,7 @@ await step("Request access to vm1 port 22 for My IP: the grant shows with a live
 	const conn = await text(grant(owner, "vm1", 22));
 	expect(conn.includes(`${VM_ADDR}:22`) && conn.includes(MY_IP), `grant: ${conn}`);
 	endBefore = Date.now();
+	expect((await grant(owner, "vm1", 22).locator(".grant-state").count()) === 0, "a local VM's grant waits for an agent");
 	await shot(owner, "vms-granted");
 });
 
@@ -539,7 +541,10 @@ await step(`${FLEET_N} agent VMs join through the API (one join token with ${FLE
 	const t = Date.now();
 	fleet = await joinFleet(call, { sub: SUB, rg: FRG, ownerToken: TOKENS.owner, n: FLEET_N, name: fname, spec: fleetSpec });
 	expect(Object.keys(fleet).length === FLEET_N, `${Object.keys(fleet).length} joined`);
-	console.log(`       ${FLEET_N} joins in ${Date.now() - t} ms`);
+	const t1 = Date.now();
+	/* every agent but fleet-0002's reports (the join does not carry the listening ports); fleet-0002 went quiet */
+	const n = await reportFleet(call, fleet, (name) => fleetSpec(Number(name.slice(6))), (name) => name === fname(2));
+	console.log(`       ${FLEET_N} joins in ${t1 - t} ms, ${n} status posts in ${Date.now() - t1} ms`);
 });
 await step(`${FLEET_CONFIGURED} of them are configured in one policy (PUT, port 22)`, async () => {
 	const vms = [];
@@ -615,6 +620,146 @@ await step(`with ${FLEET_N + 2} VMs: tab switches`, async () => {
 	console.log(`       fleet: the VM inventory through the API: ${api}`);
 	const drawn = await fo.evaluate(() => [document.querySelectorAll("#table-configured tbody tr").length, document.querySelectorAll("#timelines svg").length]);
 	console.log(`       fleet: ${drawn[0]} configured rows and ${drawn[1]} timelines in the page`);
+});
+
+const vmRow = (page, table, vm) => page.locator(`#table-${table} tbody tr[data-vm="${vm}"]`);
+async function refreshed(page) {
+	const before = await page.locator("#vms-page").getAttribute("data-loaded");
+	await page.locator("#refresh").click();
+	await page.waitForFunction((b) => document.getElementById("vms-page").dataset.loaded !== b, before);
+}
+async function search(page, q) {
+	await page.locator("#vm-search").fill(q);
+}
+await step("fleet: one page of rows per tab, and the pager turns pages", async () => {
+	await search(fo, "");
+	await fo.locator("#tab-configured").click();
+	expect((await fo.locator("#table-configured tbody tr").count()) === 50, `${await fo.locator("#table-configured tbody tr").count()} rows`);
+	expect((await text(fo.locator("#panel-configured .pager-where"))) === "1–50 of 501", await text(fo.locator("#panel-configured .pager-where")));
+	await fo.locator("#panel-configured .pager-next").click();
+	await fo.waitForFunction(() => document.querySelector("#panel-configured .pager-where").textContent === "51–100 of 501");
+	await vmRow(fo, "configured", fname(51)).waitFor();
+	expect(await fo.locator("#panel-configured .pager-prev").isEnabled(), "Previous is disabled on page 2");
+	await fo.locator("#panel-configured .pager-prev").click();
+	await vmRow(fo, "configured", fname(1)).waitFor();
+});
+await step("fleet: timelines are drawn only near the screen; scrolling to the last draws it", async () => {
+	const [all, drawn] = await fo.evaluate(() => [document.querySelectorAll("#timelines .timeline").length, document.querySelectorAll("#timelines .timeline:not([data-pending])").length]);
+	expect(all === 502 && drawn > 0 && drawn < 30, `${drawn} of ${all} drawn`); /* 501 configured, and vm1's past grants */
+	const last = fo.locator("#timelines .timeline").last();
+	expect((await last.getAttribute("data-pending")) === "1", "the last timeline is drawn before it is on screen");
+	await last.scrollIntoViewIfNeeded();
+	await fo.waitForFunction(() => !document.querySelector("#timelines .timeline:last-child")?.dataset.pending);
+	await fo.evaluate(() => window.scrollTo(0, 0));
+});
+
+await step("fleet: agents' statuses (real posts) and a revoke show as connected, disconnected since, unsupported, revoked", async () => {
+	await postStatus(call, fleet[fname(1)], { listening: [22] });
+	/* fleet-0002 last reported at its join: the store's record of it is aged 10 minutes (as agent-api.sh ages a token) */
+	execFileSync("sqlite3", ["-cmd", ".timeout 5000", env("JG_DB"),
+		`UPDATE agents SET seen_ns = seen_ns - 600000000000 WHERE vm_id = (SELECT id FROM vms WHERE name = '${fname(2)}')`]);
+	await expectStatus(await call("DELETE", `/subscriptions/${SUB}/resourceGroups/${FRG}/providers/Jitgate/agents/${fname(998)}?${AV}`, TOKENS.owner), [200, 204], "revoke fleet-0998's agent");
+	await refreshed(fo);
+	await search(fo, fname(1));
+	const c1 = await text(vmRow(fo, "configured", fname(1)).locator("td[data-label='Enforced by']"));
+	expect(/agent: connected/.test(c1) && /version e2e-2\.0/.test(c1), `fleet-0001: ${c1}`);
+	await search(fo, fname(2));
+	const c2 = await text(vmRow(fo, "configured", fname(2)).locator("td[data-label='Enforced by']"));
+	expect(/agent: disconnected since 10 min ago/.test(c2), `fleet-0002: ${c2}`);
+	await fo.locator("#tab-unsupported").click();
+	await search(fo, fname(999));
+	const u = await text(vmRow(fo, "unsupported", fname(999)));
+	expect(/Unsupported: no nftables/.test(u) && /Reason/.test(await fo.locator("#table-unsupported thead").textContent()), `fleet-0999: ${u}`);
+	await search(fo, fname(998));
+	const r = await text(vmRow(fo, "unsupported", fname(998)).locator("td[data-label='Enforced by']"));
+	expect(/agent revoked/.test(r), `fleet-0998: ${r}`);
+	expect((await text(fo.locator("#count-unsupported"))) === "2", `unsupported count ${await text(fo.locator("#count-unsupported"))}`);
+	await search(fo, "");
+	await shot(fo, "fleet-unsupported");
+});
+
+await step("fleet: Not configured lists the 200 exposed VMs first (their agents report 22 or 3389 listening)", async () => {
+	await fo.locator("#tab-notconfigured").click();
+	expect((await text(fo.locator("#count-exposed"))) === "200", `exposed count ${await text(fo.locator("#count-exposed"))}`);
+	const first = await fo.locator("#table-notconfigured tbody tr").first().getAttribute("data-vm");
+	expect(first === fname(501), `first row ${first}`);
+	const e = await text(vmRow(fo, "notconfigured", fname(501)).locator("td[data-label='Management ports']"));
+	expect(/Exposed: TCP\/22, TCP\/3389/.test(e), `fleet-0501: ${e}`);
+	await fo.locator("#exposed-only").check();
+	await fo.waitForFunction(() => document.querySelector("#panel-notconfigured .pager-where").textContent === "1–50 of 200");
+	expect((await fo.locator("#table-notconfigured tbody tr .enable-now").count()) === 50, "an exposed row without Enable JIT");
+	await search(fo, fname(800));
+	await fo.locator("#panel-notconfigured .empty").waitFor({ state: "visible" }); /* not exposed: nothing listens */
+	await fo.locator("#exposed-only").uncheck();
+	const n = await text(vmRow(fo, "notconfigured", fname(800)).locator("td[data-label='Management ports']"));
+	expect(n === "none listening", `fleet-0800: ${n}`);
+	await search(fo, "");
+	await shot(fo, "fleet-exposed");
+});
+
+await step("fleet: one click on Enable JIT protects fleet-0501 with 22, 3389, 5985, 5986 (3 h, any source); the policy's 500 others are kept", async () => {
+	await vmRow(fo, "notconfigured", fname(501)).getByRole("button", { name: `Enable JIT on ${fname(501)} with the recommended ports` }).click();
+	await vmRow(fo, "notconfigured", fname(501)).waitFor({ state: "detached" });
+	await fo.waitForFunction(() => document.getElementById("count-configured").textContent === "502" && document.getElementById("count-exposed").textContent === "199");
+	const pol = await expectStatus(await call("GET", `${FPOLICY}?${AV}`, TOKENS.owner), 200, "policy GET");
+	const vms = pol.properties.virtualMachines;
+	const v = vms.find((x) => x.id.endsWith(`/${fname(501)}`));
+	const ports = v?.ports.map((p) => `${p.number}/${p.protocol}/${p.allowedSourceAddressPrefix}/${p.maxRequestAccessDuration}`).join(" ");
+	expect(vms.length === 501 && ports === "22/TCP/*/PT3H 3389/TCP/*/PT3H 5985/TCP/*/PT3H 5986/TCP/*/PT3H", `${vms.length} VMs; ${ports}`);
+});
+
+await step("fleet: a JitRequester is offered no Enable JIT on exposed VMs", async () => {
+	await refreshed(req);
+	await req.locator("#tab-notconfigured").click();
+	await vmRow(req, "notconfigured", fname(502)).waitFor();
+	expect((await req.locator(".enable-now").count()) === 0, "Enable JIT offered to a JitRequester");
+	expect(/Exposed: TCP\/22/.test(await text(vmRow(req, "notconfigured", fname(502)).locator("td[data-label='Management ports']"))), "exposure not shown");
+	await req.locator("#tab-configured").click();
+});
+
+// request access to one port-22 VM through its row menu
+async function requestVm(page, name) {
+	await page.locator("#tab-configured").click();
+	await search(page, name);
+	await vmRow(page, "configured", name).locator(".menu-button").click();
+	await page.getByRole("menuitem", { name: "Request access" }).click();
+	await page.locator("#request-dialog").waitFor({ state: "visible" });
+	await page.locator("#request-open").click();
+	await page.locator("#request-dialog").waitFor({ state: "hidden" });
+}
+await step("fleet: a request on a connected agent VM says opening… until its agent applies it (a real status post), then open", async () => {
+	await postStatus(call, fleet[fname(1)], { listening: [22] }); /* connected now, whatever the time the steps above took */
+	await refreshed(fo);
+	await requestVm(fo, fname(1));
+	await fo.waitForFunction((n) => document.querySelector(`#grants-list li[data-vm="${n}"] .grant-state`)?.textContent === "opening…", fname(1));
+	await shot(fo, "fleet-opening");
+	const state = await agentState(call, fleet[fname(1)]);
+	expect((state.grants || []).length === 1, `the agent's state: ${JSON.stringify(state).slice(0, 300)}`);
+	await postStatus(call, fleet[fname(1)], { revision: state.revision, listening: [22] });
+	await fo.waitForFunction((n) => document.querySelector(`#grants-list li[data-vm="${n}"] .grant-state`)?.textContent === "open", fname(1), { timeout: 8000 });
+	expect(/Open: fleet-0001 port 22/.test(await text(fo.locator("#toast"))), `toast: ${await text(fo.locator("#toast"))}`);
+	expect(await fo.locator("#vms-error").isHidden(), `error: ${await text(fo.locator("#vms-error"))}`);
+});
+await step("fleet: a request on a disconnected agent VM says at once that its agent is disconnected, and since when", async () => {
+	await requestVm(fo, fname(2));
+	await fo.locator("#vms-error").waitFor({ state: "visible", timeout: 3000 });
+	const e = await text(fo.locator("#vms-error"));
+	expect(/fleet-0002 port 22 is not open yet: the VM's agent is disconnected since/.test(e), `error: ${e}`);
+	const g = await text(grant(fo, fname(2), 22).locator(".grant-state"));
+	expect(g === "not open yet: its agent is disconnected", `grant state: ${g}`);
+});
+await step("fleet: a connected agent that does not apply the grant within 10 s: the portal stops waiting and says so", async () => {
+	await postStatus(call, fleet[fname(3)], { listening: [22] });
+	await refreshed(fo);
+	const t = Date.now();
+	await requestVm(fo, fname(3));
+	await fo.waitForFunction((n) => document.querySelector(`#grants-list li[data-vm="${n}"] .grant-state`)?.textContent === "opening…", fname(3));
+	await fo.waitForFunction(() => /fleet-0003 port 22: the agent has not applied the grant within 10 s/.test(document.getElementById("vms-error").textContent), null, { timeout: 15000 });
+	const waited = Date.now() - t;
+	expect(waited >= 9500 && waited < 14000, `gave up after ${waited} ms`);
+	const g = await text(grant(fo, fname(3), 22).locator(".grant-state"));
+	expect(g === "not applied yet by its agent", `grant state: ${g}`);
+	await search(fo, "");
 });
 
 await step("no CSP violation or script error on any page", async () => {
