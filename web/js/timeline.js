@@ -27,6 +27,8 @@ const STEPS = [15 * 60e3, 30 * 60e3, 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3
 // Timelines are drawn for what is on screen (issue 13: 500 configured VMs made 500 SVGs per refresh): each VM
 // gets a placeholder of its final height, and is drawn when it comes within DRAW_AHEAD_PX of the viewport.
 const DRAW_AHEAD_PX = 800; /* about one screen ahead, so that scrolling shows drawn timelines, not blanks */
+const TIMELINES_SHOWN = 20; /* timelines listed at first (and per "Show more"): those with access windows come first */
+let shown = TIMELINES_SHOWN;
 let observer = null;
 let pending = new Map(); // placeholder element → () => its drawn timeline
 
@@ -38,8 +40,11 @@ function drawNow(el) {
 	el.replaceWith(draw());
 }
 
-// renderTimelines(root, {match}): the timelines of the VMs match(vm) keeps (all when no match)
-export function renderTimelines(root, { match } = {}) {
+// renderTimelines(root, {match, reset, want}): the timelines of the VMs match(vm) keeps (all when no match),
+// those with access windows first, TIMELINES_SHOWN at a time; reset: as many as at first; want: a VM to include.
+export function renderTimelines(root, opts = {}) {
+	const { match, reset, want } = opts;
+	if (reset) shown = TIMELINES_SHOWN;
 	const spanKey = document.getElementById("timeline-span")?.value || "P7D";
 	const now = Date.now();
 	const span = SPANS[spanKey] || SPANS.P7D;
@@ -55,7 +60,10 @@ export function renderTimelines(root, { match } = {}) {
 		byVm.get(k).push(g);
 	}
 	const all = state.vms.filter((v) => v.properties?.jit?.status === "Configured" || byVm.has(v.id.toLowerCase()));
-	const vms = all.filter((v) => !match || match(v)).sort((a, b) => a.name.localeCompare(b.name));
+	const had = (v) => byVm.has(v.id.toLowerCase());
+	const list = all.filter((v) => !match || match(v)).sort((a, b) => had(b) - had(a) || a.name.localeCompare(b.name));
+	if (want) shown = Math.max(shown, list.findIndex((v) => v.id === want.id) + 1);
+	const vms = list.slice(0, shown);
 	const width = Math.max(300, Math.floor(root.clientWidth || root.parentElement?.clientWidth || 800));
 	observer?.disconnect();
 	pending = new Map();
@@ -74,7 +82,15 @@ export function renderTimelines(root, { match } = {}) {
 	const legend = names.length
 		? h("ul", { class: "legend plain", "aria-label": "Who" }, names.map((n) => h("li", {}, h("span", { class: `swatch c${colourIndex(n, names)}`, "aria-hidden": "true" }), n === state.me.name ? `${who(n)} (you)` : who(n))))
 		: null;
-	clear(root, legend, blocks);
+	const rest = list.length - vms.length;
+	const more = rest > 0
+		? h("button", { type: "button", class: "quiet timelines-more", onclick: () => {
+			shown += TIMELINES_SHOWN;
+			renderTimelines(root, { match });
+			root.querySelectorAll(".timeline")[vms.length]?.focus();
+		} }, `Show ${Math.min(rest, TIMELINES_SHOWN)} more (${rest} not shown)`)
+		: null;
+	clear(root, legend, blocks, more);
 	// what is on screen now is drawn at once (no blank frame); the rest when it scrolls into view
 	const limit = window.innerHeight + DRAW_AHEAD_PX;
 	for (const el of blocks) {
@@ -98,8 +114,9 @@ function placeholder(vm, n, { width }, lanes) {
 	return el;
 }
 
-// the timeline element of a VM, drawn if it was not yet
-export function timelineOf(vm) {
+// the timeline element of a VM, listed and drawn if it was not yet
+export function timelineOf(vm, redraw) {
+	if (!document.getElementById("timeline-" + vm.name)) redraw(vm);
 	const el = document.getElementById("timeline-" + vm.name);
 	if (el && pending.has(el)) drawNow(el);
 	return document.getElementById("timeline-" + vm.name);

@@ -34,7 +34,7 @@ export function init() {
 		for (const t of Object.values(tables)) t.page = 0;
 		render(false);
 		clearTimeout(timelineTimer);
-		timelineTimer = setTimeout(drawTimelines, TIMELINE_DELAY_MS);
+		timelineTimer = setTimeout(() => drawTimelines({ reset: true }), TIMELINE_DELAY_MS);
 	};
 	$("#vm-search").addEventListener("input", refilter);
 	$("#vm-sort").addEventListener("change", refilter);
@@ -45,7 +45,7 @@ export function init() {
 		$(".pager-next", pager).addEventListener("click", () => turnPage(which, 1));
 	}
 	$("#refresh").addEventListener("click", () => reload(true));
-	$("#timeline-span").addEventListener("change", drawTimelines);
+	$("#timeline-span").addEventListener("change", () => drawTimelines());
 	$("#request-selected").addEventListener("click", (e) => {
 		const list = [...selected.configured].map(vmById).filter(Boolean);
 		if (list.length) openRequestDialog(list, e.currentTarget, afterChange);
@@ -207,9 +207,9 @@ function renderAll(withTimelines) {
 }
 
 // the timelines of the VMs the search leaves
-function drawTimelines() {
+function drawTimelines({ reset = false, want = null } = {}) {
 	const words = searchWords();
-	renderTimelines($("#timelines"), { match: words.length ? (vm) => matches(vm, words) : null });
+	renderTimelines($("#timelines"), { match: words.length ? (vm) => matches(vm, words) : null, reset, want });
 }
 
 const ROWS = { configured: (vm) => configuredRow(vm), notconfigured: (vm) => notConfiguredRow(vm), unsupported: (vm) => unsupportedRow(vm) };
@@ -378,7 +378,7 @@ async function onDisable(vm, opener) {
 }
 
 function focusTimeline(vm) {
-	const el = timelineOf(vm);
+	const el = timelineOf(vm, (want) => drawTimelines({ want }));
 	if (el) {
 		el.scrollIntoView({ block: "center" });
 		el.focus();

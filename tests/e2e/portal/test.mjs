@@ -643,16 +643,27 @@ await step("fleet: one page of rows per tab, and the pager turns pages", async (
 	await fo.locator("#panel-configured .pager-prev").click();
 	await vmRow(fo, "configured", fname(1)).waitFor();
 });
-await step("fleet: timelines are drawn only near the screen; scrolling to the last draws it", async () => {
-	const [all, drawn] = await fo.evaluate(() => [document.querySelectorAll("#timelines .timeline").length, document.querySelectorAll("#timelines .timeline:not([data-pending])").length]);
-	expect(all === 502 && drawn > 0 && drawn < 30, `${drawn} of ${all} drawn`); /* 501 configured, and vm1's past grants */
+await step("fleet: 20 timelines listed (those with access first), drawn only near the screen; Show more, scrolling and a row's Access timeline draw more", async () => {
+	const counts = () => fo.evaluate(() => [document.querySelectorAll("#timelines .timeline").length, document.querySelectorAll("#timelines .timeline:not([data-pending])").length]);
+	const [all, drawn] = await counts();
+	expect(all === 20 && drawn > 0 && drawn < 20, `${drawn} of ${all} drawn`);
+	expect((await fo.locator("#timelines .timeline").first().getAttribute("id")) === "timeline-vm1", "vm1 (the one with access windows) is not first");
+	const more = fo.locator("#timelines .timelines-more");
+	expect((await text(more)) === "Show 20 more (482 not shown)", `button: ${await text(more)}`);
+	await more.click();
+	await fo.waitForFunction(() => document.querySelectorAll("#timelines .timeline").length === 40);
 	const last = fo.locator("#timelines .timeline").last();
 	expect((await last.getAttribute("data-pending")) === "1", "the last timeline is drawn before it is on screen");
 	await last.scrollIntoViewIfNeeded();
-	await fo.waitForFunction(() => !document.querySelector("#timelines .timeline:last-child")?.dataset.pending);
+	await fo.waitForFunction(() => ![...document.querySelectorAll("#timelines .timeline")].pop()?.dataset.pending);
 	await fo.evaluate(() => window.scrollTo(0, 0));
+	for (let i = 0; i < 7; i++) await fo.locator("#panel-configured .pager-next").click(); /* rows 351–400 */
+	await vmRow(fo, "configured", fname(400)).locator(".menu-button").click();
+	await fo.getByRole("menuitem", { name: "Access timeline" }).click();
+	await fo.waitForFunction((id) => document.activeElement?.id === id && !document.activeElement.dataset.pending, `timeline-${fname(400)}`);
+	await fo.evaluate(() => window.scrollTo(0, 0));
+	await fo.locator("#panel-configured .pager-prev").click(); /* the search below puts the table back on its first page anyway */
 });
-
 await step("fleet: agents' statuses (real posts) and a revoke show as connected, disconnected since, unsupported, revoked", async () => {
 	await postStatus(call, fleet[fname(1)], { listening: [22] });
 	/* fleet-0002 last reported at its join: the store's record of it is aged 10 minutes (as agent-api.sh ages a token) */
