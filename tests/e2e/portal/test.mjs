@@ -553,6 +553,35 @@ await step(`${FLEET_CONFIGURED} of them are configured in one policy (PUT, port 
 	await expectStatus(await call("PUT", `${FPOLICY}?${AV}`, TOKENS.owner, { kind: "Basic", properties: { virtualMachines: vms } }), [200, 201], "policy PUT");
 });
 
+await step("fleet: the VM inventory pages by nextLink (100 a page, every VM once, the status filter too); a bad $skipToken is 400", async () => {
+	const VMS = `/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachines`;
+	const walk = async (query) => {
+		const seen = new Set(), sizes = [], ranges = [];
+		let path = `${VMS}?${AV}${query}`;
+		while (path) {
+			const j = await expectStatus(await call("GET", path, TOKENS.owner), 200, `GET ${path}`);
+			sizes.push(j.value.length);
+			ranges.push(`${j.value[0]?.name}..${j.value[j.value.length - 1]?.name}`);
+			for (const v of j.value) {
+				expect(!seen.has(v.id), `${query || "all"}: ${v.name} twice, on page ${sizes.length} (${j.value[0]?.name}..${j.value[j.value.length - 1]?.name}; pages so far ${ranges})`);
+				seen.add(v.id);
+			}
+			path = j.nextLink ? new URL(j.nextLink).pathname + new URL(j.nextLink).search : null;
+		}
+		return [seen.size, sizes.join(",")];
+	};
+	const [n, sizes] = await walk("");
+	expect(n === FLEET_N + 2 && sizes === "100,100,100,100,100,100,100,100,100,100,2", `${n} VMs in pages of ${sizes}`);
+	const [c, csizes] = await walk("&status=configured");
+	expect(c === FLEET_CONFIGURED + 1 && csizes === "100,100,100,100,100,1", `${c} configured in pages of ${csizes}`);
+	for (const bad of ["abc", "1003", "-1"]) {
+		const r = await call("GET", `${VMS}?${AV}&$skipToken=${bad}`, TOKENS.owner);
+		expect(r.status === 400 && r.json?.error?.code === "InvalidSkipToken" && r.json.error.target === "$skipToken", `$skipToken=${bad}: ${r.status} ${JSON.stringify(r.json)}`);
+	}
+	const last = await expectStatus(await call("GET", `${VMS}?${AV}&$skipToken=1002`, TOKENS.owner), 200, "the empty page after the last");
+	expect(last.value.length === 0 && !last.nextLink, JSON.stringify(last));
+});
+
 const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const figures = [];
 function figure(what, list) {
