@@ -97,7 +97,8 @@ export async function afterChange(message, pending = []) {
 
 async function followApplied(pending) {
 	const outcome = await waitApplied(pending, renderGrants);
-	await reload(false);
+	if (outcome.applied.length) await reload(false); /* their appliedTimeUtc; else nothing changed but the wait */
+	else renderGrants();
 	const words = appliedWords(outcome);
 	if (words.problem) showError($("#vms-error"), { message: words.problem }, "Not open yet: ");
 	if (words.done || words.problem) announce(words.done || words.problem, words.problem ? "error" : "success");
