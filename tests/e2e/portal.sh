@@ -5,9 +5,11 @@
 #   client (node + chromium, "My IP" 10.215.0.2) ──veth── vm (jitgated --vm-name vm1, netprobe on 22 and 3389)
 #
 # A second VM, "gateway1", is registered through the API so that there is a Not configured VM to select.
+# Then 1,000 agent VMs join through the API (resource group "fleet"; test.mjs makes the joins and status posts
+# an agent would): the portal's load, search and tab-switch times with them are printed ("fleet figure").
 # Screenshots of every page at 1280 and 390 px wide go to BUILD/screenshots/.
 #
-# Usage: tests/e2e/portal.sh [BUILD_DIR]   (as root; needs node, npm, chromium; the npm registry the first time)
+# Usage: tests/e2e/portal.sh [BUILD_DIR]   (as root; needs node, npm, chromium, sqlite3; the npm registry the first time)
 #        PORTAL_HOLD=1 keeps jitgated running after the test (for a look by hand) until Enter is pressed.
 #        PORTAL_CPU_THROTTLE=N runs each page's main thread N times slower (a slow machine's timing).
 set -u

@@ -32,7 +32,8 @@ export function enforcedBy(vm) {
 	return h("span", { class: "agent", title: facts.join("; ") || null, dataset: { agent: a.state || "" } },
 		"agent: ", state,
 		a.version ? h("span", { class: "sub" }, ` version ${a.version}`) : null,
-		a.kernelSupported === false ? h("span", { class: "sub agent-unsupported" }, ` Unsupported: ${a.reason || "its kernel cannot hold the table"}`) : null);
+		a.kernelSupported === false ? h("span", { class: "sub agent-unsupported" }, ` Unsupported: ${a.reason || "its kernel cannot hold the table"}`) : null,
+		a.lastError ? h("span", { class: "sub agent-unsupported" }, ` Last error: ${a.lastError}`) : null);
 }
 
 // A live grant's state on an agent VM: "open" once applied, "opening…" while the portal waits, else why not.
