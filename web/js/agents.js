@@ -10,20 +10,22 @@ const APPLY_POLL_MS = 500; /* between two reads of the request's policy while wa
 
 export const isAgentVm = (vm) => vm?.properties?.enforcement === "agent";
 
-function when(iso, words) {
-	return iso ? h("time", { datetime: iso, title: fmtTime(iso) }, `${words} ${relTime(iso)}`) : words;
+// "since 3 min ago" (words + how long ago), the exact time on hover
+function ago(iso, words = "") {
+	return iso ? h("time", { datetime: iso, title: fmtTime(iso) }, `${words}${relTime(iso)}`) : "";
 }
 
-// The "Enforced by" cell: this host, a gateway, or the VM's agent and how it is.
+// The "Enforced by" cell: this host, a gateway, or the VM's agent and how it is. Why an agent's kernel cannot
+// hold the table is its VM's reason for being Unsupported (the Unsupported tab's Reason column).
 export function enforcedBy(vm) {
 	const p = vm.properties || {};
 	if (!isAgentVm(vm)) return p.enforcement === "local" ? "this host" : "gateway";
 	const a = p.agent || {};
 	let state;
-	if (a.state === "Connected") state = h("span", { class: "agent-state st-connected" }, "connected");
-	else if (a.state === "Disconnected") state = h("span", { class: "agent-state st-disconnected" }, "disconnected ", when(a.disconnectedSince, "since"));
-	else if (a.state === "Revoked") state = h("span", { class: "agent-state st-revoked" }, "agent revoked ", when(a.revokedTimeUtc, ""));
-	else state = h("span", { class: "agent-state st-neverjoined" }, "never joined");
+	if (a.state === "Connected") state = h("span", { class: "agent-state ag-connected" }, "connected");
+	else if (a.state === "Disconnected") state = h("span", { class: "agent-state ag-disconnected" }, "disconnected ", ago(a.disconnectedSince, "since "));
+	else if (a.state === "Revoked") state = h("span", { class: "agent-state ag-revoked" }, "revoked ", ago(a.revokedTimeUtc));
+	else state = h("span", { class: "agent-state ag-neverjoined" }, "never joined");
 	const facts = [];
 	if (a.lastSeenTimeUtc) facts.push(`last heard from ${fmtTime(a.lastSeenTimeUtc)}`);
 	if (a.appliedRevision !== undefined) facts.push(`applied revision ${a.appliedRevision}`);
@@ -32,8 +34,7 @@ export function enforcedBy(vm) {
 	return h("span", { class: "agent", title: facts.join("; ") || null, dataset: { agent: a.state || "" } },
 		"agent: ", state,
 		a.version ? h("span", { class: "sub" }, ` version ${a.version}`) : null,
-		a.kernelSupported === false ? h("span", { class: "sub agent-unsupported" }, ` Unsupported: ${a.reason || "its kernel cannot hold the table"}`) : null,
-		a.lastError ? h("span", { class: "sub agent-unsupported" }, ` Last error: ${a.lastError}`) : null);
+		a.lastError ? h("span", { class: "sub agent-error" }, ` Last error: ${a.lastError}`) : null);
 }
 
 // A live grant's state on an agent VM: "open" once applied, "opening…" while the portal waits, else why not.

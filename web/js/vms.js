@@ -14,10 +14,11 @@ export const PAGE_ROWS = 50; /* rows of a tab shown at once: 1,000 rendered rows
 const TIMELINE_DELAY_MS = 120; /* after a keystroke in the search, the timelines follow once typing pauses */
 
 const selected = { configured: new Set(), notconfigured: new Set() };
+// each tab's status and the page of it shown; its row builder is in ROWS
 const tables = {
-	configured: { status: "Configured", page: 0, dirty: true },
-	notconfigured: { status: "NotConfigured", page: 0, dirty: true },
-	unsupported: { status: "Unsupported", page: 0, dirty: true },
+	configured: { status: "Configured", page: 0 },
+	notconfigured: { status: "NotConfigured", page: 0 },
+	unsupported: { status: "Unsupported", page: 0 },
 };
 let timelineTimer = null;
 let tabs;
@@ -191,7 +192,6 @@ function renderAll(withTimelines) {
 	$("#configured-help").textContent = state.caps.request
 		? "VMs whose ports JIT protects. Select VMs to request access."
 		: "VMs whose ports JIT protects.";
-	for (const t of Object.values(tables)) t.dirty = true;
 	renderTable(currentTab());
 	$("#request-selected").hidden = !state.caps.request;
 	$("#enable-selected").hidden = !state.caps.configure;
@@ -213,9 +213,9 @@ function drawTimelines({ reset = false, want = null } = {}) {
 	renderTimelines($("#timelines"), { match: words.length ? (vm) => matches(vm, words) : null, reset, want });
 }
 
-const ROWS = { configured: (vm) => configuredRow(vm), notconfigured: (vm) => notConfiguredRow(vm), unsupported: (vm) => unsupportedRow(vm) };
+const ROWS = { configured: configuredRow, notconfigured: notConfiguredRow, unsupported: unsupportedRow };
 
-// One tab's table: its current page of rows, the pager, the empty note. Other tabs wait until they are shown.
+// One tab's table: its current page of rows, the pager, the empty note. The other tabs are rendered when shown.
 function renderTable(which) {
 	const t = tables[which];
 	const list = listOf(which);
@@ -225,8 +225,7 @@ function renderTable(which) {
 	const from = t.page * PAGE_ROWS;
 	const shown = list.slice(from, from + PAGE_ROWS);
 	const panel = $("#panel-" + which);
-	clear($("tbody", panel), shown.map(ROWS[which]));
-	t.dirty = false;
+	clear($("tbody", panel), shown.map((vm) => ROWS[which](vm)));
 	const empty = $(".empty", panel);
 	empty.hidden = list.length > 0;
 	empty.textContent = total ? "No VMs match the search." : which === "configured" ? "No VM is configured for JIT yet." : "There are none.";
