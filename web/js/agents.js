@@ -51,16 +51,23 @@ export function grantState(g) {
 	return h("span", { class: "grant-state st-notapplied" }, "not applied yet by its agent");
 }
 
+// These ports on VMs whose agent is connected show "opening…" from now on (before the reload that first lists
+// them) until waitApplied ends.
+const connected = (p) => Boolean(vmById(p.vmId)?.properties?.agent?.connected);
+export function markOpening(list) {
+	for (const p of list.filter(connected)) waiting.add(key(p.requestId, p.vmId, p.port));
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Wait (at most APPLY_WAIT_MS) until the agents of these {policyId, requestId, vmId, name, port} have applied
 // them. A disconnected agent is not waited for. rerender() shows the "opening…" states as they change.
 // → {applied, disconnected, late}: lists of the same entries.
 export async function waitApplied(list, rerender) {
-	const disconnected = list.filter((p) => !vmById(p.vmId)?.properties?.agent?.connected);
-	let left = list.filter((p) => !disconnected.includes(p));
+	const disconnected = list.filter((p) => !connected(p));
+	let left = list.filter(connected);
 	const applied = [];
-	for (const p of left) waiting.add(key(p.requestId, p.vmId, p.port));
+	markOpening(left);
 	rerender();
 	const deadline = Date.now() + APPLY_WAIT_MS;
 	try {

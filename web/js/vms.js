@@ -8,7 +8,7 @@ import { countdown, countdownWords, fmtTime, relTime, who } from "./format.js";
 import { openPolicyDialog, disableJit, enableRecommended } from "./policy.js";
 import { openRequestDialog } from "./request.js";
 import { renderTimelines, timelineOf } from "./timeline.js";
-import { enforcedBy, grantState, waitApplied, appliedWords } from "./agents.js";
+import { enforcedBy, grantState, markOpening, waitApplied, appliedWords } from "./agents.js";
 
 export const PAGE_ROWS = 50; /* rows of a tab shown at once: 1,000 rendered rows made each keystroke of a search take 0.8 s */
 const TIMELINE_DELAY_MS = 120; /* after a keystroke in the search, the timelines follow once typing pauses */
@@ -91,6 +91,7 @@ export function stop() {
 // After a change: reload and say what happened. After a request on agent VMs (pending: its ports there), the
 // page goes on while their agents apply it: "opening…", then "open", or why not (followApplied).
 export async function afterChange(message, pending = []) {
+	markOpening(pending);
 	await reload(false);
 	if (message) announce(message, "success");
 	if (pending.length) followApplied(pending);
