@@ -200,40 +200,126 @@ api_log(struct api *api, const struct api_caller *caller, const char *operation,
 		api->log_failures++;
 }
 
-void
-api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp)
+int
+api_list_window(const struct http_request *req, size_t total, size_t *ret_from, size_t *ret_to,
+		struct http_response *resp)
 {
 	const char *skip = http_request_query(req, "$skipToken");
-	const char *host = http_request_header(req, "Host");
-	const char *version = http_request_query(req, "api-version");
-	size_t total = json_array_size(items), from = 0, i;
-	json_t *page = json_array(), *out;
+	unsigned long v = 0;
 	char *end;
 
 	if (skip) {
-		unsigned long v = strtoul(skip, &end, 10);
-
+		v = strtoul(skip, &end, 10);
 		if (*end || end == skip || v > total) {
-			json_decref(items);
-			json_decref(page);
 			api_error(resp, 400, "InvalidSkipToken", "$skipToken", "the $skipToken '%.20s' is not valid",
 				  skip);
+			return -EINVAL;
+		}
+	}
+	*ret_from = v;
+	*ret_to = v + API_PAGE_SIZE < total ? v + API_PAGE_SIZE : total;
+	return 0;
+}
+
+/* A list's nextLink being built: its text so far, and whether something did not fit. */
+struct next_link {
+	char text[API_NEXT_LINK_MAX];
+	size_t len;
+	bool full;
+};
+
+static void
+link_put(struct next_link *l, const char *s, bool encode)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s && !l->full; s++) {
+		unsigned char ch = (unsigned char)*s;
+		bool plain = !encode || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+			     strchr("-._~$", ch);
+
+		if (l->len + (plain ? 1 : 3) >= sizeof(l->text)) {
+			l->full = true;
+			break;
+		}
+		if (plain) {
+			l->text[l->len++] = (char)ch;
+		} else {
+			l->text[l->len++] = '%';
+			l->text[l->len++] = hex[ch >> 4];
+			l->text[l->len++] = hex[ch & 15];
+		}
+	}
+	l->text[l->len] = '\0';
+}
+
+/* The request's other query arguments go into its nextLink: a filtered list's next page is of the same filter. */
+static int
+link_put_argument(void *ctx, const char *key, const char *value)
+{
+	struct next_link *l = ctx;
+
+	if (!strcmp(key, "api-version") || !strcmp(key, "$skipToken"))
+		return 0;
+	link_put(l, "&", false);
+	link_put(l, key, true);
+	link_put(l, "=", false);
+	link_put(l, value ? value : "", true);
+	return 0;
+}
+
+void
+api_list_respond_page(const struct http_request *req, json_t *page, size_t from, size_t total,
+		      struct http_response *resp)
+{
+	const char *host = http_request_header(req, "Host");
+	const char *version = http_request_query(req, "api-version");
+	json_t *out = json_pack("{s:o}", "value", page);
+	struct next_link *l;
+	char skip[48];
+
+	if (from + API_PAGE_SIZE < total && host) {
+		if (!(l = calloc(1, sizeof(*l)))) {
+			json_decref(out);
+			api_error(resp, 500, "InternalError", "", "out of memory");
 			return;
 		}
-		from = v;
+		link_put(l, "https://", false);
+		link_put(l, host, false);
+		link_put(l, req->path, false);
+		link_put(l, "?api-version=", false);
+		link_put(l, version ? version : API_VERSION_CURRENT, true);
+		http_request_query_each(req, link_put_argument, l);
+		snprintf(skip, sizeof(skip), "&$skipToken=%zu", from + API_PAGE_SIZE);
+		link_put(l, skip, false);
+		if (l->full) {
+			free(l);
+			json_decref(out);
+			api_error(resp, 414, "RequestUriTooLong", "", "the query is too long to page through (at most %d bytes)",
+				  API_NEXT_LINK_MAX);
+			return;
+		}
+		json_object_set_new(out, "nextLink", json_string(l->text));
+		free(l);
 	}
-	for (i = from; i < total && i < from + API_PAGE_SIZE; i++)
-		json_array_append(page, json_array_get(items, i));
-	out = json_pack("{s:o}", "value", page);
-	if (from + API_PAGE_SIZE < total && host) {
-		char link[2048];
-
-		snprintf(link, sizeof(link), "https://%s%s?api-version=%s&$skipToken=%zu", host, req->path,
-			 version ? version : API_VERSION_CURRENT, from + API_PAGE_SIZE);
-		json_object_set_new(out, "nextLink", json_string(link));
-	}
-	json_decref(items);
 	api_json(resp, 200, out);
+}
+
+void
+api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp)
+{
+	size_t total = json_array_size(items), from, to, i;
+	json_t *page;
+
+	if (api_list_window(req, total, &from, &to, resp) < 0) {
+		json_decref(items);
+		return;
+	}
+	page = json_array();
+	for (i = from; i < to; i++)
+		json_array_append(page, json_array_get(items, i));
+	json_decref(items);
+	api_list_respond_page(req, page, from, total, resp);
 }
 
 bool

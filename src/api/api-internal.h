@@ -422,7 +422,16 @@ struct web_asset {
 extern const struct web_asset web_assets[];
 extern const size_t web_assets_count;
 
-/* A list response {"value":[...], "nextLink"?}: page `items` (stolen) by $skipToken (api-common.c). */
+/*
+ * A list response {"value":[...], "nextLink"?}: page `items` (stolen) by $skipToken (api-common.c).
+ * A list whose items are costly to render (the VM inventory) asks api_list_window which of its total
+ * items the page holds (a bad $skipToken: 400 in resp, -EINVAL) and renders only those for
+ * api_list_respond_page (page stolen).
+ */
 void api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp);
+int api_list_window(const struct http_request *req, size_t total, size_t *ret_from, size_t *ret_to,
+		    struct http_response *resp);
+void api_list_respond_page(const struct http_request *req, json_t *page, size_t from, size_t total,
+			   struct http_response *resp);
 
 #endif

@@ -5,6 +5,7 @@
 
 #define API_POLICY_REQUESTS_MAX	200	/* newest ended requests a policy's GET shows (live ones: all); older ones are in the activity log */
 #define API_PAGE_SIZE		100		/* list entries per page before nextLink */
+#define API_NEXT_LINK_MAX	8192		/* a nextLink with the request's query arguments; longer: 414 */
 #define API_POLICY_CACHE_MAX	8		/* decoded policies kept (api-cache.c) */
 #define API_POLICY_CACHE_JSON_MAX	(256 * 1024)	/* larger stored policies are decoded every time */
 #define API_RENDER_CACHE_MAX	8		/* rendered policy GETs kept, per (policy, role, scope) */

@@ -131,7 +131,7 @@ api_vms_list(struct api *api, const struct api_caller *c, const struct http_requ
 {
 	const char *want = http_request_query(req, "status"), *bad = NULL;
 	struct store_vm *vms = NULL;
-	size_t n = 0, i;
+	size_t n = 0, kept = 0, from, to, i;
 	json_t *items;
 	int r;
 
@@ -153,7 +153,8 @@ api_vms_list(struct api *api, const struct api_caller *c, const struct http_requ
 		api_store_error(api, resp, r, "cannot read VMs");
 		return;
 	}
-	items = json_array();
+	/* which VMs the list holds (kept in place at the front of vms), then only the page's are rendered:
+	 * rendering all 1,000 of a fleet for each page of 100 made the portal's load ten times slower */
 	for (i = 0; i < n; i++) {
 		char id[ARM_ID_MAX + 1];
 		int64_t pid;
@@ -165,13 +166,20 @@ api_vms_list(struct api *api, const struct api_caller *c, const struct http_requ
 		arm_vm_id_format(&vms[i].arm, id, sizeof(id));
 		if (!api_allowed(api, c, RBAC_VM_READ, id))
 			continue;
-		st = vm_status(api, &vms[i], &pid, &reason, why, sizeof(why), NULL);
-		if (want && strcmp(want, st))
-			continue;
-		json_array_append_new(items, vm_render(api, &vms[i]));
+		if (want) {
+			st = vm_status(api, &vms[i], &pid, &reason, why, sizeof(why), NULL);
+			if (strcmp(want, st))
+				continue;
+		}
+		vms[kept++] = vms[i];
+	}
+	if (api_list_window(req, kept, &from, &to, resp) == 0) {
+		items = json_array();
+		for (i = from; i < to; i++)
+			json_array_append_new(items, vm_render(api, &vms[i]));
+		api_list_respond_page(req, items, from, kept, resp);
 	}
 	free(vms);
-	api_list_respond(req, items, resp);
 }
 
 void

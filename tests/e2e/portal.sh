@@ -5,9 +5,11 @@
 #   client (node + chromium, "My IP" 10.215.0.2) ──veth── vm (jitgated --vm-name vm1, netprobe on 22 and 3389)
 #
 # A second VM, "gateway1", is registered through the API so that there is a Not configured VM to select.
+# Then 1,000 agent VMs join through the API (resource group "fleet"; test.mjs makes the joins and status posts
+# an agent would): the portal's load, search and tab-switch times with them are printed ("fleet figure").
 # Screenshots of every page at 1280 and 390 px wide go to BUILD/screenshots/.
 #
-# Usage: tests/e2e/portal.sh [BUILD_DIR]   (as root; needs node, npm, chromium; the npm registry the first time)
+# Usage: tests/e2e/portal.sh [BUILD_DIR]   (as root; needs node, npm, chromium, sqlite3; the npm registry the first time)
 #        PORTAL_HOLD=1 keeps jitgated running after the test (for a look by hand) until Enter is pressed.
 #        PORTAL_CPU_THROTTLE=N runs each page's main thread N times slower (a slow machine's timing).
 set -u
@@ -24,7 +26,7 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 command -v node >/dev/null && command -v npm >/dev/null ||
 	{ echo "portal.sh: node and npm are needed (scripts/deps.sh installs them)"; exit 1; }
 [[ -x $CHROMIUM ]] || { echo "portal.sh: $CHROMIUM is missing (scripts/deps.sh installs Debian's chromium)"; exit 1; }
-command -v curl >/dev/null || { echo "portal.sh: needs curl (scripts/deps.sh)"; exit 1; }
+for t in curl sqlite3; do command -v $t >/dev/null || { echo "portal.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
 
 if [[ ! -d $DIR/node_modules/playwright-core ]]; then
 	echo "portal.sh: installing playwright-core (npm ci in tests/e2e/portal; it downloads no browser)"
@@ -90,8 +92,8 @@ echo "node test.mjs in the client namespace, Chromium inside it (after $(( ($(da
 ip netns exec "$CL" env -u NODE_EXTRA_CA_CERTS HOME="$PROFILE" XDG_CONFIG_HOME="$PROFILE/.config" XDG_CACHE_HOME="$PROFILE/.cache" \
 	JG_URL="https://$VMADDR:$API_PORT" JG_CERT="$STATE/tls/cert.pem" JG_CHROMIUM="$CHROMIUM" \
 	JG_TOKEN_OWNER="${TOK[owner]}" JG_TOKEN_READER="${TOK[reader]}" JG_TOKEN_REQUESTER="${TOK[requester]}" \
-	JG_SUB=$SUB JG_RG=$RG JG_LOC=$LOC JG_VM_ADDR=$VMADDR JG_MY_IP=$CLADDR JG_SHOTS="$SHOTS" JG_TMP="$E2E_TMP" \
-	timeout 150 node "$DIR/test.mjs" >"$E2E_TMP/node.out" 2>"$E2E_TMP/node.err"
+	JG_SUB=$SUB JG_RG=$RG JG_LOC=$LOC JG_VM_ADDR=$VMADDR JG_MY_IP=$CLADDR JG_SHOTS="$SHOTS" JG_TMP="$E2E_TMP" JG_DB="$STATE/jitgate.db" \
+	timeout 300 node "$DIR/test.mjs" >"$E2E_TMP/node.out" 2>"$E2E_TMP/node.err"
 rc=$?
 steps=0
 while IFS= read -r line; do

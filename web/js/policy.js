@@ -141,6 +141,18 @@ export async function writePolicy(path, entries, removeIds = []) {
 	}
 }
 
+// The one-click Enable JIT of the Not configured tab: the recommended ports, as the dialog would save them.
+export async function enableRecommended(vms) {
+	const ports = RECOMMENDED.map((r) => ({ number: r.number, protocol: r.protocol, allowedSourceAddressPrefix: r.sources, maxRequestAccessDuration: isoDuration(parseDuration(r.max)) }));
+	const byPath = new Map();
+	for (const vm of vms) {
+		const p = pathForVm(vm);
+		if (!byPath.has(p)) byPath.set(p, []);
+		byPath.get(p).push({ id: vm.id, ports: ports.map((x) => ({ ...x })) });
+	}
+	for (const [path, entries] of byPath) await writePolicy(path, entries);
+}
+
 export async function disableJit(vm) {
 	await writePolicy(pathForVm(vm), [], [vm.id]);
 }

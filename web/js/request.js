@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { state, policyOfVm } from "./state.js";
 import { $, $$, h, clear, openDialog, closeDialog, setFieldError, clearFieldErrors, showError, newId } from "./ui.js";
-import { parseDuration, humanDuration, shortDuration } from "./format.js";
+import { parseDuration, humanDuration, shortDuration, fmtTime } from "./format.js";
 
 const DEFAULT_MS = 3 * 3600e3;
 let ctx = null; // {vms, onDone, rows: [{vm, policyId, port, box, time}]}
@@ -51,6 +51,11 @@ function vmBlock(vm) {
 	const addrs = (vm.properties?.addresses || []).join(", ");
 	const fs = h("fieldset", { class: "req-vm", dataset: { vm: vm.name } },
 		h("legend", {}, vm.name, addrs ? h("span", { class: "sub" }, ` ${addrs}`) : ""));
+	const agent = vm.properties?.enforcement === "agent" ? vm.properties.agent || {} : null;
+	if (agent && !agent.connected)
+		fs.append(h("p", { class: "note agent-note" }, agent.state === "Revoked"
+			? "Its agent was revoked: a grant is recorded but nothing opens the port until the host joins again."
+			: `Its agent is disconnected${agent.disconnectedSince ? ` since ${fmtTime(agent.disconnectedSince)}` : ""}: the port opens when it is back.`));
 	if (!pe || !ports.length) {
 		fs.append(h("p", { class: "muted" }, "This VM has no JIT ports."));
 		return fs;
@@ -132,6 +137,7 @@ async function onOpen(e) {
 	const btn = $("#request-open");
 	btn.disabled = true;
 	const opened = [];
+	const pending = []; // ports on agent VMs: "open" once their agent has applied them (agents.js)
 	try {
 		for (const [policyId, vmMap] of byPolicy) {
 			const sent = [...vmMap].map(([id, rows]) => ({ id, rows }));
@@ -148,8 +154,13 @@ async function onOpen(e) {
 			};
 			if (justification) body.justification = justification;
 			try {
-				await api("POST", `${policyId}/initiate`, { body });
-				for (const s of sent) for (const r of s.rows) opened.push(`${r.vm.name} port ${r.port}`);
+				const resp = await api("POST", `${policyId}/initiate`, { body });
+				for (const s of sent)
+					for (const r of s.rows) {
+						opened.push(`${r.vm.name} port ${r.port}`);
+						if (r.vm.properties?.enforcement === "agent")
+							pending.push({ policyId, requestId: resp.body?.id, vmId: s.id, name: r.vm.name, port: r.port });
+					}
 			} catch (err) {
 				const field = fieldFor(err, sent);
 				if (field) {
@@ -162,7 +173,9 @@ async function onOpen(e) {
 			}
 		}
 		closeDialog(dlg);
-		await ctx.onDone?.(`Opened ${opened.join(", ")} from ${range ? prefix : "your IP " + (state.me.address || "")}.`);
+		const from = range ? prefix : "your IP " + (state.me.address || "");
+		await ctx.onDone?.(pending.length ? `Granted ${opened.join(", ")} from ${from}; opening… (waiting for the agent to apply it).`
+			: `Opened ${opened.join(", ")} from ${from}.`, pending);
 		const g = $("#grants-title");
 		g?.focus();
 	} finally {

@@ -8,7 +8,11 @@ export const state = {
 	vms: [],
 	policies: [],
 	loadedAt: 0,
+	byVm: new Map(), // lower-cased VM id → {vm, policy, entry, hay, status, exposed}: built once per load, not per row
 };
+
+// The management ports whose listening socket, with no JIT, makes a VM "exposed" (issue 13, item 5).
+export const MANAGEMENT_PORTS = [22, 3389, 5985, 5986];
 
 export const DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
 
@@ -41,18 +45,53 @@ export async function loadAll() {
 	state.vms = vms;
 	state.policies = policies;
 	state.loadedAt = Date.now();
+	index();
+}
+
+// What each row, search and timeline asks of a VM, computed once: with 1,000 VMs and a policy of 500, looking
+// each up by scanning would cost a pass over every policy per row.
+function index() {
+	const by = new Map();
+	for (const vm of state.vms) {
+		const j = vm.properties?.jit || {};
+		const a = vm.properties?.agent;
+		const hay = [vm.name, vmRg(vm), vm.location, vm.properties?.osType, ...(vm.properties?.addresses || []), j.lastUser, j.reason,
+			a?.version, a ? agentWord(a) : ""].join(" ").toLowerCase();
+		const status = j.status || "NotConfigured";
+		by.set(vm.id.toLowerCase(), { vm, policy: null, entry: null, hay, status, exposed: status === "NotConfigured" ? exposedPorts(vm) : [] });
+	}
+	for (const p of state.policies)
+		for (const v of p.properties?.virtualMachines || []) {
+			const e = by.get(String(v.id).toLowerCase());
+			if (e && !e.policy) Object.assign(e, { policy: p, entry: v });
+			else if (!e) by.set(String(v.id).toLowerCase(), { vm: null, policy: p, entry: v });
+		}
+	state.byVm = by;
+}
+
+// "connected", "disconnected", "revoked", "never joined": words a search finds an agent VM by
+export function agentWord(a) {
+	return { Connected: "connected", Disconnected: "disconnected", Revoked: "agent revoked", NeverJoined: "never joined" }[a.state] || "";
+}
+
+// The management ports an agent reports listening ("TCP/22 UDP/3389" → ["TCP/22", "UDP/3389"]).
+export function exposedPorts(vm) {
+	const text = vm.properties?.agent?.listening || "";
+	return text.split(/\s+/).filter((t) => {
+		const m = /^[A-Za-z*]+\/(\d+)$/.exec(t);
+		return m && MANAGEMENT_PORTS.includes(Number(m[1]));
+	});
 }
 
 export const vmRg = (vm) => parseVmId(vm.id)?.rg || "";
-export const vmById = (id) => state.vms.find((v) => sameId(v.id, id));
+export const vmInfo = (id) => state.byVm.get(String(id || "").toLowerCase());
+export const vmById = (id) => vmInfo(id)?.vm || undefined;
 export const policyById = (id) => state.policies.find((p) => sameId(p.id, id));
 
 // The policy that holds a VM and the VM's entry in it (ports with max durations and allowed sources).
 export function policyOfVm(vm) {
-	for (const p of state.policies)
-		for (const v of p.properties?.virtualMachines || [])
-			if (sameId(v.id, vm.id)) return { policy: p, entry: v };
-	return null;
+	const e = vmInfo(vm.id);
+	return e?.policy ? { policy: e.policy, entry: e.entry } : null;
 }
 
 // Every port grant of the last 7 days: {vmId, port, protocol, source, start, end, status, reason, requestor, justification, live}
@@ -69,7 +108,7 @@ export function allGrants(now = Date.now()) {
 					out.push({
 						policyId: p.id, requestId: r.id, vmId: v.id, port: port.number, source: port.allowedSourceAddressPrefix || (port.allowedSourceAddressPrefixes || []).join(", "),
 						start, end, ended: Number.isFinite(endedAt) ? endedAt : undefined, status: port.status, reason: port.statusReason, requestor: r.requestor || "", justification: r.justification || "",
-						live: port.status === "Initiated" && end > now,
+						live: port.status === "Initiated" && end > now, applied: port.appliedTimeUtc || "",
 					});
 				}
 	return out;

@@ -2,7 +2,6 @@
 import { state, policyOfVm, allGrants } from "./state.js";
 import { h, clear } from "./ui.js";
 import { fmtTime, humanDuration, who } from "./format.js";
-import { sameId } from "./api.js";
 
 const DAY = 86400e3;
 const LANE = 28, BAR = 16, TOP = 8, AXIS = 26;
@@ -25,7 +24,28 @@ function statusWords(g) {
 const SPANS = { P7D: 7 * DAY, P1D: DAY, PT3H: 3 * 3600e3 };
 const STEPS = [15 * 60e3, 30 * 60e3, 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3, DAY];
 
-export function renderTimelines(root, spanKey = document.getElementById("timeline-span")?.value || "P7D") {
+// Timelines are drawn for what is on screen (issue 13: 500 configured VMs made 500 SVGs per refresh): each VM
+// gets a placeholder of its final height, and is drawn when it comes within DRAW_AHEAD_PX of the viewport.
+const DRAW_AHEAD_PX = 800; /* about one screen ahead, so that scrolling shows drawn timelines, not blanks */
+const TIMELINES_SHOWN = 20; /* timelines listed at first (and per "Show more"): those with access windows come first */
+let shown = TIMELINES_SHOWN;
+let observer = null;
+let pending = new Map(); // placeholder element → () => its drawn timeline
+
+function drawNow(el) {
+	const draw = pending.get(el);
+	if (!draw) return;
+	pending.delete(el);
+	observer?.unobserve(el);
+	el.replaceWith(draw());
+}
+
+// renderTimelines(root, {match, reset, want}): the timelines of the VMs match(vm) keeps (all when no match),
+// those with access windows first, TIMELINES_SHOWN at a time; reset: as many as at first; want: a VM to include.
+export function renderTimelines(root, opts = {}) {
+	const { match, reset, want } = opts;
+	if (reset) shown = TIMELINES_SHOWN;
+	const spanKey = document.getElementById("timeline-span")?.value || "P7D";
 	const now = Date.now();
 	const span = SPANS[spanKey] || SPANS.P7D;
 	const t0 = now - span;
@@ -33,19 +53,78 @@ export function renderTimelines(root, spanKey = document.getElementById("timelin
 	// the axis runs to the end of the latest open grant, so that what is still to come shows too
 	const t1 = Math.max(now, ...grants.filter((g) => g.live).map((g) => Math.min(g.end, now + span / 3)));
 	const names = [...new Set(grants.map((g) => g.requestor))].sort();
-	const vms = state.vms.filter((v) => v.properties?.jit?.status === "Configured" || grants.some((g) => sameId(g.vmId, v.id)))
-		.sort((a, b) => a.name.localeCompare(b.name));
+	const byVm = new Map();
+	for (const g of grants) {
+		const k = g.vmId.toLowerCase();
+		if (!byVm.has(k)) byVm.set(k, []);
+		byVm.get(k).push(g);
+	}
+	const all = state.vms.filter((v) => v.properties?.jit?.status === "Configured" || byVm.has(v.id.toLowerCase()));
+	const had = (v) => byVm.has(v.id.toLowerCase());
+	const list = all.filter((v) => !match || match(v)).sort((a, b) => had(b) - had(a) || a.name.localeCompare(b.name));
+	if (want) shown = Math.max(shown, list.findIndex((v) => v.id === want.id) + 1);
+	const vms = list.slice(0, shown);
 	const width = Math.max(300, Math.floor(root.clientWidth || root.parentElement?.clientWidth || 800));
+	observer?.disconnect();
+	pending = new Map();
 	if (!vms.length) {
-		clear(root, h("p", { class: "muted" }, "No VM is configured for JIT yet."));
+		clear(root, h("p", { class: "muted" }, all.length ? "No VM matches the search." : "No VM is configured for JIT yet."));
 		return;
 	}
-	const blocks = vms.map((vm) => vmTimeline(vm, grants.filter((g) => sameId(g.vmId, vm.id)), names, { now, t0, t1, width, span }));
+	const ctx = { now, t0, t1, width, span };
+	const blocks = vms.map((vm) => {
+		const mine = byVm.get(vm.id.toLowerCase()) || [];
+		const ports = portsOf(vm, mine);
+		const el = placeholder(vm, mine.length, ctx, ports.length);
+		pending.set(el, () => vmTimeline(vm, mine, names, ports, ctx));
+		return el;
+	});
 	const legend = names.length
 		? h("ul", { class: "legend plain", "aria-label": "Who" }, names.map((n) => h("li", {}, h("span", { class: `swatch c${colourIndex(n, names)}`, "aria-hidden": "true" }), n === state.me.name ? `${who(n)} (you)` : who(n))))
 		: null;
-	clear(root, legend, blocks);
+	const rest = list.length - vms.length;
+	const more = rest > 0
+		? h("button", { type: "button", class: "quiet timelines-more", onclick: () => {
+			shown += TIMELINES_SHOWN;
+			renderTimelines(root, { match });
+			root.querySelectorAll(".timeline")[vms.length]?.focus();
+		} }, `Show ${Math.min(rest, TIMELINES_SHOWN)} more (${rest} not shown)`)
+		: null;
+	clear(root, legend, blocks, more);
+	// what is on screen now is drawn at once (no blank frame); the rest when it scrolls into view
+	const limit = window.innerHeight + DRAW_AHEAD_PX;
+	for (const el of blocks) {
+		const r = el.getBoundingClientRect();
+		if (r.bottom > -DRAW_AHEAD_PX && r.top < limit) drawNow(el);
+	}
+	if (!pending.size) return;
+	observer = new IntersectionObserver((entries) => {
+		for (const e of entries) if (e.isIntersecting) drawNow(e.target);
+	}, { rootMargin: `${DRAW_AHEAD_PX}px 0px` });
+	for (const el of pending.keys()) observer.observe(el);
 }
+
+// A VM's timeline before it is drawn: its heading and an empty box of the drawn one's size. focus() (the row
+// menu's "Access timeline") draws it first.
+function placeholder(vm, n, { width }, lanes) {
+	const height = TOP + Math.max(1, lanes) * LANE + AXIS;
+	const el = h("div", { class: "timeline", id: `timeline-${vm.name}`, tabindex: "-1", "aria-labelledby": `timeline-h-${vm.name}`, dataset: { pending: "1" } },
+		heading(vm, n),
+		h("div", { class: "timeline-scroll" }, h("svg:svg", { viewBox: `0 0 ${width} ${height}`, width: String(width), height: String(height), class: "timeline-svg", "aria-hidden": "true" })));
+	return el;
+}
+
+// the timeline element of a VM, listed and drawn if it was not yet
+export function timelineOf(vm, redraw) {
+	if (!document.getElementById("timeline-" + vm.name)) redraw(vm);
+	const el = document.getElementById("timeline-" + vm.name);
+	if (el && pending.has(el)) drawNow(el);
+	return document.getElementById("timeline-" + vm.name);
+}
+
+const heading = (vm, n) => h("h3", { id: `timeline-h-${vm.name}` }, vm.name, h("span", { class: "sub" }, ` ${n} access window${n === 1 ? "" : "s"}`));
+
+const portsOf = (vm, grants) => [...new Set([...(policyOfVm(vm)?.entry.ports || []).map((p) => p.number), ...grants.map((g) => g.port)])].sort((a, b) => a - b);
 
 function ticks(t0, t1, plotW) {
 	const step = STEPS.find((s) => ((t1 - t0) / s) * 64 <= plotW) || DAY;
@@ -60,13 +139,12 @@ function ticks(t0, t1, plotW) {
 	return { list: out, step };
 }
 
-function vmTimeline(vm, grants, names, { now, t0, t1, width, span }) {
+function vmTimeline(vm, grants, names, ports, { now, t0, t1, width, span }) {
 	const narrow = width < 560;
 	const left = narrow ? 44 : 84;
 	const right = 10;
 	const plotW = width - left - right;
 	const x = (t) => left + ((Math.min(Math.max(t, t0), t1) - t0) / (t1 - t0)) * plotW;
-	const ports = [...new Set([...(policyOfVm(vm)?.entry.ports || []).map((p) => p.number), ...grants.map((g) => g.port)])].sort((a, b) => a - b);
 	const lanes = Math.max(1, ports.length);
 	const height = TOP + lanes * LANE + AXIS;
 	const spanWords = span >= 7 * DAY ? "the last 7 days" : span >= DAY ? "the last 24 hours" : "the last 3 hours";
@@ -116,7 +194,7 @@ function vmTimeline(vm, grants, names, { now, t0, t1, width, span }) {
 		svg.append(h("svg:text", { x: left + plotW / 2, y: TOP + (lanes * LANE) / 2 + 4, "text-anchor": "middle", class: "none" }, `no access in ${spanWords}`));
 
 	return h("div", { class: "timeline", id: `timeline-${vm.name}`, tabindex: "-1", "aria-labelledby": `timeline-h-${vm.name}` },
-		h("h3", { id: `timeline-h-${vm.name}` }, vm.name, h("span", { class: "sub" }, ` ${grants.length} access window${grants.length === 1 ? "" : "s"}`)),
+		heading(vm, grants.length),
 		h("div", { class: "timeline-scroll" }, svg),
 		items.length ? h("details", { class: "timeline-list" }, h("summary", {}, `The ${items.length} window${items.length === 1 ? "" : "s"} as a list`), h("ul", {}, items)) : null);
 }

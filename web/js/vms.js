@@ -1,24 +1,52 @@
 // The "Just-in-time VM access" page: three tabs of VMs, search and sort, open ports with countdowns, timelines.
+// At fleet scale (1,000 VMs) a tab shows one page of rows, only the tab on screen is rendered, and timelines
+// are drawn as they come into view (timeline.js).
 import { api, parseVmId } from "./api.js";
-import { state, loadAll, vmRg, vmById, policyOfVm, allGrants } from "./state.js";
+import { state, loadAll, vmRg, vmById, vmInfo, policyOfVm, allGrants } from "./state.js";
 import { $, h, clear, announce, wireTabs, menuButton, confirmDialog, showError } from "./ui.js";
 import { countdown, countdownWords, fmtTime, relTime, who } from "./format.js";
-import { openPolicyDialog, disableJit } from "./policy.js";
+import { openPolicyDialog, disableJit, enableRecommended } from "./policy.js";
 import { openRequestDialog } from "./request.js";
-import { renderTimelines } from "./timeline.js";
+import { renderTimelines, timelineOf } from "./timeline.js";
+import { enforcedBy, grantState, markOpening, waitApplied, appliedWords } from "./agents.js";
+
+export const PAGE_ROWS = 50; /* rows of a tab shown at once: 1,000 rendered rows made each keystroke of a search take 0.8 s */
+const TIMELINE_DELAY_MS = 120; /* after a keystroke in the search, the timelines follow once typing pauses */
 
 const selected = { configured: new Set(), notconfigured: new Set() };
+// each tab's status and the page of it shown; its row builder is in ROWS
+const tables = {
+	configured: { status: "Configured", page: 0 },
+	notconfigured: { status: "NotConfigured", page: 0 },
+	unsupported: { status: "Unsupported", page: 0 },
+};
+let timelineTimer = null;
 let tabs;
 let ticker = null;
 let poller = null;
 let resizeTimer = null;
 
 export function init() {
-	tabs = wireTabs($("#vm-tabs"), () => updateSelectionButtons());
-	$("#vm-search").addEventListener("input", render);
-	$("#vm-sort").addEventListener("change", render);
+	tabs = wireTabs($("#vm-tabs"), () => {
+		renderTable(currentTab());
+		updateSelectionButtons();
+	});
+	const refilter = () => {
+		for (const t of Object.values(tables)) t.page = 0;
+		render(false);
+		clearTimeout(timelineTimer);
+		timelineTimer = setTimeout(() => drawTimelines({ reset: true }), TIMELINE_DELAY_MS);
+	};
+	$("#vm-search").addEventListener("input", refilter);
+	$("#vm-sort").addEventListener("change", refilter);
+	$("#exposed-only").addEventListener("change", refilter);
+	for (const which of Object.keys(tables)) {
+		const pager = $(`#panel-${which} .pager`);
+		$(".pager-prev", pager).addEventListener("click", () => turnPage(which, -1));
+		$(".pager-next", pager).addEventListener("click", () => turnPage(which, 1));
+	}
 	$("#refresh").addEventListener("click", () => reload(true));
-	$("#timeline-span").addEventListener("change", () => renderTimelines($("#timelines")));
+	$("#timeline-span").addEventListener("change", () => drawTimelines());
 	$("#request-selected").addEventListener("click", (e) => {
 		const list = [...selected.configured].map(vmById).filter(Boolean);
 		if (list.length) openRequestDialog(list, e.currentTarget, afterChange);
@@ -38,7 +66,7 @@ export function init() {
 	}
 	window.addEventListener("resize", () => {
 		clearTimeout(resizeTimer);
-		resizeTimer = setTimeout(() => !$("#vms-page").hidden && renderTimelines($("#timelines")), 150);
+		resizeTimer = setTimeout(() => !$("#vms-page").hidden && drawTimelines(), 150);
 	});
 }
 
@@ -60,9 +88,22 @@ export function stop() {
 	ticker = poller = null;
 }
 
-export async function afterChange(message) {
+// After a change: reload and say what happened. After a request on agent VMs (pending: its ports there), the
+// page goes on while their agents apply it: "opening…", then "open", or why not (followApplied).
+export async function afterChange(message, pending = []) {
+	markOpening(pending);
 	await reload(false);
 	if (message) announce(message, "success");
+	if (pending.length) followApplied(pending);
+}
+
+async function followApplied(pending) {
+	const outcome = await waitApplied(pending, renderGrants);
+	if (outcome.applied.length) await reload(false); /* their appliedTimeUtc; else nothing changed but the wait */
+	else renderGrants();
+	const words = appliedWords(outcome);
+	if (words.problem) showError($("#vms-error"), { message: words.problem }, "Not open yet: ");
+	if (words.done || words.problem) announce(words.done || words.problem, words.problem ? "error" : "success");
 }
 
 // background: a refresh nobody asked for, which must not replace the rows under an open menu or dialog
@@ -83,13 +124,9 @@ async function reload(announceIt, background = false) {
 	if (announceIt) announce("Refreshed.");
 }
 
-const statusOf = (vm) => vm.properties?.jit?.status || "NotConfigured";
-
-function matches(vm, q) {
-	if (!q) return true;
-	const j = vm.properties?.jit || {};
-	const hay = [vm.name, vmRg(vm), vm.location, vm.properties?.osType, ...(vm.properties?.addresses || []), j.lastUser, j.reason].join(" ").toLowerCase();
-	return q.split(/\s+/).every((w) => hay.includes(w));
+function matches(vm, words) {
+	const hay = vmInfo(vm.id)?.hay || "";
+	return words.every((w) => hay.includes(w));
 }
 
 function sorter(key) {
@@ -109,32 +146,54 @@ function sorter(key) {
 	};
 }
 
+// a status this portal does not know is shown as Not configured
+const tabStatus = (e) => (e.status === "Configured" || e.status === "Unsupported" ? e.status : "NotConfigured");
+const currentTab = () => tabs.selected().id.replace(/^tab-/, "");
+const searchWords = () => $("#vm-search").value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+
+// A tab's VMs as the search, the sort and (Not configured) "only exposed" leave them. Exposed VMs come first there.
+function listOf(which) {
+	const words = searchWords();
+	const status = tables[which].status;
+	const exposedOnly = which === "notconfigured" && $("#exposed-only").checked;
+	const list = state.vms.filter((v) => {
+		const e = vmInfo(v.id);
+		return tabStatus(e) === status && (!exposedOnly || e.exposed.length > 0) && matches(v, words);
+	});
+	const sort = sorter($("#vm-sort").value);
+	if (which !== "notconfigured") return list.sort(sort);
+	return list.sort((a, b) => (vmInfo(b.id).exposed.length > 0) - (vmInfo(a.id).exposed.length > 0) || sort(a, b));
+}
+
 // Re-rendering replaces the rows: keep keyboard focus on the same control (found again by its label).
-function render() {
+function render(withTimelines = true) {
 	const a = document.activeElement;
 	const label = a && a !== document.body && $("#vms-page").contains(a) ? a.getAttribute("aria-label") : null;
 	const box = label ? a.closest("[id]") : null;
-	renderAll();
+	renderAll(withTimelines);
 	if (label && !document.contains(a)) {
 		const again = [...(box && document.contains(box) ? box : $("#vms-page")).querySelectorAll("[aria-label]")].find((e) => e.getAttribute("aria-label") === label);
 		(again || $("#grants-title")).focus();
 	}
 }
 
-function renderAll() {
-	const q = $("#vm-search").value.trim().toLowerCase();
-	const sort = sorter($("#vm-sort").value);
-	const groups = { Configured: [], NotConfigured: [], Unsupported: [] };
-	for (const vm of state.vms) (groups[statusOf(vm)] || groups.NotConfigured).push(vm);
-	$("#count-configured").textContent = groups.Configured.length;
-	$("#count-notconfigured").textContent = groups.NotConfigured.length;
-	$("#count-unsupported").textContent = groups.Unsupported.length;
+function renderAll(withTimelines) {
+	const counts = { Configured: 0, NotConfigured: 0, Unsupported: 0 };
+	let exposed = 0;
+	for (const e of state.byVm.values()) {
+		if (!e.vm) continue;
+		counts[tabStatus(e)]++;
+		if (e.exposed.length) exposed++;
+	}
+	$("#count-configured").textContent = counts.Configured;
+	$("#count-notconfigured").textContent = counts.NotConfigured;
+	$("#count-unsupported").textContent = counts.Unsupported;
+	$("#count-exposed").textContent = exposed;
+	$("#exposed-note").hidden = exposed === 0;
 	$("#configured-help").textContent = state.caps.request
 		? "VMs whose ports JIT protects. Select VMs to request access."
 		: "VMs whose ports JIT protects.";
-	fill("configured", groups.Configured.filter((v) => matches(v, q)).sort(sort), configuredRow, groups.Configured.length);
-	fill("notconfigured", groups.NotConfigured.filter((v) => matches(v, q)).sort(sort), notConfiguredRow, groups.NotConfigured.length);
-	fill("unsupported", groups.Unsupported.filter((v) => matches(v, q)).sort(sort), unsupportedRow, groups.Unsupported.length);
+	renderTable(currentTab());
 	$("#request-selected").hidden = !state.caps.request;
 	$("#enable-selected").hidden = !state.caps.configure;
 	for (const c of document.querySelectorAll(".col-select")) c.hidden = false;
@@ -142,16 +201,48 @@ function renderAll() {
 	$("#table-notconfigured .col-select").hidden = !state.caps.configure;
 	updateSelectionButtons();
 	renderGrants();
-	renderTimelines($("#timelines"));
+	if (withTimelines) {
+		clearTimeout(timelineTimer);
+		drawTimelines();
+	}
 	$("#vms-page").dataset.loaded = String(state.loadedAt);
 }
 
-function fill(which, list, rowFn, total) {
+// the timelines of the VMs the search leaves
+function drawTimelines({ reset = false, want = null } = {}) {
+	const words = searchWords();
+	renderTimelines($("#timelines"), { match: words.length ? (vm) => matches(vm, words) : null, reset, want });
+}
+
+const ROWS = { configured: configuredRow, notconfigured: notConfiguredRow, unsupported: unsupportedRow };
+
+// One tab's table: its current page of rows, the pager, the empty note. The other tabs are rendered when shown.
+function renderTable(which) {
+	const t = tables[which];
+	const list = listOf(which);
+	const total = Number($(`#count-${which}`).textContent);
+	const pages = Math.max(1, Math.ceil(list.length / PAGE_ROWS));
+	t.page = Math.min(t.page, pages - 1);
+	const from = t.page * PAGE_ROWS;
+	const shown = list.slice(from, from + PAGE_ROWS);
 	const panel = $("#panel-" + which);
-	clear($("tbody", panel), list.map(rowFn));
+	clear($("tbody", panel), shown.map((vm) => ROWS[which](vm)));
 	const empty = $(".empty", panel);
 	empty.hidden = list.length > 0;
 	empty.textContent = total ? "No VMs match the search." : which === "configured" ? "No VM is configured for JIT yet." : "There are none.";
+	const pager = $(".pager", panel);
+	pager.hidden = list.length <= PAGE_ROWS;
+	$(".pager-where", pager).textContent = `${from + 1}–${from + shown.length} of ${list.length}`;
+	$(".pager-prev", pager).disabled = t.page === 0;
+	$(".pager-next", pager).disabled = t.page >= pages - 1;
+}
+
+function turnPage(which, step) {
+	tables[which].page += step;
+	renderTable(which);
+	updateSelectionButtons();
+	const b = $(`#panel-${which} .pager-${step < 0 ? "prev" : "next"}`);
+	if (b.disabled) $(`#panel-${which} .pager-${step < 0 ? "next" : "prev"}`).focus();
 }
 
 const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
@@ -208,6 +299,7 @@ function configuredRow(vm) {
 		cell("Last access", lastAccess(j)),
 		cell("Connection details", connectionDetails(vm)),
 		cell("Last user", j.lastUser ? who(j.lastUser) : h("span", { class: "muted" }, "—")),
+		cell("Enforced by", enforcedBy(vm)),
 		h("td", { class: "col-menu" }, vmMenu(vm, true)));
 }
 
@@ -219,12 +311,38 @@ function notConfiguredRow(vm) {
 		cell("Resource group", vmRg(vm)),
 		cell("OS", p.osType || ""),
 		cell("Addresses", (p.addresses || []).join(", ") || "—"),
-		cell("Enforced by", p.enforcement === "local" ? "this host" : "gateway"),
+		cell("Enforced by", enforcedBy(vm)),
+		cell("Management ports", exposure(vm)),
 		h("td", { class: "col-menu" }, vmMenu(vm, false)));
 }
 
+// Listening management ports with no JIT (what the VM's agent reports), and the one-click Enable JIT.
+function exposure(vm) {
+	const ports = vmInfo(vm.id)?.exposed || [];
+	if (!ports.length)
+		return h("span", { class: "muted" }, vm.properties?.enforcement === "agent" ? "none listening" : "not known (no agent)");
+	return [h("span", { class: "exposed" }, "Exposed: ", ports.join(", ")),
+		state.caps.configure
+			? h("button", { type: "button", class: "primary small enable-now", "aria-label": `Enable JIT on ${vm.name} with the recommended ports`, onclick: (e) => onEnableNow(vm, e.currentTarget) }, "Enable JIT")
+			: null];
+}
+
+async function onEnableNow(vm, btn) {
+	btn.disabled = true;
+	btn.textContent = "Enabling…";
+	try {
+		await enableRecommended([vm]);
+		await afterChange(`JIT is enabled on ${vm.name}: ports 22, 3389, 5985 and 5986 are closed until someone asks.`);
+	} catch (err) {
+		showError($("#vms-error"), err, `Cannot enable JIT on ${vm.name}: `);
+		btn.disabled = false;
+		btn.textContent = "Enable JIT";
+	}
+}
+
 function unsupportedRow(vm) {
-	return h("tr", { dataset: { vm: vm.name } }, nameCell(vm), cell("Resource group", vmRg(vm)), cell("Reason", vm.properties?.jit?.reason || "unknown"));
+	return h("tr", { dataset: { vm: vm.name } }, nameCell(vm), cell("Resource group", vmRg(vm)), cell("Enforced by", enforcedBy(vm)),
+		cell("Reason", vm.properties?.jit?.reason || "unknown"));
 }
 
 function updateSelectionButtons() {
@@ -261,7 +379,7 @@ async function onDisable(vm, opener) {
 }
 
 function focusTimeline(vm) {
-	const el = document.getElementById("timeline-" + vm.name);
+	const el = timelineOf(vm, (want) => drawTimelines({ want }));
 	if (el) {
 		el.scrollIntoView({ block: "center" });
 		el.focus();
@@ -284,7 +402,7 @@ function renderGrants() {
 		const cd = h("span", { class: "countdown", "data-end": String(g.end), role: "timer", "aria-label": countdownWords(g.end - now) }, countdown(g.end - now));
 		return h("li", { class: "grant", dataset: { vm: name, port: String(g.port) } },
 			h("div", { class: "grant-main" },
-				h("span", { class: "grant-title" }, name, " port ", String(g.port), proto !== "TCP" ? `/${proto === "*" ? "any" : proto}` : ""),
+				h("span", { class: "grant-title" }, name, " port ", String(g.port), proto !== "TCP" ? `/${proto === "*" ? "any" : proto}` : "", " ", grantState(g)),
 				h("span", { class: "grant-conn" }, "Connect to ", addrs.length ? addrs.map((a, i) => [i ? " or " : "", h("code", {}, a.includes(":") ? `[${a}]:${g.port}` : `${a}:${g.port}`)]) : "the VM", " from ", h("code", {}, g.source || "?")),
 				h("span", { class: "grant-who muted" }, mine ? "You" : who(g.requestor), g.justification ? ` — “${g.justification}”` : "", ", until ", fmtTime(new Date(g.end).toISOString()))),
 			h("div", { class: "grant-side" },

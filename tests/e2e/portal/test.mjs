@@ -5,13 +5,18 @@
 // TLS is not switched off: Chromium gets --ignore-certificate-errors-spki-list with the SHA-256 of jitgated's
 // public key, so it accepts exactly that key. chromium.launch() gives it a fresh, empty user-data dir.
 //
+// The last part joins a fleet of 1,000 agent VMs (fleet.mjs), prints how fast the portal is with it (figures, no
+// timing assertion), and checks agent VMs' states, the exposed VMs' one-click Enable JIT and "opening…".
+//
 // Environment: JG_URL, JG_CERT (jitgated's cert.pem), JG_CHROMIUM, JG_TOKEN_OWNER, JG_TOKEN_READER,
 // JG_TOKEN_REQUESTER, JG_SUB, JG_RG, JG_LOC, JG_VM_ADDR (vm1, with listeners on 22 and 3389), JG_MY_IP,
-// JG_SHOTS (screenshot folder), JG_TMP.
+// JG_SHOTS (screenshot folder), JG_TMP, JG_DB (jitgated's SQLite file: one agent's last report is aged in it).
 import { readFileSync } from "node:fs";
 import { createHash, X509Certificate } from "node:crypto";
 import net from "node:net";
 import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+import { client, joinFleet, reportFleet, postStatus, agentState, expectStatus, AV } from "./fleet.mjs";
 
 const env = (k) => {
 	const v = process.env[k];
@@ -274,6 +279,7 @@ await step("Request access to vm1 port 22 for My IP: the grant shows with a live
 	const conn = await text(grant(owner, "vm1", 22));
 	expect(conn.includes(`${VM_ADDR}:22`) && conn.includes(MY_IP), `grant: ${conn}`);
 	endBefore = Date.now();
+	expect((await grant(owner, "vm1", 22).locator(".grant-state").count()) === 0, "a local VM's grant waits for an agent");
 	await shot(owner, "vms-granted");
 });
 
@@ -523,6 +529,292 @@ await step("Owner: Disable JIT on vm1 from the row menu; gateway1 stays configur
 	expect((await text(owner.locator("#count-configured"))) === "1", "configured count");
 	const vms = (await policyVms(owner)).join(" ");
 	expect(vms === "gateway1:22", `policy holds ${vms}`);
+});
+
+// ---- The fleet: 1,000 agent VMs, registered for real (joins), 500 of them configured ----
+const FLEET_N = 1000, FLEET_CONFIGURED = 500, FRG = "fleet";
+const fname = (i) => `fleet-${String(i).padStart(4, "0")}`;
+const call = client(URL_, env("JG_CERT"));
+const FPOLICY = `/subscriptions/${SUB}/resourceGroups/${FRG}/providers/Microsoft.Security/locations/${LOC}/jitNetworkAccessPolicies/default`;
+let fleet = {};
+// the first 500 are configured; of the rest, 501..700 listen on 22 (exposed), 701..720 on 3389 too, 999 has no nftables
+const fleetSpec = (i) => i === 999 ? { supported: false, reason: "no nftables: the nf_tables module is missing" }
+	: i > FLEET_CONFIGURED && i <= 700 ? { listening: i <= 520 ? [22, 3389] : [22] } : i <= FLEET_CONFIGURED ? { listening: [22] } : {};
+await step(`${FLEET_N} agent VMs join through the API (one join token with ${FLEET_N} uses)`, async () => {
+	const t = Date.now();
+	fleet = await joinFleet(call, { sub: SUB, rg: FRG, ownerToken: TOKENS.owner, n: FLEET_N, name: fname, spec: fleetSpec });
+	expect(Object.keys(fleet).length === FLEET_N, `${Object.keys(fleet).length} joined`);
+	const t1 = Date.now();
+	/* every agent but fleet-0002's reports (the join does not carry the listening ports); fleet-0002 went quiet */
+	const n = await reportFleet(call, fleet, (name) => fleetSpec(Number(name.slice(6))), (name) => name === fname(2));
+	console.log(`       ${FLEET_N} joins in ${t1 - t} ms, ${n} status posts in ${Date.now() - t1} ms`);
+});
+await step(`${FLEET_CONFIGURED} of them are configured in one policy (PUT, port 22)`, async () => {
+	const vms = [];
+	for (let i = 1; i <= FLEET_CONFIGURED; i++)
+		vms.push({ id: fleet[fname(i)].id, ports: [{ number: 22, protocol: "TCP", allowedSourceAddressPrefix: "*", maxRequestAccessDuration: "PT3H" }] });
+	await expectStatus(await call("PUT", `${FPOLICY}?${AV}`, TOKENS.owner, { kind: "Basic", properties: { virtualMachines: vms } }), [200, 201], "policy PUT");
+});
+
+await step("fleet: the VM inventory pages by nextLink (100 a page, every VM once, the status filter too); a bad $skipToken is 400, a query too long to page 414", async () => {
+	const VMS = `/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachines`;
+	const walk = async (query) => {
+		const seen = new Set(), sizes = [], ranges = [];
+		let path = `${VMS}?${AV}${query}`;
+		while (path) {
+			const j = await expectStatus(await call("GET", path, TOKENS.owner), 200, `GET ${path}`);
+			sizes.push(j.value.length);
+			ranges.push(`${j.value[0]?.name}..${j.value[j.value.length - 1]?.name}`);
+			for (const v of j.value) {
+				expect(!seen.has(v.id), `${query || "all"}: ${v.name} twice, on page ${sizes.length} (${j.value[0]?.name}..${j.value[j.value.length - 1]?.name}; pages so far ${ranges})`);
+				seen.add(v.id);
+			}
+			path = j.nextLink ? new URL(j.nextLink).pathname + new URL(j.nextLink).search : null;
+		}
+		return [seen.size, sizes.join(",")];
+	};
+	const [n, sizes] = await walk("");
+	expect(n === FLEET_N + 2 && sizes === "100,100,100,100,100,100,100,100,100,100,2", `${n} VMs in pages of ${sizes}`);
+	const [c, csizes] = await walk("&status=configured");
+	expect(c === FLEET_CONFIGURED + 1 && csizes === "100,100,100,100,100,1", `${c} configured in pages of ${csizes}`);
+	for (const bad of ["abc", "1003", "-1"]) {
+		const r = await call("GET", `${VMS}?${AV}&$skipToken=${bad}`, TOKENS.owner);
+		expect(r.status === 400 && r.json?.error?.code === "InvalidSkipToken" && r.json.error.target === "$skipToken", `$skipToken=${bad}: ${r.status} ${JSON.stringify(r.json)}`);
+	}
+	/* a nextLink carries the query: one too long for it (API_NEXT_LINK_MAX) is refused, not paged without its filter */
+	const long = await call("GET", `${VMS}?${AV}&note=${"x".repeat(8200)}`, TOKENS.owner);
+	expect(long.status === 414 && long.json?.error?.code === "RequestUriTooLong", `a 8 KB query: ${long.status} ${JSON.stringify(long.json).slice(0, 200)}`);
+	const last = await expectStatus(await call("GET", `${VMS}?${AV}&$skipToken=1002`, TOKENS.owner), 200, "the empty page after the last");
+	expect(last.value.length === 0 && !last.nextLink, JSON.stringify(last));
+});
+
+const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const figures = [];
+function figure(what, list) {
+	const line = `${what}: median ${median(list)} ms, max ${Math.max(...list)} ms (${list.length} runs: ${list.join(" ")})`;
+	figures.push(line);
+	console.log(`       fleet figure: ${line}`);
+}
+// a time from an action to a condition in the page; a loose bound only catches a hang, the figures are printed
+async function timed(page, action, cond, arg) {
+	const t = Date.now();
+	await action();
+	await page.waitForFunction(cond, arg, { timeout: 20000, polling: "raf" });
+	return Date.now() - t;
+}
+const RUNS = 5;
+const tableShown = () => {
+	const p = document.getElementById("vms-page");
+	return p && !p.hidden && document.querySelectorAll("#table-configured tbody tr").length > 0 && document.getElementById("count-configured").textContent === "501";
+};
+let fo = null;
+await step(`with ${FLEET_N + 2} VMs: sign-in to the table (${RUNS} fresh sign-ins)`, async () => {
+	const times = [];
+	for (let r = 0; r < RUNS; r++) {
+		const page = await newPage("fleet-owner");
+		await page.goto(URL_ + "/");
+		await page.locator("#signin-token").fill(TOKENS.owner);
+		times.push(await timed(page, () => page.locator("#signin-submit").click(), tableShown));
+		if (r < RUNS - 1) await page.context().close();
+		else fo = page;
+	}
+	figure("sign-in to the table", times);
+});
+await step(`with ${FLEET_N + 2} VMs: search narrows the table, and clearing it brings it back`, async () => {
+	const narrow = [], widen = [];
+	for (let r = 0; r < RUNS; r++) {
+		const n = fname(100 + r * 37);
+		narrow.push(await timed(fo, () => fo.locator("#vm-search").fill(n), (n) => {
+			const rs = document.querySelectorAll("#table-configured tbody tr");
+			return rs.length === 1 && rs[0].dataset.vm === n;
+		}, n));
+		widen.push(await timed(fo, () => fo.locator("#vm-search").fill(""), () => document.querySelectorAll("#table-configured tbody tr").length > 1));
+	}
+	figure("search narrows to one VM", narrow);
+	figure("clearing the search", widen);
+});
+await step(`with ${FLEET_N + 2} VMs: tab switches`, async () => {
+	const times = [];
+	for (let r = 0; r < RUNS; r++) {
+		times.push(await timed(fo, () => fo.locator("#tab-notconfigured").click(), () =>
+			!document.getElementById("panel-notconfigured").hidden && document.querySelectorAll("#table-notconfigured tbody tr").length > 0));
+		times.push(await timed(fo, () => fo.locator("#tab-configured").click(), () =>
+			!document.getElementById("panel-configured").hidden && document.querySelectorAll("#table-configured tbody tr").length > 0));
+	}
+	figure("tab switch", times);
+	const api = await fo.evaluate(async (sub) => {
+		const t = performance.now();
+		let url = `/subscriptions/${sub}/providers/Microsoft.Compute/virtualMachines?api-version=2020-01-01`, pages = 0;
+		while (url) {
+			const j = await (await fetch(url)).json();
+			pages++;
+			url = j.nextLink ? new URL(j.nextLink).pathname + new URL(j.nextLink).search : null;
+		}
+		return `${pages} pages in ${Math.round(performance.now() - t)} ms`;
+	}, SUB);
+	console.log(`       fleet: the VM inventory through the API: ${api}`);
+	const drawn = await fo.evaluate(() => [document.querySelectorAll("#table-configured tbody tr").length, document.querySelectorAll("#timelines svg").length]);
+	console.log(`       fleet: ${drawn[0]} configured rows and ${drawn[1]} timelines in the page`);
+});
+
+const vmRow = (page, table, vm) => page.locator(`#table-${table} tbody tr[data-vm="${vm}"]`);
+async function refreshed(page) {
+	const before = await page.locator("#vms-page").getAttribute("data-loaded");
+	await page.locator("#refresh").click();
+	await page.waitForFunction((b) => document.getElementById("vms-page").dataset.loaded !== b, before);
+}
+async function search(page, q) {
+	await page.locator("#vm-search").fill(q);
+}
+await step("fleet: one page of rows per tab, and the pager turns pages", async () => {
+	await search(fo, "");
+	await fo.locator("#tab-configured").click();
+	expect((await fo.locator("#table-configured tbody tr").count()) === 50, `${await fo.locator("#table-configured tbody tr").count()} rows`);
+	expect((await text(fo.locator("#panel-configured .pager-where"))) === "1–50 of 501", await text(fo.locator("#panel-configured .pager-where")));
+	await fo.locator("#panel-configured .pager-next").click();
+	await fo.waitForFunction(() => document.querySelector("#panel-configured .pager-where").textContent === "51–100 of 501");
+	await vmRow(fo, "configured", fname(51)).waitFor();
+	expect(await fo.locator("#panel-configured .pager-prev").isEnabled(), "Previous is disabled on page 2");
+	await fo.locator("#panel-configured .pager-prev").click();
+	await vmRow(fo, "configured", fname(1)).waitFor();
+});
+await step("fleet: 20 timelines listed (those with access first), drawn only near the screen; Show more, scrolling and a row's Access timeline draw more", async () => {
+	const counts = () => fo.evaluate(() => [document.querySelectorAll("#timelines .timeline").length, document.querySelectorAll("#timelines .timeline:not([data-pending])").length]);
+	const [all, drawn] = await counts();
+	expect(all === 20 && drawn > 0 && drawn < 20, `${drawn} of ${all} drawn`);
+	expect((await fo.locator("#timelines .timeline").first().getAttribute("id")) === "timeline-vm1", "vm1 (the one with access windows) is not first");
+	const more = fo.locator("#timelines .timelines-more");
+	expect((await text(more)) === "Show 20 more (482 not shown)", `button: ${await text(more)}`);
+	await more.click();
+	await fo.waitForFunction(() => document.querySelectorAll("#timelines .timeline").length === 40);
+	const last = fo.locator("#timelines .timeline").last();
+	expect((await last.getAttribute("data-pending")) === "1", "the last timeline is drawn before it is on screen");
+	await last.scrollIntoViewIfNeeded();
+	await fo.waitForFunction(() => ![...document.querySelectorAll("#timelines .timeline")].pop()?.dataset.pending);
+	await fo.evaluate(() => window.scrollTo(0, 0));
+	for (let i = 0; i < 7; i++) await fo.locator("#panel-configured .pager-next").click(); /* rows 351–400 */
+	await vmRow(fo, "configured", fname(400)).locator(".menu-button").click();
+	await fo.getByRole("menuitem", { name: "Access timeline" }).click();
+	await fo.waitForFunction((id) => document.activeElement?.id === id && !document.activeElement.dataset.pending, `timeline-${fname(400)}`);
+	await fo.evaluate(() => window.scrollTo(0, 0));
+	await fo.locator("#panel-configured .pager-prev").click(); /* the search below puts the table back on its first page anyway */
+});
+await step("fleet: agents' statuses (real posts) and a revoke show as connected, disconnected since, unsupported, revoked", async () => {
+	await postStatus(call, fleet[fname(1)], { listening: [22] });
+	/* fleet-0002 last reported at its join: the store's record of it is aged 10 minutes (as agent-api.sh ages a token) */
+	execFileSync("sqlite3", ["-cmd", ".timeout 5000", env("JG_DB"),
+		`UPDATE agents SET seen_ns = seen_ns - 600000000000 WHERE vm_id = (SELECT id FROM vms WHERE name = '${fname(2)}')`]);
+	await expectStatus(await call("DELETE", `/subscriptions/${SUB}/resourceGroups/${FRG}/providers/Jitgate/agents/${fname(998)}?${AV}`, TOKENS.owner), [200, 204], "revoke fleet-0998's agent");
+	await refreshed(fo);
+	await search(fo, fname(1));
+	const c1 = await text(vmRow(fo, "configured", fname(1)).locator("td[data-label='Enforced by']"));
+	expect(/agent: connected/.test(c1) && /version e2e-2\.0/.test(c1), `fleet-0001: ${c1}`);
+	await search(fo, fname(2));
+	const c2 = await text(vmRow(fo, "configured", fname(2)).locator("td[data-label='Enforced by']"));
+	expect(/agent: disconnected since 1[01] min ago/.test(c2), `fleet-0002: ${c2}`); /* 10 min and the time since its join */
+	await fo.locator("#tab-unsupported").click();
+	await search(fo, fname(999));
+	const u = await text(vmRow(fo, "unsupported", fname(999)).locator("td[data-label='Reason']"));
+	expect(u === "no nftables: the nf_tables module is missing", `fleet-0999's reason: ${u}`);
+	const a = await text(vmRow(fo, "unsupported", fname(999)).locator("td[data-label='Enforced by']"));
+	expect(a === "agent: connected version e2e-2.0", `fleet-0999's agent: ${a}`);
+	await search(fo, fname(998));
+	const r = await text(vmRow(fo, "unsupported", fname(998)).locator("td[data-label='Enforced by']"));
+	expect(/^agent: revoked (just now|\d+ min ago)$/.test(r), `fleet-0998: ${r}`);
+	expect((await text(fo.locator("#count-unsupported"))) === "2", `unsupported count ${await text(fo.locator("#count-unsupported"))}`);
+	await search(fo, "");
+	await shot(fo, "fleet-unsupported");
+});
+
+await step("fleet: Not configured lists the 200 exposed VMs first (their agents report 22 or 3389 listening)", async () => {
+	await search(fo, "");
+	await fo.locator("#tab-notconfigured").click();
+	expect((await text(fo.locator("#count-exposed"))) === "200", `exposed count ${await text(fo.locator("#count-exposed"))}`);
+	const first = await fo.locator("#table-notconfigured tbody tr").first().getAttribute("data-vm");
+	expect(first === fname(501), `first row ${first}`);
+	const e = await text(vmRow(fo, "notconfigured", fname(501)).locator("td[data-label='Management ports']"));
+	expect(/Exposed: TCP\/22, TCP\/3389/.test(e), `fleet-0501: ${e}`);
+	await fo.locator("#exposed-only").check();
+	await fo.waitForFunction(() => document.querySelector("#panel-notconfigured .pager-where").textContent === "1–50 of 200");
+	expect((await fo.locator("#table-notconfigured tbody tr .enable-now").count()) === 50, "an exposed row without Enable JIT");
+	await search(fo, fname(800));
+	await fo.locator("#panel-notconfigured .empty").waitFor({ state: "visible" }); /* not exposed: nothing listens */
+	await fo.locator("#exposed-only").uncheck();
+	const n = await text(vmRow(fo, "notconfigured", fname(800)).locator("td[data-label='Management ports']"));
+	expect(n === "none listening", `fleet-0800: ${n}`);
+	await search(fo, "");
+	await shot(fo, "fleet-exposed");
+});
+
+await step("fleet: one click on Enable JIT protects fleet-0501 with 22, 3389, 5985, 5986 (3 h, any source); the policy's 500 others are kept", async () => {
+	await search(fo, "");
+	await fo.locator("#tab-notconfigured").click();
+	await vmRow(fo, "notconfigured", fname(501)).getByRole("button", { name: `Enable JIT on ${fname(501)} with the recommended ports` }).click();
+	await vmRow(fo, "notconfigured", fname(501)).waitFor({ state: "detached" });
+	await fo.waitForFunction(() => document.getElementById("count-configured").textContent === "502" && document.getElementById("count-exposed").textContent === "199");
+	const pol = await expectStatus(await call("GET", `${FPOLICY}?${AV}`, TOKENS.owner), 200, "policy GET");
+	const vms = pol.properties.virtualMachines;
+	const v = vms.find((x) => x.id.endsWith(`/${fname(501)}`));
+	const ports = v?.ports.map((p) => `${p.number}/${p.protocol}/${p.allowedSourceAddressPrefix}/${p.maxRequestAccessDuration}`).join(" ");
+	expect(vms.length === 501 && ports === "22/TCP/*/PT3H 3389/TCP/*/PT3H 5985/TCP/*/PT3H 5986/TCP/*/PT3H", `${vms.length} VMs; ${ports}`);
+});
+
+await step("fleet: a JitRequester is offered no Enable JIT on exposed VMs", async () => {
+	await refreshed(req);
+	await req.locator("#tab-notconfigured").click();
+	await vmRow(req, "notconfigured", fname(502)).waitFor();
+	expect((await req.locator(".enable-now").count()) === 0, "Enable JIT offered to a JitRequester");
+	expect(/Exposed: TCP\/22/.test(await text(vmRow(req, "notconfigured", fname(502)).locator("td[data-label='Management ports']"))), "exposure not shown");
+	await req.locator("#tab-configured").click();
+});
+
+// request access to one port-22 VM through its row menu
+async function requestVm(page, name, inDialog = async () => {}) {
+	await page.locator("#tab-configured").click();
+	await search(page, name);
+	await vmRow(page, "configured", name).locator(".menu-button").click();
+	await page.getByRole("menuitem", { name: "Request access" }).click();
+	await page.locator("#request-dialog").waitFor({ state: "visible" });
+	await inDialog();
+	await page.locator("#request-open").click();
+	await page.locator("#request-dialog").waitFor({ state: "hidden" });
+}
+await step("fleet: a request on a connected agent VM says opening… until its agent applies it (a real status post), then open", async () => {
+	await postStatus(call, fleet[fname(1)], { listening: [22] }); /* connected now, whatever the time the steps above took */
+	await refreshed(fo);
+	await requestVm(fo, fname(1));
+	await fo.waitForFunction((n) => document.querySelector(`#grants-list li[data-vm="${n}"] .grant-state`)?.textContent === "opening…", fname(1));
+	await shot(fo, "fleet-opening");
+	const state = await agentState(call, fleet[fname(1)]);
+	expect((state.grants || []).length === 1, `the agent's state: ${JSON.stringify(state).slice(0, 300)}`);
+	await postStatus(call, fleet[fname(1)], { revision: state.revision, listening: [22] });
+	await fo.waitForFunction((n) => document.querySelector(`#grants-list li[data-vm="${n}"] .grant-state`)?.textContent === "open", fname(1), { timeout: 8000 });
+	expect(/Open: fleet-0001 port 22/.test(await text(fo.locator("#toast"))), `toast: ${await text(fo.locator("#toast"))}`);
+	expect(await fo.locator("#vms-error").isHidden(), `error: ${await text(fo.locator("#vms-error"))}`);
+});
+await step("fleet: a request on a disconnected agent VM is warned of in the dialog, and told at once (no 10 s wait) with since when", async () => {
+	await requestVm(fo, fname(2), async () => {
+		const note = await text(fo.locator("#request-dialog .agent-note"));
+		expect(/^Its agent is disconnected since .*: the port opens when it is back\.$/.test(note), `the dialog's note: ${note}`);
+	});
+	await fo.locator("#vms-error").waitFor({ state: "visible" });
+	const e = await text(fo.locator("#vms-error"));
+	expect(/fleet-0002 port 22 is not open yet: the VM's agent is disconnected since/.test(e), `error: ${e}`);
+	const g = await text(grant(fo, fname(2), 22).locator(".grant-state"));
+	expect(g === "not open yet: its agent is disconnected", `grant state: ${g}`);
+});
+await step("fleet: a connected agent that does not apply the grant within 10 s: the portal stops waiting and says so", async () => {
+	await postStatus(call, fleet[fname(3)], { listening: [22] });
+	await refreshed(fo);
+	const t = Date.now();
+	await requestVm(fo, fname(3));
+	await fo.waitForFunction((n) => document.querySelector(`#grants-list li[data-vm="${n}"] .grant-state`)?.textContent === "opening…", fname(3));
+	await fo.waitForFunction(() => /fleet-0003 port 22: the agent has not applied the grant within 10 s/.test(document.getElementById("vms-error").textContent), null, { timeout: 15000 });
+	const waited = Date.now() - t;
+	expect(waited >= 9500 && waited < 14000, `gave up after ${waited} ms`);
+	const g = await text(grant(fo, fname(3), 22).locator(".grant-state"));
+	expect(g === "not applied yet by its agent", `grant state: ${g}`);
+	await search(fo, "");
 });
 
 await step("no CSP violation or script error on any page", async () => {
