@@ -51,6 +51,17 @@ api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_rea
 }
 
 int
+api_termination_add(struct api *api, const struct store_grant *g, int64_t now, struct core_error *err)
+{
+	int r = store_termination_add(api->store, g->request_id, g->vm_id, g->port, now);
+
+	if (r < 0)
+		api_store_fail(api, r, err, "cannot record the end of the sessions of port %u of request %s", g->port,
+			       g->request_id);
+	return r < 0 ? r : 0;
+}
+
+int
 api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_error *err)
 {
 	struct fw_grant *grown;

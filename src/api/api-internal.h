@@ -198,7 +198,8 @@ const struct store_journal_entry *api_closing_find(const struct api *api, const 
  * chooses the status. api_policy_read: -ENOENT (ResourceNotFound) or the store's errno (StoreError).
  * api_fw_check: -ENODEV when this host cannot enforce. api_grants_live_on: the live grants on one VM
  * port (of one requestor, or anyone's with NULL). api_grant_end: end one grant in the store, inside
- * the caller's transaction. api_drops_add: queue its removal from the kernel (-ENOMEM).
+ * the caller's transaction. api_termination_add: after api_grant_end, record that its sessions are to end
+ * (for an agent VM's agent; nothing for another VM). api_drops_add: queue its removal from the kernel (-ENOMEM).
  */
 struct api_drops {			/* grants one call closes, in the kernel's form, removed in one batch */
 	struct fw_grant *v;
@@ -211,6 +212,7 @@ int api_grants_live_on(struct api *api, int64_t vm_id, uint16_t port, const char
 		       size_t *ret_n, struct core_error *err);
 int api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_reason reason, int64_t now,
 		  struct core_error *err);
+int api_termination_add(struct api *api, const struct store_grant *g, int64_t now, struct core_error *err);
 int api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_error *err);
 /*
  * Keep in v[0..n) only the grants this host's kernel enforces: an agent VM's are its agent's

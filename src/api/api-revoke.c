@@ -118,7 +118,9 @@ revoke_record(struct api *api, const struct api_caller *c, struct revoke *rv, st
 		return 0;
 	}
 	for (i = 0; i < rv->n_ends; i++) {
-		if ((r = api_grant_end(api, &rv->ends[i], STORE_REASON_USER_REQUESTED, rv->now, &rv->store_err)) < 0) {
+		if ((r = api_grant_end(api, &rv->ends[i], STORE_REASON_USER_REQUESTED, rv->now, &rv->store_err)) < 0 ||
+		    (rv->body->terminate_sessions &&
+		     (r = api_termination_add(api, &rv->ends[i], rv->now, &rv->store_err)) < 0)) {
 			store_rollback(api->store);
 			rv->refused = r;
 			return 0;
