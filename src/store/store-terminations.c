@@ -8,6 +8,19 @@
 
 #include "store-sqlite-internal.h"
 
+/* Bind what prune and read share: the VM (?1), the oldest time kept (?2), how many are kept (?3). */
+static int
+bind_kept(sqlite3_stmt *s, int64_t vm_id, int64_t now_ns)
+{
+	int rc = sqlite3_bind_int64(s, 1, vm_id);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 2, now_ns - STORE_TERMINATION_KEEP_NS);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 3, STORE_TERMINATIONS_MAX);
+	return rc;
+}
+
 /* Forget the VM's terminations older than the keep or beyond the newest STORE_TERMINATIONS_MAX. */
 static int
 terminations_prune(struct store *st, int64_t vm_id, int64_t now_ns)
@@ -18,11 +31,7 @@ terminations_prune(struct store *st, int64_t vm_id, int64_t now_ns)
 	r = stmt_get(st, ST_TERMINATIONS_PRUNE, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, now_ns - STORE_TERMINATION_KEEP_NS);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 3, STORE_TERMINATIONS_MAX);
+	rc = bind_kept(s, vm_id, now_ns);
 	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
@@ -97,11 +106,7 @@ store_terminations_of_vm(struct store *st, int64_t vm_id, int64_t now_ns, struct
 	r = stmt_get(st, ST_TERMINATIONS_OF_VM, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, now_ns - STORE_TERMINATION_KEEP_NS);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 3, STORE_TERMINATIONS_MAX);
+	rc = bind_kept(s, vm_id, now_ns);
 	r = rows_collect(st, s, rc, sizeof(**ret), termination_from_row, NULL, &v, ret_n);
 	if (r >= 0)
 		*ret = v;

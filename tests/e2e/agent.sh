@@ -213,18 +213,58 @@ end_s=$(( t0 / 1000 + 4 ))
 sleep_until $(( end_s * 1000 + 400 ))
 check "after its end A is refused on host3" cannot "$CL" $A "${IP[3]}" 22
 
-echo "6. revoke with terminateSessions; supersede"
+echo "6. revoke: without terminateSessions an open session lives on; with it, the agent host cuts it; supersede"
+# hold_start MS: A opens a session to host2's 22 and, MS later, needs an echo on it (netprobe hold); $hold is its pid
+hold_start() {
+	ip netns exec "$CL" "$NETPROBE" hold -s $A "${IP[2]}" 22 "$1" >"$E2E_TMP/hold" 2>&1 &
+	hold=$!
+	E2E_PIDS+=($hold)
+	local i
+	for ((i = 0; i < 300; i++)); do grep -q connected "$E2E_TMP/hold" && return 0; sleep 0.01; done
+	return 1
+}
 api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
 eventually_within "A reaches host2's 22" 3 can "$CL" $A "${IP[2]}" 22
-ip netns exec "$CL" "$NETPROBE" hold -s $A "${IP[2]}" 22 2000 >"$E2E_TMP/hold" 2>&1 &
-hold=$!
-sleep 0.3
-api POST "$POL/revoke?$AV" "$(revoke_body 2 22 true)"
-check "revoke with terminateSessions ($code)" test "$code" = 200
+check "A holds a session open on host2's 22" hold_start 2500
+api POST "$POL/revoke?$AV" "$(revoke_body 2 22 false)"
+check "revoke without terminateSessions ($code)" test "$code" = 200
 eventually_within "A is refused on host2 after the revoke" 3 cannot "$CL" $A "${IP[2]}" 22
 wait $hold; rc=$?
-# known gap (doc/agent-protocol.md): the protocol carries no session kill, so the agent host's session lives on
-check "A's open session on the agent host lives on (terminateSessions reaches jitgated's host only; exit $rc)" test $rc = 0
+check "A's open session lives on: a revoke without terminateSessions ends no session (exit $rc)" test $rc = 0
+cuts=$(grep -c 'open session(s) of' "${ALOG[2]}")
+check "... and host2's agent cut nothing" test "$cuts" = 0
+
+api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+eventually_within "A reaches host2's 22 again" 3 can "$CL" $A "${IP[2]}" 22
+check "A holds a session open on host2's 22" hold_start 2500
+api POST "$POL/revoke?$AV" "$(revoke_body 2 22 true)"
+check "revoke with terminateSessions ($code, terminatedSessions $(j .terminatedSessions) on jitgated's host)" test "$code" = 200
+eventually_within "A is refused on host2 after the revoke" 3 cannot "$CL" $A "${IP[2]}" 22
+wait $hold; rc=$?
+check "A's open session is cut on the agent host: its data after the revoke has no answer (exit $rc: $(tail -1 "$E2E_TMP/hold"))" \
+	test $rc = 1
+check "host2's agent says so: $(grep -o 'ended [0-9]* open session(s) of [0-9]* grant(s)' "${ALOG[2]}" | tail -1)" \
+	grep -q 'ended [1-9][0-9]* open session(s) of 1 grant(s) revoked with terminateSessions' "${ALOG[2]}"
+check "host2's agent is alive under its seccomp filter after the cut" kill -0 "${APID[2]}"
+TOK=$(cat "${AST[2]}/credential") api GET "/agent/v1$(vm 2)/state?since=-1"
+check "host2's state carries the termination ($code: $(j -c '.terminations'))" \
+	bash -c 'jq -e --arg a "$2" "[.terminations[] | select(.source == \$a and .number == 22 and
+		.revision <= $3 and (.requestId | length) > 0)] | length == 1" <<<"$1" >/dev/null' _ "$R" "$A" "$(j .revision)"
+
+# a restart enforces state.json (which carries that termination): a session opened since must not be cut by
+# it, neither at start nor when the next state (which still carries it) comes
+api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+eventually_within "A reaches host2's 22 (a new grant)" 3 can "$CL" $A "${IP[2]}" 22
+check "A holds a new session open on host2's 22" hold_start 4000
+kill -TERM "${APID[2]}"; wait "${APID[2]}" 2>/dev/null
+check "host2's agent restarted from its saved state" agent_run 2
+api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $B 3600)"
+check "a new request from B moves host2's revision ($code)" test "$code" = 202
+eventually_within "... host2's agent applied it (B reaches 22)" 3 can "$CL" $B "${IP[2]}" 22
+wait $hold; rc=$?
+check "A's session opened after the termination survives the restart and the next state (exit $rc)" test $rc = 0
+api POST "$POL/revoke?$AV" "$(revoke_body 2 22 false)"
+eventually_within "host2's 22 closed again" 3 cannot "$CL" $B "${IP[2]}" 22
 api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $A 3600)"
 OLD=$(j .id)
 eventually_within "A reaches host3's 22" 3 can "$CL" $A "${IP[3]}" 22
