@@ -45,6 +45,9 @@ for k in 1 2 3; do plug "${NS[$k]}" e0 "ph$k" "${IP[$k]}" || exit 1; done
 listen "$H1" 22 3389 && listen "$H2" 22 && listen "$H3" 22 || exit 1
 
 STATE=$E2E_TMP/state
+# jitgated's state directory on a small tmpfs, to fill it in step 13 (a store that refuses writes)
+mkdir -m 0700 "$STATE" && mount -t tmpfs -o size=16m,mode=0700 jitgate-e2e-agent "$STATE" || exit 1
+trap 'e2e_cleanup; mountpoint -q "$STATE" && { umount "$STATE" 2>/dev/null || umount -l "$STATE"; }; rm -rf "$E2E_TMP"' EXIT
 SUB=00000000-0000-0000-0000-000000000000
 CMP=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines
 POL=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
@@ -304,6 +307,7 @@ ip -n "$H3" link set e0 down
 api POST "$POL/revoke?$AV" "$(revoke_body 3 22)"
 check "host3 cut off (link down); its grant revoked ($code)" test "$code" = 200
 jg -q request host1 --port 22 --for 1h --from $B/32
+REQB=$out
 check "a new request on host1 from B/32 after the restart (rc $rc: $err)" test $rc = 0
 eventually_within "host1's agent reconnected and applied it: B reaches 22" 15 can "$CL" $B "${IP[1]}" 22
 ip -n "$H3" link set e0 up
@@ -353,6 +357,30 @@ pk=$(ip netns exec "$SV" nft list chain ip e2ecount in | grep -o 'packets [0-9]*
 echo "  host2 sent $pk packets to jitgated in 6 s idle (agent_watch_wait PT5S)"
 check "a poll or two, not a loop (1 ≤ $pk packets ≤ 60)" test "${pk:-0}" -ge 1 -a "${pk:-999}" -le 60
 
+echo "13. a revoke the store cannot record (a full disk) on an agent VM: the close journal, then the record"
+fill() { dd if=/dev/zero of="$STATE/filler" bs=64k status=none 2>/dev/null; dd if=/dev/zero of="$STATE/filler2" bs=4k status=none 2>/dev/null; }
+check "B reaches host1's 22 (its grant of step 8)" can "$CL" $B "${IP[1]}" 22
+rev0=$(vm_agent 1 '.properties.agent.appliedRevision // empty')
+fill
+# the WAL may still have room in pages it had: writes take it until the disk refuses (bounded)
+for ((i = 0; i < 50; i++)); do api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 60)"; [[ $code == 503 ]] && break; done
+check "the disk is full: an initiate is refused with 503 (after $i that took the WAL's room)" test "$code" = 503
+api POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+check "the disk is full: revoke answers 200 with recordPending ($code $(j .recordPending))" test "$code $(j .recordPending)" = "200 true"
+# the VM's revision lives in the store, which refuses the write: nothing tells the agent until it is recorded
+sleep 1.5
+check "known gap: while the record is pending, host1's agent still holds the grant (B reaches 22)" \
+	can "$CL" $B "${IP[1]}" 22
+rm -f "$STATE/filler" "$STATE/filler2"
+t0=$(now_ms)
+eventually_within "room again: the journal's close is recorded, which moves host1's revision; its agent closes 22 for B" \
+	10 cannot "$CL" $B "${IP[1]}" 22
+echo "  host1 closed B's grant $(( $(now_ms) - t0 )) ms after the disk had room"
+sleep 1.1
+st=$(port_state "$REQB")
+check "the request is recorded Revoked/UserRequested ($st)" test "$st" = Revoked/UserRequested
+applied_above() { (( $(vm_agent 1 '.properties.agent.appliedRevision // 0') > ${rev0:-0} )); }
+eventually_within "host1's agent acknowledged a revision above the one before the revoke ($rev0)" 5 applied_above
 for k in 1 2 3; do
 	kill -TERM "${APID[$k]}" 2>/dev/null; wait "${APID[$k]}" 2>/dev/null; rc=$?
 	check "host$k's agent stops cleanly on SIGTERM (exit $rc)" test $rc = 0
