@@ -189,6 +189,9 @@ bool api_policy_visible(struct api *api, const struct api_caller *c, const struc
  */
 int api_closing_add(struct api *api, const struct api_caller *c, const struct store_grant *g,
 		    enum store_journal_kind kind, enum store_grant_reason reason, int64_t at_ns, bool *ret_durable);
+/* api_closing_add of a revoke (END, UserRequested); with terminate, its record also records the termination. */
+int api_closing_add_revoke(struct api *api, const struct api_caller *c, const struct store_grant *g, int64_t at_ns,
+			   bool terminate, bool *ret_durable);
 /* The pending close of this grant (an END rather than a TRUNCATE if both), or NULL. */
 const struct store_journal_entry *api_closing_find(const struct api *api, const char *request_id, int64_t vm_id,
 						   uint16_t port);

@@ -157,8 +157,8 @@ revoke_pending(struct api *api, const struct api_caller *c, struct revoke *rv, s
 	rv->pending = true;
 	rv->durable = true;
 	for (i = 0; i < rv->n_ends; i++)
-		if ((r = api_closing_add(api, c, &rv->ends[i], STORE_JOURNAL_END, STORE_REASON_USER_REQUESTED, rv->now,
-					 &rv->durable)) < 0)
+		if ((r = api_closing_add_revoke(api, c, &rv->ends[i], rv->now, rv->body->terminate_sessions,
+						&rv->durable)) < 0)
 			return core_error_set(err, "InternalError", "", "out of memory"), r;
 	if ((r = api_reconcile(api, err)) < 0)
 		return r;

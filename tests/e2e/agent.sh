@@ -217,9 +217,10 @@ sleep_until $(( end_s * 1000 + 400 ))
 check "after its end A is refused on host3" cannot "$CL" $A "${IP[3]}" 22
 
 echo "6. revoke: without terminateSessions an open session lives on; with it, the agent host cuts it; supersede"
-# hold_start MS: A opens a session to host2's 22 and, MS later, needs an echo on it (netprobe hold); $hold is its pid
+# hold_start MS [SRC K]: SRC (A) opens a session to host K's (2) 22 and, MS later, needs an echo on it (netprobe
+# hold); $hold is its pid
 hold_start() {
-	ip netns exec "$CL" "$NETPROBE" hold -s $A "${IP[2]}" 22 "$1" >"$E2E_TMP/hold" 2>&1 &
+	ip netns exec "$CL" "$NETPROBE" hold -s "${2:-$A}" "${IP[${3:-2}]}" 22 "$1" >"$E2E_TMP/hold" 2>&1 &
 	hold=$!
 	E2E_PIDS+=($hold)
 	local i
@@ -357,16 +358,17 @@ pk=$(ip netns exec "$SV" nft list chain ip e2ecount in | grep -o 'packets [0-9]*
 echo "  host2 sent $pk packets to jitgated in 6 s idle (agent_watch_wait PT5S)"
 check "a poll or two, not a loop (1 ≤ $pk packets ≤ 60)" test "${pk:-0}" -ge 1 -a "${pk:-999}" -le 60
 
-echo "13. a revoke the store cannot record (a full disk) on an agent VM: the close journal, then the record"
+echo "13. a revoke with terminateSessions the store cannot record (a full disk) on an agent VM: the close journal, then the record"
 fill() { dd if=/dev/zero of="$STATE/filler" bs=64k status=none 2>/dev/null; dd if=/dev/zero of="$STATE/filler2" bs=4k status=none 2>/dev/null; }
 check "B reaches host1's 22 (its grant of step 8)" can "$CL" $B "${IP[1]}" 22
 rev0=$(vm_agent 1 '.properties.agent.appliedRevision // empty')
+check "B holds a session open on host1's 22 (it sends again 9 s later)" hold_start 9000 $B 1
 fill
 # the WAL may still have room in pages it had: writes take it until the disk refuses (bounded)
 for ((i = 0; i < 50; i++)); do api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 60)"; [[ $code == 503 ]] && break; done
 check "the disk is full: an initiate is refused with 503 (after $i that took the WAL's room)" test "$code" = 503
-api POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
-check "the disk is full: revoke answers 200 with recordPending ($code $(j .recordPending))" test "$code $(j .recordPending)" = "200 true"
+api POST "$POL/revoke?$AV" "$(revoke_body 1 22 true)"
+check "the disk is full: revoke with terminateSessions answers 200 with recordPending ($code $(j .recordPending))" test "$code $(j .recordPending)" = "200 true"
 # the VM's revision lives in the store, which refuses the write: nothing tells the agent until it is recorded
 sleep 1.5
 check "known gap: while the record is pending, host1's agent still holds the grant (B reaches 22)" \
@@ -376,6 +378,11 @@ t0=$(now_ms)
 eventually_within "room again: the journal's close is recorded, which moves host1's revision; its agent closes 22 for B" \
 	10 cannot "$CL" $B "${IP[1]}" 22
 echo "  host1 closed B's grant $(( $(now_ms) - t0 )) ms after the disk had room"
+wait $hold; rc=$?
+check "B's open session is cut on host1 too: the journal kept terminateSessions (exit $rc: $(tail -1 "$E2E_TMP/hold"))" \
+	test $rc = 1
+check "host1's agent says so: $(grep -o 'ended [0-9]* open session(s) of [0-9]* grant(s)' "${ALOG[1]}" | tail -1)" \
+	grep -q 'ended [1-9][0-9]* open session(s) of 1 grant(s) revoked with terminateSessions' "${ALOG[1]}"
 sleep 1.1
 st=$(port_state "$REQB")
 check "the request is recorded Revoked/UserRequested ($st)" test "$st" = Revoked/UserRequested
