@@ -10,6 +10,7 @@
 #
 # Each agent runs as root dropping to the user jitgate-agent-t (CAP_NET_ADMIN alone, seccomp), as agent-local.sh.
 # jitgated runs privilege-separated (its API process as jitgate-t) with agent_watch_wait = PT5S (a shorter idle poll; the wake on a change does not depend on it).
+# Its state directory is a 16 MiB tmpfs, filled in step 13 so that the store refuses writes (the close journal).
 # Usage: tests/e2e/agent.sh [BUILD_DIR]   (as root; needs curl, jq, openssl)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -227,23 +228,22 @@ hold_start() {
 	for ((i = 0; i < 300; i++)); do grep -q connected "$E2E_TMP/hold" && return 0; sleep 0.01; done
 	return 1
 }
-api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
-eventually_within "A reaches host2's 22" 3 can "$CL" $A "${IP[2]}" 22
-check "A holds a session open on host2's 22" hold_start 2500
-api POST "$POL/revoke?$AV" "$(revoke_body 2 22 false)"
-check "revoke without terminateSessions ($code)" test "$code" = 200
-eventually_within "A is refused on host2 after the revoke" 3 cannot "$CL" $A "${IP[2]}" 22
+# revoke_held TERMINATE: A granted host2's 22, a session held open, then a revoke (terminateSessions TERMINATE)
+revoke_held() {
+	api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+	eventually_within "A reaches host2's 22" 3 can "$CL" $A "${IP[2]}" 22
+	check "A holds a session open on host2's 22" hold_start 2500
+	api POST "$POL/revoke?$AV" "$(revoke_body 2 22 "$1")"
+	check "revoke with terminateSessions $1 ($code, terminatedSessions $(j .terminatedSessions) on jitgated's host)" \
+		test "$code" = 200
+	eventually_within "A is refused on host2 after the revoke" 3 cannot "$CL" $A "${IP[2]}" 22
+}
+revoke_held false
 wait $hold; rc=$?
 check "A's open session lives on: a revoke without terminateSessions ends no session (exit $rc)" test $rc = 0
 cuts=$(grep -c 'open session(s) of' "${ALOG[2]}")
 check "... and host2's agent cut nothing" test "$cuts" = 0
-
-api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
-eventually_within "A reaches host2's 22 again" 3 can "$CL" $A "${IP[2]}" 22
-check "A holds a session open on host2's 22" hold_start 2500
-api POST "$POL/revoke?$AV" "$(revoke_body 2 22 true)"
-check "revoke with terminateSessions ($code, terminatedSessions $(j .terminatedSessions) on jitgated's host)" test "$code" = 200
-eventually_within "A is refused on host2 after the revoke" 3 cannot "$CL" $A "${IP[2]}" 22
+revoke_held true
 wait $hold; rc=$?
 check "A's open session is cut on the agent host: its data after the revoke has no answer (exit $rc: $(tail -1 "$E2E_TMP/hold"))" \
 	test $rc = 1
