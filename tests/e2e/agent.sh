@@ -388,6 +388,37 @@ st=$(port_state "$REQB")
 check "the request is recorded Revoked/UserRequested ($st)" test "$st" = Revoked/UserRequested
 applied_above() { (( $(vm_agent 1 '.properties.agent.appliedRevision // 0') > ${rev0:-0} )); }
 eventually_within "host1's agent acknowledged a revision above the one before the revoke ($rev0)" 5 applied_above
+echo "14. jitgated without a kernel firewall of its own: initiate and revoke on agent VMs work; on a gateway VM, 503"
+# a gateway VM in the same policy, made while jitgated has its firewall (a policy write needs it)
+jg vm add gw2 --resource-group rg1 --address $NET.99
+check "jitgate vm add gw2 (a gateway VM; rc $rc: $err)" test $rc = 0
+jg enable gw2 --port 22 --max 3h
+check "jitgate enable gw2 --port 22 (rc $rc: $err)" test $rc = 0
+kill -TERM "$srv_pid"; wait "$srv_pid" 2>/dev/null
+# as root without CAP_NET_ADMIN (bounding set): nftables refuses it, so jitgated runs with no kernel table
+ip netns exec "$SV" setpriv --bounding-set -net_admin --inh-caps -net_admin "$JITGATED" --single-process \
+	--state-dir "$STATE" --listen "$S:8443" --vm-name gw --config "$E2E_TMP/jitgated.conf" >>"$SRVLOG" 2>&1 &
+srv_pid=$!
+E2E_PIDS+=($srv_pid)
+no_fw() { api GET /healthz; [[ $code == 503 && $(j .error.code) == FirewallUnavailable ]]; }
+eventually_within "jitgated is back without its firewall (/healthz: 503 FirewallUnavailable)" 10 no_fw
+api POST "$POL/initiate?$AV" "$(initiate_body 1 22 $A 3600)"
+check "initiate on host1 (an agent VM) without jitgated's firewall: 202 ($code $(j .error.message))" test "$code" = 202
+eventually_within "host1's agent reconnected and applied it: A reaches host1's 22" 20 can "$CL" $A "${IP[1]}" 22
+check "A holds a session open on host1's 22" hold_start 3000 $A 1
+api POST "$POL/revoke?$AV" "$(revoke_body 1 22 true)"
+check "revoke with terminateSessions on host1 without jitgated's firewall: 200 ($code $(j .error.message))" \
+	test "$code" = 200
+eventually_within "A is refused on host1's 22" 3 cannot "$CL" $A "${IP[1]}" 22
+wait $hold; rc=$?
+check "... and A's open session is cut on host1 (exit $rc)" test $rc = 1
+both=$(initiate_body 1 22 $A 3600 | jq -c --arg id "$CMP/gw2" '.virtualMachines += [.virtualMachines[0] | .id = $id]')
+api POST "$POL/initiate?$AV" "$both"
+check "an initiate naming host1 and the gateway VM gw2 is refused whole: 503 FirewallUnavailable ($code $(j .error.code))" \
+	test "$code $(j .error.code)" = "503 FirewallUnavailable"
+check "... nothing of it applied: A still refused on host1's 22" cannot "$CL" $A "${IP[1]}" 22
+api POST "$POL/revoke?$AV" "$(printf '{"virtualMachines":[{"id":"%s/gw2","ports":[{"number":22}]}]}' "$CMP")"
+check "a revoke naming gw2: 503 FirewallUnavailable ($code $(j .error.code))" test "$code $(j .error.code)" = "503 FirewallUnavailable"
 for k in 1 2 3; do
 	kill -TERM "${APID[$k]}" 2>/dev/null; wait "${APID[$k]}" 2>/dev/null; rc=$?
 	check "host$k's agent stops cleanly on SIGTERM (exit $rc)" test $rc = 0
