@@ -11,7 +11,7 @@
 # Each agent runs as root dropping to the user jitgate-agent-t (CAP_NET_ADMIN alone, seccomp), as agent-local.sh.
 # jitgated runs privilege-separated (its API process as jitgate-t) with agent_watch_wait = PT5S (a shorter idle poll; the wake on a change does not depend on it).
 # Its state directory is a 16 MiB tmpfs, filled in step 13 so that the store refuses writes (the close journal).
-# Usage: tests/e2e/agent.sh [BUILD_DIR]   (as root; needs curl, jq, openssl)
+# Usage: tests/e2e/agent.sh [BUILD_DIR]   (as root; needs curl, jq, openssl, setpriv)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../../build}
@@ -23,7 +23,7 @@ NETPROBE=$BUILD/tests/e2e/netprobe
 
 [[ $(id -u) == 0 ]] || { echo "agent.sh: needs root (network namespaces, nftables)"; exit 1; }
 [[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE ]] || { echo "agent.sh: build first"; exit 1; }
-for t in curl jq openssl; do command -v $t >/dev/null || { echo "agent.sh: needs $t"; exit 1; }; done
+for t in curl jq openssl setpriv; do command -v $t >/dev/null || { echo "agent.sh: needs $t"; exit 1; }; done
 USR=jitgate-agent-t
 e2e_user "$USR" || exit 1
 JITGATED_USER=jitgate-t	# jitgated privilege-separated, as in production
