@@ -51,11 +51,17 @@ state(const char *body, size_t size)
 	for (i = 0; i < s->n_grants; i++)
 		fuzz_check(s->grants[i].left_ms >= 0 && s->grants[i].left_ms <= FW_TIMEOUT_MAX_MS &&
 		    s->grants[i].port != 0 && s->grants[i].request_id[0] != '\0');
+	fuzz_check(s->n_terminations <= AGENT_TERMINATIONS_MAX);
+	for (i = 0; i < s->n_terminations; i++)
+		fuzz_check(s->terminations[i].revision >= 1 && s->terminations[i].revision <= s->revision &&
+		    s->terminations[i].port != 0 && s->terminations[i].request_id[0] != '\0');
 	text = dump(codec_agent_state_encode(s), &n);
 	fuzz_check(codec_agent_state_decode(text, n, &t, &err) == 0);
 	fuzz_check(t->n_ports == s->n_ports && t->n_grants == s->n_grants && t->revision == s->revision);
 	fuzz_check(memcmp(t->ports, s->ports, s->n_ports * sizeof(*s->ports)) == 0);
 	fuzz_check(s->n_grants == 0 || memcmp(t->grants, s->grants, s->n_grants * sizeof(*s->grants)) == 0);
+	fuzz_check(t->n_terminations == s->n_terminations && (s->n_terminations == 0 ||
+	    memcmp(t->terminations, s->terminations, s->n_terminations * sizeof(*s->terminations)) == 0));
 	free(text);
 	codec_agent_state_free(s);
 	codec_agent_state_free(t);

@@ -19,13 +19,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 1) {
 		fuzz_check(size >= STORE_JOURNAL_SLOT_SIZE);
 		fuzz_check(e.kind == STORE_JOURNAL_END || e.kind == STORE_JOURNAL_TRUNCATE);
+		fuzz_check(!e.terminate || e.kind == STORE_JOURNAL_END);
 		fuzz_check(memchr(e.request_id, '\0', sizeof(e.request_id)) && e.request_id[0]);
 		fuzz_check(memchr(e.caller, '\0', sizeof(e.caller)) != NULL);
 		fuzz_check(store_journal_slot_format(&e, out, sizeof(out)) == 0);
 		fuzz_check(store_journal_slot_parse(out, sizeof(out), &again) == 1);
 		fuzz_check(again.kind == e.kind && again.reason == e.reason && again.vm_id == e.vm_id &&
 			   again.port == e.port && again.at_ns == e.at_ns && !strcmp(again.request_id, e.request_id) &&
-			   !strcmp(again.caller, e.caller));
+			   !strcmp(again.caller, e.caller) && again.terminate == e.terminate);
 	}
 	free(slot);
 	return 0;

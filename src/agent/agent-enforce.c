@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -45,6 +46,35 @@ agent_apply(struct agent *a, struct core_error *err)
 	return 0;
 }
 
+/*
+ * After s is applied (its revoked grants out of the table, so no new session of theirs gets in): end
+ * the open sessions of the terminations made since cut_revision. A failure is logged and not retried:
+ * the grants are closed all the same, and a later state must not cut sessions opened since.
+ */
+static void
+sessions_cut(struct agent *a, const struct agent_state *s)
+{
+	struct core_error err = { 0 };
+	struct fw_grant *v = NULL;
+	size_t n = 0, killed = 0;
+	int64_t after = a->cut_revision;
+
+	if (s->revision <= after)
+		return;
+	a->cut_revision = s->revision;
+	if (agent_terminations_due(s, after, &v, &n) < 0) {
+		agent_log("revision %lld: out of memory: open sessions of revoked grants not ended", (long long)s->revision);
+		return;
+	}
+	if (n && fw_sessions_kill(a->fw, v, n, &killed, &err) < 0)
+		agent_log("revision %lld: %zu revoked grant(s) asked to end their sessions, which failed: %s",
+			  (long long)s->revision, n, err.message);
+	else if (n)
+		agent_log("revision %lld: ended %zu open session(s) of %zu grant(s) revoked with terminateSessions",
+			  (long long)s->revision, killed, n);
+	free(v);
+}
+
 int
 agent_state_accept(struct agent *a, struct agent_state *s, int64_t received_ms, struct core_error *err)
 {
@@ -60,6 +90,7 @@ agent_state_accept(struct agent *a, struct agent_state *s, int64_t received_ms, 
 		codec_agent_state_free(s);
 		return r;
 	}
+	sessions_cut(a, s);
 	codec_agent_state_free(a->state);
 	a->state = s;
 	a->received_ms = received_ms;

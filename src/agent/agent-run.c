@@ -161,7 +161,7 @@ load(struct agent *a, const char *dir, struct core_error *err)
 int
 agent_run(const struct agent_run_opts *o)
 {
-	struct agent a = { .dirfd = -1, .sfd = -1, .applied_revision = -1 };
+	struct agent a = { .dirfd = -1, .sfd = -1, .applied_revision = -1, .cut_revision = -1 };
 	struct core_error err = { 0 };
 	struct agent_status st;
 	int r, status = AGENT_EXIT_FAIL;
@@ -188,6 +188,9 @@ agent_run(const struct agent_run_opts *o)
 		agent_log("the saved state is refused (%s): %s; the kernel is left as it is", err.code, err.message);
 		goto out;
 	}
+	/* what the saved state asked to cut was cut before it was saved */
+	if (a.state)
+		a.cut_revision = a.state->revision;
 	if (a.state)
 		agent_log("enforcing revision %lld of %s: %zu protected ports, %zu grants", (long long)a.state->revision,
 			  a.conf.vm, a.state->n_ports, a.state->n_grants);

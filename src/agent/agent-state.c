@@ -119,6 +119,35 @@ out:
 	return r;
 }
 
+int
+agent_terminations_due(const struct agent_state *s, int64_t after, struct fw_grant **ret, size_t *ret_n)
+{
+	struct fw_grant *v = NULL;
+	size_t i, n = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	for (i = 0; i < s->n_terminations; i++) {
+		const struct agent_termination *t = &s->terminations[i];
+		struct fw_grant *o;
+
+		if (t->revision <= after || (!t->source.any && !net_prefix_is_valid(&t->source.prefix)))
+			continue;
+		if (!v && !(v = calloc(s->n_terminations, sizeof(*v))))
+			return -ENOMEM;
+		o = &v[n++];
+		o->vm = AGENT_FW_VM;
+		o->source = t->source;
+		o->proto = t->proto;
+		o->port = t->port;
+		memcpy(o->request_id, t->request_id, sizeof(o->request_id));
+		o->request_id[sizeof(o->request_id) - 1] = '\0';
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
 /* ---- state.json ---- */
 
 int

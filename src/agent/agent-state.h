@@ -47,6 +47,13 @@ int agent_state_to_fw(const struct agent_state *s, const char *vm, int64_t recei
 		      struct agent_fw *ret, struct core_error *err);
 
 /*
+ * The sessions to end when s is applied by an agent that had applied up to revision `after`: each
+ * termination made after it, in the fw's form (a grant of this host's VM whose sessions end;
+ * fw_sessions_kill()). *ret from malloc (NULL when none). Pure. -ENOMEM.
+ */
+int agent_terminations_due(const struct agent_state *s, int64_t after, struct fw_grant **ret, size_t *ret_n);
+
+/*
  * state.json: {"receivedTimeUtc": T, "state": BODY} with BODY the state's
  * JSON as it was received (bytes unchanged) and T the agent's clock then.
  * encode appends it to out; decode (pure, fuzzed) gives the decoded state

@@ -37,6 +37,12 @@ struct agent {
 	struct agent_state *state;	/* the last good state (NULL: none yet) */
 	int64_t received_ms;		/* when it was received, on the wall clock */
 	int64_t applied_revision;	/* -1 before the first */
+	/*
+	 * The newest revision whose terminations were carried out (-1: none): those of a state applied
+	 * later are cut only if newer, so neither a restart from state.json nor an older state.json
+	 * given with SIGHUP cuts a session opened since. Never goes back.
+	 */
+	int64_t cut_revision;
 	int64_t tamper_undone;		/* changes by others to our table, undone since start */
 	char last_error[AGENT_REASON_MAX + 1];	/* the last state refused, for the status */
 	bool stop;

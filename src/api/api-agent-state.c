@@ -111,7 +111,40 @@ state_grants_on(struct api *api, const struct store_vm *vm, uint16_t port, int64
 	return 0;
 }
 
-/* The VM's whole state at revision rev: its policy's ports and every live grant on them. */
+/* The revokes with terminateSessions of the VM's grants the agent may not have seen yet (store_terminations_of_vm). */
+static int
+state_terminations(struct api *api, const struct store_vm *vm, int64_t now, struct agent_state *s,
+		   struct core_error *err)
+{
+	struct store_termination *t = NULL;
+	size_t n = 0, i;
+	int r;
+
+	_Static_assert(STORE_TERMINATIONS_MAX <= AGENT_TERMINATIONS_MAX, "a state carries every termination kept");
+	if ((r = store_terminations_of_vm(api->store, vm->id, now, &t, &n)) < 0)
+		return api_store_fail(api, r, err, "cannot read the VM's terminations"), r;
+	if (n && !(s->terminations = calloc(n, sizeof(*s->terminations)))) {
+		free(t);
+		return core_error_set(err, "InternalError", "", "out of memory"), -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		struct agent_termination *a = &s->terminations[s->n_terminations];
+
+		/* a revision above the state's cannot be read in the state's transaction; never sent */
+		if (t[i].revision < 1 || t[i].revision > s->revision)
+			continue;
+		snprintf(a->request_id, sizeof(a->request_id), "%s", t[i].request_id);
+		a->source = t[i].source;
+		a->proto = t[i].proto;
+		a->port = t[i].port;
+		a->revision = t[i].revision;
+		s->n_terminations++;
+	}
+	free(t);
+	return 0;
+}
+
+/* The VM's whole state at revision rev: its policy's ports, every live grant on them, recent terminations. */
 static int
 state_build(struct api *api, const struct store_vm *vm, int64_t rev, struct agent_state *s, struct core_error *err)
 {
@@ -133,7 +166,7 @@ state_build(struct api *api, const struct store_vm *vm, int64_t rev, struct agen
 		if ((r = state_grants_on(api, vm, s->ports[i].number, now, mono, s, &cap, err)) < 0)
 			return r;
 	}
-	return 0;
+	return state_terminations(api, vm, now, s, err);
 }
 
 static int64_t
@@ -182,4 +215,5 @@ api_agent_state_get(struct api *api, const struct http_request *req, const struc
 out:
 	free(s.ports);
 	free(s.grants);
+	free(s.terminations);
 }

@@ -110,9 +110,9 @@ api_closing_find(const struct api *api, const char *request_id, int64_t vm_id, u
 	return found;
 }
 
-int
-api_closing_add(struct api *api, const struct api_caller *c, const struct store_grant *g,
-		enum store_journal_kind kind, enum store_grant_reason reason, int64_t at_ns, bool *ret_durable)
+static int
+closing_put(struct api *api, const struct api_caller *c, const struct store_grant *g, enum store_journal_kind kind,
+	    enum store_grant_reason reason, int64_t at_ns, bool terminate, bool *ret_durable)
 {
 	struct api_closing *cl = closing_get(api);
 	const struct store_journal_entry *had;
@@ -130,6 +130,7 @@ api_closing_add(struct api *api, const struct api_caller *c, const struct store_
 	memset(&it, 0, sizeof(it));
 	it.e.kind = kind;
 	it.e.reason = kind == STORE_JOURNAL_END ? reason : STORE_REASON_NONE;
+	it.e.terminate = kind == STORE_JOURNAL_END && terminate;
 	snprintf(it.e.request_id, sizeof(it.e.request_id), "%s", g->request_id);
 	it.e.vm_id = g->vm_id;
 	it.e.port = g->port;
@@ -142,6 +143,20 @@ api_closing_add(struct api *api, const struct api_caller *c, const struct store_
 		*ret_durable = false;
 	cl->v[cl->n++] = it;
 	return 1;
+}
+
+int
+api_closing_add(struct api *api, const struct api_caller *c, const struct store_grant *g,
+		enum store_journal_kind kind, enum store_grant_reason reason, int64_t at_ns, bool *ret_durable)
+{
+	return closing_put(api, c, g, kind, reason, at_ns, false, ret_durable);
+}
+
+int
+api_closing_add_revoke(struct api *api, const struct api_caller *c, const struct store_grant *g, int64_t at_ns,
+		       bool terminate, bool *ret_durable)
+{
+	return closing_put(api, c, g, STORE_JOURNAL_END, STORE_REASON_USER_REQUESTED, at_ns, terminate, ret_durable);
 }
 
 int
@@ -170,6 +185,9 @@ api_closing_flush(struct api *api)
 						 mono + (e->at_ns - now));
 		if (r == -ENOENT)
 			continue;	/* it ended meanwhile (expired, superseded, closed again and recorded) */
+		/* its agent, if it has one, ends the sessions now: the revision this moves is the first it sees of it */
+		if (r == 0 && e->terminate)
+			r = store_termination_add(api->store, e->request_id, e->vm_id, e->port, now);
 		if (r < 0)
 			goto refused;
 		memset(&who, 0, sizeof(who));
@@ -179,8 +197,8 @@ api_closing_flush(struct api *api)
 		time_format_rfc3339(e->at_ns, when, sizeof(when));
 		if (e->kind == STORE_JOURNAL_END)
 			api_log(api, &who, RBAC_POLICY_REVOKE, api_vm_text(api, &memo, e->vm_id), "Revoked", NULL,
-				"port %u of request %s was closed at %s while the store refused writes; recorded now",
-				e->port, e->request_id, when);
+				"port %u of request %s was closed at %s while the store refused writes; recorded now%s",
+				e->port, e->request_id, when, e->terminate ? " (and its open sessions to end)" : "");
 		else
 			api_log(api, &who, RBAC_POLICY_WRITE, api_vm_text(api, &memo, e->vm_id), "Truncated", NULL,
 				"port %u of request %s was cut short to end at %s while the store refused writes; recorded now",

@@ -29,6 +29,21 @@ api_fw_check(const struct api *api, struct core_error *err)
 }
 
 int
+api_fw_check_vms(struct api *api, const int64_t *vm_ids, size_t n, struct core_error *err)
+{
+	struct store_vm vm;
+	size_t i;
+
+	if (api->fw)
+		return 0;
+	/* an agent VM's grants are its agent's to enforce: this host's kernel plays no part in them */
+	for (i = 0; i < n; i++)
+		if (vm_ids[i] && (store_vm_get_by_id(api->store, vm_ids[i], &vm) < 0 || vm.point != STORE_POINT_AGENT))
+			return api_fw_check(api, err);
+	return 0;
+}
+
+int
 api_grants_live_on(struct api *api, int64_t vm_id, uint16_t port, const char *requestor, struct store_grant **ret,
 		   size_t *ret_n, struct core_error *err)
 {
@@ -47,6 +62,17 @@ api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_rea
 
 	if (r < 0)
 		api_store_fail(api, r, err, "cannot close port %u of request %s", g->port, g->request_id);
+	return r < 0 ? r : 0;
+}
+
+int
+api_termination_add(struct api *api, const struct store_grant *g, int64_t now, struct core_error *err)
+{
+	int r = store_termination_add(api->store, g->request_id, g->vm_id, g->port, now);
+
+	if (r < 0)
+		api_store_fail(api, r, err, "cannot record the end of the sessions of port %u of request %s", g->port,
+			       g->request_id);
 	return r < 0 ? r : 0;
 }
 

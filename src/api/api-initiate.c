@@ -417,12 +417,12 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		status = 500;
 		goto fail;
 	}
-	if (api_fw_check(api, &err) < 0) {
-		status = 503;
-		goto fail;
-	}
 	if (initiate_prepare(api, &in, &err) < 0) {
 		status = 500;
+		goto fail;
+	}
+	if (api_fw_check_vms(api, in.vm_ids, in.body->n_vms, &err) < 0) {
+		status = 503;
 		goto fail;
 	}
 	plan = (struct api_initiate_in){ .body = in.body, .policy = in.p, .policy_text = in.text,
@@ -446,8 +446,8 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		status = api_store_fail(api, r, &err, "cannot store the request");
 		goto fail;
 	}
-	/* an agent VM's grants go to its agent through the watch, never into this host's kernel */
-	if (fw_grant_update(api->fw, in.add, api_fw_local_only(api, in.add, in.sr.n_grants), in.drop.v,
+	/* an agent VM's grants go to its agent through the watch, never into this host's kernel (none without one) */
+	if (api->fw && fw_grant_update(api->fw, in.add, api_fw_local_only(api, in.add, in.sr.n_grants), in.drop.v,
 			    api_fw_local_only(api, in.drop.v, in.drop.n), NULL, &err) < 0) {
 		status = 500;
 		goto fail;

@@ -189,6 +189,9 @@ bool api_policy_visible(struct api *api, const struct api_caller *c, const struc
  */
 int api_closing_add(struct api *api, const struct api_caller *c, const struct store_grant *g,
 		    enum store_journal_kind kind, enum store_grant_reason reason, int64_t at_ns, bool *ret_durable);
+/* api_closing_add of a revoke (END, UserRequested); with terminate, its record also records the termination. */
+int api_closing_add_revoke(struct api *api, const struct api_caller *c, const struct store_grant *g, int64_t at_ns,
+			   bool terminate, bool *ret_durable);
 /* The pending close of this grant (an END rather than a TRUNCATE if both), or NULL. */
 const struct store_journal_entry *api_closing_find(const struct api *api, const char *request_id, int64_t vm_id,
 						   uint16_t port);
@@ -196,9 +199,10 @@ const struct store_journal_entry *api_closing_find(const struct api *api, const 
 /*
  * api-grants.c: what initiate and revoke share. Each returns 0 or -errno and fills err; the handler
  * chooses the status. api_policy_read: -ENOENT (ResourceNotFound) or the store's errno (StoreError).
- * api_fw_check: -ENODEV when this host cannot enforce. api_grants_live_on: the live grants on one VM
- * port (of one requestor, or anyone's with NULL). api_grant_end: end one grant in the store, inside
- * the caller's transaction. api_drops_add: queue its removal from the kernel (-ENOMEM).
+ * api_fw_check: -ENODEV when this host cannot enforce (api_fw_check_vms: and a VM needs it).
+ * api_grants_live_on: the live grants on one VM port (of one requestor, or anyone's with NULL). api_grant_end: end one grant in the store, inside
+ * the caller's transaction. api_termination_add: after api_grant_end, record that its sessions are to end
+ * (for an agent VM's agent; nothing for another VM). api_drops_add: queue its removal from the kernel (-ENOMEM).
  */
 struct api_drops {			/* grants one call closes, in the kernel's form, removed in one batch */
 	struct fw_grant *v;
@@ -207,10 +211,13 @@ struct api_drops {			/* grants one call closes, in the kernel's form, removed in
 int api_policy_read(struct api *api, const struct arm_policy_id *id, const char *text, struct store_policy *ret,
 		    struct core_error *err);
 int api_fw_check(const struct api *api, struct core_error *err);
+/* api_fw_check unless every VM of vm_ids[0..n) (0: none, skipped) is an agent VM, which needs no kernel here. */
+int api_fw_check_vms(struct api *api, const int64_t *vm_ids, size_t n, struct core_error *err);
 int api_grants_live_on(struct api *api, int64_t vm_id, uint16_t port, const char *requestor, struct store_grant **ret,
 		       size_t *ret_n, struct core_error *err);
 int api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_reason reason, int64_t now,
 		  struct core_error *err);
+int api_termination_add(struct api *api, const struct store_grant *g, int64_t now, struct core_error *err);
 int api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_error *err);
 /*
  * Keep in v[0..n) only the grants this host's kernel enforces: an agent VM's are its agent's

@@ -118,7 +118,9 @@ revoke_record(struct api *api, const struct api_caller *c, struct revoke *rv, st
 		return 0;
 	}
 	for (i = 0; i < rv->n_ends; i++) {
-		if ((r = api_grant_end(api, &rv->ends[i], STORE_REASON_USER_REQUESTED, rv->now, &rv->store_err)) < 0) {
+		if ((r = api_grant_end(api, &rv->ends[i], STORE_REASON_USER_REQUESTED, rv->now, &rv->store_err)) < 0 ||
+		    (rv->body->terminate_sessions &&
+		     (r = api_termination_add(api, &rv->ends[i], rv->now, &rv->store_err)) < 0)) {
 			store_rollback(api->store);
 			rv->refused = r;
 			return 0;
@@ -129,7 +131,7 @@ revoke_record(struct api *api, const struct api_caller *c, struct revoke *rv, st
 			"closed port %u of request %s (by %s)%s", rv->ends[i].port, rv->ends[i].request_id,
 			rv->ends[i].requestor, rv->body->terminate_sessions ? " and ended its open sessions" : "");
 	}
-	if (rv->drop.n && (r = fw_grant_remove(api->fw, rv->drop.v, rv->drop.n, NULL, err)) < 0)
+	if (rv->drop.n && api->fw && (r = fw_grant_remove(api->fw, rv->drop.v, rv->drop.n, NULL, err)) < 0)
 		goto undo;
 	if ((r = store_commit(api->store)) < 0) {
 		api_store_fail(api, r, &rv->store_err, "the store refused the revoke");
@@ -155,10 +157,10 @@ revoke_pending(struct api *api, const struct api_caller *c, struct revoke *rv, s
 	rv->pending = true;
 	rv->durable = true;
 	for (i = 0; i < rv->n_ends; i++)
-		if ((r = api_closing_add(api, c, &rv->ends[i], STORE_JOURNAL_END, STORE_REASON_USER_REQUESTED, rv->now,
-					 &rv->durable)) < 0)
+		if ((r = api_closing_add_revoke(api, c, &rv->ends[i], rv->now, rv->body->terminate_sessions,
+						&rv->durable)) < 0)
 			return core_error_set(err, "InternalError", "", "out of memory"), r;
-	if ((r = api_reconcile(api, err)) < 0)
+	if (api->fw && (r = api_reconcile(api, err)) < 0)
 		return r;
 	free(rv->drop.v);
 	rv->drop = (struct api_drops){ 0 };
@@ -178,7 +180,7 @@ revoke_answer(struct api *api, const struct api_caller *c, struct revoke *rv, st
 	struct core_error err = { 0 };
 	json_t *out;
 
-	if (rv->body->terminate_sessions && rv->drop.n &&
+	if (rv->body->terminate_sessions && rv->drop.n && api->fw &&
 	    fw_sessions_kill(api->fw, rv->drop.v, rv->drop.n, &rv->killed, &err) < 0)
 		api_log(api, c, RBAC_POLICY_REVOKE, rv->text, "Failed", NULL, "ports closed but sessions not ended: %s",
 			err.message);
@@ -218,10 +220,6 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 		status = r == -ENOENT ? 404 : api_store_status(r);
 		goto fail;
 	}
-	if (api_fw_check(api, &err) < 0) {
-		status = 503;
-		goto fail;
-	}
 	if (!revoke_authorise(api, c, rv.body, resp))
 		goto out;
 	/* first what to close (reads only), so that a store refusing the writes cannot keep it open */
@@ -232,6 +230,10 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 		if (store_vm_get(api->store, &rv.body->vms[i].id, &vm) < 0) {
 			snprintf(target, sizeof(target), "virtualMachines[%zu].id", i);
 			core_error_set(&err, "VirtualMachineNotInPolicy", target, "the virtual machine is not in the policy");
+			goto fail;
+		}
+		if (api_fw_check_vms(api, &vm.id, 1, &err) < 0) {
+			status = 503;
 			goto fail;
 		}
 		if ((r = revoke_select_vm(api, c, &rv, i, vm.id, &err)) < 0) {

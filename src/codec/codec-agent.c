@@ -139,19 +139,18 @@ ports_decode(json_t *obj, const char *key, bool required, struct agent_port *out
 	return 0;
 }
 
+/* What a grant and a termination share: {"number", "protocol", "requestId", "source"} at target. */
 static int
-grant_decode(json_t *v, const char *target, struct agent_grant *g, struct core_error *err)
+granted_decode(json_t *v, const char *target, char *request_id, struct net_source *source, struct agent_port *p,
+	       struct core_error *err)
 {
 	char t[ERROR_TARGET_MAX];
-	struct agent_port p;
 	json_t *id, *src;
 	int r;
 
-	r = port_decode(v, target, &p, err);
+	r = port_decode(v, target, p, err);
 	if (r < 0)
 		return r;
-	g->proto = p.proto;
-	g->port = p.number;
 	r = get_member(v, target, "requestId", JSON_STRING, true, &id, err);
 	if (r < 0)
 		return r;
@@ -160,19 +159,76 @@ grant_decode(json_t *v, const char *target, struct agent_grant *g, struct core_e
 		return core_error_set(err, "InvalidRequestId", t,
 		    "%s must be 1 to %d of the characters A-Z a-z 0-9 . _ : -", t, FW_REQUEST_ID_MAX);
 	}
-	memcpy(g->request_id, json_string_value(id), json_string_length(id));
-	g->request_id[json_string_length(id)] = '\0';
+	memcpy(request_id, json_string_value(id), json_string_length(id));
+	request_id[json_string_length(id)] = '\0';
 	r = get_member(v, target, "source", JSON_STRING, true, &src, err);
 	if (r < 0)
 		return r;
 	path_key(t, sizeof(t), target, "source");
-	r = source_from_json(src, t, &g->source, err);
+	return source_from_json(src, t, source, err);
+}
+
+static int
+grant_decode(json_t *v, const char *target, struct agent_grant *g, struct core_error *err)
+{
+	struct agent_port p;
+	int r;
+
+	r = granted_decode(v, target, g->request_id, &g->source, &p, err);
 	if (r < 0)
 		return r;
+	g->proto = p.proto;
+	g->port = p.number;
 	r = get_time(v, target, "endTimeUtc", &g->end_ns, err);
 	if (r < 0)
 		return r;
 	return get_int(v, target, "remainingMs", 0, FW_TIMEOUT_MAX_MS, true, &g->left_ms, err);
+}
+
+/* A termination made after the state's own revision cannot be: the state is refused. */
+static int
+termination_decode(json_t *v, const char *target, int64_t state_revision, struct agent_termination *t,
+		   struct core_error *err)
+{
+	struct agent_port p;
+	int r;
+
+	r = granted_decode(v, target, t->request_id, &t->source, &p, err);
+	if (r < 0)
+		return r;
+	t->proto = p.proto;
+	t->port = p.number;
+	return get_int(v, target, "revision", 1, state_revision, true, &t->revision, err);
+}
+
+static int
+terminations_decode(json_t *root, struct agent_state *s, struct core_error *err)
+{
+	char target[ERROR_TARGET_MAX];
+	json_t *list, *v;
+	size_t i;
+	int r;
+
+	r = get_member(root, "", "terminations", JSON_ARRAY, false, &list, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (json_array_size(list) > AGENT_TERMINATIONS_MAX)
+		return core_error_set(err, "TooManyTerminations", "terminations",
+		    "terminations lists %zu terminations; at most %d are allowed.", json_array_size(list),
+		    AGENT_TERMINATIONS_MAX);
+	if (json_array_size(list) == 0)
+		return 0;
+	s->terminations = calloc(json_array_size(list), sizeof(*s->terminations));
+	if (s->terminations == NULL)
+		return -ENOMEM;
+	json_array_foreach(list, i, v) {
+		path_index(target, sizeof(target), "terminations", i);
+		r = termination_decode(v, target, s->revision, &s->terminations[i], err);
+		if (r < 0)
+			return r;
+		s->n_terminations = i + 1;
+	}
+	return 0;
 }
 
 static int
@@ -237,7 +293,7 @@ codec_agent_state_decode(const char *body, size_t n, struct agent_state **ret, s
 	    (r = get_int(root, "", "revision", 0, INT64_MAX, true, &s->revision, err)) < 0 ||
 	    (r = get_time(root, "", "serverTimeUtc", &s->server_ns, err)) < 0 ||
 	    (r = ports_decode(root, "ports", true, s->ports, AGENT_PORTS_MAX, &s->n_ports, err)) < 0 ||
-	    (r = grants_decode(root, s, err)) < 0)
+	    (r = grants_decode(root, s, err)) < 0 || (r = terminations_decode(root, s, err)) < 0)
 		goto out;
 	*ret = s;
 	s = NULL;
@@ -254,6 +310,7 @@ codec_agent_state_free(struct agent_state *s)
 		return;
 	free(s->ports);
 	free(s->grants);
+	free(s->terminations);
 	free(s);
 }
 
@@ -273,14 +330,38 @@ port_to_json(enum net_proto proto, uint16_t number)
 	return json_pack("{s:I, s:s}", "number", (json_int_t)number, "protocol", net_proto_name(proto));
 }
 
+/* What a grant and a termination share: {"number", "protocol", "requestId", "source"}. */
+static json_t *
+granted_to_json(const char *request_id, const struct net_source *source, enum net_proto proto, uint16_t port)
+{
+	json_t *o = port_to_json(proto, port);
+
+	if (o == NULL || put(o, "requestId", json_string(request_id)) < 0 || put(o, "source", source_to_json(source)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static json_t *
 grant_to_json(const struct agent_grant *g)
 {
-	json_t *o = port_to_json(g->proto, g->port);
+	json_t *o = granted_to_json(g->request_id, &g->source, g->proto, g->port);
 
-	if (o == NULL || put(o, "requestId", json_string(g->request_id)) < 0 ||
-	    put(o, "source", source_to_json(&g->source)) < 0 || put(o, "endTimeUtc", time_to_json(g->end_ns)) < 0 ||
+	if (o == NULL || put(o, "endTimeUtc", time_to_json(g->end_ns)) < 0 ||
 	    put(o, "remainingMs", json_integer(g->left_ms)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+termination_to_json(const struct agent_termination *t)
+{
+	json_t *o = granted_to_json(t->request_id, &t->source, t->proto, t->port);
+
+	if (o == NULL || put(o, "revision", json_integer(t->revision)) < 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -295,6 +376,21 @@ ports_to_json(const struct agent_port *p, size_t n)
 
 	for (i = 0; a != NULL && i < n; i++)
 		if (push(a, port_to_json(p[i].proto, p[i].number)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+/* Only a state with terminations has the member: a state without is as it was before they existed. */
+static json_t *
+terminations_to_json(const struct agent_termination *t, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		if (push(a, termination_to_json(&t[i])) < 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -319,6 +415,9 @@ codec_agent_state_encode(const struct agent_state *s)
 		grants = NULL;
 		goto fail;
 	}
+	grants = NULL;
+	if (s->n_terminations && put(o, "terminations", terminations_to_json(s->terminations, s->n_terminations)) < 0)
+		goto fail;
 	return o;
 fail:
 	json_decref(grants);

@@ -43,12 +43,27 @@ struct agent_grant {
 };
 
 /*
+ * A revoke with terminateSessions of one of the VM's grants, made at `revision` (the VM's revision
+ * after the revoke's transaction): the agent deletes the conntrack entries of the sessions it let in
+ * (from source to port) once, when it applies a state newer than what it had when the revoke was made.
+ */
+struct agent_termination {
+	char request_id[FW_REQUEST_ID_MAX + 1];
+	struct net_source source;
+	enum net_proto proto;
+	uint16_t port;
+	int64_t revision;	/* 1..the state's revision */
+};
+
+/*
  * A VM's whole desired state at one revision:
  * {"vm": ARM id, "revision": N, "serverTimeUtc": T,
  *  "ports": [{"number": 22, "protocol": "TCP"|"UDP"|"*"}],
- *  "grants": [{"requestId", "source": "10.0.0.0/24"|"*", "protocol", "number", "endTimeUtc", "remainingMs"}]}
+ *  "grants": [{"requestId", "source": "10.0.0.0/24"|"*", "protocol", "number", "endTimeUtc", "remainingMs"}],
+ *  "terminations": [{"requestId", "source", "protocol", "number", "revision"}]}
  * Ports: at most AGENT_PORTS_MAX, no (protocol, number) twice ("DuplicatePort");
- * grants: at most AGENT_GRANTS_MAX.
+ * grants: at most AGENT_GRANTS_MAX; terminations (optional: absent is none): at most
+ * AGENT_TERMINATIONS_MAX, none with a revision above the state's.
  */
 struct agent_state {
 	char vm[ARM_ID_MAX + 1];
@@ -58,6 +73,8 @@ struct agent_state {
 	struct agent_port *ports;	/* owned */
 	size_t n_grants;
 	struct agent_grant *grants;	/* owned */
+	size_t n_terminations;
+	struct agent_termination *terminations;	/* owned */
 };
 
 int codec_agent_state_decode(const char *body, size_t n, struct agent_state **ret, struct core_error *err);

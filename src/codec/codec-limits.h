@@ -22,5 +22,11 @@
 #define AGENT_LISTENING_MAX	64		/* listening management ports in one status */
 #define AGENT_CREDENTIAL_MAX	127		/* an agent credential's text */
 #define AGENT_WATCH_WAIT_MS	(30 * 1000)	/* how long the server holds a watch when nothing changes */
+/*
+ * Revokes with terminateSessions a state carries (the newest), and how long each is carried: an agent
+ * cut off longer, or through more of them, misses the oldest (doc/agent-protocol.md, "Terminations").
+ */
+#define AGENT_TERMINATIONS_MAX	256
+#define AGENT_TERMINATION_KEEP_MS (24LL * 60 * 60 * 1000)
 
 #endif

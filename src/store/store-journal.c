@@ -19,7 +19,9 @@
 #define OFF_KIND	8
 #define OFF_REASON	9
 #define OFF_PORT	10
+#define OFF_FLAGS	12	/* JOURNAL_FLAG_*; 0 in journals written before the flag existed */
 #define OFF_VM		16
+#define JOURNAL_FLAG_TERMINATE	0x01	/* entry.terminate */
 #define OFF_AT		24
 #define OFF_ID		32	/* STORE_ID_MAX + 1 bytes, NUL-padded */
 #define OFF_CALLER	(OFF_ID + STORE_ID_MAX + 1)	/* STORE_REQUESTOR_MAX + 1 bytes, NUL-padded */
@@ -97,7 +99,8 @@ static bool
 entry_ok(const struct store_journal_entry *e)
 {
 	return (e->kind == STORE_JOURNAL_END ? e->reason > STORE_REASON_NONE && e->reason <= STORE_REASON_LAST
-					     : e->kind == STORE_JOURNAL_TRUNCATE && e->reason == STORE_REASON_NONE) &&
+					     : e->kind == STORE_JOURNAL_TRUNCATE && e->reason == STORE_REASON_NONE &&
+					       !e->terminate) &&
 	       e->port != 0 && e->vm_id > 0 && e->at_ns > 0 &&
 	       text_ok((const uint8_t *)e->request_id, sizeof(e->request_id), false) &&
 	       text_ok((const uint8_t *)e->caller, sizeof(e->caller), true);
@@ -114,6 +117,7 @@ store_journal_slot_format(const struct store_journal_entry *e, uint8_t *buf, siz
 	buf[OFF_REASON] = e->kind == STORE_JOURNAL_END ? (uint8_t)e->reason : 0;
 	buf[OFF_PORT] = (uint8_t)(e->port & 0xff);
 	buf[OFF_PORT + 1] = (uint8_t)(e->port >> 8);
+	buf[OFF_FLAGS] = e->terminate ? JOURNAL_FLAG_TERMINATE : 0;
 	put_u64(buf + OFF_VM, (uint64_t)e->vm_id);
 	put_u64(buf + OFF_AT, (uint64_t)e->at_ns);
 	memcpy(buf + OFF_ID, e->request_id, strlen(e->request_id));
@@ -134,6 +138,9 @@ store_journal_slot_parse(const uint8_t *buf, size_t len, struct store_journal_en
 	e.kind = (enum store_journal_kind)buf[OFF_KIND];
 	e.reason = (enum store_grant_reason)buf[OFF_REASON];
 	e.port = (uint16_t)(buf[OFF_PORT] | buf[OFF_PORT + 1] << 8);
+	if (buf[OFF_FLAGS] & ~JOURNAL_FLAG_TERMINATE)
+		return -EINVAL;
+	e.terminate = buf[OFF_FLAGS] & JOURNAL_FLAG_TERMINATE;
 	e.vm_id = (int64_t)get_u64(buf + OFF_VM);
 	e.at_ns = (int64_t)get_u64(buf + OFF_AT);
 	if (!text_ok(buf + OFF_ID, sizeof(e.request_id), false) ||

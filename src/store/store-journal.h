@@ -46,6 +46,7 @@ enum store_journal_kind {
 struct store_journal_entry {
 	enum store_journal_kind kind;
 	enum store_grant_reason reason;	/* END only */
+	bool terminate;			/* END only: a revoke with terminateSessions (its agent ends the sessions) */
 	char request_id[STORE_ID_MAX + 1];
 	int64_t vm_id;
 	uint16_t port;

@@ -277,6 +277,23 @@ static const char *const migrations[] = {
 	"	last_error TEXT NOT NULL DEFAULT ''		-- the last state it refused\n"
 	");\n"
 	"CREATE UNIQUE INDEX agents_prev_hash ON agents (prev_hash) WHERE prev_hash IS NOT NULL;\n",
+
+	/*
+	 * 7: terminations: a revoke with terminateSessions of an agent VM's grant, kept (with the VM's
+	 * revision after the revoke) for the agent to end that grant's open sessions (doc/agent-protocol.md).
+	 * Pruned as each is added: the newest STORE_TERMINATIONS_MAX per VM within STORE_TERMINATION_KEEP_NS.
+	 */
+	"CREATE TABLE terminations (\n"
+	"	id INTEGER PRIMARY KEY,\n"
+	"	vm_id INTEGER NOT NULL REFERENCES vms (id) ON DELETE CASCADE,\n"
+	"	request_id TEXT NOT NULL,\n"
+	"	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+	"	proto INTEGER NOT NULL CHECK (proto IN (0, 6, 17)),\n"
+	"	source TEXT NOT NULL,\n"
+	"	revision INTEGER NOT NULL,\n"
+	"	time_ns INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX terminations_of_vm ON terminations (vm_id, id);\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

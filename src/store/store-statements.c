@@ -136,4 +136,12 @@ const char *const stmt_sql[ST__MAX] = {
 		"reason = ?6, listening = ?7, tamper_undone = ?8, last_error = ?9 WHERE vm_id = ?1 AND revoked_ns = 0",
 	[ST_GRANTS_APPLIED] = "UPDATE grants SET applied_ns = ?3 WHERE vm_id = ?1 AND applied_ns = 0 AND status = 0 "
 		"AND revision <= ?2",
+	/* the grant as stored, with its VM's revision as this transaction made it; nothing for a VM without an agent */
+	[ST_TERMINATION_ADD] = "INSERT INTO terminations (vm_id, request_id, port, proto, source, revision, time_ns) "
+		"SELECT g.vm_id, g.request_id, g.port, g.proto, g.source, v.revision, ?4 FROM grants g "
+		"JOIN vms v ON v.id = g.vm_id WHERE g.request_id = ?1 AND g.vm_id = ?2 AND g.port = ?3 AND v.point = 2",
+	[ST_TERMINATIONS_PRUNE] = "DELETE FROM terminations WHERE vm_id = ?1 AND (time_ns < ?2 OR id NOT IN "
+		"(SELECT id FROM terminations WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?3))",
+	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
+		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id",
 };

@@ -391,4 +391,31 @@ int store_agent_rotate(struct store *st, int64_t vm_id, const uint8_t hash[STORE
  */
 int store_agent_report(struct store *st, int64_t vm_id, const struct store_agent_report *report, int64_t now_ns);
 
+/*
+ * Terminations (store-terminations.c): a revoke with terminateSessions of an agent VM's grant, for its
+ * agent to end the sessions that grant let in. Each is kept with the VM's revision after the revoke.
+ */
+#define STORE_TERMINATIONS_MAX		256	/* kept per VM, the newest (the wire's AGENT_TERMINATIONS_MAX) */
+#define STORE_TERMINATION_KEEP_NS	(24LL * 3600 * 1000000000)	/* ...made in the last 24 h */
+
+struct store_termination {
+	char request_id[STORE_ID_MAX + 1];
+	uint16_t port;
+	enum net_proto proto;
+	struct net_source source;
+	int64_t revision;	/* the VM's revision after the revoke that made it */
+	int64_t time_ns;
+};
+
+/*
+ * Record that the grant (request_id, vm_id, port) was revoked with terminateSessions, in the caller's
+ * transaction, after store_grant_end() moved the VM's revision: it takes that revision. Only an agent VM's
+ * grant is recorded (returns 1; 0 for another VM's). Terminations older than now_ns - STORE_TERMINATION_KEEP_NS,
+ * or beyond the newest STORE_TERMINATIONS_MAX of the VM, are forgotten.
+ */
+int store_termination_add(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t now_ns);
+/* The VM's terminations made at or after now_ns - STORE_TERMINATION_KEEP_NS, the newest STORE_TERMINATIONS_MAX, oldest first. */
+int store_terminations_of_vm(struct store *st, int64_t vm_id, int64_t now_ns, struct store_termination **ret,
+			     size_t *ret_n);
+
 #endif

@@ -10,7 +10,8 @@
 #
 # Each agent runs as root dropping to the user jitgate-agent-t (CAP_NET_ADMIN alone, seccomp), as agent-local.sh.
 # jitgated runs privilege-separated (its API process as jitgate-t) with agent_watch_wait = PT5S (a shorter idle poll; the wake on a change does not depend on it).
-# Usage: tests/e2e/agent.sh [BUILD_DIR]   (as root; needs curl, jq, openssl)
+# Its state directory is a 16 MiB tmpfs, filled in step 13 so that the store refuses writes (the close journal).
+# Usage: tests/e2e/agent.sh [BUILD_DIR]   (as root; needs curl, jq, openssl, setpriv)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../../build}
@@ -22,7 +23,7 @@ NETPROBE=$BUILD/tests/e2e/netprobe
 
 [[ $(id -u) == 0 ]] || { echo "agent.sh: needs root (network namespaces, nftables)"; exit 1; }
 [[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE ]] || { echo "agent.sh: build first"; exit 1; }
-for t in curl jq openssl; do command -v $t >/dev/null || { echo "agent.sh: needs $t"; exit 1; }; done
+for t in curl jq openssl setpriv; do command -v $t >/dev/null || { echo "agent.sh: needs $t"; exit 1; }; done
 USR=jitgate-agent-t
 e2e_user "$USR" || exit 1
 JITGATED_USER=jitgate-t	# jitgated privilege-separated, as in production
@@ -45,6 +46,9 @@ for k in 1 2 3; do plug "${NS[$k]}" e0 "ph$k" "${IP[$k]}" || exit 1; done
 listen "$H1" 22 3389 && listen "$H2" 22 && listen "$H3" 22 || exit 1
 
 STATE=$E2E_TMP/state
+# jitgated's state directory on a small tmpfs, to fill it in step 13 (a store that refuses writes)
+mkdir -m 0700 "$STATE" && mount -t tmpfs -o size=16m,mode=0700 jitgate-e2e-agent "$STATE" || exit 1
+trap 'e2e_cleanup; mountpoint -q "$STATE" && { umount "$STATE" 2>/dev/null || umount -l "$STATE"; }; rm -rf "$E2E_TMP"' EXIT
 SUB=00000000-0000-0000-0000-000000000000
 CMP=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines
 POL=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
@@ -228,18 +232,58 @@ end_s=$(( t0 / 1000 + 4 ))
 sleep_until $(( end_s * 1000 + 400 ))
 check "after its end A is refused on host3" cannot "$CL" $A "${IP[3]}" 22
 
-echo "6. revoke with terminateSessions; supersede"
-api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
-eventually_within "A reaches host2's 22" 3 can "$CL" $A "${IP[2]}" 22
-ip netns exec "$CL" "$NETPROBE" hold -s $A "${IP[2]}" 22 2000 >"$E2E_TMP/hold" 2>&1 &
-hold=$!
-sleep 0.3
-api POST "$POL/revoke?$AV" "$(revoke_body 2 22 true)"
-check "revoke with terminateSessions ($code)" test "$code" = 200
-eventually_within "A is refused on host2 after the revoke" 3 cannot "$CL" $A "${IP[2]}" 22
+echo "6. revoke: without terminateSessions an open session lives on; with it, the agent host cuts it; supersede"
+# hold_start MS [SRC K]: SRC (A) opens a session to host K's (2) 22 and, MS later, needs an echo on it (netprobe
+# hold); $hold is its pid
+hold_start() {
+	ip netns exec "$CL" "$NETPROBE" hold -s "${2:-$A}" "${IP[${3:-2}]}" 22 "$1" >"$E2E_TMP/hold" 2>&1 &
+	hold=$!
+	E2E_PIDS+=($hold)
+	local i
+	for ((i = 0; i < 300; i++)); do grep -q connected "$E2E_TMP/hold" && return 0; sleep 0.01; done
+	return 1
+}
+# revoke_held TERMINATE: A granted host2's 22, a session held open, then a revoke (terminateSessions TERMINATE)
+revoke_held() {
+	api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+	eventually_within "A reaches host2's 22" 3 can "$CL" $A "${IP[2]}" 22
+	check "A holds a session open on host2's 22" hold_start 2500
+	api POST "$POL/revoke?$AV" "$(revoke_body 2 22 "$1")"
+	check "revoke with terminateSessions $1 ($code, terminatedSessions $(j .terminatedSessions) on jitgated's host)" \
+		test "$code" = 200
+	eventually_within "A is refused on host2 after the revoke" 3 cannot "$CL" $A "${IP[2]}" 22
+}
+revoke_held false
 wait $hold; rc=$?
-# known gap (doc/agent-protocol.md): the protocol carries no session kill, so the agent host's session lives on
-check "A's open session on the agent host lives on (terminateSessions reaches jitgated's host only; exit $rc)" test $rc = 0
+check "A's open session lives on: a revoke without terminateSessions ends no session (exit $rc)" test $rc = 0
+cuts=$(grep -c 'open session(s) of' "${ALOG[2]}")
+check "... and host2's agent cut nothing" test "$cuts" = 0
+revoke_held true
+wait $hold; rc=$?
+check "A's open session is cut on the agent host: its data after the revoke has no answer (exit $rc: $(tail -1 "$E2E_TMP/hold"))" \
+	test $rc = 1
+check "host2's agent says so: $(grep -o 'ended [0-9]* open session(s) of [0-9]* grant(s)' "${ALOG[2]}" | tail -1)" \
+	grep -q 'ended [1-9][0-9]* open session(s) of 1 grant(s) revoked with terminateSessions' "${ALOG[2]}"
+check "host2's agent is alive under its seccomp filter after the cut" kill -0 "${APID[2]}"
+TOK=$(cat "${AST[2]}/credential") api GET "/agent/v1$(vm 2)/state?since=-1"
+check "host2's state carries the termination ($code: $(j -c '.terminations'))" \
+	bash -c 'jq -e --arg a "$2" "[.terminations[] | select(.source == \$a and .number == 22 and
+		.revision <= $3 and (.requestId | length) > 0)] | length == 1" <<<"$1" >/dev/null' _ "$R" "$A" "$(j .revision)"
+
+# a restart enforces state.json (which carries that termination): a session opened since must not be cut by
+# it, neither at start nor when the next state (which still carries it) comes
+api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+eventually_within "A reaches host2's 22 (a new grant)" 3 can "$CL" $A "${IP[2]}" 22
+check "A holds a new session open on host2's 22" hold_start 4000
+kill -TERM "${APID[2]}"; wait "${APID[2]}" 2>/dev/null
+check "host2's agent restarted from its saved state" agent_run 2
+api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $B 3600)"
+check "a new request from B moves host2's revision ($code)" test "$code" = 202
+eventually_within "... host2's agent applied it (B reaches 22)" 3 can "$CL" $B "${IP[2]}" 22
+wait $hold; rc=$?
+check "A's session opened after the termination survives the restart and the next state (exit $rc)" test $rc = 0
+api POST "$POL/revoke?$AV" "$(revoke_body 2 22 false)"
+eventually_within "host2's 22 closed again" 3 cannot "$CL" $B "${IP[2]}" 22
 api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $A 3600)"
 OLD=$(j .id)
 eventually_within "A reaches host3's 22" 3 can "$CL" $A "${IP[3]}" 22
@@ -280,6 +324,7 @@ api POST "$POL/revoke?$AV" "$(revoke_body 3 22)"
 check "host3 cut off (link down); its grant revoked ($code)" test "$code" = 200
 # --no-wait: the agent reconnects on its backoff, which may take longer than the CLI waits
 jg -q request host1 --port 22 --for 1h --from $B/32 --no-wait
+REQB=$out
 check "a new request on host1 from B/32 after the restart, --no-wait (rc $rc: $err)" test $rc = 0
 eventually_within "host1's agent reconnected and applied it: B reaches 22" 15 can "$CL" $B "${IP[1]}" 22
 ip -n "$H3" link set e0 up
@@ -337,6 +382,67 @@ pk=$(ip netns exec "$SV" nft list chain ip e2ecount in | grep -o 'packets [0-9]*
 echo "  host2 sent $pk packets to jitgated in 6 s idle (agent_watch_wait PT5S)"
 check "a poll or two, not a loop (1 ≤ $pk packets ≤ 60)" test "${pk:-0}" -ge 1 -a "${pk:-999}" -le 60
 
+echo "13. a revoke with terminateSessions the store cannot record (a full disk) on an agent VM: the close journal, then the record"
+fill() { dd if=/dev/zero of="$STATE/filler" bs=64k status=none 2>/dev/null; dd if=/dev/zero of="$STATE/filler2" bs=4k status=none 2>/dev/null; }
+check "B reaches host1's 22 (its grant of step 8)" can "$CL" $B "${IP[1]}" 22
+rev0=$(vm_agent 1 '.properties.agent.appliedRevision // empty')
+check "B holds a session open on host1's 22 (it sends again 9 s later)" hold_start 9000 $B 1
+fill
+# the WAL may still have room in pages it had: writes take it until the disk refuses (bounded)
+for ((i = 0; i < 50; i++)); do api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 60)"; [[ $code == 503 ]] && break; done
+check "the disk is full: an initiate is refused with 503 (after $i that took the WAL's room)" test "$code" = 503
+api POST "$POL/revoke?$AV" "$(revoke_body 1 22 true)"
+check "the disk is full: revoke with terminateSessions answers 200 with recordPending ($code $(j .recordPending))" test "$code $(j .recordPending)" = "200 true"
+# the VM's revision lives in the store, which refuses the write: nothing tells the agent until it is recorded
+sleep 1.5
+check "known gap: while the record is pending, host1's agent still holds the grant (B reaches 22)" \
+	can "$CL" $B "${IP[1]}" 22
+rm -f "$STATE/filler" "$STATE/filler2"
+t0=$(now_ms)
+eventually_within "room again: the journal's close is recorded, which moves host1's revision; its agent closes 22 for B" \
+	10 cannot "$CL" $B "${IP[1]}" 22
+echo "  host1 closed B's grant $(( $(now_ms) - t0 )) ms after the disk had room"
+wait $hold; rc=$?
+check "B's open session is cut on host1 too: the journal kept terminateSessions (exit $rc: $(tail -1 "$E2E_TMP/hold"))" \
+	test $rc = 1
+check "host1's agent says so: $(grep -o 'ended [0-9]* open session(s) of [0-9]* grant(s)' "${ALOG[1]}" | tail -1)" \
+	grep -q 'ended [1-9][0-9]* open session(s) of 1 grant(s) revoked with terminateSessions' "${ALOG[1]}"
+sleep 1.1
+st=$(port_state "$REQB")
+check "the request is recorded Revoked/UserRequested ($st)" test "$st" = Revoked/UserRequested
+applied_above() { (( $(vm_agent 1 '.properties.agent.appliedRevision // 0') > ${rev0:-0} )); }
+eventually_within "host1's agent acknowledged a revision above the one before the revoke ($rev0)" 5 applied_above
+echo "14. jitgated without a kernel firewall of its own: initiate and revoke on agent VMs work; on a gateway VM, 503"
+# a gateway VM in the same policy, made while jitgated has its firewall (a policy write needs it)
+jg vm add gw2 --resource-group rg1 --address $NET.99
+check "jitgate vm add gw2 (a gateway VM; rc $rc: $err)" test $rc = 0
+jg enable gw2 --port 22 --max 3h
+check "jitgate enable gw2 --port 22 (rc $rc: $err)" test $rc = 0
+kill -TERM "$srv_pid"; wait "$srv_pid" 2>/dev/null
+# as root without CAP_NET_ADMIN (bounding set): nftables refuses it, so jitgated runs with no kernel table
+ip netns exec "$SV" setpriv --bounding-set -net_admin --inh-caps -net_admin "$JITGATED" --single-process \
+	--state-dir "$STATE" --listen "$S:8443" --vm-name gw --config "$E2E_TMP/jitgated.conf" >>"$SRVLOG" 2>&1 &
+srv_pid=$!
+E2E_PIDS+=($srv_pid)
+no_fw() { api GET /healthz; [[ $code == 503 && $(j .error.code) == FirewallUnavailable ]]; }
+eventually_within "jitgated is back without its firewall (/healthz: 503 FirewallUnavailable)" 10 no_fw
+api POST "$POL/initiate?$AV" "$(initiate_body 1 22 $A 3600)"
+check "initiate on host1 (an agent VM) without jitgated's firewall: 202 ($code $(j .error.message))" test "$code" = 202
+eventually_within "host1's agent reconnected and applied it: A reaches host1's 22" 20 can "$CL" $A "${IP[1]}" 22
+check "A holds a session open on host1's 22" hold_start 3000 $A 1
+api POST "$POL/revoke?$AV" "$(revoke_body 1 22 true)"
+check "revoke with terminateSessions on host1 without jitgated's firewall: 200 ($code $(j .error.message))" \
+	test "$code" = 200
+eventually_within "A is refused on host1's 22" 3 cannot "$CL" $A "${IP[1]}" 22
+wait $hold; rc=$?
+check "... and A's open session is cut on host1 (exit $rc)" test $rc = 1
+both=$(initiate_body 1 22 $A 3600 | jq -c --arg id "$CMP/gw2" '.virtualMachines += [.virtualMachines[0] | .id = $id]')
+api POST "$POL/initiate?$AV" "$both"
+check "an initiate naming host1 and the gateway VM gw2 is refused whole: 503 FirewallUnavailable ($code $(j .error.code))" \
+	test "$code $(j .error.code)" = "503 FirewallUnavailable"
+check "... nothing of it applied: A still refused on host1's 22" cannot "$CL" $A "${IP[1]}" 22
+api POST "$POL/revoke?$AV" "$(printf '{"virtualMachines":[{"id":"%s/gw2","ports":[{"number":22}]}]}' "$CMP")"
+check "a revoke naming gw2: 503 FirewallUnavailable ($code $(j .error.code))" test "$code $(j .error.code)" = "503 FirewallUnavailable"
 for k in 1 2 3; do
 	kill -TERM "${APID[$k]}" 2>/dev/null; wait "${APID[$k]}" 2>/dev/null; rc=$?
 	check "host$k's agent stops cleanly on SIGTERM (exit $rc)" test $rc = 0

@@ -128,6 +128,46 @@ test_grant_end(void **unused)
 	codec_agent_state_free(s);
 }
 
+/*
+ * The sessions to end are the terminations made after the revision the agent had applied: all of them
+ * after none (-1), the newer after 8, none after the state's own (a restart from state.json cuts nothing).
+ */
+static void
+test_terminations_due(void **unused)
+{
+	static const char body[] = "{\"vm\":\"" VM1 "\",\"revision\":9,\"serverTimeUtc\":\"2026-12-04T10:00:00Z\","
+		"\"ports\":[{\"number\":22,\"protocol\":\"TCP\"}],\"terminations\":["
+		"{\"requestId\":\"r-1\",\"source\":\"10.0.0.0/24\",\"protocol\":\"TCP\",\"number\":22,\"revision\":5},"
+		"{\"requestId\":\"r-2\",\"source\":\"*\",\"protocol\":\"*\",\"number\":3389,\"revision\":9}]}";
+	struct agent_state *s = NULL, *plain = state_decode();
+	struct fw_grant *v = NULL;
+	size_t n = 0;
+
+	(void)unused;
+	assert_int_equal(codec_agent_state_decode(body, sizeof(body) - 1, &s, NULL), 0);
+	assert_int_equal(agent_terminations_due(s, -1, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].vm, AGENT_FW_VM);
+	assert_string_equal(v[0].request_id, "r-1");
+	assert_int_equal(v[0].port, 22);
+	assert_int_equal(v[0].proto, NET_PROTO_TCP);
+	assert_int_equal(v[0].source.prefix.len, 24);
+	assert_true(v[1].source.any);
+	assert_int_equal(v[1].proto, NET_PROTO_ANY);
+	free(v);
+	assert_int_equal(agent_terminations_due(s, 8, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].request_id, "r-2");
+	free(v);
+	assert_int_equal(agent_terminations_due(s, 9, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(v);
+	assert_int_equal(agent_terminations_due(plain, -1, &v, &n), 0);
+	assert_int_equal(n, 0);
+	codec_agent_state_free(s);
+	codec_agent_state_free(plain);
+}
+
 static void
 test_state_file(void **unused)
 {
@@ -347,6 +387,7 @@ main(void)
 		cmocka_unit_test(test_to_fw),
 		cmocka_unit_test(test_to_fw_refusals),
 		cmocka_unit_test(test_grant_end),
+		cmocka_unit_test(test_terminations_due),
 		cmocka_unit_test(test_state_file),
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_credential_parse),

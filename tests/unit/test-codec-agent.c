@@ -92,6 +92,8 @@ struct bad {
 
 #define HEAD "{\"vm\":\"" VM1 "\",\"revision\":1,\"serverTimeUtc\":\"2026-12-04T10:00:00Z\","
 #define GRANT(x) HEAD "\"ports\":[],\"grants\":[" x "]}"
+#define TERM(x) HEAD "\"ports\":[],\"terminations\":[" x "]}"
+#define T_OK "\"requestId\":\"r\",\"source\":\"10.0.0.1\",\"protocol\":\"TCP\",\"number\":22"
 #define G_OK "\"requestId\":\"r\",\"source\":\"10.0.0.1\",\"protocol\":\"TCP\",\"number\":22,\"endTimeUtc\":\"2026-12-04T11:00:00Z\""
 
 static const struct bad bad_states[] = {
@@ -114,6 +116,18 @@ static const struct bad bad_states[] = {
 	{ GRANT("{\"requestId\":\"r\",\"source\":\"10.0.0.1\",\"protocol\":\"TCP\",\"number\":22,\"remainingMs\":1}"),
 	    "MissingField", "grants[0].endTimeUtc" },
 	{ GRANT("7"), "InvalidType", "grants[0]" },
+	{ TERM("{" T_OK "}"), "MissingField", "terminations[0].revision" },
+	{ TERM("{" T_OK ",\"revision\":0}"), "InvalidValue", "terminations[0].revision" },
+	/* made after the state's own revision (1): a state cannot say so */
+	{ TERM("{" T_OK ",\"revision\":2}"), "InvalidValue", "terminations[0].revision" },
+	{ TERM("{" T_OK ",\"revision\":\"1\"}"), "InvalidType", "terminations[0].revision" },
+	{ TERM("{\"requestId\":\"r\",\"source\":\"10.0.0.0/33\",\"protocol\":\"TCP\",\"number\":22,\"revision\":1}"),
+	    "InvalidPrefix", "terminations[0].source" },
+	{ TERM("{\"requestId\":\"\",\"source\":\"*\",\"protocol\":\"TCP\",\"number\":22,\"revision\":1}"),
+	    "InvalidRequestId", "terminations[0].requestId" },
+	{ TERM("{\"requestId\":\"r\",\"source\":\"*\",\"protocol\":\"TCP\",\"revision\":1}"),
+	    "MissingField", "terminations[0].number" },
+	{ HEAD "\"ports\":[],\"terminations\":{}}", "InvalidType", "terminations" },
 };
 
 static void
@@ -166,6 +180,66 @@ test_state_limits(void **unused)
 	free(b);
 	assert_int_equal(codec_agent_state_decode(good_state, AGENT_STATE_BODY_MAX + 1, &s, &err), -EINVAL);
 	assert_error(&err, "BodyTooLarge", "");
+}
+
+/*
+ * Terminations: absent is none (and a state without them encodes without the member, as before they
+ * existed); present, they round-trip; AGENT_TERMINATIONS_MAX decode and one more is refused whole.
+ */
+static void
+test_state_terminations(void **unused)
+{
+	struct agent_state *s = NULL, *t = NULL;
+	struct core_error err;
+	size_t cap = 200 + (AGENT_TERMINATIONS_MAX + 1) * 120, len, i;
+	char *b = malloc(cap), *text;
+
+	(void)unused;
+	assert_non_null(b);
+	assert_int_equal(codec_agent_state_decode(S(good_state), &s, &err), 0);
+	assert_int_equal(s->n_terminations, 0);
+	assert_null(s->terminations);
+	text = dump(codec_agent_state_encode(s), &len);
+	assert_null(strstr(text, "terminations"));
+	free(text);
+	codec_agent_state_free(s);
+
+	assert_int_equal(codec_agent_state_decode(S("{\"vm\":\"" VM1 "\",\"revision\":9,"
+	    "\"serverTimeUtc\":\"2026-12-04T10:00:00Z\",\"ports\":[],\"terminations\":["
+	    "{\"requestId\":\"r-1\",\"source\":\"10.0.0.0/24\",\"protocol\":\"TCP\",\"number\":22,\"revision\":8},"
+	    "{\"requestId\":\"r-2\",\"source\":\"*\",\"protocol\":\"*\",\"number\":3389,\"revision\":9}]}"), &s, &err), 0);
+	assert_int_equal(s->n_terminations, 2);
+	assert_string_equal(s->terminations[0].request_id, "r-1");
+	assert_int_equal(s->terminations[0].source.prefix.len, 24);
+	assert_int_equal(s->terminations[0].port, 22);
+	assert_int_equal(s->terminations[0].revision, 8);
+	assert_true(s->terminations[1].source.any);
+	assert_int_equal(s->terminations[1].proto, NET_PROTO_ANY);
+	text = dump(codec_agent_state_encode(s), &len);
+	assert_int_equal(codec_agent_state_decode(text, len, &t, &err), 0);
+	assert_int_equal(t->n_terminations, 2);
+	assert_memory_equal(t->terminations, s->terminations, 2 * sizeof(*s->terminations));
+	free(text);
+	codec_agent_state_free(s);
+	codec_agent_state_free(t);
+
+	for (int extra = 0; extra <= 1; extra++) {
+		len = (size_t)snprintf(b, cap, HEAD "\"ports\":[],\"terminations\":[");
+		for (i = 0; i < (size_t)AGENT_TERMINATIONS_MAX + (size_t)extra; i++)
+			len += (size_t)snprintf(b + len, cap - len, "%s{\"requestId\":\"r%zu\",\"source\":\"10.0.0.1\","
+			    "\"protocol\":\"TCP\",\"number\":22,\"revision\":1}", i ? "," : "", i);
+		len += (size_t)snprintf(b + len, cap - len, "]}");
+		assert_true(len < cap);
+		if (extra == 0) {
+			assert_int_equal(codec_agent_state_decode(b, len, &s, &err), 0);
+			assert_int_equal(s->n_terminations, AGENT_TERMINATIONS_MAX);
+			codec_agent_state_free(s);
+		} else {
+			assert_int_equal(codec_agent_state_decode(b, len, &s, &err), -EINVAL);
+			assert_error(&err, "TooManyTerminations", "terminations");
+		}
+	}
+	free(b);
 }
 
 static const char good_status[] =
@@ -238,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_state_empty),
 		cmocka_unit_test(test_state_refused),
 		cmocka_unit_test(test_state_limits),
+		cmocka_unit_test(test_state_terminations),
 		cmocka_unit_test(test_status_and_join),
 	};
 

@@ -181,6 +181,32 @@ test_interrupted_create_and_bad_entries(void **state)
 }
 
 /* Every slot taken: -ENOSPC, and what is there stays. */
+/*
+ * A revoke's terminateSessions rides in byte 12 (zero in journals written before it, which read as
+ * no termination) and comes back on parse; a truncation cannot carry it.
+ */
+static void
+test_terminate_flag(void **state)
+{
+	struct store_journal_entry e = entry("req-t", 22, STORE_JOURNAL_END), back;
+	uint8_t buf[STORE_JOURNAL_SLOT_SIZE];
+
+	(void)state;
+	assert_int_equal(store_journal_slot_format(&e, buf, sizeof(buf)), 0);
+	assert_int_equal(buf[12], 0);
+	assert_int_equal(store_journal_slot_parse(buf, sizeof(buf), &back), 1);
+	assert_false(back.terminate);
+	e.terminate = true;
+	assert_int_equal(store_journal_slot_format(&e, buf, sizeof(buf)), 0);
+	assert_int_equal(buf[12], 1);
+	assert_int_equal(store_journal_slot_parse(buf, sizeof(buf), &back), 1);
+	assert_true(back.terminate);
+	assert_memory_equal(&back, &e, sizeof(e));
+	e = entry("req-t", 22, STORE_JOURNAL_TRUNCATE);
+	e.terminate = true;
+	assert_int_equal(store_journal_slot_format(&e, buf, sizeof(buf)), -EINVAL);
+}
+
 static void
 test_full(void **state)
 {
@@ -222,6 +248,7 @@ main(void)
 		cmocka_unit_test_setup(test_add_reopen_clear, setup),
 		cmocka_unit_test_setup(test_torn_and_foreign, setup),
 		cmocka_unit_test_setup(test_interrupted_create_and_bad_entries, setup),
+		cmocka_unit_test_setup(test_terminate_flag, setup),
 		cmocka_unit_test_setup(test_full, setup),
 	};
 	int r;

@@ -180,10 +180,11 @@ raw_int(const char *path, const char *sql)
 	return v;
 }
 
-/* Take a database at schema 6 back to 5 (what migration 6 added), to test the migrations before it again. */
+/* Take a database at schema 7 back to 5 (what migrations 7 and 6 added), to test the migrations before them again. */
 static void
 undo_migration_6(const char *path)
 {
+	raw_exec(path, "DROP TABLE terminations");
 	raw_exec(path, "DROP TRIGGER grant_added; DROP TRIGGER grant_changed; DROP TRIGGER policy_vm_added; "
 	    "DROP TRIGGER policy_vm_removed; DROP TRIGGER policy_changed; DROP TRIGGER vm_changed; "
 	    "DROP TABLE agents; DROP TABLE join_tokens; DROP INDEX grants_unapplied; DROP INDEX vms_revision; "
@@ -1354,7 +1355,7 @@ test_migration_3_from_2(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 2");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);	/* and on through 6 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);	/* and on through 7 */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, "token:old", &v, &n), 0);
 	assert_int_equal(n, 1);
@@ -1566,7 +1567,7 @@ test_migration_5_from_4(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 4");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE boot = '' AND mono_end_ns = 0"), 1);
 	assert_int_equal(store_grants_due(f->st, T0 - 1, BOOT_A, INT64_MAX, &v, &n), 0);
 	assert_int_equal(n, 0);
@@ -1693,6 +1694,85 @@ test_vm_revision(void **state)
 	assert_int_equal(store_vm_put(f->st, &vm, &rev, NULL), 0);
 	assert_int_equal(revision(f->st, a), mark + 1);
 	assert_int_equal(revision(f->st, gw), 0);	/* through all of it */
+}
+
+/*
+ * A revoke with terminateSessions of an agent VM's grant is kept with the VM's revision after the revoke
+ * (in the revoke's transaction: a rollback keeps none); another VM's is not kept; the newest
+ * STORE_TERMINATIONS_MAX within STORE_TERMINATION_KEEP_NS are read back; a deleted VM takes its own along.
+ */
+static void
+test_terminations(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a = put_agent_vm(f->st, "rg1", "vm-term-a"), gw = put_vm(f->st, "rg1", "vm-term-gw"), all[2] = { a, gw };
+	size_t many = STORE_TERMINATIONS_MAX + 1, n = 0, i;
+	struct store_grant *g = calloc(many + 1, sizeof(*g));
+	struct store_termination *t = NULL;
+	struct store_request req;
+	int64_t pid, ra;
+
+	assert_non_null(g);
+	pid = put_policy(f->st, "p-term", "{}", all, 2, T0);
+	for (i = 0; i < many; i++)
+		g[i] = make_grant(a, (uint16_t)(1000 + i), "10.0.0.0/24", T0 + 60 * MIN);
+	g[many] = make_grant(gw, 22, "10.0.0.1", T0 + 60 * MIN);
+	make_request(&req, "req-term", pid, "token:alice", T0, g, many + 1);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_grant_end(f->st, "req-term", a, 1000, STORE_REASON_USER_REQUESTED, T0 + MIN), 0);
+	assert_int_equal(store_termination_add(f->st, "req-term", a, 1000, T0 + MIN), 1);
+	assert_int_equal(store_commit(f->st), 0);
+	ra = revision(f->st, a);
+	assert_int_equal(store_terminations_of_vm(f->st, a, T0 + MIN, &t, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(t[0].request_id, "req-term");
+	assert_int_equal(t[0].port, 1000);
+	assert_int_equal(t[0].proto, NET_PROTO_TCP);
+	assert_int_equal(t[0].source.prefix.len, 24);
+	assert_int_equal(t[0].revision, ra);	/* the revision the revoke moved the VM to */
+	free(t);
+
+	/* a gateway VM has no agent: nothing kept; nor for a grant that is not there */
+	assert_int_equal(store_grant_end(f->st, "req-term", gw, 22, STORE_REASON_USER_REQUESTED, T0 + MIN), 0);
+	assert_int_equal(store_termination_add(f->st, "req-term", gw, 22, T0 + MIN), 0);
+	assert_int_equal(store_termination_add(f->st, "req-none", a, 1000, T0 + MIN), 0);
+	assert_int_equal(store_terminations_of_vm(f->st, gw, T0 + MIN, &t, &n), 0);
+	assert_int_equal(n, 0);
+	free(t);
+	assert_int_equal(store_termination_add(f->st, "req-term", a, 0, T0 + MIN), -EINVAL);
+
+	/* rolled back with the revoke */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_grant_end(f->st, "req-term", a, 1001, STORE_REASON_USER_REQUESTED, T0 + MIN), 0);
+	assert_int_equal(store_termination_add(f->st, "req-term", a, 1001, T0 + MIN), 1);
+	store_rollback(f->st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM terminations"), 1);
+
+	/* past the keep, it is no longer read */
+	assert_int_equal(store_terminations_of_vm(f->st, a, T0 + MIN + STORE_TERMINATION_KEEP_NS + 1, &t, &n), 0);
+	assert_int_equal(n, 0);
+	free(t);
+
+	/* one more than the count: the oldest goes */
+	for (i = 1; i < many; i++) {
+		assert_int_equal(store_grant_end(f->st, "req-term", a, (uint16_t)(1000 + i), STORE_REASON_USER_REQUESTED,
+						 T0 + 2 * MIN), 0);
+		assert_int_equal(store_termination_add(f->st, "req-term", a, (uint16_t)(1000 + i), T0 + 2 * MIN), 1);
+	}
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM terminations"), STORE_TERMINATIONS_MAX);
+	assert_int_equal(store_terminations_of_vm(f->st, a, T0 + 2 * MIN, &t, &n), 0);
+	assert_int_equal(n, STORE_TERMINATIONS_MAX);
+	assert_int_equal(t[0].port, 1001);	/* oldest first, 1000 forgotten */
+	assert_int_equal(t[n - 1].port, 1000 + STORE_TERMINATIONS_MAX);
+	assert_true(t[0].revision < t[n - 1].revision);
+	free(t);
+
+	assert_int_equal(store_policy_delete(f->st, pid), 0);
+	assert_int_equal(store_vm_delete(f->st, a), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM terminations"), 0);
+	free(g);
 }
 
 static struct store_join_token
@@ -1839,7 +1919,7 @@ test_migration_6_from_5(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 5");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
 	assert_int_equal(store_policy_of_vm(f->st, a, &owner), 0);
 	assert_int_equal(owner, pid);
 	assert_int_equal(revision(f->st, a), 0);
@@ -1878,6 +1958,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_grants_monotonic_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_5_from_4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_revision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_terminations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_6_from_5, setup, teardown),
