@@ -343,8 +343,9 @@ echo "9. an agent killed with SIGKILL and restarted enforces its saved state bef
 kill -KILL "${APID[1]}"; wait "${APID[1]}" 2>/dev/null
 t0=$(now_ms)
 # B's grant renewed (it supersedes B's own, so B stays granted when the agent is back): nobody applies it now
-jg request host1 --port 22 --for 1h --from $B/32
+jg -q request host1 --port 22 --for 1h --from $B/32
 t1=$(now_ms)
+REQB=$out	# the grant whose revoke step 13 records from the close journal
 echo "  jitgate request with host1's agent dead: exit $rc after $(( t1 - t0 )) ms: $err"
 check "jitgate request with its agent killed: exit 5 after the 10 s wait, the agent named (rc $rc)" \
 	bash -c '[[ $1 == 5 && $2 == *"the agent of host1 did not apply it within 10 s"* ]] && (( $3 >= 10000 && $3 < 15000 ))' \
