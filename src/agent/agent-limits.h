@@ -12,6 +12,8 @@
 
 /* The state directory (agent-state.c). */
 #define AGENT_STATE_FILE_MAX	(AGENT_STATE_BODY_MAX + 4096)	/* state.json: the body plus its envelope */
+/* state.floor (agent-floor.c), preallocated: a state without grants (64 ports of ~36 bytes, a VM id) and a header */
+#define AGENT_FLOOR_FILE_SIZE	(16 * 1024)
 #define AGENT_CONF_MAX		(16 * 1024)	/* bytes of agent.conf */
 #define AGENT_CONF_LINE_MAX	1024		/* one line of agent.conf */
 #define AGENT_SERVERS_MAX	8		/* server URLs tried in turn */

@@ -201,9 +201,8 @@ on_state(struct watch *w, const char *body, size_t n)
 	status_owe(w);
 	agent_log("enforcing revision %lld from %s: %zu protected ports, %zu grants", (long long)w->a->state->revision,
 		  server_of(w), w->a->state->n_ports, w->a->state->n_grants);
-	if (agent_state_save(w->a->dirfd, body, n, received, &err) < 0)
-		agent_log("cannot save %s (%s): a restart enforces the previous one until the server answers",
-			  AGENT_STATE_FILE, err.message);
+	if (agent_state_save(w->a->dirfd, w->a->state, body, n, received, &err) < 0)
+		agent_log("%s", err.message);
 }
 
 static void
@@ -308,8 +307,8 @@ grants_end(struct watch *w)
 	agent_log("no answer from any server for max_disconnected (%lld s): ended all %zu grants; the %zu protected "
 		  "ports stay closed until a server answers", (long long)(a->conf.max_disconnected_ms / 1000), had,
 		  a->state->n_ports);
-	if (agent_state_save(a->dirfd, text, n, a->received_ms, &err) < 0)
-		agent_log("cannot save %s (%s)", AGENT_STATE_FILE, err.message);
+	if (agent_state_save(a->dirfd, a->state, text, n, a->received_ms, &err) < 0)
+		agent_log("%s", err.message);
 out:
 	codec_agent_state_free(s);
 	json_decref(v);

@@ -133,6 +133,7 @@ cmd_show(int argc, char **argv)
 	struct agent_state *s = NULL;
 	struct agent_fw f = { 0 };
 	int64_t received, now = time_now_ms();
+	bool voided;
 	size_t i;
 	int dfd, r, status = AGENT_EXIT_FAIL;
 
@@ -149,7 +150,7 @@ cmd_show(int argc, char **argv)
 	printf("vm: %s\n", conf.vm);
 	for (i = 0; i < conf.n_servers; i++)
 		printf("server: %s\n", conf.servers[i]);
-	if ((r = agent_state_load(dfd, &s, &received, &err)) == -ENOENT) {
+	if ((r = agent_state_load(dfd, &s, &received, &voided, &err)) == -ENOENT) {
 		printf("no saved state: nothing is enforced by this agent yet\n");
 		status = AGENT_EXIT_OK;
 		goto out;
@@ -167,7 +168,8 @@ cmd_show(int argc, char **argv)
 	printf("\nprotected:");
 	for (i = 0; i < s->n_ports; i++)
 		printf(" %s/%u", net_proto_name(s->ports[i].proto), s->ports[i].number);
-	printf("%s\ngrants: %zu\n", s->n_ports ? "" : " none", s->n_grants);
+	printf("%s\ngrants: %zu%s\n", s->n_ports ? "" : " none", s->n_grants,
+	       voided ? " (a newer state could not be saved: the saved grants are void until a server answers)" : "");
 	for (i = 0; i < f.n_grants; i++) {
 		char src[NET_PREFIX_TEXT_MAX];
 
@@ -203,7 +205,7 @@ cmd_facts(int argc, char **argv)
 		return r;
 	/* the saved state's ports count as policy ports; no state is no extra ports */
 	if ((dfd = open(o.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		if (agent_state_load(dfd, &a.state, &a.received_ms, NULL) < 0)
+		if (agent_state_load(dfd, &a.state, &a.received_ms, NULL, NULL) < 0)
 			a.state = NULL;
 		close(dfd);
 	}
