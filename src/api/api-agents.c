@@ -19,14 +19,14 @@ _Static_assert(AGENT_REASON_MAX < STORE_REASON_MAX, "an agent's reason does not 
 
 /*
  * The agent calling for VM `vm`: 0 with *ret, or 401 (unknown or revoked credential) or 403 (another
- * VM's credential, logged) in resp.
+ * VM's credential) in resp; both counted against the address's failure budget (429 past it).
  */
 static int
 agent_authenticate(struct api *api, struct api_caller *c, const struct http_request *req, const struct store_vm *vm,
 		   struct store_agent *ret, struct http_response *resp)
 {
 	uint8_t hash[STORE_TOKEN_HASH_LEN];
-	char text[ARM_ID_MAX + 1];
+	char text[ARM_ID_MAX + 1], what[96];
 	int r;
 
 	if (api_agent_bearer(api, c, req, API_AGENT_PREFIX, hash, resp) < 0)
@@ -49,8 +49,14 @@ agent_authenticate(struct api *api, struct api_caller *c, const struct http_requ
 		arm_vm_id_format(&vm->arm, text, sizeof(text));
 		api_error(resp, 403, "AuthorizationFailed", "",
 			  "an agent credential is good only for its own VM's endpoints, not for '%s'", text);
-		api_log(api, c, AGENT_OP_AUTH, text, "Denied", NULL,
-			"the agent of VM %lld used its credential on another VM's path", (long long)ret->vm_id);
+		/*
+		 * A holder of a good credential must not grow the activity log without
+		 * bound either: the failure budget of its address (one row per window,
+		 * then 429), as for a failed authentication.
+		 */
+		snprintf(what, sizeof(what), "the agent of VM %lld used its credential on another VM's path",
+			 (long long)ret->vm_id);
+		api_auth_failed(api, c, AGENT_OP_AUTH, text, true, what, resp);
 		return -EACCES;
 	}
 	return 0;
@@ -88,23 +94,78 @@ agent_report_of(const struct agent_status *s, struct store_agent_report *ret)
 	snprintf(ret->last_error, sizeof(ret->last_error), "%s", s->error);
 }
 
+/* Does the agent report addresses other than the VM's (compared as addresses, whole list)? */
+static bool
+addresses_differ(const struct store_vm *vm, const struct agent_status *s)
+{
+	size_t n = s->n_addrs < FW_VM_ADDRS_MAX ? s->n_addrs : FW_VM_ADDRS_MAX, i;
+
+	for (i = 0; n == vm->n_addrs && i < n && net_addr_equal(&vm->addrs[i], &s->addrs[i]); i++)
+		;
+	return !(n == vm->n_addrs && i == n);
+}
+
 /* The VM's addresses as its agent reports them, when they changed: written (which moves its revision). */
 static int
 agent_addresses_keep(struct api *api, struct store_vm *vm, const struct agent_status *s)
 {
-	size_t n = s->n_addrs < FW_VM_ADDRS_MAX ? s->n_addrs : FW_VM_ADDRS_MAX, i;
+	size_t n = s->n_addrs < FW_VM_ADDRS_MAX ? s->n_addrs : FW_VM_ADDRS_MAX;
 
-	/* compared as addresses: any write of the VM moves its revision, which would wake its watch for nothing */
-	for (i = 0; n == vm->n_addrs && i < n && net_addr_equal(&vm->addrs[i], &s->addrs[i]); i++)
-		;
-	if (n == vm->n_addrs && i == n)
+	/* any write of the VM moves its revision, which would wake its watch for nothing */
+	if (!addresses_differ(vm, s))
 		return 0;
 	vm->n_addrs = n;
 	memcpy(vm->addrs, s->addrs, n * sizeof(s->addrs[0]));
 	return store_vm_put(api->store, vm, NULL, NULL);
 }
 
-/* POST /agent/v1{VM}/status: keep what the agent reports, mark the grants it applied; 204. */
+static bool
+report_equal(const struct store_agent_report *a, const struct store_agent_report *b)
+{
+	return a->applied_revision == b->applied_revision && a->supported == b->supported &&
+	       a->tamper_undone == b->tamper_undone && !strcmp(a->version, b->version) &&
+	       !strcmp(a->reason, b->reason) && !strcmp(a->listening, b->listening) &&
+	       !strcmp(a->last_error, b->last_error);
+}
+
+/* What a status would write (api-limits.h, API_AGENT_SEEN_WRITE_NS): nothing, its last contact, or a change. */
+enum status_write { STATUS_WRITE_NONE, STATUS_WRITE_SEEN, STATUS_WRITE_APPLIED, STATUS_WRITE_CHANGE };
+
+static enum status_write
+status_write_of(struct api *api, const struct store_agent *a, const struct store_agent_report *rep,
+		const struct store_vm *vm, const struct agent_status *s)
+{
+	int64_t rev;
+
+	if (report_equal(&a->report, rep) && !addresses_differ(vm, s))
+		return time_now_ns() - a->seen_ns >= API_AGENT_SEEN_WRITE_NS ? STATUS_WRITE_SEEN : STATUS_WRITE_NONE;
+	/* a revision newly applied, up to the VM's own: moved only by those who may change the VM */
+	if (rep->applied_revision > a->report.applied_revision && store_vm_revision(api->store, vm->id, &rev) == 0 &&
+	    rep->applied_revision <= rev)
+		return STATUS_WRITE_APPLIED;
+	return STATUS_WRITE_CHANGE;
+}
+
+/* The report and the addresses in one transaction; -ENOENT when the agent was revoked since it authenticated. */
+static int
+agent_status_write(struct api *api, struct store_vm *vm, const struct store_agent_report *rep,
+		   const struct agent_status *s)
+{
+	int r;
+
+	if ((r = store_begin(api->store)) < 0)
+		return r;
+	r = store_agent_report(api->store, vm->id, rep, time_now_ns());
+	if (r == 0)
+		r = agent_addresses_keep(api, vm, s);
+	if (r == 0)
+		r = store_commit(api->store);
+	else
+		store_rollback(api->store);
+	return r;
+}
+
+/* POST /agent/v1{VM}/status: keep what the agent reports (what changed), mark the grants it applied; 204. */
 static void
 agent_status_post(struct api *api, struct api_caller *c, const struct http_request *req, struct store_vm *vm,
 		  struct http_response *resp)
@@ -113,7 +174,9 @@ agent_status_post(struct api *api, struct api_caller *c, const struct http_reque
 	struct store_agent_report rep;
 	struct agent_status s;
 	struct store_agent a;
-	int r;
+	enum status_write w;
+	char ra[16];
+	int r, retry;
 
 	if (agent_authenticate(api, c, req, vm, &a, resp) < 0)
 		return;
@@ -123,17 +186,16 @@ agent_status_post(struct api *api, struct api_caller *c, const struct http_reque
 		return;
 	}
 	agent_report_of(&s, &rep);
-	if ((r = store_begin(api->store)) < 0) {
-		api_store_error(api, resp, r, "cannot write");
+	w = status_write_of(api, &a, &rep, vm, &s);
+	if (w == STATUS_WRITE_CHANGE && (retry = api_watch_status_change(api, vm->id)) > 0) {
+		snprintf(ra, sizeof(ra), "%d", retry);
+		http_response_header(resp, "Retry-After", ra);
+		api_error(resp, 429, "TooManyRequests", "",
+			  "more than %d changed statuses of this VM within %d s; retry after %d s",
+			  API_AGENT_STATUS_CHANGES_MAX, API_AGENT_STATUS_WINDOW_S, retry);
 		return;
 	}
-	r = store_agent_report(api->store, vm->id, &rep, time_now_ns());
-	if (r == 0)
-		r = agent_addresses_keep(api, vm, &s);
-	if (r == 0)
-		r = store_commit(api->store);
-	else
-		store_rollback(api->store);
+	r = w == STATUS_WRITE_NONE ? 0 : agent_status_write(api, vm, &rep, &s);
 	if (r == -ENOENT) {	/* revoked since it authenticated */
 		api_error(resp, 401, "AuthenticationFailed", "", "authentication failed: the agent credential is revoked");
 		return;

@@ -371,6 +371,8 @@ void api_agent_state_get(struct api *api, const struct http_request *req, const 
 int api_watch_parked(struct api *api, int64_t vm_id);
 void api_watch_unparked(struct api *api, int64_t vm_id);
 void api_watch_contact(struct api *api, int64_t vm_id);
+/* One status change of VM vm_id to write: 0 within its budget, else the seconds until its window ends. */
+int api_watch_status_change(struct api *api, int64_t vm_id);
 /* Its agent was revoked: its parked watches are woken (and refused) at the next api_watches_wake. */
 void api_watch_kick(struct api *api, int64_t vm_id);
 /* Are HTTP_PARKED_MAX watches parked (the server would refuse one more: the API answers 503 itself)? */

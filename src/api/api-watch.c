@@ -15,6 +15,8 @@ struct api_watch {
 	size_t parked;
 	int64_t contact_ns;
 	bool kick;			/* wake its watches at the next api_watches_wake (its agent was revoked) */
+	int64_t changes_window_ns;	/* the status changes budget's window (API_AGENT_STATUS_WINDOW_S) ... */
+	uint32_t changes;		/* ... and the changes written in it */
 };
 
 /* Sorted by vm_id; an entry stays once made (one per agent VM that ever called this server). */
@@ -74,6 +76,26 @@ api_watch_contact(struct api *api, int64_t vm_id)
 
 	if (e)
 		e->contact_ns = time_now_ns();
+}
+
+int
+api_watch_status_change(struct api *api, int64_t vm_id)
+{
+	struct api_watch *e = watch_get(api, vm_id);
+	int64_t now = time_now_ns(), end;
+
+	if (!e)
+		return 0;	/* out of memory: a status is not refused for it */
+	end = e->changes_window_ns + API_AGENT_STATUS_WINDOW_S * TIME_NS_PER_SEC;
+	if (e->changes_window_ns == 0 || now >= end || now < e->changes_window_ns) {
+		e->changes_window_ns = now;
+		e->changes = 0;
+		end = now + API_AGENT_STATUS_WINDOW_S * TIME_NS_PER_SEC;
+	}
+	if (e->changes >= API_AGENT_STATUS_CHANGES_MAX)
+		return (int)((end - now + TIME_NS_PER_SEC - 1) / TIME_NS_PER_SEC);
+	e->changes++;
+	return 0;
 }
 
 int

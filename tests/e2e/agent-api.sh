@@ -9,9 +9,12 @@
 # 3. A policy enabled on it through the API; the watch: since=-1 answers at once with the ports; since=current
 #    parks and is answered within 1 s of an initiate made by another client (latency printed); nothing
 #    changing, it parks for agent_watch_wait; the state holds the grant with remainingMs ≤ its duration.
-# 4. Status: 204, and the request's port shows appliedTimeUtc (absent before).
+# 4. Status: 204, and the request's port shows appliedTimeUtc (absent before). Unchanged statuses write nothing
+#    (the agent's seen_ns stays); changes past the VM's budget (20 a minute) are 429; a newly applied revision is not.
 # 5. Credentials where they do not belong: A's on B's path 403 (logged); an API token on /agent/v1 401; an agent
-#    credential on the Azure API 401; failed agent authentications are rate-limited (429).
+#    credential on the Azure API 401; failed agent authentications are rate-limited (429). A good credential on
+#    another VM's path and a join refused with 409 (which spends no use) are budgeted the same way: a loop of
+#    them gets 429 after 10 and adds at most 2 activity rows.
 # 6. jitgate agent list / revoke VM: the revoked agent's parked watch and its status get 401.
 # 7. 200 watches from one client at once: API_CONN_PER_SOURCE_MAX (128) park, the rest are refused at connect,
 #    another source is still served, and one change wakes all 128 (the fan-out time is printed).
@@ -30,9 +33,9 @@ for t in curl jq sqlite3; do command -v $t >/dev/null || { echo "agent-api.sh: n
 
 HOST=$(ns_new host) && CL=$(ns_new cl) || exit 1
 link_new "$HOST" v0 "$CL" c0 || exit 1
-V=10.237.0.1 A=10.237.0.2 A2=10.237.0.3 A3=10.237.0.4 A4=10.237.0.5 A5=10.237.0.6
+V=10.237.0.1 A=10.237.0.2 A2=10.237.0.3 A3=10.237.0.4 A4=10.237.0.5 A5=10.237.0.6 A6=10.237.0.7 A7=10.237.0.8
 addr_add "$HOST" v0 $V/24
-for a in $A $A2 $A3 $A4 $A5; do addr_add "$CL" c0 $a/24; done
+for a in $A $A2 $A3 $A4 $A5 $A6 $A7; do addr_add "$CL" c0 $a/24; done
 
 STATE=$E2E_TMP/state
 SUB=00000000-0000-0000-0000-000000000000
@@ -231,6 +234,32 @@ call "$T_OWNER" GET "$CMP/hosta?$AV"
 check "the inventory shows appliedRevision $REV2 and the listening ports" \
 	test "$(j '"\(.properties.agent.appliedRevision) \(.properties.agent.listening)"')" = "$REV2 TCP/22 TCP/3389"
 
+echo "4b. a status writes only what changed; changes beyond the VM's budget are 429"
+# agent_row COLUMNS: hosta's agent row as the store has it (read-only, beside the running jitgated)
+agent_row() { sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" \
+	"SELECT $1 FROM agents WHERE vm_id = (SELECT id FROM vms WHERE name = 'hosta' COLLATE NOCASE)"; }
+seen0=$(agent_row seen_ns)
+codes=
+for k in $(seq 1 20); do call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"; codes+="$code "; done
+check "20 unchanged statuses in a row: each 204 ($codes)" test "$codes" = "$(printf '204 %.0s' {1..20})"
+check "... and none of them wrote the store (the agent's seen_ns is still $seen0)" test "$(agent_row seen_ns)" = "$seen0"
+call "$T_OWNER" GET "$CMP/hosta?$AV"
+check "... while the inventory still shows hosta Connected" test "$(j .properties.agent.state)" = Connected
+codes=
+for k in $(seq 1 25); do
+	call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body $((REV2 - 1)) | sed "s/\"tamperUndone\":2/\"tamperUndone\":$((100 + k))/")"
+	codes+="$code "
+done
+check "25 statuses each changing something: 20 × 204, then 429 ($codes)" \
+	test "$codes" = "$(printf '204 %.0s' {1..20})$(printf '429 %.0s' {1..5})"
+check "the 429's body names the budget ($(j .error.code): $(j .error.message))" \
+	bash -c '[[ $1 == TooManyRequests && $2 =~ ^more\ than\ 20\ changed\ statuses\ of\ this\ VM\ within\ 60\ s\;\ retry\ after\ [0-9]+\ s$ ]]' \
+	_ "$(j .error.code)" "$(j .error.message)"
+check "the store holds the 20th change (tamperUndone $(agent_row tamper_undone))" test "$(agent_row tamper_undone)" = 120
+call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"
+expect 204 "past the budget, a newly applied revision (up to the VM's) is still written"
+check "... it is in the store ($(agent_row applied_revision))" test "$(agent_row applied_revision)" = "$REV2"
+
 echo "5. credentials where they do not belong"
 call -i $A5 "$CRED_A" GET "/agent/v1$VMB/state?since=-1"
 expect 403 AuthorizationFailed "hosta's credential on hostb's watch"
@@ -250,6 +279,29 @@ for i in $(seq 1 10); do call -i $A4 "jga_wrong$i" GET "/agent/v1$VMA/state?sinc
 expect 401 AuthenticationFailed "the tenth unknown agent credential from one address"
 call -i $A4 "jga_wrong11" GET "/agent/v1$VMA/state?since=-1"
 expect 429 TooManyRequests "the eleventh: rate-limited like any failed authentication"
+# rows_like TEXT: activity rows whose JSON holds TEXT
+rows_like() { call "$T_OWNER" GET "$LOG?$AV&\$top=1000"; j "[.value[] | select(tostring | test(\"$1\"))] | length"; }
+# budgeted WHAT TEXT CODE CALL...: CALL 25 times from one address: 10 answered CODE, then 429 with the budget's
+# exact body; at most 2 more activity rows holding TEXT (one Failed, one Throttled)
+budgeted() {
+	local what=$1 text=$2 want=$3 before after codes= k msg; shift 3
+	before=$(rows_like "$text")
+	for k in $(seq 1 25); do "$@"; codes+="$code "; done
+	msg=$(j .error.message)
+	after=$(rows_like "$text")
+	check "$what: 10 × $want, then 429 ($codes)" \
+		test "$codes" = "$(printf "$want %.0s" {1..10})$(printf '429 %.0s' {1..15})"
+	check "$what: the 429's body is the failure budget's ($(j .error.code): $msg)" \
+		bash -c '[[ $1 == TooManyRequests && $2 =~ ^more\ than\ 10\ failed\ authentications\ from\ $3\ within\ 60\ s\;\ retry\ after\ [0-9]+\ s$ ]]' \
+		_ "$(j .error.code)" "$msg" "$3"
+	check "$what: 25 refusals added $(( after - before )) activity rows (at most 2)" test $(( after - before )) -le 2 -a $(( after - before )) -ge 1
+}
+budgeted "hosta's credential on hostb's status, from one address" "used its credential on another VM" 403 \
+	call -i $A6 "$CRED_A" POST "/agent/v1$VMB/status" "$(status_body 1)"
+call -i $A6 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"
+expect 204 "... while hosta's own status from that address still passes"
+budgeted "a join refused with 409 (hosta is live), from one address" "hosta" 409 \
+	call -i $A7 "$JT3" POST /agent/v1/join "$(join_body hosta)"
 
 echo "6. jitgate agent list and revoke"
 H=$E2E_TMP/home
