@@ -36,5 +36,6 @@
 #define AGENT_BACKOFF_MAX_MS	(60 * 1000)	/* ... twice as long each time, up to a minute (full jitter within) */
 #define AGENT_REVOKED_RETRY_MS	(5 * 60 * 1000)	/* a revoked credential (401): ask again this seldom */
 #define AGENT_ERROR_BODY_MAX	(64 * 1024)	/* a join's or a status's answer (an error body) */
+#define AGENT_INSTANCE_BYTES	16		/* the random id of one run (?instance=, hex): two agents sharing a credential show */
 
 #endif

@@ -22,6 +22,7 @@ struct watch {
 	struct agent *a;
 	struct client_agent *ca;
 	char token[AGENT_CREDENTIAL_MAX + 1];	/* wiped */
+	char instance[2 * AGENT_INSTANCE_BYTES + 1];	/* this run's random id, sent with every call (hex) */
 	size_t server;			/* the server in use, of a->conf.servers */
 	unsigned attempt;		/* failures in a row (the backoff's exponent) */
 	unsigned failures;		/* ... and their count for the log */
@@ -61,6 +62,36 @@ random_u64(void *arg)
 	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
 		v = (uint64_t)time_mono_ns();
 	return v;
+}
+
+/* This run's id: the server tells two agents that share one credential (a copied state directory) apart by it. */
+static void
+instance_make(struct watch *w)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t b[AGENT_INSTANCE_BYTES];
+	size_t i;
+
+	for (i = 0; i < sizeof(b); i += sizeof(uint64_t)) {
+		uint64_t v = random_u64(NULL);
+
+		memcpy(b + i, &v, sizeof(b) - i < sizeof(v) ? sizeof(b) - i : sizeof(v));
+	}
+	for (i = 0; i < sizeof(b); i++) {
+		w->instance[2 * i] = hex[b[i] >> 4];
+		w->instance[2 * i + 1] = hex[b[i] & 0xf];
+	}
+	w->instance[2 * sizeof(b)] = '\0';
+}
+
+/* url (from agent_url_state or agent_url_status) with this run's ?instance= (or &instance=) */
+static int
+url_instance(const struct watch *w, char *url, size_t size)
+{
+	size_t n = strlen(url);
+	int k = snprintf(url + n, size - n, "%cinstance=%s", strchr(url, '?') ? '&' : '?', w->instance);
+
+	return k < 0 || (size_t)k >= size - n ? -ENAMETOOLONG : 0;
 }
 
 static const char *
@@ -108,7 +139,7 @@ start_status(struct watch *w, char *url, struct client_error *err)
 
 	agent_status_fill(w->a, &st);
 	buf_free(&w->status);
-	if ((r = agent_url_status(server_of(w), w->a->conf.vm, url, URL_SIZE)) < 0 ||
+	if ((r = agent_url_status(server_of(w), w->a->conf.vm, url, URL_SIZE)) < 0 || (r = url_instance(w, url, URL_SIZE)) < 0 ||
 	    (r = agent_status_body(&st, &w->status)) < 0)
 		return client_fail(err, CLIENT_ERR_USAGE, "cannot build the status: %s", strerror(-r)), r;
 	c.body = w->status.data;
@@ -158,6 +189,7 @@ start_next(struct watch *w)
 		w->op = OP_POLL;
 		w->poll_started = now;
 		r = agent_url_state(server_of(w), w->a->conf.vm, w->since, url, sizeof(url));
+		r = r < 0 ? r : url_instance(w, url, sizeof(url));
 		c.url = url;
 		r = r < 0 ? client_fail(&err, CLIENT_ERR_USAGE, "the state's URL is too long") : client_agent_start(w->ca, &c, &err);
 	}
@@ -374,6 +406,7 @@ agent_watch_run(struct agent *a)
 	struct client_error err = { 0 };
 	int r = 0;
 
+	instance_make(&w);
 	w.last_ok = w.next_try = w.next_status = time_mono_ms();
 	w.next_reconcile = w.last_ok + AGENT_RECONCILE_MS;
 	if (agent_credential_load(a->dirfd, w.token, sizeof(w.token), &cerr) < 0) {
@@ -386,7 +419,8 @@ agent_watch_run(struct agent *a)
 		r = -EIO;
 		goto out;
 	}
-	agent_log("watching %s on %s%s", a->conf.vm, server_of(&w), a->conf.n_servers > 1 ? " (and the others in turn)" : "");
+	agent_log("watching %s on %s%s as instance %s", a->conf.vm, server_of(&w),
+		  a->conf.n_servers > 1 ? " (and the others in turn)" : "", w.instance);
 	while (!a->stop && (r = watch_step(&w)) == 0)
 		;
 out:

@@ -17,6 +17,32 @@ _Static_assert(API_TOKEN_TEXT_MAX <= AGENT_CREDENTIAL_MAX, "the joined answer ca
 _Static_assert(AGENT_VERSION_MAX <= STORE_VERSION_MAX, "an agent's version does not fit the store");
 _Static_assert(AGENT_REASON_MAX < STORE_REASON_MAX, "an agent's reason does not fit the store");
 
+#define INSTANCE_CHARS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
+/* ?instance=: which of possibly several agents holding this credential calls (api_watch_instance); 400 when malformed. */
+static int
+agent_instance_note(struct api *api, struct api_caller *c, const struct http_request *req, const struct store_vm *vm,
+		    struct http_response *resp)
+{
+	const char *inst = http_request_query(req, "instance");
+	char text[ARM_ID_MAX + 1];
+	size_t n;
+
+	if (!inst)
+		return 0;	/* an agent from before instance ids */
+	n = strlen(inst);
+	if (n == 0 || n > API_AGENT_INSTANCE_MAX || strspn(inst, INSTANCE_CHARS) != n)
+		return api_error(resp, 400, "InvalidInstance", "instance",
+				 "instance must be 1 to %d letters, digits, '-' or '_'", API_AGENT_INSTANCE_MAX), -EINVAL;
+	/* a watch back from its park was counted when it came: a dead agent's last watch is not a live agent */
+	if (req->unparked || api_watch_instance(api, vm->id, inst) == 0)
+		return 0;
+	arm_vm_id_format(&vm->arm, text, sizeof(text));
+	api_log(api, c, AGENT_OP_AUTH, text, "Failed", NULL, "%s", API_AGENT_SHARED_TEXT);
+	api_watch_alert(api, "agent VM %s: %s", text, API_AGENT_SHARED_TEXT);
+	return 0;
+}
+
 /*
  * The agent calling for VM `vm`: 0 with *ret, or 401 (unknown or revoked credential) or 403 (another
  * VM's credential) in resp; both counted against the address's failure budget (429 past it).
@@ -59,7 +85,7 @@ agent_authenticate(struct api *api, struct api_caller *c, const struct http_requ
 		api_auth_failed(api, c, AGENT_OP_AUTH, text, true, what, resp);
 		return -EACCES;
 	}
-	return 0;
+	return agent_instance_note(api, c, req, vm, resp);
 }
 
 /* The listening ports as the inventory keeps them: "TCP/22 UDP/3389". */

@@ -11,6 +11,7 @@
 #    changing, it parks for agent_watch_wait; the state holds the grant with remainingMs ≤ its duration.
 # 4. Status: 204, and the request's port shows appliedTimeUtc (absent before). Unchanged statuses write nothing
 #    (the agent's seen_ns stays); changes past the VM's budget (20 a minute) are 429; a newly applied revision is not.
+#    Two instance ids taking turns on one credential: inventory sharedCredential, one activity row, one log line.
 # 5. Credentials where they do not belong: A's on B's path 403 (logged); an API token on /agent/v1 401; an agent
 #    credential on the Azure API 401; failed agent authentications are rate-limited (429). A good credential on
 #    another VM's path and a join refused with 409 (which spends no use) are budgeted the same way: a loop of
@@ -69,6 +70,8 @@ call() {
 	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
 }
 j() { jq -r "$@" <<<"$R" 2>/dev/null; }
+# rows_like TEXT: activity rows whose JSON holds TEXT
+rows_like() { call "$T_OWNER" GET "$LOG?$AV&\$top=1000"; j "[.value[] | select(tostring | test(\"$1\"))] | length"; }
 # expect STATUS [ERRORCODE] DESCRIPTION: the last call answered that.
 expect() {
 	local st=$1 ec= what=${!#}
@@ -260,6 +263,38 @@ call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"
 expect 204 "past the budget, a newly applied revision (up to the VM's) is still written"
 check "... it is in the store ($(agent_row applied_revision))" test "$(agent_row applied_revision)" = "$REV2"
 
+echo "4c. two agents sharing one credential (a copied state directory, a cloned image) are noticed"
+SHARED="two agents use this VM's credential (a copied state directory or a cloned VM image): revoke it (jitgate agent revoke VM) and join each host anew"
+st_inst() { call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status?instance=$1" "$(status_body "$REV2")"; }
+shared() { call "$T_OWNER" GET "$CMP/hosta?$AV"; j '.properties.agent.sharedCredential.message // empty'; }
+rows0=$(rows_like "two agents use")
+st_inst 0a1b2c
+expect 204 "a status from instance 0a1b2c"
+st_inst 9f8e7d
+expect 204 "... then from 9f8e7d (as after a restart)"
+st_inst 9f8e7d
+check "a restart is not two agents: no sharedCredential in the inventory" test -z "$(shared)"
+refuse "... no log line" grep -q "two agents use" "$SRVLOG"
+st_inst 0a1b2c
+expect 204 "0a1b2c comes back while 9f8e7d is live"
+check "the inventory says so: agent.sharedCredential.message" test "$(shared)" = "$SHARED"
+call "$T_OWNER" GET "$CMP/hosta?$AV"
+check "... with detectedTimeUtc ($(j '.properties.agent.sharedCredential.detectedTimeUtc'))" \
+	bash -c '[[ $1 =~ ^20[0-9-]+T[0-9:.]+Z$ ]]' _ "$(j '.properties.agent.sharedCredential.detectedTimeUtc')"
+for k in $(seq 1 10); do
+	st_inst 9f8e7d
+	call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1&instance=0a1b2c"
+done
+check "20 more calls taking turns (statuses and watches): still 200 and 204 ($code)" test "$code" = 200
+check "one activity row for all of it ($(( $(rows_like "two agents use") - rows0 )))" \
+	test $(( $(rows_like "two agents use") - rows0 )) = 1
+eventually_within "one line in jitgated's log naming the VM" 2 \
+	bash -c '[[ $(grep -c "agent VM .*/hosta: two agents use" "$1") == 1 ]]' _ "$SRVLOG"
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1&instance=no%21"
+expect 400 InvalidInstance "a malformed instance"
+check "... its body names the field ($(j .error.target): $(j .error.message))" \
+	test "$(j .error.target): $(j .error.message)" = "instance: instance must be 1 to 64 letters, digits, '-' or '_'"
+
 echo "5. credentials where they do not belong"
 call -i $A5 "$CRED_A" GET "/agent/v1$VMB/state?since=-1"
 expect 403 AuthorizationFailed "hosta's credential on hostb's watch"
@@ -279,8 +314,6 @@ for i in $(seq 1 10); do call -i $A4 "jga_wrong$i" GET "/agent/v1$VMA/state?sinc
 expect 401 AuthenticationFailed "the tenth unknown agent credential from one address"
 call -i $A4 "jga_wrong11" GET "/agent/v1$VMA/state?since=-1"
 expect 429 TooManyRequests "the eleventh: rate-limited like any failed authentication"
-# rows_like TEXT: activity rows whose JSON holds TEXT
-rows_like() { call "$T_OWNER" GET "$LOG?$AV&\$top=1000"; j "[.value[] | select(tostring | test(\"$1\"))] | length"; }
 # budgeted WHAT TEXT CODE CALL...: CALL 25 times from one address: 10 answered CODE, then 429 with the budget's
 # exact body; at most 2 more activity rows holding TEXT (one Failed, one Throttled)
 budgeted() {

@@ -139,7 +139,7 @@ rm -f "$MNT/filler"
 serve 3 "$(grant g3 $B 300000)"
 resp_start || notok "the responder restarts"
 eventually_within "B (granted in revision 3) reaches 22" 60 can "$CL" $B $V 22
-check "the first poll asked for the whole state (since=-1)" grep -q 'state?since=-1 ' "$R/requests.log"
+check "the first poll asked for the whole state (since=-1)" grep -q 'state?since=-1&instance=[0-9a-f]\{32\} ' "$R/requests.log"
 eventually_within "state.json holds revision 3" 5 test "$(saved_rev)" = 3
 check "state.floor is unset again (length $(floor_len))" test "$(floor_len)" = 0
 agent_stop
