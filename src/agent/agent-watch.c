@@ -237,11 +237,32 @@ on_state(struct watch *w, const char *body, size_t n)
 		agent_log("%s", err.message);
 }
 
+/* `jitgate-agent rotate` saved a new credential and ended this one: the file holds what to use now. */
+static bool
+credential_rotated(struct watch *w)
+{
+	char fresh[sizeof(w->token)];
+	bool moved = false;
+
+	if (agent_credential_load(w->a->dirfd, fresh, sizeof(fresh), NULL) == 0 && strcmp(fresh, w->token)) {
+		memcpy(w->token, fresh, sizeof(w->token));
+		moved = true;
+	}
+	explicit_bzero(fresh, sizeof(fresh));
+	return moved;
+}
+
 static void
 on_revoked(struct watch *w, const struct client_reply *rep)
 {
 	char code[64], msg[256];
 
+	if (credential_rotated(w)) {
+		agent_log("%s refused the credential: %s holds a rotated one, using it from now on", server_of(w),
+			  AGENT_CREDENTIAL_FILE);
+		w->next_try = time_mono_ms();
+		return;
+	}
 	client_reply_error(rep, code, sizeof(code), msg, sizeof(msg));
 	if (!w->revoked)
 		agent_log("%s refused the credential (401 %s: %s): revoked or unknown. Enforcing revision %lld as it is "

@@ -1,4 +1,4 @@
-/* jitgate-agent's front door: the command line and its subcommands (run, show, facts). */
+/* jitgate-agent's front door: the command line and its subcommands (run, show, facts, rotate). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,6 +23,7 @@ static const char usage[] =
 	"                          [--name NAME] [--state-dir DIR] [--max-disconnected PT4H] [--force]\n"
 	"       jitgate-agent run [--state-dir DIR] [--user NAME | --no-sandbox]\n"
 	"       jitgate-agent show [--state-dir DIR]\n"
+	"       jitgate-agent rotate [--state-dir DIR]\n"
 	"       jitgate-agent facts [--state-dir DIR]\n"
 	"       jitgate-agent --help | --version\n"
 	"\n"
@@ -33,6 +34,7 @@ static const char usage[] =
 	"         enforcing until SIGTERM; as root it becomes NAME (default " AGENT_USER_DEFAULT ") with\n"
 	"         CAP_NET_ADMIN alone, no_new_privs and a seccomp allow-list; watches the server for new states\n"
 	"  show   print what the saved state enforces\n"
+	"  rotate get a new credential from the server and end the old one (a running agent follows)\n"
 	"  facts  print this host's status as the agent reports it (JSON)\n"
 	"\n"
 	"DIR defaults to " AGENT_STATE_DIR_DEFAULT ". See jitgate-agent(8).\n";
@@ -233,6 +235,17 @@ cmd_facts(int argc, char **argv)
 	return AGENT_EXIT_OK;
 }
 
+static int
+cmd_rotate(int argc, char **argv)
+{
+	struct agent_run_opts o = { 0 };
+	int r;
+
+	if ((r = options_parse(argc, argv, false, &o)) != 0)
+		return r;
+	return agent_rotate_main(o.state_dir);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -241,6 +254,7 @@ static const struct {
 	{ "run", cmd_run },
 	{ "show", cmd_show },
 	{ "facts", cmd_facts },
+	{ "rotate", cmd_rotate },
 };
 
 int

@@ -11,6 +11,8 @@
 
 #define AGENT_SUFFIX_STATE	"/state"
 #define AGENT_SUFFIX_STATUS	"/status"
+#define AGENT_SUFFIX_ROTATE	"/rotate"
+#define AGENT_OP_ROTATE		"Jitgate/agents/rotate"	/* activity rows of a credential rotation */
 
 _Static_assert(API_TOKEN_BYTES + sizeof(API_AGENT_PREFIX) - 1 <= API_TOKEN_TEXT_MAX, "an agent secret's text");
 _Static_assert(API_TOKEN_TEXT_MAX <= AGENT_CREDENTIAL_MAX, "the joined answer cannot hold a credential");
@@ -154,6 +156,18 @@ report_equal(const struct store_agent_report *a, const struct store_agent_report
 	       !strcmp(a->last_error, b->last_error);
 }
 
+/* 429 with Retry-After: the VM's budget of status changes and rotations is spent for retry_s more seconds. */
+static void
+budget_spent(struct http_response *resp, int retry_s)
+{
+	char ra[16];
+
+	snprintf(ra, sizeof(ra), "%d", retry_s);
+	http_response_header(resp, "Retry-After", ra);
+	api_error(resp, 429, "TooManyRequests", "", "more than %d changed statuses of this VM within %d s; retry after %d s",
+		  API_AGENT_STATUS_CHANGES_MAX, API_AGENT_STATUS_WINDOW_S, retry_s);
+}
+
 /* What a status would write (api-limits.h, API_AGENT_SEEN_WRITE_NS): nothing, its last contact, or a change. */
 enum status_write { STATUS_WRITE_NONE, STATUS_WRITE_SEEN, STATUS_WRITE_APPLIED, STATUS_WRITE_CHANGE };
 
@@ -201,7 +215,6 @@ agent_status_post(struct api *api, struct api_caller *c, const struct http_reque
 	struct agent_status s;
 	struct store_agent a;
 	enum status_write w;
-	char ra[16];
 	int r, retry;
 
 	if (agent_authenticate(api, c, req, vm, &a, resp) < 0)
@@ -214,11 +227,7 @@ agent_status_post(struct api *api, struct api_caller *c, const struct http_reque
 	agent_report_of(&s, &rep);
 	w = status_write_of(api, &a, &rep, vm, &s);
 	if (w == STATUS_WRITE_CHANGE && (retry = api_watch_status_change(api, vm->id)) > 0) {
-		snprintf(ra, sizeof(ra), "%d", retry);
-		http_response_header(resp, "Retry-After", ra);
-		api_error(resp, 429, "TooManyRequests", "",
-			  "more than %d changed statuses of this VM within %d s; retry after %d s",
-			  API_AGENT_STATUS_CHANGES_MAX, API_AGENT_STATUS_WINDOW_S, retry);
+		budget_spent(resp, retry);
 		return;
 	}
 	r = w == STATUS_WRITE_NONE ? 0 : agent_status_write(api, vm, &rep, &s);
@@ -232,6 +241,61 @@ agent_status_post(struct api *api, struct api_caller *c, const struct http_reque
 	}
 	api_watch_contact(api, vm->id);
 	resp->status = 204;
+}
+
+/*
+ * POST /agent/v1{VM}/rotate: a new credential for the calling agent, answered once (201, the join's
+ * answer). The current one keeps working until the new one is first used (store_agent_rotate), so an
+ * answer lost on the way costs nothing. Each counts against the VM's status budget (a write each).
+ */
+static void
+agent_rotate_post(struct api *api, struct api_caller *c, const struct http_request *req, struct store_vm *vm,
+		  struct http_response *resp)
+{
+	struct agent_joined out = { 0 };
+	uint8_t hash[STORE_TOKEN_HASH_LEN] = { 0 };
+	struct store_agent a;
+	int r, retry;
+
+	if (agent_authenticate(api, c, req, vm, &a, resp) < 0)
+		return;
+	resp->authenticated = true;
+	if ((retry = api_watch_status_change(api, vm->id)) > 0) {
+		budget_spent(resp, retry);
+		return;
+	}
+	arm_vm_id_format(&vm->arm, out.vm, sizeof(out.vm));
+	if (api_secret_generate(API_AGENT_PREFIX, out.credential, sizeof(out.credential)) < 0 ||
+	    api_token_hash(out.credential, strlen(out.credential), hash) < 0) {
+		api_error(resp, 500, "InternalError", "", "cannot make a credential");
+		goto out;
+	}
+	if ((r = store_begin(api->store)) < 0) {
+		api_store_error(api, resp, r, "cannot write");
+		goto out;
+	}
+	if ((r = store_agent_rotate(api->store, vm->id, hash)) == 0) {
+		api_log(api, c, AGENT_OP_ROTATE, out.vm, "Succeeded", NULL, "the agent rotated its credential (the "
+			"current one works until the new one is first used)");
+		r = store_commit(api->store);
+	} else {
+		store_rollback(api->store);
+	}
+	if (r == -ENOENT) {	/* revoked since it authenticated */
+		api_error(resp, 401, "AuthenticationFailed", "", "authentication failed: the agent credential is revoked");
+		goto out;
+	}
+	if (r < 0) {
+		api_store_error(api, resp, r, "cannot rotate the credential");
+		goto out;
+	}
+	if (store_vm_revision(api->store, vm->id, &out.revision) < 0)
+		out.revision = 0;
+	resp->secret = true;
+	api_json(resp, 201, codec_agent_joined_encode(&out));
+out:
+	explicit_bzero(hash, sizeof(hash));
+	explicit_bzero(&out, sizeof(out));
 }
 
 /* The VM named by an agent path "/agent/v1{VM}{suffix}": 0, or 404 in resp. */
@@ -276,6 +340,7 @@ void
 api_agent_handle(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp)
 {
 	bool is_state = ends_with(req->path, AGENT_SUFFIX_STATE), is_status = ends_with(req->path, AGENT_SUFFIX_STATUS);
+	bool is_rotate = ends_with(req->path, AGENT_SUFFIX_ROTATE);
 	const char *method = is_state ? "GET" : "POST";
 	struct store_agent a;
 	struct store_vm vm;
@@ -290,18 +355,19 @@ api_agent_handle(struct api *api, struct api_caller *c, const struct http_reques
 			api_agent_join(api, c, req, resp);
 		return;
 	}
-	if (!is_state && !is_status) {
+	if (!is_state && !is_status && !is_rotate) {
 		api_error(resp, 404, "NotFound", "", "there is no agent endpoint at %.200s", req->path);
 		return;
 	}
-	if (agent_path_vm(api, req, strlen(is_state ? AGENT_SUFFIX_STATE : AGENT_SUFFIX_STATUS), &vm, resp) < 0)
+	if (agent_path_vm(api, req, strlen(is_state ? AGENT_SUFFIX_STATE : is_status ? AGENT_SUFFIX_STATUS :
+					   AGENT_SUFFIX_ROTATE), &vm, resp) < 0)
 		return;
 	if (strcmp(req->method, method)) {
 		api_error(resp, 405, "MethodNotAllowed", "", "%s is not allowed on %.200s", req->method, req->path);
 		return;
 	}
-	if (is_status) {
-		agent_status_post(api, c, req, &vm, resp);
+	if (is_status || is_rotate) {
+		(is_status ? agent_status_post : agent_rotate_post)(api, c, req, &vm, resp);
 		return;
 	}
 	/* (a watch back from its park is authenticated again: its agent revoked meanwhile, 401) */

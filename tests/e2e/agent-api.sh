@@ -16,6 +16,7 @@
 #    credential on the Azure API 401; failed agent authentications are rate-limited (429). A good credential on
 #    another VM's path and a join refused with 409 (which spends no use) are budgeted the same way: a loop of
 #    them gets 429 after 10 and adds at most 2 activity rows.
+# 5b. Rotation: POST /agent/v1{VM}/rotate gives a new credential; the old works until the new is used.
 # 6. jitgate agent list / revoke VM: the revoked agent's parked watch and its status get 401.
 # 7. 200 watches from one client at once: API_CONN_PER_SOURCE_MAX (128) park, the rest are refused at connect,
 #    another source is still served, and one change wakes all 128 (the fan-out time is printed).
@@ -335,6 +336,25 @@ call -i $A6 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"
 expect 204 "... while hosta's own status from that address still passes"
 budgeted "a join refused with 409 (hosta is live), from one address" "hosta" 409 \
 	call -i $A7 "$JT3" POST /agent/v1/join "$(join_body hosta)"
+
+echo "5b. credential rotation over the protocol (POST /agent/v1{VM}/rotate)"
+call -i $A5 "$CRED_C" GET "/agent/v1$VMC/rotate"
+expect 405 MethodNotAllowed "GET on rotate"
+call -i $A5 "$CRED_A" POST "/agent/v1$VMC/rotate" '{}'
+expect 403 AuthorizationFailed "hosta's credential rotating hostc's"
+call -i $A5 "$CRED_C" POST "/agent/v1$VMC/rotate" '{}'
+expect 201 "hostc rotates its credential"
+NEW_C=$(j .credential)
+check "the answer is the join's: hostc's VM id and a new jga_ credential" \
+	bash -c '[[ $1 == "$2" && $3 =~ ^jga_[A-Za-z0-9_-]{48}$ && $3 != "$4" ]]' _ "$(j .vm)" "$VMC" "$NEW_C" "$CRED_C"
+call -i $A5 "$CRED_C" GET "/agent/v1$VMC/state?since=-1"
+expect 200 "the old credential still works until the new one is used"
+call -i $A5 "$NEW_C" GET "/agent/v1$VMC/state?since=-1"
+expect 200 "the new one works"
+call -i $A5 "$CRED_C" GET "/agent/v1$VMC/state?since=-1"
+expect 401 AuthenticationFailed "once the new one was used, the old one is refused"
+CRED_C=$NEW_C
+refuse "the new credential is not in jitgated's log" grep -qF -- "$NEW_C" "$SRVLOG"
 
 echo "6. jitgate agent list and revoke"
 H=$E2E_TMP/home

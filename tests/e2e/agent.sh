@@ -313,6 +313,27 @@ pk=$(ip netns exec "$SV" nft list chain ip e2ecount in | grep -o 'packets [0-9]*
 echo "  host2 sent $pk packets to jitgated in 6 s idle (agent_watch_wait PT5S)"
 check "a poll or two, not a loop (1 ≤ $pk packets ≤ 60)" test "${pk:-0}" -ge 1 -a "${pk:-999}" -le 60
 
+echo "13. jitgate-agent rotate: a new credential over the protocol; the old one ends, the running agent follows"
+CRED1=$(cat "${AST[1]}/credential")
+ip netns exec "$H1" "$AGENT" rotate --state-dir "${AST[1]}" >"$E2E_TMP/rotate" 2>&1; rc=$?
+check "rotate exits 0 and says the old credential no longer works (exit $rc: $(head -c 200 "$E2E_TMP/rotate"))" \
+	bash -c '(( $1 == 0 )) && grep -q "the old one no longer works" "$2"' _ $rc "$E2E_TMP/rotate"
+CRED1N=$(cat "${AST[1]}/credential")
+check "the credential file holds a new jga_ credential, 0600, owned by the agent's user" \
+	bash -c '[[ $1 != "$2" && $1 =~ ^jga_ && $(stat -c "%a %U" "$3") == "600 $4" ]]' _ "$CRED1N" "$CRED1" "${AST[1]}/credential" "$USR"
+TOK=$CRED1 api GET "/agent/v1$(vm 1)/state?since=-1"
+check "the old credential → 401 AuthenticationFailed (got $code $(j .error.code))" test "$code $(j .error.code)" = "401 AuthenticationFailed"
+TOK=$CRED1N api GET "/agent/v1$(vm 1)/state?since=-1"
+check "the new one → 200 ($code)" test "$code" = 200
+api POST "$POL/initiate?$AV" "$(initiate_body 1 22 $A 60)"
+check "initiate on host1 for A ($code)" test "$code" = 202
+eventually_within "the running agent (it held the old credential) applies it: A reaches host1's 22" 10 can "$CL" $A "${IP[1]}" 22
+check "... its log says it took the rotated credential" grep -q "holds a rotated one, using it from now on" "${ALOG[1]}"
+api GET "/subscriptions/$SUB/providers/Microsoft.Security/jitActivityLog?$AV&\$top=200"
+check "the activity log has the rotation (Jitgate/agents/rotate, Succeeded)" \
+	test "$(j '[.value[] | select(tostring | test("Jitgate/agents/rotate")) | select(tostring | test("Succeeded"))] | length')" -ge 1
+refuse "no credential in jitgated's log" grep -qF -e "$CRED1N" -e "$CRED1" "$SRVLOG"
+
 for k in 1 2 3; do
 	kill -TERM "${APID[$k]}" 2>/dev/null; wait "${APID[$k]}" 2>/dev/null; rc=$?
 	check "host$k's agent stops cleanly on SIGTERM (exit $rc)" test $rc = 0
