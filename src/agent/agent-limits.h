@@ -32,6 +32,7 @@
 #define AGENT_WATCH_TIMEOUT_MS	(45 * 1000)	/* one long poll: above the server's 30 s hold */
 #define AGENT_CALL_TIMEOUT_MS	(15 * 1000)	/* a join or a status post */
 #define AGENT_STATUS_EVERY_S	60		/* a status at least this often, applied or not */
+#define AGENT_STATUS_THROTTLED_MS (15 * 1000)	/* a status answered 429 (the VM's budget): posted again after this, watching meanwhile */
 #define AGENT_BACKOFF_MIN_MS	500		/* the first retry after a failure waits 0.5 s to ... */
 #define AGENT_BACKOFF_MAX_MS	(60 * 1000)	/* ... twice as long each time, up to a minute (full jitter within) */
 #define AGENT_REVOKED_RETRY_MS	(5 * 60 * 1000)	/* a revoked credential (401): ask again this seldom */

@@ -29,6 +29,7 @@ struct watch {
 	enum watch_op op;
 	int64_t since;			/* the revision the next poll asks past */
 	int64_t next_try, last_ok, next_status, next_reconcile;	/* monotonic ms */
+	int64_t status_after;		/* no status before this (a 429), the watch goes on meanwhile */
 	int64_t poll_started;		/* when the poll in flight started */
 	/*
 	 * A status is owed (a state applied or refused, tampering undone) while
@@ -183,7 +184,7 @@ start_next(struct watch *w)
 	if (!client_agent_is_pinned(w->ca, server_of(w))) {
 		w->op = OP_PIN;
 		r = client_agent_start_pin(w->ca, server_of(w), &err);
-	} else if (!w->revoked && (status_due(w) || now + AGENT_SERVER_HOLD_MS > w->next_status)) {
+	} else if (!w->revoked && now >= w->status_after && (status_due(w) || now + AGENT_SERVER_HOLD_MS > w->next_status)) {
 		r = start_status(w, url, &err);
 	} else {
 		w->op = OP_POLL;
@@ -314,8 +315,13 @@ on_done(struct watch *w, int r, const struct client_reply *rep, const struct cli
 		w->next_try = time_mono_ms();
 	} else if (rep->status == 401) {
 		on_revoked(w, rep);
-	} else if (op == OP_STATUS && rep->status >= 400 && rep->status < 500 && rep->status != 408 &&
-		   rep->status != 429) {
+	} else if (op == OP_STATUS && rep->status == 429) {
+		/* the server's budget of this VM's statuses is spent: a revocation must not wait for it, so watch on */
+		answered(w);
+		w->status_after = w->last_ok + AGENT_STATUS_THROTTLED_MS;
+		agent_log("%s: the status is throttled (429); watching on, the status again in %d s", server_of(w),
+			  AGENT_STATUS_THROTTLED_MS / 1000);
+	} else if (op == OP_STATUS && rep->status >= 400 && rep->status < 500 && rep->status != 408) {
 		/* the server read it and will not take it: asking again would stop the watch for good */
 		answered(w);
 		w->status_posted = w->status_sent;

@@ -179,9 +179,13 @@ status_write_of(struct api *api, const struct store_agent *a, const struct store
 
 	if (report_equal(&a->report, rep) && !addresses_differ(vm, s))
 		return time_now_ns() - a->seen_ns >= API_AGENT_SEEN_WRITE_NS ? STATUS_WRITE_SEEN : STATUS_WRITE_NONE;
-	/* a revision newly applied, up to the VM's own: moved only by those who may change the VM */
-	if (rep->applied_revision > a->report.applied_revision && store_vm_revision(api->store, vm->id, &rev) == 0 &&
-	    rep->applied_revision <= rev)
+	/*
+	 * A revision newly applied, up to the VM's own: moved only by those who may change the VM. Not with
+	 * new addresses, whose write moves the revision again: two agents sharing a credential on hosts with
+	 * different addresses would otherwise wake each other without end.
+	 */
+	if (rep->applied_revision > a->report.applied_revision && !addresses_differ(vm, s) &&
+	    store_vm_revision(api->store, vm->id, &rev) == 0 && rep->applied_revision <= rev)
 		return STATUS_WRITE_APPLIED;
 	return STATUS_WRITE_CHANGE;
 }

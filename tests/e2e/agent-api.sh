@@ -254,12 +254,13 @@ for k in $(seq 1 25); do
 	call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body $((REV2 - 1)) | sed "s/\"tamperUndone\":2/\"tamperUndone\":$((100 + k))/")"
 	codes+="$code "
 done
-check "25 statuses each changing something: 20 × 204, then 429 ($codes)" \
-	test "$codes" = "$(printf '204 %.0s' {1..20})$(printf '429 %.0s' {1..5})"
+# the status of step 4 moved hosta's addresses (192.0.2.51 → .50): the first change of this window
+check "25 statuses each changing something: 19 × 204 (20 changes with step 4's), then 429 ($codes)" \
+	test "$codes" = "$(printf '204 %.0s' {1..19})$(printf '429 %.0s' {1..6})"
 check "the 429's body names the budget ($(j .error.code): $(j .error.message))" \
 	bash -c '[[ $1 == TooManyRequests && $2 =~ ^more\ than\ 20\ changed\ statuses\ of\ this\ VM\ within\ 60\ s\;\ retry\ after\ [0-9]+\ s$ ]]' \
 	_ "$(j .error.code)" "$(j .error.message)"
-check "the store holds the 20th change (tamperUndone $(agent_row tamper_undone))" test "$(agent_row tamper_undone)" = 120
+check "the store holds the 20th change (tamperUndone $(agent_row tamper_undone))" test "$(agent_row tamper_undone)" = 119
 call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"
 expect 204 "past the budget, a newly applied revision (up to the VM's) is still written"
 check "... it is in the store ($(agent_row applied_revision))" test "$(agent_row applied_revision)" = "$REV2"
