@@ -1,11 +1,12 @@
 /*
  * Fuzz target for jitgate-agent's own files (agent-conf.h, agent-state.h). The first byte picks the parser:
- * agent.conf, the credential, or state.json. What parses must format and parse again to the same thing (agent.conf),
+ * agent.conf, the credential, state.json or state.floor. What parses must format and parse again to the same thing (agent.conf),
  * stay within its limits, and a refusal writes nothing and leaves a printable error record.
  */
 #include <errno.h>
 
 #include "agent/agent-conf.h"
+#include "agent/agent-floor.h"
 #include "agent/agent-state.h"
 #include "fuzz-common.h"
 
@@ -85,6 +86,24 @@ state_file(const char *body, size_t size)
 	codec_agent_state_free(s);
 }
 
+/* state.floor: unset, a state with no grants, or refused whole */
+static void
+floor_file(const char *body, size_t size)
+{
+	struct agent_state *s = (struct agent_state *)1;
+	struct core_error err;
+	int r;
+
+	r = agent_floor_decode(body, size, &s, &err);
+	if (r < 0) {
+		check_refusal(r, &err);
+		fuzz_check(s == (struct agent_state *)1);
+		return;
+	}
+	fuzz_check(r == 0 ? s == NULL : r == 1 && s->n_grants == 0);
+	codec_agent_state_free(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -93,15 +112,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	body = fuzz_copy(data + 1, size - 1);
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		conf(body, size - 1);
 		break;
 	case 1:
 		credential(body, size - 1);
 		break;
-	default:
+	case 2:
 		state_file(body, size - 1);
+		break;
+	default:
+		floor_file(body, size - 1);
 		break;
 	}
 	free(body);

@@ -38,6 +38,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: tampering with the kernel table is undone" tests/e2e/tamper.sh build
 	step "e2e: jitgate-agent's host half (saved state, tampering, kill, restart, refusals)" tests/e2e/agent-local.sh build
 	step "e2e: jitgate-agent's host half, sanitizer build" tests/e2e/agent-local.sh build-asan
+	step "e2e: jitgate-agent on a full disk: a state it cannot save never lets a restart reopen an older grant" tests/e2e/agent-disk.sh build
 	step "e2e: jitgate-agent's network half against an HTTPS responder (join, watch, backoff, max_disconnected, hostile states)" tests/e2e/agent-net.sh build
 	step "e2e: jitgate-agent's network half, sanitizer build" tests/e2e/agent-net.sh build-asan
 	step "e2e: privilege separation" tests/e2e/privsep.sh build

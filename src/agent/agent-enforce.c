@@ -106,11 +106,13 @@ state_reload(struct agent *a)
 	struct core_error err = { 0 };
 	struct agent_state *s = NULL;
 	int64_t received;
+	bool voided;
 
-	if (agent_state_load(a->dirfd, &s, &received, &err) < 0)
+	if (agent_state_load(a->dirfd, &s, &received, &voided, &err) < 0)
 		snprintf(a->last_error, sizeof(a->last_error), "%s: %.200s", AGENT_STATE_FILE, err.message);
 	else if (agent_state_accept(a, s, received, &err) == 0) {
-		agent_log("SIGHUP: enforcing revision %lld of %s", (long long)a->state->revision, AGENT_STATE_FILE);
+		agent_log("SIGHUP: enforcing revision %lld of %s%s", (long long)a->state->revision, AGENT_STATE_FILE,
+			  voided ? " without its grants (a newer state could not be saved)" : "");
 		return;
 	}
 	agent_log("SIGHUP: %s refused: %s; still enforcing revision %lld", AGENT_STATE_FILE, err.message,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/agent-floor.h"
 #include "agent/agent-host.h"
 #include "agent/agent-net.h"
 #include "agent/agent-state.h"
@@ -240,6 +241,9 @@ statedir_open(const struct join_opts *o)
 	return dfd;
 }
 
+/* What an earlier join saved of its VM's state (agent-state.h, agent-floor.h). */
+static const char *const old_states[] = { AGENT_STATE_FILE, AGENT_FLOOR_FILE, AGENT_STATE_VOID_FILE };
+
 /* The credential first (harmless alone), agent.conf last: it is what says the host joined. */
 static int
 join_write(int dfd, const struct join_opts *o, struct agent_conf *conf, const struct agent_joined *j)
@@ -251,9 +255,10 @@ join_write(int dfd, const struct join_opts *o, struct agent_conf *conf, const st
 		fprintf(stderr, "jitgate-agent: join: joined as %s but %s: %s\n", j->vm, err.target, err.message);
 		return AGENT_EXIT_FAIL;
 	}
-	/* a state saved for the VM this host was before would be refused at start */
-	if (unlinkat(dfd, AGENT_STATE_FILE, 0) < 0 && errno != ENOENT)
-		fprintf(stderr, "jitgate-agent: join: cannot remove the old %s: %s\n", AGENT_STATE_FILE, strerror(errno));
+	/* a state saved for the VM this host was before would be refused at start (and so would its floor) */
+	for (size_t i = 0; i < sizeof(old_states) / sizeof(old_states[0]); i++)
+		if (unlinkat(dfd, old_states[i], 0) < 0 && errno != ENOENT)
+			fprintf(stderr, "jitgate-agent: join: cannot remove the old %s: %s\n", old_states[i], strerror(errno));
 	printf("Joined as %s (revision %lld). Wrote %s/%s and %s/%s (0600).\nStart enforcing: systemctl enable --now "
 	       "jitgate-agent\n", j->vm, (long long)j->revision, o->state_dir, AGENT_CONF_FILE, o->state_dir,
 	       AGENT_CREDENTIAL_FILE);

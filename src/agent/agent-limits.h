@@ -12,6 +12,8 @@
 
 /* The state directory (agent-state.c). */
 #define AGENT_STATE_FILE_MAX	(AGENT_STATE_BODY_MAX + 4096)	/* state.json: the body plus its envelope */
+/* state.floor (agent-floor.c), preallocated: a state without grants (64 ports of ~36 bytes, a VM id) and a header */
+#define AGENT_FLOOR_FILE_SIZE	(16 * 1024)
 #define AGENT_CONF_MAX		(16 * 1024)	/* bytes of agent.conf */
 #define AGENT_CONF_LINE_MAX	1024		/* one line of agent.conf */
 #define AGENT_SERVERS_MAX	8		/* server URLs tried in turn */
@@ -30,9 +32,11 @@
 #define AGENT_WATCH_TIMEOUT_MS	(45 * 1000)	/* one long poll: above the server's 30 s hold */
 #define AGENT_CALL_TIMEOUT_MS	(15 * 1000)	/* a join or a status post */
 #define AGENT_STATUS_EVERY_S	60		/* a status at least this often, applied or not */
+#define AGENT_STATUS_THROTTLED_MS (15 * 1000)	/* a status answered 429 (the VM's budget): posted again after this, watching meanwhile */
 #define AGENT_BACKOFF_MIN_MS	500		/* the first retry after a failure waits 0.5 s to ... */
 #define AGENT_BACKOFF_MAX_MS	(60 * 1000)	/* ... twice as long each time, up to a minute (full jitter within) */
 #define AGENT_REVOKED_RETRY_MS	(5 * 60 * 1000)	/* a revoked credential (401): ask again this seldom */
 #define AGENT_ERROR_BODY_MAX	(64 * 1024)	/* a join's or a status's answer (an error body) */
+#define AGENT_INSTANCE_BYTES	16		/* the random id of one run (?instance=, hex): two agents sharing a credential show */
 
 #endif

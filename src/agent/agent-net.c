@@ -87,6 +87,15 @@ agent_url_status(const char *server, const char *vm, char *buf, size_t size)
 	return k < 0 || (size_t)k >= sizeof(tail) ? -ENAMETOOLONG : url_make(buf, size, server, tail);
 }
 
+int
+agent_url_rotate(const char *server, const char *vm, char *buf, size_t size)
+{
+	char tail[ARM_ID_MAX + 64];
+	int k = snprintf(tail, sizeof(tail), "/agent/v1%s/rotate", vm);
+
+	return k < 0 || (size_t)k >= sizeof(tail) ? -ENAMETOOLONG : url_make(buf, size, server, tail);
+}
+
 enum agent_answer
 agent_answer_kind(long status)
 {

@@ -51,6 +51,7 @@ int64_t agent_disconnected_deadline(int64_t last_ok_ms, int64_t max_ms);
 int agent_url_join(const char *server, char *buf, size_t size);
 int agent_url_state(const char *server, const char *vm, int64_t since, char *buf, size_t size);
 int agent_url_status(const char *server, const char *vm, char *buf, size_t size);
+int agent_url_rotate(const char *server, const char *vm, char *buf, size_t size);	/* ... + "/rotate" */
 
 /*
  * What the watch does with an answer to the long poll (status, and the body

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/agent-floor.h"
 #include "agent/agent-host.h"
 #include "agent/agent-state.h"
 #include "daemon/sandbox.h"
@@ -22,7 +23,8 @@
 #define STATE_DIR_MODE	0700
 
 /* The files `run` may find in its state directory, and hands to the agent's user with it. */
-static const char *const statedir_files[] = { AGENT_CONF_FILE, AGENT_CREDENTIAL_FILE, AGENT_STATE_FILE };
+static const char *const statedir_files[] = { AGENT_CONF_FILE, AGENT_CREDENTIAL_FILE, AGENT_STATE_FILE, AGENT_FLOOR_FILE,
+					       AGENT_STATE_VOID_FILE };
 
 /*
  * Hand the state directory and its files to the agent's user, as root before
@@ -137,7 +139,7 @@ signals_open(struct core_error *err)
 
 /* agent.conf and state.json, before the kernel is touched: what cannot be read is refused whole. */
 static int
-load(struct agent *a, const char *dir, struct core_error *err)
+load(struct agent *a, const char *dir, bool *voided, struct core_error *err)
 {
 	int r;
 
@@ -150,7 +152,11 @@ load(struct agent *a, const char *dir, struct core_error *err)
 	}
 	if ((r = agent_conf_load(a->dirfd, &a->conf, err)) < 0)
 		return r;
-	r = agent_state_load(a->dirfd, &a->state, &a->received_ms, err);
+	/* while there is room: a state that cannot be saved later is recorded here in place (agent-floor.h) */
+	if ((r = agent_floor_prepare(a->dirfd)) < 0)
+		agent_log("cannot prepare %s/%s (%s): should a state not be saved, the older one is set aside instead",
+			  dir, AGENT_FLOOR_FILE, strerror(-r));
+	r = agent_state_load(a->dirfd, &a->state, &a->received_ms, voided, err);
 	if (r == -ENOENT) {
 		agent_log("no saved state in %s yet: the kernel keeps what it holds until the server sends one", dir);
 		return 0;
@@ -164,6 +170,7 @@ agent_run(const struct agent_run_opts *o)
 	struct agent a = { .dirfd = -1, .sfd = -1, .applied_revision = -1, .cut_revision = -1 };
 	struct core_error err = { 0 };
 	struct agent_status st;
+	bool voided = false;
 	int r, status = AGENT_EXIT_FAIL;
 
 	if (sandbox_enter(o, &err) < 0) {
@@ -174,7 +181,7 @@ agent_run(const struct agent_run_opts *o)
 		agent_log("%s", err.message);
 		goto out;
 	}
-	if (load(&a, o->state_dir, &err) < 0) {
+	if (load(&a, o->state_dir, &voided, &err) < 0) {
 		agent_log("%s%s%s; refusing to start, the kernel is left as it is", err.target[0] ? err.target : "",
 			  err.target[0] ? ": " : "", err.message);
 		goto out;
@@ -192,8 +199,12 @@ agent_run(const struct agent_run_opts *o)
 	if (a.state)
 		a.cut_revision = a.state->revision;
 	if (a.state)
-		agent_log("enforcing revision %lld of %s: %zu protected ports, %zu grants", (long long)a.state->revision,
-			  a.conf.vm, a.state->n_ports, a.state->n_grants);
+		agent_log("enforcing revision %lld of %s: %zu protected ports, %zu grants%s", (long long)a.state->revision,
+			  a.conf.vm, a.state->n_ports, a.state->n_grants,
+			  voided ? " (a newer state could not be saved: the saved grants are void until a server answers)" : "");
+	/* voided: the watch asks for the whole state at once, not for what follows this revision */
+	if (voided)
+		a.applied_revision = -1;
 	/* the status the watch will post, gathered once under the sandbox: the log shows what the server will see */
 	agent_status_fill(&a, &st);
 	agent_log("host: %zu addresses, %zu listening management or protected ports%s", st.n_addrs, st.n_listening,

@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "agent/agent-file.h"
+#include "agent/agent-floor.h"
 #include "agent/agent-limits.h"
+#include "agent/agent-net.h"
 #include "agent/agent-state.h"
 #include "codec/codec.h"
 #include "core/armid.h"
@@ -211,34 +214,116 @@ out:
 	return r;
 }
 
+/*
+ * A state that could not be saved must never let an older, more permissive
+ * state.json be enforced after a restart (a grant revoked since reopened until
+ * a server answers). So: state.floor (preallocated, set in place, which needs
+ * no room) holds the newest ports without grants, and outranks an older
+ * state.json at load; failing that, state.json is renamed aside (which needs no
+ * room either) and read back without its grants.
+ */
 int
-agent_state_save(int dirfd, const char *body, size_t n, int64_t received_ms, struct core_error *err)
+agent_state_save(int dirfd, const struct agent_state *s, const char *body, size_t n, int64_t received_ms,
+		 struct core_error *err)
 {
 	struct buf b = { .max = AGENT_STATE_FILE_MAX };
+	const char *what;
 	int r;
 
-	if ((r = agent_state_file_encode(body, n, received_ms, &b)) < 0)
-		core_error_set(err, AGENT_ERR_STATE, AGENT_STATE_FILE, "cannot encode the state: %s", strerror(-r));
-	else if ((r = agent_file_write(dirfd, AGENT_STATE_FILE, b.data, b.len, STATE_FILE_MODE)) < 0)
-		core_error_set(err, AGENT_ERR_STATE, AGENT_STATE_FILE, "cannot write %s: %s", AGENT_STATE_FILE,
-			       strerror(-r));
+	if ((r = agent_state_file_encode(body, n, received_ms, &b)) >= 0 &&
+	    (r = agent_file_write(dirfd, AGENT_STATE_FILE, b.data, b.len, STATE_FILE_MODE)) >= 0) {
+		buf_free(&b);
+		/*
+		 * state.json is the newest now. A floor left set by a failure here is
+		 * harmless: at load it counts only when its revision is the higher.
+		 */
+		agent_floor_clear(dirfd);
+		unlinkat(dirfd, AGENT_STATE_VOID_FILE, 0);
+		return 0;
+	}
 	buf_free(&b);
-	return r;
+	if (agent_floor_set(dirfd, s) == 0)
+		what = "a restart enforces this revision's ports with no grants until a server answers (" AGENT_FLOOR_FILE ")";
+	else if ((renameat(dirfd, AGENT_STATE_FILE, dirfd, AGENT_STATE_VOID_FILE) == 0 || errno == ENOENT) &&
+		 fsync(dirfd) == 0)
+		what = "nor " AGENT_FLOOR_FILE "; the older state is set aside (" AGENT_STATE_VOID_FILE "): a restart "
+		       "enforces its ports with no grants until a server answers";
+	else
+		what = "nor " AGENT_FLOOR_FILE ", nor could the older one be set aside: a restart would enforce it";
+	return core_error_set(err, AGENT_ERR_STATE, AGENT_STATE_FILE, "cannot write %s (%s); %s", AGENT_STATE_FILE,
+			      strerror(-r), what), r;
 }
 
-int
-agent_state_load(int dirfd, struct agent_state **ret, int64_t *ret_received_ms, struct core_error *err)
+/* One saved state file: read and decoded. */
+static int
+state_read(int dirfd, const char *name, struct agent_state **ret, int64_t *ret_received_ms, struct core_error *err)
 {
 	char *text = NULL;
 	size_t n;
 	int r;
 
-	r = agent_file_read(dirfd, AGENT_STATE_FILE, AGENT_STATE_FILE_MAX, &text, &n);
+	r = agent_file_read(dirfd, name, AGENT_STATE_FILE_MAX, &text, &n);
 	if (r < 0)
-		return core_error_set(err, AGENT_ERR_STATE, AGENT_STATE_FILE, "cannot read %s: %s", AGENT_STATE_FILE,
+		return core_error_set(err, AGENT_ERR_STATE, name, "cannot read %s: %s", name,
 				      r == -EFBIG ? "larger than the agent takes" : strerror(-r)),
 		       r;
 	r = agent_state_file_decode(text, n, ret, ret_received_ms, err);
 	free(text);
 	return r;
+}
+
+/* Which saved state counts: state.json (or the one set aside, voided), unless the floor is newer or torn. */
+static int
+state_pick(int dirfd, struct agent_state **s, int64_t *received, bool *voided, struct core_error *err)
+{
+	struct core_error ferr = { 0 };
+	struct agent_state *f = NULL;
+	int r, fr;
+
+	*voided = false;
+	r = state_read(dirfd, AGENT_STATE_FILE, s, received, err);
+	if (r == -ENOENT && (r = state_read(dirfd, AGENT_STATE_VOID_FILE, s, received, err)) == 0)
+		*voided = true;
+	if (r < 0 && r != -ENOENT)
+		return r;
+	fr = agent_floor_read(dirfd, &f, &ferr);
+	if (fr < 0) {
+		/* torn: a newer state was being recorded, so what the saved one grants is void */
+		*voided = true;
+	} else if (fr == 1 && (!*s || f->revision > (*s)->revision)) {
+		if (!*s)
+			*received = time_now_ms();
+		codec_agent_state_free(*s);
+		*s = f;
+		*voided = true;
+		return 0;
+	}
+	codec_agent_state_free(f);
+	return *s ? 0 : r;
+}
+
+int
+agent_state_load(int dirfd, struct agent_state **ret, int64_t *ret_received_ms, bool *ret_voided,
+		 struct core_error *err)
+{
+	struct agent_state *s = NULL, *bare = NULL;
+	int64_t received = 0;
+	bool voided;
+	int r;
+
+	if ((r = state_pick(dirfd, &s, &received, &voided, err)) < 0)
+		return r;
+	if (voided && s->n_grants) {
+		if ((r = agent_state_without_grants(s, &bare)) < 0) {
+			codec_agent_state_free(s);
+			return core_error_set(err, AGENT_ERR_STATE, AGENT_STATE_FILE, "out of memory"), r;
+		}
+		codec_agent_state_free(s);
+		s = bare;
+	}
+	*ret = s;
+	*ret_received_ms = received;
+	if (ret_voided)
+		*ret_voided = voided;
+	return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef JITGATE_AGENT_STATE_H
 #define JITGATE_AGENT_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,7 @@
 #include "fw/fw.h"
 
 #define AGENT_STATE_FILE	"state.json"
+#define AGENT_STATE_VOID_FILE	"state.json.void"	/* an older state.json set aside: its grants are void */
 #define AGENT_FW_VM		1	/* the fw's key for the one VM an agent enforces: its own host */
 
 /* Error codes of this module (struct core_error). */
@@ -63,10 +65,24 @@ int agent_state_file_encode(const char *body, size_t n, int64_t received_ms, str
 int agent_state_file_decode(const char *text, size_t n, struct agent_state **ret, int64_t *ret_received_ms,
 			    struct core_error *err);
 
-/* Write state.json in dirfd atomically (0600); body must already have decoded. */
-int agent_state_save(int dirfd, const char *body, size_t n, int64_t received_ms, struct core_error *err);
+/*
+ * Write state.json in dirfd atomically (0600); body (s as received) must
+ * already have decoded. When that fails (a full disk), make sure a restart
+ * cannot enforce the older state.json's grants: state.floor is set to s's
+ * ports (agent-floor.h), or else state.json is renamed to
+ * AGENT_STATE_VOID_FILE. err says which; the return is the write's failure.
+ */
+int agent_state_save(int dirfd, const struct agent_state *s, const char *body, size_t n, int64_t received_ms,
+		     struct core_error *err);
 
-/* Read and decode state.json in dirfd. -ENOENT (err set) when there is none. */
-int agent_state_load(int dirfd, struct agent_state **ret, int64_t *ret_received_ms, struct core_error *err);
+/*
+ * The saved state a (re)start enforces: state.json (or AGENT_STATE_VOID_FILE
+ * when there is none), unless state.floor is set to a higher revision (then
+ * that: ports, no grants) or is torn (then state.json without its grants).
+ * *ret_voided (may be NULL) says the grants were dropped so: the server must
+ * send the whole state again. -ENOENT (err set) when nothing is saved.
+ */
+int agent_state_load(int dirfd, struct agent_state **ret, int64_t *ret_received_ms, bool *ret_voided,
+		     struct core_error *err);
 
 #endif

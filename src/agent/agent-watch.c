@@ -22,12 +22,14 @@ struct watch {
 	struct agent *a;
 	struct client_agent *ca;
 	char token[AGENT_CREDENTIAL_MAX + 1];	/* wiped */
+	char instance[2 * AGENT_INSTANCE_BYTES + 1];	/* this run's random id, sent with every call (hex) */
 	size_t server;			/* the server in use, of a->conf.servers */
 	unsigned attempt;		/* failures in a row (the backoff's exponent) */
 	unsigned failures;		/* ... and their count for the log */
 	enum watch_op op;
 	int64_t since;			/* the revision the next poll asks past */
 	int64_t next_try, last_ok, next_status, next_reconcile;	/* monotonic ms */
+	int64_t status_after;		/* no status before this (a 429), the watch goes on meanwhile */
 	int64_t poll_started;		/* when the poll in flight started */
 	/*
 	 * A status is owed (a state applied or refused, tampering undone) while
@@ -61,6 +63,36 @@ random_u64(void *arg)
 	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
 		v = (uint64_t)time_mono_ns();
 	return v;
+}
+
+/* This run's id: the server tells two agents that share one credential (a copied state directory) apart by it. */
+static void
+instance_make(struct watch *w)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t b[AGENT_INSTANCE_BYTES];
+	size_t i;
+
+	for (i = 0; i < sizeof(b); i += sizeof(uint64_t)) {
+		uint64_t v = random_u64(NULL);
+
+		memcpy(b + i, &v, sizeof(b) - i < sizeof(v) ? sizeof(b) - i : sizeof(v));
+	}
+	for (i = 0; i < sizeof(b); i++) {
+		w->instance[2 * i] = hex[b[i] >> 4];
+		w->instance[2 * i + 1] = hex[b[i] & 0xf];
+	}
+	w->instance[2 * sizeof(b)] = '\0';
+}
+
+/* url (from agent_url_state or agent_url_status) with this run's ?instance= (or &instance=) */
+static int
+url_instance(const struct watch *w, char *url, size_t size)
+{
+	size_t n = strlen(url);
+	int k = snprintf(url + n, size - n, "%cinstance=%s", strchr(url, '?') ? '&' : '?', w->instance);
+
+	return k < 0 || (size_t)k >= size - n ? -ENAMETOOLONG : 0;
 }
 
 static const char *
@@ -108,7 +140,7 @@ start_status(struct watch *w, char *url, struct client_error *err)
 
 	agent_status_fill(w->a, &st);
 	buf_free(&w->status);
-	if ((r = agent_url_status(server_of(w), w->a->conf.vm, url, URL_SIZE)) < 0 ||
+	if ((r = agent_url_status(server_of(w), w->a->conf.vm, url, URL_SIZE)) < 0 || (r = url_instance(w, url, URL_SIZE)) < 0 ||
 	    (r = agent_status_body(&st, &w->status)) < 0)
 		return client_fail(err, CLIENT_ERR_USAGE, "cannot build the status: %s", strerror(-r)), r;
 	c.body = w->status.data;
@@ -152,12 +184,13 @@ start_next(struct watch *w)
 	if (!client_agent_is_pinned(w->ca, server_of(w))) {
 		w->op = OP_PIN;
 		r = client_agent_start_pin(w->ca, server_of(w), &err);
-	} else if (!w->revoked && (status_due(w) || now + AGENT_SERVER_HOLD_MS > w->next_status)) {
+	} else if (!w->revoked && now >= w->status_after && (status_due(w) || now + AGENT_SERVER_HOLD_MS > w->next_status)) {
 		r = start_status(w, url, &err);
 	} else {
 		w->op = OP_POLL;
 		w->poll_started = now;
 		r = agent_url_state(server_of(w), w->a->conf.vm, w->since, url, sizeof(url));
+		r = r < 0 ? r : url_instance(w, url, sizeof(url));
 		c.url = url;
 		r = r < 0 ? client_fail(&err, CLIENT_ERR_USAGE, "the state's URL is too long") : client_agent_start(w->ca, &c, &err);
 	}
@@ -201,9 +234,23 @@ on_state(struct watch *w, const char *body, size_t n)
 	status_owe(w);
 	agent_log("enforcing revision %lld from %s: %zu protected ports, %zu grants", (long long)w->a->state->revision,
 		  server_of(w), w->a->state->n_ports, w->a->state->n_grants);
-	if (agent_state_save(w->a->dirfd, body, n, received, &err) < 0)
-		agent_log("cannot save %s (%s): a restart enforces the previous one until the server answers",
-			  AGENT_STATE_FILE, err.message);
+	if (agent_state_save(w->a->dirfd, w->a->state, body, n, received, &err) < 0)
+		agent_log("%s", err.message);
+}
+
+/* `jitgate-agent rotate` saved a new credential and ended this one: the file holds what to use now. */
+static bool
+credential_rotated(struct watch *w)
+{
+	char fresh[sizeof(w->token)];
+	bool moved = false;
+
+	if (agent_credential_load(w->a->dirfd, fresh, sizeof(fresh), NULL) == 0 && strcmp(fresh, w->token)) {
+		memcpy(w->token, fresh, sizeof(w->token));
+		moved = true;
+	}
+	explicit_bzero(fresh, sizeof(fresh));
+	return moved;
 }
 
 static void
@@ -211,6 +258,12 @@ on_revoked(struct watch *w, const struct client_reply *rep)
 {
 	char code[64], msg[256];
 
+	if (credential_rotated(w)) {
+		agent_log("%s refused the credential: %s holds a rotated one, using it from now on", server_of(w),
+			  AGENT_CREDENTIAL_FILE);
+		w->next_try = time_mono_ms();
+		return;
+	}
 	client_reply_error(rep, code, sizeof(code), msg, sizeof(msg));
 	if (!w->revoked)
 		agent_log("%s refused the credential (401 %s: %s): revoked or unknown. Enforcing revision %lld as it is "
@@ -262,8 +315,13 @@ on_done(struct watch *w, int r, const struct client_reply *rep, const struct cli
 		w->next_try = time_mono_ms();
 	} else if (rep->status == 401) {
 		on_revoked(w, rep);
-	} else if (op == OP_STATUS && rep->status >= 400 && rep->status < 500 && rep->status != 408 &&
-		   rep->status != 429) {
+	} else if (op == OP_STATUS && rep->status == 429) {
+		/* the server's budget of this VM's statuses is spent: a revocation must not wait for it, so watch on */
+		answered(w);
+		w->status_after = w->last_ok + AGENT_STATUS_THROTTLED_MS;
+		agent_log("%s: the status is throttled (429); watching on, the status again in %d s", server_of(w),
+			  AGENT_STATUS_THROTTLED_MS / 1000);
+	} else if (op == OP_STATUS && rep->status >= 400 && rep->status < 500 && rep->status != 408) {
 		/* the server read it and will not take it: asking again would stop the watch for good */
 		answered(w);
 		w->status_posted = w->status_sent;
@@ -308,8 +366,8 @@ grants_end(struct watch *w)
 	agent_log("no answer from any server for max_disconnected (%lld s): ended all %zu grants; the %zu protected "
 		  "ports stay closed until a server answers", (long long)(a->conf.max_disconnected_ms / 1000), had,
 		  a->state->n_ports);
-	if (agent_state_save(a->dirfd, text, n, a->received_ms, &err) < 0)
-		agent_log("cannot save %s (%s)", AGENT_STATE_FILE, err.message);
+	if (agent_state_save(a->dirfd, a->state, text, n, a->received_ms, &err) < 0)
+		agent_log("%s", err.message);
 out:
 	codec_agent_state_free(s);
 	json_decref(v);
@@ -375,6 +433,7 @@ agent_watch_run(struct agent *a)
 	struct client_error err = { 0 };
 	int r = 0;
 
+	instance_make(&w);
 	w.last_ok = w.next_try = w.next_status = time_mono_ms();
 	w.next_reconcile = w.last_ok + AGENT_RECONCILE_MS;
 	if (agent_credential_load(a->dirfd, w.token, sizeof(w.token), &cerr) < 0) {
@@ -387,7 +446,8 @@ agent_watch_run(struct agent *a)
 		r = -EIO;
 		goto out;
 	}
-	agent_log("watching %s on %s%s", a->conf.vm, server_of(&w), a->conf.n_servers > 1 ? " (and the others in turn)" : "");
+	agent_log("watching %s on %s%s as instance %s", a->conf.vm, server_of(&w),
+		  a->conf.n_servers > 1 ? " (and the others in turn)" : "", w.instance);
 	while (!a->stop && (r = watch_step(&w)) == 0)
 		;
 out:

@@ -1,4 +1,4 @@
-/* jitgate-agent's front door: the command line and its subcommands (run, show, facts). */
+/* jitgate-agent's front door: the command line and its subcommands (run, show, facts, rotate). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,6 +23,7 @@ static const char usage[] =
 	"                          [--name NAME] [--state-dir DIR] [--max-disconnected PT4H] [--force]\n"
 	"       jitgate-agent run [--state-dir DIR] [--user NAME | --no-sandbox]\n"
 	"       jitgate-agent show [--state-dir DIR]\n"
+	"       jitgate-agent rotate [--state-dir DIR]\n"
 	"       jitgate-agent facts [--state-dir DIR]\n"
 	"       jitgate-agent --help | --version\n"
 	"\n"
@@ -33,6 +34,7 @@ static const char usage[] =
 	"         enforcing until SIGTERM; as root it becomes NAME (default " AGENT_USER_DEFAULT ") with\n"
 	"         CAP_NET_ADMIN alone, no_new_privs and a seccomp allow-list; watches the server for new states\n"
 	"  show   print what the saved state enforces\n"
+	"  rotate get a new credential from the server and end the old one (a running agent follows)\n"
 	"  facts  print this host's status as the agent reports it (JSON)\n"
 	"\n"
 	"DIR defaults to " AGENT_STATE_DIR_DEFAULT ". See jitgate-agent(8).\n";
@@ -133,6 +135,7 @@ cmd_show(int argc, char **argv)
 	struct agent_state *s = NULL;
 	struct agent_fw f = { 0 };
 	int64_t received, now = time_now_ms();
+	bool voided;
 	size_t i;
 	int dfd, r, status = AGENT_EXIT_FAIL;
 
@@ -149,7 +152,7 @@ cmd_show(int argc, char **argv)
 	printf("vm: %s\n", conf.vm);
 	for (i = 0; i < conf.n_servers; i++)
 		printf("server: %s\n", conf.servers[i]);
-	if ((r = agent_state_load(dfd, &s, &received, &err)) == -ENOENT) {
+	if ((r = agent_state_load(dfd, &s, &received, &voided, &err)) == -ENOENT) {
 		printf("no saved state: nothing is enforced by this agent yet\n");
 		status = AGENT_EXIT_OK;
 		goto out;
@@ -167,7 +170,8 @@ cmd_show(int argc, char **argv)
 	printf("\nprotected:");
 	for (i = 0; i < s->n_ports; i++)
 		printf(" %s/%u", net_proto_name(s->ports[i].proto), s->ports[i].number);
-	printf("%s\ngrants: %zu\n", s->n_ports ? "" : " none", s->n_grants);
+	printf("%s\ngrants: %zu%s\n", s->n_ports ? "" : " none", s->n_grants,
+	       voided ? " (a newer state could not be saved: the saved grants are void until a server answers)" : "");
 	for (i = 0; i < f.n_grants; i++) {
 		char src[NET_PREFIX_TEXT_MAX];
 
@@ -203,7 +207,7 @@ cmd_facts(int argc, char **argv)
 		return r;
 	/* the saved state's ports count as policy ports; no state is no extra ports */
 	if ((dfd = open(o.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		if (agent_state_load(dfd, &a.state, &a.received_ms, NULL) < 0)
+		if (agent_state_load(dfd, &a.state, &a.received_ms, NULL, NULL) < 0)
 			a.state = NULL;
 		close(dfd);
 	}
@@ -231,6 +235,17 @@ cmd_facts(int argc, char **argv)
 	return AGENT_EXIT_OK;
 }
 
+static int
+cmd_rotate(int argc, char **argv)
+{
+	struct agent_run_opts o = { 0 };
+	int r;
+
+	if ((r = options_parse(argc, argv, false, &o)) != 0)
+		return r;
+	return agent_rotate_main(o.state_dir);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -239,6 +254,7 @@ static const struct {
 	{ "run", cmd_run },
 	{ "show", cmd_show },
 	{ "facts", cmd_facts },
+	{ "rotate", cmd_rotate },
 };
 
 int

@@ -56,6 +56,9 @@ void agent_status_fill(const struct agent *a, struct agent_status *ret);
 /* `jitgate-agent join ...` (agent-join.c): argv[0] is "join"; returns an AGENT_EXIT_* status. */
 int agent_join_main(int argc, char **argv);
 
+/* `jitgate-agent rotate` (agent-rotate.c): a new credential for this host; returns an AGENT_EXIT_* status. */
+int agent_rotate_main(const char *state_dir);
+
 /* `jitgate-agent run`: returns an AGENT_EXIT_* status. */
 int agent_run(const struct agent_run_opts *o);
 

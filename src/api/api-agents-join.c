@@ -220,8 +220,8 @@ api_agent_join(struct api *api, struct api_caller *c, const struct http_request 
 		api_error_record(resp, j->status, &j->err);
 		if (j->status == 401)
 			api_auth_failed(api, c, AGENT_OP_JOIN, req->path, true, j->err.message, resp);
-		else if (j->status == 409)
-			api_log(api, c, AGENT_OP_JOIN, j->text, "Failed", NULL, "join refused: %s", j->err.message);
+		else if (j->status == 409)	/* spends no use: budgeted as a failure, or a token could log without bound */
+			api_auth_failed(api, c, AGENT_OP_JOIN, j->text, true, j->err.message, resp);
 		goto out;
 	}
 	api_log(api, c, AGENT_OP_JOIN, j->text, "Succeeded", NULL, "a host joined as agent VM %s with join token %s",

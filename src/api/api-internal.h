@@ -359,6 +359,9 @@ void api_join_token_delete(struct api *api, const struct api_caller *c, const st
 void api_agent_handle(struct api *api, struct api_caller *c, const struct http_request *req,
 		      struct http_response *resp);
 #define AGENT_OP_AUTH	"Jitgate/agents/authenticate"	/* activity rows of a refused agent or join credential */
+/* What the inventory, the activity row and the log say of two agents sharing a credential (api_watch_instance). */
+#define API_AGENT_SHARED_TEXT	"two agents use this VM's credential (a copied state directory or a cloned VM " \
+				"image): revoke it (jitgate agent revoke VM) and join each host anew"
 /*
  * The request's bearer secret, which must start with `prefix` (API_AGENT_PREFIX, API_JOIN_TOKEN_PREFIX):
  * 0 and its hash, or a 401 in resp (a failure counted against the caller's address when a secret was offered).
@@ -381,6 +384,15 @@ void api_agent_state_get(struct api *api, const struct http_request *req, const 
 int api_watch_parked(struct api *api, int64_t vm_id);
 void api_watch_unparked(struct api *api, int64_t vm_id);
 void api_watch_contact(struct api *api, int64_t vm_id);
+/* One status change of VM vm_id to write: 0 within its budget, else the seconds until its window ends. */
+int api_watch_status_change(struct api *api, int64_t vm_id);
+/*
+ * The agent of VM vm_id called with instance id `inst` (API_AGENT_INSTANCE_MAX at most): 1 when this shows two
+ * live agents sharing its credential and it is time to say so (an activity row, api_watch_alert), else 0.
+ */
+int api_watch_instance(struct api *api, int64_t vm_id, const char *inst);
+/* A line for jitgated's log (api_alert_take); a newer one replaces one not yet taken. */
+void api_watch_alert(struct api *api, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Its agent was revoked: its parked watches are woken (and refused) at the next api_watches_wake. */
 void api_watch_kick(struct api *api, int64_t vm_id);
 /* Are HTTP_PARKED_MAX watches parked (the server would refuse one more: the API answers 503 itself)? */

@@ -17,5 +17,25 @@
 #define API_AGENT_WAIT_MIN_MS	1000		/* the shortest watch wait a configuration may set (agent_watch_wait) */
 /* an agent VM counts as connected while a watch of its agent is parked, or its last contact is this recent */
 #define API_AGENT_CONNECTED_NS	(75LL * 1000 * 1000 * 1000)
+/*
+ * A status POST writes the store only for what changed. Nothing changed: its last contact is kept in memory
+ * (api_watch_contact) and written at most every API_AGENT_SEEN_WRITE_NS (well below API_AGENT_CONNECTED_NS, so
+ * a restarted server still sees a periodic status's agent as connected). A newly applied revision (up to the
+ * VM's) is always written (grants wait for it); any other change counts against the VM's budget of
+ * API_AGENT_STATUS_CHANGES_MAX per API_AGENT_STATUS_WINDOW_S, past which it is answered 429.
+ */
+#define API_AGENT_SEEN_WRITE_NS	(30LL * 1000 * 1000 * 1000)
+#define API_AGENT_STATUS_CHANGES_MAX	20
+#define API_AGENT_STATUS_WINDOW_S	60
+/*
+ * Two agents sharing one credential (a copied state directory, a cloned VM image): each agent sends a random
+ * instance id per start (?instance=, at most API_AGENT_INSTANCE_MAX characters). An id that comes back after
+ * another took over, while it was heard from within API_AGENT_CONNECTED_NS, is a second live agent (a restart
+ * only moves from one id to the next). Shown in the inventory for API_AGENT_SHARED_SHOW_NS after it was last
+ * seen; an activity row and a log line at most every API_AGENT_SHARED_LOG_NS per VM.
+ */
+#define API_AGENT_INSTANCE_MAX	64
+#define API_AGENT_SHARED_SHOW_NS	(10LL * 60 * 1000 * 1000 * 1000)
+#define API_AGENT_SHARED_LOG_NS	(60LL * 60 * 1000 * 1000 * 1000)
 
 #endif

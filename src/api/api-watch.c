@@ -1,5 +1,6 @@
 /* The agents' watches: which VMs have one parked, waking them when their VM's revision moves, and who is connected. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,14 @@ struct api_watch {
 	size_t parked;
 	int64_t contact_ns;
 	bool kick;			/* wake its watches at the next api_watches_wake (its agent was revoked) */
+	int64_t changes_window_ns;	/* the status changes budget's window (API_AGENT_STATUS_WINDOW_S) ... */
+	uint32_t changes;		/* ... and the changes written in it */
+	char inst[API_AGENT_INSTANCE_MAX + 1];	/* the agent instance last heard from, and when */
+	int64_t inst_ns;
+	char prev[API_AGENT_INSTANCE_MAX + 1];	/* the one before it, and when it was last heard from */
+	int64_t prev_ns;
+	int64_t shared_ns;		/* two instances last seen taking turns (0: never) */
+	int64_t shared_said_ns;		/* the last activity row and log line about it */
 };
 
 /* Sorted by vm_id; an entry stays once made (one per agent VM that ever called this server). */
@@ -23,6 +32,7 @@ struct api_watches {
 	size_t n, cap;
 	size_t parked;			/* in all */
 	bool kicked;			/* some entry has kick set */
+	char alert[512];		/* for jitgated's log (api_alert_take); empty: none */
 };
 
 static struct api_watch *
@@ -74,6 +84,72 @@ api_watch_contact(struct api *api, int64_t vm_id)
 
 	if (e)
 		e->contact_ns = time_now_ns();
+}
+
+int
+api_watch_status_change(struct api *api, int64_t vm_id)
+{
+	struct api_watch *e = watch_get(api, vm_id);
+	int64_t now = time_now_ns(), end;
+
+	if (!e)
+		return 0;	/* out of memory: a status is not refused for it */
+	end = e->changes_window_ns + API_AGENT_STATUS_WINDOW_S * TIME_NS_PER_SEC;
+	if (e->changes_window_ns == 0 || now >= end || now < e->changes_window_ns) {
+		e->changes_window_ns = now;
+		e->changes = 0;
+		end = now + API_AGENT_STATUS_WINDOW_S * TIME_NS_PER_SEC;
+	}
+	if (e->changes >= API_AGENT_STATUS_CHANGES_MAX)
+		return (int)((end - now + TIME_NS_PER_SEC - 1) / TIME_NS_PER_SEC);
+	e->changes++;
+	return 0;
+}
+
+int
+api_watch_instance(struct api *api, int64_t vm_id, const char *inst)
+{
+	struct api_watch *e = watch_get(api, vm_id);
+	int64_t now = time_now_ns();
+
+	if (!e || !strcmp(e->inst, inst)) {
+		if (e)
+			e->inst_ns = now;
+		return 0;
+	}
+	/* the one before comes back while still live: two agents take turns (a restart never goes back) */
+	if (!strcmp(e->prev, inst) && now - e->prev_ns < API_AGENT_CONNECTED_NS)
+		e->shared_ns = now;
+	memcpy(e->prev, e->inst, sizeof(e->prev));
+	e->prev_ns = e->inst_ns;
+	snprintf(e->inst, sizeof(e->inst), "%s", inst);
+	e->inst_ns = now;
+	if (e->shared_ns != now || (e->shared_said_ns && now - e->shared_said_ns < API_AGENT_SHARED_LOG_NS))
+		return 0;
+	e->shared_said_ns = now;
+	return 1;
+}
+
+void
+api_watch_alert(struct api *api, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!api->watches && !(api->watches = calloc(1, sizeof(*api->watches))))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(api->watches->alert, sizeof(api->watches->alert), fmt, ap);
+	va_end(ap);
+}
+
+int
+api_alert_take(struct api *api, char *buf, size_t size)
+{
+	if (!api->watches || !api->watches->alert[0])
+		return 0;
+	snprintf(buf, size, "%s", api->watches->alert);
+	api->watches->alert[0] = '\0';
+	return 1;
 }
 
 int
@@ -210,6 +286,9 @@ api_agent_render(struct api *api, const struct store_vm *vm, char *ret_reason, s
 		json_object_set_new(o, "listening", json_string(a.report.listening));
 	if (o && a.report.last_error[0])
 		json_object_set_new(o, "lastError", json_string(a.report.last_error));
+	if (o && e && e->shared_ns && now - e->shared_ns < API_AGENT_SHARED_SHOW_NS)
+		json_object_set_new(o, "sharedCredential", json_pack("{s:o, s:s}", "detectedTimeUtc",
+				    time_or_null(e->shared_ns), "message", API_AGENT_SHARED_TEXT));
 	if (!a.report.supported) {
 		snprintf(ret_reason, size, "%s",
 			 a.report.reason[0] ? a.report.reason : "its agent says this host's kernel cannot hold the table");

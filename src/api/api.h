@@ -88,6 +88,8 @@ void api_closing_free(struct api *api);
  * (http_server_wake, with the VM's id as key). Nothing to do when no watch is parked.
  */
 void api_watches_wake(struct api *api, struct http_server *srv);
+/* A line the API has for jitgated's log (two agents sharing a credential): 1 with it in buf, else 0. */
+int api_alert_take(struct api *api, char *buf, size_t size);
 
 /* Free what the API caches (at exit, or before pointing the API at another store). */
 void api_caches_free(struct api *api);

@@ -267,6 +267,7 @@ server_loop(struct server *s)
 
 	while (!s->stop) {
 		struct pollfd p[N_SOURCES];
+		char alert[512];
 		size_t i;
 
 		for (i = 0; i < N_SOURCES; i++)
@@ -279,6 +280,8 @@ server_loop(struct server *s)
 		http_server_run(s->srv);
 		api_batch_end(s->api);	/* the initiates of this pass commit together; their answers go out after */
 		api_watches_wake(s->api, s->srv);	/* the agents' watches of the VMs this pass changed */
+		if (api_alert_take(s->api, alert, sizeof(alert)) > 0)
+			logmsg("%s", alert);
 		on_timers(s);
 	}
 	logmsg("stopping; the kernel keeps every live grant and ends each on time");

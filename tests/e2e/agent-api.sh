@@ -13,8 +13,14 @@
 # 4b. exposedManagementPorts: the agent VMs with a listening port no rule covers, per resource group and port;
 #    a Reader of another group sees none, a Reader of one VM that VM alone; bad parameters name themselves;
 #    a revoked agent's report is not listed.
+# 4c. Unchanged statuses write nothing (the agent's seen_ns stays); changes past the VM's budget (20 a minute)
+#    are 429; a newly applied revision is not.
+# 4d. Two instance ids taking turns on one credential: inventory sharedCredential, one activity row, one log line.
 # 5. Credentials where they do not belong: A's on B's path 403 (logged); an API token on /agent/v1 401; an agent
-#    credential on the Azure API 401; failed agent authentications are rate-limited (429).
+#    credential on the Azure API 401; failed agent authentications are rate-limited (429). A good credential on
+#    another VM's path and a join refused with 409 (which spends no use) are budgeted the same way: a loop of
+#    them gets 429 after 10 and adds at most 2 activity rows.
+# 5b. Rotation: POST /agent/v1{VM}/rotate gives a new credential; the old works until the new is used.
 # 6. jitgate agent list / revoke VM: the revoked agent's parked watch and its status get 401.
 # 6b. jitgate vm list/show with agent columns (connected, disconnected since T, revoked, version), --group,
 #    --status, --exposed (an out-of-scope Reader sees nothing); enable --recommended; jitgate request waits for
@@ -36,9 +42,9 @@ for t in curl jq sqlite3; do command -v $t >/dev/null || { echo "agent-api.sh: n
 
 HOST=$(ns_new host) && CL=$(ns_new cl) || exit 1
 link_new "$HOST" v0 "$CL" c0 || exit 1
-V=10.237.0.1 A=10.237.0.2 A2=10.237.0.3 A3=10.237.0.4 A4=10.237.0.5 A5=10.237.0.6
+V=10.237.0.1 A=10.237.0.2 A2=10.237.0.3 A3=10.237.0.4 A4=10.237.0.5 A5=10.237.0.6 A6=10.237.0.7 A7=10.237.0.8
 addr_add "$HOST" v0 $V/24
-for a in $A $A2 $A3 $A4 $A5; do addr_add "$CL" c0 $a/24; done
+for a in $A $A2 $A3 $A4 $A5 $A6 $A7; do addr_add "$CL" c0 $a/24; done
 
 STATE=$E2E_TMP/state
 SUB=00000000-0000-0000-0000-000000000000
@@ -72,6 +78,8 @@ call() {
 	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
 }
 j() { jq -r "$@" <<<"$R" 2>/dev/null; }
+# rows_like TEXT: activity rows whose JSON holds TEXT
+rows_like() { call "$T_OWNER" GET "$LOG?$AV&\$top=1000"; j "[.value[] | select(tostring | test(\"$1\"))] | length"; }
 # expect STATUS [ERRORCODE] DESCRIPTION: the last call answered that.
 expect() {
 	local st=$1 ec= what=${!#}
@@ -281,6 +289,65 @@ expect 400 MissingApiVersionParameter "no api-version"
 call "$T_OWNER" POST "$EX?$AV" '{}'
 expect 405 MethodNotAllowed "POST on the list"
 
+echo "4c. a status writes only what changed; changes beyond the VM's budget are 429"
+# agent_row COLUMNS: hosta's agent row as the store has it (read-only, beside the running jitgated)
+agent_row() { sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" \
+	"SELECT $1 FROM agents WHERE vm_id = (SELECT id FROM vms WHERE name = 'hosta' COLLATE NOCASE)"; }
+seen0=$(agent_row seen_ns)
+codes=
+for k in $(seq 1 20); do call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"; codes+="$code "; done
+check "20 unchanged statuses in a row: each 204 ($codes)" test "$codes" = "$(printf '204 %.0s' {1..20})"
+check "... and none of them wrote the store (the agent's seen_ns is still $seen0)" test "$(agent_row seen_ns)" = "$seen0"
+call "$T_OWNER" GET "$CMP/hosta?$AV"
+check "... while the inventory still shows hosta Connected" test "$(j .properties.agent.state)" = Connected
+codes=
+for k in $(seq 1 25); do
+	call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body $((REV2 - 1)) | sed "s/\"tamperUndone\":2/\"tamperUndone\":$((100 + k))/")"
+	codes+="$code "
+done
+# the status of step 4 moved hosta's addresses (192.0.2.51 → .50): the first change of this window
+check "25 statuses each changing something: 19 × 204 (20 changes with step 4's), then 429 ($codes)" \
+	test "$codes" = "$(printf '204 %.0s' {1..19})$(printf '429 %.0s' {1..6})"
+check "the 429's body names the budget ($(j .error.code): $(j .error.message))" \
+	bash -c '[[ $1 == TooManyRequests && $2 =~ ^more\ than\ 20\ changed\ statuses\ of\ this\ VM\ within\ 60\ s\;\ retry\ after\ [0-9]+\ s$ ]]' \
+	_ "$(j .error.code)" "$(j .error.message)"
+check "the store holds the 20th change (tamperUndone $(agent_row tamper_undone))" test "$(agent_row tamper_undone)" = 119
+call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"
+expect 204 "past the budget, a newly applied revision (up to the VM's) is still written"
+check "... it is in the store ($(agent_row applied_revision))" test "$(agent_row applied_revision)" = "$REV2"
+
+echo "4d. two agents sharing one credential (a copied state directory, a cloned image) are noticed"
+SHARED="two agents use this VM's credential (a copied state directory or a cloned VM image): revoke it (jitgate agent revoke VM) and join each host anew"
+st_inst() { call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status?instance=$1" "$(status_body "$REV2")"; }
+shared() { call "$T_OWNER" GET "$CMP/hosta?$AV"; j '.properties.agent.sharedCredential.message // empty'; }
+rows0=$(rows_like "two agents use")
+st_inst 0a1b2c
+expect 204 "a status from instance 0a1b2c"
+st_inst 9f8e7d
+expect 204 "... then from 9f8e7d (as after a restart)"
+st_inst 9f8e7d
+check "a restart is not two agents: no sharedCredential in the inventory" test -z "$(shared)"
+refuse "... no log line" grep -q "two agents use" "$SRVLOG"
+st_inst 0a1b2c
+expect 204 "0a1b2c comes back while 9f8e7d is live"
+check "the inventory says so: agent.sharedCredential.message" test "$(shared)" = "$SHARED"
+call "$T_OWNER" GET "$CMP/hosta?$AV"
+check "... with detectedTimeUtc ($(j '.properties.agent.sharedCredential.detectedTimeUtc'))" \
+	bash -c '[[ $1 =~ ^20[0-9-]+T[0-9:.]+Z$ ]]' _ "$(j '.properties.agent.sharedCredential.detectedTimeUtc')"
+for k in $(seq 1 10); do
+	st_inst 9f8e7d
+	call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1&instance=0a1b2c"
+done
+check "20 more calls taking turns (statuses and watches): still 200 and 204 ($code)" test "$code" = 200
+check "one activity row for all of it ($(( $(rows_like "two agents use") - rows0 )))" \
+	test $(( $(rows_like "two agents use") - rows0 )) = 1
+eventually_within "one line in jitgated's log naming the VM" 2 \
+	bash -c '[[ $(grep -c "agent VM .*/hosta: two agents use" "$1") == 1 ]]' _ "$SRVLOG"
+call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1&instance=no%21"
+expect 400 InvalidInstance "a malformed instance"
+check "... its body names the field ($(j .error.target): $(j .error.message))" \
+	test "$(j .error.target): $(j .error.message)" = "instance: instance must be 1 to 64 letters, digits, '-' or '_'"
+
 echo "5. credentials where they do not belong"
 call -i $A5 "$CRED_A" GET "/agent/v1$VMB/state?since=-1"
 expect 403 AuthorizationFailed "hosta's credential on hostb's watch"
@@ -300,6 +367,46 @@ for i in $(seq 1 10); do call -i $A4 "jga_wrong$i" GET "/agent/v1$VMA/state?sinc
 expect 401 AuthenticationFailed "the tenth unknown agent credential from one address"
 call -i $A4 "jga_wrong11" GET "/agent/v1$VMA/state?since=-1"
 expect 429 TooManyRequests "the eleventh: rate-limited like any failed authentication"
+# budgeted WHAT TEXT CODE CALL...: CALL 25 times from one address: 10 answered CODE, then 429 with the budget's
+# exact body; at most 2 more activity rows holding TEXT (one Failed, one Throttled)
+budgeted() {
+	local what=$1 text=$2 want=$3 before after codes= k msg; shift 3
+	before=$(rows_like "$text")
+	for k in $(seq 1 25); do "$@"; codes+="$code "; done
+	msg=$(j .error.message)
+	after=$(rows_like "$text")
+	check "$what: 10 × $want, then 429 ($codes)" \
+		test "$codes" = "$(printf "$want %.0s" {1..10})$(printf '429 %.0s' {1..15})"
+	check "$what: the 429's body is the failure budget's ($(j .error.code): $msg)" \
+		bash -c '[[ $1 == TooManyRequests && $2 =~ ^more\ than\ 10\ failed\ authentications\ from\ $3\ within\ 60\ s\;\ retry\ after\ [0-9]+\ s$ ]]' \
+		_ "$(j .error.code)" "$msg" "$3"
+	check "$what: 25 refusals added $(( after - before )) activity rows (at most 2)" test $(( after - before )) -le 2 -a $(( after - before )) -ge 1
+}
+budgeted "hosta's credential on hostb's status, from one address" "used its credential on another VM" 403 \
+	call -i $A6 "$CRED_A" POST "/agent/v1$VMB/status" "$(status_body 1)"
+call -i $A6 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"
+expect 204 "... while hosta's own status from that address still passes"
+budgeted "a join refused with 409 (hosta is live), from one address" "hosta" 409 \
+	call -i $A7 "$JT3" POST /agent/v1/join "$(join_body hosta)"
+
+echo "5b. credential rotation over the protocol (POST /agent/v1{VM}/rotate)"
+call -i $A5 "$CRED_C" GET "/agent/v1$VMC/rotate"
+expect 405 MethodNotAllowed "GET on rotate"
+call -i $A5 "$CRED_A" POST "/agent/v1$VMC/rotate" '{}'
+expect 403 AuthorizationFailed "hosta's credential rotating hostc's"
+call -i $A5 "$CRED_C" POST "/agent/v1$VMC/rotate" '{}'
+expect 201 "hostc rotates its credential"
+NEW_C=$(j .credential)
+check "the answer is the join's: hostc's VM id and a new jga_ credential" \
+	bash -c '[[ $1 == "$2" && $3 =~ ^jga_[A-Za-z0-9_-]{48}$ && $3 != "$4" ]]' _ "$(j .vm)" "$VMC" "$NEW_C" "$CRED_C"
+call -i $A5 "$CRED_C" GET "/agent/v1$VMC/state?since=-1"
+expect 200 "the old credential still works until the new one is used"
+call -i $A5 "$NEW_C" GET "/agent/v1$VMC/state?since=-1"
+expect 200 "the new one works"
+call -i $A5 "$CRED_C" GET "/agent/v1$VMC/state?since=-1"
+expect 401 AuthenticationFailed "once the new one was used, the old one is refused"
+CRED_C=$NEW_C
+refuse "the new credential is not in jitgated's log" grep -qF -- "$NEW_C" "$SRVLOG"
 
 echo "6. jitgate agent list and revoke"
 H=$E2E_TMP/home

@@ -444,6 +444,54 @@ check "an initiate naming host1 and the gateway VM gw2 is refused whole: 503 Fir
 check "... nothing of it applied: A still refused on host1's 22" cannot "$CL" $A "${IP[1]}" 22
 api POST "$POL/revoke?$AV" "$(printf '{"virtualMachines":[{"id":"%s/gw2","ports":[{"number":22}]}]}' "$CMP")"
 check "a revoke naming gw2: 503 FirewallUnavailable ($code $(j .error.code))" test "$code $(j .error.code)" = "503 FirewallUnavailable"
+
+echo "15. jitgate-agent rotate: a new credential over the protocol; the old one ends, the running agent follows"
+CRED1=$(cat "${AST[1]}/credential")
+ip netns exec "$H1" "$AGENT" rotate --state-dir "${AST[1]}" >"$E2E_TMP/rotate" 2>&1; rc=$?
+check "rotate exits 0 and says the old credential no longer works (exit $rc: $(head -c 200 "$E2E_TMP/rotate"))" \
+	bash -c '(( $1 == 0 )) && grep -q "the old one no longer works" "$2"' _ $rc "$E2E_TMP/rotate"
+CRED1N=$(cat "${AST[1]}/credential")
+check "the credential file holds a new jga_ credential, 0600, owned by the agent's user" \
+	bash -c '[[ $1 != "$2" && $1 =~ ^jga_ && $(stat -c "%a %U" "$3") == "600 $4" ]]' _ "$CRED1N" "$CRED1" "${AST[1]}/credential" "$USR"
+TOK=$CRED1 api GET "/agent/v1$(vm 1)/state?since=-1"
+check "the old credential → 401 AuthenticationFailed (got $code $(j .error.code))" test "$code $(j .error.code)" = "401 AuthenticationFailed"
+TOK=$CRED1N api GET "/agent/v1$(vm 1)/state?since=-1"
+check "the new one → 200 ($code)" test "$code" = 200
+api POST "$POL/initiate?$AV" "$(initiate_body 1 22 $A 60)"
+check "initiate on host1 for A ($code)" test "$code" = 202
+eventually_within "the running agent (it held the old credential) applies it: A reaches host1's 22" 10 can "$CL" $A "${IP[1]}" 22
+check "... its log says it took the rotated credential" grep -q "holds a rotated one, using it from now on" "${ALOG[1]}"
+api GET "/subscriptions/$SUB/providers/Microsoft.Security/jitActivityLog?$AV&\$top=200"
+check "the activity log has the rotation (Jitgate/agents/rotate, Succeeded)" \
+	test "$(j '[.value[] | select(tostring | test("Jitgate/agents/rotate")) | select(tostring | test("Succeeded"))] | length')" -ge 1
+refuse "no credential in jitgated's log" grep -qF -e "$CRED1N" -e "$CRED1" "$SRVLOG"
+
+echo "16. a copied state directory: a second host running with host1's credential is noticed"
+H4=$(ns_new h4) && plug "$H4" e0 ph4 $NET.14 || exit 1
+cp -a "${AST[1]}" "$E2E_TMP/clone"
+rev0=$(vm_agent 1 .properties.agent.appliedRevision)
+ip netns exec "$H4" "$AGENT" run --state-dir "$E2E_TMP/clone" --user "$USR" >"$E2E_TMP/clone.log" 2>&1 &
+clone_pid=$!
+E2E_PIDS+=($clone_pid)
+t0=$(now_ms)
+shared() { [[ -n $(vm_agent 1 '.properties.agent.sharedCredential.message // empty') ]]; }
+eventually_within "host1's inventory shows agent.sharedCredential" 30 shared
+echo "  two agents on one credential were noticed $(( $(now_ms) - t0 )) ms after the second started"
+check "jitgated's log names host1 once" bash -c '[[ $(grep -c "agent VM .*/host1: two agents use" "$1") == 1 ]]' _ "$SRVLOG"
+sleep 10
+api GET "$POL?$AV"
+rev1=$(vm_agent 1 .properties.agent.appliedRevision)
+echo "  host1's applied revision went from $rev0 to $rev1 with the two agents (each reports its own addresses) over ~$(( ($(now_ms) - t0) / 1000 )) s"
+check "their fight over host1's addresses is bounded by the status budget (≤ 25 revisions, got $(( rev1 - rev0 )))" \
+	test $(( rev1 - rev0 )) -le 25
+check "A still reaches host1's 22 (its grant from step 15)" can "$CL" $A "${IP[1]}" 22
+api POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+check "revoke A's grant on host1 ($code)" test "$code" = 200
+eventually_within "with its statuses throttled (429), host1's agent still applies the revoke: A refused within 5 s" 5 \
+	cannot "$CL" $A "${IP[1]}" 22
+check "host1's agent logged the throttling and watched on" grep -q "the status is throttled (429); watching on" "${ALOG[1]}"
+kill -TERM $clone_pid; wait $clone_pid 2>/dev/null
+
 for k in 1 2 3; do
 	kill -TERM "${APID[$k]}" 2>/dev/null; wait "${APID[$k]}" 2>/dev/null; rc=$?
 	check "host$k's agent stops cleanly on SIGTERM (exit $rc)" test $rc = 0

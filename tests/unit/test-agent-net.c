@@ -100,6 +100,9 @@ test_urls(void **unused)
 	assert_int_equal(agent_url_status("https://j:1", VM1, u, sizeof(u)), 0);
 	assert_string_equal(u, "https://j:1/agent/v1" VM1 "/status");
 	assert_int_equal(agent_url_status("https://j:1", VM1, u, 40), -ENAMETOOLONG);
+	assert_int_equal(agent_url_rotate("https://j:1/", VM1, u, sizeof(u)), 0);
+	assert_string_equal(u, "https://j:1/agent/v1" VM1 "/rotate");
+	assert_int_equal(agent_url_rotate("https://j:1", VM1, u, 40), -ENAMETOOLONG);
 	assert_int_equal(agent_url_join("https://j:1", u, 10), -ENAMETOOLONG);
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "agent/agent-conf.h"
+#include "agent/agent-floor.h"
 #include "agent/agent-state.h"
 #include "core/timeutil.h"
 #include "testutil.h"
@@ -226,6 +227,8 @@ rmdir_all(int dfd, const char *path)
 	unlinkat(dfd, AGENT_STATE_FILE, 0);
 	unlinkat(dfd, AGENT_CONF_FILE, 0);
 	unlinkat(dfd, AGENT_CREDENTIAL_FILE, 0);
+	unlinkat(dfd, AGENT_FLOOR_FILE, 0);
+	unlinkat(dfd, AGENT_STATE_VOID_FILE, 0);
 	close(dfd);
 	rmdir(path);
 }
@@ -240,19 +243,22 @@ test_save_load(void **unused)
 	int64_t received;
 	int dfd = tmpdir(path, sizeof(path));
 
+	struct agent_state *d = state_decode();
+
 	(void)unused;
-	assert_int_equal(agent_state_load(dfd, &s, &received, &err), -ENOENT);
-	assert_int_equal(agent_state_save(dfd, state_body, sizeof(state_body) - 1, T0_MS, &err), 0);
+	assert_int_equal(agent_state_load(dfd, &s, &received, NULL, &err), -ENOENT);
+	assert_int_equal(agent_state_save(dfd, d, state_body, sizeof(state_body) - 1, T0_MS, &err), 0);
+	codec_agent_state_free(d);
 	assert_int_equal(fstatat(dfd, AGENT_STATE_FILE, &st, 0), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(faccessat(dfd, AGENT_STATE_FILE ".tmp", F_OK, 0), -1);	/* no temp file left */
-	assert_int_equal(agent_state_load(dfd, &s, &received, &err), 0);
+	assert_int_equal(agent_state_load(dfd, &s, &received, NULL, &err), 0);
 	assert_int_equal(received, T0_MS);
 	codec_agent_state_free(s);
 	/* a symlink is not followed */
 	assert_int_equal(unlinkat(dfd, AGENT_STATE_FILE, 0), 0);
 	assert_int_equal(symlinkat("/etc/passwd", dfd, AGENT_STATE_FILE), 0);
-	assert_int_equal(agent_state_load(dfd, &s, &received, &err), -ELOOP);
+	assert_int_equal(agent_state_load(dfd, &s, &received, NULL, &err), -ELOOP);
 
 	assert_int_equal(agent_credential_save(dfd, "jga_abcDEF-123_x", &err), 0);
 	assert_int_equal(fstatat(dfd, AGENT_CREDENTIAL_FILE, &st, 0), 0);
@@ -263,6 +269,82 @@ test_save_load(void **unused)
 	assert_int_equal(agent_credential_load(dfd, cred, sizeof(cred), &err), -EPERM);
 	assert_non_null(strstr(err.message, "chmod 600"));
 	assert_int_equal(agent_credential_save(dfd, "has space", &err), -EINVAL);
+	rmdir_all(dfd, path);
+}
+
+/* the saved state at restart with state.floor: set, newer, torn, cleared; and state.json set aside */
+static void
+test_floor(void **unused)
+{
+	char path[64], text[AGENT_FLOOR_FILE_SIZE];
+	struct agent_state *s = NULL, *d = state_decode();
+	struct core_error err;
+	struct stat st;
+	int64_t received;
+	bool voided;
+	int dfd = tmpdir(path, sizeof(path)), fd;
+
+	(void)unused;
+	assert_int_equal(agent_floor_set(dfd, d), -ENOENT);	/* not prepared: never created on the spot */
+	assert_int_equal(agent_floor_prepare(dfd), 0);
+	assert_int_equal(fstatat(dfd, AGENT_FLOOR_FILE, &st, 0), 0);
+	assert_int_equal(st.st_size, AGENT_FLOOR_FILE_SIZE);
+	assert_int_equal(agent_floor_read(dfd, &s, &err), 0);
+	assert_null(s);
+	/* revision 7 saved; then revision 8 (no grants left) could not be: the floor holds 8's ports */
+	assert_int_equal(agent_state_save(dfd, d, state_body, sizeof(state_body) - 1, T0_MS, &err), 0);
+	d->revision = 8;
+	assert_int_equal(agent_floor_set(dfd, d), 0);
+	assert_int_equal(fstatat(dfd, AGENT_FLOOR_FILE, &st, 0), 0);
+	assert_int_equal(st.st_size, AGENT_FLOOR_FILE_SIZE);	/* rewritten in place, never grown */
+	assert_int_equal(agent_state_load(dfd, &s, &received, &voided, &err), 0);
+	assert_true(voided);
+	assert_int_equal(s->revision, 8);
+	assert_int_equal(s->n_ports, 2);
+	assert_int_equal(s->n_grants, 0);
+	codec_agent_state_free(s);
+	/* a floor older than state.json (a crash after the save, before the clear) does not count */
+	d->revision = 6;
+	assert_int_equal(agent_floor_set(dfd, d), 0);
+	assert_int_equal(agent_state_load(dfd, &s, &received, &voided, &err), 0);
+	assert_false(voided);
+	assert_int_equal(s->n_grants, 2);
+	codec_agent_state_free(s);
+	/* torn (a byte of its payload changed): state.json's grants are void */
+	fd = openat(dfd, AGENT_FLOOR_FILE, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, 20), 1);
+	close(fd);
+	fd = openat(dfd, AGENT_FLOOR_FILE, O_RDONLY);
+	assert_int_equal(read(fd, text, sizeof(text)), sizeof(text));
+	close(fd);
+	assert_int_equal(agent_floor_decode(text, sizeof(text), &s, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "torn"));
+	assert_int_equal(agent_state_load(dfd, &s, &received, &voided, &err), 0);
+	assert_true(voided);
+	assert_int_equal(s->revision, 7);
+	assert_int_equal(s->n_grants, 0);
+	codec_agent_state_free(s);
+	/* a save that works clears the floor */
+	d->revision = 7;
+	assert_int_equal(agent_state_save(dfd, d, state_body, sizeof(state_body) - 1, T0_MS, &err), 0);
+	assert_int_equal(agent_floor_read(dfd, &s, &err), 0);
+	assert_null(s);
+	/* state.json set aside (no floor could be set): read back without its grants */
+	assert_int_equal(renameat(dfd, AGENT_STATE_FILE, dfd, AGENT_STATE_VOID_FILE), 0);
+	assert_int_equal(agent_state_load(dfd, &s, &received, &voided, &err), 0);
+	assert_true(voided);
+	assert_int_equal(s->n_grants, 0);
+	assert_int_equal(s->n_ports, 2);
+	codec_agent_state_free(s);
+	/* a file of another size is not written in place (it could need room) */
+	assert_int_equal(unlinkat(dfd, AGENT_FLOOR_FILE, 0), 0);
+	fd = openat(dfd, AGENT_FLOOR_FILE, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	assert_int_equal(agent_floor_prepare(dfd), -EINVAL);
+	assert_int_equal(agent_floor_set(dfd, d), -EFBIG);
+	assert_int_equal(agent_floor_decode(S("not a floor"), &s, &err), -EINVAL);
+	codec_agent_state_free(d);
 	rmdir_all(dfd, path);
 }
 
@@ -390,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_terminations_due),
 		cmocka_unit_test(test_state_file),
 		cmocka_unit_test(test_save_load),
+		cmocka_unit_test(test_floor),
 		cmocka_unit_test(test_credential_parse),
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_conf_refusals),
