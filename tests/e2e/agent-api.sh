@@ -275,7 +275,7 @@ call "$T_HOSTA" GET "$EX?$AV"
 check "a Reader of hosta alone sees hosta alone (got: $(exposed))" test "$(exposed)" = "hosta:Configured:3389/TCP"
 call "" GET "$EX?$AV"
 expect 401 AuthenticationFailed "exposedManagementPorts without a token"
-call -i $A5 "$CRED_A" GET "$EX?$AV"
+call -i $A3 "$CRED_A" GET "$EX?$AV"	# from A3: a failed authentication spends its source's budget
 expect 401 AuthenticationFailed "exposedManagementPorts with an agent credential"
 call "$T_OWNER" GET "$EX?$AV&port=0"
 expect 400 InvalidPortFilter "?port=0"
