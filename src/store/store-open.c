@@ -7,7 +7,7 @@
 
 #include <sqlite3.h>
 
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
 /*
  * Schema migrations: migrations[i] takes a database from user_version i to i + 1,
@@ -364,6 +364,7 @@ store_open_flags(const char *path, bool readonly, struct store **ret, struct cor
 		core_error_set(err, "StoreOpenFailed", NULL, "out of memory");
 		return -ENOMEM;
 	}
+	st->ops = &store_sqlite_ops;
 	st->readonly = readonly;
 	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	flags |= SQLITE_OPEN_NOMUTEX;	/* one thread owns a store */

@@ -1,5 +1,5 @@
 /* The SQL of every statement the SQLite store caches, keyed by enum stmt_id: with the migrations, its schema in use. */
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
 #define VM_COLS "SELECT id, subscription, resource_group, name, location, os_type, point, addrs, " \
 	"unsupported_reason, created_ns FROM vms"
