@@ -22,6 +22,7 @@ build_asan() {
 	ninja -C build-asan
 }
 unit() { meson test -C "$1" --suite unit --print-errorlogs; }
+pg() { meson test -C "$1" --suite pg --print-errorlogs; }	# the store's tests on a throwaway PostgreSQL
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 step "banned functions" scripts/check-banned.sh
@@ -30,6 +31,8 @@ step "build (address + undefined sanitizers)" build_asan
 step "code shape: no circle of files, no long file or function" scripts/check-shape.sh build
 step "unit tests" unit build
 step "unit tests under sanitizers" unit build-asan
+step "store unit tests on PostgreSQL" pg build
+step "store unit tests on PostgreSQL, sanitizer build" pg build-asan
 if [[ $(id -u) == 0 ]]; then
 	step "e2e: firewall in namespaces" tests/e2e/fw.sh build
 	step "e2e: firewall in namespaces, sanitizer build" tests/e2e/fw.sh build-asan

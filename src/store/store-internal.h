@@ -19,6 +19,7 @@
  * the db_* calls below, never an engine's own API (doc/store-backends.md).
  */
 
+#define STORE_SCHEMA_VERSION	6	/* migrations of each engine (store-open.c, store-open-pg.c) */
 #define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
 #define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
@@ -194,8 +195,9 @@ enum stmt_id {
 	ST__MAX,
 };
 
-/* The SQL of each (store-statements.c). */
+/* The SQL of each (store-statements.c), and PostgreSQL's where it differs (NULL entries: the same). */
 extern const char *const stmt_sql[ST__MAX];
+extern const char *const stmt_sql_pg[ST__MAX];
 
 /* Activity filters: each bit adds one condition; the statement for each combination is cached. */
 enum {
@@ -257,6 +259,18 @@ int col_strdup(struct store *st, struct db_stmt *s, int i, char **ret, const cha
 int rows_collect(struct store *st, struct db_stmt *s, int rc, size_t size,
 		 int (*from_row)(struct store *st, struct db_stmt *s, void *row), void (*clear)(void *row),
 		 void **ret, size_t *ret_n);
+
+/* An engine's schema: its numbered migrations and how it keeps their number (store-schema.c runs them). */
+struct store_schema {
+	const char *const *migrations;	/* STORE_SCHEMA_VERSION of them: [i] takes version i to i + 1 */
+	int (*begin)(struct store *st);	/* a write transaction that no other process migrating can share */
+	int (*version)(struct store *st, int64_t *ret);
+	int (*set_version)(struct store *st, int64_t version);
+	int (*exec)(struct store *st, const char *sql);
+};
+
+int store_schema_migrate(struct store *st, const struct store_schema *sc, struct core_error *err);
+int store_schema_check(struct store *st, const struct store_schema *sc, struct core_error *err);
 
 /* one atomic operation (store-db.c) */
 int op_begin(struct store *st, struct op *op);

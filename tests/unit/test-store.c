@@ -1,4 +1,7 @@
-/* Unit tests for the SQLite store: each test gets a fresh database file in a throwaway directory. */
+/*
+ * Unit tests for the store: each test gets a fresh SQLite file in a throwaway directory or, with
+ * JITGATE_TEST_PG set (tests/pg.sh, meson suite pg), a fresh schema in that PostgreSQL database.
+ */
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -21,6 +25,10 @@
 
 static char tmpdir[] = "/tmp/jitgate-test-store-XXXXXX";
 static unsigned n_dbs;
+static const char *pg_uri;	/* JITGATE_TEST_PG: the tests run on PostgreSQL */
+
+/* A test of what only SQLite has (its file, pragmas, its way of migrating): skipped on PostgreSQL. */
+#define SQLITE_ONLY() do { if (pg_uri) skip(); } while (0)
 
 struct fixture {
 	char path[256];
@@ -153,11 +161,45 @@ make_request(struct store_request *req, const char *id, int64_t policy_id, const
 	req->n_grants = n;
 }
 
-/* Run one SQL statement on the database file behind the store's back. */
+static void
+pg_notice_drop(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* One SQL text on PostgreSQL behind the store's back; its first value as an integer when want_row. */
+static int64_t
+pg_raw(const char *uri, const char *sql, bool want_row)
+{
+	PGconn *c = PQconnectdb(uri);
+	PGresult *res;
+	int64_t v = 0;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQsetNoticeProcessor(c, pg_notice_drop, NULL);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	if (want_row) {
+		assert_int_equal(PQntuples(res), 1);
+		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
+/* Run one SQL statement on the database behind the store's back. */
 static void
 raw_exec(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
+
+	if (pg_uri) {
+		pg_raw(path, sql, false);
+		return;
+	}
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
@@ -171,6 +213,8 @@ raw_int(const char *path, const char *sql)
 	sqlite3 *db = NULL;
 	int64_t v;
 
+	if (pg_uri)
+		return pg_raw(path, sql, true);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -237,6 +281,11 @@ setup(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/t%u.db", tmpdir, n_dbs++);
+	if (pg_uri) {
+		/* a fresh schema: what the last test made goes, the collation nocase with it */
+		snprintf(f->path, sizeof(f->path), "%s", pg_uri);
+		pg_raw(pg_uri, "DROP SCHEMA public CASCADE; CREATE SCHEMA public", false);
+	}
 	if (store_open(f->path, &f->st, &err) < 0) {
 		fprintf(stderr, "store_open: %s: %s\n", err.code, err.message);
 		free(f);
@@ -268,6 +317,8 @@ test_open_reopen(void **state)
 	struct store *st = NULL;
 	int64_t id, version;
 	char sql[64];
+
+	SQLITE_ONLY();
 
 	id = put_vm(f->st, "rg1", "vm1");
 	store_close(f->st);
@@ -309,6 +360,51 @@ test_open_reopen(void **state)
 
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)version);	/* back, for the teardown */
 	raw_exec(f->path, sql);
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+}
+
+/* PostgreSQL's side of test_open_reopen: its version table, and a schema from a newer jitgate refused. */
+static void
+test_open_reopen_pg(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct arm_vm_id arm = vm_arm("rg1", "vm1");
+	struct store_vm got;
+	struct store *st = NULL;
+	int64_t id;
+
+	if (!pg_uri)
+		skip();
+	id = put_vm(f->st, "rg1", "vm1");
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 6);
+
+	/* Reopening migrates nothing and keeps the data; two stores on one database see each other's writes. */
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+	assert_int_equal(store_open(f->path, &st, &err), 0);
+	assert_int_equal(store_vm_get(f->st, &arm, &got), 0);
+	assert_int_equal(got.id, id);
+	put_vm(st, "rg1", "vm2");
+	arm = vm_arm("RG1", "VM2");	/* names compare case-insensitively, as on SQLite */
+	assert_int_equal(store_vm_get(f->st, &arm, &got), 0);
+	store_close(st);
+	st = NULL;
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 6);
+
+	raw_exec(f->path, "UPDATE schema_version SET n = 999");
+	assert_int_equal(store_open(f->path, &st, &err), -EIO);
+	assert_null(st);
+	assert_string_equal(err.code, "StoreSchemaTooNew");
+	assert_true(strstr(err.message, "999") != NULL);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 999);
+	assert_int_equal(store_open_readonly(f->path, &st, &err), -EIO);
+	assert_string_equal(err.code, "StoreSchemaTooNew");
+
+	raw_exec(f->path, "UPDATE schema_version SET n = 6");	/* back, for the teardown */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
@@ -1155,6 +1251,16 @@ test_readonly(void **state)
 }
 
 /* Text in the file longer than its field, or not parsable, is corruption: -EIO, never an overflow. */
+/* SQL for a text of n times 'x', in the dialect of the database under test (the buffer is reused). */
+static const char *
+xs(int n)
+{
+	static char buf[64];
+
+	snprintf(buf, sizeof(buf), pg_uri ? "repeat('x', %d)" : "printf('%%.*c', %d, 'x')", n);
+	return buf;
+}
+
 static void
 test_corrupt(void **state)
 {
@@ -1169,8 +1275,7 @@ test_corrupt(void **state)
 	char sql[256];
 
 	assert_int_equal(store_token_insert(f->st, &t), 0);
-	snprintf(sql, sizeof(sql), "UPDATE vms SET name = printf('%%.*c', %d, 'x') WHERE id = %lld",
-	    ARM_VM_NAME_MAX + 1, (long long)vm);
+	snprintf(sql, sizeof(sql), "UPDATE vms SET name = %s WHERE id = %lld", xs(ARM_VM_NAME_MAX + 1), (long long)vm);
 	raw_exec(f->path, sql);
 	assert_int_equal(store_vm_get_by_id(f->st, vm, &got), -EIO);
 	assert_true(strstr(store_last_error(f->st), "vms.name") != NULL);
@@ -1178,8 +1283,7 @@ test_corrupt(void **state)
 	assert_null(list);
 
 	/* Exactly the field's size still fits. */
-	snprintf(sql, sizeof(sql), "UPDATE vms SET name = printf('%%.*c', %d, 'x') WHERE id = %lld",
-	    ARM_VM_NAME_MAX, (long long)vm);
+	snprintf(sql, sizeof(sql), "UPDATE vms SET name = %s WHERE id = %lld", xs(ARM_VM_NAME_MAX), (long long)vm);
 	raw_exec(f->path, sql);
 	assert_int_equal(store_vm_get_by_id(f->st, vm, &got), 0);
 	assert_int_equal(strlen(got.arm.name), ARM_VM_NAME_MAX);
@@ -1191,16 +1295,19 @@ test_corrupt(void **state)
 	assert_int_equal(store_vm_get_by_id(f->st, vm, &got), -EIO);
 
 	/* A hash of the wrong length (the CHECK constraint is bypassed by dropping it via a new table). */
-	raw_exec(f->path, "PRAGMA foreign_keys = OFF; CREATE TABLE t2 AS SELECT * FROM tokens; DROP TABLE tokens; "
-	    "ALTER TABLE t2 RENAME TO tokens; UPDATE tokens SET hash = x'0102'");
+	if (pg_uri)
+		raw_exec(f->path, "ALTER TABLE tokens DROP CONSTRAINT tokens_hash_check; UPDATE tokens SET hash = '\\x0102'");
+	else
+		raw_exec(f->path, "PRAGMA foreign_keys = OFF; CREATE TABLE t2 AS SELECT * FROM tokens; DROP TABLE tokens; "
+		    "ALTER TABLE t2 RENAME TO tokens; UPDATE tokens SET hash = x'0102'");
 	assert_int_equal(store_token_list(f->st, &tl, &n), -EIO);
 	assert_null(tl);
 
 	/* A list that meets a corrupt row after good ones returns none of them and leaks none (the asan build checks). */
 	assert_int_equal(store_policy_put(f->st, &pa, "{}", NULL, 0, T0, NULL, NULL), 0);
 	assert_int_equal(store_policy_put(f->st, &pb, "{}", NULL, 0, T0, &pid, NULL), 0);
-	snprintf(sql, sizeof(sql), "UPDATE policies SET name = printf('%%.*c', %d, 'x') WHERE id = %lld",
-	    ARM_POLICY_NAME_MAX + 1, (long long)pid);
+	snprintf(sql, sizeof(sql), "UPDATE policies SET name = %s WHERE id = %lld", xs(ARM_POLICY_NAME_MAX + 1),
+	    (long long)pid);
 	raw_exec(f->path, sql);
 	assert_int_equal(store_policy_list(f->st, &pl, &n), -EIO);
 	assert_null(pl);
@@ -1327,6 +1434,8 @@ test_migration_3_from_2(void **state)
 	int64_t vm_id;
 	size_t n = 0;
 	bool created;
+
+	SQLITE_ONLY();
 
 	assert_int_equal(store_vm_put(f->st, &vm, &vm_id, &created), 0);
 	memset(&req, 0, sizeof(req));
@@ -1546,6 +1655,8 @@ test_migration_5_from_4(void **state)
 	int64_t vm_id;
 	size_t n = 0;
 	bool created;
+
+	SQLITE_ONLY();
 
 	assert_int_equal(store_vm_put(f->st, &vm, &vm_id, &created), 0);
 	memset(&g, 0, sizeof(g));
@@ -1831,6 +1942,8 @@ test_migration_6_from_5(void **state)
 	struct core_error err = { 0 };
 	int64_t a = put_vm(f->st, "rg1", "vm-m6a"), b = put_vm(f->st, "rg1", "vm-m6b"), pid, c, owner;
 
+	SQLITE_ONLY();
+
 	pid = put_policy(f->st, "p-m6", "{}", &a, 1, T0);
 	assert_int_equal(store_vm_delete(f->st, b), 0);	/* the highest id, gone */
 	store_close(f->st);
@@ -1855,6 +1968,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_reopen_pg, setup, teardown),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test_setup_teardown(test_vm_addresses_unique, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_crud, setup, teardown),
@@ -1883,5 +1997,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migration_6_from_5, setup, teardown),
 	};
 
+	pg_uri = getenv("JITGATE_TEST_PG");
+	if (pg_uri && !*pg_uri)
+		pg_uri = NULL;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
