@@ -279,6 +279,8 @@ pg_notice_drop(void *arg, const char *message)
 int
 store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_error *err)
 {
+	const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *const values[] = { STORE_PG_CONNECT_TIMEOUT_S, uri, NULL };
 	struct store_pg *pg;
 	struct store *st;
 	int r;
@@ -294,7 +296,8 @@ store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_er
 	st->ops = &store_pg_ops;
 	st->engine = pg;
 	st->readonly = readonly;
-	pg->conn = PQconnectdb(uri);
+	/* keywords in the URI come later, so its own connect_timeout wins over ours */
+	pg->conn = PQconnectdbParams(keys, values, 1);
 	if (!pg->conn) {
 		r = -ENOMEM;
 		core_error_set(err, "StoreOpenFailed", NULL, "out of memory");
@@ -308,7 +311,7 @@ store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_er
 		goto out;
 	}
 	PQsetNoticeProcessor(pg->conn, pg_notice_drop, NULL);
-	r = pg_exec(st, readonly ? "SET default_transaction_read_only = on; SET TIME ZONE 'UTC'" : "SET TIME ZONE 'UTC'");
+	r = store_pg_session(st);
 	if (r < 0) {
 		core_error_set(err, "StoreOpenFailed", NULL, "cannot set up the session: %s", st->error);
 		goto out;

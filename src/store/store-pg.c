@@ -19,6 +19,8 @@ struct pg_stmt {
 	char name[16];			/* of the prepared statement; "" for one run through the simple protocol */
 	char *sql;			/* the rewritten text, for the simple protocol */
 	int n_params;			/* the highest $N in the text */
+	Oid types[PG_PARAMS_MAX];	/* 0: the server's guess; text for one the text never names */
+	unsigned epoch;			/* the connection it was prepared on (store_pg.epoch) */
 	bool is_write;			/* INSERT, UPDATE or DELETE: inside a transaction, under its own savepoint */
 	bool returns_id;		/* INSERT … RETURNING id: runs to DB_DONE and keeps the id for db_last_id */
 	const char *values[PG_PARAMS_MAX];
@@ -171,13 +173,66 @@ is_write(const char *sql)
 	return word_at(sql, "INSERT") || word_at(sql, "UPDATE") || word_at(sql, "DELETE");
 }
 
+/*
+ * A connection the server dropped (a restart, a failover; the call that met it answered -EBUSY) is
+ * made again before the next statement, its session set up again; statements prepared on the old one
+ * are prepared again as they are next run. libpq's connect_timeout bounds the wait (store_pg_open).
+ */
+static int
+pg_ready(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	if (PQstatus(pg->conn) == CONNECTION_OK)
+		return DB_OK;
+	PQreset(pg->conn);
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+		return pg_failed(st, NULL);
+	pg->epoch++;
+	return store_pg_session(st) < 0 ? DB_FAIL : DB_OK;
+}
+
+/* Set up a new connection's session: UTC, and read-only for a read-only store. */
+int
+store_pg_session(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+	PGresult *res;
+	int r = 0;
+
+	res = PQexec(pg->conn, st->readonly ? "SET TIME ZONE 'UTC'; SET default_transaction_read_only = on" :
+	    "SET TIME ZONE 'UTC'");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg->errno_pending = 0;
+		r = pg_fail(st, pg_failed(st, res));
+	}
+	PQclear(res);
+	return r;
+}
+
+/* Prepare the statement on the server, on the connection as it is now. */
+static int
+pg_send_prepare(struct pg_stmt *ps)
+{
+	struct store_pg *pg = pg_of(ps->st);
+	PGresult *res;
+	int rc = pg_ready(ps->st);
+
+	if (rc != DB_OK)
+		return rc;
+	res = PQprepare(pg->conn, ps->name, ps->sql, ps->n_params, ps->types);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = pg_failed(ps->st, res);
+	else
+		ps->epoch = pg->epoch;
+	PQclear(res);
+	return rc;
+}
+
 static int
 pg_prepare(struct store *st, const char *sql, struct db_stmt **ret)
 {
-	struct store_pg *pg = pg_of(st);
-	Oid types[PG_PARAMS_MAX];
 	struct pg_stmt *ps;
-	PGresult *res = NULL;
 	uint32_t named;
 	int i, r;
 
@@ -206,18 +261,17 @@ pg_prepare(struct store *st, const char *sql, struct db_stmt **ret)
 		goto out;
 	}
 	for (i = 0; i < ps->n_params; i++)
-		types[i] = named & (1u << i) ? 0 : PG_TEXT_OID;
-	snprintf(ps->name, sizeof(ps->name), "s%u", ++pg->n_prepared);
-	res = PQprepare(pg->conn, ps->name, ps->sql, ps->n_params, types);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		r = pg_fail(st, pg_failed(st, res));
+		ps->types[i] = named & (1u << i) ? 0 : PG_TEXT_OID;
+	snprintf(ps->name, sizeof(ps->name), "s%u", ++pg_of(st)->n_prepared);
+	r = pg_send_prepare(ps);
+	if (r != DB_OK) {
+		r = pg_fail(st, r);
 		goto out;
 	}
 	*ret = &ps->base;
 	ps = NULL;
 	r = 0;
 out:
-	PQclear(res);
 	if (ps) {
 		free(ps->sql);
 		free(ps);
@@ -322,9 +376,13 @@ static int
 pg_command(struct store *st, const char *sql)
 {
 	struct store_pg *pg = pg_of(st);
-	PGresult *res = PQexec(pg->conn, sql);
-	int rc = DB_DONE;
+	PGresult *res;
+	int rc = pg_ready(st);
 
+	if (rc != DB_OK)
+		return rc;
+	rc = DB_DONE;
+	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pg_failed(st, res);
 	} else if (word_at(sql, "COMMIT") && !strcmp(PQcmdStatus(res), "ROLLBACK")) {
@@ -351,6 +409,8 @@ pg_execute(struct pg_stmt *ps)
 
 	if (!ps->name[0])
 		return pg_command(st, ps->sql);
+	if ((rc = pg_ready(st)) != DB_OK || (ps->epoch != pg->epoch && (rc = pg_send_prepare(ps)) != DB_OK))
+		return rc;
 	if (guard && (rc = pg_command(st, "SAVEPOINT db_stmt")) != DB_DONE)
 		return rc;
 	ps->res = PQexecPrepared(pg->conn, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1);
@@ -482,10 +542,13 @@ pg_total_changes(struct store *st)
 	return pg_of(st)->total_changes;
 }
 
+/* A connection lost is in no transaction: what it had open is gone with it. */
 static bool
 pg_in_transaction(struct store *st)
 {
-	return PQtransactionStatus(pg_of(st)->conn) != PQTRANS_IDLE;
+	PGTransactionStatusType t = PQtransactionStatus(pg_of(st)->conn);
+
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
 /* PostgreSQL keeps its own pages and foreign keys whole: what is left to check is that it answers with our schema. */

@@ -11,12 +11,19 @@
 
 #define STORE_PG_MIGRATE_LOCK_TEXT	"1785295981"	/* 0x6a69746d, "jitm": held while one replica migrates the schema */
 
+/*
+ * A connection attempt, at open and each time again after the server dropped one, waits at most this
+ * long (libpq's connect_timeout, per host of a multi-host URI); a URI with its own connect_timeout wins.
+ */
+#define STORE_PG_CONNECT_TIMEOUT_S	"2"
+
 /* st->engine of a PostgreSQL store. */
 struct store_pg {
 	PGconn *conn;
 	int errno_pending;		/* the failure the last step kept for db_ops.fail, 0: none */
 	char message[STORE_ERROR_MAX];	/* and its words */
 	unsigned n_prepared;		/* names the next prepared statement */
+	unsigned epoch;			/* moves each time the connection is made again */
 	int64_t changes;		/* rows the last write changed */
 	int64_t last_id;		/* the id the last INSERT … RETURNING id made */
 	uint64_t total_changes;		/* rows ever changed through this connection */
@@ -27,6 +34,8 @@ extern const struct db_ops store_pg_ops;
 /* A column as an integer (bool, int2, int4 or int8 in binary); NULL reads 0. */
 int64_t store_pg_column_int64(struct db_stmt *s, int i);
 
+/* Set up a new connection's session (store-pg.c): -errno, the error kept. */
+int store_pg_session(struct store *st);
 /* Is where a libpq URI (postgresql:// or postgres://)? */
 bool store_pg_is_uri(const char *where);
 int store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_error *err);

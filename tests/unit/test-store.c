@@ -434,6 +434,13 @@ test_open_errors(void **state)
 	assert_true(store_open(path, &st, &err) < 0);
 	assert_null(st);
 	assert_string_equal(store_last_error(NULL), "no store");
+
+	/* A PostgreSQL URI with no server behind it: refused at once, and the answer says why. */
+	snprintf(path, sizeof(path), "postgresql:///jitgate?host=%s/no-such-socket-dir", tmpdir);
+	assert_int_equal(store_open(path, &st, &err), -ECONNREFUSED);
+	assert_null(st);
+	assert_string_equal(err.code, "StoreOpenFailed");
+	assert_non_null(strstr(err.message, "PostgreSQL"));
 }
 
 /* ---- VMs ---- */
@@ -1184,6 +1191,64 @@ test_savepoint_in_transaction(void **state)
 	assert_int_equal(store_vm_get(f->st, &arm2, &got), 0);
 	assert_int_equal(store_policy_get(f->st, &arm, &p), 0);
 	store_policy_clear(&p);
+}
+
+/* One statement refused inside store_begin (a duplicate) undoes only itself: the transaction goes on. */
+static void
+test_failed_statement_in_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct store_token a = make_token("alice", 1), dup = make_token("ALICE", 2), b = make_token("bob", 3);
+	struct store_token *v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &a), 0);
+	assert_int_equal(store_token_insert(f->st, &dup), -EEXIST);	/* names are case-insensitive */
+	assert_true(store_in_transaction(f->st));
+	assert_int_equal(store_token_insert(f->st, &b), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_token_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "alice");
+	assert_string_equal(v[1].name, "bob");
+	free(v);
+}
+
+/*
+ * PostgreSQL only: the server drops the connection (a restart, a failover). The call that meets it
+ * answers -EBUSY (the API's 503: try again); the next call connects again and works, prepared
+ * statements and all. A transaction cut off is gone: its commit fails, nothing of it stays.
+ */
+static void
+test_connection_lost_pg(void **state)
+{
+	struct fixture *f = *state;
+	struct store_token a = make_token("alice", 1), b = make_token("bob", 2), found;
+	const char *kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+	    "WHERE pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend'";
+	int64_t vm;
+
+	if (!pg_uri)
+		skip();
+	vm = put_vm(f->st, "rg1", "vm1");
+	assert_int_equal(store_token_insert(f->st, &a), 0);
+	assert_int_equal(raw_int(f->path, kill), 1);
+	assert_int_equal(store_token_find(f->st, a.hash, &found), -EBUSY);
+	assert_int_equal(store_token_find(f->st, a.hash, &found), 0);
+	assert_string_equal(found.name, "alice");
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &b), 0);
+	assert_int_equal(raw_int(f->path, kill), 1);
+	assert_int_equal(store_vm_delete(f->st, vm), -EBUSY);
+	assert_true(store_commit(f->st) < 0);
+	assert_false(store_in_transaction(f->st));
+	assert_int_equal(store_token_find(f->st, b.hash, &found), -ENOENT);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &b), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_token_find(f->st, b.hash, &found), 0);
 }
 
 /* ---- integrity, read-only, corruption ---- */
@@ -1982,6 +2047,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_savepoint_in_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
