@@ -117,6 +117,16 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 
 	if (!strcmp(key, "state_dir"))
 		return set_string(cfg->state_dir, sizeof(cfg->state_dir), key, value, err);
+	if (!strcmp(key, "store")) {
+		/*
+		 * The SQLite file is always state_dir's; this names the other engine (doc/store-backends.md).
+		 * The value is not repeated: a URI may hold a password.
+		 */
+		if (*value && strncmp(value, "postgresql://", 13) && strncmp(value, "postgres://", 11))
+			return core_error_set(err, "InvalidConfig", key,
+					      "store is a postgresql:// URI (or empty: SQLite in state_dir)");
+		return set_string(cfg->store, sizeof(cfg->store), key, value, err);
+	}
 	if (!strcmp(key, "listen"))
 		return set_string(cfg->listen, sizeof(cfg->listen), key, value, err);
 	if (!strcmp(key, "subscription"))
