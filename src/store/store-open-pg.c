@@ -308,6 +308,9 @@ store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_er
 		/* the URI may hold a password: name the server's answer, not the URI */
 		core_error_set(err, "StoreOpenFailed", NULL, "cannot connect to PostgreSQL: %s",
 		    PQerrorMessage(pg->conn));
+		/* libpq's message runs over lines; a log line is one */
+		for (char *p = err ? err->message : NULL; p && (p = strpbrk(p, "\n\t"));)
+			*p = ' ';
 		goto out;
 	}
 	PQsetNoticeProcessor(pg->conn, pg_notice_drop, NULL);
