@@ -7,6 +7,7 @@
 # Or source it:            . tests/pg.sh; pg_start; ...   (pg_start sets an EXIT trap that calls pg_stop;
 #   a script with its own EXIT trap calls pg_stop from it instead)
 #
+# PG_DURABLE=1: fsync and synchronous commits on (for benchmarks; tests run without them).
 # Debian's postgresql-15 (scripts/deps.sh). The server runs as the unprivileged user postgres when
 # started by root (initdb refuses root), else as the caller.
 
@@ -39,9 +40,12 @@ pg_start() {
 	fi
 	"${PG_USER_RUN[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U jitgate -A trust -E UTF8 --locale=C.UTF-8 \
 		--no-sync >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log" >&2; return 1; }
-	# listen_addresses='' : the unix socket in PG_DIR only; fsync off: a test database need not survive a crash
+	# listen_addresses='' : the unix socket in PG_DIR only; fsync off: a test database need not survive a
+	# crash, unless PG_DURABLE=1 (benchmarks: a commit waits for the disk, as SQLite's synchronous=FULL)
+	local durable="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	[[ ${PG_DURABLE:-0} == 1 ]] && durable=
 	"${PG_USER_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t "$PG_START_TIMEOUT_S" \
-		-o "-c listen_addresses='' -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		-o "-c listen_addresses='' -k $PG_DIR $durable" \
 		start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
 	"${PG_USER_RUN[@]}" "$PG_BIN/createdb" -h "$PG_DIR" -U jitgate "$db" || return 1
 	# the socket folder must be reachable by the test, which may not run as postgres
