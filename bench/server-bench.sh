@@ -10,7 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../build}
 BENCH=$BUILD/bench/server-bench
-JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}	# e.g. one whose store is PostgreSQL (tests/e2e/server-pg.sh)
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}	# e.g. one whose store is PostgreSQL (tests/e2e/on-pg.sh)
 RATE_SECONDS=${RATE_SECONDS:-10}
 THREADS=${THREADS:-16}
 LAT_COUNT=${LAT_COUNT:-1000}

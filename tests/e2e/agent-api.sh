@@ -20,7 +20,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../../build}
-JITGATED=$BUILD/src/daemon/jitgated
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}	# on-pg.sh gives one whose store is PostgreSQL
 JG=$BUILD/src/cli/jitgate
 . "$here/lib.sh"
 
@@ -136,7 +136,7 @@ VMC=$(j .vm) CRED_C=$(j .credential)
 call -i $A2 "$JTS" POST /agent/v1/join "$(join_body hostd)"
 expect 401 JoinTokenUsedUp "join again with it"
 join_token 1
-sqlite3 "$STATE/jitgate.db" "UPDATE join_tokens SET expires_ns = 1 WHERE id = '$JTID'"
+store_sql "$STATE" "UPDATE join_tokens SET expires_ns = 1 WHERE id = '$JTID'"
 call -i $A2 "$JTS" POST /agent/v1/join "$(join_body hostd)"
 expect 401 JoinTokenExpired "join with an expired token"
 join_token 1
