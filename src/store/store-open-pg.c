@@ -246,7 +246,8 @@ out:
 static int
 pg_begin_migration(struct store *st)
 {
-	return pg_exec(st, "BEGIN; SELECT pg_advisory_xact_lock(" STORE_PG_MIGRATE_LOCK_TEXT "); "
+	/* a replica starting while another migrates waits for it, however long that takes */
+	return pg_exec(st, "BEGIN; SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(" STORE_PG_MIGRATE_LOCK_TEXT "); "
 	    "CREATE TABLE IF NOT EXISTS schema_version (n BIGINT NOT NULL)");
 }
 

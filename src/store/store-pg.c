@@ -192,16 +192,22 @@ pg_ready(struct store *st)
 	return store_pg_session(st) < 0 ? DB_FAIL : DB_OK;
 }
 
-/* Set up a new connection's session: UTC, and read-only for a read-only store. */
+/*
+ * Set up a new connection's session: UTC; a lock (the write lock another replica holds, a row) waited
+ * for at most STORE_BUSY_TIMEOUT_MS and then -EBUSY, as SQLite's busy timeout; read-only for a
+ * read-only store.
+ */
 int
 store_pg_session(struct store *st)
 {
 	struct store_pg *pg = pg_of(st);
 	PGresult *res;
+	char sql[128];
 	int r = 0;
 
-	res = PQexec(pg->conn, st->readonly ? "SET TIME ZONE 'UTC'; SET default_transaction_read_only = on" :
-	    "SET TIME ZONE 'UTC'");
+	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d%s", STORE_BUSY_TIMEOUT_MS,
+	    st->readonly ? "; SET default_transaction_read_only = on" : "");
+	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg->errno_pending = 0;
 		r = pg_fail(st, pg_failed(st, res));
@@ -385,6 +391,9 @@ pg_command(struct store *st, const char *sql)
 	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pg_failed(st, res);
+		/* a BEGIN whose write lock was not had leaves no transaction, as SQLite's BEGIN IMMEDIATE */
+		if (word_at(sql, "BEGIN") && PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
+			PQclear(PQexec(pg->conn, "ROLLBACK"));
 	} else if (word_at(sql, "COMMIT") && !strcmp(PQcmdStatus(res), "ROLLBACK")) {
 		/* the commit of a transaction a failed statement aborted: PostgreSQL rolls back and says so only here */
 		pg->errno_pending = -EIO;

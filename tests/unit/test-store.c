@@ -1251,6 +1251,30 @@ test_connection_lost_pg(void **state)
 	assert_int_equal(store_token_find(f->st, b.hash, &found), 0);
 }
 
+/*
+ * PostgreSQL only: two stores on one database (two replicas) write one transaction at a time, as
+ * SQLite's writers do; the second waits for the lock at most the busy timeout, then -EBUSY.
+ */
+static void
+test_one_writer_pg(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store *b = NULL;
+
+	if (!pg_uri)
+		skip();
+	assert_int_equal(store_open(f->path, &b, &err), 0);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_begin(b), -EBUSY);
+	assert_false(store_in_transaction(b));
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_begin(b), 0);
+	put_vm(b, "rg1", "vm1");
+	assert_int_equal(store_commit(b), 0);
+	store_close(b);
+}
+
 /* ---- integrity, read-only, corruption ---- */
 
 static void
@@ -2049,6 +2073,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_savepoint_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
