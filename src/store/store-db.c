@@ -73,6 +73,22 @@ store_close(struct store *st)
 	free(st);
 }
 
+int
+store_changes_fd(struct store *st)
+{
+	return st->ops->changes_fd ? st->ops->changes_fd(st) : -1;
+}
+
+int
+store_changes_take(struct store *st, int64_t *ret_revision)
+{
+	if (!st->ops->changes_take) {
+		*ret_revision = 0;
+		return 0;
+	}
+	return st->ops->changes_take(st, ret_revision);
+}
+
 /* ---- statements ---- */
 
 int

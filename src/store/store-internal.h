@@ -68,6 +68,9 @@ struct db_ops {
 	int (*fail)(struct store *st, int rc);		/* a failure code to -errno, its message kept */
 	int (*check_integrity)(struct store *st);
 	void (*close)(struct store *st);		/* the connection; statements are finalized before */
+	/* other processes' writes (store_changes_fd, store_changes_take); NULL: the engine tells of none */
+	int (*changes_fd)(struct store *st);
+	int (*changes_take)(struct store *st, int64_t *ret_revision);
 };
 
 static inline int

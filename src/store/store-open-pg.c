@@ -118,6 +118,8 @@ static const char *const pg_migrations[] = {
 	/*
 	 * 6: the fleet: agent VMs (point 2), revisions moved by triggers (PL/pgSQL here: a trigger's
 	 * WHEN cannot read another table, so the agent test is in the body), join tokens and agents.
+	 * Each revision given is also announced, at commit, to every store listening (other replicas'
+	 * watches): NOTIFY on STORE_PG_CHANNEL with "VM:REVISION" (store_changes_take).
 	 */
 	"ALTER TABLE vms DROP CONSTRAINT vms_point_check, ADD CONSTRAINT vms_point_check CHECK (point IN (0, 1, 2));\n"
 	"ALTER TABLE vms ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;\n"
@@ -134,6 +136,7 @@ static const char *const pg_migrations[] = {
 	"	IF (SELECT point FROM vms WHERE id = vm) IS DISTINCT FROM 2 THEN RETURN NULL; END IF;\n"
 	"	UPDATE fleet_revision SET n = n + 1 RETURNING n INTO rev;\n"
 	"	UPDATE vms SET revision = rev WHERE id = vm;\n"
+	"	PERFORM pg_notify('" STORE_PG_CHANNEL "', vm || ':' || rev);\n"
 	"	RETURN rev;\n"
 	"END $$;\n"
 	"CREATE FUNCTION grant_added() RETURNS trigger LANGUAGE plpgsql AS $$\n"
@@ -153,6 +156,8 @@ static const char *const pg_migrations[] = {
 	"BEGIN\n"
 	"	UPDATE fleet_revision SET n = n + 1 RETURNING n INTO rev;\n"
 	"	UPDATE vms SET revision = rev WHERE point = 2 AND\n"
+	"		id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
+	"	PERFORM pg_notify('" STORE_PG_CHANNEL "', id || ':' || rev) FROM vms WHERE point = 2 AND\n"
 	"		id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
 	"	RETURN NULL;\n"
 	"END $$;\n"

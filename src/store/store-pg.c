@@ -1,5 +1,6 @@
 /* PostgreSQL's engine behind struct db_ops (libpq): statements rewritten from the shared text, binary results, SQLSTATE to errno. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,8 +195,8 @@ pg_ready(struct store *st)
 
 /*
  * Set up a new connection's session: UTC; a lock (the write lock another replica holds, a row) waited
- * for at most STORE_BUSY_TIMEOUT_MS and then -EBUSY, as SQLite's busy timeout; read-only for a
- * read-only store.
+ * for at most STORE_BUSY_TIMEOUT_MS and then -EBUSY, as SQLite's busy timeout; listening again, if it
+ * listened, to the revisions other stores give; read-only for a read-only store.
  */
 int
 store_pg_session(struct store *st)
@@ -205,8 +206,8 @@ store_pg_session(struct store *st)
 	char sql[128];
 	int r = 0;
 
-	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d%s", STORE_BUSY_TIMEOUT_MS,
-	    st->readonly ? "; SET default_transaction_read_only = on" : "");
+	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d%s%s", STORE_BUSY_TIMEOUT_MS,
+	    pg->listening ? "; LISTEN " STORE_PG_CHANNEL : "", st->readonly ? "; SET default_transaction_read_only = on" : "");
 	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg->errno_pending = 0;
@@ -627,6 +628,53 @@ pg_close(struct store *st)
 	st->engine = NULL;
 }
 
+/* ---- other stores' writes ---- */
+
+/*
+ * The first call starts listening: a store that never asks collects no announcements (libpq would keep
+ * every one until taken).
+ */
+static int
+pg_changes_fd(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	if (!pg->listening) {
+		PGresult *res = PQexec(pg->conn, "LISTEN " STORE_PG_CHANNEL);
+
+		pg->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+		if (!pg->listening)
+			return -1;
+	}
+	return PQsocket(pg->conn);
+}
+
+/*
+ * The announcements received so far (libpq also collects them while it reads any answer, so a caller
+ * takes them before it sleeps on the fd, not only when the fd is readable): how many, and the
+ * highest revision among them.
+ */
+static int
+pg_changes_take(struct store *st, int64_t *ret_revision)
+{
+	struct store_pg *pg = pg_of(st);
+	int64_t max = 0, vm, rev;
+	PGnotify *n;
+	int count = 0;
+
+	if (PQstatus(pg->conn) == CONNECTION_OK && !PQconsumeInput(pg->conn))
+		return pg_fail(st, pg_failed(st, NULL));
+	while ((n = PQnotifies(pg->conn)) != NULL) {
+		if (sscanf(n->extra, "%" SCNd64 ":%" SCNd64, &vm, &rev) == 2 && rev > max)
+			max = rev;
+		count++;
+		PQfreemem(n);
+	}
+	*ret_revision = max;
+	return count;
+}
+
 const struct db_ops store_pg_ops = {
 	.sql_override = stmt_sql_pg,
 	.prepare = pg_prepare,
@@ -650,4 +698,6 @@ const struct db_ops store_pg_ops = {
 	.fail = pg_fail,
 	.check_integrity = pg_check_integrity,
 	.close = pg_close,
+	.changes_fd = pg_changes_fd,
+	.changes_take = pg_changes_take,
 };

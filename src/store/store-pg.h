@@ -17,6 +17,8 @@
  */
 #define STORE_PG_CONNECT_TIMEOUT_S	"2"
 
+#define STORE_PG_CHANNEL	"jitgate_fleet"	/* NOTIFY channel of VM revisions: payload "VM:REVISION" */
+
 /* st->engine of a PostgreSQL store. */
 struct store_pg {
 	PGconn *conn;
@@ -24,6 +26,7 @@ struct store_pg {
 	char message[STORE_ERROR_MAX];	/* and its words */
 	unsigned n_prepared;		/* names the next prepared statement */
 	unsigned epoch;			/* moves each time the connection is made again */
+	bool listening;			/* to STORE_PG_CHANNEL: store_changes_fd was asked */
 	int64_t changes;		/* rows the last write changed */
 	int64_t last_id;		/* the id the last INSERT … RETURNING id made */
 	uint64_t total_changes;		/* rows ever changed through this connection */

@@ -319,6 +319,19 @@ struct store_vm_change {
 /* The VMs whose revision is above `since`, in revision order: what changed since the counter read `since`. */
 int store_vms_changed(struct store *st, int64_t since, struct store_vm_change **ret, size_t *ret_n);
 
+/*
+ * Other processes' writes: on PostgreSQL, where several jitgated share one database, every revision
+ * given to an agent VM is announced at commit to every store that asked. store_changes_fd() (the
+ * first call starts listening) is a descriptor to poll for reading (-1 when the engine announces
+ * nothing: SQLite, whose one writer is this process; it may change after a lost connection, so ask
+ * again before each poll). store_changes_take() takes
+ * what arrived, also what libpq collected while answering other calls (so take before sleeping):
+ * returns how many announcements, and *ret_revision the highest revision among them (0: none).
+ * Announcements made while the connection was lost are lost with it: read store_vms_changed() then.
+ */
+int store_changes_fd(struct store *st);
+int store_changes_take(struct store *st, int64_t *ret_revision);
+
 struct store_join_token {
 	char id[STORE_JOIN_ID_MAX + 1];		/* public; names the token in lists, revocation and the log */
 	uint8_t hash[STORE_TOKEN_HASH_LEN];

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1275,6 +1276,71 @@ test_one_writer_pg(void **state)
 	store_close(b);
 }
 
+#define CHANGES_WAIT_MS	5000	/* the longest a test waits for an announcement that must come */
+
+/* Does b's store hear of a change within ms (poll on its descriptor)? Takes what came: the highest revision. */
+static int64_t
+changes_heard(struct store *b, int ms)
+{
+	struct pollfd p = { .fd = store_changes_fd(b), .events = POLLIN };
+	int64_t rev = 0;
+	int n;
+
+	assert_true(p.fd >= 0);
+	n = store_changes_take(b, &rev);
+	if (n == 0 && poll(&p, 1, ms) == 1)
+		n = store_changes_take(b, &rev);
+	assert_true(n >= 0);
+	return n > 0 ? rev : 0;
+}
+
+/*
+ * A revision given on one store is announced to the others (replicas' watches) when it commits, and
+ * only then; a rolled back one never. SQLite announces nothing: its one writer is this process.
+ */
+static void
+test_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store *b = NULL;
+	struct store_request req;
+	struct store_grant g;
+	int64_t vm, pid, rev;
+
+	vm = put_agent_vm(f->st, "rg1", "agent1");
+	if (!pg_uri) {
+		assert_int_equal(store_changes_fd(f->st), -1);
+		assert_int_equal(store_changes_take(f->st, &rev), 0);
+		assert_int_equal(rev, 0);
+		return;
+	}
+	assert_int_equal(store_open(f->path, &b, &err), 0);
+	changes_heard(b, 0);	/* nothing before it listened counts */
+
+	pid = put_policy(f->st, "p1", "{}", &vm, 1, T0);
+	assert_int_equal(store_vm_revision(f->st, vm, &rev), 0);
+	assert_int_equal(changes_heard(b, CHANGES_WAIT_MS), rev);
+
+	/* a grant in a transaction: heard at its commit, not before */
+	g = make_grant(vm, 22, "198.51.100.7", T0 + MIN);
+	make_request(&req, "req-n1", pid, "token:alice", T0, &g, 1);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	assert_int_equal(changes_heard(b, 200), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_vm_revision(f->st, vm, &rev), 0);
+	assert_int_equal(changes_heard(b, CHANGES_WAIT_MS), rev);
+
+	/* one rolled back: never */
+	make_request(&req, "req-n2", pid, "token:alice", T0, &g, 1);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	store_rollback(f->st);
+	assert_int_equal(changes_heard(b, 200), 0);
+	store_close(b);
+}
+
 /* ---- integrity, read-only, corruption ---- */
 
 static void
@@ -2074,6 +2140,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
