@@ -14,7 +14,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../../build}
-JITGATED=$BUILD/src/daemon/jitgated
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}	# on-pg.sh gives one whose store is PostgreSQL
 JG=$BUILD/src/cli/jitgate
 AGENT=$BUILD/src/agent/jitgate-agent
 NETPROBE=$BUILD/tests/e2e/netprobe
