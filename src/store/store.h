@@ -13,7 +13,9 @@
 
 /*
  * One SQLite database (WAL, synchronous=FULL, foreign keys on) in the state
- * directory; schema changes are numbered migrations applied at open. Only
+ * directory or, opened by a postgresql:// URI, one PostgreSQL database shared by
+ * every jitgated given it (doc/store-backends.md); schema changes are numbered
+ * migrations applied at open, the same numbers on both. Only
  * store-*.c speaks SQL. Every function returns 0 (or a count) on success and a
  * negative errno on failure: -ENOENT (no such row), -EEXIST (a uniqueness rule),
  * -ENOSPC / -EROFS (the disk refuses writes), -EIO (anything else; err says what).
@@ -71,7 +73,7 @@ int store_mark(struct store *st);
 int store_mark_keep(struct store *st);
 void store_mark_undo(struct store *st);
 
-/* PRAGMA integrity_check == "ok"? 0 if so, -EIO if not. */
+/* SQLite: PRAGMA integrity_check == "ok" and no foreign key broken; PostgreSQL: it answers with our schema. 0 or -EIO. */
 int store_check_integrity(struct store *st);
 
 /* ---- VMs ---- */
