@@ -10,7 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../build}
 BENCH=$BUILD/bench/server-bench
-JITGATED=$BUILD/src/daemon/jitgated
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}	# e.g. one whose store is PostgreSQL (tests/e2e/on-pg.sh)
 RATE_SECONDS=${RATE_SECONDS:-10}
 THREADS=${THREADS:-16}
 LAT_COUNT=${LAT_COUNT:-1000}
@@ -106,6 +106,7 @@ live_kernel() {	# grant elements in the kernel's sets (bounded)
 }
 
 echo "server benchmark: $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), jitgated pid $PID ($(cat /proc/$PID/comm 2>/dev/null))"
+echo "store: $([[ -n ${JITGATE_TEST_PG-} ]] && echo "PostgreSQL 15 on this machine (unix socket, fsync $([[ ${PG_DURABLE:-0} == 1 ]] && echo on || echo off))" || echo "SQLite (WAL, synchronous=FULL)")"
 echo "One jitgated in a throwaway namespace, clients on its loopback over TLS (verified against its certificate),"
 echo "HTTP/1.1 keep-alive, one connection per client. Latency = request sent -> response received (libcurl"
 echo "total - pretransfer); a 202 means the store committed and the kernel applied the grant."

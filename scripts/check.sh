@@ -22,6 +22,7 @@ build_asan() {
 	ninja -C build-asan
 }
 unit() { meson test -C "$1" --suite unit --print-errorlogs; }
+pg() { meson test -C "$1" --suite pg --print-errorlogs; }	# the store's tests on a throwaway PostgreSQL
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 step "banned functions" scripts/check-banned.sh
@@ -30,11 +31,14 @@ step "build (address + undefined sanitizers)" build_asan
 step "code shape: no circle of files, no long file or function" scripts/check-shape.sh build
 step "unit tests" unit build
 step "unit tests under sanitizers" unit build-asan
+step "store unit tests on PostgreSQL" pg build
+step "store unit tests on PostgreSQL, sanitizer build" pg build-asan
 if [[ $(id -u) == 0 ]]; then
 	step "e2e: firewall in namespaces" tests/e2e/fw.sh build
 	step "e2e: firewall in namespaces, sanitizer build" tests/e2e/fw.sh build-asan
 	step "e2e: jitgated API in namespaces" tests/e2e/server.sh build
 	step "e2e: jitgated API in namespaces, sanitizer build" tests/e2e/server.sh build-asan
+	step "e2e: jitgated API in namespaces, store on PostgreSQL" tests/e2e/on-pg.sh server.sh build
 	step "e2e: tampering with the kernel table is undone" tests/e2e/tamper.sh build
 	step "e2e: jitgate-agent's host half (saved state, tampering, kill, restart, refusals)" tests/e2e/agent-local.sh build
 	step "e2e: jitgate-agent's host half, sanitizer build" tests/e2e/agent-local.sh build-asan
@@ -56,8 +60,10 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: API holes of issue 11 (enforcement, addresses, %00, live requests, JSON bodies)" tests/e2e/sec-api.sh build
 	step "e2e: join tokens: Owners create, list and revoke them (API, CLI, offline); secrets shown once" tests/e2e/join-tokens.sh build
 	step "e2e: the agent protocol's server half: join, the watch that parks and wakes, status, credentials" tests/e2e/agent-api.sh build
+	step "e2e: the agent protocol's server half, store on PostgreSQL" tests/e2e/on-pg.sh agent-api.sh build
 	step "e2e: the fleet for real: jitgated and three jitgate-agent hosts (join, enable, request, revoke, supersede, server and agent killed, tampering, a link down)" tests/e2e/agent.sh build
 	step "e2e: the fleet for real, sanitizer build" tests/e2e/agent.sh build-asan
+	step "e2e: the fleet for real, store on PostgreSQL" tests/e2e/on-pg.sh agent.sh build
 	step "e2e: one jitgated per namespace, the unit's sandbox, boot protection, TLS and HTTP strictness" tests/e2e/sec-daemon.sh build
 	step "make demo" scripts/demo.sh build
 else

@@ -12,7 +12,7 @@
 #include "daemon/log.h"
 
 static const char usage[] =
-	"usage: jitgated [--state-dir DIR] [--listen ADDR:PORT] [--subscription ID] [--resource-group RG]\n"
+	"usage: jitgated [--state-dir DIR] [--store postgresql://...] [--listen ADDR:PORT] [--subscription ID] [--resource-group RG]\n"
 	"                [--location LOC] [--vm-name NAME] [--os-type Linux|Windows] [--config FILE]\n"
 	"                [--tls-cert FILE --tls-key FILE] [--max-duration DUR] [--trusted-proxies CIDR,...]\n"
 	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME | --single-process]\n"
@@ -43,7 +43,7 @@ static const struct option long_opts[] = {
 	{ "role", required_argument, NULL, 0 },		{ "scope", required_argument, NULL, 0 },
 	{ "keep-grants", no_argument, NULL, 0 },	{ "join", no_argument, NULL, 0 },
 	{ "uses", required_argument, NULL, 0 },		{ "expires", required_argument, NULL, 0 },
-	{ "single-process", no_argument, NULL, 0 },
+	{ "single-process", no_argument, NULL, 0 },	{ "store", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
 };
 

@@ -109,6 +109,19 @@ set_proxies(struct config *cfg, const char *value, bool append, struct core_erro
 	return 0;
 }
 
+/*
+ * store: the SQLite file is always state_dir's; this names the other engine (doc/store-backends.md).
+ * A wrong value is not repeated in the error: a URI may hold a password.
+ */
+static int
+set_store(struct config *cfg, const char *value, struct core_error *err)
+{
+	if (*value && strncmp(value, "postgresql://", 13) && strncmp(value, "postgres://", 11))
+		return core_error_set(err, "InvalidConfig", "store",
+				      "store is a postgresql:// URI (or empty: SQLite in state_dir)");
+	return set_string(cfg->store, sizeof(cfg->store), "store", value, err);
+}
+
 int
 config_set(struct config *cfg, const char *key, const char *value, struct core_error *err)
 {
@@ -117,6 +130,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 
 	if (!strcmp(key, "state_dir"))
 		return set_string(cfg->state_dir, sizeof(cfg->state_dir), key, value, err);
+	if (!strcmp(key, "store"))
+		return set_store(cfg, value, err);
 	if (!strcmp(key, "listen"))
 		return set_string(cfg->listen, sizeof(cfg->listen), key, value, err);
 	if (!strcmp(key, "subscription"))

@@ -10,6 +10,7 @@
 
 #define CONFIG_PATH_MAX		PATH_MAX
 #define CONFIG_LISTEN_MAX	128
+#define CONFIG_STORE_MAX	1024	/* a libpq URI: several hosts and their options fit */
 #define CONFIG_DEFAULT_STATE_DIR	"/var/lib/jitgate"
 #define CONFIG_DEFAULT_LISTEN	"127.0.0.1:8443"
 #define CONFIG_DEFAULT_SUBSCRIPTION	"00000000-0000-0000-0000-000000000000"
@@ -23,6 +24,7 @@
 
 struct config {
 	char state_dir[CONFIG_PATH_MAX];
+	char store[CONFIG_STORE_MAX];	/* empty: SQLite in state_dir; else a postgresql:// URI */
 	char listen[CONFIG_LISTEN_MAX];
 	char resource_group[ARM_RESOURCE_GROUP_MAX + 1];
 	char vm_name[ARM_VM_NAME_MAX + 1];

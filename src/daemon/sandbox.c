@@ -124,6 +124,24 @@ static const struct rule helper_list[] = {
 };
 
 /*
+ * The main process with its store on PostgreSQL (store = postgresql://…), on top of the main list:
+ * libpq connects (at start and again after a lost connection) over a unix socket or TCP, and for a
+ * server given by name glibc's getaddrinfo reads /etc/hosts and asks DNS over UDP, as the agent's
+ * does. Measured over a unix socket by tests/e2e/on-pg.sh agent.sh; the TCP and DNS calls are the
+ * agent's, measured by agent-net.sh.
+ */
+static const struct rule main_pg_list[] = {
+	/* any flags (SOCK_CLOEXEC, SOCK_NONBLOCK) in the type's high bits */
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_UNIX, SOCK_STREAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_STREAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_STREAM } },
+	ANY("connect"),
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_DGRAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_DGRAM } }, ANY("sendmmsg"),
+	ARG("ioctl", 1, FIONREAD),
+};
+
+/*
  * jitgate-agent (src/agent), on top of the helper's list: its state directory
  * (state.json and the credential written as a temp file, fsync'd and renamed;
  * agent.conf read), /proc/net and /etc/os-release read, getifaddrs() and
@@ -308,8 +326,10 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 	if (!ctx)
 		return core_error_set(err, "PrivilegeDrop", "", "seccomp: cannot make a filter"), -ENOMEM;
 	r = add_rules(ctx, common, COUNT(common));
-	if (r == 0 && role == SANDBOX_MAIN)
+	if (r == 0 && (role == SANDBOX_MAIN || role == SANDBOX_MAIN_PG))
 		r = add_rules(ctx, main_list, COUNT(main_list));
+	if (r == 0 && role == SANDBOX_MAIN_PG)
+		r = add_rules(ctx, main_pg_list, COUNT(main_pg_list));
 	if (r == 0 && role == SANDBOX_FW_SUPERVISOR)
 		r = add_rules(ctx, supervisor_list, COUNT(supervisor_list));
 	/* the supervisor's list holds the helper's: its children inherit the filter, then narrow it */
@@ -332,7 +352,8 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 	seccomp_release(ctx);
 	if (r < 0)
 		return core_error_set(err, "PrivilegeDrop", "", "seccomp: cannot load the %s filter: %s",
-				      role == SANDBOX_MAIN ? "main" : role == SANDBOX_FW_HELPER ? "helper" :
+				      role == SANDBOX_MAIN || role == SANDBOX_MAIN_PG ? "main" :
+				      role == SANDBOX_FW_HELPER ? "helper" :
 				      role == SANDBOX_AGENT ? "agent" : "supervisor",
 				      strerror(-r)),
 		       r;

@@ -18,6 +18,7 @@ struct sandbox_user {
 /* The processes, each with its own seccomp allow-list (see sandbox.c). */
 enum sandbox_role {
 	SANDBOX_MAIN,		/* HTTP, JSON, store, timers: no capability at all */
+	SANDBOX_MAIN_PG,	/* the same, its store on a PostgreSQL server: also a client of that server */
 	SANDBOX_FW_SUPERVISOR,	/* starts firewall helpers and hands their sockets to the main process */
 	SANDBOX_FW_HELPER,	/* applies firewall changes: CAP_NET_ADMIN only */
 	SANDBOX_AGENT,		/* jitgate-agent: the helper's list, its state directory, /proc/net, HTTPS out */

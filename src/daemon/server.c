@@ -160,13 +160,13 @@ choose_split(const struct config *cfg, struct sandbox_user *ret_user)
 	return 1;
 }
 
-/* Drop to the user, no capabilities, no_new_privs, the main process's seccomp list. */
+/* Drop to the user, no capabilities, no_new_privs, the main process's seccomp list (with PostgreSQL's client calls if need be). */
 static int
 drop_main(const struct config *cfg, const struct sandbox_user *u)
 {
 	struct core_error err = { 0 };
 
-	if (sandbox_drop(u, 0, &err) < 0 || sandbox_seccomp(SANDBOX_MAIN, &err) < 0) {
+	if (sandbox_drop(u, 0, &err) < 0 || sandbox_seccomp(cfg->store[0] ? SANDBOX_MAIN_PG : SANDBOX_MAIN, &err) < 0) {
 		fail_err("cannot drop privileges", &err);
 		return -EPERM;
 	}

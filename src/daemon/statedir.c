@@ -104,7 +104,8 @@ statedir_open_store(const struct config *cfg, struct store **ret)
 		return -errno;
 	}
 	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, DB_NAME);
-	if (store_open(path, ret, &err) < 0) {
+	/* the URI may hold a password: it is never logged, and the store's errors do not repeat it */
+	if (store_open(cfg->store[0] ? cfg->store : path, ret, &err) < 0) {
 		fail_err("cannot open the store", &err);
 		return -EIO;
 	}

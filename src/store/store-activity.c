@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
 #define ACTIVITY_COLS "SELECT id, time_ns, caller, caller_addr, operation, resource_id, status, detail, " \
 	"justification, correlation_id FROM activity"
@@ -28,7 +27,7 @@ static const char *const activity_cond[] = {
 int
 store_activity_append(struct store *st, struct store_activity *a)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!FIELD_OK(a->caller) || !FIELD_OK(a->caller_addr) || !FIELD_OK(a->operation) ||
@@ -38,38 +37,38 @@ store_activity_append(struct store *st, struct store_activity *a)
 	r = stmt_get(st, ST_ACTIVITY_INSERT, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, a->time_ns);
-	if (rc == SQLITE_OK)
+	rc = db_bind_int64(s, 1, a->time_ns);
+	if (rc == DB_OK)
 		rc = bind_str(s, 2, a->caller);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 3, a->caller_addr);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 4, a->operation);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 5, a->resource_id);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 6, a->status);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 7, a->detail);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 8, a->justification);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 9, a->correlation_id);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0)
-		a->id = sqlite3_last_insert_rowid(st->db);
+		a->id = db_last_id(st);
 	stmt_done(s);
 	return r;
 }
 
 static int
-activity_from_row(struct store *st, sqlite3_stmt *s, struct store_activity *a)
+activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a)
 {
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(s, 0);
-	a->time_ns = sqlite3_column_int64(s, 1);
+	a->id = db_column_int64(s, 0);
+	a->time_ns = db_column_int64(s, 1);
 	if ((r = col_text(st, s, 2, a->caller, sizeof(a->caller), "activity")) < 0 ||
 	    (r = col_text(st, s, 3, a->caller_addr, sizeof(a->caller_addr), "activity")) < 0 ||
 	    (r = col_text(st, s, 4, a->operation, sizeof(a->operation), "activity")) < 0 ||
@@ -84,12 +83,12 @@ activity_from_row(struct store *st, sqlite3_stmt *s, struct store_activity *a)
 
 /* The cached query for this combination of filters, built from fixed fragments only. */
 static int
-activity_stmt(struct store *st, unsigned mask, sqlite3_stmt **ret)
+activity_stmt(struct store *st, unsigned mask, struct db_stmt **ret)
 {
 	const char *join = "WHERE";
 	char sql[512];
 	size_t pos, i;
-	int n, rc;
+	int n, r;
 
 	if (st->activity_stmt[mask]) {
 		*ret = st->activity_stmt[mask];
@@ -111,15 +110,15 @@ activity_stmt(struct store *st, unsigned mask, sqlite3_stmt **ret)
 	n = snprintf(sql + pos, sizeof(sql) - pos, " ORDER BY id DESC LIMIT ?7");
 	if (n < 0 || (size_t)n >= sizeof(sql) - pos)
 		return set_error(st, -EIO, "activity query too long");
-	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->activity_stmt[mask], NULL);
-	if (rc != SQLITE_OK)
-		return sql_fail(st, rc);
+	r = db_prepare(st, sql, &st->activity_stmt[mask]);
+	if (r < 0)
+		return r;
 	*ret = st->activity_stmt[mask];
 	return 0;
 }
 
 static int
-activity_row(struct store *st, sqlite3_stmt *s, void *row)
+activity_row(struct store *st, struct db_stmt *s, void *row)
 {
 	return activity_from_row(st, s, row);
 }
@@ -128,11 +127,11 @@ int
 store_activity_query(struct store *st, const struct store_activity_filter *f, struct store_activity **ret,
 		     size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	size_t limit;
 	void *v;
 	unsigned mask = 0;
-	int rc = SQLITE_OK, r;
+	int rc = DB_OK, r;
 
 	limit = f->limit == 0 || f->limit > STORE_QUERY_LIMIT_MAX ? STORE_QUERY_LIMIT_MAX : f->limit;
 	if (f->since_ns != 0)
@@ -151,19 +150,19 @@ store_activity_query(struct store *st, const struct store_activity_filter *f, st
 	if (r < 0)
 		return r;
 	if (mask & AF_SINCE)
-		rc = sqlite3_bind_int64(s, 1, f->since_ns);
-	if (rc == SQLITE_OK && (mask & AF_UNTIL))
-		rc = sqlite3_bind_int64(s, 2, f->until_ns);
-	if (rc == SQLITE_OK && (mask & AF_CALLER))
+		rc = db_bind_int64(s, 1, f->since_ns);
+	if (rc == DB_OK && (mask & AF_UNTIL))
+		rc = db_bind_int64(s, 2, f->until_ns);
+	if (rc == DB_OK && (mask & AF_CALLER))
 		rc = bind_str(s, 3, f->caller);
-	if (rc == SQLITE_OK && (mask & AF_PREFIX))
+	if (rc == DB_OK && (mask & AF_PREFIX))
 		rc = bind_str(s, 4, f->resource_prefix);
-	if (rc == SQLITE_OK && (mask & AF_OPERATION))
+	if (rc == DB_OK && (mask & AF_OPERATION))
 		rc = bind_str(s, 5, f->operation);
-	if (rc == SQLITE_OK && (mask & AF_BEFORE))
-		rc = sqlite3_bind_int64(s, 6, f->before_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 7, (int64_t)limit);
+	if (rc == DB_OK && (mask & AF_BEFORE))
+		rc = db_bind_int64(s, 6, f->before_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 7, (int64_t)limit);
 	r = rows_collect(st, s, rc, sizeof(**ret), activity_row, NULL, &v, ret_n);
 	if (r >= 0)
 		*ret = v;

@@ -4,34 +4,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
 /* Read one integer column of the single row `s` answers; -ENOENT (message `what`) when there is none. */
 static int
-one_int(struct store *st, sqlite3_stmt *s, int rc, const char *what, int64_t *ret)
+one_int(struct store *st, struct db_stmt *s, int rc, const char *what, int64_t *ret)
 {
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_DONE)
 		return set_error(st, -ENOENT, "%s", what);
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return sql_fail(st, rc);
-	*ret = sqlite3_column_int64(s, 0);
+	*ret = db_column_int64(s, 0);
 	return 0;
 }
 
 int
 store_vm_revision(struct store *st, int64_t vm_id, int64_t *ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int r;
 
 	r = stmt_get(st, ST_VM_REVISION, &s);
 	if (r < 0)
 		return r;
-	r = one_int(st, s, sqlite3_bind_int64(s, 1, vm_id), "no such VM", ret);
+	r = one_int(st, s, db_bind_int64(s, 1, vm_id), "no such VM", ret);
 	stmt_done(s);
 	return r;
 }
@@ -39,13 +38,13 @@ store_vm_revision(struct store *st, int64_t vm_id, int64_t *ret)
 int
 store_fleet_revision(struct store *st, int64_t *ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int r;
 
 	r = stmt_get(st, ST_FLEET_REVISION, &s);
 	if (r < 0)
 		return r;
-	r = one_int(st, s, SQLITE_OK, "no fleet revision", ret);
+	r = one_int(st, s, DB_OK, "no fleet revision", ret);
 	if (r == -ENOENT)
 		r = corrupt(st, "fleet_revision", "n");
 	stmt_done(s);
@@ -53,27 +52,27 @@ store_fleet_revision(struct store *st, int64_t *ret)
 }
 
 static int
-change_from_row(struct store *st, sqlite3_stmt *s, void *row)
+change_from_row(struct store *st, struct db_stmt *s, void *row)
 {
 	struct store_vm_change *c = row;
 
 	(void)st;
-	c->vm_id = sqlite3_column_int64(s, 0);
-	c->revision = sqlite3_column_int64(s, 1);
+	c->vm_id = db_column_int64(s, 0);
+	c->revision = db_column_int64(s, 1);
 	return 0;
 }
 
 int
 store_vms_changed(struct store *st, int64_t since, struct store_vm_change **ret, size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	void *v;
 	int r;
 
 	r = stmt_get(st, ST_VMS_CHANGED, &s);
 	if (r < 0)
 		return r;
-	r = rows_collect(st, s, sqlite3_bind_int64(s, 1, since), sizeof(**ret), change_from_row, NULL, &v, ret_n);
+	r = rows_collect(st, s, db_bind_int64(s, 1, since), sizeof(**ret), change_from_row, NULL, &v, ret_n);
 	if (r >= 0)
 		*ret = v;
 	stmt_done(s);
@@ -85,7 +84,7 @@ store_vms_changed(struct store *st, int64_t since, struct store_vm_change **ret,
 int
 store_join_token_insert(struct store *st, const struct store_join_token *t)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!FIELD_OK(t->id) || t->id[0] == '\0' || !FIELD_OK(t->subscription) || !FIELD_OK(t->resource_group) ||
@@ -95,27 +94,27 @@ store_join_token_insert(struct store *st, const struct store_join_token *t)
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, t->id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_blob(s, 2, t->hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_blob(s, 2, t->hash, STORE_TOKEN_HASH_LEN);
+	if (rc == DB_OK)
 		rc = bind_str(s, 3, t->subscription);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 4, t->resource_group);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 5, t->uses_left);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 6, t->expires_ns);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 7, t->created_ns);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 5, t->uses_left);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 6, t->expires_ns);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 7, t->created_ns);
+	if (rc == DB_OK)
 		rc = bind_str(s, 8, t->created_by);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
 }
 
 static int
-join_from_row(struct store *st, sqlite3_stmt *s, void *row)
+join_from_row(struct store *st, struct db_stmt *s, void *row)
 {
 	struct store_join_token *t = row;
 	const void *hash;
@@ -127,28 +126,28 @@ join_from_row(struct store *st, sqlite3_stmt *s, void *row)
 	    (r = col_text(st, s, 3, t->resource_group, sizeof(t->resource_group), "join_tokens")) < 0 ||
 	    (r = col_text(st, s, 7, t->created_by, sizeof(t->created_by), "join_tokens")) < 0)
 		return r;
-	hash = sqlite3_column_blob(s, 1);
-	if (!hash || sqlite3_column_bytes(s, 1) != STORE_TOKEN_HASH_LEN)
+	hash = db_column_blob(s, 1);
+	if (!hash || db_column_bytes(s, 1) != STORE_TOKEN_HASH_LEN)
 		return corrupt(st, "join_tokens", "hash");
 	memcpy(t->hash, hash, STORE_TOKEN_HASH_LEN);
-	t->uses_left = sqlite3_column_int64(s, 4);
-	t->expires_ns = sqlite3_column_int64(s, 5);
-	t->created_ns = sqlite3_column_int64(s, 6);
-	t->revoked_ns = sqlite3_column_int64(s, 8);
+	t->uses_left = db_column_int64(s, 4);
+	t->expires_ns = db_column_int64(s, 5);
+	t->created_ns = db_column_int64(s, 6);
+	t->revoked_ns = db_column_int64(s, 8);
 	return 0;
 }
 
 int
 store_join_token_list(struct store *st, struct store_join_token **ret, size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	void *v;
 	int r;
 
 	r = stmt_get(st, ST_JOIN_LIST, &s);
 	if (r < 0)
 		return r;
-	r = rows_collect(st, s, SQLITE_OK, sizeof(**ret), join_from_row, NULL, &v, ret_n);
+	r = rows_collect(st, s, DB_OK, sizeof(**ret), join_from_row, NULL, &v, ret_n);
 	if (r >= 0)
 		*ret = v;
 	stmt_done(s);
@@ -159,17 +158,17 @@ store_join_token_list(struct store *st, struct store_join_token **ret, size_t *r
 static int
 update_text_int(struct store *st, enum stmt_id id, const char *key, int64_t v, const char *what)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, key);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, v);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0 && sqlite3_changes(st->db) == 0)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, v);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0 && db_changes(st) == 0)
 		r = set_error(st, -ENOENT, "%s", what);
 	stmt_done(s);
 	return r;
@@ -187,18 +186,18 @@ store_join_token_revoke(struct store *st, const char *id, int64_t now_ns)
 static int
 join_find(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], struct store_join_token *ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, ST_JOIN_FIND, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	rc = db_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_DONE)
 		r = set_error(st, -ENOENT, "no join token with that hash");
-	else if (rc != SQLITE_ROW)
+	else if (rc != DB_ROW)
 		r = sql_fail(st, rc);
 	else
 		r = join_from_row(st, s, ret);
@@ -211,7 +210,7 @@ store_join_token_use(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
 		     struct store_join_token *ret)
 {
 	struct store_join_token t;
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = join_find(st, hash, &t);
@@ -226,10 +225,10 @@ store_join_token_use(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
 	r = stmt_get(st, ST_JOIN_SPEND, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	rc = db_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	/* read and spend are one statement apart: another writer may have taken the last use */
-	if (r == 0 && sqlite3_changes(st->db) == 0)
+	if (r == 0 && db_changes(st) == 0)
 		r = set_error(st, -EDQUOT, "join token %s is used up", t.id);
 	stmt_done(s);
 	if (r == 0)
@@ -240,7 +239,7 @@ store_join_token_use(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN],
 /* ---- agents ---- */
 
 static int
-agent_from_row(struct store *st, sqlite3_stmt *s, void *row)
+agent_from_row(struct store *st, struct db_stmt *s, void *row)
 {
 	struct store_agent *a = row;
 	struct store_agent_report *rep = &a->report;
@@ -248,14 +247,14 @@ agent_from_row(struct store *st, sqlite3_stmt *s, void *row)
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	a->vm_id = sqlite3_column_int64(s, 0);
-	hash = sqlite3_column_blob(s, 1);
-	if (!hash || sqlite3_column_bytes(s, 1) != STORE_TOKEN_HASH_LEN)
+	a->vm_id = db_column_int64(s, 0);
+	hash = db_column_blob(s, 1);
+	if (!hash || db_column_bytes(s, 1) != STORE_TOKEN_HASH_LEN)
 		return corrupt(st, "agents", "hash");
 	memcpy(a->hash, hash, STORE_TOKEN_HASH_LEN);
-	if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
-		hash = sqlite3_column_blob(s, 2);
-		if (!hash || sqlite3_column_bytes(s, 2) != STORE_TOKEN_HASH_LEN)
+	if (!db_column_is_null(s, 2)) {
+		hash = db_column_blob(s, 2);
+		if (!hash || db_column_bytes(s, 2) != STORE_TOKEN_HASH_LEN)
 			return corrupt(st, "agents", "prev_hash");
 		memcpy(a->prev_hash, hash, STORE_TOKEN_HASH_LEN);
 		a->has_prev = true;
@@ -266,12 +265,12 @@ agent_from_row(struct store *st, sqlite3_stmt *s, void *row)
 	    (r = col_text(st, s, 11, rep->listening, sizeof(rep->listening), "agents")) < 0 ||
 	    (r = col_text(st, s, 13, rep->last_error, sizeof(rep->last_error), "agents")) < 0)
 		return r;
-	a->joined_ns = sqlite3_column_int64(s, 4);
-	a->revoked_ns = sqlite3_column_int64(s, 5);
-	a->seen_ns = sqlite3_column_int64(s, 6);
-	rep->applied_revision = sqlite3_column_int64(s, 7);
-	rep->supported = sqlite3_column_int64(s, 9) != 0;
-	rep->tamper_undone = sqlite3_column_int64(s, 12);
+	a->joined_ns = db_column_int64(s, 4);
+	a->revoked_ns = db_column_int64(s, 5);
+	a->seen_ns = db_column_int64(s, 6);
+	rep->applied_revision = db_column_int64(s, 7);
+	rep->supported = db_column_int64(s, 9) != 0;
+	rep->tamper_undone = db_column_int64(s, 12);
 	return 0;
 }
 
@@ -279,18 +278,18 @@ agent_from_row(struct store *st, sqlite3_stmt *s, void *row)
 static int
 agent_one(struct store *st, enum stmt_id id, int64_t vm_id, const uint8_t *hash, struct store_agent *ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;
-	rc = hash ? sqlite3_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC) : sqlite3_bind_int64(s, 1, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	rc = hash ? db_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN) : db_bind_int64(s, 1, vm_id);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_DONE)
 		r = set_error(st, -ENOENT, "no such agent");
-	else if (rc != SQLITE_ROW)
+	else if (rc != DB_ROW)
 		r = sql_fail(st, rc);
 	else
 		r = agent_from_row(st, s, ret);
@@ -302,7 +301,7 @@ int
 store_agent_join(struct store *st, int64_t vm_id, const uint8_t hash[STORE_TOKEN_HASH_LEN], const char *join_token,
 		 int64_t now_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	struct op op;
 	int rc, r;
 
@@ -314,21 +313,21 @@ store_agent_join(struct store *st, int64_t vm_id, const uint8_t hash[STORE_TOKEN
 	/* a revoked agent's record goes; a valid one stays and makes the insert fail with -EEXIST */
 	r = stmt_get(st, ST_AGENT_FORGET, &s);
 	if (r == 0) {
-		rc = sqlite3_bind_int64(s, 1, vm_id);
-		r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+		rc = db_bind_int64(s, 1, vm_id);
+		r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 		stmt_done(s);
 	}
 	if (r == 0)
 		r = stmt_get(st, ST_AGENT_INSERT, &s);
 	if (r == 0) {
-		rc = sqlite3_bind_int64(s, 1, vm_id);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_blob(s, 2, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-		if (rc == SQLITE_OK)
+		rc = db_bind_int64(s, 1, vm_id);
+		if (rc == DB_OK)
+			rc = db_bind_blob(s, 2, hash, STORE_TOKEN_HASH_LEN);
+		if (rc == DB_OK)
 			rc = bind_str(s, 3, join_token);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(s, 4, now_ns);
-		r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+		if (rc == DB_OK)
+			rc = db_bind_int64(s, 4, now_ns);
+		r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 		stmt_done(s);
 	}
 	return op_end(st, &op, r);
@@ -338,7 +337,7 @@ int
 store_agent_find(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], struct store_agent *ret)
 {
 	struct store_agent a;
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = agent_one(st, ST_AGENT_FIND, 0, hash, &a);
@@ -349,8 +348,8 @@ store_agent_find(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], str
 		r = stmt_get(st, ST_AGENT_CONFIRM, &s);
 		if (r < 0)
 			return r;
-		rc = sqlite3_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-		r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+		rc = db_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN);
+		r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 		stmt_done(s);
 		if (r < 0)
 			return r;
@@ -370,14 +369,14 @@ store_agent_get(struct store *st, int64_t vm_id, struct store_agent *ret)
 int
 store_agent_list(struct store *st, struct store_agent **ret, size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	void *v;
 	int r;
 
 	r = stmt_get(st, ST_AGENT_LIST, &s);
 	if (r < 0)
 		return r;
-	r = rows_collect(st, s, SQLITE_OK, sizeof(**ret), agent_from_row, NULL, &v, ret_n);
+	r = rows_collect(st, s, DB_OK, sizeof(**ret), agent_from_row, NULL, &v, ret_n);
 	if (r >= 0)
 		*ret = v;
 	stmt_done(s);
@@ -388,18 +387,18 @@ store_agent_list(struct store *st, struct store_agent **ret, size_t *ret_n)
 static int
 agent_update(struct store *st, enum stmt_id id, int64_t vm_id, int64_t v, const uint8_t *hash)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, vm_id);
-	if (rc == SQLITE_OK)
-		rc = hash ? sqlite3_bind_blob(s, 2, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC) :
-			    sqlite3_bind_int64(s, 2, v);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0 && sqlite3_changes(st->db) == 0)
+	rc = db_bind_int64(s, 1, vm_id);
+	if (rc == DB_OK)
+		rc = hash ? db_bind_blob(s, 2, hash, STORE_TOKEN_HASH_LEN) :
+			    db_bind_int64(s, 2, v);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0 && db_changes(st) == 0)
 		r = set_error(st, -ENOENT, "VM %lld has no valid agent", (long long)vm_id);
 	stmt_done(s);
 	return r;
@@ -420,25 +419,25 @@ store_agent_rotate(struct store *st, int64_t vm_id, const uint8_t hash[STORE_TOK
 }
 
 static int
-report_bind(sqlite3_stmt *s, int64_t vm_id, const struct store_agent_report *rep, int64_t now_ns)
+report_bind(struct db_stmt *s, int64_t vm_id, const struct store_agent_report *rep, int64_t now_ns)
 {
-	int rc = sqlite3_bind_int64(s, 1, vm_id);
+	int rc = db_bind_int64(s, 1, vm_id);
 
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, now_ns);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 3, rep->applied_revision);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, now_ns);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, rep->applied_revision);
+	if (rc == DB_OK)
 		rc = bind_str(s, 4, rep->version);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 5, rep->supported ? 1 : 0);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 5, rep->supported ? 1 : 0);
+	if (rc == DB_OK)
 		rc = bind_str(s, 6, rep->reason);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 7, rep->listening);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 8, rep->tamper_undone);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 8, rep->tamper_undone);
+	if (rc == DB_OK)
 		rc = bind_str(s, 9, rep->last_error);
 	return rc;
 }
@@ -446,7 +445,7 @@ report_bind(sqlite3_stmt *s, int64_t vm_id, const struct store_agent_report *rep
 int
 store_agent_report(struct store *st, int64_t vm_id, const struct store_agent_report *rep, int64_t now_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	struct op op;
 	int rc, r;
 
@@ -459,20 +458,20 @@ store_agent_report(struct store *st, int64_t vm_id, const struct store_agent_rep
 	r = stmt_get(st, ST_AGENT_REPORT, &s);
 	if (r == 0) {
 		rc = report_bind(s, vm_id, rep, now_ns);
-		r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
-		if (r == 0 && sqlite3_changes(st->db) == 0)
+		r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+		if (r == 0 && db_changes(st) == 0)
 			r = set_error(st, -ENOENT, "VM %lld has no valid agent", (long long)vm_id);
 		stmt_done(s);
 	}
 	if (r == 0 && rep->applied_revision >= 0)
 		r = stmt_get(st, ST_GRANTS_APPLIED, &s);
 	if (r == 0 && rep->applied_revision >= 0) {
-		rc = sqlite3_bind_int64(s, 1, vm_id);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(s, 2, rep->applied_revision);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(s, 3, now_ns);
-		r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+		rc = db_bind_int64(s, 1, vm_id);
+		if (rc == DB_OK)
+			rc = db_bind_int64(s, 2, rep->applied_revision);
+		if (rc == DB_OK)
+			rc = db_bind_int64(s, 3, now_ns);
+		r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 		stmt_done(s);
 	}
 	return op_end(st, &op, r);

@@ -4,9 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
 static bool
 grant_ok(const struct store_grant *g)
@@ -22,7 +21,7 @@ static int
 grant_insert(struct store *st, const char *request_id, const char *requestor, const struct store_grant *g)
 {
 	char source[NET_PREFIX_TEXT_MAX];
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (net_source_format(&g->source, source, sizeof(source)) < 0)
@@ -31,29 +30,29 @@ grant_insert(struct store *st, const char *request_id, const char *requestor, co
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, request_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, g->vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 3, g->port);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 4, (int)g->proto);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, g->vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, g->port);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 4, (int)g->proto);
+	if (rc == DB_OK)
 		rc = bind_str(s, 5, source);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 6, g->end_ns);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 7, (int)g->status);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 8, (int)g->reason);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 9, g->ended_ns);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 6, g->end_ns);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 7, (int)g->status);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 8, (int)g->reason);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 9, g->ended_ns);
+	if (rc == DB_OK)
 		rc = bind_str(s, 10, requestor);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 11, g->boot_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 12, g->mono_end_ns);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 12, g->mono_end_ns);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
 }
@@ -61,7 +60,7 @@ grant_insert(struct store *st, const char *request_id, const char *requestor, co
 int
 store_request_insert(struct store *st, const struct store_request *req)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	struct op op;
 	size_t i;
 	int rc, r;
@@ -81,17 +80,17 @@ store_request_insert(struct store *st, const struct store_request *req)
 	if (r < 0)
 		goto out;
 	rc = bind_str(s, 1, req->id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, req->policy_id);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, req->policy_id);
+	if (rc == DB_OK)
 		rc = bind_str(s, 3, req->requestor);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 4, req->requestor_addr);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 5, req->start_ns);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 5, req->start_ns);
+	if (rc == DB_OK)
 		rc = bind_str(s, 6, req->justification);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r < 0)
 		goto out;
 	/* Each grant belongs to this request, whatever its own request_id says. */
@@ -109,7 +108,7 @@ int
 store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
 		enum store_grant_reason reason, int64_t ended_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!request_id || reason < STORE_REASON_NONE || reason > STORE_REASON_LAST)
@@ -118,16 +117,16 @@ store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, request_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 3, port);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 4, (int)reason);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 5, ended_ns);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0 && sqlite3_changes(st->db) == 0)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, port);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 4, (int)reason);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 5, ended_ns);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0 && db_changes(st) == 0)
 		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port");
 	stmt_done(s);
 	return r;
@@ -137,7 +136,7 @@ int
 store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
 		     const char *boot_id, int64_t mono_end_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!request_id)
@@ -146,25 +145,25 @@ store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, ui
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, request_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 3, port);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 4, end_ns);
-	if (rc == SQLITE_OK)
-		rc = boot_id && boot_id[0] ? bind_str(s, 5, boot_id) : sqlite3_bind_null(s, 5);
-	if (rc == SQLITE_OK)	/* an end already past is still a monotonic end: never 0 ("not known") */
-		rc = sqlite3_bind_int64(s, 6, mono_end_ns > 0 ? mono_end_ns : 1);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0 && sqlite3_changes(st->db) == 0)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, port);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 4, end_ns);
+	if (rc == DB_OK)
+		rc = boot_id && boot_id[0] ? bind_str(s, 5, boot_id) : db_bind_null(s, 5);
+	if (rc == DB_OK)	/* an end already past is still a monotonic end: never 0 ("not known") */
+		rc = db_bind_int64(s, 6, mono_end_ns > 0 ? mono_end_ns : 1);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0 && db_changes(st) == 0)
 		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port ending after that time");
 	stmt_done(s);
 	return r;
 }
 
 static int
-grant_from_row(struct store *st, sqlite3_stmt *s, struct store_grant *g)
+grant_from_row(struct store *st, struct db_stmt *s, struct store_grant *g)
 {
 	char source[NET_PREFIX_TEXT_MAX];
 	int64_t port, proto, status, reason;
@@ -178,14 +177,14 @@ grant_from_row(struct store *st, sqlite3_stmt *s, struct store_grant *g)
 		return r;
 	if (net_source_parse(source, strlen(source), &g->source, NULL) < 0)
 		return corrupt(st, "grants", "source");
-	g->mono_end_ns = sqlite3_column_int64(s, 12);
+	g->mono_end_ns = db_column_int64(s, 12);
 	if (g->boot_id[0] ? g->mono_end_ns <= 0 : g->mono_end_ns != 0)
 		return corrupt(st, "grants", "mono_end_ns");
-	g->vm_id = sqlite3_column_int64(s, 1);
-	port = sqlite3_column_int64(s, 2);
-	proto = sqlite3_column_int64(s, 3);
-	status = sqlite3_column_int64(s, 6);
-	reason = sqlite3_column_int64(s, 7);
+	g->vm_id = db_column_int64(s, 1);
+	port = db_column_int64(s, 2);
+	proto = db_column_int64(s, 3);
+	status = db_column_int64(s, 6);
+	reason = db_column_int64(s, 7);
 	if (port < 1 || port > UINT16_MAX)
 		return corrupt(st, "grants", "port");
 	if (proto != NET_PROTO_ANY && proto != NET_PROTO_TCP && proto != NET_PROTO_UDP)
@@ -198,22 +197,22 @@ grant_from_row(struct store *st, sqlite3_stmt *s, struct store_grant *g)
 	g->proto = (enum net_proto)proto;
 	g->status = (enum store_grant_status)status;
 	g->reason = (enum store_grant_reason)reason;
-	g->end_ns = sqlite3_column_int64(s, 5);
-	g->ended_ns = sqlite3_column_int64(s, 8);
-	g->policy_id = sqlite3_column_int64(s, 10);
-	g->applied_ns = sqlite3_column_int64(s, 13);
+	g->end_ns = db_column_int64(s, 5);
+	g->ended_ns = db_column_int64(s, 8);
+	g->policy_id = db_column_int64(s, 10);
+	g->applied_ns = db_column_int64(s, 13);
 	return 0;
 }
 
 static int
-grant_row(struct store *st, sqlite3_stmt *s, void *row)
+grant_row(struct store *st, struct db_stmt *s, void *row)
 {
 	return grant_from_row(st, s, row);
 }
 
 /* All rows of a grant query whose parameters are bound (rc: the binding's result). */
 static int
-grants_collect(struct store *st, sqlite3_stmt *s, int rc, struct store_grant **ret, size_t *ret_n)
+grants_collect(struct store *st, struct db_stmt *s, int rc, struct store_grant **ret, size_t *ret_n)
 {
 	void *v;
 	int r;
@@ -227,13 +226,13 @@ grants_collect(struct store *st, sqlite3_stmt *s, int rc, struct store_grant **r
 int
 store_grants_initiated(struct store *st, struct store_grant **ret, size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int r;
 
 	r = stmt_get(st, ST_GRANTS_INITIATED, &s);
 	if (r < 0)
 		return r;
-	r = grants_collect(st, s, SQLITE_OK, ret, ret_n);
+	r = grants_collect(st, s, DB_OK, ret, ret_n);
 	stmt_done(s);
 	return r;
 }
@@ -242,18 +241,18 @@ int
 store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, const char *requestor, struct store_grant **ret,
 		     size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = SQLITE_OK, r, first = requestor ? 2 : 1;
+	struct db_stmt *s = NULL;
+	int rc = DB_OK, r, first = requestor ? 2 : 1;
 
 	r = stmt_get(st, requestor ? ST_GRANTS_OF_REQUESTOR : ST_GRANTS_LIVE_ON, &s);
 	if (r < 0)
 		return r;
 	if (requestor)
 		rc = bind_str(s, 1, requestor);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, first, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, first + 1, port);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, first, vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, first + 1, port);
 	r = grants_collect(st, s, rc, ret, ret_n);
 	stmt_done(s);
 	return r;
@@ -263,22 +262,22 @@ int
 store_grants_live_each(struct store *st, int64_t after_ns, int (*fn)(void *ctx, const struct store_grant *g), void *ctx)
 {
 	struct store_grant g;
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, ST_GRANTS_LIVE, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, after_ns);
-	if (rc != SQLITE_OK) {
+	rc = db_bind_int64(s, 1, after_ns);
+	if (rc != DB_OK) {
 		r = sql_fail(st, rc);
 		goto out;
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = db_step(s)) == DB_ROW) {
 		if ((r = grant_from_row(st, s, &g)) < 0 || (r = fn(ctx, &g)) < 0)
 			goto out;
 	}
-	r = rc == SQLITE_DONE ? 0 : sql_fail(st, rc);
+	r = rc == DB_DONE ? 0 : sql_fail(st, rc);
 out:
 	stmt_done(s);
 	return r;
@@ -288,17 +287,17 @@ int
 store_grants_due(struct store *st, int64_t now_ns, const char *boot_id, int64_t mono_ns, struct store_grant **ret,
 		 size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, ST_GRANTS_DUE, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, now_ns);
-	if (rc == SQLITE_OK)
-		rc = boot_id && boot_id[0] ? bind_str(s, 2, boot_id) : sqlite3_bind_null(s, 2);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 3, mono_ns);
+	rc = db_bind_int64(s, 1, now_ns);
+	if (rc == DB_OK)
+		rc = boot_id && boot_id[0] ? bind_str(s, 2, boot_id) : db_bind_null(s, 2);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, mono_ns);
 	r = grants_collect(st, s, rc, ret, ret_n);
 	stmt_done(s);
 	return r;
@@ -307,7 +306,7 @@ store_grants_due(struct store *st, int64_t now_ns, const char *boot_id, int64_t 
 int
 store_grants_adopt_boot(struct store *st, const char *boot_id, int64_t now_ns, int64_t mono_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!boot_id || !boot_id[0] || strlen(boot_id) > STORE_BOOT_ID_MAX || mono_ns <= 0)
@@ -316,39 +315,39 @@ store_grants_adopt_boot(struct store *st, const char *boot_id, int64_t now_ns, i
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, boot_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, now_ns);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 3, mono_ns);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, now_ns);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, mono_ns);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0)
-		r = sqlite3_changes(st->db);
+		r = db_changes(st);
 	stmt_done(s);
 	return r;
 }
 
 /* The one value of a bound min() statement (rc: the binds' result) into *ret_ns, 0 when it is NULL (no row matched). */
 static int
-min_ns_step(struct store *st, sqlite3_stmt *s, int rc, int64_t *ret_ns)
+min_ns_step(struct store *st, struct db_stmt *s, int rc, int64_t *ret_ns)
 {
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc != DB_ROW)
 		return sql_fail(st, rc);
-	*ret_ns = sqlite3_column_type(s, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 0);
+	*ret_ns = db_column_is_null(s, 0) ? 0 : db_column_int64(s, 0);
 	return 0;
 }
 
 int
 store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int r;
 
 	r = stmt_get(st, ST_GRANT_NEXT_END, &s);
 	if (r < 0)
 		return r;
-	r = min_ns_step(st, s, sqlite3_bind_int64(s, 1, after_ns), ret_ns);
+	r = min_ns_step(st, s, db_bind_int64(s, 1, after_ns), ret_ns);
 	stmt_done(s);
 	return r;
 }
@@ -356,7 +355,7 @@ store_grant_next_end(struct store *st, int64_t after_ns, int64_t *ret_ns)
 int
 store_grant_next_mono_end(struct store *st, const char *boot_id, int64_t after_mono_ns, int64_t *ret_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!boot_id || !boot_id[0]) {
@@ -367,15 +366,15 @@ store_grant_next_mono_end(struct store *st, const char *boot_id, int64_t after_m
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, boot_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, after_mono_ns);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, after_mono_ns);
 	r = min_ns_step(st, s, rc, ret_ns);
 	stmt_done(s);
 	return r;
 }
 
 static int
-request_from_row(struct store *st, sqlite3_stmt *s, struct store_request *req)
+request_from_row(struct store *st, struct db_stmt *s, struct store_request *req)
 {
 	int r;
 
@@ -385,13 +384,13 @@ request_from_row(struct store *st, sqlite3_stmt *s, struct store_request *req)
 	    (r = col_text(st, s, 3, req->requestor_addr, sizeof(req->requestor_addr), "requests")) < 0 ||
 	    (r = col_text(st, s, 5, req->justification, sizeof(req->justification), "requests")) < 0)
 		return r;
-	req->policy_id = sqlite3_column_int64(s, 1);
-	req->start_ns = sqlite3_column_int64(s, 4);
+	req->policy_id = db_column_int64(s, 1);
+	req->start_ns = db_column_int64(s, 4);
 	return 0;
 }
 
 static int
-request_row(struct store *st, sqlite3_stmt *s, void *row)
+request_row(struct store *st, struct db_stmt *s, void *row)
 {
 	return request_from_row(st, s, row);
 }
@@ -401,7 +400,7 @@ store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, 
 			 struct store_request **ret, size_t *ret_n)
 {
 	struct store_request *v = NULL;
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	size_t n = 0, i;
 	void *rows;
 	int rc, r;
@@ -409,11 +408,11 @@ store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, 
 	r = stmt_get(st, ST_REQUESTS_OF_POLICY, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, policy_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, since_ns);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 3, limit ? (int64_t)limit : -1);
+	rc = db_bind_int64(s, 1, policy_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, since_ns);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, limit ? (int64_t)limit : -1);
 	/* no row owns anything before its grants are read: request_from_row leaves them NULL */
 	r = rows_collect(st, s, rc, sizeof(*v), request_row, NULL, &rows, &n);
 	if (r < 0)
@@ -457,7 +456,7 @@ int
 store_vm_usage(struct store *st, int64_t vm_id, int64_t since_ns, struct store_vm_usage *ret)
 {
 	struct store_vm_usage u;
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int64_t count;
 	int rc, r;
 
@@ -465,16 +464,16 @@ store_vm_usage(struct store *st, int64_t vm_id, int64_t since_ns, struct store_v
 	r = stmt_get(st, ST_USAGE_COUNT, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, since_ns);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
+	rc = db_bind_int64(s, 1, vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, since_ns);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc != DB_ROW) {
 		r = sql_fail(st, rc);
 		goto out;
 	}
-	count = sqlite3_column_int64(s, 0);
+	count = db_column_int64(s, 0);
 	if (count < 0)
 		count = 0;
 	u.approved_since = (size_t)count;
@@ -483,15 +482,15 @@ store_vm_usage(struct store *st, int64_t vm_id, int64_t since_ns, struct store_v
 	r = stmt_get(st, ST_USAGE_LAST, &s);
 	if (r < 0)
 		goto out;
-	rc = sqlite3_bind_int64(s, 1, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		u.last_access_ns = sqlite3_column_int64(s, 0);
+	rc = db_bind_int64(s, 1, vm_id);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_ROW) {
+		u.last_access_ns = db_column_int64(s, 0);
 		r = col_text(st, s, 1, u.last_user, sizeof(u.last_user), "requests");
 		if (r < 0)
 			goto out;
-	} else if (rc != SQLITE_DONE) {
+	} else if (rc != DB_DONE) {
 		r = sql_fail(st, rc);
 		goto out;
 	}

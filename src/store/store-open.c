@@ -7,7 +7,8 @@
 
 #include <sqlite3.h>
 
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
+#include "store-pg.h"
 
 /*
  * Schema migrations: migrations[i] takes a database from user_version i to i + 1,
@@ -297,76 +298,36 @@ static const char *const migrations[] = {
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "STORE_SCHEMA_VERSION counts the migrations");
 
-/* Bring the schema to N_MIGRATIONS, one migration per transaction; refuse a database from a newer jitgate. */
 static int
-store_migrate(struct store *st, struct core_error *err)
+lite_begin(struct store *st)
+{
+	return run_cached(st, ST_BEGIN);
+}
+
+static int
+lite_version(struct store *st, int64_t *ret)
+{
+	return query_one(st, "PRAGMA user_version", ret, NULL, 0);
+}
+
+static int
+lite_set_version(struct store *st, int64_t version)
 {
 	char sql[64];
-	int64_t version;
-	int r;
 
-	for (;;) {
-		r = run_cached(st, ST_BEGIN);
-		if (r < 0)
-			goto fail;
-		/* Read inside the write lock: another process may have migrated since we looked. */
-		r = query_one(st, "PRAGMA user_version", &version, NULL, 0);
-		if (r < 0)
-			goto fail;
-		if (version > N_MIGRATIONS) {
-			store_rollback(st);
-			core_error_set(err, "StoreSchemaTooNew", NULL,
-			    "the database has schema version %lld but this jitgate knows only up to %d; "
-			    "use a newer jitgate", (long long)version, N_MIGRATIONS);
-			return set_error(st, -EIO, "database schema version %lld is newer than this build (%d)",
-			    (long long)version, N_MIGRATIONS);
-		}
-		if (version == N_MIGRATIONS) {
-			r = run_cached(st, ST_COMMIT);
-			if (r < 0)
-				goto fail;
-			return 0;
-		}
-		r = exec_sql(st, migrations[version]);
-		if (r < 0)
-			goto fail;
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)version + 1);
-		r = exec_sql(st, sql);
-		if (r < 0)
-			goto fail;
-		r = run_cached(st, ST_COMMIT);
-		if (r < 0)
-			goto fail;
-	}
-fail:
-	store_rollback(st);
-	core_error_set(err, "StoreMigrationFailed", NULL, "cannot bring the database schema up to version %d: %s",
-	    N_MIGRATIONS, st->error);
-	return r;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %lld", (long long)version);
+	return exec_sql(st, sql);
 }
 
-/* A read-only store can only read a database whose schema is exactly ours. */
-static int
-store_check_version(struct store *st, struct core_error *err)
-{
-	int64_t version;
-	int r;
-
-	r = query_one(st, "PRAGMA user_version", &version, NULL, 0);
-	if (r < 0) {
-		core_error_set(err, "StoreOpenFailed", NULL, "cannot read the database: %s", st->error);
-		return r;
-	}
-	if (version != N_MIGRATIONS) {
-		core_error_set(err, version > N_MIGRATIONS ? "StoreSchemaTooNew" : "StoreSchemaOld", NULL,
-		    "the database has schema version %lld, this jitgate reads only version %d%s", (long long)version,
-		    N_MIGRATIONS, version > N_MIGRATIONS ? "; use a newer jitgate" : "; open it read-write once");
-		return set_error(st, -EIO, "database schema version %lld, expected %d", (long long)version,
-		    N_MIGRATIONS);
-	}
-	return 0;
-}
+static const struct store_schema lite_schema = {
+	.migrations = migrations,
+	.begin = lite_begin,
+	.version = lite_version,
+	.set_version = lite_set_version,
+	.exec = exec_sql,
+};
 
 static int
 store_open_flags(const char *path, bool readonly, struct store **ret, struct core_error *err)
@@ -381,6 +342,7 @@ store_open_flags(const char *path, bool readonly, struct store **ret, struct cor
 		core_error_set(err, "StoreOpenFailed", NULL, "out of memory");
 		return -ENOMEM;
 	}
+	st->ops = &store_sqlite_ops;
 	st->readonly = readonly;
 	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	flags |= SQLITE_OPEN_NOMUTEX;	/* one thread owns a store */
@@ -423,7 +385,7 @@ store_open_flags(const char *path, bool readonly, struct store **ret, struct cor
 		goto out;
 	}
 
-	r = readonly ? store_check_version(st, err) : store_migrate(st, err);
+	r = readonly ? store_schema_check(st, &lite_schema, err) : store_schema_migrate(st, &lite_schema, err);
 	if (r < 0)
 		goto out;
 	*ret = st;
@@ -434,14 +396,19 @@ out:
 	return r;
 }
 
+/* A libpq URI opens PostgreSQL (doc/store-backends.md); anything else is an SQLite file. */
 int
 store_open(const char *path, struct store **ret, struct core_error *err)
 {
+	if (store_pg_is_uri(path))
+		return store_pg_open(path, false, ret, err);
 	return store_open_flags(path, false, ret, err);
 }
 
 int
 store_open_readonly(const char *path, struct store **ret, struct core_error *err)
 {
+	if (store_pg_is_uri(path))
+		return store_pg_open(path, true, ret, err);
 	return store_open_flags(path, true, ret, err);
 }

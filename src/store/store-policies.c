@@ -4,9 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
 static bool
 policy_arm_ok(const struct arm_policy_id *arm)
@@ -17,33 +16,33 @@ policy_arm_ok(const struct arm_policy_id *arm)
 }
 
 static int
-bind_policy_arm(sqlite3_stmt *s, const struct arm_policy_id *arm)
+bind_policy_arm(struct db_stmt *s, const struct arm_policy_id *arm)
 {
 	int rc = bind_str(s, 1, arm->subscription);
 
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 2, arm->resource_group);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 3, arm->location);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 4, arm->name);
 	return rc;
 }
 
 static int
-policy_from_row(struct store *st, sqlite3_stmt *s, struct store_policy *p)
+policy_from_row(struct store *st, struct db_stmt *s, struct store_policy *p)
 {
 	int r;
 
 	memset(p, 0, sizeof(*p));
-	p->id = sqlite3_column_int64(s, 0);
+	p->id = db_column_int64(s, 0);
 	if ((r = col_text(st, s, 1, p->arm.subscription, sizeof(p->arm.subscription), "policies")) < 0 ||
 	    (r = col_text(st, s, 2, p->arm.resource_group, sizeof(p->arm.resource_group), "policies")) < 0 ||
 	    (r = col_text(st, s, 3, p->arm.location, sizeof(p->arm.location), "policies")) < 0 ||
 	    (r = col_text(st, s, 4, p->arm.name, sizeof(p->arm.name), "policies")) < 0)
 		return r;
-	p->created_ns = sqlite3_column_int64(s, 6);
-	p->updated_ns = sqlite3_column_int64(s, 7);
+	p->created_ns = db_column_int64(s, 6);
+	p->updated_ns = db_column_int64(s, 7);
 	return col_strdup(st, s, 5, &p->json, "policies");
 }
 
@@ -51,7 +50,7 @@ policy_from_row(struct store *st, sqlite3_stmt *s, struct store_policy *p)
 static int
 policy_link(struct store *st, int64_t policy_id, int64_t vm_id)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int64_t owner = 0;
 	int rc, r;
 
@@ -67,14 +66,14 @@ policy_link(struct store *st, int64_t policy_id, int64_t vm_id)
 	r = stmt_get(st, ST_LINK_INSERT, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, policy_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+	rc = db_bind_int64(s, 1, vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, policy_id);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_FOREIGN_KEY)
 		r = set_error(st, -ENOENT, "no VM with id %lld", (long long)vm_id);
-	else if (rc != SQLITE_DONE)
+	else if (rc != DB_DONE)
 		r = sql_fail(st, rc);
 	stmt_done(s);
 	return r;
@@ -84,19 +83,19 @@ policy_link(struct store *st, int64_t policy_id, int64_t vm_id)
 static int
 policy_put_find(struct store *st, const struct arm_policy_id *arm, int64_t *ret_id, bool *ret_created)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, ST_POLICY_FIND, &s);
 	if (r < 0)
 		return r;
 	rc = bind_policy_arm(s, arm);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*ret_id = sqlite3_column_int64(s, 0);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_ROW) {
+		*ret_id = db_column_int64(s, 0);
 		*ret_created = false;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		*ret_created = true;
 	} else {
 		r = sql_fail(st, rc);
@@ -110,7 +109,7 @@ static int
 policy_put_write(struct store *st, const struct arm_policy_id *arm, const char *json, int64_t now_ns, bool created,
 		 int64_t *id)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	/* The id's casing follows the latest PUT; created_ns is set once (by the insert's ?6 twice). */
@@ -118,13 +117,13 @@ policy_put_write(struct store *st, const struct arm_policy_id *arm, const char *
 	if (r < 0)
 		return r;
 	rc = bind_policy_arm(s, arm);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 5, json);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 6, now_ns);
-	if (rc == SQLITE_OK && !created)
-		rc = sqlite3_bind_int64(s, 7, *id);
-	if (rc != SQLITE_OK) {
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 6, now_ns);
+	if (rc == DB_OK && !created)
+		rc = db_bind_int64(s, 7, *id);
+	if (rc != DB_OK) {
 		r = sql_fail(st, rc);
 		goto out;
 	}
@@ -132,7 +131,7 @@ policy_put_write(struct store *st, const struct arm_policy_id *arm, const char *
 	if (r < 0)
 		goto out;
 	if (created)
-		*id = sqlite3_last_insert_rowid(st->db);
+		*id = db_last_id(st);
 out:
 	stmt_done(s);
 	return r;
@@ -142,15 +141,15 @@ out:
 static int
 policy_links_set(struct store *st, int64_t id, const int64_t *vm_ids, size_t n_vm_ids)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	size_t i;
 	int rc, r;
 
 	r = stmt_get(st, ST_LINKS_CLEAR, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, id);
-	r = rc != SQLITE_OK ? sql_fail(st, rc) : stmt_run(st, s);
+	rc = db_bind_int64(s, 1, id);
+	r = rc != DB_OK ? sql_fail(st, rc) : stmt_run(st, s);
 	stmt_done(s);
 	for (i = 0; r >= 0 && i < n_vm_ids; i++)
 		r = policy_link(st, id, vm_ids[i]);
@@ -188,16 +187,16 @@ store_policy_put(struct store *st, const struct arm_policy_id *arm, const char *
 }
 
 static int
-policy_get_one(struct store *st, sqlite3_stmt *s, int rc, struct store_policy *ret)
+policy_get_one(struct store *st, struct db_stmt *s, int rc, struct store_policy *ret)
 {
 	struct store_policy p;
 	int r;
 
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_DONE)
 		return set_error(st, -ENOENT, "no such policy");
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return sql_fail(st, rc);
 	r = policy_from_row(st, s, &p);
 	if (r < 0)
@@ -209,7 +208,7 @@ policy_get_one(struct store *st, sqlite3_stmt *s, int rc, struct store_policy *r
 int
 store_policy_get(struct store *st, const struct arm_policy_id *arm, struct store_policy *ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int r;
 
 	if (!policy_arm_ok(arm))
@@ -225,19 +224,19 @@ store_policy_get(struct store *st, const struct arm_policy_id *arm, struct store
 int
 store_policy_get_by_id(struct store *st, int64_t id, struct store_policy *ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int r;
 
 	r = stmt_get(st, ST_POLICY_GET_BY_ID, &s);
 	if (r < 0)
 		return r;
-	r = policy_get_one(st, s, sqlite3_bind_int64(s, 1, id), ret);
+	r = policy_get_one(st, s, db_bind_int64(s, 1, id), ret);
 	stmt_done(s);
 	return r;
 }
 
 static int
-policy_row(struct store *st, sqlite3_stmt *s, void *row)
+policy_row(struct store *st, struct db_stmt *s, void *row)
 {
 	return policy_from_row(st, s, row);
 }
@@ -251,14 +250,14 @@ policy_row_clear(void *row)
 int
 store_policy_list(struct store *st, struct store_policy **ret, size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	void *v;
 	int r;
 
 	r = stmt_get(st, ST_POLICY_LIST, &s);
 	if (r < 0)
 		return r;
-	r = rows_collect(st, s, SQLITE_OK, sizeof(**ret), policy_row, policy_row_clear, &v, ret_n);
+	r = rows_collect(st, s, DB_OK, sizeof(**ret), policy_row, policy_row_clear, &v, ret_n);
 	if (r >= 0)
 		*ret = v;
 	stmt_done(s);
@@ -274,18 +273,18 @@ store_policy_of_vm(struct store *st, int64_t vm_id, int64_t *ret_policy_id)
 int
 store_policy_delete(struct store *st, int64_t id)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, ST_POLICY_DELETE, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
+	rc = db_bind_int64(s, 1, id);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc != DB_DONE)
 		r = sql_fail(st, rc);
-	else if (sqlite3_changes(st->db) == 0)
+	else if (db_changes(st) == 0)
 		r = set_error(st, -ENOENT, "no policy with id %lld", (long long)id);
 	stmt_done(s);
 	return r;

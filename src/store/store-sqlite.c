@@ -1,6 +1,5 @@
-/* The SQLite store's core: one WAL database opened and migrated, its transactions, statement cache and errors. */
+/* SQLite's engine behind struct db_ops: its statements and columns, the mapping of its errors to errno, its checks. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,25 +7,20 @@
 
 #include <sqlite3.h>
 
-#include "core/buf.h"
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
+/* The seam's result codes are SQLite's own, so that this engine passes them through unchanged. */
+_Static_assert(DB_OK == SQLITE_OK && DB_ROW == SQLITE_ROW && DB_DONE == SQLITE_DONE &&
+	       DB_FOREIGN_KEY == SQLITE_CONSTRAINT_FOREIGNKEY && DB_FAIL == SQLITE_ERROR, "db result codes");
 
+struct lite_stmt {
+	struct db_stmt base;
+	sqlite3_stmt *s;
+};
+
+#define LITE(x) (((struct lite_stmt *)(x))->s)
 
 /* ---- errors ---- */
-
-int
-set_error(struct store *st, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(st->error, sizeof(st->error), fmt, ap);
-	va_end(ap);
-	/* a failed statement may have rolled the transaction back: what readers saw may be gone */
-	st->undone++;
-	return r;
-}
 
 static int
 errno_of(int rc)
@@ -56,8 +50,8 @@ errno_of(int rc)
 }
 
 /* An SQLite failure: keep its message, return its errno. */
-int
-sql_fail(struct store *st, int rc)
+static int
+lite_fail(struct store *st, int rc)
 {
 	int r = errno_of(rc), e = sqlite3_system_errno(st->db);
 
@@ -75,284 +69,143 @@ sql_fail(struct store *st, int rc)
 	return set_error(st, r, "%s (sqlite %d)", sqlite3_errmsg(st->db), rc);
 }
 
-int
-corrupt(struct store *st, const char *table, const char *column)
-{
-	return set_error(st, -EIO, "corrupt database: bad %s.%s", table, column);
-}
+/* ---- statements and columns ---- */
 
-uint64_t
-store_generation(struct store *st)
+static int
+lite_prepare(struct store *st, const char *sql, struct db_stmt **ret)
 {
-	return (uint64_t)sqlite3_total_changes64(st->db) + st->undone;
-}
-
-const char *
-store_last_error(struct store *st)
-{
-	return st ? st->error : "no store";
-}
-
-/* ---- statements ---- */
-
-/* The cached statement, prepared if need be, with no bindings left from its last use. */
-int
-stmt_get(struct store *st, enum stmt_id id, sqlite3_stmt **ret)
-{
+	struct lite_stmt *ls;
 	int rc;
 
-	if (!st->stmt[id]) {
-		rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[id], NULL);
-		if (rc != SQLITE_OK)
-			return sql_fail(st, rc);
+	ls = calloc(1, sizeof(*ls));
+	if (!ls)
+		return set_error(st, -ENOMEM, "out of memory");
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ls->s, NULL);
+	if (rc != SQLITE_OK) {
+		free(ls);
+		return lite_fail(st, rc);
 	}
-	*ret = st->stmt[id];
+	ls->base.ops = &store_sqlite_ops;
+	*ret = &ls->base;
 	return 0;
 }
 
-/*
- * Done with a statement: reset it so that it holds no read transaction open, and
- * drop the bindings, which may point at the caller's memory (SQLITE_STATIC).
- */
-void
-stmt_done(sqlite3_stmt *s)
+static void
+lite_finalize(struct db_stmt *s)
 {
 	if (s) {
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
+		sqlite3_finalize(LITE(s));
+		free(s);
 	}
 }
 
-/* Run a statement that returns no rows. */
-int
-stmt_run(struct store *st, sqlite3_stmt *s)
+static void
+lite_reset(struct db_stmt *s)
 {
-	int rc = sqlite3_step(s);
-
-	if (rc != SQLITE_DONE)
-		return sql_fail(st, rc);
-	return 0;
+	sqlite3_reset(LITE(s));
+	sqlite3_clear_bindings(LITE(s));
 }
 
-int
-run_cached(struct store *st, enum stmt_id id)
+static int
+lite_bind_int64(struct db_stmt *s, int i, int64_t v)
 {
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if (id == ST_ROLLBACK || id == ST_ROLLBACK_TO || id == ST_MARK_UNDO)
-		st->undone++;
-	r = stmt_get(st, id, &s);
-	if (r < 0)
-		return r;
-	r = stmt_run(st, s);
-	stmt_done(s);
-	return r;
+	return sqlite3_bind_int64(LITE(s), i, v);
 }
 
-int
-bind_str(sqlite3_stmt *s, int i, const char *v)
+static int
+lite_bind_text(struct db_stmt *s, int i, const char *v)
 {
-	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	return sqlite3_bind_text(LITE(s), i, v, -1, SQLITE_STATIC);
 }
 
-/* Copy a text column into a fixed array; text that does not fit is corruption, never cut. */
-int
-col_text(struct store *st, sqlite3_stmt *s, int i, char *buf, size_t size, const char *table)
+static int
+lite_bind_blob(struct db_stmt *s, int i, const void *p, int n)
 {
-	const unsigned char *p;
-	int type = sqlite3_column_type(s, i);
-	int n;
-
-	p = sqlite3_column_text(s, i);
-	if (!p) {
-		if (type == SQLITE_NULL)
-			return corrupt(st, table, sqlite3_column_name(s, i));
-		return sql_fail(st, SQLITE_NOMEM);
-	}
-	n = sqlite3_column_bytes(s, i);
-	if (n < 0 || (size_t)n >= size || memchr(p, '\0', (size_t)n))
-		return corrupt(st, table, sqlite3_column_name(s, i));
-	memcpy(buf, p, (size_t)n);
-	buf[n] = '\0';
-	return 0;
+	return sqlite3_bind_blob(LITE(s), i, p, n, SQLITE_STATIC);
 }
 
-/* A text column as a new heap string. */
-int
-col_strdup(struct store *st, sqlite3_stmt *s, int i, char **ret, const char *table)
+static int
+lite_bind_null(struct db_stmt *s, int i)
 {
-	const unsigned char *p;
-	int type = sqlite3_column_type(s, i);
-	char *copy;
-	int n;
-
-	p = sqlite3_column_text(s, i);
-	if (!p) {
-		if (type == SQLITE_NULL)
-			return corrupt(st, table, sqlite3_column_name(s, i));
-		return sql_fail(st, SQLITE_NOMEM);
-	}
-	n = sqlite3_column_bytes(s, i);
-	if (n < 0 || memchr(p, '\0', (size_t)n))
-		return corrupt(st, table, sqlite3_column_name(s, i));
-	copy = malloc((size_t)n + 1);
-	if (!copy)
-		return set_error(st, -ENOMEM, "out of memory");
-	memcpy(copy, p, (size_t)n);
-	copy[n] = '\0';
-	*ret = copy;
-	return 0;
+	return sqlite3_bind_null(LITE(s), i);
 }
 
-/*
- * Every row of a statement whose parameters are bound (rc: the binding's result), each read by from_row into
- * a new array of elements of size bytes. On failure clear, if given, undoes the rows read whole so far, and
- * the array is freed. The caller resets the statement.
- */
-int
-rows_collect(struct store *st, sqlite3_stmt *s, int rc, size_t size,
-	     int (*from_row)(struct store *st, sqlite3_stmt *s, void *row), void (*clear)(void *row),
-	     void **ret, size_t *ret_n)
+static int
+lite_step(struct db_stmt *s)
 {
-	char *v = NULL, *grown;
-	size_t n = 0, cap = 0, i;
-	int r;
-
-	if (rc != SQLITE_OK)
-		return sql_fail(st, rc);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		grown = array_grow(v, &cap, n, size);
-		if (!grown) {
-			r = set_error(st, -ENOMEM, "out of memory");
-			goto out;
-		}
-		v = grown;
-		r = from_row(st, s, v + n * size);
-		if (r < 0)
-			goto out;
-		n++;
-	}
-	if (rc != SQLITE_DONE) {
-		r = sql_fail(st, rc);
-		goto out;
-	}
-	*ret = v;
-	*ret_n = n;
-	v = NULL;
-	n = 0;
-	r = 0;
-out:
-	for (i = 0; clear && i < n; i++)
-		clear(v + i * size);
-	free(v);
-	return r;
+	return sqlite3_step(LITE(s));
 }
 
-/* ---- transactions ---- */
-
-int
-store_begin(struct store *st)
+static bool
+lite_column_is_null(struct db_stmt *s, int i)
 {
-	if (!sqlite3_get_autocommit(st->db))
-		return set_error(st, -EALREADY, "a transaction is already open");
-	return run_cached(st, st->readonly ? ST_BEGIN_READ : ST_BEGIN);
+	return sqlite3_column_type(LITE(s), i) == SQLITE_NULL;
 }
 
-int
-store_commit(struct store *st)
+static int64_t
+lite_column_int64(struct db_stmt *s, int i)
 {
-	int r;
-
-	if (sqlite3_get_autocommit(st->db))
-		return set_error(st, -EINVAL, "no transaction is open");
-	r = run_cached(st, ST_COMMIT);
-	if (r < 0 && !sqlite3_get_autocommit(st->db)) {
-		char saved[STORE_ERROR_MAX];
-
-		/* A failed commit must not leave the transaction half-open; the caller reads the commit's error. */
-		memcpy(saved, st->error, sizeof(saved));
-		run_cached(st, ST_ROLLBACK);
-		memcpy(st->error, saved, sizeof(saved));
-	}
-	return r;
+	return sqlite3_column_int64(LITE(s), i);
 }
 
-void
-store_rollback(struct store *st)
+static const void *
+lite_column_blob(struct db_stmt *s, int i)
 {
-	if (!sqlite3_get_autocommit(st->db))
-		run_cached(st, ST_ROLLBACK);
+	return sqlite3_column_blob(LITE(s), i);
 }
 
-bool
-store_in_transaction(struct store *st)
+static int
+lite_column_bytes(struct db_stmt *s, int i)
+{
+	return sqlite3_column_bytes(LITE(s), i);
+}
+
+static const char *
+lite_column_text(struct db_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(LITE(s), i);
+}
+
+static const char *
+lite_column_name(struct db_stmt *s, int i)
+{
+	return sqlite3_column_name(LITE(s), i);
+}
+
+/* ---- the connection ---- */
+
+static int64_t
+lite_changes(struct store *st)
+{
+	return sqlite3_changes(st->db);
+}
+
+static int64_t
+lite_last_id(struct store *st)
+{
+	return sqlite3_last_insert_rowid(st->db);
+}
+
+static uint64_t
+lite_total_changes(struct store *st)
+{
+	return (uint64_t)sqlite3_total_changes64(st->db);
+}
+
+static bool
+lite_in_transaction(struct store *st)
 {
 	return !sqlite3_get_autocommit(st->db);
 }
 
-int
-store_mark(struct store *st)
+static void
+lite_close(struct store *st)
 {
-	if (sqlite3_get_autocommit(st->db))
-		return set_error(st, -EINVAL, "no transaction is open");
-	return run_cached(st, ST_MARK);
+	sqlite3_close(st->db);
+	st->db = NULL;
 }
 
-int
-store_mark_keep(struct store *st)
-{
-	return run_cached(st, ST_MARK_KEEP);
-}
-
-void
-store_mark_undo(struct store *st)
-{
-	char saved[STORE_ERROR_MAX];
-
-	/* the caller reads the error that made it undo, not this one's */
-	memcpy(saved, st->error, sizeof(saved));
-	if (!sqlite3_get_autocommit(st->db) && run_cached(st, ST_MARK_UNDO) >= 0)
-		run_cached(st, ST_MARK_KEEP);
-	memcpy(st->error, saved, sizeof(saved));
-}
-
-
-int
-op_begin(struct store *st, struct op *op)
-{
-	op->own = sqlite3_get_autocommit(st->db);
-	return run_cached(st, op->own ? ST_BEGIN : ST_SAVEPOINT);
-}
-
-/* End the operation: keep it if r >= 0 (and the commit works), else undo it. Returns r or the commit's error. */
-int
-op_end(struct store *st, struct op *op, int r)
-{
-	char saved[STORE_ERROR_MAX];
-
-	if (r >= 0) {
-		int c = run_cached(st, op->own ? ST_COMMIT : ST_RELEASE);
-
-		if (c >= 0)
-			return r;
-		r = c;
-	}
-	/* Undoing must not overwrite the error that made us undo. */
-	memcpy(saved, st->error, sizeof(saved));
-	if (op->own) {
-		if (!sqlite3_get_autocommit(st->db))
-			run_cached(st, ST_ROLLBACK);
-	} else if (!sqlite3_get_autocommit(st->db)) {
-		/* Some errors (disk full, I/O) roll back the whole transaction; then there is no savepoint left. */
-		if (run_cached(st, ST_ROLLBACK_TO) >= 0)
-			run_cached(st, ST_RELEASE);
-	}
-	memcpy(st->error, saved, sizeof(saved));
-	return r;
-}
-
-/* ---- open, migrate, close ---- */
+/* ---- one-off SQL, for store-open.c ---- */
 
 int
 exec_sql(struct store *st, const char *sql)
@@ -360,7 +213,7 @@ exec_sql(struct store *st, const char *sql)
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 
 	if (rc != SQLITE_OK)
-		return sql_fail(st, rc);
+		return lite_fail(st, rc);
 	return 0;
 }
 
@@ -368,17 +221,15 @@ exec_sql(struct store *st, const char *sql)
 int
 query_one(struct store *st, const char *sql, int64_t *ret_int, char *buf, size_t size)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
-	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	if (rc != SQLITE_OK) {
-		r = sql_fail(st, rc);
+	r = lite_prepare(st, sql, &s);
+	if (r < 0)
 		goto out;
-	}
-	rc = sqlite3_step(s);
+	rc = lite_step(s);
 	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? set_error(st, -EIO, "%s: no result", sql) : sql_fail(st, rc);
+		r = rc == SQLITE_DONE ? set_error(st, -EIO, "%s: no result", sql) : lite_fail(st, rc);
 		goto out;
 	}
 	if (buf) {
@@ -387,31 +238,15 @@ query_one(struct store *st, const char *sql, int64_t *ret_int, char *buf, size_t
 			goto out;
 	}
 	if (ret_int)
-		*ret_int = sqlite3_column_int64(s, 0);
+		*ret_int = lite_column_int64(s, 0);
 	r = 0;
 out:
-	sqlite3_finalize(s);
+	lite_finalize(s);
 	return r;
 }
 
-void
-store_close(struct store *st)
-{
-	size_t i;
-
-	if (!st)
-		return;
-	for (i = 0; i < ST__MAX; i++)
-		sqlite3_finalize(st->stmt[i]);
-	for (i = 0; i < AF__COMBINATIONS; i++)
-		sqlite3_finalize(st->activity_stmt[i]);
-	/* An open transaction is rolled back by the close. */
-	sqlite3_close(st->db);
-	free(st);
-}
-
-int
-store_check_integrity(struct store *st)
+static int
+lite_check_integrity(struct store *st)
 {
 	sqlite3_stmt *s = NULL;
 	char result[STORE_ERROR_MAX];
@@ -425,12 +260,37 @@ store_check_integrity(struct store *st)
 	/* integrity_check does not look at foreign keys. */
 	rc = sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL);
 	if (rc != SQLITE_OK)
-		return sql_fail(st, rc);
+		return lite_fail(st, rc);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		r = set_error(st, -EIO, "foreign key check: a row of %s points nowhere", sqlite3_column_text(s, 0));
 	else if (rc != SQLITE_DONE)
-		r = sql_fail(st, rc);
+		r = lite_fail(st, rc);
 	sqlite3_finalize(s);
 	return r;
 }
+
+const struct db_ops store_sqlite_ops = {
+	.sql_override = NULL,	/* the shared text is SQLite's */
+	.prepare = lite_prepare,
+	.finalize = lite_finalize,
+	.reset = lite_reset,
+	.bind_int64 = lite_bind_int64,
+	.bind_text = lite_bind_text,
+	.bind_blob = lite_bind_blob,
+	.bind_null = lite_bind_null,
+	.step = lite_step,
+	.column_is_null = lite_column_is_null,
+	.column_int64 = lite_column_int64,
+	.column_blob = lite_column_blob,
+	.column_bytes = lite_column_bytes,
+	.column_text = lite_column_text,
+	.column_name = lite_column_name,
+	.changes = lite_changes,
+	.last_id = lite_last_id,
+	.total_changes = lite_total_changes,
+	.in_transaction = lite_in_transaction,
+	.fail = lite_fail,
+	.check_integrity = lite_check_integrity,
+	.close = lite_close,
+};

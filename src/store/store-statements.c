@@ -1,5 +1,5 @@
-/* The SQL of every statement the SQLite store caches, keyed by enum stmt_id: with the migrations, its schema in use. */
-#include "store-sqlite-internal.h"
+/* The SQL of every statement the store caches, keyed by enum stmt_id: SQLite's text, and PostgreSQL's where it differs. */
+#include "store-internal.h"
 
 #define VM_COLS "SELECT id, subscription, resource_group, name, location, os_type, point, addrs, " \
 	"unsupported_reason, created_ns FROM vms"
@@ -13,6 +13,21 @@
 	"revoked_ns FROM join_tokens"
 #define AGENT_COLS "SELECT vm_id, hash, prev_hash, join_token, joined_ns, revoked_ns, seen_ns, applied_revision, " \
 	"version, supported, reason, listening, tamper_undone, last_error FROM agents"
+
+/*
+ * every request of policy ?1 that still holds an Initiated grant (found through the partial index of
+ * live grants), and the newest ?3 of the others that started at or after ?2; oldest first. In each
+ * dialect's words: the limit (SQLite's -1 is none), and names for the subqueries in FROM.
+ */
+#define REQUESTS_OF_POLICY(limit, inner_name, outer_name) \
+	"SELECT id, policy_id, requestor, requestor_addr, start_ns, justification FROM " \
+	"(SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, r.justification, r.rowid AS rid " \
+	"FROM requests r WHERE r.policy_id = ?1 AND r.id IN " \
+	"(SELECT g.request_id FROM grants g WHERE g.status = 0) " \
+	"UNION ALL SELECT * FROM (SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, " \
+	"r.justification, r.rowid AS rid FROM requests r WHERE r.policy_id = ?1 AND r.start_ns >= ?2 AND NOT EXISTS " \
+	"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND +g.status = 0) " \
+	"ORDER BY r.start_ns DESC, r.rowid DESC LIMIT " limit ")" inner_name ")" outer_name " ORDER BY start_ns, rid"
 
 const char *const stmt_sql[ST__MAX] = {
 	/* BEGIN IMMEDIATE takes the write lock up front, so a WAL reader never has to upgrade and fail. */
@@ -90,18 +105,7 @@ const char *const stmt_sql[ST__MAX] = {
 		"FROM grants g INDEXED BY grants_live_requestor "
 		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.vm_id = ?2 AND g.port = ?3 "
 		"AND g.status = 0 ORDER BY g.end_ns, g.request_id",
-	/*
-	 * every request that still holds an Initiated grant (found through the partial index of live
-	 * grants), and the newest ?3 (-1: all) of the others that started at or after ?2; oldest first
-	 */
-	[ST_REQUESTS_OF_POLICY] = "SELECT id, policy_id, requestor, requestor_addr, start_ns, justification FROM "
-		"(SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, r.justification, r.rowid AS rid "
-		"FROM requests r WHERE r.policy_id = ?1 AND r.id IN "
-		"(SELECT g.request_id FROM grants g WHERE g.status = 0) "
-		"UNION ALL SELECT * FROM (SELECT r.id, r.policy_id, r.requestor, r.requestor_addr, r.start_ns, "
-		"r.justification, r.rowid AS rid FROM requests r WHERE r.policy_id = ?1 AND r.start_ns >= ?2 AND NOT EXISTS "
-		"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND +g.status = 0) "
-		"ORDER BY r.start_ns DESC, r.rowid DESC LIMIT ?3)) ORDER BY start_ns, rid",
+	[ST_REQUESTS_OF_POLICY] = REQUESTS_OF_POLICY("?3", "", ""),
 	[ST_USAGE_COUNT] = "SELECT count(DISTINCT g.request_id) FROM grants g JOIN requests r "
 		"ON r.id = g.request_id WHERE g.vm_id = ?1 AND r.start_ns >= ?2",
 	[ST_USAGE_LAST] = "SELECT r.start_ns, r.requestor FROM grants g JOIN requests r ON r.id = g.request_id "
@@ -144,4 +148,33 @@ const char *const stmt_sql[ST__MAX] = {
 		"(SELECT id FROM terminations WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?3))",
 	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
 		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id",
+};
+
+/*
+ * PostgreSQL's text where the dialects disagree (doc/store-backends.md); every other statement is
+ * stmt_sql's, with ?N made $N and INDEXED BY dropped when it is prepared.
+ */
+#define PG_LOCK(key) "SELECT pg_advisory_xact_lock(" #key ")"	/* 0x6a697467, "jitg" */
+/* SQLite's NOCASE order: ASCII folded, then bytes (ICU's case-insensitive order puts punctuation elsewhere) */
+#define NOCASE_ORDER(col) "lower(" col ") COLLATE \"C\""
+
+const char *const stmt_sql_pg[ST__MAX] = {
+	/* one writer at a time, as BEGIN IMMEDIATE on SQLite: the rules checked in a write transaction hold across replicas */
+	[ST_BEGIN] = "BEGIN ISOLATION LEVEL READ COMMITTED; " PG_LOCK(1785295975),
+	[ST_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+	[ST_VM_INSERT] = "INSERT INTO vms (subscription, resource_group, name, location, os_type, point, addrs, "
+		"unsupported_reason, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+	[ST_VM_LIST] = VM_COLS " ORDER BY " NOCASE_ORDER("subscription") ", " NOCASE_ORDER("resource_group") ", "
+		NOCASE_ORDER("name") ", id",
+	[ST_POLICY_INSERT] = "INSERT INTO policies (subscription, resource_group, location, name, json, "
+		"created_ns, updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+	[ST_POLICY_LIST] = POLICY_COLS " ORDER BY " NOCASE_ORDER("subscription") ", " NOCASE_ORDER("resource_group")
+		", " NOCASE_ORDER("location") ", " NOCASE_ORDER("name") ", id",
+	/* subqueries in FROM need a name; LIMIT NULL is no limit, where SQLite's is -1 */
+	[ST_REQUESTS_OF_POLICY] = REQUESTS_OF_POLICY("nullif(?3, -1)", " AS ended", " AS q"),
+	[ST_ACTIVITY_INSERT] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
+		"status, detail, justification, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+	[ST_TOKEN_LIST] = TOKEN_COLS " ORDER BY " NOCASE_ORDER("name"),
+	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
+		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id",
 };

@@ -4,20 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
 /* Bind what prune and read share: the VM (?1), the oldest time kept (?2), how many are kept (?3). */
 static int
-bind_kept(sqlite3_stmt *s, int64_t vm_id, int64_t now_ns)
+bind_kept(struct db_stmt *s, int64_t vm_id, int64_t now_ns)
 {
-	int rc = sqlite3_bind_int64(s, 1, vm_id);
+	int rc = db_bind_int64(s, 1, vm_id);
 
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, now_ns - STORE_TERMINATION_KEEP_NS);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 3, STORE_TERMINATIONS_MAX);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, now_ns - STORE_TERMINATION_KEEP_NS);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, STORE_TERMINATIONS_MAX);
 	return rc;
 }
 
@@ -25,14 +23,14 @@ bind_kept(sqlite3_stmt *s, int64_t vm_id, int64_t now_ns)
 static int
 terminations_prune(struct store *st, int64_t vm_id, int64_t now_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, ST_TERMINATIONS_PRUNE, &s);
 	if (r < 0)
 		return r;
 	rc = bind_kept(s, vm_id, now_ns);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
 }
@@ -40,7 +38,7 @@ terminations_prune(struct store *st, int64_t vm_id, int64_t now_ns)
 int
 store_termination_add(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t now_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	struct op op;
 	int rc, r, added = 0;
 
@@ -51,15 +49,15 @@ store_termination_add(struct store *st, const char *request_id, int64_t vm_id, u
 	if ((r = stmt_get(st, ST_TERMINATION_ADD, &s)) < 0)
 		goto out;
 	rc = bind_str(s, 1, request_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 3, port);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 4, now_ns);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, port);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 4, now_ns);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0)
-		added = sqlite3_changes(st->db) > 0;
+		added = db_changes(st) > 0;
 	stmt_done(s);
 	if (r == 0 && added)
 		r = terminations_prune(st, vm_id, now_ns);
@@ -69,7 +67,7 @@ out:
 }
 
 static int
-termination_from_row(struct store *st, sqlite3_stmt *s, void *row)
+termination_from_row(struct store *st, struct db_stmt *s, void *row)
 {
 	struct store_termination *t = row;
 	char source[NET_PREFIX_TEXT_MAX];
@@ -82,16 +80,16 @@ termination_from_row(struct store *st, sqlite3_stmt *s, void *row)
 		return r;
 	if (net_source_parse(source, strlen(source), &t->source, NULL) < 0)
 		return corrupt(st, "terminations", "source");
-	port = sqlite3_column_int64(s, 1);
-	proto = sqlite3_column_int64(s, 2);
+	port = db_column_int64(s, 1);
+	proto = db_column_int64(s, 2);
 	if (port < 1 || port > UINT16_MAX)
 		return corrupt(st, "terminations", "port");
 	if (proto != NET_PROTO_ANY && proto != NET_PROTO_TCP && proto != NET_PROTO_UDP)
 		return corrupt(st, "terminations", "proto");
 	t->port = (uint16_t)port;
 	t->proto = (enum net_proto)proto;
-	t->revision = sqlite3_column_int64(s, 4);
-	t->time_ns = sqlite3_column_int64(s, 5);
+	t->revision = db_column_int64(s, 4);
+	t->time_ns = db_column_int64(s, 5);
 	return 0;
 }
 
@@ -99,7 +97,7 @@ int
 store_terminations_of_vm(struct store *st, int64_t vm_id, int64_t now_ns, struct store_termination **ret,
 			 size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	void *v;
 	int rc, r;
 

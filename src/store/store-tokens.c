@@ -4,14 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
 int
 store_token_insert(struct store *st, const struct store_token *t)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!FIELD_OK(t->name) || t->name[0] == '\0' || !FIELD_OK(t->role) || !FIELD_OK(t->scope))
@@ -20,21 +19,21 @@ store_token_insert(struct store *st, const struct store_token *t)
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, t->name);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_blob(s, 2, t->hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_blob(s, 2, t->hash, STORE_TOKEN_HASH_LEN);
+	if (rc == DB_OK)
 		rc = bind_str(s, 3, t->role);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 4, t->scope);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 5, t->created_ns);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 5, t->created_ns);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
 }
 
 static int
-token_from_row(struct store *st, sqlite3_stmt *s, struct store_token *t)
+token_from_row(struct store *st, struct db_stmt *s, struct store_token *t)
 {
 	const void *hash;
 	int r;
@@ -44,12 +43,12 @@ token_from_row(struct store *st, sqlite3_stmt *s, struct store_token *t)
 	    (r = col_text(st, s, 1, t->role, sizeof(t->role), "tokens")) < 0 ||
 	    (r = col_text(st, s, 2, t->scope, sizeof(t->scope), "tokens")) < 0)
 		return r;
-	hash = sqlite3_column_blob(s, 3);
-	if (!hash || sqlite3_column_bytes(s, 3) != STORE_TOKEN_HASH_LEN)
+	hash = db_column_blob(s, 3);
+	if (!hash || db_column_bytes(s, 3) != STORE_TOKEN_HASH_LEN)
 		return corrupt(st, "tokens", "hash");
 	memcpy(t->hash, hash, STORE_TOKEN_HASH_LEN);
-	t->created_ns = sqlite3_column_int64(s, 4);
-	t->revoked_ns = sqlite3_column_int64(s, 5);
+	t->created_ns = db_column_int64(s, 4);
+	t->revoked_ns = db_column_int64(s, 5);
 	return 0;
 }
 
@@ -57,18 +56,18 @@ int
 store_token_find(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], struct store_token *ret)
 {
 	struct store_token t;
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, ST_TOKEN_FIND, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	rc = db_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_DONE) {
 		r = set_error(st, -ENOENT, "no valid token with that hash");
-	} else if (rc != SQLITE_ROW) {
+	} else if (rc != DB_ROW) {
 		r = sql_fail(st, rc);
 	} else {
 		r = token_from_row(st, s, &t);
@@ -80,7 +79,7 @@ store_token_find(struct store *st, const uint8_t hash[STORE_TOKEN_HASH_LEN], str
 }
 
 static int
-token_row(struct store *st, sqlite3_stmt *s, void *row)
+token_row(struct store *st, struct db_stmt *s, void *row)
 {
 	return token_from_row(st, s, row);
 }
@@ -88,14 +87,14 @@ token_row(struct store *st, sqlite3_stmt *s, void *row)
 int
 store_token_list(struct store *st, struct store_token **ret, size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	void *v;
 	int r;
 
 	r = stmt_get(st, ST_TOKEN_LIST, &s);
 	if (r < 0)
 		return r;
-	r = rows_collect(st, s, SQLITE_OK, sizeof(**ret), token_row, NULL, &v, ret_n);
+	r = rows_collect(st, s, DB_OK, sizeof(**ret), token_row, NULL, &v, ret_n);
 	if (r >= 0)
 		*ret = v;
 	stmt_done(s);
@@ -105,7 +104,7 @@ store_token_list(struct store *st, struct store_token **ret, size_t *ret_n)
 int
 store_token_revoke(struct store *st, const char *name, int64_t now_ns)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!name || now_ns == 0)
@@ -114,10 +113,10 @@ store_token_revoke(struct store *st, const char *name, int64_t now_ns)
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, name);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, now_ns);
-	r = rc == SQLITE_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0 && sqlite3_changes(st->db) == 0)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, now_ns);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0 && db_changes(st) == 0)
 		r = set_error(st, -ENOENT, "no valid token named that");
 	stmt_done(s);
 	return r;

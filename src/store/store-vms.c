@@ -4,9 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 
-#include "store-sqlite-internal.h"
+#include "store-internal.h"
 
 static int
 vm_addrs_format(struct store *st, const struct store_vm *vm, char *buf, size_t size)
@@ -51,14 +50,14 @@ vm_addrs_parse(struct store *st, const char *text, struct store_vm *vm)
 }
 
 static int
-vm_from_row(struct store *st, sqlite3_stmt *s, struct store_vm *vm)
+vm_from_row(struct store *st, struct db_stmt *s, struct store_vm *vm)
 {
 	char addrs[FW_VM_ADDRS_MAX * NET_ADDR_TEXT_MAX];
 	int64_t point;
 	int r;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->id = sqlite3_column_int64(s, 0);
+	vm->id = db_column_int64(s, 0);
 	if ((r = col_text(st, s, 1, vm->arm.subscription, sizeof(vm->arm.subscription), "vms")) < 0 ||
 	    (r = col_text(st, s, 2, vm->arm.resource_group, sizeof(vm->arm.resource_group), "vms")) < 0 ||
 	    (r = col_text(st, s, 3, vm->arm.name, sizeof(vm->arm.name), "vms")) < 0 ||
@@ -67,11 +66,11 @@ vm_from_row(struct store *st, sqlite3_stmt *s, struct store_vm *vm)
 	    (r = col_text(st, s, 7, addrs, sizeof(addrs), "vms")) < 0 ||
 	    (r = col_text(st, s, 8, vm->unsupported_reason, sizeof(vm->unsupported_reason), "vms")) < 0)
 		return r;
-	point = sqlite3_column_int64(s, 6);
+	point = db_column_int64(s, 6);
 	if (point != STORE_POINT_LOCAL && point != STORE_POINT_GATEWAY && point != STORE_POINT_AGENT)
 		return corrupt(st, "vms", "point");
 	vm->point = (enum store_point)point;
-	vm->created_ns = sqlite3_column_int64(s, 9);
+	vm->created_ns = db_column_int64(s, 9);
 	return vm_addrs_parse(st, addrs, vm);
 }
 
@@ -83,13 +82,13 @@ vm_arm_ok(const struct arm_vm_id *arm)
 }
 
 static int
-bind_vm_arm(sqlite3_stmt *s, const struct arm_vm_id *arm)
+bind_vm_arm(struct db_stmt *s, const struct arm_vm_id *arm)
 {
 	int rc = bind_str(s, 1, arm->subscription);
 
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 2, arm->resource_group);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 3, arm->name);
 	return rc;
 }
@@ -104,14 +103,14 @@ vm_addrs_free(struct store *st, const struct store_vm *vm, int64_t self_id)
 {
 	char text[NET_ADDR_TEXT_MAX];
 	struct store_vm other;
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	size_t i, j;
 	int rc, r;
 
 	r = stmt_get(st, ST_VM_LIST, &s);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = db_step(s)) == DB_ROW) {
 		r = vm_from_row(st, s, &other);
 		if (r < 0)
 			goto out;
@@ -127,7 +126,7 @@ vm_addrs_free(struct store *st, const struct store_vm *vm, int64_t self_id)
 				goto out;
 			}
 	}
-	r = rc == SQLITE_DONE ? 0 : sql_fail(st, rc);
+	r = rc == DB_DONE ? 0 : sql_fail(st, rc);
 out:
 	stmt_done(s);
 	return r;
@@ -137,7 +136,7 @@ out:
 static int
 vm_put_find(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool *ret_created)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int64_t id = 0;
 	bool created = false;
 	int rc, r;
@@ -146,16 +145,16 @@ vm_put_find(struct store *st, const struct store_vm *vm, int64_t *ret_id, bool *
 	if (r < 0)
 		return r;
 	rc = bind_vm_arm(s, &vm->arm);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(s, 0);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_ROW) {
+		id = db_column_int64(s, 0);
 		/* a VM's enforcement point is fixed at creation: a gateway never becomes the input hook's */
-		if (sqlite3_column_int64(s, 1) != (int64_t)vm->point) {
+		if (db_column_int64(s, 1) != (int64_t)vm->point) {
 			r = set_error(st, -EPERM, "the enforcement point of VM %lld cannot change", (long long)id);
 			goto out;
 		}
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		created = true;
 	} else {
 		r = sql_fail(st, rc);
@@ -172,7 +171,7 @@ out:
 static int
 vm_put_write(struct store *st, const struct store_vm *vm, const char *addrs, bool created, int64_t *id)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	/* Both statements take the same first eight parameters; the insert adds created_ns, the update the id. */
@@ -180,19 +179,19 @@ vm_put_write(struct store *st, const struct store_vm *vm, const char *addrs, boo
 	if (r < 0)
 		return r;
 	rc = bind_vm_arm(s, &vm->arm);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 4, vm->location);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 5, vm->os_type);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(s, 6, (int)vm->point);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 6, (int)vm->point);
+	if (rc == DB_OK)
 		rc = bind_str(s, 7, addrs);
-	if (rc == SQLITE_OK)
+	if (rc == DB_OK)
 		rc = bind_str(s, 8, vm->unsupported_reason);
-	if (rc == SQLITE_OK)
-		rc = created ? sqlite3_bind_int64(s, 9, vm->created_ns) : sqlite3_bind_int64(s, 10, *id);
-	if (rc != SQLITE_OK) {
+	if (rc == DB_OK)
+		rc = created ? db_bind_int64(s, 9, vm->created_ns) : db_bind_int64(s, 10, *id);
+	if (rc != DB_OK) {
 		r = sql_fail(st, rc);
 		goto out;
 	}
@@ -200,7 +199,7 @@ vm_put_write(struct store *st, const struct store_vm *vm, const char *addrs, boo
 	if (r < 0)
 		goto out;
 	if (created)
-		*id = sqlite3_last_insert_rowid(st->db);
+		*id = db_last_id(st);
 out:
 	stmt_done(s);
 	return r;
@@ -249,16 +248,16 @@ out:
 
 /* The one row of a statement already bound: -ENOENT if none. */
 static int
-vm_get_one(struct store *st, sqlite3_stmt *s, int rc, struct store_vm *ret)
+vm_get_one(struct store *st, struct db_stmt *s, int rc, struct store_vm *ret)
 {
 	struct store_vm vm;
 	int r;
 
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_DONE)
 		return set_error(st, -ENOENT, "no such VM");
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return sql_fail(st, rc);
 	r = vm_from_row(st, s, &vm);
 	if (r < 0)
@@ -270,7 +269,7 @@ vm_get_one(struct store *st, sqlite3_stmt *s, int rc, struct store_vm *ret)
 int
 store_vm_get(struct store *st, const struct arm_vm_id *arm, struct store_vm *ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int r;
 
 	if (!vm_arm_ok(arm))
@@ -286,19 +285,19 @@ store_vm_get(struct store *st, const struct arm_vm_id *arm, struct store_vm *ret
 int
 store_vm_get_by_id(struct store *st, int64_t id, struct store_vm *ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int r;
 
 	r = stmt_get(st, ST_VM_GET_BY_ID, &s);
 	if (r < 0)
 		return r;
-	r = vm_get_one(st, s, sqlite3_bind_int64(s, 1, id), ret);
+	r = vm_get_one(st, s, db_bind_int64(s, 1, id), ret);
 	stmt_done(s);
 	return r;
 }
 
 static int
-vm_row(struct store *st, sqlite3_stmt *s, void *row)
+vm_row(struct store *st, struct db_stmt *s, void *row)
 {
 	return vm_from_row(st, s, row);
 }
@@ -306,14 +305,14 @@ vm_row(struct store *st, sqlite3_stmt *s, void *row)
 int
 store_vm_list(struct store *st, struct store_vm **ret, size_t *ret_n)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	void *v;
 	int r;
 
 	r = stmt_get(st, ST_VM_LIST, &s);
 	if (r < 0)
 		return r;
-	r = rows_collect(st, s, SQLITE_OK, sizeof(**ret), vm_row, NULL, &v, ret_n);
+	r = rows_collect(st, s, DB_OK, sizeof(**ret), vm_row, NULL, &v, ret_n);
 	if (r >= 0)
 		*ret = v;
 	stmt_done(s);
@@ -324,19 +323,19 @@ store_vm_list(struct store *st, struct store_vm **ret, size_t *ret_n)
 int
 link_owner(struct store *st, int64_t vm_id, int64_t *ret_policy_id)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int rc, r;
 
 	r = stmt_get(st, ST_LINK_OWNER, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, vm_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*ret_policy_id = sqlite3_column_int64(s, 0);
+	rc = db_bind_int64(s, 1, vm_id);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_ROW) {
+		*ret_policy_id = db_column_int64(s, 0);
 		r = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		r = set_error(st, -ENOENT, "VM %lld is in no policy", (long long)vm_id);
 	} else {
 		r = sql_fail(st, rc);
@@ -348,7 +347,7 @@ link_owner(struct store *st, int64_t vm_id, int64_t *ret_policy_id)
 int
 store_vm_delete(struct store *st, int64_t id)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = NULL;
 	int64_t policy_id = 0;
 	int rc, r;
 
@@ -360,14 +359,14 @@ store_vm_delete(struct store *st, int64_t id)
 	r = stmt_get(st, ST_VM_DELETE, &s);
 	if (r < 0)
 		return r;
-	rc = sqlite3_bind_int64(s, 1, id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)	/* linked after all (another writer) */
+	rc = db_bind_int64(s, 1, id);
+	if (rc == DB_OK)
+		rc = db_step(s);
+	if (rc == DB_FOREIGN_KEY)	/* linked after all (another writer) */
 		r = set_error(st, -ENOTEMPTY, "VM %lld is in a policy", (long long)id);
-	else if (rc != SQLITE_DONE)
+	else if (rc != DB_DONE)
 		r = sql_fail(st, rc);
-	else if (sqlite3_changes(st->db) == 0)
+	else if (db_changes(st) == 0)
 		r = set_error(st, -ENOENT, "no VM with id %lld", (long long)id);
 	stmt_done(s);
 	return r;

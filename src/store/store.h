@@ -13,7 +13,9 @@
 
 /*
  * One SQLite database (WAL, synchronous=FULL, foreign keys on) in the state
- * directory; schema changes are numbered migrations applied at open. Only
+ * directory or, opened by a postgresql:// URI, one PostgreSQL database shared by
+ * every jitgated given it (doc/store-backends.md); schema changes are numbered
+ * migrations applied at open, the same numbers on both. Only
  * store-*.c speaks SQL. Every function returns 0 (or a count) on success and a
  * negative errno on failure: -ENOENT (no such row), -EEXIST (a uniqueness rule),
  * -ENOSPC / -EROFS (the disk refuses writes), -EIO (anything else; err says what).
@@ -71,7 +73,7 @@ int store_mark(struct store *st);
 int store_mark_keep(struct store *st);
 void store_mark_undo(struct store *st);
 
-/* PRAGMA integrity_check == "ok"? 0 if so, -EIO if not. */
+/* SQLite: PRAGMA integrity_check == "ok" and no foreign key broken; PostgreSQL: it answers with our schema. 0 or -EIO. */
 int store_check_integrity(struct store *st);
 
 /* ---- VMs ---- */
@@ -318,6 +320,19 @@ struct store_vm_change {
 
 /* The VMs whose revision is above `since`, in revision order: what changed since the counter read `since`. */
 int store_vms_changed(struct store *st, int64_t since, struct store_vm_change **ret, size_t *ret_n);
+
+/*
+ * Other processes' writes: on PostgreSQL, where several jitgated share one database, every revision
+ * given to an agent VM is announced at commit to every store that asked. store_changes_fd() (the
+ * first call starts listening) is a descriptor to poll for reading (-1 when the engine announces
+ * nothing: SQLite, whose one writer is this process; it may change after a lost connection, so ask
+ * again before each poll). store_changes_take() takes
+ * what arrived, also what libpq collected while answering other calls (so take before sleeping):
+ * returns how many announcements, and *ret_revision the highest revision among them (0: none).
+ * Announcements made while the connection was lost are lost with it: read store_vms_changed() then.
+ */
+int store_changes_fd(struct store *st);
+int store_changes_take(struct store *st, int64_t *ret_revision);
 
 struct store_join_token {
 	char id[STORE_JOIN_ID_MAX + 1];		/* public; names the token in lists, revocation and the log */

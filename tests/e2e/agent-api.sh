@@ -28,17 +28,17 @@
 # 7. 200 watches from one client at once: API_CONN_PER_SOURCE_MAX (128) park, the rest are refused at connect,
 #    another source is still served, and one change wakes all 128 (the fan-out time is printed).
 # 8. jitgated stopped while watches are parked: each gets a 503, not a hang.
-# Usage: tests/e2e/agent-api.sh [BUILD_DIR]   (as root; needs curl, jq and sqlite3)
+# Usage: tests/e2e/agent-api.sh [BUILD_DIR]   (as root; needs curl, jq and sqlite3, or psql under on-pg.sh)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../../build}
-JITGATED=$BUILD/src/daemon/jitgated
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}	# on-pg.sh gives one whose store is PostgreSQL
 JG=$BUILD/src/cli/jitgate
 . "$here/lib.sh"
 
 [[ $(id -u) == 0 ]] || { echo "agent-api.sh: needs root (network namespaces, nftables)"; exit 1; }
 [[ -x $JITGATED && -x $JG ]] || { echo "agent-api.sh: build first ($JITGATED, $JG)"; exit 1; }
-for t in curl jq sqlite3; do command -v $t >/dev/null || { echo "agent-api.sh: needs $t"; exit 1; }; done
+for t in curl jq $STORE_CLI; do command -v $t >/dev/null || { echo "agent-api.sh: needs $t"; exit 1; }; done
 
 HOST=$(ns_new host) && CL=$(ns_new cl) || exit 1
 link_new "$HOST" v0 "$CL" c0 || exit 1
@@ -152,7 +152,7 @@ VMC=$(j .vm) CRED_C=$(j .credential)
 call -i $A2 "$JTS" POST /agent/v1/join "$(join_body hostd)"
 expect 401 JoinTokenUsedUp "join again with it"
 join_token 1
-sqlite3 "$STATE/jitgate.db" "UPDATE join_tokens SET expires_ns = 1 WHERE id = '$JTID'"
+store_sql "$STATE" "UPDATE join_tokens SET expires_ns = 1 WHERE id = '$JTID'"
 call -i $A2 "$JTS" POST /agent/v1/join "$(join_body hostd)"
 expect 401 JoinTokenExpired "join with an expired token"
 join_token 1
@@ -291,7 +291,7 @@ expect 405 MethodNotAllowed "POST on the list"
 
 echo "4c. a status writes only what changed; changes beyond the VM's budget are 429"
 # agent_row COLUMNS: hosta's agent row as the store has it (read-only, beside the running jitgated)
-agent_row() { sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" \
+agent_row() { store_read "$STATE" \
 	"SELECT $1 FROM agents WHERE vm_id = (SELECT id FROM vms WHERE name = 'hosta' COLLATE NOCASE)"; }
 seen0=$(agent_row seen_ns)
 codes=
@@ -464,7 +464,7 @@ call "$JTS" POST /agent/v1/join "$(join_body hostd 192.0.2.54)"
 expect 201 "join hostd"
 # hostd joined two hours ago and was never heard from since: disconnected
 old=$(( ($(date +%s) - 7200) * 1000000000 ))
-sqlite3 "$STATE/jitgate.db" "UPDATE agents SET joined_ns = $old, seen_ns = $old WHERE vm_id = (SELECT id FROM vms WHERE name = 'hostd')"
+store_sql "$STATE" "UPDATE agents SET joined_ns = $old, seen_ns = $old WHERE vm_id = (SELECT id FROM vms WHERE name = 'hostd')"
 jg vm list
 check "vm list: hosta connected, its agent's version ($(grep hosta <<<"$out"))" grep -qE '^hosta +rg1 +Configured +connected +e2e-1.0 ' <<<"$out"
 check "vm list: hostd disconnected since two hours ago ($(grep hostd <<<"$out"))" \

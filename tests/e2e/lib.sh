@@ -145,6 +145,30 @@ eventually_within() {
 # iso_ms UNIXMS: that time as RFC 3339 UTC with milliseconds.
 iso_ms() { date -u -d "@$(( $1 / 1000 )).$(printf '%03d' $(( $1 % 1000 )))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
+# the client store_sql and store_read run (a script checks it is there)
+STORE_CLI=sqlite3
+[[ -n ${JITGATE_TEST_PG-} ]] && STORE_CLI=psql
+
+# store_sql STATE SQL: run SQL on jitgated's store behind its back: the SQLite file in STATE, or the
+# PostgreSQL database of JITGATE_TEST_PG when the script runs under tests/e2e/on-pg.sh.
+store_sql() {
+	if [[ -n ${JITGATE_TEST_PG-} ]]; then
+		psql -X -q -v ON_ERROR_STOP=1 "$JITGATE_TEST_PG" -c "$2" >/dev/null
+	else
+		sqlite3 "$1/jitgate.db" "$2"
+	fi
+}
+
+# store_read STATE SQL: what SQL selects from jitgated's store, one row a line, columns separated by |
+# (read-only beside the running jitgated on SQLite; psql's unaligned tuples on PostgreSQL, as store_sql).
+store_read() {
+	if [[ -n ${JITGATE_TEST_PG-} ]]; then
+		psql -X -q -A -t -v ON_ERROR_STOP=1 "$JITGATE_TEST_PG" -c "$2"
+	else
+		sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "$2"
+	fi
+}
+
 # e2e_user NAME: a system user for a daemon to drop to (jitgate-agent's, jitgated's); made when missing, and then
 # removed by the cleanup.
 E2E_USERS=()

@@ -8,7 +8,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../../build}
-JITGATED=$BUILD/src/daemon/jitgated
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}	# on-pg.sh gives one whose store is PostgreSQL
 NETPROBE=$BUILD/tests/e2e/netprobe
 . "$here/lib.sh"
 

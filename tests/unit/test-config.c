@@ -104,6 +104,25 @@ test_set_strings(void **state)
 	assert_string_equal(cfg.unix_socket, "");
 }
 
+/* store: a PostgreSQL URI, or empty for SQLite in state_dir; anything else is refused without being repeated. */
+static void
+test_set_store(void **state)
+{
+	(void)state;
+	assert_string_equal(cfg.store, "");
+	assert_int_equal(config_set(&cfg, "store", "postgresql://db1,db2/jitgate?target_session_attrs=read-write",
+				    &err), 0);
+	assert_string_equal(cfg.store, "postgresql://db1,db2/jitgate?target_session_attrs=read-write");
+	assert_int_equal(config_set(&cfg, "store", "postgres:///jitgate?host=/run/postgresql", &err), 0);
+	assert_int_equal(config_set(&cfg, "store", "mysql://u:secret@db/jitgate", &err), -EINVAL);
+	assert_string_equal(err.code, "InvalidConfig");
+	assert_string_equal(err.target, "store");
+	assert_null(strstr(err.message, "secret"));
+	assert_string_equal(cfg.store, "postgres:///jitgate?host=/run/postgresql");	/* nothing half-applied */
+	assert_int_equal(config_set(&cfg, "store", "", &err), 0);
+	assert_string_equal(cfg.store, "");
+}
+
 static void
 test_set_too_long(void **state)
 {
@@ -562,6 +581,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_defaults, setup),
+		cmocka_unit_test_setup(test_set_store, setup),
 		cmocka_unit_test_setup(test_set_strings, setup),
 		cmocka_unit_test_setup(test_set_too_long, setup),
 		cmocka_unit_test_setup(test_set_os_type, setup),

@@ -1,6 +1,10 @@
-/* Unit tests for the SQLite store: each test gets a fresh database file in a throwaway directory. */
+/*
+ * Unit tests for the store: each test gets a fresh SQLite file in a throwaway directory or, with
+ * JITGATE_TEST_PG set (tests/pg.sh, meson suite pg), a fresh schema in that PostgreSQL database.
+ */
 #include <errno.h>
 #include <ftw.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -21,6 +26,10 @@
 
 static char tmpdir[] = "/tmp/jitgate-test-store-XXXXXX";
 static unsigned n_dbs;
+static const char *pg_uri;	/* JITGATE_TEST_PG: the tests run on PostgreSQL */
+
+/* A test of what only SQLite has (its file, pragmas, its way of migrating): skipped on PostgreSQL. */
+#define SQLITE_ONLY() do { if (pg_uri) skip(); } while (0)
 
 struct fixture {
 	char path[256];
@@ -153,11 +162,45 @@ make_request(struct store_request *req, const char *id, int64_t policy_id, const
 	req->n_grants = n;
 }
 
-/* Run one SQL statement on the database file behind the store's back. */
+static void
+pg_notice_drop(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* One SQL text on PostgreSQL behind the store's back; its first value as an integer when want_row. */
+static int64_t
+pg_raw(const char *uri, const char *sql, bool want_row)
+{
+	PGconn *c = PQconnectdb(uri);
+	PGresult *res;
+	int64_t v = 0;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQsetNoticeProcessor(c, pg_notice_drop, NULL);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	if (want_row) {
+		assert_int_equal(PQntuples(res), 1);
+		v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
+/* Run one SQL statement on the database behind the store's back. */
 static void
 raw_exec(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
+
+	if (pg_uri) {
+		pg_raw(path, sql, false);
+		return;
+	}
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
@@ -171,6 +214,8 @@ raw_int(const char *path, const char *sql)
 	sqlite3 *db = NULL;
 	int64_t v;
 
+	if (pg_uri)
+		return pg_raw(path, sql, true);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -238,6 +283,11 @@ setup(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/t%u.db", tmpdir, n_dbs++);
+	if (pg_uri) {
+		/* a fresh schema: what the last test made goes, the collation nocase with it */
+		snprintf(f->path, sizeof(f->path), "%s", pg_uri);
+		pg_raw(pg_uri, "DROP SCHEMA public CASCADE; CREATE SCHEMA public", false);
+	}
 	if (store_open(f->path, &f->st, &err) < 0) {
 		fprintf(stderr, "store_open: %s: %s\n", err.code, err.message);
 		free(f);
@@ -269,6 +319,8 @@ test_open_reopen(void **state)
 	struct store *st = NULL;
 	int64_t id, version;
 	char sql[64];
+
+	SQLITE_ONLY();
 
 	id = put_vm(f->st, "rg1", "vm1");
 	store_close(f->st);
@@ -313,6 +365,51 @@ test_open_reopen(void **state)
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
+/* PostgreSQL's side of test_open_reopen: its version table, and a schema from a newer jitgate refused. */
+static void
+test_open_reopen_pg(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct arm_vm_id arm = vm_arm("rg1", "vm1");
+	struct store_vm got;
+	struct store *st = NULL;
+	int64_t id;
+
+	if (!pg_uri)
+		skip();
+	id = put_vm(f->st, "rg1", "vm1");
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 7);
+
+	/* Reopening migrates nothing and keeps the data; two stores on one database see each other's writes. */
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+	assert_int_equal(store_open(f->path, &st, &err), 0);
+	assert_int_equal(store_vm_get(f->st, &arm, &got), 0);
+	assert_int_equal(got.id, id);
+	put_vm(st, "rg1", "vm2");
+	arm = vm_arm("RG1", "VM2");	/* names compare case-insensitively, as on SQLite */
+	assert_int_equal(store_vm_get(f->st, &arm, &got), 0);
+	store_close(st);
+	st = NULL;
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 7);
+
+	raw_exec(f->path, "UPDATE schema_version SET n = 999");
+	assert_int_equal(store_open(f->path, &st, &err), -EIO);
+	assert_null(st);
+	assert_string_equal(err.code, "StoreSchemaTooNew");
+	assert_true(strstr(err.message, "999") != NULL);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 999);
+	assert_int_equal(store_open_readonly(f->path, &st, &err), -EIO);
+	assert_string_equal(err.code, "StoreSchemaTooNew");
+
+	raw_exec(f->path, "UPDATE schema_version SET n = 7");	/* back, for the teardown */
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -339,6 +436,13 @@ test_open_errors(void **state)
 	assert_true(store_open(path, &st, &err) < 0);
 	assert_null(st);
 	assert_string_equal(store_last_error(NULL), "no store");
+
+	/* A PostgreSQL URI with no server behind it: refused at once, and the answer says why. */
+	snprintf(path, sizeof(path), "postgresql:///jitgate?host=%s/no-such-socket-dir", tmpdir);
+	assert_int_equal(store_open(path, &st, &err), -ECONNREFUSED);
+	assert_null(st);
+	assert_string_equal(err.code, "StoreOpenFailed");
+	assert_non_null(strstr(err.message, "PostgreSQL"));
 }
 
 /* ---- VMs ---- */
@@ -1091,6 +1195,153 @@ test_savepoint_in_transaction(void **state)
 	store_policy_clear(&p);
 }
 
+/* One statement refused inside store_begin (a duplicate) undoes only itself: the transaction goes on. */
+static void
+test_failed_statement_in_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct store_token a = make_token("alice", 1), dup = make_token("ALICE", 2), b = make_token("bob", 3);
+	struct store_token *v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &a), 0);
+	assert_int_equal(store_token_insert(f->st, &dup), -EEXIST);	/* names are case-insensitive */
+	assert_true(store_in_transaction(f->st));
+	assert_int_equal(store_token_insert(f->st, &b), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_token_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "alice");
+	assert_string_equal(v[1].name, "bob");
+	free(v);
+}
+
+/*
+ * PostgreSQL only: the server drops the connection (a restart, a failover). The call that meets it
+ * answers -EBUSY (the API's 503: try again); the next call connects again and works, prepared
+ * statements and all. A transaction cut off is gone: its commit fails, nothing of it stays.
+ */
+static void
+test_connection_lost_pg(void **state)
+{
+	struct fixture *f = *state;
+	struct store_token a = make_token("alice", 1), b = make_token("bob", 2), found;
+	const char *kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+	    "WHERE pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend'";
+	int64_t vm;
+
+	if (!pg_uri)
+		skip();
+	vm = put_vm(f->st, "rg1", "vm1");
+	assert_int_equal(store_token_insert(f->st, &a), 0);
+	assert_int_equal(raw_int(f->path, kill), 1);
+	assert_int_equal(store_token_find(f->st, a.hash, &found), -EBUSY);
+	assert_int_equal(store_token_find(f->st, a.hash, &found), 0);
+	assert_string_equal(found.name, "alice");
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &b), 0);
+	assert_int_equal(raw_int(f->path, kill), 1);
+	assert_int_equal(store_vm_delete(f->st, vm), -EBUSY);
+	assert_true(store_commit(f->st) < 0);
+	assert_false(store_in_transaction(f->st));
+	assert_int_equal(store_token_find(f->st, b.hash, &found), -ENOENT);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &b), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_token_find(f->st, b.hash, &found), 0);
+}
+
+/*
+ * PostgreSQL only: two stores on one database (two replicas) write one transaction at a time, as
+ * SQLite's writers do; the second waits for the lock at most the busy timeout, then -EBUSY.
+ */
+static void
+test_one_writer_pg(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store *b = NULL;
+
+	if (!pg_uri)
+		skip();
+	assert_int_equal(store_open(f->path, &b, &err), 0);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_begin(b), -EBUSY);
+	assert_false(store_in_transaction(b));
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_begin(b), 0);
+	put_vm(b, "rg1", "vm1");
+	assert_int_equal(store_commit(b), 0);
+	store_close(b);
+}
+
+#define CHANGES_WAIT_MS	5000	/* the longest a test waits for an announcement that must come */
+
+/* Does b's store hear of a change within ms (poll on its descriptor)? Takes what came: the highest revision. */
+static int64_t
+changes_heard(struct store *b, int ms)
+{
+	struct pollfd p = { .fd = store_changes_fd(b), .events = POLLIN };
+	int64_t rev = 0;
+	int n;
+
+	assert_true(p.fd >= 0);
+	n = store_changes_take(b, &rev);
+	if (n == 0 && poll(&p, 1, ms) == 1)
+		n = store_changes_take(b, &rev);
+	assert_true(n >= 0);
+	return n > 0 ? rev : 0;
+}
+
+/*
+ * A revision given on one store is announced to the others (replicas' watches) when it commits, and
+ * only then; a rolled back one never. SQLite announces nothing: its one writer is this process.
+ */
+static void
+test_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store *b = NULL;
+	struct store_request req;
+	struct store_grant g;
+	int64_t vm, pid, rev;
+
+	vm = put_agent_vm(f->st, "rg1", "agent1");
+	if (!pg_uri) {
+		assert_int_equal(store_changes_fd(f->st), -1);
+		assert_int_equal(store_changes_take(f->st, &rev), 0);
+		assert_int_equal(rev, 0);
+		return;
+	}
+	assert_int_equal(store_open(f->path, &b, &err), 0);
+	changes_heard(b, 0);	/* nothing before it listened counts */
+
+	pid = put_policy(f->st, "p1", "{}", &vm, 1, T0);
+	assert_int_equal(store_vm_revision(f->st, vm, &rev), 0);
+	assert_int_equal(changes_heard(b, CHANGES_WAIT_MS), rev);
+
+	/* a grant in a transaction: heard at its commit, not before */
+	g = make_grant(vm, 22, "198.51.100.7", T0 + MIN);
+	make_request(&req, "req-n1", pid, "token:alice", T0, &g, 1);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	assert_int_equal(changes_heard(b, 200), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_vm_revision(f->st, vm, &rev), 0);
+	assert_int_equal(changes_heard(b, CHANGES_WAIT_MS), rev);
+
+	/* one rolled back: never */
+	make_request(&req, "req-n2", pid, "token:alice", T0, &g, 1);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	store_rollback(f->st);
+	assert_int_equal(changes_heard(b, 200), 0);
+	store_close(b);
+}
+
 /* ---- integrity, read-only, corruption ---- */
 
 static void
@@ -1156,6 +1407,16 @@ test_readonly(void **state)
 }
 
 /* Text in the file longer than its field, or not parsable, is corruption: -EIO, never an overflow. */
+/* SQL for a text of n times 'x', in the dialect of the database under test (the buffer is reused). */
+static const char *
+xs(int n)
+{
+	static char buf[64];
+
+	snprintf(buf, sizeof(buf), pg_uri ? "repeat('x', %d)" : "printf('%%.*c', %d, 'x')", n);
+	return buf;
+}
+
 static void
 test_corrupt(void **state)
 {
@@ -1170,8 +1431,7 @@ test_corrupt(void **state)
 	char sql[256];
 
 	assert_int_equal(store_token_insert(f->st, &t), 0);
-	snprintf(sql, sizeof(sql), "UPDATE vms SET name = printf('%%.*c', %d, 'x') WHERE id = %lld",
-	    ARM_VM_NAME_MAX + 1, (long long)vm);
+	snprintf(sql, sizeof(sql), "UPDATE vms SET name = %s WHERE id = %lld", xs(ARM_VM_NAME_MAX + 1), (long long)vm);
 	raw_exec(f->path, sql);
 	assert_int_equal(store_vm_get_by_id(f->st, vm, &got), -EIO);
 	assert_true(strstr(store_last_error(f->st), "vms.name") != NULL);
@@ -1179,8 +1439,7 @@ test_corrupt(void **state)
 	assert_null(list);
 
 	/* Exactly the field's size still fits. */
-	snprintf(sql, sizeof(sql), "UPDATE vms SET name = printf('%%.*c', %d, 'x') WHERE id = %lld",
-	    ARM_VM_NAME_MAX, (long long)vm);
+	snprintf(sql, sizeof(sql), "UPDATE vms SET name = %s WHERE id = %lld", xs(ARM_VM_NAME_MAX), (long long)vm);
 	raw_exec(f->path, sql);
 	assert_int_equal(store_vm_get_by_id(f->st, vm, &got), 0);
 	assert_int_equal(strlen(got.arm.name), ARM_VM_NAME_MAX);
@@ -1192,16 +1451,19 @@ test_corrupt(void **state)
 	assert_int_equal(store_vm_get_by_id(f->st, vm, &got), -EIO);
 
 	/* A hash of the wrong length (the CHECK constraint is bypassed by dropping it via a new table). */
-	raw_exec(f->path, "PRAGMA foreign_keys = OFF; CREATE TABLE t2 AS SELECT * FROM tokens; DROP TABLE tokens; "
-	    "ALTER TABLE t2 RENAME TO tokens; UPDATE tokens SET hash = x'0102'");
+	if (pg_uri)
+		raw_exec(f->path, "ALTER TABLE tokens DROP CONSTRAINT tokens_hash_check; UPDATE tokens SET hash = '\\x0102'");
+	else
+		raw_exec(f->path, "PRAGMA foreign_keys = OFF; CREATE TABLE t2 AS SELECT * FROM tokens; DROP TABLE tokens; "
+		    "ALTER TABLE t2 RENAME TO tokens; UPDATE tokens SET hash = x'0102'");
 	assert_int_equal(store_token_list(f->st, &tl, &n), -EIO);
 	assert_null(tl);
 
 	/* A list that meets a corrupt row after good ones returns none of them and leaks none (the asan build checks). */
 	assert_int_equal(store_policy_put(f->st, &pa, "{}", NULL, 0, T0, NULL, NULL), 0);
 	assert_int_equal(store_policy_put(f->st, &pb, "{}", NULL, 0, T0, &pid, NULL), 0);
-	snprintf(sql, sizeof(sql), "UPDATE policies SET name = printf('%%.*c', %d, 'x') WHERE id = %lld",
-	    ARM_POLICY_NAME_MAX + 1, (long long)pid);
+	snprintf(sql, sizeof(sql), "UPDATE policies SET name = %s WHERE id = %lld", xs(ARM_POLICY_NAME_MAX + 1),
+	    (long long)pid);
 	raw_exec(f->path, sql);
 	assert_int_equal(store_policy_list(f->st, &pl, &n), -EIO);
 	assert_null(pl);
@@ -1328,6 +1590,8 @@ test_migration_3_from_2(void **state)
 	int64_t vm_id;
 	size_t n = 0;
 	bool created;
+
+	SQLITE_ONLY();
 
 	assert_int_equal(store_vm_put(f->st, &vm, &vm_id, &created), 0);
 	memset(&req, 0, sizeof(req));
@@ -1547,6 +1811,8 @@ test_migration_5_from_4(void **state)
 	int64_t vm_id;
 	size_t n = 0;
 	bool created;
+
+	SQLITE_ONLY();
 
 	assert_int_equal(store_vm_put(f->st, &vm, &vm_id, &created), 0);
 	memset(&g, 0, sizeof(g));
@@ -1911,6 +2177,8 @@ test_migration_6_from_5(void **state)
 	struct core_error err = { 0 };
 	int64_t a = put_vm(f->st, "rg1", "vm-m6a"), b = put_vm(f->st, "rg1", "vm-m6b"), pid, c, owner;
 
+	SQLITE_ONLY();
+
 	pid = put_policy(f->st, "p-m6", "{}", &a, 1, T0);
 	assert_int_equal(store_vm_delete(f->st, b), 0);	/* the highest id, gone */
 	store_close(f->st);
@@ -1935,6 +2203,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_reopen_pg, setup, teardown),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test_setup_teardown(test_vm_addresses_unique, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_crud, setup, teardown),
@@ -1948,6 +2217,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_savepoint_in_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
@@ -1964,5 +2237,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migration_6_from_5, setup, teardown),
 	};
 
+	pg_uri = getenv("JITGATE_TEST_PG");
+	if (pg_uri && !*pg_uri)
+		pg_uri = NULL;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,350 @@
+/* Opening a PostgreSQL store: the connection, the schema's numbered migrations (in step with SQLite's) and the version check. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store-pg.h"
+
+/*
+ * pg_migrations[i] takes a database from schema_version i to i + 1, each in its own transaction,
+ * and leaves the same tables, columns, constraints and indexes as SQLite's migrations[i] in
+ * store-open.c (doc/store-backends.md: BIGINT for INTEGER, BYTEA for BLOB, the collation nocase
+ * for COLLATE NOCASE, an identity column for AUTOINCREMENT and for the rowid of requests). Append
+ * only, and with SQLite's in the same commit.
+ */
+static const char *const pg_migrations[] = {
+	/* 1: the initial schema. */
+	"CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);\n"
+	"CREATE TABLE vms (\n"
+	"	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+	"	subscription TEXT NOT NULL COLLATE nocase,\n"
+	"	resource_group TEXT NOT NULL COLLATE nocase,\n"
+	"	name TEXT NOT NULL COLLATE nocase,\n"
+	"	location TEXT NOT NULL,\n"
+	"	os_type TEXT NOT NULL,\n"
+	"	point BIGINT NOT NULL CONSTRAINT vms_point_check CHECK (point IN (0, 1)),\n"
+	"	addrs TEXT NOT NULL DEFAULT '',\n"
+	"	unsupported_reason TEXT NOT NULL DEFAULT '',\n"
+	"	created_ns BIGINT NOT NULL,\n"
+	"	UNIQUE (subscription, resource_group, name)\n"
+	");\n"
+	"CREATE TABLE policies (\n"
+	"	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+	"	subscription TEXT NOT NULL COLLATE nocase,\n"
+	"	resource_group TEXT NOT NULL COLLATE nocase,\n"
+	"	location TEXT NOT NULL COLLATE nocase,\n"
+	"	name TEXT NOT NULL COLLATE nocase,\n"
+	"	json TEXT NOT NULL,\n"
+	"	created_ns BIGINT NOT NULL,\n"
+	"	updated_ns BIGINT NOT NULL,\n"
+	"	UNIQUE (subscription, resource_group, location, name)\n"
+	");\n"
+	"CREATE TABLE policy_vms (\n"
+	"	vm_id BIGINT PRIMARY KEY REFERENCES vms (id),\n"
+	"	policy_id BIGINT NOT NULL REFERENCES policies (id) ON DELETE CASCADE\n"
+	");\n"
+	"CREATE INDEX policy_vms_policy ON policy_vms (policy_id);\n"
+	"CREATE TABLE requests (\n"
+	"	id TEXT PRIMARY KEY,\n"
+	"	policy_id BIGINT NOT NULL,\n"
+	"	requestor TEXT NOT NULL,\n"
+	"	requestor_addr TEXT NOT NULL,\n"
+	"	start_ns BIGINT NOT NULL,\n"
+	"	justification TEXT NOT NULL,\n"
+	"	rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE	-- SQLite's implicit insertion order\n"
+	");\n"
+	"CREATE INDEX requests_policy_start ON requests (policy_id, start_ns);\n"
+	"CREATE TABLE grants (\n"
+	"	request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,\n"
+	"	vm_id BIGINT NOT NULL,\n"
+	"	port BIGINT NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+	"	proto BIGINT NOT NULL CHECK (proto IN (0, 6, 17)),\n"
+	"	source TEXT NOT NULL,\n"
+	"	end_ns BIGINT NOT NULL,\n"
+	"	status BIGINT NOT NULL CHECK (status IN (0, 1)),\n"
+	"	reason BIGINT NOT NULL CONSTRAINT grants_reason_check CHECK (reason BETWEEN 0 AND 3),\n"
+	"	ended_ns BIGINT NOT NULL DEFAULT 0,\n"
+	"	PRIMARY KEY (request_id, vm_id, port)\n"
+	");\n"
+	"CREATE INDEX grants_initiated ON grants (status) WHERE status = 0;\n"
+	"CREATE INDEX grants_vm ON grants (vm_id);\n"
+	"CREATE TABLE activity (\n"
+	"	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+	"	time_ns BIGINT NOT NULL,\n"
+	"	caller TEXT NOT NULL,\n"
+	"	caller_addr TEXT NOT NULL,\n"
+	"	operation TEXT NOT NULL,\n"
+	"	resource_id TEXT NOT NULL,\n"
+	"	status TEXT NOT NULL,\n"
+	"	detail TEXT NOT NULL,\n"
+	"	justification TEXT NOT NULL,\n"
+	"	correlation_id TEXT NOT NULL\n"
+	");\n"
+	"CREATE INDEX activity_time ON activity (time_ns);\n"
+	"CREATE INDEX activity_caller ON activity (caller);\n"
+	"CREATE INDEX activity_resource ON activity (resource_id COLLATE nocase);\n"
+	"CREATE TABLE tokens (\n"
+	"	name TEXT PRIMARY KEY COLLATE nocase,\n"
+	"	hash BYTEA NOT NULL UNIQUE CHECK (octet_length(hash) = 32),\n"
+	"	role TEXT NOT NULL,\n"
+	"	scope TEXT NOT NULL,\n"
+	"	created_ns BIGINT NOT NULL,\n"
+	"	revoked_ns BIGINT NOT NULL DEFAULT 0\n"
+	");\n",
+
+	/* 2: the expiry timer's and the supersede look-up's indexes. */
+	"CREATE INDEX grants_initiated_end ON grants (end_ns) WHERE status = 0;\n"
+	"CREATE INDEX requests_requestor ON requests (requestor);\n",
+
+	/* 3: each grant carries its request's requestor. */
+	"ALTER TABLE grants ADD COLUMN requestor TEXT NOT NULL DEFAULT '';\n"
+	"UPDATE grants SET requestor = coalesce((SELECT r.requestor FROM requests r WHERE r.id = grants.request_id), '');\n"
+	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0;\n"
+	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0;\n",
+
+	/* 4: TokenRevoked (4) and PolicyChanged (5); PostgreSQL changes a CHECK in place. */
+	"ALTER TABLE grants DROP CONSTRAINT grants_reason_check, "
+	"ADD CONSTRAINT grants_reason_check CHECK (reason BETWEEN 0 AND 5);\n",
+
+	/* 5: the boot a grant was made in and its end on that boot's CLOCK_MONOTONIC. */
+	"ALTER TABLE grants ADD COLUMN boot TEXT NOT NULL DEFAULT '';\n"
+	"ALTER TABLE grants ADD COLUMN mono_end_ns BIGINT NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX grants_live_mono_end ON grants (boot, mono_end_ns) WHERE status = 0;\n",
+
+	/*
+	 * 6: the fleet: agent VMs (point 2), revisions moved by triggers (PL/pgSQL here: a trigger's
+	 * WHEN cannot read another table, so the agent test is in the body), join tokens and agents.
+	 * Each revision given is also announced, at commit, to every store listening (other replicas'
+	 * watches): NOTIFY on STORE_PG_CHANNEL with "VM:REVISION" (store_changes_take).
+	 */
+	"ALTER TABLE vms DROP CONSTRAINT vms_point_check, ADD CONSTRAINT vms_point_check CHECK (point IN (0, 1, 2));\n"
+	"ALTER TABLE vms ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX vms_revision ON vms (revision);\n"
+	"CREATE TABLE fleet_revision (n BIGINT NOT NULL);\n"
+	"INSERT INTO fleet_revision (n) VALUES (0);\n"
+	"ALTER TABLE grants ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;\n"
+	"ALTER TABLE grants ADD COLUMN applied_ns BIGINT NOT NULL DEFAULT 0;\n"
+	"CREATE INDEX grants_unapplied ON grants (vm_id, revision) WHERE applied_ns = 0 AND status = 0;\n"
+	/* the next revision to the VM, if it is an agent VM: its new revision, else NULL */
+	"CREATE FUNCTION fleet_touch(vm BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$\n"
+	"DECLARE rev BIGINT;\n"
+	"BEGIN\n"
+	"	IF (SELECT point FROM vms WHERE id = vm) IS DISTINCT FROM 2 THEN RETURN NULL; END IF;\n"
+	"	UPDATE fleet_revision SET n = n + 1 RETURNING n INTO rev;\n"
+	"	UPDATE vms SET revision = rev WHERE id = vm;\n"
+	"	PERFORM pg_notify('" STORE_PG_CHANNEL "', vm || ':' || rev);\n"
+	"	RETURN rev;\n"
+	"END $$;\n"
+	"CREATE FUNCTION grant_added() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN NEW.revision := coalesce(fleet_touch(NEW.vm_id), NEW.revision); RETURN NEW; END $$;\n"
+	"CREATE TRIGGER grant_added BEFORE INSERT ON grants FOR EACH ROW EXECUTE FUNCTION grant_added();\n"
+	"CREATE FUNCTION grant_changed() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN PERFORM fleet_touch(NEW.vm_id); RETURN NULL; END $$;\n"
+	"CREATE TRIGGER grant_changed AFTER UPDATE OF status, end_ns, mono_end_ns ON grants\n"
+	"	FOR EACH ROW EXECUTE FUNCTION grant_changed();\n"
+	"CREATE TRIGGER policy_vm_added AFTER INSERT ON policy_vms FOR EACH ROW EXECUTE FUNCTION grant_changed();\n"
+	"CREATE FUNCTION policy_vm_removed() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN PERFORM fleet_touch(OLD.vm_id); RETURN NULL; END $$;\n"
+	"CREATE TRIGGER policy_vm_removed AFTER DELETE ON policy_vms FOR EACH ROW EXECUTE FUNCTION policy_vm_removed();\n"
+	/* one new revision for all the policy's agent VMs, as SQLite's trigger gives them */
+	"CREATE FUNCTION policy_changed() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"DECLARE rev BIGINT;\n"
+	"BEGIN\n"
+	"	UPDATE fleet_revision SET n = n + 1 RETURNING n INTO rev;\n"
+	"	UPDATE vms SET revision = rev WHERE point = 2 AND\n"
+	"		id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
+	"	PERFORM pg_notify('" STORE_PG_CHANNEL "', id || ':' || rev) FROM vms WHERE point = 2 AND\n"
+	"		id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
+	"	RETURN NULL;\n"
+	"END $$;\n"
+	"CREATE TRIGGER policy_changed AFTER UPDATE OF json ON policies FOR EACH ROW EXECUTE FUNCTION policy_changed();\n"
+	"CREATE FUNCTION vm_changed() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN PERFORM fleet_touch(NEW.id); RETURN NULL; END $$;\n"
+	"CREATE TRIGGER vm_changed AFTER UPDATE OF location, os_type, point, addrs, unsupported_reason ON vms\n"
+	"	FOR EACH ROW WHEN (NEW.point = 2) EXECUTE FUNCTION vm_changed();\n"
+	"CREATE TABLE join_tokens (\n"
+	"	id TEXT PRIMARY KEY COLLATE nocase,\n"
+	"	hash BYTEA NOT NULL UNIQUE CHECK (octet_length(hash) = 32),\n"
+	"	subscription TEXT NOT NULL COLLATE nocase,\n"
+	"	resource_group TEXT NOT NULL COLLATE nocase,\n"
+	"	uses_left BIGINT NOT NULL CHECK (uses_left >= 0),\n"
+	"	expires_ns BIGINT NOT NULL,\n"
+	"	created_ns BIGINT NOT NULL,\n"
+	"	created_by TEXT NOT NULL,\n"
+	"	revoked_ns BIGINT NOT NULL DEFAULT 0\n"
+	");\n"
+	"CREATE TABLE agents (\n"
+	"	vm_id BIGINT PRIMARY KEY,\n"
+	"	hash BYTEA NOT NULL UNIQUE CHECK (octet_length(hash) = 32),\n"
+	"	prev_hash BYTEA CHECK (prev_hash IS NULL OR octet_length(prev_hash) = 32),\n"
+	"	join_token TEXT NOT NULL,\n"
+	"	joined_ns BIGINT NOT NULL,\n"
+	"	revoked_ns BIGINT NOT NULL DEFAULT 0,\n"
+	"	seen_ns BIGINT NOT NULL DEFAULT 0,\n"
+	"	applied_revision BIGINT NOT NULL DEFAULT -1,\n"
+	"	version TEXT NOT NULL DEFAULT '',\n"
+	"	supported BIGINT NOT NULL DEFAULT 1,\n"
+	"	reason TEXT NOT NULL DEFAULT '',\n"
+	"	listening TEXT NOT NULL DEFAULT '',\n"
+	"	tamper_undone BIGINT NOT NULL DEFAULT 0,\n"
+	"	last_error TEXT NOT NULL DEFAULT ''\n"
+	");\n"
+	"CREATE UNIQUE INDEX agents_prev_hash ON agents (prev_hash) WHERE prev_hash IS NOT NULL;\n",
+
+	/* 7: terminations (SQLite's migration 7); ids in insertion order, never reused */
+	"CREATE TABLE terminations (\n"
+	"	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+	"	vm_id BIGINT NOT NULL REFERENCES vms (id) ON DELETE CASCADE,\n"
+	"	request_id TEXT NOT NULL,\n"
+	"	port BIGINT NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+	"	proto BIGINT NOT NULL CHECK (proto IN (0, 6, 17)),\n"
+	"	source TEXT NOT NULL,\n"
+	"	revision BIGINT NOT NULL,\n"
+	"	time_ns BIGINT NOT NULL\n"
+	");\n"
+	"CREATE INDEX terminations_of_vm ON terminations (vm_id, id);\n",
+};
+
+#define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
+_Static_assert(N_PG_MIGRATIONS == STORE_SCHEMA_VERSION, "PostgreSQL's migrations are numbered as SQLite's");
+
+bool
+store_pg_is_uri(const char *where)
+{
+	return !strncmp(where, "postgresql://", strlen("postgresql://")) ||
+	       !strncmp(where, "postgres://", strlen("postgres://"));
+}
+
+/* One command (or several) through the simple protocol; -errno with the server's words kept. */
+static int
+pg_exec(struct store *st, const char *sql)
+{
+	struct store_pg *pg = st->engine;
+	PGresult *res = PQexec(pg->conn, sql);
+	ExecStatusType s = PQresultStatus(res);
+	int r = 0;
+
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		r = set_error(st, state && !strncmp(state, "08", 2) ? -EBUSY : -EIO, "%s",
+		    PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+	}
+	PQclear(res);
+	return r;
+}
+
+/* The schema version, or -errno; 0 for a database no jitgate has written yet. */
+static int
+pg_version(struct store *st, int64_t *ret)
+{
+	struct store_pg *pg = st->engine;
+	PGresult *res;
+	int r;
+
+	res = PQexec(pg->conn, "SELECT coalesce((SELECT n FROM schema_version), 0) "
+	    "WHERE to_regclass('schema_version') IS NOT NULL UNION ALL SELECT 0 "
+	    "WHERE to_regclass('schema_version') IS NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		r = set_error(st, -EIO, "cannot read the schema version: %s", PQresultErrorMessage(res));
+		goto out;
+	}
+	*ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	r = 0;
+out:
+	PQclear(res);
+	return r;
+}
+
+/* A write transaction under the migration lock, with the version table made if need be. */
+static int
+pg_begin_migration(struct store *st)
+{
+	/* a replica starting while another migrates waits for it, however long that takes */
+	return pg_exec(st, "BEGIN; SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(" STORE_PG_MIGRATE_LOCK_TEXT "); "
+	    "CREATE TABLE IF NOT EXISTS schema_version (n BIGINT NOT NULL)");
+}
+
+static int
+pg_set_version(struct store *st, int64_t version)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%lld)",
+	    (long long)version);
+	return pg_exec(st, sql);
+}
+
+static const struct store_schema pg_schema = {
+	.migrations = pg_migrations,
+	.begin = pg_begin_migration,
+	.version = pg_version,
+	.set_version = pg_set_version,
+	.exec = pg_exec,
+};
+
+/* Library code does not log: the server's notices (CREATE … IF NOT EXISTS) are dropped. */
+static void
+pg_notice_drop(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+int
+store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_error *err)
+{
+	const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *const values[] = { STORE_PG_CONNECT_TIMEOUT_S, uri, NULL };
+	struct store_pg *pg;
+	struct store *st;
+	int r;
+
+	st = calloc(1, sizeof(*st));
+	pg = calloc(1, sizeof(*pg));
+	if (!st || !pg) {
+		free(st);
+		free(pg);
+		core_error_set(err, "StoreOpenFailed", NULL, "out of memory");
+		return -ENOMEM;
+	}
+	st->ops = &store_pg_ops;
+	st->engine = pg;
+	st->readonly = readonly;
+	/* keywords in the URI come later, so its own connect_timeout wins over ours */
+	pg->conn = PQconnectdbParams(keys, values, 1);
+	if (!pg->conn) {
+		r = -ENOMEM;
+		core_error_set(err, "StoreOpenFailed", NULL, "out of memory");
+		goto out;
+	}
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		r = -ECONNREFUSED;
+		/* the URI may hold a password: name the server's answer, not the URI */
+		core_error_set(err, "StoreOpenFailed", NULL, "cannot connect to PostgreSQL: %s",
+		    PQerrorMessage(pg->conn));
+		/* libpq's message runs over lines; a log line is one */
+		for (char *p = err ? err->message : NULL; p && (p = strpbrk(p, "\n\t"));)
+			*p = ' ';
+		goto out;
+	}
+	PQsetNoticeProcessor(pg->conn, pg_notice_drop, NULL);
+	r = store_pg_session(st);
+	if (r < 0) {
+		core_error_set(err, "StoreOpenFailed", NULL, "cannot set up the session: %s", st->error);
+		goto out;
+	}
+	r = readonly ? store_schema_check(st, &pg_schema, err) : store_schema_migrate(st, &pg_schema, err);
+	if (r < 0)
+		goto out;
+	*ret = st;
+	st = NULL;
+	r = 0;
+out:
+	store_close(st);
+	return r;
+}

@@ -1,0 +1,704 @@
+/* PostgreSQL's engine behind struct db_ops (libpq): statements rewritten from the shared text, binary results, SQLSTATE to errno. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
+#include "store-pg.h"
+
+#define PG_PARAMS_MAX	16	/* the most parameters one statement has (?12 in ST_GRANT_INSERT) */
+#define PG_INT_TEXT_MAX	24	/* an int64 in decimal, with its sign and NUL */
+#define PG_TEXT_OID	25	/* the type given to a parameter the text never names (the activity filters) */
+
+struct pg_stmt {
+	struct db_stmt base;
+	struct store *st;
+	char name[16];			/* of the prepared statement; "" for one run through the simple protocol */
+	char *sql;			/* the rewritten text, for the simple protocol */
+	int n_params;			/* the highest $N in the text */
+	Oid types[PG_PARAMS_MAX];	/* 0: the server's guess; text for one the text never names */
+	unsigned epoch;			/* the connection it was prepared on (store_pg.epoch) */
+	bool is_write;			/* INSERT, UPDATE or DELETE: inside a transaction, under its own savepoint */
+	bool returns_id;		/* INSERT … RETURNING id: runs to DB_DONE and keeps the id for db_last_id */
+	const char *values[PG_PARAMS_MAX];
+	int lengths[PG_PARAMS_MAX];
+	int formats[PG_PARAMS_MAX];
+	char ints[PG_PARAMS_MAX][PG_INT_TEXT_MAX];
+	PGresult *res;
+	int row;			/* the row the columns read; -1 before the first step */
+	bool done;
+};
+
+#define PG(s) ((struct pg_stmt *)(s))
+
+static struct store_pg *
+pg_of(struct store *st)
+{
+	return st->engine;
+}
+
+/* ---- errors ---- */
+
+/* SQLSTATE to errno: the few classes the store's callers tell apart (doc/store-backends.md). */
+static int
+errno_of_state(const char *state)
+{
+	if (!state)
+		return -EBUSY;	/* no answer: the connection is gone */
+	if (!strcmp(state, "23505"))
+		return -EEXIST;
+	if (!strcmp(state, "23514") || !strcmp(state, "23502") || !strcmp(state, "22003") ||
+	    !strcmp(state, "22P02"))
+		return -EINVAL;
+	if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03"))
+		return -EBUSY;
+	if (!strcmp(state, "25006"))
+		return -EROFS;	/* a standby: the primary moved */
+	if (!strcmp(state, "53100"))
+		return -ENOSPC;
+	if (!strncmp(state, "08", 2) || !strncmp(state, "57P0", 4))
+		return -EBUSY;	/* the server went away or is shutting down: try again */
+	if (!strcmp(state, "53200"))
+		return -ENOMEM;
+	return -EIO;
+}
+
+/* Keep the failure of res (or of the connection, res NULL) for pg_fail; the step's result code. */
+static int
+pg_failed(struct store *st, const PGresult *res)
+{
+	struct store_pg *pg = pg_of(st);
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn);
+	char *p;
+
+	if (!msg || !*msg)
+		msg = PQerrorMessage(pg->conn);
+	pg->errno_pending = errno_of_state(state);
+	snprintf(pg->message, sizeof(pg->message), "%s (postgresql %s)", *msg ? msg : "no answer",
+	    state ? state : "-----");
+	/* libpq's messages end in a newline, which a log line does not want */
+	for (p = pg->message; (p = strchr(p, '\n'));)
+		*p = ' ';
+	return state && !strcmp(state, "23503") ? DB_FOREIGN_KEY : DB_FAIL;
+}
+
+static int
+pg_fail(struct store *st, int rc)
+{
+	struct store_pg *pg = pg_of(st);
+
+	if (rc == DB_FOREIGN_KEY && !pg->errno_pending)
+		pg->errno_pending = -EIO;
+	if (!pg->errno_pending)
+		return set_error(st, -EIO, "unexpected result code %d", rc);
+	rc = pg->errno_pending;
+	pg->errno_pending = 0;
+	return set_error(st, rc, "%s", pg->message);
+}
+
+/* ---- the text: SQLite's, made PostgreSQL's ---- */
+
+/* Is the word w at p (followed by a non-identifier character)? */
+static bool
+word_at(const char *p, const char *w)
+{
+	size_t n = strlen(w);
+	char c;
+
+	if (strncasecmp(p, w, n) != 0)
+		return false;
+	c = p[n];
+	return !(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+}
+
+/*
+ * ?N becomes $N and "INDEXED BY name" (SQLite's planner hint) goes, outside quotes; *named gets a bit
+ * per parameter the text names, *ret_n the highest. The text only shrinks, so out has strlen(sql) + 1.
+ */
+static int
+pg_rewrite(const char *sql, char *out, uint32_t *named, int *ret_n)
+{
+	const char *p = sql;
+	char *o = out;
+	bool quoted = false;
+	int n = 0, v;
+
+	*named = 0;
+	while (*p) {
+		if (*p == '\'')
+			quoted = !quoted;
+		if (!quoted && *p == '?' && p[1] >= '0' && p[1] <= '9') {
+			*o++ = '$';
+			p++;
+			for (v = 0; *p >= '0' && *p <= '9'; p++) {
+				v = v * 10 + (*p - '0');
+				*o++ = *p;
+				if (v > PG_PARAMS_MAX)
+					return -E2BIG;
+			}
+			if (v == 0)
+				return -EINVAL;
+			*named |= 1u << (v - 1);
+			n = v > n ? v : n;
+			continue;
+		}
+		if (!quoted && word_at(p, "INDEXED") && (p == sql || p[-1] == ' ')) {
+			p += strlen("INDEXED");
+			while (*p == ' ')
+				p++;
+			if (!word_at(p, "BY"))
+				return -EINVAL;
+			p += 2;
+			while (*p == ' ')
+				p++;
+			while (*p && *p != ' ')
+				p++;
+			continue;
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	*ret_n = n;
+	return 0;
+}
+
+/* Does the text begin with one of the words that change rows? */
+static bool
+is_write(const char *sql)
+{
+	return word_at(sql, "INSERT") || word_at(sql, "UPDATE") || word_at(sql, "DELETE");
+}
+
+/*
+ * A connection the server dropped (a restart, a failover; the call that met it answered -EBUSY) is
+ * made again before the next statement, its session set up again; statements prepared on the old one
+ * are prepared again as they are next run. libpq's connect_timeout bounds the wait (store_pg_open).
+ */
+static int
+pg_ready(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	if (PQstatus(pg->conn) == CONNECTION_OK)
+		return DB_OK;
+	PQreset(pg->conn);
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+		return pg_failed(st, NULL);
+	pg->epoch++;
+	return store_pg_session(st) < 0 ? DB_FAIL : DB_OK;
+}
+
+/*
+ * Set up a new connection's session: UTC; a lock (the write lock another replica holds, a row) waited
+ * for at most STORE_BUSY_TIMEOUT_MS and then -EBUSY, as SQLite's busy timeout; listening again, if it
+ * listened, to the revisions other stores give; read-only for a read-only store.
+ */
+int
+store_pg_session(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+	PGresult *res;
+	char sql[128];
+	int r = 0;
+
+	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d%s%s", STORE_BUSY_TIMEOUT_MS,
+	    pg->listening ? "; LISTEN " STORE_PG_CHANNEL : "", st->readonly ? "; SET default_transaction_read_only = on" : "");
+	res = PQexec(pg->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg->errno_pending = 0;
+		r = pg_fail(st, pg_failed(st, res));
+	}
+	PQclear(res);
+	return r;
+}
+
+/* Prepare the statement on the server, on the connection as it is now. */
+static int
+pg_send_prepare(struct pg_stmt *ps)
+{
+	struct store_pg *pg = pg_of(ps->st);
+	PGresult *res;
+	int rc = pg_ready(ps->st);
+
+	if (rc != DB_OK)
+		return rc;
+	res = PQprepare(pg->conn, ps->name, ps->sql, ps->n_params, ps->types);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = pg_failed(ps->st, res);
+	else
+		ps->epoch = pg->epoch;
+	PQclear(res);
+	return rc;
+}
+
+static int
+pg_prepare(struct store *st, const char *sql, struct db_stmt **ret)
+{
+	struct pg_stmt *ps;
+	uint32_t named;
+	int i, r;
+
+	ps = calloc(1, sizeof(*ps));
+	if (ps)
+		ps->sql = malloc(strlen(sql) + 1);
+	if (!ps || !ps->sql) {
+		r = set_error(st, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = pg_rewrite(sql, ps->sql, &named, &ps->n_params);
+	if (r < 0) {
+		r = set_error(st, r, "cannot rewrite for PostgreSQL: %s", sql);
+		goto out;
+	}
+	ps->base.ops = &store_pg_ops;
+	ps->st = st;
+	ps->row = -1;
+	ps->is_write = is_write(ps->sql);
+	ps->returns_id = ps->is_write && strstr(ps->sql, " RETURNING ") != NULL;
+	/* transaction control, or several commands (ST_BEGIN): the simple protocol, which takes no parameters */
+	if (ps->n_params == 0 && (strchr(ps->sql, ';') || !(ps->is_write || word_at(ps->sql, "SELECT")))) {
+		*ret = &ps->base;
+		ps = NULL;
+		r = 0;
+		goto out;
+	}
+	for (i = 0; i < ps->n_params; i++)
+		ps->types[i] = named & (1u << i) ? 0 : PG_TEXT_OID;
+	snprintf(ps->name, sizeof(ps->name), "s%u", ++pg_of(st)->n_prepared);
+	r = pg_send_prepare(ps);
+	if (r != DB_OK) {
+		r = pg_fail(st, r);
+		goto out;
+	}
+	*ret = &ps->base;
+	ps = NULL;
+	r = 0;
+out:
+	if (ps) {
+		free(ps->sql);
+		free(ps);
+	}
+	return r;
+}
+
+static void
+pg_reset(struct db_stmt *s)
+{
+	struct pg_stmt *ps = PG(s);
+
+	PQclear(ps->res);
+	ps->res = NULL;
+	ps->row = -1;
+	ps->done = false;
+	memset(ps->values, 0, sizeof(ps->values));
+	memset(ps->lengths, 0, sizeof(ps->lengths));
+	memset(ps->formats, 0, sizeof(ps->formats));
+}
+
+static void
+pg_finalize(struct db_stmt *s)
+{
+	if (!s)
+		return;
+	pg_reset(s);
+	/* the server forgets prepared statements with the connection, which closes next */
+	free(PG(s)->sql);
+	free(s);
+}
+
+/* ---- bindings: text, except blobs in binary ---- */
+
+static int
+pg_bind_at(struct pg_stmt *ps, int i)
+{
+	if (i < 1 || i > ps->n_params) {
+		pg_of(ps->st)->errno_pending = -EINVAL;
+		snprintf(pg_of(ps->st)->message, sizeof(pg_of(ps->st)->message), "no parameter %d", i);
+		return DB_FAIL;
+	}
+	return DB_OK;
+}
+
+static int
+pg_bind_int64(struct db_stmt *s, int i, int64_t v)
+{
+	struct pg_stmt *ps = PG(s);
+	int rc = pg_bind_at(ps, i);
+
+	if (rc != DB_OK)
+		return rc;
+	snprintf(ps->ints[i - 1], sizeof(ps->ints[i - 1]), "%lld", (long long)v);
+	ps->values[i - 1] = ps->ints[i - 1];
+	ps->formats[i - 1] = 0;
+	return DB_OK;
+}
+
+static int
+pg_bind_text(struct db_stmt *s, int i, const char *v)
+{
+	struct pg_stmt *ps = PG(s);
+	int rc = pg_bind_at(ps, i);
+
+	if (rc != DB_OK)
+		return rc;
+	ps->values[i - 1] = v;
+	ps->formats[i - 1] = 0;
+	return DB_OK;
+}
+
+static int
+pg_bind_blob(struct db_stmt *s, int i, const void *p, int n)
+{
+	struct pg_stmt *ps = PG(s);
+	int rc = pg_bind_at(ps, i);
+
+	if (rc != DB_OK)
+		return rc;
+	ps->values[i - 1] = p;
+	ps->lengths[i - 1] = n;
+	ps->formats[i - 1] = 1;
+	return DB_OK;
+}
+
+static int
+pg_bind_null(struct db_stmt *s, int i)
+{
+	struct pg_stmt *ps = PG(s);
+	int rc = pg_bind_at(ps, i);
+
+	if (rc == DB_OK)
+		ps->values[i - 1] = NULL;
+	return rc;
+}
+
+/* ---- running ---- */
+
+/* One command through the simple protocol, its result dropped: transaction control and savepoints. */
+static int
+pg_command(struct store *st, const char *sql)
+{
+	struct store_pg *pg = pg_of(st);
+	PGresult *res;
+	int rc = pg_ready(st);
+
+	if (rc != DB_OK)
+		return rc;
+	rc = DB_DONE;
+	res = PQexec(pg->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = pg_failed(st, res);
+		/* a BEGIN whose write lock was not had leaves no transaction, as SQLite's BEGIN IMMEDIATE */
+		if (word_at(sql, "BEGIN") && PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
+			PQclear(PQexec(pg->conn, "ROLLBACK"));
+	} else if (word_at(sql, "COMMIT") && !strcmp(PQcmdStatus(res), "ROLLBACK")) {
+		/* the commit of a transaction a failed statement aborted: PostgreSQL rolls back and says so only here */
+		pg->errno_pending = -EIO;
+		snprintf(pg->message, sizeof(pg->message), "the transaction failed before its commit");
+		rc = DB_FAIL;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* The statement's result into ps->res and the counters: DB_ROW (rows to read), DB_DONE, or a failure kept. */
+static int
+pg_take(struct pg_stmt *ps, PGresult *res)
+{
+	struct store_pg *pg = pg_of(ps->st);
+
+	ps->res = res;
+	switch (PQresultStatus(res)) {
+	case PGRES_COMMAND_OK:
+		pg->changes = strtoll(PQcmdTuples(res), NULL, 10);
+		pg->total_changes += (uint64_t)pg->changes;
+		return DB_DONE;
+	case PGRES_TUPLES_OK:
+		if (!ps->returns_id)
+			return DB_ROW;
+		pg->changes = PQntuples(res);
+		pg->total_changes += (uint64_t)pg->changes;
+		ps->row = 0;
+		pg->last_id = PQntuples(res) ? store_pg_column_int64(&ps->base, 0) : 0;
+		return DB_DONE;
+	default:
+		return pg_failed(ps->st, res);
+	}
+}
+
+/*
+ * A write inside a transaction, under its own savepoint: PostgreSQL would otherwise abort the whole
+ * transaction where SQLite undoes just the statement. SAVEPOINT, the statement and RELEASE go in one
+ * pipeline, one round trip (three cost initiate two thirds of its rate); on failure the statement is
+ * rolled back to its savepoint.
+ */
+static int
+pg_execute_guarded(struct pg_stmt *ps)
+{
+	PGconn *c = pg_of(ps->st)->conn;
+	PGresult *res, *mine = NULL;
+	int rc = DB_OK, q;
+
+	if (!PQenterPipelineMode(c))
+		return pg_failed(ps->st, NULL);
+	if (!PQsendQueryParams(c, "SAVEPOINT db_stmt", 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQsendQueryPrepared(c, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1) ||
+	    !PQsendQueryParams(c, "RELEASE db_stmt", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c))
+		rc = pg_failed(ps->st, NULL);
+	/* each query's results end with a NULL; the statement's is the second; then the sync's */
+	for (q = 0; rc == DB_OK && q < 3; q++) {
+		while ((res = PQgetResult(c)) != NULL) {
+			if (q == 1 && !mine) {
+				mine = res;
+				continue;
+			}
+			if (PQresultStatus(res) == PGRES_FATAL_ERROR && q != 1)
+				rc = pg_failed(ps->st, res);	/* the savepoint or its release */
+			PQclear(res);
+		}
+	}
+	while ((res = PQgetResult(c)) != NULL) {
+		bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+
+		PQclear(res);
+		if (sync)
+			break;
+	}
+	PQexitPipelineMode(c);
+	if (rc != DB_OK || !mine) {
+		PQclear(mine);
+		return rc != DB_OK ? rc : pg_failed(ps->st, NULL);
+	}
+	rc = pg_take(ps, mine);
+	if (rc != DB_DONE && rc != DB_ROW)
+		pg_command(ps->st, "ROLLBACK TO db_stmt; RELEASE db_stmt");
+	return rc;
+}
+
+/* Run the statement (prepared again first on a connection made again since). */
+static int
+pg_execute(struct pg_stmt *ps)
+{
+	struct store *st = ps->st;
+	struct store_pg *pg = pg_of(st);
+	int rc;
+
+	if (!ps->name[0])
+		return pg_command(st, ps->sql);
+	if ((rc = pg_ready(st)) != DB_OK || (ps->epoch != pg->epoch && (rc = pg_send_prepare(ps)) != DB_OK))
+		return rc;
+	if (ps->is_write && PQtransactionStatus(pg->conn) == PQTRANS_INTRANS)
+		return pg_execute_guarded(ps);
+	return pg_take(ps, PQexecPrepared(pg->conn, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1));
+}
+
+static int
+pg_step(struct db_stmt *s)
+{
+	struct pg_stmt *ps = PG(s);
+	int rc;
+
+	if (ps->done)
+		return DB_DONE;
+	if (ps->row < 0 && !ps->res) {
+		rc = pg_execute(ps);
+		if (rc != DB_ROW) {
+			ps->done = rc == DB_DONE;
+			return rc;
+		}
+	}
+	if (++ps->row < PQntuples(ps->res))
+		return DB_ROW;
+	ps->done = true;
+	return DB_DONE;
+}
+
+/* ---- columns: binary ---- */
+
+static bool
+pg_column_is_null(struct db_stmt *s, int i)
+{
+	return PQgetisnull(PG(s)->res, PG(s)->row, i);
+}
+
+int64_t
+store_pg_column_int64(struct db_stmt *s, int i)
+{
+	const unsigned char *p = (const unsigned char *)PQgetvalue(PG(s)->res, PG(s)->row, i);
+	int n = PQgetlength(PG(s)->res, PG(s)->row, i), k;
+	uint64_t v = 0;
+
+	if (PQgetisnull(PG(s)->res, PG(s)->row, i) || (n != 1 && n != 2 && n != 4 && n != 8))
+		return 0;	/* as SQLite reads NULL */
+	for (k = 0; k < n; k++)
+		v = v << 8 | p[k];
+	/* big-endian two's complement of n bytes: extend the sign (bool, int2 and int4 are narrower) */
+	if (n < 8 && (p[0] & 0x80) && n > 1)
+		v |= ~(uint64_t)0 << (8 * n);
+	return (int64_t)v;
+}
+
+static const void *
+pg_column_blob(struct db_stmt *s, int i)
+{
+	if (PQgetisnull(PG(s)->res, PG(s)->row, i))
+		return NULL;
+	return PQgetvalue(PG(s)->res, PG(s)->row, i);
+}
+
+static int
+pg_column_bytes(struct db_stmt *s, int i)
+{
+	return PQgetlength(PG(s)->res, PG(s)->row, i);
+}
+
+static const char *
+pg_column_text(struct db_stmt *s, int i)
+{
+	/* libpq ends every value with a NUL, in binary too; a NUL inside is caught by the caller */
+	return PQgetvalue(PG(s)->res, PG(s)->row, i);
+}
+
+static const char *
+pg_column_name(struct db_stmt *s, int i)
+{
+	const char *n = PG(s)->res ? PQfname(PG(s)->res, i) : NULL;
+
+	return n ? n : "?";
+}
+
+/* ---- the connection ---- */
+
+static int64_t
+pg_changes(struct store *st)
+{
+	return pg_of(st)->changes;
+}
+
+static int64_t
+pg_last_id(struct store *st)
+{
+	return pg_of(st)->last_id;
+}
+
+static uint64_t
+pg_total_changes(struct store *st)
+{
+	return pg_of(st)->total_changes;
+}
+
+/* A connection lost is in no transaction: what it had open is gone with it. */
+static bool
+pg_in_transaction(struct store *st)
+{
+	PGTransactionStatusType t = PQtransactionStatus(pg_of(st)->conn);
+
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+/* PostgreSQL keeps its own pages and foreign keys whole: what is left to check is that it answers with our schema. */
+static int
+pg_check_integrity(struct store *st)
+{
+	PGresult *res = PQexec(pg_of(st)->conn, "SELECT n FROM schema_version");
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		r = set_error(st, -EIO, "integrity check: %s", PQresultErrorMessage(res));
+	else if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) != STORE_SCHEMA_VERSION)
+		r = set_error(st, -EIO, "integrity check: schema version %s, expected %d", PQgetvalue(res, 0, 0),
+		    STORE_SCHEMA_VERSION);
+	PQclear(res);
+	return r;
+}
+
+static void
+pg_close(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	if (pg) {
+		PQfinish(pg->conn);
+		free(pg);
+	}
+	st->engine = NULL;
+}
+
+/* ---- other stores' writes ---- */
+
+/*
+ * The first call starts listening: a store that never asks collects no announcements (libpq would keep
+ * every one until taken).
+ */
+static int
+pg_changes_fd(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	if (!pg->listening) {
+		PGresult *res = PQexec(pg->conn, "LISTEN " STORE_PG_CHANNEL);
+
+		pg->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+		if (!pg->listening)
+			return -1;
+	}
+	return PQsocket(pg->conn);
+}
+
+/*
+ * The announcements received so far (libpq also collects them while it reads any answer, so a caller
+ * takes them before it sleeps on the fd, not only when the fd is readable): how many, and the
+ * highest revision among them.
+ */
+static int
+pg_changes_take(struct store *st, int64_t *ret_revision)
+{
+	struct store_pg *pg = pg_of(st);
+	int64_t max = 0, vm, rev;
+	PGnotify *n;
+	int count = 0;
+
+	if (PQstatus(pg->conn) == CONNECTION_OK && !PQconsumeInput(pg->conn))
+		return pg_fail(st, pg_failed(st, NULL));
+	while ((n = PQnotifies(pg->conn)) != NULL) {
+		if (sscanf(n->extra, "%" SCNd64 ":%" SCNd64, &vm, &rev) == 2 && rev > max)
+			max = rev;
+		count++;
+		PQfreemem(n);
+	}
+	*ret_revision = max;
+	return count;
+}
+
+const struct db_ops store_pg_ops = {
+	.sql_override = stmt_sql_pg,
+	.prepare = pg_prepare,
+	.finalize = pg_finalize,
+	.reset = pg_reset,
+	.bind_int64 = pg_bind_int64,
+	.bind_text = pg_bind_text,
+	.bind_blob = pg_bind_blob,
+	.bind_null = pg_bind_null,
+	.step = pg_step,
+	.column_is_null = pg_column_is_null,
+	.column_int64 = store_pg_column_int64,
+	.column_blob = pg_column_blob,
+	.column_bytes = pg_column_bytes,
+	.column_text = pg_column_text,
+	.column_name = pg_column_name,
+	.changes = pg_changes,
+	.last_id = pg_last_id,
+	.total_changes = pg_total_changes,
+	.in_transaction = pg_in_transaction,
+	.fail = pg_fail,
+	.check_integrity = pg_check_integrity,
+	.close = pg_close,
+	.changes_fd = pg_changes_fd,
+	.changes_take = pg_changes_take,
+};

@@ -1,0 +1,46 @@
+/* Private to the PostgreSQL engine's files: its connection state and what store-pg.c and store-open-pg.c share. */
+#ifndef JITGATE_STORE_PG_H
+#define JITGATE_STORE_PG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store-internal.h"
+
+#define STORE_PG_MIGRATE_LOCK_TEXT	"1785295981"	/* 0x6a69746d, "jitm": held while one replica migrates the schema */
+
+/*
+ * A connection attempt, at open and each time again after the server dropped one, waits at most this
+ * long (libpq's connect_timeout, per host of a multi-host URI); a URI with its own connect_timeout wins.
+ */
+#define STORE_PG_CONNECT_TIMEOUT_S	"2"
+
+#define STORE_PG_CHANNEL	"jitgate_fleet"	/* NOTIFY channel of VM revisions: payload "VM:REVISION" */
+
+/* st->engine of a PostgreSQL store. */
+struct store_pg {
+	PGconn *conn;
+	int errno_pending;		/* the failure the last step kept for db_ops.fail, 0: none */
+	char message[STORE_ERROR_MAX];	/* and its words */
+	unsigned n_prepared;		/* names the next prepared statement */
+	unsigned epoch;			/* moves each time the connection is made again */
+	bool listening;			/* to STORE_PG_CHANNEL: store_changes_fd was asked */
+	int64_t changes;		/* rows the last write changed */
+	int64_t last_id;		/* the id the last INSERT … RETURNING id made */
+	uint64_t total_changes;		/* rows ever changed through this connection */
+};
+
+extern const struct db_ops store_pg_ops;
+
+/* A column as an integer (bool, int2, int4 or int8 in binary); NULL reads 0. */
+int64_t store_pg_column_int64(struct db_stmt *s, int i);
+
+/* Set up a new connection's session (store-pg.c): -errno, the error kept. */
+int store_pg_session(struct store *st);
+/* Is where a libpq URI (postgresql:// or postgres://)? */
+bool store_pg_is_uri(const char *where);
+int store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_error *err);
+
+#endif
