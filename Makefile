@@ -30,6 +30,7 @@ demo: all
 bench: all
 	bench/fw-bench.sh $(BUILD)
 	bench/server-bench.sh $(BUILD)
+	bench/fleet-bench.sh $(BUILD)
 
 # jitgate against fwknop on this machine, same run (root; installs fwknop-server fwknop-client iptables if missing); writes bench/RESULTS.md.
 bench-compare: all
