@@ -36,7 +36,8 @@
  *   latency TOKEN POLICY VMID TARGET PORT COUNT SRC...
  *         COUNT times: initiate POLICY for VMID's PORT from SRC[i % n] (so each grant supersedes the one before),
  *         then a TCP connect from that source to TARGET:PORT every PROBE_EVERY_MS until one opens; prints
- *         percentiles of initiate sent -> first connect open
+ *         percentiles of initiate sent -> first connect open; AGENTLOAD_GAP_MS=N in the environment waits N ms
+ *         between one sample's connect and the next initiate (default 0: back to back)
  * Each figure line is key=value pairs on stdout; errors on stderr. Every wait is bounded.
  */
 
@@ -654,7 +655,8 @@ mode_latency(int argc, char **argv)
 	static double lat[LATENCY_MAX], api[LATENCY_MAX];
 	const char *token, *vm, *target;
 	char **srcs = argv + 6, url[1024], json[2048];
-	long count, i, failed = 0, port;
+	const char *gap = getenv("AGENTLOAD_GAP_MS");
+	long count, i, failed = 0, port, gap_ms = gap ? strtol(gap, NULL, 10) : 0;
 	size_t n_srcs, n = 0;
 	struct body b = { 0 };
 	CURL *h;
@@ -676,6 +678,8 @@ mode_latency(int argc, char **argv)
 		double t0, t202, t1;
 		long st;
 
+		if (i && gap_ms > 0)
+			usleep((useconds_t)gap_ms * 1000);
 		initiate_body(json, sizeof(json), vm, (int)port, src);
 		t0 = now_ms();
 		st = call(h, &b, "POST", url, token, json);

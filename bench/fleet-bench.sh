@@ -9,7 +9,7 @@
 #   load (agentload, L1..L10) ─┘
 #
 # Usage: bench/fleet-bench.sh [BUILD_DIR]   (as root; needs curl, openssl)
-# Knobs: LAT_COUNT (50 initiates per level), FANOUTS (3 policy changes per fan-out level), LEVELS ("1 100 1000"),
+# Knobs: LAT_COUNT (50 initiates per level, LAT_GAP_MS (200) apart, then as many back to back), FANOUTS (3 policy changes per fan-out level), LEVELS ("1 100 1000"),
 #        PERF=1 (perf record -g of jitgated through the 1,000-agent latency and fan-out; top symbols printed)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +19,7 @@ AGENT=$BUILD/src/agent/jitgate-agent
 LOADTOOL=$BUILD/bench/agentload
 NETPROBE=$BUILD/tests/e2e/netprobe
 LAT_COUNT=${LAT_COUNT:-50}
+LAT_GAP_MS=${LAT_GAP_MS:-200}
 FANOUTS=${FANOUTS:-3}
 LEVELS=${LEVELS:-1 100 1000}
 LOAD_N=1000	# hosts agentload joins (a join token's JOIN_USES_MAX; a policy's POLICY_VMS_MAX)
@@ -146,7 +147,7 @@ perf_on() {
 	E2E_PIDS+=($PERF_PID)
 }
 perf_off() { [[ -n $PERF_PID ]] && kill -INT "$PERF_PID" && wait "$PERF_PID" 2>/dev/null; PERF_PID=; }
-latency() { timeout 600 ip netns exec "$CL" "$LOADTOOL" "https://$S:8443" "$CA" latency "$T_OWNER" "$POL_BENCH" \
+latency() { AGENTLOAD_GAP_MS=$1 timeout 600 ip netns exec "$CL" "$LOADTOOL" "https://$S:8443" "$CA" latency "$T_OWNER" "$POL_BENCH" \
 	"$VM_HOST" $H 22 "$LAT_COUNT" $A "${PADDRS[@]}" 2>>"$E2E_TMP/latency.err"; }
 FLIP=2222
 fanout() {
@@ -163,15 +164,18 @@ echo "connect is started every 1 ms (a dropped SYN would wait a second to be sen
 echo "of $((N_PROBE_ADDRS + 1)) sources, superseding the one before. Fan-out = the fleet policy's PUT sent -> every held watch answered with a newer revision."
 echo
 
-declare -A LAT FAN
+declare -A LAT LATB FAN
 rss0= pss0=
 for lv in $LEVELS; do
 	# the baseline: after the first latency run (its grants and caches are not the watches' cost), no load yet
 	[[ -z $rss0 ]] && ((lv > 1)) && { rss0=$(status_kb "$SRV" VmRSS) pss0=$(pss_kb "$SRV"); }
 	hold $((lv - 1)) || exit 1
 	[[ $lv == "${LEVELS##* }" ]] && { rss1=$(status_kb "$SRV" VmRSS) pss1=$(pss_kb "$SRV"); perf_on; }
-	LAT[$lv]=$(latency)
-	echo "$lv agents connected (host1's agent and $((lv - 1)) held by agentload): initiate -> connect: ${LAT[$lv]}"
+	LAT[$lv]=$(latency "$LAT_GAP_MS")
+	LATB[$lv]=$(latency 0)
+	echo "$lv agents connected (host1's agent and $((lv - 1)) held by agentload): initiate -> connect"
+	echo "  ${LAT_GAP_MS} ms apart: ${LAT[$lv]}"
+	echo "  back to back: ${LATB[$lv]}"
 	if ((lv > 1)); then
 		hold "$lv" || exit 1
 		for ((k = 0; k < FANOUTS; k++)); do
@@ -184,13 +188,15 @@ done
 perf_off
 rss2=$(status_kb "$SRV" VmRSS) hwm2=$(status_kb "$SRV" VmHWM)
 arss=$(status_kb "$APID" VmRSS) ahwm=$(status_kb "$APID" VmHWM)
+aanon=$(status_kb "$APID" RssAnon) afile=$(status_kb "$APID" RssFile) apss=$(pss_kb "$APID")
 load_cmd quit none 1 >/dev/null 2>&1
 last=${LEVELS##* }
 per_kb() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (a == "" || b == "" || n <= 1) print "-"; else printf "%.1f", (b - a) / (n - 1) }'; }
 echo
 echo "jitgated with host1's agent alone: VmRSS $rss0 kB, Pss $pss0 kB; with $last agents connected (before the"
 echo "  latency run): VmRSS $rss1 kB, Pss $pss1 kB; at the end: VmRSS $rss2 kB, VmHWM $hwm2 kB"
-echo "host1's jitgate-agent (pid $APID): VmRSS $arss kB, VmHWM $ahwm kB"
+echo "host1's jitgate-agent (pid $APID): VmRSS $arss kB (RssAnon $aanon kB, RssFile $afile kB: its libraries' pages,"
+echo "  shared with every other process that maps them), Pss $apss kB, VmHWM $ahwm kB"
 echo "watch errors in agentload: $(grep -c . "$E2E_TMP/load.err" 2>/dev/null) lines$( [[ -s $E2E_TMP/load.err ]] && echo ": $(head -2 "$E2E_TMP/load.err")")"
 [[ -s $E2E_TMP/latency.err ]] && echo "latency errors: $(head -3 "$E2E_TMP/latency.err")"
 
@@ -204,6 +210,8 @@ row() { printf '%-52s %-10s %-14s %s\n' "$1" "$2" "$3" "$4"; }
 for lv in $LEVELS; do
 	v=$(field p50_ms "${LAT[$lv]}"); row "initiate -> connect p50, $lv agents (ms)" "-" "${v:--}" "-"
 	v=$(field p99_ms "${LAT[$lv]}"); row "initiate -> connect p99, $lv agents (ms)" "<= 20" "${v:--}" "$(meets "$v" '<=' 20)"
+	v=$(field p50_ms "${LATB[$lv]}"); row "  the same back to back: p50 (ms)" "-" "${v:--}" "-"
+	v=$(field p99_ms "${LATB[$lv]}"); row "  the same back to back: p99 (ms)" "<= 20" "${v:--}" "$(meets "$v" '<=' 20)"
 done
 for lv in $LEVELS; do
 	((lv > 1)) || continue
@@ -213,6 +221,8 @@ v=$(per_kb "$rss0" "$rss1" "$last"); row "jitgated VmRSS per connected agent (KB
 v=$(per_kb "$pss0" "$pss1" "$last"); row "jitgated Pss per connected agent (KB)" "<= 16" "$v" "$(meets "$v" '<=' 16)"
 v=$(awk -v k="$arss" 'BEGIN { printf "%.1f", k / 1024 }'); row "jitgate-agent VmRSS (MB)" "<= 8" "$v" "$(meets "$v" '<=' 8)"
 v=$(awk -v k="$ahwm" 'BEGIN { printf "%.1f", k / 1024 }'); row "jitgate-agent VmHWM (MB)" "<= 8" "$v" "$(meets "$v" '<=' 8)"
+v=$(awk -v k="$aanon" 'BEGIN { printf "%.1f", k / 1024 }'); row "jitgate-agent RssAnon (MB, its own memory)" "-" "$v" "-"
+v=$(awk -v k="$apss" 'BEGIN { printf "%.1f", k / 1024 }'); row "jitgate-agent Pss (MB)" "-" "$v" "-"
 if [[ ${PERF:-0} == 1 ]] && [[ -f $E2E_TMP/perf.data ]]; then
 	echo
 	echo "perf, jitgated with $last agents connected: top symbols by self time"
