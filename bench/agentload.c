@@ -32,7 +32,7 @@
  *                                    answer and has sent the poll the server holds
  *           fanout TOKEN PATH FILE   PUT FILE at PATH (an owner's token), then prints how long until each held
  *                                    watcher had a newer revision (bounded by FANOUT_WAIT_MS)
- *           quit
+ *           quit                     prints "quit errors=N" (watch calls that failed in all) and ends
  *   latency TOKEN POLICY VMID TARGET PORT COUNT SRC...
  *         COUNT times: initiate POLICY for VMID's PORT from SRC[i % n] (so each grant supersedes the one before),
  *         then a TCP connect from that source to TARGET:PORT every PROBE_EVERY_MS until one opens; prints
@@ -469,8 +469,11 @@ load_command(struct load *l, char *line)
 	char a[LINE_MAX_LEN], b[LINE_MAX_LEN], c[LINE_MAX_LEN];
 	long n;
 
-	if (strncmp(line, "quit", 4) == 0)
+	if (strncmp(line, "quit", 4) == 0) {
+		printf("quit errors=%lu\n", l->errors);
+		fflush(stdout);
 		return 1;
+	}
 	if (sscanf(line, "hold %ld", &n) == 1 && n >= 0 && (size_t)n <= l->n_creds && (size_t)n >= l->held) {
 		l->target = n;
 	} else if (sscanf(line, "fanout %1023s %1023s %1023s", a, b, c) == 3 && !l->fanning) {

@@ -189,7 +189,7 @@ perf_off
 rss2=$(status_kb "$SRV" VmRSS) hwm2=$(status_kb "$SRV" VmHWM)
 arss=$(status_kb "$APID" VmRSS) ahwm=$(status_kb "$APID" VmHWM)
 aanon=$(status_kb "$APID" RssAnon) afile=$(status_kb "$APID" RssFile) apss=$(pss_kb "$APID")
-load_cmd quit none 1 >/dev/null 2>&1
+load_errors=$(load_cmd quit quit 10 2>/dev/null)
 last=${LEVELS##* }
 per_kb() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (a == "" || b == "" || n <= 1) print "-"; else printf "%.1f", (b - a) / (n - 1) }'; }
 echo
@@ -197,7 +197,8 @@ echo "jitgated with host1's agent alone: VmRSS $rss0 kB, Pss $pss0 kB; with $las
 echo "  latency run): VmRSS $rss1 kB, Pss $pss1 kB; at the end: VmRSS $rss2 kB, VmHWM $hwm2 kB"
 echo "host1's jitgate-agent (pid $APID): VmRSS $arss kB (RssAnon $aanon kB, RssFile $afile kB: its libraries' pages,"
 echo "  shared with every other process that maps them), Pss $apss kB, VmHWM $ahwm kB"
-echo "watch errors in agentload: $(grep -c . "$E2E_TMP/load.err" 2>/dev/null) lines$( [[ -s $E2E_TMP/load.err ]] && echo ": $(head -2 "$E2E_TMP/load.err")")"
+echo "agentload's watch calls that failed (each polled again after 1 s): $(field errors "${load_errors:-}")$(
+	[[ -s $E2E_TMP/load.err ]] && printf '; the first:\n%s' "$(head -3 "$E2E_TMP/load.err" | cut -c1-200)")"
 [[ -s $E2E_TMP/latency.err ]] && echo "latency errors: $(head -3 "$E2E_TMP/latency.err")"
 
 meets() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { if (a == "" || a == "-" || a ~ />/) { print "NO"; exit }
