@@ -676,12 +676,13 @@ mode_latency(int argc, char **argv)
 	    !(h = handle_new(srcs[0], &b, CALL_TIMEOUT_MS)))
 		return 2;
 	snprintf(url, sizeof(url), "%s%s/initiate" API_VERSION, base, argv[1]);
-	for (i = 0; i < count; i++) {
-		const char *src = srcs[i % n_srcs];
+	/* i = -1: a first initiate, not counted, opens the kept-alive connection (TCP and TLS are no part of it) */
+	for (i = -1; i < count; i++) {
+		const char *src = srcs[(size_t)(i + 1) % n_srcs];
 		double t0, t202, t1;
 		long st;
 
-		if (i && gap_ms > 0)
+		if (i >= 0 && gap_ms > 0)
 			usleep((useconds_t)gap_ms * 1000);
 		initiate_body(json, sizeof(json), vm, (int)port, src);
 		t0 = now_ms();
@@ -696,6 +697,8 @@ mode_latency(int argc, char **argv)
 			failed++;
 			continue;
 		}
+		if (i < 0)
+			continue;
 		lat[n] = t1 - t0;
 		api[n++] = t202 - t0;
 		if (getenv("AGENTLOAD_VERBOSE"))	/* each sample, with the wall clock at its start, on stderr */

@@ -159,7 +159,8 @@ echo "fleet benchmark: $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ),
 echo "One jitgated; one real jitgate-agent on host1 (its own namespace, a listener on 22); agentload joined $LOAD_N"
 echo "hosts through POST /agent/v1/join (${join_ms} ms in all) and holds their watches as the agent does (HTTPS"
 echo "long polls from $N_LOAD_ADDRS source addresses, polled again at once when answered). Latency = initiate sent (kept-alive"
-echo "HTTPS from the client namespace) -> first TCP connect from the granted source to host1:22 that opens; a"
+echo "HTTPS from the client namespace, opened by a first initiate not counted) -> first TCP connect from the granted"
+echo "source to host1:22 that opens; a"
 echo "connect is started every 1 ms (a dropped SYN would wait a second to be sent again); each initiate from the next"
 echo "of $((N_PROBE_ADDRS + 1)) sources, superseding the one before. Fan-out = the fleet policy's PUT sent -> every held watch answered with a newer revision."
 echo
