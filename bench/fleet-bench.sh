@@ -189,6 +189,7 @@ done
 perf_off
 rss2=$(status_kb "$SRV" VmRSS) hwm2=$(status_kb "$SRV" VmHWM)
 arss=$(status_kb "$APID" VmRSS) ahwm=$(status_kb "$APID" VmHWM)
+acpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$APID/stat" 2>/dev/null)
 aanon=$(status_kb "$APID" RssAnon) afile=$(status_kb "$APID" RssFile) apss=$(pss_kb "$APID")
 load_errors=$(load_cmd quit quit 10 2>/dev/null)
 last=${LEVELS##* }
@@ -197,7 +198,7 @@ echo
 echo "jitgated with host1's agent alone: VmRSS $rss0 kB, Pss $pss0 kB; with $last agents connected (before the"
 echo "  latency run): VmRSS $rss1 kB, Pss $pss1 kB; at the end: VmRSS $rss2 kB, VmHWM $hwm2 kB"
 echo "host1's jitgate-agent (pid $APID): VmRSS $arss kB (RssAnon $aanon kB, RssFile $afile kB: its libraries' pages,"
-echo "  shared with every other process that maps them), Pss $apss kB, VmHWM $ahwm kB"
+echo "  shared with every other process that maps them), Pss $apss kB, VmHWM $ahwm kB; CPU over the run ${acpu:-?} s"
 echo "agentload's watch calls that failed (each polled again after 1 s): $(field errors "${load_errors:-}")$(
 	[[ -s $E2E_TMP/load.err ]] && printf '; the first:\n%s' "$(head -3 "$E2E_TMP/load.err" | cut -c1-200)")"
 [[ -s $E2E_TMP/latency.err ]] && echo "latency errors: $(head -3 "$E2E_TMP/latency.err")"
