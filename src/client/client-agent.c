@@ -245,10 +245,20 @@ client_agent_wait(struct client_agent *ca, struct pollfd *extra, unsigned n_extr
 {
 	struct curl_waitfd w[8];
 	unsigned i;
-	int running;
+	int running = 1;
 
 	if (n_extra > sizeof(w) / sizeof(w[0]))
 		return -E2BIG;
+	/*
+	 * The transfer may be over already: an answer that came at once (a watch whose revision had moved
+	 * while the status before it was in flight) is read by the perform that sent its request, and its
+	 * socket has nothing more to say. Polling it would sleep the caller's whole timeout (the agent's
+	 * tick, 1 s) before the done transfer is seen; look without sleeping instead.
+	 */
+	if (ca->busy && curl_multi_perform(ca->multi, &running) != CURLM_OK)
+		return -EIO;
+	if (ca->busy && running == 0)
+		timeout_ms = 0;
 	for (i = 0; i < n_extra; i++) {
 		w[i].fd = extra[i].fd;
 		w[i].events = (short)(extra[i].events & (POLLIN | POLLPRI | POLLOUT));
