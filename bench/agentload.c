@@ -302,9 +302,19 @@ watch_done(struct load *l, struct watcher *w, CURLcode cc)
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200 || !(o = json_loads(w->b.data ? w->b.data : "", 0, NULL))) {
+		double conn_s = 0, tls_s = 0, sent_s = 0, total_s = 0;
+		long fresh = 0;
+
+		/* where the time went: a call that never reached the server differs from one it did not answer */
+		curl_easy_getinfo(w->h, CURLINFO_NUM_CONNECTS, &fresh);
+		curl_easy_getinfo(w->h, CURLINFO_CONNECT_TIME, &conn_s);
+		curl_easy_getinfo(w->h, CURLINFO_APPCONNECT_TIME, &tls_s);
+		curl_easy_getinfo(w->h, CURLINFO_PRETRANSFER_TIME, &sent_s);
+		curl_easy_getinfo(w->h, CURLINFO_TOTAL_TIME, &total_s);
 		l->errors++;
-		err_show("watch %s: %s, HTTP %ld: %.200s", w->vm, curl_easy_strerror(cc), status,
-			 w->b.data && status ? w->b.data : "");
+		err_show("watch %s since=%lld: %s, HTTP %ld (new connections %ld; connect %.3f s, TLS %.3f s, "
+			 "request sent %.3f s, total %.3f s): %.200s", w->vm, (long long)w->rev, curl_easy_strerror(cc),
+			 status, fresh, conn_s, tls_s, sent_s, total_s, w->b.data && status ? w->b.data : "");
 		w->retry_at = now_ms() + RETRY_MS;
 		json_decref(o);
 		return;

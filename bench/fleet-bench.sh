@@ -200,7 +200,7 @@ echo "  latency run): VmRSS $rss1 kB, Pss $pss1 kB; at the end: VmRSS $rss2 kB, 
 echo "host1's jitgate-agent (pid $APID): VmRSS $arss kB (RssAnon $aanon kB, RssFile $afile kB: its libraries' pages,"
 echo "  shared with every other process that maps them), Pss $apss kB, VmHWM $ahwm kB; CPU over the run ${acpu:-?} s"
 echo "agentload's watch calls that failed (each polled again after 1 s): $(field errors "${load_errors:-}")$(
-	[[ -s $E2E_TMP/load.err ]] && printf '; the first:\n%s' "$(head -3 "$E2E_TMP/load.err" | cut -c1-200)")"
+	[[ -s $E2E_TMP/load.err ]] && printf '; the first:\n%s' "$(head -5 "$E2E_TMP/load.err" | cut -c1-400)")"
 [[ -s $E2E_TMP/latency.err ]] && echo "latency errors: $(head -3 "$E2E_TMP/latency.err")"
 
 meets() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { if (a == "" || a == "-" || a ~ />/) { print "NO"; exit }

@@ -30,6 +30,7 @@ struct policy_entry {
 	char *json;			/* the stored text it was decoded from */
 	size_t json_len;
 	struct policy *p;
+	struct policy_vm_ref *index;	/* p's VMs by id (NULL: none, or no memory: found by scanning) */
 	uint64_t used;			/* for LRU */
 };
 
@@ -64,6 +65,7 @@ static void
 policy_entry_clear(struct policy_entry *e)
 {
 	free(e->json);
+	free(e->index);
 	policy_free(e->p);
 	memset(e, 0, sizeof(*e));
 }
@@ -92,42 +94,73 @@ api_caches_free(struct api *api)
 	api->cache = NULL;
 }
 
-int
-api_policy_decode_stored(struct api *api, const struct store_policy *sp, struct policy **ret, struct core_error *err)
+/*
+ * The cache's entry for this version of the stored policy (decoding it on a miss), or NULL when it cannot be kept
+ * (too long, no memory); then *ret is the decoded policy (the caller's), or r the decode error.
+ */
+static struct policy_entry *
+policy_entry_of(struct api *api, const struct store_policy *sp, struct policy **ret, int *r, struct core_error *err)
 {
 	struct api_cache *c = cache_of(api);
 	size_t len = strlen(sp->json), i, victim = 0;
 	struct policy_entry *e;
 	struct policy *p = NULL;
-	int r;
 
-	if (!c || len > API_POLICY_CACHE_JSON_MAX)
-		return codec_policy_decode(sp->json, len, &sp->arm, ret, err);
+	*ret = NULL;
+	if (!c || len > API_POLICY_CACHE_JSON_MAX) {
+		*r = codec_policy_decode(sp->json, len, &sp->arm, ret, err);
+		return NULL;
+	}
 	for (i = 0; i < API_POLICY_CACHE_MAX; i++) {
 		e = &c->policies[i];
 		if (e->id == sp->id && e->json_len == len && memcmp(e->json, sp->json, len) == 0) {
 			e->used = ++c->clock;
-			return policy_copy(e->p, ret);
+			return e;
 		}
 		if (e->used < c->policies[victim].used)
 			victim = i;
 	}
-	if ((r = codec_policy_decode(sp->json, len, &sp->arm, &p, err)) < 0)
-		return r;
-	/* keep a copy for next time; if that fails, the caller still gets its policy */
+	if ((*r = codec_policy_decode(sp->json, len, &sp->arm, &p, err)) < 0)
+		return NULL;
+	/* keep it for next time; if that fails, the caller still gets its policy */
 	e = &c->policies[victim];
 	policy_entry_clear(e);
 	e->json = malloc(len + 1);
-	if (e->json && policy_copy(p, &e->p) == 0) {
-		memcpy(e->json, sp->json, len + 1);
-		e->json_len = len;
-		e->id = sp->id;
-		e->used = ++c->clock;
-	} else {
-		policy_entry_clear(e);
+	if (!e->json) {
+		*ret = p;
+		return NULL;
 	}
-	*ret = p;
-	return 0;
+	memcpy(e->json, sp->json, len + 1);
+	e->json_len = len;
+	e->id = sp->id;
+	e->used = ++c->clock;
+	e->p = p;
+	e->index = policy_vm_index(p);
+	return e;
+}
+
+int
+api_policy_decode_stored(struct api *api, const struct store_policy *sp, struct policy **ret, struct core_error *err)
+{
+	int r = 0;
+	struct policy_entry *e = policy_entry_of(api, sp, ret, &r, err);
+
+	return e ? policy_copy(e->p, ret) : r;
+}
+
+int
+api_policy_stored_vm(struct api *api, const struct store_policy *sp, const struct arm_vm_id *id,
+		     const struct policy_vm **ret, struct policy **owned, struct core_error *err)
+{
+	int r = 0;
+	struct policy_entry *e = policy_entry_of(api, sp, owned, &r, err);
+
+	*ret = NULL;
+	if (e)
+		policy_find_vm_indexed(e->p, e->index, id, ret);
+	else if (r == 0)
+		policy_find_vm(*owned, id, ret);
+	return r;
 }
 
 /* The entry's gzip form, made the first time it is asked for; false when there is none. */

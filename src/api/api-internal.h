@@ -165,6 +165,13 @@ void api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret);
 int api_policy_decode_stored(struct api *api, const struct store_policy *sp, struct policy **ret,
 			     struct core_error *err);
 /*
+ * The VM id of the stored policy, found (O(log n)) without copying the policy: *ret points into the cache's copy,
+ * valid until the next call into the cache, or when the cache cannot keep it into *owned, the decoded policy that
+ * the caller frees (NULL otherwise); *ret NULL when the VM is not in it. 0, or the decode's error.
+ */
+int api_policy_stored_vm(struct api *api, const struct store_policy *sp, const struct arm_vm_id *id,
+			 const struct policy_vm **ret, struct policy **owned, struct core_error *err);
+/*
  * A rendered 200 response kept under `key` (api-cache.c): get fills resp (body copied, ETag
  * header) when there is one still valid; put keeps resp's body and `etag`.
  */

@@ -318,6 +318,25 @@ arm_vm_id_equal(const struct arm_vm_id *a, const struct arm_vm_id *b)
 	return arm_vm_id_in_group(a, b->subscription, b->resource_group) && arm_name_equal(a->name, b->name);
 }
 
+/* Bytes compared as arm_name_equal sees them: a total order in which "equal" is exactly arm_name_equal. */
+static int
+name_compare(const char *a, const char *b)
+{
+	for (; *a != '\0' && ascii_lower(*a) == ascii_lower(*b); a++, b++)
+		;
+	return (int)(unsigned char)ascii_lower(*a) - (int)(unsigned char)ascii_lower(*b);
+}
+
+int
+arm_vm_id_compare(const struct arm_vm_id *a, const struct arm_vm_id *b)
+{
+	int c = name_compare(a->subscription, b->subscription);
+
+	if (c == 0)
+		c = name_compare(a->resource_group, b->resource_group);
+	return c ? c : name_compare(a->name, b->name);
+}
+
 bool
 arm_policy_id_equal(const struct arm_policy_id *a, const struct arm_policy_id *b)
 {

@@ -60,6 +60,8 @@ int arm_policy_id_format(const struct arm_policy_id *id, char *buf, size_t size)
 bool arm_name_equal(const char *a, const char *b);
 /* All parts equal, case-insensitively. */
 bool arm_vm_id_equal(const struct arm_vm_id *a, const struct arm_vm_id *b);
+/* An order of VM ids (for sorting and binary search): 0 exactly when arm_vm_id_equal. */
+int arm_vm_id_compare(const struct arm_vm_id *a, const struct arm_vm_id *b);
 bool arm_policy_id_equal(const struct arm_policy_id *a, const struct arm_policy_id *b);
 /* Is the VM in this subscription and resource group? */
 bool arm_vm_id_in_group(const struct arm_vm_id *vm, const char *subscription, const char *resource_group);

@@ -70,6 +70,20 @@ int policy_validate(const struct policy *p, int64_t max_duration_ms, struct core
 int policy_find_vm(const struct policy *p, const struct arm_vm_id *id, const struct policy_vm **ret);
 
 /*
+ * An index of p's VMs sorted by id (arm_vm_id_compare, then position), for finding one in O(log n):
+ * policy_vm_index gives a heap array of p->n_vms (free it; valid while p's VMs are unchanged), or NULL
+ * when out of memory or p has none. policy_find_vm_indexed answers as policy_find_vm (the first of
+ * equal ids), with a NULL index by scanning.
+ */
+struct policy_vm_ref {
+	const struct arm_vm_id *id;
+	size_t at;			/* its position in p->vms */
+};
+struct policy_vm_ref *policy_vm_index(const struct policy *p);
+int policy_find_vm_indexed(const struct policy *p, const struct policy_vm_ref *index, const struct arm_vm_id *id,
+    const struct policy_vm **ret);
+
+/*
  * The rule that covers port `number` for protocol `proto` in *ret, or -ENOENT.
  * A rule for "*" covers TCP and UDP; a request for "*" is covered only by a "*" rule.
  */

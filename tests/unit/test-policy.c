@@ -337,6 +337,103 @@ test_many_vms(void **state)
 	policy_free(p);
 }
 
+/* A policy of n VMs "vm{k}" in resource group rg, k scrambled so that the list is not in sorted order. */
+static struct policy *
+make_scrambled(size_t n)
+{
+	struct policy *p = make_policy();
+	char name[32];
+	size_t i;
+
+	assert_int_equal(policy_vms_alloc(p, n), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%zu", i % 2 ? "VM" : "vm", (i * 7919) % n);
+		set_vm(&p->vms[i], "rg", name);
+		assert_int_equal(policy_vm_ports_alloc(&p->vms[i], 1), 0);
+		set_port(&p->vms[i].ports[0], 22, NET_PROTO_TCP, "*");
+	}
+	return p;
+}
+
+static void
+expect_message_has(const struct policy *p, const char *text)
+{
+	struct core_error err;
+
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(policy_validate(p, H24, &err), -EINVAL);
+	if (strstr(err.message, text) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", err.message, text);
+}
+
+/* Duplicates are found by sorting: still the first VM listed twice, naming the first one it repeats. */
+static void
+test_duplicates_sorted(void **state)
+{
+	struct policy *p = make_scrambled(POLICY_VMS_MAX);
+
+	assert_int_equal(policy_validate(p, H24, NULL), 0);
+	/* three of one id: the second is the fault, and it names the first */
+	snprintf(p->vms[900].id.name, sizeof(p->vms[900].id.name), "%s", p->vms[40].id.name);
+	snprintf(p->vms[600].id.name, sizeof(p->vms[600].id.name), "VM%zu", (size_t)(40 * 7919) % POLICY_VMS_MAX);
+	expect_invalid(p, H24, "DuplicateVirtualMachine", "properties.virtualMachines[600].id");
+	expect_message_has(p, "also at virtualMachines[40])");
+	/* a repeat of a later one does not make an earlier fault: the earliest VM listed twice is */
+	snprintf(p->vms[300].id.name, sizeof(p->vms[300].id.name), "%s", p->vms[299].id.name);
+	expect_invalid(p, H24, "DuplicateVirtualMachine", "properties.virtualMachines[300].id");
+	expect_message_has(p, "also at virtualMachines[299])");
+	/* the order of checks is kept: a VM out of scope before it is the fault, not the duplicate after */
+	set_vm(&p->vms[7], "other", "vmx");
+	expect_invalid(p, H24, "VirtualMachineOutsidePolicyScope", "properties.virtualMachines[7].id");
+	/* the names differ by a prefix only: not duplicates */
+	policy_free(p);
+	p = make_policy();
+	set_vm(&p->vms[0], "rg", "vm1");
+	set_vm(&p->vms[1], "rg", "VM10");
+	assert_int_equal(policy_validate(p, H24, NULL), 0);
+	policy_free(p);
+}
+
+/* The index finds what the scan finds, the first of equal ids included, and nothing more. */
+static void
+test_find_indexed(void **state)
+{
+	struct policy *p = make_scrambled(257);
+	struct policy_vm_ref *index = policy_vm_index(p);
+	const struct policy_vm *a, *b;
+	struct arm_vm_id id;
+	size_t i;
+
+	assert_non_null(index);
+	for (i = 1; i < p->n_vms; i++)
+		assert_true(arm_vm_id_compare(index[i - 1].id, index[i].id) < 0);
+	snprintf(p->vms[200].id.name, sizeof(p->vms[200].id.name), "%s", p->vms[100].id.name);
+	free(index);
+	index = policy_vm_index(p);
+	for (i = 0; i < p->n_vms + 20; i++) {
+		id = p->vms[i % p->n_vms].id;
+		if (i >= p->n_vms)
+			snprintf(id.name, sizeof(id.name), "vm%zu%s", i, i % 2 ? "x" : "");
+		if (i % 3 == 0)
+			snprintf(id.resource_group, sizeof(id.resource_group), "RG");
+		a = b = NULL;
+		assert_int_equal(policy_find_vm_indexed(p, index, &id, &a), policy_find_vm(p, &id, &b));
+		assert_ptr_equal(a, b);
+		assert_ptr_equal(a, i == 200 ? &p->vms[100] : i < p->n_vms ? &p->vms[i] : NULL);
+		/* without an index (no memory for one) it scans */
+		a = NULL;
+		policy_find_vm_indexed(p, NULL, &id, &a);
+		assert_ptr_equal(a, b);
+	}
+	assert_int_equal(arm_vm_id_compare(&p->vms[0].id, &p->vms[0].id), 0);
+	set_vm(&p->vms[0], "rg", "vm1");
+	set_vm(&p->vms[1], "RG", "VM10");
+	assert_true(arm_vm_id_compare(&p->vms[0].id, &p->vms[1].id) < 0);
+	assert_true(arm_vm_id_compare(&p->vms[1].id, &p->vms[0].id) > 0);
+	free(index);
+	policy_free(p);
+}
+
 static void
 test_kind(void **state)
 {
@@ -448,6 +545,8 @@ main(void)
 		cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_too_many),
 		cmocka_unit_test(test_many_vms),
+		cmocka_unit_test(test_duplicates_sorted),
+		cmocka_unit_test(test_find_indexed),
 		cmocka_unit_test(test_kind),
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_find),
