@@ -8,7 +8,8 @@
 # 2. The VM is in the inventory with enforcement agent and an agent object; a VM PUT cannot make or change one.
 # 3. A policy enabled on it through the API; the watch: since=-1 answers at once with the ports; since=current
 #    parks and is answered within 1 s of an initiate made by another client (latency printed); nothing
-#    changing, it parks for agent_watch_wait; the state holds the grant with remainingMs ≤ its duration.
+#    changing, it parks for agent_watch_wait (20 parked at once: each answered at its deadline, + 2 s at most);
+#    the state holds the grant with remainingMs ≤ its duration.
 # 4. Status: 204, and the request's port shows appliedTimeUtc (absent before).
 # 4b. exposedManagementPorts: the agent VMs with a listening port no rule covers, per resource group and port;
 #    a Reader of another group sees none, a Reader of one VM that VM alone; bad parameters name themselves;
@@ -232,6 +233,21 @@ expect 200 "a watch at the current revision, nothing changing"
 echo "  an idle watch was held $(( t1 - t0 )) ms (agent_watch_wait PT${WAIT_S}S)"
 check "held for the wait ($(( t1 - t0 )) ms)" test $(( t1 - t0 )) -ge $(( WAIT_S * 1000 - 100 )) -a $(( t1 - t0 )) -lt $(( WAIT_S * 1000 + 1500 ))
 check "then answered with the same revision" test "$(j .revision)" = "$REV2"
+# many parked at once, nothing changing: each is answered at its own deadline, none held past it
+NPARK=20
+pids=()
+for i in $(seq 1 $NPARK); do watch_bg "idle$i" "$CRED_A" "$VMA" "$REV2" $A5; pids+=($WPID); done
+wait "${pids[@]}"
+late=0 early=0 worst=0
+for i in $(seq 1 $NPARK); do
+	ms=$(cat "$E2E_TMP/w.idle$i.ms")
+	[[ $(cat "$E2E_TMP/w.idle$i.code") == 200 ]] || late=$((late + 1))
+	(( ms > worst )) && worst=$ms
+	(( ms > WAIT_S * 1000 + 2000 )) && late=$((late + 1))
+	(( ms < WAIT_S * 1000 - 100 )) && early=$((early + 1))
+done
+check "$NPARK watches parked at once were each answered 200 within the wait + 2 s (slowest $worst ms; $late late, $early early)" \
+	test "$late $early" = "0 0"
 
 echo "4. status, and appliedTimeUtc"
 applied() { call "$T_OWNER" GET "$POL?$AV"; j ".properties.requests[] | select(.id == \"$REQ_ID\") | .virtualMachines[0].ports[0].appliedTimeUtc // empty"; }
