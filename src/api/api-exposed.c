@@ -80,11 +80,10 @@ uncovered_ports(struct api *api, const struct store_vm *vm, const char *listenin
 	r = store_policy_of_vm(api->store, vm->id, &pid);
 	if (r == 0) {
 		*ret_configured = true;
+		/* pv (NULL: not in it) points into the cache's copy or p, without copying a 1,000-VM policy */
 		if ((r = store_policy_get_by_id(api->store, pid, &sp)) < 0 ||
-		    (r = api_policy_decode_stored(api, &sp, &p, NULL)) < 0)
+		    (r = api_policy_stored_vm(api, &sp, &vm->arm, &pv, &p, NULL)) < 0)
 			goto out;
-		if (policy_find_vm(p, &vm->arm, &pv) < 0)
-			pv = NULL;
 	} else if (r != -ENOENT) {
 		goto out;
 	}

@@ -25,7 +25,8 @@ ports_of(struct api *api, int64_t policy_id, const struct arm_vm_id *vm_arm, jso
 		return ports;
 	arm_policy_id_format(&sp.arm, text, sizeof(text));
 	*ret_policy_id = json_string(text);
-	if (api_policy_decode_stored(api, &sp, &p, NULL) == 0 && policy_find_vm(p, vm_arm, &pv) == 0)
+	/* pv points into the cache's copy (or p): nothing below calls the cache again */
+	if (api_policy_stored_vm(api, &sp, vm_arm, &pv, &p, NULL) == 0 && pv)
 		for (i = 0; i < pv->n_ports; i++)
 			json_array_append_new(ports, json_pack("{s:i, s:s}", "number", (json_int_t)pv->ports[i].number,
 							      "protocol", net_proto_name(pv->ports[i].proto)));
