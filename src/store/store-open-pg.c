@@ -214,6 +214,15 @@ static const char *const pg_migrations[] = {
 	 * jitgated sharing the database drop what they kept (store_generation). Per statement, and
 	 * PostgreSQL sends one of equal announcements per transaction: a batch of initiates costs two.
 	 */
+	/*
+	 * An agent revoked on one replica while its watch is parked on another: its VM is given a
+	 * revision, so that replica wakes the watch, which then finds the credential revoked and answers
+	 * 401 at once (api_watch_kick does this within one replica; SQLite has only that one).
+	 */
+	"CREATE FUNCTION agent_revoked() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN PERFORM fleet_touch(NEW.vm_id); RETURN NULL; END $$;\n"
+	"CREATE TRIGGER agent_revoked AFTER UPDATE OF revoked_ns ON agents FOR EACH ROW\n"
+	"	WHEN (OLD.revoked_ns = 0 AND NEW.revoked_ns <> 0) EXECUTE FUNCTION agent_revoked();\n"
 	"CREATE FUNCTION write_announced() RETURNS trigger LANGUAGE plpgsql AS $$\n"
 	"BEGIN PERFORM pg_notify('" STORE_PG_WRITES_CHANNEL "', TG_TABLE_NAME); RETURN NULL; END $$;\n"
 	"CREATE TRIGGER vms_written AFTER INSERT OR UPDATE OR DELETE ON vms\n"

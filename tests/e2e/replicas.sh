@@ -11,6 +11,7 @@
 # Both replicas serve one certificate naming both addresses (an operator's replica set behind one CA), so an
 # agent's pinned fingerprint holds for either; each has its own state directory and its own local VM
 # (repA, repB: distinct, so no two replicas enforce one host; the agent VMs are the fleet under test).
+# agent_watch_wait = PT25S: a watch is answered within the step's few seconds only if a change woke it.
 # Usage: tests/e2e/on-pg.sh replicas.sh [BUILD_DIR]   (as root; needs curl, jq, openssl, psql)
 #        REPLICAS_LAT_COUNT=N: samples of the propagation figure (default 40)
 set -u
@@ -52,7 +53,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 	-addext "subjectAltName=IP:$RA,IP:$RB" -keyout "$KEY" -out "$CERT" 2>/dev/null || exit 1
 chmod 0600 "$KEY"
 FP=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
-printf 'agent_watch_wait = PT5S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
+printf 'agent_watch_wait = PT25S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
 declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID LAT
 replica_start() { # A|B (jitgated_start waits on the state directory's own certificate: this set has one of its own)
 	mkdir -p -m 0700 "$E2E_TMP/state$1"
@@ -191,7 +192,13 @@ echo "  propagation (write on A -> host1's agent on B enforcing it -> TCP open):
 echo "  same replica (write on B, the agent's own): p50 $(field p50_ms "${LAT[B]}") ms, p99 $(field p99_ms "${LAT[B]}") ms"
 [[ -s $E2E_TMP/lat.err ]] && echo "  agentload: $(head -3 "$E2E_TMP/lat.err")"
 
-echo "5. both replicas and both agents still run; the logs hold no failure"
+echo "5. an agent revoked on B while its watch is parked on A: A answers that watch 401 at once"
+jg B agent revoke host2
+check "jitgate agent revoke host2 on B (rc $rc: $err)" test $rc = 0
+eventually_within "host2's agent is refused by A within 3 s (its watch waits up to 25 s unless woken)" 3 \
+	grep -q "https://$RA:8443 refused the credential (401" "${ALOG[2]}"
+
+echo "6. both replicas and both agents still run; the logs hold no failure"
 for r in A B; do check "replica $r still runs" kill -0 "${RPID[$r]}"; done
 for k in 1 2; do check "host$k's agent still runs" kill -0 "${APID[$k]}"; done
 check "neither replica logged a store failure" bash -c '! grep -i "store.*fail\|cannot" "$1" "$2"' _ \
