@@ -70,7 +70,7 @@ TOKENS=/subscriptions/$SUB/providers/Jitgate/tokens
 AV=api-version=2020-01-01
 # api A|B METHOD PATH [BODY]: the API of one replica as $TOK (default the owner) from C; sets $code and $R
 api() {
-	local args=(-sS --max-time 10 --interface $C --cacert "$CERT" -o "$E2E_TMP/resp" -w '%{http_code}'
+	local args=(-sS --max-time 10 --interface $C --cacert "$CERT" -o "$E2E_TMP/resp" -D "$E2E_TMP/hdr" -w '%{http_code}'
 		-X "$2" -H "Authorization: Bearer ${TOK:-$T_OWNER}")
 	[[ -n ${4-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
 	code=$(ip netns exec "$CL" curl "${args[@]}" "https://${RIP[$1]}:8443$3" 2>"$E2E_TMP/curl.err")
@@ -198,7 +198,34 @@ check "jitgate agent revoke host2 on B (rc $rc: $err)" test $rc = 0
 eventually_within "host2's agent is refused by A within 3 s (its watch waits up to 25 s unless woken)" 3 \
 	grep -q "https://$RA:8443 refused the credential (401" "${ALOG[2]}"
 
-echo "6. both replicas and both agents still run; the logs hold no failure"
+echo "6. the database stops: a write answers 503 with Retry-After at once, never hangs; it restarts: service resumes by itself"
+PGD=$(sed 's/.*host=\([^&]*\).*/\1/' <<<"$JITGATE_TEST_PG")
+pg_ctl_as() { runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PGD/data" "$@" >>"$E2E_TMP/pgctl.log" 2>&1; }
+check "the throwaway PostgreSQL stops (pg_ctl -m fast)" pg_ctl_as -m fast -w -t 10 stop
+t0=$(now_ms)
+api A POST "$POL/initiate?$AV" "$(initiate_body 1 22 $C 600)"
+ms=$(( $(now_ms) - t0 ))
+ra=$(tr -d '\r' <"$E2E_TMP/hdr" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')
+check "an initiate on A while it is down: 503 with Retry-After in $ms ms ($code $(j -r .error.code), Retry-After: ${ra:-none})" \
+	bash -c '[[ $1 == 503 && -n $2 ]] && (( $3 < 5000 ))' _ "$code" "$ra" "$ms"
+TOK= api B POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+check "a revoke on B while it is down: 503 with Retry-After ($code)" bash -c '[[ $1 == 503 ]] && grep -qi "^retry-after: " "$2"' _ \
+	"$code" "$E2E_TMP/hdr"
+check "both replicas still run" kill -0 "${RPID[A]}" "${RPID[B]}"
+check "the throwaway PostgreSQL starts again" pg_ctl_as -l "$PGD/server.log" -w -t 30 \
+	-o "-c listen_addresses='' -k $PGD -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start
+recovered() { api A GET "$POL?$AV"; [[ $code == 200 ]]; }
+t0=$(now_ms)
+eventually_within "A answers again by itself within 15 s" 15 recovered
+echo "  A answered 200 again $(( $(now_ms) - t0 )) ms after the database was back"
+api A POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+check "a revoke of host1:22 on A after the restart: 200 ($code)" test "$code" = 200
+for src in $C $C2; do eventually_within "$src is refused on host1's 22 (agent on B or, if it moved, A)" 5 cannot "$CL" $src "${IP[1]}" 22; done
+api A POST "$POL/initiate?$AV" "$(initiate_body 1 22 $C 600)"
+check "an initiate on A after the restart: 202 ($code)" test "$code" = 202
+eventually_within "C reaches host1's 22 again" 5 can "$CL" $C "${IP[1]}" 22
+
+echo "7. both replicas and both agents still run"
 for r in A B; do check "replica $r still runs" kill -0 "${RPID[$r]}"; done
 for k in 1 2; do check "host$k's agent still runs" kill -0 "${APID[$k]}"; done
 check "neither replica logged a store failure" bash -c '! grep -i "store.*fail\|cannot" "$1" "$2"' _ \
