@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end: two jitgated replicas on one PostgreSQL database, real jitgate-agents watching one replica each.
 # What one replica writes, the other's agents and caches see at once (LISTEN/NOTIFY, doc/store-backends.md).
+# Then the database is stopped and started under both (503 with Retry-After, never a hang; recovery by itself),
+# and replica B is killed (its agent moves to A).
 #
 #   replica A (jitgated on RA:8443) ─┐
 #   replica B (jitgated on RB:8443) ─┤
@@ -225,10 +227,20 @@ api A POST "$POL/initiate?$AV" "$(initiate_body 1 22 $C 600)"
 check "an initiate on A after the restart: 202 ($code)" test "$code" = 202
 eventually_within "C reaches host1's 22 again" 5 can "$CL" $C "${IP[1]}" 22
 
-echo "7. both replicas and both agents still run"
-for r in A B; do check "replica $r still runs" kill -0 "${RPID[$r]}"; done
-for k in 1 2; do check "host$k's agent still runs" kill -0 "${APID[$k]}"; done
-check "neither replica logged a store failure" bash -c '! grep -i "store.*fail\|cannot" "$1" "$2"' _ \
-	"$E2E_TMP/jitgatedA.log" "$E2E_TMP/jitgatedB.log"
+check "both replicas still run, neither logged a store failure" bash -c 'kill -0 "$1" "$2" && ! grep -i "store.*fail\|cannot" "$3" "$4"' _ \
+	"${RPID[A]}" "${RPID[B]}" "$E2E_TMP/jitgatedA.log" "$E2E_TMP/jitgatedB.log"
+
+echo "7. replica B killed: host1's agent, which watched B, moves to A; A's grants reach it"
+kill -KILL "${RPID[B]}"; wait "${RPID[B]}" 2>/dev/null
+t0=$(now_ms)
+api A POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+check "a revoke of host1:22 on A with B dead: 200 ($code)" test "$code" = 200
+eventually_within "C is refused on host1's 22 within 10 s (the agent reached A)" 10 cannot "$CL" $C "${IP[1]}" 22
+echo "  B killed -> host1 closed through A: $(( $(now_ms) - t0 )) ms (the agent's retry backoff included)"
+check "host1's agent now enforces what A sends" grep -q "from https://$RA:8443" "${ALOG[1]}"
+api A POST "$POL/initiate?$AV" "$(initiate_body 1 22 $C2 600)"
+check "an initiate on A: 202 ($code)" test "$code" = 202
+eventually_within "C2 reaches host1's 22 (its agent now on A)" 5 can "$CL" $C2 "${IP[1]}" 22
+check "replica A and host1's agent still run" kill -0 "${RPID[A]}" "${APID[1]}"
 (( E2E_FAIL )) && for f in jitgatedA jitgatedB agent1 agent2; do echo "--- $f.log"; tail -15 "$E2E_TMP/$f.log"; done
 e2e_summary
