@@ -121,6 +121,8 @@ api_json(struct http_response *resp, int status, json_t *body)
 void
 api_error_record(struct http_response *resp, int status, const struct core_error *err)
 {
+	if (status == 503 && !http_response_header_get(resp, "Retry-After"))
+		http_response_header(resp, "Retry-After", API_UNAVAILABLE_RETRY_S);
 	api_json(resp, status, codec_error_encode(err));
 }
 

@@ -12,6 +12,12 @@
 #define API_RENDER_CACHE_BODY_MAX	(1024 * 1024)	/* larger bodies are rendered every time */
 #define API_RENDER_CACHE_TTL_NS	(1000LL * 1000 * 1000)	/* a rendered GET is reused for at most 1 s */
 #define API_RENDER_CACHE_GZIP_LEVEL	6	/* its gzip form is made once, so worth a better ratio */
+/*
+ * Every 503 says when to try again (Retry-After, unless the answer set its own): the store refused for now
+ * (busy, a standby after a failover, PostgreSQL unreachable: each call tries to connect again, at most
+ * STORE_PG_CONNECT_TIMEOUT_S), or the server is not ready. A client that waits this long then retries.
+ */
+#define API_UNAVAILABLE_RETRY_S	"2"
 #define API_FORWARDED_FOR_MAX	1024	/* all X-Forwarded-For lines joined; longer is unusable (no "my IP") */
 #define API_AGENT_PREFIX	"jga_"		/* an agent credential's text starts so */
 #define API_AGENT_WAIT_MIN_MS	1000		/* the shortest watch wait a configuration may set (agent_watch_wait) */

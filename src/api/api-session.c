@@ -173,14 +173,23 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 	json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *token = json_string_value(json_object_get(body, "token"));
 	int64_t now = time_now_ns();
+	int r;
 
 	if (!token) {
 		json_decref(body);
 		api_error(resp, 400, "MissingField", "token", "sign in with {\"token\": \"<your jitgate token>\"}");
 		return;
 	}
-	if (strlen(token) > API_TOKEN_TEXT_MAX || api_token_hash(token, strlen(token), hash) < 0 ||
-	    store_token_find(api->store, hash, &t) < 0) {
+	r = -ENOENT;
+	if (strlen(token) <= API_TOKEN_TEXT_MAX && api_token_hash(token, strlen(token), hash) == 0)
+		r = store_token_find(api->store, hash, &t);
+	if (r < 0 && r != -ENOENT) {	/* the store cannot say: 503 with Retry-After, not "not valid" */
+		json_decref(body);
+		explicit_bzero(hash, sizeof(hash));
+		api_store_error(api, resp, r, "cannot check the token");
+		return;
+	}
+	if (r < 0) {
 		/* a sign-in is a token guess like any other: it shares the address's failure budget and its 429 */
 		json_decref(body);
 		explicit_bzero(hash, sizeof(hash));

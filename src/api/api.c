@@ -118,7 +118,7 @@ caller_from_token(const struct api *api, const struct store_token *t, struct api
 	snprintf(c->scope, sizeof(c->scope), "%s", t->scope);
 }
 
-/* 0 and a filled caller, or a 401/403 in resp. Bearer token, portal session cookie, or root on the unix socket. */
+/* 0 and a filled caller, or a 401/403 (503: the store cannot say) in resp. Bearer token, portal session cookie, or root on the unix socket. */
 static int
 authenticate(struct api *api, const struct http_request *req, struct api_caller *c, struct http_response *resp)
 {
@@ -136,7 +136,11 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 		return 0;
 	}
 	if (!auth && (sess = api_session_find(api, req))) {
-		if (store_token_find(api->store, sess->token_hash, &t) < 0) {
+		if ((r = store_token_find(api->store, sess->token_hash, &t)) < 0 && r != -ENOENT) {
+			api_store_error(api, resp, r, "cannot check the session's token");	/* 503 while unreachable */
+			return r;
+		}
+		if (r < 0) {
 			explicit_bzero(sess, sizeof(*sess));	/* its token was revoked: so is the session */
 			api_error(resp, 401, "AuthenticationFailed", "", "the session's token was revoked; sign in again");
 			return -EACCES;
@@ -168,14 +172,20 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 		api_auth_failed(api, c, "Authenticate", req->path, true, "an agent or join credential", resp);
 		return -EACCES;
 	}
-	if (strlen(secret) > API_TOKEN_TEXT_MAX || api_token_hash(secret, strlen(secret), hash) < 0 ||
-	    (r = store_token_find(api->store, hash, &t)) < 0) {
-		explicit_bzero(hash, sizeof(hash));
+	r = -ENOENT;
+	if (strlen(secret) <= API_TOKEN_TEXT_MAX && api_token_hash(secret, strlen(secret), hash) == 0)
+		r = store_token_find(api->store, hash, &t);
+	explicit_bzero(hash, sizeof(hash));
+	if (r < 0 && r != -ENOENT) {
+		/* the store cannot say (PostgreSQL unreachable): 503 with Retry-After, not a 401 the client believes */
+		api_store_error(api, resp, r, "cannot check the token");
+		return r;
+	}
+	if (r < 0) {
 		api_error(resp, 401, "AuthenticationFailed", "", "authentication failed: the token is not valid");
 		api_auth_failed(api, c, "Authenticate", req->path, true, "unknown or revoked token", resp);
 		return -EACCES;
 	}
-	explicit_bzero(hash, sizeof(hash));
 	caller_from_token(api, &t, c);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/signalfd.h>
 #include <time.h>
@@ -16,6 +17,7 @@
 #include "daemon/server.h"
 #include "fw/fw.h"
 #include "http/http.h"
+#include "store/store.h"
 
 #define CLOCK_CHECK_MS	1000	/* the loop wakes at least this often, to notice wall-clock jumps */
 #define CLOCK_JUMP_NS	(1000LL * 1000 * 1000)	/* a jump this large or more means kernel timeouts are off */
@@ -180,6 +182,34 @@ signal_fd(const struct server *s)
 	return s->sfd;
 }
 
+/* Other replicas' writes (PostgreSQL; -1 on SQLite, whose one writer is this process): store.h. */
+static int
+store_changes_fd_of(const struct server *s)
+{
+	return s->store ? store_changes_fd(s->store) : -1;
+}
+
+/*
+ * Take the announcements of other replicas' writes: store_generation() moves (the caches keyed on it
+ * drop what they kept) and, as the pass goes on, api_watches_wake() reads the revisions they gave
+ * and wakes the parked watches of those VMs. Also called before each poll, for what libpq collected
+ * while answering other calls: true when there was any (then the loop does not sleep).
+ */
+static bool
+store_changes_taken(struct server *s)
+{
+	int64_t rev;
+
+	return s->store && store_changes_take(s->store, &rev) > 0;
+}
+
+static int
+on_store_changes(struct server *s)
+{
+	store_changes_taken(s);
+	return 0;	/* a lost connection is made again at the next call; its announcements are read then */
+}
+
 /*
  * The event sources, looked at in this order after each poll. A source's descriptor is asked
  * for on every pass (-1: not now), as the helper and the firewall come and go. The HTTP
@@ -195,6 +225,7 @@ static const struct loop_source {
 	{ helper_fd, ~0, on_helper },
 	{ monitor_fd, POLLIN, on_monitor },
 	{ signal_fd, POLLIN, on_signal },
+	{ store_changes_fd_of, ~0, on_store_changes },	/* before HTTP: the caches see other replicas' writes */
 };
 #define N_SOURCES (sizeof(sources) / sizeof(sources[0]))
 
@@ -215,7 +246,19 @@ loop_timeout_ms(const struct server *s)
 	return timeout;
 }
 
-/* After each pass: clock jumps, grants that end sooner, journalled closes, the boot list, expiry and reconcile. */
+/*
+ * After each pass: clock jumps, grants that end sooner, journalled closes, the boot list, expiry and reconcile.
+ * Replicas (several jitgated on one PostgreSQL database) each run all of these; none needs a
+ * pg_advisory_lock, as each is idempotent SQL or touches only this host:
+ *   - expiry (api_expire): idempotent SQL. A grant ends by an UPDATE … WHERE status = Initiated under the
+ *     write lock every PostgreSQL write transaction takes, so of two replicas one ends it and logs
+ *     "Expired", the other changes no row (-ENOENT) and logs nothing. A grant made on another replica
+ *     is ended by that one at its end time, or here at the next reconcile interval if it is gone (the
+ *     agents close the port at its end time themselves: this is bookkeeping).
+ *   - journalled closes (api_closing_flush): the closes this replica's store refused, from its own close
+ *     journal; recorded by the same conditional UPDATE, so a grant another replica ended is skipped.
+ *   - the boot list and the reconcile: this host's kernel only.
+ */
 static void
 on_timers(struct server *s)
 {
@@ -270,9 +313,11 @@ server_loop(struct server *s)
 		char alert[512];
 		size_t i;
 
+		bool pending = store_changes_taken(s);
+
 		for (i = 0; i < N_SOURCES; i++)
 			p[i] = (struct pollfd){ .fd = sources[i].fd(s), .events = POLLIN };
-		if (poll(p, N_SOURCES, loop_timeout_ms(s)) < 0 && errno != EINTR)
+		if (poll(p, N_SOURCES, pending ? 0 : loop_timeout_ms(s)) < 0 && errno != EINTR)
 			break;
 		for (i = 0; i < N_SOURCES; i++)
 			if (sources[i].handler && (p[i].revents & sources[i].wake) && sources[i].handler(s) < 0)

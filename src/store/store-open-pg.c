@@ -207,6 +207,42 @@ static const char *const pg_migrations[] = {
 	"	time_ns BIGINT NOT NULL\n"
 	");\n"
 	"CREATE INDEX terminations_of_vm ON terminations (vm_id, id);\n",
+
+	/*
+	 * 8: replicas (SQLite's 8 is empty: its one writer is this process). Every committed write is
+	 * announced on STORE_PG_WRITES_CHANNEL with its table's name, so the caches of the other
+	 * jitgated sharing the database drop what they kept (store_generation). Per statement, and
+	 * PostgreSQL sends one of equal announcements per transaction: a batch of initiates costs two.
+	 */
+	/*
+	 * An agent revoked on one replica while its watch is parked on another: its VM is given a
+	 * revision, so that replica wakes the watch, which then finds the credential revoked and answers
+	 * 401 at once (api_watch_kick does this within one replica; SQLite has only that one).
+	 */
+	"CREATE FUNCTION agent_revoked() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN PERFORM fleet_touch(NEW.vm_id); RETURN NULL; END $$;\n"
+	"CREATE TRIGGER agent_revoked AFTER UPDATE OF revoked_ns ON agents FOR EACH ROW\n"
+	"	WHEN (OLD.revoked_ns = 0 AND NEW.revoked_ns <> 0) EXECUTE FUNCTION agent_revoked();\n"
+	"CREATE FUNCTION write_announced() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN PERFORM pg_notify('" STORE_PG_WRITES_CHANNEL "', TG_TABLE_NAME); RETURN NULL; END $$;\n"
+	"CREATE TRIGGER vms_written AFTER INSERT OR UPDATE OR DELETE ON vms\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
+	"CREATE TRIGGER policies_written AFTER INSERT OR UPDATE OR DELETE ON policies\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
+	"CREATE TRIGGER policy_vms_written AFTER INSERT OR UPDATE OR DELETE ON policy_vms\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
+	"CREATE TRIGGER requests_written AFTER INSERT OR UPDATE OR DELETE ON requests\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
+	"CREATE TRIGGER grants_written AFTER INSERT OR UPDATE OR DELETE ON grants\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
+	"CREATE TRIGGER tokens_written AFTER INSERT OR UPDATE OR DELETE ON tokens\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
+	"CREATE TRIGGER join_tokens_written AFTER INSERT OR UPDATE OR DELETE ON join_tokens\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
+	"CREATE TRIGGER agents_written AFTER INSERT OR UPDATE OR DELETE ON agents\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
+	"CREATE TRIGGER terminations_written AFTER INSERT OR UPDATE OR DELETE ON terminations\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

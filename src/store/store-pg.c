@@ -204,11 +204,11 @@ store_pg_session(struct store *st)
 {
 	struct store_pg *pg = pg_of(st);
 	PGresult *res;
-	char sql[128];
+	char sql[192];
 	int r = 0;
 
 	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d%s%s", STORE_BUSY_TIMEOUT_MS,
-	    pg->listening ? "; LISTEN " STORE_PG_CHANNEL : "", st->readonly ? "; SET default_transaction_read_only = on" : "");
+	    pg->listening ? "; " STORE_PG_LISTEN_SQL : "", st->readonly ? "; SET default_transaction_read_only = on" : "");
 	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg->errno_pending = 0;
@@ -589,7 +589,7 @@ pg_last_id(struct store *st)
 static uint64_t
 pg_total_changes(struct store *st)
 {
-	return pg_of(st)->total_changes;
+	return pg_of(st)->total_changes + pg_of(st)->foreign;
 }
 
 /* A connection lost is in no transaction: what it had open is gone with it. */
@@ -641,7 +641,7 @@ pg_changes_fd(struct store *st)
 	struct store_pg *pg = pg_of(st);
 
 	if (!pg->listening) {
-		PGresult *res = PQexec(pg->conn, "LISTEN " STORE_PG_CHANNEL);
+		PGresult *res = PQexec(pg->conn, STORE_PG_LISTEN_SQL);
 
 		pg->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
 		PQclear(res);
@@ -654,20 +654,29 @@ pg_changes_fd(struct store *st)
 /*
  * The announcements received so far (libpq also collects them while it reads any answer, so a caller
  * takes them before it sleeps on the fd, not only when the fd is readable): how many, and the
- * highest revision among them.
+ * highest revision among them. Those another session made (another replica's commits) move
+ * store_generation(); so does a new connection, whose predecessor's announcements are lost.
  */
 static int
 pg_changes_take(struct store *st, int64_t *ret_revision)
 {
 	struct store_pg *pg = pg_of(st);
 	int64_t max = 0, vm, rev;
+	int count = 0, self;
 	PGnotify *n;
-	int count = 0;
 
 	if (PQstatus(pg->conn) == CONNECTION_OK && !PQconsumeInput(pg->conn))
 		return pg_fail(st, pg_failed(st, NULL));
+	if (pg->foreign_epoch != pg->epoch) {
+		pg->foreign_epoch = pg->epoch;
+		pg->foreign++;
+	}
+	self = PQbackendPID(pg->conn);
 	while ((n = PQnotifies(pg->conn)) != NULL) {
-		if (sscanf(n->extra, "%" SCNd64 ":%" SCNd64, &vm, &rev) == 2 && rev > max)
+		if (n->be_pid != self)
+			pg->foreign++;
+		if (!strcmp(n->relname, STORE_PG_CHANNEL) && sscanf(n->extra, "%" SCNd64 ":%" SCNd64, &vm, &rev) == 2 &&
+		    rev > max)
 			max = rev;
 		count++;
 		PQfreemem(n);

@@ -18,6 +18,10 @@
 #define STORE_PG_CONNECT_TIMEOUT_S	"2"
 
 #define STORE_PG_CHANNEL	"jitgate_fleet"	/* NOTIFY channel of VM revisions: payload "VM:REVISION" */
+/* NOTIFY channel of every committed write (migration 8): payload the table's name, once per transaction */
+#define STORE_PG_WRITES_CHANNEL	"jitgate_write"
+/* what a listening session runs, at store_changes_fd's first call and again after each reconnect */
+#define STORE_PG_LISTEN_SQL	"LISTEN " STORE_PG_CHANNEL "; LISTEN " STORE_PG_WRITES_CHANNEL
 
 /* st->engine of a PostgreSQL store. */
 struct store_pg {
@@ -30,6 +34,13 @@ struct store_pg {
 	int64_t changes;		/* rows the last write changed */
 	int64_t last_id;		/* the id the last INSERT … RETURNING id made */
 	uint64_t total_changes;		/* rows ever changed through this connection */
+	/*
+	 * Other sessions' committed writes seen (announcements from another backend, and each reconnect,
+	 * whose lost announcements may have been any write): added to store_generation(), so every cache
+	 * keyed on it (the policy GET cache) sees other replicas' writes.
+	 */
+	uint64_t foreign;
+	unsigned foreign_epoch;		/* the connection whose announcements `foreign` counts */
 };
 
 extern const struct db_ops store_pg_ops;

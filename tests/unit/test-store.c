@@ -374,28 +374,37 @@ test_open_reopen_pg(void **state)
 	struct arm_vm_id arm = vm_arm("rg1", "vm1");
 	struct store_vm got;
 	struct store *st = NULL;
-	int64_t id;
+	struct pollfd pfd = { .events = POLLIN };
+	int64_t id, rev;
+	uint64_t gen;
 
 	if (!pg_uri)
 		skip();
 	id = put_vm(f->st, "rg1", "vm1");
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 7);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 8);
 
 	/* Reopening migrates nothing and keeps the data; two stores on one database see each other's writes. */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 	assert_int_equal(store_open(f->path, &st, &err), 0);
 	assert_int_equal(store_vm_get(f->st, &arm, &got), 0);
 	assert_int_equal(got.id, id);
+	/* the other store's write is announced (migration 8) and moves this one's generation: its caches see it */
+	gen = store_generation(f->st);
+	pfd.fd = store_changes_fd(f->st);
+	assert_true(pfd.fd >= 0);
 	put_vm(st, "rg1", "vm2");
+	assert_int_equal(poll(&pfd, 1, 5000), 1);	/* a bound, not a timing: delivered at the writer's commit */
+	assert_true(store_changes_take(f->st, &rev) >= 1);
+	assert_true(store_generation(f->st) > gen);
 	arm = vm_arm("RG1", "VM2");	/* names compare case-insensitively, as on SQLite */
 	assert_int_equal(store_vm_get(f->st, &arm, &got), 0);
 	store_close(st);
 	st = NULL;
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 7);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 8);
 
 	raw_exec(f->path, "UPDATE schema_version SET n = 999");
 	assert_int_equal(store_open(f->path, &st, &err), -EIO);
@@ -406,7 +415,7 @@ test_open_reopen_pg(void **state)
 	assert_int_equal(store_open_readonly(f->path, &st, &err), -EIO);
 	assert_string_equal(err.code, "StoreSchemaTooNew");
 
-	raw_exec(f->path, "UPDATE schema_version SET n = 7");	/* back, for the teardown */
+	raw_exec(f->path, "UPDATE schema_version SET n = 8");	/* back, for the teardown */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
@@ -1619,7 +1628,7 @@ test_migration_3_from_2(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 2");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);	/* and on through 7 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);	/* and on through 8 */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, "token:old", &v, &n), 0);
 	assert_int_equal(n, 1);
@@ -1833,7 +1842,7 @@ test_migration_5_from_4(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 4");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE boot = '' AND mono_end_ns = 0"), 1);
 	assert_int_equal(store_grants_due(f->st, T0 - 1, BOOT_A, INT64_MAX, &v, &n), 0);
 	assert_int_equal(n, 0);
@@ -2187,7 +2196,7 @@ test_migration_6_from_5(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 5");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 7);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
 	assert_int_equal(store_policy_of_vm(f->st, a, &owner), 0);
 	assert_int_equal(owner, pid);
 	assert_int_equal(revision(f->st, a), 0);
