@@ -395,6 +395,23 @@ policy_write_fail(struct api *api, const struct api_caller *c, struct policy_wri
 	api_error_record(resp, api_fault_status(w->fault, r), &w->err);
 }
 
+/* This host's kernel table moved to what the store says inside the write's transaction. */
+static int
+policy_write_kernel(struct api *api, struct policy_write *w)
+{
+	struct api_state st;
+	int r;
+
+	if ((r = api_state_read(api, &st, &w->err)) < 0)
+		return r;
+	w->fault = API_FAULT_INTERNAL;
+	if ((r = api_state_build(api, &st, &w->err)) < 0)
+		return r;
+	r = fw_set_state(api->fw, &st.fw, NULL, &w->err);
+	api_state_free(&st);
+	return r;
+}
+
 /*
  * The write itself, the same for PUT and DELETE: read what it closes, then in one store
  * transaction the policy (w->store), the closes, and the kernel moved to what the store now
@@ -403,7 +420,6 @@ policy_write_fail(struct api *api, const struct api_caller *c, struct policy_wri
 static int
 policy_write_apply(struct api *api, const struct api_caller *c, struct policy_write *w)
 {
-	struct api_state st;
 	int r;
 
 	w->fault = API_FAULT_STORE;
@@ -414,16 +430,12 @@ policy_write_apply(struct api *api, const struct api_caller *c, struct policy_wr
 	w->tx = true;
 	if ((r = w->store(api, w)) < 0)
 		return r;
-	/* the kernel half: record the closes, then move the kernel to what the store now says */
+	/*
+	 * the kernel half: record the closes, then move the kernel to what the store now says; with no
+	 * kernel table here the policy's VMs are all agent VMs (policy_agents_only), whose agents follow the store
+	 */
 	if ((r = policy_closes_write(api, c, &w->pc, w->now, w->text, &w->err)) < 0 ||
-	    (r = api_state_read(api, &st, &w->err)) < 0)
-		return r;
-	w->fault = API_FAULT_INTERNAL;
-	if ((r = api_state_build(api, &st, &w->err)) < 0)
-		return r;
-	r = fw_set_state(api->fw, &st.fw, NULL, &w->err);
-	api_state_free(&st);
-	if (r < 0)
+	    (api->fw && (r = policy_write_kernel(api, w)) < 0))
 		return r;
 	w->fault = API_FAULT_STORE;
 	if ((r = store_commit(api->store)) < 0)
@@ -432,22 +444,46 @@ policy_write_apply(struct api *api, const struct api_caller *c, struct policy_wr
 	return 0;
 }
 
-/* PUT, decode: this host can enforce, and the body is a valid policy. */
+/*
+ * Is every VM of `p` (NULL: none decoded) an agent VM? Their agents enforce the policy, so a write
+ * naming only those (before and after) needs no kernel table on this host (as api_fw_check_vms).
+ */
+static bool
+policy_agents_only(struct api *api, const struct policy *p)
+{
+	struct store_vm vm;
+	size_t i;
+
+	if (!p)
+		return false;
+	for (i = 0; i < p->n_vms; i++)
+		if (store_vm_get(api->store, &p->vms[i].id, &vm) < 0 || vm.point != STORE_POINT_AGENT)
+			return false;
+	return true;
+}
+
+/* The 503 of a write this host cannot make without its kernel table: refused whole, before anything is applied. */
+static int
+policy_fw_refuse(struct api *api, struct policy_write *w)
+{
+	w->fault = API_FAULT_UNAVAILABLE;
+	return core_error_set(&w->err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
+			      api->fw_reason);
+}
+
+/* PUT, decode: the body is a valid policy, and this host can enforce it (its own firewall, or agent VMs only). */
 static int
 policy_put_decode(struct api *api, const struct http_request *req, struct policy_write *w)
 {
 	int r;
 
-	if (!api->fw) {
-		w->fault = API_FAULT_UNAVAILABLE;
-		return core_error_set(&w->err, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
-				      api->fw_reason);
-	}
 	w->fault = API_FAULT_REQUEST;
-	if ((r = codec_policy_decode(req->body, req->body_len, w->id, &w->p, &w->err)) < 0 ||
-	    (r = policy_validate(w->p, api->settings.max_duration_ms, &w->err)) < 0)
-		return r;
-	return 0;
+	if ((r = codec_policy_decode(req->body, req->body_len, w->id, &w->p, &w->err)) == 0)
+		r = policy_validate(w->p, api->settings.max_duration_ms, &w->err);
+	/* without a firewall here, a body naming no VM jitgated can show to be an agent VM is refused for that first */
+	if (!api->fw && !policy_agents_only(api, w->p))
+		return policy_fw_refuse(api, w);
+	return r < 0 ? r : 0;
 }
 
 /* PUT, plan: each VM of the policy is in the inventory, in its location, supported, and in no other policy. */
@@ -502,6 +538,11 @@ policy_put_plan(struct api *api, const struct http_request *req, struct policy_w
 	if (stored) {
 		w->policy_id = sp.id;
 		api_policy_decode_stored(api, &sp, &w->old, NULL);
+	}
+	/* the VMs it takes out need this host's kernel as much as those it puts in */
+	if (!api->fw && stored && !policy_agents_only(api, w->old)) {
+		store_policy_clear(&sp);
+		return policy_fw_refuse(api, w);
 	}
 	ok = api_policy_precondition_ok(http_request_header(req, "If-Match"), http_request_header(req, "If-None-Match"),
 					stored ? &sp : NULL);
@@ -615,8 +656,10 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		api_store_error(api, resp, r, "cannot read the policy");
 		return;
 	}
-	if (!api->fw) {
+	api_policy_decode_stored(api, &sp, &w.old, NULL);
+	if (!api->fw && !policy_agents_only(api, w.old)) {
 		store_policy_clear(&sp);
+		policy_write_clear(&w);
 		api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
 			  api->fw_reason);
 		return;
@@ -626,7 +669,7 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		policy_write_fail(api, c, &w, RBAC_POLICY_DELETE, r, resp);
 		goto out;
 	}
-	if (api_policy_decode_stored(api, &sp, &w.old, NULL) == 0)
+	if (w.old)
 		log_vm_changes(api, c, w.old, NULL, w.text, RBAC_POLICY_DELETE);
 	api_log(api, c, RBAC_POLICY_DELETE, w.text, "Succeeded", NULL, "deleted the policy; its ports are unprotected");
 	resp->status = 200;
