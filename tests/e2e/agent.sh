@@ -429,12 +429,16 @@ else
 	applied_above() { (( $(vm_agent 1 '.properties.agent.appliedRevision // 0') > ${rev0:-0} )); }
 	eventually_within "host1's agent acknowledged a revision above the one before the revoke ($rev0)" 5 applied_above
 fi
-echo "14. jitgated without a kernel firewall of its own: initiate and revoke on agent VMs work; on a gateway VM, 503"
-# a gateway VM in the same policy, made while jitgated has its firewall (a policy write needs it)
+echo "14. jitgated without a kernel firewall of its own: initiate, revoke and policy writes on agent VMs work; on a gateway VM, 503"
+# a gateway VM in the same policy, made while jitgated has its firewall (a policy write naming it needs it)
 jg vm add gw2 --resource-group rg1 --address $NET.99
 check "jitgate vm add gw2 (a gateway VM; rc $rc: $err)" test $rc = 0
 jg enable gw2 --port 22 --max 3h
 check "jitgate enable gw2 --port 22 (rc $rc: $err)" test $rc = 0
+# host2 leaves that policy: below it goes into one of agent VMs only
+jg disable host2
+check "jitgate disable host2 (rc $rc: $err)" test $rc = 0
+listen "$H2" 3389 || exit 1
 kill -TERM "$srv_pid"; wait "$srv_pid" 2>/dev/null
 # as root without CAP_NET_ADMIN (bounding set): nftables refuses it, so jitgated runs with no kernel table
 ip netns exec "$SV" setpriv --bounding-set -net_admin --inh-caps -net_admin "$JITGATED" --single-process \
@@ -460,6 +464,40 @@ check "an initiate naming host1 and the gateway VM gw2 is refused whole: 503 Fir
 check "... nothing of it applied: A still refused on host1's 22" cannot "$CL" $A "${IP[1]}" 22
 api POST "$POL/revoke?$AV" "$(printf '{"virtualMachines":[{"id":"%s/gw2","ports":[{"number":22}]}]}' "$CMP")"
 check "a revoke naming gw2: 503 FirewallUnavailable ($code $(j .error.code))" test "$code $(j .error.code)" = "503 FirewallUnavailable"
+# policy writes: the policy 'default' names gw2, so an edit of host1 there needs this host's firewall
+jg edit host1 --port 3389
+check "jitgate edit host1 --port 3389 (its policy names gw2) fails: 503 ($rc: $err)" \
+	bash -c '(( $1 != 0 )) && grep -q "cannot enforce JIT access" <<<"$2"' _ $rc "$err"
+api GET "$POL?$AV"
+check "... the stored policy is unchanged: host1 has no rule for 3389" \
+	test "$(j --arg id "$CMP/host1" '[.properties.virtualMachines[] | select(.id == $id) | .ports[] | select(.number == 3389)] | length')" = 0
+check "... and host1's agent leaves 3389 open (B reaches it)" can "$CL" $B "${IP[1]}" 3389
+FLEET=${POL%/default}/fleet
+host2_22=$(j --arg id "$CMP/host2" '{properties: {virtualMachines: [.properties.virtualMachines[0] | .id = $id
+	| .ports = [.ports[] | select(.number == 22)]]}}')
+api PUT "$FLEET?$AV" "$(jq -c --arg id "$CMP/gw2" '.properties.virtualMachines += [.properties.virtualMachines[0] | .id = $id]' <<<"$host2_22")"
+check "a policy PUT naming host2 and the gateway VM gw2 is refused whole: 503 FirewallUnavailable ($code $(j .error.code))" \
+	test "$code $(j .error.code)" = "503 FirewallUnavailable"
+api GET "$FLEET?$AV"
+check "... no policy 'fleet' was stored ($code)" test "$code" = 404
+check "... and host2's 22 stays open (B reaches it)" can "$CL" $B "${IP[2]}" 22
+api PUT "$FLEET?$AV" "$host2_22"
+check "a policy PUT naming only host2 (an agent VM) works without jitgated's firewall ($code $(j .error.message))" \
+	test "$code" = 200 -o "$code" = 201
+eventually_within "host2's agent closes its newly protected 22: B refused" 5 cannot "$CL" $B "${IP[2]}" 22
+jg edit host2 --port 3389
+check "jitgate edit host2 --port 3389 (policy 'fleet', agent VMs only; rc $rc: $err)" test $rc = 0
+eventually_within "host2's agent closes 3389: B refused" 5 cannot "$CL" $B "${IP[2]}" 3389
+jg edit host2 --remove-port 3389
+check "jitgate edit host2 --remove-port 3389 (rc $rc: $err)" test $rc = 0
+eventually_within "host2's agent opens 3389 again: B reaches it" 5 can "$CL" $B "${IP[2]}" 3389
+api DELETE "$FLEET?$AV"
+check "DELETE of the policy 'fleet' (agent VMs only) works without jitgated's firewall ($code $(j .error.message))" \
+	test "$code" = 200
+eventually_within "host2's 22 is unprotected again: B reaches it" 5 can "$CL" $B "${IP[2]}" 22
+api DELETE "$POL?$AV"
+check "a DELETE of the policy 'default' (it names gw2): 503 FirewallUnavailable ($code $(j .error.code))" \
+	test "$code $(j .error.code)" = "503 FirewallUnavailable"
 
 echo "15. jitgate-agent rotate: a new credential over the protocol; the old one ends, the running agent follows"
 CRED1=$(cat "${AST[1]}/credential")
