@@ -29,6 +29,12 @@ cli_vm_agent_text(const json_t *vm, char *buf, size_t size)
 	} else {
 		snprintf(buf, size, "%s", state[0] ? state : "-");
 	}
+	/* two agents on one credential is the operator's to act on: list marks it, show says what to do */
+	if (json_object_get(agent, "sharedCredential")) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, size - len, ", credential shared");
+	}
 }
 
 /* The exposed-ports list's path, under the resource group rg when given. */
@@ -108,6 +114,10 @@ cli_vm_agent_show(struct cli *c, const struct cli_vm *vm)
 	cli_printf("Tampering undone:    %lld\n", (long long)json_integer_value(json_object_get(agent, "tamperUndone")));
 	if (cli_json_str(agent, "lastError", NULL))
 		cli_printf("Agent error:         %s\n", cli_json_str(agent, "lastError", ""));
+	if ((e = json_object_get(agent, "sharedCredential"))) {
+		cli_time_local(cli_json_str(e, "detectedTimeUtc", NULL), seen, sizeof(seen));
+		cli_printf("Shared credential:   %s (detected %s)\n", cli_json_str(e, "message", "-"), seen);
+	}
 }
 
 int

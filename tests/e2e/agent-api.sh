@@ -332,6 +332,16 @@ call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status" "$(status_body "$REV2")"
 expect 204 "past the budget, a newly applied revision (up to the VM's) is still written"
 check "... it is in the store ($(agent_row applied_revision))" test "$(agent_row applied_revision)" = "$REV2"
 
+# jg ARGS...: the CLI from the client; sets rc, out, err
+H=$E2E_TMP/home
+mkdir -p "$H"
+jg() {
+	ip netns exec "$CL" env -i PATH="$PATH" HOME="$H" TZ=UTC JITGATE_SERVER="https://$V:8443" JITGATE_TOKEN="${JG_TOKEN:-$T_OWNER}" \
+		JITGATE_CA="$STATE/tls/cert.pem" "$JG" "$@" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+	rc=$?
+	out=$(<"$E2E_TMP/out")
+	err=$(<"$E2E_TMP/err")
+}
 echo "4d. two agents sharing one credential (a copied state directory, a cloned image) are noticed"
 SHARED="two agents use this VM's credential (a copied state directory or a cloned VM image): revoke it (jitgate agent revoke VM) and join each host anew"
 st_inst() { call -i $A5 "$CRED_A" POST "/agent/v1$VMA/status?instance=$1" "$(status_body "$REV2")"; }
@@ -350,6 +360,12 @@ check "the inventory says so: agent.sharedCredential.message" test "$(shared)" =
 call "$T_OWNER" GET "$CMP/hosta?$AV"
 check "... with detectedTimeUtc ($(j '.properties.agent.sharedCredential.detectedTimeUtc'))" \
 	bash -c '[[ $1 =~ ^20[0-9-]+T[0-9:.]+Z$ ]]' _ "$(j '.properties.agent.sharedCredential.detectedTimeUtc')"
+jg vm show hosta
+check "jitgate vm show hosta prints it: Shared credential: the message (detected …) (rc $rc)" \
+	bash -c '[[ $1 == 0 ]] && grep -qF "Shared credential:   $2 (detected 20" <<<"$3"' _ $rc "$SHARED" "$out"
+jg vm list
+check "jitgate vm list marks hosta: credential shared (rc $rc)" \
+	bash -c '[[ $1 == 0 ]] && grep "^hosta " <<<"$2" | grep -q "credential shared"' _ $rc "$out"
 for k in $(seq 1 10); do
 	st_inst 9f8e7d
 	call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1&instance=0a1b2c"
@@ -425,15 +441,6 @@ CRED_C=$NEW_C
 refuse "the new credential is not in jitgated's log" grep -qF -- "$NEW_C" "$SRVLOG"
 
 echo "6. jitgate agent list and revoke"
-H=$E2E_TMP/home
-mkdir -p "$H"
-jg() {
-	ip netns exec "$CL" env -i PATH="$PATH" HOME="$H" TZ=UTC JITGATE_SERVER="https://$V:8443" JITGATE_TOKEN="${JG_TOKEN:-$T_OWNER}" \
-		JITGATE_CA="$STATE/tls/cert.pem" "$JG" "$@" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"
-	rc=$?
-	out=$(<"$E2E_TMP/out")
-	err=$(<"$E2E_TMP/err")
-}
 jg agent list
 check "agent list shows hosta, hostb, hostc (rc $rc)" bash -c '[[ $1 == 0 ]] && grep -q hosta <<<"$2" && grep -q hostb <<<"$2" && grep -q hostc <<<"$2"' _ "$rc" "$out"
 call -i $A3 "$CRED_B" GET "/agent/v1$VMB/state?since=-1"
