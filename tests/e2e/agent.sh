@@ -472,6 +472,13 @@ api GET "$POL?$AV"
 check "... the stored policy is unchanged: host1 has no rule for 3389" \
 	test "$(j --arg id "$CMP/host1" '[.properties.virtualMachines[] | select(.id == $id) | .ports[] | select(.number == 3389)] | length')" = 0
 check "... and host1's agent leaves 3389 open (B reaches it)" can "$CL" $B "${IP[1]}" 3389
+# taking gw2 out needs this host's kernel as much as putting it in: the rest are agent VMs, still 503
+api PUT "$POL?$AV" "$(j --arg id "$CMP/gw2" -c '{properties: {virtualMachines: [.properties.virtualMachines[] | select(.id != $id)]}}')"
+check "a policy PUT dropping gw2 (the VMs left are agent VMs) is refused whole: 503 FirewallUnavailable ($code $(j .error.code))" \
+	test "$code $(j .error.code)" = "503 FirewallUnavailable"
+api GET "$POL?$AV"
+check "... the stored policy still names gw2" \
+	test "$(j --arg id "$CMP/gw2" '[.properties.virtualMachines[] | select(.id == $id)] | length')" = 1
 FLEET=${POL%/default}/fleet
 host2_22=$(j --arg id "$CMP/host2" '{properties: {virtualMachines: [.properties.virtualMachines[0] | .id = $id
 	| .ports = [.ports[] | select(.number == 22)]]}}')
