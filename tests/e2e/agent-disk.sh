@@ -42,23 +42,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 	-addext "subjectAltName=IP:$S" -keyout "$R/key.pem" -out "$R/cert.pem" 2>/dev/null || exit 1
 FP=$(openssl x509 -in "$R/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 resp_pid=
-resp_start() {
-	: >"$E2E_TMP/resp.out"
-	ip netns exec "$SV" python3 "$here/agent-responder.py" $S 8443 "$R/cert.pem" "$R/key.pem" "$R" 20000 \
-		>"$E2E_TMP/resp.out" 2>&1 &
-	resp_pid=$!
-	E2E_PIDS+=($resp_pid)
-	local i
-	for ((i = 0; i < 300; i++)); do grep -q listening "$E2E_TMP/resp.out" && return 0; sleep 0.02; done
-	return 1
-}
-resp_stop() { kill "$resp_pid" 2>/dev/null; wait "$resp_pid" 2>/dev/null; }
 
 VMID=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/host1
 STATE=$MNT/state
 LOG=$E2E_TMP/agent.log
-grant() { printf '{"requestId":"%s","source":"%s","protocol":"TCP","number":22,"endTimeUtc":"%s","remainingMs":%d}' \
-	"$1" "$2" "$(iso_ms $(( $(now_ms) + $3 )))" "$3"; }
+grant() { agent_grant "$1" "$2" $(( $(now_ms) + $3 )) "$3"; }	# ID SOURCE MS: ending MS from now
 # serve REVISION GRANT...: the state the responder answers from now on (TCP 22 protected)
 serve() {
 	local rev=$1 g; shift
@@ -74,13 +62,7 @@ agent_start() {
 	ip netns exec "$AG" "$AGENT" run --state-dir "$STATE" --user "$USR" >"$LOG" 2>&1 &
 	agent_pid=$!
 	E2E_PIDS+=($agent_pid)
-	local i
-	for ((i = 0; i < 500; i++)); do
-		grep -q 'enforcing revision' "$LOG" && return 0
-		kill -0 "$agent_pid" 2>/dev/null || return 1
-		sleep 0.01
-	done
-	return 1
+	agent_wait_enforcing "$LOG" "$agent_pid"
 }
 agent_stop() { kill -TERM "$agent_pid" 2>/dev/null; wait "$agent_pid" 2>/dev/null; }
 saved_rev() { sed -n 's/.*"revision":\([0-9]*\).*/\1/p' "$STATE/state.json" 2>/dev/null; }
@@ -95,7 +77,7 @@ ca_fingerprint = $FP
 CONF
 echo jga_credential0123456789abcdef >"$STATE/credential"
 chmod 0600 "$STATE/agent.conf" "$STATE/credential"
-resp_start || { echo "the responder did not start: $(cat "$E2E_TMP/resp.out")"; exit 1; }
+resp_start 20000 || { echo "the responder did not start: $(cat "$E2E_TMP/resp.out")"; exit 1; }
 
 echo "1. a state with a grant for A is enforced and saved; state.floor is preallocated while there is room"
 serve 1 "$(grant g1 $A 300000)"
@@ -137,7 +119,7 @@ echo "4. room again: the server's whole state is asked for at once, saved, and t
 rm -f "$MNT/filler"
 : >"$R/requests.log"
 serve 3 "$(grant g3 $B 300000)"
-resp_start || notok "the responder restarts"
+resp_start 20000 || notok "the responder restarts"
 eventually_within "B (granted in revision 3) reaches 22" 60 can "$CL" $B $V 22
 check "the first poll asked for the whole state (since=-1)" grep -q 'state?since=-1&instance=[0-9a-f]\{32\} ' "$R/requests.log"
 eventually_within "state.json holds revision 3" 5 test "$(saved_rev)" = 3
@@ -152,7 +134,7 @@ echo "5. no state.floor (removed) and a full disk: the older state.json is set a
 rm -f "$STATE/state.floor"
 fill
 serve 4
-resp_start || notok "the responder restarts"
+resp_start 20000 || notok "the responder restarts"
 eventually_within "B is refused at once (revision 4 applied)" 60 cannot "$CL" $B $V 22
 eventually_within "the agent logged that the older state was set aside" 5 grep -q 'the older state is set aside (state.json.void)' "$LOG"
 check "state.json.void holds revision 3; no state.json" \

@@ -35,8 +35,7 @@ LOG=$E2E_TMP/agent.log
 agent_pid=
 
 # grant REQUEST_ID SOURCE END_MS REMAINING_MS: one grant of TCP 22, as the server writes it
-grant() { printf '{"requestId":"%s","source":"%s","protocol":"TCP","number":22,"endTimeUtc":"%s","remainingMs":%d}' \
-	"$1" "$2" "$(iso_ms "$3")" "$4"; }
+grant() { agent_grant "$@"; }
 # state_write VM REVISION GRANT...: state.json as the agent saves it, received now, protecting TCP 22
 state_write() {
 	local vm=$1 rev=$2 now g
@@ -53,13 +52,7 @@ agent_start() {
 	ip netns exec "$AG" "$AGENT" run --state-dir "$STATE" --user "$USR" >"$LOG" 2>&1 &
 	agent_pid=$!
 	E2E_PIDS+=($agent_pid)
-	local i
-	for ((i = 0; i < 500; i++)); do
-		grep -q 'enforcing revision' "$LOG" && return 0
-		kill -0 "$agent_pid" 2>/dev/null || return 1
-		sleep 0.01
-	done
-	return 1
+	agent_wait_enforcing "$LOG" "$agent_pid"
 }
 # agent_exit: wait (≤ 5 s) for the agent to exit; its status in agent_rc (not in $(...): wait needs this shell)
 agent_exit() {

@@ -43,18 +43,7 @@ FP=$(openssl x509 -in "$R/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 BADFP=$(openssl x509 -in "$R/other.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 HOLD_MS=20000
 resp_pid=
-resp_start() {
-	: >"$E2E_TMP/resp.out"
-	ip netns exec "$SV" python3 "$here/agent-responder.py" $S 8443 "$R/cert.pem" "$R/key.pem" "$R" $HOLD_MS \
-		>"$E2E_TMP/resp.out" 2>&1 &
-	resp_pid=$!
-	E2E_PIDS+=($resp_pid)
-	local i
-	for ((i = 0; i < 300; i++)); do grep -q listening "$E2E_TMP/resp.out" && return 0; sleep 0.02; done
-	return 1
-}
-resp_stop() { kill "$resp_pid" 2>/dev/null; wait "$resp_pid" 2>/dev/null; }
-resp_start || { echo "the responder did not start: $(cat "$E2E_TMP/resp.out")"; exit 1; }
+resp_start $HOLD_MS || { echo "the responder did not start: $(cat "$E2E_TMP/resp.out")"; exit 1; }
 ip netns exec "$SV" python3 "$here/agent-dns.py" $S $S "$R/dns.log" >"$E2E_TMP/dns.out" 2>&1 &
 E2E_PIDS+=($!)
 
@@ -64,8 +53,7 @@ STATE=$E2E_TMP/state
 LOG=$E2E_TMP/agent.log
 TOKEN=jgj_testtoken0123456789
 CRED=jga_credential0123456789abcdef
-grant() { printf '{"requestId":"%s","source":"%s","protocol":"TCP","number":22,"endTimeUtc":"%s","remainingMs":%d}' \
-	"$1" "$2" "$(iso_ms $(( $(now_ms) + $3 )))" "$3"; }
+grant() { agent_grant "$1" "$2" $(( $(now_ms) + $3 )) "$3"; }	# ID SOURCE MS: ending MS from now
 # serve VM REVISION GRANT...: the state the responder answers from now on, as the codec encodes it
 serve() {
 	local vm=$1 rev=$2 g; shift 2
@@ -197,7 +185,7 @@ check "B is still refused: the port stays protected" cannot "$CL" $B $V 22
 check "the agent said so" grep -q 'ended all 1 grants' "$LOG"
 check "the agent logged the failures" grep -q 'failure 1 in a row' "$LOG"
 rm -f "$R/state.code"
-resp_start || notok "the responder restarts"
+resp_start $HOLD_MS || notok "the responder restarts"
 eventually_within "the server back: the grant is enforced again" 15 can "$CL" $A $V 22
 
 echo "7. a revoked credential (401): the agent keeps enforcing and says so once"

@@ -96,22 +96,9 @@ agent_run() { # K: start host K's agent; wait (≤ 5 s) until it enforces a stat
 	ip netns exec "${NS[$1]}" "$AGENT" run --state-dir "${AST[$1]}" --user "$USR" >>"${ALOG[$1]}" 2>&1 &
 	APID[$1]=$!
 	E2E_PIDS+=(${APID[$1]})
-	local i
-	for ((i = 0; i < 500; i++)); do
-		(( $(grep -c 'enforcing revision' "${ALOG[$1]}") > mark )) && return 0
-		kill -0 "${APID[$1]}" 2>/dev/null || return 1
-		sleep 0.01
-	done
-	return 1
+	agent_wait_enforcing "${ALOG[$1]}" "${APID[$1]}" "$mark"
 }
 vm() { echo "$CMP/host$1"; }
-initiate_body() { # K PORT SOURCE SECONDS
-	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d,"endTimeUtc":"%s","allowedSourceAddressPrefix":"%s"}]}],"justification":"e2e"}' \
-		"$(vm "$1")" "$2" "$(date -u -d "@$(( $(date +%s) + $4 ))" +%Y-%m-%dT%H:%M:%SZ)" "$3"
-}
-revoke_body() { # K PORT [TERMINATE]
-	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d}]}],"terminateSessions":%s}' "$(vm "$1")" "$2" "${3:-false}"
-}
 # port_state REQUEST_ID: the request's first port's status/reason
 port_state() { api GET "$POL?$AV"; j ".properties.requests[] | select(.id == \"$1\") | .virtualMachines[0].ports[0] | \"\(.status)/\(.statusReason)\""; }
 applied_at() { api GET "$POL?$AV"; j ".properties.requests[] | select(.id == \"$1\") | .virtualMachines[0].ports[0].appliedTimeUtc // empty"; }
@@ -203,7 +190,7 @@ echo "4. initiate → first TCP connect on an agent host, 20 tries (host2)"
 lats=() after=()
 for ((n = 0; n < 20; n++)); do
 	t0=$(now_ms)
-	api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+	api POST "$POL/initiate?$AV" "$(fleet_initiate_body 2 22 $A 3600)"
 	[[ $code == 202 ]] || { notok "initiate $n answered $code"; break; }
 	t202=$(now_ms)
 	for ((i = 0; i < 500; i++)); do
@@ -213,7 +200,7 @@ for ((n = 0; n < 20; n++)); do
 	t1=$(now_ms)
 	lats+=($(( t1 - t0 )))
 	after+=($(( t1 - t202 )))
-	api POST "$POL/revoke?$AV" "$(revoke_body 2 22)"
+	api POST "$POL/revoke?$AV" "$(fleet_revoke_body 2 22)"
 	for ((i = 0; i < 100; i++)); do cannot "$CL" $A "${IP[2]}" 22 && break; done
 done
 sorted=($(printf '%s\n' "${lats[@]}" | sort -n))
@@ -226,7 +213,7 @@ check "20 tries measured, each connect within 5 s (p99 $p99 ms)" test "$cnt" = 2
 
 echo "5. a short grant closes on time"
 t0=$(now_ms)
-api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $A 4)"
+api POST "$POL/initiate?$AV" "$(fleet_initiate_body 3 22 $A 4)"
 check "initiate on host3 for ~4 s ($code)" test "$code" = 202
 eventually_within "A reaches host3's 22" 3 can "$CL" $A "${IP[3]}" 22
 end_s=$(( t0 / 1000 + 4 ))
@@ -246,10 +233,10 @@ hold_start() {
 }
 # revoke_held TERMINATE: A granted host2's 22, a session held open, then a revoke (terminateSessions TERMINATE)
 revoke_held() {
-	api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+	api POST "$POL/initiate?$AV" "$(fleet_initiate_body 2 22 $A 3600)"
 	eventually_within "A reaches host2's 22" 3 can "$CL" $A "${IP[2]}" 22
 	check "A holds a session open on host2's 22" hold_start 2500
-	api POST "$POL/revoke?$AV" "$(revoke_body 2 22 "$1")"
+	api POST "$POL/revoke?$AV" "$(fleet_revoke_body 2 22 "$1")"
 	check "revoke with terminateSessions $1 ($code, terminatedSessions $(j .terminatedSessions) on jitgated's host)" \
 		test "$code" = 200
 	eventually_within "A is refused on host2 after the revoke" 3 cannot "$CL" $A "${IP[2]}" 22
@@ -273,22 +260,22 @@ check "host2's state carries the termination ($code: $(j -c '.terminations'))" \
 
 # a restart enforces state.json (which carries that termination): a session opened since must not be cut by
 # it, neither at start nor when the next state (which still carries it) comes
-api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 3600)"
+api POST "$POL/initiate?$AV" "$(fleet_initiate_body 2 22 $A 3600)"
 eventually_within "A reaches host2's 22 (a new grant)" 3 can "$CL" $A "${IP[2]}" 22
 check "A holds a new session open on host2's 22" hold_start 4000
 kill -TERM "${APID[2]}"; wait "${APID[2]}" 2>/dev/null
 check "host2's agent restarted from its saved state" agent_run 2
-api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $B 3600)"
+api POST "$POL/initiate?$AV" "$(fleet_initiate_body 2 22 $B 3600)"
 check "a new request from B moves host2's revision ($code)" test "$code" = 202
 eventually_within "... host2's agent applied it (B reaches 22)" 3 can "$CL" $B "${IP[2]}" 22
 wait $hold; rc=$?
 check "A's session opened after the termination survives the restart and the next state (exit $rc)" test $rc = 0
-api POST "$POL/revoke?$AV" "$(revoke_body 2 22 false)"
+api POST "$POL/revoke?$AV" "$(fleet_revoke_body 2 22 false)"
 eventually_within "host2's 22 closed again" 3 cannot "$CL" $B "${IP[2]}" 22
-api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $A 3600)"
+api POST "$POL/initiate?$AV" "$(fleet_initiate_body 3 22 $A 3600)"
 OLD=$(j .id)
 eventually_within "A reaches host3's 22" 3 can "$CL" $A "${IP[3]}" 22
-api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $B 3600)"
+api POST "$POL/initiate?$AV" "$(fleet_initiate_body 3 22 $B 3600)"
 check "a second request for host3's 22, from B ($code)" test "$code" = 202
 eventually_within "B reaches host3's 22" 3 can "$CL" $B "${IP[3]}" 22
 eventually_within "A's superseded grant is closed on host3" 3 cannot "$CL" $A "${IP[3]}" 22
@@ -308,10 +295,10 @@ check "3389 is no JIT port any more: B reaches it like any unprotected port" can
 check "host1's 22 is still protected (B refused)" cannot "$CL" $B "${IP[1]}" 22
 
 echo "8. jitgated killed: ports stay closed, a live grant still ends on time; restarted, the agents catch up"
-api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 6)"
+api POST "$POL/initiate?$AV" "$(fleet_initiate_body 2 22 $A 6)"
 t0=$(now_ms)
 eventually_within "A reaches host2's 22 (a 6 s grant)" 3 can "$CL" $A "${IP[2]}" 22
-api POST "$POL/initiate?$AV" "$(initiate_body 3 22 $A 3600)"
+api POST "$POL/initiate?$AV" "$(fleet_initiate_body 3 22 $A 3600)"
 eventually_within "A reaches host3's 22 (an hour's grant)" 3 can "$CL" $A "${IP[3]}" 22
 kill -KILL "$srv_pid"; wait "$srv_pid" 2>/dev/null
 check "jitgated is gone: B still refused on host1's 22" cannot "$CL" $B "${IP[1]}" 22
@@ -321,7 +308,7 @@ check "... host2's grant ended on time in the agent's kernel: A refused" cannot 
 check "... host3's grant still open" can "$CL" $A "${IP[3]}" 22
 check "jitgated restarted" srv_start
 ip -n "$H3" link set e0 down
-api POST "$POL/revoke?$AV" "$(revoke_body 3 22)"
+api POST "$POL/revoke?$AV" "$(fleet_revoke_body 3 22)"
 check "host3 cut off (link down); its grant revoked ($code)" test "$code" = 200
 # --no-wait: the agent reconnects on its backoff, which may take longer than the CLI waits
 jg -q request host1 --port 22 --for 1h --from $B/32 --no-wait
@@ -390,7 +377,7 @@ if [[ -n ${JITGATE_TEST_PG-} ]]; then
 	echo "  skipped on PostgreSQL: a full state directory does not make this store refuse writes; B's grant is revoked with terminateSessions while the store records it"
 	check "B reaches host1's 22 (its grant of step 9)" can "$CL" $B "${IP[1]}" 22
 	check "B holds a session open on host1's 22 (it sends again 9 s later)" hold_start 9000 $B 1
-	api POST "$POL/revoke?$AV" "$(revoke_body 1 22 true)"
+	api POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22 true)"
 	check "revoke with terminateSessions answers 200, recorded at once ($code $(j .recordPending))" \
 		test "$code $(j .recordPending)" = "200 false"
 	eventually_within "host1's agent closes 22 for B" 10 cannot "$CL" $B "${IP[1]}" 22
@@ -405,9 +392,9 @@ else
 	check "B holds a session open on host1's 22 (it sends again 9 s later)" hold_start 9000 $B 1
 	fill
 	# the WAL may still have room in pages it had: writes take it until the disk refuses (bounded)
-	for ((i = 0; i < 50; i++)); do api POST "$POL/initiate?$AV" "$(initiate_body 2 22 $A 60)"; [[ $code == 503 ]] && break; done
+	for ((i = 0; i < 50; i++)); do api POST "$POL/initiate?$AV" "$(fleet_initiate_body 2 22 $A 60)"; [[ $code == 503 ]] && break; done
 	check "the disk is full: an initiate is refused with 503 (after $i that took the WAL's room)" test "$code" = 503
-	api POST "$POL/revoke?$AV" "$(revoke_body 1 22 true)"
+	api POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22 true)"
 	check "the disk is full: revoke with terminateSessions answers 200 with recordPending ($code $(j .recordPending))" test "$code $(j .recordPending)" = "200 true"
 	# the VM's revision lives in the store, which refuses the write: nothing tells the agent until it is recorded
 	sleep 1.5
@@ -447,17 +434,17 @@ srv_pid=$!
 E2E_PIDS+=($srv_pid)
 no_fw() { api GET /healthz; [[ $code == 503 && $(j .error.code) == FirewallUnavailable ]]; }
 eventually_within "jitgated is back without its firewall (/healthz: 503 FirewallUnavailable)" 10 no_fw
-api POST "$POL/initiate?$AV" "$(initiate_body 1 22 $A 3600)"
+api POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $A 3600)"
 check "initiate on host1 (an agent VM) without jitgated's firewall: 202 ($code $(j .error.message))" test "$code" = 202
 eventually_within "host1's agent reconnected and applied it: A reaches host1's 22" 20 can "$CL" $A "${IP[1]}" 22
 check "A holds a session open on host1's 22" hold_start 3000 $A 1
-api POST "$POL/revoke?$AV" "$(revoke_body 1 22 true)"
+api POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22 true)"
 check "revoke with terminateSessions on host1 without jitgated's firewall: 200 ($code $(j .error.message))" \
 	test "$code" = 200
 eventually_within "A is refused on host1's 22" 3 cannot "$CL" $A "${IP[1]}" 22
 wait $hold; rc=$?
 check "... and A's open session is cut on host1 (exit $rc)" test $rc = 1
-both=$(initiate_body 1 22 $A 3600 | jq -c --arg id "$CMP/gw2" '.virtualMachines += [.virtualMachines[0] | .id = $id]')
+both=$(fleet_initiate_body 1 22 $A 3600 | jq -c --arg id "$CMP/gw2" '.virtualMachines += [.virtualMachines[0] | .id = $id]')
 api POST "$POL/initiate?$AV" "$both"
 check "an initiate naming host1 and the gateway VM gw2 is refused whole: 503 FirewallUnavailable ($code $(j .error.code))" \
 	test "$code $(j .error.code)" = "503 FirewallUnavailable"
@@ -518,7 +505,7 @@ TOK=$CRED1 api GET "/agent/v1$(vm 1)/state?since=-1"
 check "the old credential → 401 AuthenticationFailed (got $code $(j .error.code))" test "$code $(j .error.code)" = "401 AuthenticationFailed"
 TOK=$CRED1N api GET "/agent/v1$(vm 1)/state?since=-1"
 check "the new one → 200 ($code)" test "$code" = 200
-api POST "$POL/initiate?$AV" "$(initiate_body 1 22 $A 60)"
+api POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $A 60)"
 check "initiate on host1 for A ($code)" test "$code" = 202
 eventually_within "the running agent (it held the old credential) applies it: A reaches host1's 22" 10 can "$CL" $A "${IP[1]}" 22
 check "... its log says it took the rotated credential" grep -q "holds a rotated one, using it from now on" "${ALOG[1]}"
@@ -546,7 +533,7 @@ echo "  host1's applied revision went from $rev0 to $rev1 with the two agents (e
 check "their fight over host1's addresses is bounded by the status budget (≤ 25 revisions, got $(( rev1 - rev0 )))" \
 	test $(( rev1 - rev0 )) -le 25
 check "A still reaches host1's 22 (its grant from step 15)" can "$CL" $A "${IP[1]}" 22
-api POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+api POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22)"
 check "revoke A's grant on host1 ($code)" test "$code" = 200
 eventually_within "with its statuses throttled (429), host1's agent still applies the revoke: A refused within 5 s" 5 \
 	cannot "$CL" $A "${IP[1]}" 22

@@ -8,6 +8,7 @@ E2E_PIDS=()
 E2E_PASS=0
 E2E_FAIL=0
 E2E_T0=$(date +%s)
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)	# tests/e2e, for the helpers it holds
 
 e2e_cleanup() {
 	local p n
@@ -189,4 +190,45 @@ jitgated_start() {
 	JITGATED_PID=$!
 	E2E_PIDS+=($JITGATED_PID)
 	e2e_wait_healthy "$cl" "$st/tls/cert.pem" "https://$at" "$JITGATED_PID"
+}
+
+# --- jitgate-agent helpers shared by agent-local.sh, agent-disk.sh, agent-net.sh, agent.sh and replicas.sh ---
+
+# agent_wait_enforcing LOG PID [MARK]: wait (≤ 5 s) until LOG says "enforcing revision" more than MARK (default 0)
+# times; fails at once if PID exits first.
+agent_wait_enforcing() {
+	local i mark=${3:-0}
+	for ((i = 0; i < 500; i++)); do
+		(( $(grep -c 'enforcing revision' "$1") > mark )) && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.01
+	done
+	return 1
+}
+
+# agent_grant REQUEST_ID SOURCE END_MS REMAINING_MS: one grant of TCP 22 in a state, as the server writes it
+agent_grant() { printf '{"requestId":"%s","source":"%s","protocol":"TCP","number":22,"endTimeUtc":"%s","remainingMs":%d}' \
+	"$1" "$2" "$(iso_ms "$3")" "$4"; }
+
+# resp_start HOLD_MS: agent-responder.py (an HTTPS stand-in for jitgated's agent paths) on $S:8443 in namespace
+# $SV, serving the files of $R with $R/cert.pem; waits (≤ 6 s) until it listens. resp_stop ends it.
+resp_start() {
+	: >"$E2E_TMP/resp.out"
+	ip netns exec "$SV" python3 "$E2E_DIR/agent-responder.py" "$S" 8443 "$R/cert.pem" "$R/key.pem" "$R" "$1" \
+		>"$E2E_TMP/resp.out" 2>&1 &
+	resp_pid=$!
+	E2E_PIDS+=($resp_pid)
+	local i
+	for ((i = 0; i < 300; i++)); do grep -q listening "$E2E_TMP/resp.out" && return 0; sleep 0.02; done
+	return 1
+}
+resp_stop() { kill "$resp_pid" 2>/dev/null; wait "$resp_pid" 2>/dev/null; }
+
+# The Azure bodies of the fleet scripts (agent.sh, replicas.sh); each defines vm K → host K's ARM id.
+fleet_initiate_body() { # K PORT SOURCE SECONDS
+	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d,"endTimeUtc":"%s","allowedSourceAddressPrefix":"%s"}]}],"justification":"e2e"}' \
+		"$(vm "$1")" "$2" "$(date -u -d "@$(( $(date +%s) + $4 ))" +%Y-%m-%dT%H:%M:%SZ)" "$3"
+}
+fleet_revoke_body() { # K PORT [TERMINATE]
+	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d}]}],"terminateSessions":%s}' "$(vm "$1")" "$2" "${3:-false}"
 }

@@ -100,20 +100,9 @@ agent_run() { # K: start host K's agent; wait (≤ 5 s) until it enforces a stat
 	ip netns exec "${NS[$1]}" "$AGENT" run --state-dir "${AST[$1]}" --user "$USR" >>"${ALOG[$1]}" 2>&1 &
 	APID[$1]=$!
 	E2E_PIDS+=(${APID[$1]})
-	local i
-	for ((i = 0; i < 500; i++)); do
-		grep -q 'enforcing revision' "${ALOG[$1]}" && return 0
-		kill -0 "${APID[$1]}" 2>/dev/null || return 1
-		sleep 0.01
-	done
-	return 1
+	agent_wait_enforcing "${ALOG[$1]}" "${APID[$1]}"
 }
 vm() { echo "$CMP/host$1"; }
-initiate_body() { # K PORT SOURCE SECONDS
-	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d,"endTimeUtc":"%s","allowedSourceAddressPrefix":"%s"}]}],"justification":"e2e"}' \
-		"$(vm "$1")" "$2" "$(date -u -d "@$(( $(date +%s) + $4 ))" +%Y-%m-%dT%H:%M:%SZ)" "$3"
-}
-revoke_body() { printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d}]}]}' "$(vm "$1")" "$2"; }
 
 echo "0. two replicas on one database ($(psql -X -A -t "$JITGATE_TEST_PG" -c 'SHOW server_version' 2>/dev/null))"
 check "replica A is healthy" replica_start A
@@ -142,14 +131,14 @@ check "host1's agent watches B, host2's watches A (the first server each lists)"
 
 echo "2. a grant made on A opens host1, whose agent watches B; a revoke on B closes host2, whose agent watches A"
 t0=$(now_ms)
-api A POST "$POL/initiate?$AV" "$(initiate_body 1 22 $C 600)"
+api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C 600)"
 check "initiate host1:22 on A: 202 ($code)" test "$code" = 202
 eventually_within "C reaches host1's 22 (agent on B)" 5 can "$CL" $C "${IP[1]}" 22
 echo "  A's 202 -> host1 open: $(( $(now_ms) - t0 )) ms (one sample, the probe's own delay included)"
-api B POST "$POL/initiate?$AV" "$(initiate_body 2 22 $C 600)"
+api B POST "$POL/initiate?$AV" "$(fleet_initiate_body 2 22 $C 600)"
 check "initiate host2:22 on B: 202 ($code)" test "$code" = 202
 eventually_within "C reaches host2's 22 (agent on A)" 5 can "$CL" $C "${IP[2]}" 22
-api B POST "$POL/revoke?$AV" "$(revoke_body 2 22)"
+api B POST "$POL/revoke?$AV" "$(fleet_revoke_body 2 22)"
 check "revoke host2:22 on B: 200 ($code $(j -c .))" test "$code" = 200
 eventually_within "C is refused on host2's 22 again (agent on A)" 5 cannot "$CL" $C "${IP[2]}" 22
 check "host1's grant is untouched: C still reaches host1's 22" can "$CL" $C "${IP[1]}" 22
@@ -175,7 +164,7 @@ TOK=$T_READ api A GET "$POL?$AV"
 check "... as A does: 401 ($code)" test "$code" = 401
 
 echo "4. propagation: initiate on one replica -> first TCP connect open on host1 (its agent watches B), $LAT_COUNT samples each"
-api B POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+api B POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22)"
 check "revoke host1:22 on B first (the probe starts from a closed port): 200 ($code)" test "$code" = 200
 eventually_within "C is refused on host1's 22" 5 cannot "$CL" $C "${IP[1]}" 22
 lat() { # A|B: agentload's probe through that replica (sources C and C2 in turn: each grant supersedes the one before)
@@ -205,12 +194,12 @@ PGD=$(sed 's/.*host=\([^&]*\).*/\1/' <<<"$JITGATE_TEST_PG")
 pg_ctl_as() { runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PGD/data" "$@" >>"$E2E_TMP/pgctl.log" 2>&1; }
 check "the throwaway PostgreSQL stops (pg_ctl -m fast)" pg_ctl_as -m fast -w -t 10 stop
 t0=$(now_ms)
-api A POST "$POL/initiate?$AV" "$(initiate_body 1 22 $C 600)"
+api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C 600)"
 ms=$(( $(now_ms) - t0 ))
 ra=$(tr -d '\r' <"$E2E_TMP/hdr" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')
 check "an initiate on A while it is down: 503 with Retry-After in $ms ms ($code $(j -r .error.code), Retry-After: ${ra:-none})" \
 	bash -c '[[ $1 == 503 && -n $2 ]] && (( $3 < 5000 ))' _ "$code" "$ra" "$ms"
-TOK= api B POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+TOK= api B POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22)"
 check "a revoke on B while it is down: 503 with Retry-After ($code)" bash -c '[[ $1 == 503 ]] && grep -qi "^retry-after: " "$2"' _ \
 	"$code" "$E2E_TMP/hdr"
 check "both replicas still run" kill -0 "${RPID[A]}" "${RPID[B]}"
@@ -220,10 +209,10 @@ recovered() { api A GET "$POL?$AV"; [[ $code == 200 ]]; }
 t0=$(now_ms)
 eventually_within "A answers again by itself within 15 s" 15 recovered
 echo "  A answered 200 again $(( $(now_ms) - t0 )) ms after the database was back"
-api A POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+api A POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22)"
 check "a revoke of host1:22 on A after the restart: 200 ($code)" test "$code" = 200
 for src in $C $C2; do eventually_within "$src is refused on host1's 22 (agent on B or, if it moved, A)" 5 cannot "$CL" $src "${IP[1]}" 22; done
-api A POST "$POL/initiate?$AV" "$(initiate_body 1 22 $C 600)"
+api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C 600)"
 check "an initiate on A after the restart: 202 ($code)" test "$code" = 202
 eventually_within "C reaches host1's 22 again" 5 can "$CL" $C "${IP[1]}" 22
 
@@ -233,12 +222,12 @@ check "both replicas still run, neither logged a store failure" bash -c 'kill -0
 echo "7. replica B killed: host1's agent, which watched B, moves to A; A's grants reach it"
 kill -KILL "${RPID[B]}"; wait "${RPID[B]}" 2>/dev/null
 t0=$(now_ms)
-api A POST "$POL/revoke?$AV" "$(revoke_body 1 22)"
+api A POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22)"
 check "a revoke of host1:22 on A with B dead: 200 ($code)" test "$code" = 200
 eventually_within "C is refused on host1's 22 within 10 s (the agent reached A)" 10 cannot "$CL" $C "${IP[1]}" 22
 echo "  B killed -> host1 closed through A: $(( $(now_ms) - t0 )) ms (the agent's retry backoff included)"
 check "host1's agent now enforces what A sends" grep -q "from https://$RA:8443" "${ALOG[1]}"
-api A POST "$POL/initiate?$AV" "$(initiate_body 1 22 $C2 600)"
+api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C2 600)"
 check "an initiate on A: 202 ($code)" test "$code" = 202
 eventually_within "C2 reaches host1's 22 (its agent now on A)" 5 can "$CL" $C2 "${IP[1]}" 22
 check "replica A and host1's agent still run" kill -0 "${RPID[A]}" "${APID[1]}"
