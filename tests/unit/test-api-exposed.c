@@ -28,15 +28,6 @@ struct world {
 	int64_t hosta;
 };
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* An agent VM `name` of `rg` whose agent reported `listening` (supported or not); revoked when asked. */
 static int64_t
 agent_vm(struct world *w, const char *rg, const char *name, const char *listening, bool supported, bool revoked)
@@ -158,7 +149,7 @@ teardown(void **state)
 
 	api_free(w->api);
 	store_close(w->store);
-	nftw(w->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(w->dir);
 	free(w);
 	return 0;
 }

@@ -47,15 +47,6 @@ struct world {
 };
 
 static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct api_settings settings;
@@ -85,7 +76,7 @@ teardown(void **state)
 
 	api_free(w->api);
 	store_close(w->store);
-	nftw(w->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(w->dir);
 	free(w);
 	return 0;
 }

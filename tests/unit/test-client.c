@@ -50,20 +50,10 @@ setup(void **state)
 }
 
 static int
-remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 teardown(void **state)
 {
 	(void)state;
-	/* depth first, never following a symlink, and no shell (STYLE.md bans spawning one) */
-	assert_int_equal(nftw(home, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(test_rmtree(home), 0);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "testutil.h"
 
 #define SUB	"00000000-0000-0000-0000-000000000000"
 #define T0	1700000000000000000LL	/* a fixed "now" */
@@ -252,15 +253,6 @@ count_policies(struct store *st)
 /* ---- fixtures ---- */
 
 static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 group_setup(void **state)
 {
 	(void)state;
@@ -271,7 +263,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return test_rmtree(tmpdir);
 }
 
 static int

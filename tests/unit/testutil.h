@@ -1,8 +1,10 @@
-/* Small helpers shared by the unit tests: literal (pointer, length) pairs and unterminated copies. */
+/* Small helpers shared by the unit tests: literal (pointer, length) pairs, unterminated copies, temporary trees. */
 #ifndef JITGATE_TESTS_TESTUTIL_H
 #define JITGATE_TESTS_TESTUTIL_H
 
+#include <ftw.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -36,5 +38,21 @@ test_copy_unterminated(const char *s, size_t *ret_n)
 	assert_string_equal((e)->target, (t)); \
 	assert_true((e)->message[0] != '\0'); \
 } while (0)
+
+static inline int
+test_rmtree_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Remove the tree at dir: depth first, never following a symlink, and no shell (STYLE.md bans spawning one). */
+static inline int
+test_rmtree(const char *dir)
+{
+	return nftw(dir, test_rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 #endif
