@@ -365,3 +365,26 @@ api_auth_failed(struct api *api, const struct api_caller *c, const char *operati
 	}
 	return retry > 0;
 }
+
+int
+api_vms_readable(struct api *api, const struct api_caller *c, const struct api_list_scope *ls,
+		 struct store_vm **ret, size_t *ret_n)
+{
+	char id[ARM_ID_MAX + 1];
+	struct store_vm *vms = NULL;
+	size_t n = 0, kept = 0, i;
+	int r;
+
+	if ((r = store_vm_list(api->store, &vms, &n)) < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		if (ls->resource_group && !arm_name_equal(ls->resource_group, vms[i].arm.resource_group))
+			continue;
+		arm_vm_id_format(&vms[i].arm, id, sizeof(id));
+		if (api_allowed(api, c, RBAC_VM_READ, id))
+			vms[kept++] = vms[i];
+	}
+	*ret = vms;
+	*ret_n = kept;
+	return 0;
+}

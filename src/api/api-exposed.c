@@ -156,7 +156,6 @@ void
 api_exposed_list(struct api *api, const struct api_caller *c, const struct http_request *req,
 		 const struct api_list_scope *ls, struct http_response *resp)
 {
-	char id[ARM_ID_MAX + 1];
 	struct store_vm *vms = NULL;
 	size_t n = 0, i;
 	json_t *items = NULL, *o;
@@ -169,18 +168,12 @@ api_exposed_list(struct api *api, const struct api_caller *c, const struct http_
 	}
 	if (port_filter(req, &only, resp) < 0)
 		return;
-	if ((r = store_vm_list(api->store, &vms, &n)) < 0) {
+	if ((r = api_vms_readable(api, c, ls, &vms, &n)) < 0) {
 		api_store_error(api, resp, r, "cannot read VMs");
 		return;
 	}
 	items = json_array();
 	for (i = 0; i < n; i++) {
-		if (ls->resource_group && !arm_name_equal(ls->resource_group, vms[i].arm.resource_group))
-			continue;
-		arm_vm_id_format(&vms[i].arm, id, sizeof(id));
-		/* the caller's read scope decides what it learns: a VM outside it is not there at all */
-		if (!api_allowed(api, c, RBAC_VM_READ, id))
-			continue;
 		if ((r = exposed_render(api, &vms[i], only, &o)) < 0) {
 			json_decref(items);
 			free(vms);

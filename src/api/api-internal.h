@@ -455,6 +455,13 @@ extern const size_t web_assets_count;
  * api_list_respond_page (page stolen).
  */
 void api_list_respond(const struct http_request *req, json_t *items, struct http_response *resp);
+/*
+ * The VMs a list at `ls` shows the caller: those of its resource group (when the list names one) inside
+ * the caller's read scope, in store order, in *ret (freed by the caller). A VM outside the scope is not
+ * there at all. 0, or the store's -errno.
+ */
+int api_vms_readable(struct api *api, const struct api_caller *c, const struct api_list_scope *ls,
+		     struct store_vm **ret, size_t *ret_n);
 int api_list_window(const struct http_request *req, size_t total, size_t *ret_from, size_t *ret_to,
 		    struct http_response *resp);
 void api_list_respond_page(const struct http_request *req, json_t *page, size_t from, size_t total,

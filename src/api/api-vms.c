@@ -150,23 +150,17 @@ api_vms_list(struct api *api, const struct api_caller *c, const struct http_requ
 			  "status must be configured, notConfigured or unsupported, not '%.32s'", bad);
 		return;
 	}
-	if ((r = store_vm_list(api->store, &vms, &n)) < 0) {
+	if ((r = api_vms_readable(api, c, ls, &vms, &n)) < 0) {
 		api_store_error(api, resp, r, "cannot read VMs");
 		return;
 	}
 	/* which VMs the list holds (kept in place at the front of vms), then only the page's are rendered:
 	 * rendering all 1,000 of a fleet for each page of 100 made the portal's load ten times slower */
 	for (i = 0; i < n; i++) {
-		char id[ARM_ID_MAX + 1];
 		int64_t pid;
 		const char *reason, *st;
 		char why[STORE_REASON_MAX];
 
-		if (ls->resource_group && !arm_name_equal(ls->resource_group, vms[i].arm.resource_group))
-			continue;
-		arm_vm_id_format(&vms[i].arm, id, sizeof(id));
-		if (!api_allowed(api, c, RBAC_VM_READ, id))
-			continue;
 		if (want) {
 			st = vm_status(api, &vms[i], &pid, &reason, why, sizeof(why), NULL);
 			if (strcmp(want, st))
