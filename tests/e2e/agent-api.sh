@@ -21,7 +21,8 @@
 #    credential on the Azure API 401; failed agent authentications are rate-limited (429). A good credential on
 #    another VM's path and a join refused with 409 (which spends no use) are budgeted the same way: a loop of
 #    them gets 429 after 10 and adds at most 2 activity rows.
-# 5b. Rotation: POST /agent/v1{VM}/rotate gives a new credential; the old works until the new is used.
+# 5b. Rotation: POST /agent/v1{VM}/rotate gives a new credential; the old works until the new is used; a loop of
+#    rotations is 429 within the VM's budget.
 # 6. jitgate agent list / revoke VM: the revoked agent's parked watch and its status get 401.
 # 6b. jitgate vm list/show with agent columns (connected, disconnected since T, revoked, version), --group,
 #    --status, --exposed (an out-of-scope Reader sees nothing); enable --recommended; jitgate request waits for
@@ -439,6 +440,16 @@ call -i $A5 "$CRED_C" GET "/agent/v1$VMC/state?since=-1"
 expect 401 AuthenticationFailed "once the new one was used, the old one is refused"
 CRED_C=$NEW_C
 refuse "the new credential is not in jitgated's log" grep -qF -- "$NEW_C" "$SRVLOG"
+# a stolen credential looping on rotate: each one writes the store and a row, so the VM's budget bounds them
+rot0=$(rows_like "Jitgate/agents/rotate")
+codes=
+for k in $(seq 1 25); do call -i $A5 "$CRED_C" POST "/agent/v1$VMC/rotate" '{}'; codes+="$code "; done
+check "25 rotations in a row: 201s, then 429 to the end ($codes)" bash -c '[[ $1 =~ ^(201\ )+(429\ )+$ ]]' _ "$codes"
+check "... the 429 says TooManyRequests ($(j .error.code))" test "$(j .error.code)" = TooManyRequests
+check "... at most 20 rotation rows in the activity log ($(( $(rows_like "Jitgate/agents/rotate") - rot0 )))" \
+	test $(( $(rows_like "Jitgate/agents/rotate") - rot0 )) -le 20
+call -i $A5 "$CRED_C" GET "/agent/v1$VMC/state?since=-1"
+expect 200 "hostc's credential still works: rotations never used end nothing"
 
 echo "6. jitgate agent list and revoke"
 jg agent list
