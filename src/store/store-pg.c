@@ -55,7 +55,8 @@ errno_of_state(const char *state)
 	if (!strcmp(state, "23514") || !strcmp(state, "23502") || !strcmp(state, "22003") ||
 	    !strcmp(state, "22P02"))
 		return -EINVAL;
-	if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03"))
+	/* 57014: a statement the server cancelled at STORE_PG_STATEMENT_TIMEOUT_MS; try again, as a lock not had */
+	if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") || !strcmp(state, "57014"))
 		return -EBUSY;
 	if (!strcmp(state, "25006"))
 		return -EROFS;	/* a standby: the primary moved */
@@ -196,7 +197,8 @@ pg_ready(struct store *st)
 
 /*
  * Set up a new connection's session: UTC; a lock (the write lock another replica holds, a row) waited
- * for at most STORE_BUSY_TIMEOUT_MS and then -EBUSY, as SQLite's busy timeout; listening again, if it
+ * for at most STORE_BUSY_TIMEOUT_MS and then -EBUSY, as SQLite's busy timeout; a statement worked on
+ * at most STORE_PG_STATEMENT_TIMEOUT_MS; listening again, if it
  * listened, to the revisions other stores give; read-only for a read-only store.
  */
 int
@@ -204,11 +206,11 @@ store_pg_session(struct store *st)
 {
 	struct store_pg *pg = pg_of(st);
 	PGresult *res;
-	char sql[192];
+	char sql[256];
 	int r = 0;
 
-	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d%s%s", STORE_BUSY_TIMEOUT_MS,
-	    pg->listening ? "; " STORE_PG_LISTEN_SQL : "", st->readonly ? "; SET default_transaction_read_only = on" : "");
+	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d; SET statement_timeout = %d%s%s",
+	    STORE_BUSY_TIMEOUT_MS, STORE_PG_STATEMENT_TIMEOUT_MS, pg->listening ? "; " STORE_PG_LISTEN_SQL : "", st->readonly ? "; SET default_transaction_read_only = on" : "");
 	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg->errno_pending = 0;

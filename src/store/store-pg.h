@@ -17,6 +17,27 @@
  */
 #define STORE_PG_CONNECT_TIMEOUT_S	"2"
 
+/*
+ * A server that vanishes over TCP (a host powered off, a partition: no RST, no FIN) must not hold a
+ * request, nor the one thread that serves them all, for the kernel's default of minutes. Data sent and
+ * not acknowledged fails the connection after STORE_PG_TCP_USER_TIMEOUT_MS; a connection with nothing
+ * in flight (waiting on an answer, or idle, listening) is probed after STORE_PG_KEEPALIVE_IDLE_S of
+ * silence, every STORE_PG_KEEPALIVE_INTERVAL_S, and dropped after STORE_PG_KEEPALIVE_COUNT unanswered
+ * probes (2 + 3 x 1 = 5 s). The call meets a lost connection (-EBUSY, an answer of 503) and the next
+ * one connects again, to whichever host of a multi-host URI is the primary then. The URI's own
+ * keywords win over these.
+ */
+#define STORE_PG_TCP_USER_TIMEOUT_MS	"5000"
+#define STORE_PG_KEEPALIVE_IDLE_S	"2"
+#define STORE_PG_KEEPALIVE_INTERVAL_S	"1"
+#define STORE_PG_KEEPALIVE_COUNT	"3"
+/*
+ * A statement the server works on longer than this is cancelled by the server (57014, -EIO): longer
+ * than the write lock's wait (STORE_BUSY_TIMEOUT_MS) so that one answers -EBUSY first. Migrations run
+ * without it: they take as long as the data they move.
+ */
+#define STORE_PG_STATEMENT_TIMEOUT_MS	15000
+
 #define STORE_PG_CHANNEL	"jitgate_fleet"	/* NOTIFY channel of VM revisions: payload "VM:REVISION" */
 /* NOTIFY channel of every committed write (migration 8): payload the table's name, once per transaction */
 #define STORE_PG_WRITES_CHANNEL	"jitgate_write"
