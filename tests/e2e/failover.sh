@@ -165,13 +165,15 @@ SUB=00000000-0000-0000-0000-000000000000
 POL=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
 VM=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/host1
 AV=api-version=2020-01-01
-# one client: initiates of host1:22 for its own source, one after another, until the file STOP exists;
-# a line per answer: START_MS END_MS CODE RETRY_AFTER(0/1) REQUEST_ID
+# one client: initiates of host1:22 for its own source, one after another, on the first replica and, after an answer
+# that never came (a refused connection: the replica is gone), on the other, until the file STOP exists; a line per
+# answer: START_MS END_MS CODE RETRY_AFTER(0/1) REQUEST_ID REPLICA(0/1)
 cat >"$E2E_TMP/client.sh" <<'EOF'
-k=$1 src=$2 url=$3 cert=$4 vm=$5 stop=$6 max=$7 out=$8 tok=$(<"$9")
-hdr=${out%/*}/hdr.$k body=${out%/*}/body.$k
+k=$1 src=$2 url0=$3 url1=$4 cert=$5 vm=$6 stop=$7 max=$8 out=$9 tok=$(<"${10}")
+hdr=${out%/*}/hdr.$k body=${out%/*}/body.$k at=0
 while [[ ! -e $stop ]]; do
 	end=$(date -u -d @$(( $(date +%s) + 3600 )) +%Y-%m-%dT%H:%M:%SZ)
+	url=$url0; [[ $at == 1 ]] && url=$url1
 	t0=$(date +%s%3N)
 	code=$(curl -sS --max-time "$max" --interface "$src" --cacert "$cert" -o "$body" -D "$hdr" -w '%{http_code}' \
 		-H "Authorization: Bearer $tok" -H 'Content-Type: application/json' --data-binary \
@@ -180,27 +182,48 @@ while [[ ! -e $stop ]]; do
 	t1=$(date +%s%3N)
 	ra=0; grep -qi '^retry-after: ' "$hdr" 2>/dev/null && ra=1
 	id=-; [[ $code == 202 ]] && id=$(jq -r .id <"$body" 2>/dev/null)
-	echo "$t0 $t1 $code $ra $id" >>"$out"
+	echo "$t0 $t1 $code $ra $id $at" >>"$out"
+	[[ $code == 000 ]] && at=$(( 1 - at ))
 	rm -f "$hdr" "$body"
 done
 EOF
 STOP=$E2E_TMP/stop
-load_start() { # REPLICA: the 16 clients on it
+load_start() { # PHASE FIRST SECOND: the clients on replica FIRST (then SECOND); answers in $E2E_TMP/PHASE.K
 	local k
 	rm -f "$STOP"
 	for ((k = 0; k < CLIENTS; k++)); do
-		: >"$E2E_TMP/load.$k"
-		ip netns exec "$CL" bash "$E2E_TMP/client.sh" $k "${SRC[$k]}" "https://${RIP[$1]}:8443$POL/initiate?$AV" "$CERT" \
-			"$VM" "$STOP" $REQUEST_MAX_S "$E2E_TMP/load.$k" "$E2E_TMP/token.$k" &
+		: >"$E2E_TMP/$1.$k"
+		ip netns exec "$CL" bash "$E2E_TMP/client.sh" $k "${SRC[$k]}" "https://${RIP[$2]}:8443$POL/initiate?$AV" \
+			"https://${RIP[$3]}:8443$POL/initiate?$AV" "$CERT" "$VM" "$STOP" $REQUEST_MAX_S "$E2E_TMP/$1.$k" \
+			"$E2E_TMP/token.$k" &
 		LPID[$k]=$!
 		E2E_PIDS+=(${LPID[$k]})
 	done
 }
 load_stop() { local k; touch "$STOP"; for ((k = 0; k < CLIENTS; k++)); do wait "${LPID[$k]}" 2>/dev/null; done; }
+# load_kept PHASE: every 202 of the phase is in the store; each client's last is a live grant that host1 enforces
+load_kept() {
+	local k last n202 missing live_ok=0 open_ok=0
+	cat "$E2E_TMP/$1".[0-9]* >"$E2E_TMP/$1.all"
+	n202=$(awk '$3 == 202' "$E2E_TMP/$1.all" | wc -l)
+	awk '$3 == 202 { print $5 }' "$E2E_TMP/$1.all" | sort -u >"$E2E_TMP/$1.ids"
+	check "every 202 carried its own request id ($n202)" test "$(grep -c -v '^-$\|^null$\|^$' "$E2E_TMP/$1.ids")" = "$n202"
+	sql "SELECT id FROM requests" | sort -u >"$E2E_TMP/$1.store"
+	missing=$(comm -23 "$E2E_TMP/$1.ids" "$E2E_TMP/$1.store" | wc -l)
+	check "every request answered 202 is in the store ($missing of $n202 missing)" test "$missing" = 0
+	for ((k = 0; k < CLIENTS; k++)); do
+		last=$(awk '$3 == 202 { id = $5 } END { print id }' "$E2E_TMP/$1.$k")
+		[[ -n $last && $(sql "SELECT count(*) FROM grants WHERE request_id = '$last' AND status = 0") == 1 ]] &&
+			live_ok=$((live_ok + 1))
+	done
+	check "each client's last 202 is a live grant in the store ($live_ok of $CLIENTS)" test $live_ok = $CLIENTS
+	for ((k = 0; k < CLIENTS; k++)); do can "$CL" "${SRC[$k]}" $H1A 22 && open_ok=$((open_ok + 1)); done
+	check "and enforced: each client's source reaches host1's 22 ($open_ok of $CLIENTS)" test $open_ok = $CLIENTS
+}
 declare -a LPID
 
 echo "1. $CLIENTS clients initiate on A; the primary is killed ($LOAD_S s in); pg_auto_failover promotes the secondary"
-load_start A
+load_start p1 A B
 sleep "$LOAD_S"
 primary=$(pga_states | grep -o 'n[12]=primary' | cut -d= -f1)
 check "the primary is node ${primary:-?}" test -n "$primary"
@@ -210,7 +233,7 @@ for f in "$PGA_DIR/$primary/postmaster.pid"; do [[ -f $f ]] && kill -KILL "$(hea
 echo "  killed $primary (its pg_autoctl and postgres) at +$(( kill_ms - t0 )) ms"
 # resumed: a 202 answered to a request that started after the first 503
 resumed_ms() {
-	cat "$E2E_TMP"/load.[0-9]* | awk -v k="$kill_ms" '$3 == 503 && $1 >= k && (f == "" || $1 < f) { f = $1 }
+	cat "$E2E_TMP"/p1.[0-9]* | awk -v k="$kill_ms" '$3 == 503 && $1 >= k && (f == "" || $1 < f) { f = $1 }
 		{ r[NR] = $0 } END { if (f == "") exit 1; m = ""; for (i in r) { split(r[i], a, " ");
 		if (a[3] == 202 && a[1] > f && (m == "" || a[2] < m)) m = a[2] } if (m == "") exit 1; print m - k }'
 }
@@ -221,8 +244,8 @@ sleep 2
 load_stop
 echo "  service resumed ${gap:-never} ms after the kill (target <= $((RESUME_MAX_S * 1000)) ms); now: $(pga_states)"
 check "service resumed within $RESUME_MAX_S s (${gap:-never} ms)" bash -c '[[ -n $1 ]] && (( $1 <= $2 * 1000 ))' _ "${gap:-}" $RESUME_MAX_S
-ALL=$E2E_TMP/load.all
-cat "$E2E_TMP"/load.[0-9]* >"$ALL"
+ALL=$E2E_TMP/p1.all
+cat "$E2E_TMP"/p1.[0-9]* >"$ALL"
 n_all=$(wc -l <"$ALL") n202=$(awk '$3 == 202' "$ALL" | wc -l) n503=$(awk '$3 == 503' "$ALL" | wc -l)
 others=$(awk '$3 != 202 && $3 != 503 { print $3 }' "$ALL" | sort | uniq -c | tr '\n' ' ')
 slowest=$(awk '{ d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$ALL")
@@ -231,25 +254,35 @@ check "every answer is a 202 or a 503 (others: ${others:-none})" test -z "$other
 check "some were 503s while there was no primary ($n503)" test "$n503" -gt 0
 check "every 503 carries Retry-After" test "$(awk '$3 == 503 && $4 != 1' "$ALL" | wc -l)" = 0
 check "no answer took longer than $SLOW_S s (slowest $slowest ms: no hang)" test "$slowest" -lt $((SLOW_S * 1000))
-awk '$3 == 202 { print $5 }' "$ALL" | sort -u >"$E2E_TMP/ids.202"
-check "every 202 carried a request id ($n202)" test "$(grep -c -v '^-$\|^null$\|^$' "$E2E_TMP/ids.202")" = "$(awk '$3 == 202' "$ALL" | wc -l)"
-sql "SELECT id FROM requests" | sort -u >"$E2E_TMP/ids.store"
-missing=$(comm -23 "$E2E_TMP/ids.202" "$E2E_TMP/ids.store" | wc -l)
-check "every request answered 202 is in the store after the failover ($missing of $n202 missing)" test "$missing" = 0
-live_ok=0
-for ((k = 0; k < CLIENTS; k++)); do
-	last=$(awk '$3 == 202 { id = $5 } END { print id }' "$E2E_TMP/load.$k")
-	[[ -n $last && $(sql "SELECT count(*) FROM grants WHERE request_id = '$last' AND status = 0") == 1 ]] &&
-		live_ok=$((live_ok + 1))
-done
-check "each client's last 202 is a live grant in the store ($live_ok of $CLIENTS)" test $live_ok = $CLIENTS
-open_ok=0
-for ((k = 0; k < CLIENTS; k++)); do can "$CL" "${SRC[$k]}" $H1A 22 && open_ok=$((open_ok + 1)); done
-check "and enforced: each client's source reaches host1's 22 ($open_ok of $CLIENTS)" test $open_ok = $CLIENTS
+load_kept p1
 check "both replicas still run" kill -0 "${RPID[A]}" "${RPID[B]}"
 T= ; code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$CERT" -o /dev/null -w '%{http_code}' \
 	-H "Authorization: Bearer $T_OWNER" "https://$RB:8443$POL?$AV")
 check "replica B, idle through the failover, serves the policy: 200 ($code)" test "$code" = 200
+
+echo "2. $CLIENTS clients initiate on A (then B); replica A is killed ($LOAD_S s in): host1's agent, which watched A, moves to B"
+check "host1's agent watches A, the first server it lists" bash -c 'grep -q "from https://$1:8443" "$2" && ! grep -q "from https://$3:8443" "$2"' _ \
+	$RA "$ALOG" $RB
+load_start p2 A B
+sleep "$LOAD_S"
+kill_ms=$(now_ms)
+kill -KILL "${RPID[A]}"; wait "${RPID[A]}" 2>/dev/null
+on_b() { grep -q "from https://$RB:8443" "$ALOG"; }
+eventually_within "host1's agent enforces what B sends within 5 s" 5 on_b
+echo "  A killed -> host1's agent enforcing B's state: $(( $(now_ms) - kill_ms )) ms (polled every 0.1 s)"
+sleep 2
+load_stop
+ALL=$E2E_TMP/p2.all
+cat "$E2E_TMP"/p2.[0-9]* >"$ALL"
+n_all=$(wc -l <"$ALL") n202=$(awk '$3 == 202' "$ALL" | wc -l) nb=$(awk '$3 == 202 && $6 == 1' "$ALL" | wc -l)
+others=$(awk '$3 != 202 && $3 != "000" { print $3 }' "$ALL" | sort | uniq -c | tr '\n' ' ')
+lost=$(awk '$3 == "000"' "$ALL" | wc -l)
+echo "  $n_all answers: $n202 x 202 ($nb from B), $lost never came (A gone; that client then asks B), others: ${others:-none}"
+check "every answer is a 202, from A or B (others: ${others:-none})" test -z "$others"
+check "at most one answer per client lost with A ($lost)" test "$lost" -le $CLIENTS
+check "the clients went on on B: 202s from B ($nb)" test "$nb" -gt 0
+load_kept p2
+check "replica B and host1's agent still run" kill -0 "${RPID[B]}" "$APID"
 
 (( E2E_FAIL )) && for f in jitgatedA jitgatedB agent1; do echo "--- $f.log"; tail -15 "$E2E_TMP/$f.log"; done
 (( E2E_FAIL )) && { echo "--- states"; pga_state; tail -5 "$E2E_TMP/psql.err" 2>/dev/null; }
