@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -176,21 +177,42 @@ is_write(const char *sql)
 	return word_at(sql, "INSERT") || word_at(sql, "UPDATE") || word_at(sql, "DELETE");
 }
 
+static int64_t
+pg_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /*
  * A connection the server dropped (a restart, a failover; the call that met it answered -EBUSY) is
  * made again before the next statement, its session set up again; statements prepared on the old one
- * are prepared again as they are next run. libpq's connect_timeout bounds the wait (store_pg_open).
+ * are prepared again as they are next run. libpq's connect_timeout bounds the wait (store_pg_open);
+ * after a failed attempt the calls fail at once for STORE_PG_RECONNECT_PAUSE_MS.
  */
 static int
 pg_ready(struct store *st)
 {
 	struct store_pg *pg = pg_of(st);
+	int rc;
 
 	if (PQstatus(pg->conn) == CONNECTION_OK)
 		return DB_OK;
+	if (pg->retry_ns && pg_now_ns() < pg->retry_ns) {
+		pg->errno_pending = -EBUSY;
+		snprintf(pg->message, sizeof(pg->message), "%s", pg->retry_message);
+		return DB_FAIL;
+	}
 	PQreset(pg->conn);
-	if (PQstatus(pg->conn) != CONNECTION_OK)
-		return pg_failed(st, NULL);
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		rc = pg_failed(st, NULL);
+		pg->retry_ns = pg_now_ns() + (int64_t)STORE_PG_RECONNECT_PAUSE_MS * 1000000;
+		snprintf(pg->retry_message, sizeof(pg->retry_message), "%s", pg->message);
+		return rc;
+	}
+	pg->retry_ns = 0;
 	pg->epoch++;
 	return store_pg_session(st) < 0 ? DB_FAIL : DB_OK;
 }
