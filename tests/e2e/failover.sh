@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end: PostgreSQL's primary killed under load, pg_auto_failover promoting the secondary, two jitgated on a
 # multi-host URI. Every 202 survives, the answers in between are 503 with Retry-After, service resumes by itself.
-# Then replica A is killed under the same load (clients and host1's agent move to B), and the primary vanishes over
-# TCP for B (its packets dropped): B answers 503 within the store's named limits, never hangs, and recovers.
+# Then the replica host1's agent watches is killed under the same load (clients and the agent move to the other),
+# and the primary vanishes over TCP for the survivor (its packets dropped): B answers 503 within the store's named limits, never hangs, and recovers.
 #
 #   replica A (jitgated, RA:8443)                                ─┐
 #   replica B (jitgated, RB:8443)                                ─┤
@@ -42,6 +42,10 @@ pga_cleanup() {
 	local g f
 	for g in "${PGA_PGIDS[@]}"; do kill -KILL -- "-$g" 2>/dev/null; done
 	for f in "$PGA_DIR"/*/postmaster.pid; do [[ -f $f ]] && kill -KILL "$(head -1 "$f")" 2>/dev/null; done
+	# a postgres killed leaves its socket and lock in /var/run/postgresql: those of this test's data go
+	for f in /var/run/postgresql/.s.PGSQL.*.lock; do
+		[[ -f $f && $(sed -n 2p "$f" 2>/dev/null) == "$PGA_DIR"/* ]] && rm -f "$f" "${f%.lock}"
+	done
 	rm -rf "$PGA_DIR"
 }
 trap 'pga_cleanup; e2e_cleanup; rm -rf "$E2E_TMP"' EXIT
@@ -264,28 +268,22 @@ T= ; code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$CERT" -o /dev/
 	-H "Authorization: Bearer $T_OWNER" "https://$RB:8443$POL?$AV")
 check "replica B, idle through the failover, serves the policy: 200 ($code)" test "$code" = 200
 
-echo "2. $CLIENTS clients initiate on A (then B); replica A is killed ($LOAD_S s in): host1's agent, which watched A, moves to B"
-# a 503 from A during the database's failover may have moved the agent to B already: it then starts again on A
+# the agent watches A, the first server it lists, unless a 503 from A during the database's failover moved it on:
+# the replica it watches now is the one killed (X), the other (Y) the one it must reach
 last_from() { grep -o 'from https://[0-9.]*:8443' "$ALOG" | tail -1; }
-if [[ $(last_from) != "from https://$RA:8443" ]]; then
-	echo "  host1's agent moved to B during the failover (A answered its watch 503): it starts again, on A"
-	kill "$APID"; wait "$APID" 2>/dev/null
-	mark=$(wc -l <"$ALOG")
-	ip netns exec "$H1" "$AGENT" run --state-dir "$AST" --user "$USR" >>"$ALOG" 2>&1 &
-	APID=$!
-	E2E_PIDS+=($APID)
-	again() { tail -n +$((mark + 1)) "$ALOG" | grep -q "from https://$RA:8443"; }
-	eventually_within "host1's agent enforces A's state again" 5 again
-fi
-check "host1's agent watches A, the first server it lists ($(last_from))" test "$(last_from)" = "from https://$RA:8443"
+X=A Y=B
+[[ $(last_from) == "from https://$RB:8443" ]] && X=B Y=A
+echo "2. $CLIENTS clients initiate on $X (then $Y); replica $X, which host1's agent watches, is killed ($LOAD_S s in): the agent moves to $Y"
+[[ $X == B ]] && echo "  (host1's agent moved to B during the database's failover: A answered its watch 503)"
+check "host1's agent watches $X ($(last_from))" test "$(last_from)" = "from https://${RIP[$X]}:8443"
 mark=$(wc -l <"$ALOG")
-load_start p2 A B
+load_start p2 $X $Y
 sleep "$LOAD_S"
 kill_ms=$(now_ms)
-kill -KILL "${RPID[A]}"; wait "${RPID[A]}" 2>/dev/null
-on_b() { tail -n +$((mark + 1)) "$ALOG" | grep -q "from https://$RB:8443"; }
-eventually_within "host1's agent enforces what B sends within 5 s" 5 on_b
-echo "  A killed -> host1's agent enforcing B's state: $(( $(now_ms) - kill_ms )) ms (polled every 0.1 s)"
+kill -KILL "${RPID[$X]}"; wait "${RPID[$X]}" 2>/dev/null
+on_y() { tail -n +$((mark + 1)) "$ALOG" | grep -q "from https://${RIP[$Y]}:8443"; }
+eventually_within "host1's agent enforces what $Y sends within 5 s" 5 on_y
+echo "  $X killed -> host1's agent enforcing $Y's state: $(( $(now_ms) - kill_ms )) ms (polled every 0.1 s)"
 sleep 2
 load_stop
 ALL=$E2E_TMP/p2.all
@@ -293,29 +291,29 @@ cat "$E2E_TMP"/p2.[0-9]* >"$ALL"
 n_all=$(wc -l <"$ALL") n202=$(awk '$3 == 202' "$ALL" | wc -l) nb=$(awk '$3 == 202 && $6 == 1' "$ALL" | wc -l)
 others=$(awk '$3 != 202 && $3 != "000" { print $3 }' "$ALL" | sort | uniq -c | tr '\n' ' ')
 lost=$(awk '$3 == "000"' "$ALL" | wc -l)
-echo "  $n_all answers: $n202 x 202 ($nb from B), $lost never came (A gone; that client then asks B), others: ${others:-none}"
-check "every answer is a 202, from A or B (others: ${others:-none})" test -z "$others"
-check "at most one answer per client lost with A ($lost)" test "$lost" -le $CLIENTS
-check "the clients went on on B: 202s from B ($nb)" test "$nb" -gt 0
+echo "  $n_all answers: $n202 x 202 ($nb from $Y), $lost never came ($X gone; that client then asks $Y), others: ${others:-none}"
+check "every answer is a 202, from $X or $Y (others: ${others:-none})" test -z "$others"
+check "at most one answer per client lost with $X ($lost)" test "$lost" -le $CLIENTS
+check "the clients went on on $Y: 202s from $Y ($nb)" test "$nb" -gt 0
 load_kept p2
-check "replica B and host1's agent still run" kill -0 "${RPID[B]}" "$APID"
+check "replica $Y and host1's agent still run" kill -0 "${RPID[$Y]}" "$APID"
 
-echo "3. the primary vanishes over TCP for B (its packets dropped: no refusal, no reset): 503 within $SLOW_S s, not a hang"
+echo "3. the primary vanishes over TCP for $Y (its packets dropped: no refusal, no reset): 503 within $SLOW_S s, not a hang"
 cur_port=$(sql "SELECT inet_server_port()")	# the node the multi-host URI reaches: the one that takes writes
 cur=n$(( cur_port - P0 ))
-dropping() { # add|delete: B's packets to the primary's port dropped in the database's namespace
+dropping() { # add|delete: Y's packets to the primary's port dropped in the database's namespace
 	if [[ $1 == add ]]; then
-		ip netns exec "$DB" nft -f - <<<"table inet jgdrop { chain in { type filter hook input priority 0; ip saddr $RB tcp dport $cur_port drop; }; }"
+		ip netns exec "$DB" nft -f - <<<"table inet jgdrop { chain in { type filter hook input priority 0; ip saddr ${RIP[$Y]} tcp dport $cur_port drop; }; }"
 	else
 		ip netns exec "$DB" nft delete table inet jgdrop
 	fi
 }
-api_b() { # METHOD PATH [BODY]: B's API as the client 0; sets code, ms, ra
+api_b() { # METHOD PATH [BODY]: Y's API as the client 0; sets code, ms, ra
 	local args=(-sS --max-time $REQUEST_MAX_S --interface "${SRC[0]}" --cacert "$CERT" -o /dev/null -D "$E2E_TMP/hdr" -w '%{http_code}'
 		-X "$1" -H "Authorization: Bearer $(<"$E2E_TMP/token.0")")
 	[[ -n ${3-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
 	local t0; t0=$(now_ms)
-	code=$(ip netns exec "$CL" curl "${args[@]}" "https://$RB:8443$2" 2>"$E2E_TMP/curl.err")
+	code=$(ip netns exec "$CL" curl "${args[@]}" "https://${RIP[$Y]}:8443$2" 2>"$E2E_TMP/curl.err")
 	ms=$(( $(now_ms) - t0 ))
 	ra=$(tr -d '\r' <"$E2E_TMP/hdr" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')
 }
@@ -323,9 +321,9 @@ body3() {
 	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"%s","allowedSourceAddressPrefix":"%s"}]}],"justification":"e2e"}' \
 		"$VM" "$(date -u -d "@$(( $(date +%s) + 600 ))" +%Y-%m-%dT%H:%M:%SZ)" "${SRC[0]}"
 }
-check "the primary is $cur (:$cur_port); B's packets to it are dropped" dropping add
+check "the primary is $cur (:$cur_port); $Y's packets to it are dropped" dropping add
 api_b POST "$POL/initiate?$AV" "$(body3)"
-check "an initiate on B: 503 with Retry-After in $ms ms, not a hang ($code, Retry-After: ${ra:-none} $(head -c 100 "$E2E_TMP/curl.err"))" \
+check "an initiate on $Y: 503 with Retry-After in $ms ms, not a hang ($code, Retry-After: ${ra:-none} $(head -c 100 "$E2E_TMP/curl.err"))" \
 	bash -c '[[ $1 == 503 && -n $2 ]] && (( $3 < $4 * 1000 ))' _ "$code" "$ra" "$ms" $SLOW_S
 api_b POST "$POL/initiate?$AV" "$(body3)"
 check "the next one too, in $ms ms (no new attempt to connect for STORE_PG_RECONNECT_PAUSE_MS) ($code)" \
@@ -333,10 +331,10 @@ check "the next one too, in $ms ms (no new attempt to connect for STORE_PG_RECON
 check "the packets flow again" dropping delete
 b_serves() { api_b POST "$POL/initiate?$AV" "$(body3)"; [[ $code == 202 ]]; }
 t0=$(now_ms)
-eventually_within "B answers an initiate 202 again by itself within 15 s" 15 b_serves
-echo "  B's initiates: 202 again $(( $(now_ms) - t0 )) ms after the packets flowed"
-eventually_within "and host1 (its agent on B) opens 22 to client 0" 5 can "$CL" "${SRC[0]}" $H1A 22
-check "replica B still runs" kill -0 "${RPID[B]}"
+eventually_within "$Y answers an initiate 202 again by itself within 15 s" 15 b_serves
+echo "  $Y's initiates: 202 again $(( $(now_ms) - t0 )) ms after the packets flowed"
+eventually_within "and host1 (its agent on $Y) opens 22 to client 0" 5 can "$CL" "${SRC[0]}" $H1A 22
+check "replica $Y still runs" kill -0 "${RPID[$Y]}"
 
 (( E2E_FAIL )) && for f in jitgatedA jitgatedB agent1; do echo "--- $f.log"; tail -15 "$E2E_TMP/$f.log"; done
 (( E2E_FAIL )) && { echo "--- states"; pga_state; tail -5 "$E2E_TMP/psql.err" 2>/dev/null; }
