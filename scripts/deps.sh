@@ -9,6 +9,7 @@ PKGS=(
 	libsqlite3-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libinih-dev
 	libnetfilter-conntrack-dev libseccomp-dev iproute2 util-linux conntrack curl jq openssh-server openssh-client
 	postgresql-15 libpq-dev # the PostgreSQL store and its throwaway test server (tests/pg.sh)
+	postgresql-15-auto-failover # tests/e2e/failover.sh: monitor, primary and secondary (pg_autoctl)
 	sqlite3 wrk # the fault and load tests (tests/e2e/crash.sh, load.sh)
 	systemd openssl # tests/e2e/sec-daemon.sh: systemd-analyze expands the unit's syscall groups; openssl s_client
 	chromium # the portal's e2e test drives it (playwright-core, no browser download)

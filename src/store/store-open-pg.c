@@ -301,7 +301,7 @@ static int
 pg_begin_migration(struct store *st)
 {
 	/* a replica starting while another migrates waits for it, however long that takes */
-	return pg_exec(st, "BEGIN; SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(" STORE_PG_MIGRATE_LOCK_TEXT "); "
+	return pg_exec(st, "BEGIN; SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock(" STORE_PG_MIGRATE_LOCK_TEXT "); "
 	    "CREATE TABLE IF NOT EXISTS schema_version (n BIGINT NOT NULL)");
 }
 
@@ -334,8 +334,10 @@ pg_notice_drop(void *arg, const char *message)
 int
 store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_error *err)
 {
-	const char *const keys[] = { "connect_timeout", "dbname", NULL };
-	const char *const values[] = { STORE_PG_CONNECT_TIMEOUT_S, uri, NULL };
+	const char *const keys[] = { "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout", "dbname", NULL };
+	const char *const values[] = { STORE_PG_CONNECT_TIMEOUT_S, "1", STORE_PG_KEEPALIVE_IDLE_S,
+		STORE_PG_KEEPALIVE_INTERVAL_S, STORE_PG_KEEPALIVE_COUNT, STORE_PG_TCP_USER_TIMEOUT_MS, uri, NULL };
 	struct store_pg *pg;
 	struct store *st;
 	int r;
@@ -351,7 +353,7 @@ store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_er
 	st->ops = &store_pg_ops;
 	st->engine = pg;
 	st->readonly = readonly;
-	/* keywords in the URI come later, so its own connect_timeout wins over ours */
+	/* keywords in the URI come later, so its own connect_timeout (and the others) win over ours */
 	pg->conn = PQconnectdbParams(keys, values, 1);
 	if (!pg->conn) {
 		r = -ENOMEM;

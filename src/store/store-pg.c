@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -55,7 +56,8 @@ errno_of_state(const char *state)
 	if (!strcmp(state, "23514") || !strcmp(state, "23502") || !strcmp(state, "22003") ||
 	    !strcmp(state, "22P02"))
 		return -EINVAL;
-	if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03"))
+	/* 57014: a statement the server cancelled at STORE_PG_STATEMENT_TIMEOUT_MS; try again, as a lock not had */
+	if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") || !strcmp(state, "57014"))
 		return -EBUSY;
 	if (!strcmp(state, "25006"))
 		return -EROFS;	/* a standby: the primary moved */
@@ -175,28 +177,50 @@ is_write(const char *sql)
 	return word_at(sql, "INSERT") || word_at(sql, "UPDATE") || word_at(sql, "DELETE");
 }
 
+static int64_t
+pg_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /*
  * A connection the server dropped (a restart, a failover; the call that met it answered -EBUSY) is
  * made again before the next statement, its session set up again; statements prepared on the old one
- * are prepared again as they are next run. libpq's connect_timeout bounds the wait (store_pg_open).
+ * are prepared again as they are next run. libpq's connect_timeout bounds the wait (store_pg_open);
+ * after a failed attempt the calls fail at once for STORE_PG_RECONNECT_PAUSE_MS.
  */
 static int
 pg_ready(struct store *st)
 {
 	struct store_pg *pg = pg_of(st);
+	int rc;
 
 	if (PQstatus(pg->conn) == CONNECTION_OK)
 		return DB_OK;
+	if (pg->retry_ns && pg_now_ns() < pg->retry_ns) {
+		pg->errno_pending = -EBUSY;
+		snprintf(pg->message, sizeof(pg->message), "%s", pg->retry_message);
+		return DB_FAIL;
+	}
 	PQreset(pg->conn);
-	if (PQstatus(pg->conn) != CONNECTION_OK)
-		return pg_failed(st, NULL);
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		rc = pg_failed(st, NULL);
+		pg->retry_ns = pg_now_ns() + (int64_t)STORE_PG_RECONNECT_PAUSE_MS * 1000000;
+		snprintf(pg->retry_message, sizeof(pg->retry_message), "%s", pg->message);
+		return rc;
+	}
+	pg->retry_ns = 0;
 	pg->epoch++;
 	return store_pg_session(st) < 0 ? DB_FAIL : DB_OK;
 }
 
 /*
  * Set up a new connection's session: UTC; a lock (the write lock another replica holds, a row) waited
- * for at most STORE_BUSY_TIMEOUT_MS and then -EBUSY, as SQLite's busy timeout; listening again, if it
+ * for at most STORE_BUSY_TIMEOUT_MS and then -EBUSY, as SQLite's busy timeout; a statement worked on
+ * at most STORE_PG_STATEMENT_TIMEOUT_MS; listening again, if it
  * listened, to the revisions other stores give; read-only for a read-only store.
  */
 int
@@ -204,11 +228,11 @@ store_pg_session(struct store *st)
 {
 	struct store_pg *pg = pg_of(st);
 	PGresult *res;
-	char sql[192];
+	char sql[256];
 	int r = 0;
 
-	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d%s%s", STORE_BUSY_TIMEOUT_MS,
-	    pg->listening ? "; " STORE_PG_LISTEN_SQL : "", st->readonly ? "; SET default_transaction_read_only = on" : "");
+	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d; SET statement_timeout = %d%s%s",
+	    STORE_BUSY_TIMEOUT_MS, STORE_PG_STATEMENT_TIMEOUT_MS, pg->listening ? "; " STORE_PG_LISTEN_SQL : "", st->readonly ? "; SET default_transaction_read_only = on" : "");
 	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg->errno_pending = 0;

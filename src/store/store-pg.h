@@ -17,6 +17,39 @@
  */
 #define STORE_PG_CONNECT_TIMEOUT_S	"2"
 
+/*
+ * A server that vanishes over TCP (a host powered off, a partition: no RST, no FIN) must not hold a
+ * request, nor the one thread that serves them all, for the kernel's default of minutes. Data sent and
+ * not acknowledged fails the connection after STORE_PG_TCP_USER_TIMEOUT_MS; a connection with nothing
+ * in flight (waiting on an answer, or idle, listening) is probed after STORE_PG_KEEPALIVE_IDLE_S of
+ * silence, every STORE_PG_KEEPALIVE_INTERVAL_S, and dropped after STORE_PG_KEEPALIVE_COUNT unanswered
+ * probe (1 + 1 x 1 = 2 s). The call meets a lost connection (-EBUSY, an answer of 503) and the next
+ * one connects again, to whichever host of a multi-host URI is the primary then. The URI's own
+ * keywords win over these. A request may meet a lost connection and one attempt to connect again
+ * (STORE_PG_CONNECT_TIMEOUT_S): together kept under the HTTP server's 5 s for a connection to be
+ * answered before it counts as idle (API_CONN_UNAUTH_TIMEOUT_S), or the thread held that long closes
+ * the connections waiting unanswered (tests/e2e/failover.sh step 3 saw it with 3 s + 2 s).
+ */
+#define STORE_PG_TCP_USER_TIMEOUT_MS	"2000"
+#define STORE_PG_KEEPALIVE_IDLE_S	"1"
+#define STORE_PG_KEEPALIVE_INTERVAL_S	"1"
+#define STORE_PG_KEEPALIVE_COUNT	"1"
+/*
+ * After a failed attempt to connect again, the store's calls fail at once (-EBUSY, the attempt's words)
+ * for this long before the next attempt: jitgated serves every request on one thread, and a host that
+ * times out would otherwise cost each store call of each request STORE_PG_CONNECT_TIMEOUT_S. So the
+ * thread waits on a vanished database at most a connect timeout in every such period, and service
+ * resumes at most this long after the database is back.
+ */
+#define STORE_PG_RECONNECT_PAUSE_MS	2000
+
+/*
+ * A statement the server works on longer than this is cancelled by the server (57014, -EIO): longer
+ * than the write lock's wait (STORE_BUSY_TIMEOUT_MS) so that one answers -EBUSY first. Migrations run
+ * without it: they take as long as the data they move.
+ */
+#define STORE_PG_STATEMENT_TIMEOUT_MS	15000
+
 #define STORE_PG_CHANNEL	"jitgate_fleet"	/* NOTIFY channel of VM revisions: payload "VM:REVISION" */
 /* NOTIFY channel of every committed write (migration 8): payload the table's name, once per transaction */
 #define STORE_PG_WRITES_CHANNEL	"jitgate_write"
@@ -30,6 +63,8 @@ struct store_pg {
 	char message[STORE_ERROR_MAX];	/* and its words */
 	unsigned n_prepared;		/* names the next prepared statement */
 	unsigned epoch;			/* moves each time the connection is made again */
+	int64_t retry_ns;		/* CLOCK_MONOTONIC: no attempt to connect again before (STORE_PG_RECONNECT_PAUSE_MS) */
+	char retry_message[STORE_ERROR_MAX];	/* the failed attempt's words, given until then */
 	bool listening;			/* to STORE_PG_CHANNEL: store_changes_fd was asked */
 	int64_t changes;		/* rows the last write changed */
 	int64_t last_id;		/* the id the last INSERT … RETURNING id made */

@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# End-to-end: PostgreSQL's primary killed under load, pg_auto_failover promoting the secondary, two jitgated on a
+# multi-host URI. Every 202 survives, the answers in between are 503 with Retry-After, service resumes by itself.
+# Then the replica host1's agent watches is killed under the same load (clients and the agent move to the other),
+# and the primary vanishes over TCP for the survivor (its packets dropped): B answers 503 within the store's named limits, never hangs, and recovers.
+#
+#   replica A (jitgated, RA:8443)                                ─┐
+#   replica B (jitgated, RB:8443)                                ─┤
+#   host1 (22; a real jitgate-agent listing A, then B)           ─┼── bridge ── db: monitor, node 1, node 2
+#   client (C: 16 initiate loops, each its own token and source) ─┘       (pg_autoctl, 10.245.0.5, 3 ports)
+#
+# The replicas reach the database through postgresql://…@db:P1,db:P2/jitgate?target_session_attrs=read-write:
+# libpq tries both hosts and keeps the one that takes writes. The monitor's health checks are shortened (seconds,
+# not pg_auto_failover's default 20 s + 30 s) so that a failover fits the 15 s this test allows it.
+# Usage: tests/e2e/failover.sh [BUILD_DIR]   (as root; postgresql-15-auto-failover, curl, jq, openssl, psql)
+#        FAILOVER_LOAD_S=N: seconds of load before the kill (default 4)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-$here/../../build}
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}
+JG=$BUILD/src/cli/jitgate
+AGENT=$BUILD/src/agent/jitgate-agent
+NETPROBE=$BUILD/tests/e2e/netprobe
+PG_BIN=/usr/lib/postgresql/15/bin
+. "$here/lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "failover.sh: needs root (network namespaces, nftables)"; exit 1; }
+[[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE ]] || { echo "failover.sh: build first"; exit 1; }
+command -v pg_autoctl >/dev/null || { echo "failover.sh: needs pg_autoctl (scripts/deps.sh: postgresql-15-auto-failover)"; exit 1; }
+for t in curl jq openssl psql; do command -v $t >/dev/null || { echo "failover.sh: needs $t"; exit 1; }; done
+CLIENTS=16
+LOAD_S=${FAILOVER_LOAD_S:-4}
+RESUME_MAX_S=15		# the issue's bound on the unavailability
+REQUEST_MAX_S=20	# curl's --max-time: a request that takes this long is a hang
+SLOW_S=8		# no answer may take longer (the store's named limits: TCP 5 s, connect 2 s a host)
+UP_TIMEOUT_S=90		# monitor + primary + secondary up, on a loaded 2-core machine
+
+# cleanup: the PostgreSQL nodes (each pg_autoctl in its own process group, with its postgres), then lib.sh's
+PGA_PGIDS=()
+PGA_DIR=$(mktemp -d /tmp/jitgate-pgaf.XXXXXX) || exit 1
+pga_cleanup() {
+	local g f
+	for g in "${PGA_PGIDS[@]}"; do kill -KILL -- "-$g" 2>/dev/null; done
+	for f in "$PGA_DIR"/*/postmaster.pid; do [[ -f $f ]] && kill -KILL "$(head -1 "$f")" 2>/dev/null; done
+	# a postgres killed leaves its socket and lock in /var/run/postgresql: those of this test's data go
+	for f in /var/run/postgresql/.s.PGSQL.*.lock; do
+		[[ -f $f && $(sed -n 2p "$f" 2>/dev/null) == "$PGA_DIR"/* ]] && rm -f "$f" "${f%.lock}"
+	done
+	rm -rf "$PGA_DIR"
+}
+trap 'pga_cleanup; e2e_cleanup; rm -rf "$E2E_TMP"' EXIT
+chown postgres: "$PGA_DIR" && chmod 755 "$PGA_DIR" || exit 1
+
+BR=$(ns_new br) && DB=$(ns_new db) && RA_NS=$(ns_new ra) && RB_NS=$(ns_new rb) && CL=$(ns_new cl) && H1=$(ns_new h1) || exit 1
+ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
+NET=10.245.0
+RA=$NET.1 RB=$NET.2 DBA=$NET.5 H1A=$NET.11
+plug() { # NS IF PORT ADDR...
+	local n=$1 i=$2 p=$3; shift 3
+	link_new "$n" "$i" "$BR" "$p" && ip -n "$BR" link set "$p" master br0 || return 1
+	local a; for a in "$@"; do addr_add "$n" "$i" "$a/24"; done
+}
+SRC=(); for ((k = 0; k < CLIENTS; k++)); do SRC+=($NET.$((100 + k))); done
+plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$DB" e0 pdb $DBA && plug "$CL" e0 pcl "${SRC[@]}" || exit 1
+plug "$H1" e0 ph1 $H1A && listen "$H1" 22 || exit 1
+
+# pg_autoctl as postgres in the db namespace, its configuration under PGA_DIR (not postgres's home); UTF-8 (jitgate's
+# schema makes an ICU collation, which needs a UTF8 database)
+P0=$((20000 + RANDOM % 20000))	# the unix sockets go to /var/run/postgresql: ports no other test uses
+as_pg() {
+	ip netns exec "$DB" runuser -u postgres -- env -i PATH="$PG_BIN:/usr/bin:/bin" HOME="$PGA_DIR" \
+		XDG_CONFIG_HOME="$PGA_DIR/config" XDG_DATA_HOME="$PGA_DIR/share" XDG_RUNTIME_DIR="$PGA_DIR/run" \
+		PG_CONFIG="$PG_BIN/pg_config" LC_ALL=C.UTF-8 "$@"
+}
+declare -A PGA_GROUP
+pga_run() { # NODE: pg_autoctl run, in a process group of its own (killed whole: the node and its postgres)
+	setsid bash -c 'echo $$ >"$1/$2.pgid"; shift 2; exec "$@"' _ "$PGA_DIR" "$1" \
+		ip netns exec "$DB" runuser -u postgres -- env -i PATH="$PG_BIN:/usr/bin:/bin" HOME="$PGA_DIR" \
+		XDG_CONFIG_HOME="$PGA_DIR/config" XDG_DATA_HOME="$PGA_DIR/share" XDG_RUNTIME_DIR="$PGA_DIR/run" \
+		PG_CONFIG="$PG_BIN/pg_config" LC_ALL=C.UTF-8 pg_autoctl run --pgdata "$PGA_DIR/$1" >>"$E2E_TMP/$1.log" 2>&1 &
+	disown	# killed on purpose: no "Killed" notice from bash
+	local i
+	for ((i = 0; i < 100; i++)); do [[ -s $PGA_DIR/$1.pgid ]] && break; sleep 0.02; done
+	PGA_GROUP[$1]=$(<"$PGA_DIR/$1.pgid")
+	PGA_PGIDS+=(${PGA_GROUP[$1]})
+}
+psql_at() { ip netns exec "$DB" runuser -u postgres -- psql -X -A -t -q -h /var/run/postgresql -p "$1" -d "$2" -c "$3" 2>>"$E2E_TMP/psql.err"; }
+pga_state() { as_pg pg_autoctl show state --pgdata "$PGA_DIR/mon" 2>/dev/null; }
+# the reported states of node 1 and node 2, "n1=primary n2=secondary"
+pga_states() { pga_state | awk -F'|' '$1 ~ /n[12]/ { gsub(/ /, "", $1); gsub(/ /, "", $6); printf "%s=%s ", $1, $6 }'; }
+pga_settled() { local s; s=$(pga_states); [[ $s == *=primary* && $s == *=secondary* ]]; }
+MONITOR="postgres://autoctl_node@$DBA:$P0/pg_auto_failover?sslmode=disable"
+
+echo "0. pg_auto_failover on $DBA: monitor :$P0, node 1 :$((P0 + 1)), node 2 :$((P0 + 2)); two jitgated on a multi-host URI"
+t0=$(now_ms)
+as_pg pg_autoctl create monitor --pgdata "$PGA_DIR/mon" --pgport $P0 --hostname $DBA --auth trust --no-ssl \
+	>"$E2E_TMP/mon.create.log" 2>&1
+check "the monitor is created" test $? = 0
+pga_run mon
+up() { ip netns exec "$DB" "$PG_BIN/pg_isready" -q -h $DBA -p "$1"; }
+eventually_within "the monitor answers" 20 up $P0
+# failure detected in ~2 s (not 20 s), the old primary not waited for to demote (it is dead) past 2 s
+for kv in health_check_period=1000 health_check_timeout=1000 health_check_max_retries=1 health_check_retry_delay=500 \
+	node_considered_unhealthy_timeout=2000 primary_demote_timeout=2000; do
+	psql_at $P0 pg_auto_failover "ALTER SYSTEM SET pgautofailover.${kv%=*} = ${kv#*=}" >/dev/null
+done
+psql_at $P0 pg_auto_failover "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+v=$(psql_at $P0 pg_auto_failover 'SHOW pgautofailover.node_considered_unhealthy_timeout')
+check "the monitor's health checks shortened (node_considered_unhealthy_timeout $v)" test "$v" = 2s
+for i in 1 2; do
+	as_pg pg_autoctl create postgres --pgdata "$PGA_DIR/n$i" --pgport $((P0 + i)) --hostname $DBA --name n$i \
+		--auth trust --no-ssl --pg-hba-lan --monitor "$MONITOR" --dbname jitgate >"$E2E_TMP/n$i.create.log" 2>&1
+	check "node $i is created" test $? = 0
+	pga_run n$i
+	[[ $i == 1 ]] && eventually_within "node 1 answers" 30 up $((P0 + 1))
+done
+eventually_within "a primary and a secondary within $UP_TIMEOUT_S s ($(pga_states))" $UP_TIMEOUT_S pga_settled
+echo "  up in $(( $(now_ms) - t0 )) ms: $(pga_states)"
+check "commits wait for the secondary (synchronous_standby_names $(psql_at $((P0 + 1)) jitgate 'SHOW synchronous_standby_names'))" \
+	bash -c '[[ -n $1 ]]' _ "$(psql_at $((P0 + 1)) jitgate 'SHOW synchronous_standby_names')"
+URI="postgresql://postgres@$DBA:$((P0 + 1)),$DBA:$((P0 + 2))/jitgate?target_session_attrs=read-write"
+sql() { ip netns exec "$DB" psql -X -A -t -q "$URI" -c "$1" 2>>"$E2E_TMP/psql.err"; }
+
+CERT=$E2E_TMP/cert.pem KEY=$E2E_TMP/key.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jitgate-replicas \
+	-addext "subjectAltName=IP:$RA,IP:$RB" -keyout "$KEY" -out "$CERT" 2>/dev/null || exit 1
+chmod 0600 "$KEY"
+FP=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
+printf 'agent_watch_wait = PT25S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
+declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID
+replica_start() { # A|B
+	mkdir -p -m 0700 "$E2E_TMP/state$1"
+	ip netns exec "${RNS[$1]}" "$JITGATED" --single-process --state-dir "$E2E_TMP/state$1" --listen "${RIP[$1]}:8443" \
+		--vm-name "rep$1" --config "$E2E_TMP/jitgated.conf" --store "$URI" >>"$E2E_TMP/jitgated$1.log" 2>&1 &
+	RPID[$1]=$!
+	E2E_PIDS+=(${RPID[$1]})
+	e2e_wait_healthy "$CL" "$CERT" "https://${RIP[$1]}:8443" "${RPID[$1]}"
+}
+check "replica A is healthy (store: the multi-host URI)" replica_start A
+check "replica B is healthy" replica_start B
+tok() { ip netns exec "$RA_NS" "$JITGATED" token create --name "$1" --role Owner --state-dir "$E2E_TMP/stateA" --store "$URI"; }
+T_OWNER=$(tok owner)
+jg() { # ARGS...: the CLI against A as the owner; sets rc, out
+	out=$(ip netns exec "$CL" env -i PATH="$PATH" HOME="$E2E_TMP" TZ=UTC JITGATE_SERVER="https://$RA:8443" \
+		JITGATE_TOKEN="$T_OWNER" JITGATE_CA="$CERT" "$JG" "$@" </dev/null 2>&1)
+	rc=$?
+}
+USR=jitgate-agent-t
+e2e_user "$USR" || exit 1
+chmod 0711 "$E2E_TMP"	# the agent's user must reach its state directory below it
+AST=$E2E_TMP/agent1 ALOG=$E2E_TMP/agent1.log
+mkdir -m 0700 "$AST"
+jg -q agent token create --resource-group rg1
+ip netns exec "$H1" "$AGENT" join --server "https://$RA:8443" --server "https://$RB:8443" --token "$out" \
+	--ca-fingerprint "$FP" --name host1 --state-dir "$AST" >"$E2E_TMP/join.out" 2>&1
+rc=$?
+check "host1's agent joins on A, listing A then B (rc $rc)" test $rc = 0
+ip netns exec "$H1" "$AGENT" run --state-dir "$AST" --user "$USR" >>"$ALOG" 2>&1 &
+APID=$!
+E2E_PIDS+=($APID)
+agent_enforces() { grep -q 'enforcing revision' "$ALOG"; }
+eventually_within "host1's agent enforces the server's state" 5 agent_enforces
+jg enable host1 --port 22 --max 3h
+check "jitgate enable host1 --port 22 on A (rc $rc: $out)" test $rc = 0
+eventually_within "host1's 22 is closed to the clients" 5 cannot "$CL" "${SRC[0]}" $H1A 22
+for ((k = 0; k < CLIENTS; k++)); do tok "c$k" >"$E2E_TMP/token.$k" || exit 1; done
+check "$CLIENTS client tokens" test "$(cat "$E2E_TMP"/token.* | grep -c .)" = $CLIENTS
+
+SUB=00000000-0000-0000-0000-000000000000
+POL=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
+VM=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/host1
+AV=api-version=2020-01-01
+# one client: initiates of host1:22 for its own source, one after another, on the first replica and, after an answer
+# that never came (a refused connection: the replica is gone), on the other, until the file STOP exists; a line per
+# answer: START_MS END_MS CODE RETRY_AFTER(0/1) REQUEST_ID REPLICA(0/1)
+cat >"$E2E_TMP/client.sh" <<'EOF'
+k=$1 src=$2 url0=$3 url1=$4 cert=$5 vm=$6 stop=$7 max=$8 out=$9 tok=$(<"${10}")
+hdr=${out%/*}/hdr.$k body=${out%/*}/body.$k at=0
+while [[ ! -e $stop ]]; do
+	end=$(date -u -d @$(( $(date +%s) + 3600 )) +%Y-%m-%dT%H:%M:%SZ)
+	url=$url0; [[ $at == 1 ]] && url=$url1
+	t0=$(date +%s%3N)
+	code=$(curl -sS --max-time "$max" --interface "$src" --cacert "$cert" -o "$body" -D "$hdr" -w '%{http_code}' \
+		-H "Authorization: Bearer $tok" -H 'Content-Type: application/json' --data-binary \
+		"{\"virtualMachines\":[{\"id\":\"$vm\",\"ports\":[{\"number\":22,\"endTimeUtc\":\"$end\",\"allowedSourceAddressPrefix\":\"$src\"}]}],\"justification\":\"failover\"}" \
+		"$url" 2>/dev/null)
+	t1=$(date +%s%3N)
+	ra=0; grep -qi '^retry-after: ' "$hdr" 2>/dev/null && ra=1
+	id=-; [[ $code == 202 ]] && id=$(jq -r .id <"$body" 2>/dev/null)
+	[[ $code != 202 && -s $body ]] && id=$(jq -r .error.code <"$body" 2>/dev/null)
+	echo "$t0 $t1 $code $ra $id $at" >>"$out"
+	[[ $code == 000 ]] && at=$(( 1 - at ))
+	rm -f "$hdr" "$body"
+done
+EOF
+STOP=$E2E_TMP/stop
+load_start() { # PHASE FIRST SECOND: the clients on replica FIRST (then SECOND); answers in $E2E_TMP/PHASE.K
+	local k
+	rm -f "$STOP"
+	for ((k = 0; k < CLIENTS; k++)); do
+		: >"$E2E_TMP/$1.$k"
+		ip netns exec "$CL" bash "$E2E_TMP/client.sh" $k "${SRC[$k]}" "https://${RIP[$2]}:8443$POL/initiate?$AV" \
+			"https://${RIP[$3]}:8443$POL/initiate?$AV" "$CERT" "$VM" "$STOP" $REQUEST_MAX_S "$E2E_TMP/$1.$k" \
+			"$E2E_TMP/token.$k" &
+		LPID[$k]=$!
+		E2E_PIDS+=(${LPID[$k]})
+	done
+}
+load_stop() { local k; touch "$STOP"; for ((k = 0; k < CLIENTS; k++)); do wait "${LPID[$k]}" 2>/dev/null; done; }
+# load_kept PHASE: every 202 of the phase is in the store; each client's last is a live grant that host1 enforces
+load_kept() {
+	local k last n202 missing live_ok=0 open_ok=0
+	cat "$E2E_TMP/$1".[0-9]* >"$E2E_TMP/$1.all"
+	n202=$(awk '$3 == 202' "$E2E_TMP/$1.all" | wc -l)
+	awk '$3 == 202 { print $5 }' "$E2E_TMP/$1.all" | sort -u >"$E2E_TMP/$1.ids"
+	check "every 202 carried its own request id ($n202)" test "$(grep -c -v '^-$\|^null$\|^$' "$E2E_TMP/$1.ids")" = "$n202"
+	sql "SELECT id FROM requests" | sort -u >"$E2E_TMP/$1.store"
+	missing=$(comm -23 "$E2E_TMP/$1.ids" "$E2E_TMP/$1.store" | wc -l)
+	check "every request answered 202 is in the store ($missing of $n202 missing)" test "$missing" = 0
+	for ((k = 0; k < CLIENTS; k++)); do
+		last=$(awk '$3 == 202 { id = $5 } END { print id }' "$E2E_TMP/$1.$k")
+		[[ -n $last && $(sql "SELECT count(*) FROM grants WHERE request_id = '$last' AND status = 0") == 1 ]] &&
+			live_ok=$((live_ok + 1))
+	done
+	check "each client's last 202 is a live grant in the store ($live_ok of $CLIENTS)" test $live_ok = $CLIENTS
+	for ((k = 0; k < CLIENTS; k++)); do can "$CL" "${SRC[$k]}" $H1A 22 && open_ok=$((open_ok + 1)); done
+	check "and enforced: each client's source reaches host1's 22 ($open_ok of $CLIENTS)" test $open_ok = $CLIENTS
+}
+declare -a LPID
+
+echo "1. $CLIENTS clients initiate on A; the primary is killed ($LOAD_S s in); pg_auto_failover promotes the secondary"
+load_start p1 A B
+sleep "$LOAD_S"
+primary=$(pga_states | grep -o 'n[12]=primary' | cut -d= -f1)
+check "the primary is node ${primary:-?}" test -n "$primary"
+kill_ms=$(now_ms)
+kill -KILL -- "-${PGA_GROUP[$primary]}"
+for f in "$PGA_DIR/$primary/postmaster.pid"; do [[ -f $f ]] && kill -KILL "$(head -1 "$f")" 2>/dev/null; done
+echo "  killed $primary (its pg_autoctl and postgres) at +$(( kill_ms - t0 )) ms"
+# resumed: a 202 answered to a request that started after the first 503
+resumed_ms() {
+	cat "$E2E_TMP"/p1.[0-9]* | awk -v k="$kill_ms" '$3 == 503 && $1 >= k && (f == "" || $1 < f) { f = $1 }
+		{ r[NR] = $0 } END { if (f == "") exit 1; m = ""; for (i in r) { split(r[i], a, " ");
+		if (a[3] == 202 && a[1] > f && (m == "" || a[2] < m)) m = a[2] } if (m == "") exit 1; print m - k }'
+}
+resumed() { resumed_ms >/dev/null; }
+eventually_within "initiates answer 202 again by themselves (checked up to 40 s)" 40 resumed
+gap=$(resumed_ms)
+sleep 2
+load_stop
+echo "  service resumed ${gap:-never} ms after the kill (target <= $((RESUME_MAX_S * 1000)) ms); now: $(pga_states)"
+check "service resumed within $RESUME_MAX_S s (${gap:-never} ms)" bash -c '[[ -n $1 ]] && (( $1 <= $2 * 1000 ))' _ "${gap:-}" $RESUME_MAX_S
+ALL=$E2E_TMP/p1.all
+cat "$E2E_TMP"/p1.[0-9]* >"$ALL"
+n_all=$(wc -l <"$ALL") n202=$(awk '$3 == 202' "$ALL" | wc -l) n503=$(awk '$3 == 503' "$ALL" | wc -l)
+others=$(awk '$3 != 202 && $3 != 503 { print $3 }' "$ALL" | sort | uniq -c | tr '\n' ' ')
+slowest=$(awk '{ d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$ALL")
+echo "  $n_all answers: $n202 x 202, $n503 x 503, others: ${others:-none}; slowest $slowest ms"
+check "every answer is a 202 or a 503 (others: ${others:-none})" test -z "$others"
+check "some were 503s while there was no primary ($n503)" test "$n503" -gt 0
+check "every 503 carries Retry-After ($(awk '$3 == 503 && $4 != 1 { print $5 }' "$ALL" | sort | uniq -c | tr '\n' ' '))" \
+	test "$(awk '$3 == 503 && $4 != 1' "$ALL" | wc -l)" = 0
+check "no answer took longer than $SLOW_S s (slowest $slowest ms: no hang)" test "$slowest" -lt $((SLOW_S * 1000))
+load_kept p1
+check "both replicas still run" kill -0 "${RPID[A]}" "${RPID[B]}"
+T= ; code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$CERT" -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer $T_OWNER" "https://$RB:8443$POL?$AV")
+check "replica B, idle through the failover, serves the policy: 200 ($code)" test "$code" = 200
+
+# the agent watches A, the first server it lists, unless a 503 from A during the database's failover moved it on:
+# the replica it watches now is the one killed (X), the other (Y) the one it must reach
+last_from() { grep -o 'from https://[0-9.]*:8443' "$ALOG" | tail -1; }
+X=A Y=B
+[[ $(last_from) == "from https://$RB:8443" ]] && X=B Y=A
+echo "2. $CLIENTS clients initiate on $X (then $Y); replica $X, which host1's agent watches, is killed ($LOAD_S s in): the agent moves to $Y"
+[[ $X == B ]] && echo "  (host1's agent moved to B during the database's failover: A answered its watch 503)"
+check "host1's agent watches $X ($(last_from))" test "$(last_from)" = "from https://${RIP[$X]}:8443"
+mark=$(wc -l <"$ALOG")
+load_start p2 $X $Y
+sleep "$LOAD_S"
+kill_ms=$(now_ms)
+kill -KILL "${RPID[$X]}"; wait "${RPID[$X]}" 2>/dev/null
+on_y() { tail -n +$((mark + 1)) "$ALOG" | grep -q "from https://${RIP[$Y]}:8443"; }
+eventually_within "host1's agent enforces what $Y sends within 5 s" 5 on_y
+echo "  $X killed -> host1's agent enforcing $Y's state: $(( $(now_ms) - kill_ms )) ms (polled every 0.1 s)"
+sleep 2
+load_stop
+ALL=$E2E_TMP/p2.all
+cat "$E2E_TMP"/p2.[0-9]* >"$ALL"
+n_all=$(wc -l <"$ALL") n202=$(awk '$3 == 202' "$ALL" | wc -l) nb=$(awk '$3 == 202 && $6 == 1' "$ALL" | wc -l)
+others=$(awk '$3 != 202 && $3 != "000" { print $3 }' "$ALL" | sort | uniq -c | tr '\n' ' ')
+lost=$(awk '$3 == "000"' "$ALL" | wc -l)
+echo "  $n_all answers: $n202 x 202 ($nb from $Y), $lost never came ($X gone; that client then asks $Y), others: ${others:-none}"
+check "every answer is a 202, from $X or $Y (others: ${others:-none})" test -z "$others"
+check "at most one answer per client lost with $X ($lost)" test "$lost" -le $CLIENTS
+check "the clients went on on $Y: 202s from $Y ($nb)" test "$nb" -gt 0
+load_kept p2
+check "replica $Y and host1's agent still run" kill -0 "${RPID[$Y]}" "$APID"
+
+echo "3. the primary vanishes over TCP for $Y (its packets dropped: no refusal, no reset): 503 within $SLOW_S s, not a hang"
+cur_port=$(sql "SELECT inet_server_port()")	# the node the multi-host URI reaches: the one that takes writes
+cur=n$(( cur_port - P0 ))
+dropping() { # add|delete: Y's packets to the primary's port dropped in the database's namespace
+	if [[ $1 == add ]]; then
+		ip netns exec "$DB" nft -f - <<<"table inet jgdrop { chain in { type filter hook input priority 0; ip saddr ${RIP[$Y]} tcp dport $cur_port drop; }; }"
+	else
+		ip netns exec "$DB" nft delete table inet jgdrop
+	fi
+}
+api_b() { # METHOD PATH [BODY]: Y's API as the client 0; sets code, ms, ra
+	local args=(-sS --max-time $REQUEST_MAX_S --interface "${SRC[0]}" --cacert "$CERT" -o /dev/null -D "$E2E_TMP/hdr" -w '%{http_code}'
+		-X "$1" -H "Authorization: Bearer $(<"$E2E_TMP/token.0")")
+	[[ -n ${3-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	local t0; t0=$(now_ms)
+	code=$(ip netns exec "$CL" curl "${args[@]}" "https://${RIP[$Y]}:8443$2" 2>"$E2E_TMP/curl.err")
+	ms=$(( $(now_ms) - t0 ))
+	ra=$(tr -d '\r' <"$E2E_TMP/hdr" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')
+}
+body3() {
+	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"%s","allowedSourceAddressPrefix":"%s"}]}],"justification":"e2e"}' \
+		"$VM" "$(date -u -d "@$(( $(date +%s) + 600 ))" +%Y-%m-%dT%H:%M:%SZ)" "${SRC[0]}"
+}
+check "the primary is $cur (:$cur_port); $Y's packets to it are dropped" dropping add
+api_b POST "$POL/initiate?$AV" "$(body3)"
+check "an initiate on $Y: 503 with Retry-After in $ms ms, not a hang ($code, Retry-After: ${ra:-none} $(head -c 100 "$E2E_TMP/curl.err"))" \
+	bash -c '[[ $1 == 503 && -n $2 ]] && (( $3 < $4 * 1000 ))' _ "$code" "$ra" "$ms" $SLOW_S
+api_b POST "$POL/initiate?$AV" "$(body3)"
+check "the next one too, in $ms ms (no new attempt to connect for STORE_PG_RECONNECT_PAUSE_MS) ($code)" \
+	bash -c '[[ $1 == 503 ]] && (( $2 < $3 * 1000 ))' _ "$code" "$ms" $SLOW_S
+check "the packets flow again" dropping delete
+b_serves() { api_b POST "$POL/initiate?$AV" "$(body3)"; [[ $code == 202 ]]; }
+t0=$(now_ms)
+eventually_within "$Y answers an initiate 202 again by itself within 15 s" 15 b_serves
+echo "  $Y's initiates: 202 again $(( $(now_ms) - t0 )) ms after the packets flowed"
+eventually_within "and host1 (its agent on $Y) opens 22 to client 0" 5 can "$CL" "${SRC[0]}" $H1A 22
+check "replica $Y still runs" kill -0 "${RPID[$Y]}"
+
+(( E2E_FAIL )) && for f in jitgatedA jitgatedB agent1; do echo "--- $f.log"; tail -15 "$E2E_TMP/$f.log"; done
+(( E2E_FAIL )) && { echo "--- states"; pga_state; tail -5 "$E2E_TMP/psql.err" 2>/dev/null; }
+e2e_summary
