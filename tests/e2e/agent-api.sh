@@ -596,7 +596,8 @@ t0=$(now_ms)
 call -i $A "$T_OWNER" GET "$CMP/hosta?$AV"
 t1=$(now_ms)
 expect 200 "another source is served while they wait"
-check "at once ($(( t1 - t0 )) ms)" test $(( t1 - t0 )) -lt 1000
+# not held behind the parked watches (they wait 30 s); the bound is loose because CI machines are shared
+check "at once, not after the parked watches' wait ($(( t1 - t0 )) ms)" test $(( t1 - t0 )) -lt 5000
 ti=$(now_ms)
 call "$T_REQ" POST "$POL/initiate?$AV" "$body"
 expect 202 "initiate on hosta again"
@@ -610,7 +611,9 @@ for i in $(seq 1 200); do
 done
 echo "  fan-out: all $answered parked watches had the new state $(( last - ti )) ms after the initiate was sent"
 check "the 128 parked watches were all answered with the change" test "$answered" = 128
-check "all within 1 s of the initiate ($(( last - ti )) ms)" test $(( last - ti )) -lt 1000
+# woken by the change, not by the end of their 30 s wait: 128 curl processes on a shared, loaded machine can
+# take over a second to be scheduled, so the figure is printed above and the bound is well under the wait
+check "all woken by the change, well before their 30 s wait ($(( last - ti )) ms)" test $(( last - ti )) -lt 10000
 
 echo "8. jitgated stopped while watches are parked"
 call -i $A5 "$CRED_A" GET "/agent/v1$VMA/state?since=-1"
