@@ -78,6 +78,9 @@ rule_update(json_t *p, const struct cli_rule_opts *o, const char *proto)
 	rule.max_duration_ms = o->max_ms;
 	if (!o->max_ms && duration_parse_iso8601(text, strlen(text), &rule.max_duration_ms, NULL) < 0)
 		return -EINVAL;
+	/* an unchanged maximum goes back as the server shows it ("P1D"), not rewritten ("PT24H") */
+	if (!o->max_ms)
+		snprintf(rule.max_duration_text, sizeof(rule.max_duration_text), "%s", text);
 	if ((r = rule_sources(p, o, &rule)) < 0)
 		return r;
 	if (!(updated = codec_policy_port_encode(&rule)))
