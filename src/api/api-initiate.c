@@ -52,9 +52,11 @@ check_port(const struct api_initiate_in *in, const struct policy_vm *pv, const s
 	if (ip->end_ns > max_end + INITIATE_CLOCK_SLACK_MS * TIME_NS_PER_MS) {
 		time_format_azure(max_end, when, sizeof(when));
 		duration_format_iso8601(max_ms, dur, sizeof(dur));
+		/* the rule's maximum in the words its policy uses ("PT180M"), unless the deployment's cap is lower */
 		return core_error_set(err, "EndTimeTooLate", t,
 				      "port %u may be opened for at most %s, so endTimeUtc may be at most %s", ip->number,
-				      dur, when);
+				      max_ms == rule->max_duration_ms && rule->max_duration_text[0] ? rule->max_duration_text : dur,
+				      when);
 	}
 	if (ip->has_source) {
 		src = ip->source;
