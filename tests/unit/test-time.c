@@ -33,14 +33,17 @@ parse_bad(const char *s, const char *message_part)
 		fail_msg("'%s': message '%s' lacks '%s'", s, err.message, message_part);
 }
 
+/* fmt writes ns as want, and says its length. */
 static void
-format_is(int64_t ns, const char *want)
+formatted_is(int (*fmt)(int64_t, char *, size_t), int64_t ns, const char *want)
 {
 	char buf[TIME_FORMAT_SIZE];
 
-	assert_int_equal(time_format_rfc3339(ns, buf, sizeof(buf)), (int)strlen(want));
+	assert_int_equal(fmt(ns, buf, sizeof(buf)), (int)strlen(want));
 	assert_string_equal(buf, want);
 }
+#define format_is(ns, want)	formatted_is(time_format_rfc3339, (ns), (want))
+#define azure_is(ns, want)	formatted_is(time_format_azure, (ns), (want))
 
 static void
 test_parse_azure_form(void **state)
@@ -212,15 +215,6 @@ test_format(void **state)
 	assert_int_equal(time_format_rfc3339(0, buf, 21), 20);
 	assert_int_equal(time_format_rfc3339(0, buf, 20), -ENOSPC);
 	assert_int_equal(time_format_rfc3339(0, buf, 0), -ENOSPC);
-}
-
-static void
-azure_is(int64_t ns, const char *want)
-{
-	char buf[TIME_FORMAT_SIZE];
-
-	assert_int_equal(time_format_azure(ns, buf, sizeof(buf)), (int)strlen(want));
-	assert_string_equal(buf, want);
 }
 
 /* Azure's form: exactly 7 fraction digits, whatever the instant, cut (never rounded up) to 100 ns. */
