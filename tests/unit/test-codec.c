@@ -284,6 +284,38 @@ test_policy_normalised(void **state)
 }
 
 /* A model that says "one prefix" but holds two is written as a list rather than losing one. */
+/* What a client wrote comes back as written: the kind (an empty one is none) and each duration's words. */
+static void
+test_policy_as_sent(void **state)
+{
+	static const char *const durations[][2] = {
+		{ "P1D", "86400000" }, { "PT3H", "10800000" }, { "PT180M", "10800000" }, { "PT1,5H", "5400000" },
+		{ "P0W", "0" }, { "PT0.5H", "1800000" }, { "PT10800S", "10800000" },
+	};
+	char body[1024];
+	struct policy *p;
+	json_t *j;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+		snprintf(body, sizeof(body), "{\"kind\":\"%s\",\"properties\":{\"virtualMachines\":[{\"id\":\"" VM1 "\","
+		    "\"ports\":[{\"number\":22,\"protocol\":\"TCP\",\"allowedSourceAddressPrefix\":\"*\","
+		    "\"maxRequestAccessDuration\":\"%s\"}]}]}}", i % 2 ? "" : "Custom", durations[i][0]);
+		p = decode_policy(body);
+		assert_int_equal(p->vms[0].ports[0].max_duration_ms, strtoll(durations[i][1], NULL, 10));
+		j = codec_policy_encode(p);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(j, "kind")), i % 2 ? "Basic" : "Custom");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(json_array_get(
+		    json_object_get(json_object_get(j, "properties"), "virtualMachines"), 0), "ports"), 0),
+		    "maxRequestAccessDuration")), durations[i][0]);
+		json_decref(j);
+		free(round_trip(p));
+		policy_free(p);
+	}
+}
+
 static void
 test_policy_encode_list_fallback(void **state)
 {
@@ -922,6 +954,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_azure_example),
 		cmocka_unit_test(test_policy_normalised),
+		cmocka_unit_test(test_policy_as_sent),
 		cmocka_unit_test(test_policy_encode_list_fallback),
 		cmocka_unit_test(test_policy_missing),
 		cmocka_unit_test(test_policy_types),
