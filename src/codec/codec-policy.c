@@ -84,10 +84,8 @@ decode_policy_port(json_t *v, const char *base, struct policy_port *port, struct
 	path_key(target, sizeof(target), base, "maxRequestAccessDuration");
 	if (duration_parse_iso8601(json_string_value(dur), json_string_length(dur), &port->max_duration_ms, err) < 0)
 		return error_at(err, target);
-	/* the parser refuses what is longer than DURATION_TEXT_MAX, so the text fits */
-	memcpy(port->max_duration_text, json_string_value(dur), json_string_length(dur));
-	port->max_duration_text[json_string_length(dur)] = '\0';
-	return 0;
+	/* kept as sent; the parser refuses what is longer than DURATION_TEXT_MAX, so it fits */
+	return string_copy(dur, port->max_duration_text, sizeof(port->max_duration_text), "InvalidDuration", target, err);
 }
 
 static int
