@@ -37,12 +37,20 @@ check_refusal(const struct core_error *err)
 	json_decref(j);
 }
 
+/* The kind a policy answers with: what was sent, or Azure's default. */
+static const char *
+kind_answered(const struct policy *p)
+{
+	return p->kind[0] != '\0' ? p->kind : POLICY_KIND_DEFAULT;
+}
+
 static bool
 policy_equal(const struct policy *a, const struct policy *b)
 {
 	size_t i, j, k;
 
-	if (memcmp(&a->id, &b->id, sizeof(a->id)) != 0 || strcmp(a->kind, b->kind) != 0 || a->n_vms != b->n_vms)
+	if (memcmp(&a->id, &b->id, sizeof(a->id)) != 0 || strcmp(kind_answered(a), kind_answered(b)) != 0 ||
+	    a->n_vms != b->n_vms)
 		return false;
 	for (i = 0; i < a->n_vms; i++) {
 		const struct policy_vm *va = &a->vms[i], *vb = &b->vms[i];
@@ -56,7 +64,8 @@ policy_equal(const struct policy *a, const struct policy *b)
 
 			if (pa->number != pb->number || pa->proto != pb->proto ||
 			    pa->sources_as_list != pb->sources_as_list || pa->n_sources != pb->n_sources ||
-			    pa->max_duration_ms != pb->max_duration_ms)
+			    pa->max_duration_ms != pb->max_duration_ms ||
+			    strcmp(pa->max_duration_text, pb->max_duration_text) != 0)	/* as sent, both times */
 				return false;
 			for (k = 0; k < pa->n_sources; k++)
 				if (!net_source_equal(&pa->sources[k], &pb->sources[k]))

@@ -1,4 +1,4 @@
-/* Fuzz target for RFC 3339 timestamps: parse, then format and parse again to the same instant. */
+/* Fuzz target for RFC 3339 timestamps: parse, then format (exact and Azure's 7 digits) and parse again. */
 #include <errno.h>
 
 #include "core/timeutil.h"
@@ -23,6 +23,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check(len2 == len && memcmp(buf, buf2, (size_t)len) == 0);
 		/* One byte short is refused, never cut. */
 		fuzz_check(time_format_rfc3339(ns, buf2, (size_t)len) == -ENOSPC);
+		/* Azure's form: always 7 digits, back to the same instant less its part of a 100 ns tick. */
+		len = time_format_azure(ns, buf, sizeof(buf));
+		fuzz_check(len == 28 && buf[19] == '.' && buf[27] == 'Z');
+		fuzz_check(time_parse_rfc3339(buf, (size_t)len, &again, NULL) == 0);
+		fuzz_check(again == ns - ns % TIME_NS_PER_TICK);
 	} else {
 		fuzz_check_error(&err, "InvalidTimestamp");
 	}

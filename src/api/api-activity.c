@@ -119,7 +119,7 @@ activity_csv(const struct api_caller *c, const struct store_activity *rows, size
 		if (!row_selected(c, &rows[i], scope, vm) || shown >= want)
 			continue;
 		shown++;
-		time_format_rfc3339(rows[i].time_ns, t, sizeof(t));
+		time_format_azure(rows[i].time_ns, t, sizeof(t));
 		r = csv_field(&b, t, false);
 		r = r ?: csv_field(&b, rows[i].caller, false);
 		r = r ?: csv_field(&b, rows[i].caller_addr, false);
@@ -156,7 +156,7 @@ activity_json(const struct api_caller *c, const struct store_activity *rows, siz
 		if (!row_selected(c, &rows[i], scope, vm) || shown >= want)
 			continue;
 		shown++;
-		time_format_rfc3339(rows[i].time_ns, t, sizeof(t));
+		time_format_azure(rows[i].time_ns, t, sizeof(t));
 		json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
 						     (json_int_t)rows[i].id, "timeUtc", t, "caller", rows[i].caller,
 						     "callerAddress", rows[i].caller_addr, "operation", rows[i].operation,

@@ -39,7 +39,7 @@ agent_item(struct api *api, const struct store_vm *vm, const struct store_agent 
 	json_object_set_new(o, "name", json_string(vm->arm.name));
 	json_object_set_new(o, "resourceGroup", json_string(vm->arm.resource_group));
 	json_object_set_new(o, "joinToken", json_string(a->join_token));
-	if (a->joined_ns && time_format_rfc3339(a->joined_ns, t, sizeof(t)) > 0)
+	if (a->joined_ns && time_format_azure(a->joined_ns, t, sizeof(t)) > 0)
 		json_object_set_new(o, "joinedTimeUtc", json_string(t));
 	return o;
 }

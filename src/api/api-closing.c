@@ -194,7 +194,7 @@ api_closing_flush(struct api *api)
 		snprintf(who.name, sizeof(who.name), "%s", e->caller);
 		snprintf(who.addr_text, sizeof(who.addr_text), "local");
 		snprintf(who.correlation_id, sizeof(who.correlation_id), "%s", e->request_id);
-		time_format_rfc3339(e->at_ns, when, sizeof(when));
+		time_format_azure(e->at_ns, when, sizeof(when));
 		if (e->kind == STORE_JOURNAL_END)
 			api_log(api, &who, RBAC_POLICY_REVOKE, api_vm_text(api, &memo, e->vm_id), "Revoked", NULL,
 				"port %u of request %s was closed at %s while the store refused writes; recorded now%s",

@@ -130,7 +130,7 @@ exposed_render(struct api *api, const struct store_vm *vm, uint16_t only, json_t
 		      : configured				  ? "Configured"
 								  : "NotConfigured",
 		      "ports", ports);
-	if (o && a.seen_ns && time_format_rfc3339(a.seen_ns, t, sizeof(t)) > 0)
+	if (o && a.seen_ns && time_format_azure(a.seen_ns, t, sizeof(t)) > 0)
 		json_object_set_new(o, "reportedTimeUtc", json_string(t));
 	*ret = o;
 out:

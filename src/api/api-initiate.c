@@ -50,11 +50,13 @@ check_port(const struct api_initiate_in *in, const struct policy_vm *pv, const s
 	max_ms = rule->max_duration_ms < in->max_duration_ms ? rule->max_duration_ms : in->max_duration_ms;
 	max_end = in->now_ns + max_ms * TIME_NS_PER_MS;
 	if (ip->end_ns > max_end + INITIATE_CLOCK_SLACK_MS * TIME_NS_PER_MS) {
-		time_format_rfc3339(max_end, when, sizeof(when));
+		time_format_azure(max_end, when, sizeof(when));
 		duration_format_iso8601(max_ms, dur, sizeof(dur));
+		/* the rule's maximum in the words its policy uses ("PT180M"), unless the deployment's cap is lower */
 		return core_error_set(err, "EndTimeTooLate", t,
 				      "port %u may be opened for at most %s, so endTimeUtc may be at most %s", ip->number,
-				      dur, when);
+				      max_ms == rule->max_duration_ms && rule->max_duration_text[0] ? rule->max_duration_text : dur,
+				      when);
 	}
 	if (ip->has_source) {
 		src = ip->source;
@@ -335,7 +337,7 @@ initiate_log(struct api *api, const struct api_caller *c, const struct initiate 
 		char src[NET_PREFIX_TEXT_MAX], end[64];
 
 		net_source_format(&sr->grants[i].source, src, sizeof(src));
-		time_format_rfc3339(sr->grants[i].end_ns, end, sizeof(end));
+		time_format_azure(sr->grants[i].end_ns, end, sizeof(end));
 		api_log(api, c, RBAC_POLICY_INITIATE, api_vm_text(api, &vm_memo, sr->grants[i].vm_id), "Succeeded",
 			sr->justification,
 			"opened port %u (%s) from %s until %s, request %s%s", sr->grants[i].port,

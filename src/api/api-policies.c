@@ -238,7 +238,7 @@ policy_closes_write(struct api *api, const struct api_caller *c, const struct po
 			api_store_fail(api, r, err, "cannot shorten a grant");
 			return r;
 		}
-		time_format_rfc3339(g->end_ns, end, sizeof(end));
+		time_format_azure(g->end_ns, end, sizeof(end));
 		api_log(api, c, RBAC_POLICY_WRITE, policy_text, "Truncated", NULL,
 			"port %u of request %s (by %s) now ends at %s, the policy's new maximum duration from now",
 			g->port, g->request_id, g->requestor, end);

@@ -29,7 +29,7 @@ time_json(int64_t ns)
 {
 	char buf[64];
 
-	if (time_format_rfc3339(ns, buf, sizeof(buf)) < 0)
+	if (time_format_azure(ns, buf, sizeof(buf)) < 0)
 		return json_null();
 	return json_string(buf);
 }
@@ -149,6 +149,9 @@ api_policy_render(struct api *api, const struct api_caller *c, const struct stor
 	char id[ARM_ID_MAX + 1];
 
 	props = o ? json_object_get(o, "properties") : NULL;
+	/* a policy stored before "kind" was always written answers as Azure's would */
+	if (props && !json_object_get(o, "kind") && json_object_set_new(o, "kind", json_string(POLICY_KIND_DEFAULT)) < 0)
+		props = NULL;
 	if (!props || store_requests_of_policy(api->store, sp->id, time_now_ns() - APPROVED_WINDOW_NS, API_POLICY_REQUESTS_MAX,
 						 &reqs, &n) < 0) {
 		json_decref(o);

@@ -212,7 +212,7 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 	explicit_bzero(hash, sizeof(hash));
 	snprintf(c->name, sizeof(c->name), "token:%s", t.name);
 	api_log(api, c, "SignIn", "/session", "Succeeded", NULL, "portal session for token '%s'", t.name);
-	time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
+	time_format_azure(s->expires_ns, expires, sizeof(expires));
 	resp->secret = true;	/* the CSRF token */
 	resp->authenticated = true;
 	api_json(resp, 201, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", c->name, "role", t.role, "scope",
@@ -232,7 +232,7 @@ api_session_get(struct api *api, struct api_caller *c, const struct http_request
 		api_error(resp, 401, "AuthenticationFailed", "", "not signed in");
 		return;
 	}
-	time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
+	time_format_azure(s->expires_ns, expires, sizeof(expires));
 	resp->secret = true;	/* the CSRF token */
 	api_json(resp, 200, json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s, s:s}", "name", "token:", t.name, "role", t.role,
 				      "scope", t.scope[0] ? t.scope : "/", "address", c->addr_text, "csrfToken", s->csrf,

@@ -16,10 +16,10 @@ token_json(const struct store_token *t)
 	char created[64] = "", revoked[64] = "";
 	json_t *o;
 
-	time_format_rfc3339(t->created_ns, created, sizeof(created));
+	time_format_azure(t->created_ns, created, sizeof(created));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", t->name, "role", t->role, "scope", t->scope[0] ? t->scope : "/",
 		      "createdUtc", created, "state", t->revoked_ns ? "Revoked" : "Valid");
-	if (o && t->revoked_ns && time_format_rfc3339(t->revoked_ns, revoked, sizeof(revoked)) > 0)
+	if (o && t->revoked_ns && time_format_azure(t->revoked_ns, revoked, sizeof(revoked)) > 0)
 		json_object_set_new(o, "revokedUtc", json_string(revoked));
 	return o;
 }

@@ -112,7 +112,7 @@ vm_render(struct api *api, const struct store_vm *vm)
 		json_object_set_new(jit, "ports", ports);
 	}
 	json_object_set_new(jit, "connectionDetails", conn);
-	if (u.last_access_ns && time_format_rfc3339(u.last_access_ns, last, sizeof(last)) > 0) {
+	if (u.last_access_ns && time_format_azure(u.last_access_ns, last, sizeof(last)) > 0) {
 		json_object_set_new(jit, "lastAccessTimeUtc", json_string(last));
 		json_object_set_new(jit, "lastUser", json_string(u.last_user));
 	}

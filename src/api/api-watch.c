@@ -249,7 +249,7 @@ time_or_null(int64_t ns)
 {
 	char buf[TIME_FORMAT_SIZE];
 
-	return ns > 0 && time_format_rfc3339(ns, buf, sizeof(buf)) > 0 ? json_string(buf) : json_null();
+	return ns > 0 && time_format_azure(ns, buf, sizeof(buf)) > 0 ? json_string(buf) : json_null();
 }
 
 json_t *

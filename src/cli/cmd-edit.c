@@ -78,6 +78,9 @@ rule_update(json_t *p, const struct cli_rule_opts *o, const char *proto)
 	rule.max_duration_ms = o->max_ms;
 	if (!o->max_ms && duration_parse_iso8601(text, strlen(text), &rule.max_duration_ms, NULL) < 0)
 		return -EINVAL;
+	/* an unchanged maximum goes back as the server shows it ("P1D"), not rewritten ("PT24H"); a new one as typed */
+	if (!o->max_ms || o->max_text)
+		snprintf(rule.max_duration_text, sizeof(rule.max_duration_text), "%s", o->max_ms ? o->max_text : text);
 	if ((r = rule_sources(p, o, &rule)) < 0)
 		return r;
 	if (!(updated = codec_policy_port_encode(&rule)))
@@ -135,8 +138,8 @@ edit_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
 			return rule_unreadable(c, vm, hit);
 		else if (!hit)
 			json_array_append_new(ports, cli_rule_new(o->ports[k].number, o->ports[k].proto,
-								  o->max_ms ? o->max_ms : CLI_DEFAULT_MAX_MS, o->sources,
-								  o->n_sources));
+								  o->max_ms ? o->max_ms : CLI_DEFAULT_MAX_MS,
+								  o->max_ms ? o->max_text : NULL, o->sources, o->n_sources));
 	}
 	if (json_array_size(ports) == 0)
 		return cli_fail(c, CLI_EXIT_USAGE, "that would leave %s no ports; use jitgate disable %s", vm->arm.name,

@@ -51,17 +51,18 @@ enable_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
 	const struct cli_rule_opts *o = e->o;
 	const char *os = cli_json_str(json_object_get(vm->json, "properties"), "osType", "Linux");
 	int64_t max = o->max_ms ? o->max_ms : CLI_DEFAULT_MAX_MS;
+	const char *words = o->max_ms ? o->max_text : NULL;
 	json_t *ports = json_array(), *entry;
 	size_t i, at = 0;
 
 	if (o->n_ports == 0 && o->recommended)
 		for (i = 0; i < sizeof(recommended) / sizeof(recommended[0]); i++)
-			json_array_append_new(ports, cli_rule_new(recommended[i], "*", max, o->sources, o->n_sources));
+			json_array_append_new(ports, cli_rule_new(recommended[i], "*", max, words, o->sources, o->n_sources));
 	else if (o->n_ports == 0)
-		json_array_append_new(ports, cli_rule_new(!strcasecmp(os, "Windows") ? 3389 : 22, "*", max, o->sources,
+		json_array_append_new(ports, cli_rule_new(!strcasecmp(os, "Windows") ? 3389 : 22, "*", max, words, o->sources,
 							  o->n_sources));
 	for (i = 0; i < o->n_ports; i++)
-		json_array_append_new(ports, cli_rule_new(o->ports[i].number, o->ports[i].proto, max, o->sources, o->n_sources));
+		json_array_append_new(ports, cli_rule_new(o->ports[i].number, o->ports[i].proto, max, words, o->sources, o->n_sources));
 	if (o->recommended && o->n_ports)
 		for (i = 0; i < sizeof(recommended) / sizeof(recommended[0]); i++) {
 			size_t k;
@@ -70,7 +71,7 @@ enable_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
 			for (k = 0; k < o->n_ports; k++)
 				have = have || o->ports[k].number == recommended[i];
 			if (!have)
-				json_array_append_new(ports, cli_rule_new(recommended[i], "*", max, o->sources, o->n_sources));
+				json_array_append_new(ports, cli_rule_new(recommended[i], "*", max, words, o->sources, o->n_sources));
 		}
 	entry = cli_vms_find(vms, vm->id, &at);
 	e->replaced = entry != NULL;

@@ -171,7 +171,8 @@ out:
 }
 
 json_t *
-cli_rule_new(unsigned port, const char *proto, int64_t max_ms, const char *const *sources, size_t n_sources)
+cli_rule_new(unsigned port, const char *proto, int64_t max_ms, const char *max_text, const char *const *sources,
+	     size_t n_sources)
 {
 	struct net_source parsed[CLI_SOURCES_MAX];
 	struct policy_port rule = { .number = (uint16_t)port, .max_duration_ms = max_ms, .sources = parsed };
@@ -180,6 +181,8 @@ cli_rule_new(unsigned port, const char *proto, int64_t max_ms, const char *const
 	/* the options parsed both already: the codec writes them as the server reads them */
 	if (!proto)
 		proto = "*";
+	if (max_text)
+		snprintf(rule.max_duration_text, sizeof(rule.max_duration_text), "%s", max_text);
 	if (net_proto_parse(proto, strlen(proto), &rule.proto, NULL) < 0)
 		return NULL;
 	if (n_sources == 0 && net_source_parse("*", 1, &parsed[rule.n_sources++], NULL) < 0)

@@ -41,8 +41,9 @@ typedef int (*cli_policy_edit_fn)(struct cli *c, const struct cli_vm *vm, json_t
 int cli_policy_update(struct cli *c, const struct cli_vm *vm, bool create, cli_policy_edit_fn edit, void *arg,
 		      json_t **ret_policy);
 
-/* A port rule as the API takes it. sources: NULL or empty → "*". */
-json_t *cli_rule_new(unsigned port, const char *proto, int64_t max_ms, const char *const *sources, size_t n_sources);
+/* A port rule as the API takes it. max_text: max_ms as the user wrote it (sent so), or NULL. sources: NULL or empty → "*". */
+json_t *cli_rule_new(unsigned port, const char *proto, int64_t max_ms, const char *max_text, const char *const *sources,
+		     size_t n_sources);
 
 /* Port-rule options shared by enable and edit (rules.c): --port, --max, --source, --recommended, --remove-port. */
 struct cli_rule_opts {
@@ -52,6 +53,7 @@ struct cli_rule_opts {
 	} ports[CLI_PORTS_MAX];
 	size_t n_ports;
 	int64_t max_ms;			/* 0: not given */
+	const char *max_text;		/* --max when it is ISO 8601 as the API reads it ("P1D"): sent as typed; else NULL */
 	const char *sources[CLI_SOURCES_MAX];
 	size_t n_sources;
 	bool recommended;

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/parse.h"
 #include "cli/resource.h"
+#include "core/duration.h"
 #include "core/net.h"
 
 #define OPT_PORT	3000
@@ -50,6 +51,8 @@ cli_rule_option(struct cli *c, int opt, const char *arg, void *state)
 	case OPT_MAX:
 		if (cli_duration_parse(arg, &o->max_ms) < 0)
 			return cli_fail(c, CLI_EXIT_USAGE, "--max: '%s' is not a duration (try 90m, 1h30m, PT3H)", arg);
+		/* the policy then shows the words the user chose ("P1D", not "PT24H"), as the API keeps them */
+		o->max_text = duration_parse_iso8601(arg, strlen(arg), &(int64_t){ 0 }, NULL) == 0 ? arg : NULL;
 		return 0;
 	case OPT_SOURCE:
 		if (net_source_parse(arg, strlen(arg), &src, NULL) < 0)

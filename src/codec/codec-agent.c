@@ -319,7 +319,7 @@ time_to_json(int64_t ns)
 {
 	char buf[TIME_FORMAT_SIZE];
 
-	if (time_format_rfc3339(ns, buf, sizeof(buf)) < 0)
+	if (time_format_azure(ns, buf, sizeof(buf)) < 0)
 		return NULL;
 	return json_string(buf);
 }

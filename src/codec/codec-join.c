@@ -91,7 +91,7 @@ time_json(int64_t ns)
 {
 	char buf[TIME_FORMAT_SIZE];
 
-	return time_format_rfc3339(ns, buf, sizeof(buf)) > 0 ? json_string(buf) : NULL;
+	return time_format_azure(ns, buf, sizeof(buf)) > 0 ? json_string(buf) : NULL;
 }
 
 json_t *

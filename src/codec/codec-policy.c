@@ -84,7 +84,8 @@ decode_policy_port(json_t *v, const char *base, struct policy_port *port, struct
 	path_key(target, sizeof(target), base, "maxRequestAccessDuration");
 	if (duration_parse_iso8601(json_string_value(dur), json_string_length(dur), &port->max_duration_ms, err) < 0)
 		return error_at(err, target);
-	return 0;
+	/* kept as sent; the parser refuses what is longer than DURATION_TEXT_MAX, so it fits */
+	return string_copy(dur, port->max_duration_text, sizeof(port->max_duration_text), "InvalidDuration", target, err);
 }
 
 static int
@@ -200,6 +201,7 @@ static json_t *
 encode_policy_port(const struct policy_port *port)
 {
 	char dur[DURATION_FORMAT_SIZE];
+	const char *text;
 	json_t *o = json_object(), *list, *ret = NULL;
 	size_t k;
 	int len, r;
@@ -209,6 +211,7 @@ encode_policy_port(const struct policy_port *port)
 	len = duration_format_iso8601(port->max_duration_ms, dur, sizeof(dur));
 	if (len < 0)
 		goto out;
+	text = port->max_duration_text[0] != '\0' ? port->max_duration_text : dur;
 	if (put(o, "number", json_integer(port->number)) < 0 ||
 	    put(o, "protocol", json_string(net_proto_name(port->proto))) < 0)
 		goto out;
@@ -228,7 +231,7 @@ encode_policy_port(const struct policy_port *port)
 		if (r < 0)
 			goto out;
 	}
-	if (put(o, "maxRequestAccessDuration", json_stringn(dur, (size_t)len)) < 0)
+	if (put(o, "maxRequestAccessDuration", json_string(text)) < 0)
 		goto out;
 	ret = o;
 	o = NULL;
@@ -291,7 +294,7 @@ codec_policy_encode(const struct policy *p)
 	    put(o, "name", string_field(p->id.name, sizeof(p->id.name))) < 0 ||
 	    put(o, "type", json_string(POLICY_TYPE)) < 0 ||
 	    put(o, "location", string_field(p->id.location, sizeof(p->id.location))) < 0 ||
-	    (p->kind[0] != '\0' && put(o, "kind", string_field(p->kind, sizeof(p->kind))) < 0) ||
+	    put(o, "kind", p->kind[0] != '\0' ? string_field(p->kind, sizeof(p->kind)) : json_string(POLICY_KIND_DEFAULT)) < 0 ||
 	    put(o, "properties", encode_policy_properties(p, true)) < 0) {
 		json_decref(o);
 		return NULL;

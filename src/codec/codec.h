@@ -33,7 +33,7 @@
  * PUT body of a policy. `id` is the policy's id from the URL; it becomes
  * (*ret)->id. A "location" in the body that differs from id->location is
  * "LocationMismatch". "requests" in the body is ignored (only initiate makes
- * requests). "kind" is kept if given (at most 31 bytes).
+ * requests). "kind" is kept if given (at most 31 bytes); each maxRequestAccessDuration's text too.
  */
 int codec_policy_decode(const char *body, size_t n, const struct arm_policy_id *id, struct policy **ret,
 			struct core_error *err);
@@ -42,8 +42,9 @@ int codec_policy_decode(const char *body, size_t n, const struct arm_policy_id *
  * The policy as the API returns it: {"id","name","type":"Microsoft.Security/locations/jitNetworkAccessPolicies",
  * "location","kind"?, "properties":{"virtualMachines":[{"id","ports":[{"number","protocol",
  * "allowedSourceAddressPrefix"|"allowedSourceAddressPrefixes","maxRequestAccessDuration"}]}],
- * "provisioningState":"Succeeded"}}. Sources are written in normalised form; durations as
- * duration_format_iso8601 writes them. The caller adds "properties.requests". NULL on ENOMEM.
+ * "provisioningState":"Succeeded"}}. Sources are written in normalised form; durations as they
+ * were sent (max_duration_text), else as duration_format_iso8601 writes them; "kind" as sent, else
+ * POLICY_KIND_DEFAULT. The caller adds "properties.requests". NULL on ENOMEM.
  */
 json_t *codec_policy_encode(const struct policy *p);
 /*

@@ -8,7 +8,11 @@
 
 #include "armid.h"
 #include "error.h"
+#include "limits.h"
 #include "net.h"
+
+/* The "kind" a policy answers with when its PUT sent none: what Azure answers. */
+#define POLICY_KIND_DEFAULT	"Basic"
 
 /*
  * Ownership: a struct policy owns its vms array, each policy_vm owns its ports array,
@@ -21,7 +25,10 @@ struct policy_port {
 	bool sources_as_list;	/* true: allowedSourceAddressPrefixes was used; false: allowedSourceAddressPrefix */
 	size_t n_sources;
 	struct net_source *sources;
-	int64_t max_duration_ms;	/* maxRequestAccessDuration */
+	int64_t max_duration_ms;	/* maxRequestAccessDuration, what enforcement uses */
+	/* maxRequestAccessDuration as the client wrote it ("P1D", "PT180M"), so that it comes back
+	 * unchanged and desired-state tools see no drift; empty: written from max_duration_ms. */
+	char max_duration_text[DURATION_TEXT_MAX + 1];
 };
 
 struct policy_vm {

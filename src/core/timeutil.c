@@ -289,8 +289,9 @@ time_parse_rfc3339(const char *s, size_t n, int64_t *ret_ns, struct core_error *
 	return rfc3339_to_ns(&t, ret_ns, q, err);
 }
 
-int
-time_format_rfc3339(int64_t ns, char *buf, size_t size)
+/* The text of ns: the fraction as short as it can be (exact), or in exactly 7 digits (ticks: Azure's). */
+static int
+format_rfc3339(int64_t ns, bool ticks, char *buf, size_t size)
 {
 	char text[TIME_FORMAT_SIZE];
 	int64_t secs, days, rem, year, frac;
@@ -310,10 +311,14 @@ time_format_rfc3339(int64_t ns, char *buf, size_t size)
 	    (int)year, month, day, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
 	if (len < 0 || (size_t)len >= sizeof(text))
 		return -ERANGE;
-	if (frac != 0) {
+	if (ticks || frac != 0) {
 		int digits = 9;
 
-		while (frac % 10 == 0) {
+		if (ticks) {
+			frac /= TIME_NS_PER_TICK;
+			digits = TIME_TICK_DIGITS;
+		}
+		while (!ticks && frac % 10 == 0) {
 			frac /= 10;
 			digits--;
 		}
@@ -330,6 +335,18 @@ time_format_rfc3339(int64_t ns, char *buf, size_t size)
 		return -ENOSPC;
 	memcpy(buf, text, (size_t)len + 1);
 	return len;
+}
+
+int
+time_format_rfc3339(int64_t ns, char *buf, size_t size)
+{
+	return format_rfc3339(ns, false, buf, size);
+}
+
+int
+time_format_azure(int64_t ns, char *buf, size_t size)
+{
+	return format_rfc3339(ns, true, buf, size);
 }
 
 static int64_t

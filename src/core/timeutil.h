@@ -28,6 +28,16 @@ int time_parse_rfc3339(const char *s, size_t n, int64_t *ret_ns, struct core_err
  */
 int time_format_rfc3339(int64_t ns, char *buf, size_t size);
 
+/*
+ * The same instant as Azure writes its times (.NET's round-trip format): always exactly
+ * TIME_TICK_DIGITS fraction digits, "2018-05-17T09:06:45.5691611Z", "…:45.0000000Z", the
+ * nanoseconds cut down to whole 100 ns ticks (toward the past). Every time in an API answer
+ * is written so: .NET's and PowerShell's readers refuse 9 digits. Same returns as above.
+ */
+#define TIME_NS_PER_TICK	100LL
+#define TIME_TICK_DIGITS	7
+int time_format_azure(int64_t ns, char *buf, size_t size);
+
 /* Conversions that round toward negative infinity (ns→ms) or saturate at INT64 limits (ms→ns). */
 int64_t time_ns_to_ms(int64_t ns);
 int64_t time_ms_to_ns(int64_t ms);

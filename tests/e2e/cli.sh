@@ -227,6 +227,22 @@ t 0 "policy show" policy show
 check "... vm1's 3389 now 30m from 10.212.0.0/24, 22 untouched, 5985 added" \
 	test "$(jout '.properties.virtualMachines[] | select(.id | endswith("/vm1")) | [.ports[] | "\(.number)/\(.protocol)/\(.maxRequestAccessDuration)/\(.allowedSourceAddressPrefix)"] | join(",")')" = \
 	"22/*/PT1H/*,3389/TCP/PT30M/10.212.0.0/24,5985/*/PT30M/10.212.0.0/24"
+# a maximum comes back as it was written (P1D stays P1D), and an edit that leaves it alone leaves its words too
+printf '%s\n' "$out" >"$E2E_TMP/before-p1d.json"
+jq '(.properties.virtualMachines[] | select(.id | endswith("/vm1")) | .ports[] | select(.number == 22) | .maxRequestAccessDuration) = "P1D"' \
+	<<<"$out" >"$E2E_TMP/p1d.json"
+t 0 "policy apply -f a policy whose vm1 port 22 allows P1D" policy apply -f "$E2E_TMP/p1d.json"
+t 0 "edit vm1 --port 22 --source 10.212.0.0/24 (its maximum untouched)" edit vm1 --port 22 --source 10.212.0.0/24
+has "P1D" "... the rules it prints show P1D as written, not PT24H"
+lacks "PT24H" "... and nowhere PT24H"
+t 0 "policy show" policy show
+check "... vm1's 22 keeps P1D, now from 10.212.0.0/24 (got $(jout '.properties.virtualMachines[] | select(.id | endswith("/vm1")) | .ports[0] | "\(.maxRequestAccessDuration) \(.allowedSourceAddressPrefix)"'))" \
+	test "$(jout '.properties.virtualMachines[] | select(.id | endswith("/vm1")) | .ports[0] | "\(.number) \(.maxRequestAccessDuration) \(.allowedSourceAddressPrefix)"')" = "22 P1D 10.212.0.0/24"
+t 0 "edit vm1 --port 22 --max PT1440M (ISO 8601 as the API reads it)" edit vm1 --port 22 --max PT1440M
+has "PT1440M" "... the rules show PT1440M as typed"
+t 0 "edit vm1 --port 22 --max 1d (the CLI's own words)" edit vm1 --port 22 --max 1d
+has "PT24H" "... the rules show the API's form of it, PT24H"
+t 0 "policy apply -f the policy as it was" policy apply -f "$E2E_TMP/before-p1d.json"
 t 0 "edit vm1 --remove-port 5985" edit vm1 --remove-port 5985
 t 2 "edit vm1 --remove-port 5985 again (no such rule) → 2" edit vm1 --remove-port 5985
 t 2 "edit with nothing to change → 2" edit vm1

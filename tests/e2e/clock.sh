@@ -120,7 +120,7 @@ l=$(left $A)
 check "after the reconcile (a restart) the kernel gives A E - fake now ($l s, want $(( E - $(fake_now) )) ±2)" \
 	near "$l" $(( E - $(fake_now) )) 2
 read -r st reason endA <<<"$(grant "$idA")"
-check "the store keeps E absolute ($endA)" test "$endA" = "$(date -u -d @$E +%FT%TZ)"
+check "the store keeps E absolute ($endA)" test "$endA" = "$(date -u -d @$E +%FT%T.0000000Z)"
 check "A still reaches 22" can "$CL" $A $V 22
 real_end=$(( E - 45 ))	# E by the fake clock, in real time
 sleep_until $(( real_end * 1000 - 2000 ))
@@ -154,7 +154,7 @@ restart || notok "jitgated restarts"
 l=$(left $B)
 check "a restarted jitgated (a fresh reconcile) does not stretch B either ($l s left)" within "$l" $(( t_grant + 20 ))
 read -r st reason endB <<<"$(grant "$idB")"
-check "the store keeps E2 absolute ($endB, $st)" test "$endB $st" = "$(date -u -d @$E2 +%FT%TZ) Initiated"
+check "the store keeps E2 absolute ($endB, $st)" test "$endB $st" = "$(date -u -d @$E2 +%FT%T.0000000Z) Initiated"
 sleep_until $(( (t_grant + 17) * 1000 ))
 check "B reaches 22 before its 20 s are over" can "$CL" $B $V 22
 sleep_until $(( (t_grant + 21) * 1000 + 500 ))
@@ -218,7 +218,7 @@ check "the restarted jitgated does not add D again ($(left $D)), though its end 
 	test "$(left $D)" = none
 check "D is refused" cannot "$CL" $D $V 22
 read -r st reason endD <<<"$(grant "$idD")"
-check "the store says D ended ($st/$reason), its end still $endD" test "$st/$reason $endD" = "Revoked/Expired $(date -u -d @$E4 +%FT%TZ)"
+check "the store says D ended ($st/$reason), its end still $endD" test "$st/$reason $endD" = "Revoked/Expired $(date -u -d @$E4 +%FT%T.0000000Z)"
 check "… and C (above) was marked Expired at its monotonic end, not left live for D to supersede ($(grant "$idC" | cut -d' ' -f1-2))" \
 	test "$(grant "$idC" | cut -d' ' -f1-2)" = "Revoked Expired"
 kill -HUP $JG

@@ -121,7 +121,8 @@ sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" "SELECT json_group_array(json
 	>"$E2E_TMP/store.json"
 jq -c '[.nftables[] | select(.set and (.set.name | test("grant"))) | .set.elem[]? | .elem |
 	{id: .comment, expires, key: (.val.concat // .val)}]' "$E2E_TMP/nft.json" >"$E2E_TMP/kernel.json"
-jq -c '[.[] | select(.code == 202) | {id: .body.id, end: .body.virtualMachines[0].ports[0].endTimeUtc, src, port}]' \
+# (the API writes 7 fraction digits, as Azure; the store's end above and jq's fromdateiso8601 take whole seconds)
+jq -c '[.[] | select(.code == 202) | {id: .body.id, end: (.body.virtualMachines[0].ports[0].endTimeUtc | sub("[.][0-9]+Z$"; "Z")), src, port}]' \
 	"$E2E_TMP/load.json" >"$E2E_TMP/ok.json"
 n_store=$(jq length "$E2E_TMP/store.json")
 n_kernel=$(jq length "$E2E_TMP/kernel.json")

@@ -594,5 +594,56 @@ expect 200 "a PUT with If-Match: the weak ETag of a compressed GET (the same ver
 call "$T_OWNER" PUT "$POL?$AV" "$put_body" -H "If-Match: W/$plain_etag"
 expect 412 PreconditionFailed "  … and the same again, now that the policy changed"
 
+echo "13. the wire as Azure answers: kind \"Basic\", times with exactly 7 fraction digits, durations as they were sent"
+WIRE_VMS='[{"id":"'$VMID'","ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"P1D"},{"number":3389,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT3H"},{"number":5985,"protocol":"*","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT180M"}]}]'
+WIRE_WANT='{"id":"'$POL'","name":"default","type":"Microsoft.Security/locations/jitNetworkAccessPolicies","location":"local","kind":"Basic","properties":{"virtualMachines":'$WIRE_VMS',"provisioningState":"Succeeded"}}'
+wire() { j -c "${1:-.} | del(.properties.requests)"; }
+call "$T_OWNER" PUT "$POL?$AV" '{"properties":{"virtualMachines":'"$WIRE_VMS"'}}'
+expect 200 "PUT a policy with no kind and durations P1D, PT3H, PT180M"
+check "the PUT answers exactly: kind \"Basic\", each duration as it was sent ($(wire))" test "$(wire)" = "$WIRE_WANT"
+call "$T_READER" GET "$POL?$AV"
+check "  … and so does a GET" test "$(wire)" = "$WIRE_WANT"
+call "$T_READER" GET "$POLS?$AV"
+check "  … and the subscription's list" test "$(wire '.value[0]')" = "$WIRE_WANT"
+call "$T_READER" GET "$POL?$AV"
+call "$T_OWNER" PUT "$POL?$AV" "$(j -c '{kind, properties: {virtualMachines: .properties.virtualMachines}}')"
+check "the GET's body PUT back changes nothing (no drift for desired-state tools)" test "$code $(wire)" = "200 $WIRE_WANT"
+call "$T_OWNER" PUT "$POL?$AV" '{"kind":"Custom","properties":{"virtualMachines":'"$WIRE_VMS"'}}'
+check "a kind that was sent is kept as sent (got $(j .kind))" test "$code $(j .kind)" = "200 Custom"
+call "$T_OWNER" PUT "$POL?$AV" '{"properties":{"virtualMachines":'"$WIRE_VMS"'}}'
+check "  … and one PUT without a kind answers \"Basic\" again" test "$code $(wire)" = "200 $WIRE_WANT"
+BEFORE=$(snapshot)
+call "$T_OWNER" PUT "$POL?$AV" '{"properties":{"virtualMachines":'"${WIRE_VMS/PT180M/pt180m}"'}}'
+check "a duration that is not ISO 8601 as Azure takes it (pt180m) is refused: exact error body" test "$code $(j -c .)" = \
+	'400 {"error":{"code":"InvalidDuration","message":"'"'"'pt180m'"'"' is not a valid duration: the designators P, T, W, D, H, M and S must be upper-case","target":"properties.virtualMachines[0].ports[2].maxRequestAccessDuration","details":[]}}'
+unchanged
+# enforcement uses the value: PT180M is 3 hours, and the refusal speaks the policy's words
+call "$T_REQ1" POST "$POL/initiate?$AV" "$(initiate_body 5985 $(( $(now_ms) + (180 + 5) * 60000 )) $A)"
+check "a request past PT180M is refused, naming PT180M ($(j .error.message))" bash -c \
+	'[[ $1 == "400 EndTimeTooLate" && $2 =~ ^"port 5985 may be opened for at most PT180M, so endTimeUtc may be at most "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}Z$ ]]' \
+	_ "$code $(errcode)" "$(j .error.message)"
+wend=$(date -u -d "@$(( $(now_ms) / 1000 + 170 * 60 ))" +%Y-%m-%dT%H:%M:%S)
+call "$T_REQ1" POST "$POL/initiate?$AV" '{"virtualMachines":[{"id":"'$VMID'","ports":[{"number":5985,"endTimeUtc":"'$wend'.123456789Z","allowedSourceAddressPrefix":"'$A'"}]}],"justification":"wire"}'
+expect 202 "a request within PT180M, its endTimeUtc with 9 fraction digits"
+check "  … answers endTimeUtc in 7 digits, the same instant cut to 100 ns ($(j '.virtualMachines[0].ports[0].endTimeUtc'))" \
+	test "$(j '.virtualMachines[0].ports[0].endTimeUtc')" = "$wend.1234567Z"
+check "  … and startTimeUtc in 7 digits ($(j .startTimeUtc))" bash -c '[[ $1 =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}Z$ ]]' _ "$(j .startTimeUtc)"
+check "  … and A reaches 5985" can "$CL" $A $V 5985
+# every time the API writes, wherever it is: 7 digits (.NET's round-trip form; its readers and PowerShell's refuse 9)
+times7() { # times7 WHAT: every *TimeUtc / timeUtc string of the last answer has 7 fraction digits (and there is one)
+	local all bad
+	all=$(j '[.. | objects | to_entries[] | select((.key | test("[tT]imeUtc$")) and (.value | type) == "string") | .value] | length')
+	bad=$(j '[.. | objects | to_entries[] | select((.key | test("[tT]imeUtc$")) and (.value | type) == "string") | .value
+		| select(test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{7}Z$") | not)] | join(" ")')
+	check "$1: all ${all:-0} times have exactly 7 fraction digits${bad:+ (not: $bad)}" test "$code" = 200 -a "${all:-0}" -gt 0 -a -z "$bad"
+}
+call "$T_OWNER" GET "$POL?$AV"; times7 "the policy's requests (startTimeUtc, endTimeUtc, endedTimeUtc)"
+call "$T_ADMIN" GET "$LOG?$AV"; times7 "the activity log (timeUtc)"
+call "$T_OWNER" GET "$VMS?$AV"; times7 "the VM inventory (lastAccessTimeUtc)"
+csv=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -H "Authorization: Bearer $T_ADMIN" \
+	"https://$V:8443$LOG?$AV&format=csv" | tr -d '\r')
+check "the activity log's CSV: every row's time has 7 fraction digits ($(( $(wc -l <<<"$csv") - 1 )) rows)" test \
+	"$(tail -n +2 <<<"$csv" | grep -cvE '^"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}Z",')" = 0 -a "$(wc -l <<<"$csv")" -gt 1
+
 check "jitgated is still running" kill -0 "$SRV"
 e2e_summary

@@ -106,7 +106,7 @@ test_token_view(void **unused)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "id")), "jt-0123456789ab");
 	assert_int_equal(json_integer_value(json_object_get(j, "usesLeft")), 2);
-	assert_string_equal(json_string_value(json_object_get(j, "expiresTimeUtc")), "1970-01-01T00:33:20Z");
+	assert_string_equal(json_string_value(json_object_get(j, "expiresTimeUtc")), "1970-01-01T00:33:20.0000000Z");
 	assert_null(json_object_get(j, "revokedTimeUtc"));
 	assert_null(json_object_get(j, "token"));
 	json_decref(j);

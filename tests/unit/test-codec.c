@@ -54,12 +54,27 @@ policy_id(void)
 	return id;
 }
 
+/* The kind a policy answers with: what was sent, or Azure's default. */
+static const char *
+kind_answered(const struct policy *p)
+{
+	return p->kind[0] != '\0' ? p->kind : POLICY_KIND_DEFAULT;
+}
+
+/* A rule built in code has no text of its own; one decoded keeps the text it was sent. */
+static bool
+duration_text_equal(const struct policy_port *a, const struct policy_port *b)
+{
+	return a->max_duration_text[0] == '\0' || b->max_duration_text[0] == '\0' ||
+	    strcmp(a->max_duration_text, b->max_duration_text) == 0;
+}
+
 static bool
 policy_equal(const struct policy *a, const struct policy *b)
 {
 	size_t i, j, k;
 
-	if (!arm_policy_id_equal(&a->id, &b->id) || strcmp(a->kind, b->kind) != 0 || a->n_vms != b->n_vms)
+	if (!arm_policy_id_equal(&a->id, &b->id) || strcmp(kind_answered(a), kind_answered(b)) != 0 || a->n_vms != b->n_vms)
 		return false;
 	for (i = 0; i < a->n_vms; i++) {
 		const struct policy_vm *va = &a->vms[i], *vb = &b->vms[i];
@@ -73,7 +88,7 @@ policy_equal(const struct policy *a, const struct policy *b)
 
 			if (pa->number != pb->number || pa->proto != pb->proto ||
 			    pa->sources_as_list != pb->sources_as_list || pa->n_sources != pb->n_sources ||
-			    pa->max_duration_ms != pb->max_duration_ms)
+			    pa->max_duration_ms != pb->max_duration_ms || !duration_text_equal(pa, pb))
 				return false;
 			for (k = 0; k < pa->n_sources; k++)
 				if (!net_source_equal(&pa->sources[k], &pb->sources[k]))
@@ -240,7 +255,8 @@ test_policy_normalised(void **state)
 
 	j = codec_policy_encode(p);
 	assert_non_null(j);
-	assert_null(json_object_get(j, "kind"));
+	/* none sent: Azure's "Basic" in the answer, and nothing added to a client's PUT body */
+	assert_string_equal(json_string_value(json_object_get(j, "kind")), "Basic");
 	assert_string_equal(json_string_value(json_object_get(j, "location")), "westeurope");
 	port = json_array_get(json_object_get(json_array_get(json_object_get(json_object_get(j, "properties"),
 	    "virtualMachines"), 0), "ports"), 0);
@@ -250,16 +266,56 @@ test_policy_normalised(void **state)
 	assert_string_equal(json_string_value(json_array_get(json_object_get(port, "allowedSourceAddressPrefixes"), 1)),
 	    "2001:db8::1");
 	assert_null(json_object_get(port, "allowedSourceAddressPrefix"));
-	assert_string_equal(json_string_value(json_object_get(port, "maxRequestAccessDuration")), "PT24H");
+	/* the duration as it was sent, not rewritten: desired-state tools see no drift */
+	assert_string_equal(json_string_value(json_object_get(port, "maxRequestAccessDuration")), "P1D");
+	assert_int_equal(p->vms[0].ports[0].max_duration_ms, 24 * 3600 * 1000);
+	json_decref(j);
+	j = codec_policy_body_encode(p);
+	assert_non_null(j);
+	assert_null(json_object_get(j, "kind"));
 	json_decref(j);
 	s = round_trip(p);
 	assert_non_null(strstr(s, "\"allowedSourceAddressPrefix\":\"192.168.0.0/16\""));
-	assert_non_null(strstr(s, "\"maxRequestAccessDuration\":\"PT1H30M\""));
+	assert_non_null(strstr(s, "\"maxRequestAccessDuration\":\"PT90M\""));
+	assert_non_null(strstr(s, "\"maxRequestAccessDuration\":\"P1D\""));
+	assert_non_null(strstr(s, "\"kind\":\"Basic\""));
 	free(s);
 	policy_free(p);
 }
 
 /* A model that says "one prefix" but holds two is written as a list rather than losing one. */
+/* What a client wrote comes back as written: the kind (an empty one is none) and each duration's words. */
+static void
+test_policy_as_sent(void **state)
+{
+	static const char *const durations[][2] = {
+		{ "P1D", "86400000" }, { "PT3H", "10800000" }, { "PT180M", "10800000" }, { "PT1,5H", "5400000" },
+		{ "P0W", "0" }, { "PT0.5H", "1800000" }, { "PT10800S", "10800000" },
+	};
+	char body[1024];
+	struct policy *p;
+	json_t *j;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+		snprintf(body, sizeof(body), "{\"kind\":\"%s\",\"properties\":{\"virtualMachines\":[{\"id\":\"" VM1 "\","
+		    "\"ports\":[{\"number\":22,\"protocol\":\"TCP\",\"allowedSourceAddressPrefix\":\"*\","
+		    "\"maxRequestAccessDuration\":\"%s\"}]}]}}", i % 2 ? "" : "Custom", durations[i][0]);
+		p = decode_policy(body);
+		assert_int_equal(p->vms[0].ports[0].max_duration_ms, strtoll(durations[i][1], NULL, 10));
+		j = codec_policy_encode(p);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(j, "kind")), i % 2 ? "Basic" : "Custom");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(json_array_get(
+		    json_object_get(json_object_get(j, "properties"), "virtualMachines"), 0), "ports"), 0),
+		    "maxRequestAccessDuration")), durations[i][0]);
+		json_decref(j);
+		free(round_trip(p));
+		policy_free(p);
+	}
+}
+
 static void
 test_policy_encode_list_fallback(void **state)
 {
@@ -898,6 +954,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_azure_example),
 		cmocka_unit_test(test_policy_normalised),
+		cmocka_unit_test(test_policy_as_sent),
 		cmocka_unit_test(test_policy_encode_list_fallback),
 		cmocka_unit_test(test_policy_missing),
 		cmocka_unit_test(test_policy_types),

@@ -33,14 +33,17 @@ parse_bad(const char *s, const char *message_part)
 		fail_msg("'%s': message '%s' lacks '%s'", s, err.message, message_part);
 }
 
+/* fmt writes ns as want, and says its length. */
 static void
-format_is(int64_t ns, const char *want)
+formatted_is(int (*fmt)(int64_t, char *, size_t), int64_t ns, const char *want)
 {
 	char buf[TIME_FORMAT_SIZE];
 
-	assert_int_equal(time_format_rfc3339(ns, buf, sizeof(buf)), (int)strlen(want));
+	assert_int_equal(fmt(ns, buf, sizeof(buf)), (int)strlen(want));
 	assert_string_equal(buf, want);
 }
+#define format_is(ns, want)	formatted_is(time_format_rfc3339, (ns), (want))
+#define azure_is(ns, want)	formatted_is(time_format_azure, (ns), (want))
 
 static void
 test_parse_azure_form(void **state)
@@ -214,6 +217,32 @@ test_format(void **state)
 	assert_int_equal(time_format_rfc3339(0, buf, 0), -ENOSPC);
 }
 
+/* Azure's form: exactly 7 fraction digits, whatever the instant, cut (never rounded up) to 100 ns. */
+static void
+test_format_azure(void **state)
+{
+	char buf[TIME_FORMAT_SIZE];
+	int64_t x;
+
+	azure_is(SEC(1526548005) + 569161100, "2018-05-17T09:06:45.5691611Z");
+	azure_is(SEC(1526548005), "2018-05-17T09:06:45.0000000Z");
+	azure_is(SEC(1526548005) + 500000000, "2018-05-17T09:06:45.5000000Z");
+	azure_is(SEC(1526548005) + 99, "2018-05-17T09:06:45.0000000Z");
+	azure_is(SEC(1526548005) + 100, "2018-05-17T09:06:45.0000001Z");
+	azure_is(SEC(1526548005) + 999999999, "2018-05-17T09:06:45.9999999Z");
+	azure_is(0, "1970-01-01T00:00:00.0000000Z");
+	azure_is(SEC(9214646399) + 999999999, "2261-12-31T23:59:59.9999999Z");
+	assert_int_equal(time_format_azure(SEC(9214646400), buf, sizeof(buf)), -ERANGE);
+	assert_int_equal(time_format_azure(-1, buf, sizeof(buf)), -ERANGE);
+	assert_int_equal(time_format_azure(0, buf, 29), 28);
+	assert_int_equal(time_format_azure(0, buf, 28), -ENOSPC);
+	/* what it writes parses back to the instant less its part of a tick */
+	for (x = SEC(1700000000); x < SEC(1700000000) + 1000; x += 37) {
+		assert_int_equal(time_format_azure(x, buf, sizeof(buf)), 28);
+		assert_int_equal(parse_ok(buf), x - x % 100);
+	}
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -317,6 +346,7 @@ main(void)
 		cmocka_unit_test(test_syntax),
 		cmocka_unit_test(test_unterminated_and_embedded_nul),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_format_azure),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_conversions),
 		cmocka_unit_test(test_end_on_both_clocks),

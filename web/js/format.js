@@ -70,12 +70,15 @@ export function countdownWords(ms) {
 
 const dtf = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 const dtfSec = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-export const fmtTime = (iso) => (iso ? dtf.format(new Date(iso)) : "");
-export const fmtTimeSec = (iso) => (iso ? dtfSec.format(new Date(iso)) : "");
+// The server's times carry 7 fraction digits, as Azure's do; JavaScript's date format defines 3,
+// and more is each browser's choice: cut them to milliseconds before parsing. NaN when absent or bad.
+export const timeMs = (iso) => Date.parse(String(iso || "").replace(/(\.\d{3})\d+/, "$1"));
+export const fmtTime = (iso) => (iso ? dtf.format(new Date(timeMs(iso))) : "");
+export const fmtTimeSec = (iso) => (iso ? dtfSec.format(new Date(timeMs(iso))) : "");
 
 export function relTime(iso, now = Date.now()) {
 	if (!iso) return "";
-	const d = now - new Date(iso).getTime();
+	const d = now - timeMs(iso);
 	if (d < 60e3) return "just now";
 	if (d < 3600e3) return `${Math.round(d / 60e3)} min ago`;
 	if (d < 86400e3) return `${Math.round(d / 3600e3)} h ago`;

@@ -1,5 +1,6 @@
 // What the portal knows: who is signed in, what they may do, the VMs and the policies.
 import { apiList, parseVmId, sameId } from "./api.js";
+import { timeMs } from "./format.js";
 
 export const state = {
 	me: null, // {name, role, scope, address}
@@ -101,10 +102,10 @@ export function allGrants(now = Date.now()) {
 		for (const r of p.properties?.requests || [])
 			for (const v of r.virtualMachines || [])
 				for (const port of v.ports || []) {
-					const end = Date.parse(port.endTimeUtc);
-					const start = Date.parse(r.startTimeUtc);
+					const end = timeMs(port.endTimeUtc);
+					const start = timeMs(r.startTimeUtc);
 					// when a revoked grant really closed: jitgate's endedTimeUtc, where the server gives it
-					const endedAt = Date.parse(port.endedTimeUtc || port.revokedTimeUtc || "");
+					const endedAt = timeMs(port.endedTimeUtc || port.revokedTimeUtc || "");
 					out.push({
 						policyId: p.id, requestId: r.id, vmId: v.id, port: port.number, source: port.allowedSourceAddressPrefix || (port.allowedSourceAddressPrefixes || []).join(", "),
 						start, end, ended: Number.isFinite(endedAt) ? endedAt : undefined, status: port.status, reason: port.statusReason, requestor: r.requestor || "", justification: r.justification || "",

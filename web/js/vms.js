@@ -4,7 +4,7 @@
 import { api, parseVmId } from "./api.js";
 import { state, loadAll, vmRg, vmById, vmInfo, policyOfVm, allGrants } from "./state.js";
 import { $, h, clear, announce, wireTabs, menuButton, confirmDialog, showError } from "./ui.js";
-import { countdown, countdownWords, fmtTime, relTime, who } from "./format.js";
+import { countdown, countdownWords, fmtTime, relTime, timeMs, who } from "./format.js";
 import { openPolicyDialog, disableJit, enableRecommended } from "./policy.js";
 import { openRequestDialog } from "./request.js";
 import { renderTimelines, timelineOf } from "./timeline.js";
@@ -135,7 +135,7 @@ function sorter(key) {
 	const val = (vm) => {
 		const j = vm.properties?.jit || {};
 		if (k === "rg") return vmRg(vm).toLowerCase() + "/" + vm.name.toLowerCase();
-		if (k === "last") return j.lastAccessTimeUtc ? Date.parse(j.lastAccessTimeUtc) : 0;
+		if (k === "last") return j.lastAccessTimeUtc ? timeMs(j.lastAccessTimeUtc) : 0;
 		if (k === "approved") return j.approvedRequestsLast7Days || 0;
 		return vm.name.toLowerCase();
 	};
