@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/metrics.h"
@@ -66,6 +67,8 @@ metrics_escape_label(const char *value, char *out, size_t size)
 void
 metrics_format_value(double v, char *out, size_t size)
 {
+	int p;
+
 	if (isnan(v))
 		snprintf(out, size, "NaN");
 	else if (isinf(v))
@@ -73,7 +76,11 @@ metrics_format_value(double v, char *out, size_t size)
 	else if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0)	/* 2^53: exact as an integer */
 		snprintf(out, size, "%lld", (long long)v);
 	else
-		snprintf(out, size, "%.17g", v);
+		for (p = 1; p <= 17; p++) {	/* the shortest text that reads back as v: 0.0005, not 0.00050000000000000001 */
+			snprintf(out, size, "%.*g", p, v);
+			if (strtod(out, NULL) == v)
+				break;
+		}
 }
 
 int
