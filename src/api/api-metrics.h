@@ -14,6 +14,7 @@ struct http_request;
 struct http_response;
 
 #define API_METRICS_ROUTES_MAX	48	/* routes of api.c's table (a static assertion there keeps it so) */
+#define API_METRICS_OP_NAME_MAX	192	/* an operation's label: a method and a route pattern (the longest is 146) */
 #define API_METRICS_CODES_MAX	64	/* distinct refusal codes counted; any further one counts as "Other" */
 #define API_METRICS_STORE_REFRESH_MS	1000	/* the store's counts are read at most this often, whatever the scrapes */
 #define API_METRICS_PAGE_MAX	((size_t)1 << 20)	/* a page larger than this is a bug: 500 rather than more */
@@ -52,6 +53,8 @@ struct api_metrics {
 	bool ready;			/* histograms initialised (api_metrics_init) */
 	int op;				/* the operation of the request being handled (api.c sets it) */
 	int64_t start_ns;		/* wall clock at start */
+	/* route i's name ("POST /subscriptions/{sub}/…/initiate"), written by api_new; "": no such route */
+	char op_names[API_METRICS_ROUTES_MAX][API_METRICS_OP_NAME_MAX];
 	uint64_t requests[API_OP__END][API_RESULT__END];
 	struct metrics_histogram latency[API_OP__END];
 	struct {
@@ -101,10 +104,8 @@ void api_metrics_store_error(struct api *api);
  */
 void api_metrics_get(struct api *api, const struct api_caller *c, const struct http_request *req,
 		     struct http_response *resp);
-/* The page itself (exported for the tests): 0 and resp filled, or -errno. */
+/* api-metrics-page.c. The page itself (exported for the tests): 0 and resp filled, or -errno. */
 int api_metrics_render(struct api *api, struct http_response *resp);
 
-/* api.c: route i's name ("POST /subscriptions/{sub}/…/initiate"), false past the table's end. */
-bool api_route_name(size_t i, char *buf, size_t size);
 
 #endif

@@ -392,20 +392,17 @@ static const struct route routes[] = {
 
 _Static_assert(sizeof(routes) / sizeof(routes[0]) <= API_METRICS_ROUTES_MAX, "api-metrics.h counts these routes");
 
-bool
-api_route_name(size_t i, char *buf, size_t size)
+/* Route i's name for /metrics: "METHOD /pattern", the action named where the pattern ends in "{action}". */
+static void
+route_name(size_t i, char *buf, size_t size)
 {
-	const struct route *r;
+	const struct route *r = &routes[i];
 
-	if (i >= sizeof(routes) / sizeof(routes[0]))
-		return false;
-	r = &routes[i];
 	if (r->action)	/* "{action}" closes the pattern: name the action itself */
 		snprintf(buf, size, "%s /%.*s%s", r->method, (int)(strlen(r->pattern) - strlen("{action}")), r->pattern,
 			 r->action);
 	else
 		snprintf(buf, size, "%s /%s", r->method, r->pattern);
-	return true;
 }
 
 /*
@@ -683,9 +680,13 @@ api_new(const struct api_settings *settings)
 {
 	struct api *api = calloc(1, sizeof(*api));
 
+	size_t i;
+
 	if (api) {
 		api->settings = *settings;
 		api_metrics_init(&api->metrics);
+		for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+			route_name(i, api->metrics.op_names[i], sizeof(api->metrics.op_names[i]));
 	}
 	return api;
 }

@@ -132,10 +132,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		return set_string(cfg->state_dir, sizeof(cfg->state_dir), key, value, err);
 	if (!strcmp(key, "store"))
 		return set_store(cfg, value, err);
-	if (!strcmp(key, "listen"))
-		return set_string(cfg->listen, sizeof(cfg->listen), key, value, err);
-	if (!strcmp(key, "metrics_listen"))
-		return set_string(cfg->metrics_listen, sizeof(cfg->metrics_listen), key, value, err);
+	if (!strcmp(key, "listen") || !strcmp(key, "metrics_listen"))	/* both CONFIG_LISTEN_MAX */
+		return set_string(key[0] == 'l' ? cfg->listen : cfg->metrics_listen, CONFIG_LISTEN_MAX, key, value, err);
 	if (!strcmp(key, "subscription"))
 		return set_string(cfg->api.subscription, sizeof(cfg->api.subscription), key, value, err);
 	if (!strcmp(key, "resource_group"))
