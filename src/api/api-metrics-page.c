@@ -119,6 +119,15 @@ single(struct buf *b, const char *name, const char *type, const char *help, doub
 	return r;
 }
 
+/* One family of one unlabelled histogram. */
+static int
+histogram(struct buf *b, const char *name, const char *help, const struct metrics_histogram *h)
+{
+	int r = metrics_family(b, name, "histogram", help);
+
+	return r < 0 ? r : metrics_histogram_write(b, name, NULL, 0, h);
+}
+
 /* One family of a counter per label value. */
 static int
 per_label(struct buf *b, const char *name, const char *help, const char *label, const char *const *values,
@@ -173,10 +182,8 @@ render_kernel(const struct api_metrics *m, struct buf *b)
 {
 	int r;
 
-	r = metrics_family(b, "jitgate_initiate_group_commit_size", "histogram",
-			   "Initiates made durable by one store commit (group commit).");
-	if (r == 0)
-		r = metrics_histogram_write(b, "jitgate_initiate_group_commit_size", NULL, 0, &m->group_commit);
+	r = histogram(b, "jitgate_initiate_group_commit_size", "Initiates made durable by one store commit (group commit).",
+		      &m->group_commit);
 	if (r == 0)
 		r = single(b, "jitgate_initiate_group_commit_failures_total", "counter",
 			   "Group commits the store refused (every initiate in them was answered with the error).",
@@ -185,10 +192,8 @@ render_kernel(const struct api_metrics *m, struct buf *b)
 		r = per_label(b, "jitgate_reconcile_runs_total", "Reconciles of the kernel with the store, by result.",
 			      "result", reconcile_results, m->reconciles, API_RECONCILE__END);
 	if (r == 0)
-		r = metrics_family(b, "jitgate_reconcile_duration_seconds", "histogram",
-				   "Time one reconcile took (read the store, list the table, correct it).");
-	if (r == 0)
-		r = metrics_histogram_write(b, "jitgate_reconcile_duration_seconds", NULL, 0, &m->reconcile_seconds);
+		r = histogram(b, "jitgate_reconcile_duration_seconds",
+			      "Time one reconcile took (read the store, list the table, correct it).", &m->reconcile_seconds);
 	if (r == 0)
 		r = single(b, "jitgate_kernel_tamper_events_total", "counter",
 			   "Changes to table inet jitgate made outside jitgated, seen and undone.", (double)m->tamper_events);
@@ -201,10 +206,8 @@ render_kernel(const struct api_metrics *m, struct buf *b)
 			      "Kernel elements reconciles put back in line with the store, by change.", "change",
 			      drift_kinds, m->drift_elements, N(drift_kinds));
 	if (r == 0)
-		r = metrics_family(b, "jitgate_kernel_apply_duration_seconds", "histogram",
-				   "Time one request's kernel change took (one netlink batch, through the helper).");
-	if (r == 0)
-		r = metrics_histogram_write(b, "jitgate_kernel_apply_duration_seconds", NULL, 0, &m->kernel_apply);
+		r = histogram(b, "jitgate_kernel_apply_duration_seconds",
+			      "Time one request's kernel change took (one netlink batch, through the helper).", &m->kernel_apply);
 	if (r == 0)
 		r = single(b, "jitgate_kernel_apply_failures_total", "counter",
 			   "Kernel changes that failed (the request was refused and nothing of it kept).",
