@@ -34,6 +34,9 @@ addr_add "$VM" v0 $V/24
 addr_add "$CL" c0 $A/24
 listen "$VM" 22 || exit 1
 
+JITGATED_USER=jitgate-m	# privilege-separated, as in production: the listener is the unprivileged process's
+e2e_user "$JITGATED_USER" || exit 1
+chmod 0711 "$E2E_TMP"	# that user must reach its state directory below it
 STATE=$E2E_TMP/state
 SUB=00000000-0000-0000-0000-000000000000
 S=/subscriptions/$SUB
