@@ -215,34 +215,54 @@ render_kernel(const struct api_metrics *m, struct buf *b)
 	return r;
 }
 
-int
-api_metrics_render(struct api *api, struct http_response *resp)
+/* The page, rendered now into b. */
+static int
+render(struct api *api, struct buf *b)
 {
-	struct buf b = { .max = API_METRICS_PAGE_MAX };
 	int r;
 
 	store_refresh(api);
-	r = render_state(api, &b);
+	r = render_state(api, b);
 	if (r == 0)
-		r = render_requests(&api->metrics, &b);
+		r = render_requests(&api->metrics, b);
 	if (r == 0)
-		r = render_refusals(&api->metrics, &b);
+		r = render_refusals(&api->metrics, b);
 	if (r == 0)
-		r = render_kernel(&api->metrics, &b);
+		r = render_kernel(&api->metrics, b);
 	if (r == 0)
-		r = single(&b, "jitgate_store_errors_total", "counter", "Store calls that failed (StoreError).",
+		r = single(b, "jitgate_store_errors_total", "counter", "Store calls that failed (StoreError).",
 			   (double)api->metrics.store_errors);
 	if (r == 0)
-		r = single(&b, "jitgate_activity_log_failures_total", "counter",
+		r = single(b, "jitgate_activity_log_failures_total", "counter",
 			   "Activity log entries the store refused to keep.", (double)api->log_failures);
 	/* webhook backlog (issue 18): its gauge goes here once webhooks exist */
-	if (r < 0) {
-		buf_free(&b);
-		return r;
+	return r;
+}
+
+int
+api_metrics_render(struct api *api, struct http_response *resp)
+{
+	struct api_metrics *m = &api->metrics;
+	struct buf b = { .max = API_METRICS_PAGE_MAX };
+	int64_t now = time_mono_ms();
+	int r;
+
+	if (!m->page.text || now - m->page.made_ms >= API_METRICS_PAGE_REUSE_MS) {
+		if ((r = render(api, &b)) < 0) {
+			buf_free(&b);
+			return r;
+		}
+		free(m->page.text);
+		m->page.text = b.data;
+		m->page.len = b.len;
+		m->page.made_ms = now;
 	}
+	resp->body = malloc(m->page.len + 1);
+	if (!resp->body)
+		return -ENOMEM;
+	memcpy(resp->body, m->page.text, m->page.len + 1);
 	resp->status = 200;
-	resp->body = b.data;
-	resp->body_len = b.len;
+	resp->body_len = m->page.len;
 	resp->content_type = METRICS_CONTENT_TYPE;
 	http_response_header(resp, "Cache-Control", "no-store");
 	return 0;

@@ -1,6 +1,7 @@
 /* What /metrics counts: the calls the API's files make as they work, each a few additions on fixed-size memory. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api-internal.h"
@@ -68,6 +69,13 @@ count_refusal(struct api_metrics *m, const char *code)
 	snprintf(m->refusals[i].code, sizeof(m->refusals[i].code), "%s", code);
 	m->refusals[i].n = 1;
 	m->n_refusal_codes++;
+}
+
+void
+api_metrics_free(struct api_metrics *m)
+{
+	free(m->page.text);
+	m->page.text = NULL;
 }
 
 void

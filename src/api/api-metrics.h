@@ -17,6 +17,11 @@ struct http_response;
 #define API_METRICS_OP_NAME_MAX	192	/* an operation's label: a method and a route pattern (the longest is 146) */
 #define API_METRICS_CODES_MAX	64	/* distinct refusal codes counted; any further one counts as "Other" */
 #define API_METRICS_STORE_REFRESH_MS	1000	/* the store's counts are read at most this often, whatever the scrapes */
+/*
+ * A page rendered is served again, copied, for this long: however many scrapes come, the loop renders
+ * (≈2 ms at the largest page, bench/metrics-bench) at most once in this time, and values lag at most this.
+ */
+#define API_METRICS_PAGE_REUSE_MS	1000
 #define API_METRICS_PAGE_MAX	((size_t)1 << 20)	/* a page larger than this is a bug: 500 rather than more */
 
 /*
@@ -74,6 +79,11 @@ struct api_metrics {
 	uint64_t kernel_apply_failed;
 	int64_t kernel_start_ns;	/* api_kernel_start's time_mono_ns */
 	uint64_t store_errors;		/* store calls that failed (StoreError) */
+	struct {			/* the last page rendered (api_metrics_free frees it) */
+		char *text;
+		size_t len;
+		int64_t made_ms;	/* monotonic */
+	} page;
 	struct {			/* the store's counts, read at most every API_METRICS_STORE_REFRESH_MS */
 		int64_t read_ms;	/* monotonic; 0: never */
 		bool ok;		/* the last read succeeded */
@@ -81,8 +91,9 @@ struct api_metrics {
 	} store;
 };
 
-/* Start the clock and the histograms (api_new). */
+/* Start the clock and the histograms (api_new); free the page kept (api_free). */
 void api_metrics_init(struct api_metrics *m);
+void api_metrics_free(struct api_metrics *m);
 /* A request answered (not parked): its operation, status and error code, and how long the handler took. */
 void api_metrics_request(struct api *api, int op, const struct http_response *resp, int64_t elapsed_ns);
 void api_metrics_group_commit(struct api *api, size_t held, bool ok);

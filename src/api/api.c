@@ -697,6 +697,7 @@ api_free(struct api *api)
 	if (!api)
 		return;
 	api_caches_free(api);
+	api_metrics_free(&api->metrics);
 	api_closing_free(api);
 	api_watches_free(api);
 	free(api);

@@ -73,10 +73,10 @@ metrics_format_value(double v, char *out, size_t size)
 		snprintf(out, size, "NaN");
 	else if (isinf(v))
 		snprintf(out, size, "%s", v > 0 ? "+Inf" : "-Inf");
-	else if (v == (double)(int64_t)v && fabs(v) < 9007199254740992.0)	/* 2^53: exact as an integer */
+	else if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v)	/* below 2^53 (tested first): exact as an integer */
 		snprintf(out, size, "%lld", (long long)v);
 	else
-		for (p = 1; p <= 17; p++) {	/* the shortest text that reads back as v: 0.0005, not 0.00050000000000000001 */
+		for (p = 15; p <= 17; p += 2) {	/* 15 digits when they read back as v (0.0005, not 0.00050000000000000001), else 17 */
 			snprintf(out, size, "%.*g", p, v);
 			if (strtod(out, NULL) == v)
 				break;
