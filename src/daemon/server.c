@@ -327,6 +327,8 @@ setup_metrics(struct server *s)
 	hc.handler = api_metrics_handle_plain;
 	hc.ctx = s->api;
 	if (http_server_start(&hc, &s->metrics_srv, &err) < 0) {
+		if (!strcmp(err.target, "listen"))	/* the HTTP layer's name for its address: here, this setting */
+			snprintf(err.target, sizeof(err.target), "metrics_listen");
 		fail_err("cannot start the metrics listener", &err);
 		return -1;
 	}

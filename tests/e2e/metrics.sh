@@ -13,7 +13,9 @@
 #    drift counters; SIGHUP moves the reconcile runs; an agent joining and calling moves agents
 #    joined / connected.
 # 4. The page never holds a VM name, a resource group or a client address.
-# 5. A flood of scrapes (4 clients, 2 s) leaves the API answering: its slowest /whoami is printed and must
+# 5. A careless operator: metrics_listen on a taken port, without a port, or equal to listen: jitgated stops
+#    with a message naming the setting.
+# 6. A flood of scrapes (4 clients, 2 s) leaves the API answering: its slowest /whoami is printed and must
 #    stay under 1 s; scrapes per second are printed.
 # Usage: tests/e2e/metrics.sh [BUILD_DIR]   (as root; needs curl, jq, promtool)
 set -u
@@ -210,7 +212,24 @@ done
 check "every operation label is a route pattern or a fixed name" \
 	bash -c 'grep -o "operation=\"[^\"]*\"" <<<"$1" | sort -u | grep -vE "operation=\"(none|GET /whoami|GET /healthz|/session|GET portal|/agent/v1|GET /metrics|(GET|PUT|POST|DELETE) /subscriptions/[A-Za-z{}/.]*)\"" | grep -q . && exit 1 || exit 0' _ "$pg"
 
-echo "5. a flood of scrapes"
+echo "5. a careless operator"
+# start_err ARGS...: jitgated in a namespace of its own, where 127.0.0.1:9469 is taken; its exit code and last line
+NS2=$(ns_new mx) || exit 1
+listen "$NS2" 9469 || exit 1	# a netprobe listener holds the port
+start_err() {
+	ip netns exec "$NS2" timeout 10 "$JITGATED" --single-process --state-dir "$E2E_TMP/state2" --listen 127.0.0.1:8443 \
+		--vm-name other "$@" >"$E2E_TMP/start.err" 2>&1
+	echo "$? $(tail -1 "$E2E_TMP/start.err")"
+}
+check "metrics_listen on a taken port: jitgated stops, naming the setting" test "$(start_err --metrics-listen 127.0.0.1:9469)" = \
+	"1 jitgated: cannot start the metrics listener: HttpStartFailed at metrics_listen: cannot serve HTTP on 127.0.0.1:9469: Failed to bind to port 0: Address already in use"
+check "metrics_listen without a port: a usage error naming it" test "$(start_err --metrics-listen localhost)" = \
+	"2 jitgated: configuration: InvalidConfig at metrics_listen: metrics_listen is ADDRESS:PORT, not 'localhost'"
+check "metrics_listen equal to listen: refused (the API is never plain HTTP)" \
+	test "$(start_err --metrics-listen 127.0.0.1:8443)" = \
+	"2 jitgated: configuration: InvalidConfig at metrics_listen: metrics_listen must differ from listen: the API is never served without TLS"
+
+echo "6. a flood of scrapes"
 flood_end=$(( $(now_ms) + 2000 ))
 flooders=()
 for k in 1 2 3 4; do
