@@ -4,7 +4,8 @@
 #   client CL (A) ──veth── host VM (jitgated on V:8443, metrics_listen 127.0.0.1:9469 inside VM)
 #
 # 1. promtool check metrics accepts the page (both ways of reading it); the operator guide's scrape
-#    configuration and alert rules pass promtool check config / check rules.
+#    configuration and alert rules pass promtool check config / check rules, and each rule fires on the
+#    series it is for and not on quiet ones (promtool test rules).
 # 2. Who may read it: no token 401, a JitRequester 403, a Reader scoped to a resource group 403 (exact
 #    bodies); Owner, Reader, SecurityReader and a custom role with only Jitgate/metrics/read 200.
 #    metrics_listen serves GET /metrics alone: another path 404, another method 405 (exact bodies).
@@ -125,6 +126,56 @@ doc_block "metrics-scrape-config:" | sed "s|/etc/prometheus/jitgate-rules.yml|$E
 printf '%s' "$T_PROM" >"$E2E_TMP/prom-token"
 check "promtool check rules accepts the guide's three alert rules" \
 	bash -c 'promtool check rules "$1" | grep -q "SUCCESS: 3 rules found"' _ "$E2E_TMP/jitgate-rules.yml"
+# each rule fires on the series it is for, and not on a quiet one (promtool test rules)
+cat >"$E2E_TMP/rules-test.yml" <<'EOF'
+rule_files: [jitgate-rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'jitgate_store_up{job="jitgate",instance="a"}'
+        values: '1 1 0 0 0 0 0'
+      - series: 'up{job="jitgate",instance="a"}'
+        values: '1x7'
+      - series: 'jitgate_store_up{job="jitgate",instance="b"}'
+        values: '1x7'
+      - series: 'up{job="jitgate",instance="b"}'
+        values: '1x7'
+      - series: 'jitgate_kernel_tamper_events_total{job="jitgate",instance="a"}'
+        values: '0 0 0 1 1 1 1'
+      - series: 'jitgate_kernel_tamper_events_total{job="jitgate",instance="b"}'
+        values: '0x7'
+      - series: 'jitgate_api_refusals_total{job="jitgate",instance="a",code="AuthenticationFailed"}'
+        values: '0+180x15'
+      - series: 'jitgate_api_refusals_total{job="jitgate",instance="b",code="AuthenticationFailed"}'
+        values: '0+30x15'
+      - series: 'jitgate_api_refusals_total{job="jitgate",instance="b",code="AuthorizationFailed"}'
+        values: '0+600x15'
+    alert_rule_test:
+      - eval_time: 6m
+        alertname: JitgateStoreDown
+        exp_alerts:
+          - exp_labels: {severity: critical, job: jitgate, instance: a}
+            exp_annotations:
+              summary: "jitgated on a cannot reach its store (or is down)"
+      - eval_time: 1m
+        alertname: JitgateStoreDown
+        exp_alerts: []
+      - eval_time: 4m
+        alertname: JitgateFirewallTampered
+        exp_alerts:
+          - exp_labels: {severity: warning, job: jitgate, instance: a}
+            exp_annotations:
+              summary: "table inet jitgate on a was changed outside jitgated; see the activity log, operation Tamper"
+      - eval_time: 12m
+        alertname: JitgateAuthenticationFailures
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: a}
+            exp_annotations:
+              summary: "more than one failed authentication a second on a"
+EOF
+check "promtool test rules: each alert fires on its series (store down, tampering, failed sign-ins), not on quiet ones" \
+	bash -c 'promtool test rules "$1" >"$1.out" 2>&1 || { cat "$1.out"; exit 1; }' _ "$E2E_TMP/rules-test.yml"
 check "promtool check config accepts the guide's scrape configuration" \
 	bash -c 'promtool check config "$1" >"$1.out" 2>&1 || { cat "$1.out"; exit 1; }' _ "$E2E_TMP/prometheus.yml"
 
