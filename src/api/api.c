@@ -630,9 +630,6 @@ dispatch(struct api *api, const struct http_request *req, struct http_response *
 {
 	struct api_caller c;
 
-	/* only initiates join an open group commit; anything else first makes it durable */
-	if (!is_initiate(req))
-		api_batch_commit(api);
 	request_start(api, req, &c, resp);
 	if (request_is_malformed(req, resp))
 		return;
@@ -666,8 +663,12 @@ void
 api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
-	int64_t start = time_mono_ns();
+	int64_t start;
 
+	/* only initiates join an open group commit; anything else first makes it durable (not in its own time) */
+	if (!is_initiate(req))
+		api_batch_commit(api);
+	start = time_mono_ns();
 	api->metrics.op = API_OP_NOT_FOUND;
 	dispatch(api, req, resp);
 	/* a parked request is counted when a later call answers it */
@@ -679,7 +680,6 @@ struct api *
 api_new(const struct api_settings *settings)
 {
 	struct api *api = calloc(1, sizeof(*api));
-
 	size_t i;
 
 	if (api) {
