@@ -33,6 +33,7 @@ bench: all
 	PG_DURABLE=1 tests/e2e/on-pg.sh bench/server-bench.sh $(BUILD)
 	bench/store-bench.sh $(BUILD)
 	bench/fleet-bench.sh $(BUILD)
+	$(BUILD)/bench/metrics-bench
 
 # jitgate against fwknop on this machine, same run (root; installs fwknop-server fwknop-client iptables if missing); writes bench/RESULTS.md.
 bench-compare: all

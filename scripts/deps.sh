@@ -11,6 +11,7 @@ PKGS=(
 	postgresql-15 libpq-dev # the PostgreSQL store and its throwaway test server (tests/pg.sh)
 	postgresql-15-auto-failover # tests/e2e/failover.sh: monitor, primary and secondary (pg_autoctl)
 	sqlite3 wrk # the fault and load tests (tests/e2e/crash.sh, load.sh)
+	prometheus # promtool: tests/e2e/metrics.sh checks the /metrics page and the operator guide's alert rules
 	systemd openssl # tests/e2e/sec-daemon.sh: systemd-analyze expands the unit's syscall groups; openssl s_client
 	chromium # the portal's e2e test drives it (playwright-core, no browser download)
 	nodejs $(command -v npm >/dev/null || echo npm) # npm: only where no nodejs already brings it (NodeSource's conflicts with it)

@@ -64,6 +64,7 @@ store_error_v(struct api *api, struct core_error *err, const char *fmt, va_list 
 
 	vsnprintf(what, sizeof(what), fmt, ap);
 	core_error_set(err, "StoreError", "", "%s: %s", what, store_last_error(api->store));
+	api_metrics_store_error(api);
 }
 
 int
@@ -123,6 +124,7 @@ api_error_record(struct http_response *resp, int status, const struct core_error
 {
 	if (status == 503 && !http_response_header_get(resp, "Retry-After"))
 		http_response_header(resp, "Retry-After", API_UNAVAILABLE_RETRY_S);
+	snprintf(resp->error_code, sizeof(resp->error_code), "%s", err->code);
 	api_json(resp, status, codec_error_encode(err));
 }
 

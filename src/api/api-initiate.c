@@ -198,6 +198,7 @@ api_batch_commit(struct api *api)
 		batch_lost(api, status, &err);
 		api_error_record(&instead, api->batch.failed_status, &err);
 	}
+	api_metrics_group_commit(api, api->batch.held, r >= 0);
 	if (api->batch.held && api->release_held)
 		api->release_held(api->release_ctx, r < 0 ? &instead : NULL, api->batch.held);
 	api->batch.held = 0;
@@ -449,8 +450,10 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		goto fail;
 	}
 	/* an agent VM's grants go to its agent through the watch, never into this host's kernel (none without one) */
-	if (api->fw && fw_grant_update(api->fw, in.add, api_fw_local_only(api, in.add, in.sr.n_grants), in.drop.v,
-			    api_fw_local_only(api, in.drop.v, in.drop.n), NULL, &err) < 0) {
+	api_kernel_start(api);
+	if (api->fw && api_kernel_timed(api, fw_grant_update(api->fw, in.add, api_fw_local_only(api, in.add, in.sr.n_grants),
+							     in.drop.v, api_fw_local_only(api, in.drop.v, in.drop.n),
+							     NULL, &err)) < 0) {
 		status = 500;
 		goto fail;
 	}

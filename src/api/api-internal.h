@@ -3,6 +3,7 @@
 #define JITGATE_API_INTERNAL_H
 
 #include "api/api-limits.h"
+#include "api/api-metrics.h"
 #include "api/api.h"
 #include "core/policy.h"
 #include "fw/fw.h"
@@ -59,6 +60,7 @@ struct api {
 	void (*release_held)(void *ctx, const struct http_response *instead, size_t n);
 	void *release_ctx;
 	struct api_watches *watches;	/* api-watch.c: parked watches and last contacts per agent VM */
+	struct api_metrics metrics;	/* api-metrics.c: what /metrics shows */
 	int64_t watch_seen;		/* the fleet revision api_watches_wake() has seen */
 };
 
@@ -398,6 +400,8 @@ int api_watch_status_change(struct api *api, int64_t vm_id);
  * live agents sharing its credential and it is time to say so (an activity row, api_watch_alert), else 0.
  */
 int api_watch_instance(struct api *api, int64_t vm_id, const char *inst);
+/* The agent VMs connected to this server now (a watch parked, or heard from lately), for /metrics. */
+size_t api_watches_connected(const struct api *api, int64_t now_ns);
 /* A line for jitgated's log (api_alert_take); a newer one replaces one not yet taken. */
 void api_watch_alert(struct api *api, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Its agent was revoked: its parked watches are woken (and refused) at the next api_watches_wake. */

@@ -407,7 +407,8 @@ policy_write_kernel(struct api *api, struct policy_write *w)
 	w->fault = API_FAULT_INTERNAL;
 	if ((r = api_state_build(api, &st, &w->err)) < 0)
 		return r;
-	r = fw_set_state(api->fw, &st.fw, NULL, &w->err);
+	api_kernel_start(api);
+	r = api_kernel_timed(api, fw_set_state(api->fw, &st.fw, NULL, &w->err));
 	api_state_free(&st);
 	return r;
 }

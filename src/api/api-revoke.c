@@ -131,7 +131,8 @@ revoke_record(struct api *api, const struct api_caller *c, struct revoke *rv, st
 			"closed port %u of request %s (by %s)%s", rv->ends[i].port, rv->ends[i].request_id,
 			rv->ends[i].requestor, rv->body->terminate_sessions ? " and ended its open sessions" : "");
 	}
-	if (rv->drop.n && api->fw && (r = fw_grant_remove(api->fw, rv->drop.v, rv->drop.n, NULL, err)) < 0)
+	api_kernel_start(api);
+	if (rv->drop.n && api->fw && (r = api_kernel_timed(api, fw_grant_remove(api->fw, rv->drop.v, rv->drop.n, NULL, err))) < 0)
 		goto undo;
 	if ((r = store_commit(api->store)) < 0) {
 		api_store_fail(api, r, &rv->store_err, "the store refused the revoke");

@@ -284,12 +284,15 @@ api_reconcile_after(struct api *api, const struct fw_tamper *t, struct core_erro
 {
 	struct api_state st;
 	struct fw_changes ch = { 0 };
+	int64_t start = time_mono_ns();
 	int r;
 
 	if (!api->fw)
 		return core_error_set(err, FW_ERR_UNAVAILABLE, "", "%s", api->fw_reason), -EOPNOTSUPP;
-	if ((r = api_state_load(api, &st, err)) < 0)
+	if ((r = api_state_load(api, &st, err)) < 0) {
+		api_metrics_reconcile(api, false, time_mono_ns() - start, false, 0, 0, 0, false);
 		return r;
+	}
 	/* the arrays go to the context instead of being copied there (100,000 grants are 11 MB) */
 	r = fw_reconcile_take(api->fw, st.fw_vms, st.n_vms, st.ports, st.fw.n_ports, st.grants, st.fw.n_grants, &ch,
 			      err);
@@ -297,6 +300,8 @@ api_reconcile_after(struct api *api, const struct fw_tamper *t, struct core_erro
 	st.ports = NULL;
 	st.grants = NULL;
 	api_state_free(&st);
+	api_metrics_reconcile(api, r >= 0, time_mono_ns() - start, t && t->tampered, ch.added, ch.removed, ch.updated,
+			      ch.rebuilt);
 	if (r < 0)
 		return r;
 	if (t && t->tampered)

@@ -303,7 +303,8 @@ token_revoke_apply(struct api *api, const struct api_caller *c, struct token_rev
 	}
 	api_log(api, c, RBAC_TOKEN_WRITE, tr->name, "Revoked", NULL, "revoked token '%.64s'%s", tr->name,
 		tr->keep ? "; its live grants were kept, as asked" : "");
-	if (tr->n && api->fw && (r = fw_grant_remove(api->fw, tr->drop, tr->n, NULL, &tr->err)) < 0) {
+	api_kernel_start(api);
+	if (tr->n && api->fw && (r = api_kernel_timed(api, fw_grant_remove(api->fw, tr->drop, tr->n, NULL, &tr->err))) < 0) {
 		tr->fault = API_FAULT_INTERNAL;
 		return r;
 	}

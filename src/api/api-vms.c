@@ -451,7 +451,8 @@ vm_put_apply(struct api *api, struct vm_write *w)
 		/* the store's rows read (a refusal there is the store's, as above); the rest is ours or the kernel's */
 		w->fault = API_FAULT_INTERNAL;
 		if ((r = api_state_build(api, &st, &w->err)) == 0) {
-			r = fw_set_state(api->fw, &st.fw, NULL, &w->err);
+			api_kernel_start(api);
+			r = api_kernel_timed(api, fw_set_state(api->fw, &st.fw, NULL, &w->err));
 			api_state_free(&st);
 		}
 	}

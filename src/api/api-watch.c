@@ -297,3 +297,16 @@ api_agent_render(struct api *api, const struct store_vm *vm, char *ret_reason, s
 	}
 	return o;
 }
+
+size_t
+api_watches_connected(const struct api *api, int64_t now_ns)
+{
+	const struct api_watches *w = api->watches;
+	size_t i, n = 0;
+
+	/* the inventory's rule (api_agent_render), from this server's side: a parked watch, or a recent call */
+	for (i = 0; w && i < w->n; i++)
+		if (w->v[i].parked || (w->v[i].contact_ns && now_ns - w->v[i].contact_ns < API_AGENT_CONNECTED_NS))
+			n++;
+	return n;
+}

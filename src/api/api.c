@@ -390,6 +390,21 @@ static const struct route routes[] = {
 	{ "GET", SECURITY "/jitActivityLog", NULL, ROUTE_PLAIN, .fn.plain = api_activity_get },
 };
 
+_Static_assert(sizeof(routes) / sizeof(routes[0]) <= API_METRICS_ROUTES_MAX, "api-metrics.h counts these routes");
+
+/* Route i's name for /metrics: "METHOD /pattern", the action named where the pattern ends in "{action}". */
+static void
+route_name(size_t i, char *buf, size_t size)
+{
+	const struct route *r = &routes[i];
+
+	if (r->action)	/* "{action}" closes the pattern: name the action itself */
+		snprintf(buf, size, "%s /%.*s%s", r->method, (int)(strlen(r->pattern) - strlen("{action}")), r->pattern,
+			 r->action);
+	else
+		snprintf(buf, size, "%s /%s", r->method, r->pattern);
+}
+
 /*
  * Does the path's seg[0..n) match the pattern? Fills *a from its captures. The pattern is
  * walked where it stands (never copied or split), its literals compared without case.
@@ -464,6 +479,7 @@ route(struct api *api, const struct http_request *req, struct api_caller *c, cha
 	/* a POST under a policy that is neither initiate nor revoke names no operation */
 	if (r == end || strcmp(r->pattern, first->pattern))
 		goto not_found;
+	api->metrics.op = (int)(r - routes);
 	switch (r->kind) {
 	case ROUTE_LIST:
 		ls.resource_group = a.rg;
@@ -580,10 +596,19 @@ handle_authenticated(struct api *api, struct api_caller *c, const struct http_re
 	snprintf(copy, sizeof(copy), "%s", req->path);
 	n = split_path(copy, seg);
 	if (!strcmp(req->path, "/whoami") || (n == 2 && !strcasecmp(seg[0], "providers") && !strcasecmp(seg[1], "whoami"))) {
+		api->metrics.op = API_OP_WHOAMI;
 		if (authenticate(api, req, c, resp) < 0)
 			return;
 		resp->authenticated = true;
 		handle_whoami(api, c, resp);
+		return;
+	}
+	if (!strcmp(req->path, "/metrics")) {
+		api->metrics.op = API_OP_METRICS;
+		if (authenticate(api, req, c, resp) < 0)
+			return;
+		resp->authenticated = true;
+		api_metrics_get(api, c, req, resp);
 		return;
 	}
 	if (n < 2 || n > PATH_SEGMENTS_MAX || strcasecmp(seg[0], "subscriptions")) {
@@ -599,46 +624,70 @@ handle_authenticated(struct api *api, struct api_caller *c, const struct http_re
 	route(api, req, c, seg, n, resp);
 }
 
-void
-api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
+/* Every request, by path: the fixed ones, the portal's files, the agent protocol, then the authenticated API. */
+static void
+dispatch(struct api *api, const struct http_request *req, struct http_response *resp)
 {
-	struct api *api = ctx;
 	struct api_caller c;
 
-	/* only initiates join an open group commit; anything else first makes it durable */
-	if (!is_initiate(req))
-		api_batch_commit(api);
 	request_start(api, req, &c, resp);
 	if (request_is_malformed(req, resp))
 		return;
 	if (!strcmp(req->path, "/healthz")) {
+		api->metrics.op = API_OP_HEALTHZ;
 		handle_healthz(api, req, resp);
 		return;
 	}
 	if (!strcmp(req->path, "/session")) {
+		api->metrics.op = API_OP_SESSION;
 		handle_session(api, &c, req, resp);
 		return;
 	}
-	if (serve_web(req, resp))
+	if (serve_web(req, resp)) {
+		api->metrics.op = API_OP_PORTAL;
 		return;
+	}
 	if (strlen(req->path) > API_PATH_MAX) {
 		api_error(resp, 414, "PathTooLong", "", "the path is longer than %d bytes", API_PATH_MAX);
 		return;
 	}
 	if (!strncasecmp(req->path, API_AGENT_ROOT "/", strlen(API_AGENT_ROOT) + 1)) {
+		api->metrics.op = API_OP_AGENT;
 		api_agent_handle(api, &c, req, resp);
 		return;
 	}
 	handle_authenticated(api, &c, req, resp);
 }
 
+void
+api_handle(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct api *api = ctx;
+	int64_t start;
+
+	/* only initiates join an open group commit; anything else first makes it durable (not in its own time) */
+	if (!is_initiate(req))
+		api_batch_commit(api);
+	start = time_mono_ns();
+	api->metrics.op = API_OP_NOT_FOUND;
+	dispatch(api, req, resp);
+	/* a parked request is counted when a later call answers it */
+	if (!resp->park)
+		api_metrics_request(api, api->metrics.op, resp, time_mono_ns() - start);
+}
+
 struct api *
 api_new(const struct api_settings *settings)
 {
 	struct api *api = calloc(1, sizeof(*api));
+	size_t i;
 
-	if (api)
+	if (api) {
 		api->settings = *settings;
+		api_metrics_init(&api->metrics);
+		for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+			route_name(i, api->metrics.op_names[i], sizeof(api->metrics.op_names[i]));
+	}
 	return api;
 }
 
@@ -648,6 +697,7 @@ api_free(struct api *api)
 	if (!api)
 		return;
 	api_caches_free(api);
+	api_metrics_free(&api->metrics);
 	api_closing_free(api);
 	api_watches_free(api);
 	free(api);

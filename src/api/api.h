@@ -107,6 +107,11 @@ struct api_caller {
 
 /* The http_handler_fn the daemon hands to the HTTP server. */
 void api_handle(void *ctx, const struct http_request *req, struct http_response *resp);
+/*
+ * The http_handler_fn of metrics_listen's plain-HTTP server (api-metrics.c): GET /metrics without
+ * authentication (the page holds counts only, never a name or an address), 404 to any other path.
+ */
+void api_metrics_handle_plain(void *ctx, const struct http_request *req, struct http_response *resp);
 
 /* Call fn with the firewall state the store implies now (what a reconcile applies); its return is ours. */
 int api_state_with(struct api *api, int (*fn)(void *ctx, const struct fw_state *st), void *ctx, struct core_error *err);

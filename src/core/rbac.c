@@ -8,17 +8,17 @@
 
 static const struct rbac_role builtin[] = {
 	{ "Owner", 1, { "*" }, 0, { { 0 } } },
-	{ "SecurityAdmin", 5,
+	{ "SecurityAdmin", 6,
 	  { "Microsoft.Security/*", "Microsoft.Compute/*/read", "Microsoft.Insights/eventtypes/*/read",
-	    "Jitgate/tokens/read", "Jitgate/whoami/read" },
+	    "Jitgate/tokens/read", "Jitgate/whoami/read", RBAC_METRICS_READ },
 	  0, { { 0 } } },
 	{ "JitRequester", 4,
 	  { "Microsoft.Security/locations/jitNetworkAccessPolicies/read", RBAC_POLICY_INITIATE,
 	    "Microsoft.Compute/virtualMachines/read", "Jitgate/whoami/read" },
 	  0, { { 0 } } },
-	{ "SecurityReader", 4,
+	{ "SecurityReader", 5,
 	  { "Microsoft.Security/*/read", "Microsoft.Compute/*/read", "Microsoft.Insights/eventtypes/*/read",
-	    "Jitgate/whoami/read" },
+	    "Jitgate/whoami/read", RBAC_METRICS_READ },
 	  0, { { 0 } } },
 	{ "Reader", 1, { "*/read" }, 1, { "Jitgate/tokens/read" } },
 };
@@ -26,7 +26,7 @@ static const struct rbac_role builtin[] = {
 const char *const rbac_known_actions[] = {
 	RBAC_POLICY_READ, RBAC_POLICY_WRITE, RBAC_POLICY_DELETE, RBAC_POLICY_INITIATE, RBAC_POLICY_REVOKE,
 	RBAC_VM_READ, RBAC_VM_WRITE, RBAC_VM_DELETE, RBAC_ACTIVITY_READ, RBAC_TOKEN_READ, RBAC_TOKEN_WRITE,
-	RBAC_WHOAMI_READ, NULL
+	RBAC_WHOAMI_READ, RBAC_METRICS_READ, NULL
 };
 
 const char *const rbac_builtin_names[] = { "Owner", "SecurityAdmin", "JitRequester", "SecurityReader", "Reader",

@@ -26,6 +26,7 @@
 #define RBAC_TOKEN_READ		"Jitgate/tokens/read"
 #define RBAC_TOKEN_WRITE	"Jitgate/tokens/write"
 #define RBAC_WHOAMI_READ	"Jitgate/whoami/read"
+#define RBAC_METRICS_READ	"Jitgate/metrics/read"	/* GET /metrics: counts for the whole subscription */
 
 /*
  * Every action above, NULL-terminated: the whole universe a role's patterns are

@@ -132,8 +132,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		return set_string(cfg->state_dir, sizeof(cfg->state_dir), key, value, err);
 	if (!strcmp(key, "store"))
 		return set_store(cfg, value, err);
-	if (!strcmp(key, "listen"))
-		return set_string(cfg->listen, sizeof(cfg->listen), key, value, err);
+	if (!strcmp(key, "listen") || !strcmp(key, "metrics_listen"))	/* both CONFIG_LISTEN_MAX */
+		return set_string(key[0] == 'l' ? cfg->listen : cfg->metrics_listen, CONFIG_LISTEN_MAX, key, value, err);
 	if (!strcmp(key, "subscription"))
 		return set_string(cfg->api.subscription, sizeof(cfg->api.subscription), key, value, err);
 	if (!strcmp(key, "resource_group"))
@@ -397,6 +397,12 @@ config_validate(const struct config *cfg, struct core_error *err)
 	if (!strrchr(cfg->listen, ':'))
 		return core_error_set(err, "InvalidConfig", "listen", "listen is ADDRESS:PORT, not '%s'",
 				      core_error_quote(cfg->listen, strlen(cfg->listen), q, sizeof(q)));
+	if (cfg->metrics_listen[0] && !strrchr(cfg->metrics_listen, ':'))
+		return core_error_set(err, "InvalidConfig", "metrics_listen", "metrics_listen is ADDRESS:PORT, not '%s'",
+				      core_error_quote(cfg->metrics_listen, strlen(cfg->metrics_listen), q, sizeof(q)));
+	if (cfg->metrics_listen[0] && !strcmp(cfg->metrics_listen, cfg->listen))
+		return core_error_set(err, "InvalidConfig", "metrics_listen",
+				      "metrics_listen must differ from listen: the API is never served without TLS");
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0])
 		return core_error_set(err, "InvalidConfig", cfg->tls_cert[0] ? "tls_key" : "tls_cert",
 				      "give both tls_cert and tls_key, or neither");

@@ -26,6 +26,7 @@ struct config {
 	char state_dir[CONFIG_PATH_MAX];
 	char store[CONFIG_STORE_MAX];	/* empty: SQLite in state_dir; else a postgresql:// URI */
 	char listen[CONFIG_LISTEN_MAX];
+	char metrics_listen[CONFIG_LISTEN_MAX];	/* plain-HTTP GET /metrics without authentication; empty: none */
 	char resource_group[ARM_RESOURCE_GROUP_MAX + 1];
 	char vm_name[ARM_VM_NAME_MAX + 1];
 	char os_type[STORE_OS_MAX];

@@ -159,6 +159,12 @@ http_fd(const struct server *s)
 }
 
 static int
+metrics_fd(const struct server *s)
+{
+	return s->metrics_srv ? http_server_poll_fd(s->metrics_srv) : -1;
+}
+
+static int
 fw_events_fd_of(const struct server *s)
 {
 	return s->fw && !s->fw_down ? fw_events_fd(s->fw) : -1;
@@ -221,6 +227,7 @@ static const struct loop_source {
 	int (*handler)(struct server *s);	/* negative: the server cannot go on */
 } sources[] = {
 	{ http_fd, 0, NULL },
+	{ metrics_fd, 0, NULL },	/* metrics_listen: run after the pass's group commit, below */
 	{ fw_events_fd_of, ~0, on_fw_events },	/* any event: a hang-up is the helper gone */
 	{ helper_fd, ~0, on_helper },
 	{ monitor_fd, POLLIN, on_monitor },
@@ -324,6 +331,8 @@ server_loop(struct server *s)
 				return -1;
 		http_server_run(s->srv);
 		api_batch_end(s->api);	/* the initiates of this pass commit together; their answers go out after */
+		if (s->metrics_srv)
+			http_server_run(s->metrics_srv);
 		api_watches_wake(s->api, s->srv);	/* the agents' watches of the VMs this pass changed */
 		if (api_alert_take(s->api, alert, sizeof(alert)) > 0)
 			logmsg("%s", alert);

@@ -307,6 +307,34 @@ setup_tls(struct server *s, struct server_tls *t)
 	return 0;
 }
 
+/*
+ * metrics_listen's plain-HTTP server: GET /metrics and nothing else, its own small connection table
+ * (a flood of scrapes fills that, never the API's).
+ */
+static int
+setup_metrics(struct server *s)
+{
+	struct core_error err = { 0 };
+	struct http_config hc;
+
+	if (!s->cfg->metrics_listen[0])
+		return 0;
+	memset(&hc, 0, sizeof(hc));
+	hc.listen = s->cfg->metrics_listen;
+	hc.plain = true;
+	hc.body_max = 1;	/* a GET has none */
+	hc.conn_max = SERVER_METRICS_CONN_MAX;
+	hc.handler = api_metrics_handle_plain;
+	hc.ctx = s->api;
+	if (http_server_start(&hc, &s->metrics_srv, &err) < 0) {
+		if (!strcmp(err.target, "listen"))	/* the HTTP layer's name for its address: here, this setting */
+			snprintf(err.target, sizeof(err.target), "metrics_listen");
+		fail_err("cannot start the metrics listener", &err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The signals the loop reads, and the HTTPS server, listening. */
 static int
 setup_listen(struct server *s, const struct server_tls *t)
@@ -340,7 +368,7 @@ setup_listen(struct server *s, const struct server_tls *t)
 		return -1;
 	}
 	api_set_release(s->api, release_held, s->srv);
-	return 0;
+	return setup_metrics(s);
 }
 
 /* The privilege drop, then the store, this boot's clock and the close journal. */
@@ -459,6 +487,7 @@ static void
 server_teardown(struct server *s)
 {
 	http_server_stop(s->srv);
+	http_server_stop(s->metrics_srv);
 	fw_monitor_close(s->mon);
 	if (s->sfd >= 0)
 		close(s->sfd);

@@ -26,6 +26,7 @@ struct server {
 	struct fw *fw;			/* NULL: the kernel firewall is not usable */
 	bool fw_down;			/* the firewall helper is gone; a new one is awaited */
 	struct http_server *srv;
+	struct http_server *metrics_srv;	/* metrics_listen's plain-HTTP server; NULL: none */
 	struct fw_monitor *mon;		/* single process only: a helper watches the table itself */
 	struct privsep ps;
 	struct sandbox_user user;
@@ -38,6 +39,8 @@ struct server {
 	int64_t next_reconcile;		/* monotonic clock */
 	int64_t clock_offset;		/* wall minus monotonic at the last look, to notice jumps */
 };
+
+#define SERVER_METRICS_CONN_MAX	16	/* connections to metrics_listen at once: a few scrapers */
 
 /* Run the server with cfg until a signal stops it; returns the exit code. */
 int server_run(const struct config *cfg);

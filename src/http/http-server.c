@@ -350,7 +350,13 @@ static int
 http_tls_start(struct http_server *srv, const struct http_config *cfg, const struct sockaddr_storage *sa,
 	       const struct http_limits *lim, struct core_error *err)
 {
-	unsigned int flags = MHD_USE_TLS | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | (cfg->plain ? 0 : MHD_USE_TLS);
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	const union MHD_DaemonInfo *di;
 	int r;
 
@@ -366,9 +372,7 @@ http_tls_start(struct http_server *srv, const struct http_config *cfg, const str
 	/* every connection starts unauthenticated, on the short timeout; per-source caps are ours (IPv6 by /64) */
 	srv->tls_d = MHD_start_daemon(flags, 0, http_accept_policy, srv, http_access, &srv->tls_l,
 				      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
-				      MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
-				      MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
-				      MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
+				      MHD_OPTION_ARRAY, cfg->plain ? &tls[3] : tls,
 				      MHD_OPTION_CONNECTION_TIMEOUT, lim->unauth_timeout_s,
 				      MHD_OPTION_CONNECTION_LIMIT, lim->conn_max,
 				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, lim->header_memory,
@@ -380,8 +384,8 @@ http_tls_start(struct http_server *srv, const struct http_config *cfg, const str
 				      MHD_OPTION_END);
 	if (srv->tls_d == NULL) {
 		r = http_start_errno(errno);
-		core_error_set(err, "HttpStartFailed", "listen", "cannot serve HTTPS on %s: %s", cfg->listen,
-			       srv->last_log[0] ? srv->last_log : strerror(-r));
+		core_error_set(err, "HttpStartFailed", "listen", "cannot serve %s on %s: %s", cfg->plain ? "HTTP" : "HTTPS",
+			       cfg->listen, srv->last_log[0] ? srv->last_log : strerror(-r));
 		return r;
 	}
 	di = MHD_get_daemon_info(srv->tls_d, MHD_DAEMON_INFO_BIND_PORT);
@@ -467,7 +471,7 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	size_t cert_len = 0;
 	int r;
 
-	if (cfg == NULL || cfg->handler == NULL || cfg->cert_path == NULL || cfg->key_path == NULL)
+	if (cfg == NULL || cfg->handler == NULL || (!cfg->plain && (cfg->cert_path == NULL || cfg->key_path == NULL)))
 		return core_error_set(err, "HttpStartFailed", "", "the HTTP server needs a handler, a certificate and a key");
 	if (!MHD_is_feature_supported(MHD_FEATURE_TLS) || !MHD_is_feature_supported(MHD_FEATURE_EPOLL)) {
 		core_error_set(err, "HttpStartFailed", "", "this libmicrohttpd lacks TLS or epoll support");
@@ -481,12 +485,13 @@ http_server_start(const struct http_config *cfg, struct http_server **ret, struc
 	if (r < 0)
 		return r;
 
-	r = http_read_pem(cfg->cert_path, &srv->cert_pem, &cert_len, err);
-	if (r < 0)
-		goto fail;
-	r = http_read_pem(cfg->key_path, &srv->key_pem, &srv->key_pem_len, err);
-	if (r < 0)
-		goto fail;
+	if (!cfg->plain) {
+		r = http_read_pem(cfg->cert_path, &srv->cert_pem, &cert_len, err);
+		if (r == 0)
+			r = http_read_pem(cfg->key_path, &srv->key_pem, &srv->key_pem_len, err);
+		if (r < 0)
+			goto fail;
+	}
 	r = http_tls_start(srv, cfg, &sa, &lim, err);
 	if (r < 0)
 		goto fail;

@@ -120,6 +120,8 @@ struct http_response {
 	bool park;
 	uint64_t park_key;
 	int64_t park_until_ms;
+	/* The code of the error body the handler made ("" for none): the server's metrics count refusals by it. */
+	char error_code[ERROR_CODE_MAX];
 };
 
 /* Add a response header; -E2BIG when full or too long. */
@@ -175,6 +177,11 @@ struct http_config {
 	const char *cert_path;		/* PEM */
 	const char *key_path;		/* PEM */
 	const char *unix_path;		/* NULL: none; else a socket path (mode 0600) */
+	/*
+	 * Plain HTTP on `listen`, no TLS (cert_path and key_path unused): only for a page with no secret
+	 * in it, on an address the operator chose (jitgated's metrics_listen).
+	 */
+	bool plain;
 	/* Zero in any of these four means the value from http-limits.h (body_max: core/limits.h). */
 	size_t body_max;
 	unsigned conn_timeout_s;

@@ -148,6 +148,9 @@ const char *const stmt_sql[ST__MAX] = {
 		"(SELECT id FROM terminations WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?3))",
 	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
 		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id",
+	/* /metrics (store-metrics.c): live grants through their partial index, and agents with a valid credential */
+	[ST_METRICS_COUNTS] = "SELECT (SELECT COUNT(*) FROM grants WHERE status = 0), "
+		"(SELECT COUNT(*) FROM agents WHERE revoked_ns = 0)",
 };
 
 /*

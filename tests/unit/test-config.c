@@ -123,6 +123,24 @@ test_set_store(void **state)
 	assert_string_equal(cfg.store, "");
 }
 
+/* metrics_listen: empty by default; ADDRESS:PORT and never the API's own address (the API is never plain HTTP). */
+static void
+test_metrics_listen(void **state)
+{
+	(void)state;
+	assert_string_equal(cfg.metrics_listen, "");
+	assert_int_equal(config_set(&cfg, "metrics_listen", "127.0.0.1:9469", &err), 0);
+	assert_int_equal(config_validate(&cfg, &err), 0);
+	assert_int_equal(config_set(&cfg, "metrics_listen", "localhost", &err), 0);
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+	assert_error(&err, "InvalidConfig", "metrics_listen");
+	assert_string_equal(err.message, "metrics_listen is ADDRESS:PORT, not 'localhost'");
+	assert_int_equal(config_set(&cfg, "metrics_listen", cfg.listen, &err), 0);
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+	assert_error(&err, "InvalidConfig", "metrics_listen");
+	assert_string_equal(err.message, "metrics_listen must differ from listen: the API is never served without TLS");
+}
+
 static void
 test_set_too_long(void **state)
 {
@@ -581,6 +599,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_defaults, setup),
+		cmocka_unit_test_setup(test_metrics_listen, setup),
 		cmocka_unit_test_setup(test_set_store, setup),
 		cmocka_unit_test_setup(test_set_strings, setup),
 		cmocka_unit_test_setup(test_set_too_long, setup),

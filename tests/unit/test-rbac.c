@@ -10,6 +10,7 @@
 static const char *const actions[] = {
 	RBAC_POLICY_READ, RBAC_POLICY_WRITE, RBAC_POLICY_DELETE, RBAC_POLICY_INITIATE, RBAC_POLICY_REVOKE,
 	RBAC_VM_READ, RBAC_VM_WRITE, RBAC_VM_DELETE, RBAC_ACTIVITY_READ, RBAC_TOKEN_READ, RBAC_TOKEN_WRITE,
+	RBAC_METRICS_READ,
 };
 #define N_ACTIONS (sizeof(actions) / sizeof(actions[0]))
 
@@ -23,12 +24,12 @@ static const struct {
 	const char *role;
 	bool allows[N_ACTIONS];
 } matrix[] = {
-	/*                 pol.read pol.write pol.del initiate revoke vm.read vm.write vm.del activity tok.read tok.write */
-	{ "Owner",          { true,  true,  true,  true,  true,  true,  true,  true,  true,  true,  true } },
-	{ "SecurityAdmin",  { true,  true,  true,  true,  true,  true,  false, false, true,  true,  false } },
-	{ "JitRequester",   { true,  false, false, true,  false, true,  false, false, false, false, false } },
-	{ "SecurityReader", { true,  false, false, false, false, true,  false, false, true,  false, false } },
-	{ "Reader",         { true,  false, false, false, false, true,  false, false, true,  false, false } },
+	/*                 pol.read pol.write pol.del initiate revoke vm.read vm.write vm.del activity tok.read tok.write metrics */
+	{ "Owner",          { true,  true,  true,  true,  true,  true,  true,  true,  true,  true,  true,  true } },
+	{ "SecurityAdmin",  { true,  true,  true,  true,  true,  true,  false, false, true,  true,  false, true } },
+	{ "JitRequester",   { true,  false, false, true,  false, true,  false, false, false, false, false, false } },
+	{ "SecurityReader", { true,  false, false, false, false, true,  false, false, true,  false, false, true } },
+	{ "Reader",         { true,  false, false, false, false, true,  false, false, true,  false, false, true } },
 };
 
 static void
