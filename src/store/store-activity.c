@@ -6,6 +6,7 @@
 #include <string.h>
 
 
+#include "store-audit.h"
 #include "store-internal.h"
 
 #define ACTIVITY_COLS "SELECT id, time_ns, caller, caller_addr, operation, resource_id, status, detail, " \
@@ -15,6 +16,9 @@
  * Parameter n + 1 belongs to bit n; ?7 is the limit. The prefix compares characters,
  * not a LIKE pattern, so '%' and '_' in a user's filter mean themselves.
  */
+static int activity_insert(struct store *st, const struct store_activity *a, int64_t seq, const uint8_t *hash,
+			   int64_t *ret_id);
+
 static const char *const activity_cond[] = {
 	"time_ns >= ?1",
 	"time_ns < ?2",
@@ -24,16 +28,41 @@ static const char *const activity_cond[] = {
 	"id < ?6",
 };
 
+/*
+ * The entry, its place in the chain and its hash, and the chain's head moved to it: one operation (its own
+ * transaction, or a savepoint in the caller's), so an entry is never written without its link.
+ */
 int
 store_activity_append(struct store *st, struct store_activity *a)
 {
-	struct db_stmt *s = NULL;
-	int rc, r;
+	uint8_t hash[STORE_AUDIT_HASH_LEN];
+	struct op op;
+	int64_t seq, id = 0;
+	int r;
 
 	if (!FIELD_OK(a->caller) || !FIELD_OK(a->caller_addr) || !FIELD_OK(a->operation) ||
 	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
 	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
 		return set_error(st, -EINVAL, "invalid activity record");
+	if ((r = op_begin(st, &op)) < 0)
+		return r;
+	r = chain_next(st, a, &seq, hash);
+	if (r >= 0)
+		r = activity_insert(st, a, seq, hash, &id);
+	if (r >= 0)
+		r = chain_advance(st, seq, hash);
+	r = op_end(st, &op, r);
+	if (r >= 0)
+		a->id = id;
+	return r;
+}
+
+static int
+activity_insert(struct store *st, const struct store_activity *a, int64_t seq, const uint8_t *hash, int64_t *ret_id)
+{
+	struct db_stmt *s = NULL;
+	int rc, r;
+
 	r = stmt_get(st, ST_ACTIVITY_INSERT, &s);
 	if (r < 0)
 		return r;
@@ -54,14 +83,18 @@ store_activity_append(struct store *st, struct store_activity *a)
 		rc = bind_str(s, 8, a->justification);
 	if (rc == DB_OK)
 		rc = bind_str(s, 9, a->correlation_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 10, seq);
+	if (rc == DB_OK)
+		rc = db_bind_blob(s, 11, hash, STORE_AUDIT_HASH_LEN);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0)
-		a->id = db_last_id(st);
+		*ret_id = db_last_id(st);
 	stmt_done(s);
 	return r;
 }
 
-static int
+int
 activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a)
 {
 	int r;

@@ -230,6 +230,9 @@ raw_int(const char *path, const char *sql)
 static void
 undo_migration_6(const char *path)
 {
+	/* 9 (the activity log's chain) first */
+	raw_exec(path, "DROP TABLE audit_chain; DROP INDEX requests_start; ALTER TABLE activity DROP COLUMN seq; "
+	    "ALTER TABLE activity DROP COLUMN hash");
 	raw_exec(path, "DROP TABLE terminations");
 	raw_exec(path, "DROP TRIGGER grant_added; DROP TRIGGER grant_changed; DROP TRIGGER policy_vm_added; "
 	    "DROP TRIGGER policy_vm_removed; DROP TRIGGER policy_changed; DROP TRIGGER vm_changed; "
@@ -1620,7 +1623,7 @@ test_migration_3_from_2(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 2");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);	/* and on through 8 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);	/* and on through 9 */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, "token:old", &v, &n), 0);
 	assert_int_equal(n, 1);
@@ -1834,7 +1837,7 @@ test_migration_5_from_4(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 4");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE boot = '' AND mono_end_ns = 0"), 1);
 	assert_int_equal(store_grants_due(f->st, T0 - 1, BOOT_A, INT64_MAX, &v, &n), 0);
 	assert_int_equal(n, 0);
@@ -2188,7 +2191,7 @@ test_migration_6_from_5(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 5");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
 	assert_int_equal(store_policy_of_vm(f->st, a, &owner), 0);
 	assert_int_equal(owner, pid);
 	assert_int_equal(revision(f->st, a), 0);
