@@ -14,6 +14,7 @@
 #include "daemon/bootrules.h"
 #include "daemon/log.h"
 #include "daemon/privsep.h"
+#include "daemon/retention.h"
 #include "daemon/server.h"
 #include "fw/fw.h"
 #include "http/http.h"
@@ -238,6 +239,8 @@ loop_timeout_ms(const struct server *s)
 
 	if (s->next_expiry && s->next_expiry - now < wait)
 		wait = s->next_expiry - now;
+	if (s->next_prune - mono < wait)
+		wait = s->next_prune - mono;
 	t = wait <= 0 ? 0 : (int)(wait / TIME_NS_PER_MS + 1);
 	if (t > CLOCK_CHECK_MS)
 		t = CLOCK_CHECK_MS;
@@ -292,6 +295,7 @@ on_timers(struct server *s)
 		malloc_trim(0);	/* a big reconcile's listing is freed; give the memory back */
 		s->next_reconcile = time_mono_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
 	}
+	retention_tick(s);	/* after expiry: pruning never holds up a close */
 }
 
 int

@@ -37,6 +37,8 @@ struct server {
 	int64_t next_expiry;		/* wall clock; 0: no grant to end */
 	int64_t next_reconcile;		/* monotonic clock */
 	int64_t clock_offset;		/* wall minus monotonic at the last look, to notice jumps */
+	int64_t next_prune, next_audit_head;	/* monotonic (retention.c); 0: at the first pass */
+	int64_t audit_head_logged;	/* the head's seq last logged; 0: none yet */
 };
 
 /* Run the server with cfg until a signal stops it; returns the exit code. */

@@ -64,13 +64,16 @@ struct store_audit_result {
 	int64_t missing;	/* for a removal: how many places */
 	int64_t good_id;	/* the last good entry (the anchor's id if none) */
 	struct store_audit_chain chain;
+	bool at_found;		/* the entry at place at_seq (store_audit_verify) was walked, good: */
+	uint8_t at_hash[STORE_AUDIT_HASH_LEN];	/* its hash */
 };
 
 /*
- * Walk the chain from the anchor to the head in one read snapshot and stop at the first fault.
+ * Walk the chain from the anchor to the head in one read snapshot and stop at the first fault; note the
+ * hash of the entry at place at_seq (0: none) on the way, to compare with a head exported before.
  * Returns 0 with *ret filled (fault STORE_AUDIT_INTACT or the fault), or -errno if it could not read.
  */
-int store_audit_verify(struct store *st, struct store_audit_result *ret);
+int store_audit_verify(struct store *st, int64_t at_seq, struct store_audit_result *ret);
 
 /*
  * Retention (store-prune.c). Each call deletes at most `batch` (1..STORE_PRUNE_BATCH_MAX) of the oldest

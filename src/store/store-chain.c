@@ -235,7 +235,7 @@ audit_classify(struct store_audit_result *res, const struct store_audit_entry *e
 
 /* Walk page after page from the anchor; stops at the first fault. */
 static int
-audit_walk(struct store *st, struct store_audit_result *res)
+audit_walk(struct store *st, int64_t at_seq, struct store_audit_result *res)
 {
 	struct store_audit_entry *v = NULL;
 	uint8_t prev[STORE_AUDIT_HASH_LEN];
@@ -256,6 +256,10 @@ audit_walk(struct store *st, struct store_audit_result *res)
 			}
 			seq = v[i].seq;
 			memcpy(prev, v[i].hash, sizeof(prev));
+			if (seq == at_seq) {
+				res->at_found = true;
+				memcpy(res->at_hash, prev, sizeof(prev));
+			}
 			res->good_id = after = v[i].a.id;
 			res->checked++;
 		}
@@ -274,7 +278,7 @@ out:
 }
 
 int
-store_audit_verify(struct store *st, struct store_audit_result *ret)
+store_audit_verify(struct store *st, int64_t at_seq, struct store_audit_result *ret)
 {
 	struct store_audit_result res = { 0 };
 	bool own = !store_in_transaction(st);
@@ -285,7 +289,7 @@ store_audit_verify(struct store *st, struct store_audit_result *ret)
 		return r;
 	r = store_audit_chain_get(st, &res.chain);
 	if (r >= 0)
-		r = audit_walk(st, &res);
+		r = audit_walk(st, at_seq, &res);
 	if (own)
 		store_rollback(st);
 	if (r >= 0)
