@@ -1,5 +1,6 @@
-/* Unit tests of the activity log's chain: the canonical form (golden, computed apart in Python), the chain, verify's findings, pruning. */
+/* Unit tests of the activity log's chain: the canonical form (golden, computed apart in Python), the chain, verify's findings, pruning, concurrent writers (SQLite; PostgreSQL in the suite pg). */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store/store-audit.h"
@@ -96,6 +99,15 @@ struct fixture {
 	struct store *st;
 };
 
+static const char *pg_uri;	/* JITGATE_TEST_PG (meson suite pg): the store is PostgreSQL's, not a file */
+#define SQLITE_ONLY() do { if (pg_uri) skip(); } while (0)
+
+static const char *
+where(const struct fixture *f)
+{
+	return pg_uri ? pg_uri : f->path;
+}
+
 static int
 setup(void **state)
 {
@@ -106,7 +118,16 @@ setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/jitgate-test-audit-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
-	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+	if (pg_uri) {
+		/* a fresh schema for each test */
+		PGconn *c = PQconnectdb(pg_uri);
+		PGresult *res = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+
+		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+		PQclear(res);
+		PQfinish(c);
+	}
+	assert_int_equal(store_open(where(f), &f->st, &err), 0);
 	*state = f;
 	return 0;
 }
@@ -183,6 +204,7 @@ test_chain_faults(void **state)
 	struct fixture *f = *state;
 	struct store_audit_result res;
 
+	SQLITE_ONLY();
 	append_n(f->st, 6, 1000);
 	raw_exec(f->path, "UPDATE activity SET caller = 'token:mallory' WHERE id = 3");
 	verify(f->st, &res);
@@ -248,6 +270,7 @@ test_prune_keeps_chain(void **state)
 	struct store_audit_result res;
 	struct exported ex = { 0 };
 
+	SQLITE_ONLY();
 	append_n(f->st, 10, 1000);	/* times 1000..1009 */
 	assert_int_equal(store_activity_prune(f->st, 1007, 0, NULL, NULL), -EINVAL);
 	ex.fail = -ENOSPC;	/* the export failed: nothing deleted */
@@ -284,6 +307,7 @@ test_prune_before_chain(void **state)
 	struct fixture *f = *state;
 	struct store_audit_result res;
 
+	SQLITE_ONLY();
 	append_n(f->st, 2, 1000);
 	raw_exec(f->path, "UPDATE activity SET seq = NULL, hash = NULL; UPDATE audit_chain SET anchor_id = 2, "
 	    "anchor_seq = 0, anchor_hash = zeroblob(32), head_seq = 0, head_hash = zeroblob(32)");
@@ -298,6 +322,78 @@ test_prune_before_chain(void **state)
 	assert_int_equal(res.checked, 2);
 }
 
+#define CONCURRENT_WRITERS	3	/* processes appending at once, as replicas do on PostgreSQL */
+#define CONCURRENT_ENTRIES	60	/* entries each appends: half alone, half in transactions of 5 */
+
+/* One writer process: its own connection, appending; 0 on success. */
+static int
+writer(const char *at)
+{
+	struct core_error err = { 0 };
+	struct store *st = NULL;
+	struct store_activity a;
+	int i, r = 0;
+
+	if (store_open(at, &st, &err) < 0)
+		return 1;
+	for (i = 0; i < CONCURRENT_ENTRIES && r >= 0; i++) {
+		bool group = i >= CONCURRENT_ENTRIES / 2;
+
+		entry(&a, 1000 + i);
+		if (group && i % 5 == 0)
+			r = store_begin(st);
+		if (r >= 0)
+			r = store_activity_append(st, &a);
+		if (r >= 0 && group && i % 5 == 4)
+			r = store_commit(st);
+	}
+	store_close(st);
+	return r < 0;
+}
+
+/* The pruner beside them: everything older than t 1030, in batches of 7, again and again. */
+static int
+pruner(const char *at)
+{
+	struct core_error err = { 0 };
+	struct store *st = NULL;
+	int i, r = 0;
+
+	if (store_open(at, &st, &err) < 0)
+		return 1;
+	for (i = 0; i < 40 && r >= 0; i++) {
+		r = store_activity_prune(st, 1030, 7, NULL, NULL);
+		usleep(2000);
+	}
+	store_close(st);
+	return r < 0;
+}
+
+/* Several processes append (and one prunes) at once: the chain stays one line, with no place taken twice. */
+static void
+test_concurrent_appends(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit_result res;
+	pid_t pid[CONCURRENT_WRITERS + 1];
+	int i, status;
+
+	for (i = 0; i <= CONCURRENT_WRITERS; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0)
+			_exit(i < CONCURRENT_WRITERS ? writer(where(f)) : pruner(where(f)));
+	}
+	for (i = 0; i <= CONCURRENT_WRITERS; i++) {
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_INTACT);
+	assert_int_equal(res.chain.head_seq, CONCURRENT_WRITERS * CONCURRENT_ENTRIES);
+	assert_int_equal(res.chain.anchor_seq + res.checked, CONCURRENT_WRITERS * CONCURRENT_ENTRIES);
+}
+
 int
 main(void)
 {
@@ -308,7 +404,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chain_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_before_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
 	};
 
+	pg_uri = getenv("JITGATE_TEST_PG");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

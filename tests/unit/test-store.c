@@ -378,7 +378,7 @@ test_open_reopen_pg(void **state)
 	id = put_vm(f->st, "rg1", "vm1");
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 8);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 9);
 
 	/* Reopening migrates nothing and keeps the data; two stores on one database see each other's writes. */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
