@@ -399,7 +399,7 @@ test_open_reopen_pg(void **state)
 	st = NULL;
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 8);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 9);
 
 	raw_exec(f->path, "UPDATE schema_version SET n = 999");
 	assert_int_equal(store_open(f->path, &st, &err), -EIO);
