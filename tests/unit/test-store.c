@@ -410,7 +410,7 @@ test_open_reopen_pg(void **state)
 	assert_int_equal(store_open_readonly(f->path, &st, &err), -EIO);
 	assert_string_equal(err.code, "StoreSchemaTooNew");
 
-	raw_exec(f->path, "UPDATE schema_version SET n = 8");	/* back, for the teardown */
+	raw_exec(f->path, "UPDATE schema_version SET n = 9");	/* back, for the teardown */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
