@@ -16,19 +16,6 @@
 
 #define AUDIT_HEX_LEN	(2 * STORE_AUDIT_HASH_LEN)
 
-static void
-hex_of(const uint8_t *h, char out[AUDIT_HEX_LEN + 1])
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < STORE_AUDIT_HASH_LEN; i++) {
-		out[2 * i] = digits[h[i] >> 4];
-		out[2 * i + 1] = digits[h[i] & 0xf];
-	}
-	out[AUDIT_HEX_LEN] = '\0';
-}
-
 /* "SEQ:HEX" as the journal's "audit head" line gives it; -EINVAL if it is not that. */
 static int
 head_parse(const char *text, int64_t *ret_seq, uint8_t ret_hash[STORE_AUDIT_HASH_LEN])
@@ -128,7 +115,7 @@ audit_verify(struct store *st, const struct cmdline *cl)
 {
 	uint8_t want[STORE_AUDIT_HASH_LEN];
 	struct store_audit_result res;
-	char hex[AUDIT_HEX_LEN + 1];
+	char hex[STORE_AUDIT_HEX_SIZE];
 	int64_t want_seq = 0;
 
 	if (cl->head && head_parse(cl->head, &want_seq, want) < 0) {
@@ -144,7 +131,7 @@ audit_verify(struct store *st, const struct cmdline *cl)
 		audit_say_fault(&res);
 		return AUDIT_EXIT_BROKEN;
 	}
-	hex_of(res.chain.head_hash, hex);
+	store_audit_hex(res.chain.head_hash, hex);
 	printf("audit verify: intact: %" PRId64 " entries from sequence %" PRId64 " to %" PRId64 " (anchor: entry id %"
 	       PRId64 "); head %" PRId64 ":%s\n", res.checked, res.chain.anchor_seq + (res.checked ? 1 : 0),
 	       res.chain.head_seq, res.chain.anchor_id, res.chain.head_seq, hex);

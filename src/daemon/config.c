@@ -136,6 +136,22 @@ set_retention(struct config_retention *rt, const char *key, const char *value, s
 	return 0;
 }
 
+static int
+set_reconcile_interval(struct config *cfg, const char *key, const char *value, struct core_error *err)
+{
+	int64_t ms;
+
+	if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0) {
+		if (err)
+			snprintf(err->target, sizeof(err->target), "reconcile_interval");
+		return -EINVAL;
+	}
+	if (ms < CONFIG_RECONCILE_MIN_S * 1000LL || ms > CONFIG_RECONCILE_MAX_S * 1000LL)
+		return core_error_set(err, "InvalidConfig", key, "reconcile_interval must be between PT1S and PT1H");
+	cfg->reconcile_interval_s = (int)(ms / 1000);
+	return 0;
+}
+
 /* How long an agent's watch is held when nothing changes: PT1S to PT30S (shorter in tests). */
 static int
 set_agent_wait(struct config *cfg, const char *key, const char *value, struct core_error *err)
@@ -252,17 +268,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		return set_string(cfg->config_file, sizeof(cfg->config_file), key, value, err);
 	if (!strcmp(key, "trusted_proxies"))
 		return set_proxies(cfg, value, false, err);
-	if (!strcmp(key, "reconcile_interval")) {
-		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0) {
-			if (err)
-				snprintf(err->target, sizeof(err->target), "reconcile_interval");
-			return -EINVAL;
-		}
-		if (ms < CONFIG_RECONCILE_MIN_S * 1000LL || ms > CONFIG_RECONCILE_MAX_S * 1000LL)
-			return core_error_set(err, "InvalidConfig", key, "reconcile_interval must be between PT1S and PT1H");
-		cfg->reconcile_interval_s = (int)(ms / 1000);
-		return 0;
-	}
+	if (!strcmp(key, "reconcile_interval"))
+		return set_reconcile_interval(cfg, key, value, err);
 	if ((r = set_retention(&cfg->retention, key, value, err)) <= 0)
 		return r;
 	if (!strcmp(key, "agent_watch_wait"))

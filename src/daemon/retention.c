@@ -19,19 +19,6 @@
 
 #define RETENTION_BACKLOG_PAUSE_NS	(50LL * TIME_NS_PER_MS)	/* between full batches: the API runs meanwhile */
 
-static void
-hex_of(const uint8_t *h, char out[2 * STORE_AUDIT_HASH_LEN + 1])
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < STORE_AUDIT_HASH_LEN; i++) {
-		out[2 * i] = digits[h[i] >> 4];
-		out[2 * i + 1] = digits[h[i] & 0xf];
-	}
-	out[2 * STORE_AUDIT_HASH_LEN] = '\0';
-}
-
 /* One JSON object per line, appended, then fsync'd: on disk before the rows are deleted. */
 static int
 export_lines(const char *path, json_t *const *lines, size_t n)
@@ -85,7 +72,7 @@ static int
 export_activity(void *ctx, const struct store_audit_entry *v, size_t n)
 {
 	const char *path = ctx;
-	char hex[2 * STORE_AUDIT_HASH_LEN + 1];
+	char hex[STORE_AUDIT_HEX_SIZE];
 	json_t **lines = calloc(n, sizeof(*lines));
 	size_t i;
 	int r = 0;
@@ -95,7 +82,7 @@ export_activity(void *ctx, const struct store_audit_entry *v, size_t n)
 	for (i = 0; i < n && r == 0; i++) {
 		const struct store_activity *a = &v[i].a;
 
-		hex_of(v[i].hash, hex);
+		store_audit_hex(v[i].hash, hex);
 		lines[i] = json_pack("{s:s, s:I, s:o, s:o, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 				     "kind", "activity", "id", (json_int_t)a->id,
 				     "seq", v[i].chained ? json_integer(v[i].seq) : json_null(),
@@ -163,7 +150,7 @@ static void
 retention_head(struct server *s)
 {
 	struct store_audit_chain c;
-	char hex[2 * STORE_AUDIT_HASH_LEN + 1];
+	char hex[STORE_AUDIT_HEX_SIZE];
 
 	if (store_audit_chain_get(s->store, &c) < 0) {
 		logmsg("audit head: cannot read it: %s", store_last_error(s->store));
@@ -171,7 +158,7 @@ retention_head(struct server *s)
 	}
 	if (c.head_seq == s->audit_head_logged && s->audit_head_logged)
 		return;
-	hex_of(c.head_hash, hex);
+	store_audit_hex(c.head_hash, hex);
 	logmsg("audit head %" PRId64 ":%s (anchor: entry id %" PRId64 ")", c.head_seq, hex, c.anchor_id);
 	s->audit_head_logged = c.head_seq;
 }

@@ -94,26 +94,6 @@ activity_insert(struct store *st, const struct store_activity *a, int64_t seq, c
 	return r;
 }
 
-int
-activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a)
-{
-	int r;
-
-	memset(a, 0, sizeof(*a));
-	a->id = db_column_int64(s, 0);
-	a->time_ns = db_column_int64(s, 1);
-	if ((r = col_text(st, s, 2, a->caller, sizeof(a->caller), "activity")) < 0 ||
-	    (r = col_text(st, s, 3, a->caller_addr, sizeof(a->caller_addr), "activity")) < 0 ||
-	    (r = col_text(st, s, 4, a->operation, sizeof(a->operation), "activity")) < 0 ||
-	    (r = col_text(st, s, 5, a->resource_id, sizeof(a->resource_id), "activity")) < 0 ||
-	    (r = col_text(st, s, 6, a->status, sizeof(a->status), "activity")) < 0 ||
-	    (r = col_text(st, s, 7, a->detail, sizeof(a->detail), "activity")) < 0 ||
-	    (r = col_text(st, s, 8, a->justification, sizeof(a->justification), "activity")) < 0 ||
-	    (r = col_text(st, s, 9, a->correlation_id, sizeof(a->correlation_id), "activity")) < 0)
-		return r;
-	return 0;
-}
-
 /* The cached query for this combination of filters, built from fixed fragments only. */
 static int
 activity_stmt(struct store *st, unsigned mask, struct db_stmt **ret)

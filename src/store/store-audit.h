@@ -46,6 +46,10 @@ size_t store_audit_canonical(const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t s
 int store_audit_hash(const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq, const struct store_activity *a,
 		     uint8_t ret[STORE_AUDIT_HASH_LEN]);
 
+/* A hash as lower-case hex, as the log's "audit head SEQ:HASH" and the export write it. */
+#define STORE_AUDIT_HEX_SIZE	(2 * STORE_AUDIT_HASH_LEN + 1)
+void store_audit_hex(const uint8_t h[STORE_AUDIT_HASH_LEN], char out[STORE_AUDIT_HEX_SIZE]);
+
 int store_audit_chain_get(struct store *st, struct store_audit_chain *ret);
 
 enum store_audit_fault {

@@ -77,6 +77,19 @@ store_audit_hash(const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq, const st
 	return 0;
 }
 
+void
+store_audit_hex(const uint8_t h[STORE_AUDIT_HASH_LEN], char out[STORE_AUDIT_HEX_SIZE])
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < STORE_AUDIT_HASH_LEN; i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 0xf];
+	}
+	out[2 * STORE_AUDIT_HASH_LEN] = '\0';
+}
+
 static int
 col_hash(struct store *st, struct db_stmt *s, int i, uint8_t ret[STORE_AUDIT_HASH_LEN])
 {
@@ -150,6 +163,27 @@ chain_advance(struct store *st, int64_t seq, const uint8_t *hash)
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
+}
+
+/* An activity row: the columns of ST_CHAIN_WALK (and of the activity queries) in their order. */
+int
+activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a)
+{
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	a->id = db_column_int64(s, 0);
+	a->time_ns = db_column_int64(s, 1);
+	if ((r = col_text(st, s, 2, a->caller, sizeof(a->caller), "activity")) < 0 ||
+	    (r = col_text(st, s, 3, a->caller_addr, sizeof(a->caller_addr), "activity")) < 0 ||
+	    (r = col_text(st, s, 4, a->operation, sizeof(a->operation), "activity")) < 0 ||
+	    (r = col_text(st, s, 5, a->resource_id, sizeof(a->resource_id), "activity")) < 0 ||
+	    (r = col_text(st, s, 6, a->status, sizeof(a->status), "activity")) < 0 ||
+	    (r = col_text(st, s, 7, a->detail, sizeof(a->detail), "activity")) < 0 ||
+	    (r = col_text(st, s, 8, a->justification, sizeof(a->justification), "activity")) < 0 ||
+	    (r = col_text(st, s, 9, a->correlation_id, sizeof(a->correlation_id), "activity")) < 0)
+		return r;
+	return 0;
 }
 
 int

@@ -389,7 +389,7 @@ request_from_row(struct store *st, struct db_stmt *s, struct store_request *req)
 	return 0;
 }
 
-static int
+int
 request_row(struct store *st, struct db_stmt *s, void *row)
 {
 	return request_from_row(st, s, row);

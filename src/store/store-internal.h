@@ -298,11 +298,13 @@ int op_end(struct store *st, struct op *op, int r);
 struct store_audit_entry;
 int chain_next(struct store *st, const struct store_activity *a, int64_t *ret_seq, uint8_t *ret_hash);
 int chain_advance(struct store *st, int64_t seq, const uint8_t *hash);
-/* an activity row as ST_CHAIN_WALK reads it (store-activity.c; the chain and pruning read them) */
+/* an activity row as ST_CHAIN_WALK and the activity queries read it (store-chain.c) */
 int activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a);
 int audit_entry_from_row(struct store *st, struct db_stmt *s, struct store_audit_entry *e);
 int audit_entries_after(struct store *st, int64_t after, size_t limit, struct store_audit_entry **ret, size_t *ret_n);
 
+/* a request's row (its grants not read), for rows_collect (store-grants.c) */
+int request_row(struct store *st, struct db_stmt *s, void *row);
 /* read the grants of each of n requests into it (store-grants.c; store-prune.c asks it too) */
 int requests_grants_read(struct store *st, struct store_request *v, size_t n);
 

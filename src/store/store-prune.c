@@ -75,23 +75,6 @@ out:
 	return r;
 }
 
-static int
-request_row(struct store *st, struct db_stmt *s, void *row)
-{
-	struct store_request *req = row;
-	int r;
-
-	memset(req, 0, sizeof(*req));
-	if ((r = col_text(st, s, 0, req->id, sizeof(req->id), "requests")) < 0 ||
-	    (r = col_text(st, s, 2, req->requestor, sizeof(req->requestor), "requests")) < 0 ||
-	    (r = col_text(st, s, 3, req->requestor_addr, sizeof(req->requestor_addr), "requests")) < 0 ||
-	    (r = col_text(st, s, 5, req->justification, sizeof(req->justification), "requests")) < 0)
-		return r;
-	req->policy_id = db_column_int64(s, 1);
-	req->start_ns = db_column_int64(s, 4);
-	return 0;
-}
-
 /* The ended requests deleted in one transaction; each checked again, so a request that got a live grant stays. */
 static int
 requests_delete(struct store *st, const struct store_request *v, size_t n, int64_t before_ns)
