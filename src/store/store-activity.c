@@ -29,14 +29,16 @@ static const char *const activity_cond[] = {
 };
 
 /*
- * The entry, its place in the chain and its hash, and the chain's head moved to it: one operation (its own
- * transaction, or a savepoint in the caller's), so an entry is never written without its link.
+ * The entry with its place in the chain and its hash; the INSERT moves the chain's head too (trigger
+ * activity_chained of migration 9). Reading the head and appending must share one write transaction,
+ * so that no other writer takes the same place: the caller's, or one of its own. In the caller's, a
+ * failed INSERT has written nothing, so no savepoint is needed (it would cost PostgreSQL two round trips).
  */
 int
 store_activity_append(struct store *st, struct store_activity *a)
 {
 	uint8_t hash[STORE_AUDIT_HASH_LEN];
-	struct op op;
+	struct op op = { .own = false };
 	int64_t seq, id = 0;
 	int r;
 
@@ -44,14 +46,13 @@ store_activity_append(struct store *st, struct store_activity *a)
 	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
 	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
 		return set_error(st, -EINVAL, "invalid activity record");
-	if ((r = op_begin(st, &op)) < 0)
+	if (!store_in_transaction(st) && (r = op_begin(st, &op)) < 0)
 		return r;
 	r = chain_next(st, a, &seq, hash);
 	if (r >= 0)
 		r = activity_insert(st, a, seq, hash, &id);
-	if (r >= 0)
-		r = chain_advance(st, seq, hash);
-	r = op_end(st, &op, r);
+	if (op.own)
+		r = op_end(st, &op, r);
 	if (r >= 0)
 		a->id = id;
 	return r;

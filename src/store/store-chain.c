@@ -149,22 +149,6 @@ chain_next(struct store *st, const struct store_activity *a, int64_t *ret_seq, u
 	return 0;
 }
 
-int
-chain_advance(struct store *st, int64_t seq, const uint8_t *hash)
-{
-	struct db_stmt *s = NULL;
-	int rc, r;
-
-	if ((r = stmt_get(st, ST_CHAIN_ADVANCE, &s)) < 0)
-		return r;
-	rc = db_bind_int64(s, 1, seq);
-	if (rc == DB_OK)
-		rc = db_bind_blob(s, 2, hash, STORE_AUDIT_HASH_LEN);
-	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	stmt_done(s);
-	return r;
-}
-
 /* An activity row: the columns of ST_CHAIN_WALK (and of the activity queries) in their order. */
 int
 activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a)

@@ -200,7 +200,6 @@ enum stmt_id {
 	ST_TERMINATIONS_OF_VM,
 	/* the activity log's chain and retention (store-chain.c, store-prune.c) */
 	ST_CHAIN_HEAD,
-	ST_CHAIN_ADVANCE,
 	ST_CHAIN_GET,
 	ST_CHAIN_WALK,
 	ST_CHAIN_ANCHOR,
@@ -293,11 +292,10 @@ int op_end(struct store *st, struct op *op, int r);
 
 /*
  * the activity log's chain (store-chain.c): the next place and hash for entry a in the caller's write
- * transaction (hash: STORE_AUDIT_HASH_LEN bytes), and moving the head there once it is written
+ * transaction (hash: STORE_AUDIT_HASH_LEN bytes); the INSERT moves the head there (a trigger)
  */
 struct store_audit_entry;
 int chain_next(struct store *st, const struct store_activity *a, int64_t *ret_seq, uint8_t *ret_hash);
-int chain_advance(struct store *st, int64_t seq, const uint8_t *hash);
 /* an activity row as ST_CHAIN_WALK and the activity queries read it (store-chain.c) */
 int activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a);
 int audit_entry_from_row(struct store *st, struct db_stmt *s, struct store_audit_entry *e);

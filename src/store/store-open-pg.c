@@ -259,6 +259,10 @@ static const char *const pg_migrations[] = {
 	");\n"
 	"INSERT INTO audit_chain SELECT coalesce(max(id), 0), 0, decode(repeat('00', 32), 'hex'), 0, "
 	"decode(repeat('00', 32), 'hex') FROM activity;\n"
+	"CREATE FUNCTION activity_chained() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN UPDATE audit_chain SET head_seq = NEW.seq, head_hash = NEW.hash WHERE head_seq < NEW.seq; RETURN NULL; END $$;\n"
+	"CREATE TRIGGER activity_chained AFTER INSERT ON activity FOR EACH ROW WHEN (NEW.seq IS NOT NULL)\n"
+	"	EXECUTE FUNCTION activity_chained();\n"
 	"CREATE INDEX requests_start ON requests (start_ns);\n",
 };
 

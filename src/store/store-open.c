@@ -320,6 +320,10 @@ static const char *const migrations[] = {
 	"	head_hash BLOB NOT NULL CHECK (length(head_hash) = 32)\n"
 	");\n"
 	"INSERT INTO audit_chain SELECT coalesce(max(id), 0), 0, zeroblob(32), 0, zeroblob(32) FROM activity;\n"
+	/* the head follows each entry appended, in the same statement; only forward (a row put back moves nothing) */
+	"CREATE TRIGGER activity_chained AFTER INSERT ON activity WHEN NEW.seq IS NOT NULL BEGIN\n"
+	"	UPDATE audit_chain SET head_seq = NEW.seq, head_hash = NEW.hash WHERE head_seq < NEW.seq;\n"
+	"END;\n"
 	"CREATE INDEX requests_start ON requests (start_ns);\n",
 };
 

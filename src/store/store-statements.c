@@ -152,7 +152,6 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
 		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id",
 	[ST_CHAIN_HEAD] = CHAIN_HEAD,
-	[ST_CHAIN_ADVANCE] = "UPDATE audit_chain SET head_seq = ?1, head_hash = ?2",
 	[ST_CHAIN_GET] = "SELECT anchor_id, anchor_seq, anchor_hash, head_seq, head_hash FROM audit_chain",
 	/* the entries after id ?1, oldest first, ?2 at a time: verification's walk and pruning's batch */
 	[ST_CHAIN_WALK] = "SELECT id, time_ns, caller, caller_addr, operation, resource_id, status, detail, "

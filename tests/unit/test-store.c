@@ -231,7 +231,8 @@ static void
 undo_migration_6(const char *path)
 {
 	/* 9 (the activity log's chain) first */
-	raw_exec(path, "DROP TABLE audit_chain; DROP INDEX requests_start; ALTER TABLE activity DROP COLUMN seq; "
+	raw_exec(path, "DROP TRIGGER activity_chained; DROP TABLE audit_chain; DROP INDEX requests_start; "
+	    "ALTER TABLE activity DROP COLUMN seq; "
 	    "ALTER TABLE activity DROP COLUMN hash");
 	raw_exec(path, "DROP TABLE terminations");
 	raw_exec(path, "DROP TRIGGER grant_added; DROP TRIGGER grant_changed; DROP TRIGGER policy_vm_added; "
