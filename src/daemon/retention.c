@@ -198,8 +198,10 @@ retention_tick(struct server *s)
 	const struct config_retention *rt = &s->cfg->retention;
 	int64_t mono = time_mono_ns();
 
-	if (!s->store)
+	if (!s->store) {
+		s->next_prune = mono + rt->interval_ms * TIME_NS_PER_MS;	/* the loop's timeout reads it */
 		return;
+	}
 	if (rt->head_interval_ms && mono >= s->next_audit_head) {
 		retention_head(s);
 		s->next_audit_head = mono + rt->head_interval_ms * TIME_NS_PER_MS;

@@ -134,7 +134,11 @@ check "  … while a head from before the rewritten entry still matches (1)" \
 check "verify --head refuses a malformed head (exit 2)" verify_says 2 "--head is SEQ:HASH" --head "12:abc"
 check "verify refuses a stray argument (exit 2)" verify_says 2 "unexpected argument" extra
 
-# --- 3. retention: a fresh store, tiny retention, a steady load over many cycles ---
+# --- 3. retention: a fresh store, tiny retention, a steady load over many cycles; jitgated privilege-separated
+# (its sandboxed main process writes the export), as in production ---
+JITGATED_USER=jitgate-t
+e2e_user "$JITGATED_USER" || exit 1
+chmod 711 "$E2E_TMP"	# the user reaches its state directory in it
 rm -rf "$STATE"
 [[ -n ${JITGATE_TEST_PG-} ]] && psql -X -q "$JITGATE_TEST_PG" -c "DROP SCHEMA public CASCADE; CREATE SCHEMA public" 2>/dev/null
 TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role Owner) || exit 1
@@ -186,4 +190,21 @@ check "verify after pruning: intact, from the anchor on" verify_says 0 "intact: 
 check "the stored hashes still match the canonical form after pruning" python3 "$CHAIN" check "$STATE"
 refuse "pruning logged no failure" grep -q "not pruned" "$LOG"
 stop
+
+# --- 4. a careless operator: an export file that cannot be written. Nothing is deleted (the export comes first),
+# the failure is logged, and access still closes on time ---
+BEFORE=$(count activity)
+sed -i "s|^prune_export = .*|prune_export = $STATE/no-such-dir/pruned.jsonl|" "$E2E_TMP/prune.conf"
+: >"$LOG"
+start --config "$E2E_TMP/prune.conf" || { notok "jitgated starts with an unwritable export"; cat "$LOG"; exit 1; }
+initiate 1 22 >/dev/null
+sleep 0.3
+check "set-up: a grant of 1 s opens port 22" can "$CL" $A $V 22
+eventually_within "the failed export is logged (retention: activity entries not pruned …)" 6 \
+	grep -q "retention: activity entries not pruned (tried again later)" "$LOG"
+check "  … and its grant still closed on time: A is refused on 22" cannot "$CL" $A $V 22
+check "nothing was deleted without its export (activity only grew: $BEFORE → $(count activity))" \
+	test "$(count activity)" -gt "$BEFORE"
+stop
+check "the chain is intact after the refused batches" verify_says 0 "intact"
 e2e_summary
