@@ -156,7 +156,7 @@ retention_head(struct server *s)
 		logmsg("audit head: cannot read it: %s", store_last_error(s->store));
 		return;
 	}
-	if (c.head_seq == s->audit_head_logged && s->audit_head_logged)
+	if (c.head_seq == s->audit_head_logged)	/* not moved (or still empty): nothing new to keep */
 		return;
 	store_audit_hex(c.head_hash, hex);
 	logmsg("audit head %" PRId64 ":%s (anchor: entry id %" PRId64 ")", c.head_seq, hex, c.anchor_id);
