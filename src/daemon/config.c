@@ -100,7 +100,7 @@ set_retain(int64_t *dst, const char *key, const char *value, struct core_error *
 	return 0;
 }
 
-/* Retention's keys (config.h); 1 if key is none of them. */
+/* Retention's and the activity log's keys (config.h); 1 if key is none of them. */
 static int
 set_retention(struct config_retention *rt, const char *key, const char *value, struct core_error *err)
 {
@@ -112,6 +112,8 @@ set_retention(struct config_retention *rt, const char *key, const char *value, s
 		return set_retain(&rt->requests_ms, key, value, err);
 	if (!strcmp(key, "prune_export"))
 		return set_string(rt->export_path, sizeof(rt->export_path), key, value, err);
+	if (!strcmp(key, "audit_syslog"))
+		return set_string(rt->syslog_path, sizeof(rt->syslog_path), key, value, err);
 	if (!strcmp(key, "prune_batch")) {
 		size_t n = strlen(value);
 		int v = 0;

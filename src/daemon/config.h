@@ -36,6 +36,7 @@ struct config_retention {
 	int64_t interval_ms;
 	int64_t head_interval_ms;		/* 0: the head is never logged */
 	char export_path[CONFIG_PATH_MAX];	/* empty: what is pruned is not kept anywhere */
+	char syslog_path[108];			/* a unix datagram socket (sun_path's size); empty: no copy */
 };
 
 struct config {

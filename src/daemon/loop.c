@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "daemon/audit-syslog.h"
 #include "core/timeutil.h"
 #include "daemon/bootrules.h"
 #include "daemon/log.h"
@@ -296,6 +297,7 @@ on_timers(struct server *s)
 		s->next_reconcile = time_mono_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
 	}
 	retention_tick(s);	/* after expiry: pruning never holds up a close */
+	audit_syslog_tick(s);
 }
 
 int

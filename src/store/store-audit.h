@@ -52,6 +52,10 @@ void store_audit_hex(const uint8_t h[STORE_AUDIT_HASH_LEN], char out[STORE_AUDIT
 
 int store_audit_chain_get(struct store *st, struct store_audit_chain *ret);
 
+/* Up to `limit` entries after id `after`, oldest first (*ret: free()); for the syslog copy and pruning. */
+int store_audit_entries_after(struct store *st, int64_t after, size_t limit, struct store_audit_entry **ret,
+			      size_t *ret_n);
+
 enum store_audit_fault {
 	STORE_AUDIT_INTACT = 0,
 	STORE_AUDIT_CHANGED,	/* an entry's fields (or hash) are not what was written */

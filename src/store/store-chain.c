@@ -194,9 +194,9 @@ audit_row(struct store *st, struct db_stmt *s, void *row)
 	return audit_entry_from_row(st, s, row);
 }
 
-/* Up to `limit` entries after id `after`, oldest first. */
 int
-audit_entries_after(struct store *st, int64_t after, size_t limit, struct store_audit_entry **ret, size_t *ret_n)
+store_audit_entries_after(struct store *st, int64_t after, size_t limit, struct store_audit_entry **ret,
+			  size_t *ret_n)
 {
 	struct db_stmt *s = NULL;
 	void *v;
@@ -265,7 +265,7 @@ audit_walk(struct store *st, int64_t at_seq, struct store_audit_result *res)
 	res->good_id = after;
 	for (;;) {
 		/* one more than a page: the entry after a bad one is at hand to classify it */
-		if ((r = audit_entries_after(st, after, STORE_AUDIT_PAGE + 1, &v, &n)) < 0)
+		if ((r = store_audit_entries_after(st, after, STORE_AUDIT_PAGE + 1, &v, &n)) < 0)
 			return r;
 		for (i = 0; i < n && i < STORE_AUDIT_PAGE; i++) {
 			if (!audit_links(&v[i], seq, prev)) {

@@ -299,7 +299,6 @@ int chain_next(struct store *st, const struct store_activity *a, int64_t *ret_se
 /* an activity row as ST_CHAIN_WALK and the activity queries read it (store-chain.c) */
 int activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a);
 int audit_entry_from_row(struct store *st, struct db_stmt *s, struct store_audit_entry *e);
-int audit_entries_after(struct store *st, int64_t after, size_t limit, struct store_audit_entry **ret, size_t *ret_n);
 
 /* a request's row (its grants not read), for rows_collect (store-grants.c) */
 int request_row(struct store *st, struct db_stmt *s, void *row);

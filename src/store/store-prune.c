@@ -59,7 +59,7 @@ store_activity_prune(struct store *st, int64_t before_ns, size_t batch,
 	if ((r = batch_check(st, batch)) < 0)
 		return r;
 	/* the oldest by id, as the chain runs; an entry not yet old enough stops the batch */
-	if ((r = audit_entries_after(st, 0, batch, &v, &n)) < 0)
+	if ((r = store_audit_entries_after(st, 0, batch, &v, &n)) < 0)
 		return r;
 	while (k < n && v[k].a.time_ns < before_ns)
 		k++;

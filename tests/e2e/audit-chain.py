@@ -3,10 +3,13 @@
 #   audit-chain.py check STATE        every chained entry's hash recomputed from its fields: exit 0 if all match
 #   audit-chain.py rewrite STATE ID   a careful forger: entry ID's caller changed and every later hash and the
 #                                     head written again, so only a head exported before can tell
+#   audit-chain.py syslog STATE FILE  FILE's lines (datagrams audit_syslog sent) are RFC 5424 messages, one per
+#                                     entry up to the newest, in order, each with the entry's seq, hash and fields
 # The store is STATE/jitgate.db, or the PostgreSQL database of $JITGATE_TEST_PG (tests/e2e/on-pg.sh).
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import struct
 import subprocess
@@ -60,9 +63,39 @@ def blob(h):
     return ("decode('%s', 'hex')" if PG else "X'%s'") % h.hex()
 
 
+# RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG, TIMESTAMP with at most 6 fraction digits
+SYSLOG = re.compile(r'^<85>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ jitgated \d+ activity '
+                    r'\[jitgate@32473((?: [A-Za-z]+="(?:[^"\\\]]|\\["\\\]])*")+)\] .*$')
+PARAM = re.compile(r' ([A-Za-z]+)="((?:[^"\\\]]|\\["\\\]])*)"')
+
+
+def syslog(rows, path):
+    by_seq = {r["seq"]: r for r in rows if r["seq"] is not None}
+    got = []
+    for line in open(path, encoding="utf-8"):
+        m = SYSLOG.match(line.rstrip("\n"))
+        if not m:
+            print("audit-chain.py: not an RFC 5424 message of jitgated: %r" % line[:200])
+            return 1
+        p = {k: re.sub(r'\\(["\\\]])', r"\1", v) for k, v in PARAM.findall(m.group(1))}
+        r = by_seq.get(int(p["seq"]))
+        if not r or p["hash"] != r["hash"].lower() or p["caller"] != r["caller"] or p["detail"] != r["detail"] \
+                or p["resourceId"] != r["resource_id"] or p["correlationId"] != r["correlation_id"]:
+            print("audit-chain.py: message for seq %s does not match the store" % p.get("seq"))
+            return 1
+        got.append(int(p["seq"]))
+    if not got or got != list(range(got[0], max(by_seq) + 1)):
+        print("audit-chain.py: messages for seq %s, the store's newest is %d" % (got, max(by_seq, default=0)))
+        return 1
+    print("audit-chain.py: %d messages, seq %d to %d, each matching its entry" % (len(got), got[0], got[-1]))
+    return 0
+
+
 def main():
     cmd, state = sys.argv[1], sys.argv[2]
     rows, anchor_id, seq, prev = load(state)
+    if cmd == "syslog":
+        return syslog(rows, sys.argv[3])
     rows = [r for r in rows if r["id"] > anchor_id]
     forged = int(sys.argv[3]) if cmd == "rewrite" else None
     sql = []

@@ -63,11 +63,23 @@ OVERRIDE=
 [[ -n ${JITGATE_TEST_PG-} ]] && OVERRIDE="OVERRIDING SYSTEM VALUE"	# PostgreSQL's identity ids are its own
 count() { store_read "$STATE" "SELECT count(*) FROM $1"; }
 
-# --- 1. entries through the real API; the chain while jitgated runs ---
+# a syslog socket that keeps each datagram as one line (audit_syslog)
+SYSLOG_SOCK=$E2E_TMP/syslog.sock SYSLOG_OUT=$E2E_TMP/syslog.out
+python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+out = open(sys.argv[2], "a", encoding="utf-8")
+while True:
+    out.write(s.recv(65536).decode("utf-8", "replace").replace("\n", " ") + "\n"); out.flush()' "$SYSLOG_SOCK" "$SYSLOG_OUT" &
+E2E_PIDS+=($!)
+for ((i = 0; i < 50; i++)); do [[ -S $SYSLOG_SOCK ]] && break; sleep 0.05; done
+chmod 666 "$SYSLOG_SOCK"
+
+# --- 1. entries through the real API; the chain while jitgated runs; each entry to syslog too ---
 cat >"$E2E_TMP/keep.conf" <<EOF
 retain_activity = never
 retain_requests = never
 audit_head_interval = PT1S
+audit_syslog = $SYSLOG_SOCK
 EOF
 start --config "$E2E_TMP/keep.conf" || { notok "jitgated starts"; cat "$LOG"; exit 1; }
 api -o /dev/null -X PUT "https://$V:8443$P?$Q" -d "$POLICY"
@@ -82,6 +94,8 @@ HEAD=$(grep -oE "audit head $N:[0-9a-f]{64}" "$LOG" | tail -1 | cut -d' ' -f3)
 # the hash entry 5 had, as a head exported when the log was 5 entries long would have said
 HEAD5=5:$(store_read "$STATE" "SELECT lower($HEX) FROM activity WHERE id = 5")
 check "every stored hash is the SHA-256 of the documented canonical form (computed apart)" python3 "$CHAIN" check "$STATE"
+eventually_within "audit_syslog: one RFC 5424 message per entry, in order, with seq, hash and fields as stored" 3 \
+	python3 "$CHAIN" syslog "$STATE" "$SYSLOG_OUT"
 stop
 
 # --- 2. tampering with jitgated stopped: each names the row ---
@@ -149,7 +163,10 @@ prune_batch = 5
 prune_interval = PT1S
 prune_export = $EXPORT
 audit_head_interval = PT1S
+audit_syslog = $SYSLOG_SOCK
 EOF
+: >"$SYSLOG_OUT"
+PRE=$(store_read "$STATE" "SELECT head_seq FROM audit_chain")	# written before jitgated started: not sent (none)
 : >"$LOG"
 start --config "$E2E_TMP/prune.conf" || { notok "jitgated starts with retention"; cat "$LOG"; exit 1; }
 api -o /dev/null -X PUT "https://$V:8443$P?$Q" -d "$POLICY"
@@ -189,6 +206,8 @@ check "exported entries carry their place and hash (seq, hash)" \
 check "verify after pruning: intact, from the anchor on" verify_says 0 "intact: .* \(anchor: entry id [1-9]"
 check "the stored hashes still match the canonical form after pruning" python3 "$CHAIN" check "$STATE"
 refuse "pruning logged no failure" grep -q "not pruned" "$LOG"
+check "the sandboxed main process sent every entry it wrote to syslog too ($(wc -l <"$SYSLOG_OUT") messages = $HEADSEQ - $PRE entries)" \
+	test "$(wc -l <"$SYSLOG_OUT")" -eq $((HEADSEQ - PRE))
 stop
 
 # --- 4. a careless operator: an export file that cannot be written. Nothing is deleted (the export comes first),
