@@ -116,6 +116,9 @@ test_set_retention(void **state)
 		{ "retain_requests", "P4O0D" }, { "prune_batch", "0" }, { "prune_batch", "10001" },
 		{ "prune_batch", "5x" }, { "prune_batch", "" }, { "prune_interval", "never" },
 		{ "prune_interval", "PT0S" }, { "prune_interval", "P2D" }, { "audit_head_interval", "PT0.1S" },
+		/* longer than a unix socket's path */
+		{ "audit_syslog", "/run/a-very-long-directory-name-for-a-socket/that-goes-on-and-on/and-on-and-on/"
+				  "beyond-108-bytes/dev-log" },
 	};
 	size_t i;
 
@@ -138,6 +141,8 @@ test_set_retention(void **state)
 	assert_int_equal(cfg.retention.head_interval_ms, 0);
 	assert_int_equal(config_set(&cfg, "prune_export", "/var/lib/jitgate/pruned.jsonl", &err), 0);
 	assert_string_equal(cfg.retention.export_path, "/var/lib/jitgate/pruned.jsonl");
+	assert_int_equal(config_set(&cfg, "audit_syslog", "/dev/log", &err), 0);
+	assert_string_equal(cfg.retention.syslog_path, "/dev/log");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct config_retention before = cfg.retention;
 
