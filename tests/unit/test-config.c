@@ -118,7 +118,7 @@ test_set_retention(void **state)
 		{ "prune_interval", "PT0S" }, { "prune_interval", "P2D" }, { "audit_head_interval", "PT0.1S" },
 		/* longer than a unix socket's path */
 		{ "audit_syslog", "/run/a-very-long-directory-name-for-a-socket/that-goes-on-and-on/and-on-and-on/"
-				  "beyond-108-bytes/dev-log" },
+				  "beyond-108-bytes-which-is-what-sun-path-holds/dev-log" },
 	};
 	size_t i;
 
