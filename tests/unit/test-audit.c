@@ -322,6 +322,44 @@ test_prune_before_chain(void **state)
 	assert_int_equal(res.checked, 2);
 }
 
+/*
+ * A database from before the chain (schema 8, entries without seq or hash) migrates: the chain starts
+ * after its newest entry (the anchor), which verification leaves alone, and new entries chain from there.
+ */
+static void
+test_migration_from_8(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store_audit_result res;
+
+	SQLITE_ONLY();
+	append_n(f->st, 3, 1000);
+	store_close(f->st);
+	f->st = NULL;
+	raw_exec(f->path, "DROP TRIGGER activity_chained; DROP TABLE audit_chain; DROP INDEX requests_start; "
+	    "ALTER TABLE activity DROP COLUMN seq; ALTER TABLE activity DROP COLUMN hash; PRAGMA user_version = 8");
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_INTACT);
+	assert_int_equal(res.chain.anchor_id, 3);
+	assert_int_equal(res.chain.head_seq, 0);
+	assert_int_equal(res.checked, 0);
+	append_n(f->st, 2, 2000);
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_INTACT);
+	assert_int_equal(res.checked, 2);
+	assert_int_equal(res.chain.head_seq, 2);
+	/* the old entries are outside the chain: an edit there is not seen (documented), one after it is */
+	raw_exec(f->path, "UPDATE activity SET caller = 'x' WHERE id = 2");
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_INTACT);
+	raw_exec(f->path, "UPDATE activity SET caller = 'x' WHERE id = 5");
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_CHANGED);
+	assert_int_equal(res.id, 5);
+}
+
 #define CONCURRENT_WRITERS	3	/* processes appending at once, as replicas do on PostgreSQL */
 #define CONCURRENT_ENTRIES	60	/* entries each appends: half alone, half in transactions of 5 */
 
@@ -404,6 +442,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chain_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_before_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_from_8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
 	};
 
