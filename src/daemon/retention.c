@@ -38,7 +38,6 @@ export_lines(const char *path, json_t *const *lines, size_t n)
 			break;
 		}
 		len = strlen(text);
-		text[len] = '\0';
 		while (off < len && r == 0) {
 			ssize_t w = write(fd, text + off, len - off);
 
@@ -68,10 +67,16 @@ lines_free(json_t **lines, size_t n)
 	free(lines);
 }
 
+/* Where the export goes, and why it last failed (0: it did not), to tell that from the store's failures. */
+struct export_ctx {
+	const char *path;
+	int err;
+};
+
 static int
 export_activity(void *ctx, const struct store_audit_entry *v, size_t n)
 {
-	const char *path = ctx;
+	struct export_ctx *x = ctx;
 	char hex[STORE_AUDIT_HEX_SIZE];
 	json_t **lines = calloc(n, sizeof(*lines));
 	size_t i;
@@ -94,9 +99,9 @@ export_activity(void *ctx, const struct store_audit_entry *v, size_t n)
 			r = -ENOMEM;
 	}
 	if (r == 0)
-		r = export_lines(path, lines, n);
+		r = export_lines(x->path, lines, n);
 	lines_free(lines, n);
-	return r;
+	return x->err = r;
 }
 
 static json_t *
@@ -130,6 +135,7 @@ request_json(const struct store_request *q)
 static int
 export_requests(void *ctx, const struct store_request *v, size_t n)
 {
+	struct export_ctx *x = ctx;
 	json_t **lines = calloc(n, sizeof(*lines));
 	size_t i;
 	int r = 0;
@@ -140,9 +146,9 @@ export_requests(void *ctx, const struct store_request *v, size_t n)
 		if (!(lines[i] = request_json(&v[i])))
 			r = -ENOMEM;
 	if (r == 0)
-		r = export_lines(ctx, lines, n);
+		r = export_lines(x->path, lines, n);
 	lines_free(lines, n);
-	return r;
+	return x->err = r;
 }
 
 /* The chain's head in the log, when it moved: a copy outside the store, for `jitgated audit verify --head`. */
@@ -163,30 +169,40 @@ retention_head(struct server *s)
 	s->audit_head_logged = c.head_seq;
 }
 
+/* A failed batch, in words: the export's own failure, or the store's. */
+static void
+prune_failed(struct server *s, const char *what, const struct export_ctx *x)
+{
+	if (x->err)
+		logmsg("retention: %s not pruned (tried again later): cannot write %s: %s", what, x->path,
+		       strerror(-x->err));
+	else
+		logmsg("retention: %s not pruned (tried again later): %s", what, store_last_error(s->store));
+}
+
 /* One prune batch of each kind; true when a batch came back full (more is waiting). */
 static bool
 retention_prune(struct server *s)
 {
 	const struct config_retention *rt = &s->cfg->retention;
-	const char *path = rt->export_path[0] ? rt->export_path : NULL;
+	struct export_ctx x = { .path = rt->export_path };
 	int64_t now = time_now_ns();
 	bool more = false;
 	int n;
 
 	if (rt->activity_ms) {
 		n = store_activity_prune(s->store, now - rt->activity_ms * TIME_NS_PER_MS, (size_t)rt->batch,
-					 path ? export_activity : NULL, (void *)path);
+					 x.path[0] ? export_activity : NULL, &x);
 		if (n < 0)
-			logmsg("retention: activity entries not pruned (tried again later): %s",
-			       n == -ENOMEM || n == -ENOSPC || n == -EACCES || n == -EROFS || n == -EIO ?
-			       strerror(-n) : store_last_error(s->store));
+			prune_failed(s, "activity entries", &x);
 		more |= n == rt->batch;
 	}
+	x.err = 0;
 	if (rt->requests_ms) {
 		n = store_requests_prune(s->store, now - rt->requests_ms * TIME_NS_PER_MS, (size_t)rt->batch,
-					 path ? export_requests : NULL, (void *)path);
+					 x.path[0] ? export_requests : NULL, &x);
 		if (n < 0)
-			logmsg("retention: ended requests not pruned (tried again later): %s", store_last_error(s->store));
+			prune_failed(s, "ended requests", &x);
 		more |= n == rt->batch;
 	}
 	return more;

@@ -147,6 +147,11 @@ check "  … while a head from before the rewritten entry still matches (1)" \
 	verify_says 0 "exported head 1 matches" --head "1:$(store_read "$STATE" "SELECT lower($HEX) FROM activity WHERE id = 1")"
 check "verify --head refuses a malformed head (exit 2)" verify_says 2 "--head is SEQ:HASH" --head "12:abc"
 check "verify refuses a stray argument (exit 2)" verify_says 2 "unexpected argument" extra
+check "verify refuses a token flag (exit 2)" verify_says 2 "only --state-dir, --store, --config and --head" --role Owner
+if [[ -z ${JITGATE_TEST_PG-} ]]; then
+	check "verify of a store that is not there: exit 1, and nothing made" \
+		bash -c '"$1" audit verify --state-dir "$2" >/dev/null 2>&1; (( $? == 1 )) && [[ ! -e $2 ]]' _ "$JITGATED" "$E2E_TMP/none"
+fi
 
 # --- 3. retention: a fresh store, tiny retention, a steady load over many cycles; jitgated privilege-separated
 # (its sandboxed main process writes the export), as in production ---
@@ -218,8 +223,8 @@ sed -i "s|^prune_export = .*|prune_export = $STATE/no-such-dir/pruned.jsonl|" "$
 start --config "$E2E_TMP/prune.conf" || { notok "jitgated starts with an unwritable export"; cat "$LOG"; exit 1; }
 initiate 3 22 >/dev/null	# endTimeUtc in whole seconds: 2 to 3 s from now
 check "set-up: a grant of ~3 s opens port 22" can "$CL" $A $V 22
-eventually_within "the failed export is logged (retention: activity entries not pruned …)" 6 \
-	grep -q "retention: activity entries not pruned (tried again later)" "$LOG"
+eventually_within "the failed export is logged, naming the file and the reason" 6 \
+	grep -q "retention: activity entries not pruned (tried again later): cannot write $STATE/no-such-dir/pruned.jsonl: No such file or directory" "$LOG"
 eventually_within "  … and the grant still closes on time: A is refused on 22" 4 cannot "$CL" $A $V 22
 check "nothing was deleted without its export (activity only grew: $BEFORE → $(count activity))" \
 	test "$(count activity)" -gt "$BEFORE"
