@@ -1,4 +1,4 @@
-/* The activity log's chain and retention on a store: what an append costs, how fast verify walks, how long one prune batch holds the write lock. */
+/* The activity log on a store: what an append costs, how fast verify walks, how long one prune batch takes. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

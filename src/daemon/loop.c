@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "daemon/audit-syslog.h"
 #include "core/timeutil.h"
+#include "daemon/audit-syslog.h"
 #include "daemon/bootrules.h"
 #include "daemon/log.h"
 #include "daemon/privsep.h"
