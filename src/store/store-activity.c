@@ -16,9 +16,6 @@
  * Parameter n + 1 belongs to bit n; ?7 is the limit. The prefix compares characters,
  * not a LIKE pattern, so '%' and '_' in a user's filter mean themselves.
  */
-static int activity_insert(struct store *st, const struct store_activity *a, int64_t seq, const uint8_t *hash,
-			   int64_t *ret_id);
-
 static const char *const activity_cond[] = {
 	"time_ns >= ?1",
 	"time_ns < ?2",
@@ -27,36 +24,6 @@ static const char *const activity_cond[] = {
 	"operation = ?5",
 	"id < ?6",
 };
-
-/*
- * The entry with its place in the chain and its hash; the INSERT moves the chain's head too (trigger
- * activity_chained of migration 9). Reading the head and appending must share one write transaction,
- * so that no other writer takes the same place: the caller's, or one of its own. In the caller's, a
- * failed INSERT has written nothing, so no savepoint is needed (it would cost PostgreSQL two round trips).
- */
-int
-store_activity_append(struct store *st, struct store_activity *a)
-{
-	uint8_t hash[STORE_AUDIT_HASH_LEN];
-	struct op op = { .own = false };
-	int64_t seq, id = 0;
-	int r;
-
-	if (!FIELD_OK(a->caller) || !FIELD_OK(a->caller_addr) || !FIELD_OK(a->operation) ||
-	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
-	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
-		return set_error(st, -EINVAL, "invalid activity record");
-	if (!store_in_transaction(st) && (r = op_begin(st, &op)) < 0)
-		return r;
-	r = chain_next(st, a, &seq, hash);
-	if (r >= 0)
-		r = activity_insert(st, a, seq, hash, &id);
-	if (op.own)
-		r = op_end(st, &op, r);
-	if (r >= 0)
-		a->id = id;
-	return r;
-}
 
 static int
 activity_insert(struct store *st, const struct store_activity *a, int64_t seq, const uint8_t *hash, int64_t *ret_id)
@@ -92,6 +59,36 @@ activity_insert(struct store *st, const struct store_activity *a, int64_t seq, c
 	if (r == 0)
 		*ret_id = db_last_id(st);
 	stmt_done(s);
+	return r;
+}
+
+/*
+ * The entry with its place in the chain and its hash; the INSERT moves the chain's head too (trigger
+ * activity_chained of migration 9). Reading the head and appending must share one write transaction,
+ * so that no other writer takes the same place: the caller's, or one of its own. In the caller's, a
+ * failed INSERT has written nothing, so no savepoint is needed (it would cost PostgreSQL two round trips).
+ */
+int
+store_activity_append(struct store *st, struct store_activity *a)
+{
+	uint8_t hash[STORE_AUDIT_HASH_LEN];
+	struct op op = { .own = false };
+	int64_t seq, id = 0;
+	int r;
+
+	if (!FIELD_OK(a->caller) || !FIELD_OK(a->caller_addr) || !FIELD_OK(a->operation) ||
+	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
+	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
+		return set_error(st, -EINVAL, "invalid activity record");
+	if (!store_in_transaction(st) && (r = op_begin(st, &op)) < 0)
+		return r;
+	r = chain_next(st, a, &seq, hash);
+	if (r >= 0)
+		r = activity_insert(st, a, seq, hash, &id);
+	if (op.own)
+		r = op_end(st, &op, r);
+	if (r >= 0)
+		a->id = id;
 	return r;
 }
 
