@@ -323,22 +323,35 @@ test_prune_before_chain(void **state)
 }
 
 /*
- * A database from before the chain (schema 8, entries without seq or hash) migrates: the chain starts
- * after its newest entry (the anchor), which verification leaves alone, and new entries chain from there.
+ * A database from before the chain (the schema before its migration, entries without seq or hash) migrates:
+ * the chain starts after its newest entry (the anchor), which verification leaves alone, and new entries
+ * chain from there. The chain's migration is taken to be the last one (no number written here).
  */
 static void
-test_migration_from_8(void **state)
+test_migration_chain_start(void **state)
 {
 	struct fixture *f = *state;
 	struct core_error err = { 0 };
 	struct store_audit_result res;
+	char sql[64];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int version;
 
 	SQLITE_ONLY();
 	append_n(f->st, 3, 1000);
 	store_close(f->st);
 	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
 	raw_exec(f->path, "DROP TRIGGER activity_chained; DROP TABLE audit_chain; DROP INDEX requests_start; "
-	    "ALTER TABLE activity DROP COLUMN seq; ALTER TABLE activity DROP COLUMN hash; PRAGMA user_version = 8");
+	    "ALTER TABLE activity DROP COLUMN seq; ALTER TABLE activity DROP COLUMN hash");
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version - 1);
+	raw_exec(f->path, sql);
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 	verify(f->st, &res);
 	assert_int_equal(res.fault, STORE_AUDIT_INTACT);
@@ -442,7 +455,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chain_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_before_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migration_from_8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_chain_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
 	};
 
