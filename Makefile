@@ -32,6 +32,7 @@ bench: all
 	bench/server-bench.sh $(BUILD)
 	PG_DURABLE=1 tests/e2e/on-pg.sh bench/server-bench.sh $(BUILD)
 	bench/store-bench.sh $(BUILD)
+	bench/audit-bench.sh $(BUILD)
 	bench/fleet-bench.sh $(BUILD)
 	$(BUILD)/bench/metrics-bench
 

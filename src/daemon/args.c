@@ -21,6 +21,7 @@ static const char usage[] =
 	"       jitgated token create --join --state-dir DIR --resource-group RG [--uses N] [--expires DUR]\n"
 	"       jitgated token list --state-dir DIR [--join]\n"
 	"       jitgated token revoke --state-dir DIR NAME [--keep-grants] | --join ID\n"
+	"       jitgated audit verify --state-dir DIR | --store URI [--head SEQ:HASH]\n"
 	"       jitgated boot --state-dir DIR   (as root, before the network: protect what DIR/" BOOT_RULES_FILE " lists)\n"
 	"\n"
 	"Every flag is also a key of the config file, with '_' for '-' (state_dir = /var/lib/jitgate).\n"
@@ -46,6 +47,7 @@ static const struct option long_opts[] = {
 	{ "uses", required_argument, NULL, 0 },		{ "expires", required_argument, NULL, 0 },
 	{ "single-process", no_argument, NULL, 0 },	{ "store", required_argument, NULL, 0 },
 	{ "metrics-listen", required_argument, NULL, 0 },
+	{ "head", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
 };
 
@@ -53,7 +55,7 @@ static bool
 is_token_flag(const char *name)
 {
 	return !strcmp(name, "name") || !strcmp(name, "role") || !strcmp(name, "scope") || !strcmp(name, "keep-grants") ||
-	       !strcmp(name, "join") || !strcmp(name, "uses") || !strcmp(name, "expires");
+	       !strcmp(name, "join") || !strcmp(name, "uses") || !strcmp(name, "expires") || !strcmp(name, "head");
 }
 
 /* Flags into cfg; --config is read first so that flags win over the file. */
@@ -96,6 +98,8 @@ parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl)
 					cl->uses = optarg;
 				else if (!strcmp(name, "expires"))
 					cl->expires = optarg;
+				else if (!strcmp(name, "head"))
+					cl->head = optarg;
 				else
 					cl->keep_grants = true;
 				continue;

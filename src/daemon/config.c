@@ -1,6 +1,7 @@
 /* jitgated's settings (see config.h). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "core/armid.h"
 #include "core/duration.h"
 #include "daemon/config.h"
+#include "store/store-audit.h"
 
 /*
  * libinih hands a section name over in a 50-byte buffer (its MAX_SECTION), cut
@@ -43,6 +45,10 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->os_type, sizeof(cfg->os_type), "Linux");
 	cfg->api.max_duration_ms = POLICY_DURATION_MAX_MS_DEFAULT;
 	cfg->reconcile_interval_s = CONFIG_RECONCILE_S;
+	cfg->retention.activity_ms = cfg->retention.requests_ms = CONFIG_RETAIN_DAYS_DEFAULT * 86400000LL;
+	cfg->retention.batch = CONFIG_PRUNE_BATCH;
+	cfg->retention.interval_ms = CONFIG_PRUNE_INTERVAL_S * 1000LL;
+	cfg->retention.head_interval_ms = CONFIG_AUDIT_HEAD_S * 1000LL;
 }
 
 static int
@@ -61,6 +67,91 @@ retarget(struct core_error *err, const char *key)
 	if (err)
 		snprintf(err->target, sizeof(err->target), "%s", key);
 	return -EINVAL;
+}
+
+/*
+ * How long to keep: "never" (keep for ever), "PnD" up to a century (beyond an ISO 8601 duration's
+ * year), or any ISO 8601 duration of at least PT1S ("PT10S" for tests).
+ */
+static int
+set_retain(int64_t *dst, const char *key, const char *value, struct core_error *err)
+{
+	size_t n = strlen(value), digits = n > 2 ? strspn(value + 1, "0123456789") : 0;
+	int64_t ms = 0;
+	size_t i;
+
+	if (!strcmp(value, "never")) {
+		*dst = 0;
+		return 0;
+	}
+	if (digits && digits <= 5 && value[0] == 'P' && value[1 + digits] == 'D' && n == digits + 2) {
+		for (i = 1; i <= digits; i++)
+			ms = ms * 10 + (value[i] - '0');
+		if (ms > CONFIG_RETAIN_DAYS_MAX)
+			return core_error_set(err, "InvalidConfig", key, "%s is at most P%dD (or never)", key,
+					      CONFIG_RETAIN_DAYS_MAX);
+		ms *= 86400000LL;
+	} else if (duration_parse_iso8601(value, n, &ms, err) < 0) {
+		return retarget(err, key);
+	}
+	if (ms < 1000)
+		return core_error_set(err, "InvalidConfig", key, "%s is at least PT1S (or never)", key);
+	*dst = ms;
+	return 0;
+}
+
+/* Retention's and the activity log's keys (config.h); 1 if key is none of them. */
+static int
+set_retention(struct config_retention *rt, const char *key, const char *value, struct core_error *err)
+{
+	int64_t ms;
+
+	if (!strcmp(key, "retain_activity"))
+		return set_retain(&rt->activity_ms, key, value, err);
+	if (!strcmp(key, "retain_requests"))
+		return set_retain(&rt->requests_ms, key, value, err);
+	if (!strcmp(key, "prune_export"))
+		return set_string(rt->export_path, sizeof(rt->export_path), key, value, err);
+	if (!strcmp(key, "audit_syslog"))
+		return set_string(rt->syslog_path, sizeof(rt->syslog_path), key, value, err);
+	if (!strcmp(key, "prune_batch")) {
+		size_t n = strlen(value);
+		int v = 0;
+
+		if (n == 0 || n > 5 || strspn(value, "0123456789") != n ||
+		    (v = (int)strtol(value, NULL, 10)) < 1 || v > STORE_PRUNE_BATCH_MAX)
+			return core_error_set(err, "InvalidConfig", key, "prune_batch is 1 to %d", STORE_PRUNE_BATCH_MAX);
+		rt->batch = v;
+		return 0;
+	}
+	if (strcmp(key, "prune_interval") && strcmp(key, "audit_head_interval"))
+		return 1;
+	if (!strcmp(value, "never") && !strcmp(key, "audit_head_interval")) {
+		rt->head_interval_ms = 0;
+		return 0;
+	}
+	if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
+		return retarget(err, key);
+	if (ms < 1000 || ms > 86400000LL)
+		return core_error_set(err, "InvalidConfig", key, "%s must be between PT1S and PT24H", key);
+	*(key[0] == 'p' ? &rt->interval_ms : &rt->head_interval_ms) = ms;
+	return 0;
+}
+
+static int
+set_reconcile_interval(struct config *cfg, const char *key, const char *value, struct core_error *err)
+{
+	int64_t ms;
+
+	if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0) {
+		if (err)
+			snprintf(err->target, sizeof(err->target), "reconcile_interval");
+		return -EINVAL;
+	}
+	if (ms < CONFIG_RECONCILE_MIN_S * 1000LL || ms > CONFIG_RECONCILE_MAX_S * 1000LL)
+		return core_error_set(err, "InvalidConfig", key, "reconcile_interval must be between PT1S and PT1H");
+	cfg->reconcile_interval_s = (int)(ms / 1000);
+	return 0;
 }
 
 /* How long an agent's watch is held when nothing changes: PT1S to PT30S (shorter in tests). */
@@ -127,6 +218,7 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 {
 	char q[ERROR_QUOTE_SIZE];
 	int64_t ms;
+	int r;
 
 	if (!strcmp(key, "state_dir"))
 		return set_string(cfg->state_dir, sizeof(cfg->state_dir), key, value, err);
@@ -178,17 +270,10 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		return set_string(cfg->config_file, sizeof(cfg->config_file), key, value, err);
 	if (!strcmp(key, "trusted_proxies"))
 		return set_proxies(cfg, value, false, err);
-	if (!strcmp(key, "reconcile_interval")) {
-		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0) {
-			if (err)
-				snprintf(err->target, sizeof(err->target), "reconcile_interval");
-			return -EINVAL;
-		}
-		if (ms < CONFIG_RECONCILE_MIN_S * 1000LL || ms > CONFIG_RECONCILE_MAX_S * 1000LL)
-			return core_error_set(err, "InvalidConfig", key, "reconcile_interval must be between PT1S and PT1H");
-		cfg->reconcile_interval_s = (int)(ms / 1000);
-		return 0;
-	}
+	if (!strcmp(key, "reconcile_interval"))
+		return set_reconcile_interval(cfg, key, value, err);
+	if ((r = set_retention(&cfg->retention, key, value, err)) <= 0)
+		return r;
 	if (!strcmp(key, "agent_watch_wait"))
 		return set_agent_wait(cfg, key, value, err);
 	if (!strcmp(key, "max_duration")) {

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "api/api.h"
 #include "core/error.h"
@@ -22,6 +23,22 @@
 #define CONFIG_RECONCILE_MIN_S	1
 #define CONFIG_RECONCILE_MAX_S	3600
 
+/* Retention and the activity log's chain (doc/operator.md, "Retention" and "Audit verification"). */
+#define CONFIG_RETAIN_DAYS_DEFAULT	400	/* activity entries and ended requests are kept this long */
+#define CONFIG_RETAIN_DAYS_MAX		36525	/* a century: beyond it, say never */
+#define CONFIG_PRUNE_BATCH		500	/* rows one prune transaction deletes at most: a few ms of write lock */
+#define CONFIG_PRUNE_INTERVAL_S		60	/* how often retention looks when nothing is left over */
+#define CONFIG_AUDIT_HEAD_S		3600	/* how often the chain's head goes to the log (when it moved) */
+
+struct config_retention {
+	int64_t activity_ms, requests_ms;	/* how long to keep them; 0: for ever */
+	int batch;
+	int64_t interval_ms;
+	int64_t head_interval_ms;		/* 0: the head is never logged */
+	char export_path[CONFIG_PATH_MAX];	/* empty: what is pruned is not kept anywhere */
+	char syslog_path[108];			/* a unix datagram socket (sun_path's size); empty: no copy */
+};
+
 struct config {
 	char state_dir[CONFIG_PATH_MAX];
 	char store[CONFIG_STORE_MAX];	/* empty: SQLite in state_dir; else a postgresql:// URI */
@@ -38,6 +55,7 @@ struct config {
 	char config_file[CONFIG_PATH_MAX];
 	int reconcile_interval_s;	/* how often the kernel is compared with the store */
 	struct api_settings api;	/* subscription, location, max duration, proxies, custom roles */
+	struct config_retention retention;
 };
 
 /* Defaults: state dir, listen, subscription, resource group, location, VM name = host name, Linux, 24 h max. */

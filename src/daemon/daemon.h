@@ -24,6 +24,7 @@ struct cmdline {
 	bool join;			/* --join: a join token rather than an API token */
 	const char *resource_group;	/* --resource-group as given (also the server's flag), NULL if not */
 	const char *uses, *expires;	/* a join token's --uses and --expires, as typed */
+	const char *head;		/* `jitgated audit verify --head SEQ:HASH`: a head exported before */
 };
 
 /*
@@ -31,6 +32,11 @@ struct cmdline {
  * read first so that flags win over the file. Returns 0, or DAEMON_EXIT_USAGE having said why.
  */
 int parse_args(int argc, char **argv, struct config *cfg, struct cmdline *cl);
+
+/* Root working on a state directory another user owns becomes that user first (token.c; audit.c too). */
+int token_drop_to_owner(const struct config *cfg);
+/* `jitgated audit verify` (audit.c); returns the exit code (jitgated(8)). */
+int audit_run(int argc, char **argv, struct config *cfg);
 
 /* `jitgated token create|list|revoke` (token.c); returns the exit code. */
 int token_run(int argc, char **argv, struct config *cfg);

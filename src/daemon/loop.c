@@ -11,9 +11,11 @@
 
 #include "api/api.h"
 #include "core/timeutil.h"
+#include "daemon/audit-syslog.h"
 #include "daemon/bootrules.h"
 #include "daemon/log.h"
 #include "daemon/privsep.h"
+#include "daemon/retention.h"
 #include "daemon/server.h"
 #include "fw/fw.h"
 #include "http/http.h"
@@ -245,6 +247,8 @@ loop_timeout_ms(const struct server *s)
 
 	if (s->next_expiry && s->next_expiry - now < wait)
 		wait = s->next_expiry - now;
+	if (s->next_prune - mono < wait)
+		wait = s->next_prune - mono;
 	t = wait <= 0 ? 0 : (int)(wait / TIME_NS_PER_MS + 1);
 	if (t > CLOCK_CHECK_MS)
 		t = CLOCK_CHECK_MS;
@@ -299,6 +303,8 @@ on_timers(struct server *s)
 		malloc_trim(0);	/* a big reconcile's listing is freed; give the memory back */
 		s->next_reconcile = time_mono_ns() + (int64_t)cfg->reconcile_interval_s * TIME_NS_PER_SEC;
 	}
+	retention_tick(s);	/* after expiry: pruning never holds up a close */
+	audit_syslog_tick(s);
 }
 
 int

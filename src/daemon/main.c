@@ -1,4 +1,4 @@
-/* jitgated's front door: the command line, the configuration, and the subcommands (the server, token, boot). */
+/* jitgated's front door: the command line, the configuration, and the subcommands (the server, token, audit, boot). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -78,6 +78,8 @@ main(int argc, char **argv)
 	config_defaults(&cfg);
 	if (argc > 1 && !strcmp(argv[1], "token"))
 		return token_run(argc, argv, &cfg);
+	if (argc > 1 && !strcmp(argv[1], "audit"))
+		return audit_run(argc, argv, &cfg);
 	if (argc > 1 && !strcmp(argv[1], "boot"))
 		return cmd_boot(argc, argv, &cfg);
 	if ((r = parse_args(argc, argv, &cfg, NULL)))

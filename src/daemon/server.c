@@ -491,6 +491,8 @@ server_teardown(struct server *s)
 	fw_monitor_close(s->mon);
 	if (s->sfd >= 0)
 		close(s->sfd);
+	if (s->syslog_fd >= 0)
+		close(s->syslog_fd);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	if (s->netns_fd >= 0)
@@ -511,6 +513,8 @@ server_run(const struct config *cfg)
 		.sfd = -1,
 		.lock_fd = -1,
 		.netns_fd = -1,
+		.syslog_fd = -1,
+		.started_ns = time_now_ns(),
 	};
 	int r = DAEMON_EXIT_FAILURE;
 

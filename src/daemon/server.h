@@ -38,6 +38,12 @@ struct server {
 	int64_t next_expiry;		/* wall clock; 0: no grant to end */
 	int64_t next_reconcile;		/* monotonic clock */
 	int64_t clock_offset;		/* wall minus monotonic at the last look, to notice jumps */
+	int64_t next_prune, next_audit_head;	/* monotonic (retention.c); 0: at the first pass */
+	int64_t audit_head_logged;	/* the head's seq last logged; 0: none yet */
+	int64_t started_ns;		/* wall clock at start: audit_syslog sends the entries written since */
+	int syslog_fd;			/* audit_syslog's datagram socket; -1 until the first look */
+	int64_t syslog_after, next_syslog;	/* the last entry sent; when to look again (monotonic) */
+	bool syslog_failing;		/* the last send failed (logged once) */
 };
 
 #define SERVER_METRICS_CONN_MAX	16	/* connections to metrics_listen at once: a few scrapers */

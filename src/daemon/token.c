@@ -22,7 +22,7 @@
  * gave to its user: become that user first, so that SQLite as root never opens
  * (or creates, or follows a symlink to) a file in a directory another user controls.
  */
-static int
+int
 token_drop_to_owner(const struct config *cfg)
 {
 	struct core_error err = { 0 };

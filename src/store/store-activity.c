@@ -6,6 +6,7 @@
 #include <string.h>
 
 
+#include "store-audit.h"
 #include "store-internal.h"
 
 #define ACTIVITY_COLS "SELECT id, time_ns, caller, caller_addr, operation, resource_id, status, detail, " \
@@ -24,16 +25,12 @@ static const char *const activity_cond[] = {
 	"id < ?6",
 };
 
-int
-store_activity_append(struct store *st, struct store_activity *a)
+static int
+activity_insert(struct store *st, const struct store_activity *a, int64_t seq, const uint8_t *hash, int64_t *ret_id)
 {
 	struct db_stmt *s = NULL;
 	int rc, r;
 
-	if (!FIELD_OK(a->caller) || !FIELD_OK(a->caller_addr) || !FIELD_OK(a->operation) ||
-	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
-	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
-		return set_error(st, -EINVAL, "invalid activity record");
 	r = stmt_get(st, ST_ACTIVITY_INSERT, &s);
 	if (r < 0)
 		return r;
@@ -54,31 +51,45 @@ store_activity_append(struct store *st, struct store_activity *a)
 		rc = bind_str(s, 8, a->justification);
 	if (rc == DB_OK)
 		rc = bind_str(s, 9, a->correlation_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 10, seq);
+	if (rc == DB_OK)
+		rc = db_bind_blob(s, 11, hash, STORE_AUDIT_HASH_LEN);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0)
-		a->id = db_last_id(st);
+		*ret_id = db_last_id(st);
 	stmt_done(s);
 	return r;
 }
 
-static int
-activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a)
+/*
+ * The entry with its place in the chain and its hash; the INSERT moves the chain's head too (trigger
+ * activity_chained of migration 9). Reading the head and appending must share one write transaction,
+ * so that no other writer takes the same place: the caller's, or one of its own. In the caller's, a
+ * failed INSERT has written nothing, so no savepoint is needed (it would cost PostgreSQL two round trips).
+ */
+int
+store_activity_append(struct store *st, struct store_activity *a)
 {
+	uint8_t hash[STORE_AUDIT_HASH_LEN];
+	struct op op = { .own = false };
+	int64_t seq, id = 0;
 	int r;
 
-	memset(a, 0, sizeof(*a));
-	a->id = db_column_int64(s, 0);
-	a->time_ns = db_column_int64(s, 1);
-	if ((r = col_text(st, s, 2, a->caller, sizeof(a->caller), "activity")) < 0 ||
-	    (r = col_text(st, s, 3, a->caller_addr, sizeof(a->caller_addr), "activity")) < 0 ||
-	    (r = col_text(st, s, 4, a->operation, sizeof(a->operation), "activity")) < 0 ||
-	    (r = col_text(st, s, 5, a->resource_id, sizeof(a->resource_id), "activity")) < 0 ||
-	    (r = col_text(st, s, 6, a->status, sizeof(a->status), "activity")) < 0 ||
-	    (r = col_text(st, s, 7, a->detail, sizeof(a->detail), "activity")) < 0 ||
-	    (r = col_text(st, s, 8, a->justification, sizeof(a->justification), "activity")) < 0 ||
-	    (r = col_text(st, s, 9, a->correlation_id, sizeof(a->correlation_id), "activity")) < 0)
+	if (!FIELD_OK(a->caller) || !FIELD_OK(a->caller_addr) || !FIELD_OK(a->operation) ||
+	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
+	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
+		return set_error(st, -EINVAL, "invalid activity record");
+	if (!store_in_transaction(st) && (r = op_begin(st, &op)) < 0)
 		return r;
-	return 0;
+	r = chain_next(st, a, &seq, hash);
+	if (r >= 0)
+		r = activity_insert(st, a, seq, hash, &id);
+	if (op.own)
+		r = op_end(st, &op, r);
+	if (r >= 0)
+		a->id = id;
+	return r;
 }
 
 /* The cached query for this combination of filters, built from fixed fragments only. */

@@ -389,10 +389,27 @@ request_from_row(struct store *st, struct db_stmt *s, struct store_request *req)
 	return 0;
 }
 
-static int
+int
 request_row(struct store *st, struct db_stmt *s, void *row)
 {
 	return request_from_row(st, s, row);
+}
+
+int
+requests_grants_read(struct store *st, struct store_request *v, size_t n)
+{
+	struct db_stmt *s = NULL;
+	size_t i;
+	int r;
+
+	r = stmt_get(st, ST_GRANTS_OF_REQUEST, &s);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n && r >= 0; i++) {
+		r = grants_collect(st, s, bind_str(s, 1, v[i].id), &v[i].grants, &v[i].n_grants);
+		stmt_done(s);
+	}
+	return r < 0 ? r : 0;
 }
 
 int
@@ -401,7 +418,7 @@ store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, 
 {
 	struct store_request *v = NULL;
 	struct db_stmt *s = NULL;
-	size_t n = 0, i;
+	size_t n = 0;
 	void *rows;
 	int rc, r;
 
@@ -419,16 +436,9 @@ store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, 
 		goto out;
 	v = rows;
 	stmt_done(s);
-
-	r = stmt_get(st, ST_GRANTS_OF_REQUEST, &s);
-	if (r < 0)
+	s = NULL;
+	if ((r = requests_grants_read(st, v, n)) < 0)
 		goto out;
-	for (i = 0; i < n; i++) {
-		r = grants_collect(st, s, bind_str(s, 1, v[i].id), &v[i].grants, &v[i].n_grants);
-		stmt_done(s);
-		if (r < 0)
-			goto out;
-	}
 	*ret = v;
 	*ret_n = n;
 	v = NULL;

@@ -19,7 +19,7 @@
  * the db_* calls below, never an engine's own API (doc/store-backends.md).
  */
 
-#define STORE_SCHEMA_VERSION	8	/* migrations of each engine (store-open.c, store-open-pg.c) */
+#define STORE_SCHEMA_VERSION	9	/* migrations of each engine (store-open.c, store-open-pg.c) */
 #define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
 #define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
@@ -199,6 +199,14 @@ enum stmt_id {
 	ST_TERMINATIONS_PRUNE,
 	ST_TERMINATIONS_OF_VM,
 	ST_METRICS_COUNTS,
+	/* the activity log's chain and retention (store-chain.c, store-prune.c) */
+	ST_CHAIN_HEAD,
+	ST_CHAIN_GET,
+	ST_CHAIN_WALK,
+	ST_CHAIN_ANCHOR,
+	ST_ACTIVITY_PRUNE,
+	ST_REQUESTS_ENDED,
+	ST_REQUEST_PRUNE,
 	ST__MAX,
 };
 
@@ -282,6 +290,21 @@ int store_schema_check(struct store *st, const struct store_schema *sc, struct c
 /* one atomic operation (store-db.c) */
 int op_begin(struct store *st, struct op *op);
 int op_end(struct store *st, struct op *op, int r);
+
+/*
+ * the activity log's chain (store-chain.c): the next place and hash for entry a in the caller's write
+ * transaction (hash: STORE_AUDIT_HASH_LEN bytes); the INSERT moves the head there (a trigger)
+ */
+struct store_audit_entry;
+int chain_next(struct store *st, const struct store_activity *a, int64_t *ret_seq, uint8_t *ret_hash);
+/* an activity row as ST_CHAIN_WALK and the activity queries read it (store-chain.c) */
+int activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a);
+int audit_entry_from_row(struct store *st, struct db_stmt *s, struct store_audit_entry *e);
+
+/* a request's row (its grants not read), for rows_collect (store-grants.c) */
+int request_row(struct store *st, struct db_stmt *s, void *row);
+/* read the grants of each of n requests into it (store-grants.c; store-prune.c asks it too) */
+int requests_grants_read(struct store *st, struct store_request *v, size_t n);
 
 /* the id of the policy that holds vm_id, or -ENOENT (store-vms.c; store-policies.c asks it too) */
 int link_owner(struct store *st, int64_t vm_id, int64_t *ret_policy_id);

@@ -243,6 +243,27 @@ static const char *const pg_migrations[] = {
 	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
 	"CREATE TRIGGER terminations_written AFTER INSERT OR UPDATE OR DELETE ON terminations\n"
 	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n",
+
+	/*
+	 * 9: the tamper-evident activity log and retention (SQLite's migration 9). Appends to the chain
+	 * are serialized by the writers' advisory lock and the row lock on audit_chain (SELECT … FOR UPDATE).
+	 */
+	"ALTER TABLE activity ADD COLUMN seq BIGINT;\n"
+	"ALTER TABLE activity ADD COLUMN hash BYTEA;\n"
+	"CREATE TABLE audit_chain (\n"
+	"	anchor_id BIGINT NOT NULL,\n"
+	"	anchor_seq BIGINT NOT NULL,\n"
+	"	anchor_hash BYTEA NOT NULL CHECK (length(anchor_hash) = 32),\n"
+	"	head_seq BIGINT NOT NULL,\n"
+	"	head_hash BYTEA NOT NULL CHECK (length(head_hash) = 32)\n"
+	");\n"
+	"INSERT INTO audit_chain SELECT coalesce(max(id), 0), 0, decode(repeat('00', 32), 'hex'), 0, "
+	"decode(repeat('00', 32), 'hex') FROM activity;\n"
+	"CREATE FUNCTION activity_chained() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN UPDATE audit_chain SET head_seq = NEW.seq, head_hash = NEW.hash WHERE head_seq < NEW.seq; RETURN NULL; END $$;\n"
+	"CREATE TRIGGER activity_chained AFTER INSERT ON activity FOR EACH ROW WHEN (NEW.seq IS NOT NULL)\n"
+	"	EXECUTE FUNCTION activity_chained();\n"
+	"CREATE INDEX requests_start ON requests (start_ns);\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

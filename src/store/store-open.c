@@ -301,6 +301,30 @@ static const char *const migrations[] = {
 	 * SQLite's one writer is this process, so there is nobody to tell.
 	 */
 	"",
+
+	/*
+	 * 9: the tamper-evident activity log and retention (doc/operator.md, "Audit verification" and
+	 * "Retention"). Each entry gets its place in the chain (seq) and the SHA-256 of its canonical form
+	 * with the previous entry's hash (store-chain.c); audit_chain (one row) keeps the anchor (the last
+	 * entry outside the chain: pruned, or written before this migration, whose rows have no seq) and
+	 * the head (the newest entry's seq and hash). The chain starts here: anchor and head are the
+	 * newest entry so far, with hash zero. requests_start lets retention find old requests.
+	 */
+	"ALTER TABLE activity ADD COLUMN seq INTEGER;\n"
+	"ALTER TABLE activity ADD COLUMN hash BLOB;\n"
+	"CREATE TABLE audit_chain (\n"
+	"	anchor_id INTEGER NOT NULL,	-- entries up to this id are outside the chain\n"
+	"	anchor_seq INTEGER NOT NULL,\n"
+	"	anchor_hash BLOB NOT NULL CHECK (length(anchor_hash) = 32),\n"
+	"	head_seq INTEGER NOT NULL,\n"
+	"	head_hash BLOB NOT NULL CHECK (length(head_hash) = 32)\n"
+	");\n"
+	"INSERT INTO audit_chain SELECT coalesce(max(id), 0), 0, zeroblob(32), 0, zeroblob(32) FROM activity;\n"
+	/* the head follows each entry appended, in the same statement; only forward (a row put back moves nothing) */
+	"CREATE TRIGGER activity_chained AFTER INSERT ON activity WHEN NEW.seq IS NOT NULL BEGIN\n"
+	"	UPDATE audit_chain SET head_seq = NEW.seq, head_hash = NEW.hash WHERE head_seq < NEW.seq;\n"
+	"END;\n"
+	"CREATE INDEX requests_start ON requests (start_ns);\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

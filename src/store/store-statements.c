@@ -29,6 +29,8 @@
 	"(SELECT 1 FROM grants g WHERE g.request_id = r.id AND +g.status = 0) " \
 	"ORDER BY r.start_ns DESC, r.rowid DESC LIMIT " limit ")" inner_name ")" outer_name " ORDER BY start_ns, rid"
 
+#define CHAIN_HEAD "SELECT head_seq, head_hash FROM audit_chain"
+
 const char *const stmt_sql[ST__MAX] = {
 	/* BEGIN IMMEDIATE takes the write lock up front, so a WAL reader never has to upgrade and fail. */
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -111,7 +113,8 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_USAGE_LAST] = "SELECT r.start_ns, r.requestor FROM grants g JOIN requests r ON r.id = g.request_id "
 		"WHERE g.vm_id = ?1 ORDER BY r.start_ns DESC, r.rowid DESC LIMIT 1",
 	[ST_ACTIVITY_INSERT] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
-		"status, detail, justification, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		"status, detail, justification, correlation_id, seq, hash) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_TOKEN_INSERT] = "INSERT INTO tokens (name, hash, role, scope, created_ns, revoked_ns) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, 0)",
 	[ST_TOKEN_FIND] = TOKEN_COLS " WHERE hash = ?1 AND revoked_ns = 0",
@@ -151,6 +154,22 @@ const char *const stmt_sql[ST__MAX] = {
 	/* /metrics (store-metrics.c): live grants through their partial index, and agents with a valid credential */
 	[ST_METRICS_COUNTS] = "SELECT (SELECT COUNT(*) FROM grants WHERE status = 0), "
 		"(SELECT COUNT(*) FROM agents WHERE revoked_ns = 0)",
+	[ST_CHAIN_HEAD] = CHAIN_HEAD,
+	[ST_CHAIN_GET] = "SELECT anchor_id, anchor_seq, anchor_hash, head_seq, head_hash FROM audit_chain",
+	/* the entries after id ?1, oldest first, ?2 at a time: verification's walk and pruning's batch */
+	[ST_CHAIN_WALK] = "SELECT id, time_ns, caller, caller_addr, operation, resource_id, status, detail, "
+		"justification, correlation_id, seq, hash FROM activity WHERE id > ?1 ORDER BY id LIMIT ?2",
+	/* idempotent: of two replicas pruning the same batch, the second moves nothing */
+	[ST_CHAIN_ANCHOR] = "UPDATE audit_chain SET anchor_id = ?1, anchor_seq = ?2, anchor_hash = ?3 "
+		"WHERE anchor_id < ?1",
+	[ST_ACTIVITY_PRUNE] = "DELETE FROM activity WHERE id <= ?1",
+	/* requests started before ?1 whose every grant ended before ?1, oldest first */
+	[ST_REQUESTS_ENDED] = "SELECT id, policy_id, requestor, requestor_addr, start_ns, justification "
+		"FROM requests r WHERE start_ns < ?1 AND NOT EXISTS (SELECT 1 FROM grants g WHERE "
+		"g.request_id = r.id AND (g.status = 0 OR g.ended_ns >= ?1)) ORDER BY start_ns, id LIMIT ?2",
+	/* its grants go with it (ON DELETE CASCADE); checked again here, so a grant made meanwhile keeps it */
+	[ST_REQUEST_PRUNE] = "DELETE FROM requests WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM grants g WHERE "
+		"g.request_id = ?1 AND (g.status = 0 OR g.ended_ns >= ?2))",
 };
 
 /*
@@ -176,7 +195,10 @@ const char *const stmt_sql_pg[ST__MAX] = {
 	/* subqueries in FROM need a name; LIMIT NULL is no limit, where SQLite's is -1 */
 	[ST_REQUESTS_OF_POLICY] = REQUESTS_OF_POLICY("nullif(?3, -1)", " AS ended", " AS q"),
 	[ST_ACTIVITY_INSERT] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
-		"status, detail, justification, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+		"status, detail, justification, correlation_id, seq, hash) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+	/* the row lock keeps the chain linear even for a writer that skipped the advisory lock */
+	[ST_CHAIN_HEAD] = CHAIN_HEAD " FOR UPDATE",
 	[ST_TOKEN_LIST] = TOKEN_COLS " ORDER BY " NOCASE_ORDER("name"),
 	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
 		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id",

@@ -104,6 +104,55 @@ test_set_strings(void **state)
 	assert_string_equal(cfg.unix_socket, "");
 }
 
+/* Retention's keys: days beyond an ISO 8601 year, never, small durations; a bad value names its key and changes nothing. */
+static void
+test_set_retention(void **state)
+{
+	static const struct {
+		const char *key, *value;
+	} bad[] = {
+		{ "retain_activity", "P0D" }, { "retain_activity", "P36526D" }, { "retain_activity", "P123456D" },
+		{ "retain_activity", "PT0.5S" }, { "retain_activity", "forever" }, { "retain_requests", "400" },
+		{ "retain_requests", "P4O0D" }, { "prune_batch", "0" }, { "prune_batch", "10001" },
+		{ "prune_batch", "5x" }, { "prune_batch", "" }, { "prune_interval", "never" },
+		{ "prune_interval", "PT0S" }, { "prune_interval", "P2D" }, { "audit_head_interval", "PT0.1S" },
+		/* longer than a unix socket's path */
+		{ "audit_syslog", "/run/a-very-long-directory-name-for-a-socket/that-goes-on-and-on/and-on-and-on/"
+				  "beyond-108-bytes-which-is-what-sun-path-holds/dev-log" },
+	};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(cfg.retention.activity_ms, 400 * 86400000LL);	/* the default: 400 days */
+	assert_int_equal(cfg.retention.requests_ms, 400 * 86400000LL);
+	assert_int_equal(cfg.retention.batch, 500);
+	assert_string_equal(cfg.retention.export_path, "");
+	assert_int_equal(config_set(&cfg, "retain_activity", "P36525D", &err), 0);
+	assert_int_equal(cfg.retention.activity_ms, 36525 * 86400000LL);
+	assert_int_equal(config_set(&cfg, "retain_requests", "PT2S", &err), 0);
+	assert_int_equal(cfg.retention.requests_ms, 2000);
+	assert_int_equal(config_set(&cfg, "retain_requests", "never", &err), 0);
+	assert_int_equal(cfg.retention.requests_ms, 0);
+	assert_int_equal(config_set(&cfg, "prune_batch", "10000", &err), 0);
+	assert_int_equal(cfg.retention.batch, 10000);
+	assert_int_equal(config_set(&cfg, "prune_interval", "PT5S", &err), 0);
+	assert_int_equal(cfg.retention.interval_ms, 5000);
+	assert_int_equal(config_set(&cfg, "audit_head_interval", "never", &err), 0);
+	assert_int_equal(cfg.retention.head_interval_ms, 0);
+	assert_int_equal(config_set(&cfg, "prune_export", "/var/lib/jitgate/pruned.jsonl", &err), 0);
+	assert_string_equal(cfg.retention.export_path, "/var/lib/jitgate/pruned.jsonl");
+	assert_int_equal(config_set(&cfg, "audit_syslog", "/dev/log", &err), 0);
+	assert_string_equal(cfg.retention.syslog_path, "/dev/log");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct config_retention before = cfg.retention;
+
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(config_set(&cfg, bad[i].key, bad[i].value, &err), -EINVAL);
+		assert_string_equal(err.target, bad[i].key);
+		assert_memory_equal(&before, &cfg.retention, sizeof(before));
+	}
+}
+
 /* store: a PostgreSQL URI, or empty for SQLite in state_dir; anything else is refused without being repeated. */
 static void
 test_set_store(void **state)
@@ -608,6 +657,7 @@ main(void)
 		cmocka_unit_test_setup(test_set_agent_watch_wait, setup),
 		cmocka_unit_test_setup(test_set_trusted_proxies, setup),
 		cmocka_unit_test_setup(test_set_unknown, setup),
+		cmocka_unit_test_setup(test_set_retention, setup),
 		cmocka_unit_test_setup(test_load_keys, setup),
 		cmocka_unit_test_setup(test_load_proxies_continued, setup),
 		cmocka_unit_test_setup(test_load_roles, setup),
