@@ -13,6 +13,7 @@ PKGS=(
 	sqlite3 wrk # the fault and load tests (tests/e2e/crash.sh, load.sh)
 	systemd openssl # tests/e2e/sec-daemon.sh: systemd-analyze expands the unit's syscall groups; openssl s_client
 	chromium # the portal's e2e test drives it (playwright-core, no browser download)
+	debhelper lintian # make deb and tests/e2e/deb.sh: the Debian package (dpkg-buildpackage), checked by lintian
 	nodejs $(command -v npm >/dev/null || echo npm) # npm: only where no nodejs already brings it (NodeSource's conflicts with it)
 )
 
