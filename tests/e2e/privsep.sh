@@ -170,7 +170,7 @@ check "no sanitizer report from any of the three (sanitizer builds)" \
 # as a symlink; once it runs, the symlink is turned to another directory that user $USR owns (so file rights allow
 # the write) and a policy change makes it rewrite its boot list there: the kernel must refuse (EACCES), and nothing
 # may appear outside. The store's files are hard-linked beside, so SQLite (open descriptors) carries on unaware.
-ll_abi=$(python3 -c 'import ctypes; print(ctypes.CDLL(None, use_errno=True).syscall(444, None, 0, 1))')
+ll_abi=$(landlock_abi)
 LLNS=$(ns_new pll) || exit 1
 LLREAL=$E2E_TMP/ll-real LLOUT=$E2E_TMP/ll-out LLDIR=$E2E_TMP/ll-state
 mkdir -m 0700 "$LLREAL" "$LLOUT" && chown "$USR:" "$LLREAL" "$LLOUT" && ln -s "$LLREAL" "$LLDIR" || exit 1

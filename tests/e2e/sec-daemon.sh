@@ -277,6 +277,13 @@ check "helper: CAP_NET_ADMIN only, uid $USR" \
 	test "$(field "$HELPER" CapEff)/$(stat -c %U /proc/${HELPER:-0} 2>/dev/null)" = "0000000000001000/$USR"
 check "LimitNOFILE: main may open 16384 files" \
 	bash -c 'grep -q "^Max open files *16384 *16384" /proc/$1/limits' _ "$MAIN"
+# the unit's filter names the three Landlock calls, or they would kill main at its drop (issue 18)
+if (( $(landlock_abi) > 0 )); then
+	check "main confines its files with Landlock under the unit's filter (the log says so)" \
+		grep -q "Landlock (ABI [0-9]*): this process writes only in $USTATE" "$E2E_TMP/unit.log"
+else
+	check "no Landlock in this kernel: main says so once under the unit's filter" grep -q "Landlock: not available" "$E2E_TMP/unit.log"
+fi
 api() { ip netns exec "$UCL" curl -sS --max-time 10 --cacert "$USTATE/tls/cert.pem" -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" "$@"; }
 code=$(api -o /dev/null -w '%{http_code}' -X PUT "https://$V$P?$AV" -d '{"properties":{"virtualMachines":[{"id":"'$VMID'",
 	"ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT1H"}]}]}}')
