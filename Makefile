@@ -2,7 +2,7 @@
 BUILD ?= build
 FUZZ_SECONDS ?= 15
 
-.PHONY: all deps check run demo bench bench-compare fuzz fuzz-long clean
+.PHONY: all deps check run demo bench bench-compare fuzz fuzz-long deb clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -46,5 +46,10 @@ fuzz:
 fuzz-long:
 	FUZZ_SECONDS=600 scripts/fuzz.sh
 
+# The Debian package (debhelper, meson), built from a copy of the tree in build-deb/, checked by lintian.
+deb:
+	@scripts/deps.sh --if-missing
+	scripts/deb.sh
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-deb

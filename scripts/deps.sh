@@ -14,6 +14,7 @@ PKGS=(
 	prometheus # promtool: tests/e2e/metrics.sh checks the /metrics page and the operator guide's alert rules
 	systemd openssl # tests/e2e/sec-daemon.sh: systemd-analyze expands the unit's syscall groups; openssl s_client
 	chromium # the portal's e2e test drives it (playwright-core, no browser download)
+	debhelper lintian # make deb and tests/e2e/deb.sh: the Debian package (dpkg-buildpackage), checked by lintian
 	nodejs $(command -v npm >/dev/null || echo npm) # npm: only where no nodejs already brings it (NodeSource's conflicts with it)
 )
 

@@ -34,14 +34,6 @@
  * before (listening sockets, signalfd, epoll, the TLS material) is not here.
  */
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
-#define SANDBOX_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define SANDBOX_SANITIZER 1
-#endif
-#endif
-
 /* Measuring a new list: build with -Dc_args=-DSANDBOX_DEFAULT_ACTION=SCMP_ACT_LOG and run under strace -ff. */
 #ifndef SANDBOX_DEFAULT_ACTION
 #define SANDBOX_DEFAULT_ACTION SCMP_ACT_KILL_PROCESS

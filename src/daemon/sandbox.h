@@ -7,6 +7,15 @@
 
 #include "core/error.h"
 
+/* Sanitizer builds (-Db_sanitize=...): their runtime needs more calls and files (sandbox.c, server.c's Landlock paths). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+#define SANDBOX_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define SANDBOX_SANITIZER 1
+#endif
+#endif
+
 #define SANDBOX_USER_MAX	32	/* a user name, as useradd allows */
 
 struct sandbox_user {

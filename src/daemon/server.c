@@ -22,6 +22,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/instance.h"
+#include "daemon/landlock.h"
 #include "daemon/log.h"
 #include "daemon/privsep.h"
 #include "daemon/sandbox.h"
@@ -160,13 +161,57 @@ choose_split(const struct config *cfg, struct sandbox_user *ret_user)
 	return 1;
 }
 
-/* Drop to the user, no capabilities, no_new_privs, the main process's seccomp list (with PostgreSQL's client calls if need be). */
+/*
+ * Landlock (landlock.h): from here the main process writes only in its state directory. It has read its
+ * config, certificate and key already (as root), so it keeps no right to them; it reads this boot's id;
+ * as a PostgreSQL client it reads /etc and /usr (resolver, NSS, CA certificates). SQLite's temporary files
+ * (big sorts) go to the state directory, the only place it may write.
+ */
+static int
+confine_main(const struct config *cfg, const struct sandbox_user *u)
+{
+	struct core_error err = { 0 };
+	struct landlock_paths p = { .state_dir = cfg->state_dir, .read = { API_BOOT_ID_PATH } };
+	int abi;
+
+	if (cfg->store[0]) {
+		p.read[1] = "/etc";
+		p.read[2] = "/usr";
+	}
+#ifdef SANDBOX_SANITIZER
+	p.read_exec[0] = "/";	/* the sanitizers' runtime reads /proc/self and runs llvm-symbolizer: reads only */
+#endif
+	if (setenv("SQLITE_TMPDIR", cfg->state_dir, 1) < 0)
+		return -errno;
+	abi = landlock_confine(&p, &err);
+	if (abi < 0) {
+		fail_err("cannot drop privileges", &err);
+		return abi;
+	}
+	if (abi == 0)
+		logmsg("Landlock: not available in this kernel (%s): user %s's file rights, seccomp and the unit's "
+		       "ProtectSystem=strict confine this process instead", strerror(-landlock_abi()), u->name);
+	else
+		logmsg("Landlock (ABI %d): this process writes only in %s", abi, cfg->state_dir);
+	return 0;
+}
+
+/*
+ * Drop to the user, no capabilities, no_new_privs, Landlock, the main process's seccomp list (with PostgreSQL's
+ * client calls if need be): Landlock before seccomp, whose list has no Landlock call.
+ */
 static int
 drop_main(const struct config *cfg, const struct sandbox_user *u)
 {
 	struct core_error err = { 0 };
 
-	if (sandbox_drop(u, 0, &err) < 0 || sandbox_seccomp(cfg->store[0] ? SANDBOX_MAIN_PG : SANDBOX_MAIN, &err) < 0) {
+	if (sandbox_drop(u, 0, &err) < 0) {
+		fail_err("cannot drop privileges", &err);
+		return -EPERM;
+	}
+	if (confine_main(cfg, u) < 0)
+		return -EPERM;
+	if (sandbox_seccomp(cfg->store[0] ? SANDBOX_MAIN_PG : SANDBOX_MAIN, &err) < 0) {
 		fail_err("cannot drop privileges", &err);
 		return -EPERM;
 	}

@@ -85,6 +85,9 @@ listen() {
 
 now_ms() { date +%s%3N; }
 
+# landlock_abi: the kernel's Landlock ABI version (landlock_create_ruleset(NULL, 0, VERSION), syscall 444), or < 0.
+landlock_abi() { python3 -c 'import ctypes; print(ctypes.CDLL(None, use_errno=True).syscall(444, None, 0, 1))'; }
+
 ok() { E2E_PASS=$((E2E_PASS + 1)); printf '  ok   %s\n' "$1"; }
 notok() { E2E_FAIL=$((E2E_FAIL + 1)); printf '  FAIL %s\n' "$1"; }
 

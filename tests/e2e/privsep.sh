@@ -166,6 +166,50 @@ check "no process was killed by its seccomp filter (no SIGSYS)" bash -c '! grep 
 check "no sanitizer report from any of the three (sanitizer builds)" \
 	bash -c '! grep -E -q "ERROR: (Address|Leak)Sanitizer|runtime error:" "$1"' _ "$E2E_TMP/jitgated.log"
 
+# --- (3b) Landlock (issue 18): the main process writes only in its state directory. Its state directory is given
+# as a symlink; once it runs, the symlink is turned to another directory that user $USR owns (so file rights allow
+# the write) and a policy change makes it rewrite its boot list there: the kernel must refuse (EACCES), and nothing
+# may appear outside. The store's files are hard-linked beside, so SQLite (open descriptors) carries on unaware.
+ll_abi=$(landlock_abi)
+LLNS=$(ns_new pll) || exit 1
+LLREAL=$E2E_TMP/ll-real LLOUT=$E2E_TMP/ll-out LLDIR=$E2E_TMP/ll-state
+mkdir -m 0700 "$LLREAL" "$LLOUT" && chown "$USR:" "$LLREAL" "$LLOUT" && ln -s "$LLREAL" "$LLDIR" || exit 1
+LLTOKEN=$("$JITGATED" token create --state-dir "$LLDIR" --name admin --role Owner) || exit 1
+ip netns exec "$LLNS" "$JITGATED" --state-dir "$LLDIR" --listen 127.0.0.1:8447 --vm-name vm1 --user "$USR" \
+	>"$E2E_TMP/ll.log" 2>&1 &
+E2E_PIDS+=($!)
+LLPID=$!
+llapi() { ip netns exec "$LLNS" curl -sS --max-time 10 --cacert "$LLREAL/tls/cert.pem" -H "Authorization: Bearer $LLTOKEN" \
+	-H 'Content-Type: application/json' -o /dev/null -w '%{http_code}' "$@"; }
+llput() { # PORT → HTTP status of a PUT of the policy protecting that port
+	llapi -X PUT "https://127.0.0.1:8447$P?$AV" -d '{"properties":{"virtualMachines":[{"id":"'$VMID'",
+	"ports":[{"number":'$1',"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT1H"}]}]}}'
+}
+for ((i = 0; i < 100; i++)); do grep -q listening "$E2E_TMP/ll.log" && break; sleep 0.05; done
+if (( ll_abi > 0 )); then
+	check "the kernel has Landlock (ABI $ll_abi) and jitgated says the main process writes only in its state directory" \
+		grep -q "Landlock (ABI $ll_abi): this process writes only in $LLDIR" "$E2E_TMP/ll.log"
+	code=$(llput 22)
+	for ((i = 0; i < 100; i++)); do grep -q '^local tcp 22$' "$LLREAL/boot-protect" 2>/dev/null && break; sleep 0.05; done
+	check "PUT policy (port 22) → $code; the boot list in the state directory names port 22 (writes there work)" \
+		grep -q '^local tcp 22$' "$LLREAL/boot-protect"
+	for f in "$LLREAL"/*; do [[ -f $f && $f != *boot-protect* ]] && ln "$f" "$LLOUT/"; done
+	ln -sfn "$LLOUT" "$LLDIR"
+	code=$(llput 23)
+	for ((i = 0; i < 100; i++)); do grep -q 'boot list.*Permission denied' "$E2E_TMP/ll.log" && break; sleep 0.05; done
+	check "PUT policy (port 23) → $code, its state directory now leading elsewhere: the boot list write is refused (EACCES)" \
+		grep -q "cannot write $LLDIR/boot-protect: Permission denied" "$E2E_TMP/ll.log"
+	check "… and nothing was written outside (no boot-protect, no temp file in $LLOUT)" \
+		bash -c '! ls "$1" | grep -q boot-protect' _ "$LLOUT"
+	check "… and the main process lives on, answering" test "$(llapi "https://127.0.0.1:8447/healthz")" = 200
+	ln -sfn "$LLREAL" "$LLDIR"
+else
+	check "no Landlock in this kernel ($ll_abi): jitgated says so in one line and runs" \
+		bash -c '[[ $(grep -c "Landlock: not available" "$1") == 1 ]] && grep -q listening "$1"' _ "$E2E_TMP/ll.log"
+fi
+kill -TERM "$LLPID"
+wait "$LLPID" 2>/dev/null
+
 # --- (4) a user that does not exist, and a start as non-root
 # in the injector's namespace, so that these daemons never touch the VM's table
 ip netns exec "$INJ" "$JITGATED" --state-dir "$E2E_TMP/s2" --listen 127.0.0.1:8444 --user no-such-user-jg >"$E2E_TMP/nouser.log" 2>&1
