@@ -172,8 +172,21 @@ confine_main(const struct config *cfg, const struct sandbox_user *u)
 {
 	struct core_error err = { 0 };
 	struct landlock_paths p = { .state_dir = cfg->state_dir, .read = { API_BOOT_ID_PATH } };
+	char export_dir[CONFIG_PATH_MAX];
+	char *slash;
 	int abi;
 
+	/*
+	 * Retention appends what it prunes to prune_export, which may lie outside the state directory: its
+	 * directory is writable too. Never "/" (nor the working directory, for a relative path): an export
+	 * there fails, is logged, and nothing is pruned.
+	 */
+	memcpy(export_dir, cfg->retention.export_path, sizeof(export_dir));
+	slash = strrchr(export_dir, '/');
+	if (slash && slash != export_dir) {
+		*slash = '\0';
+		p.export_dir = export_dir;
+	}
 	if (cfg->store[0]) {
 		p.read[1] = "/etc";
 		p.read[2] = "/usr";
