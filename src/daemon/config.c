@@ -12,6 +12,7 @@
 #include "core/armid.h"
 #include "core/duration.h"
 #include "daemon/config.h"
+#include "daemon/webhook-config.h"
 
 /*
  * libinih hands a section name over in a 50-byte buffer (its MAX_SECTION), cut
@@ -199,6 +200,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		cfg->api.max_duration_ms = ms;
 		return 0;
 	}
+	if (!strncmp(key, "webhook_", 8))
+		return webhook_config_set(&cfg->webhooks, key, value, err);
 	/* the target is logged too: quoted like the message, as it is the file's bytes */
 	core_error_quote(key, strlen(key), q, sizeof(q));
 	return core_error_set(err, "InvalidConfig", q, "unknown setting '%s'", q);
@@ -269,6 +272,10 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 		} else {
 			c->r = config_set(c->cfg, name, value, c->err);
 		}
+		return c->r == 0;
+	}
+	if (!strncmp(section, "webhook ", 8)) {
+		c->r = webhook_config_section(&c->cfg->webhooks, section + 8, name, value, c->err);
 		return c->r == 0;
 	}
 	if (strncmp(section, "role ", 5)) {
@@ -400,6 +407,8 @@ config_validate(const struct config *cfg, struct core_error *err)
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0])
 		return core_error_set(err, "InvalidConfig", cfg->tls_cert[0] ? "tls_key" : "tls_cert",
 				      "give both tls_cert and tls_key, or neither");
+	if (webhook_config_validate(&cfg->webhooks, err) < 0)
+		return -EINVAL;
 	if (cfg->single_process && cfg->user[0])
 		return core_error_set(err, "InvalidConfig", "single_process",
 				      "single_process runs everything as one process: it takes no user");

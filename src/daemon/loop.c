@@ -15,6 +15,7 @@
 #include "daemon/log.h"
 #include "daemon/privsep.h"
 #include "daemon/server.h"
+#include "daemon/webhook.h"
 #include "fw/fw.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -243,6 +244,9 @@ loop_timeout_ms(const struct server *s)
 		t = CLOCK_CHECK_MS;
 	if (timeout < 0 || t < timeout)
 		timeout = t;
+	t = webhooks_timeout_ms(s->hooks);	/* a delivery in flight, or the next one due */
+	if (t >= 0 && t < timeout)
+		timeout = t;
 	return timeout;
 }
 
@@ -328,6 +332,7 @@ server_loop(struct server *s)
 		if (api_alert_take(s->api, alert, sizeof(alert)) > 0)
 			logmsg("%s", alert);
 		on_timers(s);
+		webhooks_run(s->hooks);	/* after the answers and the timers: their events are committed */
 	}
 	logmsg("stopping; the kernel keeps every live grant and ends each on time");
 	return 0;

@@ -28,6 +28,7 @@
 #include "daemon/server.h"
 #include "daemon/statedir.h"
 #include "daemon/tls.h"
+#include "daemon/webhook.h"
 #include "fw/fw.h"
 #include "http/http-limits.h"
 #include "http/http.h"
@@ -160,13 +161,17 @@ choose_split(const struct config *cfg, struct sandbox_user *ret_user)
 	return 1;
 }
 
-/* Drop to the user, no capabilities, no_new_privs, the main process's seccomp list (with PostgreSQL's client calls if need be). */
+/*
+ * Drop to the user, no capabilities, no_new_privs, the main process's seccomp list (with PostgreSQL's
+ * client calls, and the webhooks' HTTPS client calls, if need be).
+ */
 static int
 drop_main(const struct config *cfg, const struct sandbox_user *u)
 {
 	struct core_error err = { 0 };
 
-	if (sandbox_drop(u, 0, &err) < 0 || sandbox_seccomp(cfg->store[0] ? SANDBOX_MAIN_PG : SANDBOX_MAIN, &err) < 0) {
+	if (sandbox_drop(u, 0, &err) < 0 ||
+	    sandbox_seccomp_main(cfg->store[0] != '\0', cfg->webhooks.n > 0, &err) < 0) {
 		fail_err("cannot drop privileges", &err);
 		return -EPERM;
 	}
@@ -361,6 +366,15 @@ setup_store(struct server *s)
 	if (statedir_open_store(cfg, &s->store) < 0)
 		return -1;
 	api_set_store(s->api, s->store);
+	/* before anything is logged: from here every event goes to the outbox with its activity entry */
+	if (cfg->webhooks.n) {
+		if ((n = webhooks_new(&cfg->webhooks, s->store, &s->hooks)) < 0) {
+			logmsg("cannot set up webhook delivery: %s", strerror(-n));
+			return -1;
+		}
+		api_set_webhooks(s->api, cfg->webhooks.hooks, cfg->webhooks.n);
+		logmsg("%zu webhook(s) configured; deliveries are signed and retried until delivered", cfg->webhooks.n);
+	}
 	/* read here, as the sandboxed main process: grants made from now on also end on this boot's monotonic clock */
 	if ((n = api_clock_start(s->api)) < 0 && !api_boot_is_known(s->api))
 		logmsg("cannot read this boot's id (%s: %s): a grant's end is read on the wall clock only, so a wall "
@@ -469,6 +483,7 @@ server_teardown(struct server *s)
 	fw_free(s->fw);
 	privsep_stop(&s->ps);
 	free(s->boot_last);
+	webhooks_free(s->hooks);
 	api_free(s->api);
 	store_close(s->store);
 }

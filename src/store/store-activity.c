@@ -24,8 +24,8 @@ static const char *const activity_cond[] = {
 	"id < ?6",
 };
 
-int
-store_activity_append(struct store *st, struct store_activity *a)
+static int
+activity_insert(struct store *st, struct store_activity *a)
 {
 	struct db_stmt *s = NULL;
 	int rc, r;
@@ -59,6 +59,23 @@ store_activity_append(struct store *st, struct store_activity *a)
 		a->id = db_last_id(st);
 	stmt_done(s);
 	return r;
+}
+
+/* An entry that is a webhook event is queued in the same transaction: both are written, or neither. */
+int
+store_activity_append(struct store *st, struct store_activity *a)
+{
+	struct op op;
+	int r;
+
+	if (!outbox_wants(st, a))
+		return activity_insert(st, a);
+	if ((r = op_begin(st, &op)) < 0)
+		return r;
+	r = activity_insert(st, a);
+	if (r == 0)
+		r = outbox_queue(st, a);
+	return op_end(st, &op, r);
 }
 
 static int
