@@ -175,6 +175,8 @@ hook_easy_setup(struct hook_run *h, size_t body_len)
 	c |= curl_easy_setopt(e, CURLOPT_PRIVATE, h);
 	c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* one CA file (the hook's, or the system bundle libcurl was built with); no directory of them to walk */
+	c |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 	if (h->cfg->ca_file[0])
 		c |= curl_easy_setopt(e, CURLOPT_CAINFO, h->cfg->ca_file);
 	return c == CURLE_OK ? 0 : -EINVAL;

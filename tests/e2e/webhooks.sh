@@ -25,6 +25,9 @@ V=10.246.0.1 A=10.246.0.2 VR=10.246.1.1 RA=10.246.1.2
 addr_add "$VM" v0 $V/24; addr_add "$CL" c0 $A/24
 addr_add "$VM" v1 $VR/24; addr_add "$RX" r0 $RA/24
 listen "$VM" 22 || exit 1
+JITGATED_USER=jitgate-t	# privilege-separated, as in production: the main process's seccomp list with webhooks
+e2e_user "$JITGATED_USER" || exit 1
+chmod 711 "$E2E_TMP"	# the user reads the CA file below and writes its state directory
 
 STATE=$E2E_TMP/state
 SUB=00000000-0000-0000-0000-000000000000
@@ -41,6 +44,7 @@ PATHKEY=T0ps3cr3tPathKey$RANDOM	# a chat service's URL carries its key in the pa
 # the receivers' TLS certificate, for 10.246.1.2, and the CA file the "tls" hook trusts
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=$RA -addext "subjectAltName=IP:$RA" \
 	-keyout "$E2E_TMP/rx.key" -out "$E2E_TMP/rx.pem" 2>/dev/null || exit 1
+chmod 644 "$E2E_TMP/rx.pem"
 
 CONF=$E2E_TMP/jitgated.conf
 cat >"$CONF" <<CONF
@@ -89,10 +93,11 @@ T_OWNER=$(token create --name owner --role Owner) || exit 1
 T_REQ=$(token create --name req --role JitRequester) || exit 1
 
 call() { # TOKEN METHOD PATH [BODY]: the answer in R, the status in code
+	kill -0 "$JITGATED_PID" 2>/dev/null || { echo "jitgated is gone: $(tail -3 "$SRVLOG")" >&2; code=000 R=; return 1; }
 	local args=(-sS --max-time 5 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/resp" -w '%{http_code}' -X "$2")
 	[[ -n $1 ]] && args+=(-H "Authorization: Bearer $1")
 	[[ -n ${4-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
-	code=$(ip netns exec "$CL" curl "${args[@]}" "https://$V:8443$3$([[ $3 == *\?* ]] && echo '&' || echo '?')$AV")
+	code=$(ip netns exec "$CL" curl "${args[@]}" "https://$V:8443$3$([[ $3 == *\?* ]] && echo '&' || echo '?')$AV" 2>/dev/null)
 	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
 }
 initiate() { # SECONDS: a request for port 22 from A; its id in REQ
