@@ -200,8 +200,6 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		cfg->api.max_duration_ms = ms;
 		return 0;
 	}
-	if (!strncmp(key, "webhook_", 8))
-		return webhook_config_set(&cfg->webhooks, key, value, err);
 	/* the target is logged too: quoted like the message, as it is the file's bytes */
 	core_error_quote(key, strlen(key), q, sizeof(q));
 	return core_error_set(err, "InvalidConfig", q, "unknown setting '%s'", q);
@@ -269,6 +267,8 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 		if (!strcmp(name, "trusted_proxies")) {
 			c->r = set_proxies(c->cfg, value, c->proxies_seen, c->err);
 			c->proxies_seen = true;
+		} else if (!strncmp(name, "webhook_", 8)) {
+			c->r = webhook_config_set(&c->cfg->webhooks, name, value, c->err);	/* the file only, no flag */
 		} else {
 			c->r = config_set(c->cfg, name, value, c->err);
 		}

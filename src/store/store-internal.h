@@ -298,6 +298,8 @@ int op_end(struct store *st, struct op *op, int r);
 
 /* webhook outbox (store-webhooks.c): is this appended entry an event some hook takes; queue it (in the caller's transaction) */
 struct store_activity;
+/* an activity entry from columns k.. of a row, in ACTIVITY_COLS' order (store-activity.c) */
+int activity_from_cols(struct store *st, struct db_stmt *s, int k, struct store_activity *a);
 bool outbox_wants(const struct store *st, const struct store_activity *a);
 int outbox_queue(struct store *st, const struct store_activity *a);
 

@@ -122,7 +122,6 @@ outbox_wants(const struct store *st, const struct store_activity *a)
 static int
 delivery_from_row(struct store *st, struct db_stmt *s, struct store_delivery *d)
 {
-	struct store_activity *a = &d->activity;
 	int r;
 
 	memset(d, 0, sizeof(*d));
@@ -130,20 +129,10 @@ delivery_from_row(struct store *st, struct db_stmt *s, struct store_delivery *d)
 	d->attempts = db_column_int64(s, 3);
 	d->next_ns = db_column_int64(s, 4);
 	d->lease_ns = db_column_int64(s, 5);
-	a->id = db_column_int64(s, 6);
-	a->time_ns = db_column_int64(s, 7);
 	if ((r = col_text(st, s, 1, d->event_id, sizeof(d->event_id), "webhook_outbox")) < 0 ||
-	    (r = col_text(st, s, 2, d->event, sizeof(d->event), "webhook_outbox")) < 0 ||
-	    (r = col_text(st, s, 8, a->caller, sizeof(a->caller), "activity")) < 0 ||
-	    (r = col_text(st, s, 9, a->caller_addr, sizeof(a->caller_addr), "activity")) < 0 ||
-	    (r = col_text(st, s, 10, a->operation, sizeof(a->operation), "activity")) < 0 ||
-	    (r = col_text(st, s, 11, a->resource_id, sizeof(a->resource_id), "activity")) < 0 ||
-	    (r = col_text(st, s, 12, a->status, sizeof(a->status), "activity")) < 0 ||
-	    (r = col_text(st, s, 13, a->detail, sizeof(a->detail), "activity")) < 0 ||
-	    (r = col_text(st, s, 14, a->justification, sizeof(a->justification), "activity")) < 0 ||
-	    (r = col_text(st, s, 15, a->correlation_id, sizeof(a->correlation_id), "activity")) < 0)
+	    (r = col_text(st, s, 2, d->event, sizeof(d->event), "webhook_outbox")) < 0)
 		return r;
-	return 0;
+	return activity_from_cols(st, s, 6, &d->activity);
 }
 
 int
