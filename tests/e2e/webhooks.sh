@@ -274,4 +274,14 @@ check "but not the hook whose events leave it out" bash -c "! jq -r .body '$E2E_
 # ---- secrets never logged ----
 check "no secret and no URL path in jitgated's log" bash -c '! grep -qF -e "$1" -e "$2" -e "$3" "$4"' _ "$SECRET" "$CHAT_SECRET" "$PATHKEY" "$SRVLOG"
 check "the log says when a hook fails, by name and origin" grep -q "webhook tlsbad (https://$RA:8443) is failing" "$SRVLOG"
+# a slow receiver holds a delivery in flight while jitgated stops: it stops at once, the event stays for the next start
+rx_stop rx
+rx_start rx 8080 --delay 8 || exit 1
+initiate 600
+sleep 0.5
+t0=$(now_ms)
+kill -TERM "$JITGATED_PID"; wait "$JITGATED_PID"; rc=$?
+t1=$(now_ms)
+check "jitgated stops in $((t1 - t0)) ms with a delivery in flight (exit $rc), no sanitizer report" \
+	bash -c '[[ $1 == 0 ]] && (( $2 < 3000 )) && ! grep -q Sanitizer "$3"' _ "$rc" $((t1 - t0)) "$SRVLOG"
 e2e_summary
