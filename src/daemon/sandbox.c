@@ -377,6 +377,10 @@ seccomp_load_lists(enum sandbox_role role, bool webhooks, struct core_error *err
 	/* the agent's getaddrinfo asks nscd over a unix socket first: "no", and it reads /etc/hosts and DNS itself */
 	if (r == 0 && role == SANDBOX_AGENT)
 		r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, &unix_socket);
+	/* the same for the webhooks' resolver in main (with PostgreSQL, unix stream sockets are libpq's: allowed) */
+	if (r == 0 && webhooks && role == SANDBOX_MAIN)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
 	/* fork() may try clone3 first; ENOSYS sends the C library to clone */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);

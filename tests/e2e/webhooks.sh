@@ -25,6 +25,10 @@ V=10.246.0.1 A=10.246.0.2 VR=10.246.1.1 RA=10.246.1.2
 addr_add "$VM" v0 $V/24; addr_add "$CL" c0 $A/24
 addr_add "$VM" v1 $VR/24; addr_add "$RX" r0 $RA/24
 listen "$VM" 22 || exit 1
+# the chat receiver by name, as an operator gives it: ip netns exec mounts this over /etc/hosts for jitgated
+trap 'e2e_cleanup; rm -rf "$E2E_TMP" "/etc/netns/$VM"; true' EXIT
+mkdir -p "/etc/netns/$VM"
+printf '127.0.0.1 localhost\n%s receiver.test\n' $RA >"/etc/netns/$VM/hosts"
 JITGATED_USER=jitgate-t	# privilege-separated, as in production: the main process's seccomp list with webhooks
 e2e_user "$JITGATED_USER" || exit 1
 chmod 711 "$E2E_TMP"	# the user reads the CA file below and writes its state directory
@@ -55,7 +59,7 @@ url = http://$RA:8080/hook/$PATHKEY
 events = opened, revoked, expired
 secret = $SECRET
 [webhook chat]
-url = http://$RA:8081/chat
+url = http://receiver.test:8081/chat
 format = text
 events = all
 secret = $CHAT_SECRET
@@ -161,7 +165,7 @@ PY
 }
 check "the signature verifies with the hook's secret" verify "$SECRET" "$E2E_TMP/rx.jsonl"
 refuse "the signature does not verify with another secret" verify "$CHAT_SECRET" "$E2E_TMP/rx.jsonl"
-eventually_within "the text hook gets {\"text\": ...} for a chat" 5 bash -c \
+eventually_within "the text hook (a receiver by name, resolved under the sandbox) gets {\"text\": ...} for a chat" 5 bash -c \
 	"[[ \$(head -1 '$E2E_TMP/chat.jsonl' 2>/dev/null | jq -r .body | jq -r .text) == '[jitgate] opened: vm1: opened port 22'* ]]"
 chat_ok() { [[ $(head -1 "$E2E_TMP/chat.jsonl" | jq -r .body | jq -c keys) == '["text"]' ]] && verify "$CHAT_SECRET" "$E2E_TMP/chat.jsonl"; }
 check "the text hook's body has only text, signed with its own secret" chat_ok
