@@ -30,6 +30,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n)
         rec = {
             "time": time.time(),
+            "peer": self.client_address[0],
             "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": body.decode("utf-8", "replace"),
