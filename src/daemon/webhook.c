@@ -258,7 +258,7 @@ hook_settle(struct webhooks *w, struct hook_run *h, CURLcode c)
 	if (store_hook_state_get(w->st, h->cfg->name, &hs) < 0)
 		memset(&hs, 0, sizeof(hs));
 	if (ok) {
-		if ((r = store_outbox_delivered(w->st, h->d.id)) < 0 && r != -ENOENT)
+		if ((r = store_outbox_delivered(w->st, h->cfg->name, h->d.id)) < 0 && r != -ENOENT)
 			logmsg("webhook %s: cannot mark event %s delivered: %s", h->cfg->name, h->d.event_id,
 			       store_last_error(w->st));
 		if (hs.failing) {

@@ -263,7 +263,8 @@ static const char *const pg_migrations[] = {
 	"	last_error TEXT NOT NULL DEFAULT '',\n"
 	"	last_ok_ns BIGINT NOT NULL DEFAULT 0,\n"
 	"	last_fail_ns BIGINT NOT NULL DEFAULT 0,\n"
-	"	dropped BIGINT NOT NULL DEFAULT 0\n"
+	"	dropped BIGINT NOT NULL DEFAULT 0,\n"
+	"	waiting BIGINT NOT NULL DEFAULT 0\n"
 	");\n",
 };
 

@@ -306,7 +306,8 @@ static const char *const migrations[] = {
 	 * 9: webhook notifications (issue 16): the outbox of events still to deliver, one row per hook
 	 * and event, written in the transaction of the activity entry it comes from (a restart loses
 	 * none); ids in insertion order, never reused, are each hook's delivery order. Each hook's
-	 * delivery state (failing or not, what failed last, events dropped when its outbox was full).
+	 * delivery state (failing or not, what failed last, events dropped when its outbox was full, and
+	 * how many wait, kept with each insert and delete so that the limit is checked without a count).
 	 */
 	"CREATE TABLE webhook_outbox (\n"
 	"	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
@@ -326,7 +327,8 @@ static const char *const migrations[] = {
 	"	last_error TEXT NOT NULL DEFAULT '',\n"
 	"	last_ok_ns INTEGER NOT NULL DEFAULT 0,\n"
 	"	last_fail_ns INTEGER NOT NULL DEFAULT 0,\n"
-	"	dropped INTEGER NOT NULL DEFAULT 0\n"
+	"	dropped INTEGER NOT NULL DEFAULT 0,\n"
+	"	waiting INTEGER NOT NULL DEFAULT 0		-- its rows in webhook_outbox: a count that costs no scan\n"
 	");\n",
 };
 

@@ -22,7 +22,7 @@ store_outbox_routes_set(struct store *st, const struct store_outbox_route *route
 	free(st->routes);
 	st->routes = copy;
 	st->n_routes = n;
-	return 0;
+	return n ? run_cached(st, ST_HOOK_RECOUNT) : 0;
 }
 
 bool
@@ -88,7 +88,7 @@ outbox_insert(struct store *st, const char *hook, const char *event_id, const ch
 		rc = db_bind_int64(s, 4, activity_id);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
-	return r;
+	return r < 0 ? r : run_hook_stmt(st, ST_HOOK_QUEUED, hook);
 }
 
 int
@@ -184,11 +184,26 @@ store_outbox_claim(struct store *st, int64_t id, int64_t now_ns, int64_t lease_u
 }
 
 int
-store_outbox_delivered(struct store *st, int64_t id)
+store_outbox_delivered(struct store *st, const char *hook, int64_t id)
 {
-	const int64_t v[] = { id };
+	struct db_stmt *s = NULL;
+	struct op op;
+	int rc, r;
 
-	return run_ints(st, ST_OUTBOX_DONE, v, 1);
+	if ((r = op_begin(st, &op)) < 0)
+		return r;
+	if ((r = stmt_get(st, ST_OUTBOX_DONE, &s)) < 0)
+		return op_end(st, &op, r);
+	rc = db_bind_int64(s, 1, id);
+	if (rc == DB_OK)
+		rc = bind_str(s, 2, hook);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0 && db_changes(st) == 0)
+		r = -ENOENT;	/* another replica's, delivered and gone */
+	stmt_done(s);
+	if (r == 0)
+		r = run_hook_stmt(st, ST_HOOK_UNQUEUED, hook);
+	return op_end(st, &op, r);
 }
 
 int
@@ -205,14 +220,16 @@ store_outbox_count(struct store *st, const char *hook, int64_t *ret)
 	struct db_stmt *s = NULL;
 	int rc, r;
 
-	if ((r = stmt_get(st, ST_OUTBOX_COUNT, &s)) < 0)
+	if ((r = stmt_get(st, ST_HOOK_WAITING, &s)) < 0)
 		return r;
 	rc = bind_str(s, 1, hook);
 	if (rc == DB_OK)
 		rc = db_step(s);
 	if (rc == DB_ROW)
 		*ret = db_column_int64(s, 0);
-	r = rc == DB_ROW ? 0 : sql_fail(st, rc);
+	else if (rc == DB_DONE)
+		*ret = 0;	/* no row yet: nothing was ever queued */
+	r = rc == DB_ROW || rc == DB_DONE ? 0 : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
 }

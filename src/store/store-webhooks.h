@@ -48,11 +48,11 @@ int store_outbox_head(struct store *st, const char *hook, struct store_delivery 
  * replicas exactly one takes it; a replica that dies with it lets the lease run out.
  */
 int store_outbox_claim(struct store *st, int64_t id, int64_t now_ns, int64_t lease_until_ns);
-/* Delivered: the row goes. */
-int store_outbox_delivered(struct store *st, int64_t id);
+/* Delivered: hook's row id goes (-ENOENT: already gone). */
+int store_outbox_delivered(struct store *st, const char *hook, int64_t id);
 /* Not delivered: tried `attempts` times, next not before next_ns; the lease is given back. */
 int store_outbox_retry(struct store *st, int64_t id, int64_t attempts, int64_t next_ns);
-/* How many events wait for this hook. */
+/* How many events wait for this hook (a counter kept with the rows, recounted by store_outbox_routes_set). */
 int store_outbox_count(struct store *st, const char *hook, int64_t *ret);
 
 struct store_hook_state {
