@@ -351,6 +351,8 @@ static int
 seccomp_load_lists(enum sandbox_role role, bool webhooks, struct core_error *err)
 {
 	const struct scmp_arg_cmp unix_socket = { 0, SCMP_CMP_EQ, AF_UNIX, 0 };
+	const struct scmp_arg_cmp unix_stream[2] = { { 0, SCMP_CMP_EQ, AF_UNIX, 0 },
+						     { 1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM } };
 	scmp_filter_ctx ctx = seccomp_init(SANDBOX_DEFAULT_ACTION);
 	int r;
 
@@ -379,8 +381,7 @@ seccomp_load_lists(enum sandbox_role role, bool webhooks, struct core_error *err
 		r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, &unix_socket);
 	/* the same for the webhooks' resolver in main (with PostgreSQL, unix stream sockets are libpq's: allowed) */
 	if (r == 0 && webhooks && role == SANDBOX_MAIN)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
-				     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 2, unix_stream);
 	/* fork() may try clone3 first; ENOSYS sends the C library to clone */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
