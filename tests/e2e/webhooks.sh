@@ -139,11 +139,14 @@ call "$T_OWNER" PUT "$POL" '{"properties":{"virtualMachines":[{"id":"'$VMID'","p
 check "set-up: a policy on port 22 ($code)" test "$code" = 200
 
 # ---- one event: signed, both formats, filters ----
+T_SENT=$(now_ms)
 initiate 600
 REQ1=$REQ
+T_ANSWER=$(now_ms)
 check "an initiate is answered ($code)" test "$code" = 202
 eventually_within "the 'opened' event reaches the json hook" 5 rx_at_least rx 1
 rec=$(head -1 "$E2E_TMP/rx.jsonl")
+echo "  figure: the first event reached the receiver $(( $(jq -r '.time * 1000 | floor' <<<"$rec") - T_SENT )) ms after the initiate was sent (its answer, through curl and jq: $((T_ANSWER - T_SENT)) ms)"
 body=$(jq -r .body <<<"$rec")
 check "it is generic JSON: event opened, its id, the activity entry naming the request" \
 	bash -c '[[ $(jq -r .event <<<"$1") == opened && $(jq -r .id <<<"$1") == $(jq -r ".headers[\"x-jitgate-event-id\"]" <<<"$2") &&
@@ -202,9 +205,11 @@ call "$T_OWNER" GET "$LOG?operation=Jitgate/webhooks/deliver"
 entries() { jq --arg id "/jitgate/webhooks/$1" --arg st "$2" '[.value[] | select(.resourceId == $id and .status == $st)] | length' <<<"$R"; }
 check "the activity log says once that rx is failing, however many retries ($(hook_field rx .failures) failures)" \
 	test "$(entries rx Failing)" = 1
+T_BACK=$(now_ms)
 rx_start rx 8080 || exit 1
 eventually_within "the receiver back: the 6 waiting events arrive (within the backoff of 2 s)" 8 \
 	rx_at_least rx 8
+echo "  figure: the 6 waiting events arrived $(( $(tail -1 "$E2E_TMP/rx.jsonl" | jq -r '.time * 1000 | floor') - T_BACK )) ms after the receiver came back (the last $(( $(tail -1 "$E2E_TMP/rx.jsonl" | jq -r '.time * 1000 | floor') - $(sed -n 3p "$E2E_TMP/rx.jsonl" | jq -r '.time * 1000 | floor') )) ms after the first)"
 sleep 1
 ids=$(jq -r '.headers["x-jitgate-event-id"]' "$E2E_TMP/rx.jsonl")
 check "every event arrived exactly once per event id ($(wc -l <"$E2E_TMP/rx.jsonl") deliveries)" \
