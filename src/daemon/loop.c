@@ -205,6 +205,19 @@ store_changes_taken(struct server *s)
 }
 
 static int
+webhooks_fd_of(const struct server *s)
+{
+	return webhooks_fd(s->hooks);
+}
+
+static int
+on_webhooks(struct server *s)
+{
+	webhooks_run(s->hooks);	/* a receiver answered, or a connection is ready to send */
+	return 0;
+}
+
+static int
 on_store_changes(struct server *s)
 {
 	store_changes_taken(s);
@@ -227,6 +240,7 @@ static const struct loop_source {
 	{ monitor_fd, POLLIN, on_monitor },
 	{ signal_fd, POLLIN, on_signal },
 	{ store_changes_fd_of, ~0, on_store_changes },	/* before HTTP: the caches see other replicas' writes */
+	{ webhooks_fd_of, POLLIN, on_webhooks },	/* the deliveries' sockets (an epoll set) */
 };
 #define N_SOURCES (sizeof(sources) / sizeof(sources[0]))
 

@@ -151,6 +151,7 @@ static const struct rule webhook_list[] = {
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_STREAM } },
 	ANY("connect"),
 	ARG("socketpair", 0, AF_UNIX),	/* the multi handle's wakeup pair, the resolver's */
+	ANY("epoll_create1"),		/* the set of the deliveries' sockets the loop polls */
 	MASKED("clone", 0, CLONE_THREAD, CLONE_THREAD), ANY("set_robust_list"), ANY("rseq"), ANY("rt_sigaction"),
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_DGRAM } },
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_DGRAM } }, ANY("sendmmsg"),

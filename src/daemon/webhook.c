@@ -1,10 +1,15 @@
-/* Webhook delivery (webhook.h): a curl multi handle pumped by the loop, one delivery in flight per hook, in outbox order. */
+/*
+ * Webhook delivery (webhook.h): a curl multi handle driven by the loop (its sockets in one epoll set the
+ * loop polls, its timer in the loop's timeout), one delivery in flight per hook, in outbox order.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -35,7 +40,59 @@ struct webhooks {
 	struct hook_run *h;
 	size_t n, running;
 	int64_t next_look_ns;		/* wall clock: the outbox is looked at again then (0: now) */
+	int epfd;			/* libcurl's sockets, for the loop to poll as one */
+	int64_t timer_at;		/* monotonic: when libcurl wants to be called (0: not) */
 };
+
+/* libcurl tells which of its sockets to watch for what (CURLMOPT_SOCKETFUNCTION). */
+static int
+on_socket(CURL *e, curl_socket_t fd, int what, void *ctx, void *sockp)
+{
+	struct webhooks *w = ctx;
+	struct epoll_event ev = { .data.fd = fd };
+
+	(void)e;
+	(void)sockp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
+		return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -1 : 0;
+	return 0;
+}
+
+/* ... and when to call it back (CURLMOPT_TIMERFUNCTION; -1: never). */
+static int
+on_timer(CURLM *m, long ms, void *ctx)
+{
+	struct webhooks *w = ctx;
+
+	(void)m;
+	w->timer_at = ms < 0 ? 0 : time_mono_ns() + (int64_t)ms * TIME_NS_PER_MS;
+	return 0;
+}
+
+/* Let libcurl work: on the sockets epoll says are ready, and on its timer if due. Never blocks. */
+static void
+pump(struct webhooks *w)
+{
+	struct epoll_event ev[WEBHOOK_HOOKS_MAX];
+	int n, i, still;
+
+	n = epoll_wait(w->epfd, ev, WEBHOOK_HOOKS_MAX, 0);
+	for (i = 0; i < n; i++)
+		curl_multi_socket_action(w->multi, ev[i].data.fd,
+					 (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+						 (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+						 (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0),
+					 &still);
+	if (w->timer_at && time_mono_ns() >= w->timer_at) {
+		w->timer_at = 0;	/* before the call: it may set the next one */
+		curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+	}
+}
 
 int
 webhooks_new(const struct webhook_config *cfg, struct store *st, struct webhooks **ret)
@@ -47,11 +104,20 @@ webhooks_new(const struct webhook_config *cfg, struct store *st, struct webhooks
 
 	if (!(w = calloc(1, sizeof(*w))))
 		return -ENOMEM;
+	w->epfd = -1;
 	w->cfg = cfg;
 	w->st = st;
 	w->n = cfg->n;
+	if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(w->multi = curl_multi_init()) ||
-	    !(w->h = calloc(cfg->n ? cfg->n : 1, sizeof(*w->h))))
+	    !(w->h = calloc(cfg->n ? cfg->n : 1, sizeof(*w->h))) ||
+	    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
+	    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w) != CURLM_OK ||
+	    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
+	    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w) != CURLM_OK)
 		goto fail;
 	for (i = 0; i < cfg->n; i++) {
 		w->h[i].cfg = &cfg->hooks[i];
@@ -95,6 +161,8 @@ webhooks_free(struct webhooks *w)
 	if (w->st)
 		store_outbox_routes_set(w->st, NULL, 0);
 	curl_multi_cleanup(w->multi);
+	if (w->epfd >= 0)
+		close(w->epfd);
 	free(w->h);
 	free(w);
 }
@@ -317,13 +385,12 @@ webhooks_run(struct webhooks *w)
 {
 	int64_t now;
 	CURLMsg *m;
-	int left, still;
+	int left;
 	size_t i;
 
 	if (!w || !w->n || store_in_transaction(w->st))
 		return;
-	if (w->running)
-		curl_multi_perform(w->multi, &still);
+	pump(w);
 	while ((m = curl_multi_info_read(w->multi, &left))) {
 		struct hook_run *h = NULL;
 
@@ -339,8 +406,13 @@ webhooks_run(struct webhooks *w)
 	w->next_look_ns = now + WEBHOOK_CHECK_MS * TIME_NS_PER_MS;
 	for (i = 0; i < w->n; i++)
 		hook_look(w, &w->h[i], now);
-	if (w->running)
-		curl_multi_perform(w->multi, &still);
+	pump(w);	/* a new transfer's timer is due at once: it starts connecting now */
+}
+
+int
+webhooks_fd(const struct webhooks *w)
+{
+	return w && w->n ? w->epfd : -1;
 }
 
 int
@@ -348,10 +420,17 @@ webhooks_timeout_ms(const struct webhooks *w)
 {
 	int64_t d;
 
+	int t, c;
+
 	if (!w || !w->n)
 		return -1;
-	if (w->running)
-		return WEBHOOK_POLL_MS;
 	d = w->next_look_ns - time_now_ns();
-	return d <= 0 ? 0 : (int)(d / TIME_NS_PER_MS + 1);
+	t = d <= 0 ? 0 : (int)(d / TIME_NS_PER_MS + 1);
+	if (w->timer_at) {
+		d = w->timer_at - time_mono_ns();
+		c = d <= 0 ? 0 : (int)(d / TIME_NS_PER_MS + 1);
+		if (c < t)
+			t = c;
+	}
+	return t;
 }

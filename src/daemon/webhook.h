@@ -17,7 +17,6 @@ struct store;
 #define WEBHOOK_BACKOFF_MAX_MS		(5 * 60 * 1000)	/* ... up to this (webhook_backoff_max sets it lower) */
 #define WEBHOOK_FAILING_AFTER		3	/* failed attempts in a row that make a hook "failing" */
 #define WEBHOOK_LEASE_MS		(WEBHOOK_TIMEOUT_MS + 5000)	/* a claimed event another replica leaves alone */
-#define WEBHOOK_POLL_MS			20	/* the loop's wake-up while a delivery is in flight */
 #define WEBHOOK_CHECK_MS		1000	/* the outbox is looked at this often with no news (other replicas' events) */
 
 struct webhook_config {
@@ -31,8 +30,10 @@ struct webhooks;
 /* The hooks of cfg (kept by pointer: it outlives w), feeding from st's outbox. NULL cfg->n: nothing to do. */
 int webhooks_new(const struct webhook_config *cfg, struct store *st, struct webhooks **ret);
 void webhooks_free(struct webhooks *w);
-/* One pass: settle finished deliveries, start due ones. Never blocks. */
+/* One pass: let libcurl work, settle finished deliveries, start due ones. Never blocks. */
 void webhooks_run(struct webhooks *w);
+/* The descriptor the loop polls for the deliveries' sockets (an epoll set); -1: none. */
+int webhooks_fd(const struct webhooks *w);
 /* How long the loop may sleep for the deliveries' sake; -1: no limit. */
 int webhooks_timeout_ms(const struct webhooks *w);
 
