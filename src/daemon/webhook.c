@@ -356,37 +356,59 @@ hook_settle(struct webhooks *w, struct hook_run *h, CURLcode c)
 	}
 	if (store_hook_state_put(w->st, h->cfg->name, &hs) < 0)
 		logmsg("webhook %s: cannot record its state: %s", h->cfg->name, store_last_error(w->st));
-	w->next_look_ns = 0;	/* the next event of this hook may go at once */
 }
 
-/* The oldest event of an idle hook, if due and not held by another replica: start it. */
-static void
-hook_look(struct webhooks *w, struct hook_run *h, int64_t now)
+/* The oldest event of an idle hook, if due and not held by another replica: take it (hook_start sends it). */
+static bool
+hook_claim(struct webhooks *w, struct hook_run *h, int64_t now)
 {
 	int64_t due;
-	int r;
 
 	if (h->easy || store_outbox_head(w->st, h->cfg->name, &h->d) < 0)
-		return;
+		return false;
 	due = h->d.next_ns > h->d.lease_ns ? h->d.next_ns : h->d.lease_ns;
 	if (due > now) {
 		if (due < w->next_look_ns)
 			w->next_look_ns = due;
-		return;
+		return false;
 	}
-	if (store_outbox_claim(w->st, h->d.id, now, now + WEBHOOK_LEASE_MS * TIME_NS_PER_MS) < 0)
-		return;
-	if ((r = hook_start(w, h)) < 0)
-		logmsg("webhook %s: cannot start delivering event %s: %s", h->cfg->name, h->d.event_id, strerror(-r));
+	return store_outbox_claim(w->st, h->d.id, now, now + WEBHOOK_LEASE_MS * TIME_NS_PER_MS) == 0;
+}
+
+/*
+ * The store's side of a pass, in one transaction (one commit, not one per delivery, so that a
+ * stream of deliveries costs the API little): the finished deliveries settled, and the next
+ * event of each idle hook taken. Sets claimed[i] for the hooks to start.
+ */
+static void
+run_store(struct webhooks *w, struct hook_run **done, const CURLcode *codes, size_t n_done, bool *claimed)
+{
+	bool tx = store_begin(w->st) == 0;	/* without one, each write commits on its own */
+	int64_t now;
+	size_t i;
+
+	for (i = 0; i < n_done; i++)
+		hook_settle(w, done[i], codes[i]);
+	now = time_now_ns();
+	w->next_look_ns = now + WEBHOOK_CHECK_MS * TIME_NS_PER_MS;
+	for (i = 0; i < w->n; i++)
+		claimed[i] = hook_claim(w, &w->h[i], now);
+	if (tx && store_commit(w->st) < 0) {
+		logmsg("webhooks: the store refused a commit (%s); the deliveries are tried again", store_last_error(w->st));
+		memset(claimed, 0, w->n * sizeof(*claimed));
+	}
 }
 
 void
 webhooks_run(struct webhooks *w)
 {
-	int64_t now;
+	struct hook_run *done[WEBHOOK_HOOKS_MAX];
+	CURLcode codes[WEBHOOK_HOOKS_MAX];
+	bool claimed[WEBHOOK_HOOKS_MAX] = { false };
+	size_t i, n_done = 0;
 	CURLMsg *m;
-	int left;
-	size_t i;
+	bool look;
+	int left, r;
 
 	if (!w || !w->n || store_in_transaction(w->st))
 		return;
@@ -394,18 +416,21 @@ webhooks_run(struct webhooks *w)
 	while ((m = curl_multi_info_read(w->multi, &left))) {
 		struct hook_run *h = NULL;
 
-		if (m->msg != CURLMSG_DONE)
-			continue;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
-		if (h)
-			hook_settle(w, h, m->data.result);
+		if (m->msg == CURLMSG_DONE && h && n_done < WEBHOOK_HOOKS_MAX) {
+			done[n_done] = h;
+			codes[n_done++] = m->data.result;
+		}
 	}
-	now = time_now_ns();
-	if (!store_outbox_added_take(w->st) && w->next_look_ns && now < w->next_look_ns)
+	/* a settled hook's next event may go at once; others' new events too; and due retries */
+	look = n_done || store_outbox_added_take(w->st) || !w->next_look_ns || time_now_ns() >= w->next_look_ns;
+	if (!look)
 		return;
-	w->next_look_ns = now + WEBHOOK_CHECK_MS * TIME_NS_PER_MS;
+	run_store(w, done, codes, n_done, claimed);
 	for (i = 0; i < w->n; i++)
-		hook_look(w, &w->h[i], now);
+		if (claimed[i] && (r = hook_start(w, &w->h[i])) < 0)
+			logmsg("webhook %s: cannot start delivering event %s: %s", w->h[i].cfg->name, w->h[i].d.event_id,
+			       strerror(-r));
 	pump(w);	/* a new transfer's timer is due at once: it starts connecting now */
 }
 
