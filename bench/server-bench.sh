@@ -5,7 +5,8 @@
 # Knobs: RATE_SECONDS (10), THREADS (16), LAT_COUNT (1000), LOAD_GRANTS (100000), LOAD_SECONDS (600),
 #        LOAD_THREADS (4), PERF=1 (perf record -g of jitgated in each phase; top symbols printed at the end),
 #        WRAP="valgrind --tool=massif ..." (run jitgated under it; the wrapper must pass SIGTERM on, strace does not),
-#        KEEP_STATE=DIR (a backup of the store there)
+#        KEEP_STATE=DIR (a backup of the store there),
+#        WEBHOOKS=N (N webhooks taking every event, to a receiver in the namespace: what notifications cost)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../build}
@@ -40,9 +41,20 @@ for ((i = 0; i < n_tokens; i++)); do
 		{ echo "server-bench: token create failed"; exit 1; }
 done
 
+WEBHOOK_ARGS=()
+if (( ${WEBHOOKS:-0} > 0 )); then
+	ip netns exec "$NS" python3 "$here/../tests/e2e/webhook-receiver.py" 127.0.0.1 8090 "$E2E_TMP/received.jsonl" \
+		>"$E2E_TMP/receiver.out" 2>&1 &
+	E2E_PIDS+=($!)
+	for ((i = 1; i <= WEBHOOKS; i++)); do
+		printf '[webhook h%d]\nurl = http://127.0.0.1:8090/h%d\nsecret = bench-secret-0123456789\n' $i $i
+	done >"$E2E_TMP/webhooks.conf"
+	WEBHOOK_ARGS=(--config "$E2E_TMP/webhooks.conf")
+fi
 start_jitgated() {	# sets PID; waits (<= 60 s) for its "listening" line: the store is open and the kernel reconciled
 	: >"$LOG"
-	ip netns exec "$NS" ${WRAP:-} "$JITGATED" --single-process --state-dir "$STATE" --listen "$ADDR" --vm-name benchvm >"$LOG" 2>&1 &
+	ip netns exec "$NS" ${WRAP:-} "$JITGATED" --single-process --state-dir "$STATE" --listen "$ADDR" --vm-name benchvm \
+		"${WEBHOOK_ARGS[@]}" >"$LOG" 2>&1 &
 	PID=$!
 	E2E_PIDS+=($PID)
 	for ((i = 0; i < 3000; i++)); do	# 60 s: WRAP may be slow to start
@@ -106,6 +118,7 @@ live_kernel() {	# grant elements in the kernel's sets (bounded)
 }
 
 echo "server benchmark: $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), jitgated pid $PID ($(cat /proc/$PID/comm 2>/dev/null))"
+(( ${WEBHOOKS:-0} > 0 )) && echo "webhooks: $WEBHOOKS, every event, to a receiver on the namespace's loopback"
 echo "store: $([[ -n ${JITGATE_TEST_PG-} ]] && echo "PostgreSQL 15 on this machine (unix socket, fsync $([[ ${PG_DURABLE:-0} == 1 ]] && echo on || echo off))" || echo "SQLite (WAL, synchronous=FULL)")"
 echo "One jitgated in a throwaway namespace, clients on its loopback over TLS (verified against its certificate),"
 echo "HTTP/1.1 keep-alive, one connection per client. Latency = request sent -> response received (libcurl"
@@ -186,6 +199,8 @@ hwm_rst=$(status_kb VmHWM) rss_rst=$(status_kb VmRSS)
 echo "restart with the load live (open the store, reconcile $(live_kernel) kernel elements):" \
 	"ready in $(awk -v t=$((t1 - t0)) 'BEGIN { printf "%.2f", t / 1e9 }') s; VmRSS $rss_rst kB, VmHWM $hwm_rst kB"
 
+(( ${WEBHOOKS:-0} > 0 )) && echo "webhook deliveries received: $(wc -l <"$E2E_TMP/received.jsonl" 2>/dev/null || echo 0); waiting:" \
+	"$(sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" 'SELECT sum(waiting) FROM webhook_hooks' 2>/dev/null)"
 echo
 printf '%-44s %-16s %-12s %s\n' figure target measured met
 row() { printf '%-44s %-16s %-12s %s\n' "$1" "$2" "$3" "$4"; }

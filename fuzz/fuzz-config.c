@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/rbac.h"
+#include "core/webhook.h"
 #include "daemon/config.h"
 #include "fuzz-common.h"
 
@@ -62,6 +63,27 @@ check_role(const struct config *cfg, size_t k)
 	}
 }
 
+/* A webhook as loaded: a valid name, once; its strings end in their arrays; a url is http(s) without blanks. */
+static void
+check_webhook(const struct config *cfg, size_t k)
+{
+	const struct webhook_hook *h = &cfg->webhooks.hooks[k];
+	size_t i;
+
+	fuzz_check(webhook_name_is_valid(h->name));
+	for (i = 0; i < k; i++)
+		fuzz_check(strcmp(cfg->webhooks.hooks[i].name, h->name) != 0);
+	fuzz_check(strnlen(h->url, sizeof(h->url)) < sizeof(h->url));
+	fuzz_check(strnlen(h->secret, sizeof(h->secret)) < sizeof(h->secret));
+	fuzz_check(strnlen(h->ca_file, sizeof(h->ca_file)) < sizeof(h->ca_file));
+	fuzz_check((h->events & ~(uint32_t)WEBHOOK_EVENTS_ALL) == 0);
+	if (h->url[0]) {
+		fuzz_check(!strncasecmp(h->url, "http://", 7) || !strncasecmp(h->url, "https://", 8));
+		fuzz_check(is_printable(h->url, sizeof(h->url)) && !strchr(h->url, ' '));
+	}
+	fuzz_check(!h->secret[0] || (strlen(h->secret) >= WEBHOOK_SECRET_MIN && strlen(h->secret) <= WEBHOOK_SECRET_MAX));
+}
+
 static void
 check_loaded(const struct config *cfg)
 {
@@ -78,6 +100,9 @@ check_loaded(const struct config *cfg)
 	fuzz_check(cfg->api.n_custom_roles <= RBAC_CUSTOM_ROLES_MAX);
 	for (i = 0; i < cfg->api.n_custom_roles; i++)
 		check_role(cfg, i);
+	fuzz_check(cfg->webhooks.n <= WEBHOOK_HOOKS_MAX);
+	for (i = 0; i < cfg->webhooks.n; i++)
+		check_webhook(cfg, i);
 	memset(&err, 0, sizeof(err));
 	if (config_validate(cfg, &err) < 0) {
 		fuzz_check(err.code[0] != '\0');
@@ -97,8 +122,16 @@ config_equal(const struct config *a, const struct config *b)
 	    strcmp(a->unix_socket, b->unix_socket) || strcmp(a->config_file, b->config_file) ||
 	    a->reconcile_interval_s != b->reconcile_interval_s || strcmp(a->api.subscription, b->api.subscription) ||
 	    strcmp(a->api.location, b->api.location) || a->api.max_duration_ms != b->api.max_duration_ms ||
-	    a->api.n_trusted_proxies != b->api.n_trusted_proxies || a->api.n_custom_roles != b->api.n_custom_roles)
+	    a->api.n_trusted_proxies != b->api.n_trusted_proxies || a->api.n_custom_roles != b->api.n_custom_roles ||
+	    a->webhooks.n != b->webhooks.n || a->webhooks.backoff_max_ms != b->webhooks.backoff_max_ms)
 		return false;
+	for (i = 0; i < a->webhooks.n; i++) {
+		const struct webhook_hook *ha = &a->webhooks.hooks[i], *hb = &b->webhooks.hooks[i];
+
+		if (strcmp(ha->name, hb->name) || strcmp(ha->url, hb->url) || strcmp(ha->secret, hb->secret) ||
+		    strcmp(ha->ca_file, hb->ca_file) || ha->events != hb->events || ha->format != hb->format)
+			return false;
+	}
 	for (i = 0; i < a->api.n_trusted_proxies; i++)
 		if (!net_prefix_equal(&a->api.trusted_proxies[i], &b->api.trusted_proxies[i]))
 			return false;

@@ -42,6 +42,8 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: tampering with the kernel table is undone" tests/e2e/tamper.sh build
 	step "e2e: /metrics (promtool, who may read it, values moving, metrics_listen)" tests/e2e/metrics.sh build
 	step "e2e: /metrics, store on PostgreSQL" tests/e2e/on-pg.sh metrics.sh build
+	step "e2e: webhooks (signed, retried until delivered, in order, across a kill; slow and hostile receivers)" tests/e2e/webhooks.sh build
+	step "e2e: webhooks, store on PostgreSQL" tests/e2e/on-pg.sh webhooks.sh build
 	step "e2e: jitgate-agent's host half (saved state, tampering, kill, restart, refusals)" tests/e2e/agent-local.sh build
 	step "e2e: jitgate-agent's host half, sanitizer build" tests/e2e/agent-local.sh build-asan
 	step "e2e: jitgate-agent on a full disk: a state it cannot save never lets a restart reopen an older grant" tests/e2e/agent-disk.sh build

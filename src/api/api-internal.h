@@ -43,6 +43,8 @@ struct api {
 	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
 	struct api_session sessions[API_SESSIONS_MAX];
 	int64_t local_vm_id;		/* this host's VM, as registered at start */
+	const struct webhook_hook *webhooks;	/* the daemon's (api_set_webhooks); shown by api_webhooks_list */
+	size_t n_webhooks;
 	char boot_id[STORE_BOOT_ID_MAX + 1];	/* this boot (api_clock_start); empty: not known */
 	struct api_cache *cache;	/* api-cache.c; freed by api_caches_free() */
 	struct api_closing *closing;	/* api-closing.c: closes the store has not recorded yet */
@@ -337,6 +339,9 @@ void api_vm_delete(struct api *api, const struct api_caller *c, const struct htt
 void api_activity_get(struct api *api, const struct api_caller *c, const struct http_request *req,
 		      struct http_response *resp);
 
+/* GET …/Jitgate/webhooks (api-webhooks.c) */
+void api_webhooks_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+		       struct http_response *resp);
 void api_tokens_list(struct api *api, const struct api_caller *c, const struct http_request *req,
 		     struct http_response *resp);
 void api_token_put(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,

@@ -378,6 +378,7 @@ static const struct route routes[] = {
 	{ "PUT", COMPUTE_RG "/virtualMachines/{name}", NULL, ROUTE_VM, .fn.vm = api_vm_put },
 	{ "DELETE", COMPUTE_RG "/virtualMachines/{name}", NULL, ROUTE_VM, .fn.vm = api_vm_delete },
 	{ "GET", JITGATE "/tokens", NULL, ROUTE_PLAIN, .fn.plain = api_tokens_list },
+	{ "GET", JITGATE "/webhooks", NULL, ROUTE_PLAIN, .fn.plain = api_webhooks_list },
 	{ "PUT", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_put },
 	{ "DELETE", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_delete },
 	{ "GET", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_tokens_list },

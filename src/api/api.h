@@ -51,6 +51,9 @@ void api_free(struct api *api);
 void api_set_store(struct api *api, struct store *st);
 void api_set_fw(struct api *api, struct fw *fw, const char *reason);
 void api_set_local_vm(struct api *api, int64_t id);
+struct webhook_hook;
+/* The configured webhooks (kept by pointer: they outlive api), for GET …/Jitgate/webhooks. */
+void api_set_webhooks(struct api *api, const struct webhook_hook *hooks, size_t n);
 void api_set_ready(struct api *api, bool ready);
 void api_set_release(struct api *api, void (*fn)(void *ctx, const struct http_response *instead, size_t n),
 		     void *ctx);

@@ -14,6 +14,7 @@
 #include "core/duration.h"
 #include "daemon/config.h"
 #include "store/store-audit.h"
+#include "daemon/webhook-config.h"
 
 /*
  * libinih hands a section name over in a 50-byte buffer (its MAX_SECTION), cut
@@ -351,9 +352,15 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 		if (!strcmp(name, "trusted_proxies")) {
 			c->r = set_proxies(c->cfg, value, c->proxies_seen, c->err);
 			c->proxies_seen = true;
+		} else if (!strncmp(name, "webhook_", 8)) {
+			c->r = webhook_config_set(&c->cfg->webhooks, name, value, c->err);	/* the file only, no flag */
 		} else {
 			c->r = config_set(c->cfg, name, value, c->err);
 		}
+		return c->r == 0;
+	}
+	if (!strncmp(section, "webhook ", 8)) {
+		c->r = webhook_config_section(&c->cfg->webhooks, section + 8, name, value, c->err);
 		return c->r == 0;
 	}
 	if (strncmp(section, "role ", 5)) {
@@ -491,6 +498,8 @@ config_validate(const struct config *cfg, struct core_error *err)
 	if (!cfg->tls_cert[0] != !cfg->tls_key[0])
 		return core_error_set(err, "InvalidConfig", cfg->tls_cert[0] ? "tls_key" : "tls_cert",
 				      "give both tls_cert and tls_key, or neither");
+	if (webhook_config_validate(&cfg->webhooks, err) < 0)
+		return -EINVAL;
 	if (cfg->single_process && cfg->user[0])
 		return core_error_set(err, "InvalidConfig", "single_process",
 				      "single_process runs everything as one process: it takes no user");

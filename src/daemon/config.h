@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "core/error.h"
+#include "daemon/webhook.h"
 
 #define CONFIG_PATH_MAX		PATH_MAX
 #define CONFIG_LISTEN_MAX	128
@@ -56,6 +57,7 @@ struct config {
 	int reconcile_interval_s;	/* how often the kernel is compared with the store */
 	struct api_settings api;	/* subscription, location, max duration, proxies, custom roles */
 	struct config_retention retention;
+	struct webhook_config webhooks;	/* [webhook NAME] sections (doc/operator.md "Notifications") */
 };
 
 /* Defaults: state dir, listen, subscription, resource group, location, VM name = host name, Linux, 24 h max. */

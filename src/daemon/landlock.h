@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 
-#define LANDLOCK_READ_MAX	8	/* read-only paths in one confinement (NULL-terminated lists below) */
+#define LANDLOCK_READ_MAX	24	/* read paths: boot id, /etc, /usr, 16 webhook CA files (NULL-terminated lists) */
 
 struct landlock_paths {
 	const char *state_dir;				/* read, write, create, remove, rename beneath */

@@ -17,6 +17,7 @@
 #include "daemon/privsep.h"
 #include "daemon/retention.h"
 #include "daemon/server.h"
+#include "daemon/webhook.h"
 #include "fw/fw.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -212,6 +213,19 @@ store_changes_taken(struct server *s)
 }
 
 static int
+webhooks_fd_of(const struct server *s)
+{
+	return webhooks_fd(s->hooks);
+}
+
+static int
+on_webhooks(struct server *s)
+{
+	webhooks_run(s->hooks);	/* a receiver answered, or a connection is ready to send */
+	return 0;
+}
+
+static int
 on_store_changes(struct server *s)
 {
 	store_changes_taken(s);
@@ -235,6 +249,7 @@ static const struct loop_source {
 	{ monitor_fd, POLLIN, on_monitor },
 	{ signal_fd, POLLIN, on_signal },
 	{ store_changes_fd_of, ~0, on_store_changes },	/* before HTTP: the caches see other replicas' writes */
+	{ webhooks_fd_of, POLLIN, on_webhooks },	/* the deliveries' sockets (an epoll set) */
 };
 #define N_SOURCES (sizeof(sources) / sizeof(sources[0]))
 
@@ -253,6 +268,9 @@ loop_timeout_ms(const struct server *s)
 	if (t > CLOCK_CHECK_MS)
 		t = CLOCK_CHECK_MS;
 	if (timeout < 0 || t < timeout)
+		timeout = t;
+	t = webhooks_timeout_ms(s->hooks);	/* a delivery in flight, or the next one due */
+	if (t >= 0 && t < timeout)
 		timeout = t;
 	return timeout;
 }
@@ -343,6 +361,7 @@ server_loop(struct server *s)
 		if (api_alert_take(s->api, alert, sizeof(alert)) > 0)
 			logmsg("%s", alert);
 		on_timers(s);
+		webhooks_run(s->hooks);	/* after the answers and the timers: their events are committed */
 	}
 	logmsg("stopping; the kernel keeps every live grant and ends each on time");
 	return 0;

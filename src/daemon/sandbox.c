@@ -134,6 +134,23 @@ static const struct rule main_pg_list[] = {
 };
 
 /*
+ * The main process with webhooks configured, on top of the main list: libcurl (multi handle) sends
+ * each delivery over TCP (IPv4 and IPv6); for a receiver given by name its threaded resolver runs
+ * glibc's getaddrinfo in a thread (/etc/hosts, DNS over UDP), as the agent's does.
+ */
+static const struct rule webhook_list[] = {
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_STREAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_STREAM } },
+	ANY("connect"),
+	ARG("socketpair", 0, AF_UNIX),	/* the multi handle's wakeup pair, the resolver's */
+	ANY("epoll_create1"),		/* the set of the deliveries' sockets the loop polls */
+	MASKED("clone", 0, CLONE_THREAD, CLONE_THREAD), ANY("set_robust_list"), ANY("rseq"), ANY("rt_sigaction"),
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_DGRAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_DGRAM } }, ANY("sendmmsg"),
+	ARG("ioctl", 1, FIONREAD),
+};
+
+/*
  * jitgate-agent (src/agent), on top of the helper's list: its state directory
  * (state.json and the credential written as a temp file, fsync'd and renamed;
  * agent.conf read), /proc/net and /etc/os-release read, getifaddrs() and
@@ -308,10 +325,27 @@ add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n)
 	return 0;
 }
 
+static int
+seccomp_load_lists(enum sandbox_role role, bool webhooks, struct core_error *err);
+
 int
 sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 {
+	return seccomp_load_lists(role, false, err);
+}
+
+int
+sandbox_seccomp_main(bool pg, bool webhooks, struct core_error *err)
+{
+	return seccomp_load_lists(pg ? SANDBOX_MAIN_PG : SANDBOX_MAIN, webhooks, err);
+}
+
+static int
+seccomp_load_lists(enum sandbox_role role, bool webhooks, struct core_error *err)
+{
 	const struct scmp_arg_cmp unix_socket = { 0, SCMP_CMP_EQ, AF_UNIX, 0 };
+	const struct scmp_arg_cmp unix_stream[2] = { { 0, SCMP_CMP_EQ, AF_UNIX, 0 },
+						     { 1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM } };
 	scmp_filter_ctx ctx = seccomp_init(SANDBOX_DEFAULT_ACTION);
 	int r;
 
@@ -322,6 +356,8 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 		r = add_rules(ctx, main_list, COUNT(main_list));
 	if (r == 0 && role == SANDBOX_MAIN_PG)
 		r = add_rules(ctx, main_pg_list, COUNT(main_pg_list));
+	if (r == 0 && webhooks)
+		r = add_rules(ctx, webhook_list, COUNT(webhook_list));
 	if (r == 0 && role == SANDBOX_FW_SUPERVISOR)
 		r = add_rules(ctx, supervisor_list, COUNT(supervisor_list));
 	/* the supervisor's list holds the helper's: its children inherit the filter, then narrow it */
@@ -336,6 +372,9 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 	/* the agent's getaddrinfo asks nscd over a unix socket first: "no", and it reads /etc/hosts and DNS itself */
 	if (r == 0 && role == SANDBOX_AGENT)
 		r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, &unix_socket);
+	/* the same for the webhooks' resolver in main (with PostgreSQL, unix stream sockets are libpq's: allowed) */
+	if (r == 0 && webhooks && role == SANDBOX_MAIN)
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 2, unix_stream);
 	/* fork() may try clone3 first; ENOSYS sends the C library to clone */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);

@@ -2,6 +2,7 @@
 #ifndef JITGATE_DAEMON_SANDBOX_H
 #define JITGATE_DAEMON_SANDBOX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,5 +48,7 @@ int sandbox_drop(const struct sandbox_user *user, uint64_t keep, struct core_err
 
 /* Load `role`'s seccomp allow-list (the process must have no_new_privs). Filters stack: a child adds its own. */
 int sandbox_seccomp(enum sandbox_role role, struct core_error *err);
+/* The main process's list: with PostgreSQL's client calls (pg), with the webhooks' HTTP(S) client calls (webhooks). */
+int sandbox_seccomp_main(bool pg, bool webhooks, struct core_error *err);
 
 #endif

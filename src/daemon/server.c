@@ -29,6 +29,7 @@
 #include "daemon/server.h"
 #include "daemon/statedir.h"
 #include "daemon/tls.h"
+#include "daemon/webhook.h"
 #include "fw/fw.h"
 #include "http/http-limits.h"
 #include "http/http.h"
@@ -164,7 +165,8 @@ choose_split(const struct config *cfg, struct sandbox_user *ret_user)
 /*
  * Landlock (landlock.h): from here the main process writes only in its state directory. It has read its
  * config, certificate and key already (as root), so it keeps no right to them; it reads this boot's id;
- * as a PostgreSQL client it reads /etc and /usr (resolver, NSS, CA certificates). SQLite's temporary files
+ * as a PostgreSQL client or a webhook sender it reads /etc and /usr (resolver, NSS, CA certificates), and
+ * each webhook's ca_file. SQLite's temporary files
  * (big sorts) go to the state directory, the only place it may write.
  */
 static int
@@ -173,6 +175,7 @@ confine_main(const struct config *cfg, const struct sandbox_user *u)
 	struct core_error err = { 0 };
 	struct landlock_paths p = { .state_dir = cfg->state_dir, .read = { API_BOOT_ID_PATH } };
 	char export_dir[CONFIG_PATH_MAX];
+	size_t i, n_read = 1;
 	char *slash;
 	int abi;
 
@@ -187,10 +190,13 @@ confine_main(const struct config *cfg, const struct sandbox_user *u)
 		*slash = '\0';
 		p.export_dir = export_dir;
 	}
-	if (cfg->store[0]) {
-		p.read[1] = "/etc";
-		p.read[2] = "/usr";
+	if (cfg->store[0] || cfg->webhooks.n) {
+		p.read[n_read++] = "/etc";
+		p.read[n_read++] = "/usr";
 	}
+	for (i = 0; i < cfg->webhooks.n && n_read < LANDLOCK_READ_MAX; i++)
+		if (cfg->webhooks.hooks[i].ca_file[0])
+			p.read[n_read++] = cfg->webhooks.hooks[i].ca_file;
 #ifdef SANDBOX_SANITIZER
 	p.read_exec[0] = "/";	/* the sanitizers' runtime reads /proc/self and runs llvm-symbolizer: reads only */
 #endif
@@ -211,7 +217,7 @@ confine_main(const struct config *cfg, const struct sandbox_user *u)
 
 /*
  * Drop to the user, no capabilities, no_new_privs, Landlock, the main process's seccomp list (with PostgreSQL's
- * client calls if need be): Landlock before seccomp, whose list has no Landlock call.
+ * client calls, and the webhooks' HTTPS client calls, if need be): Landlock before seccomp, whose list has no Landlock call.
  */
 static int
 drop_main(const struct config *cfg, const struct sandbox_user *u)
@@ -224,7 +230,7 @@ drop_main(const struct config *cfg, const struct sandbox_user *u)
 	}
 	if (confine_main(cfg, u) < 0)
 		return -EPERM;
-	if (sandbox_seccomp(cfg->store[0] ? SANDBOX_MAIN_PG : SANDBOX_MAIN, &err) < 0) {
+	if (sandbox_seccomp_main(cfg->store[0] != '\0', cfg->webhooks.n > 0, &err) < 0) {
 		fail_err("cannot drop privileges", &err);
 		return -EPERM;
 	}
@@ -447,6 +453,15 @@ setup_store(struct server *s)
 	if (statedir_open_store(cfg, &s->store) < 0)
 		return -1;
 	api_set_store(s->api, s->store);
+	/* before anything is logged: from here every event goes to the outbox with its activity entry */
+	if (cfg->webhooks.n) {
+		if ((n = webhooks_new(&cfg->webhooks, s->store, &s->hooks)) < 0) {
+			logmsg("cannot set up webhook delivery: %s", strerror(-n));
+			return -1;
+		}
+		api_set_webhooks(s->api, cfg->webhooks.hooks, cfg->webhooks.n);
+		logmsg("%zu webhook(s) configured; deliveries are signed and retried until delivered", cfg->webhooks.n);
+	}
 	/* read here, as the sandboxed main process: grants made from now on also end on this boot's monotonic clock */
 	if ((n = api_clock_start(s->api)) < 0 && !api_boot_is_known(s->api))
 		logmsg("cannot read this boot's id (%s: %s): a grant's end is read on the wall clock only, so a wall "
@@ -558,6 +573,7 @@ server_teardown(struct server *s)
 	fw_free(s->fw);
 	privsep_stop(&s->ps);
 	free(s->boot_last);
+	webhooks_free(s->hooks);
 	api_free(s->api);
 	store_close(s->store);
 }

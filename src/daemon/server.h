@@ -14,6 +14,7 @@ struct fw;
 struct fw_monitor;
 struct http_server;
 struct store;
+struct webhooks;
 
 /*
  * Everything server_setup() opened, for the loop and then server_teardown(). The server owns
@@ -23,6 +24,7 @@ struct server {
 	const struct config *cfg;
 	struct api *api;
 	struct store *store;
+	struct webhooks *hooks;		/* NULL: no webhook configured */
 	struct fw *fw;			/* NULL: the kernel firewall is not usable */
 	bool fw_down;			/* the firewall helper is gone; a new one is awaited */
 	struct http_server *srv;

@@ -66,13 +66,16 @@ activity_insert(struct store *st, const struct store_activity *a, int64_t seq, c
  * The entry with its place in the chain and its hash; the INSERT moves the chain's head too (trigger
  * activity_chained of migration 9). Reading the head and appending must share one write transaction,
  * so that no other writer takes the same place: the caller's, or one of its own. In the caller's, a
- * failed INSERT has written nothing, so no savepoint is needed (it would cost PostgreSQL two round trips).
+ * failed INSERT has written nothing, so no savepoint is needed (it would cost PostgreSQL two round trips);
+ * an entry that is a webhook event is queued in the same transaction, under a savepoint there: both are
+ * written, or neither.
  */
 int
 store_activity_append(struct store *st, struct store_activity *a)
 {
 	uint8_t hash[STORE_AUDIT_HASH_LEN];
 	struct op op = { .own = false };
+	bool queue = outbox_wants(st, a), began = false;
 	int64_t seq, id = 0;
 	int r;
 
@@ -80,15 +83,21 @@ store_activity_append(struct store *st, struct store_activity *a)
 	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
 	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
 		return set_error(st, -EINVAL, "invalid activity record");
-	if (!store_in_transaction(st) && (r = op_begin(st, &op)) < 0)
-		return r;
+	if (queue || !store_in_transaction(st)) {
+		if ((r = op_begin(st, &op)) < 0)
+			return r;
+		began = true;
+	}
 	r = chain_next(st, a, &seq, hash);
 	if (r >= 0)
 		r = activity_insert(st, a, seq, hash, &id);
-	if (op.own)
-		r = op_end(st, &op, r);
-	if (r >= 0)
+	if (r >= 0) {
 		a->id = id;
+		if (queue)
+			r = outbox_queue(st, a);
+	}
+	if (began)
+		r = op_end(st, &op, r);
 	return r;
 }
 
@@ -131,7 +140,7 @@ activity_stmt(struct store *st, unsigned mask, struct db_stmt **ret)
 static int
 activity_row(struct store *st, struct db_stmt *s, void *row)
 {
-	return activity_from_row(st, s, row);
+	return activity_from_cols(st, s, 0, row);
 }
 
 int

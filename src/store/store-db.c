@@ -70,6 +70,7 @@ store_close(struct store *st)
 		/* An open transaction is rolled back by the close. */
 		st->ops->close(st);
 	}
+	free(st->routes);
 	free(st);
 }
 

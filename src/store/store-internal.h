@@ -9,6 +9,8 @@
 
 #include "store.h"
 
+struct store_outbox_route;
+
 /*
  * store-open.c opens an SQLite database (its settings and migrations); store-sqlite.c is SQLite's
  * engine behind struct db_ops (statements, columns, the mapping of its errors to errno).
@@ -19,7 +21,7 @@
  * the db_* calls below, never an engine's own API (doc/store-backends.md).
  */
 
-#define STORE_SCHEMA_VERSION	9	/* migrations of each engine (store-open.c, store-open-pg.c) */
+#define STORE_SCHEMA_VERSION	10	/* migrations of each engine (store-open.c, store-open-pg.c) */
 #define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
 #define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
@@ -207,6 +209,19 @@ enum stmt_id {
 	ST_ACTIVITY_PRUNE,
 	ST_REQUESTS_ENDED,
 	ST_REQUEST_PRUNE,
+	ST_OUTBOX_INSERT,
+	ST_OUTBOX_COUNT,
+	ST_OUTBOX_HEAD,
+	ST_OUTBOX_CLAIM,
+	ST_OUTBOX_DONE,
+	ST_OUTBOX_RETRY,
+	ST_HOOK_GET,
+	ST_HOOK_PUT,
+	ST_HOOK_DROPPED,
+	ST_HOOK_QUEUED,
+	ST_HOOK_UNQUEUED,
+	ST_HOOK_WAITING,
+	ST_HOOK_RECOUNT,
 	ST__MAX,
 };
 
@@ -232,6 +247,9 @@ struct store {
 	struct db_stmt *stmt[ST__MAX];
 	struct db_stmt *activity_stmt[AF__COMBINATIONS];
 	bool readonly;
+	struct store_outbox_route *routes;	/* the hooks activity appends feed (store-webhooks.c) */
+	size_t n_routes;
+	bool outbox_added;		/* an append added to the outbox since store_outbox_added_take */
 	uint64_t undone;	/* rollbacks and failed statements, for store_generation() */
 	char error[STORE_ERROR_MAX];
 };
@@ -305,6 +323,12 @@ int audit_entry_from_row(struct store *st, struct db_stmt *s, struct store_audit
 int request_row(struct store *st, struct db_stmt *s, void *row);
 /* read the grants of each of n requests into it (store-grants.c; store-prune.c asks it too) */
 int requests_grants_read(struct store *st, struct store_request *v, size_t n);
+/* webhook outbox (store-webhooks.c): is this appended entry an event some hook takes; queue it (in the caller's transaction) */
+struct store_activity;
+/* an activity entry from columns k.. of a row, in ACTIVITY_COLS' order (store-activity.c) */
+int activity_from_cols(struct store *st, struct db_stmt *s, int k, struct store_activity *a);
+bool outbox_wants(const struct store *st, const struct store_activity *a);
+int outbox_queue(struct store *st, const struct store_activity *a);
 
 /* the id of the policy that holds vm_id, or -ENOENT (store-vms.c; store-policies.c asks it too) */
 int link_owner(struct store *st, int64_t vm_id, int64_t *ret_policy_id);

@@ -264,6 +264,28 @@ static const char *const pg_migrations[] = {
 	"CREATE TRIGGER activity_chained AFTER INSERT ON activity FOR EACH ROW WHEN (NEW.seq IS NOT NULL)\n"
 	"	EXECUTE FUNCTION activity_chained();\n"
 	"CREATE INDEX requests_start ON requests (start_ns);\n",
+	/* 10: webhook notifications (SQLite's migration 10): the outbox and each hook's delivery state */
+	"CREATE TABLE webhook_outbox (\n"
+	"	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+	"	hook TEXT NOT NULL,\n"
+	"	event_id TEXT NOT NULL,\n"
+	"	event TEXT NOT NULL,\n"
+	"	activity_id BIGINT NOT NULL REFERENCES activity (id),\n"
+	"	attempts BIGINT NOT NULL DEFAULT 0,\n"
+	"	next_ns BIGINT NOT NULL DEFAULT 0,\n"
+	"	lease_ns BIGINT NOT NULL DEFAULT 0\n"
+	");\n"
+	"CREATE INDEX webhook_outbox_of_hook ON webhook_outbox (hook, id);\n"
+	"CREATE TABLE webhook_hooks (\n"
+	"	hook TEXT PRIMARY KEY,\n"
+	"	failing BIGINT NOT NULL DEFAULT 0,\n"
+	"	failures BIGINT NOT NULL DEFAULT 0,\n"
+	"	last_error TEXT NOT NULL DEFAULT '',\n"
+	"	last_ok_ns BIGINT NOT NULL DEFAULT 0,\n"
+	"	last_fail_ns BIGINT NOT NULL DEFAULT 0,\n"
+	"	dropped BIGINT NOT NULL DEFAULT 0,\n"
+	"	waiting BIGINT NOT NULL DEFAULT 0\n"
+	");\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

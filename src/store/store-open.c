@@ -325,6 +325,35 @@ static const char *const migrations[] = {
 	"	UPDATE audit_chain SET head_seq = NEW.seq, head_hash = NEW.hash WHERE head_seq < NEW.seq;\n"
 	"END;\n"
 	"CREATE INDEX requests_start ON requests (start_ns);\n",
+
+	/*
+	 * 10: webhook notifications (issue 16): the outbox of events still to deliver, one row per hook
+	 * and event, written in the transaction of the activity entry it comes from (a restart loses
+	 * none); ids in insertion order, never reused, are each hook's delivery order. Each hook's
+	 * delivery state (failing or not, what failed last, events dropped when its outbox was full, and
+	 * how many wait, kept with each insert and delete so that the limit is checked without a count).
+	 */
+	"CREATE TABLE webhook_outbox (\n"
+	"	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"	hook TEXT NOT NULL,\n"
+	"	event_id TEXT NOT NULL,\n"
+	"	event TEXT NOT NULL,\n"
+	"	activity_id INTEGER NOT NULL REFERENCES activity (id),\n"
+	"	attempts INTEGER NOT NULL DEFAULT 0,\n"
+	"	next_ns INTEGER NOT NULL DEFAULT 0,		-- not tried again before\n"
+	"	lease_ns INTEGER NOT NULL DEFAULT 0		-- being delivered until (by one replica)\n"
+	");\n"
+	"CREATE INDEX webhook_outbox_of_hook ON webhook_outbox (hook, id);\n"
+	"CREATE TABLE webhook_hooks (\n"
+	"	hook TEXT PRIMARY KEY,\n"
+	"	failing INTEGER NOT NULL DEFAULT 0,\n"
+	"	failures INTEGER NOT NULL DEFAULT 0,		-- in a row\n"
+	"	last_error TEXT NOT NULL DEFAULT '',\n"
+	"	last_ok_ns INTEGER NOT NULL DEFAULT 0,\n"
+	"	last_fail_ns INTEGER NOT NULL DEFAULT 0,\n"
+	"	dropped INTEGER NOT NULL DEFAULT 0,\n"
+	"	waiting INTEGER NOT NULL DEFAULT 0		-- its rows in webhook_outbox: a count that costs no scan\n"
+	");\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

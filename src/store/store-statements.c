@@ -170,6 +170,30 @@ const char *const stmt_sql[ST__MAX] = {
 	/* its grants go with it (ON DELETE CASCADE); checked again here, so a grant made meanwhile keeps it */
 	[ST_REQUEST_PRUNE] = "DELETE FROM requests WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM grants g WHERE "
 		"g.request_id = ?1 AND (g.status = 0 OR g.ended_ns >= ?2))",
+	[ST_OUTBOX_INSERT] = "INSERT INTO webhook_outbox (hook, event_id, event, activity_id) VALUES (?1, ?2, ?3, ?4)",
+	[ST_OUTBOX_HEAD] = "SELECT o.id, o.event_id, o.event, o.attempts, o.next_ns, o.lease_ns, a.id, a.time_ns, "
+		"a.caller, a.caller_addr, a.operation, a.resource_id, a.status, a.detail, a.justification, "
+		"a.correlation_id FROM webhook_outbox o JOIN activity a ON a.id = o.activity_id WHERE o.hook = ?1 "
+		"ORDER BY o.id LIMIT 1",
+	/* one replica delivers: the row is taken only if nobody holds it and it is due (doc/store-backends.md) */
+	[ST_OUTBOX_CLAIM] = "UPDATE webhook_outbox SET lease_ns = ?3 WHERE id = ?1 AND lease_ns <= ?2 AND next_ns <= ?2",
+	[ST_OUTBOX_DONE] = "DELETE FROM webhook_outbox WHERE id = ?1 AND hook = ?2",
+	[ST_OUTBOX_RETRY] = "UPDATE webhook_outbox SET attempts = ?2, next_ns = ?3, lease_ns = 0 WHERE id = ?1",
+	[ST_HOOK_GET] = "SELECT failing, failures, last_error, last_ok_ns, last_fail_ns, dropped FROM webhook_hooks "
+		"WHERE hook = ?1",
+	[ST_HOOK_PUT] = "INSERT INTO webhook_hooks (hook, failing, failures, last_error, last_ok_ns, last_fail_ns) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (hook) DO UPDATE SET failing = excluded.failing, "
+		"failures = excluded.failures, last_error = excluded.last_error, last_ok_ns = excluded.last_ok_ns, "
+		"last_fail_ns = excluded.last_fail_ns",
+	[ST_HOOK_DROPPED] = "INSERT INTO webhook_hooks (hook, dropped) VALUES (?1, 1) "
+		"ON CONFLICT (hook) DO UPDATE SET dropped = webhook_hooks.dropped + 1",
+	[ST_HOOK_QUEUED] = "INSERT INTO webhook_hooks (hook, waiting) VALUES (?1, 1) "
+		"ON CONFLICT (hook) DO UPDATE SET waiting = webhook_hooks.waiting + 1",
+	[ST_HOOK_UNQUEUED] = "UPDATE webhook_hooks SET waiting = waiting - 1 WHERE hook = ?1 AND waiting > 0",
+	[ST_HOOK_WAITING] = "SELECT waiting FROM webhook_hooks WHERE hook = ?1",
+	/* at start: rows deleted by hand (doc/operator.md) leave the counts right again */
+	[ST_HOOK_RECOUNT] = "UPDATE webhook_hooks SET waiting = (SELECT count(*) FROM webhook_outbox o "
+		"WHERE o.hook = webhook_hooks.hook)",
 };
 
 /*

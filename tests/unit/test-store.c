@@ -18,7 +18,10 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "core/rbac.h"
+#include "store/store-internal.h"	/* STORE_SCHEMA_VERSION */
 #include "store/store.h"
+#include "store/store-webhooks.h"
 #include "testutil.h"
 
 #define SUB	"00000000-0000-0000-0000-000000000000"
@@ -226,11 +229,12 @@ raw_int(const char *path, const char *sql)
 	return v;
 }
 
-/* Take a database at schema 7 back to 5 (what migrations 7 and 6 added), to test the migrations before them again. */
+/* Take a database at the current schema back to 5 (what the webhooks' migration, 7 and 6 added), to test the migrations before them again. */
 static void
 undo_migration_6(const char *path)
 {
-	/* 9 (the activity log's chain) first */
+	raw_exec(path, "DROP TABLE webhook_outbox; DROP TABLE webhook_hooks");	/* 10 (webhooks) first */
+	/* then 9 (the activity log's chain) */
 	raw_exec(path, "DROP TRIGGER activity_chained; DROP TABLE audit_chain; DROP INDEX requests_start; "
 	    "ALTER TABLE activity DROP COLUMN seq; "
 	    "ALTER TABLE activity DROP COLUMN hash");
@@ -373,13 +377,14 @@ test_open_reopen_pg(void **state)
 	struct pollfd pfd = { .events = POLLIN };
 	int64_t id, rev;
 	uint64_t gen;
+	char sql[64];
 
 	if (!pg_uri)
 		skip();
 	id = put_vm(f->st, "rg1", "vm1");
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 9);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), STORE_SCHEMA_VERSION);
 
 	/* Reopening migrates nothing and keeps the data; two stores on one database see each other's writes. */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
@@ -400,7 +405,7 @@ test_open_reopen_pg(void **state)
 	st = NULL;
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 9);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), STORE_SCHEMA_VERSION);
 
 	raw_exec(f->path, "UPDATE schema_version SET n = 999");
 	assert_int_equal(store_open(f->path, &st, &err), -EIO);
@@ -411,7 +416,8 @@ test_open_reopen_pg(void **state)
 	assert_int_equal(store_open_readonly(f->path, &st, &err), -EIO);
 	assert_string_equal(err.code, "StoreSchemaTooNew");
 
-	raw_exec(f->path, "UPDATE schema_version SET n = 9");	/* back, for the teardown */
+	snprintf(sql, sizeof(sql), "UPDATE schema_version SET n = %d", STORE_SCHEMA_VERSION);
+	raw_exec(f->path, sql);	/* back, for the teardown */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
@@ -1624,7 +1630,7 @@ test_migration_3_from_2(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 2");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);	/* and on through 9 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);	/* and on through the newest */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, "token:old", &v, &n), 0);
 	assert_int_equal(n, 1);
@@ -1838,7 +1844,7 @@ test_migration_5_from_4(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 4");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE boot = '' AND mono_end_ns = 0"), 1);
 	assert_int_equal(store_grants_due(f->st, T0 - 1, BOOT_A, INT64_MAX, &v, &n), 0);
 	assert_int_equal(n, 0);
@@ -2192,7 +2198,7 @@ test_migration_6_from_5(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 5");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 9);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(store_policy_of_vm(f->st, a, &owner), 0);
 	assert_int_equal(owner, pid);
 	assert_int_equal(revision(f->st, a), 0);
@@ -2201,6 +2207,122 @@ test_migration_6_from_5(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = 'vms_new' OR "
 	    "name = 'policy_vms_kept'"), 0);
 	assert_int_equal(store_check_integrity(f->st), 0);
+}
+
+/* An activity entry of this operation and status, appended. */
+static void
+append_entry(struct store *st, const char *operation, const char *status, const char *detail)
+{
+	struct store_activity a;
+
+	memset(&a, 0, sizeof(a));
+	a.time_ns = T0;
+	snprintf(a.caller, sizeof(a.caller), "token:alice");
+	snprintf(a.operation, sizeof(a.operation), "%s", operation);
+	snprintf(a.status, sizeof(a.status), "%s", status);
+	snprintf(a.detail, sizeof(a.detail), "%s", detail);
+	assert_int_equal(store_activity_append(st, &a), 0);
+}
+
+/*
+ * The webhook outbox: an entry that is an event is queued, in its own transaction, for each hook
+ * that takes it (one event id for all); a rollback takes it back; one claim wins; a full outbox
+ * counts instead of queueing, and the entry is still written.
+ */
+static void
+test_webhook_outbox(void **state)
+{
+	struct fixture *f = *state;
+	const struct store_outbox_route routes[] = { { "a", 1u << WEBHOOK_EV_OPENED }, { "b", WEBHOOK_EVENTS_ALL } };
+	struct store_delivery da, db, d2;
+	struct store_hook_state hs;
+	char sql[512];
+	int64_t n = 0;
+
+	append_entry(f->st, RBAC_POLICY_INITIATE, "Succeeded", "before any route");
+	assert_int_equal(store_outbox_routes_set(f->st, routes, 2), 0);
+	assert_int_equal(store_outbox_head(f->st, "a", &da), -ENOENT);
+	append_entry(f->st, RBAC_POLICY_INITIATE, "Failed", "no event");
+	append_entry(f->st, RBAC_POLICY_INITIATE, "Succeeded", "opened 1");
+	append_entry(f->st, "Expire", "Expired", "expired 1");
+	assert_true(store_outbox_added_take(f->st));
+	assert_false(store_outbox_added_take(f->st));
+	assert_int_equal(store_outbox_count(f->st, "a", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_outbox_count(f->st, "b", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_outbox_head(f->st, "a", &da), 0);
+	assert_int_equal(store_outbox_head(f->st, "b", &db), 0);
+	assert_string_equal(da.event, "opened");
+	assert_string_equal(da.activity.detail, "opened 1");
+	assert_string_equal(da.event_id, db.event_id);
+	assert_int_equal(strlen(da.event_id), STORE_EVENT_ID_LEN);
+	assert_int_equal(da.activity.id, db.activity.id);
+
+	/* an entry undone with its transaction takes its event along */
+	assert_int_equal(store_begin(f->st), 0);
+	append_entry(f->st, RBAC_POLICY_INITIATE, "Succeeded", "undone");
+	store_rollback(f->st);
+	assert_int_equal(store_outbox_count(f->st, "a", &n), 0);
+	assert_int_equal(n, 1);
+
+	/* one claim wins until its lease ends; a retry waits until next_ns; delivered goes */
+	assert_int_equal(store_outbox_claim(f->st, da.id, T0, T0 + 100), 0);
+	assert_int_equal(store_outbox_claim(f->st, da.id, T0 + 50, T0 + 150), -ENOENT);
+	assert_int_equal(store_outbox_retry(f->st, da.id, 1, T0 + 1000), 0);
+	assert_int_equal(store_outbox_claim(f->st, da.id, T0 + 500, T0 + 600), -ENOENT);
+	assert_int_equal(store_outbox_head(f->st, "a", &d2), 0);
+	assert_int_equal(d2.attempts, 1);
+	assert_int_equal(d2.next_ns, T0 + 1000);
+	assert_int_equal(store_outbox_claim(f->st, da.id, T0 + 1000, T0 + 1100), 0);
+	assert_int_equal(store_outbox_delivered(f->st, "a", da.id), 0);
+	assert_int_equal(store_outbox_head(f->st, "a", &d2), -ENOENT);
+	assert_int_equal(store_outbox_head(f->st, "b", &d2), 0);
+	assert_int_equal(d2.id, db.id);			/* b keeps its own copy, first in its order */
+
+	/* a hook's state */
+	assert_int_equal(store_hook_state_get(f->st, "a", &hs), 0);
+	assert_false(hs.failing);
+	hs.failing = true;
+	hs.failures = 3;
+	snprintf(hs.last_error, sizeof(hs.last_error), "HTTP status 503");
+	assert_int_equal(store_hook_state_put(f->st, "a", &hs), 0);
+	memset(&hs, 0, sizeof(hs));
+	assert_int_equal(store_hook_state_get(f->st, "a", &hs), 0);
+	assert_true(hs.failing);
+	assert_int_equal(hs.failures, 3);
+	assert_string_equal(hs.last_error, "HTTP status 503");
+
+	/*
+	 * full: b holds STORE_OUTBOX_MAX (rows added behind the store's back, then counted again as at
+	 * start), the next event for b is dropped (counted), a still gets it
+	 */
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d) "
+		 "INSERT INTO webhook_outbox (hook, event_id, event, activity_id) SELECT 'b', 'fill', 'tampering undone', "
+		 "%lld FROM c", STORE_OUTBOX_MAX - 2, (long long)db.activity.id);
+	if (pg_uri)
+		pg_raw(pg_uri, sql, false);
+	else
+		raw_exec(f->path, sql);
+	assert_int_equal(store_outbox_count(f->st, "b", &n), 0);
+	assert_int_equal(n, 2);				/* the counter, not a scan */
+	assert_int_equal(store_outbox_routes_set(f->st, routes, 2), 0);
+	assert_int_equal(store_outbox_count(f->st, "b", &n), 0);
+	assert_int_equal(n, STORE_OUTBOX_MAX);
+	append_entry(f->st, RBAC_POLICY_INITIATE, "Succeeded", "opened when b is full");
+	assert_int_equal(store_outbox_count(f->st, "b", &n), 0);
+	assert_int_equal(n, STORE_OUTBOX_MAX);
+	assert_int_equal(store_outbox_count(f->st, "a", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_hook_state_get(f->st, "b", &hs), 0);
+	assert_int_equal(hs.dropped, 1);
+	assert_true(hs.failing == false);
+
+	/* no routes: nothing more is queued */
+	assert_int_equal(store_outbox_routes_set(f->st, NULL, 0), 0);
+	append_entry(f->st, RBAC_POLICY_INITIATE, "Succeeded", "after");
+	assert_int_equal(store_outbox_count(f->st, "a", &n), 0);
+	assert_int_equal(n, 1);
 }
 
 int
@@ -2240,6 +2362,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_join_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_6_from_5, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_webhook_outbox, setup, teardown),
 	};
 
 	pg_uri = getenv("JITGATE_TEST_PG");
