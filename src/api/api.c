@@ -118,6 +118,15 @@ caller_from_token(const struct api *api, const struct store_token *t, struct api
 	snprintf(c->scope, sizeof(c->scope), "%s", t->scope);
 }
 
+/* Fill the caller from a single sign-on session: the person, and the role and scope mapped at sign-in. */
+static void
+caller_from_sso(const struct api *api, const struct api_session *s, struct api_caller *c)
+{
+	snprintf(c->name, sizeof(c->name), "%s", s->person);
+	c->role = api_role_lookup(api, s->role);
+	snprintf(c->scope, sizeof(c->scope), "%s", s->scope);
+}
+
 /* 0 and a filled caller, or a 401/403 (503: the store cannot say) in resp. Bearer token, portal session cookie, or root on the unix socket. */
 static int
 authenticate(struct api *api, const struct http_request *req, struct api_caller *c, struct http_response *resp)
@@ -135,7 +144,17 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 		c->scope[0] = '\0';
 		return 0;
 	}
-	if (!auth && (sess = api_session_find(api, req))) {
+	if (!auth && (sess = api_session_find(api, req)) && sess->sso) {
+		caller_from_sso(api, sess, c);
+		if (!api_session_csrf_ok(sess, req)) {
+			api_error(resp, 403, "CsrfTokenInvalid", "X-CSRF-Token",
+				  "a signed-in write needs the X-CSRF-Token header from sign-in");
+			api_log(api, c, req->method, req->path, "Denied", NULL, "missing or wrong CSRF token");
+			return -EACCES;
+		}
+		return 0;
+	}
+	if (!auth && sess) {
 		if ((r = store_token_find(api->store, sess->token_hash, &t)) < 0 && r != -ENOENT) {
 			api_store_error(api, resp, r, "cannot check the session's token");	/* 503 while unreachable */
 			return r;
@@ -171,6 +190,17 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 			  API_AGENT_ROOT);
 		api_auth_failed(api, c, "Authenticate", req->path, true, "an agent or join credential", resp);
 		return -EACCES;
+	}
+	/* a CLI's single sign-on session (jitgate login --sso): a bearer, so no CSRF token */
+	if (!strncmp(secret, SSO_BEARER_PREFIX, strlen(SSO_BEARER_PREFIX))) {
+		if (!(sess = api_session_find_bearer(api, secret)) || !sess->sso) {
+			api_error(resp, 401, "AuthenticationFailed", "",
+				  "the single sign-on session has ended; sign in again (jitgate login --sso)");
+			api_auth_failed(api, c, "Authenticate", req->path, true, "unknown or ended sso session", resp);
+			return -EACCES;
+		}
+		caller_from_sso(api, sess, c);
+		return 0;
 	}
 	r = -ENOENT;
 	if (strlen(secret) <= API_TOKEN_TEXT_MAX && api_token_hash(secret, strlen(secret), hash) == 0)
@@ -619,6 +649,10 @@ api_handle(void *ctx, const struct http_request *req, struct http_response *resp
 		handle_session(api, &c, req, resp);
 		return;
 	}
+	if (!strncmp(req->path, "/oidc/", 6)) {
+		api_oidc_handle(api, &c, req, resp);
+		return;
+	}
 	if (serve_web(req, resp))
 		return;
 	if (strlen(req->path) > API_PATH_MAX) {
@@ -650,6 +684,7 @@ api_free(struct api *api)
 	api_caches_free(api);
 	api_closing_free(api);
 	api_watches_free(api);
+	api_oidc_free(api);
 	free(api);
 }
 

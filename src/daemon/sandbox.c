@@ -142,6 +142,24 @@ static const struct rule main_pg_list[] = {
 };
 
 /*
+ * The main process with single sign-on ([sso] in the config), on top of its list: HTTPS to the
+ * identity provider at sign-in (discovery, keys, the token endpoint) through libcurl, the same
+ * calls as the agent's HTTPS out: TCP, getaddrinfo (UDP DNS), libcurl's threaded resolver (threads
+ * only, never a process). Measured by tests/e2e/sso.sh, which runs jitgated split (privsep).
+ */
+static const struct rule main_sso_list[] = {
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_STREAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_STREAM } },
+	ANY("connect"),
+	ARG("socketpair", 0, AF_UNIX),
+	MASKED("clone", 0, CLONE_THREAD, CLONE_THREAD), ANY("set_robust_list"), ANY("rseq"), ANY("rt_sigaction"),
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_DGRAM } },
+	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_DGRAM } }, ANY("sendmmsg"),
+	ARG("ioctl", 1, FIONREAD),
+	ANY("getdents64"),		/* libcurl's GnuTLS reads its CA directory (/etc/ssl/certs) at each connection */
+};
+
+/*
  * jitgate-agent (src/agent), on top of the helper's list: its state directory
  * (state.json and the credential written as a temp file, fsync'd and renamed;
  * agent.conf read), /proc/net and /etc/os-release read, getifaddrs() and
@@ -316,8 +334,22 @@ add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n)
 	return 0;
 }
 
+static int sandbox_load(enum sandbox_role role, bool https_out, struct core_error *err);
+
 int
 sandbox_seccomp(enum sandbox_role role, struct core_error *err)
+{
+	return sandbox_load(role, false, err);
+}
+
+int
+sandbox_seccomp_main(enum sandbox_role role, bool https_out, struct core_error *err)
+{
+	return sandbox_load(role, https_out, err);
+}
+
+static int
+sandbox_load(enum sandbox_role role, bool https_out, struct core_error *err)
 {
 	const struct scmp_arg_cmp unix_socket = { 0, SCMP_CMP_EQ, AF_UNIX, 0 };
 	scmp_filter_ctx ctx = seccomp_init(SANDBOX_DEFAULT_ACTION);
@@ -330,6 +362,8 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 		r = add_rules(ctx, main_list, COUNT(main_list));
 	if (r == 0 && role == SANDBOX_MAIN_PG)
 		r = add_rules(ctx, main_pg_list, COUNT(main_pg_list));
+	if (r == 0 && https_out && (role == SANDBOX_MAIN || role == SANDBOX_MAIN_PG))
+		r = add_rules(ctx, main_sso_list, COUNT(main_sso_list));
 	if (r == 0 && role == SANDBOX_FW_SUPERVISOR)
 		r = add_rules(ctx, supervisor_list, COUNT(supervisor_list));
 	/* the supervisor's list holds the helper's: its children inherit the filter, then narrow it */

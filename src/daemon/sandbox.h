@@ -2,6 +2,8 @@
 #ifndef JITGATE_DAEMON_SANDBOX_H
 #define JITGATE_DAEMON_SANDBOX_H
 
+#include <stdbool.h>
+
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -38,5 +40,11 @@ int sandbox_drop(const struct sandbox_user *user, uint64_t keep, struct core_err
 
 /* Load `role`'s seccomp allow-list (the process must have no_new_privs). Filters stack: a child adds its own. */
 int sandbox_seccomp(enum sandbox_role role, struct core_error *err);
+/*
+ * The main process's list (SANDBOX_MAIN or SANDBOX_MAIN_PG), with outbound HTTPS to an
+ * OpenID provider when single sign-on is configured (https_out): TCP sockets, DNS, and
+ * libcurl's resolver thread. Without [sso] the main process still cannot connect anywhere.
+ */
+int sandbox_seccomp_main(enum sandbox_role role, bool https_out, struct core_error *err);
 
 #endif

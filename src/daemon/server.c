@@ -166,7 +166,8 @@ drop_main(const struct config *cfg, const struct sandbox_user *u)
 {
 	struct core_error err = { 0 };
 
-	if (sandbox_drop(u, 0, &err) < 0 || sandbox_seccomp(cfg->store[0] ? SANDBOX_MAIN_PG : SANDBOX_MAIN, &err) < 0) {
+	if (sandbox_drop(u, 0, &err) < 0 || sandbox_seccomp_main(cfg->store[0] ? SANDBOX_MAIN_PG : SANDBOX_MAIN,
+							    cfg->api.oidc.issuer[0] != '\0', &err) < 0) {
 		fail_err("cannot drop privileges", &err);
 		return -EPERM;
 	}
@@ -354,6 +355,11 @@ setup_store(struct server *s)
 	/* root has read all it needs (the certificate and key are in memory): the state is the user's from here */
 	if (s->split && statedir_give(cfg->state_dir, DB_NAME, &s->user, true, &err) < 0) {
 		fail_err("privilege separation", &err);
+		return -1;
+	}
+	/* libcurl for single sign-on sets itself up while it may still read what it needs */
+	if (api_oidc_global_init(&cfg->api) < 0) {
+		logmsg("single sign-on: cannot set up the HTTPS client");
 		return -1;
 	}
 	if (s->split && drop_main(cfg, &s->user) < 0)

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# End-to-end test of single sign-on (OpenID Connect): a real provider (npm oidc-provider, HTTPS, three users),
+# the real jitgated (privilege-separated, so the main process's seccomp list for HTTPS out is what runs), and
+# Debian's Chromium driven by playwright-core through the portal's authorization code flow (tests/e2e/sso/test.mjs).
+#
+#   client (node + chromium, 10.231.0.2) ──veth── vm (jitgated :8443, provider :9443, both on 10.231.0.1)
+#
+# Usage: tests/e2e/sso.sh [BUILD_DIR]   (as root; needs node, npm, chromium, openssl; the npm registry the first time)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${1:-$here/../../build}" 2>/dev/null && pwd) || { echo "sso.sh: no build directory ${1:-}"; exit 1; }
+JITGATED=$BUILD/src/daemon/jitgated
+JITGATE=$BUILD/src/cli/jitgate
+DIR=$here/sso
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+. "$here/lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "sso.sh: needs root (network namespaces)"; exit 1; }
+[[ -x $JITGATED && -x $JITGATE ]] || { echo "sso.sh: build first ($JITGATED)"; exit 1; }
+command -v node >/dev/null && command -v npm >/dev/null ||
+	{ echo "sso.sh: node and npm are needed (scripts/deps.sh installs them)"; exit 1; }
+[[ -x $CHROMIUM ]] || { echo "sso.sh: $CHROMIUM is missing (scripts/deps.sh installs Debian's chromium)"; exit 1; }
+for t in curl openssl sqlite3; do command -v $t >/dev/null || { echo "sso.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
+
+if [[ ! -d $DIR/node_modules/oidc-provider || ! -d $DIR/node_modules/playwright-core ]]; then
+	echo "sso.sh: installing oidc-provider and playwright-core (npm ci in tests/e2e/sso; it downloads no browser)"
+	if ! (cd "$DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >"$E2E_TMP/npm.log" 2>&1); then
+		echo "sso.sh: npm ci failed; is the npm registry reachable? Last lines of its output:"
+		tail -n 15 "$E2E_TMP/npm.log" | sed 's/^/    /'
+		exit 1
+	fi
+fi
+
+SUB=00000000-0000-0000-0000-000000000000 RG=default LOC=local
+VMADDR=10.231.0.1 CLADDR=10.231.0.2 API_PORT=8443 IDP_PORT=9443
+JG=https://$VMADDR:$API_PORT IDP=https://$VMADDR:$IDP_PORT
+VM=$(ns_new ssovm) && CL=$(ns_new ssocl) || exit 1
+link_new "$VM" v0 "$CL" c0 || exit 1
+addr_add "$VM" v0 $VMADDR/24
+addr_add "$CL" c0 $CLADDR/24
+
+JITGATED_USER=jitgate-sso-test
+e2e_user "$JITGATED_USER" || exit 1
+chmod 0711 "$E2E_TMP"	# the unprivileged jitgated must reach its state directory and the provider's certificate
+STATE=$E2E_TMP/state
+mkdir -p "$STATE" "$E2E_TMP/idp"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=sso-e2e-idp \
+	-addext "subjectAltName=IP:$VMADDR" -keyout "$E2E_TMP/idp/key.pem" -out "$E2E_TMP/idp/cert.pem" 2>/dev/null ||
+	{ echo "sso.sh: openssl cannot make the provider's certificate"; exit 1; }
+chmod 0755 "$E2E_TMP/idp" && chmod 0644 "$E2E_TMP/idp/cert.pem"
+MODE=$E2E_TMP/idp/mode
+: >"$MODE"
+
+cat >"$E2E_TMP/jitgated.conf" <<EOF
+[sso]
+name = Test IdP
+issuer = $IDP
+client_id = jitgate
+client_secret = jitgate-test-secret
+redirect_url = $JG/oidc/callback
+scopes = openid email groups
+ca_file = $E2E_TMP/idp/cert.pem
+max_session = PT1H
+map = group:sec-admins SecurityAdmin /subscriptions/$SUB
+map = group:jit-users JitRequester /subscriptions/$SUB
+EOF
+chmod 0644 "$E2E_TMP/jitgated.conf"
+
+OWNER=$("$JITGATED" token create --state-dir "$STATE" --name owner --role Owner 2>&1 | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)
+[[ -n $OWNER ]] || { notok "jitgated token create owner"; e2e_summary; exit 1; }
+jitgated_start "$VM" "$CL" "$STATE" $VMADDR:$API_PORT "$E2E_TMP/jitgated.log" --vm-name vm1 \
+	--subscription $SUB --resource-group $RG --location $LOC --config "$E2E_TMP/jitgated.conf"
+check "jitgated starts privilege-separated with [sso] and answers /healthz" test $? = 0
+
+IDP_PID=
+provider_start() { # KID: the provider in the VM namespace, signing with a new key named KID
+	ip netns exec "$VM" env ISSUER=$IDP HOST=$VMADDR PORT=$IDP_PORT TLS_CERT="$E2E_TMP/idp/cert.pem" \
+		TLS_KEY="$E2E_TMP/idp/key.pem" REDIRECT=$JG/oidc/callback KID="$1" MODE_FILE="$MODE" \
+		node "$DIR/provider.mjs" >>"$E2E_TMP/idp.log" 2>&1 &
+	IDP_PID=$!
+	E2E_PIDS+=($IDP_PID)
+	local i
+	for ((i = 0; i < 1500; i++)); do	# up to 30 s: node loads oidc-provider slowly on a busy machine
+		ip netns exec "$CL" curl -sf --max-time 1 --cacert "$E2E_TMP/idp/cert.pem" -o /dev/null \
+			"$IDP/.well-known/openid-configuration" && return 0
+		kill -0 $IDP_PID 2>/dev/null || return 1
+		sleep 0.02
+	done
+	return 1
+}
+provider_stop() {
+	kill $IDP_PID 2>/dev/null
+	wait $IDP_PID 2>/dev/null
+	echo "(provider $IDP_PID stopped: $?)" >>"$E2E_TMP/idp.log"
+}
+
+ns_settle "$CL" || echo "sso.sh: IPv6 addresses in the client namespace are still tentative after 5 s"
+PROFILE=$E2E_TMP/home
+mkdir -p "$PROFILE"
+browser() { # PHASE [VAR=VALUE...]: test.mjs's phase in the client namespace; its ok/FAIL lines tallied here
+	local phase=$1 line rc
+	shift
+	ip netns exec "$CL" env -u NODE_EXTRA_CA_CERTS HOME="$PROFILE" XDG_CONFIG_HOME="$PROFILE/.config" \
+		XDG_CACHE_HOME="$PROFILE/.cache" JG_URL=$JG JG_IDP=$IDP JG_CERT="$STATE/tls/cert.pem" \
+		JG_IDP_CERT="$E2E_TMP/idp/cert.pem" JG_CHROMIUM="$CHROMIUM" JG_TOKEN_OWNER="$OWNER" JG_SUB=$SUB JG_RG=$RG \
+		JG_LOC=$LOC JG_MY_IP=$CLADDR "$@" timeout 120 node "$DIR/test.mjs" "$phase" >"$E2E_TMP/node.out" 2>"$E2E_TMP/node.err"
+	rc=$?
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) ok "${line#ok }" ;;
+		"FAIL "*) notok "${line#FAIL }" ;;
+		*) printf '       %s\n' "$line" ;;
+		esac
+	done <"$E2E_TMP/node.out"
+	check "browser phase $phase exits 0 (rc=$rc)" test $rc = 0
+	((rc)) && sed 's/^/    node: /' "$E2E_TMP/node.err" | tail -n 20
+}
+
+# 1. the provider is down: a clear answer, and a token still signs in
+browser down
+code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/start.json" -w '%{http_code}' \
+	-X POST "$JG/oidc/start")
+check "provider down: POST /oidc/start is 503 ProviderUnavailable, saying a token still signs in (HTTP $code)" \
+	bash -c '[[ $1 == 503 ]] && grep -q "ProviderUnavailable" "$2" && grep -q "a jitgate token still signs in" "$2"' _ "$code" "$E2E_TMP/start.json"
+
+# 2. the provider is up: sign-ins, roles, refusals
+provider_start k1
+check "the provider starts (kid k1)" test $? = 0
+browser signin
+check "the activity log names alice and keeps her provider subject" bash -c \
+	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE caller = '\''user:alice@example.com'\'' AND operation = '\''SignIn'\'' AND status = '\''Succeeded'\'' AND detail LIKE '\''%sub-alice%'\''") ]]' _ "$STATE"
+check "the activity log records carol's refusal with the reason" bash -c \
+	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE operation = '\''SignIn'\'' AND status = '\''Denied'\'' AND detail LIKE '\''%NoRoleMapped%carol@elsewhere.test%'\''") ]]' _ "$STATE"
+
+# 3. spoilt ID tokens, each refused by its check
+for m in aud exp sig; do
+	echo "$m" >"$MODE"
+	browser bad-$m
+done
+: >"$MODE"
+
+# 4. key rotation: the provider comes back with a new key; jitgated has k1 cached and sees kid k2
+provider_stop
+provider_start k2
+check "the provider restarts with a new signing key (kid k2)" test $? = 0
+browser rotated
+
+provider_stop
+check "jitgated is still running (its seccomp list let it reach the provider)" kill -0 "$JITGATED_PID"
+if ((E2E_FAIL)) || [[ -n ${E2E_VERBOSE:-} ]]; then
+	echo "  jitgated's log:"
+	sed 's/^/    /' "$E2E_TMP/jitgated.log" | tail -n 20
+	echo "  provider's log:"
+	grep -vE '^oidc-provider (WARNING|NOTICE)' "$E2E_TMP/idp.log" | sed 's/^/    /' | tail -n 20
+fi
+e2e_summary
