@@ -1,6 +1,7 @@
 // The OpenID provider of tests/e2e/sso.sh: the certified npm oidc-provider over HTTPS, three users, and a
 // switch (MODE_FILE) that spoils the next ID tokens it answers, so that jitgated's checks are tried on them.
-//   env: ISSUER, HOST, PORT, TLS_CERT, TLS_KEY, REDIRECT, KID (this start's signing key id), MODE_FILE
+// SIGUSR1 rotates the signing key: from then on a second provider answers, whose JWKS holds only key k2.
+//   env: ISSUER, HOST, PORT, TLS_CERT, TLS_KEY, REDIRECT, MODE_FILE
 // Modes (the file's content): "" honest; "aud" another audience; "exp" expired; "sig" a spoilt signature.
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -15,9 +16,14 @@ const users = {
 	carol: { email: "carol@elsewhere.test", groups: ["contractors"] },
 };
 
-const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: "jwk" }), kid: env.KID, alg: "RS256", use: "sig" };
+const newKey = (kid) => ({
+	...crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }),
+	kid,
+	alg: "RS256",
+	use: "sig",
+});
 
+function makeProvider(jwk) {
 const provider = new Provider(env.ISSUER, {
 	clients: [
 		{
@@ -65,12 +71,23 @@ provider.use(async (ctx, next) => {
 	}
 	if (mode === "aud") claims.aud = "another-client";
 	if (mode === "exp") Object.assign(claims, { iat: claims.iat - 7200, exp: claims.iat - 3600 });
-	const tok = await new jose.SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: env.KID, typ: "JWT" }).sign(key);
+	const tok = await new jose.SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: jwk.kid, typ: "JWT" }).sign(key);
 	ctx.body = { ...ctx.body, id_token: tok };
 });
 
-const server = https.createServer({ cert: fs.readFileSync(env.TLS_CERT), key: fs.readFileSync(env.TLS_KEY) }, provider.callback());
-server.listen(Number(env.PORT), env.HOST, () => console.log(`provider listening on ${env.ISSUER} (kid ${env.KID})`));
+return provider;
+}
+
+let handler = makeProvider(newKey("k1")).callback();
+const rotated = makeProvider(newKey("k2")).callback();
+const server = https.createServer({ cert: fs.readFileSync(env.TLS_CERT), key: fs.readFileSync(env.TLS_KEY) }, (req, res) =>
+	handler(req, res),
+);
+server.listen(Number(env.PORT), env.HOST, () => console.log(`provider listening on ${env.ISSUER} (kid k1)`));
+process.on("SIGUSR1", () => {
+	handler = rotated;
+	console.log("provider rotated its signing key to kid k2");
+});
 process.on("SIGTERM", () => {
 	server.closeAllConnections();
 	server.close(() => process.exit(0));
