@@ -455,6 +455,9 @@ struct api_session *api_session_find_bearer(struct api *api, const char *secret)
 /* api-oidc.c: /oidc/... (single sign-on); and its memory. */
 void api_oidc_handle(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp);
 void api_oidc_free(struct api *api);
+/* DELETE …/providers/Jitgate/ssoSessions/{person}: end every single sign-on session of the person (api-oidc-session.c). */
+void api_oidc_sessions_end(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
+			   struct http_response *resp);
 void api_session_create(struct api *api, struct api_caller *c, const struct http_request *req,
 			struct http_response *resp);
 void api_session_get(struct api *api, struct api_caller *c, const struct http_request *req,

@@ -43,19 +43,14 @@ device_slot(struct api_oidc *o, int64_t now)
 static struct oidc_device *
 device_find(struct api_oidc *o, const char *handle, int64_t now)
 {
-	size_t i, k, n = strlen(handle);
+	size_t i;
 
-	if (n != OIDC_RANDOM_TEXT)
+	if (strlen(handle) != OIDC_RANDOM_TEXT)
 		return NULL;
 	for (i = 0; i < OIDC_PENDING_MAX; i++) {
 		struct oidc_device *d = &o->devices[i];
-		unsigned char diff = 0;
 
-		if (!d->expires_ns)
-			continue;
-		for (k = 0; k < n; k++)
-			diff |= (unsigned char)(d->handle[k] ^ handle[k]);
-		if (diff)
+		if (!d->expires_ns || !oidc_text_equal(d->handle, handle))
 			continue;
 		if (d->expires_ns <= now) {
 			explicit_bzero(d, sizeof(*d));

@@ -56,7 +56,7 @@ int oidc_token_call(struct api_oidc *o, const char *url, const char *form, json_
 		    struct core_error *err);
 
 /*
- * api-oidc.c. api_oidc_get: the provider state, made at first use (NULL: sso is off or no memory).
+ * api-oidc-session.c. api_oidc_get: the provider state, made at first use (NULL: sso is off or no memory).
  * oidc_random_text: 256 random bits as base64url. oidc_page: an HTML answer for a browser (msg escaped).
  * oidc_session_open: map the person's claims to a role and open a session (a cookie in resp, or its id
  * in ret_id for a CLI); -EACCES "NoRoleMapped" when no mapping matches.

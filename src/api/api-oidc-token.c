@@ -94,8 +94,8 @@ aud_ok(const json_t *claims, const char *client_id)
 	return in && (json_array_size(aud) == 1 || (azp && !strcmp(azp, client_id)));
 }
 
-static bool
-text_equal_ct(const char *a, const char *b)
+bool
+oidc_text_equal(const char *a, const char *b)
 {
 	size_t n = strlen(a), i;
 	unsigned char d = 0;
@@ -137,7 +137,7 @@ claims_check(const json_t *claims, const struct oidc_expect *x, struct oidc_clai
 	if (!json_is_integer(iat) || json_integer_value(iat) > x->now_s + OIDC_LEEWAY_S ||
 	    json_integer_value(iat) + OIDC_IAT_MAX_AGE_S < x->now_s)
 		return bad(err, "iat", "the ID token's issue time is in the future or too long ago");
-	if (x->nonce && (!nonce || !text_equal_ct(nonce, x->nonce)))
+	if (x->nonce && (!nonce || !oidc_text_equal(nonce, x->nonce)))
 		return bad(err, "nonce", "the ID token's nonce is not the one this sign-in sent");
 	if (!claim_text(claims, "sub", c->subject))
 		return bad(err, "sub", "the ID token names no subject");

@@ -114,6 +114,9 @@ int oidc_discovery_parse(const char *text, size_t n, const char *issuer, struct 
 /* Parse a JWKS (n bytes): {"keys": [...]} with at most OIDC_JWKS_KEYS_MAX keys; *ret is the caller's to json_decref. */
 int oidc_jwks_parse(const char *text, size_t n, json_t **ret, struct core_error *err);
 
+/* Two secrets' texts compared in constant time (for their common length). */
+bool oidc_text_equal(const char *a, const char *b);
+
 /* The role + scope assignments of a person (claims), in config order; 0 when none matches. */
 size_t oidc_map_claims(const struct oidc_settings *s, const struct oidc_claims *c, const struct oidc_map **ret,
 		       size_t max);

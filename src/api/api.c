@@ -127,6 +127,37 @@ caller_from_sso(const struct api *api, const struct api_session *s, struct api_c
 	snprintf(c->scope, sizeof(c->scope), "%s", s->scope);
 }
 
+/* A portal session's caller (its token's, or the person's for single sign-on), with the CSRF check of a write. */
+static int
+authenticate_session(struct api *api, const struct http_request *req, struct api_session *sess, struct api_caller *c,
+		     struct http_response *resp)
+{
+	struct store_token t;
+	int r;
+
+	if (sess->sso) {
+		caller_from_sso(api, sess, c);
+	} else {
+		if ((r = store_token_find(api->store, sess->token_hash, &t)) < 0 && r != -ENOENT) {
+			api_store_error(api, resp, r, "cannot check the session's token");	/* 503 while unreachable */
+			return r;
+		}
+		if (r < 0) {
+			explicit_bzero(sess, sizeof(*sess));	/* its token was revoked: so is the session */
+			api_error(resp, 401, "AuthenticationFailed", "", "the session's token was revoked; sign in again");
+			return -EACCES;
+		}
+		caller_from_token(api, &t, c);
+	}
+	if (!api_session_csrf_ok(sess, req)) {
+		api_error(resp, 403, "CsrfTokenInvalid", "X-CSRF-Token",
+			  "a signed-in write needs the X-CSRF-Token header from sign-in");
+		api_log(api, c, req->method, req->path, "Denied", NULL, "missing or wrong CSRF token");
+		return -EACCES;
+	}
+	return 0;
+}
+
 /* 0 and a filled caller, or a 401/403 (503: the store cannot say) in resp. Bearer token, portal session cookie, or root on the unix socket. */
 static int
 authenticate(struct api *api, const struct http_request *req, struct api_caller *c, struct http_response *resp)
@@ -144,35 +175,8 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 		c->scope[0] = '\0';
 		return 0;
 	}
-	if (!auth && (sess = api_session_find(api, req)) && sess->sso) {
-		caller_from_sso(api, sess, c);
-		if (!api_session_csrf_ok(sess, req)) {
-			api_error(resp, 403, "CsrfTokenInvalid", "X-CSRF-Token",
-				  "a signed-in write needs the X-CSRF-Token header from sign-in");
-			api_log(api, c, req->method, req->path, "Denied", NULL, "missing or wrong CSRF token");
-			return -EACCES;
-		}
-		return 0;
-	}
-	if (!auth && sess) {
-		if ((r = store_token_find(api->store, sess->token_hash, &t)) < 0 && r != -ENOENT) {
-			api_store_error(api, resp, r, "cannot check the session's token");	/* 503 while unreachable */
-			return r;
-		}
-		if (r < 0) {
-			explicit_bzero(sess, sizeof(*sess));	/* its token was revoked: so is the session */
-			api_error(resp, 401, "AuthenticationFailed", "", "the session's token was revoked; sign in again");
-			return -EACCES;
-		}
-		caller_from_token(api, &t, c);
-		if (!api_session_csrf_ok(sess, req)) {
-			api_error(resp, 403, "CsrfTokenInvalid", "X-CSRF-Token",
-				  "a signed-in write needs the X-CSRF-Token header from sign-in");
-			api_log(api, c, req->method, req->path, "Denied", NULL, "missing or wrong CSRF token");
-			return -EACCES;
-		}
-		return 0;
-	}
+	if (!auth && (sess = api_session_find(api, req)))
+		return authenticate_session(api, req, sess, c, resp);
 	if (!auth || strncasecmp(auth, "Bearer ", 7)) {
 		api_error(resp, 401, "AuthenticationFailed", "",
 			  "authentication failed: send 'Authorization: Bearer <token>'");
@@ -410,6 +414,7 @@ static const struct route routes[] = {
 	{ "GET", JITGATE "/tokens", NULL, ROUTE_PLAIN, .fn.plain = api_tokens_list },
 	{ "PUT", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_put },
 	{ "DELETE", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_delete },
+	{ "DELETE", JITGATE "/ssoSessions/{name}", NULL, ROUTE_NAMED, .fn.named = api_oidc_sessions_end },
 	{ "GET", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_tokens_list },
 	{ "POST", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_token_create },
 	{ "DELETE", JITGATE "/joinTokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_join_token_delete },

@@ -1,5 +1,6 @@
 /* jitgate login --sso and jitgate logout: single sign-on through jitgated (device authorization grant), and forgetting a login. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,52 @@
 
 const char cli_help_logout[] =
 	"usage: jitgate logout\n"
+	"       jitgate logout --person NAME\n"
 	"\n"
 	"Forgets the saved credential (~/.config/jitgate/config keeps the server and CA). A single sign-on\n"
 	"session (jitgate login --sso) is also ended on the server; an API token is not revoked (jitgate\n"
-	"token revoke does that).\n";
+	"token revoke does that).\n"
+	"With --person (Owners), ends every single sign-on session of that person on the server instead\n"
+	"(NAME as the activity log shows it, e.g. alice@example.com): a changed role applies at their next\n"
+	"sign-in, which this forces. Your own login is kept.\n";
+
+#define OPT_PERSON	11100
+
+static const struct option logout_options[] = {
+	{ "person", required_argument, NULL, OPT_PERSON },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+logout_option(struct cli *c, int opt, const char *arg, void *state)
+{
+	(void)c;
+	if (opt != OPT_PERSON)
+		return -EINVAL;
+	*(const char **)state = arg;
+	return 0;
+}
+
+/* jitgate logout --person NAME: DELETE …/providers/Jitgate/ssoSessions/NAME. */
+static int
+logout_person(struct cli *c, const char *person)
+{
+	char path[512];
+	json_t *a = NULL;
+	int r;
+
+	if ((r = cli_connect(c)) < 0)
+		return r;
+	if ((size_t)snprintf(path, sizeof(path), "/subscriptions/%s/providers/Jitgate/ssoSessions/%s", c->client.subscription,
+			     person) >= sizeof(path))
+		return cli_fail(c, CLI_EXIT_USAGE, "--person: the name is too long");
+	if ((r = cli_send(c, "DELETE", path, NULL, &a)) < 0)
+		return r;
+	cli_printf("Ended %lld single sign-on session(s) of %s\n", (long long)json_integer_value(json_object_get(a, "ended")),
+		   json_string_value(json_object_get(a, "person")) ?: person);
+	json_decref(a);
+	return 0;
+}
 
 /* One call whose answer we read whatever its status; the reply's JSON (caller decrefs) or NULL after printing why. */
 static json_t *
@@ -130,15 +173,18 @@ cmd_logout(struct cli *c, int argc, char **argv)
 	struct client_config cfg;
 	struct client_error err = { 0 };
 	struct client_reply rep;
+	const char *person = NULL;
 	bool help;
 	int argi, r;
 
 	memset(&cfg, 0, sizeof(cfg));
-	r = cli_options(c, argc, argv, "", NULL, NULL, NULL, cli_help_logout, &argi, &help);
+	r = cli_options(c, argc, argv, "", logout_options, logout_option, &person, cli_help_logout, &argi, &help);
 	if (r < 0 || help)
 		return cli_exit(c, r);
 	if (argc - argi)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no arguments expected (see --help)"));
+	if (person)
+		return cli_exit(c, logout_person(c, person));
 	if ((r = client_config_read(&c->client, &cfg, &err)) < 0) {
 		if (r == -ENOENT)
 			r = cli_fail(c, CLI_EXIT_USAGE, "not logged in (no config)");

@@ -142,16 +142,20 @@ check "the activity log records carol's refusal with the reason" bash -c \
 # 3. the CLI: jitgate login --sso (device grant brokered by jitgated), approved in the browser by bob
 CLIHOME=$E2E_TMP/clihome
 mkdir -p "$CLIHOME"
-ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$CLIHOME" timeout 90 "$JITGATE" login --sso --server $JG \
-	--ca "$STATE/tls/cert.pem" >"$E2E_TMP/login.out" 2>"$E2E_TMP/login.err" &
-LOGIN_PID=$!
-E2E_PIDS+=($LOGIN_PID)
-for ((i = 0; i < 1000; i++)); do grep -q 'enter the code' "$E2E_TMP/login.err" && break; sleep 0.02; done
-check "jitgate login --sso prints the provider's URL and a user code" grep -q "To sign in, open $IDP/.* and enter the code" "$E2E_TMP/login.err"
-DEVICE_URL=$(grep -o "(or open [^)]*)" "$E2E_TMP/login.err" | sed 's/^(or open //; s/)$//')
-browser device JG_DEVICE_URL="$DEVICE_URL"
-wait $LOGIN_PID
-rc=$?
+cli_sso_login() { # jitgate login --sso in the client namespace, approved by bob in the browser; its exit status in rc
+	: >"$E2E_TMP/login.err"
+	ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$CLIHOME" timeout 90 "$JITGATE" login --sso --server $JG \
+		--ca "$STATE/tls/cert.pem" >"$E2E_TMP/login.out" 2>"$E2E_TMP/login.err" &
+	LOGIN_PID=$!
+	E2E_PIDS+=($LOGIN_PID)
+	for ((i = 0; i < 1000; i++)); do grep -q 'enter the code' "$E2E_TMP/login.err" && break; sleep 0.02; done
+	check "jitgate login --sso prints the provider's URL and a user code" grep -q "To sign in, open $IDP/.* and enter the code" "$E2E_TMP/login.err"
+	DEVICE_URL=$(grep -o "(or open [^)]*)" "$E2E_TMP/login.err" | sed 's/^(or open //; s/)$//')
+	browser device JG_DEVICE_URL="$DEVICE_URL"
+	wait $LOGIN_PID
+	rc=$?
+}
+cli_sso_login
 check "jitgate login --sso ends once bob approved (exit $rc), logged in as bob (SecurityAdmin)" \
 	bash -c '(( $1 == 0 )) && grep -q "as user:bob@example.com (SecurityAdmin)" "$2"' _ $rc "$E2E_TMP/login.out"
 CRED=$(grep -o 'jgs_[0-9a-f]*' "$CLIHOME/.config/jitgate/config")
@@ -165,6 +169,20 @@ check "jitgate logout ends the session on the server and forgets it ($out)" \
 code=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
 	-H "Authorization: Bearer $CRED" "$JG/whoami")
 check "the ended credential is refused: 401 (HTTP $code)" test "$code" = 401
+
+# an administrator ends a person's sessions (API + CLI); who may not, may not
+cli_sso_login
+CRED=$(grep -o 'jgs_[0-9a-f]*' "$CLIHOME/.config/jitgate/config")
+code=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/end.json" -w '%{http_code}' -X DELETE \
+	-H "Authorization: Bearer $CRED" "$JG/subscriptions/$SUB/providers/Jitgate/ssoSessions/alice@example.com?api-version=2020-01-01")
+check "bob (SecurityAdmin) may not end alice's sessions: 403 AuthorizationFailed (HTTP $code)" \
+	bash -c '[[ $1 == 403 ]] && grep -q AuthorizationFailed "$2"' _ "$code" "$E2E_TMP/end.json"
+out=$(ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$E2E_TMP" JITGATE_TOKEN="$OWNER" "$JITGATE" --server $JG --ca "$STATE/tls/cert.pem" \
+	logout --person bob@example.com 2>&1)
+check "the owner ends bob's sessions, his portal one and his CLI one: jitgate logout --person ($out)" bash -c '[[ $1 == "Ended 2 single sign-on session(s) of user:bob@example.com" ]]' _ "$out"
+code=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer $CRED" "$JG/whoami")
+check "bob's CLI session is over: 401 (HTTP $code)" test "$code" = 401
 
 # 4. spoilt ID tokens, each refused by its check
 for m in aud exp sig; do
