@@ -32,7 +32,7 @@ struct api_session {
 	 */
 	bool sso;
 	char person[API_CALLER_MAX + 1];	/* "user:" + the configured claim, e.g. user:alice@example.com */
-	char subject[STORE_REQUESTOR_MAX + 1];	/* the provider's sub */
+	char subject[STORE_SUBJECT_MAX + 1];	/* the provider's sub */
 	char role[RBAC_ROLE_NAME_MAX + 1];
 	char scope[STORE_SCOPE_MAX + 1];
 };

@@ -134,6 +134,7 @@ device_done(struct api *api, struct api_oidc *o, struct api_caller *c, const cha
 	snprintf(bearer, sizeof(bearer), SSO_BEARER_PREFIX "%s", id);
 	explicit_bzero(id, sizeof(id));
 	snprintf(c->name, sizeof(c->name), "%s", s->person);
+	snprintf(c->subject, sizeof(c->subject), "%s", s->subject);
 	api_log(api, c, "SignIn", "/oidc/device/poll", "Succeeded", NULL,
 		"CLI session by single sign-on: subject '%.200s' of %.300s, role %s at %s", cl.subject, o->s->issuer, s->role,
 		s->scope[0] ? s->scope : "/");

@@ -96,7 +96,7 @@ oidc_session_open(struct api *api, struct api_oidc *o, const struct oidc_claims 
 		return core_error_set(e, "NoRoleMapped", o->s->person_claim,
 				      "%.200s may sign in with the identity provider but is given no role in jitgate; "
 				      "ask an administrator to map one of your groups", cl->person), -EACCES;
-	if (strlen(cl->person) + 5 > API_CALLER_MAX || strlen(cl->subject) > STORE_REQUESTOR_MAX)
+	if (strlen(cl->person) + 5 > API_CALLER_MAX || strlen(cl->subject) > STORE_SUBJECT_MAX)
 		return core_error_set(e, "InvalidIdToken", o->s->person_claim,
 				      "the claim naming the person is longer than %d characters", API_CALLER_MAX - 5), -EACCES;
 	/* one person's sessions are counted together, as one token's are */

@@ -205,6 +205,7 @@ oidc_callback(struct api *api, struct api_oidc *o, struct api_caller *c, const s
 	    (r = oidc_session_open(api, o, &cl, true, resp, NULL, &s, &e)) < 0)
 		goto out;
 	snprintf(c->name, sizeof(c->name), "%s", s->person);
+	snprintf(c->subject, sizeof(c->subject), "%s", s->subject);
 	api_log(api, c, "SignIn", "/oidc/callback", "Succeeded", NULL,
 		"portal session by single sign-on: subject '%.200s' of %.300s, role %s at %s", cl.subject, o->s->issuer,
 		s->role, s->scope[0] ? s->scope : "/");

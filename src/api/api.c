@@ -123,6 +123,7 @@ static void
 caller_from_sso(const struct api *api, const struct api_session *s, struct api_caller *c)
 {
 	snprintf(c->name, sizeof(c->name), "%s", s->person);
+	snprintf(c->subject, sizeof(c->subject), "%s", s->subject);
 	c->role = api_role_lookup(api, s->role);
 	snprintf(c->scope, sizeof(c->scope), "%s", s->scope);
 }

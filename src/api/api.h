@@ -100,7 +100,8 @@ void api_caches_free(struct api *api);
 
 /* Who is calling, after authentication. */
 struct api_caller {
-	char name[API_CALLER_MAX + 1];	/* "token:NAME" or "root" (unix socket) */
+	char name[API_CALLER_MAX + 1];	/* "token:NAME", "user:PERSON" (single sign-on) or "root" (unix socket) */
+	char subject[STORE_SUBJECT_MAX + 1];	/* single sign-on: the provider's sub; else "" */
 	const struct rbac_role *role;
 	char scope[STORE_SCOPE_MAX + 1];
 	struct net_addr addr;		/* the caller's address as initiate's "my IP" sees it */

@@ -32,7 +32,7 @@ store_activity_append(struct store *st, struct store_activity *a)
 
 	if (!FIELD_OK(a->caller) || !FIELD_OK(a->caller_addr) || !FIELD_OK(a->operation) ||
 	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
-	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
+	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id) || !FIELD_OK(a->caller_subject))
 		return set_error(st, -EINVAL, "invalid activity record");
 	r = stmt_get(st, ST_ACTIVITY_INSERT, &s);
 	if (r < 0)
@@ -54,6 +54,8 @@ store_activity_append(struct store *st, struct store_activity *a)
 		rc = bind_str(s, 8, a->justification);
 	if (rc == DB_OK)
 		rc = bind_str(s, 9, a->correlation_id);
+	if (rc == DB_OK)
+		rc = bind_str(s, 10, a->caller_subject);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0)
 		a->id = db_last_id(st);

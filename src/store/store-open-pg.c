@@ -243,6 +243,12 @@ static const char *const pg_migrations[] = {
 	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
 	"CREATE TRIGGER terminations_written AFTER INSERT OR UPDATE OR DELETE ON terminations\n"
 	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n",
+	/*
+	 * 9: single sign-on (OpenID Connect): who asked, by the identity provider's subject (sub) beside the
+	 * person's name in requestor/caller; '' for tokens, agents and jitgated itself.
+	 */
+	"ALTER TABLE activity ADD COLUMN caller_subject TEXT NOT NULL DEFAULT '';\n"
+	"ALTER TABLE requests ADD COLUMN requestor_subject TEXT NOT NULL DEFAULT '';\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

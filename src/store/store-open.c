@@ -301,6 +301,12 @@ static const char *const migrations[] = {
 	 * SQLite's one writer is this process, so there is nobody to tell.
 	 */
 	"",
+	/*
+	 * 9: single sign-on (OpenID Connect): who asked, by the identity provider's subject (sub) beside the
+	 * person's name in requestor/caller; '' for tokens, agents and jitgated itself.
+	 */
+	"ALTER TABLE activity ADD COLUMN caller_subject TEXT NOT NULL DEFAULT '';\n"
+	"ALTER TABLE requests ADD COLUMN requestor_subject TEXT NOT NULL DEFAULT '';\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -134,8 +134,9 @@ provider_start
 check "the provider starts (kid k1)" test $? = 0
 browser signin
 check "the activity log names alice and keeps her provider subject" bash -c \
-	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE caller = '\''user:alice@example.com'\'' AND operation = '\''SignIn'\'' AND status = '\''Succeeded'\'' AND detail LIKE '\''%subject _alice_ of%'\''") ]]' _ "$STATE" ||
-	sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" "SELECT caller, operation, status, detail FROM activity WHERE operation = 'SignIn'" | sed 's/^/    /'
+	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE caller = '\''user:alice@example.com'\'' AND caller_subject = '\''alice'\'' AND operation = '\''SignIn'\'' AND status = '\''Succeeded'\''") ]]' _ "$STATE"
+check "alice's request names her and keeps her provider subject" bash -c \
+	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM requests WHERE requestor = '\''user:alice@example.com'\'' AND requestor_subject = '\''alice'\''") ]]' _ "$STATE"
 check "the activity log records carol's refusal with the reason" bash -c \
 	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE operation = '\''SignIn'\'' AND status = '\''Denied'\'' AND detail LIKE '\''%NoRoleMapped%carol@elsewhere.test%'\''") ]]' _ "$STATE"
 

@@ -226,7 +226,11 @@ raw_int(const char *path, const char *sql)
 	return v;
 }
 
-/* Take a database at schema 7 back to 5 (what migrations 7 and 6 added), to test the migrations before them again. */
+#define STORE_SCHEMA_VERSION_TEST	9	/* store-internal.h's STORE_SCHEMA_VERSION, which this test does not include */
+#define STRINGIFY_(x)	#x
+#define STRINGIFY(x)	STRINGIFY_(x)
+
+/* Take a database at the last schema back to 5 (what migrations 9, 7 and 6 added), to test the migrations before them again. */
 static void
 undo_migration_6(const char *path)
 {
@@ -237,6 +241,8 @@ undo_migration_6(const char *path)
 	    "DROP TABLE fleet_revision; "
 	    "ALTER TABLE grants DROP COLUMN revision; ALTER TABLE grants DROP COLUMN applied_ns; "
 	    "ALTER TABLE vms DROP COLUMN revision");
+	/* and the single sign-on subjects of the migration after (so that it can run again) */
+	raw_exec(path, "ALTER TABLE activity DROP COLUMN caller_subject; ALTER TABLE requests DROP COLUMN requestor_subject");
 }
 
 static size_t
@@ -375,7 +381,7 @@ test_open_reopen_pg(void **state)
 	id = put_vm(f->st, "rg1", "vm1");
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 8);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), STORE_SCHEMA_VERSION_TEST);
 
 	/* Reopening migrates nothing and keeps the data; two stores on one database see each other's writes. */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
@@ -396,7 +402,7 @@ test_open_reopen_pg(void **state)
 	st = NULL;
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 8);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), STORE_SCHEMA_VERSION_TEST);
 
 	raw_exec(f->path, "UPDATE schema_version SET n = 999");
 	assert_int_equal(store_open(f->path, &st, &err), -EIO);
@@ -407,7 +413,7 @@ test_open_reopen_pg(void **state)
 	assert_int_equal(store_open_readonly(f->path, &st, &err), -EIO);
 	assert_string_equal(err.code, "StoreSchemaTooNew");
 
-	raw_exec(f->path, "UPDATE schema_version SET n = 8");	/* back, for the teardown */
+	raw_exec(f->path, "UPDATE schema_version SET n = " STRINGIFY(STORE_SCHEMA_VERSION_TEST));	/* back, for the teardown */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
@@ -1620,7 +1626,7 @@ test_migration_3_from_2(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 2");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);	/* and on through 8 */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION_TEST);	/* and on through the last */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE requestor = 'token:old'"), 2);
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 22, "token:old", &v, &n), 0);
 	assert_int_equal(n, 1);
@@ -1834,7 +1840,7 @@ test_migration_5_from_4(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 4");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION_TEST);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE boot = '' AND mono_end_ns = 0"), 1);
 	assert_int_equal(store_grants_due(f->st, T0 - 1, BOOT_A, INT64_MAX, &v, &n), 0);
 	assert_int_equal(n, 0);
@@ -2188,7 +2194,7 @@ test_migration_6_from_5(void **state)
 	raw_exec(f->path, "PRAGMA user_version = 5");
 
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 8);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION_TEST);
 	assert_int_equal(store_policy_of_vm(f->st, a, &owner), 0);
 	assert_int_equal(owner, pid);
 	assert_int_equal(revision(f->st, a), 0);
