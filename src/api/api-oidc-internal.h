@@ -31,6 +31,8 @@ struct api_oidc {
 	const struct oidc_settings *s;
 	struct oidc_discovery disc;
 	int64_t disc_at;
+	int64_t disc_failed_at;			/* the last failed fetch: OIDC_DOWN_RETRY_S of answers without asking */
+	struct core_error disc_error;		/* ...and why */
 	json_t *jwks;
 	int64_t jwks_at;
 	int64_t jwks_try_at;			/* last refetch for an unknown kid: at most one every OIDC_JWKS_REFRESH_MIN_S */

@@ -124,12 +124,23 @@ oidc_discovery_get(struct api_oidc *o, const struct oidc_discovery **ret, struct
 	}
 	snprintf(url, sizeof(url), "%s%s.well-known/openid-configuration", o->s->issuer,
 		 o->s->issuer[strlen(o->s->issuer) - 1] == '/' ? "" : "/");
-	if ((r = get_200(o->s, url, &text, &n, err)) < 0)
+	/* a provider that is down costs each sign-in at most one wait every OIDC_DOWN_RETRY_S, not one each */
+	if (o->disc_failed_at && now - o->disc_failed_at < (int64_t)OIDC_DOWN_RETRY_S * TIME_NS_PER_SEC) {
+		if (err)
+			*err = o->disc_error;
+		return -EIO;
+	}
+	if ((r = get_200(o->s, url, &text, &n, err)) == 0) {
+		r = oidc_discovery_parse(text, n, o->s->issuer, &o->disc, err);
+		free(text);
+	}
+	if (r < 0) {
+		o->disc_failed_at = now;
+		if (err)
+			o->disc_error = *err;
 		return r;
-	r = oidc_discovery_parse(text, n, o->s->issuer, &o->disc, err);
-	free(text);
-	if (r < 0)
-		return r;
+	}
+	o->disc_failed_at = 0;
 	o->disc_at = now;
 	*ret = &o->disc;
 	return 0;

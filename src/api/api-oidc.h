@@ -30,6 +30,7 @@
 #define OIDC_JWKS_TTL_S		3600	/* and the JWKS (sooner when an unknown kid arrives) */
 #define OIDC_JWKS_REFRESH_MIN_S	30	/* an unknown kid refreshes the JWKS at most this often */
 #define OIDC_HTTP_TIMEOUT_MS	5000	/* one call to the provider, connect included */
+#define OIDC_DOWN_RETRY_S	10	/* after discovery failed, sign-ins are refused at once for this long (no wait) */
 #define OIDC_PENDING_MAX	64	/* sign-ins between the redirect to the provider and the callback */
 #define OIDC_PENDING_TTL_S	600	/* a sign-in not finished within 10 minutes is forgotten */
 #define OIDC_STATE_BYTES	32	/* state, nonce and PKCE verifier: 256 random bits each */

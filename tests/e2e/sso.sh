@@ -132,6 +132,14 @@ check "provider down: POST /oidc/start is 503 ProviderUnavailable, saying a toke
 # 2. the provider is up: sign-ins, roles, refusals
 provider_start
 check "the provider starts (kid k1)" test $? = 0
+# jitgated answers at once for 10 s after the provider failed (OIDC_DOWN_RETRY_S), then asks it again
+for ((i = 0; i < 150; i++)); do
+	code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
+		-X POST "$JG/oidc/start")
+	[[ $code == 200 ]] && break
+	sleep 0.1
+done
+check "the provider back: POST /oidc/start answers 200 again within 15 s (HTTP $code)" test "$code" = 200
 browser signin
 check "the activity log names alice and keeps her provider subject" bash -c \
 	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE caller = '\''user:alice@example.com'\'' AND caller_subject = '\''alice'\'' AND operation = '\''SignIn'\'' AND status = '\''Succeeded'\''") ]]' _ "$STATE"
