@@ -189,6 +189,8 @@ oidc_callback(struct api *api, struct api_oidc *o, struct api_caller *c, const s
 	char *idt = NULL;
 	int r;
 
+	/* the browser's binding is good for one callback, whatever it brings */
+	http_response_header(resp, "Set-Cookie", OIDC_BROWSER_COOKIE "=; Path=/oidc/; Max-Age=0; HttpOnly; Secure; SameSite=Lax");
 	if (perr) {
 		core_error_set(&e, "ProviderError", "error", "the identity provider said: %.200s", perr);
 		r = -EACCES;

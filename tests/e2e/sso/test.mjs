@@ -143,6 +143,7 @@ if (phase === "signin") {
 	await step("the session cookie is HttpOnly, Secure, SameSite=Strict and ends within max_session (1 h)", async () => {
 		const c = (await alice.context().cookies()).find((c) => c.name === "jg_session");
 		expect(c && c.httpOnly && c.secure && c.sameSite === "Strict", JSON.stringify(c));
+		expect(!(await alice.context().cookies()).some((c) => c.name === "jg_oidc"), "the sign-in's jg_oidc cookie is left");
 		expect(c.expires * 1000 - Date.now() <= 3600 * 1000 + 5000, `expires ${c.expires}`);
 	});
 	await step("alice (JitRequester) may not write the JIT policy: 403", async () => {
