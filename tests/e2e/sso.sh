@@ -205,6 +205,10 @@ kill -USR1 $IDP_PID
 for ((i = 0; i < 500; i++)); do grep -q 'rotated' "$E2E_TMP/idp.log" && break; sleep 0.01; done
 check "the provider rotates its signing key (kid k2)" grep -q 'rotated its signing key' "$E2E_TMP/idp.log"
 browser rotated
+# another unknown kid right after that refresh: refused without asking the provider again (at most one refresh per 30 s)
+echo kid >"$MODE"
+browser bad-kid
+: >"$MODE"
 
 provider_stop
 check "jitgated is still running (its seccomp list let it reach the provider)" kill -0 "$JITGATED_PID"

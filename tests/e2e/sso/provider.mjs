@@ -2,7 +2,8 @@
 // switch (MODE_FILE) that spoils the next ID tokens it answers, so that jitgated's checks are tried on them.
 // SIGUSR1 rotates the signing key: from then on a second provider answers, whose JWKS holds only key k2.
 //   env: ISSUER, HOST, PORT, TLS_CERT, TLS_KEY, REDIRECT, MODE_FILE
-// Modes (the file's content): "" honest; "aud" another audience; "exp" expired; "sig" a spoilt signature.
+// Modes (the file's content): "" honest; "aud" another audience; "exp" expired; "sig" a spoilt signature;
+// "kid" signed by a key the JWKS never shows (kid "rogue").
 import crypto from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
@@ -64,14 +65,15 @@ provider.use(async (ctx, next) => {
 	if (!mode) return;
 	const [h, p, s] = ctx.body.id_token.split(".");
 	const claims = JSON.parse(Buffer.from(p, "base64url"));
-	const key = await jose.importJWK(jwk, "RS256");
+	const rogue = mode === "kid" && newKey("rogue");
+	const key = await jose.importJWK(rogue || jwk, "RS256");
 	if (mode === "sig") {
 		ctx.body = { ...ctx.body, id_token: `${h}.${p}.${s.slice(0, 10)}${s[10] === "A" ? "B" : "A"}${s.slice(11)}` };
 		return;
 	}
 	if (mode === "aud") claims.aud = "another-client";
 	if (mode === "exp") Object.assign(claims, { iat: claims.iat - 7200, exp: claims.iat - 3600 });
-	const tok = await new jose.SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: jwk.kid, typ: "JWT" }).sign(key);
+	const tok = await new jose.SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: (rogue || jwk).kid, typ: "JWT" }).sign(key);
 	ctx.body = { ...ctx.body, id_token: tok };
 });
 

@@ -179,7 +179,12 @@ if (phase === "signin") {
 	});
 }
 
-const bad = { "bad-aud": /not meant for this client/, "bad-exp": /has expired/, "bad-sig": /signature does not verify/ };
+const bad = {
+	"bad-aud": /not meant for this client/,
+	"bad-exp": /has expired/,
+	"bad-sig": /signature does not verify/,
+	"bad-kid": /no key with this kid \(refreshed less than 30 s ago\)/,
+};
 if (bad[phase]) {
 	const page = await newPage();
 	await step(`a spoilt ID token (${phase.slice(4)}) is refused, naming the check`, async () => {
