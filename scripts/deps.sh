@@ -6,7 +6,7 @@ set -eu
 PKGS=(
 	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
 	libnftables-dev libnftnl-dev libmnl-dev nftables libjansson-dev libcmocka-dev
-	libsqlite3-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libinih-dev
+	libsqlite3-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev libinih-dev libjose-dev
 	libnetfilter-conntrack-dev libseccomp-dev iproute2 util-linux conntrack curl jq openssh-server openssh-client
 	postgresql-15 libpq-dev # the PostgreSQL store and its throwaway test server (tests/pg.sh)
 	postgresql-15-auto-failover # tests/e2e/failover.sh: monitor, primary and secondary (pg_autoctl)

@@ -188,6 +188,7 @@ api_log(struct api *api, const struct api_caller *caller, const char *operation,
 	a.time_ns = time_now_ns();
 	if (caller) {
 		snprintf(a.caller, sizeof(a.caller), "%s", caller->name);
+		snprintf(a.caller_subject, sizeof(a.caller_subject), "%s", caller->subject);
 		snprintf(a.caller_addr, sizeof(a.caller_addr), "%s", caller->addr_text);
 		snprintf(a.correlation_id, sizeof(a.correlation_id), "%s", caller->correlation_id);
 	} else {

@@ -298,6 +298,7 @@ initiate_stamp(struct api *api, const struct api_caller *c, struct initiate *in)
 	}
 	in->sr.policy_id = in->sp.id;
 	snprintf(in->sr.requestor, sizeof(in->sr.requestor), "%s", c->name);
+	snprintf(in->sr.requestor_subject, sizeof(in->sr.requestor_subject), "%s", c->subject);
 	snprintf(in->sr.requestor_addr, sizeof(in->sr.requestor_addr), "%s", c->addr_text);
 	in->sr.start_ns = in->now;
 }

@@ -17,6 +17,7 @@
 #define SESSION_SECRET_BYTES	32	/* cookie id and CSRF token: 256 random bits each */
 #define SESSION_LIFETIME_S	(8 * 3600)	/* a portal session ends after a working day */
 #define SESSION_COOKIE		"jg_session"
+#define SSO_BEARER_PREFIX	"jgs_"	/* a CLI's single sign-on session, sent as a bearer */
 
 /* A portal session (see api-session.c). */
 struct api_session {
@@ -25,6 +26,16 @@ struct api_session {
 	char csrf[2 * SESSION_SECRET_BYTES + 1];
 	int64_t created_ns;
 	int64_t expires_ns;			/* 0: free slot */
+	/*
+	 * Single sign-on (api-oidc.c): token_hash is then the hash of the person's
+	 * subject, and the role and scope are the ones the person's claims mapped
+	 * to at sign-in (a role change takes effect at the next sign-in).
+	 */
+	bool sso;
+	char person[API_CALLER_MAX + 1];	/* "user:" + the configured claim, e.g. user:alice@example.com */
+	char subject[STORE_SUBJECT_MAX + 1];	/* the provider's sub */
+	char role[RBAC_ROLE_NAME_MAX + 1];
+	char scope[STORE_SCOPE_MAX + 1];
 };
 
 /*
@@ -63,6 +74,7 @@ struct api {
 	void *release_ctx;
 	struct api_watches *watches;	/* api-watch.c: parked watches and last contacts per agent VM */
 	struct api_metrics metrics;	/* api-metrics.c: what /metrics shows */
+	struct api_oidc *oidc;		/* api-oidc.c: single sign-on's provider state; freed by api_oidc_free() */
 	int64_t watch_seen;		/* the fleet revision api_watches_wake() has seen */
 };
 
@@ -440,6 +452,21 @@ struct api_session *api_session_find(struct api *api, const struct http_request 
 /* End every portal session made from the token with this hash (it was just revoked; api-token.c). */
 void api_sessions_end_token(struct api *api, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]);
 bool api_session_csrf_ok(const struct api_session *s, const struct http_request *req);
+/*
+ * A new session keyed by key_hash (a token's hash, or a person's for single sign-on), ending in
+ * lifetime_s; cookie: its Set-Cookie goes in resp, else the id (a CLI's bearer) goes in ret_id.
+ * NULL when no secret could be made.
+ */
+struct api_session *api_session_open(struct api *api, const uint8_t key_hash[STORE_TOKEN_HASH_LEN], int64_t lifetime_s,
+				     bool cookie, struct http_response *resp, char ret_id[2 * SESSION_SECRET_BYTES + 1]);
+/* The session whose id is this bearer's secret (SSO_BEARER_PREFIX + hex), or NULL. */
+struct api_session *api_session_find_bearer(struct api *api, const char *secret);
+/* api-oidc.c: /oidc/... (single sign-on); and its memory. */
+void api_oidc_handle(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp);
+void api_oidc_free(struct api *api);
+/* DELETE …/providers/Jitgate/ssoSessions/{person}: end every single sign-on session of the person (api-oidc-session.c). */
+void api_oidc_sessions_end(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
+			   struct http_response *resp);
 void api_session_create(struct api *api, struct api_caller *c, const struct http_request *req,
 			struct http_response *resp);
 void api_session_get(struct api *api, struct api_caller *c, const struct http_request *req,

@@ -97,7 +97,8 @@ session_slot(struct api *api, const uint8_t *token_hash, int64_t now)
 			return &api->sessions[i];
 	/* full: sessions of tokens revoked behind our back (jitgated token revoke) go first */
 	for (i = 0; i < API_SESSIONS_MAX; i++)
-		if (api->sessions[i].expires_ns && store_token_find(api->store, api->sessions[i].token_hash, &t) == -ENOENT)
+		if (api->sessions[i].expires_ns && !api->sessions[i].sso &&
+		    store_token_find(api->store, api->sessions[i].token_hash, &t) == -ENOENT)
 			api_sessions_end_token(api, api->sessions[i].token_hash);
 	for (i = 0; i < API_SESSIONS_MAX; i++)
 		if (!api->sessions[i].expires_ns)
@@ -114,13 +115,28 @@ session_slot(struct api *api, const uint8_t *token_hash, int64_t now)
 	return victim;
 }
 
+/* The session whose id (len hex characters) this is, or NULL. */
+static struct api_session *
+session_by_id(struct api *api, const char *id, size_t len)
+{
+	uint8_t hash[STORE_TOKEN_HASH_LEN];
+	size_t i;
+
+	if (len != 2 * SESSION_SECRET_BYTES || api_token_hash(id, len, hash) < 0)
+		return NULL;
+	sessions_expire(api, time_now_ns());
+	for (i = 0; i < API_SESSIONS_MAX; i++)
+		if (api->sessions[i].expires_ns && secret_equal(api->sessions[i].id_hash, hash, sizeof(hash)))
+			return &api->sessions[i];
+	return NULL;
+}
+
 /* The session whose id is in the request's cookie, or NULL. */
 struct api_session *
 api_session_find(struct api *api, const struct http_request *req)
 {
 	const char *cookie = http_request_header(req, "Cookie"), *p;
-	uint8_t hash[STORE_TOKEN_HASH_LEN];
-	size_t i, len;
+	size_t len;
 
 	if (!cookie)
 		return NULL;
@@ -131,13 +147,17 @@ api_session_find(struct api *api, const struct http_request *req)
 		return NULL;
 	p += strlen(SESSION_COOKIE "=");
 	len = strcspn(p, "; ");
-	if (len != 2 * SESSION_SECRET_BYTES || api_token_hash(p, len, hash) < 0)
+	return session_by_id(api, p, len);
+}
+
+struct api_session *
+api_session_find_bearer(struct api *api, const char *secret)
+{
+	size_t n = strlen(SSO_BEARER_PREFIX);
+
+	if (strncmp(secret, SSO_BEARER_PREFIX, n))
 		return NULL;
-	sessions_expire(api, time_now_ns());
-	for (i = 0; i < API_SESSIONS_MAX; i++)
-		if (api->sessions[i].expires_ns && secret_equal(api->sessions[i].id_hash, hash, sizeof(hash)))
-			return &api->sessions[i];
-	return NULL;
+	return session_by_id(api, secret + n, strlen(secret + n));
 }
 
 /* A CSRF check for cookie-authenticated writes: the X-CSRF-Token header must equal the session's. */
@@ -161,18 +181,41 @@ set_cookie(struct http_response *resp, const char *value, long max_age)
 	http_response_header(resp, "Set-Cookie", c);
 }
 
+struct api_session *
+api_session_open(struct api *api, const uint8_t key_hash[STORE_TOKEN_HASH_LEN], int64_t lifetime_s, bool cookie,
+		 struct http_response *resp, char ret_id[2 * SESSION_SECRET_BYTES + 1])
+{
+	char id[2 * SESSION_SECRET_BYTES + 1];
+	int64_t now = time_now_ns();
+	struct api_session *s = session_slot(api, key_hash, now);
+
+	if (random_hex(id, SESSION_SECRET_BYTES) < 0 || random_hex(s->csrf, SESSION_SECRET_BYTES) < 0 ||
+	    api_token_hash(id, strlen(id), s->id_hash) < 0) {
+		explicit_bzero(s, sizeof(*s));
+		return NULL;
+	}
+	memcpy(s->token_hash, key_hash, STORE_TOKEN_HASH_LEN);
+	s->created_ns = now;
+	s->expires_ns = now + lifetime_s * TIME_NS_PER_SEC;
+	if (cookie)
+		set_cookie(resp, id, (long)lifetime_s);
+	else
+		memcpy(ret_id, id, sizeof(id));
+	explicit_bzero(id, sizeof(id));
+	return s;
+}
+
 /* POST /session {"token": "..."}: sign in. */
 void
 api_session_create(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp)
 {
-	char id[2 * SESSION_SECRET_BYTES + 1], expires[64];
+	char expires[64];
 	uint8_t hash[STORE_TOKEN_HASH_LEN];
 	struct store_token t;
 	struct api_session *s = NULL;
 	json_error_t jerr;
 	json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *token = json_string_value(json_object_get(body, "token"));
-	int64_t now = time_now_ns();
 	int r;
 
 	if (!token) {
@@ -198,18 +241,12 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 		return;
 	}
 	json_decref(body);
-	s = session_slot(api, hash, now);
-	if (random_hex(id, SESSION_SECRET_BYTES) < 0 || random_hex(s->csrf, SESSION_SECRET_BYTES) < 0 ||
-	    api_token_hash(id, strlen(id), s->id_hash) < 0) {
+	s = api_session_open(api, hash, SESSION_LIFETIME_S, true, resp, NULL);
+	explicit_bzero(hash, sizeof(hash));
+	if (!s) {
 		api_error(resp, 500, "InternalError", "", "cannot make a session");
 		return;
 	}
-	memcpy(s->token_hash, hash, sizeof(hash));
-	s->created_ns = now;
-	s->expires_ns = now + (int64_t)SESSION_LIFETIME_S * TIME_NS_PER_SEC;
-	set_cookie(resp, id, SESSION_LIFETIME_S);
-	explicit_bzero(id, sizeof(id));
-	explicit_bzero(hash, sizeof(hash));
 	snprintf(c->name, sizeof(c->name), "token:%s", t.name);
 	api_log(api, c, "SignIn", "/session", "Succeeded", NULL, "portal session for token '%s'", t.name);
 	time_format_azure(s->expires_ns, expires, sizeof(expires));
@@ -228,6 +265,14 @@ api_session_get(struct api *api, struct api_caller *c, const struct http_request
 	struct store_token t;
 	char expires[64];
 
+	if (s && s->sso) {
+		time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
+		resp->secret = true;	/* the CSRF token */
+		api_json(resp, 200, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", s->person, "role", s->role,
+					      "scope", s->scope[0] ? s->scope : "/", "address", c->addr_text, "csrfToken",
+					      s->csrf, "expiresUtc", expires, "subscriptionId", api->settings.subscription));
+		return;
+	}
 	if (!s || store_token_find(api->store, s->token_hash, &t) < 0) {
 		api_error(resp, 401, "AuthenticationFailed", "", "not signed in");
 		return;

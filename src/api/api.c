@@ -118,6 +118,47 @@ caller_from_token(const struct api *api, const struct store_token *t, struct api
 	snprintf(c->scope, sizeof(c->scope), "%s", t->scope);
 }
 
+/* Fill the caller from a single sign-on session: the person, and the role and scope mapped at sign-in. */
+static void
+caller_from_sso(const struct api *api, const struct api_session *s, struct api_caller *c)
+{
+	snprintf(c->name, sizeof(c->name), "%s", s->person);
+	snprintf(c->subject, sizeof(c->subject), "%s", s->subject);
+	c->role = api_role_lookup(api, s->role);
+	snprintf(c->scope, sizeof(c->scope), "%s", s->scope);
+}
+
+/* A portal session's caller (its token's, or the person's for single sign-on), with the CSRF check of a write. */
+static int
+authenticate_session(struct api *api, const struct http_request *req, struct api_session *sess, struct api_caller *c,
+		     struct http_response *resp)
+{
+	struct store_token t;
+	int r;
+
+	if (sess->sso) {
+		caller_from_sso(api, sess, c);
+	} else {
+		if ((r = store_token_find(api->store, sess->token_hash, &t)) < 0 && r != -ENOENT) {
+			api_store_error(api, resp, r, "cannot check the session's token");	/* 503 while unreachable */
+			return r;
+		}
+		if (r < 0) {
+			explicit_bzero(sess, sizeof(*sess));	/* its token was revoked: so is the session */
+			api_error(resp, 401, "AuthenticationFailed", "", "the session's token was revoked; sign in again");
+			return -EACCES;
+		}
+		caller_from_token(api, &t, c);
+	}
+	if (!api_session_csrf_ok(sess, req)) {
+		api_error(resp, 403, "CsrfTokenInvalid", "X-CSRF-Token",
+			  "a signed-in write needs the X-CSRF-Token header from sign-in");
+		api_log(api, c, req->method, req->path, "Denied", NULL, "missing or wrong CSRF token");
+		return -EACCES;
+	}
+	return 0;
+}
+
 /* 0 and a filled caller, or a 401/403 (503: the store cannot say) in resp. Bearer token, portal session cookie, or root on the unix socket. */
 static int
 authenticate(struct api *api, const struct http_request *req, struct api_caller *c, struct http_response *resp)
@@ -135,25 +176,8 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 		c->scope[0] = '\0';
 		return 0;
 	}
-	if (!auth && (sess = api_session_find(api, req))) {
-		if ((r = store_token_find(api->store, sess->token_hash, &t)) < 0 && r != -ENOENT) {
-			api_store_error(api, resp, r, "cannot check the session's token");	/* 503 while unreachable */
-			return r;
-		}
-		if (r < 0) {
-			explicit_bzero(sess, sizeof(*sess));	/* its token was revoked: so is the session */
-			api_error(resp, 401, "AuthenticationFailed", "", "the session's token was revoked; sign in again");
-			return -EACCES;
-		}
-		caller_from_token(api, &t, c);
-		if (!api_session_csrf_ok(sess, req)) {
-			api_error(resp, 403, "CsrfTokenInvalid", "X-CSRF-Token",
-				  "a signed-in write needs the X-CSRF-Token header from sign-in");
-			api_log(api, c, req->method, req->path, "Denied", NULL, "missing or wrong CSRF token");
-			return -EACCES;
-		}
-		return 0;
-	}
+	if (!auth && (sess = api_session_find(api, req)))
+		return authenticate_session(api, req, sess, c, resp);
 	if (!auth || strncasecmp(auth, "Bearer ", 7)) {
 		api_error(resp, 401, "AuthenticationFailed", "",
 			  "authentication failed: send 'Authorization: Bearer <token>'");
@@ -171,6 +195,17 @@ authenticate(struct api *api, const struct http_request *req, struct api_caller 
 			  API_AGENT_ROOT);
 		api_auth_failed(api, c, "Authenticate", req->path, true, "an agent or join credential", resp);
 		return -EACCES;
+	}
+	/* a CLI's single sign-on session (jitgate login --sso): a bearer, so no CSRF token */
+	if (!strncmp(secret, SSO_BEARER_PREFIX, strlen(SSO_BEARER_PREFIX))) {
+		if (!(sess = api_session_find_bearer(api, secret)) || !sess->sso) {
+			api_error(resp, 401, "AuthenticationFailed", "",
+				  "the single sign-on session has ended; sign in again (jitgate login --sso)");
+			api_auth_failed(api, c, "Authenticate", req->path, true, "unknown or ended sso session", resp);
+			return -EACCES;
+		}
+		caller_from_sso(api, sess, c);
+		return 0;
 	}
 	r = -ENOENT;
 	if (strlen(secret) <= API_TOKEN_TEXT_MAX && api_token_hash(secret, strlen(secret), hash) == 0)
@@ -381,6 +416,7 @@ static const struct route routes[] = {
 	{ "GET", JITGATE "/webhooks", NULL, ROUTE_PLAIN, .fn.plain = api_webhooks_list },
 	{ "PUT", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_put },
 	{ "DELETE", JITGATE "/tokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_token_delete },
+	{ "DELETE", JITGATE "/ssoSessions/{name}", NULL, ROUTE_NAMED, .fn.named = api_oidc_sessions_end },
 	{ "GET", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_tokens_list },
 	{ "POST", JITGATE "/joinTokens", NULL, ROUTE_PLAIN, .fn.plain = api_join_token_create },
 	{ "DELETE", JITGATE "/joinTokens/{name}", NULL, ROUTE_NAMED, .fn.named = api_join_token_delete },
@@ -644,6 +680,10 @@ dispatch(struct api *api, const struct http_request *req, struct http_response *
 		handle_session(api, &c, req, resp);
 		return;
 	}
+	if (!strncmp(req->path, "/oidc/", 6)) {
+		api_oidc_handle(api, &c, req, resp);
+		return;
+	}
 	if (serve_web(req, resp)) {
 		api->metrics.op = API_OP_PORTAL;
 		return;
@@ -701,6 +741,7 @@ api_free(struct api *api)
 	api_metrics_free(&api->metrics);
 	api_closing_free(api);
 	api_watches_free(api);
+	api_oidc_free(api);
 	free(api);
 }
 

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "api/api-oidc.h"
 #include "core/error.h"
 #include "core/net.h"
 #include "core/rbac.h"
@@ -34,6 +35,7 @@ struct api_settings {
 	size_t n_custom_roles;
 	struct rbac_role custom_roles[RBAC_CUSTOM_ROLES_MAX];
 	int64_t agent_watch_wait_ms;	/* how long a watch is held (0: AGENT_WATCH_WAIT_MS); config agent_watch_wait */
+	struct oidc_settings oidc;	/* [sso]: single sign-on (api-oidc.c); issuer "" when off */
 };
 
 /* The API's world (api-internal.h): the daemon holds it only through the functions below. */
@@ -47,6 +49,8 @@ struct api;
  * 200. api_set_release(): who sends the answers held for a batch (struct api's release_held, api-internal.h).
  */
 struct api *api_new(const struct api_settings *settings);
+/* Before the sandbox: set up the HTTPS client single sign-on uses (a no-op when [sso] is off). */
+int api_oidc_global_init(const struct api_settings *settings);
 void api_free(struct api *api);
 void api_set_store(struct api *api, struct store *st);
 void api_set_fw(struct api *api, struct fw *fw, const char *reason);
@@ -99,7 +103,8 @@ void api_caches_free(struct api *api);
 
 /* Who is calling, after authentication. */
 struct api_caller {
-	char name[API_CALLER_MAX + 1];	/* "token:NAME" or "root" (unix socket) */
+	char name[API_CALLER_MAX + 1];	/* "token:NAME", "user:PERSON" (single sign-on) or "root" (unix socket) */
+	char subject[STORE_SUBJECT_MAX + 1];	/* single sign-on: the provider's sub; else "" */
 	const struct rbac_role *role;
 	char scope[STORE_SCOPE_MAX + 1];
 	struct net_addr addr;		/* the caller's address as initiate's "my IP" sees it */

@@ -18,6 +18,7 @@
 
 const char cli_help_login[] =
 	"usage: jitgate login --server URL --token TOKEN [--ca FILE | --fingerprint SHA256] [--subscription ID]\n"
+	"       jitgate login --server URL --sso [--ca FILE | --fingerprint SHA256] [--subscription ID]\n"
 	"\n"
 	"Checks that the server accepts the token (GET /whoami) and writes ~/.config/jitgate/config (mode\n"
 	"0600) with server, token, CA and the server's subscription, so later commands need no flags. With\n"
@@ -27,26 +28,41 @@ const char cli_help_login[] =
 	"config and uses it as the CA from then on. --fingerprint answers that question in advance (a\n"
 	"mismatch is refused). A login that fails saves nothing and changes nothing.\n"
 	"The token may also come from JITGATE_TOKEN, which keeps it out of the process list.\n"
+	"With --sso you sign in with your organisation's identity provider instead (the server's [sso]):\n"
+	"jitgate prints a URL and a code, you approve the code in a browser, and the config keeps a jitgate\n"
+	"session credential that ends with the server's max_session (never the provider's tokens).\n"
+	"jitgate logout ends it.\n"
 	"\n"
 	"Example:\n"
 	"  JITGATE_TOKEN=jg_... jitgate login --server https://gw.example.net:8443\n";
 
 #define OPT_FINGERPRINT	11000
+#define OPT_SSO		11001
 
 static const struct option login_options[] = {
 	{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
+	{ "sso", no_argument, NULL, OPT_SSO },
 	{ NULL, 0, NULL, 0 },
+};
+
+struct login_flags {
+	const char *want_fp;
+	bool sso;
 };
 
 static int
 login_option(struct cli *c, int opt, const char *arg, void *state)
 {
-	const char **fp = state;
+	struct login_flags *f = state;
 
 	(void)c;
+	if (opt == OPT_SSO) {
+		f->sso = true;
+		return 0;
+	}
 	if (opt != OPT_FINGERPRINT)
 		return -EINVAL;
-	*fp = arg;
+	f->want_fp = arg;
 	return 0;
 }
 
@@ -210,6 +226,7 @@ pins_prune(const char *dir, const char *keep)
 /* What a login gathers on its way, step by step, for the config it writes at the end. */
 struct login {
 	const char *want_fp;		/* --fingerprint, or NULL */
+	bool sso;			/* --sso: the credential comes from single sign-on (cmd-login-sso.c) */
 	bool sub_given;			/* --subscription named one */
 	char dir[CLIENT_PATH_MAX];	/* the config directory */
 	char ca[CLIENT_PATH_MAX];	/* the CA the config will name */
@@ -233,9 +250,11 @@ login_settings(struct cli *c, struct login *l)
 		return cli_fail(c, CLI_EXIT_USAGE, "--server URL is required");
 	if (strncasecmp(c->client.server, "https://", 8))
 		return cli_fail(c, CLI_EXIT_USAGE, "--server: '%s' is not an https:// URL", c->client.server);
-	if (!c->client.token && (env = getenv("JITGATE_TOKEN")) && *env)
+	if (!c->client.token && !l->sso && (env = getenv("JITGATE_TOKEN")) && *env)
 		c->client.token = strdup(env);
-	if (!c->client.token)
+	if (l->sso && c->client.token)
+		return cli_fail(c, CLI_EXIT_USAGE, "--sso and --token: give one of them");
+	if (!c->client.token && !l->sso)
 		return cli_fail(c, CLI_EXIT_USAGE, "--token TOKEN (or JITGATE_TOKEN) is required");
 	if (c->client.insecure)
 		return cli_fail(c, CLI_EXIT_USAGE, "--insecure: login pins the certificate instead; see --help");
@@ -338,17 +357,21 @@ out:
 int
 cmd_login(struct cli *c, int argc, char **argv)
 {
+	struct login_flags f = { NULL, false };
 	struct login l;
 	bool help;
 	int argi, r;
 
 	memset(&l, 0, sizeof(l));
-	r = cli_options(c, argc, argv, "", login_options, login_option, &l.want_fp, cli_help_login, &argi, &help);
+	r = cli_options(c, argc, argv, "", login_options, login_option, &f, cli_help_login, &argi, &help);
+	l.want_fp = f.want_fp;
+	l.sso = f.sso;
 	if (r < 0 || help)
 		return cli_exit(c, r);
 	if (argc - argi)
 		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "no arguments expected (see --help)"));
-	if ((r = login_settings(c, &l)) < 0 || (r = login_trust(c, &l)) < 0 || (r = login_check(c, &l)) < 0)
+	if ((r = login_settings(c, &l)) < 0 || (r = login_trust(c, &l)) < 0 || (l.sso && (r = cli_login_sso(c)) < 0) ||
+	    (r = login_check(c, &l)) < 0)
 		goto out;
 	if ((r = login_save(c, &l)) < 0)
 		goto out;

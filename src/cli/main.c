@@ -86,6 +86,7 @@ static const struct command {
 	{ "agent", "token create|list|revoke", "join tokens for jitgate-agent hosts (Owners)", cmd_agent, cli_help_agent },
 	{ "whoami", "", "who the server thinks you are, and your address as it sees it", cmd_whoami, cli_help_whoami },
 	{ "login", "", "save server, token and CA in ~/.config/jitgate/config", cmd_login, cli_help_login },
+	{ "logout", "", "forget the saved credential (and end a single sign-on session)", cmd_logout, cli_help_logout },
 	{ "help", "[COMMAND]", "help on a command", cmd_help, NULL },
 	{ "version", "", NULL, cmd_version, "usage: jitgate version\n" },
 };

@@ -339,6 +339,28 @@ flush_role(struct ini_ctx *c)
 	return 0;
 }
 
+/* [sso]: complete, and every mapping names a role that exists (a built-in or a [role] section). */
+static int
+config_sso_check(struct config *cfg, struct core_error *err)
+{
+	struct oidc_settings *o = &cfg->api.oidc;
+	const struct rbac_role *role;
+	size_t i, k;
+
+	if (oidc_settings_check(o, err) < 0)
+		return -EINVAL;
+	for (i = 0; i < o->n_maps; i++) {
+		role = rbac_role_builtin(o->maps[i].role);
+		for (k = 0; !role && k < cfg->api.n_custom_roles; k++)
+			if (!strcasecmp(cfg->api.custom_roles[k].name, o->maps[i].role))
+				role = &cfg->api.custom_roles[k];
+		if (!role)
+			return core_error_set(err, "InvalidConfig", "map", "sso map line %zu names role '%.64s', which is not defined",
+					      i + 1, o->maps[i].role);
+	}
+	return 0;
+}
+
 static int
 on_ini(void *user, const char *section, const char *name, const char *value)
 {
@@ -361,6 +383,10 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 	}
 	if (!strncmp(section, "webhook ", 8)) {
 		c->r = webhook_config_section(&c->cfg->webhooks, section + 8, name, value, c->err);
+		return c->r == 0;
+	}
+	if (!strcmp(section, "sso")) {
+		c->r = oidc_settings_set(&c->cfg->api.oidc, name, value, c->err);
 		return c->r == 0;
 	}
 	if (strncmp(section, "role ", 5)) {
@@ -426,7 +452,7 @@ static int
 config_load(struct config *cfg, struct ini_source *src, const char *name, struct core_error *err)
 {
 	struct ini_ctx c;
-	int line;
+	int line, r;
 
 	memset(&c, 0, sizeof(c));
 	c.cfg = cfg;
@@ -441,7 +467,9 @@ config_load(struct config *cfg, struct ini_source *src, const char *name, struct
 		return core_error_set(err, "InvalidConfig", name, "%s: out of memory", name);
 	if (line > 0)
 		return core_error_set(err, "InvalidConfig", name, "%s: line %d is not 'key = value'", name, line);
-	return flush_role(&c);
+	if ((r = flush_role(&c)) < 0)
+		return r;
+	return config_sso_check(cfg, err);
 }
 
 int

@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 
-#define LANDLOCK_READ_MAX	24	/* read paths: boot id, /etc, /usr, 16 webhook CA files (NULL-terminated lists) */
+#define LANDLOCK_READ_MAX	24	/* read paths: boot id, /etc, /usr, 16 webhooks' and [sso]'s CA files (NULL-terminated) */
 
 struct landlock_paths {
 	const char *state_dir;				/* read, write, create, remove, rename beneath */

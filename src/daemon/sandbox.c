@@ -134,11 +134,13 @@ static const struct rule main_pg_list[] = {
 };
 
 /*
- * The main process with webhooks configured, on top of the main list: libcurl (multi handle) sends
- * each delivery over TCP (IPv4 and IPv6); for a receiver given by name its threaded resolver runs
- * glibc's getaddrinfo in a thread (/etc/hosts, DNS over UDP), as the agent's does.
+ * The main process when it makes HTTPS calls, on top of the main list: webhook deliveries (a libcurl
+ * multi handle) and single sign-on's calls to the identity provider at sign-in (discovery, keys, the
+ * token endpoint): TCP (IPv4 and IPv6); for a host given by name libcurl's threaded resolver runs
+ * glibc's getaddrinfo in a thread (/etc/hosts, DNS over UDP), as the agent's does (threads only,
+ * never a process). Measured by tests/e2e/webhooks.sh and sso.sh, which run jitgated split (privsep).
  */
-static const struct rule webhook_list[] = {
+static const struct rule https_out_list[] = {
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_STREAM } },
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_STREAM } },
 	ANY("connect"),
@@ -148,6 +150,7 @@ static const struct rule webhook_list[] = {
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_DGRAM } },
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_DGRAM } }, ANY("sendmmsg"),
 	ARG("ioctl", 1, FIONREAD),
+	ANY("getdents64"),		/* libcurl's GnuTLS reads its CA directory (/etc/ssl/certs) at each connection */
 };
 
 /*
@@ -326,7 +329,7 @@ add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n)
 }
 
 static int
-seccomp_load_lists(enum sandbox_role role, bool webhooks, struct core_error *err);
+seccomp_load_lists(enum sandbox_role role, bool https_out, struct core_error *err);
 
 int
 sandbox_seccomp(enum sandbox_role role, struct core_error *err)
@@ -335,13 +338,13 @@ sandbox_seccomp(enum sandbox_role role, struct core_error *err)
 }
 
 int
-sandbox_seccomp_main(bool pg, bool webhooks, struct core_error *err)
+sandbox_seccomp_main(bool pg, bool https_out, struct core_error *err)
 {
-	return seccomp_load_lists(pg ? SANDBOX_MAIN_PG : SANDBOX_MAIN, webhooks, err);
+	return seccomp_load_lists(pg ? SANDBOX_MAIN_PG : SANDBOX_MAIN, https_out, err);
 }
 
 static int
-seccomp_load_lists(enum sandbox_role role, bool webhooks, struct core_error *err)
+seccomp_load_lists(enum sandbox_role role, bool https_out, struct core_error *err)
 {
 	const struct scmp_arg_cmp unix_socket = { 0, SCMP_CMP_EQ, AF_UNIX, 0 };
 	const struct scmp_arg_cmp unix_stream[2] = { { 0, SCMP_CMP_EQ, AF_UNIX, 0 },
@@ -356,8 +359,8 @@ seccomp_load_lists(enum sandbox_role role, bool webhooks, struct core_error *err
 		r = add_rules(ctx, main_list, COUNT(main_list));
 	if (r == 0 && role == SANDBOX_MAIN_PG)
 		r = add_rules(ctx, main_pg_list, COUNT(main_pg_list));
-	if (r == 0 && webhooks)
-		r = add_rules(ctx, webhook_list, COUNT(webhook_list));
+	if (r == 0 && https_out)
+		r = add_rules(ctx, https_out_list, COUNT(https_out_list));
 	if (r == 0 && role == SANDBOX_FW_SUPERVISOR)
 		r = add_rules(ctx, supervisor_list, COUNT(supervisor_list));
 	/* the supervisor's list holds the helper's: its children inherit the filter, then narrow it */
@@ -372,8 +375,8 @@ seccomp_load_lists(enum sandbox_role role, bool webhooks, struct core_error *err
 	/* the agent's getaddrinfo asks nscd over a unix socket first: "no", and it reads /etc/hosts and DNS itself */
 	if (r == 0 && role == SANDBOX_AGENT)
 		r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, &unix_socket);
-	/* the same for the webhooks' resolver in main (with PostgreSQL, unix stream sockets are libpq's: allowed) */
-	if (r == 0 && webhooks && role == SANDBOX_MAIN)
+	/* the same for the HTTPS callers' resolver in main (with PostgreSQL, unix stream sockets are libpq's: allowed) */
+	if (r == 0 && https_out && role == SANDBOX_MAIN)
 		r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 2, unix_stream);
 	/* fork() may try clone3 first; ENOSYS sends the C library to clone */
 	if (r == 0)

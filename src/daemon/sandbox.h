@@ -48,7 +48,10 @@ int sandbox_drop(const struct sandbox_user *user, uint64_t keep, struct core_err
 
 /* Load `role`'s seccomp allow-list (the process must have no_new_privs). Filters stack: a child adds its own. */
 int sandbox_seccomp(enum sandbox_role role, struct core_error *err);
-/* The main process's list: with PostgreSQL's client calls (pg), with the webhooks' HTTP(S) client calls (webhooks). */
-int sandbox_seccomp_main(bool pg, bool webhooks, struct core_error *err);
+/*
+ * The main process's list: with PostgreSQL's client calls (pg), with outbound HTTP(S) client calls
+ * (https_out: webhooks, or single sign-on's calls to its provider). Without them it connects nowhere.
+ */
+int sandbox_seccomp_main(bool pg, bool https_out, struct core_error *err);
 
 #endif

@@ -165,8 +165,8 @@ choose_split(const struct config *cfg, struct sandbox_user *ret_user)
 /*
  * Landlock (landlock.h): from here the main process writes only in its state directory. It has read its
  * config, certificate and key already (as root), so it keeps no right to them; it reads this boot's id;
- * as a PostgreSQL client or a webhook sender it reads /etc and /usr (resolver, NSS, CA certificates), and
- * each webhook's ca_file. SQLite's temporary files
+ * as a PostgreSQL client, a webhook sender or single sign-on's client it reads /etc and /usr (resolver,
+ * NSS, CA certificates), and each webhook's and [sso]'s ca_file. SQLite's temporary files
  * (big sorts) go to the state directory, the only place it may write.
  */
 static int
@@ -190,13 +190,15 @@ confine_main(const struct config *cfg, const struct sandbox_user *u)
 		*slash = '\0';
 		p.export_dir = export_dir;
 	}
-	if (cfg->store[0] || cfg->webhooks.n) {
+	if (cfg->store[0] || cfg->webhooks.n || cfg->api.oidc.issuer[0]) {
 		p.read[n_read++] = "/etc";
 		p.read[n_read++] = "/usr";
 	}
 	for (i = 0; i < cfg->webhooks.n && n_read < LANDLOCK_READ_MAX; i++)
 		if (cfg->webhooks.hooks[i].ca_file[0])
 			p.read[n_read++] = cfg->webhooks.hooks[i].ca_file;
+	if (cfg->api.oidc.ca_file[0] && n_read < LANDLOCK_READ_MAX)
+		p.read[n_read++] = cfg->api.oidc.ca_file;
 #ifdef SANDBOX_SANITIZER
 	p.read_exec[0] = "/";	/* the sanitizers' runtime reads /proc/self and runs llvm-symbolizer: reads only */
 #endif
@@ -230,7 +232,7 @@ drop_main(const struct config *cfg, const struct sandbox_user *u)
 	}
 	if (confine_main(cfg, u) < 0)
 		return -EPERM;
-	if (sandbox_seccomp_main(cfg->store[0] != '\0', cfg->webhooks.n > 0, &err) < 0) {
+	if (sandbox_seccomp_main(cfg->store[0] != '\0', cfg->webhooks.n > 0 || cfg->api.oidc.issuer[0] != '\0', &err) < 0) {
 		fail_err("cannot drop privileges", &err);
 		return -EPERM;
 	}
@@ -446,6 +448,11 @@ setup_store(struct server *s)
 	/* root has read all it needs (the certificate and key are in memory): the state is the user's from here */
 	if (s->split && statedir_give(cfg->state_dir, DB_NAME, &s->user, true, &err) < 0) {
 		fail_err("privilege separation", &err);
+		return -1;
+	}
+	/* libcurl for single sign-on sets itself up while it may still read what it needs */
+	if (api_oidc_global_init(&cfg->api) < 0) {
+		logmsg("single sign-on: cannot set up the HTTPS client");
 		return -1;
 	}
 	if (s->split && drop_main(cfg, &s->user) < 0)

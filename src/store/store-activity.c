@@ -55,6 +55,8 @@ activity_insert(struct store *st, const struct store_activity *a, int64_t seq, c
 		rc = db_bind_int64(s, 10, seq);
 	if (rc == DB_OK)
 		rc = db_bind_blob(s, 11, hash, STORE_AUDIT_HASH_LEN);
+	if (rc == DB_OK)
+		rc = bind_str(s, 12, a->caller_subject);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0)
 		*ret_id = db_last_id(st);
@@ -81,7 +83,7 @@ store_activity_append(struct store *st, struct store_activity *a)
 
 	if (!FIELD_OK(a->caller) || !FIELD_OK(a->caller_addr) || !FIELD_OK(a->operation) ||
 	    !FIELD_OK(a->resource_id) || !FIELD_OK(a->status) || !FIELD_OK(a->detail) ||
-	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id))
+	    !FIELD_OK(a->justification) || !FIELD_OK(a->correlation_id) || !FIELD_OK(a->caller_subject))
 		return set_error(st, -EINVAL, "invalid activity record");
 	if (queue || !store_in_transaction(st)) {
 		if ((r = op_begin(st, &op)) < 0)

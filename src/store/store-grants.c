@@ -66,7 +66,7 @@ store_request_insert(struct store *st, const struct store_request *req)
 	int rc, r;
 
 	if (!FIELD_OK(req->id) || req->id[0] == '\0' || !FIELD_OK(req->requestor) ||
-	    !FIELD_OK(req->requestor_addr) || !FIELD_OK(req->justification) ||
+	    !FIELD_OK(req->requestor_addr) || !FIELD_OK(req->justification) || !FIELD_OK(req->requestor_subject) ||
 	    (req->n_grants > 0 && !req->grants) || req->n_grants > STORE_GRANTS_MAX)
 		return set_error(st, -EINVAL, "invalid request record");
 	for (i = 0; i < req->n_grants; i++)
@@ -90,6 +90,8 @@ store_request_insert(struct store *st, const struct store_request *req)
 		rc = db_bind_int64(s, 5, req->start_ns);
 	if (rc == DB_OK)
 		rc = bind_str(s, 6, req->justification);
+	if (rc == DB_OK)
+		rc = bind_str(s, 7, req->requestor_subject);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r < 0)
 		goto out;

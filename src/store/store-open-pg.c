@@ -286,6 +286,13 @@ static const char *const pg_migrations[] = {
 	"	dropped BIGINT NOT NULL DEFAULT 0,\n"
 	"	waiting BIGINT NOT NULL DEFAULT 0\n"
 	");\n",
+
+	/*
+	 * 11: single sign-on (OpenID Connect): who asked, by the identity provider's subject (sub) beside the
+	 * person's name in requestor/caller; '' for tokens, agents and jitgated itself.
+	 */
+	"ALTER TABLE activity ADD COLUMN caller_subject TEXT NOT NULL DEFAULT '';\n"
+	"ALTER TABLE requests ADD COLUMN requestor_subject TEXT NOT NULL DEFAULT '';\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

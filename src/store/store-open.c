@@ -354,6 +354,13 @@ static const char *const migrations[] = {
 	"	dropped INTEGER NOT NULL DEFAULT 0,\n"
 	"	waiting INTEGER NOT NULL DEFAULT 0		-- its rows in webhook_outbox: a count that costs no scan\n"
 	");\n",
+
+	/*
+	 * 11: single sign-on (OpenID Connect): who asked, by the identity provider's subject (sub) beside the
+	 * person's name in requestor/caller; '' for tokens, agents and jitgated itself.
+	 */
+	"ALTER TABLE activity ADD COLUMN caller_subject TEXT NOT NULL DEFAULT '';\n"
+	"ALTER TABLE requests ADD COLUMN requestor_subject TEXT NOT NULL DEFAULT '';\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -67,7 +67,7 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_LINK_OWNER] = "SELECT policy_id FROM policy_vms WHERE vm_id = ?1",
 	[ST_LINK_INSERT] = "INSERT INTO policy_vms (vm_id, policy_id) VALUES (?1, ?2)",
 	[ST_REQUEST_INSERT] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
-		"justification) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		"justification, requestor_subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_GRANT_INSERT] = "INSERT INTO grants (request_id, vm_id, port, proto, source, end_ns, status, reason, "
 		"ended_ns, requestor, boot, mono_end_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_GRANT_END] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
@@ -113,8 +113,8 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_USAGE_LAST] = "SELECT r.start_ns, r.requestor FROM grants g JOIN requests r ON r.id = g.request_id "
 		"WHERE g.vm_id = ?1 ORDER BY r.start_ns DESC, r.rowid DESC LIMIT 1",
 	[ST_ACTIVITY_INSERT] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
-		"status, detail, justification, correlation_id, seq, hash) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		"status, detail, justification, correlation_id, seq, hash, caller_subject) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_TOKEN_INSERT] = "INSERT INTO tokens (name, hash, role, scope, created_ns, revoked_ns) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, 0)",
 	[ST_TOKEN_FIND] = TOKEN_COLS " WHERE hash = ?1 AND revoked_ns = 0",
@@ -219,8 +219,8 @@ const char *const stmt_sql_pg[ST__MAX] = {
 	/* subqueries in FROM need a name; LIMIT NULL is no limit, where SQLite's is -1 */
 	[ST_REQUESTS_OF_POLICY] = REQUESTS_OF_POLICY("nullif(?3, -1)", " AS ended", " AS q"),
 	[ST_ACTIVITY_INSERT] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
-		"status, detail, justification, correlation_id, seq, hash) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+		"status, detail, justification, correlation_id, seq, hash, caller_subject) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
 	/* the row lock keeps the chain linear even for a writer that skipped the advisory lock */
 	[ST_CHAIN_HEAD] = CHAIN_HEAD " FOR UPDATE",
 	[ST_TOKEN_LIST] = TOKEN_COLS " ORDER BY " NOCASE_ORDER("name"),

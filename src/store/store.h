@@ -31,6 +31,7 @@
 
 #define STORE_ID_MAX		64	/* request ids (UUIDs), correlation ids */
 #define STORE_REQUESTOR_MAX	128	/* caller identity, e.g. "token:alice" */
+#define STORE_SUBJECT_MAX	255	/* an identity provider's subject (sub) for a person signed in with it */
 #define STORE_JUSTIFICATION_MAX	1024
 #define STORE_ROLE_MAX		64
 #define STORE_SCOPE_MAX		ARM_ID_MAX
@@ -183,6 +184,7 @@ struct store_request {
 	char id[STORE_ID_MAX + 1];
 	int64_t policy_id;
 	char requestor[STORE_REQUESTOR_MAX + 1];
+	char requestor_subject[STORE_SUBJECT_MAX + 1];	/* single sign-on: the provider's sub; else "" (written, not read back) */
 	char requestor_addr[STORE_ADDR_TEXT_MAX];
 	int64_t start_ns;
 	char justification[STORE_JUSTIFICATION_MAX + 1];
@@ -254,6 +256,7 @@ struct store_activity {
 	int64_t id;			/* assigned on append */
 	int64_t time_ns;
 	char caller[STORE_REQUESTOR_MAX + 1];
+	char caller_subject[STORE_SUBJECT_MAX + 1];	/* single sign-on: the provider's sub; else "" (written, not read back) */
 	char caller_addr[STORE_ADDR_TEXT_MAX];
 	char operation[STORE_OPERATION_MAX];	/* e.g. "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action" */
 	char resource_id[ARM_ID_MAX + 1];

@@ -643,6 +643,42 @@ test_validate(void **state)
 	assert_int_equal(config_validate(&cfg, NULL), -EINVAL);
 }
 
+/* [sso]: a provider with maps to a built-in and a custom role; a map naming no role, or no map, is refused. */
+static void
+test_load_sso(void **state)
+{
+	(void)state;
+	assert_int_equal(load("[role Viewer]\n"
+			      "actions = */read\n"
+			      "[sso]\n"
+			      "name = Keycloak\n"
+			      "issuer = https://kc.example.com/realms/corp\n"
+			      "client_id = jitgate\n"
+			      "client_secret = s3cret\n"
+			      "redirect_url = https://jg.example.com/oidc/callback\n"
+			      "map = group:admins SecurityAdmin /\n"
+			      "map = domain:example.com Viewer /subscriptions/x\n"), 0);
+	assert_string_equal(cfg.api.oidc.issuer, "https://kc.example.com/realms/corp");
+	assert_int_equal(cfg.api.oidc.n_maps, 2);
+	assert_string_equal(cfg.api.oidc.maps[1].role, "Viewer");
+	assert_string_equal(cfg.api.oidc.person_claim, "email");
+	config_defaults(&cfg);
+	assert_int_equal(load("[sso]\n"
+			      "issuer = https://kc.example.com\n"
+			      "client_id = jitgate\n"
+			      "redirect_url = https://jg.example.com/oidc/callback\n"
+			      "map = group:admins NoSuchRole /\n"), -EINVAL);
+	assert_string_equal(err.target, "map");
+	config_defaults(&cfg);
+	assert_int_equal(load("[sso]\n"
+			      "issuer = http://kc.example.com\n"
+			      "client_id = jitgate\n"), -EINVAL);
+	assert_string_equal(err.target, "issuer");
+	config_defaults(&cfg);
+	assert_int_equal(load("[sso]\nsecret = x\n"), -EINVAL);
+	assert_string_equal(err.target, "secret");
+}
+
 int
 main(void)
 {
@@ -663,6 +699,7 @@ main(void)
 		cmocka_unit_test_setup(test_load_roles, setup),
 		cmocka_unit_test_setup(test_load_role_continued, setup),
 		cmocka_unit_test_setup(test_load_role_errors, setup),
+		cmocka_unit_test_setup(test_load_sso, setup),
 		cmocka_unit_test_setup(test_load_errors, setup),
 		cmocka_unit_test_setup(test_validate, setup),
 		cmocka_unit_test_setup(test_single_process, setup),

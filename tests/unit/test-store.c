@@ -233,7 +233,9 @@ raw_int(const char *path, const char *sql)
 static void
 undo_migration_6(const char *path)
 {
-	raw_exec(path, "DROP TABLE webhook_outbox; DROP TABLE webhook_hooks");	/* 10 (webhooks) first */
+	/* 11 (single sign-on's subjects) first, then 10 (webhooks) */
+	raw_exec(path, "ALTER TABLE activity DROP COLUMN caller_subject; ALTER TABLE requests DROP COLUMN requestor_subject");
+	raw_exec(path, "DROP TABLE webhook_outbox; DROP TABLE webhook_hooks");
 	/* then 9 (the activity log's chain) */
 	raw_exec(path, "DROP TRIGGER activity_chained; DROP TABLE audit_chain; DROP INDEX requests_start; "
 	    "ALTER TABLE activity DROP COLUMN seq; "

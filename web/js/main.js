@@ -64,6 +64,8 @@ async function boot() {
 	vms.init();
 	activity.init();
 	$("#signin-form").addEventListener("submit", onSignIn);
+	$("#sso-signin").addEventListener("click", onSsoSignIn);
+	ssoOffer();
 	$("#signout").addEventListener("click", onSignOut);
 	window.addEventListener("hashchange", () => {
 		route();
@@ -112,6 +114,32 @@ async function onSignIn(e) {
 		setFieldError(input, err.message || String(err));
 		input.focus();
 	} finally {
+		btn.disabled = false;
+	}
+}
+
+// Single sign-on, where the server has it: a button that sends the browser to the identity provider.
+async function ssoOffer() {
+	try {
+		const c = (await api("GET", "/oidc/config", { noSignOut: true })).body;
+		if (!c?.enabled) return;
+		$("#sso-signin").textContent = `Sign in with ${c.name}`;
+		$("#sso").hidden = false;
+	} catch {
+		/* a server without single sign-on */
+	}
+}
+
+async function onSsoSignIn() {
+	const btn = $("#sso-signin");
+	btn.disabled = true;
+	try {
+		const r = await api("POST", "/oidc/start", { noSignOut: true });
+		location.assign(r.body.authorizeUrl);
+	} catch (err) {
+		const n = $("#signin-note");
+		n.textContent = err.message || String(err);
+		n.hidden = false;
 		btn.disabled = false;
 	}
 }

@@ -1,0 +1,142 @@
+/* Single sign-on's shared parts: the provider state's life, random texts, HTML answers, and opening a person's session. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include <jose/b64.h>
+
+#include "api/api-oidc-internal.h"
+#include "core/timeutil.h"
+
+int
+oidc_random_text(char out[OIDC_RANDOM_TEXT + 1])
+{
+	uint8_t raw[OIDC_STATE_BYTES];
+	size_t n;
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	n = jose_b64_enc_buf(raw, sizeof(raw), out, OIDC_RANDOM_TEXT);
+	explicit_bzero(raw, sizeof(raw));
+	if (n != OIDC_RANDOM_TEXT)
+		return -EIO;
+	out[OIDC_RANDOM_TEXT] = '\0';
+	return 0;
+}
+
+struct api_oidc *
+api_oidc_get(struct api *api)
+{
+	if (!api->settings.oidc.issuer[0])
+		return NULL;
+	if (!api->oidc && (api->oidc = calloc(1, sizeof(*api->oidc))))
+		api->oidc->s = &api->settings.oidc;
+	return api->oidc;
+}
+
+void
+api_oidc_free(struct api *api)
+{
+	if (!api->oidc)
+		return;
+	json_decref(api->oidc->jwks);
+	explicit_bzero(api->oidc, sizeof(*api->oidc));
+	free(api->oidc);
+	api->oidc = NULL;
+}
+
+/* A short HTML page for the browser that came back from the provider; msg is escaped. */
+void
+oidc_page(struct http_response *resp, int status, const char *title, const char *msg)
+{
+	char esc[2 * ERROR_MESSAGE_MAX], body[4 * ERROR_MESSAGE_MAX];
+	size_t i, k = 0;
+	int n;
+
+	for (i = 0; msg[i] && k + 7 < sizeof(esc); i++) {
+		const char *rep = msg[i] == '<' ? "&lt;" : msg[i] == '>' ? "&gt;" : msg[i] == '&' ? "&amp;" :
+				  msg[i] == '"' ? "&quot;" : NULL;
+
+		if (rep)
+			k += (size_t)snprintf(esc + k, sizeof(esc) - k, "%s", rep);
+		else
+			esc[k++] = msg[i];
+	}
+	esc[k] = '\0';
+	n = snprintf(body, sizeof(body),
+		     "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>jitgate: %s</title>"
+		     "<h1>%s</h1><p id=\"reason\">%s</p><p><a href=\"/\">Back to jitgate</a></p></html>\n",
+		     title, title, esc);
+	free(resp->body);
+	resp->body = strdup(body);
+	resp->body_len = resp->body ? (size_t)n : 0;
+	resp->content_type = "text/html; charset=utf-8";
+	resp->status = status;
+	http_response_header(resp, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+	http_response_header(resp, "Cache-Control", "no-store");
+	http_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
+int
+oidc_session_open(struct api *api, struct api_oidc *o, const struct oidc_claims *cl, bool cookie,
+		  struct http_response *resp, char ret_id[2 * SESSION_SECRET_BYTES + 1], struct api_session **ret,
+		  struct core_error *e)
+{
+	const struct oidc_map *maps[OIDC_MAPS_MAX];
+	uint8_t key[STORE_TOKEN_HASH_LEN];
+	char subj[2 * OIDC_TEXT_MAX + 8];
+	struct api_session *s;
+	int64_t life = o->s->max_session_s;
+	size_t n = oidc_map_claims(o->s, cl, maps, OIDC_MAPS_MAX);
+
+	if (!n)
+		return core_error_set(e, "NoRoleMapped", o->s->person_claim,
+				      "%.200s may sign in with the identity provider but is given no role in jitgate; "
+				      "ask an administrator to map one of your groups", cl->person), -EACCES;
+	if (strlen(cl->person) + 5 > API_CALLER_MAX || strlen(cl->subject) > STORE_SUBJECT_MAX)
+		return core_error_set(e, "InvalidIdToken", o->s->person_claim,
+				      "the claim naming the person is longer than %d characters", API_CALLER_MAX - 5), -EACCES;
+	/* one person's sessions are counted together, as one token's are */
+	snprintf(subj, sizeof(subj), "sso\n%s", cl->subject);
+	if (api_token_hash(subj, strlen(subj), key) < 0 || !(s = api_session_open(api, key, life, cookie, resp, ret_id)))
+		return core_error_set(e, "InternalError", "", "cannot make a session"), -EIO;
+	s->sso = true;
+	snprintf(s->person, sizeof(s->person), "user:%s", cl->person);
+	snprintf(s->subject, sizeof(s->subject), "%s", cl->subject);
+	/* several mappings: the first in the config's order decides (doc/operator.md, Single sign-on) */
+	snprintf(s->role, sizeof(s->role), "%s", maps[0]->role);
+	snprintf(s->scope, sizeof(s->scope), "%s", maps[0]->scope);
+	*ret = s;
+	return 0;
+}
+
+
+void
+api_oidc_sessions_end(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
+		      struct http_response *resp)
+{
+	char scope[ARM_ID_MAX + 1];
+	size_t i, n = 0;
+
+	(void)req;
+	/* who may mint and revoke credentials may end a person's sessions: a role change then applies at once */
+	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
+	if (!api_require(api, c, RBAC_TOKEN_WRITE, scope, resp))
+		return;
+	if (!strncmp(name, "user:", 5))
+		name += 5;
+	for (i = 0; i < API_SESSIONS_MAX; i++) {
+		struct api_session *s = &api->sessions[i];
+
+		if (s->expires_ns && s->sso && !strcasecmp(s->person + 5, name)) {
+			explicit_bzero(s, sizeof(*s));
+			n++;
+		}
+	}
+	api_log(api, c, "EndSessions", scope, "Succeeded", NULL, "ended %zu single sign-on session(s) of user:%.200s", n,
+		name);
+	api_json(resp, 200, json_pack("{s:s+, s:I}", "person", "user:", name, "ended", (json_int_t)n));
+}

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# End-to-end test of single sign-on (OpenID Connect): a real provider (npm oidc-provider, HTTPS, three users),
+# the real jitgated (privilege-separated, so the main process's seccomp list for HTTPS out is what runs), and
+# Debian's Chromium driven by playwright-core through the portal's authorization code flow (tests/e2e/sso/test.mjs).
+#
+#   client (node + chromium, 10.231.0.2) ──veth── vm (jitgated :8443, provider :9443, both on 10.231.0.1)
+#
+# Usage: tests/e2e/sso.sh [BUILD_DIR]   (as root; needs node, npm, chromium, openssl; the npm registry the first time)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${1:-$here/../../build}" 2>/dev/null && pwd) || { echo "sso.sh: no build directory ${1:-}"; exit 1; }
+JITGATED=$BUILD/src/daemon/jitgated
+JITGATE=$BUILD/src/cli/jitgate
+DIR=$here/sso
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+. "$here/lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "sso.sh: needs root (network namespaces)"; exit 1; }
+[[ -x $JITGATED && -x $JITGATE ]] || { echo "sso.sh: build first ($JITGATED)"; exit 1; }
+command -v node >/dev/null && command -v npm >/dev/null ||
+	{ echo "sso.sh: node and npm are needed (scripts/deps.sh installs them)"; exit 1; }
+[[ -x $CHROMIUM ]] || { echo "sso.sh: $CHROMIUM is missing (scripts/deps.sh installs Debian's chromium)"; exit 1; }
+for t in curl openssl sqlite3; do command -v $t >/dev/null || { echo "sso.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
+
+if [[ ! -d $DIR/node_modules/oidc-provider || ! -d $DIR/node_modules/playwright-core ]]; then
+	echo "sso.sh: installing oidc-provider and playwright-core (npm ci in tests/e2e/sso; it downloads no browser)"
+	if ! (cd "$DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >"$E2E_TMP/npm.log" 2>&1); then
+		echo "sso.sh: npm ci failed; is the npm registry reachable? Last lines of its output:"
+		tail -n 15 "$E2E_TMP/npm.log" | sed 's/^/    /'
+		exit 1
+	fi
+fi
+
+SUB=00000000-0000-0000-0000-000000000000 RG=default LOC=local
+VMADDR=10.231.0.1 CLADDR=10.231.0.2 API_PORT=8443 IDP_PORT=9443
+JG=https://$VMADDR:$API_PORT IDP=https://$VMADDR:$IDP_PORT
+VM=$(ns_new ssovm) && CL=$(ns_new ssocl) || exit 1
+link_new "$VM" v0 "$CL" c0 || exit 1
+addr_add "$VM" v0 $VMADDR/24
+addr_add "$CL" c0 $CLADDR/24
+
+JITGATED_USER=jitgate-sso-test
+e2e_user "$JITGATED_USER" || exit 1
+chmod 0711 "$E2E_TMP"	# the unprivileged jitgated must reach its state directory and the provider's certificate
+STATE=$E2E_TMP/state
+mkdir -p "$STATE" "$E2E_TMP/idp"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=sso-e2e-idp \
+	-addext "subjectAltName=IP:$VMADDR" -keyout "$E2E_TMP/idp/key.pem" -out "$E2E_TMP/idp/cert.pem" 2>/dev/null ||
+	{ echo "sso.sh: openssl cannot make the provider's certificate"; exit 1; }
+chmod 0755 "$E2E_TMP/idp" && chmod 0644 "$E2E_TMP/idp/cert.pem"
+MODE=$E2E_TMP/idp/mode
+: >"$MODE"
+
+cat >"$E2E_TMP/jitgated.conf" <<EOF
+[sso]
+name = Test IdP
+issuer = $IDP
+client_id = jitgate
+client_secret = jitgate-test-secret
+redirect_url = $JG/oidc/callback
+scopes = openid email groups
+ca_file = $E2E_TMP/idp/cert.pem
+max_session = PT1H
+map = group:sec-admins SecurityAdmin /subscriptions/$SUB
+map = group:jit-users JitRequester /subscriptions/$SUB
+EOF
+chmod 0644 "$E2E_TMP/jitgated.conf"
+
+OWNER=$("$JITGATED" token create --state-dir "$STATE" --name owner --role Owner 2>&1 | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)
+[[ -n $OWNER ]] || { notok "jitgated token create owner"; e2e_summary; exit 1; }
+jitgated_start "$VM" "$CL" "$STATE" $VMADDR:$API_PORT "$E2E_TMP/jitgated.log" --vm-name vm1 \
+	--subscription $SUB --resource-group $RG --location $LOC --config "$E2E_TMP/jitgated.conf"
+check "jitgated starts privilege-separated with [sso] and answers /healthz" test $? = 0
+
+IDP_PID=
+provider_start() { # the provider in the VM namespace, signing with key k1 (SIGUSR1: k2)
+	local i try
+	# node has been seen to hang before listening on a loaded machine (its threads all waiting): such a start is
+	# ended and tried again, at most 3 times 20 s
+	for ((try = 0; try < 3; try++)); do
+		ip netns exec "$VM" env ISSUER=$IDP HOST=$VMADDR PORT=$IDP_PORT TLS_CERT="$E2E_TMP/idp/cert.pem" \
+			TLS_KEY="$E2E_TMP/idp/key.pem" REDIRECT=$JG/oidc/callback MODE_FILE="$MODE" \
+			node "$DIR/provider.mjs" >>"$E2E_TMP/idp.log" 2>&1 </dev/null &
+		IDP_PID=$!
+		E2E_PIDS+=($IDP_PID)
+		for ((i = 0; i < 1000; i++)); do
+			ip netns exec "$CL" curl -sf --max-time 1 --cacert "$E2E_TMP/idp/cert.pem" -o /dev/null \
+				"$IDP/.well-known/openid-configuration" && return 0
+			kill -0 $IDP_PID 2>/dev/null || break
+			sleep 0.02
+		done
+		echo "sso.sh: the provider did not answer (try $((try + 1)) of 3)"
+		provider_stop
+	done
+	return 1
+}
+provider_stop() {
+	kill $IDP_PID 2>/dev/null
+	wait $IDP_PID 2>/dev/null
+	echo "(provider $IDP_PID stopped: $?)" >>"$E2E_TMP/idp.log"
+}
+
+ns_settle "$CL" || echo "sso.sh: IPv6 addresses in the client namespace are still tentative after 5 s"
+PROFILE=$E2E_TMP/home
+mkdir -p "$PROFILE"
+browser() { # PHASE [VAR=VALUE...]: test.mjs's phase in the client namespace; its ok/FAIL lines tallied here
+	local phase=$1 line rc
+	shift
+	ip netns exec "$CL" env -u NODE_EXTRA_CA_CERTS HOME="$PROFILE" XDG_CONFIG_HOME="$PROFILE/.config" \
+		XDG_CACHE_HOME="$PROFILE/.cache" JG_URL=$JG JG_IDP=$IDP JG_CERT="$STATE/tls/cert.pem" \
+		JG_IDP_CERT="$E2E_TMP/idp/cert.pem" JG_CHROMIUM="$CHROMIUM" JG_TOKEN_OWNER="$OWNER" JG_SUB=$SUB JG_RG=$RG \
+		JG_LOC=$LOC JG_MY_IP=$CLADDR "$@" timeout 120 node "$DIR/test.mjs" "$phase" >"$E2E_TMP/node.out" 2>"$E2E_TMP/node.err"
+	rc=$?
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) ok "${line#ok }" ;;
+		"FAIL "*) notok "${line#FAIL }" ;;
+		*) printf '       %s\n' "$line" ;;
+		esac
+	done <"$E2E_TMP/node.out"
+	check "browser phase $phase exits 0 (rc=$rc)" test $rc = 0
+	((rc)) && sed 's/^/    node: /' "$E2E_TMP/node.err" | tail -n 20
+}
+
+# 1. the provider is down: a clear answer, and a token still signs in
+browser down
+code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/start.json" -w '%{http_code}' \
+	-X POST "$JG/oidc/start")
+check "provider down: POST /oidc/start is 503 ProviderUnavailable, saying a token still signs in (HTTP $code)" \
+	bash -c '[[ $1 == 503 ]] && grep -q "ProviderUnavailable" "$2" && grep -q "a jitgate token still signs in" "$2"' _ "$code" "$E2E_TMP/start.json"
+
+# 2. the provider is up: sign-ins, roles, refusals
+provider_start
+check "the provider starts (kid k1)" test $? = 0
+# jitgated answers at once for 10 s after the provider failed (OIDC_DOWN_RETRY_S), then asks it again
+for ((i = 0; i < 150; i++)); do
+	code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
+		-X POST "$JG/oidc/start")
+	[[ $code == 200 ]] && break
+	sleep 0.1
+done
+check "the provider back: POST /oidc/start answers 200 again within 15 s (HTTP $code)" test "$code" = 200
+browser signin
+check "the activity log names alice and keeps her provider subject" bash -c \
+	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE caller = '\''user:alice@example.com'\'' AND caller_subject = '\''alice'\'' AND operation = '\''SignIn'\'' AND status = '\''Succeeded'\''") ]]' _ "$STATE"
+check "alice's request names her and keeps her provider subject" bash -c \
+	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM requests WHERE requestor = '\''user:alice@example.com'\'' AND requestor_subject = '\''alice'\''") ]]' _ "$STATE"
+check "the activity log records carol's refusal with the reason" bash -c \
+	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE operation = '\''SignIn'\'' AND status = '\''Denied'\'' AND detail LIKE '\''%NoRoleMapped%carol@elsewhere.test%'\''") ]]' _ "$STATE"
+
+# 3. the CLI: jitgate login --sso (device grant brokered by jitgated), approved in the browser by bob
+CLIHOME=$E2E_TMP/clihome
+mkdir -p "$CLIHOME"
+cli_sso_login() { # jitgate login --sso in the client namespace, approved by bob in the browser; its exit status in rc
+	: >"$E2E_TMP/login.err"
+	ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$CLIHOME" timeout 90 "$JITGATE" login --sso --server $JG \
+		--ca "$STATE/tls/cert.pem" >"$E2E_TMP/login.out" 2>"$E2E_TMP/login.err" &
+	LOGIN_PID=$!
+	E2E_PIDS+=($LOGIN_PID)
+	for ((i = 0; i < 1000; i++)); do grep -q 'enter the code' "$E2E_TMP/login.err" && break; sleep 0.02; done
+	check "jitgate login --sso prints the provider's URL and a user code" grep -q "To sign in, open $IDP/.* and enter the code" "$E2E_TMP/login.err"
+	DEVICE_URL=$(grep -o "(or open [^)]*)" "$E2E_TMP/login.err" | sed 's/^(or open //; s/)$//')
+	browser device JG_DEVICE_URL="$DEVICE_URL"
+	wait $LOGIN_PID
+	rc=$?
+}
+cli_sso_login
+check "jitgate login --sso ends once bob approved (exit $rc), logged in as bob (SecurityAdmin)" \
+	bash -c '(( $1 == 0 )) && grep -q "as user:bob@example.com (SecurityAdmin)" "$2"' _ $rc "$E2E_TMP/login.out"
+CRED=$(grep -o 'jgs_[0-9a-f]*' "$CLIHOME/.config/jitgate/config")
+check "the config keeps a jitgate session credential, not the provider's tokens" \
+	bash -c '[[ $1 == jgs_* ]] && ! grep -q "eyJ" "$2"' _ "$CRED" "$CLIHOME/.config/jitgate/config"
+out=$(ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$CLIHOME" "$JITGATE" whoami 2>&1)
+check "jitgate whoami with it: user:bob@example.com, SecurityAdmin" bash -c '[[ $1 == *user:bob@example.com* && $1 == *SecurityAdmin* ]]' _ "$out"
+out=$(ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$CLIHOME" "$JITGATE" logout 2>&1)
+check "jitgate logout ends the session on the server and forgets it ($out)" \
+	bash -c '[[ $1 == *"Ended the single sign-on session"* ]] && ! grep -q jgs_ "$2"' _ "$out" "$CLIHOME/.config/jitgate/config"
+code=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer $CRED" "$JG/whoami")
+check "the ended credential is refused: 401 (HTTP $code)" test "$code" = 401
+
+# an administrator ends a person's sessions (API + CLI); who may not, may not
+cli_sso_login
+CRED=$(grep -o 'jgs_[0-9a-f]*' "$CLIHOME/.config/jitgate/config")
+code=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/end.json" -w '%{http_code}' -X DELETE \
+	-H "Authorization: Bearer $CRED" "$JG/subscriptions/$SUB/providers/Jitgate/ssoSessions/alice@example.com?api-version=2020-01-01")
+check "bob (SecurityAdmin) may not end alice's sessions: 403 AuthorizationFailed (HTTP $code)" \
+	bash -c '[[ $1 == 403 ]] && grep -q AuthorizationFailed "$2"' _ "$code" "$E2E_TMP/end.json"
+out=$(ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$E2E_TMP" JITGATE_TOKEN="$OWNER" "$JITGATE" --server $JG --ca "$STATE/tls/cert.pem" \
+	logout --person bob@example.com 2>&1)
+check "the owner ends bob's sessions, his portal one and his CLI one: jitgate logout --person ($out)" bash -c '[[ $1 == "Ended 2 single sign-on session(s) of user:bob@example.com" ]]' _ "$out"
+code=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer $CRED" "$JG/whoami")
+check "bob's CLI session is over: 401 (HTTP $code)" test "$code" = 401
+
+# 4. spoilt ID tokens, each refused by its check
+for m in aud exp sig; do
+	echo "$m" >"$MODE"
+	browser bad-$m
+done
+: >"$MODE"
+
+# 5. key rotation: the provider signs with a new key; jitgated has k1 cached and sees kid k2
+kill -USR1 $IDP_PID
+for ((i = 0; i < 500; i++)); do grep -q 'rotated' "$E2E_TMP/idp.log" && break; sleep 0.01; done
+check "the provider rotates its signing key (kid k2)" grep -q 'rotated its signing key' "$E2E_TMP/idp.log"
+browser rotated
+# another unknown kid right after that refresh: refused without asking the provider again (at most one refresh per 30 s)
+echo kid >"$MODE"
+browser bad-kid
+: >"$MODE"
+
+provider_stop
+check "jitgated is still running (its seccomp list let it reach the provider)" kill -0 "$JITGATED_PID"
+if ((E2E_FAIL)) || [[ -n ${E2E_VERBOSE:-} ]]; then
+	echo "  jitgated's log:"
+	sed 's/^/    /' "$E2E_TMP/jitgated.log" | tail -n 20
+	echo "  jitgate login --sso said:"
+	sed 's/^/    /' "$E2E_TMP/login.err" "$E2E_TMP/login.out" 2>/dev/null | tail -n 10
+	echo "  sign-ins in the activity log:"
+	sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" "SELECT caller, status, detail FROM activity WHERE operation IN ('SignIn', 'SignOut')" | sed 's/^/    /'
+	echo "  provider's log:"
+	grep -vE '^oidc-provider (WARNING|NOTICE)' "$E2E_TMP/idp.log" | sed 's/^/    /' | tail -n 20
+fi
+e2e_summary
