@@ -102,6 +102,10 @@ bool api_auth_failed(struct api *api, const struct api_caller *c, const char *op
 
 /* The last element of an X-Forwarded-For list (api.c; exported for its tests): 0 or -EINVAL. */
 int api_forwarded_for_last(const char *list, size_t len, struct net_addr *ret);
+/* api-auth.c: the caller's address into c (the peer, or a trusted proxy's X-Forwarded-For) */
+void api_caller_address(const struct api *api, const struct http_request *req, struct api_caller *c);
+/* api-auth.c: 0 and a filled caller, or a 401/403 (503: the store cannot say) in resp */
+int api_authenticate(struct api *api, const struct http_request *req, struct api_caller *c, struct http_response *resp);
 
 /* A built-in or configured role by name (case-insensitive), or NULL. */
 const struct rbac_role *api_role_lookup(const struct api *api, const char *name);
