@@ -43,6 +43,9 @@ store_refresh(struct api *api)
 	if (m->store.ok) {
 		m->store.live_grants = c.live_grants;
 		m->store.agents = c.agents;
+		m->store.webhooks_waiting = c.webhooks_waiting;
+		m->store.webhooks_dropped = c.webhooks_dropped;
+		m->store.webhooks_failing = c.webhooks_failing;
 	} else if (api->store) {
 		m->store_errors++;
 	}
@@ -215,6 +218,28 @@ render_kernel(const struct api_metrics *m, struct buf *b)
 	return r;
 }
 
+/* The webhooks' backlog (every hook, from the store: with replicas, the same on each). */
+static int
+render_webhooks(const struct api_metrics *m, struct buf *b)
+{
+	int r = 0;
+
+	if (!m->store.ok)
+		return 0;
+	r = single(b, "jitgate_webhook_events_waiting", "gauge",
+		   "Webhook events kept until delivered (every hook; a receiver down makes this grow).",
+		   (double)m->store.webhooks_waiting);
+	if (r == 0)
+		r = single(b, "jitgate_webhook_events_dropped_total", "counter",
+			   "Webhook events not kept because their hook's outbox was full (STORE_OUTBOX_MAX).",
+			   (double)m->store.webhooks_dropped);
+	if (r == 0)
+		r = single(b, "jitgate_webhooks_failing", "gauge",
+			   "Hooks whose recent deliveries keep failing (see GET .../providers/Jitgate/webhooks).",
+			   (double)m->store.webhooks_failing);
+	return r;
+}
+
 /* The page, rendered now into b. */
 static int
 render(struct api *api, struct buf *b)
@@ -235,7 +260,8 @@ render(struct api *api, struct buf *b)
 	if (r == 0)
 		r = single(b, "jitgate_activity_log_failures_total", "counter",
 			   "Activity log entries the store refused to keep.", (double)api->log_failures);
-	/* webhook backlog (issue 18): its gauge goes here once webhooks exist */
+	if (r == 0)
+		r = render_webhooks(&api->metrics, b);
 	return r;
 }
 

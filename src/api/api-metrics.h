@@ -88,6 +88,7 @@ struct api_metrics {
 		int64_t read_ms;	/* monotonic; 0: never */
 		bool ok;		/* the last read succeeded */
 		int64_t live_grants, agents;
+		int64_t webhooks_waiting, webhooks_dropped, webhooks_failing;
 	} store;
 };
 

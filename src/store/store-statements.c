@@ -151,9 +151,15 @@ const char *const stmt_sql[ST__MAX] = {
 		"(SELECT id FROM terminations WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?3))",
 	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
 		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id",
-	/* /metrics (store-metrics.c): live grants through their partial index, and agents with a valid credential */
+	/*
+	 * /metrics (store-metrics.c): live grants through their partial index, agents with a valid credential,
+	 * and the webhooks' backlog from each hook's kept counts (no scan of the outbox)
+	 */
 	[ST_METRICS_COUNTS] = "SELECT (SELECT COUNT(*) FROM grants WHERE status = 0), "
-		"(SELECT COUNT(*) FROM agents WHERE revoked_ns = 0)",
+		"(SELECT COUNT(*) FROM agents WHERE revoked_ns = 0), "
+		"(SELECT CAST(COALESCE(SUM(waiting), 0) AS BIGINT) FROM webhook_hooks), "
+		"(SELECT CAST(COALESCE(SUM(dropped), 0) AS BIGINT) FROM webhook_hooks), "
+		"(SELECT COUNT(*) FROM webhook_hooks WHERE failing <> 0)",
 	[ST_CHAIN_HEAD] = CHAIN_HEAD,
 	[ST_CHAIN_GET] = "SELECT anchor_id, anchor_seq, anchor_hash, head_seq, head_hash FROM audit_chain",
 	/* the entries after id ?1, oldest first, ?2 at a time: verification's walk and pruning's batch */

@@ -436,10 +436,14 @@ int store_termination_add(struct store *st, const char *request_id, int64_t vm_i
 int store_terminations_of_vm(struct store *st, int64_t vm_id, int64_t now_ns, struct store_termination **ret,
 			     size_t *ret_n);
 
-/* What /metrics shows of the store (store-metrics.c): live (Initiated) grants, and agents whose credential is valid. */
+/*
+ * What /metrics shows of the store (store-metrics.c): live (Initiated) grants, agents whose credential is valid,
+ * and the webhooks' backlog: events waiting, events dropped for a full outbox, hooks failing now (every hook).
+ */
 struct store_counts {
 	int64_t live_grants;
 	int64_t agents;
+	int64_t webhooks_waiting, webhooks_dropped, webhooks_failing;
 };
 int store_counts_read(struct store *st, struct store_counts *ret);
 

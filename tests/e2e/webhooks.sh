@@ -200,6 +200,18 @@ for i in 1 2 3; do
 done
 eventually_within "with the receiver down, the hook turns Failing after 3 attempts" 10 hook_is rx Failing
 check "its 6 events wait in the outbox (API: waiting $(hook_field rx .waiting))" test "$(hook_field rx .waiting)" = 6
+# /metrics shows the same backlog: the sum of every hook's waiting events, and the hooks failing now
+metric() { call "$T_OWNER" GET /metrics; awk -v m="$1" '$1 == m { print $2 }' <<<"$R"; }
+backlog_agrees() {
+	call "$T_OWNER" GET "$HOOKS"
+	local want failing
+	want=$(jq '[.value[].waiting] | add' <<<"$R") failing=$(jq '[.value[] | select(.state == "Failing")] | length' <<<"$R")
+	[[ $(metric jitgate_webhook_events_waiting) == "$want" && $(metric jitgate_webhooks_failing) == "$failing" ]]
+}
+eventually_within "/metrics: jitgate_webhook_events_waiting and jitgate_webhooks_failing agree with the API (rx failing, 6 waiting)" 3 \
+	backlog_agrees
+check "/metrics: jitgate_webhook_events_waiting counts rx's 6 ($(metric jitgate_webhook_events_waiting))" \
+	test "$(metric jitgate_webhook_events_waiting)" -ge 6
 sleep 3	# more retries: still one activity entry
 call "$T_OWNER" GET "$LOG?operation=Jitgate/webhooks/deliver"
 entries() { jq --arg id "/jitgate/webhooks/$1" --arg st "$2" '[.value[] | select(.resourceId == $id and .status == $st)] | length' <<<"$R"; }
