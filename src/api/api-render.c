@@ -39,16 +39,20 @@ api_request_encode(struct api *api, const struct store_request *req)
 {
 	json_t *o = json_object(), *vms = json_array(), *vm = NULL, *ports = NULL;
 	struct api_vm_memo memo = { 0 };
+	struct policy *pol = NULL;
 	int64_t last_vm = -1;
 	size_t i;
 
 	if (!o || !vms)
 		goto fail;
+	api_dnat_policy_of_request(api, req, &pol);
 	for (i = 0; i < req->n_grants; i++) {
 		const struct store_grant *g = &req->grants[i];
 		const struct store_journal_entry *closed = NULL;
 		struct store_grant shown;
 		char src[NET_PREFIX_TEXT_MAX];
+		struct net_addr pub;
+		uint16_t mapped;
 		json_t *p;
 
 		/* closed while the store refused to record it: shown as it is in the kernel, marked pending */
@@ -87,7 +91,12 @@ api_request_encode(struct api *api, const struct store_request *req)
 		/* jitgate's addition: when the VM's agent applied it (agent VMs only; absent until then) */
 		if (g->applied_ns)
 			json_object_set_new(p, "appliedTimeUtc", time_json(g->applied_ns));
+		/* gateway DNAT: the port of the VM's publicIpAddress that leads to this one (Azure's field) */
+		if ((mapped = api_dnat_mapped_port(pol, api_vm_text(api, &memo, g->vm_id), g->proto, g->port, &pub)))
+			json_object_set_new(p, "mappedPort", json_integer(mapped));
 	}
+	policy_free(pol);
+	pol = NULL;
 	if (json_object_set_new(o, "virtualMachines", vms) < 0)
 		goto fail_o;
 	json_object_set_new(o, "startTimeUtc", time_json(req->start_ns));
@@ -99,6 +108,7 @@ api_request_encode(struct api *api, const struct store_request *req)
 fail:
 	json_decref(vms);
 fail_o:
+	policy_free(pol);
 	json_decref(o);
 	return NULL;
 }

@@ -210,6 +210,44 @@ api_state_read(struct api *api, struct api_state *st, struct core_error *err)
 	return state_drop_agents(st, err);
 }
 
+/*
+ * Each live grant on a port with a DNAT mapping carries it (fw opens the mapped port for it). A
+ * rule for "*" covers a TCP or UDP grant; a "*" grant only a "*" rule (policy_find_port).
+ */
+static int
+state_dnat_grants(struct api_state *st, size_t n_ports)
+{
+	const struct fw_port **mapped = NULL;
+	size_t n = 0, i, k;
+
+	for (i = 0; i < n_ports; i++)
+		n += st->ports[i].dnat_addr.family != 0;
+	if (n == 0)
+		return 0;
+	if (!(mapped = calloc(n, sizeof(*mapped))))
+		return -ENOMEM;
+	for (i = 0, n = 0; i < n_ports; i++)
+		if (st->ports[i].dnat_addr.family)
+			mapped[n++] = &st->ports[i];
+	for (i = 0; i < st->n_grants; i++) {
+		struct fw_grant *g = &st->grants[i];
+
+		for (k = 0; k < n; k++) {
+			const struct fw_port *pt = mapped[k];
+
+			if (pt->vm != g->vm || pt->port != g->port ||
+			    (pt->proto != g->proto && pt->proto != NET_PROTO_ANY))
+				continue;
+			g->dnat_addr = pt->dnat_addr;
+			g->dnat_port = pt->dnat_port;
+			if (pt->proto == g->proto)
+				break;	/* the rule of its own protocol wins over a "*" one */
+		}
+	}
+	free(mapped);
+	return 0;
+}
+
 int
 api_state_build(struct api *api, struct api_state *st, struct core_error *err)
 {
@@ -249,13 +287,18 @@ api_state_build(struct api *api, struct api_state *st, struct core_error *err)
 					goto oom;
 				}
 				st->ports = np;
-				st->ports[n_ports++] = (struct fw_port){ .vm = (uint64_t)vm->id,
-									 .proto = p->vms[j].ports[k].proto,
-									 .port = p->vms[j].ports[k].number };
+				st->ports[n_ports] = (struct fw_port){ .vm = (uint64_t)vm->id,
+								       .proto = p->vms[j].ports[k].proto,
+								       .port = p->vms[j].ports[k].number };
+				api_dnat_of_port(&p->vms[j], &p->vms[j].ports[k], &st->ports[n_ports].dnat_addr,
+						 &st->ports[n_ports].dnat_port);
+				n_ports++;
 			}
 		}
 		policy_free(p);
 	}
+	if ((r = state_dnat_grants(st, n_ports)) < 0)
+		goto oom;
 	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, st->n_grants };
 	api->state_loaded = true;
 	r = 0;

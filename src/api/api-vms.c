@@ -223,8 +223,8 @@ vm_addresses_refused(const struct store_vm *vm, struct core_error *err)
  * Is a one of this host's addresses now? The local VM's record holds those it had at start; this
  * also catches one added since. (getifaddrs: a route netlink socket, which the sandbox allows.)
  */
-static bool
-host_has_address(const struct net_addr *a)
+bool
+api_host_has_address(const struct net_addr *a)
 {
 	struct ifaddrs *ifa = NULL, *i;
 	struct net_addr h;
@@ -407,7 +407,7 @@ vm_put_plan(struct api *api, struct vm_write *w)
 		char a[NET_ADDR_TEXT_MAX], local[ARM_ID_MAX + 1] = "";
 		struct store_vm lv;
 
-		if (!host_has_address(&vm->addrs[i]))
+		if (!api_host_has_address(&vm->addrs[i]))
 			continue;
 		net_addr_format(&vm->addrs[i], a, sizeof(a));
 		if (store_vm_get_by_id(api->store, api->local_vm_id, &lv) == 0)

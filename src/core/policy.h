@@ -22,10 +22,17 @@ struct policy_port {
 	size_t n_sources;
 	struct net_source *sources;
 	int64_t max_duration_ms;	/* maxRequestAccessDuration */
+	/*
+	 * Gateway DNAT (jitgate's extension "mappedPort" on a port rule): the port of
+	 * the VM's publicIpAddress that leads to this one; 0 until the server pins or
+	 * picks one (only a VM with a publicIpAddress has any).
+	 */
+	uint16_t mapped_port;
 };
 
 struct policy_vm {
 	struct arm_vm_id id;
+	struct net_addr public_ip;	/* Azure's publicIpAddress: family 0 when none */
 	size_t n_ports;
 	struct policy_port *ports;
 };

@@ -10,6 +10,7 @@
 #include "api/api-limits.h"
 #include "codec/codec-limits.h"
 #include "core/armid.h"
+#include "core/dnat.h"
 #include "core/duration.h"
 #include "daemon/config.h"
 
@@ -42,6 +43,8 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->vm_name, sizeof(cfg->vm_name), "%s", host[0] ? host : "localhost");
 	snprintf(cfg->os_type, sizeof(cfg->os_type), "Linux");
 	cfg->api.max_duration_ms = POLICY_DURATION_MAX_MS_DEFAULT;
+	cfg->api.dnat_port_min = DNAT_PORTS_DEFAULT_MIN;
+	cfg->api.dnat_port_max = DNAT_PORTS_DEFAULT_MAX;
 	cfg->reconcile_interval_s = CONFIG_RECONCILE_S;
 }
 
@@ -191,6 +194,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 	}
 	if (!strcmp(key, "agent_watch_wait"))
 		return set_agent_wait(cfg, key, value, err);
+	if (!strcmp(key, "dnat_ports"))
+		return dnat_range_parse(value, strlen(value), &cfg->api.dnat_port_min, &cfg->api.dnat_port_max, err);
 	if (!strcmp(key, "max_duration")) {
 		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
 			return retarget(err, key);

@@ -19,19 +19,22 @@ struct kill_ctx {
 	size_t n_found;
 };
 
+/* One address of the entry: its original (or, `repl`, its reply) direction's source or destination. */
 static bool
-ct_addr(const struct nf_conntrack *ct, bool src, struct net_addr *ret)
+ct_addr(const struct nf_conntrack *ct, bool repl, bool src, struct net_addr *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) == AF_INET) {
-		uint32_t a = nfct_get_attr_u32(ct, src ? ATTR_ORIG_IPV4_SRC : ATTR_ORIG_IPV4_DST);
+		uint32_t a = nfct_get_attr_u32(ct, repl ? (src ? ATTR_REPL_IPV4_SRC : ATTR_REPL_IPV4_DST)
+							: (src ? ATTR_ORIG_IPV4_SRC : ATTR_ORIG_IPV4_DST));
 
 		ret->family = NET_INET;
 		memcpy(ret->bytes, &a, 4);
 		return true;
 	}
 	if (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) == AF_INET6) {
-		const void *a = nfct_get_attr(ct, src ? ATTR_ORIG_IPV6_SRC : ATTR_ORIG_IPV6_DST);
+		const void *a = nfct_get_attr(ct, repl ? (src ? ATTR_REPL_IPV6_SRC : ATTR_REPL_IPV6_DST)
+						       : (src ? ATTR_ORIG_IPV6_SRC : ATTR_ORIG_IPV6_DST));
 
 		if (!a)
 			return false;
@@ -78,18 +81,27 @@ static int
 on_entry(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 {
 	struct kill_ctx *k = data;
-	struct net_addr src, dst;
+	struct net_addr src, dst, r_src, r_dst;
 	uint8_t proto = nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO);
-	uint16_t port;
+	uint16_t port, r_port;
 	size_t i;
 
 	if (proto != NET_PROTO_TCP && proto != NET_PROTO_UDP)
 		return NFCT_CB_CONTINUE;
 	port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
-	if (!ct_addr(ct, true, &src) || !ct_addr(ct, false, &dst))
+	if (!ct_addr(ct, false, true, &src) || !ct_addr(ct, false, false, &dst))
+		return NFCT_CB_CONTINUE;
+	/*
+	 * A DNATed session (gateway DNAT) was opened to the public address and
+	 * mapped port; its reply direction comes from the VM's address and port,
+	 * back to the source.
+	 */
+	r_port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+	if (!ct_addr(ct, true, false, &r_src) || !ct_addr(ct, true, true, &r_dst))
 		return NFCT_CB_CONTINUE;
 	for (i = 0; i < k->n; i++) {
-		if (!grant_matches(k, &k->grants[i], proto, port, &src, &dst))
+		if (!grant_matches(k, &k->grants[i], proto, port, &src, &dst) &&
+		    !grant_matches(k, &k->grants[i], proto, r_port, &r_src, &r_dst))
 			continue;
 		if (k->n_found < FW_KILL_MAX) {
 			struct nf_conntrack *c = nfct_clone(ct);
