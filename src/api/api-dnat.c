@@ -193,3 +193,18 @@ api_dnat_mapped_port(const struct policy *pol, const char *vm_text, enum net_pro
 		api_dnat_of_grant(pv, proto, port, ret_pub, &mapped);
 	return mapped;
 }
+
+void
+api_dnat_connections(const json_t *ports, json_t *conn)
+{
+	const json_t *pt;
+	size_t j;
+
+	json_array_foreach(ports, j, pt)
+		if (json_object_get(pt, "mappedPort"))
+			json_array_append_new(conn, json_pack("{s:O, s:O, s:O, s:O}", "address",
+							      json_object_get(pt, "publicIpAddress"), "port",
+							      json_object_get(pt, "mappedPort"), "protocol",
+							      json_object_get(pt, "protocol"), "vmPort",
+							      json_object_get(pt, "number")));
+}

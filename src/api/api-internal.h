@@ -185,6 +185,11 @@ void api_dnat_of_grant(const struct policy_vm *pv, enum net_proto proto, uint16_
 int api_dnat_policy_of_request(struct api *api, const struct store_request *req, struct policy **ret);
 uint16_t api_dnat_mapped_port(const struct policy *pol, const char *vm_text, enum net_proto proto, uint16_t port,
 			      struct net_addr *ret_pub);
+/*
+ * The VM inventory's connection details of its mapped ports (each of `ports` with a "mappedPort"):
+ * {"address": publicIpAddress, "port": mappedPort, "protocol", "vmPort": the VM's port}, appended to conn.
+ */
+void api_dnat_connections(const json_t *ports, json_t *conn);
 /* Is a one of this host's addresses now (getifaddrs)? */
 bool api_host_has_address(const struct net_addr *a);
 /*

@@ -27,9 +27,20 @@ ports_of(struct api *api, int64_t policy_id, const struct arm_vm_id *vm_arm, jso
 	*ret_policy_id = json_string(text);
 	/* pv points into the cache's copy (or p): nothing below calls the cache again */
 	if (api_policy_stored_vm(api, &sp, vm_arm, &pv, &p, NULL) == 0 && pv)
-		for (i = 0; i < pv->n_ports; i++)
-			json_array_append_new(ports, json_pack("{s:i, s:s}", "number", (json_int_t)pv->ports[i].number,
-							      "protocol", net_proto_name(pv->ports[i].proto)));
+		for (i = 0; i < pv->n_ports; i++) {
+			json_t *o = json_pack("{s:i, s:s}", "number", (json_int_t)pv->ports[i].number, "protocol",
+					      net_proto_name(pv->ports[i].proto));
+			struct net_addr pub;
+			uint16_t mapped;
+
+			/* gateway DNAT: where users connect to reach this port */
+			api_dnat_of_port(pv, &pv->ports[i], &pub, &mapped);
+			if (o && mapped && net_addr_format(&pub, text, sizeof(text)) > 0) {
+				json_object_set_new(o, "publicIpAddress", json_string(text));
+				json_object_set_new(o, "mappedPort", json_integer(mapped));
+			}
+			json_array_append_new(ports, o);
+		}
 	policy_free(p);
 	store_policy_clear(&sp);
 	return ports;
@@ -104,11 +115,14 @@ vm_render(struct api *api, const struct store_vm *vm)
 			for (j = 0; j < json_array_size(ports); j++) {
 				json_t *pt = json_array_get(ports, j);
 
+				if (json_object_get(pt, "mappedPort"))
+					continue;	/* reached through the gateway's public address (below) */
 				net_addr_format(&vm->addrs[i], a, sizeof(a));
 				json_array_append_new(conn, json_pack("{s:s, s:O, s:O}", "address", a, "port",
 								      json_object_get(pt, "number"), "protocol",
 								      json_object_get(pt, "protocol")));
 			}
+		api_dnat_connections(ports, conn);
 		json_object_set_new(jit, "ports", ports);
 	}
 	json_object_set_new(jit, "connectionDetails", conn);

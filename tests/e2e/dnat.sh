@@ -260,5 +260,28 @@ expect 200 "vm4 gets the last free port of the range"
 check "  … 50103 ($(j '.properties.virtualMachines[0].ports[0].mappedPort'))" \
 	test "$(j '.properties.virtualMachines[0].ports[0].mappedPort')" = 50103
 
+echo "11. connection details: the inventory, jitgate request's CONNECT column, jitgate ssh"
+call "$T_ADMIN" GET "$VMID/vm1?$AV"
+conn='[.properties.jit.connectionDetails[] | "\(.address):\(.port)/\(.protocol)>\(.vmPort)"] | join(" ")'
+check "vm1's connectionDetails give $P:mappedPort ($(j "$conn"))" test "$(j "$conn")" = "$P:50100/TCP>22 $P:50101/TCP>3389"
+call "$T_ADMIN" GET "$VMID/vm3?$AV"
+check "vm3's give [$P6]:50100 ($(j "$conn"))" test "$(j "$conn")" = "$P6:50100/TCP>22"
+JG=$BUILD/src/cli/jitgate
+jg() { # ARGS...: the CLI in the client namespace as the requester; sets rc and out
+	out=$(ip netns exec "$CL" env -i PATH="$PATH" HOME="$E2E_TMP" TZ=UTC JITGATE_SERVER="https://$P:8443" \
+		JITGATE_TOKEN="$T_REQ" JITGATE_CA="$STATE/tls/cert.pem" timeout 5 "$JG" "$@" </dev/null 2>&1)
+	rc=$?
+}
+jg request vm1 --port 3389 --for 5m --from $A
+check "jitgate request vm1 --port 3389 (exit $rc)" test $rc = 0
+check "  … its CONNECT column says $P:50101 ($(grep -o "$P:[0-9]*" <<<"$out"))" grep -q "$P:50101\$" <<<"$out"
+check "  … and that works for A, to vm1:3389" can "$CL" $A $P 50101
+n1=$(grep -c '^from' "$L1")
+jg ssh vm1 -- -o BatchMode=yes -o ConnectTimeout=3 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null true
+# the listener echoes ssh's own handshake back, so ssh waits until `timeout` ends it: what counts is where it went
+check "jitgate ssh vm1 requested 22 and ran ssh -p 50100 $P, which reached vm1:22 from A (the listener is no sshd)" \
+	eval '(( $(grep -c "^from $A to 22\$" "$L1") > 0 && $(grep -c "^from" "$L1") > n1 ))'
+check "  … and printed what it opened" grep -q "port 22 of vm1 is open for $A" <<<"$out"
+
 grep -q "AddressSanitizer\|runtime error" "$SRVLOG" && notok "jitgated reported a sanitizer error"
 e2e_summary
