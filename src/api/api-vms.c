@@ -1,7 +1,5 @@
 /* VM inventory (jitgate's extension): the VMs jitgate can protect, with each one's JIT status. */
 #include <errno.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,38 +229,6 @@ vm_addresses_refused(const struct store_vm *vm, struct core_error *err)
 				      "'%s' is %s: a gateway VM needs an address that this host routes to", a, kind);
 	}
 	return 0;
-}
-
-/*
- * Is a one of this host's addresses now? The local VM's record holds those it had at start; this
- * also catches one added since. (getifaddrs: a route netlink socket, which the sandbox allows.)
- */
-bool
-api_host_has_address(const struct net_addr *a)
-{
-	struct ifaddrs *ifa = NULL, *i;
-	struct net_addr h;
-	bool yes = false;
-
-	if (getifaddrs(&ifa) < 0)
-		return false;
-	for (i = ifa; i && !yes; i = i->ifa_next) {
-		if (!i->ifa_addr)
-			continue;
-		memset(&h, 0, sizeof(h));
-		if (i->ifa_addr->sa_family == AF_INET) {
-			h.family = NET_INET;
-			memcpy(h.bytes, &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr, 4);
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			h.family = NET_INET6;
-			memcpy(h.bytes, &((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr, 16);
-		} else {
-			continue;
-		}
-		yes = net_addr_equal(&h, a);
-	}
-	freeifaddrs(ifa);
-	return yes;
 }
 
 /* The store refused an address that another VM has (-EADDRINUSE): name that VM and the address. */

@@ -125,6 +125,19 @@ set_store(struct config *cfg, const char *value, struct core_error *err)
 	return set_string(cfg->store, sizeof(cfg->store), "store", value, err);
 }
 
+static int
+set_max_duration(struct config *cfg, const char *key, const char *value, struct core_error *err)
+{
+	int64_t ms;
+
+	if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
+		return retarget(err, key);
+	if (ms < POLICY_DURATION_MIN_MS || ms > FW_TIMEOUT_MAX_MS)
+		return core_error_set(err, "InvalidConfig", key, "max_duration must be between PT5M and P366D");
+	cfg->api.max_duration_ms = ms;
+	return 0;
+}
+
 int
 config_set(struct config *cfg, const char *key, const char *value, struct core_error *err)
 {
@@ -196,14 +209,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		return set_agent_wait(cfg, key, value, err);
 	if (!strcmp(key, "dnat_ports"))
 		return dnat_range_parse(value, strlen(value), &cfg->api.dnat_port_min, &cfg->api.dnat_port_max, err);
-	if (!strcmp(key, "max_duration")) {
-		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
-			return retarget(err, key);
-		if (ms < POLICY_DURATION_MIN_MS || ms > FW_TIMEOUT_MAX_MS)
-			return core_error_set(err, "InvalidConfig", key, "max_duration must be between PT5M and P366D");
-		cfg->api.max_duration_ms = ms;
-		return 0;
-	}
+	if (!strcmp(key, "max_duration"))
+		return set_max_duration(cfg, key, value, err);
 	/* the target is logged too: quoted like the message, as it is the file's bytes */
 	core_error_quote(key, strlen(key), q, sizeof(q));
 	return core_error_set(err, "InvalidConfig", q, "unknown setting '%s'", q);
