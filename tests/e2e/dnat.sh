@@ -20,6 +20,10 @@ NETPROBE=$BUILD/tests/e2e/netprobe
 [[ -x $JITGATED && -x $NETPROBE ]] || { echo "dnat.sh: build first ($JITGATED)"; exit 1; }
 for t in curl jq nft; do command -v $t >/dev/null || { echo "dnat.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
 
+JITGATED_USER=jitgate-dnat-t	# privilege-separated, as in production: the mappings cross the helper's wire
+e2e_user "$JITGATED_USER" || exit 1
+chmod 0711 "$E2E_TMP"
+
 GW=$(ns_new dgw) && CL=$(ns_new dcl) && V1=$(ns_new dv1) && V2=$(ns_new dv2) && V3=$(ns_new dv3) || exit 1
 link_new "$CL" c0 "$GW" g0 || exit 1
 ip -n "$GW" link add br0 type bridge && ip -n "$GW" link set br0 up || exit 1
