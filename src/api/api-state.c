@@ -9,6 +9,7 @@
 #include "api/api-internal.h"
 #include "codec/codec.h"
 #include "core/buf.h"
+#include "core/dnat.h"
 #include "core/timeutil.h"
 
 void
@@ -211,6 +212,40 @@ api_state_read(struct api *api, struct api_state *st, struct core_error *err)
 }
 
 /*
+ * A mapping the kernel cannot hold is left out rather than failing the whole state (every VM's
+ * enforcement): a VM that lost its address of the public address's family, or is no gateway VM,
+ * since its policy was written; or a public port given twice (two writers at once on replicas).
+ * The first port keeps it. The ports stay protected; the grants on them just open no mapped port.
+ */
+static int
+state_dnat_sanitize(struct api_state *st, size_t n_ports)
+{
+	struct dnat_taken t = { 0 };
+	size_t i, k;
+	int r = 0;
+
+	for (i = 0; i < n_ports && r >= 0; i++) {
+		struct fw_port *pt = &st->ports[i];
+		const struct fw_vm *vm = NULL;
+
+		if (pt->dnat_addr.family == 0)
+			continue;
+		for (k = 0; k < st->n_vms && !vm; k++)
+			if (st->fw_vms[k].id == pt->vm)
+				vm = &st->fw_vms[k];
+		if (vm && fw_dnat_is_valid(vm, &pt->dnat_addr, pt->dnat_port) &&
+		    dnat_port_is_free(&t, &pt->dnat_addr, pt->proto, pt->dnat_port)) {
+			r = dnat_take(&t, &pt->dnat_addr, pt->proto, pt->dnat_port);
+			continue;
+		}
+		memset(&pt->dnat_addr, 0, sizeof(pt->dnat_addr));
+		pt->dnat_port = 0;
+	}
+	free(t.v);
+	return r;
+}
+
+/*
  * Each live grant on a port with a DNAT mapping carries it (fw opens the mapped port for it). A
  * rule for "*" covers a TCP or UDP grant; a "*" grant only a "*" rule (policy_find_port).
  */
@@ -297,7 +332,7 @@ api_state_build(struct api *api, struct api_state *st, struct core_error *err)
 		}
 		policy_free(p);
 	}
-	if ((r = state_dnat_grants(st, n_ports)) < 0)
+	if ((r = state_dnat_sanitize(st, n_ports)) < 0 || (r = state_dnat_grants(st, n_ports)) < 0)
 		goto oom;
 	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, st->n_grants };
 	api->state_loaded = true;

@@ -44,9 +44,6 @@ struct fw_dnat {
 	uint16_t port;
 };
 
-/* Is (addr, port) a DNAT mapping `vm` may carry: none (family 0, port 0), or a gateway VM's with an address of that family? */
-bool fw_dnat_is_valid(const struct fw_vm *vm, const struct net_addr *addr, uint16_t port);
-
 /*
  * The DNAT map a state implies, sorted by (pub, proto, mapped), in *ret (the
  * caller's to free; NULL when empty). FW_ERR_INVALID when two ports of the

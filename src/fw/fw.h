@@ -286,6 +286,12 @@ int fw_events_read(struct fw *fw, struct fw_tamper *ret);
 #define FW_HELPER_EXIT_UNAVAILABLE	69	/* the kernel cannot hold the table: no use restarting */
 int fw_helper_run(int fd);
 
+/*
+ * Is (addr, port) a DNAT mapping `vm` may carry (struct fw_port, struct fw_grant): none (family 0,
+ * port 0), or a gateway VM's with an address of that family? A state with one that is not is refused.
+ */
+bool fw_dnat_is_valid(const struct fw_vm *vm, const struct net_addr *addr, uint16_t port);
+
 /* Is `id` a valid request id for an element comment? */
 bool fw_request_id_is_valid(const char *id);
 

@@ -287,5 +287,17 @@ check "jitgate ssh vm1 requested 22 and ran ssh -p 50100 $P, which reached vm1:2
 	eval '(( $(grep -c "^from $A to 22\$" "$L1") > 0 && $(grep -c "^from" "$L1") > n1 ))'
 check "  … and printed what it opened" grep -q "port 22 of vm1 is open for $A" <<<"$out"
 
+echo "12. a careless operator: vm1 loses its IPv4 address under its IPv4 publicIpAddress"
+gwvm vm1 $W1_6
+expect 200 "PUT vm1 with only its IPv6 address"
+initiate "$T_REQ" vm2 22 $(( $(now_ms) + 30000 )) $A
+expect 202 "the kernel still takes other grants: initiate vm2:22 from A"
+check "  … A opens $P:52222 (vm2's mapping is untouched)" can "$CL" $A $P 52222
+check "  … vm1's mappings are out of the kernel, nothing DNATs to an address it no longer has" \
+	test -z "$(kernel | grep -F "$W1 . 22")"
+gwvm vm1 $W1 $W1_6
+expect 200 "PUT vm1 with its IPv4 address again"
+check "  … vm1's mapping is back ($P . tcp . 50100 : $W1 . 22)" grep -qF "$P . tcp . 50100 : $W1 . 22" <<<"$(kernel)"
+
 grep -q "AddressSanitizer\|runtime error" "$SRVLOG" && notok "jitgated reported a sanitizer error"
 e2e_summary
