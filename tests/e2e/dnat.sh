@@ -299,5 +299,21 @@ gwvm vm1 $W1 $W1_6
 expect 200 "PUT vm1 with its IPv4 address again"
 check "  … vm1's mapping is back ($P . tcp . 50100 : $W1 . 22)" grep -qF "$P . tcp . 50100 : $W1 . 22" <<<"$(kernel)"
 
+echo "13. revoking A's grant on the gateway's own port 22 (terminateSessions) leaves A's DNATed session to vm1:22"
+call "$T_ADMIN" PUT "$POL2?$AV" "$(policy "$(pvm vm4 $P "$(rule 22)")" "$(pvm gw "" "$(rule 22)")")"
+expect 200 "the local VM's port 22 in policy 'other'"
+initiate "$T_REQ" gw 22 $(( $(now_ms) + 30000 )) $A "$POL2"
+expect 202 "initiate gw:22 (the local VM) from A"
+initiate "$T_REQ" vm1 22 $(( $(now_ms) + 30000 )) $A
+expect 202 "initiate vm1:22 from A"
+hold $A $P 50100 2500 "$E2E_TMP/held3"
+sleep 0.3
+check "a DNATed session to vm1:22 is open" grep -q connected "$E2E_TMP/held3"
+call "$T_REQ" POST "$POL2/revoke?$AV" \
+	"$(printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22}]}],"terminateSessions":true}' "$VMID/gw")"
+check "revoke gw:22 with terminateSessions ($R)" test "$code $(j .revokedPorts)" = "200 1"
+wait $HOLD; rc=$?
+check "  … the DNATed session to vm1:22 lives on (another VM's grant)" test $rc = 0
+
 grep -q "AddressSanitizer\|runtime error" "$SRVLOG" && notok "jitgated reported a sanitizer error"
 e2e_summary

@@ -1,29 +1,15 @@
 /* Unit tests of src/core/dnat.c: which public ports are taken, the range allocator, and the dnat_ports setting. */
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
 
 #include "core/dnat.h"
+#include "testutil.h"
 
-static struct net_addr
-addr(const char *s)
-{
-	struct net_addr a;
-
-	assert_int_equal(net_addr_parse(s, strlen(s), &a, NULL), 0);
-	return a;
-}
 
 static void
 test_taken(void **state)
 {
 	struct dnat_taken t = { 0 };
-	struct net_addr p = addr("10.0.0.1"), q = addr("10.0.0.2"), p6 = addr("fd00::1");
+	struct net_addr p = test_addr("10.0.0.1"), q = test_addr("10.0.0.2"), p6 = test_addr("fd00::1");
 
 	(void)state;
 	assert_true(dnat_port_is_free(&t, &p, NET_PROTO_TCP, 50000));
@@ -43,7 +29,7 @@ static void
 test_pick(void **state)
 {
 	struct dnat_taken t = { 0 };
-	struct net_addr p = addr("10.0.0.1");
+	struct net_addr p = test_addr("10.0.0.1");
 	uint16_t port = 0;
 
 	(void)state;

@@ -173,14 +173,6 @@ test_gateway_per_address_and_family(void **state)
 	free(e);
 }
 
-static struct net_addr
-addr_of(const char *s)
-{
-	struct net_addr a;
-
-	assert_int_equal(net_addr_parse(s, strlen(s), &a, NULL), 0);
-	return a;
-}
 
 /* Gateway DNAT: a grant with a mapping adds its public address's element, for sources of that family only. */
 static void
@@ -197,7 +189,7 @@ test_dnat_grant_elems(void **state)
 	char buf[64];
 
 	for (i = 0; i < 3; i++) {
-		g[i].dnat_addr = addr_of("192.0.2.1");
+		g[i].dnat_addr = test_addr("192.0.2.1");
 		g[i].dnat_port = 50022;
 	}
 	elems_of(&vm, 1, g, 3, &e, &n);
@@ -221,9 +213,9 @@ test_dnat_map(void **state)
 {
 	struct fw_vm vms[] = { vm_gateway(2, "10.9.0.2", "fd00:9::2"), vm_gateway(3, "10.9.0.3", NULL), vm_local(4) };
 	struct fw_port p[] = {
-		{ .vm = 2, .proto = NET_PROTO_ANY, .port = 22, .dnat_addr = addr_of("192.0.2.1"), .dnat_port = 50022 },
-		{ .vm = 3, .proto = NET_PROTO_TCP, .port = 22, .dnat_addr = addr_of("192.0.2.1"), .dnat_port = 50023 },
-		{ .vm = 2, .proto = NET_PROTO_TCP, .port = 3389, .dnat_addr = addr_of("fd00::1"), .dnat_port = 50022 },
+		{ .vm = 2, .proto = NET_PROTO_ANY, .port = 22, .dnat_addr = test_addr("192.0.2.1"), .dnat_port = 50022 },
+		{ .vm = 3, .proto = NET_PROTO_TCP, .port = 22, .dnat_addr = test_addr("192.0.2.1"), .dnat_port = 50023 },
+		{ .vm = 2, .proto = NET_PROTO_TCP, .port = 3389, .dnat_addr = test_addr("fd00::1"), .dnat_port = 50022 },
 		{ .vm = 2, .proto = NET_PROTO_TCP, .port = 80 },
 	};
 	struct fw_state st = { vms, 3, p, 4, NULL, 0 };
@@ -249,10 +241,10 @@ test_dnat_map(void **state)
 	assert_null(d);
 	/* a mapping of the other family than the VM has, or on a local VM: refused */
 	p[1].dnat_port = 50023;
-	p[1].dnat_addr = addr_of("fd00::1");
+	p[1].dnat_addr = test_addr("fd00::1");
 	assert_int_equal(fw_state_elems(&st, NOW, &e, &n, &err), -EINVAL);
 	p[1].vm = 4;
-	p[1].dnat_addr = addr_of("192.0.2.1");
+	p[1].dnat_addr = test_addr("192.0.2.1");
 	assert_int_equal(fw_state_elems(&st, NOW, &e, &n, &err), -EINVAL);
 	assert_null(e);
 }
