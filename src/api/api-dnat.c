@@ -106,9 +106,13 @@ plan_ports(struct api *api, struct policy *p, const struct policy *old, struct d
 				if (pass == 0 && !dnat_port_is_free(t, &pv->public_ip, pp->proto, port))
 					return core_error_set(err, "MappedPortInUse", target,
 							      "port %u of %s is already mapped to another VM port", port, a);
-				if (pass == 1) {
+				/* the port the rule had keeps, pinned outside the range or not, while it is free */
+				if (pass == 1 && (port = old_mapping(old, pv, pp)) &&
+				    !dnat_port_is_free(t, &pv->public_ip, pp->proto, port))
+					port = 0;
+				if (pass == 1 && !port) {
 					r = dnat_port_pick(t, &pv->public_ip, pp->proto, api->settings.dnat_port_min,
-							   api->settings.dnat_port_max, old_mapping(old, pv, pp), &port);
+							   api->settings.dnat_port_max, 0, &port);
 					if (r < 0)
 						return core_error_set(err, "MappedPortRangeExhausted", target,
 								      "no port of %s is free in the gateway's range "

@@ -273,7 +273,7 @@ check "vm3's give [$P6]:50100 ($(j "$conn"))" test "$(j "$conn")" = "$P6:50100/T
 JG=$BUILD/src/cli/jitgate
 jg() { # ARGS...: the CLI in the client namespace as the requester; sets rc and out
 	out=$(ip netns exec "$CL" env -i PATH="$PATH" HOME="$E2E_TMP" TZ=UTC JITGATE_SERVER="https://$P:8443" \
-		JITGATE_TOKEN="$T_REQ" JITGATE_CA="$STATE/tls/cert.pem" timeout 5 "$JG" "$@" </dev/null 2>&1)
+		JITGATE_TOKEN="${JGT:-$T_REQ}" JITGATE_CA="$STATE/tls/cert.pem" timeout 5 "$JG" "$@" </dev/null 2>&1)
 	rc=$?
 }
 jg request vm1 --port 3389 --for 5m --from $A
@@ -314,6 +314,18 @@ call "$T_REQ" POST "$POL2/revoke?$AV" \
 check "revoke gw:22 with terminateSessions ($R)" test "$code $(j .revokedPorts)" = "200 1"
 wait $HOLD; rc=$?
 check "  … the DNATed session to vm1:22 lives on (another VM's grant)" test $rc = 0
+
+echo "14. the CLI's read-modify-write keeps the mapping: jitgate edit and enable"
+JGT=$T_ADMIN
+jg edit vm2 --port 22/tcp --max 2h
+check "jitgate edit vm2 --port 22/tcp --max 2h (exit $rc)" test $rc = 0
+call "$T_ADMIN" GET "$POL?$AV"
+check "  … vm2 keeps $P and its pinned 52222 ($(j "$maps"))" test "$(j "$maps")" = "$P 22:50100,3389:50101 $P 22:52222,3389:50102 $P6 22:50100"
+jg enable vm2 --port 22/tcp --port 3389/tcp
+check "jitgate enable vm2 --port 22/tcp --port 3389/tcp, replacing its rules (exit $rc: ${out//$'\n'/ })" test $rc = 0
+call "$T_ADMIN" GET "$POL?$AV"
+check "  … vm2 stays behind $P, each rule with the port it had, 52222 too ($(j "$maps"))" \
+	test "$(j "$maps")" = "$P 22:50100,3389:50101 $P 22:52222,3389:50102 $P6 22:50100"
 
 grep -q "AddressSanitizer\|runtime error" "$SRVLOG" && notok "jitgated reported a sanitizer error"
 e2e_summary
