@@ -29,6 +29,7 @@ demo: all
 
 bench: all
 	bench/fw-bench.sh $(BUILD)
+	bench/dnat-bench.sh $(BUILD)
 	bench/server-bench.sh $(BUILD)
 	PG_DURABLE=1 tests/e2e/on-pg.sh bench/server-bench.sh $(BUILD)
 	bench/store-bench.sh $(BUILD)

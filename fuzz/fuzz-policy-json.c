@@ -11,6 +11,7 @@ static const char *const codes[] = {
 	"TooManyVirtualMachines", "TooManyPorts", "TooManySourceAddressPrefixes", "AmbiguousSourceAddressPrefix",
 	"MissingSourceAddressPrefix", "InvalidPort", "InvalidProtocol", "InvalidPrefix", "InvalidDuration",
 	"InvalidResourceId", "InvalidSubscriptionId", "InvalidResourceGroupName", "InvalidVirtualMachineName",
+	"InvalidAddress",	/* a publicIpAddress (gateway DNAT) that is no address */
 };
 
 /* A refusal: a known code, printable words, and an error body that encodes. */
@@ -57,7 +58,8 @@ policy_equal(const struct policy *a, const struct policy *b)
 
 		if (strcmp(va->id.subscription, vb->id.subscription) != 0 ||
 		    strcmp(va->id.resource_group, vb->id.resource_group) != 0 ||
-		    strcmp(va->id.name, vb->id.name) != 0 || va->n_ports != vb->n_ports)
+		    strcmp(va->id.name, vb->id.name) != 0 || va->n_ports != vb->n_ports ||
+		    !net_addr_equal(&va->public_ip, &vb->public_ip))
 			return false;
 		for (j = 0; j < va->n_ports; j++) {
 			const struct policy_port *pa = &va->ports[j], *pb = &vb->ports[j];
@@ -65,7 +67,8 @@ policy_equal(const struct policy *a, const struct policy *b)
 			if (pa->number != pb->number || pa->proto != pb->proto ||
 			    pa->sources_as_list != pb->sources_as_list || pa->n_sources != pb->n_sources ||
 			    pa->max_duration_ms != pb->max_duration_ms ||
-			    strcmp(pa->max_duration_text, pb->max_duration_text) != 0)	/* as sent, both times */
+			    strcmp(pa->max_duration_text, pb->max_duration_text) != 0 ||	/* as sent, both times */
+			    pa->mapped_port != pb->mapped_port)
 				return false;
 			for (k = 0; k < pa->n_sources; k++)
 				if (!net_source_equal(&pa->sources[k], &pb->sources[k]))

@@ -87,7 +87,7 @@ agent_state_to_fw(const struct agent_state *s, const char *vm, int64_t received_
 	f.vms[0].id = AGENT_FW_VM;
 	f.vms[0].point = FW_POINT_LOCAL;
 	for (i = 0; i < s->n_ports; i++)
-		f.ports[i] = (struct fw_port){ AGENT_FW_VM, s->ports[i].proto, s->ports[i].number };
+		f.ports[i] = (struct fw_port){ .vm = AGENT_FW_VM, .proto = s->ports[i].proto, .port = s->ports[i].number };
 	f.n_ports = s->n_ports;
 	for (i = 0; i < s->n_grants; i++) {
 		const struct agent_grant *g = &s->grants[i];

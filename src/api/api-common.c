@@ -1,5 +1,7 @@
 /* What the API's files share: clocks, error bodies, JSON responses, RBAC checks, the activity log, paging, failed sign-ins. */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,4 +392,36 @@ api_vms_readable(struct api *api, const struct api_caller *c, const struct api_l
 	*ret = vms;
 	*ret_n = kept;
 	return 0;
+}
+
+/*
+ * Is a one of this host's addresses now? The local VM's record holds those it had at start; this
+ * also catches one added since. (getifaddrs: a route netlink socket, which the sandbox allows.)
+ */
+bool
+api_host_has_address(const struct net_addr *a)
+{
+	struct ifaddrs *ifa = NULL, *i;
+	struct net_addr h;
+	bool yes = false;
+
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (i = ifa; i && !yes; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		memset(&h, 0, sizeof(h));
+		if (i->ifa_addr->sa_family == AF_INET) {
+			h.family = NET_INET;
+			memcpy(h.bytes, &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr, 4);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			h.family = NET_INET6;
+			memcpy(h.bytes, &((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr, 16);
+		} else {
+			continue;
+		}
+		yes = net_addr_equal(&h, a);
+	}
+	freeifaddrs(ifa);
+	return yes;
 }

@@ -279,6 +279,19 @@ initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 	return 0;
 }
 
+/* A grant on a port of a VM with a publicIpAddress opens its mapped port too (gateway DNAT). */
+static void
+initiate_dnat(const struct initiate *in, const struct store_grant *g, struct fw_grant *ret)
+{
+	const struct policy_vm *pv = NULL;
+	size_t k;
+
+	for (k = 0; k < in->body->n_vms; k++)
+		if (in->vm_ids[k] == g->vm_id && policy_find_vm(in->p, &in->body->vms[k].id, &pv) == 0)
+			break;
+	api_dnat_of_grant(pv, g->proto, g->port, &ret->dnat_addr, &ret->dnat_port);
+}
+
 /* The request around the planned grants: its id on each, each end on this boot's clock too, the kernel's form. */
 static void
 initiate_stamp(struct api *api, const struct api_caller *c, struct initiate *in)
@@ -295,6 +308,7 @@ initiate_stamp(struct api *api, const struct api_caller *c, struct initiate *in)
 			g->mono_end_ns = in->mono + (g->end_ns - in->now);
 		}
 		api_grant_to_fw(g, &in->add[i]);
+		initiate_dnat(in, g, &in->add[i]);
 	}
 	in->sr.policy_id = in->sp.id;
 	snprintf(in->sr.requestor, sizeof(in->sr.requestor), "%s", c->name);

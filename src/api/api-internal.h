@@ -184,6 +184,34 @@ void api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret);
 /* The stored policy, decoded (from api-cache.c's copy when this version was decoded before). */
 int api_policy_decode_stored(struct api *api, const struct store_policy *sp, struct policy **ret,
 			     struct core_error *err);
+
+/*
+ * Gateway DNAT (api-dnat.c). api_dnat_plan, at a policy PUT: every publicIpAddress is a gateway VM's
+ * and an address of this host; pinned mappedPorts are free on their address (other policies' mappings
+ * are taken; `old`, the policy replaced, may be NULL); every other rule of such a VM gets one from the
+ * dnat_ports range (the one it had in `old` when still free). Errors name the field. The mapping of a
+ * policy VM's rule, and of the rule covering a grant's port (family 0 when none), for src/fw.
+ */
+int api_dnat_plan(struct api *api, struct policy *p, const struct policy *old, int64_t policy_id,
+		  struct core_error *err);
+void api_dnat_of_port(const struct policy_vm *pv, const struct policy_port *pp, struct net_addr *ret_addr,
+		      uint16_t *ret_port);
+void api_dnat_of_grant(const struct policy_vm *pv, enum net_proto proto, uint16_t port, struct net_addr *ret_addr,
+		       uint16_t *ret_port);
+/*
+ * For a request's answer: its policy as it is now (NULL in *ret when gone), and the mapped port
+ * (0: none) and public address of a grant's VM (its id as text) and port under it.
+ */
+int api_dnat_policy_of_request(struct api *api, const struct store_request *req, struct policy **ret);
+uint16_t api_dnat_mapped_port(const struct policy *pol, const char *vm_text, enum net_proto proto, uint16_t port,
+			      struct net_addr *ret_pub);
+/*
+ * The VM inventory's connection details of its mapped ports (each of `ports` with a "mappedPort"):
+ * {"address": publicIpAddress, "port": mappedPort, "protocol", "vmPort": the VM's port}, appended to conn.
+ */
+void api_dnat_connections(const json_t *ports, json_t *conn);
+/* Is a one of this host's addresses now (getifaddrs)? */
+bool api_host_has_address(const struct net_addr *a);
 /*
  * The VM id of the stored policy, found (O(log n)) without copying the policy: *ret points into the cache's copy,
  * valid until the next call into the cache, or when the cache cannot keep it into *owned, the decoded policy that

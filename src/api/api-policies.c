@@ -556,7 +556,7 @@ policy_put_plan(struct api *api, const struct http_request *req, struct policy_w
 	w->fault = API_FAULT_INTERNAL;
 	if (!(w->vm_ids = calloc(w->p->n_vms ? w->p->n_vms : 1, sizeof(*w->vm_ids))))
 		return core_error_set(&w->err, "InternalError", "", "out of memory"), -ENOMEM;
-	if ((r = policy_put_vms(api, w)) < 0)
+	if ((r = policy_put_vms(api, w)) < 0 || (r = api_dnat_plan(api, w->p, w->old, w->policy_id, &w->err)) < 0)
 		return r;
 	w->fault = API_FAULT_INTERNAL;
 	w->enc = codec_policy_encode(w->p);

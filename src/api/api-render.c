@@ -34,8 +34,9 @@ time_json(int64_t ns)
 	return json_string(buf);
 }
 
-json_t *
-api_request_encode(struct api *api, const struct store_request *req)
+/* The request as the API returns it; `pol` (may be NULL) is its policy, for the ports' mappedPort. */
+static json_t *
+request_encode(struct api *api, const struct store_request *req, const struct policy *pol)
 {
 	json_t *o = json_object(), *vms = json_array(), *vm = NULL, *ports = NULL;
 	struct api_vm_memo memo = { 0 };
@@ -49,6 +50,8 @@ api_request_encode(struct api *api, const struct store_request *req)
 		const struct store_journal_entry *closed = NULL;
 		struct store_grant shown;
 		char src[NET_PREFIX_TEXT_MAX];
+		struct net_addr pub;
+		uint16_t mapped;
 		json_t *p;
 
 		/* closed while the store refused to record it: shown as it is in the kernel, marked pending */
@@ -87,6 +90,9 @@ api_request_encode(struct api *api, const struct store_request *req)
 		/* jitgate's addition: when the VM's agent applied it (agent VMs only; absent until then) */
 		if (g->applied_ns)
 			json_object_set_new(p, "appliedTimeUtc", time_json(g->applied_ns));
+		/* gateway DNAT: the port of the VM's publicIpAddress that leads to this one (Azure's field) */
+		if ((mapped = api_dnat_mapped_port(pol, api_vm_text(api, &memo, g->vm_id), g->proto, g->port, &pub)))
+			json_object_set_new(p, "mappedPort", json_integer(mapped));
 	}
 	if (json_object_set_new(o, "virtualMachines", vms) < 0)
 		goto fail_o;
@@ -101,6 +107,18 @@ fail:
 fail_o:
 	json_decref(o);
 	return NULL;
+}
+
+json_t *
+api_request_encode(struct api *api, const struct store_request *req)
+{
+	struct policy *pol = NULL;
+	json_t *o;
+
+	api_dnat_policy_of_request(api, req, &pol);
+	o = request_encode(api, req, pol);
+	policy_free(pol);
+	return o;
 }
 
 /* Keep only the entries of `arr` (objects with "id" or "virtualMachines") that lie in the caller's scope. */
@@ -143,6 +161,7 @@ json_t *
 api_policy_render(struct api *api, const struct api_caller *c, const struct store_policy *sp)
 {
 	struct store_request *reqs = NULL;
+	struct policy *pol = NULL;
 	size_t n = 0, i;
 	json_error_t jerr;
 	json_t *o = json_loads(sp->json, 0, &jerr), *props, *arr;
@@ -158,8 +177,11 @@ api_policy_render(struct api *api, const struct api_caller *c, const struct stor
 		return NULL;
 	}
 	arr = json_array();
+	/* decoded once for all its requests (their ports' mappedPort) */
+	api_policy_decode_stored(api, sp, &pol, NULL);
 	for (i = 0; arr && i < n; i++)
-		json_array_append_new(arr, api_request_encode(api, &reqs[i]));
+		json_array_append_new(arr, request_encode(api, &reqs[i], pol));
+	policy_free(pol);
 	json_object_set_new(props, "requests", arr ? arr : json_array());
 	store_requests_free(reqs, n);
 	arm_policy_id_format(&sp->arm, id, sizeof(id));

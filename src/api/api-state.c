@@ -9,6 +9,7 @@
 #include "api/api-internal.h"
 #include "codec/codec.h"
 #include "core/buf.h"
+#include "core/dnat.h"
 #include "core/timeutil.h"
 
 void
@@ -210,6 +211,78 @@ api_state_read(struct api *api, struct api_state *st, struct core_error *err)
 	return state_drop_agents(st, err);
 }
 
+/*
+ * A mapping the kernel cannot hold is left out rather than failing the whole state (every VM's
+ * enforcement): a VM that lost its address of the public address's family, or is no gateway VM,
+ * since its policy was written; or a public port given twice (two writers at once on replicas).
+ * The first port keeps it. The ports stay protected; the grants on them just open no mapped port.
+ */
+static int
+state_dnat_sanitize(struct api_state *st, size_t n_ports)
+{
+	struct dnat_taken t = { 0 };
+	size_t i, k;
+	int r = 0;
+
+	for (i = 0; i < n_ports && r >= 0; i++) {
+		struct fw_port *pt = &st->ports[i];
+		const struct fw_vm *vm = NULL;
+
+		if (pt->dnat_addr.family == 0)
+			continue;
+		for (k = 0; k < st->n_vms && !vm; k++)
+			if (st->fw_vms[k].id == pt->vm)
+				vm = &st->fw_vms[k];
+		if (vm && fw_dnat_is_valid(vm, &pt->dnat_addr, pt->dnat_port) &&
+		    dnat_port_is_free(&t, &pt->dnat_addr, pt->proto, pt->dnat_port)) {
+			r = dnat_take(&t, &pt->dnat_addr, pt->proto, pt->dnat_port);
+			continue;
+		}
+		memset(&pt->dnat_addr, 0, sizeof(pt->dnat_addr));
+		pt->dnat_port = 0;
+	}
+	free(t.v);
+	return r;
+}
+
+/*
+ * Each live grant on a port with a DNAT mapping carries it (fw opens the mapped port for it). A
+ * rule for "*" covers a TCP or UDP grant; a "*" grant only a "*" rule (policy_find_port).
+ */
+static int
+state_dnat_grants(struct api_state *st, size_t n_ports)
+{
+	const struct fw_port **mapped = NULL;
+	size_t n = 0, i, k;
+
+	for (i = 0; i < n_ports; i++)
+		n += st->ports[i].dnat_addr.family != 0;
+	if (n == 0)
+		return 0;
+	if (!(mapped = calloc(n, sizeof(*mapped))))
+		return -ENOMEM;
+	for (i = 0, n = 0; i < n_ports; i++)
+		if (st->ports[i].dnat_addr.family)
+			mapped[n++] = &st->ports[i];
+	for (i = 0; i < st->n_grants; i++) {
+		struct fw_grant *g = &st->grants[i];
+
+		for (k = 0; k < n; k++) {
+			const struct fw_port *pt = mapped[k];
+
+			if (pt->vm != g->vm || pt->port != g->port ||
+			    (pt->proto != g->proto && pt->proto != NET_PROTO_ANY))
+				continue;
+			g->dnat_addr = pt->dnat_addr;
+			g->dnat_port = pt->dnat_port;
+			if (pt->proto == g->proto)
+				break;	/* the rule of its own protocol wins over a "*" one */
+		}
+	}
+	free(mapped);
+	return 0;
+}
+
 int
 api_state_build(struct api *api, struct api_state *st, struct core_error *err)
 {
@@ -249,13 +322,18 @@ api_state_build(struct api *api, struct api_state *st, struct core_error *err)
 					goto oom;
 				}
 				st->ports = np;
-				st->ports[n_ports++] = (struct fw_port){ .vm = (uint64_t)vm->id,
-									 .proto = p->vms[j].ports[k].proto,
-									 .port = p->vms[j].ports[k].number };
+				st->ports[n_ports] = (struct fw_port){ .vm = (uint64_t)vm->id,
+								       .proto = p->vms[j].ports[k].proto,
+								       .port = p->vms[j].ports[k].number };
+				api_dnat_of_port(&p->vms[j], &p->vms[j].ports[k], &st->ports[n_ports].dnat_addr,
+						 &st->ports[n_ports].dnat_port);
+				n_ports++;
 			}
 		}
 		policy_free(p);
 	}
+	if ((r = state_dnat_sanitize(st, n_ports)) < 0 || (r = state_dnat_grants(st, n_ports)) < 0)
+		goto oom;
 	st->fw = (struct fw_state){ st->fw_vms, st->n_vms, st->ports, n_ports, st->grants, st->n_grants };
 	api->state_loaded = true;
 	r = 0;

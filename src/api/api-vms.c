@@ -1,7 +1,5 @@
 /* VM inventory (jitgate's extension): the VMs jitgate can protect, with each one's JIT status. */
 #include <errno.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +25,20 @@ ports_of(struct api *api, int64_t policy_id, const struct arm_vm_id *vm_arm, jso
 	*ret_policy_id = json_string(text);
 	/* pv points into the cache's copy (or p): nothing below calls the cache again */
 	if (api_policy_stored_vm(api, &sp, vm_arm, &pv, &p, NULL) == 0 && pv)
-		for (i = 0; i < pv->n_ports; i++)
-			json_array_append_new(ports, json_pack("{s:i, s:s}", "number", (json_int_t)pv->ports[i].number,
-							      "protocol", net_proto_name(pv->ports[i].proto)));
+		for (i = 0; i < pv->n_ports; i++) {
+			json_t *o = json_pack("{s:i, s:s}", "number", (json_int_t)pv->ports[i].number, "protocol",
+					      net_proto_name(pv->ports[i].proto));
+			struct net_addr pub;
+			uint16_t mapped;
+
+			/* gateway DNAT: where users connect to reach this port */
+			api_dnat_of_port(pv, &pv->ports[i], &pub, &mapped);
+			if (o && mapped && net_addr_format(&pub, text, sizeof(text)) > 0) {
+				json_object_set_new(o, "publicIpAddress", json_string(text));
+				json_object_set_new(o, "mappedPort", json_integer(mapped));
+			}
+			json_array_append_new(ports, o);
+		}
 	policy_free(p);
 	store_policy_clear(&sp);
 	return ports;
@@ -104,11 +113,14 @@ vm_render(struct api *api, const struct store_vm *vm)
 			for (j = 0; j < json_array_size(ports); j++) {
 				json_t *pt = json_array_get(ports, j);
 
+				if (json_object_get(pt, "mappedPort"))
+					continue;	/* reached through the gateway's public address (below) */
 				net_addr_format(&vm->addrs[i], a, sizeof(a));
 				json_array_append_new(conn, json_pack("{s:s, s:O, s:O}", "address", a, "port",
 								      json_object_get(pt, "number"), "protocol",
 								      json_object_get(pt, "protocol")));
 			}
+		api_dnat_connections(ports, conn);
 		json_object_set_new(jit, "ports", ports);
 	}
 	json_object_set_new(jit, "connectionDetails", conn);
@@ -217,38 +229,6 @@ vm_addresses_refused(const struct store_vm *vm, struct core_error *err)
 				      "'%s' is %s: a gateway VM needs an address that this host routes to", a, kind);
 	}
 	return 0;
-}
-
-/*
- * Is a one of this host's addresses now? The local VM's record holds those it had at start; this
- * also catches one added since. (getifaddrs: a route netlink socket, which the sandbox allows.)
- */
-static bool
-host_has_address(const struct net_addr *a)
-{
-	struct ifaddrs *ifa = NULL, *i;
-	struct net_addr h;
-	bool yes = false;
-
-	if (getifaddrs(&ifa) < 0)
-		return false;
-	for (i = ifa; i && !yes; i = i->ifa_next) {
-		if (!i->ifa_addr)
-			continue;
-		memset(&h, 0, sizeof(h));
-		if (i->ifa_addr->sa_family == AF_INET) {
-			h.family = NET_INET;
-			memcpy(h.bytes, &((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr, 4);
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			h.family = NET_INET6;
-			memcpy(h.bytes, &((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr, 16);
-		} else {
-			continue;
-		}
-		yes = net_addr_equal(&h, a);
-	}
-	freeifaddrs(ifa);
-	return yes;
 }
 
 /* The store refused an address that another VM has (-EADDRINUSE): name that VM and the address. */
@@ -407,7 +387,7 @@ vm_put_plan(struct api *api, struct vm_write *w)
 		char a[NET_ADDR_TEXT_MAX], local[ARM_ID_MAX + 1] = "";
 		struct store_vm lv;
 
-		if (!host_has_address(&vm->addrs[i]))
+		if (!api_host_has_address(&vm->addrs[i]))
 			continue;
 		net_addr_format(&vm->addrs[i], a, sizeof(a));
 		if (store_vm_get_by_id(api->store, api->local_vm_id, &lv) == 0)

@@ -36,6 +36,7 @@ struct api_settings {
 	struct rbac_role custom_roles[RBAC_CUSTOM_ROLES_MAX];
 	int64_t agent_watch_wait_ms;	/* how long a watch is held (0: AGENT_WATCH_WAIT_MS); config agent_watch_wait */
 	struct oidc_settings oidc;	/* [sso]: single sign-on (api-oidc.c); issuer "" when off */
+	uint16_t dnat_port_min, dnat_port_max;	/* gateway DNAT's mapped ports are picked here; config dnat_ports */
 };
 
 /* The API's world (api-internal.h): the daemon holds it only through the functions below. */

@@ -68,10 +68,14 @@ rule_update(json_t *p, const struct cli_rule_opts *o, const char *proto)
 	struct net_source sources[CLI_SOURCES_MAX];
 	struct policy_port rule = { .sources = sources };
 	const char *text = proto ? proto : cli_json_str(p, "protocol", "*");
+	json_int_t mapped = json_integer_value(json_object_get(p, "mappedPort"));
 	json_t *updated;
 	int r;
 
 	rule.number = (uint16_t)json_integer_value(json_object_get(p, "number"));
+	/* gateway DNAT: the rule keeps its public port (the server checks it again) */
+	if (mapped > 0 && mapped <= 65535)
+		rule.mapped_port = (uint16_t)mapped;
 	if (net_proto_parse(text, strlen(text), &rule.proto, NULL) < 0)
 		return -EINVAL;
 	text = cli_json_str(p, "maxRequestAccessDuration", "");

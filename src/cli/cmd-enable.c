@@ -76,10 +76,16 @@ enable_edit(struct cli *c, const struct cli_vm *vm, json_t *vms, void *arg)
 	entry = cli_vms_find(vms, vm->id, &at);
 	e->replaced = entry != NULL;
 	/* the VM's entry, new or in place of the old one, as the codec writes it */
-	if (entry)
-		json_array_set_new(vms, at, codec_policy_vm_json(&vm->arm, ports));
-	else
+	if (entry) {
+		json_t *fresh = codec_policy_vm_json(&vm->arm, ports), *pub = json_object_get(entry, "publicIpAddress");
+
+		/* gateway DNAT: the VM stays behind its public address (its rules get mapped ports again) */
+		if (fresh && json_is_string(pub))
+			json_object_set(fresh, "publicIpAddress", pub);
+		json_array_set_new(vms, at, fresh);
+	} else {
 		json_array_append_new(vms, codec_policy_vm_json(&vm->arm, ports));
+	}
 	return 0;
 }
 

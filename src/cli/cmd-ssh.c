@@ -54,13 +54,12 @@ cmd_ssh(struct cli *c, int argc, char **argv)
 	static const uint16_t port22 = 22;
 	struct cli_initiate in;
 	struct cli_vm vm = { 0 };
-	const char *addr, *conn_addr = NULL, *args[SSH_ARGS_MAX + 3];
-	const json_t *d;
-	char host[ARM_ID_MAX];
+	const char *addr, *args[SSH_ARGS_MAX + 5];
+	char host[ARM_ID_MAX], port[8];
+	unsigned to;
 	struct net_addr na;
 	bool help;
 	int argi, r, i, n = 0;
-	size_t k;
 
 	memset(&in, 0, sizeof(in));
 	r = cli_options(c, argc, argv, "", ssh_options, ssh_option, &in, cli_help_ssh, &argi, &help);
@@ -74,11 +73,7 @@ cmd_ssh(struct cli *c, int argc, char **argv)
 	in.n_ports = 1;
 	if ((r = cli_vm_resolve(c, argv[argi], &vm)) < 0)
 		goto out;
-	json_array_foreach(json_object_get(json_object_get(json_object_get(vm.json, "properties"), "jit"),
-					   "connectionDetails"), k, d)
-		if (!conn_addr && json_integer_value(json_object_get(d, "port")) == 22)
-			conn_addr = cli_json_str(d, "address", NULL);
-	addr = conn_addr ? conn_addr : cli_vm_address(&vm);
+	addr = cli_vm_connect_to(&vm, 22, &to);
 	if (!addr) {
 		r = cli_fail(c, CLI_EXIT_REFUSED, "%s has no address to connect to", vm.arm.name);
 		goto out;
@@ -93,6 +88,11 @@ cmd_ssh(struct cli *c, int argc, char **argv)
 	if ((r = cli_initiate(c, &vm, &in)) < 0)
 		goto out;
 	args[n++] = "ssh";
+	if (to != 22) {	/* gateway DNAT: the mapped port of the gateway's public address */
+		snprintf(port, sizeof(port), "%u", to);
+		args[n++] = "-p";
+		args[n++] = port;
+	}
 	args[n++] = host;
 	for (i = argi + 1; i < argc; i++)
 		args[n++] = argv[i];

@@ -29,17 +29,24 @@ rule_max_ms(const json_t *rules, unsigned port)
 	return best;
 }
 
-/* The VM's address for a port, from connectionDetails, else its first address. */
-static const char *
-connect_address(const struct cli_vm *vm, unsigned port)
+const char *
+cli_vm_connect_to(const struct cli_vm *vm, unsigned port, unsigned *ret_port)
 {
 	const json_t *d, *conn = json_object_get(json_object_get(json_object_get(vm->json, "properties"), "jit"),
 						   "connectionDetails");
 	size_t i;
 
-	json_array_foreach(conn, i, d)
-		if (json_integer_value(json_object_get(d, "port")) == (json_int_t)port && cli_json_str(d, "address", NULL))
-			return cli_json_str(d, "address", NULL);
+	*ret_port = port;
+	json_array_foreach(conn, i, d) {
+		const json_t *vm_port = json_object_get(d, "vmPort");
+		json_int_t p = json_integer_value(json_object_get(d, "port"));
+
+		if (json_integer_value(vm_port ? vm_port : json_object_get(d, "port")) != (json_int_t)port ||
+		    !cli_json_str(d, "address", NULL) || p < 1 || p > 65535)
+			continue;
+		*ret_port = (unsigned)p;
+		return cli_json_str(d, "address", NULL);
+	}
 	return cli_vm_address(vm);
 }
 
@@ -72,19 +79,21 @@ initiate_print(struct cli *c, const struct cli_vm *vm, const json_t *reply, cons
 			   cli_json_str(reply, "id", "-"), (long long)ap->ms);
 	json_array_foreach(json_object_get(reply, "virtualMachines"), i, v) {
 		json_array_foreach(json_object_get(v, "ports"), k, p) {
-			unsigned port = (unsigned)json_integer_value(json_object_get(p, "number"));
-			const char *addr = connect_address(vm, port), *cells[4];
+			unsigned port = (unsigned)json_integer_value(json_object_get(p, "number")), to;
+			const char *addr = cli_vm_connect_to(vm, port, &to), *cells[4];
 			char num[16], until[64], how[128];
 
 			snprintf(num, sizeof(num), "%u", port);
 			cli_time_local(cli_json_str(p, "endTimeUtc", NULL), until, sizeof(until));
 			if (!addr)
 				snprintf(how, sizeof(how), "-");
-			else if (port == 22)
+			else if (port == 22 && to == 22)
 				snprintf(how, sizeof(how), "ssh %s", addr);
+			else if (port == 22)	/* gateway DNAT: the gateway's public address and mapped port */
+				snprintf(how, sizeof(how), "ssh -p %u %s", to, addr);
 			else
 				snprintf(how, sizeof(how), "%s%s%s:%u", strchr(addr, ':') ? "[" : "", addr,
-					 strchr(addr, ':') ? "]" : "", port);
+					 strchr(addr, ':') ? "]" : "", to);
 			cells[0] = num;
 			cells[1] = cli_json_str(p, "allowedSourceAddressPrefix", "-");
 			cells[2] = until;

@@ -20,6 +20,13 @@ void cli_vm_clear(struct cli_vm *vm);
 int cli_vm_resolve(struct cli *c, const char *name_or_id, struct cli_vm *ret);
 /* The VM's first address, or NULL. */
 const char *cli_vm_address(const struct cli_vm *vm);
+/*
+ * Where to connect for the VM's port `port`: the address (and, in *ret_port, the port) of its
+ * connectionDetails entry for that port: the gateway's publicIpAddress and mappedPort when the VM
+ * is reached through gateway DNAT ("vmPort" names the VM's port), else one of its addresses with
+ * `port` itself; with no entry, its first address. NULL when it has none.
+ */
+const char *cli_vm_connect_to(const struct cli_vm *vm, unsigned port, unsigned *ret_port);
 
 /* The path of a policy: /subscriptions/S/resourceGroups/RG/providers/Microsoft.Security/locations/L/jitNetworkAccessPolicies/N */
 int cli_policy_path(struct cli *c, const char *rg, const char *loc, const char *name, char *buf, size_t size);

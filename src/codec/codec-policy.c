@@ -85,14 +85,20 @@ decode_policy_port(json_t *v, const char *base, struct policy_port *port, struct
 	if (duration_parse_iso8601(json_string_value(dur), json_string_length(dur), &port->max_duration_ms, err) < 0)
 		return error_at(err, target);
 	/* kept as sent; the parser refuses what is longer than DURATION_TEXT_MAX, so it fits */
-	return string_copy(dur, port->max_duration_text, sizeof(port->max_duration_text), "InvalidDuration", target, err);
+	r = string_copy(dur, port->max_duration_text, sizeof(port->max_duration_text), "InvalidDuration", target, err);
+	if (r < 0)
+		return r;
+	/* gateway DNAT: a pinned public port (the server checks it against the VM's publicIpAddress) */
+	if (member(v, "mappedPort") && (r = get_port(v, base, "mappedPort", &port->mapped_port, err)) < 0)
+		return r;
+	return 0;
 }
 
 static int
 decode_policy_vm(json_t *v, const char *base, struct policy_vm *vm, struct core_error *err)
 {
 	char target[ERROR_TARGET_MAX], item[ERROR_TARGET_MAX];
-	json_t *id, *ports, *port;
+	json_t *id, *ports, *port, *pub = NULL;
 	size_t j;
 	int r;
 
@@ -103,6 +109,14 @@ decode_policy_vm(json_t *v, const char *base, struct policy_vm *vm, struct core_
 		return r;
 	path_key(target, sizeof(target), base, "id");
 	if (arm_vm_id_parse(json_string_value(id), json_string_length(id), &vm->id, err) < 0)
+		return error_at(err, target);
+	r = get_member(v, base, "publicIpAddress", JSON_STRING, false, &pub, err);
+	if (r < 0)
+		return r;
+	path_key(target, sizeof(target), base, "publicIpAddress");
+	/* Azure sends "" for a VM without one */
+	if (pub && json_string_length(pub) &&
+	    net_addr_parse(json_string_value(pub), json_string_length(pub), &vm->public_ip, err) < 0)
 		return error_at(err, target);
 	r = get_member(v, base, "ports", JSON_ARRAY, true, &ports, err);
 	if (r < 0)
@@ -231,7 +245,8 @@ encode_policy_port(const struct policy_port *port)
 		if (r < 0)
 			goto out;
 	}
-	if (put(o, "maxRequestAccessDuration", json_string(text)) < 0)
+	if (put(o, "maxRequestAccessDuration", json_string(text)) < 0 ||
+	    (port->mapped_port && put(o, "mappedPort", json_integer(port->mapped_port)) < 0))
 		goto out;
 	ret = o;
 	o = NULL;
@@ -252,7 +267,15 @@ encode_policy_vm(const struct policy_vm *vm)
 			return NULL;
 		}
 	}
-	return ports == NULL ? NULL : vm_to_json(&vm->id, ports);
+	json_t *o = ports == NULL ? NULL : vm_to_json(&vm->id, ports);
+	char pub[NET_PREFIX_TEXT_MAX];
+
+	if (o && vm->public_ip.family &&
+	    (net_addr_format(&vm->public_ip, pub, sizeof(pub)) < 0 || put(o, "publicIpAddress", json_string(pub)) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* {"virtualMachines":[...]} of p, with the server's "provisioningState" in its own view. NULL on ENOMEM. */

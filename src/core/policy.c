@@ -123,6 +123,7 @@ policy_copy(const struct policy *src, struct policy **ret)
 		struct policy_vm *vm = &p->vms[i];
 
 		vm->id = svm->id;
+		vm->public_ip = svm->public_ip;
 		if (svm->n_ports == 0)
 			continue;
 		vm->ports = calloc(svm->n_ports, sizeof(*vm->ports));

@@ -29,10 +29,18 @@ struct policy_port {
 	/* maxRequestAccessDuration as the client wrote it ("P1D", "PT180M"), so that it comes back
 	 * unchanged and desired-state tools see no drift; empty: written from max_duration_ms. */
 	char max_duration_text[DURATION_TEXT_MAX + 1];
+	/* maxRequestAccessDuration */
+	/*
+	 * Gateway DNAT (jitgate's extension "mappedPort" on a port rule): the port of
+	 * the VM's publicIpAddress that leads to this one; 0 until the server pins or
+	 * picks one (only a VM with a publicIpAddress has any).
+	 */
+	uint16_t mapped_port;
 };
 
 struct policy_vm {
 	struct arm_vm_id id;
+	struct net_addr public_ip;	/* Azure's publicIpAddress: family 0 when none */
 	size_t n_ports;
 	struct policy_port *ports;
 };

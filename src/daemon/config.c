@@ -11,6 +11,7 @@
 #include "api/api-limits.h"
 #include "codec/codec-limits.h"
 #include "core/armid.h"
+#include "core/dnat.h"
 #include "core/duration.h"
 #include "daemon/config.h"
 #include "store/store-audit.h"
@@ -45,6 +46,8 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->vm_name, sizeof(cfg->vm_name), "%s", host[0] ? host : "localhost");
 	snprintf(cfg->os_type, sizeof(cfg->os_type), "Linux");
 	cfg->api.max_duration_ms = POLICY_DURATION_MAX_MS_DEFAULT;
+	cfg->api.dnat_port_min = DNAT_PORTS_DEFAULT_MIN;
+	cfg->api.dnat_port_max = DNAT_PORTS_DEFAULT_MAX;
 	cfg->reconcile_interval_s = CONFIG_RECONCILE_S;
 	cfg->retention.activity_ms = cfg->retention.requests_ms = CONFIG_RETAIN_DAYS_DEFAULT * 86400000LL;
 	cfg->retention.batch = CONFIG_PRUNE_BATCH;
@@ -214,6 +217,19 @@ set_store(struct config *cfg, const char *value, struct core_error *err)
 	return set_string(cfg->store, sizeof(cfg->store), "store", value, err);
 }
 
+static int
+set_max_duration(struct config *cfg, const char *key, const char *value, struct core_error *err)
+{
+	int64_t ms;
+
+	if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
+		return retarget(err, key);
+	if (ms < POLICY_DURATION_MIN_MS || ms > FW_TIMEOUT_MAX_MS)
+		return core_error_set(err, "InvalidConfig", key, "max_duration must be between PT5M and P366D");
+	cfg->api.max_duration_ms = ms;
+	return 0;
+}
+
 int
 config_set(struct config *cfg, const char *key, const char *value, struct core_error *err)
 {
@@ -277,14 +293,10 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		return r;
 	if (!strcmp(key, "agent_watch_wait"))
 		return set_agent_wait(cfg, key, value, err);
-	if (!strcmp(key, "max_duration")) {
-		if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
-			return retarget(err, key);
-		if (ms < POLICY_DURATION_MIN_MS || ms > FW_TIMEOUT_MAX_MS)
-			return core_error_set(err, "InvalidConfig", key, "max_duration must be between PT5M and P366D");
-		cfg->api.max_duration_ms = ms;
-		return 0;
-	}
+	if (!strcmp(key, "dnat_ports"))
+		return dnat_range_parse(value, strlen(value), &cfg->api.dnat_port_min, &cfg->api.dnat_port_max, err);
+	if (!strcmp(key, "max_duration"))
+		return set_max_duration(cfg, key, value, err);
 	/* the target is logged too: quoted like the message, as it is the file's bytes */
 	core_error_quote(key, strlen(key), q, sizeof(q));
 	return core_error_set(err, "InvalidConfig", q, "unknown setting '%s'", q);

@@ -19,19 +19,22 @@ struct kill_ctx {
 	size_t n_found;
 };
 
+/* One address of the entry: its original (or, `repl`, its reply) direction's source or destination. */
 static bool
-ct_addr(const struct nf_conntrack *ct, bool src, struct net_addr *ret)
+ct_addr(const struct nf_conntrack *ct, bool repl, bool src, struct net_addr *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) == AF_INET) {
-		uint32_t a = nfct_get_attr_u32(ct, src ? ATTR_ORIG_IPV4_SRC : ATTR_ORIG_IPV4_DST);
+		uint32_t a = nfct_get_attr_u32(ct, repl ? (src ? ATTR_REPL_IPV4_SRC : ATTR_REPL_IPV4_DST)
+							: (src ? ATTR_ORIG_IPV4_SRC : ATTR_ORIG_IPV4_DST));
 
 		ret->family = NET_INET;
 		memcpy(ret->bytes, &a, 4);
 		return true;
 	}
 	if (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) == AF_INET6) {
-		const void *a = nfct_get_attr(ct, src ? ATTR_ORIG_IPV6_SRC : ATTR_ORIG_IPV6_DST);
+		const void *a = nfct_get_attr(ct, repl ? (src ? ATTR_REPL_IPV6_SRC : ATTR_REPL_IPV6_DST)
+						       : (src ? ATTR_ORIG_IPV6_SRC : ATTR_ORIG_IPV6_DST));
 
 		if (!a)
 			return false;
@@ -54,9 +57,10 @@ vm_lookup(const struct fw_vm *vms, size_t n_vms, uint64_t id)
 	return NULL;
 }
 
+/* Did g let in a session from src to dst:port? `gateway_only`: only as a gateway VM's grant (a DNATed session). */
 static bool
 grant_matches(const struct kill_ctx *k, const struct fw_grant *g, uint8_t proto, uint16_t port,
-	      const struct net_addr *src, const struct net_addr *dst)
+	      const struct net_addr *src, const struct net_addr *dst, bool gateway_only)
 {
 	const struct fw_vm *vm;
 	size_t i;
@@ -67,7 +71,7 @@ grant_matches(const struct kill_ctx *k, const struct fw_grant *g, uint8_t proto,
 		return false;
 	vm = vm_lookup(k->vms, k->n_vms, g->vm);
 	if (!vm || vm->point == FW_POINT_LOCAL)
-		return vm != NULL;
+		return vm != NULL && !gateway_only;
 	for (i = 0; i < vm->n_addrs; i++)
 		if (!memcmp(&vm->addrs[i], dst, sizeof(*dst)))
 			return true;
@@ -78,18 +82,30 @@ static int
 on_entry(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 {
 	struct kill_ctx *k = data;
-	struct net_addr src, dst;
+	struct net_addr src, dst, r_client, r_vm;
 	uint8_t proto = nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO);
-	uint16_t port;
+	uint16_t port, r_port;
+	bool nated;
 	size_t i;
 
 	if (proto != NET_PROTO_TCP && proto != NET_PROTO_UDP)
 		return NFCT_CB_CONTINUE;
 	port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
-	if (!ct_addr(ct, true, &src) || !ct_addr(ct, false, &dst))
+	if (!ct_addr(ct, false, true, &src) || !ct_addr(ct, false, false, &dst))
 		return NFCT_CB_CONTINUE;
+	/*
+	 * A DNATed session (gateway DNAT) was opened to the public address and
+	 * mapped port; its reply direction comes from the VM's address and port,
+	 * back to the source. Only a gateway VM's grant let that in (a local VM's
+	 * grant on the same port number did not).
+	 */
+	r_port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+	if (!ct_addr(ct, true, false, &r_client) || !ct_addr(ct, true, true, &r_vm))
+		return NFCT_CB_CONTINUE;
+	nated = r_port != port || !net_addr_equal(&r_vm, &dst);
 	for (i = 0; i < k->n; i++) {
-		if (!grant_matches(k, &k->grants[i], proto, port, &src, &dst))
+		if (!grant_matches(k, &k->grants[i], proto, port, &src, &dst, false) &&
+		    !(nated && grant_matches(k, &k->grants[i], proto, r_port, &r_client, &r_vm, true)))
 			continue;
 		if (k->n_found < FW_KILL_MAX) {
 			struct nf_conntrack *c = nfct_clone(ct);

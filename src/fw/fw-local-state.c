@@ -99,7 +99,8 @@ vm_equal(const struct fw_vm *a, const struct fw_vm *b)
 static bool
 grant_equal(const struct fw_grant *a, const struct fw_grant *b)
 {
-	return grant_same_identity(a, b) && a->end_ms == b->end_ms && net_source_equal(&a->source, &b->source);
+	return grant_same_identity(a, b) && a->end_ms == b->end_ms && net_source_equal(&a->source, &b->source) &&
+	       a->dnat_port == b->dnat_port && !memcmp(&a->dnat_addr, &b->dnat_addr, sizeof(a->dnat_addr));
 }
 
 /*
@@ -123,7 +124,8 @@ state_is_current(const struct fw_local *fw, const struct owned_state *s, int64_t
 			return false;
 	for (i = 0; i < s->n_ports; i++)
 		if (s->ports[i].vm != fw->ports[i].vm || s->ports[i].proto != fw->ports[i].proto ||
-		    s->ports[i].port != fw->ports[i].port)
+		    s->ports[i].port != fw->ports[i].port || s->ports[i].dnat_port != fw->ports[i].dnat_port ||
+		    memcmp(&s->ports[i].dnat_addr, &fw->ports[i].dnat_addr, sizeof(s->ports[i].dnat_addr)))
 			return false;
 	for (i = 0; i < idx->n; i++)
 		live += !grant_has_ended(&idx->v[i], now_ms);
@@ -222,7 +224,7 @@ reconcile_owned(struct fw_local *fw, struct owned_state *s, struct fw_changes *r
 	}
 	/* a state with a bad VM is refused before the kernel is read (the elements are computed again below) */
 	r = fw_state_elems(&st, now, &want, &n_want, err);
-	if (r < 0)
+	if (r < 0 || (r = fw_state_dnat(&st, &batch.dnat, &batch.n_dnat, err)) < 0)
 		goto out;
 	free(want);
 	want = NULL;
@@ -295,6 +297,26 @@ out:
 }
 
 /*
+ * When the DNAT mappings change, the batch re-declares the rules with the new
+ * map (rules hold no timers: the grant elements keep theirs).
+ */
+static int
+dnat_diff(const struct fw_state *cur, const struct fw_state *next, struct fw_batch *batch, struct core_error *err)
+{
+	struct fw_dnat *old = NULL;
+	size_t n_old = 0;
+	int r;
+
+	if ((r = fw_state_dnat(next, &batch->dnat, &batch->n_dnat, err)) < 0 ||
+	    (r = fw_state_dnat(cur, &old, &n_old, NULL)) < 0)
+		goto out;
+	batch->ensure = !fw_dnat_equal(old, n_old, batch->dnat, batch->n_dnat);
+out:
+	free(old);
+	return r;
+}
+
+/*
  * Move from the current state to the whole state `s`: diff the elements each
  * implies and send only the difference. If the kernel had drifted and refuses
  * the batch, reconcile against what it really holds instead. Grant changes
@@ -316,12 +338,13 @@ apply_owned(struct fw_local *fw, struct owned_state *s, struct fw_changes *ret_c
 	/* noting the grants of a state refused below does no harm: a deadline only ever shortens */
 	if ((r = fw_note(fw, &next, NULL, 0, now, mono)) < 0)
 		goto out;
-	if ((r = states_diff(fw, &cur, &next, now, mono, &batch, &changes, err)) < 0)
+	if ((r = states_diff(fw, &cur, &next, now, mono, &batch, &changes, err)) < 0 ||
+	    (r = dnat_diff(&cur, &next, &batch, err)) < 0)
 		goto out;
 	r = index_alloc(&idx, s->n_grants, fw->grants.seed);
 	if (r < 0)
 		goto out;
-	if (batch.n_ops && fw_nft_apply(fw->nft, &batch, now, NULL) < 0) {
+	if ((batch.n_ops || batch.ensure) && fw_nft_apply(fw->nft, &batch, now, NULL) < 0) {
 		r = reconcile_owned(fw, s, &changes, err);
 		goto out;
 	}

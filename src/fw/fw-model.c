@@ -22,6 +22,10 @@ static const struct {
 	[FW_SET_GW_GRANT4_NET] = { "gw_grant4_net", true, true, true, NET_INET },
 	[FW_SET_GW_GRANT6] = { "gw_grant6", true, false, true, NET_INET6 },
 	[FW_SET_GW_GRANT6_NET] = { "gw_grant6_net", true, true, true, NET_INET6 },
+	[FW_SET_DNAT_GRANT4] = { "dnat_grant4", true, false, true, NET_INET },
+	[FW_SET_DNAT_GRANT4_NET] = { "dnat_grant4_net", true, true, true, NET_INET },
+	[FW_SET_DNAT_GRANT6] = { "dnat_grant6", true, false, true, NET_INET6 },
+	[FW_SET_DNAT_GRANT6_NET] = { "dnat_grant6_net", true, true, true, NET_INET6 },
 };
 
 const char *
@@ -319,6 +323,15 @@ push_grant_elems(struct elems *raw, const struct fw_vm *vm, const struct fw_gran
 				if ((r = elems_push(raw, &e)) < 0)
 					return r;
 			}
+			/* the DNAT of the port's public address: the same source, end and request id */
+			if (g->dnat_addr.family != srcs[s].addr.family)
+				continue;
+			e.set = v6 ? (single ? FW_SET_DNAT_GRANT6 : FW_SET_DNAT_GRANT6_NET)
+				   : (single ? FW_SET_DNAT_GRANT4 : FW_SET_DNAT_GRANT4_NET);
+			e.dst = g->dnat_addr;
+			e.port = g->dnat_port;
+			if ((r = elems_push(raw, &e)) < 0)
+				return r;
 		}
 	}
 	return 0;
@@ -439,7 +452,7 @@ push_ports(struct elems *raw, const struct fw_state *st, const struct fw_vm **so
 		const struct fw_port *pt = &st->ports[i];
 		const struct fw_vm *vm = vm_find(sorted, st->n_vms, pt->vm);
 
-		if (!vm || pt->port == 0 || !proto_is_valid(pt->proto))
+		if (!vm || pt->port == 0 || !proto_is_valid(pt->proto) || !fw_dnat_is_valid(vm, &pt->dnat_addr, pt->dnat_port))
 			return core_error_set(err, FW_ERR_INVALID, "port",
 					      "protected port %u of VM %llu: %s", pt->port,
 					      (unsigned long long)pt->vm, vm ? "bad port or protocol" : "no such VM");
@@ -463,7 +476,8 @@ push_grants(struct elems *raw, const struct fw_state *st, const struct fw_vm **s
 
 		if (!vm || g->port == 0 || !proto_is_valid(g->proto) || !fw_request_id_is_valid(g->request_id) ||
 		    (!g->source.any && g->source.prefix.addr.family != NET_INET &&
-		     g->source.prefix.addr.family != NET_INET6))
+		     g->source.prefix.addr.family != NET_INET6) ||
+		    !fw_dnat_is_valid(vm, &g->dnat_addr, g->dnat_port))
 			return core_error_set(err, FW_ERR_INVALID, "grant",
 					      "grant %.64s for port %u of VM %llu: %s",
 					      fw_request_id_is_valid(g->request_id) ? g->request_id : "(bad id)",
@@ -564,6 +578,9 @@ fw_batch_push(struct fw_batch *batch, enum fw_op_kind kind, const struct fw_elem
 void
 fw_batch_free(struct fw_batch *batch)
 {
+	free(batch->dnat);
+	batch->dnat = NULL;
+	batch->n_dnat = 0;
 	free(batch->ops);
 	batch->ops = NULL;
 	batch->n_ops = batch->cap_ops = 0;

@@ -31,9 +31,34 @@ struct fw_op {
 	struct fw_elem elem;
 };
 
+/*
+ * One DNAT mapping of the nat chain's map: (pub, proto, mapped) -> (to, port).
+ * The mapping alone opens nothing: the rule DNATs only what a timed element of
+ * a dnat_grant set names (see doc/kernel.md).
+ */
+struct fw_dnat {
+	struct net_addr pub;
+	uint8_t proto;		/* NET_PROTO_TCP or NET_PROTO_UDP */
+	uint16_t mapped;
+	struct net_addr to;
+	uint16_t port;
+};
+
+/*
+ * The DNAT map a state implies, sorted by (pub, proto, mapped), in *ret (the
+ * caller's to free; NULL when empty). FW_ERR_INVALID when two ports of the
+ * state claim one public address, protocol and port.
+ */
+int fw_state_dnat(const struct fw_state *st, struct fw_dnat **ret, size_t *ret_n, struct core_error *err);
+
+/* Do two sorted maps hold the same mappings? */
+bool fw_dnat_equal(const struct fw_dnat *a, size_t n_a, const struct fw_dnat *b, size_t n_b);
+
 /* One atomic batch. */
 struct fw_batch {
 	bool ensure;		/* (re)declare table, sets and chains; flush and re-add our rules */
+	struct fw_dnat *dnat;	/* with ensure: the nat chain's map (owned; fw_batch_free frees it) */
+	size_t n_dnat;
 	bool rebuild;		/* delete the whole table first (it is foreign or broken) */
 	bool flush[FW_SET_COUNT];	/* empty these sets first (their listing was torn), ops re-add what stays */
 	struct fw_op *ops;

@@ -178,7 +178,7 @@ table_cb(const struct nlmsghdr *nlh, void *data)
 static int
 chain_cb(const struct nlmsghdr *nlh, void *data)
 {
-	static const uint32_t hooks[] = { NF_INET_LOCAL_IN, NF_INET_FORWARD };	/* fw_nft_chains[] order */
+	static const uint32_t hooks[FW_NFT_CHAINS] = { NF_INET_LOCAL_IN, NF_INET_FORWARD, NF_INET_PRE_ROUTING };	/* fw_nft_chains[] order */
 	struct list_acc *acc = data;
 	struct nftnl_chain *c;
 	const char *name, *type;
@@ -196,8 +196,8 @@ chain_cb(const struct nlmsghdr *nlh, void *data)
 		if (name && !strcmp(name, fw_nft_chains[i].name))
 			break;
 	if (i == sizeof(fw_nft_chains) / sizeof(fw_nft_chains[0]) || !nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) ||
-	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) != hooks[i] || !type || strcmp(type, "filter") ||
-	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) != FW_PRIORITY ||
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) != hooks[i] || !type || strcmp(type, fw_nft_chains[i].type) ||
+	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) != fw_nft_chains[i].priority ||
 	    nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) != NF_ACCEPT)
 		goto not_ours;
 	acc->n_chains++;

@@ -35,6 +35,10 @@ static const char *const set_decl[FW_SET_COUNT] = {
 	[FW_SET_GW_GRANT4_NET] = "type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags interval,timeout;",
 	[FW_SET_GW_GRANT6] = "type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags timeout;",
 	[FW_SET_GW_GRANT6_NET] = "type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags interval,timeout;",
+	[FW_SET_DNAT_GRANT4] = "type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags timeout;",
+	[FW_SET_DNAT_GRANT4_NET] = "type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags interval,timeout;",
+	[FW_SET_DNAT_GRANT6] = "type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags timeout;",
+	[FW_SET_DNAT_GRANT6_NET] = "type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags interval,timeout;",
 };
 
 /*
@@ -64,9 +68,21 @@ static const char *const rules_forward[] = {
 	"ip6 daddr . meta l4proto . th dport @gw_protect6 counter drop",
 };
 
-const struct fw_nft_chain fw_nft_chains[2] = {
-	{ "input", "input" },
-	{ "forward", "forward" },
+/*
+ * Gateway DNAT: a packet to a public address and mapped port whose source a
+ * timed dnat_grant element names is DNATed through the map of the mappings
+ * (put_dnat_rules); nothing else is touched. Once DNATed it meets the forward
+ * chain's grant for the VM itself like any routed packet.
+ */
+static const char *const dnat_match[FW_NET_FAMILIES][2] = {
+	{ "ip daddr . ip saddr . meta l4proto . th dport @dnat_grant4", "ip daddr . ip saddr . meta l4proto . th dport @dnat_grant4_net" },
+	{ "ip6 daddr . ip6 saddr . meta l4proto . th dport @dnat_grant6", "ip6 daddr . ip6 saddr . meta l4proto . th dport @dnat_grant6_net" },
+};
+
+const struct fw_nft_chain fw_nft_chains[FW_NFT_CHAINS] = {
+	{ "input", "input", "filter", FW_PRIORITY },
+	{ "forward", "forward", "filter", FW_PRIORITY },
+	{ "prerouting", "prerouting", "nat", FW_NAT_PRIORITY },
 };
 
 /* Copy the first "Error: ..." line of libnftables' error output into err. */
@@ -216,9 +232,55 @@ put_ops(struct buf *b, const struct fw_batch *batch, enum pass pass, int64_t now
 	return 0;
 }
 
-/* Declare `table` with our sets and chains, and (re)load our rules into the chains. */
+/* The map of one family's mappings, "{ pub . tcp . 50022 : 10.1.0.4 . 22, ... }"; 0 with nothing written if none. */
 static int
-put_structure(struct buf *b, const char *table, bool rebuild)
+put_dnat_map(struct buf *b, const struct fw_dnat *v, size_t n, uint8_t family)
+{
+	char pub[NET_PREFIX_TEXT_MAX], to[NET_PREFIX_TEXT_MAX];
+	size_t i, k = 0;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].pub.family != family)
+			continue;
+		if (net_addr_format(&v[i].pub, pub, sizeof(pub)) < 0 || net_addr_format(&v[i].to, to, sizeof(to)) < 0)
+			return -EINVAL;
+		if ((r = buf_printf(b, "%s%s . %s . %u : %s . %u", k ? ", " : "{ ", pub,
+				    v[i].proto == NET_PROTO_UDP ? "udp" : "tcp", v[i].mapped, to, v[i].port)) < 0)
+			return r;
+		k++;
+	}
+	return k ? buf_append(b, " }", 2) : 0;
+}
+
+/* The nat chain's rules: per family with mappings, one for single sources and one for prefixes (an empty map cannot be written). */
+static int
+put_dnat_rules(struct buf *b, const char *table, const struct fw_dnat *v, size_t n)
+{
+	struct buf map = { 0 };
+	size_t f, k;
+	int r = 0;
+
+	for (f = 0; f < FW_NET_FAMILIES; f++) {
+		map.len = 0;
+		if ((r = put_dnat_map(&map, v, n, f == 0 ? NET_INET : NET_INET6)) < 0)
+			goto out;
+		if (map.len == 0)
+			continue;
+		for (k = 0; k < 2; k++)
+			if ((r = buf_printf(b, "add rule %s prerouting %s counter dnat %s to %s daddr . meta l4proto . th dport map %.*s\n",
+					    table, dnat_match[f][k], f == 0 ? "ip" : "ip6", f == 0 ? "ip" : "ip6",
+					    (int)map.len, map.data)) < 0)
+				goto out;
+	}
+out:
+	buf_free(&map);
+	return r;
+}
+
+/* Declare `table` with our sets and chains, and (re)load our rules (and DNAT map) into the chains. */
+static int
+put_structure(struct buf *b, const char *table, bool rebuild, const struct fw_dnat *dnat, size_t n_dnat)
 {
 	size_t c, i;
 	int s, r;
@@ -230,23 +292,23 @@ put_structure(struct buf *b, const char *table, bool rebuild)
 	for (s = 0; s < FW_SET_COUNT; s++)
 		if ((r = buf_printf(b, "add set %s %s { %s }\n", table, fw_set_name(s), set_decl[s])) < 0)
 			return r;
-	for (c = 0; c < sizeof(fw_nft_chains) / sizeof(fw_nft_chains[0]); c++) {
+	for (c = 0; c < FW_NFT_CHAINS; c++) {
 		const char *const *rules = c == 0 ? rules_input : rules_forward;
 		size_t n = c == 0 ? sizeof(rules_input) / sizeof(*rules_input)
-				  : sizeof(rules_forward) / sizeof(*rules_forward);
+			 : c == 1 ? sizeof(rules_forward) / sizeof(*rules_forward) : 0;
 
 		r = buf_printf(b,
-			       "add chain %s %s { type filter hook %s priority %d; policy accept; }\n"
+			       "add chain %s %s { type %s hook %s priority %d; policy accept; }\n"
 			       "flush chain %s %s\n",
-			       table, fw_nft_chains[c].name, fw_nft_chains[c].hook, FW_PRIORITY, table,
-			       fw_nft_chains[c].name);
+			       table, fw_nft_chains[c].name, fw_nft_chains[c].type, fw_nft_chains[c].hook,
+			       fw_nft_chains[c].priority, table, fw_nft_chains[c].name);
 		if (r < 0)
 			return r;
 		for (i = 0; i < n; i++)
 			if ((r = buf_printf(b, "add rule %s %s %s\n", table, fw_nft_chains[c].name, rules[i])) < 0)
 				return r;
 	}
-	return 0;
+	return put_dnat_rules(b, table, dnat, n_dnat);
 }
 
 /*
@@ -259,7 +321,7 @@ fw_nft_probe(struct fw_nft *nft, struct core_error *err)
 	struct buf b = { 0 };
 	int r;
 
-	if ((r = put_structure(&b, FW_PROBE_TABLE, false)) < 0 ||
+	if ((r = put_structure(&b, FW_PROBE_TABLE, false, NULL, 0)) < 0 ||
 	    (r = buf_printf(&b, "delete table " FW_PROBE_TABLE "\n")) < 0)
 		goto out;
 	nft_ctx_get_error_buffer(nft->ctx);
@@ -276,7 +338,7 @@ fw_nft_apply(struct fw_nft *nft, const struct fw_batch *batch, int64_t now_ms, s
 	struct buf b = { 0 };
 	int r, s;
 
-	if (batch->ensure && (r = put_structure(&b, FW_TABLE, batch->rebuild)) < 0)
+	if (batch->ensure && (r = put_structure(&b, FW_TABLE, batch->rebuild, batch->dnat, batch->n_dnat)) < 0)
 		goto out;
 	for (s = 0; s < FW_SET_COUNT; s++)
 		if (batch->flush[s] && (r = buf_printf(&b, "flush set " FW_TABLE " %s\n", fw_set_name(s))) < 0)

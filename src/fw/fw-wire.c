@@ -93,10 +93,31 @@ fw_wire_vm_decode(const struct fw_wire_vm *w, struct fw_vm *ret)
 	return 0;
 }
 
+/* A DNAT mapping on the wire: none (all zero), or a family, a port and an address with no bytes beyond it. */
+static bool
+dnat_is_valid(uint8_t family, uint16_t port, const uint8_t addr[16])
+{
+	if (family == 0)
+		return port == 0 && bytes_are_zero(addr, 16);
+	if (family == NET_INET)
+		return port != 0 && bytes_are_zero(addr + 4, 12);
+	return family == NET_INET6 && port != 0;
+}
+
+static void
+dnat_decode(uint8_t family, uint16_t port, const uint8_t addr[16], struct net_addr *ret_addr, uint16_t *ret_port)
+{
+	memset(ret_addr, 0, sizeof(*ret_addr));
+	ret_addr->family = family;
+	memcpy(ret_addr->bytes, addr, sizeof(ret_addr->bytes));
+	*ret_port = port;
+}
+
 static int
 port_check(const struct fw_wire_port *w)
 {
-	if (w->pad || !bytes_are_zero(w->pad2, sizeof(w->pad2)) || !proto_is_valid(w->proto) || w->port == 0)
+	if (!bytes_are_zero(w->pad2, sizeof(w->pad2)) || !proto_is_valid(w->proto) || w->port == 0 ||
+	    !dnat_is_valid(w->dnat_family, w->dnat_port, w->dnat_addr))
 		return -EINVAL;
 	return 0;
 }
@@ -108,6 +129,9 @@ fw_wire_port_encode(const struct fw_port *p, struct fw_wire_port *ret, struct co
 	ret->vm = p->vm;
 	ret->proto = proto_is_valid(p->proto) ? (uint8_t)p->proto : 0xff;
 	ret->port = p->port;
+	ret->dnat_family = p->dnat_addr.family;
+	ret->dnat_port = p->dnat_port;
+	memcpy(ret->dnat_addr, p->dnat_addr.bytes, sizeof(ret->dnat_addr));
 	if (port_check(ret) < 0)
 		return core_error_set(err, FW_ERR_INVALID, "port", "protected port %u of VM %llu: bad port or protocol",
 				      p->port, (unsigned long long)p->vm);
@@ -123,6 +147,7 @@ fw_wire_port_decode(const struct fw_wire_port *w, struct fw_port *ret)
 	ret->vm = w->vm;
 	ret->proto = (enum net_proto)w->proto;
 	ret->port = w->port;
+	dnat_decode(w->dnat_family, w->dnat_port, w->dnat_addr, &ret->dnat_addr, &ret->dnat_port);
 	return 0;
 }
 
@@ -132,7 +157,8 @@ grant_check(const struct fw_wire_grant *w, bool ref, int64_t now_ms)
 	const void *nul = memchr(w->request_id, '\0', sizeof(w->request_id));
 	size_t len;
 
-	if (!bytes_are_zero(w->pad, sizeof(w->pad)) || !bytes_are_zero(w->pad2, sizeof(w->pad2)))
+	if (w->pad || !bytes_are_zero(w->pad2, sizeof(w->pad2)) || !bytes_are_zero(w->pad3, sizeof(w->pad3)) ||
+	    !dnat_is_valid(w->dnat_family, w->dnat_port, w->dnat_addr))
 		return -EINVAL;
 	if (!proto_is_valid(w->proto) || w->port == 0 || w->any > 1)
 		return -EINVAL;
@@ -176,6 +202,9 @@ fw_wire_grant_encode(const struct fw_grant *g, bool ref, int64_t now_ms, struct 
 	ret->proto = proto_is_valid(g->proto) ? (uint8_t)g->proto : 0xff;
 	ret->port = g->port;
 	ret->end_ms = g->end_ms;
+	ret->dnat_family = g->dnat_addr.family;
+	ret->dnat_port = g->dnat_port;
+	memcpy(ret->dnat_addr, g->dnat_addr.bytes, sizeof(ret->dnat_addr));
 	if (len < sizeof(ret->request_id))
 		memcpy(ret->request_id, g->request_id, len);
 	else
@@ -205,6 +234,7 @@ fw_wire_grant_decode(const struct fw_wire_grant *w, bool ref, int64_t now_ms, st
 	ret->port = w->port;
 	ret->end_ms = w->end_ms;
 	memcpy(ret->request_id, w->request_id, sizeof(ret->request_id));
+	dnat_decode(w->dnat_family, w->dnat_port, w->dnat_addr, &ret->dnat_addr, &ret->dnat_port);
 	return 0;
 }
 

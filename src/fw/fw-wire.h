@@ -79,9 +79,11 @@ struct fw_wire_vm {
 struct fw_wire_port {
 	uint64_t vm;
 	uint8_t proto;		/* NET_PROTO_ANY, _TCP or _UDP */
-	uint8_t pad;
+	uint8_t dnat_family;	/* 0 (no DNAT: dnat_port and dnat_addr zero), NET_INET or NET_INET6 */
 	uint16_t port;		/* 1..65535 */
-	uint8_t pad2[4];
+	uint16_t dnat_port;	/* 1..65535 with a dnat_family */
+	uint8_t pad2[2];
+	uint8_t dnat_addr[16];	/* IPv4: bytes 0..3, the rest zero */
 };
 
 struct fw_wire_grant {
@@ -91,11 +93,15 @@ struct fw_wire_grant {
 	uint8_t prefix_len;	/* within the family; host bits beyond it zero */
 	uint8_t proto;
 	uint16_t port;
-	uint8_t pad[2];
+	uint8_t dnat_family;	/* as in struct fw_wire_port */
+	uint8_t pad;
 	int64_t end_ms;
 	uint8_t addr[16];
 	char request_id[FW_REQUEST_ID_MAX + 1];	/* NUL-terminated, zero after the NUL */
 	uint8_t pad2[7];
+	uint8_t dnat_addr[16];
+	uint16_t dnat_port;
+	uint8_t pad3[6];
 };
 
 struct fw_wire_begin {
@@ -125,8 +131,8 @@ struct fw_wire_tamper {
 _Static_assert(sizeof(struct fw_wire_hdr) == 16, "fw_wire_hdr has no hidden padding");
 _Static_assert(sizeof(struct fw_wire_addr) == 17, "fw_wire_addr is packed by nature");
 _Static_assert(sizeof(struct fw_wire_vm) == 16 + 17 * FW_VM_ADDRS_MAX, "fw_wire_vm has no hidden padding");
-_Static_assert(sizeof(struct fw_wire_port) == 16, "fw_wire_port has no hidden padding");
-_Static_assert(sizeof(struct fw_wire_grant) == 112, "fw_wire_grant has no hidden padding");
+_Static_assert(sizeof(struct fw_wire_port) == 32, "fw_wire_port has no hidden padding");
+_Static_assert(sizeof(struct fw_wire_grant) == 136, "fw_wire_grant has no hidden padding");
 _Static_assert(sizeof(struct fw_wire_begin) == 40, "fw_wire_begin has no hidden padding");
 
 /* Records per chunk message. */

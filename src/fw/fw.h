@@ -56,6 +56,14 @@ struct fw_port {
 	uint64_t vm;
 	enum net_proto proto;
 	uint16_t port;
+	/*
+	 * Gateway DNAT: when dnat_addr.family is set (NET_INET or NET_INET6), the
+	 * port is also reachable as dnat_addr:dnat_port (an address of this host),
+	 * DNATed to the VM's first address of that family. Only for a grant that
+	 * carries the same mapping; see struct fw_grant.
+	 */
+	struct net_addr dnat_addr;
+	uint16_t dnat_port;
 };
 
 /*
@@ -81,6 +89,13 @@ struct fw_grant {
 	uint16_t port;
 	int64_t end_ms;
 	char request_id[FW_REQUEST_ID_MAX + 1];	/* [A-Za-z0-9._:-], 1..FW_REQUEST_ID_MAX */
+	/*
+	 * Gateway DNAT (the port's mapping, as in struct fw_port): the source may
+	 * also open dnat_addr:dnat_port until the end, DNATed to the VM. Sources of
+	 * the other family get no DNAT element. Not part of the identity.
+	 */
+	struct net_addr dnat_addr;
+	uint16_t dnat_port;
 };
 
 /* A whole desired state, for fw_reconcile(). Arrays are the caller's. */
@@ -106,6 +121,10 @@ enum fw_set {
 	FW_SET_GW_GRANT4_NET,
 	FW_SET_GW_GRANT6,
 	FW_SET_GW_GRANT6_NET,
+	FW_SET_DNAT_GRANT4,	/* public daddr . saddr . proto . mapped port: DNAT these (nat prerouting) */
+	FW_SET_DNAT_GRANT4_NET,
+	FW_SET_DNAT_GRANT6,
+	FW_SET_DNAT_GRANT6_NET,
 	FW_SET_COUNT,
 };
 
@@ -266,6 +285,12 @@ int fw_events_read(struct fw *fw, struct fw_tamper *ret);
 #define FW_HELPER_EXIT_IO		4	/* the socket failed */
 #define FW_HELPER_EXIT_UNAVAILABLE	69	/* the kernel cannot hold the table: no use restarting */
 int fw_helper_run(int fd);
+
+/*
+ * Is (addr, port) a DNAT mapping `vm` may carry (struct fw_port, struct fw_grant): none (family 0,
+ * port 0), or a gateway VM's with an address of that family? A state with one that is not is refused.
+ */
+bool fw_dnat_is_valid(const struct fw_vm *vm, const struct net_addr *addr, uint16_t port);
 
 /* Is `id` a valid request id for an element comment? */
 bool fw_request_id_is_valid(const char *id);

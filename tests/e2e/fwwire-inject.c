@@ -231,6 +231,56 @@ c_reqid_tail(int fd)
 	return send_grant(fd, &g);
 }
 
+/* Gateway DNAT fields: a mapping is all zero, or a family, a port and an address of that family only. */
+static int
+c_dnat_family(int fd)
+{
+	struct fw_wire_grant g = good_grant();
+
+	g.dnat_family = 7;
+	g.dnat_port = 50022;
+	return send_grant(fd, &g);
+}
+
+static int
+c_dnat_port0(int fd)
+{
+	struct fw_wire_grant g = good_grant();
+
+	g.dnat_family = NET_INET;
+	g.dnat_addr[0] = 192;
+	return send_grant(fd, &g);
+}
+
+static int
+c_dnat_stray(int fd)
+{
+	struct fw_wire_grant g = good_grant();
+
+	g.dnat_port = 50022;	/* a port without a family */
+	return send_grant(fd, &g);
+}
+
+static int
+c_dnat_v4tail(int fd)
+{
+	struct fw_wire_grant g = good_grant();
+
+	g.dnat_family = NET_INET;
+	g.dnat_port = 50022;
+	g.dnat_addr[12] = 1;
+	return send_grant(fd, &g);
+}
+
+static int
+c_dnat_pad(int fd)
+{
+	struct fw_wire_grant g = good_grant();
+
+	g.pad3[5] = 1;
+	return send_grant(fd, &g);
+}
+
 static int
 c_reqid_empty(int fd)
 {
@@ -444,6 +494,11 @@ static const struct {
 	{ "request id with quotes and blanks", c_reqid_chars },
 	{ "request id with bytes after its NUL", c_reqid_tail },
 	{ "empty request id", c_reqid_empty },
+	{ "DNAT mapping with an unknown family", c_dnat_family },
+	{ "DNAT mapping without a port", c_dnat_port0 },
+	{ "DNAT port without a mapping", c_dnat_stray },
+	{ "IPv4 DNAT address with bytes beyond the fourth", c_dnat_v4tail },
+	{ "non-zero padding after the DNAT fields", c_dnat_pad },
 	{ "end time past now + FW_TIMEOUT_MAX_MS", c_end_far },
 	{ "end time INT64_MIN", c_end_past },
 	{ "non-zero padding", c_pad },

@@ -15,7 +15,8 @@
 #define LISTEN_CONNS_MAX 1024
 
 static const char usage[] =
-	"usage: netprobe listen PORT...                      TCP and UDP echo on every address\n"
+	"usage: netprobe listen [-r] PORT...                 TCP and UDP echo on every address\n"
+	"                                                     (-r: print \"from PEER to PORT\" for each TCP connection)\n"
 	"       netprobe connect [-s SRC] ADDR PORT [MS]     exit 0 if a TCP connection opens within MS (default 1000)\n"
 	"       netprobe hold [-s SRC] ADDR PORT MS          connect, print \"connected\", wait MS, then need an echo\n"
 	"       netprobe udp [-s SRC] ADDR PORT [MS]         exit 0 if a datagram is echoed within MS\n"
@@ -122,12 +123,34 @@ close_hard(int fd)
 	close(fd);
 }
 
+/* "from 10.0.0.5 to 22" (an IPv4 peer without its ::ffff: prefix) */
+static void
+report_peer(const struct sockaddr_in6 *peer, unsigned port)
+{
+	char text[INET6_ADDRSTRLEN];
+	const void *a = &peer->sin6_addr;
+	int family = AF_INET6;
+
+	if (IN6_IS_ADDR_V4MAPPED(&peer->sin6_addr)) {
+		a = &peer->sin6_addr.s6_addr[12];
+		family = AF_INET;
+	}
+	if (inet_ntop(family, a, text, sizeof(text)))
+		printf("from %s to %u\n", text, port);
+	fflush(stdout);
+}
+
 static int
 do_listen(int argc, char **argv)
 {
 	struct pollfd pfd[2 * LISTEN_PORTS_MAX + LISTEN_CONNS_MAX];
-	int n_listen = 0, n = 0, i, one = 1, zero = 0;
+	int n_listen = 0, n = 0, i, one = 1, zero = 0, report = 0;
 
+	if (argc >= 1 && !strcmp(argv[0], "-r")) {
+		report = 1;
+		argc--;
+		argv++;
+	}
 	if (argc < 1 || argc > LISTEN_PORTS_MAX) {
 		fputs(usage, stderr);
 		return 2;
@@ -163,10 +186,15 @@ do_listen(int argc, char **argv)
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			if (i < n_listen && (i % 2) == 0) {
-				int c = accept(pfd[i].fd, NULL, NULL);
+				struct sockaddr_in6 peer, self;
+				socklen_t pl = sizeof(peer), sl = sizeof(self);
+				int c = accept(pfd[i].fd, (struct sockaddr *)&peer, &pl);
 
 				if (c < 0)
 					continue;
+				/* the client's address as this end sees it: a DNAT test checks the source was kept */
+				if (report && getsockname(c, (struct sockaddr *)&self, &sl) == 0)
+					report_peer(&peer, ntohs(self.sin6_port));
 				if (n == (int)(sizeof(pfd) / sizeof(pfd[0]))) {
 					close(c);
 					continue;

@@ -136,14 +136,6 @@ test_proc_net_full_and_junk(void **unused)
 	assert_int_equal(n, 0);
 }
 
-static struct net_addr
-addr(const char *s)
-{
-	struct net_addr a;
-
-	assert_int_equal(net_addr_parse(s, strlen(s), &a, NULL), 0);
-	return a;
-}
 
 static void
 test_addrs(void **unused)
@@ -157,12 +149,12 @@ test_addrs(void **unused)
 
 	(void)unused;
 	for (i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
-		a = addr(dropped[i]);
+		a = test_addr(dropped[i]);
 		assert_int_equal(agent_addrs_add(v, &n, 3, &a), 0);
 	}
 	assert_int_equal(n, 0);
 	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-		a = addr(kept[i]);
+		a = test_addr(kept[i]);
 		agent_addrs_add(v, &n, 3, &a);
 	}
 	/* full at 3: the greatest (fd00::1, after 2001:db8::5) made way; v4 before v6, each sorted */
@@ -171,9 +163,9 @@ test_addrs(void **unused)
 	assert_string_equal(text, "10.0.0.4");
 	net_addr_format(&v[2], text, sizeof(text));
 	assert_string_equal(text, "2001:db8::5");
-	a = addr("10.0.0.4");
+	a = test_addr("10.0.0.4");
 	assert_int_equal(agent_addrs_add(v, &n, 3, &a), 0);	/* a duplicate */
-	a = addr("1.2.3.4");
+	a = test_addr("1.2.3.4");
 	assert_int_equal(agent_addrs_add(v, &n, 3, &a), 1);	/* smaller than all: in, the greatest out */
 	net_addr_format(&v[0], text, sizeof(text));
 	assert_string_equal(text, "1.2.3.4");

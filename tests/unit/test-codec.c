@@ -81,14 +81,16 @@ policy_equal(const struct policy *a, const struct policy *b)
 
 		if (strcmp(va->id.subscription, vb->id.subscription) != 0 ||
 		    strcmp(va->id.resource_group, vb->id.resource_group) != 0 ||
-		    strcmp(va->id.name, vb->id.name) != 0 || va->n_ports != vb->n_ports)
+		    strcmp(va->id.name, vb->id.name) != 0 || va->n_ports != vb->n_ports ||
+		    !net_addr_equal(&va->public_ip, &vb->public_ip))
 			return false;
 		for (j = 0; j < va->n_ports; j++) {
 			const struct policy_port *pa = &va->ports[j], *pb = &vb->ports[j];
 
 			if (pa->number != pb->number || pa->proto != pb->proto ||
 			    pa->sources_as_list != pb->sources_as_list || pa->n_sources != pb->n_sources ||
-			    pa->max_duration_ms != pb->max_duration_ms || !duration_text_equal(pa, pb))
+			    pa->max_duration_ms != pb->max_duration_ms || !duration_text_equal(pa, pb) ||
+			    pa->mapped_port != pb->mapped_port)
 				return false;
 			for (k = 0; k < pa->n_sources; k++)
 				if (!net_source_equal(&pa->sources[k], &pb->sources[k]))
@@ -445,6 +447,36 @@ test_policy_values(void **state)
 	assert_int_equal(buf_printf(&b, "]}}"), 0);
 	policy_fails(b.data, "TooManyVirtualMachines", "properties.virtualMachines");
 	buf_free(&b);
+}
+
+/* Gateway DNAT: publicIpAddress (Azure's, on the policy VM) and mappedPort (jitgate's, on a rule) survive a round trip. */
+static void
+test_policy_dnat(void **state)
+{
+	static const char body[] = "{\"properties\":{\"virtualMachines\":[{\"id\":\"" VM1 "\",\"publicIpAddress\":"
+		"\"fd00::1\",\"ports\":[{" GOOD_PORT ",\"mappedPort\":50022},{\"number\":3389,\"protocol\":\"*\","
+		"\"allowedSourceAddressPrefix\":\"*\",\"maxRequestAccessDuration\":\"PT3H\"}]},{\"id\":\"" VM1 "\","
+		"\"publicIpAddress\":\"\",\"ports\":[]}]}}";
+	struct policy *p = decode_policy(body);
+	char *s;
+
+	assert_int_equal(p->vms[0].public_ip.family, NET_INET6);
+	assert_int_equal(p->vms[0].ports[0].mapped_port, 50022);
+	assert_int_equal(p->vms[0].ports[1].mapped_port, 0);
+	assert_int_equal(p->vms[1].public_ip.family, 0);	/* Azure's "" for none */
+	s = round_trip(p);
+	assert_non_null(strstr(s, "\"publicIpAddress\":\"fd00::1\""));
+	assert_non_null(strstr(s, "\"mappedPort\":50022"));
+	assert_null(strstr(s, "\"publicIpAddress\":\"\""));	/* none is not written */
+	free(s);
+	policy_free(p);
+	port_fails(GOOD_PORT ",\"mappedPort\":0", "InvalidPort", P0 ".mappedPort");
+	port_fails(GOOD_PORT ",\"mappedPort\":65536", "InvalidPort", P0 ".mappedPort");
+	port_fails(GOOD_PORT ",\"mappedPort\":\"22\"", "InvalidType", P0 ".mappedPort");
+	policy_fails("{\"properties\":{\"virtualMachines\":[{\"id\":\"" VM1 "\",\"publicIpAddress\":\"10.0.0.0/24\","
+	    "\"ports\":[]}]}}", "InvalidAddress", "properties.virtualMachines[0].publicIpAddress");
+	policy_fails("{\"properties\":{\"virtualMachines\":[{\"id\":\"" VM1 "\",\"publicIpAddress\":4,"
+	    "\"ports\":[]}]}}", "InvalidType", "properties.virtualMachines[0].publicIpAddress");
 }
 
 static void
@@ -966,6 +998,7 @@ main(void)
 		cmocka_unit_test(test_initiate_optional),
 		cmocka_unit_test(test_initiate_errors),
 		cmocka_unit_test(test_revoke),
+		cmocka_unit_test(test_policy_dnat),
 		cmocka_unit_test(test_vm_decode),
 		cmocka_unit_test(test_error_encode),
 	};

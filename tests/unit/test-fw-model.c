@@ -173,6 +173,82 @@ test_gateway_per_address_and_family(void **state)
 	free(e);
 }
 
+
+/* Gateway DNAT: a grant with a mapping adds its public address's element, for sources of that family only. */
+static void
+test_dnat_grant_elems(void **state)
+{
+	struct fw_vm vm = vm_gateway(2, "10.9.0.2", "fd00:9::2");
+	struct fw_grant g[] = {
+		grant("a", 2, "10.1.0.5", NET_PROTO_ANY, 22, NOW + 1000),
+		grant("b", 2, "10.1.0.0/24", NET_PROTO_TCP, 22, NOW + 1000),
+		grant("c", 2, "fd00:1::5", NET_PROTO_TCP, 22, NOW + 1000),	/* a v6 source, a v4 mapping: no DNAT */
+	};
+	struct fw_elem *e;
+	size_t n, i, dnat = 0;
+	char buf[64];
+
+	for (i = 0; i < 3; i++) {
+		g[i].dnat_addr = test_addr("192.0.2.1");
+		g[i].dnat_port = 50022;
+	}
+	elems_of(&vm, 1, g, 3, &e, &n);
+	for (i = 0; i < n; i++) {
+		if (e[i].set != FW_SET_DNAT_GRANT4 && e[i].set != FW_SET_DNAT_GRANT4_NET)
+			continue;
+		dnat++;
+		assert_int_equal(e[i].port, 50022);
+		assert_true(net_addr_format(&e[i].dst, buf, sizeof(buf)) > 0);
+		assert_string_equal(buf, "192.0.2.1");
+		assert_int_equal(e[i].end_ms, NOW + 1000);
+		assert_string_equal(src_text(&e[i], buf, sizeof(buf)), e[i].set == FW_SET_DNAT_GRANT4 ? "10.1.0.5" : "10.1.0.0/24");
+	}
+	assert_int_equal(dnat, 3);	/* a: TCP and UDP; b: TCP; c: none */
+	free(e);
+}
+
+/* The nat chain's map: one entry per protocol of a mapped port, to the VM's address of the family; conflicts refused. */
+static void
+test_dnat_map(void **state)
+{
+	struct fw_vm vms[] = { vm_gateway(2, "10.9.0.2", "fd00:9::2"), vm_gateway(3, "10.9.0.3", NULL), vm_local(4) };
+	struct fw_port p[] = {
+		{ .vm = 2, .proto = NET_PROTO_ANY, .port = 22, .dnat_addr = test_addr("192.0.2.1"), .dnat_port = 50022 },
+		{ .vm = 3, .proto = NET_PROTO_TCP, .port = 22, .dnat_addr = test_addr("192.0.2.1"), .dnat_port = 50023 },
+		{ .vm = 2, .proto = NET_PROTO_TCP, .port = 3389, .dnat_addr = test_addr("fd00::1"), .dnat_port = 50022 },
+		{ .vm = 2, .proto = NET_PROTO_TCP, .port = 80 },
+	};
+	struct fw_state st = { vms, 3, p, 4, NULL, 0 };
+	struct core_error err = { 0 };
+	struct fw_dnat *d = NULL;
+	struct fw_elem *e = NULL;
+	size_t n = 0;
+	char buf[64];
+
+	assert_int_equal(fw_state_dnat(&st, &d, &n, &err), 0);
+	assert_int_equal(n, 4);	/* 22: TCP and UDP; vm3's 22; 3389 over IPv6 */
+	assert_true(fw_dnat_equal(d, n, d, n));
+	assert_true(net_addr_format(&d[3].to, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "fd00:9::2");
+	assert_int_equal(d[3].port, 3389);
+	assert_false(fw_dnat_equal(d, n, d, n - 1));
+	free(d);
+	/* one public address, protocol and port for two VM ports: refused whole */
+	p[1].dnat_port = 50022;
+	d = NULL;
+	assert_int_equal(fw_state_dnat(&st, &d, &n, &err), -EINVAL);
+	assert_string_equal(err.code, FW_ERR_INVALID);
+	assert_null(d);
+	/* a mapping of the other family than the VM has, or on a local VM: refused */
+	p[1].dnat_port = 50023;
+	p[1].dnat_addr = test_addr("fd00::1");
+	assert_int_equal(fw_state_elems(&st, NOW, &e, &n, &err), -EINVAL);
+	p[1].vm = 4;
+	p[1].dnat_addr = test_addr("192.0.2.1");
+	assert_int_equal(fw_state_elems(&st, NOW, &e, &n, &err), -EINVAL);
+	assert_null(e);
+}
+
 static void
 test_expired_grants_imply_nothing(void **state)
 {
@@ -587,6 +663,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_key_keeps_latest_end),
+		cmocka_unit_test(test_dnat_grant_elems),
+		cmocka_unit_test(test_dnat_map),
 		cmocka_unit_test(test_any_protocol_and_source_expand),
 		cmocka_unit_test(test_overlap_split_child_outlives_parent),
 		cmocka_unit_test(test_overlap_covered_child_dropped),

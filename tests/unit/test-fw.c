@@ -477,7 +477,7 @@ static void
 test_update_prunes_ended_grants_of_touched_keys(void **state)
 {
 	struct fw_vm vm = vm_local(1);
-	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 1, NET_PROTO_TCP, 23 } };
+	struct fw_port ports[] = { { .vm = 1, .proto = NET_PROTO_TCP, .port = 22 }, { .vm = 1, .proto = NET_PROTO_TCP, .port = 23 } };
 	struct model m = { &vm, 1, ports, 2, NULL, 0 };
 	int64_t now = time_now_ms(), soon = now + 150, end = now + 600000;
 	struct fw_grant first[] = {
@@ -613,7 +613,7 @@ static void
 test_update_many_keys_matches_whole_state(void **state)
 {
 	struct fw_vm vms[] = { vm_local(1), vm_gateway(2, "10.9.0.2", "fd00:9::2"), vm_gateway(3, "10.9.0.3", NULL) };
-	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 2, NET_PROTO_ANY, 3389 }, { 3, NET_PROTO_UDP, 5000 } };
+	struct fw_port ports[] = { { .vm = 1, .proto = NET_PROTO_TCP, .port = 22 }, { .vm = 2, .proto = NET_PROTO_ANY, .port = 3389 }, { .vm = 3, .proto = NET_PROTO_UDP, .port = 5000 } };
 	struct model m = { vms, 3, ports, 3, NULL, 0 };
 	struct fw_grant add[8], rm[4];
 	struct fw_state st;
@@ -680,8 +680,8 @@ test_update_shared_key_across_vms(void **state)
 {
 	struct fw_vm vms[] = { vm_local(1), vm_local(2), vm_gateway(3, "10.9.0.3", NULL),
 			       vm_gateway(4, "10.9.0.4", "10.9.0.3") };
-	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 2, NET_PROTO_TCP, 22 }, { 3, NET_PROTO_TCP, 22 },
-				   { 4, NET_PROTO_TCP, 22 } };
+	struct fw_port ports[] = { { .vm = 1, .proto = NET_PROTO_TCP, .port = 22 }, { .vm = 2, .proto = NET_PROTO_TCP, .port = 22 }, { .vm = 3, .proto = NET_PROTO_TCP, .port = 22 },
+				   { .vm = 4, .proto = NET_PROTO_TCP, .port = 22 } };
 	struct model m = { vms, 4, ports, 4, NULL, 0 };
 	int64_t now = time_now_ms();
 	struct fw_grant g[] = {
@@ -793,8 +793,8 @@ test_update_shared_keys_random(void **state)
 {
 	struct fw_vm vms[] = { vm_local(1), vm_local(2), vm_gateway(3, "10.9.0.3", "fd00:9::3"),
 			       vm_gateway(4, "10.9.0.3", "10.9.0.4") };
-	struct fw_port ports[] = { { 1, NET_PROTO_TCP, 22 }, { 2, NET_PROTO_ANY, 22 }, { 3, NET_PROTO_TCP, 22 },
-				   { 4, NET_PROTO_ANY, 3389 } };
+	struct fw_port ports[] = { { .vm = 1, .proto = NET_PROTO_TCP, .port = 22 }, { .vm = 2, .proto = NET_PROTO_ANY, .port = 22 }, { .vm = 3, .proto = NET_PROTO_TCP, .port = 22 },
+				   { .vm = 4, .proto = NET_PROTO_ANY, .port = 3389 } };
 	struct model m = { vms, 4, ports, 4, NULL, 0 };
 	struct fw_grant add[8], rm[4];
 	uint64_t seed = 7;

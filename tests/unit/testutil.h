@@ -1,4 +1,4 @@
-/* Small helpers shared by the unit tests: literal (pointer, length) pairs, unterminated copies, temporary trees. */
+/* Small helpers shared by the unit tests: literal (pointer, length) pairs, unterminated copies, addresses, temporary trees. */
 #ifndef JITGATE_TESTS_TESTUTIL_H
 #define JITGATE_TESTS_TESTUTIL_H
 
@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "core/net.h"
 
 /* A string literal as (pointer, length), without its NUL. */
 #define S(lit) (lit), (sizeof(lit) - 1)
@@ -31,6 +33,16 @@ test_copy_unterminated(const char *s, size_t *ret_n)
 	memcpy(p + n, "9Zz:/1x", 7);	/* no NUL anywhere: reading on is an overflow under ASan */
 	*ret_n = n;
 	return p;
+}
+
+/* An address from text, which must parse. */
+static inline struct net_addr
+test_addr(const char *s)
+{
+	struct net_addr a;
+
+	assert_int_equal(net_addr_parse(s, strlen(s), &a, NULL), 0);
+	return a;
 }
 
 #define assert_error(e, c, t) do { \

@@ -397,13 +397,15 @@ function renderGrants() {
 		const name = vm?.name || parseVmId(g.vmId)?.name || g.vmId;
 		const mine = g.requestor === state.me.name;
 		const canRevoke = state.caps.revokeAny || (state.caps.request && mine);
-		const addrs = vm?.properties?.addresses || [];
+		// gateway DNAT: the gateway's publicIpAddress and the port mapped to this one, else the VM's own addresses
+		const mapped = (vm?.properties?.jit?.connectionDetails || []).find((c) => c.vmPort === g.port);
+		const targets = mapped ? [[mapped.address, mapped.port]] : (vm?.properties?.addresses || []).map((a) => [a, g.port]);
 		const proto = (policyOfVm(vm || { id: g.vmId })?.entry.ports || []).find((p) => p.number === g.port)?.protocol || "TCP";
 		const cd = h("span", { class: "countdown", "data-end": String(g.end), role: "timer", "aria-label": countdownWords(g.end - now) }, countdown(g.end - now));
 		return h("li", { class: "grant", dataset: { vm: name, port: String(g.port) } },
 			h("div", { class: "grant-main" },
 				h("span", { class: "grant-title" }, name, " port ", String(g.port), proto !== "TCP" ? `/${proto === "*" ? "any" : proto}` : "", " ", grantState(g)),
-				h("span", { class: "grant-conn" }, "Connect to ", addrs.length ? addrs.map((a, i) => [i ? " or " : "", h("code", {}, a.includes(":") ? `[${a}]:${g.port}` : `${a}:${g.port}`)]) : "the VM", " from ", h("code", {}, g.source || "?")),
+				h("span", { class: "grant-conn" }, "Connect to ", targets.length ? targets.map(([a, p], i) => [i ? " or " : "", h("code", {}, a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`)]) : "the VM", " from ", h("code", {}, g.source || "?")),
 				h("span", { class: "grant-who muted" }, mine ? "You" : who(g.requestor), g.justification ? ` — “${g.justification}”` : "", ", until ", fmtTime(new Date(g.end).toISOString()))),
 			h("div", { class: "grant-side" },
 				cd,

@@ -536,6 +536,7 @@ const FLEET_N = 1000, FLEET_CONFIGURED = 500, FRG = "fleet";
 const fname = (i) => `fleet-${String(i).padStart(4, "0")}`;
 const call = client(URL_, env("JG_CERT"));
 const FPOLICY = `/subscriptions/${SUB}/resourceGroups/${FRG}/providers/Microsoft.Security/locations/${LOC}/jitNetworkAccessPolicies/default`;
+
 let fleet = {};
 // the first 500 are configured; of the rest, 501..700 listen on 22 (exposed), 701..720 on 3389 too, 999 has no nftables
 const fleetSpec = (i) => i === 999 ? { supported: false, reason: "no nftables: the nf_tables module is missing" }
@@ -816,6 +817,27 @@ await step("fleet: a connected agent that does not apply the grant within 10 s: 
 	expect(g === "not applied yet by its agent", `grant state: ${g}`);
 	await search(fo, "");
 });
+
+// Gateway DNAT (issue 15): gateway1 reached through jitgated's own address, the portal's "Connect to" gives the mapped port.
+await step("gateway DNAT: with publicIpAddress on gateway1, its grant says Connect to the public address and mapped port", async () => {
+	const pol = await expectStatus(await call("GET", `${POLICY}?${AV}`, TOKENS.owner), 200, "policy GET");
+	const vms = pol.properties.virtualMachines.map((v) => (v.id.endsWith("/gateway1") ? { ...v, publicIpAddress: VM_ADDR } : v));
+	const put = await expectStatus(await call("PUT", `${POLICY}?${AV}`, TOKENS.owner, { properties: { virtualMachines: vms } }), 200, "policy PUT");
+	const gw = put.properties.virtualMachines.find((v) => v.id.endsWith("/gateway1"));
+	expect(gw.publicIpAddress === VM_ADDR && gw.ports[0].mappedPort === 50000, `gateway1 ${JSON.stringify(gw)}`);
+	await owner.reload();
+	await requestVm(owner, "gateway1", async () => {
+		const p22 = owner.locator('#request-dialog .req-port[data-port="22"]');
+		await p22.locator("input[type=checkbox]").check();
+		await p22.locator(".req-time").fill("30m");
+	});
+	await grant(owner, "gateway1", 22).locator(".countdown").waitFor();
+	const conn = await text(grant(owner, "gateway1", 22).locator(".grant-conn"));
+	expect(conn.includes(`${VM_ADDR}:50000`) && !conn.includes("10.215.1.5"), `grant: ${conn}`);
+	await shot(owner, "grant-dnat");
+	await expectStatus(await call("POST", `${POLICY}/revoke?${AV}`, TOKENS.owner, { virtualMachines: [{ id: gw.id, ports: [{ number: 22 }] }] }), 200, "revoke");
+});
+
 
 await step("no CSP violation or script error on any page", async () => {
 	expect(problems.length === 0, problems.join(" | "));
