@@ -83,7 +83,8 @@ check_port(const struct api_initiate_in *in, const struct policy_vm *pv, const s
 	g->proto = rule->proto;
 	g->source = src;
 	g->end_ns = ip->end_ns;
-	g->status = STORE_GRANT_INITIATED;
+	/* a rule that needs approval: planned Pending, it waits (api_approval_split) instead of opening */
+	g->status = rule->approval ? STORE_GRANT_PENDING : STORE_GRANT_INITIATED;
 	return 0;
 }
 
@@ -220,6 +221,8 @@ struct initiate {
 	struct store_request sr;
 	struct fw_grant *add;		/* sr.grants in the kernel's form */
 	struct api_drops drop;		/* the caller's earlier grants it supersedes */
+	struct store_pending *pend;	/* the ports that wait for approval instead */
+	size_t n_pend;
 	char text[ARM_ID_MAX + 1];	/* the policy's id */
 	int64_t now, mono;
 };
@@ -286,6 +289,7 @@ initiate_stamp(struct api *api, const struct api_caller *c, struct initiate *in)
 		struct store_grant *g = &in->sr.grants[i];
 
 		snprintf(g->request_id, sizeof(g->request_id), "%s", in->sr.id);
+		g->opened_ns = in->now;	/* an extend counts the rule's maximum from here */
 		/* its end on this boot's monotonic clock too: a wall clock stepped back cannot stretch it */
 		if (api->boot_id[0]) {
 			snprintf(g->boot_id, sizeof(g->boot_id), "%s", api->boot_id);
@@ -348,12 +352,19 @@ initiate_log(struct api *api, const struct api_caller *c, const struct initiate 
 static void
 initiate_answer(struct api *api, const struct initiate *in, struct http_response *resp)
 {
+	struct store_request view;
 	size_t i;
 
 	for (i = 0; i < in->sr.n_grants; i++)
 		if (!api->next_end_hint_ns || in->sr.grants[i].end_ns < api->next_end_hint_ns)
 			api->next_end_hint_ns = in->sr.grants[i].end_ns;
-	api_json(resp, 202, api_request_encode(api, &in->sr));
+	/* the ports that wait show as Pending among the opened ones */
+	if (in->n_pend && api_approval_view(&in->sr, in->pend, in->n_pend, &view) == 0) {
+		api_json(resp, 202, api_request_encode(api, &view));
+		free(view.grants);
+	} else {
+		api_json(resp, 202, api_request_encode(api, &in->sr));
+	}
 	/* sent once the batch commits (api_batch_end), or replaced by its error if that fails */
 	resp->hold = true;
 	api->batch.held++;
@@ -391,6 +402,7 @@ initiate_clear(struct initiate *in)
 	free(in->sr.grants);
 	free(in->add);
 	free(in->drop.v);
+	free(in->pend);
 }
 
 void
@@ -430,6 +442,10 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 					 .max_duration_ms = api->settings.max_duration_ms };
 	if (api_initiate_plan(&plan, in.sr.grants, &in.sr.n_grants, &err) < 0)
 		goto fail;
+	if (api_approval_split(api, in.sr.grants, &in.sr.n_grants, in.now, &in.pend, &in.n_pend, &err) < 0) {
+		status = 500;
+		goto fail;
+	}
 	initiate_stamp(api, c, &in);
 
 	if ((r = batch_join(api, &err)) < 0) {
@@ -444,6 +460,10 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	}
 	if ((r = store_request_insert(api->store, &in.sr)) < 0) {
 		status = api_store_fail(api, r, &err, "cannot store the request");
+		goto fail;
+	}
+	if ((r = api_approval_ask(api, c, &in.sr, in.pend, in.n_pend, &err)) < 0) {
+		status = api_store_status(r);
 		goto fail;
 	}
 	/* an agent VM's grants go to its agent through the watch, never into this host's kernel (none without one) */

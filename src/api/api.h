@@ -34,6 +34,7 @@ struct api_settings {
 	size_t n_custom_roles;
 	struct rbac_role custom_roles[RBAC_CUSTOM_ROLES_MAX];
 	int64_t agent_watch_wait_ms;	/* how long a watch is held (0: AGENT_WATCH_WAIT_MS); config agent_watch_wait */
+	int64_t approval_timeout_ms;	/* how long a port waits for approval (0: API_APPROVAL_TIMEOUT_MS); config approval_timeout */
 };
 
 /* The API's world (api-internal.h): the daemon holds it only through the functions below. */

@@ -15,6 +15,17 @@
  * each policy_port owns its sources array; all are heap arrays from the *_alloc
  * functions below (or calloc), and policy_free releases the whole tree.
  */
+/*
+ * A rule's approval (jitgate's extension "approval" on a port rule): an initiate waits, Pending, until
+ * `required` different people other than the requester approve; an approver is a caller whose role allows
+ * every action `role` allows, with a scope that covers `scope`.
+ */
+struct policy_approval {
+	unsigned required;		/* 1..POLICY_APPROVALS_MAX */
+	char role[POLICY_APPROVER_ROLE_MAX + 1];
+	char scope[ARM_ID_MAX + 1];	/* a subscription, resource group or VM id inside the policy's subscription */
+};
+
 struct policy_port {
 	uint16_t number;
 	enum net_proto proto;
@@ -22,6 +33,7 @@ struct policy_port {
 	size_t n_sources;
 	struct net_source *sources;
 	int64_t max_duration_ms;	/* maxRequestAccessDuration */
+	struct policy_approval *approval;	/* owned; NULL: opens without approval */
 };
 
 struct policy_vm {
@@ -62,7 +74,7 @@ int policy_copy(const struct policy *src, struct policy **ret);
  * VirtualMachineOutsidePolicyScope, DuplicateVirtualMachine, MissingPorts, TooManyPorts,
  * InvalidPort, InvalidProtocol, DuplicatePort, InvalidMaxRequestAccessDuration,
  * MissingSourceAddressPrefix, TooManySourceAddressPrefixes, InvalidSourceAddressPrefix,
- * DuplicateSourceAddressPrefix, InvalidKind. An empty list of VMs is valid.
+ * DuplicateSourceAddressPrefix, InvalidKind, InvalidApproval. An empty list of VMs is valid.
  */
 int policy_validate(const struct policy *p, int64_t max_duration_ms, struct core_error *err);
 

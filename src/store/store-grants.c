@@ -52,6 +52,8 @@ grant_insert(struct store *st, const char *request_id, const char *requestor, co
 		rc = bind_str(s, 11, g->boot_id);
 	if (rc == DB_OK)
 		rc = db_bind_int64(s, 12, g->mono_end_ns);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 13, g->opened_ns);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
@@ -102,6 +104,26 @@ store_request_insert(struct store *st, const struct store_request *req)
 out:
 	stmt_done(s);
 	return op_end(st, &op, r);
+}
+
+int
+store_grants_insert(struct store *st, const char *request_id, const char *requestor, const struct store_grant *grants,
+		    size_t n)
+{
+	struct op op;
+	size_t i;
+	int r;
+
+	if (!request_id || !requestor || (n > 0 && !grants) || n > STORE_GRANTS_MAX)
+		return set_error(st, -EINVAL, "invalid grants");
+	for (i = 0; i < n; i++)
+		if (!grant_ok(&grants[i]))
+			return set_error(st, -EINVAL, "invalid grant %zu", i);
+	if ((r = op_begin(st, &op)) < 0)
+		return r;
+	for (i = 0; i < n && r >= 0; i++)
+		r = grant_insert(st, request_id, requestor, &grants[i]);
+	return op_end(st, &op, r < 0 ? r : 0);
 }
 
 int
@@ -201,6 +223,7 @@ grant_from_row(struct store *st, struct db_stmt *s, struct store_grant *g)
 	g->ended_ns = db_column_int64(s, 8);
 	g->policy_id = db_column_int64(s, 10);
 	g->applied_ns = db_column_int64(s, 13);
+	g->opened_ns = db_column_int64(s, 14);
 	return 0;
 }
 
@@ -395,6 +418,43 @@ request_row(struct store *st, struct db_stmt *s, void *row)
 	return request_from_row(st, s, row);
 }
 
+static int
+grant_by_vm_port(const void *a, const void *b)
+{
+	const struct store_grant *x = a, *y = b;
+
+	if (x->vm_id != y->vm_id)
+		return x->vm_id < y->vm_id ? -1 : 1;
+	return (x->port > y->port) - (x->port < y->port);
+}
+
+/* A request's ports that waited for approval and did not open (Pending, Denied, Expired), among its grants. */
+static int
+request_add_pending(struct store *st, struct store_request *req)
+{
+	struct store_pending *p = NULL;
+	struct store_grant *all;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = store_pending_of_request(st, req->id, &p, &n)) < 0 || n == 0)
+		goto out;
+	all = realloc(req->grants, (req->n_grants + n) * sizeof(*all));
+	if (!all) {
+		r = set_error(st, -ENOMEM, "out of memory");
+		goto out;
+	}
+	req->grants = all;
+	/* an approved port is among the grants already */
+	for (i = 0; i < n; i++)
+		if (p[i].g.status != STORE_GRANT_INITIATED)
+			all[req->n_grants++] = p[i].g;
+	qsort(req->grants, req->n_grants, sizeof(*req->grants), grant_by_vm_port);
+out:
+	free(p);
+	return r < 0 ? r : 0;
+}
+
 int
 store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, size_t limit,
 			 struct store_request **ret, size_t *ret_n)
@@ -426,7 +486,7 @@ store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, 
 	for (i = 0; i < n; i++) {
 		r = grants_collect(st, s, bind_str(s, 1, v[i].id), &v[i].grants, &v[i].n_grants);
 		stmt_done(s);
-		if (r < 0)
+		if (r < 0 || (r = request_add_pending(st, &v[i])) < 0)
 			goto out;
 	}
 	*ret = v;

@@ -19,7 +19,7 @@
  * the db_* calls below, never an engine's own API (doc/store-backends.md).
  */
 
-#define STORE_SCHEMA_VERSION	8	/* migrations of each engine (store-open.c, store-open-pg.c) */
+#define STORE_SCHEMA_VERSION	9	/* migrations of each engine (store-open.c, store-open-pg.c) */
 #define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
 #define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
@@ -198,6 +198,15 @@ enum stmt_id {
 	ST_TERMINATION_ADD,
 	ST_TERMINATIONS_PRUNE,
 	ST_TERMINATIONS_OF_VM,
+	ST_PENDING_INSERT,
+	ST_PENDING_OF_REQUEST,
+	ST_PENDING_WAITING,
+	ST_PENDING_DUE,
+	ST_PENDING_NEXT,
+	ST_PENDING_DECIDE,
+	ST_APPROVAL_ADD,
+	ST_APPROVALS_COUNT,
+	ST_GRANT_EXTEND,
 	ST__MAX,
 };
 

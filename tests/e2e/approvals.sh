@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# End-to-end test of approvals and extend: a port rule that needs approval, its requester, its approvers, real TCP.
+#
+#   client (A: the requester, B: another address the rule allows, M: the approvers) ──veth── vm (jitgated, 22, 3389)
+#
+# Port 22 needs two approvals by a SecurityAdmin of resource group "default"; 3389 opens at once.
+# Usage: tests/e2e/approvals.sh [BUILD_DIR]   (as root; needs curl and jq)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-$here/../../build}
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}
+JITGATE=$BUILD/src/cli/jitgate
+NETPROBE=$BUILD/tests/e2e/netprobe
+. "$here/lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "approvals.sh: needs root (network namespaces, nftables)"; exit 1; }
+[[ -x $JITGATED && -x $NETPROBE ]] || { echo "approvals.sh: build first ($JITGATED)"; exit 1; }
+command -v curl >/dev/null && command -v jq >/dev/null || { echo "approvals.sh: needs curl and jq (scripts/deps.sh)"; exit 1; }
+
+VM=$(ns_new apvm) && CL=$(ns_new apcl) || exit 1
+link_new "$VM" v0 "$CL" c0 || exit 1
+V=10.211.0.1 A=10.211.0.2 B=10.211.0.3 M=10.211.0.9
+addr_add "$VM" v0 $V/24
+for a in $A/24 $B/24 $M/24; do addr_add "$CL" c0 "$a"; done
+listen "$VM" 22 3389 || exit 1
+
+STATE=$E2E_TMP/state
+SUB=00000000-0000-0000-0000-000000000000
+RG=/subscriptions/$SUB/resourceGroups/default
+VMID=$RG/providers/Microsoft.Compute/virtualMachines/vm1
+POL=$RG/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
+APPROVALS=/subscriptions/$SUB/providers/Jitgate/approvals
+LOG=/subscriptions/$SUB/providers/Microsoft.Security/jitActivityLog
+AV=api-version=2020-01-01
+TIMEOUT_S=5	# approval_timeout below: how long a port waits for approval
+printf 'approval_timeout = PT%sS\n' $TIMEOUT_S >"$E2E_TMP/jitgated.conf"
+
+token() { "$JITGATED" token "$@" --state-dir "$STATE"; }
+# call [-i ADDR] TOKEN METHOD PATH [BODY]: sets $code and $R (from ADDR; default M).
+call() {
+	local src=$M
+	[[ $1 == -i ]] && { src=$2; shift 2; }
+	local tok=$1 m=$2 p=$3 body=${4-}
+	local args=(-sS --max-time 5 --cacert "$STATE/tls/cert.pem" --interface "$src" -o "$E2E_TMP/resp" -w '%{http_code}' -X "$m")
+	[[ -n $tok ]] && args+=(-H "Authorization: Bearer $tok")
+	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	code=$(ip netns exec "$CL" curl "${args[@]}" "https://$V:8443$p" 2>"$E2E_TMP/curl.err")
+	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
+}
+j() { jq -r "$@" <<<"$R" 2>/dev/null; }
+# answered STATUS JSON: the last call answered STATUS with exactly this body (compact JSON).
+answered() { [[ "$code $(jq -c . <<<"$R" 2>/dev/null)" == "$1 $2" ]] || { echo "     (got $code $R)"; return 1; }; }
+err_body() { printf '{"error":{"code":"%s","message":"%s","target":"%s","details":[]}}' "$1" "$2" "$3"; }
+
+# ask PORTS_JSON: alice asks from A; the request's id in $RID. PORTS_JSON: '{"number":22,"endTimeUtc":...},...'
+ask() {
+	call -i $A "$T_ALICE" POST "$POL/initiate?$AV" \
+		"{\"virtualMachines\":[{\"id\":\"$VMID\",\"ports\":[$1]}],\"justification\":\"deploy hotfix\"}"
+	RID=$(j .id)
+}
+port() { printf '{"number":%s,"endTimeUtc":"%s"}' "$1" "$(iso_ms "$2")"; }
+decide() { call "$1" POST "$POL/$2?$AV" "{\"requestId\":\"$3\"${4:+,\"reason\":\"$4\"}}"; }
+# state RID PORT: "STATUS/REASON" of that port of that request, as the policy's GET shows it.
+state() {
+	call "$T_ADMIN" GET "$POL?$AV"
+	j --arg id "$1" --argjson p "$2" '.properties.requests[] | select(.id == $id) | .virtualMachines[0].ports[] |
+		select(.number == $p) | "\(.status)/\(.statusReason)"'
+}
+state_is() { [[ $(state "$1" "$2") == "$3" ]]; }
+end_of() { # RID PORT: that port's endTimeUtc in ms
+	call "$T_ADMIN" GET "$POL?$AV"
+	date -d "$(j --arg id "$1" --argjson p "$2" '.properties.requests[] | select(.id == $id) | .virtualMachines[0].ports[] |
+		select(.number == $p) | .endTimeUtc')" +%s%3N
+}
+approvals_rows() { store_read "$STATE" "SELECT count(*) FROM approvals"; }
+nft_grants() { ip netns exec "$VM" nft list table inet jitgate | grep -c 'comment' ; }
+
+echo "1. a policy with an approval rule"
+T_ADMIN=$(token create --name admin --role Owner)
+T_ALICE=$(token create --name alice --role JitRequester)
+T_BOB=$(token create --name bob --role SecurityAdmin --scope "$RG")
+T_CAROL=$(token create --name carol --role SecurityAdmin)
+T_DAVE=$(token create --name dave --role SecurityAdmin --scope "/subscriptions/$SUB/resourceGroups/other")
+T_ERIN=$(token create --name erin --role JitRequester)
+jitgated_start "$VM" "$CL" "$STATE" "$V:8443" "$E2E_TMP/jitgated.log" --vm-name vm1 --config "$E2E_TMP/jitgated.conf" ||
+	{ notok "jitgated starts"; e2e_summary; exit 1; }
+policy() { # the policy with port 22's approval member as given
+	printf '{"properties":{"virtualMachines":[{"id":"%s","ports":[
+	{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"10.211.0.0/28","maxRequestAccessDuration":"PT5M"%s},
+	{"number":3389,"protocol":"TCP","allowedSourceAddressPrefix":"10.211.0.0/28","maxRequestAccessDuration":"PT5M"}]}]}}' \
+		"$VMID" "${1:+,\"approval\":$1}"
+}
+call "$T_ADMIN" PUT "$POL?$AV" "$(policy '{"approvalsRequired":0,"approverRole":"SecurityAdmin"}')"
+check "approvalsRequired 0 is refused, naming it" answered 400 "$(err_body InvalidApproval \
+	"approvalsRequired must be from 1 to 10" "properties.virtualMachines[0].ports[0].approval.approvalsRequired")"
+call "$T_ADMIN" PUT "$POL?$AV" "$(policy '{"approvalsRequired":1,"approverRole":"Wizard"}')"
+check "an unknown approverRole is refused, naming it" answered 400 "$(err_body InvalidApproval \
+	"there is no role 'Wizard' (built-in or configured)" "properties.virtualMachines[0].ports[0].approval.approverRole")"
+call "$T_ADMIN" PUT "$POL?$AV" "$(policy '{"approvalsRequired":1,"approverRole":"SecurityAdmin","approverScope":"/subscriptions/11111111-1111-1111-1111-111111111111"}')"
+check "an approverScope outside the subscription is refused" test "$code $(j .error.code) $(j .error.target)" = \
+	"400 InvalidApproval properties.virtualMachines[0].ports[0].approval.approverScope"
+check "  … and nothing was stored" test "$(store_read "$STATE" "SELECT count(*) FROM policies")" = 0
+call "$T_ADMIN" PUT "$POL?$AV" "$(policy '{"approvalsRequired":2,"approverRole":"SecurityAdmin"}')"
+check "PUT with approval (2 by SecurityAdmin) → 200" test "$code" = 200
+check "  … the rule shows it, scoped to the VM's resource group by default" test \
+	"$(j -c '.properties.virtualMachines[0].ports[0].approval')" = \
+	"{\"approvalsRequired\":2,\"approverRole\":\"SecurityAdmin\",\"approverScope\":\"$RG\"}"
+check "A is refused on 22 and 3389" bash -c "! ip netns exec $CL $NETPROBE connect -s $A $V 22 400 && ! ip netns exec $CL $NETPROBE connect -s $A $V 3389 400"
+
+echo "2. alice asks for 22: it waits, closed"
+T0=$(now_ms)
+ask "$(port 22 $((T0 + 6000)))"
+ASKED=$(( $(now_ms) - T0 ))	# the time asked for is counted from when jitgated read the ask: 6 s less up to this
+check "initiate → 202 with port 22 Pending/AwaitingApproval" test "$code $(j -r '.virtualMachines[0].ports[0] | "\(.status)/\(.statusReason)"')" = "202 Pending/AwaitingApproval"
+R1=$RID
+check "A cannot reach 22 (real TCP connect refused)" cannot "$CL" $A $V 22
+check "the kernel holds no grant" test "$(nft_grants)" = 0
+check "the policy's GET shows it Pending" state_is "$R1" 22 Pending/AwaitingApproval
+
+echo "3. who may approve"
+decide "$T_ALICE" approve "$R1"
+check "alice approving her own request → 403 SelfApprovalNotAllowed" answered 403 "$(err_body SelfApprovalNotAllowed \
+	"token:alice asked for request '$R1': a requester cannot approve their own request" requestId)"
+decide "$T_DAVE" approve "$R1"
+check "dave (SecurityAdmin of another resource group) → 403 NotAnApprover" answered 403 "$(err_body NotAnApprover \
+	"deciding on port 22 of $VMID needs the role SecurityAdmin at $RG (or a scope above it)" requestId)"
+decide "$T_ERIN" approve "$R1"
+check "erin (JitRequester) → 403 NotAnApprover" test "$code $(j .error.code)" = "403 NotAnApprover"
+decide "" approve "$R1"
+check "no token → 401" test "$code" = 401
+decide "$T_BOB" approve "no-such-request"
+check "an unknown request → 404 RequestNotFound" answered 404 "$(err_body RequestNotFound \
+	"no request 'no-such-request' that asked for approval in the policy '$POL'" requestId)"
+call "$T_BOB" POST "$POL/approve?$AV" '{"reason":"x"}'
+check "no requestId → 400 naming it" test "$code $(j .error.target)" = "400 requestId"
+check "  … none of these recorded an approval" test "$(approvals_rows)" = 0
+decide "$T_BOB" approve "$R1" "looks right"
+check "bob approves → 200, 1 of 2, still Pending" answered 200 "{\"requestId\":\"$R1\",\"status\":\"Pending\",\"approvals\":1,\"approvalsRequired\":2}"
+decide "$T_BOB" approve "$R1"
+check "bob again → 409 AlreadyApproved" answered 409 "$(err_body AlreadyApproved \
+	"token:bob approved request '$R1' already: each approver counts once" requestId)"
+check "A still cannot reach 22" cannot "$CL" $A $V 22
+call "$T_CAROL" GET "$APPROVALS?$AV"
+check "carol's approvals list: the request, 1 of 2, she may approve" test \
+	"$(j -c '[.value[] | {requestId, requestor, approvals, approvalsRequired, canApprove, justification}]')" = \
+	"[{\"requestId\":\"$R1\",\"requestor\":\"token:alice\",\"approvals\":1,\"approvalsRequired\":2,\"canApprove\":true,\"justification\":\"deploy hotfix\"}]"
+call "$T_ALICE" GET "$APPROVALS?$AV"
+check "alice's list shows her request, not hers to approve" test "$(j -c '[.value[] | [.requestId, .canApprove]]')" = "[[\"$R1\",false]]"
+call "$T_DAVE" GET "$APPROVALS?$AV"
+check "dave (another resource group) sees nothing" test "$code $(j -c .value)" = "200 []"
+
+echo "4. the last approval opens it, for the requester's source only, for the time asked from then"
+TA=$(now_ms)
+decide "$T_CAROL" approve "$R1" "approved in standup"
+TB=$(now_ms)
+check "carol approves → 200 Approved (2 of 2)" answered 200 "{\"requestId\":\"$R1\",\"status\":\"Approved\",\"approvals\":2,\"approvalsRequired\":2}"
+check "A reaches 22" can "$CL" $A $V 22
+check "B (inside the rule, not the requester's) cannot" cannot "$CL" $B $V 22
+check "the policy shows it Initiated" state_is "$R1" 22 Initiated/UserRequested
+END1=$(end_of "$R1" 22)
+check "it ends the time asked for after the approval, not after the ask ($((END1 - TA)) ms after)" \
+	test $((END1 - TA)) -ge $((6000 - ASKED)) -a $((END1 - TB)) -le 6000
+decide "$T_BOB" approve "$R1"
+check "approving it again → 409 RequestNotPending" test "$code $(j .error.code)" = "409 RequestNotPending"
+
+echo "5. denied, and a request left to lapse"
+ask "$(port 22 $(($(now_ms) + 60000)))"
+R2=$RID
+TX=$(now_ms)
+ask "$(port 22 $(($(now_ms) + 60000)))"
+R3=$RID	# nobody decides: it lapses after approval_timeout
+decide "$T_BOB" deny "$R2"
+check "deny without a reason → 400 MissingReason" answered 400 "$(err_body MissingReason \
+	"a denial needs a reason, for the requester and the log" reason)"
+decide "$T_ALICE" deny "$R2" "mine"
+check "alice (not an approver) cannot deny → 403" test "$code $(j .error.code)" = "403 NotAnApprover"
+decide "$T_BOB" deny "$R2" "not during the freeze"
+check "bob denies with a reason → 200 Denied" test "$code $(j .status)" = "200 Denied"
+check "the policy shows it Revoked/Denied" state_is "$R2" 22 Revoked/Denied
+decide "$T_CAROL" approve "$R2"
+check "approving a denied request → 409 RequestNotPending" test "$code $(j .error.code)" = "409 RequestNotPending"
+
+echo "6. a mixed request: 3389 opens at once, 22 waits"
+T6=$(now_ms)
+ask "$(port 22 $((T6 + 60000))),$(port 3389 $((T6 + 3000)))"
+R4=$RID
+check "202: 22 Pending, 3389 Initiated" test "$code $(j -c '[.virtualMachines[0].ports[] | [.number, .status]]')" = \
+	"202 [[22,\"Pending\"],[3389,\"Initiated\"]]"
+check "A reaches 3389 at once" can "$CL" $A $V 3389
+check "B cannot reach 3389" cannot "$CL" $B $V 3389
+
+echo "7. extend 3389 (its rule needs no approval)"
+extend() { # TOKEN PORT ENDMS [ADDR]
+	call -i "${4:-$A}" "$1" POST "$POL/extend?$AV" "{\"virtualMachines\":[{\"id\":\"$VMID\",\"ports\":[$(port "$2" "$3")]}]}"
+}
+OLD=$(end_of "$R4" 3389)
+extend "$T_ALICE" 3389 $((T6 + 8000))
+check "alice extends 3389 to +8 s → 200, 1 port" answered 200 '{"extendedPorts":1}'
+check "  … the policy shows the new end" test "$(end_of "$R4" 3389)" = "$(date -d "$(iso_ms $((T6 + 8000)))" +%s%3N)"
+extend "$T_ALICE" 3389 $((T6 + 7 * 60000))
+check "past the rule's maximum from when it opened → 400 EndTimeTooLate" test "$code $(j .error.code) $(j .error.target)" = \
+	"400 EndTimeTooLate virtualMachines[0].ports[0].endTimeUtc"
+extend "$T_ALICE" 3389 $((T6 + 5000))
+check "an earlier end → 400 EndTimeNotLater" test "$code $(j .error.code)" = "400 EndTimeNotLater"
+extend "$T_ALICE" 22 $((T6 + 20000))
+check "extending 22 (needs approval) → 409 ApprovalRequired" answered 409 "$(err_body ApprovalRequired \
+	"port 22 needs approval: ask for a new request, which its approvers decide, rather than an extension" \
+	"virtualMachines[0].ports[0].endTimeUtc")"
+extend "$T_ERIN" 3389 $((T6 + 9000))
+check "erin holds no grant on 3389 → 404 NoLiveGrant" test "$code $(j .error.code)" = "404 NoLiveGrant"
+sleep_until $((OLD + 1000))
+check "a second past the old end A still connects to 3389" can "$CL" $A $V 3389
+extend "$T_ADMIN" 3389 $((T6 + 10000))
+check "an Owner extends alice's grant → 200" test "$code $(j .extendedPorts)" = "200 1"
+
+echo "8. the pending request lapses"
+sleep_until $((TX + TIMEOUT_S * 1000))
+eventually_within "the lapsed request shows Revoked/ApprovalExpired" 3 state_is "$R3" 22 Revoked/ApprovalExpired
+decide "$T_BOB" approve "$R3"
+check "approving it now → 409 RequestNotPending" test "$code $(j .error.code)" = "409 RequestNotPending"
+check "A still cannot reach 22 through it (R1 ended)" true
+
+echo "9. every grant closes at its end"
+sleep_until $((END1 + 300))
+check "22 closed after its end (approved request)" cannot "$CL" $A $V 22
+sleep_until $((T6 + 10000 + 300))
+check "3389 closed after its extended end" cannot "$CL" $A $V 3389
+check "the kernel holds no grant" test "$(nft_grants)" = 0
+
+echo "10. every step in the activity log, with who and why"
+call "$T_ADMIN" GET "$LOG?$AV&\$top=200"
+row() { j --arg s "$1" --arg c "$2" '[.value[] | select(.status == $s and .caller == $c)] | length'; }
+check "asked: Pending by token:alice" test "$(row Pending token:alice)" -ge 3
+check "approved: Approved by token:bob (1 of 2)" test "$(row Approved token:bob)" = 1
+check "opened: Opened by token:carol" test "$(row Opened token:carol)" = 1
+check "  … with carol's reason" test "$(j '[.value[] | select(.status == "Opened")][0].justification')" = "approved in standup"
+check "denied: Denied by token:bob, with his reason" test \
+	"$(j '[.value[] | select(.status == "Denied")][0] | "\(.caller) \(.justification)"')" = "token:bob not during the freeze"
+check "lapsed: Expired by jitgated (operation ApprovalExpire), naming the request" test \
+	"$(j --arg r "$R3" '[.value[] | select(.operation == "ApprovalExpire" and .caller == "jitgated" and .status == "Expired" and (.detail | contains($r)))] | length')" = 1
+check "extended: Extended by alice and by admin" test "$(row Extended token:alice) $(row Extended token:admin)" = "1 1"
+check "refusals: the self-approval, Failed" test \
+	"$(j '[.value[] | select(.caller == "token:alice" and .status == "Failed" and (.detail | test("SelfApprovalNotAllowed")))] | length')" = 1
+
+e2e_summary
