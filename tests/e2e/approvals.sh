@@ -242,4 +242,50 @@ check "extended: Extended by alice and by admin" test "$(row Extended token:alic
 check "refusals: the self-approval, Failed" test \
 	"$(j '[.value[] | select(.caller == "token:alice" and .status == "Failed" and (.detail | test("SelfApprovalNotAllowed")))] | length')" = 1
 
+echo "11. the CLI: request, approvals, approve, deny, request --extend"
+H=$E2E_TMP/home; mkdir -p "$H"
+# jg TOKEN ARGS...: the CLI in the client namespace (its address there is A); sets rc, out, err.
+jg() {
+	local tok=$1; shift
+	ip netns exec "$CL" env -i PATH="$PATH" HOME="$H" TZ=UTC JITGATE_SERVER="https://$V:8443" JITGATE_TOKEN="$tok" \
+		JITGATE_CA="$STATE/tls/cert.pem" "$JITGATE" "$@" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+	rc=$?
+	out=$(<"$E2E_TMP/out")
+	err=$(<"$E2E_TMP/err")
+}
+said() { [[ $rc == "$1" ]] && grep -qE -- "$2" <<<"$out$err" || { echo "     (exit $rc: $out$err)"; return 1; }; }
+jg "$T_ALICE" request vm1 --port 22 --for 1m --reason "cli ask"
+check "jitgate request on the approval port says it waits" said 0 "waits for approval"
+CR=$(grep -oE '[0-9a-f]{8}-[0-9a-f-]{27}' <<<"$out" | head -1)
+jg "$T_BOB" approvals
+check "jitgate approvals (bob) lists it, 0/2, his to decide" said 0 "$CR +token:alice +vm1:22 +0/2 .* yes"
+jg "$T_ALICE" approve "$CR"
+check "jitgate approve of her own request → exit 4, the server's code" said 4 SelfApprovalNotAllowed
+jg "$T_BOB" approve "$CR" --reason "ok by me"
+check "jitgate approve (bob) → approval 1 of 2" said 0 "approval 1 of 2; it waits for more"
+jg "$T_CAROL" approve "$CR"
+check "jitgate approve (carol) → open" said 0 "approval 2 of 2; its ports are open now"
+check "  … A reaches 22" can "$CL" $A $V 22
+jg "$T_BOB" approve "$CR"
+check "approving it again → exit 1, it waits no more" said 1 "no request $CR waits for approval"
+jg "$T_ALICE" request vm1 --port 22 --for 1m
+CR2=$(grep -oE '[0-9a-f]{8}-[0-9a-f-]{27}' <<<"$out" | head -1)
+jg "$T_BOB" deny "$CR2"
+check "jitgate deny without --reason → exit 2" said 2 "a denial needs a reason"
+jg "$T_BOB" deny "$CR2" --reason "freeze"
+check "jitgate deny --reason → denied" said 0 "Request $CR2 denied"
+check "  … the policy shows it Revoked/Denied" state_is "$CR2" 22 Revoked/Denied
+jg "$T_ALICE" request vm1 --port 3389 --for 1m
+CR3=$(grep -oE '[0-9a-f]{8}-[0-9a-f-]{27}' <<<"$out" | head -1)
+E0=$(end_of "$CR3" 3389)
+jg "$T_ALICE" request vm1 --port 3389 --extend 2m
+check "jitgate request --extend 2m → extended" said 0 "Port 3389 of vm1 extended until"
+check "  … its end moved 2 minutes" test $(( $(end_of "$CR3" 3389) - E0 )) = 120000
+jg "$T_ALICE" request vm1 --port 3389 --extend 10m
+check "past the rule's maximum → exit 1, EndTimeTooLate" said 1 EndTimeTooLate
+jg "$T_ALICE" request vm1 --port 22 --extend 1m
+check "extending the approval port → exit 1, ApprovalRequired" said 1 ApprovalRequired
+jg "$T_ERIN" request vm1 --port 3389 --extend 1m
+check "erin holds nothing to extend → exit 1" said 1 "you hold no open grant on vm1"
+
 e2e_summary
