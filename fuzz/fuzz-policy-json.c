@@ -11,6 +11,7 @@ static const char *const codes[] = {
 	"TooManyVirtualMachines", "TooManyPorts", "TooManySourceAddressPrefixes", "AmbiguousSourceAddressPrefix",
 	"MissingSourceAddressPrefix", "InvalidPort", "InvalidProtocol", "InvalidPrefix", "InvalidDuration",
 	"InvalidResourceId", "InvalidSubscriptionId", "InvalidResourceGroupName", "InvalidVirtualMachineName",
+	"InvalidApproval",
 };
 
 /* A refusal: a known code, printable words, and an error body that encodes. */
@@ -56,7 +57,10 @@ policy_equal(const struct policy *a, const struct policy *b)
 
 			if (pa->number != pb->number || pa->proto != pb->proto ||
 			    pa->sources_as_list != pb->sources_as_list || pa->n_sources != pb->n_sources ||
-			    pa->max_duration_ms != pb->max_duration_ms)
+			    pa->max_duration_ms != pb->max_duration_ms || !pa->approval != !pb->approval)
+				return false;
+			if (pa->approval && (pa->approval->required != pb->approval->required ||
+			    strcmp(pa->approval->role, pb->approval->role) || strcmp(pa->approval->scope, pb->approval->scope)))
 				return false;
 			for (k = 0; k < pa->n_sources; k++)
 				if (!net_source_equal(&pa->sources[k], &pb->sources[k]))

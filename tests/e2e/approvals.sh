@@ -288,4 +288,25 @@ check "extending the approval port → exit 1, ApprovalRequired" said 1 Approval
 jg "$T_ERIN" request vm1 --port 3389 --extend 1m
 check "erin holds nothing to extend → exit 1" said 1 "you hold no open grant on vm1"
 
+echo "12. an agent VM: extend moves the end its agent is told (desired state with absolute end times)"
+JT=/subscriptions/$SUB/providers/Jitgate/joinTokens
+call "$T_ADMIN" POST "$JT?$AV" '{"resourceGroup":"fleet","uses":1}'
+JTS=$(j .token)
+call "$JTS" POST /agent/v1/join '{"name":"agent1","osType":"Linux","revision":-1,"version":"e2e-1.0","kernel":{"supported":true},"addresses":["192.0.2.61"],"listening":[]}'
+check "an agent joins as agent1 (201)" test "$code" = 201
+AVM=$(j .vm) CRED=$(j .credential)
+POL2=/subscriptions/$SUB/resourceGroups/fleet/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
+call "$T_ADMIN" PUT "$POL2?$AV" "{\"properties\":{\"virtualMachines\":[{\"id\":\"$AVM\",\"ports\":[{\"number\":22,\"protocol\":\"TCP\",\"allowedSourceAddressPrefix\":\"*\",\"maxRequestAccessDuration\":\"PT5M\"}]}]}}"
+check "a policy on agent1's port 22 (200)" test "$code" = 200
+T12=$(now_ms)
+call -i $A "$T_ALICE" POST "$POL2/initiate?$AV" "{\"virtualMachines\":[{\"id\":\"$AVM\",\"ports\":[$(port 22 $((T12 + 60000)))]}]}"
+check "alice asks agent1's 22 for a minute (202)" test "$code" = 202
+agent_end() { call "$CRED" GET "/agent/v1$AVM/state?since=-1"; date -d "$(j '.grants[0].endTimeUtc')" +%s%3N; }
+REV1=$(call "$CRED" GET "/agent/v1$AVM/state?since=-1"; j .revision)
+check "its agent is told that end" test "$(agent_end)" = "$(date -d "$(iso_ms $((T12 + 60000)))" +%s%3N)"
+call -i $A "$T_ALICE" POST "$POL2/extend?$AV" "{\"virtualMachines\":[{\"id\":\"$AVM\",\"ports\":[$(port 22 $((T12 + 120000)))]}]}"
+check "alice extends it by a minute (200)" test "$code $(j .extendedPorts)" = "200 1"
+check "its agent is told the new end, at a newer revision" test \
+	"$(agent_end) $(( $(call "$CRED" GET "/agent/v1$AVM/state?since=-1"; j .revision) > REV1 ))" = "$(date -d "$(iso_ms $((T12 + 120000)))" +%s%3N) 1"
+
 e2e_summary

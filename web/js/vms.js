@@ -398,7 +398,9 @@ function renderGrants() {
 		const mine = g.requestor === state.me.name;
 		const canRevoke = state.caps.revokeAny || (state.caps.request && mine);
 		const addrs = vm?.properties?.addresses || [];
-		const proto = (policyOfVm(vm || { id: g.vmId })?.entry.ports || []).find((p) => p.number === g.port)?.protocol || "TCP";
+		const rule = (policyOfVm(vm || { id: g.vmId })?.entry.ports || []).find((p) => p.number === g.port);
+		const proto = rule?.protocol || "TCP";
+		const canExtend = canRevoke && !rule?.approval;	/* a port that needs approval is asked for again instead */
 		const cd = h("span", { class: "countdown", "data-end": String(g.end), role: "timer", "aria-label": countdownWords(g.end - now) }, countdown(g.end - now));
 		return h("li", { class: "grant", dataset: { vm: name, port: String(g.port) } },
 			h("div", { class: "grant-main" },
@@ -407,6 +409,7 @@ function renderGrants() {
 				h("span", { class: "grant-who muted" }, mine ? "You" : who(g.requestor), g.justification ? ` — “${g.justification}”` : "", ", until ", fmtTime(new Date(g.end).toISOString()))),
 			h("div", { class: "grant-side" },
 				cd,
+				canExtend ? h("button", { type: "button", class: "quiet", "aria-label": `Extend ${name} port ${g.port} by 30 minutes`, onclick: (e) => onExtend(g, name, e.currentTarget) }, "+30 min") : null,
 				canRevoke ? h("button", { type: "button", class: "danger", "aria-label": `Revoke ${name} port ${g.port}`, onclick: (e) => onRevoke(g, name, e.currentTarget) }, "Revoke") : null));
 	}));
 }
@@ -423,6 +426,21 @@ function tick() {
 	if (expired && !tick.busy) {
 		tick.busy = true;
 		setTimeout(() => reload(false, true).finally(() => (tick.busy = false)), 1500);
+	}
+}
+
+// Extend: the grant's end 30 minutes later, within its rule's maximum from when it opened (the server says if not).
+const EXTEND_MS = 30 * 60 * 1000;
+async function onExtend(g, name, btn) {
+	btn.disabled = true;
+	try {
+		await api("POST", `${g.policyId}/extend`, {
+			body: { virtualMachines: [{ id: g.vmId, ports: [{ number: g.port, endTimeUtc: new Date(g.end + EXTEND_MS).toISOString() }] }] },
+		});
+		await afterChange(`Extended ${name} port ${g.port} by 30 minutes.`);
+	} catch (err) {
+		showError($("#vms-error"), err, `Cannot extend ${name} port ${g.port}: `);
+		btn.disabled = false;
 	}
 }
 
