@@ -78,7 +78,7 @@ int
 cli_extend(struct cli *c, const struct cli_vm *vm, const struct cli_extend *x)
 {
 	struct initiate_body *b = codec_initiate_new(1, CLI_PORTS_MAX);
-	json_t *who = NULL, *pol = NULL, *body = NULL, *reply = NULL;
+	json_t *who = NULL, *pol = NULL, *body = NULL, *reply = NULL;	/* who: borrowed from the client */
 	char path[ARM_ID_MAX + 16];
 	int r;
 
@@ -113,7 +113,6 @@ out:
 	json_decref(reply);
 	json_decref(body);
 	json_decref(pol);
-	json_decref(who);
 	codec_initiate_free(b);
 	return r;
 }

@@ -253,7 +253,7 @@ jg() {
 	out=$(<"$E2E_TMP/out")
 	err=$(<"$E2E_TMP/err")
 }
-said() { [[ $rc == "$1" ]] && grep -qE -- "$2" <<<"$out$err" || { echo "     (exit $rc: $out$err)"; return 1; }; }
+said() { [[ $rc == "$1" ]] && grep -qE -- "$2" <<<"$out$err" || { echo "     (exit $rc: $out$err)" | head -40; return 1; }; }
 jg "$T_ALICE" request vm1 --port 22 --for 1m --reason "cli ask"
 check "jitgate request on the approval port says it waits" said 0 "waits for approval"
 CR=$(grep -oE '[0-9a-f]{8}-[0-9a-f-]{27}' <<<"$out" | head -1)
