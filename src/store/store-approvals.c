@@ -1,4 +1,4 @@
-/* The store's approvals: ports waiting for approval, who approved, what became of them, and extending a grant. */
+/* The store's approvals: ports waiting for approval, who approved, and what became of them. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -213,36 +213,6 @@ store_approvals_count(struct store *st, const char *request_id, int64_t *ret)
 	if (rc == DB_ROW)
 		*ret = db_column_int64(s, 0);
 	r = rc == DB_ROW ? 0 : sql_fail(st, rc);
-	stmt_done(s);
-	return r;
-}
-
-int
-store_grant_extend(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
-		   const char *boot_id, int64_t mono_end_ns)
-{
-	struct db_stmt *s = NULL;
-	int rc, r;
-
-	if (!request_id)
-		return set_error(st, -EINVAL, "invalid grant extend");
-	r = stmt_get(st, ST_GRANT_EXTEND, &s);
-	if (r < 0)
-		return r;
-	rc = bind_str(s, 1, request_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 2, vm_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 3, port);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 4, end_ns);
-	if (rc == DB_OK)
-		rc = bind_str(s, 5, boot_id ? boot_id : "");
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 6, mono_end_ns);
-	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0 && db_changes(st) == 0)
-		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port ending before the new end");
 	stmt_done(s);
 	return r;
 }

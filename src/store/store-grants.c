@@ -154,16 +154,17 @@ store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_
 	return r;
 }
 
-int
-store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
-		     const char *boot_id, int64_t mono_end_ns)
+/* Move an Initiated grant's end (ST_GRANT_TRUNCATE earlier, ST_GRANT_EXTEND later); -ENOENT when none moved. */
+static int
+grant_move(struct store *st, enum stmt_id id, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
+	   const char *boot_id, int64_t mono_end_ns)
 {
 	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!request_id)
-		return set_error(st, -EINVAL, "invalid grant truncation");
-	r = stmt_get(st, ST_GRANT_TRUNCATE, &s);
+		return set_error(st, -EINVAL, "invalid grant end");
+	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, request_id);
@@ -179,9 +180,24 @@ store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, ui
 		rc = db_bind_int64(s, 6, mono_end_ns > 0 ? mono_end_ns : 1);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0 && db_changes(st) == 0)
-		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port ending after that time");
+		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port %s that time",
+			      id == ST_GRANT_EXTEND ? "ending before" : "ending after");
 	stmt_done(s);
 	return r;
+}
+
+int
+store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
+		     const char *boot_id, int64_t mono_end_ns)
+{
+	return grant_move(st, ST_GRANT_TRUNCATE, request_id, vm_id, port, end_ns, boot_id, mono_end_ns);
+}
+
+int
+store_grant_extend(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
+		   const char *boot_id, int64_t mono_end_ns)
+{
+	return grant_move(st, ST_GRANT_EXTEND, request_id, vm_id, port, end_ns, boot_id, mono_end_ns);
 }
 
 static int

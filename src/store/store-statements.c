@@ -164,7 +164,7 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_APPROVALS_COUNT] = "SELECT count(*) FROM approvals WHERE request_id = ?1",
 	/* a monotonic end only in its own boot: the new end on this boot's clock, computed by the caller */
 	[ST_GRANT_EXTEND] = "UPDATE grants SET end_ns = ?4, "
-		"mono_end_ns = CASE WHEN boot <> '' AND boot = ?5 THEN ?6 ELSE mono_end_ns END "
+		"mono_end_ns = CASE WHEN boot = ?5 THEN ?6 ELSE mono_end_ns END "
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns < ?4",
 };
 
