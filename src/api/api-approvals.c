@@ -83,11 +83,12 @@ api_approval_ask(struct api *api, const struct api_caller *c, const struct store
 	int r;
 
 	for (i = 0; i < n; i++) {
-		struct store_grant g = pend[i].g;
+		struct store_pending p = pend[i];
+		const struct store_grant g = p.g;
 		char src[NET_PREFIX_TEXT_MAX], until[64], dur[DURATION_FORMAT_SIZE];
 
-		snprintf(g.request_id, sizeof(g.request_id), "%s", sr->id);
-		if ((r = store_pending_insert(api->store, &g, pend[i].want_ms)) < 0)
+		snprintf(p.g.request_id, sizeof(p.g.request_id), "%s", sr->id);
+		if ((r = store_pending_insert(api->store, &p)) < 0)
 			return api_store_refused(api, r, err, "cannot store the request");
 		net_source_format(&g.source, src, sizeof(src));
 		time_format_rfc3339(g.end_ns, until, sizeof(until));
@@ -220,6 +221,14 @@ list_item(struct api *api, const struct api_caller *c, const struct store_pendin
 		duration_format_iso8601(p[i].want_ms, dur, sizeof(dur));
 		json_array_append_new(ports, json_pack("{s:i, s:s, s:s, s:s}", "number", (json_int_t)p[i].g.port,
 			"protocol", net_proto_name(p[i].g.proto), "allowedSourceAddressPrefix", src, "duration", dur));
+		/* an extension: the grant's request, and the end asked for */
+		if (p[i].extends[0] && json_array_size(ports)) {
+			char t[64];
+
+			time_format_rfc3339(p[i].extend_end_ns, t, sizeof(t));
+			json_object_set_new(json_array_get(ports, json_array_size(ports) - 1), "endTimeUtc", json_string(t));
+			json_object_set_new(json_array_get(ports, json_array_size(ports) - 1), "extends", json_string(p[i].extends));
+		}
 	}
 	policy_free(pol);
 	store_policy_clear(&sp);

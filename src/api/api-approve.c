@@ -119,65 +119,141 @@ decision_authorise(struct api *api, const struct api_caller *c, struct decision 
 	return 0;
 }
 
-/* The last approval: each waiting port opens now for what was asked, never past its rule's maximum. */
+/* The smaller of a rule's maximum and the deployment's, in ms. */
+static int64_t
+rule_max_ms(const struct api *api, const struct policy_port *rule)
+{
+	return rule->max_duration_ms < api->settings.max_duration_ms ? rule->max_duration_ms : api->settings.max_duration_ms;
+}
+
+/* Waiting port i as the grant it opens: now, for what was asked, never past its rule's maximum. */
+static void
+decision_grant(const struct api *api, const struct decision *d, size_t i, struct store_grant *g)
+{
+	int64_t max_ms = rule_max_ms(api, d->rules[i]);
+	int64_t want = d->pend[i].want_ms < max_ms ? d->pend[i].want_ms : max_ms;
+
+	*g = d->pend[i].g;
+	g->status = STORE_GRANT_INITIATED;
+	g->reason = STORE_REASON_NONE;
+	g->ended_ns = 0;
+	g->opened_ns = d->now;
+	g->end_ns = d->now + want * TIME_NS_PER_MS;
+	g->boot_id[0] = '\0';
+	g->mono_end_ns = 0;
+	if (api->boot_id[0]) {
+		snprintf(g->boot_id, sizeof(g->boot_id), "%s", api->boot_id);
+		g->mono_end_ns = d->mono + want * TIME_NS_PER_MS;
+	}
+}
+
+/*
+ * Waiting port i, an extension: the live grant it names, its end moved to the one asked for (never past its rule's
+ * maximum from when it opened) in *g. 1: moved; 0: nothing to move (it ends later already); -ESRCH: GrantEnded.
+ */
+static int
+decision_extend(struct api *api, struct decision *d, size_t i, struct store_grant *g, struct core_error *err)
+{
+	const struct store_pending *p = &d->pend[i];
+	struct store_grant *live = NULL;
+	int64_t end;
+	size_t n = 0, k;
+	int r;
+
+	if ((r = api_grants_live_on(api, p->g.vm_id, p->g.port, NULL, &live, &n, err)) < 0)
+		return r;
+	for (k = 0; k < n && strcmp(live[k].request_id, p->extends); k++)
+		;
+	if (k == n || live[k].end_ns <= d->now) {
+		free(live);
+		return core_error_set(err, "GrantEnded", "requestId", "the grant of request %s on port %u that request "
+				      "'%s' extends is no longer open", p->extends, p->g.port, d->body.request_id), -ESRCH;
+	}
+	*g = live[k];
+	free(live);
+	end = g->opened_ns + rule_max_ms(api, d->rules[i]) * TIME_NS_PER_MS;
+	if (p->extend_end_ns < end)
+		end = p->extend_end_ns;
+	if (end <= g->end_ns)
+		return 0;
+	if (g->boot_id[0] && !strcmp(g->boot_id, api->boot_id))
+		g->mono_end_ns = d->mono + (end - d->now);
+	g->end_ns = end;
+	if ((r = store_grant_extend(api->store, g->request_id, g->vm_id, g->port, end, api->boot_id, g->mono_end_ns)) < 0)
+		return api_store_refused(api, r, err, "cannot extend port %u of request %s", g->port, g->request_id);
+	return 1;
+}
+
+static void
+decision_log(struct api *api, const struct api_caller *c, struct decision *d, size_t i, const struct store_grant *g)
+{
+	char src[NET_PREFIX_TEXT_MAX], end[64];
+
+	net_source_format(&g->source, src, sizeof(src));
+	time_format_rfc3339(g->end_ns, end, sizeof(end));
+	if (d->pend[i].extends[0])
+		api_log(api, c, API_OP_EXTEND, api_vm_text(api, &d->memo, g->vm_id), "Extended", d->body.reason,
+			"approved: extended port %u (%s) from %s of request %s for %s to %s, request %s", g->port,
+			net_proto_name(g->proto), src, g->request_id, g->requestor, end, d->body.request_id);
+	else
+		api_log(api, c, API_OP_APPROVE, api_vm_text(api, &d->memo, g->vm_id), "Opened", d->body.reason,
+			"approved: opened port %u (%s) from %s until %s for %s, request %s", g->port,
+			net_proto_name(g->proto), src, end, g->requestor, g->request_id);
+	if (!api->next_end_hint_ns || g->end_ns < api->next_end_hint_ns)
+		api->next_end_hint_ns = g->end_ns;
+}
+
+/*
+ * The last approval: each waiting port opens now for what was asked, never past its rule's maximum; an
+ * extension moves the grant it names. The kernel takes them all in one batch (a moved grant is replaced).
+ */
 static int
 decision_open(struct api *api, const struct api_caller *c, struct decision *d, enum api_fault *fault,
 	      struct core_error *err)
 {
-	struct store_grant *g = calloc(d->n, sizeof(*g));
+	struct store_grant *g = calloc(d->n, sizeof(*g)), *opened = calloc(d->n, sizeof(*opened));
 	struct fw_grant *add = calloc(d->n, sizeof(*add));
-	size_t i;
+	size_t i, k = 0, m = 0;
 	int r = -ENOMEM;
 
 	*fault = API_FAULT_INTERNAL;
-	if (!g || !add) {
+	if (!g || !add || !opened) {
 		core_error_set(err, "InternalError", "", "out of memory");
 		goto out;
 	}
-	*fault = API_FAULT_STORE;
 	for (i = 0; i < d->n; i++) {
-		int64_t max_ms = d->rules[i]->max_duration_ms < api->settings.max_duration_ms ?
-				 d->rules[i]->max_duration_ms : api->settings.max_duration_ms;
-		int64_t want = d->pend[i].want_ms < max_ms ? d->pend[i].want_ms : max_ms;
-
-		g[i] = d->pend[i].g;
-		g[i].status = STORE_GRANT_INITIATED;
-		g[i].reason = STORE_REASON_NONE;
-		g[i].ended_ns = 0;
-		g[i].opened_ns = d->now;
-		g[i].end_ns = d->now + want * TIME_NS_PER_MS;
-		if (api->boot_id[0]) {
-			snprintf(g[i].boot_id, sizeof(g[i].boot_id), "%s", api->boot_id);
-			g[i].mono_end_ns = d->mono + want * TIME_NS_PER_MS;
-		}
-		api_grant_to_fw(&g[i], &add[i]);
-		if ((r = store_pending_decide(api->store, g[i].request_id, g[i].vm_id, g[i].port, STORE_PENDING_APPROVED,
-					      d->now)) < 0) {
+		*fault = API_FAULT_STORE;
+		if ((r = store_pending_decide(api->store, d->pend[i].g.request_id, d->pend[i].g.vm_id, d->pend[i].g.port,
+					      STORE_PENDING_APPROVED, d->now)) < 0) {
 			api_store_refused(api, r, err, "cannot record the approval");
 			goto out;
 		}
+		if (!d->pend[i].extends[0]) {
+			decision_grant(api, d, i, &g[i]);
+			opened[m++] = g[i];
+		} else if ((r = decision_extend(api, d, i, &g[i], err)) <= 0) {
+			*fault = r == -ESRCH ? API_FAULT_CONFLICT : API_FAULT_STORE;
+			if (r < 0)
+				goto out;
+			memset(&g[i], 0, sizeof(g[i]));	/* it ends later already: nothing to log */
+			continue;
+		}
+		api_grant_to_fw(&g[i], &add[k++]);
 	}
-	if ((r = store_grants_insert(api->store, d->body.request_id, d->pend[0].g.requestor, g, d->n)) < 0) {
+	if (m && (r = store_grants_insert(api->store, d->body.request_id, d->pend[0].g.requestor, opened, m)) < 0) {
 		api_store_refused(api, r, err, "cannot open the request's ports");
 		goto out;
 	}
 	*fault = API_FAULT_INTERNAL;
-	if (api->fw && (r = fw_grant_add(api->fw, add, api_fw_local_only(api, add, d->n), NULL, err)) < 0)
+	if (k && api->fw && (r = fw_grant_add(api->fw, add, api_fw_local_only(api, add, k), NULL, err)) < 0)
 		goto out;
-	for (i = 0; i < d->n; i++) {
-		char src[NET_PREFIX_TEXT_MAX], end[64];
-
-		net_source_format(&g[i].source, src, sizeof(src));
-		time_format_rfc3339(g[i].end_ns, end, sizeof(end));
-		api_log(api, c, API_OP_APPROVE, api_vm_text(api, &d->memo, g[i].vm_id), "Opened", d->body.reason,
-			"approved: opened port %u (%s) from %s until %s for %s, request %s", g[i].port,
-			net_proto_name(g[i].proto), src, end, g[i].requestor, g[i].request_id);
-		if (!api->next_end_hint_ns || g[i].end_ns < api->next_end_hint_ns)
-			api->next_end_hint_ns = g[i].end_ns;
-	}
+	for (i = 0; i < d->n; i++)
+		if (g[i].port)
+			decision_log(api, c, d, i, &g[i]);
 	r = 0;
 out:
 	free(g);
+	free(opened);
 	free(add);
 	return r;
 }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "api/api-internal.h"
 #include "codec/codec.h"
@@ -12,20 +11,6 @@
 
 /* A justification the codec accepts is stored whole (api_policy_initiate copies it into the request). */
 _Static_assert(API_JUSTIFICATION_MAX == STORE_JUSTIFICATION_MAX, "the codec and the store disagree on a justification's length");
-
-static int
-uuid4(char *buf, size_t size)
-{
-	uint8_t b[16];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -EIO;
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(buf, size, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-	return 0;
-}
 
 /* Checks one requested port against the policy; fills the grant or the error. */
 static int
@@ -270,7 +255,7 @@ initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 	in->sr.grants = calloc(n ? n : 1, sizeof(*in->sr.grants));
 	in->add = calloc(n ? n : 1, sizeof(*in->add));
 	in->vm_ids = calloc(body->n_vms ? body->n_vms : 1, sizeof(*in->vm_ids));
-	if (!in->sr.grants || !in->add || !in->vm_ids || uuid4(in->sr.id, sizeof(in->sr.id)) < 0)
+	if (!in->sr.grants || !in->add || !in->vm_ids || api_request_id_new(in->sr.id, sizeof(in->sr.id)) < 0)
 		return core_error_set(err, "InternalError", "", "out of memory or randomness"), -ENOMEM;
 	/* reads only: a VM the store lacks is refused by the plan, in its place among the checks */
 	for (i = 0; i < body->n_vms; i++)

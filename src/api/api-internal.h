@@ -227,6 +227,8 @@ int api_grant_end(struct api *api, const struct store_grant *g, enum store_grant
 		  struct core_error *err);
 int api_termination_add(struct api *api, const struct store_grant *g, int64_t now, struct core_error *err);
 int api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_error *err);
+/* A new request's id: a random (version 4) UUID in text. -EIO without randomness. */
+int api_request_id_new(char *buf, size_t size);
 /*
  * Keep in v[0..n) only the grants this host's kernel enforces: an agent VM's are its agent's
  * (they reach it through its watch), never in jitgated's table. The number kept, in order.

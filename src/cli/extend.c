@@ -107,6 +107,11 @@ cli_extend(struct cli *c, const struct cli_vm *vm, const struct cli_extend *x)
 		goto out;
 	if (c->output == CLI_OUT_JSON)
 		cli_print_json(reply);
+	else if (c->output == CLI_OUT_TABLE && json_integer_value(json_object_get(reply, "pendingPorts")) > 0)
+		cli_printf("%lld port(s) of %s extended; %lld need approval to be: request %s waits (see jitgate approvals)\n",
+			   (long long)json_integer_value(json_object_get(reply, "extendedPorts")), vm->arm.name,
+			   (long long)json_integer_value(json_object_get(reply, "pendingPorts")),
+			   cli_json_str(reply, "requestId", "-"));
 	else if (c->output == CLI_OUT_TABLE)
 		extend_print(vm, b);
 out:

@@ -7,13 +7,14 @@
 #include "store-internal.h"
 
 int
-store_pending_insert(struct store *st, const struct store_grant *g, int64_t want_ms)
+store_pending_insert(struct store *st, const struct store_pending *p)
 {
+	const struct store_grant *g = &p->g;
 	char source[NET_PREFIX_TEXT_MAX];
 	struct db_stmt *s = NULL;
 	int rc, r;
 
-	if (!FIELD_OK(g->request_id) || !g->request_id[0] || g->port == 0 || want_ms <= 0 ||
+	if (!FIELD_OK(g->request_id) || !g->request_id[0] || g->port == 0 || p->want_ms <= 0 || !FIELD_OK(p->extends) ||
 	    net_source_format(&g->source, source, sizeof(source)) < 0)
 		return set_error(st, -EINVAL, "invalid pending port");
 	r = stmt_get(st, ST_PENDING_INSERT, &s);
@@ -29,9 +30,13 @@ store_pending_insert(struct store *st, const struct store_grant *g, int64_t want
 	if (rc == DB_OK)
 		rc = bind_str(s, 5, source);
 	if (rc == DB_OK)
-		rc = db_bind_int64(s, 6, want_ms);
+		rc = db_bind_int64(s, 6, p->want_ms);
 	if (rc == DB_OK)
 		rc = db_bind_int64(s, 7, g->end_ns);
+	if (rc == DB_OK)
+		rc = bind_str(s, 8, p->extends);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 9, p->extend_end_ns);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
@@ -52,8 +57,10 @@ pending_row(struct store *st, struct db_stmt *s, void *row)
 	    (r = col_text(st, s, 4, source, sizeof(source), "pending")) < 0 ||
 	    (r = col_text(st, s, 8, g->requestor, sizeof(g->requestor), "requests")) < 0 ||
 	    (r = col_text(st, s, 12, p->requestor_addr, sizeof(p->requestor_addr), "requests")) < 0 ||
-	    (r = col_text(st, s, 13, p->justification, sizeof(p->justification), "requests")) < 0)
+	    (r = col_text(st, s, 13, p->justification, sizeof(p->justification), "requests")) < 0 ||
+	    (r = col_text(st, s, 14, p->extends, sizeof(p->extends), "pending")) < 0)
 		return r;
+	p->extend_end_ns = db_column_int64(s, 15);
 	if (net_source_parse(source, strlen(source), &g->source, NULL) < 0)
 		return corrupt(st, "pending", "source");
 	g->vm_id = db_column_int64(s, 1);

@@ -306,7 +306,8 @@ static const char *const migrations[] = {
 	 * nothing that opens, reconciles or expires grants sees it) until its request has enough approvals
 	 * (one row per approver: nobody approves twice); then its grant is written with opened_ns, the
 	 * moment it opened, from which an extend counts the rule's maximum. expires_ns: when a Pending ask
-	 * lapses. want_ms: how long it opens for, from the last approval.
+	 * lapses. want_ms: how long it opens for, from the last approval. An extension of a grant whose
+	 * rule needs approval is a request of its own, whose ports name the grant's request (extends) and the end asked for.
 	 */
 	"CREATE TABLE pending (\n"
 	"	request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,\n"
@@ -318,6 +319,8 @@ static const char *const migrations[] = {
 	"	expires_ns INTEGER NOT NULL,\n"
 	"	state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2, 3)),	-- Pending, Approved, Denied, Expired\n"
 	"	decided_ns INTEGER NOT NULL DEFAULT 0,\n"
+	"	extends TEXT NOT NULL DEFAULT '',		-- an extension: the request whose grant it extends\n"
+	"	extend_end_ns INTEGER NOT NULL DEFAULT 0,	-- and to when\n"
 	"	PRIMARY KEY (request_id, vm_id, port)\n"
 	");\n"
 	"CREATE INDEX pending_open ON pending (expires_ns) WHERE state = 0;\n"

@@ -9,7 +9,7 @@
 	"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns, g.applied_ns, g.opened_ns "
 #define GRANT_COLS GRANT_FIELDS "FROM grants g JOIN requests r ON r.id = g.request_id"
 #define PENDING_COLS "SELECT p.request_id, p.vm_id, p.port, p.proto, p.source, p.expires_ns, p.state, p.decided_ns, " \
-	"r.requestor, r.policy_id, p.want_ms, r.start_ns, r.requestor_addr, r.justification " \
+	"r.requestor, r.policy_id, p.want_ms, r.start_ns, r.requestor_addr, r.justification, p.extends, p.extend_end_ns " \
 	"FROM pending p JOIN requests r ON r.id = p.request_id"
 #define TOKEN_COLS "SELECT name, role, scope, hash, created_ns, revoked_ns FROM tokens"
 #define JOIN_COLS "SELECT id, hash, subscription, resource_group, uses_left, expires_ns, created_ns, created_by, " \
@@ -151,8 +151,8 @@ const char *const stmt_sql[ST__MAX] = {
 		"(SELECT id FROM terminations WHERE vm_id = ?1 ORDER BY id DESC LIMIT ?3))",
 	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
 		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id",
-	[ST_PENDING_INSERT] = "INSERT INTO pending (request_id, vm_id, port, proto, source, want_ms, expires_ns) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_PENDING_INSERT] = "INSERT INTO pending (request_id, vm_id, port, proto, source, want_ms, expires_ns, extends, "
+		"extend_end_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_PENDING_OF_REQUEST] = PENDING_COLS " WHERE p.request_id = ?1 ORDER BY p.vm_id, p.port",
 	[ST_PENDING_WAITING] = PENDING_COLS " WHERE p.state = 0 ORDER BY r.start_ns, p.request_id, p.vm_id, p.port",
 	[ST_PENDING_DUE] = PENDING_COLS " WHERE p.state = 0 AND p.expires_ns <= ?1 "

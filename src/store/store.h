@@ -263,6 +263,8 @@ int store_grants_insert(struct store *st, const char *request_id, const char *re
 struct store_pending {
 	struct store_grant g;
 	int64_t want_ms;		/* how long it opens for, from the last approval */
+	char extends[STORE_ID_MAX + 1];	/* an extension: the request whose grant (vm, port) it extends; "": opens */
+	int64_t extend_end_ns;		/* an extension: the end asked for */
 	/* filled by queries: */
 	int64_t asked_ns;		/* its request's start */
 	char requestor_addr[STORE_ADDR_TEXT_MAX];
@@ -276,8 +278,8 @@ enum store_pending_state {
 	STORE_PENDING_EXPIRED = 3,
 };
 
-/* Put one port of the (already inserted) request g->request_id up for approval. */
-int store_pending_insert(struct store *st, const struct store_grant *g, int64_t want_ms);
+/* Put one port of the (already inserted) request p->g.request_id up for approval (p->g, want_ms, extends, extend_end_ns). */
+int store_pending_insert(struct store *st, const struct store_pending *p);
 /* Every port of one request that asked for approval, by VM and port (an approved one: status Initiated). */
 int store_pending_of_request(struct store *st, const char *request_id, struct store_pending **ret, size_t *ret_n);
 /* Every port still Pending, oldest request first. */

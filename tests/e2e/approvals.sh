@@ -202,10 +202,6 @@ check "past the rule's maximum from when it opened → 400 EndTimeTooLate" test 
 	"400 EndTimeTooLate virtualMachines[0].ports[0].endTimeUtc"
 extend "$T_ALICE" 3389 $((T6 + 5000))
 check "an earlier end → 400 EndTimeNotLater" test "$code $(j .error.code)" = "400 EndTimeNotLater"
-extend "$T_ALICE" 22 $((T6 + 20000))
-check "extending 22 (needs approval) → 409 ApprovalRequired" answered 409 "$(err_body ApprovalRequired \
-	"port 22 needs approval: ask for a new request, which its approvers decide, rather than an extension" \
-	"virtualMachines[0].ports[0].endTimeUtc")"
 extend "$T_ERIN" 3389 $((T6 + 9000))
 check "erin holds no grant on 3389 → 404 NoLiveGrant" test "$code $(j .error.code)" = "404 NoLiveGrant"
 sleep_until $((OLD + 1000))
@@ -284,7 +280,7 @@ check "  … its end moved 2 minutes" test $(( $(end_of "$CR3" 3389) - E0 )) = 1
 jg "$T_ALICE" request vm1 --port 3389 --extend 10m
 check "past the rule's maximum → exit 1, EndTimeTooLate" said 1 EndTimeTooLate
 jg "$T_ALICE" request vm1 --port 22 --extend 1m
-check "extending the approval port → exit 1, ApprovalRequired" said 1 ApprovalRequired
+check "extending the approval port asks its approvers" said 0 "0 port\\(s\\) of vm1 extended; 1 need approval to be: request [0-9a-f-]+ waits"
 jg "$T_ERIN" request vm1 --port 3389 --extend 1m
 check "erin holds nothing to extend → exit 1" said 1 "you hold no open grant on vm1"
 
@@ -308,5 +304,35 @@ call -i $A "$T_ALICE" POST "$POL2/extend?$AV" "{\"virtualMachines\":[{\"id\":\"$
 check "alice extends it by a minute (200)" test "$code $(j .extendedPorts)" = "200 1"
 check "its agent is told the new end, at a newer revision" test \
 	"$(agent_end) $(( $(call "$CRED" GET "/agent/v1$AVM/state?since=-1"; j .revision) > REV1 ))" = "$(date -d "$(iso_ms $((T12 + 120000)))" +%s%3N) 1"
+
+echo "13. extending a port that needs approval: its approvers decide, then one kernel update"
+call "$T_ADMIN" POST "$POL/revoke?$AV" "{\"virtualMachines\":[{\"id\":\"$VMID\",\"ports\":[{\"number\":22}]}]}"
+check "22's earlier grants are revoked first (so what opens below is this request's)" test "$code" = 200
+check "  … A cannot reach 22" cannot "$CL" $A $V 22
+T13=$(now_ms)
+ask "$(port 22 $((T13 + 4000)))"
+R6=$RID
+decide "$T_BOB" approve "$R6" && decide "$T_CAROL" approve "$R6"
+check "R6 approved and open" test "$code $(j .status)" = "200 Approved"
+END6=$(end_of "$R6" 22)
+NEW6=$((END6 + 5000))
+extend "$T_ALICE" 22 $NEW6
+X=$(j .requestId)
+check "alice's extend of 22 → 202, it waits for approval" test "$code $(j .extendedPorts) $(j .pendingPorts)" = "202 0 1"
+check "  … the grant's end is unchanged so far" test "$(end_of "$R6" 22)" = "$END6"
+decide "$T_ALICE" approve "$X"
+check "alice cannot approve her own extension → 403 SelfApprovalNotAllowed" test "$code $(j .error.code)" = "403 SelfApprovalNotAllowed"
+decide "$T_BOB" approve "$X" "ok"
+check "bob approves it: 1 of 2" test "$code $(j .status) $(j .approvals)" = "200 Pending 1"
+decide "$T_CAROL" approve "$X" "fine"
+check "carol approves it: the grant now ends where alice asked" test "$code $(j .status) $(end_of "$R6" 22)" = \
+	"200 Approved $(date -d "$(iso_ms $NEW6)" +%s%3N)"
+sleep_until $((END6 + 1000))
+check "a second past the old end A still connects to 22" can "$CL" $A $V 22
+sleep_until $((NEW6 + 300))
+check "22 closed after the approved end" cannot "$CL" $A $V 22
+call "$T_ADMIN" GET "$LOG?$AV&\$top=50"
+check "the log: Extended by token:carol, approving request $X" test \
+	"$(j --arg x "$X" '[.value[] | select(.status == "Extended" and .caller == "token:carol" and (.detail | contains($x)))] | length')" = 1
 
 e2e_summary

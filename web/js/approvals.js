@@ -31,7 +31,8 @@ export async function refresh() {
 function portsText(r) {
 	return (r.virtualMachines || []).map((v) => {
 		const name = String(v.id).split("/").pop();
-		return `${name} port ${(v.ports || []).map((p) => `${p.number} for ${humanDuration(parseDuration(p.duration) || 0)} from ${p.allowedSourceAddressPrefix}`).join(", ")}`;
+		return `${name} port ${(v.ports || []).map((p) => p.extends ? `${p.number} to stay open until ${fmtTime(p.endTimeUtc)}` :
+			`${p.number} for ${humanDuration(parseDuration(p.duration) || 0)} from ${p.allowedSourceAddressPrefix}`).join(", ")}`;
 	}).join("; ");
 }
 
