@@ -27,7 +27,8 @@ const char cli_help_request[] =
 	"code is 5 (the request stays granted and applies when the agent is back). --no-wait: do not wait.\n"
 	"A port whose rule needs approval waits (Pending) until its approvers decide (jitgate approvals).\n"
 	"--extend: your open grants on the VM (or on --port) stay open DURATION longer, within the rule's\n"
-	"maximum counted from when each opened; a port that needs approval cannot be extended.\n"
+	"maximum counted from when each opened; on a port that needs approval the extension waits for its\n"
+	"approvers (jitgate approvals).\n"
 	"\n"
 	"Example:\n"
 	"  jitgate request vm1 --port 22 --for 1h30m --reason 'kernel update'\n";
