@@ -335,4 +335,10 @@ call "$T_ADMIN" GET "$LOG?$AV&\$top=50"
 check "the log: Extended by token:carol, approving request $X" test \
 	"$(j --arg x "$X" '[.value[] | select(.status == "Extended" and .caller == "token:carol" and (.detail | contains($x)))] | length')" = 1
 
+echo "14. jitgated stops cleanly"
+kill -TERM "$JITGATED_PID"
+for ((i = 0; i < 50; i++)); do kill -0 "$JITGATED_PID" 2>/dev/null || break; sleep 0.1; done
+check "jitgated exits on SIGTERM within 5 s" bash -c '! kill -0 "$1" 2>/dev/null' _ "$JITGATED_PID"
+check "  … and its log holds no sanitizer report (a sanitizer build)" bash -c '! grep -q Sanitizer "$1"' _ "$E2E_TMP/jitgated.log"
+
 e2e_summary
