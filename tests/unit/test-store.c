@@ -228,6 +228,8 @@ raw_int(const char *path, const char *sql)
 
 /* The schema every migration leads to: the newest version (tests name no number, migrations are renumbered at merge). */
 #define SCHEMA_NEWEST 9
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* Take a database at the newest schema back to 5 (what migrations 9, 7 and 6 added), to test the migrations before them again. */
 static void
@@ -380,7 +382,7 @@ test_open_reopen_pg(void **state)
 	id = put_vm(f->st, "rg1", "vm1");
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 8);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), SCHEMA_NEWEST);
 
 	/* Reopening migrates nothing and keeps the data; two stores on one database see each other's writes. */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
@@ -401,7 +403,7 @@ test_open_reopen_pg(void **state)
 	st = NULL;
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), 8);
+	assert_int_equal(raw_int(f->path, "SELECT n FROM schema_version"), SCHEMA_NEWEST);
 
 	raw_exec(f->path, "UPDATE schema_version SET n = 999");
 	assert_int_equal(store_open(f->path, &st, &err), -EIO);
@@ -412,7 +414,7 @@ test_open_reopen_pg(void **state)
 	assert_int_equal(store_open_readonly(f->path, &st, &err), -EIO);
 	assert_string_equal(err.code, "StoreSchemaTooNew");
 
-	raw_exec(f->path, "UPDATE schema_version SET n = 8");	/* back, for the teardown */
+	raw_exec(f->path, "UPDATE schema_version SET n = " STR(SCHEMA_NEWEST));	/* back, for the teardown */
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
