@@ -275,6 +275,28 @@ decision_answer(struct decision *d, const char *status, int64_t approvals, struc
 				      "approvals", (json_int_t)approvals, "approvalsRequired", (json_int_t)d->needed));
 }
 
+/* The decision's transaction, holding the request's waiting ports; 409 RequestNotPending if decided meanwhile. */
+static int
+decision_begin(struct api *api, struct decision *d, enum api_fault *fault, struct core_error *err)
+{
+	int r;
+
+	*fault = API_FAULT_STORE;
+	if ((r = store_begin(api->store)) < 0)
+		return api_store_refused(api, r, err, "cannot write");
+	if ((r = store_pending_lock(api->store, d->body.request_id)) < 0) {
+		store_rollback(api->store);
+		return api_store_refused(api, r, err, "cannot read request %s", d->body.request_id);
+	}
+	if (r == 0) {
+		store_rollback(api->store);
+		*fault = API_FAULT_CONFLICT;
+		return core_error_set(err, "RequestNotPending", "requestId", "request '%s' waits for no approval: it was "
+				      "approved, denied or expired already", d->body.request_id), -EALREADY;
+	}
+	return 0;
+}
+
 void
 api_policy_approve(struct api *api, const struct api_caller *c, const struct http_request *req,
 		   const struct arm_policy_id *id, struct http_response *resp)
@@ -292,12 +314,10 @@ api_policy_approve(struct api *api, const struct api_caller *c, const struct htt
 	fault = API_FAULT_FORBIDDEN;
 	if ((r = decision_authorise(api, c, &d, true, &err)) < 0)
 		goto fail;
-	fault = API_FAULT_STORE;
-	if ((r = store_begin(api->store)) < 0) {
-		api_store_refused(api, r, &err, "cannot write");
+	if ((r = decision_begin(api, &d, &fault, &err)) < 0)
 		goto fail;
-	}
 	tx = true;
+	fault = API_FAULT_STORE;
 	if ((r = store_approval_add(api->store, d.body.request_id, c->name, d.now)) < 0) {
 		fault = r == -EEXIST ? API_FAULT_CONFLICT : API_FAULT_STORE;
 		if (r == -EEXIST)
@@ -356,12 +376,10 @@ api_policy_deny(struct api *api, const struct api_caller *c, const struct http_r
 	fault = API_FAULT_FORBIDDEN;
 	if ((r = decision_authorise(api, c, &d, false, &err)) < 0)
 		goto fail;
-	fault = API_FAULT_STORE;
-	if ((r = store_begin(api->store)) < 0) {
-		api_store_refused(api, r, &err, "cannot write");
+	if ((r = decision_begin(api, &d, &fault, &err)) < 0)
 		goto fail;
-	}
 	tx = true;
+	fault = API_FAULT_STORE;
 	for (i = 0; i < d.n; i++) {
 		const struct store_grant *g = &d.pend[i].g;
 

@@ -185,6 +185,23 @@ store_pending_decide(struct store *st, const char *request_id, int64_t vm_id, ui
 }
 
 int
+store_pending_lock(struct store *st, const char *request_id)
+{
+	struct db_stmt *s = NULL;
+	int rc, r;
+
+	r = stmt_get(st, ST_PENDING_LOCK, &s);
+	if (r < 0)
+		return r;
+	rc = bind_str(s, 1, request_id);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0)
+		r = (int)db_changes(st);
+	stmt_done(s);
+	return r;
+}
+
+int
 store_approval_add(struct store *st, const char *request_id, const char *approver, int64_t now_ns)
 {
 	struct db_stmt *s = NULL;

@@ -160,6 +160,8 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_PENDING_NEXT] = "SELECT min(expires_ns) FROM pending WHERE state = 0 AND expires_ns > ?1",
 	[ST_PENDING_DECIDE] = "UPDATE pending SET state = ?4, decided_ns = ?5 "
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND state = 0",
+	/* takes the waiting rows' write locks: concurrent decisions on one request (replicas) go one after the other */
+	[ST_PENDING_LOCK] = "UPDATE pending SET state = state WHERE request_id = ?1 AND state = 0",
 	[ST_APPROVAL_ADD] = "INSERT INTO approvals (request_id, approver, time_ns) VALUES (?1, ?2, ?3)",
 	[ST_APPROVALS_COUNT] = "SELECT count(*) FROM approvals WHERE request_id = ?1",
 	/* a monotonic end only in its own boot: the new end on this boot's clock, computed by the caller */

@@ -291,6 +291,12 @@ int store_pending_next(struct store *st, int64_t after_ns, int64_t *ret_ns);
 /* Move a Pending port to `state` (approved, denied, expired) at now_ns; -ENOENT if it is not Pending. */
 int store_pending_decide(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
 			 enum store_pending_state state, int64_t now_ns);
+/*
+ * Inside a transaction, before deciding request_id: hold its waiting ports until the commit, so that two
+ * decisions on it (two replicas of one PostgreSQL database) follow one another, the later one seeing the
+ * earlier. Returns how many ports still wait (0: decided meanwhile).
+ */
+int store_pending_lock(struct store *st, const char *request_id);
 /* One approval of request_id by approver; -EEXIST if they approved it already. */
 int store_approval_add(struct store *st, const char *request_id, const char *approver, int64_t now_ns);
 /* How many people approved request_id. */
