@@ -277,7 +277,7 @@ api_approvals_list(struct api *api, const struct api_caller *c, const struct htt
 		goto out;
 	}
 	/* rows come request by request: one item per run of one request id */
-	for (i = 0; i < n && value; i = j) {
+	for (i = 0; i < n && value && json_array_size(value) < API_APPROVALS_LIST_MAX; i = j) {
 		int64_t count = 0;
 
 		for (j = i; j < n && !strcmp(p[j].g.request_id, p[i].g.request_id); j++)
