@@ -160,28 +160,10 @@ int
 store_pending_decide(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
 		     enum store_pending_state state, int64_t now_ns)
 {
-	struct db_stmt *s = NULL;
-	int rc, r;
-
 	if (!request_id || state <= STORE_PENDING_WAITING || state > STORE_PENDING_EXPIRED)
 		return set_error(st, -EINVAL, "invalid decision");
-	r = stmt_get(st, ST_PENDING_DECIDE, &s);
-	if (r < 0)
-		return r;
-	rc = bind_str(s, 1, request_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 2, vm_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 3, port);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 4, (int)state);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 5, now_ns);
-	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0 && db_changes(st) == 0)
-		r = set_error(st, -ENOENT, "no Pending port for that request, VM and port");
-	stmt_done(s);
-	return r;
+	return port_row_update(st, ST_PENDING_DECIDE, request_id, vm_id, port, (int)state, now_ns,
+			       "no Pending port for that request, VM and port");
 }
 
 int

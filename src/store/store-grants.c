@@ -130,28 +130,10 @@ int
 store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
 		enum store_grant_reason reason, int64_t ended_ns)
 {
-	struct db_stmt *s = NULL;
-	int rc, r;
-
 	if (!request_id || reason < STORE_REASON_NONE || reason > STORE_REASON_LAST)
 		return set_error(st, -EINVAL, "invalid grant end");
-	r = stmt_get(st, ST_GRANT_END, &s);
-	if (r < 0)
-		return r;
-	rc = bind_str(s, 1, request_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 2, vm_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 3, port);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 4, (int)reason);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 5, ended_ns);
-	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0 && db_changes(st) == 0)
-		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port");
-	stmt_done(s);
-	return r;
+	return port_row_update(st, ST_GRANT_END, request_id, vm_id, port, (int)reason, ended_ns,
+			       "no Initiated grant for that request, VM and port");
 }
 
 /* Move an Initiated grant's end (ST_GRANT_TRUNCATE earlier, ST_GRANT_EXTEND later); -ENOENT when none moved. */

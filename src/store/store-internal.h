@@ -292,6 +292,13 @@ int store_schema_check(struct store *st, const struct store_schema *sc, struct c
 int op_begin(struct store *st, struct op *op);
 int op_end(struct store *st, struct op *op, int r);
 
+/*
+ * Run statement id, an UPDATE of one port's row: ?1 request id, ?2 VM id, ?3 port, ?4 a, ?5 b (store-db.c).
+ * -ENOENT with the message `none` when it changed no row.
+ */
+int port_row_update(struct store *st, enum stmt_id id, const char *request_id, int64_t vm_id, uint16_t port, int64_t a,
+		    int64_t b, const char *none);
+
 /* the id of the policy that holds vm_id, or -ENOENT (store-vms.c; store-policies.c asks it too) */
 int link_owner(struct store *st, int64_t vm_id, int64_t *ret_policy_id);
 
