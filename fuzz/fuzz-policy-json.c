@@ -12,6 +12,7 @@ static const char *const codes[] = {
 	"MissingSourceAddressPrefix", "InvalidPort", "InvalidProtocol", "InvalidPrefix", "InvalidDuration",
 	"InvalidResourceId", "InvalidSubscriptionId", "InvalidResourceGroupName", "InvalidVirtualMachineName",
 	"InvalidAddress",	/* a publicIpAddress (gateway DNAT) that is no address */
+	"InvalidApproval",
 };
 
 /* A refusal: a known code, printable words, and an error body that encodes. */
@@ -68,7 +69,10 @@ policy_equal(const struct policy *a, const struct policy *b)
 			    pa->sources_as_list != pb->sources_as_list || pa->n_sources != pb->n_sources ||
 			    pa->max_duration_ms != pb->max_duration_ms ||
 			    strcmp(pa->max_duration_text, pb->max_duration_text) != 0 ||	/* as sent, both times */
-			    pa->mapped_port != pb->mapped_port)
+			    pa->mapped_port != pb->mapped_port || !pa->approval != !pb->approval)
+				return false;
+			if (pa->approval && (pa->approval->required != pb->approval->required ||
+			    strcmp(pa->approval->role, pb->approval->role) || strcmp(pa->approval->scope, pb->approval->scope)))
 				return false;
 			for (k = 0; k < pa->n_sources; k++)
 				if (!net_source_equal(&pa->sources[k], &pb->sources[k]))

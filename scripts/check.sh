@@ -40,6 +40,9 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: jitgated API in namespaces, sanitizer build" tests/e2e/server.sh build-asan
 	step "e2e: jitgated API in namespaces, store on PostgreSQL" tests/e2e/on-pg.sh server.sh build
 	step "e2e: gateway DNAT: publicIpAddress and mapped ports, kernel timeouts, restart, bad input (issue 15)" tests/e2e/dnat.sh build
+	step "e2e: approvals and extend (issue 16): ask, approve, deny, lapse, extend, real TCP" tests/e2e/approvals.sh build
+	step "e2e: approvals and extend, sanitizer build" tests/e2e/approvals.sh build-asan
+	step "e2e: approvals and extend, store on PostgreSQL" tests/e2e/on-pg.sh approvals.sh build
 	step "e2e: tampering with the kernel table is undone" tests/e2e/tamper.sh build
 	step "e2e: /metrics (promtool, who may read it, values moving, metrics_listen)" tests/e2e/metrics.sh build
 	step "e2e: /metrics, store on PostgreSQL" tests/e2e/on-pg.sh metrics.sh build

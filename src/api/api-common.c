@@ -40,6 +40,8 @@ api_fault_status(enum api_fault fault, int r)
 	switch (fault) {
 	case API_FAULT_REQUEST:
 		return 400;
+	case API_FAULT_FORBIDDEN:
+		return 403;
 	case API_FAULT_NOT_FOUND:
 		return 404;
 	case API_FAULT_CONFLICT:

@@ -1,6 +1,8 @@
-/* What initiate and revoke share: the policy they act on, the kernel's presence, a port's live grants, ending one. */
+/* What initiate, revoke and extend share: the policy they act on, the kernel's presence, a port's live grants, ending one, a new request's id. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 
 #include "api/api-internal.h"
 #include "core/buf.h"
@@ -106,4 +108,18 @@ api_fw_local_only(struct api *api, struct fw_grant *v, size_t n)
 			v[k++] = v[i];
 	}
 	return k;
+}
+
+int
+api_request_id_new(char *buf, size_t size)
+{
+	uint8_t b[16];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -EIO;
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(buf, size, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
 }

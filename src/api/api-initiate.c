@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "api/api-internal.h"
 #include "codec/codec.h"
@@ -12,20 +11,6 @@
 
 /* A justification the codec accepts is stored whole (api_policy_initiate copies it into the request). */
 _Static_assert(API_JUSTIFICATION_MAX == STORE_JUSTIFICATION_MAX, "the codec and the store disagree on a justification's length");
-
-static int
-uuid4(char *buf, size_t size)
-{
-	uint8_t b[16];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -EIO;
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(buf, size, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-		 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-	return 0;
-}
 
 /* Checks one requested port against the policy; fills the grant or the error. */
 static int
@@ -85,7 +70,8 @@ check_port(const struct api_initiate_in *in, const struct policy_vm *pv, const s
 	g->proto = rule->proto;
 	g->source = src;
 	g->end_ns = ip->end_ns;
-	g->status = STORE_GRANT_INITIATED;
+	/* a rule that needs approval: planned Pending, it waits (api_approval_split) instead of opening */
+	g->status = rule->approval ? STORE_GRANT_PENDING : STORE_GRANT_INITIATED;
 	return 0;
 }
 
@@ -223,6 +209,8 @@ struct initiate {
 	struct store_request sr;
 	struct fw_grant *add;		/* sr.grants in the kernel's form */
 	struct api_drops drop;		/* the caller's earlier grants it supersedes */
+	struct store_pending *pend;	/* the ports that wait for approval instead */
+	size_t n_pend;
 	char text[ARM_ID_MAX + 1];	/* the policy's id */
 	int64_t now, mono;
 };
@@ -270,7 +258,7 @@ initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 	in->sr.grants = calloc(n ? n : 1, sizeof(*in->sr.grants));
 	in->add = calloc(n ? n : 1, sizeof(*in->add));
 	in->vm_ids = calloc(body->n_vms ? body->n_vms : 1, sizeof(*in->vm_ids));
-	if (!in->sr.grants || !in->add || !in->vm_ids || uuid4(in->sr.id, sizeof(in->sr.id)) < 0)
+	if (!in->sr.grants || !in->add || !in->vm_ids || api_request_id_new(in->sr.id, sizeof(in->sr.id)) < 0)
 		return core_error_set(err, "InternalError", "", "out of memory or randomness"), -ENOMEM;
 	/* reads only: a VM the store lacks is refused by the plan, in its place among the checks */
 	for (i = 0; i < body->n_vms; i++)
@@ -302,6 +290,7 @@ initiate_stamp(struct api *api, const struct api_caller *c, struct initiate *in)
 		struct store_grant *g = &in->sr.grants[i];
 
 		snprintf(g->request_id, sizeof(g->request_id), "%s", in->sr.id);
+		g->opened_ns = in->now;	/* an extend counts the rule's maximum from here */
 		/* its end on this boot's monotonic clock too: a wall clock stepped back cannot stretch it */
 		if (api->boot_id[0]) {
 			snprintf(g->boot_id, sizeof(g->boot_id), "%s", api->boot_id);
@@ -366,12 +355,19 @@ initiate_log(struct api *api, const struct api_caller *c, const struct initiate 
 static void
 initiate_answer(struct api *api, const struct initiate *in, struct http_response *resp)
 {
+	struct store_request view;
 	size_t i;
 
 	for (i = 0; i < in->sr.n_grants; i++)
 		if (!api->next_end_hint_ns || in->sr.grants[i].end_ns < api->next_end_hint_ns)
 			api->next_end_hint_ns = in->sr.grants[i].end_ns;
-	api_json(resp, 202, api_request_encode(api, &in->sr));
+	/* the ports that wait show as Pending among the opened ones */
+	if (in->n_pend && api_approval_view(&in->sr, in->pend, in->n_pend, &view) == 0) {
+		api_json(resp, 202, api_request_encode(api, &view));
+		free(view.grants);
+	} else {
+		api_json(resp, 202, api_request_encode(api, &in->sr));
+	}
 	/* sent once the batch commits (api_batch_end), or replaced by its error if that fails */
 	resp->hold = true;
 	api->batch.held++;
@@ -409,6 +405,7 @@ initiate_clear(struct initiate *in)
 	free(in->sr.grants);
 	free(in->add);
 	free(in->drop.v);
+	free(in->pend);
 }
 
 void
@@ -448,6 +445,10 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 					 .max_duration_ms = api->settings.max_duration_ms };
 	if (api_initiate_plan(&plan, in.sr.grants, &in.sr.n_grants, &err) < 0)
 		goto fail;
+	if (api_approval_split(api, in.sr.grants, &in.sr.n_grants, in.now, &in.pend, &in.n_pend, &err) < 0) {
+		status = 500;
+		goto fail;
+	}
 	initiate_stamp(api, c, &in);
 
 	if ((r = batch_join(api, &err)) < 0) {
@@ -462,6 +463,10 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	}
 	if ((r = store_request_insert(api->store, &in.sr)) < 0) {
 		status = api_store_fail(api, r, &err, "cannot store the request");
+		goto fail;
+	}
+	if ((r = api_approval_ask(api, c, &in.sr, in.pend, in.n_pend, &err)) < 0) {
+		status = api_store_status(r);
 		goto fail;
 	}
 	/* an agent VM's grants go to its agent through the watch, never into this host's kernel (none without one) */

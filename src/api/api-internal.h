@@ -140,6 +140,7 @@ void api_store_error(struct api *api, struct http_response *resp, int r, const c
  */
 enum api_fault {
 	API_FAULT_REQUEST,		/* 400: the body, or what it names */
+	API_FAULT_FORBIDDEN,		/* 403: the caller may not (an approver's role or scope, their own request) */
 	API_FAULT_NOT_FOUND,		/* 404 */
 	API_FAULT_CONFLICT,		/* 409: what is stored does not allow it */
 	API_FAULT_PRECONDITION,		/* 412: If-Match / If-None-Match */
@@ -274,6 +275,8 @@ int api_grant_end(struct api *api, const struct store_grant *g, enum store_grant
 		  struct core_error *err);
 int api_termination_add(struct api *api, const struct store_grant *g, int64_t now, struct core_error *err);
 int api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_error *err);
+/* A new request's id: a random (version 4) UUID in text. -EIO without randomness. */
+int api_request_id_new(char *buf, size_t size);
 /*
  * Keep in v[0..n) only the grants this host's kernel enforces: an agent VM's are its agent's
  * (they reach it through its watch), never in jitgated's table. The number kept, in order.
@@ -374,6 +377,45 @@ void api_policy_revoke(struct api *api, const struct api_caller *c, const struct
 		       const struct arm_policy_id *id, struct http_response *resp);
 void api_vms_list(struct api *api, const struct api_caller *c, const struct http_request *req,
 		  const struct api_list_scope *ls, struct http_response *resp);
+
+/*
+ * Approvals and extend (api-approvals.c, api-approve.c, api-extend.c; doc/api.md). Each step has its own
+ * activity operation (and status), for the log and for what reads it (webhooks):
+ * asked (initiate, status Pending), approved (approve, Approved; the last one opens: Opened),
+ * denied (deny, Denied), lapsed (ApprovalExpire, Expired), extended (extend, Extended).
+ */
+#define API_OP_APPROVE		"Microsoft.Security/locations/jitNetworkAccessPolicies/approve/action"
+#define API_OP_DENY		"Microsoft.Security/locations/jitNetworkAccessPolicies/deny/action"
+#define API_OP_EXTEND		"Microsoft.Security/locations/jitNetworkAccessPolicies/extend/action"
+#define API_OP_APPROVAL_EXPIRE	"ApprovalExpire"
+/* Is every approverRole of p a built-in or configured role? InvalidApproval naming the first that is not. */
+int api_policy_roles_check(const struct api *api, const struct policy *p, struct core_error *err);
+/* How long a port waits for approval, as configured. */
+int64_t api_approval_timeout_ns(const struct api *api);
+/* Does the caller hold an approver's role at an approver's scope for this rule's approval? */
+bool api_approver_qualifies(const struct api *api, const struct api_caller *c, const struct policy_approval *a);
+/*
+ * Initiate's grants that wait for approval (status Pending in the plan) move out of grants[0..*n) into
+ * *ret (heap, to free), each with its duration asked for and its lapse (now + the approval timeout).
+ */
+int api_approval_split(struct api *api, struct store_grant *grants, size_t *n, int64_t now_ns,
+		       struct store_pending **ret, size_t *ret_n, struct core_error *err);
+/* Write and log the waiting ports of request sr (inside initiate's transaction). */
+int api_approval_ask(struct api *api, const struct api_caller *c, const struct store_request *sr,
+		     const struct store_pending *pend, size_t n, struct core_error *err);
+/* sr's grants and its waiting ports together (heap copy of the request in *ret, grants owned): initiate's answer. */
+int api_approval_view(const struct store_request *sr, const struct store_pending *pend, size_t n,
+		      struct store_request *ret);
+/* Lapse the ports that waited too long; *ret_next_ns: the next lapse (0: none). Returns how many. */
+int api_approval_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns);
+void api_policy_approve(struct api *api, const struct api_caller *c, const struct http_request *req,
+			const struct arm_policy_id *id, struct http_response *resp);
+void api_policy_deny(struct api *api, const struct api_caller *c, const struct http_request *req,
+		     const struct arm_policy_id *id, struct http_response *resp);
+void api_policy_extend(struct api *api, const struct api_caller *c, const struct http_request *req,
+		       const struct arm_policy_id *id, struct http_response *resp);
+void api_approvals_list(struct api *api, const struct api_caller *c, const struct http_request *req,
+			struct http_response *resp);
 void api_vm_get(struct api *api, const struct api_caller *c, const struct http_request *req,
 		const struct arm_vm_id *id, struct http_response *resp);
 void api_vm_put(struct api *api, const struct api_caller *c, const struct http_request *req,

@@ -40,6 +40,11 @@
  * only moves from one id to the next). Shown in the inventory for API_AGENT_SHARED_SHOW_NS after it was last
  * seen; an activity row and a log line at most every API_AGENT_SHARED_LOG_NS per VM.
  */
+/* How long a port that needs approval waits for it (config approval_timeout), and the range a config may set. */
+#define API_APPROVAL_TIMEOUT_MS		(60LL * 60 * 1000)		/* 1 hour */
+#define API_APPROVAL_TIMEOUT_MIN_MS	1000LL				/* 1 s: tests */
+#define API_APPROVAL_TIMEOUT_MAX_MS	(7LL * 24 * 60 * 60 * 1000)	/* 7 days */
+#define API_APPROVALS_LIST_MAX		1000	/* waiting requests one GET …/Jitgate/approvals shows, oldest first */
 #define API_AGENT_INSTANCE_MAX	64
 #define API_AGENT_SHARED_SHOW_NS	(10LL * 60 * 1000 * 1000 * 1000)
 #define API_AGENT_SHARED_LOG_NS	(60LL * 60 * 1000 * 1000 * 1000)

@@ -481,6 +481,8 @@ policy_put_decode(struct api *api, const struct http_request *req, struct policy
 	w->fault = API_FAULT_REQUEST;
 	if ((r = codec_policy_decode(req->body, req->body_len, w->id, &w->p, &w->err)) == 0)
 		r = policy_validate(w->p, api->settings.max_duration_ms, &w->err);
+	if (r == 0)
+		r = api_policy_roles_check(api, w->p, &w->err);
 	/* without a firewall here, a body naming no VM jitgated can show to be an agent VM is refused for that first */
 	if (!api->fw && !policy_agents_only(api, w->p))
 		return policy_fw_refuse(api, w);

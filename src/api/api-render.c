@@ -17,6 +17,10 @@ reason_name(enum store_grant_reason r)
 		return "TokenRevoked";
 	case STORE_REASON_POLICY_CHANGED:
 		return "PolicyChanged";
+	case STORE_REASON_DENIED:
+		return "Denied";
+	case STORE_REASON_PENDING_EXPIRED:
+		return "ApprovalExpired";
 	case STORE_REASON_USER_REQUESTED:
 	case STORE_REASON_NONE:
 		break;
@@ -76,14 +80,20 @@ request_encode(struct api *api, const struct store_request *req, const struct po
 			last_vm = g->vm_id;
 		}
 		net_source_format(&g->source, src, sizeof(src));
+		/* jitgate's Pending (waiting for approval): its endTimeUtc is when the ask lapses unless approved */
 		p = json_pack("{s:i, s:s, s:o, s:s, s:s}", "number", (json_int_t)g->port, "allowedSourceAddressPrefix", src,
 			      "endTimeUtc", time_json(g->end_ns), "status",
-			      g->status == STORE_GRANT_INITIATED ? "Initiated" : "Revoked", "statusReason",
-			      g->status == STORE_GRANT_INITIATED ? "UserRequested" : reason_name(g->reason));
+			      g->status == STORE_GRANT_INITIATED ? "Initiated" :
+			      g->status == STORE_GRANT_PENDING ? "Pending" : "Revoked", "statusReason",
+			      g->status == STORE_GRANT_INITIATED ? "UserRequested" :
+			      g->status == STORE_GRANT_PENDING ? "AwaitingApproval" : reason_name(g->reason));
 		if (!p || json_array_append_new(ports, p) < 0)
 			goto fail;
 		/* jitgate's addition: when a port was closed, which may be before its endTimeUtc */
-		if (g->status != STORE_GRANT_INITIATED && g->ended_ns)
+		/* jitgate's addition: when an approved port opened (its request's start is when it was asked for) */
+		if (g->opened_ns)
+			json_object_set_new(p, "openedTimeUtc", time_json(g->opened_ns));
+		if (g->status == STORE_GRANT_REVOKED && g->ended_ns)
 			json_object_set_new(p, "endedTimeUtc", time_json(g->ended_ns));
 		if (closed)
 			json_object_set_new(p, "recordPending", json_true());

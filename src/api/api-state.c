@@ -467,6 +467,11 @@ api_expire(struct api *api, int64_t now_ns, int64_t *ret_next_ns)
 	/* the daemon waits on the wall clock: a monotonic end, as the wall-clock time it comes at now */
 	if (next_mono && (!next || now_ns + (next_mono + TIME_CLOCK_SLACK_NS - mono) < next))
 		next = now_ns + (next_mono + TIME_CLOCK_SLACK_NS - mono);
+	/* ports waiting for approval lapse on the same timer */
+	if ((r = api_approval_expire(api, now_ns, &next_mono)) < 0)
+		goto out;
+	if (next_mono && (!next || next_mono < next))
+		next = next_mono;
 	r = (int)expired;
 	if (ret_next_ns)
 		*ret_next_ns = next;

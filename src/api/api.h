@@ -37,6 +37,7 @@ struct api_settings {
 	int64_t agent_watch_wait_ms;	/* how long a watch is held (0: AGENT_WATCH_WAIT_MS); config agent_watch_wait */
 	struct oidc_settings oidc;	/* [sso]: single sign-on (api-oidc.c); issuer "" when off */
 	uint16_t dnat_port_min, dnat_port_max;	/* gateway DNAT's mapped ports are picked here; config dnat_ports */
+	int64_t approval_timeout_ms;	/* how long a port waits for approval (0: API_APPROVAL_TIMEOUT_MS); config approval_timeout */
 };
 
 /* The API's world (api-internal.h): the daemon holds it only through the functions below. */

@@ -15,6 +15,7 @@
 const char cli_help_request[] =
 	"usage: jitgate request VM [--port N]... [--for DURATION | --until TIME] [--from CIDR] [--reason TEXT]\n"
 	"                          [--no-wait]\n"
+	"       jitgate request VM --extend DURATION [--port N]...\n"
 	"\n"
 	"Opens VM's ports for you. Defaults: every port of the VM's rules, each for its rule's maximum, from\n"
 	"your own address as the server sees it (see jitgate whoami). --from asks for a prefix instead (it must\n"
@@ -24,6 +25,10 @@ const char cli_help_request[] =
 	"On an agent VM the ports are open once its agent applied the grant: request waits for that (at most\n"
 	"10 s) before it says \"open\"; an agent that is disconnected, revoked or too slow is named and the exit\n"
 	"code is 5 (the request stays granted and applies when the agent is back). --no-wait: do not wait.\n"
+	"A port whose rule needs approval waits (Pending) until its approvers decide (jitgate approvals).\n"
+	"--extend: your open grants on the VM (or on --port) stay open DURATION longer, within the rule's\n"
+	"maximum counted from when each opened; on a port that needs approval the extension waits for its\n"
+	"approvers (jitgate approvals).\n"
 	"\n"
 	"Example:\n"
 	"  jitgate request vm1 --port 22 --for 1h30m --reason 'kernel update'\n";
@@ -34,11 +39,13 @@ const char cli_help_request[] =
 #define OPT_FROM	4003
 #define OPT_REASON	4004
 #define OPT_NO_WAIT	4005
+#define OPT_EXTEND	4006
 
 struct request_opts {
 	uint16_t ports[CLI_PORTS_MAX];
 	size_t n_ports;
 	struct cli_initiate in;
+	int64_t extend_ms;
 };
 
 static const struct option request_options[] = {
@@ -48,6 +55,7 @@ static const struct option request_options[] = {
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "reason", required_argument, NULL, OPT_REASON },
 	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+	{ "extend", required_argument, NULL, OPT_EXTEND },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -91,6 +99,10 @@ request_option(struct cli *c, int opt, const char *arg, void *state)
 	case OPT_NO_WAIT:
 		o->in.no_wait = true;
 		return 0;
+	case OPT_EXTEND:
+		if (cli_duration_parse(arg, &o->extend_ms) < 0 || o->extend_ms <= 0)
+			return cli_fail(c, CLI_EXIT_USAGE, "--extend: '%s' is not a duration (try 30m, 1h, PT30M)", arg);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -116,9 +128,14 @@ cmd_request(struct cli *c, int argc, char **argv)
 	o.in.ports = o.ports;
 	o.in.n_ports = o.n_ports;
 	o.in.print = true;
+	if (o.extend_ms && (o.in.for_ms || o.in.until_ns || o.in.from || o.in.reason))
+		return cli_exit(c, cli_fail(c, CLI_EXIT_USAGE, "--extend takes only --port"));
 	if ((r = cli_vm_resolve(c, argv[argi], &vm)) < 0)
 		goto out;
-	r = cli_initiate(c, &vm, &o.in);
+	if (o.extend_ms)
+		r = cli_extend(c, &vm, &(struct cli_extend){ .ports = o.ports, .n_ports = o.n_ports, .by_ms = o.extend_ms });
+	else
+		r = cli_initiate(c, &vm, &o.in);
 out:
 	cli_vm_clear(&vm);
 	return cli_exit(c, r);

@@ -85,7 +85,10 @@ initiate_print(struct cli *c, const struct cli_vm *vm, const json_t *reply, cons
 
 			snprintf(num, sizeof(num), "%u", port);
 			cli_time_local(cli_json_str(p, "endTimeUtc", NULL), until, sizeof(until));
-			if (!addr)
+			/* a port waiting for approval: its UNTIL is when the ask lapses */
+			if (!strcmp(cli_json_str(p, "status", ""), "Pending"))
+				snprintf(how, sizeof(how), "waits for approval (request lapses then)");
+			else if (!addr)
 				snprintf(how, sizeof(how), "-");
 			else if (port == 22 && to == 22)
 				snprintf(how, sizeof(how), "ssh %s", addr);

@@ -88,6 +88,14 @@ struct cli_initiate {
 };
 int cli_initiate(struct cli *c, const struct cli_vm *vm, const struct cli_initiate *in);
 
+/* request --extend (extend.c): my open grants on vm's ports (none given: all of them), each end moved by_ms later. */
+struct cli_extend {
+	const uint16_t *ports;
+	size_t n_ports;
+	int64_t by_ms;
+};
+int cli_extend(struct cli *c, const struct cli_vm *vm, const struct cli_extend *x);
+
 /* ---- agent VMs in jitgate vm (vm-agent.c) ---- */
 
 /* A JIT status as the tabs name it: "Not configured" for NotConfigured, the others as they are. */

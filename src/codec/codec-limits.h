@@ -9,6 +9,8 @@
 #define API_INITIATE_VMS_MAX	POLICY_VMS_MAX	/* VMs in one initiate or revoke body */
 #define API_INITIATE_PORTS_MAX	POLICY_PORTS_MAX	/* ports per VM in one initiate or revoke body */
 #define API_ADDRS_MAX		FW_VM_ADDRS_MAX	/* addresses of one VM in an inventory PUT */
+#define API_APPROVAL_REASON_MAX	256		/* why an approver approved or denied (the activity log keeps it) */
+#define API_APPROVAL_ID_MAX	64		/* a request's id in an approval body (a store id, STORE_ID_MAX) */
 #define API_JUSTIFICATION_MAX	1024		/* an initiate body's justification (src/api asserts it fits the store's) */
 #define API_OS_TYPE_MAX		16		/* "Linux" or "Windows" with its NUL, in struct codec_vm */
 

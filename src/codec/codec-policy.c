@@ -57,8 +57,49 @@ decode_policy_sources(json_t *obj, const char *base, struct policy_port *port, s
 	return 0;
 }
 
+/*
+ * jitgate's extension on a rule: "approval": {"approvalsRequired": N, "approverRole": "...", "approverScope": "..."};
+ * the scope defaults to the VM's resource group. Ranges are policy_validate's.
+ */
 static int
-decode_policy_port(json_t *v, const char *base, struct policy_port *port, struct core_error *err)
+decode_policy_approval(json_t *v, const char *base, const struct arm_vm_id *vm, struct policy_port *port,
+		       struct core_error *err)
+{
+	char target[ERROR_TARGET_MAX], item[ERROR_TARGET_MAX];
+	json_t *a, *n, *role, *scope;
+	json_int_t k;
+	int r;
+
+	if ((r = get_member(v, base, "approval", JSON_OBJECT, false, &a, err)) < 0 || a == NULL)
+		return r < 0 ? r : 0;
+	path_key(target, sizeof(target), base, "approval");
+	if ((port->approval = calloc(1, sizeof(*port->approval))) == NULL)
+		return -ENOMEM;
+	if ((r = get_member(a, target, "approvalsRequired", JSON_INTEGER, false, &n, err)) < 0 ||
+	    (r = get_member(a, target, "approverRole", JSON_STRING, true, &role, err)) < 0 ||
+	    (r = get_member(a, target, "approverScope", JSON_STRING, false, &scope, err)) < 0)
+		return r;
+	k = n ? json_integer_value(n) : 1;
+	path_key(item, sizeof(item), target, "approvalsRequired");
+	if (k < 1 || k > POLICY_APPROVALS_MAX)
+		return core_error_set(err, "InvalidApproval", item, "approvalsRequired must be from 1 to %d",
+				      POLICY_APPROVALS_MAX);
+	port->approval->required = (unsigned)k;
+	path_key(item, sizeof(item), target, "approverRole");
+	if ((r = string_copy(role, port->approval->role, sizeof(port->approval->role), "InvalidApproval", item, err)) < 0)
+		return r;
+	path_key(item, sizeof(item), target, "approverScope");
+	if (scope)
+		return string_copy(scope, port->approval->scope, sizeof(port->approval->scope), "InvalidApproval", item,
+				   err);
+	snprintf(port->approval->scope, sizeof(port->approval->scope), "/subscriptions/%s/resourceGroups/%s",
+		 vm->subscription, vm->resource_group);
+	return 0;
+}
+
+static int
+decode_policy_port(json_t *v, const char *base, const struct arm_vm_id *vm, struct policy_port *port,
+		   struct core_error *err)
 {
 	char target[ERROR_TARGET_MAX];
 	json_t *proto, *dur;
@@ -91,7 +132,7 @@ decode_policy_port(json_t *v, const char *base, struct policy_port *port, struct
 	/* gateway DNAT: a pinned public port (the server checks it against the VM's publicIpAddress) */
 	if (member(v, "mappedPort") && (r = get_port(v, base, "mappedPort", &port->mapped_port, err)) < 0)
 		return r;
-	return 0;
+	return decode_policy_approval(v, base, vm, port, err);
 }
 
 static int
@@ -131,7 +172,7 @@ decode_policy_vm(json_t *v, const char *base, struct policy_vm *vm, struct core_
 		return r;
 	json_array_foreach(ports, j, port) {
 		path_index(item, sizeof(item), target, j);
-		r = decode_policy_port(port, item, &vm->ports[j], err);
+		r = decode_policy_port(port, item, &vm->id, &vm->ports[j], err);
 		if (r < 0)
 			return r;
 	}
@@ -247,6 +288,10 @@ encode_policy_port(const struct policy_port *port)
 	}
 	if (put(o, "maxRequestAccessDuration", json_string(text)) < 0 ||
 	    (port->mapped_port && put(o, "mappedPort", json_integer(port->mapped_port)) < 0))
+		goto out;
+	if (port->approval && put(o, "approval", json_pack("{s:i, s:s, s:s}", "approvalsRequired",
+			(json_int_t)port->approval->required, "approverRole", port->approval->role,
+			"approverScope", port->approval->scope)) < 0)
 		goto out;
 	ret = o;
 	o = NULL;

@@ -162,4 +162,17 @@ json_t *codec_error_encode(const struct core_error *err);
 /* Serialise compactly into a malloc'd string (caller frees); NULL on ENOMEM. */
 char *codec_dump(const json_t *v, size_t *ret_len);
 
+/*
+ * A policy's approve or deny body (jitgate): {"requestId": "...", "reason": "..."}; requestId is required
+ * (non-empty, at most API_APPROVAL_ID_MAX bytes), reason optional (at most API_APPROVAL_REASON_MAX).
+ * Codes: the body's, MissingProperty, InvalidType, ValueTooLong, InvalidRequestId.
+ */
+struct approval_body {
+	char request_id[API_APPROVAL_ID_MAX + 1];
+	char reason[API_APPROVAL_REASON_MAX + 1];
+};
+int codec_approval_decode(const char *body, size_t n, struct approval_body *ret, struct core_error *err);
+/* The body as a client sends it (the CLI's approve and deny). NULL on ENOMEM. */
+json_t *codec_approval_encode(const struct approval_body *b);
+
 #endif

@@ -31,6 +31,8 @@
 #define POLICY_SOURCES_MAX	64	/* allowedSourceAddressPrefixes entries of one rule */
 #define POLICY_DURATION_MIN_MS	(5LL * 60 * 1000)		/* 5 minutes */
 #define POLICY_DURATION_MAX_MS_DEFAULT (24LL * 3600 * 1000)	/* 24 hours, as Azure */
+#define POLICY_APPROVALS_MAX	10	/* approvals one rule may require */
+#define POLICY_APPROVER_ROLE_MAX 64	/* a role's name, as RBAC_ROLE_NAME_MAX */
 
 /* Error records. */
 #define ERROR_CODE_MAX		64

@@ -7,6 +7,7 @@
 
 #include "duration.h"
 #include "policy.h"
+#include "rbac.h"
 
 struct policy *
 policy_new(void)
@@ -27,8 +28,10 @@ vm_clear(struct policy_vm *vm)
 {
 	size_t i;
 
-	for (i = 0; i < vm->n_ports; i++)
+	for (i = 0; i < vm->n_ports; i++) {
 		port_clear(&vm->ports[i]);
+		free(vm->ports[i].approval);
+	}
 	free(vm->ports);
 	vm->ports = NULL;
 	vm->n_ports = 0;
@@ -137,6 +140,12 @@ policy_copy(const struct policy *src, struct policy **ret)
 			*port = *sport;
 			port->sources = NULL;
 			port->n_sources = 0;
+			port->approval = NULL;
+			if (sport->approval) {
+				if ((port->approval = malloc(sizeof(*port->approval))) == NULL)
+					goto out;
+				*port->approval = *sport->approval;
+			}
 			if (sport->n_sources == 0)
 				continue;
 			port->sources = calloc(sport->n_sources, sizeof(*port->sources));
@@ -237,6 +246,29 @@ validate_port(const struct policy_port *port, int64_t max_ms, struct core_error 
 	return 0;
 }
 
+/* A rule's approval, if any; err's target is relative to the rule. Which roles exist is the API's to check. */
+static int
+validate_approval(const struct policy *p, const struct policy_port *port, struct core_error *err)
+{
+	const struct policy_approval *a = port->approval;
+	char sub[ARM_SUBSCRIPTION_MAX + 32];
+
+	if (a == NULL)
+		return 0;
+	if (a->required < 1 || a->required > POLICY_APPROVALS_MAX)
+		return core_error_set(err, "InvalidApproval", "approval.approvalsRequired",
+		    "approvalsRequired of port %u must be from 1 to %d.", (unsigned)port->number, POLICY_APPROVALS_MAX);
+	if (a->role[0] == '\0')
+		return core_error_set(err, "InvalidApproval", "approval.approverRole",
+		    "Port %u needs an approverRole: the role an approver must hold.", (unsigned)port->number);
+	snprintf(sub, sizeof(sub), "/subscriptions/%s", p->id.subscription);
+	if (strncmp(a->scope, "/subscriptions/", 15) != 0 || !rbac_scope_covers(sub, a->scope))
+		return core_error_set(err, "InvalidApproval", "approval.approverScope",
+		    "approverScope of port %u must be the policy's subscription or a resource group or virtual machine in it.",
+		    (unsigned)port->number);
+	return 0;
+}
+
 /* The first VM before i with i's id (SIZE_MAX: none), pair by pair: when there was no memory for an index. */
 static size_t
 first_dup_scan(const struct policy *p, size_t i)
@@ -285,6 +317,8 @@ validate_vm(const struct policy *p, size_t i, size_t dup, int64_t max_ms, struct
 
 		snprintf(target, sizeof(target), "properties.virtualMachines[%zu].ports[%zu]", i, j);
 		r = validate_port(port, max_ms, err);
+		if (r == 0)
+			r = validate_approval(p, port, err);
 		if (r < 0) {
 			core_error_prefix_target(err, target);
 			return r;

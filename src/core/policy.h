@@ -19,6 +19,17 @@
  * each policy_port owns its sources array; all are heap arrays from the *_alloc
  * functions below (or calloc), and policy_free releases the whole tree.
  */
+/*
+ * A rule's approval (jitgate's extension "approval" on a port rule): an initiate waits, Pending, until
+ * `required` different people other than the requester approve; an approver is a caller whose role allows
+ * every action `role` allows, with a scope that covers `scope`.
+ */
+struct policy_approval {
+	unsigned required;		/* 1..POLICY_APPROVALS_MAX */
+	char role[POLICY_APPROVER_ROLE_MAX + 1];
+	char scope[ARM_ID_MAX + 1];	/* a subscription, resource group or VM id inside the policy's subscription */
+};
+
 struct policy_port {
 	uint16_t number;
 	enum net_proto proto;
@@ -29,13 +40,13 @@ struct policy_port {
 	/* maxRequestAccessDuration as the client wrote it ("P1D", "PT180M"), so that it comes back
 	 * unchanged and desired-state tools see no drift; empty: written from max_duration_ms. */
 	char max_duration_text[DURATION_TEXT_MAX + 1];
-	/* maxRequestAccessDuration */
 	/*
 	 * Gateway DNAT (jitgate's extension "mappedPort" on a port rule): the port of
 	 * the VM's publicIpAddress that leads to this one; 0 until the server pins or
 	 * picks one (only a VM with a publicIpAddress has any).
 	 */
 	uint16_t mapped_port;
+	struct policy_approval *approval;	/* owned; NULL: opens without approval */
 };
 
 struct policy_vm {
@@ -77,7 +88,7 @@ int policy_copy(const struct policy *src, struct policy **ret);
  * VirtualMachineOutsidePolicyScope, DuplicateVirtualMachine, MissingPorts, TooManyPorts,
  * InvalidPort, InvalidProtocol, DuplicatePort, InvalidMaxRequestAccessDuration,
  * MissingSourceAddressPrefix, TooManySourceAddressPrefixes, InvalidSourceAddressPrefix,
- * DuplicateSourceAddressPrefix, InvalidKind. An empty list of VMs is valid.
+ * DuplicateSourceAddressPrefix, InvalidKind, InvalidApproval. An empty list of VMs is valid.
  */
 int policy_validate(const struct policy *p, int64_t max_duration_ms, struct core_error *err);
 

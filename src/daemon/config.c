@@ -158,17 +158,23 @@ set_reconcile_interval(struct config *cfg, const char *key, const char *value, s
 	return 0;
 }
 
-/* How long an agent's watch is held when nothing changes: PT1S to PT30S (shorter in tests). */
+/*
+ * The API's waits: how long an agent's watch is held when nothing changes (agent_watch_wait: PT1S to PT30S,
+ * shorter in tests), and how long a port waits for approval (approval_timeout: PT1S to P7D).
+ */
 static int
-set_agent_wait(struct config *cfg, const char *key, const char *value, struct core_error *err)
+set_api_wait(struct config *cfg, const char *key, const char *value, struct core_error *err)
 {
+	bool agent = !strcmp(key, "agent_watch_wait");
 	int64_t ms;
 
 	if (duration_parse_iso8601(value, strlen(value), &ms, err) < 0)
 		return retarget(err, key);
-	if (ms < API_AGENT_WAIT_MIN_MS || ms > AGENT_WATCH_WAIT_MS)
+	if (agent && (ms < API_AGENT_WAIT_MIN_MS || ms > AGENT_WATCH_WAIT_MS))
 		return core_error_set(err, "InvalidConfig", key, "agent_watch_wait must be between PT1S and PT30S");
-	cfg->api.agent_watch_wait_ms = ms;
+	if (!agent && (ms < API_APPROVAL_TIMEOUT_MIN_MS || ms > API_APPROVAL_TIMEOUT_MAX_MS))
+		return core_error_set(err, "InvalidConfig", key, "approval_timeout must be between PT1S and P7D");
+	*(agent ? &cfg->api.agent_watch_wait_ms : &cfg->api.approval_timeout_ms) = ms;
 	return 0;
 }
 
@@ -291,8 +297,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 		return set_reconcile_interval(cfg, key, value, err);
 	if ((r = set_retention(&cfg->retention, key, value, err)) <= 0)
 		return r;
-	if (!strcmp(key, "agent_watch_wait"))
-		return set_agent_wait(cfg, key, value, err);
+	if (!strcmp(key, "agent_watch_wait") || !strcmp(key, "approval_timeout"))
+		return set_api_wait(cfg, key, value, err);
 	if (!strcmp(key, "dnat_ports"))
 		return dnat_range_parse(value, strlen(value), &cfg->api.dnat_port_min, &cfg->api.dnat_port_max, err);
 	if (!strcmp(key, "max_duration"))

@@ -377,3 +377,29 @@ op_end(struct store *st, struct op *op, int r)
 	memcpy(st->error, saved, sizeof(saved));
 	return r;
 }
+
+int
+port_row_update(struct store *st, enum stmt_id id, const char *request_id, int64_t vm_id, uint16_t port, int64_t a,
+		int64_t b, const char *none)
+{
+	struct db_stmt *s = NULL;
+	int rc, r;
+
+	r = stmt_get(st, id, &s);
+	if (r < 0)
+		return r;
+	rc = bind_str(s, 1, request_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, port);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 4, a);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 5, b);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r == 0 && db_changes(st) == 0)
+		r = set_error(st, -ENOENT, "%s", none);
+	stmt_done(s);
+	return r;
+}

@@ -52,6 +52,8 @@ grant_insert(struct store *st, const char *request_id, const char *requestor, co
 		rc = bind_str(s, 11, g->boot_id);
 	if (rc == DB_OK)
 		rc = db_bind_int64(s, 12, g->mono_end_ns);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 13, g->opened_ns);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	stmt_done(s);
 	return r;
@@ -107,43 +109,46 @@ out:
 }
 
 int
-store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
-		enum store_grant_reason reason, int64_t ended_ns)
+store_grants_insert(struct store *st, const char *request_id, const char *requestor, const struct store_grant *grants,
+		    size_t n)
 {
-	struct db_stmt *s = NULL;
-	int rc, r;
+	struct op op;
+	size_t i;
+	int r;
 
-	if (!request_id || reason < STORE_REASON_NONE || reason > STORE_REASON_LAST)
-		return set_error(st, -EINVAL, "invalid grant end");
-	r = stmt_get(st, ST_GRANT_END, &s);
-	if (r < 0)
+	if (!request_id || !requestor || (n > 0 && !grants) || n > STORE_GRANTS_MAX)
+		return set_error(st, -EINVAL, "invalid grants");
+	for (i = 0; i < n; i++)
+		if (!grant_ok(&grants[i]))
+			return set_error(st, -EINVAL, "invalid grant %zu", i);
+	if ((r = op_begin(st, &op)) < 0)
 		return r;
-	rc = bind_str(s, 1, request_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 2, vm_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 3, port);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 4, (int)reason);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 5, ended_ns);
-	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0 && db_changes(st) == 0)
-		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port");
-	stmt_done(s);
-	return r;
+	for (i = 0; i < n && r >= 0; i++)
+		r = grant_insert(st, request_id, requestor, &grants[i]);
+	return op_end(st, &op, r < 0 ? r : 0);
 }
 
 int
-store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
-		     const char *boot_id, int64_t mono_end_ns)
+store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
+		enum store_grant_reason reason, int64_t ended_ns)
+{
+	if (!request_id || reason < STORE_REASON_NONE || reason > STORE_REASON_LAST)
+		return set_error(st, -EINVAL, "invalid grant end");
+	return port_row_update(st, ST_GRANT_END, request_id, vm_id, port, (int)reason, ended_ns,
+			       "no Initiated grant for that request, VM and port");
+}
+
+/* Move an Initiated grant's end (ST_GRANT_TRUNCATE earlier, ST_GRANT_EXTEND later); -ENOENT when none moved. */
+static int
+grant_move(struct store *st, enum stmt_id id, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
+	   const char *boot_id, int64_t mono_end_ns)
 {
 	struct db_stmt *s = NULL;
 	int rc, r;
 
 	if (!request_id)
-		return set_error(st, -EINVAL, "invalid grant truncation");
-	r = stmt_get(st, ST_GRANT_TRUNCATE, &s);
+		return set_error(st, -EINVAL, "invalid grant end");
+	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;
 	rc = bind_str(s, 1, request_id);
@@ -159,9 +164,24 @@ store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, ui
 		rc = db_bind_int64(s, 6, mono_end_ns > 0 ? mono_end_ns : 1);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0 && db_changes(st) == 0)
-		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port ending after that time");
+		r = set_error(st, -ENOENT, "no Initiated grant for that request, VM and port %s that time",
+			      id == ST_GRANT_EXTEND ? "ending before" : "ending after");
 	stmt_done(s);
 	return r;
+}
+
+int
+store_grant_truncate(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
+		     const char *boot_id, int64_t mono_end_ns)
+{
+	return grant_move(st, ST_GRANT_TRUNCATE, request_id, vm_id, port, end_ns, boot_id, mono_end_ns);
+}
+
+int
+store_grant_extend(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
+		   const char *boot_id, int64_t mono_end_ns)
+{
+	return grant_move(st, ST_GRANT_EXTEND, request_id, vm_id, port, end_ns, boot_id, mono_end_ns);
 }
 
 static int
@@ -203,6 +223,7 @@ grant_from_row(struct store *st, struct db_stmt *s, struct store_grant *g)
 	g->ended_ns = db_column_int64(s, 8);
 	g->policy_id = db_column_int64(s, 10);
 	g->applied_ns = db_column_int64(s, 13);
+	g->opened_ns = db_column_int64(s, 14);
 	return 0;
 }
 
@@ -397,6 +418,43 @@ request_row(struct store *st, struct db_stmt *s, void *row)
 	return request_from_row(st, s, row);
 }
 
+static int
+grant_by_vm_port(const void *a, const void *b)
+{
+	const struct store_grant *x = a, *y = b;
+
+	if (x->vm_id != y->vm_id)
+		return x->vm_id < y->vm_id ? -1 : 1;
+	return (x->port > y->port) - (x->port < y->port);
+}
+
+/* A request's ports that waited for approval and did not open (Pending, Denied, Expired), among its grants. */
+static int
+request_add_pending(struct store *st, struct store_request *req)
+{
+	struct store_pending *p = NULL;
+	struct store_grant *all;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = store_pending_of_request(st, req->id, &p, &n)) < 0 || n == 0)
+		goto out;
+	all = realloc(req->grants, (req->n_grants + n) * sizeof(*all));
+	if (!all) {
+		r = set_error(st, -ENOMEM, "out of memory");
+		goto out;
+	}
+	req->grants = all;
+	/* an approved port is among the grants already */
+	for (i = 0; i < n; i++)
+		if (p[i].g.status != STORE_GRANT_INITIATED)
+			all[req->n_grants++] = p[i].g;
+	qsort(req->grants, req->n_grants, sizeof(*req->grants), grant_by_vm_port);
+out:
+	free(p);
+	return r < 0 ? r : 0;
+}
+
 int
 requests_grants_read(struct store *st, struct store_request *v, size_t n)
 {
@@ -441,6 +499,10 @@ store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, 
 	s = NULL;
 	if ((r = requests_grants_read(st, v, n)) < 0)
 		goto out;
+	/* and the ports that waited for approval and did not open */
+	for (i = 0; i < n; i++)
+		if ((r = request_add_pending(st, &v[i])) < 0)
+			goto out;
 	*ret = v;
 	*ret_n = n;
 	v = NULL;

@@ -21,7 +21,7 @@ struct store_outbox_route;
  * the db_* calls below, never an engine's own API (doc/store-backends.md).
  */
 
-#define STORE_SCHEMA_VERSION	11	/* migrations of each engine (store-open.c, store-open-pg.c) */
+#define STORE_SCHEMA_VERSION	12	/* migrations of each engine (store-open.c, store-open-pg.c) */
 #define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
 #define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
@@ -222,6 +222,16 @@ enum stmt_id {
 	ST_HOOK_UNQUEUED,
 	ST_HOOK_WAITING,
 	ST_HOOK_RECOUNT,
+	ST_PENDING_INSERT,
+	ST_PENDING_OF_REQUEST,
+	ST_PENDING_WAITING,
+	ST_PENDING_DUE,
+	ST_PENDING_NEXT,
+	ST_PENDING_DECIDE,
+	ST_APPROVAL_ADD,
+	ST_APPROVALS_COUNT,
+	ST_GRANT_EXTEND,
+	ST_PENDING_LOCK,
 	ST__MAX,
 };
 
@@ -329,6 +339,12 @@ struct store_activity;
 int activity_from_cols(struct store *st, struct db_stmt *s, int k, struct store_activity *a);
 bool outbox_wants(const struct store *st, const struct store_activity *a);
 int outbox_queue(struct store *st, const struct store_activity *a);
+/*
+ * Run statement id, an UPDATE of one port's row: ?1 request id, ?2 VM id, ?3 port, ?4 a, ?5 b (store-db.c).
+ * -ENOENT with the message `none` when it changed no row.
+ */
+int port_row_update(struct store *st, enum stmt_id id, const char *request_id, int64_t vm_id, uint16_t port, int64_t a,
+		    int64_t b, const char *none);
 
 /* the id of the policy that holds vm_id, or -ENOENT (store-vms.c; store-policies.c asks it too) */
 int link_owner(struct store *st, int64_t vm_id, int64_t *ret_policy_id);

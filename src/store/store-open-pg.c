@@ -293,6 +293,40 @@ static const char *const pg_migrations[] = {
 	 */
 	"ALTER TABLE activity ADD COLUMN caller_subject TEXT NOT NULL DEFAULT '';\n"
 	"ALTER TABLE requests ADD COLUMN requestor_subject TEXT NOT NULL DEFAULT '';\n",
+
+	 * 12: approvals (issue 16), as SQLite's 12. A port whose rule needs approval waits in `pending` (not in grants, so
+	 * nothing that opens, reconciles or expires grants sees it) until its request has enough approvals
+	 * (one row per approver: nobody approves twice); then its grant is written with opened_ns, the
+	 * moment it opened, from which an extend counts the rule's maximum. expires_ns: when a Pending ask
+	 * lapses. want_ms: how long it opens for, from the last approval. An extension of a grant whose
+	 * rule needs approval is a request of its own, whose ports name the grant's request (extends) and the end asked for.
+	 */
+	"CREATE TABLE pending (\n"
+	"	request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,\n"
+	"	vm_id BIGINT NOT NULL,\n"
+	"	port BIGINT NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+	"	proto BIGINT NOT NULL CHECK (proto IN (0, 6, 17)),\n"
+	"	source TEXT NOT NULL,\n"
+	"	want_ms BIGINT NOT NULL CHECK (want_ms > 0),\n"
+	"	expires_ns BIGINT NOT NULL,\n"
+	"	state BIGINT NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2, 3)),	-- Pending, Approved, Denied, Expired\n"
+	"	decided_ns BIGINT NOT NULL DEFAULT 0,\n"
+	"	extends TEXT NOT NULL DEFAULT '',		-- an extension: the request whose grant it extends\n"
+	"	extend_end_ns BIGINT NOT NULL DEFAULT 0,	-- and to when\n"
+	"	PRIMARY KEY (request_id, vm_id, port)\n"
+	");\n"
+	"CREATE INDEX pending_open ON pending (expires_ns) WHERE state = 0;\n"
+	"CREATE TABLE approvals (\n"
+	"	request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,\n"
+	"	approver TEXT NOT NULL,\n"
+	"	time_ns BIGINT NOT NULL,\n"
+	"	PRIMARY KEY (request_id, approver)\n"
+	");\n"
+	"ALTER TABLE grants ADD COLUMN opened_ns BIGINT NOT NULL DEFAULT 0;\n"
+	"CREATE TRIGGER pending_written AFTER INSERT OR UPDATE OR DELETE ON pending\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
+	"CREATE TRIGGER approvals_written AFTER INSERT OR UPDATE OR DELETE ON approvals\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

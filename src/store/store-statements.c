@@ -6,8 +6,11 @@
 #define POLICY_COLS "SELECT id, subscription, resource_group, location, name, json, created_ns, updated_ns " \
 	"FROM policies"
 #define GRANT_FIELDS "SELECT g.request_id, g.vm_id, g.port, g.proto, g.source, g.end_ns, g.status, g.reason, " \
-	"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns, g.applied_ns "
+	"g.ended_ns, r.requestor, r.policy_id, g.boot, g.mono_end_ns, g.applied_ns, g.opened_ns "
 #define GRANT_COLS GRANT_FIELDS "FROM grants g JOIN requests r ON r.id = g.request_id"
+#define PENDING_COLS "SELECT p.request_id, p.vm_id, p.port, p.proto, p.source, p.expires_ns, p.state, p.decided_ns, " \
+	"r.requestor, r.policy_id, p.want_ms, r.start_ns, r.requestor_addr, r.justification, p.extends, p.extend_end_ns " \
+	"FROM pending p JOIN requests r ON r.id = p.request_id"
 #define TOKEN_COLS "SELECT name, role, scope, hash, created_ns, revoked_ns FROM tokens"
 #define JOIN_COLS "SELECT id, hash, subscription, resource_group, uses_left, expires_ns, created_ns, created_by, " \
 	"revoked_ns FROM join_tokens"
@@ -69,7 +72,7 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_REQUEST_INSERT] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
 		"justification, requestor_subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_GRANT_INSERT] = "INSERT INTO grants (request_id, vm_id, port, proto, source, end_ns, status, reason, "
-		"ended_ns, requestor, boot, mono_end_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		"ended_ns, requestor, boot, mono_end_ns, opened_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_GRANT_END] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0",
 	/* SET reads the row as it was: the monotonic end only ever moves earlier, and only in its own boot */
@@ -200,6 +203,23 @@ const char *const stmt_sql[ST__MAX] = {
 	/* at start: rows deleted by hand (doc/operator.md) leave the counts right again */
 	[ST_HOOK_RECOUNT] = "UPDATE webhook_hooks SET waiting = (SELECT count(*) FROM webhook_outbox o "
 		"WHERE o.hook = webhook_hooks.hook)",
+	[ST_PENDING_INSERT] = "INSERT INTO pending (request_id, vm_id, port, proto, source, want_ms, expires_ns, extends, "
+		"extend_end_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_PENDING_OF_REQUEST] = PENDING_COLS " WHERE p.request_id = ?1 ORDER BY p.vm_id, p.port",
+	[ST_PENDING_WAITING] = PENDING_COLS " WHERE p.state = 0 ORDER BY r.start_ns, p.request_id, p.vm_id, p.port",
+	[ST_PENDING_DUE] = PENDING_COLS " WHERE p.state = 0 AND p.expires_ns <= ?1 "
+		"ORDER BY p.expires_ns, p.request_id, p.vm_id, p.port",
+	[ST_PENDING_NEXT] = "SELECT min(expires_ns) FROM pending WHERE state = 0 AND expires_ns > ?1",
+	[ST_PENDING_DECIDE] = "UPDATE pending SET state = ?4, decided_ns = ?5 "
+		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND state = 0",
+	/* takes the waiting rows' write locks: concurrent decisions on one request (replicas) go one after the other */
+	[ST_PENDING_LOCK] = "UPDATE pending SET state = state WHERE request_id = ?1 AND state = 0",
+	[ST_APPROVAL_ADD] = "INSERT INTO approvals (request_id, approver, time_ns) VALUES (?1, ?2, ?3)",
+	[ST_APPROVALS_COUNT] = "SELECT count(*) FROM approvals WHERE request_id = ?1",
+	/* a monotonic end only in its own boot: the new end on this boot's clock, computed by the caller */
+	[ST_GRANT_EXTEND] = "UPDATE grants SET end_ns = ?4, "
+		"mono_end_ns = CASE WHEN boot = ?5 THEN ?6 ELSE mono_end_ns END "
+		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns < ?4",
 };
 
 /*

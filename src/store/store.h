@@ -143,6 +143,7 @@ void store_policies_free(struct store_policy *v, size_t n);
 enum store_grant_status {
 	STORE_GRANT_INITIATED = 0,
 	STORE_GRANT_REVOKED = 1,
+	STORE_GRANT_PENDING = 2,	/* waiting for approval: only in store_pending rows, never a grant's status */
 };
 
 enum store_grant_reason {
@@ -153,6 +154,9 @@ enum store_grant_reason {
 	STORE_REASON_TOKEN_REVOKED = 4,	/* the requestor's token was revoked */
 	STORE_REASON_POLICY_CHANGED = 5,	/* a policy write no longer allows it */
 	STORE_REASON_LAST = STORE_REASON_POLICY_CHANGED,
+	/* why a Pending port ended without opening: only in store_pending rows, never a grant's reason */
+	STORE_REASON_DENIED = 6,
+	STORE_REASON_PENDING_EXPIRED = 7,
 };
 
 /* One port of one VM in one request. */
@@ -174,6 +178,7 @@ struct store_grant {
 	 */
 	char boot_id[STORE_BOOT_ID_MAX + 1];
 	int64_t mono_end_ns;
+	int64_t opened_ns;		/* when it opened, if not at its request's start (an approval); 0: at the start */
 	/* filled by queries, ignored on insert: */
 	char requestor[STORE_REQUESTOR_MAX + 1];
 	int64_t policy_id;
@@ -241,6 +246,69 @@ int store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, const c
 int store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, size_t limit,
 			     struct store_request **ret, size_t *ret_n);
 void store_requests_free(struct store_request *v, size_t n);
+
+/*
+ * Write grants (Initiated, in the form store_request_insert takes) for the existing request request_id
+ * of requestor: the ports its approval opened.
+ */
+int store_grants_insert(struct store *st, const char *request_id, const char *requestor,
+			const struct store_grant *grants, size_t n);
+
+/* ---- approvals (store-approvals.c) ---- */
+
+/*
+ * A port of a request that waits for approval. g: request_id, vm_id, port, proto, source as the grant
+ * will have them; end_ns is when the ask lapses; status Pending, or Revoked with reason Denied or
+ * PendingExpired and ended_ns when that was decided, or Initiated once approved (then its grant is in grants);
+ * requestor and policy_id are filled by queries.
+ */
+struct store_pending {
+	struct store_grant g;
+	int64_t want_ms;		/* how long it opens for, from the last approval */
+	char extends[STORE_ID_MAX + 1];	/* an extension: the request whose grant (vm, port) it extends; "": opens */
+	int64_t extend_end_ns;		/* an extension: the end asked for */
+	/* filled by queries: */
+	int64_t asked_ns;		/* its request's start */
+	char requestor_addr[STORE_ADDR_TEXT_MAX];
+	char justification[STORE_JUSTIFICATION_MAX + 1];
+};
+
+enum store_pending_state {
+	STORE_PENDING_WAITING = 0,
+	STORE_PENDING_APPROVED = 1,
+	STORE_PENDING_DENIED = 2,
+	STORE_PENDING_EXPIRED = 3,
+};
+
+/* Put one port of the (already inserted) request p->g.request_id up for approval (p->g, want_ms, extends, extend_end_ns). */
+int store_pending_insert(struct store *st, const struct store_pending *p);
+/* Every port of one request that asked for approval, by VM and port (an approved one: status Initiated). */
+int store_pending_of_request(struct store *st, const char *request_id, struct store_pending **ret, size_t *ret_n);
+/* Every port still Pending, oldest request first. */
+int store_pending_waiting(struct store *st, struct store_pending **ret, size_t *ret_n);
+/* Pending ports whose ask lapsed at or before now_ns, soonest first. */
+int store_pending_due(struct store *st, int64_t now_ns, struct store_pending **ret, size_t *ret_n);
+/* The soonest lapse after after_ns among Pending ports, or 0. */
+int store_pending_next(struct store *st, int64_t after_ns, int64_t *ret_ns);
+/* Move a Pending port to `state` (approved, denied, expired) at now_ns; -ENOENT if it is not Pending. */
+int store_pending_decide(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
+			 enum store_pending_state state, int64_t now_ns);
+/*
+ * Inside a transaction, before deciding request_id: hold its waiting ports until the commit, so that two
+ * decisions on it (two replicas of one PostgreSQL database) follow one another, the later one seeing the
+ * earlier. Returns how many ports still wait (0: decided meanwhile).
+ */
+int store_pending_lock(struct store *st, const char *request_id);
+/* One approval of request_id by approver; -EEXIST if they approved it already. */
+int store_approval_add(struct store *st, const char *request_id, const char *approver, int64_t now_ns);
+/* How many people approved request_id. */
+int store_approvals_count(struct store *st, const char *request_id, int64_t *ret);
+/*
+ * Move an Initiated grant's end later, to end_ns (an extend); -ENOENT if there is no such Initiated
+ * grant ending before end_ns. If it was made in boot boot_id, its monotonic end becomes mono_end_ns.
+ */
+int store_grant_extend(struct store *st, const char *request_id, int64_t vm_id, uint16_t port, int64_t end_ns,
+		       const char *boot_id, int64_t mono_end_ns);
 
 /* Per VM: approved requests since since_ns, the latest request's start and requestor. -ENOENT-free: zeros if none. */
 struct store_vm_usage {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of jitgated's Azure-compatible API with the official Azure JS SDK (@azure/arm-security):
 # createOrUpdate, get, the four lists (with paging), initiate, delete, and a real TCP connection that
-# initiate opens. TLS is verified against jitgated's self-signed certificate.
+# initiate opens; and (issue 16) initiate's 202 and a policy holding Pending and approved requests. TLS is verified against jitgated's self-signed certificate.
 #
 #   client (node) ──veth── vm (jitgated --vm-name vm1, netprobe on 22 and 3389)
 #
@@ -41,6 +41,7 @@ STATE=$E2E_TMP/state
 mkdir -p "$STATE"
 TOKEN=$("$JITGATED" token create --state-dir "$STATE" --name sdk --role Owner 2>"$E2E_TMP/token.err" | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)
 [[ -n $TOKEN ]] || { notok "jitgated token create ($(cat "$E2E_TMP/token.err"))"; e2e_summary; exit 1; }
+TOKEN2=$("$JITGATED" token create --state-dir "$STATE" --name approver --role SecurityAdmin 2>>"$E2E_TMP/token.err")
 
 ip netns exec "$VM" "$JITGATED" --single-process --state-dir "$STATE" --listen $VMADDR:$API_PORT --vm-name vm1 \
 	--subscription $SUB --resource-group $RG --location $LOC >"$E2E_TMP/jitgated.log" 2>&1 &
@@ -58,7 +59,7 @@ echo "node test.mjs in the client namespace:"
 REQLOG=$E2E_TMP/requests.log
 : >"$REQLOG"
 run_node() { # ENV=VALUE...: test.mjs in the client namespace, stdout to node.out
-	ip netns exec "$CL" env -u NODE_EXTRA_CA_CERTS JG_URL="https://$VMADDR:$API_PORT" JG_TOKEN="$TOKEN" \
+	ip netns exec "$CL" env -u NODE_EXTRA_CA_CERTS JG_URL="https://$VMADDR:$API_PORT" JG_TOKEN="$TOKEN" JG_TOKEN2="$TOKEN2" \
 		JG_SUB=$SUB JG_RG=$RG JG_LOC=$LOC JG_VM_ADDR=$VMADDR JG_PORT=22 JG_PORT2=3389 \
 		JG_SRC_ADDR=$CLADDR JG_SRC_NET=10.211.0.0/28 JG_REQLOG="$REQLOG" \
 		JG_VM_ID="/subscriptions/$SUB/resourceGroups/$RG/providers/Microsoft.Compute/virtualMachines/vm1" \

@@ -229,11 +229,12 @@ raw_int(const char *path, const char *sql)
 	return v;
 }
 
-/* Take a database at the current schema back to 5 (what the webhooks' migration, 7 and 6 added), to test the migrations before them again. */
+/* Take a database at the current schema back to 5 (what migrations 12 to 6 added), to test the migrations before them again. */
 static void
 undo_migration_6(const char *path)
 {
-	/* 11 (single sign-on's subjects) first, then 10 (webhooks) */
+	/* 12 (approvals) first, then 11 (single sign-on's subjects), then 10 (webhooks) */
+	raw_exec(path, "DROP TABLE pending; DROP TABLE approvals; ALTER TABLE grants DROP COLUMN opened_ns");
 	raw_exec(path, "ALTER TABLE activity DROP COLUMN caller_subject; ALTER TABLE requests DROP COLUMN requestor_subject");
 	raw_exec(path, "DROP TABLE webhook_outbox; DROP TABLE webhook_hooks");
 	/* then 9 (the activity log's chain) */

@@ -1,11 +1,12 @@
-// The portal: sign-in, the header, and the two pages (#/vms and #/activity).
+// The portal: sign-in, the header, and the pages (#/vms, #/approvals and #/activity).
 import { api, csrf, setSignedOutHandler } from "./api.js";
 import { state, setMe } from "./state.js";
 import { $, announce, clearFieldErrors, setFieldError } from "./ui.js";
 import * as vms from "./vms.js";
 import * as activity from "./activity.js";
+import * as approvals from "./approvals.js";
 
-const pages = ["signin-page", "vms-page", "activity-page"];
+const pages = ["signin-page", "vms-page", "approvals-page", "activity-page"];
 function showPage(id) {
 	$("#loading").hidden = true;
 	for (const p of pages) $("#" + p).hidden = p !== id;
@@ -38,7 +39,11 @@ async function route() {
 	if (!state.me) return;
 	const hash = location.hash || "#/vms";
 	const [, page, arg] = /^#\/([a-z]+)(?:\/(.*))?$/.exec(hash) || [];
-	if (page === "activity" && state.caps.activity) {
+	if (page === "approvals") {
+		showPage("approvals-page");
+		document.title = "Approvals — jitgate";
+		await approvals.show();
+	} else if (page === "activity" && state.caps.activity) {
 		showPage("activity-page");
 		document.title = "Activity log — jitgate";
 		await activity.show(arg ? decodeURIComponent(arg) : "");
@@ -52,6 +57,7 @@ async function route() {
 async function start(me) {
 	setMe(me);
 	fillHeader();
+	approvals.refresh();	/* the badge */
 	await route();
 }
 
@@ -63,6 +69,7 @@ async function boot() {
 	});
 	vms.init();
 	activity.init();
+	approvals.init();
 	$("#signin-form").addEventListener("submit", onSignIn);
 	$("#sso-signin").addEventListener("click", onSsoSignIn);
 	ssoOffer();

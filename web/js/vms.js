@@ -400,7 +400,9 @@ function renderGrants() {
 		// gateway DNAT: the gateway's publicIpAddress and the port mapped to this one, else the VM's own addresses
 		const mapped = (vm?.properties?.jit?.connectionDetails || []).find((c) => c.vmPort === g.port);
 		const targets = mapped ? [[mapped.address, mapped.port]] : (vm?.properties?.addresses || []).map((a) => [a, g.port]);
-		const proto = (policyOfVm(vm || { id: g.vmId })?.entry.ports || []).find((p) => p.number === g.port)?.protocol || "TCP";
+		const rule = (policyOfVm(vm || { id: g.vmId })?.entry.ports || []).find((p) => p.number === g.port);
+		const proto = rule?.protocol || "TCP";
+		const canExtend = canRevoke && !rule?.approval;	/* a port that needs approval is asked for again instead */
 		const cd = h("span", { class: "countdown", "data-end": String(g.end), role: "timer", "aria-label": countdownWords(g.end - now) }, countdown(g.end - now));
 		return h("li", { class: "grant", dataset: { vm: name, port: String(g.port) } },
 			h("div", { class: "grant-main" },
@@ -409,6 +411,7 @@ function renderGrants() {
 				h("span", { class: "grant-who muted" }, mine ? "You" : who(g.requestor), g.justification ? ` — “${g.justification}”` : "", ", until ", fmtTime(new Date(g.end).toISOString()))),
 			h("div", { class: "grant-side" },
 				cd,
+				canExtend ? h("button", { type: "button", class: "quiet", "aria-label": `Extend ${name} port ${g.port} by 30 minutes`, onclick: (e) => onExtend(g, name, e.currentTarget) }, "+30 min") : null,
 				canRevoke ? h("button", { type: "button", class: "danger", "aria-label": `Revoke ${name} port ${g.port}`, onclick: (e) => onRevoke(g, name, e.currentTarget) }, "Revoke") : null));
 	}));
 }
@@ -425,6 +428,21 @@ function tick() {
 	if (expired && !tick.busy) {
 		tick.busy = true;
 		setTimeout(() => reload(false, true).finally(() => (tick.busy = false)), 1500);
+	}
+}
+
+// Extend: the grant's end 30 minutes later, within its rule's maximum from when it opened (the server says if not).
+const EXTEND_MS = 30 * 60 * 1000;
+async function onExtend(g, name, btn) {
+	btn.disabled = true;
+	try {
+		await api("POST", `${g.policyId}/extend`, {
+			body: { virtualMachines: [{ id: g.vmId, ports: [{ number: g.port, endTimeUtc: new Date(g.end + EXTEND_MS).toISOString() }] }] },
+		});
+		await afterChange(`Extended ${name} port ${g.port} by 30 minutes.`);
+	} catch (err) {
+		showError($("#vms-error"), err, `Cannot extend ${name} port ${g.port}: `);
+		btn.disabled = false;
 	}
 }
 

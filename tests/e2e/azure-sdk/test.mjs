@@ -5,8 +5,9 @@
 //
 // Environment: JG_URL (https://ADDR:PORT), JG_TOKEN, JG_SUB, JG_RG, JG_LOC, JG_VM_ID,
 // JG_VM_ADDR, JG_PORT and JG_PORT2 (protected ports with listeners), JG_SRC_ADDR (this process's address)
-// inside JG_SRC_NET, JG_REQLOG; NODE_EXTRA_CA_CERTS for TLS.
-import { appendFileSync } from "node:fs";
+// inside JG_SRC_NET, JG_REQLOG; NODE_EXTRA_CA_CERTS for TLS; JG_TOKEN2, a SecurityAdmin's (an approver).
+import { appendFileSync, readFileSync } from "node:fs";
+import https from "node:https";
 import net from "node:net";
 import { SecurityCenter } from "@azure/arm-security";
 
@@ -328,6 +329,58 @@ await step("a wrong token is a RestError 401 AuthenticationFailed", async () => 
 	}
 	throw new Error("it succeeded");
 });
+
+// 6b. approvals (jitgate's extension): a rule with "approval" (set through the raw API: the SDK's model has no such
+// member), one request Pending and one approved; the SDK parses the initiate's 202 and the policy as it reads them
+function raw(method, path, token, bodyObj) {
+	return new Promise((resolve, reject) => {
+		const data = bodyObj === undefined ? undefined : JSON.stringify(bodyObj);
+		const u = new URL(`${URL_}${path}${path.includes("?") ? "&" : "?"}api-version=2020-01-01`);
+		const r = https.request(u, {
+			method, ca: readFileSync(process.env.NODE_EXTRA_CA_CERTS),
+			headers: { Authorization: `Bearer ${token}`, ...(data ? { "Content-Type": "application/json" } : {}) },
+		}, (res) => {
+			let b = "";
+			res.on("data", (d) => (b += d));
+			res.on("end", () => resolve({ status: res.statusCode, body: b ? JSON.parse(b) : null }));
+		});
+		r.on("error", reject);
+		if (data) r.write(data);
+		r.end();
+	});
+}
+const TOKEN2 = env("JG_TOKEN2");
+await step(`a PUT (raw API) gives ${PORT2} an approval rule: 1 approval by a SecurityAdmin`, async () => {
+	const b = { kind: body.kind, properties: { virtualMachines: structuredClone(body.virtualMachines) } };
+	b.properties.virtualMachines[0].ports.find((x) => x.number === PORT2).approval = { approvalsRequired: 1, approverRole: "SecurityAdmin" };
+	const r = await raw("PUT", POLICY_ID, TOKEN, b);
+	expect(r.status === 200, `status ${r.status} ${JSON.stringify(r.body)}`);
+});
+const pend = [];
+for (const i of [0, 1])
+	await step(`initiate of ${PORT2} (approval rule) returns 202 the SDK parses, with the port Pending (${i + 1} of 2)`, async () => {
+		const r = await jit.initiate(RG, LOC, NAME, {
+			virtualMachines: [{ id: VM_ID, ports: [{ number: PORT2, endTimeUtc: new Date(Date.now() + 600e3), allowedSourceAddressPrefix: SRC_ADDR }] }],
+			justification: "azure-sdk approvals",
+		});
+		const p = r?.virtualMachines?.[0]?.ports?.[0];
+		expect(p?.number === PORT2 && p.status === "Pending" && p.statusReason === "AwaitingApproval", `body ${JSON.stringify(r)}`);
+		expect(p.endTimeUtc instanceof Date && !isNaN(p.endTimeUtc), `endTimeUtc ${p.endTimeUtc}`);
+		pend.push(r.id);
+	});
+await step("a SecurityAdmin approves the second one (raw API)", async () => {
+	const r = await raw("POST", `${POLICY_ID}/approve`, TOKEN2, { requestId: pend[1], reason: "sdk e2e" });
+	expect(r.status === 200 && r.body?.status === "Approved", `status ${r.status} ${JSON.stringify(r.body)}`);
+});
+await step("get parses a policy holding a Pending and an approved request", async () => {
+	const p = await jit.get(RG, LOC, NAME);
+	expect(Array.isArray(p.requests), `requests ${JSON.stringify(p.requests)}`);
+	const ports = p.requests.filter((r) => r.justification === "azure-sdk approvals").map((r) => r.virtualMachines?.[0]?.ports?.[0]);
+	expect(ports.length === 2, `want 2 approval requests: ${JSON.stringify(p.requests)}`);
+	expect(ports.some((x) => x.status === "Pending") && ports.some((x) => x.status === "Initiated"), `ports ${JSON.stringify(ports)}`);
+	expect(ports.every((x) => x.endTimeUtc instanceof Date && !isNaN(x.endTimeUtc)), `end times ${JSON.stringify(ports)}`);
+});
+await step("list (subscription) parses it too", async () => listed(await collect(jit.list()), "list"));
 
 // 7. paging: more policies than one page, followed through nextLink by the SDK
 let made = 0;

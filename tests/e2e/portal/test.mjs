@@ -531,6 +531,95 @@ await step("Owner: Disable JIT on vm1 from the row menu; gateway1 stays configur
 	expect(vms === "gateway1:22", `policy holds ${vms}`);
 });
 
+// ---- Approvals (issue 16): vm1's 3389 needs one SecurityAdmin's approval; the Owner approves, denies, extends ----
+const acall = client(URL_, env("JG_CERT"));
+let keptPolicy;
+await step("approvals: vm1 comes back with 3389 needing approval (API); the requester's ask waits, closed", async () => {
+	keptPolicy = await expectStatus(await acall("GET", `${POLICY}?${AV}`, TOKENS.owner), 200, "policy GET");
+	const vm1 = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/vm1`;
+	const vms = [...keptPolicy.properties.virtualMachines, { id: vm1, ports: [
+		{ number: 22, protocol: "TCP", allowedSourceAddressPrefix: "*", maxRequestAccessDuration: "PT3H" },
+		{ number: 3389, protocol: "TCP", allowedSourceAddressPrefix: "*", maxRequestAccessDuration: "PT3H",
+			approval: { approvalsRequired: 1, approverRole: "SecurityAdmin" } }] }];
+	await expectStatus(await acall("PUT", `${POLICY}?${AV}`, TOKENS.owner, { kind: "Basic", properties: { virtualMachines: vms } }), 200, "policy PUT");
+	for (const why of ["needs the console", "second look"]) {
+		const r = await expectStatus(await acall("POST", `${POLICY}/initiate?${AV}`, TOKENS.requester, {
+			virtualMachines: [{ id: vm1, ports: [{ number: 3389, endTimeUtc: new Date(Date.now() + 1800e3).toISOString(), allowedSourceAddressPrefix: MY_IP }] }],
+			justification: why }), 202, "initiate");
+		expect(r.virtualMachines[0].ports[0].status === "Pending", `status ${r.virtualMachines[0].ports[0].status}`);
+	}
+	expect(!(await tcpOpens(3389, 400)), "3389 opened before any approval");
+});
+await step("approvals: the Owner's header shows a badge of 2; the page lists both with Approve and Deny", async () => {
+	await owner.locator("#refresh").click();
+	await owner.goto(URL_ + "/#/approvals");
+	await owner.locator("#approvals-page").waitFor({ state: "visible" });
+	await owner.waitForFunction(() => document.querySelectorAll("#approvals-list li").length === 2);
+	expect((await text(owner.locator("#approvals-badge"))) === "2", `badge ${await text(owner.locator("#approvals-badge"))}`);
+	const items = await owner.locator("#approvals-list li").allTextContents();
+	expect(items.every((t) => /requester asks for vm1 port 3389 for /.test(t) && /0 of 1 approvals/.test(t)), `items ${items}`);
+	expect((await owner.getByRole("button", { name: /^Approve requester/ }).count()) === 2, "no Approve buttons");
+	await shot(owner, "approvals");
+});
+await step("approvals: the requester sees its own requests, without Approve", async () => {
+	await req.goto(URL_ + "/#/approvals");
+	await req.waitForFunction(() => document.querySelectorAll("#approvals-list li").length === 2);
+	expect((await req.getByRole("button", { name: /^Approve/ }).count()) === 0, "the requester is offered Approve");
+	expect(/someone else approves it/.test(await text(req.locator("#approvals-list li").first())), "no note");
+	expect(!(await req.locator("#approvals-badge").isVisible()), "a badge for the requester");
+	await req.goto(URL_ + "/#/vms");
+	await req.locator("#vms-page").waitFor({ state: "visible" });
+});
+await step("approvals: Deny without a reason is stopped in the page; with one, the request is denied", async () => {
+	const second = owner.locator("#approvals-list li", { hasText: "second look" });
+	await second.getByRole("button", { name: /^Deny/ }).click();
+	expect(await owner.evaluate(() => document.activeElement?.classList.contains("approval-reason")), "focus is not on the reason");
+	expect((await owner.locator("#approvals-list li").count()) === 2, "it was sent");
+	await second.locator(".approval-reason").fill("not needed today");
+	await second.getByRole("button", { name: /^Deny/ }).click();
+	await owner.waitForFunction(() => document.querySelectorAll("#approvals-list li").length === 1);
+	expect((await text(owner.locator("#approvals-badge"))) === "1", "badge not 1");
+});
+await step("approvals: Approve opens 3389 for the requester's address (a real TCP connection); the list empties", async () => {
+	const first = owner.locator("#approvals-list li", { hasText: "needs the console" });
+	await first.locator(".approval-reason").fill("ticket 42");
+	await first.getByRole("button", { name: /^Approve/ }).click();
+	await owner.locator("#approvals-empty").waitFor({ state: "visible" });
+	expect(!(await owner.locator("#approvals-badge").isVisible()), "badge still shown");
+	expect(await tcpOpens(3389), "3389 did not open");
+	await shot(owner, "approvals-empty");
+});
+await step("approvals: +30 min on an open grant moves its end 30 minutes later (one kernel update: still open)", async () => {
+	await expectStatus(await acall("POST", `${POLICY}/initiate?${AV}`, TOKENS.requester, {
+		virtualMachines: [{ id: `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/vm1`,
+			ports: [{ number: 22, endTimeUtc: new Date(Date.now() + 1800e3).toISOString(), allowedSourceAddressPrefix: MY_IP }] }],
+		justification: "extend me" }), 202, "initiate");
+	await owner.goto(URL_ + "/#/vms");
+	await owner.locator("#refresh").click();
+	await grant(owner, "vm1", 3389).waitFor();
+	expect((await grant(owner, "vm1", 3389).getByRole("button", { name: /^Extend/ }).count()) === 0,
+		"+30 min offered on the port that needs approval");
+	const g = grant(owner, "vm1", 22);
+	await g.waitFor();
+	const ends = async () => (await expectStatus(await acall("GET", `${POLICY}?${AV}`, TOKENS.owner), 200, "GET")).properties.requests
+		.filter((r) => r.justification === "extend me").map((r) => Date.parse(r.virtualMachines[0].ports[0].endTimeUtc))[0];
+	const before = await ends();
+	await g.getByRole("button", { name: /^Extend vm1 port 22/ }).click();
+	let moved = 0;
+	for (let i = 0; i < 50 && moved !== 1800e3; i++) {
+		await owner.waitForTimeout(100);
+		moved = (await ends()) - before;
+	}
+	const shown = await owner.locator("#vms-error").isVisible() ? await text(owner.locator("#vms-error")) : "";
+	expect(moved === 1800e3, `end moved by ${moved} ms ${shown}`);
+	expect(await tcpOpens(22), "22 closed");
+	await shot(owner, "grant-extended");
+});
+await step("approvals: the policy is put back as it was (vm1 out, its grant ends)", async () => {
+	await expectStatus(await acall("PUT", `${POLICY}?${AV}`, TOKENS.owner, { kind: "Basic", properties: { virtualMachines: keptPolicy.properties.virtualMachines } }), 200, "policy PUT");
+	await owner.locator("#refresh").click();
+});
+
 // ---- The fleet: 1,000 agent VMs, registered for real (joins), 500 of them configured ----
 const FLEET_N = 1000, FLEET_CONFIGURED = 500, FRG = "fleet";
 const fname = (i) => `fleet-${String(i).padStart(4, "0")}`;
