@@ -408,6 +408,17 @@ initiate_clear(struct initiate *in)
 	free(in->pend);
 }
 
+/* The stored policy decoded, the request's VMs found, their firewall usable: 0, or the HTTP status of the refusal. */
+static int
+initiate_ready(struct api *api, struct initiate *in, struct core_error *err)
+{
+	if (initiate_policy_decode(api, in, err) < 0 || initiate_prepare(api, in, err) < 0)
+		return 500;
+	if (api_fw_check_vms(api, in->vm_ids, in->body->n_vms, err) < 0)
+		return 503;
+	return 0;
+}
+
 void
 api_policy_initiate(struct api *api, const struct api_caller *c, const struct http_request *req,
 		    const struct arm_policy_id *id, struct http_response *resp)
@@ -428,18 +439,9 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 		status = r == -ENOENT ? 404 : api_store_status(r);
 		goto fail;
 	}
-	if (initiate_policy_decode(api, &in, &err) < 0) {
-		status = 500;
+	if ((status = initiate_ready(api, &in, &err)) != 0)
 		goto fail;
-	}
-	if (initiate_prepare(api, &in, &err) < 0) {
-		status = 500;
-		goto fail;
-	}
-	if (api_fw_check_vms(api, in.vm_ids, in.body->n_vms, &err) < 0) {
-		status = 503;
-		goto fail;
-	}
+	status = 400;
 	plan = (struct api_initiate_in){ .body = in.body, .policy = in.p, .policy_text = in.text,
 					 .vm_ids = in.vm_ids, .caller_addr = c->addr, .now_ns = in.now,
 					 .max_duration_ms = api->settings.max_duration_ms };

@@ -240,7 +240,6 @@ int
 config_set(struct config *cfg, const char *key, const char *value, struct core_error *err)
 {
 	char q[ERROR_QUOTE_SIZE];
-	int64_t ms;
 	int r;
 
 	if (!strcmp(key, "state_dir"))

@@ -478,7 +478,7 @@ store_requests_of_policy(struct store *st, int64_t policy_id, int64_t since_ns, 
 {
 	struct store_request *v = NULL;
 	struct db_stmt *s = NULL;
-	size_t n = 0;
+	size_t n = 0, i;
 	void *rows;
 	int rc, r;
 

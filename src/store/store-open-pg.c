@@ -294,6 +294,7 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE activity ADD COLUMN caller_subject TEXT NOT NULL DEFAULT '';\n"
 	"ALTER TABLE requests ADD COLUMN requestor_subject TEXT NOT NULL DEFAULT '';\n",
 
+	/*
 	 * 12: approvals (issue 16), as SQLite's 12. A port whose rule needs approval waits in `pending` (not in grants, so
 	 * nothing that opens, reconciles or expires grants sees it) until its request has enough approvals
 	 * (one row per approver: nobody approves twice); then its grant is written with opened_ns, the
