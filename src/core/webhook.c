@@ -23,9 +23,10 @@ static const char *const event_names[WEBHOOK_EV__MAX] = {
  * Which activity log entries are which event: the one place to extend when a feature logs a new
  * kind (approvals, extend, agent liveness add their rows here). An entry matches on its operation
  * and status together: "Denied" alone is also an authorization failure, which is no event.
- * Events with no row here yet (requested, approved, denied, extended, agent disconnected) are
- * accepted in a hook's events and sent once a feature logs them.
+ * The one event with no row here yet (agent disconnected) is accepted in a hook's events and sent
+ * once a feature logs it.
  */
+#define WEBHOOK_OP_PREFIX	"Microsoft.Security/locations/jitNetworkAccessPolicies/"
 static const struct {
 	const char *operation, *status;
 	enum webhook_event event;
@@ -34,6 +35,14 @@ static const struct {
 	{ RBAC_POLICY_REVOKE, "Revoked", WEBHOOK_EV_REVOKED },		/* by a user, a token revoke, the close journal */
 	{ "Expire", "Expired", WEBHOOK_EV_EXPIRED },
 	{ "Tamper", "Reconciled", WEBHOOK_EV_TAMPERING_UNDONE },	/* this host's table restored */
+	/* approvals and extend: api-internal.h's API_OP_APPROVE, _DENY, _EXTEND and _APPROVAL_EXPIRE */
+	{ RBAC_POLICY_INITIATE, "Pending", WEBHOOK_EV_REQUESTED },	/* a port waiting for approval */
+	{ WEBHOOK_OP_PREFIX "extend/action", "Pending", WEBHOOK_EV_REQUESTED },	/* an extension waiting */
+	{ WEBHOOK_OP_PREFIX "approve/action", "Approved", WEBHOOK_EV_APPROVED },	/* one approval of several */
+	{ WEBHOOK_OP_PREFIX "approve/action", "Opened", WEBHOOK_EV_OPENED },	/* the last one: the port opens */
+	{ WEBHOOK_OP_PREFIX "deny/action", "Denied", WEBHOOK_EV_DENIED },
+	{ WEBHOOK_OP_PREFIX "extend/action", "Extended", WEBHOOK_EV_EXTENDED },
+	{ "ApprovalExpire", "Expired", WEBHOOK_EV_EXPIRED },		/* an ask nobody decided lapsed */
 };
 
 const char *

@@ -21,6 +21,19 @@ test_event_of(void **state)
 	assert_int_equal(webhook_event_of(RBAC_POLICY_REVOKE, "Revoked"), WEBHOOK_EV_REVOKED);
 	assert_int_equal(webhook_event_of("Expire", "Expired"), WEBHOOK_EV_EXPIRED);
 	assert_int_equal(webhook_event_of("Tamper", "Reconciled"), WEBHOOK_EV_TAMPERING_UNDONE);
+	/* approvals and extend (the operations api-internal.h names) */
+	assert_int_equal(webhook_event_of(RBAC_POLICY_INITIATE, "Pending"), WEBHOOK_EV_REQUESTED);
+	assert_int_equal(webhook_event_of("Microsoft.Security/locations/jitNetworkAccessPolicies/approve/action",
+					  "Approved"), WEBHOOK_EV_APPROVED);
+	assert_int_equal(webhook_event_of("Microsoft.Security/locations/jitNetworkAccessPolicies/approve/action",
+					  "Opened"), WEBHOOK_EV_OPENED);
+	assert_int_equal(webhook_event_of("Microsoft.Security/locations/jitNetworkAccessPolicies/deny/action",
+					  "Denied"), WEBHOOK_EV_DENIED);
+	assert_int_equal(webhook_event_of("Microsoft.Security/locations/jitNetworkAccessPolicies/extend/action",
+					  "Extended"), WEBHOOK_EV_EXTENDED);
+	assert_int_equal(webhook_event_of("ApprovalExpire", "Expired"), WEBHOOK_EV_EXPIRED);
+	assert_int_equal(webhook_event_of("Microsoft.Security/locations/jitNetworkAccessPolicies/deny/action",
+					  "Failed"), -1);
 	/* an initiate that failed, an authorization refusal, a reconcile: no event */
 	assert_int_equal(webhook_event_of(RBAC_POLICY_INITIATE, "Failed"), -1);
 	assert_int_equal(webhook_event_of(RBAC_POLICY_INITIATE, "Denied"), -1);
