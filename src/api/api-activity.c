@@ -51,7 +51,7 @@ row_selected(const struct api_caller *c, const struct store_activity *a, const c
 	const char *id = a->resource_id;
 	size_t n;
 
-	if (!rbac_scope_covers(c->scope, id[0] ? id : sub_scope))
+	if (!rbac_any_allows(c->assign, c->n_assign, RBAC_ACTIVITY_READ, id[0] ? id : sub_scope))
 		return false;
 	if (!vm)
 		return true;
@@ -186,6 +186,7 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 	struct core_error err = { 0 };
 	char scope[ARM_ID_MAX + 1];
 	size_t n = 0;
+	bool whole;
 	int r;
 
 	snprintf(scope, sizeof(scope), "/subscriptions/%s", api->settings.subscription);
@@ -193,11 +194,13 @@ api_activity_get(struct api *api, const struct api_caller *c, const struct http_
 		api_error_record(resp, 400, &err);
 		return;
 	}
-	if (!c->role || !rbac_role_allows(c->role, RBAC_ACTIVITY_READ)) {
+	if (!rbac_any_allows(c->assign, c->n_assign, RBAC_ACTIVITY_READ, NULL)) {
 		api_require(api, c, RBAC_ACTIVITY_READ, p.vm && p.vm[0] == '/' ? p.vm : scope, resp);
 		return;
 	}
-	if (api_activity_query_decode(&p, !p.vm && !c->scope[0], time_now_ns(), &q, &err) < 0) {
+	/* "": one assignment reads the whole log, so the store's own filters are all */
+	whole = rbac_any_allows(c->assign, c->n_assign, RBAC_ACTIVITY_READ, "");
+	if (api_activity_query_decode(&p, !p.vm && whole, time_now_ns(), &q, &err) < 0) {
 		api_error_record(resp, 400, &err);
 		return;
 	}

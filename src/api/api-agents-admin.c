@@ -18,12 +18,12 @@ agents_may(const struct api *api, const struct api_caller *c, const char *action
 {
 	char scope[ARM_ID_MAX + 1];
 
-	if (!c->role || !rbac_role_allows(c->role, action))
+	if (!rbac_any_allows(c->assign, c->n_assign, action, NULL))
 		return false;
 	if (!rg)
 		return true;
 	snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/%s", api->settings.subscription, rg);
-	return rbac_scope_covers(c->scope, scope);
+	return rbac_any_allows(c->assign, c->n_assign, action, scope);
 }
 
 static json_t *

@@ -20,9 +20,14 @@ bool
 api_approver_qualifies(const struct api *api, const struct api_caller *c, const struct policy_approval *a)
 {
 	const struct rbac_role *need = api_role_lookup(api, a->role);
+	size_t i;
 
 	/* a role no longer defined makes nobody an approver (rbac_role_within would let everyone be one) */
-	return c->role && need && rbac_role_within(need, c->role) && rbac_scope_covers(c->scope, a->scope);
+	for (i = 0; need && i < c->n_assign; i++)
+		if (c->assign[i].role && rbac_role_within(need, c->assign[i].role) &&
+		    rbac_scope_covers(c->assign[i].scope, a->scope))
+			return true;
+	return false;
 }
 
 int

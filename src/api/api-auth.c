@@ -107,18 +107,9 @@ static void
 caller_from_token(const struct api *api, const struct store_token *t, struct api_caller *c)
 {
 	snprintf(c->name, sizeof(c->name), "token:%s", t->name);
-	c->role = api_role_lookup(api, t->role);
-	snprintf(c->scope, sizeof(c->scope), "%s", t->scope);
-}
-
-/* Fill the caller from a single sign-on session: the person, and the role and scope mapped at sign-in. */
-static void
-caller_from_sso(const struct api *api, const struct api_session *s, struct api_caller *c)
-{
-	snprintf(c->name, sizeof(c->name), "%s", s->person);
-	snprintf(c->subject, sizeof(c->subject), "%s", s->subject);
-	c->role = api_role_lookup(api, s->role);
-	snprintf(c->scope, sizeof(c->scope), "%s", s->scope);
+	c->n_assign = 1;
+	c->assign[0].role = api_role_lookup(api, t->role);
+	snprintf(c->assign[0].scope, sizeof(c->assign[0].scope), "%s", t->scope);
 }
 
 /* A portal session's caller (its token's, or the person's for single sign-on), with the CSRF check of a write. */
@@ -130,7 +121,7 @@ authenticate_session(struct api *api, const struct http_request *req, struct api
 	int r;
 
 	if (sess->sso) {
-		caller_from_sso(api, sess, c);
+		api_caller_from_session(api, sess, c);
 	} else {
 		if ((r = store_token_find(api->store, sess->token_hash, &t)) < 0 && r != -ENOENT) {
 			api_store_error(api, resp, r, "cannot check the session's token");	/* 503 while unreachable */
@@ -165,8 +156,9 @@ api_authenticate(struct api *api, const struct http_request *req, struct api_cal
 
 	if (req->via_unix && req->peer_uid == 0 && !auth) {
 		snprintf(c->name, sizeof(c->name), "root");
-		c->role = rbac_role_builtin("Owner");
-		c->scope[0] = '\0';
+		c->n_assign = 1;
+		c->assign[0].role = rbac_role_builtin("Owner");
+		c->assign[0].scope[0] = '\0';
 		return 0;
 	}
 	if (!auth && (sess = api_session_find(api, req)))
@@ -197,7 +189,7 @@ api_authenticate(struct api *api, const struct http_request *req, struct api_cal
 			api_auth_failed(api, c, "Authenticate", req->path, true, "unknown or ended sso session", resp);
 			return -EACCES;
 		}
-		caller_from_sso(api, sess, c);
+		api_caller_from_session(api, sess, c);
 		return 0;
 	}
 	r = -ENOENT;

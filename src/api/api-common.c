@@ -163,20 +163,62 @@ bool
 api_allowed(const struct api *api, const struct api_caller *caller, const char *action, const char *resource_id)
 {
 	(void)api;
-	return caller->role && rbac_role_allows(caller->role, action) && rbac_scope_covers(caller->scope, resource_id);
+	return rbac_any_allows(caller->assign, caller->n_assign, action, resource_id);
+}
+
+void
+api_caller_from_session(const struct api *api, const struct api_session *s, struct api_caller *c)
+{
+	size_t i;
+
+	snprintf(c->name, sizeof(c->name), "%s", s->person);
+	snprintf(c->subject, sizeof(c->subject), "%s", s->subject);
+	for (i = 0; i < s->n_assign && i < API_CALLER_ASSIGNMENTS_MAX; i++) {
+		c->assign[i].role = api_role_lookup(api, s->assign[i].role);
+		snprintf(c->assign[i].scope, sizeof(c->assign[i].scope), "%s", s->assign[i].scope);
+	}
+	c->n_assign = i;
+}
+
+void
+api_caller_text(const struct api_caller *c, char *buf, size_t size)
+{
+	size_t i, at = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->n_assign && at < size; i++) {
+		const struct rbac_assignment *a = &c->assign[i];
+		int w = snprintf(buf + at, size - at, "%srole '%s' at scope '%s'", i ? " and " : "",
+				 a->role ? a->role->name : "-", a->scope[0] ? a->scope : "/");
+
+		at += w > 0 ? (size_t)w : 0;
+	}
+}
+
+json_t *
+api_caller_assignments(const struct api_caller *c)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; arr && i < c->n_assign; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "role", c->assign[i].role ? c->assign[i].role->name : "",
+						     "scope", c->assign[i].scope[0] ? c->assign[i].scope : "/"));
+	return arr;
 }
 
 bool
 api_require(struct api *api, const struct api_caller *caller, const char *action, const char *resource_id,
 	    struct http_response *resp)
 {
+	char held[API_CALLER_TEXT_MAX];
+
 	if (api_allowed(api, caller, action, resource_id))
 		return true;
+	api_caller_text(caller, held, sizeof(held));
 	api_error(resp, 403, "AuthorizationFailed", "",
-		  "the client '%s' with role '%s' at scope '%s' does not have authorization to perform action '%s' "
-		  "over scope '%s'",
-		  caller->name, caller->role ? caller->role->name : "-", caller->scope[0] ? caller->scope : "/", action,
-		  resource_id);
+		  "the client '%s' with %s does not have authorization to perform action '%s' over scope '%s'",
+		  caller->name, held, action, resource_id);
 	api_log(api, caller, action, resource_id, "Denied", NULL, "AuthorizationFailed: the role lacks the action");
 	return false;
 }

@@ -28,14 +28,18 @@ struct api_session {
 	int64_t expires_ns;			/* 0: free slot */
 	/*
 	 * Single sign-on (api-oidc.c): token_hash is then the hash of the person's
-	 * subject, and the role and scope are the ones the person's claims mapped
-	 * to at sign-in (a role change takes effect at the next sign-in).
+	 * subject, and the roles and scopes are the ones the person's claims mapped
+	 * to at sign-in, every matching map line (a role change takes effect at the
+	 * next sign-in).
 	 */
 	bool sso;
 	char person[API_CALLER_MAX + 1];	/* "user:" + the configured claim, e.g. user:alice@example.com */
 	char subject[STORE_SUBJECT_MAX + 1];	/* the provider's sub */
-	char role[RBAC_ROLE_NAME_MAX + 1];
-	char scope[STORE_SCOPE_MAX + 1];
+	size_t n_assign;
+	struct {
+		char role[RBAC_ROLE_NAME_MAX + 1];	/* by name: looked up on each use, as a token's is */
+		char scope[STORE_SCOPE_MAX + 1];
+	} assign[API_CALLER_ASSIGNMENTS_MAX];
 };
 
 /*
@@ -110,7 +114,16 @@ int api_authenticate(struct api *api, const struct http_request *req, struct api
 /* A built-in or configured role by name (case-insensitive), or NULL. */
 const struct rbac_role *api_role_lookup(const struct api *api, const char *name);
 
-/* May the caller do `action` on `resource_id`? */
+/*
+ * What the caller holds, for messages: "role 'R' at scope 'S'", one per assignment joined by " and "
+ * (API_CALLER_TEXT_MAX bytes hold any).
+ */
+#define API_CALLER_TEXT_MAX	(API_CALLER_ASSIGNMENTS_MAX * (RBAC_ROLE_NAME_MAX + STORE_SCOPE_MAX + 32))
+void api_caller_text(const struct api_caller *c, char *buf, size_t size);
+/* What the caller holds as a JSON array [{"role", "scope"}, ...] (whoami, the portal's session). */
+json_t *api_caller_assignments(const struct api_caller *c);
+
+/* May the caller do `action` on `resource_id` (by any one of its assignments)? */
 bool api_allowed(const struct api *api, const struct api_caller *caller, const char *action, const char *resource_id);
 /* If not, fill a 403 naming the missing action, log it, and return false. */
 bool api_require(struct api *api, const struct api_caller *caller, const char *action, const char *resource_id,
@@ -533,6 +546,8 @@ bool api_session_csrf_ok(const struct api_session *s, const struct http_request 
  */
 struct api_session *api_session_open(struct api *api, const uint8_t key_hash[STORE_TOKEN_HASH_LEN], int64_t lifetime_s,
 				     bool cookie, struct http_response *resp, char ret_id[2 * SESSION_SECRET_BYTES + 1]);
+/* Fill the caller from a single sign-on session: the person, and every role and scope mapped at sign-in. */
+void api_caller_from_session(const struct api *api, const struct api_session *s, struct api_caller *c);
 /* The session whose id is this bearer's secret (SSO_BEARER_PREFIX + hex), or NULL. */
 struct api_session *api_session_find_bearer(struct api *api, const char *secret);
 /* api-oidc.c: /oidc/... (single sign-on); and its memory. */

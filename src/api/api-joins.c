@@ -21,12 +21,12 @@ api_join_allowed(const struct api_caller *c, const char *action, const char *sub
 {
 	char scope[ARM_ID_MAX + 1];
 
-	if (!c->role || !rbac_role_allows(c->role, action))
+	if (!rbac_any_allows(c->assign, c->n_assign, action, NULL))
 		return false;
 	if (!resource_group)
 		return true;
 	snprintf(scope, sizeof(scope), "/subscriptions/%s/resourceGroups/%s", subscription, resource_group);
-	return rbac_scope_covers(c->scope, scope);
+	return rbac_any_allows(c->assign, c->n_assign, action, scope);
 }
 
 /*

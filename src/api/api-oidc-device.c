@@ -120,6 +120,7 @@ static void
 device_done(struct api *api, struct api_oidc *o, struct api_caller *c, const char *idt, struct http_response *resp)
 {
 	char id[2 * SESSION_SECRET_BYTES + 1], bearer[sizeof(SSO_BEARER_PREFIX) + sizeof(id)], expires[64];
+	char held[API_CALLER_TEXT_MAX];
 	struct core_error e = { 0 };
 	struct oidc_claims cl;
 	struct api_session *s;
@@ -133,15 +134,16 @@ device_done(struct api *api, struct api_oidc *o, struct api_caller *c, const cha
 	}
 	snprintf(bearer, sizeof(bearer), SSO_BEARER_PREFIX "%s", id);
 	explicit_bzero(id, sizeof(id));
-	snprintf(c->name, sizeof(c->name), "%s", s->person);
-	snprintf(c->subject, sizeof(c->subject), "%s", s->subject);
+	api_caller_from_session(api, s, c);
+	api_caller_text(c, held, sizeof(held));
 	api_log(api, c, "SignIn", "/oidc/device/poll", "Succeeded", NULL,
-		"CLI session by single sign-on: subject '%.200s' of %.300s, role %s at %s", cl.subject, o->s->issuer, s->role,
-		s->scope[0] ? s->scope : "/");
+		"CLI session by single sign-on: subject '%.200s' of %.300s, %s", cl.subject, o->s->issuer, held);
 	time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
 	resp->secret = true;
-	api_json(resp, 200, json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", bearer, "name", s->person, "role", s->role,
-				      "scope", s->scope[0] ? s->scope : "/", "expiresUtc", expires));
+	/* role and scope: the first assignment, for clients that know only one */
+	api_json(resp, 200, json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "token", bearer, "name", s->person, "role",
+				      s->assign[0].role, "scope", s->assign[0].scope[0] ? s->assign[0].scope : "/",
+				      "assignments", api_caller_assignments(c), "expiresUtc", expires));
 	explicit_bzero(bearer, sizeof(bearer));
 }
 

@@ -90,12 +90,18 @@ oidc_session_open(struct api *api, struct api_oidc *o, const struct oidc_claims 
 	char subj[2 * OIDC_TEXT_MAX + 8];
 	struct api_session *s;
 	int64_t life = o->s->max_session_s;
-	size_t n = oidc_map_claims(o->s, cl, maps, OIDC_MAPS_MAX);
+	size_t n = oidc_map_claims(o->s, cl, maps, OIDC_MAPS_MAX), i;
 
 	if (!n)
 		return core_error_set(e, "NoRoleMapped", o->s->person_claim,
 				      "%.200s may sign in with the identity provider but is given no role in jitgate; "
 				      "ask an administrator to map one of your groups", cl->person), -EACCES;
+	/* never a session holding only some of them: which ones would be a guess */
+	if (n > API_CALLER_ASSIGNMENTS_MAX)
+		return core_error_set(e, "TooManyRoles", o->s->person_claim,
+				      "%.200s matches %zu map lines of [sso], more than the %d one person may hold; "
+				      "ask an administrator to map fewer of your groups", cl->person, n,
+				      API_CALLER_ASSIGNMENTS_MAX), -EACCES;
 	if (strlen(cl->person) + 5 > API_CALLER_MAX || strlen(cl->subject) > STORE_SUBJECT_MAX)
 		return core_error_set(e, "InvalidIdToken", o->s->person_claim,
 				      "the claim naming the person is longer than %d characters", API_CALLER_MAX - 5), -EACCES;
@@ -106,9 +112,12 @@ oidc_session_open(struct api *api, struct api_oidc *o, const struct oidc_claims 
 	s->sso = true;
 	snprintf(s->person, sizeof(s->person), "user:%s", cl->person);
 	snprintf(s->subject, sizeof(s->subject), "%s", cl->subject);
-	/* several mappings: the first in the config's order decides (doc/operator.md, Single sign-on) */
-	snprintf(s->role, sizeof(s->role), "%s", maps[0]->role);
-	snprintf(s->scope, sizeof(s->scope), "%s", maps[0]->scope);
+	/* several mappings: the person holds them all, and any one of them allows (doc/operator.md, Single sign-on) */
+	for (i = 0; i < n; i++) {
+		snprintf(s->assign[i].role, sizeof(s->assign[i].role), "%s", maps[i]->role);
+		snprintf(s->assign[i].scope, sizeof(s->assign[i].scope), "%s", maps[i]->scope);
+	}
+	s->n_assign = n;
 	*ret = s;
 	return 0;
 }

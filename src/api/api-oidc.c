@@ -185,6 +185,7 @@ oidc_callback(struct api *api, struct api_oidc *o, struct api_caller *c, const s
 	struct core_error e = { 0 };
 	struct oidc_pending p;
 	struct oidc_claims cl;
+	char held[API_CALLER_TEXT_MAX];
 	struct api_session *s;
 	char *idt = NULL;
 	int r;
@@ -206,11 +207,10 @@ oidc_callback(struct api *api, struct api_oidc *o, struct api_caller *c, const s
 	if ((r = code_exchange(o, code, &p, &idt, &e)) < 0 || (r = oidc_verify(o, idt, p.nonce, &cl, &e)) < 0 ||
 	    (r = oidc_session_open(api, o, &cl, true, resp, NULL, &s, &e)) < 0)
 		goto out;
-	snprintf(c->name, sizeof(c->name), "%s", s->person);
-	snprintf(c->subject, sizeof(c->subject), "%s", s->subject);
+	api_caller_from_session(api, s, c);
+	api_caller_text(c, held, sizeof(held));
 	api_log(api, c, "SignIn", "/oidc/callback", "Succeeded", NULL,
-		"portal session by single sign-on: subject '%.200s' of %.300s, role %s at %s", cl.subject, o->s->issuer,
-		s->role, s->scope[0] ? s->scope : "/");
+		"portal session by single sign-on: subject '%.200s' of %.300s, %s", cl.subject, o->s->issuer, held);
 	resp->status = 303;
 	http_response_header(resp, "Location", "/");
 	http_response_header(resp, "Cache-Control", "no-store");

@@ -43,7 +43,7 @@ api_policies_list(struct api *api, const struct api_caller *c, const struct http
 	json_t *items;
 	int r;
 
-	if (!c->role || !rbac_role_allows(c->role, RBAC_POLICY_READ)) {
+	if (!rbac_any_allows(c->assign, c->n_assign, RBAC_POLICY_READ, NULL)) {
 		api_require(api, c, RBAC_POLICY_READ, req->path, resp);
 		return;
 	}
@@ -74,13 +74,14 @@ api_policy_get(struct api *api, const struct api_caller *c, const struct http_re
 	       const struct arm_policy_id *id, struct http_response *resp)
 {
 	struct store_policy sp;
-	char text[ARM_ID_MAX + 1], key[ARM_ID_MAX + RBAC_ROLE_NAME_MAX + STORE_SCOPE_MAX + 8];
+	char text[ARM_ID_MAX + 1], held[API_CALLER_TEXT_MAX], key[ARM_ID_MAX + API_CALLER_TEXT_MAX + 8];
 	json_t *o;
 	int r;
 
 	arm_policy_id_format(id, text, sizeof(text));
-	/* what this caller's role and scope saw of this policy, if nothing was written since (api-cache.c) */
-	snprintf(key, sizeof(key), "%s\n%s\n%s", text, c->role ? c->role->name : "", c->scope);
+	/* what this caller's roles and scopes saw of this policy, if nothing was written since (api-cache.c) */
+	api_caller_text(c, held, sizeof(held));
+	snprintf(key, sizeof(key), "%s\n%s", text, held);
 	if (api_render_cache_get(api, key, http_accepts_gzip(http_request_header(req, "Accept-Encoding")), resp))
 		return;
 	r = store_policy_get(api->store, id, &sp);

@@ -131,16 +131,16 @@ api_request_encode(struct api *api, const struct store_request *req)
 	return o;
 }
 
-/* Keep only the entries of `arr` (objects with "id" or "virtualMachines") that lie in the caller's scope. */
+/* Keep only the entries of `arr` (objects with "id" or "virtualMachines") that lie in one of the caller's scopes. */
 static void
-keep_vms_in_scope(json_t *vms, const char *scope)
+keep_vms_in_scope(json_t *vms, const struct api_caller *c)
 {
 	size_t i = json_array_size(vms);
 
 	while (i-- > 0) {
 		const char *id = json_string_value(json_object_get(json_array_get(vms, i), "id"));
 
-		if (!id || !rbac_scope_covers(scope, id))
+		if (!id || !rbac_any_allows(c->assign, c->n_assign, NULL, id))
 			json_array_remove(vms, i);
 	}
 }
@@ -148,20 +148,21 @@ keep_vms_in_scope(json_t *vms, const char *scope)
 /*
  * A caller who sees the policy only through a VM-level scope sees only the
  * VMs in that scope, and only the requests for them: not the rules of other
- * VMs, nor who asked for them and why.
+ * VMs, nor who asked for them and why. A person holding several assignments
+ * sees the VMs inside any of their scopes.
  */
 static void
-narrow_to_scope(json_t *props, const char *scope)
+narrow_to_scope(json_t *props, const struct api_caller *c)
 {
 	json_t *reqs = json_object_get(props, "requests");
 	size_t i;
 
-	keep_vms_in_scope(json_object_get(props, "virtualMachines"), scope);
+	keep_vms_in_scope(json_object_get(props, "virtualMachines"), c);
 	i = json_array_size(reqs);
 	while (i-- > 0) {
 		json_t *vms = json_object_get(json_array_get(reqs, i), "virtualMachines");
 
-		keep_vms_in_scope(vms, scope);
+		keep_vms_in_scope(vms, c);
 		if (json_array_size(vms) == 0)
 			json_array_remove(reqs, i);
 	}
@@ -196,7 +197,7 @@ api_policy_render(struct api *api, const struct api_caller *c, const struct stor
 	store_requests_free(reqs, n);
 	arm_policy_id_format(&sp->arm, id, sizeof(id));
 	if (c && !api_allowed(api, c, RBAC_POLICY_READ, id))
-		narrow_to_scope(props, c->scope);
+		narrow_to_scope(props, c);
 	return o;
 }
 
@@ -211,11 +212,11 @@ api_policy_visible(struct api *api, const struct api_caller *c, const struct sto
 	arm_policy_id_format(&sp->arm, id, sizeof(id));
 	if (api_allowed(api, c, RBAC_POLICY_READ, id))
 		return true;
-	if (!c->role || !rbac_role_allows(c->role, RBAC_POLICY_READ) || api_policy_decode_stored(api, sp, &p, NULL) < 0)
+	if (!rbac_any_allows(c->assign, c->n_assign, RBAC_POLICY_READ, NULL) || api_policy_decode_stored(api, sp, &p, NULL) < 0)
 		return false;
 	for (i = 0; i < p->n_vms && !yes; i++) {
 		arm_vm_id_format(&p->vms[i].id, id, sizeof(id));
-		yes = rbac_scope_covers(c->scope, id);
+		yes = rbac_any_allows(c->assign, c->n_assign, RBAC_POLICY_READ, id);
 	}
 	policy_free(p);
 	return yes;

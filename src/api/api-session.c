@@ -268,8 +268,11 @@ api_session_get(struct api *api, struct api_caller *c, const struct http_request
 	if (s && s->sso) {
 		time_format_rfc3339(s->expires_ns, expires, sizeof(expires));
 		resp->secret = true;	/* the CSRF token */
-		api_json(resp, 200, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", s->person, "role", s->role,
-					      "scope", s->scope[0] ? s->scope : "/", "address", c->addr_text, "csrfToken",
+		api_caller_from_session(api, s, c);
+		/* role and scope: the first assignment; the portal reads them all */
+		api_json(resp, 200, json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s}", "name", s->person, "role",
+					      s->assign[0].role, "scope", s->assign[0].scope[0] ? s->assign[0].scope : "/",
+					      "assignments", api_caller_assignments(c), "address", c->addr_text, "csrfToken",
 					      s->csrf, "expiresUtc", expires, "subscriptionId", api->settings.subscription));
 		return;
 	}

@@ -33,41 +33,64 @@ token_name_is_valid(const char *name)
 	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") == n;
 }
 
+/* token_within_caller's refusal for a caller of one assignment (a token, root): what is beyond it. */
+static void
+token_refused_one(struct api *api, const struct api_caller *c, const char *verb, const char *name,
+		  const char *role_name, const struct rbac_role *role, const char *tscope, struct http_response *resp)
+{
+	const struct rbac_assignment *a = &c->assign[0];
+	size_t i;
+
+	if (!rbac_role_within(role, a->role)) {
+		for (i = 0; rbac_known_actions[i]; i++)
+			if (rbac_role_allows(role, rbac_known_actions[i]) &&
+			    !(a->role && rbac_role_allows(a->role, rbac_known_actions[i])))
+				break;
+		api_error(resp, 403, "AuthorizationFailed", "role",
+			  "the client '%s' with role '%s' may not %s a token with role '%.64s': that role allows '%s', "
+			  "which '%s' does not",
+			  c->name, a->role ? a->role->name : "-", verb, role_name,
+			  rbac_known_actions[i] ? rbac_known_actions[i] : "?", a->role ? a->role->name : "-");
+		api_log(api, c, RBAC_TOKEN_WRITE, name, "Denied", NULL, "may not %s a token with role '%.64s'", verb,
+			role_name);
+		return;
+	}
+	api_error(resp, 403, "AuthorizationFailed", "scope",
+		  "the client '%s' at scope '%s' may not %s a token at scope '%.300s', which is not inside its own",
+		  c->name, a->scope[0] ? a->scope : "/", verb, tscope[0] ? tscope : "/");
+	api_log(api, c, RBAC_TOKEN_WRITE, name, "Denied", NULL, "may not %s a token at scope '%.300s'", verb,
+		tscope[0] ? tscope : "/");
+}
+
 /*
  * A caller may hand out (or take back) only what it holds itself: a token whose
  * role allows no action the caller's role does not, at a scope inside the
- * caller's. Otherwise fill a 403 naming what is beyond it, log it, return false.
- * `role` may be NULL (a role no longer defined: it allows nothing).
+ * caller's, both by ONE of the caller's assignments (a person's two roles at two
+ * scopes never add up to a third). Otherwise fill a 403 naming what is beyond
+ * it, log it, return false. `role` may be NULL (a role no longer defined: it allows nothing).
  */
 static bool
 token_within_caller(struct api *api, const struct api_caller *c, const char *verb, const char *name,
 		    const char *role_name, const struct rbac_role *role, const char *tscope, struct http_response *resp)
 {
-	size_t i;
+	char held[API_CALLER_TEXT_MAX];
+	size_t k;
 
-	if (!rbac_role_within(role, c->role)) {
-		for (i = 0; rbac_known_actions[i]; i++)
-			if (rbac_role_allows(role, rbac_known_actions[i]) &&
-			    !(c->role && rbac_role_allows(c->role, rbac_known_actions[i])))
-				break;
-		api_error(resp, 403, "AuthorizationFailed", "role",
-			  "the client '%s' with role '%s' may not %s a token with role '%.64s': that role allows '%s', "
-			  "which '%s' does not",
-			  c->name, c->role ? c->role->name : "-", verb, role_name,
-			  rbac_known_actions[i] ? rbac_known_actions[i] : "?", c->role ? c->role->name : "-");
-		api_log(api, c, RBAC_TOKEN_WRITE, name, "Denied", NULL, "may not %s a token with role '%.64s'", verb,
-			role_name);
+	for (k = 0; k < c->n_assign; k++)
+		if (rbac_role_within(role, c->assign[k].role) && rbac_scope_covers(c->assign[k].scope, tscope))
+			return true;
+	if (c->n_assign == 1) {
+		token_refused_one(api, c, verb, name, role_name, role, tscope, resp);
 		return false;
 	}
-	if (!rbac_scope_covers(c->scope, tscope)) {
-		api_error(resp, 403, "AuthorizationFailed", "scope",
-			  "the client '%s' at scope '%s' may not %s a token at scope '%.300s', which is not inside its own",
-			  c->name, c->scope[0] ? c->scope : "/", verb, tscope[0] ? tscope : "/");
-		api_log(api, c, RBAC_TOKEN_WRITE, name, "Denied", NULL, "may not %s a token at scope '%.300s'", verb,
-			tscope[0] ? tscope : "/");
-		return false;
-	}
-	return true;
+	api_caller_text(c, held, sizeof(held));
+	api_error(resp, 403, "AuthorizationFailed", "role",
+		  "the client '%s' with %s may not %s a token with role '%.64s' at scope '%.300s': none of its "
+		  "assignments holds that role's actions at that scope",
+		  c->name, held, verb, role_name, tscope[0] ? tscope : "/");
+	api_log(api, c, RBAC_TOKEN_WRITE, name, "Denied", NULL, "may not %s a token with role '%.64s' at scope '%.300s'",
+		verb, role_name, tscope[0] ? tscope : "/");
+	return false;
 }
 
 void

@@ -148,7 +148,7 @@ api_vms_list(struct api *api, const struct api_caller *c, const struct http_requ
 	json_t *items;
 	int r;
 
-	if (!c->role || !rbac_role_allows(c->role, RBAC_VM_READ)) {
+	if (!rbac_any_allows(c->assign, c->n_assign, RBAC_VM_READ, NULL)) {
 		api_require(api, c, RBAC_VM_READ, req->path, resp);
 		return;
 	}

@@ -97,9 +97,14 @@ method_not_allowed(struct http_response *resp, const struct http_request *req)
 static void
 handle_whoami(struct api *api, const struct api_caller *c, struct http_response *resp)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", c->name, "role", c->role ? c->role->name : "",
-			      "scope", c->scope[0] ? c->scope : "/", "address", c->addr_text, "subscriptionId",
+	const struct rbac_assignment *a = &c->assign[0];
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", c->name, "role", a->role ? a->role->name : "",
+			      "scope", a->scope[0] ? a->scope : "/", "address", c->addr_text, "subscriptionId",
 			      api->settings.subscription);
+
+	/* a person signed in by single sign-on may hold several; role and scope above are the first */
+	if (o && c->subject[0])
+		json_object_set_new(o, "assignments", api_caller_assignments(c));
 
 	api_json(resp, 200, o);
 }

@@ -22,6 +22,7 @@ struct fw_state;
 #define API_VERSION_PREVIEW	"2015-06-01-preview"
 #define API_TRUSTED_PROXIES_MAX	16
 #define API_CALLER_MAX		STORE_REQUESTOR_MAX
+#define API_CALLER_ASSIGNMENTS_MAX	8	/* role + scope assignments of one person (map lines matching at sign-in) */
 #define INITIATE_CLOCK_SLACK_MS	(60 * 1000)	/* an end time may exceed now + max by this much (client clocks) */
 #define APPROVED_WINDOW_NS	(7LL * 24 * 3600 * 1000000000LL)	/* "approved requests in the last 7 days" */
 
@@ -107,8 +108,9 @@ void api_caches_free(struct api *api);
 struct api_caller {
 	char name[API_CALLER_MAX + 1];	/* "token:NAME", "user:PERSON" (single sign-on) or "root" (unix socket) */
 	char subject[STORE_SUBJECT_MAX + 1];	/* single sign-on: the provider's sub; else "" */
-	const struct rbac_role *role;
-	char scope[STORE_SCOPE_MAX + 1];
+	/* what it holds: one role at one scope, or for single sign-on one per matching map line */
+	size_t n_assign;
+	struct rbac_assignment assign[API_CALLER_ASSIGNMENTS_MAX];
 	struct net_addr addr;		/* the caller's address as initiate's "my IP" sees it */
 	char addr_text[NET_ADDR_TEXT_MAX];
 	struct net_addr limit_addr;	/* whose failure budget: addr, or the peer when addr is unknown */

@@ -37,7 +37,7 @@
 /* Error records. */
 #define ERROR_CODE_MAX		64
 #define ERROR_TARGET_MAX	160
-#define ERROR_MESSAGE_MAX	320
+#define ERROR_MESSAGE_MAX	1024	/* one error message: room for a person's several role assignments named in a refusal */
 #define ERROR_QUOTE_MAX		40	/* bytes of a user's bad input repeated in a message */
 #define ERROR_QUOTE_SIZE	(ERROR_QUOTE_MAX + 4)	/* quoted text + "..." + NUL */
 

@@ -135,6 +135,18 @@ rbac_scope_covers(const char *scope, const char *resource_id)
 }
 
 bool
+rbac_any_allows(const struct rbac_assignment *a, size_t n, const char *action, const char *resource_id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((!action || (a[i].role && rbac_role_allows(a[i].role, action))) &&
+		    (!resource_id || rbac_scope_covers(a[i].scope, resource_id)))
+			return true;
+	return false;
+}
+
+bool
 rbac_scope_within(const char *scope, const char *resource_id)
 {
 	return segment_prefix(resource_id, scope);

@@ -74,6 +74,22 @@ bool rbac_role_within(const struct rbac_role *inner, const struct rbac_role *out
  */
 bool rbac_scope_covers(const char *scope, const char *resource_id);
 
+/*
+ * One role at one scope: what a caller holds. A token holds one; a person signed in
+ * by single sign-on holds one per map line their claims match.
+ */
+struct rbac_assignment {
+	const struct rbac_role *role;	/* NULL: a role no longer defined (allows nothing) */
+	char scope[ARM_ID_MAX + 1];	/* "" for "/" */
+};
+
+/*
+ * Does any of a[0..n) allow `action` on `resource_id`: its role has the action AND its
+ * scope covers the resource (never one assignment's role with another's scope)?
+ * action NULL asks about the scopes alone, resource_id NULL about the roles alone.
+ */
+bool rbac_any_allows(const struct rbac_assignment *a, size_t n, const char *action, const char *resource_id);
+
 /* Does a scope sit at or below resource_id (so the holder may see that it exists)? */
 bool rbac_scope_within(const char *scope, const char *resource_id);
 

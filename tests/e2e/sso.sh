@@ -31,7 +31,7 @@ if [[ ! -d $DIR/node_modules/oidc-provider || ! -d $DIR/node_modules/playwright-
 	fi
 fi
 
-SUB=00000000-0000-0000-0000-000000000000 RG=default LOC=local
+SUB=00000000-0000-0000-0000-000000000000 RG=default RGB=groupb LOC=local
 VMADDR=10.231.0.1 CLADDR=10.231.0.2 API_PORT=8443 IDP_PORT=9443
 JG=https://$VMADDR:$API_PORT IDP=https://$VMADDR:$IDP_PORT
 VM=$(ns_new ssovm) && CL=$(ns_new ssocl) || exit 1
@@ -63,6 +63,8 @@ ca_file = $E2E_TMP/idp/cert.pem
 max_session = PT1H
 map = group:sec-admins SecurityAdmin /subscriptions/$SUB
 map = group:jit-users JitRequester /subscriptions/$SUB
+map = group:team-a JitRequester /subscriptions/$SUB/resourceGroups/$RG
+map = group:team-b SecurityAdmin /subscriptions/$SUB/resourceGroups/$RGB
 EOF
 chmod 0644 "$E2E_TMP/jitgated.conf"
 
@@ -148,6 +150,14 @@ check "alice's request names her and keeps her provider subject" bash -c \
 check "the activity log records carol's refusal with the reason" bash -c \
 	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE operation = '\''SignIn'\'' AND status = '\''Denied'\'' AND detail LIKE '\''%NoRoleMapped%carol@elsewhere.test%'\''") ]]' _ "$STATE"
 
+# several map lines match dave (team-a, team-b): he holds both, each only at its own scope (test.mjs, several)
+code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/vm2.json" -w '%{http_code}' \
+	-X PUT -H "Authorization: Bearer $OWNER" -H "Content-Type: application/json" \
+	-d '{"location":"'$LOC'","properties":{"enforcement":"gateway","osType":"Linux","addresses":["10.231.5.2"]}}' \
+	"$JG/subscriptions/$SUB/resourceGroups/$RGB/providers/Microsoft.Compute/virtualMachines/vm2?api-version=2020-01-01")
+check "the owner adds vm2 (a gateway VM) in resource group $RGB for dave's policy (HTTP $code)" bash -c '[[ $1 == 20[01] ]]' _ "$code"
+browser several JG_RG_B=$RGB
+
 # 3. the CLI: jitgate login --sso (device grant brokered by jitgated), approved in the browser by bob
 CLIHOME=$E2E_TMP/clihome
 mkdir -p "$CLIHOME"
@@ -171,7 +181,9 @@ CRED=$(grep -o 'jgs_[0-9a-f]*' "$CLIHOME/.config/jitgate/config")
 check "the config keeps a jitgate session credential, not the provider's tokens" \
 	bash -c '[[ $1 == jgs_* ]] && ! grep -q "eyJ" "$2"' _ "$CRED" "$CLIHOME/.config/jitgate/config"
 out=$(ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$CLIHOME" "$JITGATE" whoami 2>&1)
-check "jitgate whoami with it: user:bob@example.com, SecurityAdmin" bash -c '[[ $1 == *user:bob@example.com* && $1 == *SecurityAdmin* ]]' _ "$out"
+check "jitgate whoami with it: user:bob@example.com, SecurityAdmin and JitRequester, each at its scope" bash -c \
+	'[[ $1 == *user:bob@example.com* ]] && grep -qx "Role: *SecurityAdmin at /subscriptions/$2" <<<"$1" &&
+	 grep -qx "Role: *JitRequester at /subscriptions/$2" <<<"$1"' _ "$out" $SUB
 out=$(ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$CLIHOME" "$JITGATE" logout 2>&1)
 check "jitgate logout ends the session on the server and forgets it ($out)" \
 	bash -c '[[ $1 == *"Ended the single sign-on session"* ]] && ! grep -q jgs_ "$2"' _ "$out" "$CLIHOME/.config/jitgate/config"

@@ -63,7 +63,8 @@ setup(void **state)
 	api_set_store(w->api, w->store);
 	api_set_fw(w->api, NULL, "the test has no kernel firewall");
 	snprintf(w->root.name, sizeof(w->root.name), "root");
-	w->root.role = rbac_role_builtin("Owner");
+	w->root.n_assign = 1;
+	w->root.assign[0].role = rbac_role_builtin("Owner");
 	assert_int_equal(arm_policy_id_parse(POL, strlen(POL), &w->pid, NULL), 0);
 	*state = w;
 	return 0;

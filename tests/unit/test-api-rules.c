@@ -301,26 +301,27 @@ test_join_allowed(void **unused)
 	(void)unused;
 	memset(&c, 0, sizeof(c));
 	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, NULL));	/* no role: nothing */
-	c.role = rbac_role_builtin("Owner");
+	c.n_assign = 1;
+	c.assign[0].role = rbac_role_builtin("Owner");
 	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, NULL));
 	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));
-	snprintf(c.scope, sizeof(c.scope), "/subscriptions/%s/resourceGroups/rg1", sub);
+	snprintf(c.assign[0].scope, sizeof(c.assign[0].scope), "/subscriptions/%s/resourceGroups/rg1", sub);
 	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, NULL));
 	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));
 	assert_true(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "RG1"));	/* group names are case-insensitive */
 	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg2"));
 	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg"));	/* a prefix of a name is not the name */
-	snprintf(c.scope, sizeof(c.scope), "/subscriptions/%s/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/a",
+	snprintf(c.assign[0].scope, sizeof(c.assign[0].scope), "/subscriptions/%s/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/a",
 		 sub);
 	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));	/* a VM's Owner: below the group */
-	c.scope[0] = '\0';
-	c.role = rbac_role_builtin("SecurityAdmin");
+	c.assign[0].scope[0] = '\0';
+	c.assign[0].role = rbac_role_builtin("SecurityAdmin");
 	assert_true(api_join_allowed(&c, RBAC_TOKEN_READ, sub, "rg1"));
 	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));
-	c.role = rbac_role_builtin("JitRequester");
+	c.assign[0].role = rbac_role_builtin("JitRequester");
 	assert_false(api_join_allowed(&c, RBAC_TOKEN_READ, sub, NULL));
 	assert_false(api_join_allowed(&c, RBAC_TOKEN_WRITE, sub, "rg1"));
-	c.role = rbac_role_builtin("Reader");
+	c.assign[0].role = rbac_role_builtin("Reader");
 	assert_false(api_join_allowed(&c, RBAC_TOKEN_READ, sub, "rg1"));
 }
 

@@ -31,7 +31,7 @@ static void
 test_set_truncates(void **state)
 {
 	struct core_error err;
-	char big[1000];
+	char big[2 * ERROR_MESSAGE_MAX];
 
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';

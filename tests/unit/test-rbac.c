@@ -501,6 +501,50 @@ test_custom_names(void **state)
 	assert_error(&err, "InvalidRoleName", "role");
 }
 
+#define ANY_SUB	"/subscriptions/00000000-0000-0000-0000-000000000000"
+#define ANY_A	ANY_SUB "/resourceGroups/groupA"
+#define ANY_B	ANY_SUB "/resourceGroups/groupB"
+#define ANY_POL	"/providers/Microsoft.Security/locations/westeurope/jitNetworkAccessPolicies/default"
+
+/* A person with several assignments: each one allows on its own, and never one's role with another's scope. */
+static void
+test_any_allows(void **unused)
+{
+	struct rbac_assignment a[3];
+
+	(void)unused;
+	memset(a, 0, sizeof(a));
+	a[0].role = rbac_role_builtin("JitRequester");
+	snprintf(a[0].scope, sizeof(a[0].scope), "%s", ANY_A);
+	a[1].role = rbac_role_builtin("SecurityAdmin");
+	snprintf(a[1].scope, sizeof(a[1].scope), "%s", ANY_B);
+	assert_true(rbac_any_allows(a, 2, RBAC_POLICY_INITIATE, ANY_A ANY_POL));
+	assert_true(rbac_any_allows(a, 2, RBAC_POLICY_WRITE, ANY_B ANY_POL));
+	assert_true(rbac_any_allows(a, 2, RBAC_POLICY_INITIATE, ANY_B ANY_POL));	/* SecurityAdmin may initiate */
+	/* SecurityAdmin's write with JitRequester's scope: no */
+	assert_false(rbac_any_allows(a, 2, RBAC_POLICY_WRITE, ANY_A ANY_POL));
+	assert_false(rbac_any_allows(a, 2, RBAC_POLICY_REVOKE, ANY_A ANY_POL));
+	assert_false(rbac_any_allows(a, 2, RBAC_POLICY_READ, ANY_SUB "/resourceGroups/groupC" ANY_POL));
+	assert_false(rbac_any_allows(a, 2, RBAC_POLICY_READ, ANY_SUB));	/* neither covers the subscription */
+	assert_false(rbac_any_allows(a, 2, RBAC_TOKEN_WRITE, ANY_B));	/* neither role has it anywhere */
+	/* one assignment is only itself: the second is not read */
+	assert_false(rbac_any_allows(a, 1, RBAC_POLICY_WRITE, ANY_B ANY_POL));
+	assert_false(rbac_any_allows(a, 0, RBAC_POLICY_READ, ANY_A));	/* none: nothing */
+	/* the halves alone: the roles, the scopes */
+	assert_true(rbac_any_allows(a, 2, RBAC_POLICY_WRITE, NULL));
+	assert_false(rbac_any_allows(a, 2, RBAC_TOKEN_WRITE, NULL));
+	assert_true(rbac_any_allows(a, 2, NULL, ANY_A "/providers/Microsoft.Compute/virtualMachines/vm1"));
+	assert_false(rbac_any_allows(a, 2, NULL, ANY_SUB "/resourceGroups/groupAB"));	/* whole segments */
+	/* a role no longer defined allows nothing, even where its scope covers; the empty scope covers all */
+	a[2].role = NULL;
+	assert_false(rbac_any_allows(&a[2], 1, RBAC_POLICY_READ, ANY_A));
+	assert_true(rbac_any_allows(&a[2], 1, NULL, ANY_A));
+	a[2].role = rbac_role_builtin("Reader");
+	assert_true(rbac_any_allows(a, 3, RBAC_POLICY_READ, ANY_SUB "/resourceGroups/groupC" ANY_POL));
+	assert_true(rbac_any_allows(a, 3, RBAC_ACTIVITY_READ, ""));
+	assert_false(rbac_any_allows(a, 2, RBAC_POLICY_READ, ""));
+}
+
 int
 main(void)
 {
@@ -519,6 +563,7 @@ main(void)
 		cmocka_unit_test(test_not_actions),
 		cmocka_unit_test(test_scope_covers),
 		cmocka_unit_test(test_scope_within),
+		cmocka_unit_test(test_any_allows),
 		cmocka_unit_test(test_custom_good),
 		cmocka_unit_test(test_custom_limits),
 		cmocka_unit_test(test_custom_bad_actions),

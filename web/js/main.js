@@ -1,6 +1,6 @@
 // The portal: sign-in, the header, and the pages (#/vms, #/approvals and #/activity).
 import { api, csrf, setSignedOutHandler } from "./api.js";
-import { state, setMe } from "./state.js";
+import { state, setMe, rolesOf } from "./state.js";
 import { $, announce, clearFieldErrors, setFieldError } from "./ui.js";
 import * as vms from "./vms.js";
 import * as activity from "./activity.js";
@@ -30,7 +30,7 @@ function signinPage(note) {
 function fillHeader() {
 	const me = state.me;
 	$("#me-name").textContent = me.name.replace(/^token:/, "");
-	$("#me-role").textContent = me.role;
+	$("#me-role").textContent = rolesOf(me).join(", ");
 	$("#me-ip").textContent = me.address || "unknown";
 	$("#nav-activity").hidden = !state.caps.activity;
 }
@@ -115,7 +115,7 @@ async function onSignIn(e) {
 		$("#signin-note").hidden = true;
 		const me = (await api("GET", "/whoami")).body;
 		await start({ ...me, ...r.body, address: me.address });
-		announce(`Signed in as ${me.name.replace(/^token:/, "")} (${me.role}).`);
+		announce(`Signed in as ${me.name.replace(/^token:/, "")} (${rolesOf(me).join(", ")}).`);
 		$("#main").focus();
 	} catch (err) {
 		setFieldError(input, err.message || String(err));

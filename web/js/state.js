@@ -3,7 +3,7 @@ import { apiList, parseVmId, sameId } from "./api.js";
 import { timeMs } from "./format.js";
 
 export const state = {
-	me: null, // {name, role, scope, address}
+	me: null, // {name, role, scope, address, assignments?: [{role, scope}] (single sign-on)}
 	sub: "",
 	caps: { configure: false, request: false, revokeAny: false, activity: false },
 	vms: [],
@@ -30,11 +30,17 @@ export function capsFor(role) {
 	}
 }
 
+// Every role the person holds (single sign-on may give several; any one of them allows): what any allows is offered.
+export function rolesOf(me) {
+	return me.assignments?.length ? [...new Set(me.assignments.map((a) => a.role))] : [me.role];
+}
+
 export function setMe(me) {
 	state.me = me;
 	const m = /^\/subscriptions\/([^/]+)/i.exec(me.scope || "");
 	state.sub = me.subscriptionId || (m ? m[1] : DEFAULT_SUBSCRIPTION);
-	state.caps = capsFor(me.role);
+	const caps = rolesOf(me).map(capsFor);
+	state.caps = Object.fromEntries(Object.keys(caps[0]).map((k) => [k, caps.some((c) => c[k])]));
 }
 
 export async function loadAll() {

@@ -15,6 +15,7 @@ const users = {
 	alice: { email: "alice@example.com", groups: ["jit-users"] },
 	bob: { email: "bob@example.com", groups: ["sec-admins", "jit-users"] },
 	carol: { email: "carol@elsewhere.test", groups: ["contractors"] },
+	dave: { email: "dave@example.com", groups: ["team-a", "team-b"] },
 };
 
 const newKey = (kid) => ({

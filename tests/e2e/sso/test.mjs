@@ -6,6 +6,8 @@
 //   bad-MODE the provider spoils the ID token (MODE aud, exp, sig): refused, naming the check
 //   rotated  the provider signs with a new key (unknown kid): accepted after jitgated refetches the JWKS
 //   device   approve the user code sso.sh got from `jitgate login --sso` (JG_DEVICE_URL)
+//   several  dave's two groups map to JitRequester on resource group A (JG_RG) and SecurityAdmin on B (JG_RG_B):
+//            he holds both, and each allows only at its own scope
 import { readFileSync } from "node:fs";
 import { createHash, X509Certificate } from "node:crypto";
 import { chromium } from "playwright-core";
@@ -151,7 +153,7 @@ if (phase === "signin") {
 		expect(r.status === 403 && /AuthorizationFailed/.test(r.text), `${r.status} ${r.text}`);
 	});
 	const bob = await newPage();
-	await step("bob signs in and is user:bob@example.com, SecurityAdmin (his first mapping)", async () => {
+	await step("bob signs in and is user:bob@example.com, SecurityAdmin (his first mapping; JitRequester too)", async () => {
 		await ssoSignIn(bob, "bob");
 		await signedInAs(bob, "user:bob@example.com", "SecurityAdmin");
 	});
@@ -199,6 +201,45 @@ if (phase === "rotated") {
 	await step("after the provider's key rotation (a new kid) alice still signs in: jitgated refetched the JWKS", async () => {
 		await ssoSignIn(page, "alice");
 		await signedInAs(page, "user:alice@example.com", "JitRequester");
+	});
+}
+
+if (phase === "several") {
+	const SCOPE_A = `/subscriptions/${SUB}/resourceGroups/${RG}`, SCOPE_B = `/subscriptions/${SUB}/resourceGroups/${env("JG_RG_B")}`;
+	const POLICY_B = `${SCOPE_B}/providers/Microsoft.Security/locations/${LOC}/jitNetworkAccessPolicies/default`;
+	const VM_B = `${SCOPE_B}/providers/Microsoft.Compute/virtualMachines/vm2`;
+	const dave = await newPage();
+	await step("dave (groups team-a, team-b) signs in: user:dave@example.com, JitRequester first", async () => {
+		await ssoSignIn(dave, "dave");
+		await signedInAs(dave, "user:dave@example.com", "JitRequester");
+	});
+	await step("whoami lists both of dave's assignments, in the config's order", async () => {
+		const me = JSON.parse((await call(dave, "GET", "/whoami")).text);
+		const want = [{ role: "JitRequester", scope: SCOPE_A }, { role: "SecurityAdmin", scope: SCOPE_B }];
+		expect(JSON.stringify(me.assignments) === JSON.stringify(want), JSON.stringify(me));
+	});
+	await step("the portal's header names both roles", async () => {
+		const t = await dave.locator("#me-role").textContent();
+		expect(t === "JitRequester, SecurityAdmin", t);
+	});
+	await step("dave writes a JIT policy on B (SecurityAdmin there)", async () => {
+		const body = { kind: "Basic", properties: { virtualMachines: [{ id: VM_B, ports: policyBody.properties.virtualMachines[0].ports }] } };
+		const r = await call(dave, "PUT", POLICY_B, body);
+		expect(r.status === 200 || r.status === 201, `${r.status} ${r.text}`);
+	});
+	await step("dave may not write the policy on A (JitRequester there; SecurityAdmin only on B): 403, exact body", async () => {
+		const r = await call(dave, "PUT", POLICY, policyBody);
+		const want = JSON.stringify({ error: { code: "AuthorizationFailed", message: `the client 'user:dave@example.com' with role ` +
+			`'JitRequester' at scope '${SCOPE_A}' and role 'SecurityAdmin' at scope '${SCOPE_B}' does not have authorization ` +
+			`to perform action 'Microsoft.Security/locations/jitNetworkAccessPolicies/write' over scope '${POLICY}'`, details: [] } });
+		expect(r.status === 403 && r.text === want, `${r.status} ${r.text}`);
+	});
+	await step("dave requests access on A (JitRequester there); the request names him", async () => {
+		const r = await call(dave, "POST", POLICY + "/initiate", {
+			virtualMachines: [{ id: VM, ports: [{ number: 22, endTimeUtc: new Date(Date.now() + 600e3).toISOString() }] }],
+			justification: "sso e2e, several assignments",
+		});
+		expect(r.status === 202 && r.text.includes("user:dave@example.com"), `${r.status} ${r.text}`);
 	});
 }
 
