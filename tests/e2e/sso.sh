@@ -66,6 +66,8 @@ map = group:jit-users JitRequester /subscriptions/$SUB
 map = group:team-a JitRequester /subscriptions/$SUB/resourceGroups/$RG
 map = group:team-b SecurityAdmin /subscriptions/$SUB/resourceGroups/$RGB
 EOF
+# eve's nine groups match nine lines: one more than a person may hold (API_CALLER_ASSIGNMENTS_MAX)
+for i in 1 2 3 4 5 6 7 8 9; do echo "map = group:many-$i Reader /subscriptions/$SUB"; done >>"$E2E_TMP/jitgated.conf"
 chmod 0644 "$E2E_TMP/jitgated.conf"
 
 OWNER=$("$JITGATED" token create --state-dir "$STATE" --name owner --role Owner 2>&1 | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)

@@ -325,6 +325,44 @@ test_join_allowed(void **unused)
 	assert_false(api_join_allowed(&c, RBAC_TOKEN_READ, sub, "rg1"));
 }
 
+/* A caller of several assignments (single sign-on): one of them must be an approver's role at the approver's scope. */
+static void
+test_approver_any(void **unused)
+{
+	static const char rg1[] = "/subscriptions/" SUB "/resourceGroups/rg1", rg2[] = "/subscriptions/" SUB "/resourceGroups/rg2";
+	struct api_settings settings;
+	struct policy_approval a;
+	struct api_caller c;
+	struct api *api;
+
+	(void)unused;
+	memset(&settings, 0, sizeof(settings));
+	assert_non_null(api = api_new(&settings));
+	memset(&c, 0, sizeof(c));
+	memset(&a, 0, sizeof(a));
+	c.n_assign = 2;
+	c.assign[0].role = rbac_role_builtin("JitRequester");
+	snprintf(c.assign[0].scope, sizeof(c.assign[0].scope), "%s", rg1);
+	c.assign[1].role = rbac_role_builtin("SecurityAdmin");
+	snprintf(c.assign[1].scope, sizeof(c.assign[1].scope), "%s", rg2);
+	snprintf(a.role, sizeof(a.role), "SecurityAdmin");
+	snprintf(a.scope, sizeof(a.scope), "%s", rg2);
+	assert_true(api_approver_qualifies(api, &c, &a));
+	/* SecurityAdmin is held at rg2 only: JitRequester's scope does not lend it rg1 */
+	snprintf(a.scope, sizeof(a.scope), "%s", VM1);
+	assert_false(api_approver_qualifies(api, &c, &a));
+	snprintf(a.role, sizeof(a.role), "JitRequester");	/* held at rg1 */
+	assert_true(api_approver_qualifies(api, &c, &a));
+	snprintf(a.role, sizeof(a.role), "Owner");
+	assert_false(api_approver_qualifies(api, &c, &a));
+	snprintf(a.role, sizeof(a.role), "Wizard");	/* no such role: nobody */
+	assert_false(api_approver_qualifies(api, &c, &a));
+	c.n_assign = 0;
+	snprintf(a.role, sizeof(a.role), "Reader");
+	assert_false(api_approver_qualifies(api, &c, &a));
+	api_free(api);
+}
+
 int
 main(void)
 {
@@ -337,6 +375,7 @@ main(void)
 		cmocka_unit_test(test_token_keep),
 		cmocka_unit_test(test_activity_query),
 		cmocka_unit_test(test_join_allowed),
+		cmocka_unit_test(test_approver_any),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

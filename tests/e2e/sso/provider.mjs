@@ -16,6 +16,7 @@ const users = {
 	bob: { email: "bob@example.com", groups: ["sec-admins", "jit-users"] },
 	carol: { email: "carol@elsewhere.test", groups: ["contractors"] },
 	dave: { email: "dave@example.com", groups: ["team-a", "team-b"] },
+	eve: { email: "eve@example.com", groups: ["many-1", "many-2", "many-3", "many-4", "many-5", "many-6", "many-7", "many-8", "many-9"] },
 };
 
 const newKey = (kid) => ({

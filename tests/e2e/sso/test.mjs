@@ -7,7 +7,7 @@
 //   rotated  the provider signs with a new key (unknown kid): accepted after jitgated refetches the JWKS
 //   device   approve the user code sso.sh got from `jitgate login --sso` (JG_DEVICE_URL)
 //   several  dave's two groups map to JitRequester on resource group A (JG_RG) and SecurityAdmin on B (JG_RG_B):
-//            he holds both, and each allows only at its own scope
+//            he holds both, and each allows only at its own scope; eve, whom nine lines match, is refused
 import { readFileSync } from "node:fs";
 import { createHash, X509Certificate } from "node:crypto";
 import { chromium } from "playwright-core";
@@ -240,6 +240,12 @@ if (phase === "several") {
 			justification: "sso e2e, several assignments",
 		});
 		expect(r.status === 202 && r.text.includes("user:dave@example.com"), `${r.status} ${r.text}`);
+	});
+	const eve = await newPage();
+	await step("eve, whom nine map lines match (more than 8), is refused with a page that says why", async () => {
+		await ssoSignIn(eve, "eve");
+		await refusedPage(eve, /eve@example\.com matches 9 map lines of \[sso\], more than the 8 one person may hold/);
+		expect(!(await eve.context().cookies()).some((c) => c.name === "jg_session"), "a session cookie was set");
 	});
 }
 
