@@ -38,6 +38,8 @@ struct api_oidc {
 	int64_t jwks_try_at;			/* last refetch for an unknown kid: at most one every OIDC_JWKS_REFRESH_MIN_S */
 	struct oidc_pending pending[OIDC_PENDING_MAX];
 	struct oidc_device devices[OIDC_PENDING_MAX];
+	int64_t steps_second;			/* the second (monotonic) steps_used counts */
+	unsigned steps_used;			/* sign-in steps in it: at most OIDC_STEPS_PER_S */
 };
 
 /*

@@ -225,6 +225,22 @@ out:
 	}
 }
 
+/* One more sign-in step within this second's budget (OIDC_STEPS_PER_S), or false. */
+static bool
+oidc_step_allowed(struct api_oidc *o)
+{
+	int64_t second = time_mono_ms() / 1000;
+
+	if (second != o->steps_second) {
+		o->steps_second = second;
+		o->steps_used = 0;
+	}
+	if (o->steps_used >= OIDC_STEPS_PER_S)
+		return false;
+	o->steps_used++;
+	return true;
+}
+
 void
 api_oidc_handle(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp)
 {
@@ -237,6 +253,12 @@ api_oidc_handle(struct api *api, struct api_caller *c, const struct http_request
 	}
 	if (!o) {
 		api_error(resp, 404, "SsoNotConfigured", "", "single sign-on is not configured on this server");
+		return;
+	}
+	if (!oidc_step_allowed(o)) {
+		http_response_header(resp, "Retry-After", "1");
+		api_error(resp, 429, "TooManyRequests", "",
+			  "more than %d single sign-on steps in one second on this server; retry after 1 s", OIDC_STEPS_PER_S);
 		return;
 	}
 	if (!strcmp(req->path, "/oidc/start") && !strcmp(req->method, "POST"))

@@ -32,6 +32,12 @@
 #define OIDC_HTTP_TIMEOUT_MS	5000	/* one call to the provider, connect included */
 #define OIDC_DOWN_RETRY_S	10	/* after discovery failed, sign-ins are refused at once for this long (no wait) */
 #define OIDC_PENDING_MAX	64	/* sign-ins between the redirect to the provider and the callback */
+/*
+ * Steps of a sign-in (start, callback, device start and poll) that anyone may send, all addresses together,
+ * per second: each may call the provider on the API's thread, so a flood is answered 429 beyond this
+ * instead of holding the API (token sign-in and every access change go on meanwhile).
+ */
+#define OIDC_STEPS_PER_S	20
 #define OIDC_PENDING_TTL_S	600	/* a sign-in not finished within 10 minutes is forgotten */
 #define OIDC_STATE_BYTES	32	/* state, nonce and PKCE verifier: 256 random bits each */
 

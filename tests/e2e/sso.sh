@@ -224,6 +224,30 @@ echo kid >"$MODE"
 browser bad-kid
 : >"$MODE"
 
+# 6. an unauthenticated flood of sign-in steps (each may call the provider on the API's thread): beyond
+# OIDC_STEPS_PER_S (20) in a second they are answered 429 at once, and a token's call is served meanwhile
+sleep 1.1	# a fresh second's budget
+flood=()
+for i in $(seq 1 60); do
+	ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/flood.$i.json" \
+		-w '%{http_code}\n' -X POST "$JG/oidc/start" >"$E2E_TMP/flood.$i.code" 2>/dev/null &
+	flood+=($!)
+done
+t0=$(now_ms)
+code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer $OWNER" "$JG/whoami")
+t1=$(now_ms)
+wait "${flood[@]}"
+n429=$(cat "$E2E_TMP"/flood.*.code | grep -cx 429)
+check "60 sign-in starts at once from an unauthenticated client: the ones beyond 20 in a second are 429 ($n429 of 60)" \
+	test "$n429" -ge 30
+f=$(grep -lx 429 "$E2E_TMP"/flood.*.code | head -n 1)
+check "the 429's body says why" bash -c '[[ $(jq -r ".error.code + \"|\" + .error.message" "$1") == "TooManyRequests|more than 20 single sign-on steps in one second on this server; retry after 1 s" ]]' _ "${f%.code}.json"
+check "a token's call during the flood is served: 200 ($code, $(( t1 - t0 )) ms)" test "$code" = 200
+sleep 1.1
+code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' -X POST "$JG/oidc/start")
+check "the next second, sign-in starts are served again (HTTP $code)" test "$code" = 200
+
 provider_stop
 check "jitgated is still running (its seccomp list let it reach the provider)" kill -0 "$JITGATED_PID"
 if ((E2E_FAIL)) || [[ -n ${E2E_VERBOSE:-} ]]; then
