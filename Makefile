@@ -2,7 +2,7 @@
 BUILD ?= build
 FUZZ_SECONDS ?= 15
 
-.PHONY: all deps check run demo bench bench-compare fuzz fuzz-long deb clean
+.PHONY: all deps check check-ha run demo bench bench-compare fuzz fuzz-long deb clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -18,6 +18,12 @@ deps:
 check:
 	@scripts/deps.sh --if-missing
 	scripts/check.sh
+
+# PostgreSQL failover with pg_auto_failover under load (root). Not in make check for now: in 1 of its last 3
+# runs a 202 answered just before the primary was killed was missing on the promoted standby (issue 14).
+check-ha: all
+	@scripts/deps.sh --if-missing
+	tests/e2e/failover.sh $(BUILD)
 
 # Start jitgated in the foreground with state in ./var (first start prints an Owner token and what to try).
 run: all

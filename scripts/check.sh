@@ -76,7 +76,6 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: two jitgated replicas on one PostgreSQL, agents on each" tests/e2e/on-pg.sh replicas.sh build
 	step "e2e: the activity log's hash chain (jitgated audit verify names an edited, deleted, inserted row) and retention" tests/e2e/audit.sh build
 	step "e2e: the activity log's chain and retention, store on PostgreSQL" tests/e2e/on-pg.sh audit.sh build
-	step "e2e: PostgreSQL failover (pg_auto_failover) and a replica killed, under load" tests/e2e/failover.sh build
 	step "e2e: one jitgated per namespace, the unit's sandbox, boot protection, TLS and HTTP strictness" tests/e2e/sec-daemon.sh build
 	step "e2e: the Debian package: make deb, lintian, apt-get install, the installed jitgated (privilege separation, Landlock) and CLI, purge" tests/e2e/deb.sh build
 	step "make demo" scripts/demo.sh build

@@ -372,6 +372,7 @@ void
 http_server_release(struct http_server *srv, const struct http_response *instead)
 {
 	struct http_conn *hc, *next;
+	const char *ra;
 
 	for (hc = srv->held; hc; hc = next) {
 		next = hc->next_held;
@@ -387,6 +388,10 @@ http_server_release(struct http_server *srv, const struct http_response *instead
 				memcpy(hc->held.body, instead->body, instead->body_len);
 				hc->held.body_len = instead->body_len;
 			}
+			/* and its Retry-After: a 503 from a group commit the store refused says when to try again */
+			ra = http_response_header_get(instead, "Retry-After");
+			if (ra && !http_response_header_get(&hc->held, "Retry-After"))
+				http_response_header(&hc->held, "Retry-After", ra);
 		}
 		hc->released = true;
 		srv->resumed = true;
