@@ -379,6 +379,21 @@ op_end(struct store *st, struct op *op, int r)
 }
 
 int
+port_row_bind(struct db_stmt *s, const char *request_id, int64_t vm_id, uint16_t port, int64_t a)
+{
+	int rc;
+
+	rc = bind_str(s, 1, request_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, port);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 4, a);
+	return rc;
+}
+
+int
 port_row_update(struct store *st, enum stmt_id id, const char *request_id, int64_t vm_id, uint16_t port, int64_t a,
 		int64_t b, const char *none)
 {
@@ -388,13 +403,7 @@ port_row_update(struct store *st, enum stmt_id id, const char *request_id, int64
 	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;
-	rc = bind_str(s, 1, request_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 2, vm_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 3, port);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 4, a);
+	rc = port_row_bind(s, request_id, vm_id, port, a);
 	if (rc == DB_OK)
 		rc = db_bind_int64(s, 5, b);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);

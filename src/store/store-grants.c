@@ -151,13 +151,7 @@ grant_move(struct store *st, enum stmt_id id, const char *request_id, int64_t vm
 	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;
-	rc = bind_str(s, 1, request_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 2, vm_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 3, port);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 4, end_ns);
+	rc = port_row_bind(s, request_id, vm_id, port, end_ns);
 	if (rc == DB_OK)
 		rc = boot_id && boot_id[0] ? bind_str(s, 5, boot_id) : db_bind_null(s, 5);
 	if (rc == DB_OK)	/* an end already past is still a monotonic end: never 0 ("not known") */

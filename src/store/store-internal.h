@@ -340,6 +340,11 @@ int activity_from_cols(struct store *st, struct db_stmt *s, int k, struct store_
 bool outbox_wants(const struct store *st, const struct store_activity *a);
 int outbox_queue(struct store *st, const struct store_activity *a);
 /*
+ * Bind one port's row to s: ?1 request id, ?2 VM id, ?3 port, ?4 a; DB_OK or the engine's code (store-db.c).
+ * The statements that name a grant by its port (end, truncate, extend, decide, termination) share it.
+ */
+int port_row_bind(struct db_stmt *s, const char *request_id, int64_t vm_id, uint16_t port, int64_t a);
+/*
  * Run statement id, an UPDATE of one port's row: ?1 request id, ?2 VM id, ?3 port, ?4 a, ?5 b (store-db.c).
  * -ENOENT with the message `none` when it changed no row.
  */

@@ -48,13 +48,7 @@ store_termination_add(struct store *st, const char *request_id, int64_t vm_id, u
 		return r;
 	if ((r = stmt_get(st, ST_TERMINATION_ADD, &s)) < 0)
 		goto out;
-	rc = bind_str(s, 1, request_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 2, vm_id);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 3, port);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 4, now_ns);
+	rc = port_row_bind(s, request_id, vm_id, port, now_ns);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r == 0)
 		added = db_changes(st) > 0;
