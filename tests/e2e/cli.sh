@@ -20,6 +20,15 @@ SSHD=/usr/sbin/sshd
 command -v jq >/dev/null && command -v ssh >/dev/null && [[ -x $SSHD ]] ||
 	{ echo "cli.sh: needs jq, ssh and sshd (scripts/deps.sh)"; exit 1; }
 
+# The CLI's default socket (root, nothing configured) is looked for in our own folder, never the host's
+# /run/jitgate/jitgated.sock. To show that, a stale socket file stands there while we run, unless the host
+# has a /run/jitgate of its own (then we leave it alone).
+DEFSOCK=$E2E_TMP/default.sock MADE_RUN=0
+if [[ ! -e /run/jitgate ]]; then
+	mkdir -m 0700 /run/jitgate && MADE_RUN=1
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' /run/jitgate/jitgated.sock
+	trap 'e2e_cleanup; rm -rf "$E2E_TMP"; (( MADE_RUN )) && rm -rf /run/jitgate' EXIT
+fi
 VM=$(ns_new vm) && CL=$(ns_new cl) || exit 1
 link_new "$VM" v0 "$CL" c0 || exit 1
 V=10.212.0.1 A=10.212.0.2 X=10.212.0.40
@@ -85,7 +94,7 @@ mkdir -p "$H"
 JENV=(JITGATE_SERVER="https://$V:8443" JITGATE_TOKEN="$OWNER" JITGATE_CA="$STATE/tls/cert.pem")
 # jg ARGS...: the CLI in the client namespace with a clean environment plus JENV; sets rc, out, err.
 jg() {
-	ip netns exec "$CL" env -i PATH="$PATH" HOME="$H" TZ=UTC "${JENV[@]}" "$JG" "$@" \
+	ip netns exec "$CL" env -i PATH="$PATH" HOME="$H" TZ=UTC JITGATE_DEFAULT_SOCKET="$DEFSOCK" "${JENV[@]}" "$JG" "$@" \
 		<"${JG_STDIN:-/dev/null}" >"$E2E_TMP/out" 2>"$E2E_TMP/err"
 	rc=$?
 	out=$(<"$E2E_TMP/out")
@@ -153,6 +162,15 @@ JENV=(JITGATE_SERVER="https://$V:8443" JITGATE_CA="$STATE/tls/cert.pem")
 t 4 "no token at all → 4" whoami
 JENV=()
 t 2 "no server configured → 2" whoami
+has "no server:" "... says there is no server"
+if (( MADE_RUN )); then
+	[[ -S /run/jitgate/jitgated.sock ]] && ok "... while a stale /run/jitgate/jitgated.sock stands" ||
+		notok "a stale /run/jitgate/jitgated.sock stands"
+fi
+JENV=(JITGATE_DEFAULT_SOCKET="$SOCK")
+t 0 "root falls back to the default socket (JITGATE_DEFAULT_SOCKET) when no server is configured" whoami
+has "root" "... the caller is root on the socket"
+JENV=()
 t 2 "an http:// server is refused (tokens never travel in clear)" --server "http://$V:8443" --token x whoami
 t 0 "flags instead of the environment" --server "https://$V:8443" --token "$OWNER" --ca "$STATE/tls/cert.pem" whoami
 t 0 "root on the unix socket needs no token" --socket "$SOCK" whoami

@@ -162,6 +162,9 @@ kill -TERM "$MAIN"
 for ((i = 0; i < 100; i++)); do [[ -d /proc/$MAIN || -d /proc/$SUP ]] || break; sleep 0.05; done
 check "SIGTERM ends main, supervisor and helper" bash -c '! [[ -d /proc/$1 || -d /proc/$2 || -d /proc/$3 ]]' _ "$MAIN" "$SUP" "$NEWHELPER"
 check "… and the kernel keeps the live grant (B, whose request superseded A's, still reaches 22)" can "$CL" $B $V 22
+# the HTTP process (user $USR by then) cannot remove root's socket from root's directory: it stays, unanswered
+check "the root unix socket is left behind after the drop (the next start replaces it, below)" \
+	test "$(stat -c '%F %u' "$SOCK" 2>/dev/null)" = "socket 0"
 check "no process was killed by its seccomp filter (no SIGSYS)" bash -c '! grep -q "signal 31" "$1"' _ "$E2E_TMP/jitgated.log"
 check "no sanitizer report from any of the three (sanitizer builds)" \
 	bash -c '! grep -E -q "ERROR: (Address|Leak)Sanitizer|runtime error:" "$1"' _ "$E2E_TMP/jitgated.log"
@@ -176,7 +179,7 @@ LLREAL=$E2E_TMP/ll-real LLOUT=$E2E_TMP/ll-out LLDIR=$E2E_TMP/ll-state
 mkdir -m 0700 "$LLREAL" "$LLOUT" && chown "$USR:" "$LLREAL" "$LLOUT" && ln -s "$LLREAL" "$LLDIR" || exit 1
 LLTOKEN=$("$JITGATED" token create --state-dir "$LLDIR" --name admin --role Owner) || exit 1
 ip netns exec "$LLNS" "$JITGATED" --state-dir "$LLDIR" --listen 127.0.0.1:8447 --vm-name vm1 --user "$USR" \
-	>"$E2E_TMP/ll.log" 2>&1 &
+	--unix-socket "$SOCK" >"$E2E_TMP/ll.log" 2>&1 &
 E2E_PIDS+=($!)
 LLPID=$!
 llapi() { ip netns exec "$LLNS" curl -sS --max-time 10 --cacert "$LLREAL/tls/cert.pem" -H "Authorization: Bearer $LLTOKEN" \
@@ -186,6 +189,8 @@ llput() { # PORT → HTTP status of a PUT of the policy protecting that port
 	"ports":[{"number":'$1',"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT1H"}]}]}}'
 }
 for ((i = 0; i < 100; i++)); do grep -q listening "$E2E_TMP/ll.log" && break; sleep 0.05; done
+check "the next start replaced the stale socket left behind: root is answered on it" \
+	bash -c '[[ $(curl -sS --max-time 10 --unix-socket "$1" -o /dev/null -w "%{http_code}" http://x/whoami) == 200 ]]' _ "$SOCK"
 if (( ll_abi > 0 )); then
 	check "the kernel has Landlock (ABI $ll_abi) and jitgated says the main process writes only in its state directory" \
 		grep -q "Landlock (ABI $ll_abi): this process writes only in $LLDIR" "$E2E_TMP/ll.log"

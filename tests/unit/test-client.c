@@ -45,6 +45,7 @@ setup(void **state)
 	unsetenv("JITGATE_CA");
 	unsetenv("JITGATE_SOCKET");
 	unsetenv("JITGATE_SUBSCRIPTION");
+	unsetenv("JITGATE_DEFAULT_SOCKET");
 	config_write("server = https://cfg.example:8443\ntoken = jg_cfg\nca = /cfg/ca.pem\n");
 	return 0;
 }
@@ -155,6 +156,37 @@ test_socket_beats_servers(void **state)
 	assert_string_equal(cl.socket_path, "/flag.sock");
 	client_free(&cl);
 	unsetenv("JITGATE_SOCKET");
+}
+
+/* Root with nothing configured falls back to the default socket, looked for where JITGATE_DEFAULT_SOCKET says. */
+static void
+test_default_socket_only_if_it_exists(void **state)
+{
+	struct client cl = { 0 };
+	struct client_error err = { 0 };
+	char sock[128];
+	FILE *f;
+
+	(void)state;
+	config_write("");
+	snprintf(sock, sizeof(sock), "%s/default.sock", home);
+	setenv("JITGATE_DEFAULT_SOCKET", sock, 1);
+	assert_int_equal(connect_as(&cl, &err), -EINVAL);	/* none there: no server */
+	assert_int_equal(err.kind, CLIENT_ERR_USAGE);
+	client_free(&cl);
+	memset(&cl, 0, sizeof(cl));
+	f = fopen(sock, "w");
+	assert_non_null(f);
+	fclose(f);
+	if (geteuid() == 0) {
+		assert_int_equal(connect_as(&cl, &err), 0);
+		assert_true(cl.via_socket);
+		assert_string_equal(cl.socket_path, sock);
+	} else {			/* only root falls back */
+		assert_int_equal(connect_as(&cl, &err), -EINVAL);
+	}
+	client_free(&cl);
+	unsetenv("JITGATE_DEFAULT_SOCKET");
 }
 
 static void
@@ -292,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_flags_beat_environment),
 		cmocka_unit_test(test_other_server_never_gets_config_token),
 		cmocka_unit_test(test_socket_beats_servers),
+		cmocka_unit_test(test_default_socket_only_if_it_exists),
 		cmocka_unit_test(test_bad_settings_are_usage_errors),
 		cmocka_unit_test(test_warnings_go_to_the_caller),
 		cmocka_unit_test(test_agent_cert_sha256),
