@@ -84,7 +84,8 @@ audit_syslog_format(const struct store_audit_entry *e, const char *host, char *b
 	    (r = put_param(buf, size, &pos, "status", a->status)) < 0 ||
 	    (r = put_param(buf, size, &pos, "detail", a->detail)) < 0 ||
 	    (r = put_param(buf, size, &pos, "justification", a->justification)) < 0 ||
-	    (r = put_param(buf, size, &pos, "correlationId", a->correlation_id)) < 0)
+	    (r = put_param(buf, size, &pos, "correlationId", a->correlation_id)) < 0 ||
+	    (r = put_param(buf, size, &pos, "callerSubject", a->caller_subject)) < 0)
 		return r;
 	n = snprintf(buf + pos, size - pos, "] %s %s %s: %s", a->caller, a->operation, a->resource_id, a->status);
 	return n < 0 || (size_t)n >= size - pos ? -ENOSPC : (int)(pos + (size_t)n);

@@ -135,6 +135,9 @@ audit_verify(struct store *st, const struct cmdline *cl)
 	printf("audit verify: intact: %" PRId64 " entries from sequence %" PRId64 " to %" PRId64 " (anchor: entry id %"
 	       PRId64 "); head %" PRId64 ":%s\n", res.checked, res.chain.anchor_seq + (res.checked ? 1 : 0),
 	       res.chain.head_seq, res.chain.anchor_id, res.chain.head_seq, hex);
+	if (res.forms[0])	/* an older jitgated's entries: their caller_subject is not covered */
+		printf("audit verify: %" PRId64 " of them in canonical form 1 (written before version 2: single sign-on "
+		       "subject not covered), %" PRId64 " in form 2\n", res.forms[0], res.forms[1]);
 	if (cl->head && audit_check_head(&res, want_seq, want) < 0)
 		return AUDIT_EXIT_BROKEN;
 	return DAEMON_EXIT_OK;

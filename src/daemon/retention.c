@@ -88,13 +88,14 @@ export_activity(void *ctx, const struct store_audit_entry *v, size_t n)
 		const struct store_activity *a = &v[i].a;
 
 		store_audit_hex(v[i].hash, hex);
-		lines[i] = json_pack("{s:s, s:I, s:o, s:o, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+		lines[i] = json_pack("{s:s, s:I, s:o, s:o, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 				     "kind", "activity", "id", (json_int_t)a->id,
 				     "seq", v[i].chained ? json_integer(v[i].seq) : json_null(),
 				     "hash", v[i].chained ? json_string(hex) : json_null(), "timeNs", (json_int_t)a->time_ns,
 				     "caller", a->caller, "callerAddr", a->caller_addr, "operation", a->operation,
 				     "resourceId", a->resource_id, "status", a->status, "detail", a->detail,
-				     "justification", a->justification, "correlationId", a->correlation_id);
+				     "justification", a->justification, "correlationId", a->correlation_id,
+				     "callerSubject", a->caller_subject);
 		if (!lines[i])
 			r = -ENOMEM;
 	}

@@ -9,11 +9,19 @@
 #include "store/store.h"
 
 #define STORE_AUDIT_HASH_LEN	32	/* SHA-256 */
-/* The canonical form's first bytes: its version, so that a later form can never hash like this one. */
-#define STORE_AUDIT_TAG		"jitgate-audit-v1\n"
-#define STORE_AUDIT_TAG_LEN	(sizeof(STORE_AUDIT_TAG) - 1)
-/* The largest canonical form: tag, previous hash, two integers, eight strings with their 4-byte lengths. */
-#define STORE_AUDIT_CANONICAL_MAX	(STORE_AUDIT_TAG_LEN + STORE_AUDIT_HASH_LEN + 16 + 8 * 4 + \
+/*
+ * The canonical forms. Each starts with its version, so that one form can never hash like another: an
+ * entry's hash matches only the form it was written in, and verification tries the current form, then
+ * the older. Version 1 leaves out caller_subject; version 2 (new entries) ends with it.
+ */
+#define STORE_AUDIT_FORM_V1	1
+#define STORE_AUDIT_FORM_V2	2
+#define STORE_AUDIT_FORM	STORE_AUDIT_FORM_V2	/* the form new entries are hashed in */
+#define STORE_AUDIT_TAG_V1	"jitgate-audit-v1\n"
+#define STORE_AUDIT_TAG_V2	"jitgate-audit-v2\n"
+#define STORE_AUDIT_TAG_LEN	(sizeof(STORE_AUDIT_TAG_V1) - 1)	/* both tags */
+/* The largest canonical form: tag, previous hash, two integers, nine strings with their 4-byte lengths. */
+#define STORE_AUDIT_CANONICAL_MAX	(STORE_AUDIT_TAG_LEN + STORE_AUDIT_HASH_LEN + 16 + 9 * 4 + \
 					 sizeof(struct store_activity))
 #define STORE_AUDIT_PAGE	1000	/* entries read per statement by verification's walk */
 #define STORE_PRUNE_BATCH_MAX	10000	/* the largest batch retention deletes in one transaction */
@@ -22,6 +30,7 @@
 struct store_audit_entry {
 	struct store_activity a;
 	bool chained;			/* false: written before the chain began (no seq, no hash) */
+	int form;			/* STORE_AUDIT_FORM_V*: the form its hash matched (verification); 0 not known */
 	int64_t seq;			/* 1, 2, …: its place in the chain */
 	uint8_t hash[STORE_AUDIT_HASH_LEN];
 };
@@ -35,15 +44,16 @@ struct store_audit_chain {
 };
 
 /*
- * The canonical form of entry a at place seq after an entry with hash prev (doc/operator.md, "Audit
- * verification"): STORE_AUDIT_TAG, prev, seq and time_ns as 8-byte big-endian, then caller, caller_addr,
- * operation, resource_id, status, detail, justification and correlation_id, each as its byte length
- * (4-byte big-endian) and its bytes. Written into buf; returns its length, or 0 if size is too small.
+ * The canonical form `form` (STORE_AUDIT_FORM_V1 or _V2) of entry a at place seq after an entry with hash
+ * prev (doc/operator.md, "Audit verification"): the form's tag, prev, seq and time_ns as 8-byte
+ * big-endian, then caller, caller_addr, operation, resource_id, status, detail, justification,
+ * correlation_id and (version 2 only) caller_subject, each as its byte length (4-byte big-endian) and its
+ * bytes. Written into buf; returns its length, or 0 if size is too small or form is unknown.
  */
-size_t store_audit_canonical(const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq, const struct store_activity *a,
-			     uint8_t *buf, size_t size);
-/* SHA-256 of the canonical form into ret; -errno. */
-int store_audit_hash(const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq, const struct store_activity *a,
+size_t store_audit_canonical(int form, const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq,
+			     const struct store_activity *a, uint8_t *buf, size_t size);
+/* SHA-256 of the canonical form `form` into ret; -errno. */
+int store_audit_hash(int form, const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq, const struct store_activity *a,
 		     uint8_t ret[STORE_AUDIT_HASH_LEN]);
 
 /* A hash as lower-case hex, as the log's "audit head SEQ:HASH" and the export write it. */
@@ -67,6 +77,7 @@ enum store_audit_fault {
 struct store_audit_result {
 	enum store_audit_fault fault;
 	int64_t checked;	/* entries found good */
+	int64_t forms[2];	/* of them, in form 1 and in form 2 */
 	int64_t id;		/* the entry named: changed, inserted, or the first after a removal (0: at the end) */
 	int64_t seq;		/* its place; for a removal the first place missing */
 	int64_t missing;	/* for a removal: how many places */

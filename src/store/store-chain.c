@@ -36,40 +36,44 @@ put_str(uint8_t *p, const char *s)
 }
 
 size_t
-store_audit_canonical(const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq, const struct store_activity *a,
-		      uint8_t *buf, size_t size)
+store_audit_canonical(int form, const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq,
+		      const struct store_activity *a, uint8_t *buf, size_t size)
 {
+	/* version 2 is version 1 with caller_subject last */
 	const char *const strs[] = {
 		a->caller, a->caller_addr, a->operation, a->resource_id, a->status, a->detail, a->justification,
-		a->correlation_id,
+		a->correlation_id, a->caller_subject,
 	};
-	size_t need = STORE_AUDIT_TAG_LEN + STORE_AUDIT_HASH_LEN + 16, i;
+	size_t need = STORE_AUDIT_TAG_LEN + STORE_AUDIT_HASH_LEN + 16, nstrs, i;
 	uint8_t *p = buf;
 
-	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+	if (form != STORE_AUDIT_FORM_V1 && form != STORE_AUDIT_FORM_V2)
+		return 0;
+	nstrs = sizeof(strs) / sizeof(strs[0]) - (form == STORE_AUDIT_FORM_V1);
+	for (i = 0; i < nstrs; i++)
 		need += 4 + strlen(strs[i]);
 	if (need > size)
 		return 0;
-	memcpy(p, STORE_AUDIT_TAG, STORE_AUDIT_TAG_LEN);
+	memcpy(p, form == STORE_AUDIT_FORM_V1 ? STORE_AUDIT_TAG_V1 : STORE_AUDIT_TAG_V2, STORE_AUDIT_TAG_LEN);
 	p += STORE_AUDIT_TAG_LEN;
 	memcpy(p, prev, STORE_AUDIT_HASH_LEN);
 	p += STORE_AUDIT_HASH_LEN;
 	p = put_u64(p, (uint64_t)seq);
 	p = put_u64(p, (uint64_t)a->time_ns);
-	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+	for (i = 0; i < nstrs; i++)
 		p = put_str(p, strs[i]);
 	return (size_t)(p - buf);
 }
 
 int
-store_audit_hash(const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq, const struct store_activity *a,
+store_audit_hash(int form, const uint8_t prev[STORE_AUDIT_HASH_LEN], int64_t seq, const struct store_activity *a,
 		 uint8_t ret[STORE_AUDIT_HASH_LEN])
 {
 	uint8_t buf[STORE_AUDIT_CANONICAL_MAX];
 	size_t n;
 
 	/* every field of a is NUL-terminated within its array (FIELD_OK), so the form always fits */
-	n = store_audit_canonical(prev, seq, a, buf, sizeof(buf));
+	n = store_audit_canonical(form, prev, seq, a, buf, sizeof(buf));
 	if (n == 0)
 		return -EINVAL;
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, ret) < 0)
@@ -143,7 +147,7 @@ chain_next(struct store *st, const struct store_activity *a, int64_t *ret_seq, u
 	stmt_done(s);
 	if (r < 0)
 		return r;
-	if ((r = store_audit_hash(prev, seq, a, ret_hash)) < 0)
+	if ((r = store_audit_hash(STORE_AUDIT_FORM, prev, seq, a, ret_hash)) < 0)
 		return set_error(st, r, "cannot hash the activity entry");
 	*ret_seq = seq;
 	return 0;
@@ -185,7 +189,7 @@ audit_entry_from_row(struct store *st, struct db_stmt *s, struct store_audit_ent
 		e->seq = db_column_int64(s, 10);
 		memcpy(e->hash, db_column_blob(s, 11), STORE_AUDIT_HASH_LEN);
 	}
-	return 0;
+	return col_text(st, s, 12, e->a.caller_subject, sizeof(e->a.caller_subject), "activity");
 }
 
 static int
@@ -214,14 +218,28 @@ store_audit_entries_after(struct store *st, int64_t after, size_t limit, struct 
 	return r;
 }
 
-/* Does e hold at the place after (seq, prev)? */
+/* Does e's hash match form `form` at its place after prev? */
 static bool
-audit_links(const struct store_audit_entry *e, int64_t seq, const uint8_t prev[STORE_AUDIT_HASH_LEN])
+audit_matches(const struct store_audit_entry *e, int form, const uint8_t prev[STORE_AUDIT_HASH_LEN])
 {
 	uint8_t h[STORE_AUDIT_HASH_LEN];
 
-	return e->chained && e->seq == seq + 1 && store_audit_hash(prev, e->seq, &e->a, h) == 0 &&
-	       memcmp(h, e->hash, STORE_AUDIT_HASH_LEN) == 0;
+	return store_audit_hash(form, prev, e->seq, &e->a, h) == 0 && memcmp(h, e->hash, STORE_AUDIT_HASH_LEN) == 0;
+}
+
+/*
+ * Does e hold at the place after (seq, prev), in the current form or the older one (entries written before
+ * version 2)? Returns the form it holds in, 0 if neither. The tag makes the two hashes of one entry differ,
+ * so a v2 entry with its caller_subject changed matches no form.
+ */
+static int
+audit_links(const struct store_audit_entry *e, int64_t seq, const uint8_t prev[STORE_AUDIT_HASH_LEN])
+{
+	if (!e->chained || e->seq != seq + 1)
+		return 0;
+	if (audit_matches(e, STORE_AUDIT_FORM_V2, prev))
+		return STORE_AUDIT_FORM_V2;
+	return audit_matches(e, STORE_AUDIT_FORM_V1, prev) ? STORE_AUDIT_FORM_V1 : 0;
 }
 
 static void
@@ -268,10 +286,11 @@ audit_walk(struct store *st, int64_t at_seq, struct store_audit_result *res)
 		if ((r = store_audit_entries_after(st, after, STORE_AUDIT_PAGE + 1, &v, &n)) < 0)
 			return r;
 		for (i = 0; i < n && i < STORE_AUDIT_PAGE; i++) {
-			if (!audit_links(&v[i], seq, prev)) {
+			if ((v[i].form = audit_links(&v[i], seq, prev)) == 0) {
 				audit_classify(res, &v[i], i + 1 < n ? &v[i + 1] : NULL, seq, prev);
 				goto out;
 			}
+			res->forms[v[i].form - 1]++;
 			seq = v[i].seq;
 			memcpy(prev, v[i].hash, sizeof(prev));
 			if (seq == at_seq) {

@@ -167,7 +167,7 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_CHAIN_GET] = "SELECT anchor_id, anchor_seq, anchor_hash, head_seq, head_hash FROM audit_chain",
 	/* the entries after id ?1, oldest first, ?2 at a time: verification's walk and pruning's batch */
 	[ST_CHAIN_WALK] = "SELECT id, time_ns, caller, caller_addr, operation, resource_id, status, detail, "
-		"justification, correlation_id, seq, hash FROM activity WHERE id > ?1 ORDER BY id LIMIT ?2",
+		"justification, correlation_id, seq, hash, caller_subject FROM activity WHERE id > ?1 ORDER BY id LIMIT ?2",
 	/* idempotent: of two replicas pruning the same batch, the second moves nothing */
 	[ST_CHAIN_ANCHOR] = "UPDATE audit_chain SET anchor_id = ?1, anchor_seq = ?2, anchor_hash = ?3 "
 		"WHERE anchor_id < ?1",

@@ -189,7 +189,7 @@ struct store_request {
 	char id[STORE_ID_MAX + 1];
 	int64_t policy_id;
 	char requestor[STORE_REQUESTOR_MAX + 1];
-	char requestor_subject[STORE_SUBJECT_MAX + 1];	/* single sign-on: the provider's sub; else "" (written, not read back) */
+	char requestor_subject[STORE_SUBJECT_MAX + 1];	/* single sign-on: the provider's sub; else "" (read back by the chain's walk only) */
 	char requestor_addr[STORE_ADDR_TEXT_MAX];
 	int64_t start_ns;
 	char justification[STORE_JUSTIFICATION_MAX + 1];
@@ -324,7 +324,7 @@ struct store_activity {
 	int64_t id;			/* assigned on append */
 	int64_t time_ns;
 	char caller[STORE_REQUESTOR_MAX + 1];
-	char caller_subject[STORE_SUBJECT_MAX + 1];	/* single sign-on: the provider's sub; else "" (written, not read back) */
+	char caller_subject[STORE_SUBJECT_MAX + 1];	/* single sign-on: the provider's sub; else "" (read back by the chain's walk only) */
 	char caller_addr[STORE_ADDR_TEXT_MAX];
 	char operation[STORE_OPERATION_MAX];	/* e.g. "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action" */
 	char resource_id[ARM_ID_MAX + 1];

@@ -3,6 +3,8 @@
 #   audit-chain.py check STATE        every chained entry's hash recomputed from its fields: exit 0 if all match
 #   audit-chain.py rewrite STATE ID   a careful forger: entry ID's caller changed and every later hash and the
 #                                     head written again, so only a head exported before can tell
+#   audit-chain.py downgrade STATE ID every entry up to ID hashed again in form 1, as a jitgated before form 2
+#                                     wrote them, and every later hash (form 2) and the head written again
 #   audit-chain.py syslog STATE FILE  FILE's lines (datagrams audit_syslog sent) are RFC 5424 messages, one per
 #                                     entry up to the newest, in order, each with the entry's seq, hash and fields
 # The store is STATE/jitgate.db, or the PostgreSQL database of $JITGATE_TEST_PG (tests/e2e/on-pg.sh).
@@ -15,17 +17,31 @@ import struct
 import subprocess
 import sys
 
-TAG = b"jitgate-audit-v1\n"
-FIELDS = ["caller", "caller_addr", "operation", "resource_id", "status", "detail", "justification", "correlation_id"]
+# form 1: the tag, then these eight fields; form 2 (entries written since): its own tag, and caller_subject last
+TAGS = {1: b"jitgate-audit-v1\n", 2: b"jitgate-audit-v2\n"}
+FIELDS = ["caller", "caller_addr", "operation", "resource_id", "status", "detail", "justification", "correlation_id",
+          "caller_subject"]
 PG = os.environ.get("JITGATE_TEST_PG")
 
 
-def canonical(prev, seq, row):
-    b = TAG + prev + struct.pack(">qq", seq, row["time_ns"])
-    for f in FIELDS:
+def canonical(form, prev, seq, row):
+    b = TAGS[form] + prev + struct.pack(">qq", seq, row["time_ns"])
+    for f in FIELDS[:8] if form == 1 else FIELDS:
         e = row[f].encode()
         b += struct.pack(">I", len(e)) + e
     return b
+
+
+def hashed(form, prev, row):
+    return hashlib.sha256(canonical(form, prev, row["seq"], row)).digest()
+
+
+def form_of(prev, row):
+    """The form whose hash the entry holds after prev (form 2 first), or None."""
+    for form in (2, 1):
+        if hashed(form, prev, row).hex() == row["hash"].lower():
+            return form
+    return None
 
 
 def psql(sql):
@@ -80,7 +96,8 @@ def syslog(rows, path):
         p = {k: re.sub(r'\\(["\\\]])', r"\1", v) for k, v in PARAM.findall(m.group(1))}
         r = by_seq.get(int(p["seq"]))
         if not r or p["hash"] != r["hash"].lower() or p["caller"] != r["caller"] or p["detail"] != r["detail"] \
-                or p["resourceId"] != r["resource_id"] or p["correlationId"] != r["correlation_id"]:
+                or p["resourceId"] != r["resource_id"] or p["correlationId"] != r["correlation_id"] \
+                or p.get("callerSubject") != r["caller_subject"]:
             print("audit-chain.py: message for seq %s does not match the store" % p.get("seq"))
             return 1
         got.append(int(p["seq"]))
@@ -98,25 +115,33 @@ def main():
         return syslog(rows, sys.argv[3])
     rows = [r for r in rows if r["id"] > anchor_id]
     forged = int(sys.argv[3]) if cmd == "rewrite" else None
-    sql = []
+    upto = int(sys.argv[3]) if cmd == "downgrade" else None
+    sql, forms, was = [], {1: 0, 2: 0}, prev
     for r in rows:
         if r["seq"] is None or r["seq"] != seq + 1:
             print("audit-chain.py: entry id %d is not at place %d" % (r["id"], seq + 1))
             return 1
+        form = form_of(was, r)  # against the chain as stored
+        if form is None:
+            print("audit-chain.py: entry id %d: hash %s is neither form's (form 2 recomputed: %s)"
+                  % (r["id"], r["hash"].lower(), hashed(2, was, r).hex()))
+            return 1
+        forms[form] += 1
+        was = bytes.fromhex(r["hash"])
         if r["id"] == forged:
             r["caller"] = "token:forger"
             sql.append("UPDATE activity SET caller = 'token:forger' WHERE id = %d;" % r["id"])
-        h = hashlib.sha256(canonical(prev, r["seq"], r)).digest()
-        if forged is not None and r["id"] >= forged:
+        if upto is not None and r["id"] <= upto:
+            form = 1
+        h = hashed(form, prev, r)
+        if h != was:
             sql.append("UPDATE activity SET hash = %s WHERE id = %d;" % (blob(h), r["id"]))
-        elif h.hex() != r["hash"].lower():
-            print("audit-chain.py: entry id %d: hash %s, recomputed %s" % (r["id"], r["hash"].lower(), h.hex()))
-            return 1
         seq, prev = r["seq"], h
-    if forged is not None:
+    if sql:
         sql.append("UPDATE audit_chain SET head_hash = %s;" % blob(prev))
         run(state, "\n".join(sql))
-    print("audit-chain.py: %d entries, head %d:%s" % (len(rows), seq, prev.hex()))
+    print("audit-chain.py: %d entries (%d in form 1, %d in form 2), head %d:%s" % (len(rows), forms[1], forms[2],
+                                                                                seq, prev.hex()))
     return 0
 
 

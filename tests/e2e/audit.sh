@@ -93,7 +93,12 @@ eventually_within "the log exports the chain's head (audit head SEQ:HASH)" 3 gre
 HEAD=$(grep -oE "audit head $N:[0-9a-f]{64}" "$LOG" | tail -1 | cut -d' ' -f3)
 # the hash entry 5 had, as a head exported when the log was 5 entries long would have said
 HEAD5=5:$(store_read "$STATE" "SELECT lower($HEX) FROM activity WHERE id = 5")
-check "every stored hash is the SHA-256 of the documented canonical form (computed apart)" python3 "$CHAIN" check "$STATE"
+chain_says() { # PATTERN ARGS...: audit-chain.py ARGS succeeds and prints PATTERN
+	local pat=$1 out; shift
+	out=$(python3 "$CHAIN" "$@") && grep -qE -- "$pat" <<<"$out" || { echo "    $out"; return 1; }
+}
+check "every stored hash is the SHA-256 of the documented canonical form 2 (computed apart)" \
+	chain_says "$N entries \(0 in form 1, $N in form 2\)" check "$STATE"
 eventually_within "audit_syslog: one RFC 5424 message per entry, in order, with seq, hash and fields as stored" 3 \
 	python3 "$CHAIN" syslog "$STATE" "$SYSLOG_OUT"
 stop
@@ -105,6 +110,11 @@ check "an edited entry: verify exits 3 and names entry id $K as changed" \
 	verify_says 3 "entry id $K \(sequence $K\) was changed"
 store_sql "$STATE" "UPDATE activity SET caller = 'token:admin' WHERE id = $K"
 check "  … put back: intact again" verify_says 0 "intact: $N entries"
+SUBJ=$(store_read "$STATE" "SELECT caller_subject FROM activity WHERE id = $K")
+store_sql "$STATE" "UPDATE activity SET caller_subject = 'sso-mallory' WHERE id = $K"
+check "an edited single sign-on subject (caller_subject, canonical form 2): entry id $K named as changed" \
+	verify_says 3 "entry id $K \(sequence $K\) was changed"
+store_sql "$STATE" "UPDATE activity SET caller_subject = '$SUBJ' WHERE id = $K"
 store_sql "$STATE" "UPDATE activity SET time_ns = time_ns + 1 WHERE id = 5"
 check "an entry's time moved by one nanosecond: entry id 5 changed" verify_says 3 "entry id 5 \(sequence 5\) was changed"
 store_sql "$STATE" "UPDATE activity SET time_ns = time_ns - 1 WHERE id = 5"
@@ -145,6 +155,18 @@ check "  … nor an older head (entry 5's hash before the rewrite): written agai
 	verify_says 3 "entry at sequence 5 does not have the exported hash" --head "$HEAD5"
 check "  … while a head from before the rewritten entry still matches (1)" \
 	verify_says 0 "exported head 1 matches" --head "1:$(store_read "$STATE" "SELECT lower($HEX) FROM activity WHERE id = 1")"
+# a chain an older jitgated began (form 1, entries 1 to 3) and this one carried on (form 2)
+python3 "$CHAIN" downgrade "$STATE" 3 >/dev/null
+spans() { verify_says 0 "intact: $((N - 1)) entries" && verify_says 0 "3 of them in canonical form 1 .*, $((N - 4)) in form 2"; }
+check "a chain of form 1 entries then form 2 entries verifies: intact, $((N - 1)) entries, 3 in form 1" spans
+check "  … and so it does computed apart" chain_says "\(3 in form 1, $((N - 4)) in form 2\)" check "$STATE"
+SUBJ=$(store_read "$STATE" "SELECT caller_subject FROM activity WHERE id = 5")
+store_sql "$STATE" "UPDATE activity SET caller_subject = 'sso-mallory' WHERE id = 5"
+check "  … an edited subject in a form 2 entry after them: entry id 5 named as changed" \
+	verify_says 3 "entry id 5 \(sequence 5\) was changed"
+store_sql "$STATE" "UPDATE activity SET caller_subject = '$SUBJ' WHERE id = 5"
+store_sql "$STATE" "UPDATE activity SET caller_subject = 'sso-mallory' WHERE id = 2"
+check "  … in a form 1 entry it is not seen (form 1 never held it; documented)" verify_says 0 "intact: $((N - 1)) entries"
 check "verify --head refuses a malformed head (exit 2)" verify_says 2 "--head is SEQ:HASH" --head "12:abc"
 check "verify refuses a stray argument (exit 2)" verify_says 2 "unexpected argument" extra
 check "verify refuses a token flag (exit 2)" verify_says 2 "only --state-dir, --store, --config and --head" --role Owner
@@ -206,8 +228,9 @@ check "every pruned entry is in the export file once ($EXP_ACT exported + $ACT k
 	test $((EXP_ACT + ACT)) -eq "$HEADSEQ" -a "$(jq -r 'select(.kind == "activity") | .seq' "$EXPORT" | sort -un | wc -l)" -eq "$EXP_ACT"
 check "the export holds the pruned requests with their grants ($EXP_REQ)" \
 	bash -c 'jq -e "select(.kind == \"request\") | .grants[0].port == 22" "$1" >/dev/null && (( $2 >= '"$made"' - 6 ))' _ "$EXPORT" "$EXP_REQ"
-check "exported entries carry their place and hash (seq, hash)" \
-	bash -c 'jq -e "select(.kind == \"activity\") | (.seq | type) == \"number\" and (.hash | length) == 64" "$1" | grep -qv false' _ "$EXPORT"
+check "exported entries carry their place, hash and single sign-on subject (seq, hash, callerSubject)" \
+	bash -c 'v=$(jq "select(.kind == \"activity\") | (.seq | type) == \"number\" and (.hash | length) == 64 and
+		(.callerSubject | type) == \"string\"" "$1") && grep -q true <<<"$v" && ! grep -q false <<<"$v"' _ "$EXPORT"
 check "verify after pruning: intact, from the anchor on" verify_says 0 "intact: .* \(anchor: entry id [1-9]"
 check "the stored hashes still match the canonical form after pruning" python3 "$CHAIN" check "$STATE"
 refuse "pruning logged no failure" grep -q "not pruned" "$LOG"

@@ -25,6 +25,10 @@
  */
 #define GOLDEN_1 "75012ba9a5d0a9e2c956597cf0f0024b0b7a94ddc776e65a8a3965bb8a04b705"
 #define GOLDEN_2 "9e69f96232dd363fa619aa2da430379af8eae537a5e56fb4e287499dc295c378"
+/* The same in form 2, with caller_subject "00u1abc" (and, SUBJECT_EMPTY, with it "") */
+#define GOLDEN_V2_1 "f89a26ae44d9037a3fea1dfd923688eb2210bf3cc53ed18eec25f9658061dad8"
+#define GOLDEN_V2_2 "533da1d363922cb15a8e1f0f37cdbbf3280ac0cfc351ae11129c76a136fe7c84"
+#define GOLDEN_V2_SUBJECT_EMPTY "ef1ecd31e58c1d89ba9a32a64d5683dbfadeb7a36337899e3ed2b61047895b51"
 
 static void
 entry(struct store_activity *a, int64_t time_ns)
@@ -58,16 +62,51 @@ test_canonical_golden(void **state)
 
 	(void)state;
 	entry(&a, 1700000000123456789LL);
-	assert_int_equal(store_audit_canonical(zero, 1, &a, buf, sizeof(buf)), 216);
+	/* form 1 leaves the subject out: the same bytes whatever it is */
+	snprintf(a.caller_subject, sizeof(a.caller_subject), "00u1abc");
+	assert_int_equal(store_audit_canonical(STORE_AUDIT_FORM_V1, zero, 1, &a, buf, sizeof(buf)), 216);
 	assert_memory_equal(buf, "jitgate-audit-v1\n", 17);
-	assert_int_equal(store_audit_canonical(zero, 1, &a, buf, 215), 0);	/* too small: nothing */
-	assert_int_equal(store_audit_hash(zero, 1, &a, h1), 0);
+	assert_int_equal(store_audit_canonical(STORE_AUDIT_FORM_V1, zero, 1, &a, buf, 215), 0);	/* too small */
+	assert_int_equal(store_audit_hash(STORE_AUDIT_FORM_V1, zero, 1, &a, h1), 0);
 	hex(h1, text);
 	assert_string_equal(text, GOLDEN_1);
 	a.time_ns++;
-	assert_int_equal(store_audit_hash(h1, 2, &a, h2), 0);
+	assert_int_equal(store_audit_hash(STORE_AUDIT_FORM_V1, h1, 2, &a, h2), 0);
 	hex(h2, text);
 	assert_string_equal(text, GOLDEN_2);
+	assert_int_equal(store_audit_canonical(0, zero, 1, &a, buf, sizeof(buf)), 0);	/* no such form */
+	assert_int_equal(store_audit_canonical(3, zero, 1, &a, buf, sizeof(buf)), 0);
+}
+
+/* Form 2: form 1's bytes under its own tag, then caller_subject. */
+static void
+test_canonical_v2_golden(void **state)
+{
+	uint8_t zero[32] = { 0 }, h1[32], h2[32], buf[STORE_AUDIT_CANONICAL_MAX];
+	struct store_activity a;
+	char text[65];
+
+	(void)state;
+	entry(&a, 1700000000123456789LL);
+	snprintf(a.caller_subject, sizeof(a.caller_subject), "00u1abc");
+	assert_int_equal(store_audit_canonical(STORE_AUDIT_FORM_V2, zero, 1, &a, buf, sizeof(buf)), 227);
+	assert_memory_equal(buf, "jitgate-audit-v2\n", 17);
+	assert_memory_equal(buf + 216, "\0\0\0\x07" "00u1abc", 11);
+	assert_int_equal(store_audit_canonical(STORE_AUDIT_FORM_V2, zero, 1, &a, buf, 226), 0);
+	assert_int_equal(store_audit_hash(STORE_AUDIT_FORM_V2, zero, 1, &a, h1), 0);
+	hex(h1, text);
+	assert_string_equal(text, GOLDEN_V2_1);
+	a.time_ns++;
+	assert_int_equal(store_audit_hash(STORE_AUDIT_FORM_V2, h1, 2, &a, h2), 0);
+	hex(h2, text);
+	assert_string_equal(text, GOLDEN_V2_2);
+	/* no subject is still a field (its length, 0): never form 1's hash */
+	a.time_ns--;
+	a.caller_subject[0] = '\0';
+	assert_int_equal(store_audit_hash(STORE_AUDIT_FORM_V2, zero, 1, &a, h1), 0);
+	hex(h1, text);
+	assert_string_equal(text, GOLDEN_V2_SUBJECT_EMPTY);
+	assert_string_not_equal(text, GOLDEN_1);
 }
 
 /* Lengths before each string: moving a byte from one field to the next changes the hash. */
@@ -81,16 +120,16 @@ test_canonical_unambiguous(void **state)
 	entry(&a, 1);
 	snprintf(a.caller, sizeof(a.caller), "ab");
 	snprintf(a.caller_addr, sizeof(a.caller_addr), "c");
-	assert_int_equal(store_audit_hash(zero, 1, &a, h1), 0);
+	assert_int_equal(store_audit_hash(STORE_AUDIT_FORM, zero, 1, &a, h1), 0);
 	snprintf(a.caller, sizeof(a.caller), "a");
 	snprintf(a.caller_addr, sizeof(a.caller_addr), "bc");
-	assert_int_equal(store_audit_hash(zero, 1, &a, h2), 0);
+	assert_int_equal(store_audit_hash(STORE_AUDIT_FORM, zero, 1, &a, h2), 0);
 	assert_memory_not_equal(h1, h2, 32);
 	/* the place and the previous hash count too */
-	assert_int_equal(store_audit_hash(zero, 2, &a, h1), 0);
+	assert_int_equal(store_audit_hash(STORE_AUDIT_FORM, zero, 2, &a, h1), 0);
 	assert_memory_not_equal(h1, h2, 32);
 	zero[31] = 1;
-	assert_int_equal(store_audit_hash(zero, 1, &a, h1), 0);
+	assert_int_equal(store_audit_hash(STORE_AUDIT_FORM, zero, 1, &a, h1), 0);
 	assert_memory_not_equal(h1, h2, 32);
 }
 
@@ -377,6 +416,103 @@ test_migration_chain_start(void **state)
 	assert_int_equal(res.id, 5);
 }
 
+/* SQL on the fixture's store, whichever engine it is. */
+static void
+any_exec(struct fixture *f, const char *sql)
+{
+	PGconn *c;
+	PGresult *res;
+
+	if (!pg_uri) {
+		raw_exec(f->path, sql);
+		return;
+	}
+	c = PQconnectdb(pg_uri);
+	res = PQexec(c, sql);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	PQfinish(c);
+}
+
+/* Entry id's hash (id 0: the chain's head) set to h, as the engine spells a blob. */
+static void
+set_hash(struct fixture *f, int64_t id, const uint8_t h[32])
+{
+	char text[65], lit[96], sql[256];
+
+	hex(h, text);
+	if (pg_uri)
+		snprintf(lit, sizeof(lit), "decode('%s', 'hex')", text);
+	else
+		snprintf(lit, sizeof(lit), "X'%s'", text);
+	if (id)
+		snprintf(sql, sizeof(sql), "UPDATE activity SET hash = %s WHERE id = %lld", lit, (long long)id);
+	else
+		snprintf(sql, sizeof(sql), "UPDATE audit_chain SET head_hash = %s", lit);
+	any_exec(f, sql);
+}
+
+/*
+ * A chain that an older jitgated began (form 1) and this one carries on (form 2) verifies; a changed
+ * caller_subject is found in a form 2 entry, and (documented) not in a form 1 entry, which never held it.
+ */
+static void
+test_chain_v1_then_v2(void **state)
+{
+	struct fixture *f = *state;
+	struct store_audit_result res;
+	struct store_audit_entry *v = NULL;
+	uint8_t prev[32] = { 0 };
+	struct store_activity a;
+	size_t n, i;
+	int k;
+
+	/* three entries as an older jitgated wrote them: hashed in form 1, the head moved along */
+	for (k = 0; k < 3; k++) {
+		entry(&a, 1000 + k);
+		snprintf(a.caller_subject, sizeof(a.caller_subject), "sub-%d", k + 1);
+		assert_int_equal(store_activity_append(f->st, &a), 0);
+	}
+	assert_int_equal(store_audit_entries_after(f->st, 0, 10, &v, &n), 0);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		assert_string_equal(v[i].a.caller_subject, i == 0 ? "sub-1" : i == 1 ? "sub-2" : "sub-3");
+		assert_int_equal(store_audit_hash(STORE_AUDIT_FORM_V1, prev, v[i].seq, &v[i].a, prev), 0);
+		set_hash(f, v[i].a.id, prev);
+	}
+	set_hash(f, 0, prev);
+	free(v);
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_INTACT);
+	assert_int_equal(res.forms[0], 3);
+	assert_int_equal(res.forms[1], 0);
+	/* this version carries on in form 2 */
+	for (k = 0; k < 3; k++) {
+		entry(&a, 2000 + k);
+		snprintf(a.caller_subject, sizeof(a.caller_subject), "sub-%d", k + 4);
+		assert_int_equal(store_activity_append(f->st, &a), 0);
+	}
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_INTACT);
+	assert_int_equal(res.checked, 6);
+	assert_int_equal(res.forms[0], 3);
+	assert_int_equal(res.forms[1], 3);
+	any_exec(f, "UPDATE activity SET caller_subject = 'sub-x' WHERE id = 5");
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_CHANGED);
+	assert_int_equal(res.id, 5);
+	assert_int_equal(res.checked, 4);
+	any_exec(f, "UPDATE activity SET caller_subject = 'sub-5' WHERE id = 5");
+	any_exec(f, "UPDATE activity SET caller_subject = '' WHERE id = 6");
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_CHANGED);
+	assert_int_equal(res.id, 6);
+	any_exec(f, "UPDATE activity SET caller_subject = 'sub-6' WHERE id = 6");
+	any_exec(f, "UPDATE activity SET caller_subject = 'sub-x' WHERE id = 2");
+	verify(f->st, &res);
+	assert_int_equal(res.fault, STORE_AUDIT_INTACT);
+}
+
 #define CONCURRENT_WRITERS	3	/* processes appending at once, as replicas do on PostgreSQL */
 #define CONCURRENT_ENTRIES	60	/* entries each appends: half alone, half in transactions of 5 */
 
@@ -455,8 +591,10 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canonical_golden),
 		cmocka_unit_test(test_canonical_unambiguous),
+		cmocka_unit_test(test_canonical_v2_golden),
 		cmocka_unit_test_setup_teardown(test_chain_intact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_v1_then_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_keeps_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_before_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_chain_start, setup, teardown),
