@@ -119,8 +119,6 @@ landlock_confine(const struct landlock_paths *p, struct core_error *err)
 	}
 	if ((r = allow(ruleset, abi, p->state_dir, LL_FS_STATE, err)) < 0)
 		goto out;
-	if (p->export_dir && (r = allow(ruleset, abi, p->export_dir, LL_FS_STATE, err)) < 0)
-		goto out;
 	for (i = 0; i < LANDLOCK_READ_MAX && p->read[i]; i++)
 		if ((r = allow(ruleset, abi, p->read[i], LL_FS_READ, err)) < 0)
 			goto out;

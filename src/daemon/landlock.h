@@ -8,7 +8,6 @@
 
 struct landlock_paths {
 	const char *state_dir;				/* read, write, create, remove, rename beneath */
-	const char *export_dir;				/* the same beneath, or NULL: prune_export's directory */
 	const char *read[LANDLOCK_READ_MAX + 1];	/* read only (files, or directories and all beneath) */
 	const char *read_exec[LANDLOCK_READ_MAX + 1];	/* read and execute (sanitizer builds' symbolizer) */
 };

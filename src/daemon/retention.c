@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -19,16 +20,48 @@
 
 #define RETENTION_BACKLOG_PAUSE_NS	(50LL * TIME_NS_PER_MS)	/* between full batches: the API runs meanwhile */
 
-/* One JSON object per line, appended, then fsync'd: on disk before the rows are deleted. */
-static int
-export_lines(const char *path, json_t *const *lines, size_t n)
+void
+retention_export_open(struct server *s)
 {
-	int fd, r = 0;
+	const char *path = s->cfg->retention.export_path;
+
+	if (!path[0] || s->export_fd >= 0)
+		return;
+	s->export_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (s->export_fd < 0) {
+		s->export_err = -errno;
+		logmsg("retention: cannot open prune_export %s: %s; nothing is pruned until jitgated is restarted and "
+		       "can open it", path, strerror(errno));
+	}
+}
+
+/*
+ * Is fd still the file at path? A file renamed or removed since the start would take what is pruned out
+ * of sight (or into nothing): -ESTALE then, and nothing is pruned.
+ */
+static int
+export_still_there(int fd, const char *path)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0)
+		return -errno;
+	if (stat(path, &b) < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_nlink > 0 ? 0 : -ESTALE;
+}
+
+/* One JSON object per line, appended to the export opened at start, then fsync'd: on disk before the rows are deleted. */
+static int
+export_lines(const struct server *s, json_t *const *lines, size_t n)
+{
+	int fd = s->export_fd, r;
 	size_t i;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return -errno;
+		return s->export_err ? s->export_err : -EBADF;
+	if ((r = export_still_there(fd, s->cfg->retention.export_path)) < 0)
+		return r;
 	for (i = 0; i < n && r == 0; i++) {
 		char *text = json_dumps(lines[i], JSON_COMPACT | JSON_ENSURE_ASCII);
 		size_t len, off = 0;
@@ -52,8 +85,6 @@ export_lines(const char *path, json_t *const *lines, size_t n)
 	}
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
 	return r;
 }
 
@@ -69,6 +100,7 @@ lines_free(json_t **lines, size_t n)
 
 /* Where the export goes, and why it last failed (0: it did not), to tell that from the store's failures. */
 struct export_ctx {
+	const struct server *s;
 	const char *path;
 	int err;
 };
@@ -100,7 +132,7 @@ export_activity(void *ctx, const struct store_audit_entry *v, size_t n)
 			r = -ENOMEM;
 	}
 	if (r == 0)
-		r = export_lines(x->path, lines, n);
+		r = export_lines(x->s, lines, n);
 	lines_free(lines, n);
 	return x->err = r;
 }
@@ -147,7 +179,7 @@ export_requests(void *ctx, const struct store_request *v, size_t n)
 		if (!(lines[i] = request_json(&v[i])))
 			r = -ENOMEM;
 	if (r == 0)
-		r = export_lines(x->path, lines, n);
+		r = export_lines(x->s, lines, n);
 	lines_free(lines, n);
 	return x->err = r;
 }
@@ -174,7 +206,13 @@ retention_head(struct server *s)
 static void
 prune_failed(struct server *s, const char *what, const struct export_ctx *x)
 {
-	if (x->err)
+	if (x->err == -ESTALE)
+		logmsg("retention: %s not pruned: %s is no longer the file jitgated opened at start (renamed or "
+		       "removed); restart jitgated to write a new one (rotate with copytruncate)", what, x->path);
+	else if (x->err && s->export_fd < 0)
+		logmsg("retention: %s not pruned: cannot write %s: %s (opened at start only: restart jitgated once "
+		       "it can be)", what, x->path, strerror(-x->err));
+	else if (x->err)
 		logmsg("retention: %s not pruned (tried again later): cannot write %s: %s", what, x->path,
 		       strerror(-x->err));
 	else
@@ -186,7 +224,7 @@ static bool
 retention_prune(struct server *s)
 {
 	const struct config_retention *rt = &s->cfg->retention;
-	struct export_ctx x = { .path = rt->export_path };
+	struct export_ctx x = { .s = s, .path = rt->export_path };
 	int64_t now = time_now_ns();
 	bool more = false;
 	int n;

@@ -11,4 +11,10 @@ struct server;
  */
 void retention_tick(struct server *s);
 
+/*
+ * Open prune_export for appending, once, before Landlock: the main process keeps this descriptor and no
+ * right to write in the file's directory. A failure is logged and kept: nothing is pruned until a restart.
+ */
+void retention_export_open(struct server *s);
+
 #endif

@@ -25,6 +25,7 @@
 #include "daemon/landlock.h"
 #include "daemon/log.h"
 #include "daemon/privsep.h"
+#include "daemon/retention.h"
 #include "daemon/sandbox.h"
 #include "daemon/server.h"
 #include "daemon/statedir.h"
@@ -174,22 +175,10 @@ confine_main(const struct config *cfg, const struct sandbox_user *u)
 {
 	struct core_error err = { 0 };
 	struct landlock_paths p = { .state_dir = cfg->state_dir, .read = { API_BOOT_ID_PATH } };
-	char export_dir[CONFIG_PATH_MAX];
 	size_t i, n_read = 1;
-	char *slash;
 	int abi;
 
-	/*
-	 * Retention appends what it prunes to prune_export, which may lie outside the state directory: its
-	 * directory is writable too. Never "/" (nor the working directory, for a relative path): an export
-	 * there fails, is logged, and nothing is pruned.
-	 */
-	memcpy(export_dir, cfg->retention.export_path, sizeof(export_dir));
-	slash = strrchr(export_dir, '/');
-	if (slash && slash != export_dir) {
-		*slash = '\0';
-		p.export_dir = export_dir;
-	}
+	/* prune_export, wherever it is, was opened before (retention_export_open): its directory stays closed */
 	if (cfg->store[0] || cfg->webhooks.n || cfg->api.oidc.issuer[0]) {
 		p.read[n_read++] = "/etc";
 		p.read[n_read++] = "/usr";
@@ -222,14 +211,18 @@ confine_main(const struct config *cfg, const struct sandbox_user *u)
  * client calls, and the webhooks' HTTPS client calls, if need be): Landlock before seccomp, whose list has no Landlock call.
  */
 static int
-drop_main(const struct config *cfg, const struct sandbox_user *u)
+drop_main(struct server *s)
 {
+	const struct config *cfg = s->cfg;
+	const struct sandbox_user *u = &s->user;
 	struct core_error err = { 0 };
 
 	if (sandbox_drop(u, 0, &err) < 0) {
 		fail_err("cannot drop privileges", &err);
 		return -EPERM;
 	}
+	/* as the user (its file rights, as the export had before), but before Landlock takes the directory away */
+	retention_export_open(s);
 	if (confine_main(cfg, u) < 0)
 		return -EPERM;
 	if (sandbox_seccomp_main(cfg->store[0] != '\0', cfg->webhooks.n > 0 || cfg->api.oidc.issuer[0] != '\0', &err) < 0) {
@@ -455,8 +448,10 @@ setup_store(struct server *s)
 		logmsg("single sign-on: cannot set up the HTTPS client");
 		return -1;
 	}
-	if (s->split && drop_main(cfg, &s->user) < 0)
+	if (s->split && drop_main(s) < 0)
 		return -1;
+	if (!s->split)
+		retention_export_open(s);	/* split: done in drop_main, before Landlock */
 	if (statedir_open_store(cfg, &s->store) < 0)
 		return -1;
 	api_set_store(s->api, s->store);
@@ -573,6 +568,8 @@ server_teardown(struct server *s)
 		close(s->sfd);
 	if (s->syslog_fd >= 0)
 		close(s->syslog_fd);
+	if (s->export_fd >= 0)
+		close(s->export_fd);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	if (s->netns_fd >= 0)
@@ -595,6 +592,7 @@ server_run(const struct config *cfg)
 		.lock_fd = -1,
 		.netns_fd = -1,
 		.syslog_fd = -1,
+		.export_fd = -1,
 		.started_ns = time_now_ns(),
 	};
 	int r = DAEMON_EXIT_FAILURE;

@@ -46,6 +46,8 @@ struct server {
 	int syslog_fd;			/* audit_syslog's datagram socket; -1 until the first look */
 	int64_t syslog_after, next_syslog;	/* the last entry sent; when to look again (monotonic) */
 	bool syslog_failing;		/* the last send failed (logged once) */
+	int export_fd;			/* prune_export, opened once before Landlock (retention.c); -1: none */
+	int export_err;			/* why it could not be opened (-errno); 0: it was, or none is set */
 };
 
 #define SERVER_METRICS_CONN_MAX	16	/* connections to metrics_listen at once: a few scrapers */

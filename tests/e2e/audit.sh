@@ -236,7 +236,18 @@ check "the stored hashes still match the canonical form after pruning" python3 "
 refuse "pruning logged no failure" grep -q "not pruned" "$LOG"
 check "the sandboxed main process sent every entry it wrote to syslog too ($(wc -l <"$SYSLOG_OUT") messages = $HEADSEQ - $PRE entries)" \
 	test "$(wc -l <"$SYSLOG_OUT")" -eq $((HEADSEQ - PRE))
+# the export is opened once, before Landlock (which leaves its directory closed): renamed away (rotation
+# without copytruncate), nothing more is pruned, nor written to the old file or a new one, until a restart
+mv "$EXPORT" "$EXPORT.1"
+SIZE=$(stat -c %s "$EXPORT.1") BEFORE=$(count activity)
+initiate 1 >/dev/null
+eventually_within "the export renamed away: pruning stops, logged with what to do (restart)" 6 \
+	grep -q "not pruned: $EXPORT is no longer the file jitgated opened at start (renamed or removed); restart" "$LOG"
+check "  … nothing was written to the renamed file, nor a new one made ($SIZE bytes)" \
+	bash -c '[[ $(stat -c %s "$1.1") == "$2" && ! -e $1 ]]' _ "$EXPORT" "$SIZE"
+check "  … nor deleted (activity $BEFORE → $(count activity))" test "$(count activity)" -ge "$BEFORE"
 stop
+mv "$EXPORT.1" "$EXPORT"
 
 # --- 4. a careless operator: an export file that cannot be written. Nothing is deleted (the export comes first),
 # the failure is logged, and access still closes on time ---
@@ -246,8 +257,10 @@ sed -i "s|^prune_export = .*|prune_export = $STATE/no-such-dir/pruned.jsonl|" "$
 start --config "$E2E_TMP/prune.conf" || { notok "jitgated starts with an unwritable export"; cat "$LOG"; exit 1; }
 initiate 3 22 >/dev/null	# endTimeUtc in whole seconds: 2 to 3 s from now
 check "set-up: a grant of ~3 s opens port 22" can "$CL" $A $V 22
-eventually_within "the failed export is logged, naming the file and the reason" 6 \
-	grep -q "retention: activity entries not pruned (tried again later): cannot write $STATE/no-such-dir/pruned.jsonl: No such file or directory" "$LOG"
+check "the export that cannot be opened at start is logged, naming the file and the reason" \
+	grep -q "retention: cannot open prune_export $STATE/no-such-dir/pruned.jsonl: No such file or directory" "$LOG"
+eventually_within "  … and each batch it holds back too" 6 \
+	grep -q "retention: activity entries not pruned: cannot write $STATE/no-such-dir/pruned.jsonl: No such file or directory (opened at start only" "$LOG"
 eventually_within "  … and the grant still closes on time: A is refused on 22" 4 cannot "$CL" $A $V 22
 check "nothing was deleted without its export (activity only grew: $BEFORE → $(count activity))" \
 	test "$(count activity)" -gt "$BEFORE"

@@ -173,13 +173,15 @@ check "no sanitizer report from any of the three (sanitizer builds)" \
 # as a symlink; once it runs, the symlink is turned to another directory that user $USR owns (so file rights allow
 # the write) and a policy change makes it rewrite its boot list there: the kernel must refuse (EACCES), and nothing
 # may appear outside. The store's files are hard-linked beside, so SQLite (open descriptors) carries on unaware.
+# That other directory also holds its prune_export, opened once before Landlock: its directory gives no write right.
 ll_abi=$(landlock_abi)
 LLNS=$(ns_new pll) || exit 1
 LLREAL=$E2E_TMP/ll-real LLOUT=$E2E_TMP/ll-out LLDIR=$E2E_TMP/ll-state
 mkdir -m 0700 "$LLREAL" "$LLOUT" && chown "$USR:" "$LLREAL" "$LLOUT" && ln -s "$LLREAL" "$LLDIR" || exit 1
 LLTOKEN=$("$JITGATED" token create --state-dir "$LLDIR" --name admin --role Owner) || exit 1
+echo "prune_export = $LLOUT/pruned.jsonl" >"$E2E_TMP/ll.conf"
 ip netns exec "$LLNS" "$JITGATED" --state-dir "$LLDIR" --listen 127.0.0.1:8447 --vm-name vm1 --user "$USR" \
-	--unix-socket "$SOCK" >"$E2E_TMP/ll.log" 2>&1 &
+	--unix-socket "$SOCK" --config "$E2E_TMP/ll.conf" >"$E2E_TMP/ll.log" 2>&1 &
 E2E_PIDS+=($!)
 LLPID=$!
 llapi() { ip netns exec "$LLNS" curl -sS --max-time 10 --cacert "$LLREAL/tls/cert.pem" -H "Authorization: Bearer $LLTOKEN" \
@@ -206,6 +208,8 @@ if (( ll_abi > 0 )); then
 		grep -q "cannot write $LLDIR/boot-protect: Permission denied" "$E2E_TMP/ll.log"
 	check "… and nothing was written outside (no boot-protect, no temp file in $LLOUT)" \
 		bash -c '! ls "$1" | grep -q boot-protect' _ "$LLOUT"
+	check "… though $LLOUT holds its prune_export, opened at start (the file only, not its directory)" \
+		test -f "$LLOUT/pruned.jsonl"
 	check "… and the main process lives on, answering" test "$(llapi "https://127.0.0.1:8447/healthz")" = 200
 	ln -sfn "$LLREAL" "$LLDIR"
 else
