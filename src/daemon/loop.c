@@ -312,6 +312,9 @@ on_timers(struct server *s)
 	/* closes the store refused, recorded as soon as it takes writes again (retried each second) */
 	if (api_closing_pending(s->api) && (n = api_closing_flush(s->api)) > 0)
 		logmsg("recorded %d grant close(s) the store had refused; the close journal is clear", n);
+	/* sign-outs the store refused (refused here meanwhile), and expired sessions pruned */
+	if ((n = api_sessions_tick(s->api)) > 0)
+		logmsg("recorded %d sign-out(s) the store had refused; the other replicas refuse them now", n);
 	server_boot_refresh(s);
 	if ((s->next_expiry && now >= s->next_expiry) || mono >= s->next_reconcile)
 		api_expire(s->api, now, &s->next_expiry);
