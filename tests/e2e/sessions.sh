@@ -88,6 +88,17 @@ COOKIE=$SID CSRF=$SCSRF api B DELETE "$TOKENS/nobody?$AV"
 check "the same write with A's CSRF token passes the check on B (a requester may not revoke: $code $(j .error.code))" \
 	test "$code $(j .error.code)" = "403 AuthorizationFailed"
 
+# a figure, not a check: what reading the session's row on every request costs, beside a token's one read
+many() { # A|B N AUTH_HEADER: N GET /whoami over one connection; prints the milliseconds and the 200s
+	seq "$2" | sed "s|.*|url = \"https://${RIP[$1]}:8443/whoami\"\noutput = \"/dev/null\"|" >"$E2E_TMP/many.cfg"
+	local t0=$(now_ms)
+	ip netns exec "$CL" curl -sS --max-time 60 --cacert "$E2E_TMP/state$1/tls/cert.pem" -H "$3" -w '%{http_code}\n' \
+		-K "$E2E_TMP/many.cfg" >"$E2E_TMP/many.codes" 2>/dev/null
+	echo "$(( $(now_ms) - t0 )) ms, $(grep -c '^200$' "$E2E_TMP/many.codes") of $2 answered 200"
+}
+echo "       figure: 1,000 GET /whoami on B over one connection, with A's session cookie: $(many B 1000 "Cookie: jg_session=$SID")"
+echo "       figure: the same with the requester's bearer token:                          $(many B 1000 "Authorization: Bearer $T_REQ")"
+
 echo "2. sign-out on A: refused on B at once"
 COOKIE=$SID api A DELETE /session
 check "sign-out on A without the CSRF token: 403, the session lives ($code)" test "$code" = 403
