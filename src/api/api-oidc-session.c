@@ -125,6 +125,9 @@ oidc_session_open(struct api *api, struct api_oidc *o, const struct oidc_claims 
 	if (api_session_open(api, s, life, cookie, resp, ret_id) < 0)
 		return core_error_set(e, "SessionNotRecorded", "", "cannot record the session (%s); try again",
 				      store_last_error(api->store)), -EIO;
+	/* what the answer needs stays; the secrets' traces go (the portal reads its CSRF token from GET /session) */
+	explicit_bzero(s->id_hash, sizeof(s->id_hash));
+	explicit_bzero(s->csrf, sizeof(s->csrf));
 	*ret = s;
 	return 0;
 }
