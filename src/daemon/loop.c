@@ -287,6 +287,8 @@ loop_timeout_ms(const struct server *s)
  *   - journalled closes (api_closing_flush): the closes this replica's store refused, from its own close
  *     journal; recorded by the same conditional UPDATE, so a grant another replica ended is skipped.
  *   - the boot list and the reconcile: this host's kernel only.
+ *   - sessions (api_sessions_tick): expired ones are pruned by an idempotent DELETE; the sign-outs it
+ *     records are those this replica's store refused.
  */
 static void
 on_timers(struct server *s)
