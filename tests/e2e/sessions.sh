@@ -170,6 +170,16 @@ eventually_within "once the store takes writes again, A records the sign-out wit
 	_ "$CL" "$E2E_TMP/stateB/tls/cert.pem" "$S3" "https://$RB:8443"
 check "A's log says it recorded the sign-out" grep -q "recorded 1 sign-out(s) the store had refused" "$E2E_TMP/jitgatedA.log"
 
+echo "7. sessions outlive a restart (they are in the store)"
+T_R4=$("$JITGATED" token create --name requester4 --role JitRequester --state-dir "$E2E_TMP/stateA")
+signin A "$T_R4"
+S5=$SID
+kill -TERM "${RPID[A]}"
+for ((i = 0; i < 50; i++)); do kill -0 "${RPID[A]}" 2>/dev/null || break; sleep 0.1; done
+check "replica A restarts" replica_start A
+COOKIE=$S5 api A GET /session
+check "the session made before the restart is accepted by the new A ($code $(j .name))" test "$code $(j .name)" = "200 token:requester4"
+
 check "both replicas still run" bash -c 'kill -0 $1 && kill -0 $2' _ "${RPID[A]}" "${RPID[B]}"
 if ((E2E_FAIL)) || [[ -n ${E2E_VERBOSE:-} ]]; then
 	for r in A B; do echo "  replica $r's log:"; tail -n 15 "$E2E_TMP/jitgated$r.log" | sed 's/^/    /'; done
