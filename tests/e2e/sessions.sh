@@ -4,6 +4,7 @@
 # modified and expired sessions are refused; a sign-out the store refuses holds on A and reaches B once recorded.
 #
 #   replica A (jitgated, RA:8443) ──veth── client (C) ──veth── replica B (jitgated, RB:8443)
+#   (no local VM on either: no replica enforces a host here)
 #
 # Usage: tests/e2e/on-pg.sh sessions.sh [BUILD_DIR]   (as root; needs curl, jq, psql)
 set -u
@@ -23,9 +24,9 @@ RA=10.246.1.1 RB=10.246.2.1
 addr_add "$RA_NS" e0 $RA/24 && addr_add "$CL" ea 10.246.1.2/24 || exit 1
 addr_add "$RB_NS" e0 $RB/24 && addr_add "$CL" eb 10.246.2.2/24 || exit 1
 declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID
-replica_start() { # A|B: each with its own state directory (its certificate) and its own local VM
+replica_start() { # A|B: each with its own state directory (its certificate); no local VM (sessions need none)
 	mkdir -p -m 0700 "$E2E_TMP/state$1"
-	jitgated_start "${RNS[$1]}" "$CL" "$E2E_TMP/state$1" "${RIP[$1]}:8443" "$E2E_TMP/jitgated$1.log" --vm-name "rep$1"
+	jitgated_start "${RNS[$1]}" "$CL" "$E2E_TMP/state$1" "${RIP[$1]}:8443" "$E2E_TMP/jitgated$1.log"
 	RPID[$1]=$JITGATED_PID
 }
 SUB=00000000-0000-0000-0000-000000000000

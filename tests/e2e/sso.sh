@@ -149,8 +149,8 @@ code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem"
 check "the owner adds vm2 (a gateway VM) in resource group $RGB for dave's policy (HTTP $code)" bash -c '[[ $1 == 20[01] ]]' _ "$code"
 browser several JG_RG_B=$RGB
 
-# On PostgreSQL (tests/e2e/on-pg.sh sso.sh): replica B shares the database, in a namespace of its own (it enforces
-# its own host). Sessions made on A, in the browser or by the CLI, are accepted on B, and refused on B once they end on A.
+# On PostgreSQL (tests/e2e/on-pg.sh sso.sh): replica B shares the database, in a namespace of its own, protecting
+# no host of its own (no --vm-name). Sessions made on A, in the browser or by the CLI, are accepted on B, and refused on B once they end on A.
 B_URL=
 if [[ -n ${JITGATE_TEST_PG-} ]]; then
 	VMB=$(ns_new ssovmb) || exit 1
@@ -161,7 +161,7 @@ if [[ -n ${JITGATE_TEST_PG-} ]]; then
 	mkdir -p -m 0700 "$E2E_TMP/stateB"
 	A_PID=$JITGATED_PID
 	JITGATED_USER= jitgated_start "$VMB" "$CL" "$E2E_TMP/stateB" 10.231.1.1:$API_PORT "$E2E_TMP/jitgatedB.log" \
-		--vm-name vm1b --subscription $SUB --resource-group replicab --location $LOC --config "$E2E_TMP/jitgated.conf"
+		--subscription $SUB --resource-group $RG --location $LOC --config "$E2E_TMP/jitgated.conf"
 	check "replica B starts on the same database" test $? = 0
 	B_PID=$JITGATED_PID JITGATED_PID=$A_PID
 fi
