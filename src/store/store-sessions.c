@@ -65,21 +65,30 @@ assign_decode(struct store *st, const char *text, struct store_session *s)
 	return 0;
 }
 
-/* Run a cached statement whose parameters are one hash (?1) and, if set, an integer (?2). */
+/*
+ * Run a cached DELETE whose parameters are one hash (?1) and, if set, an integer (?2), as one
+ * operation (a savepoint inside a caller's transaction, such as a group commit of initiates: its
+ * failure then undoes only this, never the caller's work); how many rows it deleted.
+ */
 static int
 run_hash(struct store *st, enum stmt_id id, const uint8_t *hash, const int64_t *n)
 {
 	struct db_stmt *s = NULL;
+	struct op op;
 	int rc, r;
 
-	if ((r = stmt_get(st, id, &s)) < 0)
+	if ((r = op_begin(st, &op)) < 0)
 		return r;
+	if ((r = stmt_get(st, id, &s)) < 0)
+		return op_end(st, &op, r);
 	rc = db_bind_blob(s, 1, hash, STORE_TOKEN_HASH_LEN);
 	if (rc == DB_OK && n)
 		rc = db_bind_int64(s, 2, *n);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	if (r >= 0)
+		r = (int)db_changes(st);
 	stmt_done(s);
-	return r;
+	return op_end(st, &op, r);
 }
 
 static int
@@ -231,13 +240,15 @@ store_session_end(struct store *st, const uint8_t id_hash[STORE_TOKEN_HASH_LEN])
 {
 	int r = run_hash(st, ST_SESSION_END, id_hash, NULL);
 
-	return r < 0 ? r : db_changes(st) > 0;
+	return r < 0 ? r : r > 0;
 }
 
 int
 store_sessions_end_key(struct store *st, const uint8_t key_hash[STORE_TOKEN_HASH_LEN])
 {
-	return run_hash(st, ST_SESSIONS_END_KEY, key_hash, NULL);
+	int r = run_hash(st, ST_SESSIONS_END_KEY, key_hash, NULL);
+
+	return r < 0 ? r : 0;
 }
 
 int
@@ -275,12 +286,16 @@ store_sessions_end_person(struct store *st, const char *person)
 	struct db_stmt *q = NULL;
 	int rc, r;
 
-	if ((r = stmt_get(st, ST_SESSIONS_END_PERSON, &q)) < 0)
+	struct op op;
+
+	if ((r = op_begin(st, &op)) < 0)
 		return r;
+	if ((r = stmt_get(st, ST_SESSIONS_END_PERSON, &q)) < 0)
+		return op_end(st, &op, r);
 	rc = bind_str(q, 1, person);
 	r = rc == DB_OK ? stmt_run(st, q) : sql_fail(st, rc);
 	stmt_done(q);
-	return r;
+	return op_end(st, &op, r);
 }
 
 int
@@ -289,8 +304,12 @@ store_sessions_prune(struct store *st, int64_t now_ns, size_t max)
 	struct db_stmt *q = NULL;
 	int rc, r;
 
-	if ((r = stmt_get(st, ST_SESSIONS_PRUNE, &q)) < 0)
+	struct op op;
+
+	if ((r = op_begin(st, &op)) < 0)
 		return r;
+	if ((r = stmt_get(st, ST_SESSIONS_PRUNE, &q)) < 0)
+		return op_end(st, &op, r);
 	rc = db_bind_int64(q, 1, now_ns);
 	if (rc == DB_OK)
 		rc = db_bind_int64(q, 2, (int64_t)max);
@@ -298,5 +317,5 @@ store_sessions_prune(struct store *st, int64_t now_ns, size_t max)
 	if (r >= 0)
 		r = (int)db_changes(st);
 	stmt_done(q);
-	return r;
+	return op_end(st, &op, r);
 }
