@@ -38,7 +38,8 @@ static const struct {
 	{ "audit", "jg_fuzzAuditor0000000000000000000000000000000000000", "Auditor", "" },
 };
 #define SESSION_ID	"5e55105e55105e55105e55105e55105e55105e55105e55105e55105e55105e55"
-#define SESSION_CSRF	"c5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cfc5cf"
+/* derived from the id (api-session.c): SHA-256 of "jitgate csrf\n" and the id, in hex */
+#define SESSION_CSRF	"b5ca172a2c88c6d327f83e18a135be13130d4967f448d121bc6d692dec4131f2"
 
 static struct api api;
 static struct http_response *held_resp;	/* the answer a group commit may replace */
@@ -268,7 +269,8 @@ setup(void)
 	fuzz_check(api_token_hash(SESSION_ID, strlen(SESSION_ID), session.id_hash) == 0);
 	fuzz_check(api_token_hash(tokens[0].secret, strlen(tokens[0].secret), session.token_hash) == 0);
 	snprintf(session.csrf, sizeof(session.csrf), SESSION_CSRF);
-	session.expires_ns = time_now_ns() + 30LL * 24 * 3600 * TIME_NS_PER_SEC;
+	session.created_ns = time_now_ns();
+	session.expires_ns = session.created_ns + 30LL * 24 * 3600 * TIME_NS_PER_SEC;
 }
 
 static void
@@ -325,19 +327,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool ready, verbose;
 	struct http_request req;
 	struct http_response resp;
-	size_t i, used = 0;
+	struct api_session found;
 
 	if (!ready) {
 		setup();
 		ready = true;
 		verbose = getenv("FUZZ_API_VERBOSE") != NULL;
 	}
-	/* The fixed session comes back every run (a sign-out or a revoked token clears it); a full table is emptied. */
-	api.sessions[0] = session;
-	for (i = 1; i < API_SESSIONS_MAX; i++)
-		used += api.sessions[i].expires_ns != 0;
-	if (used == API_SESSIONS_MAX - 1)
-		memset(&api.sessions[1], 0, sizeof(api.sessions) - sizeof(api.sessions[0]));
+	/* The fixed session comes back every run (a sign-out or a revoked token ends it) */
+	api.sessions.n_ended = 0;
+	if (api_session_lookup(&api, session.id_hash, &found) == -ENOENT)
+		fuzz_check(api_session_record(&api, &session) == 0);
 
 	http_fake_parse(data, size, &req);
 	memset(&resp, 0, sizeof(resp));

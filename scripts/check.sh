@@ -57,6 +57,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: official Azure JS SDK against jitgated" tests/e2e/azure-sdk.sh build
 	step "e2e: the web portal in Chromium" tests/e2e/portal.sh build
 	step "e2e: single sign-on with a real OpenID provider" tests/e2e/sso.sh build
+	step "e2e: single sign-on, store on PostgreSQL, sessions shared with a second replica" tests/e2e/on-pg.sh sso.sh build
 	step "e2e: the jitgate CLI" tests/e2e/cli.sh build
 	step "e2e: SIGKILL under load: store, kernel and connections agree" tests/e2e/crash.sh build
 	step "e2e: a full or read-only state directory" tests/e2e/disk.sh build
@@ -74,6 +75,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: the fleet for real, sanitizer build" tests/e2e/agent.sh build-asan
 	step "e2e: the fleet for real, store on PostgreSQL" tests/e2e/on-pg.sh agent.sh build
 	step "e2e: two jitgated replicas on one PostgreSQL, agents on each" tests/e2e/on-pg.sh replicas.sh build
+	step "e2e: sign-in sessions shared by two replicas on one PostgreSQL (sign-out, token revoke, forged, expired, a refused store)" tests/e2e/on-pg.sh sessions.sh build
 	step "e2e: the activity log's hash chain (jitgated audit verify names an edited, deleted, inserted row) and retention" tests/e2e/audit.sh build
 	step "e2e: the activity log's chain and retention, store on PostgreSQL" tests/e2e/on-pg.sh audit.sh build
 	step "e2e: one jitgated per namespace, the unit's sandbox, boot protection, TLS and HTTP strictness" tests/e2e/sec-daemon.sh build

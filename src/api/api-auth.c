@@ -128,7 +128,7 @@ authenticate_session(struct api *api, const struct http_request *req, struct api
 			return r;
 		}
 		if (r < 0) {
-			explicit_bzero(sess, sizeof(*sess));	/* its token was revoked: so is the session */
+			(void)api_session_end(api, sess->id_hash, sess->expires_ns);	/* its token was revoked: so is the session */
 			api_error(resp, 401, "AuthenticationFailed", "", "the session's token was revoked; sign in again");
 			return -EACCES;
 		}
@@ -149,7 +149,7 @@ api_authenticate(struct api *api, const struct http_request *req, struct api_cal
 {
 	const char *auth = http_request_header(req, "Authorization");
 	uint8_t hash[STORE_TOKEN_HASH_LEN];
-	struct api_session *sess;
+	struct api_session sess;
 	struct store_token t;
 	const char *secret;
 	int r;
@@ -161,8 +161,15 @@ api_authenticate(struct api *api, const struct http_request *req, struct api_cal
 		c->assign[0].scope[0] = '\0';
 		return 0;
 	}
-	if (!auth && (sess = api_session_find(api, req)))
-		return authenticate_session(api, req, sess, c, resp);
+	if (!auth && (r = api_session_find(api, req, &sess)) != -ENOENT) {
+		if (r < 0) {
+			api_store_error(api, resp, r, "cannot check the session");	/* 503 while unreachable */
+			return r;
+		}
+		r = authenticate_session(api, req, &sess, c, resp);
+		explicit_bzero(&sess, sizeof(sess));
+		return r;
+	}
 	if (!auth || strncasecmp(auth, "Bearer ", 7)) {
 		api_error(resp, 401, "AuthenticationFailed", "",
 			  "authentication failed: send 'Authorization: Bearer <token>'");
@@ -183,13 +190,18 @@ api_authenticate(struct api *api, const struct http_request *req, struct api_cal
 	}
 	/* a CLI's single sign-on session (jitgate login --sso): a bearer, so no CSRF token */
 	if (!strncmp(secret, SSO_BEARER_PREFIX, strlen(SSO_BEARER_PREFIX))) {
-		if (!(sess = api_session_find_bearer(api, secret)) || !sess->sso) {
+		if ((r = api_session_find_bearer(api, secret, &sess)) < 0 && r != -ENOENT) {
+			api_store_error(api, resp, r, "cannot check the session");
+			return r;
+		}
+		if (r < 0 || !sess.sso) {
 			api_error(resp, 401, "AuthenticationFailed", "",
 				  "the single sign-on session has ended; sign in again (jitgate login --sso)");
 			api_auth_failed(api, c, "Authenticate", req->path, true, "unknown or ended sso session", resp);
 			return -EACCES;
 		}
-		api_caller_from_session(api, sess, c);
+		api_caller_from_session(api, &sess, c);
+		explicit_bzero(&sess, sizeof(sess));
 		return 0;
 	}
 	r = -ENOENT;

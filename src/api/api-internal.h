@@ -12,20 +12,21 @@
 #define API_PATH_MAX	1024	/* longer paths are 414 */
 #define API_TOKEN_BYTES	48	/* random characters after the prefix (6 bits each: 288 bits) */
 
-#define API_SESSIONS_MAX	256	/* portal sessions at once */
-#define API_SESSIONS_PER_TOKEN_MAX	8	/* of them made from one token; a further sign-in ends its oldest */
-#define SESSION_SECRET_BYTES	32	/* cookie id and CSRF token: 256 random bits each */
+/* sign-in sessions (api-session.c, api-session-store.c): kept in the store, shared by the replicas */
+#define API_SESSIONS_MAX	4096	/* sessions at once, all replicas together; when full, see api-session.c */
+#define API_SESSIONS_PER_TOKEN_MAX	8	/* of them made from one token or by one person; a further sign-in ends the oldest */
+#define SESSION_SECRET_BYTES	32	/* cookie id: 256 random bits (the CSRF token is derived from it) */
 #define SESSION_LIFETIME_S	(8 * 3600)	/* a portal session ends after a working day */
 #define SESSION_COOKIE		"jg_session"
 #define SSO_BEARER_PREFIX	"jgs_"	/* a CLI's single sign-on session, sent as a bearer */
 
-/* A portal session (see api-session.c). */
+/* A sign-in session as the store keeps it (store-sessions.h), and its CSRF token (see api-session.c). */
 struct api_session {
 	uint8_t id_hash[STORE_TOKEN_HASH_LEN];	/* SHA-256 of the cookie's id */
 	uint8_t token_hash[STORE_TOKEN_HASH_LEN];	/* the token it was made from, checked on every use */
-	char csrf[2 * SESSION_SECRET_BYTES + 1];
+	char csrf[2 * SESSION_SECRET_BYTES + 1];	/* derived from the id: known only to who holds the id */
 	int64_t created_ns;
-	int64_t expires_ns;			/* 0: free slot */
+	int64_t expires_ns;
 	/*
 	 * Single sign-on (api-oidc.c): token_hash is then the hash of the person's
 	 * subject, and the roles and scopes are the ones the person's claims mapped
@@ -56,7 +57,16 @@ struct api {
 	uint64_t request_seq;		/* for correlation ids */
 	uint64_t log_failures;		/* activity entries the store refused */
 	int64_t next_end_hint_ns;	/* earliest end among grants made since the daemon last looked; 0: none */
-	struct api_session sessions[API_SESSIONS_MAX];
+	struct {			/* api-session-store.c; in place, so that ending a session needs no memory */
+		struct {		/* sign-outs the store has not recorded yet: refused here meanwhile */
+			uint8_t id_hash[STORE_TOKEN_HASH_LEN];
+			int64_t expires_ns;
+		} ended[API_SESSIONS_MAX];
+		size_t n_ended;
+		int64_t retry_ns;	/* time_mono_ns() before which the store is not asked again */
+		int64_t prune_ns;	/* time_mono_ns() of the next prune of expired sessions */
+	} sessions;
+	struct api_session opened;	/* the session the last sign-in opened (api_session_open), for its answer */
 	int64_t local_vm_id;		/* this host's VM, as registered at start */
 	const struct webhook_hook *webhooks;	/* the daemon's (api_set_webhooks); shown by api_webhooks_list */
 	size_t n_webhooks;
@@ -535,21 +545,34 @@ void api_agent_revoke(struct api *api, const struct api_caller *c, const struct 
 void api_exposed_list(struct api *api, const struct api_caller *c, const struct http_request *req,
 		      const struct api_list_scope *ls, struct http_response *resp);
 
-struct api_session *api_session_find(struct api *api, const struct http_request *req);
+/*
+ * The session named by the request's cookie, or by a CLI's bearer secret (SSO_BEARER_PREFIX + hex):
+ * 0 and ret filled, -ENOENT (none, expired, ended), or the store's error (it cannot say: 503).
+ */
+int api_session_find(struct api *api, const struct http_request *req, struct api_session *ret);
+int api_session_find_bearer(struct api *api, const char *secret, struct api_session *ret);
 /* End every portal session made from the token with this hash (it was just revoked; api-token.c). */
 void api_sessions_end_token(struct api *api, const uint8_t token_hash[STORE_TOKEN_HASH_LEN]);
+/*
+ * End the session with this id hash on every replica: 1 it was ended, 0 there was none, or the
+ * store's error; it is refused here all the same, and recorded by api_sessions_tick (api-session-store.c).
+ */
+int api_session_end(struct api *api, const uint8_t id_hash[STORE_TOKEN_HASH_LEN], int64_t expires_ns);
+/* The same for the session a cookie's or bearer's id (hex, without the prefix) names, known to the store or not. */
+int api_session_end_id(struct api *api, const char *id, size_t len);
+/* The store's row for s (api-session-store.c; api-session.c's conversions). */
+int api_session_record(struct api *api, const struct api_session *s);
+int api_session_lookup(struct api *api, const uint8_t id_hash[STORE_TOKEN_HASH_LEN], struct api_session *ret);
 bool api_session_csrf_ok(const struct api_session *s, const struct http_request *req);
 /*
- * A new session keyed by key_hash (a token's hash, or a person's for single sign-on), ending in
- * lifetime_s; cookie: its Set-Cookie goes in resp, else the id (a CLI's bearer) goes in ret_id.
- * NULL when no secret could be made.
+ * Open a session from s (key in token_hash; sso, person, subject and assignments filled by the caller),
+ * ending in lifetime_s, recorded in the store; cookie: its Set-Cookie goes in resp, else the id (a CLI's
+ * bearer) goes in ret_id. 0, -EIO (no secret could be made) or the store's error.
  */
-struct api_session *api_session_open(struct api *api, const uint8_t key_hash[STORE_TOKEN_HASH_LEN], int64_t lifetime_s,
-				     bool cookie, struct http_response *resp, char ret_id[2 * SESSION_SECRET_BYTES + 1]);
+int api_session_open(struct api *api, struct api_session *s, int64_t lifetime_s, bool cookie, struct http_response *resp,
+		     char ret_id[2 * SESSION_SECRET_BYTES + 1]);
 /* Fill the caller from a single sign-on session: the person, and every role and scope mapped at sign-in. */
 void api_caller_from_session(const struct api *api, const struct api_session *s, struct api_caller *c);
-/* The session whose id is this bearer's secret (SSO_BEARER_PREFIX + hex), or NULL. */
-struct api_session *api_session_find_bearer(struct api *api, const char *secret);
 /* api-oidc.c: /oidc/... (single sign-on); and its memory. */
 void api_oidc_handle(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp);
 void api_oidc_free(struct api *api);

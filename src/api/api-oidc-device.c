@@ -204,15 +204,26 @@ static void
 device_logout(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp)
 {
 	const char *auth = http_request_header(req, "Authorization");
-	struct api_session *s = NULL;
+	const char *id = auth && !strncasecmp(auth, "Bearer " SSO_BEARER_PREFIX, 7 + strlen(SSO_BEARER_PREFIX)) ?
+			 auth + 7 + strlen(SSO_BEARER_PREFIX) : NULL;
+	struct api_session s;
+	int r;
 
-	if (auth && !strncasecmp(auth, "Bearer ", 7))
-		s = api_session_find_bearer(api, auth + 7);
-	if (s && s->sso) {
-		snprintf(c->name, sizeof(c->name), "%s", s->person);
-		explicit_bzero(s, sizeof(*s));
-		api_log(api, c, "SignOut", "/oidc/session", "Succeeded", NULL, "CLI single sign-on session ended");
+	if (!id) {
+		resp->status = 204;
+		return;
 	}
+	if (api_session_find_bearer(api, auth + 7, &s) == 0 && s.sso)
+		snprintf(c->name, sizeof(c->name), "%s", s.person);
+	explicit_bzero(&s, sizeof(s));
+	/* refused here at once even if the store cannot record it: then 503 says the other replicas wait */
+	if ((r = api_session_end_id(api, id, strlen(id))) < 0) {
+		api_store_error(api, resp, r, "signed out on this server, but the store cannot record it for the other "
+				"replicas yet (it is retried every second)");
+		return;
+	}
+	if (r > 0)
+		api_log(api, c, "SignOut", "/oidc/session", "Succeeded", NULL, "CLI single sign-on session ended");
 	resp->status = 204;
 }
 

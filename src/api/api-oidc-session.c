@@ -1,5 +1,6 @@
 /* Single sign-on's shared parts: the provider state's life, random texts, HTML answers, and opening a person's session. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "api/api-oidc-internal.h"
 #include "core/timeutil.h"
+#include "store/store-sessions.h"
 
 int
 oidc_random_text(char out[OIDC_RANDOM_TEXT + 1])
@@ -86,7 +88,6 @@ oidc_session_open(struct api *api, struct api_oidc *o, const struct oidc_claims 
 		  struct core_error *e)
 {
 	const struct oidc_map *maps[OIDC_MAPS_MAX];
-	uint8_t key[STORE_TOKEN_HASH_LEN];
 	char subj[2 * OIDC_TEXT_MAX + 8];
 	struct api_session *s;
 	int64_t life = o->s->max_session_s;
@@ -105,10 +106,8 @@ oidc_session_open(struct api *api, struct api_oidc *o, const struct oidc_claims 
 	if (strlen(cl->person) + 5 > API_CALLER_MAX || strlen(cl->subject) > STORE_SUBJECT_MAX)
 		return core_error_set(e, "InvalidIdToken", o->s->person_claim,
 				      "the claim naming the person is longer than %d characters", API_CALLER_MAX - 5), -EACCES;
-	/* one person's sessions are counted together, as one token's are */
-	snprintf(subj, sizeof(subj), "sso\n%s", cl->subject);
-	if (api_token_hash(subj, strlen(subj), key) < 0 || !(s = api_session_open(api, key, life, cookie, resp, ret_id)))
-		return core_error_set(e, "InternalError", "", "cannot make a session"), -EIO;
+	s = &api->opened;
+	memset(s, 0, sizeof(*s));
 	s->sso = true;
 	snprintf(s->person, sizeof(s->person), "user:%s", cl->person);
 	snprintf(s->subject, sizeof(s->subject), "%s", cl->subject);
@@ -118,17 +117,51 @@ oidc_session_open(struct api *api, struct api_oidc *o, const struct oidc_claims 
 		snprintf(s->assign[i].scope, sizeof(s->assign[i].scope), "%s", maps[i]->scope);
 	}
 	s->n_assign = n;
+	/* one person's sessions are counted together, as one token's are */
+	snprintf(subj, sizeof(subj), "sso\n%s", cl->subject);
+	if (api_token_hash(subj, strlen(subj), s->token_hash) < 0)
+		return core_error_set(e, "InternalError", "", "cannot make a session"), -EIO;
+	/* -EIO: 503, the store (shared by the replicas) did not record it; try again */
+	if (api_session_open(api, s, life, cookie, resp, ret_id) < 0)
+		return core_error_set(e, "SessionNotRecorded", "", "cannot record the session (%s); try again",
+				      store_last_error(api->store)), -EIO;
+	/* what the answer needs stays; the secrets' traces go (the portal reads its CSRF token from GET /session) */
+	explicit_bzero(s->id_hash, sizeof(s->id_hash));
+	explicit_bzero(s->csrf, sizeof(s->csrf));
 	*ret = s;
 	return 0;
 }
 
 
+/* The person's sessions' ids, ended in the store; if it refuses, refused here and recorded later (503). */
+static int
+sessions_end_person(struct api *api, const char *person, size_t *ret_n)
+{
+	uint8_t (*ids)[STORE_TOKEN_HASH_LEN] = calloc(API_SESSIONS_MAX, sizeof(*ids));
+	int64_t *ends = calloc(API_SESSIONS_MAX, sizeof(*ends));
+	int r = -ENOMEM, i;
+
+	if (!ids || !ends)
+		goto out;
+	if ((r = store_sessions_of_person(api->store, person, ids, ends, API_SESSIONS_MAX)) < 0)
+		goto out;
+	*ret_n = (size_t)r;
+	if ((r = store_sessions_end_person(api->store, person)) < 0)
+		for (i = 0; i < (int)*ret_n; i++)
+			(void)api_session_end(api, ids[i], ends[i]);
+out:
+	free(ids);
+	free(ends);
+	return r;
+}
+
 void
 api_oidc_sessions_end(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
 		      struct http_response *resp)
 {
-	char scope[ARM_ID_MAX + 1];
-	size_t i, n = 0;
+	char scope[ARM_ID_MAX + 1], person[API_CALLER_MAX + 1];
+	size_t n = SIZE_MAX;	/* not listed */
+	int r;
 
 	(void)req;
 	/* who may mint and revoke credentials may end a person's sessions: a role change then applies at once */
@@ -137,13 +170,16 @@ api_oidc_sessions_end(struct api *api, const struct api_caller *c, const struct 
 		return;
 	if (!strncmp(name, "user:", 5))
 		name += 5;
-	for (i = 0; i < API_SESSIONS_MAX; i++) {
-		struct api_session *s = &api->sessions[i];
-
-		if (s->expires_ns && s->sso && !strcasecmp(s->person + 5, name)) {
-			explicit_bzero(s, sizeof(*s));
-			n++;
-		}
+	snprintf(person, sizeof(person), "user:%s", name);
+	if ((r = sessions_end_person(api, person, &n)) < 0) {
+		if (r == -ENOMEM)
+			api_error(resp, 500, "InternalError", "", "out of memory");
+		else if (n == SIZE_MAX)
+			api_store_error(api, resp, r, "cannot end the sessions of %.200s", person);
+		else
+			api_store_error(api, resp, r, "ended %zu session(s) of %.200s on this server, but the store cannot "
+					"record it for the other replicas yet (it is retried every second)", n, person);
+		return;
 	}
 	api_log(api, c, "EndSessions", scope, "Succeeded", NULL, "ended %zu single sign-on session(s) of user:%.200s", n,
 		name);

@@ -72,13 +72,3 @@ api_token_hash(const char *token, size_t len, uint8_t hash[STORE_TOKEN_HASH_LEN]
 	return gnutls_hash_fast(GNUTLS_DIG_SHA256, token, len, hash) == 0 ? 0 : -EIO;
 }
 
-void
-api_sessions_end_token(struct api *api, const uint8_t token_hash[STORE_TOKEN_HASH_LEN])
-{
-	size_t i;
-
-	for (i = 0; i < API_SESSIONS_MAX; i++)
-		if (api->sessions[i].expires_ns &&
-		    !memcmp(api->sessions[i].token_hash, token_hash, STORE_TOKEN_HASH_LEN))
-			explicit_bzero(&api->sessions[i], sizeof(api->sessions[i]));
-}

@@ -103,6 +103,11 @@ int api_alert_take(struct api *api, char *buf, size_t size);
 
 /* Free what the API caches (at exit, or before pointing the API at another store). */
 void api_caches_free(struct api *api);
+/*
+ * Sign-in sessions' chores, from the daemon's timers: sign-outs the store refused are recorded once it
+ * takes them (how many, returned), and expired sessions are pruned in small batches.
+ */
+int api_sessions_tick(struct api *api);
 
 /* Who is calling, after authentication. */
 struct api_caller {

@@ -287,6 +287,8 @@ loop_timeout_ms(const struct server *s)
  *   - journalled closes (api_closing_flush): the closes this replica's store refused, from its own close
  *     journal; recorded by the same conditional UPDATE, so a grant another replica ended is skipped.
  *   - the boot list and the reconcile: this host's kernel only.
+ *   - sessions (api_sessions_tick): expired ones are pruned by an idempotent DELETE; the sign-outs it
+ *     records are those this replica's store refused.
  */
 static void
 on_timers(struct server *s)
@@ -312,6 +314,9 @@ on_timers(struct server *s)
 	/* closes the store refused, recorded as soon as it takes writes again (retried each second) */
 	if (api_closing_pending(s->api) && (n = api_closing_flush(s->api)) > 0)
 		logmsg("recorded %d grant close(s) the store had refused; the close journal is clear", n);
+	/* sign-outs the store refused (refused here meanwhile), and expired sessions pruned */
+	if ((n = api_sessions_tick(s->api)) > 0)
+		logmsg("recorded %d sign-out(s) the store had refused; the other replicas refuse them now", n);
 	server_boot_refresh(s);
 	if ((s->next_expiry && now >= s->next_expiry) || mono >= s->next_reconcile)
 		api_expire(s->api, now, &s->next_expiry);

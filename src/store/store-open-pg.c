@@ -328,6 +328,23 @@ static const char *const pg_migrations[] = {
 	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n"
 	"CREATE TRIGGER approvals_written AFTER INSERT OR UPDATE OR DELETE ON approvals\n"
 	"	FOR EACH STATEMENT EXECUTE FUNCTION write_announced();\n",
+
+	/*
+	 * 13: shared sign-in sessions (issue 14), as SQLite's 13. No write_announced trigger: no
+	 * replica caches a session; each use reads its row, as a token's use reads the token's.
+	 */
+	"CREATE TABLE sessions (\n"
+	"	id_hash BYTEA PRIMARY KEY CHECK (length(id_hash) = 32),\n"
+	"	key_hash BYTEA NOT NULL CHECK (length(key_hash) = 32),\n"
+	"	sso BIGINT NOT NULL CHECK (sso IN (0, 1)),\n"
+	"	person TEXT NOT NULL DEFAULT '',\n"
+	"	subject TEXT NOT NULL DEFAULT '',\n"
+	"	assignments TEXT NOT NULL DEFAULT '',\n"
+	"	created_ns BIGINT NOT NULL,\n"
+	"	expires_ns BIGINT NOT NULL\n"
+	");\n"
+	"CREATE INDEX sessions_of_key ON sessions (key_hash, created_ns);\n"
+	"CREATE INDEX sessions_expiry ON sessions (expires_ns);\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -392,6 +392,26 @@ static const char *const migrations[] = {
 	"	PRIMARY KEY (request_id, approver)\n"
 	");\n"
 	"ALTER TABLE grants ADD COLUMN opened_ns INTEGER NOT NULL DEFAULT 0;\n",
+
+	/*
+	 * 13: shared sign-in sessions (issue 14): a portal or CLI session, kept here so that every
+	 * replica sharing the database accepts it and a sign-out on one is refused by all at once.
+	 * id_hash: SHA-256 of the session's secret (the cookie or bearer; the secret is never stored);
+	 * key_hash: the token it was made from, or the person's for single sign-on (sso = 1), whose
+	 * name, provider subject and role assignments ("role<TAB>scope" lines) are kept with it.
+	 */
+	"CREATE TABLE sessions (\n"
+	"	id_hash BLOB PRIMARY KEY CHECK (length(id_hash) = 32),\n"
+	"	key_hash BLOB NOT NULL CHECK (length(key_hash) = 32),\n"
+	"	sso INTEGER NOT NULL CHECK (sso IN (0, 1)),\n"
+	"	person TEXT NOT NULL DEFAULT '',\n"
+	"	subject TEXT NOT NULL DEFAULT '',\n"
+	"	assignments TEXT NOT NULL DEFAULT '',\n"
+	"	created_ns INTEGER NOT NULL,\n"
+	"	expires_ns INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX sessions_of_key ON sessions (key_hash, created_ns);\n"
+	"CREATE INDEX sessions_expiry ON sessions (expires_ns);\n",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -220,6 +220,27 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_GRANT_EXTEND] = "UPDATE grants SET end_ns = ?4, "
 		"mono_end_ns = CASE WHEN boot = ?5 THEN ?6 ELSE mono_end_ns END "
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns < ?4",
+	/* shared sign-in sessions (store-sessions.c) */
+	[ST_SESSION_INSERT] = "INSERT INTO sessions (id_hash, key_hash, sso, person, subject, assignments, created_ns, "
+		"expires_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_SESSION_FIND] = "SELECT id_hash, key_hash, sso, person, subject, assignments, created_ns, expires_ns "
+		"FROM sessions WHERE id_hash = ?1 AND expires_ns > ?2",
+	[ST_SESSION_END] = "DELETE FROM sessions WHERE id_hash = ?1",
+	[ST_SESSIONS_END_KEY] = "DELETE FROM sessions WHERE key_hash = ?1",
+	[ST_SESSIONS_OF_PERSON] = "SELECT id_hash, expires_ns FROM sessions WHERE sso = 1 AND lower(person) = lower(?1)",
+	[ST_SESSIONS_END_PERSON] = "DELETE FROM sessions WHERE sso = 1 AND lower(person) = lower(?1)",
+	/* a key's newest ?2 stay */
+	[ST_SESSIONS_KEY_TRIM] = "DELETE FROM sessions WHERE key_hash = ?1 AND id_hash NOT IN (SELECT id_hash "
+		"FROM sessions WHERE key_hash = ?1 ORDER BY created_ns DESC, id_hash LIMIT ?2)",
+	[ST_SESSIONS_COUNT] = "SELECT count(*) FROM sessions",
+	[ST_SESSIONS_DROP_REVOKED] = "DELETE FROM sessions WHERE sso = 0 AND key_hash NOT IN "
+		"(SELECT hash FROM tokens WHERE revoked_ns = 0)",
+	/* the oldest session of the key holding the most (on a tie, the key with the oldest session) */
+	[ST_SESSIONS_DROP_CROWDED] = "DELETE FROM sessions WHERE id_hash = (SELECT id_hash FROM sessions WHERE "
+		"key_hash = (SELECT key_hash FROM sessions GROUP BY key_hash ORDER BY count(*) DESC, min(created_ns), "
+		"key_hash LIMIT 1) ORDER BY created_ns, id_hash LIMIT 1)",
+	[ST_SESSIONS_PRUNE] = "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions "
+		"WHERE expires_ns <= ?1 ORDER BY expires_ns LIMIT ?2)",
 };
 
 /*

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end: jitgated's state directory fills up, then turns read-only. Writes (policy PUT, initiate) are refused
 # with 503 and a JSON error, reads keep working, a refused write leaves nothing behind (no kernel element, the
-# policy as it was), and once the disk has room again writes work without a restart.
+# policy as it was), a sign-out still ends its session at once, and once the disk has room again writes work
+# without a restart (and the sign-out is recorded).
 # Linux refuses to remount a file system read-only while a process has files on it open for writing (EBUSY), so
 # the read-only case is the one that happens in the field: ext4 (on a loop device) with errors=remount-ro hits an
 # error and the kernel turns it read-only under jitgated's feet. That cannot be undone without unmounting, so the
@@ -153,11 +154,32 @@ works_again() {
 }
 
 echo "  .. (a) the state directory's file system is full"
+# a portal session to sign out of on the full disk; the WAL is emptied first, so that the sign-out meets the full disk
+ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H 'Content-Type: application/json' \
+	-d "{\"token\":\"$TOKEN\"}" -D "$E2E_TMP/signin.hdr" -o "$E2E_TMP/signin.json" "https://$V:8443/session"
+SID=$(grep -io '^set-cookie: jg_session=[0-9a-f]*' "$E2E_TMP/signin.hdr" | sed 's/.*=//')
+SCSRF=$(jq -r .csrfToken "$E2E_TMP/signin.json")
+sqlite3 "$STATE/jitgate.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 dd if=/dev/zero of="$MNT/filler" bs=64k status=none 2>/dev/null	# stops at ENOSPC: bounded by the tmpfs size
 echo "     $(df -k --output=used,avail "$MNT" | tail -1 | awk '{print "used " $1 " KiB, available " $2 " KiB"}')"
+session() { # METHOD [CURL ARGS...]: /session with the cookie; sets CODE and BODY
+	local m=$1; shift
+	CODE=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -H "Cookie: jg_session=$SID" \
+		-X "$m" -o "$E2E_TMP/body" -D "$E2E_TMP/hdr" -w '%{http_code}' "$@" "https://$V:8443/session" 2>/dev/null)
+	BODY=$(cat "$E2E_TMP/body" 2>/dev/null)
+}
+session DELETE -H "X-CSRF-Token: $SCSRF"
+check "disk full: a sign-out the store cannot record is 503 StoreError with Retry-After ($CODE $(jq -r .error.code <<<"$BODY"))" \
+	bash -c '[[ $1 == 503 && $(jq -r .error.code <<<"$2") == StoreError ]] && grep -qi "^retry-after:" "$3"' _ "$CODE" "$BODY" "$E2E_TMP/hdr"
+session GET
+check "disk full: the session is refused at once all the same: 401 ($CODE)" test "$CODE" = 401
 refused_cleanly "disk full" 10.214.0.10
 rm -f "$MNT/filler"
 works_again "room again" 10.214.0.11
+eventually_within "room again: the sign-out is recorded within 3 s (jitgated's log says so)" 3 \
+	grep -q "recorded 1 sign-out(s) the store had refused" "$E2E_TMP/jitgated.log"
+check "room again: the session's row is gone from the store" \
+	test "$(sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" "SELECT count(*) FROM sessions")" = 0
 
 echo "  .. (b) the state directory's file system turns read-only"
 if mount -o remount,ro "$MNT" 2>/dev/null; then

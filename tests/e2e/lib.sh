@@ -195,6 +195,28 @@ jitgated_start() {
 	e2e_wait_healthy "$cl" "$st/tls/cert.pem" "https://$at" "$JITGATED_PID"
 }
 
+# browser_test_setup NAME DIR "MODULES" TOOLS...: what a browser test (portal.sh, sso.sh) needs: root, node and
+# npm, Debian's Chromium ($CHROMIUM, /usr/bin/chromium by default), TOOLS, and the npm MODULES in DIR (npm ci the
+# first time, from DIR's package-lock.json; it downloads no browser). Says what is missing and fails.
+browser_test_setup() {
+	local name=$1 dir=$2 modules=$3 t m missing=
+	shift 3
+	CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+	[[ $(id -u) == 0 ]] || { echo "$name: needs root (network namespaces)"; return 1; }
+	command -v node >/dev/null && command -v npm >/dev/null ||
+		{ echo "$name: node and npm are needed (scripts/deps.sh installs them)"; return 1; }
+	[[ -x $CHROMIUM ]] || { echo "$name: $CHROMIUM is missing (scripts/deps.sh installs Debian's chromium)"; return 1; }
+	for t in "$@"; do command -v "$t" >/dev/null || { echo "$name: needs $t (scripts/deps.sh)"; return 1; }; done
+	for m in $modules; do [[ -d $dir/node_modules/$m ]] || missing=1; done
+	[[ -z $missing ]] && return 0
+	echo "$name: installing $modules (npm ci in ${dir#"$E2E_DIR"/}; it downloads no browser)"
+	if ! (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >"$E2E_TMP/npm.log" 2>&1); then
+		echo "$name: npm ci failed; is the npm registry reachable? Last lines of its output:"
+		tail -n 15 "$E2E_TMP/npm.log" | sed 's/^/    /'
+		return 1
+	fi
+}
+
 # --- jitgate-agent helpers shared by agent-local.sh, agent-disk.sh, agent-net.sh, agent.sh and replicas.sh ---
 
 # agent_wait_enforcing LOG PID [MARK]: wait (≤ 5 s) until LOG says "enforcing revision" more than MARK (default 0)

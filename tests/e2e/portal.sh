@@ -18,24 +18,10 @@ BUILD=$(cd "${1:-$here/../../build}" 2>/dev/null && pwd) || { echo "portal.sh: n
 JITGATED=$BUILD/src/daemon/jitgated
 NETPROBE=$BUILD/tests/e2e/netprobe
 DIR=$here/portal
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 . "$here/lib.sh"
 
-[[ $(id -u) == 0 ]] || { echo "portal.sh: needs root (network namespaces, nftables)"; exit 1; }
 [[ -x $JITGATED && -x $NETPROBE ]] || { echo "portal.sh: build first ($JITGATED)"; exit 1; }
-command -v node >/dev/null && command -v npm >/dev/null ||
-	{ echo "portal.sh: node and npm are needed (scripts/deps.sh installs them)"; exit 1; }
-[[ -x $CHROMIUM ]] || { echo "portal.sh: $CHROMIUM is missing (scripts/deps.sh installs Debian's chromium)"; exit 1; }
-for t in curl sqlite3; do command -v $t >/dev/null || { echo "portal.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
-
-if [[ ! -d $DIR/node_modules/playwright-core ]]; then
-	echo "portal.sh: installing playwright-core (npm ci in tests/e2e/portal; it downloads no browser)"
-	if ! (cd "$DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >"$E2E_TMP/npm.log" 2>&1); then
-		echo "portal.sh: npm ci failed; is the npm registry reachable? Last lines of its output:"
-		tail -n 15 "$E2E_TMP/npm.log" | sed 's/^/    /'
-		exit 1
-	fi
-fi
+browser_test_setup portal.sh "$DIR" playwright-core curl sqlite3 || exit 1
 echo "portal.sh: playwright-core $(node -p "require('$DIR/node_modules/playwright-core/package.json').version"), $("$CHROMIUM" --version 2>/dev/null | head -n 1), node $(node -v)"
 
 # the CSP (script-src 'self', style-src 'self') allows no inline script, style or handler, nor eval: none in web/

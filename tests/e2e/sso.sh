@@ -6,30 +6,18 @@
 #   client (node + chromium, 10.231.0.2) ──veth── vm (jitgated :8443, provider :9443, both on 10.231.0.1)
 #
 # Usage: tests/e2e/sso.sh [BUILD_DIR]   (as root; needs node, npm, chromium, openssl; the npm registry the first time)
+#        tests/e2e/on-pg.sh sso.sh [BUILD_DIR]   the store on PostgreSQL, and a second replica (B) sharing it:
+#        the sessions made on A are accepted on B, and refused on B once they end on A
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../../build}" 2>/dev/null && pwd) || { echo "sso.sh: no build directory ${1:-}"; exit 1; }
-JITGATED=$BUILD/src/daemon/jitgated
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}	# tests/e2e/on-pg.sh gives one with --store
 JITGATE=$BUILD/src/cli/jitgate
 DIR=$here/sso
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 . "$here/lib.sh"
 
-[[ $(id -u) == 0 ]] || { echo "sso.sh: needs root (network namespaces)"; exit 1; }
 [[ -x $JITGATED && -x $JITGATE ]] || { echo "sso.sh: build first ($JITGATED)"; exit 1; }
-command -v node >/dev/null && command -v npm >/dev/null ||
-	{ echo "sso.sh: node and npm are needed (scripts/deps.sh installs them)"; exit 1; }
-[[ -x $CHROMIUM ]] || { echo "sso.sh: $CHROMIUM is missing (scripts/deps.sh installs Debian's chromium)"; exit 1; }
-for t in curl openssl sqlite3; do command -v $t >/dev/null || { echo "sso.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
-
-if [[ ! -d $DIR/node_modules/oidc-provider || ! -d $DIR/node_modules/playwright-core ]]; then
-	echo "sso.sh: installing oidc-provider and playwright-core (npm ci in tests/e2e/sso; it downloads no browser)"
-	if ! (cd "$DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >"$E2E_TMP/npm.log" 2>&1); then
-		echo "sso.sh: npm ci failed; is the npm registry reachable? Last lines of its output:"
-		tail -n 15 "$E2E_TMP/npm.log" | sed 's/^/    /'
-		exit 1
-	fi
-fi
+browser_test_setup sso.sh "$DIR" "oidc-provider playwright-core" curl openssl "$STORE_CLI" || exit 1
 
 SUB=00000000-0000-0000-0000-000000000000 RG=default RGB=groupb LOC=local
 VMADDR=10.231.0.1 CLADDR=10.231.0.2 API_PORT=8443 IDP_PORT=9443
@@ -144,13 +132,14 @@ for ((i = 0; i < 150; i++)); do
 	sleep 0.1
 done
 check "the provider back: POST /oidc/start answers 200 again within 15 s (HTTP $code)" test "$code" = 200
-browser signin
-check "the activity log names alice and keeps her provider subject" bash -c \
-	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE caller = '\''user:alice@example.com'\'' AND caller_subject = '\''alice'\'' AND operation = '\''SignIn'\'' AND status = '\''Succeeded'\''") ]]' _ "$STATE"
-check "alice's request names her and keeps her provider subject" bash -c \
-	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM requests WHERE requestor = '\''user:alice@example.com'\'' AND requestor_subject = '\''alice'\''") ]]' _ "$STATE"
-check "the activity log records carol's refusal with the reason" bash -c \
-	'[[ -n $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT 1 FROM activity WHERE operation = '\''SignIn'\'' AND status = '\''Denied'\'' AND detail LIKE '\''%NoRoleMapped%carol@elsewhere.test%'\''") ]]' _ "$STATE"
+browser signin JG_COOKIE_OUT="$E2E_TMP/bob.cookie"
+has() { [[ -n $(store_read "$STATE" "$1") ]]; }
+check "the activity log names alice and keeps her provider subject" has \
+	"SELECT 1 FROM activity WHERE caller = 'user:alice@example.com' AND caller_subject = 'alice' AND operation = 'SignIn' AND status = 'Succeeded'"
+check "alice's request names her and keeps her provider subject" has \
+	"SELECT 1 FROM requests WHERE requestor = 'user:alice@example.com' AND requestor_subject = 'alice'"
+check "the activity log records carol's refusal with the reason" has \
+	"SELECT 1 FROM activity WHERE operation = 'SignIn' AND status = 'Denied' AND detail LIKE '%NoRoleMapped%carol@elsewhere.test%'"
 
 # several map lines match dave (team-a, team-b): he holds both, each only at its own scope (test.mjs, several)
 code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/vm2.json" -w '%{http_code}' \
@@ -159,6 +148,35 @@ code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem"
 	"$JG/subscriptions/$SUB/resourceGroups/$RGB/providers/Microsoft.Compute/virtualMachines/vm2?api-version=2020-01-01")
 check "the owner adds vm2 (a gateway VM) in resource group $RGB for dave's policy (HTTP $code)" bash -c '[[ $1 == 20[01] ]]' _ "$code"
 browser several JG_RG_B=$RGB
+
+# On PostgreSQL (tests/e2e/on-pg.sh sso.sh): replica B shares the database, in a namespace of its own, protecting
+# no host of its own (no --vm-name). Sessions made on A, in the browser or by the CLI, are accepted on B, and refused on B once they end on A.
+B_URL=
+if [[ -n ${JITGATE_TEST_PG-} ]]; then
+	VMB=$(ns_new ssovmb) || exit 1
+	link_new "$VMB" v0 "$CL" c1 || exit 1
+	addr_add "$VMB" v0 10.231.1.1/24
+	addr_add "$CL" c1 10.231.1.2/24
+	B_URL=https://10.231.1.1:$API_PORT
+	mkdir -p -m 0700 "$E2E_TMP/stateB"
+	A_PID=$JITGATED_PID
+	JITGATED_USER= jitgated_start "$VMB" "$CL" "$E2E_TMP/stateB" 10.231.1.1:$API_PORT "$E2E_TMP/jitgatedB.log" \
+		--subscription $SUB --resource-group $RG --location $LOC --config "$E2E_TMP/jitgated.conf"
+	check "replica B starts on the same database" test $? = 0
+	B_PID=$JITGATED_PID JITGATED_PID=$A_PID
+fi
+on_b() { # EXPECTED_CODE WHAT CURL_ARGS...: a call on replica B (PostgreSQL only) answers EXPECTED_CODE; its body in $E2E_TMP/b.json
+	[[ -n $B_URL ]] || return 0
+	local want=$1 what=$2 code
+	shift 2
+	code=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$E2E_TMP/stateB/tls/cert.pem" -o "$E2E_TMP/b.json" \
+		-w '%{http_code}' "$@")
+	check "replica B: $what: $want (HTTP $code $(head -c 160 "$E2E_TMP/b.json"))" test "$code" = "$want"
+}
+ENDED_SSO='{"error":{"code":"AuthenticationFailed","message":"the single sign-on session has ended; sign in again (jitgate login --sso)","details":[]}}'
+BOB_COOKIE=$(cat "$E2E_TMP/bob.cookie" 2>/dev/null)
+on_b 200 "bob's portal session, made in the browser on A, is accepted (GET /session)" -H "Cookie: jg_session=$BOB_COOKIE" "$B_URL/session"
+[[ -n $B_URL ]] && check "replica B names him user:bob@example.com" grep -q '"name": *"user:bob@example.com"' "$E2E_TMP/b.json"
 
 # 3. the CLI: jitgate login --sso (device grant brokered by jitgated), approved in the browser by bob
 CLIHOME=$E2E_TMP/clihome
@@ -182,6 +200,7 @@ check "jitgate login --sso ends once bob approved (exit $rc), logged in as bob (
 CRED=$(grep -o 'jgs_[0-9a-f]*' "$CLIHOME/.config/jitgate/config")
 check "the config keeps a jitgate session credential, not the provider's tokens" \
 	bash -c '[[ $1 == jgs_* ]] && ! grep -q "eyJ" "$2"' _ "$CRED" "$CLIHOME/.config/jitgate/config"
+on_b 200 "bob's CLI session, made on A, is accepted (whoami)" -H "Authorization: Bearer $CRED" "$B_URL/whoami"
 out=$(ip netns exec "$CL" env -u XDG_CONFIG_HOME HOME="$CLIHOME" "$JITGATE" whoami 2>&1)
 check "jitgate whoami with it: user:bob@example.com, SecurityAdmin and JitRequester, each at its scope" bash -c \
 	'[[ $1 == *user:bob@example.com* ]] && grep -qx "Role: *SecurityAdmin at /subscriptions/$2" <<<"$1" &&
@@ -192,6 +211,8 @@ check "jitgate logout ends the session on the server and forgets it ($out)" \
 code=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
 	-H "Authorization: Bearer $CRED" "$JG/whoami")
 check "the ended credential is refused: 401 (HTTP $code)" test "$code" = 401
+on_b 401 "the CLI session ended on A is refused at once" -H "Authorization: Bearer $CRED" "$B_URL/whoami"
+[[ -n $B_URL ]] && check "with the body $ENDED_SSO" test "$(cat "$E2E_TMP/b.json")" = "$ENDED_SSO"
 
 # an administrator ends a person's sessions (API + CLI); who may not, may not
 cli_sso_login
@@ -206,6 +227,8 @@ check "the owner ends bob's sessions, his portal one and his CLI one: jitgate lo
 code=$(ip netns exec "$CL" curl -sS --max-time 5 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
 	-H "Authorization: Bearer $CRED" "$JG/whoami")
 check "bob's CLI session is over: 401 (HTTP $code)" test "$code" = 401
+on_b 401 "bob's CLI session, ended on A by the owner, is refused at once" -H "Authorization: Bearer $CRED" "$B_URL/whoami"
+on_b 401 "and so is his portal session (GET /session)" -H "Cookie: jg_session=$BOB_COOKIE" "$B_URL/session"
 
 # 4. spoilt ID tokens, each refused by its check
 for m in aud exp sig; do
@@ -250,13 +273,14 @@ check "the next second, sign-in starts are served again (HTTP $code)" test "$cod
 
 provider_stop
 check "jitgated is still running (its seccomp list let it reach the provider)" kill -0 "$JITGATED_PID"
+[[ -n $B_URL ]] && check "replica B is still running" kill -0 "$B_PID"
 if ((E2E_FAIL)) || [[ -n ${E2E_VERBOSE:-} ]]; then
 	echo "  jitgated's log:"
 	sed 's/^/    /' "$E2E_TMP/jitgated.log" | tail -n 20
 	echo "  jitgate login --sso said:"
 	sed 's/^/    /' "$E2E_TMP/login.err" "$E2E_TMP/login.out" 2>/dev/null | tail -n 10
 	echo "  sign-ins in the activity log:"
-	sqlite3 -readonly "file:$STATE/jitgate.db?mode=ro" "SELECT caller, status, detail FROM activity WHERE operation IN ('SignIn', 'SignOut')" | sed 's/^/    /'
+	store_read "$STATE" "SELECT caller, status, detail FROM activity WHERE operation IN ('SignIn', 'SignOut')" | sed 's/^/    /'
 	echo "  provider's log:"
 	grep -vE '^oidc-provider (WARNING|NOTICE)' "$E2E_TMP/idp.log" | sed 's/^/    /' | tail -n 20
 fi

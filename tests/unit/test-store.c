@@ -21,6 +21,7 @@
 #include "core/rbac.h"
 #include "store/store-internal.h"	/* STORE_SCHEMA_VERSION */
 #include "store/store.h"
+#include "store/store-sessions.h"
 #include "store/store-webhooks.h"
 #include "testutil.h"
 
@@ -229,11 +230,13 @@ raw_int(const char *path, const char *sql)
 	return v;
 }
 
-/* Take a database at the current schema back to 5 (what migrations 12 to 6 added), to test the migrations before them again. */
+/* Take a database at the current schema back to 5 (what migrations 13 to 6 added), to test the migrations before them again. */
 static void
 undo_migration_6(const char *path)
 {
-	/* 12 (approvals) first, then 11 (single sign-on's subjects), then 10 (webhooks) */
+	/* 13 (shared sessions) first */
+	raw_exec(path, "DROP TABLE sessions");
+	/* then 12 (approvals), then 11 (single sign-on's subjects), then 10 (webhooks) */
 	raw_exec(path, "DROP TABLE pending; DROP TABLE approvals; ALTER TABLE grants DROP COLUMN opened_ns");
 	raw_exec(path, "ALTER TABLE activity DROP COLUMN caller_subject; ALTER TABLE requests DROP COLUMN requestor_subject");
 	raw_exec(path, "DROP TABLE webhook_outbox; DROP TABLE webhook_hooks");
@@ -1091,6 +1094,115 @@ make_token(const char *name, uint8_t fill)
 	memset(t.hash, fill, sizeof(t.hash));
 	t.created_ns = T0;
 	return t;
+}
+
+static struct store_session
+make_session(uint8_t id, uint8_t key, int64_t created_ns)
+{
+	struct store_session s;
+
+	memset(&s, 0, sizeof(s));
+	memset(s.id_hash, id, sizeof(s.id_hash));
+	memset(s.key_hash, key, sizeof(s.key_hash));
+	s.created_ns = created_ns;
+	s.expires_ns = created_ns + 60 * MIN;
+	return s;
+}
+
+/* Sessions: found by hash until they expire or end; one key's and the table's limits; a person's; pruning. */
+static void
+test_sessions(void **state)
+{
+	struct fixture *f = *state;
+	const struct store_session_limits lim = { .per_key = 2, .total = 4 };
+	struct store_session a = make_session(1, 0xaa, T0), got;
+	struct store_token tok = make_token("alice", 0xaa);
+	uint8_t ids[4][STORE_TOKEN_HASH_LEN];
+	int64_t ends[4];
+	int i;
+
+	a.sso = true;
+	COPY(a.person, "user:Alice@example.com");
+	COPY(a.subject, "alice-sub");
+	a.n_assign = 2;
+	COPY(a.assign[0].role, "JitRequester");
+	COPY(a.assign[0].scope, "/subscriptions/" SUB);
+	COPY(a.assign[1].role, "Reader");
+	COPY(a.assign[1].scope, "");
+	assert_int_equal(store_session_insert(f->st, &a, &lim, T0), 0);
+	assert_int_equal(store_session_find(f->st, a.id_hash, T0 + 1, &got), 0);
+	assert_true(got.sso);
+	assert_memory_equal(got.key_hash, a.key_hash, STORE_TOKEN_HASH_LEN);
+	assert_string_equal(got.person, "user:Alice@example.com");
+	assert_string_equal(got.subject, "alice-sub");
+	assert_int_equal(got.n_assign, 2);
+	assert_string_equal(got.assign[0].role, "JitRequester");
+	assert_string_equal(got.assign[0].scope, "/subscriptions/" SUB);
+	assert_string_equal(got.assign[1].role, "Reader");
+	assert_string_equal(got.assign[1].scope, "");
+	assert_int_equal(got.expires_ns, a.expires_ns);
+	/* expired: not found, whether pruned yet or not */
+	assert_int_equal(store_session_find(f->st, a.id_hash, a.expires_ns, &got), -ENOENT);
+	/* a text the row cannot hold is refused, nothing written */
+	got = make_session(9, 0x99, T0);
+	got.n_assign = 1;
+	COPY(got.assign[0].role, "Bad\trole");
+	assert_int_equal(store_session_insert(f->st, &got, &lim, T0), -EINVAL);
+	assert_int_equal(store_session_find(f->st, got.id_hash, T0, &got), -ENOENT);
+
+	/* a person's, by name in any case; ended together */
+	assert_int_equal(store_sessions_of_person(f->st, "user:alice@EXAMPLE.com", ids, ends, 4), 1);
+	assert_memory_equal(ids[0], a.id_hash, STORE_TOKEN_HASH_LEN);
+	assert_int_equal(ends[0], a.expires_ns);
+	assert_int_equal(store_sessions_end_person(f->st, "user:ALICE@example.com"), 0);
+	assert_int_equal(store_session_find(f->st, a.id_hash, T0 + 1, &got), -ENOENT);
+
+	/* one key holds at most per_key: a third sign-in ends its oldest */
+	for (i = 0; i < 3; i++) {
+		a = make_session((uint8_t)(10 + i), 0xaa, T0 + i);
+		assert_int_equal(store_session_insert(f->st, &a, &lim, T0 + i), 0);
+	}
+	a = make_session(10, 0xaa, T0);
+	assert_int_equal(store_session_find(f->st, a.id_hash, T0 + 5, &got), -ENOENT);
+	a = make_session(11, 0xaa, T0);
+	assert_int_equal(store_session_find(f->st, a.id_hash, T0 + 5, &got), 0);
+	assert_int_equal(store_session_end(f->st, a.id_hash), 1);
+	assert_int_equal(store_session_end(f->st, a.id_hash), 0);	/* ended already */
+
+	/* a full table: first the sessions of tokens no longer valid go (0xaa has no token: 12 goes)... */
+	assert_int_equal(store_token_insert(f->st, &tok), 0);
+	tok = make_token("bob", 0xbb);
+	assert_int_equal(store_token_insert(f->st, &tok), 0);
+	tok = make_token("carol", 0xcc);
+	assert_int_equal(store_token_insert(f->st, &tok), 0);
+	assert_int_equal(store_token_revoke(f->st, "alice", T0 + 1), 0);
+	for (i = 0; i < 2; i++) {
+		a = make_session((uint8_t)(20 + i), 0xbb, T0 + 10 + i);
+		assert_int_equal(store_session_insert(f->st, &a, &lim, T0 + 10), 0);
+	}
+	a = make_session(30, 0xcc, T0 + 20);
+	assert_int_equal(store_session_insert(f->st, &a, &lim, T0 + 20), 0);
+	a = make_session(31, 0xcc, T0 + 21);
+	assert_int_equal(store_session_insert(f->st, &a, &lim, T0 + 21), 0);
+	a = make_session(12, 0xaa, T0);
+	assert_int_equal(store_session_find(f->st, a.id_hash, T0 + 22, &got), -ENOENT);
+	/* ...then the oldest of the key holding the most (a tie: bob's, whose oldest is older) */
+	a = make_session(32, 0xdd, T0 + 22);
+	assert_int_equal(store_session_insert(f->st, &a, &lim, T0 + 22), 0);
+	a = make_session(20, 0xbb, T0);
+	assert_int_equal(store_session_find(f->st, a.id_hash, T0 + 23, &got), -ENOENT);
+	a = make_session(21, 0xbb, T0);
+	assert_int_equal(store_session_find(f->st, a.id_hash, T0 + 23, &got), 0);
+	a = make_session(30, 0xcc, T0);
+	assert_int_equal(store_session_find(f->st, a.id_hash, T0 + 23, &got), 0);
+
+	/* a token's sessions end with it; pruning takes the expired, at most max at a time */
+	assert_int_equal(store_sessions_end_key(f->st, a.key_hash), 0);
+	assert_int_equal(store_session_find(f->st, a.id_hash, T0 + 23, &got), -ENOENT);
+	assert_int_equal(store_sessions_prune(f->st, T0 + 23, 10), 0);
+	assert_int_equal(store_sessions_prune(f->st, T0 + 61 * MIN, 1), 1);
+	assert_int_equal(store_sessions_prune(f->st, T0 + 61 * MIN, 10), 1);
+	assert_int_equal(store_sessions_prune(f->st, T0 + 61 * MIN, 10), 0);
 }
 
 static void
@@ -2345,6 +2457,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_vm_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_activity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_savepoint_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),

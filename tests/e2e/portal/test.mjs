@@ -12,20 +12,12 @@
 // JG_TOKEN_REQUESTER, JG_SUB, JG_RG, JG_LOC, JG_VM_ADDR (vm1, with listeners on 22 and 3389), JG_MY_IP,
 // JG_SHOTS (screenshot folder), JG_TMP, JG_DB (jitgated's SQLite file: one agent's last report is aged in it).
 import { readFileSync } from "node:fs";
-import { createHash, X509Certificate } from "node:crypto";
 import net from "node:net";
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { client, joinFleet, reportFleet, postStatus, agentState, expectStatus, AV } from "./fleet.mjs";
+import { env, tally, ok, fail, step, expect, launchChromium } from "../browser.mjs";
 
-const env = (k) => {
-	const v = process.env[k];
-	if (!v) {
-		console.log(`FAIL environment: ${k} is not set`);
-		process.exit(2);
-	}
-	return v;
-};
 const URL_ = env("JG_URL"), SUB = env("JG_SUB"), RG = env("JG_RG"), LOC = env("JG_LOC");
 const VM_ADDR = env("JG_VM_ADDR"), MY_IP = env("JG_MY_IP"), SHOTS = env("JG_SHOTS");
 const TOKENS = { owner: env("JG_TOKEN_OWNER"), reader: env("JG_TOKEN_READER"), requester: env("JG_TOKEN_REQUESTER") };
@@ -34,26 +26,6 @@ const OP_INITIATE = "Microsoft.Security/locations/jitNetworkAccessPolicies/initi
 const OP_REVOKE = "Microsoft.Security/locations/jitNetworkAccessPolicies/revoke/action";
 const OP_WRITE = "Microsoft.Security/locations/jitNetworkAccessPolicies/write";
 const T0 = Date.now();
-
-let failed = 0;
-const ok = (what) => console.log(`ok ${what}`);
-const fail = (what, why) => {
-	failed++;
-	console.log(`FAIL ${what}: ${String(why?.message ?? why).split("\n").slice(0, 3).join(" ").replace(/\s+/g, " ").slice(0, 500)}`);
-};
-async function step(what, fn) {
-	try {
-		const r = await fn();
-		ok(what);
-		return r;
-	} catch (e) {
-		fail(what, e);
-		return undefined;
-	}
-}
-function expect(cond, msg) {
-	if (!cond) throw new Error(msg);
-}
 
 // a TCP connection to the VM from this namespace ("My IP"): true when it opens within ms
 function tcpOpens(port, ms = 1000) {
@@ -69,17 +41,7 @@ function tcpOpens(port, ms = 1000) {
 	});
 }
 
-const spki = createHash("sha256")
-	.update(new X509Certificate(readFileSync(env("JG_CERT"))).publicKey.export({ type: "spki", format: "der" }))
-	.digest("base64");
-
-const browser = await chromium.launch({
-	executablePath: env("JG_CHROMIUM"),
-	headless: true,
-	args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", `--ignore-certificate-errors-spki-list=${spki}`],
-	timeout: 30000,
-});
+const browser = await launchChromium(chromium, [env("JG_CERT")]);
 
 const CPU_THROTTLE = Number(process.env.PORTAL_CPU_THROTTLE || 0);
 const problems = []; // CSP violations and script errors, from every page
@@ -937,4 +899,4 @@ await step("every control on every page shown has an accessible name; one tab se
 
 await browser.close();
 console.log(`portal test: ${((Date.now() - T0) / 1000).toFixed(1)} s`);
-process.exit(failed ? 1 : 0);
+process.exit(tally.failed ? 1 : 0);

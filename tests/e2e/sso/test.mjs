@@ -8,53 +8,16 @@
 //   device   approve the user code sso.sh got from `jitgate login --sso` (JG_DEVICE_URL)
 //   several  dave's two groups map to JitRequester on resource group A (JG_RG) and SecurityAdmin on B (JG_RG_B):
 //            he holds both, and each allows only at its own scope; eve, whom nine lines match, is refused
-import { readFileSync } from "node:fs";
-import { createHash, X509Certificate } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { env, tally, ok, fail, step, expect, launchChromium } from "../browser.mjs";
 
-const env = (k) => {
-	const v = process.env[k];
-	if (!v) {
-		console.log(`FAIL environment: ${k} is not set`);
-		process.exit(2);
-	}
-	return v;
-};
 const URL_ = env("JG_URL"), SUB = env("JG_SUB"), RG = env("JG_RG"), LOC = env("JG_LOC");
 const POLICY = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Security/locations/${LOC}/jitNetworkAccessPolicies/default`;
 const VM = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Compute/virtualMachines/vm1`;
 const phase = process.argv[2];
 
-let failed = 0;
-const ok = (what) => console.log(`ok ${what}`);
-const fail = (what, why) => {
-	failed++;
-	console.log(`FAIL ${what}: ${String(why?.message ?? why).split("\n").slice(0, 3).join(" ").replace(/\s+/g, " ").slice(0, 500)}`);
-};
-async function step(what, fn) {
-	try {
-		const r = await fn();
-		ok(what);
-		return r;
-	} catch (e) {
-		fail(what, e);
-		return undefined;
-	}
-}
-function expect(cond, msg) {
-	if (!cond) throw new Error(msg);
-}
-
-const spki = (f) =>
-	createHash("sha256").update(new X509Certificate(readFileSync(f)).publicKey.export({ type: "spki", format: "der" })).digest("base64");
-const browser = await chromium.launch({
-	executablePath: env("JG_CHROMIUM"),
-	headless: true,
-	args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync",
-		`--ignore-certificate-errors-spki-list=${spki(env("JG_CERT"))},${spki(env("JG_IDP_CERT"))}`],
-	timeout: 30000,
-});
+const browser = await launchChromium(chromium, [env("JG_CERT"), env("JG_IDP_CERT")]);
 
 async function newPage() {
 	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -173,6 +136,9 @@ if (phase === "signin") {
 		await alice.goto(callbacks[0]);
 		await refusedPage(alice, /already used/);
 	});
+	// JG_COOKIE_OUT: bob's portal session id, for sso.sh to show another replica (tests/e2e/on-pg.sh sso.sh)
+	if (process.env.JG_COOKIE_OUT)
+		writeFileSync(process.env.JG_COOKIE_OUT, (await bob.context().cookies()).find((c) => c.name === "jg_session")?.value ?? "");
 	const carol = await newPage();
 	await step("carol (no mapped group, another domain) is refused with a page that says why", async () => {
 		await ssoSignIn(carol, "carol");
@@ -271,4 +237,4 @@ if (phase === "device") {
 }
 
 await browser.close();
-process.exit(failed ? 1 : 0);
+process.exit(tally.failed ? 1 : 0);
