@@ -121,13 +121,39 @@ api_initiate_plan(const struct api_initiate_in *in, struct store_grant *grants, 
  */
 
 /*
+ * A batch lost to the store: nothing of it is kept, and the kernel follows the store back. The answers
+ * held for it get its error now: their 202s told of requests that are gone. (Left held, the next batch's
+ * commit sent them as 202s: a connection to PostgreSQL lost mid-pass lost the transaction and with it the
+ * requests already answered in it; tests/e2e/failover.sh step 1a.)
+ */
+static void
+batch_lost(struct api *api, int status, const struct core_error *err)
+{
+	struct http_response instead = { 0 };
+
+	api->batch.open = false;
+	api->batch.failed_status = status;
+	api->batch.failed = *err;
+	store_rollback(api->store);
+	api_reconcile(api, NULL);
+	if (!api->batch.held)
+		return;
+	api_metrics_group_commit(api, api->batch.held, false);
+	api_error_record(&instead, status, err);
+	if (api->release_held)
+		api->release_held(api->release_ctx, &instead, api->batch.held);
+	api->batch.held = 0;
+	free(instead.body);
+}
+
+/*
  * Join this pass's batch: open its transaction if need be, and mark where this request starts.
  * -ECANCELED with the batch's error when it was lost earlier in this pass.
  */
 static int
 batch_join(struct api *api, struct core_error *err)
 {
-	int r;
+	int r, status;
 
 	if (api->batch.failed_status) {
 		*err = api->batch.failed;
@@ -142,19 +168,11 @@ batch_join(struct api *api, struct core_error *err)
 		goto fail;
 	return 0;
 fail:
-	api_store_fail(api, r, err, "cannot write");
+	status = api_store_fail(api, r, err, "cannot write");
+	/* a mark refused because the transaction is gone (the connection lost): so is the batch */
+	if (api->batch.open && !store_in_transaction(api->store))
+		batch_lost(api, status, err);
 	return r;
-}
-
-/* A batch lost to the store: nothing of it is kept, and the kernel follows the store back. */
-static void
-batch_lost(struct api *api, int status, const struct core_error *err)
-{
-	api->batch.open = false;
-	api->batch.failed_status = status;
-	api->batch.failed = *err;
-	store_rollback(api->store);
-	api_reconcile(api, NULL);
 }
 
 /* Undo one request of the batch (store and kernel); the others stay, unless the error ended the transaction. */
@@ -172,23 +190,23 @@ batch_undo_one(struct api *api, int status, const struct core_error *err)
 int
 api_batch_commit(struct api *api)
 {
-	struct http_response instead = { 0 };
 	struct core_error err = { 0 };
-	int r, status;
+	int r;
 
 	if (!api->batch.open)
 		return 0;
-	api->batch.open = false;
 	if ((r = store_commit(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "the store refused the request");
-		batch_lost(api, status, &err);
-		api_error_record(&instead, api->batch.failed_status, &err);
+		/* the held answers get the commit's error (batch_lost counts it failed; with none held, here) */
+		if (!api->batch.held)
+			api_metrics_group_commit(api, 0, false);
+		batch_lost(api, api_store_fail(api, r, &err, "the store refused the request"), &err);
+		return r;
 	}
-	api_metrics_group_commit(api, api->batch.held, r >= 0);
+	api->batch.open = false;
+	api_metrics_group_commit(api, api->batch.held, true);
 	if (api->batch.held && api->release_held)
-		api->release_held(api->release_ctx, r < 0 ? &instead : NULL, api->batch.held);
+		api->release_held(api->release_ctx, NULL, api->batch.held);
 	api->batch.held = 0;
-	free(instead.body);
 	return r;
 }
 

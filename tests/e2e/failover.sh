@@ -90,6 +90,16 @@ pga_state() { as_pg pg_autoctl show state --pgdata "$PGA_DIR/mon" 2>/dev/null; }
 pga_states() { pga_state | awk -F'|' '$1 ~ /n[12]/ { gsub(/ /, "", $1); gsub(/ /, "", $6); printf "%s=%s ", $1, $6 }'; }
 pga_settled() { local s; s=$(pga_states); [[ $s == *=primary* && $s == *=secondary* ]]; }
 MONITOR="postgres://autoctl_node@$DBA:$P0/pg_auto_failover?sslmode=disable"
+# the monitor's state changes since epoch ms $1: "MS|node|reported|assigned|why", oldest first
+pga_events() {
+	psql_at $P0 pg_auto_failover "SELECT (extract(epoch FROM eventtime) * 1000)::bigint, nodename, reportedstate, goalstate,
+		description FROM pgautofailover.event WHERE eventtime >= to_timestamp(${1:-0} / 1000.0) ORDER BY eventid"
+}
+# what the primary (port $1) makes commits wait for: "names=… standbys=app:sync_state,…"
+pga_sync() {
+	echo "names='$(psql_at "$1" jitgate 'SHOW synchronous_standby_names')'" \
+		"standbys=$(psql_at "$1" jitgate "SELECT string_agg(application_name || ':' || sync_state, ',') FROM pg_stat_replication")"
+}
 
 echo "0. pg_auto_failover on $DBA: monitor :$P0, node 1 :$((P0 + 1)), node 2 :$((P0 + 2)); two jitgated on a multi-host URI"
 t0=$(now_ms)
@@ -217,6 +227,9 @@ load_kept() {
 	check "every 202 carried its own request id ($n202)" test "$(grep -c -v '^-$\|^null$\|^$' "$E2E_TMP/$1.ids")" = "$n202"
 	sql "SELECT id FROM requests" | sort -u >"$E2E_TMP/$1.store"
 	missing=$(comm -23 "$E2E_TMP/$1.ids" "$E2E_TMP/$1.store" | wc -l)
+	comm -23 "$E2E_TMP/$1.ids" "$E2E_TMP/$1.store" | while read -r id; do
+		awk -v id="$id" -v k="$kill_ms" '$5 == id { printf "    missing %s: asked %+d ms, answered 202 %+d ms from the kill\n", id, $1 - k, $2 - k }' "$E2E_TMP/$1.all"
+	done
 	check "every request answered 202 is in the store ($missing of $n202 missing)" test "$missing" = 0
 	for ((k = 0; k < CLIENTS; k++)); do
 		last=$(awk '$3 == 202 { id = $5 } END { print id }' "$E2E_TMP/$1.$k")
@@ -229,11 +242,40 @@ load_kept() {
 }
 declare -a LPID
 
+echo "1a. a batch lost mid-pass: the primary ends A's connection at the second initiate of one transaction (once)"
+# a pass's initiates share one transaction (group commit); the first is held for its 202, the second meets the
+# lost connection: the batch is gone, so is the first's request, which must not be answered 202 by a later commit
+sql "CREATE SEQUENCE jg_fault; CREATE FUNCTION jg_fault() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	IF set_config('jg.n', (coalesce(nullif(current_setting('jg.n', true), ''), '0')::int + 1)::text, true)::int >= 2 THEN
+		IF nextval('jg_fault') = 1 THEN
+			PERFORM pg_terminate_backend(pg_backend_pid());
+		END IF;
+	END IF;
+	RETURN NEW;
+END \$\$; CREATE TRIGGER jg_fault AFTER INSERT ON requests FOR EACH ROW EXECUTE FUNCTION jg_fault()" >/dev/null
+check "the fault is armed on the primary" test "$(sql "SELECT count(*) FROM pg_trigger WHERE tgname = 'jg_fault'")" = 1
+kill_ms=$(now_ms)
+load_start p0 A B
+fired() { [[ $(sql "SELECT is_called FROM jg_fault") == t ]]; }
+eventually_within "a transaction of two initiates or more met it: A's connection ended" 20 fired
+sleep 1
+load_stop
+sql "DROP TRIGGER jg_fault ON requests; DROP FUNCTION jg_fault(); DROP SEQUENCE jg_fault" >/dev/null
+cat "$E2E_TMP"/p0.[0-9]* >"$E2E_TMP/p0.all"
+echo "  answers: $(awk '{ n[$3 == 202 ? 202 : $3 " " $5]++ } END { for (c in n) printf "%d x %s, ", n[c], c }' "$E2E_TMP/p0.all")"
+check "every answer is a 202 or a 503 with Retry-After ($(awk '$3 != 202 && ($3 != 503 || $4 != 1) { print $3, $5 }' "$E2E_TMP/p0.all" | sort | uniq -c | tr '\n' ' '))" \
+	test "$(awk '$3 != 202 && ($3 != 503 || $4 != 1)' "$E2E_TMP/p0.all" | wc -l)" = 0
+load_kept p0
+
 echo "1. $CLIENTS clients initiate on A; the primary is killed ($LOAD_S s in); pg_auto_failover promotes the secondary"
+load_ms=$(now_ms)
+echo "  at load start: $(pga_state | awk -F'|' '$1 ~ /n[12]/ { printf "%s%s/%s ", $1, $6, $7 }' | tr -s ' ') $(pga_sync $((P0 + 1)))"
 load_start p1 A B
 sleep "$LOAD_S"
 primary=$(pga_states | grep -o 'n[12]=primary' | cut -d= -f1)
 check "the primary is node ${primary:-?}" test -n "$primary"
+echo "  at the kill: $(pga_state | awk -F'|' '$1 ~ /n[12]/ { printf "%s%s/%s ", $1, $6, $7 }' | tr -s ' ') $(pga_sync $((P0 + ${primary#n})))"
 kill_ms=$(now_ms)
 kill -KILL -- "-${PGA_GROUP[$primary]}"
 for f in "$PGA_DIR/$primary/postmaster.pid"; do [[ -f $f ]] && kill -KILL "$(head -1 "$f")" 2>/dev/null; done
@@ -262,6 +304,8 @@ check "some were 503s while there was no primary ($n503)" test "$n503" -gt 0
 check "every 503 carries Retry-After ($(awk '$3 == 503 && $4 != 1 { print $5 }' "$ALL" | sort | uniq -c | tr '\n' ' '))" \
 	test "$(awk '$3 == 503 && $4 != 1' "$ALL" | wc -l)" = 0
 check "no answer took longer than $SLOW_S s (slowest $slowest ms: no hang)" test "$slowest" -lt $((SLOW_S * 1000))
+echo "  the monitor's state changes from the load's start to service resumed (ms from the kill):"
+pga_events "$load_ms" | awk -F'|' -v k="$kill_ms" -v g="${gap:-0}" '$1 <= k + g { printf "    %+6d %s %s/%s: %s\n", $1 - k, $2, $3, $4, substr($5, 1, 110) }'
 load_kept p1
 check "both replicas still run" kill -0 "${RPID[A]}" "${RPID[B]}"
 T= ; code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$CERT" -o /dev/null -w '%{http_code}' \
