@@ -263,13 +263,14 @@ initiate_policy_decode(struct api *api, struct initiate *in, struct core_error *
 	return r;
 }
 
-/* Room for the grants, the request's id, and each VM's store id; -ENOMEM. */
+/* Room for the grants, the request's id, and each VM's store id: 0, or the HTTP status of the refusal. */
 static int
 initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 {
 	const struct initiate_body *body = in->body;
 	struct store_vm vm;
 	size_t n = 0, i;
+	int r;
 
 	for (i = 0; i < body->n_vms; i++)
 		n += body->vms[i].n_ports;
@@ -277,11 +278,18 @@ initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 	in->add = calloc(n ? n : 1, sizeof(*in->add));
 	in->vm_ids = calloc(body->n_vms ? body->n_vms : 1, sizeof(*in->vm_ids));
 	if (!in->sr.grants || !in->add || !in->vm_ids || api_request_id_new(in->sr.id, sizeof(in->sr.id)) < 0)
-		return core_error_set(err, "InternalError", "", "out of memory or randomness"), -ENOMEM;
-	/* reads only: a VM the store lacks is refused by the plan, in its place among the checks */
-	for (i = 0; i < body->n_vms; i++)
-		if (store_vm_get(api->store, &body->vms[i].id, &vm) == 0)
+		return core_error_set(err, "InternalError", "", "out of memory or randomness"), 500;
+	/*
+	 * reads only: a VM the store lacks is refused by the plan, in its place among the checks; a store
+	 * that cannot answer (no primary) is the store's refusal, not the VM's absence (a 400 in failover.sh)
+	 */
+	for (i = 0; i < body->n_vms; i++) {
+		r = store_vm_get(api->store, &body->vms[i].id, &vm);
+		if (r == 0)
 			in->vm_ids[i] = vm.id;
+		else if (r != -ENOENT && r != -EINVAL)
+			return api_store_fail(api, r, err, "cannot read the virtual machine");
+	}
 	return 0;
 }
 
@@ -430,8 +438,12 @@ initiate_clear(struct initiate *in)
 static int
 initiate_ready(struct api *api, struct initiate *in, struct core_error *err)
 {
-	if (initiate_policy_decode(api, in, err) < 0 || initiate_prepare(api, in, err) < 0)
+	int status;
+
+	if (initiate_policy_decode(api, in, err) < 0)
 		return 500;
+	if ((status = initiate_prepare(api, in, err)) != 0)
+		return status;
 	if (api_fw_check_vms(api, in->vm_ids, in->body->n_vms, err) < 0)
 		return 503;
 	return 0;
