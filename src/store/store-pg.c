@@ -429,6 +429,23 @@ pg_bind_null(struct db_stmt *s, int i)
 
 /* ---- running ---- */
 
+/*
+ * A commit whose wait for the synchronous standby was cancelled (statement_timeout, pg_cancel_backend):
+ * PostgreSQL keeps it on the primary, answers success and only warns. It is not known to the standby
+ * the operator made commits wait for, and a failover may lose it: the caller must not answer it as
+ * done. -EBUSY (a 503; the client tries again; the write itself may stand).
+ */
+static int
+pg_unconfirmed(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	pg->errno_pending = -EBUSY;
+	snprintf(pg->message, sizeof(pg->message), "the commit was not confirmed by the synchronous standby (its wait "
+		 "was cancelled): it is on the primary alone");
+	return DB_FAIL;
+}
+
 /* One command through the simple protocol, its result dropped: transaction control and savepoints. */
 static int
 pg_command(struct store *st, const char *sql)
@@ -445,6 +462,7 @@ pg_command(struct store *st, const char *sql)
 	else if ((rc = pg_lost_transaction(st)) != DB_OK)
 		return rc;
 	rc = DB_DONE;
+	pg->warned = false;
 	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pg_failed(st, res);
@@ -456,6 +474,8 @@ pg_command(struct store *st, const char *sql)
 		pg->errno_pending = -EIO;
 		snprintf(pg->message, sizeof(pg->message), "the transaction failed before its commit");
 		rc = DB_FAIL;
+	} else if (pg->warned && PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
+		rc = pg_unconfirmed(st);	/* a COMMIT (or a command on its own) that warned */
 	}
 	PQclear(res);
 	return rc;
@@ -551,7 +571,12 @@ pg_execute(struct pg_stmt *ps)
 		return rc;
 	if (ps->is_write && PQtransactionStatus(pg->conn) == PQTRANS_INTRANS)
 		return pg_execute_guarded(ps);
-	return pg_take(ps, PQexecPrepared(pg->conn, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1));
+	pg->warned = false;
+	rc = pg_take(ps, PQexecPrepared(pg->conn, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1));
+	/* a write on its own commits as it ends */
+	if (ps->is_write && pg->warned && (rc == DB_DONE || rc == DB_ROW))
+		rc = pg_unconfirmed(st);
+	return rc;
 }
 
 static int
