@@ -19,8 +19,7 @@ check:
 	@scripts/deps.sh --if-missing
 	scripts/check.sh
 
-# PostgreSQL failover with pg_auto_failover under load (root). Not in make check for now: in 1 of its last 3
-# runs a 202 answered just before the primary was killed was missing on the promoted standby (issue 14).
+# PostgreSQL failover with pg_auto_failover under load (root), alone (make check runs it too; about a minute).
 check-ha: all
 	@scripts/deps.sh --if-missing
 	tests/e2e/failover.sh $(BUILD)

@@ -121,13 +121,39 @@ api_initiate_plan(const struct api_initiate_in *in, struct store_grant *grants, 
  */
 
 /*
+ * A batch lost to the store: nothing of it is kept, and the kernel follows the store back. The answers
+ * held for it get its error now: their 202s told of requests that are gone. (Left held, the next batch's
+ * commit sent them as 202s: a connection to PostgreSQL lost mid-pass lost the transaction and with it the
+ * requests already answered in it; tests/e2e/failover.sh step 1a.)
+ */
+static void
+batch_lost(struct api *api, int status, const struct core_error *err)
+{
+	struct http_response instead = { 0 };
+
+	api->batch.open = false;
+	api->batch.failed_status = status;
+	api->batch.failed = *err;
+	store_rollback(api->store);
+	api_reconcile(api, NULL);
+	if (!api->batch.held)
+		return;
+	api_metrics_group_commit(api, api->batch.held, false);
+	api_error_record(&instead, status, err);
+	if (api->release_held)
+		api->release_held(api->release_ctx, &instead, api->batch.held);
+	api->batch.held = 0;
+	free(instead.body);
+}
+
+/*
  * Join this pass's batch: open its transaction if need be, and mark where this request starts.
  * -ECANCELED with the batch's error when it was lost earlier in this pass.
  */
 static int
 batch_join(struct api *api, struct core_error *err)
 {
-	int r;
+	int r, status;
 
 	if (api->batch.failed_status) {
 		*err = api->batch.failed;
@@ -142,19 +168,11 @@ batch_join(struct api *api, struct core_error *err)
 		goto fail;
 	return 0;
 fail:
-	api_store_fail(api, r, err, "cannot write");
+	status = api_store_fail(api, r, err, "cannot write");
+	/* a mark refused because the transaction is gone (the connection lost): so is the batch */
+	if (api->batch.open && !store_in_transaction(api->store))
+		batch_lost(api, status, err);
 	return r;
-}
-
-/* A batch lost to the store: nothing of it is kept, and the kernel follows the store back. */
-static void
-batch_lost(struct api *api, int status, const struct core_error *err)
-{
-	api->batch.open = false;
-	api->batch.failed_status = status;
-	api->batch.failed = *err;
-	store_rollback(api->store);
-	api_reconcile(api, NULL);
 }
 
 /* Undo one request of the batch (store and kernel); the others stay, unless the error ended the transaction. */
@@ -172,23 +190,23 @@ batch_undo_one(struct api *api, int status, const struct core_error *err)
 int
 api_batch_commit(struct api *api)
 {
-	struct http_response instead = { 0 };
 	struct core_error err = { 0 };
-	int r, status;
+	int r;
 
 	if (!api->batch.open)
 		return 0;
-	api->batch.open = false;
 	if ((r = store_commit(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "the store refused the request");
-		batch_lost(api, status, &err);
-		api_error_record(&instead, api->batch.failed_status, &err);
+		/* the held answers get the commit's error (batch_lost counts it failed; with none held, here) */
+		if (!api->batch.held)
+			api_metrics_group_commit(api, 0, false);
+		batch_lost(api, api_store_fail(api, r, &err, "the store refused the request"), &err);
+		return r;
 	}
-	api_metrics_group_commit(api, api->batch.held, r >= 0);
+	api->batch.open = false;
+	api_metrics_group_commit(api, api->batch.held, true);
 	if (api->batch.held && api->release_held)
-		api->release_held(api->release_ctx, r < 0 ? &instead : NULL, api->batch.held);
+		api->release_held(api->release_ctx, NULL, api->batch.held);
 	api->batch.held = 0;
-	free(instead.body);
 	return r;
 }
 
@@ -245,13 +263,14 @@ initiate_policy_decode(struct api *api, struct initiate *in, struct core_error *
 	return r;
 }
 
-/* Room for the grants, the request's id, and each VM's store id; -ENOMEM. */
+/* Room for the grants, the request's id, and each VM's store id: 0, or the HTTP status of the refusal. */
 static int
 initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 {
 	const struct initiate_body *body = in->body;
 	struct store_vm vm;
 	size_t n = 0, i;
+	int r;
 
 	for (i = 0; i < body->n_vms; i++)
 		n += body->vms[i].n_ports;
@@ -259,11 +278,18 @@ initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 	in->add = calloc(n ? n : 1, sizeof(*in->add));
 	in->vm_ids = calloc(body->n_vms ? body->n_vms : 1, sizeof(*in->vm_ids));
 	if (!in->sr.grants || !in->add || !in->vm_ids || api_request_id_new(in->sr.id, sizeof(in->sr.id)) < 0)
-		return core_error_set(err, "InternalError", "", "out of memory or randomness"), -ENOMEM;
-	/* reads only: a VM the store lacks is refused by the plan, in its place among the checks */
-	for (i = 0; i < body->n_vms; i++)
-		if (store_vm_get(api->store, &body->vms[i].id, &vm) == 0)
+		return core_error_set(err, "InternalError", "", "out of memory or randomness"), 500;
+	/*
+	 * reads only: a VM the store lacks is refused by the plan, in its place among the checks; a store
+	 * that cannot answer (no primary) is the store's refusal, not the VM's absence (a 400 in failover.sh)
+	 */
+	for (i = 0; i < body->n_vms; i++) {
+		r = store_vm_get(api->store, &body->vms[i].id, &vm);
+		if (r == 0)
 			in->vm_ids[i] = vm.id;
+		else if (r != -ENOENT && r != -EINVAL)
+			return api_store_fail(api, r, err, "cannot read the virtual machine");
+	}
 	return 0;
 }
 
@@ -412,8 +438,12 @@ initiate_clear(struct initiate *in)
 static int
 initiate_ready(struct api *api, struct initiate *in, struct core_error *err)
 {
-	if (initiate_policy_decode(api, in, err) < 0 || initiate_prepare(api, in, err) < 0)
+	int status;
+
+	if (initiate_policy_decode(api, in, err) < 0)
 		return 500;
+	if ((status = initiate_prepare(api, in, err)) != 0)
+		return status;
 	if (api_fw_check_vms(api, in->vm_ids, in->body->n_vms, err) < 0)
 		return 503;
 	return 0;

@@ -270,7 +270,9 @@ static void
 release_held(void *ctx, const struct http_response *instead, size_t n)
 {
 	if (instead)
-		logmsg("the store refused a group of %zu initiates; they were undone and answered %d", n, instead->status);
+		/* (undone, unless the commit stood on a PostgreSQL primary whose synchronous standby never confirmed it) */
+		logmsg("the store did not confirm a group of %zu initiates; they were answered %d, not 202", n,
+		       instead->status);
 	http_server_release(ctx, instead);
 }
 

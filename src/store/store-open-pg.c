@@ -425,12 +425,21 @@ static const struct store_schema pg_schema = {
 	.exec = pg_exec,
 };
 
-/* Library code does not log: the server's notices (CREATE … IF NOT EXISTS) are dropped. */
+/*
+ * Library code does not log: the server's notices (CREATE … IF NOT EXISTS) are dropped. One is noted: a
+ * plain WARNING (SQLSTATE 01000), the way PostgreSQL tells that a commit's wait for the synchronous
+ * standby was cancelled (statement_timeout, pg_cancel_backend) and the commit stands on the primary
+ * alone (store-pg.c, pg_unconfirmed).
+ */
 static void
-pg_notice_drop(void *arg, const char *message)
+pg_notice(void *arg, const PGresult *res)
 {
-	(void)arg;
-	(void)message;
+	struct store_pg *pg = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (severity && !strcmp(severity, "WARNING") && state && !strcmp(state, "01000"))
+		pg->warned = true;
 }
 
 int
@@ -472,7 +481,7 @@ store_pg_open(const char *uri, bool readonly, struct store **ret, struct core_er
 			*p = ' ';
 		goto out;
 	}
-	PQsetNoticeProcessor(pg->conn, pg_notice_drop, NULL);
+	PQsetNoticeReceiver(pg->conn, pg_notice, pg);
 	r = store_pg_session(st);
 	if (r < 0) {
 		core_error_set(err, "StoreOpenFailed", NULL, "cannot set up the session: %s", st->error);

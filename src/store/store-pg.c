@@ -196,10 +196,14 @@ static int
 pg_ready(struct store *st)
 {
 	struct store_pg *pg = pg_of(st);
+	PGTransactionStatusType t;
 	int rc;
 
-	if (PQstatus(pg->conn) == CONNECTION_OK)
+	if (PQstatus(pg->conn) == CONNECTION_OK) {
+		t = PQtransactionStatus(pg->conn);
+		pg->tx_was_open = t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
 		return DB_OK;
+	}
 	if (pg->retry_ns && pg_now_ns() < pg->retry_ns) {
 		pg->errno_pending = -EBUSY;
 		snprintf(pg->message, sizeof(pg->message), "%s", pg->retry_message);
@@ -214,7 +218,29 @@ pg_ready(struct store *st)
 	}
 	pg->retry_ns = 0;
 	pg->epoch++;
+	pg->tx_lost = pg->tx_was_open;
+	pg->tx_was_open = false;
 	return store_pg_session(st) < 0 ? DB_FAIL : DB_OK;
+}
+
+/*
+ * A statement meant for a transaction (a write, a savepoint, its release) that comes first after the
+ * connection was lost inside one: the transaction's writes are gone, and on the new connection the
+ * statement would run on its own (committed alone, or refused as outside a transaction: a 500). It
+ * fails as the lost connection's (-EBUSY, a 503); the caller ends what it had. Once: a BEGIN, or this,
+ * ends the lost transaction.
+ */
+static int
+pg_lost_transaction(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	if (!pg->tx_lost)
+		return DB_OK;
+	pg->tx_lost = false;
+	pg->errno_pending = -EBUSY;
+	snprintf(pg->message, sizeof(pg->message), "the connection was lost inside a transaction (connected again)");
+	return DB_FAIL;
 }
 
 /*
@@ -403,6 +429,23 @@ pg_bind_null(struct db_stmt *s, int i)
 
 /* ---- running ---- */
 
+/*
+ * A commit whose wait for the synchronous standby was cancelled (statement_timeout, pg_cancel_backend):
+ * PostgreSQL keeps it on the primary, answers success and only warns. It is not known to the standby
+ * the operator made commits wait for, and a failover may lose it: the caller must not answer it as
+ * done. -EBUSY (a 503; the client tries again; the write itself may stand).
+ */
+static int
+pg_unconfirmed(struct store *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	pg->errno_pending = -EBUSY;
+	snprintf(pg->message, sizeof(pg->message), "the commit was not confirmed by the synchronous standby (its wait "
+		 "was cancelled): it is on the primary alone");
+	return DB_FAIL;
+}
+
 /* One command through the simple protocol, its result dropped: transaction control and savepoints. */
 static int
 pg_command(struct store *st, const char *sql)
@@ -413,7 +456,13 @@ pg_command(struct store *st, const char *sql)
 
 	if (rc != DB_OK)
 		return rc;
+	/* transaction control and savepoints: a BEGIN starts afresh, the others belonged to a transaction */
+	if (word_at(sql, "BEGIN"))
+		pg->tx_lost = false;
+	else if ((rc = pg_lost_transaction(st)) != DB_OK)
+		return rc;
 	rc = DB_DONE;
+	pg->warned = false;
 	res = PQexec(pg->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pg_failed(st, res);
@@ -425,6 +474,8 @@ pg_command(struct store *st, const char *sql)
 		pg->errno_pending = -EIO;
 		snprintf(pg->message, sizeof(pg->message), "the transaction failed before its commit");
 		rc = DB_FAIL;
+	} else if (pg->warned && PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
+		rc = pg_unconfirmed(st);	/* a COMMIT (or a command on its own) that warned */
 	}
 	PQclear(res);
 	return rc;
@@ -499,7 +550,8 @@ pg_execute_guarded(struct pg_stmt *ps)
 		return rc != DB_OK ? rc : pg_failed(ps->st, NULL);
 	}
 	rc = pg_take(ps, mine);
-	if (rc != DB_DONE && rc != DB_ROW)
+	/* (on a connection lost, the transaction went with it: nothing to undo) */
+	if (rc != DB_DONE && rc != DB_ROW && PQstatus(c) == CONNECTION_OK)
 		pg_command(ps->st, "ROLLBACK TO db_stmt; RELEASE db_stmt");
 	return rc;
 }
@@ -514,11 +566,17 @@ pg_execute(struct pg_stmt *ps)
 
 	if (!ps->name[0])
 		return pg_command(st, ps->sql);
-	if ((rc = pg_ready(st)) != DB_OK || (ps->epoch != pg->epoch && (rc = pg_send_prepare(ps)) != DB_OK))
+	if ((rc = pg_ready(st)) != DB_OK || (ps->is_write && (rc = pg_lost_transaction(st)) != DB_OK) ||
+	    (ps->epoch != pg->epoch && (rc = pg_send_prepare(ps)) != DB_OK))
 		return rc;
 	if (ps->is_write && PQtransactionStatus(pg->conn) == PQTRANS_INTRANS)
 		return pg_execute_guarded(ps);
-	return pg_take(ps, PQexecPrepared(pg->conn, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1));
+	pg->warned = false;
+	rc = pg_take(ps, PQexecPrepared(pg->conn, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1));
+	/* a write on its own commits as it ends */
+	if (ps->is_write && pg->warned && (rc == DB_DONE || rc == DB_ROW))
+		rc = pg_unconfirmed(st);
+	return rc;
 }
 
 static int
