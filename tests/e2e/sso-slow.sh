@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# End-to-end test: single sign-on's calls to the provider never hold the API. The "identity provider" accepts TCP
+# connections and never answers (a python listener); while sign-in steps wait on it, a token's revoke and GET are
+# served at once, each waiting step then gets the exact provider-down answer, and beyond OIDC_CALLS_MAX (16)
+# waiting steps one more is refused 503 ProviderBusy with Retry-After. jitgated runs privilege-separated, so the
+# main process's seccomp list for outbound HTTPS is what runs.
+#
+#   client (10.251.0.2) ──veth── vm (jitgated :8443, the silent provider :9443, both on 10.251.0.1)
+#
+# Usage: tests/e2e/sso-slow.sh [BUILD_DIR]   (as root)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${1:-$here/../../build}" 2>/dev/null && pwd) || { echo "sso-slow.sh: no build directory ${1:-}"; exit 1; }
+JITGATED=$BUILD/src/daemon/jitgated
+. "$here/lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "sso-slow.sh: needs root (network namespaces)"; exit 1; }
+[[ -x $JITGATED ]] || { echo "sso-slow.sh: build first ($JITGATED)"; exit 1; }
+for t in curl jq python3 sqlite3; do command -v $t >/dev/null || { echo "sso-slow.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
+
+SUB=00000000-0000-0000-0000-000000000000
+VMADDR=10.251.0.1 CLADDR=10.251.0.2 IDP_PORT=9443
+JG=https://$VMADDR:8443 IDP=https://$VMADDR:$IDP_PORT
+AV=api-version=2020-01-01
+VMID=/subscriptions/$SUB/resourceGroups/default/providers/Microsoft.Compute/virtualMachines/vm1
+POL=/subscriptions/$SUB/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
+WAITERS=16	# OIDC_CALLS_MAX
+DOWN="single sign-on is unavailable: cannot reach the identity provider: no answer within 5000 ms (a jitgate token still signs in)"
+BUSY="16 single sign-on steps are waiting for the identity provider already; retry after 1 s (a jitgate token still signs in)"
+
+VM=$(ns_new slvm) && CL=$(ns_new slcl) || exit 1
+link_new "$VM" v0 "$CL" c0 || exit 1
+addr_add "$VM" v0 $VMADDR/24
+addr_add "$CL" c0 $CLADDR/24
+
+JITGATED_USER=jitgate-sso-test
+e2e_user "$JITGATED_USER" || exit 1
+chmod 0711 "$E2E_TMP"
+STATE=$E2E_TMP/state
+mkdir -p "$STATE"
+cat >"$E2E_TMP/jitgated.conf" <<EOF
+[sso]
+name = Silent IdP
+issuer = $IDP
+client_id = jitgate
+client_secret = jitgate-test-secret
+redirect_url = $JG/oidc/callback
+map = group:jit-users JitRequester /subscriptions/$SUB
+EOF
+chmod 0644 "$E2E_TMP/jitgated.conf"
+
+# the provider: takes every connection and holds it, saying nothing; prints one line per connection
+ip netns exec "$VM" python3 -u -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(128); print("listening", flush=True)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c); print("connection", len(held), flush=True)
+' $VMADDR $IDP_PORT >"$E2E_TMP/idp.log" 2>&1 &
+E2E_PIDS+=($!)
+for ((i = 0; i < 300; i++)); do grep -q listening "$E2E_TMP/idp.log" && break; sleep 0.01; done
+check "the silent provider listens on $IDP" grep -q listening "$E2E_TMP/idp.log"
+
+ADMIN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role SecurityAdmin 2>&1 | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)
+[[ -n $ADMIN ]] || { notok "jitgated token create admin"; e2e_summary; exit 1; }
+jitgated_start "$VM" "$CL" "$STATE" $VMADDR:8443 "$E2E_TMP/jitgated.log" --vm-name vm1 \
+	--subscription $SUB --resource-group default --location local --config "$E2E_TMP/jitgated.conf"
+check "jitgated starts privilege-separated with [sso] and answers /healthz" test $? = 0
+
+# call METHOD PATH [BODY]: by the admin token; $code, $R, and the time it took in $ms
+call() {
+	local args=(-sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/resp" -w '%{http_code}' -X "$1"
+		-H "Authorization: Bearer $ADMIN")
+	[[ -n ${3-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	local t0
+	t0=$(now_ms)
+	code=$(ip netns exec "$CL" curl "${args[@]}" "$JG$2" 2>"$E2E_TMP/curl.err")
+	ms=$(( $(now_ms) - t0 ))
+	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
+}
+call PUT "$POL?$AV" "$(printf '{"kind":"Basic","properties":{"virtualMachines":[{"id":"%s","ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"%s","maxRequestAccessDuration":"PT1H"}]}]}}' "$VMID" $CLADDR)"
+check "the admin puts a policy on vm1 (HTTP $code)" bash -c '[[ $1 == 20[01] ]]' _ "$code"
+call POST "$POL/initiate?$AV" "$(printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"%s"}]}],"justification":"e2e"}' \
+	"$VMID" "$(date -u -d '+30 min' +%Y-%m-%dT%H:%M:%SZ)")"
+check "the admin opens port 22 for $CLADDR (HTTP $code)" test "$code" = 202
+
+echo "1. $((WAITERS + 1)) sign-in starts against a provider that never answers"
+for ((i = 1; i <= WAITERS + 1; i++)); do
+	ip netns exec "$CL" curl -sS --max-time 20 --cacert "$STATE/tls/cert.pem" -D "$E2E_TMP/start.$i.h" \
+		-o "$E2E_TMP/start.$i.json" -w '%{http_code} %{time_total}\n' -X POST "$JG/oidc/start" >"$E2E_TMP/start.$i.code" 2>/dev/null &
+	starts+=($!)
+	E2E_PIDS+=($!)
+done
+T_STARTS=$(now_ms)
+for ((i = 0; i < 300; i++)); do (( $(grep -c connection "$E2E_TMP/idp.log") >= WAITERS )) && break; sleep 0.01; done
+n=$(grep -c connection "$E2E_TMP/idp.log")
+check "jitgated connected to the provider for each of the $WAITERS waiting steps ($n connections)" test "$n" -ge $WAITERS
+
+call POST "$POL/revoke?$AV" "$(printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22}]}]}' "$VMID")"
+REVOKE_MS=$ms REVOKE="$code $(jq -r .revokedPorts <<<"$R" 2>/dev/null)"
+call GET "$POL?$AV"
+GET_MS=$ms GET_CODE=$code
+waiting=$(cat "$E2E_TMP"/start.*.code | grep -c .)
+echo "  figure: with $WAITERS sign-in steps waiting on the silent provider, a token's revoke took $REVOKE_MS ms and a GET $GET_MS ms"
+check "the revoke is served meanwhile: 200, 1 port revoked ($REVOKE)" test "$REVOKE" = "200 1"
+check "... at once, not behind the provider's 5 s ($REVOKE_MS ms < 1000)" test "$REVOKE_MS" -lt 1000
+check "a GET of the policy is served meanwhile: 200 ($GET_MS ms < 1000)" bash -c '[[ $1 == 200 ]] && (( $2 < 1000 ))' _ "$GET_CODE" "$GET_MS"
+check "the sign-in steps were still waiting then (answered: $waiting of $((WAITERS + 1)), the refused one)" test "$waiting" -le 1
+
+wait "${starts[@]}"
+T_DONE=$(now_ms)
+n_down=0 n_busy=0 slow=0
+for ((i = 1; i <= WAITERS + 1; i++)); do
+	read -r c t <"$E2E_TMP/start.$i.code"
+	m=$(jq -r '.error.code + "|" + .error.message' "$E2E_TMP/start.$i.json" 2>/dev/null)
+	if [[ $c == 503 && $m == "ProviderUnavailable|$DOWN" ]]; then
+		n_down=$((n_down + 1))
+		# curl's own time for it: the provider's timeout, not more than the step's park and a loaded machine
+		awk -v t="$t" 'BEGIN { exit !(t >= 4.5 && t < 8) }' || slow=$((slow + 1))
+	elif [[ $c == 503 && $m == "ProviderBusy|$BUSY" ]] && grep -qix 'retry-after: 1.' "$E2E_TMP/start.$i.h"; then
+		n_busy=$((n_busy + 1))
+	else
+		echo "     start $i: $c $t $m"
+	fi
+done
+echo "  figure: the waiting steps were answered $(( T_DONE - T_STARTS )) ms after they were sent"
+check "each waiting step gets 503 ProviderUnavailable with the exact message ($n_down of $WAITERS)" test $n_down = $WAITERS
+check "... after the provider's 5 s timeout ($slow outside 4.5-8 s)" test $slow = 0
+check "the step beyond $WAITERS waiting is refused 503 ProviderBusy, Retry-After: 1, exact message ($n_busy)" test $n_busy = 1
+
+# the failure is remembered (OIDC_DOWN_RETRY_S): the next start is answered at once, without waiting again
+t0=$(now_ms)
+code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/again.json" -w '%{http_code}' \
+	-X POST "$JG/oidc/start" 2>/dev/null)
+t1=$(now_ms)
+check "a start right after is answered at once with the same 503 ($code, $(( t1 - t0 )) ms)" bash -c \
+	'[[ $1 == 503 && $(jq -r .error.message "$2") == "$3" ]] && (( $4 < 1000 ))' _ "$code" "$E2E_TMP/again.json" "$DOWN" $(( t1 - t0 ))
+check "the activity log records the provider down once per waiting step" bash -c \
+	'(( $(sqlite3 -readonly "file:$1/jitgate.db?mode=ro" "SELECT count(*) FROM activity WHERE operation = '\''SignIn'\'' AND status = '\''Failed'\'' AND detail LIKE '\''%no answer within 5000 ms%'\''") >= $2 ))' _ "$STATE" $WAITERS
+check "jitgated is still running (its seccomp list let it reach the provider)" kill -0 "$JITGATED_PID"
+if ((E2E_FAIL)) || [[ -n ${E2E_VERBOSE:-} ]]; then
+	echo "  jitgated's log:"
+	sed 's/^/    /' "$E2E_TMP/jitgated.log" | tail -n 20
+fi
+e2e_summary
