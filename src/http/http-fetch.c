@@ -205,10 +205,14 @@ http_fetch_init(struct http_fetch *t, const char *url, const char *ca_file, bool
 	c |= curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	/* one CA file (the configured one, or the system bundle libcurl was built with); no directory of them to walk */
-	c |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-	if (ca_file && ca_file[0])
+	/*
+	 * A configured CA file is the only trust: no directory beside it. Without one, the system's CAs as
+	 * libcurl was built to find them (Debian's libcurl-gnutls: the directory /etc/ssl/certs, no bundle).
+	 */
+	if (ca_file && ca_file[0]) {
 		c |= curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+		c |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	}
 	if (c != CURLE_OK) {
 		http_fetch_end(NULL, t);
 		return -EINVAL;

@@ -12,8 +12,8 @@
  * Only src/http/http-fetch.c sets libcurl's transport options. Every transfer
  * made here: one protocol (https, or http only when the URL the operator
  * configured says http://), no redirects followed (an answer cannot send us
- * elsewhere), certificates and host names verified against one CA file (the
- * configured one or the system bundle; no directory walked), a connect and a
+ * elsewhere), certificates and host names verified against the configured CA
+ * file alone, or else the system's CAs (libcurl's default), a connect and a
  * total timeout, an answer capped by the write callback, no proxy taken from
  * the environment (jitgated has no proxy setting), no signals. The caller
  * adds only what the request is: method, body, headers, credentials.
@@ -65,7 +65,7 @@ size_t http_fetcher_running(const struct http_fetcher *f);
 
 /*
  * A hardened easy handle in t for url (see the top of this file): ca_file NULL or "" is the system's
- * bundle; allow_http lets an http:// url be fetched in plain text (never a redirect to one). done(ctx, t,
+ * CAs; allow_http lets an http:// url be fetched in plain text (never a redirect to one). done(ctx, t,
  * code) is called by http_fetcher_run when it ends. -ENOMEM, -EINVAL (an option libcurl refused).
  */
 int http_fetch_init(struct http_fetch *t, const char *url, const char *ca_file, bool allow_http,
