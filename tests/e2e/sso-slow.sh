@@ -7,7 +7,8 @@
 #
 #   client (10.251.0.2) ──veth── vm (jitgated :8443, the silent provider :9443, both on 10.251.0.1)
 #
-# Usage: tests/e2e/sso-slow.sh [BUILD_DIR]   (as root)
+# Usage: tests/e2e/sso-slow.sh [BUILD_DIR]   (as root). The 17 starts' TLS handshakes must all be done within the
+# provider's 5 s: a plain build does that on a loaded machine; a sanitizer build on a loaded one may not.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../../build}" 2>/dev/null && pwd) || { echo "sso-slow.sh: no build directory ${1:-}"; exit 1; }
@@ -49,14 +50,23 @@ map = group:jit-users JitRequester /subscriptions/$SUB
 EOF
 chmod 0644 "$E2E_TMP/jitgated.conf"
 
-# the provider: takes every connection and holds it, saying nothing; prints one line per connection
+# the provider: takes every connection and holds it, reading what comes and saying nothing; prints a line per
+# connection, and one when its TLS ClientHello came (jitgated's side of the handshake is then ready: it waits)
 ip netns exec "$VM" python3 -u -c '
-import socket, sys
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(128); print("listening", flush=True)
-held = []
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(128); sel.register(s, selectors.EVENT_READ)
+print("listening", flush=True)
+n, hello = 0, set()
 while True:
-    c, _ = s.accept(); held.append(c); print("connection", len(held), flush=True)
+    for k, _ in sel.select():
+        if k.fileobj is s:
+            c, _ = s.accept(); n += 1; sel.register(c, selectors.EVENT_READ); print("connection", n, flush=True)
+        elif k.fileobj.recv(65536) and k.fileobj not in hello:
+            hello.add(k.fileobj); print("hello", len(hello), flush=True)
+        elif k.fileobj not in hello:
+            sel.unregister(k.fileobj)
 ' $VMADDR $IDP_PORT >"$E2E_TMP/idp.log" 2>&1 &
 E2E_PIDS+=($!)
 for ((i = 0; i < 300; i++)); do grep -q listening "$E2E_TMP/idp.log" && break; sleep 0.01; done
@@ -81,9 +91,18 @@ call() {
 }
 call PUT "$POL?$AV" "$(printf '{"kind":"Basic","properties":{"virtualMachines":[{"id":"%s","ports":[{"number":22,"protocol":"TCP","allowedSourceAddressPrefix":"%s","maxRequestAccessDuration":"PT1H"}]}]}}' "$VMID" $CLADDR)"
 check "the admin puts a policy on vm1 (HTTP $code)" bash -c '[[ $1 == 20[01] ]]' _ "$code"
-call POST "$POL/initiate?$AV" "$(printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"%s"}]}],"justification":"e2e"}' \
-	"$VMID" "$(date -u -d '+30 min' +%Y-%m-%dT%H:%M:%SZ)")"
+open22() {
+	call POST "$POL/initiate?$AV" "$(printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"%s"}]}],"justification":"e2e"}' \
+		"$VMID" "$(date -u -d '+30 min' +%Y-%m-%dT%H:%M:%SZ)")"
+}
+revoke22() { call POST "$POL/revoke?$AV" "$(printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22}]}]}' "$VMID")"; }
+# what a revoke costs on this machine now, with nothing waiting: the figure to read the one below against
+open22
 check "the admin opens port 22 for $CLADDR (HTTP $code)" test "$code" = 202
+revoke22
+BASE_MS=$ms
+open22
+check "and again after a revoke with no sign-in waiting ($BASE_MS ms) (HTTP $code)" test "$code" = 202
 
 echo "1. $((WAITERS + 1)) sign-in starts against a provider that never answers"
 # one client process, a thread per start (as many processes would take seconds to start on a loaded machine);
@@ -115,21 +134,22 @@ CLIENT=$!
 E2E_PIDS+=($CLIENT)
 T_STARTS=$(now_ms)
 answered() { [[ -f $E2E_TMP/starts.jsonl ]] && wc -l <"$E2E_TMP/starts.jsonl" || echo 0; }
-# every step is in: WAITERS connections at the provider, and the one beyond answered at once (bounded: 4 s)
+# every step is in: WAITERS ClientHellos at the provider, and the one beyond answered at once (bounded: 4 s)
 for ((i = 0; i < 400; i++)); do
-	(( $(grep -c connection "$E2E_TMP/idp.log") >= WAITERS && $(answered) >= 1 )) && break
+	(( $(grep -c hello "$E2E_TMP/idp.log") >= WAITERS && $(answered) >= 1 )) && break
 	sleep 0.01
 done
-n=$(grep -c connection "$E2E_TMP/idp.log")
-check "jitgated connected to the provider for each of the $WAITERS waiting steps ($n connections, $(( $(now_ms) - T_STARTS )) ms)" \
-	test "$n" -ge $WAITERS
+n=$(grep -c connection "$E2E_TMP/idp.log") n_hello=$(grep -c hello "$E2E_TMP/idp.log")
+echo "  figure: $(( $(now_ms) - T_STARTS )) ms from the $((WAITERS + 1)) starts to $n_hello ClientHellos at the provider (each call loads the CA store)"
+check "jitgated connected to the provider for each of the $WAITERS waiting steps and sent its ClientHello ($n, $n_hello)" \
+	test "$n_hello" -ge $WAITERS
 
-call POST "$POL/revoke?$AV" "$(printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22}]}]}' "$VMID")"
+revoke22
 REVOKE_MS=$ms REVOKE="$code $(jq -r .revokedPorts <<<"$R" 2>/dev/null)"
 call GET "$POL?$AV"
 GET_MS=$ms GET_CODE=$code
 waiting=$(answered)
-echo "  figure: with $WAITERS sign-in steps waiting on the silent provider, a token's revoke took $REVOKE_MS ms and a GET $GET_MS ms"
+echo "  figure: with $WAITERS sign-in steps waiting on the silent provider, a token's revoke took $REVOKE_MS ms (with none: $BASE_MS ms) and a GET $GET_MS ms"
 check "the revoke is served meanwhile: 200, 1 port revoked ($REVOKE)" test "$REVOKE" = "200 1"
 check "... at once, not behind the provider's 5 s ($REVOKE_MS ms < 1000)" test "$REVOKE_MS" -lt 1000
 check "a GET of the policy is served meanwhile: 200 ($GET_MS ms < 1000)" bash -c '[[ $1 == 200 ]] && (( $2 < 1000 ))' _ "$GET_CODE" "$GET_MS"
@@ -138,12 +158,12 @@ check "the sign-in steps were still waiting then (answered: $waiting of $((WAITE
 wait $CLIENT
 T_DONE=$(now_ms)
 n_down=$(jq -s --arg m "$DOWN" '[.[] | select(.status == 503 and (.body | fromjson | .error.code == "ProviderUnavailable" and .error.message == $m))] | length' "$E2E_TMP/starts.jsonl")
-# the provider's timeout, not more than the step's park (6 s) and a loaded machine
-n_late=$(jq -s '[.[] | select(.status == 503 and (.body | fromjson | .error.code == "ProviderUnavailable") and (.seconds < 4.5 or .seconds >= 8))] | length' "$E2E_TMP/starts.jsonl")
+# after the provider's timeout: the step waited for it (no upper bound: the client's time includes its TLS handshake)
+n_early=$(jq -s '[.[] | select(.status == 503 and (.body | fromjson | .error.code == "ProviderUnavailable") and .seconds < 4.5)] | length' "$E2E_TMP/starts.jsonl")
 n_busy=$(jq -s --arg m "$BUSY" '[.[] | select(.status == 503 and .retryAfter == "1" and (.body | fromjson | .error.code == "ProviderBusy" and .error.message == $m))] | length' "$E2E_TMP/starts.jsonl")
 echo "  figure: the waiting steps were answered $(( T_DONE - T_STARTS )) ms after they were sent"
 check "each waiting step gets 503 ProviderUnavailable with the exact message ($n_down of $WAITERS)" test "$n_down" = $WAITERS
-check "... after the provider's 5 s timeout ($n_late outside 4.5-8 s)" test "$n_late" = 0
+check "... after the provider's 5 s timeout ($n_early sooner than 4.5 s)" test "$n_early" = 0
 check "the step beyond $WAITERS waiting is refused 503 ProviderBusy, Retry-After: 1, exact message ($n_busy)" test "$n_busy" = 1
 ((E2E_FAIL)) && sed 's/^/     /' "$E2E_TMP/starts.jsonl"
 
