@@ -58,6 +58,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: the web portal in Chromium" tests/e2e/portal.sh build
 	step "e2e: single sign-on with a real OpenID provider" tests/e2e/sso.sh build
 	step "e2e: single sign-on, store on PostgreSQL, sessions shared with a second replica" tests/e2e/on-pg.sh sso.sh build
+	step "e2e: single sign-on against a provider that never answers: the API is not held, exact 503s" tests/e2e/sso-slow.sh build
 	step "e2e: the jitgate CLI" tests/e2e/cli.sh build
 	step "e2e: SIGKILL under load: store, kernel and connections agree" tests/e2e/crash.sh build
 	step "e2e: a full or read-only state directory" tests/e2e/disk.sh build

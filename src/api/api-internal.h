@@ -89,6 +89,8 @@ struct api {
 	struct api_watches *watches;	/* api-watch.c: parked watches and last contacts per agent VM */
 	struct api_metrics metrics;	/* api-metrics.c: what /metrics shows */
 	struct api_oidc *oidc;		/* api-oidc.c: single sign-on's provider state; freed by api_oidc_free() */
+	struct http_fetcher *fetcher;	/* the loop's outbound HTTPS (api_set_fetcher): single sign-on asks the provider */
+	struct http_server *srv;	/* ...and wakes the parked sign-in step when it answered */
 	int64_t watch_seen;		/* the fleet revision api_watches_wake() has seen */
 };
 
@@ -576,6 +578,8 @@ void api_caller_from_session(const struct api *api, const struct api_session *s,
 /* api-oidc.c: /oidc/... (single sign-on); and its memory. */
 void api_oidc_handle(struct api *api, struct api_caller *c, const struct http_request *req, struct http_response *resp);
 void api_oidc_free(struct api *api);
+/* api-oidc-call.c: the sign-in steps waiting for the provider, their calls stopped (before api_oidc_free). */
+void api_oidc_steps_free(struct api *api);
 /* DELETE …/providers/Jitgate/ssoSessions/{person}: end every single sign-on session of the person (api-oidc-session.c). */
 void api_oidc_sessions_end(struct api *api, const struct api_caller *c, const struct http_request *req, const char *name,
 			   struct http_response *resp);

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/api-oidc-internal.h"
+#include "api/api-oidc-call.h"
 #include "core/timeutil.h"
 
 /*
@@ -73,12 +73,15 @@ device_start(struct api *api, struct api_oidc *o, struct api_caller *c, struct h
 	struct oidc_device *d;
 	int64_t now = time_now_ns(), interval, expires;
 	long status = 0;
+	int r = 0;
 
-	if (oidc_discovery_get(o, &disc, &e) < 0 || !(form = oidc_form((const char *const[]){
+	if ((r = oidc_discovery_get(o, &disc, &e)) < 0 || !(form = oidc_form((const char *const[]){
 							 "client_id", o->s->client_id, "scope", o->s->scopes, NULL })) ||
 	    (!disc->device_endpoint[0] &&
 	     core_error_set(&e, "DeviceGrantUnsupported", "", "the identity provider offers no device authorization grant")) ||
-	    oidc_token_call(o, disc->device_endpoint, form, &a, &status, &e) < 0) {
+	    (r = oidc_token_call(o, disc->device_endpoint, form, &a, &status, &e)) < 0) {
+		if (r == -EINPROGRESS)	/* parked: asked again with the answer */
+			goto out;
 		api_error(resp, 503, e.code[0] ? e.code : "ProviderUnavailable", "",
 			  "single sign-on is unavailable: %s (a jitgate token still signs in)", e.message);
 		api_log(api, c, "SignIn", "/oidc/device", "Failed", NULL, "device sign-in unavailable: %s", e.message);
@@ -127,6 +130,8 @@ device_done(struct api *api, struct api_oidc *o, struct api_caller *c, const cha
 	int r;
 
 	if ((r = oidc_verify(o, idt, NULL, &cl, &e)) < 0 || (r = oidc_session_open(api, o, &cl, false, resp, id, &s, &e)) < 0) {
+		if (r == -EINPROGRESS)	/* the keys are being fetched: parked */
+			return;
 		api_error(resp, r == -EIO ? 503 : 403, e.code, e.target, "%s", e.message);
 		api_log(api, c, "SignIn", "/oidc/device/poll", "Denied", NULL, "single sign-on refused: %s: %s", e.code,
 			e.message);
@@ -156,38 +161,44 @@ device_poll(struct api *api, struct api_oidc *o, struct api_caller *c, const str
 	const char *handle = json_string_value(json_object_get(body, "handle")), *perr, *idt;
 	const struct oidc_discovery *disc;
 	struct core_error e = { 0 };
-	struct oidc_device *d;
+	struct oidc_device *d = NULL;
 	int64_t now = time_now_ns();
+	/* a run after waiting for the keys: the provider's answer is in the step, the handle used up already */
+	bool answered = oidc_call_ready(o, OIDC_CALL_TOKEN);
 	char *form = NULL;
 	long status = 0;
+	int r = 0;
 
-	if (!handle || !(d = device_find(o, handle, now))) {
+	if ((!handle || !(d = device_find(o, handle, now))) && !answered) {
 		api_error(resp, 400, "ExpiredSignIn", "handle", "this sign-in is unknown or has expired; start again");
 		goto out;
 	}
-	if (now < d->next_poll_ns) {	/* asked too soon: the provider is not bothered */
+	if (d && !req->unparked && now < d->next_poll_ns) {	/* asked too soon: the provider is not bothered */
 		api_json(resp, 202, json_pack("{s:s, s:I}", "status", "pending", "interval",
 					      (json_int_t)(d->interval_ns / TIME_NS_PER_SEC)));
 		goto out;
 	}
-	d->next_poll_ns = now + d->interval_ns;
-	if (oidc_discovery_get(o, &disc, &e) < 0 ||
-	    !(form = oidc_form((const char *const[]){ "grant_type", OIDC_DEVICE_GRANT, "device_code", d->device_code,
-						      "client_id", o->s->client_id, NULL })) ||
-	    oidc_token_call(o, disc->token_endpoint, form, &a, &status, &e) < 0) {
-		api_error(resp, 503, e.code[0] ? e.code : "ProviderUnavailable", "", "%s", e.message);
+	if (d && !req->unparked)
+		d->next_poll_ns = now + d->interval_ns;
+	if ((r = oidc_discovery_get(o, &disc, &e)) < 0 ||
+	    !(form = oidc_form((const char *const[]){ "grant_type", OIDC_DEVICE_GRANT, "device_code",
+						      d ? d->device_code : "", "client_id", o->s->client_id, NULL })) ||
+	    (r = oidc_token_call(o, disc->token_endpoint, form, &a, &status, &e)) < 0) {
+		if (r != -EINPROGRESS)	/* else parked: asked again with the answer */
+			api_error(resp, 503, e.code[0] ? e.code : "ProviderUnavailable", "", "%s", e.message);
 		goto out;
 	}
 	perr = json_string_value(json_object_get(a, "error"));
 	idt = json_string_value(json_object_get(a, "id_token"));
-	if (perr && (!strcmp(perr, "authorization_pending") || !strcmp(perr, "slow_down"))) {
+	if (d && perr && (!strcmp(perr, "authorization_pending") || !strcmp(perr, "slow_down"))) {
 		if (!strcmp(perr, "slow_down"))
 			d->interval_ns += OIDC_SLOW_DOWN_NS;
 		api_json(resp, 202, json_pack("{s:s, s:I}", "status", "pending", "interval",
 					      (json_int_t)(d->interval_ns / TIME_NS_PER_SEC)));
 		goto out;
 	}
-	explicit_bzero(d, sizeof(*d));	/* approved, refused or expired: the handle is used up */
+	if (d)
+		explicit_bzero(d, sizeof(*d));	/* approved, refused or expired: the handle is used up */
 	if (status != 200 || !idt)
 		api_error(resp, 403, "SignInRefused", "", "the identity provider ended the sign-in: %.100s",
 			  perr ? perr : "no ID token");

@@ -40,16 +40,21 @@ struct api_oidc {
 	struct oidc_device devices[OIDC_PENDING_MAX];
 	int64_t steps_second;			/* the second (monotonic) steps_used counts */
 	unsigned steps_used;			/* sign-in steps in it: at most OIDC_STEPS_PER_S */
+	struct oidc_steps *steps;		/* api-oidc-call.c: steps waiting for the provider; api_oidc_steps_free() */
+	struct oidc_step *cur;			/* the step being run now (NULL between requests) */
 };
 
 /*
- * api-oidc-provider.c. oidc_http: GET (form NULL) or POST form with client_secret_basic; *ret (malloc'd,
- * NUL-terminated) and status, or -EIO "ProviderUnavailable". oidc_discovery_get / oidc_jwks_get: cached
- * (refresh: refetch the keys, rate-limited). oidc_verify: an ID token with the cached keys, refetched once
- * on an unknown kid. oidc_form: NULL-terminated key/value pairs, form-urlencoded (malloc'd). oidc_token_call:
- * POST form to url, the JSON object answered (*ret the caller's) and its status.
+ * Every function here that may ask the provider answers -EINPROGRESS when it started the call: the
+ * caller returns at once, without answering or logging, and its step is parked (api-oidc-call.h).
+ * api-oidc-call.c. oidc_http: the current step's call of `kind` (an enum oidc_call_kind): GET (form NULL)
+ * or POST form with client_secret_basic; its answer (*ret, NUL-terminated, the step's) and status, or -EIO
+ * "ProviderUnavailable". api-oidc-provider.c. oidc_discovery_get / oidc_jwks_get: cached (refresh: refetch
+ * the keys, rate-limited). oidc_verify: an ID token with the cached keys, refetched once on an unknown kid.
+ * oidc_form: NULL-terminated key/value pairs, form-urlencoded (malloc'd). oidc_token_call: POST form to url,
+ * the JSON object answered (*ret the caller's) and its status.
  */
-int oidc_http(const struct oidc_settings *s, const char *url, const char *form, char **ret, size_t *ret_len,
+int oidc_http(struct api_oidc *o, int kind, const char *url, const char *form, const char **ret, size_t *ret_len,
 	      long *ret_status, struct core_error *err);
 int oidc_discovery_get(struct api_oidc *o, const struct oidc_discovery **ret, struct core_error *err);
 int oidc_jwks_get(struct api_oidc *o, bool refresh, const json_t **ret, struct core_error *err);

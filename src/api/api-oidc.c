@@ -9,7 +9,7 @@
 #include <jose/b64.h>
 
 #include "api/api-internal.h"
-#include "api/api-oidc-internal.h"
+#include "api/api-oidc-call.h"
 #include "core/timeutil.h"
 
 /*
@@ -76,9 +76,11 @@ oidc_start(struct api *api, struct api_oidc *o, struct api_caller *c, struct htt
 	struct oidc_pending *p;
 	char *q = NULL;
 	int64_t now = time_now_ns();
+	int r;
 
-	if (oidc_discovery_get(o, &d, &e) < 0) {
-		provider_down(api, c, resp, &e);
+	if ((r = oidc_discovery_get(o, &d, &e)) < 0) {
+		if (r != -EINPROGRESS)	/* else parked: asked again with the answer */
+			provider_down(api, c, resp, &e);
 		return;
 	}
 	p = pending_slot(o, now);
@@ -197,12 +199,18 @@ oidc_callback(struct api *api, struct api_oidc *o, struct api_caller *c, const s
 		r = -EACCES;
 		goto out;
 	}
-	if (!code || !state || !pending_take(o, req, state, &p)) {
+	/* taken once, at the first run: a run after waiting for the provider finds it in its step */
+	if (o->cur && o->cur->have_pending) {
+		p = o->cur->pending;
+	} else if (!code || !state || !pending_take(o, req, state, &p)) {
 		core_error_set(&e, "InvalidState", "state",
 			       "this sign-in is unknown, was already used, expired, or began in another browser; "
 			       "start again from the portal");
 		r = -EACCES;
 		goto out;
+	} else if (o->cur) {
+		o->cur->pending = p;
+		o->cur->have_pending = true;
 	}
 	if ((r = code_exchange(o, code, &p, &idt, &e)) < 0 || (r = oidc_verify(o, idt, p.nonce, &cl, &e)) < 0 ||
 	    (r = oidc_session_open(api, o, &cl, true, resp, NULL, &s, &e)) < 0)
@@ -218,7 +226,7 @@ oidc_callback(struct api *api, struct api_oidc *o, struct api_caller *c, const s
 out:
 	explicit_bzero(&p, sizeof(p));
 	free(idt);
-	if (r < 0) {
+	if (r < 0 && r != -EINPROGRESS) {
 		oidc_page(resp, r == -EIO ? 503 : 403, "Sign-in refused", e.message);
 		api_log(api, c, "SignIn", "/oidc/callback", "Denied", NULL, "single sign-on refused: %s: %s", e.code,
 			e.message);
@@ -255,18 +263,21 @@ api_oidc_handle(struct api *api, struct api_caller *c, const struct http_request
 		api_error(resp, 404, "SsoNotConfigured", "", "single sign-on is not configured on this server");
 		return;
 	}
-	if (!oidc_step_allowed(o)) {
+	/* a run after waiting for the provider is the same step, counted once */
+	if (!req->unparked && !oidc_step_allowed(o)) {
 		http_response_header(resp, "Retry-After", "1");
 		api_error(resp, 429, "TooManyRequests", "",
 			  "more than %d single sign-on steps in one second on this server; retry after 1 s", OIDC_STEPS_PER_S);
 		return;
 	}
+	/* every step but a logout may ask the provider: it needs a place among the OIDC_CALLS_MAX that may wait */
+	if (strcmp(req->method, "DELETE") && !oidc_step_begin(api, o, req, resp))
+		return;
 	if (!strcmp(req->path, "/oidc/start") && !strcmp(req->method, "POST"))
 		oidc_start(api, o, c, resp);
 	else if (!strcmp(req->path, "/oidc/callback") && !strcmp(req->method, "GET"))
 		oidc_callback(api, o, c, req, resp);
-	else if (api_oidc_device_handle(api, o, c, req, resp))
-		return;
-	else
+	else if (!api_oidc_device_handle(api, o, c, req, resp))
 		api_error(resp, 404, "NotFound", "", "no such single sign-on endpoint");
+	oidc_step_end(o, resp);	/* parked when it waits for the provider */
 }

@@ -29,13 +29,13 @@
 #define OIDC_DISCOVERY_TTL_S	3600	/* discovery is fetched again after an hour */
 #define OIDC_JWKS_TTL_S		3600	/* and the JWKS (sooner when an unknown kid arrives) */
 #define OIDC_JWKS_REFRESH_MIN_S	30	/* an unknown kid refreshes the JWKS at most this often */
-#define OIDC_HTTP_TIMEOUT_MS	5000	/* one call to the provider, connect included */
+#define OIDC_HTTP_TIMEOUT_MS	5000	/* one call to the provider, connect included: its step then answers 503 */
 #define OIDC_DOWN_RETRY_S	10	/* after discovery failed, sign-ins are refused at once for this long (no wait) */
 #define OIDC_PENDING_MAX	64	/* sign-ins between the redirect to the provider and the callback */
 /*
  * Steps of a sign-in (start, callback, device start and poll) that anyone may send, all addresses together,
- * per second: each may call the provider on the API's thread, so a flood is answered 429 beyond this
- * instead of holding the API (token sign-in and every access change go on meanwhile).
+ * per second: each may call the provider (aside, its request parked: api-oidc-call.h, OIDC_CALLS_MAX at
+ * once), so a flood is answered 429 beyond this instead of making the provider's calls for anyone.
  */
 #define OIDC_STEPS_PER_S	20
 #define OIDC_PENDING_TTL_S	600	/* a sign-in not finished within 10 minutes is forgotten */

@@ -542,6 +542,7 @@ api_free(struct api *api)
 	api_metrics_free(&api->metrics);
 	api_closing_free(api);
 	api_watches_free(api);
+	api_oidc_steps_free(api);
 	api_oidc_free(api);
 	free(api);
 }
@@ -550,6 +551,13 @@ void
 api_set_store(struct api *api, struct store *st)
 {
 	api->store = st;
+}
+
+void
+api_set_fetcher(struct api *api, struct http_fetcher *fetcher, struct http_server *srv)
+{
+	api->fetcher = fetcher;
+	api->srv = srv;
 }
 
 void

@@ -56,6 +56,9 @@ struct api *api_new(const struct api_settings *settings);
 int api_oidc_global_init(const struct api_settings *settings);
 void api_free(struct api *api);
 void api_set_store(struct api *api, struct store *st);
+struct http_fetcher;
+/* The loop's outbound HTTPS and the server whose parked sign-in steps it wakes (both outlive api; NULL: none). */
+void api_set_fetcher(struct api *api, struct http_fetcher *fetcher, struct http_server *srv);
 void api_set_fw(struct api *api, struct fw *fw, const char *reason);
 void api_set_local_vm(struct api *api, int64_t id);
 struct webhook_hook;

@@ -19,6 +19,7 @@
 #include "daemon/server.h"
 #include "daemon/webhook.h"
 #include "fw/fw.h"
+#include "http/http-fetch.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -213,15 +214,20 @@ store_changes_taken(struct server *s)
 }
 
 static int
-webhooks_fd_of(const struct server *s)
+fetcher_fd_of(const struct server *s)
 {
-	return webhooks_fd(s->hooks);
+	return http_fetcher_fd(s->fetcher);
 }
 
+/*
+ * Outbound calls: a receiver or the provider answered, a connection is ready to send, or libcurl's
+ * timer is due. A sign-in step whose call ended is woken (its handler runs again in this pass's
+ * http_server_run); ended deliveries are settled by webhooks_run at the end of the pass.
+ */
 static int
-on_webhooks(struct server *s)
+on_fetcher(struct server *s)
 {
-	webhooks_run(s->hooks);	/* a receiver answered, or a connection is ready to send */
+	http_fetcher_run(s->fetcher);
 	return 0;
 }
 
@@ -249,7 +255,7 @@ static const struct loop_source {
 	{ monitor_fd, POLLIN, on_monitor },
 	{ signal_fd, POLLIN, on_signal },
 	{ store_changes_fd_of, ~0, on_store_changes },	/* before HTTP: the caches see other replicas' writes */
-	{ webhooks_fd_of, POLLIN, on_webhooks },	/* the deliveries' sockets (an epoll set) */
+	{ fetcher_fd_of, POLLIN, on_fetcher },	/* outbound calls' sockets (an epoll set) */
 };
 #define N_SOURCES (sizeof(sources) / sizeof(sources[0]))
 
@@ -269,7 +275,10 @@ loop_timeout_ms(const struct server *s)
 		t = CLOCK_CHECK_MS;
 	if (timeout < 0 || t < timeout)
 		timeout = t;
-	t = webhooks_timeout_ms(s->hooks);	/* a delivery in flight, or the next one due */
+	t = webhooks_timeout_ms(s->hooks);	/* the next delivery due */
+	if (t >= 0 && t < timeout)
+		timeout = t;
+	t = http_fetcher_timeout_ms(s->fetcher);	/* libcurl's timer: a call's timeout, or one to start */
 	if (t >= 0 && t < timeout)
 		timeout = t;
 	return timeout;
@@ -366,6 +375,7 @@ server_loop(struct server *s)
 		if (api_alert_take(s->api, alert, sizeof(alert)) > 0)
 			logmsg("%s", alert);
 		on_timers(s);
+		http_fetcher_run(s->fetcher);	/* libcurl's timer: calls started in this pass connect, or time out */
 		webhooks_run(s->hooks);	/* after the answers and the timers: their events are committed */
 	}
 	logmsg("stopping; the kernel keeps every live grant and ends each on time");

@@ -31,6 +31,7 @@
 #include "daemon/statedir.h"
 #include "daemon/tls.h"
 #include "daemon/webhook.h"
+#include "http/http-fetch.h"
 #include "fw/fw.h"
 #include "http/http-limits.h"
 #include "http/http.h"
@@ -457,9 +458,15 @@ setup_store(struct server *s)
 	if (statedir_open_store(cfg, &s->store) < 0)
 		return -1;
 	api_set_store(s->api, s->store);
+	/* one libcurl multi handle in the loop for every outbound call: webhook deliveries and the provider's */
+	if ((cfg->webhooks.n || cfg->api.oidc.issuer[0]) && (n = http_fetcher_new(&s->fetcher)) < 0) {
+		logmsg("cannot set up the outbound HTTPS client: %s", strerror(-n));
+		return -1;
+	}
+	api_set_fetcher(s->api, s->fetcher, s->srv);
 	/* before anything is logged: from here every event goes to the outbox with its activity entry */
 	if (cfg->webhooks.n) {
-		if ((n = webhooks_new(&cfg->webhooks, s->store, &s->hooks)) < 0) {
+		if ((n = webhooks_new(&cfg->webhooks, s->store, s->fetcher, &s->hooks)) < 0) {
 			logmsg("cannot set up webhook delivery: %s", strerror(-n));
 			return -1;
 		}
@@ -581,6 +588,7 @@ server_teardown(struct server *s)
 	free(s->boot_last);
 	webhooks_free(s->hooks);
 	api_free(s->api);
+	http_fetcher_free(s->fetcher);	/* after its users ended their transfers */
 	store_close(s->store);
 }
 

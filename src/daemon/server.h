@@ -25,6 +25,7 @@ struct server {
 	struct api *api;
 	struct store *store;
 	struct webhooks *hooks;		/* NULL: no webhook configured */
+	struct http_fetcher *fetcher;	/* outbound HTTPS (webhooks, single sign-on's provider); NULL: neither */
 	struct fw *fw;			/* NULL: the kernel firewall is not usable */
 	bool fw_down;			/* the firewall helper is gone; a new one is awaited */
 	struct http_server *srv;

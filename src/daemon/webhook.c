@@ -1,6 +1,6 @@
 /*
- * Webhook delivery (webhook.h): a curl multi handle driven by the loop (its sockets in one epoll set the
- * loop polls, its timer in the loop's timeout), one delivery in flight per hook, in outbox order.
+ * Webhook delivery (webhook.h): transfers on the loop's shared fetcher (http-fetch.h), one delivery in
+ * flight per hook, in outbox order.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -8,15 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "core/timeutil.h"
 #include "daemon/log.h"
 #include "daemon/webhook-body.h"
 #include "daemon/webhook.h"
+#include "http/http-fetch.h"
 #include "store/store-webhooks.h"
 
 #define WEBHOOK_OP	"Jitgate/webhooks/deliver"	/* activity rows of a hook that starts or stops failing */
@@ -25,77 +22,27 @@
 struct hook_run {
 	const struct webhook_hook *cfg;
 	char origin[WEBHOOK_URL_MAX + 1];	/* scheme://host[:port]: what logs show (the path may hold a key) */
-	CURL *easy;			/* NULL: idle */
+	struct webhooks *w;
+	struct http_fetch t;		/* t.easy NULL: idle */
 	struct curl_slist *headers;
 	char *body;
-	size_t answer;			/* answer bytes seen */
-	char errbuf[CURL_ERROR_SIZE];
 	struct store_delivery d;
 };
 
 struct webhooks {
 	const struct webhook_config *cfg;
 	struct store *st;
-	CURLM *multi;
+	struct http_fetcher *fetcher;	/* the loop's, shared with single sign-on */
 	struct hook_run *h;
-	size_t n, running;
+	size_t n;
 	int64_t next_look_ns;		/* wall clock: the outbox is looked at again then (0: now) */
-	int epfd;			/* libcurl's sockets, for the loop to poll as one */
-	int64_t timer_at;		/* monotonic: when libcurl wants to be called (0: not) */
+	struct hook_run *done[WEBHOOK_HOOKS_MAX];	/* deliveries ended since the last webhooks_run */
+	CURLcode codes[WEBHOOK_HOOKS_MAX];
+	size_t n_done;
 };
 
-/* libcurl tells which of its sockets to watch for what (CURLMOPT_SOCKETFUNCTION). */
-static int
-on_socket(CURL *e, curl_socket_t fd, int what, void *ctx, void *sockp)
-{
-	struct webhooks *w = ctx;
-	struct epoll_event ev = { .data.fd = fd };
-
-	(void)e;
-	(void)sockp;
-	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
-		return 0;
-	}
-	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
-		return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -1 : 0;
-	return 0;
-}
-
-/* ... and when to call it back (CURLMOPT_TIMERFUNCTION; -1: never). */
-static int
-on_timer(CURLM *m, long ms, void *ctx)
-{
-	struct webhooks *w = ctx;
-
-	(void)m;
-	w->timer_at = ms < 0 ? 0 : time_mono_ns() + (int64_t)ms * TIME_NS_PER_MS;
-	return 0;
-}
-
-/* Let libcurl work: on the sockets epoll says are ready, and on its timer if due. Never blocks. */
-static void
-pump(struct webhooks *w)
-{
-	struct epoll_event ev[WEBHOOK_HOOKS_MAX];
-	int n, i, still;
-
-	n = epoll_wait(w->epfd, ev, WEBHOOK_HOOKS_MAX, 0);
-	for (i = 0; i < n; i++)
-		curl_multi_socket_action(w->multi, ev[i].data.fd,
-					 (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-						 (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-						 (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0),
-					 &still);
-	if (w->timer_at && time_mono_ns() >= w->timer_at) {
-		w->timer_at = 0;	/* before the call: it may set the next one */
-		curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &still);
-	}
-}
-
 int
-webhooks_new(const struct webhook_config *cfg, struct store *st, struct webhooks **ret)
+webhooks_new(const struct webhook_config *cfg, struct store *st, struct http_fetcher *fetcher, struct webhooks **ret)
 {
 	struct store_outbox_route routes[WEBHOOK_HOOKS_MAX];
 	struct webhooks *w;
@@ -104,22 +51,14 @@ webhooks_new(const struct webhook_config *cfg, struct store *st, struct webhooks
 
 	if (!(w = calloc(1, sizeof(*w))))
 		return -ENOMEM;
-	w->epfd = -1;
 	w->cfg = cfg;
 	w->st = st;
 	w->n = cfg->n;
-	if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(w->multi = curl_multi_init()) ||
-	    !(w->h = calloc(cfg->n ? cfg->n : 1, sizeof(*w->h))) ||
-	    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
-	    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w) != CURLM_OK ||
-	    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer) != CURLM_OK ||
-	    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w) != CURLM_OK)
+	w->fetcher = fetcher;
+	if (!(w->h = calloc(cfg->n ? cfg->n : 1, sizeof(*w->h))))
 		goto fail;
 	for (i = 0; i < cfg->n; i++) {
+		w->h[i].w = w;
 		w->h[i].cfg = &cfg->hooks[i];
 		webhook_url_origin(cfg->hooks[i].url, w->h[i].origin, sizeof(w->h[i].origin));
 		snprintf(routes[i].hook, sizeof(routes[i].hook), "%s", cfg->hooks[i].name);
@@ -137,16 +76,13 @@ fail:
 static void
 hook_end_transfer(struct webhooks *w, struct hook_run *h)
 {
-	if (!h->easy)
+	if (!h->t.easy)
 		return;
-	curl_multi_remove_handle(w->multi, h->easy);
-	curl_easy_cleanup(h->easy);
+	http_fetch_end(w->fetcher, &h->t);
 	curl_slist_free_all(h->headers);
 	free(h->body);
-	h->easy = NULL;
 	h->headers = NULL;
 	h->body = NULL;
-	w->running--;
 }
 
 void
@@ -160,22 +96,22 @@ webhooks_free(struct webhooks *w)
 		hook_end_transfer(w, &w->h[i]);	/* its lease runs out: delivered again after a restart */
 	if (w->st)
 		store_outbox_routes_set(w->st, NULL, 0);
-	curl_multi_cleanup(w->multi);
-	if (w->epfd >= 0)
-		close(w->epfd);
 	free(w->h);
 	free(w);
 }
 
-/* The answer is read only to be thrown away, and only so much of it. */
-static size_t
-on_answer(char *p, size_t size, size_t n, void *ctx)
+/* A delivery ended (http_fetcher_run): settled at the next webhooks_run, with the others of that pass. */
+static void
+on_done(void *ctx, struct http_fetch *t, CURLcode code)
 {
 	struct hook_run *h = ctx;
+	struct webhooks *w = h->w;
 
-	(void)p;
-	h->answer += size * n;
-	return h->answer > WEBHOOK_ANSWER_MAX ? 0 : size * n;
+	(void)t;
+	if (w->n_done < WEBHOOK_HOOKS_MAX) {	/* one delivery in flight per hook: never more */
+		w->done[w->n_done] = h;
+		w->codes[w->n_done++] = code;
+	}
 }
 
 static int
@@ -218,35 +154,27 @@ hook_headers(struct hook_run *h, size_t body_len)
 }
 
 /*
- * The transfer's options. No redirects (a receiver cannot send the event, or us, elsewhere),
- * HTTP(S) only, certificates verified, every wait bounded.
+ * The transfer: http-fetch.h's hardened handle (no redirects: a receiver cannot send the event, or us,
+ * elsewhere; the url's own scheme only, an http:// url being the operator's choice; certificates
+ * verified; every wait bounded; the answer read only to be thrown away, and only so much of it), and
+ * the POST of the signed event.
  */
 static int
 hook_easy_setup(struct hook_run *h, size_t body_len)
 {
-	CURL *e = h->easy;
+	static const struct http_fetch_limits lim = { WEBHOOK_TIMEOUT_MS, WEBHOOK_CONNECT_TIMEOUT_MS, WEBHOOK_ANSWER_MAX,
+						      false };
 	CURLcode c = CURLE_OK;
+	CURL *e;
+	int r;
 
-	c |= curl_easy_setopt(e, CURLOPT_URL, h->cfg->url);
-	c |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	c |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	c |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	if ((r = http_fetch_init(&h->t, h->cfg->url, h->cfg->ca_file, true, &lim, on_done, h)) < 0)
+		return r;
+	e = h->t.easy;
 	c |= curl_easy_setopt(e, CURLOPT_POST, 1L);
 	c |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, h->body);
 	c |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 	c |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
-	c |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)WEBHOOK_TIMEOUT_MS);
-	c |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)WEBHOOK_CONNECT_TIMEOUT_MS);
-	c |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_answer);
-	c |= curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
-	c |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
-	c |= curl_easy_setopt(e, CURLOPT_PRIVATE, h);
-	c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	c |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	/* one CA file (the hook's, or the system bundle libcurl was built with); no directory of them to walk */
-	c |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-	if (h->cfg->ca_file[0])
-		c |= curl_easy_setopt(e, CURLOPT_CAINFO, h->cfg->ca_file);
 	return c == CURLE_OK ? 0 : -EINVAL;
 }
 
@@ -257,19 +185,15 @@ hook_start(struct webhooks *w, struct hook_run *h)
 	size_t len = 0;
 	int r;
 
-	h->answer = 0;
-	h->errbuf[0] = '\0';
 	if ((r = webhook_body_render(h->cfg->format, &h->d, &h->body, &len)) < 0)
 		return r;
-	if (!(h->easy = curl_easy_init())) {
-		free(h->body);
-		h->body = NULL;
-		return -ENOMEM;
-	}
-	w->running++;
 	if ((r = hook_headers(h, len)) < 0 || (r = hook_easy_setup(h, len)) < 0 ||
-	    (r = curl_multi_add_handle(w->multi, h->easy) == CURLM_OK ? 0 : -ENOMEM) < 0) {
+	    (r = http_fetch_start(w->fetcher, &h->t)) < 0) {
 		hook_end_transfer(w, h);
+		curl_slist_free_all(h->headers);	/* when the easy handle was never made */
+		free(h->body);
+		h->headers = NULL;
+		h->body = NULL;
 		return r;
 	}
 	return 0;
@@ -310,18 +234,17 @@ hook_settle(struct webhooks *w, struct hook_run *h, CURLcode c)
 {
 	struct store_hook_state hs;
 	int64_t now = time_now_ns(), waiting = 0, wait_ms;
-	long status = 0;
+	long status = http_fetch_status(&h->t);
 	char why[STORE_HOOK_ERROR_MAX + 1], detail[STORE_DETAIL_MAX];
 	bool ok;
 	int r;
 
-	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
-	/* an answer cut at WEBHOOK_ANSWER_MAX after a 2xx status was still received */
+	/* an answer cut at WEBHOOK_ANSWER_MAX after a 2xx status was still received; a redirect is not followed: failed */
 	ok = status >= 200 && status < 300 && (c == CURLE_OK || c == CURLE_WRITE_ERROR);
 	if (status && !ok)
 		snprintf(why, sizeof(why), "HTTP status %ld", status);
 	else
-		snprintf(why, sizeof(why), "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(c));
+		http_fetch_error(&h->t, c, why, sizeof(why));
 	hook_end_transfer(w, h);
 	if (store_hook_state_get(w->st, h->cfg->name, &hs) < 0)
 		memset(&hs, 0, sizeof(hs));
@@ -364,7 +287,7 @@ hook_claim(struct webhooks *w, struct hook_run *h, int64_t now)
 {
 	int64_t due;
 
-	if (h->easy || store_outbox_head(w->st, h->cfg->name, &h->d) < 0)
+	if (h->t.easy || store_outbox_head(w->st, h->cfg->name, &h->d) < 0)
 		return false;
 	due = h->d.next_ns > h->d.lease_ns ? h->d.next_ns : h->d.lease_ns;
 	if (due > now) {
@@ -402,42 +325,24 @@ run_store(struct webhooks *w, struct hook_run **done, const CURLcode *codes, siz
 void
 webhooks_run(struct webhooks *w)
 {
-	struct hook_run *done[WEBHOOK_HOOKS_MAX];
-	CURLcode codes[WEBHOOK_HOOKS_MAX];
 	bool claimed[WEBHOOK_HOOKS_MAX] = { false };
-	size_t i, n_done = 0;
-	CURLMsg *m;
+	size_t i, n_done;
 	bool look;
-	int left, r;
+	int r;
 
 	if (!w || !w->n || store_in_transaction(w->st))
 		return;
-	pump(w);
-	while ((m = curl_multi_info_read(w->multi, &left))) {
-		struct hook_run *h = NULL;
-
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
-		if (m->msg == CURLMSG_DONE && h && n_done < WEBHOOK_HOOKS_MAX) {
-			done[n_done] = h;
-			codes[n_done++] = m->data.result;
-		}
-	}
 	/* a settled hook's next event may go at once; others' new events too; and due retries */
-	look = n_done || store_outbox_added_take(w->st) || !w->next_look_ns || time_now_ns() >= w->next_look_ns;
+	look = w->n_done || store_outbox_added_take(w->st) || !w->next_look_ns || time_now_ns() >= w->next_look_ns;
 	if (!look)
 		return;
-	run_store(w, done, codes, n_done, claimed);
+	n_done = w->n_done;
+	w->n_done = 0;
+	run_store(w, w->done, w->codes, n_done, claimed);
 	for (i = 0; i < w->n; i++)
 		if (claimed[i] && (r = hook_start(w, &w->h[i])) < 0)
 			logmsg("webhook %s: cannot start delivering event %s: %s", w->h[i].cfg->name, w->h[i].d.event_id,
 			       strerror(-r));
-	pump(w);	/* a new transfer's timer is due at once: it starts connecting now */
-}
-
-int
-webhooks_fd(const struct webhooks *w)
-{
-	return w && w->n ? w->epfd : -1;
 }
 
 int
@@ -445,17 +350,10 @@ webhooks_timeout_ms(const struct webhooks *w)
 {
 	int64_t d;
 
-	int t, c;
-
 	if (!w || !w->n)
 		return -1;
+	if (w->n_done)
+		return 0;
 	d = w->next_look_ns - time_now_ns();
-	t = d <= 0 ? 0 : (int)(d / TIME_NS_PER_MS + 1);
-	if (w->timer_at) {
-		d = w->timer_at - time_mono_ns();
-		c = d <= 0 ? 0 : (int)(d / TIME_NS_PER_MS + 1);
-		if (c < t)
-			t = c;
-	}
-	return t;
+	return d <= 0 ? 0 : (int)(d / TIME_NS_PER_MS + 1);
 }

@@ -8,6 +8,7 @@
 #include "core/webhook.h"
 
 struct store;
+struct http_fetcher;
 
 /* Limits of one delivery: a slow or huge-answering receiver cannot stall or bloat jitgated. */
 #define WEBHOOK_TIMEOUT_MS		10000	/* one attempt, connect to last byte of the answer */
@@ -27,14 +28,16 @@ struct webhook_config {
 
 struct webhooks;
 
-/* The hooks of cfg (kept by pointer: it outlives w), feeding from st's outbox. NULL cfg->n: nothing to do. */
-int webhooks_new(const struct webhook_config *cfg, struct store *st, struct webhooks **ret);
+/*
+ * The hooks of cfg (kept by pointer: it outlives w), feeding from st's outbox, delivered through the loop's
+ * fetcher (which outlives w, and whose runs report the deliveries that ended). NULL cfg->n: nothing to do.
+ */
+int webhooks_new(const struct webhook_config *cfg, struct store *st, struct http_fetcher *fetcher,
+		 struct webhooks **ret);
 void webhooks_free(struct webhooks *w);
-/* One pass: let libcurl work, settle finished deliveries, start due ones. Never blocks. */
+/* One pass, after http_fetcher_run: settle the deliveries that ended, start due ones. Never blocks. */
 void webhooks_run(struct webhooks *w);
-/* The descriptor the loop polls for the deliveries' sockets (an epoll set); -1: none. */
-int webhooks_fd(const struct webhooks *w);
-/* How long the loop may sleep for the deliveries' sake; -1: no limit. */
+/* How long the loop may sleep for the outbox's sake (a retry due, ended deliveries to settle); -1: no limit. */
 int webhooks_timeout_ms(const struct webhooks *w);
 
 #endif

@@ -72,6 +72,14 @@ secret = $SECRET
 url = https://$RA:8443/h
 events = opened
 secret = $SECRET
+[webhook redir307]
+url = http://$RA:8082/r
+events = opened
+secret = $SECRET
+[webhook redir302]
+url = http://$RA:8084/r
+events = opened
+secret = $SECRET
 CONF
 
 # receiver NAME PORT ARGS...: start one (its pid in RXPID_NAME), records in $E2E_TMP/NAME.jsonl
@@ -91,6 +99,10 @@ rx_count() { [[ -f $E2E_TMP/$1.jsonl ]] && wc -l <"$E2E_TMP/$1.jsonl" || echo 0;
 rx_start rx 8080 || exit 1
 rx_start chat 8081 || exit 1
 rx_start tls 8443 --cert "$E2E_TMP/rx.pem" --key "$E2E_TMP/rx.key" || exit 1
+# receivers that redirect to another internal address, where a listener records anything that arrives
+rx_start redir307 8082 --status 307 --location "http://$RA:8083/stolen" || exit 1
+rx_start redir302 8084 --status 302 --location "http://$RA:8083/stolen" || exit 1
+rx_start stolen 8083 || exit 1
 
 token() { "$JITGATED" token "$@" --state-dir "$STATE"; }
 T_OWNER=$(token create --name owner --role Owner) || exit 1
@@ -176,10 +188,20 @@ eventually_within "HTTPS with the configured CA file delivers" 5 rx_at_least tls
 eventually_within "HTTPS to a certificate no CA vouches for fails; the hook turns Failing (API)" 10 hook_is tlsbad Failing
 hook_field tlsbad .lastError >"$E2E_TMP/tlsbad.err"
 check "its last error names the certificate ($(cat "$E2E_TMP/tlsbad.err"))" grep -qi "certificate\|SSL\|TLS" "$E2E_TMP/tlsbad.err"
+# a receiver answering with a redirect: never followed; the delivery failed and is retried
+attempts_seen() { [[ $(jq -r '.headers["x-jitgate-attempt"]' "$E2E_TMP/$1.jsonl" 2>/dev/null | sort -n | tail -1) -ge $2 ]]; }
+for st in 307 302; do
+	eventually_within "a receiver answering $st to another internal address: the delivery fails, is retried; the hook turns Failing (API)" 10 \
+		hook_is redir$st Failing
+	check "its last error is the status, the redirect not followed ($(hook_field redir$st .lastError))" \
+		test "$(hook_field redir$st .lastError)" = "HTTP status $st"
+	check "it was retried: attempt 2 or more reached the receiver ($(rx_count redir$st) attempts)" attempts_seen redir$st 2
+done
+check "the address the redirects name got nothing ($(rx_count stolen) requests)" test "$(rx_count stolen)" = 0
 
 # ---- the API list: admins only; no secret, no URL path ----
 call "$T_OWNER" GET "$HOOKS"
-check "GET webhooks lists the 4 hooks for an Owner ($code)" bash -c '[[ $1 == 200 && $(jq ".value | length" <<<"$2") == 4 ]]' _ "$code" "$R"
+check "GET webhooks lists the 6 hooks for an Owner ($code)" bash -c '[[ $1 == 200 && $(jq ".value | length" <<<"$2") == 6 ]]' _ "$code" "$R"
 origin_only() {
 	[[ $(jq -r '.value[] | select(.name == "rx") | .url' <<<"$R") == "http://$RA:8080" && $R != *"$PATHKEY"* &&
 		$R != *"$SECRET"* && $R != *"$CHAT_SECRET"* ]]
