@@ -247,25 +247,32 @@ echo kid >"$MODE"
 browser bad-kid
 : >"$MODE"
 
-# 6. an unauthenticated flood of sign-in steps (each may call the provider on the API's thread): beyond
+# 6. an unauthenticated flood of sign-in steps (each may start a call to the provider): beyond
 # OIDC_STEPS_PER_S (20) in a second they are answered 429 at once, and a token's call is served meanwhile
 sleep 1.1	# a fresh second's budget
-flood=()
-for i in $(seq 1 60); do
-	ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o "$E2E_TMP/flood.$i.json" \
-		-w '%{http_code}\n' -X POST "$JG/oidc/start" >"$E2E_TMP/flood.$i.code" 2>/dev/null &
-	flood+=($!)
-done
+# One client process sends the 60 starts one after another on one kept-alive TLS connection: they reach the
+# server within a few milliseconds each, however loaded the machine is (60 processes, each with its own TLS
+# handshake, once spread over several seconds here, so the budget was rightly spent anew each second).
+flood_args=()
+for i in $(seq 1 60); do flood_args+=(-o "$E2E_TMP/flood.$i.json" "$JG/oidc/start"); done
+f0=$(now_ms)
+ip netns exec "$CL" curl -sS --max-time 20 --cacert "$STATE/tls/cert.pem" -X POST \
+	-w '%{http_code} %{filename_effective}\n' "${flood_args[@]}" >"$E2E_TMP/flood.codes" 2>/dev/null &
+flood=$!
 t0=$(now_ms)
 code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' \
 	-H "Authorization: Bearer $OWNER" "$JG/whoami")
 t1=$(now_ms)
-wait "${flood[@]}"
-n429=$(cat "$E2E_TMP"/flood.*.code | grep -cx 429)
-check "60 sign-in starts at once from an unauthenticated client: the ones beyond 20 in a second are 429 ($n429 of 60)" \
-	test "$n429" -ge 30
-f=$(grep -lx 429 "$E2E_TMP"/flood.*.code | head -n 1)
-check "the 429's body says why" bash -c '[[ $(jq -r ".error.code + \"|\" + .error.message" "$1") == "TooManyRequests|more than 20 single sign-on steps in one second on this server; retry after 1 s" ]]' _ "${f%.code}.json"
+wait "$flood"
+f1=$(now_ms)
+n429=$(grep -c '^429 ' "$E2E_TMP/flood.codes")
+n200=$(grep -c '^200 ' "$E2E_TMP/flood.codes")
+# the budget is per clock second: a flood that lasted T ms touched at most T/1000 + 2 of them
+spanned=$(( (f1 - f0) / 1000 + 2 ))
+check "60 sign-in starts from an unauthenticated client in $(( f1 - f0 )) ms: at most 20 served per second, the rest 429 ($n200 served, $n429 refused, $spanned seconds touched)" \
+	test "$n200" -le $(( 20 * spanned )) -a $(( n200 + n429 )) -eq 60 -a "$n429" -ge 1
+f=$(awk '$1 == 429 { print $2; exit }' "$E2E_TMP/flood.codes")
+check "the 429's body says why" bash -c '[[ $(jq -r ".error.code + \"|\" + .error.message" "$1") == "TooManyRequests|more than 20 single sign-on steps in one second on this server; retry after 1 s" ]]' _ "$f"
 check "a token's call during the flood is served: 200 ($code, $(( t1 - t0 )) ms)" test "$code" = 200
 sleep 1.1
 code=$(ip netns exec "$CL" curl -sS --max-time 10 --cacert "$STATE/tls/cert.pem" -o /dev/null -w '%{http_code}' -X POST "$JG/oidc/start")
