@@ -485,7 +485,7 @@ policy_put_decode(struct api *api, const struct http_request *req, struct policy
 	if (r == 0)
 		r = api_policy_roles_check(api, w->p, &w->err);
 	/* without a firewall here, a body naming no VM jitgated can show to be an agent VM is refused for that first */
-	if (!api->fw && !policy_agents_only(api, w->p))
+	if (!api->fw && !api->agents_only && !policy_agents_only(api, w->p))
 		return policy_fw_refuse(api, w);
 	return r < 0 ? r : 0;
 }
@@ -512,6 +512,8 @@ policy_put_vms(struct api *api, struct policy_write *w)
 			return core_error_set(&w->err, "LocationMismatch", target,
 					      "the virtual machine '%s' is in location '%s', the policy in '%s'", vmtext,
 					      vm.location, w->id->location);
+		if (api->agents_only && vm.point != STORE_POINT_AGENT)
+			return api_agent_required(target, vmtext, vm.point, &w->err);
 		if (vm.unsupported_reason[0])
 			return core_error_set(&w->err, "VirtualMachineUnsupported", target,
 					      "JIT cannot be enabled on '%s': %s", vmtext, vm.unsupported_reason);
@@ -544,7 +546,7 @@ policy_put_plan(struct api *api, const struct http_request *req, struct policy_w
 		api_policy_decode_stored(api, &sp, &w->old, NULL);
 	}
 	/* the VMs it takes out need this host's kernel as much as those it puts in */
-	if (!api->fw && stored && !policy_agents_only(api, w->old)) {
+	if (!api->fw && !api->agents_only && stored && !policy_agents_only(api, w->old)) {
 		store_policy_clear(&sp);
 		return policy_fw_refuse(api, w);
 	}
@@ -661,7 +663,7 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		return;
 	}
 	api_policy_decode_stored(api, &sp, &w.old, NULL);
-	if (!api->fw && !policy_agents_only(api, w.old)) {
+	if (!api->fw && !api->agents_only && !policy_agents_only(api, w.old)) {
 		store_policy_clear(&sp);
 		policy_write_clear(&w);
 		api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",
