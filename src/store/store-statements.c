@@ -220,6 +220,8 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_GRANT_EXTEND] = "UPDATE grants SET end_ns = ?4, "
 		"mono_end_ns = CASE WHEN boot = ?5 THEN ?6 ELSE mono_end_ns END "
 		"WHERE request_id = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 AND end_ns < ?4",
+	[ST_DNAT_PORTS_CLEAR] = "DELETE FROM dnat_ports WHERE policy_id = ?1",
+	[ST_DNAT_PORT_ADD] = "INSERT INTO dnat_ports (public_addr, proto, port, policy_id) VALUES (?1, ?2, ?3, ?4)",
 };
 
 /*

@@ -188,8 +188,8 @@ check "initiate repA:22 for C, 6 s: 202 ($code)" test "$code" = 202
 eventually_within "C reaches A's 22" 5 can "$CL" $C $RA 22
 expires() { # the seconds left on the kernel element of C on 22 in A's namespace
 	ip netns exec "$RA_NS" nft list table inet jitgate 2>/dev/null | tr ',{}' '\n\n\n' |
-		grep -F "$C . 22 " | grep -o 'expires [0-9ms]*' | head -1 | sed 's/expires //' |
-		awk '{ s = 0; if (match($0, /[0-9]+m/)) s += substr($0, RSTART, RLENGTH - 1) * 60;
+		grep -E "^ *${C//./\\.} \. (tcp|6) \. 22 " | grep -o 'expires [0-9hms]*' | head -1 | sed 's/expires //' |
+		awk '{ s = 0; if (match($0, /[0-9]+m([0-9]|$)/)) s += substr($0, RSTART, RLENGTH) * 60;
 			if (match($0, /[0-9]+s/)) s += substr($0, RSTART, RLENGTH - 1); print s }'
 }
 e1=$(expires)
