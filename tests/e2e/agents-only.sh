@@ -34,19 +34,11 @@ BR=$(ns_new aobr) && RA_NS=$(ns_new aora) && RB_NS=$(ns_new aorb) && CL=$(ns_new
 ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
 NET=10.245.0
 RA=$NET.1 RB=$NET.2 C=$NET.21 M=$NET.29
-plug() { # NS IF PORT ADDR...
-	local n=$1 i=$2 p=$3; shift 3
-	link_new "$n" "$i" "$BR" "$p" && ip -n "$BR" link set "$p" master br0 || return 1
-	local a; for a in "$@"; do addr_add "$n" "$i" "$a/24"; done
-}
+plug() { bridge_plug "$BR" "$@"; }	# NS IF PORT ADDR...
 plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$CL" e0 pcl $C $M || exit 1
 listen "$RA_NS" 22 2222 || exit 1
 
-CERT=$E2E_TMP/cert.pem KEY=$E2E_TMP/key.pem
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jitgate-replicas \
-	-addext "subjectAltName=IP:$RA,IP:$RB" -keyout "$KEY" -out "$CERT" 2>/dev/null || exit 1
-chmod 0600 "$KEY"
-FP=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
+replica_cert $RA $RB || exit 1
 printf 'agent_watch_wait = PT25S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
 declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID
 replica_start() { # A|B [FLAGS...]

@@ -27,18 +27,13 @@ PAIRS=${RACE_PAIRS:-20}
 BR=$(ns_new drbr) && RA_NS=$(ns_new drra) && RB_NS=$(ns_new drrb) && CL=$(ns_new drcl) || exit 1
 ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
 RA=10.233.1.1 RB=10.233.1.2 C=10.233.1.21 PUB=10.233.0.1
-plug() { # NS IF PORT ADDR
-	link_new "$1" "$2" "$BR" "$3" && ip -n "$BR" link set "$3" master br0 && addr_add "$1" "$2" "$4/24"
-}
+plug() { bridge_plug "$BR" "$@"; }	# NS IF PORT ADDR
 plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$CL" e0 pcl $C || exit 1
 for n in "$RA_NS" "$RB_NS"; do
 	ip -n "$n" link add pub0 type veth peer name pub1 && ip -n "$n" link set pub0 up && ip -n "$n" link set pub1 up && addr_add "$n" pub0 $PUB/32 || exit 1
 done
 
-CERT=$E2E_TMP/cert.pem KEY=$E2E_TMP/key.pem
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jitgate-replicas \
-	-addext "subjectAltName=IP:$RA,IP:$RB" -keyout "$KEY" -out "$CERT" 2>/dev/null || exit 1
-chmod 0600 "$KEY"
+replica_cert $RA $RB || exit 1
 printf 'tls_cert = %s\ntls_key = %s\ndnat_ports = 51000-51999\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
 declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID
 for r in A B; do

@@ -42,20 +42,12 @@ ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
 NET=10.244.0
 RA=$NET.1 RB=$NET.2 C=$NET.21 C2=$NET.22
 declare -A NS=([1]=$H1 [2]=$H2) IP=([1]=$NET.11 [2]=$NET.12)
-plug() { # NS IF PORT ADDR...
-	local n=$1 i=$2 p=$3; shift 3
-	link_new "$n" "$i" "$BR" "$p" && ip -n "$BR" link set "$p" master br0 || return 1
-	local a; for a in "$@"; do addr_add "$n" "$i" "$a/24"; done
-}
+plug() { bridge_plug "$BR" "$@"; }	# NS IF PORT ADDR...
 plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$CL" e0 pcl $C $C2 || exit 1
 for k in 1 2; do plug "${NS[$k]}" e0 "ph$k" "${IP[$k]}" && listen "${NS[$k]}" 22 || exit 1; done
 
 # one certificate for the replica set, naming both addresses
-CERT=$E2E_TMP/cert.pem KEY=$E2E_TMP/key.pem
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jitgate-replicas \
-	-addext "subjectAltName=IP:$RA,IP:$RB" -keyout "$KEY" -out "$CERT" 2>/dev/null || exit 1
-chmod 0600 "$KEY"
-FP=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
+replica_cert $RA $RB || exit 1
 printf 'agent_watch_wait = PT25S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
 declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID LAT
 replica_start() { # A|B (jitgated_start waits on the state directory's own certificate: this set has one of its own)
