@@ -207,9 +207,10 @@ int api_policy_decode_stored(struct api *api, const struct store_policy *sp, str
  * dnat_ports range (the one it had in `old` when still free). Errors name the field. The mapping of a
  * policy VM's rule, and of the rule covering a grant's port (family 0 when none), for src/fw.
  */
-int api_dnat_store(struct api *api, const struct policy *p, int64_t policy_id, struct core_error *err);
 int api_dnat_plan(struct api *api, struct policy *p, const struct policy *old, int64_t policy_id,
 		  struct core_error *err);
+/* The policy's mapped ports kept in the store (its key refuses one another policy holds: -EADDRINUSE, MappedPortInUse). */
+int api_dnat_store(struct api *api, const struct policy *p, int64_t policy_id, struct core_error *err);
 void api_dnat_of_port(const struct policy_vm *pv, const struct policy_port *pp, struct net_addr *ret_addr,
 		      uint16_t *ret_port);
 void api_dnat_of_grant(const struct policy_vm *pv, enum net_proto proto, uint16_t port, struct net_addr *ret_addr,
