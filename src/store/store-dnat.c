@@ -1,4 +1,4 @@
-/* The store's gateway DNAT mapped ports: one row per public address, protocol and port, so that two writers never give one twice. */
+/* Rules of one writer that replicas could break: gateway DNAT's mapped ports (one row per address, protocol and port), single_replica's claim. */
 #include <errno.h>
 #include <stdint.h>
 
@@ -58,5 +58,23 @@ store_dnat_ports_set(struct store *st, int64_t policy_id, const struct store_dna
 		return store_mark_keep(st);
 undo:
 	store_mark_undo(st);
+	return r;
+}
+
+int
+store_claim_sole(struct store *st)
+{
+	struct db_stmt *s = NULL;
+	int64_t got = 0;
+	int rc, r;
+
+	r = stmt_get(st, ST_SOLE_CLAIM, &s);
+	if (r < 0)
+		return r;
+	rc = db_step(s);
+	if (rc == DB_ROW)
+		got = db_column_int64(s, 0);
+	r = rc == DB_ROW ? got == 1 : sql_fail(st, rc);
+	stmt_done(s);
 	return r;
 }

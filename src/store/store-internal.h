@@ -234,6 +234,7 @@ enum stmt_id {
 	ST_PENDING_LOCK,
 	ST_DNAT_PORTS_CLEAR,	/* store-dnat.c */
 	ST_DNAT_PORT_ADD,
+	ST_SOLE_CLAIM,
 	ST__MAX,
 };
 

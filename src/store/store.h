@@ -147,6 +147,11 @@ struct store_dnat_port {
  * -EEXIST (nothing of it written) if another policy holds one of them. Deleting the policy frees its ports.
  */
 int store_dnat_ports_set(struct store *st, int64_t policy_id, const struct store_dnat_port *v, size_t n);
+/*
+ * single_replica: claim to be the database's only jitgated (store-dnat.c), on PostgreSQL a session lock held
+ * while this connection lives. 1: claimed; 0: another connection holds it (another jitgated says the same).
+ */
+int store_claim_sole(struct store *st);
 void store_policy_clear(struct store_policy *p);	/* frees p->json */
 void store_policies_free(struct store_policy *v, size_t n);
 

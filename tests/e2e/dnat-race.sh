@@ -111,6 +111,9 @@ check "$((2 * PAIRS)) different ports picked ($picked)" test "$picked" = $((2 * 
 check "the store's table agrees ($(rows 'count(*)') rows, $(rows 'count(DISTINCT port)') ports)" \
 	test "$(rows 'count(*)') $(rows 'count(DISTINCT port)')" = "$((3 * PAIRS)) $((3 * PAIRS))"
 
+check "B, the second to say it is the database's only jitgated, warns at its start; A does not" bash -c \
+	'grep -q "WARNING: single_replica, but another jitgated on this database says it is the only one too" "$2" &&
+	! grep -q "says it is the only one" "$1"' _ "$E2E_TMP/jitgatedA.log" "$E2E_TMP/jitgatedB.log"
 check "both replicas still run" kill -0 "${RPID[A]}" "${RPID[B]}"
 (( E2E_FAIL )) && for f in jitgatedA jitgatedB; do echo "--- $f.log"; tail -8 "$E2E_TMP/$f.log"; done
 e2e_summary

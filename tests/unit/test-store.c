@@ -758,6 +758,27 @@ test_dnat_ports_unique(void **state)
 	assert_int_equal(store_commit(f->st), 0);
 }
 
+/* single_replica's claim: on PostgreSQL one connection holds it until it closes; SQLite's one process always has it. */
+static void
+test_claim_sole(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store *other = NULL;
+
+	assert_int_equal(store_claim_sole(f->st), 1);
+	assert_int_equal(store_claim_sole(f->st), 1);	/* its own again */
+	if (!pg_uri)
+		return;
+	assert_int_equal(store_open(f->path, &other, &err), 0);
+	assert_int_equal(store_claim_sole(other), 0);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(store_claim_sole(other), 1);	/* the first connection gone, the claim is free */
+	store_close(other);
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
+}
+
 static void
 test_policy_delete_cascade(void **state)
 {
@@ -2388,6 +2409,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_policy_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dnat_ports_unique, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_sole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_delete_cascade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_usage, setup, teardown),
