@@ -548,8 +548,9 @@ setup_fw(struct server *s)
 	/* a careless operator's second "only" replica: said at its start (the claim lives with this connection) */
 	n = cfg->store[0] ? store_claim_sole(s->store) : 1;
 	if (n == 0)
-		logmsg("WARNING: single_replica, but another jitgated on this database says it is the only one too: "
-		       "both enforce local and gateway VMs, each following its own writes; give single_replica to one");
+		logmsg("WARNING: single_replica, but another jitgated on this database says it is the only one too "
+		       "(or this one's previous run, its connection not yet closed): both enforce local and gateway VMs, "
+		       "each following its own writes; give single_replica to one");
 	else if (n < 0)
 		logmsg("cannot claim to be the database's only jitgated: %s", store_last_error(s->store));
 	if (s->split) {
