@@ -147,6 +147,36 @@ out:
 	return r;
 }
 
+/*
+ * The policy's mapped ports into the store's table (in the write's transaction), whose key refuses a port
+ * another policy holds: -EADDRINUSE with MappedPortInUse then (api_dnat_plan, run in the same transaction,
+ * finds those first; this is the rule two writers cannot both pass).
+ */
+int
+api_dnat_store(struct api *api, const struct policy *p, int64_t policy_id, struct core_error *err)
+{
+	struct store_dnat_port *v;
+	size_t n = 0, i, j;
+	int r;
+
+	for (i = 0; i < p->n_vms; i++)
+		n += p->vms[i].public_ip.family ? p->vms[i].n_ports : 0;
+	if (!(v = calloc(n ? n : 1, sizeof(*v))))
+		return core_error_set(err, "InternalError", "", "out of memory"), -ENOMEM;
+	for (i = 0, n = 0; i < p->n_vms; i++)
+		for (j = 0; p->vms[i].public_ip.family && j < p->vms[i].n_ports; j++)
+			if (p->vms[i].ports[j].mapped_port)
+				v[n++] = (struct store_dnat_port){ p->vms[i].public_ip, p->vms[i].ports[j].proto,
+								   p->vms[i].ports[j].mapped_port };
+	r = store_dnat_ports_set(api->store, policy_id, v, n);
+	free(v);
+	if (r == -EEXIST)
+		return core_error_set(err, "MappedPortInUse", "properties.virtualMachines",
+				      "a mapped port of this policy was given to another VM port meanwhile; read the "
+				      "policy and PUT it again"), -EADDRINUSE;
+	return r < 0 ? api_store_refused(api, r, err, "the store refused the mapped ports") : 0;
+}
+
 void
 api_dnat_of_port(const struct policy_vm *pv, const struct policy_port *pp, struct net_addr *ret_addr,
 		 uint16_t *ret_port)

@@ -36,7 +36,7 @@ api_fw_check_vms(struct api *api, const int64_t *vm_ids, size_t n, struct core_e
 	struct store_vm vm;
 	size_t i;
 
-	if (api->fw)
+	if (api->fw || api->agents_only)	/* agents only: a local VM's initiate is refused before (AgentRequired) */
 		return 0;
 	/* an agent VM's grants are its agent's to enforce: this host's kernel plays no part in them */
 	for (i = 0; i < n; i++)

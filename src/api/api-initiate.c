@@ -444,6 +444,8 @@ initiate_ready(struct api *api, struct initiate *in, struct core_error *err)
 		return 500;
 	if ((status = initiate_prepare(api, in, err)) != 0)
 		return status;
+	if (api_agents_only_check_vms(api, in->vm_ids, in->body->n_vms, err) < 0)
+		return 400;
 	if (api_fw_check_vms(api, in->vm_ids, in->body->n_vms, err) < 0)
 		return 503;
 	return 0;

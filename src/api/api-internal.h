@@ -52,6 +52,7 @@ struct api {
 	struct store *store;
 	struct fw *fw;			/* NULL when the kernel cannot enforce: VMs are then Unsupported */
 	char fw_reason[ERROR_MESSAGE_MAX];	/* why fw is NULL */
+	bool agents_only;		/* PostgreSQL without --single-replica: agent VMs only (api-agents-only.c) */
 	bool ready;			/* /healthz answers 200 */
 	bool state_loaded;		/* api_state_load() ran (for a kernel change): the daemon refreshes its boot list */
 	uint64_t request_seq;		/* for correlation ids */
@@ -220,6 +221,8 @@ int api_policy_decode_stored(struct api *api, const struct store_policy *sp, str
  */
 int api_dnat_plan(struct api *api, struct policy *p, const struct policy *old, int64_t policy_id,
 		  struct core_error *err);
+/* The policy's mapped ports kept in the store (its key refuses one another policy holds: -EADDRINUSE, MappedPortInUse). */
+int api_dnat_store(struct api *api, const struct policy *p, int64_t policy_id, struct core_error *err);
 void api_dnat_of_port(const struct policy_vm *pv, const struct policy_port *pp, struct net_addr *ret_addr,
 		      uint16_t *ret_port);
 void api_dnat_of_grant(const struct policy_vm *pv, enum net_proto proto, uint16_t port, struct net_addr *ret_addr,
@@ -294,6 +297,14 @@ int api_policy_read(struct api *api, const struct arm_policy_id *id, const char 
 int api_fw_check(const struct api *api, struct core_error *err);
 /* api_fw_check unless every VM of vm_ids[0..n) (0: none, skipped) is an agent VM, which needs no kernel here. */
 int api_fw_check_vms(struct api *api, const int64_t *vm_ids, size_t n, struct core_error *err);
+/*
+ * api-agents-only.c: the 400 AgentRequired (-EINVAL) naming a local or gateway VM at `target`;
+ * api_agents_only_check_vms: that refusal for the first such VM of vm_ids[0..n) (0: skipped), in agents-only mode.
+ */
+#define API_AGENTS_ONLY_REASON	"with its store on PostgreSQL, jitgated enforces only through agents: run jitgate-agent on " \
+				"this host and put its agent VM in the policy (doc/operator.md, \"One enforcer per host\")"
+int api_agent_required(const char *target, const char *vmtext, enum store_point point, struct core_error *err);
+int api_agents_only_check_vms(struct api *api, const int64_t *vm_ids, size_t n, struct core_error *err);
 int api_grants_live_on(struct api *api, int64_t vm_id, uint16_t port, const char *requestor, struct store_grant **ret,
 		       size_t *ret_n, struct core_error *err);
 int api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_reason reason, int64_t now,

@@ -485,7 +485,7 @@ policy_put_decode(struct api *api, const struct http_request *req, struct policy
 	if (r == 0)
 		r = api_policy_roles_check(api, w->p, &w->err);
 	/* without a firewall here, a body naming no VM jitgated can show to be an agent VM is refused for that first */
-	if (!api->fw && !policy_agents_only(api, w->p))
+	if (!api->fw && !api->agents_only && !policy_agents_only(api, w->p))
 		return policy_fw_refuse(api, w);
 	return r < 0 ? r : 0;
 }
@@ -512,6 +512,8 @@ policy_put_vms(struct api *api, struct policy_write *w)
 			return core_error_set(&w->err, "LocationMismatch", target,
 					      "the virtual machine '%s' is in location '%s', the policy in '%s'", vmtext,
 					      vm.location, w->id->location);
+		if (api->agents_only && vm.point != STORE_POINT_AGENT)
+			return api_agent_required(target, vmtext, vm.point, &w->err);
 		if (vm.unsupported_reason[0])
 			return core_error_set(&w->err, "VirtualMachineUnsupported", target,
 					      "JIT cannot be enabled on '%s': %s", vmtext, vm.unsupported_reason);
@@ -531,20 +533,19 @@ policy_put_vms(struct api *api, struct policy_write *w)
 	return 0;
 }
 
-/* PUT, plan: the policy it replaces (If-Match / If-None-Match), its VMs, and the JSON to store. */
+/* PUT, plan: the policy it replaces (If-Match / If-None-Match) and its VMs (the JSON to store: policy_put_store). */
 static int
 policy_put_plan(struct api *api, const struct http_request *req, struct policy_write *w)
 {
 	struct store_policy sp = { 0 };
 	bool stored = store_policy_get(api->store, w->id, &sp) == 0, ok;
-	int r;
 
 	if (stored) {
 		w->policy_id = sp.id;
 		api_policy_decode_stored(api, &sp, &w->old, NULL);
 	}
 	/* the VMs it takes out need this host's kernel as much as those it puts in */
-	if (!api->fw && stored && !policy_agents_only(api, w->old)) {
+	if (!api->fw && !api->agents_only && stored && !policy_agents_only(api, w->old)) {
 		store_policy_clear(&sp);
 		return policy_fw_refuse(api, w);
 	}
@@ -559,21 +560,35 @@ policy_put_plan(struct api *api, const struct http_request *req, struct policy_w
 	w->fault = API_FAULT_INTERNAL;
 	if (!(w->vm_ids = calloc(w->p->n_vms ? w->p->n_vms : 1, sizeof(*w->vm_ids))))
 		return core_error_set(&w->err, "InternalError", "", "out of memory"), -ENOMEM;
-	if ((r = policy_put_vms(api, w)) < 0 || (r = api_dnat_plan(api, w->p, w->old, w->policy_id, &w->err)) < 0)
-		return r;
-	w->fault = API_FAULT_INTERNAL;
-	w->enc = codec_policy_encode(w->p);
-	if (!(w->json = w->enc ? codec_dump(w->enc, NULL) : NULL))
-		return core_error_set(&w->err, "InternalError", "", "out of memory"), -ENOMEM;
-	return 0;
+	return policy_put_vms(api, w);
 }
 
-/* PUT's store half (inside policy_write_apply's transaction). */
+/*
+ * PUT's store half (inside policy_write_apply's transaction): the DNAT mapped ports checked and
+ * picked here, where the write lock holds other replicas' writes back (on PostgreSQL), then the
+ * policy as stored and its mapped ports, whose key refuses a port given twice all the same.
+ */
 static int
 policy_put_store(struct api *api, struct policy_write *w)
 {
-	int r = store_policy_put(api->store, w->id, w->json, w->vm_ids, w->p->n_vms, w->now, &w->policy_id, &w->created);
+	int r;
 
+	if ((r = api_dnat_plan(api, w->p, w->old, w->policy_id, &w->err)) < 0) {
+		w->fault = r == -EINVAL ? API_FAULT_REQUEST : r == -ENOMEM ? API_FAULT_INTERNAL : API_FAULT_STORE;
+		return r;
+	}
+	w->enc = codec_policy_encode(w->p);
+	if (!(w->json = w->enc ? codec_dump(w->enc, NULL) : NULL)) {
+		w->fault = API_FAULT_INTERNAL;
+		return core_error_set(&w->err, "InternalError", "", "out of memory"), -ENOMEM;
+	}
+	r = store_policy_put(api->store, w->id, w->json, w->vm_ids, w->p->n_vms, w->now, &w->policy_id, &w->created);
+	if (r == 0)
+		r = api_dnat_store(api, w->p, w->policy_id, &w->err);
+	if (r == -EADDRINUSE) {
+		w->fault = API_FAULT_REQUEST;
+		return r;
+	}
 	if (r == -EEXIST) {
 		w->fault = API_FAULT_REQUEST;
 		return core_error_set(&w->err, "VirtualMachineInAnotherPolicy", "",
@@ -661,7 +676,7 @@ api_policy_delete(struct api *api, const struct api_caller *c, const struct http
 		return;
 	}
 	api_policy_decode_stored(api, &sp, &w.old, NULL);
-	if (!api->fw && !policy_agents_only(api, w.old)) {
+	if (!api->fw && !api->agents_only && !policy_agents_only(api, w.old)) {
 		store_policy_clear(&sp);
 		policy_write_clear(&w);
 		api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "this host cannot enforce JIT access: %s",

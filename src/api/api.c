@@ -401,7 +401,7 @@ handle_healthz(struct api *api, const struct http_request *req, struct http_resp
 {
 	if (!method_is(req, "GET"))
 		method_not_allowed(resp, req);
-	else if (!api->fw)
+	else if (!api->fw && !api->agents_only)	/* agents only: no kernel table here, by design */
 		api_error(resp, 503, FW_ERR_UNAVAILABLE, "", "the kernel firewall is not usable: %s", api->fw_reason);
 	else if (!api->ready)
 		api_error(resp, 503, "NotReady", "", "jitgated is starting");

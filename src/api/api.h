@@ -61,6 +61,13 @@ struct http_fetcher;
 void api_set_fetcher(struct api *api, struct http_fetcher *fetcher, struct http_server *srv);
 void api_set_fw(struct api *api, struct fw *fw, const char *reason);
 void api_set_local_vm(struct api *api, int64_t id);
+/*
+ * PostgreSQL without --single-replica (api-agents-only.c): policies and initiates take agent VMs only (400
+ * AgentRequired), local and gateway VMs show Unsupported, and the daemon keeps no kernel table (api_set_fw NULL);
+ * api_agents_only_report() gives say() a line per such VM a policy holds, and returns how many.
+ */
+void api_set_agents_only(struct api *api, bool on);
+int api_agents_only_report(struct api *api, void (*say)(const char *line));
 struct webhook_hook;
 /* The configured webhooks (kept by pointer: they outlive api), for GET …/Jitgate/webhooks. */
 void api_set_webhooks(struct api *api, const struct webhook_hook *hooks, size_t n);

@@ -278,13 +278,15 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 					      CONFIG_USER_MAX);
 		return set_string(cfg->user, sizeof(cfg->user), key, value, err);
 	}
-	if (!strcmp(key, "single_process")) {
+	if (!strcmp(key, "single_process") || !strcmp(key, "single_replica")) {
+		bool *flag = !strcmp(key, "single_process") ? &cfg->single_process : &cfg->single_replica;
+
 		if (!strcasecmp(value, "yes") || !strcasecmp(value, "true") || !strcmp(value, "1"))
-			cfg->single_process = true;
+			*flag = true;
 		else if (!strcasecmp(value, "no") || !strcasecmp(value, "false") || !strcmp(value, "0"))
-			cfg->single_process = false;
+			*flag = false;
 		else
-			return core_error_set(err, "InvalidConfig", key, "single_process is yes or no, not '%s'",
+			return core_error_set(err, "InvalidConfig", key, "%s is yes or no, not '%s'", key,
 					      core_error_quote(value, strlen(value), q, sizeof(q)));
 		return 0;
 	}
@@ -545,6 +547,10 @@ config_validate(const struct config *cfg, struct core_error *err)
 				      "give both tls_cert and tls_key, or neither");
 	if (webhook_config_validate(&cfg->webhooks, err) < 0)
 		return -EINVAL;
+	if (cfg->single_replica && !cfg->store[0])
+		return core_error_set(err, "InvalidConfig", "single_replica",
+				      "single_replica is for a store on PostgreSQL (store = postgresql://...); SQLite has one "
+				      "jitgated anyway");
 	if (cfg->single_process && cfg->user[0])
 		return core_error_set(err, "InvalidConfig", "single_process",
 				      "single_process runs everything as one process: it takes no user");

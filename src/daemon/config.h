@@ -53,6 +53,11 @@ struct config {
 	char unix_socket[CONFIG_PATH_MAX];	/* empty: none */
 	char user[CONFIG_USER_MAX + 1];	/* empty: CONFIG_DEFAULT_USER */
 	bool single_process;	/* root without privilege separation, asked for (--single-process) */
+	/*
+	 * PostgreSQL: this is the database's only jitgated, so it enforces local and gateway VMs in its own
+	 * kernel as on SQLite (--single-replica). Without it a jitgated on PostgreSQL enforces through agents only.
+	 */
+	bool single_replica;
 	char config_file[CONFIG_PATH_MAX];
 	int reconcile_interval_s;	/* how often the kernel is compared with the store */
 	struct api_settings api;	/* subscription, location, max duration, proxies, custom roles */

@@ -38,6 +38,13 @@
 #include "store/store-journal.h"
 #include "store/store.h"
 
+/* PostgreSQL, several jitgated possible: enforcement through agents only (api-agents-only.c). */
+static bool
+server_agents_only(const struct config *cfg)
+{
+	return cfg->store[0] && !cfg->single_replica;
+}
+
 /* Register (or refresh) this host as the local VM, with the addresses it has now. */
 static int
 register_local_vm(struct store *st, const struct config *cfg, const char *unsupported, int64_t *ret_id)
@@ -322,7 +329,7 @@ setup_supervisor(struct server *s)
 	 * it and its helpers hold the namespace's name too, so it stays taken while any jitgated process lives
 	 */
 	if (s->split && (statedir_give(cfg->state_dir, DB_NAME, &s->user, false, &err) < 0 ||
-			 privsep_start(&s->user, s->netns_fd, &s->ps, &err) < 0)) {
+			 (!server_agents_only(cfg) && privsep_start(&s->user, s->netns_fd, &s->ps, &err) < 0))) {
 		if (err.message[0])
 			fail_err("privilege separation", &err);
 		return -1;
@@ -500,6 +507,37 @@ setup_store(struct server *s)
 	return 0;
 }
 
+static void
+say_line(const char *line)
+{
+	logmsg("%s", line);
+}
+
+/*
+ * On PostgreSQL without --single-replica (api-agents-only.c): no kernel table, no firewall helper and no VM
+ * for this host, whose agent (if it runs one) owns `inet jitgate` here and joins under the host's name.
+ */
+static int
+setup_agents_only(struct server *s)
+{
+	int n;
+
+	api_set_fw(s->api, NULL, NULL);
+	api_set_agents_only(s->api, true);
+	logmsg("store on PostgreSQL: this jitgated enforces through jitgate-agent only (each protected host runs "
+	       "one, this one's included); it keeps no kernel table and registers no local VM (--single-replica "
+	       "if it is the database's only jitgated)");
+	if ((n = api_agents_only_report(s->api, say_line)) < 0)
+		logmsg("cannot list the VMs: %s", store_last_error(s->store));
+	else if (n > 0)
+		logmsg("%d local or gateway VM(s) in policies are Unsupported and not enforced: put agent VMs in "
+		       "their place", n);
+	if ((n = api_expire(s->api, time_now_ns(), &s->next_expiry)) > 0)
+		logmsg("%d grant(s) ended while jitgated was down; marked Expired", n);
+	api_set_ready(s->api, true);
+	return 0;
+}
+
 /* The kernel firewall (through the first helper, or in process), this host's VM, expiry, the monitor, the first reconcile. */
 static int
 setup_fw(struct server *s)
@@ -509,6 +547,16 @@ setup_fw(struct server *s)
 	int64_t local_vm_id;
 	int n;
 
+	if (server_agents_only(cfg))
+		return setup_agents_only(s);
+	/* a careless operator's second "only" replica: said at its start (the claim lives with this connection) */
+	n = cfg->store[0] ? store_claim_sole(s->store) : 1;
+	if (n == 0)
+		logmsg("WARNING: single_replica, but another jitgated on this database says it is the only one too "
+		       "(or this one's previous run, its connection not yet closed): both enforce local and gateway VMs, "
+		       "each following its own writes; give single_replica to one");
+	else if (n < 0)
+		logmsg("cannot claim to be the database's only jitgated: %s", store_last_error(s->store));
 	if (s->split) {
 		int fd;
 		pid_t pid;
@@ -562,7 +610,8 @@ server_setup(struct server *s)
 	server_boot_refresh(s);
 	notify_ready();
 	logmsg("listening on https://%s (certificate SHA-256 %s), state in %s, VM %s%s", s->cfg->listen, t.fp,
-	       s->cfg->state_dir, s->cfg->vm_name, s->fw ? "" : " (UNSUPPORTED: no kernel enforcement)");
+	       s->cfg->state_dir, server_agents_only(s->cfg) ? "(none: agents only)" : s->cfg->vm_name,
+	       s->fw || server_agents_only(s->cfg) ? "" : " (UNSUPPORTED: no kernel enforcement)");
 	fflush(stderr);
 	return 0;
 }

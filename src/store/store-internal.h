@@ -21,7 +21,7 @@ struct store_outbox_route;
  * the db_* calls below, never an engine's own API (doc/store-backends.md).
  */
 
-#define STORE_SCHEMA_VERSION	13	/* migrations of each engine (store-open.c, store-open-pg.c) */
+#define STORE_SCHEMA_VERSION	14	/* migrations of each engine (store-open.c, store-open-pg.c) */
 #define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
 #define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
@@ -244,6 +244,9 @@ enum stmt_id {
 	ST_SESSIONS_DROP_REVOKED,
 	ST_SESSIONS_DROP_CROWDED,
 	ST_SESSIONS_PRUNE,
+	ST_DNAT_PORTS_CLEAR,	/* store-dnat.c */
+	ST_DNAT_PORT_ADD,
+	ST_SOLE_CLAIM,
 	ST__MAX,
 };
 

@@ -345,6 +345,21 @@ static const char *const pg_migrations[] = {
 	");\n"
 	"CREATE INDEX sessions_of_key ON sessions (key_hash, created_ns);\n"
 	"CREATE INDEX sessions_expiry ON sessions (expires_ns);\n",
+
+	/*
+	 * 14: gateway DNAT's mapped ports, unique (session 6, the review): one row per public address,
+	 * protocol (a "*" rule takes its port for TCP and UDP: two rows) and mapped port, held by one policy.
+	 * The API picks ports from what it reads; two replicas writing at once meet here, the later refused.
+	 * Mappings written before this migration are rows once their policy is written again.
+	 */
+	"CREATE TABLE dnat_ports (\n"
+	"	public_addr TEXT NOT NULL,\n"
+	"	proto BIGINT NOT NULL CHECK (proto IN (6, 17)),\n"
+	"	port BIGINT NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+	"	policy_id BIGINT NOT NULL REFERENCES policies (id) ON DELETE CASCADE,\n"
+	"	PRIMARY KEY (public_addr, proto, port)\n"
+	");\n"
+	"CREATE INDEX dnat_ports_of_policy ON dnat_ports (policy_id);\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

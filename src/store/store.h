@@ -135,6 +135,23 @@ int store_policy_list(struct store *st, struct store_policy **ret, size_t *ret_n
 int store_policy_of_vm(struct store *st, int64_t vm_id, int64_t *ret_policy_id);
 /* Deletes the policy and its VM links (requests stay, for history). -ENOENT if none. */
 int store_policy_delete(struct store *st, int64_t id);
+
+/* One mapped port of gateway DNAT: a public address of this host, a protocol (NET_PROTO_ANY: TCP and UDP), a port. */
+struct store_dnat_port {
+	struct net_addr pub;
+	enum net_proto proto;
+	uint16_t port;
+};
+/*
+ * Make v[0..n) exactly the mapped ports policy_id holds (store-dnat.c), in the policy write's transaction:
+ * -EEXIST (nothing of it written) if another policy holds one of them. Deleting the policy frees its ports.
+ */
+int store_dnat_ports_set(struct store *st, int64_t policy_id, const struct store_dnat_port *v, size_t n);
+/*
+ * single_replica: claim to be the database's only jitgated (store-dnat.c), on PostgreSQL a session lock held
+ * while this connection lives. 1: claimed; 0: another connection holds it (another jitgated says the same).
+ */
+int store_claim_sole(struct store *st);
 void store_policy_clear(struct store_policy *p);	/* frees p->json */
 void store_policies_free(struct store_policy *v, size_t n);
 

@@ -249,6 +249,26 @@ resp_start() {
 }
 resp_stop() { kill "$resp_pid" 2>/dev/null; wait "$resp_pid" 2>/dev/null; }
 
+# --- several replicas on one bridge (replicas.sh, agents-only.sh, dnat-race.sh) ---
+
+# bridge_plug BR NS IF PORT ADDR...: a veth from NS (named IF there) to bridge br0 of namespace BR (PORT), ADDR/24 each
+bridge_plug() {
+	local b=$1 n=$2 i=$3 p=$4; shift 4
+	link_new "$n" "$i" "$b" "$p" && ip -n "$b" link set "$p" master br0 || return 1
+	local a; for a in "$@"; do addr_add "$n" "$i" "$a/24"; done
+}
+# replica_cert ADDR...: one certificate naming every replica's address (agents pin one fingerprint for the set);
+# sets CERT, KEY (0600) and FP, its SHA-256 fingerprint
+replica_cert() {
+	local san=() a
+	for a in "$@"; do san+=("IP:$a"); done
+	CERT=$E2E_TMP/cert.pem KEY=$E2E_TMP/key.pem
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jitgate-replicas \
+		-addext "subjectAltName=$(IFS=,; echo "${san[*]}")" -keyout "$KEY" -out "$CERT" 2>/dev/null || return 1
+	chmod 0600 "$KEY"
+	FP=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
+}
+
 # The Azure bodies of the fleet scripts (agent.sh, replicas.sh); each defines vm K → host K's ARM id.
 fleet_initiate_body() { # K PORT SOURCE SECONDS
 	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d,"endTimeUtc":"%s","allowedSourceAddressPrefix":"%s"}]}],"justification":"e2e"}' \

@@ -9,10 +9,13 @@ script=${1:?usage: tests/e2e/on-pg.sh SCRIPT [BUILD_DIR]}
 BUILD=$(cd "${2:-$here/../../build}" && pwd) || exit 1
 [[ -x $BUILD/src/daemon/jitgated ]] || { echo "on-pg.sh: build first ($BUILD/src/daemon/jitgated)"; exit 1; }
 
-# every jitgated the script starts (servers, token commands) gets --store
+# every jitgated the script starts (servers, token commands) gets --store, and --single-replica: the suites written
+# for one jitgated protect its own host; a script of several replicas (agents only) exports JITGATE_TEST_PG_SINGLE=
 wrap=$(mktemp -d /tmp/jitgate-on-pg.XXXXXX) || exit 1
 trap 'rm -rf "$wrap"' EXIT
-printf '#!/bin/sh\nexec "%s" "$@" --store "$JITGATE_TEST_PG"\n' "$BUILD/src/daemon/jitgated" >"$wrap/jitgated"
+export JITGATE_TEST_PG_SINGLE=${JITGATE_TEST_PG_SINGLE-1}
+printf '#!/bin/sh\nexec "%s" "$@" --store "$JITGATE_TEST_PG" ${JITGATE_TEST_PG_SINGLE:+--single-replica}\n' \
+	"$BUILD/src/daemon/jitgated" >"$wrap/jitgated"
 chmod 755 "$wrap" "$wrap/jitgated"
 # a bare name is one of tests/e2e; a path (bench/server-bench.sh) is taken as it is
 [[ $script == */* ]] || script=$here/$script

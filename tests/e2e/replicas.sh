@@ -11,8 +11,8 @@
 #   client (C) ──────────────────────┘
 #
 # Both replicas serve one certificate naming both addresses (an operator's replica set behind one CA), so an
-# agent's pinned fingerprint holds for either; each has its own state directory and its own local VM
-# (repA, repB: distinct, so no two replicas enforce one host; the agent VMs are the fleet under test).
+# agent's pinned fingerprint holds for either; each has its own state directory. Neither registers a local VM nor
+# keeps a kernel table: on PostgreSQL every protected host is an agent VM (agents-only.sh tests the refusals).
 # agent_watch_wait = PT25S: a watch is answered within the step's few seconds only if a change woke it.
 # Usage: tests/e2e/on-pg.sh replicas.sh [BUILD_DIR]   (as root; needs curl, jq, openssl, psql)
 #        REPLICAS_LAT_COUNT=N: samples of the propagation figure (default 40)
@@ -27,6 +27,7 @@ LOADTOOL=$BUILD/bench/agentload
 . "$here/lib.sh"
 
 [[ -n ${JITGATE_TEST_PG-} ]] || { echo "replicas.sh: run it as tests/e2e/on-pg.sh replicas.sh (replicas share a PostgreSQL)"; exit 1; }
+export JITGATE_TEST_PG_SINGLE=	# several replicas: agents only
 [[ $(id -u) == 0 ]] || { echo "replicas.sh: needs root (network namespaces, nftables)"; exit 1; }
 [[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE && -x $LOADTOOL ]] || { echo "replicas.sh: build first"; exit 1; }
 for t in curl jq openssl psql; do command -v $t >/dev/null || { echo "replicas.sh: needs $t"; exit 1; }; done
@@ -41,26 +42,18 @@ ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
 NET=10.244.0
 RA=$NET.1 RB=$NET.2 C=$NET.21 C2=$NET.22
 declare -A NS=([1]=$H1 [2]=$H2) IP=([1]=$NET.11 [2]=$NET.12)
-plug() { # NS IF PORT ADDR...
-	local n=$1 i=$2 p=$3; shift 3
-	link_new "$n" "$i" "$BR" "$p" && ip -n "$BR" link set "$p" master br0 || return 1
-	local a; for a in "$@"; do addr_add "$n" "$i" "$a/24"; done
-}
+plug() { bridge_plug "$BR" "$@"; }	# NS IF PORT ADDR...
 plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$CL" e0 pcl $C $C2 || exit 1
 for k in 1 2; do plug "${NS[$k]}" e0 "ph$k" "${IP[$k]}" && listen "${NS[$k]}" 22 || exit 1; done
 
 # one certificate for the replica set, naming both addresses
-CERT=$E2E_TMP/cert.pem KEY=$E2E_TMP/key.pem
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jitgate-replicas \
-	-addext "subjectAltName=IP:$RA,IP:$RB" -keyout "$KEY" -out "$CERT" 2>/dev/null || exit 1
-chmod 0600 "$KEY"
-FP=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
+replica_cert $RA $RB || exit 1
 printf 'agent_watch_wait = PT25S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
 declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID LAT
 replica_start() { # A|B (jitgated_start waits on the state directory's own certificate: this set has one of its own)
 	mkdir -p -m 0700 "$E2E_TMP/state$1"
 	ip netns exec "${RNS[$1]}" "$JITGATED" --single-process --state-dir "$E2E_TMP/state$1" --listen "${RIP[$1]}:8443" \
-		--vm-name "rep$1" --config "$E2E_TMP/jitgated.conf" >>"$E2E_TMP/jitgated$1.log" 2>&1 &
+		--config "$E2E_TMP/jitgated.conf" >>"$E2E_TMP/jitgated$1.log" 2>&1 &
 	RPID[$1]=$!
 	E2E_PIDS+=(${RPID[$1]})
 	e2e_wait_healthy "$CL" "$CERT" "https://${RIP[$1]}:8443" "${RPID[$1]}"
@@ -109,8 +102,8 @@ check "replica A is healthy" replica_start A
 check "replica B is healthy" replica_start B
 T_OWNER=$("$JITGATED" token create --name owner --role Owner --state-dir "$E2E_TMP/stateA")
 api B GET "/subscriptions/$SUB/providers/Microsoft.Compute/virtualMachines?$AV"
-check "the owner's token, made through A's state directory, works on B: the VMs, both replicas' local VMs ($code $(j -c '[.value[].name]'))" \
-	test "$code $(j '[.value[].name] | sort | join(",")')" = "200 repA,repB"
+check "the owner's token, made through A's state directory, works on B: the VMs, none yet (agents only: no local VM) ($code $(j -c '[.value[].name]'))" \
+	test "$code $(j '.value | length')" = "200 0"
 
 echo "1. agents: host1 joins through B and watches B, host2 joins through A and watches A"
 jg A -q agent token create --resource-group rg1 --uses 2

@@ -565,6 +565,26 @@ test_single_process(void **state)
 	assert_error(&err, "InvalidConfig", "single_process");
 }
 
+/* single_replica: yes/no words; only with a PostgreSQL store (SQLite has one jitgated anyway). */
+static void
+test_single_replica(void **state)
+{
+	assert_false(cfg.single_replica);
+	assert_int_equal(config_set(&cfg, "vm_name", "vm1", &err), 0);
+	assert_int_equal(config_set(&cfg, "single_replica", "maybe", &err), -EINVAL);
+	assert_error(&err, "InvalidConfig", "single_replica");
+	assert_string_equal(err.message, "single_replica is yes or no, not 'maybe'");
+	assert_false(cfg.single_replica);
+	assert_int_equal(config_set(&cfg, "single_replica", "yes", &err), 0);
+	assert_true(cfg.single_replica);
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+	assert_error(&err, "InvalidConfig", "single_replica");
+	assert_int_equal(config_set(&cfg, "store", "postgresql:///jitgate", &err), 0);
+	assert_int_equal(config_validate(&cfg, &err), 0);
+	assert_int_equal(load("single_replica = no\n"), 0);
+	assert_false(cfg.single_replica);
+}
+
 static void
 test_validate(void **state)
 {
@@ -703,6 +723,7 @@ main(void)
 		cmocka_unit_test_setup(test_load_errors, setup),
 		cmocka_unit_test_setup(test_validate, setup),
 		cmocka_unit_test_setup(test_single_process, setup),
+		cmocka_unit_test_setup(test_single_replica, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

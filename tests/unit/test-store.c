@@ -234,7 +234,8 @@ raw_int(const char *path, const char *sql)
 static void
 undo_migration_6(const char *path)
 {
-	/* 13 (shared sessions) first */
+	/* 14 (DNAT's mapped ports) first, then 13 (shared sessions) */
+	raw_exec(path, "DROP TABLE dnat_ports");
 	raw_exec(path, "DROP TABLE sessions");
 	/* then 12 (approvals), then 11 (single sign-on's subjects), then 10 (webhooks) */
 	raw_exec(path, "DROP TABLE pending; DROP TABLE approvals; ALTER TABLE grants DROP COLUMN opened_ns");
@@ -712,6 +713,77 @@ test_policy_conflict(void **state)
 	assert_int_equal(store_policy_put(f->st, &arm3, "{}", &vm1, 1, T0, &id, &created), -EEXIST);
 	assert_int_equal(store_policy_get(f->st, &arm3, &p), -ENOENT);
 	assert_int_equal(count_policies(f->st), 2);
+}
+
+/* Gateway DNAT's mapped ports: one public address, protocol and port to one policy; "*" takes TCP and UDP. */
+static void
+test_dnat_ports_unique(void **state)
+{
+	struct fixture *f = *state;
+	int64_t vm1 = put_vm(f->st, "rg1", "vm1"), vm2 = put_vm(f->st, "rg1", "vm2");
+	int64_t p1 = put_policy(f->st, "p1", "{}", &vm1, 1, T0), p2 = put_policy(f->st, "p2", "{}", &vm2, 1, T0);
+	struct store_dnat_port a[2], b[2];
+	struct core_error err = { 0 };
+
+	memset(a, 0, sizeof(a));
+	assert_int_equal(net_addr_parse("10.9.0.1", 8, &a[0].pub, &err), 0);
+	a[1].pub = a[0].pub;
+	a[0].proto = NET_PROTO_TCP, a[0].port = 50000;
+	a[1].proto = NET_PROTO_ANY, a[1].port = 50001;
+	b[0] = a[0], b[1] = a[1];
+	b[1].proto = NET_PROTO_UDP;
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_dnat_ports_set(f->st, p1, a, 2), 0);
+	assert_int_equal(store_dnat_ports_set(f->st, p1, a, 2), 0);	/* the same again: its own ports, replaced */
+	/* p2 may take neither 50000/TCP nor the UDP half of p1's "*" rule on 50001; it keeps what it had */
+	assert_int_equal(store_dnat_ports_set(f->st, p2, &b[1], 1), -EEXIST);
+	b[0].port = 50002;
+	assert_int_equal(store_dnat_ports_set(f->st, p2, b, 1), 0);
+	b[0].port = 50000;
+	assert_int_equal(store_dnat_ports_set(f->st, p2, b, 1), -EEXIST);
+	assert_true(store_in_transaction(f->st));
+	b[0].port = 50003;	/* 50002 is still p2's: a failed set changed nothing */
+	b[1].port = 50002;
+	b[1].proto = NET_PROTO_TCP;
+	assert_int_equal(store_dnat_ports_set(f->st, p1, &b[1], 1), -EEXIST);
+	/* the same port on another address, or UDP where p1 has TCP only, is free */
+	assert_int_equal(net_addr_parse("10.9.0.2", 8, &b[0].pub, &err), 0);
+	b[0].port = 50000;
+	assert_int_equal(store_dnat_ports_set(f->st, p2, b, 1), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	/* a deleted policy frees its ports */
+	assert_int_equal(store_policy_delete(f->st, p1), 0);
+	b[1] = a[1];
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_dnat_ports_set(f->st, p2, &b[1], 1), 0);
+	b[1].port = 0;
+	assert_int_equal(store_dnat_ports_set(f->st, p2, &b[1], 1), -EINVAL);
+	assert_int_equal(store_commit(f->st), 0);
+}
+
+/* single_replica's claim: on PostgreSQL one connection holds it until it closes; SQLite's one process always has it. */
+static void
+test_claim_sole(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store *other = NULL;
+	int i, r = 0;
+
+	assert_int_equal(store_claim_sole(f->st), 1);
+	assert_int_equal(store_claim_sole(f->st), 1);	/* its own again */
+	if (!pg_uri)
+		return;
+	assert_int_equal(store_open(f->path, &other, &err), 0);
+	assert_int_equal(store_claim_sole(other), 0);
+	store_close(f->st);
+	f->st = NULL;
+	/* the first connection gone, the claim is free once its server process has ended (asynchronous: ≤ 5 s) */
+	for (i = 0; i < 500 && (r = store_claim_sole(other)) == 0; i++)
+		usleep(10000);
+	store_close(other);
+	assert_int_equal(r, 1);
+	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
 static void
@@ -2452,6 +2524,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_vm_delete_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dnat_ports_unique, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_sole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_delete_cascade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_usage, setup, teardown),
