@@ -333,6 +333,9 @@ http_server_new(const struct http_config *cfg, const struct http_limits *lim, st
 	srv->handler = cfg->handler;
 	srv->ctx = cfg->ctx;
 	srv->body_max = cfg->body_max ? cfg->body_max : API_BODY_MAX;
+	/* what the pool keeps for the answer's head; a pool smaller than twice that (tests) keeps half for each */
+	srv->head_max = lim->header_memory > 2 * HTTP_RESPONSE_HEAD_ROOM ? lim->header_memory - HTTP_RESPONSE_HEAD_ROOM
+									 : lim->header_memory / 2;
 	srv->conn_timeout_s = lim->conn_timeout_s;
 	srv->parked_max = cfg->parked_max ? cfg->parked_max : HTTP_PARKED_MAX;
 	if (http_conns_init(&srv->conns, lim->conn_max) < 0) {
@@ -355,6 +358,8 @@ http_tls_start(struct http_server *srv, const struct http_config *cfg, const str
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem },
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem },
 		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES },
+		/* no ALPN: it would only confirm HTTP/1.1, and its list costs each TLS session 312 bytes */
+		{ MHD_OPTION_TLS_NO_ALPN, 1, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	const union MHD_DaemonInfo *di;
@@ -372,7 +377,7 @@ http_tls_start(struct http_server *srv, const struct http_config *cfg, const str
 	/* every connection starts unauthenticated, on the short timeout; per-source caps are ours (IPv6 by /64) */
 	srv->tls_d = MHD_start_daemon(flags, 0, http_accept_policy, srv, http_access, &srv->tls_l,
 				      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
-				      MHD_OPTION_ARRAY, cfg->plain ? &tls[3] : tls,
+				      MHD_OPTION_ARRAY, cfg->plain ? &tls[4] : tls,
 				      MHD_OPTION_CONNECTION_TIMEOUT, lim->unauth_timeout_s,
 				      MHD_OPTION_CONNECTION_LIMIT, lim->conn_max,
 				      MHD_OPTION_CONNECTION_MEMORY_LIMIT, lim->header_memory,
