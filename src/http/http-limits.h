@@ -11,16 +11,16 @@
  * with the TLS session (about 10 KB) it is most of what a connected agent costs the server (issue 13: at most 16 KB;
  * 32 KB made that 48 KB).
  */
-#define API_HEADER_MEMORY	(6 * 1024)
+#define API_HEADER_MEMORY	(5 * 1024)
 /*
- * Of the pool, kept for the answer's status line and headers: the largest jitgated sends (a sign-in's answer with
- * its Set-Cookie, the security headers and the request ids) is about 1.3 KB. The rest, HTTP_REQUEST_HEAD_MAX, is the
- * most a request's line and headers may take, counted as libmicrohttpd keeps them (http_head_size): jitgate's CLI
- * and agent send under 1 KB, a browser about 1.5 KB with the portal's cookie, 2.5 KB with a provider's sign-in
- * callback and its code. A larger request is answered 431 by jitgated, before libmicrohttpd would find no room left
- * for the answer and close the connection without one.
+ * Of the pool, kept for the answer's status line and headers: the largest jitgated sends (a portal page's, with its
+ * security headers and request ids; a sign-in's, with its Set-Cookie) is about 600 bytes. The rest,
+ * HTTP_REQUEST_HEAD_MAX, is the most a request's line and headers may take, counted as libmicrohttpd keeps them
+ * (http_head_size): jitgate's CLI and agent send under 1 KB, a browser about 2 KB with the portal's cookie, a
+ * provider's sign-in callback up to about 3.5 KB (an authorization code of 1-1.5 KB). A larger request is answered
+ * 431 by jitgated, before libmicrohttpd would find no room left for the answer and close the connection without one.
  */
-#define HTTP_RESPONSE_HEAD_ROOM	(2 * 1024)
+#define HTTP_RESPONSE_HEAD_ROOM	1024
 #define HTTP_REQUEST_HEAD_MAX	(API_HEADER_MEMORY - HTTP_RESPONSE_HEAD_ROOM)	/* 4 KB; beyond it, 431 */
 /* what libmicrohttpd 0.9.75 keeps in the pool for each header line, query argument or cookie (a 56-byte record) */
 #define HTTP_POOL_ENTRY_COST	64

@@ -34,7 +34,7 @@
 
 #define CONN_TIMEOUT_S 1
 #define PARKED_MAX 2
-#define BIGHEAD_VALUE 450	/* /bighead answers three headers of this many bytes */
+#define BIGHEAD_VALUE 200	/* /bighead answers three headers of this many bytes */
 /* what a request's head holds of the pool besides the header a test sizes: curl's line and headers, their records */
 #define HEAD_BASE 512
 
@@ -176,7 +176,7 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 		return;
 	}
 	if (strcmp(req->path, "/bighead") == 0) {
-		/* an answer whose head is about as large as the largest jitgated sends (a sign-in's, ~1.3 KB) */
+		/* an answer whose head is about as large as the largest jitgated sends (a portal page's, ~600 bytes) */
 		char v[BIGHEAD_VALUE + 1];
 
 		memset(v, 'r', BIGHEAD_VALUE);
