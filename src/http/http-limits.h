@@ -22,7 +22,7 @@
  */
 #define HTTP_RESPONSE_HEAD_ROOM	1024
 #define HTTP_REQUEST_HEAD_MAX	(API_HEADER_MEMORY - HTTP_RESPONSE_HEAD_ROOM)	/* 4 KB; beyond it, 431 */
-/* what libmicrohttpd 0.9.75 keeps in the pool for each header line, query argument or cookie (a 56-byte record) */
+/* what libmicrohttpd 0.9.75 keeps in the pool for each header line, query argument or cookie (its record, aligned) */
 #define HTTP_POOL_ENTRY_COST	64
 #define API_CONN_TIMEOUT_S	30		/* an authenticated connection idle this long is closed */
 #define API_CONN_UNAUTH_TIMEOUT_S	5	/* one that has not authenticated (TLS handshake, first request): sooner */

@@ -26,9 +26,10 @@
 /*
  * TLS 1.3 and 1.2 only; in 1.2 only forward-secret (ECDHE) key exchange and AEAD ciphers: no CBC with SHA-1 or
  * SHA-2 HMAC (Lucky13-class padding oracles), no static-RSA key exchange. 1.3 suites are all AEAD already.
- * ChaCha20-Poly1305 first, and the server's order wins: its state is about 800 bytes a session smaller than
- * AES-GCM's (two 590-byte contexts, a key schedule and a GHASH table each way), and every agent's watch holds a
- * session (issue 13: at most 16 KB a connected agent). AES-GCM stays for clients that do not offer ChaCha20.
+ * ChaCha20-Poly1305 first, and the server's order wins: a session keeps about 0.9 KB less with it than with
+ * AES-GCM (measured per parked watch; GnuTLS's AES-GCM state has a key schedule and a GHASH table each way), and
+ * every agent's watch holds a session (issue 13: at most 16 KB a connected agent). AES-GCM stays for clients that
+ * do not offer ChaCha20.
  * X25519 is the first group, since the server's order now picks the group too: it is the one key share browsers,
  * OpenSSL and GnuTLS clients send at once, so none is asked for another (a HelloRetryRequest, one more round trip).
  */
