@@ -33,6 +33,7 @@ struct http_server {
 	http_handler_fn handler;
 	void *ctx;
 	size_t body_max;
+	size_t head_max;		/* a request's line and headers, as http_head_size counts them */
 	struct http_conn *held;		/* connections suspended with an answer to send at release */
 	struct http_conn *parked;	/* parked requests (http_response.park), a doubly linked list */
 	size_t n_parked;
@@ -57,9 +58,12 @@ struct http_conn {
 	bool started;			/* the access handler has seen this request */
 	bool bad_target;		/* the raw target decodes to a control character (http_uri_seen) */
 	bool answered;			/* a response is queued; later calls only drain */
-	/* a held answer (http_response.hold): suspended until http_server_release() */
+	/*
+	 * A held answer (http_response.hold): suspended until http_server_release(). Allocated only while one is
+	 * held: a struct http_response is 4.6 KB (its headers' room), which every parked watch would carry.
+	 */
 	struct MHD_Connection *conn;
-	struct http_response held;
+	struct http_response *held;
 	bool released;			/* resumed: queue `held` at the next call */
 	struct http_conn *next_held;
 	/* a parked request: suspended until woken by key or its deadline, then dispatched again */

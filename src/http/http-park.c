@@ -126,12 +126,15 @@ http_park_stop(struct http_server *srv)
 
 	while ((hc = srv->parked) != NULL) {
 		http_park_unlink(srv, hc);
-		free(hc->held.body);
-		memset(&hc->held, 0, sizeof(hc->held));
-		hc->held.status = MHD_HTTP_SERVICE_UNAVAILABLE;
-		hc->held.body = strdup(body);
-		hc->held.body_len = hc->held.body ? strlen(body) : 0;
-		hc->released = true;
+		/* a parked request holds no answer; without room for one, its connection is just resumed and closed */
+		if (!hc->held)
+			hc->held = calloc(1, sizeof(*hc->held));
+		if (hc->held) {
+			hc->held->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+			hc->held->body = strdup(body);
+			hc->held->body_len = hc->held->body ? strlen(body) : 0;
+			hc->released = true;
+		}
 		MHD_resume_connection(hc->conn);
 	}
 }

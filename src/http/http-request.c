@@ -153,6 +153,16 @@ http_queue_too_large(struct http_server *srv, struct MHD_Connection *conn)
 	return http_queue_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "RequestBodyTooLarge", message);
 }
 
+static enum MHD_Result
+http_queue_head_too_large(struct http_server *srv, struct MHD_Connection *conn)
+{
+	char message[128];
+
+	snprintf(message, sizeof(message), "the request line and headers are larger than %zu bytes (cookies count twice)",
+		 srv->head_max);
+	return http_queue_error(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "RequestHeadersTooLarge", message);
+}
+
 /*
  * libmicrohttpd decodes the target in place, and a %00 becomes a NUL that ends the path early
  * (".../policies/default%00x" would read as ".../default"): look at the raw target before that.
@@ -232,6 +242,31 @@ http_framing_error(struct MHD_Connection *conn)
 	if (f.content_length > 1)
 		return "the request has more than one Content-Length header";
 	return NULL;
+}
+
+/* Adding up what a request's head takes of libmicrohttpd's pool (http-limits.h). */
+static enum MHD_Result
+http_head_count(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	size_t *n = cls, k = key ? strlen(key) : 0, v = value ? strlen(value) : 0;
+
+	*n += HTTP_POOL_ENTRY_COST;
+	if (kind == MHD_COOKIE_KIND)
+		return MHD_YES;		/* its text is in the Cookie header's copy, counted with the header */
+	*n += k + v + 4;		/* ": " and CRLF, or "=" and "&" */
+	if (kind == MHD_HEADER_KIND && !strcasecmp(key, MHD_HTTP_HEADER_COOKIE))
+		*n += v + 1;		/* the copy libmicrohttpd cuts into cookies */
+	return MHD_YES;
+}
+
+/* The bytes of the pool a request's line and headers hold: what the answer's head must find room beside. */
+static size_t
+http_head_size(struct MHD_Connection *conn, const char *method, const char *url, const char *version)
+{
+	size_t n = strlen(method) + strlen(url) + strlen(version) + 4;
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_COOKIE_KIND | MHD_GET_ARGUMENT_KIND, http_head_count, &n);
+	return n;
 }
 
 static int
@@ -355,7 +390,12 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 	}
 	if (resp.hold) {
 		/* answered, but not to be sent before the caller says so: park the connection */
-		hc->held = resp;
+		if (!(hc->held = malloc(sizeof(*hc->held)))) {
+			free(resp.body);
+			return http_queue_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
+						"the server could not answer this request");
+		}
+		*hc->held = resp;
 		hc->conn = conn;
 		hc->next_held = srv->held;
 		srv->held = hc;
@@ -379,25 +419,59 @@ http_server_release(struct http_server *srv, const struct http_response *instead
 		hc->next_held = NULL;
 		if (instead) {
 			/* the other answer's status and body; the request's own headers (correlation ids) stay */
-			free(hc->held.body);
-			hc->held.status = instead->status;
-			hc->held.content_type = instead->content_type;
-			hc->held.body = NULL;
-			hc->held.body_len = 0;
-			if (instead->body && (hc->held.body = malloc(instead->body_len ? instead->body_len : 1))) {
-				memcpy(hc->held.body, instead->body, instead->body_len);
-				hc->held.body_len = instead->body_len;
+			free(hc->held->body);
+			hc->held->status = instead->status;
+			hc->held->content_type = instead->content_type;
+			hc->held->body = NULL;
+			hc->held->body_len = 0;
+			if (instead->body && (hc->held->body = malloc(instead->body_len ? instead->body_len : 1))) {
+				memcpy(hc->held->body, instead->body, instead->body_len);
+				hc->held->body_len = instead->body_len;
 			}
 			/* and its Retry-After: a 503 from a group commit the store refused says when to try again */
 			ra = http_response_header_get(instead, "Retry-After");
-			if (ra && !http_response_header_get(&hc->held, "Retry-After"))
-				http_response_header(&hc->held, "Retry-After", ra);
+			if (ra && !http_response_header_get(hc->held, "Retry-After"))
+				http_response_header(hc->held, "Retry-After", ra);
 		}
 		hc->released = true;
 		srv->resumed = true;
 		MHD_resume_connection(hc->conn);
 	}
 	srv->held = NULL;
+}
+
+/* The headers are in (the first call for a request): refuse what cannot be served before a byte of the body. */
+static enum MHD_Result
+http_first_call(struct http_server *srv, struct http_conn *hc, struct MHD_Connection *conn, const char *url,
+		const char *method, const char *version)
+{
+	const char *why;
+	uint64_t clen;
+
+	hc->started = true;
+	if (hc->bad_target) {
+		hc->answered = true;
+		return http_queue_error(conn, MHD_HTTP_BAD_REQUEST, "InvalidRequestTarget",
+					"the path or query holds a control character (%00-%1F or %7F)");
+	}
+	if (http_head_size(conn, method, url, version) > srv->head_max) {
+		hc->too_large = true;	/* whatever body follows is discarded */
+		hc->answered = true;
+		return http_queue_head_too_large(srv, conn);
+	}
+	if ((why = http_framing_error(conn)) != NULL) {
+		hc->too_large = true;	/* whatever body follows is discarded, never parsed */
+		hc->answered = true;
+		return http_queue_error(conn, MHD_HTTP_BAD_REQUEST, "InvalidRequestFraming", why);
+	}
+	/* A declared length beyond the limit is refused before a byte of the body is read. */
+	clen = http_content_length(conn);
+	if (clen != UINT64_MAX && clen > srv->body_max) {
+		hc->too_large = true;
+		hc->answered = true;
+		return http_queue_too_large(srv, conn);
+	}
+	return MHD_YES;
 }
 
 enum MHD_Result
@@ -407,32 +481,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	struct http_listener *l = cls;
 	struct http_server *srv = l->srv;
 	struct http_conn *hc = *con_cls;
-	const char *why;
-	uint64_t clen;
 
 	if (hc == NULL)
 		return MHD_NO;	/* http_uri_seen had no memory for it */
-	if (!hc->started) {
-		hc->started = true;
-		if (hc->bad_target) {
-			hc->answered = true;
-			return http_queue_error(conn, MHD_HTTP_BAD_REQUEST, "InvalidRequestTarget",
-						"the path or query holds a control character (%00-%1F or %7F)");
-		}
-		if ((why = http_framing_error(conn)) != NULL) {
-			hc->too_large = true;	/* whatever body follows is discarded, never parsed */
-			hc->answered = true;
-			return http_queue_error(conn, MHD_HTTP_BAD_REQUEST, "InvalidRequestFraming", why);
-		}
-		/* A declared length beyond the limit is refused before a byte of the body is read. */
-		clen = http_content_length(conn);
-		if (clen != UINT64_MAX && clen > srv->body_max) {
-			hc->too_large = true;
-			hc->answered = true;
-			return http_queue_too_large(srv, conn);
-		}
-		return MHD_YES;
-	}
+	if (!hc->started)
+		return http_first_call(srv, hc, conn, url, method, version);
 
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
@@ -460,12 +513,15 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 
 	if (hc->released) {
 		/* back from http_server_release(): send the held answer (http_queue takes its body) */
-		char *body = hc->held.body;
+		struct http_response *held = hc->held;
+		enum MHD_Result ok;
 
 		hc->released = false;
-		hc->held.body = NULL;
-		return http_queue(conn, (unsigned)hc->held.status, body, hc->held.body_len, true,
-				  hc->held.content_type ? hc->held.content_type : HTTP_CONTENT_TYPE_JSON, &hc->held);
+		hc->held = NULL;
+		ok = http_queue(conn, (unsigned)held->status, held->body, held->body_len, true,
+				held->content_type ? held->content_type : HTTP_CONTENT_TYPE_JSON, held);
+		free(held);
+		return ok;
 	}
 	if (hc->rerun) {
 		/* back from a park (http-park.c): the handler answers again, as to a new request */
@@ -489,7 +545,9 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_
 	if (hc == NULL)
 		return;
 	free(hc->body);
-	free(hc->held.body);
+	if (hc->held)
+		free(hc->held->body);
+	free(hc->held);
 	free(hc);
 	*con_cls = NULL;
 }

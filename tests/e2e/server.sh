@@ -346,6 +346,34 @@ head -c $(( 1024 * 1024 + 100 )) /dev/zero | tr '\0' ' ' >"$E2E_TMP/big"
 call "$T_ADMIN" PUT "$POL?$AV" "@$E2E_TMP/big"
 expect 413 RequestBodyTooLarge "PUT with a body over 1 MiB"
 unchanged
+# the largest legitimate requests pass the small per-connection pool (API_HEADER_MEMORY, 5 KB): a body is copied out
+# as it arrives, so the same policy padded to exactly 1 MiB is taken whole
+{ printf '%s' "$POLICY_BODY"; head -c $(( 1024 * 1024 - ${#POLICY_BODY} )) /dev/zero | tr '\0' ' '; } >"$E2E_TMP/big"
+call "$T_ADMIN" PUT "$POL?$AV" "@$E2E_TMP/big"
+check "PUT of the policy padded to exactly 1 MiB ($(stat -c %s "$E2E_TMP/big") bytes) → 200 (got $code)" test "$code" = 200
+unchanged
+# a browser's head at a provider's sign-in callback: its usual headers, the portal's cookie and a 1.5 KB code
+BROWSER=(-H "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	-H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8"
+	-H 'sec-ch-ua: "Chromium";v="131", "Not_A Brand";v="24"' -H "sec-ch-ua-mobile: ?0" -H 'sec-ch-ua-platform: "Linux"'
+	-H "Sec-Fetch-Site: cross-site" -H "Sec-Fetch-Mode: navigate" -H "Sec-Fetch-User: ?1" -H "Sec-Fetch-Dest: document"
+	-H "Referer: https://login.example.com/" -H "Accept-Language: en-US,en;q=0.9" -H "Upgrade-Insecure-Requests: 1"
+	-H "Cookie: jitgate_session=$(printf '%064d' 0); other=$(printf '%0200d' 0)")
+call "$T_ADMIN" GET "/whoami?code=$(head -c 1500 /dev/zero | tr '\0' c)&state=$(printf '%043d' 0)" "" "${BROWSER[@]}"
+check "a browser-sized head with a 1.5 KB authorization code in the query is served (got $code)" test "$code" = 200
+# a head past HTTP_REQUEST_HEAD_MAX (4 KiB, as libmicrohttpd keeps it) is refused before any handler, with a clear
+# error (one that leaves libmicrohttpd less than the ~300 bytes of that answer, from about 4.7 KiB, is closed unanswered)
+call "$T_ADMIN" GET "/whoami" "" -H "X-Pad: $(head -c 3900 /dev/zero | tr '\0' p)"
+expect 431 RequestHeadersTooLarge "a 3.9 KB header line"
+check "  … its message names the limit ($(j .error.message))" \
+	test "$(j .error.message)" = "the request line and headers are larger than 4096 bytes (cookies count twice)"
+call "$T_ADMIN" GET "/whoami" "" -H "Cookie: a=$(head -c 1900 /dev/zero | tr '\0' c)"
+expect 431 RequestHeadersTooLarge "a 1.9 KB Cookie header (counted twice)"
+call "$T_ADMIN" GET "/whoami" "" -H "X-Pad: $(head -c 40000 /dev/zero | tr '\0' p)"
+check "a 40 KB header line is refused by libmicrohttpd (431) or the connection closed, never served (got $code)" \
+	test "$code" = 431 -o "$code" = 000
+call "$T_ADMIN" GET "/whoami"
+check "  … and the next request is served (got $code)" test "$code" = 200
 initiate "$T_REQ1" 22 $(( $(now_ms) + 7200000 )) $A
 expect 400 EndTimeTooLate "initiate 2 h ahead on a PT1H port"
 check "  … the target names the end time ($(j .error.target))" test "$(j .error.target)" = "virtualMachines[0].ports[0].endTimeUtc"

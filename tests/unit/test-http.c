@@ -34,6 +34,9 @@
 
 #define CONN_TIMEOUT_S 1
 #define PARKED_MAX 2
+#define BIGHEAD_VALUE 200	/* /bighead answers three headers of this many bytes */
+/* what a request's head holds of the pool besides the header a test sizes: curl's line and headers, their records */
+#define HEAD_BASE 512
 
 /* What the handler saw last, written by the server thread and read by the test thread. */
 struct seen {
@@ -170,6 +173,18 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 			resp->body[i] = unit[i % (sizeof(unit) - 1)];
 		resp->body_len = n;
 		resp->secret = strstr(req->path, "/secret") != NULL;	/* /big/N/secret */
+		return;
+	}
+	if (strcmp(req->path, "/bighead") == 0) {
+		/* an answer whose head is about as large as the largest jitgated sends (a portal page's, ~600 bytes) */
+		char v[BIGHEAD_VALUE + 1];
+
+		memset(v, 'r', BIGHEAD_VALUE);
+		v[BIGHEAD_VALUE] = '\0';
+		resp->status = 200;
+		if (http_response_header(resp, "X-R1", v) < 0 || http_response_header(resp, "X-R2", v) < 0 ||
+		    http_response_header(resp, "X-R3", v) < 0)
+			abort();
 		return;
 	}
 	if (strcmp(req->path, "/custom") == 0) {
@@ -812,6 +827,92 @@ test_header_limit(void **state)
 	free(big);
 }
 
+/* GET /bighead with one more header line "NAME: PREFIX" + n bytes; X-R3's length in *x_r3 (0: none). */
+static void
+head_once(const char *name, const char *prefix, size_t n, struct reply *r, size_t *x_r3)
+{
+	size_t len = strlen(name) + 2 + strlen(prefix);
+	char *line = malloc(len + n + 1), url[128];
+	struct curl_slist *hdrs;
+	struct curl_header *h;
+	int tries;
+	CURL *c;
+
+	assert_non_null(line);
+	snprintf(line, len + 1, "%s: %s", name, prefix);
+	memset(line + len, 'b', n);
+	line[len + n] = '\0';
+	hdrs = curl_slist_append(NULL, line);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/bighead", T.port);
+	/* a handshake the loaded machine did not finish within CONN_TIMEOUT_S is asked again (nothing was sent) */
+	for (tries = 0; tries < 5; tries++) {
+		memset(r, 0, sizeof(*r));
+		*x_r3 = 0;
+		c = curl_easy_init();
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_CAINFO, T.cert);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+		r->rc = curl_easy_perform(c);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		if (curl_easy_header(c, "X-R3", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+			*x_r3 = strlen(h->value);
+		curl_easy_cleanup(c);
+		if (r->rc != CURLE_SSL_CONNECT_ERROR)
+			break;
+		reply_free(r);
+	}
+	curl_slist_free_all(hdrs);
+	free(line);
+}
+
+/*
+ * The pool (API_HEADER_MEMORY) holds a request's head and then the answer's: a request whose head fits in the part
+ * not kept for the answer (HTTP_RESPONSE_HEAD_ROOM) is served whole, with an answer head as large as jitgated's
+ * largest; a larger one is refused before the handler (431, ours or libmicrohttpd's, or for a head that leaves the
+ * library no room for any answer, the connection closed), and the server goes on serving. Cookies count twice:
+ * libmicrohttpd keeps a copy of the Cookie header to cut into cookies.
+ */
+static void
+test_header_room(void **state)
+{
+	static const struct {
+		const char *name, *prefix;
+		size_t weight;
+	} kinds[] = { { "X-Pad", "", 1 }, { "Cookie", "a=", 2 } };
+	const size_t head_max = HTTP_REQUEST_HEAD_MAX;
+	size_t k, n, cost, x_r3, ours = 0;
+	struct reply r;
+	unsigned calls;
+
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (n = 256; n * kinds[k].weight <= API_HEADER_MEMORY + 512; n += 97) {
+			cost = n * kinds[k].weight + HEAD_BASE;
+			calls = seen_calls();
+			head_once(kinds[k].name, kinds[k].prefix, n, &r, &x_r3);
+			if (cost <= head_max) {
+				if (r.rc != CURLE_OK || r.status != 200 || x_r3 != BIGHEAD_VALUE)
+					fail_msg("%s of %zu bytes: curl %d, HTTP %ld, X-R3 %zu", kinds[k].name, n, r.rc,
+						 r.status, x_r3);
+			} else if (n * kinds[k].weight > head_max) {
+				if (!(r.rc == CURLE_OK && r.status == 431) && r.rc != CURLE_GOT_NOTHING)
+					fail_msg("%s of %zu bytes: curl %d, HTTP %ld (431 or closed expected)",
+						 kinds[k].name, n, r.rc, r.status);
+				assert_int_equal(seen_calls(), calls);
+				ours += r.status == 431 && r.body && strstr(r.body, "\"RequestHeadersTooLarge\"");
+			}
+			reply_free(&r);
+		}
+	}
+	/* jitgated's own 431 names the limit, for heads between the limit and what libmicrohttpd refuses itself */
+	assert_true(ours > 0);
+	request("GET", "/echo", false, NULL, 0, BODY_LENGTH, NULL, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+}
+
 static double
 now_s(void)
 {
@@ -1309,6 +1410,7 @@ main(void)
 		cmocka_unit_test(test_custom_status_and_header),
 		cmocka_unit_test(test_unix_socket),
 		cmocka_unit_test(test_header_limit),
+		cmocka_unit_test(test_header_room),
 		cmocka_unit_test(test_slow_client),
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_response_header),
