@@ -272,10 +272,6 @@ main(int argc, char **argv)
 		printf("jitgate-agent %s\n", AGENT_VERSION);
 		return AGENT_EXIT_OK;
 	}
-	if (client_global_init() < 0) {
-		agent_log("cannot initialise libcurl");
-		return AGENT_EXIT_FAIL;
-	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);
