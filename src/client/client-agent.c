@@ -173,6 +173,8 @@ client_agent_cancel(struct client_agent *ca)
 }
 
 /* The transfer failed: the outcome is r (with the message), the connection is dropped. */
+static int fail(struct client_agent *ca, int r, const char *fmt, ...) __attribute__((format(__printf__, 3, 4)));
+
 static int
 fail(struct client_agent *ca, int r, const char *fmt, ...)
 {

@@ -54,6 +54,9 @@ client_target_parse(const char *url, struct client_target *t, const char **why)
 	}
 	memcpy(t->host, h, n);
 	memcpy(t->authority, a, (size_t)(end - a));
+	/* a name or an IPv4 address: letters, digits, '-', '.', '_' (an IPv6 one is bracketed and checked below) */
+	if (*a != '[' && t->host[strspn(t->host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")])
+		return *why = "the URL's host holds a character no host name has", -EINVAL;
 	snprintf(t->port, sizeof(t->port), "%lu", port);
 	t->target = *end ? end : "/";
 	if (*t->target == '#')

@@ -201,6 +201,8 @@ test_urls(void **state)
 	assert_int_equal(client_target_parse("https://[::1/", &t, &why), -EINVAL);
 	assert_int_equal(client_target_parse("https:///x", &t, &why), -EINVAL);
 	assert_int_equal(client_target_parse("https://h#f", &t, &why), -EINVAL);
+	assert_int_equal(client_target_parse("https://a]b:1/", &t, &why), -EINVAL);
+	assert_int_equal(client_target_parse("https://a\xff" "b/", &t, &why), -EINVAL);
 	assert_non_null(why);
 }
 
