@@ -1,6 +1,8 @@
 /* The agent's transport: HTTP/1.1 on one kept-alive TLS connection over GnuTLS, driven from the caller's poll loop, capped answers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -301,6 +303,8 @@ connect_next(struct client_agent *ca, int last_errno)
 			last_errno = errno;
 			continue;
 		}
+		/* requests and answers are small and each waits for the other: no Nagle delay (curl set it too) */
+		(void)setsockopt(ca->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		if (connect(ca->fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
 			ca->phase = P_CONNECT;
 			return 0;
