@@ -428,14 +428,17 @@ table
 live_j=$(awk '{ print $4 }' "$E2E_TMP/pkt.jit" 2>/dev/null | tail -n 1)
 live_f=$(awk '{ print $4 }' "$E2E_TMP/pkt.fwk" 2>/dev/null | tail -n 1)
 
-# ---- RESULTS.md: replaced whole on every run, but for replica-bench.sh's section at its end ----
+# ---- RESULTS.md: replaced on every run, but for other benchmarks' notes below KEEP_MARK at its end, and
+# replica-bench.sh's section (its own marker, always last) ----
+KEEP_MARK='<!-- other benchmarks below: kept by bench/compare.sh -->'
+kept=$(awk -v m="$KEEP_MARK" 'f || $0 == m || $0 == "<!-- replica-bench -->" { f = 1; print }' "$RESULTS" 2>/dev/null)
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
 {
 cat <<EOF
 # jitgate against fwknop
 
-Written by \`make bench-compare\` (bench/compare.sh); every run replaces this file. Both daemons guard TCP port 22
+Written by \`make bench-compare\` (bench/compare.sh); every run replaces this file (but for the notes of other benchmarks at its end). Both daemons guard TCP port 22
 of the same VM namespace, one at a time, in the same run on the same machine; the workloads alternate between them so
 that drift of the machine hits both. ↓: lower is better, ↑: higher is better. The ratio is jitgate's figure divided
 by fwknop's.
@@ -527,8 +530,7 @@ FWKNOP_RUN_DIR <temporary directory>;
 # variants: PCAP_LOOP_SLEEP 1000;  |  ENABLE_UDP_SERVER Y;  |  FLUSH_IPT_AT_INIT N; FLUSH_IPT_AT_EXIT N;
 \`\`\`
 EOF
-# bench/replica-bench.sh's section (from its marker to the end) is its own: kept as it is
-if [[ -f $RESULTS ]]; then sed -n '/^<!-- replica-bench -->$/,$p' "$RESULTS" | sed '1s/^/\n/'; fi
+[[ -n $kept ]] && printf '\n%s\n' "$kept"
 } >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 echo
 echo "bench-compare: $(( $(date +%s) - T_START )) s; written to $RESULTS"

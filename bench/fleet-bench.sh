@@ -10,7 +10,8 @@
 #
 # Usage: bench/fleet-bench.sh [BUILD_DIR]   (as root; needs curl, openssl)
 # Knobs: LAT_COUNT (50 initiates per level, LAT_GAP_MS (200) apart, then as many back to back), FANOUTS (3 policy changes per fan-out level), LEVELS ("1 100 1000"),
-#        PERF=1 (perf record -g of jitgated through the 1,000-agent latency and fan-out; top symbols printed)
+#        PERF=1 (perf record -g of jitgated through the 1,000-agent latency and fan-out; top symbols printed),
+#        AGENT_SMAPS=FILE (a copy of the agent's /proc/PID/smaps at the end, to see where its RSS goes)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../build}
@@ -190,6 +191,7 @@ perf_off
 rss2=$(status_kb "$SRV" VmRSS) hwm2=$(status_kb "$SRV" VmHWM)
 arss=$(status_kb "$APID" VmRSS) ahwm=$(status_kb "$APID" VmHWM)
 acpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$APID/stat" 2>/dev/null)
+[[ -n ${AGENT_SMAPS:-} ]] && cp "/proc/$APID/smaps" "$AGENT_SMAPS"
 aanon=$(status_kb "$APID" RssAnon) afile=$(status_kb "$APID" RssFile) apss=$(pss_kb "$APID")
 load_errors=$(load_cmd quit quit 10 2>/dev/null)
 last=${LEVELS##* }

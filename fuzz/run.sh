@@ -9,7 +9,7 @@ dir=$1
 seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
 targets=(fuzz-time fuzz-duration fuzz-net fuzz-armid fuzz-policy-json fuzz-initiate-json fuzz-revoke-json fuzz-approval-json fuzz-vm-json fuzz-agent-json
-	fuzz-join-json fuzz-config fuzz-api fuzz-metrics fuzz-wire fuzz-clitext fuzz-journal fuzz-bootrules fuzz-agent-host fuzz-agent-conf fuzz-oidc)
+	fuzz-join-json fuzz-config fuzz-api fuzz-metrics fuzz-wire fuzz-clitext fuzz-journal fuzz-bootrules fuzz-agent-host fuzz-agent-conf fuzz-oidc fuzz-http1)
 # Options of one target: whole HTTP requests stay short, so that the store each one writes to stays fast.
 declare -A options=([fuzz-api]="-max_len=2048")
 failed=()

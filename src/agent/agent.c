@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "client/client.h"
 #include "codec/codec.h"
 #include "core/timeutil.h"
+#include "fw/fw.h"
 
 #define OS_RELEASE_PATH	"/etc/os-release"
 #define OS_RELEASE_FALLBACK "/usr/lib/os-release"	/* os-release(5): read when /etc has none */
@@ -272,10 +274,13 @@ main(int argc, char **argv)
 		printf("jitgate-agent %s\n", AGENT_VERSION);
 		return AGENT_EXIT_OK;
 	}
-	if (client_global_init() < 0) {
-		agent_log("cannot initialise libcurl");
-		return AGENT_EXIT_FAIL;
-	}
+	/*
+	 * The agent idles between a few batches a minute, and its resident size counts: no libnftables cache
+	 * between batches, and glibc's threshold fixed (not raised by the first large free) so that those
+	 * caches' tables come and go as their own mappings instead of leaving the heap's high-water mark.
+	 */
+	fw_lean();
+	mallopt(M_MMAP_THRESHOLD, AGENT_MMAP_THRESHOLD);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);

@@ -1,41 +1,71 @@
-/* The agent's transport: curl multi driven from the caller's poll loop, a pinned server certificate, capped answers. */
+/* The agent's transport: HTTP/1.1 on one kept-alive TLS connection over GnuTLS, driven from the caller's poll loop, capped answers. */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "client/client-agent.h"
+#include "client/client-http1.h"
+#include "client/client-tls.h"
 
 /* The client prints nothing: what goes wrong travels back in a struct client_error. */
 #pragma GCC poison printf vprintf fprintf vfprintf dprintf puts fputs putchar fputc putc fwrite perror
 
-#define PIN_FD_PATH_MAX	64	/* "/proc/self/fd/N" */
+#define READ_CHUNK		16384	/* bytes read from TLS at a time (one TLS record at most) */
+#define AGENT_ERR_MAX		1024	/* what went wrong with the transfer, until client_agent_done hands it over */
+#define USER_AGENT		"jitgate-agent"
+
+enum phase { P_IDLE, P_RESOLVE, P_CONNECT, P_HANDSHAKE, P_SEND, P_RECV, P_DONE };
 
 struct client_agent {
-	CURLM *multi;
-	CURL *easy;
-	bool busy;			/* a transfer is in the multi handle */
-	bool pinning;			/* ... and it is the handshake that checks the pin */
-	bool too_big;			/* the answer passed max_body */
 	char ca_file[CLIENT_PATH_MAX];	/* empty with a pin */
 	bool has_fp;
 	uint8_t fp[CLIENT_AGENT_FP_LEN];
-	int pin_fd;			/* memfd: the certificate that matched (-1: none yet) */
-	char pin_path[PIN_FD_PATH_MAX];
+	gnutls_datum_t pin;		/* the DER of the certificate that matched: the only trust anchor */
 	char pinned_server[CLIENT_URL_MAX];	/* the server the pin was checked against (empty: none) */
-	char server[CLIENT_URL_MAX];	/* the one being pinned */
-	char errbuf[CURL_ERROR_SIZE];
-	char auth[CLIENT_TOKEN_MAX + 32];	/* wiped */
-	struct curl_slist *hdrs;
-	struct buf body;
-	size_t max_body;
+	/* the connection, kept between calls to the same host and port */
+	int fd;
+	gnutls_session_t tls;
+	gnutls_certificate_credentials_t cred;
+	char conn_key[CLIENT_HOST_MAX + 8];	/* its authority; empty while it is not verified and idle */
+	/* the transfer */
+	enum phase phase;
+	bool pinning;			/* the handshake that checks the pin, nothing sent */
+	bool reused;			/* on a connection kept from an earlier call */
+	bool got_bytes;			/* ... which answered something */
+	struct client_target t;
+	char url[CLIENT_URL_MAX];	/* t.target points into it */
+	struct client_resolve *res;
+	struct addrinfo *ai_next;	/* the next address to try (owned by res) */
+	int64_t connect_deadline, deadline;	/* monotonic ms */
+	long timeout_ms;		/* the whole call's */
+	struct buf req;			/* the request, the token in it (wiped) */
+	size_t req_sent;
+	struct http1_answer ans;
+	int result;			/* in P_DONE: 1 or -errno */
+	char err[AGENT_ERR_MAX];
 };
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int
 client_cert_sha256(const char *pem, uint8_t out[CLIENT_AGENT_FP_LEN])
@@ -60,39 +90,51 @@ client_agent_new(const char *ca_file, const uint8_t *fingerprint, struct client_
 		return client_fail(err, CLIENT_ERR_USAGE, "give either a CA file or a certificate fingerprint");
 	if (!(ca = calloc(1, sizeof(*ca))))
 		return client_fail(err, CLIENT_ERR_UNREACHABLE, "out of memory");
-	ca->pin_fd = -1;
+	ca->fd = -1;
 	if (ca_file)
 		snprintf(ca->ca_file, sizeof(ca->ca_file), "%s", ca_file);
 	else {
 		ca->has_fp = true;
 		memcpy(ca->fp, fingerprint, CLIENT_AGENT_FP_LEN);
 	}
-	ca->multi = curl_multi_init();
-	ca->easy = curl_easy_init();
-	if (!ca->multi || !ca->easy) {
-		client_agent_free(ca);
-		return client_fail(err, CLIENT_ERR_UNREACHABLE, "cannot initialise libcurl");
-	}
 	*ret = ca;
 	return 0;
+}
+
+/* Drop the connection (the server sees a close; no TLS alert: it may be the server that stopped answering). */
+static void
+conn_close(struct client_agent *ca)
+{
+	if (ca->tls)
+		gnutls_deinit(ca->tls);
+	if (ca->cred)
+		gnutls_certificate_free_credentials(ca->cred);
+	if (ca->fd >= 0)
+		close(ca->fd);
+	ca->tls = NULL;
+	ca->cred = NULL;
+	ca->fd = -1;
+	ca->conn_key[0] = '\0';
 }
 
 static void
 transfer_end(struct client_agent *ca)
 {
-	if (ca->busy)
-		curl_multi_remove_handle(ca->multi, ca->easy);
-	ca->busy = ca->pinning = false;
-	buf_free(&ca->body);
-	if (ca->hdrs) {
-		struct curl_slist *i;
-
-		for (i = ca->hdrs; i; i = i->next)
-			explicit_bzero(i->data, strlen(i->data));
-		curl_slist_free_all(ca->hdrs);
-		ca->hdrs = NULL;
-	}
-	explicit_bzero(ca->auth, sizeof(ca->auth));
+	if (ca->phase != P_IDLE && ca->phase != P_DONE && ca->phase != P_RECV)
+		conn_close(ca);
+	/* an answer cut short leaves the connection mid-stream: never reuse it */
+	if (ca->phase == P_RECV && !http1_done(&ca->ans))
+		conn_close(ca);
+	client_resolve_put(ca->res);
+	ca->res = NULL;
+	ca->ai_next = NULL;
+	ca->phase = P_IDLE;
+	ca->pinning = false;
+	http1_answer_free(&ca->ans);
+	if (ca->req.data)
+		explicit_bzero(ca->req.data, ca->req.cap);
+	buf_free(&ca->req);
+	ca->req_sent = 0;
 }
 
 void
@@ -101,19 +143,15 @@ client_agent_free(struct client_agent *ca)
 	if (!ca)
 		return;
 	transfer_end(ca);
-	if (ca->easy)
-		curl_easy_cleanup(ca->easy);
-	if (ca->multi)
-		curl_multi_cleanup(ca->multi);
-	if (ca->pin_fd >= 0)
-		close(ca->pin_fd);
+	conn_close(ca);
+	gnutls_free(ca->pin.data);
 	free(ca);
 }
 
 bool
 client_agent_is_pinned(const struct client_agent *ca, const char *server)
 {
-	return !ca->has_fp || (ca->pin_fd >= 0 && strcmp(ca->pinned_server, server) == 0);
+	return !ca->has_fp || (ca->pin.data && strcmp(ca->pinned_server, server) == 0);
 }
 
 void
@@ -125,244 +163,486 @@ client_agent_unpin(struct client_agent *ca)
 bool
 client_agent_busy(const struct client_agent *ca)
 {
-	return ca->busy;
+	return ca->phase != P_IDLE;
 }
 
 void
 client_agent_cancel(struct client_agent *ca)
 {
 	transfer_end(ca);
+	/* a request may be on its way: the connection's next bytes would be its answer */
+	conn_close(ca);
 }
 
-static size_t
-on_body(char *p, size_t size, size_t nmemb, void *userdata)
-{
-	struct client_agent *ca = userdata;
-	size_t n = size * nmemb;
-
-	if (n > ca->max_body - ca->body.len) {
-		ca->too_big = true;
-		return 0;
-	}
-	return buf_append(&ca->body, p, n) == 0 ? n : 0;
-}
-
-/* What every transfer sets: HTTPS only, the timeouts, errors and the body, no signals. */
-static void
-transfer_basics(struct client_agent *ca, const char *url, long timeout_ms, size_t max_body)
-{
-	CURL *e = ca->easy;
-
-	curl_easy_reset(e);
-	ca->errbuf[0] = '\0';
-	ca->too_big = false;
-	ca->max_body = max_body;
-	ca->body.max = max_body + 1;
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)CLIENT_AGENT_CONNECT_MS);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ca->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, ca);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "jitgate-agent");
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_body);
-	/* only our anchor: never the system's CA directory beside it */
-	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-}
+/* The transfer failed: the outcome is r (with the message), the connection is dropped. */
+static int fail(struct client_agent *ca, int r, const char *fmt, ...) __attribute__((format(__printf__, 3, 4)));
 
 static int
-transfer_add(struct client_agent *ca, struct client_error *err)
+fail(struct client_agent *ca, int r, const char *fmt, ...)
 {
-	int running;
+	va_list ap;
 
-	if (curl_multi_add_handle(ca->multi, ca->easy) != CURLM_OK) {
-		transfer_end(ca);
-		return client_fail(err, CLIENT_ERR_UNREACHABLE, "cannot start a transfer");
+	va_start(ap, fmt);
+	vsnprintf(ca->err, sizeof(ca->err), fmt, ap);
+	va_end(ap);
+	conn_close(ca);
+	ca->result = r;
+	ca->phase = P_DONE;
+	return r;
+}
+
+static void
+succeed(struct client_agent *ca)
+{
+	ca->result = 1;
+	ca->phase = P_DONE;
+}
+
+/* A transfer's start: the URL, the deadlines, the connection kept if it is to the same server and still quiet. */
+static int
+transfer_begin(struct client_agent *ca, const char *url, long timeout_ms, size_t max_body, struct client_error *err)
+{
+	const char *why = NULL;
+	int64_t now = now_ms();
+	struct pollfd p;
+
+	if (ca->phase != P_IDLE)
+		return client_fail(err, CLIENT_ERR_USAGE, "a transfer is already in flight");
+	if (snprintf(ca->url, sizeof(ca->url), "%s", url) >= (int)sizeof(ca->url))
+		return client_fail(err, CLIENT_ERR_USAGE, "the URL is too long");
+	if (client_target_parse(ca->url, &ca->t, &why) < 0)
+		return client_fail(err, CLIENT_ERR_USAGE, "%s: %s", url, why);
+	ca->err[0] = '\0';
+	ca->result = 0;
+	ca->got_bytes = false;
+	ca->connect_deadline = now + CLIENT_AGENT_CONNECT_MS;
+	ca->deadline = now + timeout_ms;
+	ca->timeout_ms = timeout_ms;
+	http1_answer_init(&ca->ans, max_body);
+	/* a kept connection that has something to say (the server's close, stray bytes) is not used again */
+	p = (struct pollfd){ ca->fd, POLLIN, 0 };
+	if (ca->fd >= 0 && (strcmp(ca->conn_key, ca->t.authority) || ca->pinning || poll(&p, 1, 0) != 0 ||
+			    gnutls_record_check_pending(ca->tls) > 0))
+		conn_close(ca);
+	ca->reused = ca->fd >= 0;
+	if (ca->reused) {
+		ca->phase = P_SEND;
+		return 0;
 	}
-	ca->busy = true;
-	curl_multi_perform(ca->multi, &running);
+	if (client_resolve_start(&ca->t, &ca->res) < 0)
+		return client_fail(err, CLIENT_ERR_UNREACHABLE, "cannot resolve %s: %s", ca->t.host, strerror(errno));
+	ca->phase = P_RESOLVE;
+	return 0;
+}
+
+/* The request in one buffer: line, headers (the token among them), body. */
+static int
+request_build(struct client_agent *ca, const struct client_agent_call *c, struct client_error *err)
+{
+	int r;
+
+	if (c->token && strpbrk(c->token, "\r\n"))
+		return client_fail(err, CLIENT_ERR_USAGE, "the credential holds a line break");
+	if (strcmp(c->method, "GET") && strcmp(c->method, "POST") && strcmp(c->method, "PUT") && strcmp(c->method, "DELETE"))
+		return client_fail(err, CLIENT_ERR_USAGE, "unknown method %s", c->method);
+	ca->req.max = CLIENT_TOKEN_MAX + CLIENT_URL_MAX + c->body_len + 1024;
+	r = buf_printf(&ca->req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: " USER_AGENT "\r\nAccept: application/json\r\n",
+		       c->method, ca->t.target, ca->t.authority);
+	if (r == 0 && c->token)
+		r = buf_printf(&ca->req, "Authorization: Bearer %s\r\n", c->token);
+	if (r == 0 && c->body)
+		r = buf_printf(&ca->req, "Content-Type: application/json\r\n");
+	if (r == 0 && (c->body || strcmp(c->method, "GET")))
+		r = buf_printf(&ca->req, "Content-Length: %zu\r\n", c->body ? c->body_len : 0);
+	if (r == 0)
+		r = buf_append(&ca->req, "\r\n", 2);
+	if (r == 0 && c->body && c->body_len)
+		r = buf_append(&ca->req, c->body, c->body_len);
+	if (r < 0)
+		return client_fail(err, CLIENT_ERR_USAGE, "cannot build the request: %s", strerror(-r));
 	return 0;
 }
 
 int
 client_agent_start_pin(struct client_agent *ca, const char *server, struct client_error *err)
 {
-	if (ca->busy)
+	int r;
+
+	if (ca->phase != P_IDLE)
 		return client_fail(err, CLIENT_ERR_USAGE, "a transfer is already in flight");
-	snprintf(ca->server, sizeof(ca->server), "%s", server);
-	transfer_basics(ca, server, CLIENT_AGENT_CONNECT_MS, 0);
-	/* the handshake alone: nothing is sent before the certificate is known to be the pinned one */
-	curl_easy_setopt(ca->easy, CURLOPT_CONNECT_ONLY, 1L);
-	curl_easy_setopt(ca->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-	curl_easy_setopt(ca->easy, CURLOPT_SSL_VERIFYHOST, 0L);
-	curl_easy_setopt(ca->easy, CURLOPT_CERTINFO, 1L);
-	/* a fresh connection: a kept one would show no handshake */
-	curl_easy_setopt(ca->easy, CURLOPT_FRESH_CONNECT, 1L);
-	curl_easy_setopt(ca->easy, CURLOPT_FORBID_REUSE, 1L);
 	ca->pinning = true;
-	return transfer_add(ca, err);
+	if ((r = transfer_begin(ca, server, CLIENT_AGENT_CONNECT_MS, 0, err)) < 0)
+		ca->pinning = false;
+	return r;
 }
 
 int
 client_agent_start(struct client_agent *ca, const struct client_agent_call *c, struct client_error *err)
 {
-	int n;
+	int r;
 
-	if (ca->busy)
-		return client_fail(err, CLIENT_ERR_USAGE, "a transfer is already in flight");
-	transfer_basics(ca, c->url, c->timeout_ms, c->max_body);
-	curl_easy_setopt(ca->easy, CURLOPT_CAINFO, ca->has_fp ? ca->pin_path : ca->ca_file);
-	if (c->token) {
-		n = snprintf(ca->auth, sizeof(ca->auth), "Authorization: Bearer %s", c->token);
-		if (n < 0 || (size_t)n >= sizeof(ca->auth)) {
-			transfer_end(ca);
-			return client_fail(err, CLIENT_ERR_USAGE, "the credential is too long");
-		}
-		ca->hdrs = curl_slist_append(ca->hdrs, ca->auth);
-	}
-	ca->hdrs = curl_slist_append(ca->hdrs, "Accept: application/json");
-	ca->hdrs = curl_slist_append(ca->hdrs, "Expect:");
-	if (c->body)
-		ca->hdrs = curl_slist_append(ca->hdrs, "Content-Type: application/json");
-	if (!ca->hdrs) {
+	if ((r = transfer_begin(ca, c->url, c->timeout_ms, c->max_body, err)) < 0)
+		return r;
+	if ((r = request_build(ca, c, err)) < 0) {
 		transfer_end(ca);
-		return client_fail(err, CLIENT_ERR_UNREACHABLE, "out of memory");
+		return r;
 	}
-	curl_easy_setopt(ca->easy, CURLOPT_HTTPHEADER, ca->hdrs);
-	if (c->body) {
-		curl_easy_setopt(ca->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
-		curl_easy_setopt(ca->easy, CURLOPT_POSTFIELDS, c->body);
+	return 0;
+}
+
+/* A non-blocking connect to the next address; past the last one, the transfer fails. */
+static int
+connect_next(struct client_agent *ca, int last_errno)
+{
+	while (ca->ai_next) {
+		struct addrinfo *ai = ca->ai_next;
+
+		ca->ai_next = ai->ai_next;
+		ca->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+		if (ca->fd < 0) {
+			last_errno = errno;
+			continue;
+		}
+		/* requests and answers are small and each waits for the other: no Nagle delay (curl set it too) */
+		(void)setsockopt(ca->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+		if (connect(ca->fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+			ca->phase = P_CONNECT;
+			return 0;
+		}
+		last_errno = errno;
+		close(ca->fd);
+		ca->fd = -1;
 	}
-	if (strcmp(c->method, "GET"))
-		curl_easy_setopt(ca->easy, CURLOPT_CUSTOMREQUEST, c->method);
-	return transfer_add(ca, err);
+	return fail(ca, -EHOSTUNREACH, "cannot connect to %s port %s: %s", ca->t.host, ca->t.port, strerror(last_errno));
+}
+
+/* The trust of a call: the pinned certificate alone, or the CA file (read again at each connection, as it may change). */
+static int
+tls_begin(struct client_agent *ca)
+{
+	int r;
+
+	if ((r = gnutls_certificate_allocate_credentials(&ca->cred)) < 0)
+		return fail(ca, -EHOSTUNREACH, "TLS: %s", gnutls_strerror(r));
+	if (!ca->pinning) {
+		r = ca->has_fp ? gnutls_certificate_set_x509_trust_mem(ca->cred, &ca->pin, GNUTLS_X509_FMT_DER) :
+				 gnutls_certificate_set_x509_trust_file(ca->cred, ca->ca_file, GNUTLS_X509_FMT_PEM);
+		if (r <= 0)
+			return fail(ca, -EHOSTUNREACH, "cannot read the CA certificates of %s: %s",
+				    ca->has_fp ? "the pin" : ca->ca_file, r < 0 ? gnutls_strerror(r) : "none in it");
+	}
+	/* GNUTLS_NO_SIGNAL: a server gone mid-write is an error here, not a SIGPIPE */
+	if ((r = gnutls_init(&ca->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL)) < 0 ||
+	    (r = gnutls_set_default_priority(ca->tls)) < 0 ||
+	    (r = gnutls_credentials_set(ca->tls, GNUTLS_CRD_CERTIFICATE, ca->cred)) < 0 ||
+	    (!ca->t.numeric && (r = gnutls_server_name_set(ca->tls, GNUTLS_NAME_DNS, ca->t.host, strlen(ca->t.host))) < 0))
+		return fail(ca, -EHOSTUNREACH, "TLS: %s", gnutls_strerror(r));
+	/* the chain to the anchor and the host's name (or address) in the certificate, as curl checked them */
+	if (!ca->pinning)
+		gnutls_session_set_verify_cert(ca->tls, ca->t.host, 0);
+	gnutls_transport_set_int(ca->tls, ca->fd);
+	gnutls_handshake_set_timeout(ca->tls, 0);
+	ca->phase = P_HANDSHAKE;
+	return 0;
+}
+
+/* The pin's handshake is over: find the pinned certificate among those the server showed. */
+static int
+pin_check(struct client_agent *ca)
+{
+	unsigned n = 0, i, k;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(ca->tls, &n);
+	uint8_t got[CLIENT_AGENT_FP_LEN], first[CLIENT_AGENT_FP_LEN] = { 0 };
+	char hex[3 * CLIENT_AGENT_FP_LEN + 1] = "";
+
+	if (!certs || n == 0)
+		return fail(ca, -EPERM, "%s showed no certificate", ca->url);
+	for (i = 0; i < n; i++) {
+		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, certs[i].data, certs[i].size, got) < 0)
+			continue;
+		if (i == 0)
+			memcpy(first, got, sizeof(got));
+		if (memcmp(got, ca->fp, sizeof(got)))
+			continue;
+		gnutls_free(ca->pin.data);
+		ca->pin.data = NULL;
+		if (!(ca->pin.data = gnutls_malloc(certs[i].size)))
+			return fail(ca, -EHOSTUNREACH, "out of memory");
+		memcpy(ca->pin.data, certs[i].data, certs[i].size);
+		ca->pin.size = certs[i].size;
+		snprintf(ca->pinned_server, sizeof(ca->pinned_server), "%s", ca->url);
+		/* nothing was sent on it: the calls connect again, with the pin as their only anchor */
+		conn_close(ca);
+		succeed(ca);
+		return 1;
+	}
+	for (k = 0; k < CLIENT_AGENT_FP_LEN; k++)
+		snprintf(hex + 3 * k, sizeof(hex) - 3 * (size_t)k, "%02X%s", first[k], k + 1 < CLIENT_AGENT_FP_LEN ? ":" : "");
+	return fail(ca, -EPERM, "the certificate of %s does not match the pinned fingerprint (it shows SHA256 %s): "
+		    "nothing was sent", ca->url, hex);
+}
+
+static int
+handshake(struct client_agent *ca)
+{
+	int r = gnutls_handshake(ca->tls);
+
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+		return 0;
+	if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+		gnutls_datum_t why = { NULL, 0 };
+		unsigned status = gnutls_session_get_verify_cert_status(ca->tls);
+
+		gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0);
+		fail(ca, -EHOSTUNREACH, "the certificate of %s is not trusted: %s", ca->t.host,
+		     why.data ? (const char *)why.data : "verification failed");
+		gnutls_free(why.data);
+		return -1;
+	}
+	if (r < 0)
+		return fail(ca, -EHOSTUNREACH, "TLS handshake with %s: %s", ca->t.host, gnutls_strerror(r));
+	if (ca->pinning)
+		return pin_check(ca) < 0 ? -1 : 1;
+	snprintf(ca->conn_key, sizeof(ca->conn_key), "%s", ca->t.authority);
+	ca->phase = P_SEND;
+	return 1;
+}
+
+/* A kept connection the server had closed meanwhile: once, on a fresh one (curl did the same). */
+static int
+retry_fresh(struct client_agent *ca, const char *what)
+{
+	if (!ca->reused || ca->got_bytes)
+		return fail(ca, -EHOSTUNREACH, "%s %s: %s", what, ca->t.host, ca->err[0] ? ca->err : "connection lost");
+	conn_close(ca);
+	ca->reused = false;
+	ca->req_sent = 0;
+	if (client_resolve_start(&ca->t, &ca->res) < 0)
+		return fail(ca, -EHOSTUNREACH, "cannot resolve %s", ca->t.host);
+	ca->phase = P_RESOLVE;
+	return 1;
+}
+
+static int
+send_some(struct client_agent *ca)
+{
+	ssize_t k;
+
+	/* GnuTLS asks for the same arguments again after EAGAIN, which the unsent rest is */
+	k = gnutls_record_send(ca->tls, ca->req.data + ca->req_sent, ca->req.len - ca->req_sent);
+	if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED)
+		return 0;
+	if (k < 0) {
+		snprintf(ca->err, sizeof(ca->err), "%s", gnutls_strerror((int)k));
+		return retry_fresh(ca, "cannot send to");
+	}
+	ca->req_sent += (size_t)k;
+	if (ca->req_sent == ca->req.len) {
+		explicit_bzero(ca->req.data, ca->req.cap);
+		ca->phase = P_RECV;
+	}
+	return 1;
+}
+
+static int
+answer_failed(struct client_agent *ca, long r)
+{
+	if (r == -EFBIG && ca->ans.too_big)
+		return fail(ca, -EFBIG, "the answer is larger than %zu bytes", ca->ans.max_body);
+	if (r == -EFBIG)
+		return fail(ca, -EHOSTUNREACH, "%s sent an answer whose head passes our limits", ca->t.host);
+	if (r == -ENOMEM)
+		return fail(ca, -EHOSTUNREACH, "out of memory");
+	return fail(ca, -EHOSTUNREACH, "%s sent a malformed HTTP answer", ca->t.host);
+}
+
+static int
+recv_some(struct client_agent *ca)
+{
+	char b[READ_CHUNK];
+	ssize_t k = gnutls_record_recv(ca->tls, b, sizeof(b));
+	long used;
+
+	if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED)
+		return 0;
+	if (k == 0 || k == GNUTLS_E_PREMATURE_TERMINATION) {
+		if (http1_eof(&ca->ans) == 0) {
+			conn_close(ca);
+			succeed(ca);
+			return -1;
+		}
+		return retry_fresh(ca, "the connection was closed by");
+	}
+	if (k < 0) {
+		snprintf(ca->err, sizeof(ca->err), "%s", gnutls_strerror((int)k));
+		return retry_fresh(ca, "cannot read from");
+	}
+	ca->got_bytes = true;
+	if ((used = http1_feed(&ca->ans, b, (size_t)k)) < 0)
+		return answer_failed(ca, used);
+	if (!http1_done(&ca->ans))
+		return 1;
+	/* bytes after the answer (we never pipeline) or a server closing: the connection ends with the answer */
+	if ((size_t)used < (size_t)k || ca->ans.close || gnutls_record_check_pending(ca->tls) > 0)
+		conn_close(ca);
+	succeed(ca);
+	return -1;
+}
+
+static int
+connect_check(struct client_agent *ca)
+{
+	struct pollfd p = { ca->fd, POLLOUT, 0 };
+	int e = 0;
+	socklen_t n = sizeof(e);
+
+	if (poll(&p, 1, 0) == 0)
+		return 0;
+	if (getsockopt(ca->fd, SOL_SOCKET, SO_ERROR, &e, &n) < 0)
+		e = errno;
+	if (e) {
+		close(ca->fd);
+		ca->fd = -1;
+		return connect_next(ca, e) < 0 ? -1 : 1;
+	}
+	return tls_begin(ca) < 0 ? -1 : 1;
+}
+
+static int
+resolve_check(struct client_agent *ca)
+{
+	struct addrinfo *ai = NULL;
+	const char *why = NULL;
+	int r = client_resolve_result(ca->res, &ai, &why);
+
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		return fail(ca, -EHOSTUNREACH, "cannot resolve %s: %s", ca->t.host, why);
+	ca->ai_next = ai;
+	return connect_next(ca, ECONNREFUSED) < 0 ? -1 : 1;
+}
+
+/* Move the transfer on as far as it goes without waiting; the deadlines first. */
+static void
+drive(struct client_agent *ca)
+{
+	int r = 1;
+
+	while (r > 0 && ca->phase != P_DONE && ca->phase != P_IDLE) {
+		int64_t now = now_ms();
+
+		if (ca->phase < P_SEND && now >= ca->connect_deadline) {
+			fail(ca, -EHOSTUNREACH, "connecting to %s port %s timed out after %d ms", ca->t.host, ca->t.port,
+			     CLIENT_AGENT_CONNECT_MS);
+			return;
+		}
+		if (now >= ca->deadline) {
+			fail(ca, -EHOSTUNREACH, "no whole answer from %s within %ld ms", ca->t.host, ca->timeout_ms);
+			return;
+		}
+		switch (ca->phase) {
+		case P_RESOLVE:
+			r = resolve_check(ca);
+			break;
+		case P_CONNECT:
+			r = connect_check(ca);
+			break;
+		case P_HANDSHAKE:
+			r = handshake(ca);
+			break;
+		case P_SEND:
+			r = send_some(ca);
+			break;
+		default:
+			r = recv_some(ca);
+			break;
+		}
+	}
+}
+
+/* What the transfer waits for, as poll events on its fd (-1: nothing); *now set when it can go on at once. */
+static int
+transfer_events(const struct client_agent *ca, short *events, bool *now)
+{
+	*now = false;
+	switch (ca->phase) {
+	case P_RESOLVE:
+		*events = POLLIN;
+		return client_resolve_fd(ca->res);
+	case P_CONNECT:
+		*events = POLLOUT;
+		return ca->fd;
+	case P_HANDSHAKE:
+	case P_SEND:
+	case P_RECV:
+		*events = gnutls_record_get_direction(ca->tls) ? POLLOUT : POLLIN;
+		*now = ca->phase == P_RECV && gnutls_record_check_pending(ca->tls) > 0;
+		return ca->fd;
+	case P_DONE:
+		*now = true;
+		return -1;
+	default:
+		return -1;
+	}
 }
 
 int
 client_agent_wait(struct client_agent *ca, struct pollfd *extra, unsigned n_extra, int timeout_ms)
 {
-	struct curl_waitfd w[8];
+	struct pollfd p[9];
 	unsigned i;
-	int running = 1;
+	bool at_once;
+	int64_t left;
 
-	if (n_extra > sizeof(w) / sizeof(w[0]))
+	if (n_extra + 1 > sizeof(p) / sizeof(p[0]))
 		return -E2BIG;
-	/*
-	 * The transfer may be over already: an answer that came at once (a watch whose revision had moved
-	 * while the status before it was in flight) is read by the perform that sent its request, and its
-	 * socket has nothing more to say. Polling it would sleep the caller's whole timeout (the agent's
-	 * tick, 1 s) before the done transfer is seen; look without sleeping instead.
-	 */
-	if (ca->busy && curl_multi_perform(ca->multi, &running) != CURLM_OK)
-		return -EIO;
-	if (ca->busy && running == 0)
-		timeout_ms = 0;
-	for (i = 0; i < n_extra; i++) {
-		w[i].fd = extra[i].fd;
-		w[i].events = (short)(extra[i].events & (POLLIN | POLLPRI | POLLOUT));
-		w[i].revents = 0;
-	}
-	if (curl_multi_poll(ca->multi, w, n_extra, timeout_ms, NULL) != CURLM_OK)
-		return -EIO;
+	/* an answer may be complete already (read along with the request's send): look without sleeping */
+	drive(ca);
 	for (i = 0; i < n_extra; i++)
-		extra[i].revents = w[i].revents;
-	if (ca->busy && curl_multi_perform(ca->multi, &running) != CURLM_OK)
-		return -EIO;
+		p[i] = (struct pollfd){ extra[i].fd, (short)(extra[i].events & (POLLIN | POLLPRI | POLLOUT)), 0 };
+	p[n_extra].revents = 0;
+	p[n_extra].fd = transfer_events(ca, &p[n_extra].events, &at_once);
+	if (at_once)
+		timeout_ms = 0;
+	if (ca->phase != P_IDLE && ca->phase != P_DONE) {
+		left = (ca->phase < P_SEND && ca->connect_deadline < ca->deadline ? ca->connect_deadline : ca->deadline) -
+		       now_ms();
+		if (left < timeout_ms)
+			timeout_ms = left < 0 ? 0 : (int)left;
+	}
+	if (poll(p, n_extra + 1, timeout_ms) < 0 && errno != EINTR)
+		return -errno;
+	for (i = 0; i < n_extra; i++)
+		extra[i].revents = p[i].revents;
+	drive(ca);
 	return 0;
 }
 
-/* Keep the certificate that matched as the only trust anchor, in a memfd read through /proc/self/fd. */
-static int
-pin_keep(struct client_agent *ca, const char *pem, struct client_error *err)
-{
-	size_t n = strlen(pem);
-
-	if (ca->pin_fd < 0) {
-		ca->pin_fd = memfd_create("jitgate-pin", MFD_CLOEXEC);
-		if (ca->pin_fd < 0)
-			return client_fail(err, CLIENT_ERR_UNREACHABLE, "cannot keep the pinned certificate: %s",
-					   strerror(errno));
-		snprintf(ca->pin_path, sizeof(ca->pin_path), "/proc/self/fd/%d", ca->pin_fd);
-	}
-	if (ftruncate(ca->pin_fd, 0) < 0 || pwrite(ca->pin_fd, pem, n, 0) != (ssize_t)n)
-		return client_fail(err, CLIENT_ERR_UNREACHABLE, "cannot keep the pinned certificate: %s",
-				   strerror(errno));
-	snprintf(ca->pinned_server, sizeof(ca->pinned_server), "%s", ca->server);
-	return 1;
-}
-
-/* The pin's handshake is over: find the pinned certificate among those the server showed. */
-static int
-pin_check(struct client_agent *ca, struct client_error *err)
-{
-	struct curl_certinfo *ci = NULL;
-	uint8_t got[CLIENT_AGENT_FP_LEN], first[CLIENT_AGENT_FP_LEN] = { 0 };
-	char hex[3 * CLIENT_AGENT_FP_LEN + 1] = "";
-	int i, k;
-
-	if (curl_easy_getinfo(ca->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci || ci->num_of_certs < 1)
-		return client_fail(err, CLIENT_ERR_UNREACHABLE, "%s showed no certificate", ca->server), -EPERM;
-	for (i = 0; i < ci->num_of_certs; i++) {
-		struct curl_slist *s;
-
-		for (s = ci->certinfo[i]; s; s = s->next) {
-			if (strncmp(s->data, "Cert:", 5) || strlen(s->data) > CLIENT_AGENT_PEM_MAX ||
-			    client_cert_sha256(s->data + 5, got) < 0)
-				continue;
-			if (i == 0)
-				memcpy(first, got, sizeof(got));
-			if (memcmp(got, ca->fp, sizeof(got)) == 0)
-				return pin_keep(ca, s->data + 5, err);
-		}
-	}
-	for (k = 0; k < CLIENT_AGENT_FP_LEN; k++)
-		snprintf(hex + 3 * k, sizeof(hex) - 3 * (size_t)k, "%02X%s", first[k], k + 1 < CLIENT_AGENT_FP_LEN ? ":" : "");
-	client_fail(err, CLIENT_ERR_UNREACHABLE, "the certificate of %s does not match the pinned fingerprint "
-		    "(it shows SHA256 %s): nothing was sent", ca->server, hex);
-	return -EPERM;
-}
-
-/* The finished call's answer into *ret: the captured body moves there. */
+/* The finished call's answer into *ret: the body moves there. */
 static int
 reply_take(struct client_agent *ca, struct client_reply *ret)
 {
-	long status = 0;
-
 	memset(ret, 0, sizeof(*ret));
-	curl_easy_getinfo(ca->easy, CURLINFO_RESPONSE_CODE, &status);
-	ret->status = status;
-	ret->body = ca->body.data ? ca->body.data : strdup("");
-	ret->body_len = ca->body.len;
-	ca->body.data = NULL;
-	ca->body.len = 0;
+	ret->status = ca->ans.status;
+	ret->body = ca->ans.body.data ? ca->ans.body.data : strdup("");
+	ret->body_len = ca->ans.body.len;
+	ca->ans.body.data = NULL;
+	ca->ans.body.len = ca->ans.body.cap = 0;
 	return ret->body ? 1 : -ENOMEM;
 }
 
 int
 client_agent_done(struct client_agent *ca, struct client_reply *ret, struct client_error *err)
 {
-	CURLMsg *m;
-	CURLcode rc = CURLE_OK;
-	int left, r;
-	bool finished = false;
+	int r;
 
-	while ((m = curl_multi_info_read(ca->multi, &left)))
-		if (m->msg == CURLMSG_DONE && m->easy_handle == ca->easy) {
-			finished = true;
-			rc = m->data.result;
-		}
-	if (!ca->busy || !finished)
+	if (ca->phase != P_DONE)
 		return 0;
-	if (ca->too_big || rc == CURLE_FILESIZE_EXCEEDED)
-		r = client_fail(err, CLIENT_ERR_UNREACHABLE, "the answer is larger than %zu bytes", ca->max_body),
-		r = -EFBIG;
-	else if (rc != CURLE_OK)
-		r = client_fail(err, CLIENT_ERR_UNREACHABLE, "%s", ca->errbuf[0] ? ca->errbuf : curl_easy_strerror(rc)),
-		r = -EHOSTUNREACH;
+	if (ca->result < 0)
+		r = client_fail(err, CLIENT_ERR_UNREACHABLE, "%s", ca->err), r = ca->result;
 	else if (ca->pinning)
-		r = pin_check(ca, err);
+		r = 1;
 	else
 		r = reply_take(ca, ret);
 	transfer_end(ca);
@@ -378,7 +658,7 @@ finish(struct client_agent *ca, struct client_reply *ret, struct client_error *e
 	while ((r = client_agent_done(ca, ret, err)) == 0)
 		if ((r = client_agent_wait(ca, NULL, 0, 1000)) < 0) {
 			transfer_end(ca);
-			return client_fail(err, CLIENT_ERR_UNREACHABLE, "libcurl failed"), r;
+			return client_fail(err, CLIENT_ERR_UNREACHABLE, "poll: %s", strerror(-r)), r;
 		}
 	return r;
 }

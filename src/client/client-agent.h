@@ -1,4 +1,4 @@
-/* The agent's transport to jitgated: a server certificate pinned by SHA-256, calls driven from the caller's poll loop, capped answers. */
+/* The agent's transport to jitgated (no libcurl): a server certificate pinned by SHA-256, calls driven from the caller's poll loop, capped answers. */
 #ifndef JITGATE_CLIENT_CLIENT_AGENT_H
 #define JITGATE_CLIENT_CLIENT_AGENT_H
 
@@ -14,14 +14,16 @@
 #define CLIENT_AGENT_CONNECT_MS	10000		/* TCP and TLS handshake, each call */
 
 /*
- * One transfer at a time on a curl multi handle whose sockets the caller's
- * loop polls beside its own fds (client_agent_wait), so that no call blocks
- * past its own bounded wait. Trust is either a CA file or a pinned server
- * certificate: the pin is checked by a handshake that sends nothing
- * (client_agent_start_pin), and the certificate that matched becomes the only
- * trust anchor of the calls that follow (kept in a memfd, never on disk).
- * Owns its curl handles, the pinned certificate and its copy of the token
- * header (wiped).
+ * One transfer at a time: HTTP/1.1 over one TLS connection (GnuTLS), kept
+ * alive between calls to the same server, whose socket the caller's loop
+ * polls beside its own fds (client_agent_wait), so that no call blocks past
+ * its own bounded wait (a name is resolved on a thread). Trust is either a CA
+ * file or a pinned server certificate: the pin is checked by a handshake that
+ * sends nothing (client_agent_start_pin), and the certificate that matched
+ * becomes the only trust anchor of the calls that follow (held in memory).
+ * Every call checks the chain to its anchor and the host's name or address in
+ * the certificate. Owns its connection, the pinned certificate and the request
+ * (the token in it, wiped).
  */
 struct client_agent;
 
@@ -53,8 +55,8 @@ bool client_agent_busy(const struct client_agent *ca);
 void client_agent_cancel(struct client_agent *ca);
 
 /*
- * Wait up to timeout_ms for the transfer's sockets or one of `extra` (their
- * revents are set), then drive the transfer. -errno only when curl fails.
+ * Wait up to timeout_ms for the transfer's socket or one of `extra` (their
+ * revents are set; at most 8), then drive the transfer. -errno only when poll fails.
  */
 int client_agent_wait(struct client_agent *ca, struct pollfd *extra, unsigned n_extra, int timeout_ms);
 

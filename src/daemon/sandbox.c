@@ -158,9 +158,10 @@ static const struct rule https_out_list[] = {
  * (state.json and the credential written as a temp file, fsync'd and renamed;
  * agent.conf read), /proc/net and /etc/os-release read, getifaddrs() and
  * gethostname(), and HTTPS to its servers over TCP (IPv4 and IPv6), with
- * what libcurl (multi handle, threaded resolver) and glibc's getaddrinfo need
- * for a server given by name; measured by tests/e2e/agent-net.sh (a server by
- * address, by /etc/hosts and by DNS over UDP) and agent-local.sh.
+ * what its transport (src/client/client-agent.c: GnuTLS, a resolver thread)
+ * and glibc's getaddrinfo need for a server given by name; measured by
+ * tests/e2e/agent-net.sh (a server by address, by /etc/hosts and by DNS over
+ * UDP) and agent-local.sh.
  */
 static const struct rule agent_list[] = {
 	ANY("openat"), ANY("fsync"), ANY("fchmod"), ANY("renameat"), ANY("renameat2"), ANY("rename"),
@@ -169,7 +170,7 @@ static const struct rule agent_list[] = {
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_STREAM } },
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_STREAM } },
 	ANY("connect"), ANY("shutdown"), ANY("getpeername"),
-	/* libcurl: its multi handle's wakeup pair and the threaded resolver's (a server given by name) */
+	/* the resolver thread's wakeup pair (client-tls.c) */
 	ARG("socketpair", 0, AF_UNIX),
 	/* ... whose thread: threads only (CLONE_THREAD), never a new process */
 	MASKED("clone", 0, CLONE_THREAD, CLONE_THREAD), ANY("set_robust_list"), ANY("rseq"), ANY("madvise"),
@@ -178,8 +179,8 @@ static const struct rule agent_list[] = {
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET, SOCK_DGRAM } },
 	{ "socket", 2, { 0, 1 }, { 0, 0xf }, { AF_INET6, SOCK_DGRAM } }, ANY("sendmmsg"),
 	ARG("ioctl", 1, FIONREAD),	/* the resolver sizes an answer before it reads it */
-	/* the pinned certificate, kept in a memfd for GnuTLS to read back through /proc/self/fd */
-	ANY("memfd_create"), ANY("ftruncate"), ANY("pwrite64"),
+	/* state.floor written in place (agent-floor.c) */
+	ANY("pwrite64"),
 };
 
 #ifdef SANDBOX_SANITIZER

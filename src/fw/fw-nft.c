@@ -19,8 +19,16 @@
 static int fw_nft_probe(struct fw_nft *nft, struct core_error *err);
 
 struct fw_nft {
-	struct nft_ctx *ctx;
+	struct nft_ctx *ctx;	/* NULL between batches when lean */
 };
+
+static bool lean;	/* fw_lean(): set once at the start, before any context */
+
+void
+fw_lean(void)
+{
+	lean = true;
+}
 
 /* How each set is declared; fw_nft_list() checks the kernel's sets against the same layout (key_layout_of). */
 static const char *const set_decl[FW_SET_COUNT] = {
@@ -100,6 +108,34 @@ nft_error(struct fw_nft *nft, struct core_error *err, const char *code, const ch
 	return strcmp(code, FW_ERR_UNAVAILABLE) ? -EIO : -EOPNOTSUPP;
 }
 
+/* The libnftables context for the next batch, unless one is held. */
+static int
+ctx_get(struct fw_nft *nft, struct core_error *err)
+{
+	if (nft->ctx)
+		return 0;
+	nft->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!nft->ctx)
+		return core_error_set(err, FW_ERR_UNAVAILABLE, "", "libnftables could not create a context"),
+		       -EOPNOTSUPP;
+	if (nft_ctx_buffer_output(nft->ctx) || nft_ctx_buffer_error(nft->ctx)) {
+		nft_ctx_free(nft->ctx);
+		nft->ctx = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* After a batch (and its error text read): a lean process lets the context and its cache go. */
+static void
+ctx_done(struct fw_nft *nft)
+{
+	if (lean && nft->ctx) {
+		nft_ctx_free(nft->ctx);
+		nft->ctx = NULL;
+	}
+}
+
 int
 fw_nft_open(struct fw_nft **ret, struct core_error *err)
 {
@@ -108,16 +144,9 @@ fw_nft_open(struct fw_nft **ret, struct core_error *err)
 
 	if (!nft)
 		return -ENOMEM;
-	nft->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!nft->ctx) {
+	if ((r = ctx_get(nft, err)) < 0) {
 		free(nft);
-		return core_error_set(err, FW_ERR_UNAVAILABLE, "", "libnftables could not create a context"),
-		       -EOPNOTSUPP;
-	}
-	if (nft_ctx_buffer_output(nft->ctx) || nft_ctx_buffer_error(nft->ctx)) {
-		nft_ctx_free(nft->ctx);
-		free(nft);
-		return -ENOMEM;
+		return r;
 	}
 	r = fw_nft_probe(nft, err);
 	if (r < 0) {
@@ -133,7 +162,8 @@ fw_nft_close(struct fw_nft *nft)
 {
 	if (!nft)
 		return;
-	nft_ctx_free(nft->ctx);
+	if (nft->ctx)
+		nft_ctx_free(nft->ctx);
 	free(nft);
 }
 
@@ -327,6 +357,7 @@ fw_nft_probe(struct fw_nft *nft, struct core_error *err)
 	nft_ctx_get_error_buffer(nft->ctx);
 	if (nft_run_cmd_from_buffer(nft->ctx, b.data) != 0)
 		r = nft_error(nft, err, FW_ERR_UNAVAILABLE, "this kernel cannot hold jitgate's nftables table");
+	ctx_done(nft);
 out:
 	buf_free(&b);
 	return r;
@@ -346,11 +377,12 @@ fw_nft_apply(struct fw_nft *nft, const struct fw_batch *batch, int64_t now_ms, s
 	if ((r = put_ops(&b, batch, PASS_TOUCH, now_ms)) < 0 || (r = put_ops(&b, batch, PASS_DELETE, now_ms)) < 0 ||
 	    (r = put_ops(&b, batch, PASS_ADD, now_ms)) < 0)
 		goto out;
-	if (b.len == 0)
+	if (b.len == 0 || (r = ctx_get(nft, err)) < 0)
 		goto out;
 	nft_ctx_get_error_buffer(nft->ctx);	/* drop any earlier error text */
 	if (nft_run_cmd_from_buffer(nft->ctx, b.data) != 0)
 		r = nft_error(nft, err, FW_ERR_REJECTED, "the kernel refused the change, nothing was applied");
+	ctx_done(nft);
 out:
 	buf_free(&b);
 	return r;
