@@ -1,0 +1,170 @@
+/* PostgreSQL's round trips inside a transaction: savepoint commands held back and sent in one pipeline with the next statement. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
+#include "store-pg.h"
+
+/*
+ * Inside a transaction the store brackets nearly everything in savepoints: each initiate of a group
+ * commit (store_mark, store_mark_keep), each operation that may run inside a caller's transaction
+ * (op_begin, op_end), each write (db_stmt, so a failed write undoes itself as on SQLite). Each of
+ * those commands sent on its own costs a round trip to the server, and jitgated serves every request
+ * on one thread, so round trips are its rate on PostgreSQL. A SAVEPOINT or RELEASE changes no row
+ * and fails only on a connection that is gone or a savepoint that does not exist (which the store's
+ * strictly nested marks never ask for), so the answer the caller gets (0) is the one it would get:
+ * the command is kept (store_pg_defer) and goes ahead of the next statement in its pipeline, or ahead
+ * of the next command in its text. If one of them fails after all, that statement fails with its
+ * error, and the transaction with it, as the connection's loss would have failed it anyway.
+ */
+
+static bool
+is_savepoint_command(const char *sql)
+{
+	const char *name;
+
+	if (!strncasecmp(sql, "SAVEPOINT ", 10))
+		name = sql + 10;
+	else if (!strncasecmp(sql, "RELEASE ", 8))
+		name = sql + 8;
+	else
+		return false;
+	/* one command naming one savepoint: no ';', no second word ("RELEASE SAVEPOINT x" is sent as it is) */
+	return *name && !strpbrk(name, "; ") && strlen(sql) < STORE_PG_DEFERRED_LEN;
+}
+
+bool
+store_pg_defer(struct store *st, const char *sql)
+{
+	struct store_pg *pg = st->engine;
+
+	if (pg->n_deferred >= STORE_PG_DEFERRED_MAX || !is_savepoint_command(sql) ||
+	    PQstatus(pg->conn) != CONNECTION_OK || PQtransactionStatus(pg->conn) != PQTRANS_INTRANS)
+		return false;
+	snprintf(pg->deferred[pg->n_deferred++], STORE_PG_DEFERRED_LEN, "%s", sql);
+	return true;
+}
+
+void
+store_pg_drop_deferred(struct store *st)
+{
+	((struct store_pg *)st->engine)->n_deferred = 0;
+}
+
+int
+store_pg_command_text(struct store *st, const char *sql, char *buf, size_t size)
+{
+	struct store_pg *pg = st->engine;
+	size_t used = 0;
+	int i, n;
+
+	for (i = 0; i < pg->n_deferred; i++) {
+		n = snprintf(buf + used, size - used, "%s; ", pg->deferred[i]);
+		if (n < 0 || (size_t)n >= size - used)
+			return -E2BIG;
+		used += (size_t)n;
+	}
+	n = snprintf(buf + used, size - used, "%s", sql);
+	if (n < 0 || (size_t)n >= size - used)
+		return -E2BIG;
+	pg->n_deferred = 0;
+	return 0;
+}
+
+int
+store_pg_flush(struct store *st)
+{
+	struct store_pg *pg = st->engine;
+	char sql[STORE_PG_DEFERRED_MAX * (STORE_PG_DEFERRED_LEN + 2) + 16];
+	PGresult *res;
+	int rc = DB_OK;
+
+	if (!pg->n_deferred)
+		return DB_OK;
+	if (store_pg_command_text(st, "SELECT 1", sql, sizeof(sql)) < 0)
+		return DB_FAIL;
+	res = PQexec(pg->conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = store_pg_failed(st, res);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Read the results of n queries sent in pipeline mode and of the sync after them. The result of query
+ * `mine` is given to the caller in *ret_mine (NULL if none came); the first failure of any other is
+ * kept (a query after a failed one is aborted, not failed). Bounded: a lost connection ends it.
+ */
+static int
+pipe_read(struct store *st, PGconn *c, int n, int mine, PGresult **ret_mine)
+{
+	PGresult *res;
+	int rc = DB_OK, q = 0;
+
+	*ret_mine = NULL;
+	while (q <= n) {
+		if (!(res = PQgetResult(c))) {
+			q++;	/* each query's results end with a NULL; after the n-th, the sync is next */
+			continue;
+		}
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (q == mine && !*ret_mine) {
+			*ret_mine = res;
+			continue;
+		}
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR && rc == DB_OK)
+			rc = store_pg_failed(st, res);
+		PQclear(res);
+	}
+	return rc;
+}
+
+/* One query of the simple text, no parameters, counted in *n. */
+static bool
+send_text(PGconn *c, const char *sql, int *n)
+{
+	(*n)++;
+	return PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
+}
+
+PGresult *
+store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarded, int *ret_rc)
+{
+	struct store_pg *pg = st->engine;
+	PGconn *c = pg->conn;
+	PGresult *mine = NULL;
+	int rc, i, n = 0, at;
+	bool ok;
+
+	if (!PQenterPipelineMode(c)) {
+		pg->n_deferred = 0;
+		*ret_rc = store_pg_failed(st, NULL);
+		return NULL;
+	}
+	for (i = 0, ok = true; ok && i < pg->n_deferred; i++)
+		ok = send_text(c, pg->deferred[i], &n);
+	pg->n_deferred = 0;
+	if (ok && guarded)
+		ok = send_text(c, "SAVEPOINT db_stmt", &n);
+	at = n++;
+	ok = ok && PQsendQueryPrepared(c, qy->name, qy->n_params, qy->values, qy->lengths, qy->formats, 1) == 1;
+	if (ok && guarded)
+		ok = send_text(c, "RELEASE db_stmt", &n);
+	ok = ok && PQpipelineSync(c) == 1;
+	rc = ok ? pipe_read(st, c, n, at, &mine) : store_pg_failed(st, NULL);
+	PQexitPipelineMode(c);
+	if (rc == DB_OK && !mine)
+		rc = store_pg_failed(st, NULL);
+	if (rc != DB_OK) {
+		PQclear(mine);
+		mine = NULL;
+	}
+	*ret_rc = rc;
+	return mine;
+}
