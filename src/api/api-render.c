@@ -44,14 +44,12 @@ request_encode(struct api *api, const struct store_request *req, const struct po
 	       const struct api_vm_memo *known)
 {
 	json_t *o = json_object(), *vms = json_array(), *vm = NULL, *ports = NULL;
-	struct api_vm_memo memo = { 0 };
+	struct api_vm_memo memo = known ? *known : (struct api_vm_memo){ 0 };
 	int64_t last_vm = -1;
 	size_t i;
 
 	if (!o || !vms)
 		goto fail;
-	if (known)
-		memo = *known;
 	for (i = 0; i < req->n_grants; i++) {
 		const struct store_grant *g = &req->grants[i];
 		const struct store_journal_entry *closed = NULL;

@@ -15,7 +15,7 @@
  * those commands sent on its own costs a round trip to the server, and jitgated serves every request
  * on one thread, so round trips are its rate on PostgreSQL. A SAVEPOINT or RELEASE changes no row
  * and fails only on a connection that is gone or a savepoint that does not exist (which the store's
- * strictly nested marks never ask for), so the answer the caller gets (0) is the one it would get:
+ * strictly nested marks never ask for), so 0, the answer the caller is given, is the one it would get:
  * the command is kept (store_pg_defer) and goes ahead of the next statement in its pipeline, or ahead
  * of the next command in its text. If one of them fails after all, that statement fails with its
  * error, and the transaction with it, as the connection's loss would have failed it anyway.
@@ -74,35 +74,16 @@ store_pg_command_text(struct store *st, const char *sql, char *buf, size_t size)
 	return 0;
 }
 
-int
-store_pg_flush(struct store *st)
-{
-	struct store_pg *pg = st->engine;
-	char sql[STORE_PG_DEFERRED_MAX * (STORE_PG_DEFERRED_LEN + 2) + 16];
-	PGresult *res;
-	int rc = DB_OK;
-
-	if (!pg->n_deferred)
-		return DB_OK;
-	if (store_pg_command_text(st, "SELECT 1", sql, sizeof(sql)) < 0)
-		return DB_FAIL;
-	res = PQexec(pg->conn, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		rc = store_pg_failed(st, res);
-	PQclear(res);
-	return rc;
-}
-
 /*
  * Read the results of n queries sent in pipeline mode and of the sync after them. The result of query
- * `mine` is given to the caller in *ret_mine (NULL if none came); the first failure of any other is
- * kept (a query after a failed one is aborted, not failed). Bounded: a lost connection ends it.
+ * `mine` is given to the caller in *ret_mine (NULL if none came); the first failure of any other in
+ * *ret_failed (a query after a failed one is aborted, not failed). Bounded: a lost connection ends it.
  */
-static int
-pipe_read(struct store *st, PGconn *c, int n, int mine, PGresult **ret_mine)
+static void
+pipe_read(PGconn *c, int n, int mine, PGresult **ret_mine, PGresult **ret_failed)
 {
 	PGresult *res;
-	int rc = DB_OK, q = 0;
+	int q = 0;
 
 	*ret_mine = NULL;
 	while (q <= n) {
@@ -118,11 +99,12 @@ pipe_read(struct store *st, PGconn *c, int n, int mine, PGresult **ret_mine)
 			*ret_mine = res;
 			continue;
 		}
-		if (PQresultStatus(res) == PGRES_FATAL_ERROR && rc == DB_OK)
-			rc = store_pg_failed(st, res);
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR && !*ret_failed) {
+			*ret_failed = res;
+			continue;
+		}
 		PQclear(res);
 	}
-	return rc;
 }
 
 /* One query of the simple text, no parameters, counted in *n. */
@@ -134,17 +116,17 @@ send_text(PGconn *c, const char *sql, int *n)
 }
 
 PGresult *
-store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarded, int *ret_rc)
+store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarded, PGresult **ret_failed)
 {
 	struct store_pg *pg = st->engine;
 	PGconn *c = pg->conn;
 	PGresult *mine = NULL;
-	int rc, i, n = 0, at;
+	int i, n = 0, at;
 	bool ok;
 
+	*ret_failed = NULL;
 	if (!PQenterPipelineMode(c)) {
 		pg->n_deferred = 0;
-		*ret_rc = store_pg_failed(st, NULL);
 		return NULL;
 	}
 	for (i = 0, ok = true; ok && i < pg->n_deferred; i++)
@@ -157,14 +139,12 @@ store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarde
 	if (ok && guarded)
 		ok = send_text(c, "RELEASE db_stmt", &n);
 	ok = ok && PQpipelineSync(c) == 1;
-	rc = ok ? pipe_read(st, c, n, at, &mine) : store_pg_failed(st, NULL);
+	if (ok)
+		pipe_read(c, n, at, &mine, ret_failed);
 	PQexitPipelineMode(c);
-	if (rc == DB_OK && !mine)
-		rc = store_pg_failed(st, NULL);
-	if (rc != DB_OK) {
+	if (*ret_failed) {
 		PQclear(mine);
 		mine = NULL;
 	}
-	*ret_rc = rc;
 	return mine;
 }

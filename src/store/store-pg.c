@@ -105,12 +105,6 @@ pg_fail(struct store *st, int rc)
 	return set_error(st, rc, "%s", pg->message);
 }
 
-int
-store_pg_failed(struct store *st, const PGresult *res)
-{
-	return pg_failed(st, res);
-}
-
 /* ---- the text: SQLite's, made PostgreSQL's ---- */
 
 /* Is the word w at p (followed by a non-identifier character)? */
@@ -453,6 +447,13 @@ pg_command(struct store *st, const char *sql)
 	return rc;
 }
 
+/* Send the savepoint commands kept, alone: before a query that does not go through pg_command or pg_execute. */
+static int
+pg_flush(struct store *st)
+{
+	return pg_of(st)->n_deferred ? pg_command(st, "SELECT 1") : DB_DONE;
+}
+
 /* The statement's result into ps->res and the counters: DB_ROW (rows to read), DB_DONE, or a failure kept. */
 static int
 pg_take(struct pg_stmt *ps, PGresult *res)
@@ -489,11 +490,14 @@ static int
 pg_execute_piped(struct pg_stmt *ps, bool guarded)
 {
 	struct store_pg_query q = { ps->name, ps->n_params, ps->values, ps->lengths, ps->formats };
-	PGresult *res;
+	PGresult *res, *failed;
 	int rc;
 
-	if (!(res = store_pg_pipeline(ps->st, &q, guarded, &rc)))
+	if (!(res = store_pg_pipeline(ps->st, &q, guarded, &failed))) {
+		rc = pg_failed(ps->st, failed);	/* a kept savepoint command, or the connection */
+		PQclear(failed);
 		return rc;
+	}
 	rc = pg_take(ps, res);
 	if (guarded && rc != DB_DONE && rc != DB_ROW)
 		pg_command(ps->st, "ROLLBACK TO db_stmt; RELEASE db_stmt");
@@ -628,7 +632,7 @@ pg_check_integrity(struct store *st)
 	PGresult *res;
 	int r = 0;
 
-	if (store_pg_flush(st) != DB_OK)
+	if (pg_flush(st) != DB_DONE)
 		return pg_fail(st, DB_FAIL);
 	res = PQexec(pg_of(st)->conn, "SELECT n FROM schema_version");
 
@@ -667,7 +671,7 @@ pg_changes_fd(struct store *st)
 	if (!pg->listening) {
 		PGresult *res;
 
-		if (store_pg_flush(st) != DB_OK) {
+		if (pg_flush(st) != DB_DONE) {
 			pg_fail(st, DB_FAIL);
 			return -1;
 		}

@@ -103,22 +103,19 @@ extern const struct db_ops store_pg_ops;
 /* A column as an integer (bool, int2, int4 or int8 in binary); NULL reads 0. */
 int64_t store_pg_column_int64(struct db_stmt *s, int i);
 
-/* Keep the failure of res (or of the connection, res NULL) for db_ops.fail; the step's result code. */
-int store_pg_failed(struct store *st, const PGresult *res);
-
 /* store-pg-pipe.c. Keep sql (a SAVEPOINT or RELEASE inside a transaction) for the next round trip: true if kept. */
 bool store_pg_defer(struct store *st, const char *sql);
 /* Forget what was kept: the transaction is gone (a reconnect) or about to be (ROLLBACK). */
 void store_pg_drop_deferred(struct store *st);
 /* The text of command sql with what was kept ahead of it ("SAVEPOINT a; sql"), which is then no longer kept. */
 int store_pg_command_text(struct store *st, const char *sql, char *buf, size_t size);
-/* Send what was kept, alone: before a command that does not go through the engine's calls. DB_OK or a failure. */
-int store_pg_flush(struct store *st);
 /*
  * Run a prepared statement in one pipeline behind what was kept, and when guarded under its own
- * savepoint (SAVEPOINT db_stmt, it, RELEASE db_stmt): its result, or NULL with the failure in *ret_rc.
+ * savepoint (SAVEPOINT db_stmt, it, RELEASE db_stmt): its result (the caller clears it). NULL when
+ * another query of the pipeline failed (its result in *ret_failed, for the caller to read and clear)
+ * or the connection did (*ret_failed NULL).
  */
-PGresult *store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarded, int *ret_rc);
+PGresult *store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarded, PGresult **ret_failed);
 
 /* Set up a new connection's session (store-pg.c): -errno, the error kept. */
 int store_pg_session(struct store *st);
