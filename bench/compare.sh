@@ -428,7 +428,7 @@ table
 live_j=$(awk '{ print $4 }' "$E2E_TMP/pkt.jit" 2>/dev/null | tail -n 1)
 live_f=$(awk '{ print $4 }' "$E2E_TMP/pkt.fwk" 2>/dev/null | tail -n 1)
 
-# ---- RESULTS.md: replaced whole on every run ----
+# ---- RESULTS.md: replaced whole on every run, but for replica-bench.sh's section at its end ----
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
 {
@@ -527,6 +527,8 @@ FWKNOP_RUN_DIR <temporary directory>;
 # variants: PCAP_LOOP_SLEEP 1000;  |  ENABLE_UDP_SERVER Y;  |  FLUSH_IPT_AT_INIT N; FLUSH_IPT_AT_EXIT N;
 \`\`\`
 EOF
+# bench/replica-bench.sh's section (from its marker to the end) is its own: kept as it is
+if [[ -f $RESULTS ]]; then sed -n '/^<!-- replica-bench -->$/,$p' "$RESULTS" | sed '1s/^/\n/'; fi
 } >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 echo
 echo "bench-compare: $(( $(date +%s) - T_START )) s; written to $RESULTS"

@@ -13,7 +13,8 @@
 
 /*
  * usage: server-bench BASE CAFILE TOKENFILE MODE ARGS...
- *   BASE       https://127.0.0.1:8443
+ *   BASE       https://127.0.0.1:8443; or several replicas' "https://A:8443,https://B:8443": in initiate and get,
+ *              thread t talks to the (t mod n)-th, the other modes to the first
  *   TOKENFILE  one bearer token a line; token i is line i
  *   setup    LOCALVM VMS PORTS         PUT VMS-1 gateway VMs bgwN, then the policy: LOCALVM and them, PORTS rules each
  *   latency  COUNT TOKENS PORTS OCTET  sequential single-grant initiates on ONE connection; request i uses token
@@ -25,6 +26,7 @@
  *                                      every (token, VM, rule) once, so no grant supersedes another
  * Each mode prints one line of key=value figures on stdout; errors go to stderr. Times are bounded.
  * BENCH_GZIP=1 in the environment: every client sends "Accept-Encoding: gzip".
+ * BENCH_VM=NAME in the environment: the VM latency, initiate and get ask for (default benchvm, or setup's LOCALVM).
  */
 
 #define SUB "00000000-0000-0000-0000-000000000000"
@@ -41,7 +43,12 @@
 #define ERRORS_SHOWN 5
 #define SAMPLES_MAX 1000000
 
-static const char *base, *cafile;
+#define BASES_MAX 8
+#define BASE_LEN_MAX 256
+
+static const char *cafile;
+static char bases[BASES_MAX][BASE_LEN_MAX];
+static size_t n_bases;
 static char tokens[TOKENS_MAX][TOKEN_LEN_MAX];
 static size_t n_tokens;
 static char local_vm[64] = "benchvm";
@@ -84,6 +91,7 @@ struct client {
 	struct body body;
 	char bodybuf[1024];
 	char url[512];
+	const char *base;		/* the replica it talks to */
 	long conns;
 	curl_off_t wire;		/* body bytes as they came, before libcurl inflated them (last request) */
 };
@@ -95,6 +103,7 @@ client_init(struct client *c)
 	c->h = curl_easy_init();
 	if (!c->h)
 		return -ENOMEM;
+	c->base = bases[0];
 	c->body.data = c->bodybuf;
 	c->body.cap = sizeof(c->bodybuf) - 1;
 	curl_easy_setopt(c->h, CURLOPT_CAINFO, cafile);
@@ -143,7 +152,7 @@ client_do(struct client *c, const char *method, const char *path, const char *to
 	long status = -1, nc = 0;
 	CURLcode cc;
 
-	snprintf(c->url, sizeof(c->url), "%s%s" API_VERSION, base, path);
+	snprintf(c->url, sizeof(c->url), "%s%s" API_VERSION, c->base, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	hdr = curl_slist_append(hdr, auth);
 	if (json)
@@ -384,6 +393,7 @@ worker_rate(void *arg)
 
 	if (client_init(&c) < 0)
 		return NULL;
+	c.base = bases[w->index % n_bases];
 	w->samples = calloc(SAMPLES_MAX, sizeof(*w->samples));
 	while (now_s() < w->deadline && w->samples) {
 		double d = 0;
@@ -456,6 +466,26 @@ worker_load(void *arg)
 	free(s.p);
 	client_free(&c);
 	return NULL;
+}
+
+/* BASE: one address, or several separated by commas. */
+static int
+parse_bases(const char *arg)
+{
+	const char *p = arg, *comma;
+	size_t n;
+
+	for (n_bases = 0; *p; p = *comma ? comma + 1 : comma) {
+		comma = strchr(p, ',');
+		if (!comma)
+			comma = p + strlen(p);
+		n = (size_t)(comma - p);
+		if (n_bases == BASES_MAX || n == 0 || n >= BASE_LEN_MAX)
+			return -EINVAL;
+		memcpy(bases[n_bases], p, n);
+		bases[n_bases++][n] = '\0';
+	}
+	return n_bases ? 0 : -EINVAL;
 }
 
 static int
@@ -581,7 +611,13 @@ main(int argc, char **argv)
 		fputs("usage: server-bench BASE CAFILE TOKENFILE setup|latency|initiate|get|load ARGS...\n", stderr);
 		return 2;
 	}
-	base = argv[1];
+	if (getenv("BENCH_VM"))
+		snprintf(local_vm, sizeof(local_vm), "%s", getenv("BENCH_VM"));
+	if (parse_bases(argv[1]) < 0) {
+		fprintf(stderr, "server-bench: BASE: at most %d addresses of fewer than %d characters\n", BASES_MAX,
+			BASE_LEN_MAX);
+		return 2;
+	}
 	cafile = argv[2];
 	mode = argv[4];
 	if (read_tokens(argv[3]) < 0) {

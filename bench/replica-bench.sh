@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# make bench (issue 14): initiates/s and initiate p99 on SQLite (one jitgated) and on PostgreSQL with one and two
+# replicas, in one run, the same workload each time; then how soon a grant made on replica A answers an agent's
+# watch held on replica B (propagation). Prints a table and writes it to bench/RESULTS.md (its own section).
+# Never fails on a number.
+#
+#   replica A (jitgated, RA:8443) ─┐
+#   replica B (jitgated, RB:8443) ─┼── bridge (its own namespace), 10.247.0.0/24
+#   clients (server-bench, C) ─────┘
+#
+# The VM the initiates are for is an agent VM (joined through the API as an agent does; no agent runs: its grants
+# wait in the store for its watch), as every protected host is in PostgreSQL mode: no replica's kernel takes part,
+# and it is the same on SQLite. Each replica has its own local VM (repA, repB) and state directory; both serve one
+# certificate naming both addresses. Each case starts on an empty database (PostgreSQL: a new one on one
+# throwaway server, tests/pg.sh, commits synced to disk: fsync and synchronous_commit on).
+#
+# Usage: bench/replica-bench.sh [BUILD_DIR]   (as root; needs curl, openssl, PostgreSQL 15)
+# Knobs: RATE_SECONDS (10), THREADS (16 clients, spread over the replicas), PROP_COUNT (200 samples),
+#        BEFORE=DIR: a second build (e.g. of main) measured on PostgreSQL in the same run, case by case, for
+#        before/after ratios; RESULTS (bench/RESULTS.md; "" writes nothing)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${1:-$here/../build}" && pwd) || exit 1
+RATE_SECONDS=${RATE_SECONDS:-10}
+THREADS=${THREADS:-16}
+PROP_COUNT=${PROP_COUNT:-200}
+RESULTS=${RESULTS-$here/RESULTS.md}
+PORTS=64	# rules of the VM in the policy: 22 and 1001..1063 (server-bench setup)
+. "$here/../tests/e2e/lib.sh"
+. "$here/../tests/pg.sh"
+
+[[ $(id -u) == 0 ]] || { echo "replica-bench: needs root"; exit 1; }
+builds=("$BUILD")
+[[ -n ${BEFORE:-} ]] && { BEFORE=$(cd "$BEFORE" && pwd) || exit 1; builds+=("$BEFORE"); }
+for b in "${builds[@]}"; do
+	for x in src/daemon/jitgated; do
+		[[ -x $b/$x ]] || { echo "replica-bench: build first ($b/$x)"; exit 1; }
+	done
+done
+# the clients are this build's whichever jitgated they measure
+PROPAGATE=$BUILD/bench/propagate-bench BENCH=$BUILD/bench/server-bench LOADTOOL=$BUILD/bench/agentload
+for x in "$PROPAGATE" "$BENCH" "$LOADTOOL"; do [[ -x $x ]] || { echo "replica-bench: build first ($x)"; exit 1; }; done
+for t in curl openssl; do command -v $t >/dev/null || { echo "replica-bench: needs $t"; exit 1; }; done
+
+T_START=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+export PG_DURABLE=1
+pg_start || exit 1
+trap 'e2e_cleanup; pg_stop' EXIT	# pg_start's trap replaced lib.sh's: both, in this order
+
+BR=$(ns_new rbr) && NSA=$(ns_new rba) && NSB=$(ns_new rbb) && CL=$(ns_new rbc) || exit 1
+ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
+RA=10.247.0.1 RB=10.247.0.2 C=10.247.0.21
+plug() { # NS IF PORT ADDR
+	link_new "$1" "$2" "$BR" "$3" && ip -n "$BR" link set "$3" master br0 && addr_add "$1" "$2" "$4/24"
+}
+plug "$NSA" e0 pra $RA && plug "$NSB" e0 prb $RB && plug "$CL" e0 pcl $C || exit 1
+
+CERT=$E2E_TMP/cert.pem KEY=$E2E_TMP/key.pem CONF=$E2E_TMP/jitgated.conf
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jitgate-replicas \
+	-addext "subjectAltName=IP:$RA,IP:$RB" -keyout "$KEY" -out "$CERT" 2>/dev/null || exit 1
+chmod 0600 "$KEY"
+printf 'tls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$CONF"
+SUB=00000000-0000-0000-0000-000000000000
+POLICY=/subscriptions/$SUB/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
+AGENT_VM=bagent0	# agentload join names its hosts PREFIX0...
+
+declare -A PID
+N_DB=0
+# start_case NAME BUILD STORE REPLICAS: a fresh store (STORE: sqlite, or pg: a new database), its tokens, the
+# replicas, the agent VM and the policy. Sets TOKENS, CRED (the agent VM's id and credential), BASES.
+start_case() {
+	local name=$1 b=$2 store=$3 n=$4 dir=$E2E_TMP/$1 r i st jt
+	local jg=$b/src/daemon/jitgated storeargs=()
+	mkdir -p "$dir"
+	if [[ $store == pg ]]; then
+		N_DB=$((N_DB + 1))
+		"${PG_USER_RUN[@]}" "$PG_BIN/createdb" -h "$PG_DIR" -U jitgate "bench$N_DB" || return 1
+		storeargs=(--store "postgresql:///bench$N_DB?host=$PG_DIR&user=jitgate")
+	fi
+	TOKENS=$dir/tokens
+	for ((i = 0; i < THREADS; i++)); do
+		timeout 20 "$jg" token create --state-dir "$dir/A" --name "bench$i" --role Owner "${storeargs[@]}" \
+			>>"$TOKENS" 2>>"$dir/token.err" || { echo "replica-bench: token create: $(tail -2 "$dir/token.err")"; return 1; }
+	done
+	jt=$(timeout 20 "$jg" token create --join --resource-group default --state-dir "$dir/A" "${storeargs[@]}" 2>>"$dir/token.err") ||
+		{ echo "replica-bench: join token: $(tail -2 "$dir/token.err")"; return 1; }
+	BASES=
+	for r in A B; do
+		[[ $r == B && $n == 1 ]] && break
+		local ns=$NSA addr=$RA
+		[[ $r == B ]] && ns=$NSB addr=$RB
+		ip netns exec "$ns" "$jg" --single-process --state-dir "$dir/$r" --listen "$addr:8443" --vm-name "rep$r" \
+			--config "$CONF" "${storeargs[@]}" >"$dir/$r.log" 2>&1 &
+		PID[$r]=$!
+		E2E_PIDS+=(${PID[$r]})
+		for ((i = 0; i < 1500; i++)); do	# 30 s
+			grep -q listening "$dir/$r.log" 2>/dev/null && break
+			kill -0 "${PID[$r]}" 2>/dev/null || break
+			sleep 0.02
+		done
+		grep -q listening "$dir/$r.log" || { echo "replica-bench: $name replica $r did not start: $(tail -3 "$dir/$r.log")"; return 1; }
+		BASES+=${BASES:+,}https://$addr:8443
+	done
+	timeout 60 ip netns exec "$CL" "$LOADTOOL" "https://$RA:8443" "$CERT" join "$jt" 1 bagent $C >"$dir/creds" ||
+		{ echo "replica-bench: $name: agent join failed"; return 1; }
+	read -r -a CRED <"$dir/creds"
+	st=$(timeout 60 ip netns exec "$CL" "$BENCH" "https://$RA:8443" "$CERT" "$TOKENS" setup "$AGENT_VM" 1 $PORTS) ||
+		{ echo "replica-bench: $name: setup failed"; return 1; }
+}
+stop_case() {
+	local r
+	for r in "${!PID[@]}"; do kill -TERM "${PID[$r]}" 2>/dev/null; done
+	for r in "${!PID[@]}"; do wait "${PID[$r]}" 2>/dev/null; done
+	PID=()
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+rate() { BENCH_VM=$AGENT_VM timeout $((RATE_SECONDS + 60)) ip netns exec "$CL" "$BENCH" "$BASES" "$CERT" "$TOKENS" initiate "$THREADS" "$RATE_SECONDS" $PORTS; }
+
+declare -A OUT PROP
+# case KEY NAME BUILD STORE REPLICAS [propagation]
+run_case() {
+	if start_case "$2" "$3" "$4" "$5"; then
+		OUT[$1]=$(rate)
+		echo "$2: ${OUT[$1]}"
+		if [[ ${6:-} == prop ]]; then
+			PROP[$1]=$(timeout $((PROP_COUNT + 60)) ip netns exec "$CL" "$PROPAGATE" "https://$RA:8443" "https://$RB:8443" \
+				"$CERT" "$(head -n 1 "$TOKENS")" "$POLICY" "${CRED[0]}" "${CRED[1]}" "$PROP_COUNT" $C)
+			echo "  propagation, initiate on A -> watch on B answered: ${PROP[$1]}"
+		fi
+	fi
+	stop_case
+}
+
+echo "replica benchmark: $(uname -r), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load average $LOAD0"
+echo "$THREADS clients, ${RATE_SECONDS} s each, one kept-alive HTTPS connection per client (spread over the replicas),"
+echo "each cycling the agent VM's $PORTS rules from its own sources; a 202 means the store committed (synced)."
+echo "PostgreSQL 15 on this machine, unix socket, fsync and synchronous_commit on; $(git -C "$here/.." describe --always --dirty 2>/dev/null)"
+[[ -n ${BEFORE:-} ]] && echo "before: $BEFORE ($(git -C "$BEFORE" describe --always 2>/dev/null || echo "a build"))"
+echo
+run_case sq "SQLite, one jitgated" "$BUILD" sqlite 1
+run_case pg1 "PostgreSQL, one replica" "$BUILD" pg 1
+[[ -n ${BEFORE:-} ]] && run_case pg1b "PostgreSQL, one replica (before)" "$BEFORE" pg 1
+run_case pg2 "PostgreSQL, two replicas" "$BUILD" pg 2 prop
+[[ -n ${BEFORE:-} ]] && run_case pg2b "PostgreSQL, two replicas (before)" "$BEFORE" pg 2 prop
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+meets() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { if (a == "") { print "?"; exit }
+	print ((op == "<=" ? a + 0 <= b + 0 : a + 0 >= b + 0) ? "yes" : "NO") }'; }
+table() {
+	local k label
+	echo "| case | initiates/s | p50 ms | p99 ms | failed |"
+	echo "|---|---|---|---|---|"
+	for k in sq pg1 pg1b pg2 pg2b; do
+		[[ -n ${OUT[$k]:-} ]] || continue
+		case $k in
+		sq) label="SQLite, one jitgated" ;; pg1) label="PostgreSQL, one replica" ;; pg2) label="PostgreSQL, two replicas" ;;
+		pg1b) label="PostgreSQL, one replica, before" ;; pg2b) label="PostgreSQL, two replicas, before" ;;
+		esac
+		echo "| $label | $(field per_s "${OUT[$k]}") | $(field p50_ms "${OUT[$k]}") | $(field p99_ms "${OUT[$k]}") | $(field fail "${OUT[$k]}") |"
+	done
+	echo
+	echo "| figure | target | measured | met |"
+	echo "|---|---|---|---|"
+	v=$(field per_s "${OUT[pg2]:-}"); echo "| initiates/s across two replicas | >= 1500 | ${v:--} | $(meets "$v" '>=' 1500) |"
+	v=$(field p99_ms "${OUT[pg2]:-}"); echo "| initiate p99 across two replicas (ms) | <= 20 | ${v:--} | $(meets "$v" '<=' 20) |"
+	v=$(field p50_ms "${PROP[pg2]:-}"); echo "| propagation p50, initiate on A -> watch on B (ms) | - | ${v:--} | - |"
+	v=$(field p99_ms "${PROP[pg2]:-}"); echo "| propagation p99 (ms) | <= 100 | ${v:--} | $(meets "$v" '<=' 100) |"
+	echo "| initiates/s, PostgreSQL two replicas / SQLite | - | $(ratio "$(field per_s "${OUT[pg2]:-}")" "$(field per_s "${OUT[sq]:-}")") | - |"
+	echo "| initiates/s, PostgreSQL one replica / SQLite | - | $(ratio "$(field per_s "${OUT[pg1]:-}")" "$(field per_s "${OUT[sq]:-}")") | - |"
+	if [[ -n ${BEFORE:-} ]]; then
+		echo "| initiates/s after / before, one replica | - | $(ratio "$(field per_s "${OUT[pg1]:-}")" "$(field per_s "${OUT[pg1b]:-}")") | - |"
+		echo "| initiates/s after / before, two replicas | - | $(ratio "$(field per_s "${OUT[pg2]:-}")" "$(field per_s "${OUT[pg2b]:-}")") | - |"
+		echo "| propagation p99 after / before | - | $(ratio "$(field p99_ms "${PROP[pg2]:-}")" "$(field p99_ms "${PROP[pg2b]:-}")") | - |"
+	fi
+}
+echo
+TABLE=$(table)
+echo "$TABLE"
+echo
+echo "load average (1, 5, 15 min): $LOAD0 at the start, $LOAD1 at the end; $(( $(date +%s) - T_START )) s"
+
+if [[ -n $RESULTS ]]; then
+	{
+		[[ -f $RESULTS ]] && sed '/^<!-- replica-bench -->$/,$d' "$RESULTS"
+		echo "<!-- replica-bench -->"
+		echo "# jitgate on SQLite and on PostgreSQL replicas"
+		echo
+		echo "Written by bench/replica-bench.sh (\`make bench\`); every run replaces this section, and"
+		echo "\`make bench-compare\` keeps it. One run, the same workload for every case: $THREADS clients for"
+		echo "$RATE_SECONDS s each, one kept-alive HTTPS connection per client (over two replicas: half on each), each"
+		echo "initiate one port of an agent VM from its own source; a 202 means the store committed, synced to disk"
+		echo "(SQLite WAL synchronous=FULL; PostgreSQL 15 fsync and synchronous_commit on, unix socket). Propagation:"
+		echo "$PROP_COUNT initiates on replica A, each timed to the answer of an agent's watch held on replica B."
+		echo
+		echo "- Date: $(date -u +%Y-%m-%dT%H:%M:%SZ); machine: $(nproc) cores, $(uname -r); load average (1, 5, 15 min)"
+		echo "  $LOAD0 at the start, $LOAD1 at the end (the machine is shared: compare ratios of one run)"
+		echo "- jitgate $(git -C "$here/.." describe --always --dirty 2>/dev/null)${BEFORE:+; before: $BEFORE}"
+		echo
+		echo "$TABLE"
+	} >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS" && echo "written to $RESULTS"
+fi
+exit 0
