@@ -5,6 +5,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,6 +39,11 @@
  *         then a TCP connect from that source to TARGET:PORT every PROBE_EVERY_MS until one opens; prints
  *         percentiles of initiate sent -> first connect open; AGENTLOAD_GAP_MS=N in the environment waits N ms
  *         between one sample's connect and the next initiate (default 0: back to back)
+ *   propagate TOKEN POLICY VMID CREDENTIAL BASE_B COUNT SRC
+ *         a watch of agent VM VMID held on replica BASE_B with the agent's CREDENTIAL (polled again at once when
+ *         answered); COUNT times, PROPAGATE_GAP_MS after its last answer (the next poll parked on B): an initiate
+ *         of POLICY on BASE (replica A) for VMID's port 22 from SRC; prints percentiles of initiate sent on A ->
+ *         B's watch answered with a newer revision, and of the initiate's own answer
  * Each figure line is key=value pairs on stdout; errors on stderr. Every wait is bounded.
  */
 
@@ -56,6 +62,8 @@
 #define PROBES_MAX		(PROBE_WAIT_MS / PROBE_EVERY_MS + 16)
 #define LATENCY_MAX		10000		/* samples */
 #define GRANT_SECONDS		3600		/* each grant asked for */
+#define PROPAGATE_GAP_MS	50		/* after a watch's answer: its next poll is parked on B by then */
+#define PROPAGATE_WAIT_MS	5000		/* a sample whose watch is not answered by then counts as failed */
 #define ERRORS_SHOWN		5
 
 static const char *base, *cafile;
@@ -725,6 +733,142 @@ mode_latency(int argc, char **argv)
 	return failed ? 1 : 0;
 }
 
+/* ---- propagate ---- */
+
+/* The watch held on replica B: the newest revision answered, and when (now_ms). */
+struct prop_watch {
+	pthread_mutex_t lock;
+	pthread_cond_t moved;
+	int64_t rev;
+	double at_ms;
+	bool failed;
+	char url[1024], cred[LINE_MAX_LEN];
+	const char *src;
+};
+
+/* The watch's loop (its own thread): polls B, notes each newer revision; ends at the first failure. */
+static void *
+prop_watch_run(void *arg)
+{
+	struct prop_watch *w = arg;
+	struct body b = { 0 };
+	CURL *h = handle_new(w->src, &b, WATCH_TIMEOUT_MS);
+	char url[1200];
+	int64_t since = -1;
+
+	for (;;) {
+		const char *rev;
+		long st = -1;
+
+		snprintf(url, sizeof(url), "%s?since=%lld", w->url, (long long)since);
+		/* the revision is near the start; the rest (every live grant) may pass BODY_CAP */
+		if (h && (st = call(h, &b, "GET", url, w->cred, "")) == 200 && b.data &&
+		    (rev = strstr(b.data, "\"revision\":"))) {
+			pthread_mutex_lock(&w->lock);
+			since = strtoll(rev + strlen("\"revision\":"), NULL, 10);
+			if (since > w->rev) {
+				w->rev = since;
+				w->at_ms = now_ms();
+				pthread_cond_broadcast(&w->moved);
+			}
+			pthread_mutex_unlock(&w->lock);
+			continue;
+		}
+		err_show("watch on B: HTTP %ld: %.200s", st, b.data ? b.data : "");
+		pthread_mutex_lock(&w->lock);
+		w->failed = true;
+		pthread_cond_broadcast(&w->moved);
+		pthread_mutex_unlock(&w->lock);
+		break;
+	}
+	if (h)
+		curl_easy_cleanup(h);
+	free(b.data);
+	return NULL;
+}
+
+/* Wait (<= PROPAGATE_WAIT_MS) for a revision above rev: when it was answered (now_ms), or -1. */
+static double
+prop_wait(struct prop_watch *w, int64_t rev)
+{
+	struct timespec until;
+	double at = -1;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += PROPAGATE_WAIT_MS / 1000;
+	pthread_mutex_lock(&w->lock);
+	while (w->rev <= rev && !w->failed)
+		if (pthread_cond_timedwait(&w->moved, &w->lock, &until) == ETIMEDOUT)
+			break;
+	if (w->rev > rev)
+		at = w->at_ms;
+	pthread_mutex_unlock(&w->lock);
+	return at;
+}
+
+static int
+mode_propagate(int argc, char **argv)
+{
+	static double lat[LATENCY_MAX], api[LATENCY_MAX];
+	static struct prop_watch w = { .lock = PTHREAD_MUTEX_INITIALIZER, .rev = -1 };
+	char url[1024], json[2048];
+	long count, i, failed = 0;
+	struct body b = { 0 };
+	size_t n = 0;
+	pthread_t th;
+	CURL *h;
+
+	if (argc != 7 || (count = strtol(argv[5], NULL, 10)) <= 0 || count > LATENCY_MAX)
+		return 2;
+	pthread_cond_init(&w.moved, NULL);
+	snprintf(w.url, sizeof(w.url), "%s/agent/v1%s/state", argv[4], argv[2]);
+	snprintf(w.cred, sizeof(w.cred), "%s", argv[3]);
+	w.src = argv[6];
+	snprintf(url, sizeof(url), "%s%s/initiate" API_VERSION, base, argv[1]);
+	if (!(h = handle_new(argv[6], &b, CALL_TIMEOUT_MS)) || pthread_create(&th, NULL, prop_watch_run, &w) != 0)
+		return 1;
+	if (prop_wait(&w, -1) < 0) {	/* the first answer: the revision now */
+		err_show("the watch on B did not answer");
+		return 1;
+	}
+	/* i = -1: a first initiate, not counted, opens the kept-alive connection to A */
+	for (i = -1; i < count; i++) {
+		double t0, t202, t1;
+		int64_t rev;
+		long st;
+
+		usleep(PROPAGATE_GAP_MS * 1000);
+		pthread_mutex_lock(&w.lock);
+		rev = w.rev;
+		pthread_mutex_unlock(&w.lock);
+		initiate_body(json, sizeof(json), argv[2], 22, argv[6]);
+		t0 = now_ms();
+		st = call(h, &b, "POST", url, argv[0], json);
+		t202 = now_ms();
+		if (st != 202) {
+			err_show("initiate on A %ld: HTTP %ld: %.300s", i, st, b.data ? b.data : "");
+			failed++;
+			continue;
+		}
+		if ((t1 = prop_wait(&w, rev)) < 0) {
+			failed++;
+			continue;
+		}
+		if (i < 0)
+			continue;
+		lat[n] = t1 - t0;
+		api[n++] = t202 - t0;
+	}
+	qsort(lat, n, sizeof(lat[0]), cmp_double);
+	qsort(api, n, sizeof(api[0]), cmp_double);
+	printf("n=%zu failed=%ld p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f initiate_p50_ms=%.1f "
+	       "initiate_p99_ms=%.1f\n", n, failed, pct(lat, n, 0.5), pct(lat, n, 0.9), pct(lat, n, 0.99),
+	       pct(lat, n, 1.0), pct(api, n, 0.5), pct(api, n, 0.99));
+	fflush(stdout);
+	/* the watch may sit in a poll B holds for up to 30 s: end without waiting for it */
+	_exit(failed ? 1 : 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -732,7 +876,7 @@ main(int argc, char **argv)
 	int r;
 
 	if (argc < 4) {
-		fputs("usage: agentload BASE CAFILE join|watch|latency ARGS... (see bench/agentload.c)\n", stderr);
+		fputs("usage: agentload BASE CAFILE join|watch|latency|propagate ARGS... (see bench/agentload.c)\n", stderr);
 		return 2;
 	}
 	/* a watch and a probe are a descriptor each */
@@ -749,6 +893,8 @@ main(int argc, char **argv)
 		r = mode_watch(argc - 4, argv + 4);
 	else if (strcmp(argv[3], "latency") == 0)
 		r = mode_latency(argc - 4, argv + 4);
+	else if (strcmp(argv[3], "propagate") == 0)
+		r = mode_propagate(argc - 4, argv + 4);
 	else
 		r = 2;
 	curl_global_cleanup();

@@ -38,8 +38,8 @@ for b in "${builds[@]}"; do
 	done
 done
 # the clients are this build's whichever jitgated they measure
-PROPAGATE=$BUILD/bench/propagate-bench BENCH=$BUILD/bench/server-bench LOADTOOL=$BUILD/bench/agentload
-for x in "$PROPAGATE" "$BENCH" "$LOADTOOL"; do [[ -x $x ]] || { echo "replica-bench: build first ($x)"; exit 1; }; done
+BENCH=$BUILD/bench/server-bench LOADTOOL=$BUILD/bench/agentload
+for x in "$BENCH" "$LOADTOOL"; do [[ -x $x ]] || { echo "replica-bench: build first ($x)"; exit 1; }; done
 for t in curl openssl; do command -v $t >/dev/null || { echo "replica-bench: needs $t"; exit 1; }; done
 
 T_START=$(date +%s)
@@ -124,8 +124,8 @@ run_case() {
 		OUT[$1]=$(rate)
 		echo "$2: ${OUT[$1]}"
 		if [[ ${6:-} == prop ]]; then
-			PROP[$1]=$(timeout $((PROP_COUNT + 60)) ip netns exec "$CL" "$PROPAGATE" "https://$RA:8443" "https://$RB:8443" \
-				"$CERT" "$(head -n 1 "$TOKENS")" "$POLICY" "${CRED[0]}" "${CRED[1]}" "$PROP_COUNT" $C)
+			PROP[$1]=$(timeout $((PROP_COUNT + 60)) ip netns exec "$CL" "$LOADTOOL" "https://$RA:8443" "$CERT" propagate \
+				"$(head -n 1 "$TOKENS")" "$POLICY" "${CRED[0]}" "${CRED[1]}" "https://$RB:8443" "$PROP_COUNT" $C)
 			echo "  propagation, initiate on A -> watch on B answered: ${PROP[$1]}"
 		fi
 	fi
