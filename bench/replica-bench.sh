@@ -17,6 +17,7 @@
 # Usage: bench/replica-bench.sh [BUILD_DIR]   (as root; needs curl, openssl, PostgreSQL 15)
 # Knobs: RATE_SECONDS (10), THREADS (16 clients, spread over the replicas), PROP_COUNT (200 samples),
 #        ROUNDS (3: every case once a round, the order reversed each round; the table gives medians),
+#        ONLY_CASES ("sq pg1 pg2", with BEFORE "sq pg1 pg1b pg2 pg2b": which cases),
 #        BEFORE=DIR: a second build (e.g. of main) measured on PostgreSQL in the same run, case by case, for
 #        before/after ratios; RESULTS (bench/RESULTS.md; "" writes nothing)
 set -u
@@ -118,6 +119,7 @@ stop_case() {
 	for r in "${!PID[@]}"; do wait "${PID[$r]}" 2>/dev/null; done
 	PID=()
 }
+wal_syncs() { psql -X -A -t -h "$PG_DIR" -U jitgate -d postgres -c 'SELECT wal_sync FROM pg_stat_wal' 2>/dev/null; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 rate() { BENCH_VM=$AGENT_VM timeout $((RATE_SECONDS + 60)) ip netns exec "$CL" "$BENCH" "$BASES" "$CERT" "$TOKENS" initiate "$THREADS" "$RATE_SECONDS" $PORTS; }
 
@@ -127,7 +129,12 @@ run_case() {
 	local k=$1.$2
 	shift
 	if start_case "$2" "$3" "$4" "$5"; then
+		local s0 s1
+		s0=$(wal_syncs)
 		OUT[$k]=$(rate)
+		s1=$(wal_syncs)
+		# PostgreSQL: WAL syncs during the run, about one per group commit
+		[[ -n $s0 && -n $s1 ]] && OUT[$k]+=" wal_syncs=$((s1 - s0)) per_sync=$(awk -v a="$(field ok "${OUT[$k]}")" -v b=$((s1 - s0)) 'BEGIN { if (b > 0) printf "%.1f", a / b }')"
 		echo "$2: ${OUT[$k]}"
 		if [[ ${6:-} == prop ]]; then
 			PROP[$k]=$(timeout $((PROP_COUNT + 60)) ip netns exec "$CL" "$LOADTOOL" "https://$RA:8443" "$CERT" propagate \
@@ -146,6 +153,7 @@ echo "PostgreSQL 15 on this machine, unix socket, fsync and synchronous_commit o
 echo
 CASES=(sq pg1 pg2)
 [[ -n ${BEFORE:-} ]] && CASES=(sq pg1 pg1b pg2 pg2b)
+[[ -n ${ONLY_CASES:-} ]] && read -r -a CASES <<<"$ONLY_CASES"
 one_case() { # KEY ROUND
 	case $1 in
 	sq) run_case sq "$2" "SQLite, one jitgated" "$BUILD" sqlite 1 ;;
@@ -178,7 +186,7 @@ each() { # KEY FIELD ARRAY-NAME: the rounds' values, " / " between
 for k in "${CASES[@]}"; do
 	fails=0
 	for ((r = 1; r <= ROUNDS; r++)); do fails=$((fails + $(field fail "${OUT[$k.$r]:-}" | grep -E '^[0-9]+$' || echo 0))); done
-	OUT[$k]="per_s=$(median "$k" per_s OUT) p50_ms=$(median "$k" p50_ms OUT) p99_ms=$(median "$k" p99_ms OUT) fail=$fails rounds=$(each "$k" per_s OUT | tr -d ' ')"
+	OUT[$k]="per_s=$(median "$k" per_s OUT) p50_ms=$(median "$k" p50_ms OUT) p99_ms=$(median "$k" p99_ms OUT) fail=$fails rounds=$(each "$k" per_s OUT | tr -d ' ') per_sync=$(median "$k" per_sync OUT)"
 	[[ -n ${PROP[$k.1]:-} ]] && PROP[$k]="p50_ms=$(median "$k" p50_ms PROP) p99_ms=$(median "$k" p99_ms PROP) rounds_p99=$(each "$k" p99_ms PROP | tr -d ' ')"
 done
 
@@ -187,15 +195,15 @@ meets() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { if (a == "") { print "?"; 
 	print ((op == "<=" ? a + 0 <= b + 0 : a + 0 >= b + 0) ? "yes" : "NO") }'; }
 table() {
 	local k label
-	echo "| case | initiates/s | p50 ms | p99 ms | failed | initiates/s of each round |"
-	echo "|---|---|---|---|---|---|"
+	echo "| case | initiates/s | p50 ms | p99 ms | failed | initiates/s of each round | initiates per WAL sync |"
+	echo "|---|---|---|---|---|---|---|"
 	for k in sq pg1 pg1b pg2 pg2b; do
 		[[ -n ${OUT[$k]:-} ]] || continue
 		case $k in
 		sq) label="SQLite, one jitgated" ;; pg1) label="PostgreSQL, one replica" ;; pg2) label="PostgreSQL, two replicas" ;;
 		pg1b) label="PostgreSQL, one replica, before" ;; pg2b) label="PostgreSQL, two replicas, before" ;;
 		esac
-		echo "| $label | $(field per_s "${OUT[$k]}") | $(field p50_ms "${OUT[$k]}") | $(field p99_ms "${OUT[$k]}") | $(field fail "${OUT[$k]}") | $(field rounds "${OUT[$k]}") |"
+		echo "| $label | $(field per_s "${OUT[$k]}") | $(field p50_ms "${OUT[$k]}") | $(field p99_ms "${OUT[$k]}") | $(field fail "${OUT[$k]}") | $(field rounds "${OUT[$k]}") | $(field per_sync "${OUT[$k]}") |"
 	done
 	echo
 	echo "| figure | target | measured | met |"
@@ -232,6 +240,7 @@ if [[ -n $RESULTS ]]; then
 		echo "initiate one port of an agent VM from its own source; a 202 means the store committed, synced to disk"
 		echo "(SQLite WAL synchronous=FULL; PostgreSQL 15 fsync and synchronous_commit on, unix socket). Propagation:"
 		echo "$PROP_COUNT initiates on replica A, each timed to the answer of an agent's watch held on replica B."
+		echo "Initiates per WAL sync (PostgreSQL's pg_stat_wal): about the group commit's size."
 		echo
 		echo "- Date: $(date -u +%Y-%m-%dT%H:%M:%SZ); machine: $(nproc) cores, $(uname -r); load average (1, 5, 15 min)"
 		echo "  $LOAD0 at the start, $LOAD1 at the end (the machine is shared: compare ratios of one run)"

@@ -206,7 +206,7 @@ struct initiate {
 	struct store_policy sp;
 	struct policy *p;
 	int64_t *vm_ids;		/* body->vms[i]'s store id; 0: the store has no such VM */
-	struct store_vm *vms;		/* and its row, as read for this request (n_vms of them, id 0: none) */
+	struct store_vm *vms;		/* the rows of those the store has, as read for this request */
 	size_t n_vms;
 	struct store_request sr;
 	struct fw_grant *add;		/* sr.grants in the kernel's form */

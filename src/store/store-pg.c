@@ -635,7 +635,6 @@ pg_check_integrity(struct store *st)
 	if (pg_flush(st) != DB_DONE)
 		return pg_fail(st, DB_FAIL);
 	res = PQexec(pg_of(st)->conn, "SELECT n FROM schema_version");
-
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		r = set_error(st, -EIO, "integrity check: %s", PQresultErrorMessage(res));
 	else if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) != STORE_SCHEMA_VERSION)
