@@ -129,10 +129,10 @@ run_case() {
 	local k=$1.$2
 	shift
 	if start_case "$2" "$3" "$4" "$5"; then
-		local s0 s1
-		s0=$(wal_syncs)
+		local s0= s1=
+		[[ $4 == pg ]] && s0=$(wal_syncs)
 		OUT[$k]=$(rate)
-		s1=$(wal_syncs)
+		[[ $4 == pg ]] && s1=$(wal_syncs)
 		# PostgreSQL: WAL syncs during the run, about one per group commit
 		[[ -n $s0 && -n $s1 ]] && OUT[$k]+=" wal_syncs=$((s1 - s0)) per_sync=$(awk -v a="$(field ok "${OUT[$k]}")" -v b=$((s1 - s0)) 'BEGIN { if (b > 0) printf "%.1f", a / b }')"
 		echo "$2: ${OUT[$k]}"
