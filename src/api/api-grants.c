@@ -93,16 +93,33 @@ api_drops_add(struct api_drops *d, const struct store_grant *g, struct core_erro
 size_t
 api_fw_local_only(struct api *api, struct fw_grant *v, size_t n)
 {
+	return api_fw_local_only_known(api, v, n, NULL, 0);
+}
+
+/* Is the VM an agent VM? Known from the request's own reading of it, else read. */
+static bool
+is_agent_vm(struct api *api, int64_t id, const struct store_vm *known, size_t n_known)
+{
+	struct store_vm vm;
+	size_t j;
+
+	for (j = 0; j < n_known; j++)
+		if (known[j].id == id)
+			return known[j].point == STORE_POINT_AGENT;
+	return store_vm_get_by_id(api->store, id, &vm) == 0 && vm.point == STORE_POINT_AGENT;
+}
+
+size_t
+api_fw_local_only_known(struct api *api, struct fw_grant *v, size_t n, const struct store_vm *known, size_t n_known)
+{
 	int64_t last = 0;
 	bool last_agent = false;
 	size_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
-		struct store_vm vm;
-
 		if ((int64_t)v[i].vm != last) {
 			last = (int64_t)v[i].vm;
-			last_agent = store_vm_get_by_id(api->store, last, &vm) == 0 && vm.point == STORE_POINT_AGENT;
+			last_agent = is_agent_vm(api, last, known, n_known);
 		}
 		if (!last_agent)
 			v[k++] = v[i];

@@ -224,6 +224,8 @@ struct initiate {
 	struct store_policy sp;
 	struct policy *p;
 	int64_t *vm_ids;		/* body->vms[i]'s store id; 0: the store has no such VM */
+	struct store_vm *vms;		/* the rows of those the store has, as read for this request */
+	size_t n_vms;
 	struct store_request sr;
 	struct fw_grant *add;		/* sr.grants in the kernel's form */
 	struct api_drops drop;		/* the caller's earlier grants it supersedes */
@@ -277,7 +279,9 @@ initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 	in->sr.grants = calloc(n ? n : 1, sizeof(*in->sr.grants));
 	in->add = calloc(n ? n : 1, sizeof(*in->add));
 	in->vm_ids = calloc(body->n_vms ? body->n_vms : 1, sizeof(*in->vm_ids));
-	if (!in->sr.grants || !in->add || !in->vm_ids || api_request_id_new(in->sr.id, sizeof(in->sr.id)) < 0)
+	in->vms = calloc(body->n_vms ? body->n_vms : 1, sizeof(*in->vms));
+	if (!in->sr.grants || !in->add || !in->vm_ids || !in->vms ||
+	    api_request_id_new(in->sr.id, sizeof(in->sr.id)) < 0)
 		return core_error_set(err, "InternalError", "", "out of memory or randomness"), 500;
 	/*
 	 * reads only: a VM the store lacks is refused by the plan, in its place among the checks; a store
@@ -285,10 +289,12 @@ initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 	 */
 	for (i = 0; i < body->n_vms; i++) {
 		r = store_vm_get(api->store, &body->vms[i].id, &vm);
-		if (r == 0)
+		if (r == 0) {
 			in->vm_ids[i] = vm.id;
-		else if (r != -ENOENT && r != -EINVAL)
+			in->vms[in->n_vms++] = vm;	/* the kernel's part, the log and the 202 need not read it again */
+		} else if (r != -ENOENT && r != -EINVAL) {
 			return api_store_fail(api, r, err, "cannot read the virtual machine");
+		}
 	}
 	return 0;
 }
@@ -356,6 +362,19 @@ out:
 	return r;
 }
 
+/* The VM's name for the log and the 202, from its row as read for this request (else api_vm_text reads it). */
+static void
+initiate_vm_memo(const struct initiate *in, int64_t vm_id, struct api_vm_memo *m)
+{
+	size_t k;
+
+	for (k = 0; k < in->n_vms && m->id != vm_id; k++)
+		if (in->vms[k].id == vm_id) {
+			m->id = vm_id;
+			arm_vm_id_format(&in->vms[k].arm, m->text, sizeof(m->text));
+		}
+}
+
 /* The log entries commit with the request: one disk sync for both, and never one without the other. */
 static void
 initiate_log(struct api *api, const struct api_caller *c, const struct initiate *in)
@@ -369,6 +388,7 @@ initiate_log(struct api *api, const struct api_caller *c, const struct initiate 
 
 		net_source_format(&sr->grants[i].source, src, sizeof(src));
 		time_format_azure(sr->grants[i].end_ns, end, sizeof(end));
+		initiate_vm_memo(in, sr->grants[i].vm_id, &vm_memo);
 		api_log(api, c, RBAC_POLICY_INITIATE, api_vm_text(api, &vm_memo, sr->grants[i].vm_id), "Succeeded",
 			sr->justification,
 			"opened port %u (%s) from %s until %s, request %s%s", sr->grants[i].port,
@@ -381,18 +401,21 @@ initiate_log(struct api *api, const struct api_caller *c, const struct initiate 
 static void
 initiate_answer(struct api *api, const struct initiate *in, struct http_response *resp)
 {
+	struct api_vm_memo vm_memo = { 0 };
 	struct store_request view;
 	size_t i;
 
+	if (in->sr.n_grants)
+		initiate_vm_memo(in, in->sr.grants[0].vm_id, &vm_memo);
 	for (i = 0; i < in->sr.n_grants; i++)
 		if (!api->next_end_hint_ns || in->sr.grants[i].end_ns < api->next_end_hint_ns)
 			api->next_end_hint_ns = in->sr.grants[i].end_ns;
 	/* the ports that wait show as Pending among the opened ones */
 	if (in->n_pend && api_approval_view(&in->sr, in->pend, in->n_pend, &view) == 0) {
-		api_json(resp, 202, api_request_encode(api, &view));
+		api_json(resp, 202, api_request_encode_known(api, &view, in->p, &vm_memo));
 		free(view.grants);
 	} else {
-		api_json(resp, 202, api_request_encode(api, &in->sr));
+		api_json(resp, 202, api_request_encode_known(api, &in->sr, in->p, &vm_memo));
 	}
 	/* sent once the batch commits (api_batch_end), or replaced by its error if that fails */
 	resp->hold = true;
@@ -428,10 +451,18 @@ initiate_clear(struct initiate *in)
 	store_policy_clear(&in->sp);
 	policy_free(in->p);
 	free(in->vm_ids);
+	free(in->vms);
 	free(in->sr.grants);
 	free(in->add);
 	free(in->drop.v);
 	free(in->pend);
+}
+
+/* The grants this host's kernel enforces, of v[0..n) (api_fw_local_only), told the VMs read for the request. */
+static size_t
+initiate_local_only(struct api *api, const struct initiate *in, struct fw_grant *v, size_t n)
+{
+	return api_fw_local_only_known(api, v, n, in->vms, in->n_vms);
 }
 
 /* The stored policy decoded, the request's VMs found, their firewall usable: 0, or the HTTP status of the refusal. */
@@ -505,8 +536,8 @@ api_policy_initiate(struct api *api, const struct api_caller *c, const struct ht
 	}
 	/* an agent VM's grants go to its agent through the watch, never into this host's kernel (none without one) */
 	api_kernel_start(api);
-	if (api->fw && api_kernel_timed(api, fw_grant_update(api->fw, in.add, api_fw_local_only(api, in.add, in.sr.n_grants),
-							     in.drop.v, api_fw_local_only(api, in.drop.v, in.drop.n),
+	if (api->fw && api_kernel_timed(api, fw_grant_update(api->fw, in.add, initiate_local_only(api, &in, in.add, in.sr.n_grants),
+							     in.drop.v, initiate_local_only(api, &in, in.drop.v, in.drop.n),
 							     NULL, &err)) < 0) {
 		status = 500;
 		goto fail;

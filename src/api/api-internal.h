@@ -257,6 +257,9 @@ void api_render_cache_put(struct api *api, const char *key, const struct http_re
 
 /* api-render.c. A request as the API returns it (Azure's JitNetworkAccessRequest plus "id"). */
 json_t *api_request_encode(struct api *api, const struct store_request *req);
+/* The same for a request just planned: pol its policy as checked, vm its VM's name as read for it (no store reads). */
+json_t *api_request_encode_known(struct api *api, const struct store_request *req, const struct policy *pol,
+				 const struct api_vm_memo *vm);
 /*
  * The policy as GET returns it to caller `c`: stored JSON plus its requests of the last 7 days,
  * narrowed to the VMs in c's scope when c may read only some of them (c NULL: everything). NULL on failure.
@@ -318,6 +321,9 @@ int api_request_id_new(char *buf, size_t size);
  * (they reach it through its watch), never in jitgated's table. The number kept, in order.
  */
 size_t api_fw_local_only(struct api *api, struct fw_grant *v, size_t n);
+/* The same, told the VMs already read for the request (n_known of them; others are read from the store). */
+size_t api_fw_local_only_known(struct api *api, struct fw_grant *v, size_t n, const struct store_vm *known,
+			       size_t n_known);
 
 /*
  * The pure rules of initiate (api-initiate.c): the body against the policy, for a caller at

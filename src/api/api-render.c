@@ -40,10 +40,11 @@ time_json(int64_t ns)
 
 /* The request as the API returns it; `pol` (may be NULL) is its policy, for the ports' mappedPort. */
 static json_t *
-request_encode(struct api *api, const struct store_request *req, const struct policy *pol)
+request_encode(struct api *api, const struct store_request *req, const struct policy *pol,
+	       const struct api_vm_memo *known)
 {
 	json_t *o = json_object(), *vms = json_array(), *vm = NULL, *ports = NULL;
-	struct api_vm_memo memo = { 0 };
+	struct api_vm_memo memo = known ? *known : (struct api_vm_memo){ 0 };
 	int64_t last_vm = -1;
 	size_t i;
 
@@ -126,9 +127,16 @@ api_request_encode(struct api *api, const struct store_request *req)
 	json_t *o;
 
 	api_dnat_policy_of_request(api, req, &pol);
-	o = request_encode(api, req, pol);
+	o = request_encode(api, req, pol, NULL);
 	policy_free(pol);
 	return o;
+}
+
+json_t *
+api_request_encode_known(struct api *api, const struct store_request *req, const struct policy *pol,
+			 const struct api_vm_memo *vm)
+{
+	return request_encode(api, req, pol, vm);
 }
 
 /* Keep only the entries of `arr` (objects with "id" or "virtualMachines") that lie in one of the caller's scopes. */
@@ -191,7 +199,7 @@ api_policy_render(struct api *api, const struct api_caller *c, const struct stor
 	/* decoded once for all its requests (their ports' mappedPort) */
 	api_policy_decode_stored(api, sp, &pol, NULL);
 	for (i = 0; arr && i < n; i++)
-		json_array_append_new(arr, request_encode(api, &reqs[i], pol));
+		json_array_append_new(arr, request_encode(api, &reqs[i], pol, NULL));
 	policy_free(pol);
 	json_object_set_new(props, "requests", arr ? arr : json_array());
 	store_requests_free(reqs, n);

@@ -95,6 +95,7 @@ store_activity_append(struct store *st, struct store_activity *a)
 		r = activity_insert(st, a, seq, hash, &id);
 	if (r >= 0) {
 		a->id = id;
+		chain_moved(st, seq, hash);
 		if (queue)
 			r = outbox_queue(st, a);
 	}

@@ -126,6 +126,25 @@ store_audit_chain_get(struct store *st, struct store_audit_chain *ret)
 	return r;
 }
 
+/* Is the head this transaction's last append left still the head (store.chain_head)? */
+static bool
+chain_head_known(struct store *st)
+{
+	return st->chain_head.valid && st->chain_head.begun == st->begun && st->chain_head.undone == st->undone &&
+	       store_in_transaction(st);
+}
+
+void
+chain_moved(struct store *st, int64_t seq, const uint8_t *hash)
+{
+	_Static_assert(sizeof(st->chain_head.hash) == STORE_AUDIT_HASH_LEN, "the chain head's hash");
+	st->chain_head.valid = store_in_transaction(st);
+	st->chain_head.begun = st->begun;
+	st->chain_head.undone = st->undone;
+	st->chain_head.seq = seq;
+	memcpy(st->chain_head.hash, hash, STORE_AUDIT_HASH_LEN);
+}
+
 /* The next place in the chain and the hash of a there, in the caller's write transaction (the head row locked on PG). */
 int
 chain_next(struct store *st, const struct store_activity *a, int64_t *ret_seq, uint8_t *ret_hash)
@@ -135,18 +154,23 @@ chain_next(struct store *st, const struct store_activity *a, int64_t *ret_seq, u
 	int64_t seq = 0;
 	int rc, r;
 
-	if ((r = stmt_get(st, ST_CHAIN_HEAD, &s)) < 0)
-		return r;
-	rc = db_step(s);
-	if (rc == DB_ROW) {
-		seq = db_column_int64(s, 0) + 1;
-		r = col_hash(st, s, 1, prev);
+	if (chain_head_known(st)) {
+		seq = st->chain_head.seq + 1;
+		memcpy(prev, st->chain_head.hash, sizeof(prev));
 	} else {
-		r = rc == DB_DONE ? corrupt(st, "audit_chain", "(no row)") : sql_fail(st, rc);
+		if ((r = stmt_get(st, ST_CHAIN_HEAD, &s)) < 0)
+			return r;
+		rc = db_step(s);
+		if (rc == DB_ROW) {
+			seq = db_column_int64(s, 0) + 1;
+			r = col_hash(st, s, 1, prev);
+		} else {
+			r = rc == DB_DONE ? corrupt(st, "audit_chain", "(no row)") : sql_fail(st, rc);
+		}
+		stmt_done(s);
+		if (r < 0)
+			return r;
 	}
-	stmt_done(s);
-	if (r < 0)
-		return r;
 	if ((r = store_audit_hash(STORE_AUDIT_FORM, prev, seq, a, ret_hash)) < 0)
 		return set_error(st, r, "cannot hash the activity entry");
 	*ret_seq = seq;

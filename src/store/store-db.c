@@ -158,6 +158,8 @@ run_cached(struct store *st, enum stmt_id id)
 
 	if (id == ST_ROLLBACK || id == ST_ROLLBACK_TO || id == ST_MARK_UNDO)
 		st->undone++;
+	if (id == ST_BEGIN || id == ST_BEGIN_READ)
+		st->begun++;
 	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;

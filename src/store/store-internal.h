@@ -276,6 +276,19 @@ struct store {
 	size_t n_routes;
 	bool outbox_added;		/* an append added to the outbox since store_outbox_added_take */
 	uint64_t undone;	/* rollbacks and failed statements, for store_generation() */
+	uint64_t begun;		/* write transactions begun (ST_BEGIN): which one the chain's head below is of */
+	/*
+	 * The activity log chain's head as this store's last append in its write transaction left it: the
+	 * head row stays locked (or SQLite's one writer) until that transaction ends, so the next append in
+	 * it needs not read the head again (a round trip on PostgreSQL). Good while begun and undone are
+	 * what they were then (no other transaction, nothing rolled back or failed since).
+	 */
+	struct {
+		bool valid;
+		uint64_t begun, undone;
+		int64_t seq;
+		uint8_t hash[32];	/* STORE_AUDIT_HASH_LEN */
+	} chain_head;
 	char error[STORE_ERROR_MAX];
 };
 
@@ -340,6 +353,8 @@ int op_end(struct store *st, struct op *op, int r);
  */
 struct store_audit_entry;
 int chain_next(struct store *st, const struct store_activity *a, int64_t *ret_seq, uint8_t *ret_hash);
+/* the entry at seq with hash was appended in the caller's write transaction: the head is there now */
+void chain_moved(struct store *st, int64_t seq, const uint8_t *hash);
 /* an activity row as ST_CHAIN_WALK and the activity queries read it (store-chain.c) */
 int activity_from_row(struct store *st, struct db_stmt *s, struct store_activity *a);
 int audit_entry_from_row(struct store *st, struct db_stmt *s, struct store_audit_entry *e);

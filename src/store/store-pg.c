@@ -14,6 +14,7 @@
 
 #define PG_PARAMS_MAX	16	/* the most parameters one statement has (?12 in ST_GRANT_INSERT) */
 #define PG_INT_TEXT_MAX	24	/* an int64 in decimal, with its sign and NUL */
+#define PG_COMMAND_TEXT_MAX	1024	/* a command with the savepoint commands kept ahead of it (store-pg-pipe.c) */
 #define PG_TEXT_OID	25	/* the type given to a parameter the text never names (the activity filters) */
 
 struct pg_stmt {
@@ -209,6 +210,7 @@ pg_ready(struct store *st)
 		snprintf(pg->message, sizeof(pg->message), "%s", pg->retry_message);
 		return DB_FAIL;
 	}
+	store_pg_drop_deferred(st);	/* the transaction they were for is gone with the connection */
 	PQreset(pg->conn);
 	if (PQstatus(pg->conn) != CONNECTION_OK) {
 		rc = pg_failed(st, NULL);
@@ -221,26 +223,6 @@ pg_ready(struct store *st)
 	pg->tx_lost = pg->tx_was_open;
 	pg->tx_was_open = false;
 	return store_pg_session(st) < 0 ? DB_FAIL : DB_OK;
-}
-
-/*
- * A statement meant for a transaction (a write, a savepoint, its release) that comes first after the
- * connection was lost inside one: the transaction's writes are gone, and on the new connection the
- * statement would run on its own (committed alone, or refused as outside a transaction: a 500). It
- * fails as the lost connection's (-EBUSY, a 503); the caller ends what it had. Once: a BEGIN, or this,
- * ends the lost transaction.
- */
-static int
-pg_lost_transaction(struct store *st)
-{
-	struct store_pg *pg = pg_of(st);
-
-	if (!pg->tx_lost)
-		return DB_OK;
-	pg->tx_lost = false;
-	pg->errno_pending = -EBUSY;
-	snprintf(pg->message, sizeof(pg->message), "the connection was lost inside a transaction (connected again)");
-	return DB_FAIL;
 }
 
 /*
@@ -451,6 +433,8 @@ static int
 pg_command(struct store *st, const char *sql)
 {
 	struct store_pg *pg = pg_of(st);
+	char text[PG_COMMAND_TEXT_MAX];
+	const char *sent = sql;
 	PGresult *res;
 	int rc = pg_ready(st);
 
@@ -459,11 +443,24 @@ pg_command(struct store *st, const char *sql)
 	/* transaction control and savepoints: a BEGIN starts afresh, the others belonged to a transaction */
 	if (word_at(sql, "BEGIN"))
 		pg->tx_lost = false;
-	else if ((rc = pg_lost_transaction(st)) != DB_OK)
+	else if ((rc = store_pg_lost_transaction(st)) != DB_OK)
 		return rc;
+	/* a savepoint command waits for the next round trip; a ROLLBACK makes the kept ones moot */
+	if (store_pg_defer(st, sql))
+		return DB_DONE;
+	if (!strcmp(sql, "ROLLBACK"))
+		store_pg_drop_deferred(st);
+	if (pg->n_deferred) {
+		if (store_pg_command_text(st, sql, text, sizeof(text)) < 0) {
+			pg->errno_pending = -E2BIG;
+			snprintf(pg->message, sizeof(pg->message), "a command too long to send: %s", sql);
+			return DB_FAIL;
+		}
+		sent = text;
+	}
 	rc = DB_DONE;
 	pg->warned = false;
-	res = PQexec(pg->conn, sql);
+	res = PQexec(pg->conn, sent);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pg_failed(st, res);
 		/* a BEGIN whose write lock was not had leaves no transaction, as SQLite's BEGIN IMMEDIATE */
@@ -479,6 +476,13 @@ pg_command(struct store *st, const char *sql)
 	}
 	PQclear(res);
 	return rc;
+}
+
+/* Send the savepoint commands kept, alone: before a query that does not go through pg_command or pg_execute. */
+static int
+pg_flush(struct store *st)
+{
+	return pg_of(st)->n_deferred ? pg_command(st, "SELECT 1") : DB_DONE;
 }
 
 /* The statement's result into ps->res and the counters: DB_ROW (rows to read), DB_DONE, or a failure kept. */
@@ -507,51 +511,27 @@ pg_take(struct pg_stmt *ps, PGresult *res)
 }
 
 /*
- * A write inside a transaction, under its own savepoint: PostgreSQL would otherwise abort the whole
+ * A write inside a transaction runs under its own savepoint: PostgreSQL would otherwise abort the whole
  * transaction where SQLite undoes just the statement. SAVEPOINT, the statement and RELEASE go in one
- * pipeline, one round trip (three cost initiate two thirds of its rate); on failure the statement is
- * rolled back to its savepoint.
+ * pipeline, one round trip (three cost initiate two thirds of its rate), behind the savepoint commands
+ * kept since the last round trip (store-pg-pipe.c); on failure the statement is rolled back to its
+ * savepoint. A read inside a transaction takes the kept commands along in its pipeline.
  */
 static int
-pg_execute_guarded(struct pg_stmt *ps)
+pg_execute_piped(struct pg_stmt *ps, bool guarded)
 {
-	PGconn *c = pg_of(ps->st)->conn;
-	PGresult *res, *mine = NULL;
-	int rc = DB_OK, q;
+	struct store_pg_query q = { ps->name, ps->n_params, ps->values, ps->lengths, ps->formats };
+	PGresult *res, *failed;
+	int rc;
 
-	if (!PQenterPipelineMode(c))
-		return pg_failed(ps->st, NULL);
-	if (!PQsendQueryParams(c, "SAVEPOINT db_stmt", 0, NULL, NULL, NULL, NULL, 0) ||
-	    !PQsendQueryPrepared(c, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1) ||
-	    !PQsendQueryParams(c, "RELEASE db_stmt", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c))
-		rc = pg_failed(ps->st, NULL);
-	/* each query's results end with a NULL; the statement's is the second; then the sync's */
-	for (q = 0; rc == DB_OK && q < 3; q++) {
-		while ((res = PQgetResult(c)) != NULL) {
-			if (q == 1 && !mine) {
-				mine = res;
-				continue;
-			}
-			if (PQresultStatus(res) == PGRES_FATAL_ERROR && q != 1)
-				rc = pg_failed(ps->st, res);	/* the savepoint or its release */
-			PQclear(res);
-		}
+	if (!(res = store_pg_pipeline(ps->st, &q, guarded, &failed))) {
+		rc = pg_failed(ps->st, failed);	/* a kept savepoint command, or the connection */
+		PQclear(failed);
+		return rc;
 	}
-	while ((res = PQgetResult(c)) != NULL) {
-		bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
-
-		PQclear(res);
-		if (sync)
-			break;
-	}
-	PQexitPipelineMode(c);
-	if (rc != DB_OK || !mine) {
-		PQclear(mine);
-		return rc != DB_OK ? rc : pg_failed(ps->st, NULL);
-	}
-	rc = pg_take(ps, mine);
+	rc = pg_take(ps, res);
 	/* (on a connection lost, the transaction went with it: nothing to undo) */
-	if (rc != DB_DONE && rc != DB_ROW && PQstatus(c) == CONNECTION_OK)
+	if (guarded && rc != DB_DONE && rc != DB_ROW && PQstatus(pg_of(ps->st)->conn) == CONNECTION_OK)
 		pg_command(ps->st, "ROLLBACK TO db_stmt; RELEASE db_stmt");
 	return rc;
 }
@@ -566,11 +546,11 @@ pg_execute(struct pg_stmt *ps)
 
 	if (!ps->name[0])
 		return pg_command(st, ps->sql);
-	if ((rc = pg_ready(st)) != DB_OK || (ps->is_write && (rc = pg_lost_transaction(st)) != DB_OK) ||
+	if ((rc = pg_ready(st)) != DB_OK || (ps->is_write && (rc = store_pg_lost_transaction(st)) != DB_OK) ||
 	    (ps->epoch != pg->epoch && (rc = pg_send_prepare(ps)) != DB_OK))
 		return rc;
-	if (ps->is_write && PQtransactionStatus(pg->conn) == PQTRANS_INTRANS)
-		return pg_execute_guarded(ps);
+	if (PQtransactionStatus(pg->conn) == PQTRANS_INTRANS && (ps->is_write || pg->n_deferred))
+		return pg_execute_piped(ps, ps->is_write);
 	pg->warned = false;
 	rc = pg_take(ps, PQexecPrepared(pg->conn, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1));
 	/* a write on its own commits as it ends */
@@ -687,9 +667,12 @@ pg_in_transaction(struct store *st)
 static int
 pg_check_integrity(struct store *st)
 {
-	PGresult *res = PQexec(pg_of(st)->conn, "SELECT n FROM schema_version");
+	PGresult *res;
 	int r = 0;
 
+	if (pg_flush(st) != DB_DONE)
+		return pg_fail(st, DB_FAIL);
+	res = PQexec(pg_of(st)->conn, "SELECT n FROM schema_version");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		r = set_error(st, -EIO, "integrity check: %s", PQresultErrorMessage(res));
 	else if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) != STORE_SCHEMA_VERSION)
@@ -723,7 +706,13 @@ pg_changes_fd(struct store *st)
 	struct store_pg *pg = pg_of(st);
 
 	if (!pg->listening) {
-		PGresult *res = PQexec(pg->conn, STORE_PG_LISTEN_SQL);
+		PGresult *res;
+
+		if (pg_flush(st) != DB_DONE) {
+			pg_fail(st, DB_FAIL);
+			return -1;
+		}
+		res = PQexec(pg->conn, STORE_PG_LISTEN_SQL);
 
 		pg->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
 		PQclear(res);

@@ -3,6 +3,7 @@
 #define JITGATE_STORE_PG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
@@ -56,6 +57,14 @@
 /* what a listening session runs, at store_changes_fd's first call and again after each reconnect */
 #define STORE_PG_LISTEN_SQL	"LISTEN " STORE_PG_CHANNEL "; LISTEN " STORE_PG_WRITES_CHANNEL
 
+/*
+ * Savepoint commands (SAVEPOINT x, RELEASE x) held back inside a transaction and sent with the next
+ * statement, in one round trip (store-pg-pipe.c). The store nests at most a mark, an operation and a
+ * statement's own savepoint between two statements; the rest is room. Longer texts are sent at once.
+ */
+#define STORE_PG_DEFERRED_MAX	8
+#define STORE_PG_DEFERRED_LEN	48
+
 /* st->engine of a PostgreSQL store. */
 struct store_pg {
 	PGconn *conn;
@@ -79,12 +88,43 @@ struct store_pg {
 	 */
 	uint64_t foreign;
 	unsigned foreign_epoch;		/* the connection whose announcements `foreign` counts */
+	char deferred[STORE_PG_DEFERRED_MAX][STORE_PG_DEFERRED_LEN];	/* savepoint commands not sent yet */
+	int n_deferred;
+};
+
+/* A prepared statement's name and parameters, as PQsendQueryPrepared takes them. */
+struct store_pg_query {
+	const char *name;
+	int n_params;
+	const char *const *values;
+	const int *lengths;
+	const int *formats;
 };
 
 extern const struct db_ops store_pg_ops;
 
 /* A column as an integer (bool, int2, int4 or int8 in binary); NULL reads 0. */
 int64_t store_pg_column_int64(struct db_stmt *s, int i);
+
+/* store-pg-pipe.c. Keep sql (a SAVEPOINT or RELEASE inside a transaction) for the next round trip: true if kept. */
+bool store_pg_defer(struct store *st, const char *sql);
+/* Forget what was kept: the transaction is gone (a reconnect) or about to be (ROLLBACK). */
+void store_pg_drop_deferred(struct store *st);
+/* The text of command sql with what was kept ahead of it ("SAVEPOINT a; sql"), which is then no longer kept. */
+int store_pg_command_text(struct store *st, const char *sql, char *buf, size_t size);
+/*
+ * Run a prepared statement in one pipeline behind what was kept, and when guarded under its own
+ * savepoint (SAVEPOINT db_stmt, it, RELEASE db_stmt): its result (the caller clears it). NULL when
+ * another query of the pipeline failed (its result in *ret_failed, for the caller to read and clear)
+ * or the connection did (*ret_failed NULL).
+ */
+PGresult *store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarded, PGresult **ret_failed);
+
+/*
+ * store-pg-pipe.c. DB_OK, or DB_FAIL (-EBUSY, kept) once for the first statement meant for a transaction
+ * after the connection was lost inside one.
+ */
+int store_pg_lost_transaction(struct store *st);
 
 /* Set up a new connection's session (store-pg.c): -errno, the error kept. */
 int store_pg_session(struct store *st);
