@@ -39,7 +39,10 @@
 #define AGENT_ERROR_BODY_MAX	(64 * 1024)	/* a join's or a status's answer (an error body) */
 #define AGENT_INSTANCE_BYTES	16		/* the random id of one run (?instance=, hex): two agents sharing a credential show */
 
-/* Memory (agent.c): the resident size is a target (issue 13, bench/RESULTS.md). */
+/* Memory (agent.c, agent-watch.c): the resident size is a target (issue 13, bench/RESULTS.md). */
+#define AGENT_LEAN_IDLE_MS	1000		/* libnftables' context (its cache, ~0.5-1 MB resident) is freed after this
+						 * long with no batch: freeing it after every batch cost ~5 ms on a batch
+						 * that follows another at once (a grant right after a revoke, a reconcile) */
 #define AGENT_MMAP_THRESHOLD	(128 * 1024)	/* malloc maps blocks this large on their own, given back when freed:
 						 * libnftables' cache tables (128 KB each) leave no hole in the heap */
 #endif

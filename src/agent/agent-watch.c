@@ -31,6 +31,7 @@ struct watch {
 	int64_t next_try, last_ok, next_status, next_reconcile;	/* monotonic ms */
 	int64_t status_after;		/* no status before this (a 429), the watch goes on meanwhile */
 	int64_t poll_started;		/* when the poll in flight started */
+	int64_t rest_at;		/* when libnftables' context goes, idle (fw_rest; INT64_MAX: none held) */
 	/*
 	 * A status is owed (a state applied or refused, tampering undone) while
 	 * status_owed != status_posted. A status in flight carries status_sent;
@@ -374,7 +375,7 @@ out:
 	free(text);
 }
 
-/* How long the loop may sleep: the tick, the next try, the reconcile, the disconnected deadline. */
+/* How long the loop may sleep: the tick, the next try, the reconcile, the idle context's end, the disconnected deadline. */
 static int
 wait_ms(const struct watch *w, int64_t now)
 {
@@ -384,6 +385,8 @@ wait_ms(const struct watch *w, int64_t now)
 		t = w->next_try - now;
 	if (w->next_reconcile - now < t)
 		t = w->next_reconcile - now;
+	if (w->rest_at - now < t)
+		t = w->rest_at - now;
 	d = agent_disconnected_deadline(agent_contact_ms(w->last_ok, w->op == OP_POLL, w->poll_started, now),
 					w->a->conf.max_disconnected_ms);
 	if (!w->ended && d - now < t)
@@ -422,6 +425,8 @@ watch_step(struct watch *w)
 		agent_reconcile(w->a, "periodic");
 		w->next_reconcile = now + AGENT_RECONCILE_MS;
 	}
+	/* after the step's batches: a batch soon after reuses the context, an idle agent gives it back */
+	w->rest_at = fw_rest(w->a->fw, time_mono_ms(), AGENT_LEAN_IDLE_MS);
 	return 0;
 }
 
@@ -436,6 +441,7 @@ agent_watch_run(struct agent *a)
 	instance_make(&w);
 	w.last_ok = w.next_try = w.next_status = time_mono_ms();
 	w.next_reconcile = w.last_ok + AGENT_RECONCILE_MS;
+	w.rest_at = w.last_ok;	/* the first step looks (the saved state was applied just before) */
 	if (agent_credential_load(a->dirfd, w.token, sizeof(w.token), &cerr) < 0) {
 		agent_log("%s: %s; enforcing the saved state without a server", cerr.target, cerr.message);
 		w.next_try = INT64_MAX;

@@ -275,11 +275,11 @@ main(int argc, char **argv)
 		return AGENT_EXIT_OK;
 	}
 	/*
-	 * The agent idles between a few batches a minute, and its resident size counts: no libnftables cache
-	 * between batches, and glibc's threshold fixed (not raised by the first large free) so that those
-	 * caches' tables come and go as their own mappings instead of leaving the heap's high-water mark.
+	 * The agent idles between a few batches a minute, and its resident size counts: the run loop lets
+	 * libnftables' cache go when idle (AGENT_LEAN_IDLE_MS), and glibc's threshold is fixed (not raised by
+	 * the first large free) so that the cache's tables come and go as their own mappings instead of
+	 * leaving the heap's high-water mark.
 	 */
-	fw_lean();
 	mallopt(M_MMAP_THRESHOLD, AGENT_MMAP_THRESHOLD);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)

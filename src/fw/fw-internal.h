@@ -31,6 +31,7 @@ struct fw_ops {
 	int (*list)(struct fw *fw, struct fw_elem **ret, size_t *ret_n, struct core_error *err);
 	int (*events_fd)(const struct fw *fw);
 	int (*events_read)(struct fw *fw, struct fw_tamper *ret);
+	int64_t (*rest)(struct fw *fw, int64_t now_ms, int64_t idle_ms);	/* NULL: nothing held to let go */
 	void (*free)(struct fw *fw);
 };
 

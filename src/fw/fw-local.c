@@ -157,6 +157,12 @@ fw_local_list(struct fw *base, struct fw_elem **ret, size_t *ret_n, struct core_
 	return r;
 }
 
+static int64_t
+fw_local_rest(struct fw *base, int64_t now_ms, int64_t idle_ms)
+{
+	return fw_nft_rest(to_local(base)->nft, now_ms, idle_ms);
+}
+
 static const struct fw_ops local_ops = {
 	.reconcile = fw_local_reconcile,
 	.reconcile_take = fw_local_reconcile_take,
@@ -167,5 +173,6 @@ static const struct fw_ops local_ops = {
 	.list = fw_local_list,
 	.events_fd = fw_local_events_fd,
 	.events_read = fw_local_events_read,
+	.rest = fw_local_rest,
 	.free = fw_local_free,
 };

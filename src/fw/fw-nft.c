@@ -12,6 +12,7 @@
 #include <nftables/libnftables.h>
 
 #include "core/buf.h"
+#include "core/timeutil.h"
 #include "fw-nft-internal.h"
 
 #define FW_PROBE_TABLE	"inet jitgate_probe"
@@ -19,16 +20,9 @@
 static int fw_nft_probe(struct fw_nft *nft, struct core_error *err);
 
 struct fw_nft {
-	struct nft_ctx *ctx;	/* NULL between batches when lean */
+	struct nft_ctx *ctx;	/* NULL once fw_nft_rest() let it go, until the next batch */
+	int64_t used_ms;	/* when a batch last used ctx (monotonic) */
 };
-
-static bool lean;	/* fw_lean(): set once at the start, before any context */
-
-void
-fw_lean(void)
-{
-	lean = true;
-}
 
 /* How each set is declared; fw_nft_list() checks the kernel's sets against the same layout (key_layout_of). */
 static const char *const set_decl[FW_SET_COUNT] = {
@@ -126,14 +120,23 @@ ctx_get(struct fw_nft *nft, struct core_error *err)
 	return 0;
 }
 
-/* After a batch (and its error text read): a lean process lets the context and its cache go. */
+/* After a batch (and its error text read): the context is kept for the next one, its idle time counted from now. */
 static void
 ctx_done(struct fw_nft *nft)
 {
-	if (lean && nft->ctx) {
-		nft_ctx_free(nft->ctx);
-		nft->ctx = NULL;
-	}
+	nft->used_ms = time_mono_ms();
+}
+
+int64_t
+fw_nft_rest(struct fw_nft *nft, int64_t now_ms, int64_t idle_ms)
+{
+	if (!nft || !nft->ctx)
+		return INT64_MAX;
+	if (now_ms - nft->used_ms < idle_ms)
+		return nft->used_ms + idle_ms;
+	nft_ctx_free(nft->ctx);
+	nft->ctx = NULL;
+	return INT64_MAX;
 }
 
 int

@@ -25,6 +25,12 @@ fw_events_read(struct fw *fw, struct fw_tamper *ret)
 	return fw->ops->events_read(fw, ret);
 }
 
+int64_t
+fw_rest(struct fw *fw, int64_t now_ms, int64_t idle_ms)
+{
+	return fw && fw->ops->rest ? fw->ops->rest(fw, now_ms, idle_ms) : INT64_MAX;
+}
+
 void
 fw_free(struct fw *fw)
 {

@@ -91,6 +91,21 @@ check "A's open session died" test $rc = 1
 wait $other_pid; rc=$?
 check "another session (B to unprotected 3389) is untouched" test $rc = 0
 
+echo "3c. libnftables' context: kept after a batch, let go once idle (fw_rest); a revoke works the same either way"
+end=$(( $(now_ms) + 30000 ))
+out=$(fw_vm "${LOCAL[@]}" sync "add i1 1 $A TCP 22 @$end" "rest 60000" "rest 0" "rest 0")
+check "after a batch the context is held while younger than the idle time" grep -q '^rest: held, [0-9]* ms to go' <<<"$out"
+check "... and let go once idle that long: nothing held after" test "$(grep -c '^rest: nothing held' <<<"$out")" = 2
+check "A reaches 22 with the grant" can "$CL" $A $V 22
+out=$(fw_vm "${LOCAL[@]}" "grant i1 1 $A TCP 22 @$end" sync "rest 0" "rest 0" "remove i1 1 TCP 22" "rest 60000")
+check "a revoke after the context was let go makes a new one ($(tr '\n' ' ' <<<"$out"))" \
+	grep -q '^remove: added=0 removed=1' <<<"$out"
+check "... which it holds afterwards" grep -q '^rest: held' <<<"$out"
+check "A is refused after that revoke" cannot "$CL" $A $V 22
+out=$(fw_vm "${LOCAL[@]}" sync "add i2 1 $A TCP 22 @$end" "remove i2 1 TCP 22")
+check "a revoke right after a grant reuses the held context ($(tail -1 <<<"$out"))" grep -q '^remove: added=0 removed=1' <<<"$out"
+check "A is refused after that revoke too" cannot "$CL" $A $V 22
+
 echo "4. CIDR grants, IPv6, and '*' protocol"
 end=$(( $(now_ms) + 20000 ))
 fw_vm "${LOCAL[@]}" sync "add r2 1 10.201.0.0/30 TCP 22 @$end" "add r3 1 fd00:201::/112 TCP 22 @$end" \

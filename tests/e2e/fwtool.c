@@ -22,6 +22,7 @@ static const char usage[] =
 	"  'remove ID VMID PROTO PORT'                     fw_grant_remove\n"
 	"  'kill ID VMID SOURCE PROTO PORT +MS'            fw_sessions_kill (end open sessions)\n"
 	"  'list'              print what the kernel holds\n"
+	"  'rest MS'           fw_rest: let libnftables' context go if no batch used it for MS\n"
 	"  'sleep MS'\n";
 
 static struct fw_vm vms[64];
@@ -213,6 +214,13 @@ main(int argc, char **argv)
 		} else if (!strcmp(w[0], "list") && n == 1) {
 			r = print_list(fw);
 			err.code[0] = '\0';
+		} else if (!strcmp(w[0], "rest") && n == 2) {
+			int64_t now = time_mono_ms(), due = fw_rest(fw, now, (int64_t)parse_u64(op, w[1]));
+
+			if (due == INT64_MAX)
+				printf("rest: nothing held\n");
+			else
+				printf("rest: held, %" PRId64 " ms to go\n", due - now);
 		} else if (!strcmp(w[0], "sleep") && n == 2) {
 			usleep((useconds_t)parse_u64(op, w[1]) * 1000);
 		} else {

@@ -59,6 +59,12 @@ fw_nft_close(struct fw_nft *nft)
 	free(nft);
 }
 
+int64_t
+fw_nft_rest(struct fw_nft *nft, int64_t now_ms, int64_t idle_ms)
+{
+	return INT64_MAX;
+}
+
 int
 fw_nft_list(struct fw_nft *nft, int64_t now_ms, struct fw_elem **ret, size_t *ret_n, bool *ret_ours,
 	    struct core_error *err)
