@@ -670,48 +670,49 @@ initiate_body(char *buf, size_t size, const char *vm, int port, const char *src)
 		 "\"allowedSourceAddressPrefix\":\"%s\"}]}],\"justification\":\"agentload\"}", vm, port, end, src);
 }
 
-static int
-mode_latency(int argc, char **argv)
+/*
+ * One figure run, shared by latency and propagate: COUNT initiates on one kept-alive connection, each timed from
+ * its sending to when the caller's effect callback saw it take effect. The callbacks say what each sample sends
+ * and what it waits for.
+ */
+struct sampler {
+	CURL *h;
+	struct body *b;
+	const char *url, *token;
+	const char *what;	/* the initiate in error messages ("initiate", "initiate on A") */
+	const char *api_key;	/* the initiate's own answer's figures: "<api_key>_p50_ms", "<api_key>_p99_ms" */
+	long count;
+	void *ctx;
+	/* before sample i (-1: the first, not counted): wait as the mode wants, note what it needs, write the body */
+	void (*prepare)(void *ctx, long i, char *json, size_t size);
+	/* sample i was answered 202 (sent at t0, answered at t202): when it took effect (now_ms), or -1 */
+	double (*effect)(void *ctx, long i, double t0, double t202);
+};
+
+/* Runs s's samples and prints their percentiles, a line on stdout; how many failed. */
+static long
+sampler_run(const struct sampler *s)
 {
 	static double lat[LATENCY_MAX], api[LATENCY_MAX];
-	const char *token, *vm, *target;
-	char **srcs = argv + 6, url[1024], json[2048];
-	const char *gap = getenv("AGENTLOAD_GAP_MS");
-	long count, i, failed = 0, port, gap_ms = gap ? strtol(gap, NULL, 10) : 0;
-	size_t n_srcs, n = 0;
-	struct body b = { 0 };
-	CURL *h;
+	char json[2048];
+	long i, failed = 0;
+	size_t n = 0;
 
-	if (argc < 7)
-		return 2;
-	token = argv[0];
-	vm = argv[2];
-	target = argv[3];
-	port = strtol(argv[4], NULL, 10);
-	count = strtol(argv[5], NULL, 10);
-	n_srcs = (size_t)argc - 6;
-	if (port <= 0 || port > 65535 || count <= 0 || count > LATENCY_MAX ||
-	    !(h = handle_new(srcs[0], &b, CALL_TIMEOUT_MS)))
-		return 2;
-	snprintf(url, sizeof(url), "%s%s/initiate" API_VERSION, base, argv[1]);
 	/* i = -1: a first initiate, not counted, opens the kept-alive connection (TCP and TLS are no part of it) */
-	for (i = -1; i < count; i++) {
-		const char *src = srcs[(size_t)(i + 1) % n_srcs];
+	for (i = -1; i < s->count; i++) {
 		double t0, t202, t1;
 		long st;
 
-		if (i >= 0 && gap_ms > 0)
-			usleep((useconds_t)gap_ms * 1000);
-		initiate_body(json, sizeof(json), vm, (int)port, src);
+		s->prepare(s->ctx, i, json, sizeof(json));
 		t0 = now_ms();
-		st = call(h, &b, "POST", url, token, json);
+		st = call(s->h, s->b, "POST", s->url, s->token, json);
 		t202 = now_ms();
 		if (st != 202) {
-			err_show("initiate %ld: HTTP %ld: %.300s", i, st, b.data ? b.data : "");
+			err_show("%s %ld: HTTP %ld: %.300s", s->what, i, st, s->b->data ? s->b->data : "");
 			failed++;
 			continue;
 		}
-		if ((t1 = probe_until_open(src, target, (int)port, t0)) < 0) {
+		if ((t1 = s->effect(s->ctx, i, t0, t202)) < 0) {
 			failed++;
 			continue;
 		}
@@ -719,16 +720,73 @@ mode_latency(int argc, char **argv)
 			continue;
 		lat[n] = t1 - t0;
 		api[n++] = t202 - t0;
-		if (getenv("AGENTLOAD_VERBOSE"))	/* each sample, with the wall clock at its start, on stderr */
-			fprintf(stderr, "sample %ld src=%s wall=%.3f api_ms=%.1f connect_ms=%.1f\n", i, src,
-				wall_s(), t202 - t0, t1 - t0);
 	}
 	qsort(lat, n, sizeof(lat[0]), cmp_double);
 	qsort(api, n, sizeof(api[0]), cmp_double);
-	printf("n=%zu failed=%ld p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f api_p50_ms=%.1f api_p99_ms=%.1f\n", n,
-	       failed, pct(lat, n, 0.5), pct(lat, n, 0.9), pct(lat, n, 0.99), pct(lat, n, 1.0), pct(api, n, 0.5),
-	       pct(api, n, 0.99));
-	curl_easy_cleanup(h);
+	printf("n=%zu failed=%ld p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f %s_p50_ms=%.1f %s_p99_ms=%.1f\n", n,
+	       failed, pct(lat, n, 0.5), pct(lat, n, 0.9), pct(lat, n, 0.99), pct(lat, n, 1.0), s->api_key,
+	       pct(api, n, 0.5), s->api_key, pct(api, n, 0.99));
+	return failed;
+}
+
+/* latency's samples: sources in turn, each waited for until its TCP connect opens. */
+struct latency_ctx {
+	char **srcs;
+	size_t n_srcs;
+	const char *vm, *target, *src;	/* src: the current sample's */
+	int port;
+	long gap_ms;
+};
+
+static void
+latency_prepare(void *ctx, long i, char *json, size_t size)
+{
+	struct latency_ctx *c = ctx;
+
+	c->src = c->srcs[(size_t)(i + 1) % c->n_srcs];
+	if (i >= 0 && c->gap_ms > 0)
+		usleep((useconds_t)c->gap_ms * 1000);
+	initiate_body(json, size, c->vm, c->port, c->src);
+}
+
+static double
+latency_effect(void *ctx, long i, double t0, double t202)
+{
+	struct latency_ctx *c = ctx;
+	double t1 = probe_until_open(c->src, c->target, c->port, t0);
+
+	if (t1 >= 0 && i >= 0 && getenv("AGENTLOAD_VERBOSE"))	/* each sample, with the wall clock at its start */
+		fprintf(stderr, "sample %ld src=%s wall=%.3f api_ms=%.1f connect_ms=%.1f\n", i, c->src, wall_s(),
+			t202 - t0, t1 - t0);
+	return t1;
+}
+
+static int
+mode_latency(int argc, char **argv)
+{
+	const char *gap = getenv("AGENTLOAD_GAP_MS");
+	char url[1024];
+	struct latency_ctx c = { .srcs = argv + 6, .gap_ms = gap ? strtol(gap, NULL, 10) : 0 };
+	struct body b = { 0 };
+	struct sampler s = { .b = &b, .url = url, .what = "initiate", .api_key = "api", .ctx = &c,
+			     .prepare = latency_prepare, .effect = latency_effect };
+	long port, failed;
+
+	if (argc < 7)
+		return 2;
+	s.token = argv[0];
+	c.vm = argv[2];
+	c.target = argv[3];
+	port = strtol(argv[4], NULL, 10);
+	s.count = strtol(argv[5], NULL, 10);
+	c.n_srcs = (size_t)argc - 6;
+	if (port <= 0 || port > 65535 || s.count <= 0 || s.count > LATENCY_MAX ||
+	    !(s.h = handle_new(c.srcs[0], &b, CALL_TIMEOUT_MS)))
+		return 2;
+	c.port = (int)port;
+	snprintf(url, sizeof(url), "%s%s/initiate" API_VERSION, base, argv[1]);
+	failed = sampler_run(&s);
+	curl_easy_cleanup(s.h);
 	free(b.data);
 	return failed ? 1 : 0;
 }
@@ -806,64 +864,66 @@ prop_wait(struct prop_watch *w, int64_t rev)
 	return at;
 }
 
+/* propagate's samples: each waits for B's watch to answer a revision newer than the one before its initiate. */
+struct prop_ctx {
+	struct prop_watch *w;
+	const char *vm, *src;
+	int64_t rev;	/* the watch's revision before the current sample's initiate */
+};
+
+static void
+prop_prepare(void *ctx, long i, char *json, size_t size)
+{
+	struct prop_ctx *c = ctx;
+
+	(void)i;
+	usleep(PROPAGATE_GAP_MS * 1000);
+	pthread_mutex_lock(&c->w->lock);
+	c->rev = c->w->rev;
+	pthread_mutex_unlock(&c->w->lock);
+	initiate_body(json, size, c->vm, 22, c->src);
+}
+
+static double
+prop_effect(void *ctx, long i, double t0, double t202)
+{
+	struct prop_ctx *c = ctx;
+
+	(void)i;
+	(void)t0;
+	(void)t202;
+	return prop_wait(c->w, c->rev);
+}
+
 static int
 mode_propagate(int argc, char **argv)
 {
-	static double lat[LATENCY_MAX], api[LATENCY_MAX];
 	static struct prop_watch w = { .lock = PTHREAD_MUTEX_INITIALIZER, .rev = -1 };
-	char url[1024], json[2048];
-	long count, i, failed = 0;
+	char url[1024];
+	struct prop_ctx c = { .w = &w };
 	struct body b = { 0 };
-	size_t n = 0;
+	struct sampler s = { .b = &b, .url = url, .what = "initiate on A", .api_key = "initiate", .ctx = &c,
+			     .prepare = prop_prepare, .effect = prop_effect };
 	pthread_t th;
-	CURL *h;
+	long failed;
 
-	if (argc != 7 || (count = strtol(argv[5], NULL, 10)) <= 0 || count > LATENCY_MAX)
+	if (argc != 7 || (s.count = strtol(argv[5], NULL, 10)) <= 0 || s.count > LATENCY_MAX)
 		return 2;
 	pthread_cond_init(&w.moved, NULL);
 	snprintf(w.url, sizeof(w.url), "%s/agent/v1%s/state", argv[4], argv[2]);
 	snprintf(w.cred, sizeof(w.cred), "%s", argv[3]);
 	w.src = argv[6];
+	s.token = argv[0];
+	c.vm = argv[2];
+	c.src = argv[6];
 	snprintf(url, sizeof(url), "%s%s/initiate" API_VERSION, base, argv[1]);
-	if (!(h = handle_new(argv[6], &b, CALL_TIMEOUT_MS)) || pthread_create(&th, NULL, prop_watch_run, &w) != 0)
+	if (!(s.h = handle_new(argv[6], &b, CALL_TIMEOUT_MS)) || pthread_create(&th, NULL, prop_watch_run, &w) != 0)
 		return 1;
 	if (prop_wait(&w, -1) < 0) {	/* the first answer: the revision now */
 		err_show("the watch on B did not answer");
 		return 1;
 	}
-	/* i = -1: a first initiate, not counted, opens the kept-alive connection to A */
-	for (i = -1; i < count; i++) {
-		double t0, t202, t1;
-		int64_t rev;
-		long st;
-
-		usleep(PROPAGATE_GAP_MS * 1000);
-		pthread_mutex_lock(&w.lock);
-		rev = w.rev;
-		pthread_mutex_unlock(&w.lock);
-		initiate_body(json, sizeof(json), argv[2], 22, argv[6]);
-		t0 = now_ms();
-		st = call(h, &b, "POST", url, argv[0], json);
-		t202 = now_ms();
-		if (st != 202) {
-			err_show("initiate on A %ld: HTTP %ld: %.300s", i, st, b.data ? b.data : "");
-			failed++;
-			continue;
-		}
-		if ((t1 = prop_wait(&w, rev)) < 0) {
-			failed++;
-			continue;
-		}
-		if (i < 0)
-			continue;
-		lat[n] = t1 - t0;
-		api[n++] = t202 - t0;
-	}
-	qsort(lat, n, sizeof(lat[0]), cmp_double);
-	qsort(api, n, sizeof(api[0]), cmp_double);
-	printf("n=%zu failed=%ld p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f initiate_p50_ms=%.1f "
-	       "initiate_p99_ms=%.1f\n", n, failed, pct(lat, n, 0.5), pct(lat, n, 0.9), pct(lat, n, 0.99),
-	       pct(lat, n, 1.0), pct(api, n, 0.5), pct(api, n, 0.99));
+	failed = sampler_run(&s);
 	fflush(stdout);
 	/* the watch may sit in a poll B holds for up to 30 s: end without waiting for it */
 	_exit(failed ? 1 : 0);
