@@ -32,18 +32,15 @@ PORTS=64	# rules of the VM in the policy: 22 and 1001..1063 (server-bench setup)
 . "$here/../tests/e2e/lib.sh"
 . "$here/../tests/pg.sh"
 
-[[ $(id -u) == 0 ]] || { echo "replica-bench: needs root"; exit 1; }
 builds=("$BUILD")
 [[ -n ${BEFORE:-} ]] && { BEFORE=$(cd "$BEFORE" && pwd) || exit 1; builds+=("$BEFORE"); }
 for b in "${builds[@]}"; do
-	for x in src/daemon/jitgated; do
-		[[ -x $b/$x ]] || { echo "replica-bench: build first ($b/$x)"; exit 1; }
-	done
+	JITGATED=$b/src/daemon/jitgated e2e_require replica-bench - JITGATED || exit 1
 done
 # the clients are this build's whichever jitgated they measure
-BENCH=$BUILD/bench/server-bench LOADTOOL=$BUILD/bench/agentload
-for x in "$BENCH" "$LOADTOOL"; do [[ -x $x ]] || { echo "replica-bench: build first ($x)"; exit 1; }; done
-for t in curl openssl; do command -v $t >/dev/null || { echo "replica-bench: needs $t"; exit 1; }; done
+e2e_binaries "$BUILD"
+BENCH=$BUILD/bench/server-bench
+e2e_require replica-bench - "BENCH LOADTOOL" curl openssl || exit 1
 
 T_START=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -51,24 +48,13 @@ export PG_DURABLE=1
 pg_start || exit 1
 trap 'e2e_cleanup; pg_stop' EXIT	# pg_start's trap replaced lib.sh's: both, in this order
 
-BR=$(ns_new rbr) && NSA=$(ns_new rba) && NSB=$(ns_new rbb) && CL=$(ns_new rbc) || exit 1
-ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
-RA=10.247.0.1 RB=10.247.0.2 C=10.247.0.21
-plug() { # NS IF PORT ADDR
-	link_new "$1" "$2" "$BR" "$3" && ip -n "$BR" link set "$3" master br0 && addr_add "$1" "$2" "$4/24"
-}
-plug "$NSA" e0 pra $RA && plug "$NSB" e0 prb $RB && plug "$CL" e0 pcl $C || exit 1
-
-CERT=$E2E_TMP/cert.pem KEY=$E2E_TMP/key.pem CONF=$E2E_TMP/jitgated.conf
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jitgate-replicas \
-	-addext "subjectAltName=IP:$RA,IP:$RB" -keyout "$KEY" -out "$CERT" 2>/dev/null || exit 1
-chmod 0600 "$KEY"
-printf 'tls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$CONF"
+C=10.247.0.21
+replica_net rb 10.247.0.1 10.247.0.2 $C || exit 1
+replica_conf || exit 1
 SUB=00000000-0000-0000-0000-000000000000
 POLICY=/subscriptions/$SUB/resourceGroups/default/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
 AGENT_VM=bagent0	# agentload join names its hosts PREFIX0...
 
-declare -A PID
 N_DB=0 N_CASE=0
 # start_case NAME BUILD STORE REPLICAS: a fresh store (STORE: sqlite, or pg: a new database), its tokens, the
 # replicas, the agent VM and the policy. Sets TOKENS, CRED (the agent VM's id and credential), BASES.
@@ -85,27 +71,23 @@ start_case() {
 	fi
 	TOKENS=$dir/tokens
 	for ((i = 0; i < THREADS; i++)); do
-		timeout 20 "$jg" token create --state-dir "$dir/A" --name "bench$i" --role Owner "${storeargs[@]}" \
+		timeout 20 "$jg" token create --state-dir "$dir/stateA" --name "bench$i" --role Owner "${storeargs[@]}" \
 			>>"$TOKENS" 2>>"$dir/token.err" || { echo "replica-bench: token create: $(tail -2 "$dir/token.err")"; return 1; }
 	done
-	jt=$(timeout 20 "$jg" token create --join --resource-group default --state-dir "$dir/A" "${storeargs[@]}" 2>>"$dir/token.err") ||
+	jt=$(timeout 20 "$jg" token create --join --resource-group default --state-dir "$dir/stateA" "${storeargs[@]}" 2>>"$dir/token.err") ||
 		{ echo "replica-bench: join token: $(tail -2 "$dir/token.err")"; return 1; }
 	BASES=
 	for r in A B; do
 		[[ $r == B && $n == 1 ]] && break
-		local ns=$NSA addr=$RA
-		[[ $r == B ]] && ns=$NSB addr=$RB
-		ip netns exec "$ns" "$jg" --single-process --state-dir "$dir/$r" --listen "$addr:8443" --vm-name "rep$r" \
-			--config "$CONF" "${storeargs[@]}" >"$dir/$r.log" 2>&1 &
-		PID[$r]=$!
-		E2E_PIDS+=(${PID[$r]})
+		JITGATED=$jg REPLICA_DIR=$dir replica_spawn $r --vm-name "rep$r" "${storeargs[@]}" || return 1
 		for ((i = 0; i < 1500; i++)); do	# 30 s
-			grep -q listening "$dir/$r.log" 2>/dev/null && break
-			kill -0 "${PID[$r]}" 2>/dev/null || break
+			grep -q listening "$dir/jitgated$r.log" 2>/dev/null && break
+			kill -0 "${RPID[$r]}" 2>/dev/null || break
 			sleep 0.02
 		done
-		grep -q listening "$dir/$r.log" || { echo "replica-bench: $name replica $r did not start: $(tail -3 "$dir/$r.log")"; return 1; }
-		BASES+=${BASES:+,}https://$addr:8443
+		grep -q listening "$dir/jitgated$r.log" ||
+			{ echo "replica-bench: $name replica $r did not start: $(tail -3 "$dir/jitgated$r.log")"; return 1; }
+		BASES+=${BASES:+,}https://${RIP[$r]}:8443
 	done
 	timeout 60 ip netns exec "$CL" "$LOADTOOL" "https://$RA:8443" "$CERT" join "$jt" 1 bagent $C >"$dir/creds" ||
 		{ echo "replica-bench: $name: agent join failed"; return 1; }
@@ -115,9 +97,9 @@ start_case() {
 }
 stop_case() {
 	local r
-	for r in "${!PID[@]}"; do kill -TERM "${PID[$r]}" 2>/dev/null; done
-	for r in "${!PID[@]}"; do wait "${PID[$r]}" 2>/dev/null; done
-	PID=()
+	for r in "${!RPID[@]}"; do kill -TERM "${RPID[$r]}" 2>/dev/null; done
+	for r in "${!RPID[@]}"; do wait "${RPID[$r]}" 2>/dev/null; done
+	RPID=()
 }
 wal_syncs() { psql -X -A -t -h "$PG_DIR" -U jitgate -d postgres -c 'SELECT wal_sync FROM pg_stat_wal' 2>/dev/null; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }

@@ -14,43 +14,20 @@
 # Usage: tests/e2e/on-pg.sh agents-only.sh [BUILD_DIR]   (as root; needs curl, jq, openssl, psql)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-BUILD=${1:-$here/../../build}
-JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}
-JG=$BUILD/src/cli/jitgate
-AGENT=$BUILD/src/agent/jitgate-agent
-NETPROBE=$BUILD/tests/e2e/netprobe
 . "$here/lib.sh"
-
-[[ -n ${JITGATE_TEST_PG-} ]] || { echo "agents-only.sh: run it as tests/e2e/on-pg.sh agents-only.sh (replicas share a PostgreSQL)"; exit 1; }
-[[ $(id -u) == 0 ]] || { echo "agents-only.sh: needs root (network namespaces, nftables)"; exit 1; }
-[[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE ]] || { echo "agents-only.sh: build first"; exit 1; }
-for t in curl jq openssl psql; do command -v $t >/dev/null || { echo "agents-only.sh: needs $t"; exit 1; }; done
+e2e_binaries "${1:-$here/../../build}"
+e2e_require agents-only.sh pg "JITGATED JG AGENT NETPROBE" curl jq openssl psql || exit 1
 export JITGATE_TEST_PG_SINGLE=	# several replicas: agents only (step 0 asks for --single-replica itself)
 USR=jitgate-agent-t
 e2e_user "$USR" || exit 1
 chmod 0711 "$E2E_TMP"	# the agent's user must reach its state directory below it
 
-BR=$(ns_new aobr) && RA_NS=$(ns_new aora) && RB_NS=$(ns_new aorb) && CL=$(ns_new aocl) || exit 1
-ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
 NET=10.245.0
-RA=$NET.1 RB=$NET.2 C=$NET.21 M=$NET.29
-plug() { bridge_plug "$BR" "$@"; }	# NS IF PORT ADDR...
-plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$CL" e0 pcl $C $M || exit 1
+C=$NET.21 M=$NET.29
+replica_net ao $NET.1 $NET.2 $C $M || exit 1
 listen "$RA_NS" 22 2222 || exit 1
-
-replica_cert $RA $RB || exit 1
-printf 'agent_watch_wait = PT25S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
-declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID
-replica_start() { # A|B [FLAGS...]
-	local r=$1; shift
-	mkdir -p -m 0700 "$E2E_TMP/state$r"
-	ip netns exec "${RNS[$r]}" "$JITGATED" --single-process --state-dir "$E2E_TMP/state$r" --listen "${RIP[$r]}:8443" \
-		--vm-name "rep$r" --resource-group rg1 --config "$E2E_TMP/jitgated.conf" "$@" >>"$E2E_TMP/jitgated$r.log" 2>&1 &
-	RPID[$r]=$!
-	E2E_PIDS+=(${RPID[$r]})
-	e2e_wait_healthy "$CL" "$CERT" "https://${RIP[$r]}:8443" "${RPID[$r]}"
-}
-replica_stop() { kill "${RPID[$1]}" 2>/dev/null; wait "${RPID[$1]}" 2>/dev/null; return 0; }
+replica_conf 'agent_watch_wait = PT25S' || exit 1
+ao_start() { local r=$1; shift; replica_start "$r" --vm-name "rep$r" --resource-group rg1 "$@"; }	# A|B [FLAGS...]
 SUB=00000000-0000-0000-0000-000000000000
 RG=/subscriptions/$SUB/resourceGroups/rg1
 CMP=$RG/providers/Microsoft.Compute/virtualMachines
@@ -58,26 +35,11 @@ PLOC=$RG/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies
 POL=$PLOC/default OLDPOL=$PLOC/old GWPOL=$PLOC/gw
 LOG=/subscriptions/$SUB/providers/Microsoft.Security/jitActivityLog
 AV=api-version=2020-01-01
-api() { # A|B METHOD PATH [BODY]: one replica's API as $TOK (default the owner) from $SRC (default C); sets code, R
-	local args=(-sS --max-time 10 --interface "${SRC:-$C}" --cacert "$CERT" -o "$E2E_TMP/resp" -w '%{http_code}'
-		-X "$2" -H "Authorization: Bearer ${TOK:-$T_OWNER}")
-	[[ -n ${4-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
-	code=$(ip netns exec "$CL" curl "${args[@]}" "https://${RIP[$1]}:8443$3" 2>"$E2E_TMP/curl.err")
-	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
-}
+api() { replica_api "$@"; }	# A|B METHOD PATH [BODY], as $TOK from $SRC
 j() { jq -r "$@" <<<"$R" 2>/dev/null; }
 answered() { [[ "$code $(jq -c . <<<"$R" 2>/dev/null)" == "$1 $2" ]] || { echo "     (got $code $R)"; return 1; }; }
 err_body() { jq -cn --arg c "$1" --arg m "$2" --arg t "$3" '{error:{code:$c,message:$m,target:$t,details:[]}}'; }
-HOMEDIR=$E2E_TMP/home
-mkdir -p "$HOMEDIR"
-jg() { # A|B ARGS...: the CLI against one replica as the owner; sets rc, out, err
-	local r=$1; shift
-	ip netns exec "$CL" env -i PATH="$PATH" HOME="$HOMEDIR" TZ=UTC JITGATE_SERVER="https://${RIP[$r]}:8443" \
-		JITGATE_TOKEN="$T_OWNER" JITGATE_CA="$CERT" "$JG" "$@" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"
-	rc=$?
-	out=$(<"$E2E_TMP/out")
-	err=$(<"$E2E_TMP/err")
-}
+jg() { replica_jg "$@"; }	# A|B ARGS...: the CLI against one replica as the owner; sets rc, out, err
 rule() { # NUMBER [APPROVAL_JSON]
 	printf '{"number":%d,"protocol":"TCP","allowedSourceAddressPrefix":"*","maxRequestAccessDuration":"PT1H"%s}' "$1" \
 		"${2:+,\"approval\":$2}"
@@ -99,7 +61,7 @@ required() { # VMTEXT KIND: the AgentRequired message
 }
 
 echo "0. replica A alone, --single-replica: it protects its own host (local VM repA) as on SQLite"
-check "A starts with --single-replica" replica_start A --single-replica
+check "A starts with --single-replica" ao_start A --single-replica
 T_OWNER=$("$JITGATED" token create --name owner --role Owner --state-dir "$E2E_TMP/stateA")
 api A PUT "$OLDPOL?$AV" "$(policy_body repA "$(rule 22)")"
 check "a policy on repA (local): 200 ($code $(j -c .error))" test "$code" = 200
@@ -107,8 +69,8 @@ check "C is refused on A's 22: A's own kernel enforces it" cannot "$CL" $C $RA 2
 replica_stop A
 
 echo "1. A and B without --single-replica: agents only; repA's old policy is reported, not enforced"
-check "A starts (healthy: no kernel table is needed)" replica_start A
-check "B starts" replica_start B
+check "A starts (healthy: no kernel table is needed)" ao_start A
+check "B starts" ao_start B
 check "A's log names repA's policy as NOT ENFORCED" grep -q "the local VM $CMP/repA is in a policy but is NOT ENFORCED: $REASON" \
 	"$E2E_TMP/jitgatedA.log"
 check "... and counts it" grep -q "1 local or gateway VM(s) in policies are Unsupported and not enforced" "$E2E_TMP/jitgatedA.log"

@@ -13,37 +13,20 @@
 #        RACE_PAIRS=N (default 20)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-BUILD=${1:-$here/../../build}
-JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}
 . "$here/lib.sh"
-
-[[ -n ${JITGATE_TEST_PG-} ]] || { echo "dnat-race.sh: run it as tests/e2e/on-pg.sh dnat-race.sh (replicas share a PostgreSQL)"; exit 1; }
-[[ $(id -u) == 0 ]] || { echo "dnat-race.sh: needs root (network namespaces)"; exit 1; }
-[[ -x $JITGATED ]] || { echo "dnat-race.sh: build first"; exit 1; }
-for t in curl jq openssl psql; do command -v $t >/dev/null || { echo "dnat-race.sh: needs $t"; exit 1; }; done
+e2e_binaries "${1:-$here/../../build}"
+e2e_require dnat-race.sh pg JITGATED curl jq openssl psql || exit 1
 export JITGATE_TEST_PG_SINGLE=1	# both replicas: --single-replica (DNAT's gateway VMs need it)
 PAIRS=${RACE_PAIRS:-20}
 
-BR=$(ns_new drbr) && RA_NS=$(ns_new drra) && RB_NS=$(ns_new drrb) && CL=$(ns_new drcl) || exit 1
-ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
-RA=10.233.1.1 RB=10.233.1.2 C=10.233.1.21 PUB=10.233.0.1
-plug() { bridge_plug "$BR" "$@"; }	# NS IF PORT ADDR
-plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$CL" e0 pcl $C || exit 1
+C=10.233.1.21 PUB=10.233.0.1
+replica_net dr 10.233.1.1 10.233.1.2 $C || exit 1
 for n in "$RA_NS" "$RB_NS"; do
 	ip -n "$n" link add pub0 type veth peer name pub1 && ip -n "$n" link set pub0 up && ip -n "$n" link set pub1 up && addr_add "$n" pub0 $PUB/32 || exit 1
 done
 
-replica_cert $RA $RB || exit 1
-printf 'tls_cert = %s\ntls_key = %s\ndnat_ports = 51000-51999\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
-declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID
-for r in A B; do
-	mkdir -m 0700 "$E2E_TMP/state$r"
-	ip netns exec "${RNS[$r]}" "$JITGATED" --single-process --state-dir "$E2E_TMP/state$r" --listen "${RIP[$r]}:8443" \
-		--vm-name "rep$r" --config "$E2E_TMP/jitgated.conf" >>"$E2E_TMP/jitgated$r.log" 2>&1 &
-	RPID[$r]=$!
-	E2E_PIDS+=(${RPID[$r]})
-	check "replica $r starts (--single-replica)" e2e_wait_healthy "$CL" "$CERT" "https://${RIP[$r]}:8443" "${RPID[$r]}"
-done
+replica_conf 'dnat_ports = 51000-51999' || exit 1
+for r in A B; do check "replica $r starts (--single-replica)" replica_start $r --vm-name "rep$r"; done
 T=$("$JITGATED" token create --name owner --role Owner --state-dir "$E2E_TMP/stateA")
 SUB=00000000-0000-0000-0000-000000000000
 RG=/subscriptions/$SUB/resourceGroups/default
@@ -72,13 +55,18 @@ for ((k = 1; k <= PAIRS; k++)); do
 done
 check "$((4 * PAIRS)) gateway VMs registered (201 each; $bad not)" test $bad = 0
 
+race() { # VM_A VM_B [PORT_BASE]: PAIRS pairs of PUTs at once: policy pVM_Ak of VM VM_Ak on A, pVM_Bk on B (pinning
+	# mapped port PORT_BASE+k when given); the answers in E2E_TMP/pVM_Ak and pVM_Bk
+	local k pids=()
+	for ((k = 1; k <= PAIRS; k++)); do
+		put A "$PLOC/p$1$k" "$(policy "$1$k" ${3:+$(($3 + k))})" "$E2E_TMP/p$1$k" & pids+=($!)
+		put B "$PLOC/p$2$k" "$(policy "$2$k" ${3:+$(($3 + k))})" "$E2E_TMP/p$2$k" & pids+=($!)
+	done
+	wait "${pids[@]}"
+}
+
 echo "2. $PAIRS pairs at once: A and B each pin mapped port 51000+k for their own VM"
-pids=()
-for ((k = 1; k <= PAIRS; k++)); do
-	put A "$PLOC/pa$k" "$(policy a$k $((51000 + k)))" "$E2E_TMP/pa$k" & pids+=($!)
-	put B "$PLOC/pb$k" "$(policy b$k $((51000 + k)))" "$E2E_TMP/pb$k" & pids+=($!)
-done
-wait "${pids[@]}"
+race a b 51000
 won=0 lost=0 odd=()
 for ((k = 1; k <= PAIRS; k++)); do
 	ca=$(<"$E2E_TMP/pa$k.code") cb=$(<"$E2E_TMP/pb$k.code")
@@ -98,12 +86,7 @@ check "... and no losing policy was stored ($(store_read "$E2E_TMP/stateA" "SELE
 	test "$(store_read "$E2E_TMP/stateA" "SELECT count(*) FROM policies")" = $PAIRS
 
 echo "3. $PAIRS pairs at once that let jitgated pick: no port picked twice"
-pids=()
-for ((k = 1; k <= PAIRS; k++)); do
-	put A "$PLOC/pc$k" "$(policy c$k)" "$E2E_TMP/pc$k" & pids+=($!)
-	put B "$PLOC/pd$k" "$(policy d$k)" "$E2E_TMP/pd$k" & pids+=($!)
-done
-wait "${pids[@]}"
+race c d
 codes=$(for ((k = 1; k <= PAIRS; k++)); do echo "$(<"$E2E_TMP/pc$k.code") $(<"$E2E_TMP/pd$k.code")"; done | tr ' ' '\n' | sort | uniq -c | tr -s ' \n' ' ')
 check "every pick answered 200 ($codes)" test "$codes" = " $((2 * PAIRS)) 200 "
 picked=$(for ((k = 1; k <= PAIRS; k++)); do jq '.properties.virtualMachines[0].ports[0].mappedPort' "$E2E_TMP/pc$k" "$E2E_TMP/pd$k"; done | sort -u | wc -l)

@@ -24,18 +24,11 @@
 #        FAILOVER_LOAD_S=N: seconds of load before the kill (default 4)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-BUILD=${1:-$here/../../build}
-JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}
-JG=$BUILD/src/cli/jitgate
-AGENT=$BUILD/src/agent/jitgate-agent
-NETPROBE=$BUILD/tests/e2e/netprobe
 PG_BIN=/usr/lib/postgresql/15/bin
 . "$here/lib.sh"
-
-[[ $(id -u) == 0 ]] || { echo "failover.sh: needs root (network namespaces, nftables)"; exit 1; }
-[[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE ]] || { echo "failover.sh: build first"; exit 1; }
+e2e_binaries "${1:-$here/../../build}"
+e2e_require failover.sh - "JITGATED JG AGENT NETPROBE" curl jq openssl psql || exit 1
 command -v pg_autoctl >/dev/null || { echo "failover.sh: needs pg_autoctl (scripts/deps.sh: postgresql-15-auto-failover)"; exit 1; }
-for t in curl jq openssl psql; do command -v $t >/dev/null || { echo "failover.sh: needs $t"; exit 1; }; done
 CLIENTS=16
 LOAD_S=${FAILOVER_LOAD_S:-4}
 RESUME_MAX_S=15		# the issue's bound on the unavailability
@@ -59,18 +52,11 @@ pga_cleanup() {
 trap 'pga_cleanup; e2e_cleanup; rm -rf "$E2E_TMP"' EXIT
 chown postgres: "$PGA_DIR" && chmod 755 "$PGA_DIR" || exit 1
 
-BR=$(ns_new br) && DB=$(ns_new db) && RA_NS=$(ns_new ra) && RB_NS=$(ns_new rb) && CL=$(ns_new cl) && H1=$(ns_new h1) || exit 1
-ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
 NET=10.245.0
-RA=$NET.1 RB=$NET.2 DBA=$NET.5 H1A=$NET.11
-plug() { # NS IF PORT ADDR...
-	local n=$1 i=$2 p=$3; shift 3
-	link_new "$n" "$i" "$BR" "$p" && ip -n "$BR" link set "$p" master br0 || return 1
-	local a; for a in "$@"; do addr_add "$n" "$i" "$a/24"; done
-}
+DBA=$NET.5 H1A=$NET.11
 SRC=(); for ((k = 0; k < CLIENTS; k++)); do SRC+=($NET.$((100 + k))); done
-plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$DB" e0 pdb $DBA && plug "$CL" e0 pcl "${SRC[@]}" || exit 1
-plug "$H1" e0 ph1 $H1A && listen "$H1" 22 || exit 1
+replica_net fo $NET.1 $NET.2 "${SRC[@]}" && DB=$(ns_new db) && H1=$(ns_new h1) || exit 1
+replica_plug "$DB" e0 pdb $DBA && replica_plug "$H1" e0 ph1 $H1A && listen "$H1" 22 || exit 1
 
 # pg_autoctl as postgres in the db namespace, its configuration under PGA_DIR (not postgres's home); UTF-8 (jitgate's
 # schema makes an ICU collation, which needs a UTF8 database)
@@ -151,23 +137,9 @@ eventually_within "commits wait for the secondary: synchronous replication on ($
 URI="postgresql://postgres@$DBA:$((P0 + 1)),$DBA:$((P0 + 2))/jitgate?target_session_attrs=read-write"
 sql() { ip netns exec "$DB" psql -X -A -t -q "$URI" -c "$1" 2>>"$E2E_TMP/psql.err"; }
 
-CERT=$E2E_TMP/cert.pem KEY=$E2E_TMP/key.pem
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=jitgate-replicas \
-	-addext "subjectAltName=IP:$RA,IP:$RB" -keyout "$KEY" -out "$CERT" 2>/dev/null || exit 1
-chmod 0600 "$KEY"
-FP=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 | cut -d= -f2)
-printf 'agent_watch_wait = PT25S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
-declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID
-replica_start() { # A|B
-	mkdir -p -m 0700 "$E2E_TMP/state$1"
-	ip netns exec "${RNS[$1]}" "$JITGATED" --single-process --state-dir "$E2E_TMP/state$1" --listen "${RIP[$1]}:8443" \
-		--vm-name "rep$1" --config "$E2E_TMP/jitgated.conf" --store "$URI" >>"$E2E_TMP/jitgated$1.log" 2>&1 &
-	RPID[$1]=$!
-	E2E_PIDS+=(${RPID[$1]})
-	e2e_wait_healthy "$CL" "$CERT" "https://${RIP[$1]}:8443" "${RPID[$1]}"
-}
-check "replica A is healthy (store: the multi-host URI)" replica_start A
-check "replica B is healthy" replica_start B
+replica_conf 'agent_watch_wait = PT25S' || exit 1
+check "replica A is healthy (store: the multi-host URI)" replica_start A --vm-name repA --store "$URI"
+check "replica B is healthy" replica_start B --vm-name repB --store "$URI"
 tok() { ip netns exec "$RA_NS" "$JITGATED" token create --name "$1" --role Owner --state-dir "$E2E_TMP/stateA" --store "$URI"; }
 T_OWNER=$(tok owner)
 jg() { # ARGS...: the CLI against A as the owner; sets rc, out

@@ -277,3 +277,89 @@ fleet_initiate_body() { # K PORT SOURCE SECONDS
 fleet_revoke_body() { # K PORT [TERMINATE]
 	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":%d}]}],"terminateSessions":%s}' "$(vm "$1")" "$2" "${3:-false}"
 }
+
+# --- the set-up the replica scripts share (agents-only.sh, dnat-race.sh, failover.sh, replicas.sh, bench/replica-bench.sh) ---
+
+# e2e_binaries BUILD: BUILD's programs: JITGATED (kept when set: tests/e2e/on-pg.sh gives its wrapper), JG (the CLI),
+# AGENT, NETPROBE and LOADTOOL (bench/agentload)
+e2e_binaries() {
+	JITGATED=${JITGATED:-$1/src/daemon/jitgated}
+	JG=$1/src/cli/jitgate
+	AGENT=$1/src/agent/jitgate-agent
+	NETPROBE=$1/tests/e2e/netprobe
+	LOADTOOL=$1/bench/agentload
+}
+
+# e2e_require NAME pg|- "PROGRAMS" TOOL...: says what NAME is missing and fails: a PostgreSQL from tests/e2e/on-pg.sh
+# (pg), root, the programs named by the variables PROGRAMS ("JITGATED JG"), each TOOL on PATH
+e2e_require() {
+	local name=$1 pg=$2 progs=$3 v t
+	shift 3
+	[[ $pg != pg || -n ${JITGATE_TEST_PG-} ]] ||
+		{ echo "$name: run it as tests/e2e/on-pg.sh $name (replicas share a PostgreSQL)"; return 1; }
+	[[ $(id -u) == 0 ]] || { echo "$name: needs root (network namespaces, nftables)"; return 1; }
+	for v in $progs; do [[ -x ${!v} ]] || { echo "$name: build first (${!v})"; return 1; }; done
+	for t in "$@"; do command -v "$t" >/dev/null || { echo "$name: needs $t"; return 1; }; done
+}
+
+# replica_net PREFIX ADDR_A ADDR_B CLIENT_ADDR...: namespaces BR (a bridge br0), RA_NS and RB_NS (replicas A and B at
+# RA=ADDR_A and RB=ADDR_B) and CL (the client, CLIENT_ADDR...), named PREFIX br, ra, rb, cl, each plugged to br0;
+# RNS and RIP map A and B to their namespace and address, RPID (replica_start) to their jitgated
+replica_net() {
+	local p=$1
+	RA=$2 RB=$3
+	shift 3
+	BR=$(ns_new "${p}br") && RA_NS=$(ns_new "${p}ra") && RB_NS=$(ns_new "${p}rb") && CL=$(ns_new "${p}cl") || return 1
+	ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || return 1
+	replica_plug "$RA_NS" e0 pra "$RA" && replica_plug "$RB_NS" e0 prb "$RB" && replica_plug "$CL" e0 pcl "$@" || return 1
+	declare -gA RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID=()
+}
+replica_plug() { bridge_plug "$BR" "$@"; }	# NS IF PORT ADDR...: one more namespace on replica_net's bridge
+
+# replica_conf [LINE...]: the replica set's certificate (replica_cert of RA and RB) and CONF, a jitgated.conf
+# serving it, with LINE... (e.g. "agent_watch_wait = PT25S") after it
+replica_conf() {
+	replica_cert "$RA" "$RB" || return 1
+	CONF=$E2E_TMP/jitgated.conf
+	{ printf 'tls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY"; printf '%s\n' "$@"; } >"$CONF"
+}
+
+# replica_spawn A|B [ARGS...]: $JITGATED as replica A or B in its namespace on its address's 8443, with CONF and
+# ARGS, its state directory REPLICA_DIR/stateA (REPLICA_DIR: E2E_TMP unless set), its output appended to
+# REPLICA_DIR/jitgatedA.log; its pid in RPID. replica_start also waits until it answers /healthz (e2e_wait_healthy
+# from CL, trusting CERT: the set's own, not the state directory's).
+replica_spawn() {
+	local r=$1 d=${REPLICA_DIR:-$E2E_TMP}
+	shift
+	mkdir -p -m 0700 "$d/state$r" || return 1
+	ip netns exec "${RNS[$r]}" "$JITGATED" --single-process --state-dir "$d/state$r" --listen "${RIP[$r]}:8443" \
+		--config "$CONF" "$@" >>"$d/jitgated$r.log" 2>&1 &
+	RPID[$r]=$!
+	E2E_PIDS+=(${RPID[$r]})
+}
+replica_start() {
+	replica_spawn "$@" && e2e_wait_healthy "$CL" "$CERT" "https://${RIP[$1]}:8443" "${RPID[$1]}"
+}
+replica_stop() { kill "${RPID[$1]}" 2>/dev/null; wait "${RPID[$1]}" 2>/dev/null; return 0; }	# A|B
+
+# replica_api A|B METHOD PATH [BODY]: one replica's API from CL as $TOK (default T_OWNER), from the source $SRC (default
+# C); the status in code, the body in R, the headers in E2E_TMP/hdr
+replica_api() {
+	local args=(-sS --max-time 10 --interface "${SRC:-$C}" --cacert "$CERT" -o "$E2E_TMP/resp" -D "$E2E_TMP/hdr"
+		-w '%{http_code}' -X "$2" -H "Authorization: Bearer ${TOK:-$T_OWNER}")
+	[[ -n ${4-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
+	code=$(ip netns exec "$CL" curl "${args[@]}" "https://${RIP[$1]}:8443$3" 2>"$E2E_TMP/curl.err")
+	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
+}
+
+# replica_jg A|B ARGS...: the CLI from CL against one replica as T_OWNER (its HOME E2E_TMP/home); sets rc, out, err
+replica_jg() {
+	local r=$1
+	shift
+	mkdir -p "$E2E_TMP/home"
+	ip netns exec "$CL" env -i PATH="$PATH" HOME="$E2E_TMP/home" TZ=UTC JITGATE_SERVER="https://${RIP[$r]}:8443" \
+		JITGATE_TOKEN="$T_OWNER" JITGATE_CA="$CERT" "$JG" "$@" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"
+	rc=$?
+	out=$(<"$E2E_TMP/out")
+	err=$(<"$E2E_TMP/err")
+}

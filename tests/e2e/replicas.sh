@@ -18,70 +18,32 @@
 #        REPLICAS_LAT_COUNT=N: samples of the propagation figure (default 40)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-BUILD=${1:-$here/../../build}
-JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}
-JG=$BUILD/src/cli/jitgate
-AGENT=$BUILD/src/agent/jitgate-agent
-NETPROBE=$BUILD/tests/e2e/netprobe
-LOADTOOL=$BUILD/bench/agentload
 . "$here/lib.sh"
-
-[[ -n ${JITGATE_TEST_PG-} ]] || { echo "replicas.sh: run it as tests/e2e/on-pg.sh replicas.sh (replicas share a PostgreSQL)"; exit 1; }
+e2e_binaries "${1:-$here/../../build}"
+e2e_require replicas.sh pg "JITGATED JG AGENT NETPROBE LOADTOOL" curl jq openssl psql || exit 1
 export JITGATE_TEST_PG_SINGLE=	# several replicas: agents only
-[[ $(id -u) == 0 ]] || { echo "replicas.sh: needs root (network namespaces, nftables)"; exit 1; }
-[[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE && -x $LOADTOOL ]] || { echo "replicas.sh: build first"; exit 1; }
-for t in curl jq openssl psql; do command -v $t >/dev/null || { echo "replicas.sh: needs $t"; exit 1; }; done
 USR=jitgate-agent-t
 e2e_user "$USR" || exit 1
 chmod 0711 "$E2E_TMP"	# the agents' user must reach their state directories below it
 LAT_COUNT=${REPLICAS_LAT_COUNT:-40}
 
-BR=$(ns_new br) && RA_NS=$(ns_new ra) && RB_NS=$(ns_new rb) && CL=$(ns_new cl) || exit 1
-H1=$(ns_new h1) && H2=$(ns_new h2) || exit 1
-ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
 NET=10.244.0
-RA=$NET.1 RB=$NET.2 C=$NET.21 C2=$NET.22
-declare -A NS=([1]=$H1 [2]=$H2) IP=([1]=$NET.11 [2]=$NET.12)
-plug() { bridge_plug "$BR" "$@"; }	# NS IF PORT ADDR...
-plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$CL" e0 pcl $C $C2 || exit 1
-for k in 1 2; do plug "${NS[$k]}" e0 "ph$k" "${IP[$k]}" && listen "${NS[$k]}" 22 || exit 1; done
+C=$NET.21 C2=$NET.22
+replica_net r $NET.1 $NET.2 $C $C2 || exit 1
+H1=$(ns_new h1) && H2=$(ns_new h2) || exit 1
+declare -A NS=([1]=$H1 [2]=$H2) IP=([1]=$NET.11 [2]=$NET.12) LAT
+for k in 1 2; do replica_plug "${NS[$k]}" e0 "ph$k" "${IP[$k]}" && listen "${NS[$k]}" 22 || exit 1; done
 
 # one certificate for the replica set, naming both addresses
-replica_cert $RA $RB || exit 1
-printf 'agent_watch_wait = PT25S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
-declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB) RPID LAT
-replica_start() { # A|B (jitgated_start waits on the state directory's own certificate: this set has one of its own)
-	mkdir -p -m 0700 "$E2E_TMP/state$1"
-	ip netns exec "${RNS[$1]}" "$JITGATED" --single-process --state-dir "$E2E_TMP/state$1" --listen "${RIP[$1]}:8443" \
-		--config "$E2E_TMP/jitgated.conf" >>"$E2E_TMP/jitgated$1.log" 2>&1 &
-	RPID[$1]=$!
-	E2E_PIDS+=(${RPID[$1]})
-	e2e_wait_healthy "$CL" "$CERT" "https://${RIP[$1]}:8443" "${RPID[$1]}"
-}
+replica_conf 'agent_watch_wait = PT25S' || exit 1
 SUB=00000000-0000-0000-0000-000000000000
 CMP=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines
 POL=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
 TOKENS=/subscriptions/$SUB/providers/Jitgate/tokens
 AV=api-version=2020-01-01
-# api A|B METHOD PATH [BODY]: the API of one replica as $TOK (default the owner) from C; sets $code and $R
-api() {
-	local args=(-sS --max-time 10 --interface $C --cacert "$CERT" -o "$E2E_TMP/resp" -D "$E2E_TMP/hdr" -w '%{http_code}'
-		-X "$2" -H "Authorization: Bearer ${TOK:-$T_OWNER}")
-	[[ -n ${4-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
-	code=$(ip netns exec "$CL" curl "${args[@]}" "https://${RIP[$1]}:8443$3" 2>"$E2E_TMP/curl.err")
-	R=$(cat "$E2E_TMP/resp" 2>/dev/null)
-}
+api() { replica_api "$@"; }	# A|B METHOD PATH [BODY]: as $TOK (default the owner) from C; sets $code and $R
 j() { jq -r "$@" <<<"$R" 2>/dev/null; }
-HOMEDIR=$E2E_TMP/home
-mkdir -p "$HOMEDIR"
-jg() { # A|B ARGS...: the CLI against one replica; sets rc, out, err
-	local r=$1; shift
-	ip netns exec "$CL" env -i PATH="$PATH" HOME="$HOMEDIR" TZ=UTC JITGATE_SERVER="https://${RIP[$r]}:8443" \
-		JITGATE_TOKEN="$T_OWNER" JITGATE_CA="$CERT" "$JG" "$@" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"
-	rc=$?
-	out=$(<"$E2E_TMP/out")
-	err=$(<"$E2E_TMP/err")
-}
+jg() { replica_jg "$@"; }	# A|B ARGS...: the CLI against one replica; sets rc, out, err
 declare -A AST ALOG APID
 for k in 1 2; do AST[$k]=$E2E_TMP/agent$k; ALOG[$k]=$E2E_TMP/agent$k.log; mkdir -m 0700 "${AST[$k]}"; done
 agent_join() { # K FIRST SECOND TOKEN: join host K listing replica FIRST, then SECOND
