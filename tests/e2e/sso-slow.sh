@@ -14,6 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../../build}" 2>/dev/null && pwd) || { echo "sso-slow.sh: no build directory ${1:-}"; exit 1; }
 JITGATED=$BUILD/src/daemon/jitgated
 . "$here/lib.sh"
+. "$here/sso/setup.sh"
 
 [[ $(id -u) == 0 ]] || { echo "sso-slow.sh: needs root (network namespaces)"; exit 1; }
 [[ -x $JITGATED ]] || { echo "sso-slow.sh: build first ($JITGATED)"; exit 1; }
@@ -29,26 +30,9 @@ WAITERS=16	# OIDC_CALLS_MAX
 DOWN="single sign-on is unavailable: cannot reach the identity provider: no answer within 5000 ms (a jitgate token still signs in)"
 BUSY="16 single sign-on steps are waiting for the identity provider already; retry after 1 s (a jitgate token still signs in)"
 
-VM=$(ns_new slvm) && CL=$(ns_new slcl) || exit 1
-link_new "$VM" v0 "$CL" c0 || exit 1
-addr_add "$VM" v0 $VMADDR/24
-addr_add "$CL" c0 $CLADDR/24
-
-JITGATED_USER=jitgate-sso-test
-e2e_user "$JITGATED_USER" || exit 1
-chmod 0711 "$E2E_TMP"
-STATE=$E2E_TMP/state
-mkdir -p "$STATE"
-cat >"$E2E_TMP/jitgated.conf" <<EOF
-[sso]
-name = Silent IdP
-issuer = $IDP
-client_id = jitgate
-client_secret = jitgate-test-secret
-redirect_url = $JG/oidc/callback
-map = group:jit-users JitRequester /subscriptions/$SUB
-EOF
-chmod 0644 "$E2E_TMP/jitgated.conf"
+sso_net sl $VMADDR $CLADDR || exit 1
+sso_conf "Silent IdP"
+echo "map = group:jit-users JitRequester /subscriptions/$SUB" >>"$E2E_TMP/jitgated.conf"
 
 # the provider: takes every connection and holds it, reading what comes and saying nothing; prints a line per
 # connection, and one when its TLS ClientHello came (jitgated's side of the handshake is then ready: it waits)
@@ -72,11 +56,8 @@ E2E_PIDS+=($!)
 for ((i = 0; i < 300; i++)); do grep -q listening "$E2E_TMP/idp.log" && break; sleep 0.01; done
 check "the silent provider listens on $IDP" grep -q listening "$E2E_TMP/idp.log"
 
-ADMIN=$("$JITGATED" token create --state-dir "$STATE" --name admin --role SecurityAdmin 2>&1 | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)
-[[ -n $ADMIN ]] || { notok "jitgated token create admin"; e2e_summary; exit 1; }
-jitgated_start "$VM" "$CL" "$STATE" $VMADDR:8443 "$E2E_TMP/jitgated.log" --vm-name vm1 \
-	--subscription $SUB --resource-group default --location local --config "$E2E_TMP/jitgated.conf"
-check "jitgated starts privilege-separated with [sso] and answers /healthz" test $? = 0
+sso_start admin SecurityAdmin $VMADDR:8443 default || { e2e_summary; exit 1; }
+ADMIN=$SSO_TOKEN
 
 # call METHOD PATH [BODY]: by the admin token; $code, $R, and the time it took in $ms
 call() {

@@ -15,6 +15,7 @@ JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}	# tests/e2e/on-pg.sh gives one 
 JITGATE=$BUILD/src/cli/jitgate
 DIR=$here/sso
 . "$here/lib.sh"
+. "$DIR/setup.sh"
 
 [[ -x $JITGATED && -x $JITGATE ]] || { echo "sso.sh: build first ($JITGATED)"; exit 1; }
 browser_test_setup sso.sh "$DIR" "oidc-provider playwright-core" curl openssl "$STORE_CLI" || exit 1
@@ -22,16 +23,8 @@ browser_test_setup sso.sh "$DIR" "oidc-provider playwright-core" curl openssl "$
 SUB=00000000-0000-0000-0000-000000000000 RG=default RGB=groupb LOC=local
 VMADDR=10.231.0.1 CLADDR=10.231.0.2 API_PORT=8443 IDP_PORT=9443
 JG=https://$VMADDR:$API_PORT IDP=https://$VMADDR:$IDP_PORT
-VM=$(ns_new ssovm) && CL=$(ns_new ssocl) || exit 1
-link_new "$VM" v0 "$CL" c0 || exit 1
-addr_add "$VM" v0 $VMADDR/24
-addr_add "$CL" c0 $CLADDR/24
-
-JITGATED_USER=jitgate-sso-test
-e2e_user "$JITGATED_USER" || exit 1
-chmod 0711 "$E2E_TMP"	# the unprivileged jitgated must reach its state directory and the provider's certificate
-STATE=$E2E_TMP/state
-mkdir -p "$STATE" "$E2E_TMP/idp"
+sso_net sso $VMADDR $CLADDR || exit 1	# E2E_TMP passable: the provider's certificate is below it too
+mkdir -p "$E2E_TMP/idp"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=sso-e2e-idp \
 	-addext "subjectAltName=IP:$VMADDR" -keyout "$E2E_TMP/idp/key.pem" -out "$E2E_TMP/idp/cert.pem" 2>/dev/null ||
 	{ echo "sso.sh: openssl cannot make the provider's certificate"; exit 1; }
@@ -39,13 +32,8 @@ chmod 0755 "$E2E_TMP/idp" && chmod 0644 "$E2E_TMP/idp/cert.pem"
 MODE=$E2E_TMP/idp/mode
 : >"$MODE"
 
-cat >"$E2E_TMP/jitgated.conf" <<EOF
-[sso]
-name = Test IdP
-issuer = $IDP
-client_id = jitgate
-client_secret = jitgate-test-secret
-redirect_url = $JG/oidc/callback
+sso_conf "Test IdP"
+cat >>"$E2E_TMP/jitgated.conf" <<EOF
 scopes = openid email groups
 ca_file = $E2E_TMP/idp/cert.pem
 max_session = PT1H
@@ -56,13 +44,8 @@ map = group:team-b SecurityAdmin /subscriptions/$SUB/resourceGroups/$RGB
 EOF
 # eve's nine groups match nine lines: one more than a person may hold (API_CALLER_ASSIGNMENTS_MAX)
 for i in 1 2 3 4 5 6 7 8 9; do echo "map = group:many-$i Reader /subscriptions/$SUB"; done >>"$E2E_TMP/jitgated.conf"
-chmod 0644 "$E2E_TMP/jitgated.conf"
-
-OWNER=$("$JITGATED" token create --state-dir "$STATE" --name owner --role Owner 2>&1 | grep -o 'jg_[A-Za-z0-9_-]*' | head -n 1)
-[[ -n $OWNER ]] || { notok "jitgated token create owner"; e2e_summary; exit 1; }
-jitgated_start "$VM" "$CL" "$STATE" $VMADDR:$API_PORT "$E2E_TMP/jitgated.log" --vm-name vm1 \
-	--subscription $SUB --resource-group $RG --location $LOC --config "$E2E_TMP/jitgated.conf"
-check "jitgated starts privilege-separated with [sso] and answers /healthz" test $? = 0
+sso_start owner Owner $VMADDR:$API_PORT $RG || { e2e_summary; exit 1; }
+OWNER=$SSO_TOKEN
 
 IDP_PID=
 provider_start() { # the provider in the VM namespace, signing with key k1 (SIGUSR1: k2)
