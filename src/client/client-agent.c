@@ -450,7 +450,9 @@ answer_failed(struct client_agent *ca, long r)
 	if (r == -EFBIG && ca->ans.too_big)
 		return fail(ca, -EFBIG, "the answer is larger than %zu bytes", ca->ans.max_body);
 	if (r == -EFBIG)
-		return fail(ca, -EHOSTUNREACH, "%s sent an answer whose head passes our limits", ca->t.host);
+		return fail(ca, -EHOSTUNREACH, "%s sent an answer whose head passes our limits (HTTP1_HEAD_MAX %d bytes, "
+			    "HTTP1_LINE_MAX %d a line, HTTP1_INFO_MAX %d interim answers)", ca->t.host, HTTP1_HEAD_MAX,
+			    HTTP1_LINE_MAX, HTTP1_INFO_MAX);
 	if (r == -ENOMEM)
 		return fail(ca, -EHOSTUNREACH, "out of memory");
 	return fail(ca, -EHOSTUNREACH, "%s sent a malformed HTTP answer", ca->t.host);

@@ -169,6 +169,43 @@ test_head_limits(void **state)
 	http1_answer_free(&a);
 }
 
+/* A head of `size` bytes (status line and final CRLF included) in header lines of about 4000 bytes, "{}" after it. */
+static void
+head_of(char *out, size_t size)
+{
+	size_t pos = (size_t)snprintf(out, size + 3, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"), rem, l;
+
+	while ((rem = size - 2 - pos) > 0) {
+		l = rem <= 4000 ? rem : rem - 4000 < 9 ? rem - 9 : 4000;
+		memcpy(out + pos, "X-Pad: ", 7);
+		memset(out + pos + 7, 'a', l - 9);
+		memcpy(out + pos + l - 2, "\r\n", 2);
+		pos += l;
+	}
+	memcpy(out + pos, "\r\n{}", 5);
+}
+
+/* HTTP1_HEAD_MAX is exact: a head of that many bytes is read, one byte more is refused (agent-hostile.sh's bighead) */
+static void
+test_head_limit_is_exact(void **state)
+{
+	static char head[HTTP1_HEAD_MAX + 8];
+	struct http1_answer a;
+
+	head_of(head, HTTP1_HEAD_MAX);
+	http1_answer_init(&a, 64);
+	assert_int_equal(feed(&a, head, 1000, NULL), 0);
+	assert_true(http1_done(&a));
+	assert_int_equal(a.head_len, HTTP1_HEAD_MAX);
+	assert_memory_equal(a.body.data, "{}", 2);
+	http1_answer_free(&a);
+	head_of(head, HTTP1_HEAD_MAX + 1);
+	http1_answer_init(&a, 64);
+	assert_int_equal(feed(&a, head, 1000, NULL), -EFBIG);
+	assert_false(a.too_big);
+	http1_answer_free(&a);
+}
+
 static void
 test_urls(void **state)
 {
@@ -216,6 +253,7 @@ main(void)
 		cmocka_unit_test(test_too_large_is_the_bodys),
 		cmocka_unit_test(test_malformed_answers_are_refused),
 		cmocka_unit_test(test_head_limits),
+		cmocka_unit_test(test_head_limit_is_exact),
 		cmocka_unit_test(test_urls),
 	};
 
