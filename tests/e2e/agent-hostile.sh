@@ -27,10 +27,11 @@ JG=$BUILD/src/cli/jitgate
 AGENT=$BUILD/src/agent/jitgate-agent
 NETPROBE=$BUILD/tests/e2e/netprobe
 EVILSRV=$BUILD/tests/e2e/evilsrv
+RESOLVECAP=$BUILD/tests/e2e/resolvecap
 . "$here/lib.sh"
 
 [[ $(id -u) == 0 ]] || { echo "agent-hostile.sh: needs root (network namespaces, nftables)"; exit 1; }
-[[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE && -x $EVILSRV ]] || { echo "agent-hostile.sh: build first"; exit 1; }
+[[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE && -x $EVILSRV && -x $RESOLVECAP ]] || { echo "agent-hostile.sh: build first"; exit 1; }
 for t in curl jq openssl; do command -v $t >/dev/null || { echo "agent-hostile.sh: needs $t"; exit 1; }; done
 USR=jitgate-agent-t
 e2e_user "$USR" || exit 1
@@ -214,6 +215,8 @@ check "host6: the agent is still running" kill -0 "${APID[6]}"
 check "host6: A still reaches 22 (the last good state)" allowed 6 22
 check "host6: B is refused on 22, A on 3389 (granted on jitgated, which the agent cannot reach)" never_granted 6
 check "host6: 2222 stays refused after its end" cannot "$CL" $A "${IP[6]}" 2222
+out=$(ip netns exec "${NS[6]}" "$RESOLVECAP" cap.jit.test 2>&1); rc=$?
+check "the resolver's cap with DNS silent: $out" test $rc = 0
 if [[ $E2E_FAIL != 0 ]]; then
 	for k in "${ALL[@]}"; do echo "--- host$k's agent log"; tail -15 "${ALOG[$k]}"; cat "$E2E_TMP/evil$k/evil.log" 2>/dev/null; done
 fi

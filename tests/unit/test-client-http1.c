@@ -1,5 +1,6 @@
 /* Unit tests of the agent transport's HTTP/1.1 answer reader (client-http1.c) and URL parser (client-tls.c). */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -243,6 +244,46 @@ test_urls(void **state)
 	assert_non_null(why);
 }
 
+/* Wait (at most 10 s: a hung resolver fails the test, it does not time it) until r is done; its result. */
+static int
+resolved(struct client_resolve *r, struct addrinfo **ai)
+{
+	struct pollfd p = { client_resolve_fd(r), POLLIN, 0 };
+	const char *why = NULL;
+
+	if (poll(&p, 1, 10000) != 1)
+		return -ETIMEDOUT;
+	return client_resolve_result(r, ai, &why);
+}
+
+/* A resolution shared by two callers gives both its answer; its thread has left the table by then; an address needs none. */
+static void
+test_resolve_shared(void **state)
+{
+	struct client_resolve *a = NULL, *b = NULL;
+	struct addrinfo *ai = NULL, *bi = NULL;
+	struct client_target t;
+	const char *why = NULL;
+
+	assert_int_equal(client_target_parse("https://localhost:8443/", &t, &why), 0);
+	assert_int_equal(client_resolve_start(&t, &a), 0);
+	assert_int_equal(client_resolve_start(&t, &b), 0);
+	assert_int_equal(resolved(a, &ai), 1);
+	assert_int_equal(resolved(b, &bi), 1);
+	assert_non_null(ai);
+	assert_non_null(bi);
+	/* peeked, not taken: asking again still answers */
+	assert_int_equal(resolved(a, &ai), 1);
+	assert_int_equal(client_resolve_running(), 0);
+	client_resolve_put(a);
+	client_resolve_put(b);
+	assert_int_equal(client_target_parse("https://127.0.0.1:8443/", &t, &why), 0);
+	assert_int_equal(client_resolve_start(&t, &a), 0);
+	assert_int_equal(client_resolve_running(), 0);
+	assert_int_equal(resolved(a, &ai), 1);
+	client_resolve_put(a);
+}
+
 int
 main(void)
 {
@@ -255,6 +296,7 @@ main(void)
 		cmocka_unit_test(test_head_limits),
 		cmocka_unit_test(test_head_limit_is_exact),
 		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_resolve_shared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
