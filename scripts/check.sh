@@ -53,6 +53,8 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: jitgate-agent on a full disk: a state it cannot save never lets a restart reopen an older grant" tests/e2e/agent-disk.sh build
 	step "e2e: jitgate-agent's network half against an HTTPS responder (join, watch, backoff, max_disconnected, hostile states)" tests/e2e/agent-net.sh build
 	step "e2e: jitgate-agent's network half, sanitizer build" tests/e2e/agent-net.sh build-asan
+	step "e2e: jitgate-agent against hostile and slow servers (a trickled head, an endless chunked body, a head past HTTP1_HEAD_MAX, silence after TLS, no TLS) listed before jitgated; a server name whose DNS never answers" tests/e2e/agent-hostile.sh build
+	step "e2e: jitgate-agent against hostile and slow servers, sanitizer build" tests/e2e/agent-hostile.sh build-asan
 	step "e2e: privilege separation" tests/e2e/privsep.sh build
 	step "e2e: official Azure JS SDK against jitgated" tests/e2e/azure-sdk.sh build
 	step "e2e: the web portal in Chromium" tests/e2e/portal.sh build

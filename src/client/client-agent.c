@@ -26,6 +26,8 @@
 #define READ_CHUNK		16384	/* bytes read from TLS at a time (one TLS record at most) */
 #define AGENT_ERR_MAX		1024	/* what went wrong with the transfer, until client_agent_done hands it over */
 #define USER_AGENT		"jitgate-agent"
+#define STR_(x)			#x
+#define STR(x)			STR_(x)	/* a limit's value, in a message */
 
 enum phase { P_IDLE, P_RESOLVE, P_CONNECT, P_HANDSHAKE, P_SEND, P_RECV, P_DONE };
 
@@ -198,6 +200,16 @@ succeed(struct client_agent *ca)
 	ca->phase = P_DONE;
 }
 
+/* Why a resolution could not start (client_resolve_start's -errno). */
+static const char *
+resolve_refused(int r)
+{
+	if (r == -EAGAIN)
+		return "the resolver is busy: " STR(CLIENT_RESOLVE_MAX) " other names are still being resolved "
+		       "(CLIENT_RESOLVE_MAX), their DNS servers slow or silent";
+	return strerror(-r);
+}
+
 /* A transfer's start: the URL, the deadlines, the connection kept if it is to the same server and still quiet. */
 static int
 transfer_begin(struct client_agent *ca, const char *url, long timeout_ms, size_t max_body, struct client_error *err)
@@ -205,6 +217,7 @@ transfer_begin(struct client_agent *ca, const char *url, long timeout_ms, size_t
 	const char *why = NULL;
 	int64_t now = now_ms();
 	struct pollfd p;
+	int r;
 
 	if (ca->phase != P_IDLE)
 		return client_fail(err, CLIENT_ERR_USAGE, "a transfer is already in flight");
@@ -229,8 +242,8 @@ transfer_begin(struct client_agent *ca, const char *url, long timeout_ms, size_t
 		ca->phase = P_SEND;
 		return 0;
 	}
-	if (client_resolve_start(&ca->t, &ca->res) < 0)
-		return client_fail(err, CLIENT_ERR_UNREACHABLE, "cannot resolve %s: %s", ca->t.host, strerror(errno));
+	if ((r = client_resolve_start(&ca->t, &ca->res)) < 0)
+		return client_fail(err, CLIENT_ERR_UNREACHABLE, "cannot resolve %s: %s", ca->t.host, resolve_refused(r));
 	ca->phase = P_RESOLVE;
 	return 0;
 }
@@ -412,13 +425,15 @@ handshake(struct client_agent *ca)
 static int
 retry_fresh(struct client_agent *ca, const char *what)
 {
+	int r;
+
 	if (!ca->reused || ca->got_bytes)
 		return fail(ca, -EHOSTUNREACH, "%s %s: %s", what, ca->t.host, ca->err[0] ? ca->err : "connection lost");
 	conn_close(ca);
 	ca->reused = false;
 	ca->req_sent = 0;
-	if (client_resolve_start(&ca->t, &ca->res) < 0)
-		return fail(ca, -EHOSTUNREACH, "cannot resolve %s", ca->t.host);
+	if ((r = client_resolve_start(&ca->t, &ca->res)) < 0)
+		return fail(ca, -EHOSTUNREACH, "cannot resolve %s: %s", ca->t.host, resolve_refused(r));
 	ca->phase = P_RESOLVE;
 	return 1;
 }
@@ -450,7 +465,9 @@ answer_failed(struct client_agent *ca, long r)
 	if (r == -EFBIG && ca->ans.too_big)
 		return fail(ca, -EFBIG, "the answer is larger than %zu bytes", ca->ans.max_body);
 	if (r == -EFBIG)
-		return fail(ca, -EHOSTUNREACH, "%s sent an answer whose head passes our limits", ca->t.host);
+		return fail(ca, -EHOSTUNREACH, "%s sent an answer whose head passes our limits (HTTP1_HEAD_MAX %d bytes, "
+			    "HTTP1_LINE_MAX %d a line, HTTP1_INFO_MAX %d interim answers)", ca->t.host, HTTP1_HEAD_MAX,
+			    HTTP1_LINE_MAX, HTTP1_INFO_MAX);
 	if (r == -ENOMEM)
 		return fail(ca, -EHOSTUNREACH, "out of memory");
 	return fail(ca, -EHOSTUNREACH, "%s sent a malformed HTTP answer", ca->t.host);
@@ -532,6 +549,11 @@ drive(struct client_agent *ca)
 	while (r > 0 && ca->phase != P_DONE && ca->phase != P_IDLE) {
 		int64_t now = now_ms();
 
+		if (ca->phase == P_RESOLVE && now >= ca->connect_deadline) {
+			fail(ca, -EHOSTUNREACH, "no address for %s within %d ms; its resolution goes on, and the next "
+			     "attempt waits for it rather than starting another", ca->t.host, CLIENT_AGENT_CONNECT_MS);
+			return;
+		}
 		if (ca->phase < P_SEND && now >= ca->connect_deadline) {
 			fail(ca, -EHOSTUNREACH, "connecting to %s port %s timed out after %d ms", ca->t.host, ca->t.port,
 			     CLIENT_AGENT_CONNECT_MS);

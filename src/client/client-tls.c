@@ -104,6 +104,37 @@ resolve_now(struct client_resolve *r)
 	r->rc = getaddrinfo(r->host, r->port, &hints, &r->ai);
 }
 
+/*
+ * The resolutions in flight (CLIENT_RESOLVE_MAX): an entry is there from its
+ * thread's start to its end, and the thread's reference keeps it alive so long.
+ */
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct client_resolve *running[CLIENT_RESOLVE_MAX];
+
+unsigned
+client_resolve_running(void)
+{
+	unsigned i, n = 0;
+
+	pthread_mutex_lock(&running_lock);
+	for (i = 0; i < CLIENT_RESOLVE_MAX; i++)
+		n += running[i] != NULL;
+	pthread_mutex_unlock(&running_lock);
+	return n;
+}
+
+static void
+running_drop(struct client_resolve *r)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&running_lock);
+	for (i = 0; i < CLIENT_RESOLVE_MAX; i++)
+		if (running[i] == r)
+			running[i] = NULL;
+	pthread_mutex_unlock(&running_lock);
+}
+
 static void *
 resolve_thread(void *arg)
 {
@@ -111,6 +142,8 @@ resolve_thread(void *arg)
 	ssize_t k;
 
 	resolve_now(r);
+	/* from now on a new attempt resolves afresh: those that waited for this one get its answer */
+	running_drop(r);
 	atomic_thread_fence(memory_order_release);
 	do
 		k = write(r->fd[1], "", 1);
@@ -119,12 +152,10 @@ resolve_thread(void *arg)
 	return NULL;
 }
 
-int
-client_resolve_start(const struct client_target *t, struct client_resolve **ret)
+static int
+resolve_new(const struct client_target *t, struct client_resolve **ret)
 {
 	struct client_resolve *r = calloc(1, sizeof(*r));
-	pthread_attr_t attr;
-	pthread_t th;
 	int e;
 
 	if (!r)
@@ -139,26 +170,67 @@ client_resolve_start(const struct client_target *t, struct client_resolve **ret)
 		client_resolve_put(r);
 		return e;
 	}
-	if (r->numeric) {
-		/* an address: nothing to wait for */
-		resolve_now(r);
-		(void)!write(r->fd[1], "", 1);
-		*ret = r;
-		return 0;
-	}
+	*ret = r;
+	return 0;
+}
+
+/* A name's resolution on a thread of its own, in `running` while it lasts; the caller holds running_lock. */
+static int
+resolve_spawn(struct client_resolve *r, unsigned slot)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	int e;
+
 	atomic_fetch_add(&r->refs, 1);
+	running[slot] = r;
 	if ((e = pthread_attr_init(&attr)) == 0) {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		e = pthread_create(&th, &attr, resolve_thread, r);
 		pthread_attr_destroy(&attr);
 	}
 	if (e) {
+		running[slot] = NULL;
 		atomic_fetch_sub(&r->refs, 1);
-		client_resolve_put(r);
-		return -e;
 	}
-	*ret = r;
-	return 0;
+	return -e;
+}
+
+int
+client_resolve_start(const struct client_target *t, struct client_resolve **ret)
+{
+	struct client_resolve *r = NULL;
+	unsigned i, free_slot = CLIENT_RESOLVE_MAX;
+	int e = 0;
+
+	if (t->numeric) {
+		/* an address: nothing to wait for */
+		if ((e = resolve_new(t, &r)) < 0)
+			return e;
+		resolve_now(r);
+		(void)!write(r->fd[1], "", 1);
+		*ret = r;
+		return 0;
+	}
+	pthread_mutex_lock(&running_lock);
+	for (i = 0; i < CLIENT_RESOLVE_MAX && !r; i++) {
+		if (!running[i])
+			free_slot = free_slot < i ? free_slot : i;
+		else if (!strcasecmp(running[i]->host, t->host) && !strcmp(running[i]->port, t->port))
+			r = running[i];
+	}
+	if (r)
+		atomic_fetch_add(&r->refs, 1);	/* the same name in flight: wait for its answer */
+	else if (free_slot == CLIENT_RESOLVE_MAX)
+		e = -EAGAIN;
+	else if ((e = resolve_new(t, &r)) == 0 && (e = resolve_spawn(r, free_slot)) < 0) {
+		client_resolve_put(r);
+		r = NULL;
+	}
+	pthread_mutex_unlock(&running_lock);
+	if (r)
+		*ret = r;
+	return e;
 }
 
 int
@@ -171,7 +243,8 @@ int
 client_resolve_result(struct client_resolve *r, struct addrinfo **ret, const char **why)
 {
 	char c;
-	ssize_t k = recv(r->fd[0], &c, 1, MSG_DONTWAIT);
+	/* peeked, not taken: every caller sharing the resolution sees it done */
+	ssize_t k = recv(r->fd[0], &c, 1, MSG_PEEK | MSG_DONTWAIT);
 
 	if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;

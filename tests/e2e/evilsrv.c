@@ -1,12 +1,20 @@
 /*
- * A hostile HTTPS server for the CLI's e2e test (tests/e2e/sec-cli.sh): it answers every request with
- * bytes the test chose, escape sequences and broken UTF-8 included, as a compromised jitgated or a man
- * in the middle could.
- * usage: evilsrv DIR ADDR PORT SECONDS
+ * A hostile HTTPS server for the CLI's and the agent's e2e tests (tests/e2e/sec-cli.sh, agent-hostile.sh): it
+ * answers every request with bytes the test chose, escape sequences and broken UTF-8 included, or too slowly,
+ * never wholly or too large, as a compromised jitgated or a man in the middle could.
+ * usage: evilsrv DIR ADDR PORT SECONDS [MODE]
  *   Makes DIR/tls/cert.pem (self-signed, naming ADDR) unless it exists, prints "listening" once it
  *   listens, and serves one connection at a time for SECONDS. A request for a path whose last segment
  *   is NAME (query ignored) is answered from the file DIR/NAME: its first line is "STATUS CONTENT-TYPE",
  *   the rest is the body, sent as it is. No such file: 404 with an empty JSON object.
+ *   MODE (default files, as above) makes it answer every request in one hostile way instead:
+ *     trickle     the answer's head one byte a second (the whole of it would take a minute)
+ *     nochunkend  a chunked body, a one-byte chunk a second, never the last chunk
+ *     bighead     a head of HTTP1_HEAD_MAX + 1 bytes (lines well under HTTP1_LINE_MAX), then a body
+ *     silent      the TLS handshake and the request read, then nothing
+ *     notls       the TCP connection accepted, then nothing (not even the TLS handshake)
+ *   Each holds the connection until the client closes it or SECONDS are over, and appends one line per
+ *   connection ("MODE: request read", "MODE: client gone after N s") to DIR/evil.log.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +22,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +32,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "client/client-http1.h"
 #include "core/error.h"
 #include "daemon/tls.h"
 
@@ -30,6 +40,14 @@
 #define EVIL_FILE_MAX		(1 << 20)
 #define EVIL_SECONDS_MAX	600
 #define EVIL_IO_TIMEOUT_MS	5000
+#define EVIL_PAD_LINE		4000	/* a bighead header line: well under HTTP1_LINE_MAX, so only the head's total fails */
+
+enum mode { M_FILES, M_TRICKLE, M_NOCHUNKEND, M_BIGHEAD, M_SILENT, M_NOTLS };
+static const char *const mode_names[] = { "files", "trickle", "nochunkend", "bighead", "silent", "notls" };
+
+static enum mode mode;
+static time_t until;
+static char log_path[4200];
 
 static gnutls_certificate_credentials_t cred;
 
@@ -82,6 +100,96 @@ send_all(gnutls_session_t s, const char *p, size_t n)
 }
 
 static void
+evil_log(const char *what, long n)
+{
+	FILE *f = fopen(log_path, "a");
+
+	if (!f)
+		return;
+	fprintf(f, "%s: %s %ld\n", mode_names[mode], what, n);
+	fclose(f);
+}
+
+/* Wait up to ms for the client to close (its bytes are read and dropped); true when it has. */
+static bool
+client_gone(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b[4096];
+	ssize_t k;
+
+	if (poll(&p, 1, ms) <= 0)
+		return false;
+	k = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+	return k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+/* Hold the connection, saying nothing more, until the client goes or our time is up. */
+static void
+hold(int fd, time_t t0)
+{
+	while (time(NULL) < until && !client_gone(fd, 1000))
+		;
+	evil_log("client gone after (s)", (long)(time(NULL) - t0));
+}
+
+/* An answer head one byte past HTTP1_HEAD_MAX (status line and final CRLF included), each line short. */
+static size_t
+big_head(char *out, size_t size)
+{
+	size_t want = HTTP1_HEAD_MAX + 1, pos, rem, l;
+
+	if (size < want + 3)
+		return 0;
+	pos = (size_t)snprintf(out, size, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n");
+	while ((rem = want - 2 - pos) > 0) {
+		/* "X-Pad: " + padding + CRLF: 9 bytes at least, so never leave fewer than that for the last line */
+		l = rem <= EVIL_PAD_LINE ? rem : rem - EVIL_PAD_LINE < 9 ? rem - 9 : EVIL_PAD_LINE;
+		memcpy(out + pos, "X-Pad: ", 7);
+		memset(out + pos + 7, 'a', l - 9);
+		memcpy(out + pos + l - 2, "\r\n", 2);
+		pos += l;
+	}
+	memcpy(out + pos, "\r\n{}", 4);
+	return pos + 4;
+}
+
+/* The hostile answers of MODE, once the request is read. */
+static void
+serve_hostile(gnutls_session_t s, int fd, time_t t0)
+{
+	static const char slow[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: "
+				   "a head that takes a minute to arrive\r\nContent-Length: 2\r\n\r\n{}";
+	static const char chunked[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+	static char big[HTTP1_HEAD_MAX + 64];
+	size_t i, n;
+
+	evil_log("request read", 0);
+	switch (mode) {
+	case M_TRICKLE:
+		for (i = 0; i < sizeof(slow) - 1 && time(NULL) < until; i++)
+			if (send_all(s, slow + i, 1) < 0 || client_gone(fd, 1000))
+				break;
+		break;
+	case M_NOCHUNKEND:
+		if (send_all(s, chunked, sizeof(chunked) - 1) < 0)
+			break;
+		while (time(NULL) < until && send_all(s, "1\r\n \r\n", 6) == 0 && !client_gone(fd, 1000))
+			;
+		break;
+	case M_BIGHEAD:
+		n = big_head(big, sizeof(big));
+		if (n && send_all(s, big, n) == 0)
+			hold(fd, t0);
+		return;
+	default:
+		hold(fd, t0);
+		return;
+	}
+	evil_log("stopped after (s)", (long)(time(NULL) - t0));
+}
+
+static void
 serve(int fd, const char *dir)
 {
 	gnutls_session_t s = NULL;
@@ -90,8 +198,14 @@ serve(int fd, const char *dir)
 	char *file = NULL;
 	const char *status = "404 application/json", *body = "{}";
 	size_t body_len = 2, status_len = strlen(status);
+	time_t t0 = time(NULL);
 	int r;
 
+	if (mode == M_NOTLS) {
+		evil_log("connection accepted", 0);
+		hold(fd, t0);
+		goto out;
+	}
 	if (gnutls_init(&s, GNUTLS_SERVER) < 0)
 		goto out;
 	gnutls_set_default_priority(s);
@@ -117,6 +231,10 @@ serve(int fd, const char *dir)
 			break;
 	}
 	head[len] = '\0';
+	if (mode != M_FILES) {
+		serve_hostile(s, fd, t0);
+		goto out;
+	}
 	file = answer_for(dir, head, &file_len);
 	if (file) {
 		nl = strcspn(file, "\n");
@@ -152,14 +270,20 @@ main(int argc, char **argv)
 	struct core_error err = { 0 };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	char cert[4096], key[4096];
-	time_t until;
 	long port;
 	int lfd, one = 1, seconds;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: evilsrv DIR ADDR PORT SECONDS\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: evilsrv DIR ADDR PORT SECONDS [MODE]\n");
 		return 2;
 	}
+	while (argc == 6 && mode < M_NOTLS && strcmp(argv[5], mode_names[mode]))
+		mode++;
+	if (argc == 6 && strcmp(argv[5], mode_names[mode])) {
+		fprintf(stderr, "evilsrv: unknown mode %s\n", argv[5]);
+		return 2;
+	}
+	snprintf(log_path, sizeof(log_path), "%s/evil.log", argv[1]);
 	seconds = (int)strtol(argv[4], NULL, 10);
 	port = strtol(argv[3], NULL, 10);
 	if (seconds <= 0 || seconds > EVIL_SECONDS_MAX || port <= 0 || port > 65535 ||

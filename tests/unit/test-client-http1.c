@@ -1,5 +1,6 @@
 /* Unit tests of the agent transport's HTTP/1.1 answer reader (client-http1.c) and URL parser (client-tls.c). */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -169,6 +170,43 @@ test_head_limits(void **state)
 	http1_answer_free(&a);
 }
 
+/* A head of `size` bytes (status line and final CRLF included) in header lines of about 4000 bytes, "{}" after it. */
+static void
+head_of(char *out, size_t size)
+{
+	size_t pos = (size_t)snprintf(out, size + 3, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"), rem, l;
+
+	while ((rem = size - 2 - pos) > 0) {
+		l = rem <= 4000 ? rem : rem - 4000 < 9 ? rem - 9 : 4000;
+		memcpy(out + pos, "X-Pad: ", 7);
+		memset(out + pos + 7, 'a', l - 9);
+		memcpy(out + pos + l - 2, "\r\n", 2);
+		pos += l;
+	}
+	memcpy(out + pos, "\r\n{}", 5);
+}
+
+/* HTTP1_HEAD_MAX is exact: a head of that many bytes is read, one byte more is refused (agent-hostile.sh's bighead) */
+static void
+test_head_limit_is_exact(void **state)
+{
+	static char head[HTTP1_HEAD_MAX + 8];
+	struct http1_answer a;
+
+	head_of(head, HTTP1_HEAD_MAX);
+	http1_answer_init(&a, 64);
+	assert_int_equal(feed(&a, head, 1000, NULL), 0);
+	assert_true(http1_done(&a));
+	assert_int_equal(a.head_len, HTTP1_HEAD_MAX);
+	assert_memory_equal(a.body.data, "{}", 2);
+	http1_answer_free(&a);
+	head_of(head, HTTP1_HEAD_MAX + 1);
+	http1_answer_init(&a, 64);
+	assert_int_equal(feed(&a, head, 1000, NULL), -EFBIG);
+	assert_false(a.too_big);
+	http1_answer_free(&a);
+}
+
 static void
 test_urls(void **state)
 {
@@ -206,6 +244,46 @@ test_urls(void **state)
 	assert_non_null(why);
 }
 
+/* Wait (at most 10 s: a hung resolver fails the test, it does not time it) until r is done; its result. */
+static int
+resolved(struct client_resolve *r, struct addrinfo **ai)
+{
+	struct pollfd p = { client_resolve_fd(r), POLLIN, 0 };
+	const char *why = NULL;
+
+	if (poll(&p, 1, 10000) != 1)
+		return -ETIMEDOUT;
+	return client_resolve_result(r, ai, &why);
+}
+
+/* A resolution shared by two callers gives both its answer; its thread has left the table by then; an address needs none. */
+static void
+test_resolve_shared(void **state)
+{
+	struct client_resolve *a = NULL, *b = NULL;
+	struct addrinfo *ai = NULL, *bi = NULL;
+	struct client_target t;
+	const char *why = NULL;
+
+	assert_int_equal(client_target_parse("https://localhost:8443/", &t, &why), 0);
+	assert_int_equal(client_resolve_start(&t, &a), 0);
+	assert_int_equal(client_resolve_start(&t, &b), 0);
+	assert_int_equal(resolved(a, &ai), 1);
+	assert_int_equal(resolved(b, &bi), 1);
+	assert_non_null(ai);
+	assert_non_null(bi);
+	/* peeked, not taken: asking again still answers */
+	assert_int_equal(resolved(a, &ai), 1);
+	assert_int_equal(client_resolve_running(), 0);
+	client_resolve_put(a);
+	client_resolve_put(b);
+	assert_int_equal(client_target_parse("https://127.0.0.1:8443/", &t, &why), 0);
+	assert_int_equal(client_resolve_start(&t, &a), 0);
+	assert_int_equal(client_resolve_running(), 0);
+	assert_int_equal(resolved(a, &ai), 1);
+	client_resolve_put(a);
+}
+
 int
 main(void)
 {
@@ -216,7 +294,9 @@ main(void)
 		cmocka_unit_test(test_too_large_is_the_bodys),
 		cmocka_unit_test(test_malformed_answers_are_refused),
 		cmocka_unit_test(test_head_limits),
+		cmocka_unit_test(test_head_limit_is_exact),
 		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_resolve_shared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
