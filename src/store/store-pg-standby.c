@@ -335,11 +335,14 @@ store_pg_standby_set(struct store *st, const char *uri, struct core_error *err)
 	PQconninfoOption *opts;
 	char *msg = NULL;
 
-	/* the URI may hold a password: name what is wrong with it, never the URI */
+	/*
+	 * The URI may hold a password (user:secret@host, or password=): libpq's words are repeated only if
+	 * they quote no such part of it.
+	 */
 	opts = PQconninfoParse(uri, &msg);
 	if (!opts) {
-		core_error_set(err, "InvalidConfig", "store_read", "store_read is not a libpq URI: %s",
-		    msg ? msg : "out of memory");
+		core_error_set(err, "InvalidConfig", "store_read", "store_read is not a URI libpq takes: %s",
+		    !msg ? "out of memory" : strchr(msg, '@') || strstr(msg, "password") ? "(its words quote the URI)" : msg);
 		for (char *p = err ? err->message : NULL; p && (p = strpbrk(p, "\r\n"));)
 			*p = ' ';
 		PQfreemem(msg);

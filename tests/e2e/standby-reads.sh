@@ -91,6 +91,10 @@ check "a careless operator: store_read without store (SQLite) is refused, naming
 out=$("$JITGATED" --single-process --state-dir "$E2E_TMP/bad" --store "$STORE" --store-read "mysql://db/x" 2>&1 </dev/null); rc=$?
 check "store_read that is not a postgresql:// URI is refused, naming store_read (exit $rc: $out)" \
 	bash -c '[[ $1 != 0 && $2 == *store_read* && $2 == *postgresql://* ]]' _ "$rc" "$out"
+out=$("$JITGATED" --single-process --state-dir "$E2E_TMP/bad" --store "$STORE" --store-read \
+	"postgresql://u:s3cret@db/x?nosuchkey=1" 2>&1 </dev/null); rc=$?
+check "store_read that libpq does not take is refused, naming store_read, not repeating the password (exit $rc: $out)" \
+	bash -c '[[ $1 != 0 && $2 == *store_read* && $2 == *nosuchkey* && $2 != *s3cret* ]]' _ "$rc" "$out"
 T_ADMIN=$(token create --name admin --role SecurityAdmin)
 T_READ=$(token create --name reader --role Reader)
 T_REQ=$(token create --name req --role JitRequester)
