@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
+#include "core/timeutil.h"
 #include "store-pg.h"
 
 /*
@@ -58,15 +58,6 @@ struct store_pg_standby {
 	char why[STORE_ERROR_MAX];	/* why the last read was not served, for the primary's error message */
 };
 
-static int64_t
-sb_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* libpq's words on one line: its messages end in, and may hold, newlines. */
 static void
 sb_note(struct store_pg_standby *sb, const char *what, const char *msg)
@@ -84,7 +75,7 @@ sb_drop(struct store_pg_standby *sb)
 {
 	PQfinish(sb->conn);
 	sb->conn = NULL;
-	sb->retry_ns = sb_now_ns() + (int64_t)STORE_PG_STANDBY_PAUSE_MS * 1000000;
+	sb->retry_ns = time_mono_ns() + (int64_t)STORE_PG_STANDBY_PAUSE_MS * 1000000;
 }
 
 /* Wait until the socket is ready for what the caller wants (POLLIN / POLLOUT), up to deadline: 0, or -ETIMEDOUT. */
@@ -96,7 +87,7 @@ sb_wait(PGconn *c, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - sb_now_ns();
+		left = deadline - time_mono_ns();
 		if (left <= 0 || p.fd < 0)
 			return -ETIMEDOUT;
 		n = poll(&p, 1, (int)((left + 999999) / 1000000));
@@ -109,7 +100,10 @@ sb_wait(PGconn *c, short events, int64_t deadline)
 	}
 }
 
-/* Every result of what was sent, until libpq has none, each kept in turn in *ret (the last one kept). */
+/*
+ * Read the results of what was sent, up to deadline: n queries (a pipeline's, each ending with a NULL, then its
+ * sync), or one command. The first result of query i goes to ret[i] (for the caller to clear), the rest are dropped.
+ */
 static int
 sb_results(PGconn *c, int64_t deadline, PGresult **ret, int n)
 {
@@ -161,7 +155,7 @@ sb_connect(struct store_pg_standby *sb)
 		"keepalives_count", "tcp_user_timeout", "dbname", NULL };
 	const char *const values[] = { STORE_PG_STANDBY_TARGET, "1", STORE_PG_KEEPALIVE_IDLE_S,
 		STORE_PG_KEEPALIVE_INTERVAL_S, STORE_PG_KEEPALIVE_COUNT, STORE_PG_TCP_USER_TIMEOUT_MS, sb->uri, NULL };
-	int64_t deadline = sb_now_ns() + (int64_t)STORE_PG_STANDBY_CONNECT_MS * 1000000;
+	int64_t deadline = time_mono_ns() + (int64_t)STORE_PG_STANDBY_CONNECT_MS * 1000000;
 	PostgresPollingStatusType s = PGRES_POLLING_WRITING;
 	PGresult *res = NULL;
 	char sql[160];
@@ -185,6 +179,8 @@ sb_connect(struct store_pg_standby *sb)
 		goto fail;
 	}
 	snprintf(sql, sizeof(sql), STORE_PG_STANDBY_SESSION_SQL, STORE_PG_STANDBY_READ_MS);
+	/* from here on no send waits without a deadline (the socket's buffer full: PQflush says so, sb_flush waits) */
+	PQsetnonblocking(sb->conn, 1);
 	/* one statement (one result), not three commands */
 	if (!PQsendQuery(sb->conn, sql) || (r = sb_flush(sb->conn, deadline)) < 0 ||
 	    (r = sb_results(sb->conn, deadline, &res, 1)) < 0 || PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -215,7 +211,7 @@ sb_alive(struct store_pg_standby *sb)
 static PGresult *
 sb_query(struct store_pg_standby *sb, const struct store_pg_read *rd)
 {
-	int64_t deadline = sb_now_ns() + (int64_t)STORE_PG_STANDBY_READ_MS * 1000000;
+	int64_t deadline = time_mono_ns() + (int64_t)STORE_PG_STANDBY_READ_MS * 1000000;
 	PGresult *res[2] = { NULL, NULL };
 	PGconn *c = sb->conn;
 	int r = -EIO;
@@ -292,7 +288,7 @@ store_pg_standby_read(struct store *st, const struct store_pg_read *rd, int64_t 
 		return NULL;
 	if (failed_after_ns > (int64_t)STORE_PG_STANDBY_AFTER_MS * 1000000)
 		return sb_not(pg, "the standby was not asked (the primary took the time)");
-	if (sb->retry_ns && sb_now_ns() < sb->retry_ns)
+	if (sb->retry_ns && time_mono_ns() < sb->retry_ns)
 		return sb_not(pg, sb->why);	/* it failed a moment ago */
 	sb->retry_ns = 0;
 	if (!sb_alive(sb)) {

@@ -26,11 +26,14 @@ NETPROBE=$BUILD/tests/e2e/netprobe
 for t in curl jq psql; do command -v $t >/dev/null || { echo "standby-reads.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
 WRITE_503_MAX_MS=4500	# a write while there is no primary answers 503 within this: the store's named limits, under
 			# the HTTP server's 5 s (API_CONN_UNAUTH_TIMEOUT_S); in practice at once (the reconnect pause)
+SILENT_MAX_MS=2500	# a silent standby: the primary's fast failure, then STORE_PG_STANDBY_READ_MS (1 s)
 RESUME_MAX_S=10		# after the primary is back or the standby promoted: STORE_PG_RECONNECT_PAUSE_MS and a retry
 
 PG_OPTS="-c synchronous_commit=on" pg_start || { echo "standby-reads.sh: cannot start PostgreSQL"; exit 1; }
-# both servers go with the namespaces and the temporary folder, also on failure (pg_start set a trap of its own)
-trap 'pg_stop; e2e_cleanup; rm -rf "$E2E_TMP"' EXIT
+# both servers go with the namespaces and the temporary folder, also on failure (pg_start set a trap of its own);
+# a standby stopped by step 1b is let go on first, or it could not stop
+STOPPED=
+trap '[[ -n $STOPPED ]] && kill -CONT $STOPPED; pg_stop; e2e_cleanup; rm -rf "$E2E_TMP"' EXIT
 PRIMARY=$PG_DIR
 pg_standby_start || { echo "standby-reads.sh: cannot start the standby"; exit 1; }
 STANDBY=$PG_STANDBY_HOST
@@ -144,6 +147,25 @@ check "the token revoked on the primary before it stopped (replicated): 401 from
 call "$T_READ" GET "$POL?$AV"
 check "the policy GET still 200 after those ($code, $ms ms)" test "$code" = 200
 check "C still reaches vm1's 22 (the grant enforced stays)" can "$CL" $M $V 22
+
+echo "1b. a standby that does not answer (its processes stopped): 503s, each within the named limits, never a hang"
+STOPPED="$(head -1 "$STANDBY/data/postmaster.pid") $(ps -o pid= --ppid "$(head -1 "$STANDBY/data/postmaster.pid")")"
+kill -STOP $STOPPED
+call "$T_READ" GET "$POL?$AV"
+check "the policy GET: 503 with Retry-After in $ms ms (the standby's read deadline, 1 s; at most $SILENT_MAX_MS)" \
+	bash -c '[[ $1 == 503 && -n $2 ]] && (( $3 <= $4 ))' _ "$code" "$retry" "$ms" "$SILENT_MAX_MS"
+check "  … saying the standby did not answer in time" bash -c 'grep -q "the standby did not answer in time" <<<"$1"' _ \
+	"$(j -r .error.message)"
+for i in 1 2; do
+	call "$T_READ" GET "$POL?$AV"
+	# the standby in its pause; the primary's URI lists the silent standby too: its reconnect may take its 2 s
+	check "another: 503 in $ms ms, at most $WRITE_503_MAX_MS ($(j -r .error.message | cut -c1-60)…)" \
+		bash -c '[[ $1 == 503 ]] && (( $2 <= $3 ))' _ "$code" "$ms" "$WRITE_503_MAX_MS"
+done
+kill -CONT $STOPPED
+STOPPED=
+served() { call "$T_READ" GET "$POL?$AV"; [[ $code == 200 ]]; }
+eventually_within "the standby answers again: reads served (after its 2 s pause)" 5 served
 
 echo "2. the primary back: writes resume by themselves"
 primary_start
