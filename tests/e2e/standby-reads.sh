@@ -104,12 +104,18 @@ T_REQ=$(token create --name req --role JitRequester)
 T_GONE=$(token create --name gone --role Reader)
 T_LATE=$(token create --name late --role Reader)
 check "five tokens made on the primary" test "$(printf '%s\n' "$T_ADMIN" "$T_READ" "$T_REQ" "$T_GONE" "$T_LATE" | grep -c '^jg_')" = 5
-mkdir -p -m 0700 "$STATE"
-ip netns exec "$VM" "$JITGATED" --single-process --single-replica --state-dir "$STATE" --listen "$V:8443" --vm-name vm1 \
-	--store "$STORE" --store-read "$STORE_READ" >>"$SRVLOG" 2>&1 &
-SRV=$!
-E2E_PIDS+=($SRV)
-check "jitgated starts (store: both hosts, read-write; store_read: both hosts)" e2e_wait_healthy "$CL" "$STATE/tls/cert.pem" "https://$V:8443" $SRV
+# privilege-separated, as in production: the standby's connection lives in the sandboxed main process (seccomp)
+JITGATED_USER=jitgate-sb-t
+e2e_user "$JITGATED_USER" || exit 1
+chmod 0711 "$E2E_TMP"	# its user must reach the state directory below it
+if ! jitgated_start "$VM" "$CL" "$STATE" "$V:8443" "$SRVLOG" --single-replica --vm-name vm1 --store "$STORE" \
+	--store-read "$STORE_READ"; then
+	notok "jitgated starts, privilege-separated: $(tail -3 "$SRVLOG")"
+	e2e_summary
+	exit 1
+fi
+ok "jitgated starts, privilege-separated (store: both hosts, read-write; store_read: both hosts)"
+SRV=$JITGATED_PID
 call "$T_ADMIN" PUT "$POL?$AV" "$POLICY_BODY"
 check "PUT the policy: 200 ($code)" test "$code" = 200
 check "initiate on the primary: 202" initiate_ok
