@@ -24,12 +24,9 @@
  * standby); connecting, and each read, are bounded by their own deadlines with libpq's non-blocking
  * calls; after a failure the standby is not asked for STORE_PG_STANDBY_PAUSE_MS. A dead or silent
  * standby so costs the thread at most STORE_PG_STANDBY_CONNECT_MS + STORE_PG_STANDBY_READ_MS in each
- * such pause, on top of the primary's own ~4 s in the worst case spread over two pauses.
+ * such pause, on top of the primary's own ~4 s in the worst case spread over two pauses (the limits:
+ * store-pg.h).
  */
-#define STORE_PG_STANDBY_AFTER_MS	500	/* a primary that took longer to fail leaves no time for the standby */
-#define STORE_PG_STANDBY_CONNECT_MS	1000	/* connecting to the standby, every host of its URI and the session's setup */
-#define STORE_PG_STANDBY_READ_MS	1000	/* one read there, its freshness check included; past it the connection goes */
-#define STORE_PG_STANDBY_PAUSE_MS	2000	/* after a failed connect or read, the standby is not asked for this long */
 
 /*
  * Served only by a server that has applied all the WAL it received (else its answer may be older than
@@ -159,41 +156,41 @@ sb_connect(struct store_pg_standby *sb)
 	PostgresPollingStatusType s = PGRES_POLLING_WRITING;
 	PGresult *res = NULL;
 	char sql[160];
-	int r = 0;
+	int w = 0, r = -EAGAIN;
 
 	/* the URI's keywords come later and win over ours */
 	sb->conn = PQconnectStartParams(keys, values, 1);
 	if (!sb->conn || PQstatus(sb->conn) == CONNECTION_BAD) {
 		sb_note(sb, "cannot connect to the standby", sb->conn ? PQerrorMessage(sb->conn) : "out of memory");
-		goto fail;
+		goto out;
 	}
-	while (s != PGRES_POLLING_OK && s != PGRES_POLLING_FAILED && r == 0) {
+	while (s != PGRES_POLLING_OK && s != PGRES_POLLING_FAILED && w == 0) {
 		if (s == PGRES_POLLING_READING || s == PGRES_POLLING_WRITING)
-			r = sb_wait(sb->conn, s == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
-		if (r == 0)
+			w = sb_wait(sb->conn, s == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		if (w == 0)
 			s = PQconnectPoll(sb->conn);
 	}
 	if (s != PGRES_POLLING_OK) {
-		sb_note(sb, r < 0 ? "connecting to the standby timed out" : "cannot connect to the standby",
-		    r < 0 ? NULL : PQerrorMessage(sb->conn));
-		goto fail;
+		sb_note(sb, w < 0 ? "connecting to the standby timed out" : "cannot connect to the standby",
+		    w < 0 ? NULL : PQerrorMessage(sb->conn));
+		goto out;
 	}
 	snprintf(sql, sizeof(sql), STORE_PG_STANDBY_SESSION_SQL, STORE_PG_STANDBY_READ_MS);
 	/* from here on no send waits without a deadline (the socket's buffer full: PQflush says so, sb_flush waits) */
 	PQsetnonblocking(sb->conn, 1);
 	/* one statement (one result), not three commands */
-	if (!PQsendQuery(sb->conn, sql) || (r = sb_flush(sb->conn, deadline)) < 0 ||
-	    (r = sb_results(sb->conn, deadline, &res, 1)) < 0 || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		sb_note(sb, r == -ETIMEDOUT ? "setting the standby's session up timed out" : "cannot set the standby's session up",
+	if (!PQsendQuery(sb->conn, sql) || (w = sb_flush(sb->conn, deadline)) < 0 ||
+	    (w = sb_results(sb->conn, deadline, &res, 1)) < 0 || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		sb_note(sb, w == -ETIMEDOUT ? "setting the standby's session up timed out" : "cannot set the standby's session up",
 		    res ? PQresultErrorMessage(res) : PQerrorMessage(sb->conn));
-		goto fail;
+		goto out;
 	}
+	r = 0;
+out:
 	PQclear(res);
-	return 0;
-fail:
-	PQclear(res);
-	sb_drop(sb);
-	return -EAGAIN;
+	if (r < 0)
+		sb_drop(sb);
+	return r;
 }
 
 /*
@@ -212,7 +209,7 @@ static PGresult *
 sb_query(struct store_pg_standby *sb, const struct store_pg_read *rd)
 {
 	int64_t deadline = time_mono_ns() + (int64_t)STORE_PG_STANDBY_READ_MS * 1000000;
-	PGresult *res[2] = { NULL, NULL };
+	PGresult *res[2] = { NULL, NULL }, *mine = NULL;
 	PGconn *c = sb->conn;
 	int r = -EIO;
 
@@ -224,26 +221,22 @@ sb_query(struct store_pg_standby *sb, const struct store_pg_read *rd)
 		sb_note(sb, r == -ETIMEDOUT ? "the standby did not answer in time" : "the standby's connection failed",
 		    r == -ETIMEDOUT ? NULL : PQerrorMessage(c));
 		sb_drop(sb);
-		goto fail;
+		goto out;
 	}
-	if (PQresultStatus(res[0]) != PGRES_TUPLES_OK || PQntuples(res[0]) != 1) {
+	if (PQresultStatus(res[0]) != PGRES_TUPLES_OK || PQntuples(res[0]) != 1)
 		sb_note(sb, "the standby's freshness is unknown", PQresultErrorMessage(res[0]));
-		goto fail;
-	}
-	if (strcmp(PQgetvalue(res[0], 0, 0), "t") != 0) {
+	else if (strcmp(PQgetvalue(res[0], 0, 0), "t") != 0)
 		sb_note(sb, "the standby has not applied all it received (replay behind or paused)", NULL);
-		goto fail;
-	}
-	if (PQresultStatus(res[1]) != PGRES_TUPLES_OK) {
+	else if (PQresultStatus(res[1]) != PGRES_TUPLES_OK)
 		sb_note(sb, "the standby refused the read", PQresultErrorMessage(res[1]));
-		goto fail;
+	else {
+		mine = res[1];
+		res[1] = NULL;
 	}
-	PQclear(res[0]);
-	return res[1];
-fail:
+out:
 	PQclear(res[0]);
 	PQclear(res[1]);
-	return NULL;
+	return mine;
 }
 
 /* Put s at buf[at], cut to what fits: where it ends. */

@@ -45,6 +45,19 @@
 #define STORE_PG_RECONNECT_PAUSE_MS	2000
 
 /*
+ * Reads from a standby (store_read, store-pg-standby.c) while the primary's connection fails: asked only
+ * after a failure of the primary that took less than STORE_PG_STANDBY_AFTER_MS (else the time is used
+ * up: jitgated's one thread stays under the HTTP server's 5 s); connecting there (every host of its URI,
+ * and the session's setup) within STORE_PG_STANDBY_CONNECT_MS, each read (its freshness check in the same
+ * round trip) within STORE_PG_STANDBY_READ_MS, past which the connection is dropped; after a failure of
+ * either the standby is not asked for STORE_PG_STANDBY_PAUSE_MS.
+ */
+#define STORE_PG_STANDBY_AFTER_MS	500
+#define STORE_PG_STANDBY_CONNECT_MS	1000
+#define STORE_PG_STANDBY_READ_MS	1000
+#define STORE_PG_STANDBY_PAUSE_MS	2000
+
+/*
  * A statement the server works on longer than this is cancelled by the server (57014, -EIO): longer
  * than the write lock's wait (STORE_BUSY_TIMEOUT_MS) so that one answers -EBUSY first. Migrations run
  * without it: they take as long as the data they move.
