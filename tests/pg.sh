@@ -5,7 +5,8 @@
 #   COMMAND sees JITGATE_TEST_PG, a libpq URI of an empty database (postgresql:///jitgate?host=DIR);
 #   the server is stopped and its folder removed when COMMAND ends, fails or the script is killed.
 # Or source it:            . tests/pg.sh; pg_start; ...   (pg_start sets an EXIT trap that calls pg_stop;
-#   a script with its own EXIT trap calls pg_stop from it instead)
+#   a script with its own EXIT trap calls pg_stop from it instead); then pg_standby_start adds a streaming
+#   standby of it (below), which pg_stop stops too
 #
 # PG_DURABLE=1: fsync and synchronous commits on (for benchmarks; tests run without them).
 # PG_OPTS: more -c options for the server (e.g. to load pg_stat_statements while measuring).
