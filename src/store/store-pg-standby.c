@@ -263,7 +263,8 @@ sb_not(struct store_pg *pg, const char *why)
 	if (!why || !why[0])
 		return NULL;
 	memcpy(primary, pg->message, sizeof(primary));
-	n = sb_put(pg->message, sizeof(pg->message), 0, why);
+	/* at most half for the standby's: the primary's words must show too */
+	n = sb_put(pg->message, sizeof(pg->message) / 2, 0, why);
 	n = sb_put(pg->message, sizeof(pg->message), n, "; the primary: ");
 	sb_put(pg->message, sizeof(pg->message), n, primary);
 	return NULL;
