@@ -137,6 +137,9 @@ check "  … with the grant made on the primary ($(j -r '.properties.requests | 
 	test "$(j -r '.properties.requests | length')" = 1
 call "$T_READ" GET "$VMS?$AV"
 check "the VM list: 200 from the standby, vm1 in it ($code $(j -c '[.value[].name]'))" test "$code $(j -r '.value[0].name')" = "200 vm1"
+call "$T_ADMIN" GET "/subscriptions/$SUB/providers/Microsoft.Security/jitActivityLog?$AV"
+check "the activity log: 200 from the standby, the initiate in it ($code $(j -r '[.value[].operation] | join(",")' | cut -c1-60))" \
+	bash -c '[[ $1 == 200 && $2 == *nitiate* ]]' _ "$code" "$(j -r '[.value[].operation] | join(",")')"
 call "$T_READ" GET "$POL?$AV"
 check "a second policy GET: 200 ($code, $ms ms)" test "$code" = 200
 call "$T_REQ" POST "$POL/initiate?$AV" "$(initiate_body)"
