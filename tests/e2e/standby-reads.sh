@@ -48,7 +48,7 @@ STORE_READ="postgresql:///jitgate?host=$PRIMARY,$STANDBY&user=jitgate"
 
 VM=$(ns_new vm) && CL=$(ns_new cl) || exit 1
 link_new "$VM" v0 "$CL" c0 || exit 1
-V=10.212.0.1 M=10.212.0.9
+V=10.238.0.1 M=10.238.0.9
 addr_add "$VM" v0 $V/24 && addr_add "$CL" c0 $M/24 || exit 1
 listen "$VM" 22 || exit 1
 
