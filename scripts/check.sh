@@ -80,6 +80,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: two jitgated replicas on one PostgreSQL, agents on each" tests/e2e/on-pg.sh replicas.sh build
 	step "e2e: sign-in sessions shared by two replicas on one PostgreSQL (sign-out, token revoke, forged, expired, a refused store)" tests/e2e/on-pg.sh sessions.sh build
 	step "e2e: PostgreSQL's primary killed under load (pg_auto_failover): every 202 kept, 503s between, back within 15 s" tests/e2e/failover.sh build
+	step "e2e: reads from a PostgreSQL standby while there is no primary (store_read): writes 503, a lagging or silent standby refused, promotion" tests/e2e/standby-reads.sh build
 	step "e2e: on PostgreSQL only agents enforce (AgentRequired, an agent on a replica's host, an extend applied by it, approvals racing on two replicas)" tests/e2e/on-pg.sh agents-only.sh build
 	step "e2e: two replicas giving gateway DNAT's mapped ports at once: none given twice" tests/e2e/on-pg.sh dnat-race.sh build
 	step "e2e: the activity log's hash chain (jitgated audit verify names an edited, deleted, inserted row) and retention" tests/e2e/audit.sh build

@@ -5,7 +5,8 @@
 #   COMMAND sees JITGATE_TEST_PG, a libpq URI of an empty database (postgresql:///jitgate?host=DIR);
 #   the server is stopped and its folder removed when COMMAND ends, fails or the script is killed.
 # Or source it:            . tests/pg.sh; pg_start; ...   (pg_start sets an EXIT trap that calls pg_stop;
-#   a script with its own EXIT trap calls pg_stop from it instead)
+#   a script with its own EXIT trap calls pg_stop from it instead); then pg_standby_start adds a streaming
+#   standby of it (below), which pg_stop stops too
 #
 # PG_DURABLE=1: fsync and synchronous commits on (for benchmarks; tests run without them).
 # PG_OPTS: more -c options for the server (e.g. to load pg_stat_statements while measuring).
@@ -18,10 +19,11 @@ PG_DIR=
 PG_USER_RUN=()
 
 pg_stop() {
+	local d
 	if [[ -n $PG_DIR && -d $PG_DIR ]]; then
-		if [[ -f $PG_DIR/data/postmaster.pid ]]; then
-			"${PG_USER_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 10 stop >/dev/null 2>&1
-		fi
+		for d in "$PG_DIR/data" "$PG_DIR/standby/data"; do
+			[[ -f $d/postmaster.pid ]] && "${PG_USER_RUN[@]}" "$PG_BIN/pg_ctl" -D "$d" -m immediate -w -t 10 stop >/dev/null 2>&1
+		done
 		rm -rf "$PG_DIR"
 	fi
 	PG_DIR=
@@ -54,6 +56,21 @@ pg_start() {
 	# the socket folder must be reachable by the test, which may not run as postgres
 	chmod 755 "$PG_DIR"
 	export JITGATE_TEST_PG="postgresql:///$db?host=$PG_DIR&user=jitgate"
+}
+
+# pg_standby_start: a streaming standby of the server pg_start started (pg_basebackup -R, WAL streamed over the
+# unix socket), its data in $PG_DIR/standby/data and its socket in $PG_DIR/standby, which goes in PG_STANDBY_HOST;
+# pg_stop stops it too. It asks the primary again 200 ms after losing it (not 5 s), so a test need not wait.
+pg_standby_start() {
+	local d=$PG_DIR/standby
+	"${PG_USER_RUN[@]}" mkdir -m 0700 "$d" || return 1
+	"${PG_USER_RUN[@]}" "$PG_BIN/pg_basebackup" -D "$d/data" -R -X stream -c fast -h "$PG_DIR" -U jitgate \
+		>"$PG_DIR/basebackup.log" 2>&1 || { cat "$PG_DIR/basebackup.log" >&2; return 1; }
+	"${PG_USER_RUN[@]}" "$PG_BIN/pg_ctl" -D "$d/data" -l "$PG_DIR/standby.log" -w -t "$PG_START_TIMEOUT_S" \
+		-o "-c listen_addresses='' -k $d -c fsync=off -c wal_retrieve_retry_interval=200ms" \
+		start >/dev/null || { cat "$PG_DIR/standby.log" >&2; return 1; }
+	chmod 755 "$d"
+	PG_STANDBY_HOST=$d
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

@@ -16,7 +16,7 @@ static const char usage[] =
 	"                [--location LOC] [--vm-name NAME] [--os-type Linux|Windows] [--config FILE]\n"
 	"                [--tls-cert FILE --tls-key FILE] [--max-duration DUR] [--trusted-proxies CIDR,...]\n"
 	"                [--unix-socket PATH] [--reconcile-interval DUR] [--user NAME | --single-process]\n"
-	"                [--metrics-listen ADDR:PORT] [--single-replica]\n"
+	"                [--metrics-listen ADDR:PORT] [--single-replica] [--store-read postgresql://...]\n"
 	"       jitgated token create --state-dir DIR --name NAME --role ROLE [--scope ID]\n"
 	"       jitgated token create --join --state-dir DIR --resource-group RG [--uses N] [--expires DUR]\n"
 	"       jitgated token list --state-dir DIR [--join]\n"
@@ -47,7 +47,7 @@ static const struct option long_opts[] = {
 	{ "uses", required_argument, NULL, 0 },		{ "expires", required_argument, NULL, 0 },
 	{ "single-process", no_argument, NULL, 0 },	{ "store", required_argument, NULL, 0 },
 	{ "metrics-listen", required_argument, NULL, 0 },	{ "single-replica", no_argument, NULL, 0 },
-	{ "head", required_argument, NULL, 0 },
+	{ "head", required_argument, NULL, 0 },	{ "store-read", required_argument, NULL, 0 },
 	{ "help", no_argument, NULL, 'h' },		{ NULL, 0, NULL, 0 },
 };
 

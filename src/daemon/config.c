@@ -215,12 +215,14 @@ set_proxies(struct config *cfg, const char *value, bool append, struct core_erro
  * A wrong value is not repeated in the error: a URI may hold a password.
  */
 static int
-set_store(struct config *cfg, const char *value, struct core_error *err)
+set_store(struct config *cfg, const char *key, const char *value, struct core_error *err)
 {
+	bool read = !strcmp(key, "store_read");
+
 	if (*value && strncmp(value, "postgresql://", 13) && strncmp(value, "postgres://", 11))
-		return core_error_set(err, "InvalidConfig", "store",
-				      "store is a postgresql:// URI (or empty: SQLite in state_dir)");
-	return set_string(cfg->store, sizeof(cfg->store), "store", value, err);
+		return core_error_set(err, "InvalidConfig", key, read ? "store_read is a postgresql:// URI (or empty: no "
+				      "standby)" : "store is a postgresql:// URI (or empty: SQLite in state_dir)");
+	return set_string(read ? cfg->store_read : cfg->store, CONFIG_STORE_MAX, key, value, err);
 }
 
 static int
@@ -244,8 +246,8 @@ config_set(struct config *cfg, const char *key, const char *value, struct core_e
 
 	if (!strcmp(key, "state_dir"))
 		return set_string(cfg->state_dir, sizeof(cfg->state_dir), key, value, err);
-	if (!strcmp(key, "store"))
-		return set_store(cfg, value, err);
+	if (!strcmp(key, "store") || !strcmp(key, "store_read"))
+		return set_store(cfg, key, value, err);
 	if (!strcmp(key, "listen") || !strcmp(key, "metrics_listen"))	/* both CONFIG_LISTEN_MAX */
 		return set_string(key[0] == 'l' ? cfg->listen : cfg->metrics_listen, CONFIG_LISTEN_MAX, key, value, err);
 	if (!strcmp(key, "subscription"))
@@ -551,6 +553,10 @@ config_validate(const struct config *cfg, struct core_error *err)
 		return core_error_set(err, "InvalidConfig", "single_replica",
 				      "single_replica is for a store on PostgreSQL (store = postgresql://...); SQLite has one "
 				      "jitgated anyway");
+	if (cfg->store_read[0] && !cfg->store[0])
+		return core_error_set(err, "InvalidConfig", "store_read",
+				      "store_read names a PostgreSQL standby to read from while the primary is gone: it needs "
+				      "store = postgresql://...");
 	if (cfg->single_process && cfg->user[0])
 		return core_error_set(err, "InvalidConfig", "single_process",
 				      "single_process runs everything as one process: it takes no user");

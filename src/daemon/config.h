@@ -43,6 +43,7 @@ struct config_retention {
 struct config {
 	char state_dir[CONFIG_PATH_MAX];
 	char store[CONFIG_STORE_MAX];	/* empty: SQLite in state_dir; else a postgresql:// URI */
+	char store_read[CONFIG_STORE_MAX];	/* PostgreSQL: a standby reads go to while the primary fails; empty: none */
 	char listen[CONFIG_LISTEN_MAX];
 	char metrics_listen[CONFIG_LISTEN_MAX];	/* plain-HTTP GET /metrics without authentication; empty: none */
 	char resource_group[ARM_RESOURCE_GROUP_MAX + 1];

@@ -109,5 +109,11 @@ statedir_open_store(const struct config *cfg, struct store **ret)
 		fail_err("cannot open the store", &err);
 		return -EIO;
 	}
+	if (cfg->store_read[0] && store_read_standby(*ret, cfg->store_read, &err) < 0) {
+		fail_err("cannot read from the standby", &err);
+		store_close(*ret);
+		*ret = NULL;
+		return -EIO;
+	}
 	return 0;
 }

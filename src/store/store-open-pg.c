@@ -512,3 +512,12 @@ out:
 	store_close(st);
 	return r;
 }
+
+int
+store_read_standby(struct store *st, const char *uri, struct core_error *err)
+{
+	if (st->ops != &store_pg_ops || !store_pg_is_uri(uri))
+		return core_error_set(err, "InvalidConfig", "store_read",
+		    "store_read is a postgresql:// URI, for a store on PostgreSQL (store = postgresql://...)");
+	return store_pg_standby_set(st, uri, err);
+}

@@ -303,11 +303,7 @@ pg_prepare(struct store *st, const char *sql, struct db_stmt **ret)
 	for (i = 0; i < ps->n_params; i++)
 		ps->types[i] = named & (1u << i) ? 0 : PG_TEXT_OID;
 	snprintf(ps->name, sizeof(ps->name), "s%u", ++pg_of(st)->n_prepared);
-	r = pg_send_prepare(ps);
-	if (r != DB_OK) {
-		r = pg_fail(st, r);
-		goto out;
-	}
+	ps->epoch = pg_of(st)->epoch - 1;	/* prepared at its first run: a read the standby serves needs it not */
 	*ret = &ps->base;
 	ps = NULL;
 	r = 0;
@@ -559,16 +555,32 @@ pg_execute(struct pg_stmt *ps)
 	return rc;
 }
 
+/* A read the primary's connection failed fast: the standby's answer, if it may give one (store-pg-standby.c). */
+static int
+pg_standby(struct pg_stmt *ps, int rc, int64_t t0)
+{
+	struct store_pg_read rd = { ps->sql, ps->n_params, ps->types, ps->values, ps->lengths, ps->formats };
+	PGresult *res = ps->name[0] && !ps->is_write ? store_pg_standby_read(ps->st, &rd, pg_now_ns() - t0) : NULL;
+
+	if (!res)
+		return rc;
+	PQclear(ps->res);
+	return pg_take(ps, res);
+}
+
 static int
 pg_step(struct db_stmt *s)
 {
 	struct pg_stmt *ps = PG(s);
+	int64_t t0;
 	int rc;
 
 	if (ps->done)
 		return DB_DONE;
 	if (ps->row < 0 && !ps->res) {
-		rc = pg_execute(ps);
+		t0 = pg_now_ns();
+		if ((rc = pg_execute(ps)) != DB_ROW && rc != DB_DONE)
+			rc = pg_standby(ps, rc, t0);
 		if (rc != DB_ROW) {
 			ps->done = rc == DB_DONE;
 			return rc;
@@ -688,6 +700,7 @@ pg_close(struct store *st)
 	struct store_pg *pg = pg_of(st);
 
 	if (pg) {
+		store_pg_standby_close(st);
 		PQfinish(pg->conn);
 		free(pg);
 	}

@@ -45,6 +45,19 @@
 #define STORE_PG_RECONNECT_PAUSE_MS	2000
 
 /*
+ * Reads from a standby (store_read, store-pg-standby.c) while the primary's connection fails: asked only
+ * after a failure of the primary that took less than STORE_PG_STANDBY_AFTER_MS (else the time is used
+ * up: jitgated's one thread stays under the HTTP server's 5 s); connecting there (every host of its URI,
+ * and the session's setup) within STORE_PG_STANDBY_CONNECT_MS, each read (its freshness check in the same
+ * round trip) within STORE_PG_STANDBY_READ_MS, past which the connection is dropped; after a failure of
+ * either the standby is not asked for STORE_PG_STANDBY_PAUSE_MS.
+ */
+#define STORE_PG_STANDBY_AFTER_MS	500
+#define STORE_PG_STANDBY_CONNECT_MS	1000
+#define STORE_PG_STANDBY_READ_MS	1000
+#define STORE_PG_STANDBY_PAUSE_MS	2000
+
+/*
  * A statement the server works on longer than this is cancelled by the server (57014, -EIO): longer
  * than the write lock's wait (STORE_BUSY_TIMEOUT_MS) so that one answers -EBUSY first. Migrations run
  * without it: they take as long as the data they move.
@@ -65,9 +78,12 @@
 #define STORE_PG_DEFERRED_MAX	8
 #define STORE_PG_DEFERRED_LEN	48
 
+struct store_pg_standby;
+
 /* st->engine of a PostgreSQL store. */
 struct store_pg {
 	PGconn *conn;
+	struct store_pg_standby *standby;	/* store_read (store-pg-standby.c); NULL: none */
 	int errno_pending;		/* the failure the last step kept for db_ops.fail, 0: none */
 	char message[STORE_ERROR_MAX];	/* and its words */
 	unsigned n_prepared;		/* names the next prepared statement */
@@ -125,6 +141,27 @@ PGresult *store_pg_pipeline(struct store *st, const struct store_pg_query *qy, b
  * after the connection was lost inside one.
  */
 int store_pg_lost_transaction(struct store *st);
+
+/* A read as the standby runs it: its rewritten text, unprepared, with the statement's parameters. */
+struct store_pg_read {
+	const char *sql;
+	int n_params;
+	const Oid *types;
+	const char *const *values;
+	const int *lengths;
+	const int *formats;
+};
+
+/*
+ * store-pg-standby.c. The result of a read that the primary's connection failed failed_after_ns into the
+ * call, from the standby (store_read) if there is one, the primary's connection is down, the standby may
+ * be asked now and it has applied all it received; else NULL, the standby's reason added to the
+ * primary's error kept.
+ */
+PGresult *store_pg_standby_read(struct store *st, const struct store_pg_read *rd, int64_t failed_after_ns);
+void store_pg_standby_close(struct store *st);
+/* Read from the server(s) of uri while the primary's connection fails (store_read_standby, store.h). */
+int store_pg_standby_set(struct store *st, const char *uri, struct core_error *err);
 
 /* Set up a new connection's session (store-pg.c): -errno, the error kept. */
 int store_pg_session(struct store *st);

@@ -51,6 +51,12 @@ int store_open(const char *path, struct store **ret, struct core_error *err);
 /* Open an existing database to read only (no migrations; its schema must be this build's): writes fail with -EROFS. */
 int store_open_readonly(const char *path, struct store **ret, struct core_error *err);
 void store_close(struct store *st);
+/*
+ * PostgreSQL: reads made outside a write transaction while the primary's connection fails fast (refused,
+ * reset, or within its reconnect pause) go to the server(s) of uri (the config's store_read), if it has
+ * applied all it received (doc/store-backends.md, "Reads from a standby"). Connected at its first use.
+ */
+int store_read_standby(struct store *st, const char *uri, struct core_error *err);
 /* Why the latest failing call on st failed, for the caller to log; never NULL. */
 const char *store_last_error(struct store *st);
 /*

@@ -172,6 +172,29 @@ test_set_store(void **state)
 	assert_string_equal(cfg.store, "");
 }
 
+/* store_read: a PostgreSQL URI of a standby, only beside a PostgreSQL store; a wrong one is named, never repeated. */
+static void
+test_store_read(void **state)
+{
+	(void)state;
+	assert_string_equal(cfg.store_read, "");
+	assert_int_equal(config_set(&cfg, "vm_name", "vm1", &err), 0);
+	assert_int_equal(load("store_read = postgresql://db1,db2/jitgate?target_session_attrs=standby\n"), 0);
+	assert_string_equal(cfg.store_read, "postgresql://db1,db2/jitgate?target_session_attrs=standby");
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);	/* SQLite: nothing to read from a standby of */
+	assert_error(&err, "InvalidConfig", "store_read");
+	assert_non_null(strstr(err.message, "store = postgresql://"));
+	assert_int_equal(config_set(&cfg, "store", "postgresql://db1,db2/jitgate?target_session_attrs=read-write", &err), 0);
+	assert_int_equal(config_validate(&cfg, &err), 0);
+	assert_int_equal(config_set(&cfg, "store_read", "mysql://u:secret@db/jitgate", &err), -EINVAL);
+	assert_error(&err, "InvalidConfig", "store_read");
+	assert_null(strstr(err.message, "secret"));
+	assert_string_equal(cfg.store_read, "postgresql://db1,db2/jitgate?target_session_attrs=standby");	/* nothing half-applied */
+	assert_int_equal(config_set(&cfg, "store_read", "", &err), 0);
+	assert_string_equal(cfg.store_read, "");
+	assert_string_equal(cfg.store, "postgresql://db1,db2/jitgate?target_session_attrs=read-write");
+}
+
 /* metrics_listen: empty by default; ADDRESS:PORT and never the API's own address (the API is never plain HTTP). */
 static void
 test_metrics_listen(void **state)
@@ -706,6 +729,7 @@ main(void)
 		cmocka_unit_test_setup(test_defaults, setup),
 		cmocka_unit_test_setup(test_metrics_listen, setup),
 		cmocka_unit_test_setup(test_set_store, setup),
+		cmocka_unit_test_setup(test_store_read, setup),
 		cmocka_unit_test_setup(test_set_strings, setup),
 		cmocka_unit_test_setup(test_set_too_long, setup),
 		cmocka_unit_test_setup(test_set_os_type, setup),

@@ -428,6 +428,62 @@ test_open_reopen_pg(void **state)
 	assert_int_equal(store_open(f->path, &f->st, &err), 0);
 }
 
+/*
+ * store_read (store-pg-standby.c): refused on SQLite and for a URI libpq does not take (its password never
+ * repeated). On PostgreSQL, the store's session ended by the server (pg_terminate_backend): the next read
+ * meets the lost connection and is answered by the store_read server (here the same one: not in recovery,
+ * so up to date), by a statement never prepared before; a standby that cannot be reached leaves the
+ * primary's -EBUSY with both reasons; the next call connects to the primary again.
+ */
+static void
+test_read_standby(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct arm_vm_id arm = vm_arm("rg1", "vm1");
+	struct store_vm got;
+	struct store *st = NULL;
+	char uri[512], bad[512];
+	uint64_t gen;
+	int64_t id;
+
+	if (!pg_uri) {
+		assert_int_equal(store_read_standby(f->st, "postgresql:///jitgate", &err), -EINVAL);
+		assert_string_equal(err.target, "store_read");
+		return;
+	}
+	assert_int_equal(store_read_standby(f->st, "postgresql://u:s3cret@h/db?nosuchkey=1", &err), -EINVAL);
+	assert_string_equal(err.target, "store_read");
+	assert_non_null(strstr(err.message, "nosuchkey"));
+	assert_null(strstr(err.message, "s3cret"));
+
+	/* a store of its own, named so that the server can end its session alone */
+	snprintf(uri, sizeof(uri), "%s%capplication_name=jg_standby_test", f->path, strchr(f->path, '?') ? '&' : '?');
+	assert_int_equal(store_open(uri, &st, &err), 0);
+	assert_int_equal(store_read_standby(st, f->path, &err), 0);
+	id = put_vm(st, "rg1", "vm1");
+	gen = store_generation(st);
+	pg_raw(f->path, "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'jg_standby_test'", false);
+	assert_int_equal(store_vm_get(st, &arm, &got), 0);
+	assert_int_equal(got.id, id);
+	assert_true(store_generation(st) > gen);	/* nothing cached may outlive an answer from elsewhere */
+	put_vm(st, "rg1", "vm2");	/* a write: the primary, connected again */
+	store_close(st);
+	st = NULL;
+
+	snprintf(bad, sizeof(bad), "postgresql:///jitgate?host=/nonexistent/jitgate-test&user=jitgate");
+	assert_int_equal(store_open(uri, &st, &err), 0);
+	assert_int_equal(store_read_standby(st, bad, &err), 0);
+	assert_int_equal(store_vm_get(st, &arm, &got), 0);
+	pg_raw(f->path, "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'jg_standby_test'", false);
+	assert_int_equal(store_vm_get(st, &arm, &got), -EBUSY);
+	assert_non_null(strstr(store_last_error(st), "cannot connect to the standby"));
+	assert_non_null(strstr(store_last_error(st), "the primary:"));
+	assert_int_equal(store_vm_get(st, &arm, &got), 0);
+	assert_int_equal(got.id, id);
+	store_close(st);
+}
+
 static void
 test_open_errors(void **state)
 {
@@ -2518,6 +2574,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_reopen_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_standby, setup, teardown),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test_setup_teardown(test_vm_addresses_unique, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_crud, setup, teardown),
