@@ -8,6 +8,7 @@
 #   a script with its own EXIT trap calls pg_stop from it instead)
 #
 # PG_DURABLE=1: fsync and synchronous commits on (for benchmarks; tests run without them).
+# PG_OPTS: more -c options for the server (e.g. to load pg_stat_statements while measuring).
 # Debian's postgresql-15 (scripts/deps.sh). The server runs as the unprivileged user postgres when
 # started by root (initdb refuses root), else as the caller.
 
@@ -44,6 +45,8 @@ pg_start() {
 	# crash, unless PG_DURABLE=1 (benchmarks: a commit waits for the disk, as SQLite's synchronous=FULL)
 	local durable="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 	[[ ${PG_DURABLE:-0} == 1 ]] && durable=
+	# PG_OPTS: more server options, for a benchmark's measurements (e.g. pg_stat_statements)
+	durable+=" ${PG_OPTS:-}"
 	"${PG_USER_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t "$PG_START_TIMEOUT_S" \
 		-o "-c listen_addresses='' -k $PG_DIR $durable" \
 		start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
