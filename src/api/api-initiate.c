@@ -352,12 +352,14 @@ initiate_supersede(struct api *api, const struct api_caller *c, struct initiate 
 	for (i = 0; i < in->sr.n_grants; i++) {
 		free(earlier);
 		earlier = NULL;
-		if ((r = api_grants_live_on(api, in->sr.grants[i].vm_id, in->sr.grants[i].port, c->name, &earlier, &n,
-					    err)) < 0)
+		/* one statement ends them and returns them (one round trip on PostgreSQL, under the writers' lock) */
+		if ((r = store_grants_supersede(api->store, c->name, in->sr.grants[i].vm_id, in->sr.grants[i].port,
+						STORE_REASON_NEWER_REQUEST, in->now, &earlier, &n)) < 0) {
+			api_store_fail(api, r, err, "cannot close the earlier grants on port %u", in->sr.grants[i].port);
 			goto out;
+		}
 		for (k = 0; k < n; k++)
-			if ((r = api_grant_end(api, &earlier[k], STORE_REASON_NEWER_REQUEST, in->now, err)) < 0 ||
-			    (r = api_drops_add(&in->drop, &earlier[k], err)) < 0)
+			if ((r = api_drops_add(&in->drop, &earlier[k], err)) < 0)
 				goto out;
 	}
 out:

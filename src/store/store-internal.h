@@ -21,7 +21,7 @@ struct store_outbox_route;
  * the db_* calls below, never an engine's own API (doc/store-backends.md).
  */
 
-#define STORE_SCHEMA_VERSION	14	/* migrations of each engine (store-open.c, store-open-pg.c) */
+#define STORE_SCHEMA_VERSION	15	/* migrations of each engine (store-open.c, store-open-pg.c) */
 #define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
 #define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
@@ -171,6 +171,7 @@ enum stmt_id {
 	ST_GRANT_NEXT_MONO_END,
 	ST_GRANTS_ADOPT,
 	ST_GRANTS_OF_REQUESTOR,
+	ST_GRANTS_SUPERSEDE,
 	ST_REQUESTS_OF_POLICY,
 	ST_USAGE_COUNT,
 	ST_USAGE_LAST,
@@ -289,6 +290,14 @@ struct store {
 		int64_t seq;
 		uint8_t hash[32];	/* STORE_AUDIT_HASH_LEN */
 	} chain_head;
+	/*
+	 * Marks open (store_mark) in the write transaction, and the depth of the innermost one an
+	 * operation inside failed in (0: none) with that failure's error: a mark is all or nothing, so
+	 * operations inside one take no savepoint of their own (nor, on PostgreSQL, each write its
+	 * statement's), and the mark's keep fails instead (store-db.c).
+	 */
+	unsigned marks, mark_failed_at;
+	int mark_failed_r;
 	char error[STORE_ERROR_MAX];
 };
 
@@ -302,6 +311,7 @@ struct store {
  */
 struct op {
 	bool own;	/* we began the transaction (rather than a savepoint) */
+	bool in_mark;	/* inside a mark: no savepoint of its own; a failure fails the mark's keep */
 };
 
 /* errors (store-db.c): each keeps its message for store_last_error() and returns a negative errno */

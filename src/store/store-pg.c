@@ -173,6 +173,14 @@ pg_rewrite(const char *sql, char *out, uint32_t *named, int *ret_n)
 
 /* Does the text begin with one of the words that change rows? */
 static bool
+ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), k = strlen(tail);
+
+	return n >= k && !strcmp(s + n - k, tail);
+}
+
+static bool
 is_write(const char *sql)
 {
 	return word_at(sql, "INSERT") || word_at(sql, "UPDATE") || word_at(sql, "DELETE");
@@ -292,7 +300,8 @@ pg_prepare(struct store *st, const char *sql, struct db_stmt **ret)
 	ps->st = st;
 	ps->row = -1;
 	ps->is_write = is_write(ps->sql);
-	ps->returns_id = ps->is_write && strstr(ps->sql, " RETURNING ") != NULL;
+	/* an INSERT's RETURNING id (ST_GRANTS_SUPERSEDE's RETURNING gives rows, read as a SELECT's) */
+	ps->returns_id = ps->is_write && ends_with(ps->sql, " RETURNING id");
 	/* transaction control, or several commands (ST_BEGIN): the simple protocol, which takes no parameters */
 	if (ps->n_params == 0 && (strchr(ps->sql, ';') || !(ps->is_write || word_at(ps->sql, "SELECT")))) {
 		*ret = &ps->base;
@@ -512,7 +521,7 @@ pg_take(struct pg_stmt *ps, PGresult *res)
 
 /*
  * A write inside a transaction runs under its own savepoint: PostgreSQL would otherwise abort the whole
- * transaction where SQLite undoes just the statement. SAVEPOINT, the statement and RELEASE go in one
+ * transaction where SQLite undoes just the statement (not inside a mark, which is undone whole instead). SAVEPOINT, the statement and RELEASE go in one
  * pipeline, one round trip (three cost initiate two thirds of its rate), behind the savepoint commands
  * kept since the last round trip (store-pg-pipe.c); on failure the statement is rolled back to its
  * savepoint. A read inside a transaction takes the kept commands along in its pipeline.
@@ -550,7 +559,8 @@ pg_execute(struct pg_stmt *ps)
 	    (ps->epoch != pg->epoch && (rc = pg_send_prepare(ps)) != DB_OK))
 		return rc;
 	if (PQtransactionStatus(pg->conn) == PQTRANS_INTRANS && (ps->is_write || pg->n_deferred))
-		return pg_execute_piped(ps, ps->is_write);
+		/* inside a mark, a failed write fails the mark (store.h): no savepoint of its own */
+		return pg_execute_piped(ps, ps->is_write && !st->marks);
 	pg->warned = false;
 	rc = pg_take(ps, PQexecPrepared(pg->conn, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1));
 	/* a write on its own commits as it ends */

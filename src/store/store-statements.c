@@ -110,6 +110,11 @@ const char *const stmt_sql[ST__MAX] = {
 		"FROM grants g INDEXED BY grants_live_requestor "
 		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.vm_id = ?2 AND g.port = ?3 "
 		"AND g.status = 0 ORDER BY g.end_ns, g.request_id",
+	/* one requestor's Initiated grants on one port of one VM ended, returned as GRANT_FIELDS reads them */
+	[ST_GRANTS_SUPERSEDE] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
+		"WHERE requestor = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 RETURNING request_id, vm_id, port, "
+		"proto, source, end_ns, status, reason, ended_ns, requestor, "
+		"(SELECT policy_id FROM requests WHERE id = grants.request_id), boot, mono_end_ns, applied_ns, opened_ns",
 	[ST_REQUESTS_OF_POLICY] = REQUESTS_OF_POLICY("?3", "", ""),
 	[ST_USAGE_COUNT] = "SELECT count(DISTINCT g.request_id) FROM grants g JOIN requests r "
 		"ON r.id = g.request_id WHERE g.vm_id = ?1 AND r.start_ns >= ?2",

@@ -1416,6 +1416,48 @@ test_failed_statement_in_transaction(void **state)
 }
 
 /*
+ * A mark is all or nothing (store.h): a call inside it that fails makes its keep fail with that
+ * call's error, even after later calls worked; undone, it leaves none of its writes and the
+ * transaction goes on. Marks nest: an inner mark undone leaves the outer one to be kept.
+ */
+static void
+test_mark_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct store_token a = make_token("alice", 1), dup = make_token("ALICE", 2), b = make_token("bob", 3),
+			   c = make_token("carol", 4), d = make_token("dave", 5);
+	struct store_token *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &a), 0);
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &b), 0);
+	assert_int_equal(store_token_insert(f->st, &dup), -EEXIST);
+	/* later writes in it: refused on PostgreSQL (the failure aborted its transaction until undone), done on SQLite */
+	rc = store_token_insert(f->st, &c);
+	assert_true(pg_uri ? rc < 0 : rc == 0);
+	assert_int_equal(store_mark_keep(f->st), -EEXIST);
+	store_mark_undo(f->st);
+	assert_true(store_in_transaction(f->st));
+	/* nested: the inner one fails and is undone, the outer one is kept */
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &d), 0);
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &dup), -EEXIST);
+	assert_int_equal(store_mark_keep(f->st), -EEXIST);
+	store_mark_undo(f->st);
+	assert_int_equal(store_mark_keep(f->st), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_token_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "alice");
+	assert_string_equal(v[1].name, "dave");
+	free(v);
+}
+
+/*
  * PostgreSQL only: the server drops the connection (a restart, a failover). The call that meets it
  * answers -EBUSY (the API's 503: try again); the next call connects again and works, prepared
  * statements and all. A transaction cut off is gone: its commit fails, nothing of it stays.
@@ -1771,6 +1813,36 @@ test_grants_due_and_next(void **state)
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 23, "token:nobody", &v, &n), 0);
 	assert_int_equal(n, 0);
 	free(v);
+
+	/* supersede: another requestor, VM or port ends nothing; the requestor's live grant on 23 ends once */
+	assert_int_equal(store_grants_supersede(f->st, "token:nobody", vm_id, 23, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id + 1, 23, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id, 24, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 0);	/* ended above */
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id, 23, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].request_id, "req-due");
+	assert_int_equal(v[0].port, 23);
+	assert_int_equal(v[0].end_ns, 200);
+	assert_int_equal(v[0].proto, NET_PROTO_TCP);
+	assert_true(v[0].source.any);
+	assert_string_equal(v[0].requestor, "token:due");
+	assert_int_equal(v[0].status, STORE_GRANT_REVOKED);
+	assert_int_equal(v[0].ended_ns, 150);
+	assert_int_equal(v[0].reason, STORE_REASON_NEWER_REQUEST);
+	free(v);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 23, NULL, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id, 23, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id, 23, STORE_REASON_NONE, 150, &v, &n), -EINVAL);
 }
 
 /*
@@ -2535,6 +2607,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_savepoint_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
