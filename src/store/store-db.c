@@ -130,6 +130,7 @@ stmt_get(struct store *st, enum stmt_id id, struct db_stmt **ret)
 		r = db_prepare(st, sql, &st->stmt[id]);
 		if (r < 0)
 			return r;
+		st->stmt[id]->deferrable = stmt_deferrable[id];
 	}
 	*ret = st->stmt[id];
 	return 0;

@@ -40,6 +40,12 @@ struct store_outbox_route;
 /* A prepared statement: each engine's own struct begins with this. */
 struct db_stmt {
 	const struct db_ops *ops;
+	/*
+	 * A write whose result no caller reads (stmt_deferrable): inside a mark, an engine may send it
+	 * with the next statement (PostgreSQL: one round trip fewer); its failure fails that one, in the
+	 * same mark, which is then undone whole (store.h).
+	 */
+	bool deferrable;
 };
 
 /*
@@ -172,6 +178,7 @@ enum stmt_id {
 	ST_GRANTS_ADOPT,
 	ST_GRANTS_OF_REQUESTOR,
 	ST_GRANTS_SUPERSEDE,
+	ST_ACTIVITY_INSERT_QUIET,
 	ST_REQUESTS_OF_POLICY,
 	ST_USAGE_COUNT,
 	ST_USAGE_LAST,
@@ -254,6 +261,8 @@ enum stmt_id {
 /* The SQL of each (store-statements.c), and PostgreSQL's where it differs (NULL entries: the same). */
 extern const char *const stmt_sql[ST__MAX];
 extern const char *const stmt_sql_pg[ST__MAX];
+/* the writes whose result no caller reads (db_stmt.deferrable) */
+extern const bool stmt_deferrable[ST__MAX];
 
 /* Activity filters: each bit adds one condition; the statement for each combination is cached. */
 enum {

@@ -123,6 +123,10 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_ACTIVITY_INSERT] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
 		"status, detail, justification, correlation_id, seq, hash, caller_subject) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	/* the same, for an entry whose id nobody reads (no webhook queues it): PostgreSQL returns none */
+	[ST_ACTIVITY_INSERT_QUIET] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
+		"status, detail, justification, correlation_id, seq, hash, caller_subject) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_TOKEN_INSERT] = "INSERT INTO tokens (name, hash, role, scope, created_ns, revoked_ns) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, 0)",
 	[ST_TOKEN_FIND] = TOKEN_COLS " WHERE hash = ?1 AND revoked_ns = 0",
@@ -249,6 +253,13 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_DNAT_PORTS_CLEAR] = "DELETE FROM dnat_ports WHERE policy_id = ?1",
 	[ST_DNAT_PORT_ADD] = "INSERT INTO dnat_ports (public_addr, proto, port, policy_id) VALUES (?1, ?2, ?3, ?4)",
 	[ST_SOLE_CLAIM] = "SELECT 1",	/* SQLite: this process is the only jitgated (its state directory's lock) */
+};
+
+/* An initiate's writes after its supersede: they go with its mark's keep on PostgreSQL (store-pg.c). */
+const bool stmt_deferrable[ST__MAX] = {
+	[ST_REQUEST_INSERT] = true,
+	[ST_GRANT_INSERT] = true,
+	[ST_ACTIVITY_INSERT_QUIET] = true,
 };
 
 /*

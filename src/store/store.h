@@ -370,6 +370,10 @@ struct store_activity_filter {
 	int64_t before_id;		/* paging: only rows with id < before_id; 0: newest first from the top */
 };
 
+/*
+ * Append entry a to the log and its chain; a->id is its row id, except inside a mark (store_mark), where
+ * it is 0 unless a webhook queues the entry: there nobody reads it, and PostgreSQL need not send it back.
+ */
 int store_activity_append(struct store *st, struct store_activity *a);
 /* Newest first. */
 int store_activity_query(struct store *st, const struct store_activity_filter *f, struct store_activity **ret,

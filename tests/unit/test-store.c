@@ -1458,6 +1458,69 @@ test_mark_all_or_nothing(void **state)
 }
 
 /*
+ * Writes inside a mark that PostgreSQL holds for the next round trip (an initiate's request, grants and
+ * log entry): a read in the mark sees them; a duplicate among them fails the mark's keep with -EEXIST
+ * and, undone, leaves nothing of the mark; a mark undone before they were sent leaves nothing either;
+ * the marks kept around them commit. The same on SQLite, where nothing is held.
+ */
+static void
+test_mark_held_writes(void **state)
+{
+	struct fixture *f = *state;
+	int64_t vm = put_vm(f->st, "rg1", "vm1");
+	int64_t pol = put_policy(f->st, "default", "{}", &vm, 1, T0);
+	struct store_grant g1 = make_grant(vm, 22, "192.0.2.1", T0 + MIN), g2 = make_grant(vm, 23, "192.0.2.1", T0 + MIN);
+	struct store_request r1, r2, dup, r3, *reqs = NULL;
+	struct store_grant *live = NULL;
+	struct store_activity a;
+	size_t n = 0;
+
+	make_request(&r1, "req-1", pol, "token:alice", T0, &g1, 1);
+	make_request(&r2, "req-2", pol, "token:alice", T0 + 1, &g2, 1);
+	make_request(&dup, "req-1", pol, "token:alice", T0 + 2, &g2, 1);
+	make_request(&r3, "req-3", pol, "token:alice", T0 + 3, &g2, 1);
+	memset(&a, 0, sizeof(a));
+	COPY(a.caller, "token:alice");
+	COPY(a.operation, "initiate");
+	COPY(a.status, "Succeeded");
+	a.time_ns = T0;
+
+	assert_int_equal(store_begin(f->st), 0);
+	/* kept: a request, its grant and a log entry; a read inside the mark sees the grant */
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &r1), 0);
+	assert_int_equal(store_activity_append(f->st, &a), 0);
+	assert_int_equal(a.id, 0);	/* inside a mark, not read back */
+	assert_int_equal(store_grants_live_on(f->st, vm, 22, NULL, &live, &n), 0);
+	assert_int_equal(n, 1);
+	free(live);
+	assert_int_equal(store_mark_keep(f->st), 0);
+	/* refused: the duplicate request id fails at the keep at the latest, and the mark goes whole */
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &r2), 0);
+	assert_int_equal(store_activity_append(f->st, &a), 0);
+	/* PostgreSQL holds it (0 now, its failure comes with the keep); SQLite refuses it at once */
+	(void)store_request_insert(f->st, &dup);
+	assert_int_equal(store_mark_keep(f->st), -EEXIST);
+	store_mark_undo(f->st);
+	assert_true(store_in_transaction(f->st));
+	/* undone before anything was sent */
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &r3), 0);
+	store_mark_undo(f->st);
+	assert_int_equal(store_commit(f->st), 0);
+
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 0, &reqs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(reqs[0].id, "req-1");
+	store_requests_free(reqs, n);
+	assert_int_equal(store_grants_live_on(f->st, vm, 23, NULL, &live, &n), 0);
+	assert_int_equal(n, 0);
+	free(live);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM activity WHERE operation = 'initiate'"), 1);
+}
+
+/*
  * PostgreSQL only: the server drops the connection (a restart, a failover). The call that meets it
  * answers -EBUSY (the API's 503: try again); the next call connects again and works, prepared
  * statements and all. A transaction cut off is gone: its commit fails, nothing of it stays.
@@ -2608,6 +2671,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_savepoint_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_held_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
