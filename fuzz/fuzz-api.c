@@ -342,6 +342,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	http_fake_parse(data, size, &req);
 	memset(&resp, 0, sizeof(resp));
 	api_handle(&api, &req, &resp);
+	/* as http-request.c does with a held answer: the handler fills the held copy in at the pass's end */
+	if (resp.hold && resp.held_at)
+		*resp.held_at = &resp;
 	held_resp = &resp;
 	api_batch_end(&api);	/* as the daemon does after each pass: commit a held initiate */
 	held_resp = NULL;

@@ -187,12 +187,15 @@ batch_undo_one(struct api *api, int status, const struct core_error *err)
 	api_reconcile(api, NULL);
 }
 
+static void batch_flush(struct api *api);
+
 int
 api_batch_commit(struct api *api)
 {
 	struct core_error err = { 0 };
 	int r;
 
+	batch_flush(api);
 	if (!api->batch.open)
 		return 0;
 	if ((r = store_commit(api->store)) < 0) {
@@ -349,12 +352,14 @@ initiate_supersede(struct api *api, const struct api_caller *c, struct initiate 
 	for (i = 0; i < in->sr.n_grants; i++) {
 		free(earlier);
 		earlier = NULL;
-		if ((r = api_grants_live_on(api, in->sr.grants[i].vm_id, in->sr.grants[i].port, c->name, &earlier, &n,
-					    err)) < 0)
+		/* one statement ends them and returns them (one round trip on PostgreSQL, under the writers' lock) */
+		if ((r = store_grants_supersede(api->store, c->name, in->sr.grants[i].vm_id, in->sr.grants[i].port,
+						STORE_REASON_NEWER_REQUEST, in->now, &earlier, &n)) < 0) {
+			api_store_fail(api, r, err, "cannot close the earlier grants on port %u", in->sr.grants[i].port);
 			goto out;
+		}
 		for (k = 0; k < n; k++)
-			if ((r = api_grant_end(api, &earlier[k], STORE_REASON_NEWER_REQUEST, in->now, err)) < 0 ||
-			    (r = api_drops_add(&in->drop, &earlier[k], err)) < 0)
+			if ((r = api_drops_add(&in->drop, &earlier[k], err)) < 0)
 				goto out;
 	}
 out:
@@ -417,9 +422,7 @@ initiate_answer(struct api *api, const struct initiate *in, struct http_response
 	} else {
 		api_json(resp, 202, api_request_encode_known(api, &in->sr, in->p, &vm_memo));
 	}
-	/* sent once the batch commits (api_batch_end), or replaced by its error if that fails */
-	resp->hold = true;
-	api->batch.held++;
+	/* sent once the batch commits (api_batch_end), or replaced by its error if that fails (held when read) */
 }
 
 /* The refusal: logged, then answered. */
@@ -482,77 +485,147 @@ initiate_ready(struct api *api, struct initiate *in, struct core_error *err)
 	return 0;
 }
 
+/*
+ * Reads first, writes later (issue 14): an initiate's reads (token, policy, VMs) and its checks run when it
+ * arrives, outside any store transaction; its writes wait in api->batch.pending until the pass ends (or another
+ * request needs what is durable) and run then, one after the other, in the batch's transaction. So the writers'
+ * lock (PostgreSQL: an advisory lock all replicas share) is held for the writes of the pass and its commit,
+ * never for the reads and decoding of the requests after the first.
+ */
+struct initiate_pending {
+	struct initiate in;
+	struct api_caller c;
+	struct http_response *held;	/* the held answer (http_response.held_at), filled in by initiate_finish */
+	struct initiate_pending *next;
+};
+
+/* The writes of one read and checked initiate: 0, or the HTTP status of its refusal (*tx: its mark was made). */
+static int
+initiate_write(struct api *api, const struct api_caller *c, struct initiate *in, struct core_error *err, bool *tx)
+{
+	int r;
+
+	if ((r = batch_join(api, err)) < 0)
+		/* a batch lost earlier in this pass refuses the rest of the pass with its error */
+		return r == -ECANCELED ? api->batch.failed_status : api_store_status(r);
+	*tx = true;
+	if ((r = initiate_supersede(api, c, in, err)) < 0)
+		return api_store_status(r);
+	if ((r = store_request_insert(api->store, &in->sr)) < 0)
+		return api_store_fail(api, r, err, "cannot store the request");
+	if ((r = api_approval_ask(api, c, &in->sr, in->pend, in->n_pend, err)) < 0)
+		return api_store_status(r);
+	/* an agent VM's grants go to its agent through the watch, never into this host's kernel (none without one) */
+	api_kernel_start(api);
+	if (api->fw && api_kernel_timed(api, fw_grant_update(api->fw, in->add, initiate_local_only(api, in, in->add, in->sr.n_grants),
+							     in->drop.v, initiate_local_only(api, in, in->drop.v, in->drop.n),
+							     NULL, err)) < 0)
+		return 500;
+	initiate_log(api, c, in);
+	if ((r = store_mark_keep(api->store)) < 0)
+		return api_store_fail(api, r, err, "the store refused the request");
+	return 0;
+}
+
+/* One waiting initiate's writes, and its held answer: the 202, or its refusal. */
+static void
+initiate_finish(struct api *api, struct initiate_pending *p)
+{
+	struct core_error err = { 0 };
+	bool tx = false;
+	int status;
+
+	/* without a held copy the server has answered it already (500): nothing of it is written */
+	if (p->held) {
+		/* a batch lost earlier in this pass released it with the batch's error: this request's own replaces it */
+		free(p->held->body);
+		p->held->body = NULL;
+		p->held->body_len = 0;
+		p->held->held_at = NULL;
+		if ((status = initiate_write(api, &p->c, &p->in, &err, &tx)) == 0) {
+			initiate_answer(api, &p->in, p->held);
+		} else {
+			if (tx)
+				batch_undo_one(api, status, &err);
+			initiate_refused(api, &p->c, &p->in, status, &err, p->held);
+		}
+	}
+	initiate_clear(&p->in);
+	free(p);
+}
+
+/* The writes of the initiates read so far, in the order they came (each sees the earlier ones' supersede). */
+static void
+batch_flush(struct api *api)
+{
+	struct initiate_pending *p;
+
+	while ((p = api->batch.pending)) {
+		api->batch.pending = p->next;
+		initiate_finish(api, p);
+	}
+	api->batch.pending_tail = NULL;
+}
+
+/* Read and check one initiate (no store transaction); 0, or the HTTP status of its refusal (-1: resp filled). */
+static int
+initiate_read(struct api *api, const struct api_caller *c, const struct http_request *req, const struct arm_policy_id *id,
+	      struct initiate *in, struct core_error *err, struct http_response *resp)
+{
+	struct api_initiate_in plan;
+	int r, status;
+
+	arm_policy_id_format(id, in->text, sizeof(in->text));
+	if (codec_initiate_decode(req->body, req->body_len, &in->body, err) < 0)
+		return 400;
+	snprintf(in->sr.justification, sizeof(in->sr.justification), "%s", in->body->justification);
+	if (!initiate_authorise(api, c, in->body, resp))
+		return -1;
+	if ((r = api_policy_read(api, id, in->text, &in->sp, err)) < 0)
+		return r == -ENOENT ? 404 : api_store_status(r);
+	if ((status = initiate_ready(api, in, err)) != 0)
+		return status;
+	plan = (struct api_initiate_in){ .body = in->body, .policy = in->p, .policy_text = in->text,
+					 .vm_ids = in->vm_ids, .caller_addr = c->addr, .now_ns = in->now,
+					 .max_duration_ms = api->settings.max_duration_ms };
+	if (api_initiate_plan(&plan, in->sr.grants, &in->sr.n_grants, err) < 0)
+		return 400;
+	if (api_approval_split(api, in->sr.grants, &in->sr.n_grants, in->now, &in->pend, &in->n_pend, err) < 0)
+		return 500;
+	initiate_stamp(api, c, in);
+	return 0;
+}
+
 void
 api_policy_initiate(struct api *api, const struct api_caller *c, const struct http_request *req,
 		    const struct arm_policy_id *id, struct http_response *resp)
 {
-	struct initiate in = { .now = time_now_ns(), .mono = time_mono_ns() };
-	struct api_initiate_in plan;
+	struct initiate_pending *p = calloc(1, sizeof(*p));
 	struct core_error err = { 0 };
-	bool tx = false;
-	int r, status = 400;
+	int status;
 
-	arm_policy_id_format(id, in.text, sizeof(in.text));
-	if (codec_initiate_decode(req->body, req->body_len, &in.body, &err) < 0)
-		goto fail;
-	snprintf(in.sr.justification, sizeof(in.sr.justification), "%s", in.body->justification);
-	if (!initiate_authorise(api, c, in.body, resp))
-		goto out;
-	if ((r = api_policy_read(api, id, in.text, &in.sp, &err)) < 0) {
-		status = r == -ENOENT ? 404 : api_store_status(r);
-		goto fail;
+	if (!p) {
+		api_error(resp, 500, "InternalError", "", "out of memory");
+		return;
 	}
-	if ((status = initiate_ready(api, &in, &err)) != 0)
-		goto fail;
-	status = 400;
-	plan = (struct api_initiate_in){ .body = in.body, .policy = in.p, .policy_text = in.text,
-					 .vm_ids = in.vm_ids, .caller_addr = c->addr, .now_ns = in.now,
-					 .max_duration_ms = api->settings.max_duration_ms };
-	if (api_initiate_plan(&plan, in.sr.grants, &in.sr.n_grants, &err) < 0)
-		goto fail;
-	if (api_approval_split(api, in.sr.grants, &in.sr.n_grants, in.now, &in.pend, &in.n_pend, &err) < 0) {
-		status = 500;
-		goto fail;
+	p->in.now = time_now_ns();
+	p->in.mono = time_mono_ns();
+	if ((status = initiate_read(api, c, req, id, &p->in, &err, resp)) != 0) {
+		if (status > 0)
+			initiate_refused(api, c, &p->in, status, &err, resp);
+		initiate_clear(&p->in);
+		free(p);
+		return;
 	}
-	initiate_stamp(api, c, &in);
-
-	if ((r = batch_join(api, &err)) < 0) {
-		/* a batch lost earlier in this pass refuses the rest of the pass with its error */
-		status = r == -ECANCELED ? api->batch.failed_status : api_store_status(r);
-		goto fail;
-	}
-	tx = true;
-	if ((r = initiate_supersede(api, c, &in, &err)) < 0) {
-		status = api_store_status(r);
-		goto fail;
-	}
-	if ((r = store_request_insert(api->store, &in.sr)) < 0) {
-		status = api_store_fail(api, r, &err, "cannot store the request");
-		goto fail;
-	}
-	if ((r = api_approval_ask(api, c, &in.sr, in.pend, in.n_pend, &err)) < 0) {
-		status = api_store_status(r);
-		goto fail;
-	}
-	/* an agent VM's grants go to its agent through the watch, never into this host's kernel (none without one) */
-	api_kernel_start(api);
-	if (api->fw && api_kernel_timed(api, fw_grant_update(api->fw, in.add, initiate_local_only(api, &in, in.add, in.sr.n_grants),
-							     in.drop.v, initiate_local_only(api, &in, in.drop.v, in.drop.n),
-							     NULL, &err)) < 0) {
-		status = 500;
-		goto fail;
-	}
-	initiate_log(api, c, &in);
-	if ((r = store_mark_keep(api->store)) < 0) {
-		status = api_store_fail(api, r, &err, "the store refused the request");
-		goto fail;
-	}
-	initiate_answer(api, &in, resp);
-	goto out;
-fail:
-	if (tx)
-		batch_undo_one(api, status, &err);
-	initiate_refused(api, c, &in, status, &err, resp);
-out:
-	initiate_clear(&in);
+	p->c = *c;
+	/* answered (202 or refusal) by initiate_finish into the held copy, sent once the batch commits */
+	resp->status = 202;
+	resp->hold = true;
+	resp->held_at = &p->held;
+	api->batch.held++;
+	if (api->batch.pending_tail)
+		*api->batch.pending_tail = p;
+	else
+		api->batch.pending = p;
+	api->batch.pending_tail = &p->next;
 }

@@ -79,6 +79,8 @@ struct api {
 		size_t held;		/* answers held for it (http_response.hold) */
 		int failed_status;	/* non-zero: a commit failed in this pass, with this status... */
 		struct core_error failed;	/* ...and this error */
+		struct initiate_pending *pending;	/* read and checked, their writes not made yet */
+		struct initiate_pending **pending_tail;
 	} batch;
 	/*
 	 * The daemon's: send the `n` answers held for a batch that just ended, as they

@@ -396,6 +396,8 @@ http_dispatch(struct http_listener *l, struct MHD_Connection *conn, const char *
 						"the server could not answer this request");
 		}
 		*hc->held = resp;
+		if (resp.held_at)
+			*resp.held_at = hc->held;
 		hc->conn = conn;
 		hc->next_held = srv->held;
 		srv->held = hc;

@@ -96,6 +96,8 @@ struct http_response {
 	 * (initiate's group commit, see api_batch_end).
 	 */
 	bool hold;
+	/* with hold: where to tell the held copy's address, for the handler's caller to fill it in before it is released */
+	struct http_response **held_at;
 	/*
 	 * The body carries a secret (a new token, a session's CSRF token): it is
 	 * never compressed, so that its length tells nothing about the secret

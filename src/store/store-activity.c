@@ -31,7 +31,8 @@ activity_insert(struct store *st, const struct store_activity *a, int64_t seq, c
 	struct db_stmt *s = NULL;
 	int rc, r;
 
-	r = stmt_get(st, ST_ACTIVITY_INSERT, &s);
+	/* an id nobody reads is not asked for: PostgreSQL may then send the INSERT with the next statement */
+	r = stmt_get(st, ret_id ? ST_ACTIVITY_INSERT : ST_ACTIVITY_INSERT_QUIET, &s);
 	if (r < 0)
 		return r;
 	rc = db_bind_int64(s, 1, a->time_ns);
@@ -58,7 +59,7 @@ activity_insert(struct store *st, const struct store_activity *a, int64_t seq, c
 	if (rc == DB_OK)
 		rc = bind_str(s, 12, a->caller_subject);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
-	if (r == 0)
+	if (r == 0 && ret_id)
 		*ret_id = db_last_id(st);
 	stmt_done(s);
 	return r;
@@ -92,7 +93,7 @@ store_activity_append(struct store *st, struct store_activity *a)
 	}
 	r = chain_next(st, a, &seq, hash);
 	if (r >= 0)
-		r = activity_insert(st, a, seq, hash, &id);
+		r = activity_insert(st, a, seq, hash, queue || !st->marks ? &id : NULL);
 	if (r >= 0) {
 		a->id = id;
 		chain_moved(st, seq, hash);

@@ -25,10 +25,17 @@ set_error(struct store *st, int r, const char *fmt, ...)
 }
 
 /* An engine's failure code: keep its message, return its errno. */
+static void mark_failed(struct store *st, int r);
+
 int
 sql_fail(struct store *st, int rc)
 {
-	return st->ops->fail(st, rc);
+	int r = st->ops->fail(st, rc);
+
+	/* inside a mark a failed statement fails the mark (PostgreSQL's transaction is aborted until undone) */
+	if (st->marks)
+		mark_failed(st, r);
+	return r;
 }
 
 int
@@ -123,6 +130,7 @@ stmt_get(struct store *st, enum stmt_id id, struct db_stmt **ret)
 		r = db_prepare(st, sql, &st->stmt[id]);
 		if (r < 0)
 			return r;
+		st->stmt[id]->deferrable = stmt_deferrable[id];
 	}
 	*ret = st->stmt[id];
 	return 0;
@@ -160,6 +168,9 @@ run_cached(struct store *st, enum stmt_id id)
 		st->undone++;
 	if (id == ST_BEGIN || id == ST_BEGIN_READ)
 		st->begun++;
+	/* a transaction begun or ended ends its marks */
+	if (id == ST_BEGIN || id == ST_BEGIN_READ || id == ST_COMMIT || id == ST_ROLLBACK)
+		st->marks = st->mark_failed_at = 0;
 	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;
@@ -322,15 +333,35 @@ store_in_transaction(struct store *st)
 int
 store_mark(struct store *st)
 {
+	int r;
+
 	if (!st->ops->in_transaction(st))
 		return set_error(st, -EINVAL, "no transaction is open");
-	return run_cached(st, ST_MARK);
+	if ((r = run_cached(st, ST_MARK)) >= 0)
+		st->marks++;
+	return r;
+}
+
+/* An operation inside the innermost mark failed: the mark's keep must fail (its caller undoes it). */
+static void
+mark_failed(struct store *st, int r)
+{
+	if (!st->mark_failed_at || st->marks < st->mark_failed_at) {
+		st->mark_failed_at = st->marks;
+		st->mark_failed_r = r;
+	}
 }
 
 int
 store_mark_keep(struct store *st)
 {
-	return run_cached(st, ST_MARK_KEEP);
+	int r;
+
+	if (st->marks && st->mark_failed_at >= st->marks)
+		return st->mark_failed_r;	/* its message is the failure's, in st->error */
+	if ((r = run_cached(st, ST_MARK_KEEP)) >= 0 && st->marks)
+		st->marks--;
+	return r;
 }
 
 void
@@ -342,14 +373,21 @@ store_mark_undo(struct store *st)
 	memcpy(saved, st->error, sizeof(saved));
 	if (st->ops->in_transaction(st) && run_cached(st, ST_MARK_UNDO) >= 0)
 		run_cached(st, ST_MARK_KEEP);
+	if (st->marks) {
+		if (st->mark_failed_at >= st->marks)
+			st->mark_failed_at = 0;
+		st->marks--;
+	}
 	memcpy(st->error, saved, sizeof(saved));
 }
-
 
 int
 op_begin(struct store *st, struct op *op)
 {
 	op->own = !st->ops->in_transaction(st);
+	/* inside a mark the mark is the savepoint: all or nothing (store.h) */
+	if ((op->in_mark = !op->own && st->marks))
+		return 0;
 	return run_cached(st, op->own ? ST_BEGIN : ST_SAVEPOINT);
 }
 
@@ -359,6 +397,11 @@ op_end(struct store *st, struct op *op, int r)
 {
 	char saved[STORE_ERROR_MAX];
 
+	if (op->in_mark) {
+		if (r < 0)
+			mark_failed(st, r);
+		return r;
+	}
 	if (r >= 0) {
 		int c = run_cached(st, op->own ? ST_COMMIT : ST_RELEASE);
 

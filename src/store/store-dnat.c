@@ -54,8 +54,9 @@ store_dnat_ports_set(struct store *st, int64_t policy_id, const struct store_dna
 		if (r >= 0 && v[i].proto != NET_PROTO_TCP)
 			r = dnat_port_add(st, policy_id, pub, NET_PROTO_UDP, v[i].port);
 	}
-	if (r >= 0)
-		return store_mark_keep(st);
+	/* a keep refused (a failure inside the mark) leaves the mark to undo */
+	if (r >= 0 && (r = store_mark_keep(st)) >= 0)
+		return r;
 undo:
 	store_mark_undo(st);
 	return r;

@@ -276,6 +276,36 @@ store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, const char 
 }
 
 int
+store_grants_supersede(struct store *st, const char *requestor, int64_t vm_id, uint16_t port,
+		       enum store_grant_reason reason, int64_t ended_ns, struct store_grant **ret, size_t *ret_n)
+{
+	struct db_stmt *s = NULL;
+	struct op op;
+	int rc, r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (!requestor || reason <= STORE_REASON_NONE || reason > STORE_REASON_LAST)
+		return set_error(st, -EINVAL, "invalid grant end");
+	if ((r = op_begin(st, &op)) < 0)
+		return r;
+	if ((r = stmt_get(st, ST_GRANTS_SUPERSEDE, &s)) >= 0) {
+		rc = bind_str(s, 1, requestor);
+		if (rc == DB_OK)
+			rc = db_bind_int64(s, 2, vm_id);
+		if (rc == DB_OK)
+			rc = db_bind_int64(s, 3, port);
+		if (rc == DB_OK)
+			rc = db_bind_int64(s, 4, (int64_t)reason);
+		if (rc == DB_OK)
+			rc = db_bind_int64(s, 5, ended_ns);
+		r = grants_collect(st, s, rc, ret, ret_n);
+		stmt_done(s);
+	}
+	return op_end(st, &op, r);
+}
+
+int
 store_grants_live_each(struct store *st, int64_t after_ns, int (*fn)(void *ctx, const struct store_grant *g), void *ctx)
 {
 	struct store_grant g;

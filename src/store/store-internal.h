@@ -21,7 +21,7 @@ struct store_outbox_route;
  * the db_* calls below, never an engine's own API (doc/store-backends.md).
  */
 
-#define STORE_SCHEMA_VERSION	14	/* migrations of each engine (store-open.c, store-open-pg.c) */
+#define STORE_SCHEMA_VERSION	15	/* migrations of each engine (store-open.c, store-open-pg.c) */
 #define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */
 #define STORE_GRANTS_MAX	((size_t)POLICY_VMS_MAX * POLICY_PORTS_MAX)	/* grants in one request */
@@ -40,6 +40,12 @@ struct store_outbox_route;
 /* A prepared statement: each engine's own struct begins with this. */
 struct db_stmt {
 	const struct db_ops *ops;
+	/*
+	 * A write whose result no caller reads (stmt_deferrable): inside a mark, an engine may send it
+	 * with the next statement (PostgreSQL: one round trip fewer); its failure fails that one, in the
+	 * same mark, which is then undone whole (store.h).
+	 */
+	bool deferrable;
 };
 
 /*
@@ -171,6 +177,8 @@ enum stmt_id {
 	ST_GRANT_NEXT_MONO_END,
 	ST_GRANTS_ADOPT,
 	ST_GRANTS_OF_REQUESTOR,
+	ST_GRANTS_SUPERSEDE,
+	ST_ACTIVITY_INSERT_QUIET,
 	ST_REQUESTS_OF_POLICY,
 	ST_USAGE_COUNT,
 	ST_USAGE_LAST,
@@ -253,6 +261,8 @@ enum stmt_id {
 /* The SQL of each (store-statements.c), and PostgreSQL's where it differs (NULL entries: the same). */
 extern const char *const stmt_sql[ST__MAX];
 extern const char *const stmt_sql_pg[ST__MAX];
+/* the writes whose result no caller reads (db_stmt.deferrable) */
+extern const bool stmt_deferrable[ST__MAX];
 
 /* Activity filters: each bit adds one condition; the statement for each combination is cached. */
 enum {
@@ -289,6 +299,14 @@ struct store {
 		int64_t seq;
 		uint8_t hash[32];	/* STORE_AUDIT_HASH_LEN */
 	} chain_head;
+	/*
+	 * Marks open (store_mark) in the write transaction, and the depth of the innermost one an
+	 * operation inside failed in (0: none) with that failure's error: a mark is all or nothing, so
+	 * operations inside one take no savepoint of their own (nor, on PostgreSQL, each write its
+	 * statement's), and the mark's keep fails instead (store-db.c).
+	 */
+	unsigned marks, mark_failed_at;
+	int mark_failed_r;
 	char error[STORE_ERROR_MAX];
 };
 
@@ -302,6 +320,7 @@ struct store {
  */
 struct op {
 	bool own;	/* we began the transaction (rather than a savepoint) */
+	bool in_mark;	/* inside a mark: no savepoint of its own; a failure fails the mark's keep */
 };
 
 /* errors (store-db.c): each keeps its message for store_last_error() and returns a negative errno */

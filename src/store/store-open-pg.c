@@ -360,6 +360,46 @@ static const char *const pg_migrations[] = {
 	"	PRIMARY KEY (public_addr, proto, port)\n"
 	");\n"
 	"CREATE INDEX dnat_ports_of_policy ON dnat_ports (policy_id);\n",
+
+	/*
+	 * 15: one new revision per write transaction, not per grant (issue 14's throughput): the first
+	 * touch of a transaction takes the next fleet revision and keeps it in a transaction-local setting
+	 * (undone with a savepoint rolled back to, as the counter is); every agent VM touched in that
+	 * transaction gets it, its row written and its NOTIFY sent once. A group commit of N initiates to
+	 * one VM wrote the VM's row 2N times (each superseded grant too), every write a new row version
+	 * and index entry under the writers' lock. Revisions still grow in commit order (the counter's row
+	 * stays locked to commit); grants of one transaction share it, as they are seen together.
+	 */
+	"CREATE FUNCTION fleet_tx_revision() RETURNS BIGINT LANGUAGE plpgsql AS $$\n"
+	"DECLARE rev BIGINT := nullif(current_setting('jitgate.fleet_revision', true), '')::BIGINT;\n"
+	"BEGIN\n"
+	"	IF rev IS NULL THEN\n"
+	"		UPDATE fleet_revision SET n = n + 1 RETURNING n INTO rev;\n"
+	"		PERFORM set_config('jitgate.fleet_revision', rev::TEXT, true);\n"
+	"	END IF;\n"
+	"	RETURN rev;\n"
+	"END $$;\n"
+	"CREATE OR REPLACE FUNCTION fleet_touch(vm BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$\n"
+	"DECLARE p BIGINT; cur BIGINT; rev BIGINT;\n"
+	"BEGIN\n"
+	"	SELECT point, revision INTO p, cur FROM vms WHERE id = vm;\n"
+	"	IF p IS DISTINCT FROM 2 THEN RETURN NULL; END IF;\n"
+	"	rev := fleet_tx_revision();\n"
+	"	IF cur IS DISTINCT FROM rev THEN\n"
+	"		UPDATE vms SET revision = rev WHERE id = vm;\n"
+	"		PERFORM pg_notify('" STORE_PG_CHANNEL "', vm || ':' || rev);\n"
+	"	END IF;\n"
+	"	RETURN rev;\n"
+	"END $$;\n"
+	"CREATE OR REPLACE FUNCTION policy_changed() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"DECLARE rev BIGINT := fleet_tx_revision();\n"
+	"BEGIN\n"
+	"	PERFORM pg_notify('" STORE_PG_CHANNEL "', id || ':' || rev) FROM vms WHERE point = 2 AND revision <> rev AND\n"
+	"		id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
+	"	UPDATE vms SET revision = rev WHERE point = 2 AND revision <> rev AND\n"
+	"		id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
+	"	RETURN NULL;\n"
+	"END $$;\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

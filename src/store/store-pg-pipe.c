@@ -1,6 +1,7 @@
 /* PostgreSQL's round trips inside a transaction: savepoint commands held back and sent in one pipeline with the next statement. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -36,22 +37,84 @@ is_savepoint_command(const char *sql)
 	return *name && !strpbrk(name, "; ") && strlen(sql) < STORE_PG_DEFERRED_LEN;
 }
 
+static bool
+can_keep(struct store_pg *pg)
+{
+	return pg->n_deferred < STORE_PG_DEFERRED_MAX && PQstatus(pg->conn) == CONNECTION_OK &&
+	       PQtransactionStatus(pg->conn) == PQTRANS_INTRANS;
+}
+
 bool
 store_pg_defer(struct store *st, const char *sql)
 {
 	struct store_pg *pg = st->engine;
 
-	if (pg->n_deferred >= STORE_PG_DEFERRED_MAX || !is_savepoint_command(sql) ||
-	    PQstatus(pg->conn) != CONNECTION_OK || PQtransactionStatus(pg->conn) != PQTRANS_INTRANS)
+	/* behind a held write, a savepoint command goes now, with it: a mark's keep learns if its writes failed */
+	if (pg->n_held_writes || !can_keep(pg) || !is_savepoint_command(sql))
 		return false;
-	snprintf(pg->deferred[pg->n_deferred++], STORE_PG_DEFERRED_LEN, "%s", sql);
+	snprintf(pg->deferred[pg->n_deferred].text, STORE_PG_DEFERRED_LEN, "%s", sql);
+	pg->deferred[pg->n_deferred++].blob = NULL;
 	return true;
+}
+
+bool
+store_pg_hold_write(struct store *st, const struct store_pg_query *q)
+{
+	struct store_pg *pg = st->engine;
+	struct store_pg_held *h;
+	size_t size = 0, at = 0, n;
+	int i;
+
+	if (!can_keep(pg) || !q->name || q->n_params > STORE_PG_PARAMS_MAX || strlen(q->name) >= STORE_PG_NAME_LEN)
+		return false;
+	for (i = 0; i < q->n_params; i++)
+		if (q->values[i])
+			size += q->formats[i] ? (size_t)q->lengths[i] : strlen(q->values[i]) + 1;
+	h = &pg->deferred[pg->n_deferred];
+	if (!(h->blob = malloc(size ? size : 1)))
+		return false;
+	h->text[0] = '\0';
+	snprintf(h->name, sizeof(h->name), "%s", q->name);
+	h->n_params = q->n_params;
+	for (i = 0; i < q->n_params; i++) {
+		h->lengths[i] = q->lengths[i];
+		h->formats[i] = q->formats[i];
+		h->values[i] = NULL;
+		if (!q->values[i])
+			continue;
+		n = q->formats[i] ? (size_t)q->lengths[i] : strlen(q->values[i]) + 1;
+		memcpy(h->blob + at, q->values[i], n);
+		h->values[i] = h->blob + at;
+		at += n;
+	}
+	pg->n_deferred++;
+	pg->n_held_writes++;
+	return true;
+}
+
+void
+store_pg_drop_held_writes(struct store *st)
+{
+	struct store_pg *pg = st->engine;
+	int i, first = pg->n_deferred;
+
+	for (i = pg->n_deferred - 1; i >= 0 && !pg->deferred[i].text[0]; i--)
+		first = i;
+	for (i = first; i < pg->n_deferred; i++)
+		free(pg->deferred[i].blob);
+	pg->n_deferred = first;
+	pg->n_held_writes = 0;
 }
 
 void
 store_pg_drop_deferred(struct store *st)
 {
-	((struct store_pg *)st->engine)->n_deferred = 0;
+	struct store_pg *pg = st->engine;
+	int i;
+
+	for (i = 0; i < pg->n_deferred; i++)
+		free(pg->deferred[i].blob);
+	pg->n_deferred = pg->n_held_writes = 0;
 }
 
 int
@@ -61,8 +124,10 @@ store_pg_command_text(struct store *st, const char *sql, char *buf, size_t size)
 	size_t used = 0;
 	int i, n;
 
+	if (pg->n_held_writes)
+		return -EINVAL;	/* only savepoint commands go as text (pg_command pipelines the rest) */
 	for (i = 0; i < pg->n_deferred; i++) {
-		n = snprintf(buf + used, size - used, "%s; ", pg->deferred[i]);
+		n = snprintf(buf + used, size - used, "%s; ", pg->deferred[i].text);
 		if (n < 0 || (size_t)n >= size - used)
 			return -E2BIG;
 		used += (size_t)n;
@@ -115,6 +180,16 @@ send_text(PGconn *c, const char *sql, int *n)
 	return PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
 }
 
+/* One command or write that was held, counted in *n. */
+static bool
+send_held(PGconn *c, const struct store_pg_held *h, int *n)
+{
+	if (h->text[0])
+		return send_text(c, h->text, n);
+	(*n)++;
+	return PQsendQueryPrepared(c, h->name, h->n_params, h->values, h->lengths, h->formats, 1) == 1;
+}
+
 PGresult *
 store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarded, PGresult **ret_failed)
 {
@@ -126,16 +201,19 @@ store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarde
 
 	*ret_failed = NULL;
 	if (!PQenterPipelineMode(c)) {
-		pg->n_deferred = 0;
+		store_pg_drop_deferred(st);
 		return NULL;
 	}
 	for (i = 0, ok = true; ok && i < pg->n_deferred; i++)
-		ok = send_text(c, pg->deferred[i], &n);
-	pg->n_deferred = 0;
+		ok = send_held(c, &pg->deferred[i], &n);
+	store_pg_drop_deferred(st);	/* libpq copied what it sent */
 	if (ok && guarded)
 		ok = send_text(c, "SAVEPOINT db_stmt", &n);
 	at = n++;
-	ok = ok && PQsendQueryPrepared(c, qy->name, qy->n_params, qy->values, qy->lengths, qy->formats, 1) == 1;
+	if (qy->text)
+		ok = ok && PQsendQueryParams(c, qy->text, 0, NULL, NULL, NULL, NULL, 0) == 1;
+	else
+		ok = ok && PQsendQueryPrepared(c, qy->name, qy->n_params, qy->values, qy->lengths, qy->formats, 1) == 1;
 	if (ok && guarded)
 		ok = send_text(c, "RELEASE db_stmt", &n);
 	ok = ok && PQpipelineSync(c) == 1;

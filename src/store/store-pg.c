@@ -173,6 +173,14 @@ pg_rewrite(const char *sql, char *out, uint32_t *named, int *ret_n)
 
 /* Does the text begin with one of the words that change rows? */
 static bool
+ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), k = strlen(tail);
+
+	return n >= k && !strcmp(s + n - k, tail);
+}
+
+static bool
 is_write(const char *sql)
 {
 	return word_at(sql, "INSERT") || word_at(sql, "UPDATE") || word_at(sql, "DELETE");
@@ -292,7 +300,8 @@ pg_prepare(struct store *st, const char *sql, struct db_stmt **ret)
 	ps->st = st;
 	ps->row = -1;
 	ps->is_write = is_write(ps->sql);
-	ps->returns_id = ps->is_write && strstr(ps->sql, " RETURNING ") != NULL;
+	/* an INSERT's RETURNING id (ST_GRANTS_SUPERSEDE's RETURNING gives rows, read as a SELECT's) */
+	ps->returns_id = ps->is_write && ends_with(ps->sql, " RETURNING id");
 	/* transaction control, or several commands (ST_BEGIN): the simple protocol, which takes no parameters */
 	if (ps->n_params == 0 && (strchr(ps->sql, ';') || !(ps->is_write || word_at(ps->sql, "SELECT")))) {
 		*ret = &ps->base;
@@ -424,6 +433,28 @@ pg_unconfirmed(struct store *st)
 	return DB_FAIL;
 }
 
+/*
+ * The command's result in *ret: alone, or in one pipeline behind the writes held. DB_OK, or a failure
+ * kept when one of those writes or the connection failed: then the command did not run.
+ */
+static int
+pg_command_send(struct store *st, const char *sql, PGresult **ret)
+{
+	struct store_pg_query q = { .text = sql };
+	PGresult *failed;
+	int rc;
+
+	if (!pg_of(st)->n_held_writes) {
+		*ret = PQexec(pg_of(st)->conn, sql);
+		return DB_OK;
+	}
+	if ((*ret = store_pg_pipeline(st, &q, false, &failed)))
+		return DB_OK;
+	rc = pg_failed(st, failed);
+	PQclear(failed);
+	return rc;
+}
+
 /* One command through the simple protocol, its result dropped: transaction control and savepoints. */
 static int
 pg_command(struct store *st, const char *sql)
@@ -446,7 +477,10 @@ pg_command(struct store *st, const char *sql)
 		return DB_DONE;
 	if (!strcmp(sql, "ROLLBACK"))
 		store_pg_drop_deferred(st);
-	if (pg->n_deferred) {
+	/* back to a savepoint: every write held came after it (none is kept behind a write), so none is sent */
+	if (!strncmp(sql, "ROLLBACK TO ", 12))
+		store_pg_drop_held_writes(st);
+	if (pg->n_deferred && !pg->n_held_writes) {
 		if (store_pg_command_text(st, sql, text, sizeof(text)) < 0) {
 			pg->errno_pending = -E2BIG;
 			snprintf(pg->message, sizeof(pg->message), "a command too long to send: %s", sql);
@@ -454,9 +488,10 @@ pg_command(struct store *st, const char *sql)
 		}
 		sent = text;
 	}
-	rc = DB_DONE;
 	pg->warned = false;
-	res = PQexec(pg->conn, sent);
+	if ((rc = pg_command_send(st, sent, &res)) != DB_OK)
+		return rc;
+	rc = DB_DONE;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pg_failed(st, res);
 		/* a BEGIN whose write lock was not had leaves no transaction, as SQLite's BEGIN IMMEDIATE */
@@ -508,7 +543,7 @@ pg_take(struct pg_stmt *ps, PGresult *res)
 
 /*
  * A write inside a transaction runs under its own savepoint: PostgreSQL would otherwise abort the whole
- * transaction where SQLite undoes just the statement. SAVEPOINT, the statement and RELEASE go in one
+ * transaction where SQLite undoes just the statement (not inside a mark, which is undone whole instead). SAVEPOINT, the statement and RELEASE go in one
  * pipeline, one round trip (three cost initiate two thirds of its rate), behind the savepoint commands
  * kept since the last round trip (store-pg-pipe.c); on failure the statement is rolled back to its
  * savepoint. A read inside a transaction takes the kept commands along in its pipeline.
@@ -516,7 +551,8 @@ pg_take(struct pg_stmt *ps, PGresult *res)
 static int
 pg_execute_piped(struct pg_stmt *ps, bool guarded)
 {
-	struct store_pg_query q = { ps->name, ps->n_params, ps->values, ps->lengths, ps->formats };
+	struct store_pg_query q = { .name = ps->name, .n_params = ps->n_params, .values = ps->values,
+				    .lengths = ps->lengths, .formats = ps->formats };
 	PGresult *res, *failed;
 	int rc;
 
@@ -532,6 +568,25 @@ pg_execute_piped(struct pg_stmt *ps, bool guarded)
 	return rc;
 }
 
+/*
+ * Inside a mark, a write whose result no caller reads (db_stmt.deferrable) waits for the next round
+ * trip (store_pg_hold_write): an initiate's request, grants and log entries go with its mark's keep.
+ * It counts as one row changed, as such an INSERT does.
+ */
+static bool
+pg_hold(struct pg_stmt *ps)
+{
+	struct store_pg_query q = { .name = ps->name, .n_params = ps->n_params, .values = ps->values,
+				    .lengths = ps->lengths, .formats = ps->formats };
+	struct store_pg *pg = pg_of(ps->st);
+
+	if (!ps->base.deferrable || ps->returns_id || !store_pg_hold_write(ps->st, &q))
+		return false;
+	pg->changes = 1;
+	pg->total_changes++;
+	return true;
+}
+
 /* Run the statement (prepared again first on a connection made again since). */
 static int
 pg_execute(struct pg_stmt *ps)
@@ -545,8 +600,12 @@ pg_execute(struct pg_stmt *ps)
 	if ((rc = pg_ready(st)) != DB_OK || (ps->is_write && (rc = store_pg_lost_transaction(st)) != DB_OK) ||
 	    (ps->epoch != pg->epoch && (rc = pg_send_prepare(ps)) != DB_OK))
 		return rc;
-	if (PQtransactionStatus(pg->conn) == PQTRANS_INTRANS && (ps->is_write || pg->n_deferred))
-		return pg_execute_piped(ps, ps->is_write);
+	if (PQtransactionStatus(pg->conn) == PQTRANS_INTRANS && (ps->is_write || pg->n_deferred)) {
+		if (ps->is_write && st->marks && pg_hold(ps))
+			return DB_DONE;
+		/* inside a mark, a failed write fails the mark (store.h): no savepoint of its own */
+		return pg_execute_piped(ps, ps->is_write && !st->marks);
+	}
 	pg->warned = false;
 	rc = pg_take(ps, PQexecPrepared(pg->conn, ps->name, ps->n_params, ps->values, ps->lengths, ps->formats, 1));
 	/* a write on its own commits as it ends */

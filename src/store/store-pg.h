@@ -72,11 +72,26 @@
 
 /*
  * Savepoint commands (SAVEPOINT x, RELEASE x) held back inside a transaction and sent with the next
- * statement, in one round trip (store-pg-pipe.c). The store nests at most a mark, an operation and a
- * statement's own savepoint between two statements; the rest is room. Longer texts are sent at once.
+ * statement, in one round trip (store-pg-pipe.c); inside a mark, writes whose result no caller reads
+ * too (an initiate's request, grants and log entries). An initiate holds its mark's SAVEPOINT, then
+ * one request, a grant and a log entry per port; past the room, a statement goes at once, with what
+ * was held. Longer texts are sent at once.
  */
-#define STORE_PG_DEFERRED_MAX	8
+#define STORE_PG_DEFERRED_MAX	32
 #define STORE_PG_DEFERRED_LEN	48
+#define STORE_PG_NAME_LEN	16	/* a prepared statement's name ("s" and its number) */
+#define STORE_PG_PARAMS_MAX	16	/* the most parameters one statement has (?13 in ST_GRANT_INSERT) */
+
+/* One command or write held for the next round trip. */
+struct store_pg_held {
+	char text[STORE_PG_DEFERRED_LEN];	/* a savepoint command; "" for a prepared write: */
+	char name[STORE_PG_NAME_LEN];
+	int n_params;
+	const char *values[STORE_PG_PARAMS_MAX];	/* into blob: copies of the caller's, which it reuses */
+	int lengths[STORE_PG_PARAMS_MAX];
+	int formats[STORE_PG_PARAMS_MAX];
+	char *blob;
+};
 
 struct store_pg_standby;
 
@@ -104,12 +119,14 @@ struct store_pg {
 	 */
 	uint64_t foreign;
 	unsigned foreign_epoch;		/* the connection whose announcements `foreign` counts */
-	char deferred[STORE_PG_DEFERRED_MAX][STORE_PG_DEFERRED_LEN];	/* savepoint commands not sent yet */
+	struct store_pg_held deferred[STORE_PG_DEFERRED_MAX];	/* commands and writes not sent yet */
 	int n_deferred;
+	int n_held_writes;		/* of them, writes: a command after them goes in their pipeline */
 };
 
-/* A prepared statement's name and parameters, as PQsendQueryPrepared takes them. */
+/* A prepared statement's name and parameters, as PQsendQueryPrepared takes them; or a command's text. */
 struct store_pg_query {
+	const char *text;		/* a command without parameters (name NULL), its result in text */
 	const char *name;
 	int n_params;
 	const char *const *values;
@@ -124,6 +141,15 @@ int64_t store_pg_column_int64(struct db_stmt *s, int i);
 
 /* store-pg-pipe.c. Keep sql (a SAVEPOINT or RELEASE inside a transaction) for the next round trip: true if kept. */
 bool store_pg_defer(struct store *st, const char *sql);
+/*
+ * Keep write q (a prepared INSERT whose result no caller reads, inside a mark) for the next round trip,
+ * its parameters copied: true if kept. Should it fail there, the statement sent with it fails with its
+ * error, inside the same mark (a mark's keep sends what is held: store_pg_defer keeps no savepoint
+ * command behind a held write), and the mark is undone whole (store.h).
+ */
+bool store_pg_hold_write(struct store *st, const struct store_pg_query *q);
+/* Forget the writes kept (all after the last savepoint command kept): their mark is being undone. */
+void store_pg_drop_held_writes(struct store *st);
 /* Forget what was kept: the transaction is gone (a reconnect) or about to be (ROLLBACK). */
 void store_pg_drop_deferred(struct store *st);
 /* The text of command sql with what was kept ahead of it ("SAVEPOINT a; sql"), which is then no longer kept. */

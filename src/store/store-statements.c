@@ -110,12 +110,21 @@ const char *const stmt_sql[ST__MAX] = {
 		"FROM grants g INDEXED BY grants_live_requestor "
 		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.vm_id = ?2 AND g.port = ?3 "
 		"AND g.status = 0 ORDER BY g.end_ns, g.request_id",
+	/* one requestor's Initiated grants on one port of one VM ended, returned as GRANT_FIELDS reads them */
+	[ST_GRANTS_SUPERSEDE] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
+		"WHERE requestor = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 RETURNING request_id, vm_id, port, "
+		"proto, source, end_ns, status, reason, ended_ns, requestor, "
+		"(SELECT policy_id FROM requests WHERE id = grants.request_id), boot, mono_end_ns, applied_ns, opened_ns",
 	[ST_REQUESTS_OF_POLICY] = REQUESTS_OF_POLICY("?3", "", ""),
 	[ST_USAGE_COUNT] = "SELECT count(DISTINCT g.request_id) FROM grants g JOIN requests r "
 		"ON r.id = g.request_id WHERE g.vm_id = ?1 AND r.start_ns >= ?2",
 	[ST_USAGE_LAST] = "SELECT r.start_ns, r.requestor FROM grants g JOIN requests r ON r.id = g.request_id "
 		"WHERE g.vm_id = ?1 ORDER BY r.start_ns DESC, r.rowid DESC LIMIT 1",
 	[ST_ACTIVITY_INSERT] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
+		"status, detail, justification, correlation_id, seq, hash, caller_subject) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	/* the same, for an entry whose id nobody reads (no webhook queues it): PostgreSQL returns none */
+	[ST_ACTIVITY_INSERT_QUIET] = "INSERT INTO activity (time_ns, caller, caller_addr, operation, resource_id, "
 		"status, detail, justification, correlation_id, seq, hash, caller_subject) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_TOKEN_INSERT] = "INSERT INTO tokens (name, hash, role, scope, created_ns, revoked_ns) "
@@ -244,6 +253,13 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_DNAT_PORTS_CLEAR] = "DELETE FROM dnat_ports WHERE policy_id = ?1",
 	[ST_DNAT_PORT_ADD] = "INSERT INTO dnat_ports (public_addr, proto, port, policy_id) VALUES (?1, ?2, ?3, ?4)",
 	[ST_SOLE_CLAIM] = "SELECT 1",	/* SQLite: this process is the only jitgated (its state directory's lock) */
+};
+
+/* An initiate's writes after its supersede: they go with its mark's keep on PostgreSQL (store-pg.c). */
+const bool stmt_deferrable[ST__MAX] = {
+	[ST_REQUEST_INSERT] = true,
+	[ST_GRANT_INSERT] = true,
+	[ST_ACTIVITY_INSERT_QUIET] = true,
 };
 
 /*

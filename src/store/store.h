@@ -75,6 +75,9 @@ bool store_in_transaction(struct store *st);
  * Inside a transaction, a point to go back to: store_mark() sets it, store_mark_keep() keeps
  * what was written since, store_mark_undo() undoes it (and ends the mark). Marks nest. An I/O
  * error can end the whole transaction; store_in_transaction() tells after an undo.
+ * A mark is all or nothing: if any store call inside it failed, store_mark_keep() fails with that
+ * call's error (the mark stays open), and the caller must store_mark_undo() it. The calls inside
+ * take no savepoints of their own (on PostgreSQL, two round-trip-free commands saved per write).
  */
 int store_mark(struct store *st);
 int store_mark_keep(struct store *st);
@@ -262,6 +265,13 @@ int store_grant_next_mono_end(struct store *st, const char *boot_id, int64_t aft
 int store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, const char *requestor,
 			 struct store_grant **ret, size_t *ret_n);
 /*
+ * End one requestor's Initiated grants on one port of one VM (initiate's supersede rule), with a
+ * reason, at ended_ns; *ret: the grants ended (now Ended), in no order. One statement where reading
+ * them with store_grants_live_on() and ending each took one more each (round trips on PostgreSQL).
+ */
+int store_grants_supersede(struct store *st, const char *requestor, int64_t vm_id, uint16_t port,
+			   enum store_grant_reason reason, int64_t ended_ns, struct store_grant **ret, size_t *ret_n);
+/*
  * Requests of one policy that started at or after since_ns or still hold an Initiated grant, oldest
  * first. Every request with an Initiated grant is always there; `limit` (0: none) caps only the
  * others, the newest `limit` of them.
@@ -366,6 +376,10 @@ struct store_activity_filter {
 	int64_t before_id;		/* paging: only rows with id < before_id; 0: newest first from the top */
 };
 
+/*
+ * Append entry a to the log and its chain; a->id is its row id, except inside a mark (store_mark), where
+ * it is 0 unless a webhook queues the entry: there nobody reads it, and PostgreSQL need not send it back.
+ */
 int store_activity_append(struct store *st, struct store_activity *a);
 /* Newest first. */
 int store_activity_query(struct store *st, const struct store_activity_filter *f, struct store_activity **ret,

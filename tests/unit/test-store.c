@@ -1472,6 +1472,111 @@ test_failed_statement_in_transaction(void **state)
 }
 
 /*
+ * A mark is all or nothing (store.h): a call inside it that fails makes its keep fail with that
+ * call's error, even after later calls worked; undone, it leaves none of its writes and the
+ * transaction goes on. Marks nest: an inner mark undone leaves the outer one to be kept.
+ */
+static void
+test_mark_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct store_token a = make_token("alice", 1), dup = make_token("ALICE", 2), b = make_token("bob", 3),
+			   c = make_token("carol", 4), d = make_token("dave", 5);
+	struct store_token *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &a), 0);
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &b), 0);
+	assert_int_equal(store_token_insert(f->st, &dup), -EEXIST);
+	/* later writes in it: refused on PostgreSQL (the failure aborted its transaction until undone), done on SQLite */
+	rc = store_token_insert(f->st, &c);
+	assert_true(pg_uri ? rc < 0 : rc == 0);
+	assert_int_equal(store_mark_keep(f->st), -EEXIST);
+	store_mark_undo(f->st);
+	assert_true(store_in_transaction(f->st));
+	/* nested: the inner one fails and is undone, the outer one is kept */
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &d), 0);
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_token_insert(f->st, &dup), -EEXIST);
+	assert_int_equal(store_mark_keep(f->st), -EEXIST);
+	store_mark_undo(f->st);
+	assert_int_equal(store_mark_keep(f->st), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_token_list(f->st, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].name, "alice");
+	assert_string_equal(v[1].name, "dave");
+	free(v);
+}
+
+/*
+ * Writes inside a mark that PostgreSQL holds for the next round trip (an initiate's request, grants and
+ * log entry): a read in the mark sees them; a duplicate among them fails the mark's keep with -EEXIST
+ * and, undone, leaves nothing of the mark; a mark undone before they were sent leaves nothing either;
+ * the marks kept around them commit. The same on SQLite, where nothing is held.
+ */
+static void
+test_mark_held_writes(void **state)
+{
+	struct fixture *f = *state;
+	int64_t vm = put_vm(f->st, "rg1", "vm1");
+	int64_t pol = put_policy(f->st, "default", "{}", &vm, 1, T0);
+	struct store_grant g1 = make_grant(vm, 22, "192.0.2.1", T0 + MIN), g2 = make_grant(vm, 23, "192.0.2.1", T0 + MIN);
+	struct store_request r1, r2, dup, r3, *reqs = NULL;
+	struct store_grant *live = NULL;
+	struct store_activity a;
+	size_t n = 0;
+
+	make_request(&r1, "req-1", pol, "token:alice", T0, &g1, 1);
+	make_request(&r2, "req-2", pol, "token:alice", T0 + 1, &g2, 1);
+	make_request(&dup, "req-1", pol, "token:alice", T0 + 2, &g2, 1);
+	make_request(&r3, "req-3", pol, "token:alice", T0 + 3, &g2, 1);
+	memset(&a, 0, sizeof(a));
+	COPY(a.caller, "token:alice");
+	COPY(a.operation, "initiate");
+	COPY(a.status, "Succeeded");
+	a.time_ns = T0;
+
+	assert_int_equal(store_begin(f->st), 0);
+	/* kept: a request, its grant and a log entry; a read inside the mark sees the grant */
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &r1), 0);
+	assert_int_equal(store_activity_append(f->st, &a), 0);
+	assert_int_equal(a.id, 0);	/* inside a mark, not read back */
+	assert_int_equal(store_grants_live_on(f->st, vm, 22, NULL, &live, &n), 0);
+	assert_int_equal(n, 1);
+	free(live);
+	assert_int_equal(store_mark_keep(f->st), 0);
+	/* refused: the duplicate request id fails at the keep at the latest, and the mark goes whole */
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &r2), 0);
+	assert_int_equal(store_activity_append(f->st, &a), 0);
+	/* PostgreSQL holds it (0 now, its failure comes with the keep); SQLite refuses it at once */
+	(void)store_request_insert(f->st, &dup);
+	assert_int_equal(store_mark_keep(f->st), -EEXIST);
+	store_mark_undo(f->st);
+	assert_true(store_in_transaction(f->st));
+	/* undone before anything was sent */
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &r3), 0);
+	store_mark_undo(f->st);
+	assert_int_equal(store_commit(f->st), 0);
+
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 0, &reqs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(reqs[0].id, "req-1");
+	store_requests_free(reqs, n);
+	assert_int_equal(store_grants_live_on(f->st, vm, 23, NULL, &live, &n), 0);
+	assert_int_equal(n, 0);
+	free(live);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM activity WHERE operation = 'initiate'"), 1);
+}
+
+/*
  * PostgreSQL only: the server drops the connection (a restart, a failover). The call that meets it
  * answers -EBUSY (the API's 503: try again); the next call connects again and works, prepared
  * statements and all. A transaction cut off is gone: its commit fails, nothing of it stays.
@@ -1827,6 +1932,36 @@ test_grants_due_and_next(void **state)
 	assert_int_equal(store_grants_live_on(f->st, vm_id, 23, "token:nobody", &v, &n), 0);
 	assert_int_equal(n, 0);
 	free(v);
+
+	/* supersede: another requestor, VM or port ends nothing; the requestor's live grant on 23 ends once */
+	assert_int_equal(store_grants_supersede(f->st, "token:nobody", vm_id, 23, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id + 1, 23, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id, 24, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 0);	/* ended above */
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id, 23, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].request_id, "req-due");
+	assert_int_equal(v[0].port, 23);
+	assert_int_equal(v[0].end_ns, 200);
+	assert_int_equal(v[0].proto, NET_PROTO_TCP);
+	assert_true(v[0].source.any);
+	assert_string_equal(v[0].requestor, "token:due");
+	assert_int_equal(v[0].status, STORE_GRANT_REVOKED);
+	assert_int_equal(v[0].ended_ns, 150);
+	assert_int_equal(v[0].reason, STORE_REASON_NEWER_REQUEST);
+	free(v);
+	assert_int_equal(store_grants_live_on(f->st, vm_id, 23, NULL, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id, 23, STORE_REASON_NEWER_REQUEST, 150, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_grants_supersede(f->st, "token:due", vm_id, 23, STORE_REASON_NONE, 150, &v, &n), -EINVAL);
 }
 
 /*
@@ -2592,6 +2727,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_savepoint_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_held_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
