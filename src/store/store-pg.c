@@ -12,7 +12,7 @@
 
 #include "store-pg.h"
 
-#define PG_PARAMS_MAX	16	/* the most parameters one statement has (?12 in ST_GRANT_INSERT) */
+#define PG_PARAMS_MAX	STORE_PG_PARAMS_MAX
 #define PG_INT_TEXT_MAX	24	/* an int64 in decimal, with its sign and NUL */
 #define PG_COMMAND_TEXT_MAX	1024	/* a command with the savepoint commands kept ahead of it (store-pg-pipe.c) */
 #define PG_TEXT_OID	25	/* the type given to a parameter the text never names (the activity filters) */
@@ -103,87 +103,6 @@ pg_fail(struct store *st, int rc)
 	rc = pg->errno_pending;
 	pg->errno_pending = 0;
 	return set_error(st, rc, "%s", pg->message);
-}
-
-/* ---- the text: SQLite's, made PostgreSQL's ---- */
-
-/* Is the word w at p (followed by a non-identifier character)? */
-static bool
-word_at(const char *p, const char *w)
-{
-	size_t n = strlen(w);
-	char c;
-
-	if (strncasecmp(p, w, n) != 0)
-		return false;
-	c = p[n];
-	return !(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
-}
-
-/*
- * ?N becomes $N and "INDEXED BY name" (SQLite's planner hint) goes, outside quotes; *named gets a bit
- * per parameter the text names, *ret_n the highest. The text only shrinks, so out has strlen(sql) + 1.
- */
-static int
-pg_rewrite(const char *sql, char *out, uint32_t *named, int *ret_n)
-{
-	const char *p = sql;
-	char *o = out;
-	bool quoted = false;
-	int n = 0, v;
-
-	*named = 0;
-	while (*p) {
-		if (*p == '\'')
-			quoted = !quoted;
-		if (!quoted && *p == '?' && p[1] >= '0' && p[1] <= '9') {
-			*o++ = '$';
-			p++;
-			for (v = 0; *p >= '0' && *p <= '9'; p++) {
-				v = v * 10 + (*p - '0');
-				*o++ = *p;
-				if (v > PG_PARAMS_MAX)
-					return -E2BIG;
-			}
-			if (v == 0)
-				return -EINVAL;
-			*named |= 1u << (v - 1);
-			n = v > n ? v : n;
-			continue;
-		}
-		if (!quoted && word_at(p, "INDEXED") && (p == sql || p[-1] == ' ')) {
-			p += strlen("INDEXED");
-			while (*p == ' ')
-				p++;
-			if (!word_at(p, "BY"))
-				return -EINVAL;
-			p += 2;
-			while (*p == ' ')
-				p++;
-			while (*p && *p != ' ')
-				p++;
-			continue;
-		}
-		*o++ = *p++;
-	}
-	*o = '\0';
-	*ret_n = n;
-	return 0;
-}
-
-/* Does the text begin with one of the words that change rows? */
-static bool
-ends_with(const char *s, const char *tail)
-{
-	size_t n = strlen(s), k = strlen(tail);
-
-	return n >= k && !strcmp(s + n - k, tail);
-}
-
-static bool
-is_write(const char *sql)
-{
-	return word_at(sql, "INSERT") || word_at(sql, "UPDATE") || word_at(sql, "DELETE");
 }
 
 static int64_t
@@ -291,7 +210,7 @@ pg_prepare(struct store *st, const char *sql, struct db_stmt **ret)
 		r = set_error(st, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r = pg_rewrite(sql, ps->sql, &named, &ps->n_params);
+	r = store_pg_rewrite(sql, ps->sql, &named, &ps->n_params);
 	if (r < 0) {
 		r = set_error(st, r, "cannot rewrite for PostgreSQL: %s", sql);
 		goto out;
@@ -299,11 +218,11 @@ pg_prepare(struct store *st, const char *sql, struct db_stmt **ret)
 	ps->base.ops = &store_pg_ops;
 	ps->st = st;
 	ps->row = -1;
-	ps->is_write = is_write(ps->sql);
+	ps->is_write = store_pg_is_write(ps->sql);
 	/* an INSERT's RETURNING id (ST_GRANTS_SUPERSEDE's RETURNING gives rows, read as a SELECT's) */
-	ps->returns_id = ps->is_write && ends_with(ps->sql, " RETURNING id");
+	ps->returns_id = ps->is_write && store_pg_ends_with(ps->sql, " RETURNING id");
 	/* transaction control, or several commands (ST_BEGIN): the simple protocol, which takes no parameters */
-	if (ps->n_params == 0 && (strchr(ps->sql, ';') || !(ps->is_write || word_at(ps->sql, "SELECT")))) {
+	if (ps->n_params == 0 && (strchr(ps->sql, ';') || !(ps->is_write || store_pg_word_at(ps->sql, "SELECT")))) {
 		*ret = &ps->base;
 		ps = NULL;
 		r = 0;
@@ -468,7 +387,7 @@ pg_command(struct store *st, const char *sql)
 	if (rc != DB_OK)
 		return rc;
 	/* transaction control and savepoints: a BEGIN starts afresh, the others belonged to a transaction */
-	if (word_at(sql, "BEGIN"))
+	if (store_pg_word_at(sql, "BEGIN"))
 		pg->tx_lost = false;
 	else if ((rc = store_pg_lost_transaction(st)) != DB_OK)
 		return rc;
@@ -495,9 +414,9 @@ pg_command(struct store *st, const char *sql)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pg_failed(st, res);
 		/* a BEGIN whose write lock was not had leaves no transaction, as SQLite's BEGIN IMMEDIATE */
-		if (word_at(sql, "BEGIN") && PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
+		if (store_pg_word_at(sql, "BEGIN") && PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
 			PQclear(PQexec(pg->conn, "ROLLBACK"));
-	} else if (word_at(sql, "COMMIT") && !strcmp(PQcmdStatus(res), "ROLLBACK")) {
+	} else if (store_pg_word_at(sql, "COMMIT") && !strcmp(PQcmdStatus(res), "ROLLBACK")) {
 		/* the commit of a transaction a failed statement aborted: PostgreSQL rolls back and says so only here */
 		pg->errno_pending = -EIO;
 		snprintf(pg->message, sizeof(pg->message), "the transaction failed before its commit");

@@ -139,6 +139,17 @@ extern const struct db_ops store_pg_ops;
 /* A column as an integer (bool, int2, int4 or int8 in binary); NULL reads 0. */
 int64_t store_pg_column_int64(struct db_stmt *s, int i);
 
+/* store-pg-text.c. Is the word w at p (followed by a non-identifier character)? */
+bool store_pg_word_at(const char *p, const char *w);
+/*
+ * ?N becomes $N and "INDEXED BY name" (SQLite's planner hint) goes, outside quotes; *named gets a bit
+ * per parameter the text names, *ret_n the highest. The text only shrinks, so out has strlen(sql) + 1.
+ */
+int store_pg_rewrite(const char *sql, char *out, uint32_t *named, int *ret_n);
+bool store_pg_ends_with(const char *s, const char *tail);
+/* Does the text begin with one of the words that change rows? */
+bool store_pg_is_write(const char *sql);
+
 /* store-pg-pipe.c. Keep sql (a SAVEPOINT or RELEASE inside a transaction) for the next round trip: true if kept. */
 bool store_pg_defer(struct store *st, const char *sql);
 /*
