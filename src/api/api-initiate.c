@@ -196,8 +196,19 @@ api_batch_commit(struct api *api)
 	int r;
 
 	batch_flush(api);
-	if (!api->batch.open)
+	if (!api->batch.open) {
+		/*
+		 * refused, every one, before a transaction opened (the store could not begin one: no primary,
+		 * while a standby served their reads): their own refusals go out now, not never
+		 */
+		if (api->batch.held) {
+			api_metrics_group_commit(api, api->batch.held, false);
+			if (api->release_held)
+				api->release_held(api->release_ctx, NULL, api->batch.held);
+			api->batch.held = 0;
+		}
 		return 0;
+	}
 	if ((r = store_commit(api->store)) < 0) {
 		/* the held answers get the commit's error (batch_lost counts it failed; with none held, here) */
 		if (!api->batch.held)

@@ -399,7 +399,13 @@ static const char *const pg_migrations[] = {
 	"	UPDATE vms SET revision = rev WHERE point = 2 AND revision <> rev AND\n"
 	"		id IN (SELECT vm_id FROM policy_vms WHERE policy_id = NEW.id);\n"
 	"	RETURN NULL;\n"
-	"END $$;\n",
+	"END $$;\n"
+	/*
+	 * and one write announcement per transaction, not one per table written (PostgreSQL sends one of
+	 * equal announcements per transaction): the listeners count them, whatever they say
+	 */
+	"CREATE OR REPLACE FUNCTION write_announced() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN PERFORM pg_notify('" STORE_PG_WRITES_CHANNEL "', 'written'); RETURN NULL; END $$;\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
