@@ -126,6 +126,9 @@ PGresult *store_pg_pipeline(struct store *st, const struct store_pg_query *qy, b
  */
 int store_pg_lost_transaction(struct store *st);
 
+/* single_replica's claim (store-pg-claim.c): 1 claimed, 0 another connection holds it, or -errno. */
+int store_pg_claim_sole(struct store *st);
+
 /* Set up a new connection's session (store-pg.c): -errno, the error kept. */
 int store_pg_session(struct store *st);
 /* Is where a libpq URI (postgresql:// or postgres://)? */
