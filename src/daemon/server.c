@@ -441,6 +441,12 @@ setup_listen(struct server *s, const struct server_tls *t)
 }
 
 /* The privilege drop, then the store, this boot's clock and the close journal. */
+static void
+say_line(const char *line)
+{
+	logmsg("%s", line);
+}
+
 static int
 setup_store(struct server *s)
 {
@@ -504,13 +510,12 @@ setup_store(struct server *s)
 				logmsg("recorded %d of them in the store now", n);
 		}
 	}
+	/* not fatal: what it adds guards later writes; the next start tries again */
+	if ((n = api_dnat_backfill(s->api, say_line)) < 0)
+		logmsg("gateway DNAT: cannot record older policies' mapped ports: %s", store_last_error(s->store));
+	else if (n > 0)
+		logmsg("gateway DNAT: recorded %d mapped port(s) of policies written before this version", n);
 	return 0;
-}
-
-static void
-say_line(const char *line)
-{
-	logmsg("%s", line);
 }
 
 /*

@@ -252,6 +252,8 @@ enum stmt_id {
 	ST_SESSIONS_PRUNE,
 	ST_DNAT_PORTS_CLEAR,	/* store-dnat.c */
 	ST_DNAT_PORT_ADD,
+	ST_DNAT_PORT_FILL,
+	ST_DNAT_PORT_HOLDER,
 	ST__MAX,
 };
 

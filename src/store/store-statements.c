@@ -243,6 +243,10 @@ const char *const stmt_sql[ST__MAX] = {
 		"WHERE expires_ns <= ?1 ORDER BY expires_ns LIMIT ?2)",
 	[ST_DNAT_PORTS_CLEAR] = "DELETE FROM dnat_ports WHERE policy_id = ?1",
 	[ST_DNAT_PORT_ADD] = "INSERT INTO dnat_ports (public_addr, proto, port, policy_id) VALUES (?1, ?2, ?3, ?4)",
+	/* the start's backfill: a row already there (this policy's, or another's: a clash) stays as it is */
+	[ST_DNAT_PORT_FILL] = "INSERT INTO dnat_ports (public_addr, proto, port, policy_id) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT (public_addr, proto, port) DO NOTHING",
+	[ST_DNAT_PORT_HOLDER] = "SELECT policy_id FROM dnat_ports WHERE public_addr = ?1 AND proto = ?2 AND port = ?3",
 };
 
 /*
