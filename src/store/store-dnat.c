@@ -4,6 +4,19 @@
 
 #include "store-internal.h"
 
+/* A row's key: ?1 address, ?2 protocol, ?3 port. */
+static int
+key_bind(struct db_stmt *s, const char *pub, int proto, uint16_t port)
+{
+	int rc = bind_str(s, 1, pub);
+
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, proto);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, port);
+	return rc;
+}
+
 /* One row through statement id (ST_DNAT_PORT_ADD or ST_DNAT_PORT_FILL): ?1 address, ?2 protocol, ?3 port, ?4 policy. */
 static int
 dnat_port_run(struct store *st, enum stmt_id id, int64_t policy_id, const char *pub, int proto, uint16_t port)
@@ -14,11 +27,7 @@ dnat_port_run(struct store *st, enum stmt_id id, int64_t policy_id, const char *
 	r = stmt_get(st, id, &s);
 	if (r < 0)
 		return r;
-	rc = bind_str(s, 1, pub);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 2, proto);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 3, port);
+	rc = key_bind(s, pub, proto, port);
 	if (rc == DB_OK)
 		rc = db_bind_int64(s, 4, policy_id);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
@@ -36,11 +45,7 @@ dnat_port_holder(struct store *st, const char *pub, int proto, uint16_t port, in
 	r = stmt_get(st, ST_DNAT_PORT_HOLDER, &s);
 	if (r < 0)
 		return r;
-	rc = bind_str(s, 1, pub);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 2, proto);
-	if (rc == DB_OK)
-		rc = db_bind_int64(s, 3, port);
+	rc = key_bind(s, pub, proto, port);
 	if (rc == DB_OK)
 		rc = db_step(s);
 	*ret = rc == DB_ROW ? db_column_int64(s, 0) : 0;
