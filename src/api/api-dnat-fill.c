@@ -1,4 +1,4 @@
-/* Gateway DNAT at jitgated's start: the dnat_ports rows of mappings written before the store kept them (migration 14). */
+/* Gateway DNAT at jitgated's start: the dnat_ports rows of mappings written before migration 14 made them. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,9 +22,9 @@ say_clash(struct api *api, const struct store_policy *sp, const struct store_dna
 		snprintf(theirs, sizeof(theirs), "with id %" PRId64, holder);
 	store_policy_clear(&hp);
 	net_addr_format(&d->pub, pub, sizeof(pub));
-	snprintf(line, sizeof(line), "gateway DNAT: CONFLICT: policy %s maps %s port %u (%s), which the older policy %s maps too; "
-		 "the store keeps no mapped port of %s until it is written again: PUT one of the two with another "
-		 "mappedPort (both are enforced as they are until then)", mine, pub, d->port, net_proto_name(d->proto),
+	snprintf(line, sizeof(line), "gateway DNAT: CONFLICT: policy %s maps %s port %u (%s), which the older policy "
+		 "%s maps too; the store keeps none of %s's mapped ports until it is written again: PUT one of the two "
+		 "with another mappedPort (or none, to have one picked)", mine, pub, d->port, net_proto_name(d->proto),
 		 theirs, mine);
 	say(line);
 }

@@ -28,8 +28,9 @@
  * 0.9.75 offers no bound on a request's head other than the pool itself (no head-size option: the later
  * MHD_OPTION_CLIENT_DISCIPLINE_LVL sets strictness, not a size, and is not in 0.9.75's microhttpd.h;
  * MHD_OPTION_CONNECTION_MEMORY_INCREMENT only sizes the read buffer's growth; its own 431 comes only once the head
- * fills the pool, and a head just under that leaves no room for the answer, which it then never sends). tests/unit/test-http.c test_pool_entries measures the library it runs against and fails,
- * naming the version, when the pool holds more than http_head_count counts or 4 bytes an entry less.
+ * fills the pool, and a head just under that leaves no room for the answer, which it then never sends).
+ * tests/unit/test-http.c test_pool_entries measures the library it runs against and fails, naming the version,
+ * when the pool holds more than http_head_count counts or 4 bytes an entry less.
  */
 #define HTTP_POOL_ENTRY_COST	64
 #define API_CONN_TIMEOUT_S	30		/* an authenticated connection idle this long is closed */
