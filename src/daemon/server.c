@@ -437,16 +437,20 @@ setup_listen(struct server *s, const struct server_tls *t)
 		return -1;
 	}
 	api_set_release(s->api, release_held, s->srv);
+	if (http_library_unmeasured())
+		logmsg("libmicrohttpd %s: the request head limit (%d bytes, then 431) was measured against %s; a request "
+		       "whose head comes near it may be closed without an answer instead", http_library_unmeasured(),
+		       HTTP_REQUEST_HEAD_MAX, HTTP_POOL_MEASURED_MHD);
 	return setup_metrics(s);
 }
 
-/* The privilege drop, then the store, this boot's clock and the close journal. */
 static void
 say_line(const char *line)
 {
 	logmsg("%s", line);
 }
 
+/* The privilege drop, then the store, this boot's clock and the close journal. */
 static int
 setup_store(struct server *s)
 {

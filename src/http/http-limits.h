@@ -33,6 +33,7 @@
  * when the pool holds more than http_head_count counts or 4 bytes an entry less.
  */
 #define HTTP_POOL_ENTRY_COST	64
+#define HTTP_POOL_MEASURED_MHD	"0.9.75"	/* that version, as MHD_get_version() says it; jitgated says another at start */
 #define API_CONN_TIMEOUT_S	30		/* an authenticated connection idle this long is closed */
 #define API_CONN_UNAUTH_TIMEOUT_S	5	/* one that has not authenticated (TLS handshake, first request): sooner */
 #define API_CONN_MAX		8192		/* concurrent connections (jitgated raises RLIMIT_NOFILE to fit) */

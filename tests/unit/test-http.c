@@ -1067,6 +1067,10 @@ test_pool_entries(void **state)
 				 "again", MHD_get_version(), used, POOL_PROBE_ENTRIES, kinds[k], model,
 				 HTTP_POOL_ENTRY_COST);
 	}
+	/* the layout matches: the version it was measured against must name this one, or jitgated warns at start */
+	if (http_library_unmeasured())
+		fail_msg("libmicrohttpd %s keeps its pool as %s did: set HTTP_POOL_MEASURED_MHD (http-limits.h) to it",
+			 http_library_unmeasured(), HTTP_POOL_MEASURED_MHD);
 }
 
 static double
