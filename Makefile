@@ -42,6 +42,7 @@ bench: all
 	bench/audit-bench.sh $(BUILD)
 	bench/fleet-bench.sh $(BUILD)
 	$(BUILD)/bench/metrics-bench
+	$(BUILD)/bench/sso-ca-bench
 
 # jitgate against fwknop on this machine, same run (root; installs fwknop-server fwknop-client iptables if missing); writes bench/RESULTS.md.
 bench-compare: all

@@ -147,6 +147,26 @@ out:
 	return r;
 }
 
+int
+api_dnat_ports_of(const struct policy *p, struct store_dnat_port **ret, size_t *ret_n)
+{
+	struct store_dnat_port *v;
+	size_t n = 0, i, j;
+
+	for (i = 0; i < p->n_vms; i++)
+		n += p->vms[i].public_ip.family ? p->vms[i].n_ports : 0;
+	if (!(v = calloc(n ? n : 1, sizeof(*v))))
+		return -ENOMEM;
+	for (i = 0, n = 0; i < p->n_vms; i++)
+		for (j = 0; p->vms[i].public_ip.family && j < p->vms[i].n_ports; j++)
+			if (p->vms[i].ports[j].mapped_port)
+				v[n++] = (struct store_dnat_port){ p->vms[i].public_ip, p->vms[i].ports[j].proto,
+								   p->vms[i].ports[j].mapped_port };
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
 /*
  * The policy's mapped ports into the store's table (in the write's transaction), whose key refuses a port
  * another policy holds: -EADDRINUSE with MappedPortInUse then (api_dnat_plan, run in the same transaction,
@@ -156,18 +176,11 @@ int
 api_dnat_store(struct api *api, const struct policy *p, int64_t policy_id, struct core_error *err)
 {
 	struct store_dnat_port *v;
-	size_t n = 0, i, j;
+	size_t n;
 	int r;
 
-	for (i = 0; i < p->n_vms; i++)
-		n += p->vms[i].public_ip.family ? p->vms[i].n_ports : 0;
-	if (!(v = calloc(n ? n : 1, sizeof(*v))))
+	if (api_dnat_ports_of(p, &v, &n) < 0)
 		return core_error_set(err, "InternalError", "", "out of memory"), -ENOMEM;
-	for (i = 0, n = 0; i < p->n_vms; i++)
-		for (j = 0; p->vms[i].public_ip.family && j < p->vms[i].n_ports; j++)
-			if (p->vms[i].ports[j].mapped_port)
-				v[n++] = (struct store_dnat_port){ p->vms[i].public_ip, p->vms[i].ports[j].proto,
-								   p->vms[i].ports[j].mapped_port };
 	r = store_dnat_ports_set(api->store, policy_id, v, n);
 	free(v);
 	if (r == -EEXIST)

@@ -225,6 +225,8 @@ int api_dnat_plan(struct api *api, struct policy *p, const struct policy *old, i
 		  struct core_error *err);
 /* The policy's mapped ports kept in the store (its key refuses one another policy holds: -EADDRINUSE, MappedPortInUse). */
 int api_dnat_store(struct api *api, const struct policy *p, int64_t policy_id, struct core_error *err);
+/* The policy's mapped ports as the store keeps them (a new array in *ret, the caller frees it): -ENOMEM. */
+int api_dnat_ports_of(const struct policy *p, struct store_dnat_port **ret, size_t *ret_n);
 void api_dnat_of_port(const struct policy_vm *pv, const struct policy_port *pp, struct net_addr *ret_addr,
 		      uint16_t *ret_port);
 void api_dnat_of_grant(const struct policy_vm *pv, enum net_proto proto, uint16_t port, struct net_addr *ret_addr,

@@ -68,6 +68,12 @@ void api_set_local_vm(struct api *api, int64_t id);
  */
 void api_set_agents_only(struct api *api, bool on);
 int api_agents_only_report(struct api *api, void (*say)(const char *line));
+/*
+ * At start (api-dnat-fill.c): the store's rows of gateway DNAT's mapped ports that policies written before it kept
+ * them lack, added in one write transaction (idempotent: a later start adds none). A port two policies map is
+ * said through say(): the policy written first keeps it, the other gets none of its rows. Returns the rows added, or -errno.
+ */
+int api_dnat_backfill(struct api *api, void (*say)(const char *line));
 struct webhook_hook;
 /* The configured webhooks (kept by pointer: they outlive api), for GET …/Jitgate/webhooks. */
 void api_set_webhooks(struct api *api, const struct webhook_hook *hooks, size_t n);

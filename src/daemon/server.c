@@ -437,7 +437,17 @@ setup_listen(struct server *s, const struct server_tls *t)
 		return -1;
 	}
 	api_set_release(s->api, release_held, s->srv);
+	if (http_library_unmeasured())
+		logmsg("libmicrohttpd %s: the request head limit (%d bytes, then 431) was measured against %s; a request "
+		       "whose head comes near it may be closed without an answer instead", http_library_unmeasured(),
+		       HTTP_REQUEST_HEAD_MAX, HTTP_POOL_MEASURED_MHD);
 	return setup_metrics(s);
+}
+
+static void
+say_line(const char *line)
+{
+	logmsg("%s", line);
 }
 
 /* The privilege drop, then the store, this boot's clock and the close journal. */
@@ -504,13 +514,12 @@ setup_store(struct server *s)
 				logmsg("recorded %d of them in the store now", n);
 		}
 	}
+	/* not fatal: what it adds guards later writes; the next start tries again */
+	if ((n = api_dnat_backfill(s->api, say_line)) < 0)
+		logmsg("gateway DNAT: cannot record older policies' mapped ports: %s", store_last_error(s->store));
+	else if (n > 0)
+		logmsg("gateway DNAT: recorded %d mapped port(s) of policies written before this version", n);
 	return 0;
-}
-
-static void
-say_line(const char *line)
-{
-	logmsg("%s", line);
 }
 
 /*

@@ -22,8 +22,18 @@
  */
 #define HTTP_RESPONSE_HEAD_ROOM	1024
 #define HTTP_REQUEST_HEAD_MAX	(API_HEADER_MEMORY - HTTP_RESPONSE_HEAD_ROOM)	/* 4 KB; beyond it, 431 */
-/* what libmicrohttpd 0.9.75 keeps in the pool for each header line, query argument or cookie (its record, aligned) */
+/*
+ * What libmicrohttpd keeps in the pool for each header line, query argument or cookie (its record, aligned):
+ * measured against 0.9.75 (Debian 12's libmicrohttpd12 0.9.75-6). A copy of the library's internals, kept because
+ * 0.9.75 offers no bound on a request's head other than the pool itself (no head-size option: the later
+ * MHD_OPTION_CLIENT_DISCIPLINE_LVL sets strictness, not a size, and is not in 0.9.75's microhttpd.h;
+ * MHD_OPTION_CONNECTION_MEMORY_INCREMENT only sizes the read buffer's growth; its own 431 comes only once the head
+ * fills the pool, and a head just under that leaves no room for the answer, which it then never sends).
+ * tests/unit/test-http.c test_pool_entries measures the library it runs against and fails, naming the version,
+ * when the pool holds more than http_head_count counts or 4 bytes an entry less.
+ */
 #define HTTP_POOL_ENTRY_COST	64
+#define HTTP_POOL_MEASURED_MHD	"0.9.75"	/* that version, as MHD_get_version() says it; jitgated says another at start */
 #define API_CONN_TIMEOUT_S	30		/* an authenticated connection idle this long is closed */
 #define API_CONN_UNAUTH_TIMEOUT_S	5	/* one that has not authenticated (TLS handshake, first request): sooner */
 #define API_CONN_MAX		8192		/* concurrent connections (jitgated raises RLIMIT_NOFILE to fit) */

@@ -615,3 +615,11 @@ http_server_stop(struct http_server *srv)
 	}
 	free(srv);
 }
+
+const char *
+http_library_unmeasured(void)
+{
+	const char *v = MHD_get_version();
+
+	return v && !strcmp(v, HTTP_POOL_MEASURED_MHD) ? NULL : v ? v : "(unknown)";
+}

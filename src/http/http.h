@@ -227,5 +227,10 @@ size_t http_server_wake(struct http_server *srv, uint64_t key);
 size_t http_server_parked(const struct http_server *srv);
 /* Close every connection and listener, remove the unix socket, free srv. NULL-safe. */
 void http_server_stop(struct http_server *srv);
+/*
+ * The running libmicrohttpd's version when it is not the one the pool's layout was measured against
+ * (HTTP_POOL_MEASURED_MHD, http-limits.h), for the daemon to say; NULL when it is.
+ */
+const char *http_library_unmeasured(void);
 
 #endif

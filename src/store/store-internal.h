@@ -79,6 +79,12 @@ struct db_ops {
 	/* other processes' writes (store_changes_fd, store_changes_take); NULL: the engine tells of none */
 	int (*changes_fd)(struct store *st);
 	int (*changes_take)(struct store *st, int64_t *ret_revision);
+	/*
+	 * single_replica (store_claim_sole): claim to be the database's only jitgated, 1 claimed, 0 another holds
+	 * the claim. NULL: no claim needed, the engine's database has one process already (SQLite's state
+	 * directory is locked by the jitgated that opened it).
+	 */
+	int (*claim_sole)(struct store *st);
 };
 
 static inline int
@@ -254,7 +260,8 @@ enum stmt_id {
 	ST_SESSIONS_PRUNE,
 	ST_DNAT_PORTS_CLEAR,	/* store-dnat.c */
 	ST_DNAT_PORT_ADD,
-	ST_SOLE_CLAIM,
+	ST_DNAT_PORT_FILL,
+	ST_DNAT_PORT_HOLDER,
 	ST__MAX,
 };
 

@@ -417,7 +417,7 @@ static const char *const migrations[] = {
 	 * 14: gateway DNAT's mapped ports, unique (session 6, the review): one row per public address,
 	 * protocol (a "*" rule takes its port for TCP and UDP: two rows) and mapped port, held by one policy.
 	 * The API picks ports from what it reads; two replicas writing at once meet here, the later refused.
-	 * Mappings written before this migration are rows once their policy is written again.
+	 * Mappings written before this migration become rows at jitgated's next start (api_dnat_backfill).
 	 */
 	"CREATE TABLE dnat_ports (\n"
 	"	public_addr TEXT NOT NULL,\n"

@@ -772,4 +772,5 @@ const struct db_ops store_pg_ops = {
 	.close = pg_close,
 	.changes_fd = pg_changes_fd,
 	.changes_take = pg_changes_take,
+	.claim_sole = store_pg_claim_sole,
 };

@@ -200,6 +200,9 @@ void store_pg_standby_close(struct store *st);
 /* Read from the server(s) of uri while the primary's connection fails (store_read_standby, store.h). */
 int store_pg_standby_set(struct store *st, const char *uri, struct core_error *err);
 
+/* single_replica's claim (store-pg-claim.c): 1 claimed, 0 another connection holds it, or -errno. */
+int store_pg_claim_sole(struct store *st);
+
 /* Set up a new connection's session (store-pg.c): -errno, the error kept. */
 int store_pg_session(struct store *st);
 /* Is where a libpq URI (postgresql:// or postgres://)? */

@@ -293,4 +293,5 @@ const struct db_ops store_sqlite_ops = {
 	.fail = lite_fail,
 	.check_integrity = lite_check_integrity,
 	.close = lite_close,
+	.claim_sole = NULL,	/* single_replica: the state directory's lock already keeps a database to one jitgated */
 };

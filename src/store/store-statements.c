@@ -252,7 +252,10 @@ const char *const stmt_sql[ST__MAX] = {
 		"WHERE expires_ns <= ?1 ORDER BY expires_ns LIMIT ?2)",
 	[ST_DNAT_PORTS_CLEAR] = "DELETE FROM dnat_ports WHERE policy_id = ?1",
 	[ST_DNAT_PORT_ADD] = "INSERT INTO dnat_ports (public_addr, proto, port, policy_id) VALUES (?1, ?2, ?3, ?4)",
-	[ST_SOLE_CLAIM] = "SELECT 1",	/* SQLite: this process is the only jitgated (its state directory's lock) */
+	/* the start's backfill: a row already there (this policy's, or another's: a clash) stays as it is */
+	[ST_DNAT_PORT_FILL] = "INSERT INTO dnat_ports (public_addr, proto, port, policy_id) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT (public_addr, proto, port) DO NOTHING",
+	[ST_DNAT_PORT_HOLDER] = "SELECT policy_id FROM dnat_ports WHERE public_addr = ?1 AND proto = ?2 AND port = ?3",
 };
 
 /* An initiate's writes after its supersede: they go with its mark's keep on PostgreSQL (store-pg.c). */
@@ -290,8 +293,6 @@ const char *const stmt_sql_pg[ST__MAX] = {
 	/* the row lock keeps the chain linear even for a writer that skipped the advisory lock */
 	[ST_CHAIN_HEAD] = CHAIN_HEAD " FOR UPDATE",
 	[ST_TOKEN_LIST] = TOKEN_COLS " ORDER BY " NOCASE_ORDER("name"),
-	/* a session lock, held while the connection lives: "jitg" + 1, beside the writers' transaction lock */
-	[ST_SOLE_CLAIM] = "SELECT CASE WHEN pg_try_advisory_lock(1785295976) THEN 1 ELSE 0 END",
 	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
 		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id",
 };

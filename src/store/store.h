@@ -157,6 +157,13 @@ struct store_dnat_port {
  */
 int store_dnat_ports_set(struct store *st, int64_t policy_id, const struct store_dnat_port *v, size_t n);
 /*
+ * jitgated's start, for mappings written before the store kept them (migration 14): add the rows of v[0..n) that
+ * policy_id lacks, in the caller's write transaction; rows already there stay. Returns how many were added, or
+ * -EEXIST (none of them added) when another policy holds one: its id in *ret_holder, v's index in *ret_at.
+ */
+int store_dnat_ports_fill(struct store *st, int64_t policy_id, const struct store_dnat_port *v, size_t n,
+			  int64_t *ret_holder, size_t *ret_at);
+/*
  * single_replica: claim to be the database's only jitgated (store-dnat.c), on PostgreSQL a session lock held
  * while this connection lives. 1: claimed; 0: another connection holds it (another jitgated says the same).
  */

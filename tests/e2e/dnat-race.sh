@@ -8,7 +8,8 @@
 # (the careless operator: two replicas each told it is the database's only one), each on a host with the same public
 # address. RACE_PAIRS pairs of policy PUTs, all at once: in each pair A and B pin the same mapped port for their own
 # VM; exactly one wins, the other gets the MappedPortInUse 400 body. Then RACE_PAIRS pairs that let jitgated pick:
-# every picked port differs. The store's dnat_ports key (migration "DNAT's mapped ports, unique") agrees.
+# every picked port differs. The store's dnat_ports key (migration "DNAT's mapped ports, unique") agrees. Last, the
+# rows emptied (a store written before that migration) and both replicas started at once: each row comes back once.
 # Usage: tests/e2e/on-pg.sh dnat-race.sh [BUILD_DIR]   (as root; needs curl, jq, openssl, psql)
 #        RACE_PAIRS=N (default 20)
 set -u
@@ -97,6 +98,28 @@ check "the store's table agrees ($(rows 'count(*)') rows, $(rows 'count(DISTINCT
 check "B, the second to say it is the database's only jitgated, warns at its start; A does not" bash -c \
 	'grep -q "WARNING: single_replica, but another jitgated on this database says it is the only one too" "$2" &&
 	! grep -q "says it is the only one" "$1"' _ "$E2E_TMP/jitgatedA.log" "$E2E_TMP/jitgatedB.log"
+
+echo "4. a store written before dnat_ports (rows emptied behind its back): A and B start again at the same moment"
+for r in A B; do kill "${RPID[$r]}"; done
+for r in A B; do
+	for ((i = 0; i < 200; i++)); do kill -0 "${RPID[$r]}" 2>/dev/null || break; sleep 0.05; done
+done
+store_sql "$E2E_TMP/stateA" "DELETE FROM dnat_ports"
+check "... the rows are gone ($(rows 'count(*)'))" test "$(rows 'count(*)')" = 0
+for r in A B; do
+	ip netns exec "${RNS[$r]}" "$JITGATED" --single-process --state-dir "$E2E_TMP/state$r" --listen "${RIP[$r]}:8443" \
+		--vm-name "rep$r" --config "$E2E_TMP/jitgated.conf" >>"$E2E_TMP/jitgated$r.log" 2>&1 &
+	RPID[$r]=$!
+	E2E_PIDS+=(${RPID[$r]})
+done
+for r in A B; do
+	check "replica $r starts again" e2e_wait_healthy "$CL" "$CERT" "https://${RIP[$r]}:8443" "${RPID[$r]}"
+done
+check "each policy's mapped port is a row again, once ($(rows 'count(*)') rows, $(rows 'count(DISTINCT port)') ports)" \
+	test "$(rows 'count(*)') $(rows 'count(DISTINCT port)')" = "$((3 * PAIRS)) $((3 * PAIRS))"
+# rows whose policy's stored mapping names their port
+held() { store_read "$E2E_TMP/stateA" "SELECT count(*) FROM dnat_ports d JOIN policies p ON p.id = d.policy_id WHERE p.json LIKE ('%\"mappedPort\":' || d.port || '%')"; }
+check "... each held by the policy that maps it ($(held) of $((3 * PAIRS)))" test "$(held)" = $((3 * PAIRS))
 check "both replicas still run" kill -0 "${RPID[A]}" "${RPID[B]}"
 (( E2E_FAIL )) && for f in jitgatedA jitgatedB; do echo "--- $f.log"; tail -8 "$E2E_TMP/$f.log"; done
 e2e_summary

@@ -24,6 +24,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
+#include <microhttpd.h>
 
 #include "core/limits.h"
 #include "core/timeutil.h"
@@ -37,6 +38,11 @@
 #define BIGHEAD_VALUE 200	/* /bighead answers three headers of this many bytes */
 /* what a request's head holds of the pool besides the header a test sizes: curl's line and headers, their records */
 #define HEAD_BASE 512
+/* /roomhead answers X-Room bytes of header values, in pieces of ROOM_CHUNK, at most ROOM_MAX (7 headers) */
+#define ROOM_CHUNK 500
+#define ROOM_MAX (7 * ROOM_CHUNK)
+#define POOL_PROBE_ENTRIES 40	/* header lines, cookies or query arguments of test_pool_entries' requests */
+#define POOL_PROBE_PAD 2000	/* bytes of its reference request's one X-Pad header */
 
 /* What the handler saw last, written by the server thread and read by the test thread. */
 struct seen {
@@ -185,6 +191,25 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 		if (http_response_header(resp, "X-R1", v) < 0 || http_response_header(resp, "X-R2", v) < 0 ||
 		    http_response_header(resp, "X-R3", v) < 0)
 			abort();
+		return;
+	}
+	if (strcmp(req->path, "/roomhead") == 0) {
+		/* an answer head with X-Room bytes of header values (test_pool_entries) */
+		const char *want = http_request_header(req, "x-room");
+		size_t n = want ? strtoul(want, NULL, 10) : 0, k;
+		char v[ROOM_CHUNK + 1], name[16];
+
+		resp->status = n <= ROOM_MAX ? 200 : 400;
+		for (k = 0; n > 0 && resp->status == 200; k++) {
+			size_t len = n < ROOM_CHUNK ? n : ROOM_CHUNK;
+
+			snprintf(name, sizeof(name), "X-R%zu", k);
+			memset(v, 'r', len);
+			v[len] = '\0';
+			if (http_response_header(resp, name, v) < 0)
+				abort();
+			n -= len;
+		}
 		return;
 	}
 	if (strcmp(req->path, "/custom") == 0) {
@@ -913,6 +938,141 @@ test_header_room(void **state)
 	reply_free(&r);
 }
 
+/* GET target on the unix socket with these header lines and an answer head of `room` bytes of values: answered whole? */
+static bool
+room_fits(const char *target, struct curl_slist *lines, size_t room)
+{
+	struct curl_slist *hdrs = NULL, *l;
+	struct reply r = { 0 };
+	char url[POOL_PROBE_ENTRIES * 8 + 64], want[32];
+	bool ok;
+	CURL *c = curl_easy_init();
+
+	assert_non_null(c);
+	for (l = lines; l; l = l->next)
+		hdrs = curl_slist_append(hdrs, l->data);
+	snprintf(want, sizeof(want), "X-Room: %04zu", room);	/* fixed width: the head is as long for every room */
+	hdrs = curl_slist_append(hdrs, want);
+	snprintf(url, sizeof(url), "http://localhost%s", target);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, T.sock);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	r.rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	ok = r.rc == CURLE_OK && r.status == 200;
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hdrs);
+	reply_free(&r);
+	return ok;
+}
+
+/* The largest answer head (bytes of values) the pool still has room for beside this request's head. */
+static size_t
+room_left(const char *target, struct curl_slist *lines)
+{
+	size_t lo = 0, hi = ROOM_MAX + 1, mid;
+
+	if (!room_fits(target, lines, 0))
+		fail_msg("GET %s: no answer at all", target);
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (mid <= ROOM_MAX && room_fits(target, lines, mid))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (lo == ROOM_MAX)
+		fail_msg("GET %s: room for more than %d bytes of answer headers: the probe cannot measure it", target,
+			 ROOM_MAX);
+	return lo;
+}
+
+/* What http_head_count counts for one header line, query argument (HTTP_POOL_ENTRY_COST and the text) */
+static size_t
+counted_entry(size_t key, size_t value)
+{
+	return HTTP_POOL_ENTRY_COST + key + value + 4;
+}
+
+/*
+ * HTTP_POOL_ENTRY_COST is a copy of how libmicrohttpd (measured against 0.9.75) keeps a request's head in its
+ * pool: a record per header line, cookie and query argument, the Cookie header twice. Measured here: the room a
+ * request of POOL_PROBE_ENTRIES small entries leaves for the answer's head, against a request of one large header.
+ * The pool must hold no more than http_head_count counts (or a request let through could leave no room for the
+ * answer, and libmicrohttpd would close the connection without one), and no more than 4 bytes an entry less (the
+ * copy no longer matches the library: measure it again and say the version in http-limits.h). 32 bytes either way
+ * for the pool's alignment.
+ */
+static void
+test_pool_entries(void **state)
+{
+	static const char *const kinds[] = { "header lines", "cookies", "query arguments" };
+	char pad[POOL_PROBE_PAD + 8], cookie[POOL_PROBE_ENTRIES * 8 + 16], target[POOL_PROBE_ENTRIES * 8 + 16];
+	size_t ref_room, ref_counted, room, counted, i, k, len;
+	struct curl_slist *lines;
+	ssize_t used, model;
+
+	(void)state;
+	snprintf(pad, sizeof(pad), "X-Pad: ");
+	memset(pad + 7, 'p', POOL_PROBE_PAD);
+	pad[7 + POOL_PROBE_PAD] = '\0';
+	lines = curl_slist_append(NULL, pad);
+	ref_room = room_left("/roomhead", lines);
+	ref_counted = counted_entry(5, POOL_PROBE_PAD);
+	curl_slist_free_all(lines);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		lines = NULL;
+		counted = 0;
+		snprintf(target, sizeof(target), "/roomhead");
+		len = strlen("Cookie: ");
+		memcpy(cookie, "Cookie: ", len + 1);
+		for (i = 0; i < POOL_PROBE_ENTRIES; i++) {
+			char line[16];
+
+			if (k == 0) {
+				snprintf(line, sizeof(line), "X-H%02zu: v", i);
+				lines = curl_slist_append(lines, line);
+				counted += counted_entry(5, 1);
+			} else if (k == 1) {
+				len += (size_t)snprintf(cookie + len, sizeof(cookie) - len, "%sc%02zu=v", i ? "; " : "", i);
+				counted += HTTP_POOL_ENTRY_COST;
+			} else {
+				snprintf(target + strlen(target), sizeof(target) - strlen(target), "%ca%02zu=v", i ? '&' : '?',
+					 i);
+				counted += counted_entry(3, 1);
+			}
+		}
+		if (k == 1) {
+			lines = curl_slist_append(lines, cookie);
+			len -= strlen("Cookie: ");
+			counted += counted_entry(6, len) + len + 1;	/* and the copy cut into cookies */
+		}
+		room = room_left(target, lines);
+		curl_slist_free_all(lines);
+		used = (ssize_t)ref_room - (ssize_t)room;	/* what these entries take of the pool beyond the pad */
+		model = (ssize_t)counted - (ssize_t)ref_counted;
+		print_message("libmicrohttpd %s, %d %s: %zd bytes of the pool beyond the reference request, %zd counted\n",
+			      MHD_get_version(), POOL_PROBE_ENTRIES, kinds[k], used, model);
+		if (used > model + 32)
+			fail_msg("libmicrohttpd %s keeps %zd bytes for %d %s where http_head_count counts %zd: "
+				 "HTTP_POOL_ENTRY_COST (%d, measured against 0.9.75) is too small for this version; "
+				 "measure it again", MHD_get_version(), used, POOL_PROBE_ENTRIES, kinds[k], model,
+				 HTTP_POOL_ENTRY_COST);
+		if (used < model - 4 * POOL_PROBE_ENTRIES - 32)
+			fail_msg("libmicrohttpd %s keeps %zd bytes for %d %s where http_head_count counts %zd: its layout "
+				 "is no longer the one HTTP_POOL_ENTRY_COST (%d) was measured against (0.9.75); measure it "
+				 "again", MHD_get_version(), used, POOL_PROBE_ENTRIES, kinds[k], model,
+				 HTTP_POOL_ENTRY_COST);
+	}
+	/* the layout matches: the version it was measured against must name this one, or jitgated warns at start */
+	if (http_library_unmeasured())
+		fail_msg("libmicrohttpd %s keeps its pool as %s did: set HTTP_POOL_MEASURED_MHD (http-limits.h) to it",
+			 http_library_unmeasured(), HTTP_POOL_MEASURED_MHD);
+}
+
 static double
 now_s(void)
 {
@@ -1411,6 +1571,7 @@ main(void)
 		cmocka_unit_test(test_unix_socket),
 		cmocka_unit_test(test_header_limit),
 		cmocka_unit_test(test_header_room),
+		cmocka_unit_test(test_pool_entries),
 		cmocka_unit_test(test_slow_client),
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_response_header),
