@@ -29,20 +29,34 @@ api_agent_required(const char *target, const char *vmtext, enum store_point poin
 			      "in the policy", vmtext, point == STORE_POINT_LOCAL ? "local" : "gateway"), -EINVAL;
 }
 
-int
-api_agents_only_check_vms(struct api *api, const int64_t *vm_ids, size_t n, struct core_error *err)
+/* VM id's row: among rows (as the caller read them), else read now; NULL if there is none. */
+static const struct store_vm *
+row_of(struct api *api, int64_t id, const struct store_vm *rows, size_t n_rows, struct store_vm *buf)
 {
-	struct store_vm vm;
+	size_t k;
+
+	for (k = 0; k < n_rows; k++)
+		if (rows[k].id == id)
+			return &rows[k];
+	return store_vm_get_by_id(api->store, id, buf) < 0 ? NULL : buf;
+}
+
+int
+api_agents_only_check_vms(struct api *api, const int64_t *vm_ids, size_t n, const struct store_vm *rows, size_t n_rows,
+			  struct core_error *err)
+{
+	const struct store_vm *vm;
+	struct store_vm buf;
 	size_t i;
 
 	for (i = 0; api->agents_only && i < n; i++) {
 		char target[64], vmtext[ARM_ID_MAX + 1];
 
-		if (!vm_ids[i] || store_vm_get_by_id(api->store, vm_ids[i], &vm) < 0 || vm.point == STORE_POINT_AGENT)
+		if (!vm_ids[i] || !(vm = row_of(api, vm_ids[i], rows, n_rows, &buf)) || vm->point == STORE_POINT_AGENT)
 			continue;
 		snprintf(target, sizeof(target), "virtualMachines[%zu].id", i);
-		arm_vm_id_format(&vm.arm, vmtext, sizeof(vmtext));
-		return api_agent_required(target, vmtext, vm.point, err);
+		arm_vm_id_format(&vm->arm, vmtext, sizeof(vmtext));
+		return api_agent_required(target, vmtext, vm->point, err);
 	}
 	return 0;
 }

@@ -489,7 +489,8 @@ initiate_ready(struct api *api, struct initiate *in, struct core_error *err)
 		return 500;
 	if ((status = initiate_prepare(api, in, err)) != 0)
 		return status;
-	if (api_agents_only_check_vms(api, in->vm_ids, in->body->n_vms, err) < 0)
+	/* from the rows initiate_prepare read: no second read of each VM */
+	if (api_agents_only_check_vms(api, in->vm_ids, in->body->n_vms, in->vms, in->n_vms, err) < 0)
 		return 400;
 	if (api_fw_check_vms(api, in->vm_ids, in->body->n_vms, err) < 0)
 		return 503;

@@ -306,12 +306,14 @@ int api_fw_check(const struct api *api, struct core_error *err);
 int api_fw_check_vms(struct api *api, const int64_t *vm_ids, size_t n, struct core_error *err);
 /*
  * api-agents-only.c: the 400 AgentRequired (-EINVAL) naming a local or gateway VM at `target`;
- * api_agents_only_check_vms: that refusal for the first such VM of vm_ids[0..n) (0: skipped), in agents-only mode.
+ * api_agents_only_check_vms: that refusal for the first such VM of vm_ids[0..n) (0: skipped), in agents-only mode;
+ * each VM's row taken from rows[0..n_rows) (what the caller read), else read.
  */
 #define API_AGENTS_ONLY_REASON	"with its store on PostgreSQL, jitgated enforces only through agents: run jitgate-agent on " \
 				"this host and put its agent VM in the policy (doc/operator.md, \"One enforcer per host\")"
 int api_agent_required(const char *target, const char *vmtext, enum store_point point, struct core_error *err);
-int api_agents_only_check_vms(struct api *api, const int64_t *vm_ids, size_t n, struct core_error *err);
+int api_agents_only_check_vms(struct api *api, const int64_t *vm_ids, size_t n, const struct store_vm *rows, size_t n_rows,
+			      struct core_error *err);
 int api_grants_live_on(struct api *api, int64_t vm_id, uint16_t port, const char *requestor, struct store_grant **ret,
 		       size_t *ret_n, struct core_error *err);
 int api_grant_end(struct api *api, const struct store_grant *g, enum store_grant_reason reason, int64_t now,
