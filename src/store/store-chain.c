@@ -157,6 +157,8 @@ chain_next(struct store *st, const struct store_activity *a, int64_t *ret_seq, u
 	if (chain_head_known(st)) {
 		seq = st->chain_head.seq + 1;
 		memcpy(prev, st->chain_head.hash, sizeof(prev));
+	} else if (st->ops->begun_chain_head && st->ops->begun_chain_head(st, &seq, prev) > 0) {
+		seq++;	/* PostgreSQL read the head with the writers' lock, at this transaction's BEGIN */
 	} else {
 		if ((r = stmt_get(st, ST_CHAIN_HEAD, &s)) < 0)
 			return r;

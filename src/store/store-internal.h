@@ -85,6 +85,11 @@ struct db_ops {
 	 * directory is locked by the jitgated that opened it).
 	 */
 	int (*claim_sole)(struct store *st);
+	/*
+	 * The activity chain's head (its row locked) as this write transaction's BEGIN read it, for its first
+	 * append (chain_next), once: 1, or 0 when it did not (the append reads it). NULL: never.
+	 */
+	int (*begun_chain_head)(struct store *st, int64_t *ret_seq, uint8_t *ret_hash);
 };
 
 static inline int

@@ -246,3 +246,53 @@ store_pg_lost_transaction(struct store *st)
 	snprintf(pg->message, sizeof(pg->message), "the connection was lost inside a transaction (connected again)");
 	return DB_FAIL;
 }
+
+/* A hex digit's value, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * A write transaction's BEGIN (ST_BEGIN) ends by reading the activity chain's head once the writers'
+ * lock is had: its one row (head_seq, head_hash in bytea's hex text) kept for begun_chain_head.
+ */
+void
+store_pg_keep_begun_head(struct store_pg *pg, const PGresult *res)
+{
+	const char *seq, *hex;
+	int i, hi, lo;
+
+	pg->begun_head = false;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 2)
+		return;
+	seq = PQgetvalue(res, 0, 0);
+	hex = PQgetvalue(res, 0, 1);
+	if (strncmp(hex, "\\x", 2) || strlen(hex) != 2 + 2 * sizeof(pg->begun_head_hash))
+		return;
+	for (i = 0; i < (int)sizeof(pg->begun_head_hash); i++) {
+		if ((hi = hex_value(hex[2 + 2 * i])) < 0 || (lo = hex_value(hex[3 + 2 * i])) < 0)
+			return;
+		pg->begun_head_hash[i] = (uint8_t)(hi << 4 | lo);
+	}
+	pg->begun_head_seq = strtoll(seq, NULL, 10);
+	pg->begun_head = true;
+}
+
+int
+store_pg_begun_chain_head(struct store *st, int64_t *ret_seq, uint8_t *ret_hash)
+{
+	struct store_pg *pg = st->engine;
+
+	if (!pg->begun_head || PQtransactionStatus(pg->conn) != PQTRANS_INTRANS)
+		return 0;
+	pg->begun_head = false;
+	*ret_seq = pg->begun_head_seq;
+	memcpy(ret_hash, pg->begun_head_hash, sizeof(pg->begun_head_hash));
+	return 1;
+}

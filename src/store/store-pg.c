@@ -423,7 +423,12 @@ pg_command(struct store *st, const char *sql)
 		rc = DB_FAIL;
 	} else if (pg->warned && PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
 		rc = pg_unconfirmed(st);	/* a COMMIT (or a command on its own) that warned */
+	} else if (store_pg_word_at(sql, "BEGIN")) {
+		store_pg_keep_begun_head(pg, res);
 	}
+	/* the head a BEGIN read is its transaction's only */
+	if (store_pg_word_at(sql, "COMMIT") || !strcmp(sql, "ROLLBACK"))
+		pg->begun_head = false;
 	PQclear(res);
 	return rc;
 }
@@ -772,5 +777,6 @@ const struct db_ops store_pg_ops = {
 	.close = pg_close,
 	.changes_fd = pg_changes_fd,
 	.changes_take = pg_changes_take,
+	.begun_chain_head = store_pg_begun_chain_head,
 	.claim_sole = store_pg_claim_sole,
 };

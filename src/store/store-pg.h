@@ -122,6 +122,10 @@ struct store_pg {
 	struct store_pg_held deferred[STORE_PG_DEFERRED_MAX];	/* commands and writes not sent yet */
 	int n_deferred;
 	int n_held_writes;		/* of them, writes: a command after them goes in their pipeline */
+	/* the activity chain's head the last BEGIN read with the writers' lock (begun_chain_head), not taken yet */
+	bool begun_head;
+	int64_t begun_head_seq;
+	uint8_t begun_head_hash[32];	/* STORE_AUDIT_HASH_LEN */
 };
 
 /* A prepared statement's name and parameters, as PQsendQueryPrepared takes them; or a command's text. */
@@ -172,6 +176,11 @@ int store_pg_command_text(struct store *st, const char *sql, char *buf, size_t s
  * or the connection did (*ret_failed NULL).
  */
 PGresult *store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarded, PGresult **ret_failed);
+
+/* store-pg-pipe.c. Keep the chain's head a write transaction's BEGIN read (its result res), for the hook below. */
+void store_pg_keep_begun_head(struct store_pg *pg, const PGresult *res);
+/* db_ops.begun_chain_head: that head, once. */
+int store_pg_begun_chain_head(struct store *st, int64_t *ret_seq, uint8_t *ret_hash);
 
 /*
  * store-pg-pipe.c. DB_OK, or DB_FAIL (-EBUSY, kept) once for the first statement meant for a transaction

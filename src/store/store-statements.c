@@ -275,7 +275,8 @@ const bool stmt_deferrable[ST__MAX] = {
 
 const char *const stmt_sql_pg[ST__MAX] = {
 	/* one writer at a time, as BEGIN IMMEDIATE on SQLite: the rules checked in a write transaction hold across replicas */
-	[ST_BEGIN] = "BEGIN ISOLATION LEVEL READ COMMITTED; " PG_LOCK(1785295975),
+	/* and, once the lock is had, the activity chain's head, in the same round trip (store_pg's begun_chain_head) */
+	[ST_BEGIN] = "BEGIN ISOLATION LEVEL READ COMMITTED; " PG_LOCK(1785295975) "; " CHAIN_HEAD " FOR UPDATE",
 	[ST_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
 	[ST_VM_INSERT] = "INSERT INTO vms (subscription, resource_group, name, location, os_type, point, addrs, "
 		"unsupported_reason, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",

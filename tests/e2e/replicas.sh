@@ -186,5 +186,9 @@ api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C2 600)"
 check "an initiate on A: 202 ($code)" test "$code" = 202
 eventually_within "C2 reaches host1's 22 (its agent now on A)" 5 can "$CL" $C2 "${IP[1]}" 22
 check "replica A and host1's agent still run" kill -0 "${RPID[A]}" "${APID[1]}"
+
+echo "8. the activity log both replicas appended to is one unbroken hash chain"
+out=$(timeout 30 "$JITGATED" audit verify --store "$JITGATE_TEST_PG" 2>&1)
+check "jitgated audit verify on the shared database: intact ($(head -c 120 <<<"$out"))" grep -q "^intact" <<<"$out"
 (( E2E_FAIL )) && for f in jitgatedA jitgatedB agent1 agent2; do echo "--- $f.log"; tail -15 "$E2E_TMP/$f.log"; done
 e2e_summary
