@@ -189,6 +189,6 @@ check "replica A and host1's agent still run" kill -0 "${RPID[A]}" "${APID[1]}"
 
 echo "8. the activity log both replicas appended to is one unbroken hash chain"
 out=$(timeout 30 "$JITGATED" audit verify --store "$JITGATE_TEST_PG" 2>&1)
-check "jitgated audit verify on the shared database: intact ($(head -c 120 <<<"$out"))" grep -q "^intact" <<<"$out"
+check "jitgated audit verify on the shared database: intact ($(head -c 120 <<<"$out"))" grep -q "^audit verify: intact:" <<<"$out"
 (( E2E_FAIL )) && for f in jitgatedA jitgatedB agent1 agent2; do echo "--- $f.log"; tail -15 "$E2E_TMP/$f.log"; done
 e2e_summary
