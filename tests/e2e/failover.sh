@@ -220,6 +220,8 @@ n_all=$(wc -l <"$ALL") n202=$(awk '$3 == 202' "$ALL" | wc -l) n503=$(awk '$3 == 
 others=$(awk '$3 != 202 && $3 != 503 { print $3, $5 }' "$ALL" | sort | uniq -c | tr '\n' ' ')
 slowest=$(awk '{ d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$ALL")
 echo "  $n_all answers: $n202 x 202, $n503 x 503, others: ${others:-none}; slowest $slowest ms"
+# the others' bodies (initiate-loop.sh keeps them), ms from the kill: what a 500 said
+cat "$E2E_TMP"/odd-p1.[0-9]* 2>/dev/null | sort -n | head -5 | awk -v k="$kill_ms" '{ $1 = sprintf("%+d ms:", $1 - k); $2 = ""; print "    " $0 }'
 check "every answer is a 202 or a 503 (others: ${others:-none})" test -z "$others"
 check "some were 503s while there was no primary ($n503)" test "$n503" -gt 0
 check "every 503 carries Retry-After ($(awk '$3 == 503 && $4 != 1 { print $5 }' "$ALL" | sort | uniq -c | tr '\n' ' '))" \
