@@ -182,7 +182,7 @@ check "jitgate agent revoke host2 on B (rc $rc: $err)" test $rc = 0
 eventually_within "host2's agent is refused by A within 3 s (its watch waits up to 25 s unless woken)" 3 \
 	grep -q "https://$RA:8443 refused the credential (401" "${ALOG[2]}"
 
-echo "5b. PostgreSQL refuses to record a revoke (SQLSTATE 53100 disk_full, as a full disk answers a write): 503, nothing half-applied"
+echo "5b. PostgreSQL refuses to record a revoke or a policy write (SQLSTATE 53100 disk_full, as a full disk answers a write): 503, nothing half-applied"
 api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C 600)"
 check "initiate host1:22 for C on A: 202 ($code)" test "$code" = 202
 RID=$(j .id)
@@ -200,6 +200,10 @@ for r in B A; do
 		bash -c '[[ $1 == 503 && -n $2 && $3 == StoreError && $4 == *"No space left"* ]]' _ "$code" "$ra" "$(j -r .error.code)" "$(j -r .error.message)"
 	check "  no recordPending answer, no revokedPorts ($(j -c '{recordPending, revokedPorts}'))" test "$(j '.recordPending // .revokedPorts // "none"')" = none
 done
+# a policy write that would end the grant (host1 out of the policy): refused whole too, no close kept for later
+jg B disable host1
+check "jitgate disable host1 on B: refused, the store's 503 (rc $rc: $(cut -c1-160 <<<"$err"))" \
+	bash -c '[[ $1 != 0 && $2 == *StoreError* && $2 != *"closed"* ]]' _ "$rc" "$err"
 check "nothing half-applied: C's grant still live in the store ($(live))" test "$(live)" = 1
 api B GET "$POL?$AV"
 st=$(j --arg id "$RID" '.properties.requests[] | select(.id == $id) | .virtualMachines[0].ports[0] | .status + "/" + (.recordPending | tostring)')
@@ -209,6 +213,9 @@ check "  and on host1: C still reaches 22" can "$CL" $C "${IP[1]}" 22
 store_sql "" "DROP TRIGGER jg_disk_full ON grants; DROP FUNCTION jg_disk_full()"
 sleep 1.2
 check "  nor later, once the store takes writes again: still live ($(live))" test "$(live)" = 1
+api B GET "$POL?$AV"
+check "  and host1 still in the policy ($(j -c '[.properties.virtualMachines[].id | split("/") | last]'))" \
+	test "$(j '[.properties.virtualMachines[].id | select(endswith("/host1"))] | length')" = 1
 api B POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22)"
 check "the operator's revoke again on B: 200, recorded ($code $(j -c '{revokedPorts, recordPending}'))" \
 	test "$code $(j .recordPending)" = "200 false"
