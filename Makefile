@@ -38,6 +38,7 @@ bench: all
 	bench/server-bench.sh $(BUILD)
 	PG_DURABLE=1 tests/e2e/on-pg.sh bench/server-bench.sh $(BUILD)
 	bench/replica-bench.sh $(BUILD)
+	bench/failover-bench.sh $(BUILD)
 	bench/store-bench.sh $(BUILD)
 	bench/audit-bench.sh $(BUILD)
 	bench/fleet-bench.sh $(BUILD)

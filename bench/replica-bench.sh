@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench (issue 14): initiates/s and initiate p99 on SQLite (one jitgated) and on PostgreSQL with one and two
 # replicas, in one run, the same workload each time; then how soon a grant made on replica A answers an agent's
-# watch held on replica B (propagation). Prints a table and writes it to bench/RESULTS.md (its own section).
+# watch held on replica B (propagation); and policy GETs/s for each case, before its initiates (the policy's 64 rules,
+# no requests yet: the cached answer). Prints a table and writes it to bench/RESULTS.md (its own section).
 # Never fails on a number.
 #
 #   replica A (jitgated, RA:8443) ─┐
@@ -15,7 +16,7 @@
 # throwaway server, tests/pg.sh, commits synced to disk: fsync and synchronous_commit on).
 #
 # Usage: bench/replica-bench.sh [BUILD_DIR]   (as root; needs curl, openssl, PostgreSQL 15)
-# Knobs: RATE_SECONDS (10), THREADS (16 clients, spread over the replicas), PROP_COUNT (200 samples),
+# Knobs: RATE_SECONDS (10), GET_SECONDS (3; 0: no GETs), THREADS (16 clients, spread over the replicas), PROP_COUNT (200 samples),
 #        ROUNDS (3: every case once a round, the order reversed each round; the table gives medians),
 #        ONLY_CASES ("sq pg1 pg2", with BEFORE "sq pg1 pg1b pg2 pg2b": which cases),
 #        BEFORE=DIR: a second build (e.g. of main) measured on PostgreSQL in the same run, case by case, for
@@ -24,6 +25,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-$here/../build}" && pwd) || exit 1
 RATE_SECONDS=${RATE_SECONDS:-10}
+GET_SECONDS=${GET_SECONDS:-3}	# short: a GET is answered from the replica's cache, its rate settles in a second
 THREADS=${THREADS:-16}
 PROP_COUNT=${PROP_COUNT:-200}
 ROUNDS=${ROUNDS:-3}
@@ -103,15 +105,21 @@ stop_case() {
 }
 wal_syncs() { psql -X -A -t -h "$PG_DIR" -U jitgate -d postgres -c 'SELECT wal_sync FROM pg_stat_wal' 2>/dev/null; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+gets() { BENCH_VM=$AGENT_VM timeout $((GET_SECONDS + 60)) ip netns exec "$CL" "$BENCH" "$BASES" "$CERT" "$TOKENS" get "$THREADS" "$GET_SECONDS"; }
 rate() { BENCH_VM=$AGENT_VM timeout $((RATE_SECONDS + 60)) ip netns exec "$CL" "$BENCH" "$BASES" "$CERT" "$TOKENS" initiate "$THREADS" "$RATE_SECONDS" $PORTS; }
 
-declare -A OUT PROP
-# run_case KEY ROUND NAME BUILD STORE REPLICAS [prop]: one case, its figures in OUT[KEY.ROUND] (PROP[KEY.ROUND])
+declare -A OUT PROP GETS
+# run_case KEY ROUND NAME BUILD STORE REPLICAS [prop]: one case, its figures in OUT[KEY.ROUND] (PROP[KEY.ROUND],
+# GETS[KEY.ROUND])
 run_case() {
 	local k=$1.$2
 	shift
 	if start_case "$2" "$3" "$4" "$5"; then
 		local s0= s1=
+		if ((GET_SECONDS > 0)); then
+			GETS[$k]=$(gets)
+			echo "$2: policy GETs: ${GETS[$k]}"
+		fi
 		[[ $4 == pg ]] && s0=$(wal_syncs)
 		OUT[$k]=$(rate)
 		[[ $4 == pg ]] && s1=$(wal_syncs)
@@ -169,6 +177,9 @@ for k in "${CASES[@]}"; do
 	fails=0
 	for ((r = 1; r <= ROUNDS; r++)); do fails=$((fails + $(field fail "${OUT[$k.$r]:-}" | grep -E '^[0-9]+$' || echo 0))); done
 	OUT[$k]="per_s=$(median "$k" per_s OUT) p50_ms=$(median "$k" p50_ms OUT) p99_ms=$(median "$k" p99_ms OUT) fail=$fails rounds=$(each "$k" per_s OUT | tr -d ' ') per_sync=$(median "$k" per_sync OUT)"
+	gfails=0
+	for ((r = 1; r <= ROUNDS; r++)); do gfails=$((gfails + $(field fail "${GETS[$k.$r]:-}" | grep -E '^[0-9]+$' || echo 0))); done
+	[[ -n ${GETS[$k.1]:-} ]] && GETS[$k]="per_s=$(median "$k" per_s GETS) p99_ms=$(median "$k" p99_ms GETS) rounds=$(each "$k" per_s GETS | tr -d ' ')$( ((gfails)) && echo "(${gfails}_failed)")"
 	[[ -n ${PROP[$k.1]:-} ]] && PROP[$k]="p50_ms=$(median "$k" p50_ms PROP) p99_ms=$(median "$k" p99_ms PROP) rounds_p99=$(each "$k" p99_ms PROP | tr -d ' ')"
 done
 
@@ -177,15 +188,15 @@ meets() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { if (a == "") { print "?"; 
 	print ((op == "<=" ? a + 0 <= b + 0 : a + 0 >= b + 0) ? "yes" : "NO") }'; }
 table() {
 	local k label
-	echo "| case | initiates/s | p50 ms | p99 ms | failed | initiates/s of each round | initiates per WAL sync |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| case | initiates/s | p50 ms | p99 ms | failed | initiates/s of each round | initiates per WAL sync | policy GETs/s | GET p99 ms | GETs/s of each round |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
 	for k in sq pg1 pg1b pg2 pg2b; do
 		[[ -n ${OUT[$k]:-} ]] || continue
 		case $k in
 		sq) label="SQLite, one jitgated" ;; pg1) label="PostgreSQL, one replica" ;; pg2) label="PostgreSQL, two replicas" ;;
 		pg1b) label="PostgreSQL, one replica, before" ;; pg2b) label="PostgreSQL, two replicas, before" ;;
 		esac
-		echo "| $label | $(field per_s "${OUT[$k]}") | $(field p50_ms "${OUT[$k]}") | $(field p99_ms "${OUT[$k]}") | $(field fail "${OUT[$k]}") | $(field rounds "${OUT[$k]}") | $(field per_sync "${OUT[$k]}") |"
+		echo "| $label | $(field per_s "${OUT[$k]}") | $(field p50_ms "${OUT[$k]}") | $(field p99_ms "${OUT[$k]}") | $(field fail "${OUT[$k]}") | $(field rounds "${OUT[$k]}") | $(field per_sync "${OUT[$k]}") | $(field per_s "${GETS[$k]:-}") | $(field p99_ms "${GETS[$k]:-}") | $(field rounds "${GETS[$k]:-}" | tr _ " ") |"
 	done
 	echo
 	echo "| figure | target | measured | met |"
@@ -194,6 +205,7 @@ table() {
 	v=$(field p99_ms "${OUT[pg2]:-}"); echo "| initiate p99 across two replicas (ms) | <= 20 | ${v:--} | $(meets "$v" '<=' 20) |"
 	v=$(field p50_ms "${PROP[pg2]:-}"); echo "| propagation p50, initiate on A -> watch on B (ms) | - | ${v:--} | - |"
 	v=$(field p99_ms "${PROP[pg2]:-}"); echo "| propagation p99 (ms; each round: $(field rounds_p99 "${PROP[pg2]:-}")) | <= 100 | ${v:--} | $(meets "$v" '<=' 100) |"
+	v=$(field per_s "${GETS[pg2]:-}"); echo "| policy GETs/s across two replicas, $THREADS clients | >= 10000 | ${v:--} | $(meets "$v" '>=' 10000) |"
 	echo "| initiates/s, PostgreSQL two replicas / SQLite | - | $(ratio "$(field per_s "${OUT[pg2]:-}")" "$(field per_s "${OUT[sq]:-}")") | - |"
 	echo "| initiates/s, PostgreSQL one replica / SQLite | - | $(ratio "$(field per_s "${OUT[pg1]:-}")" "$(field per_s "${OUT[sq]:-}")") | - |"
 	if [[ -n ${BEFORE:-} ]]; then
@@ -223,6 +235,8 @@ if [[ -n $RESULTS ]]; then
 		echo "(SQLite WAL synchronous=FULL; PostgreSQL 15 fsync and synchronous_commit on, unix socket). Propagation:"
 		echo "$PROP_COUNT initiates on replica A, each timed to the answer of an agent's watch held on replica B."
 		echo "Initiates per WAL sync (PostgreSQL's pg_stat_wal): about the group commit's size."
+		echo "Policy GETs: the same $THREADS clients (and connections' spread) for $GET_SECONDS s before each case's initiates,"
+		echo "GETs of the policy (its $PORTS rules, no requests yet: the answer each replica caches); 200 counted."
 		echo
 		echo "- Date: $(date -u +%Y-%m-%dT%H:%M:%SZ); machine: $(nproc) cores, $(uname -r); load average (1, 5, 15 min)"
 		echo "  $LOAD0 at the start, $LOAD1 at the end (the machine is shared: compare ratios of one run)"

@@ -78,6 +78,7 @@ if [[ $(id -u) == 0 ]]; then
 	step "e2e: the fleet for real, sanitizer build" tests/e2e/agent.sh build-asan
 	step "e2e: the fleet for real, store on PostgreSQL" tests/e2e/on-pg.sh agent.sh build
 	step "e2e: two jitgated replicas on one PostgreSQL, agents on each" tests/e2e/on-pg.sh replicas.sh build
+	step "e2e: the connection to PostgreSQL lost again during its session set-up: 503, never 500, service resumes" tests/e2e/on-pg.sh pg-session.sh build
 	step "e2e: sign-in sessions shared by two replicas on one PostgreSQL (sign-out, token revoke, forged, expired, a refused store)" tests/e2e/on-pg.sh sessions.sh build
 	step "e2e: PostgreSQL's primary killed under load (pg_auto_failover): every 202 kept, 503s between, back within 15 s" tests/e2e/failover.sh build
 	step "e2e: reads from a PostgreSQL standby while there is no primary (store_read): writes 503, a lagging or silent standby refused, promotion" tests/e2e/standby-reads.sh build

@@ -377,7 +377,8 @@ policy_write_fail(struct api *api, const struct api_caller *c, struct policy_wri
 {
 	if (w->fault == API_FAULT_STORE) {
 		bool durable = true;
-		size_t closed = policy_closes_pending(api, c, &w->pc, w->now, &durable);
+		/* agents only: no replica closes anything itself, and a close kept here reaches no agent (api-revoke.c) */
+		size_t closed = api->agents_only ? 0 : policy_closes_pending(api, c, &w->pc, w->now, &durable);
 
 		say_closed_anyway(&w->err, closed, durable);
 		if (w->tx || closed) {

@@ -246,8 +246,12 @@ api_policy_revoke(struct api *api, const struct api_caller *c, const struct http
 		status = 500;
 		goto fail;
 	}
-	if (rv.refused < 0 && !rv.n_ends) {
-		/* nothing was to close: the store's refusal is the answer */
+	if (rv.refused < 0 && (!rv.n_ends || api->agents_only)) {
+		/*
+		 * nothing was to close; or, several replicas on PostgreSQL, nothing this replica closes itself:
+		 * agents learn a close only from the store, and this replica's close journal would reach neither
+		 * the other replicas nor their agents. The store's refusal is the answer (503), nothing kept.
+		 */
 		status = api_store_status(rv.refused);
 		err = rv.store_err;
 		goto fail;

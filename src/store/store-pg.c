@@ -127,7 +127,7 @@ pg_ready(struct store *st)
 	PGTransactionStatusType t;
 	int rc;
 
-	if (PQstatus(pg->conn) == CONNECTION_OK) {
+	if (PQstatus(pg->conn) == CONNECTION_OK && !pg->session_unset) {
 		t = PQtransactionStatus(pg->conn);
 		pg->tx_was_open = t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
 		return DB_OK;
@@ -149,7 +149,18 @@ pg_ready(struct store *st)
 	pg->epoch++;
 	pg->tx_lost = pg->tx_was_open;
 	pg->tx_was_open = false;
-	return store_pg_session(st) < 0 ? DB_FAIL : DB_OK;
+	if ((rc = store_pg_session(st)) < 0) {
+		/*
+		 * store_pg_session took the failure (a connection lost again at once: a failover's first moments);
+		 * keep it for the caller's pg_fail, which would otherwise see none and answer -EIO (a 500), and
+		 * make the next call connect again rather than use a connection without its session's settings
+		 */
+		pg->errno_pending = rc;
+		pg->session_unset = true;
+		return DB_FAIL;
+	}
+	pg->session_unset = false;
+	return DB_OK;
 }
 
 /*

@@ -106,6 +106,7 @@ struct store_pg {
 	int64_t retry_ns;		/* CLOCK_MONOTONIC: no attempt to connect again before (STORE_PG_RECONNECT_PAUSE_MS) */
 	char retry_message[STORE_ERROR_MAX];	/* the failed attempt's words, given until then */
 	bool listening;			/* to STORE_PG_CHANNEL: store_changes_fd was asked */
+	bool session_unset;		/* the connection's session set-up failed: connect again before using it */
 	bool tx_was_open;		/* a transaction was open when the connection was last seen working */
 	bool tx_lost;			/* it was lost with the connection: pg_lost_transaction (store-pg.c) */
 	bool warned;			/* a plain WARNING came since the statement began (store_pg_open's receiver) */

@@ -24,11 +24,17 @@
 #        FAILOVER_LOAD_S=N: seconds of load before the kill (default 4)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+BUILD=${1:-$here/../../build}
+JITGATED=${JITGATED:-$BUILD/src/daemon/jitgated}
+JG=$BUILD/src/cli/jitgate
+AGENT=$BUILD/src/agent/jitgate-agent
+NETPROBE=$BUILD/tests/e2e/netprobe
 . "$here/lib.sh"
-e2e_binaries "${1:-$here/../../build}"
-e2e_require failover.sh - "JITGATED JG AGENT NETPROBE" curl jq openssl psql || exit 1
+
+[[ $(id -u) == 0 ]] || { echo "failover.sh: needs root (network namespaces, nftables)"; exit 1; }
+[[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE ]] || { echo "failover.sh: build first"; exit 1; }
 command -v pg_autoctl >/dev/null || { echo "failover.sh: needs pg_autoctl (scripts/deps.sh: postgresql-15-auto-failover)"; exit 1; }
+for t in curl jq openssl psql; do command -v $t >/dev/null || { echo "failover.sh: needs $t"; exit 1; }; done
 CLIENTS=16
 LOAD_S=${FAILOVER_LOAD_S:-4}
 RESUME_MAX_S=15		# the issue's bound on the unavailability
@@ -36,111 +42,32 @@ REQUEST_MAX_S=20	# curl's --max-time: a request that takes this long is a hang
 SLOW_S=8		# no answer may take longer (the store's named limits: TCP 5 s, connect 2 s a host)
 UP_TIMEOUT_S=90		# monitor + primary + secondary up, on a loaded 2-core machine
 
-# cleanup: the PostgreSQL nodes (each pg_autoctl in its own process group, with its postgres), then lib.sh's
-PGA_PGIDS=()
-PGA_DIR=$(mktemp -d /tmp/jitgate-pgaf.XXXXXX) || exit 1
-pga_cleanup() {
-	local g f
-	for g in "${PGA_PGIDS[@]}"; do kill -KILL -- "-$g" 2>/dev/null; done
-	for f in "$PGA_DIR"/*/postmaster.pid; do [[ -f $f ]] && kill -KILL "$(head -1 "$f")" 2>/dev/null; done
-	# a postgres killed leaves its socket and lock in /var/run/postgresql: those of this test's data go
-	for f in /var/run/postgresql/.s.PGSQL.*.lock; do
-		[[ -f $f && $(sed -n 2p "$f" 2>/dev/null) == "$PGA_DIR"/* ]] && rm -f "$f" "${f%.lock}"
-	done
-	rm -rf "$PGA_DIR"
-}
-trap 'pga_cleanup; e2e_cleanup; rm -rf "$E2E_TMP"' EXIT
-chown postgres: "$PGA_DIR" && chmod 755 "$PGA_DIR" || exit 1
-
+BR=$(ns_new br) && DB=$(ns_new db) && RA_NS=$(ns_new ra) && RB_NS=$(ns_new rb) && CL=$(ns_new cl) && H1=$(ns_new h1) || exit 1
+ip -n "$BR" link add br0 type bridge && ip -n "$BR" link set br0 up || exit 1
 NET=10.245.0
-DBA=$NET.5 H1A=$NET.11
+RA=$NET.1 RB=$NET.2 DBA=$NET.5 H1A=$NET.11
+plug() { # NS IF PORT ADDR...
+	local n=$1 i=$2 p=$3; shift 3
+	link_new "$n" "$i" "$BR" "$p" && ip -n "$BR" link set "$p" master br0 || return 1
+	local a; for a in "$@"; do addr_add "$n" "$i" "$a/24"; done
+}
 SRC=(); for ((k = 0; k < CLIENTS; k++)); do SRC+=($NET.$((100 + k))); done
-replica_net fo $NET.1 $NET.2 "${SRC[@]}" && DB=$(ns_new db) && H1=$(ns_new h1) || exit 1
-replica_plug "$DB" e0 pdb $DBA && replica_plug "$H1" e0 ph1 $H1A && listen "$H1" 22 || exit 1
+plug "$RA_NS" e0 pra $RA && plug "$RB_NS" e0 prb $RB && plug "$DB" e0 pdb $DBA && plug "$CL" e0 pcl "${SRC[@]}" || exit 1
+plug "$H1" e0 ph1 $H1A && listen "$H1" 22 || exit 1
 
-# pg_autoctl as postgres in the db namespace, its configuration under PGA_DIR (not postgres's home); UTF-8 (jitgate's
-# schema makes an ICU collation, which needs a UTF8 database)
-P0=$((20000 + RANDOM % 20000))	# the unix sockets go to /var/run/postgresql: ports no other test uses
-as_pg() {
-	ip netns exec "$DB" runuser -u postgres -- env -i PATH="$PG_BIN:/usr/bin:/bin" HOME="$PGA_DIR" \
-		XDG_CONFIG_HOME="$PGA_DIR/config" XDG_DATA_HOME="$PGA_DIR/share" XDG_RUNTIME_DIR="$PGA_DIR/run" \
-		PG_CONFIG="$PG_BIN/pg_config" LC_ALL=C.UTF-8 "$@"
-}
-declare -A PGA_GROUP
-pga_run() { # NODE: pg_autoctl run, in a process group of its own (killed whole: the node and its postgres)
-	setsid bash -c 'echo $$ >"$1/$2.pgid"; shift 2; exec "$@"' _ "$PGA_DIR" "$1" \
-		ip netns exec "$DB" runuser -u postgres -- env -i PATH="$PG_BIN:/usr/bin:/bin" HOME="$PGA_DIR" \
-		XDG_CONFIG_HOME="$PGA_DIR/config" XDG_DATA_HOME="$PGA_DIR/share" XDG_RUNTIME_DIR="$PGA_DIR/run" \
-		PG_CONFIG="$PG_BIN/pg_config" LC_ALL=C.UTF-8 pg_autoctl run --pgdata "$PGA_DIR/$1" >>"$E2E_TMP/$1.log" 2>&1 &
-	disown	# killed on purpose: no "Killed" notice from bash
-	local i
-	for ((i = 0; i < 100; i++)); do [[ -s $PGA_DIR/$1.pgid ]] && break; sleep 0.02; done
-	PGA_GROUP[$1]=$(<"$PGA_DIR/$1.pgid")
-	PGA_PGIDS+=(${PGA_GROUP[$1]})
-}
-psql_at() { ip netns exec "$DB" runuser -u postgres -- psql -X -A -t -q -h /var/run/postgresql -p "$1" -d "$2" -c "$3" 2>>"$E2E_TMP/psql.err"; }
-pga_state() { as_pg pg_autoctl show state --pgdata "$PGA_DIR/mon" 2>/dev/null; }
-# the reported states of node 1 and node 2, "n1=primary n2=secondary"
-pga_states() { pga_state | awk -F'|' '$1 ~ /n[12]/ { gsub(/ /, "", $1); gsub(/ /, "", $6); printf "%s=%s ", $1, $6 }'; }
-pga_settled() { local s; s=$(pga_states); [[ $s == *=primary* && $s == *=secondary* ]]; }
-MONITOR="postgres://autoctl_node@$DBA:$P0/pg_auto_failover?sslmode=disable"
-# the monitor's state changes since epoch ms $1: "MS|node|reported|assigned|why", oldest first
-pga_events() {
-	psql_at $P0 pg_auto_failover "SELECT (extract(epoch FROM eventtime) * 1000)::bigint, nodename, reportedstate, goalstate,
-		description FROM pgautofailover.event WHERE eventtime >= to_timestamp(${1:-0} / 1000.0) ORDER BY eventid"
-}
-# what the primary (port $1) makes commits wait for: "names=… standbys=app:sync_state,…"
-pga_sync() {
-	echo "names='$(psql_at "$1" jitgate 'SHOW synchronous_standby_names')'" \
-		"standbys=$(psql_at "$1" jitgate "SELECT string_agg(application_name || ':' || sync_state, ',') FROM pg_stat_replication")"
-}
-# each node's reported/assigned state: "n1 primary/primary n2 secondary/secondary"
-pga_both() { pga_state | awk -F'|' '$1 ~ /n[12]/ { gsub(/ /, ""); printf "%s %s/%s ", $1, $6, $7 }'; }
-# commits wait for the standby: the primary primary/primary, the other secondary/secondary (not wait_primary: there
-# pg_auto_failover turns synchronous replication off to keep taking writes), synchronous_standby_names set on the
-# primary and its standby counted in it (pg_stat_replication sync_state sync or quorum)
-pga_in_sync() {
-	local b p; b=$(pga_both)
-	[[ $b =~ n([12])\ primary/primary && $b == *" secondary/secondary"* ]] || return 1
-	p=$(( P0 + BASH_REMATCH[1] ))
-	[[ -n $(psql_at $p jitgate 'SHOW synchronous_standby_names') ]] &&
-		[[ $(psql_at $p jitgate "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')") -ge 1 ]]
-}
+. "$here/pgaf.sh"	# pg_auto_failover: the monitor and two nodes in $DB, the replicas, the initiate loops
 
 echo "0. pg_auto_failover on $DBA: monitor :$P0, node 1 :$((P0 + 1)), node 2 :$((P0 + 2)); two jitgated on a multi-host URI"
 t0=$(now_ms)
-as_pg pg_autoctl create monitor --pgdata "$PGA_DIR/mon" --pgport $P0 --hostname $DBA --auth trust --no-ssl \
-	>"$E2E_TMP/mon.create.log" 2>&1
-check "the monitor is created" test $? = 0
-pga_run mon
-up() { ip netns exec "$DB" "$PG_BIN/pg_isready" -q -h $DBA -p "$1"; }
-eventually_within "the monitor answers" 20 up $P0
-# failure detected in ~2 s (not 20 s), the old primary not waited for to demote (it is dead) past 2 s
-for kv in health_check_period=1000 health_check_timeout=1000 health_check_max_retries=1 health_check_retry_delay=500 \
-	node_considered_unhealthy_timeout=2000 primary_demote_timeout=2000; do
-	psql_at $P0 pg_auto_failover "ALTER SYSTEM SET pgautofailover.${kv%=*} = ${kv#*=}" >/dev/null
-done
-psql_at $P0 pg_auto_failover "SELECT pg_reload_conf()" >/dev/null
-sleep 0.5
-v=$(psql_at $P0 pg_auto_failover 'SHOW pgautofailover.node_considered_unhealthy_timeout')
-check "the monitor's health checks shortened (node_considered_unhealthy_timeout $v)" test "$v" = 2s
-for i in 1 2; do
-	as_pg pg_autoctl create postgres --pgdata "$PGA_DIR/n$i" --pgport $((P0 + i)) --hostname $DBA --name n$i \
-		--auth trust --no-ssl --pg-hba-lan --monitor "$MONITOR" --dbname jitgate >"$E2E_TMP/n$i.create.log" 2>&1
-	check "node $i is created" test $? = 0
-	pga_run n$i
-	[[ $i == 1 ]] && eventually_within "node 1 answers" 30 up $((P0 + 1))
-done
-eventually_within "a primary and a secondary within $UP_TIMEOUT_S s ($(pga_states))" $UP_TIMEOUT_S pga_settled
-echo "  up in $(( $(now_ms) - t0 )) ms: $(pga_states)"
-eventually_within "commits wait for the secondary: synchronous replication on ($(pga_sync $((P0 + 1))))" 30 pga_in_sync
-URI="postgresql://postgres@$DBA:$((P0 + 1)),$DBA:$((P0 + 2))/jitgate?target_session_attrs=read-write"
-sql() { ip netns exec "$DB" psql -X -A -t -q "$URI" -c "$1" 2>>"$E2E_TMP/psql.err"; }
+pga_up $UP_TIMEOUT_S
+sql() { pga_sql "$@"; }
 
-replica_conf 'agent_watch_wait = PT25S' || exit 1
-check "replica A is healthy (store: the multi-host URI)" replica_start A --vm-name repA --store "$URI"
-check "replica B is healthy" replica_start B --vm-name repB --store "$URI"
-tok() { ip netns exec "$RA_NS" "$JITGATED" token create --name "$1" --role Owner --state-dir "$E2E_TMP/stateA" --store "$URI"; }
+replica_cert $RA $RB || exit 1
+printf 'agent_watch_wait = PT25S\ntls_cert = %s\ntls_key = %s\n' "$CERT" "$KEY" >"$E2E_TMP/jitgated.conf"
+declare -A RNS=([A]=$RA_NS [B]=$RB_NS) RIP=([A]=$RA [B]=$RB)
+check "replica A is healthy (store: the multi-host URI)" pga_replica_start A
+check "replica B is healthy" pga_replica_start B
+tok() { pga_token "$@"; }
 T_OWNER=$(tok owner)
 jg() { # ARGS...: the CLI against A as the owner; sets rc, out
 	out=$(ip netns exec "$CL" env -i PATH="$PATH" HOME="$E2E_TMP" TZ=UTC JITGATE_SERVER="https://$RA:8443" \
@@ -172,43 +99,9 @@ SUB=00000000-0000-0000-0000-000000000000
 POL=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Security/locations/local/jitNetworkAccessPolicies/default
 VM=/subscriptions/$SUB/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/host1
 AV=api-version=2020-01-01
-# one client: initiates of host1:22 for its own source, one after another, on the first replica and, after an answer
-# that never came (a refused connection: the replica is gone), on the other, until the file STOP exists; a line per
-# answer: START_MS END_MS CODE RETRY_AFTER(0/1) REQUEST_ID REPLICA(0/1)
-cat >"$E2E_TMP/client.sh" <<'EOF'
-k=$1 src=$2 url0=$3 url1=$4 cert=$5 vm=$6 stop=$7 max=$8 out=$9 tok=$(<"${10}")
-hdr=${out%/*}/hdr.$k body=${out%/*}/body.$k at=0
-while [[ ! -e $stop ]]; do
-	end=$(date -u -d @$(( $(date +%s) + 3600 )) +%Y-%m-%dT%H:%M:%SZ)
-	url=$url0; [[ $at == 1 ]] && url=$url1
-	t0=$(date +%s%3N)
-	code=$(curl -sS --max-time "$max" --interface "$src" --cacert "$cert" -o "$body" -D "$hdr" -w '%{http_code}' \
-		-H "Authorization: Bearer $tok" -H 'Content-Type: application/json' --data-binary \
-		"{\"virtualMachines\":[{\"id\":\"$vm\",\"ports\":[{\"number\":22,\"endTimeUtc\":\"$end\",\"allowedSourceAddressPrefix\":\"$src\"}]}],\"justification\":\"failover\"}" \
-		"$url" 2>/dev/null)
-	t1=$(date +%s%3N)
-	ra=0; grep -qi '^retry-after: ' "$hdr" 2>/dev/null && ra=1
-	id=-; [[ $code == 202 ]] && id=$(jq -r .id <"$body" 2>/dev/null)
-	[[ $code != 202 && -s $body ]] && id=$(jq -r .error.code <"$body" 2>/dev/null)
-	echo "$t0 $t1 $code $ra $id $at" >>"$out"
-	[[ $code == 000 ]] && at=$(( 1 - at ))
-	rm -f "$hdr" "$body"
-done
-EOF
-STOP=$E2E_TMP/stop
-load_start() { # PHASE FIRST SECOND: the clients on replica FIRST (then SECOND); answers in $E2E_TMP/PHASE.K
-	local k
-	rm -f "$STOP"
-	for ((k = 0; k < CLIENTS; k++)); do
-		: >"$E2E_TMP/$1.$k"
-		ip netns exec "$CL" bash "$E2E_TMP/client.sh" $k "${SRC[$k]}" "https://${RIP[$2]}:8443$POL/initiate?$AV" \
-			"https://${RIP[$3]}:8443$POL/initiate?$AV" "$CERT" "$VM" "$STOP" $REQUEST_MAX_S "$E2E_TMP/$1.$k" \
-			"$E2E_TMP/token.$k" &
-		LPID[$k]=$!
-		E2E_PIDS+=(${LPID[$k]})
-	done
-}
-load_stop() { local k; touch "$STOP"; for ((k = 0; k < CLIENTS; k++)); do wait "${LPID[$k]}" 2>/dev/null; done; }
+# the load: pga_load_start / pga_load_stop (tests/e2e/pgaf.sh, one tests/e2e/initiate-loop.sh per client)
+load_start() { pga_load_start "$@"; }
+load_stop() { pga_load_stop; }
 # load_kept PHASE: every 202 of the phase is in the store; each client's last is a live grant that host1 enforces
 load_kept() {
 	local k last n202 missing live_ok=0 open_ok=0
@@ -231,7 +124,6 @@ load_kept() {
 	for ((k = 0; k < CLIENTS; k++)); do can "$CL" "${SRC[$k]}" $H1A 22 && open_ok=$((open_ok + 1)); done
 	check "and enforced: each client's source reaches host1's 22 ($open_ok of $CLIENTS)" test $open_ok = $CLIENTS
 }
-declare -a LPID
 
 echo "1a. a batch lost mid-pass: the primary ends A's connection at the second initiate of one transaction (once)"
 # a pass's initiates share one transaction (group commit); the first is held for its 202, the second meets the
@@ -307,8 +199,7 @@ primary=$(pga_states | grep -o 'n[12]=primary' | cut -d= -f1)
 check "the primary is node ${primary:-?}" test -n "$primary"
 check "and still, just before the kill: $(pga_both)$(pga_sync $((P0 + ${primary#n})))" pga_in_sync
 kill_ms=$(now_ms)
-kill -KILL -- "-${PGA_GROUP[$primary]}"
-for f in "$PGA_DIR/$primary/postmaster.pid"; do [[ -f $f ]] && kill -KILL "$(head -1 "$f")" 2>/dev/null; done
+pga_kill "$primary"
 echo "  killed $primary (its pg_autoctl and postgres) at +$(( kill_ms - t0 )) ms"
 # resumed: a 202 answered to a request that started after the first 503
 resumed_ms() {
@@ -329,6 +220,8 @@ n_all=$(wc -l <"$ALL") n202=$(awk '$3 == 202' "$ALL" | wc -l) n503=$(awk '$3 == 
 others=$(awk '$3 != 202 && $3 != 503 { print $3, $5 }' "$ALL" | sort | uniq -c | tr '\n' ' ')
 slowest=$(awk '{ d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$ALL")
 echo "  $n_all answers: $n202 x 202, $n503 x 503, others: ${others:-none}; slowest $slowest ms"
+# the others' bodies (initiate-loop.sh keeps them), ms from the kill: what a 500 said
+cat "$E2E_TMP"/odd-p1.[0-9]* 2>/dev/null | sort -n | head -5 | awk -v k="$kill_ms" '{ $1 = sprintf("%+d ms:", $1 - k); $2 = ""; print "    " $0 }'
 check "every answer is a 202 or a 503 (others: ${others:-none})" test -z "$others"
 check "some were 503s while there was no primary ($n503)" test "$n503" -gt 0
 check "every 503 carries Retry-After ($(awk '$3 == 503 && $4 != 1 { print $5 }' "$ALL" | sort | uniq -c | tr '\n' ' '))" \

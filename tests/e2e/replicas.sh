@@ -144,6 +144,58 @@ check "jitgate agent revoke host2 on B (rc $rc: $err)" test $rc = 0
 eventually_within "host2's agent is refused by A within 3 s (its watch waits up to 25 s unless woken)" 3 \
 	grep -q "https://$RA:8443 refused the credential (401" "${ALOG[2]}"
 
+echo "5b. PostgreSQL refuses to record a revoke, a policy write or a token revoke (SQLSTATE 53100 disk_full, as a full disk answers a write): 503, nothing half-applied"
+api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C 600)"
+check "initiate host1:22 for C on A: 202 ($code)" test "$code" = 202
+RID=$(j .id)
+eventually_within "C reaches host1's 22 (agent on B)" 5 can "$CL" $C "${IP[1]}" 22
+T5=$("$JITGATED" token create --name t5b --role Owner --state-dir "$E2E_TMP/stateA")
+TOK=$T5 api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C2 600)"
+check "initiate host1:22 for C2 on A with the token t5b: 202 ($code)" test "$code" = 202
+RID2=$(j .id)
+# the refusal a full disk gives (a table that cannot grow: ERROR 53100; a full WAL makes the server restart
+# instead, a lost connection, which answers 503 too), for ending grants only: reads and other writes go on
+store_sql "" "CREATE FUNCTION jg_disk_full() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+	RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END \$\$;
+	CREATE TRIGGER jg_disk_full BEFORE UPDATE ON grants FOR EACH ROW EXECUTE FUNCTION jg_disk_full()"
+live() { store_read "" "SELECT count(*) FROM grants WHERE request_id = '$RID' AND status = 0"; }
+for r in B A; do
+	api $r POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22 true)"
+	ra=$(tr -d '\r' <"$E2E_TMP/hdr" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')
+	check "revoke host1:22 on $r: 503 with Retry-After, the store's refusal ($code $(j -r .error.code), Retry-After: ${ra:-none}: $(j -r .error.message | cut -c1-120))" \
+		bash -c '[[ $1 == 503 && -n $2 && $3 == StoreError && $4 == *"No space left"* ]]' _ "$code" "$ra" "$(j -r .error.code)" "$(j -r .error.message)"
+	check "  no recordPending answer, no revokedPorts ($(j -c '{recordPending, revokedPorts}'))" test "$(j '.recordPending // .revokedPorts // "none"')" = none
+done
+# a policy write that would end the grant (host1 out of the policy): refused whole too, no close kept for later
+jg B disable host1
+check "jitgate disable host1 on B: refused, the store's 503 (rc $rc: $(cut -c1-160 <<<"$err"))" \
+	bash -c '[[ $1 != 0 && $2 == *StoreError* && $2 != *"closed"* ]]' _ "$rc" "$err"
+# a token revoke that would end t5b's grant: refused whole, the token still valid
+api A DELETE "$TOKENS/t5b?$AV"
+check "revoking the token t5b on A: 503, the store's refusal ($code $(j -r .error.code))" test "$code $(j -r .error.code)" = "503 StoreError"
+TOK=$T5 api B GET "$POL?$AV"
+check "  t5b still works on B: 200 ($code)" test "$code" = 200
+live2() { store_read "" "SELECT count(*) FROM grants WHERE request_id = '$RID2' AND status = 0"; }
+check "nothing half-applied: C's grant still live in the store ($(live))" test "$(live)" = 1
+check "  and C2's, t5b's ($(live2))" test "$(live2)" = 1
+api B GET "$POL?$AV"
+st=$(j --arg id "$RID" '.properties.requests[] | select(.id == $id) | .virtualMachines[0].ports[0] | .status + "/" + (.recordPending | tostring)')
+check "  and so on B's policy GET: Initiated, nothing pending ($st)" test "$st" = Initiated/null
+sleep 1.5	# past api-closing.c's retry (1 s): no replica kept the close to record later
+check "  and on host1: C still reaches 22" can "$CL" $C "${IP[1]}" 22
+store_sql "" "DROP TRIGGER jg_disk_full ON grants; DROP FUNCTION jg_disk_full()"
+sleep 1.2
+check "  nor later, once the store takes writes again: still live ($(live), $(live2))" test "$(live) $(live2)" = "1 1"
+api B GET "$POL?$AV"
+check "  and host1 still in the policy ($(j -c '[.properties.virtualMachines[].id | split("/") | last]'))" \
+	test "$(j '[.properties.virtualMachines[].id | select(endswith("/host1"))] | length')" = 1
+api B POST "$POL/revoke?$AV" "$(fleet_revoke_body 1 22)"
+check "the operator's revoke again on B: 200, recorded ($code $(j -c '{revokedPorts, recordPending}'))" \
+	test "$code $(j .recordPending)" = "200 false"
+eventually_within "C is refused on host1's 22 (agent on B)" 5 cannot "$CL" $C "${IP[1]}" 22
+api A DELETE "$TOKENS/t5b?$AV"
+check "revoking the token t5b again on A: 200 ($code)" test "$code" = 200
+
 echo "6. the database stops: a write answers 503 with Retry-After at once, never hangs; it restarts: service resumes by itself"
 PGD=$(sed 's/.*host=\([^&]*\).*/\1/' <<<"$JITGATE_TEST_PG")
 pg_ctl_as() { runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PGD/data" "$@" >>"$E2E_TMP/pgctl.log" 2>&1; }
