@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "fuzz-common.h"
+#include "core/hex.h"
 #include "http-fake.h"
 
 struct fake_pair {
@@ -21,18 +22,6 @@ struct http_fake {
 };
 
 static const char *const methods[] = { "GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "get" };
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * A NUL-terminated copy of s[0..n): "%HH" decoded (a bad escape stays as it is,

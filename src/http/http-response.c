@@ -11,6 +11,7 @@
 
 #include <zlib.h>
 
+#include "core/hex.h"
 #include "http/http.h"
 
 int
@@ -257,18 +258,6 @@ http_response_encode(struct http_response *resp, const char *accept_encoding)
 }
 
 /* ---- requests: checks that need no libmicrohttpd (the API fuzzer links them too) ---- */
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 bool
 http_target_has_control(const char *target, size_t n)

@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 
+#include "core/hex.h"
 #include "store-pg.h"
 
 /*
@@ -245,17 +246,6 @@ store_pg_lost_transaction(struct store *st)
 	pg->errno_pending = -EBUSY;
 	snprintf(pg->message, sizeof(pg->message), "the connection was lost inside a transaction (connected again)");
 	return DB_FAIL;
-}
-
-/* A hex digit's value, or -1. */
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /*
