@@ -11,6 +11,7 @@
 #include "agent/agent-file.h"
 #include "core/armid.h"
 #include "core/duration.h"
+#include "core/hex.h"
 
 #define CONF_FILE_MODE		0600
 #define CREDENTIAL_FILE_MODE	0600
@@ -21,18 +22,6 @@ static bool
 is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Printable ASCII without spaces: what a URL or a path may hold here. */
@@ -54,7 +43,7 @@ fingerprint_parse(const char *v, size_t n, uint8_t *out)
 	uint8_t fp[AGENT_FINGERPRINT_LEN];
 
 	for (i = 0; i < n; i++) {
-		int h = hexval(v[i]);
+		int h = hex_value(v[i]);
 
 		/* "AB:CD:..." as openssl prints it, or the bare hex */
 		if (v[i] == ':' && digits % 2 == 0 && digits > 0 && v[i - 1] != ':' && i + 1 < n)

@@ -1,4 +1,4 @@
-/* One hex digit's value: percent-decoding (the HTTP layer and its fuzz double) and PostgreSQL's bytea text. */
+/* One hex digit's value: percent-decoding (the HTTP layer and its fuzz double), the agent's pin, PostgreSQL's bytea text. */
 #ifndef JITGATE_CORE_HEX_H
 #define JITGATE_CORE_HEX_H
 
