@@ -238,7 +238,16 @@ struct initiate {
 	struct store_policy sp;
 	struct policy *p;
 	int64_t *vm_ids;		/* body->vms[i]'s store id; 0: the store has no such VM */
-	struct store_vm *vms;		/* the rows of those the store has, as read for this request */
+	/*
+	 * The rows of those the store has, as read for this request when it came, outside the writers'
+	 * lock: the agents-only check, the kernel's part (local VMs), the log's VM names and the 202 use
+	 * them, not a read under the lock. Another replica may change a VM between that read and this
+	 * batch's commit; the grant is still written under the lock by VM id, and an agent applies what is
+	 * stored (an address change moves the VM's revision), so only a name in the 202 or the log can be
+	 * the older one. A VM deleted meanwhile fails the grant's insert (foreign key): the initiate is
+	 * refused whole.
+	 */
+	struct store_vm *vms;
 	size_t n_vms;
 	struct store_request sr;
 	struct fw_grant *add;		/* sr.grants in the kernel's form */
@@ -346,6 +355,8 @@ initiate_stamp(struct api *api, const struct api_caller *c, struct initiate *in)
 		initiate_dnat(in, g, &in->add[i]);
 	}
 	in->sr.policy_id = in->sp.id;
+	/* its writes wait for the batch, under the writers' lock: refused then if the policy was written meanwhile */
+	in->sr.policy_read_ns = in->sp.updated_ns;
 	snprintf(in->sr.requestor, sizeof(in->sr.requestor), "%s", c->name);
 	snprintf(in->sr.requestor_subject, sizeof(in->sr.requestor_subject), "%s", c->subject);
 	snprintf(in->sr.requestor_addr, sizeof(in->sr.requestor_addr), "%s", c->addr_text);

@@ -78,7 +78,7 @@ store_request_insert(struct store *st, const struct store_request *req)
 	r = op_begin(st, &op);
 	if (r < 0)
 		return r;
-	r = stmt_get(st, ST_REQUEST_INSERT, &s);
+	r = stmt_get(st, req->policy_read_ns ? ST_REQUEST_INSERT_AS_READ : ST_REQUEST_INSERT, &s);
 	if (r < 0)
 		goto out;
 	rc = bind_str(s, 1, req->id);
@@ -94,6 +94,8 @@ store_request_insert(struct store *st, const struct store_request *req)
 		rc = bind_str(s, 6, req->justification);
 	if (rc == DB_OK)
 		rc = bind_str(s, 7, req->requestor_subject);
+	if (rc == DB_OK && req->policy_read_ns)
+		rc = db_bind_int64(s, 8, req->policy_read_ns);
 	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
 	if (r < 0)
 		goto out;

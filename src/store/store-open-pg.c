@@ -404,6 +404,19 @@ static const char *const pg_migrations[] = {
 	 * and one write announcement per transaction, not one per table written (PostgreSQL sends one of
 	 * equal announcements per transaction): the listeners count them, whatever they say
 	 */
+	/*
+	 * and an initiate decided on a policy read outside the writers' lock is refused if another replica
+	 * wrote that policy before the request's insert (ST_REQUEST_INSERT_AS_READ): serialization_failure,
+	 * the store's -EBUSY, a 503 with Retry-After
+	 */
+	"CREATE FUNCTION policy_as_read(pid BIGINT, read_ns BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$\n"
+	"BEGIN\n"
+	"	IF NOT EXISTS (SELECT 1 FROM policies WHERE id = pid AND updated_ns = read_ns) THEN\n"
+	"		RAISE EXCEPTION 'the policy changed while the request was decided: send it again'\n"
+	"			USING ERRCODE = 'serialization_failure';\n"
+	"	END IF;\n"
+	"	RETURN pid;\n"
+	"END $$;\n"
 	"CREATE OR REPLACE FUNCTION write_announced() RETURNS trigger LANGUAGE plpgsql AS $$\n"
 	"BEGIN PERFORM pg_notify('" STORE_PG_WRITES_CHANNEL "', 'written'); RETURN NULL; END $$;\n",
 };

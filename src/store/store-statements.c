@@ -60,7 +60,7 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_POLICY_INSERT] = "INSERT INTO policies (subscription, resource_group, location, name, json, "
 		"created_ns, updated_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
 	[ST_POLICY_UPDATE] = "UPDATE policies SET subscription = ?1, resource_group = ?2, location = ?3, "
-		"name = ?4, json = ?5, updated_ns = ?6 WHERE id = ?7",
+		"name = ?4, json = ?5, updated_ns = CASE WHEN ?6 > updated_ns THEN ?6 ELSE updated_ns + 1 END WHERE id = ?7",
 	[ST_POLICY_GET] = POLICY_COLS " WHERE subscription = ?1 AND resource_group = ?2 AND location = ?3 "
 		"AND name = ?4",
 	[ST_POLICY_GET_BY_ID] = POLICY_COLS " WHERE id = ?1",
@@ -71,6 +71,13 @@ const char *const stmt_sql[ST__MAX] = {
 	[ST_LINK_INSERT] = "INSERT INTO policy_vms (vm_id, policy_id) VALUES (?1, ?2)",
 	[ST_REQUEST_INSERT] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
 		"justification, requestor_subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/*
+	 * An initiate's request, decided on the policy as it read it (updated_ns ?8) outside the writers'
+	 * lock. SQLite has one writer, which commits the pending initiates before any other write: the
+	 * policy read is the one there. PostgreSQL's text refuses it if another replica wrote the policy since.
+	 */
+	[ST_REQUEST_INSERT_AS_READ] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
+		"justification, requestor_subject) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE ?8 IS NOT NULL",
 	[ST_GRANT_INSERT] = "INSERT INTO grants (request_id, vm_id, port, proto, source, end_ns, status, reason, "
 		"ended_ns, requestor, boot, mono_end_ns, opened_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_GRANT_END] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
@@ -261,6 +268,7 @@ const char *const stmt_sql[ST__MAX] = {
 /* An initiate's writes after its supersede: they go with its mark's keep on PostgreSQL (store-pg.c). */
 const bool stmt_deferrable[ST__MAX] = {
 	[ST_REQUEST_INSERT] = true,
+	[ST_REQUEST_INSERT_AS_READ] = true,
 	[ST_GRANT_INSERT] = true,
 	[ST_ACTIVITY_INSERT_QUIET] = true,
 };
@@ -296,4 +304,7 @@ const char *const stmt_sql_pg[ST__MAX] = {
 	[ST_TOKEN_LIST] = TOKEN_COLS " ORDER BY " NOCASE_ORDER("name"),
 	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
 		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id",
+	/* policy_as_read (migration 15): SQLSTATE 40001 (-EBUSY, a 503: try again) if the policy was written since */
+	[ST_REQUEST_INSERT_AS_READ] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
+		"justification, requestor_subject) VALUES (?1, policy_as_read(?2, ?8), ?3, ?4, ?5, ?6, ?7)",
 };

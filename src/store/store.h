@@ -226,6 +226,12 @@ struct store_request {
 	char requestor_addr[STORE_ADDR_TEXT_MAX];
 	int64_t start_ns;
 	char justification[STORE_JUSTIFICATION_MAX + 1];
+	/*
+	 * The policy's updated_ns as the request was decided on it, outside the writers' lock (an initiate),
+	 * or 0. Not 0: on PostgreSQL the insert fails -EBUSY if another replica wrote the policy since (a rule,
+	 * a VM, a maximum duration changed, or the policy deleted), and the client tries again.
+	 */
+	int64_t policy_read_ns;
 	size_t n_grants;
 	struct store_grant *grants;	/* owned */
 };

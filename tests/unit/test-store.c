@@ -1577,6 +1577,53 @@ test_mark_held_writes(void **state)
 }
 
 /*
+ * An initiate's request decided on the policy as read (policy_read_ns): stored while the policy is
+ * as read; on PostgreSQL refused (-EBUSY, the API's 503: try again) once another writer changed it,
+ * inside a mark too (held, it fails the keep); SQLite's one writer never meets that, and stores it.
+ * Every write of a policy moves its updated_ns, even one in the same nanosecond.
+ */
+static void
+test_request_as_read(void **state)
+{
+	struct fixture *f = *state;
+	int64_t vm = put_vm(f->st, "rg1", "vm1");
+	int64_t pol = put_policy(f->st, "default", "{\"v\":1}", &vm, 1, T0);
+	struct arm_policy_id arm = policy_arm("rg1", "westeurope", "default");
+	struct store_grant g1 = make_grant(vm, 22, "192.0.2.1", T0 + MIN), g2 = make_grant(vm, 23, "192.0.2.1", T0 + MIN);
+	struct store_request r1, r2, *reqs = NULL;
+	struct store_policy p;
+	size_t n = 0;
+
+	make_request(&r1, "req-1", pol, "token:alice", T0, &g1, 1);
+	r1.policy_read_ns = T0;
+	assert_int_equal(store_request_insert(f->st, &r1), 0);
+
+	/* written again, in the same nanosecond: its updated_ns still moves */
+	put_policy(f->st, "default", "{\"v\":2}", &vm, 1, T0);
+	assert_int_equal(store_policy_get(f->st, &arm, &p), 0);
+	assert_true(p.updated_ns > T0);
+	free(p.json);
+
+	make_request(&r2, "req-2", pol, "token:alice", T0 + 1, &g2, 1);
+	r2.policy_read_ns = T0;	/* decided on the policy before that write */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_mark(f->st), 0);
+	if (pg_uri) {
+		(void)store_request_insert(f->st, &r2);	/* held: its refusal comes with the keep */
+		assert_int_equal(store_mark_keep(f->st), -EBUSY);
+		assert_non_null(strstr(store_last_error(f->st), "the policy changed"));
+		store_mark_undo(f->st);
+	} else {
+		assert_int_equal(store_request_insert(f->st, &r2), 0);
+		assert_int_equal(store_mark_keep(f->st), 0);
+	}
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 0, &reqs, &n), 0);
+	assert_int_equal(n, pg_uri ? 1 : 2);
+	store_requests_free(reqs, n);
+}
+
+/*
  * PostgreSQL only: the server drops the connection (a restart, a failover). The call that meets it
  * answers -EBUSY (the API's 503: try again); the next call connects again and works, prepared
  * statements and all. A transaction cut off is gone: its commit fails, nothing of it stays.
@@ -2729,6 +2776,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_held_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_as_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
