@@ -405,14 +405,19 @@ static const char *const pg_migrations[] = {
 	 * equal announcements per transaction): the listeners count them, whatever they say
 	 */
 	/*
-	 * and an initiate decided on a policy read outside the writers' lock is refused if another replica
-	 * wrote that policy before the request's insert (ST_REQUEST_INSERT_AS_READ): serialization_failure,
-	 * the store's -EBUSY, a 503 with Retry-After
+	 * and an initiate decided outside the writers' lock is refused if another replica wrote what it was
+	 * decided on before the request's insert (ST_REQUEST_INSERT_AS_READ): its policy, or its token
+	 * (revoked): serialization_failure, the store's -EBUSY, a 503 with Retry-After; sent again, it is
+	 * decided on what is stored now (a revoked token's is then 401)
 	 */
-	"CREATE FUNCTION policy_as_read(pid BIGINT, read_ns BIGINT) RETURNS BIGINT LANGUAGE plpgsql AS $$\n"
+	"CREATE FUNCTION request_as_read(pid BIGINT, read_ns BIGINT, who TEXT) RETURNS BIGINT LANGUAGE plpgsql AS $$\n"
 	"BEGIN\n"
 	"	IF NOT EXISTS (SELECT 1 FROM policies WHERE id = pid AND updated_ns = read_ns) THEN\n"
 	"		RAISE EXCEPTION 'the policy changed while the request was decided: send it again'\n"
+	"			USING ERRCODE = 'serialization_failure';\n"
+	"	END IF;\n"
+	"	IF left(who, 6) = 'token:' AND EXISTS (SELECT 1 FROM tokens WHERE name = substr(who, 7) AND revoked_ns <> 0) THEN\n"
+	"		RAISE EXCEPTION 'the token was revoked while the request was decided'\n"
 	"			USING ERRCODE = 'serialization_failure';\n"
 	"	END IF;\n"
 	"	RETURN pid;\n"

@@ -74,7 +74,8 @@ const char *const stmt_sql[ST__MAX] = {
 	/*
 	 * An initiate's request, decided on the policy as it read it (updated_ns ?8) outside the writers'
 	 * lock. SQLite has one writer, which commits the pending initiates before any other write: the
-	 * policy read is the one there. PostgreSQL's text refuses it if another replica wrote the policy since.
+	 * policy read is the one there. PostgreSQL's text refuses it if another replica wrote the policy
+	 * since, or revoked the requestor's token.
 	 */
 	[ST_REQUEST_INSERT_AS_READ] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
 		"justification, requestor_subject) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE ?8 IS NOT NULL",
@@ -304,7 +305,7 @@ const char *const stmt_sql_pg[ST__MAX] = {
 	[ST_TOKEN_LIST] = TOKEN_COLS " ORDER BY " NOCASE_ORDER("name"),
 	[ST_TERMINATIONS_OF_VM] = "SELECT request_id, port, proto, source, revision, time_ns FROM (SELECT * FROM "
 		"terminations WHERE vm_id = ?1 AND time_ns >= ?2 ORDER BY id DESC LIMIT ?3) AS newest ORDER BY id",
-	/* policy_as_read (migration 15): SQLSTATE 40001 (-EBUSY, a 503: try again) if the policy was written since */
+	/* request_as_read (migration 15): 40001 (-EBUSY, a 503: try again) if the policy or the token was written since */
 	[ST_REQUEST_INSERT_AS_READ] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
-		"justification, requestor_subject) VALUES (?1, policy_as_read(?2, ?8), ?3, ?4, ?5, ?6, ?7)",
+		"justification, requestor_subject) VALUES (?1, request_as_read(?2, ?8, ?3), ?3, ?4, ?5, ?6, ?7)",
 };

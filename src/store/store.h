@@ -229,7 +229,8 @@ struct store_request {
 	/*
 	 * The policy's updated_ns as the request was decided on it, outside the writers' lock (an initiate),
 	 * or 0. Not 0: on PostgreSQL the insert fails -EBUSY if another replica wrote the policy since (a rule,
-	 * a VM, a maximum duration changed, or the policy deleted), and the client tries again.
+	 * a VM, a maximum duration changed, or the policy deleted) or revoked the requestor's token
+	 * ("token:NAME"), and the client tries again.
 	 */
 	int64_t policy_read_ns;
 	size_t n_grants;

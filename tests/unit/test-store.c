@@ -1590,9 +1590,12 @@ test_request_as_read(void **state)
 	int64_t pol = put_policy(f->st, "default", "{\"v\":1}", &vm, 1, T0);
 	struct arm_policy_id arm = policy_arm("rg1", "westeurope", "default");
 	struct store_grant g1 = make_grant(vm, 22, "192.0.2.1", T0 + MIN), g2 = make_grant(vm, 23, "192.0.2.1", T0 + MIN);
-	struct store_request r1, r2, *reqs = NULL;
+	struct store_grant g3 = make_grant(vm, 24, "192.0.2.1", T0 + MIN), g4 = make_grant(vm, 25, "192.0.2.1", T0 + MIN);
+	struct store_token t = make_token("alice", 1);
+	struct store_request r1, r2, r3, r4, *reqs = NULL;
 	struct store_policy p;
 	size_t n = 0;
+	int rc;
 
 	make_request(&r1, "req-1", pol, "token:alice", T0, &g1, 1);
 	r1.policy_read_ns = T0;
@@ -1621,6 +1624,22 @@ test_request_as_read(void **state)
 	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 0, &reqs, &n), 0);
 	assert_int_equal(n, pg_uri ? 1 : 2);
 	store_requests_free(reqs, n);
+
+	/* the policy as read, but the requestor's token revoked since: refused on PostgreSQL too */
+	assert_int_equal(store_token_insert(f->st, &t), 0);
+	make_request(&r3, "req-3", pol, "token:alice", T0 + 2, &g3, 1);
+	assert_int_equal(store_policy_get(f->st, &arm, &p), 0);
+	r3.policy_read_ns = p.updated_ns;
+	free(p.json);
+	assert_int_equal(store_token_revoke(f->st, "alice", T0 + 3), 0);
+	rc = store_request_insert(f->st, &r3);	/* on its own: not held */
+	assert_int_equal(rc, pg_uri ? -EBUSY : 0);
+	if (pg_uri)
+		assert_non_null(strstr(store_last_error(f->st), "the token was revoked"));
+	/* another requestor (not a token) is not asked about tokens */
+	make_request(&r4, "req-4", pol, "alice@example.org", T0 + 4, &g4, 1);
+	r4.policy_read_ns = r3.policy_read_ns;
+	assert_int_equal(store_request_insert(f->st, &r4), 0);
 }
 
 /*
