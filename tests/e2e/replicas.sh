@@ -98,6 +98,27 @@ check "revoke host2:22 on B: 200 ($code $(j -c .))" test "$code" = 200
 eventually_within "C is refused on host2's 22 again (agent on A)" 5 cannot "$CL" $C "${IP[2]}" 22
 check "host1's grant is untouched: C still reaches host1's 22" can "$CL" $C "${IP[1]}" 22
 
+echo "2b. a policy written on B after an initiate on A read it: A's initiate is refused (503, try again), not decided on the old policy"
+# The writers' lock held from psql, so that B's policy write queues first, then A's initiate reads the policy (max 3 h)
+# and queues behind it: B writes max 1 h, then A would write a 2 h grant decided on the 3 h policy.
+LOCKED=$E2E_TMP/locked
+psql -X -q "$JITGATE_TEST_PG" -c "BEGIN; SELECT pg_advisory_xact_lock(1785295975); SELECT pg_sleep(3); COMMIT;" >"$LOCKED" 2>&1 &
+LOCK_PID=$!
+sleep 0.5
+( jg B enable host1 --port 22 --max 1h; echo "$rc" >"$E2E_TMP/enable.rc" ) &
+ENABLE_PID=$!
+sleep 0.7
+api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C2 7200)"
+wait "$LOCK_PID" "$ENABLE_PID"
+check "jitgate enable host1 --max 1h on B, queued first: done (rc $(cat "$E2E_TMP/enable.rc"))" test "$(cat "$E2E_TMP/enable.rc")" = 0
+check "A's initiate of 2 h, read under the 3 h policy: 503 with Retry-After ($code $(j .error.message | cut -c1-90))" \
+	bash -c '[[ $1 == 503 ]] && grep -qi "^retry-after:" "$2"' _ "$code" "$E2E_TMP/hdr"
+check "  … no grant of it in the store: C2 cannot reach host1's 22" cannot "$CL" $C2 "${IP[1]}" 22
+api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C2 7200)"
+check "sent again, it is decided on the policy now (max 1 h): 400 ($code $(j .error.code))" test "$code" = 400
+jg A enable host1 --port 22 --max 3h
+check "host1's rule back to 3 h (rc $rc)" test "$rc" = 0
+
 echo "3. caches: B's policy GET (cached) shows A's change at once; a token revoked on A is refused on B at once"
 api B GET "$POL?$AV"; api B GET "$POL?$AV"	# the second is served from B's render cache
 ports_before=$(j '[.properties.virtualMachines[] | select(.id | endswith("/host2")) | .ports[].number] | join(",")')
