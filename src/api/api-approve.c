@@ -294,6 +294,11 @@ decision_begin(struct api *api, struct decision *d, enum api_fault *fault, struc
 		return core_error_set(err, "RequestNotPending", "requestId", "request '%s' waits for no approval: it was "
 				      "approved, denied or expired already", d->body.request_id), -EALREADY;
 	}
+	/* decided on the policy (and the requestor's token) read before the writers' lock: still so? (replicas) */
+	if ((r = store_policy_as_read(api->store, d->sp.id, d->sp.updated_ns, d->n ? d->pend[0].g.requestor : NULL)) < 0) {
+		store_rollback(api->store);
+		return api_store_refused(api, r, err, "request %s", d->body.request_id);
+	}
 	return 0;
 }
 

@@ -289,6 +289,11 @@ api_policy_extend(struct api *api, const struct api_caller *c, const struct http
 		goto fail;
 	}
 	tx = true;
+	/* planned on the policy, the grants and the token read before the writers' lock: still so? (replicas) */
+	if ((r = store_policy_as_read(api->store, x.sp.id, x.sp.updated_ns, c->name)) < 0) {
+		api_store_refused(api, r, &err, "cannot extend");
+		goto fail;
+	}
 	if ((r = extend_apply(api, c, &x, &fault, &err)) < 0)
 		goto fail;
 	fault = API_FAULT_STORE;

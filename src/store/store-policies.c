@@ -310,3 +310,32 @@ store_policies_free(struct store_policy *v, size_t n)
 		store_policy_clear(&v[i]);
 	free(v);
 }
+
+int
+store_policy_as_read(struct store *st, int64_t policy_id, int64_t read_ns, const char *requestor)
+{
+	struct db_stmt *s = NULL;
+	int64_t same = 0, revoked = 0;
+	int rc, r;
+
+	if ((r = stmt_get(st, ST_POLICY_AS_READ, &s)) < 0)
+		return r;
+	rc = db_bind_int64(s, 1, policy_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, read_ns);
+	if (rc == DB_OK)
+		rc = bind_str(s, 3, requestor ? requestor : "");
+	if (rc == DB_OK && (rc = db_step(s)) == DB_ROW) {
+		same = db_column_int64(s, 0);
+		revoked = db_column_int64(s, 1);
+	}
+	r = rc == DB_ROW ? 0 : sql_fail(st, rc);
+	stmt_done(s);
+	if (r < 0)
+		return r;
+	if (!same)
+		return set_error(st, -EBUSY, "the policy changed while the request was decided: send it again");
+	if (revoked)
+		return set_error(st, -EBUSY, "the token was revoked while the request was decided");
+	return 0;
+}

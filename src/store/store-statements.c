@@ -79,6 +79,9 @@ const char *const stmt_sql[ST__MAX] = {
 	 */
 	[ST_REQUEST_INSERT_AS_READ] = "INSERT INTO requests (id, policy_id, requestor, requestor_addr, start_ns, "
 		"justification, requestor_subject) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE ?8 IS NOT NULL",
+	/* is the policy as read (updated_ns ?2), and ?3's token (a "token:NAME" requestor) not revoked since? */
+	[ST_POLICY_AS_READ] = "SELECT (SELECT count(*) FROM policies WHERE id = ?1 AND updated_ns = ?2), "
+		"(SELECT count(*) FROM tokens WHERE substr(?3, 1, 6) = 'token:' AND name = substr(?3, 7) AND revoked_ns <> 0)",
 	[ST_GRANT_INSERT] = "INSERT INTO grants (request_id, vm_id, port, proto, source, end_ns, status, reason, "
 		"ended_ns, requestor, boot, mono_end_ns, opened_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_GRANT_END] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "

@@ -238,6 +238,13 @@ struct store_request {
 };
 
 int store_request_insert(struct store *st, const struct store_request *req);
+/*
+ * Inside a write transaction: is the policy still as read (its updated_ns read_ns), and requestor's token
+ * ("token:NAME"; any other requestor, or NULL, is not asked about) not revoked since? 0, or -EBUSY with the
+ * reason (the API's 503: try again). For a call that decided outside the writers' lock and writes now
+ * (extend, an approval's decision); an initiate's request insert checks the same (policy_read_ns).
+ */
+int store_policy_as_read(struct store *st, int64_t policy_id, int64_t read_ns, const char *requestor);
 /* Mark one grant Revoked with a reason; -ENOENT if there is no such Initiated grant. */
 int store_grant_end(struct store *st, const char *request_id, int64_t vm_id, uint16_t port,
 		    enum store_grant_reason reason, int64_t ended_ns);

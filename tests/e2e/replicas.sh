@@ -119,6 +119,29 @@ check "sent again, it is decided on the policy now (max 1 h): 400 ($code $(j .er
 jg A enable host1 --port 22 --max 3h
 check "host1's rule back to 3 h (rc $rc)" test "$rc" = 0
 
+echo "2c. the same for an extend: planned on A under the 3 h policy, B writes 1 h first: 503, then 400 on the new policy"
+api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C2 1800)"
+check "initiate host1:22 for C2, 30 min, on A: 202 ($code)" test "$code" = 202
+extend_body() { # SECONDS
+	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"%s"}]}]}' "$(vm 1)" \
+		"$(date -u -d "@$(( $(date +%s) + $1 ))" +%Y-%m-%dT%H:%M:%SZ)"
+}
+psql -X -q "$JITGATE_TEST_PG" -c "BEGIN; SELECT pg_advisory_xact_lock(1785295975); SELECT pg_sleep(3); COMMIT;" >"$LOCKED" 2>&1 &
+LOCK_PID=$!
+sleep 0.5
+( jg B enable host1 --port 22 --max 1h; echo "$rc" >"$E2E_TMP/enable.rc" ) &
+ENABLE_PID=$!
+sleep 0.7
+SRC=$C2 api A POST "$POL/extend?$AV" "$(extend_body 7200)"
+wait "$LOCK_PID" "$ENABLE_PID"
+check "jitgate enable host1 --max 1h on B, queued first: done (rc $(cat "$E2E_TMP/enable.rc"))" test "$(cat "$E2E_TMP/enable.rc")" = 0
+check "A's extend to 2 h, planned under the 3 h policy: 503 with Retry-After ($code $(j .error.message | cut -c1-90))" \
+	bash -c '[[ $1 == 503 ]] && grep -qi "^retry-after:" "$2"' _ "$code" "$E2E_TMP/hdr"
+SRC=$C2 api A POST "$POL/extend?$AV" "$(extend_body 7200)"
+check "sent again, it is planned on the policy now (max 1 h): 400 ($code $(j .error.code))" test "$code" = 400
+jg A enable host1 --port 22 --max 3h
+check "host1's rule back to 3 h (rc $rc)" test "$rc" = 0
+
 echo "3. caches: B's policy GET (cached) shows A's change at once; a token revoked on A is refused on B at once"
 api B GET "$POL?$AV"; api B GET "$POL?$AV"	# the second is served from B's render cache
 ports_before=$(j '[.properties.virtualMachines[] | select(.id | endswith("/host2")) | .ports[].number] | join(",")')

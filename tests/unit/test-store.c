@@ -1640,6 +1640,16 @@ test_request_as_read(void **state)
 	make_request(&r4, "req-4", pol, "alice@example.org", T0 + 4, &g4, 1);
 	r4.policy_read_ns = r3.policy_read_ns;
 	assert_int_equal(store_request_insert(f->st, &r4), 0);
+
+	/* the same question for an extend or an approval, on both engines */
+	assert_int_equal(store_policy_as_read(f->st, pol, r3.policy_read_ns, "alice@example.org"), 0);
+	assert_int_equal(store_policy_as_read(f->st, pol, r3.policy_read_ns, NULL), 0);
+	assert_int_equal(store_policy_as_read(f->st, pol, r3.policy_read_ns, "token:alice"), -EBUSY);
+	assert_non_null(strstr(store_last_error(f->st), "the token was revoked"));
+	assert_int_equal(store_policy_as_read(f->st, pol, r3.policy_read_ns, "token:ALICE"), -EBUSY);	/* names fold case */
+	assert_int_equal(store_policy_as_read(f->st, pol, r3.policy_read_ns - 1, NULL), -EBUSY);
+	assert_non_null(strstr(store_last_error(f->st), "the policy changed"));
+	assert_int_equal(store_policy_as_read(f->st, pol + 100, r3.policy_read_ns, NULL), -EBUSY);	/* deleted */
 }
 
 /*
