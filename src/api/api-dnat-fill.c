@@ -76,7 +76,8 @@ api_dnat_backfill(struct api *api, void (*say)(const char *line))
 	if ((r = store_policy_list(api->store, &pols, &n)) < 0)
 		goto out;
 	/* oldest first: of two policies that map one port, the one written first keeps it */
-	qsort(pols, n, sizeof(*pols), by_id);
+	if (n)
+		qsort(pols, n, sizeof(*pols), by_id);
 	for (i = 0; i < n && r >= 0; i++)
 		if ((r = fill_policy(api, &pols[i], say)) > 0)
 			added += r;
