@@ -102,15 +102,21 @@ echo "2b. a policy written on B after an initiate on A read it: A's initiate is 
 # The writers' lock held from psql, so that B's policy write queues first, then A's initiate reads the policy (max 3 h)
 # and queues behind it: B writes max 1 h, then A would write a 2 h grant decided on the 3 h policy.
 LOCKED=$E2E_TMP/locked
-psql -X -q "$JITGATE_TEST_PG" -c "BEGIN; SELECT pg_advisory_xact_lock(1785295975); SELECT pg_sleep(3); COMMIT;" >"$LOCKED" 2>&1 &
-LOCK_PID=$!
-sleep 0.5
-( jg B enable host1 --port 22 --max 1h; echo "$rc" >"$E2E_TMP/enable.rc" ) &
-ENABLE_PID=$!
-sleep 0.7
-api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C2 7200)"
-wait "$LOCK_PID" "$ENABLE_PID"
-check "jitgate enable host1 --max 1h on B, queued first: done (rc $(cat "$E2E_TMP/enable.rc"))" test "$(cat "$E2E_TMP/enable.rc")" = 0
+# race_policy_write CALL...: the writers' lock held from psql (3 s), B's `enable host1 --max 1h` queued for it
+# first, then CALL on A, which reads the policy (max 3 h) at once and queues behind B's write
+race_policy_write() {
+	local lock_pid enable_pid
+	psql -X -q "$JITGATE_TEST_PG" -c "BEGIN; SELECT pg_advisory_xact_lock(1785295975); SELECT pg_sleep(3); COMMIT;" >"$LOCKED" 2>&1 &
+	lock_pid=$!
+	sleep 0.5
+	( jg B enable host1 --port 22 --max 1h; echo "$rc" >"$E2E_TMP/enable.rc" ) &
+	enable_pid=$!
+	sleep 0.7
+	"$@"
+	wait "$lock_pid" "$enable_pid"
+	check "jitgate enable host1 --max 1h on B, queued first: done (rc $(cat "$E2E_TMP/enable.rc"))" test "$(cat "$E2E_TMP/enable.rc")" = 0
+}
+race_policy_write api A POST "$POL/initiate?$AV" "$(fleet_initiate_body 1 22 $C2 7200)"
 check "A's initiate of 2 h, read under the 3 h policy: 503 with Retry-After ($code $(j .error.message | cut -c1-90))" \
 	bash -c '[[ $1 == 503 ]] && grep -qi "^retry-after:" "$2"' _ "$code" "$E2E_TMP/hdr"
 check "  … no grant of it in the store: C2 cannot reach host1's 22" cannot "$CL" $C2 "${IP[1]}" 22
@@ -126,15 +132,8 @@ extend_body() { # SECONDS
 	printf '{"virtualMachines":[{"id":"%s","ports":[{"number":22,"endTimeUtc":"%s"}]}]}' "$(vm 1)" \
 		"$(date -u -d "@$(( $(date +%s) + $1 ))" +%Y-%m-%dT%H:%M:%SZ)"
 }
-psql -X -q "$JITGATE_TEST_PG" -c "BEGIN; SELECT pg_advisory_xact_lock(1785295975); SELECT pg_sleep(3); COMMIT;" >"$LOCKED" 2>&1 &
-LOCK_PID=$!
-sleep 0.5
-( jg B enable host1 --port 22 --max 1h; echo "$rc" >"$E2E_TMP/enable.rc" ) &
-ENABLE_PID=$!
-sleep 0.7
-SRC=$C2 api A POST "$POL/extend?$AV" "$(extend_body 7200)"
-wait "$LOCK_PID" "$ENABLE_PID"
-check "jitgate enable host1 --max 1h on B, queued first: done (rc $(cat "$E2E_TMP/enable.rc"))" test "$(cat "$E2E_TMP/enable.rc")" = 0
+extend_2h() { SRC=$C2 api A POST "$POL/extend?$AV" "$(extend_body 7200)"; }
+race_policy_write extend_2h
 check "A's extend to 2 h, planned under the 3 h policy: 503 with Retry-After ($code $(j .error.message | cut -c1-90))" \
 	bash -c '[[ $1 == 503 ]] && grep -qi "^retry-after:" "$2"' _ "$code" "$E2E_TMP/hdr"
 SRC=$C2 api A POST "$POL/extend?$AV" "$(extend_body 7200)"
