@@ -1576,6 +1576,48 @@ test_mark_held_writes(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM activity WHERE operation = 'initiate'"), 1);
 }
 
+#define HELD_OVERFLOW_GRANTS	40	/* more writes in one mark than PostgreSQL holds (STORE_PG_DEFERRED_MAX, 32) */
+
+/*
+ * A mark whose writes outgrow what PostgreSQL holds for the next round trip: the rest go at once, in
+ * order, and all are kept; a duplicate among the last ones still fails the keep and leaves none.
+ */
+static void
+test_mark_held_overflow(void **state)
+{
+	struct fixture *f = *state;
+	int64_t vm = put_vm(f->st, "rg1", "vm1");
+	int64_t pol = put_policy(f->st, "default", "{}", &vm, 1, T0);
+	struct store_grant g[HELD_OVERFLOW_GRANTS];
+	struct store_request r, dup, *reqs = NULL;
+	struct store_grant *live = NULL;
+	size_t n = 0, i;
+
+	for (i = 0; i < HELD_OVERFLOW_GRANTS; i++)
+		g[i] = make_grant(vm, (uint16_t)(1000 + i), "192.0.2.1", T0 + MIN);
+	make_request(&r, "req-big", pol, "token:alice", T0, g, HELD_OVERFLOW_GRANTS);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_request_insert(f->st, &r), 0);
+	assert_int_equal(store_mark_keep(f->st), 0);
+	/* the second mark: the same many grants, and the last one a duplicate of the first mark's */
+	make_request(&dup, "req-big2", pol, "token:alice", T0 + 1, g, HELD_OVERFLOW_GRANTS);
+	assert_int_equal(store_mark(f->st), 0);
+	(void)store_request_insert(f->st, &dup);	/* its grants' keys differ (request id): all fine ... */
+	assert_int_equal(store_mark_keep(f->st), 0);
+	assert_int_equal(store_mark(f->st), 0);
+	(void)store_request_insert(f->st, &r);	/* ... this one repeats req-big: refused, whenever it is sent */
+	assert_int_equal(store_mark_keep(f->st), -EEXIST);
+	store_mark_undo(f->st);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_requests_of_policy(f->st, pol, 0, 0, &reqs, &n), 0);
+	assert_int_equal(n, 2);
+	store_requests_free(reqs, n);
+	assert_int_equal(store_grants_live_on(f->st, vm, 1000 + HELD_OVERFLOW_GRANTS - 1, NULL, &live, &n), 0);
+	assert_int_equal(n, 2);
+	free(live);
+}
+
 /*
  * An initiate's request decided on the policy as read (policy_read_ns): stored while the policy is
  * as read; on PostgreSQL refused (-EBUSY, the API's 503: try again) once another writer changed it,
@@ -2805,6 +2847,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_held_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_held_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_as_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
