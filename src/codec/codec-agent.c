@@ -63,10 +63,15 @@ get_string(json_t *obj, const char *base, const char *key, char *buf, size_t siz
 	return string_copy(v, buf, size, "InvalidValue", target, err);
 }
 
+/*
+ * obj[key] as a time, cut down to Azure's 100 ns tick: that is all the wire carries (time_format_azure), so a
+ * finer time a peer wrote decodes to what encoding it again would give.
+ */
 static int
 get_time(json_t *obj, const char *base, const char *key, int64_t *ret, struct core_error *err)
 {
 	char target[ERROR_TARGET_MAX];
+	int64_t ns;
 	json_t *v;
 	int r;
 
@@ -74,8 +79,9 @@ get_time(json_t *obj, const char *base, const char *key, int64_t *ret, struct co
 	if (r < 0)
 		return r;
 	path_key(target, sizeof(target), base, key);
-	if (time_parse_rfc3339(json_string_value(v), json_string_length(v), ret, err) < 0)
+	if (time_parse_rfc3339(json_string_value(v), json_string_length(v), &ns, err) < 0)
 		return error_at(err, target);
+	*ret = time_cut_to_tick(ns);
 	return 0;
 }
 

@@ -349,6 +349,12 @@ time_format_azure(int64_t ns, char *buf, size_t size)
 	return format_rfc3339(ns, true, buf, size);
 }
 
+int64_t
+time_cut_to_tick(int64_t ns)
+{
+	return ns - ns % TIME_NS_PER_TICK;
+}
+
 static int64_t
 clock_ns(clockid_t id)
 {

@@ -38,6 +38,12 @@ int time_format_rfc3339(int64_t ns, char *buf, size_t size);
 #define TIME_TICK_DIGITS	7
 int time_format_azure(int64_t ns, char *buf, size_t size);
 
+/*
+ * The instant time_format_azure writes for ns (>= 0): ns cut down to a whole tick. A decoder whose value
+ * goes out again in Azure's form keeps this, so that what it decodes encodes and decodes to itself.
+ */
+int64_t time_cut_to_tick(int64_t ns);
+
 /* Conversions that round toward negative infinity (ns→ms) or saturate at INT64 limits (ms→ns). */
 int64_t time_ns_to_ms(int64_t ns);
 int64_t time_ms_to_ns(int64_t ms);
