@@ -67,4 +67,10 @@ test_rmtree(const char *dir)
 	return nftw(dir, test_rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* SQLite's schema taken back from migration 16: the live grants' indexes as they were (test-store.c, test-audit.c). */
+#define TEST_UNDO_MIGRATION_16 \
+	"DROP INDEX grants_live_vm_port; CREATE INDEX grants_initiated ON grants (status) WHERE status = 0; " \
+	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0; " \
+	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0"
+
 #endif
