@@ -311,7 +311,7 @@ initiate_prepare(struct api *api, struct initiate *in, struct core_error *err)
 	 * that cannot answer (no primary) is the store's refusal, not the VM's absence (a 400 in failover.sh)
 	 */
 	for (i = 0; i < body->n_vms; i++) {
-		r = store_vm_get(api->store, &body->vms[i].id, &vm);
+		r = api_read_vm(api, &body->vms[i].id, &vm);
 		if (r == 0) {
 			in->vm_ids[i] = vm.id;
 			in->vms[in->n_vms++] = vm;	/* the kernel's part, the log and the 202 need not read it again */
@@ -545,8 +545,11 @@ initiate_write(struct api *api, const struct api_caller *c, struct initiate *in,
 							     NULL, err)) < 0)
 		return 500;
 	initiate_log(api, c, in);
-	if ((r = store_mark_keep(api->store)) < 0)
+	if ((r = store_mark_keep(api->store)) < 0) {
+		/* perhaps decided on a policy or VM kept from before another replica's write: read them anew */
+		api_read_cache_drop(api);
 		return api_store_fail(api, r, err, "the store refused the request");
+	}
 	return 0;
 }
 
@@ -604,7 +607,7 @@ initiate_read(struct api *api, const struct api_caller *c, const struct http_req
 	snprintf(in->sr.justification, sizeof(in->sr.justification), "%s", in->body->justification);
 	if (!initiate_authorise(api, c, in->body, resp))
 		return -1;
-	if ((r = api_policy_read(api, id, in->text, &in->sp, err)) < 0)
+	if ((r = api_read_policy(api, id, in->text, &in->sp, err)) < 0)
 		return r == -ENOENT ? 404 : api_store_status(r);
 	if ((status = initiate_ready(api, in, err)) != 0)
 		return status;

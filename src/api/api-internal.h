@@ -73,6 +73,7 @@ struct api {
 	size_t n_webhooks;
 	char boot_id[STORE_BOOT_ID_MAX + 1];	/* this boot (api_clock_start); empty: not known */
 	struct api_cache *cache;	/* api-cache.c; freed by api_caches_free() */
+	struct api_read_cache *read_cache;	/* api-read-cache.c; freed by api_caches_free() too */
 	struct api_closing *closing;	/* api-closing.c: closes the store has not recorded yet */
 	struct {			/* initiate's group commit (api-initiate.c) */
 		bool open;		/* a store transaction holds initiates not committed yet */
@@ -210,6 +211,15 @@ struct api_vm_memo {
 const char *api_vm_text(struct api *api, struct api_vm_memo *m, int64_t vm_id);
 /* A store grant as the kernel sees it. */
 void api_grant_to_fw(const struct store_grant *g, struct fw_grant *ret);
+/*
+ * An initiate's reads, kept between requests while the store's config generation stands (api-read-cache.c):
+ * as api_policy_read and store_vm_get. api_read_cache_drop empties it (an initiate the store refused).
+ */
+int api_read_policy(struct api *api, const struct arm_policy_id *id, const char *text, struct store_policy *ret,
+		    struct core_error *err);
+int api_read_vm(struct api *api, const struct arm_vm_id *arm, struct store_vm *ret);
+void api_read_cache_drop(struct api *api);
+void api_read_cache_free(struct api *api);
 /* The stored policy, decoded (from api-cache.c's copy when this version was decoded before). */
 int api_policy_decode_stored(struct api *api, const struct store_policy *sp, struct policy **ret,
 			     struct core_error *err);

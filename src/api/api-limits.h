@@ -8,6 +8,9 @@
 #define API_NEXT_LINK_MAX	8192		/* a nextLink with the request's query arguments; longer: 414 */
 #define API_POLICY_CACHE_MAX	8		/* decoded policies kept (api-cache.c) */
 #define API_POLICY_CACHE_JSON_MAX	(256 * 1024)	/* larger stored policies are decoded every time */
+#define API_READ_CACHE_POLICIES	64		/* policies an initiate read, kept while unwritten (api-read-cache.c) */
+#define API_READ_CACHE_POLICY_JSON_MAX	(64 * 1024)	/* larger stored policies are read every time */
+#define API_READ_CACHE_VMS	256		/* VMs an initiate read, kept while unwritten */
 #define API_RENDER_CACHE_MAX	8		/* rendered policy GETs kept, per (policy, role, scope) */
 #define API_RENDER_CACHE_BODY_MAX	(1024 * 1024)	/* larger bodies are rendered every time */
 #define API_RENDER_CACHE_TTL_NS	(1000LL * 1000 * 1000)	/* a rendered GET is reused for at most 1 s */

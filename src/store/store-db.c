@@ -87,6 +87,12 @@ store_changes_fd(struct store *st)
 	return st->ops->changes_fd ? st->ops->changes_fd(st) : -1;
 }
 
+bool
+store_config_generation(struct store *st, uint64_t *ret)
+{
+	return st->ops->config_generation && st->ops->config_generation(st, ret);
+}
+
 int
 store_changes_take(struct store *st, int64_t *ret_revision)
 {

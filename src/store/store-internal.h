@@ -79,6 +79,8 @@ struct db_ops {
 	/* other processes' writes (store_changes_fd, store_changes_take); NULL: the engine tells of none */
 	int (*changes_fd)(struct store *st);
 	int (*changes_take)(struct store *st, int64_t *ret_revision);
+	/* store_config_generation; NULL: the engine announces no such writes (SQLite: this process is the only writer) */
+	bool (*config_generation)(struct store *st, uint64_t *ret);
 	/*
 	 * single_replica (store_claim_sole): claim to be the database's only jitgated, 1 claimed, 0 another holds
 	 * the claim. NULL: no claim needed, the engine's database has one process already (SQLite's state

@@ -434,7 +434,21 @@ static const char *const pg_migrations[] = {
 	"DROP INDEX grants_initiated;\n"
 	"DROP INDEX grants_live_requestor;\n"
 	"DROP INDEX grants_live_vm_port;\n"
-	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port, requestor) WHERE status = 0;\n",
+	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port, requestor) WHERE status = 0;\n"
+	/*
+	 * and writes to what a replica keeps between requests are announced as such (STORE_PG_CONFIG_PAYLOAD,
+	 * beside "written"): a policy, its VMs, a VM's own columns; not a VM's revision, which every grant
+	 * moves (store_config_generation)
+	 */
+	"CREATE FUNCTION config_announced() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"BEGIN PERFORM pg_notify('" STORE_PG_WRITES_CHANNEL "', '" STORE_PG_CONFIG_PAYLOAD "'); RETURN NULL; END $$;\n"
+	"CREATE TRIGGER policies_config AFTER INSERT OR UPDATE OR DELETE ON policies\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION config_announced();\n"
+	"CREATE TRIGGER policy_vms_config AFTER INSERT OR UPDATE OR DELETE ON policy_vms\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION config_announced();\n"
+	"CREATE TRIGGER vms_config AFTER INSERT OR DELETE OR UPDATE OF subscription, resource_group, name, location,\n"
+	"	os_type, point, addrs, unsupported_reason, created_ns ON vms\n"
+	"	FOR EACH STATEMENT EXECUTE FUNCTION config_announced();\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -299,6 +299,7 @@ store_pg_standby_read(struct store *st, const struct store_pg_read *rd, int64_t 
 	 * failure is not the caller's.
 	 */
 	pg->foreign++;
+	pg->config++;
 	pg->errno_pending = 0;
 	sb->why[0] = '\0';
 	return res;

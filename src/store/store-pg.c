@@ -105,6 +105,12 @@ pg_fail(struct store *st, int rc)
 	return set_error(st, rc, "%s", pg->message);
 }
 
+int
+store_pg_conn_failed(struct store *st)
+{
+	return pg_fail(st, pg_failed(st, NULL));
+}
+
 static int64_t
 pg_now_ns(void)
 {
@@ -729,40 +735,6 @@ pg_changes_fd(struct store *st)
 	return PQsocket(pg->conn);
 }
 
-/*
- * The announcements received so far (libpq also collects them while it reads any answer, so a caller
- * takes them before it sleeps on the fd, not only when the fd is readable): how many, and the
- * highest revision among them. Those another session made (another replica's commits) move
- * store_generation(); so does a new connection, whose predecessor's announcements are lost.
- */
-static int
-pg_changes_take(struct store *st, int64_t *ret_revision)
-{
-	struct store_pg *pg = pg_of(st);
-	int64_t max = 0, vm, rev;
-	int count = 0, self;
-	PGnotify *n;
-
-	if (PQstatus(pg->conn) == CONNECTION_OK && !PQconsumeInput(pg->conn))
-		return pg_fail(st, pg_failed(st, NULL));
-	if (pg->foreign_epoch != pg->epoch) {
-		pg->foreign_epoch = pg->epoch;
-		pg->foreign++;
-	}
-	self = PQbackendPID(pg->conn);
-	while ((n = PQnotifies(pg->conn)) != NULL) {
-		if (n->be_pid != self)
-			pg->foreign++;
-		if (!strcmp(n->relname, STORE_PG_CHANNEL) && sscanf(n->extra, "%" SCNd64 ":%" SCNd64, &vm, &rev) == 2 &&
-		    rev > max)
-			max = rev;
-		count++;
-		PQfreemem(n);
-	}
-	*ret_revision = max;
-	return count;
-}
-
 const struct db_ops store_pg_ops = {
 	.sql_override = stmt_sql_pg,
 	.prepare = pg_prepare,
@@ -787,7 +759,8 @@ const struct db_ops store_pg_ops = {
 	.check_integrity = pg_check_integrity,
 	.close = pg_close,
 	.changes_fd = pg_changes_fd,
-	.changes_take = pg_changes_take,
+	.changes_take = store_pg_changes_take,
+	.config_generation = store_pg_config_generation,
 	.begun_chain_head = store_pg_begun_chain_head,
 	.claim_sole = store_pg_claim_sole,
 };

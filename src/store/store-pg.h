@@ -68,6 +68,12 @@
 /* NOTIFY channel of every committed write (migration 8): payload the table's name, once per transaction */
 #define STORE_PG_WRITES_CHANNEL	"jitgate_write"
 /* what a listening session runs, at store_changes_fd's first call and again after each reconnect */
+/*
+ * The payload on STORE_PG_WRITES_CHANNEL of a write to what a replica keeps between requests (migration 16):
+ * policies, their VMs, and a VM's own columns (not its revision, which every grant moves). Sent beside
+ * "written", which every write announces.
+ */
+#define STORE_PG_CONFIG_PAYLOAD	"config"
 #define STORE_PG_LISTEN_SQL	"LISTEN " STORE_PG_CHANNEL "; LISTEN " STORE_PG_WRITES_CHANNEL
 
 /*
@@ -120,6 +126,14 @@ struct store_pg {
 	 */
 	uint64_t foreign;
 	unsigned foreign_epoch;		/* the connection whose announcements `foreign` counts */
+	/*
+	 * store_config_generation(): announcements of writes to what a replica may keep between requests
+	 * (STORE_PG_CONFIG_PAYLOAD: policies, their VMs, the VMs' own columns), this session's own and
+	 * others', and each reconnect or answer from the standby (whose announcements do not come here)
+	 */
+	uint64_t config;
+	int taken;			/* announcements received and not yet taken (store_changes_take) */
+	int64_t taken_revision;		/* the highest VM revision among them */
 	struct store_pg_held deferred[STORE_PG_DEFERRED_MAX];	/* commands and writes not sent yet */
 	int n_deferred;
 	int n_held_writes;		/* of them, writes: a command after them goes in their pipeline */
@@ -212,6 +226,12 @@ int store_pg_standby_set(struct store *st, const char *uri, struct core_error *e
 
 /* single_replica's claim (store-pg-claim.c): 1 claimed, 0 another connection holds it, or -errno. */
 int store_pg_claim_sole(struct store *st);
+
+/* store-pg-notify.c: db_ops.changes_take and db_ops.config_generation */
+int store_pg_changes_take(struct store *st, int64_t *ret_revision);
+bool store_pg_config_generation(struct store *st, uint64_t *ret);
+/* the connection's failure (libpq's words) as the store's error: -errno */
+int store_pg_conn_failed(struct store *st);
 
 /* Set up a new connection's session (store-pg.c): -errno, the error kept. */
 int store_pg_session(struct store *st);

@@ -463,6 +463,16 @@ int store_vms_changed(struct store *st, int64_t since, struct store_vm_change **
 int store_changes_fd(struct store *st);
 int store_changes_take(struct store *st, int64_t *ret_revision);
 
+/*
+ * Whether rows of policies and VMs may be kept between requests (api-read-cache.c): true, with *ret a
+ * generation that moves at every write to a policy, a policy's VMs or a VM's own columns (not its
+ * revision) by this process or, once announced, by another replica; false when the engine announces no
+ * such writes (SQLite: read them each time, which costs little) or cannot now (not listening, no
+ * connection). Another replica's write reaches it with its announcement, a few milliseconds after its
+ * commit: what is kept is that much older, as a read made just before would be.
+ */
+bool store_config_generation(struct store *st, uint64_t *ret);
+
 struct store_join_token {
 	char id[STORE_JOIN_ID_MAX + 1];		/* public; names the token in lists, revocation and the log */
 	uint8_t hash[STORE_TOKEN_HASH_LEN];

@@ -1820,6 +1820,76 @@ test_changes(void **state)
 	store_close(b);
 }
 
+/* Does b's config generation move from g within ms (taking what comes on its descriptor meanwhile)? */
+static bool
+config_moved(struct store *b, uint64_t g, int ms)
+{
+	int waited;
+
+	for (waited = 0; waited <= ms; waited += 50) {
+		struct pollfd p = { .fd = store_changes_fd(b), .events = POLLIN };
+		uint64_t now = g;
+
+		assert_true(store_config_generation(b, &now));
+		if (now != g)
+			return true;
+		poll(&p, 1, 50);
+	}
+	return false;
+}
+
+/*
+ * What a replica keeps between requests (api-read-cache.c) stands until a policy, a policy's VMs or a VM's own
+ * columns are written: by this store, at once when its commit returns; by another, once announced. A grant,
+ * which moves a VM's revision, leaves it. SQLite keeps nothing: it is read each time.
+ */
+static void
+test_config_generation(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store *b = NULL;
+	struct store_request req;
+	struct store_grant g;
+	uint64_t g0 = 0, g1 = 0;
+	int64_t vm, pid;
+
+	vm = put_agent_vm(f->st, "rg1", "agent1");
+	if (!pg_uri) {
+		assert_false(store_config_generation(f->st, &g0));
+		return;
+	}
+	assert_int_equal(store_open(f->path, &b, &err), 0);
+	assert_false(store_config_generation(b, &g0));	/* not listening: nothing it kept could be told stale */
+	changes_heard(b, 0);
+	assert_true(store_config_generation(b, &g0));
+	assert_true(store_config_generation(b, &g1));
+	assert_true(g1 == g0);
+
+	/* another store's policy: moves once announced */
+	pid = put_policy(f->st, "p1", "{}", &vm, 1, T0);
+	assert_true(config_moved(b, g0, CHANGES_WAIT_MS));
+	assert_true(store_config_generation(b, &g0));
+
+	/* another store's grant: heard (the VM's revision), and what is kept stands */
+	g = make_grant(vm, 22, "198.51.100.7", T0 + MIN);
+	make_request(&req, "req-c1", pid, "token:alice", T0, &g, 1);
+	assert_int_equal(store_request_insert(f->st, &req), 0);
+	assert_true(changes_heard(b, CHANGES_WAIT_MS) > 0);
+	assert_false(config_moved(b, g0, 200));
+
+	/* another store's VM: moves */
+	put_vm(f->st, "rg1", "vm-other");
+	assert_true(config_moved(b, g0, CHANGES_WAIT_MS));
+	assert_true(store_config_generation(b, &g0));
+
+	/* its own VM: moved when the write returns, nothing waited for */
+	put_vm(b, "rg1", "vm-own");
+	assert_true(store_config_generation(b, &g1));
+	assert_true(g1 != g0);
+	store_close(b);
+}
+
 /* ---- integrity, read-only, corruption ---- */
 
 static void
@@ -2853,6 +2923,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
