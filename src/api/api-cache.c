@@ -84,7 +84,6 @@ api_caches_free(struct api *api)
 {
 	size_t i;
 
-	api_read_cache_free(api);
 	if (!api->cache)
 		return;
 	for (i = 0; i < API_POLICY_CACHE_MAX; i++)

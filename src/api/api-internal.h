@@ -73,7 +73,7 @@ struct api {
 	size_t n_webhooks;
 	char boot_id[STORE_BOOT_ID_MAX + 1];	/* this boot (api_clock_start); empty: not known */
 	struct api_cache *cache;	/* api-cache.c; freed by api_caches_free() */
-	struct api_read_cache *read_cache;	/* api-read-cache.c; freed by api_caches_free() too */
+	struct api_read_cache *read_cache;	/* api-read-cache.c; freed by api_read_cache_free() */
 	struct api_closing *closing;	/* api-closing.c: closes the store has not recorded yet */
 	struct {			/* initiate's group commit (api-initiate.c) */
 		bool open;		/* a store transaction holds initiates not committed yet */

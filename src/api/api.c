@@ -539,6 +539,7 @@ api_free(struct api *api)
 	if (!api)
 		return;
 	api_caches_free(api);
+	api_read_cache_free(api);
 	api_metrics_free(&api->metrics);
 	api_closing_free(api);
 	api_watches_free(api);

@@ -2,6 +2,7 @@
  * PostgreSQL's announcements, as a store takes them: the VM revisions an agent's watch waits for
  * (store_changes_take), and the writes to what a replica keeps between requests (store_config_generation).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,8 +23,9 @@ notifies_drain(struct store *st)
 	PGnotify *n;
 	int self;
 
+	/* a connection gone: the next statement finds it so and connects again (store-pg.c) */
 	if (PQstatus(pg->conn) == CONNECTION_OK && !PQconsumeInput(pg->conn))
-		return store_pg_conn_failed(st);
+		return set_error(st, -EBUSY, "%s", PQerrorMessage(pg->conn));
 	if (pg->foreign_epoch != pg->epoch) {
 		pg->foreign_epoch = pg->epoch;
 		pg->foreign++;

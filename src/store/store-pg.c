@@ -105,12 +105,6 @@ pg_fail(struct store *st, int rc)
 	return set_error(st, rc, "%s", pg->message);
 }
 
-int
-store_pg_conn_failed(struct store *st)
-{
-	return pg_fail(st, pg_failed(st, NULL));
-}
-
 static int64_t
 pg_now_ns(void)
 {

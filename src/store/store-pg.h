@@ -230,8 +230,6 @@ int store_pg_claim_sole(struct store *st);
 /* store-pg-notify.c: db_ops.changes_take and db_ops.config_generation */
 int store_pg_changes_take(struct store *st, int64_t *ret_revision);
 bool store_pg_config_generation(struct store *st, uint64_t *ret);
-/* the connection's failure (libpq's words) as the store's error: -errno */
-int store_pg_conn_failed(struct store *st);
 
 /* Set up a new connection's session (store-pg.c): -errno, the error kept. */
 int store_pg_session(struct store *st);
