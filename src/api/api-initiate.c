@@ -256,6 +256,14 @@ struct initiate {
 	size_t n_pend;
 	char text[ARM_ID_MAX + 1];	/* the policy's id */
 	int64_t now, mono;
+	/*
+	 * Every VM of the request is an agent's, so no kernel of this host holds what it supersedes: the
+	 * supersede is written without its rows (store_grants_supersede_held: on PostgreSQL one round trip
+	 * fewer under the writers' lock), and the log tells whether the requestor had a live grant on one of
+	 * the ports when the request came (had_live), not what the supersede ended a few milliseconds later.
+	 */
+	bool held_supersede;
+	bool had_live;
 };
 
 /* The caller needs initiate on every VM asked for (a VM-scoped requester is enough); false with resp filled. */
@@ -371,7 +379,13 @@ initiate_supersede(struct api *api, const struct api_caller *c, struct initiate 
 	size_t n = 0, i, k;
 	int r = 0;
 
-	for (i = 0; i < in->sr.n_grants; i++) {
+	for (i = 0; i < in->sr.n_grants && in->held_supersede; i++)
+		if ((r = store_grants_supersede_held(api->store, c->name, in->sr.grants[i].vm_id, in->sr.grants[i].port,
+						     STORE_REASON_NEWER_REQUEST, in->now)) < 0) {
+			api_store_fail(api, r, err, "cannot close the earlier grants on port %u", in->sr.grants[i].port);
+			return r;
+		}
+	for (i = 0; i < in->sr.n_grants && !in->held_supersede; i++) {
 		free(earlier);
 		earlier = NULL;
 		/* one statement ends them and returns them (one round trip on PostgreSQL, under the writers' lock) */
@@ -420,7 +434,7 @@ initiate_log(struct api *api, const struct api_caller *c, const struct initiate 
 			sr->justification,
 			"opened port %u (%s) from %s until %s, request %s%s", sr->grants[i].port,
 			net_proto_name(sr->grants[i].proto), src, end, sr->id,
-			in->drop.n ? "; superseded an earlier request" : "");
+			in->drop.n || in->had_live ? "; superseded an earlier request" : "");
 	}
 }
 
@@ -593,6 +607,30 @@ batch_flush(struct api *api)
 	api->batch.pending_tail = NULL;
 }
 
+/* Whether the supersede may be held (in->held_supersede), and if so, had the requestor a live grant on the ports? */
+static int
+initiate_live_before(struct api *api, const struct api_caller *c, struct initiate *in, struct core_error *err)
+{
+	struct store_grant *v = NULL;
+	size_t i, n = 0;
+	int r;
+
+	in->held_supersede = in->n_vms > 0;
+	for (i = 0; i < in->n_vms; i++)
+		if (in->vms[i].point != STORE_POINT_AGENT)
+			in->held_supersede = false;
+	for (i = 0; i < in->sr.n_grants && in->held_supersede && !in->had_live; i++) {
+		if ((r = store_grants_live_on(api->store, in->sr.grants[i].vm_id, in->sr.grants[i].port, c->name, &v,
+					      &n)) < 0)
+			return api_store_fail(api, r, err, "cannot read the earlier grants on port %u",
+					      in->sr.grants[i].port);
+		in->had_live = n > 0;
+		free(v);
+		v = NULL;
+	}
+	return 0;
+}
+
 /* Read and check one initiate (no store transaction); 0, or the HTTP status of its refusal (-1: resp filled). */
 static int
 initiate_read(struct api *api, const struct api_caller *c, const struct http_request *req, const struct arm_policy_id *id,
@@ -619,7 +657,7 @@ initiate_read(struct api *api, const struct api_caller *c, const struct http_req
 	if (api_approval_split(api, in->sr.grants, &in->sr.n_grants, in->now, &in->pend, &in->n_pend, err) < 0)
 		return 500;
 	initiate_stamp(api, c, in);
-	return 0;
+	return initiate_live_before(api, c, in, err);
 }
 
 void

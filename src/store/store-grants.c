@@ -277,13 +277,31 @@ store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, const char 
 	return r;
 }
 
+/* The supersede's parameters: ?1 requestor, ?2 VM, ?3 port, ?4 reason, ?5 when. */
+static int
+supersede_bind(struct db_stmt *s, const char *requestor, int64_t vm_id, uint16_t port, enum store_grant_reason reason,
+	       int64_t ended_ns)
+{
+	int rc = bind_str(s, 1, requestor);
+
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 2, vm_id);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 3, port);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 4, (int64_t)reason);
+	if (rc == DB_OK)
+		rc = db_bind_int64(s, 5, ended_ns);
+	return rc;
+}
+
 int
 store_grants_supersede(struct store *st, const char *requestor, int64_t vm_id, uint16_t port,
 		       enum store_grant_reason reason, int64_t ended_ns, struct store_grant **ret, size_t *ret_n)
 {
 	struct db_stmt *s = NULL;
 	struct op op;
-	int rc, r;
+	int r;
 
 	*ret = NULL;
 	*ret_n = 0;
@@ -292,19 +310,27 @@ store_grants_supersede(struct store *st, const char *requestor, int64_t vm_id, u
 	if ((r = op_begin(st, &op)) < 0)
 		return r;
 	if ((r = stmt_get(st, ST_GRANTS_SUPERSEDE, &s)) >= 0) {
-		rc = bind_str(s, 1, requestor);
-		if (rc == DB_OK)
-			rc = db_bind_int64(s, 2, vm_id);
-		if (rc == DB_OK)
-			rc = db_bind_int64(s, 3, port);
-		if (rc == DB_OK)
-			rc = db_bind_int64(s, 4, (int64_t)reason);
-		if (rc == DB_OK)
-			rc = db_bind_int64(s, 5, ended_ns);
-		r = grants_collect(st, s, rc, ret, ret_n);
+		r = grants_collect(st, s, supersede_bind(s, requestor, vm_id, port, reason, ended_ns), ret, ret_n);
 		stmt_done(s);
 	}
 	return op_end(st, &op, r);
+}
+
+int
+store_grants_supersede_held(struct store *st, const char *requestor, int64_t vm_id, uint16_t port,
+			    enum store_grant_reason reason, int64_t ended_ns)
+{
+	struct db_stmt *s = NULL;
+	int rc, r;
+
+	if (!requestor || reason <= STORE_REASON_NONE || reason > STORE_REASON_LAST)
+		return set_error(st, -EINVAL, "invalid grant end");
+	if ((r = stmt_get(st, ST_GRANTS_SUPERSEDE_HELD, &s)) < 0)
+		return r;
+	rc = supersede_bind(s, requestor, vm_id, port, reason, ended_ns);
+	r = rc == DB_OK ? stmt_run(st, s) : sql_fail(st, rc);
+	stmt_done(s);
+	return r;
 }
 
 int

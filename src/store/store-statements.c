@@ -122,6 +122,9 @@ const char *const stmt_sql[ST__MAX] = {
 		"JOIN requests r ON r.id = g.request_id WHERE g.requestor = ?1 AND g.vm_id = ?2 AND g.port = ?3 "
 		"AND g.status = 0 ORDER BY g.end_ns, g.request_id",
 	/* one requestor's Initiated grants on one port of one VM ended, returned as GRANT_FIELDS reads them */
+	/* the same without its rows: a write no caller reads, held for the mark's keep (stmt_deferrable) */
+	[ST_GRANTS_SUPERSEDE_HELD] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
+		"WHERE requestor = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0",
 	[ST_GRANTS_SUPERSEDE] = "UPDATE grants SET status = 1, reason = ?4, ended_ns = ?5 "
 		"WHERE requestor = ?1 AND vm_id = ?2 AND port = ?3 AND status = 0 RETURNING request_id, vm_id, port, "
 		"proto, source, end_ns, status, reason, ended_ns, requestor, "
@@ -274,6 +277,7 @@ const bool stmt_deferrable[ST__MAX] = {
 	[ST_REQUEST_INSERT] = true,
 	[ST_REQUEST_INSERT_AS_READ] = true,
 	[ST_GRANT_INSERT] = true,
+	[ST_GRANTS_SUPERSEDE_HELD] = true,
 	[ST_ACTIVITY_INSERT_QUIET] = true,
 };
 

@@ -293,6 +293,13 @@ int store_grants_live_on(struct store *st, int64_t vm_id, uint16_t port, const c
 int store_grants_supersede(struct store *st, const char *requestor, int64_t vm_id, uint16_t port,
 			   enum store_grant_reason reason, int64_t ended_ns, struct store_grant **ret, size_t *ret_n);
 /*
+ * The same, for a caller that needs not know which grants it ended (no kernel of this host enforces them:
+ * an agent's VM reads its state from the store). Inside a mark on PostgreSQL, the UPDATE waits to go in one
+ * round trip with the mark's keep, which fails if it does; elsewhere it runs at once.
+ */
+int store_grants_supersede_held(struct store *st, const char *requestor, int64_t vm_id, uint16_t port,
+				enum store_grant_reason reason, int64_t ended_ns);
+/*
  * Requests of one policy that started at or after since_ns or still hold an Initiated grant, oldest
  * first. Every request with an Initiated grant is always there; `limit` (0: none) caps only the
  * others, the newest `limit` of them.

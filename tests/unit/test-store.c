@@ -1577,6 +1577,55 @@ test_mark_held_writes(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM activity WHERE operation = 'initiate'"), 1);
 }
 
+/*
+ * An initiate's supersede written without its rows (store_grants_supersede_held), as for an agent's VM: in a
+ * mark it ends the requestor's earlier grant on the port and not the new one inserted after it (held in
+ * order on PostgreSQL); a mark undone leaves the earlier grant live; outside a transaction it runs at once.
+ */
+static void
+test_supersede_held(void **state)
+{
+	struct fixture *f = *state;
+	int64_t vm = put_agent_vm(f->st, "rg1", "agent1");
+	int64_t pol = put_policy(f->st, "default", "{}", &vm, 1, T0);
+	struct store_grant g1 = make_grant(vm, 22, "192.0.2.1", T0 + MIN), g2 = make_grant(vm, 22, "192.0.2.2", T0 + MIN);
+	struct store_request r1, r2, r3;
+	struct store_grant *live = NULL;
+	size_t n = 0;
+
+	make_request(&r1, "req-h1", pol, "token:alice", T0, &g1, 1);
+	make_request(&r2, "req-h2", pol, "token:alice", T0 + 1, &g2, 1);
+	make_request(&r3, "req-h3", pol, "token:alice", T0 + 2, &g2, 1);
+	assert_int_equal(store_request_insert(f->st, &r1), 0);
+
+	/* undone: the earlier grant stays live, the new one is gone */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_grants_supersede_held(f->st, "token:alice", vm, 22, STORE_REASON_NEWER_REQUEST, T0 + 1), 0);
+	assert_int_equal(store_request_insert(f->st, &r2), 0);
+	store_mark_undo(f->st);
+	/* kept: the earlier grant ends, the new one inserted after the supersede is live */
+	assert_int_equal(store_mark(f->st), 0);
+	assert_int_equal(store_grants_supersede_held(f->st, "token:alice", vm, 22, STORE_REASON_NEWER_REQUEST, T0 + 2), 0);
+	assert_int_equal(store_request_insert(f->st, &r3), 0);
+	assert_int_equal(store_mark_keep(f->st), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm, 22, "token:alice", &live, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(live[0].request_id, "req-h3");
+	free(live);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM grants WHERE request_id = 'req-h1' AND status = 1 "
+				 "AND reason = 3 AND ended_ns = 1700000000000000002"), 1);	/* T0 + 2 */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM requests WHERE id = 'req-h2'"), 0);
+
+	/* on its own, and refusing a reason that is none */
+	assert_int_equal(store_grants_supersede_held(f->st, "token:alice", vm, 22, STORE_REASON_NEWER_REQUEST, T0 + 3), 0);
+	assert_int_equal(store_grants_live_on(f->st, vm, 22, NULL, &live, &n), 0);
+	assert_int_equal(n, 0);
+	free(live);
+	assert_int_equal(store_grants_supersede_held(f->st, "token:alice", vm, 22, STORE_REASON_NONE, T0 + 3), -EINVAL);
+}
+
 #define HELD_OVERFLOW_GRANTS	40	/* more writes in one mark than PostgreSQL holds (STORE_PG_DEFERRED_MAX, 32) */
 
 /*
@@ -2918,6 +2967,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_statement_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_held_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_supersede_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_held_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_as_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
