@@ -106,7 +106,7 @@ api_caller_address(const struct api *api, const struct http_request *req, struct
 static void
 caller_from_token(const struct api *api, const struct store_token *t, struct api_caller *c)
 {
-	snprintf(c->name, sizeof(c->name), "token:%s", t->name);
+	snprintf(c->name, sizeof(c->name), STORE_TOKEN_REQUESTOR "%s", t->name);
 	c->n_assign = 1;
 	c->assign[0].role = api_role_lookup(api, t->role);
 	snprintf(c->assign[0].scope, sizeof(c->assign[0].scope), "%s", t->scope);

@@ -223,7 +223,7 @@ api_session_create(struct api *api, struct api_caller *c, const struct http_requ
 			api_store_error(api, resp, r, "cannot record the session");
 		goto out;
 	}
-	snprintf(c->name, sizeof(c->name), "token:%s", t.name);
+	snprintf(c->name, sizeof(c->name), STORE_TOKEN_REQUESTOR "%s", t.name);
 	api_log(api, c, "SignIn", "/session", "Succeeded", NULL, "portal session for token '%s'", t.name);
 	time_format_azure(s->expires_ns, expires, sizeof(expires));
 	resp->secret = true;	/* the CSRF token */
@@ -267,7 +267,7 @@ api_session_get(struct api *api, struct api_caller *c, const struct http_request
 	}
 	time_format_azure(s.expires_ns, expires, sizeof(expires));
 	resp->secret = true;	/* the CSRF token */
-	api_json(resp, 200, json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s, s:s}", "name", "token:", t.name, "role", t.role,
+	api_json(resp, 200, json_pack("{s:s+, s:s, s:s, s:s, s:s, s:s, s:s}", "name", STORE_TOKEN_REQUESTOR, t.name, "role", t.role,
 				      "scope", t.scope[0] ? t.scope : "/", "address", c->addr_text, "csrfToken", s.csrf,
 				      "expiresUtc", expires, "subscriptionId", api->settings.subscription));
 out:

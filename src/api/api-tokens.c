@@ -224,7 +224,7 @@ token_live_grants(struct api *api, const char *name, int64_t now, struct store_g
 	size_t n = 0, i, k = 0;
 	int r;
 
-	snprintf(requestor, sizeof(requestor), "token:%s", name);
+	snprintf(requestor, sizeof(requestor), STORE_TOKEN_REQUESTOR "%s", name);
 	if ((r = store_grants_initiated(api->store, &g, &n)) < 0)
 		return r;
 	for (i = 0; i < n; i++)

@@ -53,7 +53,7 @@ token_revoke_offline(struct store *st, const char *name, bool keep_grants)
 	size_t n = 0, i;
 	int r, ended = 0;
 
-	snprintf(requestor, sizeof(requestor), "token:%s", name);
+	snprintf(requestor, sizeof(requestor), STORE_TOKEN_REQUESTOR "%s", name);
 	if ((r = store_begin(st)) < 0)
 		return r;
 	if ((r = store_token_revoke(st, name, now)) < 0)

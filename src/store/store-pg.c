@@ -12,7 +12,6 @@
 
 #include "store-pg.h"
 
-#define PG_PARAMS_MAX	STORE_PG_PARAMS_MAX
 #define PG_INT_TEXT_MAX	24	/* an int64 in decimal, with its sign and NUL */
 #define PG_COMMAND_TEXT_MAX	1024	/* a command with the savepoint commands kept ahead of it (store-pg-pipe.c) */
 #define PG_TEXT_OID	25	/* the type given to a parameter the text never names (the activity filters) */
@@ -23,14 +22,14 @@ struct pg_stmt {
 	char name[16];			/* of the prepared statement; "" for one run through the simple protocol */
 	char *sql;			/* the rewritten text, for the simple protocol */
 	int n_params;			/* the highest $N in the text */
-	Oid types[PG_PARAMS_MAX];	/* 0: the server's guess; text for one the text never names */
+	Oid types[STORE_PG_PARAMS_MAX];	/* 0: the server's guess; text for one the text never names */
 	unsigned epoch;			/* the connection it was prepared on (store_pg.epoch) */
 	bool is_write;			/* INSERT, UPDATE or DELETE: inside a transaction, under its own savepoint */
 	bool returns_id;		/* INSERT … RETURNING id: runs to DB_DONE and keeps the id for db_last_id */
-	const char *values[PG_PARAMS_MAX];
-	int lengths[PG_PARAMS_MAX];
-	int formats[PG_PARAMS_MAX];
-	char ints[PG_PARAMS_MAX][PG_INT_TEXT_MAX];
+	const char *values[STORE_PG_PARAMS_MAX];
+	int lengths[STORE_PG_PARAMS_MAX];
+	int formats[STORE_PG_PARAMS_MAX];
+	char ints[STORE_PG_PARAMS_MAX][PG_INT_TEXT_MAX];
 	PGresult *res;
 	int row;			/* the row the columns read; -1 before the first step */
 	bool done;

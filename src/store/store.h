@@ -36,6 +36,11 @@
 #define STORE_ROLE_MAX		64
 #define STORE_SCOPE_MAX		ARM_ID_MAX
 #define STORE_TOKEN_NAME_MAX	64
+/*
+ * The requestor (and caller) name of a token's holder is this prefix and the token's name; the SQL of
+ * request_as_read (migration 15) and ST_REQUEST_INSERT_AS_READ reads it too, as written there.
+ */
+#define STORE_TOKEN_REQUESTOR	"token:"
 #define STORE_OS_MAX		16
 #define STORE_REASON_MAX	256
 #define STORE_OPERATION_MAX	96
