@@ -224,10 +224,51 @@ api_batch_commit(struct api *api)
 	return r;
 }
 
+/*
+ * The pass's initiates are read; before they take the writers' lock (PostgreSQL: shared by every
+ * replica, held by a group commit through its sync), see whether it is free. Held: the batch waits,
+ * its answers held, while the loop reads more initiates into it (passes API_BATCH_LOCK_RETRY_MS
+ * apart), up to API_BATCH_LOCK_WAIT_MS; then it queues for the lock as before. So a replica that
+ * finds the other committing gathers a larger group commit instead of blocking its one thread on
+ * the lock. True: wait (the batch's transaction was not begun). SQLite's lock is never another's.
+ */
+static bool
+batch_lock_wait(struct api *api)
+{
+	int64_t now;
+	int r;
+
+	if (!api->batch.pending || api->batch.open) {
+		api->batch.lock_wait_since = 0;	/* committed meanwhile by a request that needed it durable */
+		return false;
+	}
+	if ((r = store_begin_try(api->store)) == 0) {
+		api->batch.open = true;
+		api->batch.lock_wait_since = 0;
+		return false;
+	}
+	now = time_mono_ns();
+	if (r != -EAGAIN || (api->batch.lock_wait_since &&
+			     now - api->batch.lock_wait_since >= (int64_t)API_BATCH_LOCK_WAIT_MS * TIME_NS_PER_MS)) {
+		api->batch.lock_wait_since = 0;
+		return false;	/* batch_join's store_begin queues for it, or answers the store's error */
+	}
+	if (!api->batch.lock_wait_since)
+		api->batch.lock_wait_since = now;
+	return true;
+}
+
+bool
+api_batch_waiting(const struct api *api)
+{
+	return api->batch.lock_wait_since != 0 && api->batch.pending;
+}
+
 void
 api_batch_end(struct api *api)
 {
-	api_batch_commit(api);
+	if (!batch_lock_wait(api))
+		api_batch_commit(api);
 	api->batch.failed_status = 0;
 }
 

@@ -82,6 +82,7 @@ struct api {
 		struct core_error failed;	/* ...and this error */
 		struct initiate_pending *pending;	/* read and checked, their writes not made yet */
 		struct initiate_pending **pending_tail;
+		int64_t lock_wait_since;	/* time_mono_ns() of the first try that found the writers' lock held; 0: none */
 	} batch;
 	/*
 	 * The daemon's: send the `n` answers held for a batch that just ended, as they

@@ -95,6 +95,13 @@ void api_state_loaded_clear(struct api *api);
  */
 int api_batch_commit(struct api *api);
 void api_batch_end(struct api *api);
+/*
+ * Is the pass's batch waiting for the writers' lock another replica holds (api_batch_end did not
+ * commit it)? Then the loop's next pass must come within API_BATCH_LOCK_RETRY_MS.
+ */
+bool api_batch_waiting(const struct api *api);
+#define API_BATCH_LOCK_RETRY_MS	1	/* between two tries of a held writers' lock */
+#define API_BATCH_LOCK_WAIT_MS	5	/* the longest a batch gathers before it queues for the lock */
 
 /*
  * Closing access never waits on the disk (api-closing.c): closes the store refused are kept in the

@@ -281,6 +281,9 @@ loop_timeout_ms(const struct server *s)
 	t = http_fetcher_timeout_ms(s->fetcher);	/* libcurl's timer: a call's timeout, or one to start */
 	if (t >= 0 && t < timeout)
 		timeout = t;
+	/* a group commit waiting for the writers' lock another replica holds tries again soon */
+	if (api_batch_waiting(s->api) && (timeout < 0 || timeout > API_BATCH_LOCK_RETRY_MS))
+		timeout = API_BATCH_LOCK_RETRY_MS;
 	return timeout;
 }
 

@@ -172,10 +172,10 @@ run_cached(struct store *st, enum stmt_id id)
 
 	if (id == ST_ROLLBACK || id == ST_ROLLBACK_TO || id == ST_MARK_UNDO)
 		st->undone++;
-	if (id == ST_BEGIN || id == ST_BEGIN_READ)
+	if (id == ST_BEGIN || id == ST_BEGIN_TRY || id == ST_BEGIN_READ)
 		st->begun++;
 	/* a transaction begun or ended ends its marks */
-	if (id == ST_BEGIN || id == ST_BEGIN_READ || id == ST_COMMIT || id == ST_ROLLBACK)
+	if (id == ST_BEGIN || id == ST_BEGIN_TRY || id == ST_BEGIN_READ || id == ST_COMMIT || id == ST_ROLLBACK)
 		st->marks = st->mark_failed_at = 0;
 	r = stmt_get(st, id, &s);
 	if (r < 0)
@@ -302,6 +302,16 @@ store_begin(struct store *st)
 	if (st->ops->in_transaction(st))
 		return set_error(st, -EALREADY, "a transaction is already open");
 	return run_cached(st, st->readonly ? ST_BEGIN_READ : ST_BEGIN);
+}
+
+int
+store_begin_try(struct store *st)
+{
+	if (st->ops->in_transaction(st))
+		return set_error(st, -EALREADY, "a transaction is already open");
+	if (st->readonly)
+		return store_begin(st);
+	return run_cached(st, ST_BEGIN_TRY);
 }
 
 int

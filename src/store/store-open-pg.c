@@ -448,7 +448,20 @@ static const char *const pg_migrations[] = {
 	"	FOR EACH STATEMENT EXECUTE FUNCTION config_announced();\n"
 	"CREATE TRIGGER vms_config AFTER INSERT OR DELETE OR UPDATE OF subscription, resource_group, name, location,\n"
 	"	os_type, point, addrs, unsupported_reason, created_ns ON vms\n"
-	"	FOR EACH STATEMENT EXECUTE FUNCTION config_announced();\n",
+	"	FOR EACH STATEMENT EXECUTE FUNCTION config_announced();\n"
+	/*
+	 * and the writers' lock taken only if it is free now (a group commit that finds it held waits a
+	 * little, reading more initiates, rather than blocking: store_begin_try): the chain's head, as
+	 * ST_BEGIN reads it, once had; no row when another transaction holds it. Its read runs after the
+	 * lock is had, with a snapshot of its own (READ COMMITTED, a VOLATILE function).
+	 */
+	"CREATE FUNCTION writers_lock_try(OUT head_seq BIGINT, OUT head_hash BYTEA) RETURNS SETOF record\n"
+	"	LANGUAGE plpgsql VOLATILE AS $$\n"
+	"BEGIN\n"
+	"	IF pg_try_advisory_xact_lock(1785295975) THEN\n"
+	"		RETURN QUERY SELECT a.head_seq, a.head_hash FROM audit_chain a FOR UPDATE;\n"
+	"	END IF;\n"
+	"END $$;\n",
 };
 
 #define N_PG_MIGRATIONS ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

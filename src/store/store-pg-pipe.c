@@ -252,8 +252,8 @@ store_pg_lost_transaction(struct store *st)
  * A write transaction's BEGIN (ST_BEGIN) ends by reading the activity chain's head once the writers'
  * lock is had: its one row (head_seq, head_hash in bytea's hex text) kept for begun_chain_head.
  */
-void
-store_pg_keep_begun_head(struct store_pg *pg, const PGresult *res)
+static void
+keep_begun_head(struct store_pg *pg, const PGresult *res)
 {
 	const char *seq, *hex;
 	int i, hi, lo;
@@ -272,6 +272,20 @@ store_pg_keep_begun_head(struct store_pg *pg, const PGresult *res)
 	}
 	pg->begun_head_seq = strtoll(seq, NULL, 10);
 	pg->begun_head = true;
+}
+
+int
+store_pg_begun(struct store_pg *pg, const PGresult *res)
+{
+	keep_begun_head(pg, res);
+	/* writers_lock_try (ST_BEGIN_TRY) gave no row: another transaction holds the writers' lock */
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
+		PQclear(PQexec(pg->conn, "ROLLBACK"));
+		pg->errno_pending = -EAGAIN;
+		snprintf(pg->message, sizeof(pg->message), "another write transaction holds the writers' lock");
+		return DB_FAIL;
+	}
+	return DB_DONE;
 }
 
 int

@@ -434,7 +434,7 @@ pg_command(struct store *st, const char *sql)
 	} else if (pg->warned && PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
 		rc = pg_unconfirmed(st);	/* a COMMIT (or a command on its own) that warned */
 	} else if (store_pg_word_at(sql, "BEGIN")) {
-		store_pg_keep_begun_head(pg, res);
+		rc = store_pg_begun(pg, res);
 	}
 	/* the head a BEGIN read is its transaction's only */
 	if (store_pg_word_at(sql, "COMMIT") || !strcmp(sql, "ROLLBACK"))

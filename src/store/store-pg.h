@@ -192,8 +192,12 @@ int store_pg_command_text(struct store *st, const char *sql, char *buf, size_t s
  */
 PGresult *store_pg_pipeline(struct store *st, const struct store_pg_query *qy, bool guarded, PGresult **ret_failed);
 
-/* store-pg-pipe.c. Keep the chain's head a write transaction's BEGIN read (its result res), for the hook below. */
-void store_pg_keep_begun_head(struct store_pg *pg, const PGresult *res);
+/*
+ * store-pg-pipe.c. A BEGIN's result res: a write transaction's keeps the chain's head it read, for the hook
+ * below; ST_BEGIN_TRY's without a row found the writers' lock held: its transaction is ended, DB_FAIL
+ * with -EAGAIN kept. Else DB_DONE.
+ */
+int store_pg_begun(struct store_pg *pg, const PGresult *res);
 /* db_ops.begun_chain_head: that head, once. */
 int store_pg_begun_chain_head(struct store *st, int64_t *ret_seq, uint8_t *ret_hash);
 

@@ -37,6 +37,7 @@
 const char *const stmt_sql[ST__MAX] = {
 	/* BEGIN IMMEDIATE takes the write lock up front, so a WAL reader never has to upgrade and fail. */
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_BEGIN_TRY] = "BEGIN IMMEDIATE",	/* one writer: never another's lock to find */
 	[ST_BEGIN_READ] = "BEGIN DEFERRED",	/* a read-only store's consistent snapshot */
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -293,6 +294,8 @@ const char *const stmt_sql_pg[ST__MAX] = {
 	/* one writer at a time, as BEGIN IMMEDIATE on SQLite: the rules checked in a write transaction hold across replicas */
 	/* and, once the lock is had, the activity chain's head, in the same round trip (store_pg's begun_chain_head) */
 	[ST_BEGIN] = "BEGIN ISOLATION LEVEL READ COMMITTED; " PG_LOCK(1785295975) "; " CHAIN_HEAD " FOR UPDATE",
+	/* the same if the lock is free now, else no row (store-pg.c ends the transaction: -EAGAIN); migration 16 */
+	[ST_BEGIN_TRY] = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT * FROM writers_lock_try()",
 	[ST_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
 	[ST_VM_INSERT] = "INSERT INTO vms (subscription, resource_group, name, location, os_type, point, addrs, "
 		"unsupported_reason, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",

@@ -72,6 +72,11 @@ const char *store_last_error(struct store *st);
 uint64_t store_generation(struct store *st);
 
 int store_begin(struct store *st);
+/*
+ * store_begin if the writers' lock is free now: 0, or -EAGAIN with nothing begun when another
+ * replica's write transaction holds it (PostgreSQL); never -EAGAIN on SQLite (one writer).
+ */
+int store_begin_try(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
 /* Is a transaction open (store_begin without its commit or rollback yet)? */

@@ -20,6 +20,7 @@
 
 #include "core/rbac.h"
 #include "store/store-internal.h"	/* STORE_SCHEMA_VERSION */
+#include "store/store-audit.h"
 #include "store/store.h"
 #include "store/store-sessions.h"
 #include "store/store-webhooks.h"
@@ -1804,6 +1805,51 @@ test_one_writer_pg(void **state)
 	store_close(b);
 }
 
+/*
+ * store_begin_try: the writers' lock held by another store's transaction is -EAGAIN at once, with
+ * nothing begun; once that one commits, the try begins, and its first log entry follows the other's
+ * on the chain (the head read with the lock). SQLite: always begins.
+ */
+static void
+test_begin_try(void **state)
+{
+	struct fixture *f = *state;
+	struct core_error err = { 0 };
+	struct store_audit_result res;
+	struct store_activity a;
+	struct store *b = NULL;
+
+	memset(&a, 0, sizeof(a));
+	COPY(a.caller, "token:alice");
+	COPY(a.operation, "initiate");
+	COPY(a.status, "Succeeded");
+	a.time_ns = T0;
+	if (!pg_uri) {
+		assert_int_equal(store_begin_try(f->st), 0);
+		assert_int_equal(store_activity_append(f->st, &a), 0);
+		assert_int_equal(store_commit(f->st), 0);
+		return;
+	}
+	assert_int_equal(store_open(f->path, &b, &err), 0);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_begin_try(b), -EAGAIN);
+	assert_false(store_in_transaction(b));
+	assert_int_equal(store_activity_append(f->st, &a), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_begin_try(b), 0);
+	assert_true(store_in_transaction(b));
+	assert_int_equal(store_activity_append(b, &a), 0);
+	assert_int_equal(store_activity_append(b, &a), 0);
+	assert_int_equal(store_commit(b), 0);
+	assert_int_equal(store_begin_try(f->st), 0);
+	assert_int_equal(store_activity_append(f->st, &a), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_audit_verify(b, 0, &res), 0);
+	assert_int_equal(res.fault, STORE_AUDIT_INTACT);
+	assert_int_equal(res.chain.head_seq, 4);
+	store_close(b);
+}
+
 #define CHANGES_WAIT_MS	5000	/* the longest a test waits for an announcement that must come */
 
 /* Does b's store hear of a change within ms (poll on its descriptor)? Takes what came: the highest revision. */
@@ -2972,6 +3018,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_request_as_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_lost_pg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer_pg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_begin_try, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_integrity, setup, teardown),
