@@ -436,6 +436,13 @@ static const char *const pg_migrations[] = {
 	"DROP INDEX grants_live_vm_port;\n"
 	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port, requestor) WHERE status = 0;\n"
 	/*
+	 * and two indexes no statement reads, kept on every insert: requests by requestor (the supersede reads
+	 * grants.requestor since migration 3), and the log by resource (its filter is a prefix, substr(...) =,
+	 * which no index on the column serves; on PostgreSQL each insert compared ICU collation keys)
+	 */
+	"DROP INDEX requests_requestor;\n"
+	"DROP INDEX activity_resource;\n"
+	/*
 	 * and writes to what a replica keeps between requests are announced as such (STORE_PG_CONFIG_PAYLOAD,
 	 * beside "written"): a policy, its VMs, a VM's own columns; not a VM's revision, which every grant
 	 * moves (store_config_generation)

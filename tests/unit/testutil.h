@@ -71,6 +71,8 @@ test_rmtree(const char *dir)
 #define TEST_UNDO_MIGRATION_16 \
 	"DROP INDEX grants_live_vm_port; CREATE INDEX grants_initiated ON grants (status) WHERE status = 0; " \
 	"CREATE INDEX grants_live_requestor ON grants (requestor, vm_id, port) WHERE status = 0; " \
-	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0"
+	"CREATE INDEX grants_live_vm_port ON grants (vm_id, port) WHERE status = 0; " \
+	"CREATE INDEX requests_requestor ON requests (requestor); " \
+	"CREATE INDEX activity_resource ON activity (resource_id COLLATE nocase)"
 
 #endif
