@@ -381,6 +381,8 @@ server_loop(struct server *s)
 		http_fetcher_run(s->fetcher);	/* libcurl's timer: calls started in this pass connect, or time out */
 		webhooks_run(s->hooks);	/* after the answers and the timers: their events are committed */
 	}
+	/* a group commit that was waiting for another replica's writers' lock is written now, not dropped */
+	api_batch_commit(s->api);
 	logmsg("stopping; the kernel keeps every live grant and ends each on time");
 	return 0;
 }
