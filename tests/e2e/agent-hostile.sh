@@ -22,17 +22,11 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../../build}
-JITGATED=$BUILD/src/daemon/jitgated
-JG=$BUILD/src/cli/jitgate
-AGENT=$BUILD/src/agent/jitgate-agent
-NETPROBE=$BUILD/tests/e2e/netprobe
+. "$here/lib.sh"
+e2e_binaries "$BUILD"
 EVILSRV=$BUILD/tests/e2e/evilsrv
 RESOLVECAP=$BUILD/tests/e2e/resolvecap
-. "$here/lib.sh"
-
-[[ $(id -u) == 0 ]] || { echo "agent-hostile.sh: needs root (network namespaces, nftables)"; exit 1; }
-[[ -x $JITGATED && -x $JG && -x $AGENT && -x $NETPROBE && -x $EVILSRV && -x $RESOLVECAP ]] || { echo "agent-hostile.sh: build first"; exit 1; }
-for t in curl jq openssl; do command -v $t >/dev/null || { echo "agent-hostile.sh: needs $t"; exit 1; }; done
+e2e_require agent-hostile.sh - "JITGATED JG AGENT NETPROBE EVILSRV RESOLVECAP" curl jq openssl || exit 1
 USR=jitgate-agent-t
 e2e_user "$USR" || exit 1
 chmod 0711 "$E2E_TMP"	# the agents' user must reach their state directories below it

@@ -16,14 +16,10 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-$here/../../build}
-JITGATED=$BUILD/src/daemon/jitgated
-NETPROBE=$BUILD/tests/e2e/netprobe
 . "$here/lib.sh"
 . "$here/../pg.sh"
-
-[[ $(id -u) == 0 ]] || { echo "standby-reads.sh: needs root (network namespaces, nftables, PostgreSQL as postgres)"; exit 1; }
-[[ -x $JITGATED && -x $NETPROBE ]] || { echo "standby-reads.sh: build first ($JITGATED)"; exit 1; }
-for t in curl jq psql; do command -v $t >/dev/null || { echo "standby-reads.sh: needs $t (scripts/deps.sh)"; exit 1; }; done
+e2e_binaries "$BUILD"
+e2e_require standby-reads.sh - "JITGATED NETPROBE" curl jq psql || exit 1
 WRITE_503_MAX_MS=4500	# a write while there is no primary answers 503 within this: the store's named limits, under
 			# the HTTP server's 5 s (API_CONN_UNAUTH_TIMEOUT_S); in practice at once (the reconnect pause)
 SILENT_MAX_MS=2500	# a silent standby: the primary's fast failure, then STORE_PG_STANDBY_READ_MS (1 s)
