@@ -21,6 +21,11 @@ struct store_outbox_route;
  * the db_* calls below, never an engine's own API (doc/store-backends.md).
  */
 
+/*
+ * PostgreSQL's writers' lock: the transaction-scoped advisory lock every write transaction of every replica
+ * takes (ST_BEGIN, and writers_lock_try of migration 16), 0x6a697467, "jitg"
+ */
+#define STORE_PG_WRITERS_LOCK	"1785295975"
 #define STORE_SCHEMA_VERSION	16	/* migrations of each engine (store-open.c, store-open-pg.c) */
 #define STORE_BUSY_TIMEOUT_MS	5000	/* a write waits this long for another writer before -EBUSY */
 #define STORE_ERROR_MAX		256	/* bytes of the last error message kept */

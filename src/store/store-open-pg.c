@@ -465,7 +465,7 @@ static const char *const pg_migrations[] = {
 	"CREATE FUNCTION writers_lock_try(OUT head_seq BIGINT, OUT head_hash BYTEA) RETURNS SETOF record\n"
 	"	LANGUAGE plpgsql VOLATILE AS $$\n"
 	"BEGIN\n"
-	"	IF pg_try_advisory_xact_lock(1785295975) THEN\n"
+	"	IF pg_try_advisory_xact_lock(" STORE_PG_WRITERS_LOCK ") THEN\n"
 	"		RETURN QUERY SELECT a.head_seq, a.head_hash FROM audit_chain a FOR UPDATE;\n"
 	"	END IF;\n"
 	"END $$;\n",

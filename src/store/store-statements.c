@@ -286,14 +286,13 @@ const bool stmt_deferrable[ST__MAX] = {
  * PostgreSQL's text where the dialects disagree (doc/store-backends.md); every other statement is
  * stmt_sql's, with ?N made $N and INDEXED BY dropped when it is prepared.
  */
-#define PG_LOCK(key) "SELECT pg_advisory_xact_lock(" #key ")"	/* 0x6a697467, "jitg" */
 /* SQLite's NOCASE order: ASCII folded, then bytes (ICU's case-insensitive order puts punctuation elsewhere) */
 #define NOCASE_ORDER(col) "lower(" col ") COLLATE \"C\""
 
 const char *const stmt_sql_pg[ST__MAX] = {
 	/* one writer at a time, as BEGIN IMMEDIATE on SQLite: the rules checked in a write transaction hold across replicas */
 	/* and, once the lock is had, the activity chain's head, in the same round trip (store_pg's begun_chain_head) */
-	[ST_BEGIN] = "BEGIN ISOLATION LEVEL READ COMMITTED; " PG_LOCK(1785295975) "; " CHAIN_HEAD " FOR UPDATE",
+	[ST_BEGIN] = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" STORE_PG_WRITERS_LOCK "); " CHAIN_HEAD " FOR UPDATE",
 	/* the same if the lock is free now, else no row (store-pg.c ends the transaction: -EAGAIN); migration 16 */
 	[ST_BEGIN_TRY] = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT * FROM writers_lock_try()",
 	[ST_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
